@@ -1,0 +1,204 @@
+"""``LongplayEnv``: the Gymnasium env over any :class:`~longplay.envs.game.Game` backend.
+
+## Description
+A long-horizon, Pokemon-style game, one button press per step. The env is glue: the game backend decides
+what a button does; the env turns the game into observations, a sparse milestone reward and episode ends.
+
+## Action Space
+``Discrete(8)``: up, down, left, right, a, b, start, select (``longplay.envs.Button`` values).
+With ``noop=True``, ``Discrete(9)`` where action 8 presses nothing.
+
+## Observation
+``obs_mode`` picks one or several (joined with ``+``, e.g. ``"pixels+text"``, giving a ``Dict``):
+
+* ``pixels``: ``uint8`` screen, (144, 160, 3); ``grayscale=True`` gives (144, 160, 1); ``downsample=k``
+  divides both sides by ``k`` (block mean).
+* ``symbolic``: the backend's ``Dict`` (for quest: visible tile kinds, visible entities, a state vector).
+* ``text``: the backend's text view, a string for language models.
+
+## Rewards
+Sparse: the first time in an episode that a milestone is reached, its weight (1.0 by default).
+Shaping terms live in wrappers (``longplay.envs.wrappers``), never here.
+
+## Termination
+``terminated`` when the game is finished (the last milestone of the world); ``truncated`` after
+``max_episode_steps`` steps (``None``: never).
+
+## Info
+``step`` (steps this episode), ``milestones`` (id -> step reached, in the order reached),
+``new_milestones`` (ids reached on this step), ``progress`` (fraction of the catalog reached).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH, Button, Game
+
+OBS_MODES = ("pixels", "symbolic", "text")
+TEXT_CHARSET = frozenset(string.printable)
+TEXT_MAX_LENGTH = 8192
+_ACTION_BUTTONS: tuple[Button | None, ...] = (*Button, None)
+
+
+def parse_obs_mode(obs_mode: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Splits ``"pixels+text"`` (or a sequence) into valid mode names; raises ``ValueError`` otherwise."""
+    modes = tuple(obs_mode.split("+")) if isinstance(obs_mode, str) else tuple(obs_mode)
+    bad = [m for m in modes if m not in OBS_MODES]
+    if bad or not modes or len(set(modes)) != len(modes):
+        raise ValueError(f"invalid observation mode {obs_mode!r}; valid modes: {', '.join(OBS_MODES)} "
+                         "(or several joined with '+')")
+    return modes
+
+
+class LongplayEnv(gym.Env):
+    """A Gymnasium env over a :class:`Game`; see the module docstring for spaces, reward and episode ends."""
+
+    metadata = {"render_modes": ["rgb_array", "human", "ansi"], "render_fps": 30}
+
+    def __init__(
+        self,
+        game: Game,
+        obs_mode: str | tuple[str, ...] = "symbolic",
+        render_mode: str | None = None,
+        max_episode_steps: int | None = None,
+        noop: bool = False,
+        grayscale: bool = False,
+        downsample: int = 1,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"invalid render_mode {render_mode!r}; valid: "
+                             f"{', '.join(self.metadata['render_modes'])}")
+        if not isinstance(downsample, int) or downsample < 1 or SCREEN_HEIGHT % downsample \
+                or SCREEN_WIDTH % downsample:
+            raise ValueError(f"invalid downsample {downsample!r}; valid: 1, 2, 4, 8, 16 (divides 144 and 160)")
+        if max_episode_steps is not None and max_episode_steps < 1:
+            raise ValueError(f"invalid max_episode_steps {max_episode_steps!r}; must be >= 1 or None")
+        self.game = game
+        self.obs_modes = parse_obs_mode(obs_mode)
+        self.render_mode = render_mode
+        self.max_episode_steps = max_episode_steps
+        self.noop = noop
+        self.grayscale = grayscale
+        self.downsample = downsample
+        self.action_space = spaces.Discrete(9 if noop else 8)
+        self.catalog = game.milestones()
+        self._weights = tuple(m.weight for m in self.catalog)
+        per_mode = {m: self._mode_space(m) for m in self.obs_modes}
+        self.observation_space = per_mode[self.obs_modes[0]] if len(per_mode) == 1 else spaces.Dict(per_mode)
+        self._steps = 0
+        self._mask = 0
+        self._reached: dict[str, int] = {}
+        self._window: Any = None
+
+    # ------------------------------------------------------------------------------------------ spaces
+    def _mode_space(self, mode: str) -> spaces.Space:
+        if mode == "pixels":
+            h, w = SCREEN_HEIGHT // self.downsample, SCREEN_WIDTH // self.downsample
+            return spaces.Box(0, 255, (h, w, 1 if self.grayscale else 3), np.uint8)
+        if mode == "symbolic":
+            return self.game.symbolic_space()
+        return spaces.Text(max_length=TEXT_MAX_LENGTH, min_length=0, charset=TEXT_CHARSET)
+
+    def _pixels(self) -> np.ndarray:
+        frame = self.game.frame()
+        if self.grayscale:
+            # ITU-R 601 luma in integers: exact, fast, reproducible.
+            frame = ((frame[..., 0].astype(np.uint16) * 77 + frame[..., 1].astype(np.uint16) * 150
+                      + frame[..., 2].astype(np.uint16) * 29) >> 8).astype(np.uint8)[..., None]
+        k = self.downsample
+        if k > 1:
+            h, w, c = frame.shape
+            frame = frame.reshape(h // k, k, w // k, k, c).mean(axis=(1, 3), dtype=np.float32).astype(np.uint8)
+        return frame
+
+    def _text(self) -> str:
+        text = self.game.text()
+        return text if len(text) <= TEXT_MAX_LENGTH else text[:TEXT_MAX_LENGTH]
+
+    def _observe(self) -> Any:
+        if len(self.obs_modes) == 1:
+            mode = self.obs_modes[0]
+            if mode == "symbolic":
+                return self.game.symbolic()
+            return self._pixels() if mode == "pixels" else self._text()
+        obs: dict[str, Any] = {}
+        for mode in self.obs_modes:
+            obs[mode] = (self.game.symbolic() if mode == "symbolic"
+                         else self._pixels() if mode == "pixels" else self._text())
+        return obs
+
+    # ------------------------------------------------------------------------------------------ API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Starts an episode. The same ``seed`` gives the same episode, bit for bit."""
+        super().reset(seed=seed)
+        game_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
+        self.game.reset(game_seed)
+        self._steps = 0
+        self._mask = self.game.milestone_mask()
+        self._reached = {self.catalog[i].id: 0 for i in range(len(self.catalog)) if self._mask >> i & 1}
+        if self.render_mode == "human":
+            self.render()
+        return self._observe(), self._info(())
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Presses the button ``action`` names and returns (obs, reward, terminated, truncated, info)."""
+        index = int(action)
+        if not 0 <= index < self.action_space.n:
+            raise ValueError(f"invalid action {action!r}; valid: 0..{self.action_space.n - 1}")
+        self.game.press(_ACTION_BUTTONS[index])
+        self._steps += 1
+        reward = 0.0
+        new: tuple[str, ...] = ()
+        mask = self.game.milestone_mask()
+        if mask != self._mask:
+            fresh = mask & ~self._mask
+            self._mask |= mask
+            ids = []
+            for i in range(fresh.bit_length()):
+                if fresh >> i & 1:
+                    milestone = self.catalog[i]
+                    reward += self._weights[i]
+                    self._reached[milestone.id] = self._steps
+                    ids.append(milestone.id)
+            new = tuple(ids)
+        terminated = self.game.finished()
+        truncated = self.max_episode_steps is not None and self._steps >= self.max_episode_steps
+        if self.render_mode == "human":
+            self.render()
+        return self._observe(), reward, terminated, truncated and not terminated, self._info(new)
+
+    def _info(self, new: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "step": self._steps,
+            "milestones": dict(self._reached),
+            "new_milestones": new,
+            "progress": len(self._reached) / len(self.catalog) if self.catalog else 0.0,
+        }
+
+    def render(self) -> Any:
+        """``rgb_array``: the frame; ``ansi``: the text view; ``human``: a window (needs pygame)."""
+        if self.render_mode == "rgb_array":
+            return self.game.frame()
+        if self.render_mode == "ansi":
+            return self.game.text()
+        if self.render_mode == "human":
+            from longplay.envs.window import Window
+
+            if self._window is None:
+                self._window = Window(title="longplay")
+            self._window.show(self.game.frame())
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+        close = getattr(self.game, "close", None)
+        if close is not None:
+            close()

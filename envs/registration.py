@@ -1,0 +1,29 @@
+"""Every longplay env id, registered in one place with string entry points (nothing heavy is imported)."""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+NAMESPACE = "longplay"
+
+#: id -> (entry point, default kwargs). Variants are kwargs, never copies of code.
+ENV_SPECS: dict[str, tuple[str, dict]] = {
+    # The built-in game. QuestMini: one town, one route, one gym: seconds to finish for the oracle.
+    "longplay/QuestMini-v0": ("longplay.envs.quest.game:QuestEnv", {"size": "mini", "world_seed": 0}),
+    # The fixed canonical world (standard size) for comparisons across models and scaffolds.
+    "longplay/QuestCanon-v0": ("longplay.envs.quest.game:QuestEnv", {"size": "standard", "world": "canonical"}),
+    # Procedural worlds: world_seed=None draws the world from the reset seed (held-out seeds).
+    "longplay/Quest-v0": ("longplay.envs.quest.game:QuestEnv", {"size": "small", "world_seed": None}),
+}
+
+
+def register_all() -> None:
+    """Registers every id in :data:`ENV_SPECS` (idempotent)."""
+    for env_id, (entry_point, kwargs) in ENV_SPECS.items():
+        if env_id not in registry:
+            register(id=env_id, entry_point=entry_point, kwargs=dict(kwargs), disable_env_checker=True)
+
+
+def env_ids() -> list[str]:
+    """All registered longplay ids, sorted."""
+    return sorted(k for k in registry if k.startswith(NAMESPACE + "/"))

@@ -1,0 +1,49 @@
+"""A desktop window that shows frames (for ``render_mode="human"`` and ``longplay play``); needs pygame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: pygame key name -> Button value, for people playing from the keyboard.
+KEYMAP = {"up": 0, "down": 1, "left": 2, "right": 3, "x": 4, "z": 5, "return": 6, "backspace": 7}
+
+
+class Window:
+    """A pygame window scaled up from the 160x144 screen."""
+
+    def __init__(self, title: str = "longplay", scale: int = 4) -> None:
+        try:
+            import pygame
+        except ImportError:
+            raise RuntimeError("a window needs pygame: pip install 'longplay[play]'") from None
+        self._pg = pygame
+        pygame.init()
+        self.scale = scale
+        self.surface = pygame.display.set_mode((160 * scale, 144 * scale))
+        pygame.display.set_caption(title)
+
+    def show(self, frame: np.ndarray) -> None:
+        """Draws one (144, 160, 3) frame."""
+        pg = self._pg
+        image = pg.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
+        self.surface.blit(pg.transform.scale(image, self.surface.get_size()), (0, 0))
+        pg.display.flip()
+
+    def buttons(self) -> tuple[list[int], bool]:
+        """Button values pressed since the last call, and whether the window was closed (or Esc pressed)."""
+        pg = self._pg
+        pressed: list[int] = []
+        closed = False
+        for event in pg.event.get():
+            if event.type == pg.QUIT:
+                closed = True
+            elif event.type == pg.KEYDOWN:
+                name = pg.key.name(event.key)
+                if name == "escape":
+                    closed = True
+                elif name in KEYMAP:
+                    pressed.append(KEYMAP[name])
+        return pressed, closed
+
+    def close(self) -> None:
+        self._pg.display.quit()
