@@ -139,6 +139,9 @@ class LongplayEnv(gym.Env):
         super().reset(seed=seed)
         game_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
         self.game.reset(game_seed)
+        if self.game.milestones() is not self.catalog:  # e.g. a new procedural world per episode
+            self.catalog = self.game.milestones()
+            self._weights = tuple(m.weight for m in self.catalog)
         self._steps = 0
         self._mask = self.game.milestone_mask()
         self._reached = {self.catalog[i].id: 0 for i in range(len(self.catalog)) if self._mask >> i & 1}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 
+from longplay.envs.game import Button
 from longplay.envs.quest.constants import (
     ABILITY_NAMES,
     ITEM_NAMES,
@@ -16,7 +17,6 @@ from longplay.envs.quest.constants import (
     Effect,
     MenuKind,
 )
-from longplay.envs.game import Button
 from longplay.envs.quest.content import SPECIES
 from longplay.envs.quest.party import heal_party
 from longplay.envs.quest.state import QuestState, World

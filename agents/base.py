@@ -1,0 +1,41 @@
+"""The agent interface and the registry of agents the command line knows.
+
+An agent sees what the env gives (observation and info) and returns one action per step. Agents that need
+privileged state (the oracle) say so with ``privileged = True`` and read ``env.unwrapped.game``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+import gymnasium as gym
+
+
+class Agent(Protocol):
+    """Chooses buttons. ``obs_mode`` is the observation it wants from the env."""
+
+    name: str
+    obs_mode: str
+
+    def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
+        """Called at the start of each episode."""
+
+    def act(self, obs: Any, info: dict[str, Any]) -> int:
+        """The action (a Button value, or 8 for no-op in envs made with ``noop=True``)."""
+
+
+#: agent name -> "module:Class". Classes take keyword arguments only.
+AGENTS: dict[str, str] = {
+    "random": "longplay.agents.baselines:RandomAgent",
+    "explorer": "longplay.agents.baselines:ExplorerAgent",
+    "oracle": "longplay.agents.oracle:OracleAgent",
+}
+
+
+def make_agent(name: str, **kwargs: Any) -> Agent:
+    """Builds the agent called ``name``; raises ``ValueError`` listing the valid names."""
+    if name not in AGENTS:
+        raise ValueError(f"unknown agent {name!r}; valid agents: {', '.join(sorted(AGENTS))}")
+    module, cls = AGENTS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**kwargs)

@@ -1,0 +1,233 @@
+"""The ``longplay`` command line: run agents, play, list envs; replays add verify/export/compare.
+
+Every bad input ends in one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+DEFAULT_ENV = "longplay/QuestCanon-v0"
+DEFAULT_AGENT = "oracle"
+DEFAULT_STEPS = 3000
+
+
+class CliError(Exception):
+    """A one-line error for the user."""
+
+
+def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
+    """``["size=mini", "world_seed=3", "world_seed=null"]`` -> kwargs; values are JSON when they parse."""
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"invalid --set {pair!r}; use KEY=VALUE")
+        try:
+            kwargs[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            kwargs[key] = raw
+    return kwargs
+
+
+def resolve_env_id(env_id: str) -> str:
+    """Accepts ``QuestMini-v0`` for ``longplay/QuestMini-v0``; raises CliError listing the valid ids."""
+    import longplay.envs
+
+    ids = longplay.envs.env_ids()
+    for candidate in (env_id, f"longplay/{env_id}"):
+        if candidate in ids:
+            return candidate
+    raise CliError(f"unknown env {env_id!r}; valid envs: {', '.join(ids)}")
+
+
+def make_env(env_id: str, kwargs: dict[str, Any]) -> Any:
+    """``gymnasium.make`` with the errors a user can cause turned into one line."""
+    import gymnasium as gym
+
+    from longplay.envs.game import GameError
+
+    try:
+        return gym.make(env_id, **kwargs)
+    except (ValueError, GameError) as exc:
+        raise CliError(str(exc)) from None
+    except TypeError as exc:  # an unknown keyword
+        raise CliError(f"invalid option for {env_id}: {exc}") from None
+
+
+# ============================================================================================== run
+def cmd_run(args: argparse.Namespace) -> int:
+    """Runs an agent on an env, records a replay (unless --no-record), prints the milestones reached."""
+    from longplay.agents.base import make_agent
+    from longplay.agents.runner import milestone_table, run
+
+    env_id = resolve_env_id(args.env)
+    try:
+        agent = make_agent(args.agent)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    kwargs = parse_kwargs(args.set)
+    kwargs.setdefault("obs_mode", args.obs_mode or agent.obs_mode)
+    env = make_env(env_id, kwargs)
+    if args.steps < 1:
+        raise CliError(f"invalid --steps {args.steps}; must be >= 1")
+    replay_path = None
+    if not args.no_record:
+        try:
+            from longplay.replays.recorder import Recorder, run_path
+        except ImportError:  # the replays package is optional at this point
+            Recorder = None  # noqa: N806
+        if Recorder is not None:
+            replay_path = run_path(args.runs_dir, env_id, agent.name, None, args.seed)
+            env = Recorder(env, replay_path, env_id=env_id, env_kwargs=kwargs, agent=agent.name)
+    print(f"longplay: {agent.name} on {env_id} for up to {args.steps} steps (seed {args.seed})")
+    try:
+        result = run(env, agent, args.steps, seed=args.seed, progress=not args.quiet)
+    finally:
+        env.close()
+    print(milestone_table(env, result))
+    if replay_path is not None:
+        print(f"replay: {replay_path}")
+    return 0
+
+
+# ============================================================================================== play
+_TEXT_KEYS = {"w": 0, "s": 1, "a": 2, "d": 3, "j": 4, "k": 5, "m": 6, "n": 7, ".": 8}
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    """A person plays: a window (pygame) or, with --text, the text view in the terminal."""
+    env_id = resolve_env_id(args.env)
+    kwargs = parse_kwargs(args.set)
+    if args.text:
+        kwargs.update(obs_mode="text", noop=True)
+        env = make_env(env_id, kwargs)
+        obs, info = env.reset(seed=args.seed)
+        print("keys: w/a/s/d move, j = A, k = B, m = START, n = SELECT; several per line; q quits")
+        print(obs)
+        for line in sys.stdin:
+            if line.strip() == "q":
+                break
+            for key in line.strip():
+                if key in _TEXT_KEYS:
+                    obs, _, terminated, truncated, info = env.step(_TEXT_KEYS[key])
+                    for m in info["new_milestones"]:
+                        print(f"*** milestone: {m} (step {info['step']})")
+                    if terminated or truncated:
+                        print("episode over")
+                        return 0
+            print(obs)
+        return 0
+    from longplay.envs.window import Window
+
+    kwargs.setdefault("obs_mode", "pixels")
+    env = make_env(env_id, kwargs)
+    try:
+        window = Window(title=f"longplay: {env_id}")
+    except RuntimeError as exc:
+        raise CliError(f"{exc} (or use --text)") from None
+    env.reset(seed=args.seed)
+    import time
+
+    print("keys: arrows move, x = A, z = B, enter = START, backspace = SELECT, esc quits")
+    while True:
+        window.show(env.unwrapped.game.frame())
+        buttons, closed = window.buttons()
+        if closed:
+            break
+        for b in buttons:
+            _, _, terminated, truncated, info = env.step(b)
+            for m in info["new_milestones"]:
+                print(f"milestone: {m} (step {info['step']})")
+        time.sleep(1 / 60)
+    window.close()
+    return 0
+
+
+# ============================================================================================== envs
+def cmd_envs(args: argparse.Namespace) -> int:
+    """Lists the registered env ids."""
+    import longplay.envs
+
+    for env_id in longplay.envs.env_ids():
+        print(env_id)
+    return 0
+
+
+def cmd_milestones(args: argparse.Namespace) -> int:
+    """Prints an env's milestone catalog, in order, with tiers."""
+    env = make_env(resolve_env_id(args.env), parse_kwargs(args.set))
+    env.reset(seed=args.seed)
+    for i, m in enumerate(env.unwrapped.catalog):
+        print(f"{i + 1:>3}  tier {m.tier}  {m.id:<28} {m.name}")
+    env.close()
+    return 0
+
+
+# ============================================================================================== main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="longplay", description="Long-horizon Pokemon-style game envs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run an agent on an env and record a replay")
+    p.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
+    p.add_argument("--agent", default=DEFAULT_AGENT, help=f"agent name (default {DEFAULT_AGENT})")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"button presses (default {DEFAULT_STEPS})")
+    p.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
+    p.add_argument("--obs-mode", default=None, help="observation mode (default: the agent's)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
+    p.add_argument("--runs-dir", default="runs", help="where replays go (default runs/)")
+    p.add_argument("--no-record", action="store_true", help="do not record a replay")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("play", help="play with the keyboard")
+    p.add_argument("--env", default=DEFAULT_ENV)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--text", action="store_true", help="play in the terminal from the text view")
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("milestones", help="print an env's milestone catalog")
+    p.add_argument("--env", default=DEFAULT_ENV)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_milestones)
+
+    p = sub.add_parser("envs", help="list env ids")
+    p.set_defaults(func=cmd_envs)
+
+    try:
+        from longplay.replays.cli import add_subcommands
+    except ImportError:
+        pass
+    else:
+        add_subcommands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``longplay`` command."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ["run"]  # a new user sees the game work
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"longplay: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("longplay: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

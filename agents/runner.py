@@ -1,0 +1,74 @@
+"""Runs an agent on an env for a number of steps: the loop behind ``longplay run``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+
+from longplay.agents.base import Agent
+
+
+@dataclass
+class RunResult:
+    """What one run reached."""
+
+    steps: int = 0
+    episodes: int = 0
+    reward: float = 0.0
+    milestones: dict[str, int] = field(default_factory=dict)  # id -> first step reached (whole run)
+    finished: bool = False
+    seconds: float = 0.0
+
+
+def run(env: gym.Env, agent: Agent, steps: int, seed: int = 0, progress: bool = True,
+        stop_when_finished: bool = True) -> RunResult:
+    """Steps ``agent`` on ``env`` for ``steps`` button presses (resetting when an episode ends)."""
+    from tqdm import tqdm
+
+    result = RunResult()
+    start = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    agent.reset(env, obs, info, seed)
+    offset = 0  # steps taken in earlier episodes
+    bar = tqdm(total=steps, disable=not progress, unit="step", dynamic_ncols=True, leave=False)
+    try:
+        while result.steps < steps:
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+            result.steps += 1
+            result.reward += float(reward)
+            for milestone in info.get("new_milestones", ()):
+                result.milestones.setdefault(milestone, offset + info["step"])
+                bar.set_postfix_str(f"{len(result.milestones)} milestones, last: {milestone}")
+            if result.steps % 256 == 0:
+                bar.update(256)
+            if terminated or truncated:
+                result.episodes += 1
+                result.finished = result.finished or bool(terminated)
+                if terminated and stop_when_finished:
+                    break
+                offset = result.steps
+                obs, info = env.reset(seed=seed + result.episodes)
+                agent.reset(env, obs, info, seed + result.episodes)
+    finally:
+        bar.close()
+    if not result.finished or result.episodes == 0:
+        result.episodes += 1
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def milestone_table(env: gym.Env, result: RunResult) -> str:
+    """A plain table of the catalog: each milestone with the step it was first reached, or '-'."""
+    catalog = getattr(env.unwrapped, "catalog", ())
+    rows = [f"{'#':>3}  {'tier':>4}  {'step':>9}  milestone"]
+    for i, m in enumerate(catalog):
+        step = result.milestones.get(m.id)
+        rows.append(f"{i + 1:>3}  {m.tier:>4}  {step if step is not None else '-':>9}  {m.name}")
+    reached = sum(1 for m in catalog if m.id in result.milestones)
+    rows.append(f"reached {reached}/{len(catalog)} milestones in {result.steps} steps "
+                f"({result.steps / max(result.seconds, 1e-9):,.0f} steps/s)")
+    return "\n".join(rows)
+
+

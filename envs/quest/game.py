@@ -1,0 +1,247 @@
+"""``QuestGame`` (the built-in game as a :class:`~longplay.envs.game.Game`) and ``QuestEnv``.
+
+## Description
+quest is an original, ROM-free, Pokemon-style RPG: towns and routes, tall grass with wild creatures,
+trainers who challenge on sight, turn-based battles with types, moves, PP, levels and catching, items,
+shops and rest houses, gates opened by badges (chop, swim, shove) and key items, gyms and a league.
+Worlds come in sizes ``mini`` (one town, one route, one gym), ``small`` and ``standard`` (eight gyms and
+the league); the canonical world is fixed, procedural worlds come from a world seed.
+
+## Action Space
+``Discrete(8)`` buttons (``Discrete(9)`` with ``noop=True``): up, down, left, right, a, b, start, select.
+
+## Observation
+``obs_mode``: ``pixels`` (144x160x3 ``uint8``), ``symbolic`` (``Dict`` of ``tiles`` (9, 10) visible tile
+kinds, ``entities`` (9, 10) visible sprites, ``vector`` (32,) scalar state; see :data:`VECTOR_FIELDS`),
+``text`` (the text view for language models), or several joined with ``+``.
+
+## Rewards
+Sparse: +1 the first time each milestone of the world's catalog is reached.
+
+## Termination
+When the world's final milestone is reached (mini: its badge; small and standard: the champion).
+Truncation after ``max_episode_steps`` (by default 20,000 for mini, 200,000 for small, 1,000,000 for
+standard; ``None`` never truncates).
+
+## Registered Configurations
+* ``longplay/QuestMini-v0``: ``size="mini", world_seed=0``
+* ``longplay/QuestCanon-v0``: ``size="standard", world="canonical"``
+* ``longplay/Quest-v0``: ``size="small", world_seed=None`` (the world seed is the reset seed)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from longplay.envs.env import LongplayEnv
+from longplay.envs.game import Button, GameError, GameState, Milestone, Mode, PartyMember
+from longplay.envs.quest import engine, savestate, worldgen
+from longplay.envs.quest.constants import (
+    DIRECTION_NAMES,
+    ITEM_NAMES,
+    NUM_SPRITES,
+    NUM_TILES,
+    VIEW_H,
+    VIEW_W,
+)
+from longplay.envs.quest.content import MOVES, SPECIES
+from longplay.envs.quest.state import Mon, QuestState, World
+
+WORLDS = ("procedural", "canonical")
+DEFAULT_MAX_STEPS = {"mini": 20_000, "small": 200_000, "standard": 1_000_000}
+
+#: Names of the entries of the symbolic ``vector`` observation, in order.
+VECTOR_FIELDS = (
+    "mode", "facing", "map", "x", "y", "surfing", "money", "badges", "party_size", "menu", "menu_cursor",
+    "battle_kind", "battle_phase", "battle_cursor", "dialog_pages", "ward_steps",
+    "lead_level", "lead_hp", "lead_max_hp", "active_level", "active_hp", "active_max_hp",
+    "enemy_species", "enemy_level", "enemy_hp", "enemy_max_hp", "party_hp", "party_max_hp", "box_size",
+    "milestones", "key_items", "abilities",
+)
+_MODE_INDEX = {Mode.OVERWORLD: 0, Mode.DIALOG: 1, Mode.MENU: 2, Mode.BATTLE: 3}
+
+
+def resolve_world(size: str, world_seed: int | None, world: str, reset_seed: int) -> World:
+    """The world a game plays in (see :class:`QuestGame`)."""
+    if world == "canonical":
+        return worldgen.canonical_world()
+    return worldgen.build_world(size, reset_seed if world_seed is None else world_seed)
+
+
+class QuestGame:
+    """The built-in game behind the :class:`~longplay.envs.game.Game` protocol.
+
+    Args:
+        size: ``mini``, ``small`` or ``standard``.
+        world_seed: The procedural world's seed; ``None`` takes the reset seed (a new world per episode).
+        world: ``procedural`` (from ``size`` and ``world_seed``) or ``canonical`` (the fixed standard world).
+        palette: Four RGB shades, lightest first, for the pixels.
+    """
+
+    backend = "quest"
+
+    def __init__(self, size: str = "mini", world_seed: int | None = 0, world: str = "procedural",
+                 palette: Any = None) -> None:
+        if size not in worldgen.SIZES:
+            raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
+        if world not in WORLDS:
+            raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
+        if world_seed is not None and (not isinstance(world_seed, int) or world_seed < 0):
+            raise ValueError(f"invalid world_seed {world_seed!r}; use a non-negative int or None")
+        self.size = "standard" if world == "canonical" else size
+        self.world_seed = world_seed
+        self.world_kind = world
+        self.palette = palette
+        self.seed = 0
+        self.world = resolve_world(self.size, world_seed, world, 0)
+        self._state = engine.new_state(self.world, 0)
+        self._catalog = self._build_catalog()
+        self._milestone_bits = (1 << len(self._catalog)) - 1
+        self._symbolic_space: spaces.Dict | None = None
+
+    def _build_catalog(self) -> tuple[Milestone, ...]:
+        events = [e for e in self.world.events if e.milestone]
+        assert all(e.index == i for i, e in enumerate(events)), "milestone events must come first"
+        return tuple(Milestone(e.id, e.name, e.tier) for e in events)
+
+    # ----------------------------------------------------------------------------------- Game protocol
+    def reset(self, seed: int | None = None) -> None:
+        self.seed = 0 if seed is None else int(seed)
+        if self.world_seed is None and self.world_kind == "procedural":
+            world = resolve_world(self.size, None, "procedural", self.seed)
+            if world is not self.world:
+                self.world = world
+                self._catalog = self._build_catalog()
+                self._milestone_bits = (1 << len(self._catalog)) - 1
+        self._state = engine.new_state(self.world, self.seed)
+
+    def press(self, button: Button | int | None) -> int:
+        engine.step(self._state, self.world, None if button is None else int(button))
+        return 1
+
+    @property
+    def raw(self) -> QuestState:
+        """The engine's own mutable state (privileged: for the oracle and tests)."""
+        return self._state
+
+    def state(self) -> GameState:
+        s, w = self._state, self.world
+        current = w.maps[s.map]
+        party = tuple(_member(m) for m in s.party)
+        bag = tuple((ITEM_NAMES[i], c) for i, c in enumerate(s.bag) if c > 0)
+        badges = tuple(name for name, ev in zip(w.badge_names, w.badge_events, strict=True) if s.has_event(ev))
+        flags = frozenset(e.id for e in w.events if s.has_event(e.index))
+        dialog_text = ""
+        if s.dialog:
+            from longplay.envs.quest.dialog import message_text
+
+            dialog_text = message_text(w, s.dialog[0])
+        return GameState(
+            map_id=s.map, map_name=current.name, x=s.x, y=s.y, facing=DIRECTION_NAMES[s.facing],
+            mode=engine.mode(s), party=party, bag=bag, money=s.money, badges=badges, flags=flags,
+            dialog=dialog_text,
+            extra={"surfing": s.surfing, "tick": s.tick, "battle_kind": s.battle.kind, "box": len(s.box)},
+        )
+
+    def frame(self) -> np.ndarray:
+        from longplay.envs.quest.render import render_frame
+
+        return render_frame(self.world, self._state, self.palette)
+
+    def text(self) -> str:
+        from longplay.envs.quest.textview import text_view
+
+        return text_view(self.world, self._state)
+
+    def symbolic_space(self) -> spaces.Dict:
+        if self._symbolic_space is None:
+            self._symbolic_space = spaces.Dict({
+                "tiles": spaces.Box(0, NUM_TILES - 1, (VIEW_H, VIEW_W), np.uint8),
+                "entities": spaces.Box(0, NUM_SPRITES - 1, (VIEW_H, VIEW_W), np.uint8),
+                "vector": spaces.Box(-1.0, 1e7, (len(VECTOR_FIELDS),), np.float32),
+            })
+        return self._symbolic_space
+
+    def symbolic(self) -> dict[str, np.ndarray]:
+        from longplay.envs.quest.render import symbolic_tiles
+
+        tiles, entities = symbolic_tiles(self.world, self._state)
+        return {"tiles": tiles.astype(np.uint8, copy=False), "entities": entities.astype(np.uint8, copy=False),
+                "vector": np.array(self._vector(), np.float32)}
+
+    def _vector(self) -> list[float]:
+        s, w = self._state, self.world
+        b = s.battle
+        lead = s.party[0] if s.party else None
+        active = s.party[b.player_active] if b.kind and b.player_active < len(s.party) else lead
+        enemy = b.enemy[b.enemy_active] if b.kind and b.enemy else None
+        milestones = (s.events & self._milestone_bits).bit_count()
+        from longplay.envs.quest.constants import KEY_ITEMS
+        from longplay.envs.quest.overworld import has_ability
+
+        return [
+            _MODE_INDEX[engine.mode(s)], s.facing, s.map, s.x, s.y, s.surfing, s.money,
+            sum(1 for ev in w.badge_events if s.has_event(ev)), len(s.party), s.menu, s.menu_cursor,
+            b.kind, b.phase, b.cursor, len(s.dialog), s.ward_steps,
+            lead.level if lead else 0, lead.hp if lead else 0, lead.max_hp if lead else 0,
+            active.level if active else 0, active.hp if active else 0, active.max_hp if active else 0,
+            enemy.species if enemy else -1, enemy.level if enemy else 0, enemy.hp if enemy else 0,
+            enemy.max_hp if enemy else 0, sum(m.hp for m in s.party), sum(m.max_hp for m in s.party),
+            len(s.box), milestones, sum(1 for i in KEY_ITEMS if s.bag[i] > 0),
+            sum(1 for a in range(3) if has_ability(s, w, a)),
+        ]
+
+    def save_state(self) -> bytes:
+        return savestate.save(self._state, self.world)
+
+    def load_state(self, data: bytes) -> None:
+        self._state = savestate.load(data, self.world)
+
+    def milestones(self) -> tuple[Milestone, ...]:
+        return self._catalog
+
+    def milestone_mask(self) -> int:
+        return self._state.events & self._milestone_bits
+
+    def finished(self) -> bool:
+        return self._state.finished
+
+    def state_hash(self) -> bytes:
+        return savestate.state_hash(self._state)
+
+    def identity(self) -> dict[str, Any]:
+        w = self.world
+        return {"backend": self.backend, "size": self.size, "world": self.world_kind,
+                "world_seed": w.seed, "world_name": w.name, "world_digest": savestate.world_id(w)[2]}
+
+
+def _member(m: Mon) -> PartyMember:
+    return PartyMember(SPECIES[m.species].name, m.level, m.hp, m.max_hp,
+                       tuple(MOVES[x].name for x in m.moves if x >= 0))
+
+
+class QuestEnv(LongplayEnv):
+    """The built-in game as a Gymnasium env (see the module docstring for the full description).
+
+    Args:
+        size, world_seed, world, palette: see :class:`QuestGame`.
+        obs_mode, render_mode, noop, grayscale, downsample: see :class:`~longplay.envs.env.LongplayEnv`.
+        max_episode_steps: ``"auto"`` (by size), an int, or ``None``.
+    """
+
+    def __init__(self, size: str = "mini", world_seed: int | None = 0, world: str = "procedural",
+                 obs_mode: str = "symbolic", render_mode: str | None = None,
+                 max_episode_steps: int | str | None = "auto", noop: bool = False, grayscale: bool = False,
+                 downsample: int = 1, palette: Any = None) -> None:
+        game = QuestGame(size=size, world_seed=world_seed, world=world, palette=palette)
+        if max_episode_steps == "auto":
+            max_episode_steps = DEFAULT_MAX_STEPS[game.size]
+        super().__init__(game, obs_mode=obs_mode, render_mode=render_mode,
+                         max_episode_steps=max_episode_steps,  # type: ignore[arg-type]
+                         noop=noop, grayscale=grayscale, downsample=downsample)
+
+
+__all__ = ["GameError", "QuestEnv", "QuestGame", "VECTOR_FIELDS"]

@@ -1,0 +1,143 @@
+"""Save states of the quest game: a versioned, compressed JSON document (no pickle: safe to open).
+
+Layout: ``b"LPQS"`` magic, one format-version byte, then zlib-compressed UTF-8 JSON
+``{"world": [size, seed, digest], "state": {...}}``. Loading checks the magic, version, world and every
+field, and raises :class:`~longplay.envs.game.GameError` with one line on anything wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from typing import Any
+
+from longplay.envs.game import GameError
+from longplay.envs.quest.constants import NUM_ITEMS, PARTY_SIZE
+from longplay.envs.quest.state import Battle, Mon, QuestState, World
+
+MAGIC = b"LPQS"
+VERSION = 1
+
+_MON_FIELDS = ("species", "level", "exp", "hp", "max_hp", "attack", "defense", "speed", "moves", "pp")
+_BATTLE_SCALARS = ("kind", "trainer", "entity", "enemy_active", "player_active", "phase", "cursor", "outcome",
+                   "turns")
+_STATE_SCALARS = ("key", "tick", "map", "x", "y", "facing", "surfing", "money", "events", "ward_steps",
+                  "dialog_effect", "dialog_arg", "menu", "menu_cursor", "menu_choice", "finished")
+
+
+def _mon(m: Mon) -> list:
+    return [m.species, m.level, m.exp, m.hp, m.max_hp, m.attack, m.defense, m.speed, m.moves, m.pp]
+
+
+def state_document(state: QuestState) -> dict[str, Any]:
+    """The state as plain JSON-able data (also what state hashes are computed from)."""
+    doc: dict[str, Any] = {k: getattr(state, k) for k in _STATE_SCALARS}
+    doc["party"] = [_mon(m) for m in state.party]
+    doc["box"] = [_mon(m) for m in state.box]
+    doc["bag"] = state.bag
+    doc["done"] = state.done.hex()
+    doc["entity_x"] = state.entity_x.hex()
+    doc["entity_y"] = state.entity_y.hex()
+    doc["respawn"] = list(state.respawn)
+    doc["dialog"] = [list(p) for p in state.dialog]
+    b = state.battle
+    doc["battle"] = {k: getattr(b, k) for k in _BATTLE_SCALARS}
+    doc["battle"]["enemy"] = [_mon(m) for m in b.enemy]
+    doc["battle"]["messages"] = [list(p) for p in b.messages]
+    return doc
+
+
+def encode_document(doc: dict[str, Any]) -> bytes:
+    """Canonical JSON bytes (sorted keys, no spaces): equal states give equal bytes."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+_DIGESTS: dict[int, tuple[World, str]] = {}
+
+
+def world_id(world: World) -> list:
+    """[size, seed, digest] naming the world a state belongs to."""
+    cached = _DIGESTS.get(id(world))
+    if cached is None or cached[0] is not world:
+        h = hashlib.blake2b(digest_size=8)
+        h.update(repr((world.size, world.seed, world.name, len(world.maps), len(world.entities),
+                       len(world.trainers), len(world.events))).encode())
+        for m in world.maps:
+            h.update(m.tiles)
+        h.update(repr([(e.kind, e.map, e.x, e.y) for e in world.entities]).encode())
+        cached = _DIGESTS[id(world)] = (world, h.hexdigest())
+    return [world.size, world.seed, cached[1]]
+
+
+def save(state: QuestState, world: World) -> bytes:
+    """Serialises ``state`` (of ``world``) to bytes."""
+    doc = {"world": world_id(world), "state": state_document(state)}
+    return MAGIC + bytes([VERSION]) + zlib.compress(encode_document(doc), 6)
+
+
+def state_hash(state: QuestState) -> bytes:
+    """A 16-byte digest of the dynamic state."""
+    return hashlib.blake2b(encode_document(state_document(state)), digest_size=16).digest()
+
+
+def load(data: bytes, world: World) -> QuestState:
+    """Restores a state saved by :func:`save` for the same world; raises ``GameError`` otherwise."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise GameError(f"a quest save state must be bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if data[:4] != MAGIC:
+        raise GameError("not a quest save state (bad magic bytes)")
+    if len(data) < 5 or data[4] != VERSION:
+        found = data[4] if len(data) > 4 else "none"
+        raise GameError(f"unsupported quest save state version {found} (this longplay reads {VERSION})")
+    try:
+        doc = json.loads(zlib.decompress(data[5:]))
+    except (zlib.error, ValueError) as exc:
+        raise GameError(f"corrupt quest save state ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("world") != world_id(world):
+        found = doc.get("world") if isinstance(doc, dict) else None
+        raise GameError(f"save state is from another world {found}, this game's world is {world_id(world)}")
+    try:
+        return _state_from(doc["state"], world)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise GameError(f"corrupt quest save state (bad field: {exc})") from None
+
+
+def _mon_from(raw: list) -> Mon:
+    if len(raw) != len(_MON_FIELDS):
+        raise ValueError("creature record has the wrong length")
+    mon = Mon(*(int(v) for v in raw[:8]), [int(v) for v in raw[8]], [int(v) for v in raw[9]])
+    if len(mon.moves) != 4 or len(mon.pp) != 4:
+        raise ValueError("creature moves")
+    return mon
+
+
+def _state_from(doc: dict[str, Any], world: World) -> QuestState:
+    n = len(world.entities)
+    done, ex, ey = (bytearray.fromhex(doc[k]) for k in ("done", "entity_x", "entity_y"))
+    if not len(done) == len(ex) == len(ey) == n:
+        raise ValueError("entity tables do not match the world")
+    bag = [int(v) for v in doc["bag"]]
+    if len(bag) != NUM_ITEMS:
+        raise ValueError("bag size")
+    party = [_mon_from(m) for m in doc["party"]]
+    if len(party) > PARTY_SIZE:
+        raise ValueError("party size")
+    raw_battle = doc["battle"]
+    battle = Battle(**{k: int(raw_battle[k]) for k in _BATTLE_SCALARS})
+    battle.enemy = [_mon_from(m) for m in raw_battle["enemy"]]
+    battle.messages = [(int(a), int(b), int(c)) for a, b, c in raw_battle["messages"]]
+    scalars = {k: int(doc[k]) for k in _STATE_SCALARS}
+    scalars["surfing"] = bool(scalars["surfing"])
+    scalars["finished"] = bool(scalars["finished"])
+    if not 0 <= scalars["map"] < len(world.maps):
+        raise ValueError("map index")
+    respawn = tuple(int(v) for v in doc["respawn"])
+    if len(respawn) != 3:
+        raise ValueError("respawn")
+    return QuestState(
+        **scalars, party=party, box=[_mon_from(m) for m in doc["box"]], bag=bag, done=done,
+        entity_x=ex, entity_y=ey, respawn=respawn,  # type: ignore[arg-type]
+        dialog=[(int(a), int(b), int(c)) for a, b, c in doc["dialog"]], battle=battle,
+    )

@@ -1,0 +1,49 @@
+"""The command line: runs, lists, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from longplay.agents.cli import main, parse_kwargs
+
+
+def test_envs_lists_ids(capsys) -> None:
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    assert "longplay/QuestMini-v0" in out and "longplay/QuestCanon-v0" in out
+
+
+@pytest.mark.parametrize("agent", ["random", "explorer"])
+def test_run_baseline(agent: str, capsys) -> None:
+    assert main(["run", "--env", "QuestMini-v0", "--agent", agent, "--steps", "300", "--no-record",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "reached" in out and "milestones in 300 steps" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "--env", "Nope-v0"], "unknown env 'Nope-v0'; valid envs: "),
+    (["run", "--agent", "wizard"], "unknown agent 'wizard'; valid agents: "),
+    (["run", "--env", "QuestMini-v0", "--set", "size=huge"], "valid sizes: mini, small, standard"),
+    (["run", "--env", "QuestMini-v0", "--obs-mode", "smell"], "valid modes"),
+    (["run", "--env", "QuestMini-v0", "--set", "novalue"], "use KEY=VALUE"),
+    (["run", "--env", "QuestMini-v0", "--steps", "0"], "invalid --steps"),
+])
+def test_bad_input_one_line(argv: list[str], fragment: str, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_parse_kwargs() -> None:
+    assert parse_kwargs(["a=1", "b=null", "c=mini", "d=[1,2]"]) == {"a": 1, "b": None, "c": "mini", "d": [1, 2]}
+
+
+def test_play_text_from_stdin() -> None:
+    result = subprocess.run([sys.executable, "-m", "longplay.agents.cli", "play", "--text", "--env", "QuestMini-v0"],
+                            input="sssj\nq\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "keys:" in result.stdout

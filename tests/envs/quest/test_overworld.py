@@ -1,0 +1,326 @@
+"""Overworld, dialog, menus and save states of the quest engine, on a small hand-built world."""
+
+from __future__ import annotations
+
+import pytest
+
+from longplay.envs.game import Button, GameError, Mode
+from longplay.envs.quest import engine, savestate
+from longplay.envs.quest.constants import (
+    WARD_STEPS,
+    Ability,
+    Direction,
+    EntityKind,
+    Item,
+    MapKind,
+    MenuKind,
+    Tile,
+)
+from longplay.envs.quest.dialog import Msg, message_text
+from longplay.envs.quest.overworld import visible
+from longplay.envs.quest.party import make_mon
+from longplay.envs.quest.state import EntityDef, EventDef, MapDef, TrainerDef, Warp, World
+
+G, W, L, A, S, D, C, F, M = (Tile.GROUND, Tile.WALL, Tile.LEDGE, Tile.WATER, Tile.TALL_GRASS, Tile.DOOR,
+                             Tile.COUNTER, Tile.FLOOR, Tile.MAT)
+# 12 x 10 field: walls around, a door at (2, 1), a ledge row, water, grass, a counter.
+FIELD = [
+    [W, W, W, W, W, W, W, W, W, W, W, W],
+    [W, G, D, G, G, G, G, G, G, G, G, W],
+    [W, G, G, G, G, G, G, G, G, C, G, W],
+    [W, G, G, G, G, G, G, G, G, G, G, W],
+    [W, L, L, L, G, G, G, G, G, G, G, W],
+    [W, G, G, G, G, G, A, A, G, G, G, W],
+    [W, G, G, G, G, G, A, A, G, G, G, W],
+    [W, S, S, S, G, G, G, G, G, G, G, W],
+    [W, S, S, S, G, G, G, G, G, G, G, W],
+    [W, W, W, W, W, W, W, W, W, W, W, W],
+]
+HOUSE = [
+    [W, W, W, W],
+    [W, F, F, W],
+    [W, F, F, W],
+    [W, W, M, W],
+]
+
+EV_LEFT, EV_PARTNER, EV_BADGE, EV_KEY, EV_WILD, EV_TRAINER, EV_CHOP, EV_SWIM, EV_SHOVE = range(9)
+
+
+def _tiles(rows: list[list[int]]) -> bytes:
+    return bytes(t for row in rows for t in row)
+
+
+def tiny_world(ability_badge: tuple[int, int, int] = (0, 0, 0)) -> World:
+    texts = ("Hello there!", "Second page.", "A sign.", "Stop! Bring", "me a partner.", "Fight me!",
+             "You beat me.", "Take this key.", "Already gave.", "Welcome! Rest?", "Buy something?",
+             "Arg, lost.")
+    entities = (
+        EntityDef(0, EntityKind.PERSON, 0, 4, 2, text=0, pages=2),
+        EntityDef(1, EntityKind.SIGN, 0, 1, 1, sprite=13, text=2, pages=1),
+        EntityDef(2, EntityKind.ITEM, 0, 5, 3, sprite=9, item=Item.TONIC, count=1),
+        EntityDef(3, EntityKind.CAPSULE, 0, 7, 1, sprite=10, species=0, level=5, sets_event=EV_PARTNER, group=0),
+        EntityDef(4, EntityKind.CAPSULE, 0, 8, 1, sprite=10, species=1, level=5, sets_event=EV_PARTNER, group=0),
+        EntityDef(5, EntityKind.HEALER, 0, 10, 2, sprite=6, text=9, pages=1),
+        EntityDef(6, EntityKind.GUARD, 0, 10, 7, sprite=8, text=3, pages=2, hide_event=EV_PARTNER),
+        EntityDef(7, EntityKind.BOULDER, 0, 9, 5, sprite=11),
+        EntityDef(8, EntityKind.CUT_TREE, 0, 9, 8, sprite=12),
+        EntityDef(9, EntityKind.TRAINER, 0, 5, 5, facing=Direction.DOWN, sprite=4, text=5, pages=1,
+                  after_text=6, after_pages=1, trainer=0, sight=2),
+        EntityDef(10, EntityKind.GIFTER, 1, 1, 1, text=7, pages=1, after_text=8, after_pages=1,
+                  item=Item.FERRY_PASS, count=1, sets_event=EV_KEY),
+        EntityDef(11, EntityKind.CLERK, 0, 1, 6, sprite=7, text=10, pages=1, shop=0),
+    )
+    return World(
+        size="mini", seed=0, name="Tiny",
+        maps=(MapDef(0, "Field", MapKind.TOWN, 12, 10, _tiles(FIELD), enter_event=EV_LEFT),
+              MapDef(1, "House", MapKind.HOUSE, 4, 4, _tiles(HOUSE))),
+        warps=(Warp(0, 2, 1, 1, 2, 2), Warp(1, 2, 3, 0, 2, 2)),
+        entities=entities,
+        trainers=(TrainerDef(0, "Rook", "Hiker", ((3, 3),), 120, defeat_text=11),),
+        texts=texts,
+        shops=((Item.TONIC, Item.ORB),),
+        events=tuple(EventDef(i, f"e{i}", f"event {i}") for i in range(9)),
+        start=(1, 1, 2, Direction.DOWN),
+        respawn=(0, 3, 3),
+        badge_names=("Test",),
+        badge_events=(EV_BADGE,),
+        ability_badge=ability_badge,
+        ev_first_wild_win=EV_WILD, ev_first_trainer_win=EV_TRAINER, ev_first_chop=EV_CHOP,
+        ev_first_swim=EV_SWIM, ev_first_shove=EV_SHOVE, ev_finish=EV_BADGE,
+    )
+
+
+def press(state, world, *buttons: int) -> None:
+    for b in buttons:
+        engine.step(state, world, int(b))
+
+
+def at(state, map_index: int, x: int, y: int, facing: int | None = None) -> None:
+    state.map, state.x, state.y = map_index, x, y
+    if facing is not None:
+        state.facing = facing
+
+
+@pytest.fixture
+def world() -> World:
+    return tiny_world()
+
+
+@pytest.fixture
+def state(world):
+    return engine.new_state(world, seed=1)
+
+
+def test_turn_first_then_move(world, state) -> None:
+    at(state, 1, 1, 1, Direction.DOWN)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y, state.facing) == (1, 1, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y) == (2, 1)
+
+
+def test_walls_block(world, state) -> None:
+    at(state, 1, 1, 1, Direction.UP)
+    press(state, world, Button.UP)
+    assert (state.x, state.y) == (1, 1)
+
+
+def test_door_warps_and_sets_enter_event(world, state) -> None:
+    assert not state.has_event(EV_LEFT)
+    at(state, 1, 2, 2, Direction.DOWN)
+    press(state, world, Button.DOWN)  # onto the mat: back outside, in front of the door
+    assert (state.map, state.x, state.y) == (0, 2, 2)
+    assert state.has_event(EV_LEFT)
+    at(state, 0, 2, 2, Direction.UP)
+    press(state, world, Button.UP)
+    assert (state.map, state.x, state.y) == (1, 2, 2)
+
+
+def test_ledge_is_one_way(world, state) -> None:
+    at(state, 0, 2, 3, Direction.DOWN)
+    press(state, world, Button.DOWN)
+    assert (state.x, state.y) == (2, 5)  # hopped over the ledge
+    at(state, 0, 2, 5, Direction.UP)
+    press(state, world, Button.UP)
+    assert (state.x, state.y) == (2, 5)
+
+
+def test_water_needs_the_swim_ability(world, state) -> None:
+    at(state, 0, 5, 6, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y) == (5, 6) and not state.surfing
+    state.set_event(EV_BADGE)  # the badge unlocks every ability in this world
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y) == (6, 6) and state.surfing and state.has_event(EV_SWIM)
+    press(state, world, Button.RIGHT, Button.RIGHT)
+    assert (state.x, state.y) == (8, 6) and not state.surfing
+
+
+def test_boulder_needs_shove_and_moves(world, state) -> None:
+    at(state, 0, 8, 5, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.entity_x[7]) == (8, 9)
+    state.set_event(EV_BADGE)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.entity_x[7]) == (9, 10) and state.has_event(EV_SHOVE)
+    press(state, world, Button.RIGHT)  # against the wall: the boulder stays, so does the player
+    assert (state.x, state.entity_x[7]) == (9, 10)
+
+
+def test_cut_tree_needs_chop(world, state) -> None:
+    at(state, 0, 8, 8, Direction.RIGHT)
+    press(state, world, Button.A)
+    assert state.dialog[0][0] == Msg.BLOCKED_TREE and visible(state, world, 8)
+    press(state, world, Button.A)
+    state.set_event(EV_BADGE)
+    press(state, world, Button.A)
+    assert not visible(state, world, 8) and state.has_event(EV_CHOP)
+    press(state, world, Button.A, Button.RIGHT)
+    assert state.x == 9
+
+
+def test_talking_pages_and_modes(world, state) -> None:
+    at(state, 0, 4, 3, Direction.UP)
+    press(state, world, Button.A)
+    assert engine.mode(state) == Mode.DIALOG and message_text(world, state.dialog[0]) == "Hello there!"
+    press(state, world, Button.UP)  # ignored while a text box is open
+    assert len(state.dialog) == 2
+    press(state, world, Button.A, Button.B)
+    assert engine.mode(state) == Mode.OVERWORLD
+
+
+def test_item_pickup_once(world, state) -> None:
+    at(state, 0, 5, 4, Direction.UP)
+    press(state, world, Button.A, Button.A)
+    assert state.bag[Item.TONIC] == 1 and not visible(state, world, 2)
+    press(state, world, Button.A)
+    assert state.bag[Item.TONIC] == 1
+
+
+def test_capsule_group_and_guard(world, state) -> None:
+    assert visible(state, world, 6)
+    at(state, 0, 7, 2, Direction.UP)
+    press(state, world, Button.A)
+    assert len(state.party) == 1 and state.has_event(EV_PARTNER)
+    assert not visible(state, world, 3) and not visible(state, world, 4)
+    assert not visible(state, world, 6)  # the guard steps aside once you have a partner
+
+
+def test_healer_across_counter_sets_respawn(world, state) -> None:
+    state.party.append(make_mon(0, 5))
+    state.party[0].hp = 1
+    at(state, 0, 8, 2, Direction.RIGHT)
+    press(state, world, Button.A)
+    assert state.party[0].hp == state.party[0].max_hp and state.respawn == (0, 8, 2)
+
+
+def test_gifter_gives_once(world, state) -> None:
+    at(state, 1, 1, 2, Direction.UP)
+    press(state, world, Button.A, Button.A, Button.A)
+    assert state.bag[Item.FERRY_PASS] == 1 and state.has_event(EV_KEY)
+    press(state, world, Button.A)
+    assert message_text(world, state.dialog[0]) == "Already gave."
+
+
+def test_trainer_line_of_sight_starts_a_battle(world, state) -> None:
+    state.party.append(make_mon(0, 5))
+    at(state, 0, 4, 7, Direction.RIGHT)
+    press(state, world, Button.RIGHT)  # steps into the trainer's sight (5, 7), two tiles below it
+    assert engine.mode(state) == Mode.DIALOG and state.facing == Direction.UP
+    press(state, world, Button.A)
+    assert engine.mode(state) == Mode.BATTLE and state.battle.entity == 9
+
+
+def test_no_trainer_battle_without_a_partner(world, state) -> None:
+    at(state, 0, 4, 7, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert engine.mode(state) == Mode.OVERWORLD
+
+
+def test_wild_encounters_on_grass_and_ward_spray(world, state) -> None:
+    state.party.append(make_mon(0, 5))
+    grass = [m for m in world.maps][0]
+    assert grass.encounter_rate == 0  # no table: no battles even on grass
+    at(state, 0, 1, 7, Direction.DOWN)
+    for _ in range(50):
+        press(state, world, Button.DOWN, Button.UP)
+    assert engine.mode(state) == Mode.OVERWORLD
+    state.ward_steps = WARD_STEPS
+    at(state, 0, 1, 7, Direction.DOWN)
+    press(state, world, Button.DOWN)
+    assert state.ward_steps == WARD_STEPS - 1
+
+
+def test_start_menu_party_and_bag(world, state) -> None:
+    state.party += [make_mon(0, 5), make_mon(1, 6)]
+    state.bag[Item.TONIC] = 2
+    state.party[1].hp = 3
+    press(state, world, Button.START)
+    assert state.menu == MenuKind.START and engine.mode(state) == Mode.MENU
+    press(state, world, Button.A, Button.DOWN, Button.A)  # PARTY, make the second the lead
+    assert state.party[0].species == 1
+    press(state, world, Button.B, Button.DOWN, Button.A)  # back, BAG
+    assert state.menu == MenuKind.BAG
+    press(state, world, Button.A, Button.A)  # Tonic on the lead
+    assert state.party[0].hp == min(23, state.party[0].max_hp) and state.bag[Item.TONIC] == 1
+    press(state, world, Button.A)  # dismiss the message
+    press(state, world, Button.B, Button.B, Button.B)
+    assert engine.mode(state) == Mode.OVERWORLD
+
+
+def test_ward_spray_from_bag(world, state) -> None:
+    state.bag[Item.WARD_SPRAY] = 1
+    press(state, world, Button.START, Button.DOWN, Button.A, Button.A)
+    assert state.ward_steps == WARD_STEPS and state.bag[Item.WARD_SPRAY] == 0
+
+
+def test_shop_buys_and_refuses(world, state) -> None:
+    at(state, 0, 2, 6, Direction.LEFT)
+    press(state, world, Button.A, Button.A)
+    assert state.menu == MenuKind.SHOP
+    money = state.money
+    press(state, world, Button.DOWN, Button.A)
+    assert state.bag[Item.ORB] == 1 and state.money == money - 200
+    state.money = 0
+    press(state, world, Button.A)
+    assert state.dialog[0][0] == Msg.NOT_ENOUGH_MONEY
+    press(state, world, Button.A, Button.DOWN, Button.A)  # EXIT row
+    assert state.menu == MenuKind.NONE
+
+
+def test_abilities_follow_their_badge() -> None:
+    world = tiny_world(ability_badge=(-1, 0, -1))
+    state = engine.new_state(world, 0)
+    state.set_event(EV_BADGE)
+    from longplay.envs.quest.overworld import has_ability
+
+    assert has_ability(state, world, Ability.SWIM) and not has_ability(state, world, Ability.CHOP)
+
+
+def test_save_load_round_trip_and_hash(world, state) -> None:
+    state.party.append(make_mon(2, 7))
+    press(state, world, Button.A, Button.DOWN, Button.DOWN, Button.START)
+    data = savestate.save(state, world)
+    assert len(data) < 64 * 1024
+    again = savestate.load(data, world)
+    assert savestate.state_hash(again) == savestate.state_hash(state)
+    press(again, world, Button.B)
+    assert savestate.state_hash(again) != savestate.state_hash(state)
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: b"XXXX" + d[4:], "bad magic"),
+    (lambda d: d[:4] + bytes([99]) + d[5:], "version 99"),
+    (lambda d: d[:5] + b"garbage", "corrupt"),
+    (lambda d: d[:-10], "corrupt"),
+])
+def test_corrupt_states_are_refused(world, state, mutate, fragment) -> None:
+    with pytest.raises(GameError, match=fragment):
+        savestate.load(mutate(savestate.save(state, world)), world)
+
+
+def test_foreign_state_is_refused(world, state) -> None:
+    other = tiny_world(ability_badge=(-1, -1, -1))
+    other = World(**{**other.__dict__, "seed": 5})
+    with pytest.raises(GameError, match="another world"):
+        savestate.load(savestate.save(state, world), other)

@@ -1,0 +1,133 @@
+"""Tests that loop over every registered env id (Minigrid style): check_env, determinism, render modes,
+pickling, observation modes and clear errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import longplay.envs
+from longplay.envs.env import parse_obs_mode
+
+ENV_IDS = longplay.envs.env_ids()
+QUEST_IDS = [i for i in ENV_IDS if "/Quest" in i]
+
+
+def _make(env_id: str, **kwargs):
+    try:
+        return gym.make(env_id, **kwargs)
+    except longplay.envs.GameError as exc:  # e.g. a Game Boy ROM the user does not have
+        pytest.skip(str(exc))
+    except ImportError as exc:
+        pytest.skip(f"optional dependency missing: {exc}")
+
+
+def test_registry_has_the_quest_ids() -> None:
+    for env_id in ("longplay/QuestMini-v0", "longplay/QuestCanon-v0", "longplay/Quest-v0"):
+        assert env_id in ENV_IDS
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("obs_mode", ["symbolic", "pixels", "text", "pixels+symbolic+text"])
+def test_check_env(env_id: str, obs_mode: str) -> None:
+    env = _make(env_id, obs_mode=obs_mode)
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+def _obs_equal(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_obs_equal(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_same_seed_same_run(env_id: str) -> None:
+    runs = []
+    for _ in range(2):
+        env = _make(env_id, obs_mode="symbolic+text")
+        obs, _ = env.reset(seed=7)
+        actions = np.random.default_rng(3).integers(0, 8, 300)
+        trace = [obs]
+        for a in actions:
+            obs, reward, terminated, truncated, info = env.step(int(a))
+            trace.append((obs, reward, terminated, truncated, info["milestones"]))
+            if terminated or truncated:
+                break
+        runs.append((trace, env.unwrapped.game.state_hash()))
+        env.close()
+    assert runs[0][1] == runs[1][1]
+    assert all(_obs_equal(x[0] if isinstance(x, tuple) else x, y[0] if isinstance(y, tuple) else y)
+               for x, y in zip(runs[0][0], runs[1][0], strict=True))
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("render_mode", ["rgb_array", "ansi"])
+def test_render_modes(env_id: str, render_mode: str) -> None:
+    env = _make(env_id, render_mode=render_mode)
+    env.reset(seed=0)
+    out = env.render()
+    if render_mode == "rgb_array":
+        assert out.shape == (144, 160, 3) and out.dtype == np.uint8
+    else:
+        assert isinstance(out, str) and out
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", QUEST_IDS)
+def test_pickling_round_trip(env_id: str) -> None:
+    env = _make(env_id)
+    env.reset(seed=1)
+    for a in (1, 1, 3, 3, 4):
+        env.step(a)
+    clone = pickle.loads(pickle.dumps(env))
+    assert clone.unwrapped.game.state_hash() == env.unwrapped.game.state_hash()
+    a = env.step(0)
+    b = clone.step(0)
+    assert _obs_equal(a[0], b[0]) and a[1:4] == b[1:4]
+
+
+def test_pixel_options() -> None:
+    env = gym.make("longplay/QuestMini-v0", obs_mode="pixels", grayscale=True, downsample=2)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (72, 80, 1) and env.observation_space.contains(obs)
+
+
+def test_noop_action() -> None:
+    env = gym.make("longplay/QuestMini-v0", noop=True)
+    env.reset(seed=0)
+    before = env.unwrapped.game.state()
+    env.step(8)
+    after = env.unwrapped.game.state()
+    assert env.action_space.n == 9 and (before.x, before.y, before.facing) == (after.x, after.y, after.facing)
+
+
+def test_max_episode_steps_truncates() -> None:
+    env = gym.make("longplay/QuestMini-v0", max_episode_steps=5)
+    env.reset(seed=0)
+    flags = [env.step(1)[3] for _ in range(5)]
+    assert flags == [False] * 4 + [True]
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"size": "huge"}, "valid sizes: mini, small, standard"),
+    ({"obs_mode": "smell"}, "valid modes: pixels, symbolic, text"),
+    ({"world": "mars"}, "valid worlds: procedural, canonical"),
+    ({"render_mode": "vr"}, "valid: rgb_array, human, ansi"),
+    ({"downsample": 7}, "invalid downsample"),
+])
+def test_bad_kwargs_give_clear_errors(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        gym.make("longplay/QuestMini-v0", **kwargs)
+
+
+def test_parse_obs_mode() -> None:
+    assert parse_obs_mode("pixels+text") == ("pixels", "text")
+    with pytest.raises(ValueError):
+        parse_obs_mode("pixels+pixels")
