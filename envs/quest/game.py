@@ -38,12 +38,14 @@ from gymnasium import spaces
 
 from longplay.envs.env import LongplayEnv
 from longplay.envs.game import Button, GameError, GameState, Milestone, Mode, PartyMember
-from longplay.envs.quest import engine, savestate, worldgen
+from longplay.envs.quest import engine, render, savestate, textview, worldgen
 from longplay.envs.quest.constants import (
     DIRECTION_NAMES,
     ITEM_NAMES,
     NUM_SPRITES,
     NUM_TILES,
+    PLAYER_VIEW_X,
+    PLAYER_VIEW_Y,
     VIEW_H,
     VIEW_W,
 )
@@ -98,9 +100,17 @@ class QuestGame:
         self.seed = 0
         self.world = resolve_world(self.size, world_seed, world, 0)
         self._state = engine.new_state(self.world, 0)
+        self._symbolic_space: spaces.Dict | None = None
+        self._use_world(self.world)
+
+    def _use_world(self, world: World) -> None:
+        """Derives what the game caches from its world (a new procedural world per episode calls it)."""
+        self.world = world
         self._catalog = self._build_catalog()
         self._milestone_bits = (1 << len(self._catalog)) - 1
-        self._symbolic_space: spaces.Dict | None = None
+        self._badge_mask = sum(1 << ev for ev in world.badge_events if ev >= 0)
+        self._ability_masks = tuple(1 << world.badge_events[b] for b in world.ability_badge if b >= 0)
+        self._sprites = bytes(e.sprite for e in world.entities)
 
     def _build_catalog(self) -> tuple[Milestone, ...]:
         events = [e for e in self.world.events if e.milestone]
@@ -113,9 +123,7 @@ class QuestGame:
         if self.world_seed is None and self.world_kind == "procedural":
             world = resolve_world(self.size, None, "procedural", self.seed)
             if world is not self.world:
-                self.world = world
-                self._catalog = self._build_catalog()
-                self._milestone_bits = (1 << len(self._catalog)) - 1
+                self._use_world(world)
         self._state = engine.new_state(self.world, self.seed)
 
     def press(self, button: Button | int | None) -> int:
@@ -147,14 +155,10 @@ class QuestGame:
         )
 
     def frame(self) -> np.ndarray:
-        from longplay.envs.quest.render import render_frame
-
-        return render_frame(self.world, self._state, self.palette)
+        return render.render_frame(self.world, self._state, self.palette)
 
     def text(self) -> str:
-        from longplay.envs.quest.textview import text_view
-
-        return text_view(self.world, self._state)
+        return textview.text_view(self.world, self._state)
 
     def symbolic_space(self) -> spaces.Dict:
         if self._symbolic_space is None:
@@ -166,32 +170,37 @@ class QuestGame:
         return self._symbolic_space
 
     def symbolic(self) -> dict[str, np.ndarray]:
-        from longplay.envs.quest.render import symbolic_tiles
+        s = self._state
+        tiles = render.tile_window(self.world, s.map, s.x - PLAYER_VIEW_X, s.y - PLAYER_VIEW_Y, VIEW_W, VIEW_H)
+        entities = np.zeros((VIEW_H, VIEW_W), np.uint8)
+        sprites = self._sprites
+        for col, row, e in render.visible_entities(self.world, s, s.x - PLAYER_VIEW_X, s.y - PLAYER_VIEW_Y,
+                                                   VIEW_W, VIEW_H):
+            entities[row, col] = sprites[e]
+        return {"tiles": tiles.copy(), "entities": entities, "vector": np.array(self._vector(), np.float32)}
 
-        tiles, entities = symbolic_tiles(self.world, self._state)
-        return {"tiles": tiles.astype(np.uint8, copy=False), "entities": entities.astype(np.uint8, copy=False),
-                "vector": np.array(self._vector(), np.float32)}
-
-    def _vector(self) -> list[float]:
-        s, w = self._state, self.world
+    def _vector(self) -> list:
+        s = self._state
         b = s.battle
-        lead = s.party[0] if s.party else None
-        active = s.party[b.player_active] if b.kind and b.player_active < len(s.party) else lead
-        enemy = b.enemy[b.enemy_active] if b.kind and b.enemy else None
-        milestones = (s.events & self._milestone_bits).bit_count()
-        from longplay.envs.quest.constants import KEY_ITEMS
-        from longplay.envs.quest.overworld import has_ability
-
+        party = s.party
+        lead = party[0] if party else _NO_MON
+        active = party[b.player_active] if b.kind and b.player_active < len(party) else lead
+        enemy = b.enemy[b.enemy_active] if b.kind and b.enemy else _NO_MON
+        events = s.events
+        party_hp = party_max = 0
+        for m in party:
+            party_hp += m.hp
+            party_max += m.max_hp
+        bag = s.bag
         return [
             _MODE_INDEX[engine.mode(s)], s.facing, s.map, s.x, s.y, s.surfing, s.money,
-            sum(1 for ev in w.badge_events if s.has_event(ev)), len(s.party), s.menu, s.menu_cursor,
+            (events & self._badge_mask).bit_count(), len(party), s.menu, s.menu_cursor,
             b.kind, b.phase, b.cursor, len(s.dialog), s.ward_steps,
-            lead.level if lead else 0, lead.hp if lead else 0, lead.max_hp if lead else 0,
-            active.level if active else 0, active.hp if active else 0, active.max_hp if active else 0,
-            enemy.species if enemy else -1, enemy.level if enemy else 0, enemy.hp if enemy else 0,
-            enemy.max_hp if enemy else 0, sum(m.hp for m in s.party), sum(m.max_hp for m in s.party),
-            len(s.box), milestones, sum(1 for i in KEY_ITEMS if s.bag[i] > 0),
-            sum(1 for a in range(3) if has_ability(s, w, a)),
+            lead.level, lead.hp, lead.max_hp, active.level, active.hp, active.max_hp,
+            enemy.species, enemy.level, enemy.hp, enemy.max_hp, party_hp, party_max,
+            len(s.box), (events & self._milestone_bits).bit_count(),
+            (bag[8] > 0) + (bag[9] > 0) + (bag[10] > 0) + (bag[11] > 0),
+            sum(1 for mask in self._ability_masks if events & mask),
         ]
 
     def save_state(self) -> bytes:
@@ -216,6 +225,9 @@ class QuestGame:
         w = self.world
         return {"backend": self.backend, "size": self.size, "world": self.world_kind,
                 "world_seed": w.seed, "world_name": w.name, "world_digest": savestate.world_id(w)[2]}
+
+
+_NO_MON = Mon(-1, 0, 0, 0, 0, 0, 0, 0, [-1] * 4, [0] * 4)  # stands in for "no creature" in the vector
 
 
 def _member(m: Mon) -> PartyMember:
