@@ -30,6 +30,8 @@ AGENTS: dict[str, str] = {
     "random": "longplay.agents.baselines:RandomAgent",
     "explorer": "longplay.agents.baselines:ExplorerAgent",
     "oracle": "longplay.agents.oracle:OracleAgent",
+    "ppo": "longplay.agents.rl.policy_agent:PPOAgent",
+    "lm": "longplay.agents.lm.cli:run_lm",  # not a class: `longplay run --agent lm` hands the whole run over
 }
 
 

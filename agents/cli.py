@@ -6,6 +6,7 @@ Every bad input ends in one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from typing import Any
@@ -17,6 +18,14 @@ DEFAULT_STEPS = 3000
 
 class CliError(Exception):
     """A one-line error for the user."""
+
+
+def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The env keyword arguments a command was given: ``--set KEY=VALUE`` pairs and ``--rom``."""
+    kwargs = parse_kwargs(args.set)
+    if getattr(args, "rom", None):
+        kwargs["rom"] = args.rom
+    return kwargs
 
 
 def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
@@ -64,12 +73,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from longplay.agents.base import make_agent
     from longplay.agents.runner import milestone_table, run
 
+    if args.agent == "lm" or getattr(args, "lm_resume", None):
+        from longplay.agents.lm.cli import run_lm  # the LM loop runs by turns, with budgets and resume
+
+        return run_lm(args)
     env_id = resolve_env_id(args.env)
+    agent_kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     try:
-        agent = make_agent(args.agent)
-    except ValueError as exc:
+        agent = make_agent(args.agent, **agent_kwargs)
+    except ValueError as exc:  # unknown agent, unreadable checkpoint
         raise CliError(str(exc)) from None
-    kwargs = parse_kwargs(args.set)
+    kwargs = env_kwargs(args)
     kwargs.setdefault("obs_mode", args.obs_mode or agent.obs_mode)
     env = make_env(env_id, kwargs)
     if args.steps < 1:
@@ -101,7 +115,7 @@ _TEXT_KEYS = {"w": 0, "s": 1, "a": 2, "d": 3, "j": 4, "k": 5, "m": 6, "n": 7, ".
 def cmd_play(args: argparse.Namespace) -> int:
     """A person plays: a window (pygame) or, with --text, the text view in the terminal."""
     env_id = resolve_env_id(args.env)
-    kwargs = parse_kwargs(args.set)
+    kwargs = env_kwargs(args)
     if args.text:
         kwargs.update(obs_mode="text", noop=True)
         env = make_env(env_id, kwargs)
@@ -159,7 +173,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
 def cmd_milestones(args: argparse.Namespace) -> int:
     """Prints an env's milestone catalog, in order, with tiers."""
-    env = make_env(resolve_env_id(args.env), parse_kwargs(args.set))
+    env = make_env(resolve_env_id(args.env), env_kwargs(args))
     env.reset(seed=args.seed)
     for i, m in enumerate(env.unwrapped.catalog):
         print(f"{i + 1:>3}  tier {m.tier}  {m.id:<28} {m.name}")
@@ -182,30 +196,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs", help="where replays go (default runs/)")
     p.add_argument("--no-record", action="store_true", help="do not record a replay")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint", default=None, help="policy checkpoint (--agent ppo)")
+    p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.set_defaults(func=cmd_run)
+    try:
+        from longplay.agents.lm.cli import add_arguments as add_lm_arguments
+    except ImportError:
+        pass
+    else:
+        add_lm_arguments(p)
 
     p = sub.add_parser("play", help="play with the keyboard")
     p.add_argument("--env", default=DEFAULT_ENV)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--text", action="store_true", help="play in the terminal from the text view")
+    p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("milestones", help="print an env's milestone catalog")
     p.add_argument("--env", default=DEFAULT_ENV)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.set_defaults(func=cmd_milestones)
 
     p = sub.add_parser("envs", help="list env ids")
     p.set_defaults(func=cmd_envs)
 
-    try:
-        from longplay.replays.cli import add_subcommands
-    except ImportError:
-        pass
-    else:
-        add_subcommands(sub)
+    for module, adder in (("longplay.replays.cli", "add_subcommands"), ("longplay.agents.rl.cli", "add_train_subcommand")):
+        try:
+            add = getattr(importlib.import_module(module), adder)
+        except ImportError:  # an optional part whose dependencies are not installed
+            continue
+        add(sub)
     return parser
 
 

@@ -121,7 +121,10 @@ class Game(Protocol):
     backend: str
 
     def reset(self, seed: int | None = None) -> None:
-        """Puts the game at its start state; ``seed`` drives all of the game's randomness."""
+        """Puts the game at its start state; ``seed`` drives all of the game's randomness.
+
+        Backends without randomness of their own (emulators) may ignore ``seed`` but stay deterministic.
+        """
 
     def press(self, button: Button | None) -> int:
         """Presses one button (``None`` = no input) and advances the game; returns frames advanced."""
@@ -130,7 +133,8 @@ class Game(Protocol):
         """A typed summary of the current state."""
 
     def frame(self) -> np.ndarray:
-        """The screen as ``uint8`` of shape (144, 160, 3)."""
+        """The screen as ``uint8`` of shape (144, 160, 3); a fresh array the caller may keep (it need not be
+        C-contiguous)."""
 
     def text(self) -> str:
         """The screen and state as text, for language models."""
@@ -161,3 +165,5 @@ class Game(Protocol):
 
     def identity(self) -> dict[str, Any]:
         """What replays record to rebuild this game: backend, world seed or ROM SHA-1, config."""
+
+    # Optional: ``close()`` releases what the game holds (an emulator); ``LongplayEnv.close`` calls it.

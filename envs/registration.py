@@ -14,6 +14,11 @@ ENV_SPECS: dict[str, tuple[str, dict]] = {
     "longplay/QuestCanon-v0": ("longplay.envs.quest.game:QuestEnv", {"size": "standard", "world": "canonical"}),
     # Procedural worlds: world_seed=None draws the world from the reset seed (held-out seeds).
     "longplay/Quest-v0": ("longplay.envs.quest.game:QuestEnv", {"size": "small", "world_seed": None}),
+    # Game Boy (PyBoy): longplay's own test cartridge, built in (no ROM needed).
+    "longplay/TestCart-v0": ("longplay.envs.gameboy.core:GameBoyEnv", {"pack": "testcart"}),
+    # Pokemon Red / Blue (US): your own ROM, from rom=PATH or a LONGPLAY_ROMS folder, found by SHA-1.
+    "longplay/PokemonRed-v0": ("longplay.envs.gameboy.core:GameBoyEnv", {"pack": "pokemon_red"}),
+    "longplay/PokemonBlue-v0": ("longplay.envs.gameboy.core:GameBoyEnv", {"pack": "pokemon_blue"}),
 }
 
 

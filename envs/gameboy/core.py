@@ -1,0 +1,376 @@
+"""The ``gameboy`` backend: any Game Boy ROM under PyBoy as a :class:`~longplay.envs.game.Game`, and its env.
+
+## Description
+One step holds one button for the first ``release_after`` frames of a ``frameskip``-frame window (24 and 8 by
+default, as the Pokemon Red RL projects use), then releases it; the last frame of the window is rendered.
+The emulator boots once per game object and saves a start state; ``reset`` loads it (it never replays the
+boot). What a game means (RAM map, milestones, text view) comes from its game pack
+(:mod:`longplay.envs.gameboy.packs`), picked by the ROM's SHA-1.
+
+## Action Space
+``Discrete(8)``: up, down, left, right, a, b, start, select; ``noop=True`` adds 8 = press nothing.
+
+## Observation
+* ``pixels``: the screen, (144, 160, 3) ``uint8``; ``grayscale`` / ``downsample`` as for every longplay env.
+* ``symbolic``: a ``Dict`` with ``ram``, the 8 KiB of work RAM ($C000-$DFFF) as ``uint8`` (or the
+  ``ram_slice=(start, end)`` address range), plus the pack's entries (test cartridge: ``state``; Pokemon:
+  ``state``, ``party``, ``badges``...). This is the Game Boy env's RAM observation.
+* ``text``: the pack's text view (Pokemon: map, position, dialog decoded from the tile map, party, bag...).
+
+## Rewards
+Sparse: the pack's milestone catalog, each paid once an episode (see :class:`LongplayEnv`).
+
+## Termination
+When the pack says the game is finished (test cartridge: both goals; Pokemon: the Hall of Fame).
+
+## Registered Configurations
+``longplay/TestCart-v0`` (ROM built in), ``longplay/PokemonRed-v0``, ``longplay/PokemonBlue-v0`` (your ROM:
+``rom=PATH`` or a ``LONGPLAY_ROMS`` folder).
+
+Determinism: PyBoy is deterministic, so the same start state and buttons give the same screen and RAM bytes.
+``reset(seed)`` starts from the same state for every seed unless ``random_start_frames=k`` > 0, which runs a
+seed-drawn 0..k-1 frames with no input first (it varies the game's RNG, which reads the frame timing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from longplay.envs.env import LongplayEnv
+from longplay.envs.game import (
+    BUTTON_NAMES,
+    Button,
+    GameError,
+    GameState,
+    Milestone,
+)
+from longplay.envs.gameboy.packs import Pack, get_pack, pack_for_rom
+from longplay.envs.gameboy.roms import resolve_rom
+
+#: Save states made by :meth:`GameBoyGame.save_state` start with this, then the ROM's SHA-1 (20 bytes) and a
+#: BLAKE2b-128 digest of the PyBoy state that follows, so foreign or corrupt data is refused before loading.
+STATE_MAGIC = b"LPGB\x01"
+_HEADER_SIZE = len(STATE_MAGIC) + 20 + 16
+WRAM = (0xC000, 0xE000)
+#: Memory hashed by :meth:`GameBoyGame.state_hash`: VRAM, WRAM, OAM and I/O + HRAM (the echo RAM and the
+#: unusable $FEA0-$FEFF excluded), with the CPU registers.
+_HASHED_REGIONS = ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0xFEA0), (0xFF00, 0x10000))
+
+
+def _pyboy_class() -> Any:
+    try:
+        with warnings.catch_warnings():  # PyBoy's SDL2 import announces its DLL; headless needs none
+            warnings.filterwarnings("ignore", message="Using SDL2 binaries")
+            from pyboy import PyBoy
+    except ImportError:
+        raise GameError("the gameboy backend needs PyBoy: pip install 'longplay[gameboy]'") from None
+    return PyBoy
+
+
+class GameBoyGame:
+    """A Game Boy ROM under PyBoy, with a game pack, as a longplay :class:`~longplay.envs.game.Game`.
+
+    Args:
+        rom: A ROM path or the ROM bytes; ``None`` finds it (the pack's own ROM, or ``$LONGPLAY_ROMS``).
+        pack: A pack name (``"testcart"``, ``"pokemon_red"``, ``"pokemon_blue"``, ``"generic"``), a
+            :class:`Pack`, or ``"auto"`` to pick it from the ROM's SHA-1 (or title).
+        frameskip: Frames a step advances.
+        release_after: Frames the button is held, ``1 <= release_after < frameskip``.
+        ram_slice: ``(start, end)`` addresses of the ``ram`` observation; default all of WRAM.
+        start_state: Bytes or a file of a state to start every episode from, instead of the pack's start
+            (a longplay state, or a raw PyBoy state of the same ROM).
+        random_start_frames: ``k > 0`` runs a seed-drawn 0..k-1 frames of no input at each reset.
+    """
+
+    backend = "gameboy"
+
+    def __init__(
+        self,
+        rom: str | os.PathLike[str] | bytes | None = None,
+        pack: str | Pack = "auto",
+        frameskip: int = 24,
+        release_after: int = 8,
+        ram_slice: tuple[int, int] | None = None,
+        start_state: bytes | str | os.PathLike[str] | None = None,
+        random_start_frames: int = 0,
+    ) -> None:
+        if not isinstance(frameskip, int) or frameskip < 1:
+            raise GameError(f"invalid frameskip {frameskip!r}: must be an integer >= 1")
+        if not isinstance(release_after, int) or not 1 <= release_after < frameskip:
+            raise GameError(f"invalid release_after {release_after!r}: must be an integer in 1..frameskip-1 "
+                            f"(frameskip is {frameskip})")
+        if not isinstance(random_start_frames, int) or random_start_frames < 0:
+            raise GameError(f"invalid random_start_frames {random_start_frames!r}: must be an integer >= 0")
+        start, end = ram_slice if ram_slice is not None else WRAM
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= 0x10000):
+            raise GameError(f"invalid ram_slice {ram_slice!r}: expected (start, end) addresses with "
+                            "0 <= start < end <= 0x10000, e.g. (0xC000, 0xE000)")
+        self.frameskip = frameskip
+        self.release_after = release_after
+        self.ram_slice = (start, end)
+        self.random_start_frames = random_start_frames
+        self._init_args = {"rom": rom, "pack": pack, "frameskip": frameskip, "release_after": release_after,
+                           "ram_slice": ram_slice, "start_state": start_state,
+                           "random_start_frames": random_start_frames}
+
+        if isinstance(pack, Pack):
+            self.pack = pack
+            self.rom = resolve_rom(rom, pack)
+        elif pack == "auto":
+            self.rom = resolve_rom(rom, None)
+            self.pack = pack_for_rom(self.rom.sha1, self.rom.title)
+        else:
+            self.pack = get_pack(pack)
+            self.rom = resolve_rom(rom, self.pack)
+        self._pyboy = self._new_emulator()
+        self.memory = self._pyboy.memory
+        try:
+            self._start = self._initial_state(start_state)
+            self._load_raw(self._start, fallback=None)
+        except BaseException:
+            self.close()
+            raise
+        self._start_sha1 = hashlib.sha1(self._start).hexdigest()
+        self._catalog = self.pack.milestones()
+
+    def _initial_state(self, start_state: bytes | str | os.PathLike[str] | None) -> bytes:
+        """The PyBoy state episodes start from: the one given, else the pack's (boot, intro...)."""
+        if start_state is None:
+            return self.pack.start_state(self)
+        if isinstance(start_state, (str, os.PathLike)):
+            path = Path(start_state).expanduser()
+            if not path.is_file():
+                raise GameError(f"start state file not found: {path}")
+            start_state = path.read_bytes()
+        return self._unwrap(bytes(start_state))
+
+    # ------------------------------------------------------------------------------------ emulator
+    def _new_emulator(self) -> Any:
+        pyboy = _pyboy_class()(io.BytesIO(self.rom.data), window="null", sound_emulated=False,
+                               log_level="ERROR")
+        pyboy.set_emulation_speed(0)
+        return pyboy
+
+    @property
+    def pyboy(self) -> Any:
+        """The PyBoy instance (for packs, tests and tools; stepping it directly bypasses the env)."""
+        return self._pyboy
+
+    def save_emulator_state(self) -> bytes:
+        """PyBoy's own state bytes, without longplay's header."""
+        buffer = io.BytesIO()
+        self._pyboy.save_state(buffer)
+        return buffer.getvalue()
+
+    def _load_raw(self, data: bytes, fallback: bytes | None) -> None:
+        try:
+            self._pyboy.load_state(io.BytesIO(data))
+        except Exception as exc:  # PyBoy raises assorted errors on bad data
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = f"PyBoy could not load the state ({reason})"
+            if fallback is not None:
+                self._pyboy.load_state(io.BytesIO(fallback))
+                message += "; the game was put back at its start state"
+            raise GameError(message) from None
+
+    def _unwrap(self, data: bytes) -> bytes:
+        """The PyBoy state inside ``data`` (a longplay state is checked; raw PyBoy bytes pass through)."""
+        if not data.startswith(STATE_MAGIC[:4]):
+            return data
+        if not data.startswith(STATE_MAGIC) or len(data) < _HEADER_SIZE:
+            raise GameError(f"not a longplay Game Boy state of a version this longplay reads "
+                            f"(header {data[:5]!r}, expected {STATE_MAGIC!r})")
+        sha1 = data[len(STATE_MAGIC):len(STATE_MAGIC) + 20].hex()
+        digest = data[len(STATE_MAGIC) + 20:_HEADER_SIZE]
+        payload = data[_HEADER_SIZE:]
+        if sha1 != self.rom.sha1:
+            raise GameError(f"the state was saved on the ROM with SHA-1 {sha1}, but this game runs "
+                            f"{self.rom.sha1} ({self.rom.title or 'untitled'})")
+        if hashlib.blake2b(payload, digest_size=16).digest() != digest:
+            raise GameError(f"the state is corrupt: its checksum does not match its {len(payload)} bytes")
+        return payload
+
+    # ------------------------------------------------------------------------------------ Game protocol
+    def reset(self, seed: int | None = None) -> None:
+        """Loads the start state; with ``random_start_frames`` > 0, idles a ``seed``-drawn frame count."""
+        self._pyboy.load_state(io.BytesIO(self._start))
+        if self.random_start_frames and seed is not None:
+            idle = int(np.random.default_rng(seed).integers(0, self.random_start_frames))
+            if idle:
+                self._pyboy.tick(idle, True, False)
+
+    def press(self, button: Button | None) -> int:
+        """Holds ``button`` for ``release_after`` frames, releases it, and runs to the end of the window."""
+        pyboy = self._pyboy
+        if button is None:
+            pyboy.tick(self.frameskip, True, False)
+        else:
+            name = BUTTON_NAMES[button]
+            pyboy.button_press(name)
+            pyboy.tick(self.release_after, False, False)
+            pyboy.button_release(name)
+            pyboy.tick(self.frameskip - self.release_after, True, False)
+        return self.frameskip
+
+    def state(self) -> GameState:
+        return self.pack.state(self.memory)
+
+    def frame(self) -> np.ndarray:
+        """The last rendered screen as (144, 160, 3) ``uint8``: the RGB channels of a private copy of PyBoy's
+        RGBA buffer. Copying all four channels and viewing three is ~10x faster than packing RGB, so the
+        array is not C-contiguous; ``np.ascontiguousarray`` packs it where a library needs that."""
+        return self._pyboy.screen.ndarray.copy()[:, :, :3]
+
+    def text(self) -> str:
+        return self.pack.text(self.memory, self.rom)
+
+    def ram(self) -> np.ndarray:
+        """The ``ram_slice`` bytes (default all 8 KiB of WRAM) as ``uint8``."""
+        start, end = self.ram_slice
+        return np.frombuffer(bytes(self.memory[start:end]), dtype=np.uint8).copy()
+
+    def symbolic(self) -> dict[str, np.ndarray]:
+        return {"ram": self.ram(), **self.pack.symbolic(self.memory)}
+
+    def symbolic_space(self) -> spaces.Dict:
+        start, end = self.ram_slice
+        ram = spaces.Box(0, 255, (end - start,), np.uint8)
+        return spaces.Dict({"ram": ram, **self.pack.symbolic_spaces()})
+
+    def save_state(self) -> bytes:
+        """The emulator state with longplay's header (ROM SHA-1 and a checksum); see :meth:`load_state`."""
+        payload = self.save_emulator_state()
+        return (STATE_MAGIC + bytes.fromhex(self.rom.sha1)
+                + hashlib.blake2b(payload, digest_size=16).digest() + payload)
+
+    def load_state(self, data: bytes) -> None:
+        """Restores a :meth:`save_state` (or a raw PyBoy state of this ROM).
+
+        Raises :class:`GameError` for another ROM's state, a corrupt one or one PyBoy refuses; in the last
+        case the game is put back at its start state.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise GameError(f"a state is bytes, not {type(data).__name__}")
+        payload = self._unwrap(bytes(data))
+        self._load_raw(payload, fallback=self._start)
+
+    def milestones(self) -> tuple[Milestone, ...]:
+        return self._catalog
+
+    def milestone_mask(self) -> int:
+        return self.pack.milestone_mask(self.memory)
+
+    def finished(self) -> bool:
+        return self.pack.finished(self.memory)
+
+    def state_hash(self) -> bytes:
+        """BLAKE2b-128 of VRAM, WRAM, OAM, I/O, HRAM and the CPU registers (cheaper than a save state)."""
+        digest = hashlib.blake2b(digest_size=16)
+        memory = self.memory
+        for start, end in _HASHED_REGIONS:
+            digest.update(bytes(memory[start:end]))
+        r = self._pyboy.register_file
+        digest.update(bytes([r.A, r.F, r.B, r.C, r.D, r.E]) + r.HL.to_bytes(2, "little")
+                      + r.SP.to_bytes(2, "little") + r.PC.to_bytes(2, "little"))
+        return digest.digest()
+
+    def identity(self) -> dict[str, Any]:
+        """Backend, ROM (SHA-1, title), pack (name, version), step timing, RAM slice and start state."""
+        return {
+            "backend": self.backend,
+            "rom_sha1": self.rom.sha1,
+            "rom_title": self.rom.title,
+            "pack": self.pack.name,
+            "pack_version": self.pack.version,
+            "frameskip": self.frameskip,
+            "release_after": self.release_after,
+            "ram_slice": list(self.ram_slice),
+            "random_start_frames": self.random_start_frames,
+            "start_state_sha1": self._start_sha1,
+            "pyboy_version": _pyboy_version(),
+        }
+
+    def close(self) -> None:
+        """Stops the emulator (idempotent)."""
+        if getattr(self, "_pyboy", None) is not None:
+            self._pyboy.stop(save=False)
+            self._pyboy = None
+
+    # ------------------------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles as the constructor arguments, the ROM bytes, the start state and the current state."""
+        args = dict(self._init_args)
+        args["rom"] = self.rom.data
+        args["pack"] = self.pack.name
+        args["start_state"] = self._start
+        return {"args": args, "current": self.save_state()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state["args"])  # type: ignore[misc]
+        self.load_state(state["current"])
+
+
+def _pyboy_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pyboy")
+    except Exception:  # pragma: no cover - metadata missing in odd installs
+        return "unknown"
+
+
+class GameBoyEnv(LongplayEnv):
+    """:class:`LongplayEnv` over a :class:`GameBoyGame`; see the module docstring for spaces and episodes.
+
+    Every keyword of :class:`GameBoyGame` (``rom``, ``pack``, ``frameskip``, ``release_after``, ``ram_slice``,
+    ``start_state``, ``random_start_frames``) and of :class:`LongplayEnv` (``obs_mode``, ``render_mode``,
+    ``max_episode_steps``, ``noop``, ``grayscale``, ``downsample``) is accepted.
+
+    >>> import gymnasium as gym
+    >>> import longplay.envs
+    >>> env = gym.make("longplay/TestCart-v0", obs_mode="text")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.splitlines()[1]
+    'Map: Test Room; position x=2, y=2; facing down; mode overworld'
+    >>> env.close()
+    """
+
+    def __init__(
+        self,
+        rom: str | os.PathLike[str] | bytes | None = None,
+        pack: str | Pack = "auto",
+        frameskip: int = 24,
+        release_after: int = 8,
+        ram_slice: tuple[int, int] | None = None,
+        start_state: bytes | str | os.PathLike[str] | None = None,
+        random_start_frames: int = 0,
+        obs_mode: str | tuple[str, ...] = "symbolic",
+        render_mode: str | None = None,
+        max_episode_steps: int | None = None,
+        noop: bool = False,
+        grayscale: bool = False,
+        downsample: int = 1,
+    ) -> None:
+        game = GameBoyGame(rom=rom, pack=pack, frameskip=frameskip, release_after=release_after,
+                           ram_slice=ram_slice, start_state=start_state,
+                           random_start_frames=random_start_frames)
+        try:
+            super().__init__(game, obs_mode=obs_mode, render_mode=render_mode,
+                             max_episode_steps=max_episode_steps, noop=noop, grayscale=grayscale,
+                             downsample=downsample)
+        except Exception:
+            game.close()
+            raise
+        # A step is frameskip frames of a 60 Hz screen: videos of the steps play at the game's own speed.
+        self.metadata = {**LongplayEnv.metadata, "render_fps": 60 / frameskip}
+
+
+__all__ = ["STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]

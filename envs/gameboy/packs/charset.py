@@ -1,0 +1,99 @@
+"""Reading text off a Game Boy screen: a tile map decoded with a game's character set.
+
+Game Boy games draw text as background tiles, one character a tile, so the dialog on screen can be read back
+from the tile map (the 20x18 visible tiles) with the game's table of tile id -> character. Tiles that are not
+characters (map graphics, box borders) read as spaces. The text is folded to printable ASCII, the alphabet of
+the env's text observations.
+
+``POKEMON_GEN1`` is the English Pokemon Red/Blue/Yellow character set, from ``constants/charmap.asm`` of the
+pret/pokered disassembly (https://github.com/pret/pokered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+#: Non-ASCII characters of the games' fonts -> printable ASCII.
+ASCII_FOLD = {
+    "é": "E", "♂": "(M)", "♀": "(F)", "▶": ">", "▷": ">", "▼": "v", "▲": "^", "…": "...", "‘": "'", "’": "'",
+    "“": '"', "”": '"', "·": ".", "×": "x", "¥": "$", "№": "No", "′": "'", "″": '"',
+}
+
+
+def _pokemon_gen1() -> dict[int, str]:
+    table: dict[int, str] = {0x7F: " "}
+    table.update({0x80 + i: chr(ord("A") + i) for i in range(26)})
+    table.update({0xA0 + i: chr(ord("a") + i) for i in range(26)})
+    table.update({0xF6 + i: chr(ord("0") + i) for i in range(10)})
+    table.update({
+        0x9A: "(", 0x9B: ")", 0x9C: ":", 0x9D: ";", 0x9E: "[", 0x9F: "]",
+        0xBA: "é", 0xBB: "'d", 0xBC: "'l", 0xBD: "'s", 0xBE: "'t", 0xBF: "'v",
+        0xE0: "'", 0xE1: "PK", 0xE2: "MN", 0xE3: "-", 0xE4: "'r", 0xE5: "'m", 0xE6: "?", 0xE7: "!", 0xE8: ".",
+        0xEC: "▷", 0xED: "▶", 0xEE: "▼", 0xEF: "♂", 0xF0: "¥", 0xF1: "×", 0xF2: ".", 0xF3: "/", 0xF4: ",",
+        0xF5: "♀", 0x70: "‘", 0x71: "’", 0x72: "“", 0x73: "”", 0x75: "…",
+        0x6D: ":", 0x6E: "Lv",  # the battle font's colon and level sign
+        # The string terminator "@" and control codes never reach the screen; 0x54 is drawn as "POKé" in
+        # strings but never placed as one tile, so it is not here.
+    })
+    return table
+
+
+#: Tile id -> character of the English Pokemon Red/Blue font (pret/pokered ``constants/charmap.asm``).
+POKEMON_GEN1: dict[int, str] = _pokemon_gen1()
+
+#: Box-drawing tile ids of Pokemon Red/Blue (``charmap.asm``: ``┌ ─ ┐ │ └ ┘``).
+POKEMON_GEN1_BOX = {0x79: "┌", 0x7A: "─", 0x7B: "┐", 0x7C: "│", 0x7D: "└", 0x7E: "┘"}
+
+
+def fold_ascii(text: str) -> str:
+    """Replaces the fonts' non-ASCII characters by ASCII ones; anything else non-printable becomes ``?``.
+
+    >>> fold_ascii("POKéMON ♂")
+    'POKEMON (M)'
+    """
+    out = []
+    for ch in text:
+        if " " <= ch <= "~" or ch == "\n":
+            out.append(ch)
+        else:
+            out.append(ASCII_FOLD.get(ch, "?"))
+    return "".join(out)
+
+
+def decode_row(tiles: Iterable[int], charset: Mapping[int, str]) -> str:
+    """One row of tile ids as text; tiles outside ``charset`` read as spaces; trailing spaces dropped."""
+    return "".join(charset.get(t, " ") for t in tiles).rstrip()
+
+
+def decode_screen(rows: Sequence[Sequence[int]], charset: Mapping[int, str]) -> list[str]:
+    """Every row of a tile grid as text, empty rows kept (so row numbers stay screen rows).
+
+    >>> decode_screen([[0x87, 0x88, 0xE7, 0x01]], POKEMON_GEN1)
+    ['HI!']
+    """
+    return [decode_row(row, charset) for row in rows]
+
+
+def screen_text(rows: Sequence[Sequence[int]], charset: Mapping[int, str]) -> str:
+    """The text on a tile grid as ASCII lines: empty rows dropped, common left margin removed."""
+    lines = [line for line in decode_screen(rows, charset) if line.strip()]
+    if not lines:
+        return ""
+    margin = min(len(line) - len(line.lstrip(" ")) for line in lines)
+    return fold_ascii("\n".join(line[margin:] for line in lines))
+
+
+def encode(text: str, charset: Mapping[int, str]) -> list[int]:
+    """Tile ids spelling ``text`` (one character a tile); the inverse of :func:`decode_row` for tests.
+
+    >>> encode("HI!", POKEMON_GEN1)
+    [135, 136, 231]
+    """
+    inverse: dict[str, int] = {}
+    for tile, ch in charset.items():
+        if len(ch) == 1:
+            inverse.setdefault(ch, tile)
+    try:
+        return [inverse[ch] for ch in text]
+    except KeyError as exc:
+        raise ValueError(f"character {exc.args[0]!r} is not in the character set") from None

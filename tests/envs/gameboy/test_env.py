@@ -1,0 +1,280 @@
+"""The Game Boy env on the test cartridge: checker, determinism, save states, milestones, ROM errors."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import longplay.envs  # noqa: F401  (registers the ids)
+from longplay.envs.game import NOOP, Button, Game, GameError, Mode
+from longplay.envs.gameboy import cartridge
+from longplay.envs.gameboy.core import STATE_MAGIC, GameBoyEnv, GameBoyGame
+from longplay.envs.gameboy.packs import get_pack, pack_for_rom
+from longplay.envs.gameboy.packs.pokemon_red import RED_SHA1
+
+U, D, L, R, A = Button.UP, Button.DOWN, Button.LEFT, Button.RIGHT, Button.A
+#: From the start (2, 2) to the key at (15, 3): through the gap at (5, 5), along row 7, up column 16.
+TO_KEY = [R] * 3 + [D] * 5 + [R] * 11 + [U] * 4 + [L]
+#: From the key to the door at (12, 9), after closing the text box with A.
+TO_DOOR = [A, R] + [D] * 6 + [L] * 4
+
+
+@pytest.fixture(scope="module")
+def game() -> GameBoyGame:
+    g = GameBoyGame(pack="testcart")
+    yield g
+    g.close()
+
+
+def run(g: GameBoyGame, buttons: list[Button | None]) -> None:
+    for b in buttons:
+        g.press(b)
+
+
+@pytest.mark.parametrize("obs_mode", ["symbolic", "pixels", "text", "pixels+symbolic+text"])
+def test_check_env(obs_mode: str) -> None:
+    env = gym.make("longplay/TestCart-v0", obs_mode=obs_mode)
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+def test_game_protocol_and_identity(game: GameBoyGame) -> None:
+    assert isinstance(game, Game)
+    ident = game.identity()
+    assert ident["backend"] == "gameboy" and ident["pack"] == "testcart"
+    assert ident["rom_sha1"] == cartridge.rom_sha1()
+    assert (ident["frameskip"], ident["release_after"]) == (24, 8)
+    assert [m.id for m in game.milestones()] == ["got_key", "opened_door"]
+
+
+def test_walls_block_and_steps_move_one_tile(game: GameBoyGame) -> None:
+    game.reset(0)
+    s = game.state()
+    assert (s.x, s.y, s.mode) == (2, 2, Mode.OVERWORLD)
+    run(game, [U])  # wall above row 1? no: row 1 is floor, row 0 the wall
+    run(game, [U, U])
+    s = game.state()
+    assert (s.x, s.y, s.facing) == (2, 1, "up")
+    assert game.press(None) == 24 and game.state().y == 1
+    run(game, [L, L])
+    assert game.state().x == 1
+
+
+def test_milestones_by_the_d_pad() -> None:
+    env = gym.make("longplay/TestCart-v0", obs_mode="text")
+    obs, info = env.reset(seed=1)
+    assert info["milestones"] == {} and "Key found: no" in obs
+    rewards = []
+    for b in TO_KEY:
+        obs, reward, terminated, truncated, info = env.step(b)
+        rewards.append(reward)
+    assert rewards[-1] == 1.0 and sum(rewards) == 1.0 and not terminated
+    assert info["new_milestones"] == ("got_key",) and info["milestones"] == {"got_key": len(TO_KEY)}
+    assert "Dialog (press A to close): YOU FOUND THE / SILVER KEY!" in obs
+    game = env.unwrapped.game
+    assert game.state().mode == Mode.DIALOG and game.state().dialog == "YOU FOUND THE\nSILVER KEY!"
+    env.step(R)  # the d-pad does nothing while the box is open
+    assert game.state().x == 15
+    for b in TO_DOOR:
+        obs, reward, terminated, truncated, info = env.step(b)
+    assert reward == 1.0 and terminated and info["progress"] == 1.0
+    assert list(info["milestones"]) == ["got_key", "opened_door"]
+    assert game.state().dialog == "YOU OPENED THE\nGOLDEN DOOR!"
+    env.close()
+
+
+def test_locked_door_needs_the_key(game: GameBoyGame) -> None:
+    game.reset(0)
+    path = [R] * 3 + [D] * 5 + [R] * 7 + [D, D]  # to (12, 9)'s neighbour (12, 8)... via row 7
+    run(game, path)
+    s = game.state()
+    assert (s.x, s.y) == (12, 8) and s.mode == Mode.DIALOG
+    assert s.dialog == "THE DOOR IS LOCKED\nFIND THE KEY FIRST" and game.milestone_mask() == 0
+    run(game, [A, D])
+    assert game.state().y == 8  # still shut
+
+
+def test_same_buttons_same_bytes() -> None:
+    rng = np.random.default_rng(0)
+    buttons = [Button(int(b)) for b in rng.integers(0, 8, size=60)]
+    a, b = GameBoyGame(pack="testcart"), GameBoyGame(pack="testcart")
+    for g in (a, b):
+        g.reset(0)
+        run(g, buttons)
+    assert a.state_hash() == b.state_hash()
+    assert np.array_equal(a.frame(), b.frame()) and np.array_equal(a.ram(), b.ram())
+    assert a.save_state() == b.save_state()
+    a.press(Button.RIGHT)
+    assert a.state_hash() != b.state_hash()
+    a.close()
+    b.close()
+
+
+def test_save_load_round_trip(game: GameBoyGame) -> None:
+    game.reset(0)
+    run(game, TO_KEY[:10])
+    saved = game.save_state()
+    assert saved.startswith(STATE_MAGIC)
+    rest = TO_KEY[10:] + TO_DOOR
+    run(game, rest)
+    end = (game.state_hash(), game.frame(), game.milestone_mask())
+    game.load_state(saved)
+    assert (game.state().x, game.state().y) == (7, 7)
+    run(game, rest)
+    assert game.state_hash() == end[0] and np.array_equal(game.frame(), end[1]) and end[2] == 0b11
+    # A raw PyBoy state of the same ROM loads too.
+    game.load_state(saved[len(STATE_MAGIC) + 36:])
+    assert game.state().x == 7
+
+
+def test_reset_restores_the_start_without_rebooting(game: GameBoyGame) -> None:
+    game.reset(0)
+    start = game.state_hash()
+    run(game, TO_KEY)
+    game.reset(123)
+    assert game.state_hash() == start and game.milestone_mask() == 0
+
+
+def test_corrupt_and_foreign_states_raise_game_error(game: GameBoyGame) -> None:
+    game.reset(0)
+    good = game.save_state()
+    corrupt = bytearray(good)
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    foreign = STATE_MAGIC + bytes.fromhex(RED_SHA1) + good[len(STATE_MAGIC) + 20:]
+    for bad, match in [(bytes(corrupt), "corrupt"), (foreign, RED_SHA1), (b"LPGB\x09junk", "version"),
+                       (b"not a state at all", "could not load"), (good[:1000], "corrupt")]:
+        with pytest.raises(GameError, match=match) as info:
+            game.load_state(bad)
+        assert "\n" not in str(info.value)
+    run(game, [R])  # still usable, and at the start after the failed raw load
+    assert game.state().x == 3
+
+
+def test_ram_slice_noop_and_pixels() -> None:
+    env = GameBoyEnv(pack="testcart", obs_mode="symbolic+pixels", ram_slice=(0xC000, 0xC010), noop=True,
+                     grayscale=True, downsample=2)
+    obs, _ = env.reset(seed=0)
+    assert obs["symbolic"]["ram"].shape == (16,) and obs["symbolic"]["ram"][0] == 2  # wPlayerX
+    assert obs["pixels"].shape == (72, 80, 1)
+    assert list(obs["symbolic"]["state"]) == [2, 2, 0, 0, 0]
+    obs, *_ = env.step(NOOP)
+    assert obs["symbolic"]["ram"][0] == 2 and env.action_space.n == 9
+    env.close()
+
+
+def test_random_start_frames_vary_with_the_seed() -> None:
+    g = GameBoyGame(pack="testcart", random_start_frames=30)
+    hashes = set()
+    for seed in range(4):
+        g.reset(seed)
+        hashes.add(g.state_hash())
+    g.reset(2)
+    again = g.state_hash()
+    g.reset(2)
+    assert g.state_hash() == again and len(hashes) > 1
+    g.close()
+
+
+def test_pickle_round_trip(game: GameBoyGame) -> None:
+    game.reset(0)
+    run(game, TO_KEY[:5])
+    clone = pickle.loads(pickle.dumps(game))
+    assert clone.state_hash() == game.state_hash()
+    clone.reset(0)
+    game.reset(0)
+    assert clone.state_hash() == game.state_hash()
+    clone.close()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"frameskip": 0}, "frameskip"),
+    ({"release_after": 24}, "release_after"),
+    ({"ram_slice": (0xE000, 0xC000)}, "ram_slice"),
+    ({"pack": "zelda"}, "unknown game pack 'zelda'; valid packs: generic, pokemon_blue"),
+])
+def test_bad_config_is_one_line(kwargs: dict, match: str) -> None:
+    with pytest.raises(GameError, match=match) as info:
+        GameBoyGame(**{"pack": "testcart", **kwargs})
+    assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------ ROM errors
+def _one_line_error(**kwargs: object) -> str:
+    with pytest.raises(GameError) as info:
+        GameBoyGame(**kwargs)
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_missing_rom_file(tmp_path: Path) -> None:
+    assert _one_line_error(rom=tmp_path / "nope.gb") == f"ROM file not found: {tmp_path / 'nope.gb'}"
+
+
+def test_not_a_rom(tmp_path: Path) -> None:
+    path = tmp_path / "notes.gb"
+    path.write_text("hello")
+    assert "is not a Game Boy ROM: found 5 bytes" in _one_line_error(rom=path)
+    assert "not a valid Game Boy ROM: header checksum" in _one_line_error(rom=bytes(0x8000))
+
+
+def test_bad_header_checksum(tmp_path: Path) -> None:
+    rom = bytearray(cartridge.build_rom())
+    rom[0x14D] ^= 0xFF
+    path = tmp_path / "bad.gb"
+    path.write_bytes(bytes(rom))
+    message = _one_line_error(rom=path)
+    assert f"header checksum at $014D is ${rom[0x14D]:02X}" in message and str(path) in message
+
+
+def test_wrong_rom_for_the_pack(tmp_path: Path) -> None:
+    path = tmp_path / "red.gb"
+    path.write_bytes(cartridge.build_rom())
+    message = _one_line_error(rom=path, pack="pokemon_red")
+    assert f"SHA-1 {cartridge.rom_sha1()}" in message
+    assert f"expected Pokemon Red (US) SHA-1 {RED_SHA1}" in message
+
+
+def test_rom_from_the_folder_and_missing_from_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LONGPLAY_ROMS", raising=False)
+    assert "set LONGPLAY_ROMS to a folder" in _one_line_error(pack="pokemon_red")
+    monkeypatch.setenv("LONGPLAY_ROMS", str(tmp_path))
+    (tmp_path / "other.gb").write_bytes(cartridge.build_rom())
+    message = _one_line_error(pack="pokemon_blue")
+    assert f"no ROM for Pokemon Blue (US) in LONGPLAY_ROMS={tmp_path}" in message and "d7037c83" in message
+    with pytest.raises(GameError, match="no ROM for Pokemon Red"):
+        gym.make("longplay/PokemonRed-v0")
+
+
+def test_pack_chosen_by_sha1_and_generic_fallback(tmp_path: Path) -> None:
+    assert pack_for_rom(cartridge.rom_sha1(), "").name == "testcart"
+    assert pack_for_rom("0" * 40, "SOME GAME").name == "generic"
+    with pytest.warns(UserWarning, match="not a known release of Pokemon Red"):
+        assert pack_for_rom("0" * 40, "POKEMON RED").name == "pokemon_red"
+    game = GameBoyGame(rom=cartridge.build_rom())  # pack="auto"
+    assert game.pack.name == "testcart"
+    game.close()
+    generic = GameBoyGame(rom=cartridge.build_rom(), pack="generic")
+    assert generic.milestones() == () and "no game pack" in generic.text()
+    generic.press(Button.A)
+    generic.close()
+    assert get_pack("pokemon_blue").sha1s == {"d7037c83e1ae5b39bde3c30787637ba1d4c48ce2": "Pokemon Blue (US)"}
+
+
+def test_start_state_from_a_file(game: GameBoyGame, tmp_path: Path) -> None:
+    game.reset(0)
+    run(game, [R, R])
+    path = tmp_path / "two_right.state"
+    path.write_bytes(game.save_state())
+    other = GameBoyGame(pack="testcart", start_state=path)
+    other.reset(5)
+    assert other.state().x == 4
+    assert other.identity()["start_state_sha1"] != game.identity()["start_state_sha1"]
+    other.close()
+    assert "start state file not found" in _one_line_error(pack="testcart", start_state=tmp_path / "none")
+    assert "could not load the state" in _one_line_error(pack="testcart", start_state=b"garbage")

@@ -1,0 +1,314 @@
+"""The Pokemon Red/Blue pack's decoders, without the game: known bytes are written into the emulated RAM of
+the test cartridge (``pyboy.memory[...] = ...``) at the addresses of the pret/pokered RAM map, then read back
+through the pack. The real ROM is needed only by ``test_pokemon_red_rom.py``."""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from longplay.envs.game import GameError, Mode
+from longplay.envs.gameboy import cartridge, intro
+from longplay.envs.gameboy.core import GameBoyEnv, GameBoyGame
+from longplay.envs.gameboy.packs import charset
+from longplay.envs.gameboy.packs import pokemon_red as red
+from longplay.envs.gameboy.packs import pokemon_red_ram as ram
+from longplay.envs.gameboy.packs.pokemon_red_data import (
+    EVENT_NAMES,
+    ITEM_IDS,
+    MAP_IDS,
+    MOVE_NAMES,
+    SPECIES_IDS,
+)
+from longplay.envs.gameboy.packs.testcart import TestCartPack
+from longplay.envs.gameboy.roms import check_rom
+
+EVENT = {name: index for index, name in EVENT_NAMES.items()}
+PACK = red.PokemonRedPack("red")
+ROM = check_rom(cartridge.build_rom())  # only its title and SHA-1 appear in the text view
+
+
+@pytest.fixture(scope="module")
+def game():
+    """The test cartridge under PyBoy: its WRAM stands in for the game's."""
+    g = GameBoyGame(pack="testcart")
+    yield g
+    g.close()
+
+
+@pytest.fixture()
+def memory(game: GameBoyGame):
+    """The test cartridge's live emulated memory, reset to its start after each test."""
+    game.reset(0)
+    yield game.memory
+    game.reset(0)
+
+
+def write_string(memory, address: int, text: str) -> None:
+    memory[address:address + len(text) + 1] = charset.encode(text, charset.POKEMON_GEN1) + [red.STRING_END]
+
+
+def set_event(memory, name: str) -> None:
+    index = EVENT[name]
+    address = ram.W_EVENT_FLAGS + index // 8
+    memory[address] = memory[address] | 1 << (index % 8)
+
+
+def start_game(memory, map_name: str = "PALLET_TOWN") -> None:
+    write_string(memory, ram.W_PLAYER_NAME, "RED")
+    write_string(memory, ram.W_RIVAL_NAME, "BLUE")
+    memory[ram.W_CUR_MAP] = MAP_IDS[map_name]
+
+
+def test_money_is_bcd(memory) -> None:
+    memory[ram.W_PLAYER_MONEY:ram.W_PLAYER_MONEY + 3] = [0x01, 0x23, 0x45]
+    assert red.money(memory) == 12345
+    memory[ram.W_PLAYER_MONEY:ram.W_PLAYER_MONEY + 3] = list(red.encode_bcd(999999))
+    assert red.money(memory) == 999999 and PACK.state(memory).money == 999999
+    assert red.encode_bcd(3000) == bytes([0x00, 0x30, 0x00])
+    with pytest.raises(ValueError):
+        red.encode_bcd(1_000_000)
+
+
+def test_badges_position_facing(memory) -> None:
+    start_game(memory, "VIRIDIAN_CITY")
+    memory[ram.W_OBTAINED_BADGES] = 0b1000_0101
+    memory[ram.W_X_COORD], memory[ram.W_Y_COORD] = 17, 25
+    memory[ram.W_SPRITE_PLAYER_FACING] = 0x8
+    s = PACK.state(memory)
+    assert s.badges == ("BOULDER", "THUNDER", "EARTH")
+    assert (s.map_id, s.map_name, s.x, s.y, s.facing) == (1, "Viridian City", 17, 25, "left")
+    assert s.extra["player_name"] == "RED" and s.extra["rival_name"] == "BLUE"
+
+
+def test_party_species_level_hp_moves_nicknames(memory) -> None:
+    memory[ram.W_PARTY_COUNT] = 2
+    species = [SPECIES_IDS["CHARMANDER"], SPECIES_IDS["NIDORAN_M"]]
+    memory[ram.W_PARTY_SPECIES:ram.W_PARTY_SPECIES + 3] = species + [0xFF]
+    members = [(5, 19, 20, ["SCRATCH", "GROWL"]), (12, 300, 301, ["TACKLE"])]
+    for i, (level, hp, max_hp, moves) in enumerate(members):
+        base = ram.W_PARTY_MONS + i * ram.PARTY_MON_SIZE
+        memory[base + ram.MON_SPECIES] = species[i]
+        memory[base + ram.MON_HP:base + ram.MON_HP + 2] = [hp >> 8, hp & 0xFF]
+        memory[base + ram.MON_MAX_HP:base + ram.MON_MAX_HP + 2] = [max_hp >> 8, max_hp & 0xFF]
+        memory[base + ram.MON_LEVEL] = level
+        ids = [MOVE_NAMES.index(m) for m in moves]
+        memory[base + ram.MON_MOVES:base + ram.MON_MOVES + 4] = ids + [0] * (4 - len(ids))
+    write_string(memory, ram.W_PARTY_MON_NICKS, "CHARMANDER")
+    write_string(memory, ram.W_PARTY_MON_NICKS + ram.NAME_LENGTH, "SPIKE")
+    s = PACK.state(memory)
+    assert [(m.species, m.level, m.hp, m.max_hp, m.moves) for m in s.party] == [
+        ("CHARMANDER", 5, 19, 20, ("SCRATCH", "GROWL")), ("NIDORAN(M)", 12, 300, 301, ("TACKLE",))]
+    assert s.extra["nicknames"] == ("CHARMANDER", "SPIKE")
+    sym = PACK.symbolic(memory)
+    assert sym["party"][1].tolist() == [SPECIES_IDS["NIDORAN_M"], 12, 300, 301] and sym["party"][2].sum() == 0
+    assert "SPIKE (NIDORAN(M)) Lv12 HP 300/301; moves: TACKLE" in PACK.text(memory, ROM)
+
+
+def test_bag_and_item_milestone(memory) -> None:
+    start_game(memory)
+    memory[ram.W_NUM_BAG_ITEMS] = 3
+    memory[ram.W_BAG_ITEMS:ram.W_BAG_ITEMS + 7] = [ITEM_IDS["POTION"], 3, ITEM_IDS["SILPH_SCOPE"], 1,
+                                                  ITEM_IDS["HM_CUT"], 1, 0xFF]
+    assert red.bag(memory) == (("POTION", 3), ("SILPH SCOPE", 1), ("HM01", 1))
+    ids = [m.id for m in red.MILESTONES]
+    assert red.milestone_mask(memory) >> ids.index("got_silph_scope") & 1
+
+
+def test_pokedex_counts(memory) -> None:
+    memory[ram.W_POKEDEX_OWNED:ram.W_POKEDEX_OWNED + 19] = [0b101] + [0] * 17 + [0x40]  # #1, #3, #151
+    memory[ram.W_POKEDEX_SEEN:ram.W_POKEDEX_SEEN + 19] = [0xFF] * 19
+    assert red.pokedex_counts(memory) == (3, 152)  # seen: every bit, even the unused 152nd
+
+
+def test_event_flags_drive_milestones_in_story_order(memory) -> None:
+    ids = [m.id for m in red.MILESTONES]
+    assert red.milestone_mask(memory) == 0  # no game: WRAM clear, and wCurMap 0 is not Pallet Town yet
+    start_game(memory, "REDS_HOUSE_2F")
+    assert red.milestone_mask(memory) == 0
+    set_event(memory, "GOT_STARTER")
+    set_event(memory, "BEAT_BROCK")  # an event the catalog does not use
+    memory[ram.W_OBTAINED_BADGES] = 0b1
+    memory[ram.W_POKEDEX_OWNED] = 0b11
+    reached = {ids[i] for i in range(len(ids)) if red.milestone_mask(memory) >> i & 1}
+    assert reached == {"got_starter", "badge_boulder", "first_catch"}
+    assert {"GOT_STARTER", "BEAT_BROCK"} <= PACK.state(memory).flags
+    # EVENT_GOT_STARTER is bit 2 of $D74B: the address RL projects commonly cite.
+    assert EVENT["GOT_STARTER"] == 0x22 and memory[0xD74B] & 0b100
+    memory[ram.W_CUR_MAP] = MAP_IDS["PALLET_TOWN"]
+    assert red.milestone_mask(memory) >> ids.index("left_house") & 1
+    assert not PACK.finished(memory)
+    memory[ram.W_CUR_MAP] = MAP_IDS["HALL_OF_FAME"]
+    assert PACK.finished(memory) and red.milestone_mask(memory) >> ids.index("hall_of_fame") & 1
+
+
+def test_catalog_covers_the_game() -> None:
+    ms = red.MILESTONES
+    ids = [m.id for m in ms]
+    assert len(ms) >= 40 and len(set(ids)) == len(ids)
+    assert ids[0] == "left_house" and ids[-1] == "hall_of_fame"
+    assert [m.tier for m in ms] == sorted(m.tier for m in ms) and ms[-1].tier == 9
+    assert all(f"badge_{b.lower()}" in ids for b in ram.BADGES)
+    assert {"got_hm01_cut", "got_hm02_fly", "got_hm03_surf", "got_hm04_strength", "got_hm05_flash",
+            "got_poke_flute", "got_silph_scope", "got_ss_ticket", "got_bicycle", "got_secret_key"} <= set(ids)
+    assert {"beat_lorelei", "beat_bruno", "beat_agatha", "beat_lance", "beat_champion"} <= set(ids)
+
+
+def test_dialog_menu_and_battle_modes_from_the_tile_map(memory) -> None:
+    start_game(memory)
+
+    def put(row: int, col: int, tiles: list[int]) -> None:
+        address = ram.W_TILE_MAP + row * 20 + col
+        memory[address:address + len(tiles)] = tiles
+
+    memory[ram.W_TILE_MAP:ram.W_TILE_MAP + 360] = [0x01] * 360  # overworld tiles
+    assert red.screen_mode(memory, red.screen_tiles(memory)) == Mode.OVERWORLD
+    box = charset.POKEMON_GEN1_BOX
+    inverse = {v: k for k, v in box.items()}
+    put(12, 0, [inverse["┌"]] + [inverse["─"]] * 18 + [inverse["┐"]])
+    for row in range(13, 17):
+        put(row, 0, [inverse["│"]] + [0x7F] * 18 + [inverse["│"]])
+    put(17, 0, [inverse["└"]] + [inverse["─"]] * 18 + [inverse["┘"]])
+    put(14, 1, charset.encode("Hello there!", charset.POKEMON_GEN1))
+    put(16, 1, charset.encode("It's POKéMON ♂", charset.POKEMON_GEN1))
+    put(16, 18, [0xEE])  # ▼ prompt
+    tiles = red.screen_tiles(memory)
+    assert red.dialog_text(tiles) == "Hello there!\nIt's POKEMON (M)   v"  # "♂" is one tile, "(M)" three
+    s = PACK.state(memory)
+    assert s.mode == Mode.DIALOG and s.dialog.startswith("Hello there!")
+    assert "Dialog: Hello there! / It's POKEMON (M)   v" in PACK.text(memory, ROM)
+    put(7, 14, [inverse["┌"], inverse["─"], inverse["┐"]])
+    put(8, 15, [0xED] + charset.encode("YES", charset.POKEMON_GEN1))  # ▶YES
+    assert PACK.state(memory).mode == Mode.MENU
+    assert ">YES" in PACK.text(memory, ROM)
+    memory[ram.W_IS_IN_BATTLE] = 1
+    memory[ram.W_ENEMY_MON_SPECIES] = SPECIES_IDS["PIKACHU"]
+    memory[ram.W_ENEMY_MON_LEVEL] = 4
+    memory[ram.W_ENEMY_MON_HP:ram.W_ENEMY_MON_HP + 2] = [0, 17]
+    memory[ram.W_ENEMY_MON_MAX_HP:ram.W_ENEMY_MON_MAX_HP + 2] = [0, 18]
+    assert PACK.state(memory).mode == Mode.BATTLE
+    assert "Battle (wild): enemy PIKACHU Lv4 HP 17/18" in PACK.text(memory, ROM)
+
+
+def test_charset_round_trip_and_ascii() -> None:
+    text = "PROF.OAK: 1,000? é! (x)"
+    tiles = charset.encode(text.replace("(x)", "[x]"), charset.POKEMON_GEN1)
+    assert charset.decode_row(tiles, charset.POKEMON_GEN1) == text.replace("(x)", "[x]")
+    assert charset.fold_ascii("é♂♀▶…") == "E(M)(F)>..."
+    assert charset.screen_text([[0x01, 0x7F, 0x87, 0x88], [0x7F] * 4, [0x7F, 0x7F, 0xF7, 0xF8]],
+                               charset.POKEMON_GEN1) == "HI\n12"
+
+
+def test_walkable_grid_from_the_collision_list() -> None:
+    memory = bytearray(0x10000)
+    memory[0x1735:0x1738] = bytes([0x00, 0x10, 0xFF])  # a collision list in bank 0: tiles $00 and $10 pass
+    memory[ram.W_TILESET_COLLISION_PTR:ram.W_TILESET_COLLISION_PTR + 2] = (0x1735).to_bytes(2, "little")
+    memory[ram.W_GRASS_TILE] = 0x52
+    tiles = [[0x20] * 20 for _ in range(18)]
+    tiles[9][8] = 0x00  # the player's square
+    tiles[1][0] = 0x10  # top-left square
+    tiles[17][18] = 0x52  # bottom-right square: grass
+    grid = red.walkable_grid(memory, tiles)
+    assert len(grid) == 9 and len(grid[0]) == 10
+    assert grid[4][4] and grid[0][0] and grid[8][9] and sum(map(sum, grid)) == 3
+    # People: slot 1 stands two squares right of the player (sprites sit 4 pixels above the grid),
+    # slot 2 is off screen, slot 3 is empty.
+    sprites = {1: (5, 0, 0x3C, 0x60), 2: (6, 0xFF, 0x3C, 0x20), 3: (0, 0, 0, 0)}
+    for slot, (picture, image, y, x) in sprites.items():
+        base = ram.W_SPRITE_STATE_DATA1 + slot * ram.SPRITE_STRUCT_SIZE
+        memory[base:base + 7] = bytes([picture, 1, image, 0, y, 0, x])
+    assert red.people_on_screen(memory) == {(4, 6)}
+
+
+def test_symbolic_fits_its_space(memory) -> None:
+    start_game(memory)
+    memory[ram.W_PLAYER_MONEY:ram.W_PLAYER_MONEY + 3] = [0x99, 0x99, 0x99]
+    values = PACK.symbolic(memory)
+    for key, space in PACK.symbolic_spaces().items():
+        assert space.contains(values[key]), key
+    assert values["state"][-1] == 999999 and values["state"].dtype == np.int32
+
+
+def test_intro_decisions_from_the_screen(memory) -> None:
+    def show(*lines: str) -> None:
+        memory[ram.W_TILE_MAP:ram.W_TILE_MAP + 360] = [0x7F] * 360
+        for row, line in enumerate(lines):
+            at = ram.W_TILE_MAP + 20 * (row + 1) + 2
+            memory[at:at + len(line)] = charset.encode(line, charset.POKEMON_GEN1)
+
+    show()
+    assert intro.next_button(memory, "title") == ("a", "title")
+    assert intro.next_button(memory, "speech") == ("b", "speech")
+    show("NEW GAME", "OPTION")
+    memory[ram.W_CURRENT_MENU_ITEM] = 0
+    assert intro.next_button(memory, "title") == ("a", "speech")
+    show("CONTINUE", "NEW GAME", "OPTION")
+    assert intro.next_button(memory, "title") == ("down", "title")
+    show("NEW NAME", "RED", "ASH", "JACK")
+    assert intro.next_button(memory, "speech") == ("down", "name")
+    memory[ram.W_CURRENT_MENU_ITEM] = 1
+    assert intro.next_button(memory, "name") == ("a", "speech")
+    assert intro.next_button(memory, "speech") == (None, "speech")  # a stale cursor: wait
+    assert not intro.in_control(memory)
+
+
+def test_intro_gives_up_in_one_line_and_unhooks(game: GameBoyGame) -> None:
+    game.reset(0)
+    patched = game.pyboy.memory[0, ram.JOYPAD_OVERWORLD]
+    with pytest.raises(GameError, match="did not reach the bedroom in 3 presses") as info:
+        intro.play_intro(game, max_presses=3)
+    assert "\n" not in str(info.value)
+    assert game.pyboy.memory[0, ram.JOYPAD_OVERWORLD] == patched  # the hook is gone
+    game.reset(0)
+
+
+def test_intro_cache_round_trip(game: GameBoyGame, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = intro.cache_path(game)  # ROM bytes, not a file: the user cache folder
+    assert path == tmp_path / "longplay" / f"{game.rom.sha1}{intro.CACHE_SUFFIX}"
+    assert intro.read_cache(game, path) is None
+    state = game.save_emulator_state()
+    intro.write_cache(game, path, state)
+    assert intro.read_cache(game, path) == state
+    assert intro.start_state(game) == state  # from the cache: the intro is not played
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    assert intro.read_cache(game, path) is None  # corrupt: rebuilt next time
+
+
+def test_decoders_survive_any_ram(memory) -> None:
+    """Random WRAM (a corrupted game, a ROM hack): every view stays well-formed and inside its space."""
+    rng = np.random.default_rng(0)
+    printable = set(string.printable)
+    for _ in range(20):
+        memory[0xC000:0xE000] = rng.integers(0, 256, 0x2000, dtype=np.uint8).tobytes()
+        s = PACK.state(memory)
+        assert len(s.party) <= 6 and len(s.bag) <= 20
+        assert set(PACK.text(memory, ROM)) <= printable
+        values = PACK.symbolic(memory)
+        for key, space in PACK.symbolic_spaces().items():
+            assert space.contains(values[key]), key
+        red.milestone_mask(memory)
+
+
+def test_pokemon_pack_in_the_env_on_the_test_cartridge() -> None:
+    """The Pokemon pack's spaces and views through LongplayEnv and check_env (RAM is the cartridge's)."""
+
+    class RedOnTestCart(red.PokemonRedPack):
+        def __init__(self) -> None:
+            super().__init__("red")
+            self.sha1s = {cartridge.rom_sha1(): "the test cartridge, standing in"}
+
+        def start_state(self, game: GameBoyGame) -> bytes:
+            return TestCartPack().start_state(game)
+
+    env = GameBoyEnv(rom=cartridge.build_rom(), pack=RedOnTestCart(), obs_mode="symbolic+text")
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    assert obs["symbolic"]["party"].shape == (6, 4) and "Game: Pokemon Red (US)" in obs["text"]
+    assert len(env.unwrapped.catalog) == len(red.MILESTONES)
+    env.close()
