@@ -96,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             Recorder = None  # noqa: N806
         if Recorder is not None:
             replay_path = run_path(args.runs_dir, env_id, agent.name, None, args.seed)
-            env = Recorder(env, replay_path, env_id=env_id, env_kwargs=kwargs, agent=agent.name)
+            env = Recorder(env, replay_path, env_id=env_id, agent=agent.name)
     print(f"longplay: {agent.name} on {env_id} for up to {args.steps} steps (seed {args.seed})")
     try:
         result = run(env, agent, args.steps, seed=args.seed, progress=not args.quiet)

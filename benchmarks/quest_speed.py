@@ -28,7 +28,7 @@ def rss_mb() -> float:
 
 
 def env_rate(env_id: str, obs_mode: str, steps: int, seed: int = 0) -> float:
-    env = gym.make(env_id, obs_mode=obs_mode, max_episode_steps=None)
+    env = gym.make(env_id, obs_mode=obs_mode, max_steps=None)
     actions = np.random.default_rng(seed).integers(0, 8, steps).tolist()
     env.reset(seed=seed)
     start = time.perf_counter()

@@ -91,6 +91,8 @@ class GameBoyGame:
     """
 
     backend = "gameboy"
+    #: Replays keep a save state this often: a press costs milliseconds here, so frames re-render fast.
+    replay_keyframe_every = 64
 
     def __init__(
         self,
@@ -354,17 +356,20 @@ class GameBoyEnv(LongplayEnv):
         random_start_frames: int = 0,
         obs_mode: str | tuple[str, ...] = "symbolic",
         render_mode: str | None = None,
-        max_episode_steps: int | None = None,
+        max_steps: int | None = None,
         noop: bool = False,
         grayscale: bool = False,
         downsample: int = 1,
+        max_episode_steps: int | None = None,
     ) -> None:
+        # ``gymnasium.make`` keeps ``max_episode_steps`` for its TimeLimit: ``max_steps`` reaches the env.
+        max_steps = max_steps if max_episode_steps is None else max_episode_steps
         game = GameBoyGame(rom=rom, pack=pack, frameskip=frameskip, release_after=release_after,
                            ram_slice=ram_slice, start_state=start_state,
                            random_start_frames=random_start_frames)
         try:
             super().__init__(game, obs_mode=obs_mode, render_mode=render_mode,
-                             max_episode_steps=max_episode_steps, noop=noop, grayscale=grayscale,
+                             max_episode_steps=max_steps, noop=noop, grayscale=grayscale,
                              downsample=downsample)
         except Exception:
             game.close()

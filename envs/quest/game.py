@@ -20,8 +20,9 @@ Sparse: +1 the first time each milestone of the world's catalog is reached.
 
 ## Termination
 When the world's final milestone is reached (mini: its badge; small and standard: the champion).
-Truncation after ``max_episode_steps`` (by default 20,000 for mini, 200,000 for small, 1,000,000 for
-standard; ``None`` never truncates).
+Truncation after ``max_steps`` steps (by default 20,000 for mini, 200,000 for small, 1,000,000 for
+standard; ``max_steps=None`` never truncates). ``gymnasium.make(..., max_episode_steps=N)`` adds
+gymnasium's own TimeLimit on top, as for any env.
 
 ## Registered Configurations
 * ``longplay/QuestMini-v0``: ``size="mini", world_seed=0``
@@ -50,6 +51,7 @@ from longplay.envs.quest.constants import (
     VIEW_W,
 )
 from longplay.envs.quest.content import MOVES, SPECIES
+from longplay.envs.quest.rng import mix32
 from longplay.envs.quest.state import Mon, QuestState, World
 
 WORLDS = ("procedural", "canonical")
@@ -221,6 +223,16 @@ class QuestGame:
     def state_hash(self) -> bytes:
         return savestate.state_hash(self._state)
 
+    def fingerprint(self) -> int:
+        """A cheap 32-bit digest of what a button press can change (replays store its low byte every step,
+        so a changed action is caught at the step it was changed, between full state hashes)."""
+        s = self._state
+        b = s.battle
+        return mix32(s.map * 0x85EBCA77 + s.x * 0xC2B2AE3D + s.y * 0x27D4EB2F + s.facing * 0x165667B1
+                     + s.menu * 0x9E3779B1 + s.menu_cursor * 131 + len(s.dialog) * 8191 + b.kind * 7
+                     + b.phase * 524287 + b.cursor * 65537 + len(b.messages) * 977 + s.money
+                     + (s.events & 0xFFFFFFFF) + (b.enemy[b.enemy_active].hp if b.enemy else 0) * 257)
+
     def identity(self) -> dict[str, Any]:
         w = self.world
         return {"backend": self.backend, "size": self.size, "world": self.world_kind,
@@ -241,18 +253,23 @@ class QuestEnv(LongplayEnv):
     Args:
         size, world_seed, world, palette: see :class:`QuestGame`.
         obs_mode, render_mode, noop, grayscale, downsample: see :class:`~longplay.envs.env.LongplayEnv`.
-        max_episode_steps: ``"auto"`` (by size), an int, or ``None``.
+        max_steps: The env's own truncation: ``"auto"`` (by size), an int, or ``None`` (never). It is not
+            called ``max_episode_steps`` because ``gymnasium.make`` takes that name for its own TimeLimit
+            wrapper and never passes it on; ``max_episode_steps`` is accepted as an alias when the env is
+            built directly.
     """
 
     def __init__(self, size: str = "mini", world_seed: int | None = 0, world: str = "procedural",
                  obs_mode: str = "symbolic", render_mode: str | None = None,
-                 max_episode_steps: int | str | None = "auto", noop: bool = False, grayscale: bool = False,
-                 downsample: int = 1, palette: Any = None) -> None:
+                 max_steps: int | str | None = "auto", noop: bool = False, grayscale: bool = False,
+                 downsample: int = 1, palette: Any = None, max_episode_steps: int | str | None = "unset") -> None:
         game = QuestGame(size=size, world_seed=world_seed, world=world, palette=palette)
-        if max_episode_steps == "auto":
-            max_episode_steps = DEFAULT_MAX_STEPS[game.size]
+        if max_episode_steps != "unset":
+            max_steps = max_episode_steps
+        if max_steps == "auto":
+            max_steps = DEFAULT_MAX_STEPS[game.size]
         super().__init__(game, obs_mode=obs_mode, render_mode=render_mode,
-                         max_episode_steps=max_episode_steps,  # type: ignore[arg-type]
+                         max_episode_steps=max_steps,  # type: ignore[arg-type]
                          noop=noop, grayscale=grayscale, downsample=downsample)
 
 

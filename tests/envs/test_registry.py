@@ -108,11 +108,18 @@ def test_noop_action() -> None:
     assert env.action_space.n == 9 and (before.x, before.y, before.facing) == (after.x, after.y, after.facing)
 
 
-def test_max_episode_steps_truncates() -> None:
-    env = gym.make("longplay/QuestMini-v0", max_episode_steps=5)
+@pytest.mark.parametrize("kwargs", [{"max_steps": 5}, {"max_episode_steps": 5}])
+def test_truncation(kwargs: dict) -> None:
+    env = gym.make("longplay/QuestMini-v0", **kwargs)
     env.reset(seed=0)
     flags = [env.step(1)[3] for _ in range(5)]
     assert flags == [False] * 4 + [True]
+
+
+def test_truncation_can_be_turned_off() -> None:
+    env = gym.make("longplay/QuestMini-v0", max_steps=None)
+    assert env.unwrapped.max_episode_steps is None
+    assert gym.make("longplay/QuestMini-v0").unwrapped.max_episode_steps == 20_000
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

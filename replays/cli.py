@@ -1,0 +1,172 @@
+"""The replay subcommands of ``longplay``: ``verify``, ``export`` and ``compare``.
+
+``longplay.agents.cli`` calls :func:`add_subcommands` on its subparsers; each subcommand's ``func(args)``
+returns the exit code and prints a one-line error (never a traceback) for bad input. Exit codes:
+0 success, 1 a replay failed verification, 2 bad input (missing file, not a replay, corrupt, bad option).
+``python -m longplay.replays.cli`` runs the same subcommands on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from longplay.replays.schema import ReplayError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (ReplayError, ValueError, FileExistsError) as e:
+            return _error(str(e))
+        except OSError as e:
+            return _error(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
+
+    run.__doc__ = func.__doc__
+    return run
+
+
+# ============================================================================================ verify
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-simulates each replay and checks every recorded hash, milestone and reward."""
+    from longplay.replays.verify import verify
+
+    code = EXIT_OK
+    for path in args.replays:
+        try:
+            report = verify(path, progress=not args.quiet and sys.stderr.isatty())
+        except ReplayError as e:
+            print(f"error: {e}", file=sys.stderr)
+            code = max(code, EXIT_BAD_INPUT)
+            continue
+        print(report.summary())
+        if not report.ok:
+            code = max(code, EXIT_FAILED)
+            if args.verbose:
+                for problem in report.problems[1:]:
+                    print(f"  also: {problem}")
+    return code
+
+
+# ============================================================================================ export
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Renders a stretch of a replay to MP4 and/or GIF."""
+    from longplay.replays.export import export
+
+    replay = Path(args.replay)
+    targets = [(fmt, out) for fmt, out in (("mp4", args.mp4), ("gif", args.gif)) if out is not None]
+    if not targets:
+        targets = [("mp4", "")]
+    for fmt, out in targets:
+        path = Path(out) if out else replay.with_suffix(f".{fmt}")
+        result = export(replay, path, fmt, args.start, args.end, args.speed, episode=args.episode,
+                        scale=args.scale, progress=sys.stderr.isatty())
+        print(f"wrote {result.path}: steps {result.first_step}..{result.last_step}, {result.frames} frames at "
+              f"{result.fps:g} fps" + (f" (every {result.stride} steps)" if result.stride > 1 else ""))
+    return EXIT_OK
+
+
+# ============================================================================================ compare
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Progress curves, time-to-milestone table, multi-seed aggregates and AUC over replays and folders."""
+    from longplay.replays.compare import AXES, compare_impl, format_table, load_runs, write_outputs
+
+    warnings: list[str] = []
+    for path in args.paths:
+        if not Path(path).exists():
+            raise ReplayError(f"no such file or folder: {path}")
+    runs = load_runs(args.paths, group_by=args.group_by.split(","), warnings=warnings)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not runs:
+        raise ReplayError(f"no replays (*.lpr) found in {', '.join(args.paths)}")
+    axes = args.axis or list(AXES)
+    horizon = {"steps": float(args.horizon)} if args.horizon else None
+    result = compare_impl(runs, axes=axes, horizon=horizon, n_boot=args.boot, seed=args.seed)
+    written = write_outputs(result, runs, args.out, plots=not args.no_plots, log_x=args.log_x)
+    groups = ", ".join(f"{g['group']} ({g['runs']} runs)" for g in result.groups)
+    print(f"{len(runs)} runs in {len(result.groups)} groups: {groups}")
+    print(format_table(result, "steps"))
+    for group in result.groups:
+        auc = group["auc"].get("steps")
+        if auc:
+            print(f"AUC (steps, horizon {auc['horizon']:g}) {group['group']}: {auc['value']:.4f} "
+                  f"[{auc['ci_low']:.4f}, {auc['ci_high']:.4f}]")
+    print(f"wrote {len(written)} files to {args.out}: {', '.join(p.name for p in written)}")
+    return EXIT_OK
+
+
+# ============================================================================================ wiring
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    """Adds ``verify``, ``export`` and ``compare`` to the ``longplay`` command's subparsers."""
+    from longplay.replays.compare import AXES
+
+    p = subparsers.add_parser("verify", help="re-simulate replays and check every hash and milestone",
+                              description=cmd_verify.__doc__)
+    p.add_argument("replays", nargs="+", metavar="REPLAY", help="replay files (.lpr)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every problem, not just the first")
+    p.set_defaults(func=_guarded(cmd_verify))
+
+    p = subparsers.add_parser("export", help="render a replay to MP4 or GIF",
+                              description=cmd_export.__doc__ + " Frames are re-rendered from keyframes.")
+    p.add_argument("replay", metavar="REPLAY")
+    p.add_argument("--mp4", nargs="?", const="", metavar="OUT", help="write an MP4 (default: next to the replay)")
+    p.add_argument("--gif", nargs="?", const="", metavar="OUT", help="write a GIF (default: next to the replay)")
+    p.add_argument("--from", dest="start", type=int, default=0, metavar="STEP", help="first step (default 0)")
+    p.add_argument("--to", dest="end", type=int, default=None, metavar="STEP", help="last step (default: the end)")
+    p.add_argument("--speed", type=float, default=1.0, help="times real time: 30 steps/s at 1 (default 1)")
+    p.add_argument("--episode", type=int, default=0, help="episode of the replay (default 0)")
+    p.add_argument("--scale", type=int, default=2, help="integer upscaling of the screen (default 2)")
+    p.set_defaults(func=_guarded(cmd_export))
+
+    p = subparsers.add_parser("compare", help="progress curves, time-to-milestone tables and AUC over replays",
+                              description=cmd_compare.__doc__)
+    p.add_argument("paths", nargs="+", metavar="REPLAY_OR_FOLDER", help="replays, or folders searched for *.lpr")
+    p.add_argument("-o", "--out", default="compare", help="output folder (default ./compare)")
+    p.add_argument("--axis", action="append", choices=AXES,
+                   help="progress axis (repeatable; default all the replays have)")
+    p.add_argument("--group-by", default="agent,model,scaffold",
+                   help="header fields that make a configuration, among env,agent,model,scaffold,label "
+                        "(default agent,model,scaffold; a header 'label' always wins)")
+    p.add_argument("--horizon", type=float, default=None, help="AUC window in steps (default: the longest run)")
+    p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--log-x", action="store_true", help="logarithmic x axis on the plots")
+    p.set_defaults(func=_guarded(cmd_compare))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with only the replay subcommands (``python -m longplay.replays.cli``)."""
+    parser = argparse.ArgumentParser(prog="longplay", description="longplay replay tools")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one replay subcommand; returns its exit code."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

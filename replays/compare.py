@@ -1,0 +1,512 @@
+"""Compare runs: progress curves, time-to-milestone tables, multi-seed aggregates and an AUC score.
+
+Pure functions (``*_impl`` and the statistics) turn replays into plain data; :func:`write_outputs` adds
+the CSV, JSON and PNG files on top, and the CLI prints a table.
+
+The unit of comparison is one episode of one replay (a *run*); runs are grouped by configuration
+(env, agent, model, scaffold, or the header's ``label``). Progress is measured on up to four axes: steps,
+wall-clock seconds, and, for runs that logged language-model turns, tokens and dollars.
+
+Runs that stop before reaching a milestone (a budget ran out, the run was killed) are **censored** at
+their end: they say "not reached within this much", not "never". Medians are Kaplan-Meier medians, and
+their confidence intervals are percentile bootstraps over runs. A group's median progress curve steps up
+to ``k`` milestones at the median time for a run to reach ``k`` milestones, so it is censoring-aware too.
+The AUC score is the mean fraction of the catalog reached over ``[0, horizon]`` (1 = everything at once).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from longplay.replays.reader import ReplayReader
+from longplay.replays.schema import EXTENSION, ReplayError
+
+AXES = ("steps", "wall", "tokens", "cost")
+AXIS_LABELS = {"steps": "steps", "wall": "wall-clock time (s)", "tokens": "tokens (in + out + cache)",
+               "cost": "cost (USD)"}
+GROUP_FIELDS = ("env", "agent", "model", "scaffold", "label")
+
+
+# ============================================================================================ data
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A milestone reached, measured on every axis the run has (``None`` where it has no such axis)."""
+
+    milestone: str
+    steps: int
+    wall: float
+    tokens: float | None
+    cost: float | None
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """One episode of one replay, reduced to what comparisons need."""
+
+    name: str
+    path: str
+    episode: int
+    group: str
+    seed: int
+    env_id: str
+    catalog: tuple[str, ...]
+    milestone_names: dict[str, str]
+    events: tuple[ProgressEvent, ...]
+    end: dict[str, float]  # axis -> value at the run's last recorded step (the censoring point)
+    axes: tuple[str, ...]
+    complete: bool  # the recorder closed the episode
+    finished: bool  # the game was completed (the episode terminated)
+
+    def times(self, axis: str) -> dict[str, float]:
+        """Milestone id -> value of ``axis`` when it was reached."""
+        return {e.milestone: float(getattr(e, axis)) for e in self.events}
+
+
+def scaffold_name(card: Any) -> str:
+    """A short name for a scaffold card: its ``name``, or its components' names joined with ``+``."""
+    if not card:
+        return ""
+    if isinstance(card, str):
+        return card
+    if isinstance(card, dict):
+        if card.get("name"):
+            return str(card["name"])
+        card = card.get("components") or []
+    if isinstance(card, list):
+        return "+".join(str(c.get("name", "?")) if isinstance(c, dict) else str(c) for c in card)
+    return str(card)
+
+
+def group_label(header: dict[str, Any], fields: Sequence[str] = ("agent", "model", "scaffold")) -> str:
+    """The configuration label of a replay: the header's ``label`` if set, else ``fields`` joined by ``/``.
+
+    >>> group_label({"agent": "lm", "model": "m1", "scaffold_card": {"name": "notes"}})
+    'lm / m1 / notes'
+    """
+    if header.get("label"):
+        return str(header["label"])
+    values = {"env": str(header.get("env_id") or "").rsplit("/", 1)[-1], "agent": header.get("agent") or "",
+              "model": header.get("model") or "", "scaffold": scaffold_name(header.get("scaffold_card")),
+              "label": header.get("label") or ""}
+    return " / ".join(str(values[f]) for f in fields if values.get(f)) or "unlabelled"
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
+    """Replay files named in ``paths`` (folders are searched recursively for ``*.lpr``), with ``True`` for the
+    ones named explicitly."""
+    out: list[tuple[Path, bool]] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend((p, False) for p in sorted(path.rglob(f"*{EXTENSION}")))
+        else:
+            out.append((path, True))
+    return out
+
+
+def load_runs(paths: Iterable[str | os.PathLike[str]], *, group_by: Sequence[str] = ("agent", "model", "scaffold"),
+              warnings: list[str] | None = None) -> list[RunProgress]:
+    """Reads every episode of every replay in ``paths`` (files or folders) as a :class:`RunProgress`.
+
+    A file named explicitly that cannot be read raises :class:`ReplayError`; one found in a folder is
+    skipped, with a line added to ``warnings``.
+    """
+    runs: list[RunProgress] = []
+    for path, explicit in expand_paths(paths):
+        try:
+            runs.extend(read_runs(path, group_by=group_by))
+        except ReplayError as e:
+            if explicit:
+                raise
+            if warnings is not None:
+                warnings.append(f"skipped {path}: {e}")
+    return runs
+
+
+def read_runs(path: str | os.PathLike[str], *,
+              group_by: Sequence[str] = ("agent", "model", "scaffold")) -> list[RunProgress]:
+    """The episodes of one replay as :class:`RunProgress` records (no re-simulation: a fast read)."""
+    with ReplayReader(path) as replay:
+        header = replay.header
+        catalog = tuple(m["id"] for m in header.get("catalog") or ())
+        names = {m["id"]: m.get("name", m["id"]) for m in header.get("catalog") or ()}
+        group = group_label(header, group_by)
+        episodes = replay.episodes()
+        turns = replay.turns()
+        milestones = replay.milestones()
+        runs = []
+        for info in episodes:
+            e = info.episode
+            ep_turns = sorted((t.step, t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write,
+                               t.cost_usd) for t in turns if t.episode == e)
+            turn_steps = [s for s, _, _ in ep_turns]
+            cum_tokens = np.cumsum([0.0] + [tok for _, tok, _ in ep_turns])
+            cum_cost = np.cumsum([0.0] + [c for _, _, c in ep_turns])
+            has_turns = bool(ep_turns)
+            events = []
+            for m in (m for m in milestones if m.episode == e):
+                # Spending up to the milestone: the turns that decided the actions before its step.
+                k = int(np.searchsorted(turn_steps, m.step, side="left"))
+                events.append(ProgressEvent(m.milestone, m.step, max(0.0, m.t - info.started_t),
+                                            float(cum_tokens[k]) if has_turns else None,
+                                            float(cum_cost[k]) if has_turns else None))
+            chunk_times = replay.chunk_times(e)
+            last_t = info.ended_t if info.ended_t is not None else (chunk_times[-1][1] if chunk_times
+                                                                    else info.started_t)
+            end = {"steps": float(info.recorded_steps), "wall": max(0.0, last_t - info.started_t)}
+            if has_turns:
+                end["tokens"], end["cost"] = float(cum_tokens[-1]), float(cum_cost[-1])
+            name = Path(path).name.removesuffix(EXTENSION) + (f"#{e}" if len(episodes) > 1 else "")
+            runs.append(RunProgress(
+                name, str(path), e, group, info.seed, str(header.get("env_id") or ""), catalog, names,
+                tuple(sorted(events, key=lambda ev: ev.steps)), end,
+                ("steps", "wall", "tokens", "cost") if has_turns else ("steps", "wall"),
+                info.complete, info.end_reason == "terminated"))
+        return runs
+
+
+# ============================================================================================ statistics
+
+
+def km_median_batch(times: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """:func:`km_median` of each row of ``times`` / ``observed`` (shape ``(..., n)``), vectorised."""
+    t = np.asarray(times, dtype=float)
+    o = np.asarray(observed, dtype=bool)
+    if t.shape[-1] == 0:
+        return np.full(t.shape[:-1], math.inf)
+    order = np.lexsort((~o, t), axis=-1)  # at equal times, events come before censorings
+    t = np.take_along_axis(t, order, axis=-1)
+    o = np.take_along_axis(o, order, axis=-1)
+    n = t.shape[-1]
+    survival = np.cumprod(np.where(o, 1.0 - 1.0 / (n - np.arange(n)), 1.0), axis=-1)
+    hit = o & (survival <= 0.5 + 1e-12)
+    first = np.argmax(hit, axis=-1)
+    return np.where(hit.any(axis=-1), np.take_along_axis(t, first[..., None], axis=-1)[..., 0], math.inf)
+
+
+def km_median(times: Sequence[float] | np.ndarray, observed: Sequence[bool] | np.ndarray) -> float:
+    """Kaplan-Meier median of right-censored times: the first time survival drops to one half or below.
+
+    ``observed[i]`` is False when run ``i`` stopped at ``times[i]`` without the event (censored).
+    Returns ``inf`` when fewer than half the runs are known to have had the event.
+
+    >>> km_median([10, 20, 30], [True, True, True]), km_median([10, 15, 40, 50], [True, False, True, False])
+    (20.0, 40.0)
+    >>> km_median([5, 100, 100], [True, False, False])
+    inf
+    """
+    return float(km_median_batch(np.asarray(times, dtype=float)[None], np.asarray(observed, dtype=bool)[None])[0])
+
+
+def km_fraction(times: Sequence[float] | np.ndarray, observed: Sequence[bool] | np.ndarray) -> float:
+    """Kaplan-Meier estimate of the fraction of runs that reach the event by the last observed time.
+
+    >>> km_fraction([10, 20, 30, 40], [True, False, True, False])
+    0.625
+    """
+    t = np.asarray(times, dtype=float)
+    o = np.asarray(observed, dtype=bool)
+    if t.size == 0:
+        return 0.0
+    o = o[np.lexsort((~o, t))]
+    return float(1.0 - np.prod(np.where(o, 1.0 - 1.0 / (t.size - np.arange(t.size)), 1.0)))
+
+
+def bootstrap_km_median(times: Sequence[float], observed: Sequence[bool], *, n_boot: int = 1000,
+                        confidence: float = 0.95, rng: np.random.Generator | None = None) -> tuple[float, float]:
+    """Percentile-bootstrap interval (resampling runs) of :func:`km_median`; bounds may be ``inf``."""
+    t = np.asarray(times, dtype=float)
+    o = np.asarray(observed, dtype=bool)
+    if t.size == 0:
+        return math.inf, math.inf
+    picks = (rng or np.random.default_rng(0)).integers(0, t.size, (n_boot, t.size))
+    return _interval(km_median_batch(t[picks], o[picks]), confidence)
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = (1.0 - confidence) / 2
+    low, high = np.quantile(values, [alpha, 1.0 - alpha], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def auc_from_times(times: Sequence[float] | np.ndarray, total: int, horizon: float) -> Any:
+    """Area under a progress curve that reaches ``k`` milestones at ``times[k - 1]`` (``inf``: never), as the
+    mean fraction of the ``total`` milestones reached over ``[0, horizon]``; vectorised over leading axes.
+
+    >>> auc_from_times([0.0, 50.0], total=4, horizon=100.0)  # 1/4 from the start, 2/4 from half-way
+    0.375
+    """
+    t = np.asarray(times, dtype=float)
+    if horizon <= 0 or total <= 0:
+        return np.zeros(t.shape[:-1]) if t.ndim > 1 else 0.0
+    out = np.clip(horizon - t, 0.0, horizon).sum(axis=-1) / (total * horizon)  # inf times add 0
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def step_curve(times: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The step curve (x, y) reaching ``k`` at ``times[k - 1]``, up to the first ``inf``."""
+    xs, ys = [0.0], [0]
+    for k, x in enumerate(times, 1):
+        if not math.isfinite(x):
+            break
+        x = max(float(x), xs[-1])
+        xs += [x, x]
+        ys += [ys[-1], k]
+    return np.asarray(xs), np.asarray(ys)
+
+
+def progress_curve_impl(run: RunProgress, axis: str = "steps") -> tuple[np.ndarray, np.ndarray]:
+    """The run's step curve on ``axis``: ``x`` values and milestones reached by each, from 0 to the run's end."""
+    if axis not in run.axes:
+        raise ValueError(f"run {run.name} has no {axis} axis (it has {', '.join(run.axes)})")
+    xs, ys = step_curve(sorted(run.times(axis).values()))
+    return np.append(xs, max(run.end[axis], xs[-1])), np.append(ys, ys[-1])
+
+
+def times_to_k(runs: Sequence[RunProgress], axis: str, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """(times, observed), each of shape (runs, total): when each run reached ``k = 1 .. total`` milestones,
+    or its end on ``axis`` with observed False (censored) when it did not."""
+    times = np.empty((len(runs), total))
+    observed = np.zeros((len(runs), total), dtype=bool)
+    for i, run in enumerate(runs):
+        reached = sorted(run.times(axis).values())[:total]
+        times[i, :] = run.end[axis]
+        times[i, :len(reached)] = reached
+        observed[i, :len(reached)] = True
+    return times, observed
+
+
+def median_curve_impl(runs: Sequence[RunProgress], axis: str, total: int) -> np.ndarray:
+    """Kaplan-Meier median of the time for a run to reach ``k`` milestones, for ``k = 1 .. total``.
+
+    A run has at least ``k`` milestones at ``x`` exactly when it reached ``k`` by ``x``, so these medians are
+    where the median run's progress curve steps up, with censored runs counted as censored.
+    """
+    times, observed = times_to_k(runs, axis, total)
+    return np.maximum.accumulate(km_median_batch(times.T, observed.T)) if total else np.zeros(0)
+
+
+@dataclass
+class Comparison:
+    """Everything :func:`compare_impl` computes, as plain data (``inf``: not reached, or unbounded)."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    time_to_milestone: list[dict[str, Any]] = field(default_factory=list)
+    horizons: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, horizon: dict[str, float] | None = None,
+                 n_boot: int = 1000, confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Aggregates ``runs`` by group: time-to-milestone table, median progress curves and AUC scores.
+
+    Args:
+        runs: From :func:`load_runs`.
+        axes: Axes to compute, among :data:`AXES`; a group gets an axis only when all its runs have it.
+        horizon: Axis -> the end of the AUC window; default the longest run on that axis.
+        n_boot: Bootstrap resamples for the confidence intervals (resampling runs within a group).
+        confidence: Confidence level of the intervals.
+        seed: Seed of the bootstrap (the same inputs give the same numbers).
+    """
+    bad = [a for a in axes if a not in AXES]
+    if bad:
+        raise ValueError(f"unknown axis {bad[0]!r}; valid: {', '.join(AXES)}")
+    if n_boot < 1:
+        raise ValueError(f"invalid n_boot {n_boot!r}; must be >= 1")
+    rng = np.random.default_rng(seed)
+    several_envs = len({r.env_id for r in runs}) > 1
+    groups: dict[str, list[RunProgress]] = {}
+    for run in runs:
+        key = f"{run.env_id.rsplit('/', 1)[-1]}: {run.group}" if several_envs else run.group
+        groups.setdefault(key, []).append(run)
+    horizons = {a: max((r.end[a] for r in runs if a in r.axes), default=0.0) for a in axes}
+    horizons.update(horizon or {})
+    result = Comparison(horizons=horizons, settings={"n_boot": n_boot, "confidence": confidence, "seed": seed,
+                                                     "axes": list(axes)})
+    for label, members in groups.items():
+        catalog = max((r.catalog for r in members), key=len)
+        total = len(catalog)
+        group_axes = [a for a in axes if all(a in r.axes for r in members)]
+        picks = rng.integers(0, len(members), (n_boot, len(members)))
+        entry: dict[str, Any] = {"group": label, "runs": len(members), "catalog_size": total, "axes": group_axes,
+                                 "complete_runs": sum(r.complete for r in members),
+                                 "finished_runs": sum(r.finished for r in members),
+                                 "median_curve": {}, "auc": {}}
+        for axis in group_axes:
+            h = horizons[axis]
+            times, observed = times_to_k(members, axis, total)
+            medians = median_curve_impl(members, axis, total)
+            # (n_boot, total): the median curve of every resample of the group's runs.
+            boot = np.maximum.accumulate(km_median_batch(times[picks].transpose(0, 2, 1),
+                                                         observed[picks].transpose(0, 2, 1)), axis=1)
+            points = []
+            for k in range(total):
+                if not observed[:, k].any():
+                    break
+                low, high = _interval(boot[:, k], confidence)
+                points.append({"k": k + 1, "median": float(medians[k]), "ci_low": low, "ci_high": high})
+            entry["median_curve"][axis] = points
+            low, high = _interval(np.atleast_1d(auc_from_times(boot, total, h)), confidence)
+            entry["auc"][axis] = {"value": auc_from_times(medians, total, h), "ci_low": low, "ci_high": high,
+                                  "horizon": h}
+            for milestone in catalog:
+                reached = [r.times(axis) for r in members]
+                t = np.array([got.get(milestone, r.end[axis]) for got, r in zip(reached, members, strict=True)])
+                o = np.array([milestone in got for got in reached])
+                if not o.any() and axis != "steps":
+                    continue
+                low, high = _interval(km_median_batch(t[picks], o[picks]), confidence)
+                result.time_to_milestone.append({
+                    "group": label, "axis": axis, "milestone": milestone,
+                    "name": members[0].milestone_names.get(milestone, milestone), "runs": len(members),
+                    "reached": int(o.sum()), "reached_fraction_km": km_fraction(t, o),
+                    "median": km_median(t, o), "ci_low": low, "ci_high": high,
+                    "fastest": float(t[o].min()) if o.any() else math.inf})
+        result.groups.append(entry)
+        for r in members:
+            row: dict[str, Any] = {"run": r.name, "path": r.path, "episode": r.episode, "group": label,
+                                   "seed": r.seed, "milestones": len(r.events), "catalog_size": total,
+                                   "complete": r.complete, "finished": r.finished}
+            for axis in axes:
+                has = axis in r.axes
+                row[f"end_{axis}"] = r.end.get(axis)
+                row[f"auc_{axis}"] = (auc_from_times(sorted(r.times(axis).values()), total, horizons[axis])
+                                      if has else None)
+                row[f"censored_{axis}"] = has and not r.finished and r.end[axis] < horizons[axis]
+            result.runs.append(row)
+    return result
+
+
+# ============================================================================================ outputs
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def comparison_json(result: Comparison) -> str:
+    """JSON text of ``result``; ``inf`` (not reached / unbounded) becomes ``null``."""
+    return json.dumps(_finite(asdict(result)), indent=2, sort_keys=True)
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns and not isinstance(row[k], (dict, list))]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None or (isinstance(v, float) and math.isinf(v)) else v)
+                             for k, v in row.items() if k in columns})
+
+
+def write_outputs(result: Comparison, runs: Sequence[RunProgress], out_dir: str | os.PathLike[str], *,
+                  plots: bool = True, log_x: bool = False) -> list[Path]:
+    """Writes ``summary.json``, ``runs.csv``, ``time_to_milestone.csv``, ``median_curves.csv`` and one
+    ``progress_<axis>.png`` per axis to ``out_dir``; returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    (out / "summary.json").write_text(comparison_json(result) + "\n")
+    written.append(out / "summary.json")
+    _write_csv(out / "runs.csv", result.runs)
+    _write_csv(out / "time_to_milestone.csv", result.time_to_milestone)
+    curve_rows = [{"group": g["group"], "axis": axis, **p} for g in result.groups
+                  for axis, points in g["median_curve"].items() for p in points]
+    _write_csv(out / "median_curves.csv", curve_rows)
+    written += [out / "runs.csv", out / "time_to_milestone.csv", out / "median_curves.csv"]
+    if plots:
+        written += plot_progress(result, runs, out, log_x=log_x)
+    return written
+
+
+def plot_progress(result: Comparison, runs: Sequence[RunProgress], out_dir: Path, *,
+                  log_x: bool = False) -> list[Path]:
+    """One PNG per axis: every run faintly, each group's median curve with its bootstrap band."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise ReplayError("plots need matplotlib: pip install 'longplay[media]'") from None
+    by_name = {(r.path, r.episode): r for r in runs}
+    paths = []
+    for axis in result.settings["axes"]:
+        groups = [g for g in result.groups if axis in g["axes"]]
+        if not groups:
+            continue
+        fig = Figure(figsize=(9, 5.4), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        colors = [f"C{i % 10}" for i in range(len(groups))]
+        for group, color in zip(groups, colors, strict=True):
+            members = [by_name[(row["path"], row["episode"])] for row in result.runs if row["group"] == group["group"]]
+            for run in members:
+                xs, ys = progress_curve_impl(run, axis)
+                ax.plot(xs, ys, color=color, alpha=0.25, linewidth=0.8)
+                if not run.finished:
+                    ax.plot(xs[-1], ys[-1], marker="|", color=color, alpha=0.5, markersize=8)  # censored end
+            points = group["median_curve"].get(axis, [])
+            mx, my = step_curve([p["median"] for p in points])
+            horizon = result.horizons[axis]
+            ax.plot([*mx, max(horizon, mx[-1])], [*my, my[-1]], color=color, linewidth=2,
+                    label=f"{group['group']} (n={group['runs']}, AUC {group['auc'][axis]['value']:.3f})")
+            lx, ly = step_curve([p["ci_low"] for p in points])
+            hx, hy = step_curve([p["ci_high"] for p in points])
+            grid = np.unique(np.concatenate([lx, hx, mx, [horizon]]))
+            upper = ly[np.searchsorted(lx, grid, side="right") - 1]
+            lower = hy[np.searchsorted(hx, grid, side="right") - 1]
+            ax.fill_between(grid, lower, upper, step="post", color=color, alpha=0.15, linewidth=0)
+        ax.set_xlabel(AXIS_LABELS[axis])
+        ax.set_ylabel("milestones reached")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if log_x:
+            ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize="small")
+        ax.set_title(f"Progress against {AXIS_LABELS[axis]} (median, {int(result.settings['confidence'] * 100)}% "
+                     "bootstrap band; | = censored)", fontsize="medium")
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.1)  # fixed: tight_layout is slow
+        path = out_dir / f"progress_{axis}.png"
+        fig.savefig(path)
+        paths.append(path)
+    return paths
+
+
+def format_table(result: Comparison, axis: str = "steps") -> str:
+    """The time-to-milestone table on ``axis`` as aligned text (``>`` marks a bound that is not reached)."""
+    rows = [r for r in result.time_to_milestone if r["axis"] == axis]
+    if not rows:
+        return f"(no runs with a {axis} axis)"
+
+    def fmt(value: float) -> str:
+        if not math.isfinite(value):
+            return "not reached"
+        return f"{value:.4g}" if axis != "steps" else f"{int(value)}"
+
+    lines = [("group", "milestone", "reached", f"median {axis}", "95% CI")]
+    for r in rows:
+        lines.append((r["group"], r["milestone"], f"{r['reached']}/{r['runs']}", fmt(r["median"]),
+                      f"{fmt(r['ci_low'])} .. {fmt(r['ci_high'])}"))
+    widths = [max(len(line[i]) for line in lines) for i in range(5)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)

@@ -1,0 +1,438 @@
+"""``ReplayReader``: random access to a replay (header, actions, milestones, summaries, LM turns, frames).
+
+Frames are never stored: :meth:`ReplayReader.frame_at` rebuilds the game from the header, loads the nearest
+keyframe at or before the step and presses the recorded buttons up to it.
+
+>>> with ReplayReader("runs/20261128-235959__QuestMini-v0__random__seed0.lpr") as replay:  # doctest: +SKIP
+...     replay.header["agent"], replay.num_steps(), replay.milestones()[:1], replay.frame_at(1234).shape
+('random', 100000, [MilestoneEvent(episode=0, step=41, milestone='left_house', t=0.01)], (144, 160, 3))
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import sqlite3
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from longplay.envs.game import Button, Game, GameState
+from longplay.replays.schema import CorruptReplayError, ReplayError, open_replay, read_header
+
+#: Gymnasium action index -> button (the last entry is the optional no-op), as ``LongplayEnv.step`` maps it.
+ACTION_BUTTONS: tuple[Button | None, ...] = (*Button, None)
+
+#: Builds the env a replay was recorded on, given the replay's header (default: :func:`make_env`).
+EnvFactory = Callable[[dict[str, Any]], gym.Env]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode of a replay (a run holds one per ``reset``)."""
+
+    episode: int
+    seed: int
+    options: dict[str, Any] | None
+    start_hash: bytes
+    identity: dict[str, Any] | None  # game.identity() after the reset: the world this episode played
+    started_t: float
+    end_step: int | None  # None: the episode was still running when the file was last committed
+    end_reason: str | None  # terminated | truncated | reset | closed
+    ended_t: float | None
+    recorded_steps: int  # actions in the file
+
+    @property
+    def complete(self) -> bool:
+        """True when the recorder closed the episode (it was not killed mid-episode)."""
+        return self.end_step is not None
+
+
+@dataclass(frozen=True)
+class MilestoneEvent:
+    """A milestone reached: ``step`` of ``episode``, ``t`` seconds after the recording started."""
+
+    episode: int
+    step: int
+    milestone: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A recorded state hash and/or compact state summary at ``step``."""
+
+    step: int
+    hash: bytes | None
+    map_id: int | None
+    x: int | None
+    y: int | None
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The compact state summary at ``step``: map, position and mode."""
+
+    step: int
+    map_id: int
+    x: int
+    y: int
+    mode: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One language-model turn (see :meth:`longplay.replays.recorder.Recorder.log_turn`)."""
+
+    turn: int
+    episode: int
+    step: int
+    t: float
+    prompt_digest: str | None
+    response: str | None
+    tool_calls: list[Any] | None
+    tokens_in: int
+    tokens_out: int
+    tokens_cache_read: int
+    tokens_cache_write: int
+    cost_usd: float
+    latency_s: float | None
+    error: str | None
+    extra: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class MemorySnapshot:
+    """One snapshot of a scaffold memory component."""
+
+    snapshot: int
+    episode: int
+    step: int
+    t: float
+    name: str
+    content: Any  # str, or the decoded JSON value
+    extra: dict[str, Any] | None
+
+
+def make_env(header: dict[str, Any]) -> gym.Env:
+    """Rebuilds the env a replay was recorded on from its header (``gymnasium.make(env_id, **env_kwargs)``).
+
+    Only registered ids are made (never a ``module:Id`` path from the file: opening a replay runs no code
+    named in it). Raises :class:`ReplayError` with a one-line message when that is impossible.
+    """
+    import longplay.envs  # noqa: F401 - registers the longplay ids
+
+    env_id = header.get("env_id")
+    if not env_id:
+        raise ReplayError("the replay names no env id: pass a make_env function to rebuild its env")
+    if ":" in env_id or env_id not in gym.registry:
+        raise ReplayError(f"env {env_id!r} is not registered here: import the package that registers it")
+    try:
+        return gym.make(env_id, **(header.get("env_kwargs") or {}))
+    except Exception as e:  # noqa: BLE001 - any failure to build is reported in one line
+        raise ReplayError(f"cannot rebuild env {env_id!r}: {type(e).__name__}: {e}") from None
+
+
+class ReplayReader:
+    """Reads a replay file; see the module docstring. Use as a context manager or call :meth:`close`.
+
+    Args:
+        path: The replay.
+        make_env: Builds the env from the header when :func:`make_env` cannot (custom envs).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, make_env: EnvFactory | None = None) -> None:
+        self.path = Path(path)
+        self._conn = open_replay(self.path)
+        try:
+            self.header: dict[str, Any] = read_header(self._conn, self.path)
+        except BaseException:
+            self._conn.close()
+            raise
+        self._make_env = make_env
+        self._env: gym.Env | None = None
+        self._actions: dict[int, bytes] = {}
+        self._keyframe_steps: dict[int, list[int]] = {}
+        self._episodes: list[Episode] | None = None
+        self._seeded: int | None = None
+        self._at: tuple[int, int] | None = None  # (episode, step) the game is at, when known
+
+    # ------------------------------------------------------------------------------------------ plumbing
+    def __enter__(self) -> ReplayReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the file and the rebuilt env."""
+        self._conn.close()
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise CorruptReplayError(f"corrupt replay: {self.path}: {e}") from None
+
+    def _where(self, episode: int | None) -> tuple[str, tuple[Any, ...]]:
+        return ("", ()) if episode is None else (" WHERE episode = ?", (episode,))
+
+    # ------------------------------------------------------------------------------------------ records
+    def episodes(self) -> list[Episode]:
+        """Every episode in the file, in order."""
+        if self._episodes is None:
+            counts = dict(self._query("SELECT episode, SUM(n_steps) FROM chunks GROUP BY episode"))
+            self._episodes = [
+                Episode(e, seed, json.loads(options) if options else None, bytes(start_hash),
+                        json.loads(identity) if identity else None, started_t, end_step, end_reason, ended_t,
+                        int(counts.get(e) or 0))
+                for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t in self._query(
+                    "SELECT episode, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t "
+                    "FROM episodes ORDER BY episode")]
+        return self._episodes
+
+    def episode(self, episode: int = 0) -> Episode:
+        """The episode numbered ``episode``; raises ``ValueError`` if there is none."""
+        episodes = self.episodes()
+        if not 0 <= episode < len(episodes):
+            raise ValueError(f"no episode {episode} in {self.path} (it has {len(episodes)})")
+        return episodes[episode]
+
+    def num_steps(self, episode: int = 0) -> int:
+        """Actions recorded in ``episode``."""
+        return len(self.actions(episode))
+
+    def actions(self, episode: int = 0) -> bytes:
+        """The recorded actions of ``episode``, one byte each; action ``i`` leads from step ``i`` to ``i + 1``.
+
+        Raises :class:`CorruptReplayError` if the chunks do not join up.
+        """
+        if episode not in self._actions:
+            self.episode(episode)
+            parts = []
+            expected = 0
+            for first, n, blob in self._query("SELECT first_step, n_steps, actions FROM chunks WHERE episode = ? "
+                                              "ORDER BY first_step", (episode,)):
+                if first != expected:
+                    raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode} has no actions "
+                                             f"for steps {expected}..{first - 1}")
+                try:
+                    part = zlib.decompress(blob)
+                except zlib.error:
+                    raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: the actions from "
+                                             f"step {first} do not decompress") from None
+                if len(part) != n:
+                    raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: the chunk at step "
+                                             f"{first} holds {len(part)} actions, not {n}")
+                parts.append(part)
+                expected = first + n
+            self._actions[episode] = b"".join(parts)
+        return self._actions[episode]
+
+    def fingerprints(self, episode: int = 0) -> bytes | None:
+        """The low byte of ``game.fingerprint()`` after each action of ``episode`` (byte ``i`` is step
+        ``i + 1``), or None when the game has no fingerprint (or a chunk lacks them)."""
+        parts = []
+        for first, n, blob in self._query("SELECT first_step, n_steps, fingerprints FROM chunks WHERE episode = ? "
+                                          "ORDER BY first_step", (episode,)):
+            if blob is None:
+                return None
+            try:
+                part = zlib.decompress(blob)
+            except zlib.error:
+                raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: fingerprints from step "
+                                         f"{first} do not decompress") from None
+            if len(part) != n:
+                raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: the chunk at step {first} "
+                                         f"holds {len(part)} fingerprints, not {n}")
+            parts.append(part)
+        return b"".join(parts) if parts else None
+
+    def rewards(self, episode: int = 0) -> dict[int, float]:
+        """Nonzero rewards of ``episode`` by the step they were paid at (the step after the action)."""
+        out: dict[int, float] = {}
+        for first, blob in self._query("SELECT first_step, rewards FROM chunks WHERE episode = ? AND rewards "
+                                       "IS NOT NULL ORDER BY first_step", (episode,)):
+            try:
+                raw = zlib.decompress(blob)
+                for offset, value in struct.iter_unpack("<Id", raw):
+                    out[first + offset + 1] = value
+            except (zlib.error, struct.error):
+                raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: rewards from step "
+                                         f"{first} are unreadable") from None
+        return out
+
+    def milestones(self, episode: int | None = None) -> list[MilestoneEvent]:
+        """Milestone events (of one episode, or all), in the order reached."""
+        where, params = self._where(episode)
+        return [MilestoneEvent(*row) for row in self._query(
+            f"SELECT episode, step, milestone, t FROM milestones{where} ORDER BY episode, step, t", params)]
+
+    def checkpoints(self, episode: int = 0) -> list[Checkpoint]:
+        """Recorded state hashes and summaries of ``episode``, by step."""
+        return [Checkpoint(step, None if h is None else bytes(h), m, x, y, mode) for step, h, m, x, y, mode in
+                self._query("SELECT step, hash, map_id, x, y, mode FROM checkpoints WHERE episode = ? "
+                            "ORDER BY step", (episode,))]
+
+    def summaries(self, episode: int = 0) -> list[Summary]:
+        """The recorded compact state summaries of ``episode`` (every ``summary_every`` steps, at milestones
+        and at the end); :meth:`trajectory` re-simulates one for every step."""
+        return [Summary(c.step, c.map_id, c.x, c.y, c.mode) for c in self.checkpoints(episode)
+                if c.map_id is not None and c.x is not None and c.y is not None and c.mode is not None]
+
+    def keyframe_steps(self, episode: int = 0) -> list[int]:
+        """Steps of ``episode`` that have a keyframe, ascending."""
+        if episode not in self._keyframe_steps:
+            self._keyframe_steps[episode] = [s for (s,) in self._query(
+                "SELECT step FROM keyframes WHERE episode = ? ORDER BY step", (episode,))]
+        return self._keyframe_steps[episode]
+
+    def keyframe(self, episode: int, step: int) -> bytes:
+        """The save state of the keyframe at exactly ``step``."""
+        rows = self._query("SELECT state, codec FROM keyframes WHERE episode = ? AND step = ?", (episode, step))
+        if not rows:
+            raise ValueError(f"no keyframe at step {step} of episode {episode}")
+        state, codec = rows[0]
+        if codec == "raw":
+            return bytes(state)
+        if codec != "zlib":
+            raise CorruptReplayError(f"corrupt replay: {self.path}: the keyframe at step {step} of episode {episode} "
+                                     f"has an unknown codec {codec!r}")
+        try:
+            return zlib.decompress(state)
+        except zlib.error:
+            raise CorruptReplayError(f"corrupt replay: {self.path}: the keyframe at step {step} of episode "
+                                     f"{episode} does not decompress") from None
+
+    def turns(self, episode: int | None = None) -> list[Turn]:
+        """Language-model turns (of one episode, or all), in order."""
+        where, params = self._where(episode)
+        rows = self._query("SELECT turn, episode, step, t, prompt_digest, response, tool_calls, tokens_in, "
+                           "tokens_out, tokens_cache_read, tokens_cache_write, cost_usd, latency_s, error, extra "
+                           f"FROM turns{where} ORDER BY turn", params)
+        return [Turn(*r[:6], json.loads(r[6]) if r[6] else None, *r[7:14], json.loads(r[14]) if r[14] else None)
+                for r in rows]
+
+    def memory(self, episode: int | None = None) -> list[MemorySnapshot]:
+        """Scaffold memory snapshots (of one episode, or all), in order."""
+        where, params = self._where(episode)
+        rows = self._query(f"SELECT snapshot, episode, step, t, name, content, format, extra FROM memory{where} "
+                           "ORDER BY snapshot", params)
+        return [MemorySnapshot(s, e, step, t, name, json.loads(content) if fmt == "json" else content,
+                               json.loads(extra) if extra else None)
+                for s, e, step, t, name, content, fmt, extra in rows]
+
+    def chunk_times(self, episode: int = 0) -> list[tuple[int, float]]:
+        """(step, seconds since the recording started) at the end of each committed chunk of ``episode``."""
+        return [(first + n, t) for first, n, t in self._query(
+            "SELECT first_step, n_steps, t_end FROM chunks WHERE episode = ? ORDER BY first_step", (episode,))]
+
+    # ------------------------------------------------------------------------------------------ re-simulation
+    @property
+    def env(self) -> gym.Env:
+        """The env rebuilt from the header (made on first use)."""
+        if self._env is None:
+            self._env = (self._make_env or make_env)(self.header)
+        return self._env
+
+    @property
+    def game(self) -> Game:
+        """The rebuilt env's game."""
+        return self.env.unwrapped.game  # type: ignore[attr-defined]
+
+    def _reset_episode(self, episode: int) -> None:
+        info = self.episode(episode)
+        self.env.reset(seed=info.seed, options=info.options)
+        self._seeded = episode
+        self._at = (episode, 0)
+
+    def seek(self, step: int, episode: int = 0) -> Game:
+        """Puts the rebuilt game at ``step`` of ``episode`` (from the nearest keyframe) and returns it.
+
+        The game stays the reader's: read from it, but press nothing on it (the reader walks forward from
+        where it left the game); to play on from a step, load ``state_at(step)`` into a game of your own.
+        """
+        actions = self.actions(episode)
+        if not 0 <= step <= len(actions):
+            raise ValueError(f"step {step} is out of range: episode {episode} has steps 0..{len(actions)}")
+        game = self.game
+        keyframes = self.keyframe_steps(episode)
+        index = bisect.bisect_right(keyframes, step) - 1
+        key_step = keyframes[index] if index >= 0 else 0
+        at = self._at
+        if at is not None and at[0] == episode and key_step <= at[1] <= step:
+            start = at[1]  # walking forward from where the game already is beats reloading
+        elif index >= 0:
+            if self._seeded != episode:
+                self._reset_episode(episode)  # the world may depend on the episode seed
+            state = self.keyframe(episode, key_step)
+            game.load_state(state)
+            start = key_step
+        else:
+            self._reset_episode(episode)
+            start = 0
+        self._at = None
+        press = game.press
+        try:
+            for action in actions[start:step]:
+                press(ACTION_BUTTONS[action])
+        except IndexError:
+            raise CorruptReplayError(f"corrupt replay: {self.path}: an action between steps {start} and {step} "
+                                     "is not a button") from None
+        self._at = (episode, step)
+        return game
+
+    def frame_at(self, step: int, episode: int = 0) -> np.ndarray:
+        """The screen, ``uint8`` (144, 160, 3), after ``step`` actions of ``episode``."""
+        return self.seek(step, episode).frame()
+
+    def state_at(self, step: int, episode: int = 0) -> bytes:
+        """The save state after ``step`` actions of ``episode``."""
+        return self.seek(step, episode).save_state()
+
+    def game_state_at(self, step: int, episode: int = 0) -> GameState:
+        """The typed state summary after ``step`` actions of ``episode``."""
+        return self.seek(step, episode).state()
+
+    def frames(self, start: int = 0, end: int | None = None, episode: int = 0,
+               stride: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+        """(step, frame) for steps ``start``, ``start + stride`` ... up to ``end`` (inclusive; default the last)."""
+        last = self.num_steps(episode)
+        end = last if end is None else end
+        if not 0 <= start <= end <= last:
+            raise ValueError(f"invalid range {start}..{end}: episode {episode} has steps 0..{last}")
+        actions = self.actions(episode)
+        game = self.seek(start, episode)
+        step = start
+        yield step, game.frame()
+        while step + stride <= end:
+            for action in actions[step:step + stride]:
+                game.press(ACTION_BUTTONS[action])
+            step += stride
+            self._at = (episode, step)
+            yield step, game.frame()
+
+    def trajectory(self, episode: int = 0) -> np.ndarray:
+        """(map_id, x, y) after every step of ``episode`` (row ``i`` is step ``i``), by re-simulation."""
+        actions = self.actions(episode)
+        game = self.seek(0, episode)
+        out = np.empty((len(actions) + 1, 3), dtype=np.int32)
+        state = game.state()
+        out[0] = state.map_id, state.x, state.y
+        for i, action in enumerate(actions, 1):
+            game.press(ACTION_BUTTONS[action])
+            state = game.state()
+            out[i] = state.map_id, state.x, state.y
+        self._at = (episode, len(actions))
+        return out

@@ -1,0 +1,605 @@
+"""``Recorder``: a Gymnasium wrapper that writes every run to one replay file as it goes.
+
+The hot path costs a few hundred nanoseconds a step: the action byte goes into a ``bytearray``, and
+everything else (state hashes and summaries, keyframes, commits) happens every so many steps, at
+milestones and at episode ends. See ``replays/FORMAT.md`` for what is written where.
+
+>>> import gymnasium as gym, longplay.envs                                     # doctest: +SKIP
+>>> env = Recorder(gym.make("longplay/QuestMini-v0"), "runs/demo.lpr", agent="random")  # doctest: +SKIP
+>>> obs, info = env.reset(seed=0)                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import platform
+import re
+import sqlite3
+import struct
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+from longplay.envs.game import Game
+from longplay.replays.schema import (
+    EXTENSION,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ReplayError,
+    create_replay,
+    open_replay,
+    read_header,
+    to_json,
+)
+
+#: Periodic state hashes (with summaries) take at most this fraction of the run's time by default: the
+#: recorder measures what a hash costs against how long the steps between hashes took and picks the spacing
+#: (a power of two from 1 to :data:`MAX_HASH_EVERY`). LM runs, slow per step, get a hash every step;
+#: the built-in game at full speed one every few hundred steps.
+DEFAULT_HASH_BUDGET = 0.005
+#: The spacing of periodic hashes an adaptive recorder starts with (it adapts after the first).
+FIRST_HASH_EVERY = 16
+#: The widest spacing an adaptive recorder picks.
+MAX_HASH_EVERY = 4096
+_NEVER = 1 << 62
+#: A keyframe (compressed save state) every this many steps, unless the game says otherwise with a
+#: ``replay_keyframe_every`` attribute: rendering any frame re-simulates at most this many button presses.
+DEFAULT_KEYFRAME_EVERY = 2000
+#: Actions are committed at least every this many steps ...
+DEFAULT_CHUNK_STEPS = 16384
+#: ... and at least every this many seconds (checked at checkpoints and LM turns).
+DEFAULT_COMMIT_SECONDS = 2.0
+
+_REWARD = struct.Struct("<Id")
+# Wrappers that change neither actions nor rewards: with only these between the recorder and the game,
+# the recorded rewards are the env's milestone rewards and ``verify`` checks them too.
+_TRANSPARENT_WRAPPERS = frozenset({"OrderEnforcing", "PassiveEnvChecker", "TimeLimit"})
+
+
+def package_version() -> str:
+    """The installed longplay version, or ``"unknown"`` when running from a bare checkout."""
+    try:
+        from importlib.metadata import version
+
+        return version("longplay")
+    except Exception:  # noqa: BLE001 - metadata missing or broken: the replay still records
+        return "unknown"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-") or "none"
+
+
+def run_name(env_id: str, agent: str, model: str | None = None, seed: int | None = None,
+             now: datetime | None = None) -> str:
+    """A file name that sorts by time and says what the run is, e.g.
+    ``20261128-235959__QuestMini-v0__random__seed0.lpr`` (UTC; the namespace of the env id is dropped).
+
+    >>> run_name("longplay/QuestMini-v0", "lm", "claude/sonnet 4", 3, datetime(2026, 11, 28, 23, 59, 59))
+    '20261128-235959__QuestMini-v0__lm__claude-sonnet-4__seed3.lpr'
+    """
+    now = now or datetime.now(timezone.utc)
+    parts = [now.strftime("%Y%m%d-%H%M%S"), _slug(env_id.rsplit("/", 1)[-1]), _slug(agent)]
+    if model:
+        parts.append(_slug(model))
+    parts.append(f"seed{seed}" if seed is not None else "noseed")
+    return "__".join(parts) + EXTENSION
+
+
+def run_path(runs_dir: str | os.PathLike[str], env_id: str, agent: str, model: str | None = None,
+             seed: int | None = None) -> Path:
+    """Where to record a new run: ``runs_dir / run_name(...)``, with ``-2``, ``-3`` ... added if taken.
+
+    Nothing is created; :class:`Recorder` makes the folder.
+    """
+    path = Path(runs_dir) / run_name(env_id, agent, model, seed)
+    stem = path.name[: -len(EXTENSION)]
+    n = 2
+    while path.exists():
+        path = path.with_name(f"{stem}-{n}{EXTENSION}")
+        n += 1
+    return path
+
+
+def _check_env(env: gym.Env) -> tuple[Game, list[gym.Env]]:
+    """The env's game and wrapper chain; raises ``ValueError`` for an env the recorder cannot record."""
+    game = getattr(env.unwrapped, "game", None)
+    if not isinstance(game, Game):
+        raise ValueError(f"Recorder needs a longplay env (env.unwrapped.game is a Game); got {env.unwrapped}")
+    if not isinstance(env.action_space, spaces.Discrete) or env.action_space.n > 256:
+        raise ValueError(f"Recorder needs a Discrete action space of at most 256 actions; got {env.action_space}")
+    chain = []
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.ActionWrapper):
+            raise ValueError(f"put the Recorder inside {type(env).__name__}: it must see the actions the game "
+                             "receives")
+        chain.append(env)
+        env = env.env
+    return game, chain
+
+
+class Recorder(gym.Wrapper):
+    """Records the wrapped longplay env into a replay file at ``path`` (see ``replays/FORMAT.md``).
+
+    Wrap the env that agents step, with no action wrapper between the recorder and the game: the
+    recorded action is what ``LongplayEnv.step`` receives. Every ``reset`` starts a new episode in the same
+    file; a reset without a seed gets one drawn from the env's generator and recorded, so every episode
+    can be re-simulated. Call :meth:`close` (or use ``with``) to finish the file; a run that dies first
+    leaves a readable file holding every step up to the last commit.
+
+    Per step it records the action (and a nonzero reward); when the game has the optional cheap
+    ``fingerprint() -> int``, also its low byte, so ``verify`` pins a changed action to its exact step.
+    State hashes and summaries come periodically (see ``hash_every``), at milestones and at episode ends;
+    keyframes every ``keyframe_every`` steps.
+
+    Args:
+        env: A longplay env (``env.unwrapped.game`` is a :class:`~longplay.envs.game.Game`).
+        path: The replay file to create (folders are made); see :func:`run_path`.
+        env_id: The id ``verify`` passes to ``gymnasium.make``; default ``env.spec.id``.
+        env_kwargs: Its kwargs; default ``env.spec.kwargs`` (the registered defaults merged with the caller's).
+        agent: The agent's name (``random``, ``explorer``, ``lm`` ...).
+        model: The model, for LM agents and RL policies (a checkpoint name).
+        scaffold_card: The scaffold card (name, parameters, version of each memory component).
+        config: The run's config (a dataclass or a JSON-able dict).
+        keyframe_every: Steps between keyframes (compressed save states) used for random access; default
+            the game's ``replay_keyframe_every`` if it has one (a slow emulator wants them closer), else
+            :data:`DEFAULT_KEYFRAME_EVERY`.
+        hash_every: Steps between periodic state hashes (there are also hashes at milestones and episode
+            ends); ``None`` (default) adapts the spacing so hashing costs about ``hash_budget`` of the run's
+            time. A fixed spacing makes the file layout the same from run to run.
+        hash_budget: The fraction of run time adaptive hashing aims at.
+        summary_every: Steps between state summaries (map, x, y, mode); default: with every periodic hash.
+        chunk_steps: Most actions buffered before a commit.
+        commit_seconds: Most seconds between commits (checked at checkpoints and logged turns).
+        overwrite: Replace an existing file instead of refusing.
+        extra_header: More JSON-able header entries (e.g. ``{"label": "baseline"}``).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        path: str | os.PathLike[str],
+        *,
+        env_id: str | None = None,
+        env_kwargs: dict[str, Any] | None = None,
+        agent: str = "unknown",
+        model: str | None = None,
+        scaffold_card: Any = None,
+        config: Any = None,
+        keyframe_every: int | None = None,
+        hash_every: int | None = None,
+        hash_budget: float = DEFAULT_HASH_BUDGET,
+        summary_every: int | None = None,
+        chunk_steps: int = DEFAULT_CHUNK_STEPS,
+        commit_seconds: float = DEFAULT_COMMIT_SECONDS,
+        overwrite: bool = False,
+        extra_header: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(env)
+        game, chain = _check_env(env)
+        if keyframe_every is None:
+            keyframe_every = int(getattr(game, "replay_keyframe_every", DEFAULT_KEYFRAME_EVERY))
+        spec = env.spec
+        env_id = env_id or (spec.id if spec is not None else None)
+        env_kwargs = dict(spec.kwargs if spec is not None else {}) if env_kwargs is None else dict(env_kwargs)
+        render_mode = env_kwargs.pop("render_mode", None)
+        identity = dict(game.identity())
+        reward_source = "env" if all(type(w).__name__ in _TRANSPARENT_WRAPPERS or
+                                     isinstance(w, gym.ObservationWrapper) for w in chain) else "wrapped"
+        header: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "package_version": package_version(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "status": "recording",
+            "env_id": env_id,
+            "env_kwargs": env_kwargs,
+            "render_mode": render_mode,
+            "backend": game.backend,
+            "identity": identity,
+            "world_seed": identity.get("world_seed"),
+            "rom_sha1": identity.get("rom_sha1"),
+            "catalog": [{"id": m.id, "name": m.name, "tier": m.tier, "weight": m.weight}
+                        for m in game.milestones()],
+            "action_space_n": int(env.action_space.n),
+            "reward_source": reward_source,
+            "agent": agent,
+            "model": model,
+            "scaffold_card": scaffold_card,
+            "config": config,
+            "recorder": {"hash_every": hash_every, "hash_budget": hash_budget, "summary_every": summary_every,
+                         "keyframe_every": keyframe_every, "chunk_steps": chunk_steps,
+                         "action_codec": "zlib",
+                         "fingerprints": callable(getattr(game, "fingerprint", None))},
+            "platform": {"python": sys.version.split()[0], "system": platform.platform(),
+                         "gymnasium": gym.__version__},
+        }
+        header.update(extra_header or {})
+        self._setup(game, Path(path), hash_every, hash_budget, summary_every, keyframe_every, chunk_steps,
+                    commit_seconds)
+        try:
+            rows = [(key, to_json(value)) for key, value in header.items()]
+        except TypeError as e:
+            raise ValueError(f"replay header is not JSON-serialisable: {e}") from None
+        if self.path.exists() or Path(f"{self.path}-wal").exists():
+            if not overwrite:
+                raise FileExistsError(f"replay already exists: {self.path}")
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = create_replay(self.path)
+        self._closed = False
+        self._conn.executemany("INSERT INTO header VALUES (?, ?)", rows)
+
+    def _setup(self, game: Game, path: Path, hash_every: int | None, hash_budget: float, summary_every: int | None,
+               keyframe_every: int, chunk_steps: int, commit_seconds: float) -> None:
+        for name, value in (("keyframe_every", keyframe_every), ("hash_every", hash_every),
+                            ("chunk_steps", chunk_steps), ("summary_every", summary_every)):
+            if value is not None and (not isinstance(value, int) or value < 1) or name == "keyframe_every" and \
+                    value is None:
+                raise ValueError(f"invalid {name} {value!r}; must be an int >= 1")
+        if not 0 < hash_budget < 1:
+            raise ValueError(f"invalid hash_budget {hash_budget!r}; must be between 0 and 1")
+        self.game: Game = game
+        self.path = path
+        self.hash_every = hash_every
+        self.hash_budget = hash_budget
+        self.summary_every = summary_every
+        #: The spacing of periodic hashes now (``hash_every``, or the adaptive choice).
+        self.hash_spacing = hash_every or FIRST_HASH_EVERY
+        self.keyframe_every = keyframe_every
+        self.chunk_steps = chunk_steps
+        self.commit_seconds = commit_seconds
+        self._t0 = time.perf_counter()
+        self._last_commit = self._t0
+        self._closed = True  # until the file is open
+        self._conn: sqlite3.Connection
+        self.episode = -1
+        #: Steps committed to the file so far, all episodes together.
+        self.committed_steps = 0
+        self._total_steps = 0
+        self._actions = bytearray()
+        fingerprint = getattr(game, "fingerprint", None)
+        self._fingerprint: Any = fingerprint if callable(fingerprint) else None
+        self._fingerprints = bytearray()
+        self._keyframe_codec: str | None = None
+        self._chunk_first = 0
+        self._due = 0  # buffer length at which the slow path must run (0: before the first reset)
+        self._rewards: list[tuple[int, float]] = []
+        self._checkpoints: list[tuple[Any, ...]] = []
+        self._keyframes: list[tuple[Any, ...]] = []
+        self._milestones: list[tuple[Any, ...]] = []
+        self._turns: list[tuple[Any, ...]] = []
+        self._memory: list[tuple[Any, ...]] = []
+        self._episode_sql: list[tuple[str, tuple[Any, ...]]] = []
+        self._ended: str | None = None
+        self._next_hash = self._next_summary = self._next_keyframe = 0
+        self._hash_step, self._hash_t = 0, self._t0  # the last periodic hash, for adaptive spacing
+
+    @classmethod
+    def resume(cls, env: gym.Env, path: str | os.PathLike[str], *, step: int, seconds: float = 0.0,
+               commit_seconds: float = DEFAULT_COMMIT_SECONDS) -> Recorder:
+        """Continues recording into the replay at ``path`` whose last episode holds ``step`` actions.
+
+        ``env`` must already be at that step (restored from a checkpoint): the state there is hashed and
+        keyframed again, so ``verify`` catches an env that is not where the replay left off. ``seconds`` is
+        the run time at the checkpoint, so ``t`` columns carry on from it. Settings come from the header.
+        """
+        path = Path(path)
+        conn = open_replay(path)
+        try:
+            header = read_header(conn, path)
+            episodes = conn.execute("SELECT episode FROM episodes ORDER BY episode").fetchall()
+            if not episodes:
+                raise ReplayError(f"cannot resume {path}: it holds no episode")
+            episode = episodes[-1][0]
+            have = conn.execute("SELECT COALESCE(SUM(n_steps), 0) FROM chunks WHERE episode = ?",
+                                (episode,)).fetchone()[0]
+            total = conn.execute("SELECT COALESCE(SUM(n_steps), 0) FROM chunks").fetchone()[0]
+        finally:
+            conn.close()
+        if have != step:
+            raise ReplayError(f"cannot resume {path} at step {step}: its episode {episode} holds {have} steps")
+        self = cls.__new__(cls)
+        gym.Wrapper.__init__(self, env)
+        game, _ = _check_env(env)
+        settings = header.get("recorder") or {}
+        self._setup(game, path, settings.get("hash_every"), float(settings.get("hash_budget", DEFAULT_HASH_BUDGET)),
+                    settings.get("summary_every"), int(settings.get("keyframe_every", DEFAULT_KEYFRAME_EVERY)),
+                    int(settings.get("chunk_steps", DEFAULT_CHUNK_STEPS)), commit_seconds)
+        rw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        rw.execute("PRAGMA journal_mode = WAL")
+        rw.execute("PRAGMA synchronous = NORMAL")
+        self._conn = rw
+        self._closed = False
+        self._t0 -= seconds
+        self.episode = episode
+        self._chunk_first = step
+        self._total_steps = self.committed_steps = int(total)
+        self._start_schedules(step)
+        self._episode_sql += [
+            ("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = ?", (episode,)),
+            ("INSERT OR REPLACE INTO header VALUES ('status', ?)", (to_json("recording"),))]
+        self._checkpoint(step, True, True)
+        self._keyframe(step)
+        self._flush()
+        return self
+
+    # ------------------------------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Ends the current episode (if any) and starts a new one, recording its seed and start state."""
+        self._check_open()
+        if seed is None:
+            seed = int(self.env.unwrapped.np_random.integers(0, 2**63 - 1))
+        try:
+            options_json = None if options is None else to_json(options)
+        except TypeError as e:
+            raise ValueError(f"reset options are not JSON-serialisable: {e}") from None
+        if self.episode >= 0:
+            self._end_episode(self._ended or "reset")
+            self._flush()
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.episode += 1
+        self._chunk_first = 0
+        self._ended = None
+        now = self._now()
+        start_hash = self.game.state_hash()
+        self._episode_sql.append(("INSERT INTO episodes (episode, seed, options, start_hash, identity, started_t) "
+                                  "VALUES (?, ?, ?, ?, ?, ?)", (self.episode, seed, options_json, start_hash,
+                                                                to_json(self.game.identity()), now)))
+        if self.episode == 0:
+            # The world may come from the reset seed: the header names the first episode's.
+            identity = dict(self.game.identity())
+            rows = {"start_state_hash": start_hash.hex(), "seed": seed, "identity": identity,
+                    "world_seed": identity.get("world_seed"), "rom_sha1": identity.get("rom_sha1")}
+            self._episode_sql += [("INSERT OR REPLACE INTO header VALUES (?, ?)", (k, to_json(v)))
+                                  for k, v in rows.items()]
+        self._checkpoint(0, True, True)
+        self._keyframe(0)
+        for milestone, step in info.get("milestones", {}).items():
+            self._milestones.append((self.episode, step, milestone, now))
+        self._start_schedules(0)
+        self._schedule()
+        self._flush()
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        """Steps the env and records the action; the rest waits for the next checkpoint (see the class)."""
+        # The hot path: no tuple unpacking, one append, one comparison; everything else is rare.
+        result = self.env.step(action)
+        actions = self._actions
+        actions.append(action)
+        fingerprint = self._fingerprint
+        if fingerprint is not None:
+            self._fingerprints.append(fingerprint() & 0xFF)
+        if len(actions) >= self._due or result[1] or result[4]["new_milestones"] or result[2] or result[3]:
+            self._slow_step(result[1], result[2], result[3], result[4])
+        return result
+
+    def close(self) -> None:
+        """Finishes the file (ends the episode, commits, folds the WAL into one file) and closes the env."""
+        if not self._closed:
+            try:
+                if self.episode >= 0:
+                    self._end_episode(self._ended or "closed")
+                self._flush()
+                status = {"status": "closed", "steps": self._total_steps, "episodes": self.episode + 1,
+                          "duration_s": round(self._now(), 3)}
+                self._conn.executemany("INSERT OR REPLACE INTO header VALUES (?, ?)",
+                                       [(k, to_json(v)) for k, v in status.items()])
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._conn.execute("PRAGMA journal_mode = DELETE")  # a closed replay is one self-contained file
+            finally:
+                self._conn.close()
+                self._closed = True
+        super().close()
+
+    # ------------------------------------------------------------------------------------------ LM and memory
+    def log_turn(
+        self,
+        *,
+        response: str = "",
+        prompt: Any = None,
+        prompt_digest: str | None = None,
+        tool_calls: Sequence[Any] | None = None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        tokens_cache_read: int = 0,
+        tokens_cache_write: int = 0,
+        cost_usd: float = 0.0,
+        latency_s: float | None = None,
+        error: str | None = None,
+        step: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Records one language-model turn, at ``step`` (default: the current step of the episode).
+
+        Pass either the ``prompt`` (any JSON-able value; its SHA-256 is stored, never the prompt) or its
+        ``prompt_digest``. ``tool_calls`` is a JSON-able list (name and arguments of each call).
+        """
+        self._check_open()
+        if prompt_digest is None and prompt is not None:
+            text = prompt if isinstance(prompt, str) else to_json(prompt)
+            prompt_digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        self._turns.append((
+            max(self.episode, 0), self.step_in_episode if step is None else step, self._now(), prompt_digest,
+            response, None if tool_calls is None else to_json(list(tool_calls)), int(tokens_in),
+            int(tokens_out), int(tokens_cache_read), int(tokens_cache_write), float(cost_usd), latency_s, error,
+            None if extra is None else to_json(extra)))
+        self._maybe_flush()
+
+    def log_memory(self, name: str, content: Any, *, step: int | None = None,
+                   extra: dict[str, Any] | None = None) -> None:
+        """Records a snapshot of the scaffold memory component ``name``: a string, or any JSON-able value."""
+        self._check_open()
+        fmt, text = ("text", content) if isinstance(content, str) else ("json", to_json(content))
+        self._memory.append((max(self.episode, 0), self.step_in_episode if step is None else step, self._now(),
+                             name, text, fmt, None if extra is None else to_json(extra)))
+        self._maybe_flush()
+
+    def flush(self) -> None:
+        """Commits everything recorded so far."""
+        self._check_open()
+        self._flush()
+
+    @property
+    def step_in_episode(self) -> int:
+        """Steps taken in the current episode."""
+        return self._chunk_first + len(self._actions)
+
+    # ------------------------------------------------------------------------------------------ internals
+    def _now(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the recorder of {self.path} is closed")
+
+    def _slow_step(self, reward: Any, terminated: bool, truncated: bool, info: dict[str, Any]) -> None:
+        if self.episode < 0:
+            del self._actions[-1]
+            if self._fingerprints:
+                del self._fingerprints[-1]
+            raise RuntimeError("call reset() before step()")
+        step = self._chunk_first + len(self._actions)
+        if reward:
+            self._rewards.append((len(self._actions) - 1, float(reward)))
+        new = info["new_milestones"]
+        ending = (terminated or truncated) and self._ended is None  # steps after the end are not re-ended
+        mark = bool(new) or ending
+        if new:
+            now = self._now()
+            self._milestones.extend((self.episode, step, m, now) for m in new)
+        periodic = step >= self._next_hash
+        want_hash = mark or periodic
+        want_summary = mark or (periodic and self.summary_every is None) or step >= self._next_summary
+        if want_hash or want_summary:
+            start = time.perf_counter()
+            self._checkpoint(step, want_hash, want_summary)
+            if periodic:
+                self._space_hashes(step, start)
+        if step >= self._next_summary:
+            self._next_summary = (step // self.summary_every + 1) * self.summary_every  # type: ignore[operator]
+        if step >= self._next_keyframe:
+            self._keyframe(step)
+            self._next_keyframe = (step // self.keyframe_every + 1) * self.keyframe_every
+        if ending:
+            self._ended = "terminated" if terminated else "truncated"
+            self._end_episode(self._ended)
+        if len(self._actions) >= self.chunk_steps or ending:
+            self._flush()
+        else:
+            self._maybe_flush()
+        self._schedule()
+
+    def _start_schedules(self, step: int) -> None:
+        self._next_keyframe = (step // self.keyframe_every + 1) * self.keyframe_every
+        self._next_summary = _NEVER if self.summary_every is None else \
+            (step // self.summary_every + 1) * self.summary_every
+        if self.hash_every is not None:
+            self._next_hash = (step // self.hash_every + 1) * self.hash_every
+        else:
+            self._next_hash = step + self.hash_spacing
+        self._hash_step, self._hash_t = step, time.perf_counter()
+
+    def _space_hashes(self, step: int, start: float) -> None:
+        """Schedules the next periodic hash; adaptive spacing keeps hashing near ``hash_budget`` of the time."""
+        if self.hash_every is not None:
+            self._next_hash = (step // self.hash_every + 1) * self.hash_every
+            return
+        now = time.perf_counter()
+        cost, span, steps = now - start, start - self._hash_t, step - self._hash_step
+        if span > 0 and steps > 0:
+            # The spacing at which one hash costs hash_budget of the time the steps between hashes take.
+            ideal = cost * steps / (self.hash_budget * span)
+            target = 1 << max(0, math.ceil(math.log2(max(ideal, 1.0))))
+            # At most 4x narrower or wider a time: one odd measurement is no trend.
+            self.hash_spacing = max(1, self.hash_spacing // 4, min(MAX_HASH_EVERY, target, self.hash_spacing * 4))
+        self._hash_step, self._hash_t = step, now
+        self._next_hash = step + self.hash_spacing
+
+    def _schedule(self) -> None:
+        due = min(self._next_hash, self._next_summary, self._next_keyframe, self._chunk_first + self.chunk_steps)
+        self._due = due - self._chunk_first
+
+    def _checkpoint(self, step: int, with_hash: bool, with_summary: bool) -> None:
+        digest = self.game.state_hash() if with_hash else None
+        if with_summary:
+            state = self.game.state()
+            self._checkpoints.append((self.episode, step, digest, state.map_id, state.x, state.y,
+                                      state.mode.value))
+        else:
+            self._checkpoints.append((self.episode, step, digest, None, None, None, None))
+
+    def _keyframe(self, step: int) -> None:
+        state = self.game.save_state()
+        if self._keyframe_codec is None:  # decided once: some games' save states are compressed already
+            self._keyframe_codec = "zlib" if len(zlib.compress(state, 6)) < 0.9 * len(state) else "raw"
+        if self._keyframe_codec == "zlib":
+            state = zlib.compress(state, 6)
+        self._keyframes.append((self.episode, step, state, self._keyframe_codec))
+
+    def _end_episode(self, reason: str) -> None:
+        self._checkpoint(self.step_in_episode, True, True)  # the final state is always hashed
+        self._episode_sql.append(("UPDATE episodes SET end_step = ?, end_reason = ?, ended_t = ? WHERE episode = ?",
+                                  (self.step_in_episode, reason, self._now(), self.episode)))
+
+    def _maybe_flush(self) -> None:
+        if time.perf_counter() - self._last_commit >= self.commit_seconds:
+            self._flush()
+
+    def _flush(self) -> None:
+        actions = self._actions
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            if actions:
+                rewards = None
+                if self._rewards:
+                    rewards = zlib.compress(b"".join(_REWARD.pack(i, r) for i, r in self._rewards))
+                fingerprints = zlib.compress(self._fingerprints, 6) if self._fingerprint is not None else None
+                conn.execute("INSERT INTO chunks (episode, first_step, n_steps, actions, rewards, fingerprints, "
+                             "t_end) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (self.episode, self._chunk_first, len(actions), zlib.compress(actions, 6), rewards,
+                              fingerprints, self._now()))
+            for sql, params in self._episode_sql:
+                conn.execute(sql, params)
+            if self._checkpoints:
+                conn.executemany("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 self._checkpoints)
+            if self._keyframes:
+                conn.executemany("INSERT OR REPLACE INTO keyframes VALUES (?, ?, ?, ?)", self._keyframes)
+            if self._milestones:
+                conn.executemany("INSERT OR IGNORE INTO milestones VALUES (?, ?, ?, ?)", self._milestones)
+            if self._turns:
+                conn.executemany("INSERT INTO turns (episode, step, t, prompt_digest, response, tool_calls, "
+                                 "tokens_in, tokens_out, tokens_cache_read, tokens_cache_write, cost_usd, "
+                                 "latency_s, error, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 self._turns)
+            if self._memory:
+                conn.executemany("INSERT INTO memory (episode, step, t, name, content, format, extra) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?)", self._memory)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        n = len(actions)
+        self._chunk_first += n
+        self._total_steps += n
+        self.committed_steps += n
+        self._actions = bytearray()
+        self._fingerprints = bytearray()
+        for pending in (self._rewards, self._checkpoints, self._keyframes, self._milestones, self._turns,
+                        self._memory, self._episode_sql):
+            pending.clear()
+        self._last_commit = time.perf_counter()
+        self._schedule()

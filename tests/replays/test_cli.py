@@ -1,0 +1,81 @@
+"""The verify / export / compare subcommands: exit codes and one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longplay.replays.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, add_subcommands, main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_add_subcommands_wires_funcs() -> None:
+    parser = argparse.ArgumentParser()
+    add_subcommands(parser.add_subparsers(dest="command"))
+    for argv in (["verify", "x.lpr"], ["export", "x.lpr", "--gif"], ["compare", "runs"]):
+        assert callable(parser.parse_args(argv).func)
+
+
+def test_verify_ok_and_fail(record: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    good = record(300, name="good.lpr")
+    code, out, _ = _run(capsys, "verify", "-q", str(good))
+    assert code == EXIT_OK and out.startswith("OK ")
+    bad = record(300, name="bad.lpr")
+    conn = sqlite3.connect(bad)
+    conn.execute("INSERT INTO milestones VALUES (0, 7, 'finish', 0.1)")
+    conn.commit()
+    conn.close()
+    code, out, _ = _run(capsys, "verify", "-q", str(good), str(bad))
+    assert code == EXIT_FAILED
+    assert out.count("\n") == 2 and "FAIL" in out and "step 7: milestone 'finish'" in out
+
+
+@pytest.mark.parametrize("content", [None, b"plain text, not sqlite" * 20, b"SQLite format 3\x00" + b"\x07" * 5000])
+def test_bad_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       content: bytes | None) -> None:
+    path = tmp_path / "x.lpr"
+    if content is not None:
+        path.write_bytes(content)
+    for argv in (["verify", "-q", str(path)], ["export", str(path), "--mp4", str(tmp_path / "o.mp4")],
+                 ["compare", str(path), "-o", str(tmp_path / "cmp")]):
+        code, out, err = _run(capsys, *argv)
+        assert code == EXIT_BAD_INPUT
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_newer_version_is_one_line(record: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    path = record(50)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 7")
+    conn.commit()
+    conn.close()
+    code, _, err = _run(capsys, "verify", str(path))
+    assert code == EXIT_BAD_INPUT and "version 7 replay" in err and err.count("\n") == 1
+
+
+def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    path = record(200, name="runs/a.lpr")
+    record(120, seed=1, name="runs/b.lpr")
+    code, out, _ = _run(capsys, "export", str(path), "--mp4", "--gif", str(tmp_path / "g.gif"), "--from", "10",
+                        "--to", "60", "--speed", "2")
+    assert code == EXIT_OK
+    assert path.with_suffix(".mp4").stat().st_size > 0 and (tmp_path / "g.gif").stat().st_size > 0
+    assert "wrote" in out and "steps 10..60" in out
+    code, _, err = _run(capsys, "export", str(path), "--to", "999")
+    assert code == EXIT_BAD_INPUT and "invalid range" in err
+    code, out, _ = _run(capsys, "compare", str(tmp_path / "runs"), "-o", str(tmp_path / "cmp"), "--boot", "50",
+                        "--no-plots")  # the plots are tested in test_compare
+    assert code == EXIT_OK and "2 runs in 1 groups" in out and "hundred_presses" in out
+    assert (tmp_path / "cmp" / "time_to_milestone.csv").exists()
+    code, _, err = _run(capsys, "compare", str(tmp_path / "nothing-here"))
+    assert code == EXIT_BAD_INPUT and "no such file or folder" in err

@@ -1,0 +1,97 @@
+"""compare: censoring-aware statistics, grouping, AUC, and the CSV/JSON/PNG outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from longplay.replays.compare import (
+    auc_from_times,
+    bootstrap_km_median,
+    compare_impl,
+    format_table,
+    km_fraction,
+    km_median,
+    load_runs,
+    progress_curve_impl,
+    write_outputs,
+)
+from longplay.replays.recorder import Recorder
+
+
+def test_kaplan_meier_treats_early_stops_as_censored() -> None:
+    # Two runs reach the milestone at 100 and 300; two stop early (at 50 and 80) without it.
+    times, observed = [100, 300, 50, 80], [True, True, False, False]
+    assert km_median(times, observed) == 100.0  # both runs still going at 100 reached it by then
+    assert km_median([100, 300, math.inf, math.inf], observed) == 300.0  # were they failures (never), 300
+    assert km_fraction(times, observed) == 1.0  # nobody at risk was left without reaching it
+    # The same runs stopped late instead: now they do count against the milestone.
+    assert km_median([100, 300, 500, 800], observed) == 300.0
+    assert km_median([100, 300, 500, 800], [True, False, False, False]) == math.inf  # 3 of 4 unknown
+    assert km_fraction([100, 300, 500, 800], observed) == 0.5
+    low, high = bootstrap_km_median([10, 20, 30, 40, 50], [True] * 5, n_boot=500)
+    assert 10 <= low <= 30 <= high <= 50
+    assert auc_from_times([0.0, 50.0, math.inf], 4, 100.0) == pytest.approx(0.375)
+
+
+def _lm_run(path: Path, fakegame: Any, seed: int, steps: int, model: str) -> None:
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm", model=model) as rec:
+        rec.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        for step in range(steps):
+            if step % 10 == 0:
+                rec.log_turn(response="...", tokens_in=100, tokens_out=10, cost_usd=0.001)
+            rec.step(int(rng.integers(0, 8)))
+
+
+def test_compare_groups_censors_and_writes(record: Any, fakegame: Any, tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    for seed in range(4):
+        # Some random runs stop before step 100 (censored for 'hundred_presses'), some run past it.
+        record(60 if seed < 2 else 400, seed=seed, name=f"runs/random-{seed}.lpr")
+    for seed in range(3):
+        _lm_run(runs_dir / "lm" / f"lm-{seed}.lpr", fakegame, seed, 150, "m1")
+    warnings: list[str] = []
+    (runs_dir / "broken.lpr").write_text("not a replay")
+    runs = load_runs([runs_dir], warnings=warnings)
+    assert len(runs) == 7 and len(warnings) == 1 and "broken.lpr" in warnings[0]
+    result = compare_impl(runs, n_boot=200)
+    groups = {g["group"]: g for g in result.groups}
+    assert set(groups) == {"random", "lm / m1"}
+    assert groups["lm / m1"]["axes"] == ["steps", "wall", "tokens", "cost"]
+    assert groups["random"]["axes"] == ["steps", "wall"]
+    hundred = next(r for r in result.time_to_milestone
+                   if r["group"] == "random" and r["axis"] == "steps" and r["milestone"] == "hundred_presses")
+    # Two runs reached it at step 100; two stopped at 60 without it: censored, so the median is 100.
+    assert (hundred["reached"], hundred["runs"], hundred["median"]) == (2, 4, 100.0)
+    lm_tokens = next(r for r in result.time_to_milestone
+                     if r["group"] == "lm / m1" and r["axis"] == "tokens" and r["milestone"] == "hundred_presses")
+    assert lm_tokens["median"] == 10 * 110  # ten turns of 110 tokens before step 100
+    random_runs = [r for r in result.runs if r["group"] == "random"]
+    assert [r["censored_steps"] for r in random_runs] == [True, True, False, False]  # stopped before the horizon
+    auc = groups["random"]["auc"]["steps"]
+    assert 0 < auc["value"] < 1 and auc["ci_low"] <= auc["value"] <= auc["ci_high"]
+    xs, ys = progress_curve_impl(runs[0])
+    assert xs[0] == 0 and ys[-1] == len(runs[0].events)
+    assert "hundred_presses" in format_table(result)
+
+    out = tmp_path / "out"
+    plotted = compare_impl(runs, axes=("steps", "tokens"), n_boot=50)  # two plots are enough to test
+    written = write_outputs(plotted, runs, out)
+    names = {p.name for p in written}
+    assert {"summary.json", "runs.csv", "time_to_milestone.csv", "median_curves.csv", "progress_steps.png",
+            "progress_tokens.png"} <= names
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert {g["group"] for g in summary["groups"]} == {"random", "lm / m1"}
+    with open(out / "time_to_milestone.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {"group", "axis", "milestone", "median", "ci_low", "ci_high", "reached", "runs"} <= set(rows[0])

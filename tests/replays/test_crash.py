@@ -1,0 +1,71 @@
+"""A run killed with SIGKILL leaves a replay that opens and holds every step up to the last commit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longplay.replays.reader import ReplayReader
+from longplay.replays.verify import verify
+
+CHILD = textwrap.dedent("""
+    import importlib.util, sys
+    import gymnasium as gym
+    spec = importlib.util.spec_from_file_location("longplay_fakegame", sys.argv[1])
+    fakegame = importlib.util.module_from_spec(spec)
+    sys.modules["longplay_fakegame"] = fakegame
+    spec.loader.exec_module(fakegame)
+    fakegame.register()
+    from longplay.replays.recorder import Recorder
+
+    rec = Recorder(gym.make(fakegame.ENV_ID), sys.argv[2], agent="random", chunk_steps=500)
+    rec.reset(seed=5)
+    committed, step = 0, 0
+    while True:  # never closes: the parent kills it
+        rec.step((step * 7 + step // 3) % 8)
+        step += 1
+        if rec.committed_steps != committed:
+            committed = rec.committed_steps
+            print(committed, flush=True)
+""")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+def test_sigkill_leaves_a_readable_replay(tmp_path: Path, fakegame: Any) -> None:
+    path = tmp_path / "killed.lpr"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    child = subprocess.Popen([sys.executable, str(script), fakegame.__file__, str(path)], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout is not None
+        last = 0
+        for line in child.stdout:
+            last = int(line)
+            if last >= 5000:
+                break
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+    assert last >= 5000
+    with ReplayReader(path) as replay:
+        assert replay.header["status"] == "recording"
+        (episode,) = replay.episodes()
+        assert not episode.complete and episode.seed == 5
+        recorded = replay.num_steps()
+        assert recorded >= last  # every step up to the last commit it announced
+        assert replay.frame_at(replay.num_steps()).shape == (144, 160, 3)
+    report = verify(path)
+    assert report.ok and not report.complete
+    assert report.steps == recorded
+    assert "never closed" in report.summary()

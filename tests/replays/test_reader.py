@@ -1,0 +1,132 @@
+"""The reader: random access re-renders the same frames as playing, and bad files give one-line errors."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from longplay.replays.reader import ReplayReader
+from longplay.replays.schema import (
+    CorruptReplayError,
+    NewerFormatError,
+    NotAReplayError,
+    ReplayError,
+    ReplayNotFoundError,
+)
+
+
+def _play(fakegame: Any, seed: int, actions: list[int]) -> list[np.ndarray]:
+    env = gym.make(fakegame.ENV_ID)
+    env.reset(seed=seed)
+    game = env.unwrapped.game
+    frames = [game.frame()]
+    for action in actions:
+        env.step(action)
+        frames.append(game.frame())
+    return frames
+
+
+def test_frame_at_matches_live_play(record: Any, fakegame: Any) -> None:
+    plan = np.random.default_rng(1).integers(0, 8, 700).tolist()
+    path = record(actions=plan, seed=9, keyframe_every=128)
+    truth = _play(fakegame, 9, plan)
+    with ReplayReader(path) as replay:
+        for step in (0, 1, 127, 128, 129, 500, 699, 700, 3, 650, 0):  # backwards and forwards
+            assert np.array_equal(replay.frame_at(step), truth[step]), step
+        for step, frame in replay.frames(100, 140, stride=10):
+            assert np.array_equal(frame, truth[step])
+        trajectory = replay.trajectory()
+        assert trajectory.shape == (701, 3)
+        for summary in replay.summaries():
+            assert tuple(trajectory[summary.step]) == (summary.map_id, summary.x, summary.y)
+        assert replay.game_state_at(64).x == trajectory[64][1]
+        with pytest.raises(ValueError, match="out of range"):
+            replay.frame_at(701)
+
+
+def test_second_episode_is_reachable(record: Any) -> None:
+    path = record(200, episodes=2, seed=4)
+    with ReplayReader(path) as replay:
+        assert [e.seed for e in replay.episodes()] == [4, 5]
+        first = replay.frame_at(200, episode=0)
+        second = replay.frame_at(200, episode=1)
+        assert first.shape == second.shape == (144, 160, 3)
+        with pytest.raises(ValueError, match="no episode 2"):
+            replay.frame_at(0, episode=2)
+
+
+def _one_line(error: Exception) -> str:
+    message = str(error)
+    assert "\n" not in message and message
+    return message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ReplayNotFoundError) as error:
+        ReplayReader(tmp_path / "nope.lpr")
+    assert "no such file" in _one_line(error.value)
+
+
+def test_not_a_replay(tmp_path: Path) -> None:
+    text = tmp_path / "notes.lpr"
+    text.write_text("hello\n" * 100)
+    with pytest.raises(NotAReplayError) as error:
+        ReplayReader(text)
+    assert "not a longplay replay" in _one_line(error.value)
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(NotAReplayError, match="SQLite file but not a longplay replay"):
+        ReplayReader(other)
+    with pytest.raises(NotAReplayError, match="folder"):
+        ReplayReader(tmp_path)
+
+
+def test_newer_format(record: Any) -> None:
+    path = record(50)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    with pytest.raises(NewerFormatError) as error:
+        ReplayReader(path)
+    assert "version 999" in _one_line(error.value) and "upgrade longplay" in str(error.value)
+
+
+def test_corrupt_and_truncated(record: Any, tmp_path: Path) -> None:
+    path = record(20_000, keyframe_every=100)
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.lpr"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptReplayError) as error:
+        with ReplayReader(truncated) as replay:
+            replay.actions()
+            replay.keyframe_steps()
+            replay.checkpoints()
+    assert "corrupt replay" in _one_line(error.value)
+    garbage = tmp_path / "garbage.lpr"
+    garbage.write_bytes(data[:100] + bytes(range(256)) * 40)
+    with pytest.raises(ReplayError) as error:
+        with ReplayReader(garbage) as replay:
+            replay.actions()
+    _one_line(error.value)
+
+
+def test_edited_chunk_is_reported(record: Any, tmp_path: Path) -> None:
+    path = record(3000, chunk_steps=1000)
+    copy = tmp_path / "gap.lpr"
+    shutil.copy(path, copy)
+    conn = sqlite3.connect(copy)
+    conn.execute("DELETE FROM chunks WHERE first_step = 1000")
+    conn.commit()
+    conn.close()
+    with ReplayReader(copy) as replay, pytest.raises(CorruptReplayError, match="no actions for steps 1000..1999"):
+        replay.actions()

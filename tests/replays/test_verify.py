@@ -1,0 +1,144 @@
+"""verify: a faithful replay passes; a changed action, a forged milestone, a truncated file are caught."""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longplay.replays.reader import ReplayReader
+from longplay.replays.schema import CorruptReplayError, ReplayError
+from longplay.replays.verify import verify
+
+
+def _edit(path: Path, sql: str, params: tuple[Any, ...] = ()) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def _set_action(path: Path, step: int, action: int) -> None:
+    conn = sqlite3.connect(path)
+    first, blob = conn.execute("SELECT first_step, actions FROM chunks WHERE episode = 0 AND first_step <= ? "
+                               "ORDER BY first_step DESC LIMIT 1", (step,)).fetchone()
+    actions = bytearray(zlib.decompress(blob))
+    actions[step - first] = action
+    conn.execute("UPDATE chunks SET actions = ? WHERE episode = 0 AND first_step = ?",
+                 (zlib.compress(bytes(actions)), first))
+    conn.commit()
+    conn.close()
+
+
+def test_faithful_replay_passes(record: Any) -> None:
+    report = verify(record(3000, episodes=2, keyframe_every=250, hash_every=128))
+    assert report.ok, report.problems
+    assert report.complete and report.episodes == 2 and report.steps == 6000
+    assert report.hashes > 6000 // 128 and report.keyframes == 2 * 13 and report.milestones >= 2 * 3
+    assert report.summary().startswith("OK ")
+
+
+def _change_action(path: Path, step: int) -> None:
+    conn = sqlite3.connect(path)
+    original = zlib.decompress(conn.execute("SELECT actions FROM chunks WHERE first_step = 0").fetchone()[0])[step]
+    conn.close()
+    _set_action(path, step, (original + 1) % 8)
+
+
+def test_changed_action_is_caught_at_its_step(record: Any) -> None:
+    path = record(2000, seed=1)
+    _change_action(path, 1234)  # action 1234 leads from step 1234 to step 1235
+    report = verify(path)
+    assert not report.ok
+    line = report.summary()
+    assert line.startswith("FAIL ") and "\n" not in line
+    assert "step 1235: state fingerprint differs" in line and "action 1234 is not the one played" in line
+
+
+def test_changed_action_is_caught_by_hashes_without_fingerprints(record: Any) -> None:
+    path = record(2000, seed=1, env_kwargs={"fingerprint": False}, hash_every=128)
+    with ReplayReader(path) as replay:
+        assert replay.fingerprints() is None and replay.header["recorder"]["fingerprints"] is False
+    _change_action(path, 1234)
+    line = verify(path).summary()
+    assert "step 1280: state hash differs" in line  # the first hash after the edit (every 128 steps)
+    assert "between steps 1152 and 1280" in line
+
+
+def test_forged_milestone_is_caught(record: Any) -> None:
+    path = record(500)
+    _edit(path, "INSERT INTO milestones VALUES (0, 321, 'finish', 1.0)")
+    report = verify(path)
+    assert not report.ok
+    assert "step 321: milestone 'finish' is recorded but re-simulation does not reach it" in report.summary()
+
+
+def test_moved_milestone_and_unknown_milestone(record: Any, tmp_path: Path) -> None:
+    path = record(500)
+    _edit(path, "UPDATE milestones SET step = 90 WHERE milestone = 'hundred_presses'")
+    report = verify(path)
+    assert "milestone 'hundred_presses' is recorded at step 90 but re-simulation reaches it at step 100" in \
+        report.problems[0]
+    other = record(500, name="other.lpr")
+    _edit(other, "INSERT INTO milestones VALUES (0, 10, 'champion', 1.0)")
+    assert "'champion' is recorded but is not in this game's catalog" in verify(other).problems[0]
+
+
+def test_deleted_milestone_and_forged_reward(record: Any) -> None:
+    path = record(500)
+    _edit(path, "DELETE FROM milestones WHERE milestone = 'hundred_presses'")
+    assert "'hundred_presses' is reached in re-simulation but missing" in verify(path).problems[0]
+    path = record(500, name="reward.lpr")
+    with ReplayReader(path) as replay:
+        paid = replay.rewards()
+    paid[11] = 5.0  # a reward at a step where no milestone was reached
+    blob = zlib.compress(b"".join(struct.pack("<Id", step - 1, value) for step, value in sorted(paid.items())))
+    _edit(path, "UPDATE chunks SET rewards = ? WHERE first_step = 0", (blob,))
+    assert "step 11: reward differs (recorded 5.0, re-simulated 0.0)" in verify(path).summary()
+
+
+def test_other_world_is_caught(record: Any) -> None:
+    path = record(300)
+    _edit(path, "UPDATE episodes SET identity = ? WHERE episode = 0",
+          ('{"backend": "fake", "finish_at": null, "world_seed": 7}',))
+    assert "step 0: the world rebuilt here is not the recorded one" in verify(path).summary()
+
+
+def test_edited_keyframe_is_caught(record: Any, fakegame: Any) -> None:
+    path = record(1000, keyframe_every=200)
+    game = fakegame.FakeGame()
+    game.reset(99)
+    _edit(path, "UPDATE keyframes SET state = ? WHERE step = 400", (zlib.compress(game.save_state()),))
+    report = verify(path)
+    assert "step 400: the keyframe is not the re-simulated state" in report.summary()
+
+
+def test_truncated_file_is_caught(record: Any, tmp_path: Path) -> None:
+    path = record(20_000, keyframe_every=100)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.lpr"
+    cut.write_bytes(data[: int(len(data) * 0.8)])
+    with pytest.raises(CorruptReplayError) as error:
+        verify(cut)
+    assert "corrupt replay" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_tail_removed_is_caught(record: Any) -> None:
+    path = record(3000, chunk_steps=1000)
+    _edit(path, "DELETE FROM chunks WHERE first_step = 2000")
+    report = verify(path)
+    assert "episode 0 is recorded to end at step 3000 but its actions stop at step 2000" in report.summary()
+
+
+def test_unregistered_env_is_one_line(record: Any) -> None:
+    path = record(100)
+    _edit(path, "UPDATE header SET value = '\"nowhere/Missing-v0\"' WHERE key = 'env_id'")
+    with pytest.raises(ReplayError, match="'nowhere/Missing-v0' is not registered here"):
+        verify(path)
+    _edit(path, "UPDATE header SET value = '\"os:system\"' WHERE key = 'env_id'")
+    with pytest.raises(ReplayError, match="not registered"):  # never imports a module named in the file
+        verify(path)
