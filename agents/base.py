@@ -31,13 +31,15 @@ AGENTS: dict[str, str] = {
     "explorer": "longplay.agents.baselines:ExplorerAgent",
     "oracle": "longplay.agents.oracle:OracleAgent",
     "ppo": "longplay.agents.rl.policy_agent:PPOAgent",
-    "lm": "longplay.agents.lm.cli:run_lm",  # not a class: `longplay run --agent lm` hands the whole run over
 }
+
+#: Agents that run their own loop (by model turns, with budgets and resume) rather than per step.
+LOOP_AGENTS = {"lm": "longplay.agents.lm.cli:run_lm"}
 
 
 def make_agent(name: str, **kwargs: Any) -> Agent:
     """Builds the agent called ``name``; raises ``ValueError`` listing the valid names."""
     if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}; valid agents: {', '.join(sorted(AGENTS))}")
+        raise ValueError(f"unknown agent {name!r}; valid agents: {', '.join(sorted({*AGENTS, *LOOP_AGENTS}))}")
     module, cls = AGENTS[name].split(":")
     return getattr(importlib.import_module(module), cls)(**kwargs)

@@ -1,0 +1,244 @@
+"""Checkpoints of LM runs, and resuming a run into the same replay.
+
+A checkpoint is written at a turn boundary (every N turns, at every milestone, and when the run stops) to
+``<replay>.ckpt`` next to the replay, replacing the previous one atomically. It holds the env id and
+kwargs, the seed, every action pressed (one byte each, compressed), the game's save state and state hash
+(to check the rebuilt game against), and the loop's state: the conversation, the scaffold's memory, the
+seen map, the provider's state (the offline model's), the counters and the config. The replay is
+committed at the same moment, so the checkpoint and the replay agree.
+
+Resuming (``longplay run --agent lm --resume RUN``, see ``cli.run_lm``) rebuilds the env by pressing the
+actions again from the reset (the game is deterministic; the state hash proves it), truncates the replay
+to the checkpoint (:func:`truncate_replay`: a run that died after it recorded steps and turns that will be
+played again), and continues the same replay file (:func:`reopen_recorder`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import tempfile
+import zlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+
+if TYPE_CHECKING:
+    from longplay.agents.lm.loop import LMRun
+
+FORMAT = "longplay-lm-checkpoint"
+VERSION = 1
+SUFFIX = ".ckpt"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used; the message is one line."""
+
+
+def checkpoint_path(replay_path: str | os.PathLike[str]) -> Path:
+    """Where the checkpoint of a replay goes: the same name with ``.ckpt``."""
+    return Path(replay_path).with_suffix(SUFFIX)
+
+
+def find_checkpoint(run: str, runs_dir: str | os.PathLike[str] = "runs") -> Path:
+    """The checkpoint of ``run``: a checkpoint or replay path, or a run name in ``runs_dir``."""
+    candidates = []
+    for base in (Path(run), Path(runs_dir) / run):
+        candidates += [base, base.with_suffix(SUFFIX), Path(f"{base}{SUFFIX}")]
+    for candidate in candidates:
+        if candidate.suffix == SUFFIX and candidate.is_file():
+            return candidate
+    raise CheckpointError(
+        f"no checkpoint for run {run!r} (looked for {checkpoint_path(run)} and in {runs_dir}/)"
+    )
+
+
+class CheckpointStore:
+    """Writes checkpoints of one run (see the module docstring).
+
+    Args:
+        path: The checkpoint file.
+        env_id, env_kwargs: How to make the env again.
+        replay: The replay file, or ``None``.
+        recorder: The recorder to commit at each checkpoint, or ``None``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        replay: str | os.PathLike[str] | None,
+        recorder: Any = None,
+    ) -> None:
+        self.path = Path(path)
+        self.env_id = env_id
+        self.env_kwargs = env_kwargs
+        self.replay = None if replay is None else str(replay)
+        self.recorder = recorder
+        self.saved = 0
+        self.last_reason = ""
+
+    def save(self, run: LMRun, reason: str) -> None:
+        """Commits the replay and writes the checkpoint of ``run`` atomically."""
+        if self.recorder is not None:
+            self.recorder.flush()
+        game = run.driver.game
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "reason": reason,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "replay": self.replay,
+            "seed": run.config.seed,
+            "steps": run.driver.steps,
+            "actions": base64.b64encode(zlib.compress(bytes(run.driver.actions), 9)).decode("ascii"),
+            "state_hash": game.state_hash().hex(),
+            "game_state": base64.b64encode(zlib.compress(game.save_state(), 6)).decode("ascii"),
+            "terminated": run.driver.terminated,
+            "truncated": run.driver.truncated,
+            "run": run.state_dict(),
+        }
+        blob = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.saved += 1
+        self.last_reason = reason
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads a checkpoint; :class:`CheckpointError` with one line if it is not a usable one."""
+    path = Path(path)
+    try:
+        data = json.loads(zlib.decompress(path.read_bytes()))
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror}") from None
+    except (zlib.error, ValueError):
+        raise CheckpointError(f"not a longplay checkpoint: {path}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"not a longplay checkpoint: {path}")
+    if int(data.get("version", 0)) > VERSION:
+        raise CheckpointError(
+            f"{path} is a version {data['version']} checkpoint; this longplay reads up to "
+            f"{VERSION}: upgrade longplay"
+        )
+    return data
+
+
+def checkpoint_actions(data: dict[str, Any]) -> bytes:
+    """The actions pressed up to the checkpoint."""
+    return zlib.decompress(base64.b64decode(data["actions"]))
+
+
+def resimulate(env: gym.Env, seed: int, actions: bytes) -> tuple[Any, dict[str, Any], bool, bool]:
+    """Resets ``env`` with ``seed`` and presses ``actions``; returns the last (obs, info, terminated,
+    truncated)."""
+    obs, info = env.reset(seed=seed)
+    terminated = truncated = False
+    for action in actions:
+        obs, _, terminated, truncated, info = env.step(action)
+    return obs, info, bool(terminated), bool(truncated)
+
+
+# ============================================================================================ replay
+
+
+def truncate_replay(
+    path: str | os.PathLike[str], steps: int, turns: int, memory: int, resume: dict[str, Any]
+) -> None:
+    """Cuts a one-episode replay back to ``steps`` actions, ``turns`` turn rows and ``memory`` memory rows,
+    reopens its episode, and notes the resume in the header's ``resumes`` list."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        episodes = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
+        if episodes != 1:
+            raise CheckpointError(f"{path} has {episodes} episodes; only one-episode LM runs can be resumed")
+        conn.execute("BEGIN")
+        for first, _, actions, rewards in conn.execute(
+            "SELECT first_step, n_steps, actions, rewards FROM chunks WHERE episode = 0 AND first_step < ? "
+            "AND first_step + n_steps > ?",
+            (steps, steps),
+        ).fetchall():
+            keep = steps - first  # a chunk straddles the checkpoint: cut it
+            cut = zlib.decompress(actions)[:keep]
+            new_rewards = None
+            if rewards is not None:
+                raw = zlib.decompress(rewards)
+                import struct
+
+                entries = [e for e in struct.iter_unpack("<Id", raw) if e[0] < keep]
+                new_rewards = (
+                    zlib.compress(b"".join(struct.pack("<Id", *e) for e in entries)) if entries else None
+                )
+            conn.execute(
+                "UPDATE chunks SET n_steps = ?, actions = ?, rewards = ? "
+                "WHERE episode = 0 AND first_step = ?",
+                (keep, zlib.compress(cut, 6), new_rewards, first),
+            )
+        conn.execute("DELETE FROM chunks WHERE episode = 0 AND first_step >= ?", (steps,))
+        have = conn.execute("SELECT coalesce(sum(n_steps), 0) FROM chunks WHERE episode = 0").fetchone()[0]
+        if have != steps:
+            raise CheckpointError(
+                f"{path} holds {have} steps but the checkpoint needs {steps}: the replay and the "
+                "checkpoint do not belong together"
+            )
+        for table in ("checkpoints", "keyframes", "milestones"):
+            conn.execute(f"DELETE FROM {table} WHERE episode = 0 AND step > ?", (steps,))
+        conn.execute("DELETE FROM turns WHERE turn > ?", (turns,))
+        conn.execute("DELETE FROM memory WHERE snapshot > ?", (memory,))
+        conn.execute(
+            "UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = 0"
+        )
+        row = conn.execute("SELECT value FROM header WHERE key = 'resumes'").fetchone()
+        resumes = json.loads(row[0]) if row else []
+        resumes.append(resume)
+        conn.executemany(
+            "INSERT OR REPLACE INTO header VALUES (?, ?)",
+            [("resumes", json.dumps(resumes, sort_keys=True)), ("status", json.dumps("recording"))],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+
+
+def reopen_recorder(
+    env: gym.Env, path: str | os.PathLike[str], *, steps: int, turns: int, memory: int, seconds: float
+) -> Any:
+    """A :class:`~longplay.replays.recorder.Recorder` around ``env`` (already at step ``steps``) that
+    continues the replay at ``path``, truncated first to the checkpoint (see :func:`truncate_replay`)."""
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.schema import ReplayError
+
+    path = Path(path)
+    try:
+        truncate_replay(
+            path,
+            steps,
+            turns,
+            memory,
+            {
+                "at_step": steps,
+                "turn_rows": turns,
+                "memory_rows": memory,
+                "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+        )
+        return Recorder.resume(env, path, step=steps, seconds=seconds)
+    except (ReplayError, sqlite3.DatabaseError) as exc:
+        raise CheckpointError(f"cannot continue the replay {path}: {exc}") from None

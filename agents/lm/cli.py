@@ -1,0 +1,614 @@
+"""``longplay run --agent lm``: the command-line half of LM runs (the ``run`` command calls into here).
+
+:func:`add_arguments` adds the LM options to ``longplay run`` (every ``dest`` starts with ``lm_``), and
+:func:`run_lm` performs a whole run: env, provider, scaffold, replay, checkpoints, progress, summary.
+
+Examples::
+
+    longplay run --agent lm --env QuestMini-v0 --provider offline --scaffold full --steps 2000
+    longplay run --agent lm --provider anthropic --model claude-sonnet-4-5 --scaffold notes --max-dollars 5
+    longplay run --agent lm --provider openai --base-url http://localhost:8000/v1 \\
+        --model qwen2.5-7b-instruct --price local --observe text
+    longplay run --agent lm --resume runs/20261128-235959__QuestMini-v0__lm__offline-explorer__seed0.lpr
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from longplay.agents.lm.config import (
+    PROVIDERS,
+    BudgetConfig,
+    CheckpointConfig,
+    LMConfig,
+    ObservationConfig,
+    ProviderConfig,
+    RetryConfig,
+    ToolConfig,
+    config_from_dict,
+)
+
+OBSERVE = ("text", "screenshot", "both")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the LM options to ``longplay run`` (dests prefixed ``lm_``)."""
+    g = parser.add_argument_group("language-model agents (--agent lm)")
+    g.add_argument(
+        "--provider",
+        dest="lm_provider",
+        choices=PROVIDERS,
+        default=None,
+        help="model endpoint: anthropic, openai (any OpenAI-compatible server) or offline (scripted; "
+        "default)",
+    )
+    g.add_argument(
+        "--model",
+        dest="lm_model",
+        metavar="NAME",
+        default=None,
+        help="model name (default: offline-explorer for offline)",
+    )
+    g.add_argument(
+        "--base-url",
+        dest="lm_base_url",
+        metavar="URL",
+        default=None,
+        help="endpoint URL, e.g. http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama",
+    )
+    g.add_argument(
+        "--api-key-env",
+        dest="lm_api_key_env",
+        default=None,
+        metavar="VAR",
+        help="environment variable holding the API key (default ANTHROPIC_API_KEY / OPENAI_API_KEY)",
+    )
+    g.add_argument(
+        "--temperature",
+        dest="lm_temperature",
+        metavar="T",
+        type=float,
+        default=None,
+        help="sampling temperature (default: the endpoint's)",
+    )
+    g.add_argument(
+        "--max-output-tokens",
+        dest="lm_max_output_tokens",
+        metavar="N",
+        type=int,
+        default=None,
+        help="most tokens per reply (default 1024)",
+    )
+    g.add_argument(
+        "--timeout",
+        dest="lm_timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="seconds per request (default 120)",
+    )
+    g.add_argument(
+        "--price",
+        dest="lm_price",
+        metavar="ENTRY",
+        default=None,
+        help="price-table entry that bills the model (default: the model name); 'local' costs nothing",
+    )
+    g.add_argument(
+        "--no-prompt-cache",
+        dest="lm_no_prompt_cache",
+        action="store_true",
+        help="do not mark prompts for caching",
+    )
+    g.add_argument(
+        "--observe",
+        dest="lm_observe",
+        choices=OBSERVE,
+        default=None,
+        help="what the model sees of the screen: text view, screenshot, or both (default text)",
+    )
+    g.add_argument(
+        "--image-scale",
+        dest="lm_image_scale",
+        metavar="K",
+        type=int,
+        default=None,
+        help="screenshot upscaling (3)",
+    )
+    g.add_argument(
+        "--scaffold",
+        dest="lm_scaffold",
+        metavar="SPEC",
+        default=None,
+        help="preset (minimal, notes, full) or components, e.g. 'window(k=30),notes,critic(every=10)'",
+    )
+    g.add_argument(
+        "--scaffold-file",
+        dest="lm_scaffold_file",
+        default=None,
+        metavar="TOML",
+        help="scaffold from a TOML file (applied after --scaffold)",
+    )
+    g.add_argument(
+        "--max-steps",
+        dest="lm_max_steps",
+        metavar="N",
+        type=int,
+        default=None,
+        help="step budget (default: --steps; on --resume: the run's own)",
+    )
+    g.add_argument(
+        "--max-turns", dest="lm_max_turns", metavar="N", type=int, default=None, help="turn budget"
+    )
+    g.add_argument(
+        "--max-tokens",
+        dest="lm_max_tokens",
+        metavar="N",
+        type=int,
+        default=None,
+        help="token budget (in + out)",
+    )
+    g.add_argument(
+        "--max-dollars", dest="lm_max_dollars", metavar="USD", type=float, default=None, help="dollar budget"
+    )
+    g.add_argument(
+        "--max-seconds",
+        dest="lm_max_seconds",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="wall-clock budget",
+    )
+    g.add_argument(
+        "--max-retries",
+        dest="lm_max_retries",
+        metavar="N",
+        type=int,
+        default=None,
+        help="retries of one model call (default 6)",
+    )
+    g.add_argument(
+        "--max-failures",
+        dest="lm_max_failures",
+        metavar="N",
+        type=int,
+        default=None,
+        help="failed turns in a row before the run stops (default 5)",
+    )
+    g.add_argument(
+        "--checkpoint-every",
+        dest="lm_checkpoint_every",
+        metavar="TURNS",
+        type=int,
+        default=None,
+        help="turns between checkpoints (default 50; 0: only at milestones and the end)",
+    )
+    g.add_argument(
+        "--resume",
+        dest="lm_resume",
+        default=None,
+        metavar="RUN",
+        help="continue a run (its replay or checkpoint path, or its name in --runs-dir)",
+    )
+
+
+def _user_error(message: str) -> Exception:
+    from longplay.agents.cli import CliError
+
+    return CliError(message)
+
+
+def _arg(args: argparse.Namespace, name: str) -> Any:
+    return getattr(args, name, None)
+
+
+def config_from_args(args: argparse.Namespace) -> LMConfig:
+    """The :class:`LMConfig` of a new run from the command line."""
+    from longplay.scaffolds import load_spec_file, normalize, parse_spec
+
+    provider = _arg(args, "lm_provider") or "offline"
+    model = _arg(args, "lm_model") or ("offline-explorer" if provider == "offline" else None)
+    if model is None:
+        raise _user_error(f"--model is required with --provider {provider}")
+    pc = ProviderConfig(
+        provider=provider,
+        model=model,
+        base_url=_arg(args, "lm_base_url"),
+        api_key_env=_arg(args, "lm_api_key_env"),
+        temperature=_arg(args, "lm_temperature"),
+        price=_arg(args, "lm_price"),
+        prompt_caching=not _arg(args, "lm_no_prompt_cache"),
+    )
+    if _arg(args, "lm_max_output_tokens") is not None:
+        pc.max_output_tokens = args.lm_max_output_tokens
+    if _arg(args, "lm_timeout") is not None:
+        pc.request_timeout_s = args.lm_timeout
+    observe = _arg(args, "lm_observe") or "text"
+    oc = ObservationConfig(screenshot=observe in ("screenshot", "both"), text=observe in ("text", "both"))
+    if _arg(args, "lm_image_scale") is not None:
+        oc.image_scale = args.lm_image_scale
+    steps = _arg(args, "lm_max_steps") or _arg(args, "steps")
+    budget = BudgetConfig(
+        max_steps=steps,
+        max_turns=_arg(args, "lm_max_turns"),
+        max_tokens=_arg(args, "lm_max_tokens"),
+        max_dollars=_arg(args, "lm_max_dollars"),
+        max_seconds=_arg(args, "lm_max_seconds"),
+    )
+    retry = RetryConfig()
+    if _arg(args, "lm_max_retries") is not None:
+        retry.max_retries = args.lm_max_retries
+    if _arg(args, "lm_max_failures") is not None:
+        retry.max_consecutive_failures = args.lm_max_failures
+    checkpoint = CheckpointConfig()
+    if _arg(args, "lm_checkpoint_every") is not None:
+        checkpoint.every_turns = args.lm_checkpoint_every
+    try:
+        spec = parse_spec(_arg(args, "lm_scaffold") or "minimal")
+        if _arg(args, "lm_scaffold_file"):
+            from longplay.scaffolds.presets import merge
+
+            for entry in load_spec_file(args.lm_scaffold_file):
+                merge(spec, entry)
+        spec = normalize(spec)
+    except ValueError as exc:
+        raise _user_error(str(exc)) from None
+    config = LMConfig(
+        provider=pc,
+        observation=oc,
+        budget=budget,
+        retry=retry,
+        tools=ToolConfig(),
+        checkpoint=checkpoint,
+        scaffold=spec,
+        seed=int(_arg(args, "seed") or 0),
+    )
+    validate_config(config)
+    return config
+
+
+def validate_config(config: LMConfig) -> None:
+    """One-line errors for values that cannot work."""
+    b = config.budget
+    for name, value in (
+        ("--max-steps/--steps", b.max_steps),
+        ("--max-turns", b.max_turns),
+        ("--max-tokens", b.max_tokens),
+    ):
+        if value is not None and value < 1:
+            raise _user_error(f"invalid {name} {value}; must be >= 1")
+    for name, value in (("--max-dollars", b.max_dollars), ("--max-seconds", b.max_seconds)):
+        if value is not None and value <= 0:
+            raise _user_error(f"invalid {name} {value}; must be > 0")
+    if not config.observation.text and not config.observation.screenshot:
+        raise _user_error("the model must see something: --observe text, screenshot or both")
+    if config.observation.image_scale < 1:
+        raise _user_error(f"invalid --image-scale {config.observation.image_scale}; must be >= 1")
+    if config.provider.max_output_tokens < 1 or config.provider.request_timeout_s <= 0:
+        raise _user_error("--max-output-tokens and --timeout must be positive")
+    if config.retry.max_retries < 0 or config.retry.max_consecutive_failures < 1:
+        raise _user_error("--max-retries must be >= 0 and --max-failures >= 1")
+    if config.checkpoint.every_turns < 0:
+        raise _user_error("--checkpoint-every must be >= 0")
+    if b.max_dollars is not None:
+        from longplay.agents.lm.accounting import PriceTable
+
+        name = config.provider.price or config.provider.model
+        if PriceTable.load().lookup(name) is None:
+            raise _user_error(
+                f"no price for {name!r} in the price table, so a dollar budget cannot be kept; "
+                "pass --price NAME (e.g. --price local for a free local model)"
+            )
+
+
+def _apply_overrides(config: LMConfig, args: argparse.Namespace) -> None:
+    """Budget and reliability flags given with ``--resume`` replace the checkpoint's."""
+    for flag, section, name in (
+        ("lm_max_steps", "budget", "max_steps"),
+        ("lm_max_turns", "budget", "max_turns"),
+        ("lm_max_tokens", "budget", "max_tokens"),
+        ("lm_max_dollars", "budget", "max_dollars"),
+        ("lm_max_seconds", "budget", "max_seconds"),
+        ("lm_max_retries", "retry", "max_retries"),
+        ("lm_max_failures", "retry", "max_consecutive_failures"),
+        ("lm_checkpoint_every", "checkpoint", "every_turns"),
+        ("lm_timeout", "provider", "request_timeout_s"),
+    ):
+        value = _arg(args, flag)
+        if value is not None:
+            setattr(getattr(config, section), name, value)
+
+
+# ============================================================================================ run
+
+
+@dataclass
+class _Plan:
+    """What a run (new or resumed) is made of, before the env exists."""
+
+    config: LMConfig
+    env_id: str
+    env_kwargs: dict[str, Any]
+    resume: dict[str, Any] | None = None  # the checkpoint, when resuming
+    checkpoint: Path | None = None
+
+
+def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
+    """The config, env and checkpoint of a new run, or of the run ``--resume`` names."""
+    from longplay.agents.cli import parse_kwargs, resolve_env_id
+    from longplay.agents.lm.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
+
+    if not _arg(args, "lm_resume"):
+        config = config_from_args(args)
+        kwargs = parse_kwargs(_arg(args, "set") or [])
+        kwargs.setdefault("obs_mode", _arg(args, "obs_mode") or "symbolic")
+        return _Plan(config, resolve_env_id(args.env), kwargs)
+    try:
+        path = find_checkpoint(args.lm_resume, runs_dir)
+        data = load_checkpoint(path)
+        config = config_from_dict(data["run"]["config"])
+    except (CheckpointError, ValueError, KeyError) as exc:
+        raise _user_error(str(exc)) from None
+    if data.get("terminated"):
+        raise _user_error(f"run {args.lm_resume!r} finished the game: there is nothing to resume")
+    kept = (
+        ("--provider", "lm_provider"),
+        ("--model", "lm_model"),
+        ("--scaffold", "lm_scaffold"),
+        ("--scaffold-file", "lm_scaffold_file"),
+        ("--observe", "lm_observe"),
+        ("--base-url", "lm_base_url"),
+    )
+    ignored = [flag for flag, dest in kept if _arg(args, dest) is not None]
+    if ignored:
+        print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
+    _apply_overrides(config, args)
+    validate_config(config)
+    return _Plan(config, data["env_id"], dict(data["env_kwargs"]), data, path)
+
+
+def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
+    """The replay header's ``lm`` entry: endpoint (no credentials), prices, prompt version, adapter."""
+    from longplay.agents.lm.accounting import PriceTable
+
+    prices = PriceTable.load()
+    price = prices.lookup(config.provider.price or config.provider.model)
+    return {
+        "lm": {
+            **provider.describe(),
+            "price_table_version": prices.version,
+            "price": dataclasses.asdict(price) if price is not None else None,
+            "prompt_version": config.prompt_version,
+            "adapter": type(adapter).__name__ if adapter is not None else None,
+        }
+    }
+
+
+def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None, tuple[Any, ...]]:
+    """Brings a fresh env to the checkpoint's state and reopens its replay; returns (env, recorder,
+    replay path, (obs, info, actions, terminated, truncated))."""
+    from longplay.agents.lm.checkpoint import CheckpointError, checkpoint_actions, reopen_recorder, resimulate
+
+    data = plan.resume
+    assert data is not None
+    actions = checkpoint_actions(data)
+    obs, info, terminated, truncated = resimulate(env, plan.config.seed, actions)
+    if env.unwrapped.game.state_hash().hex() != data["state_hash"]:
+        raise _user_error(
+            "the rebuilt game does not match the checkpoint (state hashes differ): the game "
+            "or its version changed since the run"
+        )
+    restored = (obs, info, actions, terminated, truncated)
+    if not record or not data.get("replay"):
+        return env, None, None, restored
+    replay = Path(data["replay"])
+    if not replay.exists():
+        raise _user_error(f"the run's replay {replay} is missing (use --no-record to resume without it)")
+    counters = data["run"]["counters"]
+    try:
+        recorder = reopen_recorder(
+            env,
+            replay,
+            steps=len(actions),
+            turns=counters["logged_turns"],
+            memory=counters["logged_memory"],
+            seconds=counters["seconds"],
+        )
+    except CheckpointError as exc:
+        raise _user_error(str(exc)) from None
+    return recorder, recorder, replay, restored
+
+
+def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None) -> int:
+    """Performs ``longplay run --agent lm ...``; returns the exit code (0 when the run ended on a budget or
+    finished the game, 1 when it stopped on failures or the endpoint refused it, 130 when interrupted).
+
+    ``provider`` replaces the one the config names (tests); ``sleep`` replaces the back-off wait.
+    """
+    from longplay.agents.cli import make_env
+    from longplay.agents.lm.adapters import adapter_for
+    from longplay.agents.lm.checkpoint import CheckpointStore, checkpoint_path
+    from longplay.agents.lm.loop import LMRun
+    from longplay.agents.lm.providers import ProviderError, build_provider
+    from longplay.scaffolds import build_scaffold
+
+    runs_dir = _arg(args, "runs_dir") or "runs"
+    plan = _plan(args, runs_dir)
+    config = plan.config
+    try:
+        scaffold = build_scaffold(config.scaffold)
+        provider = provider or build_provider(config.provider, seed=config.seed)
+    except (ValueError, ProviderError) as exc:
+        raise _user_error(str(exc)) from None
+    record = not _arg(args, "no_record")
+    env = make_env(plan.env_id, plan.env_kwargs)
+    recorder, replay_path, restored = None, None, None
+    try:
+        adapter = adapter_for(env.unwrapped.game)
+        if adapter is not None and adapter.obs_mode not in str(plan.env_kwargs.get("obs_mode", "")).split(
+            "+"
+        ):
+            raise _user_error(
+                f"the LM agent reads the {adapter.obs_mode} view of {plan.env_id}: use --obs-mode "
+                f"{adapter.obs_mode} (or a mode with +{adapter.obs_mode})"
+            )
+        if plan.resume is not None:
+            env, recorder, replay_path, restored = _restore(env, plan, record)
+        elif record:
+            from longplay.replays.recorder import Recorder, run_path
+
+            replay_path = run_path(runs_dir, plan.env_id, "lm", config.provider.model, config.seed)
+            recorder = env = Recorder(
+                env,
+                replay_path,
+                env_id=plan.env_id,
+                env_kwargs=plan.env_kwargs,
+                agent="lm",
+                model=config.provider.model,
+                scaffold_card=scaffold.card(),
+                config=dataclasses.asdict(config),
+                extra_header=_header(config, provider, adapter),
+            )
+            plan.checkpoint = checkpoint_path(replay_path)
+        store = None
+        if plan.checkpoint is not None and (record or plan.resume is not None):
+            store = CheckpointStore(plan.checkpoint, plan.env_id, plan.env_kwargs, replay_path, recorder)
+        extra = {"sleep": sleep} if sleep is not None else {}
+        try:
+            run = LMRun(env, provider, scaffold, config, log=recorder, checkpoints=store, **extra)
+        except ValueError as exc:
+            raise _user_error(str(exc)) from None
+    except BaseException:
+        env.close()
+        raise
+    verb = "resuming" if plan.resume is not None else "running"
+    print(
+        f"longplay: {verb} lm ({config.provider.provider}:{config.provider.model}, scaffold "
+        f"{'+'.join(c['name'] for c in scaffold.card())}) on {plan.env_id} (seed {config.seed})",
+        flush=True,
+    )
+    progress = _Progress(config, quiet=bool(_arg(args, "quiet")))
+    try:
+        if plan.resume is not None and restored is not None:
+            run.load_state_dict(plan.resume["run"], *restored)
+            reason = plan.resume["reason"]
+            print(f"  from turn {run.counters.turns}, step {run.driver.steps} ({reason} checkpoint)")
+        progress.milestones = len(run.driver.milestones)
+        run.on_turn = progress.update
+        outcome = run.run()
+    finally:
+        progress.close()
+        env.close()
+    _report(env, outcome, replay_path, store)
+    return {"failures": 1, "error": 1, "interrupted": 130}.get(outcome.reason, 0)
+
+
+def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any) -> None:
+    """Prints the milestones, why the run stopped, what it spent, and where the replay and checkpoint are."""
+    from longplay.agents.runner import RunResult, milestone_table
+
+    c = outcome.counters
+    result = RunResult(
+        steps=c.steps,
+        episodes=1,
+        milestones=outcome.milestones,
+        finished=outcome.reason == "finished",
+        seconds=max(c.seconds, 1e-9),
+    )
+    print(milestone_table(env, result))
+    print(f"stopped: {outcome.reason}: {outcome.message}")
+    print(
+        f"turns {c.turns} ({c.failed_turns} failed) | model calls {c.model_calls} | tokens {c.tokens:,} "
+        f"(in {c.tokens_in:,}, out {c.tokens_out:,}, cache read {c.tokens_cache_read:,}, write "
+        f"{c.tokens_cache_write:,}) | ${c.dollars:.4f} | {c.seconds:.1f} s "
+        f"({c.model_seconds:.1f} s in models)"
+    )
+    if replay_path is not None:
+        print(f"replay: {replay_path}")
+    if store is not None and store.saved:
+        print(
+            f"checkpoint: {store.path} (continue with: longplay run --agent lm --resume "
+            f"{replay_path or store.path})"
+        )
+
+
+class _Progress:
+    """A progress bar over steps (or turns), with spend and milestones."""
+
+    def __init__(self, config: LMConfig, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.total = config.budget.max_steps
+        self.bar = tqdm(total=self.total, disable=quiet, unit="step", dynamic_ncols=True, leave=False)
+        self.milestones = 0
+
+    def update(self, run: Any) -> None:
+        d, c = run.driver, run.counters
+        self.bar.n = d.steps
+        self.bar.set_postfix_str(
+            f"turn {c.turns} | {len(d.milestones)} milestones | {c.tokens:,} tok | ${c.dollars:.3f}",
+            refresh=False,
+        )
+        self.bar.refresh()
+        if len(d.milestones) > self.milestones:
+            self.milestones = len(d.milestones)
+            names = {m.id: m.name for m in d.game.milestones()}
+            latest = next(reversed(d.milestones))
+            self.bar.write(
+                f"  milestone: {names.get(latest, latest)} (step {d.milestones[latest]}, turn {c.turns})"
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# ============================================================================================ standalone
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with ``longplay run``'s own options and the LM options, for
+    ``python -m longplay.agents.lm.cli`` (the same as ``longplay run --agent lm``)."""
+    from longplay.agents.cli import DEFAULT_STEPS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m longplay.agents.lm.cli", description="Run a language-model agent on a longplay env."
+    )
+    parser.add_argument("--env", default="longplay/QuestMini-v0", help="env id (default QuestMini-v0)")
+    parser.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help=f"button presses (default {DEFAULT_STEPS})"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
+    parser.add_argument("--obs-mode", default=None, help="env observation mode (default symbolic)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument"
+    )
+    parser.add_argument("--runs-dir", default="runs", help="where replays go (default runs/)")
+    parser.add_argument("--no-record", action="store_true", help="do not record a replay")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m longplay.agents.lm.cli``: one-line errors, exit code 2 on bad input."""
+    import sys
+
+    from longplay.agents.cli import CliError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return run_lm(args)
+    except CliError as exc:
+        print(f"longplay: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("longplay: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""The part of the loop that presses buttons: the env, the latest observation, the step budget, the seen map.
+
+Every button a tool presses goes through :meth:`Driver.press`, which steps the env (the replay recorder
+sees each step), keeps the observation, notes new milestones, feeds the seen map and refuses to go past the
+step budget or the end of the episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from longplay.agents.lm.adapters import GameAdapter, Position
+from longplay.agents.lm.navigation import SeenMap
+from longplay.envs.game import Button, GameState, parse_button
+
+
+class Driver:
+    """Steps ``env`` for the tools (see the module docstring).
+
+    Args:
+        env: The env (a replay :class:`~longplay.replays.recorder.Recorder` around it, usually).
+        adapter: Reads positions and screens, or ``None`` for backends without one.
+        max_steps: Most env steps of the whole run (``None``: no limit).
+        every_step: Add every step's screen to the seen map. When the model reads the text view, its
+            (larger) map is added at each observation instead, so the seen map is what the model was shown.
+    """
+
+    def __init__(
+        self, env: gym.Env, adapter: GameAdapter | None, max_steps: int | None, every_step: bool = True
+    ) -> None:
+        self.env = env
+        self.every_step = every_step
+        self.game = env.unwrapped.game
+        self.adapter = adapter
+        self.seen: SeenMap | None = SeenMap(adapter.rules) if adapter is not None else None
+        self.max_steps = max_steps
+        self.steps = 0
+        self.obs: Any = None
+        self.info: dict[str, Any] = {}
+        self.terminated = False
+        self.truncated = False
+        self.new_milestones: list[str] = []
+        self.milestones: dict[str, int] = {}
+        #: Every action pressed this run, one byte each (checkpoints rebuild the env from them).
+        self.actions = bytearray()
+
+    # ------------------------------------------------------------------------------------------ episode
+    def reset(self, seed: int) -> None:
+        """Starts the episode."""
+        self.obs, self.info = self.env.reset(seed=seed)
+        self.milestones = dict(self.info.get("milestones", {}))
+        self.observe()
+
+    def restore(
+        self,
+        obs: Any,
+        info: dict[str, Any],
+        actions: bytes,
+        terminated: bool = False,
+        truncated: bool = False,
+    ) -> None:
+        """Takes over an env already brought to a checkpoint's state by pressing ``actions``."""
+        self.obs, self.info = obs, info
+        self.actions = bytearray(actions)
+        self.steps = len(actions)
+        self.terminated, self.truncated = terminated, truncated
+        self.milestones = dict(info.get("milestones", {}))
+
+    @property
+    def episode_over(self) -> bool:
+        """The game finished or the episode was truncated."""
+        return self.terminated or self.truncated
+
+    @property
+    def steps_left(self) -> int | None:
+        """Presses left in the step budget (``None``: unlimited)."""
+        return None if self.max_steps is None else max(0, self.max_steps - self.steps)
+
+    def can_press(self) -> bool:
+        """Whether another press is allowed."""
+        return not self.episode_over and (self.max_steps is None or self.steps < self.max_steps)
+
+    # ------------------------------------------------------------------------------------------ buttons
+    def press(self, button: Button | str) -> bool:
+        """Presses one button; ``False`` (nothing pressed) past the budget or the end of the episode."""
+        if not self.can_press():
+            return False
+        if isinstance(button, str):
+            button = parse_button(button)
+        self.obs, _, terminated, truncated, self.info = self.env.step(int(button))
+        self.steps += 1
+        self.actions.append(int(button))
+        self.terminated, self.truncated = bool(terminated), bool(truncated)
+        for milestone in self.info.get("new_milestones", ()):
+            self.new_milestones.append(milestone)
+            self.milestones.setdefault(milestone, self.steps)
+        if self.every_step:
+            self.observe()
+        return True
+
+    def observe(self) -> None:
+        """Adds the current screen to the seen map."""
+        if self.adapter is None or self.seen is None:
+            return
+        screen = self.adapter.screen(self.obs)
+        if screen is not None:
+            self.seen.update(screen.map_id, screen.x0, screen.y0, screen.tiles, screen.entities)
+
+    def observe_text_view(self) -> None:
+        """Adds what the text view's map shows now (called when the model is shown the text view)."""
+        if self.adapter is None or self.seen is None:
+            return
+        screen = self.adapter.text_screen(self.game)
+        if screen is not None:
+            self.seen.update(screen.map_id, screen.x0, screen.y0, screen.tiles, screen.entities)
+
+    def position(self) -> Position | None:
+        """The player's position now (``None`` without an adapter)."""
+        return None if self.adapter is None else self.adapter.position(self.obs)
+
+    def status_line(self, state: GameState | None = None) -> str:
+        """One line: mode, map, position, facing (from the game's typed state summary)."""
+        state = state or self.game.state()
+        return (
+            f"{state.mode.value} | map {state.map_id} ({state.map_name}) | x {state.x}, y {state.y} | "
+            f"facing {state.facing}"
+        )

@@ -1,0 +1,300 @@
+"""The map the agent has seen (fog of war, per map) and path-finding over it for ``navigate_to``.
+
+Only tiles that were on screen are known; unknown tiles are never walked through. A :class:`SeenMap` holds,
+per map, a grid of tile codes (``UNSEEN`` where nothing was seen) and the entities last seen on each tile.
+What a code means (walkable, one-way ledge, warp) comes from a :class:`TileRules` the game adapter gives.
+Memory is bounded by the size of the maps visited.
+
+>>> rules = TileRules(passable=(False, True), chars=(" ", "."))
+>>> seen = SeenMap(rules)
+>>> seen.update(0, 0, 0, np.ones((3, 3), np.uint8), np.zeros((3, 3), np.uint8))
+>>> find_path(seen, 0, (0, 0), (2, 2))
+['down', 'down', 'right', 'right']
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+UNSEEN = 255
+DIRECTIONS = ("up", "down", "left", "right")
+STEPS = ((0, -1), (0, 1), (-1, 0), (1, 0))
+
+
+@dataclass(frozen=True)
+class TileRules:
+    """What the tile codes of one game mean for walking.
+
+    Attributes:
+        passable: Per code, whether the player may stand there.
+        chars: Per code, one character for the map drawing.
+        ledges: Codes entered only moving down, landing one tile beyond.
+        warps: Codes that move the player elsewhere (doors, mats): only ever the last tile of a path.
+        legend: Per code, a name (for the map legend).
+    """
+
+    passable: tuple[bool, ...]
+    chars: tuple[str, ...]
+    ledges: frozenset[int] = frozenset()
+    warps: frozenset[int] = frozenset()
+    legend: tuple[str, ...] = ()
+
+
+@dataclass
+class _Grid:
+    x0: int
+    y0: int
+    tiles: np.ndarray  # uint8 codes, UNSEEN where unknown
+    entities: np.ndarray  # uint8, last entity seen on the tile (0: none)
+
+
+@dataclass
+class SeenMap:
+    """Tiles seen, per map (see the module docstring)."""
+
+    rules: TileRules
+    grids: dict[int, _Grid] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+
+    def update(self, map_id: int, x0: int, y0: int, tiles: np.ndarray, entities: np.ndarray) -> None:
+        """Writes a screen of ``tiles`` (rows, cols) whose top-left tile is (``x0``, ``y0``) on ``map_id``."""
+        h, w = tiles.shape
+        grid = self._ensure(map_id, x0, y0, x0 + w, y0 + h)
+        ox, oy = x0 - grid.x0, y0 - grid.y0
+        grid.tiles[oy : oy + h, ox : ox + w] = tiles
+        grid.entities[oy : oy + h, ox : ox + w] = entities
+
+    def _ensure(self, map_id: int, x_lo: int, y_lo: int, x_hi: int, y_hi: int) -> _Grid:
+        grid = self.grids.get(map_id)
+        if grid is None:
+            grid = self.grids[map_id] = _Grid(
+                x_lo,
+                y_lo,
+                np.full((y_hi - y_lo, x_hi - x_lo), UNSEEN, np.uint8),
+                np.zeros((y_hi - y_lo, x_hi - x_lo), np.uint8),
+            )
+            return grid
+        gh, gw = grid.tiles.shape
+        if x_lo >= grid.x0 and y_lo >= grid.y0 and x_hi <= grid.x0 + gw and y_hi <= grid.y0 + gh:
+            return grid
+        # Grow by at least 16 tiles a side so walking along an edge does not copy every step.
+        nx0 = min(grid.x0, x_lo - 16 if x_lo < grid.x0 else grid.x0)
+        ny0 = min(grid.y0, y_lo - 16 if y_lo < grid.y0 else grid.y0)
+        nx1 = max(grid.x0 + gw, x_hi + 16 if x_hi > grid.x0 + gw else grid.x0 + gw)
+        ny1 = max(grid.y0 + gh, y_hi + 16 if y_hi > grid.y0 + gh else grid.y0 + gh)
+        tiles = np.full((ny1 - ny0, nx1 - nx0), UNSEEN, np.uint8)
+        entities = np.zeros_like(tiles)
+        tiles[grid.y0 - ny0 : grid.y0 - ny0 + gh, grid.x0 - nx0 : grid.x0 - nx0 + gw] = grid.tiles
+        entities[grid.y0 - ny0 : grid.y0 - ny0 + gh, grid.x0 - nx0 : grid.x0 - nx0 + gw] = grid.entities
+        grid.x0, grid.y0, grid.tiles, grid.entities = nx0, ny0, tiles, entities
+        return grid
+
+    def tile(self, map_id: int, x: int, y: int) -> int:
+        """The code seen at (x, y), or ``UNSEEN``."""
+        grid = self.grids.get(map_id)
+        if grid is None:
+            return UNSEEN
+        gx, gy = x - grid.x0, y - grid.y0
+        if 0 <= gy < grid.tiles.shape[0] and 0 <= gx < grid.tiles.shape[1]:
+            return int(grid.tiles[gy, gx])
+        return UNSEEN
+
+    def entity(self, map_id: int, x: int, y: int) -> int:
+        """The entity last seen at (x, y) (0: none or unknown)."""
+        grid = self.grids.get(map_id)
+        if grid is None:
+            return 0
+        gx, gy = x - grid.x0, y - grid.y0
+        if 0 <= gy < grid.tiles.shape[0] and 0 <= gx < grid.tiles.shape[1]:
+            return int(grid.entities[gy, gx])
+        return 0
+
+    def seen_count(self, map_id: int | None = None) -> int:
+        """Tiles seen on ``map_id`` (all maps when ``None``)."""
+        grids = self.grids.values() if map_id is None else [g for m, g in self.grids.items() if m == map_id]
+        return int(sum(int((g.tiles != UNSEEN).sum()) for g in grids))
+
+    def render(
+        self,
+        map_id: int,
+        center: tuple[int, int],
+        radius: tuple[int, int] = (12, 8),
+        marks: dict[tuple[int, int], str] | None = None,
+    ) -> str:
+        """The seen tiles around ``center`` as text with coordinates; ``?`` unseen, ``@`` the player,
+        ``E`` an entity, ``marks`` single characters at tiles (e.g. markers)."""
+        cx, cy = center
+        rx, ry = radius
+        w, h = 2 * rx + 1, 2 * ry + 1
+        x0, y0 = cx - rx, cy - ry
+        codes = np.full((h, w), UNSEEN, np.uint8)
+        ents = np.zeros((h, w), np.uint8)
+        grid = self.grids.get(map_id)
+        if grid is not None:  # copy the overlap of the window and the grid
+            gh, gw = grid.tiles.shape
+            lx, ly = max(x0, grid.x0), max(y0, grid.y0)
+            hx, hy = min(x0 + w, grid.x0 + gw), min(y0 + h, grid.y0 + gh)
+            if lx < hx and ly < hy:
+                codes[ly - y0 : hy - y0, lx - x0 : hx - x0] = grid.tiles[
+                    ly - grid.y0 : hy - grid.y0, lx - grid.x0 : hx - grid.x0
+                ]
+                ents[ly - y0 : hy - y0, lx - x0 : hx - x0] = grid.entities[
+                    ly - grid.y0 : hy - grid.y0, lx - grid.x0 : hx - grid.x0
+                ]
+        chars = self._char_table()[codes]
+        chars[(ents != 0) & (codes != UNSEEN)] = ord("E")
+        for (mx, my), mark in (marks or {}).items():
+            if 0 <= mx - x0 < w and 0 <= my - y0 < h:
+                chars[my - y0, mx - x0] = ord(mark[0])
+        chars[ry, rx] = ord("@")
+        lines = [f"x: {x0}..{x0 + w - 1} (left to right), y: {y0}..{y0 + h - 1} (top to bottom)"]
+        for r in range(h):
+            lines.append(f"{y0 + r:>4} {chars[r].tobytes().decode('ascii')}")
+        return "\n".join(lines)
+
+    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per tile code (256 entries): passable, warp, ledge."""
+        tables = getattr(self, "_luts", None)
+        if tables is None:
+            passable = np.zeros(256, bool)
+            passable[: len(self.rules.passable)] = self.rules.passable
+            warp = np.zeros(256, bool)
+            ledge = np.zeros(256, bool)
+            for code in self.rules.warps:
+                warp[code] = True
+            for code in self.rules.ledges:
+                ledge[code] = True
+            tables = self._luts = (passable, warp, ledge)
+        return tables
+
+    def _char_table(self) -> np.ndarray:
+        table = getattr(self, "_chars", None)
+        if table is None:
+            table = np.full(256, ord("?"), np.uint8)
+            for code, ch in enumerate(self.rules.chars):
+                table[code] = ord(ch) if ch.isascii() and len(ch) == 1 else ord("?")
+            self._chars = table
+        return table
+
+    # ------------------------------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """A JSON-able snapshot (grids zlib-compressed, base64)."""
+        return {
+            "names": {str(k): v for k, v in self.names.items()},
+            "grids": {
+                str(m): {
+                    "x0": g.x0,
+                    "y0": g.y0,
+                    "shape": list(g.tiles.shape),
+                    "tiles": _pack(g.tiles),
+                    "entities": _pack(g.entities),
+                }
+                for m, g in self.grids.items()
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict`."""
+        self.names = {int(k): v for k, v in state.get("names", {}).items()}
+        self.grids = {}
+        for m, g in state.get("grids", {}).items():
+            shape = tuple(g["shape"])
+            self.grids[int(m)] = _Grid(
+                g["x0"], g["y0"], _unpack(g["tiles"], shape), _unpack(g["entities"], shape)
+            )
+
+
+def _pack(array: np.ndarray) -> str:
+    return base64.b64encode(zlib.compress(array.tobytes(), 6)).decode("ascii")
+
+
+def _unpack(text: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), np.uint8).reshape(shape).copy()
+
+
+def find_path(
+    seen: SeenMap,
+    map_id: int,
+    start: tuple[int, int],
+    goal: tuple[int, int],
+    blocked: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
+) -> list[str] | None:
+    """Shortest list of d-pad directions from ``start`` to ``goal`` over seen, passable, entity-free tiles.
+
+    If ``goal`` itself cannot be stood on (a person, a counter, a sign), the path ends on a passable tile
+    next to it and a last direction turns the player to face it. Warp tiles (doors) are used only as the
+    goal. Ledges are crossed moving down only. ``None`` when no such path is known.
+    """
+    if start == goal:
+        return []
+    grid = seen.grids.get(map_id)
+    if grid is None:
+        return None
+    h, w = grid.tiles.shape
+    ox, oy = grid.x0, grid.y0
+    lut = seen.lookup_tables()
+    codes = grid.tiles
+    # One flat list per property: Python-level BFS on ints, no per-cell method calls.
+    stand = (lut[0][codes] & (grid.entities == 0)).ravel().tolist()
+    warp = lut[1][codes].ravel().tolist()
+    ledge = lut[2][codes].ravel().tolist()
+    for bx, by in blocked:
+        if 0 <= bx - ox < w and 0 <= by - oy < h:
+            stand[(by - oy) * w + bx - ox] = False
+
+    def index(x: int, y: int) -> int:
+        return (y - oy) * w + (x - ox) if 0 <= x - ox < w and 0 <= y - oy < h else -1
+
+    s, g = index(*start), index(*goal)
+    if s < 0 or g < 0 or codes.flat[g] == UNSEEN:
+        return None
+    goal_standable = g >= 0 and stand[g]
+    previous: dict[int, tuple[int, int]] = {}
+    queue = deque([s])
+    visited = {s}
+    end = -1
+    face = -1
+    gx, gy = goal
+    while queue and end < 0:
+        cell = queue.popleft()
+        x, y = cell % w + ox, cell // w + oy
+        for d, (dx, dy) in enumerate(STEPS):
+            nx, ny = x + dx, y + dy
+            if nx == gx and ny == gy and not goal_standable:
+                end, face = cell, d
+                break
+            n = index(nx, ny)
+            if n < 0:
+                continue
+            if ledge[n]:  # one way, down only: land beyond
+                if d != 1:
+                    continue
+                ny += 1
+                n = index(nx, ny)
+                if n < 0:
+                    continue
+            if n in visited or not stand[n] or (warp[n] and n != g):
+                continue
+            visited.add(n)
+            previous[n] = (cell, d)
+            if n == g:
+                end = n
+                break
+            queue.append(n)
+    if end < 0:
+        return None
+    path: list[str] = []
+    node = end
+    while node != s:
+        node, d = previous[node]
+        path.append(DIRECTIONS[d])
+    path.reverse()
+    if face >= 0:
+        path.append(DIRECTIONS[face])
+    return path

@@ -1,0 +1,618 @@
+"""Model providers behind one small interface, and retries with exponential back-off and jitter.
+
+A :class:`Provider` turns a provider-neutral :class:`~longplay.agents.lm.messages.ModelRequest` into a
+:class:`~longplay.agents.lm.messages.ModelResponse`, or raises :class:`ProviderError` saying whether the
+failure is worth retrying. Three kinds:
+
+* :class:`AnthropicProvider`: the official ``anthropic`` SDK (tool use, images, prompt caching).
+* :class:`OpenAIProvider`: the official ``openai`` SDK against any OpenAI-compatible endpoint (OpenAI, vLLM,
+  Ollama, llama.cpp server, OpenRouter) given a base URL.
+* :class:`OfflineProvider`: a deterministic scripted policy that reads only the request (what a model
+  would see): CI plays games end to end with it, with no network and no key.
+
+API keys are read from the environment when a provider is built, held by the SDK client only, and scrubbed
+from every error message (:func:`redact`); replays record the name of the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from longplay.agents.lm.config import DEFAULT_KEY_ENV, PROVIDERS, ProviderConfig, RetryConfig
+from longplay.agents.lm.messages import (
+    Image,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    Text,
+    ToolCall,
+    ToolResult,
+    Usage,
+    estimate_message_tokens,
+    estimate_tokens,
+)
+
+#: Failure kinds worth another attempt.
+RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "connection", "bad_response"})
+
+
+class ProviderError(Exception):
+    """A failed model call. ``str(error)`` is one line with no secret in it.
+
+    Attributes:
+        kind: ``rate_limit``, ``server``, ``timeout``, ``connection``, ``bad_response`` (retryable),
+            ``auth``, ``bad_request``, ``config`` (not).
+        retry_after: Seconds the server asked to wait, if it said.
+        status: The HTTP status, if there was one.
+    """
+
+    def __init__(
+        self, kind: str, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(" ".join(message.split()))
+        self.kind = kind
+        self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may succeed."""
+        return self.kind in RETRYABLE_KINDS
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (of 4 characters or more) replaced by ``***``.
+
+    >>> redact("bad key sk-123456 given", ["sk-123456"])
+    'bad key *** given'
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL without user name, password or query string (they may hold credentials).
+
+    >>> redact_url("https://user:pw@example.com/v1?key=abc")
+    'https://example.com/v1'
+    """
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class Provider(Protocol):
+    """What the loop needs from a model endpoint."""
+
+    name: str
+    model: str
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        """Answers one request, or raises :class:`ProviderError`."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the replay header records (no secret)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to checkpoint (empty for stateless endpoints)."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict`."""
+
+
+def api_key(config: ProviderConfig, required: bool) -> str | None:
+    """The key from the environment variable the config names; ``ProviderError`` if required and unset."""
+    env_name = config.api_key_env or DEFAULT_KEY_ENV.get(config.provider, "")
+    key = os.environ.get(env_name) if env_name else None
+    if required and not key:
+        raise ProviderError(
+            "config",
+            f"no API key: set the environment variable {env_name} (or name another one with --api-key-env)",
+        )
+    return key or None
+
+
+def _retry_after(headers: Any) -> float | None:
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _classify_status(status: int) -> str:
+    if status == 429:
+        return "rate_limit"
+    if status in (401, 403):
+        return "auth"
+    if status in (408, 409) or status >= 500:
+        return "server" if status != 408 else "timeout"
+    return "bad_request"
+
+
+def _sdk_error(exc: Exception, sdk: Any, secrets: list[str]) -> ProviderError:
+    """Maps an SDK exception (anthropic and openai share their shapes) to a :class:`ProviderError`."""
+    message = redact(f"{type(exc).__name__}: {exc}", secrets)
+    if len(message) > 500:
+        message = message[:500] + " ..."
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderError("timeout", message)
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderError("connection", message)
+    if isinstance(exc, sdk.APIStatusError):
+        status = int(exc.status_code)
+        return ProviderError(
+            _classify_status(status),
+            message,
+            status=status,
+            retry_after=_retry_after(getattr(exc.response, "headers", None)),
+        )
+    return ProviderError("bad_response", message)
+
+
+# ============================================================================================ Anthropic
+
+
+class AnthropicProvider:
+    """Claude models through the official ``anthropic`` SDK (its own retries off: the loop retries)."""
+
+    name = "anthropic"
+
+    def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
+        key = key or api_key(config, required=True)  # before the (slow) SDK import: fail fast
+        import anthropic
+
+        self.config = config
+        self.model = config.model
+        self._secrets = [key or ""]
+        self._sdk = anthropic
+        self._client = anthropic.Anthropic(
+            api_key=key, base_url=config.base_url, max_retries=0, timeout=config.request_timeout_s
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": self.name, "model": self.model, "base_url": redact_url(self.config.base_url)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def wire_request(self, request: ModelRequest) -> dict[str, Any]:
+        """The keyword arguments of ``messages.create`` for ``request``."""
+        cache = {"type": "ephemeral"} if self.config.prompt_caching else None
+        system: list[dict[str, Any]] = [{"type": "text", "text": request.system}]
+        if cache:
+            system[0]["cache_control"] = cache
+        tools = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in request.tools
+        ]
+        if cache and tools:
+            tools[-1]["cache_control"] = cache
+        messages = [
+            {"role": m.role, "content": [self._block(b) for b in m.blocks] or [{"type": "text", "text": "."}]}
+            for m in request.messages
+        ]
+        if cache and 0 < request.cache_prefix <= len(messages):
+            messages[request.cache_prefix - 1]["content"][-1]["cache_control"] = cache
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_output_tokens,
+            "system": system,
+            "messages": messages,
+        }
+        if tools:
+            kwargs["tools"] = tools
+        if self.config.temperature is not None:
+            kwargs["extra_body"] = {"temperature": self.config.temperature}
+        return kwargs
+
+    @staticmethod
+    def _block(block: Any) -> dict[str, Any]:
+        if isinstance(block, Text):
+            return {"type": "text", "text": block.text or "."}
+        if isinstance(block, Image):
+            return {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": block.base64()},
+            }
+        if isinstance(block, ToolCall):
+            return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.arguments or {}}
+        assert isinstance(block, ToolResult)
+        return {
+            "type": "tool_result",
+            "tool_use_id": block.call_id,
+            "content": block.content or ".",
+            "is_error": block.is_error,
+        }
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        try:
+            reply = self._client.messages.create(**self.wire_request(request))
+        except self._sdk.AnthropicError as exc:
+            raise _sdk_error(exc, self._sdk, self._secrets) from None
+        except (ValueError, TypeError, KeyError) as exc:  # an unreadable body
+            raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
+        blocks: list[Any] = []
+        for item in getattr(reply, "content", None) or []:
+            kind = getattr(item, "type", "")
+            if kind == "text":
+                blocks.append(Text(item.text))
+            elif kind == "tool_use":
+                args = item.input
+                if isinstance(args, dict):
+                    blocks.append(ToolCall(item.id, item.name, args, json.dumps(args)))
+                else:
+                    blocks.append(
+                        ToolCall(
+                            item.id, item.name, None, json.dumps(args), "tool input must be a JSON object"
+                        )
+                    )
+        usage = getattr(reply, "usage", None)
+        if usage is None:
+            raise ProviderError("bad_response", "reply without usage")
+        return ModelResponse(
+            Message("assistant", blocks),
+            Usage(
+                int(usage.input_tokens or 0),
+                int(usage.output_tokens or 0),
+                int(getattr(usage, "cache_read_input_tokens", 0) or 0),
+                int(getattr(usage, "cache_creation_input_tokens", 0) or 0),
+            ),
+            stop_reason=str(getattr(reply, "stop_reason", "") or ""),
+            model=str(getattr(reply, "model", "")),
+        )
+
+
+# ============================================================================================ OpenAI
+
+
+class OpenAIProvider:
+    """Any OpenAI-compatible chat-completions endpoint through the official ``openai`` SDK."""
+
+    name = "openai"
+
+    def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
+        # Local servers (vLLM, Ollama, llama.cpp) take any key; OpenAI itself needs one.
+        key = key or api_key(config, required=config.base_url is None) or "no-key"
+        import openai
+
+        self.config = config
+        self.model = config.model
+        self._secrets = [key]
+        self._sdk = openai
+        field = config.openai_max_tokens_field
+        if field == "auto":
+            official = config.base_url is None or "api.openai.com" in config.base_url
+            field = "max_completion_tokens" if official else "max_tokens"
+        self.max_tokens_field = field
+        self._client = openai.OpenAI(
+            api_key=key, base_url=config.base_url, max_retries=0, timeout=config.request_timeout_s
+        )
+        self._calls = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": self.name, "model": self.model, "base_url": redact_url(self.config.base_url)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def wire_request(self, request: ModelRequest) -> dict[str, Any]:
+        """The keyword arguments of ``chat.completions.create`` for ``request``."""
+        messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}]
+        for message in request.messages:
+            messages.extend(self._messages(message))
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            self.max_tokens_field: request.max_output_tokens,
+        }
+        if request.tools:
+            kwargs["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
+                for t in request.tools
+            ]
+        if self.config.temperature is not None:
+            kwargs["temperature"] = self.config.temperature
+        return kwargs
+
+    @staticmethod
+    def _messages(message: Message) -> list[dict[str, Any]]:
+        if message.role == "assistant":
+            out: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+            calls = message.tool_calls
+            if calls:
+                out["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {
+                            "name": c.name,
+                            "arguments": c.raw_arguments or json.dumps(c.arguments or {}),
+                        },
+                    }
+                    for c in calls
+                ]
+            elif out["content"] is None:
+                out["content"] = ""
+            return [out]
+        wire: list[dict[str, Any]] = [
+            {"role": "tool", "tool_call_id": b.call_id, "content": b.content}
+            for b in message.blocks
+            if isinstance(b, ToolResult)
+        ]
+        parts: list[dict[str, Any]] = []
+        for b in message.blocks:
+            if isinstance(b, Text):
+                parts.append({"type": "text", "text": b.text})
+            elif isinstance(b, Image):
+                parts.append(
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b.base64()}"}}
+                )
+        if parts:
+            only_text = all(p["type"] == "text" for p in parts)
+            wire.append(
+                {"role": "user", "content": "\n".join(p["text"] for p in parts) if only_text else parts}
+            )
+        return wire
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        try:
+            reply = self._client.chat.completions.create(**self.wire_request(request))
+        except self._sdk.OpenAIError as exc:
+            raise _sdk_error(exc, self._sdk, self._secrets) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
+        choices = getattr(reply, "choices", None)
+        if not choices:
+            raise ProviderError("bad_response", "reply without choices")
+        choice = choices[0]
+        msg = getattr(choice, "message", None)
+        blocks: list[Any] = []
+        content = getattr(msg, "content", None) if msg is not None else None
+        if isinstance(content, str) and content:
+            blocks.append(Text(content))
+        for call in (getattr(msg, "tool_calls", None) or []) if msg is not None else []:
+            self._calls += 1
+            function = getattr(call, "function", None)
+            name = str(getattr(function, "name", "") or "")
+            raw = getattr(function, "arguments", "")
+            raw = raw if isinstance(raw, str) else json.dumps(raw)
+            call_id = str(getattr(call, "id", "") or f"call_{self._calls}")
+            try:
+                args = json.loads(raw) if raw.strip() else {}
+                error = None if isinstance(args, dict) else "tool arguments must be a JSON object"
+            except json.JSONDecodeError as exc:
+                args, error = None, f"tool arguments are not valid JSON ({exc.msg} at character {exc.pos})"
+            blocks.append(ToolCall(call_id, name, args if error is None else None, raw, error))
+        usage = getattr(reply, "usage", None)
+        message = Message("assistant", blocks)
+        if usage is None:
+            return ModelResponse(
+                message,
+                Usage(estimate_tokens(request), estimate_message_tokens(message)),
+                stop_reason=str(getattr(choice, "finish_reason", "") or ""),
+                model=str(getattr(reply, "model", "")),
+                estimated_usage=True,
+            )
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
+        return ModelResponse(
+            message,
+            Usage(max(0, prompt - cached), int(getattr(usage, "completion_tokens", 0) or 0), cached, 0),
+            stop_reason=str(getattr(choice, "finish_reason", "") or ""),
+            model=str(getattr(reply, "model", "")),
+        )
+
+
+# ============================================================================================ offline
+
+
+class Policy(Protocol):
+    """A scripted model: reads the request, writes the reply. Deterministic given its state."""
+
+    def reply(self, request: ModelRequest) -> Message:
+        """The assistant message for ``request``."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to checkpoint."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict`."""
+
+
+#: Offline model name -> "module:Class" of its policy.
+OFFLINE_POLICIES: dict[str, str] = {
+    "offline-explorer": "longplay.agents.lm.offline:ExplorerPolicy",
+}
+
+
+class OfflineProvider:
+    """A scripted policy behind the provider interface; token usage is the local estimate."""
+
+    name = "offline"
+
+    def __init__(self, config: ProviderConfig, policy: Policy | None = None, seed: int = 0) -> None:
+        self.config = config
+        self.model = config.model
+        if policy is None:
+            if config.model not in OFFLINE_POLICIES:
+                raise ProviderError(
+                    "config",
+                    f"unknown offline model {config.model!r}; valid: {', '.join(sorted(OFFLINE_POLICIES))}",
+                )
+            import importlib
+
+            module, cls = OFFLINE_POLICIES[config.model].split(":")
+            policy = getattr(importlib.import_module(module), cls)(seed=seed)
+        self.policy = policy
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": self.name, "model": self.model, "base_url": None}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.policy.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state)
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        message = self.policy.reply(request)
+        return ModelResponse(
+            message,
+            Usage(estimate_tokens(request), estimate_message_tokens(message)),
+            stop_reason="tool_use" if message.tool_calls else "end_turn",
+            model=self.model,
+            estimated_usage=True,
+        )
+
+
+class ScriptedProvider:
+    """Plays back a list of replies and failures in order (for tests of the loop); then repeats the last."""
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        script: list[Message | ProviderError | Callable[[ModelRequest], Message]],
+        model: str = "scripted",
+    ) -> None:
+        self.script = script
+        self.model = model
+        self.position = 0
+        self.requests: list[ModelRequest] = []
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": self.name, "model": self.model, "base_url": None}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.position = int(state.get("position", 0))
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        self.requests.append(request)
+        item = self.script[min(self.position, len(self.script) - 1)]
+        self.position += 1
+        if isinstance(item, ProviderError):
+            raise item
+        message = item(request) if callable(item) else item
+        return ModelResponse(
+            message,
+            Usage(estimate_tokens(request), estimate_message_tokens(message)),
+            model=self.model,
+            estimated_usage=True,
+        )
+
+
+def build_provider(config: ProviderConfig, seed: int = 0) -> Provider:
+    """The provider the config names; raises :class:`ProviderError` (kind ``config``) on bad config."""
+    if config.provider == "anthropic":
+        return AnthropicProvider(config)
+    if config.provider == "openai":
+        return OpenAIProvider(config)
+    if config.provider == "offline":
+        return OfflineProvider(config, seed=seed)
+    raise ProviderError(
+        "config", f"unknown provider {config.provider!r}; valid providers: {', '.join(PROVIDERS)}"
+    )
+
+
+# ============================================================================================ retries
+
+
+@dataclass
+class Attempt:
+    """One failed attempt of a call."""
+
+    kind: str
+    message: str
+    status: int | None
+    waited_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict for the replay."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "status": self.status,
+            "waited_s": round(self.waited_s, 3),
+        }
+
+
+def backoff_delay(attempt: int, config: RetryConfig, rng: random.Random, retry_after: float | None) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based).
+
+    The server's ``retry-after`` wins when given; otherwise exponential back-off with "equal jitter"
+    (half fixed, half random), so many runs hitting one rate limit spread out. Never above the maximum.
+    """
+    if retry_after is not None:
+        return min(config.backoff_max_s, retry_after)
+    ceiling = min(config.backoff_max_s, config.backoff_base_s * (2**attempt))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def call_with_retries(
+    provider: Provider,
+    request: ModelRequest,
+    config: RetryConfig,
+    rng: random.Random,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[ModelResponse | None, list[Attempt], ProviderError | None]:
+    """Calls ``provider`` until it answers, a failure is not retryable, or the retries run out.
+
+    Returns ``(response, failed_attempts, final_error)``: ``response`` is ``None`` exactly when
+    ``final_error`` is set. Never raises :class:`ProviderError`.
+    """
+    attempts: list[Attempt] = []
+    for attempt in range(config.max_retries + 1):
+        try:
+            return provider.complete(request), attempts, None
+        except ProviderError as exc:
+            error = exc
+        if not error.retryable or attempt == config.max_retries:
+            attempts.append(Attempt(error.kind, str(error), error.status, 0.0))
+            return None, attempts, error
+        delay = backoff_delay(attempt, config, rng, error.retry_after)
+        attempts.append(Attempt(error.kind, _SPACE.sub(" ", str(error)), error.status, delay))
+        sleep(delay)
+    raise AssertionError("unreachable")

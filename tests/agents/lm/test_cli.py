@@ -1,0 +1,134 @@
+"""``longplay run --agent lm`` (through the LM command-line module): runs, replays, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from longplay.agents.lm.cli import main
+from longplay.agents.lm.stubserver import Reply, StubServer
+from longplay.replays.reader import ReplayReader
+
+
+def one_replay(folder: Path) -> Path:
+    (path,) = folder.glob("*.lpr")
+    return path
+
+
+def test_offline_run_records_a_replay_with_the_scaffold_card(tmp_path: Path, capsys) -> None:
+    assert (
+        main(["--scaffold", "notes,goals", "--max-turns", "12", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "stopped: turns: turn budget reached (12 turns)" in out and "Left the house" in out
+    assert "replay: " in out and "--resume" in out
+    with ReplayReader(one_replay(tmp_path)) as replay:
+        header = replay.header
+        assert header["agent"] == "lm" and header["model"] == "offline-explorer"
+        assert [c["name"] for c in header["scaffold_card"]] == ["window", "notes", "goals"]
+        assert (
+            header["config"]["budget"]["max_turns"] == 12
+            and header["config"]["scaffold"][0]["name"] == "window"
+        )
+        assert header["lm"]["provider"] == "offline" and header["lm"]["prompt_version"]
+        assert len(replay.turns()) == 12 and {m.name for m in replay.memory()} == {"notes", "goals"}
+    assert (tmp_path / (one_replay(tmp_path).stem + ".ckpt")).exists()
+
+
+def test_openai_compatible_endpoint_through_the_cli(tmp_path: Path, dummy_keys, capsys) -> None:
+    script = [Reply("Walking.", [("press_buttons", '{"buttons": ["down", "down"]}')])]
+    with StubServer("openai", script) as server:
+        url = server.base_url
+        code = main(
+            [
+                "--provider",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "qwen-local",
+                "--price",
+                "local",
+                "--max-turns",
+                "3",
+                "--observe",
+                "both",
+                "--runs-dir",
+                str(tmp_path),
+                "--quiet",
+            ]
+        )
+    assert code == 0, capsys.readouterr().err
+    assert len(server.requests) == 3
+    content = server.requests[0]["messages"][1]["content"]
+    assert content[0]["type"] == "image_url" and "Screen (text)" in content[1]["text"]
+    path = one_replay(tmp_path)
+    with ReplayReader(path) as replay:
+        assert replay.header["lm"]["base_url"] == url
+        assert replay.num_steps() == 6 and all(t.tokens_in > 0 and t.cost_usd == 0 for t in replay.turns())
+    blob = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert dummy_keys["OPENAI_API_KEY"].encode() not in blob
+
+
+def test_scaffold_file(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "scaffold.toml"
+    spec.write_text('preset = "minimal"\n[window]\nk = 4\n[critic]\nevery = 2\n')
+    assert main(["--scaffold-file", str(spec), "--max-turns", "5", "--no-record", "--quiet"]) == 0
+    assert "scaffold window+critic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (
+            ["--provider", "anthropic", "--model", "claude-x"],
+            "no API key: set the environment variable ANTHROPIC_API_KEY",
+        ),
+        (["--provider", "openai"], "--model is required with --provider openai"),
+        (["--scaffold", "telepathy"], "unknown scaffold 'telepathy'"),
+        (["--scaffold", "window(k=zero)"], "must be a number"),
+        (["--max-turns", "0"], "invalid --max-turns 0"),
+        (["--max-dollars", "-1"], "invalid --max-dollars"),
+        (["--obs-mode", "text"], "the LM agent reads the symbolic view"),
+        (["--env", "Nowhere-v0"], "unknown env 'Nowhere-v0'"),
+        (
+            [
+                "--provider",
+                "openai",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--model",
+                "m",
+                "--max-dollars",
+                "1",
+            ],
+            "no price for 'm'",
+        ),
+        (["--scaffold-file", "/nonexistent.toml"], "cannot read /nonexistent.toml"),
+    ],
+)
+def test_bad_input_is_one_line(argv: list[str], fragment: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main([*argv, "--runs-dir", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not list(tmp_path.glob("*.lpr"))  # nothing half-made is left behind
+
+
+def test_config_round_trips_through_json() -> None:
+    from dataclasses import asdict
+
+    from longplay.agents.lm.cli import build_parser, config_from_args
+    from longplay.agents.lm.config import config_from_dict
+
+    config = config_from_args(
+        build_parser().parse_args(
+            ["--scaffold", "full", "--max-dollars", "2", "--observe", "screenshot", "--temperature", "0.3"]
+        )
+    )
+    data = json.loads(json.dumps(asdict(config)))
+    assert config_from_dict(data) == config
+    with pytest.raises(ValueError, match="unknown LM config key"):
+        config_from_dict({**data, "colour": 1})

@@ -1,0 +1,278 @@
+"""The LM loop: budgets, malformed replies, failures, accounting, history, faults over real SDK clients."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from longplay.agents.lm.config import BudgetConfig, LMConfig, ObservationConfig, ProviderConfig, RetryConfig
+from longplay.agents.lm.loop import ListLog, LMRun
+from longplay.agents.lm.messages import Image, Message, ModelRequest, Text, ToolCall
+from longplay.agents.lm.providers import AnthropicProvider, OpenAIProvider, ProviderError, ScriptedProvider
+from longplay.agents.lm.stubserver import Fault, Reply, StubServer
+from longplay.scaffolds import build_scaffold
+
+
+def press(*buttons: str, text: str = "go") -> Message:
+    import json
+
+    args = {"buttons": list(buttons)}
+    return Message(
+        "assistant",
+        [Text(text), ToolCall(f"c{time.perf_counter_ns()}", "press_buttons", args, json.dumps(args))],
+    )
+
+
+def config(**budget: object) -> LMConfig:
+    return LMConfig(
+        provider=ProviderConfig(provider="scripted", model="scripted"),
+        budget=BudgetConfig(**budget),
+        retry=RetryConfig(max_retries=2, backoff_base_s=0.001),
+    )
+
+
+class Sink:
+    """Collects checkpoint reasons."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def save(self, run: LMRun, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+def make_run(env, script, cfg=None, scaffold="minimal", **kwargs):  # type: ignore[no-untyped-def]
+    provider = ScriptedProvider(script)
+    log = ListLog()
+    run = LMRun(
+        env,
+        provider,
+        build_scaffold(scaffold),
+        cfg or config(max_turns=50),
+        log=log,
+        sleep=lambda s: None,
+        **kwargs,
+    )
+    return run, provider, log
+
+
+@pytest.mark.parametrize(
+    "budget, reason",
+    [
+        ({"max_steps": 5}, "steps"),
+        ({"max_turns": 3}, "turns"),
+        ({"max_tokens": 1500}, "tokens"),
+        ({"max_seconds": 0.05}, "seconds"),
+    ],
+)
+def test_budgets_stop_cleanly_and_say_which(tiny_env, budget: dict, reason: str) -> None:
+    slow = [lambda r: (time.sleep(0.02), press("right", "left"))[1]]
+    run, _, _ = make_run(
+        tiny_env, slow if reason == "seconds" else [press("right", "left")], config(**budget)
+    )
+    outcome = run.run()
+    assert outcome.reason == reason, outcome.message
+    if reason == "steps":
+        assert run.driver.steps == 5 and run.counters.turns == 3  # the last turn pressed only what was left
+    if reason == "turns":
+        assert run.counters.turns == 3
+
+
+def test_dollar_budget_needs_a_price_and_stops(tiny_env) -> None:
+    cfg = config(max_dollars=0.001)
+    with pytest.raises(ValueError, match="no price"):
+        make_run(tiny_env, [press("a")], cfg)
+    cfg.provider.price = "claude-sonnet-4-5"
+    run, _, log = make_run(tiny_env, [press("down", "a")], cfg)
+    outcome = run.run()
+    assert outcome.reason == "dollars" and run.counters.dollars >= 0.001
+    assert all(t["cost_usd"] > 0 for t in log.turns)
+
+
+def test_game_finished_stops_the_run(tiny_env) -> None:
+    script = [press("a", "a"), press(*["right"] * 5), press(*["down"] * 5)]
+    run, _, _ = make_run(tiny_env, script)
+    outcome = run.run()
+    assert outcome.reason == "finished" and set(outcome.milestones) == {"moved", "read", "corner"}
+
+
+def test_malformed_and_empty_replies_are_answered_not_fatal(tiny_env) -> None:
+    script = [
+        Message("assistant", [ToolCall("1", "teleport", {"to": "end"}, '{"to": "end"}')]),
+        Message("assistant", [ToolCall("2", "press_buttons", {"buttons": "up"}, '{"buttons": "up"}')]),
+        Message("assistant", [ToolCall("3", "press_buttons", None, '{"buttons": [', "not valid JSON")]),
+        Message("assistant", []),
+        Message("assistant", [Text("I think I should move.")]),
+        Message("assistant", [ToolCall("4", "press_buttons", {"buttons": ["hop"]}, '{"buttons": ["hop"]}')]),
+        press("right"),
+    ]
+    cfg = config(max_turns=7)
+    cfg.retry.max_consecutive_failures = 10
+    run, provider, log = make_run(tiny_env, script, cfg)
+    outcome = run.run()
+    assert outcome.reason == "turns"
+    texts = [r.messages[-1].blocks for r in provider.requests[1:]]
+    assert "unknown tool 'teleport'" in texts[0][0].content
+    assert "must be an array" in texts[1][0].content
+    assert "not valid JSON" in texts[2][0].content
+    assert "You called no tool" in "".join(b.text for b in texts[4] if isinstance(b, Text))
+    assert "must be one of" in texts[5][0].content
+    assert run.counters.failed_turns == 6 and run.counters.consecutive_failures == 0 and run.driver.steps == 1
+    assert log.turns[3]["error"] == "empty reply"
+
+
+def test_consecutive_failures_checkpoint_and_stop(tiny_env) -> None:
+    sink = Sink()
+    cfg = config(max_turns=50)
+    cfg.retry.max_consecutive_failures = 3
+    run, provider, log = make_run(
+        tiny_env, [press("right"), ProviderError("server", "HTTP 500", status=500)], cfg, checkpoints=sink
+    )
+    outcome = run.run()
+    assert outcome.reason == "failures" and "3 turns in a row failed" in outcome.message
+    assert sink.reasons[-1] == "stop" and run.counters.turns == 4
+    assert len(provider.requests) == 1 + 3 * 3  # each failed turn: the call and 2 retries
+    assert [len(t["extra"]["attempts"]) for t in log.turns] == [0, 3, 3, 3]
+    assert log.turns[-1]["error"].startswith("server:")
+
+
+def test_auth_failure_stops_at_once(tiny_env) -> None:
+    run, _, _ = make_run(tiny_env, [ProviderError("auth", "bad key", status=401)])
+    outcome = run.run()
+    assert outcome.reason == "error" and "bad key" in outcome.message and run.counters.turns == 1
+
+
+def test_turn_log_accounting_and_memory(tiny_env) -> None:
+    script = [
+        Message("assistant", [ToolCall("n", "add_note", {"title": "t", "text": "x"}, "{}")]),
+        press("right"),
+    ]
+    run, _, log = make_run(tiny_env, script, config(max_turns=2), scaffold="notes")
+    run.run()
+    first = log.turns[0]
+    assert first["prompt_digest"].startswith("sha256:") and first["tokens_in"] > 0 and first["tokens_out"] > 0
+    assert first["tool_calls"][0]["result"].startswith("Added note") and first["extra"]["kind"] == "act"
+    assert first["extra"]["harness_s"] >= 0 and first["latency_s"] >= 0
+    assert [m["name"] for m in log.memory] == ["notes"] and log.memory[0]["content"] == {"t": "x"}
+    assert run.counters.tokens == sum(t["tokens_in"] + t["tokens_out"] for t in log.turns)
+
+
+def test_window_and_images_bound_the_context(tiny_env) -> None:
+    cfg = config(max_turns=6)
+    cfg.observation = ObservationConfig(screenshot=True, text=True, keep_images=1)
+    run, provider, _ = make_run(tiny_env, [press("right")], cfg, scaffold="window(k=2)")
+    run.run()
+    last: ModelRequest = provider.requests[-1]
+    assert len(last.messages) == 5  # two kept turns (user, assistant each) and the current message
+    images = [b for m in last.messages for b in m.blocks if isinstance(b, Image)]
+    assert len(images) == 1 and isinstance(last.messages[-1].blocks[1], Image)  # after the tool result
+    assert last.messages[-1].text.startswith("Turn 6 | step 5")
+
+
+def test_critic_and_summary_calls_are_logged_and_bound_context(tiny_env) -> None:
+    def model(request: ModelRequest) -> Message:
+        if request.system.startswith(("PROGRESS SUMMARY", "CRITIC")):
+            return Message("assistant", [Text("advice " + request.system[:8])])
+        return press("right", "left", text="x" * 400)
+
+    run, provider, log = make_run(
+        tiny_env,
+        [model],
+        config(max_turns=40),
+        scaffold="summary(budget_tokens=1500, keep_last=1),critic(every=10)",
+    )
+    run.run()
+    kinds = [t["extra"]["kind"] for t in log.turns]
+    assert kinds.count("critic") == 3 and kinds.count("summary") >= 2
+    acts = [r for r in provider.requests if r.purpose == "act"]
+    assert max(run.estimate(r.messages[-1].blocks) for r in acts[-5:]) < 2500
+    assert (
+        "Progress summary" in acts[-1].messages[-1].text and "Critic's advice" in acts[-1].messages[-1].text
+    )
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_loop_survives_every_fault_over_real_sdks(kind: str, tiny_env, dummy_keys, tmp_path) -> None:
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.recorder import Recorder
+
+    script = [
+        Reply("hi", [("press_buttons", '{"buttons": ["right"]}')]),
+        Fault("429", retry_after=0.01),
+        Fault("500"),
+        Fault("timeout", delay=0.5),
+        Fault("truncated"),
+        Reply(tool_calls=[("press_buttons", '{"buttons": [')]),  # truncated arguments
+        Reply(tool_calls=[("jump", "{}")]),  # unknown tool
+        Reply(tool_calls=[("press_buttons", '{"buttons": 3}')]),  # wrong type
+        Reply(),  # empty
+        Reply("done", [("press_buttons", '{"buttons": ["down"]}')]),
+    ]
+    cfg = LMConfig(
+        provider=ProviderConfig(provider=kind, model="stub-model", request_timeout_s=0.25),
+        budget=BudgetConfig(max_turns=6),
+        retry=RetryConfig(max_retries=4, backoff_base_s=0.001),
+    )
+    path = tmp_path / "run.lpr"
+    with StubServer(kind, script) as server:
+        cfg.provider.base_url = server.base_url
+        provider = (AnthropicProvider if kind == "anthropic" else OpenAIProvider)(cfg.provider)
+        env = Recorder(tiny_env, path, agent="lm", model="stub-model", config=cfg)
+        run = LMRun(env, provider, build_scaffold("minimal"), cfg, log=env, sleep=lambda s: None)
+        outcome = run.run()
+        env.close()
+    assert outcome.reason == "turns" and run.driver.steps == 2
+    with ReplayReader(path) as replay:
+        turns = replay.turns()
+    assert [len(t.extra["attempts"]) for t in turns] == [0, 4, 0, 0, 0, 0]
+    assert [a["kind"] for a in turns[1].extra["attempts"]] == [
+        "rate_limit",
+        "server",
+        "timeout",
+        "bad_response",
+    ]
+    bad_json = turns[1].tool_calls[0]["result"]  # Anthropic never sends unparsed input: the stub wraps it
+    assert ("not valid JSON" if kind == "openai" else "missing 'buttons'") in bad_json
+    assert "unknown tool 'jump'" in turns[2].tool_calls[0]["result"]
+    assert "must be an array" in turns[3].tool_calls[0]["result"]
+    assert turns[4].error == "empty reply"
+    assert all(t.tokens_in > 0 for t in turns)
+    blob = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    for secret in dummy_keys.values():
+        assert secret.encode() not in blob
+
+
+def test_scaffold_calls_over_the_anthropic_sdk(tiny_env, dummy_keys) -> None:
+    def answer(request: dict) -> Reply:
+        system = request["system"][0]["text"]
+        if system.startswith(("PROGRESS SUMMARY", "CRITIC")):
+            assert "tools" not in request
+            return Reply(text=f"{system.split('.')[0]} written")
+        return Reply("x" * 600, [("press_buttons", '{"buttons": ["right", "left"]}')])
+
+    cfg = LMConfig(
+        provider=ProviderConfig(provider="anthropic", model="claude-haiku-4-5"),
+        budget=BudgetConfig(max_turns=12),
+        retry=RetryConfig(max_retries=0),
+    )
+    with StubServer("anthropic", [answer]) as server:
+        cfg.provider.base_url = server.base_url
+        log = ListLog()
+        run = LMRun(
+            tiny_env,
+            AnthropicProvider(cfg.provider),
+            build_scaffold("summary(budget_tokens=1500),critic(every=4)"),
+            cfg,
+            log=log,
+        )
+        outcome = run.run()
+    assert outcome.reason == "turns" and run.counters.failed_turns == 0
+    kinds = [t["extra"]["kind"] for t in log.turns]
+    assert "summary" in kinds and kinds.count("critic") == 2
+    assert run.counters.dollars > 0 and run.counters.tokens_cache_read > 0
+    last = server.requests[-1]
+    assert "Progress summary" in json.dumps(last["messages"][-1]) and "Critic's advice" in json.dumps(
+        last["messages"][-1]
+    )

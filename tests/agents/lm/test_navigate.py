@@ -1,0 +1,119 @@
+"""``navigate_to`` on the built-in game: paths over the tiles the model was shown, markers, early stops."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+import longplay.envs  # noqa: F401 - registers the envs
+from longplay.agents.lm.config import BudgetConfig, LMConfig, ProviderConfig
+from longplay.agents.lm.loop import LMRun
+from longplay.agents.lm.messages import Message, ToolCall
+from longplay.agents.lm.navigation import UNSEEN, find_path
+from longplay.agents.lm.providers import ScriptedProvider
+from longplay.scaffolds import build_scaffold
+
+
+def make(scaffold: str = "minimal") -> LMRun:
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
+    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold(scaffold), config)
+    run.start()
+    run.observe()  # what the model is shown first: the text view's map goes into the seen map
+    return run
+
+
+def call(run: LMRun, name: str, **args: object) -> tuple[str, bool]:
+    result, _ = run.toolbox.run(ToolCall("t", name, dict(args), json.dumps(args)))
+    return result.content, result.is_error
+
+
+def far_tile(run: LMRun) -> tuple[int, int]:
+    """A standable seen tile at least three steps away."""
+    pos = run.driver.position()
+    seen = run.driver.seen
+    grid = seen.grids[pos.map_id]
+    best = None
+    for gy in range(grid.tiles.shape[0]):
+        for gx in range(grid.tiles.shape[1]):
+            x, y = gx + grid.x0, gy + grid.y0
+            code = int(grid.tiles[gy, gx])
+            if (
+                code == UNSEEN
+                or code in seen.rules.warps
+                or not seen.rules.passable[code]
+                or grid.entities[gy, gx]
+            ):
+                continue
+            path = find_path(seen, pos.map_id, (pos.x, pos.y), (x, y))
+            if path and len(path) >= 3 and (best is None or len(path) > best[0]):
+                best = (len(path), (x, y))
+    assert best is not None
+    return best[1]
+
+
+def test_adapter_reads_the_position_the_game_reports() -> None:
+    run = make()
+    pos, state = run.driver.position(), run.driver.game.state()
+    assert (pos.map_id, pos.x, pos.y, pos.facing, pos.mode) == (
+        state.map_id,
+        state.x,
+        state.y,
+        state.facing,
+        state.mode.value,
+    )
+
+
+def test_navigate_to_a_seen_tile_arrives() -> None:
+    run = make()
+    target = far_tile(run)
+    text, error = call(run, "navigate_to", x=target[0], y=target[1])
+    assert not error and text.startswith(f"Arrived at ({target[0]}, {target[1]})"), text
+    pos = run.driver.position()
+    assert (pos.x, pos.y) == target
+
+
+def test_navigate_to_unknown_tiles_or_outside_walking_is_refused() -> None:
+    run = make()
+    text, error = call(run, "navigate_to", x=500, y=500)
+    assert error and "no known path" in text and run.driver.steps == 0
+    text, error = call(run, "navigate_to")
+    assert error and "give x and y" in text
+    call(run, "press_buttons", buttons=["start"])
+    text, error = call(run, "navigate_to", x=1, y=1)
+    assert error and "only navigate while walking; now: menu" in text
+
+
+def test_navigate_to_a_marker() -> None:
+    run = make("map_memory")
+    target = far_tile(run)
+    assert not call(run, "place_marker", label="spot", x=target[0], y=target[1])[1]
+    text, error = call(run, "navigate_to", marker="spot")
+    assert not error and "Arrived" in text
+    assert "no marker 'nowhere'" in call(run, "navigate_to", marker="nowhere")[0]
+
+
+def test_navigate_stops_when_the_map_changes() -> None:
+    run = make()
+    pos = run.driver.position()
+    seen = run.driver.seen
+    grid = seen.grids[pos.map_id]
+    doors = [
+        (gx + grid.x0, gy + grid.y0)
+        for gy in range(grid.tiles.shape[0])
+        for gx in range(grid.tiles.shape[1])
+        if int(grid.tiles[gy, gx]) in seen.rules.warps
+    ]
+    if not doors:
+        pytest.skip("no exit in view at the start of this world")
+    text, error = call(run, "navigate_to", x=doors[0][0], y=doors[0][1])
+    assert not error and "entered map" in text and run.driver.position().map_id != pos.map_id
+
+
+def test_the_loop_needs_the_symbolic_view_of_quest() -> None:
+    env = gym.make("longplay/QuestMini-v0", obs_mode="text")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"))
+    with pytest.raises(ValueError, match="obs_mode='symbolic'"):
+        LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)

@@ -1,0 +1,191 @@
+"""Providers against local stand-in servers through the real SDKs: replies, faults, retries, no key leaks."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from longplay.agents.lm.config import ProviderConfig, RetryConfig
+from longplay.agents.lm.messages import Image, Message, ModelRequest, Text, ToolCall, ToolResult, ToolSpec
+from longplay.agents.lm.providers import (
+    AnthropicProvider,
+    OpenAIProvider,
+    ProviderError,
+    ScriptedProvider,
+    backoff_delay,
+    build_provider,
+    call_with_retries,
+    redact,
+    redact_url,
+)
+from longplay.agents.lm.stubserver import Fault, Reply, StubServer
+
+PNG = b"\x89PNG\r\n\x1a\nfake"
+TOOLS = [ToolSpec("press_buttons", "press", {"type": "object", "properties": {"buttons": {"type": "array"}}})]
+
+
+def _request() -> ModelRequest:
+    history = [
+        Message("user", [Image(PNG), Text("turn 1")]),
+        Message(
+            "assistant",
+            [Text("go"), ToolCall("c1", "press_buttons", {"buttons": ["up"]}, '{"buttons": ["up"]}')],
+        ),
+        Message("user", [ToolResult("c1", "press_buttons", "pressed up"), Text("turn 2")]),
+    ]
+    return ModelRequest("system prompt", history, TOOLS, 64, cache_prefix=2)
+
+
+def _provider(kind: str, url: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    cls = AnthropicProvider if kind == "anthropic" else OpenAIProvider
+    return cls(ProviderConfig(provider=kind, model="stub-model", base_url=url, request_timeout_s=timeout))
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_reply_and_wire_format(kind: str, dummy_keys: dict[str, str]) -> None:
+    with StubServer(kind, [Reply("thinking", [("press_buttons", '{"buttons": ["a", "b"]}')])]) as server:
+        response = _provider(kind, server.base_url).complete(_request())
+    assert response.message.text == "thinking"
+    (call,) = response.message.tool_calls
+    assert call.name == "press_buttons" and call.arguments == {"buttons": ["a", "b"]}
+    assert response.usage.input > 0 and response.usage.output > 0
+    wire = server.requests[0]
+    assert wire["model"] == "stub-model"
+    key = dummy_keys["ANTHROPIC_API_KEY" if kind == "anthropic" else "OPENAI_API_KEY"]
+    assert any(key in v for v in server.headers[0].values())  # the SDK sent the key ...
+    assert key not in json.dumps(wire)  # ... only in headers
+    if kind == "anthropic":
+        assert wire["system"][0]["cache_control"] == {"type": "ephemeral"}
+        assert wire["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+        assert wire["messages"][1]["content"][-1]["cache_control"] == {
+            "type": "ephemeral"
+        }  # end of the prefix
+        assert wire["messages"][0]["content"][0]["type"] == "image"
+        assert wire["messages"][2]["content"][0] == {
+            "type": "tool_result",
+            "tool_use_id": "c1",
+            "content": "pressed up",
+            "is_error": False,
+        }
+    else:
+        roles = [m["role"] for m in wire["messages"]]
+        assert roles == ["system", "user", "assistant", "tool", "user"]
+        assert wire["messages"][1]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+        assert wire["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"buttons": ["up"]}'
+        assert wire["tools"][0]["function"]["name"] == "press_buttons"
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        (Fault("429", retry_after=0.25), "rate_limit"),
+        (Fault("500"), "server"),
+        (Fault("529"), "server"),
+        (Fault("timeout", delay=1.0), "timeout"),
+        (Fault("truncated"), "bad_response"),
+        (Fault("401"), "auth"),
+        (Fault("400"), "bad_request"),
+    ],
+)
+def test_faults_become_provider_errors(
+    kind: str, fault: Fault, expected: str, dummy_keys: dict[str, str]
+) -> None:
+    with StubServer(kind, [fault]) as server:
+        with pytest.raises(ProviderError) as info:
+            _provider(kind, server.base_url, timeout=0.3).complete(_request())
+    error = info.value
+    assert error.kind == expected
+    assert error.retryable == (expected not in ("auth", "bad_request"))
+    if fault.retry_after is not None:
+        assert error.retry_after == pytest.approx(0.25)
+    for secret in dummy_keys.values():
+        assert secret not in str(error)
+    assert "\n" not in str(error)
+
+
+def test_openai_bad_arguments_and_empty_reply(dummy_keys: dict[str, str]) -> None:
+    script = [
+        Reply(tool_calls=[("press_buttons", '{"buttons": [')]),
+        Reply(tool_calls=[("press_buttons", "[1]")]),
+        Reply(),
+    ]
+    with StubServer("openai", script) as server:
+        provider = _provider("openai", server.base_url)
+        truncated = provider.complete(_request()).message.tool_calls[0]
+        not_object = provider.complete(_request()).message.tool_calls[0]
+        empty = provider.complete(_request()).message
+    assert truncated.arguments is None and "not valid JSON" in (truncated.parse_error or "")
+    assert truncated.raw_arguments == '{"buttons": ['
+    assert not_object.arguments is None and "JSON object" in (not_object.parse_error or "")
+    assert empty.blocks == []
+
+
+def test_retries_with_backoff_then_success(dummy_keys: dict[str, str]) -> None:
+    script = [
+        Fault("429", retry_after=0.05),
+        Fault("500"),
+        Fault("timeout", delay=0.6),
+        Fault("truncated"),
+        Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')]),
+    ]
+    waits: list[float] = []
+    with StubServer("openai", script) as server:
+        provider = _provider("openai", server.base_url, timeout=0.3)
+        response, attempts, error = call_with_retries(
+            provider, _request(), RetryConfig(backoff_base_s=0.01), random.Random(0), waits.append
+        )
+    assert error is None and response is not None
+    assert [a.kind for a in attempts] == ["rate_limit", "server", "timeout", "bad_response"]
+    assert waits[0] == pytest.approx(0.05)  # the server's retry-after wins
+    for i, wait in enumerate(
+        waits[1:], start=1
+    ):  # exponential, with jitter: between half and all of 0.01 * 2^i
+        assert 0.01 * 2**i / 2 <= wait <= 0.01 * 2**i
+
+
+def test_retries_give_up_and_auth_is_not_retried() -> None:
+    sleeps: list[float] = []
+    provider = ScriptedProvider([ProviderError("server", "boom", status=500)])
+    response, attempts, error = call_with_retries(
+        provider, _request(), RetryConfig(max_retries=3), random.Random(0), sleeps.append
+    )
+    assert response is None and error is not None and len(attempts) == 4 and len(sleeps) == 3
+    provider = ScriptedProvider([ProviderError("auth", "no", status=401)])
+    response, attempts, error = call_with_retries(
+        provider, _request(), RetryConfig(), random.Random(0), sleeps.append
+    )
+    assert error is not None and error.kind == "auth" and len(attempts) == 1
+
+
+def test_backoff_grows_is_jittered_and_capped() -> None:
+    config = RetryConfig(backoff_base_s=1.0, backoff_max_s=10.0)
+    rng = random.Random(1)
+    delays = [backoff_delay(i, config, rng, None) for i in range(8)]
+    for i, d in enumerate(delays):
+        ceiling = min(10.0, 2.0**i)
+        assert ceiling / 2 <= d <= ceiling
+    assert backoff_delay(0, config, rng, 99.0) == 10.0  # retry-after capped too
+
+
+def test_missing_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(ProviderError, match="ANTHROPIC_API_KEY") as info:
+        build_provider(ProviderConfig(provider="anthropic", model="claude-x"))
+    assert info.value.kind == "config"
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    # A local OpenAI-compatible server needs no key.
+    assert (
+        build_provider(ProviderConfig(provider="openai", model="m", base_url="http://127.0.0.1:9/v1")).model
+        == "m"
+    )
+    with pytest.raises(ProviderError, match="unknown provider"):
+        build_provider(ProviderConfig(provider="gemini"))
+
+
+def test_redaction() -> None:
+    assert redact("key sk-abcdef in text", ["sk-abcdef", ""]) == "key *** in text"
+    assert redact_url("https://u:p@host:8080/v1?key=1") == "https://host:8080/v1"
+    assert redact_url(None) is None

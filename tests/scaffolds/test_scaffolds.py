@@ -1,0 +1,250 @@
+"""Scaffold components, presets, the command-line and TOML specs, and the scaffold card."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from longplay.agents.lm.history import Exchange, History
+from longplay.agents.lm.messages import Message, Text, ToolCall, ToolResult
+from longplay.agents.lm.navigation import SeenMap, TileRules
+from longplay.agents.lm.tools import Toolbox
+from longplay.scaffolds import (
+    COMPONENTS,
+    PRESETS,
+    build_component,
+    build_scaffold,
+    load_spec_file,
+    parse_spec,
+)
+from longplay.scaffolds.base import Scaffold
+
+
+class FakeDriver:
+    """Just what map memory reads from the driver."""
+
+    def __init__(self) -> None:
+        self.seen = SeenMap(TileRules(passable=(False, True), chars=("#", ".")))
+        self.seen.update(3, 0, 0, np.ones((5, 5), np.uint8), np.zeros((5, 5), np.uint8))
+        self.pos = (3, 2, 2)
+
+    def position(self) -> Any:
+        from longplay.agents.lm.adapters import Position
+
+        return Position(self.pos[0], self.pos[1], self.pos[2], "down", "overworld")
+
+
+class FakeContext:
+    """A stand-in for the loop: records model calls and answers them."""
+
+    def __init__(self, scaffold: Scaffold, answer: str | None = "the model's text") -> None:
+        self.turn = 1
+        self.driver = FakeDriver()
+        self.history = History()
+        self.scaffold = scaffold
+        self.answer = answer
+        self.calls: list[tuple[str, str]] = []
+
+    def call_model(self, purpose: str, system: str, prompt: str, max_output_tokens: int) -> str | None:
+        self.calls.append((purpose, prompt))
+        return self.answer
+
+    def sections(self, exclude: str | None = None) -> list[tuple[str, str]]:
+        return self.scaffold.sections(exclude)
+
+    def map_name(self, map_id: int) -> str:
+        return f"Map{map_id}"
+
+
+def exchange(turn: int, text: str = "saw things") -> Exchange:
+    call = ToolCall(f"c{turn}", "press_buttons", {"buttons": ["a"]}, '{"buttons": ["a"]}')
+    return Exchange(
+        turn,
+        turn * 3,
+        [Text(f"{text} {turn}")],
+        Message("assistant", [Text("thinking"), call]),
+        [ToolResult(call.id, call.name, "pressed a")],
+    )
+
+
+def bound(spec: str, answer: str | None = "the model's text") -> tuple[Scaffold, FakeContext, Toolbox]:
+    scaffold = build_scaffold(spec)
+    ctx = FakeContext(scaffold, answer)
+    scaffold.bind(ctx)  # type: ignore[arg-type]
+    return scaffold, ctx, Toolbox(scaffold.tools())
+
+
+def call(box: Toolbox, name: str, **args: Any) -> tuple[str, bool]:
+    result, _ = box.run(ToolCall("x", name, args, json.dumps(args)))
+    return result.content, result.is_error
+
+
+# ============================================================================================ specs
+
+
+def test_presets_and_card() -> None:
+    assert set(PRESETS) == {"minimal", "notes", "full"}
+    card = build_scaffold("full").card()
+    assert [c["name"] for c in card] == ["summary", "notes", "map_memory", "goals", "critic"]
+    assert all(c["version"] and isinstance(c["params"], dict) for c in card)
+    json.dumps(card)  # goes into the replay header
+
+
+def test_spec_parsing_merging_and_default_window() -> None:
+    assert parse_spec("notes,window(k=5)") == [
+        {"name": "window", "params": {"k": 5}},
+        {"name": "notes", "params": {}},
+    ]
+    assert parse_spec("critic(every=3),minimal") == [
+        {"name": "critic", "params": {"every": 3}},
+        {"name": "window", "params": {"k": 20}},
+    ]
+    # Nothing bounds the history: the default window is added, and declared.
+    assert [c["name"] for c in build_scaffold("goals").card()] == ["window", "goals"]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("wizard", "unknown scaffold 'wizard'; presets: minimal, notes, full; components: window"),
+        ("window(q=1)", "unknown parameter 'q' of scaffold 'window'; valid: k, stride"),
+        ("window(k=x)", "must be a number"),
+        ("window(k=2.5)", "must be an integer"),
+        ("window(k=-1)", "invalid window"),
+        ("window(k", "use name(key=value"),
+        ("notes,notes(max_chars=3)", None),
+    ],
+)
+def test_bad_specs_are_one_line_errors(spec: str, message: str | None) -> None:
+    if message is None:
+        assert build_scaffold(spec).get("notes").max_chars == 3  # type: ignore[union-attr]
+        return
+    with pytest.raises(ValueError) as info:
+        build_scaffold(spec)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_toml_file(tmp_path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('preset = "notes"\n[window]\nk = 7\n[critic]\nevery = 4\n')
+    spec = load_spec_file(path)
+    assert spec == [
+        {"name": "window", "params": {"k": 7}},
+        {"name": "notes", "params": {}},
+        {"name": "critic", "params": {"every": 4}},
+    ]
+    path.write_text("[teleporter]\n")
+    with pytest.raises(ValueError, match="unknown scaffold component 'teleporter'"):
+        load_spec_file(path)
+
+
+@pytest.mark.parametrize("name", sorted(COMPONENTS))
+def test_every_component_round_trips_its_memory(name: str) -> None:
+    scaffold, ctx, box = bound(name)
+    component = scaffold.get(name)
+    assert component is not None
+    for tool in box.specs:  # every tool schema is a JSON-schema object
+        assert tool.parameters["type"] == "object"
+    state = json.loads(json.dumps(scaffold.state_dict()))
+    twin, twin_ctx, _ = bound(name)
+    twin.load_state_dict(state)
+    assert twin.state_dict() == scaffold.state_dict()
+    assert build_component(name, component.params()).params() == component.params()
+
+
+# ============================================================================================ components
+
+
+def test_window_keeps_the_last_k_turns_with_stride() -> None:
+    history = History()
+    window = build_component("window", {"k": 3, "stride": 2})
+    for t in range(1, 8):
+        history.append(exchange(t))
+        window.trim(history, lambda: 0)
+        assert len(history) <= 4
+    assert [e.turn for e in history.exchanges] == [5, 6, 7]
+
+
+def test_notes_tools_limits_and_section() -> None:
+    scaffold, _, box = bound("notes(max_chars=60, max_sections=2)")
+    assert call(box, "add_note", title="Town", text="healer north") == (
+        "Added note 'Town' (16/60 characters used).",
+        False,
+    )
+    assert "exists" in call(box, "add_note", title="Town", text="again")[0]
+    assert call(box, "update_note", title="Town", text="healer north, shop east")[1] is False
+    assert "no section 'Cave'" in call(box, "update_note", title="Cave", text="x")[0]
+    assert "over the limit of 60" in call(box, "add_note", title="Long", text="x" * 80)[0]
+    call(box, "add_note", title="Team", text="lv 5")
+    assert "at most 2 sections" in call(box, "add_note", title="Third", text="y")[0]
+    assert scaffold.sections() == [("Notes", "### Town\nhealer north, shop east\n### Team\nlv 5")]
+    assert call(box, "delete_note", title="Team") == ("Deleted note 'Team'.", False)
+    assert [name for name, _ in scaffold.changed_snapshots()] == ["notes"]
+    assert scaffold.changed_snapshots() == []  # logged once per change
+
+
+def test_goals_stack() -> None:
+    scaffold, _, box = bound("goals(max_depth=2)")
+    assert "there is no goal" in call(box, "pop_goal", outcome="done")[0]
+    call(box, "push_goal", goal="Win the badge")
+    call(box, "push_goal", goal="Find the gym")
+    assert "at most 2 goals" in call(box, "push_goal", goal="More")[0]
+    assert call(box, "pop_goal", outcome="done")[0] == "Goal done: Find the gym. Current goal: Win the badge."
+    assert "must be one of done, dropped" in call(box, "pop_goal", outcome="maybe")[0]
+    title, text = scaffold.get("goals").section()  # type: ignore[union-attr]
+    assert text == "-> Win the badge\nrecently finished: done: Find the gym"
+
+
+def test_summary_replaces_history_at_budget_and_survives_failure() -> None:
+    scaffold, ctx, _ = bound("summary(budget_tokens=500, keep_last=1)")
+    summary = scaffold.get("summary")
+    for t in range(1, 6):
+        ctx.history.append(exchange(t))
+    summary.trim(ctx.history, lambda: 400)  # under budget: nothing
+    assert len(ctx.history) == 5 and not ctx.calls
+    summary.trim(ctx.history, lambda: 900)
+    assert len(ctx.history) == 1 and ctx.calls[0][0] == "summary" and "turn 4" in ctx.calls[0][1]
+    assert summary.section() == ("Progress summary (through turn 4)", "the model's text")
+    ctx.answer = None  # the call fails: the history is still cut, and the summary says what was lost
+    ctx.history.append(exchange(6))
+    ctx.history.append(exchange(7))
+    summary.trim(ctx.history, lambda: 900)
+    assert len(ctx.history) == 1
+    assert summary.section()[1].endswith("(turns 5-6 were dropped without a summary)")
+
+
+def test_critic_reviews_every_n_turns_with_the_notes() -> None:
+    scaffold, ctx, box = bound("notes,critic(every=3, lookback=2)")
+    call(box, "add_note", title="Plan", text="go north")
+    critic = scaffold.get("critic")
+    for turn in range(1, 9):
+        ctx.turn = turn
+        scaffold.before_turn()
+        scaffold.after_turn(exchange(turn))
+    assert [p for p, _ in ctx.calls] == ["critic", "critic"]  # before turns 4 and 7
+    prompt = ctx.calls[-1][1]
+    assert "Plan" in prompt and "go north" in prompt and "turn 6" in prompt and "turn 4" not in prompt
+    assert critic.section() == ("Critic's advice (turn 7)", "the model's text")
+
+
+def test_map_memory_markers_and_rendering() -> None:
+    scaffold, ctx, box = bound("map_memory(radius_x=3, radius_y=2, max_markers=2)")
+    scaffold.before_turn()
+    assert call(box, "place_marker", label="healer", x=4, y=2, note="rest")[0] == (
+        "Marker 'healer' at (4, 2) on map 3 (Map3)."
+    )
+    call(box, "place_marker", label="here")
+    assert "at most 2 markers" in call(box, "place_marker", label="third")[0]
+    assert scaffold.get("map_memory").resolve_marker("healer") == (3, 4, 2)
+    _, text = scaffold.get("map_memory").section()
+    assert "   2 ?..@.1?" in text  # x from -1: unseen, the player at 2, marker 1 at 4, unseen at 5
+    assert "1 = healer (4, 2): rest" in text and "Maps visited: 3 (Map3)" in text
+    assert "no marker 'gym'" in call(box, "remove_marker", label="gym")[0]
+    snapshot = scaffold.get("map_memory").snapshot()
+    assert snapshot["maps"] == {"3": {"name": "Map3", "seen": 25}} and set(snapshot["markers"]) == {
+        "healer",
+        "here",
+    }
