@@ -60,8 +60,8 @@ from longplay.envs.quest.dialog import wrap
 from longplay.envs.quest.state import Encounter, EntityDef, EventDef, MapDef, TrainerDef, Warp, World
 
 __all__ = [
-    "SIZES", "SIZE_SPECS", "SizeSpec", "SolvabilityReport", "build_world", "canonical_world",
-    "solvability_report", "world_digest",
+    "BADGE_NAMES", "CANONICAL_NAME", "CANONICAL_SEED", "CANONICAL_SIZE", "SIZES", "SIZE_SPECS", "SizeSpec",
+    "SolvabilityReport", "build_world", "canonical_world", "solvability_report", "world_digest",
 ]
 
 SIZES = ("mini", "small", "standard")
@@ -1283,7 +1283,7 @@ def _league_level(b: _Builder) -> int:
 def _stage_level(b: _Builder, badges: int) -> int:
     """The level a player holding ``badges`` badges is training toward (the next leader's)."""
     if badges >= b.spec.gyms:
-        return _league_level(b) - 2
+        return _league_level(b) + 1  # the way to the league: wild creatures to train up for it
     return _leader_level(b, badges)
 
 
@@ -1577,7 +1577,7 @@ def _build_league(b: _Builder, towns: list[_Town], rng: random.Random) -> tuple[
     top = level + 4
     starter = rng.choice(STARTER_FORMS)[-1]
     others = b.pick_species(top - 1, 4, strongest=True)
-    party = [(s, top - 4 + j) for j, s in enumerate(others)] + [(starter, top)]
+    party = [(s, top - 5 + j) for j, s in enumerate(others)] + [(starter, top)]
     members.append(b.trainer(b.person_name(), "Champion", party, 150, rank=3, event=b.ev("became_champion"),
                              defeat="You are the new champion!"))
     name = b.unique(lambda: (rng.choice(_NAME_HEADS) + rng.choice(_TOWN_TAILS)).capitalize() + " League")
