@@ -1,0 +1,201 @@
+"""``longplay sweep GRID.toml``: run every cell of an experiment grid, then write one table and one chart.
+
+    longplay sweep docs/grids/quest-mini-offline.toml --workers 4
+    longplay sweep grid.toml --max-dollars 20 --concurrency anthropic=2 --concurrency openai=8
+    longplay sweep grid.toml --ray auto          # a local Ray instance (pip install 'longplay[distributed]')
+    longplay sweep grid.toml --ray ray://head:10001
+    longplay sweep grid.toml --dry-run           # list the cells and their commands
+
+Running the same command again skips the cells that are done and resumes the others (see
+:mod:`longplay.agents.sweep.scheduler`). Exit code: 0 when every cell is done (or stopped by the grid's
+budget), 1 when a cell failed, 2 on bad input, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from longplay.agents.cli import CliError
+
+
+def add_sweep_subcommand(subparsers: Any) -> None:
+    """Adds ``sweep`` to the ``longplay`` command's subparsers."""
+    p = subparsers.add_parser(
+        "sweep", help="run an experiment grid (models x scaffolds x seeds, RL seeds and configs)",
+        description="Run every cell of a grid file (one longplay run or longplay train each) on a local process "
+                    "pool or on Ray, resumably, within a dollar and token budget; write results.csv, results.md "
+                    "and the longplay compare chart to the output folder.",
+    )
+    p.add_argument("grid", metavar="GRID.toml", help="the grid file (see docs/sweeps.md)")
+    p.add_argument("-o", "--out", default=None, metavar="DIR",
+                   help="output folder (default: the grid's 'out', else sweeps/<grid name>)")
+    p.add_argument("-w", "--workers", type=int, default=None, metavar="N",
+                   help="cells running at once (default: the grid's, else the CPUs; 0: one at a time in this "
+                        "process)")
+    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                   help="run on Ray: 'auto' (a local Ray instance; the default) or a cluster address")
+    p.add_argument("--max-dollars", type=float, default=None, metavar="USD",
+                   help="dollars all LM cells together may spend (overrides the grid's)")
+    p.add_argument("--max-tokens", type=int, default=None, metavar="N",
+                   help="tokens all LM cells together may spend (overrides the grid's)")
+    p.add_argument("--concurrency", action="append", default=[], metavar="PROVIDER=N",
+                   help="most cells running at once for a provider (anthropic, openai, offline), or for train or "
+                        "baseline cells; repeatable (overrides the grid's)")
+    p.add_argument("--dry-run", action="store_true", help="list the cells, their status and commands; run nothing")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
+    p.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
+    p.set_defaults(func=cmd_sweep)
+
+
+def _limits(args: argparse.Namespace, grid: Any) -> Any:
+    limits = grid.limits
+    if args.max_dollars is not None:
+        if args.max_dollars <= 0:
+            raise CliError(f"invalid --max-dollars {args.max_dollars}; must be > 0")
+        limits.max_dollars = args.max_dollars
+    if args.max_tokens is not None:
+        if args.max_tokens < 1:
+            raise CliError(f"invalid --max-tokens {args.max_tokens}; must be >= 1")
+        limits.max_tokens = args.max_tokens
+    for pair in args.concurrency:
+        provider, sep, value = pair.partition("=")
+        if not sep or not provider or not value.isdigit() or int(value) < 1:
+            raise CliError(f"invalid --concurrency {pair!r}; use PROVIDER=N with N >= 1")
+        limits.concurrency[provider] = int(value)
+    if args.workers is not None:
+        if args.workers < 0:
+            raise CliError(f"invalid --workers {args.workers}; must be >= 0")
+        limits.workers = args.workers
+    return limits
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Holds ``out_dir/.lock`` so two sweeps never run the same cells at once (where ``fcntl`` exists)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    with open(out_dir / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise CliError(f"another sweep is running in {out_dir}") from None
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        yield
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Runs ``longplay sweep``; see the module docstring."""
+    from longplay.agents.sweep.cells import read_state
+    from longplay.agents.sweep.grid import GridError, load_grid, validate_cells
+
+    try:
+        grid = load_grid(args.grid)
+        limits = _limits(args, grid)
+        validate_cells(grid.cells, limits)
+    except GridError as exc:
+        raise CliError(str(exc)) from None
+    out_dir = Path(args.out or grid.out or Path("sweeps") / grid.name)
+    if args.dry_run:
+        return _dry_run(grid, out_dir, read_state)
+    if args.ray is not None and limits.workers == 0:
+        raise CliError("--workers 0 runs in this process; with --ray give N >= 1 or leave --workers out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(out_dir):
+        return _sweep(args, grid, limits, out_dir)
+
+
+def _dry_run(grid: Any, out_dir: Path, read_state: Any) -> int:
+    print(f"{grid.name}: {len(grid.cells)} cells -> {out_dir}"
+          + (f" ({grid.duplicates} duplicates dropped)" if grid.duplicates else ""))
+    for cell in grid.cells:
+        status = (read_state(out_dir, cell.id) or {}).get("status", "pending")
+        verb = "train" if cell.kind == "train" else "run"
+        argv = cell.train_argv(out_dir / "cells" / cell.id) if cell.kind == "train" else \
+            cell.run_argv(out_dir / "cells" / cell.id)
+        print(f"{cell.id}  {status:<11} {cell.name}\n    {shlex.join(['longplay', verb, *argv])}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace, grid: Any, limits: Any, out_dir: Path) -> int:
+    from longplay.agents.sweep.backends import InlineBackend, LocalBackend, RayBackend
+    from longplay.agents.sweep.cells import read_state
+    from longplay.agents.sweep.progress import ProgressTable
+    from longplay.agents.sweep.results import write_results
+    from longplay.agents.sweep.scheduler import Scheduler
+
+    (out_dir / "grid.toml").write_text(grid.text)
+    (out_dir / "sweep.json").write_text(json.dumps(
+        {"name": grid.name, "limits": vars(limits), "cells": [{"id": c.id, **c.to_dict()} for c in grid.cells]},
+        indent=1) + "\n")
+    workers = limits.workers
+    if args.ray is not None:
+        try:
+            backend: Any = RayBackend(out_dir, args.ray, num_cpus=workers)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - cannot reach the cluster: one line
+            raise CliError(f"cannot start Ray ({args.ray}): {' '.join(str(exc).split())[:200]}") from None
+        workers = workers or backend.default_workers()
+    elif workers == 0:
+        backend, workers = InlineBackend(out_dir), 1
+    else:
+        workers = workers or min(os.cpu_count() or 1, len(grid.cells))
+        backend = LocalBackend(out_dir, workers)
+    states = {c.id: read_state(out_dir, c.id) for c in grid.cells}
+    progress = ProgressTable(grid.cells, states, limits=limits, tty=False if args.plain else None)
+    if args.ray is not None:
+        where = f"ray ({args.ray})"
+    elif backend.name == "inline":
+        where = "this process"
+    else:
+        where = f"{workers} local worker{'s' if workers != 1 else ''}"
+    done = sum(1 for s in states.values() if s and s.get("status") == "done")
+    print(f"longplay sweep: {grid.name}: {len(grid.cells)} cells ({done} done) on {where} -> {out_dir}",
+          flush=True)
+    outcome = Scheduler(grid.cells, out_dir, backend, limits, workers=workers, progress=progress).run()
+    written, notes = write_results(grid.name, grid.cells, outcome.states, out_dir, plots=not args.no_plots)
+    for note in notes:
+        print(f"note: {note}")
+    failed = [c for c in grid.cells if outcome.states[c.id].get("status") == "failed"]
+    for cell in failed:
+        print(f"failed: {cell.name} ({cell.id}): {outcome.states[cell.id].get('error')} "
+              f"[log: {out_dir / 'cells' / cell.id / 'log.txt'}]")
+    charts = [p for p in written if p.suffix == ".png"]
+    print(f"results: {out_dir / 'results.md'}, {out_dir / 'results.csv'}"
+          + (f"; chart: {charts[0]}" if charts else ""))
+    if outcome.interrupted:
+        print("longplay sweep: stopped; run the same command again to resume")
+        return 130
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m longplay.agents.sweep.cli GRID.toml ...`` (the same as ``longplay sweep``)."""
+    import sys
+
+    parser = argparse.ArgumentParser(prog="longplay")
+    add_sweep_subcommand(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"longplay: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("longplay: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

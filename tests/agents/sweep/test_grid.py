@@ -1,0 +1,120 @@
+"""Grid files: expansion into cells, stable ids, one-line errors, validation against the real commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from longplay.agents.sweep.cells import UNLIMITED, Caps, Cell
+from longplay.agents.sweep.grid import GridError, load_grid, parse_grid, validate_cells
+
+GRIDS = sorted((Path(__file__).resolve().parents[3] / "docs" / "grids").glob("*.toml"))
+
+
+def lm_block(**extra) -> dict:
+    return {"env": "QuestMini-v0", "models": ["offline"], "seeds": [0, 1], "steps": 50, **extra}
+
+
+def test_models_times_scaffolds_times_seeds() -> None:
+    grid = parse_grid({"run": [lm_block(models=["offline", {"provider": "openai", "model": "qwen", "name": "q",
+                                                            "base_url": "http://localhost:8000/v1", "price": "local"}],
+                                         scaffolds=["minimal", "notes"])]})
+    assert len(grid.cells) == 8
+    assert {c.label for c in grid.cells} == {"lm offline-explorer minimal", "lm offline-explorer notes",
+                                             "lm q minimal", "lm q notes"}
+    openai = next(c for c in grid.cells if c.provider == "openai")
+    assert openai.lm["base_url"] == "http://localhost:8000/v1" and openai.lm["price"] == "local"
+    assert all(c.env_id == "longplay/QuestMini-v0" and c.budget == {"steps": 50} for c in grid.cells)
+
+
+def test_seed_ranges_singular_keys_and_baselines() -> None:
+    grid = parse_grid({"run": [{"env": "QuestMini-v0", "agents": ["oracle", "random"],
+                                "seeds": {"start": 3, "count": 2}, "steps": 10},
+                               {"env": "QuestMini-v0", "model": "anthropic:claude-sonnet-4-5", "seed": 7}]})
+    assert [(c.agent, c.seed) for c in grid.cells] == [("oracle", 3), ("oracle", 4), ("random", 3), ("random", 4),
+                                                       ("lm", 7)]
+    assert grid.cells[-1].lm["model"] == "claude-sonnet-4-5" and grid.cells[-1].provider == "anthropic"
+    assert grid.cells[0].provider == "baseline" and not grid.cells[0].metered
+
+
+def test_train_variants_defaults_and_run_names() -> None:
+    grid = parse_grid({"train": [{"env": "QuestMini-v0", "seeds": [0, 1], "total_steps": 256,
+                                  "variants": [{"name": "sparse"}, {"name": "shaped", "shaping": "quest"}]}]})
+    assert [(c.variant, c.seed) for c in grid.cells] == [("sparse", 0), ("sparse", 1), ("shaped", 0), ("shaped", 1)]
+    shaped = grid.cells[2]
+    assert shaped.train == {"torch_threads": 1, "eval_every": 0, "total_steps": 256, "shaping": "quest"}
+    assert shaped.label == "ppo shaped" and shaped.run_name == "QuestMini-v0__ppo__shaped"
+    assert shaped.provider == "train"
+
+
+def test_ids_are_stable_ignore_labels_and_drop_duplicates() -> None:
+    a = Cell("run", "longplay/QuestMini-v0", 0, "lm", lm={"provider": "offline"}, label="x")
+    b = Cell("run", "longplay/QuestMini-v0", 0, "lm", lm={"provider": "offline"}, label="y")
+    assert a.id == b.id and a.id != Cell("run", "longplay/QuestMini-v0", 1, "lm", lm={"provider": "offline"}).id
+    assert Cell.from_dict(a.to_dict()).id == a.id
+    grid = parse_grid({"run": [lm_block(), lm_block()]})
+    assert len(grid.cells) == 2 and grid.duplicates == 2
+
+
+def test_several_envs_put_the_env_in_labels() -> None:
+    grid = parse_grid({"run": [{"envs": ["QuestMini-v0"], "env_kwargs": [{"world_seed": 1}, {"world_seed": 2}],
+                                "agent": "oracle"}]})
+    assert [c.label for c in grid.cells] == ["QuestMini-v0(world_seed=1) oracle", "QuestMini-v0(world_seed=2) oracle"]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"run": [lm_block(modle="x")]}, "unknown key 'modle'"),
+    ({"run": [lm_block(models=["claude"])]}, "PROVIDER:MODEL"),
+    ({"run": [{"models": ["offline"]}]}, "'env' is required"),
+    ({"run": [lm_block(seeds=[0, "1"])]}, "expected an integer"),
+    ({"run": [{"env": "QuestMini-v0", "agent": "random", "max_turns": 3}]}, "applies to LM agents only"),
+    ({"run": [lm_block(provider="anthropic")]}, "give the provider in the model"),
+    ({"limits": {"max_dollars": -1}, "run": [lm_block()]}, "positive number"),
+    ({"limits": {"concurrency": {"anthropic": 0}}, "run": [lm_block()]}, "concurrency.anthropic"),
+    ({"train": [{"env": "QuestMini-v0", "seed": 0, "run_name": "x"}]}, "unknown key 'run_name'"),
+    ({}, "no cells"),
+])
+def test_bad_grids_fail_in_one_line(data: dict, message: str) -> None:
+    with pytest.raises(GridError, match=message) as info:
+        parse_grid(data, source="g.toml")
+    assert "\n" not in str(info.value) and str(info.value).startswith("g.toml")
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    (lm_block(scaffold="nosuch"), "nosuch"),
+    (lm_block(env="NoSuchEnv-v0"), "unknown env"),
+    ({"env": "QuestMini-v0", "agent": "nosuch"}, "unknown agent 'nosuch'"),
+    (lm_block(observe="smell"), "invalid choice"),
+])
+def test_validation_uses_the_real_commands(block: dict, message: str) -> None:
+    grid = parse_grid({"run": [block]})
+    with pytest.raises(GridError, match=message) as info:
+        validate_cells(grid.cells)
+    assert "\n" not in str(info.value) and str(info.value).startswith("cell ")
+
+
+def test_validation_of_training_cells_and_prices() -> None:
+    bad = parse_grid({"train": [{"env": "QuestMini-v0", "num_envs": 3, "n_steps": 5, "n_minibatches": 2}]})
+    with pytest.raises(GridError, match="divisible"):
+        validate_cells(bad.cells)
+    unpriced = parse_grid({"limits": {"max_dollars": 1.0},
+                           "run": [lm_block(models=[{"provider": "openai", "model": "my-local-model"}])]})
+    with pytest.raises(GridError, match="no price for 'my-local-model'"):
+        validate_cells(unpriced.cells, unpriced.limits)
+
+
+@pytest.mark.parametrize("path", GRIDS, ids=[p.name for p in GRIDS])
+def test_example_grids_load_and_validate(path: Path) -> None:
+    grid = load_grid(path)
+    assert grid.cells and grid.text
+    validate_cells(grid.cells, grid.limits)
+
+
+def test_resume_arguments_replace_and_lift_checkpoint_budgets() -> None:
+    cell = Cell("run", "longplay/QuestMini-v0", 0, "lm", lm={"provider": "offline"}, budget={"steps": 100})
+    argv = cell.run_argv("d", Caps(max_tokens=500), resume="d/x.ckpt",
+                         resume_budget={"max_steps": 100, "max_tokens": 200, "max_turns": 9})
+    assert argv[argv.index("--max-tokens") + 1] == "500" and argv[argv.index("--max-steps") + 1] == "100"
+    assert argv[argv.index("--max-turns") + 1] == str(UNLIMITED["max_turns"])  # the cell has no turn limit
+    assert "--max-dollars" not in argv and "--env" not in argv

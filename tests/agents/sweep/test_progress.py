@@ -1,0 +1,62 @@
+"""The live table: rendering, plain lines off a terminal, redraws on one."""
+
+from __future__ import annotations
+
+import io
+
+from longplay.agents.sweep.cells import Cell
+from longplay.agents.sweep.grid import Limits
+from longplay.agents.sweep.progress import ProgressTable, Row, render_table, row_from_state, totals_line
+
+
+def cells() -> list[Cell]:
+    return [Cell("run", "longplay/QuestMini-v0", s, "lm", lm={"provider": "offline"}, label="lm offline minimal")
+            for s in range(3)]
+
+
+def test_render_puts_running_cells_first_and_fits_the_height() -> None:
+    rows = [Row("a seed0", "done", steps=10, milestones=2, catalog=7), Row("a seed1", "running", tokens=12345),
+            Row("a seed2", "failed", note="boom"), Row("a seed3")]
+    lines = render_table(rows, "header", width=100)
+    assert lines[0] == "header" and lines[2].startswith("a seed1") and "12,345" in lines[2]
+    assert "2/7" in lines[-1] and "boom" in lines[3]
+    short = render_table(rows, "header", width=100, height=5)
+    assert len(short) == 5 and short[-1] == "... and 2 more"
+
+
+def test_totals_line_shows_the_budget() -> None:
+    rows = [Row("a", "done", tokens=1500, dollars=0.25), Row("b", "running", tokens=500)]
+    text = totals_line(rows, Limits(max_tokens=10_000, max_dollars=2.0))
+    assert text.startswith("2 cells: 1 running, 1 done")
+    assert "2,000 tokens of 10,000" in text and "$0.2500 of $2" in text
+
+
+def test_a_stale_running_state_shows_as_interrupted() -> None:
+    assert row_from_state(cells()[0], {"status": "running"}).status == "interrupted"
+    assert row_from_state(cells()[0], None).status == "pending"
+
+
+def test_plain_lines_off_a_terminal() -> None:
+    stream = io.StringIO()
+    table = ProgressTable(cells(), {}, stream=stream, tty=False)
+    first = cells()[0].id
+    table.update(first, status="running")
+    table.update(first, steps=50)  # no status change: no line
+    table.update(first, status="done", steps=100, milestones=2, catalog=7, tokens=900, seconds=1.5)
+    table.refresh()
+    table.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[0/3] running     lm offline minimal seed0"
+    assert lines[1] == ("[1/3] done        lm offline minimal seed0: 2/7 milestones, 100 steps, 900 tokens, "
+                        "$0.0000, 1.5s")
+    assert lines[2].startswith("3 cells: 2 pending, 1 done")
+
+
+def test_redraws_in_place_on_a_terminal() -> None:
+    stream = io.StringIO()
+    table = ProgressTable(cells(), {}, stream=stream, tty=True)
+    table.refresh(force=True)
+    table.update(cells()[1].id, status="running")
+    table.refresh(force=True)
+    text = stream.getvalue()
+    assert text.count("\x1b[J") == 2 and "\x1b[5F" in text  # moved up over the 5 lines drawn before

@@ -1,0 +1,95 @@
+"""The same grid on the local process pool and on a local Ray instance gives the same replays."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longplay.agents.sweep.backends import LocalBackend, RayBackend
+from longplay.agents.sweep.grid import load_grid
+from longplay.agents.sweep.scheduler import Scheduler
+from longplay.replays.reader import ReplayReader
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'longplay[distributed]')")
+
+GRID = """
+[[run]]
+env = "QuestMini-v0"
+models = ["offline"]
+seeds = [0, 1]
+steps = 150
+
+[[train]]
+env = "QuestMini-v0"
+seeds = [0, 1]
+total_steps = 256
+num_envs = 2
+vec_env = "dummy"
+n_steps = 64
+n_minibatches = 2
+n_epochs = 1
+eval_steps = 150
+"""
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """What must be identical between two runs of one cell: actions, milestone steps, state hashes."""
+    with ReplayReader(path) as replay:
+        episodes = replay.episodes()
+        return {"actions": [replay.actions(e.episode) for e in episodes],
+                "milestones": [(m.episode, m.step, m.milestone) for m in replay.milestones()],
+                "hashes": {(e.episode, c.step): c.hash for e in episodes for c in replay.checkpoints(e.episode)
+                           if c.hash is not None}}
+
+
+def same_replay(a: Path, b: Path) -> bool:
+    fa, fb = fingerprint(a), fingerprint(b)
+    common = fa["hashes"].keys() & fb["hashes"].keys()  # the recorder spaces hashes by measured time
+    return (fa["actions"] == fb["actions"] and fa["milestones"] == fb["milestones"] and bool(common)
+            and all(fa["hashes"][k] == fb["hashes"][k] for k in common))
+
+
+@pytest.mark.slow
+def test_local_pool_and_ray_give_identical_replays(tmp_path: Path, local_ray: None) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text(textwrap.dedent(GRID))
+    cells = load_grid(path).cells
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    first = Scheduler(cells, local, LocalBackend(local, 2), workers=2, poll=0.2).run()
+    on_ray.mkdir()
+    backend = RayBackend(on_ray)
+    assert not backend._started  # the test's Ray instance is used as is
+    second = Scheduler(cells, on_ray, backend, workers=2, poll=0.2).run()
+    assert len(cells) == 4
+    for cell in cells:
+        a, b = first.states[cell.id], second.states[cell.id]
+        assert a["status"] == b["status"] == "done", (a, b)
+        assert a["milestones"] == b["milestones"] and a["steps"] == b["steps"]
+        assert same_replay(local / a["replay"], on_ray / b["replay"]), cell.name
+
+
+def test_lm_cells_on_ray_match_this_process(tmp_path: Path, local_ray: None) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text(textwrap.dedent(GRID.split("[[train]]")[0]))
+    cells = load_grid(path).cells
+    here, on_ray = tmp_path / "here", tmp_path / "ray"
+    from longplay.agents.sweep.backends import InlineBackend
+
+    first = Scheduler(cells, here, InlineBackend(here)).run()
+    on_ray.mkdir()
+    second = Scheduler(cells, on_ray, RayBackend(on_ray), workers=2, poll=0.2).run()
+    for cell in cells:
+        a, b = first.states[cell.id], second.states[cell.id]
+        assert a["status"] == b["status"] == "done" and b["host"] and b["tokens"] == a["tokens"] > 0
+        assert same_replay(here / a["replay"], on_ray / b["replay"]), cell.name

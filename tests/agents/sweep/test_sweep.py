@@ -1,0 +1,187 @@
+"""Whole sweeps on the built-in game with the offline model: results, skipping, failures, killed workers,
+cells that run where the output folder is not visible."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from longplay.agents.sweep import backends
+from longplay.agents.sweep.backends import LocalBackend, run_cell_task, unpack_folder
+from longplay.agents.sweep.cells import Cell, execute_cell, read_state
+from longplay.agents.sweep.cli import main
+from longplay.agents.sweep.grid import load_grid
+from longplay.agents.sweep.scheduler import Scheduler
+from longplay.replays.reader import ReplayReader
+
+LM_BLOCK = """
+[[run]]
+env = "QuestMini-v0"
+models = ["offline"]
+seeds = [0, 1]
+steps = 120
+"""
+
+
+def write_grid(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "grid.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def replay_actions(out_dir: Path, state: dict) -> tuple[bytes, list[tuple[int, str]]]:
+    with ReplayReader(out_dir / state["replay"]) as replay:
+        return replay.actions(0), [(m.step, m.milestone) for m in replay.milestones()]
+
+
+def test_a_sweep_writes_results_and_skips_done_cells_when_run_again(tmp_path: Path, capsys) -> None:
+    grid = write_grid(tmp_path, LM_BLOCK + '\n[[run]]\nenv = "QuestMini-v0"\nagent = "oracle"\nsteps = 120\n')
+    out = tmp_path / "out"
+    assert main([str(grid), "--out", str(out), "--workers", "0", "--plain"]) == 0
+    text = capsys.readouterr().out
+    assert "3 cells (0 done) on this process" in text and "[3/3] done" in text
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [(r["label"], r["seed"], r["status"]) for r in rows] == [
+        ("lm offline-explorer minimal", "0", "done"), ("lm offline-explorer minimal", "1", "done"),
+        ("oracle", "0", "done")]
+    oracle = rows[2]
+    assert int(oracle["milestones"]) >= 2 and oracle["steps"] == "120" and oracle["replay"].endswith(".lpr")
+    assert int(rows[0]["tokens"]) > 0 and int(rows[0]["turns"]) > 0 and rows[0]["command"].startswith("longplay run")
+    assert "| lm offline-explorer minimal | 2 | 2 |" in (out / "results.md").read_text()
+    summary = json.loads((out / "compare" / "summary.json").read_text())
+    assert {g["group"] for g in summary["groups"]} == {"lm offline-explorer minimal", "oracle"}
+    states = {r["cell"]: read_state(out, r["cell"]) for r in rows}
+    assert all(s["attempts"] == 1 for s in states.values())
+
+    assert main([str(grid), "--out", str(out), "--workers", "0", "--plain", "--no-plots"]) == 0
+    assert "3 cells (3 done)" in capsys.readouterr().out
+    assert all(read_state(out, cell_id)["attempts"] == 1 for cell_id in states)
+
+
+def test_a_failing_cell_is_reported_while_the_others_finish(tmp_path: Path, capsys) -> None:
+    grid = write_grid(tmp_path, LM_BLOCK + '\n[[run]]\nenv = "QuestMini-v0"\nagent = "random"\n'
+                                           'env_kwargs = { size = "gigantic" }\nsteps = 50\n')
+    out = tmp_path / "out"
+    assert main([str(grid), "--out", str(out), "--workers", "2", "--plain", "--no-plots"]) == 1
+    text = capsys.readouterr().out
+    assert "failed: QuestMini-v0(size=gigantic) random seed0" in text and "unknown world size 'gigantic'" in text
+    rows = {r["label"] + r["seed"]: r for r in csv.DictReader(open(out / "results.csv"))}
+    failed = rows["QuestMini-v0(size=gigantic) random0"]
+    assert failed["status"] == "failed" and failed["error"].startswith("unknown world size")
+    assert rows["QuestMini-v0 lm offline-explorer minimal0"]["status"] == "done"
+    assert rows["QuestMini-v0 lm offline-explorer minimal1"]["status"] == "done"
+
+
+SITECUSTOMIZE = """
+import os, signal
+from pathlib import Path
+import longplay.agents.lm.checkpoint as checkpoint
+
+_save = checkpoint.CheckpointStore.save
+
+def save(self, run, reason):
+    _save(self, run, reason)
+    marker = Path(os.environ["SWEEP_TEST_KILL_MARKER"])
+    if run.counters.turns >= 20 and not marker.exists():
+        marker.write_text("killed")
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-run, right after a checkpoint
+
+checkpoint.CheckpointStore.save = save
+"""
+
+
+def test_a_cell_killed_mid_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    grid = load_grid(write_grid(tmp_path, """
+        [[run]]
+        env = "QuestMini-v0"
+        models = ["offline"]
+        seed = 0
+        steps = 400
+        max_turns = 45
+        checkpoint_every = 10
+    """))
+    (cell,) = grid.cells
+    reference = tmp_path / "reference"
+    assert execute_cell(cell, reference).status == "done"
+
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    monkeypatch.setenv("PYTHONPATH", str(hooks))
+    monkeypatch.setenv("SWEEP_TEST_KILL_MARKER", str(tmp_path / "killed"))
+    out = tmp_path / "out"
+    outcome = Scheduler(grid.cells, out, LocalBackend(out, 1), workers=1, poll=0.2).run()
+    state = outcome.states[cell.id]
+    assert (tmp_path / "killed").exists() and state["deaths"] == 1 and state["status"] == "done", state
+    assert replay_actions(out, state) == replay_actions(reference, read_state(reference, cell.id))
+    with ReplayReader(out / state["replay"]) as replay:
+        assert len(replay.header["resumes"]) == 1 and replay.header["resumes"][0]["turn_rows"] >= 20
+
+
+def test_a_cell_runs_where_the_output_folder_is_not_visible(tmp_path: Path, monkeypatch) -> None:
+    node = tmp_path / "node"
+    monkeypatch.setattr(backends.tempfile, "gettempdir", lambda: str(node))
+    cell = Cell("run", "longplay/QuestMini-v0", 0, "lm", lm={"provider": "offline", "model": "offline-explorer"},
+                budget={"steps": 60}, label="lm")
+    result, files = run_cell_task(cell, str(tmp_path / "driver-only"), "token", None, {})
+    assert result.status == "done" and files is not None and "log.txt" in files
+    assert not any(node.rglob("*.lpr"))  # the node keeps nothing
+    out = tmp_path / "out"
+    unpack_folder(files, out / "cells" / cell.id)
+    actions, milestones = replay_actions(out, {"replay": result.replay})
+    assert len(actions) == 60 and result.replay.startswith(f"cells/{cell.id}/")
+
+
+@pytest.mark.parametrize("flags", [["--max-tokens", "0"], ["--concurrency", "anthropic"], ["--workers", "-1"]])
+def test_bad_flags_fail_in_one_line(tmp_path: Path, capsys, flags: list[str]) -> None:
+    grid = write_grid(tmp_path, LM_BLOCK)
+    assert main([str(grid), "--out", str(tmp_path / "out"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("longplay: error: invalid --") and err.count("\n") == 1
+
+
+def test_a_bad_grid_fails_in_one_line(tmp_path: Path, capsys) -> None:
+    grid = write_grid(tmp_path, LM_BLOCK.replace('models = ["offline"]', 'models = ["offline"]\nscaffold = "nosuch"'))
+    assert main([str(grid), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "cell lm offline-explorer nosuch seed0" in err and err.count("\n") == 1
+
+
+def test_dry_run_lists_cells_and_commands(tmp_path: Path, capsys) -> None:
+    assert main([str(write_grid(tmp_path, LM_BLOCK)), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "2 cells" in text and text.count("longplay run --agent lm") == 2 and not (tmp_path / "out").exists()
+
+
+def test_the_grid_budget_stops_lm_cells_and_a_larger_one_continues_them(tmp_path: Path, capsys) -> None:
+    # The offline model billed at a real model's prices: dollars without a network.
+    grid = write_grid(tmp_path, LM_BLOCK.replace('models = ["offline"]', 'models = [{ provider = "offline", '
+                                                 'price = "claude-sonnet-4-5" }]'))
+    out = tmp_path / "out"
+    assert main([str(grid), "--out", str(out), "--workers", "0", "--plain", "--no-plots", "--max-dollars", "0.1"]) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["status"] for r in rows] == ["budget", "budget"]
+    turn = max(float(r["dollars"]) / int(r["turns"]) for r in rows)
+    assert sum(float(r["dollars"]) for r in rows) <= 0.1 + 2 * 2 * turn  # at most a turn or so past each share
+    assert all(int(r["steps"]) < 120 for r in rows)
+    capsys.readouterr()
+
+    assert main([str(grid), "--out", str(out), "--workers", "0", "--plain", "--no-plots", "--max-dollars", "10"]) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [(r["status"], r["steps"]) for r in rows] == [("done", "120"), ("done", "120")]
+    (cell,) = [c for c in load_grid(grid).cells if c.seed == 0]
+    reference = tmp_path / "reference"
+    execute_cell(cell, reference)
+    assert replay_actions(out, read_state(out, cell.id)) == replay_actions(reference, read_state(reference, cell.id))
+
+
+def test_ray_missing_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert main([str(write_grid(tmp_path, LM_BLOCK)), "--out", str(tmp_path / "out"), "--ray"]) == 2
+    assert capsys.readouterr().err == "longplay: error: --ray needs Ray: pip install 'longplay[distributed]'\n"
