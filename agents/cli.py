@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envs", help="list env ids")
     p.set_defaults(func=cmd_envs)
 
-    optional = (("longplay.replays.cli", "add_subcommands"), ("longplay.agents.rl.cli", "add_train_subcommand"))
+    optional = (("longplay.replays.cli", "add_subcommands"), ("longplay.agents.rl.cli", "add_train_subcommand"),
+                ("longplay.agents.sweep.cli", "add_sweep_subcommand"))
     for module, adder in optional:
         try:
             add = getattr(importlib.import_module(module), adder)

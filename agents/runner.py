@@ -32,6 +32,7 @@ def run(env: gym.Env, agent: Agent, steps: int, seed: int = 0, progress: bool = 
     obs, info = env.reset(seed=seed)
     agent.reset(env, obs, info, seed)
     offset = 0  # steps taken in earlier episodes
+    episode_open = True
     bar = tqdm(total=steps, disable=not progress, unit="step", dynamic_ncols=True, leave=False)
     try:
         while result.steps < steps:
@@ -45,15 +46,17 @@ def run(env: gym.Env, agent: Agent, steps: int, seed: int = 0, progress: bool = 
                 bar.update(256)
             if terminated or truncated:
                 result.episodes += 1
+                episode_open = False
                 result.finished = result.finished or bool(terminated)
-                if terminated and stop_when_finished:
-                    break
+                if (terminated and stop_when_finished) or result.steps >= steps:
+                    break  # no new episode on the last step: it would be empty
+                episode_open = True
                 offset = result.steps
                 obs, info = env.reset(seed=seed + result.episodes)
                 agent.reset(env, obs, info, seed + result.episodes)
     finally:
         bar.close()
-    if not result.finished or result.episodes == 0:
+    if episode_open:
         result.episodes += 1
     result.seconds = time.perf_counter() - start
     return result

@@ -1,4 +1,4 @@
-"""The replay subcommands of ``longplay``: ``verify``, ``export`` and ``compare``.
+"""The replay subcommands of ``longplay``: ``verify``, ``export``, ``compare`` and ``view``.
 
 ``longplay.agents.cli`` calls :func:`add_subcommands` on its subparsers; each subcommand's ``func(args)``
 returns the exit code and prints a one-line error (never a traceback) for bad input. Exit codes:
@@ -64,11 +64,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Renders a stretch of a replay to MP4 and/or GIF."""
-    from longplay.replays.export import export
-
+    """Renders a stretch of a replay to MP4 and/or GIF, or writes its run page as one HTML file (--html)."""
     replay = Path(args.replay)
     targets = [(fmt, out) for fmt, out in (("mp4", args.mp4), ("gif", args.gif)) if out is not None]
+    if args.html is not None:
+        from longplay.replays.viewer.html_export import export_html
+
+        path = Path(args.html) if args.html else replay.with_suffix(".html")
+        page = export_html(replay, path, episode=args.episode, start=args.start, end=args.end,
+                           max_frames=args.html_frames, progress=sys.stderr.isatty())
+        print(f"wrote {page.path}: steps {page.first_step}..{page.last_step}, {page.frames} frames"
+              + (f" (every {page.stride} steps)" if page.stride > 1 else "") + f", {page.size_bytes / 1e6:.1f} MB")
+        if not targets:
+            return EXIT_OK
+    from longplay.replays.export import export
+
     if not targets:
         targets = [("mp4", "")]
     for fmt, out in targets:
@@ -77,6 +87,33 @@ def cmd_export(args: argparse.Namespace) -> int:
                         scale=args.scale, progress=sys.stderr.isatty())
         print(f"wrote {result.path}: steps {result.first_step}..{result.last_step}, {result.frames} frames at "
               f"{result.fps:g} fps" + (f" (every {result.stride} steps)" if result.stride > 1 else ""))
+    return EXIT_OK
+
+
+# ============================================================================================ view
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    """Serves the replay viewer over a folder of replays: run list, run pages, comparison charts."""
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise ReplayError(f"no such folder: {folder} (record runs with 'longplay run', or name a folder)")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"invalid --port {args.port}; must be 0..65535 (0 picks a free port)")
+    try:
+        from longplay.replays.viewer.server import serve
+    except ImportError as e:
+        raise ReplayError("the viewer needs starlette and uvicorn: pip install 'longplay[viewer]' "
+                          f"(missing {e.name})") from None
+    try:
+        serve(folder, args.host, args.port, open_browser=args.open)
+    except OSError as e:
+        if e.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+            raise ReplayError(f"port {args.port} on {args.host} is in use: pick another with --port "
+                              "(0 picks a free one)") from None
+        raise
+    except KeyboardInterrupt:
+        pass
     return EXIT_OK
 
 
@@ -116,7 +153,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    """Adds ``verify``, ``export`` and ``compare`` to the ``longplay`` command's subparsers."""
+    """Adds ``verify``, ``export``, ``compare`` and ``view`` to the ``longplay`` command's subparsers."""
     from longplay.replays.compare import AXES
 
     p = subparsers.add_parser("verify", help="re-simulate replays and check every hash and milestone",
@@ -126,7 +163,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="list every problem, not just the first")
     p.set_defaults(func=_guarded(cmd_verify))
 
-    p = subparsers.add_parser("export", help="render a replay to MP4 or GIF",
+    p = subparsers.add_parser("export", help="render a replay to MP4 or GIF, or its run page to HTML",
                               description=cmd_export.__doc__ + " Frames are re-rendered from keyframes.")
     p.add_argument("replay", metavar="REPLAY")
     p.add_argument("--mp4", nargs="?", const="", metavar="OUT", help="write an MP4 (default: next to the replay)")
@@ -136,7 +173,19 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="times real time: 30 steps/s at 1 (default 1)")
     p.add_argument("--episode", type=int, default=0, help="episode of the replay (default 0)")
     p.add_argument("--scale", type=int, default=2, help="integer upscaling of the screen (default 2)")
+    p.add_argument("--html", nargs="?", const="", metavar="OUT",
+                   help="write the viewer's run page as one self-contained HTML file (default: next to the replay)")
+    p.add_argument("--html-frames", type=int, default=2000, metavar="N",
+                   help="most frames the HTML page embeds, evenly spaced (default 2000)")
     p.set_defaults(func=_guarded(cmd_export))
+
+    p = subparsers.add_parser("view", help="browse a folder of replays in a local web app",
+                              description=cmd_view.__doc__ + " Bound to 127.0.0.1 unless --host says otherwise.")
+    p.add_argument("folder", nargs="?", default="runs", metavar="FOLDER", help="folder of replays (default runs/)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
+    p.add_argument("--open", action="store_true", help="open the viewer in the default web browser")
+    p.set_defaults(func=_guarded(cmd_view))
 
     p = subparsers.add_parser("compare", help="progress curves, time-to-milestone tables and AUC over replays",
                               description=cmd_compare.__doc__)

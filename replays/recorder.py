@@ -396,8 +396,14 @@ class Recorder(gym.Wrapper):
                           "duration_s": round(self._now(), 3)}
                 self._conn.executemany("INSERT OR REPLACE INTO header VALUES (?, ?)",
                                        [(k, to_json(v)) for k, v in status.items()])
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                self._conn.execute("PRAGMA journal_mode = DELETE")  # a closed replay is one self-contained file
+                self._conn.commit()
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    self._conn.execute("PRAGMA journal_mode = DELETE")  # a closed replay is one self-contained file
+                except sqlite3.OperationalError:
+                    # A reader (the viewer, a sweep's live table) has the file open: the data is committed
+                    # either way; the WAL is folded in by the next writer or when the readers let go.
+                    pass
             finally:
                 self._conn.close()
                 self._closed = True

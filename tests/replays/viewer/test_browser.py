@@ -1,0 +1,193 @@
+"""End to end in a real headless Chromium (Debian ``chromium`` driven by Playwright): run list, run page,
+scrubbing, milestones, LM turns and memory, the comparison page and an exported page.
+
+Screenshots go to ``test-artifacts/viewer/`` at the repository root. Skipped, with the reason, when
+Playwright or Chromium is missing (``.ci/run`` installs both).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("uvicorn", reason="the viewer needs uvicorn: pip install 'longplay[viewer]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright: pip install playwright")
+
+CHROMIUM = os.environ.get("LONGPLAY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "viewer"
+TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)")
+
+#: A hash of the pixels an <img> shows (to tell one frame from another).
+FRAME_HASH = """(img) => {
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let h = 0;
+  for (let i = 0; i < d.length; i += 1) h = (Math.imul(h, 31) + d[i]) >>> 0;
+  return h;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        except Exception as e:  # noqa: BLE001 - a browser that cannot start here is an environment problem
+            pytest.skip(f"chromium at {CHROMIUM} does not start: {str(e).splitlines()[0]}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(viewer_runs: Any) -> Iterator[str]:
+    from longplay.replays.viewer.server import ServerThread
+
+    with ServerThread(viewer_runs.root) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.errors = errors
+    yield tab
+    context.close()
+    assert not errors, errors
+
+
+def shot(tab: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def frame_step(tab: Any) -> int:
+    return int(tab.get_attribute("#frame", "data-step") or -1)
+
+
+def wait_until(check: Any, what: str, timeout_s: float = TIMEOUT_MS / 1000) -> None:
+    """Polls ``check()`` from Python (the pages' CSP forbids the eval behind ``wait_for_function``)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_run_list_run_page_scrub_and_milestones(page: Any, server: str) -> None:
+    page.goto(server)
+    page.wait_for_selector("#runs tbody tr")
+    assert page.locator("#runs tbody tr").count() == 5
+    assert page.locator("#unreadable li").count() == 3 and "upgrade longplay" in page.inner_text("#unreadable")
+    page.fill("#filter", "oracle")
+    assert page.locator("#runs tbody tr").count() == 1
+    page.fill("#filter", "")
+    page.click("th[data-key=steps]")  # sort by steps, largest first
+    steps = [int(t.split()[0].replace(",", "")) for t in page.locator("#runs tbody td:nth-child(7)").all_inner_texts()]
+    assert steps == sorted(steps, reverse=True) and len(steps) == 5
+    shot(page, "01-run-list.png")
+
+    page.click("#runs tbody tr[data-id='sub/quest-oracle.lpr'] a")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#frame[data-step='0']")
+    first = page.eval_on_selector("#frame", FRAME_HASH)
+    page.wait_for_selector("#map[data-map]")
+    shot(page, "02-run-page.png")
+
+    total = int(page.inner_text("#step-total").replace(",", ""))
+    later = total * 3 // 4
+    page.locator("#scrubber").fill(str(later))  # scrub to a later step
+    page.wait_for_selector(f"#frame[data-step='{later}']")
+    assert page.eval_on_selector("#frame", FRAME_HASH) != first  # the frame changed
+    assert page.input_value("#step-input") == str(later) and f"{later} of {total}" in page.inner_text("#state")
+    shot(page, "03-scrubbed.png")
+
+    milestones = page.locator("#milestones li[data-step]")
+    assert milestones.count() >= 3
+    target = milestones.nth(1)
+    step = int(target.get_attribute("data-step"))
+    target.locator("button").click()  # jump to the milestone
+    page.wait_for_selector(f"#frame[data-step='{step}']")
+    assert "reached" in (target.get_attribute("class") or "")
+    assert page.input_value("#scrubber") == str(step)
+    page.keyboard.press("]")  # the next milestone, by keyboard
+    wait_until(lambda: frame_step(page) > step, "the next milestone")
+    shot(page, "04-milestone.png")
+
+    page.select_option("#speed", "500")
+    page.click("#play")
+    wait_until(lambda: frame_step(page) >= total - 20, "playback to reach the end")
+    page.wait_for_selector("#play:has-text('Play')")  # stopped by itself at the end
+    assert frame_step(page) == total
+
+
+def test_lm_run_shows_turns_and_memory(page: Any, server: str, viewer_runs: Any) -> None:
+    page.goto(server + "run?id=fake-lm.lpr&step=57")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#turn .turn")
+    turn = page.inner_text("#turn")
+    assert "started at step 50" in turn and "rate limited (429)" in turn and "press_buttons" in turn
+    assert "Spent up to here: 6 turns" in turn
+    assert viewer_runs.hostile in page.text_content("#turn pre.response")  # shown as text ...
+    assert page.evaluate("window.__pwned") is None  # ... and never run
+    memory = page.inner_text("#memory")
+    assert "notes as of step 40" in memory and "find the exit" in memory
+    assert page.locator("#timeline line[stroke='#c0392b']").count() == 1  # the failed turn on the timeline
+    shot(page, "05-lm-run.png")
+    page.click("#turn .turn-nav button:has-text('next turn')")
+    page.wait_for_selector("#frame[data-step='60']")
+    wait_until(lambda: "started at step 60" in page.inner_text("#turn"), "the next turn's details")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_selector("#frame[data-step='59']")
+
+
+def test_comparison_page_draws_curves(page: Any, server: str) -> None:
+    page.goto(server + "compare?id=fake-random-0.lpr&id=fake-random-1.lpr&id=fake-lm.lpr")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#chart[data-curves='3']")
+    assert page.locator("#legend li").count() == 3
+    table = page.inner_text("#ttm")
+    assert "Pressed 100 buttons" in table and "100" in table
+    assert not page.locator("#groups").is_hidden()  # two random runs: the group medians show
+    shot(page, "06-compare-steps.png")
+    page.click("#axis button[data-axis=tokens]")
+    page.wait_for_selector("#chart[data-curves='1']")  # only the LM run has a tokens axis
+    shot(page, "07-compare-tokens.png")
+    page.click("#pick li[data-id='sub/quest-oracle.lpr'] input")
+    page.click("#axis button[data-axis=steps]")
+    page.wait_for_selector("#chart[data-curves='4']")
+    assert "axis=" not in page.url and page.url.count("id=") == 4
+
+
+def test_exported_page_works_offline(page: Any, viewer_runs: Any, tmp_path: Path) -> None:
+    from longplay.replays.viewer.html_export import export_html
+
+    out = export_html(viewer_runs.root / "sub" / "quest-oracle.lpr", tmp_path / "quest.html", max_frames=100).path
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(out.as_uri())
+    page.wait_for_selector("body[data-ready='1']")
+    first = page.eval_on_selector("#frame", FRAME_HASH)
+    page.locator("#scrubber").fill("301")
+    page.wait_for_selector("#frame[data-step='301']")
+    assert page.get_attribute("#frame", "data-frame-step") == "300"  # the nearest embedded frame
+    assert page.eval_on_selector("#frame", FRAME_HASH) != first and not page.is_hidden("#frame-note")
+    page.wait_for_selector("#map[data-map]")
+    shot(page, "08-exported.png")
+    assert all(url.startswith(("file:", "data:", "blob:")) for url in requests), requests

@@ -1,0 +1,146 @@
+"""The viewer's pure data functions and the folder's caches, without HTTP."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from longplay.replays.reader import MemorySnapshot, ReplayReader, Turn
+from longplay.replays.recorder import Recorder
+from longplay.replays.viewer.data import (
+    MemoryIndex,
+    TurnIndex,
+    card_components,
+    finite,
+    memory_at_impl,
+    run_impl,
+    trajectory_impl,
+    turns_at_impl,
+)
+from longplay.replays.viewer.folder import ReplayFolder
+
+
+def _turn(turn: int, step: int, tokens: int = 10, cost: float = 0.5) -> Turn:
+    return Turn(turn, 0, step, 0.0, None, f"turn {turn}", None, tokens, 0, 0, 0, cost, None, None, {"kind": "act"})
+
+
+def test_turn_in_force_and_spending() -> None:
+    index = TurnIndex.build([_turn(4, 25), _turn(1, 3), _turn(2, 10), _turn(3, 10)])
+    none = turns_at_impl(index, 2)
+    assert none["turns"] == [] and none["next_step"] == 3 and none["spent"]["turns"] == 0
+    at5 = turns_at_impl(index, 5)
+    assert [t["turn"] for t in at5["turns"]] == [1] and (at5["prev_step"], at5["next_step"]) == (None, 10)
+    at10 = turns_at_impl(index, 10)  # two turns started at step 10 (e.g. a critic and an act turn)
+    assert [t["turn"] for t in at10["turns"]] == [2, 3] and at10["spent"] == {"turns": 3, "tokens": 30.0,
+                                                                              "cost_usd": 1.5}
+    assert (at10["prev_step"], at10["next_step"]) == (3, 25)
+    at99 = turns_at_impl(index, 99)
+    assert [t["turn"] for t in at99["turns"]] == [4] and at99["next_step"] is None
+
+
+def test_memory_as_it_stood() -> None:
+    snaps = [MemorySnapshot(1, 0, 5, 0.0, "goals", {"stack": ["a"]}, None),
+             MemorySnapshot(2, 0, 0, 0.0, "notes", "first", None),
+             MemorySnapshot(3, 0, 9, 0.0, "notes", "second", {"turn": 3}),
+             MemorySnapshot(4, 0, 7, 0.0, "extra", "x", None)]
+    index = MemoryIndex.build(snaps, card_components([{"name": "notes"}, {"name": "goals"}]))
+    assert [m["name"] for m in memory_at_impl(index, 100)] == ["notes", "goals", "extra"]
+    at6 = {m["name"]: m for m in memory_at_impl(index, 6)}
+    assert set(at6) == {"notes", "goals"} and at6["notes"]["content"] == "first" and at6["goals"]["format"] == "json"
+    assert memory_at_impl(index, 9)[0] == {"name": "notes", "step": 9, "t": 0.0, "updates": 2, "format": "text",
+                                           "content": "second", "extra": {"turn": 3}}
+    assert card_components({"components": [{"name": "window"}]}) == ["window"] and card_components(None) == []
+
+
+def test_finite_makes_json_browsers_parse() -> None:
+    assert finite({"a": math.inf, "b": [1.0, math.nan, {"c": -math.inf}], 2: "x"}) == {"a": None, "b": [1.0, None,
+                                                                                                    {"c": None}],
+                                                                                          "2": "x"}
+
+
+def test_trajectory_matches_the_readers(viewer_runs: Any) -> None:
+    with ReplayReader(viewer_runs.root / "fake-multi.lpr") as reader:
+        for episode in (0, 1):
+            expected = reader.trajectory(episode)
+            data = trajectory_impl(reader.header, reader.episode(episode), reader.actions(episode))
+            points = data["points"]
+            index = np.searchsorted(points["step"], np.arange(len(expected)), side="right") - 1
+            got = np.stack([np.asarray(points[k])[index] for k in ("map", "x", "y")], axis=1)
+            assert np.array_equal(got, expected)
+            assert {a["map_id"] for a in data["areas"]} == set(expected[:, 0].tolist())
+            for area in data["areas"]:
+                x0, y0, x1, y1 = area["bounds"]
+                assert 0 <= x0 <= x1 < 16 and 0 <= y0 <= y1 < 16 and area["name"] == f"map{area['map_id']}"
+
+
+def test_run_impl_of_a_quest_run(viewer_runs: Any) -> None:
+    with ReplayReader(viewer_runs.root / "sub" / "quest-oracle.lpr") as reader:
+        run = run_impl(reader, "sub/quest-oracle.lpr")
+    (episode,) = run["episodes"]
+    assert not run["has_turns"] and not run["has_memory"] and episode["keyframes"][0] == 0
+    steps = [m["step"] for m in episode["milestones"]]
+    assert len(steps) >= 2 and steps == sorted(steps) and all(m["name"] for m in episode["milestones"])
+
+
+def test_folder_lists_a_run_still_recording_and_notices_changes(tmp_path: Path, fakegame: Any,
+                                                                viewer_runs: Any) -> None:
+    rec = Recorder(gym.make(fakegame.ENV_ID), tmp_path / "live.lpr", agent="random", commit_seconds=0.0)
+    rec.reset(seed=0)
+    for _ in range(40):
+        rec.step(0)
+    rec.flush()
+    try:
+        folder = ReplayFolder(tmp_path)
+        (row,) = folder.list_runs()["runs"]
+        assert row["status"] == "recording" and row["steps"] == 40
+        with folder.open("live.lpr") as run:
+            assert run.reader.num_steps() == 40
+        for _ in range(30):
+            rec.step(1)
+        rec.flush()
+        (row,) = folder.list_runs()["runs"]  # the file changed: the row is read again
+        assert row["steps"] == 70
+        with folder.open("live.lpr") as run:
+            assert run.reader.num_steps() == 70
+    finally:
+        rec.close()
+    shutil.copyfile(viewer_runs.root / "fake-random-1.lpr", tmp_path / "live.lpr")
+    (row,) = folder.list_runs()["runs"]
+    assert row["steps"] == 80 and row["status"] == "closed"
+    folder.close()
+
+
+def test_folder_keeps_few_replays_open(viewer_runs: Any) -> None:
+    folder = ReplayFolder(viewer_runs.root, max_open=2)
+    for run_id in ("fake-random-0.lpr", "fake-random-1.lpr", "fake-lm.lpr", "fake-random-0.lpr"):
+        with folder.open(run_id) as run:
+            assert run.reader.num_steps() > 0
+    assert list(folder._open) == ["fake-lm.lpr", "fake-random-0.lpr"]
+    folder.close()
+
+
+def test_seeker_matches_the_reader_in_any_order(viewer_runs: Any) -> None:
+    from longplay.replays.viewer.data import walk_episode
+    from longplay.replays.viewer.seeker import EpisodeSeeker
+
+    for name, episode in (("sub/quest-oracle.lpr", 0), ("fake-multi.lpr", 1)):
+        with ReplayReader(viewer_runs.root / name) as reader, ReplayReader(viewer_runs.root / name) as mine:
+            seeker = EpisodeSeeker(mine, episode, every=16)
+            last = reader.num_steps(episode)
+            steps = [last, 0, 17, 16, 15, last // 2, 3, last - 1, 100 % (last + 1), 31, 32, 33]
+            for step in steps:
+                assert np.array_equal(seeker.seek(step).frame(), reader.frame_at(step, episode)), (name, step)
+            assert seeker._waypoint_steps and all(s % 16 == 0 for s in seeker._waypoint_steps)
+            _, waypoints = walk_episode(reader.header, reader.episode(episode), reader.actions(episode),
+                                        waypoint_every=8)
+            fresh = EpisodeSeeker(mine, episode, every=8)
+            fresh.add_waypoints(waypoints)
+            for step in reversed(steps):
+                assert fresh.seek(step).state() == reader.game_state_at(step, episode), (name, step)
+            seeker.close()
+            fresh.close()

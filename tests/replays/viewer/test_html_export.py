@@ -1,0 +1,67 @@
+"""``longplay export REPLAY --html``: one self-contained page with the run's data embedded."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from longplay.replays.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from longplay.replays.reader import ReplayReader
+from longplay.replays.viewer.html_export import EMBED_CSP, export_html
+
+
+def _embedded(page: str) -> dict[str, Any]:
+    match = re.search(r'<script id="longplay-embed" type="application/json">(.*?)</script>', page, re.S)
+    assert match, "no embedded data"
+    return json.loads(match.group(1))
+
+
+def test_page_is_self_contained_and_holds_the_run(viewer_runs: Any, tmp_path: Path, png_decoder: Any) -> None:
+    result = export_html(viewer_runs.root / "fake-lm.lpr", tmp_path / "out" / "lm.html", max_frames=40)
+    page = result.path.read_text()
+    assert result.stride == 4 and result.frames == len(range(0, 151, 4)) + 1  # every 4th step, and the last
+    assert f'content="{EMBED_CSP}"' in page and "connect-src" not in EMBED_CSP  # nothing can be fetched
+    assert "/static/" not in page and not re.search(r'(src|href)="(https?:)?//', page)
+    assert viewer_runs.hostile not in page and "<script>window.__pwned" not in page  # replay text stays data
+    data = _embedded(page)
+    assert data["range"] == [0, 150] and len(data["actions"]) == 150 and data["run"]["has_turns"]
+    assert len(data["turns"]) == 15 and data["turns"][5]["error"] == "rate limited (429)"
+    assert viewer_runs.hostile in data["turns"][0]["response"]
+    assert [m["name"] for m in data["memory"]] == ["notes", "goals", "notes"] and data["memory_order"] == ["notes",
+                                                                                                          "goals"]
+    assert data["frames"]["steps"][-1] == 150 and data["trajectory"]["points"]["step"][0] == 0
+    with ReplayReader(viewer_runs.root / "fake-lm.lpr") as reader:
+        step = data["frames"]["steps"][7]
+        import base64
+
+        frame = png_decoder(base64.b64decode(data["frames"]["png"][7]))
+        assert np.array_equal(frame, reader.frame_at(step))
+
+
+def test_range_episode_and_quest_maps(viewer_runs: Any, tmp_path: Path) -> None:
+    multi = export_html(viewer_runs.root / "fake-multi.lpr", tmp_path / "multi.html", episode=1, start=10, end=30)
+    data = _embedded(multi.path.read_text())
+    assert data["episode"] == 1 and data["range"] == [10, 30] and data["frames"]["steps"] == list(range(10, 31))
+    assert [e["episode"] for e in data["run"]["episodes"]] == [1]
+    quest = export_html(viewer_runs.root / "sub" / "quest-oracle.lpr", tmp_path / "quest.html")
+    data = _embedded(quest.path.read_text())
+    assert data["areas"] and set(data["areas"]) <= {str(a["map_id"]) for a in data["trajectory"]["areas"]}
+    with pytest.raises(ValueError, match="invalid range"):
+        export_html(viewer_runs.root / "fake-multi.lpr", tmp_path / "x.html", start=50, end=10)
+
+
+def test_cli(viewer_runs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "page.html"
+    code = main(["export", str(viewer_runs.root / "fake-random-0.lpr"), "--html", str(out), "--html-frames", "10"])
+    printed = capsys.readouterr().out
+    assert code == EXIT_OK and out.exists() and "wrote" in printed and "every 31 steps" in printed
+    assert main(["export", str(viewer_runs.root / "broken.lpr"), "--html", str(out)]) == EXIT_BAD_INPUT
+    assert main(["export", str(viewer_runs.root / "fake-random-0.lpr"), "--html", str(out), "--to", "999"]) == \
+        EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err
