@@ -1,0 +1,166 @@
+"""Connecting the learners to a batched torch engine: the quest engine (issue 6) or the toy stand-in.
+
+A batched engine has the interface of ``longplay.envs.quest.batched.BatchedQuest``: ``reset(seed) -> obs``
+and ``step(actions) -> (obs, reward, terminated, truncated, info)``, every value a tensor on the engine's
+device with a leading env dimension, same-step autoreset and per-env episode statistics in ``info``
+(``episode_return``, ``episode_length``, ``milestones``: valid where the episode ended).
+
+:func:`make_engine` builds one for a :class:`TrainConfig`; :class:`TorchBatchedVecEnv` shows any such engine
+to Stable-Baselines3 as a ``VecEnv`` (used for the toy stand-in, and for quest when the engine does not bring
+its own ``longplay.envs.quest.batched.sb3.BatchedVecEnv``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from longplay.agents.rl.config import TrainConfig
+
+ENGINE_MISSING = ("the batched engine (longplay.envs.quest.batched, issue 6) is not installed yet; "
+                  "train with --learner ppo --vec-env subproc meanwhile")
+
+
+def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """``size`` and ``world_seed`` of a quest env id (registered defaults updated by ``env_kwargs``)."""
+    from longplay.envs.registration import ENV_SPECS
+
+    entry = ENV_SPECS.get(config.env_id)
+    if entry is None or "quest" not in entry[0]:
+        raise ValueError(f"the batched engine runs quest envs only; {config.env_id!r} is not one "
+                         f"(valid: {', '.join(k for k, v in ENV_SPECS.items() if 'quest' in v[0])})")
+    kwargs = {**entry[1], **config.env_kwargs}
+    if kwargs.get("world") == "canonical":
+        raise ValueError("the batched engine does not run the canonical world yet; "
+                         "use a procedural quest env")
+    return {"size": kwargs.get("size", "mini"), "world_seed": kwargs.get("world_seed", 0)}
+
+
+def make_engine(config: TrainConfig, device: str) -> Any:
+    """The batched engine for ``config`` on ``device`` (``vec_env="toy"``: the toy stand-in).
+
+    Raises ``ValueError`` (one line) when the quest engine is not installed or cannot run the env.
+    """
+    max_steps = config.max_episode_steps
+    if config.vec_env == "toy":
+        from longplay.agents.rl.toy import ToyBatched
+
+        return ToyBatched(config.num_envs, device=device, obs_mode=config.obs_mode,
+                          **({"max_episode_steps": max_steps} if max_steps else {}))
+    kwargs = quest_engine_kwargs(config)
+    try:
+        from longplay.envs.quest.batched import BatchedQuest
+    except ImportError:
+        raise ValueError(ENGINE_MISSING) from None
+    return BatchedQuest(config.num_envs, device=device, obs_mode=config.obs_mode,
+                        **({"max_episode_steps": max_steps} if max_steps else {}), **kwargs)
+
+
+def reference_spaces(config: TrainConfig, engine: Any) -> tuple[spaces.Space, spaces.Space]:
+    """One env's observation and action spaces: the engine's, else the reference env's (same shapes)."""
+    obs_space = getattr(engine, "single_observation_space", None)
+    action_space = getattr(engine, "single_action_space", None)
+    if obs_space is None or action_space is None:
+        env = gym.make(config.env_id, obs_mode=config.obs_mode, **config.env_kwargs)
+        obs_space, action_space = env.observation_space, env.action_space
+        env.close()
+        if not isinstance(obs_space, spaces.Dict):
+            obs_space = spaces.Dict({"pixels": obs_space})
+    return obs_space, action_space
+
+
+def _numpy(x: Any) -> np.ndarray:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+try:
+    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+except ImportError:  # pragma: no cover - the rl extra is missing
+    VecEnv = object  # type: ignore[assignment,misc]
+
+
+class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
+    """Any batched torch engine as a Stable-Baselines3 ``VecEnv`` (observations and rewards to numpy).
+
+    A ``{"pixels": ...}`` observation is handed on as a bare image, like the reference env's pixels.
+    Finished envs get ``info["episode"] = {"r", "l"}`` and ``info["milestones"]`` (a count).
+    """
+
+    def __init__(self, engine: Any, config: TrainConfig) -> None:
+        obs_space, action_space = reference_spaces(config, engine)
+        self.bare_pixels = isinstance(obs_space, spaces.Dict) and list(obs_space.spaces) == ["pixels"]
+        if self.bare_pixels:
+            obs_space = obs_space["pixels"]
+        self.engine = engine  # before VecEnv.__init__, which asks for the render mode
+        super().__init__(engine.num_envs, obs_space, action_space)
+        self.seed_value = config.seed
+        self._actions: Any = None
+
+    def _obs(self, obs: dict[str, Any]) -> Any:
+        if self.bare_pixels:
+            return _numpy(obs["pixels"])
+        return {k: _numpy(v) for k, v in obs.items()}
+
+    def reset(self) -> Any:
+        seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else self.seed_value
+        self._reset_seeds()
+        return self._obs(self.engine.reset(seed=seed))
+
+    def step_async(self, actions: np.ndarray) -> None:
+        import torch
+
+        self._actions = torch.as_tensor(np.asarray(actions), dtype=torch.long, device=self.engine.device)
+
+    def step_wait(self) -> Any:
+        obs, reward, terminated, truncated, info = self.engine.step(self._actions)
+        done = _numpy(terminated | truncated)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if done.any():
+            ret, length = _numpy(info["episode_return"]), _numpy(info["episode_length"])
+            milestones = _numpy(info["milestones"]) if "milestones" in info else None
+            for i in np.flatnonzero(done):
+                infos[i]["episode"] = {"r": float(ret[i]), "l": int(length[i])}
+                if milestones is not None:
+                    infos[i]["milestones"] = int(milestones[i])
+        return self._obs(obs), _numpy(reward).astype(np.float32), done, infos
+
+    def close(self) -> None:
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self.engine, attr_name, None)] * len(list(self._get_indices(indices)))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        setattr(self.engine, attr_name, value)
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
+        raise NotImplementedError("the batched engine has no per-env methods")
+
+    def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
+        return [False] * len(list(self._get_indices(indices)))
+
+    def get_images(self) -> list[np.ndarray]:
+        return []
+
+
+def make_sb3_vec_env(config: TrainConfig, device: str) -> Any:
+    """An SB3 ``VecEnv`` over the batched engine: quest's own adapter when it ships one, else ours."""
+    if config.vec_env == "batched":
+        quest_kwargs = quest_engine_kwargs(config)
+        try:
+            from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+        except ImportError:
+            try:
+                import longplay.envs.quest.batched  # noqa: F401
+            except ImportError:
+                raise ValueError(ENGINE_MISSING) from None
+        else:
+            return BatchedVecEnv(config.num_envs, seed=config.seed, device=device, obs_mode=config.obs_mode,
+                                 **({"max_episode_steps": config.max_episode_steps}
+                                    if config.max_episode_steps else {}), **quest_kwargs)
+    return TorchBatchedVecEnv(make_engine(config, device), config)

@@ -1,0 +1,185 @@
+"""``longplay train``: the command line of both learners, generated from :class:`TrainConfig`.
+
+Every field of the config is a flag (``--learning-rate``, ``--n-steps`` ...) whose help is the field's
+docstring; ``--env`` and ``--steps`` are short for ``--env-id`` and ``--total-steps``; ``--set KEY=VALUE``
+passes env keyword arguments. ``--resume RUN_DIR_OR_CHECKPOINT`` continues a run with its saved config (only
+the budget, device, evaluation, checkpointing and progress flags may change).
+
+    longplay train --env QuestMini-v0 --steps 2000000 --shaping quest
+    longplay train --env QuestMini-v0 --obs-mode pixels --num-envs 16 --device cuda
+    longplay train --resume runs/train/QuestMini-v0__ppo-quest__seed0__20260101-120000 --steps 4000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import types
+import typing
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from longplay.agents.cli import CliError, parse_kwargs, resolve_env_id
+from longplay.agents.rl.config import DEVICES, LEARNERS, OBS_MODES, VEC_ENVS, TrainConfig, field_docs
+
+#: Short spellings of some fields' flags.
+ALIASES = {"env_id": ["--env"], "total_steps": ["--steps"]}
+#: Fields a resumed run may change; the rest must match the run being continued.
+RESUMABLE = {"total_steps", "device", "progress", "eval_every", "eval_episodes", "eval_steps",
+             "eval_deterministic", "record_eval", "checkpoint_every", "keep_checkpoints", "runs_dir"}
+_CHOICES = {"learner": LEARNERS, "vec_env": VEC_ENVS, "obs_mode": OBS_MODES, "device": DEVICES}
+
+
+def _optional(kind: Any) -> Any:
+    def parse(text: str) -> Any:
+        return None if text.lower() in ("none", "null") else kind(text)
+
+    return parse
+
+
+def add_train_subcommand(subparsers: Any) -> None:
+    """Adds ``train`` to the ``longplay`` command's subparsers."""
+    p = subparsers.add_parser(
+        "train", help="train an RL policy (PPO) on an env",
+        description="Train PPO (Stable-Baselines3, or the device-resident learner on the batched engine) "
+                    "on a longplay env. Logs to TensorBoard, saves checkpoints, records evaluation replays.",
+    )
+    docs = field_docs(TrainConfig)
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        if f.name == "env_kwargs":
+            continue
+        flags = [*ALIASES.get(f.name, []), "--" + f.name.replace("_", "-")]
+        kind = hints[f.name]
+        default = f.default if f.default is not MISSING else None
+        help_text = docs.get(f.name, "").replace("``", "")
+        if kind is bool:
+            p.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=argparse.SUPPRESS, help=f"{help_text} (default: {default})")
+            continue
+        args = typing.get_args(kind)
+        optional = isinstance(kind, types.UnionType) and type(None) in args
+        base = next(a for a in args if a is not type(None)) if optional else kind
+        parse = _optional(base) if optional else base
+        p.add_argument(*flags, dest=f.name, type=parse, default=argparse.SUPPRESS,
+                       choices=_CHOICES.get(f.name), metavar=None if f.name in _CHOICES else f.name.upper(),
+                       help=f"{help_text} (default: {default})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue the run in this folder (its newest checkpoint) or from this checkpoint")
+    p.add_argument("--export-policy", default=None, metavar="PATH",
+                   help="also write the final policy alone (no optimizer state: small, for sharing)")
+    p.set_defaults(func=cmd_train)
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    names = {f.name for f in fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
+    """(run folder, checkpoint, saved config) for ``--resume PATH``."""
+    path = Path(path_text)
+    if path.is_dir():
+        run_dir = path
+        found = sorted((run_dir / "checkpoints").glob("step_*.zip")) + sorted(
+            (run_dir / "checkpoints").glob("step_*.pt"))
+        if not found:
+            raise CliError(f"no checkpoint to resume in {run_dir / 'checkpoints'}")
+        checkpoint = max(found, key=lambda p: p.stem)
+    elif path.is_file():
+        checkpoint = path
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    else:
+        raise CliError(f"nothing to resume at {path}: give a run folder or a checkpoint file")
+    config_path = run_dir / "config.json"
+    if config_path.is_file():
+        config = TrainConfig.from_dict(json.loads(config_path.read_text()))
+    else:
+        from longplay.agents.rl.policy_agent import CheckpointError, load_policy
+
+        try:
+            config = load_policy(checkpoint).config
+        except CheckpointError as exc:
+            raise CliError(str(exc)) from None
+    return run_dir, checkpoint, config
+
+
+def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Path | None]:
+    """The run's config from the flags (and, resuming, the saved config); plus run folder and checkpoint."""
+    given = _given(args)
+    env_kwargs = parse_kwargs(args.set)
+    if "env_id" in given and given.get("vec_env") != "toy" and not given["env_id"].startswith("LongplayToy/"):
+        given["env_id"] = resolve_env_id(given["env_id"])
+    if args.resume:
+        run_dir, checkpoint, config = _resume_target(args.resume)
+        changed = sorted(k for k, v in given.items() if k not in RESUMABLE and getattr(config, k) != v)
+        if changed or (env_kwargs and env_kwargs != config.env_kwargs):
+            bad = changed[0].replace("_", "-") if changed else "set"
+            raise CliError(f"cannot change --{bad} when resuming (only: "
+                           f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE))})")
+        for key, value in given.items():
+            setattr(config, key, value)
+        return config, run_dir, checkpoint
+    if given.get("learner") == "ppo-device" and "vec_env" not in given:
+        given["vec_env"] = "batched"
+    config = TrainConfig(**given, env_kwargs=env_kwargs)
+    if config.vec_env == "toy":
+        from longplay.agents.rl.toy import TOY_ENV_ID, register_toy
+
+        if "env_id" in given and given["env_id"] != TOY_ENV_ID:
+            raise CliError(f"--vec-env toy trains on the toy stand-in ({TOY_ENV_ID}); drop --env")
+        config.env_id = register_toy()
+    else:
+        config.env_id = resolve_env_id(config.env_id)
+    return config, None, None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Runs ``longplay train``; see the module docstring."""
+    try:
+        import stable_baselines3  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise CliError(f"longplay train needs the rl extra: pip install 'longplay[rl]' ({exc})") from None
+    from longplay.agents.rl.policy_agent import CheckpointError
+
+    config, run_dir, checkpoint = build_config(args)
+    try:
+        config.validate()
+        if config.learner == "ppo":
+            from longplay.agents.rl.sb3_train import train
+
+            if checkpoint is not None and checkpoint.suffix != ".zip":
+                raise CliError(f"{checkpoint} is not a --learner ppo checkpoint")
+        else:
+            from longplay.agents.rl.ppo_device import train  # type: ignore[assignment]
+
+            if checkpoint is not None and checkpoint.suffix != ".pt":
+                raise CliError(f"{checkpoint} is not a --learner ppo-device checkpoint")
+        what = f"resuming {run_dir}" if checkpoint else f"{config.learner} on {config.env_id}"
+        print(f"longplay train: {what} for {config.total_steps:,} steps ({config.num_envs} envs, "
+              f"{config.vec_env}, {config.obs_mode}, shaping {config.shaping}, seed {config.seed})")
+        result = train(config, run_dir=run_dir, resume=checkpoint)
+    except (ValueError, CheckpointError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"trained {result.steps:,} steps in {result.seconds:,.0f} s "
+          f"({result.steps / max(result.seconds, 1e-9):,.0f} steps/s)")
+    print(f"run:        {result.run_dir}")
+    print(f"checkpoint: {result.checkpoint}")
+    from longplay.agents.rl.evaluation import read_evals
+
+    evals = read_evals(result.run_dir)
+    if evals:
+        last = [e for e in evals if e["step"] == evals[-1]["step"]]
+        reached = sum(len(e["milestones"]) for e in last) / len(last)
+        print(f"evaluation at step {last[0]['step']:,}: {reached:.2f} milestones per episode"
+              + (f" (replay: {last[0]['replay']})" if last[0].get("replay") else ""))
+    if args.export_policy:
+        from longplay.agents.rl.policy_agent import load_policy, save_policy
+
+        exported = save_policy(args.export_policy, load_policy(result.checkpoint))
+        print(f"policy:     {exported} ({exported.stat().st_size / 1024:.0f} KiB)")
+    print(f"charts:     tensorboard --logdir {result.run_dir / 'tb'}")
+    return 0

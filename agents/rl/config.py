@@ -1,0 +1,228 @@
+"""``TrainConfig``: every setting of a training run, one docstring per field (CleanRL's ``Args`` style).
+
+The command line is generated from this dataclass (``longplay train --help`` shows each docstring), the
+whole config is written to ``config.json`` in the run folder, to every checkpoint and to every evaluation
+replay's header, so a run can be resumed and a result traced back to its settings.
+
+>>> config = TrainConfig(total_steps=4096, num_envs=4, n_steps=64)
+>>> config.batch_size, config.minibatch_size
+(256, 64)
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import time
+from dataclasses import asdict, dataclass, field, fields
+from functools import cache
+from typing import Any
+
+LEARNERS = ("ppo", "ppo-device")
+VEC_ENVS = ("subproc", "dummy", "batched", "toy")
+OBS_MODES = ("symbolic", "pixels")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """The settings of one training run (see each field's docstring)."""
+
+    # ------------------------------------------------------------------ what to train on
+    env_id: str = "longplay/QuestMini-v0"
+    """The env id (``QuestMini-v0`` is short for ``longplay/QuestMini-v0``)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for ``gymnasium.make`` (``--set KEY=VALUE``), e.g. ``world_seed=3``."""
+    obs_mode: str = "symbolic"
+    """``symbolic`` (multi-input policy over tiles, entities and the state vector) or ``pixels`` (CNN)."""
+    max_episode_steps: int | None = 4096
+    """Training episodes end after this many steps (None: the env's default, 20,000 for QuestMini)."""
+    shaping: str = "none"
+    """Reward shaping: ``none`` (sparse milestones), a preset (``quest``, ``novelty``, ``pokemonred-v2``) or
+    ``preset,term=weight,...`` (terms: novelty, level, heal, death, event, badge)."""
+
+    # ------------------------------------------------------------------ how to run it
+    learner: str = "ppo"
+    """``ppo`` (Stable-Baselines3 PPO) or ``ppo-device`` (rollouts and updates on the device, over the
+    batched engine)."""
+    vec_env: str = "subproc"
+    """Env vectorisation for ``ppo``: ``subproc`` (one process per env), ``dummy`` (one process), ``batched``
+    (the batched torch engine); ``ppo-device`` needs ``batched``. ``toy``: the batched toy stand-in task
+    (tests and benchmarks of the learners themselves)."""
+    num_envs: int = 8
+    """Envs stepped in parallel."""
+    total_steps: int = 1_000_000
+    """Env steps to train for, all envs together."""
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
+    seed: int = 0
+    """Seeds torch, numpy, the envs (env ``i`` resets with ``seed + i``) and evaluation."""
+    torch_compile: bool = False
+    """``ppo-device`` only: compile the policy with ``torch.compile``."""
+    torch_threads: int = 0
+    """CPU threads torch may use (0: torch's default). Small policies with envs in other processes often
+    train fastest with 1 or 2, and a busy machine punishes more."""
+
+    # ------------------------------------------------------------------ PPO
+    n_steps: int = 128
+    """Rollout length per env between updates."""
+    n_minibatches: int = 4
+    """Minibatches per epoch (minibatch size = n_steps * num_envs / n_minibatches)."""
+    n_epochs: int = 4
+    """Passes over each rollout."""
+    learning_rate: float = 2.5e-4
+    """Adam learning rate (at the start, when annealed)."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over ``total_steps``."""
+    gamma: float = 0.995
+    """Discount factor (long horizons want it close to 1)."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO's policy ratio clip."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clip."""
+    norm_adv: bool = True
+    """Normalise advantages per minibatch."""
+    target_kl: float | None = None
+    """Stop an update's epochs early when the approximate KL exceeds this (None: never)."""
+
+    # ------------------------------------------------------------------ network and observations
+    features_dim: int = 128
+    """Width of the encoder's two hidden layers (its output)."""
+    frame_stack: int = 3
+    """Pixels only: frames stacked along the channel axis."""
+    grayscale: bool = True
+    """Pixels only: one luma channel instead of RGB."""
+    downsample: int = 2
+    """Pixels only: divide both sides of the screen by this (2: 72x80)."""
+
+    # ------------------------------------------------------------------ logging, checkpoints, evaluation
+    runs_dir: str = "runs"
+    """Training runs go to ``runs_dir/train/RUN_NAME/`` (TensorBoard logs, checkpoints, evaluation
+    replays)."""
+    run_name: str = ""
+    """The run's name (default ``env__learner__seed__time``, CleanRL style)."""
+    checkpoint_every: int = 100_000
+    """Save a checkpoint every this many env steps (and at the end)."""
+    keep_checkpoints: int = 3
+    """Checkpoints kept on disk (oldest deleted first; 0 keeps all)."""
+    eval_every: int = 100_000
+    """Run evaluation episodes every this many env steps (0: only at the end; -1: never)."""
+    eval_episodes: int = 1
+    """Evaluation episodes each time."""
+    eval_steps: int = 4096
+    """Most steps of an evaluation episode."""
+    eval_deterministic: bool = False
+    """Evaluate with the most likely action instead of sampling."""
+    record_eval: bool = True
+    """Record each evaluation episode as a replay named with the training step."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def batch_size(self) -> int:
+        """Env steps per update: ``n_steps * num_envs``."""
+        return self.n_steps * self.num_envs
+
+    @property
+    def minibatch_size(self) -> int:
+        """Samples per gradient step."""
+        return self.batch_size // self.n_minibatches
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-able dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from :meth:`to_dict` output; unknown keys (from other versions) are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def validate(self) -> TrainConfig:
+        """Raises ``ValueError`` (one line) on a bad setting; returns ``self``."""
+        _one_of("learner", self.learner, LEARNERS)
+        _one_of("vec_env", self.vec_env, VEC_ENVS)
+        _one_of("obs_mode", self.obs_mode, OBS_MODES)
+        _one_of("device", self.device, DEVICES)
+        for name in ("num_envs", "total_steps", "n_steps", "n_minibatches", "n_epochs", "features_dim",
+                     "frame_stack", "downsample", "eval_episodes", "eval_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"invalid {name} {getattr(self, name)!r}; must be an int >= 1")
+        if self.batch_size % self.n_minibatches:
+            raise ValueError(f"n_steps * num_envs ({self.batch_size}) must be divisible by n_minibatches "
+                             f"({self.n_minibatches})")
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise ValueError(f"invalid max_episode_steps {self.max_episode_steps}; must be >= 1 or none")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"invalid checkpoint_every {self.checkpoint_every}; must be >= 1")
+        if self.eval_every < -1:
+            raise ValueError(f"invalid eval_every {self.eval_every}; must be >= 1, 0 (at the end) "
+                             "or -1 (never)")
+        if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
+            raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        if self.learning_rate <= 0:
+            raise ValueError(f"invalid learning_rate {self.learning_rate}; must be > 0")
+        if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):
+            raise ValueError(f"ppo-device runs on the batched engine; vec_env {self.vec_env!r} is for ppo "
+                             "(use --vec-env batched)")
+        if self.run_name and not re.fullmatch(r"[A-Za-z0-9._+-][A-Za-z0-9._+=-]*", self.run_name):
+            raise ValueError(f"invalid run_name {self.run_name!r}; use letters, digits and . _ + - =")
+        from longplay.envs.wrappers.shaping import parse_shaping
+
+        parse_shaping(self.shaping)
+        return self
+
+    def default_run_name(self) -> str:
+        """``env__learner[-shaping]__seedN__YYYYmmdd-HHMMSS`` (UTC)."""
+        env = self.env_id.rsplit("/", 1)[-1]
+        learner = self.learner if self.shaping == "none" else f"{self.learner}-{self.shaping.split(',')[0]}"
+        return f"{env}__{learner}__seed{self.seed}__{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+
+
+def _one_of(name: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"invalid {name} {value!r}; valid: {', '.join(valid)}")
+
+
+@cache
+def field_docs(cls: type = TrainConfig) -> dict[str, str]:
+    """Each field's docstring (the string literal under it), read from the source: the CLI's help text."""
+    try:
+        tree = ast.parse(inspect.getsource(cls))
+    except (OSError, TypeError):  # no source (frozen app): help without docs
+        return {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def apply_torch_threads(threads: int) -> None:
+    """Sets torch's CPU thread count when ``threads`` > 0."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU raises ``ValueError``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA device (use --device cpu or auto)")
+    return device

@@ -1,0 +1,99 @@
+"""Evaluation episodes during training, recorded as replays named with the training step.
+
+Each evaluation plays the current policy (through the ``ppo`` agent, exactly as ``longplay run`` would) on
+the reference env with the env's own sparse reward, for ``eval_steps`` steps from fixed seeds, so results
+at different training steps are comparable. Each episode is recorded to
+``RUN_DIR/replays/<time>__<env>__ppo__<run>-step<N>__seed<S>.lpr`` with the training step in the header
+(``training``), so ``longplay compare`` charts a training run beside LM agents. A line per episode also
+goes to ``RUN_DIR/eval.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from longplay.agents.rl.config import TrainConfig
+from longplay.agents.rl.policy_agent import LoadedPolicy, PPOAgent
+
+#: Evaluation episode ``i`` resets with this seed plus ``i`` (the same at every training step).
+EVAL_SEED = 10_000
+
+
+def make_eval_env(config: TrainConfig) -> gym.Env:
+    """The reference env evaluation plays on: raw observations, sparse reward, ``eval_steps`` long."""
+    kwargs = dict(config.env_kwargs)
+    kwargs.update(obs_mode=config.obs_mode, max_episode_steps=config.eval_steps)
+    return gym.make(config.env_id, **kwargs)
+
+
+def evaluate(policy: LoadedPolicy, config: TrainConfig, step: int, run_dir: str | Path, run_name: str,
+             env_factory: Callable[[TrainConfig], gym.Env] | None = None) -> dict[str, float]:
+    """Plays ``config.eval_episodes`` episodes; returns ``charts/eval/...`` scalars (means over episodes).
+
+    Args:
+        policy: The policy to play.
+        config: The run's config (env, evaluation budget, recording).
+        step: The training step (names the replays).
+        run_dir: The run's folder (replays go to ``run_dir/replays``).
+        run_name: The run's name (part of each replay's name).
+        env_factory: Builds the env (default :func:`make_eval_env`).
+    """
+    from longplay.agents.runner import run
+
+    run_dir = Path(run_dir)
+    agent = PPOAgent(policy=policy, deterministic=config.eval_deterministic)
+    totals = {"milestones": 0.0, "progress": 0.0, "return": 0.0, "finished": 0.0, "seconds": 0.0}
+    for episode in range(config.eval_episodes):
+        seed = EVAL_SEED + episode
+        env = (env_factory or make_eval_env)(config)
+        replay = None
+        if config.record_eval:
+            env, replay = _record(env, config, step, run_dir, run_name, seed)
+        try:
+            result = run(env, agent, config.eval_steps, seed=seed, progress=False)
+        finally:
+            env.close()
+        catalog = getattr(env.unwrapped, "catalog", ())
+        totals["milestones"] += len(result.milestones)
+        totals["progress"] += len(result.milestones) / len(catalog) if catalog else 0.0
+        totals["return"] += result.reward
+        totals["finished"] += float(result.finished)
+        totals["seconds"] += result.seconds
+        line = {"step": step, "episode": episode, "seed": seed, "milestones": result.milestones,
+                "steps": result.steps, "finished": result.finished, "return": result.reward,
+                "replay": str(replay) if replay else None, "time": time.time()}
+        with (run_dir / "eval.jsonl").open("a") as f:
+            f.write(json.dumps(line) + "\n")
+    n = config.eval_episodes
+    return {f"charts/eval/{k}": v / n for k, v in totals.items()}
+
+
+def _record(env: gym.Env, config: TrainConfig, step: int, run_dir: Path, run_name: str,
+            seed: int) -> tuple[gym.Env, Path | None]:
+    try:
+        from longplay.replays.recorder import Recorder, run_path
+    except ImportError:  # replays not installed: eval.jsonl still has the results
+        return env, None
+    model = f"{run_name}-step{step}"
+    path = run_path(run_dir / "replays", config.env_id, "ppo", model, seed)
+    kwargs = dict(config.env_kwargs)
+    kwargs.update(obs_mode=config.obs_mode, max_episode_steps=config.eval_steps)
+    recorder = Recorder(env, path, env_id=config.env_id, env_kwargs=kwargs, agent="ppo", model=model,
+                        config=config.to_dict(),
+                        extra_header={"training": {"run": run_name, "step": step, "learner": config.learner,
+                                                   "shaping": config.shaping, "seed": config.seed}})
+    return recorder, path
+
+
+def read_evals(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The lines of a run's ``eval.jsonl`` (for benchmarks and tests)."""
+    path = Path(run_dir) / "eval.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

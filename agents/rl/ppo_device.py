@@ -1,0 +1,402 @@
+"""``longplay train --learner ppo-device``: PPO with everything on the device, in one file (CleanRL style).
+
+The batched engine steps ``num_envs`` games as tensors on the device; this learner keeps the rollout
+storage, the advantages (GAE) and the updates there too, so nothing crosses to the host inside the loop
+except one small read of the episode statistics per iteration. Read it top to bottom:
+
+1. build the engine (quest's batched engine, or the toy stand-in), the network and Adam;
+2. each iteration: anneal the learning rate, roll out ``n_steps`` steps (sample actions with the
+   Gumbel-max trick, accumulate finished episodes' statistics in device tensors), compute GAE, then
+   ``n_epochs`` passes of clipped-PPO minibatch updates;
+3. log ``charts/`` and ``losses/``, save ``checkpoints/step_<N>.pt`` (weights, Adam state, iteration, step,
+   RNG) every ``checkpoint_every`` steps, and play evaluation episodes on the reference env, recorded as
+   replays (the same evaluation as the SB3 learner).
+
+``torch_compile=True`` compiles the network (and the engine's step when it offers ``compile()``). Pixels
+are grayscaled, downsampled and stacked on the device with the same arithmetic as
+:mod:`longplay.envs.wrappers.pixels`. Shaping (novelty over (map, x, y),
+lead level, healing, blackouts, badges) is computed on the device from the symbolic ``vector``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from longplay.agents.rl.batched import make_engine, reference_spaces
+from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
+from longplay.agents.rl.networks import ActorCritic, describe_space
+from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
+from longplay.agents.rl.runlog import RunLog
+from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint
+from longplay.envs.wrappers.shaping import ShapingWeights, parse_shaping
+
+
+# ============================================================================================== observations
+class DevicePixels:
+    """Grayscale, block-mean downsampling and frame stacking of ``uint8`` (N, H, W, 3) frames, on the
+    device."""
+
+    def __init__(self, config: TrainConfig, num_envs: int, shape: tuple[int, int, int],
+                 device: torch.device) -> None:
+        h, w, c = shape
+        self.gray, self.k, self.stack = config.grayscale, config.downsample, config.frame_stack
+        self.channels = 1 if self.gray and c == 3 else c
+        self.buffer = torch.zeros((num_envs, h // self.k, w // self.k, self.channels * self.stack),
+                                  dtype=torch.uint8, device=device)
+
+    def frame(self, pixels: torch.Tensor) -> torch.Tensor:
+        """One preprocessed frame per env (integer luma as ``LongplayEnv``, then block mean, truncated)."""
+        x = pixels
+        if self.gray and x.shape[-1] == 3:
+            x = x.to(torch.int32)
+            x = ((x[..., 0] * 77 + x[..., 1] * 150 + x[..., 2] * 29) >> 8).unsqueeze(-1)
+        if self.k > 1:
+            n, h, w, c = x.shape
+            x = x.float().reshape(n, h // self.k, self.k, w // self.k, self.k, c).mean(dim=(2, 4))
+        return x.to(torch.uint8)
+
+    def reset(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Fills every env's stack with its first frame."""
+        self.buffer.copy_(self.frame(pixels).repeat(1, 1, 1, self.stack))
+        return self.buffer.clone()
+
+    def push(self, pixels: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        """Adds a frame; envs whose episode just restarted get their stack refilled with it."""
+        frame = self.frame(pixels)
+        shifted = torch.cat([self.buffer[..., self.channels:], frame], dim=-1)
+        restarted = frame.repeat(1, 1, 1, self.stack)
+        self.buffer.copy_(torch.where(done.view(-1, 1, 1, 1), restarted, shifted))
+        return self.buffer.clone()
+
+
+# ============================================================================================== shaping
+class DeviceShaping:
+    """The shaping terms of :mod:`longplay.envs.wrappers.shaping`, from the symbolic ``vector`` on the device.
+
+    Novelty uses a per-env hashed table of (map, x, y) (``2**table_bits`` slots) stamped with the env's
+    episode number, so a new episode forgets its tiles without clearing the table. ``level`` follows the lead
+    creature's level (the vector has no party sum); event flags are not in the vector, so the ``event`` term
+    is not available here.
+    """
+
+    FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size")
+
+    def __init__(self, weights: ShapingWeights, num_envs: int, device: torch.device,
+                 table_bits: int = 14) -> None:
+        if weights.event:
+            raise ValueError("shaping term 'event' needs event flags, which the batched engine's vector "
+                             "lacks; set event=0 or train with --learner ppo --vec-env subproc")
+        from longplay.envs.quest.game import VECTOR_FIELDS
+
+        self.w = weights
+        self.index = {name: VECTOR_FIELDS.index(name) for name in self.FIELDS}
+        self.slots = 1 << table_bits
+        self.table = torch.zeros((num_envs, self.slots), dtype=torch.int32, device=device)
+        self.episode = torch.ones(num_envs, dtype=torch.int32, device=device)
+        self.rows = torch.arange(num_envs, device=device)
+        self.prev: dict[str, torch.Tensor] = {}
+        self.best_level = torch.zeros(num_envs, device=device)
+        self.base_level = torch.zeros(num_envs, device=device)
+
+    def _get(self, vector: torch.Tensor, name: str) -> torch.Tensor:
+        return vector[:, self.index[name]]
+
+    def _slot(self, vector: torch.Tensor) -> torch.Tensor:
+        key = (self._get(vector, "map").long() * 1_000_003 + self._get(vector, "y").long() * 4099
+               + self._get(vector, "x").long())
+        return torch.remainder(key * 2654435761, self.slots)
+
+    def _hp(self, vector: torch.Tensor) -> torch.Tensor:
+        return self._get(vector, "party_hp") / self._get(vector, "party_max_hp").clamp(min=1)
+
+    def _visit(self, vector: torch.Tensor) -> torch.Tensor:
+        """Marks each env's tile; True where it was not yet visited this episode."""
+        slot = self._slot(vector)
+        new = self.table[self.rows, slot] != self.episode
+        self.table[self.rows, slot] = self.episode
+        return new
+
+    def _restart(self, vector: torch.Tensor, where: torch.Tensor) -> None:
+        self.base_level = torch.where(where, self._get(vector, "lead_level"), self.base_level)
+        self.best_level = torch.where(where, 0.0, self.best_level)
+        for name, value in (("hp", self._hp(vector)), ("size", self._get(vector, "party_size")),
+                            ("badges", self._get(vector, "badges"))):
+            self.prev[name] = (torch.where(where, value, self.prev[name]) if name in self.prev
+                               else value.clone())
+
+    def reset(self, vector: torch.Tensor) -> None:
+        """Starts every env's episode at ``vector``."""
+        self._restart(vector, torch.ones_like(self.episode, dtype=torch.bool))
+        self._visit(vector)
+
+    def __call__(self, vector: torch.Tensor, done: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each term's reward this step (0 where the episode just ended: ``vector`` is the next start)."""
+        w, live = self.w, (~done).float()
+        self.episode = self.episode + done.to(torch.int32)  # finished envs forget their tiles
+        new_tile = self._visit(vector)
+        gained = (self._get(vector, "lead_level") - self.base_level).clamp(min=0)
+        level_gain = (gained - self.best_level).clamp(min=0)
+        self.best_level = torch.maximum(self.best_level, gained)
+        hp, size, badges = self._hp(vector), self._get(vector, "party_size"), self._get(vector, "badges")
+        healed = (hp > self.prev["hp"]) & (size == self.prev["size"])
+        heal = torch.where(healed & (self.prev["hp"] > 0), hp - self.prev["hp"], 0.0)
+        death = (healed & (self.prev["hp"] <= 0)).float()
+        new_badges = (badges - self.prev["badges"]).clamp(min=0)
+        self.prev.update(hp=hp, size=size, badges=torch.maximum(self.prev["badges"], badges))
+        terms = {"novelty": w.novelty * new_tile.float(), "level": w.level * level_gain,
+                 "heal": w.heal * heal, "death": w.death * death, "badge": w.badge * new_badges}
+        self._restart(vector, done)
+        return {k: v * w.scale * live for k, v in terms.items()}
+
+
+# ============================================================================================== helpers
+def _checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                description: dict[str, Any], n_actions: int, global_step: int, iteration: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    torch.save({"format": DEVICE_FORMAT, "version": 1, "config": config.to_dict(), "description": description,
+                "n_actions": n_actions, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "step": global_step, "iteration": iteration, "rng": rng}, path)
+    (path.parent / "latest.txt").write_text(path.name + "\n")
+    if config.keep_checkpoints > 0:
+        for old in sorted(path.parent.glob("step_*.pt"))[:-config.keep_checkpoints]:
+            old.unlink()
+    return path
+
+
+def _eval_policy(net: nn.Module, config: TrainConfig, description: dict[str, Any], step: int) -> LoadedPolicy:
+    return LoadedPolicy(copy.deepcopy(net).cpu(), config, description, step)
+
+
+# ============================================================================================== train
+def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | Path | None = None,
+          engine: Any = None, eval_env_factory: Any = None) -> TrainResult:
+    """Trains (or, with ``resume``, continues) a run on the batched engine; see the module docstring.
+
+    Args:
+        config: The run's settings (validated here).
+        run_dir: The run folder (default ``runs_dir/train/<run_name>``).
+        resume: A ``step_<N>.pt`` checkpoint to continue from (weights, Adam state, iteration, step, RNG).
+        engine: A batched engine to train on (default: :func:`~longplay.agents.rl.batched.make_engine`).
+        eval_env_factory: Builds evaluation envs (default: ``gymnasium.make(config.env_id)``).
+    """
+    from tqdm import tqdm
+
+    from longplay.agents.rl.evaluation import evaluate
+
+    config.validate()
+    device = torch.device(resolve_device(config.device))
+    apply_torch_threads(config.torch_threads)
+    run_name = config.run_name = config.run_name or config.default_run_name()
+    run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    if config.vec_env == "toy":
+        from longplay.agents.rl.toy import register_toy
+
+        register_toy()
+    torch.manual_seed(config.seed)
+
+    # -------------------------------------------------------------- 1. engine, network, optimizer
+    engine = engine if engine is not None else make_engine(config, str(device))
+    obs_space, action_space = reference_spaces(config, engine)
+    n_envs, n_actions = int(engine.num_envs), int(action_space.n)
+    pixels = None
+    if config.obs_mode == "pixels":
+        pixels = DevicePixels(config, n_envs, tuple(obs_space["pixels"].shape), device)
+        description = {"pixels": {"kind": "image", "shape": list(pixels.buffer.shape[1:])}}
+    else:
+        description = describe_space(obs_space)
+    net = ActorCritic(description, n_actions, config.features_dim).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, eps=1e-5)
+    policy = torch.compile(net) if config.torch_compile else net
+    if config.torch_compile and hasattr(engine, "compile"):
+        engine.compile()  # BatchedQuest compiles its step
+    weights = parse_shaping(config.shaping)
+    if weights.enabled() and config.obs_mode != "symbolic":
+        raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
+    shaping = DeviceShaping(weights, n_envs, device) if weights.enabled() else None
+
+    num_iterations = max(config.total_steps // config.batch_size, 1)
+    iteration, global_step = 1, 0
+    if resume is not None:
+        state = torch.load(resume, map_location=device, weights_only=False)
+        if state.get("format") != DEVICE_FORMAT:
+            raise ValueError(f"not a ppo-device checkpoint: {resume}")
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        iteration, global_step = int(state["iteration"]) + 1, int(state["step"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    runlog = RunLog(run_dir, resume_step=global_step if resume is not None else None)
+    if resume is None:
+        runlog.text("config", "```\n" + json.dumps(config.to_dict(), indent=2) + "\n```")
+
+    # Rollout storage, all on the device, in the engine's dtypes.
+    T = config.n_steps
+    raw = engine.reset(seed=config.seed + global_step)
+    next_obs = {"pixels": pixels.reset(raw["pixels"])} if pixels else dict(raw)
+    if shaping is not None:
+        shaping.reset(next_obs["vector"])
+    storage = {k: torch.zeros((T, *v.shape), dtype=v.dtype, device=device) for k, v in next_obs.items()}
+    actions = torch.zeros((T, n_envs), dtype=torch.long, device=device)
+    logprobs = torch.zeros((T, n_envs), device=device)
+    rewards = torch.zeros((T, n_envs), device=device)
+    dones = torch.zeros((T, n_envs), device=device)
+    values = torch.zeros((T, n_envs), device=device)
+    next_done = torch.zeros(n_envs, device=device)
+    # Finished episodes' statistics, summed on the device and read once per iteration.
+    stat_names = ["count", "return", "length", "milestones", "milestones_max"]
+    stat_names += [f"shaping/{k}" for k in ("novelty", "level", "heal", "death", "badge")] if shaping else []
+    stats = {k: torch.zeros((), device=device) for k in stat_names}
+    episode_shaping = {k: torch.zeros(n_envs, device=device) for k in stat_names if k.startswith("shaping/")}
+
+    next_checkpoint = (global_step // config.checkpoint_every + 1) * config.checkpoint_every
+    next_eval = (global_step // config.eval_every + 1) * config.eval_every if config.eval_every > 0 else None
+    last_saved: Path | None = None
+    bar = tqdm(total=num_iterations * config.batch_size, initial=global_step, unit="step",
+               disable=not config.progress, dynamic_ncols=True, leave=False)
+    t0, s0 = time.perf_counter(), global_step
+
+    def save() -> Path:
+        path = run_dir / "checkpoints" / f"step_{global_step:012d}.pt"
+        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration)
+
+    # -------------------------------------------------------------- 2. iterations
+    while iteration <= num_iterations:
+        if config.anneal_lr:
+            optimizer.param_groups[0]["lr"] = config.learning_rate * (1.0 - (iteration - 1) / num_iterations)
+
+        for t in range(T):
+            global_step += n_envs
+            for k, v in next_obs.items():
+                storage[k][t] = v
+            dones[t] = next_done
+            with torch.no_grad():
+                logits, value = policy(next_obs)
+                # Gumbel-max: a categorical sample without a host sync.
+                gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp_(1e-20, 1.0)))
+                action = torch.argmax(logits + gumbel, dim=-1)
+                logprob = torch.log_softmax(logits, dim=-1).gather(1, action[:, None]).squeeze(1)
+            values[t], actions[t], logprobs[t] = value, action, logprob
+            raw, reward, terminated, truncated, info = engine.step(action)
+            done = terminated | truncated
+            next_obs = {"pixels": pixels.push(raw["pixels"], done)} if pixels else dict(raw)
+            reward = reward.float()
+            if shaping is not None:
+                terms = shaping(next_obs["vector"], done)
+                for name, term in terms.items():
+                    reward = reward + term
+                    episode_shaping[f"shaping/{name}"] += term
+            rewards[t] = reward
+            next_done = done.float()
+            stats["count"] += next_done.sum()
+            stats["return"] += (info["episode_return"].float() * next_done).sum()
+            stats["length"] += (info["episode_length"].float() * next_done).sum()
+            finished_milestones = info["milestones"].float() * next_done
+            stats["milestones"] += finished_milestones.sum()
+            stats["milestones_max"] = torch.maximum(stats["milestones_max"], finished_milestones.max())
+            for name, total in episode_shaping.items():
+                stats[name] += (total * next_done).sum()
+                total.mul_(1.0 - next_done)
+
+        # GAE, on the device. (Truncated episodes are treated as ended, as in CleanRL.)
+        with torch.no_grad():
+            _, next_value = policy(next_obs)
+            advantages = torch.zeros_like(rewards)
+            last = torch.zeros(n_envs, device=device)
+            for t in reversed(range(T)):
+                not_done = 1.0 - (next_done if t == T - 1 else dones[t + 1])
+                following = next_value if t == T - 1 else values[t + 1]
+                delta = rewards[t] + config.gamma * following * not_done - values[t]
+                last = delta + config.gamma * config.gae_lambda * not_done * last
+                advantages[t] = last
+            returns = advantages + values
+
+        # Clipped-PPO updates over shuffled minibatches.
+        b_obs = {k: v.reshape(-1, *v.shape[2:]) for k, v in storage.items()}
+        b_actions, b_logprobs = actions.reshape(-1), logprobs.reshape(-1)
+        b_advantages, b_returns, b_values = advantages.reshape(-1), returns.reshape(-1), values.reshape(-1)
+        clipfracs, approx_kl = [], torch.zeros((), device=device)
+        for _epoch in range(config.n_epochs):
+            order = torch.randperm(config.batch_size, device=device)
+            for start in range(0, config.batch_size, config.minibatch_size):
+                mb = order[start:start + config.minibatch_size]
+                logits, new_value = policy({k: v[mb] for k, v in b_obs.items()})
+                log_probs = torch.log_softmax(logits, dim=-1)
+                new_logprob = log_probs.gather(1, b_actions[mb, None]).squeeze(1)
+                entropy = -(log_probs.exp() * log_probs).sum(-1)
+                log_ratio = new_logprob - b_logprobs[mb]
+                ratio = log_ratio.exp()
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - log_ratio).mean()
+                    clipfracs.append(((ratio - 1.0).abs() > config.clip_range).float().mean())
+                adv = b_advantages[mb]
+                if config.norm_adv:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss = torch.max(-adv * ratio,
+                                    -adv * ratio.clamp(1 - config.clip_range, 1 + config.clip_range)).mean()
+                v_loss = 0.5 * ((new_value - b_returns[mb]) ** 2).mean()
+                entropy_loss = entropy.mean()
+                loss = pg_loss - config.ent_coef * entropy_loss + config.vf_coef * v_loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
+                optimizer.step()
+            if config.target_kl is not None and approx_kl.item() > config.target_kl:
+                break
+
+        # ---------------------------------------------------------- 3. logs, checkpoints, evaluations
+        explained = 1 - (b_returns - b_values).var() / b_returns.var().clamp(min=1e-8)
+        host = {k: float(v) for k, v in stats.items()}  # the one host sync of the iteration
+        scalars = {
+            "charts/learning_rate": optimizer.param_groups[0]["lr"],
+            "charts/SPS": (global_step - s0) / max(time.perf_counter() - t0, 1e-9),
+            "losses/value_loss": float(v_loss.detach()), "losses/policy_loss": float(pg_loss.detach()),
+            "losses/entropy": float(entropy_loss.detach()), "losses/approx_kl": float(approx_kl),
+            "losses/clipfrac": float(torch.stack(clipfracs).mean()),
+            "losses/explained_variance": float(explained),
+        }
+        if host["count"] > 0:
+            n = host["count"]
+            scalars.update({"charts/episodic_return": host["return"] / n,
+                            "charts/episodic_length": host["length"] / n, "charts/episodes": n,
+                            "charts/milestones": host["milestones"] / n,
+                            "charts/milestones_max": host["milestones_max"]})
+            scalars.update({f"charts/{k}": v / n for k, v in host.items() if k.startswith("shaping/")})
+            for v in stats.values():
+                v.zero_()
+        # Episodes can outlast many iterations: also log where the running ones are.
+        now = info["milestones"].float()
+        scalars.update({"charts/milestones_now": float(now.mean()),
+                        "charts/milestones_now_max": float(now.max())})
+        runlog.scalars(scalars, global_step)
+        bar.update(config.batch_size)
+        if global_step >= next_checkpoint or iteration == num_iterations:
+            last_saved = save()
+            next_checkpoint = (global_step // config.checkpoint_every + 1) * config.checkpoint_every
+        if (next_eval is not None and global_step >= next_eval) or (iteration == num_iterations
+                                                                     and config.eval_every != -1):
+            policy_copy = _eval_policy(net, config, description, global_step)
+            runlog.scalars(evaluate(policy_copy, config, global_step, run_dir, run_name, eval_env_factory),
+                           global_step)
+            if next_eval is not None:
+                next_eval = (global_step // config.eval_every + 1) * config.eval_every
+        iteration += 1
+
+    bar.close()
+    runlog.close()
+    if last_saved is None:  # resumed a run that was already complete
+        last_saved = latest_checkpoint(run_dir, ".pt")
+    assert last_saved is not None
+    return TrainResult(run_dir, global_step, last_saved, time.perf_counter() - t0)

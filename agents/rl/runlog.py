@@ -1,0 +1,143 @@
+"""``RunLog``: the scalars of a training run, to TensorBoard and to a ``metrics.jsonl`` anyone can read.
+
+Tags follow CleanRL's namespaces: ``charts/`` (returns, lengths, milestone rates, shaping terms, SPS, the
+learning rate, evaluation results) and ``losses/`` (policy, value, entropy, KL, clip fraction, explained
+variance). Both learners write the same tags.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class RunLog:
+    """Writes scalars under ``run_dir``: TensorBoard events in ``run_dir/tb`` and one JSON line per step.
+
+    Args:
+        run_dir: The run's folder.
+        resume_step: When resuming, the step of the checkpoint: logged points after it (from the part of the
+            run that is being replaced) are dropped from both outputs.
+        tensorboard: Also write TensorBoard events (needs the ``tensorboard`` package; skipped with one
+            warning when it is missing).
+    """
+
+    def __init__(self, run_dir: str | Path, resume_step: int | None = None, tensorboard: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / "metrics.jsonl"
+        if resume_step is not None and self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            self.path.write_text("".join(line + "\n" for line in kept))
+        self._file = self.path.open("a")
+        self._writer: Any = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                warnings.warn("tensorboard is not installed: logging to metrics.jsonl only "
+                              "(pip install 'longplay[rl]')", stacklevel=2)
+            else:
+                self._writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=resume_step)
+
+    def scalars(self, values: Mapping[str, float], step: int) -> None:
+        """Logs every ``tag -> value`` at ``step`` (non-finite values are skipped)."""
+        clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(float(v))}
+        if not clean:
+            return
+        if self._writer is not None:
+            for tag, value in clean.items():
+                self._writer.add_scalar(tag, value, step)
+        self._file.write(json.dumps({"step": int(step), **clean}) + "\n")
+        self._file.flush()  # one line per log point: cheap, and a run can be watched as it goes
+
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        """Logs a text (the config, in TensorBoard's text tab)."""
+        if self._writer is not None:
+            self._writer.add_text(tag, text, step)
+
+    def flush(self) -> None:
+        """Makes everything logged so far readable."""
+        self._file.flush()
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Flushes and closes both outputs."""
+        self._file.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """The points of a run's ``metrics.jsonl``, in order (for benchmarks and tests)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class EpisodeStats:
+    """Aggregates finished episodes between two log points into ``charts/`` scalars.
+
+    ``add`` takes one finished episode: its return, length, milestones reached (ids, or only a count from
+    the batched engine) and, with shaping, each term's episode sum.
+    """
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forgets the episodes added so far."""
+        self.returns: list[float] = []
+        self.lengths: list[int] = []
+        self.milestone_counts: list[int] = []
+        self.milestone_hits: dict[str, int] = {}
+        self.shaping: dict[str, float] = {}
+        self.milestone_returns: list[float] = []
+
+    def add(self, episode_return: float, length: int, milestones: Any = None,
+            shaping: Mapping[str, float] | None = None, milestone_return: float | None = None) -> None:
+        """Adds one finished episode."""
+        self.returns.append(float(episode_return))
+        self.lengths.append(int(length))
+        if milestones is not None:
+            if isinstance(milestones, (int, float)):
+                self.milestone_counts.append(int(milestones))
+            else:
+                ids = list(milestones)
+                self.milestone_counts.append(len(ids))
+                for m in ids:
+                    self.milestone_hits[m] = self.milestone_hits.get(m, 0) + 1
+        if shaping:
+            for name, value in shaping.items():
+                self.shaping[name] = self.shaping.get(name, 0.0) + float(value)
+        if milestone_return is not None:
+            self.milestone_returns.append(float(milestone_return))
+
+    def __len__(self) -> int:
+        return len(self.returns)
+
+    def summary(self) -> dict[str, float]:
+        """``charts/`` scalars over the episodes added since the last :meth:`clear` (empty when none)."""
+        n = len(self.returns)
+        if not n:
+            return {}
+        out = {"charts/episodic_return": sum(self.returns) / n,
+               "charts/episodic_length": sum(self.lengths) / n, "charts/episodes": float(n)}
+        if self.milestone_counts:
+            out["charts/milestones"] = sum(self.milestone_counts) / len(self.milestone_counts)
+            out["charts/milestones_max"] = float(max(self.milestone_counts))
+        for m, hits in self.milestone_hits.items():
+            out[f"charts/milestone_rate/{m}"] = hits / max(len(self.milestone_counts), 1)
+        for name, total in self.shaping.items():
+            out[f"charts/shaping/{name}"] = total / n
+        if self.milestone_returns:
+            out["charts/milestone_return"] = sum(self.milestone_returns) / len(self.milestone_returns)
+        return out

@@ -1,0 +1,360 @@
+"""``longplay train --learner ppo``: Stable-Baselines3 PPO on any longplay env.
+
+* Observations: ``symbolic`` with SB3's multi-input policy, ``pixels`` with its CNN policy (grayscale,
+  downsampling and frame stacking as wrappers inside each worker); both use the encoder of
+  :mod:`longplay.agents.rl.networks` with linear policy and value heads.
+* Envs: ``SubprocVecEnv`` (or ``DummyVecEnv``) over any registered env, each env wrapped with the opt-in
+  shaping of :mod:`longplay.envs.wrappers.shaping`; or the batched engine as a ``VecEnv``.
+* Logs: TensorBoard and ``metrics.jsonl`` with ``charts/`` and ``losses/`` tags (SB3's own keys renamed),
+  milestone rates and shaping terms per finished episode.
+* Checkpoints: ``checkpoints/step_<N>.zip`` every ``checkpoint_every`` steps (SB3's format: weights, Adam
+  state, step count and the schedule's progress, plus the config and the RNG states); :func:`train` with
+  ``resume=`` continues the same run to the same ``total_steps``, the learning-rate schedule included.
+* Evaluation: :func:`longplay.agents.rl.evaluation.evaluate` every ``eval_every`` steps, recorded as replays.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
+from longplay.agents.rl.runlog import EpisodeStats, RunLog
+
+#: SB3 logger keys -> (our tag, sign). Keys not listed are dropped (ours cover them).
+SB3_TAGS = {
+    "train/value_loss": ("losses/value_loss", 1.0),
+    "train/policy_gradient_loss": ("losses/policy_loss", 1.0),
+    "train/entropy_loss": ("losses/entropy", -1.0),  # SB3 logs minus the entropy
+    "train/approx_kl": ("losses/approx_kl", 1.0),
+    "train/clip_fraction": ("losses/clipfrac", 1.0),
+    "train/explained_variance": ("losses/explained_variance", 1.0),
+    "train/loss": ("losses/loss", 1.0),
+    "train/learning_rate": ("charts/learning_rate", 1.0),
+}
+
+
+@dataclass
+class TrainResult:
+    """Where a run ended: its folder, the step count and the last checkpoint."""
+
+    run_dir: Path
+    steps: int
+    checkpoint: Path
+    seconds: float
+
+
+# ============================================================================================== envs
+def make_train_env(config: TrainConfig, rank: int = 0) -> gym.Env:
+    """One training env: the registered env, opt-in shaping, pixel preprocessing, SB3's ``Monitor``."""
+    from stable_baselines3.common.monitor import Monitor
+
+    import longplay.envs  # noqa: F401 - registers the ids in worker processes
+    from longplay.envs.wrappers.pixels import PixelPreprocess, StackFrames
+    from longplay.envs.wrappers.shaping import RewardShaping, parse_shaping
+
+    kwargs = dict(config.env_kwargs)
+    kwargs["obs_mode"] = config.obs_mode
+    env = gym.make(config.env_id, max_episode_steps=config.max_episode_steps, **kwargs)
+    weights = parse_shaping(config.shaping)
+    if weights.enabled():
+        env = RewardShaping(env, weights)
+    if config.obs_mode == "pixels":
+        env = PixelPreprocess(env, config.grayscale, config.downsample)
+        if config.frame_stack > 1:
+            env = StackFrames(env, config.frame_stack)
+    return Monitor(env)
+
+
+def _env_fn(config: TrainConfig, rank: int) -> Any:
+    def make() -> gym.Env:
+        if config.vec_env == "toy" or config.env_id.startswith("LongplayToy/"):
+            from longplay.agents.rl.toy import register_toy
+
+            register_toy()
+        return make_train_env(config, rank)
+
+    return make
+
+
+def make_vec_env(config: TrainConfig, device: str) -> Any:
+    """The ``VecEnv`` that ``config.vec_env`` names (``subproc``, ``dummy``, ``batched``, ``toy``)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    if config.vec_env in ("batched", "toy"):
+        if config.shaping != "none":
+            raise ValueError("shaping wrappers run on the reference engine; "
+                             "use --vec-env subproc with --shaping")
+        from longplay.agents.rl.batched import make_sb3_vec_env
+
+        venv = make_sb3_vec_env(config, device)
+        if config.obs_mode == "pixels":
+            venv = _pixel_vec_wrappers(venv, config)
+        return venv
+    fns = [_env_fn(config, i) for i in range(config.num_envs)]
+    if config.vec_env == "subproc" and config.num_envs > 1:
+        return SubprocVecEnv(fns)
+    return DummyVecEnv(fns)
+
+
+def _pixel_vec_wrappers(venv: Any, config: TrainConfig) -> Any:
+    from gymnasium import spaces
+    from stable_baselines3.common.vec_env import VecEnvWrapper, VecFrameStack
+
+    from longplay.envs.wrappers.pixels import preprocess_pixels, preprocessed_shape
+
+    class VecPixelPreprocess(VecEnvWrapper):
+        """:func:`preprocess_pixels` on every env's frame."""
+
+        def __init__(self, venv: Any) -> None:
+            shape = preprocessed_shape(venv.observation_space.shape, config.grayscale, config.downsample)
+            super().__init__(venv, observation_space=spaces.Box(0, 255, shape, np.uint8))
+
+        def _map(self, obs: np.ndarray) -> np.ndarray:
+            return np.stack([preprocess_pixels(o, config.grayscale, config.downsample) for o in obs])
+
+        def reset(self) -> np.ndarray:
+            return self._map(self.venv.reset())
+
+        def step_wait(self) -> Any:
+            obs, reward, done, infos = self.venv.step_wait()
+            return self._map(obs), reward, done, infos
+
+    venv = VecPixelPreprocess(venv)
+    return VecFrameStack(venv, config.frame_stack, channels_order="last") if config.frame_stack > 1 else venv
+
+
+# ============================================================================================== model
+def build_model(config: TrainConfig, venv: Any, device: str) -> Any:
+    """A fresh SB3 PPO for ``config`` (the run's config and observation description ride in its save)."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
+
+    from longplay.agents.rl.networks import SB3Extractor, describe_space
+
+    lr = (LinearSchedule(config.learning_rate, 0.0, 1.0) if config.anneal_lr
+          else ConstantSchedule(config.learning_rate))
+    policy = "MultiInputPolicy" if isinstance(venv.observation_space, gym.spaces.Dict) else "CnnPolicy"
+    model = PPO(
+        policy, venv, learning_rate=lr, n_steps=config.n_steps, batch_size=config.minibatch_size,
+        n_epochs=config.n_epochs, gamma=config.gamma, gae_lambda=config.gae_lambda,
+        clip_range=config.clip_range,
+        ent_coef=config.ent_coef, vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm,
+        normalize_advantage=config.norm_adv, target_kl=config.target_kl, seed=config.seed, device=device,
+        verbose=0,
+        policy_kwargs={"features_extractor_class": SB3Extractor,
+                       "features_extractor_kwargs": {"features_dim": config.features_dim},
+                       "net_arch": {"pi": [], "vf": []}},
+    )
+    model.longplay_config = config.to_dict()
+    # The env's observations as they are (channels last), before SB3 transposes images for its CNN.
+    model.longplay_description = describe_space(venv.observation_space)
+    return model
+
+
+def _rng_state() -> dict[str, Any]:
+    import torch
+
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict[str, Any] | None) -> None:
+    import torch
+
+    if state:
+        torch.set_rng_state(state["torch"])
+        np.random.set_state(state["numpy"])
+        random.setstate(state["python"])
+
+
+# ============================================================================================== logging
+def _runlog_writer(runlog: RunLog) -> Any:
+    from stable_baselines3.common.logger import KVWriter
+
+    class RunLogWriter(KVWriter):
+        """SB3's logger output into :class:`RunLog`, keys renamed to ``charts/`` and ``losses/``."""
+
+        def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+            values = {}
+            for key, value in key_values.items():
+                if key in SB3_TAGS and isinstance(value, (int, float, np.floating, np.integer)):
+                    tag, sign = SB3_TAGS[key]
+                    values[tag] = sign * float(value)
+            runlog.scalars(values, step)
+
+        def close(self) -> None:
+            pass
+
+    return RunLogWriter()
+
+
+def _callback(config: TrainConfig, run_dir: Path, run_name: str, runlog: RunLog) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm import tqdm
+
+    from longplay.agents.rl.evaluation import evaluate
+    from longplay.agents.rl.policy_agent import actor_critic_from_sb3
+
+    class TrainingCallback(BaseCallback):
+        """Episode statistics, SPS, checkpoints and evaluations at the right steps."""
+
+        def _on_training_start(self) -> None:
+            steps = self.model.num_timesteps
+            self.stats = EpisodeStats()
+            self.next_checkpoint = (steps // config.checkpoint_every + 1) * config.checkpoint_every
+            self.next_eval = (steps // config.eval_every + 1) * config.eval_every if config.eval_every > 0 \
+                else None
+            self.t0, self.s0 = time.perf_counter(), steps
+            self.bar = tqdm(total=config.total_steps, initial=steps, unit="step", disable=not config.progress,
+                            dynamic_ncols=True, leave=False)
+            self.last_checkpoint: Path | None = None
+            self.last_eval_step = -1
+
+        def _on_step(self) -> bool:
+            for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):
+                if not done or "episode" not in info:
+                    continue
+                ep = info["episode"]
+                shaping = info.get("shaping_episode")
+                milestone_return = ep["r"] - sum(shaping.values()) if shaping else None
+                self.stats.add(ep["r"], ep["l"], info.get("milestones"), shaping, milestone_return)
+            self.bar.update(self.training_env.num_envs)
+            return True
+
+        def _on_rollout_start(self) -> None:
+            # After the previous update: its losses belong to this step, and its weights and Adam state are
+            # what a checkpoint must capture.
+            steps = self.model.num_timesteps
+            self.model.logger.dump(steps)
+            if steps >= self.next_checkpoint:
+                self.save()
+                self.next_checkpoint = (steps // config.checkpoint_every + 1) * config.checkpoint_every
+            if self.next_eval is not None and steps >= self.next_eval:
+                self.evaluate()
+                self.next_eval = (steps // config.eval_every + 1) * config.eval_every
+
+        def _on_rollout_end(self) -> None:
+            steps = self.model.num_timesteps
+            values = self.stats.summary()
+            self.stats.clear()
+            values["charts/SPS"] = (steps - self.s0) / max(time.perf_counter() - self.t0, 1e-9)
+            # Episodes can outlast many rollouts: also log where the running ones are.
+            now = [len(m) if isinstance(m, dict) else int(m)
+                   for m in (info.get("milestones") for info in self.locals["infos"]) if m is not None]
+            if now:
+                values["charts/milestones_now"] = sum(now) / len(now)
+                values["charts/milestones_now_max"] = float(max(now))
+            runlog.scalars(values, steps)
+            if "charts/milestones" in values:
+                self.bar.set_postfix_str(f"milestones/episode {values['charts/milestones']:.2f}")
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+            self.model.logger.dump(self.model.num_timesteps)  # the last update's losses
+            self.save()
+            if config.eval_every != -1 and self.last_eval_step != self.model.num_timesteps:
+                self.evaluate()
+            runlog.flush()
+
+        def save(self) -> Path:
+            steps = self.model.num_timesteps
+            self.last_checkpoint = save_checkpoint(self.model, run_dir, steps, config.keep_checkpoints)
+            return self.last_checkpoint
+
+        def evaluate(self) -> None:
+            steps = self.model.num_timesteps
+            policy = actor_critic_from_sb3(self.model)
+            runlog.scalars(evaluate(policy, config, steps, run_dir, run_name), steps)
+            self.last_eval_step = steps
+
+    return TrainingCallback()
+
+
+def save_checkpoint(model: Any, run_dir: Path, steps: int, keep: int) -> Path:
+    """Saves ``checkpoints/step_<N>.zip`` (with the RNG states); deletes all but the newest ``keep``."""
+    folder = run_dir / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step_{steps:012d}.zip"
+    model.longplay_rng = _rng_state()
+    model.save(path)
+    (folder / "latest.txt").write_text(path.name + "\n")
+    if keep > 0:
+        for old in sorted(folder.glob("step_*.zip"))[:-keep]:
+            old.unlink()
+    return path
+
+
+def latest_checkpoint(run_dir: str | Path, suffix: str = ".zip") -> Path | None:
+    """The newest checkpoint of a run folder, or None."""
+    found = sorted((Path(run_dir) / "checkpoints").glob(f"step_*{suffix}"))
+    return found[-1] if found else None
+
+
+# ============================================================================================== train
+def train(config: TrainConfig, run_dir: str | Path | None = None,
+          resume: str | Path | None = None) -> TrainResult:
+    """Trains (or, with ``resume``, continues) a run; see the module docstring.
+
+    Args:
+        config: The run's settings (validated here).
+        run_dir: The run folder (default ``runs_dir/train/<run_name>``; when resuming, the checkpoint's run).
+        resume: A checkpoint file to continue from: its weights, Adam state, step count and RNG states.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import Logger
+
+    config.validate()
+    device = resolve_device(config.device)
+    apply_torch_threads(config.torch_threads)
+    run_name = config.run_name or config.default_run_name()
+    config.run_name = run_name
+    run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    if config.vec_env == "toy" or config.env_id.startswith("LongplayToy/"):
+        from longplay.agents.rl.toy import register_toy
+
+        register_toy()
+    import torch
+
+    start = time.perf_counter()
+    venv = make_vec_env(config, device)
+    try:
+        if resume is not None:
+            model = PPO.load(resume, env=venv, device=device)
+            model.longplay_config = config.to_dict()
+            _set_rng_state(getattr(model, "longplay_rng", None))
+            venv.seed(config.seed + model.num_timesteps)  # fresh episodes, still reproducible
+            resume_step = int(model.num_timesteps)
+        else:
+            torch.manual_seed(config.seed)
+            model = build_model(config, venv, device)
+            resume_step = None
+        runlog = RunLog(run_dir, resume_step=resume_step)
+        if resume_step is None:
+            runlog.text("config", "```\n" + json.dumps(config.to_dict(), indent=2) + "\n```")
+        model.set_logger(Logger(folder=None, output_formats=[_runlog_writer(runlog)]))
+        callback = _callback(config, run_dir, run_name, runlog)
+        remaining = max(config.total_steps - int(model.num_timesteps), 0)
+        try:
+            if remaining:
+                # reset_num_timesteps=False: SB3 adds the steps done so far: the schedule ends at total_steps.
+                model.learn(remaining, callback=callback, log_interval=1, reset_num_timesteps=False)
+            else:
+                callback.init_callback(model)
+                callback.on_training_start({}, {})
+                callback.on_training_end()
+        finally:
+            runlog.close()
+    finally:
+        venv.close()
+    checkpoint = callback.last_checkpoint or latest_checkpoint(run_dir)
+    assert checkpoint is not None
+    return TrainResult(run_dir, int(model.num_timesteps), checkpoint, time.perf_counter() - start)

@@ -1,0 +1,113 @@
+"""Training steps/s of the device-resident PPO on a CUDA GPU: one command.
+
+    python benchmarks/rl_gpu.py                      # QuestMini on the batched engine, 16,384 envs
+    python benchmarks/rl_gpu.py --compile            # with torch.compile (network and engine step)
+    python benchmarks/rl_gpu.py --engine toy         # the learner alone, on the toy stand-in engine
+
+Prints the engine's own steps/s (random actions, no learning) and the learner's training steps/s (rollouts,
+GAE and PPO updates, everything on the GPU), measured after ``--warmup`` iterations so compilation and
+allocator warm-up are left out. The goal on one H200 is at least 5,000,000 training steps/s. Exits with a
+one-line message when no CUDA device is present (``--device cpu`` runs it anyway, slowly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from longplay.agents.rl.config import TrainConfig
+from longplay.agents.rl.runlog import read_metrics
+
+GOAL = 5_000_000
+
+
+def engine_rate(config: TrainConfig, steps: int, compile_engine: bool) -> float:
+    """Env-only steps/s of the batched engine with random actions (the learner's ceiling)."""
+    from longplay.agents.rl.batched import make_engine
+
+    engine = make_engine(config, config.device)
+    if compile_engine and hasattr(engine, "compile"):
+        engine.compile()
+    engine.reset(seed=0)
+    n = engine.num_envs
+    for _ in range(5):
+        engine.step(torch.randint(0, 8, (n,), device=config.device))
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        engine.step(torch.randint(0, 8, (n,), device=config.device))
+    sync()
+    return n * steps / (time.perf_counter() - start)
+
+
+def sync() -> None:
+    """Waits for queued GPU work (timing needs it)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=("batched", "toy"), default="batched")
+    parser.add_argument("--env", default="longplay/QuestMini-v0")
+    parser.add_argument("--num-envs", type=int, default=16_384)
+    parser.add_argument("--n-steps", type=int, default=32, help="rollout length per env")
+    parser.add_argument("--n-epochs", type=int, default=2)
+    parser.add_argument("--n-minibatches", type=int, default=8)
+    parser.add_argument("--iterations", type=int, default=12, help="measured PPO iterations")
+    parser.add_argument("--warmup", type=int, default=3, help="iterations left out of the measure")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network (and the engine)")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("rl_gpu: no CUDA device here; run it on a GPU machine (or pass --device cpu)", file=sys.stderr)
+        return 2
+    if args.engine == "toy":
+        from longplay.agents.rl.toy import register_toy
+
+        args.env = register_toy()
+    runs_dir = tempfile.mkdtemp(prefix="rl_gpu_")
+    total_iterations = args.warmup + args.iterations
+    config = TrainConfig(
+        env_id=args.env, learner="ppo-device", vec_env=args.engine, num_envs=args.num_envs,
+        n_steps=args.n_steps, n_epochs=args.n_epochs, n_minibatches=args.n_minibatches, device=args.device,
+        total_steps=args.num_envs * args.n_steps * total_iterations, torch_compile=args.compile,
+        eval_every=-1, checkpoint_every=10**15, progress=False, runs_dir=runs_dir, run_name="gpu",
+        max_episode_steps=4096)
+    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    print(f"device: {name}; engine: {args.engine}; env: {config.env_id}; {args.num_envs:,} envs; "
+          f"batch {config.batch_size:,}; compile: {args.compile}")
+    try:
+        env_sps = engine_rate(config, 50, args.compile)
+    except ValueError as exc:  # the batched engine is not installed
+        print(f"rl_gpu: {exc}", file=sys.stderr)
+        return 2
+    print(f"engine only (random actions):  {env_sps:>14,.0f} steps/s")
+
+    from longplay.agents.rl.ppo_device import train
+
+    result = train(config)
+    points = [(p["step"], p["charts/SPS"]) for p in read_metrics(result.run_dir) if "charts/SPS" in p]
+    # charts/SPS is cumulative since the start: time(step) = step / SPS; the rate between two points follows.
+    (s_warm, sps_warm), (s_end, sps_end) = points[args.warmup - 1], points[-1]
+    train_sps = (s_end - s_warm) / (s_end / sps_end - s_warm / sps_warm)
+    print(f"ppo-device training:           {train_sps:>14,.0f} steps/s  "
+          f"({train_sps / GOAL:.2f}x the goal of {GOAL:,})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "device": name, "engine": args.engine, "num_envs": args.num_envs, "batch": config.batch_size,
+            "compile": args.compile, "engine_sps": env_sps, "train_sps": train_sps, "goal": GOAL},
+            indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Training steps/s of the RL learners, side by side in one run on this machine.
+
+    python benchmarks/rl_speed.py [--iterations 6] [--device cpu] [--out runs/benchmarks]
+
+Rows (same PPO settings and network everywhere; only the envs and the learner change):
+
+* ``sb3 + subproc``: Stable-Baselines3 PPO over ``SubprocVecEnv`` of the reference engine (QuestMini);
+* ``sb3 + dummy``: the same in one process (often faster than subprocesses on a 2-core machine);
+* ``sb3 + batched``: SB3 PPO over the batched torch engine as a ``VecEnv``;
+* ``ppo-device + batched``: the device-resident PPO over the batched engine;
+* ``ppo-device + toy`` and ``sb3 + toy``: the same learners on the toy stand-in engine, whose step costs
+  almost nothing: the learners' own ceiling on this device.
+
+A row whose engine is missing is reported as skipped. Training steps/s counts env steps per second of
+training (rollouts and updates), after start-up. Absolute numbers drift on a shared machine; compare rows
+from one run. Writes ``rl_speed.json`` and ``rl_speed.png`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from longplay.agents.rl.config import TrainConfig
+from longplay.agents.rl.runlog import read_metrics
+
+#: (label, learner, vec_env, env_id or None for the default, num_envs)
+ROWS = (
+    ("sb3 + subproc", "ppo", "subproc", None, 8),
+    ("sb3 + dummy", "ppo", "dummy", None, 8),
+    ("sb3 + batched", "ppo", "batched", None, 64),
+    ("ppo-device + batched", "ppo-device", "batched", None, 256),
+    ("sb3 + toy", "ppo", "toy", "LongplayToy/Grid-v0", 64),
+    ("ppo-device + toy", "ppo-device", "toy", "LongplayToy/Grid-v0", 256),
+)
+
+
+def measure(label: str, learner: str, vec_env: str, env_id: str | None, num_envs: int,
+            args: argparse.Namespace, runs_dir: str) -> dict[str, Any]:
+    """Trains one row for ``args.iterations`` updates; returns its steady training steps/s."""
+    if learner == "ppo":
+        from longplay.agents.rl.sb3_train import train
+    else:
+        from longplay.agents.rl.ppo_device import train  # type: ignore[assignment]
+    config = TrainConfig(
+        learner=learner, vec_env=vec_env, num_envs=num_envs, n_steps=args.n_steps,
+        total_steps=num_envs * args.n_steps * args.iterations, n_epochs=args.n_epochs, n_minibatches=4,
+        device=args.device, torch_threads=args.threads, eval_every=-1, checkpoint_every=10**12,
+        progress=False, runs_dir=runs_dir, run_name=label.replace(" + ", "_"), max_episode_steps=4096,
+        torch_compile=args.compile and learner == "ppo-device")
+    if env_id:
+        config.env_id = env_id
+    start = time.perf_counter()
+    try:
+        result = train(config)
+    except ValueError as exc:  # the engine is not installed, or cannot run this env
+        return {"label": label, "skipped": str(exc)}
+    sps = [p["charts/SPS"] for p in read_metrics(result.run_dir) if "charts/SPS" in p]
+    return {"label": label, "learner": learner, "vec_env": vec_env, "num_envs": num_envs,
+            "steps": result.steps, "train_sps": sps[-1], "wall_s": time.perf_counter() - start}
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """A horizontal bar chart of the measured rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if "train_sps" in r]
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.55 * len(done)))
+    labels = [f"{r['label']} ({r['num_envs']} envs)" for r in done][::-1]
+    values = [r["train_sps"] for r in done][::-1]
+    colors = ["#888888" if "toy" in r["label"] else "#1f77b4" for r in done][::-1]
+    ax.barh(labels, values, color=colors)
+    for i, v in enumerate(values):
+        ax.text(v, i, f" {v:,.0f}", va="center")
+    ax.set_xlabel("training steps/s (rollouts + PPO updates)")
+    ax.set_title(title)
+    ax.set_xlim(0, max(values) * 1.25 if values else 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=6, help="PPO updates per row")
+    parser.add_argument("--n-steps", type=int, default=64, help="rollout length per env")
+    parser.add_argument("--n-epochs", type=int, default=4)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the ppo-device network")
+    parser.add_argument("--rows", default="", help="comma-separated labels to run (default: all)")
+    parser.add_argument("--out", default="runs/benchmarks", help="where the JSON and PNG go")
+    args = parser.parse_args()
+    wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
+    runs_dir = tempfile.mkdtemp(prefix="rl_speed_")
+    rows = []
+    try:
+        for label, learner, vec_env, env_id, num_envs in ROWS:
+            if wanted and label not in wanted:
+                continue
+            row = measure(label, learner, vec_env, env_id, num_envs, args, runs_dir)
+            rows.append(row)
+            if "skipped" in row:
+                print(f"{label:<24} skipped: {row['skipped']}")
+            else:
+                print(f"{label:<24} {row['num_envs']:>4} envs  {row['train_sps']:>9,.0f} training steps/s")
+    finally:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"device": args.device, "threads": args.threads, "n_steps": args.n_steps,
+            "n_epochs": args.n_epochs, "iterations": args.iterations, "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()}
+    (out / "rl_speed.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    plot(rows, out / "rl_speed.png", f"PPO training throughput on {args.device} ({os.cpu_count()} CPUs, "
+         f"load {meta['load_average'][0]:.1f})")
+    print(f"wrote {out / 'rl_speed.json'} and {out / 'rl_speed.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Smoke tests of both learners at a tiny budget: train, checkpoint, resume the same run, evaluate.
+
+They train on the toy stand-in (``longplay.agents.rl.toy``: the reference env for SB3 and evaluation, the
+batched torch engine for ``ppo-device``) so they run in seconds; one more runs SB3 on QuestMini itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from longplay.agents.rl.config import TrainConfig
+from longplay.agents.rl.evaluation import read_evals
+from longplay.agents.rl.runlog import read_metrics
+from longplay.agents.rl.toy import TOY_ENV_ID, register_toy
+
+register_toy()
+
+
+def tiny(tmp_path: Path, **overrides: Any) -> TrainConfig:
+    """A config that trains in about a second."""
+    base: dict[str, Any] = dict(
+        env_id=TOY_ENV_ID, vec_env="dummy", num_envs=2, n_steps=16, n_minibatches=2, n_epochs=2,
+        total_steps=64, checkpoint_every=32, eval_every=64, eval_steps=48, features_dim=32, progress=False,
+        torch_threads=1, device="cpu", runs_dir=str(tmp_path), run_name="run", max_episode_steps=40,
+        keep_checkpoints=0)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def _verify_replay(path: str) -> None:
+    from longplay.replays.verify import verify
+
+    report = verify(path)
+    assert report.ok, report.summary()
+
+
+def _sb3_adam_steps(path: Path) -> tuple[int, float, int]:
+    from stable_baselines3 import PPO
+
+    model = PPO.load(path, device="cpu")
+    state = model.policy.optimizer.state_dict()["state"]
+    return int(next(iter(state.values()))["step"]), model._current_progress_remaining, model.num_timesteps
+
+
+def _lr_by_step(run_dir: Path) -> dict[int, float]:
+    points = [p for p in read_metrics(run_dir) if "charts/learning_rate" in p]
+    steps = [p["step"] for p in points]
+    assert len(steps) == len(set(steps)), "a resumed run must not log the replaced steps twice"
+    return {p["step"]: p["charts/learning_rate"] for p in points}
+
+
+def test_sb3_trains_resumes_and_evaluates(tmp_path: Path) -> None:
+    from longplay.agents.rl.sb3_train import train
+
+    config = tiny(tmp_path, shaping="novelty", max_episode_steps=12)
+    result = train(config)
+    run_dir = result.run_dir
+    assert result.steps == 64 and result.checkpoint.name == "step_000000000064.zip"
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.zip")) == [
+        "step_000000000032.zip", "step_000000000064.zip"]
+    metrics = read_metrics(run_dir)
+    tags = set().union(*metrics)
+    assert {"losses/value_loss", "losses/entropy", "charts/learning_rate", "charts/SPS",
+            "charts/eval/milestones"} <= tags
+    assert any(t.startswith("charts/shaping/novelty") for t in tags) and "charts/milestones" in tags
+    assert list((run_dir / "tb").glob("events.out.tfevents.*"))
+    evals = read_evals(run_dir)
+    assert [e["step"] for e in evals] == [64] and Path(evals[0]["replay"]).is_file()
+    assert "step64" in Path(evals[0]["replay"]).name
+    _verify_replay(evals[0]["replay"])
+    original = _sb3_adam_steps(result.checkpoint)
+    lr_original = _lr_by_step(run_dir)
+
+    # Resume the same run from its step-32 checkpoint: the step count, Adam state and schedule continue.
+    adam_32, _, steps_32 = _sb3_adam_steps(run_dir / "checkpoints" / "step_000000000032.zip")
+    assert steps_32 == 32 and 0 < adam_32 < original[0]
+    resumed = train(TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())), run_dir=run_dir,
+                    resume=run_dir / "checkpoints" / "step_000000000032.zip")
+    assert resumed.steps == 64
+    assert _sb3_adam_steps(resumed.checkpoint) == original
+    assert _lr_by_step(run_dir) == pytest.approx(lr_original)
+
+
+def test_sb3_on_the_batched_adapter_with_pixels(tmp_path: Path) -> None:
+    from longplay.agents.rl.policy_agent import load_policy
+    from longplay.agents.rl.sb3_train import train
+
+    config = tiny(tmp_path, vec_env="toy", obs_mode="pixels", downsample=4, frame_stack=2, total_steps=32,
+                  eval_every=32, eval_steps=16)
+    result = train(config)
+    assert result.steps == 32
+    policy = load_policy(result.checkpoint)
+    assert policy.description == {"pixels": {"kind": "image", "shape": [36, 40, 2]}}
+    assert read_evals(result.run_dir)[0]["steps"] == 16
+
+
+def test_sb3_on_quest_mini(tmp_path: Path) -> None:
+    pytest.importorskip("longplay.envs.quest.worldgen")
+    try:
+        import longplay.envs.quest.game  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"the quest game is not complete yet: {exc}")
+    from longplay.agents.rl.sb3_train import train
+
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", total_steps=32, eval_every=32, eval_steps=32,
+                  max_episode_steps=64, shaping="quest")
+    result = train(config)
+    evals = read_evals(result.run_dir)
+    assert result.steps == 32 and evals[0]["steps"] == 32
+    _verify_replay(evals[0]["replay"])
+
+
+# ============================================================================================== ppo-device
+def _device_state(path: Path) -> tuple[int, int, int]:
+    state = torch.load(path, weights_only=False)
+    adam = int(next(iter(state["optimizer"]["state"].values()))["step"])
+    return adam, state["iteration"], state["step"]
+
+
+def test_ppo_device_trains_resumes_and_evaluates(tmp_path: Path) -> None:
+    from longplay.agents.rl.ppo_device import train
+
+    config = tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=8, total_steps=96)
+    result = train(config)
+    run_dir = result.run_dir
+    assert result.steps == 96 and result.checkpoint.name == "step_000000000096.pt"
+    saved = sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt"))
+    assert saved == ["step_000000000032.pt", "step_000000000064.pt", "step_000000000096.pt"]
+    assert _device_state(result.checkpoint) == (3 * 2 * 2, 3, 96)  # iterations x epochs x minibatches
+    tags = set().union(*read_metrics(run_dir))
+    assert {"losses/policy_loss", "losses/approx_kl", "charts/SPS", "charts/eval/milestones"} <= tags
+    evals = read_evals(run_dir)
+    assert [e["step"] for e in evals] == [64, 96]
+    _verify_replay(evals[-1]["replay"])
+    lr_original = _lr_by_step(run_dir)
+
+    resumed = train(TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())), run_dir=run_dir,
+                    resume=run_dir / "checkpoints" / "step_000000000032.pt")
+    assert resumed.steps == 96 and _device_state(resumed.checkpoint) == (12, 3, 96)
+    assert _lr_by_step(run_dir) == pytest.approx(lr_original)
+
+
+def test_ppo_device_pixels_and_preprocessing(tmp_path: Path) -> None:
+    from longplay.agents.rl.ppo_device import DevicePixels, train
+    from longplay.envs.wrappers.pixels import FrameStacker, preprocess_pixels
+
+    config = tiny(tmp_path, learner="ppo-device", vec_env="toy", obs_mode="pixels", downsample=4,
+                  frame_stack=2, num_envs=2, n_steps=8, total_steps=16, eval_every=16, eval_steps=8)
+    assert train(config).steps == 16
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (2, 144, 160, 3), dtype=np.uint8) for _ in range(3)]
+    pixels = DevicePixels(config, 2, (144, 160, 3), torch.device("cpu"))
+    stackers = [FrameStacker(2), FrameStacker(2)]
+    got = pixels.reset(torch.as_tensor(frames[0]))
+    want = [s.reset(preprocess_pixels(f, True, 4)) for s, f in zip(stackers, frames[0], strict=True)]
+    assert np.array_equal(got.numpy(), np.stack(want))
+    done = torch.tensor([False, True])  # env 1 restarted: its stack refills with the new first frame
+    got = pixels.push(torch.as_tensor(frames[1]), done)
+    want = [stackers[0].push(preprocess_pixels(frames[1][0], True, 4)),
+            stackers[1].reset(preprocess_pixels(frames[1][1], True, 4))]
+    assert np.array_equal(got.numpy(), np.stack(want))
+
+
+def test_ppo_device_shaping_on_the_device(tmp_path: Path) -> None:
+    try:
+        import longplay.envs.quest.game  # noqa: F401 - DeviceShaping reads its VECTOR_FIELDS
+    except ImportError as exc:
+        pytest.skip(f"the quest game is not complete yet: {exc}")
+    from longplay.agents.rl.ppo_device import train
+
+    config = tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=16, total_steps=128,
+                  shaping="novelty", eval_every=-1, max_episode_steps=10)
+    train(config)
+    points = [p for p in read_metrics(config.runs_dir + "/train/run") if "charts/shaping/novelty" in p]
+    assert points and points[-1]["charts/shaping/novelty"] > 0
+    with pytest.raises(ValueError, match="event"):
+        train(tiny(tmp_path, learner="ppo-device", vec_env="toy", shaping="event=1", run_name="r2"))
+
+
+def test_ppo_device_without_the_batched_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from longplay.agents.rl.batched import ENGINE_MISSING
+    from longplay.agents.rl.ppo_device import train
+
+    monkeypatch.setitem(sys.modules, "longplay.envs.quest.batched", None)  # import fails
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", learner="ppo-device", vec_env="batched")
+    with pytest.raises(ValueError) as info:
+        train(config)
+    assert str(info.value) == ENGINE_MISSING
+
+
+def test_sb3_pixels_on_the_game_boy_test_cartridge(tmp_path: Path) -> None:
+    pytest.importorskip("pyboy")
+    from longplay.agents.rl.sb3_train import train
+
+    config = tiny(tmp_path, env_id="longplay/TestCart-v0", obs_mode="pixels", total_steps=32, eval_every=32,
+                  eval_steps=16, shaping="novelty")
+    result = train(config)
+    assert result.steps == 32
+    _verify_replay(read_evals(result.run_dir)[0]["replay"])

@@ -1,0 +1,170 @@
+"""The ``ppo`` agent (loading any checkpoint, reproducible play) and the ``longplay train`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from longplay.agents.cli import CliError
+from longplay.agents.rl.cli import add_train_subcommand
+from longplay.agents.rl.config import TrainConfig
+from longplay.agents.rl.policy_agent import (
+    DEFAULT_CHECKPOINT,
+    CheckpointError,
+    PPOAgent,
+    load_policy,
+    save_policy,
+)
+from longplay.agents.rl.toy import TOY_ENV_ID, make_toy_env, register_toy
+from longplay.agents.runner import run
+
+register_toy()
+TINY = ["--num-envs", "2", "--n-steps", "16", "--n-minibatches", "2", "--n-epochs", "1",
+        "--features-dim", "32", "--eval-steps", "32", "--torch-threads", "1", "--device", "cpu",
+        "--no-progress"]
+
+
+def longplay(argv: list[str]) -> int:
+    """``longplay train ...`` as the lead's ``main`` runs it: CliError -> one line on stderr, exit 2."""
+    parser = argparse.ArgumentParser(prog="longplay")
+    add_train_subcommand(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"longplay: error: {exc}", file=sys.stderr)
+        return 2
+
+
+@pytest.fixture(scope="module")
+def sb3_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from longplay.agents.rl.sb3_train import train
+
+    config = TrainConfig(env_id=TOY_ENV_ID, vec_env="dummy", num_envs=2, n_steps=16, n_minibatches=2,
+                         n_epochs=1, total_steps=32, features_dim=32, eval_every=-1, progress=False,
+                         torch_threads=1, device="cpu", runs_dir=str(tmp_path_factory.mktemp("runs")),
+                         run_name="a")
+    return train(config).checkpoint
+
+
+def test_sb3_checkpoint_as_actor_critic(sb3_checkpoint: Path, tmp_path: Path) -> None:
+    from stable_baselines3 import PPO
+
+    model = PPO.load(sb3_checkpoint, device="cpu")
+    policy = load_policy(sb3_checkpoint)
+    assert policy.step == 32 and policy.config.env_id == TOY_ENV_ID
+    obs, _ = make_toy_env().reset(seed=0)
+    tensor, _ = model.policy.obs_to_tensor(obs)
+    with torch.no_grad():
+        expected = model.policy.get_distribution(tensor).distribution.logits[0].double().numpy()
+    def log_probs(logits: np.ndarray) -> np.ndarray:
+        return logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+
+    assert np.allclose(log_probs(policy.logits(obs)), expected, atol=1e-5)  # SB3 keeps normalised logits
+    exported = save_policy(tmp_path / "policy.zip", policy)
+    assert exported.stat().st_size < sb3_checkpoint.stat().st_size
+    assert np.allclose(log_probs(load_policy(exported).logits(obs)), expected, atol=1e-5)
+
+
+def test_agent_plays_reproducibly(sb3_checkpoint: Path) -> None:
+    results = []
+    for _ in range(2):
+        agent = PPOAgent(checkpoint=sb3_checkpoint)
+        assert agent.obs_mode == "symbolic" and agent.name == "ppo" and agent.model_name.endswith("@32")
+        results.append(run(make_toy_env(max_episode_steps=64), agent, 64, seed=5, progress=False))
+    assert results[0].milestones == results[1].milestones and results[0].steps == results[1].steps
+    greedy = PPOAgent(checkpoint=sb3_checkpoint, deterministic=True)
+    assert run(make_toy_env(), greedy, 16, seed=0, progress=False).steps == 16
+
+
+def test_bad_checkpoints_are_one_line(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    foreign = tmp_path / "other.zip"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("x.txt", "x")
+    for path, message in ((tmp_path / "missing.zip", "not found"), (text, "not a longplay checkpoint"),
+                          (foreign, "checkpoint")):
+        with pytest.raises(CheckpointError, match=message) as info:
+            load_policy(path)
+        assert "\n" not in str(info.value)
+
+
+def test_shipped_policy_loads() -> None:
+    if not DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("no shipped checkpoint in this checkout")
+    agent = PPOAgent()
+    assert agent.policy.config.env_id == "longplay/QuestMini-v0"
+    assert DEFAULT_CHECKPOINT.stat().st_size < 2 * 1024 * 1024
+
+
+# ============================================================================================== CLI
+def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY]
+    assert longplay([*common, "--steps", "64", "--run-name", "r", "--checkpoint-every", "32",
+                     "--eval-every", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint:" in out and "evaluation at step 64" in out
+    run_dir = tmp_path / "train" / "r"
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "96", "--no-progress",
+                     "--export-policy", str(tmp_path / "p.zip")]) == 0
+    assert (run_dir / "checkpoints" / "step_000000000096.pt").is_file() and (tmp_path / "p.zip").is_file()
+    assert "resuming" in capsys.readouterr().out
+    assert longplay(["train", "--resume", str(run_dir), "--obs-mode", "pixels"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot change --obs-mode when resuming" in err and err.count("\n") == 1
+
+
+def test_sb3_learner_from_the_command_line(tmp_path: Path) -> None:
+    assert longplay(["train", "--vec-env", "toy", "--steps", "32", "--runs-dir", str(tmp_path),
+                     "--run-name", "s", "--eval-every", "-1", *TINY]) == 0
+    assert (tmp_path / "train" / "s" / "checkpoints" / "step_000000000032.zip").is_file()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--num-envs", "0"], "invalid num_envs"),
+    (["--env", "Nope-v0"], "unknown env"),
+    (["--shaping", "nope"], "unknown shaping preset"),
+    (["--resume", "/nonexistent/run"], "nothing to resume"),
+    (["--learner", "ppo-device", "--vec-env", "subproc"], "batched engine"),
+])
+def test_bad_input_is_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert longplay(["train", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_ppo_device_without_the_engine_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "longplay.envs.quest.batched", None)
+    assert longplay(["train", "--learner", "ppo-device", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path),
+                     *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "batched engine" in err and "not installed" in err and err.count("\n") == 1
+
+
+def test_help_shows_each_field_docstring(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        longplay(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "Rollout length per env between updates" in out and "--resume" in out and "--set" in out
+
+
+def test_agent_refuses_other_observations(sb3_checkpoint: Path) -> None:
+    from types import SimpleNamespace
+
+    from gymnasium import spaces
+
+    agent = PPOAgent(checkpoint=sb3_checkpoint)
+    other = spaces.Dict({"tiles": spaces.Box(0, 16, (9, 10), np.uint8),
+                         "entities": spaces.Box(0, 1, (9, 10), np.uint8),
+                         "vector": spaces.Box(-1.0, 1e7, (32,), np.float32)})
+    with pytest.raises(ValueError, match="tiles: policy \\[9, 10\\] of 5 kinds, env \\[9, 10\\] of 17 kinds"):
+        agent.reset(SimpleNamespace(observation_space=other), other.sample(), {}, 0)

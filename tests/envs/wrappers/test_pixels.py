@@ -1,0 +1,108 @@
+"""Pixel preprocessing: the same arithmetic as the env's own grayscale/downsample, and frame stacking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from longplay.envs.env import LongplayEnv
+from longplay.envs.game import GameState, Milestone, Mode
+from longplay.envs.wrappers.pixels import FrameStacker, PixelPreprocess, StackFrames, preprocess_pixels
+
+
+class NoiseGame:
+    """A game whose frame is fresh noise after every press (seeded), to exercise the pixel arithmetic."""
+
+    backend = "noise"
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.presses = 0
+        self._frame = self.rng.integers(0, 256, (144, 160, 3), dtype=np.uint8)
+
+    def reset(self, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.presses = 0
+        self._frame = self.rng.integers(0, 256, (144, 160, 3), dtype=np.uint8)
+
+    def press(self, button: Any) -> int:
+        self.presses += 1
+        self._frame = self.rng.integers(0, 256, (144, 160, 3), dtype=np.uint8)
+        return 1
+
+    def state(self) -> GameState:
+        return GameState(0, "m", 0, 0, "down", Mode.OVERWORLD)
+
+    def frame(self) -> np.ndarray:
+        return self._frame
+
+    def text(self) -> str:
+        return ""
+
+    def symbolic(self) -> dict[str, np.ndarray]:
+        return {"n": np.array([self.presses], np.int32)}
+
+    def symbolic_space(self) -> spaces.Dict:
+        return spaces.Dict({"n": spaces.Box(0, 10**6, (1,), np.int32)})
+
+    def save_state(self) -> bytes:
+        return b""
+
+    def load_state(self, data: bytes) -> None:
+        pass
+
+    def milestones(self) -> tuple[Milestone, ...]:
+        return (Milestone("never", "never"),)
+
+    def milestone_mask(self) -> int:
+        return 0
+
+    def finished(self) -> bool:
+        return False
+
+    def state_hash(self) -> bytes:
+        return b""
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.backend}
+
+
+@pytest.mark.parametrize("grayscale,downsample", [(True, 2), (True, 4), (False, 2), (True, 1)])
+def test_preprocess_matches_the_env(grayscale: bool, downsample: int) -> None:
+    raw = LongplayEnv(NoiseGame(), obs_mode="pixels")
+    ours = LongplayEnv(NoiseGame(), obs_mode="pixels", grayscale=grayscale, downsample=downsample)
+    a, _ = raw.reset(seed=3)
+    b, _ = ours.reset(seed=3)
+    for _ in range(3):
+        assert np.array_equal(preprocess_pixels(a, grayscale, downsample), b)
+        a, b = raw.step(0)[0], ours.step(0)[0]
+
+
+def test_wrappers_stack_frames_channels_last() -> None:
+    env = StackFrames(PixelPreprocess(LongplayEnv(NoiseGame(), obs_mode="pixels"), True, 2), 3)
+    assert env.observation_space.shape == (72, 80, 3)
+    first, _ = env.reset(seed=1)
+    # The first frame fills the stack.
+    assert all(np.array_equal(first[..., 0], first[..., i]) for i in range(3))
+    second = env.step(0)[0]
+    third = env.step(0)[0]
+    assert np.array_equal(second[..., 2], third[..., 1]) and np.array_equal(first[..., 0], third[..., 0])
+    assert env.observation_space.contains(third)
+
+
+def test_frame_stacker_and_dict_pixels() -> None:
+    stacker = FrameStacker(2)
+    a = np.full((2, 2, 1), 1, np.uint8)
+    b = np.full((2, 2, 1), 2, np.uint8)
+    assert stacker.reset(a)[..., 1].max() == 1
+    assert stacker.push(b)[0, 0].tolist() == [1, 2]
+    env = PixelPreprocess(LongplayEnv(NoiseGame(), obs_mode="pixels+symbolic"), True, 4)
+    obs, _ = env.reset(seed=0)
+    assert obs["pixels"].shape == (36, 40, 1) and "symbolic" in obs
+    with pytest.raises(ValueError):
+        FrameStacker(0)
+    with pytest.raises(ValueError, match="downsample"):
+        preprocess_pixels(np.zeros((10, 10, 3), np.uint8), True, 3)

@@ -1,0 +1,170 @@
+"""Reward shaping: each term from a scripted game state, logged apart from the milestone reward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from longplay.envs.env import LongplayEnv
+from longplay.envs.game import GameState, Milestone, Mode, PartyMember
+from longplay.envs.wrappers.shaping import PRESETS, TERMS, RewardShaping, ShapingWeights, parse_shaping
+
+
+def _state(x: int = 0, map_id: int = 0, levels: tuple[int, ...] = (5,), hp: tuple[int, ...] = (20,),
+           flags: frozenset[str] = frozenset(), badges: tuple[str, ...] = ()) -> GameState:
+    party = tuple(PartyMember("mon", lv, h, 20) for lv, h in zip(levels, hp, strict=True))
+    return GameState(map_id, "m", x, 0, "down", Mode.OVERWORLD, party=party, flags=flags, badges=badges)
+
+
+class ScriptedGame:
+    """A game whose state after press ``i`` is ``script[i]``; its milestone is reached at ``milestone_at``."""
+
+    backend = "scripted"
+
+    def __init__(self, script: list[GameState], milestone_at: int = 2) -> None:
+        self.script, self.milestone_at, self.i = script, milestone_at, 0
+
+    def reset(self, seed: int | None = None) -> None:
+        self.i = 0
+
+    def press(self, button: Any) -> int:
+        self.i = min(self.i + 1, len(self.script) - 1)
+        return 1
+
+    def state(self) -> GameState:
+        return self.script[self.i]
+
+    def frame(self) -> np.ndarray:
+        return np.zeros((144, 160, 3), np.uint8)
+
+    def text(self) -> str:
+        return ""
+
+    def symbolic(self) -> dict[str, np.ndarray]:
+        return {"i": np.array([self.i], np.int16)}
+
+    def symbolic_space(self) -> spaces.Dict:
+        return spaces.Dict({"i": spaces.Box(0, 1000, (1,), np.int16)})
+
+    def save_state(self) -> bytes:
+        return bytes([self.i])
+
+    def load_state(self, data: bytes) -> None:
+        self.i = data[0]
+
+    def milestones(self) -> tuple[Milestone, ...]:
+        return (Milestone("m0", "first"),)
+
+    def milestone_mask(self) -> int:
+        return int(self.i >= self.milestone_at)
+
+    def finished(self) -> bool:
+        return False
+
+    def state_hash(self) -> bytes:
+        return bytes([self.i])
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.backend}
+
+
+SCRIPT = [
+    _state(x=0),                                  # start
+    _state(x=1),                                  # new tile
+    _state(x=0),                                  # seen tile; milestone reached here (press 2)
+    _state(x=2, levels=(6,)),                     # new tile, +1 level
+    _state(x=2, levels=(6,), hp=(10,)),           # damage
+    _state(x=2, levels=(6,), hp=(20,)),           # healed half the party HP
+    _state(x=2, levels=(6,), hp=(0,)),            # fainted
+    _state(x=2, levels=(6,), hp=(20,)),           # blackout, healed from 0
+    _state(x=2, levels=(5,), hp=(20,)),           # level down (a swap): nothing
+    _state(x=2, levels=(6,), hp=(20,)),           # back to 6: not paid twice
+    _state(x=2, levels=(6, 3), hp=(20, 20)),      # party grew: hp rose with a new member, not healing
+    _state(x=2, levels=(6, 3), hp=(20, 20), flags=frozenset({"a", "b"})),
+    _state(x=2, levels=(6, 3), hp=(20, 20), flags=frozenset({"a", "b", "c"}), badges=("one",)),
+]
+
+
+def _env(weights: Any, max_steps: int | None = None) -> RewardShaping:
+    return RewardShaping(LongplayEnv(ScriptedGame(SCRIPT), max_episode_steps=max_steps), weights)
+
+
+def _run(env: RewardShaping, steps: int) -> list[tuple[float, dict[str, Any]]]:
+    env.reset(seed=0)
+    out = []
+    for _ in range(steps):
+        _, reward, _, _, info = env.step(0)
+        out.append((reward, info))
+    return out
+
+
+def test_disabled_shaping_leaves_the_milestone_reward_unchanged() -> None:
+    plain = LongplayEnv(ScriptedGame(SCRIPT))
+    plain.reset(seed=0)
+    rewards = [plain.step(0)[1] for _ in range(len(SCRIPT) - 1)]
+    for weights in ("none", {}, ShapingWeights(novelty=1.0, scale=0.0)):
+        shaped = _run(_env(weights), len(SCRIPT) - 1)
+        assert [r for r, _ in shaped] == rewards
+        assert all(info["shaping"] == dict.fromkeys(TERMS, 0.0) for _, info in shaped)
+        assert [info["milestone_reward"] for _, info in shaped] == rewards
+
+
+def test_each_term_is_logged_apart() -> None:
+    weights = ShapingWeights(novelty=1.0, level=10.0, heal=100.0, death=-1000.0, event=2.0, badge=50.0)
+    steps = _run(_env(weights), len(SCRIPT) - 1)
+    terms = {t: [info["shaping"][t] for _, info in steps] for t in TERMS}
+    assert terms["novelty"] == [1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    # The level term follows the party's level sum (as PokemonRedExperiments): a new member's levels count.
+    assert terms["level"] == [0, 0, 10, 0, 0, 0, 0, 0, 0, 30, 0, 0]
+    assert terms["heal"] == [0, 0, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0]
+    assert terms["death"] == [0, 0, 0, 0, 0, 0, -1000, 0, 0, 0, 0, 0]
+    assert terms["event"] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2]
+    assert terms["badge"] == [0] * 11 + [50]
+    for (reward, info) in steps:
+        assert reward == pytest.approx(info["milestone_reward"] + sum(info["shaping"].values()))
+    assert steps[1][1]["milestone_reward"] == 1.0
+
+
+def test_episode_sums_at_the_end_and_reset_forgets() -> None:
+    env = _env(ShapingWeights(novelty=1.0, badge=5.0), max_steps=len(SCRIPT) - 1)
+    steps = _run(env, len(SCRIPT) - 1)
+    assert "shaping_episode" not in steps[0][1]
+    final = steps[-1][1]["shaping_episode"]
+    assert final["novelty"] == 2.0 and final["badge"] == 5.0
+    again = _run(env, 3)  # a new episode pays the same tiles again
+    assert [info["shaping"]["novelty"] for _, info in again] == [1.0, 0.0, 1.0]
+
+
+def test_level_soft_cap_and_scale() -> None:
+    weights = ShapingWeights(level=1.0, level_cap=2, level_slope_after_cap=4.0, scale=0.5)
+    script = [_state(levels=(5,)), _state(levels=(7,)), _state(levels=(11,))]
+    env = RewardShaping(LongplayEnv(ScriptedGame(script)), weights)
+    steps = _run(env, 2)
+    # 2 levels up to the cap pay 2, the 4 past it pay 1.
+    assert [info["shaping"]["level"] for _, info in steps] == [0.5 * 2, 0.5 * 1.0]
+
+
+def test_parse_shaping() -> None:
+    assert parse_shaping("none") == ShapingWeights()
+    assert parse_shaping(None) == ShapingWeights()
+    assert parse_shaping("quest") == PRESETS["quest"]
+    assert parse_shaping("pokemonred-v2,scale=0.5").scale == 0.5
+    assert parse_shaping({"badge": 3}).badge == 3.0
+    assert parse_shaping("level_cap=none,level=1").level_cap is None
+    assert not parse_shaping("none").enabled() and parse_shaping("novelty").enabled()
+    for bad, message in (("nope", "unknown shaping preset"), ("quest,x=1", "unknown shaping term"),
+                         ("novelty=abc", "invalid shaping weight"),
+                         ("novelty=1,quest", "unknown shaping preset")):
+        with pytest.raises(ValueError, match=message) as info:
+            parse_shaping(bad)
+        assert "\n" not in str(info.value)
+
+
+def test_needs_a_longplay_env() -> None:
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="longplay env"):
+        RewardShaping(gym.make("CartPole-v1"), "quest")
