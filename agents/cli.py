@@ -96,10 +96,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             Recorder = None  # noqa: N806
         if Recorder is not None:
             replay_path = run_path(args.runs_dir, env_id, agent.name, None, args.seed)
-            env = Recorder(env, replay_path, env_id=env_id, agent=agent.name)
+            env = Recorder(env, replay_path, env_id=env_id, agent=agent.name,
+                           model=getattr(agent, "model_name", None))
     print(f"longplay: {agent.name} on {env_id} for up to {args.steps} steps (seed {args.seed})")
     try:
         result = run(env, agent, args.steps, seed=args.seed, progress=not args.quiet)
+    except ValueError as exc:  # e.g. a policy trained on other observations than this env gives
+        raise CliError(str(exc)) from None
     finally:
         env.close()
     print(milestone_table(env, result))
