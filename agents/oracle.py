@@ -78,6 +78,7 @@ from longplay.envs.quest.state import Encounter, Mon, QuestState, World
 _A, _B, _START = int(Button.A), int(Button.B), int(Button.START)
 _UP, _DOWN, _LEFT, _RIGHT = int(Button.UP), int(Button.DOWN), int(Button.LEFT), int(Button.RIGHT)
 _BATTLE_LOSE = 2  # battle.Outcome.LOSE
+SAFE_SHARE = 0.7  # a switch-in must keep 30% of its HP after the expected cost (hits vary)
 _HEAL_ITEMS = tuple(int(i) for i in Item if ITEM_HEAL[i] > 0)
 _ORBS = tuple(int(i) for i in Item if ITEM_CATCH[i] > 0)
 
@@ -115,7 +116,9 @@ class OracleConfig:
     min_margin: float = 0.15
     """The margin never shrinks below this."""
     heal_below: float = 0.4
-    """Go and heal when the lead's HP falls below this fraction."""
+    """Rest when the lead's (or a strong member's) HP falls below this fraction ..."""
+    low_stamina: float = 0.35
+    """... or its PP, weighted by move power, below this fraction of full."""
     reserve: float = 0.25
     """Rest before setting off unless the party, as it is, beats the fights ahead keeping this share of HP."""
     battle_heal_below: float = 0.3
@@ -129,14 +132,15 @@ class OracleConfig:
     """Healing items to carry (bought at the first clerk met while money allows)."""
     orb_stock: int = 5
     """Orbs to carry while the team is still small."""
-    money_floor: int = 300
+    money_floor: int = 0
     """Money kept back when shopping."""
     shop_radius: int = 40
     """Detour at most this many tiles to a clerk."""
     lead_hysteresis: float = 1.25
     """The lead keeps training unless another member needs this many times fewer battles."""
     max_grind_battles: int = 600
-    """Training that would take more wild battles than this is not worth it: go and try the fight."""
+    """Training that would take more wild battles than this (times one plus the defeats by that trainer) is
+    not worth it: go and try the fight."""
     catch_levels: int = 3
     """Catch a wild species when it would be ready for what is ahead this many levels sooner than the team."""
     grind_cost: float = 0.45
@@ -351,6 +355,8 @@ class Navigator:
         self.moves = _move_table(world, self.warps)
         self._occupied_version: tuple[int, bytes, bytes, bytes] | None = None
         self._occupied: dict[int, int] = {}
+        self._sight_version: tuple[int, bytes, bytes, bytes] | None = None
+        self._sight: dict[int, int] = {}
 
     # ------------------------------------------------------------------------------------------ state
     def occupied(self, state: QuestState) -> dict[int, int]:
@@ -371,8 +377,15 @@ class Navigator:
                     taken.setdefault(node_key(e.map, e.x, e.y), e.index)
         return taken
 
-    def sight_lines(self, state: QuestState, taken: dict[int, int]) -> dict[int, int]:
-        """Position -> undefeated trainer that challenges the player arriving there."""
+    def sight_lines(self, state: QuestState) -> dict[int, int]:
+        """Position -> undefeated trainer that challenges the player arriving there (cached like
+        :meth:`occupied`)."""
+        taken = self.occupied(state)
+        if self._sight_version != self._occupied_version:
+            self._sight_version, self._sight = self._occupied_version, self._find_sight_lines(state, taken)
+        return self._sight
+
+    def _find_sight_lines(self, state: QuestState, taken: dict[int, int]) -> dict[int, int]:
         seen: dict[int, int] = {}
         for e in self.world.entities:
             if e.kind != EntityKind.TRAINER or e.sight <= 0 or state.done[e.index] \
@@ -585,7 +598,8 @@ class OracleAgent:
         self.path_goal: Goal | None = None
         self.last_move: tuple[int, int] | None = None  # (position, direction) of the last walking press
         self.heal_blocked_at = -1  # plan step at which no rest house could be reached
-        self.grind_blocked_at = (-1, -1)  # (plan step, lead level) when no encounter tile was reachable
+        self.grind_blocked_at = (-1, -1, -1)  # (plan step, trainee species, level): no encounter tile reached
+        self.trainee_species = -1  # the species of the member in training (it keeps the job)
         self.in_battle = False
         self.fallback = 0  # random presses left in a fallback burst
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
@@ -673,7 +687,7 @@ class OracleAgent:
             trainers: list[int] = []
             path = self.nav.search(s, self.nav.interaction_spots(s, target))
             if path is not None:
-                sight = self.nav.sight_lines(s, self.nav.occupied(s))
+                sight = self.nav.sight_lines(s)
                 trainers = [self.world.entities[sight[n]].trainer for n in path.nodes[1:] if n in sight]
             if self.world.entities[target].kind == EntityKind.TRAINER:
                 trainers.append(self.world.entities[target].trainer)
@@ -708,7 +722,7 @@ class OracleAgent:
         margins, _ = threats
         pool = self._item_pool(s, threats)
         signature = tuple((m.species, m.level, tuple(m.moves)) for m in s.party)
-        key = (threats, signature)
+        key = (threats, signature, self.trainee_species)
         if key not in self._assess_cache:
             rested = [healed(m) for m in s.party]
             failing = next(((t, margin, fail) for t, margin in margins
@@ -718,6 +732,8 @@ class OracleAgent:
             else:
                 trainer, margin, fail = failing
                 trainee = self._trainee(s, trainer, margin, pool)
+                if trainee >= 0:
+                    self.trainee_species = s.party[trainee].species
                 self._assess_cache[key] = Assessment(False, trainee, self.teams[trainer][fail])
         assessment = self._assess_cache[key]
         if assessment.ready:
@@ -746,10 +762,12 @@ class OracleAgent:
             pay = max(self._map_values(mon).values(), default=0)
             battles.append((exp_for_level(level) - mon.exp) / max(pay, 1))
         best = min(range(len(battles)), key=lambda i: (battles[i], i))
-        if battles[best] > self.config.max_grind_battles:
+        # Each defeat by this trainer makes a longer training worth it.
+        if battles[best] > self.config.max_grind_battles * (1 + self.losses.get(trainer, 0)):
             return -1
-        # The lead keeps the job unless another member needs clearly less (no swapping back and forth).
-        return 0 if battles[0] <= battles[best] * self.config.lead_hysteresis else best
+        # The member in training keeps the job unless another needs clearly less (no back and forth).
+        current = next((i for i, m in enumerate(s.party) if m.species == self.trainee_species), best)
+        return current if battles[current] <= battles[best] * self.config.lead_hysteresis else best
 
     def _solo_level(self, species: int, foe: Mon) -> int:
         """The lowest level at which a fresh ``species`` beats ``foe`` alone within the fight margin."""
@@ -858,7 +876,7 @@ class OracleAgent:
                 continue
             cost, incoming = matchup(mon, foe)
             cost += incoming
-            if cost < mon.hp and cost / mon.max_hp < best_share:
+            if cost < SAFE_SHARE * mon.hp and cost / mon.max_hp < best_share:
                 best, best_share = i, cost / mon.max_hp
         return best
 
@@ -950,9 +968,7 @@ class OracleAgent:
             return lead.hp >= lead.max_hp or _heal_item(s, lead, 0.0) < 0
         if goal.kind == "grind":
             assessment = self._assess(s)
-            return not self._fit_to_grind(s) or assessment.ready or assessment.trainee != 0
-        if goal.kind == "lead":
-            return self._lead_target(s) == 0
+            return not self._fit_to_grind(s) or assessment.ready or assessment.trainee < 0
         # shop: over when the shop menu closes (see _shop_menu) or nothing on the list is affordable
         return self._shopping_list(s, self.world.shops[self.world.entities[goal.entity].shop]) < 0
 
@@ -962,16 +978,14 @@ class OracleAgent:
         if not s.party or target < 0:
             return Goal("plan", target)
         assessment = self._assess(s)
-        if self._lead_target(s) != 0:
-            return Goal("lead")
-        lead = s.party[0]
         rest = self._heal_goal(s, step)
         if self._tired(s) and rest is not None:
             return rest
         clerk = self._nearby_clerk(s, step)
         if clerk >= 0:
             return Goal("shop", clerk)
-        if not assessment.ready and assessment.trainee == 0 and self.grind_blocked_at != (step, lead.level):
+        trainee = s.party[assessment.trainee] if not assessment.ready and assessment.trainee >= 0 else None
+        if trainee is not None and self.grind_blocked_at != (step, trainee.species, trainee.level):
             if not self._fit_to_grind(s) and rest is not None:
                 return rest
             return Goal("grind", target)
@@ -1005,8 +1019,11 @@ class OracleAgent:
                    for kind in (EntityKind.CUT_TREE, EntityKind.BOULDER)}
         if event == world.ev_first_wild_win:
             return Goal("wild", event=event)
-        if event == world.ev_first_catch and len(s.party) < PARTY_SIZE and any(s.bag[o] for o in _ORBS):
-            return Goal("catch", event=event)
+        if event == world.ev_first_catch and len(s.party) < PARTY_SIZE:
+            if any(s.bag[o] for o in _ORBS):
+                return Goal("catch", event=event)
+            clerk = self._nearby_clerk(s, self.step_now, radius=1 << 30)
+            return Goal("shop", clerk) if clerk >= 0 else None
         if event == world.ev_first_chop and abilities[Ability.CHOP] and nearest[EntityKind.CUT_TREE] >= 0:
             return Goal("chop", nearest[EntityKind.CUT_TREE], event)
         if event == world.ev_first_swim and abilities[Ability.SWIM]:
@@ -1017,34 +1034,46 @@ class OracleAgent:
         return Goal("visit", target, event) if target >= 0 else None
 
     def _fit_to_grind(self, s: QuestState) -> bool:
-        """Whether the lead, as it is (HP and PP), still beats the wild creatures of this map (or, off the
-        maps chosen for training, keeps ``grind_rest_below`` of its HP)."""
-        lead = s.party[0]
-        if lead.hp == lead.max_hp and lead.pp == healed(lead).pp:
+        """Whether the member in training, as it is (HP and PP), still beats the wild creatures of this map
+        (or, off its training grounds, keeps ``grind_rest_below`` of its HP), and the party is not tired."""
+        if all(m.hp == m.max_hp and m.pp == healed(m).pp for m in s.party):
             return True  # resting would change nothing
         if self._tired(s):
             return False
+        trainee = self._trainee_mon(s)
         here = self.world.maps[s.map]
-        if s.map not in self._map_values(lead):
-            return lead.hp >= self.config.grind_rest_below * lead.max_hp
+        if s.map not in self._map_values(trainee):
+            return trainee.hp >= self.config.grind_rest_below * trainee.max_hp
         total = sum(row.weight for row in here.encounters)
-        cost = sum(row.weight * matchup(lead, _typical(row))[0] for row in here.encounters) / total
-        return cost * self.config.grind_fitness < lead.hp
+        cost = sum(row.weight * matchup(trainee, _typical(row))[0] for row in here.encounters) / total
+        return cost * self.config.grind_fitness < trainee.hp
 
     def _lead_target(self, s: QuestState) -> int:
-        """The party member that should lead: the one to train while the party is not ready, else the lead."""
+        """The party member that should lead (0: the lead stays). While a member trains, it leads on its
+        training grounds; on other wild maps the strongest member leads (an escort: the trainee could not
+        handle the wild creatures there); elsewhere nobody swaps."""
         assessment = self._assess(s)
-        return assessment.trainee if not assessment.ready and assessment.trainee > 0 else 0
+        if assessment.ready or assessment.trainee < 0:
+            return 0
+        here = self.world.maps[s.map]
+        if not here.encounter_rate or not here.encounters:
+            return 0
+        if s.map in self._map_values(s.party[assessment.trainee]):
+            return assessment.trainee
+        escort = max(range(len(s.party)), key=lambda i: (s.party[i].level, -i))
+        return 0 if s.party[0].level >= s.party[escort].level else escort
+
+    def _trainee_mon(self, s: QuestState) -> Mon:
+        """The member in training (the lead when none is)."""
+        assessment = self._assess(s)
+        return s.party[assessment.trainee] if not assessment.ready and assessment.trainee >= 0 else s.party[0]
 
     def _tired(self, s: QuestState) -> bool:
-        """The lead (or a member about as strong, the one that steps in when the lead struggles) is low on HP,
-        or the lead is (nearly) out of PP: time for a rest house."""
-        lead = s.party[0]
-        if 5 * sum(lead.pp) < sum(healed(lead).pp):
-            return True
+        """The lead, or a member about as strong as the strongest (the ones that step in when the lead
+        struggles), is low on HP or (nearly) out of PP: time for a rest house."""
         strong = max(m.level for m in s.party) * 0.8
-        return any(m.hp < self.config.heal_below * m.max_hp for i, m in enumerate(s.party)
-                   if i == 0 or m.level >= strong)
+        return any(m.hp < self.config.heal_below * m.max_hp or _stamina(m) < self.config.low_stamina
+                   for i, m in enumerate(s.party) if i == 0 or m.level >= strong)
 
     def _heal_goal(self, s: QuestState, step: int) -> Goal | None:
         """The nearest rest house, else healing items for a hurt lead, else None."""
@@ -1055,15 +1084,16 @@ class OracleAgent:
             return Goal("bag_heal")
         return None
 
-    def _nearby_clerk(self, s: QuestState, step: int) -> int:
-        """A clerk within ``shop_radius`` moves that sells something on the shopping list, or -1 (cached per
-        map, plan step and what is wanted)."""
+    def _nearby_clerk(self, s: QuestState, step: int, radius: int | None = None) -> int:
+        """A clerk within ``radius`` moves (default ``shop_radius``) that sells something on the shopping
+        list, or -1 (cached per map, plan step and what is wanted)."""
         cfg = self.config
         wants = (sum(s.bag[i] for i in _HEAL_ITEMS) < cfg.heal_stock,
                  len(s.party) < PARTY_SIZE and sum(s.bag[o] for o in _ORBS) < cfg.orb_stock)
         if not any(wants):
             return -1
-        key = (s.map, step, wants)
+        radius = cfg.shop_radius if radius is None else radius
+        key = (s.map, step, wants, radius)
         if key not in self._shop_cache:
             goals: dict[int, int] = {}
             owner: dict[int, int] = {}
@@ -1072,7 +1102,7 @@ class OracleAgent:
                         and self._shopping_list(s, self.world.shops[e.shop]) >= 0:
                     for spot, facing in self.nav.interaction_spots(s, e.index).items():
                         goals[spot], owner[spot] = facing, e.index
-            path = self.nav.search(s, goals, limit=cfg.shop_radius) if goals else None
+            path = self.nav.search(s, goals, limit=radius) if goals else None
             self._shop_cache[key] = owner[path.nodes[-1]] if path is not None else -1
         clerk = self._shop_cache[key]
         if clerk >= 0 and self._shopping_list(s, self.world.shops[self.world.entities[clerk].shop]) < 0:
@@ -1082,8 +1112,8 @@ class OracleAgent:
     # ------------------------------------------------------------------------------------------ overworld
     def _overworld(self, s: QuestState) -> int:
         goal = self._choose_goal(s)
-        if goal.kind in ("bag_heal", "lead"):
-            self.errand = goal.kind
+        if goal.kind == "bag_heal" or self._lead_target(s) != 0:
+            self.errand = "bag_heal" if goal.kind == "bag_heal" else "lead"
             return _START
         if goal.kind in ("grind", "wild", "catch"):
             self.stats["grind_presses"] += 1
@@ -1130,15 +1160,17 @@ class OracleAgent:
         """Encounter tiles with a neighbouring encounter tile to pace to, valued by the experience a wild
         battle there brings the lead, on the maps where the lead beats the wild creatures cheaply (expected
         cost at most ``grind_cost`` of its HP; the cheapest map when none qualifies)."""
-        value = self._map_values(s.party[0])
+        value = self._map_values(self._trainee_mon(s))
+        watched = self.nav.sight_lines(s)  # undefeated trainers would interrupt
         self._spot_value = {}
         for index, worth in value.items():
             m = self.world.maps[index]
             for y in range(m.height):
                 for x in range(m.width):
-                    if TILE_ENCOUNTER[m.tile(x, y)] and any(
+                    key = node_key(index, x, y)
+                    if TILE_ENCOUNTER[m.tile(x, y)] and key not in watched and any(
                             TILE_ENCOUNTER[m.tile(x + DX[d], y + DY[d])] for d in range(4)):
-                        self._spot_value[node_key(index, x, y)] = worth
+                        self._spot_value[key] = worth
         return dict.fromkeys(self._spot_value, -1)
 
     def _map_values(self, lead: Mon) -> dict[int, int]:
@@ -1173,7 +1205,7 @@ class OracleAgent:
         pacing = goal.kind in ("grind", "wild", "catch")
         value, slack = (self._spot_value, self.config.grind_detour) if pacing else (None, 0)
         if goal.kind != "plan":
-            path = self.nav.search(s, spots, avoid=self.nav.sight_lines(s, self.nav.occupied(s)), value=value,
+            path = self.nav.search(s, spots, avoid=self.nav.sight_lines(s), value=value,
                                    slack=slack)
             if path is not None:
                 return path
@@ -1187,7 +1219,8 @@ class OracleAgent:
         elif goal.kind == "heal":
             self.heal_blocked_at = step
         elif goal.kind == "grind":
-            self.grind_blocked_at = (step, s.party[0].level)
+            trainee = self._trainee_mon(s)
+            self.grind_blocked_at = (step, trainee.species, trainee.level)
         elif goal.kind == "shop":
             self._shop_cache = {k: -1 for k in self._shop_cache}
         else:
@@ -1237,12 +1270,21 @@ class OracleAgent:
         """Walks back and forth over encounter tiles (grinding): straight on when possible, else turn."""
         here = self.world.maps[s.map]
         taken = self.nav.occupied(s)
+        watched = self.nav.sight_lines(s)
         for direction in (s.facing, *range(4)):
             nx, ny = s.x + DX[direction], s.y + DY[direction]
             key = node_key(s.map, nx, ny)
-            if TILE_ENCOUNTER[here.tile(nx, ny)] and key not in taken and key not in self.nav.warps:
+            if TILE_ENCOUNTER[here.tile(nx, ny)] and key not in taken and key not in self.nav.warps \
+                    and key not in watched:
                 return direction
         return int(self.rng.integers(0, 4))
+
+
+def _stamina(mon: Mon) -> float:
+    """The share of its attacking power a creature has left: PP weighted by move power, over full PP."""
+    full = sum(MOVES[m].pp * MOVES[m].power for m in mon.moves if m >= 0)
+    left = sum(pp * MOVES[m].power for m, pp in zip(mon.moves, mon.pp, strict=True) if m >= 0)
+    return left / full if full else 1.0
 
 
 def _typical(row: Encounter) -> Mon:
