@@ -22,11 +22,19 @@ ENV_SPECS: dict[str, tuple[str, dict]] = {
 }
 
 
+#: Batched (torch) vector envs: ``gymnasium.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    env_id: "longplay.envs.quest.batched.vector:BatchedVectorEnv"
+    for env_id in ("longplay/QuestMini-v0", "longplay/QuestCanon-v0", "longplay/Quest-v0")
+}
+
+
 def register_all() -> None:
     """Registers every id in :data:`ENV_SPECS` (idempotent)."""
     for env_id, (entry_point, kwargs) in ENV_SPECS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, kwargs=dict(kwargs), disable_env_checker=True)
+            register(id=env_id, entry_point=entry_point, kwargs=dict(kwargs), disable_env_checker=True,
+                     vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id))
 
 
 def env_ids() -> list[str]:

@@ -1,0 +1,216 @@
+"""Env-only speed of the batched quest engine against batch size, beside the reference engine, in one run.
+
+    python benchmarks/batched_speed.py                         # CPU: eager and compiled, symbolic and pixels
+    python benchmarks/batched_speed.py --batch 1,64,4096 --modes eager --obs symbolic
+    python benchmarks/batched_speed.py --device cuda --batch 1024,65536,1048576   # see batched_gpu.py
+
+Prints steps/s (env steps: one button press of one env, observation included) for each batch size, step
+implementation (``eager`` torch ops; ``compiled``: ``torch.compile``, inductor) and observation mode, the
+reference engine's single-env steps/s measured in the same run (``gym.make`` env with the same observation,
+and the bare game), the ratio of the best batched figure to it, the state bytes per env (the shared world
+excluded) and where a step's time goes (``--profile``).
+
+Random presses drive every env (so envs walk, talk, fight and reset as in training). Absolute numbers drift
+with the load of the machine; the ratios within one run hold. ``--threads`` sets torch's intra-op threads
+(on a shared 2-core machine, 1 is often fastest: OpenMP threads spin while the other core is busy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+DEFAULT_BATCHES = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
+PIXEL_BATCH_LIMIT = 8192  # a pixel observation is 69 KB per env: 65,536 envs would need 4.5 GB per step
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def batched_rate(make: Callable[[], object], batch: int, device: torch.device, seconds: float, warmup: int = 3,
+                 max_steps: int = 2000) -> float:
+    """Steps/s (env steps) of the engine ``make()`` returns, stepped with random presses."""
+    engine = make()
+    engine.reset(seed=0)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    actions = [torch.randint(0, 8, (batch,), generator=gen).to(device) for _ in range(16)]
+    for k in range(warmup):
+        engine.step(actions[k % 16])
+    sync(device)
+    steps, start = 0, time.perf_counter()
+    while steps < max_steps:
+        engine.step(actions[steps % 16])
+        steps += 1
+        if steps % 4 == 0:
+            sync(device)
+            if time.perf_counter() - start >= seconds:
+                break
+    sync(device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def reference_rates(size: str, obs_mode: str, seconds: float) -> dict[str, float]:
+    """The reference engine, one env: through ``gym.make`` (observation included) and the bare game."""
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401  (registers the ids)
+
+    env = gym.make("longplay/QuestMini-v0" if size == "mini" else "longplay/Quest-v0", size=size, world_seed=0,
+                   obs_mode=obs_mode, max_episode_steps=None)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).integers(0, 8, 200_000).tolist()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for a in actions[steps % 100_000:steps % 100_000 + 500]:
+            _, _, terminated, truncated, _ = env.step(a)
+            if terminated or truncated:
+                env.reset()
+        steps += 500
+    env_rate = steps / (time.perf_counter() - start)
+    game = env.unwrapped.game
+    game.reset(0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for a in actions[steps % 100_000:steps % 100_000 + 1000]:
+            game.press(a)
+        steps += 1000
+    env.close()
+    return {"env": env_rate, "game": steps / (time.perf_counter() - start)}
+
+
+def profile_step(size: str, batch: int, device: torch.device, obs_mode: str) -> str:
+    """Where an eager step's time goes: self time per subsystem and per torch op."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from longplay.envs.quest.batched import battle, dialog, engine, menus, overworld, render
+
+    def wrap(module: object, name: str, label: str) -> None:
+        fn = getattr(module, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            with record_function(label):
+                return fn(*args, **kwargs)
+
+        setattr(module, name, timed)
+
+    for module, name, label in ((overworld, "press", "overworld"), (dialog, "press", "dialog"),
+                                (menus, "press", "menus"), (battle, "press", "battle"), (battle, "start", "start"),
+                                (engine, "symbolic_view", "obs:symbolic"), (engine, "apply_say", "dialog queue"),
+                                (render.PixelRenderer, "frames", "obs:pixels")):
+        wrap(module, name, label)
+    q = engine.BatchedQuest(batch, size=size, device=device, obs_mode=obs_mode)
+    q.reset(seed=0)
+    for name, label in (("_reset_envs", "autoreset"), ("vector", "obs:vector")):
+        wrap(q, name, label)
+    acts = torch.randint(0, 8, (batch,), device=device)
+    for _ in range(3):
+        q.step(acts)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(5):
+            q.step(torch.randint(0, 8, (batch,), device=device))
+    return prof.key_averages().table(sort_by="cpu_time_total", row_limit=25)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="mini", choices=("mini", "small", "standard"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCHES)),
+                        help="comma-separated batch sizes")
+    parser.add_argument("--modes", default="eager,compiled", help="eager and/or compiled")
+    parser.add_argument("--compiled-batch", default="4096,16384,65536",
+                        help="batch sizes to compile (each size is one compilation: minutes on a small CPU)")
+    parser.add_argument("--obs", default="symbolic,pixels", help="symbolic and/or pixels")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
+    parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. reduce-overhead on CUDA)")
+    parser.add_argument("--pixel-limit", type=int, default=PIXEL_BATCH_LIMIT)
+    parser.add_argument("--profile", type=int, default=0, help="also profile an eager step at this batch size")
+    args = parser.parse_args(argv)
+
+    from longplay.envs.quest.batched.engine import BatchedQuest
+
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(args.threads)
+    batches = [int(b) for b in args.batch.split(",")]
+    modes = args.modes.split(",")
+    compiled_batches = {int(b) for b in args.compiled_batch.split(",")} if args.compiled_batch else set(batches)
+    obs_modes = args.obs.split(",")
+    print(f"quest.batched speed: size={args.size} device={device} torch={torch.__version__} "
+          f"threads={torch.get_num_threads()}", flush=True)
+
+    ref = {m: reference_rates(args.size, m, args.seconds) for m in obs_modes}
+    for m in obs_modes:
+        print(f"reference engine, one env ({m}): {ref[m]['env']:,.0f} env steps/s through gym.make, "
+              f"{ref[m]['game']:,.0f} presses/s bare game", flush=True)
+
+    probe = BatchedQuest(1, size=args.size, device=device)
+    per_env = probe.state_bytes_per_env()
+    del probe
+    print(f"state per env: {per_env:,} bytes (world tables shared, not counted)", flush=True)
+
+    results: dict[tuple[str, str, int], float] = {}
+    for obs_mode in obs_modes:
+        for mode in modes:
+            for batch in batches:
+                if obs_mode == "pixels" and batch > args.pixel_limit:
+                    continue
+                if mode == "compiled" and batch not in compiled_batches:
+                    continue
+
+                def make(batch: int = batch, obs_mode: str = obs_mode, mode: str = mode) -> object:
+                    engine = BatchedQuest(batch, size=args.size, device=device, obs_mode=obs_mode,
+                                          max_episode_steps=2000)
+                    if mode == "compiled":
+                        kwargs = {"dynamic": False}
+                        if args.compile_mode:
+                            kwargs["mode"] = args.compile_mode
+                        engine.compile(**kwargs)
+                    return engine
+
+                start = time.perf_counter()
+                try:
+                    rate = batched_rate(make, batch, device, args.seconds)
+                except Exception as exc:  # e.g. out of memory at the largest batches
+                    print(f"  {obs_mode:8s} {mode:8s} batch {batch:>8,}: failed ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:100]})", flush=True)
+                    continue
+                results[(obs_mode, mode, batch)] = rate
+                print(f"  {obs_mode:8s} {mode:8s} batch {batch:>8,}: {rate:>14,.0f} steps/s "
+                      f"({time.perf_counter() - start:.0f} s incl. setup/compile)", flush=True)
+                gc.collect()
+
+    print("\nenv steps/s by batch size (one process)")
+    cols = [(o, m) for o in obs_modes for m in modes]
+    print("| batch | " + " | ".join(f"{o} {m}" for o, m in cols) + " |")
+    print("|" + "---|" * (len(cols) + 1))
+    for batch in batches:
+        cells = [f"{results[(o, m, batch)]:,.0f}" if (o, m, batch) in results else "-" for o, m in cols]
+        print(f"| {batch:,} | " + " | ".join(cells) + " |")
+    summary = {}
+    for o in obs_modes:
+        best = max(((r, m, b) for (oo, m, b), r in results.items() if oo == o), default=None)
+        if best is None:
+            continue
+        rate, mode, batch = best
+        ratio = rate / ref[o]["env"]
+        summary[o] = {"best": rate, "mode": mode, "batch": batch, "reference": ref[o]["env"], "ratio": ratio}
+        print(f"best {o}: {rate:,.0f} steps/s ({mode}, batch {batch:,}) = {ratio:,.0f}x the reference env's "
+              f"{ref[o]['env']:,.0f}/s")
+    print(f"state per env: {per_env:,} bytes")
+    if args.profile:
+        print(f"\nprofile of an eager symbolic step, batch {args.profile:,}:")
+        print(profile_step(args.size, args.profile, device, "symbolic"))
+    return {"results": results, "reference": ref, "bytes_per_env": per_env, "summary": summary}
+
+
+if __name__ == "__main__":
+    main()

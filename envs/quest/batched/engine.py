@@ -1,0 +1,352 @@
+"""``BatchedQuest``: N quest games stepped at once in torch, on CPU or CUDA, with the reference engine's rules.
+
+A step is a flat chain over the state (mirroring :func:`longplay.envs.quest.engine.step`): advance the tick,
+draw every random slot, route each env's button by what has its attention (battle, text box, menu,
+overworld) with masks, run every subsystem on all envs with its mask, start the battles and queue the pages
+they asked for, then count milestones, end and auto-reset episodes, and observe. Nothing in a step reads a
+value back to the host, and every shape is fixed, so ``torch.compile`` and CUDA graphs apply.
+
+Seeds: ``reset(seed)`` starts env ``i``'s first episode with the reference seed ``seed + i``; an env's
+``k``-th episode (``k = 0, 1, ...``, counting auto-resets) uses ``seed + i + k * num_envs``. So env ``i``'s
+``k``-th episode is exactly ``QuestGame.reset(seed + i + k * num_envs)`` in the env's world, and seeds never
+repeat across envs or episodes.
+
+Worlds: ``world_seed`` gives all envs one world; ``world_seeds=[s0, s1, ...]`` builds a pool and env ``i``
+plays world ``world_seeds[i % len(world_seeds)]`` in every episode; ``worlds=[World, ...]`` passes
+worlds directly (tests, hand-made worlds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from longplay.envs.quest.batched import battle, dialog, menus, overworld
+from longplay.envs.quest.batched.common import (
+    BKIND,
+    EFFECT,
+    MENU,
+    Ctx,
+    apply_say,
+    dialog_length,
+    first_able,
+    gather_mon,
+)
+from longplay.envs.quest.batched.render import PixelRenderer, symbolic_view
+from longplay.envs.quest.batched.rng import draw_all, episode_keys
+from longplay.envs.quest.batched.state import (
+    HP,
+    LEVEL,
+    MAX_HP,
+    SPECIES,
+    BatchedState,
+    documents,
+    empty_state,
+    load_states,
+    quest_state,
+)
+from longplay.envs.quest.batched.tables import ContentTables, WorldTables
+from longplay.envs.quest.constants import NUM_ITEMS, PARTY_SIZE
+from longplay.envs.quest.state import QuestState, World
+
+OBS_MODES = ("symbolic", "pixels")
+DEFAULT_MAX_STEPS = {"mini": 20_000, "small": 200_000, "standard": 1_000_000}
+VECTOR_SIZE = 32
+NUM_BUTTONS = 8
+
+
+def _resolve_worlds(size: str, world_seed: int | None, world_seeds: Sequence[int] | None, world: str,
+                    worlds: Sequence[World] | None) -> tuple[World, ...]:
+    if worlds is not None:
+        return tuple(worlds)
+    from longplay.envs.quest import worldgen
+
+    if world == "canonical":
+        return (worldgen.canonical_world(),)
+    if size not in worldgen.SIZES:
+        raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
+    if world_seeds is not None:
+        if not world_seeds:
+            raise ValueError("world_seeds must name at least one world")
+        return tuple(worldgen.build_world(size, int(s)) for s in world_seeds)
+    return (worldgen.build_world(size, 0 if world_seed is None else int(world_seed)),)
+
+
+class BatchedQuest:
+    """N quest games on one device (see the module docstring for seeds and worlds).
+
+    Args:
+        num_envs: How many games.
+        size: ``mini``, ``small`` or ``standard`` (procedural worlds).
+        world_seed: The world every env plays (ignored with ``world_seeds`` or ``worlds``).
+        device: ``"cpu"``, ``"cuda"``, ... every tensor in and out lives there.
+        obs_mode: ``"symbolic"`` (``tiles``, ``entities``, ``vector``) or ``"pixels"``.
+        max_episode_steps: Truncation (``"auto"``: by size, as the reference env; ``None``: never).
+        world_seeds: A pool of world seeds; env ``i`` plays ``world_seeds[i % len]``.
+        world: ``"procedural"`` or ``"canonical"`` (the fixed standard world).
+        worlds: Explicit :class:`World` objects (a pool, as ``world_seeds``).
+        noop: Accept action 8 as "press nothing" (the reference env's ``noop=True``).
+        final_obs: Also return each finished episode's last observation in ``info["final_obs"]``.
+        palette: Pixel palette (see :func:`longplay.envs.quest.art.palette_array`).
+    """
+
+    def __init__(self, num_envs: int, size: str = "mini", world_seed: int | None = 0,
+                 device: str | torch.device = "cpu", obs_mode: str = "symbolic",
+                 max_episode_steps: int | str | None = "auto", world_seeds: Sequence[int] | None = None,
+                 world: str = "procedural", worlds: Sequence[World] | None = None, noop: bool = False,
+                 final_obs: bool = False, palette: object = None) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"invalid obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.obs_mode = obs_mode
+        self.noop = noop
+        self.final_obs = final_obs
+        self.worlds = _resolve_worlds(size, world_seed, world_seeds, world, worlds)
+        self.size = self.worlds[0].size
+        if max_episode_steps == "auto":
+            max_episode_steps = DEFAULT_MAX_STEPS.get(self.size, 20_000)
+        if max_episode_steps is not None and int(max_episode_steps) < 1:
+            raise ValueError(f"invalid max_episode_steps {max_episode_steps!r}; must be >= 1 or None")
+        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        self.tables = WorldTables.build(self.worlds, self.device)
+        self.content = ContentTables.build(self.device)
+        t = self.tables
+        self.world_of = np.arange(num_envs) % len(self.worlds)
+        w = torch.as_tensor(self.world_of, device=self.device, dtype=torch.int64)
+        w32 = w.to(torch.int32)
+        self.ctx = Ctx(t=t, c=self.content, world=w, map_base=w32 * t.num_maps,
+                       ent_base=w32 * (t.num_entities + 1), trainer_base=w32 * t.num_trainers,
+                       shop_base=w32 * t.num_shops)
+        self.state = empty_state(num_envs, t, battle.message_capacity(self.content), self.device)
+        self.env_ids = torch.arange(num_envs, device=self.device, dtype=torch.int64)
+        self.base_seed = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
+        self.episode = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
+        self.episode_return = torch.zeros(num_envs, dtype=torch.float32, device=self.device)
+        self.episode_length = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+        self.milestones = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+        self._event_slots = torch.arange(t.num_events + 3, device=self.device, dtype=torch.int32)
+        self._milestone_mask = self._event_slots[None, :] < t.milestones[w][:, None]
+        self._pixels = PixelRenderer(self.device, palette) if obs_mode == "pixels" else None
+        self._step_fn = self._step
+
+    # ------------------------------------------------------------------------------------------ API
+    def reset(self, seed: int = 0) -> dict[str, torch.Tensor]:
+        """Starts every env's first episode (env ``i`` with reference seed ``seed + i``); returns obs."""
+        self.base_seed.fill_(int(seed))
+        self.episode.zero_()
+        everyone = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        self._reset_envs(everyone)
+        return self._observe()
+
+    def step(self, actions: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor,
+                                                     torch.Tensor, dict[str, Any]]:
+        """Presses one button per env; returns ``(obs, reward, terminated, truncated, info)`` on the device.
+
+        Done envs are reset in the same step (``obs`` is their new episode's first observation); ``info``
+        holds ``episode_return``, ``episode_length`` and ``milestones`` of the episode that ended (valid
+        where done), and ``final_obs`` when asked for.
+        """
+        *out, box = self._step_fn(torch.as_tensor(actions, device=self.device))
+        box.apply(self.state)
+        return tuple(out)  # type: ignore[return-value]
+
+    def compile(self, bounds_checks: bool = True, **kwargs: Any) -> BatchedQuest:
+        """Compiles the step with ``torch.compile`` (``kwargs`` go to it, e.g. ``mode="reduce-overhead"`` for
+        CUDA graphs); returns ``self``. ``bounds_checks=False`` leaves inductor's indirect-indexing checks out
+        of the generated code (faster; an out-of-range index then crashes instead of raising)."""
+        import torch._inductor.config as inductor_config
+
+        inductor_config.assert_indirect_indexing = bounds_checks
+        self._step_fn = torch.compile(self._step, **kwargs)
+        return self
+
+    # ------------------------------------------------------------------------------------------ the step
+    def _step(self, actions: torch.Tensor) -> tuple[Any, ...]:
+        s, cx = self.state, self.ctx
+        button = actions.to(torch.int32)
+        box = self.advance(button)
+        count = (s.events & self._milestone_mask).sum(1, dtype=torch.int32)
+        reward = (count - self.milestones).to(torch.float32)
+        self.milestones = count
+        self.episode_return = self.episode_return + reward
+        self.episode_length = self.episode_length + 1
+        terminated = s.finished.clone()
+        if self.max_episode_steps is None:
+            truncated = torch.zeros_like(terminated)
+        else:
+            truncated = (self.episode_length >= self.max_episode_steps) & ~terminated
+        done = terminated | truncated
+        info: dict[str, Any] = {"episode_return": self.episode_return.clone(),
+                                "episode_length": self.episode_length.clone(), "milestones": count.clone()}
+        if self.final_obs:
+            info["final_obs"] = self._observe()
+        self.episode = self.episode + done.to(torch.int64)
+        self._reset_envs(done)
+        del cx
+        return self._observe(), reward, terminated, truncated, info, box
+
+    def advance(self, button: torch.Tensor) -> battle.BoxWrite:
+        """The game rules of one press per env (``engine.step``): no episode bookkeeping, no observation.
+
+        ``button`` is int32 [N]; values 0..7 press a button, anything else (the no-op) only advances time.
+        Returns the write into the box that the caller applies (:class:`battle.BoxWrite`).
+        """
+        s, cx = self.state, self.ctx
+        s.tick = s.tick + 1
+        live = (button >= 0) & (button < NUM_BUTTONS) & ~s.finished
+        in_battle = live & (s.battle_kind != BKIND.NONE)
+        in_dialog = live & ~in_battle & (dialog_length(s) > 0)
+        in_menu = live & ~in_battle & ~in_dialog & (s.menu != MENU.NONE)
+        in_overworld = live & ~in_battle & ~in_dialog & ~in_menu
+        rnd = draw_all(s.key, s.tick)
+        able = first_able(s.party, s.party_count) >= 0
+        say_overworld, wild = overworld.press(s, cx, in_overworld, button, rnd, able)
+        trainer = dialog.press(s, cx, in_dialog, button)
+        say_menu = menus.press(s, cx, in_menu, button)
+        say_battle, box = battle.press(s, cx, in_battle, button, rnd)
+        battle.start(s, cx, wild, trainer)
+        apply_say(s, say_overworld)
+        apply_say(s, say_menu)
+        apply_say(s, say_battle)
+        return box
+
+    def _reset_envs(self, mask: torch.Tensor) -> None:
+        """Starts a new episode where ``mask`` (``engine.new_state``), with the documented seeds."""
+        s, t, cx = self.state, self.tables, self.ctx
+        m = mask
+        seeds = self.base_seed + self.env_ids + self.episode * self.num_envs
+        s.key = torch.where(m, episode_keys(seeds), s.key)
+        s.tick = torch.where(m, 0, s.tick)
+        start = cx.env_start
+        s.map = torch.where(m, start[:, 0], s.map)
+        s.x = torch.where(m, start[:, 1], s.x)
+        s.y = torch.where(m, start[:, 2], s.y)
+        s.facing = torch.where(m, start[:, 3], s.facing)
+        s.respawn = torch.where(m[:, None], cx.env_respawn, s.respawn)
+        s.events = torch.where(m[:, None], cx.env_init_events, s.events)
+        s.done = s.done & ~m[:, None]
+        if t.num_boulders:
+            init = cx.env_boulder_xy
+            s.boulder_xy[:, :-1] = torch.where(m[:, None, None], init, s.boulder_xy[:, :-1])
+        s.bag = torch.where(m[:, None], 0, s.bag)
+        s.money = torch.where(m, 3000, s.money)
+        s.surfing = s.surfing & ~m
+        s.finished = s.finished & ~m
+        s.overflow = s.overflow & ~m
+        for name in ("party_count", "box_count", "ward_steps", "dialog_texts", "dialog_extras", "dialog_head",
+                     "dialog_first", "dialog_arg", "menu", "menu_cursor", "menu_choice", "enemy_count",
+                     "enemy_active", "player_active", "battle_phase", "battle_cursor", "message_count",
+                     "message_head", "outcome", "turns", "battle_kind"):
+            setattr(s, name, torch.where(m, 0, getattr(s, name)))
+        s.dialog_effect = torch.where(m, EFFECT.NONE, s.dialog_effect)
+        s.battle_trainer = torch.where(m, -1, s.battle_trainer)
+        s.battle_entity = torch.where(m, -1, s.battle_entity)
+        # party, box and enemy slots past their counts are never read: a reset only zeroes the counts
+        self.episode_return = torch.where(m, 0.0, self.episode_return)
+        self.episode_length = torch.where(m, 0, self.episode_length)
+        count = (s.events & self._milestone_mask).sum(1, dtype=torch.int32)
+        self.milestones = torch.where(m, count, self.milestones)
+
+    # ------------------------------------------------------------------------------------------ observations
+    def _observe(self) -> dict[str, torch.Tensor]:
+        s, cx = self.state, self.ctx
+        if self._pixels is not None:
+            return {"pixels": self._pixels.frames(s, cx)}
+        tiles, entities = symbolic_view(s, cx)
+        return {"tiles": tiles, "entities": entities, "vector": self.vector()}
+
+    def vector(self) -> torch.Tensor:
+        """The symbolic ``vector`` [N, 32] float32 (:data:`longplay.envs.quest.game.VECTOR_FIELDS`)."""
+        s, cx = self.state, self.ctx
+        in_battle = s.battle_kind != BKIND.NONE
+        pages = dialog_length(s)
+        mode = torch.where(in_battle, 3, torch.where(pages > 0, 1, torch.where(s.menu != MENU.NONE, 2, 0)))
+        badges = s.events.gather(1, cx.env_badge_cols).sum(1)
+        party = s.party[:, :PARTY_SIZE]
+        valid = cx.slots[None, :] < s.party_count[:, None]
+        has_party = s.party_count > 0
+        lead = party[:, 0]
+        lead_stats = torch.where(has_party[:, None], lead[:, [LEVEL, HP, MAX_HP]], 0)
+        use_active = in_battle & (s.player_active < s.party_count)
+        active = gather_mon(s.party, s.player_active)
+        active_stats = torch.where(use_active[:, None], active[:, [LEVEL, HP, MAX_HP]], lead_stats)
+        has_enemy = in_battle & (s.enemy_count > 0)
+        enemy = gather_mon(s.enemy, s.enemy_active)
+        enemy_stats = torch.where(has_enemy[:, None], enemy[:, [SPECIES, LEVEL, HP, MAX_HP]],
+                                  cx.no_enemy)
+        party_hp = torch.where(valid, party[:, :, HP], 0).sum(1)
+        party_max = torch.where(valid, party[:, :, MAX_HP], 0).sum(1)
+        key_items = ((s.bag[:, :NUM_ITEMS] > 0) & (self.content.item_key[:NUM_ITEMS] > 0)).sum(1)
+        abilities = s.events.gather(1, cx.env_ability_col).sum(1)
+        cols = [mode, s.facing, s.map, s.x, s.y, s.surfing, s.money, badges, s.party_count, s.menu, s.menu_cursor,
+                s.battle_kind, s.battle_phase, s.battle_cursor, pages, s.ward_steps]
+        out = torch.stack([c.to(torch.float32) for c in cols], 1)
+        return torch.cat([out, lead_stats.float(), active_stats.float(), enemy_stats.float(),
+                          torch.stack([party_hp, party_max, s.box_count, self.milestones, key_items, abilities],
+                                      1).float()], 1)
+
+    # ------------------------------------------------------------------------------------------ reference
+    def documents(self, envs: list[int] | None = None) -> list[dict[str, Any]]:
+        """``savestate.state_document`` of envs (all by default): what state hashes are computed from."""
+        return documents(self.state, self.tables, self.world_of, envs)
+
+    def state_of(self, i: int) -> QuestState:
+        """Env ``i``'s state as a reference :class:`QuestState` (parity, text view, save states)."""
+        return quest_state(self.documents([i])[0])
+
+    def world_of_env(self, i: int) -> World:
+        """The world env ``i`` plays."""
+        return self.worlds[int(self.world_of[i])]
+
+    def load_states(self, envs: list[int], states: list[QuestState]) -> None:
+        """Puts reference states into env slots (each in that env's world); episode counters restart."""
+        load_states(self.state, self.tables, self.world_of, envs, states)
+        idx = torch.as_tensor(envs, device=self.device, dtype=torch.int64)
+        self.episode_return[idx] = 0.0
+        self.episode_length[idx] = 0
+        count = (self.state.events & self._milestone_mask).sum(1, dtype=torch.int32)
+        self.milestones[idx] = count[idx]
+
+    def text(self, i: int) -> str:
+        """The reference text view of env ``i``."""
+        from longplay.envs.quest.textview import text_view
+
+        return text_view(self.world_of_env(i), self.state_of(i))
+
+    def frame(self, i: int, palette: object = None) -> np.ndarray:
+        """The reference (exact) frame of env ``i``."""
+        from longplay.envs.quest.render import render_frame
+
+        return render_frame(self.world_of_env(i), self.state_of(i), palette)
+
+    def state_bytes_per_env(self) -> int:
+        """Bytes of dynamic state per env (world tables excluded), including episode counters."""
+        extra = sum(t.element_size() for t in (self.base_seed, self.episode, self.episode_return,
+                                               self.episode_length, self.milestones))
+        return self.state.nbytes_per_env() + extra
+
+    @property
+    def single_observation_space(self) -> Any:
+        """One env's observation space (the reference env's), as a ``gymnasium.spaces.Dict``."""
+        from gymnasium import spaces
+
+        from longplay.envs.quest.batched.vector import single_observation_space
+
+        space = single_observation_space(self.obs_mode)
+        return space if isinstance(space, spaces.Dict) else spaces.Dict({"pixels": space})
+
+    @property
+    def single_action_space(self) -> Any:
+        """``Discrete(8)`` buttons (``Discrete(9)`` with ``noop``)."""
+        from gymnasium import spaces
+
+        return spaces.Discrete(NUM_BUTTONS + 1 if self.noop else NUM_BUTTONS)
+
+
+__all__ = ["BatchedQuest", "BatchedState", "DEFAULT_MAX_STEPS"]

@@ -1,0 +1,103 @@
+"""``BatchedVecEnv``: the batched engine as a Stable-Baselines3 ``VecEnv``, so SB3 trains on thousands of
+games from one process.
+
+    from stable_baselines3 import PPO
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(256, size="mini", device="cpu")
+    PPO("MultiInputPolicy", env).learn(100_000)
+
+Observations are numpy (SB3 moves them to its own device). Done envs auto-reset in the same step, as SB3
+expects: ``infos[i]["terminal_observation"]`` is the episode's last observation, ``infos[i]["episode"]``
+(``{"r", "l"}``) feeds SB3's episode statistics and ``infos[i]["TimeLimit.truncated"]`` marks truncation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
+
+from longplay.envs.quest.batched.engine import BatchedQuest
+from longplay.envs.quest.batched.vector import single_observation_space
+
+
+class BatchedVecEnv(VecEnv):
+    """N quest games behind SB3's ``VecEnv`` (arguments as :class:`BatchedQuest`)."""
+
+    def __init__(self, num_envs: int, seed: int = 0, **engine_kwargs: Any) -> None:
+        engine_kwargs["final_obs"] = True
+        self.engine = BatchedQuest(num_envs, **engine_kwargs)
+        obs_space = single_observation_space(self.engine.obs_mode)
+        action_space = spaces.Discrete(9 if self.engine.noop else 8)
+        super().__init__(num_envs, obs_space, action_space)
+        self._seed = seed
+        self._actions: torch.Tensor | None = None
+
+    def reset(self) -> VecEnvObs:
+        """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""
+        obs = _numpy(self.engine.reset(self._seed))
+        self._seed += self.num_envs  # the next reset plays new episodes
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = torch.as_tensor(np.asarray(actions, dtype=np.int64).reshape(-1), device=self.engine.device)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        assert self._actions is not None, "step_async first"
+        obs, reward, terminated, truncated, info = self.engine.step(self._actions)
+        done = (terminated | truncated).cpu().numpy()
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if done.any():
+            final = _numpy(info["final_obs"])
+            returns = info["episode_return"].cpu().numpy()
+            lengths = info["episode_length"].cpu().numpy()
+            trunc = truncated.cpu().numpy()
+            for i in np.flatnonzero(done):
+                infos[i] = {
+                    "terminal_observation": final[i] if not isinstance(final, dict)
+                    else {k: v[i] for k, v in final.items()},
+                    "episode": {"r": float(returns[i]), "l": int(lengths[i])},
+                    "TimeLimit.truncated": bool(trunc[i]),
+                }
+        return _numpy(obs), reward.cpu().numpy(), done, infos
+
+    def close(self) -> None:
+        pass
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Sets the base seed of the next :meth:`reset`."""
+        if seed is not None:
+            self._seed = int(seed)
+        return [None if seed is None else seed + i for i in range(self.num_envs)]
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        value = getattr(self.engine, attr_name) if attr_name != "render_mode" else None
+        return [value for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self.engine, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
+                   **method_kwargs: Any) -> list[Any]:
+        method = getattr(self.engine, method_name)
+        return [method(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [self.engine.frame(i) for i in range(self.num_envs)]
+
+
+def _numpy(obs: dict[str, torch.Tensor]) -> Any:
+    if set(obs) == {"pixels"}:
+        return obs["pixels"].cpu().numpy()
+    return {k: v.cpu().numpy() for k, v in obs.items()}
+
+
+__all__ = ["BatchedVecEnv"]

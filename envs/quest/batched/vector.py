@@ -1,0 +1,136 @@
+"""``BatchedVectorEnv``: the batched engine as a :class:`gymnasium.vector.VectorEnv` (numpy in and out).
+
+``gymnasium.make_vec("longplay/QuestMini-v0", num_envs=N, vectorization_mode="vector_entry_point")`` builds
+one (the quest ids register this class as their ``vector_entry_point``); any keyword of
+:class:`~longplay.envs.quest.batched.engine.BatchedQuest` passes through (``device="cuda"``,
+``world_seeds=[...]``). Autoreset is ``SAME_STEP``: a finished env's observation is already its next
+episode's first one, and its last one is in ``info["final_obs"]`` (``info["_final_obs"]`` marks which).
+
+Episode statistics, valid where ``info["_episode"]`` is set: ``info["episode"]["r"]`` (return = milestones
+reached), ``["l"]`` (length) and ``["t"]`` (0.0: no wall clock is kept), as
+``gymnasium.wrappers.vector.RecordEpisodeStatistics`` writes them; ``info["milestones"]`` is every env's
+milestone count now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from longplay.envs.quest.batched.engine import BatchedQuest
+from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, VIEW_H, VIEW_W
+
+DEFAULT_WORLD_POOL = 16
+
+
+def single_observation_space(obs_mode: str) -> spaces.Space:
+    """One env's observation space: the reference env's (``QuestGame.symbolic_space`` or pixels)."""
+    if obs_mode == "pixels":
+        return spaces.Box(0, 255, (144, 160, 3), np.uint8)
+    return spaces.Dict({
+        "tiles": spaces.Box(0, NUM_TILES - 1, (VIEW_H, VIEW_W), np.uint8),
+        "entities": spaces.Box(0, NUM_SPRITES - 1, (VIEW_H, VIEW_W), np.uint8),
+        "vector": spaces.Box(-1.0, 1e7, (32,), np.float32),
+    })
+
+
+class BatchedVectorEnv(gym.vector.VectorEnv):
+    """N quest games in one :class:`BatchedQuest` behind the Gymnasium vector API.
+
+    Args:
+        num_envs: How many games.
+        size, world_seed, world, obs_mode, max_episode_steps, noop, palette: as the reference ``QuestEnv``.
+            ``world_seed=None`` (a new world per reset seed in the reference) plays a pool of
+            ``world_pool`` worlds with seeds ``0 .. world_pool - 1`` (env ``i`` plays world ``i % world_pool``).
+        device: Where the engine runs; observations come back as numpy arrays.
+        world_seeds: An explicit pool of world seeds (overrides ``world_seed``).
+        render_mode: ``None`` or ``"rgb_array"`` (exact reference frames, one per env).
+        **engine_kwargs: More :class:`BatchedQuest` arguments.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int = 1, size: str = "mini", world_seed: int | None = 0,
+                 world: str = "procedural", obs_mode: str = "symbolic",
+                 max_episode_steps: int | str | None = "auto", noop: bool = False, palette: Any = None,
+                 device: str | torch.device = "cpu", world_seeds: list[int] | None = None,
+                 world_pool: int = DEFAULT_WORLD_POOL, render_mode: str | None = None,
+                 grayscale: bool = False, downsample: int = 1, **engine_kwargs: Any) -> None:
+        if grayscale or downsample != 1:
+            raise ValueError("the batched engine serves full-size RGB pixels or symbolic observations; "
+                             "grayscale and downsample are not supported (apply them on the device)")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"invalid render_mode {render_mode!r}; valid: rgb_array")
+        if world_seed is None and world_seeds is None and world == "procedural":
+            world_seeds = list(range(min(num_envs, world_pool)))
+        self.engine = BatchedQuest(num_envs, size=size, world_seed=world_seed, device=device, obs_mode=obs_mode,
+                                   max_episode_steps=max_episode_steps, world_seeds=world_seeds, world=world,
+                                   noop=noop, final_obs=True, palette=palette, **engine_kwargs)
+        self.num_envs = num_envs
+        self.render_mode = render_mode
+        self.single_observation_space = single_observation_space(obs_mode)
+        self.single_action_space = spaces.Discrete(9 if noop else 8)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._np_random_seed: int | None = None
+        self._needs_reset = True
+
+    # ------------------------------------------------------------------------------------------ API
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[Any, dict[str, Any]]:
+        """Resets every env; env ``i`` plays the reference episode of seed ``seed + i`` (``seed`` drawn from
+        the vector env's generator when ``None``; a list of seeds uses its first entry as the base)."""
+        if isinstance(seed, (list, tuple)):
+            seed = seed[0] if seed else None
+        if seed is not None:
+            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(int(seed))
+        base = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
+        obs = self.engine.reset(base)
+        self._needs_reset = False
+        return _to_numpy(obs), {"milestones": self.engine.milestones.cpu().numpy()}
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """One press per env; ``SAME_STEP`` autoreset (see the module docstring)."""
+        if self._needs_reset:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        acts = torch.as_tensor(np.asarray(actions, dtype=np.int64), device=self.engine.device)
+        if acts.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions, got shape {tuple(acts.shape)}")
+        obs, reward, terminated, truncated, info = self.engine.step(acts)
+        done = (terminated | truncated).cpu().numpy()
+        out: dict[str, Any] = {"milestones": info["milestones"].cpu().numpy()}
+        if done.any():
+            final = _to_numpy(info["final_obs"])
+            finals = np.empty(self.num_envs, dtype=object)
+            for i in np.flatnonzero(done):
+                finals[i] = final[i] if not isinstance(final, dict) else {k: v[i] for k, v in final.items()}
+            out["final_obs"], out["_final_obs"] = finals, done
+            out["final_info"], out["_final_info"] = {}, done
+            out["episode"] = {"r": info["episode_return"].cpu().numpy(), "l": info["episode_length"].cpu().numpy(),
+                              "t": np.zeros(self.num_envs, np.float32)}
+            out["_episode"] = done
+        return (_to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """``rgb_array``: the exact reference frame of every env."""
+        if self.render_mode != "rgb_array":
+            return None
+        return tuple(self.engine.frame(i) for i in range(self.num_envs))
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.engine = None  # type: ignore[assignment]
+
+
+def _to_numpy(obs: dict[str, torch.Tensor]) -> Any:
+    if set(obs) == {"pixels"}:
+        return obs["pixels"].cpu().numpy()
+    return {k: v.cpu().numpy() for k, v in obs.items()}
+
+
+__all__ = ["BatchedVectorEnv", "single_observation_space"]

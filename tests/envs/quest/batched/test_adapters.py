@@ -1,0 +1,99 @@
+"""The Gymnasium vector env and the Stable-Baselines3 VecEnv over the batched engine."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode
+
+import longplay.envs  # noqa: F401  (registers the ids)
+from longplay.envs.quest import engine as ref_engine
+from longplay.envs.quest import savestate
+from longplay.envs.quest.batched.vector import BatchedVectorEnv
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_make_vec_uses_the_batched_engine() -> None:
+    env = gym.make_vec("longplay/QuestMini-v0", num_envs=4, vectorization_mode="vector_entry_point")
+    assert isinstance(env.unwrapped, BatchedVectorEnv)
+    assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    obs, info = env.reset(seed=5)
+    assert env.observation_space.contains(obs)
+    assert info["milestones"].shape == (4,)
+    engine = env.unwrapped.engine
+    for i in range(4):  # env i plays the reference episode of seed 5 + i
+        ref = ref_engine.new_state(engine.world_of_env(i), 5 + i)
+        assert savestate.state_hash(engine.state_of(i)) == savestate.state_hash(ref)
+    env.close()
+
+
+def test_spaces_steps_and_same_step_autoreset() -> None:
+    env = BatchedVectorEnv(6, size="mini", max_episode_steps=5)
+    assert env.single_action_space == gym.spaces.Discrete(8)
+    obs, _ = env.reset(seed=0)
+    first = {k: v.copy() for k, v in obs.items()}
+    env.action_space.seed(0)
+    for _ in range(5):
+        actions = np.full(6, 3)
+        obs, reward, terminated, truncated, info = env.step(actions)
+        assert env.observation_space.contains(obs)
+        assert reward.dtype == np.float32 and reward.shape == (6,)
+        assert terminated.dtype == bool and truncated.dtype == bool
+    assert truncated.all()
+    assert info["_final_obs"].all() and info["_episode"].all()
+    assert info["episode"]["l"].tolist() == [5] * 6
+    assert env.single_observation_space.contains(info["final_obs"][0])
+    for k in obs:  # the reset observation of the next episodes (seeds 6..11) differs from the first ones
+        assert obs[k].shape == first[k].shape
+    env.close()
+
+
+def test_determinism_and_world_pool() -> None:
+    def run(seed: int) -> list:
+        env = BatchedVectorEnv(4, size="mini", world_seed=None, world_pool=2)
+        env.reset(seed=seed)
+        gen = np.random.default_rng(0)
+        out = []
+        for _ in range(30):
+            obs, *_ = env.step(gen.integers(0, 8, 4))
+            out.append(obs["vector"].copy())
+        assert [env.engine.world_of_env(i).seed for i in range(4)] == [0, 1, 0, 1]
+        return out
+
+    a, b = run(3), run(3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_unsupported_options_fail_clearly() -> None:
+    with pytest.raises(ValueError, match="grayscale"):
+        BatchedVectorEnv(2, grayscale=True)
+    env = BatchedVectorEnv(2)
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(np.zeros(2, np.int64))
+
+
+def test_sb3_ppo_learns_from_the_batched_engine() -> None:
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_checker import check_env  # noqa: F401  (SB3 is importable)
+
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(8, size="mini", max_episode_steps=16)
+    model = PPO("MultiInputPolicy", env, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    model.learn(256)
+    assert model.num_timesteps >= 256
+    assert len(model.ep_info_buffer) > 0  # episodes ended (truncation at 16) and were counted
+    obs = env.reset()
+    actions, _ = model.predict(obs)
+    obs, rewards, dones, infos = env.step(actions)
+    assert rewards.shape == (8,) and len(infos) == 8

@@ -1,0 +1,212 @@
+"""The batched engine's env behaviour: seeds, same-step autoreset, episode statistics, world pools, loading
+and reading states, observations (pixels against the reference renderer), bounds and dtypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from longplay.envs.quest import engine as ref_engine
+from longplay.envs.quest import render, savestate, worldgen
+from longplay.envs.quest.batched.engine import BatchedQuest
+from longplay.envs.quest.batched.parity import fuzz_actions, scenario_states
+from longplay.envs.quest.batched.tables import max_level_ups
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return worldgen.build_world("mini", 0)
+
+
+def _ref_hash(world, seed: int) -> bytes:
+    return savestate.state_hash(ref_engine.new_state(world, seed))
+
+
+def test_shapes_dtypes_and_device(mini) -> None:
+    b = BatchedQuest(5, worlds=[mini])
+    obs = b.reset(seed=0)
+    assert obs["tiles"].shape == (5, 9, 10) and obs["tiles"].dtype == torch.uint8
+    assert obs["entities"].shape == (5, 9, 10) and obs["entities"].dtype == torch.uint8
+    assert obs["vector"].shape == (5, 32) and obs["vector"].dtype == torch.float32
+    dtypes = {k: v.dtype for k, v in b.state.tensors().items()}
+    gen = np.random.default_rng(0)
+    for _ in range(40):
+        obs, reward, terminated, truncated, info = b.step(torch.as_tensor(fuzz_actions(gen, 5)))
+    assert reward.dtype == torch.float32 and terminated.dtype == torch.bool and truncated.dtype == torch.bool
+    assert {k: v.dtype for k, v in b.state.tensors().items()} == dtypes  # no silent promotion
+    assert all(t.device.type == "cpu" for t in (*obs.values(), reward, terminated, truncated))
+
+
+def test_seed_rule_and_same_step_autoreset(mini) -> None:
+    """Env i's k-th episode is the reference episode of seed ``seed + i + k * num_envs``."""
+    n = 3
+    b = BatchedQuest(n, worlds=[mini], max_episode_steps=4, final_obs=True)
+    b.reset(seed=10)
+    assert [savestate.state_hash(b.state_of(i)) for i in range(n)] == [_ref_hash(mini, 10 + i) for i in range(n)]
+    right = torch.full((n,), 3)
+    for _ in range(3):
+        obs, reward, terminated, truncated, info = b.step(right)
+        assert not truncated.any()
+    before = b._observe()
+    obs, reward, terminated, truncated, info = b.step(right)
+    assert truncated.all() and not terminated.any()
+    assert info["episode_length"].tolist() == [4] * n
+    # same-step autoreset: the returned obs is the new episode's first; the last one is in final_obs
+    for i in range(n):
+        assert savestate.state_hash(b.state_of(i)) == _ref_hash(mini, 10 + i + n)
+    assert torch.equal(info["final_obs"]["vector"][:, 1], torch.full((n,), 3.0))  # the last obs faces right
+    fresh = b.reset(seed=10 + n)
+    for key in obs:
+        assert torch.equal(obs[key], fresh[key])
+    assert torch.equal(before["vector"][:, 1], info["final_obs"]["vector"][:, 1])
+
+
+def test_episode_statistics_and_reward_count_milestones(mini) -> None:
+    """Rewards are new milestones; at the end, episode_return sums them and episode_length counts presses
+    (from the last piece of an oracle game: loaded states start their counters at zero)."""
+    from longplay.envs.quest.batched.parity import oracle_chunks
+
+    pieces = oracle_chunks(mini, seeds=[1, 2], steps=3000, chunk=40)
+    ends = [(start, acts) for start, acts in pieces if 8 in acts.tolist()]  # padded: the game ended there
+    assert ends, "the oracle finishes mini"
+    b = BatchedQuest(len(ends), worlds=[mini])
+    b.reset(seed=0)
+    b.load_states(list(range(len(ends))), [start for start, _ in ends])
+    first = b.milestones.clone()
+    total = torch.zeros(len(ends))
+    finished = torch.zeros(len(ends), dtype=torch.bool)
+    for t in range(40):
+        acts = torch.tensor([int(a[t]) for _, a in ends])
+        obs, reward, terminated, truncated, info = b.step(acts)
+        total += torch.where(finished, 0.0, reward)
+        for i in torch.nonzero(terminated & ~finished).flatten().tolist():
+            assert float(info["episode_return"][i]) == float(total[i]) > 0
+            assert int(info["milestones"][i]) == int(first[i]) + int(total[i])
+            assert int(info["episode_length"][i]) == t + 1
+            assert float(obs["vector"][i, 29]) == float(b.milestones[i])  # the new episode's count
+        finished |= terminated
+    assert finished.all()
+
+
+def test_world_pool_assignment() -> None:
+    b = BatchedQuest(5, size="mini", world_seeds=[7, 8])
+    assert [b.world_of_env(i).seed for i in range(5)] == [7, 8, 7, 8, 7]
+    b.reset(seed=0)
+    for i in range(5):
+        assert savestate.state_hash(b.state_of(i)) == _ref_hash(b.world_of_env(i), i)
+
+
+def test_load_and_read_back_states(mini) -> None:
+    states = scenario_states(mini, 12, seed=4)
+    b = BatchedQuest(12, worlds=[mini])
+    b.reset(seed=0)
+    b.load_states(list(range(12)), states)
+    for i, s in enumerate(states):
+        assert savestate.state_document(b.state_of(i)) == savestate.state_document(s)
+        assert savestate.state_hash(b.state_of(i)) == savestate.state_hash(s)
+
+
+def test_pixels_match_reference_frames_in_the_overworld() -> None:
+    world = worldgen.build_world("small", 0)
+    n = 24
+    b = BatchedQuest(n, worlds=[world], obs_mode="pixels")
+    b.reset(seed=0)
+    b.load_states(list(range(n)), scenario_states(world, n, seed=11))
+    gen = np.random.default_rng(0)
+    checked = 0
+    for _ in range(6):
+        frames = b._observe()["pixels"].numpy()
+        assert frames.shape == (n, 144, 160, 3) and frames.dtype == np.uint8
+        for i in range(n):
+            s = b.state_of(i)
+            if s.battle.kind or s.dialog or s.menu:
+                continue
+            assert np.array_equal(frames[i], render.render_frame(world, s)), f"env {i}"
+            checked += 1
+        b.step(torch.as_tensor(fuzz_actions(gen, n, a_bias=0.05)))
+    assert checked > 20
+
+
+def test_text_and_frame_of_one_env(mini) -> None:
+    b = BatchedQuest(2, worlds=[mini])
+    b.reset(seed=0)
+    assert isinstance(b.text(1), str) and b.text(1)
+    assert b.frame(0).shape == (144, 160, 3)
+
+
+def test_noop_only_advances_time(mini) -> None:
+    b = BatchedQuest(2, worlds=[mini], noop=True)
+    b.reset(seed=0)
+    b.step(torch.tensor([8, 8]))
+    s = ref_engine.new_state(mini, 0)
+    ref_engine.step(s, mini, None)
+    assert savestate.state_hash(b.state_of(0)) == savestate.state_hash(s)
+
+
+def test_bounds_and_memory(mini) -> None:
+    b = BatchedQuest(4, worlds=[mini])
+    assert b.state.messages.shape[1] == 17 + max_level_ups()
+    per_env = b.state_bytes_per_env()
+    assert 1_000 < per_env < 8_000
+
+
+def test_bad_arguments(mini) -> None:
+    with pytest.raises(ValueError, match="obs_mode"):
+        BatchedQuest(2, worlds=[mini], obs_mode="text")
+    with pytest.raises(ValueError, match="num_envs"):
+        BatchedQuest(0, worlds=[mini])
+    with pytest.raises(ValueError, match="size"):
+        BatchedQuest(2, size="huge")
+
+
+@pytest.mark.slow
+def test_step_traces_without_graph_breaks() -> None:
+    """``torch.compile(fullgraph=True)`` traces the whole step: no host syncs, no data-dependent shapes."""
+    b = BatchedQuest(8, size="small")
+    b.reset(seed=0)
+    b.compile(backend="eager", fullgraph=True, dynamic=False)
+    for a in range(8):
+        b.step(torch.full((8,), a))
+
+
+def test_levelling_and_learning_match_gain_exp() -> None:
+    """Experience gains of every size (up to many levels at once) on creatures with full, partial and odd
+    move sets: the level reached and the moves learned equal ``party.gain_exp``'s."""
+    from longplay.envs.quest import party
+    from longplay.envs.quest.batched.battle import _learn
+    from longplay.envs.quest.batched.tables import ContentTables
+    from longplay.envs.quest.content import MOVES, SPECIES
+
+    c = ContentTables.build(torch.device("cpu"))
+    gen = np.random.default_rng(0)
+    mons, gains = [], []
+    for _ in range(3000):
+        sp = int(gen.integers(len(SPECIES)))
+        level = int(gen.integers(1, 100))
+        mon = party.make_mon(sp, level)
+        if gen.random() < 0.5:  # any move set, duplicates of powers included
+            mon.moves = [int(m) for m in gen.integers(-1, len(MOVES), 4)]
+            mon.pp = [MOVES[m].pp if m >= 0 else 0 for m in mon.moves]
+        mons.append(mon)
+        gains.append(int(gen.integers(0, 6000)) if gen.random() < 0.5 else int(gen.integers(0, 300)))
+    species = torch.tensor([m.species for m in mons], dtype=torch.int32)
+    old = torch.tensor([m.level for m in mons], dtype=torch.int32)
+    exp = torch.tensor([m.exp + g for m, g in zip(mons, gains, strict=True)], dtype=torch.int64)
+    reached = torch.bucketize(exp, c.cubes, right=True).to(torch.int32).clamp(max=100)
+    level = torch.maximum(old, reached)
+    moves = torch.tensor([m.moves for m in mons], dtype=torch.int32)
+    pp = torch.tensor([m.pp for m in mons], dtype=torch.int32)
+    new_moves, new_pp = _learn(c, species, old, level, level > old, moves, pp)
+    for i, (mon, gain) in enumerate(zip(mons, gains, strict=True)):
+        party.gain_exp(mon, gain)
+        assert int(level[i]) == mon.level
+        assert new_moves[i].tolist() == mon.moves and new_pp[i].tolist() == mon.pp, i
