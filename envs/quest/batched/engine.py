@@ -168,7 +168,7 @@ class BatchedQuest:
 
     # ------------------------------------------------------------------------------------------ the step
     def _step(self, actions: torch.Tensor) -> tuple[Any, ...]:
-        s, cx = self.state, self.ctx
+        s = self.state
         button = actions.to(torch.int32)
         box = self.advance(button)
         count = (s.events & self._milestone_mask).sum(1, dtype=torch.int32)
@@ -188,7 +188,6 @@ class BatchedQuest:
             info["final_obs"] = self._observe()
         self.episode = self.episode + done.to(torch.int64)
         self._reset_envs(done)
-        del cx
         return self._observe(), reward, terminated, truncated, info, box
 
     def advance(self, button: torch.Tensor) -> battle.BoxWrite:

@@ -26,7 +26,6 @@ from longplay.envs.quest.batched.common import (
     entity_at,
     event_col,
     first_able,
-    has_event,
     heal_party,
     mark_done,
     new_mon,
@@ -259,4 +258,4 @@ def able_to_fight(s: BatchedState) -> torch.Tensor:
     return first_able(s.party, s.party_count) >= 0
 
 
-__all__ = ["Wild", "able_to_fight", "press", "has_event"]
+__all__ = ["Wild", "able_to_fight", "press"]

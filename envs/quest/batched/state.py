@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from longplay.envs.quest.batched.tables import WIN_PAGES, WorldTables, pack_page, unpack_page
-from longplay.envs.quest.constants import BOX_SIZE, NUM_ITEMS, PARTY_SIZE, BattleKind, Effect, MenuKind
+from longplay.envs.quest.constants import BOX_SIZE, NUM_ITEMS, PARTY_SIZE
 from longplay.envs.quest.dialog import Msg
 from longplay.envs.quest.state import Battle, Mon, QuestState
 
@@ -321,12 +321,4 @@ def load_states(state: BatchedState, tables: WorldTables, world_of: np.ndarray, 
                 [pack_page(*m) for m in s.battle.messages], dtype=torch.int64, device=dev)
 
 
-def clear_battle_fields() -> dict[str, int]:
-    """The scalar battle fields of ``Battle()`` (no battle)."""
-    return dict(battle_kind=int(BattleKind.NONE), battle_trainer=-1, battle_entity=-1, enemy_count=0,
-                enemy_active=0, player_active=0, battle_phase=0, battle_cursor=0, message_count=0,
-                message_head=0, outcome=0, turns=0)
-
-
-__all__ = ["BatchedState", "BoundError", "Effect", "MenuKind", "documents", "empty_state", "load_states",
-           "quest_state"]
+__all__ = ["BatchedState", "BoundError", "documents", "empty_state", "load_states", "quest_state"]

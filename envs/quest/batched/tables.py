@@ -34,7 +34,6 @@ from longplay.envs.quest.constants import (
     ITEM_REVIVES,
     MAX_LEVEL,
     NUM_ABILITIES,
-    NUM_ITEMS,
     TILE_ENCOUNTER,
     TILE_WALKABLE,
     TYPE_CHART,
@@ -57,6 +56,11 @@ ENT_COLS = ("kind", "map", "x", "y", "facing", "sprite", "text", "pages", "after
             "item", "count", "species", "level", "shop", "sight", "show_col", "hide_col", "sets_col",
             "hidden_when_done", "boulder_slot")
 E_ = {name: i for i, name in enumerate(ENT_COLS)}
+
+# Columns of the drawn-entity table (per map): ``key`` is ``rank << 10 | facing << 5 | sprite`` (the rank is
+# the entity's place in the map's list plus one, so the largest key on a cell is the entity drawn last).
+DRAWN_COLS = ("entity", "x", "y", "key", "show_col", "hide_col", "hidden_when_done", "boulder_slot")
+D_ = {name: i for i, name in enumerate(DRAWN_COLS)}
 
 # Columns of the trainer table.
 TRAINER_COLS = ("money", "event_col", "badge", "defeat_text", "team_size", "win_pages", "finishes")
@@ -197,6 +201,7 @@ class WorldTables:
     boulder_xy: torch.Tensor = field(repr=False)  # [P, B, 2] start positions
     boulder_vis: torch.Tensor = field(repr=False)  # [P, B, 2] show_col, hide_col
     map_entities: torch.Tensor = field(repr=False)  # [P*M, EM] drawn entities of each map, by index
+    map_drawn: torch.Tensor = field(repr=False)  # [P*M, EM, len(DRAWN_COLS)] what drawing them needs
     map_info: torch.Tensor = field(repr=False)  # [P*M, 3] encounter_rate, enter_col, encounter total
     encounters: torch.Tensor = field(repr=False)  # [P*M, R, 4] species, min level, level span, cum weight
     trainer: torch.Tensor = field(repr=False)  # [P*T, len(TRAINER_COLS)]
@@ -386,10 +391,21 @@ def _build(worlds: tuple[World, ...], device: torch.device) -> WorldTables:
              for w in worlds]
     em = max([1] + [len(lst) for per_map in drawn for lst in per_map])
     map_entities = torch.full((p, m_max, em), dummy, dtype=torch.int32)
+    map_drawn = torch.zeros((p, m_max, em, len(DRAWN_COLS)), dtype=torch.int32)
+    map_drawn[..., D_["entity"]] = dummy
+    map_drawn[..., D_["show_col"]] = col_false
+    map_drawn[..., D_["hide_col"]] = col_false
+    map_drawn[..., D_["boulder_slot"]] = b_max
     for wi in range(p):
         for m in range(m_max):
             if drawn[wi][m]:
                 map_entities[wi, m, :len(drawn[wi][m])] = torch.tensor(drawn[wi][m], dtype=torch.int32)
+            for rank, e in enumerate(drawn[wi][m]):
+                row = ent[wi, e]
+                map_drawn[wi, m, rank] = torch.tensor([
+                    e, row[E_["x"]], row[E_["y"]],
+                    ((rank + 1) << 10) | (int(row[E_["facing"]]) << 5) | int(row[E_["sprite"]]),
+                    row[E_["show_col"]], row[E_["hide_col"]], row[E_["hidden_when_done"]], row[E_["boulder_slot"]]])
 
     # maps and encounters
     r_max = max([1] + [len(m.encounters) for w in worlds for m in w.maps])
@@ -479,6 +495,7 @@ def _build(worlds: tuple[World, ...], device: torch.device) -> WorldTables:
         group_members=dev(group_members.reshape(p * (e_max + 1), g_max)),
         boulders=dev(boulders_t), boulder_map=dev(boulder_map), boulder_xy=dev(boulder_xy),
         boulder_vis=dev(boulder_vis), map_entities=dev(map_entities.reshape(p * m_max, em)),
+        map_drawn=dev(map_drawn.reshape(p * m_max, em, len(DRAWN_COLS))),
         map_info=dev(map_info.reshape(p * m_max, 3)), encounters=dev(encounters.reshape(p * m_max, r_max, 4)),
         trainer=dev(trainer.reshape(p * t_max, len(TRAINER_COLS))),
         trainer_team=dev(team.reshape(p * t_max, ts, -1)), trainer_pages=dev(pages.reshape(p * t_max, WIN_PAGES)),
@@ -487,8 +504,3 @@ def _build(worlds: tuple[World, ...], device: torch.device) -> WorldTables:
         ability_col=dev(ability_col), badge_cols=dev(badge_cols), milestones=dev(milestones),
         init_events=dev(init_events), entity_xy=dev(entity_xy),
     )
-
-
-def key_item_mask() -> list[int]:
-    """Items that are key items (the vector's ``key_items`` counts the ones held)."""
-    return [i for i in range(NUM_ITEMS) if ITEM_IS_KEY[i]]
