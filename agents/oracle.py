@@ -77,7 +77,7 @@ from longplay.envs.quest.state import Encounter, Mon, QuestState, World
 
 _A, _B, _START = int(Button.A), int(Button.B), int(Button.START)
 _UP, _DOWN, _LEFT, _RIGHT = int(Button.UP), int(Button.DOWN), int(Button.LEFT), int(Button.RIGHT)
-_BATTLE_LOSE = 2  # battle.Outcome.LOSE
+_BATTLE_ON, _BATTLE_LOSE, _BATTLE_FLEE = 0, 2, 3  # battle.Outcome.CONTINUE, LOSE, FLEE
 SAFE_SHARE = 0.7  # a switch-in must keep 30% of its HP after the expected cost (hits vary)
 _HEAL_ITEMS = tuple(int(i) for i in Item if ITEM_HEAL[i] > 0)
 _ORBS = tuple(int(i) for i in Item if ITEM_CATCH[i] > 0)
@@ -136,11 +136,9 @@ class OracleConfig:
     """Money kept back when shopping."""
     shop_radius: int = 40
     """Detour at most this many tiles to a clerk."""
-    lead_hysteresis: float = 1.25
-    """The lead keeps training unless another member needs this many times fewer battles."""
     max_grind_battles: int = 600
-    """Training that would take more wild battles than this (times one plus the defeats by that trainer) is
-    not worth it: go and try the fight."""
+    """Training that would take more wild battles than this (doubled by each defeat by that trainer) is not
+    worth it: go and try the fight."""
     catch_levels: int = 3
     """Catch a wild species when it would be ready for what is ahead this many levels sooner than the team."""
     grind_cost: float = 0.45
@@ -149,6 +147,8 @@ class OracleConfig:
     """While grinding, rest when the lead's HP falls below this fraction (off wild maps) ..."""
     grind_fitness: float = 1.3
     """... or (on them) below this many times the expected cost of a wild battle there."""
+    max_escapes: int = 3
+    """Rest after running from this many wild battles in a row (too worn to win them)."""
     grind_detour: int = 60
     """Walk up to this many moves further than the nearest encounter tile for stronger wild creatures."""
     stuck_presses: int = 6000
@@ -245,15 +245,17 @@ def team_plan(party: list[Mon], team: list[Mon], margin: float, pool: float = 0.
     spent = [m.max_hp - m.hp for m in party]
     active = -1  # whoever takes on the first foe is sent out first: the plan does not depend on the order
     for index, foe in enumerate(team):
-        best, best_key, best_cost = -1, (math.inf, math.inf), 0.0
+        best, best_key, best_cost = -1, (math.inf,), 0.0
         for i, mon in enumerate(party):
             if mon.hp <= 0:
                 continue
             cost, incoming = matchup(mon, foe)
             cost += 0.0 if i == active or active < 0 else incoming
             short = max(0.0, spent[i] + cost - margin * mon.max_hp)
-            if short <= pool and (short, cost / mon.max_hp) < best_key:
-                best, best_key, best_cost = i, (short, cost / mon.max_hp), cost
+            # Ties go by the creature, not its place in the party: the plan must not depend on the order.
+            key = (short, cost / mon.max_hp, -mon.level, mon.species, spent[i])
+            if short <= pool and key < best_key:
+                best, best_key, best_cost = i, key, cost
         if best < 0:
             return index
         spent[best] += best_cost
@@ -289,7 +291,8 @@ def healed(mon: Mon) -> Mon:
 
 # ============================================================================================ navigation
 
-_PUSH, _CHOP = 1, 2  # what a step does besides walking
+#: What a step does besides walking (the values of ``Path.acts``): shove a boulder, or chop a tree first.
+PUSH, CHOP = 1, 2
 _WALK, _SWIM, _LEDGE = 0, 1, 2  # what a step needs: nothing, the swim ability, a free landing spot
 _NO_MOVES: tuple[None, ...] = (None, None, None, None)
 #: Static moves per world: id(world) -> (world, table); the world is kept so its id cannot be reused.
@@ -414,13 +417,13 @@ class Navigator:
         kind = self.kinds[taken[ahead]]
         if kind == EntityKind.BOULDER and abilities[Ability.SHOVE] \
                 and self._free_land(taken, m, ahead_x + DX[direction], ahead_y + DY[direction]):
-            return self.warps.get(ahead, ahead), _PUSH
+            return self.warps.get(ahead, ahead), PUSH
         if kind != EntityKind.CUT_TREE or not abilities[Ability.CHOP]:
             return None
         _, dest, need = self.moves[node][direction]  # type: ignore[misc]
         if (need == _SWIM and not abilities[Ability.SWIM]) or (need == _LEDGE and dest in taken):
             return None
-        return dest, _CHOP
+        return dest, CHOP
 
     def search(self, state: QuestState, goals: dict[int, int], avoid: dict[int, int] | None = None,
                limit: int = 1 << 30, value: dict[int, int] | None = None, slack: int = 0) -> Path | None:
@@ -476,7 +479,7 @@ class Navigator:
                         continue
                     if dest in avoid:
                         continue
-                    cost = turns + (direction != facing) + (act == _CHOP)
+                    cost = turns + (direction != facing) + (act == CHOP)
                     seen = came.get(dest)
                     if seen is None:
                         next_frontier.append(dest)
@@ -588,7 +591,8 @@ class OracleAgent:
                 self.trainer_entities.setdefault(e.trainer, []).append(e.index)
         self.rng = np.random.default_rng(seed)
         self.stats = {"presses": 0, "battles": 0, "losses": 0, "grind_presses": 0, "heals": 0, "shops": 0,
-                      "orbs": 0, "lead_changes": 0, "replans": 0, "blocked": 0, "fallback_presses": 0}
+                      "orbs": 0, "lead_changes": 0, "lead_freezes": 0, "replans": 0, "blocked": 0,
+                      "fallback_presses": 0}
         self.losses: dict[int, int] = {}  # trainer -> battles lost to it
         self.talked: set[int] = set()  # plan entities that never become "done" (people, signs)
         self.sweep_skipped: set[int] = set()  # milestone events the sweep could not reach
@@ -599,8 +603,10 @@ class OracleAgent:
         self.last_move: tuple[int, int] | None = None  # (position, direction) of the last walking press
         self.heal_blocked_at = -1  # plan step at which no rest house could be reached
         self.grind_blocked_at = (-1, -1, -1)  # (plan step, trainee species, level): no encounter tile reached
-        self.trainee_species = -1  # the species of the member in training (it keeps the job)
         self.in_battle = False
+        self.escapes = 0  # wild battles in a row ended by running away
+        self.recent_swaps: list[int] = []  # presses of the last lead swaps
+        self.lead_frozen_until = 0  # no lead swaps before this press
         self.fallback = 0  # random presses left in a fallback burst
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
         self.progress_at = 0
@@ -722,7 +728,7 @@ class OracleAgent:
         margins, _ = threats
         pool = self._item_pool(s, threats)
         signature = tuple((m.species, m.level, tuple(m.moves)) for m in s.party)
-        key = (threats, signature, self.trainee_species)
+        key = (threats, signature)
         if key not in self._assess_cache:
             rested = [healed(m) for m in s.party]
             failing = next(((t, margin, fail) for t, margin in margins
@@ -732,8 +738,6 @@ class OracleAgent:
             else:
                 trainer, margin, fail = failing
                 trainee = self._trainee(s, trainer, margin, pool)
-                if trainee >= 0:
-                    self.trainee_species = s.party[trainee].species
                 self._assess_cache[key] = Assessment(False, trainee, self.teams[trainer][fail])
         assessment = self._assess_cache[key]
         if assessment.ready:
@@ -760,14 +764,15 @@ class OracleAgent:
                 battles.append(math.inf)
                 continue
             pay = max(self._map_values(mon).values(), default=0)
-            battles.append((exp_for_level(level) - mon.exp) / max(pay, 1))
-        best = min(range(len(battles)), key=lambda i: (battles[i], i))
-        # Each defeat by this trainer makes a longer training worth it.
-        if battles[best] > self.config.max_grind_battles * (1 + self.losses.get(trainer, 0)):
+            # By levels, not the exact experience: the result is cached by the party's levels.
+            battles.append((exp_for_level(level) - exp_for_level(mon.level)) / max(pay, 1))
+        # Order-free choice (the party's order changes as leads swap): fewest battles, then the strongest.
+        party = s.party
+        best = min(range(len(battles)), key=lambda i: (battles[i], -party[i].level, party[i].species, i))
+        # Each defeat by this trainer makes a training twice as long worth it.
+        if battles[best] > self.config.max_grind_battles * 2 ** self.losses.get(trainer, 0):
             return -1
-        # The member in training keeps the job unless another needs clearly less (no back and forth).
-        current = next((i for i, m in enumerate(s.party) if m.species == self.trainee_species), best)
-        return current if battles[current] <= battles[best] * self.config.lead_hysteresis else best
+        return best
 
     def _solo_level(self, species: int, foe: Mon) -> int:
         """The lowest level at which a fresh ``species`` beats ``foe`` alone within the fight margin."""
@@ -802,6 +807,8 @@ class OracleAgent:
             self.in_battle = True
             self.stats["battles"] += 1
         if b.phase == BattlePhase.MESSAGE:
+            if len(b.messages) == 1 and b.kind == BattleKind.WILD and b.outcome != _BATTLE_ON:  # it ends
+                self.escapes = self.escapes + 1 if b.outcome == _BATTLE_FLEE else 0
             if b.outcome == _BATTLE_LOSE and len(b.messages) == 1:
                 self.stats["losses"] += 1
                 if b.kind == BattleKind.TRAINER:
@@ -814,7 +821,7 @@ class OracleAgent:
             return _pick_in_list(b.cursor, self._best_switch(s, foe))
         option, detail = self._battle_choice(s, s.party[b.player_active], foe)
         if b.phase == BattlePhase.MAIN:
-            return _grid_press(b.cursor, option)
+            return grid_press(b.cursor, option)
         wanted = {BattlePhase.FIGHT: 0, BattlePhase.BAG: 1, BattlePhase.PARTY: 2}[b.phase]
         if option != wanted:
             return _B
@@ -902,11 +909,22 @@ class OracleAgent:
             if s.menu == MenuKind.PARTY:
                 target = self._lead_target(s)
                 if s.menu_cursor == target:
-                    self.stats["lead_changes"] += 1
+                    self._count_lead_change()
                     return _A
                 return _wrap_toward(s.menu_cursor, target, len(s.party))
         self.errand = ""
         return _B
+
+    def _count_lead_change(self) -> None:
+        """Counts a lead swap; swaps back and forth in quick succession (a planning blind spot) freeze the
+        lead for a while, visibly in ``stats["lead_freezes"]``."""
+        self.stats["lead_changes"] += 1
+        now = self.stats["presses"]
+        self.recent_swaps = [*self.recent_swaps[-7:], now]
+        if len(self.recent_swaps) == 8 and now - self.recent_swaps[0] < 400:
+            self.lead_frozen_until = now + 2000
+            self.recent_swaps = []
+            self.stats["lead_freezes"] += 1
 
     def _shopping_list(self, s: QuestState, stock: tuple[int, ...]) -> int:
         """The next item to buy from ``stock`` (orbs while the party has room, then healing), or -1."""
@@ -1037,8 +1055,9 @@ class OracleAgent:
         """Whether the member in training, as it is (HP and PP), still beats the wild creatures of this map
         (or, off its training grounds, keeps ``grind_rest_below`` of its HP), and the party is not tired."""
         if all(m.hp == m.max_hp and m.pp == healed(m).pp for m in s.party):
+            self.escapes = 0
             return True  # resting would change nothing
-        if self._tired(s):
+        if self._tired(s) or self.escapes >= self.config.max_escapes:
             return False
         trainee = self._trainee_mon(s)
         here = self.world.maps[s.map]
@@ -1060,8 +1079,8 @@ class OracleAgent:
             return 0
         if s.map in self._map_values(s.party[assessment.trainee]):
             return assessment.trainee
-        escort = max(range(len(s.party)), key=lambda i: (s.party[i].level, -i))
-        return 0 if s.party[0].level >= s.party[escort].level else escort
+        escort = max(range(len(s.party)), key=lambda i: (s.party[i].level, i == 0, -i))
+        return escort
 
     def _trainee_mon(self, s: QuestState) -> Mon:
         """The member in training (the lead when none is)."""
@@ -1112,13 +1131,17 @@ class OracleAgent:
     # ------------------------------------------------------------------------------------------ overworld
     def _overworld(self, s: QuestState) -> int:
         goal = self._choose_goal(s)
-        if goal.kind == "bag_heal" or self._lead_target(s) != 0:
-            self.errand = "bag_heal" if goal.kind == "bag_heal" else "lead"
+        if goal.kind == "bag_heal":
+            self.errand = "bag_heal"
+            return _START
+        if self._lead_target(s) != 0 and self.stats["presses"] >= self.lead_frozen_until:
+            self.errand = "lead"
             return _START
         if goal.kind in ("grind", "wild", "catch"):
             self.stats["grind_presses"] += 1
             here = self.world.maps[s.map]
-            if here.encounter_rate and TILE_ENCOUNTER[here.tile(s.x, s.y)]:
+            on_ground = goal.kind != "grind" or s.map in self._map_values(self._trainee_mon(s))
+            if on_ground and here.encounter_rate and TILE_ENCOUNTER[here.tile(s.x, s.y)]:
                 return self._pace(s)
         if goal != self.path_goal or self.path is None or node_key(s.map, s.x, s.y) not in self.path.index:
             self.path = self._plan_path(s, goal)
@@ -1252,7 +1275,7 @@ class OracleAgent:
         direction = path.dirs[i]
         if s.facing != direction:
             return direction
-        if path.acts[i] == _CHOP and self._tree_ahead(s):
+        if path.acts[i] == CHOP and self._tree_ahead(s):
             return _A
         if self.last_move == (here, direction):  # pressed last time and still here: blocked
             self.stats["blocked"] += 1
@@ -1339,7 +1362,7 @@ def _wrap_toward(cursor: int, target: int, rows: int) -> int:
     return _DOWN if down <= rows - down else _UP
 
 
-def _grid_press(cursor: int, target: int) -> int:
+def grid_press(cursor: int, target: int) -> int:
     """The MAIN 2x2 grid (0 1 / 2 3): the press that moves the cursor toward ``target``, or A on it."""
     if cursor == target:
         return _A
@@ -1399,6 +1422,6 @@ def reference_run(env_id_or_kwargs: str | dict[str, Any], seed: int = 0, max_ste
 
 
 __all__ = [
-    "Navigator", "OracleAgent", "OracleConfig", "expected_damage", "fight_cost", "matchup", "reference_run",
-    "team_plan",
+    "CHOP", "PUSH", "Navigator", "OracleAgent", "OracleConfig", "expected_damage", "fight_cost", "grid_press",
+    "matchup", "reference_run", "team_plan",
 ]

@@ -67,16 +67,18 @@ def canonical_table() -> None:
     env = gym.make(CANON)
     names = {m.id: m.name for m in env.unwrapped.catalog}  # type: ignore[attr-defined]
     env.close()
-    print(f"== oracle on {CANON} (seed 0)")
-    print(f"{'#':>3}  {'step':>9}  {'delta':>7}  milestone")
-    previous = 0
+    print(f"== oracle on {CANON} (seed 0): the step each milestone was first reached, in catalog order")
+    print("   (nth: its rank in time; since: steps after the milestone reached just before it)")
+    print(f"{'#':>3}  {'step':>9}  {'nth':>4}  {'since':>7}  milestone")
+    times = sorted(result["milestones"].values())
     for i, milestone in enumerate(result["catalog"]):
         step = result["milestones"].get(milestone)
         if step is None:
-            print(f"{i + 1:>3}  {'-':>9}  {'':>7}  {names[milestone]}")
+            print(f"{i + 1:>3}  {'-':>9}  {'':>4}  {'':>7}  {names[milestone]}")
             continue
-        print(f"{i + 1:>3}  {step:>9,}  {step - previous:>7,}  {names[milestone]}")
-        previous = max(previous, step)
+        nth = times.index(step)
+        since = step - times[nth - 1] if nth > 0 else step
+        print(f"{i + 1:>3}  {step:>9,}  {nth + 1:>4}  {since:>7,}  {names[milestone]}")
     print(f"finished: {result['finished']} in {result['steps']:,} steps, {result['seconds']:.1f} s wall "
           f"({result['steps'] / max(result['seconds'], 1e-9):,.0f} steps/s); oracle stats: {result['stats']}")
 

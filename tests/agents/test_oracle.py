@@ -15,12 +15,14 @@ import pytest
 import longplay.envs  # noqa: F401  (registers the ids)
 from longplay.agents.base import make_agent
 from longplay.agents.oracle import (
+    CHOP,
+    PUSH,
     Navigator,
     OracleAgent,
     OracleConfig,
-    _grid_press,
     expected_damage,
     fight_cost,
+    grid_press,
     node_key,
     reference_run,
     team_plan,
@@ -76,7 +78,7 @@ def test_team_plan_covers_types_with_the_party() -> None:
 def test_grid_press_reaches_every_option() -> None:
     for start, target in itertools.product(range(4), repeat=2):
         cursor, presses = start, 0
-        while (button := _grid_press(cursor, target)) != Button.A:
+        while (button := grid_press(cursor, target)) != Button.A:
             cursor = battle.MAIN_GRID[button][cursor]
             presses += 1
             assert presses <= 2
@@ -87,7 +89,7 @@ def test_grid_press_reaches_every_option() -> None:
 
 G, W, L, A, T = Tile.GROUND, Tile.WALL, Tile.LEDGE, Tile.WATER, Tile.TREE
 #: 9 x 7: a ledge row (y=2) with a gap at x=5, a pool (x=6..7), a small tree at (4, 5), a person at (2, 5),
-#: a door at (8, 1).
+#: a boulder at (6, 5), a door at (8, 1).
 FIELD = [
     [W, W, W, W, W, W, W, W, W],
     [W, G, G, G, G, G, G, G, Tile.DOOR],
@@ -104,6 +106,7 @@ def field_world(ability_badge: tuple[int, int, int] = (-1, -1, -1)) -> World:
     entities = (
         EntityDef(0, EntityKind.CUT_TREE, 0, 4, 5, sprite=12),
         EntityDef(1, EntityKind.PERSON, 0, 2, 5, text=0, pages=1),
+        EntityDef(2, EntityKind.BOULDER, 0, 6, 5, sprite=11),
     )
     return World(
         size="mini", seed=0, name="Field",
@@ -132,14 +135,17 @@ def test_navigation_hops_ledges_down_only() -> None:
     assert up is not None and len(up.dirs) > 2  # around through the gap at x=5
 
 
-def test_navigation_needs_swim_for_water_and_chop_for_trees() -> None:
+def test_navigation_needs_the_field_abilities() -> None:
     world = field_world()
-    assert _route(world, (5, 3), (0, 7, 3)) is None
-    assert _route(world, (3, 5), (0, 6, 5)) is None
-    swim_world = field_world(ability_badge=(0, 0, -1))
-    assert _route(swim_world, (5, 3), (0, 7, 3), badge=True) is not None
-    chop = _route(swim_world, (3, 5), (0, 6, 5), badge=True)
-    assert chop is not None and chop.acts[0] != 0  # chops the tree, then walks through
+    assert _route(world, (5, 3), (0, 7, 3)) is None  # water
+    assert _route(world, (3, 5), (0, 5, 5)) is None  # a small tree
+    assert _route(world, (5, 5), (0, 6, 5)) is None  # a boulder
+    able = field_world(ability_badge=(0, 0, 0))
+    assert _route(able, (5, 3), (0, 7, 3), badge=True) is not None
+    chop = _route(able, (3, 5), (0, 5, 5), badge=True)
+    assert chop is not None and chop.acts[0] == CHOP  # chops the tree, then walks through
+    shove = _route(able, (5, 5), (0, 6, 5), badge=True)
+    assert shove is not None and shove.acts == [PUSH]  # the boulder rolls on to (7, 5)
 
 
 def test_navigation_follows_warps_and_faces_people() -> None:
@@ -197,7 +203,7 @@ def test_finishes_procedural_mini_worlds(world_seed: int) -> None:
     kwargs = {"size": "mini", "world_seed": world_seed}
     result = reference_run(kwargs, seed=world_seed, max_steps=BUDGET["mini"])
     assert result["finished"], result
-    assert result["catalog"][-1] in result["milestones"]
+    assert set(result["milestones"]) == set(result["catalog"])
 
 
 @pytest.mark.parametrize("world_seed", [0, 1])
@@ -205,6 +211,7 @@ def test_finishes_small_worlds(world_seed: int) -> None:
     result = reference_run({"size": "small", "world_seed": world_seed}, seed=world_seed,
                            max_steps=BUDGET["small"])
     assert result["finished"], result
+    assert set(result["milestones"]) == set(result["catalog"]), "every milestone of the catalog is reached"
     _check_milestone_order(result)
 
 
