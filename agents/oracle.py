@@ -105,8 +105,8 @@ class OracleConfig:
     """The oracle's knobs (the defaults finish every world size)."""
 
     fight_margin: float = 0.7
-    """Grind until the lead is expected to lose at most this fraction of its max HP in each fight before the
-    next plan step (plus ``item_credit`` of what its healing items restore)."""
+    """Train until, in every fight before the next plan step, each party member is expected to lose at most
+    this fraction of its max HP (topped up with ``item_credit`` of what the healing items restore)."""
     item_credit: float = 0.6
     """The share of the healing items' worth counted on in a fight (using one costs a turn)."""
     items_per_fight: int = 8
@@ -129,9 +129,9 @@ class OracleConfig:
     """In a trainer battle, switch to a benched member whose share of HP lost to the foe would be below this
     fraction of the active creature's."""
     heal_stock: int = 10
-    """Healing items to carry (bought at the first clerk met while money allows)."""
+    """Healing items to carry (bought from clerks within ``shop_radius`` while money allows)."""
     orb_stock: int = 5
-    """Orbs to carry while the team is still small."""
+    """Orbs to carry while the party has room."""
     money_floor: int = 0
     """Money kept back when shopping."""
     shop_radius: int = 40
@@ -142,9 +142,9 @@ class OracleConfig:
     catch_levels: int = 3
     """Catch a wild species when it would be ready for what is ahead this many levels sooner than the team."""
     grind_cost: float = 0.45
-    """Grind where the lead's expected HP loss in a wild battle is at most this share of its max HP."""
+    """Train where the trainee's expected HP loss in a wild battle is at most this share of its max HP."""
     grind_rest_below: float = 0.6
-    """While grinding, rest when the lead's HP falls below this fraction (off wild maps) ..."""
+    """While training, rest when the trainee's HP falls below this fraction (off its training maps) ..."""
     grind_fitness: float = 1.3
     """... or (on them) below this many times the expected cost of a wild battle there."""
     max_escapes: int = 3
@@ -548,9 +548,9 @@ class Goal:
 
     ``kind``: ``plan`` (use plan entity ``entity``), ``heal`` (the nearest rest house), ``bag_heal`` (healing
     items from the bag), ``shop`` (clerk ``entity``), ``grind`` (wild battles until ready for the next plan
-    step), ``lead`` (make the best-suited creature the lead through the party menu), or a milestone sweep
-    before the last plan step, over once ``event`` is set: ``visit`` (map ``entity``), ``wild`` (win a wild
-    battle), ``catch``, ``chop`` (tree ``entity``), ``swim``, ``shove`` (boulder ``entity``).
+    step; the member in training leads on its training maps, the strongest member elsewhere), or a milestone
+    sweep before the last plan step, over once ``event`` is set: ``visit`` (map ``entity``), ``wild`` (win a
+    wild battle), ``catch``, ``chop`` (tree ``entity``), ``swim``, ``shove`` (boulder ``entity``).
     """
 
     kind: str
@@ -1197,7 +1197,8 @@ class OracleAgent:
         return dict.fromkeys(self._spot_value, -1)
 
     def _map_values(self, lead: Mon) -> dict[int, int]:
-        """Map -> mean experience per wild battle, for the maps where ``lead`` (rested) wins cheaply."""
+        """Map -> mean experience per wild battle, for the maps where ``lead`` (rested) wins cheaply (the
+        cheapest map when none is cheap)."""
         key = (lead.species, lead.level, tuple(lead.moves))
         if key not in self._map_value_cache:
             rested = healed(lead)
