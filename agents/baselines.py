@@ -38,27 +38,33 @@ class RandomAgent:
 class ExplorerAgent:
     """Frontier-seeking exploration over the symbolic view (quest's ``tiles``/``entities``/``vector``).
 
-    In the overworld it walks (breadth-first over the visible, walkable tiles) to the nearest tile it has
-    not stood on, talks once to each person it meets, and wanders toward the least-visited neighbour when no
-    frontier is in sight. Text boxes and battles are advanced with A; menus are closed with B.
+    In the overworld it walks (breadth-first over the visible, walkable tiles) to the nearest person, sign,
+    item or capsule in sight that it has not talked to (it steps next to it, or to the counter in front of it,
+    turns to face it and presses A), else to the nearest tile it has not stood on (a door or mat that took it
+    elsewhere counts as stood on); with neither in sight it wanders toward the least-visited neighbour. Text
+    boxes and battles are advanced with A (fighting with the move under the cursor); menus are closed with B.
     """
 
     name = "explorer"
     obs_mode = "symbolic"
 
     def __init__(self, **_: Any) -> None:
-        from longplay.envs.quest.constants import PLAYER_VIEW_X, PLAYER_VIEW_Y, TILE_WALKABLE
+        from longplay.envs.quest.constants import PLAYER_VIEW_X, PLAYER_VIEW_Y, TILE_WALKABLE, Sprite, Tile
 
         self.walkable = np.array(TILE_WALKABLE, bool)
+        self.counter = int(Tile.COUNTER)
+        self.ignored = {int(Sprite.NONE), int(Sprite.PLAYER), int(Sprite.BOULDER), int(Sprite.CUT_TREE)}
         self.px, self.py = PLAYER_VIEW_X, PLAYER_VIEW_Y
         self.rng = np.random.default_rng(0)
         self.visits: dict[tuple[int, int, int], int] = {}
         self.talked: set[tuple[int, int, int]] = set()
+        self.heading: tuple[int, int, int] | None = None
 
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
         self.rng = np.random.default_rng(seed)
         self.visits.clear()
         self.talked.clear()
+        self.heading = None
 
     def act(self, obs: Any, info: dict[str, Any]) -> int:
         vec = obs["vector"]
@@ -70,38 +76,63 @@ class ExplorerAgent:
         facing, map_id, x, y = int(vec[1]), int(vec[2]), int(vec[3]), int(vec[4])
         here = (map_id, x, y)
         self.visits[here] = self.visits.get(here, 0) + 1
+        if self.heading is not None and self.heading[0] != map_id:  # a door or mat took us away: count it
+            self.visits[self.heading] = self.visits.get(self.heading, 0) + 1
         tiles, entities = obs["tiles"], obs["entities"]
-        # Talk once to whoever stands in front.
-        fx, fy = self.px + _STEP[facing][0], self.py + _STEP[facing][1]
-        front = (map_id, x + _STEP[facing][0], y + _STEP[facing][1])
-        if 0 <= fy < tiles.shape[0] and 0 <= fx < tiles.shape[1] and entities[fy, fx] and front not in self.talked:
-            self.talked.add(front)
+        spots = self._talk_spots(tiles, entities, map_id, x, y)
+        if (self.px, self.py, facing) in spots:  # facing someone new: talk
+            self.talked.add(spots[(self.px, self.py, facing)])
             return int(Button.A)
-        direction = self._toward_frontier(tiles, entities, map_id, x, y)
+        direction = self._route(tiles, entities, spots, map_id, x, y)
         if direction is None:
             direction = self._least_visited(tiles, entities, map_id, x, y)
+        self.heading = (map_id, x + _STEP[direction][0], y + _STEP[direction][1])
         return int(_DPAD[direction])
 
     def _passable(self, tiles: np.ndarray, entities: np.ndarray, vx: int, vy: int) -> bool:
         return (0 <= vy < tiles.shape[0] and 0 <= vx < tiles.shape[1] and bool(self.walkable[tiles[vy, vx]])
                 and not entities[vy, vx])
 
-    def _toward_frontier(self, tiles: np.ndarray, entities: np.ndarray, map_id: int, x: int, y: int) -> int | None:
+    def _talk_spots(self, tiles: np.ndarray, entities: np.ndarray, map_id: int, x: int,
+                    y: int) -> dict[tuple[int, int, int], tuple[int, int, int]]:
+        """(view x, view y, facing) to stand at and face -> the world position of an entity in sight not yet
+        talked to (next to it, or across a counter)."""
+        spots: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+        for ey, ex in zip(*np.nonzero(entities), strict=True):
+            world = (map_id, x + int(ex) - self.px, y + int(ey) - self.py)
+            if int(entities[ey, ex]) in self.ignored or world in self.talked:
+                continue
+            for d, (dx, dy) in enumerate(_STEP):
+                vx, vy = int(ex) - dx, int(ey) - dy
+                if not (0 <= vy < tiles.shape[0] and 0 <= vx < tiles.shape[1]):
+                    continue
+                if tiles[vy, vx] == self.counter:
+                    vx, vy = vx - dx, vy - dy
+                spots[(vx, vy, d)] = world
+        return spots
+
+    def _route(self, tiles: np.ndarray, entities: np.ndarray, spots: dict, map_id: int, x: int,
+               y: int) -> int | None:
+        """The first step toward the nearest spot to talk from, else toward the nearest tile not yet stood on;
+        None if neither is in sight. Standing on the spot already, it is the direction to face."""
+        facing_at: dict[tuple[int, int], int] = {(vx, vy): d for vx, vy, d in spots}
         start = (self.px, self.py)
         first: dict[tuple[int, int], int] = {start: -1}
         queue = deque([start])
+        frontier: int | None = None
         while queue:
-            vx, vy = queue.popleft()
+            here = queue.popleft()
+            if here in facing_at:
+                return facing_at[here] if first[here] < 0 else first[here]
             for d, (dx, dy) in enumerate(_STEP):
-                nxt = (vx + dx, vy + dy)
+                nxt = (here[0] + dx, here[1] + dy)
                 if nxt in first or not self._passable(tiles, entities, *nxt):
                     continue
-                first[nxt] = d if first[(vx, vy)] < 0 else first[(vx, vy)]
-                world = (map_id, x + nxt[0] - self.px, y + nxt[1] - self.py)
-                if world not in self.visits:
-                    return first[nxt]
+                first[nxt] = d if first[here] < 0 else first[here]
+                if frontier is None and (map_id, x + nxt[0] - self.px, y + nxt[1] - self.py) not in self.visits:
+                    frontier = first[nxt]
                 queue.append(nxt)
-        return None
+        return frontier
 
     def _least_visited(self, tiles: np.ndarray, entities: np.ndarray, map_id: int, x: int, y: int) -> int:
         best, best_count = int(self.rng.integers(0, 4)), None
