@@ -59,7 +59,8 @@ from longplay.envs.quest.state import Mon, QuestState, World
 HEIGHT = VIEW_H * TILE_PX  # 144
 WIDTH = VIEW_W * TILE_PX  # 160
 GLYPH = 8  # pixels per character cell
-_PAD = 8  # VOID border stored around every map: windows up to 17 wide/high centred on the map edge fit
+#: VOID border stored around every map: windows up to 17 wide/high centred on the map edge fit.
+PAD = 8
 
 # The battle's bottom box and the overworld text box share one place on the screen.
 _BOX_Y = HEIGHT - 48
@@ -72,7 +73,7 @@ _BOX_Y = HEIGHT - 48
 class _WorldView:
     """What the renderer derives once per world: padded tile grids and entities per map."""
 
-    padded: tuple[np.ndarray, ...]  # per map: uint8 (height + 2*_PAD, width + 2*_PAD), VOID outside
+    padded: tuple[np.ndarray, ...]  # per map: uint8 (height + 2*PAD, width + 2*PAD), VOID outside
     entities: tuple[tuple[int, ...], ...]  # per map: entities that are drawn (sprite != NONE)
     sprites: tuple[int, ...]  # per entity
     facings: tuple[int, ...]  # per entity
@@ -81,8 +82,8 @@ class _WorldView:
 def _build_view(world: World) -> _WorldView:
     padded = []
     for m in world.maps:
-        grid = np.full((m.height + 2 * _PAD, m.width + 2 * _PAD), Tile.VOID, np.uint8)
-        grid[_PAD:_PAD + m.height, _PAD:_PAD + m.width] = np.frombuffer(m.tiles, np.uint8).reshape(
+        grid = np.full((m.height + 2 * PAD, m.width + 2 * PAD), Tile.VOID, np.uint8)
+        grid[PAD:PAD + m.height, PAD:PAD + m.width] = np.frombuffer(m.tiles, np.uint8).reshape(
             m.height, m.width)
         grid.setflags(write=False)
         padded.append(grid)
@@ -111,6 +112,12 @@ def _world_view(world: World) -> _WorldView:
 # ============================================================================================= windows
 
 
+def padded_tiles(world: World, map_index: int) -> np.ndarray:
+    """The map's tile kinds with :data:`PAD` VOID tiles on every side, read-only and built once per world:
+    tile (x, y) is at ``[y + PAD, x + PAD]``."""
+    return _world_view(world).padded[map_index]
+
+
 def tile_window(world: World, map_index: int, left: int, top: int, width: int, height: int) -> np.ndarray:
     """Tile kinds of the ``height`` x ``width`` area whose top-left tile is (left, top); VOID off the map.
 
@@ -118,7 +125,7 @@ def tile_window(world: World, map_index: int, left: int, top: int, width: int, h
     else a new array.
     """
     grid = _world_view(world).padded[map_index]
-    r0, c0 = top + _PAD, left + _PAD
+    r0, c0 = top + PAD, left + PAD
     if r0 >= 0 and c0 >= 0 and r0 + height <= grid.shape[0] and c0 + width <= grid.shape[1]:
         return grid[r0:r0 + height, c0:c0 + width]
     out = np.full((height, width), Tile.VOID, np.uint8)
@@ -565,5 +572,5 @@ def render_frame(world: World, state: QuestState, palette: art.PaletteLike = Non
     return img
 
 
-__all__ = ["HEIGHT", "WIDTH", "render_frame", "render_shades", "symbolic_tiles", "tile_window",
+__all__ = ["HEIGHT", "PAD", "WIDTH", "padded_tiles", "render_frame", "render_shades", "symbolic_tiles", "tile_window",
            "visible_entities"]
