@@ -374,7 +374,10 @@ def text_view(world: World, state: QuestState) -> str:
             lines += _dialog_section(world, state)
         lines += _map_section(world, state)
     lines += _status_section(world, state)
-    return _NOT_PRINTABLE.sub("?", "\n".join(lines))
+    text = "\n".join(lines)
+    if text.isascii() and "".join(lines).isprintable():  # nearly always: no character to replace
+        return text
+    return _NOT_PRINTABLE.sub("?", text)
 
 
 __all__ = ["BEATEN_TRAINER_CHAR", "ENTITY_CHARS", "MAP_RADIUS", "PLAYER_CHAR", "ascii_map", "ascii_map_rows",
