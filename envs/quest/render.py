@@ -74,7 +74,7 @@ class _WorldView:
     padded: tuple[np.ndarray, ...]  # per map: uint8 (height + 2*PAD, width + 2*PAD), VOID outside
     entities: tuple[tuple[int, ...], ...]  # per map: entities that are drawn (sprite != NONE)
     sprites: tuple[int, ...]  # per entity
-    facings: tuple[int, ...]  # per entity
+    layers: tuple[int, ...]  # per entity: what it looks like standing on a cell (see _layer)
 
 
 def _build_view(world: World) -> _WorldView:
@@ -89,8 +89,8 @@ def _build_view(world: World) -> _WorldView:
     for e in world.entities:
         if e.sprite != Sprite.NONE and 0 <= e.map < len(world.maps):
             per_map[e.map].append(e.index)
-    return _WorldView(tuple(padded), tuple(tuple(es) for es in per_map),
-                      tuple(e.sprite for e in world.entities), tuple(e.facing for e in world.entities))
+    return _WorldView(tuple(padded), tuple(tuple(es) for es in per_map), tuple(e.sprite for e in world.entities),
+                      tuple(_layer(e.sprite, e.facing & 3) for e in world.entities))
 
 
 # id(world) -> (world, view). Hashing a World (all its tuples) on every frame would be slow; keeping the
@@ -270,6 +270,7 @@ class _Look:
         self.cells = np.ascontiguousarray(palette[_shade_art().cells])  # (cells, 16, 16[, 3])
         self.cells.setflags(write=False)
         self._images: dict[tuple[object, ...], np.ndarray] = {}
+        self._texts: dict[str, np.ndarray] = {}  # the most used images, without building a key
         self._sprites: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._backdrops: dict[tuple[int, int], tuple[_WorldView, np.ndarray]] = {}
 
@@ -289,7 +290,13 @@ class _Look:
         return image
 
     def text(self, line: str) -> np.ndarray:
-        return self.image(("text", line), lambda: _text(line))
+        image = self._texts.get(line)
+        if image is None:
+            if len(self._texts) >= 4096:
+                self._texts.clear()
+            image = self._texts[line] = self.palette[_text(line)]
+            image.setflags(write=False)
+        return image
 
     def creature(self, species: int, back: bool) -> tuple[np.ndarray, np.ndarray]:
         """A battle creature as ``pixels`` and ``keep`` (see :func:`_pixels_and_keep`) in this look."""
@@ -325,16 +332,21 @@ class _Look:
 _LOOKS: dict[tuple[tuple[int, ...], bytes], _Look] = {}
 _SHADES = np.arange(4, dtype=np.uint8)  # the palette whose colours are the shade indices
 _SHADES.setflags(write=False)
+_last_look: list = [None, None]
 
 
 def _look(palette: np.ndarray) -> _Look:
     """The :class:`_Look` of a palette, built on first use (about 1 MB, plus the maps drawn) and kept."""
+    if palette is _last_look[0]:  # the same read-only palette as last time (named palettes are)
+        return _last_look[1]
     key = (palette.shape, palette.tobytes())
     look = _LOOKS.get(key)
     if look is None:
         if len(_LOOKS) >= 8:
             _LOOKS.clear()
         look = _LOOKS[key] = _Look(palette)
+    if not palette.flags.writeable:
+        _last_look[:] = palette, look
     return look
 
 
@@ -387,9 +399,8 @@ def _shade_canvas(img: np.ndarray) -> _Canvas:
 def _standing(world: World, state: QuestState, left: int, top: int) -> dict[tuple[int, int], int]:
     """What stands on the screen's cells: ``(row, column) -> layer``, entities in entity order then the player
     on top (one layer per cell, the last drawn wins)."""
-    view = _world_view(world)
-    layers = {(row, col): _layer(view.sprites[e], view.facings[e] & 3)
-              for col, row, e in visible_entities(world, state, left, top, VIEW_W, VIEW_H)}
+    entity_layers = _world_view(world).layers
+    layers = {(row, col): entity_layers[e] for col, row, e in visible_entities(world, state, left, top, VIEW_W, VIEW_H)}
     player = _SWIMMER if state.surfing else Sprite.PLAYER
     layers[PLAYER_VIEW_Y, PLAYER_VIEW_X] = _layer(player, state.facing & 3)
     return layers
