@@ -360,10 +360,12 @@ class _Canvas:
         self.look = look
 
     def fill(self, shade: int) -> None:
-        self.img[:] = self.look.palette[shade]
+        # copying a whole coloured frame is far faster than numpy broadcasting one RGB triple over it
+        height, width = self.img.shape[:2]
+        self.img[:] = self.look.image(("fill", height, width, shade), lambda: np.full((height, width), shade, np.uint8))
 
     def hline(self, y: int, x0: int, x1: int, shade: int) -> None:
-        self.img[y, x0:x1] = self.look.palette[shade]
+        self.paste(x0, y, self.look.image(("fill", 1, x1 - x0, shade), lambda: np.full((1, x1 - x0), shade, np.uint8)))
 
     def paste(self, x: int, y: int, image: np.ndarray) -> None:
         self.img[y:y + image.shape[0], x:x + image.shape[1]] = image
