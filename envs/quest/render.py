@@ -4,18 +4,16 @@ Every screen can be drawn as a ``uint8`` image of shade indices (0 lightest .. 3
 :func:`render_shades`) and turned into RGB with a palette; the art (tiles, sprites, font, creatures) is in
 :mod:`~longplay.envs.quest.art`.
 
-Speed matters (RL wants thousands of frames a second in one process), so the overworld is gathered, not
-drawn:
+Speed matters (RL wants thousands of frames a second in one process), so a frame is copied, not drawn:
 
-* each map is stored once per world, padded with VOID, so the visible 9x10 window is one slice;
-* a "cell" atlas holds every metatile with every sprite (in every facing) already standing on it, so the
-  window plus what stands on it becomes 90 cell indices, and one gather lays out the whole screen;
-* frames without a full-screen menu or battle (walking, reading a text box, the start menu) are gathered
-  straight in RGB from 48-byte cell rows, and the boxes over them are converted to RGB once per content;
-* the other screens are drawn in shades and converted four pixels per table lookup.
+* each map is drawn once per palette into a backdrop (the whole map, with VOID around it), so the screen of
+  a player on the map is one slice of it;
+* a "cell" atlas holds every metatile with every sprite (in every facing) already standing on it, so each
+  visible person is one 16x16 copy over the slice;
+* text lines, boxes, text boxes and creatures are coloured once per palette and content and then pasted.
 
-Text is rendered once per distinct string and cached. ``render_frame`` and ``palette[render_shades]`` give
-identical pixels (a test checks every screen).
+Shade images are drawn by the same code with the palette ``0, 1, 2, 3``, so ``render_frame`` and
+``palette[render_shades]`` give identical pixels.
 
 Public functions:
     * :func:`render_frame` — the RGB frame of a state.
@@ -59,7 +57,8 @@ from longplay.envs.quest.state import Mon, QuestState, World
 HEIGHT = VIEW_H * TILE_PX  # 144
 WIDTH = VIEW_W * TILE_PX  # 160
 GLYPH = 8  # pixels per character cell
-_PAD = 8  # VOID border stored around every map: windows up to 17 wide/high centred on the map edge fit
+#: VOID border stored around every map: windows up to 17 wide/high centred on the map edge fit.
+PAD = 8
 
 # The battle's bottom box and the overworld text box share one place on the screen.
 _BOX_Y = HEIGHT - 48
@@ -72,17 +71,17 @@ _BOX_Y = HEIGHT - 48
 class _WorldView:
     """What the renderer derives once per world: padded tile grids and entities per map."""
 
-    padded: tuple[np.ndarray, ...]  # per map: uint8 (height + 2*_PAD, width + 2*_PAD), VOID outside
+    padded: tuple[np.ndarray, ...]  # per map: uint8 (height + 2*PAD, width + 2*PAD), VOID outside
     entities: tuple[tuple[int, ...], ...]  # per map: entities that are drawn (sprite != NONE)
     sprites: tuple[int, ...]  # per entity
-    facings: tuple[int, ...]  # per entity
+    layers: tuple[int, ...]  # per entity: what it looks like standing on a cell (see _layer)
 
 
 def _build_view(world: World) -> _WorldView:
     padded = []
     for m in world.maps:
-        grid = np.full((m.height + 2 * _PAD, m.width + 2 * _PAD), Tile.VOID, np.uint8)
-        grid[_PAD:_PAD + m.height, _PAD:_PAD + m.width] = np.frombuffer(m.tiles, np.uint8).reshape(
+        grid = np.full((m.height + 2 * PAD, m.width + 2 * PAD), Tile.VOID, np.uint8)
+        grid[PAD:PAD + m.height, PAD:PAD + m.width] = np.frombuffer(m.tiles, np.uint8).reshape(
             m.height, m.width)
         grid.setflags(write=False)
         padded.append(grid)
@@ -90,8 +89,8 @@ def _build_view(world: World) -> _WorldView:
     for e in world.entities:
         if e.sprite != Sprite.NONE and 0 <= e.map < len(world.maps):
             per_map[e.map].append(e.index)
-    return _WorldView(tuple(padded), tuple(tuple(es) for es in per_map),
-                      tuple(e.sprite for e in world.entities), tuple(e.facing for e in world.entities))
+    return _WorldView(tuple(padded), tuple(tuple(es) for es in per_map), tuple(e.sprite for e in world.entities),
+                      tuple(_layer(e.sprite, e.facing & 3) for e in world.entities))
 
 
 # id(world) -> (world, view). Hashing a World (all its tuples) on every frame would be slow; keeping the
@@ -111,6 +110,12 @@ def _world_view(world: World) -> _WorldView:
 # ============================================================================================= windows
 
 
+def padded_tiles(world: World, map_index: int) -> np.ndarray:
+    """The map's tile kinds with :data:`PAD` VOID tiles on every side, read-only and built once per world:
+    tile (x, y) is at ``[y + PAD, x + PAD]``."""
+    return _world_view(world).padded[map_index]
+
+
 def tile_window(world: World, map_index: int, left: int, top: int, width: int, height: int) -> np.ndarray:
     """Tile kinds of the ``height`` x ``width`` area whose top-left tile is (left, top); VOID off the map.
 
@@ -118,7 +123,7 @@ def tile_window(world: World, map_index: int, left: int, top: int, width: int, h
     else a new array.
     """
     grid = _world_view(world).padded[map_index]
-    r0, c0 = top + _PAD, left + _PAD
+    r0, c0 = top + PAD, left + PAD
     if r0 >= 0 and c0 >= 0 and r0 + height <= grid.shape[0] and c0 + width <= grid.shape[1]:
         return grid[r0:r0 + height, c0:c0 + width]
     out = np.full((height, width), Tile.VOID, np.uint8)
@@ -164,7 +169,7 @@ def symbolic_tiles(world: World, state: QuestState) -> tuple[np.ndarray, np.ndar
     return tiles, entities
 
 
-# ============================================================================================= drawing
+# ============================================================================================= art
 
 
 _SWIMMER = len(Sprite)  # the sprite row after the last Sprite: the player swimming
@@ -190,7 +195,7 @@ class _ShadeArt:
     """The art as shade indices, laid out for drawing.
 
     ``cells`` holds every metatile with every sprite standing on it (index ``tile * _LAYERS + layer``), so
-    the whole overworld, people included, is one gather with no per-sprite drawing.
+    a person on a tile is one copy, with no transparency to work out per frame.
     """
 
     cells: np.ndarray  # (NUM_TILES * _LAYERS, 16, 16)
@@ -214,92 +219,6 @@ def _shade_art() -> _ShadeArt:
     return _ShadeArt(cells, art.font_atlas())
 
 
-@dataclass(frozen=True)
-class _Look:
-    """The art in the colours of one palette, for the RGB fast path of overworld and dialog frames."""
-
-    cell_rows: np.ndarray  # (NUM_TILES * _LAYERS * 16,) 48-byte rows: row r of cell c is entry 16 c + r
-    quads: np.ndarray  # (256, 12) RGB runs of four pixels: pixel j of run k has shade (k >> 2j) & 3
-    overlays: dict[tuple[object, ...], np.ndarray]  # boxes drawn over the overworld, in RGB, by content
-
-
-_LOOKS: dict[bytes, _Look] = {}
-
-
-def _look(palette: np.ndarray) -> _Look:
-    """The :class:`_Look` of a palette, built once (about 1 MB) and kept for the next frames."""
-    key = palette.tobytes()
-    look = _LOOKS.get(key)
-    if look is None:
-        if len(_LOOKS) >= 8:
-            _LOOKS.clear()
-        rows = np.ascontiguousarray(palette[_shade_art().cells]).reshape(-1, TILE_PX * 3)
-        quads = np.empty((256, 4, 3), np.uint8)
-        for j in range(4):
-            quads[:, j] = palette[(np.arange(256) >> (2 * j)) & 3]
-        look = _LOOKS[key] = _Look(rows.view(np.dtype((np.void, TILE_PX * 3))).ravel(),
-                                   quads.reshape(256, 12), {})
-    return look
-
-
-def _to_rgb(shades: np.ndarray, look: _Look) -> np.ndarray:
-    """Shade image -> RGB, four pixels per table lookup (fancy indexing per pixel is ~5x slower)."""
-    v = shades.view("<u4")  # four pixels per little-endian word: pixel j in bits 8j, 8j+1
-    quad = (v | (v >> 6) | (v >> 12) | (v >> 18)) & 0xFF  # pixel j's shade moves to bits 2j, 2j+1
-    return np.take(look.quads, quad, axis=0).reshape(*shades.shape, 3)
-
-
-def _overlay(look: _Look, key: tuple[object, ...], draw: Callable[[], np.ndarray]) -> np.ndarray:
-    """The RGB of a box drawn over the overworld (``draw()`` gives its shades), converted once per content."""
-    rgb = look.overlays.get(key)
-    if rgb is None:
-        if len(look.overlays) >= 1024:
-            look.overlays.clear()
-        rgb = look.overlays[key] = _to_rgb(np.ascontiguousarray(draw()), look)
-    return rgb
-
-
-def _blit(img: np.ndarray, x: int, y: int, pixels: np.ndarray, keep: np.ndarray) -> None:
-    """Draws a sprite (``pixels`` where ``keep`` is 0) with its top-left at (x, y); it must fit the image."""
-    h, w = pixels.shape[:2]
-    region = img[y:y + h, x:x + w]
-    np.bitwise_and(region, keep, out=region)
-    np.bitwise_or(region, pixels, out=region)
-
-
-def _overworld_cells(world: World, state: QuestState) -> np.ndarray:
-    """The screen's cells (VIEW_H, VIEW_W) as indices into ``_ShadeArt.cells``: tile kind and what stands
-    on it (entities in entity order, then the player on top)."""
-    view = _world_view(world)
-    left, top = _screen_origin(state)
-    cells = tile_window(world, state.map, left, top, VIEW_W, VIEW_H).astype(np.intp) * _LAYERS
-    # one layer per cell, the last drawn wins; a dict keeps that order-independent of numpy's write order
-    layers = {(row, col): _layer(view.sprites[e], view.facings[e] & 3)
-              for col, row, e in visible_entities(world, state, left, top, VIEW_W, VIEW_H)}
-    player = _SWIMMER if state.surfing else Sprite.PLAYER
-    layers[PLAYER_VIEW_Y, PLAYER_VIEW_X] = _layer(player, state.facing & 3)
-    flat = cells.reshape(-1)  # a view; element-wise writes beat fancy indexing for a handful of cells
-    for (row, col), layer in layers.items():
-        flat[row * VIEW_W + col] += layer
-    return cells
-
-
-def _overworld(world: World, state: QuestState) -> np.ndarray:
-    """The overworld as a (144, 160) shade image: tiles, visible entities, the player."""
-    cells = _overworld_cells(world, state)
-    # (9, 10, 16, 16) cell pixels -> rows of cells side by side -> the screen (one copy)
-    return _shade_art().cells[cells].transpose(0, 2, 1, 3).reshape(HEIGHT, WIDTH)
-
-
-_ROW_IN_CELL = np.arange(TILE_PX, dtype=np.intp)[None, :, None]
-
-
-def _overworld_rgb(world: World, state: QuestState, look: _Look) -> np.ndarray:
-    """The overworld straight in RGB: one gather of 48-byte cell rows lays out the whole screen."""
-    rows = (_overworld_cells(world, state)[:, None, :] * TILE_PX + _ROW_IN_CELL).reshape(HEIGHT, VIEW_W)
-    return np.take(look.cell_rows, rows).view(np.uint8).reshape(HEIGHT, WIDTH, 3)
-
-
 @functools.cache
 def _creature(species: int, back: bool) -> tuple[np.ndarray, np.ndarray]:
     shades, opaque = art.creature_sprite(species, SPECIES[species].types, back)
@@ -313,16 +232,6 @@ def _text(line: str) -> np.ndarray:
     out = glyphs.transpose(1, 0, 2).reshape(GLYPH, GLYPH * len(line))
     out.setflags(write=False)
     return out
-
-
-def _put_text(img: np.ndarray, x: int, y: int, line: str) -> None:
-    """Writes ``line`` with its top-left at (x, y), clipped at the right edge of the screen."""
-    if not line:
-        return
-    pixels = _text(line)
-    w = min(pixels.shape[1], WIDTH - x)
-    if w > 0:
-        img[y:y + GLYPH, x:x + w] = pixels[:, :w]
 
 
 @functools.lru_cache(maxsize=64)
@@ -339,16 +248,213 @@ def _box(width: int, height: int) -> np.ndarray:
     return box
 
 
-def _put_box(img: np.ndarray, x: int, y: int, width: int, height: int) -> None:
-    img[y:y + height, x:x + width] = _box(width, height)
+def _lay_out(cells: np.ndarray) -> np.ndarray:
+    """(rows, columns, 16, 16[, 3]) cell pixels -> one (rows * 16, columns * 16[, 3]) image (a copy)."""
+    rows, columns = cells.shape[:2]
+    return cells.swapaxes(1, 2).reshape(rows * TILE_PX, columns * TILE_PX, *cells.shape[4:])
+
+
+# ============================================================================================= looks
+
+
+class _Look:
+    """The art in the colours of one palette, and what has been drawn with it, kept for the next frames.
+
+    A palette of four RGB triples gives RGB images (h, w, 3); the shade palette ``0, 1, 2, 3`` gives shade
+    images (h, w). The drawing code is the same for both, so ``render_frame`` equals
+    ``palette[render_shades]`` by construction.
+    """
+
+    def __init__(self, palette: np.ndarray) -> None:
+        self.palette = palette
+        if palette.ndim == 2:  # RGB runs of four pixels: pixel j of run k has shade (k >> 2j) & 3
+            self._quads = np.stack([palette[(np.arange(256) >> (2 * j)) & 3] for j in range(4)], axis=1).reshape(
+                256, 12)
+        self.cells = self.colour(_shade_art().cells)  # (cells, 16, 16[, 3])
+        self.cells.setflags(write=False)
+        self._images: dict[tuple[object, ...], np.ndarray] = {}  # boxes, text boxes, menus: up to ~25 KB each
+        self._frames: dict[tuple[object, ...], np.ndarray] = {}  # whole screens: ~70 KB each, fewer kept
+        self._texts: dict[str, np.ndarray] = {}  # the most used images, without building a key
+        self._sprites: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._backdrops: dict[tuple[int, int], tuple[_WorldView, np.ndarray]] = {}
+
+    def blank(self) -> np.ndarray:
+        """A new frame to draw every pixel of."""
+        return np.empty((HEIGHT, WIDTH, *self.palette.shape[1:]), np.uint8)
+
+    def colour(self, shades: np.ndarray) -> np.ndarray:
+        """A shade image in this look's colours (a new array)."""
+        if self.palette.ndim == 2 and shades.shape[-1] % 4 == 0:
+            # four pixels per table lookup: several times faster than indexing the palette per pixel
+            v = np.ascontiguousarray(shades).view("<u4")  # pixel j of a word in bits 8j, 8j+1
+            quad = (v | (v >> 6) | (v >> 12) | (v >> 18)) & 0xFF  # pixel j's shade moves to bits 2j, 2j+1
+            return np.take(self._quads, quad, axis=0).reshape(*shades.shape, 3)
+        return np.take(self.palette, shades, axis=0)
+
+    def image(self, key: tuple[object, ...], shades: Callable[[], np.ndarray]) -> np.ndarray:
+        """The shade image ``shades()`` in this look's colours, converted once per ``key``."""
+        return self._kept(self._images, 1024, key, lambda: self.colour(shades()))
+
+    def frame(self, key: tuple[object, ...], draw: Callable[[], np.ndarray]) -> np.ndarray:
+        """A whole screen (or most of one) ``draw()`` draws in this look, drawn once per ``key``."""
+        return self._kept(self._frames, 64, key, draw)
+
+    @staticmethod
+    def _kept(store: dict[tuple[object, ...], np.ndarray], size: int, key: tuple[object, ...],
+              make: Callable[[], np.ndarray]) -> np.ndarray:
+        image = store.get(key)
+        if image is None:
+            if len(store) >= size:
+                store.clear()
+            image = store[key] = make()
+            image.setflags(write=False)
+        return image
+
+    def text(self, line: str) -> np.ndarray:
+        image = self._texts.get(line)
+        if image is None:
+            if len(self._texts) >= 4096:
+                self._texts.clear()
+            image = self._texts[line] = self.colour(_text(line))
+            image.setflags(write=False)
+        return image
+
+    def creature(self, species: int, back: bool) -> tuple[np.ndarray, np.ndarray]:
+        """A battle creature as ``pixels`` and ``keep`` (see :func:`_pixels_and_keep`) in this look."""
+        sprite = self._sprites.get((species, back))
+        if sprite is None:
+            pixels, keep = _creature(species, back)
+            channels = self.palette.shape[1:]
+            per_channel = keep.shape + (1,) * len(channels)
+            colours = np.where(keep.reshape(per_channel) == 0, self.palette[pixels], 0).astype(np.uint8)
+            keep = np.ascontiguousarray(np.broadcast_to(keep.reshape(per_channel), keep.shape + channels))
+            colours.setflags(write=False)
+            keep.setflags(write=False)
+            sprite = self._sprites[(species, back)] = (colours, keep)
+        return sprite
+
+    def backdrop(self, world: World, map_index: int) -> np.ndarray:
+        """The whole map drawn once, with VOID around it so that the screen of a player standing anywhere on
+        the map is one slice: the screen of (x, y) starts at pixel (16 y, 16 x)."""
+        view = _world_view(world)
+        cached = self._backdrops.get((id(view), map_index))
+        if cached is None or cached[0] is not view:
+            if len(self._backdrops) >= 8:  # a few MB each at most: keep the maps in play
+                self._backdrops.clear()
+            m = world.maps[map_index]
+            tiles = view.padded[map_index][PAD - PLAYER_VIEW_Y:PAD + m.height + VIEW_H - 1 - PLAYER_VIEW_Y,
+                                           PAD - PLAYER_VIEW_X:PAD + m.width + VIEW_W - 1 - PLAYER_VIEW_X]
+            image = _lay_out(self.cells[tiles.astype(np.intp) * _LAYERS])
+            image.setflags(write=False)
+            cached = self._backdrops[(id(view), map_index)] = (view, image)
+        return cached[1]
+
+
+_LOOKS: dict[tuple[tuple[int, ...], bytes], _Look] = {}
+_SHADES = np.arange(4, dtype=np.uint8)  # the palette whose colours are the shade indices
+_SHADES.setflags(write=False)
+_last_look: list = [None, None]
+
+
+def _look(palette: np.ndarray) -> _Look:
+    """The :class:`_Look` of a palette, built on first use (about 1 MB, plus the maps drawn) and kept."""
+    if palette is _last_look[0]:  # the same read-only palette as last time (named palettes are)
+        return _last_look[1]
+    key = (palette.shape, palette.tobytes())
+    look = _LOOKS.get(key)
+    if look is None:
+        if len(_LOOKS) >= 8:
+            _LOOKS.clear()
+        look = _LOOKS[key] = _Look(palette)
+    if not palette.flags.writeable:
+        _last_look[:] = palette, look
+    return look
+
+
+class _Canvas:
+    """A frame being drawn in a look; every call copies pixels the look has already coloured."""
+
+    __slots__ = ("img", "look")
+
+    def __init__(self, img: np.ndarray, look: _Look) -> None:
+        self.img = img
+        self.look = look
+
+    def fill(self, shade: int) -> None:
+        # copying a whole coloured frame is far faster than numpy broadcasting one RGB triple over it
+        height, width = self.img.shape[:2]
+        self.img[:] = self.look.image(("fill", height, width, shade), lambda: np.full((height, width), shade, np.uint8))
+
+    def hline(self, y: int, x0: int, x1: int, shade: int) -> None:
+        self.paste(x0, y, self.look.image(("fill", 1, x1 - x0, shade), lambda: np.full((1, x1 - x0), shade, np.uint8)))
+
+    def paste(self, x: int, y: int, image: np.ndarray) -> None:
+        self.img[y:y + image.shape[0], x:x + image.shape[1]] = image
+
+    def text(self, x: int, y: int, line: str) -> None:
+        """Writes ``line`` with its top-left at (x, y), clipped at the right edge of the screen."""
+        if not line:
+            return
+        pixels = self.look.text(line)
+        w = min(pixels.shape[1], WIDTH - x)
+        if w > 0:
+            self.img[y:y + GLYPH, x:x + w] = pixels[:, :w]
+
+    def box(self, x: int, y: int, width: int, height: int) -> None:
+        self.paste(x, y, self.look.image(("box", width, height), lambda: _box(width, height)))
+
+    def creature(self, x: int, y: int, species: int, back: bool) -> None:
+        """Draws a battle creature (opaque pixels only) with its top-left at (x, y)."""
+        pixels, keep = self.look.creature(species, back)
+        h, w = pixels.shape[:2]
+        region = self.img[y:y + h, x:x + w]
+        np.bitwise_and(region, keep, out=region)
+        np.bitwise_or(region, pixels, out=region)
+
+
+def _shade_canvas(img: np.ndarray) -> _Canvas:
+    return _Canvas(img, _look(_SHADES))
+
+
+# ============================================================================================= overworld
+
+
+def _standing(world: World, state: QuestState, left: int, top: int) -> dict[tuple[int, int], int]:
+    """What stands on the screen's cells: ``(row, column) -> layer``, entities in entity order then the player
+    on top (one layer per cell, the last drawn wins)."""
+    entity_layers = _world_view(world).layers
+    layers = {(row, col): entity_layers[e] for col, row, e in visible_entities(world, state, left, top, VIEW_W, VIEW_H)}
+    player = _SWIMMER if state.surfing else Sprite.PLAYER
+    layers[PLAYER_VIEW_Y, PLAYER_VIEW_X] = _layer(player, state.facing & 3)
+    return layers
+
+
+def _overworld(world: World, state: QuestState, look: _Look) -> np.ndarray:
+    """The overworld as a new image: tiles, visible entities, the player."""
+    left, top = _screen_origin(state)
+    layers = _standing(world, state, left, top)
+    m = world.maps[state.map]
+    if not (0 <= state.x < m.width and 0 <= state.y < m.height):  # no game puts the player there
+        cells = tile_window(world, state.map, left, top, VIEW_W, VIEW_H).astype(np.intp) * _LAYERS
+        for (row, col), layer in layers.items():
+            cells[row, col] += layer
+        return _lay_out(look.cells[cells])
+    # the map's backdrop, then each cell with someone on it
+    y0, x0 = state.y * TILE_PX, state.x * TILE_PX
+    img = look.backdrop(world, state.map)[y0:y0 + HEIGHT, x0:x0 + WIDTH].copy()
+    grid = padded_tiles(world, state.map)
+    for (row, col), layer in layers.items():
+        tile = grid.item(top + PAD + row, left + PAD + col)
+        img[row * TILE_PX:(row + 1) * TILE_PX, col * TILE_PX:(col + 1) * TILE_PX] = look.cells[
+            tile * _LAYERS + layer]
+    return img
 
 
 def _cursor(row: int, cursor: int) -> str:
     return art.CURSOR if row == cursor else art.EMPTY_CURSOR
 
 
-def _put_list(img: np.ndarray, x: int, y: int, rows: list[str], cursor: int, visible: int,
-              pitch: int) -> None:
+def _put_list(canvas: _Canvas, x: int, y: int, rows: list[str], cursor: int, visible: int, pitch: int) -> None:
     """A column of rows with the cursor glyph before the chosen one, scrolled to keep the cursor in view.
 
     A cursor one past the last row (an engine that adds a closing row) is drawn on an empty row.
@@ -356,7 +462,7 @@ def _put_list(img: np.ndarray, x: int, y: int, rows: list[str], cursor: int, vis
     count = max(len(rows), cursor + 1)
     first = min(max(0, cursor - visible + 1), max(0, count - visible))
     for i in range(first, min(count, first + visible)):
-        _put_text(img, x, y + (i - first) * pitch, _cursor(i, cursor) + (rows[i] if i < len(rows) else ""))
+        canvas.text(x, y + (i - first) * pitch, _cursor(i, cursor) + (rows[i] if i < len(rows) else ""))
 
 
 # ============================================================================================= text box
@@ -371,48 +477,48 @@ def _text_lines(text: str) -> list[str]:
 def _text_box(text: str, more: bool) -> np.ndarray:
     """The bottom text box (48, 160) with one page: two lines 16 px apart, or up to four 8 px apart when a
     page runs longer than the box's two lines."""
-    box = _box(WIDTH, 48).copy()
+    box = _shade_canvas(_box(WIDTH, 48).copy())
     lines = _text_lines(text)
     if len(lines) <= 2:
         for k, line in enumerate(lines):
-            _put_text(box, 8, 12 + 16 * k, line)
+            box.text(8, 12 + 16 * k, line)
     else:
         for k, line in enumerate(lines[:4]):
-            _put_text(box, 8, 8 + 8 * k, line)
+            box.text(8, 8 + 8 * k, line)
     if more:
-        box[36:44, 144:152] = _text(art.MORE)
-    box.setflags(write=False)
-    return box
+        box.paste(144, 36, _text(art.MORE))
+    box.img.setflags(write=False)
+    return box.img
 
 
-def _put_text_box(img: np.ndarray, text: str, more: bool) -> None:
-    img[_BOX_Y:] = _text_box(text, more)
+def _put_text_box(canvas: _Canvas, text: str, more: bool) -> None:
+    canvas.paste(0, _BOX_Y, canvas.look.image(("text box", text, more), lambda: _text_box(text, more)))
 
 
 # ============================================================================================= menus
 
 
-def _party_rows(img: np.ndarray, party: list[Mon], cursor: int) -> None:
+def _party_rows(canvas: _Canvas, party: list[Mon], cursor: int) -> None:
     """The party list in a box over the top 112 rows: name and level, then HP bar and HP numbers."""
-    _put_box(img, 0, 0, WIDTH, 112)
+    canvas.box(0, 0, WIDTH, 112)
     for i, mon in enumerate(party[:6]):
         y = 8 + 16 * i
-        _put_text(img, 8, y, _cursor(i, cursor) + SPECIES[mon.species].name[:10])
-        _put_text(img, 104, y, f"Lv{mon.level}")
-        _put_text(img, 16, y + 8, art.hp_bar_text(mon.hp, mon.max_hp))
-        _put_text(img, 96, y + 8, f"{mon.hp:>3}/{mon.max_hp:<3}")
+        canvas.text(8, y, _cursor(i, cursor) + SPECIES[mon.species].name[:10])
+        canvas.text(104, y, f"Lv{mon.level}")
+        canvas.text(16, y + 8, art.hp_bar_text(mon.hp, mon.max_hp))
+        canvas.text(96, y + 8, f"{mon.hp:>3}/{mon.max_hp:<3}")
     if not party:
-        _put_text(img, 16, 8, "No partners yet.")
+        canvas.text(16, 8, "No partners yet.")
     if party and len(party) <= cursor < 6:  # a closing row an engine may add
-        _put_text(img, 8, 8 + 16 * cursor, art.CURSOR)
+        canvas.text(8, 8 + 16 * cursor, art.CURSOR)
 
 
-def _hint(img: np.ndarray, text: str) -> None:
+def _hint(canvas: _Canvas, text: str) -> None:
     """A short prompt in a 32 px box at the bottom (up to two lines)."""
-    _put_box(img, 0, 112, WIDTH, 32)
+    canvas.box(0, 112, WIDTH, 32)
     lines = _text_lines(text)[:2]
     for k, line in enumerate(lines):
-        _put_text(img, 8, (124 if len(lines) == 1 else 120) + 8 * k, line)
+        canvas.text(8, (124 if len(lines) == 1 else 120) + 8 * k, line)
 
 
 _START_X, _START_W, _START_H = 88, 72, 64  # the start menu box, top right
@@ -421,40 +527,40 @@ _START_X, _START_W, _START_H = 88, 72, 64  # the start menu box, top right
 @functools.lru_cache(maxsize=8)
 def _start_menu(cursor: int) -> np.ndarray:
     """The start menu box (64, 72) with the cursor on row ``cursor``."""
-    box = _box(_START_W, _START_H).copy()
+    box = _shade_canvas(_box(_START_W, _START_H).copy())
     for i, option in enumerate(START_MENU_OPTIONS):
-        _put_text(box, 8, 12 + 16 * i, _cursor(i, cursor) + option)
-    box.setflags(write=False)
-    return box
+        box.text(8, 12 + 16 * i, _cursor(i, cursor) + option)
+    box.img.setflags(write=False)
+    return box.img
 
 
-def _draw_menu(img: np.ndarray, world: World, state: QuestState) -> None:
+def _draw_menu(canvas: _Canvas, world: World, state: QuestState) -> None:
     """Draws the open menu; every menu but START covers the whole screen."""
     kind, cursor = state.menu, state.menu_cursor
     if kind == MenuKind.START:
-        img[:_START_H, _START_X:] = _start_menu(cursor)
+        canvas.paste(_START_X, 0, canvas.look.image(("start", cursor), lambda: _start_menu(cursor)))
     elif kind == MenuKind.PARTY:
-        _party_rows(img, state.party, cursor)
-        _hint(img, "Choose who leads.")
+        _party_rows(canvas, state.party, cursor)
+        _hint(canvas, "Choose who leads.")
     elif kind == MenuKind.BAG_TARGET:
-        _party_rows(img, state.party, cursor)
+        _party_rows(canvas, state.party, cursor)
         item = state.menu_choice
-        _hint(img, f"Use {ITEM_NAMES[item]} on?" if 0 <= item < len(ITEM_NAMES) else "Use on?")
+        _hint(canvas, f"Use {ITEM_NAMES[item]} on?" if 0 <= item < len(ITEM_NAMES) else "Use on?")
     elif kind == MenuKind.BAG:
-        _put_box(img, 0, 0, WIDTH, HEIGHT)
+        canvas.box(0, 0, WIDTH, HEIGHT)
         items = bag_items(state)
         rows = [f"{ITEM_NAMES[i]:<13}x{state.bag[i]:>2}" for i in items]
-        _put_list(img, 8, 12, rows or ["No items."], cursor if rows else -1, visible=8, pitch=16)
+        _put_list(canvas, 8, 12, rows or ["No items."], cursor if rows else -1, visible=8, pitch=16)
     elif kind == MenuKind.SHOP:
         stock = world.shops[state.menu_choice] if 0 <= state.menu_choice < len(world.shops) else ()
-        _put_box(img, 88, 0, 72, 32)
-        _put_text(img, 96, 12, f"${state.money}")
-        _put_box(img, 0, 0, 88, 32)
+        canvas.box(88, 0, 72, 32)
+        canvas.text(96, 12, f"${state.money}")
+        canvas.box(0, 0, 88, 32)
         if 0 <= cursor < len(stock):
-            _put_text(img, 8, 12, f"Bag x{state.bag[stock[cursor]]}")
-        _put_box(img, 0, 32, WIDTH, HEIGHT - 32)
+            canvas.text(8, 12, f"Bag x{state.bag[stock[cursor]]}")
+        canvas.box(0, 32, WIDTH, HEIGHT - 32)
         rows = [f"{ITEM_NAMES[i]:<12} {ITEM_PRICE[i]:>4}" for i in stock] + ["EXIT"]  # prices in $
-        _put_list(img, 8, 44, rows, cursor, visible=6, pitch=16)
+        _put_list(canvas, 8, 44, rows, cursor, visible=6, pitch=16)
 
 
 # ============================================================================================= battle
@@ -465,78 +571,119 @@ def _battle_message(world: World, state: QuestState) -> str:
     return battle.battle_message_text(world, state, msg) if msg is not None else ""
 
 
-def _draw_battle(img: np.ndarray, world: World, state: QuestState) -> None:
+_MonLook = tuple[int, int, int, int]  # what a battle screen shows of a creature: species, level, HP, max HP
+
+
+def _shown(mon: Mon | None) -> _MonLook | None:
+    return None if mon is None else (mon.species, mon.level, mon.hp, mon.max_hp)
+
+
+def _battle_scene(look: _Look, foe: _MonLook | None, orbs: str | None, me: _MonLook | None) -> np.ndarray:
+    """A battle screen without the phase's boxes: both creatures with their panels, and the trainer's orbs
+    (one per enemy creature, ``o`` able to fight, ``-`` fainted)."""
+    canvas = _Canvas(look.blank(), look)
+    canvas.fill(0)
+    if foe is not None:
+        species, level, hp, max_hp = foe
+        canvas.text(8, 8, SPECIES[species].name[:10])
+        canvas.text(40, 16, f"Lv{level}")
+        canvas.text(8, 24, art.hp_bar_text(hp, max_hp))
+        canvas.hline(33, 8, 88, 3)  # the enemy panel's underline
+        canvas.creature(104, 0, species, False)
+    if orbs is not None:
+        canvas.text(8, 36, orbs)
+    if me is not None:
+        species, level, hp, max_hp = me
+        canvas.creature(8, 48, species, True)
+        # the panel starts at x=80 so the FIGHT screen's move box (x < 80) never hides it
+        canvas.text(80, 56, SPECIES[species].name[:10])
+        canvas.text(120, 64, f"Lv{level}")
+        canvas.text(80, 72, art.hp_bar_text(hp, max_hp))
+        canvas.text(104, 80, f"{hp:>3}/{max_hp:<3}")
+        canvas.hline(89, 80, 160, 3)
+    return canvas.img
+
+
+@functools.lru_cache(maxsize=8)
+def _battle_choices(cursor: int) -> np.ndarray:
+    """The MAIN phase's boxes (48, 160): "What next?" and the four options with the cursor."""
+    canvas = _shade_canvas(np.empty((48, WIDTH), np.uint8))
+    canvas.box(0, 0, 56, 48)
+    canvas.text(8, 12, "What")
+    canvas.text(8, 28, "next?")
+    canvas.box(56, 0, 104, 48)
+    for i, option in enumerate(BATTLE_MAIN_OPTIONS):  # 0 1 / 2 3
+        canvas.text(64 + 56 * (i % 2), 12 + 16 * (i // 2), _cursor(i, cursor) + option)
+    canvas.img.setflags(write=False)
+    return canvas.img
+
+
+@functools.lru_cache(maxsize=256)
+def _move_list(names: tuple[str, ...], cursor: int) -> np.ndarray:
+    """The FIGHT phase's bottom box (48, 160): one move per row, the cursor on the chosen one."""
+    canvas = _shade_canvas(_box(WIDTH, 48).copy())
+    for i, name in enumerate(names):
+        canvas.text(8, 8 + 8 * i, _cursor(i, cursor) + name)
+    canvas.img.setflags(write=False)
+    return canvas.img
+
+
+def _battle(world: World, state: QuestState, look: _Look) -> np.ndarray:
+    """A battle screen: the scene (coloured once per what it shows), then the phase's boxes."""
     b = state.battle
-    img[:] = 0
     foe = b.enemy[b.enemy_active] if 0 <= b.enemy_active < len(b.enemy) else None
     me = state.party[b.player_active] if 0 <= b.player_active < len(state.party) else None
-    if foe is not None:
-        spec = SPECIES[foe.species]
-        _put_text(img, 8, 8, spec.name[:10])
-        _put_text(img, 40, 16, f"Lv{foe.level}")
-        _put_text(img, 8, 24, art.hp_bar_text(foe.hp, foe.max_hp))
-        img[33, 8:88] = 3  # the enemy panel's underline
-        _blit(img, 104, 0, *_creature(foe.species, False))
-    if b.kind == BattleKind.TRAINER:  # one orb per enemy creature still able to fight
-        _put_text(img, 8, 36, "".join("o" if m.hp > 0 else "-" for m in b.enemy[:6]))
-    if me is not None:
-        spec = SPECIES[me.species]
-        _blit(img, 8, 48, *_creature(me.species, True))
-        # the panel starts at x=80 so the FIGHT screen's move box (x < 80) never hides it
-        _put_text(img, 80, 56, spec.name[:10])
-        _put_text(img, 120, 64, f"Lv{me.level}")
-        _put_text(img, 80, 72, art.hp_bar_text(me.hp, me.max_hp))
-        _put_text(img, 104, 80, f"{me.hp:>3}/{me.max_hp:<3}")
-        img[89, 80:160] = 3
+    scene = (_shown(foe), "".join("o" if m.hp > 0 else "-" for m in b.enemy[:6]) if b.kind == BattleKind.TRAINER
+             else None, _shown(me))
+    canvas = _Canvas(look.frame(("battle", *scene), lambda: _battle_scene(look, *scene)).copy(), look)
     phase = b.phase
     if phase == BattlePhase.MESSAGE:
-        _put_text_box(img, _battle_message(world, state), len(b.messages) > 1)
+        _put_text_box(canvas, _battle_message(world, state), len(b.messages) > 1)
     elif phase == BattlePhase.MAIN:
-        _put_box(img, 0, _BOX_Y, 56, 48)
-        _put_text(img, 8, _BOX_Y + 12, "What")
-        _put_text(img, 8, _BOX_Y + 28, "next?")
-        _put_box(img, 56, _BOX_Y, 104, 48)
-        for i, option in enumerate(BATTLE_MAIN_OPTIONS):  # 0 1 / 2 3
-            _put_text(img, 64 + 56 * (i % 2), _BOX_Y + 12 + 16 * (i // 2), _cursor(i, b.cursor) + option)
+        cursor = b.cursor
+        canvas.paste(0, _BOX_Y, look.image(("choices", cursor), lambda: _battle_choices(cursor)))
     elif phase == BattlePhase.FIGHT:
-        _put_box(img, 0, _BOX_Y, WIDTH, 48)
         moves = me.moves if me is not None else [-1] * MOVE_SLOTS
-        rows = [MOVES[m].name if m >= 0 else "-" for m in moves]
-        for i, row in enumerate(rows):
-            _put_text(img, 8, _BOX_Y + 8 + 8 * i, _cursor(i, b.cursor) + row)
+        names, cursor = tuple(MOVES[m].name if m >= 0 else "-" for m in moves), b.cursor
+        canvas.paste(0, _BOX_Y, look.image(("moves", names, cursor), lambda: _move_list(names, cursor)))
         if me is not None and 0 <= b.cursor < len(moves) and moves[b.cursor] >= 0:
             move = MOVES[moves[b.cursor]]
-            _put_box(img, 0, 48, 80, 48)
-            _put_text(img, 8, 60, TYPE_NAMES[move.type])
-            _put_text(img, 8, 76, f"PP{me.pp[b.cursor]:>3}/{move.pp}")
+            canvas.box(0, 48, 80, 48)
+            canvas.text(8, 60, TYPE_NAMES[move.type])
+            canvas.text(8, 76, f"PP{me.pp[b.cursor]:>3}/{move.pp}")
     elif phase == BattlePhase.BAG:
-        _put_box(img, 0, _BOX_Y, WIDTH, 48)
+        canvas.box(0, _BOX_Y, WIDTH, 48)
         items = battle.battle_items(state)
         rows = [f"{ITEM_NAMES[i]:<13}x{state.bag[i]:>2}" for i in items]
-        _put_list(img, 8, _BOX_Y + 8, rows or ["No items."], b.cursor if rows else -1, visible=4, pitch=8)
+        _put_list(canvas, 8, _BOX_Y + 8, rows or ["No items."], b.cursor if rows else -1, visible=4, pitch=8)
     elif phase in (BattlePhase.PARTY, BattlePhase.FORCED_SWITCH):
-        _party_rows(img, state.party, b.cursor)
-        _hint(img, "Switch to whom?" if phase == BattlePhase.PARTY else "Who will fight next?")
+        _party_rows(canvas, state.party, b.cursor)
+        _hint(canvas, "Switch to whom?" if phase == BattlePhase.PARTY else "Who will fight next?")
+    return canvas.img
 
 
 # ============================================================================================= frames
 
 
+def _draw(world: World, state: QuestState, look: _Look) -> np.ndarray:
+    """The frame of ``state`` in ``look``: the overworld (unless a battle or a full-screen menu hides it),
+    then the open menu, then the text box."""
+    if state.battle.kind != BattleKind.NONE:
+        return _battle(world, state, look)
+    if state.menu in (MenuKind.NONE, MenuKind.START):
+        canvas = _Canvas(_overworld(world, state, look), look)
+    else:  # the menu covers the whole screen: no overworld to draw
+        canvas = _Canvas(look.blank(), look)
+    if state.menu != MenuKind.NONE:
+        _draw_menu(canvas, world, state)
+    if state.dialog:
+        _put_text_box(canvas, message_text(world, state.dialog[0]), len(state.dialog) > 1)
+    return canvas.img
+
+
 def render_shades(world: World, state: QuestState) -> np.ndarray:
     """The frame as a (144, 160) ``uint8`` image of shade indices (0 lightest .. 3 darkest)."""
-    if state.battle.kind != BattleKind.NONE:
-        img = np.empty((HEIGHT, WIDTH), np.uint8)
-        _draw_battle(img, world, state)
-        return img
-    if state.menu in (MenuKind.NONE, MenuKind.START):
-        img = _overworld(world, state)
-    else:  # the menu covers the whole screen: no overworld to draw
-        img = np.empty((HEIGHT, WIDTH), np.uint8)
-    if state.menu != MenuKind.NONE:
-        _draw_menu(img, world, state)
-    if state.dialog:
-        _put_text_box(img, message_text(world, state.dialog[0]), len(state.dialog) > 1)
-    return img
+    return _draw(world, state, _look(_SHADES))
 
 
 def render_frame(world: World, state: QuestState, palette: art.PaletteLike = None) -> np.ndarray:
@@ -550,20 +697,8 @@ def render_frame(world: World, state: QuestState, palette: art.PaletteLike = Non
 
     The same world, state and palette always give the same bytes.
     """
-    look = _look(art.palette_array(palette))
-    if state.battle.kind != BattleKind.NONE or state.menu not in (MenuKind.NONE, MenuKind.START):
-        return _to_rgb(render_shades(world, state), look)
-    # the common frames (walking, reading, the start menu) skip the shade image: the overworld is gathered
-    # in RGB directly and the boxes over it are converted once per content
-    img = _overworld_rgb(world, state, look)
-    if state.menu == MenuKind.START:
-        cursor = state.menu_cursor
-        img[:_START_H, _START_X:] = _overlay(look, ("start", cursor), lambda: _start_menu(cursor))
-    if state.dialog:
-        text, more = message_text(world, state.dialog[0]), len(state.dialog) > 1
-        img[_BOX_Y:] = _overlay(look, ("text", text, more), lambda: _text_box(text, more))
-    return img
+    return _draw(world, state, _look(art.palette_array(palette)))
 
 
-__all__ = ["HEIGHT", "WIDTH", "render_frame", "render_shades", "symbolic_tiles", "tile_window",
-           "visible_entities"]
+__all__ = ["HEIGHT", "PAD", "WIDTH", "padded_tiles", "render_frame", "render_shades", "symbolic_tiles",
+           "tile_window", "visible_entities"]

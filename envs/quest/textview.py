@@ -30,6 +30,10 @@ A legend under the map lists only the symbols in view.
 
 from __future__ import annotations
 
+import functools
+import operator
+import re
+
 from longplay.envs.game import Mode
 from longplay.envs.quest import battle, engine, overworld
 from longplay.envs.quest.constants import (
@@ -55,7 +59,7 @@ from longplay.envs.quest.constants import (
 from longplay.envs.quest.content import MOVES, SPECIES
 from longplay.envs.quest.dialog import message_text
 from longplay.envs.quest.menus import bag_items
-from longplay.envs.quest.render import tile_window, visible_entities
+from longplay.envs.quest.render import PAD, padded_tiles, tile_window, visible_entities
 from longplay.envs.quest.state import Mon, QuestState, World
 
 PLAYER_CHAR = "@"
@@ -81,7 +85,7 @@ _KIND_NAMES = {EntityKind.PERSON: "a person", EntityKind.SIGN: "a sign", EntityK
                EntityKind.ITEM: "an item", EntityKind.HEALER: "a healer", EntityKind.CLERK: "a clerk",
                EntityKind.CAPSULE: "a capsule", EntityKind.GUARD: "a guard", EntityKind.BOULDER: "a boulder",
                EntityKind.CUT_TREE: "a small tree", EntityKind.GIFTER: "a person"}
-_PRINTABLE = frozenset(chr(c) for c in range(32, 127)) | {"\n"}
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e\n]")  # shown as "?"
 
 
 # ============================================================================================= map
@@ -92,6 +96,24 @@ def _entity_char(world: World, state: QuestState, e: int) -> str:
     if kind == EntityKind.TRAINER and state.done[e]:
         return BEATEN_TRAINER_CHAR
     return ENTITY_CHARS.get(kind, "?")
+
+
+def _tile_rows(world: World, map_index: int) -> tuple[str, ...]:
+    """The map's padded tile grid (:func:`~longplay.envs.quest.render.padded_tiles`) as rows of characters,
+    built once per map."""
+    grid = padded_tiles(world, map_index)
+    cached = _TILE_ROWS.get(id(grid))
+    if cached is None or cached[0] is not grid:
+        if len(_TILE_ROWS) >= 256:
+            _TILE_ROWS.clear()
+        rows = tuple("".join(_TILE_CHAR_LIST[t] for t in row) for row in grid.tolist())
+        cached = _TILE_ROWS[id(grid)] = (grid, rows)
+    return cached[1]
+
+
+# id(padded grid) -> (grid, rows); the entry keeps the grid alive so its id is not reused while it lives
+_TILE_ROWS: dict[int, tuple[object, tuple[str, ...]]] = {}
+_TILE_CHAR_LIST = list(TILE_CHARS)
 
 
 def ascii_map_rows(world: World, state: QuestState, radius: int | tuple[int, int] = MAP_RADIUS) -> list[str]:
@@ -107,12 +129,19 @@ def ascii_map_rows(world: World, state: QuestState, radius: int | tuple[int, int
     """
     rx, ry = (radius, radius) if isinstance(radius, int) else radius
     left, top, width, height = state.x - rx, state.y - ry, 2 * rx + 1, 2 * ry + 1
-    window = tile_window(world, state.map, left, top, width, height)
-    grid = [[TILE_CHARS[t] for t in row] for row in window.tolist()]
+    r0, c0 = top + PAD, left + PAD
+    padded = _tile_rows(world, state.map)
+    if 0 <= r0 and 0 <= c0 and r0 + height <= len(padded) and c0 + width <= len(padded[0]):
+        rows = [row[c0:c0 + width] for row in padded[r0:r0 + height]]  # the usual window: slices of text
+    else:
+        window = tile_window(world, state.map, left, top, width, height)
+        rows = ["".join(_TILE_CHAR_LIST[t] for t in row) for row in window.tolist()]
     for col, row, e in visible_entities(world, state, left, top, width, height):
-        grid[row][col] = _entity_char(world, state, e)
-    grid[ry][rx] = PLAYER_CHAR
-    return ["".join(row) for row in grid]
+        line = rows[row]
+        rows[row] = line[:col] + _entity_char(world, state, e) + line[col + 1:]
+    line = rows[ry]
+    rows[ry] = line[:rx] + PLAYER_CHAR + line[rx + 1:]
+    return rows
 
 
 def ascii_map(world: World, state: QuestState, radius: int | tuple[int, int] = MAP_RADIUS) -> str:
@@ -120,24 +149,35 @@ def ascii_map(world: World, state: QuestState, radius: int | tuple[int, int] = M
     return "\n".join(ascii_map_rows(world, state, radius))
 
 
-def _map_section(world: World, state: QuestState) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def _map_frame(x: int, y: int) -> tuple[str, str, str, tuple[str, ...]]:
+    """What frames the map around (x, y): the title line, the tens and units lines over the columns, and
+    the row labels (the y coordinate, blank above the map)."""
     rx, ry = MAP_RADIUS
+    xs = range(x - rx, x + rx + 1)
+    return (f"Map ({2 * rx + 1}x{2 * ry + 1} around you; x {xs[0]}..{xs[-1]}, y {y - ry}..{y + ry}):",
+            "     " + "".join(str(x // 10 % 10) if x >= 0 and x % 10 == 0 else " " for x in xs),
+            "     " + "".join(str(x % 10) if x >= 0 else " " for x in xs),
+            tuple(f"{row_y:>4} " if row_y >= 0 else "     " for row_y in range(y - ry, y + ry + 1)))
+
+
+# (symbol, meaning) in legend order: the player, tiles in Tile order, then what stands on tiles
+_LEGEND = ((PLAYER_CHAR, f"{PLAYER_CHAR} you"),
+           *((TILE_CHARS[t], f"{TILE_CHARS[t]} {TILE_LEGEND[t]}" if t != Tile.VOID else "(blank) outside the map")
+             for t in Tile),
+           *((ch, f"{ch} {name}") for ch, name in _ENTITY_LEGEND.items()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _legend(present: frozenset[str]) -> str:
+    """The legend line for the symbols in view (the player is always listed)."""
+    return "Legend: " + ", ".join(text for ch, text in _LEGEND if ch in present or ch == PLAYER_CHAR)
+
+
+def _map_section(world: World, state: QuestState) -> list[str]:
     rows = ascii_map_rows(world, state)
-    xs = range(state.x - rx, state.x + rx + 1)
-    lines = [f"Map ({2 * rx + 1}x{2 * ry + 1} around you; x {xs[0]}..{xs[-1]}, "
-             f"y {state.y - ry}..{state.y + ry}):",
-             "     " + "".join(str(x // 10 % 10) if x >= 0 and x % 10 == 0 else " " for x in xs),
-             "     " + "".join(str(x % 10) if x >= 0 else " " for x in xs)]
-    for k, row in enumerate(rows):
-        y = state.y - ry + k
-        lines.append(f"{y:>4} {row}" if y >= 0 else f"     {row}")
-    present = set("".join(rows))
-    legend = [f"{PLAYER_CHAR} you"]
-    legend += [f"{TILE_CHARS[t]} {TILE_LEGEND[t]}" if t != Tile.VOID else "(blank) outside the map"
-               for t in Tile if TILE_CHARS[t] in present]
-    legend += [f"{ch} {name}" for ch, name in _ENTITY_LEGEND.items() if ch in present]
-    lines.append("Legend: " + ", ".join(legend))
-    return lines
+    title, tens, units, labels = _map_frame(state.x, state.y)
+    return [title, tens, units, *map(operator.add, labels, rows), _legend(frozenset("".join(rows)))]
 
 
 # ============================================================================================= pieces
@@ -150,13 +190,22 @@ def _types(species: int) -> str:
 
 def _mon(mon: Mon, exact_hp: bool = True) -> str:
     """Name, level, HP and types. A foe's HP is a percentage: the screen shows only its HP bar."""
-    hp = f"{mon.hp}/{mon.max_hp}" if exact_hp else f"{(100 * mon.hp + mon.max_hp - 1) // max(1, mon.max_hp)}%"
-    return f"{SPECIES[mon.species].name} Lv{mon.level} HP {hp} [{_types(mon.species)}]"
+    return _mon_text(mon.species, mon.level, mon.hp, mon.max_hp, exact_hp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mon_text(species: int, level: int, hp: int, max_hp: int, exact_hp: bool) -> str:
+    shown = f"{hp}/{max_hp}" if exact_hp else f"{(100 * hp + max_hp - 1) // max(1, max_hp)}%"
+    return f"{SPECIES[species].name} Lv{level} HP {shown} [{_types(species)}]"
 
 
 def _moves(mon: Mon) -> str:
-    return ", ".join(f"{MOVES[m].name} {pp}/{MOVES[m].pp}" for m, pp in zip(mon.moves, mon.pp, strict=True)
-                     if m >= 0)
+    return _moves_text(tuple(mon.moves), tuple(mon.pp))
+
+
+@functools.lru_cache(maxsize=4096)
+def _moves_text(moves: tuple[int, ...], pp: tuple[int, ...]) -> str:
+    return ", ".join(f"{MOVES[m].name} {left}/{MOVES[m].pp}" for m, left in zip(moves, pp, strict=True) if m >= 0)
 
 
 def _options(rows: list[str], cursor: int, indent: str = "  ") -> list[str]:
@@ -261,18 +310,42 @@ def _status_section(world: World, state: QuestState) -> list[str]:
         lines.append(f"  {i + 1}. {_mon(mon)}; moves: {_moves(mon)}")
     if not state.party:
         lines.append("  (no partner yet)")
-    bag = [f"{ITEM_NAMES[i]} x{c}" for i, c in enumerate(state.bag) if c > 0]
-    lines.append(f"Bag: {', '.join(bag) if bag else 'empty'}")
+    lines.append(_bag_line(tuple(state.bag)))
     lines.append(f"Money: ${state.money}")
-    won = [name for name, ev in zip(world.badge_names, world.badge_events, strict=True)
-           if state.has_event(ev)]
-    lines.append(f"Badges {len(won)}/{len(world.badge_names)}: {', '.join(won) if won else 'none'}")
-    abilities = [ABILITY_NAMES[a] for a in range(len(ABILITY_NAMES))
-                 if overworld.has_ability(state, world, a)]
-    lines.append(f"Abilities: {', '.join(abilities) if abilities else 'none'}")
+    lines += _progress_lines(world.badge_names, world.badge_events, world.ability_badge, state.events)
     if state.ward_steps > 0:
         lines.append(f"Ward Spray: {state.ward_steps} steps left")
     return lines
+
+
+@functools.lru_cache(maxsize=1024)
+def _bag_line(bag: tuple[int, ...]) -> str:
+    items = [f"{ITEM_NAMES[i]} x{c}" for i, c in enumerate(bag) if c > 0]
+    return f"Bag: {', '.join(items) if items else 'empty'}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _progress_lines(badge_names: tuple[str, ...], badge_events: tuple[int, ...], ability_badge: tuple[int, ...],
+                    events: int) -> tuple[str, str]:
+    """The badges and abilities lines: what the events won (an ability comes with its badge, as in
+    :func:`~longplay.envs.quest.overworld.has_ability`)."""
+    def won(event: int) -> bool:
+        return event >= 0 and (events >> event) & 1 == 1
+
+    badges = [name for name, ev in zip(badge_names, badge_events, strict=True) if won(ev)]
+    abilities = [ABILITY_NAMES[a] for a in range(len(ABILITY_NAMES))
+                 if ability_badge[a] >= 0 and won(badge_events[ability_badge[a]])]
+    return (f"Badges {len(badges)}/{len(badge_names)}: {', '.join(badges) if badges else 'none'}",
+            f"Abilities: {', '.join(abilities) if abilities else 'none'}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _location_line(name: str, kind: int, map_index: int) -> str:
+    kind_name = MapKind(kind).name.lower() if kind in MapKind._value2member_map_ else "area"
+    return f"Location: {name} ({kind_name}, map {map_index})"
+
+
+_MODE_LINES = {mode: f"Mode: {mode.value}" for mode in Mode}
 
 
 def text_view(world: World, state: QuestState) -> str:
@@ -287,12 +360,11 @@ def text_view(world: World, state: QuestState) -> str:
     """
     m = world.maps[state.map]
     mode = engine.mode(state)
-    kind = MapKind(m.kind).name.lower() if m.kind in MapKind._value2member_map_ else "area"
-    lines = [f"Location: {m.name} ({kind}, map {state.map})",
+    lines = [_location_line(m.name, m.kind, state.map),
              f"Position: x={state.x}, y={state.y}, facing {DIRECTION_NAMES[state.facing & 3]}"
              + ("" if mode == Mode.BATTLE else f"; ahead: {_ahead(world, state)}")
              + ("; swimming" if state.surfing else ""),
-             f"Mode: {mode.value}"]
+             _MODE_LINES[mode]]
     if mode == Mode.BATTLE:
         lines += _battle_section(world, state)
     else:
@@ -303,7 +375,9 @@ def text_view(world: World, state: QuestState) -> str:
         lines += _map_section(world, state)
     lines += _status_section(world, state)
     text = "\n".join(lines)
-    return "".join(ch if ch in _PRINTABLE else "?" for ch in text)
+    if text.isascii() and "".join(lines).isprintable():  # nearly always: no character to replace
+        return text
+    return _NOT_PRINTABLE.sub("?", text)
 
 
 __all__ = ["BEATEN_TRAINER_CHAR", "ENTITY_CHARS", "MAP_RADIUS", "PLAYER_CHAR", "ascii_map", "ascii_map_rows",

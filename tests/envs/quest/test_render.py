@@ -382,7 +382,7 @@ def _every_screen(world: World) -> list[QuestState]:
 
 @pytest.mark.parametrize("palette", [None, "grey", [[9, 8, 7], [6, 5, 4], [3, 2, 1], [250, 251, 252]]])
 def test_rgb_fast_path_matches_the_shade_image(world: World, palette: object) -> None:
-    """Overworld and dialog frames are gathered in RGB directly; they must equal palette[shades]."""
+    """RGB frames are drawn from art coloured per palette; they must equal palette[shades]."""
     for state in _every_screen(world):
         frame = render.render_frame(world, state, palette)
         assert frame.flags.c_contiguous

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import random
 import sys
@@ -216,3 +217,12 @@ def test_fuzz_text_view_is_printable_ascii(world: World) -> None:
                                   phase=rng.choice(list(BattlePhase)), cursor=rng.randrange(4),
                                   messages=[(BattleMsg.GO, 0, 0)])
         _check_text(textview.text_view(world, state))
+
+
+def test_characters_outside_printable_ascii_become_question_marks(world: World) -> None:
+    """World text is not trusted to be plain ASCII: any other character is shown as ``?``."""
+    town = world.maps[0]
+    odd = dataclasses.replace(world, maps=(dataclasses.replace(town, name="Caf\u00e9\tTown\x7f"), *world.maps[1:]))
+    text = textview.text_view(odd, worlds.make_state(odd))
+    assert text.splitlines()[0].startswith("Location: Caf??Town? (town, map 0)")
+    _check_text(text)
