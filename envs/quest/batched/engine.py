@@ -34,6 +34,7 @@ from longplay.envs.quest.batched.common import (
     dialog_length,
     first_able,
     gather_mon,
+    heal_party,
 )
 from longplay.envs.quest.batched.render import PixelRenderer, symbolic_view
 from longplay.envs.quest.batched.rng import draw_all, episode_keys
@@ -205,11 +206,13 @@ class BatchedQuest:
         in_overworld = live & ~in_battle & ~in_dialog & ~in_menu
         rnd = draw_all(s.key, s.tick)
         able = first_able(s.party, s.party_count) >= 0
-        say_overworld, wild = overworld.press(s, cx, in_overworld, button, rnd, able)
-        trainer = dialog.press(s, cx, in_dialog, button)
+        say_overworld, wild, healer = overworld.press(s, cx, in_overworld, button, rnd, able)
+        trainer, whiteout = dialog.press(s, cx, in_dialog, button)
         say_menu = menus.press(s, cx, in_menu, button)
         say_battle, box = battle.press(s, cx, in_battle, button, rnd)
         battle.start(s, cx, wild, trainer)
+        # healing touches only envs that start no battle and read no party afterwards in this step
+        heal_party(s, cx, healer | whiteout)
         apply_say(s, say_overworld)
         apply_say(s, say_menu)
         apply_say(s, say_battle)
