@@ -440,14 +440,15 @@ class BoxWrite:
 
 
 def _write_messages(s: BatchedState, mask: torch.Tensor, cand: torch.Tensor, valid: torch.Tensor) -> None:
-    """Compacts the valid candidate messages into the queue (from its start) where ``mask``."""
-    slots = cand.shape[1]
+    """Compacts the valid candidate messages into the queue (from its start) where ``mask``.
+
+    One scatter straight into the queue: candidates that are not written go to its scratch slot (the last),
+    and slots past the new count keep stale messages, which nothing reads.
+    """
+    scratch = s.messages.shape[1] - 1
     pos = valid.to(torch.int32).cumsum(1) - 1
-    target = torch.where(valid, pos, slots).long()
-    packed = torch.zeros((cand.shape[0], slots + 1), dtype=torch.int64, device=cand.device)
-    packed.scatter_(1, target, cand)
-    cap = s.messages.shape[1]
-    s.messages = torch.where(mask[:, None], packed[:, :cap], s.messages)
+    target = torch.where(valid & mask[:, None], pos, scratch).long()
+    s.messages.scatter_(1, target, cand)
     s.message_count = torch.where(mask, valid.sum(1, dtype=torch.int32), s.message_count)
     s.message_head = torch.where(mask, 0, s.message_head)
 
