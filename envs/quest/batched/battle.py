@@ -336,7 +336,9 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     defeat_text = trow[:, T_["defeat_text"]]
     follower_species = gather_mon(s.enemy, follower.clamp(min=0))[:, SPECIES]
     s.enemy_active = torch.where(sent_out, follower, s.enemy_active)
-    lost_all = me_fainted & (first_able(s.party, s.party_count) < 0)
+    # the party's first able member after the turn (the party does not change again in this press)
+    party_first = first_able(s.party, s.party_count)
+    lost_all = me_fainted & (party_first < 0)
     win = foe_fainted & ~sent_out
 
     # ---------------------------------------------------------------------------------------- messages
@@ -416,7 +418,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     active_hp = gather_mon(s.party, s.player_active)[:, HP]
     to_forced = cont & (active_hp == 0)
     new_phase = torch.where(cont, torch.where(to_forced, _FORCED, _MAIN).to(torch.int32), new_phase)
-    new_cursor = torch.where(cont, torch.where(to_forced, first_able(s.party, s.party_count), 0), new_cursor)
+    new_cursor = torch.where(cont, torch.where(to_forced, party_first, 0), new_cursor)
     s.battle_phase = new_phase
     s.battle_cursor = new_cursor
     ends = emptied & ~cont
