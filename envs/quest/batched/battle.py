@@ -336,7 +336,9 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     defeat_text = trow[:, T_["defeat_text"]]
     follower_species = gather_mon(s.enemy, follower.clamp(min=0))[:, SPECIES]
     s.enemy_active = torch.where(sent_out, follower, s.enemy_active)
-    lost_all = me_fainted & (first_able(s.party, s.party_count) < 0)
+    # the party's first able member after the turn (the party does not change again in this press)
+    party_first = first_able(s.party, s.party_count)
+    lost_all = me_fainted & (party_first < 0)
     win = foe_fainted & ~sent_out
 
     # ---------------------------------------------------------------------------------------- messages
@@ -416,7 +418,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     active_hp = gather_mon(s.party, s.player_active)[:, HP]
     to_forced = cont & (active_hp == 0)
     new_phase = torch.where(cont, torch.where(to_forced, _FORCED, _MAIN).to(torch.int32), new_phase)
-    new_cursor = torch.where(cont, torch.where(to_forced, first_able(s.party, s.party_count), 0), new_cursor)
+    new_cursor = torch.where(cont, torch.where(to_forced, party_first, 0), new_cursor)
     s.battle_phase = new_phase
     s.battle_cursor = new_cursor
     ends = emptied & ~cont
@@ -440,14 +442,15 @@ class BoxWrite:
 
 
 def _write_messages(s: BatchedState, mask: torch.Tensor, cand: torch.Tensor, valid: torch.Tensor) -> None:
-    """Compacts the valid candidate messages into the queue (from its start) where ``mask``."""
-    slots = cand.shape[1]
+    """Compacts the valid candidate messages into the queue (from its start) where ``mask``.
+
+    One scatter straight into the queue: candidates that are not written go to its scratch slot (the last),
+    and slots past the new count keep stale messages, which nothing reads.
+    """
+    scratch = s.messages.shape[1] - 1
     pos = valid.to(torch.int32).cumsum(1) - 1
-    target = torch.where(valid, pos, slots).long()
-    packed = torch.zeros((cand.shape[0], slots + 1), dtype=torch.int64, device=cand.device)
-    packed.scatter_(1, target, cand)
-    cap = s.messages.shape[1]
-    s.messages = torch.where(mask[:, None], packed[:, :cap], s.messages)
+    target = torch.where(valid & mask[:, None], pos, scratch).long()
+    s.messages.scatter_(1, target, cand)
     s.message_count = torch.where(mask, valid.sum(1, dtype=torch.int32), s.message_count)
     s.message_head = torch.where(mask, 0, s.message_head)
 

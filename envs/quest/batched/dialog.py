@@ -12,7 +12,6 @@ from longplay.envs.quest.batched.common import (
     MENU,
     Ctx,
     dialog_length,
-    heal_party,
 )
 from longplay.envs.quest.batched.state import BatchedState
 from longplay.envs.quest.batched.tables import E_
@@ -29,8 +28,9 @@ class TrainerStart:
     entity: torch.Tensor
 
 
-def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) -> TrainerStart:
-    """One button for the envs in ``mask`` (a text box is open); returns the trainer battle its effect starts."""
+def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) -> tuple[TrainerStart, torch.Tensor]:
+    """One button for the envs in ``mask`` (a text box is open); returns the trainer battle its effect starts
+    and the envs that whited out (the engine heals their party)."""
     ab = mask & ((button == _A) | (button == _B))
     s.dialog_head = s.dialog_head + ab.to(torch.int32)
     ends = ab & (dialog_length(s) == 0)
@@ -44,16 +44,15 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) ->
     s.menu = torch.where(shop, MENU.SHOP, s.menu)
     s.menu_cursor = torch.where(shop, 0, s.menu_cursor)
     s.menu_choice = torch.where(shop, arg, s.menu_choice)
-    # whiteout: back to the last rest house, facing up, half the money, healed
+    # whiteout: back to the last rest house, facing up, half the money (and healed, by the engine)
     s.map = torch.where(whiteout, s.respawn[:, 0], s.map)
     s.x = torch.where(whiteout, s.respawn[:, 1], s.x)
     s.y = torch.where(whiteout, s.respawn[:, 2], s.y)
     s.facing = torch.where(whiteout, 0, s.facing)
     s.surfing = s.surfing & ~whiteout
     s.money = torch.where(whiteout, s.money // 2, s.money)
-    heal_party(s, cx, whiteout)
     trainer = cx.rows(arg.clamp(0, cx.dummy))[:, E_["trainer"]]
-    return TrainerStart(fight, trainer, arg)
+    return TrainerStart(fight, trainer, arg), whiteout
 
 
 __all__ = ["TrainerStart", "press"]

@@ -34,6 +34,7 @@ from longplay.envs.quest.batched.common import (
     dialog_length,
     first_able,
     gather_mon,
+    heal_party,
 )
 from longplay.envs.quest.batched.render import PixelRenderer, symbolic_view
 from longplay.envs.quest.batched.rng import draw_all, episode_keys
@@ -133,6 +134,9 @@ class BatchedQuest:
         self._event_slots = torch.arange(t.num_events + 3, device=self.device, dtype=torch.int32)
         self._milestone_mask = self._event_slots[None, :] < t.milestones[w][:, None]
         self._pixels = PixelRenderer(self.device, palette) if obs_mode == "pixels" else None
+        # the record columns the vector shows of the enemy (of creatures on the player's side: all but species)
+        self._stat_cols = torch.tensor([SPECIES, LEVEL, HP, MAX_HP], dtype=torch.int64, device=self.device)
+        self._key_items = torch.nonzero(self.content.item_key[:NUM_ITEMS] > 0).flatten()  # bag columns
         self._step_fn = self._step
 
     # ------------------------------------------------------------------------------------------ API
@@ -205,11 +209,13 @@ class BatchedQuest:
         in_overworld = live & ~in_battle & ~in_dialog & ~in_menu
         rnd = draw_all(s.key, s.tick)
         able = first_able(s.party, s.party_count) >= 0
-        say_overworld, wild = overworld.press(s, cx, in_overworld, button, rnd, able)
-        trainer = dialog.press(s, cx, in_dialog, button)
+        say_overworld, wild, healer = overworld.press(s, cx, in_overworld, button, rnd, able)
+        trainer, whiteout = dialog.press(s, cx, in_dialog, button)
         say_menu = menus.press(s, cx, in_menu, button)
         say_battle, box = battle.press(s, cx, in_battle, button, rnd)
         battle.start(s, cx, wild, trainer)
+        # healing touches only envs that start no battle and read no party afterwards in this step
+        heal_party(s, cx, healer | whiteout)
         apply_say(s, say_overworld)
         apply_say(s, say_menu)
         apply_say(s, say_battle)
@@ -269,26 +275,23 @@ class BatchedQuest:
         badges = s.events.gather(1, cx.env_badge_cols).sum(1)
         party = s.party[:, :PARTY_SIZE]
         valid = cx.slots[None, :] < s.party_count[:, None]
-        has_party = s.party_count > 0
-        lead = party[:, 0]
-        lead_stats = torch.where(has_party[:, None], lead[:, [LEVEL, HP, MAX_HP]], 0)
+        lead_stats = party[:, 0].index_select(1, self._stat_cols[1:]) * (s.party_count > 0)[:, None]
         use_active = in_battle & (s.player_active < s.party_count)
-        active = gather_mon(s.party, s.player_active)
-        active_stats = torch.where(use_active[:, None], active[:, [LEVEL, HP, MAX_HP]], lead_stats)
+        active = gather_mon(s.party, s.player_active).index_select(1, self._stat_cols[1:])
+        active_stats = torch.where(use_active[:, None], active, lead_stats)
         has_enemy = in_battle & (s.enemy_count > 0)
-        enemy = gather_mon(s.enemy, s.enemy_active)
-        enemy_stats = torch.where(has_enemy[:, None], enemy[:, [SPECIES, LEVEL, HP, MAX_HP]],
-                                  cx.no_enemy)
-        party_hp = torch.where(valid, party[:, :, HP], 0).sum(1)
-        party_max = torch.where(valid, party[:, :, MAX_HP], 0).sum(1)
-        key_items = ((s.bag[:, :NUM_ITEMS] > 0) & (self.content.item_key[:NUM_ITEMS] > 0)).sum(1)
+        enemy = gather_mon(s.enemy, s.enemy_active).index_select(1, self._stat_cols)
+        enemy_stats = torch.where(has_enemy[:, None], enemy, cx.no_enemy)
+        party_hp = (party[:, :, HP] * valid).sum(1, dtype=torch.int32)
+        party_max = (party[:, :, MAX_HP] * valid).sum(1, dtype=torch.int32)
+        key_items = (s.bag.index_select(1, self._key_items) > 0).sum(1, dtype=torch.int32)
         abilities = s.events.gather(1, cx.env_ability_col).sum(1)
         cols = [mode, s.facing, s.map, s.x, s.y, s.surfing, s.money, badges, s.party_count, s.menu, s.menu_cursor,
                 s.battle_kind, s.battle_phase, s.battle_cursor, pages, s.ward_steps]
-        out = torch.stack([c.to(torch.float32) for c in cols], 1)
-        return torch.cat([out, lead_stats.float(), active_stats.float(), enemy_stats.float(),
-                          torch.stack([party_hp, party_max, s.box_count, self.milestones, key_items, abilities],
-                                      1).float()], 1)
+        # every field is a small integer: gathered as integers, converted to float32 once
+        tail = [party_hp, party_max, s.box_count, self.milestones, key_items, abilities]
+        return torch.cat([torch.stack(cols, 1), lead_stats, active_stats, enemy_stats, torch.stack(tail, 1)],
+                         1).to(torch.float32)
 
     # ------------------------------------------------------------------------------------------ reference
     def documents(self, envs: list[int] | None = None) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ from longplay.envs.quest.batched.common import (
     entity_at,
     event_col,
     first_able,
-    heal_party,
     mark_done,
     new_mon,
     page,
@@ -58,8 +57,10 @@ class Wild:
 
 
 def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rnd: torch.Tensor,
-          able: torch.Tensor) -> tuple[Say, Wild]:
-    """One button in the overworld for the envs in ``mask``; returns the pages and wild battle it starts.
+          able: torch.Tensor) -> tuple[Say, Wild, torch.Tensor]:
+    """One button in the overworld for the envs in ``mask``; returns the pages and wild battle it starts, and
+    the envs that talked to a healer (the engine heals their party: one heal per step serves the overworld
+    and the dialog's whiteout).
 
     Args:
         s: The state (updated in place).
@@ -188,7 +189,6 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     s.party_count = s.party_count + capsule.to(torch.int32)
     # rest house
     healer = is_[EK.HEALER]
-    heal_party(s, cx, healer)
     s.respawn = torch.where(healer[:, None], torch.stack([s.map, s.x, s.y], 1), s.respawn)
     # done marks: items, gifts, trees, capsules (with their group)
     members = take(cx.t.group_members, cx.ent_base + e_target)  # [N, G]
@@ -218,7 +218,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
         arg=torch.where(seen, trainer_e, arg),
     )
     del dev
-    return say, Wild(wild, chosen[:, 0], wild_level)
+    return say, Wild(wild, chosen[:, 0], wild_level), healer
 
 
 def _sight(s: BatchedState, cx: Ctx, mask: torch.Tensor, cell: torch.Tensor, bvis: torch.Tensor | None

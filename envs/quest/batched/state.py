@@ -3,7 +3,7 @@
 Every field of :class:`~longplay.envs.quest.state.QuestState` has a tensor with a leading env dimension.
 Lists become fixed arrays with counts, and each array that is written at a data-dependent index has one extra
 *scratch* slot at the end: a masked-off write goes there instead of being a branch (party, box, enemy team,
-bag, boulders). Queues:
+bag, boulders, battle messages). Queues:
 
 * **Dialog.** Every interaction queues a run of world text pages followed by at most :data:`EXTRA_PAGES`
   generated pages, always into an empty queue (the reference only queues pages while no text box is open).
@@ -78,7 +78,7 @@ class BatchedState:
     player_active: torch.Tensor
     battle_phase: torch.Tensor
     battle_cursor: torch.Tensor
-    messages: torch.Tensor  # int64 [N, C] packed battle messages
+    messages: torch.Tensor  # int64 [N, C + 1] packed battle messages (the last slot is scratch)
     message_count: torch.Tensor
     message_head: torch.Tensor
     outcome: torch.Tensor
@@ -125,7 +125,7 @@ def empty_state(num_envs: int, tables: WorldTables, message_capacity: int, devic
         dialog_effect=z(), dialog_arg=z(), menu=z(), menu_cursor=z(), menu_choice=z(), battle_kind=z(),
         battle_trainer=torch.full((n,), -1, **i32), battle_entity=torch.full((n,), -1, **i32), enemy_count=z(),
         enemy=mons(tables.team_size + 1), enemy_active=z(), player_active=z(), battle_phase=z(),
-        battle_cursor=z(), messages=z(message_capacity, dtype=torch.int64), message_count=z(), message_head=z(),
+        battle_cursor=z(), messages=z(message_capacity + 1, dtype=torch.int64), message_count=z(), message_head=z(),
         outcome=z(), turns=z(), finished=z(dtype=torch.bool), overflow=z(dtype=torch.bool),
     )
 
@@ -267,7 +267,7 @@ def load_states(state: BatchedState, tables: WorldTables, world_of: np.ndarray, 
     Raises:
         BoundError: a state exceeds a fixed bound (party, box, team size, queue capacities).
     """
-    cap = state.messages.shape[1]
+    cap = state.messages.shape[1] - 1  # the last slot is scratch
     for i, s in zip(envs, states, strict=True):
         w = int(world_of[i])
         world = tables.worlds[w]

@@ -154,7 +154,7 @@ def test_noop_only_advances_time(mini) -> None:
 
 def test_bounds_and_memory(mini) -> None:
     b = BatchedQuest(4, worlds=[mini])
-    assert b.state.messages.shape[1] == 17 + max_level_ups()
+    assert b.state.messages.shape[1] == 17 + max_level_ups() + 1  # + the scratch slot
     per_env = b.state_bytes_per_env()
     assert 1_000 < per_env < 8_000
 
