@@ -42,6 +42,10 @@ class TrainConfig:
     """Reward shaping: ``none`` (sparse milestones), a preset (``quest``, ``novelty``, ``pokemonred-v2``) or
     ``preset,term=weight,...`` (terms: novelty, level, heal, death, event, badge)."""
 
+    buttons: str = ""
+    """The buttons the policy presses, comma-separated (``up,down,left,right,a,b``); empty: every button.
+    Fewer buttons make exploring cheaper: START opens a menu that a random walk rarely leaves."""
+
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"
     """``ppo`` (Stable-Baselines3 PPO) or ``ppo-device`` (rollouts and updates on the device, over the
@@ -175,9 +179,11 @@ class TrainConfig:
                              "(use --vec-env batched)")
         if self.run_name and not re.fullmatch(r"[A-Za-z0-9._+-][A-Za-z0-9._+=-]*", self.run_name):
             raise ValueError(f"invalid run_name {self.run_name!r}; use letters, digits and . _ + - =")
+        from longplay.envs.wrappers.buttons import parse_buttons
         from longplay.envs.wrappers.shaping import parse_shaping
 
         parse_shaping(self.shaping)
+        parse_buttons(self.buttons)
         return self
 
     def default_run_name(self) -> str:

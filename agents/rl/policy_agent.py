@@ -212,6 +212,10 @@ class PPOAgent:
         self.deterministic = deterministic
         self.obs_mode = policy.config.obs_mode
         self.pipeline = ObsPipeline(policy.config, policy.description)
+        from longplay.envs.wrappers.buttons import parse_buttons
+
+        #: The env action of each policy action (the buttons the policy was trained to press).
+        self.buttons = parse_buttons(policy.config.buttons) or None
         self.rng = np.random.default_rng(0)
         self._started = False
 
@@ -258,6 +262,8 @@ class PPOAgent:
         self._started = False
         logits = self.policy.logits(policy_obs)
         if self.deterministic:
-            return int(np.argmax(logits))
-        p = np.exp(logits - logits.max())
-        return int(self.rng.choice(len(p), p=p / p.sum()))
+            choice = int(np.argmax(logits))
+        else:
+            p = np.exp(logits - logits.max())
+            choice = int(self.rng.choice(len(p), p=p / p.sum()))
+        return self.buttons[choice] if self.buttons else choice

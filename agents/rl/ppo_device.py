@@ -35,6 +35,7 @@ from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint
+from longplay.envs.wrappers.buttons import parse_buttons
 from longplay.envs.wrappers.shaping import ShapingWeights, parse_shaping
 
 
@@ -81,12 +82,15 @@ class DeviceShaping:
     """The shaping terms of :mod:`longplay.envs.wrappers.shaping`, from the symbolic ``vector`` on the device.
 
     Novelty uses a per-env hashed table of (map, x, y) (``2**table_bits`` slots) stamped with the env's
-    episode number, so a new episode forgets its tiles without clearing the table. ``level`` follows the lead
+    episode number, so a new episode forgets its tiles without clearing the table; ``novelty_decay`` counts
+    visits in one table shared by every env (each visit adds ``1 / num_envs``), and ``map`` keeps a per-env
+    table of the map ids entered this episode. ``level`` follows the lead
     creature's level (the vector has no party sum); event flags are not in the vector, so the ``event`` term
     is not available here.
     """
 
     FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size")
+    MAX_MAPS = 1024  # the map term's table (ids beyond share the last slot)
 
     def __init__(self, weights: ShapingWeights, num_envs: int, device: torch.device,
                  table_bits: int = 14) -> None:
@@ -99,8 +103,12 @@ class DeviceShaping:
         self.index = {name: VECTOR_FIELDS.index(name) for name in self.FIELDS}
         self.slots = 1 << table_bits
         self.table = torch.zeros((num_envs, self.slots), dtype=torch.int32, device=device)
+        # novelty_decay: episodes per env that stood on each slot, shared by every env.
+        self.visits = torch.zeros(self.slots, device=device)
+        self.visit_weight = 1.0 / num_envs
         self.episode = torch.ones(num_envs, dtype=torch.int32, device=device)
         self.rows = torch.arange(num_envs, device=device)
+        self.maps_seen = torch.zeros((num_envs, self.MAX_MAPS), dtype=torch.bool, device=device)
         self.prev: dict[str, torch.Tensor] = {}
         self.best_level = torch.zeros(num_envs, device=device)
         self.base_level = torch.zeros(num_envs, device=device)
@@ -116,11 +124,18 @@ class DeviceShaping:
     def _hp(self, vector: torch.Tensor) -> torch.Tensor:
         return self._get(vector, "party_hp") / self._get(vector, "party_max_hp").clamp(min=1)
 
-    def _visit(self, vector: torch.Tensor) -> torch.Tensor:
-        """Marks each env's tile; True where it was not yet visited this episode."""
+    def _visit(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Marks each env's tile; (True where it was not yet visited this episode, the tile's slot)."""
         slot = self._slot(vector)
         new = self.table[self.rows, slot] != self.episode
         self.table[self.rows, slot] = self.episode
+        return new, slot
+
+    def _enter(self, vector: torch.Tensor) -> torch.Tensor:
+        """Marks each env's map; True where it was not yet entered this episode."""
+        index = self._get(vector, "map").long().clamp(0, self.MAX_MAPS - 1)
+        new = ~self.maps_seen[self.rows, index]
+        self.maps_seen[self.rows, index] = True
         return new
 
     def _restart(self, vector: torch.Tensor, where: torch.Tensor) -> None:
@@ -135,12 +150,18 @@ class DeviceShaping:
         """Starts every env's episode at ``vector``."""
         self._restart(vector, torch.ones_like(self.episode, dtype=torch.bool))
         self._visit(vector)
+        self._enter(vector)
 
     def __call__(self, vector: torch.Tensor, done: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each term's reward this step (0 where the episode just ended: ``vector`` is the next start)."""
         w, live = self.w, (~done).float()
         self.episode = self.episode + done.to(torch.int32)  # finished envs forget their tiles
-        new_tile = self._visit(vector)
+        self.maps_seen &= ~done[:, None]  # ... and their maps
+        new_tile, slot = self._visit(vector)
+        novelty = new_tile.float()
+        if w.novelty_decay:
+            novelty = novelty / torch.sqrt(1.0 + w.novelty_decay * self.visits[slot])
+            self.visits.index_add_(0, slot, new_tile.float() * live * self.visit_weight)
         gained = (self._get(vector, "lead_level") - self.base_level).clamp(min=0)
         level_gain = (gained - self.best_level).clamp(min=0)
         self.best_level = torch.maximum(self.best_level, gained)
@@ -150,10 +171,59 @@ class DeviceShaping:
         death = (healed & (self.prev["hp"] <= 0)).float()
         new_badges = (badges - self.prev["badges"]).clamp(min=0)
         self.prev.update(hp=hp, size=size, badges=torch.maximum(self.prev["badges"], badges))
-        terms = {"novelty": w.novelty * new_tile.float(), "level": w.level * level_gain,
+        new_map = self._enter(vector)
+        terms = {"novelty": w.novelty * novelty, "map": w.map * new_map.float(), "level": w.level * level_gain,
                  "heal": w.heal * heal, "death": w.death * death, "badge": w.badge * new_badges}
         self._restart(vector, done)
         return {k: v * w.scale * live for k, v in terms.items()}
+
+
+# ============================================================================================== milestones
+class DeviceMilestones:
+    """Which catalog milestones each env's running episode has reached, from the engine's event flags.
+
+    Gives ``charts/milestone_rate/<id>`` (the fraction of finished episodes that reached each milestone), as
+    the SB3 learner logs. The engine resets a finished env within the step, so the flags of an episode's last
+    step are lost; the only milestone that can only come on the last step is the game's finish (it
+    terminates the episode), which is credited from ``terminated``.
+    """
+
+    def __init__(self, engine: Any, device: torch.device) -> None:
+        world = engine.worlds[0]
+        self.engine = engine
+        self.ids = [e.id for e in world.events if e.milestone]
+        self.finish = world.ev_finish if 0 <= world.ev_finish < len(self.ids) else -1
+        self.reached = torch.zeros((engine.num_envs, len(self.ids)), dtype=torch.bool, device=device)
+        self.totals = torch.zeros(len(self.ids), device=device)
+
+    @staticmethod
+    def available(engine: Any) -> bool:
+        """True for an engine with event flags and one milestone catalog (quest's, not the toy's)."""
+        worlds = getattr(engine, "worlds", None)
+        state = getattr(engine, "state", None)
+        return bool(worlds) and hasattr(state, "events") and len({w.milestone_count for w in worlds}) == 1
+
+    def step(self, done: torch.Tensor, terminated: torch.Tensor) -> None:
+        """Counts the episodes that ended this step, then follows the flags of the running ones."""
+        ended = self.reached.clone()
+        if self.finish >= 0:
+            ended[:, self.finish] |= terminated
+        self.totals += (ended & done[:, None]).sum(0)
+        events = self.engine.state.events[:, :len(self.ids)]
+        self.reached = torch.where(done[:, None], events, self.reached | events)
+
+    def rates(self, episodes: float) -> dict[str, float]:
+        """``charts/milestone_rate/<id>`` over ``episodes`` finished episodes; zeroes the totals."""
+        rates = {f"charts/milestone_rate/{m}": float(v) / episodes for m, v in zip(self.ids, self.totals.tolist(),
+                                                                                 strict=True)}
+        self.totals.zero_()
+        return rates
+
+    def running(self) -> dict[str, float]:
+        """``charts/milestone_now/<id>``: the fraction of running episodes that have reached each milestone
+        (long episodes end rarely)."""
+        return {f"charts/milestone_now/{m}": v for m, v in zip(self.ids, self.reached.float().mean(0).tolist(),
+                                                                 strict=True)}
 
 
 # ============================================================================================== helpers
@@ -210,6 +280,12 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     engine = engine if engine is not None else make_engine(config, str(device))
     obs_space, action_space = reference_spaces(config, engine)
     n_envs, n_actions = int(engine.num_envs), int(action_space.n)
+    # The policy's action i presses button presses[i] (config.buttons; all of them by default).
+    buttons = parse_buttons(config.buttons) or tuple(range(n_actions))
+    if any(not 0 <= b < n_actions for b in buttons):
+        raise ValueError(f"buttons {config.buttons!r} are not actions of {config.env_id} ({n_actions} actions)")
+    presses = torch.tensor(buttons, dtype=torch.long, device=device)
+    n_actions = len(buttons)
     pixels = None
     if config.obs_mode == "pixels":
         pixels = DevicePixels(config, n_envs, tuple(obs_space["pixels"].shape), device)
@@ -225,6 +301,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     if weights.enabled() and config.obs_mode != "symbolic":
         raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
     shaping = DeviceShaping(weights, n_envs, device) if weights.enabled() else None
+    milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None
 
     num_iterations = max(config.total_steps // config.batch_size, 1)
     iteration, global_step = 1, 0
@@ -257,7 +334,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     next_done = torch.zeros(n_envs, device=device)
     # Finished episodes' statistics, summed on the device and read once per iteration.
     stat_names = ["count", "return", "length", "milestones", "milestones_max"]
-    stat_names += [f"shaping/{k}" for k in ("novelty", "level", "heal", "death", "badge")] if shaping else []
+    stat_names += [f"shaping/{k}" for k in ("novelty", "map", "level", "heal", "death", "badge")] if shaping else []
     stats = {k: torch.zeros((), device=device) for k in stat_names}
     episode_shaping = {k: torch.zeros(n_envs, device=device) for k in stat_names if k.startswith("shaping/")}
 
@@ -289,7 +366,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                 action = torch.argmax(logits + gumbel, dim=-1)
                 logprob = torch.log_softmax(logits, dim=-1).gather(1, action[:, None]).squeeze(1)
             values[t], actions[t], logprobs[t] = value, action, logprob
-            raw, reward, terminated, truncated, info = engine.step(action)
+            raw, reward, terminated, truncated, info = engine.step(presses[action])
             done = terminated | truncated
             next_obs = {"pixels": pixels.push(raw["pixels"], done)} if pixels else dict(raw)
             reward = reward.float()
@@ -299,6 +376,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                     reward = reward + term
                     episode_shaping[f"shaping/{name}"] += term
             rewards[t] = reward
+            if milestones is not None:
+                milestones.step(done, terminated)
             next_done = done.float()
             stats["count"] += next_done.sum()
             stats["return"] += (info["episode_return"].float() * next_done).sum()
@@ -374,12 +453,16 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                             "charts/milestones": host["milestones"] / n,
                             "charts/milestones_max": host["milestones_max"]})
             scalars.update({f"charts/{k}": v / n for k, v in host.items() if k.startswith("shaping/")})
+            if milestones is not None:
+                scalars.update(milestones.rates(n))
             for v in stats.values():
                 v.zero_()
         # Episodes can outlast many iterations: also log where the running ones are.
         now = info["milestones"].float()
         scalars.update({"charts/milestones_now": float(now.mean()),
                         "charts/milestones_now_max": float(now.max())})
+        if milestones is not None:
+            scalars.update(milestones.running())
         runlog.scalars(scalars, global_step)
         bar.update(config.batch_size)
         if global_step >= next_checkpoint or iteration == num_iterations:

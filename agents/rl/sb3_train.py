@@ -57,6 +57,7 @@ def make_train_env(config: TrainConfig, rank: int = 0) -> gym.Env:
     from stable_baselines3.common.monitor import Monitor
 
     import longplay.envs  # noqa: F401 - registers the ids in worker processes
+    from longplay.envs.wrappers.buttons import ButtonSubset
     from longplay.envs.wrappers.pixels import PixelPreprocess, StackFrames
     from longplay.envs.wrappers.shaping import RewardShaping, parse_shaping
 
@@ -66,6 +67,8 @@ def make_train_env(config: TrainConfig, rank: int = 0) -> gym.Env:
     weights = parse_shaping(config.shaping)
     if weights.enabled():
         env = RewardShaping(env, weights)
+    if config.buttons:
+        env = ButtonSubset(env, config.buttons)
     if config.obs_mode == "pixels":
         env = PixelPreprocess(env, config.grayscale, config.downsample)
         if config.frame_stack > 1:
@@ -92,6 +95,9 @@ def make_vec_env(config: TrainConfig, device: str) -> Any:
         if config.shaping != "none":
             raise ValueError("shaping wrappers run on the reference engine; "
                              "use --vec-env subproc with --shaping")
+        if config.buttons:
+            raise ValueError("--buttons runs on the reference engine with --learner ppo; use --vec-env subproc "
+                             "(or --learner ppo-device)")
         from longplay.agents.rl.batched import make_sb3_vec_env
 
         venv = make_sb3_vec_env(config, device)

@@ -3,12 +3,14 @@
 * :mod:`longplay.envs.wrappers.shaping`: dense reward shaping terms (novelty, levels, healing, events,
   badges), each logged apart from the milestone reward. The env's own reward stays sparse.
 * :mod:`longplay.envs.wrappers.pixels`: grayscale, downsampling and frame stacking for pixel policies.
+* :mod:`longplay.envs.wrappers.buttons`: the policy presses a subset of the buttons.
 """
 
+from longplay.envs.wrappers.buttons import BUTTON_IDS, ButtonSubset, parse_buttons
 from longplay.envs.wrappers.pixels import FrameStacker, PixelPreprocess, StackFrames, preprocess_pixels
 from longplay.envs.wrappers.shaping import PRESETS, RewardShaping, ShapingWeights, parse_shaping
 
 __all__ = [
-    "PRESETS", "FrameStacker", "PixelPreprocess", "RewardShaping", "ShapingWeights", "StackFrames",
-    "parse_shaping", "preprocess_pixels",
+    "BUTTON_IDS", "PRESETS", "ButtonSubset", "FrameStacker", "PixelPreprocess", "RewardShaping", "ShapingWeights",
+    "StackFrames", "parse_buttons", "parse_shaping", "preprocess_pixels",
 ]

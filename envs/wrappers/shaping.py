@@ -4,7 +4,9 @@ The env's reward is sparse (milestones only). :class:`RewardShaping` adds dense 
 Pokemon Red RL projects use, each computed from the backend-agnostic :class:`~longplay.envs.game.GameState`
 so the same recipe runs on the built-in quest game and on a Game Boy ROM:
 
-* ``novelty``: each (map, x, y) stood on for the first time this episode;
+* ``novelty``: each (map, x, y) stood on for the first time this episode, optionally shrinking with how
+  many earlier episodes stood there (``novelty_decay``: the frontier pays, the tiles by the start stop paying);
+* ``map``: each map entered for the first time this episode (a building, a route: a bigger step than a tile);
 * ``level``: party levels gained (sum over the party), never paid twice (the best sum so far counts), with
   an optional soft cap after which a level pays ``1 / level_slope_after_cap``;
 * ``heal``: party HP fraction regained with the same party size (a rest house, a potion);
@@ -33,7 +35,7 @@ import gymnasium as gym
 
 from longplay.envs.game import Game, GameState
 
-TERMS = ("novelty", "level", "heal", "death", "event", "badge")
+TERMS = ("novelty", "map", "level", "heal", "death", "event", "badge")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,12 @@ class ShapingWeights:
 
     novelty: float = 0.0
     """Reward for each (map, x, y) stood on for the first time in the episode."""
+    novelty_decay: float = 0.0
+    """With d > 0 a tile's novelty is ``novelty / sqrt(1 + d * n)``, ``n`` the earlier episodes per env that
+    stood on it (lifelong counts, kept across resets; on the device shared by all envs and divided by their
+    number): exploration moves to the frontier instead of re-walking the start."""
+    map: float = 0.0
+    """Reward for each map entered for the first time in the episode."""
     level: float = 0.0
     """Reward for each party level gained above the best sum of levels so far in the episode."""
     heal: float = 0.0
@@ -72,11 +80,13 @@ class ShapingWeights:
 #: a soft cap at 22, heal x5, death -0.1, badge x5, explore 0.1 a coordinate; its opponent-level term needs
 #: RAM the GameState does not carry and is left out). ``quest`` is tuned for the built-in game, where each
 #: milestone pays 1: no event term (quest's events are nearly all milestones, which the env already pays,
-#: and the device learner's shaping has no event flags), so both learners run the same recipe.
+#: and the device learner's shaping has no event flags), so both learners run the same recipe. Its novelty
+#: decays with the episodes that stood on a tile, so the frontier keeps paying rather than the streets by the
+#: start (see docs/rl.md, "Learning on QuestMini").
 PRESETS: dict[str, ShapingWeights] = {
     "none": ShapingWeights(),
     "novelty": ShapingWeights(novelty=0.01),
-    "quest": ShapingWeights(novelty=0.02, level=0.5, heal=0.1, death=-0.05, badge=2.0),
+    "quest": ShapingWeights(novelty=0.02, novelty_decay=10.0, level=0.5, heal=0.1, death=-0.05, badge=2.0),
     "pokemonred-v2": ShapingWeights(novelty=0.1, level=1.0, heal=5.0, death=-0.1, event=4.0, badge=5.0,
                                     level_cap=22, level_slope_after_cap=4.0),
 }
@@ -145,9 +155,12 @@ def _hp_fraction(state: GameState) -> float:
 class _Tracker:
     """What the terms remember within one episode (all reset at ``reset``)."""
 
-    def __init__(self, weights: ShapingWeights, state: GameState) -> None:
+    def __init__(self, weights: ShapingWeights, state: GameState,
+                 visits: dict[tuple[int, int, int], int] | None = None) -> None:
         self.w = weights
+        self.visits = {} if visits is None else visits  # lifelong: episodes that stood on each tile
         self.seen: set[tuple[int, int, int]] = {(state.map_id, state.x, state.y)}
+        self.maps = {state.map_id}
         self.base_levels = _level_sum(state)
         self.best_level_reward = 0.0
         self.hp = _hp_fraction(state)
@@ -169,6 +182,12 @@ class _Tracker:
         if here not in self.seen:
             self.seen.add(here)
             parts["novelty"] = w.novelty * s
+            if w.novelty_decay:
+                parts["novelty"] /= (1.0 + w.novelty_decay * self.visits.get(here, 0)) ** 0.5
+                self.visits[here] = self.visits.get(here, 0) + 1
+        if state.map_id not in self.maps:
+            self.maps.add(state.map_id)
+            parts["map"] = w.map * s
         level = self.level_reward(max(_level_sum(state) - self.base_levels, 0))
         if level > self.best_level_reward:
             parts["level"] = w.level * s * (level - self.best_level_reward)
@@ -210,11 +229,12 @@ class RewardShaping(gym.Wrapper):
         self.weights = parse_shaping(weights)
         self._tracker: _Tracker | None = None
         self._episode = dict.fromkeys(TERMS, 0.0)
+        self._visits: dict[tuple[int, int, int], int] = {}  # novelty_decay's counts, across episodes
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Resets the env and every term's memory."""
         obs, info = self.env.reset(seed=seed, options=options)
-        self._tracker = _Tracker(self.weights, self.game.state())
+        self._tracker = _Tracker(self.weights, self.game.state(), self._visits)
         self._episode = dict.fromkeys(TERMS, 0.0)
         return obs, info
 

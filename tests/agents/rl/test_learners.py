@@ -205,3 +205,47 @@ def test_sb3_pixels_on_the_game_boy_test_cartridge(tmp_path: Path) -> None:
     result = train(config)
     assert result.steps == 32
     _verify_replay(read_evals(result.run_dir)[0]["replay"])
+
+
+def test_ppo_device_on_quest_mini_with_buttons_and_milestone_rates(tmp_path: Path) -> None:
+    from longplay.agents.rl.ppo_device import train
+
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", learner="ppo-device", vec_env="batched", num_envs=8,
+                  n_steps=16, total_steps=256, max_episode_steps=32, eval_every=0, eval_steps=16,
+                  shaping="quest", buttons="up,down,left,right,a,b")
+    result = train(config)
+    points = read_metrics(result.run_dir)
+    rates = [p for p in points if "charts/milestone_rate/left_house" in p]
+    running = [p for p in points if "charts/milestone_now/badge_1" in p]
+    assert rates and running
+    assert all(0 <= p["charts/milestone_rate/left_house"] <= 1 for p in rates)
+    evals = read_evals(result.run_dir)
+    assert evals and evals[-1]["steps"] == 16
+    from longplay.agents.rl.policy_agent import PPOAgent, load_policy
+
+    agent = PPOAgent(policy=load_policy(result.checkpoint))
+    assert agent.buttons == (0, 1, 2, 3, 4, 5) and agent.policy.net.policy_head.out_features == 6
+
+
+def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
+    try:
+        from longplay.envs.quest.game import VECTOR_FIELDS
+    except ImportError as exc:
+        pytest.skip(f"the quest game is not complete yet: {exc}")
+    from longplay.agents.rl.ppo_device import DeviceShaping
+    from longplay.envs.wrappers.shaping import ShapingWeights
+
+    shaping = DeviceShaping(ShapingWeights(novelty=1.0, novelty_decay=3.0), 2, torch.device("cpu"))
+    x = VECTOR_FIELDS.index("x")
+
+    def at(col: int) -> torch.Tensor:
+        vector = torch.zeros(2, len(VECTOR_FIELDS))
+        vector[:, x] = col
+        return vector
+
+    still, restart = torch.tensor([False, False]), torch.tensor([True, True])
+    shaping.reset(at(0))
+    assert shaping(at(1), still)["novelty"].tolist() == [1.0, 1.0]  # both envs' first episode there
+    assert shaping(at(0), restart)["novelty"].tolist() == [0.0, 0.0]  # the step that starts new episodes
+    # one visiting episode per env so far: 1 / sqrt(1 + 3)
+    assert shaping(at(1), still)["novelty"].tolist() == pytest.approx([0.5, 0.5])

@@ -168,3 +168,13 @@ def test_needs_a_longplay_env() -> None:
 
     with pytest.raises(ValueError, match="longplay env"):
         RewardShaping(gym.make("CartPole-v1"), "quest")
+
+
+def test_novelty_decays_with_the_episodes_that_stood_there() -> None:
+    env = _env(ShapingWeights(novelty=1.0, novelty_decay=3.0))
+    paid = [[info["shaping"]["novelty"] for _, info in _run(env, 3)] for _ in range(3)]
+    # x=1 and x=2 are new in every episode; the n-th episode that stands there gets 1 / sqrt(1 + 3 n)
+    assert paid[0] == [1.0, 0.0, 1.0]
+    assert paid[1] == pytest.approx([0.5, 0.0, 0.5])
+    assert paid[2] == pytest.approx([1 / 7 ** 0.5, 0.0, 1 / 7 ** 0.5])
+    assert parse_shaping("quest,novelty_decay=2").novelty_decay == 2.0

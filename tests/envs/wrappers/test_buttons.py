@@ -1,0 +1,34 @@
+"""Action-space shaping: a policy that presses only some of the buttons."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import longplay.envs  # noqa: F401 - registers the ids
+from longplay.envs.game import Button
+from longplay.envs.wrappers.buttons import ButtonSubset, parse_buttons
+
+
+def test_parse_buttons() -> None:
+    assert parse_buttons("up, down,LEFT,right,a,b") == (0, 1, 2, 3, 4, 5)
+    assert parse_buttons("") == parse_buttons(None) == ()
+    assert parse_buttons("start") == (int(Button.START),)
+    with pytest.raises(ValueError, match="unknown button 'jump'; valid buttons: up"):
+        parse_buttons("up,jump")
+    with pytest.raises(ValueError, match="repeated"):
+        parse_buttons("a,a")
+
+
+def test_subset_presses_the_mapped_button() -> None:
+    env = ButtonSubset(gym.make("longplay/QuestMini-v0"), "down,right")
+    assert env.action_space == gym.spaces.Discrete(2)
+    assert env.action(1) == int(Button.RIGHT)
+    env.reset(seed=0)
+    game = env.unwrapped.game
+    x = game.state().x
+    for _ in range(3):  # the first press may only turn the player
+        env.step(1)
+    assert game.state().x > x
+    with pytest.raises(ValueError, match="subset"):
+        ButtonSubset(gym.make("longplay/QuestMini-v0"), (0, 9))
