@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("envs", "agents", "scaffolds", "replays")
-DATA_SUFFIXES = {".md", ".json", ".toml", ".html", ".js", ".css", ".typed"}
+DATA_SUFFIXES = {".md", ".json", ".toml", ".html", ".js", ".css", ".typed", ".zip"}
 
 
 def _expected_files() -> tuple[set[str], set[str]]:
