@@ -153,11 +153,13 @@ def _move(state: QuestState, world: World, direction: int) -> None:
             state.entity_x[blocker] = nx + dx
             state.entity_y[blocker] = ny + dy
             state.set_event(world.ev_first_shove)
+            state.surfing = False  # the boulder stood on land
             _arrive(state, world, nx, ny)
         return
     tile = world.maps[state.map].tile(nx, ny)
     if tile == Tile.LEDGE:
         if direction == Direction.DOWN and _free_land(state, world, nx, ny + 1):
+            state.surfing = False
             _arrive(state, world, nx, ny + 1)
         return
     if tile == Tile.WATER:

@@ -105,7 +105,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     swim = water & (s.surfing | can_swim)
     walk = open_ & ((f_front & WALKABLE) != 0)
     arrive = push | hop | swim | walk
-    s.surfing = (s.surfing | start_swim) & ~walk
+    s.surfing = (s.surfing | start_swim) & ~(walk | hop | push)  # every way onto land ends swimming
     if t.num_boulders:
         slot = torch.where(push, r_front[:, E_["boulder_slot"]], t.num_boulders).long()
         s.boulder_xy.scatter_(1, slot.view(-1, 1, 1).expand(-1, 1, 2), torch.stack([bx, by], 1)[:, None, :])

@@ -451,7 +451,8 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     catching into the party, the box and past a full box, a trainer's creature that can't be caught,
     running, struggling, no PP, reviving and healing items, levelling up and learning moves, losing (the
     whiteout), a gym leader's badge and the abilities it unlocks, the final win, chopping a tree, pushing
-    a boulder, swimming, the bag (Ward Spray, items of no use, targets), and the shop (too poor, bag full).
+    a boulder, swimming (and leaving the water by a ledge or a boulder), the bag (Ward Spray, items of no
+    use, targets), and the shop (too poor, bag full).
     """
     from longplay.envs.quest import battle, party
     from longplay.envs.quest.constants import DX, DY, TILE_WALKABLE, Item, Tile
@@ -586,6 +587,19 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
             ability(s, 1, on)
             if place_facing(s, m, x, y):
                 out.append((s, [int(s.facing)] * 3 + [_RIGHT, _DOWN] * 3))
+    # arriving on land while swimming, by a ledge hop and by pushing a boulder (swimming ends)
+    ledges = [(m.index, x, y) for m in world.maps for y in range(1, m.height - 1) for x in range(m.width)
+              if m.tile(x, y) == Tile.LEDGE and TILE_WALKABLE[m.tile(x, y - 1)]]
+    for m, x, y in ledges[:2]:
+        s = fresh(20, 1)
+        s.map, s.x, s.y, s.facing, s.surfing = m, x, y - 1, _DOWN, True
+        out.append((s, [_DOWN, _DOWN]))
+    for e in [e for e in world.entities if e.kind == 8][:2]:
+        s = fresh(20, 1)
+        ability(s, 2, True)
+        if place_facing(s, e.map, e.x, e.y):
+            s.surfing = True
+            out.append((s, [int(s.facing), int(s.facing)]))
     # walking in tall grass (wild encounters), back and forth
     from longplay.envs.quest.constants import TILE_ENCOUNTER
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from longplay.envs.game import Button, GameError, Mode
@@ -154,6 +156,25 @@ def test_water_needs_the_swim_ability(world, state) -> None:
     assert (state.x, state.y) == (6, 6) and state.surfing and state.has_event(EV_SWIM)
     press(state, world, Button.RIGHT, Button.RIGHT)
     assert (state.x, state.y) == (8, 6) and not state.surfing
+
+
+def test_leaving_water_by_ledge_or_boulder_ends_swimming(state) -> None:
+    rows = [list(row) for row in FIELD]
+    rows[3][2] = A  # water above the ledge at (2, 4)
+    rows[5][8] = A  # water in front of the boulder at (9, 5)
+    base = tiny_world()
+    world = dataclasses.replace(base, maps=(dataclasses.replace(base.maps[0], tiles=_tiles(rows)), base.maps[1]))
+    state.set_event(EV_BADGE)
+    at(state, 0, 2, 2, Direction.DOWN)
+    press(state, world, Button.DOWN)
+    assert (state.x, state.y) == (2, 3) and state.surfing
+    press(state, world, Button.DOWN)  # hops the ledge onto land
+    assert (state.x, state.y) == (2, 5) and not state.surfing
+    at(state, 0, 7, 5, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y) == (8, 5) and state.surfing
+    press(state, world, Button.RIGHT)  # shoves the boulder and steps where it stood
+    assert (state.x, state.entity_x[7]) == (9, 10) and not state.surfing
 
 
 def test_boulder_needs_shove_and_moves(world, state) -> None:
