@@ -111,11 +111,19 @@ def _species(name: str, types: tuple[int, int], hp: int, attack: int, defense: i
 
 
 SPECIES: tuple[Species, ...] = (
-    Species("Embercub", (T.FIRE, T.FIRE), 39, 52, 43, 65, 45, 62, ((1, 0), (1, 2))),
-    Species("Puddlet", (T.WATER, T.WATER), 44, 48, 65, 43, 45, 63, ((1, 0), (1, 3))),
-    Species("Sproutling", (T.PLANT, T.PLANT), 45, 49, 49, 45, 45, 64, ((1, 0), (1, 4))),
-    Species("Burrowbit", (T.NORMAL, T.NORMAL), 30, 56, 35, 72, 255, 51, ((1, 1), (7, 5))),
     # name, types, hp, attack, defense, speed, catch rate, base exp, learnset
+    _species("Embercub", (T.FIRE, T.FIRE), 39, 52, 43, 65, 45, 62, (
+             (1, "Bump"), (1, "Cinder"), (7, "Scratch Claw"), (13, "Coal Bite"), (20, "Double Swipe"),
+             (27, "Ash Cloud"), (34, "Flame Lash"), (41, "Blaze Burst"), (48, "Sun Furnace"))),
+    _species("Puddlet", (T.WATER, T.WATER), 44, 48, 65, 43, 45, 63, (
+             (1, "Bump"), (1, "Splash Jet"), (7, "Scratch Claw"), (13, "Salt Spray"), (20, "Double Swipe"),
+             (27, "Foam Burst"), (34, "Tide Slam"), (41, "Riptide"), (48, "Deluge Cannon"))),
+    _species("Sproutling", (T.PLANT, T.PLANT), 45, 49, 49, 45, 45, 64, (
+             (1, "Bump"), (1, "Leaf Flick"), (7, "Scratch Claw"), (13, "Bramble Lash"), (20, "Double Swipe"),
+             (27, "Spore Puff"), (34, "Seed Volley"), (41, "Timber Crash"), (48, "Verdant Storm"))),
+    _species("Burrowbit", (T.NORMAL, T.NORMAL), 30, 56, 35, 72, 255, 51, (
+             (1, "Scratch Claw"), (7, "Pebble Toss"), (14, "Double Swipe"), (21, "Quick Jab"), (28, "Rolling Ram"),
+             (35, "Heavy Press"), (42, "Final Strike"))),
     _species("Blazebear", (T.FIRE, T.FIRE), 58, 72, 58, 80, 45, 142, (
              (1, "Bump"), (1, "Cinder"), (7, "Scratch Claw"), (14, "Coal Bite"), (21, "Double Swipe"),
              (28, "Ash Cloud"), (35, "Flame Lash"), (42, "Blaze Burst"), (50, "Sun Furnace"))),

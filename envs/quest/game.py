@@ -47,6 +47,7 @@ from longplay.envs.quest.constants import (
     NUM_TILES,
     PLAYER_VIEW_X,
     PLAYER_VIEW_Y,
+    RULES_VERSION,
     VIEW_H,
     VIEW_W,
 )
@@ -235,7 +236,7 @@ class QuestGame:
 
     def identity(self) -> dict[str, Any]:
         w = self.world
-        return {"backend": self.backend, "size": self.size, "world": self.world_kind,
+        return {"backend": self.backend, "rules": RULES_VERSION, "size": self.size, "world": self.world_kind,
                 "world_seed": w.seed, "world_name": w.name, "world_digest": savestate.world_id(w)[2]}
 
 

@@ -256,8 +256,8 @@ def test_sub_menus_open_and_back() -> None:
     assert battle.battle_items(state) == [Item.TONIC, Item.ORB]  # key items are not listed
     push(state, world, A)
     assert b.phase == BattlePhase.FIGHT and b.cursor == 0
-    push(state, world, DOWN, DOWN, DOWN)  # Embercub knows 2 moves: the cursor stops on the last
-    assert b.cursor == 1
+    push(state, world, DOWN, DOWN, DOWN, DOWN)  # Embercub knows 3 moves at level 10: the cursor stops on the last
+    assert b.cursor == 2
     push(state, world, UP, UP, LEFT)
     assert b.cursor == 0
     push(state, world, B)
