@@ -99,3 +99,14 @@ def test_quest_changed_action_is_caught(quest_replay: tuple[Path, list[int], lis
         assert f"step {step + 1}: state fingerprint differs" in line
     else:
         assert f"step {target}: state hash differs" in line
+
+
+def test_quest_replay_of_other_rules_fails_with_that_reason(
+        quest_replay: tuple[Path, list[int], list[np.ndarray]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from longplay.envs.quest import game as quest_game
+
+    path, _, _ = quest_replay
+    monkeypatch.setattr(quest_game, "RULES_VERSION", quest_game.RULES_VERSION + 1)
+    report = verify(path)
+    assert not report.ok
+    assert f"rules recorded {quest_game.RULES_VERSION - 1}, rebuilt {quest_game.RULES_VERSION}" in report.summary()
