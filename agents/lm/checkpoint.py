@@ -94,7 +94,7 @@ class CheckpointStore:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "env_id": self.env_id,
             "env_kwargs": self.env_kwargs,
-            "replay": self.replay,
+            "replay": None if self.replay is None else os.path.relpath(self.replay, self.path.parent),
             "seed": run.config.seed,
             "steps": run.driver.steps,
             "actions": base64.b64encode(zlib.compress(bytes(run.driver.actions), 9)).decode("ascii"),
@@ -134,7 +134,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path} is a version {data['version']} checkpoint; this longplay reads up to "
             f"{VERSION}: upgrade longplay"
         )
+    if data.get("replay"):
+        data["replay"] = str(_replay_beside(path, data["replay"]))
     return data
+
+
+def _replay_beside(checkpoint: Path, replay: str) -> Path:
+    """Where the replay a checkpoint names is now: checkpoints store it relative to their own folder, so a
+    moved or copied runs folder resumes; an absolute path (older checkpoints) that no longer exists falls
+    back to the file of the same name beside the checkpoint."""
+    named = Path(replay)
+    if not named.is_absolute():
+        return checkpoint.parent / named
+    beside = checkpoint.parent / named.name
+    return beside if not named.exists() and beside.exists() else named
 
 
 def checkpoint_actions(data: dict[str, Any]) -> bytes:

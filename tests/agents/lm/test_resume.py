@@ -69,6 +69,17 @@ def test_resume_after_a_budget_stop_gives_the_same_replay(tmp_path: Path) -> Non
         assert len(r.header["resumes"]) == 1 and r.header["status"] == "closed"
 
 
+def test_a_moved_runs_folder_resumes(tmp_path: Path) -> None:
+    one, moved, two = tmp_path / "one", tmp_path / "elsewhere", tmp_path / "two"
+    assert main([*ARGS, "--runs-dir", str(one), "--max-turns", "25"]) == 0
+    one.rename(moved)  # the checkpoint names its replay relative to itself
+    replay = the_replay(moved)
+    assert load_checkpoint(find_checkpoint(str(replay)))["replay"] == str(replay)
+    assert main(["--resume", str(replay), "--max-turns", "50", "--quiet"]) == 0
+    assert main([*ARGS, "--runs-dir", str(two), "--max-turns", "50"]) == 0
+    assert_same_replay(replay, the_replay(two))
+
+
 class Crash(Exception):
     """The process dies (a bug, a kill) in the middle of a turn."""
 
