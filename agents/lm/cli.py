@@ -137,29 +137,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-steps",
         dest="lm_max_steps",
         metavar="N",
-        type=int,
+        type=_budget(int),
         default=None,
-        help="step budget (default: --steps; on --resume: the run's own)",
+        help="step budget (default: --steps; on --resume: the run's own; none: no step budget)",
     )
     g.add_argument(
-        "--max-turns", dest="lm_max_turns", metavar="N", type=int, default=None, help="turn budget"
+        "--max-turns", dest="lm_max_turns", metavar="N", type=_budget(int), default=None,
+        help="turn budget (none: no turn budget; lifts the run's own on --resume, as for every budget)"
     )
     g.add_argument(
         "--max-tokens",
         dest="lm_max_tokens",
         metavar="N",
-        type=int,
+        type=_budget(int),
         default=None,
         help="token budget (in + out)",
     )
     g.add_argument(
-        "--max-dollars", dest="lm_max_dollars", metavar="USD", type=float, default=None, help="dollar budget"
+        "--max-dollars", dest="lm_max_dollars", metavar="USD", type=_budget(float), default=None,
+        help="dollar budget"
     )
     g.add_argument(
         "--max-seconds",
         dest="lm_max_seconds",
         metavar="SECONDS",
-        type=float,
+        type=_budget(float),
         default=None,
         help="wall-clock budget",
     )
@@ -206,6 +208,26 @@ def _arg(args: argparse.Namespace, name: str) -> Any:
     return getattr(args, name, None)
 
 
+NO_BUDGET = "none"
+"""What a budget flag holds when given as ``none``: no such budget (lifts the checkpoint's on ``--resume``)."""
+
+
+def _budget(kind: type) -> Any:
+    """An argparse type for a budget flag: a number of ``kind``, or ``none``."""
+
+    def parse(text: str) -> Any:
+        return NO_BUDGET if text.strip().lower() == NO_BUDGET else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def _budget_arg(args: argparse.Namespace, name: str) -> Any:
+    """A budget flag's value: None when not given or given as ``none``."""
+    value = _arg(args, name)
+    return None if value == NO_BUDGET else value
+
+
 def config_from_args(args: argparse.Namespace) -> LMConfig:
     """The :class:`LMConfig` of a new run from the command line."""
     from longplay.scaffolds import load_spec_file, normalize, parse_spec
@@ -233,11 +255,11 @@ def config_from_args(args: argparse.Namespace) -> LMConfig:
         oc.image_scale = args.lm_image_scale
     steps = _arg(args, "lm_max_steps") or _arg(args, "steps")
     budget = BudgetConfig(
-        max_steps=steps,
-        max_turns=_arg(args, "lm_max_turns"),
-        max_tokens=_arg(args, "lm_max_tokens"),
-        max_dollars=_arg(args, "lm_max_dollars"),
-        max_seconds=_arg(args, "lm_max_seconds"),
+        max_steps=None if steps == NO_BUDGET else steps,
+        max_turns=_budget_arg(args, "lm_max_turns"),
+        max_tokens=_budget_arg(args, "lm_max_tokens"),
+        max_dollars=_budget_arg(args, "lm_max_dollars"),
+        max_seconds=_budget_arg(args, "lm_max_seconds"),
     )
     retry = RetryConfig()
     if _arg(args, "lm_max_retries") is not None:
@@ -320,7 +342,7 @@ def _apply_overrides(config: LMConfig, args: argparse.Namespace) -> None:
     ):
         value = _arg(args, flag)
         if value is not None:
-            setattr(getattr(config, section), name, value)
+            setattr(getattr(config, section), name, None if value == NO_BUDGET else value)
 
 
 # ============================================================================================ run

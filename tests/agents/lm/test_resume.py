@@ -80,6 +80,20 @@ def test_a_moved_runs_folder_resumes(tmp_path: Path) -> None:
     assert_same_replay(replay, the_replay(two))
 
 
+def test_resume_can_lift_a_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "5"]) == 0
+    replay = the_replay(tmp_path)
+    with ReplayReader(replay) as r:
+        assert len(r.turns()) == 5
+    assert main(["--resume", str(replay), "--max-turns", "none", "--max-steps", "60", "--quiet"]) == 0
+    with ReplayReader(replay) as r:
+        assert len(r.actions()) == 60 and len(r.turns()) > 5
+    assert load_checkpoint(find_checkpoint(str(replay)))["run"]["config"]["budget"]["max_turns"] is None
+    with pytest.raises(SystemExit):
+        main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "lots"])
+    assert "invalid int value: 'lots'" in capsys.readouterr().err
+
+
 class Crash(Exception):
     """The process dies (a bug, a kill) in the middle of a turn."""
 
