@@ -31,6 +31,7 @@ Shaping terms live in wrappers (``longplay.envs.wrappers``), never here.
 
 from __future__ import annotations
 
+import numbers
 import string
 from typing import Any
 
@@ -77,8 +78,10 @@ class LongplayEnv(gym.Env):
         if not isinstance(downsample, int) or downsample < 1 or SCREEN_HEIGHT % downsample \
                 or SCREEN_WIDTH % downsample:
             raise ValueError(f"invalid downsample {downsample!r}; valid: 1, 2, 4, 8, 16 (divides 144 and 160)")
-        if max_episode_steps is not None and max_episode_steps < 1:
-            raise ValueError(f"invalid max_episode_steps {max_episode_steps!r}; must be >= 1 or None")
+        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(
+                max_episode_steps, numbers.Integral) or max_episode_steps < 1):
+            raise ValueError(f"invalid max_steps {max_episode_steps!r} (the env's own step limit); must be an integer "
+                             ">= 1 or None")
         self.game = game
         self.obs_modes = parse_obs_mode(obs_mode)
         self.render_mode = render_mode

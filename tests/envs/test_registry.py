@@ -128,6 +128,8 @@ def test_truncation_can_be_turned_off() -> None:
     ({"world": "mars"}, "valid worlds: procedural, canonical"),
     ({"render_mode": "vr"}, "valid: rgb_array, human, ansi"),
     ({"downsample": 7}, "invalid downsample"),
+    ({"max_steps": "abc"}, "invalid max_steps 'abc'"),
+    ({"max_steps": 0}, "invalid max_steps 0"),
 ])
 def test_bad_kwargs_give_clear_errors(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
