@@ -520,7 +520,7 @@ def start(s: BatchedState, cx: Ctx, wild: Wild, trainer: TrainerStart) -> None:
     trow = cx.trainer_base + trainer.trainer.clamp(min=0)
     team = take(cx.t.trainer_team, trow)  # [N, TS, 16]
     wild_mon = new_mon(cx, wild.species, wild.level)
-    team = torch.where(is_trainer[:, None, None], team, torch.cat([wild_mon[:, None, :], team[:, 1:]], 1))
+    team[:, 0] = torch.where(is_trainer[:, None], team[:, 0], wild_mon)  # a wild team: the wild creature first
     size = torch.where(is_trainer, take(cx.t.trainer, trow)[:, T_["team_size"]], 1)
     s.enemy[:, :-1] = torch.where(go[:, None, None], team, s.enemy[:, :-1])
     s.enemy_count = torch.where(go, size, s.enemy_count)

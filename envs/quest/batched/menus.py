@@ -13,6 +13,7 @@ from longplay.envs.quest.batched.common import (
     Say,
     gather_mon,
     page,
+    scatter_mon,
     take,
 )
 from longplay.envs.quest.batched.state import HP, MAX_HP, SPECIES, BatchedState
@@ -47,14 +48,12 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) ->
 
     # ---------------------------------------------------------------------------------------- choosing
     start_back = choose & is_start & (cursor == 2)
-    # party: the chosen creature swaps with the lead
+    # party: the chosen creature swaps with the lead (two record writes: a permutation of every env's party
+    # would copy the whole party array each step)
     swap = choose & is_party
-    slots = torch.arange(s.party.shape[1], device=cursor.device, dtype=torch.int32)[None, :]
-    perm = torch.where(slots == cursor[:, None], 0, slots)
-    perm[:, 0] = cursor
-    perm = torch.where(swap[:, None], perm, slots)
-    rows = perm + (torch.arange(s.party.shape[0], device=cursor.device, dtype=torch.int32) * s.party.shape[1])[:, None]
-    s.party = take(s.party.view(-1, s.party.shape[2]), rows)
+    lead, chosen = s.party[:, 0].clone(), gather_mon(s.party, cursor)
+    scatter_mon(s.party, cursor, swap, lead)
+    scatter_mon(s.party, torch.zeros_like(cursor), swap, chosen)
     # bag: healing items choose a target, Ward Spray acts at once, anything else is of no use here
     item = nth_item(s.bag, cursor)
     heals = (take(c.item_heal, item) > 0) | (take(c.item_revives, item) > 0)
@@ -72,9 +71,8 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) ->
     used = target & (revive | heal)
     no_effect = target & ~used
     new_hp = torch.where(revive, (max_hp // 2).clamp(min=1), torch.minimum(max_hp, hp + heal_amount))
-    hp_col = s.party[:, :, HP]
-    hit = used[:, None] & (slots[:, :hp_col.shape[1]] == cursor[:, None])
-    s.party[:, :, HP] = torch.where(hit, new_hp[:, None], hp_col)
+    healed = torch.cat([mon[:, :HP], new_hp[:, None], mon[:, HP + 1:]], 1)
+    scatter_mon(s.party, cursor, used, healed)
     # shop
     stock = take(cx.t.shop_stock, shop_row)
     stock_item = stock.gather(1, cursor.clamp(0, stock.shape[1] - 1).long()[:, None]).squeeze(1).clamp(min=0)
