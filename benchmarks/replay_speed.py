@@ -30,6 +30,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _checks import finish
 
 from longplay.replays.reader import ReplayReader
 from longplay.replays.recorder import DEFAULT_KEYFRAME_EVERY, Recorder
@@ -247,11 +248,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{f['frame_ms_cold']:.0f} ms")
     print(f"  verify                      {f['verify_s']:.2f} s for a run of {f['run_s']:.2f} s "
           f"({f['verify_over_run']:.2f}x)")
-    for name, ok in met.items():
-        print(f"  {'PASS' if ok else 'MISS'}  {name}")
-    if args.json:
-        args.json.write_text(json.dumps({"figures": figures, "checks": met}, indent=2, default=float) + "\n")
-    return 1 if args.check and not all(met.values()) else 0
+    return finish(figures, met, args.json, args.check)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _checks import finish
 
 TARGETS = {"run_page_s": 1.0, "frame_ms": 50.0, "compare_s": 2.0}
 ENV_ID = "longplay/QuestMini-v0"
@@ -327,11 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  step details              median {fr['step_details_median']:.1f} ms, max {fr['step_details_max']:.1f} ms")
     print(f"  comparison page           {f['compare_cold_s']:.3f} s cold, {f['compare_warm_s']:.3f} s warm "
           f"(the comparison request alone, warm: {f['compare_api_warm_s']:.3f} s)")
-    for name, ok in met.items():
-        print(f"  {'PASS' if ok else 'MISS'}  {name}")
-    if args.json:
-        args.json.write_text(json.dumps({"figures": f, "checks": met}, indent=2, default=float) + "\n")
-    return 1 if args.check and not all(met.values()) else 0
+    return finish(f, met, args.json, args.check)
 
 
 if __name__ == "__main__":
