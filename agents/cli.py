@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_ENV = "longplay/QuestCanon-v0"
@@ -18,6 +19,19 @@ DEFAULT_STEPS = 3000
 
 class CliError(Exception):
     """A one-line error for the user."""
+
+
+def run_command(command: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Runs a parsed command: its exit code, 2 after printing a :class:`CliError` as one line, 130 when
+    interrupted."""
+    try:
+        return int(command(args) or 0)
+    except CliError as exc:
+        print(f"longplay: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("longplay: interrupted", file=sys.stderr)
+        return 130
 
 
 def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -248,14 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"longplay: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("longplay: interrupted", file=sys.stderr)
-        return 130
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

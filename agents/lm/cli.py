@@ -617,19 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m longplay.agents.lm.cli``: one-line errors, exit code 2 on bad input."""
-    import sys
+    from longplay.agents.cli import run_command
 
-    from longplay.agents.cli import CliError
-
-    args = build_parser().parse_args(argv)
-    try:
-        return run_lm(args)
-    except CliError as exc:
-        print(f"longplay: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("longplay: interrupted", file=sys.stderr)
-        return 130
+    return run_command(run_lm, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

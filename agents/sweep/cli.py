@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from longplay.agents.cli import CliError
+from longplay.agents.cli import CliError, run_command
 
 
 def add_sweep_subcommand(subparsers: Any) -> None:
@@ -187,14 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="longplay")
     add_sweep_subcommand(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except CliError as exc:
-        print(f"longplay: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("longplay: interrupted", file=sys.stderr)
-        return 130
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":
