@@ -5,21 +5,12 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium.vector import AutoresetMode
 
 import longplay.envs  # noqa: F401  (registers the ids)
 from longplay.envs.quest import engine as ref_engine
 from longplay.envs.quest import savestate
 from longplay.envs.quest.batched.vector import BatchedVectorEnv
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_make_vec_uses_the_batched_engine() -> None:

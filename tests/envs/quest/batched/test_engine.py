@@ -14,14 +14,6 @@ from longplay.envs.quest.batched.parity import fuzz_actions, scenario_states
 from longplay.envs.quest.batched.tables import max_level_ups
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def mini():
     return worldgen.build_world("mini", 0)

@@ -40,14 +40,6 @@ from longplay.envs.quest.batched.parity import (
 SIZES = ("mini", "small", "standard")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small batches are op-overhead bound; one thread avoids oversubscribing shared CI machines.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def worlds() -> dict[str, object]:
