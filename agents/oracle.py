@@ -49,6 +49,7 @@ import numpy as np
 
 from longplay.envs.game import Button
 from longplay.envs.quest.battle import battle_items, catch_chance, effectiveness, exp_yield
+from longplay.envs.quest.cache import IdentityCache
 from longplay.envs.quest.constants import (
     DX,
     DY,
@@ -295,16 +296,17 @@ def healed(mon: Mon) -> Mon:
 PUSH, CHOP = 1, 2
 _WALK, _SWIM, _LEDGE = 0, 1, 2  # what a step needs: nothing, the swim ability, a free landing spot
 _NO_MOVES: tuple[None, ...] = (None, None, None, None)
-#: Static moves per world: id(world) -> (world, table); the world is kept so its id cannot be reused.
-_MOVE_TABLES: dict[int, tuple[World, dict]] = {}
+#: Static moves per world.
+_MOVE_TABLES: IdentityCache[dict] = IdentityCache(16)
 
 
 def _move_table(world: World, warps: dict[int, int]) -> dict[int, tuple[tuple[int, int, int] | None, ...]]:
     """For every tile the player can stand on, per direction: ``(ahead, destination, need)`` when the tiles
     allow the step (entities aside), else None. The destination follows a warp or a ledge hop."""
-    cached = _MOVE_TABLES.get(id(world))
-    if cached is not None:
-        return cached[1]
+    return _MOVE_TABLES.get(world, lambda: _build_move_table(world, warps))
+
+
+def _build_move_table(world: World, warps: dict[int, int]) -> dict[int, tuple[tuple[int, int, int] | None, ...]]:
     table: dict[int, tuple[tuple[int, int, int] | None, ...]] = {}
     for m in world.maps:
         for y in range(m.height):
@@ -328,9 +330,6 @@ def _move_table(world: World, warps: dict[int, int]) -> dict[int, tuple[tuple[in
                     else:
                         entries.append(None)
                 table[node_key(m.index, x, y)] = tuple(entries)
-    if len(_MOVE_TABLES) > 16:
-        _MOVE_TABLES.clear()
-    _MOVE_TABLES[id(world)] = (world, table)
     return table
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from longplay.envs.quest.cache import IdentityCache
 from longplay.envs.quest.constants import (
     DX,
     DY,
@@ -75,18 +76,12 @@ def _build_index(world: World) -> WorldIndex:
     return index
 
 
-# id(world) -> (world, index); the world is kept so its id cannot be reused by another object.
-_INDEXES: dict[int, tuple[World, WorldIndex]] = {}
+_INDEXES: IdentityCache[WorldIndex] = IdentityCache(64)
 
 
 def world_index(world: World) -> WorldIndex:
     """The :class:`WorldIndex` of ``world``, built once per world object."""
-    cached = _INDEXES.get(id(world))
-    if cached is None:
-        if len(_INDEXES) > 64:
-            _INDEXES.clear()
-        cached = _INDEXES[id(world)] = (world, _build_index(world))
-    return cached[1]
+    return _INDEXES.get(world, lambda: _build_index(world))
 
 
 # ================================================================================================ queries

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from longplay.envs.quest import art, battle, overworld
+from longplay.envs.quest.cache import IdentityCache
 from longplay.envs.quest.constants import (
     BATTLE_MAIN_OPTIONS,
     ITEM_NAMES,
@@ -93,18 +94,11 @@ def _build_view(world: World) -> _WorldView:
                       tuple(_layer(e.sprite, e.facing & 3) for e in world.entities))
 
 
-# id(world) -> (world, view). Hashing a World (all its tuples) on every frame would be slow; keeping the
-# world in the entry stops its id from being reused by another object while the entry lives.
-_VIEWS: dict[int, tuple[World, _WorldView]] = {}
+_VIEWS: IdentityCache[_WorldView] = IdentityCache(32)
 
 
 def _world_view(world: World) -> _WorldView:
-    cached = _VIEWS.get(id(world))
-    if cached is None or cached[0] is not world:
-        if len(_VIEWS) >= 32:  # procedural worlds per episode: keep the cache bounded
-            _VIEWS.clear()
-        cached = _VIEWS[id(world)] = (world, _build_view(world))
-    return cached[1]
+    return _VIEWS.get(world, lambda: _build_view(world))
 
 
 # ============================================================================================= windows
@@ -276,7 +270,7 @@ class _Look:
         self._frames: dict[tuple[object, ...], np.ndarray] = {}  # whole screens: ~70 KB each, fewer kept
         self._texts: dict[str, np.ndarray] = {}  # the most used images, without building a key
         self._sprites: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
-        self._backdrops: dict[tuple[int, int], tuple[_WorldView, np.ndarray]] = {}
+        self._backdrops: IdentityCache[np.ndarray] = IdentityCache(8)  # a few MB each: the maps in play
 
     def blank(self) -> np.ndarray:
         """A new frame to draw every pixel of."""
@@ -337,17 +331,16 @@ class _Look:
         """The whole map drawn once, with VOID around it so that the screen of a player standing anywhere on
         the map is one slice: the screen of (x, y) starts at pixel (16 y, 16 x)."""
         view = _world_view(world)
-        cached = self._backdrops.get((id(view), map_index))
-        if cached is None or cached[0] is not view:
-            if len(self._backdrops) >= 8:  # a few MB each at most: keep the maps in play
-                self._backdrops.clear()
+
+        def draw() -> np.ndarray:
             m = world.maps[map_index]
             tiles = view.padded[map_index][PAD - PLAYER_VIEW_Y:PAD + m.height + VIEW_H - 1 - PLAYER_VIEW_Y,
                                            PAD - PLAYER_VIEW_X:PAD + m.width + VIEW_W - 1 - PLAYER_VIEW_X]
             image = _lay_out(self.cells[tiles.astype(np.intp) * _LAYERS])
             image.setflags(write=False)
-            cached = self._backdrops[(id(view), map_index)] = (view, image)
-        return cached[1]
+            return image
+
+        return self._backdrops.get(view, draw, map_index)
 
 
 _LOOKS: dict[tuple[tuple[int, ...], bytes], _Look] = {}

@@ -13,6 +13,7 @@ import zlib
 from typing import Any
 
 from longplay.envs.game import GameError
+from longplay.envs.quest.cache import IdentityCache
 from longplay.envs.quest.constants import NUM_ITEMS, PARTY_SIZE
 from longplay.envs.quest.state import Battle, Mon, QuestState, World
 
@@ -53,21 +54,22 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-_DIGESTS: dict[int, tuple[World, str]] = {}
+_DIGESTS: IdentityCache[str] = IdentityCache(64)
 
 
 def world_id(world: World) -> list:
     """[size, seed, digest] naming the world a state belongs to."""
-    cached = _DIGESTS.get(id(world))
-    if cached is None or cached[0] is not world:
-        h = hashlib.blake2b(digest_size=8)
-        h.update(repr((world.size, world.seed, world.name, len(world.maps), len(world.entities),
-                       len(world.trainers), len(world.events))).encode())
-        for m in world.maps:
-            h.update(m.tiles)
-        h.update(repr([(e.kind, e.map, e.x, e.y) for e in world.entities]).encode())
-        cached = _DIGESTS[id(world)] = (world, h.hexdigest())
-    return [world.size, world.seed, cached[1]]
+    return [world.size, world.seed, _DIGESTS.get(world, lambda: _world_digest(world))]
+
+
+def _world_digest(world: World) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    h.update(repr((world.size, world.seed, world.name, len(world.maps), len(world.entities),
+                   len(world.trainers), len(world.events))).encode())
+    for m in world.maps:
+        h.update(m.tiles)
+    h.update(repr([(e.kind, e.map, e.x, e.y) for e in world.entities]).encode())
+    return h.hexdigest()
 
 
 def save(state: QuestState, world: World) -> bytes:

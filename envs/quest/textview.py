@@ -36,6 +36,7 @@ import re
 
 from longplay.envs.game import Mode
 from longplay.envs.quest import battle, engine, overworld
+from longplay.envs.quest.cache import IdentityCache
 from longplay.envs.quest.constants import (
     ABILITY_NAMES,
     BATTLE_MAIN_OPTIONS,
@@ -102,17 +103,10 @@ def _tile_rows(world: World, map_index: int) -> tuple[str, ...]:
     """The map's padded tile grid (:func:`~longplay.envs.quest.render.padded_tiles`) as rows of characters,
     built once per map."""
     grid = padded_tiles(world, map_index)
-    cached = _TILE_ROWS.get(id(grid))
-    if cached is None or cached[0] is not grid:
-        if len(_TILE_ROWS) >= 256:
-            _TILE_ROWS.clear()
-        rows = tuple("".join(_TILE_CHAR_LIST[t] for t in row) for row in grid.tolist())
-        cached = _TILE_ROWS[id(grid)] = (grid, rows)
-    return cached[1]
+    return _TILE_ROWS.get(grid, lambda: tuple("".join(_TILE_CHAR_LIST[t] for t in row) for row in grid.tolist()))
 
 
-# id(padded grid) -> (grid, rows); the entry keeps the grid alive so its id is not reused while it lives
-_TILE_ROWS: dict[int, tuple[object, tuple[str, ...]]] = {}
+_TILE_ROWS: IdentityCache[tuple[str, ...]] = IdentityCache(256)  # per padded grid
 _TILE_CHAR_LIST = list(TILE_CHARS)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from longplay.envs.quest.batched.tables import WIN_PAGES, WorldTables, pack_page, unpack_page
+from longplay.envs.quest.cache import IdentityCache
 from longplay.envs.quest.constants import BOX_SIZE, NUM_ITEMS, PARTY_SIZE
 from longplay.envs.quest.dialog import Msg
 from longplay.envs.quest.state import Battle, Mon, QuestState
@@ -196,23 +197,22 @@ def documents(state: BatchedState, tables: WorldTables, world_of: np.ndarray,
     return out
 
 
-_STATICS: dict[int, tuple[WorldTables, list]] = {}
+_STATICS: IdentityCache[list] = IdentityCache(16)
 
 
 def _statics(tables: WorldTables) -> list:
     """Per world: entity and event counts, the entities' start positions, and (boulder slot, entity) pairs."""
-    cached = _STATICS.get(id(tables))
-    if cached is None or cached[0] is not tables:
+
+    def build() -> list:
         per_world = []
         for w, world in enumerate(tables.worlds):
             ex = bytearray(e.x for e in world.entities)
             ey = bytearray(e.y for e in world.entities)
             boulders = [(j, int(e)) for j, e in enumerate(tables.boulders[w].tolist()) if e < len(world.entities)]
             per_world.append((len(world.entities), len(world.events), ex, ey, boulders))
-        if len(_STATICS) > 16:
-            _STATICS.clear()
-        cached = _STATICS[id(tables)] = (tables, per_world)
-    return cached[1]
+        return per_world
+
+    return _STATICS.get(tables, build)
 
 
 def quest_state(doc: dict[str, Any]) -> QuestState:
