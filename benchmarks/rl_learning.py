@@ -51,7 +51,8 @@ def run_config(reward: str, seed: int, args: argparse.Namespace) -> TrainConfig:
                                                                                           else 128),
         n_minibatches=8 if device_learner else 4, n_epochs=args.epochs, learning_rate=args.lr,
         total_steps=args.steps,
-        shaping=REWARDS[reward], buttons=args.buttons, seed=seed, device=args.device, torch_threads=1,
+        shaping=args.shaping if reward == "shaped" else "none", buttons=args.buttons, seed=seed,
+        device=args.device, torch_threads=1, archive_starts=args.archive_starts if device_learner else 0.0,
         max_episode_steps=args.episode_steps, eval_every=args.eval_every, eval_steps=args.eval_steps,
         eval_episodes=args.eval_episodes, checkpoint_every=args.eval_every, keep_checkpoints=1, progress=False,
         runs_dir=args.runs_dir, run_name=f"learning__{reward}__seed{seed}")
@@ -111,7 +112,7 @@ def plot(runs: list[dict[str, Any]], baselines: dict[str, list[dict[str, int]]],
     colors = {"sparse": "#1f77b4", "shaped": "#d62728"}
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     for reward, color in colors.items():
-        mine = [r for r in runs if r["shaping"] == REWARDS[reward]]
+        mine = [r for r in runs if (r["shaping"] == "none") == (reward == "sparse")]
         curves = []
         for r in mine:
             xs = [0] + [e["step"] for e in r["evals"]]
@@ -178,11 +179,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="runs trained at once")
     parser.add_argument("--runs-dir", default="runs/benchmarks/learning")
     parser.add_argument("--out", default="runs/benchmarks")
+    parser.add_argument("--rewards", default="sparse,shaped", help="which runs: sparse, shaped or both")
+    parser.add_argument("--shaping", default=REWARDS["shaped"], help="the shaped runs' --shaping")
+    parser.add_argument("--archive-starts", type=float, default=0.0,
+                        help="ppo-device: fraction of episodes started from the run's archive (both rewards)")
     args = parser.parse_args()
     if args.learner == "auto":
         args.learner = "ppo-device" if batched_engine_installed() else "ppo"
     seeds = [int(s) for s in args.seeds.split(",")]
-    configs = [run_config(reward, seed, args) for reward in REWARDS for seed in seeds]
+    rewards = [r for r in args.rewards.split(",") if r]
+    if not rewards or any(r not in REWARDS for r in rewards):
+        parser.error(f"--rewards takes {', '.join(REWARDS)}")
+    configs = [run_config(reward, seed, args) for reward in rewards for seed in seeds]
     print(f"{len(configs)} runs of {args.steps:,} steps ({args.learner}), {args.workers} at a time")
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

@@ -45,6 +45,12 @@ class TrainConfig:
     buttons: str = ""
     """The buttons the policy presses, comma-separated (``up,down,left,right,a,b``); empty: every button.
     Fewer buttons make exploring cheaper: START opens a menu that a random walk rarely leaves."""
+    archive_starts: float = 0.0
+    """``ppo-device`` on quest: the fraction of episodes that start from a state the run's own envs reached right
+    after a milestone, instead of the world's start (Go-Explore's return; ``agents/rl/archive.py``). 0: off.
+    Evaluation episodes always start at the world's start."""
+    archive_capacity: int = 64
+    """States the archive keeps per number of milestones reached (``archive_starts``)."""
 
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"
@@ -174,6 +180,12 @@ class TrainConfig:
             raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
         if self.learning_rate <= 0:
             raise ValueError(f"invalid learning_rate {self.learning_rate}; must be > 0")
+        if not 0.0 <= self.archive_starts <= 1.0:
+            raise ValueError(f"invalid archive_starts {self.archive_starts}; must be in [0, 1]")
+        if self.archive_starts and self.learner != "ppo-device":
+            raise ValueError("archive_starts needs --learner ppo-device (the batched engine's reference states)")
+        if not isinstance(self.archive_capacity, int) or self.archive_capacity < 1:
+            raise ValueError(f"invalid archive_capacity {self.archive_capacity!r}; must be an int >= 1")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):
             raise ValueError(f"ppo-device runs on the batched engine; vec_env {self.vec_env!r} is for ppo "
                              "(use --vec-env batched)")

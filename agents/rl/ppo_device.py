@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from longplay.agents.rl.archive import StartArchive
 from longplay.agents.rl.batched import make_engine, reference_spaces
 from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
 from longplay.agents.rl.networks import ActorCritic, describe_space
@@ -89,7 +90,7 @@ class DeviceShaping:
     is not available here.
     """
 
-    FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size")
+    FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size", "milestones")
     MAX_MAPS = 1024  # the map term's table (ids beyond share the last slot)
 
     def __init__(self, weights: ShapingWeights, num_envs: int, device: torch.device,
@@ -119,6 +120,8 @@ class DeviceShaping:
     def _slot(self, vector: torch.Tensor) -> torch.Tensor:
         key = (self._get(vector, "map").long() * 1_000_003 + self._get(vector, "y").long() * 4099
                + self._get(vector, "x").long())
+        if self.w.novelty_by_stage:
+            key = key + self._get(vector, "milestones").long() * 1_000_000_007
         return torch.remainder(key * 2654435761, self.slots)
 
     def _hp(self, vector: torch.Tensor) -> torch.Tensor:
@@ -228,14 +231,15 @@ class DeviceMilestones:
 
 # ============================================================================================== helpers
 def _checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
-                description: dict[str, Any], n_actions: int, global_step: int, iteration: int) -> Path:
+                description: dict[str, Any], n_actions: int, global_step: int, iteration: int,
+                extra: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     torch.save({"format": DEVICE_FORMAT, "version": 1, "config": config.to_dict(), "description": description,
                 "n_actions": n_actions, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                "step": global_step, "iteration": iteration, "rng": rng}, path)
+                "step": global_step, "iteration": iteration, "rng": rng, **extra}, path)
     (path.parent / "latest.txt").write_text(path.name + "\n")
     if config.keep_checkpoints > 0:
         for old in sorted(path.parent.glob("step_*.pt"))[:-config.keep_checkpoints]:
@@ -302,6 +306,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
     shaping = DeviceShaping(weights, n_envs, device) if weights.enabled() else None
     milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None
+    archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed) \
+        if config.archive_starts else None
 
     num_iterations = max(config.total_steps // config.batch_size, 1)
     iteration, global_step = 1, 0
@@ -313,6 +319,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         optimizer.load_state_dict(state["optimizer"])
         iteration, global_step = int(state["iteration"]) + 1, int(state["step"])
         torch.set_rng_state(state["rng"]["torch"])
+        if archive is not None and "archive" in state:
+            archive.load_state_dict(state["archive"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     runlog = RunLog(run_dir, resume_step=global_step if resume is not None else None)
@@ -322,6 +330,12 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     # Rollout storage, all on the device, in the engine's dtypes.
     T = config.n_steps
     raw = engine.reset(seed=config.seed + global_step)
+    if config.max_episode_steps and hasattr(engine, "episode_length"):
+        # Stagger the first episodes' ends. Envs that start together and are cut at the same step stay in
+        # lockstep for the whole run: late in every round all of them are far from the start, the batches
+        # hold no early-game states and the policy forgets the way out of town (seen on QuestMini).
+        engine.episode_length = torch.randint(0, config.max_episode_steps, (n_envs,), device=device,
+                                              dtype=engine.episode_length.dtype)
     next_obs = {"pixels": pixels.reset(raw["pixels"])} if pixels else dict(raw)
     if shaping is not None:
         shaping.reset(next_obs["vector"])
@@ -347,7 +361,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
 
     def save() -> Path:
         path = run_dir / "checkpoints" / f"step_{global_step:012d}.pt"
-        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration)
+        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration,
+                           {"archive": archive.state_dict()} if archive is not None else {})
 
     # -------------------------------------------------------------- 2. iterations
     while iteration <= num_iterations:
@@ -368,6 +383,10 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             values[t], actions[t], logprobs[t] = value, action, logprob
             raw, reward, terminated, truncated, info = engine.step(presses[action])
             done = terminated | truncated
+            if archive is not None:
+                archive.record(reward, done)
+                if archive.restart(done):  # some finished envs start their next episode from the archive
+                    raw = engine.observe()
             next_obs = {"pixels": pixels.push(raw["pixels"], done)} if pixels else dict(raw)
             reward = reward.float()
             if shaping is not None:
@@ -463,6 +482,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                         "charts/milestones_now_max": float(now.max())})
         if milestones is not None:
             scalars.update(milestones.running())
+        if archive is not None:
+            scalars.update(archive.summary())
         runlog.scalars(scalars, global_step)
         bar.update(config.batch_size)
         if global_step >= next_checkpoint or iteration == num_iterations:

@@ -48,6 +48,10 @@ class ShapingWeights:
     """With d > 0 a tile's novelty is ``novelty / sqrt(1 + d * n)``, ``n`` the earlier episodes per env that
     stood on it (lifelong counts, kept across resets; on the device shared by all envs and divided by their
     number): exploration moves to the frontier instead of re-walking the start."""
+    novelty_by_stage: float = 0.0
+    """Nonzero: novelty is counted per (milestones reached, map, x, y), so each milestone makes every tile new
+    again (Go-Explore's cells with a progress level): after taking the partner the policy is paid again for
+    leaving the lab, instead of finding every tile by the start used up."""
     map: float = 0.0
     """Reward for each map entered for the first time in the episode."""
     level: float = 0.0
@@ -156,10 +160,10 @@ class _Tracker:
     """What the terms remember within one episode (all reset at ``reset``)."""
 
     def __init__(self, weights: ShapingWeights, state: GameState,
-                 visits: dict[tuple[int, int, int], int] | None = None) -> None:
+                 visits: dict[tuple[int, int, int, int], int] | None = None) -> None:
         self.w = weights
         self.visits = {} if visits is None else visits  # lifelong: episodes that stood on each tile
-        self.seen: set[tuple[int, int, int]] = {(state.map_id, state.x, state.y)}
+        self.seen: set[tuple[int, int, int, int]] = {(0, state.map_id, state.x, state.y)}
         self.maps = {state.map_id}
         self.base_levels = _level_sum(state)
         self.best_level_reward = 0.0
@@ -175,10 +179,11 @@ class _Tracker:
             return float(gained)
         return cap + (gained - cap) / self.w.level_slope_after_cap
 
-    def step(self, state: GameState) -> dict[str, float]:
+    def step(self, state: GameState, stage: int = 0) -> dict[str, float]:
+        """Each term's reward for the step that led to ``state``; ``stage``: milestones reached so far."""
         w, s = self.w, self.w.scale
         parts = dict.fromkeys(TERMS, 0.0)
-        here = (state.map_id, state.x, state.y)
+        here = (stage if w.novelty_by_stage else 0, state.map_id, state.x, state.y)
         if here not in self.seen:
             self.seen.add(here)
             parts["novelty"] = w.novelty * s
@@ -229,7 +234,7 @@ class RewardShaping(gym.Wrapper):
         self.weights = parse_shaping(weights)
         self._tracker: _Tracker | None = None
         self._episode = dict.fromkeys(TERMS, 0.0)
-        self._visits: dict[tuple[int, int, int], int] = {}  # novelty_decay's counts, across episodes
+        self._visits: dict[tuple[int, int, int, int], int] = {}  # novelty_decay's counts, across episodes
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Resets the env and every term's memory."""
@@ -243,7 +248,8 @@ class RewardShaping(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._tracker is None:
             raise RuntimeError("call reset() before step()")
-        parts = self._tracker.step(self.game.state()) if self.weights.enabled() else dict.fromkeys(TERMS, 0.0)
+        stage = len(info.get("milestones", ()))
+        parts = self._tracker.step(self.game.state(), stage) if self.weights.enabled() else dict.fromkeys(TERMS, 0.0)
         for name, value in parts.items():
             self._episode[name] += value
         info["shaping"] = parts

@@ -266,6 +266,11 @@ class BatchedQuest:
         tiles, entities = symbolic_view(s, cx)
         return {"tiles": tiles, "entities": entities, "vector": self.vector()}
 
+    def observe(self) -> dict[str, torch.Tensor]:
+        """Every env's observation now (``reset`` and ``step`` return it; after :meth:`load_states`, read it
+        here)."""
+        return self._observe()
+
     def vector(self) -> torch.Tensor:
         """The symbolic ``vector`` [N, 32] float32 (:data:`longplay.envs.quest.game.VECTOR_FIELDS`)."""
         s, cx = self.state, self.ctx

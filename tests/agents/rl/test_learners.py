@@ -249,3 +249,26 @@ def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
     assert shaping(at(0), restart)["novelty"].tolist() == [0.0, 0.0]  # the step that starts new episodes
     # one visiting episode per env so far: 1 / sqrt(1 + 3)
     assert shaping(at(1), still)["novelty"].tolist() == pytest.approx([0.5, 0.5])
+
+
+def test_device_novelty_by_stage_renews_tiles_after_a_milestone() -> None:
+    try:
+        from longplay.envs.quest.game import VECTOR_FIELDS
+    except ImportError as exc:
+        pytest.skip(f"the quest game is not complete yet: {exc}")
+    from longplay.agents.rl.ppo_device import DeviceShaping
+    from longplay.envs.wrappers.shaping import ShapingWeights
+
+    x, reached = VECTOR_FIELDS.index("x"), VECTOR_FIELDS.index("milestones")
+
+    def at(col: int, milestones: int) -> torch.Tensor:
+        vector = torch.zeros(1, len(VECTOR_FIELDS))
+        vector[:, x], vector[:, reached] = col, milestones
+        return vector
+
+    still = torch.tensor([False])
+    for by_stage, paid in ((0, [1.0, 0.0, 0.0]), (1, [1.0, 1.0, 0.0])):
+        shaping = DeviceShaping(ShapingWeights(novelty=1.0, novelty_by_stage=by_stage), 1, torch.device("cpu"))
+        shaping.reset(at(0, 0))
+        got = [shaping(at(1, 0), still), shaping(at(0, 1), still), shaping(at(0, 1), still)]
+        assert [float(g["novelty"]) for g in got] == paid

@@ -178,3 +178,11 @@ def test_novelty_decays_with_the_episodes_that_stood_there() -> None:
     assert paid[1] == pytest.approx([0.5, 0.0, 0.5])
     assert paid[2] == pytest.approx([1 / 7 ** 0.5, 0.0, 1 / 7 ** 0.5])
     assert parse_shaping("quest,novelty_decay=2").novelty_decay == 2.0
+
+
+def test_novelty_by_stage_makes_every_tile_new_after_a_milestone() -> None:
+    plain = [info["shaping"]["novelty"] for _, info in _run(_env(ShapingWeights(novelty=1.0)), 4)]
+    staged = [info["shaping"]["novelty"] for _, info in
+              _run(_env(ShapingWeights(novelty=1.0, novelty_by_stage=1)), 4)]
+    assert plain == [1.0, 0.0, 1.0, 0.0]
+    assert staged == [1.0, 1.0, 1.0, 0.0]  # x=0 again, but after the milestone (press 2): new

@@ -1,0 +1,131 @@
+"""Archive starts: episodes that begin where earlier episodes reached a milestone (Go-Explore's "return").
+
+A long chain of milestones is hard for PPO because each link is practised only by the episodes that got
+through every link before it. With ``--archive-starts F`` the device learner keeps, for each number of
+milestones reached (a *stage*), up to ``capacity`` game states that its own envs stood in right after
+reaching that many milestones, and starts a fraction ``F`` of the episodes from one of them instead of the
+world's start. Nothing comes from outside the run (no oracle, no saved game): the archive holds only states
+the policy reached itself, so the later links get practised as soon as one env gets through.
+
+The stage of each archived start is chosen with weight ``1 / sqrt(1 + n)``, ``n`` the starts already taken
+from it (new stages are tried first, none is starved), and the state within it uniformly. Each start gets a
+fresh random key, so wild encounters and battle rolls differ between starts from one state.
+
+Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
+they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
+archived start's milestones as reached in its episode.
+
+It needs an engine with reference states (``state_of``, ``load_states``: the quest batched engine) and reads
+a few values back to the host each step, which costs nothing on CPU and a sync per step on CUDA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class StartArchive:
+    """States reached right after each milestone count, and the starts drawn from them (module docstring).
+
+    Args:
+        engine: The batched quest engine (``state_of``, ``load_states``, ``milestones``, ``world_of_env``).
+        fraction: Probability that a finished env's next episode starts from the archive.
+        capacity: States kept per stage (reservoir sampling keeps a uniform sample of all offered).
+        seed: Seeds the draws (which envs, stages, states) and the fresh random keys.
+    """
+
+    def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0) -> None:
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
+        for name in ("state_of", "load_states", "milestones", "world_of", "worlds"):
+            if not hasattr(engine, name):
+                raise ValueError("archive starts need the quest batched engine (reference states); "
+                                 f"{type(engine).__name__} has no {name}")
+        self.engine = engine
+        self.fraction = fraction
+        self.capacity = capacity
+        self.rng = np.random.default_rng(seed)
+        # (world index, stage) -> QuestStates; a state only starts envs of its own world (a world pool)
+        self.states: dict[tuple[int, int], list[Any]] = {}
+        self.offered: dict[tuple[int, int], int] = {}  # states offered (for the reservoir)
+        self.taken: dict[tuple[int, int], int] = {}  # starts drawn
+
+    def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
+        """Archives the envs that reached a milestone this step (and did not end their episode on it)."""
+        got = torch.nonzero((milestone_reward > 0) & ~done).flatten().tolist()
+        if not got:
+            return
+        stages = self.engine.milestones[got].tolist()
+        for env, stage in zip(got, stages, strict=True):
+            key = (int(self.engine.world_of[env]), int(stage))
+            offered = self.offered.get(key, 0)
+            self.offered[key] = offered + 1
+            kept = self.states.setdefault(key, [])
+            if len(kept) < self.capacity:
+                kept.append(self.engine.state_of(env))
+            else:
+                slot = int(self.rng.integers(0, offered + 1))
+                if slot < self.capacity:
+                    kept[slot] = self.engine.state_of(env)
+
+    def restart(self, done: torch.Tensor) -> list[int]:
+        """Moves a ``fraction`` of the envs that just finished onto archived states; returns those envs.
+
+        The engine has already reset them to the world's start; their observation must be read again.
+        """
+        if not self.states or self.fraction == 0.0:
+            return []
+        from longplay.envs.quest.rng import episode_key
+
+        chosen, states = [], []
+        for env in torch.nonzero(done).flatten().tolist():
+            if self.rng.random() >= self.fraction:
+                continue
+            world = int(self.engine.world_of[env])
+            keys = sorted(k for k in self.states if k[0] == world)
+            if not keys:
+                continue
+            weights = np.array([1.0 / np.sqrt(1.0 + self.taken.get(k, 0)) for k in keys])
+            key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
+            self.taken[key] = self.taken.get(key, 0) + 1
+            kept = self.states[key]
+            state = kept[int(self.rng.integers(0, len(kept)))]
+            chosen.append(env)
+            states.append(dataclasses.replace(state, key=episode_key(int(self.rng.integers(0, 2**62)))))
+        if chosen:
+            self.engine.load_states(chosen, states)
+        return chosen
+
+    def summary(self) -> dict[str, float]:
+        """``charts/archive/...`` scalars: states kept and starts taken per stage."""
+        out: dict[str, float] = {}
+        for (_, stage), kept in sorted(self.states.items()):
+            name = f"charts/archive/states_stage{stage}"
+            out[name] = out.get(name, 0.0) + len(kept)
+        for (_, stage), taken in sorted(self.taken.items()):
+            name = f"charts/archive/starts_stage{stage}"
+            out[name] = out.get(name, 0.0) + taken
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the archived states as save states, the counts and the RNG."""
+        from longplay.envs.quest.savestate import save
+
+        worlds = self.engine.worlds
+        return {"states": [(k, [save(st, worlds[k[0]]) for st in kept]) for k, kept in self.states.items()],
+                "offered": list(self.offered.items()), "taken": list(self.taken.items()),
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, data: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict` (on resume)."""
+        from longplay.envs.quest.savestate import load
+
+        worlds = self.engine.worlds
+        self.states = {tuple(k): [load(b, worlds[k[0]]) for b in kept] for k, kept in data["states"]}
+        self.offered = {tuple(k): int(v) for k, v in data["offered"]}
+        self.taken = {tuple(k): int(v) for k, v in data["taken"]}
+        self.rng.bit_generator.state = data["rng"]

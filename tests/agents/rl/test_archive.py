@@ -1,0 +1,117 @@
+"""Archive starts (``agents/rl/archive.py``): states reached after a milestone start later episodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+import torch
+
+pytest.importorskip("longplay.envs.quest.batched")
+
+from longplay.agents.oracle import OracleAgent  # noqa: E402
+from longplay.agents.rl.archive import StartArchive  # noqa: E402
+from longplay.envs.quest.batched import BatchedQuest  # noqa: E402
+
+
+def presses_to_leave_the_house(world_seed: int) -> list[int]:
+    """The oracle's presses on QuestMini (world ``world_seed``, episode seed 0) up to leaving the house."""
+    import longplay.envs  # noqa: F401
+
+    env = gym.make("longplay/QuestMini-v0", world_seed=world_seed, max_episode_steps=None)
+    agent = OracleAgent()
+    obs, info = env.reset(seed=0)
+    agent.reset(env, obs, info, 0)
+    presses = []
+    while "left_house" not in info["milestones"]:
+        presses.append(agent.act(obs, info))
+        obs, _, _, _, info = env.step(presses[-1])
+        assert len(presses) < 200
+    return presses
+
+
+@pytest.fixture(scope="module")
+def played() -> tuple[BatchedQuest, StartArchive, list[int]]:
+    """A world pool of two (envs 0 and 2 play world 0, 1 and 3 world 1) after world 0's way out."""
+    torch.set_num_threads(1)
+    engine = BatchedQuest(4, size="mini", world_seeds=[0, 1], max_episode_steps=None)
+    engine.reset(seed=0)
+    archive = StartArchive(engine, fraction=1.0, capacity=2, seed=0)
+    rewarded: set[int] = set()
+    for button in presses_to_leave_the_house(0):
+        _, reward, terminated, truncated, _ = engine.step(torch.full((4,), button))
+        archive.record(reward, terminated | truncated)
+        rewarded |= set(torch.nonzero(reward > 0).flatten().tolist())
+    return engine, archive, sorted(rewarded)
+
+
+def test_the_archive_keeps_the_states_right_after_a_milestone(played: tuple) -> None:
+    engine, archive, rewarded = played
+    assert 0 in rewarded  # the oracle's presses lead env 0 out of its house
+    world0 = [env for env in rewarded if engine.world_of[env] == 0]
+    assert archive.states[(0, 1)] and len(archive.states[(0, 1)]) <= archive.capacity
+    assert archive.offered[(0, 1)] == len(world0)
+    assert engine.worlds[0].events[0].id == "left_house"
+    assert all(state.has_event(0) for state in archive.states[(0, 1)])
+    assert archive.summary()["charts/archive/states_stage1"] == sum(len(v) for v in archive.states.values())
+
+
+def test_finished_envs_start_from_states_of_their_own_world(played: tuple) -> None:
+    engine, archive, rewarded = played
+    worlds_with_states = {w for w, _ in archive.states}
+    before = engine.documents()
+    loaded = archive.restart(torch.ones(4, dtype=torch.bool))
+    assert loaded == [env for env in range(4) if engine.world_of[env] in worlds_with_states]
+    after = engine.documents()
+    obs = engine.observe()
+    for env in loaded:
+        assert int(engine.milestones[env]) == 1 and int(engine.episode_length[env]) == 0
+        source = [s for s in archive.states[(int(engine.world_of[env]), 1)]
+                  if (s.map, s.x, s.y) == (after[env]["map"], after[env]["x"], after[env]["y"])]
+        assert source, "the env stands where an archived state stood"
+        assert after[env]["key"] != source[0].key  # a fresh random stream for each start
+        assert int(obs["vector"][env, 0 + 2]) == after[env]["map"]  # the observation follows the new state
+    for env in set(range(4)) - set(loaded):
+        assert after[env] == before[env]
+    # a start is counted against its stage, so the next draw prefers stages tried less
+    assert archive.taken[(0, 1)] == len(loaded)
+
+
+def test_no_restart_without_states_or_with_fraction_zero() -> None:
+    engine = BatchedQuest(2, size="mini")
+    engine.reset(seed=0)
+    assert StartArchive(engine, fraction=1.0).restart(torch.ones(2, dtype=torch.bool)) == []
+    with pytest.raises(ValueError, match="archive_starts"):
+        StartArchive(engine, fraction=1.5)
+    with pytest.raises(ValueError, match="quest batched engine"):
+        StartArchive(object(), fraction=0.5)
+
+
+def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
+    engine, archive, _ = played
+    copy = StartArchive(engine, fraction=1.0, capacity=2, seed=99)
+    copy.load_state_dict(archive.state_dict())
+    assert copy.states.keys() == archive.states.keys() and copy.taken == archive.taken
+    for key, kept in archive.states.items():
+        assert [s.x for s in copy.states[key]] == [s.x for s in kept]
+    assert copy.rng.random() == archive.rng.random()
+
+
+def test_ppo_device_trains_and_resumes_with_archive_starts(tmp_path: Path) -> None:
+    from longplay.agents.rl.config import TrainConfig
+    from longplay.agents.rl.ppo_device import train
+
+    config = TrainConfig(env_id="longplay/QuestMini-v0", learner="ppo-device", vec_env="batched", num_envs=4,
+                         n_steps=16, n_minibatches=2, n_epochs=1, total_steps=128, checkpoint_every=64,
+                         eval_every=-1, features_dim=32, progress=False, torch_threads=1, device="cpu",
+                         runs_dir=str(tmp_path), run_name="run", max_episode_steps=24, keep_checkpoints=0,
+                         shaping="quest,novelty_by_stage=1", buttons="up,down,left,right,a,b", archive_starts=0.5)
+    first = train(config)
+    saved = torch.load(first.checkpoint, weights_only=False)
+    assert "archive" in saved and saved["config"]["archive_starts"] == 0.5
+    config.total_steps = 192
+    resumed = train(config, run_dir=first.run_dir, resume=first.checkpoint)
+    assert resumed.steps == 192
+    with pytest.raises(ValueError, match="archive_starts needs"):
+        TrainConfig(learner="ppo", archive_starts=0.5).validate()
