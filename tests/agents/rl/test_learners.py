@@ -272,3 +272,17 @@ def test_device_novelty_by_stage_renews_tiles_after_a_milestone() -> None:
         shaping.reset(at(0, 0))
         got = [shaping(at(1, 0), still), shaping(at(0, 1), still), shaping(at(0, 1), still)]
         assert [float(g["novelty"]) for g in got] == paid
+
+
+def test_ppo_device_staggers_the_first_episodes_ends(tmp_path: Path) -> None:
+    """Envs cut at the same step would stay in lockstep for the whole run (see ppo_device.train)."""
+    pytest.importorskip("longplay.envs.quest.batched")
+    from longplay.agents.rl.ppo_device import train
+    from longplay.envs.quest.batched import BatchedQuest
+
+    engine = BatchedQuest(16, size="mini", max_episode_steps=400)
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", learner="ppo-device", vec_env="batched", num_envs=16,
+                  n_steps=4, total_steps=64, max_episode_steps=400, eval_every=-1)
+    train(config, engine=engine)
+    lengths = engine.episode_length.tolist()
+    assert len(set(lengths)) > 8 and max(lengths) < 400 + 4
