@@ -7,7 +7,7 @@
 
 Prints steps/s (env steps: one button press of one env, observation included) for each batch size, step
 implementation (``eager`` torch ops; ``compiled``: ``BatchedQuest.compile``, inductor with the engine's
-``INDUCTOR_OPTIONS``, changed with ``--inductor-options``) and observation mode, the
+``CPU_INDUCTOR_OPTIONS``, changed with ``--inductor-options``) and observation mode, the
 reference engine's single-env steps/s measured in the same run (``gym.make`` env with the same observation,
 and the bare game), the ratio of the best batched figure to it, the state bytes per env (the shared world
 excluded) and where a step's time goes (``--profile``).
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. reduce-overhead on CUDA)")
     parser.add_argument("--inductor-options", default=None,
-                        help='JSON inductor options over the engine\'s INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
+                        help='JSON inductor options over the engine\'s CPU_INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
     parser.add_argument("--ab", type=int, default=0,
                         help="only an interleaved eager-vs-compiled A/B of this many steps on CPU time")
     parser.add_argument("--pixel-limit", type=int, default=PIXEL_BATCH_LIMIT)
