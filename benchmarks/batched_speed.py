@@ -3,12 +3,18 @@
     python benchmarks/batched_speed.py                         # CPU: eager and compiled, symbolic and pixels
     python benchmarks/batched_speed.py --batch 1,64,4096 --modes eager --obs symbolic
     python benchmarks/batched_speed.py --device cuda --batch 1024,65536,1048576   # see batched_gpu.py
+    python benchmarks/batched_speed.py --ab 80 --batch 16384,65536 --obs symbolic  # compiled vs eager, CPU time
 
 Prints steps/s (env steps: one button press of one env, observation included) for each batch size, step
-implementation (``eager`` torch ops; ``compiled``: ``torch.compile``, inductor) and observation mode, the
+implementation (``eager`` torch ops; ``compiled``: ``BatchedQuest.compile``, inductor with the engine's
+``CPU_INDUCTOR_OPTIONS``, changed with ``--inductor-options``) and observation mode, the
 reference engine's single-env steps/s measured in the same run (``gym.make`` env with the same observation,
 and the bare game), the ratio of the best batched figure to it, the state bytes per env (the shared world
 excluded) and where a step's time goes (``--profile``).
+
+``--ab STEPS`` instead steps an eager and a compiled engine in turn with the same presses (one process, CPU
+time per step by ``time.thread_time``, so other jobs' load cancels out of the ratio) and checks that both give
+the same observations, rewards, terminations and state at every step and the same state documents at the end.
 
 Random presses drive every env (so envs walk, talk, fight and reset as in training). Absolute numbers drift
 with the load of the machine; the ratios within one run hold. ``--threads`` sets torch's intra-op threads
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import time
 from collections.abc import Callable
 
@@ -54,6 +61,53 @@ def batched_rate(make: Callable[[], object], batch: int, device: torch.device, s
                 break
     sync(device)
     return batch * steps / (time.perf_counter() - start)
+
+
+def interleaved_ab(size: str, batch: int, device: torch.device, obs_mode: str, steps: int,
+                   compile_kwargs: dict) -> dict:
+    """Eager against compiled, stepped in turn with the same presses: CPU seconds per step and equality."""
+    import statistics
+
+    from longplay.envs.quest.batched.engine import BatchedQuest
+
+    def same(x: object, y: object) -> bool:
+        if isinstance(x, dict):
+            return all(same(x[k], y[k]) for k in x)  # type: ignore[index]
+        if isinstance(x, (tuple, list)):
+            return all(same(u, v) for u, v in zip(x, y, strict=True))  # type: ignore[call-overload]
+        return torch.equal(x, y)  # type: ignore[arg-type]
+
+    engines = [BatchedQuest(batch, size=size, device=device, obs_mode=obs_mode, max_episode_steps=2000)
+               for _ in range(2)]
+    for e in engines:
+        e.reset(seed=0)
+    engines[1].compile(dynamic=False, **compile_kwargs)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    actions = [torch.randint(0, 8, (batch,), generator=gen).to(device) for _ in range(64)]
+    start = time.perf_counter()
+    engines[1].step(actions[0])  # compiles
+    compile_s = time.perf_counter() - start
+    engines[0].step(actions[0])
+    times: list[list[float]] = [[], []]
+    equal = True
+    for k in range(1, steps):
+        out = [None, None]
+        for i in (0, 1) if k % 2 else (1, 0):
+            sync(device)
+            c = time.thread_time()
+            out[i] = engines[i].step(actions[k % 64])
+            sync(device)
+            times[i].append(time.thread_time() - c)
+        equal = equal and same(out[0], out[1]) and all(
+            torch.equal(u, v) for u, v in zip(engines[0].state.tensors().values(),
+                                              engines[1].state.tensors().values(), strict=True))
+    documents_equal = engines[0].documents() == engines[1].documents()
+    eager, compiled = times[0][3:], times[1][3:]  # the first steps warm up caches and the allocator
+    ratios = sorted(a / b for a, b in zip(eager, compiled, strict=True))
+    q = statistics.quantiles(ratios, n=4)
+    return {"eager": batch / statistics.median(eager), "compiled": batch / statistics.median(compiled),
+            "ratio": q[1], "ratio_q1": q[0], "ratio_q3": q[2], "compile_s": compile_s,
+            "equal": equal and documents_equal}
 
 
 def reference_rates(size: str, obs_mode: str, seconds: float) -> dict[str, float]:
@@ -131,6 +185,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. reduce-overhead on CUDA)")
+    parser.add_argument("--inductor-options", default=None,
+                        help='JSON inductor options over the engine\'s CPU_INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
+    parser.add_argument("--ab", type=int, default=0,
+                        help="only an interleaved eager-vs-compiled A/B of this many steps on CPU time")
     parser.add_argument("--pixel-limit", type=int, default=PIXEL_BATCH_LIMIT)
     parser.add_argument("--profile", type=int, default=0, help="also profile an eager step at this batch size")
     args = parser.parse_args(argv)
@@ -146,6 +204,23 @@ def main(argv: list[str] | None = None) -> dict:
     obs_modes = args.obs.split(",")
     print(f"quest.batched speed: size={args.size} device={device} torch={torch.__version__} "
           f"threads={torch.get_num_threads()}", flush=True)
+    compile_kwargs: dict = {}
+    if args.compile_mode:
+        compile_kwargs["mode"] = args.compile_mode
+    if args.inductor_options:
+        compile_kwargs["options"] = json.loads(args.inductor_options)
+    if args.ab:
+        ab = {}
+        for obs_mode in obs_modes:
+            for batch in batches:
+                r = ab[(obs_mode, batch)] = interleaved_ab(args.size, batch, device, obs_mode, args.ab,
+                                                           compile_kwargs)
+                print(f"  {obs_mode:8s} batch {batch:>8,}: eager {r['eager']:>10,.0f}, compiled "
+                      f"{r['compiled']:>10,.0f} steps per CPU second (medians); compiled/eager {r['ratio']:.2f}x "
+                      f"(quartiles {r['ratio_q1']:.2f}-{r['ratio_q3']:.2f}, {args.ab} paired steps); compile "
+                      f"{r['compile_s']:.0f} s; {'identical' if r['equal'] else 'DIFFERENT'} outputs and states",
+                      flush=True)
+        return {"ab": ab}
 
     ref = {m: reference_rates(args.size, m, args.seconds) for m in obs_modes}
     for m in obs_modes:
@@ -170,10 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
                     engine = BatchedQuest(batch, size=args.size, device=device, obs_mode=obs_mode,
                                           max_episode_steps=2000)
                     if mode == "compiled":
-                        kwargs = {"dynamic": False}
-                        if args.compile_mode:
-                            kwargs["mode"] = args.compile_mode
-                        engine.compile(**kwargs)
+                        engine.compile(dynamic=False, **compile_kwargs)
                     return engine
 
                 start = time.perf_counter()
