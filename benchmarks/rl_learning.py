@@ -7,8 +7,10 @@ Each run trains from scratch with ``longplay train``'s code (``--learner auto``:
 the batched engine when it is installed, else Stable-Baselines3 PPO) and is evaluated every
 ``--eval-every`` env steps: ``--eval-episodes`` episodes of ``--eval-steps`` steps on the reference env from
 fixed seeds, recorded as replays. The random agent and the oracle play the same evaluation episodes. The
-defaults are the runs of ``docs/rl.md`` ("Learning on QuestMini"): six buttons, 2,048-step training episodes,
-512 envs x 32 steps; ``--steps 1310720`` trains the six runs in about 25 minutes on a 2-core CPU.
+defaults are those of ``docs/rl.md`` ("Learning on QuestMini"): six buttons, 2,048-step training episodes,
+512 envs x 32 steps; ``--steps 1310720`` trains the six runs in about 25 minutes on a 2-core CPU, and
+``--rewards shaped --seeds 1,2 --steps 8000000 --eval-every 1000000`` the three-seed runs of the shaped
+recipe (27 minutes for two).
 
 The chart (``rl_learning.png``) has two panels: milestones per evaluation episode against training env
 steps (each seed thin, the mean thick; random and oracle as horizontal lines), and the final policies'
