@@ -37,7 +37,7 @@ from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint
 from longplay.envs.wrappers.buttons import parse_buttons
-from longplay.envs.wrappers.shaping import ShapingWeights, parse_shaping
+from longplay.envs.wrappers.shaping import TERMS, ShapingWeights, parse_shaping
 
 
 # ============================================================================================== observations
@@ -91,6 +91,7 @@ class DeviceShaping:
     """
 
     FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size", "milestones")
+    TERMS = tuple(t for t in TERMS if t != "event")  # the terms it computes, in the wrapper's order
     MAX_MAPS = 1024  # the map term's table (ids beyond share the last slot)
 
     def __init__(self, weights: ShapingWeights, num_envs: int, device: torch.device,
@@ -348,7 +349,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     next_done = torch.zeros(n_envs, device=device)
     # Finished episodes' statistics, summed on the device and read once per iteration.
     stat_names = ["count", "return", "length", "milestones", "milestones_max"]
-    stat_names += [f"shaping/{k}" for k in ("novelty", "map", "level", "heal", "death", "badge")] if shaping else []
+    stat_names += [f"shaping/{k}" for k in DeviceShaping.TERMS] if shaping else []
     stats = {k: torch.zeros((), device=device) for k in stat_names}
     episode_shaping = {k: torch.zeros(n_envs, device=device) for k in stat_names if k.startswith("shaping/")}
 

@@ -272,6 +272,7 @@ def test_device_novelty_by_stage_renews_tiles_after_a_milestone() -> None:
         shaping.reset(at(0, 0))
         got = [shaping(at(1, 0), still), shaping(at(0, 1), still), shaping(at(0, 1), still)]
         assert [float(g["novelty"]) for g in got] == paid
+        assert tuple(got[0]) == DeviceShaping.TERMS  # the terms the learner sums and logs
 
 
 def test_ppo_device_staggers_the_first_episodes_ends(tmp_path: Path) -> None:
