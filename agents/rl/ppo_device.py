@@ -15,7 +15,7 @@ except one small read of the episode statistics per iteration. Read it top to bo
 ``torch_compile=True`` compiles the network (and the engine's step when it offers ``compile()``). Pixels
 are grayscaled, downsampled and stacked on the device with the same arithmetic as
 :mod:`longplay.envs.wrappers.pixels`. Shaping (novelty over (map, x, y),
-lead level, healing, blackouts, badges) is computed on the device from the symbolic ``vector``.
+maps, lead level, healing, blackouts, damage dealt, badges) is computed on the device from the symbolic ``vector``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class DeviceShaping:
     is not available here.
     """
 
-    FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size", "milestones")
+    FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size", "milestones",
+              "battle_kind", "enemy_species", "enemy_level", "enemy_hp", "enemy_max_hp")
     TERMS = tuple(t for t in TERMS if t != "event")  # the terms it computes, in the wrapper's order
     MAX_MAPS = 1024  # the map term's table (ids beyond share the last slot)
 
@@ -128,6 +129,12 @@ class DeviceShaping:
     def _hp(self, vector: torch.Tensor) -> torch.Tensor:
         return self._get(vector, "party_hp") / self._get(vector, "party_max_hp").clamp(min=1)
 
+    def _enemy(self, vector: torch.Tensor) -> torch.Tensor:
+        """(N, 4): the enemy on the field as (species, level, hp, max_hp); max_hp -1 out of battle."""
+        enemy = torch.stack([self._get(vector, f"enemy_{k}") for k in ("species", "level", "hp", "max_hp")], 1)
+        out = (self._get(vector, "battle_kind") == 0) | (enemy[:, 3] <= 0)
+        return torch.where(out[:, None], enemy.new_tensor([-1.0, -1.0, 0.0, -1.0]), enemy)
+
     def _visit(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Marks each env's tile; (True where it was not yet visited this episode, the tile's slot)."""
         slot = self._slot(vector)
@@ -146,9 +153,9 @@ class DeviceShaping:
         self.base_level = torch.where(where, self._get(vector, "lead_level"), self.base_level)
         self.best_level = torch.where(where, 0.0, self.best_level)
         for name, value in (("hp", self._hp(vector)), ("size", self._get(vector, "party_size")),
-                            ("badges", self._get(vector, "badges"))):
-            self.prev[name] = (torch.where(where, value, self.prev[name]) if name in self.prev
-                               else value.clone())
+                            ("badges", self._get(vector, "badges")), ("enemy", self._enemy(vector))):
+            mask = where.view(-1, *([1] * (value.dim() - 1)))
+            self.prev[name] = torch.where(mask, value, self.prev[name]) if name in self.prev else value.clone()
 
     def reset(self, vector: torch.Tensor) -> None:
         """Starts every env's episode at ``vector``."""
@@ -175,9 +182,14 @@ class DeviceShaping:
         death = (healed & (self.prev["hp"] <= 0)).float()
         new_badges = (badges - self.prev["badges"]).clamp(min=0)
         self.prev.update(hp=hp, size=size, badges=torch.maximum(self.prev["badges"], badges))
+        enemy, before = self._enemy(vector), self.prev["enemy"]
+        same = (enemy[:, 3] > 0) & (enemy[:, :2] == before[:, :2]).all(1) & (enemy[:, 3] == before[:, 3])
+        damage = torch.where(same, (before[:, 2] - enemy[:, 2]).clamp(min=0) / enemy[:, 3].clamp(min=1), 0.0)
+        self.prev["enemy"] = enemy
         new_map = self._enter(vector)
         terms = {"novelty": w.novelty * novelty, "map": w.map * new_map.float(), "level": w.level * level_gain,
-                 "heal": w.heal * heal, "death": w.death * death, "badge": w.badge * new_badges}
+                 "heal": w.heal * heal, "death": w.death * death, "damage": w.damage * damage,
+                 "badge": w.badge * new_badges}
         self._restart(vector, done)
         return {k: v * w.scale * live for k, v in terms.items()}
 

@@ -53,7 +53,7 @@ from longplay.envs.quest.constants import (
 )
 from longplay.envs.quest.content import MOVES, SPECIES
 from longplay.envs.quest.rng import mix32
-from longplay.envs.quest.state import Mon, QuestState, World
+from longplay.envs.quest.state import Battle, Mon, QuestState, World
 
 WORLDS = ("procedural", "canonical")
 DEFAULT_MAX_STEPS = {"mini": 20_000, "small": 200_000, "standard": 1_000_000}
@@ -154,7 +154,8 @@ class QuestGame:
             map_id=s.map, map_name=current.name, x=s.x, y=s.y, facing=DIRECTION_NAMES[s.facing],
             mode=engine.mode(s), party=party, bag=bag, money=s.money, badges=badges, flags=flags,
             dialog=dialog_text,
-            extra={"surfing": s.surfing, "tick": s.tick, "battle_kind": s.battle.kind, "box": len(s.box)},
+            extra={"surfing": s.surfing, "tick": s.tick, "battle_kind": s.battle.kind, "box": len(s.box),
+                   "enemy": _enemy(s.battle)},
         )
 
     def frame(self) -> np.ndarray:
@@ -246,6 +247,15 @@ _NO_MON = Mon(-1, 0, 0, 0, 0, 0, 0, 0, [-1] * 4, [0] * 4)  # stands in for "no c
 def _member(m: Mon) -> PartyMember:
     return PartyMember(SPECIES[m.species].name, m.level, m.hp, m.max_hp,
                        tuple(MOVES[x].name for x in m.moves if x >= 0))
+
+
+def _enemy(b: Battle) -> tuple[int, int, int, int] | None:
+    """The enemy creature on the field as (species, level, hp, max_hp), None out of battle (the ``damage``
+    shaping term reads it)."""
+    if not b.kind or not 0 <= b.enemy_active < len(b.enemy):
+        return None
+    m = b.enemy[b.enemy_active]
+    return (m.species, m.level, m.hp, m.max_hp)
 
 
 class QuestEnv(LongplayEnv):

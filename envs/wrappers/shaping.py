@@ -11,6 +11,10 @@ so the same recipe runs on the built-in quest game and on a Game Boy ROM:
   an optional soft cap after which a level pays ``1 / level_slope_after_cap``;
 * ``heal``: party HP fraction regained with the same party size (a rest house, a potion);
 * ``death``: a blackout (the party's HP was 0 and comes back);
+* ``damage``: enemy HP removed in battle, as a fraction of the enemy's max HP (1.0 = one enemy creature
+  knocked out): a dense signal for fighting, which the level term pays only at each level-up (read from
+  ``GameState.extra["enemy"]``, (species, level, hp, max_hp) in battle: the built-in game and Pokemon Red
+  have it; a backend without it pays nothing);
 * ``event``: each event flag set for the first time this episode;
 * ``badge``: each badge won.
 
@@ -22,7 +26,7 @@ no terms (or all weights 0) the wrapper returns the env's reward unchanged.
 >>> env = RewardShaping(gym.make("longplay/QuestMini-v0"), "quest")             # doctest: +SKIP
 >>> obs, reward, terminated, truncated, info = env.step(0)                      # doctest: +SKIP
 >>> sorted(info["shaping"])                                                     # doctest: +SKIP
-['badge', 'death', 'event', 'heal', 'level', 'novelty']
+['badge', 'damage', 'death', 'event', 'heal', 'level', 'map', 'novelty']
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import gymnasium as gym
 
 from longplay.envs.game import Game, GameState
 
-TERMS = ("novelty", "map", "level", "heal", "death", "event", "badge")
+TERMS = ("novelty", "map", "level", "heal", "death", "damage", "event", "badge")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class ShapingWeights:
     """Reward per unit of party HP fraction regained (1.0 = from empty to full) with the same party size."""
     death: float = 0.0
     """Reward for each blackout (usually negative)."""
+    damage: float = 0.0
+    """Reward per enemy max HP removed in battle (1.0 = one enemy creature from full HP to knocked out)."""
     event: float = 0.0
     """Reward for each event flag set for the first time in the episode."""
     badge: float = 0.0
@@ -173,6 +179,7 @@ class _Tracker:
         self.party_size = len(state.party)
         self.flags = set(state.flags)
         self.badges = set(state.badges)
+        self.enemy = state.extra.get("enemy")
 
     def level_reward(self, gained: int) -> float:
         """PokemonRedExperiments' level curve: linear up to the cap, then ``1 / slope`` a level."""
@@ -206,6 +213,11 @@ class _Tracker:
             else:
                 parts["death"] = w.death * s
         self.hp, self.party_size = hp, size
+        enemy = state.extra.get("enemy")
+        before, self.enemy = self.enemy, enemy
+        if w.damage and enemy is not None and before is not None and before[:2] == enemy[:2] \
+                and before[3] == enemy[3] and enemy[3] > 0 and enemy[2] < before[2]:
+            parts["damage"] = w.damage * s * (before[2] - enemy[2]) / enemy[3]
         if len(state.flags) != len(self.flags) or not state.flags <= self.flags:
             new = state.flags - self.flags
             parts["event"] = w.event * s * len(new)

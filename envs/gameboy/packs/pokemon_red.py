@@ -456,6 +456,9 @@ class PokemonRedPack(Pack):
                 "pokedex_seen": seen,
                 "in_battle": memory[ram.W_IS_IN_BATTLE],
                 "walk_bike_surf": memory[ram.W_WALK_BIKE_SURF_STATE],
+                "enemy": ((memory[ram.W_ENEMY_MON_SPECIES], memory[ram.W_ENEMY_MON_LEVEL],
+                           read_u16_be(memory, ram.W_ENEMY_MON_HP), read_u16_be(memory, ram.W_ENEMY_MON_MAX_HP))
+                          if memory[ram.W_IS_IN_BATTLE] else None),
             },
         )
 

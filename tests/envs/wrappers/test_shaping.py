@@ -14,9 +14,11 @@ from longplay.envs.wrappers.shaping import PRESETS, TERMS, RewardShaping, Shapin
 
 
 def _state(x: int = 0, map_id: int = 0, levels: tuple[int, ...] = (5,), hp: tuple[int, ...] = (20,),
-           flags: frozenset[str] = frozenset(), badges: tuple[str, ...] = ()) -> GameState:
+           flags: frozenset[str] = frozenset(), badges: tuple[str, ...] = (),
+           enemy: tuple[int, int, int, int] | None = None) -> GameState:
     party = tuple(PartyMember("mon", lv, h, 20) for lv, h in zip(levels, hp, strict=True))
-    return GameState(map_id, "m", x, 0, "down", Mode.OVERWORLD, party=party, flags=flags, badges=badges)
+    return GameState(map_id, "m", x, 0, "down", Mode.OVERWORLD, party=party, flags=flags, badges=badges,
+                     extra={"enemy": enemy} if enemy else {})
 
 
 class ScriptedGame:
@@ -186,3 +188,21 @@ def test_novelty_by_stage_makes_every_tile_new_after_a_milestone() -> None:
               _run(_env(ShapingWeights(novelty=1.0, novelty_by_stage=1)), 4)]
     assert plain == [1.0, 0.0, 1.0, 0.0]
     assert staged == [1.0, 1.0, 1.0, 0.0]  # x=0 again, but after the milestone (press 2): new
+
+
+def test_damage_pays_the_enemy_hp_removed_as_a_fraction_of_its_max() -> None:
+    script = [
+        _state(),                                  # start, no battle
+        _state(enemy=(3, 4, 16, 16)),              # a battle starts: nothing
+        _state(enemy=(3, 4, 12, 16)),              # 4 of 16 HP removed
+        _state(enemy=(3, 4, 12, 16)),              # nothing happens
+        _state(enemy=(3, 4, 0, 16)),               # knocked out
+        _state(enemy=(7, 6, 20, 20)),              # the trainer's next creature: nothing
+        _state(enemy=(7, 6, 25, 20)),              # healed by an item: nothing, never negative
+        _state(enemy=(7, 6, 15, 20)),              # 10 of its 20 HP... of the healed 25: 10 / 20
+        _state(),                                  # battle over
+        _state(enemy=(3, 4, 8, 16)),               # a new battle, first seen already hurt: nothing
+    ]
+    env = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(damage=2.0))
+    assert [info["shaping"]["damage"] for _, info in _run(env, len(script) - 1)] == \
+        [0.0, 0.5, 0.0, 1.5, 0.0, 0.0, 1.0, 0.0, 0.0]
