@@ -11,6 +11,10 @@ Rows (same PPO settings and network everywhere; only the envs and the learner ch
 * ``ppo-device + toy`` and ``sb3 + toy``: the same learners on the toy stand-in engine, whose step costs
   almost nothing: the learners' own ceiling on this device.
 
+``--network`` instead times one PPO minibatch update (2,048 symbolic QuestMini samples: forward, backward,
+Adam) of the policy network with ``EmbeddingBag``'s own backward and with ``networks.grid_sum``'s one-hot
+product, in turn, and checks that both give the same weights.
+
 A row whose engine is missing is reported as skipped. Training steps/s counts env steps per second of
 training (rollouts and updates), after start-up. Absolute numbers drift on a shared machine; compare rows
 from one run. Writes ``rl_speed.json`` and ``rl_speed.png`` to ``--out``.
@@ -89,6 +93,51 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def network(args: argparse.Namespace) -> None:
+    """``--network``: the grid embeddings' backward, ``EmbeddingBag``'s against ``grid_sum``'s, in turn."""
+    import time
+
+    import torch
+
+    from longplay.agents.rl import networks
+
+    torch.set_num_threads(max(args.threads, 1))
+    description = {"entities": {"kind": "grid", "shape": [9, 10], "classes": 16},
+                   "tiles": {"kind": "grid", "shape": [9, 10], "classes": 17},
+                   "vector": {"kind": "vector", "shape": [32], "size": 32}}
+    gen = torch.Generator().manual_seed(0)
+    obs = {"entities": torch.randint(0, 16, (2048, 9, 10), generator=gen, dtype=torch.int16),
+           "tiles": torch.randint(0, 17, (2048, 9, 10), generator=gen, dtype=torch.int16),
+           "vector": torch.randn(2048, 32, generator=gen) * 10}
+    own = networks.grid_sum
+
+    def bag_backward(ids: torch.Tensor, bag: torch.nn.EmbeddingBag) -> torch.Tensor:
+        return bag(ids)
+
+    nets = {}
+    for name in ("EmbeddingBag", "grid_sum"):
+        torch.manual_seed(0)
+        net = networks.ActorCritic(description, 6)
+        nets[name] = (net, torch.optim.Adam(net.parameters(), lr=5e-4))
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    for _ in range(args.iterations * 4):
+        for name, (net, optimizer) in nets.items():
+            networks.grid_sum = own if name == "grid_sum" else bag_backward
+            t0 = time.perf_counter()
+            logits, value = net(obs)
+            loss = (logits ** 2).mean() + value.mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times[name].append(time.perf_counter() - t0)
+    networks.grid_sum = own
+    a, b = (sorted(times[n])[len(times[n]) // 2] for n in ("EmbeddingBag", "grid_sum"))
+    same = all(torch.allclose(p, q, atol=1e-5) for p, q in zip(nets["EmbeddingBag"][0].parameters(),
+                                                                  nets["grid_sum"][0].parameters(), strict=True))
+    print(f"minibatch update (median of {len(times['grid_sum'])}): EmbeddingBag backward {a * 1e3:.1f} ms, "
+          f"grid_sum {b * 1e3:.1f} ms, ratio {a / b:.2f}x; same weights: {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,7 +149,12 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the ppo-device network")
     parser.add_argument("--rows", default="", help="comma-separated labels to run (default: all)")
     parser.add_argument("--out", default="runs/benchmarks", help="where the JSON and PNG go")
+    parser.add_argument("--network", action="store_true",
+                        help="time the policy network's minibatch update with each grid backward instead")
     args = parser.parse_args()
+    if args.network:
+        network(args)
+        return
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
     runs_dir = tempfile.mkdtemp(prefix="rl_speed_")
     rows = []

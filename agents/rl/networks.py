@@ -78,6 +78,32 @@ def vector_features(v: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=1)
 
 
+class _GridSum(torch.autograd.Function):
+    """``embedding_bag(ids, weight, mode="sum")`` whose weight gradient is one matrix product with the one-hot
+    rows (``one_hot.T @ grad``): on CPU, 1.2x faster for a whole PPO minibatch update than the sort-based
+    backward of ``EmbeddingBag`` (2,048 samples of 90 cells; ``benchmarks/rl_speed.py --network``). The
+    result is the same sum in another order."""
+
+    @staticmethod
+    def forward(ctx: Any, ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(ids)
+        ctx.rows = weight.shape[0]
+        return nn.functional.embedding_bag(ids, weight, mode="sum")
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
+        (ids,) = ctx.saved_tensors
+        one_hot = grad.new_zeros(ids.shape[0], ctx.rows).scatter_(1, ids, 1.0)
+        return None, one_hot.t() @ grad
+
+
+def grid_sum(ids: torch.Tensor, bag: nn.EmbeddingBag) -> torch.Tensor:
+    """The sum of ``bag``'s rows at each sample's ``ids`` (B, cells) -> (B, dim)."""
+    if bag.weight.requires_grad and torch.is_grad_enabled() and bag.weight.device.type == "cpu":
+        return _GridSum.apply(ids, bag.weight)
+    return bag(ids)
+
+
 def _init(layer: nn.Module, gain: float = float(np.sqrt(2))) -> nn.Module:
     if isinstance(layer, (nn.Linear, nn.Conv2d)):
         nn.init.orthogonal_(layer.weight, gain)
@@ -151,7 +177,7 @@ class ObsEncoder(nn.Module):
         hidden = self.first(torch.cat(parts, dim=1)) if self.first is not None else self.bias
         for k in self.grid_keys:
             ids = obs[k].long().flatten(1) + getattr(self, f"offsets_{k}")
-            hidden = hidden + self.grid_bags[k](ids)
+            hidden = hidden + grid_sum(ids, self.grid_bags[k])
         return self.second(hidden)
 
 
