@@ -160,7 +160,8 @@ def make_sb3_vec_env(config: TrainConfig, device: str) -> Any:
             except ImportError:
                 raise ValueError(ENGINE_MISSING) from None
         else:
-            return BatchedVecEnv(config.num_envs, seed=config.seed, device=device, obs_mode=config.obs_mode,
+            return BatchedVecEnv(config.num_envs, seed=config.seed, stagger=True, device=device,
+                                 obs_mode=config.obs_mode,
                                  **({"max_episode_steps": config.max_episode_steps}
                                     if config.max_episode_steps else {}), **quest_kwargs)
     return TorchBatchedVecEnv(make_engine(config, device), config)

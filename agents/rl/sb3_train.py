@@ -60,6 +60,7 @@ def make_train_env(config: TrainConfig, rank: int = 0) -> gym.Env:
     from longplay.envs.wrappers.buttons import ButtonSubset
     from longplay.envs.wrappers.pixels import PixelPreprocess, StackFrames
     from longplay.envs.wrappers.shaping import RewardShaping, parse_shaping
+    from longplay.envs.wrappers.stagger import StaggerFirstEpisode
 
     kwargs = dict(config.env_kwargs)
     kwargs["obs_mode"] = config.obs_mode
@@ -69,6 +70,8 @@ def make_train_env(config: TrainConfig, rank: int = 0) -> gym.Env:
         env = RewardShaping(env, weights)
     if config.buttons:
         env = ButtonSubset(env, config.buttons)
+    if config.max_episode_steps:  # spread the envs' episode ends (a vector started together stays in lockstep)
+        env = StaggerFirstEpisode(env, config.max_episode_steps, seed=config.seed * 100_003 + rank)
     if config.obs_mode == "pixels":
         env = PixelPreprocess(env, config.grayscale, config.downsample)
         if config.frame_stack > 1:

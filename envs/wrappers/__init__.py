@@ -4,13 +4,16 @@
   badges), each logged apart from the milestone reward. The env's own reward stays sparse.
 * :mod:`longplay.envs.wrappers.pixels`: grayscale, downsampling and frame stacking for pixel policies.
 * :mod:`longplay.envs.wrappers.buttons`: the policy presses a subset of the buttons.
+* :mod:`longplay.envs.wrappers.stagger`: the first episode ends after a random number of steps, so the envs
+  of a vector do not stay in lockstep.
 """
 
 from longplay.envs.wrappers.buttons import BUTTON_IDS, ButtonSubset, parse_buttons
 from longplay.envs.wrappers.pixels import FrameStacker, PixelPreprocess, StackFrames, preprocess_pixels
 from longplay.envs.wrappers.shaping import PRESETS, RewardShaping, ShapingWeights, parse_shaping
+from longplay.envs.wrappers.stagger import StaggerFirstEpisode
 
 __all__ = [
     "BUTTON_IDS", "PRESETS", "ButtonSubset", "FrameStacker", "PixelPreprocess", "RewardShaping", "ShapingWeights",
-    "StackFrames", "parse_buttons", "parse_shaping", "preprocess_pixels",
+    "StackFrames", "StaggerFirstEpisode", "parse_buttons", "parse_shaping", "preprocess_pixels",
 ]

@@ -27,20 +27,31 @@ from longplay.envs.quest.batched.vector import single_observation_space
 
 
 class BatchedVecEnv(VecEnv):
-    """N quest games behind SB3's ``VecEnv`` (arguments as :class:`BatchedQuest`)."""
+    """N quest games behind SB3's ``VecEnv`` (arguments as :class:`BatchedQuest`).
 
-    def __init__(self, num_envs: int, seed: int = 0, **engine_kwargs: Any) -> None:
+    ``stagger=True``: after each :meth:`reset`, every env's first episode is truncated after a random number
+    of steps (seeded; 1 to ``max_episode_steps``), so envs started together do not stay in lockstep for the
+    whole run (their first ``episode_length`` counts from a random offset).
+    """
+
+    def __init__(self, num_envs: int, seed: int = 0, stagger: bool = False, **engine_kwargs: Any) -> None:
         engine_kwargs["final_obs"] = True
         self.engine = BatchedQuest(num_envs, **engine_kwargs)
         obs_space = single_observation_space(self.engine.obs_mode)
         action_space = spaces.Discrete(9 if self.engine.noop else 8)
         super().__init__(num_envs, obs_space, action_space)
         self._seed = seed
+        self.stagger = stagger
         self._actions: torch.Tensor | None = None
 
     def reset(self) -> VecEnvObs:
         """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""
         obs = _numpy(self.engine.reset(self._seed))
+        limit = self.engine.max_episode_steps
+        if self.stagger and limit:
+            gen = torch.Generator().manual_seed(self._seed)
+            first = torch.randint(0, limit, (self.num_envs,), generator=gen, dtype=torch.int32)
+            self.engine.episode_length = first.to(self.engine.device)
         self._seed += self.num_envs  # the next reset plays new episodes
         return obs
 

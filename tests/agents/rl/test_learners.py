@@ -319,3 +319,17 @@ def test_device_damage_matches_the_wrapper_on_the_oracles_battles() -> None:
         assert len(paid) < 3000
     assert [round(w, 5) for w, _ in paid] == [round(d, 5) for _, d in paid]
     assert 0 < max(w for w, _ in paid) <= 1.0
+
+
+def test_sb3_on_the_batched_engine_staggers_the_first_episodes_ends(tmp_path: Path) -> None:
+    """SB3's adapter over quest's batched engine spreads the envs' first episode ends, as ppo-device does."""
+    pytest.importorskip("longplay.envs.quest.batched")
+    from longplay.agents.rl.batched import make_sb3_vec_env
+
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", num_envs=16, max_episode_steps=400)
+    venv = make_sb3_vec_env(config, "cpu")
+    venv.reset()
+    lengths = venv.engine.episode_length.tolist()
+    assert len(set(lengths)) > 8 and max(lengths) < 400
+    venv.reset()
+    assert venv.engine.episode_length.tolist() != lengths  # each reset draws again (its seed moved on)

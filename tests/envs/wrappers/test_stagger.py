@@ -1,0 +1,57 @@
+"""StaggerFirstEpisode: the first episode ends early at a seeded random step, later ones at the limit."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+from longplay.envs.wrappers.stagger import StaggerFirstEpisode
+
+
+def _lengths(env: gym.Env, episodes: int) -> list[int]:
+    out = []
+    env.reset(seed=0)
+    for _ in range(episodes):
+        steps, done = 0, False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(0)
+            steps, done = steps + 1, terminated or truncated
+        out.append(steps)
+        env.reset()
+    return out
+
+
+class Endless(gym.Env):
+    observation_space = gym.spaces.Discrete(1)
+    action_space = gym.spaces.Discrete(1)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+        super().reset(seed=seed)
+        return 0, {}
+
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict]:
+        return 0, 0.0, False, False, {}
+
+
+def test_first_episode_ends_at_a_seeded_step_and_later_ones_at_the_limit() -> None:
+    firsts = []
+    for seed in range(20):
+        env = StaggerFirstEpisode(gym.wrappers.TimeLimit(Endless(), 50), limit=50, seed=seed)
+        lengths = _lengths(env, 3)
+        assert lengths[0] == env.first_length and 1 <= lengths[0] <= 50
+        assert lengths[1:] == [50, 50]
+        firsts.append(lengths[0])
+    assert len(set(firsts)) > 10  # spread, not one value
+    again = StaggerFirstEpisode(gym.wrappers.TimeLimit(Endless(), 50), limit=50, seed=7)
+    assert again.first_length == firsts[7]  # seeded
+
+
+def test_a_reset_before_any_step_keeps_the_first_episode_short() -> None:
+    env = StaggerFirstEpisode(gym.wrappers.TimeLimit(Endless(), 50), limit=50, seed=1)
+    env.reset(seed=0)
+    assert _lengths(env, 1) == [env.first_length]
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1 step"):
+        StaggerFirstEpisode(Endless(), limit=0, seed=0)
