@@ -54,7 +54,8 @@ def run_config(reward: str, seed: int, args: argparse.Namespace) -> TrainConfig:
         n_minibatches=8 if device_learner else 4, n_epochs=args.epochs, learning_rate=args.lr,
         total_steps=args.steps,
         shaping=args.shaping if reward == "shaped" else "none", buttons=args.buttons, seed=seed,
-        device=args.device, torch_threads=1, archive_starts=args.archive_starts if device_learner else 0.0,
+        device=args.device, torch_threads=1, torch_compile=args.compile and device_learner,
+        archive_starts=args.archive_starts if device_learner else 0.0,
         max_episode_steps=args.episode_steps, eval_every=args.eval_every, eval_steps=args.eval_steps,
         eval_episodes=args.eval_episodes, checkpoint_every=args.eval_every, keep_checkpoints=1, progress=False,
         runs_dir=args.runs_dir, run_name=f"learning__{reward}__seed{seed}")
@@ -183,6 +184,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/benchmarks")
     parser.add_argument("--rewards", default="sparse,shaped", help="which runs: sparse, shaped or both")
     parser.add_argument("--shaping", default=REWARDS["shaped"], help="the shaped runs' --shaping")
+    parser.add_argument("--compile", action="store_true",
+                        help="ppo-device: torch.compile the engine's step and the network (--torch-compile)")
     parser.add_argument("--archive-starts", type=float, default=0.0,
                         help="ppo-device: fraction of episodes started from the run's archive (both rewards)")
     args = parser.parse_args()

@@ -112,6 +112,7 @@ class DeviceShaping:
         self.episode = torch.ones(num_envs, dtype=torch.int32, device=device)
         self.rows = torch.arange(num_envs, device=device)
         self.maps_seen = torch.zeros((num_envs, self.MAX_MAPS), dtype=torch.bool, device=device)
+        self.map_visits = torch.zeros(self.MAX_MAPS, device=device)  # map_decay: as visits, per map
         self.prev: dict[str, torch.Tensor] = {}
         self.best_level = torch.zeros(num_envs, device=device)
         self.base_level = torch.zeros(num_envs, device=device)
@@ -142,12 +143,12 @@ class DeviceShaping:
         self.table[self.rows, slot] = self.episode
         return new, slot
 
-    def _enter(self, vector: torch.Tensor) -> torch.Tensor:
-        """Marks each env's map; True where it was not yet entered this episode."""
+    def _enter(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Marks each env's map; (True where it was not yet entered this episode, the map's slot)."""
         index = self._get(vector, "map").long().clamp(0, self.MAX_MAPS - 1)
         new = ~self.maps_seen[self.rows, index]
         self.maps_seen[self.rows, index] = True
-        return new
+        return new, index
 
     def _restart(self, vector: torch.Tensor, where: torch.Tensor) -> None:
         self.base_level = torch.where(where, self._get(vector, "lead_level"), self.base_level)
@@ -186,8 +187,12 @@ class DeviceShaping:
         same = (enemy[:, 3] > 0) & (enemy[:, :2] == before[:, :2]).all(1) & (enemy[:, 3] == before[:, 3])
         damage = torch.where(same, (before[:, 2] - enemy[:, 2]).clamp(min=0) / enemy[:, 3].clamp(min=1), 0.0)
         self.prev["enemy"] = enemy
-        new_map = self._enter(vector)
-        terms = {"novelty": w.novelty * novelty, "map": w.map * new_map.float(), "level": w.level * level_gain,
+        new_map, index = self._enter(vector)
+        map_paid = new_map.float()
+        if w.map_decay:
+            map_paid = map_paid / torch.sqrt(1.0 + w.map_decay * self.map_visits[index])
+            self.map_visits.index_add_(0, index, new_map.float() * live * self.visit_weight)
+        terms = {"novelty": w.novelty * novelty, "map": w.map * map_paid, "level": w.level * level_gain,
                  "heal": w.heal * heal, "death": w.death * death, "damage": w.damage * damage,
                  "badge": w.badge * new_badges}
         self._restart(vector, done)

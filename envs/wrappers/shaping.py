@@ -6,7 +6,8 @@ so the same recipe runs on the built-in quest game and on a Game Boy ROM:
 
 * ``novelty``: each (map, x, y) stood on for the first time this episode, optionally shrinking with how
   many earlier episodes stood there (``novelty_decay``: the frontier pays, the tiles by the start stop paying);
-* ``map``: each map entered for the first time this episode (a building, a route: a bigger step than a tile);
+* ``map``: each map entered for the first time this episode (a building, a route: a bigger step than a tile),
+  optionally shrinking with how many earlier episodes entered it (``map_decay``);
 * ``level``: party levels gained (sum over the party), never paid twice (the best sum so far counts), with
   an optional soft cap after which a level pays ``1 / level_slope_after_cap``;
 * ``heal``: party HP fraction regained with the same party size (a rest house, a potion);
@@ -58,6 +59,10 @@ class ShapingWeights:
     leaving the lab, instead of finding every tile by the start used up."""
     map: float = 0.0
     """Reward for each map entered for the first time in the episode."""
+    map_decay: float = 0.0
+    """With d > 0 a map's reward is ``map / sqrt(1 + d * n)``, ``n`` the earlier episodes per env that entered
+    it (lifelong, as ``novelty_decay``): the buildings every episode walks into stop paying, the one no
+    episode found yet keeps paying in full."""
     level: float = 0.0
     """Reward for each party level gained above the best sum of levels so far in the episode."""
     heal: float = 0.0
@@ -168,9 +173,11 @@ class _Tracker:
     """What the terms remember within one episode (all reset at ``reset``)."""
 
     def __init__(self, weights: ShapingWeights, state: GameState,
-                 visits: dict[tuple[int, int, int, int], int] | None = None) -> None:
+                 visits: dict[tuple[int, int, int, int], int] | None = None,
+                 map_visits: dict[int, int] | None = None) -> None:
         self.w = weights
         self.visits = {} if visits is None else visits  # lifelong: episodes that stood on each tile
+        self.map_visits = {} if map_visits is None else map_visits  # lifelong: episodes that entered each map
         self.seen: set[tuple[int, int, int, int]] = {(0, state.map_id, state.x, state.y)}
         self.maps = {state.map_id}
         self.base_levels = _level_sum(state)
@@ -202,6 +209,9 @@ class _Tracker:
         if state.map_id not in self.maps:
             self.maps.add(state.map_id)
             parts["map"] = w.map * s
+            if w.map_decay:
+                parts["map"] /= (1.0 + w.map_decay * self.map_visits.get(state.map_id, 0)) ** 0.5
+                self.map_visits[state.map_id] = self.map_visits.get(state.map_id, 0) + 1
         level = self.level_reward(max(_level_sum(state) - self.base_levels, 0))
         if level > self.best_level_reward:
             parts["level"] = w.level * s * (level - self.best_level_reward)
@@ -249,11 +259,12 @@ class RewardShaping(gym.Wrapper):
         self._tracker: _Tracker | None = None
         self._episode = dict.fromkeys(TERMS, 0.0)
         self._visits: dict[tuple[int, int, int, int], int] = {}  # novelty_decay's counts, across episodes
+        self._map_visits: dict[int, int] = {}  # map_decay's counts, across episodes
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Resets the env and every term's memory."""
         obs, info = self.env.reset(seed=seed, options=options)
-        self._tracker = _Tracker(self.weights, self.game.state(), self._visits)
+        self._tracker = _Tracker(self.weights, self.game.state(), self._visits, self._map_visits)
         self._episode = dict.fromkeys(TERMS, 0.0)
         return obs, info
 

@@ -227,6 +227,28 @@ def test_ppo_device_on_quest_mini_with_buttons_and_milestone_rates(tmp_path: Pat
     assert agent.buttons == (0, 1, 2, 3, 4, 5) and agent.policy.net.policy_head.out_features == 6
 
 
+def test_device_map_decays_with_the_episodes_that_entered_it() -> None:
+    pytest.importorskip("longplay.envs.quest.game")
+    from longplay.agents.rl.ppo_device import DeviceShaping
+    from longplay.envs.quest.game import VECTOR_FIELDS
+    from longplay.envs.wrappers.shaping import ShapingWeights
+
+    shaping = DeviceShaping(ShapingWeights(map=1.0, map_decay=3.0), 2, torch.device("cpu"))
+    column = VECTOR_FIELDS.index("map")
+
+    def on(*maps: int) -> torch.Tensor:
+        vector = torch.zeros(2, len(VECTOR_FIELDS))
+        vector[:, column] = torch.tensor(maps, dtype=torch.float32)
+        return vector
+
+    still, restart = torch.tensor([False, False]), torch.tensor([True, True])
+    shaping.reset(on(0, 0))
+    assert shaping(on(1, 2), still)["map"].tolist() == [1.0, 1.0]  # first entries anywhere
+    assert shaping(on(0, 0), restart)["map"].tolist() == [0.0, 0.0]  # the step that starts new episodes
+    # map 1: one entering episode per two envs so far (1 / sqrt(1 + 3 * 0.5)); map 3: never entered
+    assert shaping(on(1, 3), still)["map"].tolist() == pytest.approx([1 / 2.5 ** 0.5, 1.0])
+
+
 def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
     try:
         from longplay.envs.quest.game import VECTOR_FIELDS

@@ -206,3 +206,13 @@ def test_damage_pays_the_enemy_hp_removed_as_a_fraction_of_its_max() -> None:
     env = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(damage=2.0))
     assert [info["shaping"]["damage"] for _, info in _run(env, len(script) - 1)] == \
         [0.0, 0.5, 0.0, 1.5, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_map_decays_with_the_episodes_that_entered_it() -> None:
+    script = [_state(map_id=0), _state(map_id=1), _state(map_id=0), _state(map_id=2)]
+    env = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(map=1.0, map_decay=3.0))
+    paid = [[info["shaping"]["map"] for _, info in _run(env, 3)] for _ in range(2)]
+    assert paid[0] == [1.0, 0.0, 1.0]  # maps 1 and 2 entered for the first time (0 is the start)
+    assert paid[1] == pytest.approx([0.5, 0.0, 0.5])  # the second episode in: 1 / sqrt(1 + 3)
+    flat = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(map=1.0))
+    assert [[info["shaping"]["map"] for _, info in _run(flat, 3)] for _ in range(2)] == [[1.0, 0.0, 1.0]] * 2
