@@ -93,7 +93,7 @@ class DeviceShaping:
     FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size", "milestones",
               "battle_kind", "enemy_species", "enemy_level", "enemy_hp", "enemy_max_hp")
     TERMS = tuple(t for t in TERMS if t != "event")  # the terms it computes, in the wrapper's order
-    MAX_MAPS = 1024  # the map term's table (ids beyond share the last slot)
+    MAP_SLOTS = 4096  # the map term's hashed table of (stage, map) (map ids alone without map_by_stage)
 
     def __init__(self, weights: ShapingWeights, num_envs: int, device: torch.device,
                  table_bits: int = 14) -> None:
@@ -111,8 +111,9 @@ class DeviceShaping:
         self.visit_weight = 1.0 / num_envs
         self.episode = torch.ones(num_envs, dtype=torch.int32, device=device)
         self.rows = torch.arange(num_envs, device=device)
-        self.maps_seen = torch.zeros((num_envs, self.MAX_MAPS), dtype=torch.bool, device=device)
-        self.map_visits = torch.zeros(self.MAX_MAPS, device=device)  # map_decay: as visits, per map
+        # map: the episode that last entered each (stage, map) slot, per env; map_decay: as visits, per slot.
+        self.maps_seen = torch.zeros((num_envs, self.MAP_SLOTS), dtype=torch.int32, device=device)
+        self.map_visits = torch.zeros(self.MAP_SLOTS, device=device)
         self.prev: dict[str, torch.Tensor] = {}
         self.best_level = torch.zeros(num_envs, device=device)
         self.base_level = torch.zeros(num_envs, device=device)
@@ -145,9 +146,14 @@ class DeviceShaping:
 
     def _enter(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Marks each env's map; (True where it was not yet entered this episode, the map's slot)."""
-        index = self._get(vector, "map").long().clamp(0, self.MAX_MAPS - 1)
-        new = ~self.maps_seen[self.rows, index]
-        self.maps_seen[self.rows, index] = True
+        index = self._get(vector, "map").long()
+        if self.w.map_by_stage:
+            index = torch.remainder((index + self._get(vector, "milestones").long() * 1_000_003) * 2654435761,
+                                    self.MAP_SLOTS)
+        else:
+            index = index.clamp(0, self.MAP_SLOTS - 1)
+        new = self.maps_seen[self.rows, index] != self.episode
+        self.maps_seen[self.rows, index] = self.episode
         return new, index
 
     def _restart(self, vector: torch.Tensor, where: torch.Tensor) -> None:
@@ -167,8 +173,7 @@ class DeviceShaping:
     def __call__(self, vector: torch.Tensor, done: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each term's reward this step (0 where the episode just ended: ``vector`` is the next start)."""
         w, live = self.w, (~done).float()
-        self.episode = self.episode + done.to(torch.int32)  # finished envs forget their tiles
-        self.maps_seen &= ~done[:, None]  # ... and their maps
+        self.episode = self.episode + done.to(torch.int32)  # finished envs forget their tiles and maps
         new_tile, slot = self._visit(vector)
         novelty = new_tile.float()
         if w.novelty_decay:

@@ -7,7 +7,8 @@ so the same recipe runs on the built-in quest game and on a Game Boy ROM:
 * ``novelty``: each (map, x, y) stood on for the first time this episode, optionally shrinking with how
   many earlier episodes stood there (``novelty_decay``: the frontier pays, the tiles by the start stop paying);
 * ``map``: each map entered for the first time this episode (a building, a route: a bigger step than a tile),
-  optionally shrinking with how many earlier episodes entered it (``map_decay``);
+  optionally shrinking with how many earlier episodes entered it (``map_decay``) and counted per milestone
+  stage (``map_by_stage``);
 * ``level``: party levels gained (sum over the party), never paid twice (the best sum so far counts), with
   an optional soft cap after which a level pays ``1 / level_slope_after_cap``;
 * ``heal``: party HP fraction regained with the same party size (a rest house, a potion);
@@ -59,6 +60,9 @@ class ShapingWeights:
     leaving the lab, instead of finding every tile by the start used up."""
     map: float = 0.0
     """Reward for each map entered for the first time in the episode."""
+    map_by_stage: float = 0.0
+    """Nonzero: the map term counts (milestones reached, map), so each milestone makes every map new again:
+    after the first trainer win the gym pays again, though the episode walked into it before."""
     map_decay: float = 0.0
     """With d > 0 a map's reward is ``map / sqrt(1 + d * n)``, ``n`` the earlier episodes per env that entered
     it (lifelong, as ``novelty_decay``): the buildings every episode walks into stop paying, the one no
@@ -174,12 +178,12 @@ class _Tracker:
 
     def __init__(self, weights: ShapingWeights, state: GameState,
                  visits: dict[tuple[int, int, int, int], int] | None = None,
-                 map_visits: dict[int, int] | None = None) -> None:
+                 map_visits: dict[tuple[int, int], int] | None = None) -> None:
         self.w = weights
         self.visits = {} if visits is None else visits  # lifelong: episodes that stood on each tile
         self.map_visits = {} if map_visits is None else map_visits  # lifelong: episodes that entered each map
         self.seen: set[tuple[int, int, int, int]] = {(0, state.map_id, state.x, state.y)}
-        self.maps = {state.map_id}
+        self.maps = {(0, state.map_id)}
         self.base_levels = _level_sum(state)
         self.best_level_reward = 0.0
         self.hp = _hp_fraction(state)
@@ -206,12 +210,13 @@ class _Tracker:
             if w.novelty_decay:
                 parts["novelty"] /= (1.0 + w.novelty_decay * self.visits.get(here, 0)) ** 0.5
                 self.visits[here] = self.visits.get(here, 0) + 1
-        if state.map_id not in self.maps:
-            self.maps.add(state.map_id)
+        entered = (stage if w.map_by_stage else 0, state.map_id)
+        if entered not in self.maps:
+            self.maps.add(entered)
             parts["map"] = w.map * s
             if w.map_decay:
-                parts["map"] /= (1.0 + w.map_decay * self.map_visits.get(state.map_id, 0)) ** 0.5
-                self.map_visits[state.map_id] = self.map_visits.get(state.map_id, 0) + 1
+                parts["map"] /= (1.0 + w.map_decay * self.map_visits.get(entered, 0)) ** 0.5
+                self.map_visits[entered] = self.map_visits.get(entered, 0) + 1
         level = self.level_reward(max(_level_sum(state) - self.base_levels, 0))
         if level > self.best_level_reward:
             parts["level"] = w.level * s * (level - self.best_level_reward)
@@ -259,7 +264,7 @@ class RewardShaping(gym.Wrapper):
         self._tracker: _Tracker | None = None
         self._episode = dict.fromkeys(TERMS, 0.0)
         self._visits: dict[tuple[int, int, int, int], int] = {}  # novelty_decay's counts, across episodes
-        self._map_visits: dict[int, int] = {}  # map_decay's counts, across episodes
+        self._map_visits: dict[tuple[int, int], int] = {}  # map_decay's counts, across episodes
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Resets the env and every term's memory."""

@@ -249,6 +249,27 @@ def test_device_map_decays_with_the_episodes_that_entered_it() -> None:
     assert shaping(on(1, 3), still)["map"].tolist() == pytest.approx([1 / 2.5 ** 0.5, 1.0])
 
 
+def test_device_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
+    pytest.importorskip("longplay.envs.quest.game")
+    from longplay.agents.rl.ppo_device import DeviceShaping
+    from longplay.envs.quest.game import VECTOR_FIELDS
+    from longplay.envs.wrappers.shaping import ShapingWeights
+
+    column, reached = VECTOR_FIELDS.index("map"), VECTOR_FIELDS.index("milestones")
+
+    def on(map_id: int, milestones: int) -> torch.Tensor:
+        vector = torch.zeros(1, len(VECTOR_FIELDS))
+        vector[:, column], vector[:, reached] = map_id, milestones
+        return vector
+
+    still = torch.tensor([False])
+    for by_stage, paid in ((0, [1.0, 0.0, 0.0]), (1, [1.0, 1.0, 1.0])):
+        shaping = DeviceShaping(ShapingWeights(map=1.0, map_by_stage=by_stage), 1, torch.device("cpu"))
+        shaping.reset(on(0, 0))
+        got = [shaping(on(1, 0), still), shaping(on(0, 1), still), shaping(on(1, 1), still)]
+        assert [float(g["map"]) for g in got] == paid
+
+
 def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
     try:
         from longplay.envs.quest.game import VECTOR_FIELDS

@@ -216,3 +216,11 @@ def test_map_decays_with_the_episodes_that_entered_it() -> None:
     assert paid[1] == pytest.approx([0.5, 0.0, 0.5])  # the second episode in: 1 / sqrt(1 + 3)
     flat = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(map=1.0))
     assert [[info["shaping"]["map"] for _, info in _run(flat, 3)] for _ in range(2)] == [[1.0, 0.0, 1.0]] * 2
+
+
+def test_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
+    script = [_state(map_id=0), _state(map_id=1), _state(map_id=0), _state(map_id=1)]  # milestone at press 2
+    plain = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(map=1.0))
+    staged = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(map=1.0, map_by_stage=1))
+    assert [info["shaping"]["map"] for _, info in _run(plain, 3)] == [1.0, 0.0, 0.0]
+    assert [info["shaping"]["map"] for _, info in _run(staged, 3)] == [1.0, 1.0, 1.0]
