@@ -16,6 +16,8 @@ The chart (``rl_learning.png``) has two panels: milestones per evaluation episod
 steps (each seed thin, the mean thick; random and oracle as horizontal lines), and the final policies'
 milestones against steps within each evaluation episode beside random and oracle. The numbers go
 to ``rl_learning.json``. Runs go to ``--runs-dir`` (their TensorBoard logs, checkpoints and replays stay).
+``--from-runs DIR ...`` charts runs trained before with ``longplay train`` (their run folders) instead of
+training, with the random agent and the oracle played again.
 """
 
 from __future__ import annotations
@@ -77,6 +79,18 @@ def train_one(config: TrainConfig) -> dict[str, Any]:
         by_step.setdefault(e["step"], []).append(e["milestones"])
     return {"run": config.run_name, "shaping": config.shaping, "seed": config.seed, "steps": result.steps,
             "seconds": time.perf_counter() - start, "checkpoint": str(result.checkpoint),
+            "evals": [{"step": step, "episodes": episodes} for step, episodes in sorted(by_step.items())]}
+
+
+def read_run(run_dir: str) -> dict[str, Any]:
+    """A run trained elsewhere (``longplay train``'s run folder), in :func:`train_one`'s form."""
+    run = Path(run_dir)
+    config = json.loads((run / "config.json").read_text())
+    by_step: dict[int, list[dict[str, int]]] = {}
+    for e in read_evals(run):
+        by_step.setdefault(e["step"], []).append(e["milestones"])
+    return {"run": config["run_name"] or run.name, "shaping": config["shaping"], "seed": config["seed"],
+            "steps": max(by_step, default=0), "seconds": None, "checkpoint": None,
             "evals": [{"step": step, "episodes": episodes} for step, episodes in sorted(by_step.items())]}
 
 
@@ -184,6 +198,9 @@ def main() -> None:
     parser.add_argument("--out", default="runs/benchmarks")
     parser.add_argument("--rewards", default="sparse,shaped", help="which runs: sparse, shaped or both")
     parser.add_argument("--shaping", default=REWARDS["shaped"], help="the shaped runs' --shaping")
+    parser.add_argument("--from-runs", nargs="+", default=[], metavar="RUN_DIR",
+                        help="chart runs trained before (longplay train's run folders, with their evaluations) "
+                             "instead of training")
     parser.add_argument("--compile", action="store_true",
                         help="ppo-device: torch.compile the engine's step and the network (--torch-compile)")
     parser.add_argument("--archive-starts", type=float, default=0.0,
@@ -195,11 +212,15 @@ def main() -> None:
     rewards = [r for r in args.rewards.split(",") if r]
     if not rewards or any(r not in REWARDS for r in rewards):
         parser.error(f"--rewards takes {', '.join(REWARDS)}")
-    configs = [run_config(reward, seed, args) for reward in rewards for seed in seeds]
-    print(f"{len(configs)} runs of {args.steps:,} steps ({args.learner}), {args.workers} at a time")
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        runs = list(pool.map(train_one, configs))
+    if args.from_runs:
+        runs = [read_run(d) for d in args.from_runs]
+        print(f"{len(runs)} runs read from their folders")
+    else:
+        configs = [run_config(reward, seed, args) for reward in rewards for seed in seeds]
+        print(f"{len(configs)} runs of {args.steps:,} steps ({args.learner}), {args.workers} at a time")
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            runs = list(pool.map(train_one, configs))
     train_seconds = time.perf_counter() - start
     baselines = {name: baseline(name, args.eval_steps, args.eval_episodes) for name in ("random", "oracle")}
     import gymnasium as gym
@@ -214,7 +235,8 @@ def main() -> None:
                "catalog": catalog, "baselines": baselines, "runs": runs}
     (out / "rl_learning.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(runs, baselines, catalog, args, out / "rl_learning.png")
-    print(f"trained in {train_seconds / 60:.1f} min")
+    if not args.from_runs:
+        print(f"trained in {train_seconds / 60:.1f} min")
     print(f"{'run':<28} {'final milestones per eval episode':>34}  first training step with the badge")
     for r in runs:
         final = [len(e) for e in r["evals"][-1]["episodes"]] if r["evals"] else []
