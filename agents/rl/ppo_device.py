@@ -118,6 +118,17 @@ class DeviceShaping:
         self.best_level = torch.zeros(num_envs, device=device)
         self.base_level = torch.zeros(num_envs, device=device)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The lifelong counts (``novelty_decay``'s and ``map_decay``'s), for checkpoints; the per-episode tables
+        start afresh with the envs' episodes on resume."""
+        return {"visits": self.visits.clone(), "map_visits": self.map_visits.clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restores :meth:`state_dict` (a checkpoint of a run with the same table sizes)."""
+        for name in ("visits", "map_visits"):
+            if name in state and state[name].shape == getattr(self, name).shape:
+                getattr(self, name).copy_(state[name])
+
     def _get(self, vector: torch.Tensor, name: str) -> torch.Tensor:
         return vector[:, self.index[name]]
 
@@ -344,6 +355,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         torch.set_rng_state(state["rng"]["torch"])
         if archive is not None and "archive" in state:
             archive.load_state_dict(state["archive"])
+        if shaping is not None and "shaping" in state:
+            shaping.load_state_dict(state["shaping"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     runlog = RunLog(run_dir, resume_step=global_step if resume is not None else None)
@@ -384,8 +397,10 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
 
     def save() -> Path:
         path = run_dir / "checkpoints" / f"step_{global_step:012d}.pt"
-        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration,
-                           {"archive": archive.state_dict()} if archive is not None else {})
+        extra = {"archive": archive.state_dict()} if archive is not None else {}
+        if shaping is not None:
+            extra["shaping"] = shaping.state_dict()
+        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration, extra)
 
     # -------------------------------------------------------------- 2. iterations
     while iteration <= num_iterations:

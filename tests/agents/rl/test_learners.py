@@ -177,10 +177,16 @@ def test_ppo_device_shaping_on_the_device(tmp_path: Path) -> None:
     from longplay.agents.rl.ppo_device import train
 
     config = tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=16, total_steps=128,
-                  shaping="novelty", eval_every=-1, max_episode_steps=10)
-    train(config)
+                  shaping="novelty,novelty_decay=1", eval_every=-1, max_episode_steps=10)
+    first = train(config)
     points = [p for p in read_metrics(config.runs_dir + "/train/run") if "charts/shaping/novelty" in p]
     assert points and points[-1]["charts/shaping/novelty"] > 0
+    # The lifelong visit counts travel in the checkpoint, so a resumed run's novelty keeps decaying.
+    before = torch.load(first.checkpoint, weights_only=False)["shaping"]["visits"]
+    assert before.sum() > 0
+    config.total_steps = 256
+    after = torch.load(train(config, resume=first.checkpoint).checkpoint, weights_only=False)["shaping"]["visits"]
+    assert bool((after >= before).all()) and after.sum() > before.sum()
     with pytest.raises(ValueError, match="event"):
         train(tiny(tmp_path, learner="ppo-device", vec_env="toy", shaping="event=1", run_name="r2"))
 
