@@ -101,13 +101,15 @@ class ShapingWeights:
 #: milestone pays 1: no event term (quest's events are nearly all milestones, which the env already pays,
 #: and the device learner's shaping has no event flags), so both learners run the same recipe. Its novelty
 #: decays with the episodes that stood on a tile, so the frontier keeps paying rather than the streets by the
-#: start, and counts tiles per milestone stage, so taking the partner makes the town new again (see docs/rl.md,
-#: "Learning on QuestMini").
+#: start, and counts tiles per milestone stage, so taking the partner makes the town new again; its map term
+#: decays with the episodes that entered a map, so the building nobody found yet pays most; and damage dealt
+#: pays every hit of a battle, not only each level-up (see docs/rl.md, "Learning on QuestMini"; before
+#: map, map_decay and damage were added it was ``quest,map=0,map_decay=0,damage=0``).
 PRESETS: dict[str, ShapingWeights] = {
     "none": ShapingWeights(),
     "novelty": ShapingWeights(novelty=0.01),
-    "quest": ShapingWeights(novelty=0.02, novelty_decay=10.0, novelty_by_stage=1.0, level=0.5, heal=0.1,
-                            death=-0.05, badge=2.0),
+    "quest": ShapingWeights(novelty=0.02, novelty_decay=10.0, novelty_by_stage=1.0, map=0.5, map_decay=10.0,
+                            level=0.5, heal=0.1, death=-0.05, damage=0.1, badge=2.0),
     "pokemonred-v2": ShapingWeights(novelty=0.1, level=1.0, heal=5.0, death=-0.1, event=4.0, badge=5.0,
                                     level_cap=22, level_slope_after_cap=4.0),
 }

@@ -104,6 +104,24 @@ def test_shipped_policy_loads() -> None:
     assert DEFAULT_CHECKPOINT.stat().st_size < 2 * 1024 * 1024
 
 
+def test_shipped_policy_plays_past_the_lab() -> None:
+    """The shipped policy is a trained one: it takes the partner and reaches the lane within 400 steps (random
+    presses leave the house and nothing more)."""
+    if not DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("no shipped checkpoint in this checkout")
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401
+
+    env = gym.make("longplay/QuestMini-v0")
+    agent = PPOAgent()
+    obs, info = env.reset(seed=0)
+    agent.reset(env, obs, info, 0)
+    for _ in range(400):
+        obs, _, _, _, info = env.step(agent.act(obs, info))
+    assert {"left_house", "got_partner", "reached_kelglen_lane"} <= set(info["milestones"])
+
+
 # ============================================================================================== CLI
 def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     common = ["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY]
