@@ -40,7 +40,8 @@ class TrainConfig:
     """Training episodes end after this many steps (None: the env's default, 20,000 for QuestMini)."""
     shaping: str = "none"
     """Reward shaping: ``none`` (sparse milestones), a preset (``quest``, ``novelty``, ``pokemonred-v2``) or
-    ``preset,term=weight,...`` (terms: novelty, level, heal, death, event, badge)."""
+    ``preset,term=weight,...`` (terms: novelty, map, level, heal, death, damage, event, badge; switches and
+    settings: novelty_decay, novelty_by_stage, map_decay, map_by_stage, level_cap, scale; see docs/rl.md)."""
 
     buttons: str = ""
     """The buttons the policy presses, comma-separated (``up,down,left,right,a,b``); empty: every button.
