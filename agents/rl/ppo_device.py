@@ -139,6 +139,29 @@ class DeviceShaping:
             key = key + self._get(vector, "milestones").long() * 1_000_000_007
         return torch.remainder(key * 2654435761, self.slots)
 
+    def _map_slot(self, vector: torch.Tensor) -> torch.Tensor:
+        index = self._get(vector, "map").long()
+        if self.w.map_by_stage:
+            return torch.remainder((index + self._get(vector, "milestones").long() * 1_000_003) * 2654435761,
+                                   self.MAP_SLOTS)
+        return index.clamp(0, self.MAP_SLOTS - 1)
+
+    def _first(self, table: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+        """Stamps each env's ``slot`` of ``table`` with its episode; True where it was not yet this episode's."""
+        new = table[self.rows, slot] != self.episode
+        table[self.rows, slot] = self.episode
+        return new
+
+    def _decayed(self, new: torch.Tensor, counts: torch.Tensor, slot: torch.Tensor, decay: float,
+                 live: torch.Tensor) -> torch.Tensor:
+        """``new`` as a reward, divided by ``sqrt(1 + decay * n)`` (``n``: ``counts`` at ``slot``, episodes per
+        env that were there before), counting this visit."""
+        paid = new.float()
+        if decay:
+            paid = paid / torch.sqrt(1.0 + decay * counts[slot])
+            counts.index_add_(0, slot, new.float() * live * self.visit_weight)
+        return paid
+
     def _hp(self, vector: torch.Tensor) -> torch.Tensor:
         return self._get(vector, "party_hp") / self._get(vector, "party_max_hp").clamp(min=1)
 
@@ -148,70 +171,51 @@ class DeviceShaping:
         out = (self._get(vector, "battle_kind") == 0) | (enemy[:, 3] <= 0)
         return torch.where(out[:, None], enemy.new_tensor([-1.0, -1.0, 0.0, -1.0]), enemy)
 
-    def _visit(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Marks each env's tile; (True where it was not yet visited this episode, the tile's slot)."""
-        slot = self._slot(vector)
-        new = self.table[self.rows, slot] != self.episode
-        self.table[self.rows, slot] = self.episode
-        return new, slot
+    def _current(self, vector: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What :attr:`prev` remembers, read from ``vector``."""
+        return {"hp": self._hp(vector), "size": self._get(vector, "party_size"),
+                "badges": self._get(vector, "badges"), "enemy": self._enemy(vector)}
 
-    def _enter(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Marks each env's map; (True where it was not yet entered this episode, the map's slot)."""
-        index = self._get(vector, "map").long()
-        if self.w.map_by_stage:
-            index = torch.remainder((index + self._get(vector, "milestones").long() * 1_000_003) * 2654435761,
-                                    self.MAP_SLOTS)
-        else:
-            index = index.clamp(0, self.MAP_SLOTS - 1)
-        new = self.maps_seen[self.rows, index] != self.episode
-        self.maps_seen[self.rows, index] = self.episode
-        return new, index
-
-    def _restart(self, vector: torch.Tensor, where: torch.Tensor) -> None:
+    def _restart(self, vector: torch.Tensor, where: torch.Tensor, current: dict[str, torch.Tensor]) -> None:
+        """Envs ``where`` start an episode at ``vector`` (``current``: :meth:`_current` of it)."""
         self.base_level = torch.where(where, self._get(vector, "lead_level"), self.base_level)
         self.best_level = torch.where(where, 0.0, self.best_level)
-        for name, value in (("hp", self._hp(vector)), ("size", self._get(vector, "party_size")),
-                            ("badges", self._get(vector, "badges")), ("enemy", self._enemy(vector))):
+        for name, value in current.items():
             mask = where.view(-1, *([1] * (value.dim() - 1)))
             self.prev[name] = torch.where(mask, value, self.prev[name]) if name in self.prev else value.clone()
 
     def reset(self, vector: torch.Tensor) -> None:
         """Starts every env's episode at ``vector``."""
-        self._restart(vector, torch.ones_like(self.episode, dtype=torch.bool))
-        self._visit(vector)
-        self._enter(vector)
+        self._restart(vector, torch.ones_like(self.episode, dtype=torch.bool), self._current(vector))
+        self._first(self.table, self._slot(vector))
+        self._first(self.maps_seen, self._map_slot(vector))
 
     def __call__(self, vector: torch.Tensor, done: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each term's reward this step (0 where the episode just ended: ``vector`` is the next start)."""
         w, live = self.w, (~done).float()
         self.episode = self.episode + done.to(torch.int32)  # finished envs forget their tiles and maps
-        new_tile, slot = self._visit(vector)
-        novelty = new_tile.float()
-        if w.novelty_decay:
-            novelty = novelty / torch.sqrt(1.0 + w.novelty_decay * self.visits[slot])
-            self.visits.index_add_(0, slot, new_tile.float() * live * self.visit_weight)
+        slot = self._slot(vector)
+        novelty = self._decayed(self._first(self.table, slot), self.visits, slot, w.novelty_decay, live)
         gained = (self._get(vector, "lead_level") - self.base_level).clamp(min=0)
         level_gain = (gained - self.best_level).clamp(min=0)
         self.best_level = torch.maximum(self.best_level, gained)
-        hp, size, badges = self._hp(vector), self._get(vector, "party_size"), self._get(vector, "badges")
+        current = self._current(vector)
+        hp, size, badges, enemy = current["hp"], current["size"], current["badges"], current["enemy"]
         healed = (hp > self.prev["hp"]) & (size == self.prev["size"])
         heal = torch.where(healed & (self.prev["hp"] > 0), hp - self.prev["hp"], 0.0)
         death = (healed & (self.prev["hp"] <= 0)).float()
         new_badges = (badges - self.prev["badges"]).clamp(min=0)
-        self.prev.update(hp=hp, size=size, badges=torch.maximum(self.prev["badges"], badges))
-        enemy, before = self._enemy(vector), self.prev["enemy"]
+        before = self.prev["enemy"]
         same = (enemy[:, 3] > 0) & (enemy[:, :2] == before[:, :2]).all(1) & (enemy[:, 3] == before[:, 3])
         damage = torch.where(same, (before[:, 2] - enemy[:, 2]).clamp(min=0) / enemy[:, 3].clamp(min=1), 0.0)
-        self.prev["enemy"] = enemy
-        new_map, index = self._enter(vector)
-        map_paid = new_map.float()
-        if w.map_decay:
-            map_paid = map_paid / torch.sqrt(1.0 + w.map_decay * self.map_visits[index])
-            self.map_visits.index_add_(0, index, new_map.float() * live * self.visit_weight)
+        self.prev.update(hp=hp, size=size, badges=torch.maximum(self.prev["badges"], badges), enemy=enemy)
+        map_slot = self._map_slot(vector)
+        map_paid = self._decayed(self._first(self.maps_seen, map_slot), self.map_visits, map_slot, w.map_decay,
+                                 live)
         terms = {"novelty": w.novelty * novelty, "map": w.map * map_paid, "level": w.level * level_gain,
                  "heal": w.heal * heal, "death": w.death * death, "damage": w.damage * damage,
                  "badge": w.badge * new_badges}
-        self._restart(vector, done)
+        self._restart(vector, done, current)
         return {k: v * w.scale * live for k, v in terms.items()}
 
 
