@@ -370,12 +370,11 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     # Rollout storage, all on the device, in the engine's dtypes.
     T = config.n_steps
     raw = engine.reset(seed=config.seed + global_step)
-    if config.max_episode_steps and hasattr(engine, "episode_length"):
+    if config.max_episode_steps and hasattr(engine, "stagger_episode_ends"):
         # Stagger the first episodes' ends. Envs that start together and are cut at the same step stay in
         # lockstep for the whole run: late in every round all of them are far from the start, the batches
         # hold no early-game states and the policy forgets the way out of town (seen on QuestMini).
-        engine.episode_length = torch.randint(0, config.max_episode_steps, (n_envs,), device=device,
-                                              dtype=engine.episode_length.dtype)
+        engine.stagger_episode_ends(config.max_episode_steps)
     next_obs = {"pixels": pixels.reset(raw["pixels"])} if pixels else dict(raw)
     if shaping is not None:
         shaping.reset(next_obs["vector"])

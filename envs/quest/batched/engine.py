@@ -285,6 +285,16 @@ class BatchedQuest:
         tiles, entities = symbolic_view(s, cx)
         return {"tiles": tiles, "entities": entities, "vector": self.vector()}
 
+    def stagger_episode_ends(self, limit: int, generator: torch.Generator | None = None) -> None:
+        """Starts every env's episode counter at a random step below ``limit``, so envs reset together are not
+        all truncated together (and stay out of lockstep). ``generator``: a seeded CPU generator (default:
+        torch's global generator on the engine's device)."""
+        shape, dtype = (self.num_envs,), self.episode_length.dtype
+        if generator is None:
+            self.episode_length = torch.randint(0, limit, shape, device=self.device, dtype=dtype)
+        else:
+            self.episode_length = torch.randint(0, limit, shape, generator=generator, dtype=dtype).to(self.device)
+
     def observe(self) -> dict[str, torch.Tensor]:
         """Every env's observation now (``reset`` and ``step`` return it; after :meth:`load_states`, read it
         here)."""

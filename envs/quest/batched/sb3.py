@@ -47,11 +47,8 @@ class BatchedVecEnv(VecEnv):
     def reset(self) -> VecEnvObs:
         """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""
         obs = _numpy(self.engine.reset(self._seed))
-        limit = self.engine.max_episode_steps
-        if self.stagger and limit:
-            gen = torch.Generator().manual_seed(self._seed)
-            first = torch.randint(0, limit, (self.num_envs,), generator=gen, dtype=torch.int32)
-            self.engine.episode_length = first.to(self.engine.device)
+        if self.stagger and self.engine.max_episode_steps:
+            self.engine.stagger_episode_ends(self.engine.max_episode_steps, torch.Generator().manual_seed(self._seed))
         self._seed += self.num_envs  # the next reset plays new episodes
         return obs
 
