@@ -74,24 +74,27 @@ def train_one(config: TrainConfig) -> dict[str, Any]:
         from longplay.agents.rl.ppo_device import train  # type: ignore[assignment]
     start = time.perf_counter()
     result = train(config)
-    by_step: dict[int, list[dict[str, int]]] = {}
-    for e in read_evals(result.run_dir):
-        by_step.setdefault(e["step"], []).append(e["milestones"])
     return {"run": config.run_name, "shaping": config.shaping, "seed": config.seed, "steps": result.steps,
             "seconds": time.perf_counter() - start, "checkpoint": str(result.checkpoint),
-            "evals": [{"step": step, "episodes": episodes} for step, episodes in sorted(by_step.items())]}
+            "evals": evals_by_step(result.run_dir)}
+
+
+def evals_by_step(run_dir: str | Path) -> list[dict[str, Any]]:
+    """A run's evaluation episodes' milestones, grouped by training step."""
+    by_step: dict[int, list[dict[str, int]]] = {}
+    for e in read_evals(run_dir):
+        by_step.setdefault(e["step"], []).append(e["milestones"])
+    return [{"step": step, "episodes": episodes} for step, episodes in sorted(by_step.items())]
 
 
 def read_run(run_dir: str) -> dict[str, Any]:
     """A run trained elsewhere (``longplay train``'s run folder), in :func:`train_one`'s form."""
     run = Path(run_dir)
     config = json.loads((run / "config.json").read_text())
-    by_step: dict[int, list[dict[str, int]]] = {}
-    for e in read_evals(run):
-        by_step.setdefault(e["step"], []).append(e["milestones"])
+    evals = evals_by_step(run)
     return {"run": config["run_name"] or run.name, "shaping": config["shaping"], "seed": config["seed"],
-            "steps": max(by_step, default=0), "seconds": None, "checkpoint": None,
-            "evals": [{"step": step, "episodes": episodes} for step, episodes in sorted(by_step.items())]}
+            "steps": max((e["step"] for e in evals), default=0), "seconds": None, "checkpoint": None,
+            "evals": evals}
 
 
 def baseline(name: str, eval_steps: int, episodes: int) -> list[dict[str, int]]:
