@@ -175,6 +175,16 @@ def _hp_fraction(state: GameState) -> float:
     return sum(m.hp for m in state.party) / max_hp if max_hp > 0 else 1.0
 
 
+def _decay_divisor(counts: dict[Any, int], key: Any, decay: float) -> float:
+    """``sqrt(1 + decay * n)``, ``n`` the earlier episodes in ``counts`` at ``key``, counting this one (1.0 and
+    nothing counted when ``decay`` is 0)."""
+    if not decay:
+        return 1.0
+    seen = counts.get(key, 0)
+    counts[key] = seen + 1
+    return (1.0 + decay * seen) ** 0.5
+
+
 class _Tracker:
     """What the terms remember within one episode (all reset at ``reset``)."""
 
@@ -208,17 +218,11 @@ class _Tracker:
         here = (stage if w.novelty_by_stage else 0, state.map_id, state.x, state.y)
         if here not in self.seen:
             self.seen.add(here)
-            parts["novelty"] = w.novelty * s
-            if w.novelty_decay:
-                parts["novelty"] /= (1.0 + w.novelty_decay * self.visits.get(here, 0)) ** 0.5
-                self.visits[here] = self.visits.get(here, 0) + 1
+            parts["novelty"] = w.novelty * s / _decay_divisor(self.visits, here, w.novelty_decay)
         entered = (stage if w.map_by_stage else 0, state.map_id)
         if entered not in self.maps:
             self.maps.add(entered)
-            parts["map"] = w.map * s
-            if w.map_decay:
-                parts["map"] /= (1.0 + w.map_decay * self.map_visits.get(entered, 0)) ** 0.5
-                self.map_visits[entered] = self.map_visits.get(entered, 0) + 1
+            parts["map"] = w.map * s / _decay_divisor(self.map_visits, entered, w.map_decay)
         level = self.level_reward(max(_level_sum(state) - self.base_levels, 0))
         if level > self.best_level_reward:
             parts["level"] = w.level * s * (level - self.best_level_reward)
