@@ -233,19 +233,25 @@ def test_ppo_device_on_quest_mini_with_buttons_and_milestone_rates(tmp_path: Pat
     assert agent.buttons == (0, 1, 2, 3, 4, 5) and agent.policy.net.policy_head.out_features == 6
 
 
+def _vectors(**columns: list[float]) -> torch.Tensor:
+    """Quest symbolic vectors, one row per env, with the named ``VECTOR_FIELDS`` columns set and the rest 0."""
+    from longplay.envs.quest.game import VECTOR_FIELDS
+
+    vector = torch.zeros(len(next(iter(columns.values()))), len(VECTOR_FIELDS))
+    for name, values in columns.items():
+        vector[:, VECTOR_FIELDS.index(name)] = torch.tensor(values, dtype=torch.float32)
+    return vector
+
+
 def test_device_map_decays_with_the_episodes_that_entered_it() -> None:
     pytest.importorskip("longplay.envs.quest.game")
     from longplay.agents.rl.ppo_device import DeviceShaping
-    from longplay.envs.quest.game import VECTOR_FIELDS
     from longplay.envs.wrappers.shaping import ShapingWeights
 
     shaping = DeviceShaping(ShapingWeights(map=1.0, map_decay=3.0), 2, torch.device("cpu"))
-    column = VECTOR_FIELDS.index("map")
 
     def on(*maps: int) -> torch.Tensor:
-        vector = torch.zeros(2, len(VECTOR_FIELDS))
-        vector[:, column] = torch.tensor(maps, dtype=torch.float32)
-        return vector
+        return _vectors(map=list(maps))
 
     still, restart = torch.tensor([False, False]), torch.tensor([True, True])
     shaping.reset(on(0, 0))
@@ -258,15 +264,10 @@ def test_device_map_decays_with_the_episodes_that_entered_it() -> None:
 def test_device_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
     pytest.importorskip("longplay.envs.quest.game")
     from longplay.agents.rl.ppo_device import DeviceShaping
-    from longplay.envs.quest.game import VECTOR_FIELDS
     from longplay.envs.wrappers.shaping import ShapingWeights
 
-    column, reached = VECTOR_FIELDS.index("map"), VECTOR_FIELDS.index("milestones")
-
     def on(map_id: int, milestones: int) -> torch.Tensor:
-        vector = torch.zeros(1, len(VECTOR_FIELDS))
-        vector[:, column], vector[:, reached] = map_id, milestones
-        return vector
+        return _vectors(map=[map_id], milestones=[milestones])
 
     still = torch.tensor([False])
     for by_stage, paid in ((0, [1.0, 0.0, 0.0]), (1, [1.0, 1.0, 1.0])):
@@ -278,19 +279,16 @@ def test_device_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
 
 def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
     try:
-        from longplay.envs.quest.game import VECTOR_FIELDS
+        import longplay.envs.quest.game  # noqa: F401 - DeviceShaping reads its VECTOR_FIELDS
     except ImportError as exc:
         pytest.skip(f"the quest game is not complete yet: {exc}")
     from longplay.agents.rl.ppo_device import DeviceShaping
     from longplay.envs.wrappers.shaping import ShapingWeights
 
     shaping = DeviceShaping(ShapingWeights(novelty=1.0, novelty_decay=3.0), 2, torch.device("cpu"))
-    x = VECTOR_FIELDS.index("x")
 
     def at(col: int) -> torch.Tensor:
-        vector = torch.zeros(2, len(VECTOR_FIELDS))
-        vector[:, x] = col
-        return vector
+        return _vectors(x=[col, col])
 
     still, restart = torch.tensor([False, False]), torch.tensor([True, True])
     shaping.reset(at(0))
@@ -302,18 +300,14 @@ def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
 
 def test_device_novelty_by_stage_renews_tiles_after_a_milestone() -> None:
     try:
-        from longplay.envs.quest.game import VECTOR_FIELDS
+        import longplay.envs.quest.game  # noqa: F401 - DeviceShaping reads its VECTOR_FIELDS
     except ImportError as exc:
         pytest.skip(f"the quest game is not complete yet: {exc}")
     from longplay.agents.rl.ppo_device import DeviceShaping
     from longplay.envs.wrappers.shaping import ShapingWeights
 
-    x, reached = VECTOR_FIELDS.index("x"), VECTOR_FIELDS.index("milestones")
-
     def at(col: int, milestones: int) -> torch.Tensor:
-        vector = torch.zeros(1, len(VECTOR_FIELDS))
-        vector[:, x], vector[:, reached] = col, milestones
-        return vector
+        return _vectors(x=[col], milestones=[milestones])
 
     still = torch.tensor([False])
     for by_stage, paid in ((0, [1.0, 0.0, 0.0]), (1, [1.0, 1.0, 0.0])):
