@@ -87,7 +87,7 @@ class DeviceShaping:
     visits in one table shared by every env (each visit adds ``1 / num_envs``), and ``map`` keeps a per-env
     table of the map ids entered this episode. ``level`` follows the lead
     creature's level (the vector has no party sum); event flags are not in the vector, so the ``event`` term
-    is not available here.
+    is not available here. ``level_cap`` applies to the lead's levels gained.
     """
 
     FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size", "milestones",
@@ -162,6 +162,14 @@ class DeviceShaping:
             counts.index_add_(0, slot, new.float() * live * self.visit_weight)
         return paid
 
+    def _level_curve(self, gained: torch.Tensor) -> torch.Tensor:
+        """Levels gained as the level term counts them: linear up to ``level_cap``, then ``1 / slope`` a level
+        (the wrapper's ``_Tracker.level_reward``)."""
+        cap = self.w.level_cap
+        if cap is None:
+            return gained
+        return torch.where(gained <= cap, gained, cap + (gained - cap) / self.w.level_slope_after_cap)
+
     def _hp(self, vector: torch.Tensor) -> torch.Tensor:
         return self._get(vector, "party_hp") / self._get(vector, "party_max_hp").clamp(min=1)
 
@@ -196,7 +204,7 @@ class DeviceShaping:
         self.episode = self.episode + done.to(torch.int32)  # finished envs forget their tiles and maps
         slot = self._slot(vector)
         novelty = self._decayed(self._first(self.table, slot), self.visits, slot, w.novelty_decay, live)
-        gained = (self._get(vector, "lead_level") - self.base_level).clamp(min=0)
+        gained = self._level_curve((self._get(vector, "lead_level") - self.base_level).clamp(min=0))
         level_gain = (gained - self.best_level).clamp(min=0)
         self.best_level = torch.maximum(self.best_level, gained)
         current = self._current(vector)

@@ -277,6 +277,23 @@ def test_device_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
         assert [float(g["map"]) for g in got] == paid
 
 
+def test_device_level_cap_pays_as_the_wrapper() -> None:
+    """Levels past ``level_cap`` pay ``1 / level_slope_after_cap`` in both learners (the device once ignored
+    the cap)."""
+    pytest.importorskip("longplay.envs.quest.game")
+    from longplay.agents.rl.ppo_device import DeviceShaping
+    from longplay.envs.wrappers.shaping import ShapingWeights
+
+    weights = ShapingWeights(level=1.0, level_cap=2, level_slope_after_cap=4.0)
+    shaping = DeviceShaping(weights, 1, torch.device("cpu"))
+    shaping.reset(_vectors(lead_level=[5]))
+    still = torch.tensor([False])
+    levels = [6, 7, 7, 8, 9, 8, 10]
+    paid = [float(shaping(_vectors(lead_level=[lv]), still)["level"]) for lv in levels]
+    # the wrapper's curve (PokemonRedExperiments'): 1 a level up to 2 gained, then 1/4; the best counts
+    assert paid == pytest.approx([1.0, 1.0, 0.0, 0.25, 0.25, 0.0, 0.25])
+
+
 def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
     try:
         import longplay.envs.quest.game  # noqa: F401 - DeviceShaping reads its VECTOR_FIELDS
