@@ -3,7 +3,9 @@
 Every field of the config is a flag (``--learning-rate``, ``--n-steps`` ...) whose help is the field's
 docstring; ``--env`` and ``--steps`` are short for ``--env-id`` and ``--total-steps``; ``--set KEY=VALUE``
 passes env keyword arguments. ``--resume RUN_DIR_OR_CHECKPOINT`` continues a run with its saved config (only
-the budget, device, evaluation, checkpointing and progress flags may change).
+the budget, device, evaluation, checkpointing and progress flags may change, and, as a curriculum step, the
+shaping and the episode length: the config before the change stays beside the run's as
+``config.before_step_N.json``).
 
     longplay train --env QuestMini-v0 --steps 2000000 --shaping quest
     longplay train --env QuestMini-v0 --obs-mode pixels --num-envs 16 --device cuda
@@ -28,6 +30,8 @@ ALIASES = {"env_id": ["--env"], "total_steps": ["--steps"]}
 #: Fields a resumed run may change; the rest must match the run being continued.
 RESUMABLE = {"total_steps", "device", "progress", "eval_every", "eval_episodes", "eval_steps",
              "eval_deterministic", "record_eval", "checkpoint_every", "keep_checkpoints", "runs_dir"}
+#: Fields a resumed run may change as a curriculum step (the earlier config is kept beside the run's).
+CURRICULUM = {"shaping", "max_episode_steps"}
 _CHOICES = {"learner": LEARNERS, "vec_env": VEC_ENVS, "obs_mode": OBS_MODES, "device": DEVICES}
 
 
@@ -106,6 +110,14 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
     return run_dir, checkpoint, config
 
 
+def _keep_config_before(run_dir: Path, checkpoint: Path, config: TrainConfig, changes: dict[str, Any]) -> None:
+    """A curriculum step: saves the config in force up to ``checkpoint`` as ``config.before_step_N.json``."""
+    step = int(checkpoint.stem.rpartition("_")[2]) if checkpoint.stem.startswith("step_") else 0
+    (run_dir / f"config.before_step_{step}.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    said = ", ".join(f"--{k.replace('_', '-')} {getattr(config, k)} -> {v}" for k, v in changes.items())
+    print(f"longplay train: curriculum step at {step:,}: {said}")
+
+
 def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Path | None]:
     """The run's config from the flags (and, resuming, the saved config); plus run folder and checkpoint."""
     given = _given(args)
@@ -115,10 +127,13 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
     if args.resume:
         run_dir, checkpoint, config = _resume_target(args.resume)
         changed = sorted(k for k, v in given.items() if k not in RESUMABLE and getattr(config, k) != v)
-        if changed or (env_kwargs and env_kwargs != config.env_kwargs):
-            bad = changed[0].replace("_", "-") if changed else "set"
+        fixed = [k for k in changed if k not in CURRICULUM]
+        if fixed or (env_kwargs and env_kwargs != config.env_kwargs):
+            bad = fixed[0].replace("_", "-") if fixed else "set"
             raise CliError(f"cannot change --{bad} when resuming (only: "
-                           f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE))})")
+                           f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE | CURRICULUM))})")
+        if changed:
+            _keep_config_before(run_dir, checkpoint, config, {k: given[k] for k in changed})
         for key, value in given.items():
             setattr(config, key, value)
         return config, run_dir, checkpoint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -137,6 +138,21 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert longplay(["train", "--resume", str(run_dir), "--obs-mode", "pixels"]) == 2
     err = capsys.readouterr().err
     assert "cannot change --obs-mode when resuming" in err and err.count("\n") == 1
+
+
+def test_resume_may_change_shaping_and_episode_length_as_a_curriculum_step(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY]
+    assert longplay([*common, "--steps", "32", "--run-name", "c", "--eval-every", "-1"]) == 0
+    run_dir = tmp_path / "train" / "c"
+    before = json.loads((run_dir / "config.json").read_text())
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--no-progress",
+                     "--max-episode-steps", "7", "--shaping", "quest"]) == 0
+    assert "curriculum step at 32: --max-episode-steps" in capsys.readouterr().out
+    assert json.loads((run_dir / "config.before_step_32.json").read_text()) == before
+    now = json.loads((run_dir / "config.json").read_text())
+    assert (now["max_episode_steps"], now["shaping"]) == (7, "quest") and now["total_steps"] == 64
 
 
 def test_sb3_learner_from_the_command_line(tmp_path: Path) -> None:
