@@ -189,7 +189,7 @@ class QuestGame:
         party = s.party
         lead = party[0] if party else _NO_MON
         active = party[b.player_active] if b.kind and b.player_active < len(party) else lead
-        enemy = b.enemy[b.enemy_active] if b.kind and b.enemy else _NO_MON
+        enemy = _field_enemy(b) or _NO_MON
         events = s.events
         party_hp = party_max = 0
         for m in party:
@@ -249,13 +249,18 @@ def _member(m: Mon) -> PartyMember:
                        tuple(MOVES[x].name for x in m.moves if x >= 0))
 
 
+def _field_enemy(b: Battle) -> Mon | None:
+    """The enemy creature on the field; None out of battle."""
+    if not b.kind or not 0 <= b.enemy_active < len(b.enemy):
+        return None
+    return b.enemy[b.enemy_active]
+
+
 def _enemy(b: Battle) -> tuple[int, int, int, int] | None:
     """The enemy creature on the field as (species, level, hp, max_hp), None out of battle (the ``damage``
     shaping term reads it)."""
-    if not b.kind or not 0 <= b.enemy_active < len(b.enemy):
-        return None
-    m = b.enemy[b.enemy_active]
-    return (m.species, m.level, m.hp, m.max_hp)
+    m = _field_enemy(b)
+    return None if m is None else (m.species, m.level, m.hp, m.max_hp)
 
 
 class QuestEnv(LongplayEnv):

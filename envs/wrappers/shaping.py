@@ -80,7 +80,8 @@ class ShapingWeights:
     badge: float = 0.0
     """Reward for each badge won."""
     level_cap: int | None = None
-    """Levels gained after which each further level pays ``1 / level_slope_after_cap`` (None: no cap)."""
+    """Levels gained after which each further level pays ``1 / level_slope_after_cap`` (None: no cap). Levels
+    gained count from the episode's start: on quest, which starts without a creature, the partner's 5 count."""
     level_slope_after_cap: float = 4.0
     """Divisor of the level reward beyond ``level_cap`` (PokemonRedExperiments v2 uses 22 and 4)."""
     scale: float = 1.0
