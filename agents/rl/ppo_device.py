@@ -216,6 +216,8 @@ class DeviceShaping:
         before = self.prev["enemy"]
         same = (enemy[:, 3] > 0) & (enemy[:, :2] == before[:, :2]).all(1) & (enemy[:, 3] == before[:, 3])
         damage = torch.where(same, (before[:, 2] - enemy[:, 2]).clamp(min=0) / enemy[:, 3].clamp(min=1), 0.0)
+        if w.damage_by_level:
+            damage = damage * (enemy[:, 1] / self._get(vector, "lead_level").clamp(min=1)).clamp(max=1.0)
         self.prev.update(hp=hp, size=size, badges=torch.maximum(self.prev["badges"], badges), enemy=enemy)
         map_slot = self._map_slot(vector)
         map_paid = self._decayed(self._first(self.maps_seen, map_slot), self.map_visits, map_slot, w.map_decay,

@@ -16,7 +16,8 @@ so the same recipe runs on the built-in quest game and on a Game Boy ROM:
 * ``damage``: enemy HP removed in battle, as a fraction of the enemy's max HP (1.0 = one enemy creature
   knocked out): a dense signal for fighting, which the level term pays only at each level-up (read from
   ``GameState.extra["enemy"]``, (species, level, hp, max_hp) in battle: the built-in game and Pokemon Red
-  have it; a backend without it pays nothing);
+  have it; a backend without it pays nothing); with ``damage_by_level``, times the enemy's level over the
+  lead's, at most 1;
 * ``event``: each event flag set for the first time this episode;
 * ``badge``: each badge won.
 
@@ -75,6 +76,10 @@ class ShapingWeights:
     """Reward for each blackout (usually negative)."""
     damage: float = 0.0
     """Reward per enemy max HP removed in battle (1.0 = one enemy creature from full HP to knocked out)."""
+    damage_by_level: float = 0.0
+    """Nonzero: damage pays ``min(1, enemy level / lead level)`` of itself, so beating creatures far below the
+    lead's level stops paying in full (grinding the first route for ever) and stronger opponents, a gym's,
+    pay as before (the spirit of PokemonRedExperiments' opponent-level term)."""
     event: float = 0.0
     """Reward for each event flag set for the first time in the episode."""
     badge: float = 0.0
@@ -240,6 +245,8 @@ class _Tracker:
         if w.damage and enemy is not None and before is not None and before[:2] == enemy[:2] \
                 and before[3] == enemy[3] and enemy[3] > 0 and enemy[2] < before[2]:
             parts["damage"] = w.damage * s * (before[2] - enemy[2]) / enemy[3]
+            if w.damage_by_level and state.party:
+                parts["damage"] *= min(1.0, enemy[1] / max(state.party[0].level, 1))
         if len(state.flags) != len(self.flags) or not state.flags <= self.flags:
             new = state.flags - self.flags
             parts["event"] = w.event * s * len(new)

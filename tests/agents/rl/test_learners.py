@@ -349,9 +349,11 @@ def test_ppo_device_staggers_the_first_episodes_ends(tmp_path: Path) -> None:
     assert len(set(lengths)) > 8 and max(lengths) < 400 + 4
 
 
-def test_device_damage_matches_the_wrapper_on_the_oracles_battles() -> None:
-    """The ``damage`` term, computed from the batched engine's vector on the device and from the reference
-    game's state by the wrapper, pays the same at every step of the oracle's first battles."""
+@pytest.mark.parametrize("by_level", [0, 1])
+def test_device_damage_matches_the_wrapper_on_the_oracles_battles(by_level: int) -> None:
+    """The ``damage`` term (and its ``damage_by_level`` variant), computed from the batched engine's vector on
+    the device and from the reference game's state by the wrapper, pays the same at every step of the
+    oracle's first battles."""
     pytest.importorskip("longplay.envs.quest.batched")
     import gymnasium as gym
 
@@ -361,24 +363,31 @@ def test_device_damage_matches_the_wrapper_on_the_oracles_battles() -> None:
     from longplay.envs.quest.batched import BatchedQuest
     from longplay.envs.wrappers.shaping import RewardShaping, ShapingWeights
 
-    weights = ShapingWeights(damage=1.0)
+    weights = ShapingWeights(damage=1.0, damage_by_level=by_level)
     env = RewardShaping(gym.make("longplay/QuestMini-v0", max_episode_steps=None), weights)
     agent = OracleAgent()
     obs, info = env.reset(seed=0)
     agent.reset(env, obs, info, 0)
     engine = BatchedQuest(1, size="mini", max_episode_steps=None)
     shaping = DeviceShaping(weights, 1, torch.device("cpu"))
-    shaping.reset(engine.reset(seed=0)["vector"])
+    full = DeviceShaping(ShapingWeights(damage=1.0), 1, torch.device("cpu"))
+    start = engine.reset(seed=0)["vector"]
+    shaping.reset(start)
+    full.reset(start)
     paid: list[tuple[float, float]] = []
+    plain: list[float] = []
     while sum(1 for p in paid if p[0]) < 12:
         button = agent.act(obs, info)
         obs, _, _, _, info = env.step(button)
         raw, _, terminated, truncated, _ = engine.step(torch.tensor([button]))
         device = shaping(raw["vector"], terminated | truncated)["damage"]
+        plain.append(float(full(raw["vector"], terminated | truncated)["damage"]))
         paid.append((info["shaping"]["damage"], float(device)))
         assert len(paid) < 3000
     assert [round(w, 5) for w, _ in paid] == [round(d, 5) for _, d in paid]
     assert 0 < max(w for w, _ in paid) <= 1.0
+    if by_level:  # the oracle's partner meets creatures below its level: those hits pay less than in full
+        assert sum(w for w, _ in paid) < sum(plain) - 0.1
 
 
 def test_sb3_on_the_batched_engine_staggers_the_first_episodes_ends(tmp_path: Path) -> None:

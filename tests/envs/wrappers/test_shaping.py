@@ -208,6 +208,19 @@ def test_damage_pays_the_enemy_hp_removed_as_a_fraction_of_its_max() -> None:
         [0.0, 0.5, 0.0, 1.5, 0.0, 0.0, 1.0, 0.0, 0.0]
 
 
+def test_damage_by_level_pays_weak_enemies_in_proportion_to_their_level() -> None:
+    script = [
+        _state(levels=(8,)),                                # lead at level 8
+        _state(levels=(8,), enemy=(3, 4, 16, 16)),          # a level-4 enemy
+        _state(levels=(8,), enemy=(3, 4, 0, 16)),           # knocked out: 4 / 8 of the damage
+        _state(levels=(8,), enemy=(7, 12, 20, 20)),         # a level-12 enemy
+        _state(levels=(8,), enemy=(7, 12, 10, 20)),         # half its HP: paid in full (at most 1)
+    ]
+    weights = ShapingWeights(damage=1.0, damage_by_level=1)
+    env = RewardShaping(LongplayEnv(ScriptedGame(script)), weights)
+    assert [info["shaping"]["damage"] for _, info in _run(env, len(script) - 1)] == [0.0, 0.5, 0.0, 0.5]
+
+
 def test_map_decays_with_the_episodes_that_entered_it() -> None:
     script = [_state(map_id=0), _state(map_id=1), _state(map_id=0), _state(map_id=2)]
     env = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(map=1.0, map_decay=3.0))
