@@ -277,9 +277,9 @@ def test_device_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
         assert [float(g["map"]) for g in got] == paid
 
 
-def test_device_level_cap_pays_as_the_wrapper() -> None:
-    """Levels past ``level_cap`` pay ``1 / level_slope_after_cap`` in both learners (the device once ignored
-    the cap)."""
+def test_device_level_cap_pays_the_wrappers_soft_cap_curve() -> None:
+    """Levels past ``level_cap`` pay ``1 / level_slope_after_cap`` on the device too (it once ignored the cap;
+    the wrapper's curve is tested in tests/envs/wrappers/test_shaping.py)."""
     pytest.importorskip("longplay.envs.quest.game")
     from longplay.agents.rl.ppo_device import DeviceShaping
     from longplay.envs.wrappers.shaping import ShapingWeights
