@@ -136,6 +136,9 @@ class BatchedQuest:
         self.episode = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.episode_return = torch.zeros(num_envs, dtype=torch.float32, device=self.device)
         self.episode_length = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+        # the step at which each env's episode is truncated (max_episode_steps, or less for a staggered first one)
+        self.episode_limit = torch.full((num_envs,), self.max_episode_steps or 0, dtype=torch.int32,
+                                        device=self.device)
         self.milestones = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
         self._event_slots = torch.arange(t.num_events + 3, device=self.device, dtype=torch.int32)
         self._milestone_mask = self._event_slots[None, :] < t.milestones[w][:, None]
@@ -203,7 +206,7 @@ class BatchedQuest:
         if self.max_episode_steps is None:
             truncated = torch.zeros_like(terminated)
         else:
-            truncated = (self.episode_length >= self.max_episode_steps) & ~terminated
+            truncated = (self.episode_length >= self.episode_limit) & ~terminated
         done = terminated | truncated
         info: dict[str, Any] = {"episode_return": self.episode_return.clone(),
                                 "episode_length": self.episode_length.clone(), "milestones": count.clone()}
@@ -274,6 +277,7 @@ class BatchedQuest:
         # party, box and enemy slots past their counts are never read: a reset only zeroes the counts
         self.episode_return = torch.where(m, 0.0, self.episode_return)
         self.episode_length = torch.where(m, 0, self.episode_length)
+        self.episode_limit = torch.where(m, self.max_episode_steps or 0, self.episode_limit)
         count = (s.events & self._milestone_mask).sum(1, dtype=torch.int32)
         self.milestones = torch.where(m, count, self.milestones)
 
@@ -286,14 +290,16 @@ class BatchedQuest:
         return {"tiles": tiles, "entities": entities, "vector": self.vector()}
 
     def stagger_episode_ends(self, limit: int, generator: torch.Generator | None = None) -> None:
-        """Starts every env's episode counter at a random step below ``limit``, so envs reset together are not
-        all truncated together (and stay out of lockstep). ``generator``: a seeded CPU generator (default:
-        torch's global generator on the engine's device)."""
+        """Truncates every env's current episode after a random number of steps from 1 to ``limit``, so envs
+        reset together are not all truncated together (and stay out of lockstep); later episodes run to
+        ``max_episode_steps``, and ``episode_length`` counts the steps really played. ``generator``: a seeded
+        CPU generator (default: torch's global generator on the engine's device)."""
         shape, dtype = (self.num_envs,), self.episode_length.dtype
         if generator is None:
-            self.episode_length = torch.randint(0, limit, shape, device=self.device, dtype=dtype)
+            skipped = torch.randint(0, limit, shape, device=self.device, dtype=dtype)
         else:
-            self.episode_length = torch.randint(0, limit, shape, generator=generator, dtype=dtype).to(self.device)
+            skipped = torch.randint(0, limit, shape, generator=generator, dtype=dtype).to(self.device)
+        self.episode_limit = self.episode_length + limit - skipped
 
     def observe(self) -> dict[str, torch.Tensor]:
         """Every env's observation now (``reset`` and ``step`` return it; after :meth:`load_states`, read it
@@ -364,7 +370,7 @@ class BatchedQuest:
     def state_bytes_per_env(self) -> int:
         """Bytes of dynamic state per env (world tables excluded), including episode counters."""
         extra = sum(t.element_size() for t in (self.base_seed, self.episode, self.episode_return,
-                                               self.episode_length, self.milestones))
+                                               self.episode_length, self.episode_limit, self.milestones))
         return self.state.nbytes_per_env() + extra
 
     @property

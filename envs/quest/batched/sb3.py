@@ -31,7 +31,7 @@ class BatchedVecEnv(VecEnv):
 
     ``stagger=True``: after each :meth:`reset`, every env's first episode is truncated after a random number
     of steps (seeded; 1 to ``max_episode_steps``), so envs started together do not stay in lockstep for the
-    whole run (their first ``episode_length`` counts from a random offset).
+    whole run.
     """
 
     def __init__(self, num_envs: int, seed: int = 0, stagger: bool = False, **engine_kwargs: Any) -> None:

@@ -345,8 +345,10 @@ def test_ppo_device_staggers_the_first_episodes_ends(tmp_path: Path) -> None:
     config = tiny(tmp_path, env_id="longplay/QuestMini-v0", learner="ppo-device", vec_env="batched", num_envs=16,
                   n_steps=4, total_steps=64, max_episode_steps=400, eval_every=-1)
     train(config, engine=engine)
-    lengths = engine.episode_length.tolist()
-    assert len(set(lengths)) > 8 and max(lengths) < 400 + 4
+    limits = engine.episode_limit.tolist()
+    assert len(set(limits)) > 8 and 1 <= min(limits) and max(limits) <= 400
+    # the reported lengths are the steps played, not the staggered counters (all 4: one 4-step rollout)
+    assert set(engine.episode_length.tolist()) <= {4} | {4 - lim for lim in limits if lim < 4}
 
 
 @pytest.mark.parametrize("by_level", [0, 1])
@@ -398,7 +400,8 @@ def test_sb3_on_the_batched_engine_staggers_the_first_episodes_ends(tmp_path: Pa
     config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", num_envs=16, max_episode_steps=400)
     venv = make_sb3_vec_env(config, "cpu")
     venv.reset()
-    lengths = venv.engine.episode_length.tolist()
-    assert len(set(lengths)) > 8 and max(lengths) < 400
+    limits = venv.engine.episode_limit.tolist()
+    assert len(set(limits)) > 8 and 1 <= min(limits) and max(limits) <= 400
+    assert venv.engine.episode_length.tolist() == [0] * 16  # lengths count the steps played
     venv.reset()
-    assert venv.engine.episode_length.tolist() != lengths  # each reset draws again (its seed moved on)
+    assert venv.engine.episode_limit.tolist() != limits  # each reset draws again (its seed moved on)
