@@ -36,7 +36,7 @@ from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint
-from longplay.envs.wrappers.buttons import parse_buttons
+from longplay.envs.wrappers.buttons import button_subset
 from longplay.envs.wrappers.shaping import TERMS, ShapingWeights, parse_shaping
 
 
@@ -333,9 +333,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     obs_space, action_space = reference_spaces(config, engine)
     n_envs, n_actions = int(engine.num_envs), int(action_space.n)
     # The policy's action i presses button presses[i] (config.buttons; all of them by default).
-    buttons = parse_buttons(config.buttons) or tuple(range(n_actions))
-    if any(not 0 <= b < n_actions for b in buttons):
-        raise ValueError(f"buttons {config.buttons!r} are not actions of {config.env_id} ({n_actions} actions)")
+    buttons = button_subset(config.buttons or tuple(range(n_actions)), n_actions)
     presses = torch.tensor(buttons, dtype=torch.long, device=device)
     n_actions = len(buttons)
     pixels = None

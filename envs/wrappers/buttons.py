@@ -38,6 +38,15 @@ def parse_buttons(spec: str | None) -> tuple[int, ...]:
     return tuple(BUTTON_IDS[n] for n in names)
 
 
+def button_subset(buttons: str | tuple[int, ...], n: int | None) -> tuple[int, ...]:
+    """The action indices of ``buttons`` (a spec string or indices), checked to be a non-empty subset of an
+    action space of ``n`` actions; raises ``ValueError`` (one line) otherwise."""
+    ids = parse_buttons(buttons) if isinstance(buttons, str) else tuple(buttons)
+    if not ids or n is None or any(not 0 <= b < n for b in ids):
+        raise ValueError(f"buttons {buttons!r} are not a non-empty subset of the env's {n} actions")
+    return ids
+
+
 class ButtonSubset(gym.ActionWrapper):
     """The env with ``Discrete(len(buttons))`` actions: action ``i`` presses ``buttons[i]``.
 
@@ -48,10 +57,7 @@ class ButtonSubset(gym.ActionWrapper):
 
     def __init__(self, env: gym.Env, buttons: str | tuple[int, ...]) -> None:
         super().__init__(env)
-        ids = parse_buttons(buttons) if isinstance(buttons, str) else tuple(buttons)
-        n = getattr(env.action_space, "n", None)
-        if not ids or n is None or any(not 0 <= b < n for b in ids):
-            raise ValueError(f"buttons {buttons!r} are not a non-empty subset of the env's {n} actions")
+        ids = button_subset(buttons, getattr(env.action_space, "n", None))
         self.buttons = ids
         self.action_space = spaces.Discrete(len(ids))
 

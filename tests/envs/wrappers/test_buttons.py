@@ -7,7 +7,7 @@ import pytest
 
 import longplay.envs  # noqa: F401 - registers the ids
 from longplay.envs.game import Button
-from longplay.envs.wrappers.buttons import ButtonSubset, parse_buttons
+from longplay.envs.wrappers.buttons import ButtonSubset, button_subset, parse_buttons
 
 
 def test_parse_buttons() -> None:
@@ -32,3 +32,12 @@ def test_subset_presses_the_mapped_button() -> None:
     assert game.state().x > x
     with pytest.raises(ValueError, match="subset"):
         ButtonSubset(gym.make("longplay/QuestMini-v0"), (0, 9))
+
+
+def test_button_subset_checks_what_both_learners_press() -> None:
+    """``button_subset`` is the one check of ``--buttons`` (ButtonSubset for SB3, ppo-device's presses)."""
+    assert button_subset("up,a", 8) == (0, 4)
+    assert button_subset((0, 1, 2), 8) == (0, 1, 2)
+    for bad, n in (("noop", 8), ((), 8), ((0,), None)):
+        with pytest.raises(ValueError, match="not a non-empty subset of the env's"):
+            button_subset(bad, n)
