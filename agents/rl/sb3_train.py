@@ -300,6 +300,12 @@ def save_checkpoint(model: Any, run_dir: Path, steps: int, keep: int) -> Path:
     return path
 
 
+def checkpoint_step(path: str | Path) -> int:
+    """The env step in a checkpoint's file name (``step_000000002048.zip``: 2048); 0 for any other name."""
+    stem = Path(path).stem
+    return int(stem.removeprefix("step_")) if stem.startswith("step_") else 0
+
+
 def latest_checkpoint(run_dir: str | Path, suffix: str = ".zip") -> Path | None:
     """The newest checkpoint of a run folder, or None."""
     found = sorted((Path(run_dir) / "checkpoints").glob(f"step_*{suffix}"))

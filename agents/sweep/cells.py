@@ -503,6 +503,7 @@ def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
 
 def _execute_train(cell: Cell, out_dir: Path, folder: Path) -> CellResult:
     from longplay.agents.rl.evaluation import read_evals
+    from longplay.agents.rl.sb3_train import checkpoint_step
 
     run_dir = folder / "train" / cell.run_name
     has_checkpoint = any((run_dir / "checkpoints").glob("step_*")) if run_dir.is_dir() else False
@@ -518,7 +519,7 @@ def _execute_train(cell: Cell, out_dir: Path, folder: Path) -> CellResult:
     result = CellResult(cell.id, "done", command=command)
     found = sorted((run_dir / "checkpoints").glob("step_*"))
     if found:
-        result.steps = int(found[-1].stem.removeprefix("step_"))
+        result.steps = checkpoint_step(found[-1])
     evals = read_evals(run_dir)
     if evals:
         last = [e for e in evals if e["step"] == evals[-1]["step"]]
