@@ -87,7 +87,7 @@ class GameState:
     bag: tuple[tuple[str, int], ...] = ()
     money: int = 0
     badges: tuple[str, ...] = ()
-    flags: frozenset[str] = frozenset()
+    flags: frozenset[str] = frozenset()  # event flags set: story events, trainers beaten (Pokemon Red's wEventFlags)
     dialog: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

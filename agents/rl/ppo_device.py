@@ -15,7 +15,8 @@ except one small read of the episode statistics per iteration. Read it top to bo
 ``torch_compile=True`` compiles the network (and the engine's step when it offers ``compile()``). Pixels
 are grayscaled, downsampled and stacked on the device with the same arithmetic as
 :mod:`longplay.envs.wrappers.pixels`. Shaping (novelty over (map, x, y),
-maps, lead level, healing, blackouts, damage dealt, badges) is computed on the device from the symbolic ``vector``.
+maps, lead level, healing, blackouts, damage dealt, badges) is computed on the device from the symbolic ``vector``,
+and the event term from the engine's count of event flags.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,20 +88,22 @@ class DeviceShaping:
     episode number, so a new episode forgets its tiles without clearing the table; ``novelty_decay`` counts
     visits in one table shared by every env (each visit adds ``1 / num_envs``), and ``map`` keeps a per-env
     table of the map ids entered this episode. ``level`` follows the lead
-    creature's level (the vector has no party sum); event flags are not in the vector, so the ``event`` term
-    is not available here. ``level_cap`` applies to the lead's levels gained.
+    creature's level (the vector has no party sum); ``level_cap`` applies to the lead's levels gained. Event
+    flags are not in the vector: the ``event`` term counts them with ``flags``, a function returning each env's
+    number of flags set (the batched quest engine's ``flag_count``: story events and trainers beaten), read
+    after the step like the vector.
     """
 
     FIELDS = ("map", "x", "y", "badges", "lead_level", "party_hp", "party_max_hp", "party_size", "milestones",
               "battle_kind", "enemy_species", "enemy_level", "enemy_hp", "enemy_max_hp")
-    TERMS = tuple(t for t in TERMS if t != "event")  # the terms it computes, in the wrapper's order
     MAP_SLOTS = 4096  # the map term's hashed table of (stage, map) (map ids alone without map_by_stage)
 
     def __init__(self, weights: ShapingWeights, num_envs: int, device: torch.device,
-                 table_bits: int = 14) -> None:
-        if weights.event:
-            raise ValueError("shaping term 'event' needs event flags, which the batched engine's vector "
-                             "lacks; set event=0 or train with --learner ppo --vec-env subproc")
+                 table_bits: int = 14, flags: Callable[[], torch.Tensor] | None = None) -> None:
+        if weights.event and flags is None:
+            raise ValueError("shaping term 'event' needs event flags, which this engine does not count; set "
+                             "event=0 or train on the batched quest engine")
+        self.flags = flags if weights.event else None
         from longplay.envs.quest.game import VECTOR_FIELDS
 
         self.w = weights
@@ -181,8 +185,11 @@ class DeviceShaping:
 
     def _current(self, vector: torch.Tensor) -> dict[str, torch.Tensor]:
         """What :attr:`prev` remembers, read from ``vector``."""
-        return {"hp": self._hp(vector), "size": self._get(vector, "party_size"),
-                "badges": self._get(vector, "badges"), "enemy": self._enemy(vector)}
+        current = {"hp": self._hp(vector), "size": self._get(vector, "party_size"),
+                   "badges": self._get(vector, "badges"), "enemy": self._enemy(vector)}
+        if self.flags is not None:
+            current["flags"] = self.flags().to(vector.dtype)
+        return current
 
     def _restart(self, vector: torch.Tensor, where: torch.Tensor, current: dict[str, torch.Tensor]) -> None:
         """Envs ``where`` start an episode at ``vector`` (``current``: :meth:`_current` of it)."""
@@ -219,12 +226,16 @@ class DeviceShaping:
         if w.damage_by_level:
             damage = damage * (enemy[:, 1] / self._get(vector, "lead_level").clamp(min=1)).clamp(max=1.0)
         self.prev.update(hp=hp, size=size, badges=torch.maximum(self.prev["badges"], badges), enemy=enemy)
+        event = torch.zeros_like(hp)
+        if self.flags is not None:
+            event = (current["flags"] - self.prev["flags"]).clamp(min=0)
+            self.prev["flags"] = current["flags"]
         map_slot = self._map_slot(vector)
         map_paid = self._decayed(self._first(self.maps_seen, map_slot), self.map_visits, map_slot, w.map_decay,
                                  live)
         terms = {"novelty": w.novelty * novelty, "map": w.map * map_paid, "level": w.level * level_gain,
                  "heal": w.heal * heal, "death": w.death * death, "damage": w.damage * damage,
-                 "badge": w.badge * new_badges}
+                 "event": w.event * event, "badge": w.badge * new_badges}
         self._restart(vector, done, current)
         return {k: v * w.scale * live for k, v in terms.items()}
 
@@ -350,7 +361,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     weights = parse_shaping(config.shaping)
     if weights.enabled() and config.obs_mode != "symbolic":
         raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
-    shaping = DeviceShaping(weights, n_envs, device) if weights.enabled() else None
+    shaping = DeviceShaping(weights, n_envs, device, flags=getattr(engine, "flag_count", None)) \
+        if weights.enabled() else None
     milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None
     archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed) \
         if config.archive_starts else None
@@ -395,7 +407,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     next_done = torch.zeros(n_envs, device=device)
     # Finished episodes' statistics, summed on the device and read once per iteration.
     stat_names = ["count", "return", "length", "milestones", "milestones_max"]
-    stat_names += [f"shaping/{k}" for k in DeviceShaping.TERMS] if shaping else []
+    stat_names += [f"shaping/{k}" for k in TERMS] if shaping else []
     stats = {k: torch.zeros((), device=device) for k in stat_names}
     episode_shaping = {k: torch.zeros(n_envs, device=device) for k in stat_names if k.startswith("shaping/")}
 

@@ -50,6 +50,7 @@ from longplay.envs.quest.constants import (
     RULES_VERSION,
     VIEW_H,
     VIEW_W,
+    EntityKind,
 )
 from longplay.envs.quest.content import MOVES, SPECIES
 from longplay.envs.quest.rng import mix32
@@ -67,6 +68,12 @@ VECTOR_FIELDS = (
     "milestones", "key_items", "abilities",
 )
 _MODE_INDEX = {Mode.OVERWORLD: 0, Mode.DIALOG: 1, Mode.MENU: 2, Mode.BATTLE: 3}
+
+
+def trainer_flag(entity: int) -> str:
+    """The ``GameState.flags`` entry of the trainer at entity index ``entity``, once beaten (Pokemon Red keeps
+    a trainer's defeat as an event flag too, so the ``event`` shaping term pays it on both backends)."""
+    return f"beat_trainer_{entity}"
 
 
 def resolve_world(size: str, world_seed: int | None, world: str, reset_seed: int) -> World:
@@ -144,7 +151,8 @@ class QuestGame:
         party = tuple(_member(m) for m in s.party)
         bag = tuple((ITEM_NAMES[i], c) for i, c in enumerate(s.bag) if c > 0)
         badges = tuple(name for name, ev in zip(w.badge_names, w.badge_events, strict=True) if s.has_event(ev))
-        flags = frozenset(e.id for e in w.events if s.has_event(e.index))
+        flags = frozenset(e.id for e in w.events if s.has_event(e.index)) | frozenset(
+            trainer_flag(e.index) for e in w.entities if e.kind == EntityKind.TRAINER and s.done[e.index])
         dialog_text = ""
         if s.dialog:
             from longplay.envs.quest.dialog import message_text

@@ -18,7 +18,8 @@ so the same recipe runs on the built-in quest game and on a Game Boy ROM:
   ``GameState.extra["enemy"]``, (species, level, hp, max_hp) in battle: the built-in game and Pokemon Red
   have it; a backend without it pays nothing); with ``damage_by_level``, times the enemy's level over the
   lead's, at most 1;
-* ``event``: each event flag set for the first time this episode;
+* ``event``: each event flag (``GameState.flags``) set for the first time this episode: on quest the story
+  events and one flag per trainer beaten (Pokemon Red keeps trainers' defeats among its event flags too);
 * ``badge``: each badge won.
 
 Every step, ``info["shaping"]`` holds each term's reward for that step and ``info["milestone_reward"]`` the
@@ -104,8 +105,8 @@ class ShapingWeights:
 #: Named recipes. ``pokemonred-v2`` is PokemonRedExperiments' ``red_gym_env_v2`` reward (event x4, level with
 #: a soft cap at 22, heal x5, death -0.1, badge x5, explore 0.1 a coordinate; its opponent-level term needs
 #: RAM the GameState does not carry and is left out). ``quest`` is tuned for the built-in game, where each
-#: milestone pays 1: no event term (quest's events are nearly all milestones, which the env already pays,
-#: and the device learner's shaping has no event flags), so both learners run the same recipe. Its novelty
+#: milestone pays 1: no event term (quest's story events are nearly all milestones, which the env already
+#: pays). Its novelty
 #: decays with the episodes that stood on a tile, so the frontier keeps paying rather than the streets by the
 #: start, and counts tiles per milestone stage, so taking the partner makes the town new again; its map term
 #: decays with the episodes that entered a map, so the building nobody found yet pays most; and damage dealt

@@ -187,7 +187,7 @@ def test_ppo_device_shaping_on_the_device(tmp_path: Path) -> None:
     config.total_steps = 256
     after = torch.load(train(config, resume=first.checkpoint).checkpoint, weights_only=False)["shaping"]["visits"]
     assert bool((after >= before).all()) and after.sum() > before.sum()
-    with pytest.raises(ValueError, match="event"):
+    with pytest.raises(ValueError, match="event"):  # the toy engine counts no event flags
         train(tiny(tmp_path, learner="ppo-device", vec_env="toy", shaping="event=1", run_name="r2"))
 
 
@@ -294,6 +294,30 @@ def test_device_level_cap_pays_the_wrappers_soft_cap_curve() -> None:
     assert paid == pytest.approx([1.0, 1.0, 0.0, 0.25, 0.25, 0.0, 0.25])
 
 
+def test_device_event_pays_each_new_flag_counted_by_the_engine() -> None:
+    """The device's ``event`` term pays each rise of the engine's flag count (story events, trainers beaten) and
+    nothing on the step an episode ends (the count there is the next episode's start)."""
+    pytest.importorskip("longplay.envs.quest.game")
+    from longplay.agents.rl.ppo_device import DeviceShaping
+    from longplay.envs.wrappers.shaping import ShapingWeights
+
+    counts = iter([[0, 4], [1, 4], [1, 6], [3, 0], [4, 1]])
+    now: list[torch.Tensor] = []
+
+    def flags() -> torch.Tensor:
+        return now[-1]
+
+    shaping = DeviceShaping(ShapingWeights(event=2.0), 2, torch.device("cpu"), flags=flags)
+    vector = _vectors(x=[0, 0])
+    now.append(torch.tensor(next(counts), dtype=torch.int32))
+    shaping.reset(vector)
+    paid = []
+    for done in ([False, False], [False, False], [False, True], [False, False]):
+        now.append(torch.tensor(next(counts), dtype=torch.int32))
+        paid.append(shaping(vector, torch.tensor(done))["event"].tolist())
+    assert paid == [[2.0, 0.0], [0.0, 4.0], [4.0, 0.0], [2.0, 2.0]]
+
+
 def test_device_novelty_decays_with_the_episodes_that_stood_there() -> None:
     try:
         import longplay.envs.quest.game  # noqa: F401 - DeviceShaping reads its VECTOR_FIELDS
@@ -321,7 +345,7 @@ def test_device_novelty_by_stage_renews_tiles_after_a_milestone() -> None:
     except ImportError as exc:
         pytest.skip(f"the quest game is not complete yet: {exc}")
     from longplay.agents.rl.ppo_device import DeviceShaping
-    from longplay.envs.wrappers.shaping import ShapingWeights
+    from longplay.envs.wrappers.shaping import TERMS, ShapingWeights
 
     def at(col: int, milestones: int) -> torch.Tensor:
         return _vectors(x=[col], milestones=[milestones])
@@ -332,7 +356,7 @@ def test_device_novelty_by_stage_renews_tiles_after_a_milestone() -> None:
         shaping.reset(at(0, 0))
         got = [shaping(at(1, 0), still), shaping(at(0, 1), still), shaping(at(0, 1), still)]
         assert [float(g["novelty"]) for g in got] == paid
-        assert tuple(got[0]) == DeviceShaping.TERMS  # the terms the learner sums and logs
+        assert tuple(got[0]) == TERMS  # the terms the learner sums and logs
 
 
 def test_ppo_device_staggers_the_first_episodes_ends(tmp_path: Path) -> None:

@@ -202,3 +202,22 @@ def test_levelling_and_learning_match_gain_exp() -> None:
         party.gain_exp(mon, gain)
         assert int(level[i]) == mon.level
         assert new_moves[i].tolist() == mon.moves and new_pp[i].tolist() == mon.pp, i
+
+
+def test_flag_count_counts_the_reference_flags(mini) -> None:
+    """``flag_count`` (the device's ``event`` shaping term) equals the size of ``GameState.flags`` (story events
+    and trainers beaten) at every piece of the oracle's games, trainers included."""
+    from longplay.envs.quest.batched.parity import oracle_chunks
+    from longplay.envs.quest.game import QuestGame
+
+    states = [start for start, _ in oracle_chunks(mini, seeds=[1], steps=2000, chunk=50)]
+    b = BatchedQuest(len(states), worlds=[mini])
+    b.reset(seed=0)
+    b.load_states(list(range(len(states))), states)
+    game = QuestGame(size="mini", world_seed=0)
+    flags = []
+    for state in states:
+        game._state = state
+        flags.append(game.state().flags)
+    assert b.flag_count().tolist() == [len(f) for f in flags]
+    assert any(f.startswith("beat_trainer_") for f in flags[-1])  # the oracle beat trainers by then
