@@ -30,8 +30,10 @@ ALIASES = {"env_id": ["--env"], "total_steps": ["--steps"]}
 #: Fields a resumed run may change; the rest must match the run being continued.
 RESUMABLE = {"total_steps", "device", "progress", "eval_every", "eval_episodes", "eval_steps",
              "eval_deterministic", "record_eval", "checkpoint_every", "keep_checkpoints", "runs_dir"}
-#: Fields a resumed run may change as a curriculum step (the earlier config is kept beside the run's).
-CURRICULUM = {"shaping", "max_episode_steps"}
+#: Fields a resumed run may change as a curriculum step (the earlier config is kept beside the run's). The
+#: learning rate belongs here: an annealed run resumed for more steps goes on from its annealed rate, which
+#: late in a long curriculum is too small to learn the new step's behaviour.
+CURRICULUM = {"shaping", "max_episode_steps", "learning_rate", "anneal_lr", "ent_coef"}
 _CHOICES = {"learner": LEARNERS, "vec_env": VEC_ENVS, "obs_mode": OBS_MODES, "device": DEVICES}
 
 

@@ -427,8 +427,9 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
 
     # -------------------------------------------------------------- 2. iterations
     while iteration <= num_iterations:
-        if config.anneal_lr:
-            optimizer.param_groups[0]["lr"] = config.learning_rate * (1.0 - (iteration - 1) / num_iterations)
+        # set every iteration: a resumed optimizer carries the rate it was saved with (annealed or another run's)
+        optimizer.param_groups[0]["lr"] = config.learning_rate * (
+            1.0 - (iteration - 1) / num_iterations if config.anneal_lr else 1.0)
 
         for t in range(T):
             global_step += n_envs

@@ -141,18 +141,23 @@ def _pixel_vec_wrappers(venv: Any, config: TrainConfig) -> Any:
 
 
 # ============================================================================================== model
+def learning_rate(config: TrainConfig) -> Any:
+    """SB3's learning-rate schedule for ``config``: linear to 0 over the run when annealed, else constant."""
+    from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
+
+    return (LinearSchedule(config.learning_rate, 0.0, 1.0) if config.anneal_lr
+            else ConstantSchedule(config.learning_rate))
+
+
 def build_model(config: TrainConfig, venv: Any, device: str) -> Any:
     """A fresh SB3 PPO for ``config`` (the run's config and observation description ride in its save)."""
     from stable_baselines3 import PPO
-    from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
     from longplay.agents.rl.networks import SB3Extractor, describe_space
 
-    lr = (LinearSchedule(config.learning_rate, 0.0, 1.0) if config.anneal_lr
-          else ConstantSchedule(config.learning_rate))
     policy = "MultiInputPolicy" if isinstance(venv.observation_space, gym.spaces.Dict) else "CnnPolicy"
     model = PPO(
-        policy, venv, learning_rate=lr, n_steps=config.n_steps, batch_size=config.minibatch_size,
+        policy, venv, learning_rate=learning_rate(config), n_steps=config.n_steps, batch_size=config.minibatch_size,
         n_epochs=config.n_epochs, gamma=config.gamma, gae_lambda=config.gae_lambda,
         clip_range=config.clip_range,
         ent_coef=config.ent_coef, vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm,
@@ -343,7 +348,9 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
     venv = make_vec_env(config, device)
     try:
         if resume is not None:
-            model = PPO.load(resume, env=venv, device=device)
+            # the config's rate and entropy, which a curriculum step may change, replace the saved ones
+            model = PPO.load(resume, env=venv, device=device,
+                             custom_objects={"learning_rate": learning_rate(config), "ent_coef": config.ent_coef})
             model.longplay_config = config.to_dict()
             _set_rng_state(getattr(model, "longplay_rng", None))
             venv.seed(config.seed + model.num_timesteps)  # fresh episodes, still reproducible

@@ -140,19 +140,30 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "cannot change --obs-mode when resuming" in err and err.count("\n") == 1
 
 
-def test_resume_may_change_shaping_and_episode_length_as_a_curriculum_step(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY]
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_resume_may_change_shaping_episode_length_and_learning_rate_as_a_curriculum_step(
+        learner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from longplay.agents.rl.runlog import read_metrics
+
+    common = ["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY]
     assert longplay([*common, "--steps", "32", "--run-name", "c", "--eval-every", "-1"]) == 0
     run_dir = tmp_path / "train" / "c"
     before = json.loads((run_dir / "config.json").read_text())
+    assert before["anneal_lr"]  # so the first part ended with the rate annealed to nearly 0
     capsys.readouterr()
+    shaping = "quest" if learner == "ppo-device" else "none"  # SB3 shapes on the reference engine, not the toy
     assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--no-progress",
-                     "--max-episode-steps", "7", "--shaping", "quest"]) == 0
-    assert "curriculum step at 32: --max-episode-steps" in capsys.readouterr().out
+                     "--max-episode-steps", "7", "--shaping", shaping, "--learning-rate", "0.00125",
+                     "--no-anneal-lr", "--ent-coef", "0.02"]) == 0
+    assert "curriculum step at 32: --anneal-lr" in capsys.readouterr().out
     assert json.loads((run_dir / "config.before_step_32.json").read_text()) == before
     now = json.loads((run_dir / "config.json").read_text())
-    assert (now["max_episode_steps"], now["shaping"]) == (7, "quest") and now["total_steps"] == 64
+    assert (now["max_episode_steps"], now["shaping"]) == (7, shaping) and now["total_steps"] == 64
+    assert (now["learning_rate"], now["anneal_lr"], now["ent_coef"]) == (0.00125, False, 0.02)
+    # the resumed optimizer trains at the new rate, not the rate saved in the checkpoint
+    rates = [p["charts/learning_rate"] for p in read_metrics(run_dir) if p["step"] > 32 and
+             "charts/learning_rate" in p]
+    assert rates and all(r == pytest.approx(0.00125) for r in rates)
 
 
 def test_sb3_learner_from_the_command_line(tmp_path: Path) -> None:
