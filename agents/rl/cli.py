@@ -113,11 +113,16 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
 
 
 def _keep_config_before(run_dir: Path, checkpoint: Path, config: TrainConfig, changes: dict[str, Any]) -> None:
-    """A curriculum step: saves the config in force up to ``checkpoint`` as ``config.before_step_N.json``."""
+    """A curriculum step: saves the config in force up to ``checkpoint`` as ``config.before_step_N.json``.
+
+    A second change at the same checkpoint (the first one trained nothing past it) keeps the first file: the
+    config that trained up to step N is the one saved then, not the change that never ran."""
     from longplay.agents.rl.sb3_train import checkpoint_step
 
     step = checkpoint_step(checkpoint)
-    (run_dir / f"config.before_step_{step}.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    before = run_dir / f"config.before_step_{step}.json"
+    if not before.exists():
+        before.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     said = ", ".join(f"--{k.replace('_', '-')} {getattr(config, k)} -> {v}" for k, v in changes.items())
     print(f"longplay train: curriculum step at {step:,}: {said}")
 

@@ -164,6 +164,14 @@ def test_resume_may_change_shaping_episode_length_and_learning_rate_as_a_curricu
     rates = [p["charts/learning_rate"] for p in read_metrics(run_dir) if p["step"] > 32 and
              "charts/learning_rate" in p]
     assert rates and all(r == pytest.approx(0.00125) for r in rates)
+    # a second change at the same checkpoint keeps the config that trained up to it
+    (run_dir / "checkpoints" / "step_000000000064.zip").unlink(missing_ok=True)
+    (run_dir / "checkpoints" / "step_000000000064.pt").unlink(missing_ok=True)
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--no-progress",
+                     "--ent-coef", "0.03"]) == 0
+    assert "curriculum step at 32: --ent-coef 0.02 -> 0.03" in capsys.readouterr().out
+    assert json.loads((run_dir / "config.before_step_32.json").read_text()) == before
 
 
 def test_sb3_learner_from_the_command_line(tmp_path: Path) -> None:
