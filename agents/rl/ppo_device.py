@@ -136,18 +136,25 @@ class DeviceShaping:
     def _get(self, vector: torch.Tensor, name: str) -> torch.Tensor:
         return vector[:, self.index[name]]
 
+    def _stage(self, vector: torch.Tensor) -> torch.Tensor:
+        """The stage ``*_by_stage`` count by: milestones reached, plus lead level // ``stage_level`` if set."""
+        stage = self._get(vector, "milestones").long()
+        if self.w.stage_level:
+            stage = stage + torch.div(self._get(vector, "lead_level").long(), self.w.stage_level,
+                                      rounding_mode="floor") * 64
+        return stage
+
     def _slot(self, vector: torch.Tensor) -> torch.Tensor:
         key = (self._get(vector, "map").long() * 1_000_003 + self._get(vector, "y").long() * 4099
                + self._get(vector, "x").long())
         if self.w.novelty_by_stage:
-            key = key + self._get(vector, "milestones").long() * 1_000_000_007
+            key = key + self._stage(vector) * 1_000_000_007
         return torch.remainder(key * 2654435761, self.slots)
 
     def _map_slot(self, vector: torch.Tensor) -> torch.Tensor:
         index = self._get(vector, "map").long()
         if self.w.map_by_stage:
-            return torch.remainder((index + self._get(vector, "milestones").long() * 1_000_003) * 2654435761,
-                                   self.MAP_SLOTS)
+            return torch.remainder((index + self._stage(vector) * 1_000_003) * 2654435761, self.MAP_SLOTS)
         return index.clamp(0, self.MAP_SLOTS - 1)
 
     def _first(self, table: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:

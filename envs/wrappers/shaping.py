@@ -69,6 +69,10 @@ class ShapingWeights:
     """With d > 0 a map's reward is ``map / sqrt(1 + d * n)``, ``n`` the earlier episodes per env that entered
     it (lifelong, as ``novelty_decay``): the buildings every episode walks into stop paying, the one no
     episode found yet keeps paying in full."""
+    stage_level: int = 0
+    """Nonzero L: the stage that ``novelty_by_stage`` and ``map_by_stage`` count also goes up at every L levels of
+    the lead creature, so the world is new again once the lead is strong (at the ``level_cap``, say): the gym
+    walked into and left at level 6 pays again at level 13, when its leader can be beaten."""
     level: float = 0.0
     """Reward for each party level gained above the best sum of levels so far in the episode."""
     heal: float = 0.0
@@ -159,6 +163,14 @@ def parse_shaping(spec: str | Mapping[str, float] | ShapingWeights | None) -> Sh
 
 
 def _number(key: str, raw: Any) -> float | int | None:
+    if key == "stage_level":
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"invalid shaping stage_level {raw!r}; use an int >= 0") from None
+        if value < 0:
+            raise ValueError(f"invalid shaping stage_level {raw!r}; use an int >= 0")
+        return value
     if key == "level_cap":
         if raw in (None, "none", "None", ""):
             return None
@@ -293,8 +305,11 @@ class RewardShaping(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._tracker is None:
             raise RuntimeError("call reset() before step()")
+        state = self.game.state()
         stage = len(info.get("milestones", ()))
-        parts = self._tracker.step(self.game.state(), stage) if self.weights.enabled() else dict.fromkeys(TERMS, 0.0)
+        if self.weights.stage_level and state.party:
+            stage += 64 * (state.party[0].level // self.weights.stage_level)
+        parts = self._tracker.step(state, stage) if self.weights.enabled() else dict.fromkeys(TERMS, 0.0)
         for name, value in parts.items():
             self._episode[name] += value
         info["shaping"] = parts

@@ -277,6 +277,24 @@ def test_device_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
         assert [float(g["map"]) for g in got] == paid
 
 
+def test_device_stage_level_makes_every_map_and_tile_new_once_the_lead_is_strong() -> None:
+    """``stage_level`` on the device: the wrapper's script (tests/envs/wrappers/test_shaping.py) pays the same."""
+    pytest.importorskip("longplay.envs.quest.game")
+    from longplay.agents.rl.ppo_device import DeviceShaping
+    from longplay.envs.wrappers.shaping import ShapingWeights
+
+    def on(map_id: int, level: int) -> torch.Tensor:
+        return _vectors(map=[map_id], lead_level=[level])
+
+    weights = ShapingWeights(map=1.0, map_by_stage=1, novelty=0.5, novelty_by_stage=1, stage_level=10)
+    shaping = DeviceShaping(weights, 1, torch.device("cpu"))
+    shaping.reset(on(0, 9))
+    still = torch.tensor([False])
+    got = [shaping(on(m, lv), still) for m, lv in ((1, 9), (0, 9), (0, 10), (1, 10), (1, 11))]
+    assert [float(g["map"]) for g in got] == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert [float(g["novelty"]) for g in got] == [0.5, 0.0, 0.5, 0.5, 0.0]
+
+
 def test_device_level_cap_pays_the_wrappers_soft_cap_curve() -> None:
     """Levels past ``level_cap`` pay ``1 / level_slope_after_cap`` on the device too (it once ignored the cap;
     the wrapper's curve is tested in tests/envs/wrappers/test_shaping.py)."""

@@ -237,3 +237,20 @@ def test_map_by_stage_makes_every_map_new_after_a_milestone() -> None:
     staged = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(map=1.0, map_by_stage=1))
     assert [info["shaping"]["map"] for _, info in _run(plain, 3)] == [1.0, 0.0, 0.0]
     assert [info["shaping"]["map"] for _, info in _run(staged, 3)] == [1.0, 1.0, 1.0]
+
+
+def test_stage_level_makes_every_map_and_tile_new_once_the_lead_is_strong() -> None:
+    """With ``stage_level=L`` the stage of ``map_by_stage``/``novelty_by_stage`` also counts the lead's levels // L:
+    the map and tile walked on at level 9 pay again at level 10 (no milestone in between)."""
+    script = [_state(map_id=0, levels=(9,)), _state(map_id=1, levels=(9,)), _state(map_id=0, levels=(9,)),
+              _state(map_id=0, levels=(10,)), _state(map_id=1, levels=(10,)), _state(map_id=1, levels=(11,))]
+    game = ScriptedGame(script, milestone_at=99)
+    weights = ShapingWeights(map=1.0, map_by_stage=1, novelty=0.5, novelty_by_stage=1, stage_level=10)
+    steps = _run(RewardShaping(LongplayEnv(game), weights), 5)
+    assert [info["shaping"]["map"] for _, info in steps] == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert [info["shaping"]["novelty"] for _, info in steps] == [0.5, 0.0, 0.5, 0.5, 0.0]
+    plain = _run(RewardShaping(LongplayEnv(ScriptedGame(script, milestone_at=99)),
+                               ShapingWeights(map=1.0, map_by_stage=1)), 5)
+    assert [info["shaping"]["map"] for _, info in plain] == [1.0, 0.0, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="stage_level"):
+        parse_shaping("quest,stage_level=-2")
