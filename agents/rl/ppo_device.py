@@ -39,7 +39,7 @@ from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint
 from longplay.envs.wrappers.buttons import button_subset
-from longplay.envs.wrappers.shaping import TERMS, ShapingWeights, parse_shaping
+from longplay.envs.wrappers.shaping import LEVEL_STAGE, TERMS, ShapingWeights, parse_shaping
 
 
 # ============================================================================================== observations
@@ -141,7 +141,7 @@ class DeviceShaping:
         stage = self._get(vector, "milestones").long()
         if self.w.stage_level:
             stage = stage + torch.div(self._get(vector, "lead_level").long(), self.w.stage_level,
-                                      rounding_mode="floor") * 64
+                                      rounding_mode="floor") * LEVEL_STAGE
         return stage
 
     def _slot(self, vector: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,8 @@ import gymnasium as gym
 from longplay.envs.game import Game, GameState
 
 TERMS = ("novelty", "map", "level", "heal", "death", "damage", "event", "badge")
+#: What each ``stage_level`` step adds to the stage (more than any catalog's milestones, so the two never mix).
+LEVEL_STAGE = 64
 
 
 @dataclass(frozen=True)
@@ -308,7 +310,7 @@ class RewardShaping(gym.Wrapper):
         state = self.game.state()
         stage = len(info.get("milestones", ()))
         if self.weights.stage_level and state.party:
-            stage += 64 * (state.party[0].level // self.weights.stage_level)
+            stage += LEVEL_STAGE * (state.party[0].level // self.weights.stage_level)
         parts = self._tracker.step(state, stage) if self.weights.enabled() else dict.fromkeys(TERMS, 0.0)
         for name, value in parts.items():
             self._episode[name] += value
