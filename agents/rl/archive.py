@@ -11,6 +11,13 @@ The stage of each archived start is chosen with weight ``1 / sqrt(1 + n)``, ``n`
 from it (new stages are tried first, none is starved), and the state within it uniformly. Each start gets a
 fresh random key, so wild encounters and battle rolls differ between starts from one state.
 
+``cell="level"`` archives by strength instead: a cell is (milestones reached, lead creature's level), and a
+state is offered when an env's lead reaches a level it had not reached yet in its episode. Starts then come
+from every level the run's envs reached, so what a strong party should do (walk into the gym once the lead
+can beat its leader) is practised from the strong states themselves, not only by the episodes that grind
+there from the world's start. ``episode_steps`` gives archived starts their own, shorter episode limit, so
+more of them are played.
+
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
 archived start's milestones as reached in its episode.
@@ -34,14 +41,22 @@ class StartArchive:
     Args:
         engine: The batched quest engine (``state_of``, ``load_states``, ``milestones``, ``world_of_env``).
         fraction: Probability that a finished env's next episode starts from the archive.
-        capacity: States kept per stage (reservoir sampling keeps a uniform sample of all offered).
-        seed: Seeds the draws (which envs, stages, states) and the fresh random keys.
+        capacity: States kept per cell (reservoir sampling keeps a uniform sample of all offered).
+        seed: Seeds the draws (which envs, cells, states) and the fresh random keys.
+        cell: ``milestones`` (a cell per number of milestones reached, the state right after reaching it) or
+            ``level`` (a cell per (milestones, lead level), the state right after the lead reaches that level).
+        episode_steps: Episode limit of an archived start (0: the engine's own).
     """
 
-    def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0) -> None:
+    CELLS = ("milestones", "level")
+
+    def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0, cell: str = "milestones",
+                 episode_steps: int = 0) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
-        for name in ("state_of", "load_states", "milestones", "world_of", "worlds"):
+        if cell not in self.CELLS:
+            raise ValueError(f"invalid archive_cell {cell!r}; valid: {', '.join(self.CELLS)}")
+        for name in ("state_of", "load_states", "milestones", "world_of", "worlds", "lead_level"):
             if not hasattr(engine, name):
                 raise ValueError("archive starts need the quest batched engine (reference states); "
                                  f"{type(engine).__name__} has no {name}")
@@ -49,19 +64,33 @@ class StartArchive:
         self.fraction = fraction
         self.capacity = capacity
         self.rng = np.random.default_rng(seed)
-        # (world index, stage) -> QuestStates; a state only starts envs of its own world (a world pool)
-        self.states: dict[tuple[int, int], list[Any]] = {}
-        self.offered: dict[tuple[int, int], int] = {}  # states offered (for the reservoir)
-        self.taken: dict[tuple[int, int], int] = {}  # starts drawn
+        self.cell = cell
+        self.episode_steps = episode_steps
+        # cell -> QuestStates, a cell being (world index, stage) or (world index, stage, lead level); a state
+        # only starts envs of its own world (a world pool)
+        self.states: dict[tuple[int, ...], list[Any]] = {}
+        self.offered: dict[tuple[int, ...], int] = {}  # states offered (for the reservoir)
+        self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
+        self.best_level = engine.lead_level().clone()  # cell="level": the best lead level of each episode
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
-        """Archives the envs that reached a milestone this step (and did not end their episode on it)."""
-        got = torch.nonzero((milestone_reward > 0) & ~done).flatten().tolist()
+        """Archives the envs that reached a milestone (``cell="level"``: a new best lead level) this step and did
+        not end their episode on it."""
+        if self.cell == "level":
+            level = self.engine.lead_level()
+            rose = (level > self.best_level) & ~done
+            self.best_level = torch.where(done, level, torch.maximum(self.best_level, level))
+            got = torch.nonzero(rose).flatten().tolist()
+            levels = level[got].tolist() if got else []
+        else:
+            got = torch.nonzero((milestone_reward > 0) & ~done).flatten().tolist()
         if not got:
             return
         stages = self.engine.milestones[got].tolist()
-        for env, stage in zip(got, stages, strict=True):
+        for i, (env, stage) in enumerate(zip(got, stages, strict=True)):
             key = (int(self.engine.world_of[env]), int(stage))
+            if self.cell == "level":
+                key = (*key, int(levels[i]))
             offered = self.offered.get(key, 0)
             self.offered[key] = offered + 1
             kept = self.states.setdefault(key, [])
@@ -98,15 +127,19 @@ class StartArchive:
             states.append(dataclasses.replace(state, key=episode_key(int(self.rng.integers(0, 2**62)))))
         if chosen:
             self.engine.load_states(chosen, states)
+            idx = torch.as_tensor(chosen, device=self.best_level.device)
+            self.best_level[idx] = self.engine.lead_level()[idx]
+            if self.episode_steps:
+                self.engine.episode_limit[idx] = self.engine.episode_length[idx] + self.episode_steps
         return chosen
 
     def summary(self) -> dict[str, float]:
-        """``charts/archive/...`` scalars: states kept and starts taken per stage."""
+        """``charts/archive/...`` scalars: states kept and starts taken per stage (summed over levels)."""
         out: dict[str, float] = {}
-        for (_, stage), kept in sorted(self.states.items()):
+        for (_, stage, *_), kept in sorted(self.states.items()):
             name = f"charts/archive/states_stage{stage}"
             out[name] = out.get(name, 0.0) + len(kept)
-        for (_, stage), taken in sorted(self.taken.items()):
+        for (_, stage, *_), taken in sorted(self.taken.items()):
             name = f"charts/archive/starts_stage{stage}"
             out[name] = out.get(name, 0.0) + taken
         return out

@@ -51,7 +51,14 @@ class TrainConfig:
     after a milestone, instead of the world's start (Go-Explore's return; ``agents/rl/archive.py``). 0: off.
     Evaluation episodes always start at the world's start."""
     archive_capacity: int = 64
-    """States the archive keeps per number of milestones reached (``archive_starts``)."""
+    """States the archive keeps per cell (``archive_starts``)."""
+    archive_cell: str = "milestones"
+    """What an archive cell is: ``milestones`` (the state right after each number of milestones reached) or
+    ``level`` (right after the lead creature reaches each level, per number of milestones): starts from strong
+    states, to practise what only a strong party can do."""
+    archive_episode_steps: int = 0
+    """Episode limit of the episodes started from the archive (0: ``max_episode_steps``); shorter ones make
+    more archived starts."""
 
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"
@@ -185,6 +192,10 @@ class TrainConfig:
             raise ValueError(f"invalid archive_starts {self.archive_starts}; must be in [0, 1]")
         if self.archive_starts and self.learner != "ppo-device":
             raise ValueError("archive_starts needs --learner ppo-device (the batched engine's reference states)")
+        if self.archive_cell not in ("milestones", "level"):
+            raise ValueError(f"invalid archive_cell {self.archive_cell!r}; valid: milestones, level")
+        if not isinstance(self.archive_episode_steps, int) or self.archive_episode_steps < 0:
+            raise ValueError(f"invalid archive_episode_steps {self.archive_episode_steps!r}; must be an int >= 0")
         if not isinstance(self.archive_capacity, int) or self.archive_capacity < 1:
             raise ValueError(f"invalid archive_capacity {self.archive_capacity!r}; must be an int >= 1")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):

@@ -371,8 +371,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     shaping = DeviceShaping(weights, n_envs, device, flags=getattr(engine, "flag_count", None)) \
         if weights.enabled() else None
     milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None
-    archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed) \
-        if config.archive_starts else None
+    archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed,
+                           config.archive_cell, config.archive_episode_steps) if config.archive_starts else None
 
     num_iterations = max(config.total_steps // config.batch_size, 1)
     iteration, global_step = 1, 0
@@ -384,8 +384,9 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         optimizer.load_state_dict(state["optimizer"])
         iteration, global_step = int(state["iteration"]) + 1, int(state["step"])
         torch.set_rng_state(state["rng"]["torch"])
-        if archive is not None and "archive" in state:
-            archive.load_state_dict(state["archive"])
+        if archive is not None and "archive" in state and \
+                state["config"].get("archive_cell", "milestones") == config.archive_cell:
+            archive.load_state_dict(state["archive"])  # (a curriculum step to other cells starts a new archive)
         if shaping is not None and "shaping" in state:
             shaping.load_state_dict(state["shaping"])
         if "cuda" in state["rng"] and torch.cuda.is_available():

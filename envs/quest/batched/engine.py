@@ -210,10 +210,8 @@ class BatchedQuest:
         self.episode_return = self.episode_return + reward
         self.episode_length = self.episode_length + 1
         terminated = s.finished.clone()
-        if self.max_episode_steps is None:
-            truncated = torch.zeros_like(terminated)
-        else:
-            truncated = (self.episode_length >= self.episode_limit) & ~terminated
+        # a limit of 0 never truncates (no max_episode_steps; an archived start may still set one)
+        truncated = (self.episode_limit > 0) & (self.episode_length >= self.episode_limit) & ~terminated
         done = terminated | truncated
         info: dict[str, Any] = {"episode_return": self.episode_return.clone(),
                                 "episode_length": self.episode_length.clone(), "milestones": count.clone()}
@@ -339,6 +337,11 @@ class BatchedQuest:
         tail = [party_hp, party_max, s.box_count, self.milestones, key_items, abilities]
         return torch.cat([torch.stack(cols, 1), lead_stats, active_stats, enemy_stats, torch.stack(tail, 1)],
                          1).to(torch.float32)
+
+    def lead_level(self) -> torch.Tensor:
+        """[N] int32: the level of each env's first party creature (0 without a party)."""
+        s = self.state
+        return s.party[:, 0, LEVEL] * (s.party_count > 0)
 
     def flag_count(self) -> torch.Tensor:
         """[N] int32: how many flags each env's ``GameState.flags`` holds (story events set and trainers beaten),

@@ -15,8 +15,9 @@ from longplay.agents.rl.archive import StartArchive  # noqa: E402
 from longplay.envs.quest.batched import BatchedQuest  # noqa: E402
 
 
-def presses_to_leave_the_house(world_seed: int) -> list[int]:
-    """The oracle's presses on QuestMini (world ``world_seed``, episode seed 0) up to leaving the house."""
+def presses_to_leave_the_house(world_seed: int, milestone: str = "left_house") -> list[int]:
+    """The oracle's presses on QuestMini (world ``world_seed``, episode seed 0) up to leaving the house (or up to
+    another ``milestone``)."""
     import longplay.envs  # noqa: F401
 
     env = gym.make("longplay/QuestMini-v0", world_seed=world_seed, max_episode_steps=None)
@@ -24,10 +25,10 @@ def presses_to_leave_the_house(world_seed: int) -> list[int]:
     obs, info = env.reset(seed=0)
     agent.reset(env, obs, info, 0)
     presses = []
-    while "left_house" not in info["milestones"]:
+    while milestone not in info["milestones"]:
         presses.append(agent.act(obs, info))
         obs, _, _, _, info = env.step(presses[-1])
-        assert len(presses) < 200
+        assert len(presses) < 400
     return presses
 
 
@@ -86,6 +87,30 @@ def test_no_restart_without_states_or_with_fraction_zero() -> None:
         StartArchive(engine, fraction=1.5)
     with pytest.raises(ValueError, match="quest batched engine"):
         StartArchive(object(), fraction=0.5)
+
+
+def test_level_cells_keep_the_state_where_the_lead_first_reached_each_level() -> None:
+    """``cell="level"``: the partner's arrival (level 5) is archived as a (milestones, level 5) cell, and an
+    archived start plays ``episode_steps`` steps before it is truncated."""
+    engine = BatchedQuest(2, size="mini", max_episode_steps=None)
+    engine.reset(seed=0)
+    archive = StartArchive(engine, fraction=1.0, capacity=4, seed=0, cell="level", episode_steps=7)
+    for button in presses_to_leave_the_house(0, "got_partner"):
+        _, reward, terminated, truncated, _ = engine.step(torch.full((2,), button))
+        archive.record(reward, terminated | truncated)
+    stage = int(engine.milestones[0])
+    assert set(archive.states) == {(0, stage, 5)} and archive.offered[(0, stage, 5)] == 2
+    assert all(state.party[0].level == 5 for state in archive.states[(0, stage, 5)])
+    _, reward, terminated, truncated, _ = engine.step(torch.zeros(2, dtype=torch.long))
+    archive.record(reward, terminated | truncated)
+    assert archive.offered[(0, stage, 5)] == 2  # the same level again is not a new cell
+    assert archive.restart(torch.tensor([True, False])) == [0]
+    assert int(engine.lead_level()[0]) == 5 and int(engine.episode_limit[0]) == 7
+    for step in range(7):
+        _, _, terminated, truncated, _ = engine.step(torch.zeros(2, dtype=torch.long))
+        assert bool(truncated[0]) == (step == 6) and not bool(truncated[1])
+    with pytest.raises(ValueError, match="archive_cell"):
+        StartArchive(engine, fraction=0.5, cell="map")
 
 
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
