@@ -105,9 +105,10 @@ def test_shipped_policy_loads() -> None:
     assert DEFAULT_CHECKPOINT.stat().st_size < 2 * 1024 * 1024
 
 
-def test_shipped_policy_plays_past_the_lab() -> None:
-    """The shipped policy is a trained one: it takes the partner and reaches the lane within 400 steps (random
-    presses leave the house and nothing more)."""
+def test_shipped_policy_earns_the_badge() -> None:
+    """The shipped policy is a trained one: from the world's start it takes the partner, reaches the lane, beats
+    a trainer and wins the gym's badge, which ends the episode (random presses leave the house and nothing
+    more)."""
     if not DEFAULT_CHECKPOINT.is_file():
         pytest.skip("no shipped checkpoint in this checkout")
     import gymnasium as gym
@@ -118,9 +119,14 @@ def test_shipped_policy_plays_past_the_lab() -> None:
     agent = PPOAgent()
     obs, info = env.reset(seed=0)
     agent.reset(env, obs, info, 0)
-    for _ in range(400):
-        obs, _, _, _, info = env.step(agent.act(obs, info))
-    assert {"left_house", "got_partner", "reached_kelglen_lane"} <= set(info["milestones"])
+    terminated = False
+    for _ in range(4096):
+        obs, _, terminated, _, info = env.step(agent.act(obs, info))
+        if terminated:
+            break
+    assert terminated
+    assert {"left_house", "got_partner", "reached_kelglen_lane", "first_trainer_win", "badge_1"} \
+        <= set(info["milestones"])
 
 
 # ============================================================================================== CLI
