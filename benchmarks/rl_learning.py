@@ -17,7 +17,8 @@ steps (each seed thin, the mean thick; random and oracle as horizontal lines), a
 milestones against steps within each evaluation episode beside random and oracle. The numbers go
 to ``rl_learning.json``. Runs go to ``--runs-dir`` (their TensorBoard logs, checkpoints and replays stay).
 ``--from-runs DIR ...`` charts runs trained before with ``longplay train`` (their run folders) instead of
-training, with the random agent and the oracle played again.
+training, with the random agent and the oracle played again; a run whose final shaping is neither ``none`` nor
+``--shaping`` (a ``--resume`` curriculum, such as the shipped policy's) is drawn as its own arm.
 """
 
 from __future__ import annotations
@@ -129,10 +130,10 @@ def plot(runs: list[dict[str, Any]], baselines: dict[str, list[dict[str, int]]],
     import matplotlib.pyplot as plt
     import numpy as np
 
-    colors = {"sparse": "#1f77b4", "shaped": "#d62728"}
+    colors = {"sparse": "#1f77b4", "shaped": "#d62728", "curriculum": "#2ca02c"}
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     for reward, color in colors.items():
-        mine = [r for r in runs if (r["shaping"] == "none") == (reward == "sparse")]
+        mine = [r for r in runs if _arm(r, args) == reward]
         curves = []
         for r in mine:
             xs = [0] + [e["step"] for e in r["evals"]]
@@ -143,7 +144,7 @@ def plot(runs: list[dict[str, Any]], baselines: dict[str, list[dict[str, int]]],
             n = min(len(c[0]) for c in curves)
             mean = np.mean([c[1][:n] for c in curves], axis=0)
             left.plot(curves[0][0][:n], mean, color=color, lw=2.5, drawstyle="steps-post",
-                      label=f"PPO {reward} (mean of {len(curves)} seeds)")
+                      label=f"PPO {reward} (mean of {len(curves)} seed{'s' if len(curves) > 1 else ''})")
         first = True
         for r in mine:
             for reached in (r["evals"][-1]["episodes"] if r["evals"] else []):
@@ -171,6 +172,14 @@ def plot(runs: list[dict[str, Any]], baselines: dict[str, list[dict[str, int]]],
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _arm(run: dict[str, Any], args: argparse.Namespace) -> str:
+    """``sparse``, ``shaped`` (the ``--shaping`` recipe) or ``curriculum`` (a run whose shaping changed on the
+    way, as ``--resume`` curriculum steps leave it: charted from ``--from-runs``)."""
+    if run["shaping"] == "none":
+        return "sparse"
+    return "shaped" if run["shaping"] == args.shaping else "curriculum"
 
 
 def _step_curve(milestones: dict[str, int], horizon: int) -> tuple[list[int], list[int]]:
