@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from longplay.agents.rl.config import ARCHIVE_CELLS
+
 
 class StartArchive:
     """States reached right after each milestone count, and the starts drawn from them (module docstring).
@@ -48,14 +50,12 @@ class StartArchive:
         episode_steps: Episode limit of an archived start (0: the engine's own).
     """
 
-    CELLS = ("milestones", "level")
-
     def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0, cell: str = "milestones",
                  episode_steps: int = 0) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
-        if cell not in self.CELLS:
-            raise ValueError(f"invalid archive_cell {cell!r}; valid: {', '.join(self.CELLS)}")
+        if cell not in ARCHIVE_CELLS:
+            raise ValueError(f"invalid archive_cell {cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
         for name in ("state_of", "load_states", "milestones", "world_of", "worlds", "lead_level"):
             if not hasattr(engine, name):
                 raise ValueError("archive starts need the quest batched engine (reference states); "

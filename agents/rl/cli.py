@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from longplay.agents.cli import CliError, parse_kwargs, resolve_env_id
-from longplay.agents.rl.config import DEVICES, LEARNERS, OBS_MODES, VEC_ENVS, TrainConfig, field_docs
+from longplay.agents.rl.config import ARCHIVE_CELLS, DEVICES, LEARNERS, OBS_MODES, VEC_ENVS, TrainConfig, field_docs
 
 #: Short spellings of some fields' flags.
 ALIASES = {"env_id": ["--env"], "total_steps": ["--steps"]}
@@ -35,7 +35,8 @@ RESUMABLE = {"total_steps", "device", "progress", "eval_every", "eval_episodes",
 #: late in a long curriculum is too small to learn the new step's behaviour.
 CURRICULUM = {"shaping", "max_episode_steps", "learning_rate", "anneal_lr", "ent_coef", "archive_starts",
               "archive_cell", "archive_episode_steps"}
-_CHOICES = {"learner": LEARNERS, "vec_env": VEC_ENVS, "obs_mode": OBS_MODES, "device": DEVICES}
+_CHOICES = {"learner": LEARNERS, "vec_env": VEC_ENVS, "obs_mode": OBS_MODES, "device": DEVICES,
+            "archive_cell": ARCHIVE_CELLS}
 
 
 def _optional(kind: Any) -> Any:

@@ -23,6 +23,8 @@ LEARNERS = ("ppo", "ppo-device")
 VEC_ENVS = ("subproc", "dummy", "batched", "toy")
 OBS_MODES = ("symbolic", "pixels")
 DEVICES = ("auto", "cpu", "cuda")
+#: What an archive cell is (``archive_cell``; ``agents/rl/archive.py``).
+ARCHIVE_CELLS = ("milestones", "level")
 
 
 @dataclass
@@ -41,7 +43,8 @@ class TrainConfig:
     shaping: str = "none"
     """Reward shaping: ``none`` (sparse milestones), a preset (``quest``, ``novelty``, ``pokemonred-v2``) or
     ``preset,term=weight,...`` (terms: novelty, map, level, heal, death, damage, event, badge; switches and
-    settings: novelty_decay, novelty_by_stage, map_decay, map_by_stage, level_cap, scale; see docs/rl.md)."""
+    settings: novelty_decay, novelty_by_stage, map_decay, map_by_stage, stage_level, damage_by_level, level_cap,
+    level_slope_after_cap, scale; see docs/rl.md)."""
 
     buttons: str = ""
     """The buttons the policy presses, comma-separated (``up,down,left,right,a,b``); empty: every button.
@@ -192,8 +195,8 @@ class TrainConfig:
             raise ValueError(f"invalid archive_starts {self.archive_starts}; must be in [0, 1]")
         if self.archive_starts and self.learner != "ppo-device":
             raise ValueError("archive_starts needs --learner ppo-device (the batched engine's reference states)")
-        if self.archive_cell not in ("milestones", "level"):
-            raise ValueError(f"invalid archive_cell {self.archive_cell!r}; valid: milestones, level")
+        if self.archive_cell not in ARCHIVE_CELLS:
+            raise ValueError(f"invalid archive_cell {self.archive_cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
         if not isinstance(self.archive_episode_steps, int) or self.archive_episode_steps < 0:
             raise ValueError(f"invalid archive_episode_steps {self.archive_episode_steps!r}; must be an int >= 0")
         if not isinstance(self.archive_capacity, int) or self.archive_capacity < 1:
