@@ -112,12 +112,12 @@ class ShapingWeights:
 #: a soft cap at 22, heal x5, death -0.1, badge x5, explore 0.1 a coordinate; its opponent-level term needs
 #: RAM the GameState does not carry and is left out). ``quest`` is tuned for the built-in game, where each
 #: milestone pays 1: no event term (quest's story events are nearly all milestones, which the env already
-#: pays). Its novelty
-#: decays with the episodes that stood on a tile, so the frontier keeps paying rather than the streets by the
-#: start, and counts tiles per milestone stage, so taking the partner makes the town new again; its map term
-#: decays with the episodes that entered a map, so the building nobody found yet pays most; and damage dealt
-#: pays every hit of a battle, not only each level-up (see docs/rl.md, "Learning on QuestMini"; before
-#: map, map_decay and damage were added it was ``quest,map=0,map_decay=0,damage=0``).
+#: pays; its trainer flags pay in the badge curriculum of docs/rl.md). Its novelty decays with the episodes
+#: that stood on a tile, so the frontier keeps paying rather than the streets by the start, and counts tiles
+#: per milestone stage, so taking the partner makes the town new again; its map term decays with the
+#: episodes that entered a map, so the building nobody found yet pays most; and damage dealt pays every hit
+#: of a battle, not only each level-up (see docs/rl.md, "Learning on QuestMini"; before map, map_decay and
+#: damage were added it was ``quest,map=0,map_decay=0,damage=0``).
 PRESETS: dict[str, ShapingWeights] = {
     "none": ShapingWeights(),
     "novelty": ShapingWeights(novelty=0.01),
