@@ -137,8 +137,8 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "checkpoint:" in out and "evaluation at step 64" in out
     run_dir = tmp_path / "train" / "r"
-    assert longplay(["train", "--resume", str(run_dir), "--steps", "96", "--no-progress",
-                     "--export-policy", str(tmp_path / "p.zip")]) == 0
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "96", "--no-progress", "--torch-threads", "2",
+                     "--export-policy", str(tmp_path / "p.zip")]) == 0  # how it runs may change, not what
     assert (run_dir / "checkpoints" / "step_000000000096.pt").is_file() and (tmp_path / "p.zip").is_file()
     assert "resuming" in capsys.readouterr().out
     assert longplay(["train", "--resume", str(run_dir), "--obs-mode", "pixels"]) == 2
