@@ -302,16 +302,22 @@ class RewardShaping(gym.Wrapper):
         self._episode = dict.fromkeys(TERMS, 0.0)
         return obs, info
 
+    def _state_and_stage(self, info: dict[str, Any]) -> tuple[GameState, int]:
+        """The game's state after a step, and the stage the ``*_by_stage`` terms count (milestones reached, plus
+        ``LEVEL_STAGE`` per ``stage_level`` levels of the lead)."""
+        state = self.game.state()
+        stage = len(info.get("milestones", ()))
+        if self.weights.stage_level and state.party:
+            stage += LEVEL_STAGE * (state.party[0].level // self.weights.stage_level)
+        return state, stage
+
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Steps the env; the reward is the milestone reward plus every term (each also in ``info``)."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._tracker is None:
             raise RuntimeError("call reset() before step()")
-        state = self.game.state()
-        stage = len(info.get("milestones", ()))
-        if self.weights.stage_level and state.party:
-            stage += LEVEL_STAGE * (state.party[0].level // self.weights.stage_level)
-        parts = self._tracker.step(state, stage) if self.weights.enabled() else dict.fromkeys(TERMS, 0.0)
+        parts = self._tracker.step(*self._state_and_stage(info)) if self.weights.enabled() \
+            else dict.fromkeys(TERMS, 0.0)
         for name, value in parts.items():
             self._episode[name] += value
         info["shaping"] = parts
