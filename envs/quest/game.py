@@ -121,6 +121,7 @@ class QuestGame:
         self._badge_mask = sum(1 << ev for ev in world.badge_events if ev >= 0)
         self._ability_masks = tuple(1 << world.badge_events[b] for b in world.ability_badge if b >= 0)
         self._sprites = bytes(e.sprite for e in world.entities)
+        self._trainers = tuple(e.index for e in world.entities if e.kind == EntityKind.TRAINER)
 
     def _build_catalog(self) -> tuple[Milestone, ...]:
         events = [e for e in self.world.events if e.milestone]
@@ -152,7 +153,7 @@ class QuestGame:
         bag = tuple((ITEM_NAMES[i], c) for i, c in enumerate(s.bag) if c > 0)
         badges = tuple(name for name, ev in zip(w.badge_names, w.badge_events, strict=True) if s.has_event(ev))
         flags = frozenset(e.id for e in w.events if s.has_event(e.index)) | frozenset(
-            trainer_flag(e.index) for e in w.entities if e.kind == EntityKind.TRAINER and s.done[e.index])
+            trainer_flag(e) for e in self._trainers if s.done[e])
         dialog_text = ""
         if s.dialog:
             from longplay.envs.quest.dialog import message_text

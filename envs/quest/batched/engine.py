@@ -142,13 +142,13 @@ class BatchedQuest:
         self.milestones = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
         self._event_slots = torch.arange(t.num_events + 3, device=self.device, dtype=torch.int32)
         self._milestone_mask = self._event_slots[None, :] < t.milestones[w][:, None]
-        # flag_count's masks: each world's story events and its trainers (a trainer is beaten once done)
+        # flag_count's masks, per env: its world's story events and trainers (a trainer is beaten once done)
         events = torch.tensor([len(x.events) for x in self.worlds], device=self.device)
         self._event_mask = self._event_slots[None, :] < events[w][:, None]
         trainers = torch.zeros((len(self.worlds), t.num_entities + 1), dtype=torch.bool)
         for i, x in enumerate(self.worlds):
             trainers[i, [e.index for e in x.entities if e.kind == EntityKind.TRAINER]] = True
-        self._trainers = trainers.to(self.device)
+        self._trainer_mask = trainers.to(self.device)[w]
         self._pixels = PixelRenderer(self.device, palette) if obs_mode == "pixels" else None
         # the record columns the vector shows of the enemy (of creatures on the player's side: all but species)
         self._stat_cols = torch.tensor([SPECIES, LEVEL, HP, MAX_HP], dtype=torch.int64, device=self.device)
@@ -348,7 +348,7 @@ class BatchedQuest:
         for the device's ``event`` shaping term; flags are never cleared within an episode."""
         s = self.state
         return ((s.events & self._event_mask).sum(1, dtype=torch.int32)
-                + (s.done & self._trainers[self.ctx.world]).sum(1, dtype=torch.int32))
+                + (s.done & self._trainer_mask).sum(1, dtype=torch.int32))
 
     # ------------------------------------------------------------------------------------------ reference
     def documents(self, envs: list[int] | None = None) -> list[dict[str, Any]]:
