@@ -45,8 +45,10 @@ class StartArchive:
         fraction: Probability that a finished env's next episode starts from the archive.
         capacity: States kept per cell (reservoir sampling keeps a uniform sample of all offered).
         seed: Seeds the draws (which envs, cells, states) and the fresh random keys.
-        cell: ``milestones`` (a cell per number of milestones reached, the state right after reaching it) or
-            ``level`` (a cell per (milestones, lead level), the state right after the lead reaches that level).
+        cell: ``milestones`` (a cell per number of milestones reached, the state right after reaching it),
+            ``level`` (a cell per (milestones, lead level), the state right after the lead reaches that level)
+            or ``flags`` (a cell per (milestones, event flags, lead level), the state right after either
+            count rises).
         episode_steps: Episode limit of an archived start (0: the engine's own).
     """
 
@@ -56,7 +58,9 @@ class StartArchive:
             raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
         if cell not in ARCHIVE_CELLS:
             raise ValueError(f"invalid archive_cell {cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
-        for name in ("state_of", "load_states", "milestones", "world_of", "worlds", "lead_level"):
+        needs = ("state_of", "load_states", "milestones", "world_of", "worlds", "lead_level") \
+            + (("flag_count",) if cell == "flags" else ())
+        for name in needs:
             if not hasattr(engine, name):
                 raise ValueError("archive starts need the quest batched engine (reference states); "
                                  f"{type(engine).__name__} has no {name}")
@@ -66,22 +70,29 @@ class StartArchive:
         self.rng = np.random.default_rng(seed)
         self.cell = cell
         self.episode_steps = episode_steps
-        # cell -> QuestStates, a cell being (world index, stage) or (world index, stage, lead level); a state
+        # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level) or (world
+        # index, stage, flags, lead level); a state
         # only starts envs of its own world (a world pool)
         self.states: dict[tuple[int, ...], list[Any]] = {}
         self.offered: dict[tuple[int, ...], int] = {}  # states offered (for the reservoir)
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
-        self.best_level = engine.lead_level().clone()  # cell="level": the best lead level of each episode
+        self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
+        self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
-        """Archives the envs that reached a milestone (``cell="level"``: a new best lead level) this step and did
-        not end their episode on it."""
-        if self.cell == "level":
+        """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
+        a new event flag) this step and did not end their episode on it."""
+        if self.cell in ("level", "flags"):
             level = self.engine.lead_level()
-            rose = (level > self.best_level) & ~done
+            rose = level > self.best_level
             self.best_level = torch.where(done, level, torch.maximum(self.best_level, level))
-            got = torch.nonzero(rose).flatten().tolist()
+            if self.best_flags is not None:
+                flags = self.engine.flag_count()
+                rose |= flags > self.best_flags
+                self.best_flags = torch.where(done, flags, torch.maximum(self.best_flags, flags))
+            got = torch.nonzero(rose & ~done).flatten().tolist()
             levels = level[got].tolist() if got else []
+            counts = flags[got].tolist() if got and self.best_flags is not None else []
         else:
             got = torch.nonzero((milestone_reward > 0) & ~done).flatten().tolist()
         if not got:
@@ -89,7 +100,9 @@ class StartArchive:
         stages = self.engine.milestones[got].tolist()
         for i, (env, stage) in enumerate(zip(got, stages, strict=True)):
             key = (int(self.engine.world_of[env]), int(stage))
-            if self.cell == "level":
+            if self.cell == "flags":
+                key = (*key, int(counts[i]))
+            if self.cell in ("level", "flags"):
                 key = (*key, int(levels[i]))
             offered = self.offered.get(key, 0)
             self.offered[key] = offered + 1
@@ -129,6 +142,8 @@ class StartArchive:
             self.engine.load_states(chosen, states)
             idx = torch.as_tensor(chosen, device=self.best_level.device)
             self.best_level[idx] = self.engine.lead_level()[idx]
+            if self.best_flags is not None:
+                self.best_flags[idx] = self.engine.flag_count()[idx]
             if self.episode_steps:
                 self.engine.episode_limit[idx] = self.engine.episode_length[idx] + self.episode_steps
         return chosen

@@ -24,7 +24,7 @@ VEC_ENVS = ("subproc", "dummy", "batched", "toy")
 OBS_MODES = ("symbolic", "pixels")
 DEVICES = ("auto", "cpu", "cuda")
 #: What an archive cell is (``archive_cell``; ``agents/rl/archive.py``).
-ARCHIVE_CELLS = ("milestones", "level")
+ARCHIVE_CELLS = ("milestones", "level", "flags")
 
 
 @dataclass
@@ -58,7 +58,8 @@ class TrainConfig:
     archive_cell: str = "milestones"
     """What an archive cell is: ``milestones`` (the state right after each number of milestones reached) or
     ``level`` (right after the lead creature reaches each level, per number of milestones): starts from strong
-    states, to practise what only a strong party can do."""
+    states, to practise what only a strong party can do; or ``flags`` (as ``level``, and also right after each
+    new event flag, such as a trainer beaten, per number of flags): starts next to a gym's leader too."""
     archive_episode_steps: int = 0
     """Episode limit of the episodes started from the archive (0: ``max_episode_steps``); shorter ones make
     more archived starts."""

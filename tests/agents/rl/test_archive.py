@@ -113,6 +113,25 @@ def test_level_cells_keep_the_state_where_the_lead_first_reached_each_level() ->
         StartArchive(engine, fraction=0.5, cell="map")
 
 
+def test_flag_cells_also_keep_the_state_where_a_new_event_flag_was_set() -> None:
+    """``cell="flags"``: leaving the house sets a flag at no level (a cell of its own, which ``level`` does not
+    offer), and the partner's arrival a second flag at level 5; cells are (world, milestones, flags, level)."""
+    engine = BatchedQuest(2, size="mini", max_episode_steps=None)
+    engine.reset(seed=0)
+    archive = StartArchive(engine, fraction=1.0, capacity=4, seed=0, cell="flags")
+    for button in presses_to_leave_the_house(0, "got_partner"):
+        _, reward, terminated, truncated, _ = engine.step(torch.full((2,), button))
+        archive.record(reward, terminated | truncated)
+    assert archive.offered == {(0, 1, 1, 0): 2, (0, 2, 2, 5): 2}
+    assert all(not state.party for state in archive.states[(0, 1, 1, 0)])
+    assert all(state.party[0].level == 5 for state in archive.states[(0, 2, 2, 5)])
+    assert archive.restart(torch.tensor([True, False])) == [0]
+    assert int(archive.best_flags[0]) == int(engine.flag_count()[0])  # a start's own flags are not new ones
+    _, reward, terminated, truncated, _ = engine.step(torch.zeros(2, dtype=torch.long))
+    archive.record(reward, terminated | truncated)
+    assert sum(archive.offered.values()) == 4
+
+
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
     engine, archive, _ = played
     copy = StartArchive(engine, fraction=1.0, capacity=2, seed=99)
