@@ -11,9 +11,10 @@ Rows (same PPO settings and network everywhere; only the envs and the learner ch
 * ``ppo-device + toy`` and ``sb3 + toy``: the same learners on the toy stand-in engine, whose step costs
   almost nothing: the learners' own ceiling on this device.
 
-``--network`` instead times one PPO minibatch update (2,048 symbolic QuestMini samples: forward, backward,
-Adam) of the policy network with ``EmbeddingBag``'s own backward and with ``networks.grid_sum``'s one-hot
-product, in turn, and checks that both give the same weights.
+``--network`` instead times one PPO minibatch update (2,048 symbolic QuestMini samples that the shipped policy
+met: forward, backward, Adam) of the policy network, each way in turn: ``EmbeddingBag``'s own backward, a
+one-hot product over every grid row (``networks.grid_sum`` before), over the rows the minibatch uses (now),
+with Adam fused, and with the network compiled; and checks that all give the same weights.
 
 A row whose engine is missing is reported as skipped. Training steps/s counts env steps per second of
 training (rollouts and updates), after start-up. Absolute numbers drift on a shared machine; compare rows
@@ -93,9 +94,37 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def played_observations(samples: int, num_envs: int = 512, steps: int = 400) -> dict[str, Any]:
+    """``samples`` symbolic QuestMini observations as training sees them: the shipped policy plays ``num_envs``
+    envs of the batched engine for ``steps`` steps, and the samples are drawn from its last 32 steps (how many
+    grid rows a minibatch uses depends on where the envs are: random ids would use every row)."""
+    import torch
+
+    from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, load_policy
+    from longplay.envs.quest.batched import BatchedQuest
+    from longplay.envs.wrappers.buttons import button_subset
+
+    policy = load_policy(DEFAULT_CHECKPOINT, "cpu")
+    presses = torch.tensor(button_subset(policy.config.buttons or tuple(range(8)), 8))
+    engine = BatchedQuest(num_envs, size="mini", max_episode_steps=None)
+    obs = engine.reset(seed=0)
+    gen = torch.Generator().manual_seed(0)
+    kept = []
+    for step in range(steps):
+        with torch.no_grad():
+            logits, _ = policy.net(obs)
+        action = torch.multinomial(torch.softmax(logits, 1), 1, generator=gen).squeeze(1)
+        obs, *_ = engine.step(presses[action])
+        if step >= steps - 32:
+            kept.append({k: v.clone() for k, v in obs.items()})
+    batch = {k: torch.cat([o[k] for o in kept]) for k in kept[0]}
+    pick = torch.randperm(len(batch["vector"]), generator=gen)[:samples]
+    return {k: v[pick] for k, v in batch.items()}
+
+
 def network(args: argparse.Namespace) -> None:
-    """``--network``: the grid embeddings' backward, ``EmbeddingBag``'s against ``grid_sum``'s, in turn."""
-    import time
+    """``--network``: one PPO minibatch update of the policy network, each way of computing it in turn."""
+    import statistics
 
     import torch
 
@@ -105,37 +134,63 @@ def network(args: argparse.Namespace) -> None:
     description = {"entities": {"kind": "grid", "shape": [9, 10], "classes": 16},
                    "tiles": {"kind": "grid", "shape": [9, 10], "classes": 17},
                    "vector": {"kind": "vector", "shape": [32], "size": 32}}
-    gen = torch.Generator().manual_seed(0)
-    obs = {"entities": torch.randint(0, 16, (2048, 9, 10), generator=gen, dtype=torch.int16),
-           "tiles": torch.randint(0, 17, (2048, 9, 10), generator=gen, dtype=torch.int16),
-           "vector": torch.randn(2048, 32, generator=gen) * 10}
+    obs = played_observations(2048)
+    for key in ("entities", "tiles"):
+        ids = obs[key].long().flatten(1) + torch.arange(90) * description[key]["classes"]
+        used = int(torch.unique(ids).numel())
+        print(f"{key}: the minibatch uses {used} of {90 * description[key]['classes']} grid rows")
+
+    class AllRows(torch.autograd.Function):
+        """The grid backward before: one-hot over every (cell, id) row."""
+
+        @staticmethod
+        def forward(ctx: Any, ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            ctx.save_for_backward(ids)
+            ctx.rows = weight.shape[0]
+            return torch.nn.functional.embedding_bag(ids, weight, mode="sum")
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
+            (ids,) = ctx.saved_tensors
+            return None, grad.new_zeros(ids.shape[0], ctx.rows).scatter_(1, ids, 1.0).t() @ grad
+
     own = networks.grid_sum
-
-    def bag_backward(ids: torch.Tensor, bag: torch.nn.EmbeddingBag) -> torch.Tensor:
-        return bag(ids)
-
+    ways = {  # label -> (grid_sum, fused Adam, compiled network)
+        "EmbeddingBag backward": (lambda ids, bag: bag(ids), False, False),
+        "one-hot, all rows": (lambda ids, bag: AllRows.apply(ids, bag.weight), False, False),
+        "one-hot, used rows": (own, False, False),
+        "used rows + fused Adam (ppo-device)": (own, True, False),
+        "the same, compiled network": (own, True, True),
+    }
     nets = {}
-    for name in ("EmbeddingBag", "grid_sum"):
+    for label, (_, fused, compiled) in ways.items():
         torch.manual_seed(0)
         net = networks.ActorCritic(description, 6)
-        nets[name] = (net, torch.optim.Adam(net.parameters(), lr=5e-4))
-    times: dict[str, list[float]] = {name: [] for name in nets}
-    for _ in range(args.iterations * 4):
-        for name, (net, optimizer) in nets.items():
-            networks.grid_sum = own if name == "grid_sum" else bag_backward
+        nets[label] = (net, torch.compile(net) if compiled else net,
+                       torch.optim.Adam(net.parameters(), lr=5e-4, eps=1e-5, fused=fused))
+    times: dict[str, list[float]] = {label: [] for label in ways}
+    for round_ in range(args.iterations * 4 + 2):
+        for label, (net, forward, optimizer) in nets.items():
+            networks.grid_sum = ways[label][0]
             t0 = time.perf_counter()
-            logits, value = net(obs)
+            logits, value = forward(obs)
             loss = (logits ** 2).mean() + value.mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            times[name].append(time.perf_counter() - t0)
+            if round_ >= 2:  # (the first rounds compile and warm up)
+                times[label].append(time.perf_counter() - t0)
     networks.grid_sum = own
-    a, b = (sorted(times[n])[len(times[n]) // 2] for n in ("EmbeddingBag", "grid_sum"))
-    same = all(torch.allclose(p, q, atol=1e-5) for p, q in zip(nets["EmbeddingBag"][0].parameters(),
-                                                                  nets["grid_sum"][0].parameters(), strict=True))
-    print(f"minibatch update (median of {len(times['grid_sum'])}): EmbeddingBag backward {a * 1e3:.1f} ms, "
-          f"grid_sum {b * 1e3:.1f} ms, ratio {a / b:.2f}x; same weights: {same}")
+    base = statistics.median(times["EmbeddingBag backward"])
+    print(f"one PPO minibatch update, 2,048 played samples, {args.threads} thread(s), medians of "
+          f"{len(times[label])} interleaved rounds:")
+    for label in ways:
+        ms = statistics.median(times[label])
+        print(f"  {label:<38} {ms * 1e3:6.1f} ms  {base / ms:4.2f}x EmbeddingBag's")
+    reference = list(nets["EmbeddingBag backward"][0].parameters())
+    for label in ways:
+        same = all(torch.allclose(p, q, atol=1e-4) for p, q in zip(reference, nets[label][0].parameters(), strict=True))
+        print(f"  same weights as EmbeddingBag's after the rounds: {label}: {same}")
 
 
 def main() -> None:

@@ -81,7 +81,8 @@ class TrainConfig:
     seed: int = 0
     """Seeds torch, numpy, the envs (env ``i`` resets with ``seed + i``) and evaluation."""
     torch_compile: bool = False
-    """``ppo-device`` only: compile the policy with ``torch.compile``."""
+    """``ppo-device`` only: compile the batched engine's step with ``torch.compile``, and on CUDA the policy too
+    (on CPU the compiled policy trains slower than the plain one)."""
     torch_threads: int = 0
     """CPU threads torch may use (0: torch's default). Small policies with envs in other processes often
     train fastest with 1 or 2, and a busy machine punishes more."""

@@ -12,7 +12,9 @@ except one small read of the episode statistics per iteration. Read it top to bo
    RNG) every ``checkpoint_every`` steps, and play evaluation episodes on the reference env, recorded as
    replays (the same evaluation as the SB3 learner).
 
-``torch_compile=True`` compiles the network (and the engine's step when it offers ``compile()``). Pixels
+``torch_compile=True`` compiles the engine's step (when it offers ``compile()``) and, on CUDA, the network
+(on CPU the compiled network trained slower than the plain one: ``benchmarks/rl_speed.py --network``). Adam
+runs fused (one kernel per parameter; on CPU the default is a Python loop over tensors). Pixels
 are grayscaled, downsampled and stacked on the device with the same arithmetic as
 :mod:`longplay.envs.wrappers.pixels`. Shaping (novelty over (map, x, y),
 maps, lead level, healing, blackouts, damage dealt, badges) is computed on the device from the symbolic ``vector``,
@@ -361,8 +363,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     else:
         description = describe_space(obs_space)
     net = ActorCritic(description, n_actions, config.features_dim).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, eps=1e-5)
-    policy = torch.compile(net) if config.torch_compile else net
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
+    policy = torch.compile(net) if config.torch_compile and device.type != "cpu" else net
     if config.torch_compile and hasattr(engine, "compile"):
         engine.compile()  # BatchedQuest compiles its step
     weights = parse_shaping(config.shaping)
@@ -382,6 +384,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             raise ValueError(f"not a ppo-device checkpoint: {resume}")
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        optimizer.param_groups[0]["fused"] = True  # (a checkpoint from before it was fused says otherwise)
         iteration, global_step = int(state["iteration"]) + 1, int(state["step"])
         torch.set_rng_state(state["rng"]["torch"])
         if archive is not None and "archive" in state and \

@@ -85,3 +85,23 @@ def test_describe_space_and_encoder() -> None:
     image = ObsEncoder({"pixels": {"kind": "image", "shape": [72, 80, 3]}}, 16)
     assert image({"pixels": torch.zeros(2, 72, 80, 3, dtype=torch.uint8)}).shape == (2, 16)
     assert symlog(torch.tensor([-(np.e - 1), 0.0, np.e - 1])).tolist() == pytest.approx([-1, 0, 1])
+
+
+def test_grid_sum_gradient_is_embedding_bags() -> None:
+    """``grid_sum``'s own backward (a one-hot product over the rows the batch uses) gives ``EmbeddingBag``'s
+    gradient: the used rows' sums, and zero for every row no sample uses."""
+    from longplay.agents.rl.networks import grid_sum
+
+    gen = torch.Generator().manual_seed(0)
+    cells, classes = 90, 16
+    # a few ids per cell, as in play (most cells hold no entity): most rows go unused
+    ids = (torch.randint(0, 3, (64, cells), generator=gen) * 5 + torch.arange(cells) * classes)
+    bag = torch.nn.EmbeddingBag(cells * classes, 8, mode="sum")
+    grad = torch.randn(64, 8, generator=gen)
+    grid_sum(ids, bag).backward(grad)
+    ours, bag.weight.grad = bag.weight.grad, None
+    bag(ids).backward(grad)
+    assert torch.allclose(ours, bag.weight.grad, atol=1e-5)
+    unused = torch.ones(cells * classes, dtype=torch.bool)
+    unused[ids.flatten()] = False
+    assert unused.sum() == cells * (classes - 3) and (ours[unused] == 0).all()
