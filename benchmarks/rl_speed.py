@@ -170,7 +170,7 @@ def network(args: argparse.Namespace) -> None:
                        torch.optim.Adam(net.parameters(), lr=5e-4, eps=1e-5, fused=fused))
     times: dict[str, list[float]] = {label: [] for label in ways}
     for round_ in range(args.iterations * 4 + 2):
-        for label, (net, forward, optimizer) in nets.items():
+        for label, (_net, forward, optimizer) in nets.items():
             networks.grid_sum = ways[label][0]
             t0 = time.perf_counter()
             logits, value = forward(obs)
