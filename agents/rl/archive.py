@@ -36,6 +36,15 @@ import torch
 
 from longplay.agents.rl.config import ARCHIVE_CELLS
 
+#: ``cell="position"``: a cell is this many tiles square.
+POSITION_TILES = 4
+#: ``cell="position"``: states kept per cell (the archive's ``capacity`` when smaller).
+POSITION_CAPACITY = 4
+#: ``cell="position"``: offers read per step at most (a random few of the envs that entered a new cell).
+POSITION_OFFERS = 16
+#: ``cell="position"``: the per-env "stood there this episode" bitmap has 2 ** this many buckets.
+POSITION_BITS = 12
+
 
 class StartArchive:
     """States reached right after each milestone count, and the starts drawn from them (module docstring).
@@ -47,8 +56,9 @@ class StartArchive:
         seed: Seeds the draws (which envs, cells, states) and the fresh random keys.
         cell: ``milestones`` (a cell per number of milestones reached, the state right after reaching it),
             ``level`` (a cell per (milestones, lead level), the state right after the lead reaches that level)
-            or ``flags`` (a cell per (milestones, event flags, lead level), the state right after either
-            count rises).
+            ``flags`` (a cell per (milestones, event flags, lead level), the state right after either
+            count rises) or ``position`` (a cell per (milestones, map, x // 4, y // 4), the state where an
+            env first stood in it in its episode).
         episode_steps: Episode limit of an archived start (0: the engine's own).
     """
 
@@ -59,7 +69,7 @@ class StartArchive:
         if cell not in ARCHIVE_CELLS:
             raise ValueError(f"invalid archive_cell {cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
         needs = ("state_of", "load_states", "milestones", "world_of", "worlds", "lead_level") \
-            + (("flag_count",) if cell == "flags" else ())
+            + (("flag_count",) if cell == "flags" else ()) + (("state",) if cell == "position" else ())
         for name in needs:
             if not hasattr(engine, name):
                 raise ValueError("archive starts need the quest batched engine (reference states); "
@@ -70,19 +80,24 @@ class StartArchive:
         self.rng = np.random.default_rng(seed)
         self.cell = cell
         self.episode_steps = episode_steps
-        # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level) or (world
-        # index, stage, flags, lead level); a state
+        # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level), (world
+        # index, stage, flags, lead level) or (world index, stage, map, x // 4, y // 4); a state
         # only starts envs of its own world (a world pool)
         self.states: dict[tuple[int, ...], list[Any]] = {}
         self.offered: dict[tuple[int, ...], int] = {}  # states offered (for the reservoir)
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
         self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
         self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
+        # cell="position": which cells (hashed into buckets) each env has stood in this episode
+        self.visited = torch.zeros((len(self.best_level), 2 ** POSITION_BITS), dtype=torch.bool,
+                                   device=self.best_level.device) if cell == "position" else None
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
         a new event flag) this step and did not end their episode on it."""
-        if self.cell in ("level", "flags"):
+        if self.cell == "position":
+            got, places = self._new_places(done)
+        elif self.cell in ("level", "flags"):
             level = self.engine.lead_level()
             rose = level > self.best_level
             self.best_level = torch.where(done, level, torch.maximum(self.best_level, level))
@@ -98,21 +113,48 @@ class StartArchive:
         if not got:
             return
         stages = self.engine.milestones[got].tolist()
+        capacity = min(self.capacity, POSITION_CAPACITY) if self.cell == "position" else self.capacity
         for i, (env, stage) in enumerate(zip(got, stages, strict=True)):
             key = (int(self.engine.world_of[env]), int(stage))
             if self.cell == "flags":
                 key = (*key, int(counts[i]))
             if self.cell in ("level", "flags"):
                 key = (*key, int(levels[i]))
+            if self.cell == "position":
+                key = (*key, *places[i])
             offered = self.offered.get(key, 0)
             self.offered[key] = offered + 1
             kept = self.states.setdefault(key, [])
-            if len(kept) < self.capacity:
+            if len(kept) < capacity:
                 kept.append(self.engine.state_of(env))
             else:
                 slot = int(self.rng.integers(0, offered + 1))
-                if slot < self.capacity:
+                if slot < capacity:
                     kept[slot] = self.engine.state_of(env)
+
+    def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every env's position cell as (map, x // 4, y // 4) columns, and its bucket in ``visited``."""
+        state = self.engine.state
+        place = torch.stack([state.map.long(), state.x.long() // POSITION_TILES,
+                             state.y.long() // POSITION_TILES], dim=1)
+        stage = self.engine.milestones.long()
+        cell = ((stage * 256 + place[:, 0]) * 64 + place[:, 1]) * 64 + place[:, 2]
+        bucket = ((cell * 2654435761) % 2**32) >> (32 - POSITION_BITS)  # Knuth's multiplicative hash
+        return place, bucket
+
+    def _new_places(self, done: torch.Tensor) -> tuple[list[int], list[tuple[int, int, int]]]:
+        """``cell="position"``: marks where each env stands; returns up to :data:`POSITION_OFFERS` of the envs
+        that stand in a cell for the first time in their episode (a random few), with their cells."""
+        assert self.visited is not None
+        place, bucket = self._places()
+        rows = torch.arange(len(bucket), device=bucket.device)
+        new = ~self.visited[rows, bucket] & ~done
+        self.visited[rows, bucket] = True
+        self.visited[done] = False  # a finished env starts a new episode (its first cell is marked next step)
+        got = torch.nonzero(new).flatten().tolist()
+        if len(got) > POSITION_OFFERS:
+            got = sorted(int(e) for e in self.rng.choice(got, POSITION_OFFERS, replace=False))
+        return got, [tuple(row) for row in place[got].tolist()] if got else []
 
     def restart(self, done: torch.Tensor) -> list[int]:
         """Moves a ``fraction`` of the envs that just finished onto archived states; returns those envs.
@@ -144,6 +186,8 @@ class StartArchive:
             self.best_level[idx] = self.engine.lead_level()[idx]
             if self.best_flags is not None:
                 self.best_flags[idx] = self.engine.flag_count()[idx]
+            if self.visited is not None:
+                self.visited[idx] = False
             if self.episode_steps:
                 self.engine.episode_limit[idx] = self.engine.episode_length[idx] + self.episode_steps
         return chosen
