@@ -55,7 +55,7 @@ class StartArchive:
         capacity: States kept per cell (reservoir sampling keeps a uniform sample of all offered).
         seed: Seeds the draws (which envs, cells, states) and the fresh random keys.
         cell: ``milestones`` (a cell per number of milestones reached, the state right after reaching it),
-            ``level`` (a cell per (milestones, lead level), the state right after the lead reaches that level)
+            ``level`` (a cell per (milestones, lead level), the state right after the lead reaches that level),
             ``flags`` (a cell per (milestones, event flags, lead level), the state right after either
             count rises) or ``position`` (a cell per (milestones, map, x // 4, y // 4), the state where an
             env first stood in it in its episode).
@@ -94,7 +94,8 @@ class StartArchive:
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
-        a new event flag) this step and did not end their episode on it."""
+        a new event flag; ``"position"``: a square not stood in before in the episode) this step and did not
+        end their episode on it."""
         if self.cell == "position":
             got, places = self._new_places(done)
         elif self.cell in ("level", "flags"):
