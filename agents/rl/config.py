@@ -56,12 +56,12 @@ class TrainConfig:
     archive_capacity: int = 64
     """States the archive keeps per cell (``archive_starts``)."""
     archive_cell: str = "milestones"
-    """What an archive cell is: ``milestones`` (the state right after each number of milestones reached) or
-    ``level`` (right after the lead creature reaches each level, per number of milestones): starts from strong
-    states, to practise what only a strong party can do; or ``flags`` (as ``level``, and also right after each
-    new event flag, such as a trainer beaten, per number of flags): starts next to a gym's leader too; or
+    """What an archive cell is: ``milestones`` (the state right after each number of milestones reached);
+    ``level`` (right after the lead creature reaches each level, per number of milestones: starts from strong
+    states, to practise what only a strong party can do); ``flags`` (as ``level``, and also right after each
+    new event flag, such as a trainer beaten, per number of flags: starts next to a gym's leader too); or
     ``position`` (Go-Explore's cells: where an env first stood in each 4x4-tile square of each map, per number
-    of milestones, at most 4 states each): starts from every place the run reached, to explore from."""
+    of milestones, at most 4 states each: starts from every place the run reached, to explore from)."""
     archive_episode_steps: int = 0
     """Episode limit of the episodes started from the archive (0: ``max_episode_steps``); shorter ones make
     more archived starts."""
