@@ -18,7 +18,7 @@ import torch
 
 from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, load_policy
 from longplay.envs.quest.batched import BatchedQuest
-from longplay.envs.wrappers.buttons import parse_buttons
+from longplay.envs.wrappers.buttons import button_subset
 
 
 def main() -> None:
@@ -32,8 +32,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     policy = load_policy(args.checkpoint, "cpu")
-    buttons = parse_buttons(policy.config.buttons) or list(range(8))
-    presses = torch.tensor(buttons)
+    presses = torch.tensor(button_subset(policy.config.buttons or tuple(range(8)), 8))
     engine = BatchedQuest(args.episodes, size="mini", max_episode_steps=None)
     ids = [e.id for e in engine.worlds[0].events if e.milestone]
     obs = engine.reset(seed=args.seed)
