@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from longplay.agents.rl.config import ARCHIVE_CELLS
+from longplay.agents.rl.stamps import EpisodeStamps
 
 #: ``cell="position"``: a cell is this many tiles square.
 POSITION_TILES = 4
@@ -42,7 +43,7 @@ POSITION_TILES = 4
 POSITION_CAPACITY = 4
 #: ``cell="position"``: offers read per step at most (a random few of the envs that entered a new cell).
 POSITION_OFFERS = 16
-#: ``cell="position"``: the per-env "stood there this episode" bitmap has 2 ** this many buckets.
+#: ``cell="position"``: the per-env "stood there this episode" table has 2 ** this many slots.
 POSITION_BITS = 12
 
 
@@ -88,9 +89,9 @@ class StartArchive:
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
         self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
         self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
-        # cell="position": which cells (hashed into buckets) each env has stood in this episode
-        self.visited = torch.zeros((len(self.best_level), 2 ** POSITION_BITS), dtype=torch.bool,
-                                   device=self.best_level.device) if cell == "position" else None
+        # cell="position": which cells (hashed into slots) each env has stood in this episode
+        self.visited = EpisodeStamps(len(self.best_level), 2 ** POSITION_BITS, self.best_level.device) \
+            if cell == "position" else None
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
@@ -134,24 +135,22 @@ class StartArchive:
                     kept[slot] = self.engine.state_of(env)
 
     def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every env's position cell as (map, x // 4, y // 4) columns, and its bucket in ``visited``."""
+        """Every env's position cell as (map, x // 4, y // 4) columns, and its slot in ``visited``."""
         state = self.engine.state
         place = torch.stack([state.map.long(), state.x.long() // POSITION_TILES,
                              state.y.long() // POSITION_TILES], dim=1)
         stage = self.engine.milestones.long()
         cell = ((stage * 256 + place[:, 0]) * 64 + place[:, 1]) * 64 + place[:, 2]
-        bucket = ((cell * 2654435761) % 2**32) >> (32 - POSITION_BITS)  # Knuth's multiplicative hash
-        return place, bucket
+        slot = ((cell * 2654435761) % 2**32) >> (32 - POSITION_BITS)  # Knuth's multiplicative hash
+        return place, slot
 
     def _new_places(self, done: torch.Tensor) -> tuple[list[int], list[tuple[int, int, int]]]:
         """``cell="position"``: marks where each env stands; returns up to :data:`POSITION_OFFERS` of the envs
         that stand in a cell for the first time in their episode (a random few), with their cells."""
         assert self.visited is not None
-        place, bucket = self._places()
-        rows = torch.arange(len(bucket), device=bucket.device)
-        new = ~self.visited[rows, bucket] & ~done
-        self.visited[rows, bucket] = True
-        self.visited[done] = False  # a finished env starts a new episode (its first cell is marked next step)
+        place, slot = self._places()
+        new = self.visited.first(slot) & ~done
+        self.visited.new_episode(done)  # a finished env's new episode marks its first cell next step
         got = torch.nonzero(new).flatten().tolist()
         if len(got) > POSITION_OFFERS:
             got = sorted(int(e) for e in self.rng.choice(got, POSITION_OFFERS, replace=False))
@@ -188,7 +187,8 @@ class StartArchive:
             if self.best_flags is not None:
                 self.best_flags[idx] = self.engine.flag_count()[idx]
             if self.visited is not None:
-                self.visited[idx] = False
+                started = torch.zeros_like(self.best_level, dtype=torch.bool)
+                self.visited.new_episode(started.index_fill_(0, idx, True))
             if self.episode_steps:
                 self.engine.episode_limit[idx] = self.engine.episode_length[idx] + self.episode_steps
         return chosen

@@ -40,6 +40,7 @@ from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint
+from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.wrappers.buttons import button_subset
 from longplay.envs.wrappers.shaping import LEVEL_STAGE, TERMS, ShapingWeights, parse_shaping
 
@@ -86,8 +87,9 @@ class DevicePixels:
 class DeviceShaping:
     """The shaping terms of :mod:`longplay.envs.wrappers.shaping`, from the symbolic ``vector`` on the device.
 
-    Novelty uses a per-env hashed table of (map, x, y) (``2**table_bits`` slots) stamped with the env's
-    episode number, so a new episode forgets its tiles without clearing the table; ``novelty_decay`` counts
+    Novelty uses a per-env hashed table of (map, x, y) (``2**table_bits`` slots,
+    :class:`~longplay.agents.rl.stamps.EpisodeStamps`: a new episode forgets its tiles without clearing the
+    table); ``novelty_decay`` counts
     visits in one table shared by every env (each visit adds ``1 / num_envs``), and ``map`` keeps a per-env
     table of the map ids entered this episode. ``level`` follows the lead
     creature's level (the vector has no party sum); ``level_cap`` applies to the lead's levels gained. Event
@@ -111,14 +113,12 @@ class DeviceShaping:
         self.w = weights
         self.index = {name: VECTOR_FIELDS.index(name) for name in self.FIELDS}
         self.slots = 1 << table_bits
-        self.table = torch.zeros((num_envs, self.slots), dtype=torch.int32, device=device)
+        self.tiles = EpisodeStamps(num_envs, self.slots, device)
         # novelty_decay: episodes per env that stood on each slot, shared by every env.
         self.visits = torch.zeros(self.slots, device=device)
         self.visit_weight = 1.0 / num_envs
-        self.episode = torch.ones(num_envs, dtype=torch.int32, device=device)
-        self.rows = torch.arange(num_envs, device=device)
-        # map: the episode that last entered each (stage, map) slot, per env; map_decay: as visits, per slot.
-        self.maps_seen = torch.zeros((num_envs, self.MAP_SLOTS), dtype=torch.int32, device=device)
+        # map: the (stage, map) slots each env's episode entered; map_decay: as visits, per slot.
+        self.maps = EpisodeStamps(num_envs, self.MAP_SLOTS, device)
         self.map_visits = torch.zeros(self.MAP_SLOTS, device=device)
         self.prev: dict[str, torch.Tensor] = {}
         self.best_level = torch.zeros(num_envs, device=device)
@@ -158,12 +158,6 @@ class DeviceShaping:
         if self.w.map_by_stage:
             return torch.remainder((index + self._stage(vector) * 1_000_003) * 2654435761, self.MAP_SLOTS)
         return index.clamp(0, self.MAP_SLOTS - 1)
-
-    def _first(self, table: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
-        """Stamps each env's ``slot`` of ``table`` with its episode; True where it was not yet this episode's."""
-        new = table[self.rows, slot] != self.episode
-        table[self.rows, slot] = self.episode
-        return new
 
     def _decayed(self, new: torch.Tensor, counts: torch.Tensor, slot: torch.Tensor, decay: float,
                  live: torch.Tensor) -> torch.Tensor:
@@ -210,16 +204,17 @@ class DeviceShaping:
 
     def reset(self, vector: torch.Tensor) -> None:
         """Starts every env's episode at ``vector``."""
-        self._restart(vector, torch.ones_like(self.episode, dtype=torch.bool), self._current(vector))
-        self._first(self.table, self._slot(vector))
-        self._first(self.maps_seen, self._map_slot(vector))
+        self._restart(vector, torch.ones_like(self.best_level, dtype=torch.bool), self._current(vector))
+        self.tiles.first(self._slot(vector))
+        self.maps.first(self._map_slot(vector))
 
     def __call__(self, vector: torch.Tensor, done: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each term's reward this step (0 where the episode just ended: ``vector`` is the next start)."""
         w, live = self.w, (~done).float()
-        self.episode = self.episode + done.to(torch.int32)  # finished envs forget their tiles and maps
+        self.tiles.new_episode(done)  # finished envs forget their tiles and maps
+        self.maps.new_episode(done)
         slot = self._slot(vector)
-        novelty = self._decayed(self._first(self.table, slot), self.visits, slot, w.novelty_decay, live)
+        novelty = self._decayed(self.tiles.first(slot), self.visits, slot, w.novelty_decay, live)
         gained = self._level_curve((self._get(vector, "lead_level") - self.base_level).clamp(min=0))
         level_gain = (gained - self.best_level).clamp(min=0)
         self.best_level = torch.maximum(self.best_level, gained)
@@ -240,7 +235,7 @@ class DeviceShaping:
             event = (current["flags"] - self.prev["flags"]).clamp(min=0)
             self.prev["flags"] = current["flags"]
         map_slot = self._map_slot(vector)
-        map_paid = self._decayed(self._first(self.maps_seen, map_slot), self.map_visits, map_slot, w.map_decay,
+        map_paid = self._decayed(self.maps.first(map_slot), self.map_visits, map_slot, w.map_decay,
                                  live)
         terms = {"novelty": w.novelty * novelty, "map": w.map * map_paid, "level": w.level * level_gain,
                  "heal": w.heal * heal, "death": w.death * death, "damage": w.damage * damage,
