@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _play import play
 
 from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, load_policy
 from longplay.envs.quest.batched import BatchedQuest
-from longplay.envs.wrappers.buttons import button_subset
 
 
 def main() -> None:
@@ -32,18 +32,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     policy = load_policy(args.checkpoint, "cpu")
-    presses = torch.tensor(button_subset(policy.config.buttons or tuple(range(8)), 8))
     engine = BatchedQuest(args.episodes, size="mini", max_episode_steps=None)
     ids = [e.id for e in engine.worlds[0].events if e.milestone]
-    obs = engine.reset(seed=args.seed)
-    sampler = torch.Generator().manual_seed(args.seed)
     first = torch.full((args.episodes, len(ids)), -1)  # step each milestone was first reached (-1: not yet)
     live = torch.ones(args.episodes, dtype=torch.bool)  # still in its first episode
-    for step in range(1, args.steps + 1):
-        with torch.no_grad():
-            logits, _ = policy.net(obs)
-        action = torch.multinomial(torch.softmax(logits.float(), 1), 1, generator=sampler).squeeze(1)
-        obs, _, terminated, _, _ = engine.step(presses[action])
+    for step, _, terminated in play(policy, engine, args.steps, args.seed):
         # the finishing milestone's flag is reset with the env in the same step: credit it from `terminated`
         events = engine.state.events[:, :len(ids)].clone()
         events[:, engine.worlds[0].ev_finish] |= terminated

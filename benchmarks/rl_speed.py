@@ -99,26 +99,17 @@ def played_observations(samples: int, num_envs: int = 512, steps: int = 400) -> 
     envs of the batched engine for ``steps`` steps, and the samples are drawn from its last 32 steps (how many
     grid rows a minibatch uses depends on where the envs are: random ids would use every row)."""
     import torch
+    from _play import play
 
     from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, load_policy
     from longplay.envs.quest.batched import BatchedQuest
-    from longplay.envs.wrappers.buttons import button_subset
 
-    policy = load_policy(DEFAULT_CHECKPOINT, "cpu")
-    presses = torch.tensor(button_subset(policy.config.buttons or tuple(range(8)), 8))
     engine = BatchedQuest(num_envs, size="mini", max_episode_steps=None)
-    obs = engine.reset(seed=0)
-    gen = torch.Generator().manual_seed(0)
-    kept = []
-    for step in range(steps):
-        with torch.no_grad():
-            logits, _ = policy.net(obs)
-        action = torch.multinomial(torch.softmax(logits, 1), 1, generator=gen).squeeze(1)
-        obs, *_ = engine.step(presses[action])
-        if step >= steps - 32:
-            kept.append({k: v.clone() for k, v in obs.items()})
+    kept = [{k: v.clone() for k, v in obs.items()}
+            for step, obs, _ in play(load_policy(DEFAULT_CHECKPOINT, "cpu"), engine, steps, seed=0)
+            if step > steps - 32]
     batch = {k: torch.cat([o[k] for o in kept]) for k in kept[0]}
-    pick = torch.randperm(len(batch["vector"]), generator=gen)[:samples]
+    pick = torch.randperm(len(batch["vector"]), generator=torch.Generator().manual_seed(0))[:samples]
     return {k: v[pick] for k, v in batch.items()}
 
 
