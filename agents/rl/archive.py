@@ -18,6 +18,12 @@ can beat its leader) is practised from the strong states themselves, not only by
 there from the world's start. ``episode_steps`` gives archived starts their own, shorter episode limit, so
 more of them are played.
 
+``cell="position"`` is Go-Explore's own cell: (milestones reached, map, x // 4, y // 4), a state offered the
+first time an env stands in that square in its episode, so starts come from every place the run reached and
+the frontier gets explored from. ``cell="position_level"`` adds the lead's level // 4: a place reached with a
+stronger lead is a new cell, so the gym entered at level 12 is a start of its own (and new, so tried first)
+beside the gym entered at level 6, and so is each square further in (the aisle past the gym's trainers).
+
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
 archived start's milestones as reached in its episode.
@@ -45,6 +51,10 @@ POSITION_CAPACITY = 4
 POSITION_OFFERS = 16
 #: ``cell="position"``: the per-env "stood there this episode" table has 2 ** this many slots.
 POSITION_BITS = 12
+#: ``cell="position_level"``: a cell spans this many levels of the lead creature.
+POSITION_LEVELS = 4
+#: The cells that are places (``position``, ``position_level``).
+PLACE_CELLS = ("position", "position_level")
 
 
 class StartArchive:
@@ -58,8 +68,9 @@ class StartArchive:
         cell: ``milestones`` (a cell per number of milestones reached, the state right after reaching it),
             ``level`` (a cell per (milestones, lead level), the state right after the lead reaches that level),
             ``flags`` (a cell per (milestones, event flags, lead level), the state right after either
-            count rises) or ``position`` (a cell per (milestones, map, x // 4, y // 4), the state where an
-            env first stood in it in its episode).
+            count rises), ``position`` (a cell per (milestones, map, x // 4, y // 4), the state where an
+            env first stood in it in its episode) or ``position_level`` (as ``position``, per
+            lead level // :data:`POSITION_LEVELS` too).
         episode_steps: Episode limit of an archived start (0: the engine's own).
     """
 
@@ -70,7 +81,7 @@ class StartArchive:
         if cell not in ARCHIVE_CELLS:
             raise ValueError(f"invalid archive_cell {cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
         needs = ("state_of", "load_states", "milestones", "world_of", "worlds", "lead_level") \
-            + (("flag_count",) if cell == "flags" else ()) + (("state",) if cell == "position" else ())
+            + (("flag_count",) if cell == "flags" else ()) + (("state",) if cell in PLACE_CELLS else ())
         for name in needs:
             if not hasattr(engine, name):
                 raise ValueError("archive starts need the quest batched engine (reference states); "
@@ -89,15 +100,15 @@ class StartArchive:
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
         self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
         self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
-        # cell="position": which cells (hashed into slots) each env has stood in this episode
+        # place cells: which cells (hashed into slots) each env has stood in this episode
         self.visited = EpisodeStamps(len(self.best_level), 2 ** POSITION_BITS, self.best_level.device) \
-            if cell == "position" else None
+            if cell in PLACE_CELLS else None
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
-        a new event flag; ``"position"``: a square not stood in before in the episode) this step and did not
-        end their episode on it."""
-        if self.cell == "position":
+        a new event flag; ``"position"``, ``"position_level"``: a cell not stood in before in the episode) this
+        step and did not end their episode on it."""
+        if self.cell in PLACE_CELLS:
             got, places = self._new_places(done)
         elif self.cell in ("level", "flags"):
             level = self.engine.lead_level()
@@ -115,14 +126,14 @@ class StartArchive:
         if not got:
             return
         stages = self.engine.milestones[got].tolist()
-        capacity = min(self.capacity, POSITION_CAPACITY) if self.cell == "position" else self.capacity
+        capacity = min(self.capacity, POSITION_CAPACITY) if self.cell in PLACE_CELLS else self.capacity
         for i, (env, stage) in enumerate(zip(got, stages, strict=True)):
             key = (int(self.engine.world_of[env]), int(stage))
             if self.cell == "flags":
                 key = (*key, int(counts[i]))
             if self.cell in ("level", "flags"):
                 key = (*key, int(levels[i]))
-            if self.cell == "position":
+            if self.cell in PLACE_CELLS:
                 key = (*key, *places[i])
             offered = self.offered.get(key, 0)
             self.offered[key] = offered + 1
@@ -135,18 +146,23 @@ class StartArchive:
                     kept[slot] = self.engine.state_of(env)
 
     def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every env's position cell as (map, x // 4, y // 4) columns, and its slot in ``visited``."""
+        """Every env's place as (map, x // 4, y // 4) columns (``position_level``: and lead level // 4), and its
+        slot in ``visited``."""
         state = self.engine.state
-        place = torch.stack([state.map.long(), state.x.long() // POSITION_TILES,
-                             state.y.long() // POSITION_TILES], dim=1)
+        columns = [state.map.long(), state.x.long() // POSITION_TILES, state.y.long() // POSITION_TILES]
+        if self.cell == "position_level":
+            columns.append(self.engine.lead_level().long() // POSITION_LEVELS)
+        place = torch.stack(columns, dim=1)
         stage = self.engine.milestones.long()
         cell = ((stage * 256 + place[:, 0]) * 64 + place[:, 1]) * 64 + place[:, 2]
+        if self.cell == "position_level":
+            cell = cell * 32 + place[:, 3]
         slot = ((cell * 2654435761) % 2**32) >> (32 - POSITION_BITS)  # Knuth's multiplicative hash
         return place, slot
 
-    def _new_places(self, done: torch.Tensor) -> tuple[list[int], list[tuple[int, int, int]]]:
-        """``cell="position"``: marks where each env stands; returns up to :data:`POSITION_OFFERS` of the envs
-        that stand in a cell for the first time in their episode (a random few), with their cells."""
+    def _new_places(self, done: torch.Tensor) -> tuple[list[int], list[tuple[int, ...]]]:
+        """Place cells: marks where each env stands; returns up to :data:`POSITION_OFFERS` of the envs that stand
+        in a cell for the first time in their episode (a random few), with their cells."""
         assert self.visited is not None
         place, slot = self._places()
         new = self.visited.first(slot) & ~done

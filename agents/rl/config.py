@@ -24,7 +24,7 @@ VEC_ENVS = ("subproc", "dummy", "batched", "toy")
 OBS_MODES = ("symbolic", "pixels")
 DEVICES = ("auto", "cpu", "cuda")
 #: What an archive cell is (``archive_cell``; ``agents/rl/archive.py``).
-ARCHIVE_CELLS = ("milestones", "level", "flags", "position")
+ARCHIVE_CELLS = ("milestones", "level", "flags", "position", "position_level")
 
 
 @dataclass
@@ -61,7 +61,9 @@ class TrainConfig:
     states, to practise what only a strong party can do); ``flags`` (as ``level``, and also right after each
     new event flag, such as a trainer beaten, per number of flags: starts next to a gym's leader too); or
     ``position`` (Go-Explore's cells: where an env first stood in each 4x4-tile square of each map, per number
-    of milestones, at most 4 states each: starts from every place the run reached, to explore from)."""
+    of milestones, at most 4 states each: starts from every place the run reached, to explore from);
+    ``position_level`` (as ``position``, per 4 levels of the lead creature too: a place reached stronger is a
+    new cell, so the gym walked into at level 12 is a start apart from the gym walked into at level 6)."""
     archive_episode_steps: int = 0
     """Episode limit of the episodes started from the archive (0: ``max_episode_steps``); shorter ones make
     more archived starts."""

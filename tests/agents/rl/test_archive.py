@@ -132,33 +132,38 @@ def test_flag_cells_also_keep_the_state_where_a_new_event_flag_was_set() -> None
     assert sum(archive.offered.values()) == 4
 
 
-def test_position_cells_keep_where_an_env_first_stood_in_each_square() -> None:
+@pytest.mark.parametrize("cell", ["position", "position_level"])
+def test_position_cells_keep_where_an_env_first_stood_in_each_square(cell: str) -> None:
     """``cell="position"``: each 4x4-tile square an env walks into is a cell (world, milestones, map, x // 4,
     y // 4), offered once per episode, at most ``POSITION_CAPACITY`` states each, and a start from a cell puts
-    the env there."""
-    from longplay.agents.rl.archive import POSITION_CAPACITY, POSITION_TILES
+    the env there; ``position_level`` adds the lead's level // 4 to the cell (the partner's level 5 makes the
+    lab's squares cells of bucket 1 once taken)."""
+    from longplay.agents.rl.archive import POSITION_CAPACITY, POSITION_LEVELS, POSITION_TILES
+
+    def cell_of(env: int) -> tuple[int, ...]:
+        s = engine.state
+        key = (0, int(engine.milestones[env]), int(s.map[env]), int(s.x[env]) // POSITION_TILES,
+               int(s.y[env]) // POSITION_TILES)
+        return key + ((int(engine.lead_level()[env]) // POSITION_LEVELS,) if cell == "position_level" else ())
 
     engine = BatchedQuest(2, size="mini", max_episode_steps=None)
     engine.reset(seed=0)
-    archive = StartArchive(engine, fraction=1.0, capacity=64, seed=0, cell="position")
+    archive = StartArchive(engine, fraction=1.0, capacity=64, seed=0, cell=cell)
     squares: set[tuple[int, ...]] = set()
     for button in presses_to_leave_the_house(0, "got_partner"):
         _, reward, terminated, truncated, _ = engine.step(torch.full((2,), button))
         archive.record(reward, terminated | truncated)
-        s = engine.state
-        squares.add((0, int(engine.milestones[0]), int(s.map[0]), int(s.x[0]) // POSITION_TILES,
-                     int(s.y[0]) // POSITION_TILES))
+        squares.add(cell_of(0))
     assert set(archive.states) == squares and len(squares) > 3
+    if cell == "position_level":
+        assert {key[-1] for key in squares} == {0, 1}  # before and after the partner (level 5)
     assert all(count == 2 for count in archive.offered.values())  # both envs, once per episode each
     assert all(len(kept) <= POSITION_CAPACITY for kept in archive.states.values())
-    for (_, _, place, cx, cy), kept in archive.states.items():
+    for (_, _, place, cx, cy, *_), kept in archive.states.items():
         for state in kept:
             assert (state.map, state.x // POSITION_TILES, state.y // POSITION_TILES) == (place, cx, cy)
     assert archive.restart(torch.tensor([True, False])) == [0]
-    s = engine.state
-    cell = (0, int(engine.milestones[0]), int(s.map[0]), int(s.x[0]) // POSITION_TILES,
-            int(s.y[0]) // POSITION_TILES)
-    assert cell in archive.states and archive.visited.marked(0) == 0  # the start's episode is a new one
+    assert cell_of(0) in archive.states and archive.visited.marked(0) == 0  # the start's episode is a new one
 
 
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
