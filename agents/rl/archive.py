@@ -24,6 +24,12 @@ the frontier gets explored from. ``cell="position_level"`` adds the lead's level
 stronger lead is a new cell, so the gym entered at level 12 is a start of its own (and new, so tried first)
 beside the gym entered at level 6, and so is each square further in (the aisle past the gym's trainers).
 
+``explore_steps`` adds Go-Explore's explore phase: before an archived start's episode begins, its state is
+walked on by 0 to ``explore_steps`` random presses of the policy's buttons on the reference engine (on the
+host; the archived state itself is left as it was). The policy returns to a place and may then only ever go
+back the way it came (a policy that walks into the gym and straight out again); random presses from there
+reach the squares next to it, which become cells of their own, and start the policy where it had never been.
+
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
 archived start's milestones as reached in its episode.
@@ -34,6 +40,7 @@ a few values back to the host each step, which costs nothing on CPU and a sync p
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any
 
@@ -42,6 +49,7 @@ import torch
 
 from longplay.agents.rl.config import ARCHIVE_CELLS
 from longplay.agents.rl.stamps import EpisodeStamps
+from longplay.envs.game import Button
 
 #: ``cell="position"``: a cell is this many tiles square.
 POSITION_TILES = 4
@@ -72,10 +80,12 @@ class StartArchive:
             env first stood in it in its episode) or ``position_level`` (as ``position``, per
             lead level // :data:`POSITION_LEVELS` too).
         episode_steps: Episode limit of an archived start (0: the engine's own).
+        explore_steps: Random presses (0 to this many) walked from an archived state before its start.
+        buttons: The buttons those presses choose from (the policy's; default every button).
     """
 
     def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0, cell: str = "milestones",
-                 episode_steps: int = 0) -> None:
+                 episode_steps: int = 0, explore_steps: int = 0, buttons: tuple[int, ...] | None = None) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
         if cell not in ARCHIVE_CELLS:
@@ -92,6 +102,8 @@ class StartArchive:
         self.rng = np.random.default_rng(seed)
         self.cell = cell
         self.episode_steps = episode_steps
+        self.explore_steps = explore_steps
+        self.buttons = tuple(buttons) if buttons else tuple(range(len(Button)))
         # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level), (world
         # index, stage, flags, lead level) or (world index, stage, map, x // 4, y // 4); a state
         # only starts envs of its own world (a world pool)
@@ -193,9 +205,12 @@ class StartArchive:
             key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
             self.taken[key] = self.taken.get(key, 0) + 1
             kept = self.states[key]
-            state = kept[int(self.rng.integers(0, len(kept)))]
+            state = dataclasses.replace(kept[int(self.rng.integers(0, len(kept)))],
+                                        key=episode_key(int(self.rng.integers(0, 2**62))))
+            if self.explore_steps:
+                state = self._explore(state, self.engine.worlds[world])
             chosen.append(env)
-            states.append(dataclasses.replace(state, key=episode_key(int(self.rng.integers(0, 2**62)))))
+            states.append(state)
         if chosen:
             self.engine.load_states(chosen, states)
             idx = torch.as_tensor(chosen, device=self.best_level.device)
@@ -208,6 +223,18 @@ class StartArchive:
             if self.episode_steps:
                 self.engine.episode_limit[idx] = self.engine.episode_length[idx] + self.episode_steps
         return chosen
+
+    def _explore(self, state: Any, world: Any) -> Any:
+        """A copy of ``state`` walked on by 0 to ``explore_steps`` random presses (the explore phase); stops early
+        where the game finishes."""
+        from longplay.envs.quest.engine import step
+
+        state = copy.deepcopy(state)
+        for _ in range(int(self.rng.integers(0, self.explore_steps + 1))):
+            if state.finished:
+                break
+            step(state, world, self.buttons[int(self.rng.integers(0, len(self.buttons)))])
+        return state
 
     def summary(self) -> dict[str, float]:
         """``charts/archive/...`` scalars: states kept and starts taken per stage (summed over levels)."""

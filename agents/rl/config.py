@@ -67,6 +67,10 @@ class TrainConfig:
     archive_episode_steps: int = 0
     """Episode limit of the episodes started from the archive (0: ``max_episode_steps``); shorter ones make
     more archived starts."""
+    archive_explore_steps: int = 0
+    """Go-Explore's explore phase: an archived start is first walked on by 0 to this many random presses of the
+    policy's buttons (on the reference engine, before its episode begins), so starts spread past the places
+    the policy itself goes, and the new places they reach become cells of their own. 0: off."""
 
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"
@@ -205,6 +209,8 @@ class TrainConfig:
             raise ValueError(f"invalid archive_cell {self.archive_cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
         if not isinstance(self.archive_episode_steps, int) or self.archive_episode_steps < 0:
             raise ValueError(f"invalid archive_episode_steps {self.archive_episode_steps!r}; must be an int >= 0")
+        if not isinstance(self.archive_explore_steps, int) or self.archive_explore_steps < 0:
+            raise ValueError(f"invalid archive_explore_steps {self.archive_explore_steps!r}; must be an int >= 0")
         if not isinstance(self.archive_capacity, int) or self.archive_capacity < 1:
             raise ValueError(f"invalid archive_capacity {self.archive_capacity!r}; must be an int >= 1")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):

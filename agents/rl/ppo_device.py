@@ -369,7 +369,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         if weights.enabled() else None
     milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None
     archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed,
-                           config.archive_cell, config.archive_episode_steps) if config.archive_starts else None
+                           config.archive_cell, config.archive_episode_steps, config.archive_explore_steps,
+                           buttons) if config.archive_starts else None
 
     num_iterations = max(config.total_steps // config.batch_size, 1)
     iteration, global_step = 1, 0

@@ -166,6 +166,33 @@ def test_position_cells_keep_where_an_env_first_stood_in_each_square(cell: str) 
     assert cell_of(0) in archive.states and archive.visited.marked(0) == 0  # the start's episode is a new one
 
 
+def test_the_explore_phase_walks_random_presses_from_an_archived_state() -> None:
+    """``explore_steps``: a start is its archived state walked on by 0 to ``explore_steps`` random presses of
+    the given buttons; the archived state itself stays as it was, and the same seed gives the same starts."""
+    from longplay.envs.quest.savestate import save
+
+    def starts(seed: int, explore_steps: int = 12) -> tuple[StartArchive, list[tuple[int, int, int]]]:
+        engine = BatchedQuest(8, size="mini", max_episode_steps=None)
+        engine.reset(seed=0)
+        archive = StartArchive(engine, fraction=1.0, capacity=1, seed=seed, explore_steps=explore_steps,
+                               buttons=(0, 1, 2, 3))
+        for button in presses_to_leave_the_house(0):
+            _, reward, terminated, truncated, _ = engine.step(torch.full((8,), button))
+            archive.record(reward, terminated | truncated)
+        return archive, [(d["map"], d["x"], d["y"]) for d in (engine.documents()[e]
+                                                             for e in archive.restart(torch.ones(8, dtype=torch.bool)))]
+
+    archive, places = starts(seed=3)
+    (kept,) = archive.states[(0, 1)]
+    assert set(starts(seed=3, explore_steps=0)[1]) == {(kept.map, kept.x, kept.y)}  # without: all start there
+    before = save(kept, archive.engine.worlds[0])
+    assert len(places) == 8 and len(set(places)) > 2  # the starts spread from the one archived place
+    assert save(kept, archive.engine.worlds[0]) == before  # the archived state was not walked on
+    walked = archive._explore(kept, archive.engine.worlds[0])
+    assert all(getattr(walked, name) is not getattr(kept, name) for name in ("party", "bag", "done", "battle"))
+    assert starts(seed=3)[1] == places
+
+
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
     engine, archive, _ = played
     copy = StartArchive(engine, fraction=1.0, capacity=2, seed=99)
@@ -184,7 +211,8 @@ def test_ppo_device_trains_and_resumes_with_archive_starts(tmp_path: Path) -> No
                          n_steps=16, n_minibatches=2, n_epochs=1, total_steps=128, checkpoint_every=64,
                          eval_every=-1, features_dim=32, progress=False, torch_threads=1, device="cpu",
                          runs_dir=str(tmp_path), run_name="run", max_episode_steps=24, keep_checkpoints=0,
-                         shaping="quest,novelty_by_stage=1", buttons="up,down,left,right,a,b", archive_starts=0.5)
+                         shaping="quest,novelty_by_stage=1", buttons="up,down,left,right,a,b", archive_starts=0.5,
+                         archive_cell="position_level", archive_explore_steps=8)
     first = train(config)
     saved = torch.load(first.checkpoint, weights_only=False)
     assert "archive" in saved and saved["config"]["archive_starts"] == 0.5

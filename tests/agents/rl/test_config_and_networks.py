@@ -28,6 +28,7 @@ def test_every_field_has_a_docstring() -> None:
     ({"learner": "ppo-device", "vec_env": "subproc"}, "batched engine"),
     ({"run_name": "a/b"}, "invalid run_name"),
     ({"eval_every": -2}, "eval_every"),
+    ({"archive_explore_steps": -1}, "archive_explore_steps"),
 ])
 def test_validation_is_one_line(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
