@@ -23,6 +23,9 @@ first time an env stands in that square in its episode, so starts come from ever
 the frontier gets explored from. ``cell="position_level"`` adds the lead's level // 4: a place reached with a
 stronger lead is a new cell, so the gym entered at level 12 is a start of its own (and new, so tried first)
 beside the gym entered at level 6, and so is each square further in (the aisle past the gym's trainers).
+A place start picks a map first (weight ``1 / sqrt(1 + n)``, ``n`` the starts taken from its cells), then a
+cell in it as above, so a small map (the gym: 3% of the cells) is started from as often as a big one (the
+town and the lane: three quarters of them).
 
 ``explore_steps`` adds Go-Explore's explore phase: before an archived start's episode begins, its state is
 walked on by 0 to ``explore_steps`` random presses of the policy's buttons on the reference engine (on the
@@ -201,6 +204,14 @@ class StartArchive:
             keys = sorted(k for k in self.states if k[0] == world)
             if not keys:
                 continue
+            if self.cell in PLACE_CELLS:  # a map first, each as often as the others, then a cell in it
+                maps = sorted({k[2] for k in keys})
+                per_map = dict.fromkeys(maps, 0)
+                for k in keys:
+                    per_map[k[2]] += self.taken.get(k, 0)
+                weights = np.array([1.0 / np.sqrt(1.0 + per_map[m]) for m in maps])
+                place = maps[int(self.rng.choice(len(maps), p=weights / weights.sum()))]
+                keys = [k for k in keys if k[2] == place]
             weights = np.array([1.0 / np.sqrt(1.0 + self.taken.get(k, 0)) for k in keys])
             key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
             self.taken[key] = self.taken.get(key, 0) + 1

@@ -166,6 +166,23 @@ def test_position_cells_keep_where_an_env_first_stood_in_each_square(cell: str) 
     assert cell_of(0) in archive.states and archive.visited.marked(0) == 0  # the start's episode is a new one
 
 
+def test_place_cells_start_from_each_map_as_often_as_from_the_others() -> None:
+    """Place cells pick a map first (weighted by its starts so far, as cells are), then a cell in it: the house,
+    with few squares, gives as many starts as the town, with many."""
+    engine = BatchedQuest(8, size="mini", max_episode_steps=None)
+    engine.reset(seed=0)
+    archive = StartArchive(engine, fraction=1.0, capacity=1, seed=0, cell="position")
+    for button in presses_to_leave_the_house(0, "got_partner"):
+        _, reward, terminated, truncated, _ = engine.step(torch.full((8,), button))
+        archive.record(reward, terminated | truncated)
+    cells = {m: sum(1 for k in archive.states if k[2] == m) for m in {k[2] for k in archive.states}}
+    assert len(cells) >= 3 and max(cells.values()) >= 2.5 * min(cells.values())
+    for _ in range(30):
+        archive.restart(torch.ones(8, dtype=torch.bool))
+    starts = {m: sum(n for k, n in archive.taken.items() if k[2] == m) for m in cells}
+    assert sum(starts.values()) == 240 and max(starts.values()) <= 1.5 * min(starts.values()), (cells, starts)
+
+
 def test_the_explore_phase_walks_random_presses_from_an_archived_state() -> None:
     """``explore_steps``: a start is its archived state walked on by 0 to ``explore_steps`` random presses of
     the given buttons; the archived state itself stays as it was, and the same seed gives the same starts."""
