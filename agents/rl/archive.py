@@ -108,8 +108,8 @@ class StartArchive:
         self.explore_steps = explore_steps
         self.buttons = tuple(buttons) if buttons else tuple(range(len(Button)))
         # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level), (world
-        # index, stage, flags, lead level) or (world index, stage, map, x // 4, y // 4); a state
-        # only starts envs of its own world (a world pool)
+        # index, stage, flags, lead level) or (world index, stage, map, x // 4, y // 4), with lead level // 4
+        # last for position_level; a state only starts envs of its own world (a world pool)
         self.states: dict[tuple[int, ...], list[Any]] = {}
         self.offered: dict[tuple[int, ...], int] = {}  # states offered (for the reservoir)
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
