@@ -89,10 +89,9 @@ class DeviceShaping:
 
     Novelty uses a per-env hashed table of (map, x, y) (``2**table_bits`` slots,
     :class:`~longplay.agents.rl.stamps.EpisodeStamps`: a new episode forgets its tiles without clearing the
-    table); ``novelty_decay`` counts
-    visits in one table shared by every env (each visit adds ``1 / num_envs``), and ``map`` keeps a per-env
-    table of the map ids entered this episode. ``level`` follows the lead
-    creature's level (the vector has no party sum); ``level_cap`` applies to the lead's levels gained. Event
+    table); ``novelty_decay`` counts visits in one table shared by every env (each visit adds
+    ``1 / num_envs``), and ``map`` keeps a per-env table of the map ids entered this episode. ``level`` follows
+    the lead creature's level (the vector has no party sum); ``level_cap`` applies to the lead's levels gained. Event
     flags are not in the vector: the ``event`` term counts them with ``flags``, a function returning each env's
     number of flags set (the batched quest engine's ``flag_count``: story events and trainers beaten), read
     after the step like the vector.
