@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import pytest
@@ -30,6 +31,19 @@ def presses_to_leave_the_house(world_seed: int, milestone: str = "left_house") -
         obs, _, _, _, info = env.step(presses[-1])
         assert len(presses) < 400
     return presses
+
+
+def walked_archive(num_envs: int, milestone: str = "got_partner", **archive: Any
+                   ) -> tuple[BatchedQuest, StartArchive]:
+    """``num_envs`` envs of world 0 all pressing the oracle's way to ``milestone``, recorded by an archive
+    (``StartArchive(engine, **archive)``)."""
+    engine = BatchedQuest(num_envs, size="mini", max_episode_steps=None)
+    engine.reset(seed=0)
+    recorder = StartArchive(engine, **archive)
+    for button in presses_to_leave_the_house(0, milestone):
+        _, reward, terminated, truncated, _ = engine.step(torch.full((num_envs,), button))
+        recorder.record(reward, terminated | truncated)
+    return engine, recorder
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +130,7 @@ def test_level_cells_keep_the_state_where_the_lead_first_reached_each_level() ->
 def test_flag_cells_also_keep_the_state_where_a_new_event_flag_was_set() -> None:
     """``cell="flags"``: leaving the house sets a flag at no level (a cell of its own, which ``level`` does not
     offer), and the partner's arrival a second flag at level 5; cells are (world, milestones, flags, level)."""
-    engine = BatchedQuest(2, size="mini", max_episode_steps=None)
-    engine.reset(seed=0)
-    archive = StartArchive(engine, fraction=1.0, capacity=4, seed=0, cell="flags")
-    for button in presses_to_leave_the_house(0, "got_partner"):
-        _, reward, terminated, truncated, _ = engine.step(torch.full((2,), button))
-        archive.record(reward, terminated | truncated)
+    engine, archive = walked_archive(2, fraction=1.0, capacity=4, seed=0, cell="flags")
     assert archive.offered == {(0, 1, 1, 0): 2, (0, 2, 2, 5): 2}
     assert all(not state.party for state in archive.states[(0, 1, 1, 0)])
     assert all(state.party[0].level == 5 for state in archive.states[(0, 2, 2, 5)])
@@ -169,12 +178,7 @@ def test_position_cells_keep_where_an_env_first_stood_in_each_square(cell: str) 
 def test_place_cells_start_from_each_map_as_often_as_from_the_others() -> None:
     """Place cells pick a map first (weighted by its starts so far, as cells are), then a cell in it: the house,
     with few squares, gives as many starts as the town, with many."""
-    engine = BatchedQuest(8, size="mini", max_episode_steps=None)
-    engine.reset(seed=0)
-    archive = StartArchive(engine, fraction=1.0, capacity=1, seed=0, cell="position")
-    for button in presses_to_leave_the_house(0, "got_partner"):
-        _, reward, terminated, truncated, _ = engine.step(torch.full((8,), button))
-        archive.record(reward, terminated | truncated)
+    _, archive = walked_archive(8, fraction=1.0, capacity=1, seed=0, cell="position")
     cells = {m: sum(1 for k in archive.states if k[2] == m) for m in {k[2] for k in archive.states}}
     assert len(cells) >= 3 and max(cells.values()) >= 2.5 * min(cells.values())
     for _ in range(30):
@@ -189,13 +193,8 @@ def test_the_explore_phase_walks_random_presses_from_an_archived_state() -> None
     from longplay.envs.quest.savestate import save
 
     def starts(seed: int, explore_steps: int = 12) -> tuple[StartArchive, list[tuple[int, int, int]]]:
-        engine = BatchedQuest(8, size="mini", max_episode_steps=None)
-        engine.reset(seed=0)
-        archive = StartArchive(engine, fraction=1.0, capacity=1, seed=seed, explore_steps=explore_steps,
-                               buttons=(0, 1, 2, 3))
-        for button in presses_to_leave_the_house(0):
-            _, reward, terminated, truncated, _ = engine.step(torch.full((8,), button))
-            archive.record(reward, terminated | truncated)
+        engine, archive = walked_archive(8, "left_house", fraction=1.0, capacity=1, seed=seed,
+                                         explore_steps=explore_steps, buttons=(0, 1, 2, 3))
         return archive, [(d["map"], d["x"], d["y"]) for d in (engine.documents()[e]
                                                              for e in archive.restart(torch.ones(8, dtype=torch.bool)))]
 
