@@ -251,15 +251,24 @@ class DeviceMilestones:
     the SB3 learner logs. The engine resets a finished env within the step, so the flags of an episode's last
     step are lost; the only milestone that can only come on the last step is the game's finish (it
     terminates the episode), which is credited from ``terminated``.
+
+    With archive starts (``archive=True``), an episode started from an archived state has that state's
+    milestones from its first step, so ``milestone_rate`` mixes in where the archive put it; the rates of the
+    episodes that started at the world's start alone are ``charts/milestone_rate_from_start/<id>``.
     """
 
-    def __init__(self, engine: Any, device: torch.device) -> None:
+    def __init__(self, engine: Any, device: torch.device, archive: bool = False) -> None:
         world = engine.worlds[0]
         self.engine = engine
         self.ids = [e.id for e in world.events if e.milestone]
         self.finish = world.ev_finish if 0 <= world.ev_finish < len(self.ids) else -1
         self.reached = torch.zeros((engine.num_envs, len(self.ids)), dtype=torch.bool, device=device)
         self.totals = torch.zeros(len(self.ids), device=device)
+        # archive: which running episodes started from an archived state; totals of the others
+        self.archive = archive
+        self.archived = torch.zeros(engine.num_envs, dtype=torch.bool, device=device)
+        self.totals_from_start = torch.zeros(len(self.ids), device=device)
+        self.episodes_from_start = torch.zeros((), device=device)
 
     @staticmethod
     def available(engine: Any) -> bool:
@@ -268,20 +277,35 @@ class DeviceMilestones:
         state = getattr(engine, "state", None)
         return bool(worlds) and hasattr(state, "events") and len({w.milestone_count for w in worlds}) == 1
 
-    def step(self, done: torch.Tensor, terminated: torch.Tensor) -> None:
-        """Counts the episodes that ended this step, then follows the flags of the running ones."""
+    def step(self, done: torch.Tensor, terminated: torch.Tensor, started: list[int] | None = None) -> None:
+        """Counts the episodes that ended this step, then follows the flags of the running ones (``started``:
+        the envs whose next episode the archive started)."""
         ended = self.reached.clone()
         if self.finish >= 0:
             ended[:, self.finish] |= terminated
         self.totals += (ended & done[:, None]).sum(0)
+        if self.archive:
+            from_start = done & ~self.archived
+            self.totals_from_start += (ended & from_start[:, None]).sum(0)
+            self.episodes_from_start += from_start.sum()
+            self.archived = self.archived & ~done
+            if started:
+                self.archived[torch.as_tensor(started, device=done.device)] = True
         events = self.engine.state.events[:, :len(self.ids)]
         self.reached = torch.where(done[:, None], events, self.reached | events)
 
     def rates(self, episodes: float) -> dict[str, float]:
-        """``charts/milestone_rate/<id>`` over ``episodes`` finished episodes; zeroes the totals."""
+        """``charts/milestone_rate/<id>`` over ``episodes`` finished episodes (and ``milestone_rate_from_start``
+        over those that began at the world's start, when there were any); zeroes the totals."""
         rates = {f"charts/milestone_rate/{m}": float(v) / episodes for m, v in zip(self.ids, self.totals.tolist(),
                                                                                  strict=True)}
+        from_start = float(self.episodes_from_start)
+        if from_start:
+            rates.update({f"charts/milestone_rate_from_start/{m}": float(v) / from_start
+                          for m, v in zip(self.ids, self.totals_from_start.tolist(), strict=True)})
         self.totals.zero_()
+        self.totals_from_start.zero_()
+        self.episodes_from_start.zero_()
         return rates
 
     def running(self) -> dict[str, float]:
@@ -366,7 +390,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
     shaping = DeviceShaping(weights, n_envs, device, flags=getattr(engine, "flag_count", None)) \
         if weights.enabled() else None
-    milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None
+    milestones = DeviceMilestones(engine, device, archive=bool(config.archive_starts)) \
+        if DeviceMilestones.available(engine) else None
     archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed,
                            config.archive_cell, config.archive_episode_steps, config.archive_explore_steps,
                            buttons) if config.archive_starts else None
@@ -451,9 +476,11 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             values[t], actions[t], logprobs[t] = value, action, logprob
             raw, reward, terminated, truncated, info = engine.step(presses[action])
             done = terminated | truncated
+            started: list[int] = []
             if archive is not None:
                 archive.record(reward, done)
-                if archive.restart(done):  # some finished envs start their next episode from the archive
+                started = archive.restart(done)
+                if started:  # some finished envs start their next episode from the archive
                     raw = engine.observe()
             next_obs = {"pixels": pixels.push(raw["pixels"], done)} if pixels else dict(raw)
             reward = reward.float()
@@ -464,7 +491,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                     episode_shaping[f"shaping/{name}"] += term
             rewards[t] = reward
             if milestones is not None:
-                milestones.step(done, terminated)
+                milestones.step(done, terminated, started)
             next_done = done.float()
             stats["count"] += next_done.sum()
             stats["return"] += (info["episode_return"].float() * next_done).sum()

@@ -209,6 +209,25 @@ def test_the_explore_phase_walks_random_presses_from_an_archived_state() -> None
     assert starts(seed=3)[1] == places
 
 
+def test_milestone_rates_from_the_worlds_start_leave_archived_episodes_out() -> None:
+    """``milestone_rate`` counts every finished episode; ``milestone_rate_from_start`` only those that began at
+    the world's start, so milestones an archived start brought along do not show as learnt."""
+    from longplay.agents.rl.ppo_device import DeviceMilestones
+
+    engine, _ = walked_archive(2, "left_house", fraction=0.0)
+    milestones = DeviceMilestones(engine, torch.device("cpu"), archive=True)
+    both, no = torch.ones(2, dtype=torch.bool), torch.zeros(2, dtype=torch.bool)
+    milestones.step(no, no)  # both running episodes have left the house
+    engine.state.events[1] = False  # env 1's next episode starts at the world's start, env 0's out of the house
+    milestones.step(both, no, started=[0])  # both end; env 0's next episode is an archived start
+    milestones.step(no, no)
+    milestones.step(both, no, started=[])  # env 0's archived episode (out of the house) and env 1's end
+    rates = milestones.rates(4)
+    assert rates["charts/milestone_rate/left_house"] == 0.75  # 3 of 4 episodes were out of the house
+    assert rates["charts/milestone_rate_from_start/left_house"] == 2 / 3  # the archived one left out
+    assert "charts/milestone_rate_from_start/left_house" not in milestones.rates(1)  # totals were zeroed
+
+
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
     engine, archive, _ = played
     copy = StartArchive(engine, fraction=1.0, capacity=2, seed=99)
