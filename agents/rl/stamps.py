@@ -28,7 +28,6 @@ class EpisodeStamps:
     """
 
     def __init__(self, num_envs: int, slots: int, device: torch.device) -> None:
-        self.slots = slots
         self.table = torch.zeros((num_envs, slots), dtype=torch.int32, device=device)
         self.episode = torch.ones(num_envs, dtype=torch.int32, device=device)
         self.rows = torch.arange(num_envs, device=device)
