@@ -348,9 +348,10 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
     venv = make_vec_env(config, device)
     try:
         if resume is not None:
-            # the config's rate and entropy, which a curriculum step may change, replace the saved ones
+            # the config's rate, entropy and update passes, which a curriculum step may change, replace the saved ones
             model = PPO.load(resume, env=venv, device=device,
-                             custom_objects={"learning_rate": learning_rate(config), "ent_coef": config.ent_coef})
+                             custom_objects={"learning_rate": learning_rate(config), "ent_coef": config.ent_coef,
+                                             "n_epochs": config.n_epochs, "batch_size": config.minibatch_size})
             model.longplay_config = config.to_dict()
             _set_rng_state(getattr(model, "longplay_rng", None))
             venv.seed(config.seed + model.num_timesteps)  # fresh episodes, still reproducible
