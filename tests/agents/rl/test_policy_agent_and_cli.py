@@ -147,7 +147,7 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
-def test_resume_may_change_shaping_episode_length_and_learning_rate_as_a_curriculum_step(
+def test_resume_may_change_shaping_episode_length_learning_rate_and_epochs_as_a_curriculum_step(
         learner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from longplay.agents.rl.runlog import read_metrics
 
@@ -160,12 +160,17 @@ def test_resume_may_change_shaping_episode_length_and_learning_rate_as_a_curricu
     shaping = "quest" if learner == "ppo-device" else "none"  # SB3 shapes on the reference engine, not the toy
     assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--no-progress",
                      "--max-episode-steps", "7", "--shaping", shaping, "--learning-rate", "0.00125",
-                     "--no-anneal-lr", "--ent-coef", "0.02"]) == 0
+                     "--no-anneal-lr", "--ent-coef", "0.02", "--n-epochs", "2", "--n-minibatches", "1"]) == 0
     assert "curriculum step at 32: --anneal-lr" in capsys.readouterr().out
     assert json.loads((run_dir / "config.before_step_32.json").read_text()) == before
     now = json.loads((run_dir / "config.json").read_text())
     assert (now["max_episode_steps"], now["shaping"]) == (7, shaping) and now["total_steps"] == 64
     assert (now["learning_rate"], now["anneal_lr"], now["ent_coef"]) == (0.00125, False, 0.02)
+    assert (now["n_epochs"], now["n_minibatches"]) == (2, 1)
+    if learner == "ppo":  # SB3 keeps its own copy of the update passes in the saved model
+        from stable_baselines3 import PPO
+        model = PPO.load(run_dir / "checkpoints" / "step_000000000064.zip", device="cpu")
+        assert (model.n_epochs, model.batch_size) == (2, 32)
     # the resumed optimizer trains at the new rate, not the rate saved in the checkpoint
     rates = [p["charts/learning_rate"] for p in read_metrics(run_dir) if p["step"] > 32 and
              "charts/learning_rate" in p]
