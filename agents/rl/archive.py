@@ -113,6 +113,8 @@ class StartArchive:
         self.states: dict[tuple[int, ...], list[Any]] = {}
         self.offered: dict[tuple[int, ...], int] = {}  # states offered (for the reservoir)
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
+        self.map_taken: dict[tuple[int, int], int] = {}  # place cells: starts drawn per (world index, map)
+        self._keys: dict[int, dict[int, list[tuple[int, ...]]]] | None = None  # _keys_by_map's, until a new cell
         self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
         self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
         # place cells: which cells (hashed into slots) each env has stood in this episode
@@ -152,6 +154,8 @@ class StartArchive:
                 key = (*key, *places[i])
             offered = self.offered.get(key, 0)
             self.offered[key] = offered + 1
+            if key not in self.states:
+                self._keys = None
             kept = self.states.setdefault(key, [])
             if len(kept) < capacity:
                 kept.append(self.engine.state_of(env))
@@ -201,20 +205,20 @@ class StartArchive:
             if self.rng.random() >= self.fraction:
                 continue
             world = int(self.engine.world_of[env])
-            keys = sorted(k for k in self.states if k[0] == world)
-            if not keys:
+            by_map = self._keys_by_map().get(world)
+            if not by_map:
                 continue
             if self.cell in PLACE_CELLS:  # a map first, each as often as the others, then a cell in it
-                maps = sorted({k[2] for k in keys})
-                per_map = dict.fromkeys(maps, 0)
-                for k in keys:
-                    per_map[k[2]] += self.taken.get(k, 0)
-                weights = np.array([1.0 / np.sqrt(1.0 + per_map[m]) for m in maps])
-                place = maps[int(self.rng.choice(len(maps), p=weights / weights.sum()))]
-                keys = [k for k in keys if k[2] == place]
+                maps = list(by_map)
+                weights = np.array([1.0 / np.sqrt(1.0 + self.map_taken.get((world, m), 0)) for m in maps])
+                keys = by_map[maps[int(self.rng.choice(len(maps), p=weights / weights.sum()))]]
+            else:
+                keys = by_map[-1]
             weights = np.array([1.0 / np.sqrt(1.0 + self.taken.get(k, 0)) for k in keys])
             key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
             self.taken[key] = self.taken.get(key, 0) + 1
+            if self.cell in PLACE_CELLS:
+                self.map_taken[world, key[2]] = self.map_taken.get((world, key[2]), 0) + 1
             kept = self.states[key]
             state = dataclasses.replace(kept[int(self.rng.integers(0, len(kept)))],
                                         key=episode_key(int(self.rng.integers(0, 2**62))))
@@ -234,6 +238,17 @@ class StartArchive:
             if self.episode_steps:
                 self.engine.episode_limit[idx] = self.engine.episode_length[idx] + self.episode_steps
         return chosen
+
+    def _keys_by_map(self) -> dict[int, dict[int, list[tuple[int, ...]]]]:
+        """world index -> map -> its cells in order (place cells; other cells all under map -1), kept until a new
+        cell comes (a start reads it, so it is not rebuilt from every cell for each start)."""
+        if self._keys is None:
+            keys: dict[int, dict[int, list[tuple[int, ...]]]] = {}
+            for key in sorted(self.states):
+                place = key[2] if self.cell in PLACE_CELLS else -1
+                keys.setdefault(key[0], {}).setdefault(place, []).append(key)
+            self._keys = {world: dict(sorted(by_map.items())) for world, by_map in keys.items()}
+        return self._keys
 
     def _explore(self, state: Any, world: Any) -> Any:
         """A copy of ``state`` walked on by 0 to ``explore_steps`` random presses (the explore phase); stops early
@@ -275,4 +290,9 @@ class StartArchive:
         self.states = {tuple(k): [load(b, worlds[k[0]]) for b in kept] for k, kept in data["states"]}
         self.offered = {tuple(k): int(v) for k, v in data["offered"]}
         self.taken = {tuple(k): int(v) for k, v in data["taken"]}
+        self.map_taken = {}
+        if self.cell in PLACE_CELLS:
+            for key, taken in self.taken.items():
+                self.map_taken[key[0], key[2]] = self.map_taken.get((key[0], key[2]), 0) + taken
+        self._keys = None
         self.rng.bit_generator.state = data["rng"]

@@ -187,6 +187,34 @@ def test_place_cells_start_from_each_map_as_often_as_from_the_others() -> None:
     assert sum(starts.values()) == 240 and max(starts.values()) <= 1.5 * min(starts.values()), (cells, starts)
 
 
+def test_cells_found_after_a_start_are_started_from_and_the_map_counts_survive_a_checkpoint() -> None:
+    """A start reads the cells as kept when the last new cell came; cells found later are started from too, and
+    the per-map start counts come back from a checkpoint's per-cell ones."""
+    presses = presses_to_leave_the_house(0, "got_partner")
+    engine = BatchedQuest(8, size="mini", max_episode_steps=None)
+    engine.reset(seed=0)
+    archive = StartArchive(engine, fraction=1.0, capacity=1, seed=0, cell="position")
+    only_env0, no = torch.zeros(8, dtype=torch.bool), torch.zeros(8, dtype=torch.bool)
+    only_env0[0] = True
+    half = len(presses) // 2
+    for i, button in enumerate(presses):
+        if i == half:
+            early = {k[2] for k in archive.states}
+            assert archive.restart(only_env0) == [0]
+        _, reward, _, _, _ = engine.step(torch.full((8,), button))
+        archive.record(reward, no)
+    later = {k[2] for k in archive.states} - early
+    assert later  # envs 1-7 walked on into maps the first start did not know
+    for _ in range(40):
+        archive.restart(only_env0)
+    assert {k[2] for k, n in archive.taken.items() if n} >= later
+    per_map = {m: sum(n for k, n in archive.taken.items() if k[2] == m) for m in early | later}
+    assert {m: archive.map_taken.get((0, m), 0) for m in per_map} == per_map
+    copy = StartArchive(engine, fraction=1.0, capacity=1, seed=0, cell="position")
+    copy.load_state_dict(archive.state_dict())
+    assert copy.map_taken == archive.map_taken
+
+
 def test_the_explore_phase_walks_random_presses_from_an_archived_state() -> None:
     """``explore_steps``: a start is its archived state walked on by 0 to ``explore_steps`` random presses of
     the given buttons; the archived state itself stays as it was, and the same seed gives the same starts."""
