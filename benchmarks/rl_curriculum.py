@@ -1,0 +1,112 @@
+"""The QuestMini badge curriculum as one command: five ``longplay train`` steps on one run folder, each timed.
+
+    python benchmarks/rl_curriculum.py --seed 0 [--n-epochs 2] [--threads 2] [--runs-dir runs/train]
+
+Runs the recipe of ``docs/rl.md`` ("The badge in one command") on the device-resident PPO with two PPO passes
+per rollout: step 1 the ``quest`` preset with position-cell archive starts (partner, lane, a wild win), step
+2 grinding, steps 3 and 4 trainers and a gym that pays again once the lead is strong, step 5 Go-Explore's
+explore phase from position-and-level cells. Each step is printed as the ``longplay train`` command it
+runs, then timed; the table at the end gives each step's minutes, training steps/s and the evaluation
+milestones at its end, and ``curriculum.json`` in the run folder keeps them. Run again with the same
+arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses at
+most a checkpoint interval).
+
+``--scale`` multiplies every step's budget (0.01 for a smoke run). The run folder can then be charted:
+``python benchmarks/rl_learning.py --from-runs RUN_DIR``; ``python benchmarks/rl_policy_milestones.py
+--checkpoint RUN_DIR/checkpoints/step_....pt`` gives the final policy's milestone rates over 128 episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage_level="
+#: (millions of env steps at the step's end, the flags that start or change it).
+STEPS: list[tuple[float, list[str]]] = [
+    (6, ["--shaping", "quest", "--max-episode-steps", "2048", "--learning-rate", "5e-4",
+         "--archive-starts", "0.5", "--archive-cell", "position"]),
+    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096"]),
+    (16, ["--no-anneal-lr", "--learning-rate", "2.5e-4", "--shaping", SHAPING_GYM + "13"]),
+    (20, ["--max-episode-steps", "6144", "--shaping", SHAPING_GYM + "11"]),
+    (36, ["--archive-starts", "0.9", "--archive-cell", "position_level", "--archive-episode-steps", "256",
+          "--archive-explore-steps", "96"]),
+]
+
+
+def last_checkpoint_step(run_dir: Path) -> int:
+    """The env step of the run's newest checkpoint (0 when it has none)."""
+    steps = [int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("step_*.pt")]
+    return max(steps, default=0)
+
+
+def last_evaluation(run_dir: Path, after: int) -> dict[str, float] | None:
+    """The run's last evaluation at or after step ``after``: mean milestones per episode and the fraction of
+    episodes with the badge."""
+    path = run_dir / "eval.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    rows = [r for r in rows if r["step"] >= after]
+    if not rows:
+        return None
+    last = [r for r in rows if r["step"] == max(r["step"] for r in rows)]
+    return {"step": last[0]["step"], "milestones": sum(len(r["milestones"]) for r in last) / len(last),
+            "badge": sum("badge_1" in r["milestones"] for r in last) / len(last)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-epochs", type=int, default=2, help="PPO passes over each rollout (every step)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every step's env steps")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--run-name", default=None, help="default: curriculum__seedN")
+    args = parser.parse_args()
+
+    name = args.run_name or f"curriculum__seed{args.seed}"
+    run_dir = Path(args.runs_dir) / "train" / name
+    exe = shutil.which("longplay") or sys.exit("longplay is not installed (pip install -e .)")
+    common = ["--torch-threads", str(args.threads), "--no-progress"]
+    record_path = run_dir / "curriculum.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {"steps": []}
+    done = {r["step"] for r in record["steps"]}
+    eval_every = max(int(2_000_000 * args.scale), 1)
+    for number, (millions, flags) in enumerate(STEPS, start=1):
+        target = int(millions * 1_000_000 * args.scale)
+        begun = last_checkpoint_step(run_dir)
+        if number in done or begun >= target - 512 * 32:
+            continue
+        if begun == 0:
+            argv = ["train", "--env", "QuestMini-v0", "--learner", "ppo-device", "--vec-env", "batched",
+                    "--device", "cpu", "--torch-compile", "--num-envs", "512", "--n-steps", "32",
+                    "--n-minibatches", "8", "--n-epochs", str(args.n_epochs), "--buttons", "up,down,left,right,a,b",
+                    "--seed", str(args.seed), "--eval-every", str(eval_every), "--eval-episodes", "2",
+                    "--checkpoint-every", str(max(eval_every // 2, 1)), "--runs-dir", args.runs_dir,
+                    "--run-name", name, "--steps", str(target), *flags, *common]
+        else:
+            argv = ["train", "--resume", str(run_dir), "--steps", str(target), *flags, *common]
+        print("longplay " + " ".join(argv), flush=True)
+        start = time.perf_counter()
+        subprocess.run([exe, *argv], check=True)
+        seconds = time.perf_counter() - start
+        steps = last_checkpoint_step(run_dir) - begun
+        record["steps"].append({"step": number, "to": last_checkpoint_step(run_dir), "seconds": round(seconds, 1),
+                                "steps_per_s": round(steps / seconds),
+                                "evaluation": last_evaluation(run_dir, target - eval_every)})
+        record_path.write_text(json.dumps(record, indent=1))
+
+    total = sum(r["seconds"] for r in record["steps"])
+    print(f"\n{'step':>4} {'to':>12} {'minutes':>8} {'steps/s':>8} {'eval milestones':>16} {'badge':>6}")
+    for r in record["steps"]:
+        ev = r["evaluation"]
+        got = f"{ev['milestones']:>16.1f} {ev['badge']:>6.0%}" if ev else f"{'-':>16} {'-':>6}"
+        print(f"{r['step']:>4} {r['to']:>12,} {r['seconds'] / 60:>8.1f} {r['steps_per_s']:>8,} {got}")
+    print(f"total {total / 60:.1f} minutes; run folder {run_dir}")
+
+if __name__ == "__main__":
+    main()
