@@ -16,6 +16,12 @@ met: forward, backward, Adam) of the policy network, each way in turn: ``Embeddi
 one-hot product over every grid row (``networks.grid_sum`` before), over the rows the minibatch uses (now),
 with Adam fused, and with the network compiled; and checks that all give the same weights.
 
+``--passes 4,2`` instead trains the QuestMini badge recipe's setting (ppo-device on the batched engine, 512
+envs x 32 steps, 8 minibatches, the ``quest`` shaping, position-cell archive starts, the engine compiled) for
+``--iterations`` updates with each number of PPO passes over a rollout (``--n-epochs``) in turn, ``--rounds``
+times interleaved after a round that warms the compiled engine up, and prints the median training steps/s
+of each and their ratio to the first.
+
 A row whose engine is missing is reported as skipped. Training steps/s counts env steps per second of
 training (rollouts and updates), after start-up. Absolute numbers drift on a shared machine; compare rows
 from one run. Writes ``rl_speed.json`` and ``rl_speed.png`` to ``--out``.
@@ -69,6 +75,36 @@ def measure(label: str, learner: str, vec_env: str, env_id: str | None, num_envs
     sps = [p["charts/SPS"] for p in read_metrics(result.run_dir) if "charts/SPS" in p]
     return {"label": label, "learner": learner, "vec_env": vec_env, "num_envs": num_envs,
             "steps": result.steps, "train_sps": sps[-1], "wall_s": time.perf_counter() - start}
+
+
+def passes(args: argparse.Namespace) -> None:
+    """``--passes``: the badge recipe's training steps/s with each number of PPO passes, interleaved."""
+    from longplay.agents.rl.ppo_device import train
+
+    counts = [int(n) for n in args.passes.split(",")]
+    sps: dict[int, list[float]] = {n: [] for n in counts}
+    runs_dir = tempfile.mkdtemp(prefix="rl_speed_")
+    try:
+        for round_ in range(-1, args.rounds):  # round -1 warms the compiled engine up and is not counted
+            for n in counts:
+                config = TrainConfig(
+                    learner="ppo-device", vec_env="batched", num_envs=512, n_steps=32, n_minibatches=8,
+                    n_epochs=n, total_steps=512 * 32 * args.iterations, shaping="quest",
+                    buttons="up,down,left,right,a,b", archive_starts=0.5, archive_cell="position",
+                    max_episode_steps=2048, torch_compile=True, device=args.device, torch_threads=args.threads,
+                    eval_every=-1, checkpoint_every=10**12, progress=False, runs_dir=runs_dir,
+                    run_name=f"passes{n}_round{round_}", seed=max(round_, 0))
+                result = train(config)
+                if round_ < 0:
+                    continue
+                sps[n].append([p["charts/SPS"] for p in read_metrics(result.run_dir) if "charts/SPS" in p][-1])
+                print(f"round {round_}: {n} passes {sps[n][-1]:>9,.0f} training steps/s", flush=True)
+    finally:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    base = sorted(sps[counts[0]])[len(sps[counts[0]]) // 2]
+    for n in counts:
+        median = sorted(sps[n])[len(sps[n]) // 2]
+        print(f"{n} PPO passes: {median:>9,.0f} training steps/s (median of {args.rounds}), {median / base:.2f}x")
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -197,7 +233,13 @@ def main() -> None:
     parser.add_argument("--out", default="runs/benchmarks", help="where the JSON and PNG go")
     parser.add_argument("--network", action="store_true",
                         help="time the policy network's minibatch update with each grid backward instead")
+    parser.add_argument("--passes", default="",
+                        help="comma-separated PPO pass counts: time the badge recipe's setting with each instead")
+    parser.add_argument("--rounds", type=int, default=3, help="--passes: interleaved rounds")
     args = parser.parse_args()
+    if args.passes:
+        passes(args)
+        return
     if args.network:
         network(args)
         return
