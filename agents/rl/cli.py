@@ -191,8 +191,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(config, run_dir=run_dir, resume=checkpoint)
     except (ValueError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
-    print(f"trained {result.steps:,} steps in {result.seconds:,.0f} s "
-          f"({result.steps / max(result.seconds, 1e-9):,.0f} steps/s)")
+    trained = result.steps - result.start_step
+    print(f"trained {trained:,} steps in {result.seconds:,.0f} s ({trained / max(result.seconds, 1e-9):,.0f} "
+          f"steps/s), to step {result.steps:,}")
     print(f"run:        {result.run_dir}")
     print(f"checkpoint: {result.checkpoint}")
     from longplay.agents.rl.evaluation import read_evals

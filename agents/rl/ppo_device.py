@@ -598,4 +598,4 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     if last_saved is None:  # resumed a run that was already complete
         last_saved = latest_checkpoint(run_dir, ".pt")
     assert last_saved is not None
-    return TrainResult(run_dir, global_step, last_saved, time.perf_counter() - t0)
+    return TrainResult(run_dir, global_step, last_saved, time.perf_counter() - t0, s0)

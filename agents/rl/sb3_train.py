@@ -49,6 +49,7 @@ class TrainResult:
     steps: int
     checkpoint: Path
     seconds: float
+    start_step: int = 0  # where this call began (a resumed run's checkpoint step): steps - start_step were trained
 
 
 # ============================================================================================== envs
@@ -380,4 +381,4 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
         venv.close()
     checkpoint = callback.last_checkpoint or latest_checkpoint(run_dir)
     assert checkpoint is not None
-    return TrainResult(run_dir, int(model.num_timesteps), checkpoint, time.perf_counter() - start)
+    return TrainResult(run_dir, int(model.num_timesteps), checkpoint, time.perf_counter() - start, resume_step or 0)

@@ -140,7 +140,8 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert longplay(["train", "--resume", str(run_dir), "--steps", "96", "--no-progress", "--torch-threads", "2",
                      "--export-policy", str(tmp_path / "p.zip")]) == 0  # how it runs may change, not what
     assert (run_dir / "checkpoints" / "step_000000000096.pt").is_file() and (tmp_path / "p.zip").is_file()
-    assert "resuming" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "resuming" in out and "trained 32 steps in" in out and "to step 96" in out  # this call's steps
     assert longplay(["train", "--resume", str(run_dir), "--obs-mode", "pixels"]) == 2
     err = capsys.readouterr().err
     assert "cannot change --obs-mode when resuming" in err and err.count("\n") == 1
@@ -161,7 +162,8 @@ def test_resume_may_change_shaping_episode_length_learning_rate_and_epochs_as_a_
     assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--no-progress",
                      "--max-episode-steps", "7", "--shaping", shaping, "--learning-rate", "0.00125",
                      "--no-anneal-lr", "--ent-coef", "0.02", "--n-epochs", "2", "--n-minibatches", "1"]) == 0
-    assert "curriculum step at 32: --anneal-lr" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "curriculum step at 32: --anneal-lr" in out and "trained 32 steps in" in out
     assert json.loads((run_dir / "config.before_step_32.json").read_text()) == before
     now = json.loads((run_dir / "config.json").read_text())
     assert (now["max_episode_steps"], now["shaping"]) == (7, shaping) and now["total_steps"] == 64
