@@ -3,13 +3,13 @@
     python benchmarks/rl_curriculum.py --seed 0 [--n-epochs 2] [--threads 2] [--runs-dir runs/train]
 
 Runs the recipe of ``docs/rl.md`` ("The badge in one command") on the device-resident PPO with two PPO passes
-per rollout: step 1 the ``quest`` preset with position-cell archive starts (partner, lane, a wild win), step
-2 grinding, steps 3 and 4 trainers and a gym that pays again once the lead is strong, step 5 Go-Explore's
-explore phase from position-and-level cells. Each step is printed as the ``longplay train`` command it
-runs, then timed; the table at the end gives each step's minutes, training steps/s and the evaluation
-milestones at its end, and ``curriculum.json`` in the run folder keeps them. Run again with the same
-arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses at
-most a checkpoint interval).
+per rollout: step 1 the ``quest`` preset with position-cell archive starts walked on by up to 32 random
+presses (partner, lane, a wild win), step 2 grinding, steps 3 and 4 trainers and a gym that pays again once
+the lead is strong, step 5 Go-Explore's explore phase from position-and-level cells. Each step is printed as
+the ``longplay train`` command it runs, then timed; the table at the end gives each step's minutes,
+training steps/s and the evaluation milestones at its end, and ``curriculum.json`` in the run folder keeps
+them. Run again with the same arguments, it skips the steps whose checkpoints are there and goes on from the
+last one (a crash loses at most a checkpoint interval).
 
 ``--scale`` multiplies every step's budget (0.01 for a smoke run). The run folder can then be charted:
 ``python benchmarks/rl_learning.py --from-runs RUN_DIR``; ``python benchmarks/rl_policy_milestones.py
@@ -30,8 +30,8 @@ SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage
 #: (millions of env steps at the step's end, the flags that start or change it).
 STEPS: list[tuple[float, list[str]]] = [
     (6, ["--shaping", "quest", "--max-episode-steps", "2048", "--learning-rate", "5e-4",
-         "--archive-starts", "0.5", "--archive-cell", "position"]),
-    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096"]),
+         "--archive-starts", "0.5", "--archive-cell", "position", "--archive-explore-steps", "32"]),
+    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096", "--archive-explore-steps", "0"]),
     (16, ["--no-anneal-lr", "--learning-rate", "2.5e-4", "--shaping", SHAPING_GYM + "13"]),
     (20, ["--max-episode-steps", "6144", "--shaping", SHAPING_GYM + "11"]),
     (36, ["--archive-starts", "0.9", "--archive-cell", "position_level", "--archive-episode-steps", "256",
