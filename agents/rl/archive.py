@@ -114,7 +114,7 @@ class StartArchive:
         self.offered: dict[tuple[int, ...], int] = {}  # states offered (for the reservoir)
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
         self.map_taken: dict[tuple[int, int], int] = {}  # place cells: starts drawn per (world index, map)
-        self._keys: dict[int, dict[int, list[tuple[int, ...]]]] | None = None  # _keys_by_map's, until a new cell
+        self._keys: dict[int, dict[int, list[tuple[int, ...]]]] | None = None  # see _keys_by_map; None: rebuild
         self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
         self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
         # place cells: which cells (hashed into slots) each env has stood in this episode
