@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+BATCH = 512 * 32  # env steps per PPO iteration (512 envs x 32 steps)
 SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage_level="
 #: (millions of env steps at the step's end, the flags that start or change it).
 STEPS: list[tuple[float, list[str]]] = [
@@ -34,7 +35,7 @@ STEPS: list[tuple[float, list[str]]] = [
     (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096", "--archive-explore-steps", "0"]),
     (16, ["--no-anneal-lr", "--learning-rate", "2.5e-4", "--shaping", SHAPING_GYM + "13"]),
     (20, ["--max-episode-steps", "6144", "--shaping", SHAPING_GYM + "11"]),
-    (36, ["--archive-starts", "0.9", "--archive-cell", "position_level", "--archive-episode-steps", "256",
+    (32, ["--archive-starts", "0.9", "--archive-cell", "position_level", "--archive-episode-steps", "256",
           "--archive-explore-steps", "96"]),
 ]
 
@@ -79,7 +80,7 @@ def main() -> None:
     for number, (millions, flags) in enumerate(STEPS, start=1):
         target = int(millions * 1_000_000 * args.scale)
         begun = last_checkpoint_step(run_dir)
-        if number in done or begun >= target - 512 * 32:
+        if number in done or begun >= target // BATCH * BATCH:  # a run stops at the last whole rollout
             continue
         if begun == 0:
             argv = ["train", "--env", "QuestMini-v0", "--learner", "ppo-device", "--vec-env", "batched",
