@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-BATCH = 512 * 32  # env steps per PPO iteration (512 envs x 32 steps)
+NUM_ENVS, N_STEPS = 512, 32
+BATCH = NUM_ENVS * N_STEPS  # env steps per PPO iteration
 SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage_level="
 #: (millions of env steps at the step's end, the flags that start or change it).
 STEPS: list[tuple[float, list[str]]] = [
@@ -84,7 +85,7 @@ def main() -> None:
             continue
         if begun == 0:
             argv = ["train", "--env", "QuestMini-v0", "--learner", "ppo-device", "--vec-env", "batched",
-                    "--device", "cpu", "--torch-compile", "--num-envs", "512", "--n-steps", "32",
+                    "--device", "cpu", "--torch-compile", "--num-envs", str(NUM_ENVS), "--n-steps", str(N_STEPS),
                     "--n-minibatches", "8", "--n-epochs", str(args.n_epochs), "--buttons", "up,down,left,right,a,b",
                     "--seed", str(args.seed), "--eval-every", str(eval_every), "--eval-episodes", "2",
                     "--checkpoint-every", str(max(eval_every // 2, 1)), "--runs-dir", args.runs_dir,
@@ -95,9 +96,9 @@ def main() -> None:
         start = time.perf_counter()
         subprocess.run([exe, *argv], check=True)
         seconds = time.perf_counter() - start
-        steps = last_checkpoint_step(run_dir) - begun
-        record["steps"].append({"step": number, "to": last_checkpoint_step(run_dir), "seconds": round(seconds, 1),
-                                "steps_per_s": round(steps / seconds),
+        reached = last_checkpoint_step(run_dir)
+        record["steps"].append({"step": number, "to": reached, "seconds": round(seconds, 1),
+                                "steps_per_s": round((reached - begun) / seconds),
                                 "evaluation": last_evaluation(run_dir, target - eval_every)})
         record_path.write_text(json.dumps(record, indent=1))
 

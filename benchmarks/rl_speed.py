@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -72,9 +73,13 @@ def measure(label: str, learner: str, vec_env: str, env_id: str | None, num_envs
         result = train(config)
     except ValueError as exc:  # the engine is not installed, or cannot run this env
         return {"label": label, "skipped": str(exc)}
-    sps = [p["charts/SPS"] for p in read_metrics(result.run_dir) if "charts/SPS" in p]
     return {"label": label, "learner": learner, "vec_env": vec_env, "num_envs": num_envs,
-            "steps": result.steps, "train_sps": sps[-1], "wall_s": time.perf_counter() - start}
+            "steps": result.steps, "train_sps": last_sps(result.run_dir), "wall_s": time.perf_counter() - start}
+
+
+def last_sps(run_dir: Path) -> float:
+    """A run's training steps/s as its last metrics row logged it."""
+    return [p["charts/SPS"] for p in read_metrics(run_dir) if "charts/SPS" in p][-1]
 
 
 def passes(args: argparse.Namespace) -> None:
@@ -97,13 +102,13 @@ def passes(args: argparse.Namespace) -> None:
                 result = train(config)
                 if round_ < 0:
                     continue
-                sps[n].append([p["charts/SPS"] for p in read_metrics(result.run_dir) if "charts/SPS" in p][-1])
+                sps[n].append(last_sps(result.run_dir))
                 print(f"round {round_}: {n} passes {sps[n][-1]:>9,.0f} training steps/s", flush=True)
     finally:
         shutil.rmtree(runs_dir, ignore_errors=True)
-    base = sorted(sps[counts[0]])[len(sps[counts[0]]) // 2]
+    base = statistics.median(sps[counts[0]])
     for n in counts:
-        median = sorted(sps[n])[len(sps[n]) // 2]
+        median = statistics.median(sps[n])
         print(f"{n} PPO passes: {median:>9,.0f} training steps/s (median of {args.rounds}), {median / base:.2f}x")
 
 
@@ -151,7 +156,6 @@ def played_observations(samples: int, num_envs: int = 512, steps: int = 400) -> 
 
 def network(args: argparse.Namespace) -> None:
     """``--network``: one PPO minibatch update of the policy network, each way of computing it in turn."""
-    import statistics
 
     import torch
 
