@@ -128,7 +128,6 @@ def plot(runs: list[dict[str, Any]], baselines: dict[str, list[dict[str, int]]],
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     colors = {"sparse": "#1f77b4", "shaped": "#d62728", "curriculum": "#2ca02c"}
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
@@ -141,9 +140,8 @@ def plot(runs: list[dict[str, Any]], baselines: dict[str, list[dict[str, int]]],
             left.plot(xs, ys, color=color, alpha=0.3, lw=1, drawstyle="steps-post")
             curves.append((xs, ys))
         if curves:
-            n = min(len(c[0]) for c in curves)
-            mean = np.mean([c[1][:n] for c in curves], axis=0)
-            left.plot(curves[0][0][:n], mean, color=color, lw=2.5, drawstyle="steps-post",
+            xs, mean = mean_curve(curves)
+            left.plot(xs, mean, color=color, lw=2.5, drawstyle="steps-post",
                       label=f"PPO {reward} (mean of {len(curves)} seed{'s' if len(curves) > 1 else ''})")
         first = True
         for r in mine:
@@ -172,6 +170,18 @@ def plot(runs: list[dict[str, Any]], baselines: dict[str, list[dict[str, int]]],
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def mean_curve(curves: list[tuple[list[int], list[float]]]) -> tuple[list[int], list[float]]:
+    """The mean of step curves ``(steps, values)`` evaluated at different steps (a resumed run evaluates once
+    more where it was resumed): at every step any of them has, up to the end of the shortest, each curve
+    counts its last value at or before that step."""
+    import bisect
+
+    end = min(xs[-1] for xs, _ in curves)
+    grid = sorted({x for xs, _ in curves for x in xs if x <= end})
+    mean = [sum(ys[bisect.bisect_right(xs, x) - 1] for xs, ys in curves) / len(curves) for x in grid]
+    return grid, mean
 
 
 def _arm(run: dict[str, Any], args: argparse.Namespace) -> str:
