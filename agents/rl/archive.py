@@ -85,10 +85,13 @@ class StartArchive:
         episode_steps: Episode limit of an archived start (0: the engine's own).
         explore_steps: Random presses (0 to this many) walked from an archived state before its start.
         buttons: The buttons those presses choose from (the policy's; default every button).
+        frontier: Place cells: a cell's weight within its map is also divided by ``sqrt(1 + n)``, ``n`` the
+            times an env stood there first in an episode (its offers), so rarely reached cells start more.
     """
 
     def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0, cell: str = "milestones",
-                 episode_steps: int = 0, explore_steps: int = 0, buttons: tuple[int, ...] | None = None) -> None:
+                 episode_steps: int = 0, explore_steps: int = 0, buttons: tuple[int, ...] | None = None,
+                 frontier: bool = False) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
         if cell not in ARCHIVE_CELLS:
@@ -107,6 +110,7 @@ class StartArchive:
         self.episode_steps = episode_steps
         self.explore_steps = explore_steps
         self.buttons = tuple(buttons) if buttons else tuple(range(len(Button)))
+        self.frontier = frontier and cell in PLACE_CELLS
         # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level), (world
         # index, stage, flags, lead level) or (world index, stage, map, x // 4, y // 4), with lead level // 4
         # last for position_level; a state only starts envs of its own world (a world pool)
@@ -215,6 +219,8 @@ class StartArchive:
             else:
                 keys = by_map[-1]
             weights = np.array([1.0 / np.sqrt(1.0 + self.taken.get(k, 0)) for k in keys])
+            if self.frontier:  # and by how rarely envs stood there: the frontier first
+                weights /= np.sqrt(1.0 + np.array([self.offered[k] for k in keys]))
             key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
             self.taken[key] = self.taken.get(key, 0) + 1
             if self.cell in PLACE_CELLS:

@@ -71,6 +71,11 @@ class TrainConfig:
     """Go-Explore's explore phase: an archived start is first walked on by 0 to this many random presses of the
     policy's buttons (on the reference engine, before its episode begins), so starts spread past the places
     the policy itself goes, and the new places they reach become cells of their own. 0: off."""
+    archive_frontier: bool = False
+    """Place cells (``position``, ``position_level``): weigh a cell within its map by how rarely envs stood in it
+    too (``1 / sqrt(1 + n)``, ``n`` the times an env first stood there in an episode), Go-Explore's count
+    score, so starts go to the frontier (the one square by a narrow exit) rather than spread over every
+    square of a town the policy crosses anyway."""
 
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"

@@ -187,6 +187,24 @@ def test_place_cells_start_from_each_map_as_often_as_from_the_others() -> None:
     assert sum(starts.values()) == 240 and max(starts.values()) <= 1.5 * min(starts.values()), (cells, starts)
 
 
+@pytest.mark.parametrize("frontier", [False, True])
+def test_the_frontier_option_starts_rarely_reached_cells_more(frontier: bool) -> None:
+    """``frontier``: within a map, a cell's weight is also divided by ``sqrt(1 + offers)``, so a square envs
+    rarely stood in (the one by a narrow exit) gets most of its map's starts; without it, starts spread evenly
+    over the map's cells whatever their offers."""
+    _, archive = walked_archive(8, fraction=1.0, capacity=1, seed=0, cell="position", frontier=frontier)
+    town = max({k[2] for k in archive.states}, key=lambda m: sum(k[2] == m for k in archive.states))
+    cells = sorted(k for k in archive.states if k[2] == town)
+    assert len(cells) >= 4
+    rare = cells[len(cells) // 2]
+    for key in cells:
+        archive.offered[key] = 1 if key == rare else 10_000
+    for _ in range(40):
+        archive.restart(torch.ones(8, dtype=torch.bool))
+    share = archive.taken.get(rare, 0) / sum(archive.taken.get(k, 0) for k in cells)
+    assert share > 0.5 if frontier else share < 2.0 / len(cells), (share, len(cells))
+
+
 def test_cells_found_after_a_start_are_started_from_and_the_map_counts_survive_a_checkpoint() -> None:
     """A start reads the cells as kept when the last new cell came; cells found later are started from too, and
     the per-map start counts come back from a checkpoint's per-cell ones."""
