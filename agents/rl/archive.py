@@ -54,7 +54,7 @@ from longplay.agents.rl.config import ARCHIVE_CELLS
 from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.game import Button
 
-#: ``cell="position"``: a cell is this many tiles square.
+#: ``cell="position"``: a cell is this many tiles square (by default; ``cell_tiles``).
 POSITION_TILES = 4
 #: ``cell="position"``: states kept per cell (the archive's ``capacity`` when smaller).
 POSITION_CAPACITY = 4
@@ -87,11 +87,12 @@ class StartArchive:
         buttons: The buttons those presses choose from (the policy's; default every button).
         frontier: Place cells: a cell's weight within its map is also divided by ``sqrt(1 + n)``, ``n`` the
             times an env stood there first in an episode (its offers), so rarely reached cells start more.
+        cell_tiles: Place cells: a cell's square is this many tiles a side.
     """
 
     def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0, cell: str = "milestones",
                  episode_steps: int = 0, explore_steps: int = 0, buttons: tuple[int, ...] | None = None,
-                 frontier: bool = False) -> None:
+                 frontier: bool = False, cell_tiles: int = POSITION_TILES) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
         if cell not in ARCHIVE_CELLS:
@@ -111,6 +112,7 @@ class StartArchive:
         self.explore_steps = explore_steps
         self.buttons = tuple(buttons) if buttons else tuple(range(len(Button)))
         self.frontier = frontier and cell in PLACE_CELLS
+        self.cell_tiles = cell_tiles
         # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level), (world
         # index, stage, flags, lead level) or (world index, stage, map, x // 4, y // 4), with lead level // 4
         # last for position_level; a state only starts envs of its own world (a world pool)
@@ -172,7 +174,7 @@ class StartArchive:
         """Every env's place as (map, x // 4, y // 4) columns (``position_level``: and lead level // 4), and its
         slot in ``visited``."""
         state = self.engine.state
-        columns = [state.map.long(), state.x.long() // POSITION_TILES, state.y.long() // POSITION_TILES]
+        columns = [state.map.long(), state.x.long() // self.cell_tiles, state.y.long() // self.cell_tiles]
         if self.cell == "position_level":
             columns.append(self.engine.lead_level().long() // POSITION_LEVELS)
         place = torch.stack(columns, dim=1)

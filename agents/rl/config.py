@@ -71,6 +71,9 @@ class TrainConfig:
     """Go-Explore's explore phase: an archived start is first walked on by 0 to this many random presses of the
     policy's buttons (on the reference engine, before its episode begins), so starts spread past the places
     the policy itself goes, and the new places they reach become cells of their own. 0: off."""
+    archive_cell_tiles: int = 4
+    """Place cells: the side of a cell's square in tiles (Go-Explore's cell resolution). Smaller squares keep
+    starts at more spots of a map, such as the tile before a one-tile exit, at the price of more cells."""
     archive_frontier: bool = False
     """Place cells (``position``, ``position_level``): weigh a cell within its map by how rarely envs stood in it
     too (``1 / sqrt(1 + n)``, ``n`` the times an env first stood there in an episode), Go-Explore's count
@@ -214,6 +217,8 @@ class TrainConfig:
             raise ValueError(f"invalid archive_cell {self.archive_cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
         if not isinstance(self.archive_episode_steps, int) or self.archive_episode_steps < 0:
             raise ValueError(f"invalid archive_episode_steps {self.archive_episode_steps!r}; must be an int >= 0")
+        if not isinstance(self.archive_cell_tiles, int) or self.archive_cell_tiles < 1:
+            raise ValueError(f"invalid archive_cell_tiles {self.archive_cell_tiles!r}; must be an int >= 1")
         if not isinstance(self.archive_explore_steps, int) or self.archive_explore_steps < 0:
             raise ValueError(f"invalid archive_explore_steps {self.archive_explore_steps!r}; must be an int >= 0")
         if not isinstance(self.archive_capacity, int) or self.archive_capacity < 1:

@@ -141,23 +141,22 @@ def test_flag_cells_also_keep_the_state_where_a_new_event_flag_was_set() -> None
     assert sum(archive.offered.values()) == 4
 
 
-@pytest.mark.parametrize("cell", ["position", "position_level"])
-def test_position_cells_keep_where_an_env_first_stood_in_each_square(cell: str) -> None:
+@pytest.mark.parametrize(("cell", "tiles"), [("position", 4), ("position_level", 4), ("position", 2)])
+def test_position_cells_keep_where_an_env_first_stood_in_each_square(cell: str, tiles: int) -> None:
     """``cell="position"``: each 4x4-tile square an env walks into is a cell (world, milestones, map, x // 4,
     y // 4), offered once per episode, at most ``POSITION_CAPACITY`` states each, and a start from a cell puts
     the env there; ``position_level`` adds the lead's level // 4 to the cell (the partner's level 5 makes the
-    lab's squares cells of bucket 1 once taken)."""
-    from longplay.agents.rl.archive import POSITION_CAPACITY, POSITION_LEVELS, POSITION_TILES
+    lab's squares cells of bucket 1 once taken); ``cell_tiles`` sets the square's side."""
+    from longplay.agents.rl.archive import POSITION_CAPACITY, POSITION_LEVELS
 
     def cell_of(env: int) -> tuple[int, ...]:
         s = engine.state
-        key = (0, int(engine.milestones[env]), int(s.map[env]), int(s.x[env]) // POSITION_TILES,
-               int(s.y[env]) // POSITION_TILES)
+        key = (0, int(engine.milestones[env]), int(s.map[env]), int(s.x[env]) // tiles, int(s.y[env]) // tiles)
         return key + ((int(engine.lead_level()[env]) // POSITION_LEVELS,) if cell == "position_level" else ())
 
     engine = BatchedQuest(2, size="mini", max_episode_steps=None)
     engine.reset(seed=0)
-    archive = StartArchive(engine, fraction=1.0, capacity=64, seed=0, cell=cell)
+    archive = StartArchive(engine, fraction=1.0, capacity=64, seed=0, cell=cell, cell_tiles=tiles)
     squares: set[tuple[int, ...]] = set()
     for button in presses_to_leave_the_house(0, "got_partner"):
         _, reward, terminated, truncated, _ = engine.step(torch.full((2,), button))
@@ -170,7 +169,7 @@ def test_position_cells_keep_where_an_env_first_stood_in_each_square(cell: str) 
     assert all(len(kept) <= POSITION_CAPACITY for kept in archive.states.values())
     for (_, _, place, cx, cy, *_), kept in archive.states.items():
         for state in kept:
-            assert (state.map, state.x // POSITION_TILES, state.y // POSITION_TILES) == (place, cx, cy)
+            assert (state.map, state.x // tiles, state.y // tiles) == (place, cx, cy)
     assert archive.restart(torch.tensor([True, False])) == [0]
     assert cell_of(0) in archive.states and archive.visited.marked(0) == 0  # the start's episode is a new one
 
