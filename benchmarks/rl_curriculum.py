@@ -3,13 +3,14 @@
     python benchmarks/rl_curriculum.py --seed 0 [--n-epochs 2] [--threads 2] [--runs-dir runs/train]
 
 Runs the recipe of ``docs/rl.md`` ("The badge in one command") on the device-resident PPO with two PPO passes
-per rollout: step 1 the ``quest`` preset with position-cell archive starts walked on by up to 32 random
-presses (partner, lane, a wild win), step 2 grinding, steps 3 and 4 trainers and a gym that pays again once
-the lead is strong, step 5 Go-Explore's explore phase from position-and-level cells. Each step is printed as
-the ``longplay train`` command it runs, then timed; the table at the end gives each step's minutes,
-training steps/s and the evaluation milestones at its end, and ``curriculum.json`` in the run folder keeps
-them. Run again with the same arguments, it skips the steps whose checkpoints are there and goes on from the
-last one (a crash loses at most a checkpoint interval).
+per rollout: step 1 the ``quest`` preset with position-cell archive starts walked on by up to 32 random presses
+(partner, lane, a wild win), step 2 grinding with nine in ten finished episodes started from the archive for 256
+steps (the explore phase kept on), steps 3 and 4 trainers and a gym that pays again once the lead is strong (the
+same archive), step 5 Go-Explore's explore phase from position-and-level cells. Each step is printed as the
+``longplay train`` command it runs, then timed; the table at the end gives each step's minutes, training steps/s
+and the evaluation milestones at its end, and ``curriculum.json`` in the run folder keeps them. Run again with
+the same arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses
+at most a checkpoint interval).
 
 ``--scale`` multiplies every step's budget (0.01 for a smoke run). The run folder can then be charted:
 ``python benchmarks/rl_learning.py --from-runs RUN_DIR``; ``python benchmarks/rl_policy_milestones.py
@@ -33,7 +34,8 @@ SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage
 STEPS: list[tuple[float, list[str]]] = [
     (6, ["--shaping", "quest", "--max-episode-steps", "2048", "--learning-rate", "5e-4",
          "--archive-starts", "0.5", "--archive-cell", "position", "--archive-explore-steps", "32"]),
-    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096", "--archive-explore-steps", "0"]),
+    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096", "--archive-starts", "0.9",
+          "--archive-episode-steps", "256"]),
     (16, ["--no-anneal-lr", "--learning-rate", "2.5e-4", "--shaping", SHAPING_GYM + "13"]),
     (20, ["--max-episode-steps", "6144", "--shaping", SHAPING_GYM + "11"]),
     (32, ["--archive-starts", "0.9", "--archive-cell", "position_level", "--archive-episode-steps", "256",
@@ -68,12 +70,13 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every step's env steps")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--run-name", default=None, help="default: curriculum__seedN")
+    parser.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (0: all, one per 1M)")
     args = parser.parse_args()
 
     name = args.run_name or f"curriculum__seed{args.seed}"
     run_dir = Path(args.runs_dir) / "train" / name
     exe = shutil.which("longplay") or sys.exit("longplay is not installed (pip install -e .)")
-    common = ["--torch-threads", str(args.threads), "--no-progress"]
+    common = ["--torch-threads", str(args.threads), "--no-progress", "--keep-checkpoints", str(args.keep_checkpoints)]
     record_path = run_dir / "curriculum.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"steps": []}
     done = {r["step"] for r in record["steps"]}
