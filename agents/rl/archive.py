@@ -18,13 +18,14 @@ can beat its leader) is practised from the strong states themselves, not only by
 there from the world's start. ``episode_steps`` gives archived starts their own, shorter episode limit, so
 more of them are played.
 
-``cell="position"`` is Go-Explore's own cell: (milestones reached, map, x // 4, y // 4), a state offered the
-first time an env stands in that square in its episode, so starts come from every place the run reached and
-the frontier gets explored from. ``cell="position_level"`` adds the lead's level // 4: a place reached with a
-stronger lead is a new cell, so the gym entered at level 12 is a start of its own (and new, so tried first)
-beside the gym entered at level 6, and so is each square further in (the aisle past the gym's trainers).
-A place start picks a map first (weight ``1 / sqrt(1 + n)``, ``n`` the starts taken from its cells), then a
-cell in it as above, so a small map (the gym: 3% of the cells) is started from as often as a big one (the
+``cell="position"`` is Go-Explore's own cell: (milestones reached, map, x // 4, y // 4; ``cell_tiles`` sets the
+square's side), a state offered the first time an env stands in that square in its episode, so starts come from
+every place the run reached and the frontier gets explored from; ``frontier`` starts the squares envs rarely
+stood in more often (Go-Explore's count score). ``cell="position_level"`` adds the lead's level // 4: a place
+reached with a stronger lead is a new cell, so the gym entered at level 12 is a start of its own (and new, so
+tried first) beside the gym entered at level 6, and so is each square further in (the aisle past the gym's
+trainers). A place start picks a map first (weight ``1 / sqrt(1 + n)``, ``n`` the starts taken from its cells),
+then a cell in it as above, so a small map (the gym: 3% of the cells) is started from as often as a big one (the
 town and the lane: three quarters of them).
 
 ``explore_steps`` adds Go-Explore's explore phase: before an archived start's episode begins, its state is
@@ -171,8 +172,8 @@ class StartArchive:
                     kept[slot] = self.engine.state_of(env)
 
     def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every env's place as (map, x // 4, y // 4) columns (``position_level``: and lead level // 4), and its
-        slot in ``visited``."""
+        """Every env's place as (map, x // ``cell_tiles``, y // ``cell_tiles``) columns (``position_level``: and
+        lead level // 4), and its slot in ``visited``."""
         state = self.engine.state
         columns = [state.map.long(), state.x.long() // self.cell_tiles, state.y.long() // self.cell_tiles]
         if self.cell == "position_level":

@@ -316,6 +316,13 @@ class DeviceMilestones:
 
 
 # ============================================================================================== helpers
+def same_archive_cells(saved: dict[str, Any], config: TrainConfig) -> bool:
+    """True when a checkpoint's config (``saved``, a dict) archived by the same cells as ``config``: the same
+    kind, and for place cells squares of the same size (the archive carries on; else a new one starts)."""
+    return (saved.get("archive_cell", "milestones"), saved.get("archive_cell_tiles", 4)) == \
+        (config.archive_cell, config.archive_cell_tiles)
+
+
 def _checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
                 description: dict[str, Any], n_actions: int, global_step: int, iteration: int,
                 extra: dict[str, Any]) -> Path:
@@ -408,8 +415,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         optimizer.param_groups[0]["fused"] = True  # (a checkpoint from before it was fused says otherwise)
         iteration, global_step = int(state["iteration"]) + 1, int(state["step"])
         torch.set_rng_state(state["rng"]["torch"])
-        if archive is not None and "archive" in state and \
-                state["config"].get("archive_cell", "milestones") == config.archive_cell:
+        if archive is not None and "archive" in state and same_archive_cells(state["config"], config):
             archive.load_state_dict(state["archive"])  # (a curriculum step to other cells starts a new archive)
         if shaping is not None and "shaping" in state:
             shaping.load_state_dict(state["shaping"])

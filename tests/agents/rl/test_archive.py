@@ -301,3 +301,16 @@ def test_ppo_device_trains_and_resumes_with_archive_starts(tmp_path: Path) -> No
     assert resumed.steps == 192
     with pytest.raises(ValueError, match="archive_starts needs"):
         TrainConfig(learner="ppo", archive_starts=0.5).validate()
+
+
+def test_a_resume_keeps_the_archive_only_for_the_same_cells() -> None:
+    """A curriculum step to another cell kind or another square size starts a new archive: keys of 4x4 squares
+    read as 2x2 ones would start envs from the wrong places."""
+    from longplay.agents.rl.config import TrainConfig
+    from longplay.agents.rl.ppo_device import same_archive_cells
+
+    config = TrainConfig(archive_cell="position")
+    assert same_archive_cells(config.to_dict(), config)
+    assert same_archive_cells({"archive_cell": "position"}, config)  # a checkpoint from before the field
+    assert not same_archive_cells(TrainConfig(archive_cell="position", archive_cell_tiles=2).to_dict(), config)
+    assert not same_archive_cells(TrainConfig(archive_cell="position_level").to_dict(), config)
