@@ -319,7 +319,8 @@ class DeviceMilestones:
 def same_archive_cells(saved: dict[str, Any], config: TrainConfig) -> bool:
     """True when a checkpoint's config (``saved``, a dict) archived by the same cells as ``config``: the same
     kind, and for place cells squares of the same size (the archive carries on; else a new one starts)."""
-    return (saved.get("archive_cell", "milestones"), saved.get("archive_cell_tiles", 4)) == \
+    return (saved.get("archive_cell", TrainConfig.archive_cell),
+            saved.get("archive_cell_tiles", TrainConfig.archive_cell_tiles)) == \
         (config.archive_cell, config.archive_cell_tiles)
 
 
