@@ -34,6 +34,14 @@ host; the archived state itself is left as it was). The policy returns to a plac
 back the way it came (a policy that walks into the gym and straight out again); random presses from there
 reach the squares next to it, which become cells of their own, and start the policy where it had never been.
 
+``focus`` trains the policy where it stops: that fraction of archived starts is drawn from the cells of the
+*stall stage* only, the number of milestones at which episodes from the world's start most often end (a
+histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). A policy that takes the
+partner and then walks round the town, never finding its one-tile exit, gets most of its archived starts in
+the town after the partner, from every square of it, and learns the way out back from the squares next to
+the exit (the backward algorithm of learning from a demonstration, with the archive as the demonstration),
+rather than most of its starts further on, where the archive is largest and the policy never arrives.
+
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
 archived start's milestones as reached in its episode.
@@ -65,6 +73,10 @@ POSITION_OFFERS = 16
 POSITION_BITS = 12
 #: ``cell="position_level"``: a cell spans this many levels of the lead creature.
 POSITION_LEVELS = 4
+#: ``focus``: the stall stage's histogram weighs each new episode end this fraction (about the last this many).
+STALL_WINDOW = 256
+#: ``focus``: stages counted (milestone counts above this are counted here).
+MAX_STAGES = 64
 #: The cells that are places (``position``, ``position_level``).
 PLACE_CELLS = ("position", "position_level")
 
@@ -89,11 +101,12 @@ class StartArchive:
         frontier: Place cells: a cell's weight within its map is also divided by ``sqrt(1 + n)``, ``n`` the
             times an env stood there first in an episode (its offers), so rarely reached cells start more.
         cell_tiles: Place cells: a cell's square is this many tiles a side.
+        focus: Fraction of starts drawn from the stall stage's cells only (see the module docstring).
     """
 
     def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0, cell: str = "milestones",
                  episode_steps: int = 0, explore_steps: int = 0, buttons: tuple[int, ...] | None = None,
-                 frontier: bool = False, cell_tiles: int = POSITION_TILES) -> None:
+                 frontier: bool = False, cell_tiles: int = POSITION_TILES, focus: float = 0.0) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"archive_starts must be in [0, 1], got {fraction}")
         if cell not in ARCHIVE_CELLS:
@@ -114,6 +127,7 @@ class StartArchive:
         self.buttons = tuple(buttons) if buttons else tuple(range(len(Button)))
         self.frontier = frontier and cell in PLACE_CELLS
         self.cell_tiles = cell_tiles
+        self.focus = focus
         # cell -> QuestStates, a cell being (world index, stage), (world index, stage, lead level), (world
         # index, stage, flags, lead level) or (world index, stage, map, x // 4, y // 4), with lead level // 4
         # last for position_level; a state only starts envs of its own world (a world pool)
@@ -122,16 +136,24 @@ class StartArchive:
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
         self.map_taken: dict[tuple[int, int], int] = {}  # place cells: starts drawn per (world index, map)
         self._keys: dict[int, dict[int, list[tuple[int, ...]]]] | None = None  # see _keys_by_map; None: rebuild
+        self._stage_keys: dict[tuple[int, int], dict[int, list[tuple[int, ...]]]] = {}  # and by (world, stage)
         self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
         self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
         # place cells: which cells (hashed into slots) each env has stood in this episode
         self.visited = EpisodeStamps(len(self.best_level), 2 ** POSITION_BITS, self.best_level.device) \
             if cell in PLACE_CELLS else None
+        # focus: where episodes from the world's start end (a decaying histogram of their milestone counts), the
+        # milestones of every running episode as of the last step, and which running episodes the archive started
+        device = self.best_level.device
+        self.stall_ends = torch.zeros(MAX_STAGES, dtype=torch.float64, device=device)
+        self.progress = engine.milestones.clone()
+        self.started = torch.zeros(len(self.best_level), dtype=torch.bool, device=device)
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
         a new event flag; ``"position"``, ``"position_level"``: a cell not stood in before in the episode) this
-        step and did not end their episode on it."""
+        step and did not end their episode on it; counts where episodes from the world's start ended."""
+        self._count_ends(done)
         if self.cell in PLACE_CELLS:
             got, places = self._new_places(done)
         elif self.cell in ("level", "flags"):
@@ -171,6 +193,22 @@ class StartArchive:
                 if slot < capacity:
                     kept[slot] = self.engine.state_of(env)
 
+    def _count_ends(self, done: torch.Tensor) -> None:
+        """Adds the episodes from the world's start that ended this step to the stall histogram (their milestones
+        as of the step before: the end's own step is read after the reset), without a host sync."""
+        ended = done & ~self.started
+        counts = torch.bincount(self.progress.long().clamp(0, MAX_STAGES - 1), weights=ended.double(),
+                                minlength=MAX_STAGES)
+        self.stall_ends.mul_((1.0 - 1.0 / STALL_WINDOW) ** ended.sum()).add_(counts / STALL_WINDOW)
+        self.started &= ~done
+        self.progress = self.engine.milestones.clone()
+
+    def stall_stage(self) -> int | None:
+        """The milestone count at which episodes from the world's start most often end (None before one has)."""
+        if not bool(self.stall_ends.any()):
+            return None
+        return int(self.stall_ends.argmax())
+
     def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every env's place as (map, x // ``cell_tiles``, y // ``cell_tiles``) columns (``position_level``: and
         lead level // 4), and its slot in ``visited``."""
@@ -208,11 +246,14 @@ class StartArchive:
         from longplay.envs.quest.rng import episode_key
 
         chosen, states = [], []
+        stall = self.stall_stage() if self.focus else None
         for env in torch.nonzero(done).flatten().tolist():
             if self.rng.random() >= self.fraction:
                 continue
             world = int(self.engine.world_of[env])
             by_map = self._keys_by_map().get(world)
+            if stall is not None and by_map and self.rng.random() < self.focus:  # the stall stage's cells only
+                by_map = self._stage_keys_by_map(world, stall) or by_map
             if not by_map:
                 continue
             if self.cell in PLACE_CELLS:  # a map first, each as often as the others, then a cell in it
@@ -238,6 +279,8 @@ class StartArchive:
         if chosen:
             self.engine.load_states(chosen, states)
             idx = torch.as_tensor(chosen, device=self.best_level.device)
+            self.started[idx] = True
+            self.progress[idx] = self.engine.milestones[idx]
             self.best_level[idx] = self.engine.lead_level()[idx]
             if self.best_flags is not None:
                 self.best_flags[idx] = self.engine.flag_count()[idx]
@@ -252,12 +295,22 @@ class StartArchive:
         """world index -> map -> its cells in order (place cells; other cells all under map -1), kept until a new
         cell comes (a start reads it, so it is not rebuilt from every cell for each start)."""
         if self._keys is None:
+            self._stage_keys = {}
             keys: dict[int, dict[int, list[tuple[int, ...]]]] = {}
             for key in sorted(self.states):
                 place = key[2] if self.cell in PLACE_CELLS else -1
                 keys.setdefault(key[0], {}).setdefault(place, []).append(key)
             self._keys = {world: dict(sorted(by_map.items())) for world, by_map in keys.items()}
         return self._keys
+
+    def _stage_keys_by_map(self, world: int, stage: int) -> dict[int, list[tuple[int, ...]]]:
+        """:meth:`_keys_by_map` of one world, keeping only the cells of one stage (maps without any left out)."""
+        by_map = self._keys_by_map().get(world, {})  # (rebuilt after a new cell, and then these too)
+        found = self._stage_keys.get((world, stage))
+        if found is None:
+            found = {m: kept for m, keys in by_map.items() if (kept := [k for k in keys if k[1] == stage])}
+            self._stage_keys[world, stage] = found
+        return found
 
     def _explore(self, state: Any, world: Any) -> Any:
         """A copy of ``state`` walked on by 0 to ``explore_steps`` random presses (the explore phase); stops early
@@ -272,7 +325,8 @@ class StartArchive:
         return state
 
     def summary(self) -> dict[str, float]:
-        """``charts/archive/...`` scalars: states kept and starts taken per stage (summed over levels)."""
+        """``charts/archive/...`` scalars: states kept and starts taken per stage (summed over levels), and with
+        ``focus`` the stall stage."""
         out: dict[str, float] = {}
         for (_, stage, *_), kept in sorted(self.states.items()):
             name = f"charts/archive/states_stage{stage}"
@@ -280,6 +334,8 @@ class StartArchive:
         for (_, stage, *_), taken in sorted(self.taken.items()):
             name = f"charts/archive/starts_stage{stage}"
             out[name] = out.get(name, 0.0) + taken
+        if self.focus and (stall := self.stall_stage()) is not None:
+            out["charts/archive/stall_stage"] = float(stall)
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -289,7 +345,7 @@ class StartArchive:
         worlds = self.engine.worlds
         return {"states": [(k, [save(st, worlds[k[0]]) for st in kept]) for k, kept in self.states.items()],
                 "offered": list(self.offered.items()), "taken": list(self.taken.items()),
-                "rng": self.rng.bit_generator.state}
+                "rng": self.rng.bit_generator.state, "stall_ends": self.stall_ends.tolist()}
 
     def load_state_dict(self, data: dict[str, Any]) -> None:
         """Restores :meth:`state_dict` (on resume)."""
@@ -305,3 +361,5 @@ class StartArchive:
                 self.map_taken[key[0], key[2]] = self.map_taken.get((key[0], key[2]), 0) + taken
         self._keys = None
         self.rng.bit_generator.state = data["rng"]
+        if "stall_ends" in data:  # (checkpoints from before ``focus`` start a new histogram)
+            self.stall_ends = torch.tensor(data["stall_ends"], dtype=torch.float64, device=self.stall_ends.device)

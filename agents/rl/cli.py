@@ -37,7 +37,7 @@ RESUMABLE = {"total_steps", "device", "progress", "eval_every", "eval_episodes",
 #: epochs buy env steps per minute where exploring matters more than squeezing each rollout.
 CURRICULUM = {"shaping", "max_episode_steps", "learning_rate", "anneal_lr", "ent_coef", "n_epochs", "n_minibatches",
               "archive_starts", "archive_cell", "archive_episode_steps", "archive_explore_steps",
-              "archive_cell_tiles", "archive_frontier"}
+              "archive_cell_tiles", "archive_frontier", "archive_focus"}
 _CHOICES = {"learner": LEARNERS, "vec_env": VEC_ENVS, "obs_mode": OBS_MODES, "device": DEVICES,
             "archive_cell": ARCHIVE_CELLS}
 

@@ -79,6 +79,11 @@ class TrainConfig:
     too (``1 / sqrt(1 + n)``, ``n`` the times an env first stood there in an episode), Go-Explore's count
     score, so starts go to the frontier (the one square by a narrow exit) rather than spread over every
     square of a town the policy crosses anyway."""
+    archive_focus: float = 0.0
+    """Fraction of archived starts drawn only from the cells of the *stall stage*: the number of milestones at
+    which episodes from the world's start most often end (over about the last 256 of them). The policy from the
+    world's start is then trained most where it stops (the town it never leaves by a one-tile exit), as in
+    the backward algorithm of learning from a demonstration, instead of where the archive is largest. 0: off."""
 
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"
@@ -217,6 +222,8 @@ class TrainConfig:
             raise ValueError(f"invalid archive_cell {self.archive_cell!r}; valid: {', '.join(ARCHIVE_CELLS)}")
         if not isinstance(self.archive_episode_steps, int) or self.archive_episode_steps < 0:
             raise ValueError(f"invalid archive_episode_steps {self.archive_episode_steps!r}; must be an int >= 0")
+        if not 0.0 <= self.archive_focus <= 1.0:
+            raise ValueError(f"invalid archive_focus {self.archive_focus}; must be in [0, 1]")
         if not isinstance(self.archive_cell_tiles, int) or self.archive_cell_tiles < 1:
             raise ValueError(f"invalid archive_cell_tiles {self.archive_cell_tiles!r}; must be an int >= 1")
         if not isinstance(self.archive_explore_steps, int) or self.archive_explore_steps < 0:

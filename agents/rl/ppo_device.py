@@ -402,8 +402,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         if DeviceMilestones.available(engine) else None
     archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed,
                            config.archive_cell, config.archive_episode_steps, config.archive_explore_steps,
-                           buttons, frontier=config.archive_frontier,
-                           cell_tiles=config.archive_cell_tiles) if config.archive_starts else None
+                           buttons, frontier=config.archive_frontier, cell_tiles=config.archive_cell_tiles,
+                           focus=config.archive_focus) if config.archive_starts else None
 
     num_iterations = max(config.total_steps // config.batch_size, 1)
     iteration, global_step = 1, 0
