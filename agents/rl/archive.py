@@ -35,12 +35,13 @@ back the way it came (a policy that walks into the gym and straight out again); 
 reach the squares next to it, which become cells of their own, and start the policy where it had never been.
 
 ``focus`` trains the policy where it stops: that fraction of archived starts is drawn from the cells of the
-*stall stage* only, the number of milestones at which episodes from the world's start most often end (a
-histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). A policy that takes the
-partner and then walks round the town, never finding its one-tile exit, gets most of its archived starts in
-the town after the partner, from every square of it, and learns the way out back from the squares next to
-the exit (the backward algorithm of learning from a demonstration, with the archive as the demonstration),
-rather than most of its starts further on, where the archive is largest and the policy never arrives.
+*stall*: the number of milestones and (place cells) the map at which episodes from the world's start most
+often end (a histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). A policy
+that takes the partner and then walks round the town, never finding its one-tile exit, gets most of its
+archived starts in the town after the partner (with ``frontier``, in the squares of it envs rarely reach) and
+learns the way out back from the squares next to the exit (the backward algorithm of learning from a
+demonstration, with the archive as the demonstration), rather than most of its starts further on, where the
+archive is largest and the policy never arrives.
 
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
@@ -75,8 +76,8 @@ POSITION_BITS = 12
 POSITION_LEVELS = 4
 #: ``focus``: the stall stage's histogram weighs each new episode end this fraction (about the last this many).
 STALL_WINDOW = 256
-#: ``focus``: stages counted (milestone counts above this are counted here).
-MAX_STAGES = 64
+#: ``focus``: stages and maps counted (counts and map ids above these are counted as the last).
+MAX_STAGES, MAX_MAPS = 64, 256
 #: The cells that are places (``position``, ``position_level``).
 PLACE_CELLS = ("position", "position_level")
 
@@ -101,7 +102,7 @@ class StartArchive:
         frontier: Place cells: a cell's weight within its map is also divided by ``sqrt(1 + n)``, ``n`` the
             times an env stood there first in an episode (its offers), so rarely reached cells start more.
         cell_tiles: Place cells: a cell's square is this many tiles a side.
-        focus: Fraction of starts drawn from the stall stage's cells only (see the module docstring).
+        focus: Fraction of starts drawn from the stall's cells only (see the module docstring).
     """
 
     def __init__(self, engine: Any, fraction: float, capacity: int = 64, seed: int = 0, cell: str = "milestones",
@@ -136,7 +137,7 @@ class StartArchive:
         self.taken: dict[tuple[int, ...], int] = {}  # starts drawn
         self.map_taken: dict[tuple[int, int], int] = {}  # place cells: starts drawn per (world index, map)
         self._keys: dict[int, dict[int, list[tuple[int, ...]]]] | None = None  # see _keys_by_map; None: rebuild
-        self._stage_keys: dict[tuple[int, int], dict[int, list[tuple[int, ...]]]] = {}  # and by (world, stage)
+        self._stage_keys: dict[tuple[int, ...], dict[int, list[tuple[int, ...]]]] = {}  # by (world, stall)
         self.best_level = engine.lead_level().clone()  # cell="level"/"flags": the best lead level of each episode
         self.best_flags = engine.flag_count().clone() if cell == "flags" else None  # and the most flags
         # place cells: which cells (hashed into slots) each env has stood in this episode
@@ -145,8 +146,8 @@ class StartArchive:
         # focus: where episodes from the world's start end (a decaying histogram of their milestone counts), the
         # milestones of every running episode as of the last step, and which running episodes the archive started
         device = self.best_level.device
-        self.stall_ends = torch.zeros(MAX_STAGES, dtype=torch.float64, device=device)
-        self.progress = engine.milestones.clone()
+        self.stall_ends = torch.zeros(MAX_STAGES * MAX_MAPS, dtype=torch.float64, device=device)
+        self.progress = self._stall_bins()
         self.started = torch.zeros(len(self.best_level), dtype=torch.bool, device=device)
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
@@ -195,19 +196,24 @@ class StartArchive:
 
     def _count_ends(self, done: torch.Tensor) -> None:
         """Adds the episodes from the world's start that ended this step to the stall histogram (their milestones
-        as of the step before: the end's own step is read after the reset), without a host sync."""
+        and map as of the step before: the end's own step is read after the reset), without a host sync."""
         ended = done & ~self.started
-        counts = torch.bincount(self.progress.long().clamp(0, MAX_STAGES - 1), weights=ended.double(),
-                                minlength=MAX_STAGES)
+        counts = torch.bincount(self.progress, weights=ended.double(), minlength=len(self.stall_ends))
         self.stall_ends.mul_((1.0 - 1.0 / STALL_WINDOW) ** ended.sum()).add_(counts / STALL_WINDOW)
         self.started &= ~done
-        self.progress = self.engine.milestones.clone()
+        self.progress = self._stall_bins()
 
-    def stall_stage(self) -> int | None:
-        """The milestone count at which episodes from the world's start most often end (None before one has)."""
+    def _stall_bins(self) -> torch.Tensor:
+        """Every env's (milestones, map) as one bin of the stall histogram (map 0 for cells that are no places)."""
+        stage = self.engine.milestones.long().clamp(0, MAX_STAGES - 1)
+        place = self.engine.state.map.long().clamp(0, MAX_MAPS - 1) if self.cell in PLACE_CELLS else 0
+        return stage * MAX_MAPS + place
+
+    def stall(self) -> tuple[int, int] | None:
+        """(milestones, map) where episodes from the world's start most often end (None before one has)."""
         if not bool(self.stall_ends.any()):
             return None
-        return int(self.stall_ends.argmax())
+        return divmod(int(self.stall_ends.argmax()), MAX_MAPS)
 
     def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every env's place as (map, x // ``cell_tiles``, y // ``cell_tiles``) columns (``position_level``: and
@@ -246,14 +252,14 @@ class StartArchive:
         from longplay.envs.quest.rng import episode_key
 
         chosen, states = [], []
-        stall = self.stall_stage() if self.focus else None
+        stall = self.stall() if self.focus else None
         for env in torch.nonzero(done).flatten().tolist():
             if self.rng.random() >= self.fraction:
                 continue
             world = int(self.engine.world_of[env])
             by_map = self._keys_by_map().get(world)
-            if stall is not None and by_map and self.rng.random() < self.focus:  # the stall stage's cells only
-                by_map = self._stage_keys_by_map(world, stall) or by_map
+            if stall is not None and by_map and self.rng.random() < self.focus:  # the stall's cells only
+                by_map = self._stall_keys_by_map(world, *stall) or by_map
             if not by_map:
                 continue
             if self.cell in PLACE_CELLS:  # a map first, each as often as the others, then a cell in it
@@ -280,7 +286,7 @@ class StartArchive:
             self.engine.load_states(chosen, states)
             idx = torch.as_tensor(chosen, device=self.best_level.device)
             self.started[idx] = True
-            self.progress[idx] = self.engine.milestones[idx]
+            self.progress[idx] = self._stall_bins()[idx]
             self.best_level[idx] = self.engine.lead_level()[idx]
             if self.best_flags is not None:
                 self.best_flags[idx] = self.engine.flag_count()[idx]
@@ -303,13 +309,16 @@ class StartArchive:
             self._keys = {world: dict(sorted(by_map.items())) for world, by_map in keys.items()}
         return self._keys
 
-    def _stage_keys_by_map(self, world: int, stage: int) -> dict[int, list[tuple[int, ...]]]:
-        """:meth:`_keys_by_map` of one world, keeping only the cells of one stage (maps without any left out)."""
+    def _stall_keys_by_map(self, world: int, stage: int, place: int) -> dict[int, list[tuple[int, ...]]]:
+        """:meth:`_keys_by_map` of one world, keeping only the cells of one stage and, for place cells, of map
+        ``place`` when it has any (else the stage's cells on every map)."""
         by_map = self._keys_by_map().get(world, {})  # (rebuilt after a new cell, and then these too)
-        found = self._stage_keys.get((world, stage))
+        found = self._stage_keys.get((world, stage, place))
         if found is None:
             found = {m: kept for m, keys in by_map.items() if (kept := [k for k in keys if k[1] == stage])}
-            self._stage_keys[world, stage] = found
+            if place in found and self.cell in PLACE_CELLS:
+                found = {place: found[place]}
+            self._stage_keys[world, stage, place] = found
         return found
 
     def _explore(self, state: Any, world: Any) -> Any:
@@ -326,7 +335,7 @@ class StartArchive:
 
     def summary(self) -> dict[str, float]:
         """``charts/archive/...`` scalars: states kept and starts taken per stage (summed over levels), and with
-        ``focus`` the stall stage."""
+        ``focus`` the stall's stage and map."""
         out: dict[str, float] = {}
         for (_, stage, *_), kept in sorted(self.states.items()):
             name = f"charts/archive/states_stage{stage}"
@@ -334,8 +343,8 @@ class StartArchive:
         for (_, stage, *_), taken in sorted(self.taken.items()):
             name = f"charts/archive/starts_stage{stage}"
             out[name] = out.get(name, 0.0) + taken
-        if self.focus and (stall := self.stall_stage()) is not None:
-            out["charts/archive/stall_stage"] = float(stall)
+        if self.focus and (stall := self.stall()) is not None:
+            out["charts/archive/stall_stage"], out["charts/archive/stall_map"] = map(float, stall)
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -361,5 +370,5 @@ class StartArchive:
                 self.map_taken[key[0], key[2]] = self.map_taken.get((key[0], key[2]), 0) + taken
         self._keys = None
         self.rng.bit_generator.state = data["rng"]
-        if "stall_ends" in data:  # (checkpoints from before ``focus`` start a new histogram)
+        if len(data.get("stall_ends", ())) == len(self.stall_ends):  # (older checkpoints: a new histogram)
             self.stall_ends = torch.tensor(data["stall_ends"], dtype=torch.float64, device=self.stall_ends.device)

@@ -318,24 +318,27 @@ def test_a_resume_keeps_the_archive_only_for_the_same_cells() -> None:
 
 @pytest.mark.parametrize("focus", [0.0, 1.0])
 def test_focus_starts_from_where_episodes_from_the_worlds_start_end(focus: float) -> None:
-    """``focus``: starts come from the cells of the stage where episodes from the world's start end most often
-    (here 2: every env took the partner, then its episode ended); episodes the archive started do not move that
-    stage. Without it, starts spread over every stage's cells."""
+    """``focus``: starts come from the cells of the stage and map where episodes from the world's start end most
+    often (here: every env took the partner, then its episode ended where it stood); episodes the archive
+    started do not move that stall. Without it, starts spread over every stage's cells."""
     engine, archive = walked_archive(8, fraction=1.0, capacity=1, seed=0, cell="position", focus=focus)
     assert {k[1] for k in archive.states} >= {0, 1, 2}
+    where = int(engine.state.map[0])
+    assert any(k[1:3] == (2, where) for k in archive.states)
     everyone, nobody = torch.ones(8, dtype=torch.bool), torch.zeros(8, dtype=torch.bool)
     archive.record(torch.zeros(8), everyone)  # all eight episodes from the world's start end with 2 milestones
-    assert archive.stall_stage() == 2
+    assert archive.stall() == (2, where)
     before = archive.stall_ends.clone()
     for _ in range(10):
         assert len(archive.restart(everyone)) == 8
         archive.record(torch.zeros(8), nobody)
         archive.record(torch.zeros(8), everyone)  # archived episodes end: the histogram stays
     assert torch.equal(archive.stall_ends, before)
-    stages = {k[1] for k, n in archive.taken.items() if n}
-    assert stages == {2} if focus else len(stages) >= 3, stages
+    started = {k[1:3] for k, n in archive.taken.items() if n}
+    assert started == {(2, where)} if focus else len({stage for stage, _ in started}) >= 3, started
     if focus:
         assert archive.summary()["charts/archive/stall_stage"] == 2.0
+        assert archive.summary()["charts/archive/stall_map"] == where
         copy = StartArchive(engine, fraction=1.0, capacity=1, seed=0, cell="position", focus=focus)
         copy.load_state_dict(archive.state_dict())
-        assert copy.stall_stage() == 2 and torch.equal(copy.stall_ends, archive.stall_ends)
+        assert copy.stall() == (2, where) and torch.equal(copy.stall_ends, archive.stall_ends)
