@@ -33,12 +33,12 @@ SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage
 #: (millions of env steps at the step's end, the flags that start or change it).
 STEPS: list[tuple[float, list[str]]] = [
     (6, ["--shaping", "quest", "--max-episode-steps", "2048", "--learning-rate", "5e-4",
-         "--archive-starts", "0.5", "--archive-cell", "position", "--archive-explore-steps", "32"]),
-    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096", "--archive-starts", "0.9",
-          "--archive-episode-steps", "256"]),
+         "--archive-starts", "0.9", "--archive-cell", "position", "--archive-cell-tiles", "2", "--archive-frontier",
+         "--archive-episode-steps", "256", "--archive-explore-steps", "32", "--archive-focus", "0.5"]),
+    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096"]),
     (16, ["--no-anneal-lr", "--learning-rate", "2.5e-4", "--shaping", SHAPING_GYM + "13"]),
     (20, ["--max-episode-steps", "6144", "--shaping", SHAPING_GYM + "11"]),
-    (32, ["--archive-starts", "0.9", "--archive-cell", "position_level", "--archive-episode-steps", "256",
+    (32, ["--archive-cell", "position_level", "--archive-cell-tiles", "4", "--no-archive-frontier",
           "--archive-explore-steps", "96"]),
 ]
 

@@ -36,12 +36,16 @@ reach the squares next to it, which become cells of their own, and start the pol
 
 ``focus`` trains the policy where it stops: that fraction of archived starts is drawn from the cells of the
 *stall*: the number of milestones and (place cells) the map at which episodes from the world's start most
-often end (a histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). A policy
-that takes the partner and then walks round the town, never finding its one-tile exit, gets most of its
-archived starts in the town after the partner (with ``frontier``, in the squares of it envs rarely reach) and
-learns the way out back from the squares next to the exit (the backward algorithm of learning from a
-demonstration, with the archive as the demonstration), rather than most of its starts further on, where the
-archive is largest and the policy never arrives.
+often end (a histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). Among
+those cells, a cell is drawn with weight ``p (1 - p) + FOCUS_FLOOR``, ``p`` the share of the archived episodes
+started from it that reached one more milestone (``(wins + FOCUS_PRIOR) / (tries + 1)``, both counts decayed
+by ``FOCUS_DECAY`` at each try): the cells where the policy sometimes gets on and sometimes not come first,
+as in reverse curriculum generation (Florensa et al., 2017), not those it always leaves by the next milestone
+nor those it never does. A policy that takes the partner and then walks round the town, never finding its
+one-tile exit, gets most of its archived starts in the town after the partner, first by the exit, then further
+back as it learns the way from there (the backward algorithm of learning from a demonstration, with the
+archive as the demonstration), rather than most of its starts further on, where the archive is largest and
+the policy from the world's start never arrives.
 
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
@@ -78,6 +82,9 @@ POSITION_LEVELS = 4
 STALL_WINDOW = 256
 #: ``focus``: stages and maps counted (counts and map ids above these are counted as the last).
 MAX_STAGES, MAX_MAPS = 64, 256
+#: ``focus``: a stall cell's weight ``p (1 - p) + FOCUS_FLOOR``, ``p = (wins + FOCUS_PRIOR) / (tries + 1)`` over
+#: its archived episodes (a win: one more milestone reached), counts decayed by ``FOCUS_DECAY`` at each try.
+FOCUS_FLOOR, FOCUS_PRIOR, FOCUS_DECAY = 0.01, 0.1, 0.95
 #: The cells that are places (``position``, ``position_level``).
 PLACE_CELLS = ("position", "position_level")
 
@@ -149,6 +156,9 @@ class StartArchive:
         self.stall_ends = torch.zeros(MAX_STAGES * MAX_MAPS, dtype=torch.float64, device=device)
         self.progress = self._stall_bins()
         self.started = torch.zeros(len(self.best_level), dtype=torch.bool, device=device)
+        self.end_stage = self.progress // MAX_MAPS  # the milestones each episode that ended last step ended with
+        self.start_cell: dict[int, tuple[int, ...]] = {}  # env -> the cell its running archived episode began in
+        self.outcomes: dict[tuple[int, ...], tuple[float, float]] = {}  # cell -> decayed (tries, wins)
 
     def record(self, milestone_reward: torch.Tensor, done: torch.Tensor) -> None:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
@@ -201,6 +211,7 @@ class StartArchive:
         counts = torch.bincount(self.progress, weights=ended.double(), minlength=len(self.stall_ends))
         self.stall_ends.mul_((1.0 - 1.0 / STALL_WINDOW) ** ended.sum()).add_(counts / STALL_WINDOW)
         self.started &= ~done
+        self.end_stage = self.progress // MAX_MAPS
         self.progress = self._stall_bins()
 
     def _stall_bins(self) -> torch.Tensor:
@@ -252,13 +263,16 @@ class StartArchive:
         from longplay.envs.quest.rng import episode_key
 
         chosen, states = [], []
+        ended = torch.nonzero(done).flatten().tolist()
+        self._count_outcomes(ended)
         stall = self.stall() if self.focus else None
-        for env in torch.nonzero(done).flatten().tolist():
+        for env in ended:
             if self.rng.random() >= self.fraction:
                 continue
             world = int(self.engine.world_of[env])
             by_map = self._keys_by_map().get(world)
-            if stall is not None and by_map and self.rng.random() < self.focus:  # the stall's cells only
+            focused = stall is not None and bool(by_map) and self.rng.random() < self.focus
+            if focused:  # the stall's cells only
                 by_map = self._stall_keys_by_map(world, *stall) or by_map
             if not by_map:
                 continue
@@ -268,10 +282,14 @@ class StartArchive:
                 keys = by_map[maps[int(self.rng.choice(len(maps), p=weights / weights.sum()))]]
             else:
                 keys = by_map[-1]
-            weights = np.array([1.0 / np.sqrt(1.0 + self.taken.get(k, 0)) for k in keys])
-            if self.frontier:  # and by how rarely envs stood there: the frontier first
-                weights /= np.sqrt(1.0 + np.array([self.offered[k] for k in keys]))
+            if focused:  # the cells the policy sometimes gets on from first
+                weights = np.array([self._focus_weight(k) for k in keys])
+            else:
+                weights = np.array([1.0 / np.sqrt(1.0 + self.taken.get(k, 0)) for k in keys])
+                if self.frontier:  # and by how rarely envs stood there: the frontier first
+                    weights /= np.sqrt(1.0 + np.array([self.offered[k] for k in keys]))
             key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
+            self.start_cell[env] = key
             self.taken[key] = self.taken.get(key, 0) + 1
             if self.cell in PLACE_CELLS:
                 self.map_taken[world, key[2]] = self.map_taken.get((world, key[2]), 0) + 1
@@ -296,6 +314,23 @@ class StartArchive:
             if self.episode_steps:
                 self.engine.episode_limit[idx] = self.engine.episode_length[idx] + self.episode_steps
         return chosen
+
+    def _count_outcomes(self, ended: list[int]) -> None:
+        """Counts a try for the cell each archived episode that just ended began in, and a win where it ended
+        with more milestones than that cell's (one read of the ended envs' milestones)."""
+        begun = [(env, self.start_cell.pop(env)) for env in ended if env in self.start_cell]
+        if not begun:
+            return
+        stages = self.end_stage[torch.as_tensor([env for env, _ in begun])].tolist()
+        for (_, key), stage in zip(begun, stages, strict=True):
+            tries, wins = self.outcomes.get(key, (0.0, 0.0))
+            self.outcomes[key] = (tries * FOCUS_DECAY + 1.0, wins * FOCUS_DECAY + float(stage > key[1]))
+
+    def _focus_weight(self, key: tuple[int, ...]) -> float:
+        """A stall cell's weight: ``p (1 - p) + FOCUS_FLOOR`` (see the module docstring)."""
+        tries, wins = self.outcomes.get(key, (0.0, 0.0))
+        p = (wins + FOCUS_PRIOR) / (tries + 1.0)
+        return p * (1.0 - p) + FOCUS_FLOOR
 
     def _keys_by_map(self) -> dict[int, dict[int, list[tuple[int, ...]]]]:
         """world index -> map -> its cells in order (place cells; other cells all under map -1), kept until a new
@@ -354,7 +389,8 @@ class StartArchive:
         worlds = self.engine.worlds
         return {"states": [(k, [save(st, worlds[k[0]]) for st in kept]) for k, kept in self.states.items()],
                 "offered": list(self.offered.items()), "taken": list(self.taken.items()),
-                "rng": self.rng.bit_generator.state, "stall_ends": self.stall_ends.tolist()}
+                "rng": self.rng.bit_generator.state, "stall_ends": self.stall_ends.tolist(),
+                "outcomes": [(k, *v) for k, v in self.outcomes.items()]}
 
     def load_state_dict(self, data: dict[str, Any]) -> None:
         """Restores :meth:`state_dict` (on resume)."""
@@ -370,5 +406,6 @@ class StartArchive:
                 self.map_taken[key[0], key[2]] = self.map_taken.get((key[0], key[2]), 0) + taken
         self._keys = None
         self.rng.bit_generator.state = data["rng"]
+        self.outcomes = {tuple(k): (float(t), float(w)) for k, t, w in data.get("outcomes", ())}
         if len(data.get("stall_ends", ())) == len(self.stall_ends):  # (older checkpoints: a new histogram)
             self.stall_ends = torch.tensor(data["stall_ends"], dtype=torch.float64, device=self.stall_ends.device)

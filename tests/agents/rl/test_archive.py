@@ -336,9 +336,34 @@ def test_focus_starts_from_where_episodes_from_the_worlds_start_end(focus: float
     assert torch.equal(archive.stall_ends, before)
     started = {k[1:3] for k, n in archive.taken.items() if n}
     assert started == {(2, where)} if focus else len({stage for stage, _ in started}) >= 3, started
-    if focus:
+    if focus:  # each archived episode ended where it began, no milestone further: a try without a win
+        assert archive.outcomes and all(wins == 0.0 for _, wins in archive.outcomes.values())
+        assert sum(tries for tries, _ in archive.outcomes.values()) > 9
         assert archive.summary()["charts/archive/stall_stage"] == 2.0
         assert archive.summary()["charts/archive/stall_map"] == where
         copy = StartArchive(engine, fraction=1.0, capacity=1, seed=0, cell="position", focus=focus)
         copy.load_state_dict(archive.state_dict())
         assert copy.stall() == (2, where) and torch.equal(copy.stall_ends, archive.stall_ends)
+        assert copy.outcomes == archive.outcomes
+
+
+def test_focus_starts_most_from_the_cells_the_policy_sometimes_gets_on_from() -> None:
+    """Among the stall's cells, one from which half the archived episodes reached the next milestone gets most
+    starts; the cells never left that way and the one always left that way get few."""
+    from longplay.agents.rl.archive import MAX_MAPS
+
+    engine, archive = walked_archive(8, "reached_kelglen_lane", fraction=1.0, capacity=1, seed=0, cell="position",
+                                     focus=1.0)
+    town = max({k[2] for k in archive.states if k[1] == 2}, key=lambda m: sum(k[1:3] == (2, m) for k in archive.states))
+    archive.stall_ends[2 * MAX_MAPS + town] = 1.0  # as if episodes from the world's start ended in the town
+    cells = sorted(k for k in archive.states if k[1:3] == (2, town))
+    assert len(cells) >= 3
+    halfway, always = cells[0], cells[-1]
+    for key in cells:
+        archive.outcomes[key] = (20.0, 10.0 if key == halfway else 20.0 if key == always else 0.0)
+    archive.taken.clear()
+    for _ in range(20):
+        archive.restart(torch.ones(8, dtype=torch.bool))
+        archive.start_cell.clear()  # (these starts are not played: no outcomes)
+    share = {k: archive.taken.get(k, 0) / 160 for k in cells}
+    assert share[halfway] > 0.5 and share[always] < 0.2, share
