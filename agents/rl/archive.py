@@ -164,7 +164,8 @@ class StartArchive:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
         a new event flag; ``"position"``, ``"position_level"``: a cell not stood in before in the episode) this
         step and did not end their episode on it; counts where episodes from the world's start ended."""
-        self._count_ends(done)
+        if self.focus:
+            self._count_ends(done)
         if self.cell in PLACE_CELLS:
             got, places = self._new_places(done)
         elif self.cell in ("level", "flags"):
@@ -264,7 +265,8 @@ class StartArchive:
 
         chosen, states = [], []
         ended = torch.nonzero(done).flatten().tolist()
-        self._count_outcomes(ended)
+        if self.focus:
+            self._count_outcomes(ended)
         stall = self.stall() if self.focus else None
         for env in ended:
             if self.rng.random() >= self.fraction:
@@ -289,7 +291,8 @@ class StartArchive:
                 if self.frontier:  # and by how rarely envs stood there: the frontier first
                     weights /= np.sqrt(1.0 + np.array([self.offered[k] for k in keys]))
             key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
-            self.start_cell[env] = key
+            if self.focus:
+                self.start_cell[env] = key
             self.taken[key] = self.taken.get(key, 0) + 1
             if self.cell in PLACE_CELLS:
                 self.map_taken[world, key[2]] = self.map_taken.get((world, key[2]), 0) + 1
