@@ -3,10 +3,12 @@
     python benchmarks/rl_curriculum.py --seed 0 [--n-epochs 2] [--threads 2] [--runs-dir runs/train]
 
 Runs the recipe of ``docs/rl.md`` ("The badge in one command") on the device-resident PPO with two PPO passes
-per rollout: step 1 the ``quest`` preset with position-cell archive starts walked on by up to 32 random presses
-(partner, lane, a wild win), step 2 grinding with nine in ten finished episodes started from the archive for 256
-steps (the explore phase kept on), steps 3 and 4 trainers and a gym that pays again once the lead is strong (the
-same archive), step 5 Go-Explore's explore phase from position-and-level cells. Each step is printed as the
+per rollout: step 1 the ``quest`` preset (partner, lane, a wild win) with nine in ten finished episodes started
+for 256 steps from an archive of 2x2-tile position cells (rarely entered ones first), each walked on by up to
+32 random presses, half of those starts from where the episodes from the world's start stop (``--archive-focus``)
+and the entropy bonus doubled to 0.02; step 2 grinding (the entropy bonus back to 0.01), steps 3 and 4 trainers
+and a gym that pays again once the lead is strong (the same archive throughout), step 5 Go-Explore's explore
+phase from 4x4-tile position-and-level cells. Each step is printed as the
 ``longplay train`` command it runs, then timed; the table at the end gives each step's minutes, training steps/s
 and the evaluation milestones at its end, and ``curriculum.json`` in the run folder keeps them. Run again with
 the same arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses
@@ -34,8 +36,9 @@ SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage
 STEPS: list[tuple[float, list[str]]] = [
     (6, ["--shaping", "quest", "--max-episode-steps", "2048", "--learning-rate", "5e-4",
          "--archive-starts", "0.9", "--archive-cell", "position", "--archive-cell-tiles", "2", "--archive-frontier",
-         "--archive-episode-steps", "256", "--archive-explore-steps", "32", "--archive-focus", "0.5"]),
-    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096"]),
+         "--archive-episode-steps", "256", "--archive-explore-steps", "32", "--archive-focus", "0.5",
+         "--ent-coef", "0.02"]),
+    (12, ["--shaping", "quest,level_cap=8", "--max-episode-steps", "4096", "--ent-coef", "0.01"]),
     (16, ["--no-anneal-lr", "--learning-rate", "2.5e-4", "--shaping", SHAPING_GYM + "13"]),
     (20, ["--max-episode-steps", "6144", "--shaping", SHAPING_GYM + "11"]),
     (32, ["--archive-cell", "position_level", "--archive-cell-tiles", "4", "--no-archive-frontier",
