@@ -78,7 +78,7 @@ POSITION_OFFERS = 16
 POSITION_BITS = 12
 #: ``cell="position_level"``: a cell spans this many levels of the lead creature.
 POSITION_LEVELS = 4
-#: ``focus``: the stall stage's histogram weighs each new episode end this fraction (about the last this many).
+#: ``focus``: the stall histogram weighs each new episode end 1 / this (it holds about the last this many).
 STALL_WINDOW = 256
 #: ``focus``: stages and maps counted (counts and map ids above these are counted as the last).
 MAX_STAGES, MAX_MAPS = 64, 256
@@ -150,8 +150,8 @@ class StartArchive:
         # place cells: which cells (hashed into slots) each env has stood in this episode
         self.visited = EpisodeStamps(len(self.best_level), 2 ** POSITION_BITS, self.best_level.device) \
             if cell in PLACE_CELLS else None
-        # focus: where episodes from the world's start end (a decaying histogram of their milestone counts), the
-        # milestones of every running episode as of the last step, and which running episodes the archive started
+        # focus: where episodes from the world's start end (a decaying histogram over (milestones, map)), where
+        # every running episode stood as of the last step, and which running episodes the archive started
         device = self.best_level.device
         self.stall_ends = torch.zeros(MAX_STAGES * MAX_MAPS, dtype=torch.float64, device=device)
         self.progress = self._stall_bins()

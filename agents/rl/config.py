@@ -80,10 +80,11 @@ class TrainConfig:
     score, so starts go to the frontier (the one square by a narrow exit) rather than spread over every
     square of a town the policy crosses anyway."""
     archive_focus: float = 0.0
-    """Fraction of archived starts drawn only from the cells of the *stall stage*: the number of milestones at
-    which episodes from the world's start most often end (over about the last 256 of them). The policy from the
-    world's start is then trained most where it stops (the town it never leaves by a one-tile exit), as in
-    the backward algorithm of learning from a demonstration, instead of where the archive is largest. 0: off."""
+    """Fraction of archived starts drawn only from the cells of the *stall*: the milestone count and map where
+    episodes from the world's start most often end (over about the last 256 of them), the cells from which
+    archived episodes sometimes get one milestone further first (``p (1 - p)``, a reverse curriculum). The
+    policy from the world's start is then trained most where it stops (the town it never leaves by a one-tile
+    exit), instead of where the archive is largest. 0: off."""
 
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"

@@ -301,6 +301,8 @@ def test_ppo_device_trains_and_resumes_with_archive_starts(tmp_path: Path) -> No
     assert resumed.steps == 192
     with pytest.raises(ValueError, match="archive_starts needs"):
         TrainConfig(learner="ppo", archive_starts=0.5).validate()
+    with pytest.raises(ValueError, match="invalid archive_focus"):
+        TrainConfig(learner="ppo-device", archive_starts=0.5, archive_focus=1.5).validate()
 
 
 def test_a_resume_keeps_the_archive_only_for_the_same_cells() -> None:
