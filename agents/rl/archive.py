@@ -155,8 +155,9 @@ class StartArchive:
         device = self.best_level.device
         self.stall_ends = torch.zeros(MAX_STAGES * MAX_MAPS, dtype=torch.float64, device=device)
         self.progress = self._stall_bins()
+        self.ended_progress = self.progress.clone()  # the bins before the last step (where ended episodes ended)
         self.started = torch.zeros(len(self.best_level), dtype=torch.bool, device=device)
-        self.end_stage = self.progress // MAX_MAPS  # the milestones each episode that ended last step ended with
+        self.ended_from_start = torch.zeros_like(self.started)  # the episodes from the world's start that ended
         self.start_cell: dict[int, tuple[int, ...]] = {}  # env -> the cell its running archived episode began in
         self.outcomes: dict[tuple[int, ...], tuple[float, float]] = {}  # cell -> decayed (tries, wins)
 
@@ -164,8 +165,10 @@ class StartArchive:
         """Archives the envs that reached a milestone (``cell="level"``: a new best lead level; ``"flags"``: that or
         a new event flag; ``"position"``, ``"position_level"``: a cell not stood in before in the episode) this
         step and did not end their episode on it; counts where episodes from the world's start ended."""
+        self.ended_from_start = done & ~self.started  # read by the milestone rates too
+        self.started &= ~done
         if self.focus:
-            self._count_ends(done)
+            self._count_ends()
         if self.cell in PLACE_CELLS:
             got, places = self._new_places(done)
         elif self.cell in ("level", "flags"):
@@ -205,15 +208,13 @@ class StartArchive:
                 if slot < capacity:
                     kept[slot] = self.engine.state_of(env)
 
-    def _count_ends(self, done: torch.Tensor) -> None:
+    def _count_ends(self) -> None:
         """Adds the episodes from the world's start that ended this step to the stall histogram (their milestones
         and map as of the step before: the end's own step is read after the reset), without a host sync."""
-        ended = done & ~self.started
+        ended = self.ended_from_start
         counts = torch.bincount(self.progress, weights=ended.double(), minlength=len(self.stall_ends))
         self.stall_ends.mul_((1.0 - 1.0 / STALL_WINDOW) ** ended.sum()).add_(counts / STALL_WINDOW)
-        self.started &= ~done
-        self.end_stage = self.progress // MAX_MAPS
-        self.progress = self._stall_bins()
+        self.ended_progress, self.progress = self.progress, self._stall_bins()
 
     def _stall_bins(self) -> torch.Tensor:
         """Every env's (milestones, map) as one bin of the stall histogram (map 0 for cells that are no places)."""
@@ -324,7 +325,7 @@ class StartArchive:
         begun = [(env, self.start_cell.pop(env)) for env in ended if env in self.start_cell]
         if not begun:
             return
-        stages = self.end_stage[torch.as_tensor([env for env, _ in begun])].tolist()
+        stages = (self.ended_progress[torch.as_tensor([env for env, _ in begun])] // MAX_MAPS).tolist()
         for (_, key), stage in zip(begun, stages, strict=True):
             tries, wins = self.outcomes.get(key, (0.0, 0.0))
             self.outcomes[key] = (tries * FOCUS_DECAY + 1.0, wins * FOCUS_DECAY + float(stage > key[1]))

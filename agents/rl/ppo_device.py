@@ -252,21 +252,20 @@ class DeviceMilestones:
     step are lost; the only milestone that can only come on the last step is the game's finish (it
     terminates the episode), which is credited from ``terminated``.
 
-    With archive starts (``archive=True``), an episode started from an archived state has that state's
-    milestones from its first step, so ``milestone_rate`` mixes in where the archive put it; the rates of the
-    episodes that started at the world's start alone are ``charts/milestone_rate_from_start/<id>``.
+    With archive starts, an episode started from an archived state has that state's milestones from its first
+    step, so ``milestone_rate`` mixes in where the archive put it; the rates of the episodes that started at the
+    world's start alone are ``charts/milestone_rate_from_start/<id>`` (``step`` is told which ended episodes
+    those were: the archive's ``ended_from_start``).
     """
 
-    def __init__(self, engine: Any, device: torch.device, archive: bool = False) -> None:
+    def __init__(self, engine: Any, device: torch.device) -> None:
         world = engine.worlds[0]
         self.engine = engine
         self.ids = [e.id for e in world.events if e.milestone]
         self.finish = world.ev_finish if 0 <= world.ev_finish < len(self.ids) else -1
         self.reached = torch.zeros((engine.num_envs, len(self.ids)), dtype=torch.bool, device=device)
         self.totals = torch.zeros(len(self.ids), device=device)
-        # archive: which running episodes started from an archived state; totals of the others
-        self.archive = archive
-        self.archived = torch.zeros(engine.num_envs, dtype=torch.bool, device=device)
+        # with archive starts: the totals of the episodes that began at the world's start
         self.totals_from_start = torch.zeros(len(self.ids), device=device)
         self.episodes_from_start = torch.zeros((), device=device)
 
@@ -277,20 +276,16 @@ class DeviceMilestones:
         state = getattr(engine, "state", None)
         return bool(worlds) and hasattr(state, "events") and len({w.milestone_count for w in worlds}) == 1
 
-    def step(self, done: torch.Tensor, terminated: torch.Tensor, started: list[int] | None = None) -> None:
-        """Counts the episodes that ended this step, then follows the flags of the running ones (``started``:
-        the envs whose next episode the archive started)."""
+    def step(self, done: torch.Tensor, terminated: torch.Tensor, from_start: torch.Tensor | None = None) -> None:
+        """Counts the episodes that ended this step, then follows the flags of the running ones (``from_start``:
+        which of the ended episodes began at the world's start, when an archive starts some elsewhere)."""
         ended = self.reached.clone()
         if self.finish >= 0:
             ended[:, self.finish] |= terminated
         self.totals += (ended & done[:, None]).sum(0)
-        if self.archive:
-            from_start = done & ~self.archived
+        if from_start is not None:
             self.totals_from_start += (ended & from_start[:, None]).sum(0)
             self.episodes_from_start += from_start.sum()
-            self.archived = self.archived & ~done
-            if started:
-                self.archived[torch.as_tensor(started, device=done.device)] = True
         events = self.engine.state.events[:, :len(self.ids)]
         self.reached = torch.where(done[:, None], events, self.reached | events)
 
@@ -398,8 +393,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
     shaping = DeviceShaping(weights, n_envs, device, flags=getattr(engine, "flag_count", None)) \
         if weights.enabled() else None
-    milestones = DeviceMilestones(engine, device, archive=bool(config.archive_starts)) \
-        if DeviceMilestones.available(engine) else None
+    milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None
     archive = StartArchive(engine, config.archive_starts, config.archive_capacity, config.seed,
                            config.archive_cell, config.archive_episode_steps, config.archive_explore_steps,
                            buttons, frontier=config.archive_frontier, cell_tiles=config.archive_cell_tiles,
@@ -484,11 +478,9 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             values[t], actions[t], logprobs[t] = value, action, logprob
             raw, reward, terminated, truncated, info = engine.step(presses[action])
             done = terminated | truncated
-            started: list[int] = []
             if archive is not None:
                 archive.record(reward, done)
-                started = archive.restart(done)
-                if started:  # some finished envs start their next episode from the archive
+                if archive.restart(done):  # some finished envs start their next episode from the archive
                     raw = engine.observe()
             next_obs = {"pixels": pixels.push(raw["pixels"], done)} if pixels else dict(raw)
             reward = reward.float()
@@ -499,7 +491,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                     episode_shaping[f"shaping/{name}"] += term
             rewards[t] = reward
             if milestones is not None:
-                milestones.step(done, terminated, started)
+                milestones.step(done, terminated, archive.ended_from_start if archive is not None else None)
             next_done = done.float()
             stats["count"] += next_done.sum()
             stats["return"] += (info["episode_return"].float() * next_done).sum()

@@ -260,13 +260,13 @@ def test_milestone_rates_from_the_worlds_start_leave_archived_episodes_out() -> 
     from longplay.agents.rl.ppo_device import DeviceMilestones
 
     engine, _ = walked_archive(2, "left_house", fraction=0.0)
-    milestones = DeviceMilestones(engine, torch.device("cpu"), archive=True)
+    milestones = DeviceMilestones(engine, torch.device("cpu"))
     both, no = torch.ones(2, dtype=torch.bool), torch.zeros(2, dtype=torch.bool)
-    milestones.step(no, no)  # both running episodes have left the house
+    milestones.step(no, no, no)  # both running episodes have left the house
     engine.state.events[1] = False  # env 1's next episode starts at the world's start, env 0's out of the house
-    milestones.step(both, no, started=[0])  # both end; env 0's next episode is an archived start
-    milestones.step(no, no)
-    milestones.step(both, no, started=[])  # env 0's archived episode (out of the house) and env 1's end
+    milestones.step(both, no, both)  # both end, both had begun at the world's start
+    milestones.step(no, no, no)
+    milestones.step(both, no, torch.tensor([False, True]))  # env 0's archived episode (out of the house) ends
     rates = milestones.rates(4)
     assert rates["charts/milestone_rate/left_house"] == 0.75  # 3 of 4 episodes were out of the house
     assert rates["charts/milestone_rate_from_start/left_house"] == 2 / 3  # the archived one left out
