@@ -35,17 +35,17 @@ back the way it came (a policy that walks into the gym and straight out again); 
 reach the squares next to it, which become cells of their own, and start the policy where it had never been.
 
 ``focus`` trains the policy where it stops: that fraction of archived starts is drawn from the cells of the
-*stall*: the number of milestones and (place cells) the map at which episodes from the world's start most often end
-(a histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). Among those cells, a cell
-is drawn with weight ``p (1 - p) + FOCUS_FLOOR``, ``p`` the share of the archived episodes started from it that
-reached one more milestone (``(wins + FOCUS_PRIOR) / (tries + 1)``, both counts decayed by ``FOCUS_DECAY`` at each
-try; a start that the explore phase's random presses already took one milestone further is no try, since the policy
-did not get it there): the cells where the policy sometimes gets on and sometimes not come first, as in reverse
-curriculum generation (Florensa et al., 2017), not those it always leaves by the next milestone nor those it never
-does. A policy that takes the partner and then walks round the town, never finding its one-tile exit, gets most of
-its archived starts in the town after the partner, first by the exit, then further back as it learns the way from
-there (the backward algorithm of learning from a demonstration, with the archive as the demonstration), rather than
-most of its starts further on, where the archive is largest and the policy from the world's start never arrives.
+*stall*: the number of milestones and (place cells) the map at which episodes from the world's start most
+often end (a histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). Among
+those cells, a cell is drawn with weight ``p (1 - p) + FOCUS_FLOOR``, ``p`` the share of the archived episodes
+started from it that reached one more milestone (``(wins + FOCUS_PRIOR) / (tries + 1)``, both counts decayed
+by ``FOCUS_DECAY`` at each try): the cells where the policy sometimes gets on and sometimes not come first,
+as in reverse curriculum generation (Florensa et al., 2017), not those it always leaves by the next milestone
+nor those it never does. A policy that takes the partner and then walks round the town, never finding its
+one-tile exit, gets most of its archived starts in the town after the partner, first by the exit, then further
+back as it learns the way from there (the backward algorithm of learning from a demonstration, with the
+archive as the demonstration), rather than most of its starts further on, where the archive is largest and
+the policy from the world's start never arrives.
 
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
@@ -264,7 +264,7 @@ class StartArchive:
             return []
         from longplay.envs.quest.rng import episode_key
 
-        chosen, states, cells = [], [], []
+        chosen, states = [], []
         ended = torch.nonzero(done).flatten().tolist()
         if self.focus:
             self._count_outcomes(ended)
@@ -292,6 +292,8 @@ class StartArchive:
                 if self.frontier:  # and by how rarely envs stood there: the frontier first
                     weights /= np.sqrt(1.0 + np.array([self.offered[k] for k in keys]))
             key = keys[int(self.rng.choice(len(keys), p=weights / weights.sum()))]
+            if self.focus:
+                self.start_cell[env] = key
             self.taken[key] = self.taken.get(key, 0) + 1
             if self.cell in PLACE_CELLS:
                 self.map_taken[world, key[2]] = self.map_taken.get((world, key[2]), 0) + 1
@@ -302,14 +304,9 @@ class StartArchive:
                 state = self._explore(state, self.engine.worlds[world])
             chosen.append(env)
             states.append(state)
-            cells.append(key)
         if chosen:
             self.engine.load_states(chosen, states)
             idx = torch.as_tensor(chosen, device=self.best_level.device)
-            if self.focus:  # a try of its cell, unless the explore phase's random presses already got further
-                for env, key, stage in zip(chosen, cells, self.engine.milestones[idx].tolist(), strict=True):
-                    if stage == key[1]:
-                        self.start_cell[env] = key
             self.started[idx] = True
             self.progress[idx] = self._stall_bins()[idx]
             self.best_level[idx] = self.engine.lead_level()[idx]

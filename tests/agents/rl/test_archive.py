@@ -369,26 +369,3 @@ def test_focus_starts_most_from_the_cells_the_policy_sometimes_gets_on_from() ->
         archive.start_cell.clear()  # (these starts are not played: no outcomes)
     share = {k: archive.taken.get(k, 0) / 160 for k in cells}
     assert share[halfway] > 0.5 and share[always] < 0.2, share
-
-
-def test_a_milestone_the_explore_phase_reaches_is_no_win_for_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``focus`` weighs a stall cell by how often the policy gets one milestone further from it: a start whose
-    explore phase (random presses) already reached the next milestone is not counted as a try, let alone won."""
-    from longplay.agents.rl.archive import MAX_MAPS
-
-    engine, archive = walked_archive(4, "reached_kelglen_lane", fraction=1.0, capacity=1, seed=0, cell="position",
-                                     focus=1.0, explore_steps=1)
-    on_the_lane = engine.state_of(0)
-    town = max({k[2] for k in archive.states if k[1] == 2}, key=lambda m: sum(k[1:3] == (2, m) for k in archive.states))
-    archive.stall_ends[2 * MAX_MAPS + town] = 1.0  # episodes from the world's start end in the town
-    everyone = torch.ones(4, dtype=torch.bool)
-    monkeypatch.setattr(archive, "_explore", lambda state, world: on_the_lane)  # random presses onto the lane
-    assert len(archive.restart(everyone)) == 4 and not archive.start_cell
-    archive.record(torch.zeros(4), torch.zeros(4, dtype=torch.bool))
-    archive.record(torch.zeros(4), everyone)
-    archive.restart(everyone)
-    assert not archive.outcomes  # four starts, each on the lane (stage 3) after the explore phase: no tries
-    monkeypatch.setattr(archive, "_explore", lambda state, world: state)  # presses that stay in the town
-    archive.record(torch.zeros(4), everyone)
-    archive.restart(everyone)
-    assert len(archive.start_cell) == 4 and all(key[1:3] == (2, town) for key in archive.start_cell.values())
