@@ -35,17 +35,19 @@ back the way it came (a policy that walks into the gym and straight out again); 
 reach the squares next to it, which become cells of their own, and start the policy where it had never been.
 
 ``focus`` trains the policy where it stops: that fraction of archived starts is drawn from the cells of the
-*stall*: the number of milestones and (place cells) the map at which episodes from the world's start most
-often end (a histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). Among
-those cells, a cell is drawn with weight ``p (1 - p) + FOCUS_FLOOR``, ``p`` the share of the archived episodes
-started from it that reached one more milestone (``(wins + FOCUS_PRIOR) / (tries + 1)``, both counts decayed
-by ``FOCUS_DECAY`` at each try): the cells where the policy sometimes gets on and sometimes not come first,
-as in reverse curriculum generation (Florensa et al., 2017), not those it always leaves by the next milestone
-nor those it never does. A policy that takes the partner and then walks round the town, never finding its
-one-tile exit, gets most of its archived starts in the town after the partner, first by the exit, then further
-back as it learns the way from there (the backward algorithm of learning from a demonstration, with the
-archive as the demonstration), rather than most of its starts further on, where the archive is largest and
-the policy from the world's start never arrives.
+*stall*: the number of milestones and (place cells) the map at which episodes from the world's start most often end
+(a histogram of those episodes' ends, each new end weighing ``1 / STALL_WINDOW`` of it). Among those cells, a cell
+is drawn with weight ``p (1 - p) + FOCUS_FLOOR``, ``p`` the share of the archived episodes started from it that
+reached one more milestone (``(wins + FOCUS_PRIOR) / (tries + 1)``, both counts decayed by ``FOCUS_DECAY`` at each
+try): the cells where the policy sometimes gets on and sometimes not come first (the *good* cells, ``FOCUS_GOOD <=
+p <= 1 - FOCUS_GOOD``, get all but a ``FOCUS_SPREAD`` share of the focused starts while there are any), as in
+reverse curriculum generation (Florensa et al., 2017), not those it always leaves by the next milestone nor those
+it never does. A start's outcome includes its explore phase: the random presses that carry a start from the cell by
+the one-tile exit onto the lane make that cell good, and the policy is started there until it gets on by itself. A
+policy that takes the partner and then walks round the town, never finding its one-tile exit, gets most of its
+archived starts in the town after the partner, first by the exit, then further back as it learns the way from there
+(the backward algorithm of learning from a demonstration, with the archive as the demonstration), rather than most
+of its starts further on, where the archive is largest and the policy from the world's start never arrives.
 
 Evaluation never uses the archive: evaluation episodes start at the world's start on the reference env, so
 they measure the whole chain. Training statistics (``charts/milestones``, milestone rates) count an
@@ -85,6 +87,10 @@ MAX_STAGES, MAX_MAPS = 64, 256
 #: ``focus``: a stall cell's weight ``p (1 - p) + FOCUS_FLOOR``, ``p = (wins + FOCUS_PRIOR) / (tries + 1)`` over
 #: its archived episodes (a win: one more milestone reached), counts decayed by ``FOCUS_DECAY`` at each try.
 FOCUS_FLOOR, FOCUS_PRIOR, FOCUS_DECAY = 0.01, 0.1, 0.95
+#: ``focus``: the *good* stall cells, tried and with ``FOCUS_GOOD <= p <= 1 - FOCUS_GOOD`` (reverse curriculum
+#: generation's good starts), get all focused starts but a ``FOCUS_SPREAD`` share, which goes over every stall
+#: cell by the weight above (all of them while no cell is good).
+FOCUS_GOOD, FOCUS_SPREAD = 0.1, 0.1
 #: The cells that are places (``position``, ``position_level``).
 PLACE_CELLS = ("position", "position_level")
 
@@ -286,7 +292,7 @@ class StartArchive:
             else:
                 keys = by_map[-1]
             if focused:  # the cells the policy sometimes gets on from first
-                weights = np.array([self._focus_weight(k) for k in keys])
+                weights = self._focus_weights(keys)
             else:
                 weights = np.array([1.0 / np.sqrt(1.0 + self.taken.get(k, 0)) for k in keys])
                 if self.frontier:  # and by how rarely envs stood there: the frontier first
@@ -330,11 +336,16 @@ class StartArchive:
             tries, wins = self.outcomes.get(key, (0.0, 0.0))
             self.outcomes[key] = (tries * FOCUS_DECAY + 1.0, wins * FOCUS_DECAY + float(stage > key[1]))
 
-    def _focus_weight(self, key: tuple[int, ...]) -> float:
-        """A stall cell's weight: ``p (1 - p) + FOCUS_FLOOR`` (see the module docstring)."""
-        tries, wins = self.outcomes.get(key, (0.0, 0.0))
-        p = (wins + FOCUS_PRIOR) / (tries + 1.0)
-        return p * (1.0 - p) + FOCUS_FLOOR
+    def _focus_weights(self, keys: list[tuple[int, ...]]) -> np.ndarray:
+        """The stall cells' weights: ``p (1 - p)`` over the good cells (``FOCUS_GOOD``), or, in a
+        ``FOCUS_SPREAD`` share of draws and while none is good, ``p (1 - p) + FOCUS_FLOOR`` over all."""
+        counts = np.array([self.outcomes.get(k, (0.0, 0.0)) for k in keys]).reshape(-1, 2)
+        p = (counts[:, 1] + FOCUS_PRIOR) / (counts[:, 0] + 1.0)
+        score = p * (1.0 - p)
+        good = (counts[:, 0] > 0) & (p >= FOCUS_GOOD) & (p <= 1.0 - FOCUS_GOOD)
+        if good.any() and self.rng.random() >= FOCUS_SPREAD:
+            return score * good
+        return score + FOCUS_FLOOR
 
     def _keys_by_map(self) -> dict[int, dict[int, list[tuple[int, ...]]]]:
         """world index -> map -> its cells in order (place cells; other cells all under map -1), kept until a new
