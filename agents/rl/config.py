@@ -81,11 +81,11 @@ class TrainConfig:
     square of a town the policy crosses anyway."""
     archive_focus: float = 0.0
     """Fraction of archived starts drawn only from the cells of the *stall*: the milestone count and map where
-    episodes from the world's start most often end (over about the last 256 of them), the cells from which
-    archived episodes sometimes get one milestone further (0.1 <= p <= 0.9, by ``p (1 - p)``: reverse curriculum
-    generation's good starts) nearly always while there are any. The
-    policy from the world's start is then trained most where it stops (the town it never leaves by a one-tile
-    exit), instead of where the archive is largest. 0: off."""
+    episodes from the world's start most often end (over about the last 256 of them). Nine in ten of those come
+    from its good cells while it has any: the cells from which 10-90% of the archived episodes get one
+    milestone further, by ``p (1 - p)`` (reverse curriculum generation's good starts). The policy from the
+    world's start is then trained most where it stops (the town it never leaves by a one-tile exit), instead
+    of where the archive is largest. 0: off."""
 
     # ------------------------------------------------------------------ how to run it
     learner: str = "ppo"
