@@ -82,8 +82,8 @@ class TrainConfig:
     archive_focus: float = 0.0
     """Fraction of archived starts drawn only from the cells of the *stall*: the milestone count and map where
     episodes from the world's start most often end (over about the last 256 of them). Nine in ten of those come
-    from its good cells while it has any: the cells from which 10-90% of the archived episodes get one
-    milestone further, by ``p (1 - p)`` (reverse curriculum generation's good starts). The policy from the
+    from its good cells while it has any: the cells from which a share p of 0.1 to 0.9 of the archived episodes
+    get one milestone further, by ``p (1 - p)`` (reverse curriculum generation's good starts). The policy from the
     world's start is then trained most where it stops (the town it never leaves by a one-tile exit), instead
     of where the archive is largest. 0: off."""
 
