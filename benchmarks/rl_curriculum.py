@@ -9,7 +9,9 @@ for 256 steps from an archive of 2x2-tile position cells (rarely entered ones fi
 and the entropy bonus doubled to 0.02; step 2 grinding (the entropy bonus back to 0.01), steps 3 and 4 trainers
 and a gym that pays again once the lead is strong (the same archive throughout), step 5 Go-Explore's explore
 phase from 4x4-tile position-and-level cells without focus (a catch counts as a milestone, so the stall there is
-the lane after a catch, not the gym). Each step is printed as the
+the lane after a catch, not the gym), keeping its best checkpoint by the milestones of 128 episodes from the
+world's start at each evaluation (``--select-episodes``: the badge rate can fall from 80% to 5% in 2M steps),
+exported at the end as ``best_policy.zip`` in the run folder. Each step is printed as the
 ``longplay train`` command it runs, then timed; the table at the end gives each step's minutes, training steps/s
 and the evaluation milestones at its end, and ``curriculum.json`` in the run folder keeps them. Run again with
 the same arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses
@@ -30,8 +32,11 @@ import sys
 import time
 from pathlib import Path
 
+from longplay.agents.rl.policy_agent import load_policy, save_policy
+
 NUM_ENVS, N_STEPS = 512, 32
 BATCH = NUM_ENVS * N_STEPS  # env steps per PPO iteration
+SELECT_EPISODES = 128  # step 5 keeps its best evaluated checkpoint by this many episodes from the start
 SHAPING_GYM = "quest,level_cap=13,map_by_stage=1,damage_by_level=1,event=1,stage_level="
 #: (millions of env steps at the step's end, the flags that start or change it).
 STEPS: list[tuple[float, list[str]]] = [
@@ -43,7 +48,7 @@ STEPS: list[tuple[float, list[str]]] = [
     (16, ["--no-anneal-lr", "--learning-rate", "2.5e-4", "--shaping", SHAPING_GYM + "13"]),
     (20, ["--max-episode-steps", "6144", "--shaping", SHAPING_GYM + "11"]),
     (32, ["--archive-cell", "position_level", "--archive-cell-tiles", "4", "--no-archive-frontier",
-          "--archive-explore-steps", "96", "--archive-focus", "0"]),
+          "--archive-explore-steps", "96", "--archive-focus", "0", "--select-episodes", str(SELECT_EPISODES)]),
 ]
 
 
@@ -116,6 +121,16 @@ def main() -> None:
         got = f"{ev['milestones']:>16.1f} {ev['badge']:>6.0%}" if ev else f"{'-':>16} {'-':>6}"
         print(f"{r['step']:>4} {r['to']:>12,} {r['seconds'] / 60:>8.1f} {r['steps_per_s']:>8,} {got}")
     print(f"total {total / 60:.1f} minutes; run folder {run_dir}")
+    best_path = run_dir / "best.json"
+    if best_path.is_file():
+        best = json.loads(best_path.read_text())
+        exported = save_policy(run_dir / "best_policy.zip", load_policy(run_dir / "checkpoints" / "best.pt"))
+        print(f"best of step 5 (over {best['episodes']} episodes from the start): step {best['step']:,}, "
+              f"{best['mean']:.2f} milestones per episode, badge in {best['milestones']['badge_1']['rate']:.1%}; "
+              f"exported to {exported}\n  play it: longplay run --env QuestMini-v0 --agent ppo --checkpoint "
+              f"{exported}\n  its rates over other episodes: python benchmarks/rl_policy_milestones.py "
+              f"--checkpoint {exported}")
+
 
 if __name__ == "__main__":
     main()

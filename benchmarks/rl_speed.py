@@ -140,8 +140,8 @@ def played_observations(samples: int, num_envs: int = 512, steps: int = 400) -> 
     envs of the batched engine for ``steps`` steps, and the samples are drawn from its last 32 steps (how many
     grid rows a minibatch uses depends on where the envs are: random ids would use every row)."""
     import torch
-    from _play import play
 
+    from longplay.agents.rl.milestone_rates import play
     from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, load_policy
     from longplay.envs.quest.batched import BatchedQuest
 

@@ -168,6 +168,12 @@ class TrainConfig:
     """Evaluate with the most likely action instead of sampling."""
     record_eval: bool = True
     """Record each evaluation episode as a replay named with the training step."""
+    select_episodes: int = 0
+    """``ppo-device`` on quest, symbolic: at each evaluation also play this many episodes at once on the batched
+    engine from the world's start (``eval_steps`` long) and keep the checkpoint whose episodes most often finish
+    the world (QuestMini's badge), then reach the most milestones, as ``checkpoints/best.pt`` (its rates in
+    ``best.json``; Stable-Baselines3's best model). A policy's success rate can fall between checkpoints; this
+    keeps the best one measured. 0: off."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -232,6 +238,12 @@ class TrainConfig:
             raise ValueError(f"invalid archive_explore_steps {self.archive_explore_steps!r}; must be an int >= 0")
         if not isinstance(self.archive_capacity, int) or self.archive_capacity < 1:
             raise ValueError(f"invalid archive_capacity {self.archive_capacity!r}; must be an int >= 1")
+        if not isinstance(self.select_episodes, int) or self.select_episodes < 0:
+            raise ValueError(f"invalid select_episodes {self.select_episodes!r}; must be an int >= 0")
+        if self.select_episodes and (self.learner, self.vec_env, self.obs_mode) != ("ppo-device", "batched",
+                                                                                   "symbolic"):
+            raise ValueError("select_episodes needs --learner ppo-device --vec-env batched --obs-mode symbolic "
+                             "(it plays the batched quest engine)")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):
             raise ValueError(f"ppo-device runs on the batched engine; vec_env {self.vec_env!r} is for ppo "
                              "(use --vec-env batched)")

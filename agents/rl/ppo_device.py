@@ -10,7 +10,8 @@ except one small read of the episode statistics per iteration. Read it top to bo
    ``n_epochs`` passes of clipped-PPO minibatch updates;
 3. log ``charts/`` and ``losses/``, save ``checkpoints/step_<N>.pt`` (weights, Adam state, iteration, step,
    RNG) every ``checkpoint_every`` steps, and play evaluation episodes on the reference env, recorded as
-   replays (the same evaluation as the SB3 learner).
+   replays (the same evaluation as the SB3 learner); with ``select_episodes``, also score the policy over that
+   many episodes of the batched engine and keep the best as ``checkpoints/best.pt`` (:class:`BestCheckpoint`).
 
 ``torch_compile=True`` compiles the engine's step (when it offers ``compile()``) and, on CUDA, the network
 (on CPU the compiled network trained slower than the plain one: ``benchmarks/rl_speed.py --network``). Adam
@@ -311,6 +312,38 @@ class DeviceMilestones:
 
 
 # ============================================================================================== helpers
+class BestCheckpoint:
+    """``select_episodes``: scores the policy at each evaluation by how many of ``select_episodes`` episodes
+    from the world's start finish the world, then by milestones per episode (``MilestoneRates.score``, from
+    :func:`~longplay.agents.rl.milestone_rates.milestone_rates` on a batched engine of its own on the CPU,
+    episodes seeded from ``SELECT_SEED``), and saves ``checkpoints/best.pt`` when the score beats the best so
+    far (kept in ``best.json``, so a resumed run goes on comparing with it). The training RNG is not touched:
+    a run trains the same with selection on or off."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path) -> None:
+        from longplay.agents.rl.batched import quest_engine_kwargs
+        from longplay.envs.quest.batched import BatchedQuest
+
+        self.config = config
+        self.path = run_dir / "best.json"
+        self.engine = BatchedQuest(config.select_episodes, max_episode_steps=None, **quest_engine_kwargs(config))
+        self.best = json.loads(self.path.read_text()) if self.path.is_file() else None
+
+    def score(self, policy: LoadedPolicy, step: int, save: Callable[[], Path]) -> dict[str, float]:
+        """Plays ``policy``; calls ``save()`` on a new best. Returns ``charts/select/...`` scalars."""
+        from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_rates
+
+        rates = milestone_rates(policy, self.engine, self.config.eval_steps, SELECT_SEED)
+        if self.best is None or rates.score > (self.best["finished"], self.best["mean"]):
+            save()
+            self.best = {"step": step, **rates.as_dict()}
+            self.path.write_text(json.dumps(self.best, indent=1) + "\n")
+        return {"charts/select/milestones": rates.mean, "charts/select/finished": rates.finished,
+                "charts/select/best_finished": self.best["finished"],
+                "charts/select/best_milestones": self.best["mean"],
+                **{f"charts/select/rate/{n}": rates.rate(n) for n in rates.names}}
+
+
 def same_archive_cells(saved: dict[str, Any], config: TrainConfig) -> bool:
     """True when a checkpoint's config (``saved``, a dict) archived by the same cells as ``config``: the same
     kind, and for place cells squares of the same size (the archive carries on; else a new one starts)."""
@@ -321,7 +354,9 @@ def same_archive_cells(saved: dict[str, Any], config: TrainConfig) -> bool:
 
 def _checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
                 description: dict[str, Any], n_actions: int, global_step: int, iteration: int,
-                extra: dict[str, Any]) -> Path:
+                extra: dict[str, Any], latest: bool = True) -> Path:
+    """Saves everything a resume needs to ``path``; with ``latest`` it becomes ``latest.txt`` and the oldest
+    ``step_*.pt`` beyond ``keep_checkpoints`` go (``best.pt`` is saved with ``latest=False``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -329,6 +364,8 @@ def _checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, co
     torch.save({"format": DEVICE_FORMAT, "version": 1, "config": config.to_dict(), "description": description,
                 "n_actions": n_actions, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "step": global_step, "iteration": iteration, "rng": rng, **extra}, path)
+    if not latest:
+        return path
     (path.parent / "latest.txt").write_text(path.name + "\n")
     if config.keep_checkpoints > 0:
         for old in sorted(path.parent.glob("step_*.pt"))[:-config.keep_checkpoints]:
@@ -399,6 +436,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                            buttons, frontier=config.archive_frontier, cell_tiles=config.archive_cell_tiles,
                            focus=config.archive_focus) if config.archive_starts else None
 
+    selection = BestCheckpoint(config, run_dir) if config.select_episodes else None
+
     num_iterations = max(config.total_steps // config.batch_size, 1)
     iteration, global_step = 1, 0
     if resume is not None:
@@ -451,12 +490,13 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                disable=not config.progress, dynamic_ncols=True, leave=False)
     t0, s0 = time.perf_counter(), global_step
 
-    def save() -> Path:
-        path = run_dir / "checkpoints" / f"step_{global_step:012d}.pt"
+    def save(name: str | None = None) -> Path:
+        path = run_dir / "checkpoints" / (name or f"step_{global_step:012d}.pt")
         extra = {"archive": archive.state_dict()} if archive is not None else {}
         if shaping is not None:
             extra["shaping"] = shaping.state_dict()
-        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration, extra)
+        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration, extra,
+                           latest=name is None)
 
     # -------------------------------------------------------------- 2. iterations
     while iteration <= num_iterations:
@@ -589,6 +629,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             policy_copy = _eval_policy(net, config, description, global_step)
             runlog.scalars(evaluate(policy_copy, config, global_step, run_dir, run_name, eval_env_factory),
                            global_step)
+            if selection is not None:
+                runlog.scalars(selection.score(policy_copy, global_step, lambda: save("best.pt")), global_step)
             if next_eval is not None:
                 next_eval = (global_step // config.eval_every + 1) * config.eval_every
         iteration += 1
