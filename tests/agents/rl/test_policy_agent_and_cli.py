@@ -147,6 +147,17 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "cannot change --obs-mode when resuming" in err and err.count("\n") == 1
 
 
+def test_a_resume_may_start_keeping_the_best_checkpoint(tmp_path: Path) -> None:
+    common = ["--env", "QuestMini-v0", "--vec-env", "batched", "--learner", "ppo-device", "--runs-dir",
+              str(tmp_path), "--max-episode-steps", "16", "--eval-every", "0", "--no-record-eval", *TINY]
+    assert longplay(["train", *common, "--steps", "32", "--run-name", "s"]) == 0
+    run_dir = tmp_path / "train" / "s"
+    assert not (run_dir / "best.json").exists()
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--select-episodes", "2"]) == 0
+    assert json.loads((run_dir / "best.json").read_text())["step"] == 64
+    assert (run_dir / "checkpoints" / "best.pt").is_file()
+
+
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
 def test_resume_may_change_shaping_episode_length_learning_rate_and_epochs_as_a_curriculum_step(
         learner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
