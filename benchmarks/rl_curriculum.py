@@ -9,9 +9,9 @@ for 256 steps from an archive of 2x2-tile position cells (rarely entered ones fi
 and the entropy bonus doubled to 0.02; step 2 grinding (the entropy bonus back to 0.01), steps 3 and 4 trainers
 and a gym that pays again once the lead is strong (the same archive throughout), step 5 Go-Explore's explore
 phase from 4x4-tile position-and-level cells without focus (a catch counts as a milestone, so the stall there is
-the lane after a catch, not the gym), keeping its best checkpoint by the milestones of 128 episodes from the
-world's start at each evaluation (``--select-episodes``: the badge rate can fall from 80% to 5% in 2M steps),
-exported at the end as ``best_policy.zip`` in the run folder. Each step is printed as the
+the lane after a catch, not the gym), keeping the checkpoint whose 128 episodes from the world's start most
+often earn the badge at each evaluation (``--select-episodes``: the badge rate can fall from 80% to 5% in 2M
+steps), exported at the end as ``best_policy.zip`` in the run folder. Each step is printed as the
 ``longplay train`` command it runs, then timed; the table at the end gives each step's minutes, training steps/s
 and the evaluation milestones at its end, and ``curriculum.json`` in the run folder keeps them. Run again with
 the same arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses

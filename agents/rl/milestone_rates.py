@@ -7,10 +7,11 @@ steps, sampling the policy's actions as ``longplay run --agent ppo`` does, and r
 episode first reached each milestone. It is what ``benchmarks/rl_policy_milestones.py`` prints and what
 ``longplay train --select-episodes N`` scores checkpoints by (``checkpoints/best.pt``).
 
->>> from longplay.agents.rl.policy_agent import load_policy                     # doctest: +SKIP
->>> rates = milestone_rates(load_policy("questmini_ppo.zip"), episodes=128)     # doctest: +SKIP
->>> rates.rate("badge_1"), rates.mean                                           # doctest: +SKIP
-(1.0, 6.0)
+>>> from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, load_policy   # doctest: +SKIP
+>>> engine = BatchedQuest(128, size="mini", max_episode_steps=None)              # doctest: +SKIP
+>>> rates = milestone_rates(load_policy(DEFAULT_CHECKPOINT), engine)             # doctest: +SKIP
+>>> rates.rate("badge_1"), rates.median_step("badge_1")                           # doctest: +SKIP
+(0.9296875, 2022)
 """
 
 from __future__ import annotations

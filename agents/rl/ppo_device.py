@@ -327,7 +327,14 @@ class BestCheckpoint:
         self.config = config
         self.path = run_dir / "best.json"
         self.engine = BatchedQuest(config.select_episodes, max_episode_steps=None, **quest_engine_kwargs(config))
-        self.best = json.loads(self.path.read_text()) if self.path.is_file() else None
+        self.best = None
+        if self.path.is_file():
+            try:
+                self.best = json.loads(self.path.read_text())
+                float(self.best["finished"]), float(self.best["mean"]), int(self.best["step"])
+            except (ValueError, KeyError, TypeError):
+                raise ValueError(f"cannot read {self.path} (the best checkpoint's rates); move it away to start "
+                                 "the selection afresh") from None
 
     def score(self, policy: LoadedPolicy, step: int, save: Callable[[], Path]) -> dict[str, float]:
         """Plays ``policy``; calls ``save()`` on a new best. Returns ``charts/select/...`` scalars."""

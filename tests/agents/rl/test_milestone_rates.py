@@ -67,6 +67,10 @@ def test_the_best_checkpoint_finishes_most_then_has_most_milestones_and_survives
     scores = [score(resumed, s) for s in (4, 5, 6)]
     assert saved == [1, 2, 5]  # a tie does not replace the best
     assert [s["charts/select/milestones"] for s in scores] == pytest.approx([1.5, 0.7, 3.6])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "best.json").write_text('{"step": 5, "mean"')
+    with pytest.raises(ValueError, match="cannot read .*best.json"):
+        BestCheckpoint(config, tmp_path / "broken")
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["step"] == 5 and best["finish"] == "end" and best["finished"] == pytest.approx(0.7)
     assert best["milestones"]["a"]["rate"] == 0.0 and best["milestones"]["end"]["median_step"] == 9
