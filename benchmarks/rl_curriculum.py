@@ -126,7 +126,7 @@ def main() -> None:
         best = json.loads(best_path.read_text())
         exported = save_policy(run_dir / "best_policy.zip", load_policy(run_dir / "checkpoints" / "best.pt"))
         print(f"best of step 5 (over {best['episodes']} episodes from the start): step {best['step']:,}, "
-              f"{best['mean']:.2f} milestones per episode, badge in {best['milestones']['badge_1']['rate']:.1%}; "
+              f"{best['mean']:.2f} milestones per episode, badge in {best['finished']:.1%}; "
               f"exported to {exported}\n  play it: longplay run --env QuestMini-v0 --agent ppo --checkpoint "
               f"{exported}\n  its rates over other episodes: python benchmarks/rl_policy_milestones.py "
               f"--checkpoint {exported}")

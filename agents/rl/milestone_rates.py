@@ -29,6 +29,14 @@ RATES_SEED = 20_000
 SELECT_SEED = 30_000
 
 
+def milestone_catalog(world: Any) -> tuple[list[str], int]:
+    """A batched world's milestone ids in catalog order, and the index of the one that finishes the world and
+    ends the episode (-1: none). Its flag is reset with the env in the step that reaches it, so counters credit
+    it from ``terminated``."""
+    names = [e.id for e in world.events if e.milestone]
+    return names, world.ev_finish if 0 <= world.ev_finish < len(names) else -1
+
+
 def play(policy: Any, engine: Any, steps: int, seed: int) -> Iterator[tuple[int, dict, torch.Tensor]]:
     """Plays ``policy`` (a :class:`~longplay.agents.rl.policy_agent.LoadedPolicy`) on every env of ``engine``
     (a ``BatchedQuest``) for ``steps`` steps from a reset (env ``i``'s first episode has seed ``seed + i``),
@@ -115,19 +123,16 @@ def milestone_rates(policy: Any, engine: Any, steps: int = 4096, seed: int = RAT
     """Plays the first episode of every env of ``engine`` (a ``BatchedQuest`` built with
     ``max_episode_steps=None``, one env per episode) for up to ``steps`` steps and records when each reached
     each milestone. Stops early once every episode has ended. Deterministic for a given seed."""
-    world = engine.worlds[0]
-    names = [e.id for e in world.events if e.milestone]
+    names, finish = milestone_catalog(engine.worlds[0])
     n = int(engine.num_envs)
     first = torch.full((n, len(names)), -1, dtype=torch.long, device=engine.device)
     live = torch.ones(n, dtype=torch.bool, device=engine.device)  # still in its first episode
     for step, _, terminated in play(policy, engine, steps, seed):
-        # the finishing milestone's flag is reset with the env in the same step: credit it from `terminated`
         events = engine.state.events[:, :len(names)].clone()
-        if 0 <= world.ev_finish < len(names):
-            events[:, world.ev_finish] |= terminated
+        if finish >= 0:
+            events[:, finish] |= terminated
         first = torch.where(events & (first < 0) & live[:, None], step, first)
         live &= ~terminated
         if step % 64 == 0 and not bool(live.any()):  # (a host sync, so only now and then)
             break
-    return MilestoneRates(names, first.cpu(), steps, names[world.ev_finish] if 0 <= world.ev_finish < len(names)
-                          else None)
+    return MilestoneRates(names, first.cpu(), steps, names[finish] if finish >= 0 else None)

@@ -37,6 +37,7 @@ from torch import nn
 from longplay.agents.rl.archive import StartArchive
 from longplay.agents.rl.batched import make_engine, reference_spaces
 from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
+from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, milestone_rates
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
@@ -260,10 +261,8 @@ class DeviceMilestones:
     """
 
     def __init__(self, engine: Any, device: torch.device) -> None:
-        world = engine.worlds[0]
         self.engine = engine
-        self.ids = [e.id for e in world.events if e.milestone]
-        self.finish = world.ev_finish if 0 <= world.ev_finish < len(self.ids) else -1
+        self.ids, self.finish = milestone_catalog(engine.worlds[0])
         self.reached = torch.zeros((engine.num_envs, len(self.ids)), dtype=torch.bool, device=device)
         self.totals = torch.zeros(len(self.ids), device=device)
         # with archive starts: the totals of the episodes that began at the world's start
@@ -326,6 +325,7 @@ class BestCheckpoint:
 
         self.config = config
         self.path = run_dir / "best.json"
+        # never truncated (max_episode_steps=None here means never; make_engine reads None as the env's default)
         self.engine = BatchedQuest(config.select_episodes, max_episode_steps=None, **quest_engine_kwargs(config))
         self.best = None
         if self.path.is_file():
@@ -338,8 +338,6 @@ class BestCheckpoint:
 
     def score(self, policy: LoadedPolicy, step: int, save: Callable[[], Path]) -> dict[str, float]:
         """Plays ``policy``; calls ``save()`` on a new best. Returns ``charts/select/...`` scalars."""
-        from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_rates
-
         rates = milestone_rates(policy, self.engine, self.config.eval_steps, SELECT_SEED)
         if self.best is None or rates.score > (self.best["finished"], self.best["mean"]):
             save()

@@ -46,12 +46,12 @@ def _rates(whole: int, finished: float) -> MilestoneRates:
 
 def test_the_best_checkpoint_finishes_most_then_has_most_milestones_and_survives_a_resume(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from longplay.agents.rl import milestone_rates as module
+    from longplay.agents.rl import ppo_device
     from longplay.agents.rl.ppo_device import BestCheckpoint
 
     assert _rates(1, 0.5).score == (0.5, 1.5) and _rates(3, 0.0).finished == 0.0
     played = iter([(2, 0.0), (1, 0.5), (3, 0.2), (1, 0.5), (0, 0.7), (3, 0.6)])
-    monkeypatch.setattr(module, "milestone_rates", lambda *a, **k: _rates(*next(played)))
+    monkeypatch.setattr(ppo_device, "milestone_rates", lambda *a, **k: _rates(*next(played)))
     config = TrainConfig(env_id="longplay/QuestMini-v0", learner="ppo-device", vec_env="batched",
                          select_episodes=2)
     saved: list[int] = []
