@@ -4,6 +4,8 @@
     python benchmarks/batched_speed.py --batch 1,64,4096 --modes eager --obs symbolic
     python benchmarks/batched_speed.py --device cuda --batch 1024,65536,1048576   # see batched_gpu.py
     python benchmarks/batched_speed.py --ab 80 --batch 16384,65536 --obs symbolic  # compiled vs eager, CPU time
+    python benchmarks/batched_speed.py --batch 16384,65536 --modes compiled --obs symbolic \
+        --battle-pass auto,none --workload random,oracle   # battle passes against one press over every env
 
 Prints steps/s (env steps: one button press of one env, observation included) for each batch size, step
 implementation (``eager`` torch ops; ``compiled``: ``BatchedQuest.compile``, inductor with the engine's
@@ -16,9 +18,18 @@ excluded) and where a step's time goes (``--profile``).
 time per step by ``time.thread_time``, so other jobs' load cancels out of the ratio) and checks that both give
 the same observations, rewards, terminations and state at every step and the same state documents at the end.
 
-Random presses drive every env (so envs walk, talk, fight and reset as in training). Absolute numbers drift
-with the load of the machine; the ratios within one run hold. ``--threads`` sets torch's intra-op threads
-(on a shared 2-core machine, 1 is often fastest: OpenMP threads spin while the other core is busy).
+Workloads (``--workload``): ``random`` presses drive every env from a new game (the figure; envs walk,
+talk, open menus and reset; under random presses they rarely get into a battle); ``oracle`` replays pieces
+of the oracle's games (``parity.oracle_chunks``: a game from the first step to the badge, about a third of
+its steps in a battle), each env one piece and its presses, reloaded after each piece's 64 presses (untimed).
+
+``--battle-pass`` sets ``BatchedQuest(battle_pass=...)``: ``auto`` (the default: on CPU from 8,192 envs on,
+the battle rules run on the envs in a battle only, an eighth of the envs per pass) and ``none`` (one
+branch-free battle press over every env, as on CUDA) side by side show what the passes change.
+
+Absolute numbers drift with the load of the machine; the ratios within one run hold. ``--threads`` sets
+torch's intra-op threads (default: torch's, one per core; on a busy shared machine 1 can be faster: OpenMP
+threads spin while another job holds a core).
 """
 
 from __future__ import annotations
@@ -39,6 +50,50 @@ PIXEL_BATCH_LIMIT = 8192  # a pixel observation is 69 KB per env: 65,536 envs wo
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+ORACLE_PIECE = 64  # presses per piece of the oracle workload
+
+
+def oracle_pieces(size: str) -> list[tuple[object, np.ndarray]]:
+    """Pieces of the oracle's games on the benchmark's world (seeds 0-7, 3,000 presses each, 3 % noise)."""
+    from longplay.envs.quest import worldgen
+    from longplay.envs.quest.batched.parity import oracle_chunks
+
+    return oracle_chunks(worldgen.build_world(size, 0), seeds=list(range(8)), steps=3000, chunk=ORACLE_PIECE,
+                         noise=0.03)
+
+
+def load_pieces(engine: object, pieces: list[tuple[object, np.ndarray]], device: torch.device) -> torch.Tensor:
+    """Puts piece ``i % len(pieces)`` into env ``i``; returns the presses [N, ORACLE_PIECE] on the device."""
+    n = engine.num_envs
+    k = min(n, len(pieces))
+    engine.load_states(list(range(k)), [state for state, _ in pieces[:k]])
+    rows = torch.arange(n, device=device) % k
+    for name, t in engine.state.tensors().items():  # the other envs copy the first k (one world)
+        setattr(engine.state, name, t[rows].contiguous())
+    return torch.as_tensor(np.stack([presses for _, presses in pieces[:k]]), device=device)[rows.cpu()]
+
+
+def oracle_rate(make: Callable[[], object], pieces: list, batch: int, device: torch.device, seconds: float
+                ) -> tuple[float, float]:
+    """Steps/s replaying the oracle's pieces (timing the steps only), and the share of env steps in a battle."""
+    engine = make()
+    engine.reset(seed=0)
+    presses = load_pieces(engine, pieces, device)
+    engine.step(presses[:, 0])  # compiles
+    steps, elapsed, battle = 0, 0.0, 0.0
+    while elapsed < seconds:
+        presses = load_pieces(engine, pieces, device)
+        sync(device)
+        start = time.perf_counter()
+        for k in range(ORACLE_PIECE):
+            engine.step(presses[:, k])
+        sync(device)
+        elapsed += time.perf_counter() - start
+        steps += ORACLE_PIECE
+        battle += float((engine.state.battle_kind != 0).float().mean())
+    return batch * steps / elapsed, battle / (steps // ORACLE_PIECE)
 
 
 def batched_rate(make: Callable[[], object], batch: int, device: torch.device, seconds: float, warmup: int = 3,
@@ -183,7 +238,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="batch sizes to compile (each size is one compilation: minutes on a small CPU)")
     parser.add_argument("--obs", default="symbolic,pixels", help="symbolic and/or pixels")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (CPU; 0: torch's default)")
+    parser.add_argument("--battle-pass", default="auto",
+                        help="comma-separated BatchedQuest(battle_pass=...) values: auto, none or envs per pass")
+    parser.add_argument("--workload", default="random", help="random and/or oracle (see above)")
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. reduce-overhead on CUDA)")
     parser.add_argument("--inductor-options", default=None,
                         help='JSON inductor options over the engine\'s CPU_INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
@@ -196,12 +254,15 @@ def main(argv: list[str] | None = None) -> dict:
     from longplay.envs.quest.batched.engine import BatchedQuest
 
     device = torch.device(args.device)
-    if device.type == "cpu":
+    if device.type == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     batches = [int(b) for b in args.batch.split(",")]
     modes = args.modes.split(",")
     compiled_batches = {int(b) for b in args.compiled_batch.split(",")} if args.compiled_batch else set(batches)
     obs_modes = args.obs.split(",")
+    passes = [None if v == "none" else v if v == "auto" else int(v) for v in args.battle_pass.split(",")]
+    workloads = args.workload.split(",")
+    pieces = oracle_pieces(args.size) if "oracle" in workloads else []
     print(f"quest.batched speed: size={args.size} device={device} torch={torch.__version__} "
           f"threads={torch.get_num_threads()}", flush=True)
     compile_kwargs: dict = {}
@@ -232,56 +293,88 @@ def main(argv: list[str] | None = None) -> dict:
     del probe
     print(f"state per env: {per_env:,} bytes (world tables shared, not counted)", flush=True)
 
-    results: dict[tuple[str, str, int], float] = {}
-    for obs_mode in obs_modes:
-        for mode in modes:
-            for batch in batches:
-                if obs_mode == "pixels" and batch > args.pixel_limit:
-                    continue
-                if mode == "compiled" and batch not in compiled_batches:
-                    continue
+    # one column per workload, observation, step implementation and battle_pass
+    cols = [(w, o, m, p) for w in workloads for o in obs_modes for m in modes for p in passes]
+    results: dict[tuple[str, str, str, object, int], float] = {}
+    battle_share: dict[tuple[str, str, str, object, int], float] = {}
+    for col in cols:
+        workload, obs_mode, mode, battle_pass = col
+        for batch in batches:
+            if obs_mode == "pixels" and batch > args.pixel_limit:
+                continue
+            if mode == "compiled" and batch not in compiled_batches:
+                continue
 
-                def make(batch: int = batch, obs_mode: str = obs_mode, mode: str = mode) -> object:
-                    engine = BatchedQuest(batch, size=args.size, device=device, obs_mode=obs_mode,
-                                          max_episode_steps=2000)
-                    if mode == "compiled":
-                        engine.compile(dynamic=False, **compile_kwargs)
-                    return engine
+            def make(batch: int = batch, obs_mode: str = obs_mode, mode: str = mode, battle_pass: object = battle_pass
+                     ) -> object:
+                engine = BatchedQuest(batch, size=args.size, device=device, obs_mode=obs_mode, max_episode_steps=2000,
+                                      battle_pass=battle_pass if device.type == "cpu" else "auto")
+                if mode == "compiled":
+                    engine.compile(dynamic=False, **compile_kwargs)
+                return engine
 
-                start = time.perf_counter()
-                try:
+            start = time.perf_counter()
+            try:
+                if workload == "oracle":
+                    rate, share = oracle_rate(make, pieces, batch, device, args.seconds)
+                    battle_share[(*col, batch)] = share
+                else:
                     rate = batched_rate(make, batch, device, args.seconds)
-                except Exception as exc:  # e.g. out of memory at the largest batches
-                    print(f"  {obs_mode:8s} {mode:8s} batch {batch:>8,}: failed ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:100]})", flush=True)
-                    continue
-                results[(obs_mode, mode, batch)] = rate
-                print(f"  {obs_mode:8s} {mode:8s} batch {batch:>8,}: {rate:>14,.0f} steps/s "
-                      f"({time.perf_counter() - start:.0f} s incl. setup/compile)", flush=True)
-                gc.collect()
+            except Exception as exc:  # e.g. out of memory at the largest batches
+                print(f"  {_label(col):40s} batch {batch:>8,}: failed ({type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0][:100]})", flush=True)
+                continue
+            results[(*col, batch)] = rate
+            share = f", {battle_share[(*col, batch)]:.0%} of env steps in a battle" if workload == "oracle" else ""
+            print(f"  {_label(col):40s} batch {batch:>8,}: {rate:>14,.0f} steps/s "
+                  f"({time.perf_counter() - start:.0f} s incl. setup/compile{share})", flush=True)
+            gc.collect()
 
     print("\nenv steps/s by batch size (one process)")
-    cols = [(o, m) for o in obs_modes for m in modes]
-    print("| batch | " + " | ".join(f"{o} {m}" for o, m in cols) + " |")
+    print("| batch | " + " | ".join(_label(c) for c in cols) + " |")
     print("|" + "---|" * (len(cols) + 1))
     for batch in batches:
-        cells = [f"{results[(o, m, batch)]:,.0f}" if (o, m, batch) in results else "-" for o, m in cols]
+        cells = [f"{results[(*c, batch)]:,.0f}" if (*c, batch) in results else "-" for c in cols]
         print(f"| {batch:,} | " + " | ".join(cells) + " |")
+    if len(passes) > 1:
+        base = passes[0]
+        for c in cols:
+            if c[3] == base:
+                continue
+            ratios = [f"{results[(*c[:3], base, b)] / results[(*c, b)]:.2f}x at {b:,}" for b in batches
+                      if (*c, b) in results and (*c[:3], base, b) in results]
+            if ratios:
+                print(f"battle_pass={_pass_name(base)} / battle_pass={_pass_name(c[3])} ({c[0]}, {c[1]}, {c[2]}): "
+                      + ", ".join(ratios))
     summary = {}
     for o in obs_modes:
-        best = max(((r, m, b) for (oo, m, b), r in results.items() if oo == o), default=None)
+        best = max(((r, m, b, p) for (w, oo, m, p, b), r in results.items() if oo == o and w == workloads[0]),
+                   default=None)
         if best is None:
             continue
-        rate, mode, batch = best
+        rate, mode, batch, battle_pass = best
         ratio = rate / ref[o]["env"]
-        summary[o] = {"best": rate, "mode": mode, "batch": batch, "reference": ref[o]["env"], "ratio": ratio}
-        print(f"best {o}: {rate:,.0f} steps/s ({mode}, batch {batch:,}) = {ratio:,.0f}x the reference env's "
-              f"{ref[o]['env']:,.0f}/s")
+        summary[o] = {"best": rate, "mode": mode, "batch": batch, "battle_pass": battle_pass,
+                      "reference": ref[o]["env"], "ratio": ratio}
+        print(f"best {o} ({workloads[0]} workload): {rate:,.0f} steps/s ({mode}, batch {batch:,}, battle_pass="
+              f"{_pass_name(battle_pass)}) = {ratio:,.0f}x the reference env's {ref[o]['env']:,.0f}/s")
     print(f"state per env: {per_env:,} bytes")
     if args.profile:
         print(f"\nprofile of an eager symbolic step, batch {args.profile:,}:")
         print(profile_step(args.size, args.profile, device, "symbolic"))
-    return {"results": results, "reference": ref, "bytes_per_env": per_env, "summary": summary}
+    return {"results": results, "battle_share": battle_share, "reference": ref, "bytes_per_env": per_env,
+            "summary": summary}
+
+
+def _pass_name(battle_pass: object) -> str:
+    return "none" if battle_pass is None else str(battle_pass)
+
+
+def _label(col: tuple) -> str:
+    """A column's name: the observation and step implementation, then what differs from the defaults."""
+    workload, obs_mode, mode, battle_pass = col
+    extra = "" if battle_pass == "auto" else f" battle_pass={_pass_name(battle_pass)}"
+    return ("" if workload == "random" else f"{workload} ") + f"{obs_mode} {mode}{extra}"
 
 
 if __name__ == "__main__":

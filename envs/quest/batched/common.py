@@ -97,6 +97,11 @@ class Ctx:
         self.env_badge_cols = self.env_badge_cols.long()
         self.env_boulder_vis = self.env_boulder_vis.long()
 
+    def subset(self, idx: torch.Tensor) -> Ctx:
+        """The context of the envs ``idx`` (int64 [P]), for rules run on those envs' state only."""
+        return Ctx(t=self.t, c=self.c, world=self.world[idx], map_base=self.map_base[idx],
+                   ent_base=self.ent_base[idx], trainer_base=self.trainer_base[idx], shop_base=self.shop_base[idx])
+
     @property
     def dummy(self) -> int:
         """The dummy entity: never visible; 'no entity'."""

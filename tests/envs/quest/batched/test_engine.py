@@ -170,6 +170,62 @@ def test_step_traces_without_graph_breaks() -> None:
         b.step(torch.full((8,), a))
 
 
+def test_battle_pass_sizes() -> None:
+    """``battle_pass``: "auto" is an eighth of the envs on CPU from AUTO_PASS_MIN_ENVS on (else off), a size
+    of all the envs or more is off, and bad values and devices other than the CPU are refused in one line."""
+    from longplay.envs.quest.batched.engine import AUTO_PASS_MIN_ENVS, _battle_pass_size
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert _battle_pass_size("auto", AUTO_PASS_MIN_ENVS, cpu) == AUTO_PASS_MIN_ENVS // 8
+    assert _battle_pass_size("auto", 65536, cpu) == 8192
+    assert _battle_pass_size("auto", AUTO_PASS_MIN_ENVS - 8, cpu) is None
+    assert _battle_pass_size("auto", AUTO_PASS_MIN_ENVS + 1, cpu) is None  # passes of equal size only
+    assert _battle_pass_size("auto", 65536, cuda) is None
+    assert _battle_pass_size(None, 65536, cpu) is None
+    assert _battle_pass_size(64, 64, cpu) is None and _battle_pass_size(16, 64, cpu) == 16
+    for bad in (0, -3, 2.5, "eighth", True):
+        with pytest.raises(ValueError, match="invalid battle_pass"):
+            _battle_pass_size(bad, 64, cpu)
+    with pytest.raises(ValueError, match="needs a CPU device"):
+        _battle_pass_size(16, 64, cuda)
+
+
+def _passes_match_one_press(world, passes: BatchedQuest, seed: int, steps: int) -> None:
+    """Steps ``passes`` (battle passes) beside an eager one-press engine from the same mid-game states (battles
+    on, more than one pass's worth) and presses: observations, rewards and episode ends equal at every step,
+    state documents every 5 steps and at the end."""
+    n = passes.num_envs
+    one = BatchedQuest(n, worlds=[world], battle_pass=None)
+    states = scenario_states(world, n, seed=seed)
+    assert sum(s.battle.kind != 0 for s in states) > passes.battle_pass
+    for b in (one, passes):
+        b.reset(seed=seed)
+        b.load_states(list(range(n)), states)
+    gen = np.random.default_rng(seed)
+    for k in range(steps):
+        actions = torch.as_tensor(fuzz_actions(gen, n, a_bias=0.4))
+        a, b = one.step(actions), passes.step(actions)
+        assert all(torch.equal(a[0][key], b[0][key]) for key in a[0])
+        assert all(torch.equal(x, y) for x, y in zip(a[1:4], b[1:4], strict=True))
+        if k % 5 == 4 or k == steps - 1:
+            assert one.documents() == passes.documents()
+
+
+def test_battle_passes_trace_and_match_one_press(mini) -> None:
+    """With battle passes, the step is three graphs that trace whole (``fullgraph=True``: no graph breaks
+    inside them), and it gives what the one branch-free press gives."""
+    passes = BatchedQuest(48, worlds=[mini], battle_pass=8)
+    _passes_match_one_press(mini, passes.compile(backend="eager", fullgraph=True, dynamic=False), seed=11, steps=30)
+
+
+@pytest.mark.slow
+def test_inductor_battle_passes_match_eager_one_press(mini) -> None:
+    """The inductor-compiled step with battle passes (a pass of a different size most steps: one dynamic-shape
+    graph) against the eager step with one press over every env."""
+    passes = BatchedQuest(64, worlds=[mini], battle_pass=8)
+    _passes_match_one_press(mini, passes.compile(dynamic=False), seed=12, steps=40)
+
+
 def test_levelling_and_learning_match_gain_exp() -> None:
     """Experience gains of every size (up to many levels at once) on creatures with full, partial and odd
     move sets: the level reached and the moves learned equal ``party.gain_exp``'s."""

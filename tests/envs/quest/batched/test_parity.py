@@ -78,10 +78,13 @@ def test_fuzz_from_new_games_mini(worlds) -> None:
     assert lock.env_steps == 192 * 60
 
 
-@pytest.mark.parametrize("size,envs,steps", [("mini", 256, 50), ("small", 256, 50), ("standard", 256, 50)])
-def test_fuzz_from_mid_game_states(size: str, envs: int, steps: int, worlds) -> None:
-    """Random mid-game states of every size (battles in progress, menus open, full boxes, gates), fuzzed."""
-    b = BatchedQuest(envs, worlds=[worlds[size]])
+@pytest.mark.parametrize("size,envs,steps,battle_pass", [
+    ("mini", 256, 50, None), ("small", 256, 50, None), ("standard", 256, 50, None),
+    ("mini", 256, 50, 24), ("standard", 256, 50, 24)])
+def test_fuzz_from_mid_game_states(size: str, envs: int, steps: int, battle_pass: int | None, worlds) -> None:
+    """Random mid-game states of every size (battles in progress, menus open, full boxes, gates), fuzzed;
+    with ``battle_pass``, the battle rules run on the envs in a battle only, 24 at a time (several passes)."""
+    b = BatchedQuest(envs, worlds=[worlds[size]], battle_pass=battle_pass)
     lock = Lockstep(b, check_obs_every=10, hash_every=10)
     lock.reset(seed=7)
     lock.load(list(range(envs)), scenario_states(worlds[size], envs, seed={"mini": 1, "small": 2, "standard": 3}[size]))
@@ -91,10 +94,12 @@ def test_fuzz_from_mid_game_states(size: str, envs: int, steps: int, worlds) -> 
     assert lock.peaks["messages"] <= b.state.messages.shape[1]
 
 
-def test_oracle_games_mini(worlds) -> None:
-    """Whole mini games played by the oracle (with a little noise), replayed in 50-press pieces."""
+@pytest.mark.parametrize("battle_pass", [None, 16])
+def test_oracle_games_mini(battle_pass: int | None, worlds) -> None:
+    """Whole mini games played by the oracle (with a little noise), replayed in 50-press pieces (with and
+    without battle passes)."""
     pieces = oracle_chunks(worlds["mini"], seeds=[1, 2, 3], steps=2000, chunk=50, noise=0.03)
-    b = BatchedQuest(len(pieces), worlds=[worlds["mini"]])
+    b = BatchedQuest(len(pieces), worlds=[worlds["mini"]], battle_pass=battle_pass)
     lock = Lockstep(b, hash_every=10)
     lock.reset(seed=0)
     replay_pieces(lock, pieces)
@@ -111,18 +116,20 @@ def test_oracle_openings(size: str, worlds) -> None:
     replay_pieces(lock, pieces)
 
 
-def test_every_rule_is_reached(worlds) -> None:
+@pytest.mark.parametrize("battle_pass", [None, 8])
+def test_every_rule_is_reached(battle_pass: int | None, worlds) -> None:
     """Hand-set situations with press scripts (catching into party, box and past a full box, running,
     struggling, items, levelling into new moves, the whiteout, badges and abilities, the final win, trees,
     boulders, water, bag and shop) on mini and standard worlds: every message template the reference
-    engine can queue is queued, in both engines alike."""
+    engine can queue is queued, in both engines alike (also with the battle rules run in passes of 8 envs,
+    where a creature caught into the box is written outside the pass)."""
     from longplay.envs.quest.battle import BattleMsg
     from longplay.envs.quest.dialog import Msg
 
     seen: set[str] = set()
     for size in ("mini", "standard"):
         scripts = targeted_states(worlds[size], seed=5)
-        b = BatchedQuest(len(scripts), worlds=[worlds[size]])
+        b = BatchedQuest(len(scripts), worlds=[worlds[size]], battle_pass=battle_pass)
         lock = Lockstep(b, hash_every=5)
         lock.reset(seed=0)
         replay_scripts(lock, scripts)
