@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--battle-pass", default="auto",
                         help="comma-separated BatchedQuest(battle_pass=...) values: auto, none or envs per pass")
     parser.add_argument("--workload", default="random", help="random and/or oracle (see above)")
+    parser.add_argument("--keep-memory", default="on", choices=("on", "off"),
+                        help="BatchedQuest(keep_memory=...): off leaves glibc's malloc as it is (process-wide: "
+                             "compare in separate runs)")
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. reduce-overhead on CUDA)")
     parser.add_argument("--inductor-options", default=None,
                         help='JSON inductor options over the engine\'s CPU_INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
@@ -288,7 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"reference engine, one env ({m}): {ref[m]['env']:,.0f} env steps/s through gym.make, "
               f"{ref[m]['game']:,.0f} presses/s bare game", flush=True)
 
-    probe = BatchedQuest(1, size=args.size, device=device)
+    probe = BatchedQuest(1, size=args.size, device=device, keep_memory=args.keep_memory == "on")
     per_env = probe.state_bytes_per_env()
     del probe
     print(f"state per env: {per_env:,} bytes (world tables shared, not counted)", flush=True)
@@ -308,7 +311,8 @@ def main(argv: list[str] | None = None) -> dict:
             def make(batch: int = batch, obs_mode: str = obs_mode, mode: str = mode, battle_pass: object = battle_pass
                      ) -> object:
                 engine = BatchedQuest(batch, size=args.size, device=device, obs_mode=obs_mode, max_episode_steps=2000,
-                                      battle_pass=battle_pass if device.type == "cpu" else "auto")
+                                      battle_pass=battle_pass if device.type == "cpu" else "auto",
+                                      keep_memory=args.keep_memory == "on")
                 if mode == "compiled":
                     engine.compile(dynamic=False, **compile_kwargs)
                 return engine

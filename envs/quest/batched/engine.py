@@ -121,13 +121,15 @@ def _resolve_worlds(size: str, world_seed: int | None, world_seeds: Sequence[int
 
 
 def keep_freed_memory() -> bool:
-    """Asks glibc's ``malloc`` to keep the memory a process frees for its next allocations, instead of handing
-    buffers of 128 KB or more back to the kernel and faulting them in again on the next step (``mallopt``: an
-    mmap threshold of 32 MB, the most glibc takes, and no trimming). Process-wide; the process's resident
-    memory then stays at its peak. Returns whether it was set (False where the C library is not glibc).
+    """Asks glibc's ``malloc`` to keep the memory a process frees for its next allocations: every block from
+    the heap, none mapped on its own, and no trimming (``mallopt``: ``M_MMAP_MAX`` 0, ``M_TRIM_THRESHOLD`` the
+    largest). By default glibc maps each block of 128 KB or more (an observation or a state column of
+    thousands of envs) on its own, unmaps it when freed and faults it in again, page by page, on the next
+    step. Process-wide: the process's resident memory then stays at its peak. Returns whether it was set
+    (False where the C library is not glibc).
 
-    A compiled step on CPU allocates its buffers anew every step (about 8 KB per env): with this, 1.17x and
-    1.34x the steps/s at 16,384 and 65,536 envs (docs/batched.md "Speed").
+    Measured side by side (docs/batched.md "Speed"): 1.25-1.36x the compiled symbolic steps/s at 65,536
+    envs, 3-6x the pixel steps/s at 1,024-8,192 envs.
     """
     import ctypes
     import platform
@@ -138,8 +140,8 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) & bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_max, 0)) & bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
 
 
 def _battle_pass_size(battle_pass: int | str | None, num_envs: int, device: torch.device) -> int | None:
@@ -179,13 +181,16 @@ class BatchedQuest:
             :data:`AUTO_PASS_MIN_ENVS` envs on, else off; ``None``: off (one branch-free press over every
             env, as always on CUDA). The results are the same either way; the step reads the number of envs
             in a battle on the host.
+        keep_memory: On CPU, call :func:`keep_freed_memory` (process-wide): a step's buffers are then reused
+            instead of being mapped and faulted in anew every step (up to 6x the pixel steps/s).
     """
 
     def __init__(self, num_envs: int, size: str = "mini", world_seed: int | None = 0,
                  device: str | torch.device = "cpu", obs_mode: str = "symbolic",
                  max_episode_steps: int | str | None = "auto", world_seeds: Sequence[int] | None = None,
                  world: str = "procedural", worlds: Sequence[World] | None = None, noop: bool = False,
-                 final_obs: bool = False, palette: object = None, battle_pass: int | str | None = "auto") -> None:
+                 final_obs: bool = False, palette: object = None, battle_pass: int | str | None = "auto",
+                 keep_memory: bool = True) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if obs_mode not in OBS_MODES:
@@ -235,6 +240,8 @@ class BatchedQuest:
         self._stat_cols = torch.tensor([SPECIES, LEVEL, HP, MAX_HP], dtype=torch.int64, device=self.device)
         self._key_items = torch.nonzero(self.content.item_key[:NUM_ITEMS] > 0).flatten()  # bag columns
         self.battle_pass = _battle_pass_size(battle_pass, num_envs, self.device)
+        if keep_memory and self.device.type == "cpu":
+            keep_freed_memory()
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
         self._route_fn, self._pass_fn, self._finish_fn = self._route_and_order, self._battle_pass, self._finish_routed
 
@@ -260,7 +267,7 @@ class BatchedQuest:
             box.apply(self.state)
         return tuple(out)  # type: ignore[return-value]
 
-    def compile(self, bounds_checks: bool = True, keep_memory: bool = True, **kwargs: Any) -> BatchedQuest:
+    def compile(self, bounds_checks: bool = True, **kwargs: Any) -> BatchedQuest:
         """Compiles the step with ``torch.compile`` (``kwargs`` go to it, e.g. ``dynamic=False``, or
         ``mode="reduce-overhead"`` for CUDA graphs); returns ``self``.
 
@@ -268,11 +275,8 @@ class BatchedQuest:
         this compilation only, except with a ``mode``, which ``torch.compile`` does not combine with ``options``:
         then they are set on inductor's global config. ``bounds_checks=False`` leaves inductor's
         indirect-indexing checks out of the generated code (an out-of-range index then crashes instead of
-        raising). Other backends (``backend="eager"``) take no options. On CPU, ``keep_memory`` calls
-        :func:`keep_freed_memory` (process-wide) unless it is False.
+        raising). Other backends (``backend="eager"``) take no options.
         """
-        if keep_memory and self.device.type == "cpu":
-            keep_freed_memory()
         settings = {"assert_indirect_indexing": bounds_checks,
                     **(CPU_INDUCTOR_OPTIONS if self.device.type == "cpu" else {})}
         if kwargs.get("backend", "inductor") == "inductor":
