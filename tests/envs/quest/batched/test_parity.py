@@ -187,9 +187,10 @@ def test_slow_oracle_games(size: str, worlds) -> None:
 
 
 @pytest.mark.slow
-def test_slow_canonical_world() -> None:
+@pytest.mark.parametrize("battle_pass", [None, 16])
+def test_slow_canonical_world(battle_pass: int | None) -> None:
     world = worldgen.canonical_world()
-    b = BatchedQuest(128, worlds=[world])
+    b = BatchedQuest(128, worlds=[world], battle_pass=battle_pass)
     lock = Lockstep(b, check_obs_every=20)
     lock.reset(seed=5)
     lock.load(list(range(128)), scenario_states(world, 128, seed=5))
