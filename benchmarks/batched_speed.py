@@ -24,8 +24,10 @@ of the oracle's games (``parity.oracle_chunks``: a game from the first step to t
 its steps in a battle), each env one piece and its presses, reloaded after each piece's 64 presses (untimed).
 
 ``--battle-pass`` sets ``BatchedQuest(battle_pass=...)``: ``auto`` (the default: on CPU from 8,192 envs on,
-the battle rules run on the envs in a battle only, an eighth of the envs per pass) and ``none`` (one
-branch-free battle press over every env, as on CUDA) side by side show what the passes change.
+the battle rules run on the envs in a battle only, in one pass rounded up to an eighth of the envs) and
+``none`` (one branch-free battle press over every env, as on CUDA) side by side show what the passes change.
+``--keep-memory off`` measures without ``BatchedQuest(keep_memory=True)`` (process-wide: compare separate
+runs).
 
 Absolute numbers drift with the load of the machine; the ratios within one run hold. ``--threads`` sets
 torch's intra-op threads (default: torch's, one per core; on a busy shared machine 1 can be faster: OpenMP
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (CPU; 0: torch's default)")
     parser.add_argument("--battle-pass", default="auto",
-                        help="comma-separated BatchedQuest(battle_pass=...) values: auto, none or envs per pass")
+                        help="comma-separated BatchedQuest(battle_pass=...) values: auto, none or the envs a pass is "
+                             "rounded to")
     parser.add_argument("--workload", default="random", help="random and/or oracle (see above)")
     parser.add_argument("--keep-memory", default="on", choices=("on", "off"),
                         help="BatchedQuest(keep_memory=...): off leaves glibc's malloc as it is (process-wide: "

@@ -179,7 +179,7 @@ def test_battle_pass_sizes() -> None:
     assert _battle_pass_size("auto", AUTO_PASS_MIN_ENVS, cpu) == AUTO_PASS_MIN_ENVS // 8
     assert _battle_pass_size("auto", 65536, cpu) == 8192
     assert _battle_pass_size("auto", AUTO_PASS_MIN_ENVS - 8, cpu) is None
-    assert _battle_pass_size("auto", AUTO_PASS_MIN_ENVS + 1, cpu) is None  # passes of equal size only
+    assert _battle_pass_size("auto", AUTO_PASS_MIN_ENVS + 1, cpu) is None  # an eighth must divide the envs
     assert _battle_pass_size("auto", 65536, cuda) is None
     assert _battle_pass_size(None, 65536, cpu) is None
     assert _battle_pass_size(64, 64, cpu) is None and _battle_pass_size(16, 64, cpu) == 16
@@ -188,6 +188,24 @@ def test_battle_pass_sizes() -> None:
             _battle_pass_size(bad, 64, cpu)
     with pytest.raises(ValueError, match="needs a CPU device"):
         _battle_pass_size(16, 64, cuda)
+
+
+def test_keep_memory(mini, monkeypatch) -> None:
+    """``keep_memory`` (the default) asks malloc to keep freed memory on CPU, which glibc accepts;
+    ``keep_memory=False`` leaves malloc alone."""
+    import platform
+
+    from longplay.envs.quest.batched import engine
+
+    calls: list[bool] = []
+    monkeypatch.setattr(engine, "keep_freed_memory", lambda: calls.append(True) or True)
+    BatchedQuest(2, worlds=[mini], keep_memory=False)
+    assert calls == []
+    BatchedQuest(2, worlds=[mini])
+    assert calls == [True]
+    monkeypatch.undo()
+    if platform.libc_ver()[0] == "glibc":
+        assert engine.keep_freed_memory() is True
 
 
 def _passes_match_one_press(world, passes: BatchedQuest, seed: int, steps: int) -> None:

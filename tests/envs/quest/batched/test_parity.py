@@ -83,7 +83,8 @@ def test_fuzz_from_new_games_mini(worlds) -> None:
     ("mini", 256, 50, 24), ("standard", 256, 50, 24)])
 def test_fuzz_from_mid_game_states(size: str, envs: int, steps: int, battle_pass: int | None, worlds) -> None:
     """Random mid-game states of every size (battles in progress, menus open, full boxes, gates), fuzzed;
-    with ``battle_pass``, the battle rules run on the envs in a battle only, 24 at a time (several passes)."""
+    with ``battle_pass``, the battle rules run on the envs in a battle only (one pass, rounded up to a multiple
+    of 24 envs)."""
     b = BatchedQuest(envs, worlds=[worlds[size]], battle_pass=battle_pass)
     lock = Lockstep(b, check_obs_every=10, hash_every=10)
     lock.reset(seed=7)
@@ -121,8 +122,8 @@ def test_every_rule_is_reached(battle_pass: int | None, worlds) -> None:
     """Hand-set situations with press scripts (catching into party, box and past a full box, running,
     struggling, items, levelling into new moves, the whiteout, badges and abilities, the final win, trees,
     boulders, water, bag and shop) on mini and standard worlds: every message template the reference
-    engine can queue is queued, in both engines alike (also with the battle rules run in passes of 8 envs,
-    where a creature caught into the box is written outside the pass)."""
+    engine can queue is queued, in both engines alike (also with the battle rules run in a pass rounded to 8
+    envs, where a creature caught into the box is written outside the pass)."""
     from longplay.envs.quest.battle import BattleMsg
     from longplay.envs.quest.dialog import Msg
 
