@@ -23,8 +23,10 @@ times interleaved after a round that warms the compiled engine up, and prints th
 of each and their ratio to the first.
 
 A row whose engine is missing is reported as skipped. Training steps/s counts env steps per second of
-training (rollouts and updates), after start-up. Absolute numbers drift on a shared machine; compare rows
-from one run. Writes ``rl_speed.json`` and ``rl_speed.png`` to ``--out``.
+training (rollouts and updates), from the first logged iteration to the last (start-up and compilation
+left out). ``--compile`` compiles the batched engine's step in the batched rows (``--torch-compile``).
+Absolute numbers drift on a shared machine; compare rows from one run. Writes ``rl_speed.json`` and
+``rl_speed.png`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def measure(label: str, learner: str, vec_env: str, env_id: str | None, num_envs
         total_steps=num_envs * args.n_steps * args.iterations, n_epochs=args.n_epochs, n_minibatches=4,
         device=args.device, torch_threads=args.threads, eval_every=-1, checkpoint_every=10**12,
         progress=False, runs_dir=runs_dir, run_name=label.replace(" + ", "_"), max_episode_steps=4096,
-        torch_compile=args.compile and learner == "ppo-device")
+        torch_compile=args.compile and (learner == "ppo-device" or vec_env == "batched"))
     if env_id:
         config.env_id = env_id
     start = time.perf_counter()
@@ -74,12 +76,18 @@ def measure(label: str, learner: str, vec_env: str, env_id: str | None, num_envs
     except ValueError as exc:  # the engine is not installed, or cannot run this env
         return {"label": label, "skipped": str(exc)}
     return {"label": label, "learner": learner, "vec_env": vec_env, "num_envs": num_envs,
-            "steps": result.steps, "train_sps": last_sps(result.run_dir), "wall_s": time.perf_counter() - start}
+            "steps": result.steps, "train_sps": steady_sps(result.run_dir), "wall_s": time.perf_counter() - start}
 
 
-def last_sps(run_dir: Path) -> float:
-    """A run's training steps/s as its last metrics row logged it."""
-    return [p["charts/SPS"] for p in read_metrics(run_dir) if "charts/SPS" in p][-1]
+def steady_sps(run_dir: Path) -> float:
+    """A run's steady training steps/s: from its first logged point to its last (``charts/SPS`` counts from
+    the start of training, so the time to the first point, with any compilation in it, is left out). A run
+    that logged one point gives that point's figure."""
+    points = [(p["step"], p["charts/SPS"]) for p in read_metrics(run_dir) if "charts/SPS" in p]
+    (first, first_rate), (last, last_rate) = points[0], points[-1]
+    if last == first:
+        return last_rate
+    return (last - first) / (last / last_rate - first / first_rate)
 
 
 def passes(args: argparse.Namespace) -> None:
@@ -102,7 +110,7 @@ def passes(args: argparse.Namespace) -> None:
                 result = train(config)
                 if round_ < 0:
                     continue
-                sps[n].append(last_sps(result.run_dir))
+                sps[n].append(steady_sps(result.run_dir))
                 print(f"round {round_}: {n} passes {sps[n][-1]:>9,.0f} training steps/s", flush=True)
     finally:
         shutil.rmtree(runs_dir, ignore_errors=True)
@@ -232,7 +240,9 @@ def main() -> None:
     parser.add_argument("--n-epochs", type=int, default=4)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the ppo-device network")
+    parser.add_argument("--compile", action="store_true",
+                        help="--torch-compile for the batched-engine rows and ppo-device (the engine's step; on "
+                             "CUDA also the ppo-device network)")
     parser.add_argument("--rows", default="", help="comma-separated labels to run (default: all)")
     parser.add_argument("--out", default="runs/benchmarks", help="where the JSON and PNG go")
     parser.add_argument("--network", action="store_true",

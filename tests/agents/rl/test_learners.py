@@ -447,3 +447,34 @@ def test_sb3_on_the_batched_engine_staggers_the_first_episodes_ends(tmp_path: Pa
     assert venv.engine.episode_length.tolist() == [0] * 16  # lengths count the steps played
     venv.reset()
     assert venv.engine.episode_limit.tolist() != limits  # each reset draws again (its seed moved on)
+
+
+def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path: Path, monkeypatch) -> None:
+    """``--torch-compile`` with ``--learner ppo --vec-env batched`` compiles the engine's step (on the eager
+    backend here, which traces as inductor does but compiles in seconds); the steps equal the eager engine's."""
+    pytest.importorskip("longplay.envs.quest.batched")
+    from longplay.agents.rl.batched import make_sb3_vec_env
+
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", num_envs=8, max_episode_steps=400)
+    plain = make_sb3_vec_env(config, "cpu")
+    assert plain.engine._step_fn == plain.engine._step  # not compiled
+    compiled, real = [], torch.compile
+
+    def eager_backend(fn, **kwargs):
+        compiled.append(fn)
+        return real(fn, backend="eager", fullgraph=True)
+
+    monkeypatch.setattr(torch, "compile", eager_backend)
+    config.torch_compile = True
+    venv = make_sb3_vec_env(config, "cpu")
+    monkeypatch.undo()
+    assert compiled and venv.engine._step_fn != venv.engine._step
+    plain.reset()
+    venv.reset()
+    for k in range(20):
+        actions = np.full(8, k % 8)
+        plain.step_async(actions)
+        venv.step_async(actions)
+        (obs_a, rew_a, done_a, _), (obs_b, rew_b, done_b, _) = plain.step_wait(), venv.step_wait()
+        assert all(np.array_equal(obs_a[key], obs_b[key]) for key in obs_a)
+        assert np.array_equal(rew_a, rew_b) and np.array_equal(done_a, done_b)
