@@ -31,12 +31,16 @@ class BatchedVecEnv(VecEnv):
 
     ``stagger=True``: after each :meth:`reset`, every env's first episode is truncated after a random number
     of steps (seeded; 1 to ``max_episode_steps``), so envs started together do not stay in lockstep for the
-    whole run.
+    whole run. ``compile=True``: ``torch.compile`` the engine's step (:meth:`BatchedQuest.compile`; about 10x
+    the env steps/s at 64 envs on CPU, 2.5x SB3's training steps/s).
     """
 
-    def __init__(self, num_envs: int, seed: int = 0, stagger: bool = False, **engine_kwargs: Any) -> None:
+    def __init__(self, num_envs: int, seed: int = 0, stagger: bool = False, compile: bool = False,
+                 **engine_kwargs: Any) -> None:
         engine_kwargs["final_obs"] = True
         self.engine = BatchedQuest(num_envs, **engine_kwargs)
+        if compile:
+            self.engine.compile()
         obs_space = single_observation_space(self.engine.obs_mode)
         action_space = spaces.Discrete(9 if self.engine.noop else 8)
         super().__init__(num_envs, obs_space, action_space)

@@ -51,6 +51,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         device: Where the engine runs; observations come back as numpy arrays.
         world_seeds: An explicit pool of world seeds (overrides ``world_seed``).
         render_mode: ``None`` or ``"rgb_array"`` (exact reference frames, one per env).
+        compile: ``torch.compile`` the engine's step (:meth:`BatchedQuest.compile`): about 10x the env steps/s
+            at 64 envs on CPU, after a first compilation of a minute or two.
         **engine_kwargs: More :class:`BatchedQuest` arguments.
     """
 
@@ -61,7 +63,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                  max_episode_steps: int | str | None = "auto", noop: bool = False, palette: Any = None,
                  device: str | torch.device = "cpu", world_seeds: list[int] | None = None,
                  world_pool: int = DEFAULT_WORLD_POOL, render_mode: str | None = None,
-                 grayscale: bool = False, downsample: int = 1, **engine_kwargs: Any) -> None:
+                 grayscale: bool = False, downsample: int = 1, compile: bool = False,
+                 **engine_kwargs: Any) -> None:
         if grayscale or downsample != 1:
             raise ValueError("the batched engine serves full-size RGB pixels or symbolic observations; "
                              "grayscale and downsample are not supported (apply them on the device)")
@@ -72,6 +75,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self.engine = BatchedQuest(num_envs, size=size, world_seed=world_seed, device=device, obs_mode=obs_mode,
                                    max_episode_steps=max_episode_steps, world_seeds=world_seeds, world=world,
                                    noop=noop, final_obs=True, palette=palette, **engine_kwargs)
+        if compile:
+            self.engine.compile()
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.single_observation_space = single_observation_space(obs_mode)
