@@ -105,7 +105,7 @@ class TrainConfig:
     """Seeds torch, numpy, the envs (env ``i`` resets with ``seed + i``) and evaluation."""
     torch_compile: bool = False
     """Compile the batched engine's step with ``torch.compile`` (``ppo-device``, and ``ppo`` with ``--vec-env
-    batched``: about 4x SB3's training steps/s at 64 envs); ``ppo-device`` on CUDA compiles the policy too (on
+    batched``: 2.5x SB3's training steps/s at 64 envs); ``ppo-device`` on CUDA compiles the policy too (on
     CPU the compiled policy trains slower than the plain one). Other settings ignore it."""
     torch_threads: int = 0
     """CPU threads torch may use (0: torch's default). Small policies with envs in other processes often
