@@ -128,8 +128,8 @@ def keep_freed_memory() -> bool:
     step. Process-wide: the process's resident memory then stays at its peak. Returns whether it was set
     (False where the C library is not glibc).
 
-    Measured side by side (docs/batched.md "Speed"): 1.25-1.36x the compiled symbolic steps/s at 65,536
-    envs, 3-6x the pixel steps/s at 1,024-8,192 envs.
+    Measured in alternating runs (docs/batched.md "Speed"): compiled, 1.4x the symbolic steps/s at 4,096 envs,
+    1.0-1.3x at 65,536, and 4.6x the pixel steps/s at 4,096.
     """
     import ctypes
     import platform
@@ -182,7 +182,7 @@ class BatchedQuest:
             env, as always on CUDA). The results are the same either way; the step reads the number of envs
             in a battle on the host.
         keep_memory: On CPU, call :func:`keep_freed_memory` (process-wide): a step's buffers are then reused
-            instead of being mapped and faulted in anew every step (up to 6x the pixel steps/s).
+            instead of being mapped and faulted in anew every step (4.6x the pixel steps/s at 4,096 envs).
     """
 
     def __init__(self, num_envs: int, size: str = "mini", world_seed: int | None = 0,
@@ -400,7 +400,7 @@ class BatchedQuest:
         """The step with the battle press run on the envs in a battle only (CPU; see
         ``BatchedQuest(battle_pass=...)``): the same results as :meth:`_step`."""
         s, size = self.state, self.battle_pass
-        button = torch.as_tensor(actions, device=self.device).to(torch.int32)
+        button = actions.to(torch.int32)  # step() has put the actions on the device
         routed, order, count = self._route_fn(button)
         count = int(count)  # a CPU tensor: reading it waits for nothing
         if count:  # one pass over the envs in a battle, rounded up to a multiple of battle_pass

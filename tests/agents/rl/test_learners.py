@@ -449,7 +449,7 @@ def test_sb3_on_the_batched_engine_staggers_the_first_episodes_ends(tmp_path: Pa
     assert venv.engine.episode_limit.tolist() != limits  # each reset draws again (its seed moved on)
 
 
-def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path: Path, monkeypatch) -> None:
+def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path: Path, eager_compile) -> None:
     """``--torch-compile`` with ``--learner ppo --vec-env batched`` compiles the engine's step (on the eager
     backend here, which traces as inductor does but compiles in seconds); the steps equal the eager engine's."""
     pytest.importorskip("longplay.envs.quest.batched")
@@ -458,17 +458,9 @@ def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path
     config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", num_envs=8, max_episode_steps=400)
     plain = make_sb3_vec_env(config, "cpu")
     assert plain.engine._step_fn == plain.engine._step  # not compiled
-    compiled, real = [], torch.compile
-
-    def eager_backend(fn, **kwargs):
-        compiled.append(fn)
-        return real(fn, backend="eager", fullgraph=True)
-
-    monkeypatch.setattr(torch, "compile", eager_backend)
     config.torch_compile = True
     venv = make_sb3_vec_env(config, "cpu")
-    monkeypatch.undo()
-    assert compiled and venv.engine._step_fn != venv.engine._step
+    assert eager_compile and venv.engine._step_fn != venv.engine._step
     plain.reset()
     venv.reset()
     for k in range(20):

@@ -90,24 +90,14 @@ def test_sb3_ppo_learns_from_the_batched_engine() -> None:
     assert rewards.shape == (8,) and len(infos) == 8
 
 
-def test_adapters_compile_the_step_on_request(monkeypatch) -> None:
+def test_adapters_compile_the_step_on_request(eager_compile) -> None:
     """``compile=True`` (``gym.make_vec`` keyword, SB3 ``BatchedVecEnv``) compiles the engine's step (on the
     eager backend here, which traces as inductor does but compiles in seconds); steps equal the plain ones."""
-    import torch
-
     from longplay.envs.quest.batched.sb3 import BatchedVecEnv
 
-    compiled, real = [], torch.compile
-
-    def eager_backend(fn, **kwargs):
-        compiled.append(fn)
-        return real(fn, backend="eager", fullgraph=True)
-
-    monkeypatch.setattr(torch, "compile", eager_backend)
     fast = gym.make_vec("longplay/QuestMini-v0", num_envs=4, vectorization_mode="vector_entry_point", compile=True)
     sb3 = BatchedVecEnv(4, size="mini", compile=True)
-    monkeypatch.undo()
-    assert len(compiled) == 2
+    assert len(eager_compile) == 2
     engine = BatchedVecEnv(4, size="mini").engine
     assert engine._step_fn == engine._step  # not compiled unless asked
     plain = gym.make_vec("longplay/QuestMini-v0", num_envs=4, vectorization_mode="vector_entry_point")
