@@ -25,14 +25,13 @@ _SPRITE_BITS = 5  # sprites < 32 (the drawn-entity key: rank << 10 | facing << 5
 _SPRITE_MASK = (1 << _SPRITE_BITS) - 1
 
 
-def view_cells(s: BatchedState, cx: Ctx) -> torch.Tensor:
-    """[N, VIEW_H * VIEW_W] flat cell indices of the visible window: offsets from the player's cell (the
-    padding around every map is as wide as the screen's reach)."""
-    dev = s.x.device
-    ox = torch.arange(VIEW_W, device=dev, dtype=torch.int32) - PLAYER_VIEW_X
-    oy = torch.arange(VIEW_H, device=dev, dtype=torch.int32) - PLAYER_VIEW_Y
-    offsets = (oy[:, None] * cx.t.wp + ox[None, :]).reshape(-1)
-    return cx.cell(s.map, s.x, s.y)[:, None] + offsets[None, :]
+def view_tiles(s: BatchedState, cx: Ctx) -> torch.Tensor:
+    """[N, VIEW_H, VIEW_W] uint8 tile kinds of the visible window (VOID off the map: the padding around every
+    map is as wide as the screen's reach), one gather of a packed row (``WorldTables.tile_rows``) per screen
+    row."""
+    oy = torch.arange(VIEW_H, device=s.x.device, dtype=torch.int32) - PLAYER_VIEW_Y
+    first = cx.cell(s.map, s.x - PLAYER_VIEW_X, s.y)[:, None] + oy[None, :] * cx.t.wp  # [N, VIEW_H]
+    return take(cx.t.tile_rows, first).view(torch.uint8)[..., :VIEW_W].contiguous()
 
 
 def visible_entity_grid(s: BatchedState, cx: Ctx) -> torch.Tensor:
@@ -60,9 +59,8 @@ def visible_entity_grid(s: BatchedState, cx: Ctx) -> torch.Tensor:
 
 def symbolic_view(s: BatchedState, cx: Ctx) -> tuple[torch.Tensor, torch.Tensor]:
     """``(tiles, entities)`` uint8 [N, VIEW_H, VIEW_W], as :func:`longplay.envs.quest.render.symbolic_tiles`."""
-    tiles = take(cx.t.tiles, view_cells(s, cx))
     sprites = visible_entity_grid(s, cx) & _SPRITE_MASK
-    return tiles.view(-1, VIEW_H, VIEW_W), sprites.to(torch.uint8).view(-1, VIEW_H, VIEW_W)
+    return view_tiles(s, cx), sprites.to(torch.uint8).view(-1, VIEW_H, VIEW_W)
 
 
 class PixelRenderer:
@@ -128,7 +126,7 @@ class PixelRenderer:
 
     def cells(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
         """[N, 90] atlas cell of every screen cell."""
-        tiles = take(cx.t.tiles, view_cells(s, cx)).to(torch.int32)
+        tiles = view_tiles(s, cx).view(-1, VIEW_H * VIEW_W).to(torch.int32)
         key = visible_entity_grid(s, cx)
         layer = torch.where(key > 0, 1 + (key & _SPRITE_MASK) * 4 + ((key >> _SPRITE_BITS) & 3), 0)
         player = torch.where(s.surfing, self.swim_layer + (s.facing & 3), 1 + _PLAYER * 4 + (s.facing & 3))
@@ -149,4 +147,4 @@ class PixelRenderer:
         return take(self.atlas, rows).view(torch.uint8).view(n, VIEW_H * TILE_PX, VIEW_W * TILE_PX, 3)
 
 
-__all__ = ["PixelRenderer", "symbolic_view", "view_cells", "visible_entity_grid"]
+__all__ = ["PixelRenderer", "symbolic_view", "view_tiles", "visible_entity_grid"]

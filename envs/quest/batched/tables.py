@@ -115,6 +115,17 @@ def learn_window() -> int:
     return best
 
 
+TILE_ROW = 16  # tile kinds in a packed row (:func:`packed_tile_rows`): a screen row of VIEW_W fits
+
+
+def packed_tile_rows(tiles: torch.Tensor) -> torch.Tensor:
+    """[cells, 2] int64: row ``c`` holds the bytes of ``tiles[c:c + TILE_ROW]`` (zeros past the end), so a
+    screen row of the window is one gather of two int64 where it was VIEW_W gathers of one byte (viewed back
+    as uint8 in memory order: no byte-order assumption)."""
+    padded = torch.cat([tiles, tiles.new_zeros(TILE_ROW)])
+    return padded.unfold(0, TILE_ROW, 1)[:tiles.shape[0]].contiguous().view(torch.int64)
+
+
 @dataclass
 class ContentTables:
     """Species, moves, items and the type chart (the same for every world)."""
@@ -189,6 +200,7 @@ class WorldTables:
     dialog_text_max: int  # the longest run of world text pages one interaction queues
     cells: torch.Tensor = field(repr=False)  # [P*M*Hp*Wp] uint8 tile flags
     tiles: torch.Tensor = field(repr=False)  # [P*M*Hp*Wp] uint8 tile kinds
+    tile_rows: torch.Tensor = field(repr=False)  # [cells, 2] int64: the 16 tile kinds from each cell on, packed
     warp_to: torch.Tensor = field(repr=False)  # [cells] int32 packed (map << 20 | y << 10 | x), -1 none
     cell_entities: torch.Tensor = field(repr=False)  # [cells, K] fixed entities, by index
     sight_entity: torch.Tensor = field(repr=False)  # [cells, KS] trainers that see the cell, by index
@@ -489,6 +501,7 @@ def _build(worlds: tuple[World, ...], device: torch.device) -> WorldTables:
         worlds=worlds, num_maps=m_max, hp=hp, wp=wp, num_entities=e_max, num_events=ne, num_trainers=t_max,
         team_size=ts, num_boulders=b_max, dialog_text_max=dialog_text_max,
         cells=dev(torch.tensor(flags, dtype=torch.uint8)), tiles=dev(torch.tensor(tiles, dtype=torch.uint8)),
+        tile_rows=dev(packed_tile_rows(torch.tensor(tiles, dtype=torch.uint8))),
         warp_to=dev(torch.tensor(warp_to, dtype=torch.int32)), cell_entities=dev(cell_entities_t),
         sight_entity=dev(sight_entity), sight_dist=dev(sight_dist), sight_block=dev(sight_block),
         ent=dev(ent.reshape(p * (e_max + 1), len(ENT_COLS))),
