@@ -47,6 +47,7 @@ from longplay.envs.quest.batched.common import (
     new_mon,
     page,
     party_valid,
+    put,
     scatter_mon,
     set_events,
     take,
@@ -266,7 +267,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     hit_slot = healed[:, None] & (slots6 == target[:, None])
     s.party[:, :PARTY_SIZE, HP] = torch.where(hit_slot, new_hp[:, None], party_hp)
     col = torch.where(healed | throw, item, NUM_ITEMS).long()[:, None]
-    s.bag.scatter_(1, col, s.bag.gather(1, col) - 1)
+    put(s.bag, col, s.bag.gather(1, col) - 1)
     s.player_active = torch.where(switch | forced, cursor, s.player_active)
 
     # ---------------------------------------------------------------------------------------- the turn
@@ -450,7 +451,7 @@ def _write_messages(s: BatchedState, mask: torch.Tensor, cand: torch.Tensor, val
     scratch = s.messages.shape[1] - 1
     pos = valid.to(torch.int32).cumsum(1) - 1
     target = torch.where(valid & mask[:, None], pos, scratch).long()
-    s.messages.scatter_(1, target, cand)
+    put(s.messages, target, cand)
     s.message_count = torch.where(mask, valid.sum(1, dtype=torch.int32), s.message_count)
     s.message_head = torch.where(mask, 0, s.message_head)
 

@@ -160,9 +160,19 @@ def entity_at(s: BatchedState, cx: Ctx, cell: torch.Tensor, x: torch.Tensor, y: 
 # ============================================================================================ writes
 
 
+def put(table: torch.Tensor, col: torch.Tensor, values: torch.Tensor | bool) -> None:
+    """``table[i, col[i, j]] = values[i, j]`` for every env ``i`` (``values`` broadcasts to ``col`` [N, k]).
+
+    ``scatter_(1, col, values)`` in effect, as ``index_put_``: compiled, inductor writes an ``index_put_`` into
+    the state's tensor in place, while a ``scatter_`` becomes a copy of the whole tensor and a copy back.
+    """
+    rows = torch.arange(table.shape[0], device=table.device)[:, None]
+    table.index_put_((rows, col), torch.as_tensor(values, dtype=table.dtype, device=table.device))
+
+
 def set_events(s: BatchedState, cols: list[torch.Tensor]) -> None:
     """Sets event columns [N] each (scratch where nothing is to be set)."""
-    s.events.scatter_(1, torch.stack(cols, 1).long(), True)
+    put(s.events, torch.stack(cols, 1).long(), True)
 
 
 def event_col(mask: torch.Tensor, col: torch.Tensor, cx: Ctx) -> torch.Tensor:
@@ -177,7 +187,7 @@ def has_event(s: BatchedState, col: torch.Tensor) -> torch.Tensor:
 
 def mark_done(s: BatchedState, entities: torch.Tensor) -> None:
     """Marks entities [N, k] done (pass the dummy entity where nothing is to be marked)."""
-    s.done.scatter_(1, entities.long(), True)
+    put(s.done, entities.long(), True)
 
 
 def party_valid(s: BatchedState, cx: Ctx) -> torch.Tensor:

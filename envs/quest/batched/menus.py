@@ -13,6 +13,7 @@ from longplay.envs.quest.batched.common import (
     Say,
     gather_mon,
     page,
+    put,
     scatter_mon,
     take,
 )
@@ -92,7 +93,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) ->
     changes = ward | used | buy
     col = torch.where(changes, bag_item, NUM_ITEMS).long()[:, None]
     after = s.bag.gather(1, col) + delta[:, None].to(torch.int32)
-    s.bag.scatter_(1, col, after)
+    put(s.bag, col, after)
     emptied = used & (after.squeeze(1) == 0)
     s.ward_steps = torch.where(ward, WARD_STEPS, s.ward_steps)
 

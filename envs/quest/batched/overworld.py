@@ -29,6 +29,7 @@ from longplay.envs.quest.batched.common import (
     mark_done,
     new_mon,
     page,
+    put,
     scatter_mon,
     set_events,
     take,
@@ -108,7 +109,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     s.surfing = (s.surfing | start_swim) & ~(walk | hop | push)  # every way onto land ends swimming
     if t.num_boulders:
         slot = torch.where(push, r_front[:, E_["boulder_slot"]], t.num_boulders).long()
-        s.boulder_xy.scatter_(1, slot.view(-1, 1, 1).expand(-1, 1, 2), torch.stack([bx, by], 1)[:, None, :])
+        put(s.boulder_xy, slot[:, None], torch.stack([bx, by], 1)[:, None, :])
 
     # arriving: warps, then trainers' sight, then wild encounters
     ax, ay = torch.where(hop, bx, fx), torch.where(hop, by, fy)
@@ -183,7 +184,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
 
     # items into the bag
     bag_col = torch.where(give, item, NUM_ITEMS).long()[:, None]
-    s.bag.scatter_(1, bag_col, (s.bag.gather(1, bag_col) + count[:, None]).clamp(max=MAX_ITEM_COUNT))
+    put(s.bag, bag_col, (s.bag.gather(1, bag_col) + count[:, None]).clamp(max=MAX_ITEM_COUNT))
     # a new partner
     scatter_mon(s.party, s.party_count, capsule, new_mon(cx, r[:, E_["species"]], r[:, E_["level"]]))
     s.party_count = s.party_count + capsule.to(torch.int32)
