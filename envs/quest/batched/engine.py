@@ -83,6 +83,8 @@ BATTLE_FIELDS = ("party_count", "party", "box_count", "bag", "money", "events", 
                  "player_active", "battle_phase", "battle_cursor", "messages", "message_count", "message_head",
                  "outcome", "turns", "overflow")
 _STATE_FIELDS = tuple(f.name for f in dataclasses.fields(BatchedState))
+# what a step changes besides the state (``warm_up`` puts them back)
+_BOOKKEEPING = ("episode", "episode_return", "episode_length", "episode_limit", "milestones")
 # "auto" battle passes: on CPU from this many envs on, rounded to an eighth of the envs (below it, the pass's
 # fixed cost, about 1 ms, is a noticeable part of a step)
 AUTO_PASS_MIN_ENVS = 8192
@@ -296,6 +298,31 @@ class BatchedQuest:
             self._step_fn = torch.compile(self._step, **kwargs)
         return self
 
+    def warm_up(self) -> BatchedQuest:
+        """Runs the step's graphs once each, a battle pass included, and puts every env back as it was;
+        returns ``self``.
+
+        A compiled step compiles its graphs at their first call, and the battle pass's first call comes at
+        the first step with an env in a battle, starting one or healed: seconds of compiling in the middle of
+        a run (a benchmark's timed steps, the first battle of a training run). This call brings them all
+        forward. The envs, their episodes and their random draws are unchanged by it.
+        """
+        kept = {name: t.clone() for name, t in self.state.tensors().items()}
+        books = {name: getattr(self, name).clone() for name in _BOOKKEEPING}
+        nothing = torch.full((self.num_envs,), -1, dtype=torch.int64, device=self.device)  # presses no button
+        if self.battle_pass:
+            button = nothing.to(torch.int32)
+            routed, order, _ = self._route_fn(button)
+            self._pass_fn(order[:self.battle_pass], button, routed)  # no env of it is in a pass: no change
+            self._finish_fn(routed)
+        else:
+            self._step_fn(nothing)
+        for name, t in kept.items():
+            setattr(self.state, name, t)
+        for name, t in books.items():
+            setattr(self, name, t)
+        return self
+
     # ------------------------------------------------------------------------------------------ the step
     def _step(self, actions: torch.Tensor) -> tuple[Any, ...]:
         button = actions.to(torch.int32)
@@ -367,33 +394,47 @@ class BatchedQuest:
 
     # ------------------------------------------------------------------------------------------ battle passes
     def _route_and_order(self, button: torch.Tensor) -> tuple[_Routed, torch.Tensor, torch.Tensor]:
-        """:meth:`_route`, then the envs in a battle first (``order``, int64 [N], a stable partition) and
-        how many there are (``count``, a 0-d tensor)."""
+        """:meth:`_route`, then the envs of the pass first (``order``, int64 [N], a stable partition; see
+        :meth:`_in_pass`) and how many there are (``count``, a 0-d tensor)."""
         routed = self._route(button)
-        flag = routed.in_battle.to(torch.int32)
-        before = flag.cumsum(0) - flag  # envs in a battle before each env
+        in_pass = self._in_pass(routed)
+        flag = in_pass.to(torch.int32)
+        before = flag.cumsum(0) - flag  # envs of the pass before each env
         count = flag.sum()
         ids = self.env_ids
-        position = torch.where(routed.in_battle, before, count + ids - before)
+        position = torch.where(in_pass, before, count + ids - before)
         order = torch.empty_like(ids).scatter_(0, position.to(torch.int64), ids)
         return routed, order, count
 
-    def _battle_pass(self, idx: torch.Tensor, button: torch.Tensor, rnd: torch.Tensor, in_battle: torch.Tensor
+    @staticmethod
+    def _in_pass(routed: _Routed) -> torch.Tensor:
+        """The envs a pass runs the rare rules for: in a battle (its press), starting one, or healed."""
+        return routed.in_battle | routed.wild.mask | routed.trainer.mask | routed.healer | routed.whiteout
+
+    def _battle_pass(self, idx: torch.Tensor, button: torch.Tensor, routed: _Routed
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The battle press (and the pages it queues) for the envs ``idx`` (int64 [P], distinct), on their
+        """The rare rules for the envs ``idx`` (int64 [P], distinct): the battle press and the pages it
+        queues, then the battles started and the parties healed (:meth:`advance`'s order), on their
         :data:`BATTLE_FIELDS` gathered into a smaller state and written back; returns their box write
         (mask, slot, record), which the caller applies (the box is not gathered)."""
         s = self.state
         sub = BatchedState(**{name: getattr(s, name).index_select(0, idx) if name in BATTLE_FIELDS else None
                               for name in _STATE_FIELDS})
-        say, box = battle.press(sub, self.ctx.subset(idx), in_battle[idx], button[idx], rnd[idx])
+        cx = self.ctx.subset(idx)
+        say, box = battle.press(sub, cx, routed.in_battle[idx], button[idx], routed.rnd[idx])
         apply_say(sub, say)
+        wild, trainer = routed.wild, routed.trainer
+        battle.start(sub, cx, overworld.Wild(wild.mask[idx], wild.species[idx], wild.level[idx]),
+                     dialog.TrainerStart(trainer.mask[idx], trainer.trainer[idx], trainer.entity[idx]))
+        heal_party(sub, cx, (routed.healer | routed.whiteout)[idx])
         for name in BATTLE_FIELDS:
             getattr(s, name).index_copy_(0, idx, getattr(sub, name))
         return box.mask, box.slot, box.record
 
     def _finish_routed(self, routed: _Routed) -> tuple[Any, ...]:
-        self._after_battle(routed)
+        """The rest of a step after a pass (which has started the battles and healed the parties)."""
+        apply_say(self.state, routed.say_overworld)
+        apply_say(self.state, routed.say_menu)
         return self._end_step()
 
     def _step_in_passes(self, actions: torch.Tensor) -> tuple[Any, ...]:
@@ -405,7 +446,7 @@ class BatchedQuest:
         count = int(count)  # a CPU tensor: reading it waits for nothing
         if count:  # one pass over the envs in a battle, rounded up to a multiple of battle_pass
             idx = order[:min(self.num_envs, -(-count // size) * size)]
-            mask, slot, record = self._pass_fn(idx, button, routed.rnd, routed.in_battle)
+            mask, slot, record = self._pass_fn(idx, button, routed)
             s.box.index_put_((idx, torch.where(mask, slot, s.box.shape[1] - 1).long()), record)
         return (*self._finish_fn(routed), None)
 

@@ -236,6 +236,37 @@ def test_battle_passes_trace_and_match_one_press(mini) -> None:
     _passes_match_one_press(mini, passes.compile(backend="eager", fullgraph=True, dynamic=False), seed=11, steps=30)
 
 
+@pytest.mark.parametrize("battle_pass", [8, None])
+def test_warm_up_compiles_every_graph_and_changes_nothing(mini, battle_pass) -> None:
+    """``warm_up`` traces each graph of the compiled step (the battle pass too, which a run would otherwise
+    compile at its first battle) and leaves the envs as they were: later steps compile nothing more and give
+    what an engine that was not warmed up gives."""
+    from torch._dynamo.utils import counters
+
+    n, states = 48, scenario_states(mini, 48, seed=13)
+    warm = BatchedQuest(n, worlds=[mini], battle_pass=battle_pass).compile(backend="eager", fullgraph=True,
+                                                                           dynamic=False)
+    cold = BatchedQuest(n, worlds=[mini], battle_pass=battle_pass)
+    for b in (warm, cold):
+        b.reset(seed=13)
+        b.load_states(list(range(n)), states)
+    graphs = counters["stats"]["unique_graphs"]
+    before = warm.documents()
+    assert warm.warm_up() is warm
+    assert counters["stats"]["unique_graphs"] - graphs == (3 if battle_pass else 1)
+    assert warm.documents() == before
+    graphs = counters["stats"]["unique_graphs"]
+    gen = np.random.default_rng(13)
+    for _ in range(12):
+        actions = torch.as_tensor(fuzz_actions(gen, n, a_bias=0.4))
+        a, b = warm.step(actions), cold.step(actions)
+        assert all(torch.equal(a[0][key], b[0][key]) for key in a[0])
+        assert all(torch.equal(x, y) for x, y in zip(a[1:4], b[1:4], strict=True))
+        assert all(torch.equal(a[4][key], b[4][key]) for key in a[4])
+    assert warm.documents() == cold.documents()
+    assert counters["stats"]["unique_graphs"] == graphs
+
+
 @pytest.mark.slow
 def test_inductor_battle_passes_match_eager_one_press(mini) -> None:
     """The inductor-compiled step with battle passes (a pass of a different size most steps: one dynamic-shape
