@@ -225,6 +225,38 @@ def scatter_mon(mons: torch.Tensor, index: torch.Tensor, mask: torch.Tensor, rec
     mons.view(-1, mons.shape[2]).index_copy_(0, rows.long(), record)
 
 
+@dataclass
+class MonWrites:
+    """Creature records to write into a record array: ``record[:, k]`` into slot ``slot[:, k]`` where
+    ``mask[:, k]`` (``[N, k]``, ``[N, k]``, ``[N, k, W]``; elsewhere the scratch slot, the last, takes it).
+
+    The overworld and menu rules return their party writes as these instead of writing them, and the engine
+    writes them all with one ``index_copy_`` (:meth:`apply`). Compiled, several in-place writes into the party
+    with reads between made inductor copy the whole party (448 bytes per env) and copy it back every step.
+    """
+
+    mask: torch.Tensor
+    slot: torch.Tensor
+    record: torch.Tensor
+
+    @staticmethod
+    def one(index: torch.Tensor, mask: torch.Tensor, record: torch.Tensor) -> MonWrites:
+        """``record`` [N, W] at ``index`` [N] where ``mask`` [N]."""
+        return MonWrites(mask[:, None], index[:, None], record[:, None])
+
+    def __add__(self, other: MonWrites) -> MonWrites:
+        return MonWrites(torch.cat([self.mask, other.mask], 1), torch.cat([self.slot, other.slot], 1),
+                         torch.cat([self.record, other.record], 1))
+
+    def apply(self, mons: torch.Tensor) -> None:
+        """Writes into ``mons`` [N, S, W] in place. Two writes of one env to one slot must carry the same
+        record (which one lands is not defined)."""
+        n, slots, width = mons.shape
+        base = (torch.arange(n, device=mons.device, dtype=torch.int32) * slots)[:, None]
+        rows = base + torch.where(self.mask, self.slot.to(torch.int32).clamp(0, slots - 1), slots - 1)
+        mons.view(-1, width).index_copy_(0, rows.reshape(-1).long(), self.record.reshape(-1, width))
+
+
 def full_pp(cx: Ctx, moves: torch.Tensor) -> torch.Tensor:
     """Full PP of each move (0 for an empty slot)."""
     return take(cx.c.move_pp, moves + 1)  # the contiguous PP column: a strided one reads slower
@@ -298,4 +330,4 @@ def dialog_length(s: BatchedState) -> torch.Tensor:
 
 
 __all__ = ["EXP", "LEVEL", "SPECIES", "Ctx", "Say", "apply_say", "entity_at", "first_able", "gather_mon",
-           "heal_party", "new_mon", "page", "pack_page", "scatter_mon", "set_events", "visible"]
+           "heal_party", "new_mon", "page", "pack_page", "scatter_mon", "set_events", "visible", "MonWrites", "put"]

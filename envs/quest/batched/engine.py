@@ -40,6 +40,7 @@ from longplay.envs.quest.batched.common import (
     EFFECT,
     MENU,
     Ctx,
+    MonWrites,
     Say,
     apply_say,
     dialog_length,
@@ -103,6 +104,7 @@ class _Routed:
     trainer: dialog.TrainerStart
     whiteout: torch.Tensor
     say_menu: Say
+    party_writes: MonWrites  # the caller writes them (a capsule's partner, a menu's swap or heal)
 
 
 def _resolve_worlds(size: str, world_seed: int | None, world_seeds: Sequence[int] | None, world: str,
@@ -357,6 +359,7 @@ class BatchedQuest:
         """
         s, cx = self.state, self.ctx
         routed = self._route(button)
+        routed.party_writes.apply(s.party)
         say_battle, box = battle.press(s, cx, routed.in_battle, button, routed.rnd)
         apply_say(s, say_battle)
         self._after_battle(routed)
@@ -374,10 +377,10 @@ class BatchedQuest:
         in_overworld = live & ~in_battle & ~in_dialog & ~in_menu
         rnd = draw_all(s.key, s.tick)
         able = first_able(s.party, s.party_count) >= 0
-        say_overworld, wild, healer = overworld.press(s, cx, in_overworld, button, rnd, able)
+        say_overworld, wild, healer, partner = overworld.press(s, cx, in_overworld, button, rnd, able)
         trainer, whiteout = dialog.press(s, cx, in_dialog, button)
-        say_menu = menus.press(s, cx, in_menu, button)
-        return _Routed(in_battle, rnd, say_overworld, wild, healer, trainer, whiteout, say_menu)
+        say_menu, chosen = menus.press(s, cx, in_menu, button)
+        return _Routed(in_battle, rnd, say_overworld, wild, healer, trainer, whiteout, say_menu, partner + chosen)
 
     def _after_battle(self, routed: _Routed) -> None:
         """The rules after the battle press: battles started, parties healed, the pages asked for queued.
@@ -443,6 +446,8 @@ class BatchedQuest:
         s, size = self.state, self.battle_pass
         button = actions.to(torch.int32)  # step() has put the actions on the device
         routed, order, count = self._route_fn(button)
+        # the route's party writes, outside its graph: written in it, the party would be copied there
+        routed.party_writes.apply(s.party)
         count = int(count)  # a CPU tensor: reading it waits for nothing
         if count:  # one pass over the envs in a battle, rounded up to a multiple of battle_pass
             idx = order[:min(self.num_envs, -(-count // size) * size)]

@@ -10,11 +10,11 @@ from longplay.envs.quest.batched.common import (
     MENU,
     MSG,
     Ctx,
+    MonWrites,
     Say,
     gather_mon,
     page,
     put,
-    scatter_mon,
     take,
 )
 from longplay.envs.quest.batched.state import HP, MAX_HP, SPECIES, BatchedState
@@ -31,8 +31,9 @@ def nth_item(bag: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     return hit.to(torch.uint8).argmax(1).to(torch.int32)
 
 
-def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) -> Say:
-    """One button for the envs in ``mask`` (a menu is open); returns the pages it queues."""
+def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) -> tuple[Say, MonWrites]:
+    """One button for the envs in ``mask`` (a menu is open); returns the pages it queues and its writes into
+    the party (the engine writes them: a swap, or a creature healed)."""
     kind, cursor, choice = s.menu, s.menu_cursor, s.menu_choice
     c = cx.c
     held = s.bag[:, :NUM_ITEMS] > 0
@@ -52,18 +53,16 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) ->
     # party: the chosen creature swaps with the lead (two record writes: a permutation of every env's party
     # would copy the whole party array each step)
     swap = choose & is_party
-    lead, chosen = s.party[:, 0].clone(), gather_mon(s.party, cursor)
-    scatter_mon(s.party, cursor, swap, lead)
-    scatter_mon(s.party, torch.zeros_like(cursor), swap, chosen)
+    lead, chosen = s.party[:, 0], gather_mon(s.party, cursor)
     # bag: healing items choose a target, Ward Spray acts at once, anything else is of no use here
     item = nth_item(s.bag, cursor)
     heals = (take(c.item_heal, item) > 0) | (take(c.item_revives, item) > 0)
     bag_target = choose & is_bag & heals
     ward = choose & is_bag & ~heals & (item == ITEM.WARD_SPRAY)
     cant = choose & is_bag & ~heals & (item != ITEM.WARD_SPRAY)
-    # bag target
+    # bag target (the party is as it was before the swap: a swap is in another menu)
     target_item = choice.clamp(0, NUM_ITEMS - 1).long()
-    mon = gather_mon(s.party, cursor)
+    mon = chosen
     hp, max_hp = mon[:, HP], mon[:, MAX_HP]
     heal_amount = take(c.item_heal, target_item)
     revive = (take(c.item_revives, target_item) > 0) & (hp == 0)
@@ -73,7 +72,10 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) ->
     no_effect = target & ~used
     new_hp = torch.where(revive, (max_hp // 2).clamp(min=1), torch.minimum(max_hp, hp + heal_amount))
     healed = torch.cat([mon[:, :HP], new_hp[:, None], mon[:, HP + 1:]], 1)
-    scatter_mon(s.party, cursor, used, healed)
+    # the lead to the chosen slot then the chosen to the lead's (one record when the lead is chosen), or the
+    # creature healed
+    writes = MonWrites(torch.stack([swap | used, swap], 1), torch.stack([cursor, torch.zeros_like(cursor)], 1),
+                       torch.stack([torch.where(swap[:, None], lead, healed), chosen], 1))
     # shop
     stock = take(cx.t.shop_stock, shop_row)
     stock_item = stock.gather(1, cursor.clamp(0, stock.shape[1] - 1).long()[:, None]).squeeze(1).clamp(min=0)
@@ -124,7 +126,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor) ->
     say_mask = ward | cant | no_effect | used | poor | full
     zero = torch.zeros_like(cursor)
     return Say(mask=say_mask, first=zero, texts=zero, extra=extra[:, None], extras=say_mask.to(torch.int32),
-               effect=zero, arg=zero)
+               effect=zero, arg=zero), writes
 
 
 __all__ = ["nth_item", "press"]

@@ -21,6 +21,7 @@ from longplay.envs.quest.batched.common import (
     MSG,
     RNG,
     Ctx,
+    MonWrites,
     Say,
     boulder_visible,
     entity_at,
@@ -30,7 +31,6 @@ from longplay.envs.quest.batched.common import (
     new_mon,
     page,
     put,
-    scatter_mon,
     set_events,
     take,
     visible,
@@ -58,10 +58,10 @@ class Wild:
 
 
 def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rnd: torch.Tensor,
-          able: torch.Tensor) -> tuple[Say, Wild, torch.Tensor]:
-    """One button in the overworld for the envs in ``mask``; returns the pages and wild battle it starts, and
-    the envs that talked to a healer (the engine heals their party: one heal per step serves the overworld
-    and the dialog's whiteout).
+          able: torch.Tensor) -> tuple[Say, Wild, torch.Tensor, MonWrites]:
+    """One button in the overworld for the envs in ``mask``; returns the pages and wild battle it starts, the
+    envs that talked to a healer (the engine heals their party: one heal per step serves the overworld and
+    the dialog's whiteout) and the partner a capsule gives (the engine writes it into the party).
 
     Args:
         s: The state (updated in place).
@@ -186,7 +186,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     bag_col = torch.where(give, item, NUM_ITEMS).long()[:, None]
     put(s.bag, bag_col, (s.bag.gather(1, bag_col) + count[:, None]).clamp(max=MAX_ITEM_COUNT))
     # a new partner
-    scatter_mon(s.party, s.party_count, capsule, new_mon(cx, r[:, E_["species"]], r[:, E_["level"]]))
+    partner = MonWrites.one(s.party_count, capsule, new_mon(cx, r[:, E_["species"]], r[:, E_["level"]]))
     s.party_count = s.party_count + capsule.to(torch.int32)
     # rest house
     healer = is_[EK.HEALER]
@@ -219,7 +219,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
         arg=torch.where(seen, trainer_e, arg),
     )
     del dev
-    return say, Wild(wild, chosen[:, 0], wild_level), healer
+    return say, Wild(wild, chosen[:, 0], wild_level), healer, partner
 
 
 def _sight(s: BatchedState, cx: Ctx, mask: torch.Tensor, cell: torch.Tensor, bvis: torch.Tensor | None
