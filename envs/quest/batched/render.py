@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from longplay.envs.quest.batched.common import Ctx, take
+from longplay.envs.quest.batched.common import Ctx, put, take
 from longplay.envs.quest.batched.state import BatchedState
 from longplay.envs.quest.batched.tables import D_
 from longplay.envs.quest.constants import PLAYER_VIEW_X, PLAYER_VIEW_Y, TILE_PX, VIEW_H, VIEW_W, Sprite
@@ -52,9 +52,12 @@ def visible_entity_grid(s: BatchedState, cx: Ctx) -> torch.Tensor:
     row = ey - (s.y - PLAYER_VIEW_Y)[:, None]
     inside = vis & (col >= 0) & (col < VIEW_W) & (row >= 0) & (row < VIEW_H)
     cells = VIEW_H * VIEW_W
-    index = torch.where(inside, row * VIEW_W + col, cells)
+    index = torch.where(inside, row * VIEW_W + col, cells).long()  # hidden or off screen: a scratch cell
+    key = d[..., D_["key"]]
     grid = torch.zeros((n, cells + 1), dtype=torch.int32, device=d.device)
-    return grid.scatter_reduce(1, index.long(), d[..., D_["key"]], reduce="amax")[:, :cells]
+    for rank in range(index.shape[1]):  # in drawing order, one write each: a later entity on a cell wins
+        put(grid, index[:, rank:rank + 1], key[:, rank:rank + 1])
+    return grid[:, :cells]
 
 
 def symbolic_view(s: BatchedState, cx: Ctx) -> tuple[torch.Tensor, torch.Tensor]:
