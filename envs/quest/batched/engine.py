@@ -7,12 +7,13 @@ they asked for, then count milestones, end and auto-reset episodes, and observe.
 value back to the host, and every shape is fixed, so ``torch.compile`` and CUDA graphs apply.
 
 Battle passes (CPU, ``battle_pass``): the battle rules are about half of a step's operations, yet most envs
-are not in a battle. On CPU, from 8,192 envs on, the step puts the envs in a battle first (a stable
-partition, fixed shapes) and runs the battle press on them only, in one pass over their battle fields
-gathered into a smaller state and written back (the envs in a battle rounded up to a multiple of
-``battle_pass``; no pass when none is in a battle). That reads one count on the host (free on CPU). Three
-compiled graphs then make a step: the rules before the battle press, the pass (dynamic shapes), the rest. On
-CUDA the step stays one graph with no host read.
+are not in a battle. On CPU, from 8,192 envs on, the step puts first the envs that need the rare rules (in a
+battle, starting one, or healed; a stable partition, fixed shapes) and runs those rules on them only, in one
+pass over their battle fields gathered into a smaller state and written back (their number rounded up to a
+multiple of ``battle_pass``; no pass when there are none; over every env, masked, when there are more than
+``full_pass_share`` of the envs). That reads one count on the host (free on CPU). Three compiled graphs then
+make a step: the rules before the battle press, the pass (dynamic shapes) or the rules over every env, the
+rest. On CUDA the step stays one graph with no host read.
 
 Seeds: ``reset(seed)`` starts env ``i``'s first episode with the reference seed ``seed + i``; an env's
 ``k``-th episode (``k = 0, 1, ...``, counting auto-resets) uses ``seed + i + k * num_envs``. So env ``i``'s
@@ -90,6 +91,10 @@ _BOOKKEEPING = ("episode", "episode_return", "episode_length", "episode_limit", 
 # fixed cost, about 1 ms, is a noticeable part of a step)
 AUTO_PASS_MIN_ENVS = 8192
 AUTO_PASSES = 8
+# when more envs than this share of them need the rare rules, a step runs those rules over every env (masked)
+# instead of a pass: gathering and writing back their fields then costs more than the masked envs (measured on
+# the oracle's games, a third of env steps in a battle: a pass was 0.87x the rules over every env)
+FULL_PASS_SHARE = 0.25
 
 
 @dataclass
@@ -105,6 +110,14 @@ class _Routed:
     whiteout: torch.Tensor
     say_menu: Say
     party_writes: MonWrites  # the caller writes them (a capsule's partner, a menu's swap or heal)
+
+    def subset(self, idx: torch.Tensor) -> _Routed:
+        """What the rare rules read (:meth:`BatchedQuest._rare_rules`) of the envs ``idx``."""
+        wild, trainer = self.wild, self.trainer
+        return dataclasses.replace(
+            self, in_battle=self.in_battle[idx], rnd=self.rnd[idx], healer=self.healer[idx],
+            whiteout=self.whiteout[idx], wild=overworld.Wild(wild.mask[idx], wild.species[idx], wild.level[idx]),
+            trainer=dialog.TrainerStart(trainer.mask[idx], trainer.trainer[idx], trainer.entity[idx]))
 
 
 def _resolve_worlds(size: str, world_seed: int | None, world_seeds: Sequence[int] | None, world: str,
@@ -244,10 +257,13 @@ class BatchedQuest:
         self._stat_cols = torch.tensor([SPECIES, LEVEL, HP, MAX_HP], dtype=torch.int64, device=self.device)
         self._key_items = torch.nonzero(self.content.item_key[:NUM_ITEMS] > 0).flatten()  # bag columns
         self.battle_pass = _battle_pass_size(battle_pass, num_envs, self.device)
+        #: with battle passes: from this share of the envs on, the rare rules run over every env instead
+        self.full_pass_share = FULL_PASS_SHARE
         if keep_memory and self.device.type == "cpu":
             keep_freed_memory()
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
         self._route_fn, self._pass_fn, self._finish_fn = self._route_and_order, self._battle_pass, self._finish_routed
+        self._all_fn = self._battle_all
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -295,19 +311,21 @@ class BatchedQuest:
             self._route_fn = torch.compile(self._route_and_order, **kwargs)
             # one graph for every pass size (passes are rounded to a multiple of battle_pass)
             self._pass_fn = torch.compile(self._battle_pass, **{**kwargs, "dynamic": True})
+            self._all_fn = torch.compile(self._battle_all, **kwargs)
             self._finish_fn = torch.compile(self._finish_routed, **kwargs)
         else:
             self._step_fn = torch.compile(self._step, **kwargs)
         return self
 
     def warm_up(self) -> BatchedQuest:
-        """Runs the step's graphs once each, a battle pass included, and puts every env back as it was;
-        returns ``self``.
+        """Runs the step's graphs once each, the battle pass and the rare rules over every env included, and
+        puts every env back as it was; returns ``self``.
 
         A compiled step compiles its graphs at their first call, and the battle pass's first call comes at
-        the first step with an env in a battle, starting one or healed: seconds of compiling in the middle of
-        a run (a benchmark's timed steps, the first battle of a training run). This call brings them all
-        forward. The envs, their episodes and their random draws are unchanged by it.
+        the first step with an env in a battle, starting one or healed (the rules over every env: the first
+        step with many): seconds of compiling in the middle of a run (a benchmark's timed steps, the first
+        battle of a training run). This call brings them all forward. The envs, their episodes and their
+        random draws are unchanged by it.
         """
         kept = {name: t.clone() for name, t in self.state.tensors().items()}
         books = {name: getattr(self, name).clone() for name in _BOOKKEEPING}
@@ -316,6 +334,7 @@ class BatchedQuest:
             button = nothing.to(torch.int32)
             routed, order, _ = self._route_fn(button)
             self._pass_fn(order[:self.battle_pass], button, routed)  # no env of it is in a pass: no change
+            self._all_fn(button, routed)
             self._finish_fn(routed)
         else:
             self._step_fn(nothing)
@@ -360,9 +379,8 @@ class BatchedQuest:
         s, cx = self.state, self.ctx
         routed = self._route(button)
         routed.party_writes.apply(s.party)
-        say_battle, box = battle.press(s, cx, routed.in_battle, button, routed.rnd)
-        apply_say(s, say_battle)
-        self._after_battle(routed)
+        box = self._rare_rules(s, cx, button, routed)
+        self._queue_pages(routed)
         return box
 
     def _route(self, button: torch.Tensor) -> _Routed:
@@ -382,18 +400,11 @@ class BatchedQuest:
         say_menu, chosen = menus.press(s, cx, in_menu, button)
         return _Routed(in_battle, rnd, say_overworld, wild, healer, trainer, whiteout, say_menu, partner + chosen)
 
-    def _after_battle(self, routed: _Routed) -> None:
-        """The rules after the battle press: battles started, parties healed, the pages asked for queued.
-
-        Each touches other envs than the battle press (envs not in a battle at the press), so the battle's
-        own pages may be queued before or after them.
-        """
-        s, cx = self.state, self.ctx
-        battle.start(s, cx, routed.wild, routed.trainer)
-        # healing touches only envs that start no battle and read no party afterwards in this step
-        heal_party(s, cx, routed.healer | routed.whiteout)
-        apply_say(s, routed.say_overworld)
-        apply_say(s, routed.say_menu)
+    def _queue_pages(self, routed: _Routed) -> None:
+        """The pages the overworld and the menus asked for, queued after the rare rules (those touch other
+        envs, so the battle's own pages may be queued before or after them)."""
+        apply_say(self.state, routed.say_overworld)
+        apply_say(self.state, routed.say_menu)
 
     # ------------------------------------------------------------------------------------------ battle passes
     def _route_and_order(self, button: torch.Tensor) -> tuple[_Routed, torch.Tensor, torch.Tensor]:
@@ -423,21 +434,30 @@ class BatchedQuest:
         s = self.state
         sub = BatchedState(**{name: getattr(s, name).index_select(0, idx) if name in BATTLE_FIELDS else None
                               for name in _STATE_FIELDS})
-        cx = self.ctx.subset(idx)
-        say, box = battle.press(sub, cx, routed.in_battle[idx], button[idx], routed.rnd[idx])
-        apply_say(sub, say)
-        wild, trainer = routed.wild, routed.trainer
-        battle.start(sub, cx, overworld.Wild(wild.mask[idx], wild.species[idx], wild.level[idx]),
-                     dialog.TrainerStart(trainer.mask[idx], trainer.trainer[idx], trainer.entity[idx]))
-        heal_party(sub, cx, (routed.healer | routed.whiteout)[idx])
+        box = self._rare_rules(sub, self.ctx.subset(idx), button[idx], routed.subset(idx))
         for name in BATTLE_FIELDS:
             getattr(s, name).index_copy_(0, idx, getattr(sub, name))
         return box.mask, box.slot, box.record
 
+    def _battle_all(self, button: torch.Tensor, routed: _Routed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The rare rules over every env, masked (when many envs need them: ``full_pass_share``)."""
+        box = self._rare_rules(self.state, self.ctx, button, routed)
+        return box.mask, box.slot, box.record
+
+    @staticmethod
+    def _rare_rules(s: BatchedState, cx: Ctx, button: torch.Tensor, routed: _Routed) -> battle.BoxWrite:
+        """The battle press and the pages it queues, then the battles started and the parties healed
+        (:meth:`advance`'s order); returns the write into the box."""
+        say, box = battle.press(s, cx, routed.in_battle, button, routed.rnd)
+        apply_say(s, say)
+        battle.start(s, cx, routed.wild, routed.trainer)
+        # healing touches only envs that start no battle and read no party afterwards in this step
+        heal_party(s, cx, routed.healer | routed.whiteout)
+        return box
+
     def _finish_routed(self, routed: _Routed) -> tuple[Any, ...]:
-        """The rest of a step after a pass (which has started the battles and healed the parties)."""
-        apply_say(self.state, routed.say_overworld)
-        apply_say(self.state, routed.say_menu)
+        """The rest of a step after the rare rules."""
+        self._queue_pages(routed)
         return self._end_step()
 
     def _step_in_passes(self, actions: torch.Tensor) -> tuple[Any, ...]:
@@ -449,7 +469,9 @@ class BatchedQuest:
         # the route's party writes, outside its graph: written in it, the party would be copied there
         routed.party_writes.apply(s.party)
         count = int(count)  # a CPU tensor: reading it waits for nothing
-        if count:  # one pass over the envs in a battle, rounded up to a multiple of battle_pass
+        if count > self.full_pass_share * self.num_envs:  # many: the rules over every env, masked
+            battle.BoxWrite(*self._all_fn(button, routed)).apply(s)
+        elif count:  # one pass over the envs that need the rules, rounded up to a multiple of battle_pass
             idx = order[:min(self.num_envs, -(-count // size) * size)]
             mask, slot, record = self._pass_fn(idx, button, routed)
             s.box.index_put_((idx, torch.where(mask, slot, s.box.shape[1] - 1).long()), record)

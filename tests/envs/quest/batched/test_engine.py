@@ -229,10 +229,13 @@ def _passes_match_one_press(world, passes: BatchedQuest, seed: int, steps: int) 
             assert one.documents() == passes.documents()
 
 
-def test_battle_passes_trace_and_match_one_press(mini) -> None:
+@pytest.mark.parametrize("share", [1.0, 0.0])
+def test_battle_passes_trace_and_match_one_press(mini, share) -> None:
     """With battle passes, the step is three graphs that trace whole (``fullgraph=True``: no graph breaks
-    inside them), and it gives what the one branch-free press gives."""
+    inside them), and it gives what the one branch-free press gives: with a pass of the envs that need the
+    rare rules every step (``full_pass_share`` 1.0), and with those rules over every env (0.0)."""
     passes = BatchedQuest(48, worlds=[mini], battle_pass=8)
+    passes.full_pass_share = share
     _passes_match_one_press(mini, passes.compile(backend="eager", fullgraph=True, dynamic=False), seed=11, steps=30)
 
 
@@ -254,7 +257,7 @@ def test_warm_up_compiles_every_graph_and_changes_nothing(mini, battle_pass) -> 
     graphs = counters["stats"]["unique_graphs"]
     before = warm.documents()
     assert warm.warm_up() is warm
-    assert counters["stats"]["unique_graphs"] - graphs == (3 if battle_pass else 1)
+    assert counters["stats"]["unique_graphs"] - graphs == (4 if battle_pass else 1)
     assert warm.documents() == before
     graphs = counters["stats"]["unique_graphs"]
     gen = np.random.default_rng(13)
@@ -273,6 +276,7 @@ def test_inductor_battle_passes_match_eager_one_press(mini) -> None:
     """The inductor-compiled step with battle passes (a pass of a different size most steps: one dynamic-shape
     graph) against the eager step with one press over every env."""
     passes = BatchedQuest(64, worlds=[mini], battle_pass=8)
+    passes.full_pass_share = 1.0  # always a pass
     _passes_match_one_press(mini, passes.compile(dynamic=False), seed=12, steps=40)
 
 

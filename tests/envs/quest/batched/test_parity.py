@@ -101,6 +101,7 @@ def test_oracle_games_mini(battle_pass: int | None, worlds) -> None:
     without battle passes)."""
     pieces = oracle_chunks(worlds["mini"], seeds=[1, 2, 3], steps=2000, chunk=50, noise=0.03)
     b = BatchedQuest(len(pieces), worlds=[worlds["mini"]], battle_pass=battle_pass)
+    b.full_pass_share = 1.0  # always a pass (a third of these envs fight: the default would mostly not)
     lock = Lockstep(b, hash_every=10)
     lock.reset(seed=0)
     replay_pieces(lock, pieces)
@@ -117,13 +118,14 @@ def test_oracle_openings(size: str, worlds) -> None:
     replay_pieces(lock, pieces)
 
 
-@pytest.mark.parametrize("battle_pass", [None, 8])
-def test_every_rule_is_reached(battle_pass: int | None, worlds) -> None:
+@pytest.mark.parametrize("battle_pass,share", [(None, None), (8, 1.0), (8, 0.0)])
+def test_every_rule_is_reached(battle_pass: int | None, share: float | None, worlds) -> None:
     """Hand-set situations with press scripts (catching into party, box and past a full box, running,
     struggling, items, levelling into new moves, the whiteout, badges and abilities, the final win, trees,
     boulders, water, bag and shop) on mini and standard worlds: every message template the reference
     engine can queue is queued, in both engines alike (also with the battle rules run in a pass rounded to 8
-    envs, where a creature caught into the box is written outside the pass)."""
+    envs, where a creature caught into the box is written outside the pass, and with battle passes on but
+    the rules run over every env, ``full_pass_share`` 0)."""
     from longplay.envs.quest.battle import BattleMsg
     from longplay.envs.quest.dialog import Msg
 
@@ -131,6 +133,8 @@ def test_every_rule_is_reached(battle_pass: int | None, worlds) -> None:
     for size in ("mini", "standard"):
         scripts = targeted_states(worlds[size], seed=5)
         b = BatchedQuest(len(scripts), worlds=[worlds[size]], battle_pass=battle_pass)
+        if share is not None:
+            b.full_pass_share = share
         lock = Lockstep(b, hash_every=5)
         lock.reset(seed=0)
         replay_scripts(lock, scripts)
@@ -192,6 +196,7 @@ def test_slow_oracle_games(size: str, worlds) -> None:
 def test_slow_canonical_world(battle_pass: int | None) -> None:
     world = worldgen.canonical_world()
     b = BatchedQuest(128, worlds=[world], battle_pass=battle_pass)
+    b.full_pass_share = 1.0  # always a pass
     lock = Lockstep(b, check_obs_every=20)
     lock.reset(seed=5)
     lock.load(list(range(128)), scenario_states(world, 128, seed=5))
