@@ -256,6 +256,14 @@ class MonWrites:
         rows = base + torch.where(self.mask, self.slot.to(torch.int32).clamp(0, slots - 1), slots - 1)
         mons.view(-1, width).index_copy_(0, rows.reshape(-1).long(), self.record.reshape(-1, width))
 
+    def apply_where_set(self, mons: torch.Tensor) -> None:
+        """:meth:`apply`, writing only the records where ``mask`` is set (a data-dependent shape: outside a
+        compiled graph; few envs write a record in a step, and the others need not touch the scratch slot)."""
+        env, lane = self.mask.nonzero(as_tuple=True)
+        slots, width = mons.shape[1], mons.shape[2]
+        rows = env * slots + self.slot[env, lane].to(torch.int64).clamp(0, slots - 1)
+        mons.view(-1, width).index_copy_(0, rows, self.record[env, lane])
+
 
 def full_pp(cx: Ctx, moves: torch.Tensor) -> torch.Tensor:
     """Full PP of each move (0 for an empty slot)."""

@@ -467,7 +467,7 @@ class BatchedQuest:
         button = actions.to(torch.int32)  # step() has put the actions on the device
         routed, order, count = self._route_fn(button)
         # the route's party writes, outside its graph: written in it, the party would be copied there
-        routed.party_writes.apply(s.party)
+        routed.party_writes.apply_where_set(s.party)
         count = int(count)  # a CPU tensor: reading it waits for nothing
         if count > self.full_pass_share * self.num_envs:  # many: the rules over every env, masked
             battle.BoxWrite(*self._all_fn(button, routed)).apply(s)
