@@ -85,6 +85,11 @@ BATTLE_FIELDS = ("party_count", "party", "box_count", "bag", "money", "events", 
                  "player_active", "battle_phase", "battle_cursor", "messages", "message_count", "message_head",
                  "outcome", "turns", "overflow")
 _STATE_FIELDS = tuple(f.name for f in dataclasses.fields(BatchedState))
+# the state fields a new episode starts at 0 (besides those with other values: ``_episode_start``)
+_ZEROED_AT_START = ("party_count", "box_count", "ward_steps", "dialog_texts", "dialog_extras", "dialog_head",
+                    "dialog_first", "dialog_arg", "menu", "menu_cursor", "menu_choice", "enemy_count",
+                    "enemy_active", "player_active", "battle_phase", "battle_cursor", "message_count",
+                    "message_head", "outcome", "turns", "battle_kind")
 # what a step changes besides the state (``warm_up`` puts them back)
 _BOOKKEEPING = ("episode", "episode_return", "episode_length", "episode_limit", "milestones")
 # "auto" battle passes: on CPU from this many envs on, rounded to an eighth of the envs (below it, the pass's
@@ -263,7 +268,7 @@ class BatchedQuest:
             keep_freed_memory()
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
         self._route_fn, self._pass_fn, self._finish_fn = self._route_and_order, self._battle_pass, self._finish_routed
-        self._all_fn = self._battle_all
+        self._all_fn, self._observe_fn = self._battle_all, self._observe
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -312,6 +317,7 @@ class BatchedQuest:
             # one graph for every pass size (passes are rounded to a multiple of battle_pass)
             self._pass_fn = torch.compile(self._battle_pass, **{**kwargs, "dynamic": True})
             self._all_fn = torch.compile(self._battle_all, **kwargs)
+            self._observe_fn = torch.compile(self._observe, **kwargs)
             self._finish_fn = torch.compile(self._finish_routed, **kwargs)
         else:
             self._step_fn = torch.compile(self._step, **kwargs)
@@ -336,6 +342,7 @@ class BatchedQuest:
             self._pass_fn(order[:self.battle_pass], button, routed)  # no env of it is in a pass: no change
             self._all_fn(button, routed)
             self._finish_fn(routed)
+            self._observe_fn()
         else:
             self._step_fn(nothing)
         for name, t in kept.items():
@@ -352,6 +359,12 @@ class BatchedQuest:
 
     def _end_step(self) -> tuple[Any, ...]:
         """Milestones and rewards, episode ends and auto-resets, and the observation, after the rules."""
+        reward, terminated, truncated, info, done = self._end_episodes()
+        self._reset_envs(done)
+        return self._observe(), reward, terminated, truncated, info
+
+    def _end_episodes(self) -> tuple[Any, ...]:
+        """Milestones and rewards, and the episodes that end (``done``), before their reset."""
         s = self.state
         count = (s.events & self._milestone_mask).sum(1, dtype=torch.int32)
         reward = (count - self.milestones).to(torch.float32)
@@ -367,8 +380,7 @@ class BatchedQuest:
         if self.final_obs:
             info["final_obs"] = self._observe()
         self.episode = self.episode + done.to(torch.int64)
-        self._reset_envs(done)
-        return self._observe(), reward, terminated, truncated, info
+        return reward, terminated, truncated, info, done
 
     def advance(self, button: torch.Tensor) -> battle.BoxWrite:
         """The game rules of one press per env (``engine.step``): no episode bookkeeping, no observation.
@@ -456,9 +468,9 @@ class BatchedQuest:
         return box
 
     def _finish_routed(self, routed: _Routed) -> tuple[Any, ...]:
-        """The rest of a step after the rare rules."""
+        """The rest of a step after the rare rules, before the resets (:meth:`_end_episodes`)."""
         self._queue_pages(routed)
-        return self._end_step()
+        return self._end_episodes()
 
     def _step_in_passes(self, actions: torch.Tensor) -> tuple[Any, ...]:
         """The step with the battle press run on the envs in a battle only (CPU; see
@@ -475,45 +487,58 @@ class BatchedQuest:
             idx = order[:min(self.num_envs, -(-count // size) * size)]
             mask, slot, record = self._pass_fn(idx, button, routed)
             s.box.index_put_((idx, torch.where(mask, slot, s.box.shape[1] - 1).long()), record)
-        return (*self._finish_fn(routed), None)
+        reward, terminated, truncated, info, done = self._finish_fn(routed)
+        ended = done.nonzero().flatten()  # few envs end in a step: reset those rows only
+        if ended.numel():
+            self._reset_rows(ended)
+        return self._observe_fn(), reward, terminated, truncated, info, None
+
+    def _episode_start(self, env: torch.Tensor | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What a new episode starts with (``engine.new_state``, with the documented seeds): the state fields
+        and the engine's bookkeeping, for the envs ``env`` (int64 [K]; ``None``: every env). Values are
+        tensors with a leading env dimension or scalars. Party, box and enemy slots past their counts are
+        never read: a reset only zeroes the counts."""
+        cx = self.ctx
+
+        def rows(t: torch.Tensor) -> torch.Tensor:
+            return t if env is None else t[env]
+
+        ids = self.env_ids if env is None else env
+        start = rows(cx.env_start)
+        events = rows(cx.env_init_events)
+        state: dict[str, Any] = {
+            "key": episode_keys(rows(self.base_seed) + ids + rows(self.episode) * self.num_envs), "tick": 0,
+            "map": start[:, 0], "x": start[:, 1], "y": start[:, 2], "facing": start[:, 3],
+            "respawn": rows(cx.env_respawn), "events": events, "done": False, "bag": 0, "money": 3000,
+            "surfing": False, "finished": False, "overflow": False, "dialog_effect": EFFECT.NONE,
+            "battle_trainer": -1, "battle_entity": -1,
+            **{name: 0 for name in _ZEROED_AT_START}}
+        books = {"episode_return": 0.0, "episode_length": 0, "episode_limit": self.max_episode_steps or 0,
+                 "milestones": (events & rows(self._milestone_mask)).sum(1, dtype=torch.int32)}
+        return state, books
 
     def _reset_envs(self, mask: torch.Tensor) -> None:
-        """Starts a new episode where ``mask`` (``engine.new_state``), with the documented seeds."""
-        s, t, cx = self.state, self.tables, self.ctx
-        m = mask
-        seeds = self.base_seed + self.env_ids + self.episode * self.num_envs
-        s.key = torch.where(m, episode_keys(seeds), s.key)
-        s.tick = torch.where(m, 0, s.tick)
-        start = cx.env_start
-        s.map = torch.where(m, start[:, 0], s.map)
-        s.x = torch.where(m, start[:, 1], s.x)
-        s.y = torch.where(m, start[:, 2], s.y)
-        s.facing = torch.where(m, start[:, 3], s.facing)
-        s.respawn = torch.where(m[:, None], cx.env_respawn, s.respawn)
-        s.events = torch.where(m[:, None], cx.env_init_events, s.events)
-        s.done = s.done & ~m[:, None]
-        if t.num_boulders:
-            init = cx.env_boulder_xy
-            s.boulder_xy[:, :-1] = torch.where(m[:, None, None], init, s.boulder_xy[:, :-1])
-        s.bag = torch.where(m[:, None], 0, s.bag)
-        s.money = torch.where(m, 3000, s.money)
-        s.surfing = s.surfing & ~m
-        s.finished = s.finished & ~m
-        s.overflow = s.overflow & ~m
-        for name in ("party_count", "box_count", "ward_steps", "dialog_texts", "dialog_extras", "dialog_head",
-                     "dialog_first", "dialog_arg", "menu", "menu_cursor", "menu_choice", "enemy_count",
-                     "enemy_active", "player_active", "battle_phase", "battle_cursor", "message_count",
-                     "message_head", "outcome", "turns", "battle_kind"):
-            setattr(s, name, torch.where(m, 0, getattr(s, name)))
-        s.dialog_effect = torch.where(m, EFFECT.NONE, s.dialog_effect)
-        s.battle_trainer = torch.where(m, -1, s.battle_trainer)
-        s.battle_entity = torch.where(m, -1, s.battle_entity)
-        # party, box and enemy slots past their counts are never read: a reset only zeroes the counts
-        self.episode_return = torch.where(m, 0.0, self.episode_return)
-        self.episode_length = torch.where(m, 0, self.episode_length)
-        self.episode_limit = torch.where(m, self.max_episode_steps or 0, self.episode_limit)
-        count = (s.events & self._milestone_mask).sum(1, dtype=torch.int32)
-        self.milestones = torch.where(m, count, self.milestones)
+        """Starts a new episode where ``mask`` (:meth:`_episode_start`), branch-free over every env."""
+        s, cx = self.state, self.ctx
+        state, books = self._episode_start(None)
+        for owner, values in ((s, state), (self, books)):
+            for name, value in values.items():
+                old = getattr(owner, name)
+                setattr(owner, name, torch.where(mask.view(-1, *[1] * (old.dim() - 1)), value, old))
+        if self.tables.num_boulders:
+            s.boulder_xy[:, :-1] = torch.where(mask[:, None, None], cx.env_boulder_xy, s.boulder_xy[:, :-1])
+
+    def _reset_rows(self, env: torch.Tensor) -> None:
+        """:meth:`_reset_envs` of the envs ``env`` (int64 [K]) only, written into their rows in place."""
+        s, cx = self.state, self.ctx
+        state, books = self._episode_start(env)
+        for owner, values in ((s, state), (self, books)):
+            for name, value in values.items():
+                t = getattr(owner, name)
+                value = torch.as_tensor(value, dtype=t.dtype, device=t.device).expand(len(env), *t.shape[1:])
+                t.index_copy_(0, env, value.contiguous())
+        if self.tables.num_boulders:
+            s.boulder_xy[:, :-1].index_copy_(0, env, cx.env_boulder_xy[env])
 
     # ------------------------------------------------------------------------------------------ observations
     def _observe(self) -> dict[str, torch.Tensor]:

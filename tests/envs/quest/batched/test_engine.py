@@ -38,10 +38,12 @@ def test_shapes_dtypes_and_device(mini) -> None:
     assert all(t.device.type == "cpu" for t in (*obs.values(), reward, terminated, truncated))
 
 
-def test_seed_rule_and_same_step_autoreset(mini) -> None:
-    """Env i's k-th episode is the reference episode of seed ``seed + i + k * num_envs``."""
+@pytest.mark.parametrize("battle_pass", [None, 1])
+def test_seed_rule_and_same_step_autoreset(mini, battle_pass) -> None:
+    """Env i's k-th episode is the reference episode of seed ``seed + i + k * num_envs`` (also with battle
+    passes, where the envs that end are reset row by row)."""
     n = 3
-    b = BatchedQuest(n, worlds=[mini], max_episode_steps=4, final_obs=True)
+    b = BatchedQuest(n, worlds=[mini], max_episode_steps=4, final_obs=True, battle_pass=battle_pass)
     b.reset(seed=10)
     assert [savestate.state_hash(b.state_of(i)) for i in range(n)] == [_ref_hash(mini, 10 + i) for i in range(n)]
     right = torch.full((n,), 3)
@@ -62,7 +64,8 @@ def test_seed_rule_and_same_step_autoreset(mini) -> None:
     assert torch.equal(before["vector"][:, 1], info["final_obs"]["vector"][:, 1])
 
 
-def test_episode_statistics_and_reward_count_milestones(mini) -> None:
+@pytest.mark.parametrize("battle_pass", [None, 1])
+def test_episode_statistics_and_reward_count_milestones(mini, battle_pass) -> None:
     """Rewards are new milestones; at the end, episode_return sums them and episode_length counts presses
     (from the last piece of an oracle game: loaded states start their counters at zero)."""
     from longplay.envs.quest.batched.parity import oracle_chunks
@@ -70,7 +73,7 @@ def test_episode_statistics_and_reward_count_milestones(mini) -> None:
     pieces = oracle_chunks(mini, seeds=[1, 2], steps=3000, chunk=40)
     ends = [(start, acts) for start, acts in pieces if 8 in acts.tolist()]  # padded: the game ended there
     assert ends, "the oracle finishes mini"
-    b = BatchedQuest(len(ends), worlds=[mini])
+    b = BatchedQuest(len(ends), worlds=[mini], battle_pass=battle_pass)
     b.reset(seed=0)
     b.load_states(list(range(len(ends))), [start for start, _ in ends])
     first = b.milestones.clone()
@@ -257,7 +260,7 @@ def test_warm_up_compiles_every_graph_and_changes_nothing(mini, battle_pass) -> 
     graphs = counters["stats"]["unique_graphs"]
     before = warm.documents()
     assert warm.warm_up() is warm
-    assert counters["stats"]["unique_graphs"] - graphs == (4 if battle_pass else 1)
+    assert counters["stats"]["unique_graphs"] - graphs == (5 if battle_pass else 1)
     assert warm.documents() == before
     graphs = counters["stats"]["unique_graphs"]
     gen = np.random.default_rng(13)

@@ -67,9 +67,11 @@ def test_reset_matches_reference(size: str, worlds) -> None:
         assert savestate.state_hash(b.state_of(i)) == savestate.state_hash(ref)
 
 
-def test_fuzz_from_new_games_mini(worlds) -> None:
-    """Fresh mini games, fuzzed, auto-resetting every 40 presses; the observation is checked too."""
-    b = BatchedQuest(192, worlds=[worlds["mini"]], max_episode_steps=40)
+@pytest.mark.parametrize("battle_pass", [None, 24])
+def test_fuzz_from_new_games_mini(battle_pass: int | None, worlds) -> None:
+    """Fresh mini games, fuzzed, auto-resetting every 40 presses; the observation is checked too (with
+    battle passes, the envs that end are reset row by row)."""
+    b = BatchedQuest(192, worlds=[worlds["mini"]], max_episode_steps=40, battle_pass=battle_pass)
     lock = Lockstep(b, check_obs_every=7, hash_every=10)
     lock.reset(seed=1000)
     gen = np.random.default_rng(1)
@@ -145,10 +147,12 @@ def test_every_rule_is_reached(battle_pass: int | None, share: float | None, wor
     assert not missing
 
 
-def test_world_pool_parity() -> None:
-    """Each env plays its own world of a pool (different sizes of tables padded together)."""
+@pytest.mark.parametrize("battle_pass", [None, 8])
+def test_world_pool_parity(battle_pass: int | None) -> None:
+    """Each env plays its own world of a pool (different sizes of tables padded together), with episodes
+    ending and reset in their own worlds."""
     pool = [worldgen.build_world("mini", s) for s in (3, 4)] + [worldgen.build_world("small", 5)]
-    b = BatchedQuest(64, worlds=pool, max_episode_steps=30)
+    b = BatchedQuest(64, worlds=pool, max_episode_steps=30, battle_pass=battle_pass)
     lock = Lockstep(b, hash_every=5)
     lock.reset(seed=3)
     states = [scenario_states(b.world_of_env(i), 1, seed=i)[0] for i in range(32)]
