@@ -48,6 +48,7 @@ from longplay.envs.quest.batched.common import (
     page,
     party_valid,
     put,
+    running_count,
     scatter_mon,
     set_events,
     take,
@@ -223,7 +224,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     # bag
     battle_held = s.bag.index_select(1, c.battle_items) > 0  # [N, len(BATTLE_ITEMS)]
     held_count = battle_held.sum(1, dtype=torch.int32)
-    rank = battle_held.to(torch.int32).cumsum(1)
+    rank = running_count(battle_held)
     item = take(c.battle_items, (battle_held & (rank == (cursor + 1)[:, None])).to(torch.uint8).argmax(1))
     bag_a = in_phase[_BAG] & is_a & (cursor < held_count)
     is_orb = take(c.item_catch, item) > 0
@@ -279,7 +280,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     usable = (foe[:, MOVES] >= 0) & (foe[:, PP] > 0)
     n_usable = usable.sum(1, dtype=torch.int32)
     k = (rnd[:, RNG.ENEMY_MOVE] % n_usable.clamp(min=1)).to(torch.int32)
-    enemy_slot = (usable & (usable.to(torch.int32).cumsum(1) == (k + 1)[:, None])).to(torch.uint8).argmax(1)
+    enemy_slot = (usable & (running_count(usable) == (k + 1)[:, None])).to(torch.uint8).argmax(1)
     enemy_struggles = n_usable == 0
     enemy_move = torch.where(enemy_struggles, 0, foe[:, MOVES].gather(1, enemy_slot[:, None]).squeeze(1))
     player_slot = cursor.clamp(0, 3).long()

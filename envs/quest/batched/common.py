@@ -202,6 +202,17 @@ def first_able(mons: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
     return torch.where(able.any(1), able.to(torch.uint8).argmax(1).to(torch.int32), -1)
 
 
+def running_count(flags: torch.Tensor) -> torch.Tensor:
+    """``flags.to(int32).cumsum(1)`` for a few columns [N, k], as k additions: inductor leaves a ``cumsum`` to
+    an aten call (about 0.15 ms a step at 16,384 envs), and fuses additions into the step's loops."""
+    total = flags[:, 0].to(torch.int32)
+    counts = [total]
+    for k in range(1, flags.shape[1]):
+        total = total + flags[:, k].to(torch.int32)
+        counts.append(total)
+    return torch.stack(counts, 1)
+
+
 def take(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``table[index]`` for an index tensor of any shape, as one ``index_select`` of rows (much faster on CPU
     than advanced indexing)."""
@@ -337,5 +348,6 @@ def dialog_length(s: BatchedState) -> torch.Tensor:
     return s.dialog_texts + s.dialog_extras - s.dialog_head
 
 
-__all__ = ["EXP", "LEVEL", "SPECIES", "Ctx", "Say", "apply_say", "entity_at", "first_able", "gather_mon",
-           "heal_party", "new_mon", "page", "pack_page", "scatter_mon", "set_events", "visible", "MonWrites", "put"]
+__all__ = ["EXP", "LEVEL", "SPECIES", "Ctx", "MonWrites", "Say", "apply_say", "entity_at", "first_able",
+           "gather_mon", "heal_party", "new_mon", "page", "pack_page", "put", "running_count", "scatter_mon",
+           "set_events", "visible"]

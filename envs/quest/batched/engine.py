@@ -267,7 +267,7 @@ class BatchedQuest:
         if keep_memory and self.device.type == "cpu":
             keep_freed_memory()
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
-        self._route_fn, self._pass_fn, self._finish_fn = self._route_and_order, self._battle_pass, self._finish_routed
+        self._route_fn, self._pass_fn, self._finish_fn = self._route_and_count, self._battle_pass, self._finish_routed
         self._all_fn, self._observe_fn = self._battle_all, self._observe
 
     # ------------------------------------------------------------------------------------------ API
@@ -313,7 +313,7 @@ class BatchedQuest:
             else:
                 kwargs["options"] = {**settings, **kwargs.get("options", {})}
         if self.battle_pass:  # three graphs: the rules before the battle press, a pass, the rest
-            self._route_fn = torch.compile(self._route_and_order, **kwargs)
+            self._route_fn = torch.compile(self._route_and_count, **kwargs)
             # one graph for every pass size (passes are rounded to a multiple of battle_pass)
             self._pass_fn = torch.compile(self._battle_pass, **{**kwargs, "dynamic": True})
             self._all_fn = torch.compile(self._battle_all, **kwargs)
@@ -338,8 +338,8 @@ class BatchedQuest:
         nothing = torch.full((self.num_envs,), -1, dtype=torch.int64, device=self.device)  # presses no button
         if self.battle_pass:
             button = nothing.to(torch.int32)
-            routed, order, _ = self._route_fn(button)
-            self._pass_fn(order[:self.battle_pass], button, routed)  # no env of it is in a pass: no change
+            routed, in_pass, _ = self._route_fn(button)
+            self._pass_fn(self._pass_rows(in_pass, 0), button, routed)  # no env of it needs the rules: no change
             self._all_fn(button, routed)
             self._finish_fn(routed)
             self._observe_fn()
@@ -419,18 +419,22 @@ class BatchedQuest:
         apply_say(self.state, routed.say_menu)
 
     # ------------------------------------------------------------------------------------------ battle passes
-    def _route_and_order(self, button: torch.Tensor) -> tuple[_Routed, torch.Tensor, torch.Tensor]:
-        """:meth:`_route`, then the envs of the pass first (``order``, int64 [N], a stable partition; see
-        :meth:`_in_pass`) and how many there are (``count``, a 0-d tensor)."""
+    def _route_and_count(self, button: torch.Tensor) -> tuple[_Routed, torch.Tensor, torch.Tensor]:
+        """:meth:`_route`, then which envs need the rare rules (``in_pass``, bool [N]; :meth:`_in_pass`) and how
+        many (``count``, a 0-d tensor)."""
         routed = self._route(button)
         in_pass = self._in_pass(routed)
-        flag = in_pass.to(torch.int32)
-        before = flag.cumsum(0) - flag  # envs of the pass before each env
-        count = flag.sum()
-        ids = self.env_ids
-        position = torch.where(in_pass, before, count + ids - before)
-        order = torch.empty_like(ids).scatter_(0, position.to(torch.int64), ids)
-        return routed, order, count
+        return routed, in_pass, in_pass.sum()
+
+    def _pass_rows(self, in_pass: torch.Tensor, count: int) -> torch.Tensor:
+        """The envs of a pass (int64, distinct): the ``count`` envs in ``in_pass``, then others up to a multiple
+        of ``battle_pass`` (at least one), so that passes come in few sizes. Outside the graphs (its shape
+        depends on the data)."""
+        rows = min(self.num_envs, -(-max(count, 1) // self.battle_pass) * self.battle_pass)
+        inside = torch.nonzero(in_pass).flatten()
+        if rows <= count:
+            return inside
+        return torch.cat([inside, torch.nonzero(~in_pass).flatten()[:rows - count]])
 
     @staticmethod
     def _in_pass(routed: _Routed) -> torch.Tensor:
@@ -473,18 +477,19 @@ class BatchedQuest:
         return self._end_episodes()
 
     def _step_in_passes(self, actions: torch.Tensor) -> tuple[Any, ...]:
-        """The step with the battle press run on the envs in a battle only (CPU; see
-        ``BatchedQuest(battle_pass=...)``): the same results as :meth:`_step`."""
-        s, size = self.state, self.battle_pass
+        """The step with the rare rules run on the envs that need them only (CPU; see
+        ``BatchedQuest(battle_pass=...)``) and the envs that end reset row by row: the same results as
+        :meth:`_step`."""
+        s = self.state
         button = actions.to(torch.int32)  # step() has put the actions on the device
-        routed, order, count = self._route_fn(button)
+        routed, in_pass, count = self._route_fn(button)
         # the route's party writes, outside its graph: written in it, the party would be copied there
         routed.party_writes.apply_where_set(s.party)
         count = int(count)  # a CPU tensor: reading it waits for nothing
         if count > self.full_pass_share * self.num_envs:  # many: the rules over every env, masked
             battle.BoxWrite(*self._all_fn(button, routed)).apply(s)
         elif count:  # one pass over the envs that need the rules, rounded up to a multiple of battle_pass
-            idx = order[:min(self.num_envs, -(-count // size) * size)]
+            idx = self._pass_rows(in_pass, count)
             mask, slot, record = self._pass_fn(idx, button, routed)
             s.box.index_put_((idx, torch.where(mask, slot, s.box.shape[1] - 1).long()), record)
         reward, terminated, truncated, info, done = self._finish_fn(routed)

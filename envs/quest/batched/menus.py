@@ -15,6 +15,7 @@ from longplay.envs.quest.batched.common import (
     gather_mon,
     page,
     put,
+    running_count,
     take,
 )
 from longplay.envs.quest.batched.state import HP, MAX_HP, SPECIES, BatchedState
@@ -26,7 +27,7 @@ _UP, _DOWN, _A, _B, _START = 0, 1, 4, 5, 6
 def nth_item(bag: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     """The ``n``-th held item in item order (``menus.bag_items(state)[n]``); item 0 when out of range."""
     held = bag[:, :NUM_ITEMS] > 0
-    rank = held.to(torch.int32).cumsum(1)
+    rank = running_count(held)
     hit = held & (rank == (n + 1)[:, None])
     return hit.to(torch.uint8).argmax(1).to(torch.int32)
 
