@@ -163,9 +163,15 @@ def entity_at(s: BatchedState, cx: Ctx, cell: torch.Tensor, x: torch.Tensor, y: 
 def put(table: torch.Tensor, col: torch.Tensor, values: torch.Tensor | bool) -> None:
     """``table[i, col[i, j]] = values[i, j]`` for every env ``i`` (``values`` broadcasts to ``col`` [N, k]).
 
-    ``scatter_(1, col, values)`` in effect, as ``index_put_``: compiled, inductor writes an ``index_put_`` into
-    the state's tensor in place, while a ``scatter_`` becomes a copy of the whole tensor and a copy back.
+    ``scatter_(1, col, values)`` in effect, as ``index_put_`` when compiled: inductor writes an ``index_put_``
+    into the state's tensor in place, while a ``scatter_`` becomes a copy of the whole tensor and a copy back.
+    Eager, ``scatter_`` is the faster op.
     """
+    if not torch.compiler.is_compiling():
+        extra = table.shape[2:]  # a record per column (boulder positions): the index covers its fields
+        index = col.view(*col.shape, *[1] * len(extra)).expand(*col.shape, *extra)
+        table.scatter_(1, index, torch.as_tensor(values, dtype=table.dtype, device=table.device).expand(index.shape))
+        return
     rows = torch.arange(table.shape[0], device=table.device)[:, None]
     table.index_put_((rows, col), torch.as_tensor(values, dtype=table.dtype, device=table.device))
 
@@ -203,8 +209,11 @@ def first_able(mons: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
 
 
 def running_count(flags: torch.Tensor) -> torch.Tensor:
-    """``flags.to(int32).cumsum(1)`` for a few columns [N, k], as k additions: inductor leaves a ``cumsum`` to
-    an aten call (about 0.15 ms a step at 16,384 envs), and fuses additions into the step's loops."""
+    """``flags.to(int32).cumsum(1)`` for a few columns [N, k], as k additions when compiled: inductor leaves a
+    ``cumsum`` to an aten call (about 0.15 ms a step at 16,384 envs), and fuses additions into the step's
+    loops. Eager, one ``cumsum`` is the faster."""
+    if not torch.compiler.is_compiling():
+        return flags.to(torch.int32).cumsum(1)
     total = flags[:, 0].to(torch.int32)
     counts = [total]
     for k in range(1, flags.shape[1]):
@@ -242,8 +251,9 @@ class MonWrites:
     ``mask[:, k]`` (``[N, k]``, ``[N, k]``, ``[N, k, W]``; elsewhere the scratch slot, the last, takes it).
 
     The overworld and menu rules return their party writes as these instead of writing them, and the engine
-    writes them all with one ``index_copy_`` (:meth:`apply`). Compiled, several in-place writes into the party
-    with reads between made inductor copy the whole party (448 bytes per env) and copy it back every step.
+    writes them all at once: :meth:`apply` (one ``index_copy_``) in the one-graph step, :meth:`apply_where_set`
+    between the graphs of the CPU step. Compiled, several in-place writes into the party with reads between
+    made inductor copy the whole party (448 bytes per env) and copy it back every step.
     """
 
     mask: torch.Tensor

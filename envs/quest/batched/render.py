@@ -55,7 +55,9 @@ def visible_entity_grid(s: BatchedState, cx: Ctx) -> torch.Tensor:
     index = torch.where(inside, row * VIEW_W + col, cells).long()  # hidden or off screen: a scratch cell
     key = d[..., D_["key"]]
     grid = torch.zeros((n, cells + 1), dtype=torch.int32, device=d.device)
-    for rank in range(index.shape[1]):  # in drawing order, one write each: a later entity on a cell wins
+    if not torch.compiler.is_compiling():  # eager, one op: the highest rank (the later entity) wins a cell
+        return grid.scatter_reduce(1, index, key, reduce="amax")[:, :cells]
+    for rank in range(index.shape[1]):  # in drawing order, one write each: inductor leaves scatter_reduce to aten
         put(grid, index[:, rank:rank + 1], key[:, rank:rank + 1])
     return grid[:, :cells]
 
