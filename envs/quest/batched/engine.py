@@ -7,13 +7,15 @@ they asked for, then count milestones, end and auto-reset episodes, and observe.
 value back to the host, and every shape is fixed, so ``torch.compile`` and CUDA graphs apply.
 
 Battle passes (CPU, ``battle_pass``): the battle rules are about half of a step's operations, yet most envs
-are not in a battle. On CPU, from 8,192 envs on, the step puts first the envs that need the rare rules (in a
-battle, starting one, or healed; a stable partition, fixed shapes) and runs those rules on them only, in one
+are not in a battle. On CPU, from 8,192 envs on, the step finds the envs that need the rare rules (in a
+battle, starting one, or healed; ``nonzero`` between the graphs) and runs those rules on them only, in one
 pass over their battle fields gathered into a smaller state and written back (their number rounded up to a
 multiple of ``battle_pass``; no pass when there are none; over every env, masked, when there are more than
-``full_pass_share`` of the envs). That reads one count on the host (free on CPU). Three compiled graphs then
-make a step: the rules before the battle press, the pass (dynamic shapes) or the rules over every env, the
-rest. On CUDA the step stays one graph with no host read.
+``full_pass_share`` of the envs). The envs whose episode ended are then reset row by row, and the party
+writes of the overworld and menus are written between the graphs. That reads counts and indices on the host
+(free on CPU). Four compiled graphs then make a step: the rules before the battle press, the pass (dynamic
+shapes) or the rules over every env, the episode ends, the observation. On CUDA the step stays one graph
+with no host read.
 
 Seeds: ``reset(seed)`` starts env ``i``'s first episode with the reference seed ``seed + i``; an env's
 ``k``-th episode (``k = 0, 1, ...``, counting auto-resets) uses ``seed + i + k * num_envs``. So env ``i``'s
