@@ -178,8 +178,8 @@ def _battle_pass_size(battle_pass: int | str | None, num_envs: int, device: torc
     if isinstance(battle_pass, bool) or not isinstance(battle_pass, int) or battle_pass < 1:
         raise ValueError(f"invalid battle_pass {battle_pass!r}; must be 'auto', None or an int >= 1")
     if device.type != "cpu":
-        raise ValueError(f"battle_pass={battle_pass} needs a CPU device (a pass reads the number of envs in a "
-                         f"battle on the host); on {device.type} leave it 'auto' or None")
+        raise ValueError(f"battle_pass={battle_pass} needs a CPU device (a pass reads which envs need the "
+                         f"battle rules on the host); on {device.type} leave it 'auto' or None")
     return battle_pass if battle_pass < num_envs else None
 
 
@@ -199,12 +199,13 @@ class BatchedQuest:
         noop: Accept action 8 as "press nothing" (the reference env's ``noop=True``).
         final_obs: Also return each finished episode's last observation in ``info["final_obs"]``.
         palette: Pixel palette (see :func:`longplay.envs.quest.art.palette_array`).
-        battle_pass: CPU only: run the battle rules on the envs in a battle only (gathered first, in one
-            pass of their number rounded up to a multiple of this; none when no env is in a battle), instead
-            of on every env with a mask. ``"auto"``: an eighth of the envs on CPU from
-            :data:`AUTO_PASS_MIN_ENVS` envs on, else off; ``None``: off (one branch-free press over every
-            env, as always on CUDA). The results are the same either way; the step reads the number of envs
-            in a battle on the host.
+        battle_pass: CPU only: run the rare rules (the battle press, battle starts, heals) on the envs that
+            need them only, in one pass of their number rounded up to a multiple of this (none when no env
+            needs them; over every env, masked, above ``full_pass_share`` of the envs), and reset ended
+            episodes row by row, instead of on every env with a mask. ``"auto"``: an eighth of the envs on
+            CPU from :data:`AUTO_PASS_MIN_ENVS` envs on, else off; ``None``: off (one branch-free graph over
+            every env, as always on CUDA). The results are the same either way; with passes the step reads
+            which envs need the rules and which episodes ended on the host.
         keep_memory: On CPU, call :func:`keep_freed_memory` (process-wide): a step's buffers are then reused
             instead of being mapped and faulted in anew every step (4.6x the pixel steps/s at 4,096 envs).
     """
@@ -314,7 +315,7 @@ class BatchedQuest:
                     setattr(inductor_config, key, value)
             else:
                 kwargs["options"] = {**settings, **kwargs.get("options", {})}
-        if self.battle_pass:  # three graphs: the rules before the battle press, a pass, the rest
+        if self.battle_pass:  # the rules before the battle press, a pass or all envs, episode ends, observation
             self._route_fn = torch.compile(self._route_and_count, **kwargs)
             # one graph for every pass size (passes are rounded to a multiple of battle_pass)
             self._pass_fn = torch.compile(self._battle_pass, **{**kwargs, "dynamic": True})
