@@ -260,7 +260,7 @@ class BatchedQuest:
         for i, x in enumerate(self.worlds):
             trainers[i, [e.index for e in x.entities if e.kind == EntityKind.TRAINER]] = True
         self._trainer_mask = trainers.to(self.device)[w]
-        self._pixels = PixelRenderer(self.device, palette) if obs_mode == "pixels" else None
+        self._pixels = PixelRenderer(self.device, palette, self.tables) if obs_mode == "pixels" else None
         # the record columns the vector shows of the enemy (of creatures on the player's side: all but species)
         self._stat_cols = torch.tensor([SPECIES, LEVEL, HP, MAX_HP], dtype=torch.int64, device=self.device)
         self._key_items = torch.nonzero(self.content.item_key[:NUM_ITEMS] > 0).flatten()  # bag columns

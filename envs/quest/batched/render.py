@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from longplay.envs.quest.batched.common import Ctx, put, take
+from longplay.envs.quest.batched.screens import COLS, PIECE_H, PIECE_W, ROWS, PieceAtlas, ScreenDrawer, cut_cells
 from longplay.envs.quest.batched.state import BatchedState
-from longplay.envs.quest.batched.tables import D_
+from longplay.envs.quest.batched.tables import D_, WorldTables
 from longplay.envs.quest.constants import PLAYER_VIEW_X, PLAYER_VIEW_Y, TILE_PX, VIEW_H, VIEW_W, Sprite
 
 _PLAYER = int(Sprite.PLAYER)
@@ -69,23 +70,27 @@ def symbolic_view(s: BatchedState, cx: Ctx) -> tuple[torch.Tensor, torch.Tensor]
 
 
 class PixelRenderer:
-    """Frames [N, 144, 160, 3] uint8, each screen cell one gather from an RGB atlas of composed cells.
+    """Frames [N, 144, 160, 3] uint8 as :func:`longplay.envs.quest.render.render_frame` draws them, each 8x4
+    piece of the screen one gather from an RGB atlas of distinct pieces.
 
-    The atlas (built once per device and palette, about 1 MB) holds every tile kind under every sprite and
-    facing (and the player swimming), already composed and coloured, plus the 16x16 pieces of the empty text
-    box and menu panel. A frame is then: the kind of each of the 90 cells, and one gather of 48-byte pixel
-    rows written straight in screen order.
+    The atlas (built once per device, palette and pool of worlds, a few MB) holds every tile kind under every
+    sprite and facing (and the player swimming) cut into pieces, the font's glyph halves, the battle
+    creatures, and the boxes of every screen with their fixed text. A frame is: the overworld's cell of each
+    of the 90 screen cells, the pieces of the screen drawn over it (battles, menus, text boxes:
+    :class:`~longplay.envs.quest.batched.screens.ScreenDrawer`), and one gather of 24-byte pixel rows written
+    straight in screen order.
 
-    The overworld is pixel-exact (two visible entities on one cell show the later one only; the reference
-    blits both). Where a text box, menu or battle is open, the reference draws text; here the same place
-    shows the empty box: the bottom text box (cell rows 6-8) while a text box is open or a battle is on, a
-    panel over the top right (cell rows 0-3, columns 5-9) while a menu is open, and the lightest shade
-    elsewhere during a battle. The symbolic ``vector`` says which screen is up; ``BatchedQuest.frame(i)``
-    and ``text(i)`` give the exact screen of one env.
+    Exact, pixel for pixel: the overworld; the battle screens (the scene with both creatures, names,
+    levels, HP bars and numbers, the trainer's orbs, and every phase: choices, moves with type and PP, the
+    bag, the party, the messages); the menus (start, party, bag, bag target, shop); the text boxes with
+    every page a world or a template can show (world text, found items, money, badges, battle messages
+    with names and numbers) and the MORE arrow. Two visible entities on one overworld cell show the later
+    one only (the reference blits both). Values past the game's bounds (a number wider than its field, an
+    index out of its table) are clamped where the reference would print them.
     """
 
-    def __init__(self, device: torch.device, palette: object = None) -> None:
-        from longplay.envs.quest import art, render
+    def __init__(self, device: torch.device, palette: object = None, tables: WorldTables | None = None) -> None:
+        from longplay.envs.quest import art
 
         self.device = device
         palette_rgb = np.array(art.palette_array(palette))  # [4, 3]
@@ -103,53 +108,44 @@ class PixelRenderer:
             shades.append(swim[f])
         self.layers = len(layers)
         cells = [np.where(layers[k], shades[k], tiles[t]) for t in range(tiles.shape[0]) for k in range(self.layers)]
-        # empty boxes, cut into cells: the bottom text box (3 x 10 cells) and the menu panel (4 x 5 cells)
-        text_box = render._box(VIEW_W * TILE_PX, 3 * TILE_PX)
-        panel = render._box(5 * TILE_PX, 4 * TILE_PX)
-        self.box_base = len(cells)
-        cells += [text_box[r * TILE_PX:(r + 1) * TILE_PX, c * TILE_PX:(c + 1) * TILE_PX]
-                  for r in range(3) for c in range(VIEW_W)]
-        self.panel_base = len(cells)
-        cells += [panel[r * TILE_PX:(r + 1) * TILE_PX, c * TILE_PX:(c + 1) * TILE_PX]
-                  for r in range(4) for c in range(5)]
-        self.blank = len(cells)
-        cells.append(np.zeros((TILE_PX, TILE_PX), np.uint8))
-        rgb = palette_rgb[np.stack(cells)]  # [C, 16, 16, 3]
-        # one 48-byte pixel row per (cell, row): frames are gathered straight into screen order
-        rows = np.ascontiguousarray(rgb.reshape(len(cells) * TILE_PX, TILE_PX * 3)).view(np.int64)
-        self.atlas = torch.as_tensor(rows, device=device)  # [C * 16, 6]: 48-byte rows copied as 6 int64
-        self.pixel_rows = torch.arange(TILE_PX, device=device, dtype=torch.int32)
+        atlas = PieceAtlas()
+        atlas.extend(cut_cells(np.stack(cells)))  # cell c's pieces are rows 8 c .. 8 c + 7
+        self.screens = None if tables is None else ScreenDrawer(atlas, tables, device)
+        rgb = palette_rgb[np.stack(atlas.pieces)]  # [P, 4, 8, 3]
+        # one 24-byte pixel row per (piece, row): frames are gathered straight into screen order
+        rows = np.ascontiguousarray(rgb.reshape(len(atlas) * PIECE_H, PIECE_W * 3)).view(np.int64)
+        self.atlas = torch.as_tensor(rows, device=device)  # [P * 4, 3]: 24-byte rows copied as 3 int64
         self.swim_layer = 1 + sprites.shape[0] * 4
-        n_cells = VIEW_H * VIEW_W
-        index = torch.arange(n_cells, device=device)
-        row, col = index // VIEW_W, index % VIEW_W
         self.player_cell = PLAYER_VIEW_Y * VIEW_W + PLAYER_VIEW_X
-        self.in_box = row >= VIEW_H - 3
-        self.box_piece = (self.box_base + (row - (VIEW_H - 3)) * VIEW_W + col).clamp(min=0).to(torch.int32)
-        self.in_panel = (row < 4) & (col >= VIEW_W - 5)
-        self.panel_piece = (self.panel_base + row * 5 + (col - (VIEW_W - 5))).clamp(min=0).to(torch.int32)
+        # piece (r, c) of the screen is piece (r % 4, c % 2) of cell (r // 4, c // 2)
+        r = torch.arange(ROWS, device=device, dtype=torch.int32)[:, None]
+        c = torch.arange(COLS, device=device, dtype=torch.int32)[None, :]
+        self.piece_cell = ((r // 4) * VIEW_W + c // 2).reshape(-1).long()
+        self.piece_offset = ((r % 4) * 2 + c % 2).reshape(1, ROWS * COLS)
+        self.pixel_rows = torch.arange(PIECE_H, device=device, dtype=torch.int32)
 
     def cells(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
-        """[N, 90] atlas cell of every screen cell."""
+        """[N, 90] overworld cell (tile kind and what stands on it) of every screen cell."""
         tiles = view_tiles(s, cx).view(-1, VIEW_H * VIEW_W).to(torch.int32)
         key = visible_entity_grid(s, cx)
         layer = torch.where(key > 0, 1 + (key & _SPRITE_MASK) * 4 + ((key >> _SPRITE_BITS) & 3), 0)
         player = torch.where(s.surfing, self.swim_layer + (s.facing & 3), 1 + _PLAYER * 4 + (s.facing & 3))
         layer[:, self.player_cell] = player
-        cell = tiles * self.layers + layer
-        dialog = (s.dialog_texts + s.dialog_extras - s.dialog_head) > 0
-        battle = s.battle_kind != 0
-        menu = (s.menu != 0) & ~dialog & ~battle
-        cell = torch.where(battle[:, None], self.blank, cell)
-        cell = torch.where((dialog | battle)[:, None] & self.in_box[None, :], self.box_piece[None, :], cell)
-        return torch.where(menu[:, None] & self.in_panel[None, :], self.panel_piece[None, :], cell)
+        return tiles * self.layers + layer
+
+    def pieces(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
+        """[N, 36 * 20] atlas piece of every 8x4 piece of the screen."""
+        cells = self.cells(s, cx)
+        if self.screens is not None:
+            return self.screens.pieces(s, cx, cells)
+        return (cells[:, self.piece_cell] * 8 + self.piece_offset).view(-1, ROWS * COLS)
 
     def frames(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
         """[N, 144, 160, 3] RGB frames (see the class docstring for what is exact)."""
         n = s.x.shape[0]
-        cells = self.cells(s, cx).view(n, VIEW_H, 1, VIEW_W) * TILE_PX
-        rows = (cells + self.pixel_rows[None, None, :, None]).view(n, VIEW_H * TILE_PX, VIEW_W)
-        return take(self.atlas, rows).view(torch.uint8).view(n, VIEW_H * TILE_PX, VIEW_W * TILE_PX, 3)
+        pieces = self.pieces(s, cx).view(n, ROWS, 1, COLS) * PIECE_H
+        rows = (pieces + self.pixel_rows[None, None, :, None]).view(n, ROWS * PIECE_H, COLS)
+        return take(self.atlas, rows).view(torch.uint8).view(n, ROWS * PIECE_H, COLS * PIECE_W, 3)
 
 
 __all__ = ["PixelRenderer", "symbolic_view", "view_tiles", "visible_entity_grid"]

@@ -1,0 +1,715 @@
+"""The screens drawn over the overworld (battles, menus, text boxes) for N envs, as grids of 8x4 pieces.
+
+Every screen :func:`longplay.envs.quest.render.render_frame` draws is built from aligned parts: text starts at
+x multiples of 8 and y multiples of 4 (a glyph is 8x8: a top and a bottom piece), boxes start and end on that
+grid, the battle creatures stand at (104, 0) and (8, 48) and the panels' underlines are rows 33 and 89. So a
+frame is a [36, 20] grid of pieces of 8x4 pixels, each one row of an atlas of distinct pieces
+(:class:`PieceAtlas`), and a screen is three layers of that grid, the first opaque piece on top winning:
+
+* the phase's boxes (the bottom text box, the battle's choices, move list, bag and party screens) and their
+  text;
+* the screen under them (a menu, or the battle scene: both creatures, the panels, the trainer's orbs) and its
+  text;
+* the overworld (its cells cut into pieces).
+
+A layer is a *template* (its boxes and fixed text, drawn on the host by the reference's own functions, one per
+screen and cursor or hint) with the *text* of the state written over it: a grid of glyph codes (0: nothing,
+``g + 1``: glyph ``g`` whose top half is on that row) filled by gathers from tables of names, numbers and
+wrapped text pages, then turned into pieces. Text box pages are tables too: every page a world or a template
+can show, wrapped on the host by :func:`longplay.envs.quest.render._text_lines`; a number in a page is a run of
+digit markers placed by wrapping a stand-in of the same length (wrapping depends on lengths only), filled with
+the number's digits on the device.
+
+Everything is fixed shapes and branch-free over the envs (no host synchronisation), so a step that draws
+pixels stays one graph for ``torch.compile`` and CUDA graphs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from longplay.envs.quest import art
+from longplay.envs.quest import render as ref
+from longplay.envs.quest.batched.common import BKIND, MENU, PHASE, Ctx, gather_mon, put, take
+from longplay.envs.quest.batched.state import HP, LEVEL, MAX_HP, MOVES, PP, SPECIES, BatchedState
+from longplay.envs.quest.batched.tables import WorldTables
+from longplay.envs.quest.battle import BATTLE_ITEMS, BATTLE_MESSAGES, MESSAGE_ARGS, Arg, BattleMsg
+from longplay.envs.quest.battle import battle_message_text as _battle_text
+from longplay.envs.quest.cache import IdentityCache
+from longplay.envs.quest.constants import (
+    ABILITY_NAMES,
+    ITEM_NAMES,
+    ITEM_PRICE,
+    MAX_LEVEL,
+    NUM_ITEMS,
+    PARTY_SIZE,
+    TEXT_COLS,
+    TILE_PX,
+    TYPE_NAMES,
+    VIEW_H,
+    VIEW_W,
+)
+from longplay.envs.quest.content import MOVES as MOVE_DEFS
+from longplay.envs.quest.content import SPECIES as SPECIES_DEFS
+from longplay.envs.quest.dialog import MESSAGES, Msg, message_text
+
+PIECE_W, PIECE_H = 8, 4
+COLS, ROWS = VIEW_W * TILE_PX // PIECE_W, VIEW_H * TILE_PX // PIECE_H  # 20 x 36
+_CLEAR = 255  # a template pixel nothing is drawn on (the layer below shows)
+_BOX_ROW = ref._BOX_Y // PIECE_H  # 24: the bottom text box's first piece row
+_PAGE_LINES = 4  # a text box shows up to four lines
+_DIGITS = 10  # numbers in pages have up to this many digits
+_MARK = 200  # page code _MARK + k: digit k (from the left) of the page's number
+_BAR_PIXELS = 48  # art.hp_bar_text's six segments
+
+
+def _codes(text: str, width: int) -> list[int]:
+    """Glyph codes + 1 of ``text``, padded with 0 (nothing drawn) to ``width``."""
+    codes = [g + 1 for g in art.glyph_codes(text)]
+    if len(codes) > width:
+        raise ValueError(f"{text!r} is longer than {width}")
+    return codes + [0] * (width - len(codes))
+
+
+# ============================================================================================ the atlas
+
+
+class PieceAtlas:
+    """Distinct 4x8 pieces of shade indices; :meth:`add` returns a piece's row (the same piece, the same row)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[np.ndarray] = []
+        self._ids: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    def extend(self, pieces: np.ndarray) -> int:
+        """Appends ``pieces`` [k, 4, 8] as they are (rows in order, no sharing); returns the first row."""
+        first = len(self.pieces)
+        self.pieces.extend(np.asarray(pieces, np.uint8))
+        return first
+
+    def add(self, piece: np.ndarray) -> int:
+        key = np.ascontiguousarray(piece, np.uint8).tobytes()
+        if key not in self._ids:
+            self._ids[key] = len(self.pieces)
+            self.pieces.append(np.asarray(piece, np.uint8).reshape(PIECE_H, PIECE_W))
+        return self._ids[key]
+
+    def cut(self, image: np.ndarray) -> np.ndarray:
+        """``int32`` [rows, cols] piece rows of a shade image (-1 where it is all :data:`_CLEAR`)."""
+        rows, cols = image.shape[0] // PIECE_H, image.shape[1] // PIECE_W
+        out = np.full((rows, cols), -1, np.int32)
+        for r in range(rows):
+            for c in range(cols):
+                piece = image[r * PIECE_H:(r + 1) * PIECE_H, c * PIECE_W:(c + 1) * PIECE_W]
+                clear = piece == _CLEAR
+                if clear.all():
+                    continue
+                if clear.any():
+                    raise ValueError(f"piece ({r}, {c}) is partly drawn: a screen part is off the piece grid")
+                out[r, c] = self.add(piece)
+        return out
+
+
+def cut_cells(cells: np.ndarray) -> np.ndarray:
+    """[C, 16, 16] cells -> [C * 8, 4, 8] pieces, cell ``c``'s piece (r, k) at row ``8 c + 2 r + k``."""
+    c = cells.shape[0]
+    return cells.reshape(c, TILE_PX // PIECE_H, PIECE_H, TILE_PX // PIECE_W, PIECE_W).swapaxes(2, 3).reshape(
+        -1, PIECE_H, PIECE_W)
+
+
+# ============================================================================================ templates
+
+
+def _canvas() -> ref._Canvas:
+    return ref._shade_canvas(np.full((ref.HEIGHT, ref.WIDTH), _CLEAR, np.uint8))
+
+
+def _party_box(hint: str) -> ref._Canvas:
+    canvas = _canvas()
+    canvas.box(0, 0, ref.WIDTH, 112)
+    ref._hint(canvas, hint)
+    return canvas
+
+
+def _scene(foe: bool, me: bool) -> ref._Canvas:
+    canvas = _canvas()
+    canvas.fill(0)
+    if foe:
+        canvas.hline(33, 8, 88, 3)
+    if me:
+        canvas.hline(89, 80, ref.WIDTH, 3)
+    return canvas
+
+
+def _bottom(image: np.ndarray) -> ref._Canvas:
+    canvas = _canvas()
+    canvas.paste(0, ref._BOX_Y, image)
+    return canvas
+
+
+def _fight(type_box: bool) -> ref._Canvas:
+    canvas = _bottom(ref._box(ref.WIDTH, 48))
+    if type_box:
+        canvas.box(0, 48, 80, 48)
+    return canvas
+
+
+def _start(cursor: int) -> ref._Canvas:
+    canvas = _canvas()
+    canvas.paste(ref._START_X, 0, ref._start_menu(cursor))
+    return canvas
+
+
+def _shop() -> ref._Canvas:
+    canvas = _canvas()
+    canvas.box(88, 0, 72, 32)
+    canvas.box(0, 0, 88, 32)
+    canvas.box(0, 32, ref.WIDTH, ref.HEIGHT - 32)
+    return canvas
+
+
+def _full_box() -> ref._Canvas:
+    canvas = _canvas()
+    canvas.box(0, 0, ref.WIDTH, ref.HEIGHT)
+    return canvas
+
+
+_START_ROWS = 3  # START_MENU_OPTIONS: cursor 3 stands for "no row chosen"
+_MAIN_ROWS = 4  # BATTLE_MAIN_OPTIONS
+_HINT_ITEMS = NUM_ITEMS + 1  # the BAG_TARGET hint of each item, and "Use on?"
+
+#: The templates of the screen layer (menus, the battle scene) and of the box layer (bottom boxes, battle
+#: phases), in table order: name -> how many, and the drawing of each.
+SCREEN_TEMPLATES = {
+    "none": (1, lambda k: _canvas()),
+    "start": (_START_ROWS + 1, _start),
+    "party": (1, lambda k: _party_box("Choose who leads.")),
+    "bag_target": (_HINT_ITEMS, lambda k: _party_box(
+        f"Use {ITEM_NAMES[k]} on?" if k < NUM_ITEMS else "Use on?")),
+    "bag": (1, lambda k: _full_box()),
+    "shop": (1, lambda k: _shop()),
+    "scene": (4, lambda k: _scene(bool(k & 2), bool(k & 1))),
+    "battle_party": (1, lambda k: _party_box("Switch to whom?")),  # they cover the scene
+    "battle_forced": (1, lambda k: _party_box("Who will fight next?")),
+}
+BOX_TEMPLATES = {
+    "none": (1, lambda k: _canvas()),
+    "text": (1, lambda k: _bottom(ref._box(ref.WIDTH, 48))),
+    "main": (_MAIN_ROWS + 1, lambda k: _bottom(ref._battle_choices(k))),
+    "fight": (2, lambda k: _fight(bool(k))),
+    "bag": (1, lambda k: _bottom(ref._box(ref.WIDTH, 48))),
+}
+
+
+def _templates(atlas: PieceAtlas, spec: dict) -> tuple[np.ndarray, dict[str, int]]:
+    grids, first = [], {}
+    for name, (count, draw) in spec.items():
+        first[name] = len(grids)
+        grids += [atlas.cut(draw(k).img) for k in range(count)]
+    return np.stack(grids).reshape(len(grids), ROWS * COLS), first
+
+
+# ============================================================================================ text pages
+
+
+_NONE, _SPECIES, _MOVE, _ITEM, _NUMBER, _TRAINER, _TEXT, _BADGE, _ABILITY = range(9)
+_BATTLE_ARG = {Arg.NONE: _NONE, Arg.SPECIES: _SPECIES, Arg.MOVE: _MOVE, Arg.ITEM: _ITEM, Arg.NUMBER: _NUMBER,
+               Arg.TRAINER: _TRAINER, Arg.TEXT: _TEXT}
+_WORLD_ARGS = (_TRAINER, _TEXT, _BADGE)  # domains that differ between worlds
+
+
+def _dialog_args(msg: int) -> tuple[int, int]:
+    """The argument kinds of a dialog template (see :class:`longplay.envs.quest.dialog.Msg`)."""
+    if msg == Msg.TEXT:
+        return _TEXT, _NONE
+    if msg == Msg.USED_ITEM:  # arg1 is the species here
+        return _ITEM, _SPECIES
+    template = MESSAGES[msg]
+    first = [kind for mark, kind in (("{s}", _SPECIES), ("{i}", _ITEM), ("{n}", _NUMBER), ("{b}", _BADGE),
+                                     ("{a}", _ABILITY)) if mark in template]
+    if len(first) > 1:
+        raise ValueError(f"dialog template {msg} has two first arguments")
+    return (first[0] if first else _NONE), (_NUMBER if "{m}" in template else _NONE)
+
+
+#: Page families: the dialog templates, then the battle messages; each with its argument kinds.
+FAMILIES: tuple[tuple[str, int, tuple[int, int]], ...] = (
+    *(("dialog", int(m), _dialog_args(m)) for m in Msg),
+    *(("battle", int(m), tuple(_BATTLE_ARG[a] for a in MESSAGE_ARGS[m])) for m in BattleMsg),  # type: ignore[misc]
+)
+_BATTLE_FAMILY = len(Msg)
+assert len(BATTLE_MESSAGES) == len(BattleMsg)
+
+
+def _domain(kind: int, world) -> int:  # noqa: ANN001
+    """How many values an argument of ``kind`` takes (for a number: how many digit counts)."""
+    fixed = {_NONE: 1, _SPECIES: len(SPECIES_DEFS), _MOVE: len(MOVE_DEFS), _ITEM: NUM_ITEMS, _NUMBER: _DIGITS,
+             _ABILITY: len(ABILITY_NAMES)}
+    if kind in fixed:
+        return fixed[kind]
+    return len({_TRAINER: world.trainers, _TEXT: world.texts, _BADGE: world.badge_names}[kind])
+
+
+def _stand_in(kind: int, index: int) -> int | str:
+    """The argument a page is written with: the index, or for a number digit markers of its length."""
+    return "".join(chr(0xE000 + k) for k in range(index + 1)) if kind == _NUMBER else index
+
+
+def _page_codes(text: str) -> list[int]:
+    """The lines of a text box page as :data:`_PAGE_LINES` x TEXT_COLS codes (digit markers kept), then the
+    line count."""
+    lines = ref._text_lines(text)
+    out = []
+    for k in range(_PAGE_LINES):
+        line = lines[k] if k < len(lines) else ""
+        codes = [_MARK + ord(ch) - 0xE000 if ord(ch) >= 0xE000 else art.glyph_codes(ch)[0] + 1 for ch in line]
+        out += codes + [0] * (TEXT_COLS - len(codes))
+    return out + [len(lines)]
+
+
+def _family_pages(world, family: int) -> list[list[int]]:  # noqa: ANN001
+    source, msg, (kind0, kind1) = FAMILIES[family]
+    pages = []
+    for a in range(_domain(kind0, world)):
+        for b in range(_domain(kind1, world)):
+            a0, a1 = _stand_in(kind0, a), _stand_in(kind1, b)
+            if source == "dialog":
+                text = message_text(world, (msg, a0, a1))  # type: ignore[arg-type]
+            else:
+                text = _battle_text(world, None, (msg, a0, a1))  # type: ignore[arg-type]
+            pages.append(_page_codes(text))
+    return pages
+
+
+_SHARED_PAGES: list | None = None
+_WORLD_PAGES: IdentityCache[tuple[list[list[int]], list[int]]] = IdentityCache(64)
+
+
+def _shared_pages() -> tuple[list[list[int]], list[int]]:
+    """The pages that read the same in every world: (pages, first page of each family, -1 if per world)."""
+    global _SHARED_PAGES
+    if _SHARED_PAGES is None:
+        pages = [_page_codes("")]  # page 0: an empty box
+        first = []
+        for family, (_, _, kinds) in enumerate(FAMILIES):
+            if any(k in _WORLD_ARGS for k in kinds):
+                first.append(-1)
+            else:
+                first.append(len(pages))
+                pages += _family_pages(None, family)
+        _SHARED_PAGES = [pages, first]
+    return _SHARED_PAGES[0], _SHARED_PAGES[1]
+
+
+def _world_pages(world) -> tuple[list[list[int]], list[int]]:  # noqa: ANN001
+    """A world's own pages: (pages, first page of each family within them, -1 if shared)."""
+
+    def build() -> tuple[list[list[int]], list[int]]:
+        pages: list[list[int]] = []
+        first = []
+        for family, (_, _, kinds) in enumerate(FAMILIES):
+            if any(k in _WORLD_ARGS for k in kinds):
+                first.append(len(pages))
+                pages += _family_pages(world, family)
+            else:
+                first.append(-1)
+        return pages, first
+
+    return _WORLD_PAGES.get(world, build)
+
+
+# ============================================================================================ the layout
+
+
+_TEAM_ORBS = 6  # the trainer's orbs: one per enemy creature, the first six
+
+#: The text fields of the screens, in the order :meth:`ScreenDrawer.pieces` fills them: name -> (piece row,
+#: column, rows, row step, width, layer). A field of several rows is one per list row; ``layer`` 1 is the
+#: screen layer (menus, the scene), whose text the box layer's boxes hide, 2 the box layer.
+FIELDS: dict[str, tuple[int, int, int, int, int, int]] = {
+    "foe_name": (2, 1, 1, 0, 10, 1),  # (8, 8)
+    "foe_level": (4, 5, 1, 0, 5, 1),  # (40, 16)
+    "foe_bar": (6, 1, 1, 0, 9, 1),  # (8, 24)
+    "orbs": (9, 1, 1, 0, _TEAM_ORBS, 1),  # (8, 36)
+    "me_name": (14, 10, 1, 0, 10, 1),  # (80, 56)
+    "me_level": (16, 15, 1, 0, 5, 1),  # (120, 64)
+    "me_bar": (18, 10, 1, 0, 9, 1),  # (80, 72)
+    "me_numbers": (20, 13, 1, 0, 7, 1),  # (104, 80)
+    "menu_rows": (3, 1, 8, 4, 19, 1),  # the bag's (8, 12 + 16 k), the shop's (8, 44 + 16 k) from k = 2
+    "shop_money": (3, 12, 1, 0, 8, 1),  # (96, 12)
+    "shop_held": (3, 1, 1, 0, 10, 1),  # (8, 12)
+    "party_names": (2, 1, 6, 4, 11, 1),  # (8, 8 + 16 k)
+    "party_levels": (2, 13, 6, 4, 5, 1),  # (104, 8 + 16 k)
+    "party_bars": (4, 2, 6, 4, 9, 1),  # (16, 16 + 16 k)
+    "party_numbers": (4, 12, 6, 4, 7, 1),  # (96, 16 + 16 k)
+    "no_partners": (2, 2, 1, 0, 16, 1),  # (16, 8)
+    "party_closing": (2, 1, 6, 4, 1, 1),  # (8, 8 + 16 cursor)
+    "page_two": (_BOX_ROW + 3, 1, 2, 4, TEXT_COLS, 2),  # (8, 108 + 16 k)
+    "bottom_rows": (_BOX_ROW + 2, 1, 4, 2, TEXT_COLS, 2),  # a longer page's lines, the moves, the battle bag:
+    # (8, 104 + 8 k)
+    "more": (_BOX_ROW + 9, 18, 1, 0, 1, 2),  # (144, 132)
+    "move_type": (15, 1, 1, 0, 8, 2),  # (8, 60)
+    "move_pp": (19, 1, 1, 0, 8, 2),  # (8, 76)
+}
+
+#: Sources of a template cell: nothing (a fixed piece), the overworld's cells, the two battle creatures.
+_SRC_CELLS = 1
+_SRC_FOE = _SRC_CELLS + VIEW_H * VIEW_W
+_SRC_ME = _SRC_FOE + 72
+_FOE_AT, _ME_AT = (0, 13), (12, 1)  # the creatures' first piece (row, column): (104, 0) and (8, 48)
+
+
+def _composites(screens: np.ndarray, boxes: np.ndarray, scenes: dict[int, tuple[bool, bool]]) -> np.ndarray:
+    """Every screen template under every box template, packed ``piece << 8 | source`` per cell (see
+    :meth:`ScreenDrawer.pieces`), with a scratch cell at the end: [screens * boxes, ROWS * COLS + 1]."""
+    r, c = np.divmod(np.arange(ROWS * COLS), COLS)
+    world_src = _SRC_CELLS + (r // 4) * VIEW_W + c // 2
+    world_piece = (r % 4) * 2 + c % 2
+
+    def rect(at: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        inside = (r >= at[0]) & (r < at[0] + 12) & (c >= at[1]) & (c < at[1] + 6)
+        return inside, (r - at[0]) * 6 + (c - at[1])
+
+    foe, foe_k = rect(_FOE_AT)
+    me, me_k = rect(_ME_AT)
+    out = np.zeros((screens.shape[0], boxes.shape[0], ROWS * COLS + 1), np.int64)
+    for a, lower in enumerate(screens):
+        src = np.where(lower >= 0, 0, world_src)
+        piece = np.where(lower >= 0, lower, world_piece)
+        has_foe, has_me = scenes.get(a, (False, False))
+        if has_foe:
+            src, piece = np.where(foe, _SRC_FOE + foe_k, src), np.where(foe, 0, piece)
+        if has_me:
+            src, piece = np.where(me, _SRC_ME + me_k, src), np.where(me, 0, piece)
+        for b, upper in enumerate(boxes):
+            out[a, b, :-1] = np.where(upper >= 0, upper << 8, piece << 8 | src)
+    if out.max() >= 2 ** 31:
+        raise ValueError("too many pieces to pack a template cell in 32 bits")
+    return out.reshape(-1, ROWS * COLS + 1).astype(np.int32)
+
+
+# ============================================================================================ the drawer
+
+
+class ScreenDrawer:
+    """The device tables of the screens of a pool of worlds, and :meth:`pieces`, the frame's piece grid."""
+
+    def __init__(self, atlas: PieceAtlas, tables: WorldTables, device: torch.device) -> None:
+        i32 = dict(dtype=torch.int32, device=device)
+        self.device = device
+        glyphs = art.font_atlas()  # [G, 8, 8]: glyph g's top half is piece glyph_base + 2 g, its bottom the next
+        self.glyph_base = atlas.extend(glyphs.reshape(-1, PIECE_H, PIECE_W))
+        screens, self.screen_first = _templates(atlas, SCREEN_TEMPLATES)
+        boxes, self.box_first = _templates(atlas, BOX_TEMPLATES)
+        self.num_boxes = boxes.shape[0]
+        scenes = {self.screen_first["scene"] + k: (bool(k & 2), bool(k & 1)) for k in range(4)}
+        self.templates = torch.as_tensor(_composites(screens, boxes, scenes), device=device)
+        # battle creatures over the scene's lightest shade: [species * 2 + back, 12 * 6] pieces
+        creatures = []
+        for sp in range(len(SPECIES_DEFS)):
+            for back in (False, True):
+                shades, opaque = art.creature_sprite(sp, SPECIES_DEFS[sp].types, back)
+                creatures.append(atlas.cut(np.where(opaque, shades, 0).astype(np.uint8)).reshape(-1))
+        self.creatures = torch.as_tensor(np.stack(creatures), **i32)
+        # the text fields: each cell's place, and whether the box layer hides it (its top half, its bottom half)
+        places, hidden_top, hidden_bottom = [], [], []
+        covered = np.concatenate([boxes >= 0, np.zeros((boxes.shape[0], 1), bool)], 1)  # [boxes, cells + 1]
+        for row, col, rows, step, width, layer in FIELDS.values():
+            at = np.array([(row + step * k) * COLS + col + j for k in range(rows) for j in range(width)])
+            places.append(at)
+            hidden_top.append(covered[:, at] & (layer == 1))
+            hidden_bottom.append(covered[:, at + COLS] & (layer == 1))
+        self.places = torch.as_tensor(np.concatenate(places), dtype=torch.int64, device=device)
+        self.shows_top = torch.as_tensor(~np.concatenate(hidden_top, 1), device=device)  # [boxes, W]
+        self.shows_bottom = torch.as_tensor(~np.concatenate(hidden_bottom, 1), device=device)
+        # names and numbers as glyph codes + 1
+        self.species_names = torch.tensor([_codes(s.name[:10], 10) for s in SPECIES_DEFS], **i32)
+        self.levels = torch.tensor([_codes(f"Lv{n}", 5) for n in range(MAX_LEVEL + 1)], **i32)
+        self.bars = torch.tensor([_codes(art.hp_bar_text(f, _BAR_PIXELS), 9) for f in range(_BAR_PIXELS + 1)],
+                                 **i32)  # row f: a bar with f pixels filled
+        self.right3 = torch.tensor([_codes(f"{v:>3}", 3) for v in range(1000)], **i32)
+        self.left3 = torch.tensor([_codes(f"{v:<3}", 3) for v in range(1000)], **i32)
+        self.right2 = torch.tensor([_codes(f"{v:>2}", 2) for v in range(100)], **i32)
+        moves = ["-"] + [m.name for m in MOVE_DEFS]  # row m + 1: move m; row 0: an empty slot
+        self.move_names = torch.tensor([_codes(name, 14) for name in moves], **i32)
+        self.move_types = torch.tensor([[0] * 8] + [_codes(TYPE_NAMES[m.type], 8) for m in MOVE_DEFS], **i32)
+        self.move_pp = torch.tensor([[0] * 3] + [_codes(f"/{m.pp}", 3) for m in MOVE_DEFS], **i32)
+        # list rows: an item and its count, and "No items." (row NUM_ITEMS)
+        self.item_rows = torch.tensor([_codes(f"{name:<13}x", 14) for name in ITEM_NAMES]
+                                      + [_codes("No items.", 14)], **i32)
+        self.shop_rows = torch.tensor([_codes(f"{ITEM_NAMES[i]:<12} {ITEM_PRICE[i]:>4}", 18)
+                                       for i in range(NUM_ITEMS)] + [_codes("EXIT", 18)], **i32)
+        self.no_partners = torch.tensor(_codes("No partners yet.", 16), **i32)
+        self.digits = torch.tensor([c + 1 for c in art.glyph_codes("0123456789")], **i32)
+        self.battle_items = torch.tensor(BATTLE_ITEMS, dtype=torch.int64, device=device)
+        self.pow10 = torch.tensor([10 ** k for k in range(_DIGITS)], dtype=torch.int64, device=device)
+        self.code = {ch: self.glyph_base + 2 * art.glyph_codes(ch)[0] for ch in (" ", "o", "-", "/", "$", art.CURSOR,
+                                                                                  art.MORE)}
+        self.code_text = {text: self._tops(torch.tensor(_codes(text, len(text)), **i32)) for text in ("PP", "Bag x")}
+        for table in ("species_names", "levels", "bars", "right3", "left3", "right2", "move_names", "move_types",
+                      "move_pp", "item_rows", "shop_rows", "no_partners", "digits"):  # codes -> top-half pieces
+            setattr(self, table, self._tops(getattr(self, table)))
+        # per world: shops, and the text pages
+        worlds = tables.worlds
+        self.num_shops = torch.tensor([len(w.shops) for w in worlds], **i32)
+        shared, shared_first = _shared_pages()
+        pages, base, dom0 = list(shared), [], []
+        for w in worlds:
+            own, own_first = _world_pages(w)
+            base.append([shared_first[f] if own_first[f] < 0 else len(pages) + own_first[f]
+                         for f in range(len(FAMILIES))])
+            dom0.append([_domain(kinds[0], w) for _, _, kinds in FAMILIES])
+            pages += own
+        page_array = np.array(pages, np.uint8)
+        lines = page_array[:, :-1].astype(np.int32)
+        lines = np.where(lines >= _MARK, _MARK - 1 - lines, lines)  # digit k: -1 - k
+        self.page_lines = self._tops(torch.as_tensor(lines, device=device)).view(-1, _PAGE_LINES, TEXT_COLS)
+        self.page_count = torch.as_tensor(page_array[:, -1].astype(np.int32), device=device)
+        self.family_base = torch.tensor(base, dtype=torch.int64, device=device).view(-1)  # [P * F]
+        self.family_dom0 = torch.tensor(dom0, dtype=torch.int64, device=device).view(-1)  # [P * F]
+        self.family_dom1 = torch.tensor([_domain(kinds[1], None) if kinds[1] not in _WORLD_ARGS else 1
+                                         for _, _, kinds in FAMILIES], dtype=torch.int64, device=device)
+        self.family_number = torch.tensor([[kinds[0] == _NUMBER, kinds[1] == _NUMBER] for _, _, kinds in FAMILIES],
+                                          dtype=torch.bool, device=device)  # [F, 2]
+
+    def _tops(self, codes: torch.Tensor) -> torch.Tensor:
+        """Glyph codes + 1 (0 nothing, negative kept) -> the glyphs' top-half pieces (0 nothing)."""
+        return torch.where(codes > 0, self.glyph_base + 2 * (codes - 1), codes).to(torch.int32)
+
+    # ------------------------------------------------------------------------------------------ numbers
+    def _ndigits(self, v: torch.Tensor) -> torch.Tensor:
+        return 1 + (v[..., None] >= self.pow10[1:]).sum(-1)
+
+    def _digit(self, v: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
+        """Code of digit ``10 ** power`` of ``v`` (int64, power >= 0)."""
+        d = torch.div(v, self.pow10[power.clamp(0, _DIGITS - 1)], rounding_mode="floor") % 10
+        return self.digits[d]
+
+    def _left(self, v: torch.Tensor, width: int) -> torch.Tensor:
+        """``str(v)`` in ``width`` cells, left-aligned (nothing after it): codes [..., width]."""
+        v = v.to(torch.int64).clamp(min=0)
+        n = self._ndigits(v)[..., None]
+        power = n - 1 - torch.arange(width, device=v.device)
+        return torch.where(power >= 0, self._digit(v[..., None], power), 0)
+
+    def _mon_lines(self, mons: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Name, ``Lv``, HP bar and ``hp/max`` codes of creature records [..., MON_WIDTH]."""
+        hp, max_hp = mons[..., HP], mons[..., MAX_HP]
+        filled = torch.div(hp * _BAR_PIXELS, max_hp.clamp(min=1), rounding_mode="floor").clamp(1, _BAR_PIXELS)
+        filled = torch.where((max_hp <= 0) | (hp <= 0), 0, filled)
+        slash = torch.full_like(hp, self.code["/"])[..., None]
+        numbers = torch.cat([take(self.right3, hp.clamp(0, 999)), slash, take(self.left3, max_hp.clamp(0, 999))], -1)
+        return (take(self.species_names, mons[..., SPECIES].clamp(0, len(SPECIES_DEFS) - 1)),
+                take(self.levels, mons[..., LEVEL].clamp(0, MAX_LEVEL)), take(self.bars, filled), numbers)
+
+    def _cursor(self, index: torch.Tensor, cursor: torch.Tensor) -> torch.Tensor:
+        """The cursor glyph before row ``index`` [N, k]: an arrow on the chosen row, else a space."""
+        return torch.where(index == cursor[:, None], self.code[art.CURSOR], self.code[" "])[..., None]
+
+    def _list(self, count: torch.Tensor, cursor: torch.Tensor, visible: int, row_codes) -> torch.Tensor:  # noqa: ANN001
+        """The visible rows of ``render._put_list`` (cursor glyph, then the row): codes [N, visible, w], 0 on
+        rows past the end. ``row_codes(i)`` gives row ``i``'s codes [N, visible, w - 1]."""
+        total = torch.maximum(count, cursor + 1)
+        first = torch.minimum((cursor - visible + 1).clamp(min=0), (total - visible).clamp(min=0))
+        index = first[:, None] + torch.arange(visible, device=count.device)
+        codes = torch.where((index < count[:, None])[..., None], row_codes(index.clamp(min=0)), 0)
+        line = torch.cat([self._cursor(index, cursor), codes], -1)
+        return torch.where((index < total[:, None])[..., None], line, 0)
+
+    @staticmethod
+    def _nth(held: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Column of the ``index``-th (from 0) true column of ``held`` [N, K], for ``index`` [N, k] (0 past the
+        end)."""
+        rank = held.to(torch.int32).cumsum(1) - 1
+        match = held[:, None, :] & (rank[:, None, :] == index[..., None])
+        return (match.to(torch.int64) * torch.arange(held.shape[1], device=held.device)).sum(-1)
+
+    # ------------------------------------------------------------------------------------------ screens
+    def pieces(self, s: BatchedState, cx: Ctx, cells: torch.Tensor) -> torch.Tensor:
+        """[N, 36 * 20] atlas pieces of each env's frame, given its overworld cells [N, 90] (atlas cell ``c``'s
+        pieces are rows ``8 c`` to ``8 c + 7``)."""
+        n = s.x.shape[0]
+        i32 = dict(dtype=torch.int32, device=s.x.device)
+        battle = s.battle_kind != BKIND.NONE
+        left = s.dialog_texts + s.dialog_extras - s.dialog_head
+        talking = ~battle & (left > 0)
+        menu = torch.where(battle, MENU.NONE, s.menu)
+        phase, cursor, bcursor = s.battle_phase, s.menu_cursor, s.battle_cursor
+        foe, me = gather_mon(s.enemy, s.enemy_active), gather_mon(s.party, s.player_active)
+        has_foe = battle & (s.enemy_active >= 0) & (s.enemy_active < s.enemy_count)
+        has_me = battle & (s.player_active >= 0) & (s.player_active < s.party_count)
+        moves = torch.where(has_me[:, None], me[:, MOVES], -1)
+        slot = bcursor.clamp(0, 3).long()[:, None]
+        move = moves.gather(1, slot)[:, 0]
+        type_box = has_me & (bcursor >= 0) & (bcursor < 4) & (move >= 0)
+
+        # the templates: the screen layer's (menus, the scene) under the box layer's (text box, phases)
+        sf, bf = self.screen_first, self.box_first
+        start_row = torch.where((cursor >= 0) & (cursor < _START_ROWS), cursor, _START_ROWS)
+        item = s.menu_choice
+        hint_item = torch.where((item >= 0) & (item < NUM_ITEMS), item, NUM_ITEMS)
+        party_battle = battle & ((phase == PHASE.PARTY) | (phase == PHASE.FORCED_SWITCH))
+        scene = sf["scene"] + 2 * has_foe.to(torch.int32) + has_me.to(torch.int32)
+        screen = torch.where(battle, torch.where(phase == PHASE.PARTY, sf["battle_party"],
+                                                 torch.where(phase == PHASE.FORCED_SWITCH, sf["battle_forced"], scene)),
+                             torch.where(menu == MENU.START, sf["start"] + start_row,
+                             torch.where(menu == MENU.PARTY, sf["party"],
+                             torch.where(menu == MENU.BAG_TARGET, sf["bag_target"] + hint_item,
+                             torch.where(menu == MENU.BAG, sf["bag"],
+                             torch.where(menu == MENU.SHOP, sf["shop"], sf["none"]))))))
+        has_foe, has_me = has_foe & ~party_battle, has_me & ~party_battle  # the party screen hides the scene
+        main_row = torch.where((bcursor >= 0) & (bcursor < _MAIN_ROWS), bcursor, _MAIN_ROWS)
+        message = battle & (phase == PHASE.MESSAGE)
+        box = torch.where(talking | message, bf["text"],
+                          torch.where(battle & (phase == PHASE.MAIN), bf["main"] + main_row,
+                          torch.where(battle & (phase == PHASE.FIGHT), bf["fight"] + type_box.to(torch.int32),
+                          torch.where(battle & (phase == PHASE.BAG), bf["bag"], bf["none"]))))
+        box = box.long()
+        template = take(self.templates, screen.long() * self.num_boxes + box)  # [N, cells + 1]
+        creature = lambda mon, back: take(self.creatures, mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2  # noqa: E731
+                                          + back)
+        sources = torch.cat([torch.zeros((n, 1), **i32), cells * 8, creature(foe, 0), creature(me, 1)], 1)
+        grid = sources.gather(1, (template & 0xFF).long()) + (template >> 8)
+
+        # the text, field by field in FIELDS order: codes and where each is drawn
+        codes: list[torch.Tensor] = []
+        masks: list[torch.Tensor] = []
+
+        def field(c: torch.Tensor, m: torch.Tensor) -> None:
+            m = m.reshape(*m.shape, *[1] * (c.dim() - m.dim()))
+            codes.append(c.reshape(n, -1))
+            masks.append(m.expand_as(c).reshape(n, -1))
+
+        for mon, has in ((foe, has_foe), (None, None), (me, has_me)):
+            if mon is None:  # the orbs, between the panels
+                team = min(_TEAM_ORBS, s.enemy.shape[1])
+                orbs = torch.where(s.enemy[:, :team, HP] > 0, self.code["o"], self.code["-"])
+                orbs = torch.cat([orbs, torch.zeros((n, _TEAM_ORBS - team), **i32)], 1)
+                slots = torch.arange(_TEAM_ORBS, device=s.x.device)
+                trainer = battle & ~party_battle & (s.battle_kind == BKIND.TRAINER)
+                field(orbs, trainer[:, None] & (slots < s.enemy_count[:, None]))
+                continue
+            name, level, bar, numbers = self._mon_lines(mon)
+            field(name, has)
+            field(level, has)
+            field(bar, has)
+            if mon is me:
+                field(numbers, has)
+        # the bag menu: the items held, in item order
+        held = s.bag[:, :NUM_ITEMS] > 0
+        count = held.sum(1, dtype=torch.int32)
+
+        def item_rows(index: torch.Tensor, held: torch.Tensor, items: torch.Tensor | None, count: torch.Tensor
+                      ) -> torch.Tensor:
+            """``f"{name:<13}x{count:>2}"`` of the listed item at ``index``, or ``No items.`` on an empty list."""
+            it = self._nth(held, index)
+            it = it if items is None else items[it]
+            some = (count > 0)[:, None, None]
+            return torch.cat([take(self.item_rows, torch.where(some[..., 0], it, NUM_ITEMS)),
+                              torch.where(some, take(self.right2, s.bag.gather(1, it).clamp(0, 99)), 0)], -1)
+
+        bag_rows = self._list(torch.where(count > 0, count, 1), torch.where(count > 0, cursor, -1), 8,
+                              lambda i: item_rows(i, held, None, count))
+        # the shop: money, how many of the chosen item the bag holds, the stock and EXIT
+        in_shop = menu == MENU.SHOP
+        choice = s.menu_choice
+        shop_ok = (choice >= 0) & (choice < self.num_shops[cx.world])
+        shop_row = (cx.shop_base + choice.clamp(0, cx.t.num_shops - 1)).long()
+        stock_len = torch.where(shop_ok, take(cx.t.shop_len, shop_row), 0)
+        stock = take(cx.t.shop_stock, shop_row).long().clamp(0, NUM_ITEMS - 1)  # [N, L]
+
+        def shop_rows(index: torch.Tensor) -> torch.Tensor:
+            it = stock.gather(1, index.clamp(max=stock.shape[1] - 1))
+            return take(self.shop_rows, torch.where(index < stock_len[:, None], it, NUM_ITEMS))
+
+        pad = torch.nn.functional.pad
+        shop = pad(self._list(stock_len + 1, cursor, 6, shop_rows), (0, 0, 2, 0))  # from the third row
+        field(torch.where(in_shop[:, None, None], shop, pad(bag_rows, (0, 2))),
+              (menu == MENU.BAG) | in_shop)
+        field(torch.cat([torch.full((n, 1), self.code["$"], **i32), self._left(s.money, 7)], -1), in_shop)
+        chosen = stock.gather(1, cursor.clamp(0, stock.shape[1] - 1).long()[:, None])
+        field(torch.cat([self.code_text["Bag x"].expand(n, -1), self._left(s.bag.gather(1, chosen)[:, 0], 5)], -1),
+              in_shop & (cursor >= 0) & (cursor < stock_len))
+        # the party list, in the party menus and the battle's
+        party = s.party[:, :PARTY_SIZE]
+        slots = torch.arange(PARTY_SIZE, device=s.x.device)[None, :].expand(n, -1)
+        name, level, bar, numbers = self._mon_lines(party)
+        shown = (menu == MENU.PARTY) | (menu == MENU.BAG_TARGET) | party_battle
+        at = torch.where(battle, bcursor, cursor)
+        present = shown[:, None] & (slots < s.party_count[:, None])
+        field(torch.cat([self._cursor(slots, at), name], -1), present)
+        field(level, present)
+        field(bar, present)
+        field(numbers, present)
+        field(self.no_partners.expand(n, -1), shown & (s.party_count == 0))
+        field(torch.full((n, PARTY_SIZE, 1), self.code[art.CURSOR], **i32),
+              shown[:, None] & (s.party_count[:, None] > 0) & (slots == at[:, None])
+              & (slots >= s.party_count[:, None]))
+        # the text box's page (two lines 16 px apart, or up to four 8 px apart) and its MORE arrow, the FIGHT
+        # phase's moves (and the chosen one's type and PP), the battle bag: the last three share four rows
+        lines, few, more = self._page(s, cx, talking, message)
+        field(lines[:, :2], few)
+        fight = battle & (phase == PHASE.FIGHT)
+        names = take(self.move_names, (moves + 1).clamp(0, len(MOVE_DEFS)))
+        moves_rows = torch.cat([self._cursor(slots[:, :4], bcursor), names], -1)
+        bheld = s.bag.gather(1, self.battle_items[None, :].expand(n, -1)) > 0  # in BATTLE_ITEMS order
+        bcount = bheld.sum(1, dtype=torch.int32)
+        bag_rows = self._list(torch.where(bcount > 0, bcount, 1), torch.where(bcount > 0, bcursor, -1), 4,
+                              lambda i: item_rows(i, bheld, self.battle_items, bcount))
+        in_bag = battle & (phase == PHASE.BAG)
+        rows = torch.where(fight[:, None, None], pad(moves_rows, (0, 3)),
+                           torch.where(in_bag[:, None, None], pad(bag_rows, (0, 1)), lines))
+        field(rows, fight | in_bag | ~few)
+        field(torch.full((n, 1), self.code[art.MORE], **i32), more)
+        row = (move + 1).clamp(0, len(MOVE_DEFS))
+        field(take(self.move_types, row), fight & type_box)
+        pp = me[:, PP].gather(1, slot)[:, 0].clamp(0, 999)
+        field(torch.cat([self.code_text["PP"].expand(n, -1), take(self.right3, pp), take(self.move_pp, row)], -1),
+              fight & type_box)
+
+        # glyph halves over the templates (text: top-half pieces, 0 nothing): every bottom half, then every top
+        # half (a top half drawn later, the MORE arrow under a page's fourth line, wins)
+        text = torch.cat(codes, 1)
+        if text.shape[1] != self.places.shape[0]:
+            raise RuntimeError(f"the text fields give {text.shape[1]} cells, FIELDS places {self.places.shape[0]}")
+        drawn = torch.cat(masks, 1) & (text > 0)
+        scratch = ROWS * COLS
+        bottom_at = torch.where(drawn & take(self.shows_bottom, box), self.places + COLS, scratch)
+        put(grid, bottom_at, text + 1)
+        put(grid, torch.where(drawn & take(self.shows_top, box), self.places, scratch), text)
+        return grid[:, :scratch]
+
+    def _page(self, s: BatchedState, cx: Ctx, talking: torch.Tensor, message: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The text box's page (the dialog's current page, or the battle's current message): its lines [N, 4,
+        18] as codes, whether it has two lines or fewer (16 px apart) and whether the MORE arrow shows."""
+        extra_at = (s.dialog_head - s.dialog_texts).clamp(0, s.dialog_extra.shape[1] - 1).long()
+        extra = s.dialog_extra.gather(1, extra_at[:, None])[:, 0]
+        from_run = talking & (s.dialog_head < s.dialog_texts)
+        battle_msg = s.messages.gather(1, s.message_head.clamp(0, s.messages.shape[1] - 1).long()[:, None])[:, 0]
+        packed = torch.where(message, battle_msg, extra)
+        kind, arg0, arg1 = packed & 0xFF, (packed >> 8) & 0xFFFFFFF, packed >> 36
+        family = torch.where(message, _BATTLE_FAMILY + kind, kind).clamp(0, len(FAMILIES) - 1)
+        arg0 = torch.where(from_run, (s.dialog_first + s.dialog_head).to(torch.int64), arg0)
+        family = torch.where(from_run, int(Msg.TEXT), family)
+        number = self.family_number[family]  # [N, 2]
+        value = torch.where(number[:, 0], arg0, arg1).clamp(min=0)
+        digits = self._ndigits(value)
+        index0 = torch.where(number[:, 0], digits - 1, arg0).clamp(min=0)
+        index1 = torch.where(number[:, 1], digits - 1, arg1).clamp(min=0)
+        at = cx.world * len(FAMILIES) + family
+        dom1 = self.family_dom1[family]
+        page = self.family_base[at] + index0.clamp(max=self.family_dom0[at] - 1) * dom1 + index1.clamp(max=dom1 - 1)
+        left = torch.where(message, s.message_count - s.message_head, s.dialog_texts + s.dialog_extras - s.dialog_head)
+        page = torch.where((talking | message) & (left > 0), page, 0)
+        lines = take(self.page_lines, page)  # [N, 4, 18]
+        power = digits[:, None, None] + lines  # digit k (-1 - k) is the number's digit 10 ** (digits - 1 - k)
+        lines = torch.where(lines < 0, self._digit(value[:, None, None], power), lines)
+        return lines, take(self.page_count, page) <= 2, (talking | message) & (left > 1)
+
+
+__all__ = ["COLS", "FIELDS", "PIECE_H", "PIECE_W", "ROWS", "PieceAtlas", "ScreenDrawer", "cut_cells"]
