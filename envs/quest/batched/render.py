@@ -16,7 +16,17 @@ import numpy as np
 import torch
 
 from longplay.envs.quest.batched.common import Ctx, put, take
-from longplay.envs.quest.batched.screens import COLS, PIECE_H, PIECE_W, ROWS, PieceAtlas, ScreenDrawer, cut_cells
+from longplay.envs.quest.batched.screens import (
+    COLS,
+    PIECE_H,
+    PIECE_W,
+    ROWS,
+    PairAtlas,
+    PieceAtlas,
+    ScreenDrawer,
+    cell_quarters,
+    cut_cells,
+)
 from longplay.envs.quest.batched.state import BatchedState
 from longplay.envs.quest.batched.tables import D_, WorldTables
 from longplay.envs.quest.constants import PLAYER_VIEW_X, PLAYER_VIEW_Y, TILE_PX, VIEW_H, VIEW_W, Sprite
@@ -108,20 +118,23 @@ class PixelRenderer:
             shades.append(swim[f])
         self.layers = len(layers)
         cells = [np.where(layers[k], shades[k], tiles[t]) for t in range(tiles.shape[0]) for k in range(self.layers)]
-        atlas = PieceAtlas()
-        atlas.extend(cut_cells(np.stack(cells)))  # cell c's pieces are rows 8 c .. 8 c + 7
-        self.screens = None if tables is None else ScreenDrawer(atlas, tables, device)
-        rgb = palette_rgb[np.stack(atlas.pieces)]  # [P, 4, 8, 3]
-        # one 24-byte pixel row per (piece, row): frames are gathered straight into screen order
-        rows = np.ascontiguousarray(rgb.reshape(len(atlas) * PIECE_H, PIECE_W * 3)).view(np.int64)
-        self.atlas = torch.as_tensor(rows, device=device)  # [P * 4, 3]: 24-byte rows copied as 3 int64
+        cells = np.stack(cells)
+        pairs = PairAtlas(cell_quarters(cells))  # cell c's rows 4 r .. 4 r + 3 are pair 4 c + r
+        if tables is not None:
+            pieces = PieceAtlas()
+            pieces.extend(cut_cells(cells))  # cell c's piece (r, k) is piece 8 c + 2 r + k
+            self.screens: ScreenDrawer | None = ScreenDrawer(pieces, pairs, cells.shape[0], tables, device)
+        else:
+            self.screens = None
+        rgb = palette_rgb[np.stack(pairs.images)]  # [Q, 4, 16, 3]
+        # one 48-byte pixel row per (pair, row): frames are gathered straight into screen order
+        rows = np.ascontiguousarray(rgb.reshape(len(pairs) * PIECE_H, 2 * PIECE_W * 3)).view(np.int64)
+        self.atlas = torch.as_tensor(rows, device=device)  # [Q * 4, 6]: 48-byte rows copied as 6 int64
         self.swim_layer = 1 + sprites.shape[0] * 4
         self.player_cell = PLAYER_VIEW_Y * VIEW_W + PLAYER_VIEW_X
-        # piece (r, c) of the screen is piece (r % 4, c % 2) of cell (r // 4, c // 2)
-        r = torch.arange(ROWS, device=device, dtype=torch.int32)[:, None]
-        c = torch.arange(COLS, device=device, dtype=torch.int32)[None, :]
-        self.piece_cell = ((r // 4) * VIEW_W + c // 2).reshape(-1).long()
-        self.piece_offset = ((r % 4) * 2 + c % 2).reshape(1, ROWS * COLS)
+        r, c = np.divmod(np.arange(ROWS * COLS // 2), COLS // 2)  # pair (r, c) is cell (r // 4, c)'s row r % 4
+        self.pair_cell = torch.as_tensor((r // 4) * VIEW_W + c, dtype=torch.int64, device=device)
+        self.pair_row = torch.as_tensor(r % 4, dtype=torch.int32, device=device)
         self.pixel_rows = torch.arange(PIECE_H, device=device, dtype=torch.int32)
 
     def cells(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
@@ -133,18 +146,18 @@ class PixelRenderer:
         layer[:, self.player_cell] = player
         return tiles * self.layers + layer
 
-    def pieces(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
-        """[N, 36 * 20] atlas piece of every 8x4 piece of the screen."""
+    def pairs(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
+        """[N, 36 * 10] atlas pair (16x4 pixels) of every place of the screen."""
         cells = self.cells(s, cx)
         if self.screens is not None:
-            return self.screens.pieces(s, cx, cells)
-        return (cells[:, self.piece_cell] * 8 + self.piece_offset).view(-1, ROWS * COLS)
+            return self.screens.pairs(s, cx, cells)
+        return cells[:, self.pair_cell] * 4 + self.pair_row
 
     def frames(self, s: BatchedState, cx: Ctx) -> torch.Tensor:
         """[N, 144, 160, 3] RGB frames (see the class docstring for what is exact)."""
         n = s.x.shape[0]
-        pieces = self.pieces(s, cx).view(n, ROWS, 1, COLS) * PIECE_H
-        rows = (pieces + self.pixel_rows[None, None, :, None]).view(n, ROWS * PIECE_H, COLS)
+        pairs = self.pairs(s, cx).view(n, ROWS, 1, COLS // 2) * PIECE_H
+        rows = (pairs + self.pixel_rows[None, None, :, None]).view(n, ROWS * PIECE_H, COLS // 2)
         return take(self.atlas, rows).view(torch.uint8).view(n, ROWS * PIECE_H, COLS * PIECE_W, 3)
 
 

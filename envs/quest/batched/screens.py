@@ -85,10 +85,14 @@ class PieceAtlas:
     def __len__(self) -> int:
         return len(self.pieces)
 
-    def extend(self, pieces: np.ndarray) -> int:
-        """Appends ``pieces`` [k, 4, 8] as they are (rows in order, no sharing); returns the first row."""
+    def extend(self, pieces: np.ndarray, share: bool = False) -> int:
+        """Appends ``pieces`` [k, 4, 8] in order (``share``: later equal pieces get their rows); returns the
+        first row."""
         first = len(self.pieces)
-        self.pieces.extend(np.asarray(pieces, np.uint8))
+        for k, piece in enumerate(np.asarray(pieces, np.uint8)):
+            if share:
+                self._ids.setdefault(piece.tobytes(), first + k)
+            self.pieces.append(piece)
         return first
 
     def add(self, piece: np.ndarray) -> int:
@@ -112,6 +116,36 @@ class PieceAtlas:
                     raise ValueError(f"piece ({r}, {c}) is partly drawn: a screen part is off the piece grid")
                 out[r, c] = self.add(piece)
         return out
+
+
+class PairAtlas:
+    """Distinct 4x16 images: two pieces side by side, what one gathered pixel row of a frame copies."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images: list[np.ndarray] = list(np.asarray(images, np.uint8))
+        self._ids: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def add(self, left: np.ndarray, right: np.ndarray) -> int:
+        image = np.concatenate([left, right], 1).astype(np.uint8)
+        key = image.tobytes()
+        if key not in self._ids:
+            self._ids[key] = len(self.images)
+            self.images.append(image)
+        return self._ids[key]
+
+    def extend(self, images: np.ndarray) -> int:
+        """Appends ``images`` [k, 4, 16] in order; returns the first row."""
+        first = len(self.images)
+        self.images.extend(np.asarray(images, np.uint8))
+        return first
+
+
+def cell_quarters(cells: np.ndarray) -> np.ndarray:
+    """[C, 16, 16] cells -> [C * 4, 4, 16]: cell ``c``'s rows ``4 r`` to ``4 r + 3`` at row ``4 c + r``."""
+    return cells.reshape(-1, PIECE_H, TILE_PX)
 
 
 def cut_cells(cells: np.ndarray) -> np.ndarray:
@@ -356,40 +390,102 @@ FIELDS: dict[str, tuple[int, int, int, int, int, int]] = {
     "move_pp": (19, 1, 1, 0, 8, 2),  # (8, 76)
 }
 
-#: Sources of a template cell: nothing (a fixed piece), the overworld's cells, the two battle creatures.
-_SRC_CELLS = 1
-_SRC_FOE = _SRC_CELLS + VIEW_H * VIEW_W
-_SRC_ME = _SRC_FOE + 72
 _FOE_AT, _ME_AT = (0, 13), (12, 1)  # the creatures' first piece (row, column): (104, 0) and (8, 48)
+_CREATURE_PAIRS = 12 * 4  # a creature's 48 px and the lightest 8 px beside it: 12 rows of 4 pairs
+#: What a pair of pieces (columns 2 k, 2 k + 1) of a template shows.
+_FIXED, _WORLD, _WORLD_LEFT, _CREATURE, _GLYPHS = range(5)
+#: Where a pair's row comes from (a column of :meth:`ScreenDrawer.pairs`'s sources): nothing (a fixed pair),
+#: an overworld cell's first pair, a creature's pair; _SRC_GLYPHS marks a pair of glyph halves and classes.
+_SRC_CELLS = 1
+_SRC_CREATURES = _SRC_CELLS + VIEW_H * VIEW_W
+_SRC_GLYPHS = 255
+_SOURCE_BITS = 8
 
 
-def _composites(screens: np.ndarray, boxes: np.ndarray, scenes: dict[int, tuple[bool, bool]]) -> np.ndarray:
-    """Every screen template under every box template, packed ``piece << 8 | source`` per cell (see
-    :meth:`ScreenDrawer.pieces`), with a scratch cell at the end: [screens * boxes, ROWS * COLS + 1]."""
-    r, c = np.divmod(np.arange(ROWS * COLS), COLS)
-    world_src = _SRC_CELLS + (r // 4) * VIEW_W + c // 2
-    world_piece = (r % 4) * 2 + c % 2
+class _Layout:
+    """The pair-level templates of every screen template under every box template (host side).
 
-    def rect(at: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        inside = (r >= at[0]) & (r < at[0] + 12) & (c >= at[1]) & (c < at[1] + 6)
-        return inside, (r - at[0]) * 6 + (c - at[1])
+    Each pair is one int32, ``value << 3 | kind``: ``_FIXED`` (value: the pair's row of the atlas),
+    ``_WORLD`` (the overworld's cell), ``_WORLD_LEFT`` (the cell's left half beside a fixed piece: value, the
+    first row of that piece's block of every cell), ``_CREATURE`` (value: the pair of the creature's pairs,
+    foe first), ``_GLYPHS`` (a pair text may be drawn on: value, ``left class * classes + right class`` of
+    the template's pieces there, drawn where no glyph half is).
+    """
 
-    foe, foe_k = rect(_FOE_AT)
-    me, me_k = rect(_ME_AT)
-    out = np.zeros((screens.shape[0], boxes.shape[0], ROWS * COLS + 1), np.int64)
-    for a, lower in enumerate(screens):
-        src = np.where(lower >= 0, 0, world_src)
-        piece = np.where(lower >= 0, lower, world_piece)
-        has_foe, has_me = scenes.get(a, (False, False))
-        if has_foe:
-            src, piece = np.where(foe, _SRC_FOE + foe_k, src), np.where(foe, 0, piece)
-        if has_me:
-            src, piece = np.where(me, _SRC_ME + me_k, src), np.where(me, 0, piece)
-        for b, upper in enumerate(boxes):
-            out[a, b, :-1] = np.where(upper >= 0, upper << 8, piece << 8 | src)
-    if out.max() >= 2 ** 31:
-        raise ValueError("too many pieces to pack a template cell in 32 bits")
-    return out.reshape(-1, ROWS * COLS + 1).astype(np.int32)
+    def __init__(self, pieces: PieceAtlas, pairs: PairAtlas, num_cells: int, glyph_base: int, glyph_halves: int,
+                 screens: np.ndarray, boxes: np.ndarray, scenes: dict[int, tuple[bool, bool]],
+                 text_cells: np.ndarray) -> None:
+        self.classes = [glyph_base + k for k in range(glyph_halves)]  # glyph halves first: class = half index
+        class_of = {piece: k for k, piece in enumerate(self.classes)}
+        blocks: dict[int, int] = {}
+        r, c = np.divmod(np.arange(ROWS * COLS), COLS)
+        foe = (r < _FOE_AT[0] + 12) & (c >= _FOE_AT[1]) & (c < _FOE_AT[1] + 6)
+        me = (r >= _ME_AT[0]) & (r < _ME_AT[0] + 12) & (c >= _ME_AT[1]) & (c < _ME_AT[1] + 6)
+        texty = np.zeros(ROWS * COLS, bool)
+        texty[text_cells] = True
+        texty = (texty[0::2] | texty[1::2]).reshape(-1)  # per pair
+        raw = np.zeros((screens.shape[0], boxes.shape[0], ROWS * COLS // 2, 3), np.int64)  # kind, left, right
+        for a, lower in enumerate(screens):
+            has_foe, has_me = scenes.get(a, (False, False))
+            for b, upper in enumerate(boxes):
+                piece = np.where(upper >= 0, upper, lower)  # -1: the overworld
+                creature = np.where((upper < 0) & foe & has_foe, 1, np.where((upper < 0) & me & has_me, 2, 0))
+                left, right = piece[0::2], piece[1::2]
+                for k in range(ROWS * COLS // 2):
+                    row, pc = divmod(k, COLS // 2)
+                    cl, cr = creature[2 * k], creature[2 * k + 1]
+                    if cl or cr:  # the creature, and the lightest shade beside it
+                        first = _FOE_AT if (cl or cr) == 1 else _ME_AT
+                        side = 0 if (cl or cr) == 1 else _CREATURE_PAIRS
+                        beside = [p for p, inside in ((left[k], cl), (right[k], cr)) if not inside]
+                        if any(pieces.pieces[p].any() for p in beside):
+                            raise ValueError("a creature stands beside something drawn")
+                        raw[a, b, k] = (_CREATURE, side + (row - first[0]) * 4 + pc - first[1] // 2, 0)
+                    elif left[k] < 0 and right[k] < 0:
+                        raw[a, b, k] = (_WORLD, 0, 0)
+                    elif left[k] < 0:
+                        if right[k] not in blocks:
+                            blocks[right[k]] = -1
+                        raw[a, b, k] = (_WORLD_LEFT, right[k], 0)
+                    elif right[k] < 0:
+                        raise ValueError("a template draws the left half of a pair over the overworld")
+                    elif texty[k]:
+                        for p in (left[k], right[k]):
+                            if p not in class_of:
+                                class_of[p] = len(self.classes)
+                                self.classes.append(p)
+                        raw[a, b, k] = (_GLYPHS, class_of[left[k]], class_of[right[k]])
+                    else:
+                        raw[a, b, k] = (_FIXED, pairs.add(pieces.pieces[left[k]], pieces.pieces[right[k]]), 0)
+        # the blocks: a fixed piece beside the left half of every cell
+        world_left = np.asarray(pieces.pieces[:num_cells * 8]).reshape(num_cells, 4, 2, PIECE_H, PIECE_W)[:, :, 0]
+        for p in blocks:
+            right = np.broadcast_to(pieces.pieces[p], world_left.shape)
+            blocks[p] = pairs.extend(np.concatenate([world_left, right], -1).reshape(-1, PIECE_H, 2 * PIECE_W))
+        # every class beside every class
+        images = np.stack([pieces.pieces[p] for p in self.classes])
+        d = len(self.classes)
+        self.dense_base = pairs.extend(np.concatenate([np.broadcast_to(images[:, None], (d, d, PIECE_H, PIECE_W)),
+                                                       np.broadcast_to(images[None, :], (d, d, PIECE_H, PIECE_W))],
+                                                      -1).reshape(-1, PIECE_H, 2 * PIECE_W))
+        kind, left, right = raw[..., 0], raw[..., 1], raw[..., 2]
+        world_cell = _SRC_CELLS + (np.arange(ROWS * COLS // 2) // (COLS // 2) // 4) * VIEW_W \
+            + np.arange(ROWS * COLS // 2) % (COLS // 2)
+        world_row = np.arange(ROWS * COLS // 2) // (COLS // 2) % 4
+        block = np.vectorize(lambda p: blocks.get(p, 0))(left)
+        source = np.select([kind == _WORLD, kind == _WORLD_LEFT, kind == _CREATURE, kind == _GLYPHS],
+                           [world_cell, world_cell, _SRC_CREATURES + left, _SRC_GLYPHS], 0)
+        add = np.select([kind == _WORLD, kind == _WORLD_LEFT, kind == _FIXED], [world_row, block + world_row, left], 0)
+        packed = add << _SOURCE_BITS | source
+        if packed.max() >= 2 ** 31:
+            raise ValueError("too many pairs to pack a template pair in 32 bits")
+        # the classes under the text, per piece (glyph halves are drawn over them)
+        classes = np.zeros(raw.shape[:3] + (2,), np.int64)
+        classes[..., 0] = np.where(kind == _GLYPHS, left, 0)
+        classes[..., 1] = np.where(kind == _GLYPHS, right, 0)
+        classes = classes.reshape(-1, ROWS * COLS)
+        self.classes_table = np.concatenate([classes, np.zeros((classes.shape[0], 1), np.int64)], 1).astype(np.int32)
+        self.table = packed.reshape(-1, ROWS * COLS // 2).astype(np.int32)
 
 
 # ============================================================================================ the drawer
@@ -398,23 +494,15 @@ def _composites(screens: np.ndarray, boxes: np.ndarray, scenes: dict[int, tuple[
 class ScreenDrawer:
     """The device tables of the screens of a pool of worlds, and :meth:`pieces`, the frame's piece grid."""
 
-    def __init__(self, atlas: PieceAtlas, tables: WorldTables, device: torch.device) -> None:
+    def __init__(self, pieces: PieceAtlas, pairs: PairAtlas, num_cells: int, tables: WorldTables,
+                 device: torch.device) -> None:
         i32 = dict(dtype=torch.int32, device=device)
         self.device = device
         glyphs = art.font_atlas()  # [G, 8, 8]: glyph g's top half is piece glyph_base + 2 g, its bottom the next
-        self.glyph_base = atlas.extend(glyphs.reshape(-1, PIECE_H, PIECE_W))
-        screens, self.screen_first = _templates(atlas, SCREEN_TEMPLATES)
-        boxes, self.box_first = _templates(atlas, BOX_TEMPLATES)
+        self.glyph_base = pieces.extend(glyphs.reshape(-1, PIECE_H, PIECE_W), share=True)
+        screens, self.screen_first = _templates(pieces, SCREEN_TEMPLATES)
+        boxes, self.box_first = _templates(pieces, BOX_TEMPLATES)
         self.num_boxes = boxes.shape[0]
-        scenes = {self.screen_first["scene"] + k: (bool(k & 2), bool(k & 1)) for k in range(4)}
-        self.templates = torch.as_tensor(_composites(screens, boxes, scenes), device=device)
-        # battle creatures over the scene's lightest shade: [species * 2 + back, 12 * 6] pieces
-        creatures = []
-        for sp in range(len(SPECIES_DEFS)):
-            for back in (False, True):
-                shades, opaque = art.creature_sprite(sp, SPECIES_DEFS[sp].types, back)
-                creatures.append(atlas.cut(np.where(opaque, shades, 0).astype(np.uint8)).reshape(-1))
-        self.creatures = torch.as_tensor(np.stack(creatures), **i32)
         # the text fields: each cell's place, and whether the box layer hides it (its top half, its bottom half)
         places, hidden_top, hidden_bottom = [], [], []
         covered = np.concatenate([boxes >= 0, np.zeros((boxes.shape[0], 1), bool)], 1)  # [boxes, cells + 1]
@@ -423,9 +511,27 @@ class ScreenDrawer:
             places.append(at)
             hidden_top.append(covered[:, at] & (layer == 1))
             hidden_bottom.append(covered[:, at + COLS] & (layer == 1))
-        self.places = torch.as_tensor(np.concatenate(places), dtype=torch.int64, device=device)
+        at = np.concatenate(places)
+        self.places = torch.as_tensor(at, dtype=torch.int64, device=device)
         self.shows_top = torch.as_tensor(~np.concatenate(hidden_top, 1), device=device)  # [boxes, W]
         self.shows_bottom = torch.as_tensor(~np.concatenate(hidden_bottom, 1), device=device)
+        scenes = {self.screen_first["scene"] + k: (bool(k & 2), bool(k & 1)) for k in range(4)}
+        layout = _Layout(pieces, pairs, num_cells, self.glyph_base, 2 * glyphs.shape[0], screens, boxes, scenes,
+                         np.concatenate([at, at + COLS]))
+        self.templates = torch.as_tensor(layout.table, device=device)
+        self.classes_table = torch.as_tensor(layout.classes_table, device=device)
+        self.classes, self.dense_base = len(layout.classes), layout.dense_base
+        # battle creatures with the lightest 8 px beside them: [species * 2 + back, 12 * 4] pairs
+        creatures = []
+        for sp in range(len(SPECIES_DEFS)):
+            for back in (False, True):
+                shades, opaque = art.creature_sprite(sp, SPECIES_DEFS[sp].types, back)
+                image = np.zeros((art.CREATURE, art.CREATURE + 2 * PIECE_W), np.uint8)
+                image[:, PIECE_W:-PIECE_W] = np.where(opaque, shades, 0)
+                creatures.append([pairs.add(image[y:y + PIECE_H, x:x + PIECE_W],
+                                            image[y:y + PIECE_H, x + PIECE_W:x + 2 * PIECE_W])
+                                  for y in range(0, art.CREATURE, PIECE_H) for x in range(0, image.shape[1], 16)])
+        self.creatures = torch.as_tensor(np.array(creatures), **i32)
         # names and numbers as glyph codes + 1
         self.species_names = torch.tensor([_codes(s.name[:10], 10) for s in SPECIES_DEFS], **i32)
         self.levels = torch.tensor([_codes(f"Lv{n}", 5) for n in range(MAX_LEVEL + 1)], **i32)
@@ -529,9 +635,9 @@ class ScreenDrawer:
         return (match.to(torch.int64) * torch.arange(held.shape[1], device=held.device)).sum(-1)
 
     # ------------------------------------------------------------------------------------------ screens
-    def pieces(self, s: BatchedState, cx: Ctx, cells: torch.Tensor) -> torch.Tensor:
-        """[N, 36 * 20] atlas pieces of each env's frame, given its overworld cells [N, 90] (atlas cell ``c``'s
-        pieces are rows ``8 c`` to ``8 c + 7``)."""
+    def pairs(self, s: BatchedState, cx: Ctx, cells: torch.Tensor) -> torch.Tensor:
+        """[N, 36 * 10] pairs of the pair atlas of each env's frame (16 px wide, 4 tall each), given its
+        overworld cells [N, 90] (cell ``c``'s rows 4 r .. 4 r + 3 are pair ``4 c + r``)."""
         n = s.x.shape[0]
         i32 = dict(dtype=torch.int32, device=s.x.device)
         battle = s.battle_kind != BKIND.NONE
@@ -569,12 +675,7 @@ class ScreenDrawer:
                           torch.where(battle & (phase == PHASE.FIGHT), bf["fight"] + type_box.to(torch.int32),
                           torch.where(battle & (phase == PHASE.BAG), bf["bag"], bf["none"]))))
         box = box.long()
-        template = take(self.templates, screen.long() * self.num_boxes + box)  # [N, cells + 1]
-        creature = lambda mon, back: take(self.creatures, mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2  # noqa: E731
-                                          + back)
-        sources = torch.cat([torch.zeros((n, 1), **i32), cells * 8, creature(foe, 0), creature(me, 1)], 1)
-        grid = sources.gather(1, (template & 0xFF).long()) + (template >> 8)
-
+        template = take(self.templates, screen.long() * self.num_boxes + box)  # [N, pairs]: see _Layout
         # the text, field by field in FIELDS order: codes and where each is drawn
         codes: list[torch.Tensor] = []
         masks: list[torch.Tensor] = []
@@ -677,11 +778,23 @@ class ScreenDrawer:
         if text.shape[1] != self.places.shape[0]:
             raise RuntimeError(f"the text fields give {text.shape[1]} cells, FIELDS places {self.places.shape[0]}")
         drawn = torch.cat(masks, 1) & (text > 0)
+        half = text - self.glyph_base  # a top half's class (its bottom half's is the next)
+        composite = screen.long() * self.num_boxes + box
+        classes = take(self.classes_table, composite)  # [N, cells + 1]: the templates' classes, glyphs over them
         scratch = ROWS * COLS
-        bottom_at = torch.where(drawn & take(self.shows_bottom, box), self.places + COLS, scratch)
-        put(grid, bottom_at, text + 1)
-        put(grid, torch.where(drawn & take(self.shows_top, box), self.places, scratch), text)
-        return grid[:, :scratch]
+        put(classes, torch.where(drawn & take(self.shows_bottom, box), self.places + COLS, scratch), half + 1)
+        put(classes, torch.where(drawn & take(self.shows_top, box), self.places, scratch), half)
+        classes = classes[:, :scratch].view(n, -1, 2)
+
+        # the pairs: a template's, an overworld cell's, a creature's, or two classes side by side
+        species = lambda mon: mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2  # noqa: E731
+        sources = torch.cat([torch.zeros((n, 1), **i32), cells * 4, take(self.creatures, species(foe)),
+                             take(self.creatures, species(me) + 1),
+                             torch.zeros((n, _SRC_GLYPHS + 1 - _SRC_CREATURES - 2 * _CREATURE_PAIRS), **i32)], 1)
+        source = template & (2 ** _SOURCE_BITS - 1)
+        pair = sources.gather(1, source.long()) + (template >> _SOURCE_BITS)
+        glyphs = self.dense_base + classes[..., 0] * self.classes + classes[..., 1]
+        return torch.where(source == _SRC_GLYPHS, glyphs, pair)
 
     def _page(self, s: BatchedState, cx: Ctx, talking: torch.Tensor, message: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -712,4 +825,5 @@ class ScreenDrawer:
         return lines, take(self.page_count, page) <= 2, (talking | message) & (left > 1)
 
 
-__all__ = ["COLS", "FIELDS", "PIECE_H", "PIECE_W", "ROWS", "PieceAtlas", "ScreenDrawer", "cut_cells"]
+__all__ = ["COLS", "FIELDS", "PIECE_H", "PIECE_W", "ROWS", "PairAtlas", "PieceAtlas", "ScreenDrawer", "cell_quarters",
+           "cut_cells"]
