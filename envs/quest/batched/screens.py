@@ -592,8 +592,8 @@ class ScreenDrawer:
 
     def _digit(self, v: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
         """Code of digit ``10 ** power`` of ``v`` (int64, power >= 0)."""
-        d = torch.div(v, self.pow10[power.clamp(0, _DIGITS - 1)], rounding_mode="floor") % 10
-        return self.digits[d]
+        d = torch.div(v, take(self.pow10, power.clamp(0, _DIGITS - 1)), rounding_mode="floor") % 10
+        return take(self.digits, d)
 
     def _left(self, v: torch.Tensor, width: int) -> torch.Tensor:
         """``str(v)`` in ``width`` cells, left-aligned (nothing after it): codes [..., width]."""
@@ -708,7 +708,7 @@ class ScreenDrawer:
                       ) -> torch.Tensor:
             """``f"{name:<13}x{count:>2}"`` of the listed item at ``index``, or ``No items.`` on an empty list."""
             it = self._nth(held, index)
-            it = it if items is None else items[it]
+            it = it if items is None else take(items, it)
             some = (count > 0)[:, None, None]
             return torch.cat([take(self.item_rows, torch.where(some[..., 0], it, NUM_ITEMS)),
                               torch.where(some, take(self.right2, s.bag.gather(1, it).clamp(0, 99)), 0)], -1)
@@ -718,7 +718,7 @@ class ScreenDrawer:
         # the shop: money, how many of the chosen item the bag holds, the stock and EXIT
         in_shop = menu == MENU.SHOP
         choice = s.menu_choice
-        shop_ok = (choice >= 0) & (choice < self.num_shops[cx.world])
+        shop_ok = (choice >= 0) & (choice < take(self.num_shops, cx.world))
         shop_row = (cx.shop_base + choice.clamp(0, cx.t.num_shops - 1)).long()
         stock_len = torch.where(shop_ok, take(cx.t.shop_len, shop_row), 0)
         stock = take(cx.t.shop_stock, shop_row).long().clamp(0, NUM_ITEMS - 1)  # [N, L]
@@ -809,14 +809,15 @@ class ScreenDrawer:
         family = torch.where(message, _BATTLE_FAMILY + kind, kind).clamp(0, len(FAMILIES) - 1)
         arg0 = torch.where(from_run, (s.dialog_first + s.dialog_head).to(torch.int64), arg0)
         family = torch.where(from_run, int(Msg.TEXT), family)
-        number = self.family_number[family]  # [N, 2]
+        number = take(self.family_number, family)  # [N, 2]
         value = torch.where(number[:, 0], arg0, arg1).clamp(min=0)
         digits = self._ndigits(value)
         index0 = torch.where(number[:, 0], digits - 1, arg0).clamp(min=0)
         index1 = torch.where(number[:, 1], digits - 1, arg1).clamp(min=0)
         at = cx.world * len(FAMILIES) + family
-        dom1 = self.family_dom1[family]
-        page = self.family_base[at] + index0.clamp(max=self.family_dom0[at] - 1) * dom1 + index1.clamp(max=dom1 - 1)
+        dom1 = take(self.family_dom1, family)
+        page = take(self.family_base, at) + index0.clamp(max=take(self.family_dom0, at) - 1) * dom1 \
+            + index1.clamp(max=dom1 - 1)
         left = torch.where(message, s.message_count - s.message_head, s.dialog_texts + s.dialog_extras - s.dialog_head)
         page = torch.where((talking | message) & (left > 0), page, 0)
         lines = take(self.page_lines, page)  # [N, 4, 18]
