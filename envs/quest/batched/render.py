@@ -3,11 +3,10 @@
 * :func:`symbolic_view` is :func:`longplay.envs.quest.render.symbolic_tiles` for every env at once: the 9x10
   window of tile kinds around the player (VOID off the map) and the sprite of the visible entity on each
   cell (the later entity in world order wins a shared cell, as the reference draws them).
-* :class:`PixelRenderer` draws the overworld frame exactly as :func:`longplay.envs.quest.render.render_frame`
-  does (tiles, entities, the player walking or swimming) with one gather per screen cell from an atlas of
-  composed cells made from :mod:`longplay.envs.quest.art`. Screens drawn over the overworld (text boxes,
-  menus, battles) show their empty boxes (see its docstring); the exact frame of any single env, text
-  included, is ``render_frame(world, engine.state_of(i))``.
+* :class:`PixelRenderer` draws every frame exactly as :func:`longplay.envs.quest.render.render_frame` does:
+  the overworld (tiles, entities, the player walking or swimming), text boxes, menus and battles, with one
+  gather per 16x4 pixels of the screen from an atlas of composed pairs of 8x4 pieces made from
+  :mod:`longplay.envs.quest.art` (the screens over the overworld: :mod:`~longplay.envs.quest.batched.screens`).
 """
 
 from __future__ import annotations
@@ -80,23 +79,29 @@ def symbolic_view(s: BatchedState, cx: Ctx) -> tuple[torch.Tensor, torch.Tensor]
 
 
 class PixelRenderer:
-    """Frames [N, 144, 160, 3] uint8 as :func:`longplay.envs.quest.render.render_frame` draws them, each 8x4
-    piece of the screen one gather from an RGB atlas of distinct pieces.
+    """Frames [N, 144, 160, 3] uint8 as :func:`longplay.envs.quest.render.render_frame` draws them, each 16x4
+    pixels of the screen one gather from an RGB atlas of distinct images.
 
-    The atlas (built once per device, palette and pool of worlds, a few MB) holds every tile kind under every
-    sprite and facing (and the player swimming) cut into pieces, the font's glyph halves, the battle
-    creatures, and the boxes of every screen with their fixed text. A frame is: the overworld's cell of each
-    of the 90 screen cells, the pieces of the screen drawn over it (battles, menus, text boxes:
-    :class:`~longplay.envs.quest.batched.screens.ScreenDrawer`), and one gather of 24-byte pixel rows written
-    straight in screen order.
+    The screen is a grid of 8x4 pieces (the reference draws text at x multiples of 8 and y multiples of 4,
+    and every box, creature and line on that grid too), gathered in pairs side by side: 36 rows of 10
+    pairs, one 48-byte pixel row each, written straight in screen order. The atlas (built once per device,
+    palette and pool of worlds, about 14 MB) holds every overworld cell (each tile kind under every sprite
+    and facing, and the player swimming) as four pairs, the battle creatures, the boxes of every screen with
+    their fixed text, and every glyph half beside every glyph half or box piece text can stand next to.
+    Without ``tables`` (no pool of worlds) only the overworld is drawn.
 
-    Exact, pixel for pixel: the overworld; the battle screens (the scene with both creatures, names,
-    levels, HP bars and numbers, the trainer's orbs, and every phase: choices, moves with type and PP, the
-    bag, the party, the messages); the menus (start, party, bag, bag target, shop); the text boxes with
-    every page a world or a template can show (world text, found items, money, badges, battle messages
-    with names and numbers) and the MORE arrow. Two visible entities on one overworld cell show the later
-    one only (the reference blits both). Values past the game's bounds (a number wider than its field, an
-    index out of its table) are clamped where the reference would print them.
+    Exact, pixel for pixel, on every screen the game shows: the overworld; the text box (world text pages
+    and every generated page: found items, partners, money, badges, abilities, whiteouts, shop and item
+    messages, wrapped as the reference wraps them; up to four lines; the MORE arrow), over the overworld
+    or a menu; the menus (START, PARTY, BAG, BAG_TARGET with its hint, SHOP with money, stock, prices and
+    the count held); the battle screens: the scene (the enemy's name, level, HP bar and underline, the
+    trainer's orbs, both creatures, the player's panel with HP numbers) and every phase (MAIN's choices,
+    FIGHT's moves with the type and PP of the chosen one, BAG's items and counts, PARTY and FORCED_SWITCH's
+    party list and hint, MESSAGE's battle messages with their names and numbers), cursors and scrolling
+    included. Two visible entities on one overworld cell show the later one only (the reference blits
+    both). Values past the game's bounds are clamped into their tables where the reference would print
+    more: HP, max HP and PP past 999, levels past 100, bag counts past 99, a number in a text box past ten
+    digits, an out-of-range species, move, item, trainer or text index.
     """
 
     def __init__(self, device: torch.device, palette: object = None, tables: WorldTables | None = None) -> None:
