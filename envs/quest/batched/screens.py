@@ -3,22 +3,25 @@
 Every screen :func:`longplay.envs.quest.render.render_frame` draws is built from aligned parts: text starts at
 x multiples of 8 and y multiples of 4 (a glyph is 8x8: a top and a bottom piece), boxes start and end on that
 grid, the battle creatures stand at (104, 0) and (8, 48) and the panels' underlines are rows 33 and 89. So a
-frame is a [36, 20] grid of pieces of 8x4 pixels, each one row of an atlas of distinct pieces
-(:class:`PieceAtlas`), and a screen is three layers of that grid, the first opaque piece on top winning:
+frame is a [36, 20] grid of pieces of 8x4 pixels (:class:`PieceAtlas`), gathered two side by side: [36, 10]
+rows of a :class:`PairAtlas`, 48 bytes of pixels each. A screen is two layers over the overworld, the upper
+drawn where it is opaque:
 
-* the phase's boxes (the bottom text box, the battle's choices, move list, bag and party screens) and their
-  text;
-* the screen under them (a menu, or the battle scene: both creatures, the panels, the trainer's orbs) and its
-  text;
-* the overworld (its cells cut into pieces).
+* the box layer: the bottom text box, or the battle phase's boxes (choices, moves and the type box, bag);
+* the screen layer: a menu (the START box over the overworld, or a whole-screen menu), the battle scene
+  (the panels, the underlines, both creatures) or the battle's party screen.
 
-A layer is a *template* (its boxes and fixed text, drawn on the host by the reference's own functions, one per
-screen and cursor or hint) with the *text* of the state written over it: a grid of glyph codes (0: nothing,
-``g + 1``: glyph ``g`` whose top half is on that row) filled by gathers from tables of names, numbers and
-wrapped text pages, then turned into pieces. Text box pages are tables too: every page a world or a template
-can show, wrapped on the host by :func:`longplay.envs.quest.render._text_lines`; a number in a page is a run of
-digit markers placed by wrapping a stand-in of the same length (wrapping depends on lengths only), filled with
-the number's digits on the device.
+Each layer's boxes and fixed text (hints, options, the cursor of START and of the battle's choices) are a
+*template*, drawn on the host by the reference's own functions; every pair of templates is one table row of
+pairs (:class:`_Layout`): a fixed pair, an overworld cell's, a creature's, or a pair text may be drawn on,
+given as the *classes* of its two pieces (the template's pieces there: paper, a box's edge, ...). The text of
+the state, in :data:`FIELDS` (names, levels, HP bars and numbers, lists, a text box page, the MORE arrow),
+comes from tables of glyph codes gathered by what the state holds; its glyph halves are written over the
+classes, and a pair of classes is a row of a table of every class beside every class. Text box pages are
+tables too: every page a world or a template can show, wrapped on the host by the reference
+(:func:`longplay.envs.quest.render._text_lines`); a number in a page is a run of digit markers placed by
+wrapping a stand-in of the same length (wrapping depends on lengths only), filled with the number's digits
+on the device.
 
 Everything is fixed shapes and branch-free over the envs (no host synchronisation), so a step that draws
 pixels stays one graph for ``torch.compile`` and CUDA graphs.
@@ -60,7 +63,7 @@ _CLEAR = 255  # a template pixel nothing is drawn on (the layer below shows)
 _BOX_ROW = ref._BOX_Y // PIECE_H  # 24: the bottom text box's first piece row
 _PAGE_LINES = 4  # a text box shows up to four lines
 _DIGITS = 10  # numbers in pages have up to this many digits
-_MARK = 200  # page code _MARK + k: digit k (from the left) of the page's number
+_MARK = 200  # a page's code _MARK + k while building (-1 - k on the device): digit k of its number
 _BAR_PIXELS = 48  # art.hp_bar_text's six segments
 
 
@@ -361,7 +364,7 @@ def _world_pages(world) -> tuple[list[list[int]], list[int]]:  # noqa: ANN001
 
 _TEAM_ORBS = 6  # the trainer's orbs: one per enemy creature, the first six
 
-#: The text fields of the screens, in the order :meth:`ScreenDrawer.pieces` fills them: name -> (piece row,
+#: The text fields of the screens, in the order :meth:`ScreenDrawer.pairs` fills them: name -> (piece row,
 #: column, rows, row step, width, layer). A field of several rows is one per list row; ``layer`` 1 is the
 #: screen layer (menus, the scene), whose text the box layer's boxes hide, 2 the box layer.
 FIELDS: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -405,11 +408,14 @@ _SOURCE_BITS = 8
 class _Layout:
     """The pair-level templates of every screen template under every box template (host side).
 
-    Each pair is one int32, ``value << 3 | kind``: ``_FIXED`` (value: the pair's row of the atlas),
-    ``_WORLD`` (the overworld's cell), ``_WORLD_LEFT`` (the cell's left half beside a fixed piece: value, the
-    first row of that piece's block of every cell), ``_CREATURE`` (value: the pair of the creature's pairs,
-    foe first), ``_GLYPHS`` (a pair text may be drawn on: value, ``left class * classes + right class`` of
-    the template's pieces there, drawn where no glyph half is).
+    ``table`` [screens * boxes, 360]: each pair ``add << 8 | source``; its atlas row is column ``source`` of
+    an env's sources (0, then each overworld cell's first pair, then each creature pair) plus ``add``: a
+    fixed pair (source 0, add its row), an overworld cell's pair (add: the row in the cell), a cell's left
+    half beside a fixed piece (the START menu's left edge; add: the first row of that piece's block of every
+    cell, plus the row), a creature's pair. Source ``_SRC_GLYPHS`` marks a pair text may be drawn on: its row
+    is ``dense_base + left * len(classes) + right``, the classes of its two pieces (``classes_table``
+    [screens * boxes, 720 + 1]: the template's pieces there, glyph halves drawn over them on the device;
+    glyph half ``k`` is class ``k``).
     """
 
     def __init__(self, pieces: PieceAtlas, pairs: PairAtlas, num_cells: int, glyph_base: int, glyph_halves: int,
@@ -492,7 +498,7 @@ class _Layout:
 
 
 class ScreenDrawer:
-    """The device tables of the screens of a pool of worlds, and :meth:`pieces`, the frame's piece grid."""
+    """The device tables of the screens of a pool of worlds, and :meth:`pairs`, the rows of each env's frame."""
 
     def __init__(self, pieces: PieceAtlas, pairs: PairAtlas, num_cells: int, tables: WorldTables,
                  device: torch.device) -> None:
@@ -685,21 +691,17 @@ class ScreenDrawer:
             codes.append(c.reshape(n, -1))
             masks.append(m.expand_as(c).reshape(n, -1))
 
-        for mon, has in ((foe, has_foe), (None, None), (me, has_me)):
-            if mon is None:  # the orbs, between the panels
-                team = min(_TEAM_ORBS, s.enemy.shape[1])
-                orbs = torch.where(s.enemy[:, :team, HP] > 0, self.code["o"], self.code["-"])
-                orbs = torch.cat([orbs, torch.zeros((n, _TEAM_ORBS - team), **i32)], 1)
-                slots = torch.arange(_TEAM_ORBS, device=s.x.device)
-                trainer = battle & ~party_battle & (s.battle_kind == BKIND.TRAINER)
-                field(orbs, trainer[:, None] & (slots < s.enemy_count[:, None]))
-                continue
-            name, level, bar, numbers = self._mon_lines(mon)
-            field(name, has)
-            field(level, has)
-            field(bar, has)
-            if mon is me:
-                field(numbers, has)
+        # the scene: the enemy's panel, the trainer's orbs (one per enemy creature), the player's panel
+        name, level, bar, _ = self._mon_lines(foe)
+        for codes_of in (name, level, bar):
+            field(codes_of, has_foe)
+        team = min(_TEAM_ORBS, s.enemy.shape[1])
+        orbs = torch.where(s.enemy[:, :team, HP] > 0, self.code["o"], self.code["-"])
+        orbs = torch.cat([orbs, torch.zeros((n, _TEAM_ORBS - team), **i32)], 1)
+        trainer = battle & ~party_battle & (s.battle_kind == BKIND.TRAINER)
+        field(orbs, trainer[:, None] & (torch.arange(_TEAM_ORBS, device=s.x.device) < s.enemy_count[:, None]))
+        for codes_of in self._mon_lines(me):
+            field(codes_of, has_me)
         # the bag menu: the items held, in item order
         held = s.bag[:, :NUM_ITEMS] > 0
         count = held.sum(1, dtype=torch.int32)
