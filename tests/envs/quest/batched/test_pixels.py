@@ -206,3 +206,38 @@ def test_compiled_frames_match_the_reference(small) -> None:
     counts: collections.Counter = collections.Counter()
     compare(b, small, screen_states(small, seed=11), counts)
     _assert_every_screen(counts, 3)
+
+
+def _replay(b: BatchedQuest, world, scripts: list[tuple[QuestState, list[int]]],  # noqa: ANN001
+            counts: collections.Counter) -> None:
+    """Loads each start state into its own env, presses its script (then A), and checks every frame."""
+    for first in range(0, len(scripts), b.num_envs):
+        chunk = scripts[first:first + b.num_envs]
+        b.load_states(list(range(len(chunk))), [state for state, _ in chunk])
+        for t in range(max(len(presses) for _, presses in chunk) + 4):
+            frames = b._observe()["pixels"].numpy()
+            for i in range(len(chunk)):
+                s = b.state_of(i)
+                assert np.array_equal(frames[i], render.render_frame(world, s)), f"step {t}, env {i}: " \
+                    f"{screen_kind(s)}, dialog {s.dialog[:1]}, messages {s.battle.messages[:1]}"
+                counts[screen_kind(s)] += 1
+            actions = np.full(b.num_envs, 4)
+            for i, (_, presses) in enumerate(chunk):
+                actions[i] = presses[t] if t < len(presses) else 4
+            b.step(torch.as_tensor(actions))
+
+
+def test_frames_match_the_reference_in_rare_situations_and_the_oracles_games(small) -> None:
+    """The parity suite's hand-set situations (catching, a full box, levelling up and learning, losing, a
+    badge and its abilities, the final win, chopping, swimming, the bag and the shop) and pieces of the
+    oracle's games, pressed step by step: every frame on every step."""
+    from longplay.envs.quest.batched.parity import oracle_chunks, targeted_states
+
+    b = BatchedQuest(N, worlds=[small], obs_mode="pixels")
+    b.reset(seed=0)
+    counts: collections.Counter = collections.Counter()
+    scripts = [(state, list(presses)) for state, presses in targeted_states(small, seed=2)]
+    scripts += [(state, list(presses)) for state, presses in oracle_chunks(small, [0, 1], 400, 40)]
+    _replay(b, small, scripts, counts)
+    assert counts["text"] > 100 and counts["battle MESSAGE"] > 200, counts
+    assert counts["battle MAIN"] > 20 and counts["battle FIGHT"] > 20 and counts["world"] > 100, counts
