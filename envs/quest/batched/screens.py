@@ -397,25 +397,24 @@ _FOE_AT, _ME_AT = (0, 13), (12, 1)  # the creatures' first piece (row, column): 
 _CREATURE_PAIRS = 12 * 4  # a creature's 48 px and the lightest 8 px beside it: 12 rows of 4 pairs
 #: What a pair of pieces (columns 2 k, 2 k + 1) of a template shows.
 _FIXED, _WORLD, _WORLD_LEFT, _CREATURE, _GLYPHS = range(5)
-#: Where a pair's row comes from (a column of :meth:`ScreenDrawer.pairs`'s sources): nothing (a fixed pair),
-#: an overworld cell's first pair, a creature's pair; _SRC_GLYPHS marks a pair of glyph halves and classes.
+#: Where a pair's row comes from (a column of :meth:`ScreenDrawer.pairs`'s sources): nothing (a fixed pair or
+#: classes side by side), an overworld cell's first pair, a creature's pair.
 _SRC_CELLS = 1
 _SRC_CREATURES = _SRC_CELLS + VIEW_H * VIEW_W
-_SRC_GLYPHS = 255
-_SOURCE_BITS = 8
 
 
 class _Layout:
     """The pair-level templates of every screen template under every box template (host side).
 
-    ``table`` [screens * boxes, 360]: each pair ``add << 8 | source``; its atlas row is column ``source`` of
-    an env's sources (0, then each overworld cell's first pair, then each creature pair) plus ``add``: a
-    fixed pair (source 0, add its row), an overworld cell's pair (add: the row in the cell), a cell's left
-    half beside a fixed piece (the START menu's left edge; add: the first row of that piece's block of every
-    cell, plus the row), a creature's pair. Source ``_SRC_GLYPHS`` marks a pair text may be drawn on: its row
-    is ``dense_base + left * len(classes) + right``, the classes of its two pieces (``classes_table``
-    [screens * boxes, 720 + 1]: the template's pieces there, glyph halves drawn over them on the device;
-    glyph half ``k`` is class ``k``).
+    Each pair's atlas row is column ``source`` of an env's sources (0, then each overworld cell's first
+    pair, then each creature pair) plus ``add``, plus ``left * len(classes) + right`` of its two pieces'
+    classes: a fixed pair (source 0, add its row), an overworld cell's pair (add: the row in the cell), a
+    cell's left half beside a fixed piece (the START menu's left edge; add: the first row of that piece's
+    block of every cell, plus the row), a creature's pair, or a pair text may be drawn on (add:
+    ``dense_base``, the first of every class beside every class). ``source`` and ``add`` are
+    [screens * boxes, 360]; ``classes_table`` [screens * boxes, 720 + 1] holds the classes of the pieces of
+    the pairs text may be drawn on (the template's pieces there, glyph halves drawn over them on the device;
+    glyph half ``k`` is class ``k``), 0 elsewhere.
     """
 
     def __init__(self, pieces: PieceAtlas, pairs: PairAtlas, num_cells: int, glyph_base: int, glyph_halves: int,
@@ -479,19 +478,18 @@ class _Layout:
             + np.arange(ROWS * COLS // 2) % (COLS // 2)
         world_row = np.arange(ROWS * COLS // 2) // (COLS // 2) % 4
         block = np.vectorize(lambda p: blocks.get(p, 0))(left)
-        source = np.select([kind == _WORLD, kind == _WORLD_LEFT, kind == _CREATURE, kind == _GLYPHS],
-                           [world_cell, world_cell, _SRC_CREATURES + left, _SRC_GLYPHS], 0)
-        add = np.select([kind == _WORLD, kind == _WORLD_LEFT, kind == _FIXED], [world_row, block + world_row, left], 0)
-        packed = add << _SOURCE_BITS | source
-        if packed.max() >= 2 ** 31:
-            raise ValueError("too many pairs to pack a template pair in 32 bits")
+        self.source = np.select([kind == _WORLD, kind == _WORLD_LEFT, kind == _CREATURE],
+                                [world_cell, world_cell, _SRC_CREATURES + left], 0).reshape(-1, ROWS * COLS // 2)
+        self.add = np.select([kind == _WORLD, kind == _WORLD_LEFT, kind == _FIXED, kind == _GLYPHS],
+                             [world_row, block + world_row, left, self.dense_base], 0).reshape(-1, ROWS * COLS // 2)
+        if self.add.max() >= 2 ** 31:
+            raise ValueError("too many pairs for int32 rows")
         # the classes under the text, per piece (glyph halves are drawn over them)
         classes = np.zeros(raw.shape[:3] + (2,), np.int64)
         classes[..., 0] = np.where(kind == _GLYPHS, left, 0)
         classes[..., 1] = np.where(kind == _GLYPHS, right, 0)
         classes = classes.reshape(-1, ROWS * COLS)
         self.classes_table = np.concatenate([classes, np.zeros((classes.shape[0], 1), np.int64)], 1).astype(np.int32)
-        self.table = packed.reshape(-1, ROWS * COLS // 2).astype(np.int32)
 
 
 # ============================================================================================ the drawer
@@ -524,7 +522,8 @@ class ScreenDrawer:
         scenes = {self.screen_first["scene"] + k: (bool(k & 2), bool(k & 1)) for k in range(4)}
         layout = _Layout(pieces, pairs, num_cells, self.glyph_base, 2 * glyphs.shape[0], screens, boxes, scenes,
                          np.concatenate([at, at + COLS]))
-        self.templates = torch.as_tensor(layout.table, device=device)
+        self.sources = torch.as_tensor(layout.source, dtype=torch.int64, device=device)
+        self.adds = torch.as_tensor(layout.add, dtype=torch.int32, device=device)
         self.classes_table = torch.as_tensor(layout.classes_table, device=device)
         self.classes, self.dense_base = len(layout.classes), layout.dense_base
         # battle creatures with the lightest 8 px beside them: [species * 2 + back, 12 * 4] pairs
@@ -681,15 +680,12 @@ class ScreenDrawer:
                           torch.where(battle & (phase == PHASE.FIGHT), bf["fight"] + type_box.to(torch.int32),
                           torch.where(battle & (phase == PHASE.BAG), bf["bag"], bf["none"]))))
         box = box.long()
-        template = take(self.templates, screen.long() * self.num_boxes + box)  # [N, pairs]: see _Layout
-        # the text, field by field in FIELDS order: codes and where each is drawn
+        composite = screen.long() * self.num_boxes + box  # the row of the tables of _Layout
+        # the text, field by field in FIELDS order: its codes where it is drawn, else 0
         codes: list[torch.Tensor] = []
-        masks: list[torch.Tensor] = []
 
         def field(c: torch.Tensor, m: torch.Tensor) -> None:
-            m = m.reshape(*m.shape, *[1] * (c.dim() - m.dim()))
-            codes.append(c.reshape(n, -1))
-            masks.append(m.expand_as(c).reshape(n, -1))
+            codes.append(torch.where(m.reshape(*m.shape, *[1] * (c.dim() - m.dim())), c, 0).reshape(n, -1))
 
         # the scene: the enemy's panel, the trainer's orbs (one per enemy creature), the player's panel
         name, level, bar, _ = self._mon_lines(foe)
@@ -779,9 +775,8 @@ class ScreenDrawer:
         text = torch.cat(codes, 1)
         if text.shape[1] != self.places.shape[0]:
             raise RuntimeError(f"the text fields give {text.shape[1]} cells, FIELDS places {self.places.shape[0]}")
-        drawn = torch.cat(masks, 1) & (text > 0)
+        drawn = text > 0
         half = text - self.glyph_base  # a top half's class (its bottom half's is the next)
-        composite = screen.long() * self.num_boxes + box
         classes = take(self.classes_table, composite)  # [N, cells + 1]: the templates' classes, glyphs over them
         scratch = ROWS * COLS
         put(classes, torch.where(drawn & take(self.shows_bottom, box), self.places + COLS, scratch), half + 1)
@@ -791,12 +786,9 @@ class ScreenDrawer:
         # the pairs: a template's, an overworld cell's, a creature's, or two classes side by side
         species = lambda mon: mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2  # noqa: E731
         sources = torch.cat([torch.zeros((n, 1), **i32), cells * 4, take(self.creatures, species(foe)),
-                             take(self.creatures, species(me) + 1),
-                             torch.zeros((n, _SRC_GLYPHS + 1 - _SRC_CREATURES - 2 * _CREATURE_PAIRS), **i32)], 1)
-        source = template & (2 ** _SOURCE_BITS - 1)
-        pair = sources.gather(1, source.long()) + (template >> _SOURCE_BITS)
-        glyphs = self.dense_base + classes[..., 0] * self.classes + classes[..., 1]
-        return torch.where(source == _SRC_GLYPHS, glyphs, pair)
+                             take(self.creatures, species(me) + 1)], 1)
+        return sources.gather(1, take(self.sources, composite)) + take(self.adds, composite) \
+            + classes[..., 0] * self.classes + classes[..., 1]
 
     def _page(self, s: BatchedState, cx: Ctx, talking: torch.Tensor, message: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
