@@ -29,6 +29,9 @@ pixels stays one graph for ``torch.compile`` and CUDA graphs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -495,6 +498,32 @@ class _Layout:
 # ============================================================================================ the drawer
 
 
+@dataclass
+class _Shown:
+    """What each env's frame shows, read once per frame (tensors over the envs)."""
+
+    battle: torch.Tensor  # a battle is on (its screens hide everything else)
+    talking: torch.Tensor  # a text box is open outside a battle
+    message: torch.Tensor  # a battle message is up
+    menu: torch.Tensor  # the open menu (none in a battle)
+    party_battle: torch.Tensor  # the battle's PARTY or FORCED_SWITCH screen (it hides the scene)
+    foe: torch.Tensor  # [N, MON_WIDTH] the enemy's active creature
+    me: torch.Tensor  # the player's
+    has_foe: torch.Tensor  # the scene shows the enemy's creature and panel
+    has_me: torch.Tensor
+    moves: torch.Tensor  # [N, 4] the player's creature's moves (-1 none)
+    slot: torch.Tensor  # [N, 1] the battle cursor as a move slot
+    move: torch.Tensor  # the move under it
+    type_box: torch.Tensor  # FIGHT shows its type and PP
+    screen: torch.Tensor  # int64: the screen layer's template
+    box: torch.Tensor  # int64: the box layer's template
+
+
+_Field = Callable[[torch.Tensor, torch.Tensor], None]  # a field's codes, drawn where the mask holds
+
+
+
+
 class ScreenDrawer:
     """The device tables of the screens of a pool of worlds, and :meth:`pairs`, the rows of each env's frame."""
 
@@ -644,10 +673,43 @@ class ScreenDrawer:
         """[N, 36 * 10] pairs of the pair atlas of each env's frame (16 px wide, 4 tall each), given its
         overworld cells [N, 90] (cell ``c``'s rows 4 r .. 4 r + 3 are pair ``4 c + r``)."""
         n = s.x.shape[0]
-        i32 = dict(dtype=torch.int32, device=s.x.device)
+        v = self._shown(s)
+        composite = v.screen * self.num_boxes + v.box  # the row of the tables of _Layout
+        # the text, field by field in FIELDS order: its codes (top-half pieces, 0 nothing) where it is drawn
+        codes: list[torch.Tensor] = []
+
+        def field(c: torch.Tensor, m: torch.Tensor) -> None:
+            codes.append(torch.where(m.reshape(*m.shape, *[1] * (c.dim() - m.dim())), c, 0).reshape(n, -1))
+
+        self._scene_text(s, v, field)
+        self._menu_text(s, cx, v, field)
+        self._party_text(s, v, field)
+        self._box_text(s, cx, v, field)
+        text = torch.cat(codes, 1)
+        if text.shape[1] != self.places.shape[0]:
+            raise RuntimeError(f"the text fields give {text.shape[1]} cells, FIELDS places {self.places.shape[0]}")
+
+        # glyph halves over the templates' classes: every bottom half, then every top half (a top half drawn
+        # later, the MORE arrow under a page's fourth line, wins); the box layer hides the screen layer's
+        drawn = text > 0
+        half = text - self.glyph_base  # a top half's class (its bottom half's is the next)
+        classes = take(self.classes_table, composite)  # [N, cells + 1]
+        scratch = ROWS * COLS
+        put(classes, torch.where(drawn & take(self.shows_bottom, v.box), self.places + COLS, scratch), half + 1)
+        put(classes, torch.where(drawn & take(self.shows_top, v.box), self.places, scratch), half)
+        classes = classes[:, :scratch].view(n, -1, 2)
+
+        # the pairs: a template's, an overworld cell's, a creature's, or two classes side by side
+        species = lambda mon: mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2  # noqa: E731
+        sources = torch.cat([torch.zeros((n, 1), dtype=torch.int32, device=s.x.device), cells * 4,
+                             take(self.creatures, species(v.foe)), take(self.creatures, species(v.me) + 1)], 1)
+        return sources.gather(1, take(self.sources, composite)) + take(self.adds, composite) \
+            + classes[..., 0] * self.classes + classes[..., 1]
+
+    def _shown(self, s: BatchedState) -> _Shown:
+        """Which screen each env shows, and the templates of its two layers."""
         battle = s.battle_kind != BKIND.NONE
-        left = s.dialog_texts + s.dialog_extras - s.dialog_head
-        talking = ~battle & (left > 0)
+        talking = ~battle & (s.dialog_texts + s.dialog_extras - s.dialog_head > 0)
         menu = torch.where(battle, MENU.NONE, s.menu)
         phase, cursor, bcursor = s.battle_phase, s.menu_cursor, s.battle_cursor
         foe, me = gather_mon(s.enemy, s.enemy_active), gather_mon(s.party, s.player_active)
@@ -657,13 +719,14 @@ class ScreenDrawer:
         slot = bcursor.clamp(0, 3).long()[:, None]
         move = moves.gather(1, slot)[:, 0]
         type_box = has_me & (bcursor >= 0) & (bcursor < 4) & (move >= 0)
-
-        # the templates: the screen layer's (menus, the scene) under the box layer's (text box, phases)
+        party_battle = battle & ((phase == PHASE.PARTY) | (phase == PHASE.FORCED_SWITCH))
+        message = battle & (phase == PHASE.MESSAGE)
+        # the screen layer's template (a menu, the scene, the battle's party screen) and the box layer's (the
+        # text box, the battle phase's boxes)
         sf, bf = self.screen_first, self.box_first
         start_row = torch.where((cursor >= 0) & (cursor < _START_ROWS), cursor, _START_ROWS)
         item = s.menu_choice
         hint_item = torch.where((item >= 0) & (item < NUM_ITEMS), item, NUM_ITEMS)
-        party_battle = battle & ((phase == PHASE.PARTY) | (phase == PHASE.FORCED_SWITCH))
         scene = sf["scene"] + 2 * has_foe.to(torch.int32) + has_me.to(torch.int32)
         screen = torch.where(battle, torch.where(phase == PHASE.PARTY, sf["battle_party"],
                                                  torch.where(phase == PHASE.FORCED_SWITCH, sf["battle_forced"], scene)),
@@ -672,49 +735,47 @@ class ScreenDrawer:
                              torch.where(menu == MENU.BAG_TARGET, sf["bag_target"] + hint_item,
                              torch.where(menu == MENU.BAG, sf["bag"],
                              torch.where(menu == MENU.SHOP, sf["shop"], sf["none"]))))))
-        has_foe, has_me = has_foe & ~party_battle, has_me & ~party_battle  # the party screen hides the scene
         main_row = torch.where((bcursor >= 0) & (bcursor < _MAIN_ROWS), bcursor, _MAIN_ROWS)
-        message = battle & (phase == PHASE.MESSAGE)
         box = torch.where(talking | message, bf["text"],
                           torch.where(battle & (phase == PHASE.MAIN), bf["main"] + main_row,
                           torch.where(battle & (phase == PHASE.FIGHT), bf["fight"] + type_box.to(torch.int32),
                           torch.where(battle & (phase == PHASE.BAG), bf["bag"], bf["none"]))))
-        box = box.long()
-        composite = screen.long() * self.num_boxes + box  # the row of the tables of _Layout
-        # the text, field by field in FIELDS order: its codes where it is drawn, else 0
-        codes: list[torch.Tensor] = []
+        return _Shown(battle=battle, talking=talking, message=message, menu=menu, party_battle=party_battle,
+                      foe=foe, me=me, has_foe=has_foe & ~party_battle, has_me=has_me & ~party_battle, moves=moves,
+                      slot=slot, move=move, type_box=type_box, screen=screen.long(), box=box.long())
 
-        def field(c: torch.Tensor, m: torch.Tensor) -> None:
-            codes.append(torch.where(m.reshape(*m.shape, *[1] * (c.dim() - m.dim())), c, 0).reshape(n, -1))
-
-        # the scene: the enemy's panel, the trainer's orbs (one per enemy creature), the player's panel
-        name, level, bar, _ = self._mon_lines(foe)
-        for codes_of in (name, level, bar):
-            field(codes_of, has_foe)
+    def _scene_text(self, s: BatchedState, v: _Shown, field: _Field) -> None:
+        """The battle scene: the enemy's panel, the trainer's orbs (one per enemy creature), the player's."""
+        name, level, bar, _ = self._mon_lines(v.foe)
+        for codes in (name, level, bar):
+            field(codes, v.has_foe)
         team = min(_TEAM_ORBS, s.enemy.shape[1])
         orbs = torch.where(s.enemy[:, :team, HP] > 0, self.code["o"], self.code["-"])
-        orbs = torch.cat([orbs, torch.zeros((n, _TEAM_ORBS - team), **i32)], 1)
-        trainer = battle & ~party_battle & (s.battle_kind == BKIND.TRAINER)
+        orbs = torch.nn.functional.pad(orbs, (0, _TEAM_ORBS - team))
+        trainer = v.battle & ~v.party_battle & (s.battle_kind == BKIND.TRAINER)
         field(orbs, trainer[:, None] & (torch.arange(_TEAM_ORBS, device=s.x.device) < s.enemy_count[:, None]))
-        for codes_of in self._mon_lines(me):
-            field(codes_of, has_me)
-        # the bag menu: the items held, in item order
+        for codes in self._mon_lines(v.me):
+            field(codes, v.has_me)
+
+    def _item_rows(self, s: BatchedState, index: torch.Tensor, held: torch.Tensor, items: torch.Tensor | None,
+                   count: torch.Tensor) -> torch.Tensor:
+        """``f"{name:<13}x{count:>2}"`` of the listed item at ``index`` (the ``index``-th held of ``items``, or of
+        every item), or ``No items.`` on an empty list."""
+        it = self._nth(held, index)
+        it = it if items is None else take(items, it)
+        some = (count > 0)[:, None, None]
+        return torch.cat([take(self.item_rows, torch.where(some[..., 0], it, NUM_ITEMS)),
+                          torch.where(some, take(self.right2, s.bag.gather(1, it).clamp(0, 99)), 0)], -1)
+
+    def _menu_text(self, s: BatchedState, cx: Ctx, v: _Shown, field: _Field) -> None:
+        """The bag (the items held, in item order) and the shop (the stock and EXIT, the money, how many of the
+        chosen item the bag holds): their lists share rows, the shop's from the third."""
+        n, cursor = s.x.shape[0], s.menu_cursor
         held = s.bag[:, :NUM_ITEMS] > 0
         count = held.sum(1, dtype=torch.int32)
-
-        def item_rows(index: torch.Tensor, held: torch.Tensor, items: torch.Tensor | None, count: torch.Tensor
-                      ) -> torch.Tensor:
-            """``f"{name:<13}x{count:>2}"`` of the listed item at ``index``, or ``No items.`` on an empty list."""
-            it = self._nth(held, index)
-            it = it if items is None else take(items, it)
-            some = (count > 0)[:, None, None]
-            return torch.cat([take(self.item_rows, torch.where(some[..., 0], it, NUM_ITEMS)),
-                              torch.where(some, take(self.right2, s.bag.gather(1, it).clamp(0, 99)), 0)], -1)
-
         bag_rows = self._list(torch.where(count > 0, count, 1), torch.where(count > 0, cursor, -1), 8,
-                              lambda i: item_rows(i, held, None, count))
-        # the shop: money, how many of the chosen item the bag holds, the stock and EXIT
-        in_shop = menu == MENU.SHOP
+                              lambda i: self._item_rows(s, i, held, None, count))
+        in_shop = v.menu == MENU.SHOP
         choice = s.menu_choice
         shop_ok = (choice >= 0) & (choice < take(self.num_shops, cx.world))
         shop_row = (cx.shop_base + choice.clamp(0, cx.t.num_shops - 1)).long()
@@ -726,69 +787,54 @@ class ScreenDrawer:
             return take(self.shop_rows, torch.where(index < stock_len[:, None], it, NUM_ITEMS))
 
         pad = torch.nn.functional.pad
-        shop = pad(self._list(stock_len + 1, cursor, 6, shop_rows), (0, 0, 2, 0))  # from the third row
-        field(torch.where(in_shop[:, None, None], shop, pad(bag_rows, (0, 2))),
-              (menu == MENU.BAG) | in_shop)
-        field(torch.cat([torch.full((n, 1), self.code["$"], **i32), self._left(s.money, 7)], -1), in_shop)
+        shop = pad(self._list(stock_len + 1, cursor, 6, shop_rows), (0, 0, 2, 0))
+        field(torch.where(in_shop[:, None, None], shop, pad(bag_rows, (0, 2))), (v.menu == MENU.BAG) | in_shop)
+        dollar = torch.full((n, 1), self.code["$"], dtype=torch.int32, device=s.x.device)
+        field(torch.cat([dollar, self._left(s.money, 7)], -1), in_shop)
         chosen = stock.gather(1, cursor.clamp(0, stock.shape[1] - 1).long()[:, None])
         field(torch.cat([self.code_text["Bag x"].expand(n, -1), self._left(s.bag.gather(1, chosen)[:, 0], 5)], -1),
               in_shop & (cursor >= 0) & (cursor < stock_len))
-        # the party list, in the party menus and the battle's
-        party = s.party[:, :PARTY_SIZE]
+
+    def _party_text(self, s: BatchedState, v: _Shown, field: _Field) -> None:
+        """The party list (``render._party_rows``), in the party menus and the battle's party screens."""
+        n = s.x.shape[0]
         slots = torch.arange(PARTY_SIZE, device=s.x.device)[None, :].expand(n, -1)
-        name, level, bar, numbers = self._mon_lines(party)
-        shown = (menu == MENU.PARTY) | (menu == MENU.BAG_TARGET) | party_battle
-        at = torch.where(battle, bcursor, cursor)
+        name, level, bar, numbers = self._mon_lines(s.party[:, :PARTY_SIZE])
+        shown = (v.menu == MENU.PARTY) | (v.menu == MENU.BAG_TARGET) | v.party_battle
+        at = torch.where(v.battle, s.battle_cursor, s.menu_cursor)
         present = shown[:, None] & (slots < s.party_count[:, None])
         field(torch.cat([self._cursor(slots, at), name], -1), present)
         field(level, present)
         field(bar, present)
         field(numbers, present)
         field(self.no_partners.expand(n, -1), shown & (s.party_count == 0))
-        field(torch.full((n, PARTY_SIZE, 1), self.code[art.CURSOR], **i32),
+        field(torch.full((n, PARTY_SIZE, 1), self.code[art.CURSOR], dtype=torch.int32, device=s.x.device),
               shown[:, None] & (s.party_count[:, None] > 0) & (slots == at[:, None])
               & (slots >= s.party_count[:, None]))
-        # the text box's page (two lines 16 px apart, or up to four 8 px apart) and its MORE arrow, the FIGHT
-        # phase's moves (and the chosen one's type and PP), the battle bag: the last three share four rows
-        lines, few, more = self._page(s, cx, talking, message)
+
+    def _box_text(self, s: BatchedState, cx: Ctx, v: _Shown, field: _Field) -> None:
+        """The text box's page (two lines 16 px apart, or up to four 8 px apart) and its MORE arrow, the FIGHT
+        phase's moves (and the chosen one's type and PP), the battle bag: the last three share four rows."""
+        n, bcursor = s.x.shape[0], s.battle_cursor
+        lines, few, more = self._page(s, cx, v.talking, v.message)
         field(lines[:, :2], few)
-        fight = battle & (phase == PHASE.FIGHT)
-        names = take(self.move_names, (moves + 1).clamp(0, len(MOVE_DEFS)))
-        moves_rows = torch.cat([self._cursor(slots[:, :4], bcursor), names], -1)
-        bheld = s.bag.gather(1, self.battle_items[None, :].expand(n, -1)) > 0  # in BATTLE_ITEMS order
-        bcount = bheld.sum(1, dtype=torch.int32)
-        bag_rows = self._list(torch.where(bcount > 0, bcount, 1), torch.where(bcount > 0, bcursor, -1), 4,
-                              lambda i: item_rows(i, bheld, self.battle_items, bcount))
-        in_bag = battle & (phase == PHASE.BAG)
-        rows = torch.where(fight[:, None, None], pad(moves_rows, (0, 3)),
-                           torch.where(in_bag[:, None, None], pad(bag_rows, (0, 1)), lines))
-        field(rows, fight | in_bag | ~few)
-        field(torch.full((n, 1), self.code[art.MORE], **i32), more)
-        row = (move + 1).clamp(0, len(MOVE_DEFS))
-        field(take(self.move_types, row), fight & type_box)
-        pp = me[:, PP].gather(1, slot)[:, 0].clamp(0, 999)
+        fight = v.battle & (s.battle_phase == PHASE.FIGHT)
+        names = take(self.move_names, (v.moves + 1).clamp(0, len(MOVE_DEFS)))
+        moves = torch.cat([self._cursor(torch.arange(4, device=s.x.device).expand(n, -1), bcursor), names], -1)
+        held = s.bag.gather(1, self.battle_items[None, :].expand(n, -1)) > 0  # in BATTLE_ITEMS order
+        count = held.sum(1, dtype=torch.int32)
+        bag = self._list(torch.where(count > 0, count, 1), torch.where(count > 0, bcursor, -1), 4,
+                         lambda i: self._item_rows(s, i, held, self.battle_items, count))
+        in_bag = v.battle & (s.battle_phase == PHASE.BAG)
+        pad = torch.nn.functional.pad
+        field(torch.where(fight[:, None, None], pad(moves, (0, 3)),
+                          torch.where(in_bag[:, None, None], pad(bag, (0, 1)), lines)), fight | in_bag | ~few)
+        field(torch.full((n, 1), self.code[art.MORE], dtype=torch.int32, device=s.x.device), more)
+        row = (v.move + 1).clamp(0, len(MOVE_DEFS))
+        field(take(self.move_types, row), fight & v.type_box)
+        pp = v.me[:, PP].gather(1, v.slot)[:, 0].clamp(0, 999)
         field(torch.cat([self.code_text["PP"].expand(n, -1), take(self.right3, pp), take(self.move_pp, row)], -1),
-              fight & type_box)
-
-        # glyph halves over the templates (text: top-half pieces, 0 nothing): every bottom half, then every top
-        # half (a top half drawn later, the MORE arrow under a page's fourth line, wins)
-        text = torch.cat(codes, 1)
-        if text.shape[1] != self.places.shape[0]:
-            raise RuntimeError(f"the text fields give {text.shape[1]} cells, FIELDS places {self.places.shape[0]}")
-        drawn = text > 0
-        half = text - self.glyph_base  # a top half's class (its bottom half's is the next)
-        classes = take(self.classes_table, composite)  # [N, cells + 1]: the templates' classes, glyphs over them
-        scratch = ROWS * COLS
-        put(classes, torch.where(drawn & take(self.shows_bottom, box), self.places + COLS, scratch), half + 1)
-        put(classes, torch.where(drawn & take(self.shows_top, box), self.places, scratch), half)
-        classes = classes[:, :scratch].view(n, -1, 2)
-
-        # the pairs: a template's, an overworld cell's, a creature's, or two classes side by side
-        species = lambda mon: mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2  # noqa: E731
-        sources = torch.cat([torch.zeros((n, 1), **i32), cells * 4, take(self.creatures, species(foe)),
-                             take(self.creatures, species(me) + 1)], 1)
-        return sources.gather(1, take(self.sources, composite)) + take(self.adds, composite) \
-            + classes[..., 0] * self.classes + classes[..., 1]
+              fight & v.type_box)
 
     def _page(self, s: BatchedState, cx: Ctx, talking: torch.Tensor, message: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
