@@ -396,6 +396,7 @@ FIELDS: dict[str, tuple[int, int, int, int, int, int]] = {
     "move_pp": (19, 1, 1, 0, 8, 2),  # (8, 76)
 }
 
+_MENU_FIELDS = frozenset(name for name in FIELDS if name.startswith(("menu_", "shop_", "party_", "no_")))
 _FOE_AT, _ME_AT = (0, 13), (12, 1)  # the creatures' first piece (row, column): (104, 0) and (8, 48)
 _CREATURE_PAIRS = 12 * 4  # a creature's 48 px and the lightest 8 px beside it: 12 rows of 4 pairs
 #: What a pair of pieces (columns 2 k, 2 k + 1) of a template shows.
@@ -537,17 +538,24 @@ class ScreenDrawer:
         boxes, self.box_first = _templates(pieces, BOX_TEMPLATES)
         self.num_boxes = boxes.shape[0]
         # the text fields: each cell's place, and whether the box layer hides it (its top half, its bottom half)
-        places, hidden_top, hidden_bottom = [], [], []
-        covered = np.concatenate([boxes >= 0, np.zeros((boxes.shape[0], 1), bool)], 1)  # [boxes, cells + 1]
-        for row, col, rows, step, width, layer in FIELDS.values():
+        # the text fields' cells; the text box hides the screen layer's (a menu's) from piece row 24 on, and
+        # no box hides any other (checked here): a field's rows there are masked when a text box is open
+        places, low_tops, low_bottoms = [], [], []
+        text_box = np.arange(boxes.shape[0]) == self.box_first["text"]
+        self.low_rows: dict[str, torch.Tensor] = {}
+        for name, (row, col, rows, step, width, layer) in FIELDS.items():
             at = np.array([(row + step * k) * COLS + col + j for k in range(rows) for j in range(width)])
             places.append(at)
-            hidden_top.append(covered[:, at] & (layer == 1))
-            hidden_bottom.append(covered[:, at + COLS] & (layer == 1))
+            for cells, low in ((at, low_tops), (at + COLS, low_bottoms)):
+                low.append((layer == 1) & (cells >= _BOX_ROW * COLS))
+                over = [self.box_first["none"], self.box_first["text"]] if name in _MENU_FIELDS else slice(None)
+                if layer == 1 and not np.array_equal(boxes[over][:, cells] >= 0, text_box[over][:, None] & low[-1]):
+                    raise ValueError(f"a box hides field {name} elsewhere than the text box from row {_BOX_ROW}")
+            if low_tops[-1].any():
+                self.low_rows[name] = torch.tensor([row + step * k >= _BOX_ROW for k in range(rows)], device=device)
         at = np.concatenate(places)
         self.places = torch.as_tensor(at, dtype=torch.int64, device=device)
-        self.shows_top = torch.as_tensor(~np.concatenate(hidden_top, 1), device=device)  # [boxes, W]
-        self.shows_bottom = torch.as_tensor(~np.concatenate(hidden_bottom, 1), device=device)
+        self.low_bottoms = torch.as_tensor(np.concatenate(low_bottoms), device=device)  # [W]
         scenes = {self.screen_first["scene"] + k: (bool(k & 2), bool(k & 1)) for k in range(4)}
         layout = _Layout(pieces, pairs, num_cells, self.glyph_base, 2 * glyphs.shape[0], screens, boxes, scenes,
                          np.concatenate([at, at + COLS]))
@@ -587,7 +595,7 @@ class ScreenDrawer:
         self.digits = torch.tensor([c + 1 for c in art.glyph_codes("0123456789")], **i32)
         self.battle_items = torch.tensor(BATTLE_ITEMS, dtype=torch.int64, device=device)
         self.pow10 = torch.tensor([10 ** k for k in range(_DIGITS)], dtype=torch.int64, device=device)
-        self.code = {ch: self.glyph_base + 2 * art.glyph_codes(ch)[0] for ch in (" ", "o", "-", "/", "$", art.CURSOR,
+        self.code = {ch: 2 * art.glyph_codes(ch)[0] + 1 for ch in (" ", "o", "-", "/", "$", art.CURSOR,
                                                                                   art.MORE)}
         self.code_text = {text: self._tops(torch.tensor(_codes(text, len(text)), **i32)) for text in ("PP", "Bag x")}
         for table in ("species_names", "levels", "bars", "right3", "left3", "right2", "move_names", "move_types",
@@ -616,9 +624,11 @@ class ScreenDrawer:
         self.family_number = torch.tensor([[kinds[0] == _NUMBER, kinds[1] == _NUMBER] for _, _, kinds in FAMILIES],
                                           dtype=torch.bool, device=device)  # [F, 2]
 
-    def _tops(self, codes: torch.Tensor) -> torch.Tensor:
-        """Glyph codes + 1 (0 nothing, negative kept) -> the glyphs' top-half pieces (0 nothing)."""
-        return torch.where(codes > 0, self.glyph_base + 2 * (codes - 1), codes).to(torch.int32)
+    @staticmethod
+    def _tops(codes: torch.Tensor) -> torch.Tensor:
+        """Glyph codes + 1 (0 nothing, negative kept) -> the class of the glyphs' top halves + 1, that is of their
+        bottom halves (glyph ``g``'s halves are classes ``2 g`` and ``2 g + 1``)."""
+        return torch.where(codes > 0, 2 * codes - 1, codes).to(torch.int32)
 
     # ------------------------------------------------------------------------------------------ numbers
     def _ndigits(self, v: torch.Tensor) -> torch.Tensor:
@@ -675,10 +685,15 @@ class ScreenDrawer:
         n = s.x.shape[0]
         v = self._shown(s)
         composite = v.screen * self.num_boxes + v.box  # the row of the tables of _Layout
-        # the text, field by field in FIELDS order: its codes (top-half pieces, 0 nothing) where it is drawn
+        # the text, field by field in FIELDS order: its codes (a glyph's classes, 0 nothing) where it is drawn
         codes: list[torch.Tensor] = []
+        names = iter(FIELDS)
 
         def field(c: torch.Tensor, m: torch.Tensor) -> None:
+            name = next(names)
+            if name in self.low_rows:  # its rows from piece row 24 on are under the text box
+                m = m.view(n, 1) if m.dim() == 1 else m
+                m = m & ~(v.talking[:, None] & self.low_rows[name])
             codes.append(torch.where(m.reshape(*m.shape, *[1] * (c.dim() - m.dim())), c, 0).reshape(n, -1))
 
         self._scene_text(s, v, field)
@@ -690,13 +705,13 @@ class ScreenDrawer:
             raise RuntimeError(f"the text fields give {text.shape[1]} cells, FIELDS places {self.places.shape[0]}")
 
         # glyph halves over the templates' classes: every bottom half, then every top half (a top half drawn
-        # later, the MORE arrow under a page's fourth line, wins); the box layer hides the screen layer's
-        drawn = text > 0
-        half = text - self.glyph_base  # a top half's class (its bottom half's is the next)
+        # later, the MORE arrow under a page's fourth line, wins); the text box hides a menu's from row 24 on
+        drawn = text > 0  # text: a glyph's bottom-half class, its top half's + 1
         classes = take(self.classes_table, composite)  # [N, cells + 1]
         scratch = ROWS * COLS
-        put(classes, torch.where(drawn & take(self.shows_bottom, v.box), self.places + COLS, scratch), half + 1)
-        put(classes, torch.where(drawn & take(self.shows_top, v.box), self.places, scratch), half)
+        bottom = drawn & ~(v.talking[:, None] & self.low_bottoms)
+        put(classes, torch.where(bottom, self.places + COLS, scratch), text)
+        put(classes, torch.where(drawn, self.places, scratch), text - 1)
         classes = classes[:, :scratch].view(n, -1, 2)
 
         # the pairs: a template's, an overworld cell's, a creature's, or two classes side by side
