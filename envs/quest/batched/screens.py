@@ -672,11 +672,10 @@ class ScreenDrawer:
 
     @staticmethod
     def _nth(held: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """Column of the ``index``-th (from 0) true column of ``held`` [N, K], for ``index`` [N, k] (0 past the
-        end)."""
-        rank = held.to(torch.int32).cumsum(1) - 1
-        match = held[:, None, :] & (rank[:, None, :] == index[..., None])
-        return (match.to(torch.int64) * torch.arange(held.shape[1], device=held.device)).sum(-1)
+        """Column of the ``index``-th (from 0) true column of ``held`` [N, K], for ``index`` [N, k] (a column not
+        held past the end): a stable sort puts the held columns first, in order."""
+        order = torch.sort(held.to(torch.uint8), dim=1, descending=True, stable=True).indices
+        return order.gather(1, index.clamp(0, held.shape[1] - 1))
 
     # ------------------------------------------------------------------------------------------ screens
     def pairs(self, s: BatchedState, cx: Ctx, cells: torch.Tensor) -> torch.Tensor:
