@@ -59,6 +59,7 @@ from longplay.envs.quest.constants import (
 from longplay.envs.quest.content import MOVES as MOVE_DEFS
 from longplay.envs.quest.content import SPECIES as SPECIES_DEFS
 from longplay.envs.quest.dialog import MESSAGES, Msg, message_text
+from longplay.envs.quest.state import World
 
 PIECE_W, PIECE_H = 8, 4
 COLS, ROWS = VIEW_W * TILE_PX // PIECE_W, VIEW_H * TILE_PX // PIECE_H  # 20 x 36
@@ -285,7 +286,7 @@ _BATTLE_FAMILY = len(Msg)
 assert len(BATTLE_MESSAGES) == len(BattleMsg)
 
 
-def _domain(kind: int, world) -> int:  # noqa: ANN001
+def _domain(kind: int, world: World | None) -> int:
     """How many values an argument of ``kind`` takes (for a number: how many digit counts)."""
     fixed = {_NONE: 1, _SPECIES: len(SPECIES_DEFS), _MOVE: len(MOVE_DEFS), _ITEM: NUM_ITEMS, _NUMBER: _DIGITS,
              _ABILITY: len(ABILITY_NAMES)}
@@ -311,7 +312,7 @@ def _page_codes(text: str) -> list[int]:
     return out + [len(lines)]
 
 
-def _family_pages(world, family: int) -> list[list[int]]:  # noqa: ANN001
+def _family_pages(world: World, family: int) -> list[list[int]]:
     source, msg, (kind0, kind1) = FAMILIES[family]
     pages = []
     for a in range(_domain(kind0, world)):
@@ -345,7 +346,7 @@ def _shared_pages() -> tuple[list[list[int]], list[int]]:
     return _SHARED_PAGES[0], _SHARED_PAGES[1]
 
 
-def _world_pages(world) -> tuple[list[list[int]], list[int]]:  # noqa: ANN001
+def _world_pages(world: World) -> tuple[list[list[int]], list[int]]:
     """A world's own pages: (pages, first page of each family within them, -1 if shared)."""
 
     def build() -> tuple[list[list[int]], list[int]]:
@@ -523,8 +524,6 @@ class _Shown:
 _Field = Callable[[torch.Tensor, torch.Tensor], None]  # a field's codes, drawn where the mask holds
 
 
-
-
 class ScreenDrawer:
     """The device tables of the screens of a pool of worlds, and :meth:`pairs`, the rows of each env's frame."""
 
@@ -660,7 +659,8 @@ class ScreenDrawer:
         """The cursor glyph before row ``index`` [N, k]: an arrow on the chosen row, else a space."""
         return torch.where(index == cursor[:, None], self.code[art.CURSOR], self.code[" "])[..., None]
 
-    def _list(self, count: torch.Tensor, cursor: torch.Tensor, visible: int, row_codes) -> torch.Tensor:  # noqa: ANN001
+    def _list(self, count: torch.Tensor, cursor: torch.Tensor, visible: int,
+              row_codes: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """The visible rows of ``render._put_list`` (cursor glyph, then the row): codes [N, visible, w], 0 on
         rows past the end. ``row_codes(i)`` gives row ``i``'s codes [N, visible, w - 1]."""
         total = torch.maximum(count, cursor + 1)
@@ -714,7 +714,9 @@ class ScreenDrawer:
         classes = classes[:, :scratch].view(n, -1, 2)
 
         # the pairs: a template's, an overworld cell's, a creature's, or two classes side by side
-        species = lambda mon: mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2  # noqa: E731
+        def species(mon: torch.Tensor) -> torch.Tensor:
+            return mon[:, SPECIES].clamp(0, len(SPECIES_DEFS) - 1) * 2
+
         sources = torch.cat([torch.zeros((n, 1), dtype=torch.int32, device=s.x.device), cells * 4,
                              take(self.creatures, species(v.foe)), take(self.creatures, species(v.me) + 1)], 1)
         return sources.gather(1, take(self.sources, composite)) + take(self.adds, composite) \

@@ -18,7 +18,7 @@ from longplay.envs.quest.battle import MESSAGE_ARGS, Arg, BattleMsg
 from longplay.envs.quest.constants import ABILITY_NAMES, NUM_ITEMS, BattleKind, BattlePhase, MenuKind
 from longplay.envs.quest.content import MOVES, SPECIES
 from longplay.envs.quest.dialog import MESSAGES, Msg
-from longplay.envs.quest.state import QuestState
+from longplay.envs.quest.state import QuestState, World
 
 N = 48
 
@@ -43,13 +43,13 @@ def _number(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 10 ** int(rng.integers(1, 8))))
 
 
-def _arg(kind: str, world, rng: np.random.Generator) -> int:  # noqa: ANN001
+def _arg(kind: str, world: World, rng: np.random.Generator) -> int:
     sizes = {"species": len(SPECIES), "move": len(MOVES), "item": NUM_ITEMS, "trainer": len(world.trainers),
              "text": len(world.texts), "badge": len(world.badge_names), "ability": len(ABILITY_NAMES)}
     return _number(rng) if kind == "number" else int(rng.integers(sizes[kind])) if kind in sizes else 0
 
 
-def _dialog_pages(world, rng: np.random.Generator, count: int) -> list[tuple[int, int, int]]:  # noqa: ANN001
+def _dialog_pages(world: World, rng: np.random.Generator, count: int) -> list[tuple[int, int, int]]:
     """Generated pages of every template (and world text pages), with random arguments."""
     pages = []
     for msg in Msg:
@@ -67,14 +67,14 @@ def _dialog_pages(world, rng: np.random.Generator, count: int) -> list[tuple[int
     return pages
 
 
-def _battle_messages(world, rng: np.random.Generator, count: int) -> list[tuple[int, int, int]]:  # noqa: ANN001
+def _battle_messages(world: World, rng: np.random.Generator, count: int) -> list[tuple[int, int, int]]:
     names = {Arg.NONE: "", Arg.SPECIES: "species", Arg.MOVE: "move", Arg.ITEM: "item", Arg.NUMBER: "number",
              Arg.TRAINER: "trainer", Arg.TEXT: "text"}
     return [(int(m), _arg(names[MESSAGE_ARGS[m][0]], world, rng), _arg(names[MESSAGE_ARGS[m][1]], world, rng))
             for m in BattleMsg for _ in range(count)]
 
 
-def screen_states(world, seed: int) -> list[QuestState]:  # noqa: ANN001
+def screen_states(world: World, seed: int) -> list[QuestState]:
     """Reference states that show every screen: each dialog template and battle message (with random
     arguments, one page or more), each menu with its cursors (some under a text box), each battle phase with
     its cursors."""
@@ -122,7 +122,7 @@ def screen_states(world, seed: int) -> list[QuestState]:  # noqa: ANN001
     return out
 
 
-def compare(b: BatchedQuest, world, states: list[QuestState], counts: collections.Counter,  # noqa: ANN001
+def compare(b: BatchedQuest, world: World, states: list[QuestState], counts: collections.Counter,
             palette: object = None) -> None:
     """Loads ``states`` (in chunks of the engine's size) and checks every frame against the reference."""
     for first in range(0, len(states), b.num_envs):
@@ -208,7 +208,7 @@ def test_compiled_frames_match_the_reference(small) -> None:
     _assert_every_screen(counts, 3)
 
 
-def _replay(b: BatchedQuest, world, scripts: list[tuple[QuestState, list[int]]],  # noqa: ANN001
+def _replay(b: BatchedQuest, world: World, scripts: list[tuple[QuestState, list[int]]],
             counts: collections.Counter) -> None:
     """Loads each start state into its own env, presses its script (then A), and checks every frame."""
     for first in range(0, len(scripts), b.num_envs):
