@@ -229,9 +229,10 @@ def take(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def _record_rows(mons: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows of ``mons`` [N, S, W] viewed as [N * S, W] of the slots ``index`` ([N] or [N, k]) of each env."""
     n, slots = mons.shape[0], mons.shape[1]
     base = torch.arange(n, device=mons.device, dtype=torch.int32) * slots
-    return base + index.to(torch.int32).clamp(0, slots - 1)
+    return base.view(n, *[1] * (index.dim() - 1)) + index.to(torch.int32).clamp(0, slots - 1)
 
 
 def gather_mon(mons: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -272,10 +273,8 @@ class MonWrites:
     def apply(self, mons: torch.Tensor) -> None:
         """Writes into ``mons`` [N, S, W] in place. Two writes of one env to one slot must carry the same
         record (which one lands is not defined)."""
-        n, slots, width = mons.shape
-        base = (torch.arange(n, device=mons.device, dtype=torch.int32) * slots)[:, None]
-        rows = base + torch.where(self.mask, self.slot.to(torch.int32).clamp(0, slots - 1), slots - 1)
-        mons.view(-1, width).index_copy_(0, rows.reshape(-1).long(), self.record.reshape(-1, width))
+        rows = _record_rows(mons, torch.where(self.mask, self.slot, mons.shape[1] - 1))
+        mons.view(-1, mons.shape[2]).index_copy_(0, rows.reshape(-1).long(), self.record.reshape(-1, mons.shape[2]))
 
     def apply_where_set(self, mons: torch.Tensor) -> None:
         """:meth:`apply`, writing only the records where ``mask`` is set (a data-dependent shape: outside a
