@@ -37,7 +37,7 @@ import torch
 
 from longplay.envs.quest import art
 from longplay.envs.quest import render as ref
-from longplay.envs.quest.batched.common import BKIND, MENU, PHASE, Ctx, gather_mon, put, take
+from longplay.envs.quest.batched.common import BKIND, MENU, PHASE, Ctx, dialog_length, gather_mon, put, take
 from longplay.envs.quest.batched.state import HP, LEVEL, MAX_HP, MOVES, PP, SPECIES, BatchedState
 from longplay.envs.quest.batched.tables import WorldTables
 from longplay.envs.quest.battle import BATTLE_ITEMS, BATTLE_MESSAGES, MESSAGE_ARGS, Arg, BattleMsg
@@ -725,7 +725,7 @@ class ScreenDrawer:
     def _shown(self, s: BatchedState) -> _Shown:
         """Which screen each env shows, and the templates of its two layers."""
         battle = s.battle_kind != BKIND.NONE
-        talking = ~battle & (s.dialog_texts + s.dialog_extras - s.dialog_head > 0)
+        talking = ~battle & (dialog_length(s) > 0)
         menu = torch.where(battle, MENU.NONE, s.menu)
         phase, cursor, bcursor = s.battle_phase, s.menu_cursor, s.battle_cursor
         foe, me = gather_mon(s.enemy, s.enemy_active), gather_mon(s.party, s.player_active)
@@ -874,7 +874,7 @@ class ScreenDrawer:
         dom1 = take(self.family_dom1, family)
         page = take(self.family_base, at) + index0.clamp(max=take(self.family_dom0, at) - 1) * dom1 \
             + index1.clamp(max=dom1 - 1)
-        left = torch.where(message, s.message_count - s.message_head, s.dialog_texts + s.dialog_extras - s.dialog_head)
+        left = torch.where(message, s.message_count - s.message_head, dialog_length(s))
         page = torch.where((talking | message) & (left > 0), page, 0)
         lines = take(self.page_lines, page)  # [N, 4, 18]
         power = digits[:, None, None] + lines  # digit k (-1 - k) is the number's digit 10 ** (digits - 1 - k)
