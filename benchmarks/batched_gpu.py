@@ -1,37 +1,153 @@
-"""The batched quest engine on one CUDA GPU: the same table as ``batched_speed.py``, with GPU-sized batches.
+"""The batched quest engine on one CUDA GPU: env steps/s by batch size, beside the reference engine, in one run.
 
-    python benchmarks/batched_gpu.py            # one command on a CUDA machine
+    python benchmarks/batched_gpu.py                          # one command on a CUDA machine
+    python benchmarks/batched_gpu.py --budget-s 240 --json out/batched_gpu.json
+    bash benchmarks/device_check.sh                           # this and rl_gpu.py on a lent device machine
+    python benchmarks/batched_gpu.py --device cpu --plan symbolic:eager:64,symbolic:compiled:64   # a dry run
 
-Runs eager and compiled steps (``torch.compile``; CUDA graphs through ``mode="reduce-overhead"``, falling
-back to the default mode if graphs fail), symbolic observations from 1,024 to 1,048,576 envs (as memory
-allows) and pixels up to 65,536 envs, beside the reference engine's single-env rate on the host CPU.
-The goal on one H200 is 50,000,000 env steps/s symbolic. Exits with a message when no GPU is present.
+A lent GPU comes with minutes, not hours, and every ``torch.compile`` of a step costs one or two of them (each
+batch size is a compilation). So the measurements run in order of importance (``--plan``), each row printed as
+it is measured, and none starts once ``--budget-s`` seconds have passed: a run cut short still holds the
+figures that matter most. The default plan:
+
+1. symbolic, eager, 1,048,576 envs: no compilation, a first figure within seconds;
+2. symbolic, compiled (inductor's default mode), 1,048,576 envs: the goal's figure (50,000,000 env steps/s on
+   one H200);
+3. symbolic eager and compiled at 65,536 and 262,144 envs, for the table against batch size;
+4. symbolic compiled with CUDA graphs (``mode="reduce-overhead"``, which matters most at small batches) at
+   65,536 envs: a row of its own, skipped when graphs fail;
+5. pixels, eager at 16,384 and compiled at 65,536 envs;
+6. the smaller batches, eager.
+
+The reference engine's single-env rate (``gym.make`` env, host CPU, same observation) is measured first, and
+the table gives each figure's ratio to it. Exits with a message when no GPU is present, unless ``--device cpu``
+(a dry run of the plan, for tests and for checking the script before a lease).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
+import time
 from pathlib import Path
 
 import torch
 
-GPU_BATCHES = "1024,4096,16384,65536,262144,1048576"
+GOAL = 50_000_000
+DEFAULT_PLAN = ("symbolic:eager:1048576,symbolic:compiled:1048576,symbolic:eager:65536,symbolic:compiled:65536,"
+                "symbolic:eager:262144,symbolic:compiled:262144,symbolic:graphs:65536,pixels:eager:16384,"
+                "pixels:compiled:65536,symbolic:eager:1024,symbolic:eager:4096,symbolic:eager:16384")
+KINDS = ("eager", "compiled", "graphs")  # graphs: compiled with mode="reduce-overhead" (CUDA graphs)
 
 
-def main() -> None:
-    if not torch.cuda.is_available():
-        print("no CUDA device: run this on a GPU machine (benchmarks/batched_speed.py measures the CPU)")
-        sys.exit(1)
+def parse_plan(text: str) -> list[tuple[str, str, int]]:
+    """``obs:kind:batch`` items, comma-separated, in the order they run; raises ValueError on a bad item."""
+    plan = []
+    for item in text.split(","):
+        parts = item.strip().split(":")
+        if len(parts) != 3 or parts[0] not in ("symbolic", "pixels") or parts[1] not in KINDS \
+                or not parts[2].isdigit() or int(parts[2]) < 1:
+            raise ValueError(f"bad plan item {item!r}: expected obs:kind:batch, obs symbolic or pixels, "
+                             f"kind one of {', '.join(KINDS)}, batch a positive integer")
+        plan.append((parts[0], parts[1], int(parts[2])))
+    return plan
+
+
+def measure(obs: str, kind: str, batch: int, size: str, device: torch.device, seconds: float) -> float:
+    """Env steps/s of one plan item (random presses; compilation and warm-up left out of the time)."""
+    import batched_speed
+
+    from longplay.envs.quest.batched.engine import BatchedQuest
+
+    def make() -> BatchedQuest:
+        engine = BatchedQuest(batch, size=size, device=device, obs_mode=obs, max_episode_steps=2000)
+        if kind == "compiled":
+            engine.compile(dynamic=False)
+        elif kind == "graphs":
+            engine.compile(dynamic=False, mode="reduce-overhead")
+        if kind != "eager" and engine.battle_pass:
+            engine.warm_up()
+        return engine
+
+    return batched_speed.batched_rate(make, batch, device, seconds)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--size", default="mini", choices=("mini", "small", "standard"))
+    parser.add_argument("--plan", default=DEFAULT_PLAN,
+                        help="obs:kind:batch items in the order they run (kind: eager, compiled or graphs)")
+    parser.add_argument("--budget-s", type=float, default=420.0,
+                        help="start no measurement after this many seconds (the reference's included)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    plan = parse_plan(args.plan)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("batched_gpu: no CUDA device here: run it on a GPU machine (benchmarks/batched_speed.py measures "
+              "the CPU; --device cpu is a dry run)", file=sys.stderr)
+        sys.exit(2)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import batched_speed
 
-    print(f"GPU: {torch.cuda.get_device_name(0)}")
-    common = ["--device", "cuda", "--batch", GPU_BATCHES, "--compiled-batch", GPU_BATCHES, "--seconds", "3",
-              "--pixel-limit", "65536"]
-    out = batched_speed.main(common + ["--modes", "eager,compiled", "--compile-mode", "reduce-overhead"])
-    if not any(key[2] == "compiled" for key in out["results"]):
-        print("\nCUDA graphs failed for every batch: compiled kernels without them")
-        batched_speed.main(common + ["--modes", "compiled"])
+    # each plan item compiles the step of a new engine: a recompile for dynamo, which past its limit (8) would
+    # run the step eagerly without a word
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # before torch 2.6
+    setattr(config, limit, max(getattr(config, limit), 64))
+    start = time.perf_counter()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"batched_gpu: {name}, torch {torch.__version__}, size={args.size}, budget {args.budget_s:.0f} s",
+          flush=True)
+    reference = {}
+    for obs in dict.fromkeys(o for o, _, _ in plan):
+        reference[obs] = batched_speed.reference_rates(args.size, obs, min(args.seconds, 2.0))["env"]
+        print(f"reference engine, one env ({obs}, host CPU): {reference[obs]:,.0f} env steps/s", flush=True)
+    rows: list[dict] = []
+    for obs, kind, batch in plan:
+        row = {"obs": obs, "kind": kind, "batch": batch}
+        if time.perf_counter() - start > args.budget_s:
+            row["skipped"] = "budget"
+            print(f"  {obs:8s} {kind:8s} {batch:>9,}: skipped (past the {args.budget_s:.0f} s budget)", flush=True)
+            rows.append(row)
+            continue
+        t0 = time.perf_counter()
+        try:
+            rate = measure(obs, kind, batch, args.size, device, args.seconds)
+        except Exception as exc:  # out of memory at the largest batches; CUDA graphs that fail
+            row["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+            print(f"  {obs:8s} {kind:8s} {batch:>9,}: failed ({row['failed']})", flush=True)
+            rows.append(row)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        row.update(rate=rate, ratio=rate / reference[obs], seconds=time.perf_counter() - t0)
+        print(f"  {obs:8s} {kind:8s} {batch:>9,}: {rate:>15,.0f} env steps/s = {row['ratio']:,.1f}x the reference "
+              f"({row['seconds']:.0f} s with setup and compiling)", flush=True)
+        rows.append(row)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    print(f"\nenv steps/s on {name} (ratio to the reference env on the host CPU); "
+          f"{time.perf_counter() - start:.0f} s in all")
+    print("| obs | step | batch | env steps/s | x reference |")
+    print("|---|---|---|---|---|")
+    for row in sorted(rows, key=lambda r: (r["obs"] != "symbolic", KINDS.index(r["kind"]), r["batch"])):
+        rate = f"{row['rate']:,.0f}" if "rate" in row else row.get("failed", "") or f"skipped ({row['skipped']})"
+        ratio = f"{row['ratio']:,.1f}x" if "ratio" in row else "-"
+        print(f"| {row['obs']} | {row['kind']} | {row['batch']:,} | {rate} | {ratio} |")
+    best = max((r for r in rows if r["obs"] == "symbolic" and "rate" in r), key=lambda r: r["rate"], default=None)
+    if best is not None:
+        print(f"best symbolic: {best['rate']:,.0f} env steps/s ({best['kind']}, {best['batch']:,} envs) = "
+              f"{best['rate'] / GOAL:.2f}x the goal of {GOAL:,}; {best['ratio']:,.1f}x the reference env")
+    out = {"device": name, "torch": torch.__version__, "size": args.size, "reference": reference, "rows": rows,
+           "goal": GOAL}
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return out
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The GPU figures in one prepared command, for a lent CUDA machine that has torch but cannot install anything.
+#
+# Here (a machine with PyPI), once, before the lease:
+#     bash benchmarks/device_check.sh --fetch-wheels
+# downloads the wheels the package needs beyond the device image's (gymnasium and farama-notifications, pure
+# Python) into .whl/, which .git/info/exclude then ignores. On the device machine, with .whl carried:
+#     bash benchmarks/device_check.sh
+# runs the repository as the package `longplay` without installing it (a link named longplay to the root on
+# PYTHONPATH), then benchmarks/batched_gpu.py within BATCHED_BUDGET_S seconds and benchmarks/rl_gpu.py,
+# each under a hard timeout, and writes their output and JSON under $OUT (or /tmp/device_check).
+# The defaults fit one 10-minute command; set BATCHED_BUDGET_S, BATCHED_TIMEOUT_S, RL_TIMEOUT_S or
+# BATCHED_PLAN to change them, DEVICE=cpu for a dry run on a machine without a GPU.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 2
+
+if [[ "${1:-}" == "--fetch-wheels" ]]; then
+    grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >>.git/info/exclude
+    exec python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 -d .whl "gymnasium>=1.0,<2" farama-notifications
+fi
+
+out=${OUT:-/tmp/device_check}
+mkdir -p "$out" /tmp/device_check_path
+ln -sfn "$root" /tmp/device_check_path/longplay
+path=/tmp/device_check_path
+if ! python3 -c "import gymnasium" 2>/dev/null; then
+    if ! ls .whl/*.whl >/dev/null 2>&1; then
+        echo "device_check: gymnasium is missing here and no .whl/ was carried (run --fetch-wheels first)" >&2
+        exit 2
+    fi
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/device_check_site \
+        .whl/*.whl || exit 2
+    path=$path:/tmp/device_check_site
+fi
+export PYTHONPATH=$path${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+device=${DEVICE:-cuda}
+if [[ "$device" == cuda* ]]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 | tee "$out/gpu.txt"
+fi
+python3 -c "import torch, longplay.envs.quest.batched as b; print('torch', torch.__version__, 'package', b.__file__)" \
+    || exit 2
+
+plan=()
+[[ -n "${BATCHED_PLAN:-}" ]] && plan=(--plan "$BATCHED_PLAN")
+timeout "${BATCHED_TIMEOUT_S:-360}" python3 benchmarks/batched_gpu.py --device "$device" \
+    --budget-s "${BATCHED_BUDGET_S:-240}" --json "$out/batched_gpu.json" "${plan[@]}" 2>&1 | tee "$out/batched_gpu.txt"
+batched=${PIPESTATUS[0]}
+timeout "${RL_TIMEOUT_S:-180}" python3 benchmarks/rl_gpu.py --device "$device" ${RL_ARGS:-} \
+    --json "$out/rl_gpu.json" 2>&1 | tee "$out/rl_gpu.txt"
+rl=${PIPESTATUS[0]}
+echo "device_check: batched_gpu exit $batched, rl_gpu exit $rl (124: stopped at its timeout); output in $out"
