@@ -322,6 +322,27 @@ def test_menus_render_with_the_cursor_on_each_row(world: World, menu: MenuKind) 
     assert render.render_shades(world, make_state(world)).tobytes() not in frames
 
 
+def test_full_screen_menus_and_battles_draw_every_pixel(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames that do not start from the overworld start from ``_Look.blank`` (``np.empty``, for speed): every
+    pixel must then be drawn, whatever the new array held. Filled with 0 or with 255, the same frames."""
+    states = []
+    for menu in list(MenuKind)[2:]:  # every menu but START, which draws over the overworld
+        state = make_state(world)
+        state.menu, state.menu_choice = menu, Item.TONIC if menu == MenuKind.BAG_TARGET else 0
+        states.append(state)
+    states += [battle_state(world, phase) for phase in BattlePhase]
+
+    def frames(fill: int) -> list[bytes]:
+        monkeypatch.setattr(render._Look, "blank", lambda look: np.full(
+            (render.HEIGHT, render.WIDTH, *look.palette.shape[1:]), fill, np.uint8))
+        render._LOOKS.clear()  # no frame or box kept from another fill
+        return [render.render_frame(world, state).tobytes() for state in states]
+
+    assert len(states) == len(MenuKind) - 2 + len(BattlePhase)
+    assert frames(0) == frames(255)
+    render._LOOKS.clear()
+
+
 @pytest.mark.parametrize("phase", list(BattlePhase))
 def test_battle_frames_render_in_every_phase(world: World, phase: BattlePhase) -> None:
     state = battle_state(world, phase)
