@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> dict:
         print("batched_gpu: no CUDA device here: run it on a GPU machine (benchmarks/batched_speed.py measures "
               "the CPU; --device cpu is a dry run)", file=sys.stderr)
         sys.exit(2)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
     import batched_speed
 
     # each plan item compiles the step of a new engine: a recompile for dynamo, which past its limit (8) would
