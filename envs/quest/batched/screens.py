@@ -29,6 +29,7 @@ pixels stays one graph for ``torch.compile`` and CUDA graphs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ from longplay.envs.quest import art
 from longplay.envs.quest import render as ref
 from longplay.envs.quest.batched.common import BKIND, MENU, PHASE, Ctx, dialog_length, gather_mon, put, take
 from longplay.envs.quest.batched.state import HP, LEVEL, MAX_HP, MOVES, PP, SPECIES, BatchedState
-from longplay.envs.quest.batched.tables import WorldTables
+from longplay.envs.quest.batched.tables import WorldTables, unpack_page
 from longplay.envs.quest.battle import BATTLE_ITEMS, BATTLE_MESSAGES, MESSAGE_ARGS, Arg, BattleMsg
 from longplay.envs.quest.battle import battle_message_text as _battle_text
 from longplay.envs.quest.cache import IdentityCache
@@ -326,24 +327,22 @@ def _family_pages(world: World, family: int) -> list[list[int]]:
     return pages
 
 
-_SHARED_PAGES: list | None = None
 _WORLD_PAGES: IdentityCache[tuple[list[list[int]], list[int]]] = IdentityCache(64)
 
 
+@functools.cache
 def _shared_pages() -> tuple[list[list[int]], list[int]]:
-    """The pages that read the same in every world: (pages, first page of each family, -1 if per world)."""
-    global _SHARED_PAGES
-    if _SHARED_PAGES is None:
-        pages = [_page_codes("")]  # page 0: an empty box
-        first = []
-        for family, (_, _, kinds) in enumerate(FAMILIES):
-            if any(k in _WORLD_ARGS for k in kinds):
-                first.append(-1)
-            else:
-                first.append(len(pages))
-                pages += _family_pages(None, family)
-        _SHARED_PAGES = [pages, first]
-    return _SHARED_PAGES[0], _SHARED_PAGES[1]
+    """The pages that read the same in every world: (pages, first page of each family, -1 if per world), built
+    once per process (callers do not change them)."""
+    pages = [_page_codes("")]  # page 0: an empty box
+    first = []
+    for family, (_, _, kinds) in enumerate(FAMILIES):
+        if any(k in _WORLD_ARGS for k in kinds):
+            first.append(-1)
+        else:
+            first.append(len(pages))
+            pages += _family_pages(None, family)
+    return pages, first
 
 
 def _world_pages(world: World) -> tuple[list[list[int]], list[int]]:
@@ -536,7 +535,6 @@ class ScreenDrawer:
         screens, self.screen_first = _templates(pieces, SCREEN_TEMPLATES)
         boxes, self.box_first = _templates(pieces, BOX_TEMPLATES)
         self.num_boxes = boxes.shape[0]
-        # the text fields: each cell's place, and whether the box layer hides it (its top half, its bottom half)
         # the text fields' cells; the text box hides the screen layer's (a menu's) from piece row 24 on, and
         # no box hides any other (checked here): a field's rows there are masked when a text box is open
         places, low_tops, low_bottoms = [], [], []
@@ -861,7 +859,7 @@ class ScreenDrawer:
         from_run = talking & (s.dialog_head < s.dialog_texts)
         battle_msg = s.messages.gather(1, s.message_head.clamp(0, s.messages.shape[1] - 1).long()[:, None])[:, 0]
         packed = torch.where(message, battle_msg, extra)
-        kind, arg0, arg1 = packed & 0xFF, (packed >> 8) & 0xFFFFFFF, packed >> 36
+        kind, arg0, arg1 = unpack_page(packed)
         family = torch.where(message, _BATTLE_FAMILY + kind, kind).clamp(0, len(FAMILIES) - 1)
         arg0 = torch.where(from_run, (s.dialog_first + s.dialog_head).to(torch.int64), arg0)
         family = torch.where(from_run, int(Msg.TEXT), family)

@@ -84,8 +84,8 @@ def pack_page(msg: int, arg0: int = 0, arg1: int = 0) -> int:
     return msg | (arg0 << 8) | (arg1 << 36)
 
 
-def unpack_page(packed: int) -> tuple[int, int, int]:
-    """The ``(kind, arg0, arg1)`` of a :func:`pack_page` value."""
+def unpack_page(packed: int | torch.Tensor) -> tuple[int, int, int] | tuple[torch.Tensor, ...]:
+    """The ``(kind, arg0, arg1)`` of a :func:`pack_page` value, or of each value of an int64 tensor."""
     return packed & 0xFF, (packed >> 8) & 0xFFFFFFF, packed >> 36
 
 
