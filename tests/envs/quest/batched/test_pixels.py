@@ -122,19 +122,27 @@ def screen_states(world: World, seed: int) -> list[QuestState]:
     return out
 
 
+def check_frames(b: BatchedQuest, world: World, envs: list[int], counts: collections.Counter,
+                 palette: object = None, where: str = "") -> None:
+    """The engine's frames of ``envs`` now, each against ``render_frame`` of its state; counts the screens."""
+    frames = b._observe()["pixels"].numpy()
+    for i in envs:
+        s = b.state_of(i)
+        assert np.array_equal(frames[i], render.render_frame(world, s, palette)), \
+            f"{where}env {i}: {screen_kind(s)}, dialog {s.dialog[:1]}, messages {s.battle.messages[:1]}, menu " \
+            f"{s.menu} cursor {s.menu_cursor}/{s.battle.cursor}"
+        counts[screen_kind(s)] += 1
+
+
 def compare(b: BatchedQuest, world: World, states: list[QuestState], counts: collections.Counter,
-            palette: object = None) -> None:
-    """Loads ``states`` (in chunks of the engine's size) and checks every frame against the reference."""
-    for first in range(0, len(states), b.num_envs):
-        chunk = states[first:first + b.num_envs]
-        b.load_states(list(range(len(chunk))), chunk)
-        frames = b._observe()["pixels"].numpy()
-        for i in range(len(chunk)):
-            s = b.state_of(i)
-            assert np.array_equal(frames[i], render.render_frame(world, s, palette)), \
-                f"{screen_kind(s)}: dialog {s.dialog[:1]}, messages {s.battle.messages[:1]}, menu {s.menu} " \
-                f"cursor {s.menu_cursor}/{s.battle.cursor}"
-            counts[screen_kind(s)] += 1
+            palette: object = None, envs: list[int] | None = None) -> None:
+    """Loads ``states`` into ``envs`` (all by default), as many at a time as there are, and checks every
+    frame against the reference."""
+    envs = list(range(b.num_envs)) if envs is None else envs
+    for first in range(0, len(states), len(envs)):
+        chunk = states[first:first + len(envs)]
+        b.load_states(envs[:len(chunk)], chunk)
+        check_frames(b, world, envs[:len(chunk)], counts, palette)
 
 
 def _assert_every_screen(counts: collections.Counter, at_least: int) -> None:
@@ -165,11 +173,7 @@ def test_frames_match_the_reference_while_playing(small) -> None:
     gen = np.random.default_rng(1)
     counts: collections.Counter = collections.Counter()
     for _ in range(8):
-        frames = b._observe()["pixels"].numpy()
-        for i in range(N):
-            s = b.state_of(i)
-            assert np.array_equal(frames[i], render.render_frame(small, s)), f"env {i}: {screen_kind(s)}"
-            counts[screen_kind(s)] += 1
+        check_frames(b, small, list(range(N)), counts)
         b.step(torch.as_tensor(fuzz_actions(gen, N, a_bias=0.3)))
     assert counts["world"] > 50 and counts["text"] > 20 and counts["battle MESSAGE"] > 20, counts
     assert sum(v for k, v in counts.items() if k.startswith("battle") and k != "battle MESSAGE") > 20, counts
@@ -183,16 +187,8 @@ def test_a_pool_of_worlds_and_a_named_palette() -> None:
     b.reset(seed=0)
     counts: collections.Counter = collections.Counter()
     for w, world in enumerate(worlds):
-        states = screen_states(world, seed=7 + w)
-        envs = [i for i in range(N) if b.world_of[i] == w]
-        for first in range(0, len(states), len(envs)):
-            chunk = states[first:first + len(envs)]
-            b.load_states(envs[:len(chunk)], chunk)
-            frames = b._observe()["pixels"].numpy()
-            for i in envs[:len(chunk)]:
-                s = b.state_of(i)
-                assert np.array_equal(frames[i], render.render_frame(world, s, "sepia")), screen_kind(s)
-                counts[screen_kind(s)] += 1
+        compare(b, world, screen_states(world, seed=7 + w), counts, "sepia",
+                envs=[i for i in range(N) if b.world_of[i] == w])
     _assert_every_screen(counts, 6)
 
 
@@ -215,12 +211,7 @@ def _replay(b: BatchedQuest, world: World, scripts: list[tuple[QuestState, list[
         chunk = scripts[first:first + b.num_envs]
         b.load_states(list(range(len(chunk))), [state for state, _ in chunk])
         for t in range(max(len(presses) for _, presses in chunk) + 4):
-            frames = b._observe()["pixels"].numpy()
-            for i in range(len(chunk)):
-                s = b.state_of(i)
-                assert np.array_equal(frames[i], render.render_frame(world, s)), f"step {t}, env {i}: " \
-                    f"{screen_kind(s)}, dialog {s.dialog[:1]}, messages {s.battle.messages[:1]}"
-                counts[screen_kind(s)] += 1
+            check_frames(b, world, list(range(len(chunk))), counts, where=f"step {t}, ")
             actions = np.full(b.num_envs, 4)
             for i, (_, presses) in enumerate(chunk):
                 actions[i] = presses[t] if t < len(presses) else 4
