@@ -122,16 +122,14 @@ def main(argv: list[str] | None = None) -> dict:
         except Exception as exc:  # out of memory at the largest batches; CUDA graphs that fail
             row["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
             print(f"  {obs:8s} {kind:8s} {batch:>9,}: failed ({row['failed']})", flush=True)
-            rows.append(row)
+        else:
+            row.update(rate=rate, ratio=rate / reference[obs], seconds=time.perf_counter() - t0)
+            print(f"  {obs:8s} {kind:8s} {batch:>9,}: {rate:>15,.0f} env steps/s = {row['ratio']:,.1f}x the "
+                  f"reference ({row['seconds']:.0f} s with setup and compiling)", flush=True)
+        finally:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-            continue
-        row.update(rate=rate, ratio=rate / reference[obs], seconds=time.perf_counter() - t0)
-        print(f"  {obs:8s} {kind:8s} {batch:>9,}: {rate:>15,.0f} env steps/s = {row['ratio']:,.1f}x the reference "
-              f"({row['seconds']:.0f} s with setup and compiling)", flush=True)
         rows.append(row)
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
     print(f"\nenv steps/s on {name} (ratio to the reference env on the host CPU); "
           f"{time.perf_counter() - start:.0f} s in all")
     print("| obs | step | batch | env steps/s | x reference |")
