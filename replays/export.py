@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from longplay.replays.reader import EnvFactory, ReplayReader
-from longplay.replays.schema import ReplayError
+from longplay.replays.schema import EXTENSION, ReplayError
 
 #: Steps shown per second of video at speed 1 (the env's ``render_fps``).
 STEPS_PER_SECOND = 30
@@ -49,6 +49,20 @@ def plan_rate(fmt: str, speed: float) -> tuple[float, int]:
     steps_per_second = STEPS_PER_SECOND * speed
     stride = max(1, math.ceil(steps_per_second / MAX_FPS[fmt] - 1e-9))
     return steps_per_second / stride, stride
+
+
+def check_output(replay: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Raises ``ValueError`` when writing ``out`` could destroy a replay: ``out`` is the replay itself (or its
+    ``-wal`` / ``-shm``), is named like a replay (``*.lpr``), or is a folder."""
+    out, replay = Path(out), Path(replay)
+    if out.name.endswith(EXTENSION):
+        raise ValueError(f"refusing to write an export to {out}: {EXTENSION} is the replay extension "
+                         "(name the output .mp4, .gif or .html)")
+    for own in (replay, Path(f"{replay}-wal"), Path(f"{replay}-shm")):
+        if out.exists() and own.exists() and os.path.samefile(out, own):
+            raise ValueError(f"refusing to write an export over the replay file {own}")
+    if out.is_dir():
+        raise ValueError(f"cannot write {out}: it is a folder (name a file)")
 
 
 def _scaled(frames: Iterator[tuple[int, np.ndarray]], scale: int) -> Iterator[np.ndarray]:
@@ -90,6 +104,7 @@ def export(
     if not isinstance(scale, int) or not 1 <= scale <= 16:
         raise ValueError(f"invalid scale {scale!r}; must be an int in 1..16")
     fps, stride = plan_rate(fmt, speed)
+    check_output(path, out)
     with ReplayReader(path, make_env=make_env) as replay:
         last = replay.num_steps(episode)
         end = last if end is None else end
@@ -114,18 +129,23 @@ def _write_mp4(out: Path, frames: Iterator[np.ndarray], fps: float) -> int:
         raise ReplayError("MP4 export needs imageio-ffmpeg: pip install 'longplay[media]'") from None
     first = next(frames)
     height, width = first.shape[:2]
+    # "-f mp4": the container is MP4 whatever the file is called (ffmpeg would guess it from the suffix).
     writer = imageio_ffmpeg.write_frames(
         str(out), (width, height), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
         quality=8, macro_block_size=16, ffmpeg_log_level="error",
-        output_params=["-movflags", "+faststart"])
-    writer.send(None)
+        output_params=["-movflags", "+faststart", "-f", "mp4"])
     count = 0
     try:
-        for frame in _chain(first, frames):
-            writer.send(np.ascontiguousarray(frame))
-            count += 1
-    finally:
-        writer.close()
+        try:
+            writer.send(None)
+            for frame in _chain(first, frames):
+                writer.send(np.ascontiguousarray(frame))
+                count += 1
+        finally:
+            writer.close()
+    except (OSError, RuntimeError) as e:  # ffmpeg exited: its own message is on stderr above this one
+        reason = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise ReplayError(f"ffmpeg could not write {out}: {reason}") from None
     return count
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from longplay.replays.export import check_output
 from longplay.replays.reader import EnvFactory, ReplayReader
 from longplay.replays.viewer import STATIC_DIR
 from longplay.replays.viewer.data import (
@@ -98,6 +99,7 @@ def export_html(path: str | os.PathLike[str], out: str | os.PathLike[str], *, ep
     if not isinstance(max_frames, int) or max_frames < 1:
         raise ValueError(f"invalid max_frames {max_frames!r}; must be an int >= 1")
     out = Path(out)
+    check_output(path, out)
     with ReplayReader(path, make_env=make_env) as reader:
         info = reader.episode(episode)
         last = info.recorded_steps

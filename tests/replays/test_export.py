@@ -45,3 +45,27 @@ def test_bad_requests(record: Any, tmp_path: Path) -> None:
         export(path, tmp_path / "a.avi")
     with pytest.raises(ValueError, match="invalid speed"):
         plan_rate("mp4", 0)
+
+
+@pytest.mark.parametrize("fmt", ["gif", "mp4", "html"])
+def test_never_writes_over_the_replay(record: Any, tmp_path: Path, fmt: str) -> None:
+    from longplay.replays.viewer.html_export import export_html
+
+    path = record(60)
+    before = path.read_bytes()
+    write = export_html if fmt == "html" else (lambda src, out: export(src, out, fmt))
+    for out in (path, tmp_path / "other.lpr"):
+        with pytest.raises(ValueError, match="refusing to write"):
+            write(path, out)
+    assert path.read_bytes() == before and not (tmp_path / "other.lpr").exists()
+    named_like_output = path.rename(tmp_path / f"run.{fmt}")  # a replay that does not end in .lpr
+    with pytest.raises(ValueError, match="over the replay file"):
+        write(named_like_output, named_like_output)
+    assert named_like_output.read_bytes() == before
+
+
+def test_mp4_whatever_the_suffix(record: Any, tmp_path: Path) -> None:
+    path = record(30)
+    for name in ("clip", "clip.gif"):  # ffmpeg would guess the container from the name, or give up
+        result = export(path, tmp_path / name, "mp4", end=10)
+        assert result.frames == 11 and iio.imread(result.path, extension=".mp4").shape[0] == 11
