@@ -128,18 +128,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not Path(path).exists():
             raise ReplayError(f"no such file or folder: {path}")
-    runs = load_runs(args.paths, group_by=args.group_by.split(","), warnings=warnings)
+    runs = load_runs(args.paths, group_by=[f.strip() for f in args.group_by.split(",")], warnings=warnings)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not runs:
         raise ReplayError(f"no replays (*.lpr) found in {', '.join(args.paths)}")
     axes = args.axis or list(AXES)
-    horizon = {"steps": float(args.horizon)} if args.horizon else None
+    horizon = {"steps": float(args.horizon)} if args.horizon is not None else None
     result = compare_impl(runs, axes=axes, horizon=horizon, n_boot=args.boot, seed=args.seed)
     written = write_outputs(result, runs, args.out, plots=not args.no_plots, log_x=args.log_x)
     groups = ", ".join(f"{g['group']} ({g['runs']} runs)" for g in result.groups)
     print(f"{len(runs)} runs in {len(result.groups)} groups: {groups}")
-    print(format_table(result, "steps"))
+    print(format_table(result, axes[0]))
     for group in result.groups:
         auc = group["auc"].get("steps")
         if auc:

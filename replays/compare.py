@@ -94,6 +94,9 @@ def group_label(header: dict[str, Any], fields: Sequence[str] = ("agent", "model
     >>> group_label({"agent": "lm", "model": "m1", "scaffold_card": {"name": "notes"}})
     'lm / m1 / notes'
     """
+    unknown = [f for f in fields if f not in GROUP_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown group field {unknown[0]!r}; valid: {', '.join(GROUP_FIELDS)}")
     if header.get("label"):
         return str(header["label"])
     values = {"env": str(header.get("env_id") or "").rsplit("/", 1)[-1], "agent": header.get("agent") or "",
@@ -324,6 +327,9 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
         raise ValueError(f"unknown axis {bad[0]!r}; valid: {', '.join(AXES)}")
     if n_boot < 1:
         raise ValueError(f"invalid n_boot {n_boot!r}; must be >= 1")
+    for axis, h in (horizon or {}).items():
+        if not (isinstance(h, (int, float)) and math.isfinite(h) and h > 0):
+            raise ValueError(f"invalid {axis} horizon {h!r}; must be a positive number")
     rng = np.random.default_rng(seed)
     several_envs = len({r.env_id for r in runs}) > 1
     groups: dict[str, list[RunProgress]] = {}

@@ -79,3 +79,24 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert (tmp_path / "cmp" / "time_to_milestone.csv").exists()
     code, _, err = _run(capsys, "compare", str(tmp_path / "nothing-here"))
     assert code == EXIT_BAD_INPUT and "no such file or folder" in err
+
+
+def test_compare_refuses_bad_horizon_and_group_fields(record: Any, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    runs = record(100, name="runs/a.lpr").parent
+    for argv, message in ((["--horizon", "0"], "invalid steps horizon 0.0"),  # was the default, silently
+                          (["--horizon", "-5"], "invalid steps horizon -5.0"),
+                          (["--horizon", "nan"], "invalid steps horizon nan"),
+                          (["--group-by", "agent,modle"], "unknown group field 'modle'")):  # was one 'unlabelled' group
+        code, _, err = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots", *argv)
+        assert code == EXIT_BAD_INPUT and message in err and err.count("\n") == 1
+    code, out, _ = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots", "--horizon", "50",
+                        "--group-by", "env, agent")
+    assert code == EXIT_OK and "AUC (steps, horizon 50) Fake-v0 / random" in out
+
+
+def test_compare_table_is_on_the_requested_axis(record: Any, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    runs = record(300, name="runs/a.lpr").parent
+    code, out, _ = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots", "--axis", "wall")
+    assert code == EXIT_OK and "median wall" in out and "no runs with a steps axis" not in out
