@@ -307,6 +307,9 @@ class ReplayFolder:
         except ReplayError as e:
             source.discard()
             raise UnreadableRunError(relative_message(e, run_id, (path, source.path))) from None
+        # The reader names its file in every error it raises later (a chunk or keyframe that does not
+        # decompress): the run id, not the private copy's temporary path, which means nothing to the user.
+        reader.path = Path(run_id)
         entry = OpenRun(source, reader, make_env=self.make_env)
         with self._lock:
             self._open[run_id] = entry

@@ -186,3 +186,25 @@ def test_a_replay_whose_env_cannot_be_built_still_shows_its_data(viewer_runs: An
             assert response.status_code == 422 and "not registered here" in response.json()["error"]
         assert _get(client, "/api/run", id="fake-lm.lpr")["has_turns"]
     app.state.folder.close()
+
+
+def test_errors_found_after_opening_name_the_run_not_a_private_copy(record: Any) -> None:
+    import sqlite3
+
+    from starlette.testclient import TestClient
+
+    from longplay.replays.viewer.server import create_app
+
+    path = record(120, name="runs/sub/bad.lpr")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE chunks SET actions = x'00112233'")  # the header reads; the actions do not decompress
+    conn.commit()
+    conn.close()
+    app = create_app(path.parent.parent)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        for route in ("/api/step", "/api/frame.png", "/api/trajectory"):
+            response = client.get(route, params={"id": "sub/bad.lpr", "step": 3})
+            error = response.json()["error"]
+            assert response.status_code == 422 and "do not decompress" in error
+            assert "corrupt replay: sub/bad.lpr:" in error and "longplay-viewer-" not in error
+    app.state.folder.close()
