@@ -92,12 +92,13 @@ def export_html(path: str | os.PathLike[str], out: str | os.PathLike[str], *, ep
         episode: Which episode.
         start: First step shown.
         end: Last step shown (default: the episode's last).
-        max_frames: Most frames embedded; frames are taken every ``ceil(steps / max_frames)`` steps.
+        max_frames: Most frames embedded (at least 2): every ``stride``-th step from ``start``, and ``end``.
         make_env: Builds the env when the header's env id cannot be made here.
         progress: Show a progress bar while rendering frames.
     """
-    if not isinstance(max_frames, int) or max_frames < 1:
-        raise ValueError(f"invalid max_frames {max_frames!r}; must be an int >= 1")
+    if not isinstance(max_frames, int) or max_frames < 2:
+        raise ValueError(f"invalid max_frames {max_frames!r}; must be an int >= 2 (the first and the last step "
+                         "are always embedded)")
     out = Path(out)
     check_output(path, out)
     with ReplayReader(path, make_env=make_env) as reader:
@@ -106,7 +107,8 @@ def export_html(path: str | os.PathLike[str], out: str | os.PathLike[str], *, ep
         end = last if end is None else end
         if not 0 <= start <= end <= last:
             raise ValueError(f"invalid range {start}..{end}: episode {episode} has steps 0..{last}")
-        stride = max(1, math.ceil((end - start + 1) / max_frames))
+        # Every stride-th step from start, and the last step: at most max_frames in all.
+        stride = max(1, math.ceil((end - start) / (max_frames - 1)))
         turn_indexes = build_turn_indexes(reader)
         memory_indexes = build_memory_indexes(reader)
         run = run_impl(reader, Path(path).name, turn_indexes, memory_indexes)

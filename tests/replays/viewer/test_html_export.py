@@ -59,9 +59,19 @@ def test_cli(viewer_runs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str
     out = tmp_path / "page.html"
     code = main(["export", str(viewer_runs.root / "fake-random-0.lpr"), "--html", str(out), "--html-frames", "10"])
     printed = capsys.readouterr().out
-    assert code == EXIT_OK and out.exists() and "wrote" in printed and "every 31 steps" in printed
+    # Steps 0, 34 .. 272 and the last, 300: no more frames than asked for.
+    assert code == EXIT_OK and out.exists() and "wrote" in printed and "10 frames (every 34 steps)" in printed
     assert main(["export", str(viewer_runs.root / "broken.lpr"), "--html", str(out)]) == EXIT_BAD_INPUT
     assert main(["export", str(viewer_runs.root / "fake-random-0.lpr"), "--html", str(out), "--to", "999"]) == \
         EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("end", "max_frames"), [(150, 2), (150, 3), (149, 75), (150, 40), (99, 50), (7, 100)])
+def test_never_more_frames_than_asked(viewer_runs: Any, tmp_path: Path, end: int, max_frames: int) -> None:
+    result = export_html(viewer_runs.root / "fake-lm.lpr", tmp_path / "p.html", end=end, max_frames=max_frames)
+    steps = _embedded(result.path.read_text())["frames"]["steps"]
+    assert result.frames == len(steps) <= max_frames and steps[0] == 0 and steps[-1] == end
+    with pytest.raises(ValueError, match="invalid max_frames 1"):
+        export_html(viewer_runs.root / "fake-lm.lpr", tmp_path / "q.html", max_frames=1)
