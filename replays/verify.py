@@ -143,12 +143,6 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     catalog = game.milestones()
     ids = [m.id for m in catalog]
     weights = [m.weight for m in catalog]
-    unknown = sorted(set(recorded) - set(ids))
-    if unknown:
-        report.problems.append(f"{where(recorded[unknown[0]])}: milestone {unknown[0]!r} is recorded but is not in "
-                               "this game's catalog (forged or edited)")
-        return
-
     replay.env.reset(seed=info.seed, options=info.options)
     replay._seeded, replay._at = e, None
     rebuilt = _jsonish(game.identity())
@@ -163,6 +157,12 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     if start_hash != info.start_hash:
         report.problems.append(f"{where(0)}: start state hash differs (recorded {_short(info.start_hash)}, "
                                f"re-simulated {_short(start_hash)}): a different world, seed or game version")
+        return
+    # Only once the world is known to be the recorded one: another env's milestones are not forgeries.
+    unknown = sorted(set(recorded) - set(ids))
+    if unknown:
+        report.problems.append(f"{where(recorded[unknown[0]])}: milestone {unknown[0]!r} is recorded but is not in "
+                               "this game's catalog (forged or edited)")
         return
     mask = game.milestone_mask()
     reached = {ids[i]: 0 for i in range(len(ids)) if mask >> i & 1}

@@ -142,3 +142,13 @@ def test_unregistered_env_is_one_line(record: Any) -> None:
     _edit(path, "UPDATE header SET value = '\"os:system\"' WHERE key = 'env_id'")
     with pytest.raises(ReplayError, match="not registered"):  # never imports a module named in the file
         verify(path)
+
+
+def test_another_env_is_reported_as_such_not_as_forged_milestones(record: Any) -> None:
+    # A header naming another env (edited, or another game's replay): its world and its milestones both
+    # differ; the report names the world, the cause, rather than calling the other game's milestones forged.
+    path = record(300)
+    _edit(path, "UPDATE episodes SET identity = ? WHERE episode = 0",
+          ('{"backend": "fake", "finish_at": null, "world_seed": 7}',))
+    _edit(path, "INSERT INTO milestones VALUES (0, 12, 'reached_another_town', 0.1)")
+    assert "step 0: the world rebuilt here is not the recorded one" in verify(path).summary()
