@@ -242,12 +242,28 @@ def _ids(conn: sqlite3.Connection) -> tuple[int, int]:
     return int(app_id), int(version)
 
 
+def _wal_left_behind(path: Path) -> bool:
+    # A recording is in WAL mode (bytes 18-19 of the file are 2) until it is closed: until then its tables
+    # live in the -wal file beside it, and the main file alone is an empty database.
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+        wal = Path(f"{path}-wal")
+        return head[18:20] == b"\x02\x02" and (not wal.exists() or wal.stat().st_size == 0)
+    except OSError:
+        return False
+
+
 def read_header(conn: sqlite3.Connection, path: str | os.PathLike[str] = "replay") -> dict[str, Any]:
     """The ``header`` table as a dict of decoded JSON values; raises :class:`CorruptReplayError` if damaged."""
     try:
         rows = conn.execute("SELECT key, value FROM header").fetchall()
         header = {key: json.loads(value) for key, value in rows}
     except (sqlite3.DatabaseError, ValueError) as e:
+        if "no such table" in str(e) and _wal_left_behind(Path(path)):
+            raise CorruptReplayError(f"incomplete replay: {path}: its data is in {Path(path).name}-wal, which is "
+                                     "missing or empty (a run still recording, or killed: copy the -wal file "
+                                     "along with it)") from None
         raise CorruptReplayError(f"corrupt replay: {path}: header unreadable ({e})") from None
     if header.get("format") != FORMAT_NAME:
         raise CorruptReplayError(f"corrupt replay: {path}: header has no format {FORMAT_NAME!r}")

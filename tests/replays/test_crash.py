@@ -69,3 +69,23 @@ def test_sigkill_leaves_a_readable_replay(tmp_path: Path, fakegame: Any) -> None
     assert report.ok and not report.complete
     assert report.steps == recorded
     assert "never closed" in report.summary()
+
+
+def test_a_recording_copied_without_its_wal_says_so(tmp_path: Path, fakegame: Any) -> None:
+    import shutil
+
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.schema import CorruptReplayError
+
+    path, alone = tmp_path / "live.lpr", tmp_path / "copied" / "live.lpr"
+    alone.parent.mkdir()
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="random") as rec:
+        rec.reset(seed=0)
+        for _ in range(50):
+            rec.step(0)
+        shutil.copyfile(path, alone)  # mid-run, the tables are still in live.lpr-wal
+    with pytest.raises(CorruptReplayError, match=r"incomplete replay: .*live\.lpr-wal, which is missing or empty"):
+        ReplayReader(alone)
+    assert verify(path).ok  # the original, closed, is whole
