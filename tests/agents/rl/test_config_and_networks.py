@@ -29,6 +29,9 @@ def test_every_field_has_a_docstring() -> None:
     ({"run_name": "a/b"}, "invalid run_name"),
     ({"eval_every": -2}, "eval_every"),
     ({"archive_explore_steps": -1}, "archive_explore_steps"),
+    ({"seed": -1}, "invalid seed"),  # gymnasium refuses negative reset seeds, in a worker process
+    ({"keep_checkpoints": -1}, "invalid keep_checkpoints"),
+    ({"obs_mode": "pixels", "downsample": 3}, "invalid downsample"),
 ])
 def test_validation_is_one_line(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
