@@ -32,6 +32,26 @@ def make_eval_env(config: TrainConfig) -> gym.Env:
     return gym.make(config.env_id, **kwargs)
 
 
+def check_env_settings(config: TrainConfig, env_factory: Callable[[TrainConfig], gym.Env] | None = None) -> None:
+    """Builds the run's reference env once, before a run starts, so that a bad env option (``--set``) or a
+    button subset the env lacks fails at once, in one line (``ValueError``), instead of in every worker
+    process or at the first evaluation, after the training it cost."""
+    from longplay.envs.game import GameError
+    from longplay.envs.wrappers.buttons import button_subset
+
+    try:
+        env = (env_factory or make_eval_env)(config)
+    except TypeError as exc:  # an unknown keyword
+        raise ValueError(f"invalid env option for {config.env_id}: {exc}") from None
+    except GameError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        if config.buttons:
+            button_subset(config.buttons, getattr(env.action_space, "n", None))
+    finally:
+        env.close()
+
+
 def evaluate(policy: LoadedPolicy, config: TrainConfig, step: int, run_dir: str | Path, run_name: str,
              env_factory: Callable[[TrainConfig], gym.Env] | None = None) -> dict[str, float]:
     """Plays ``config.eval_episodes`` episodes; returns ``charts/eval/...`` scalars (means over episodes).

@@ -306,6 +306,15 @@ def save_checkpoint(model: Any, run_dir: Path, steps: int, keep: int) -> Path:
     return path
 
 
+def check_new_run(run_dir: Path, resume: str | Path | None) -> None:
+    """Refuses to start a fresh run in a folder that holds a run's checkpoints (``--run-name`` given twice):
+    its ``config.json`` would replace the one they were trained with and its checkpoints would mix with
+    theirs. A folder without checkpoints (a run stopped before its first) may be started again."""
+    if resume is None and any((run_dir / "checkpoints").glob("step_*")):
+        raise ValueError(f"{run_dir} already holds a run's checkpoints: continue it with --resume {run_dir}, "
+                         "or give another --run-name")
+
+
 def checkpoint_step(path: str | Path) -> int:
     """The env step in a checkpoint's file name (``step_000000002048.zip``: 2048); 0 for any other name."""
     stem = Path(path).stem
@@ -331,18 +340,22 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
     from stable_baselines3 import PPO
     from stable_baselines3.common.logger import Logger
 
+    from longplay.agents.rl.evaluation import check_env_settings
+
     config.validate()
     device = resolve_device(config.device)
     apply_torch_threads(config.torch_threads)
     run_name = config.run_name or config.default_run_name()
     config.run_name = run_name
     run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    check_new_run(run_dir, resume)
     if config.vec_env == "toy" or config.env_id.startswith("LongplayToy/"):
         from longplay.agents.rl.toy import register_toy
 
         register_toy()
+    check_env_settings(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     import torch
 
     start = time.perf_counter()

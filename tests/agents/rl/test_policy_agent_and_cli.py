@@ -217,6 +217,38 @@ def test_bad_input_is_one_line(argv: list[str], message: str, capsys: pytest.Cap
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
+@pytest.mark.parametrize("argv,message", [
+    (["--set", "foo=1"], "invalid env option"),
+    (["--set", "size=huge"], "unknown world size"),
+    (["--buttons", "up,noop"], "not a non-empty subset"),  # noop needs --set noop=true
+])
+def test_bad_env_settings_fail_before_training(learner: str, argv: list[str], message: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    vec_env = "dummy" if learner == "ppo" else "batched"
+    assert longplay(["train", "--env", "QuestMini-v0", "--learner", learner, "--vec-env", vec_env, "--steps", "32",
+                     "--runs-dir", str(tmp_path), "--max-episode-steps", "16", "--eval-every", "0", *TINY,
+                     *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "train").exists()  # no run folder left behind
+
+
+def test_a_new_run_never_writes_into_a_run_with_checkpoints(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), "--run-name",
+              "r", "--eval-every", "-1", *TINY]
+    assert longplay([*common, "--steps", "32"]) == 0
+    run_dir = tmp_path / "train" / "r"
+    config = (run_dir / "config.json").read_text()
+    capsys.readouterr()
+    assert longplay([*common, "--steps", "64", "--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a run's checkpoints" in err and "--resume" in err and err.count("\n") == 1
+    assert (run_dir / "config.json").read_text() == config  # what --resume reads is untouched
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("step_*")) == ["step_000000000032.pt"]
+
+
 def test_ppo_device_without_the_engine_is_one_line(monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str],
                                                    tmp_path: Path) -> None:
