@@ -61,6 +61,10 @@ class ExplorerAgent:
         self.heading: tuple[int, int, int] | None = None
 
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
+        space = env.observation_space
+        if not isinstance(space, gym.spaces.Dict) or not {"tiles", "entities", "vector"} <= set(space.spaces):
+            raise ValueError("the explorer reads the built-in quest game's symbolic view (tiles, entities, vector): "
+                             "run it on a quest env with obs_mode symbolic")
         self.rng = np.random.default_rng(seed)
         self.visits.clear()
         self.talked.clear()

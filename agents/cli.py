@@ -6,6 +6,7 @@ Every bad input ends in one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import json
 import sys
@@ -43,7 +44,8 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
-    """``["size=mini", "world_seed=3", "world_seed=null"]`` -> kwargs; values are JSON when they parse."""
+    """``["size=mini", "world_seed=3", "world_seed=null"]`` -> kwargs; values are JSON when they parse, else
+    Python literals (``None``, ``False``, ``(0, 1)``: what the env docs write), else strings."""
     kwargs: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -52,8 +54,22 @@ def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
         try:
             kwargs[key] = json.loads(raw)
         except json.JSONDecodeError:
-            kwargs[key] = raw
+            try:
+                kwargs[key] = ast.literal_eval(raw)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                kwargs[key] = raw
     return kwargs
+
+
+def seed_arg(text: str) -> int:
+    """An argparse type: a reset seed, an int >= 0 (gymnasium refuses negative seeds)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}; use an int >= 0") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"invalid seed {seed}; use an int >= 0")
+    return seed
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -116,6 +132,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         result = run(env, agent, args.steps, seed=args.seed, progress=not args.quiet)
     except ValueError as exc:  # e.g. a policy trained on other observations than this env gives
+        env.close()
+        if replay_path is not None and env.committed_steps == 0:  # refused before its first step: nothing to keep
+            replay_path.unlink(missing_ok=True)
         raise CliError(str(exc)) from None
     finally:
         env.close()
@@ -207,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
     p.add_argument("--agent", default=DEFAULT_AGENT, help=f"agent name (default {DEFAULT_AGENT})")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"button presses (default {DEFAULT_STEPS})")
-    p.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="reset seed (default 0)")
     p.add_argument("--obs-mode", default=None, help="observation mode (default: the agent's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
     p.add_argument("--runs-dir", default="runs", help="where replays go (default runs/)")
@@ -225,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("play", help="play with the keyboard")
     p.add_argument("--env", default=DEFAULT_ENV)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--text", action="store_true", help="play in the terminal from the text view")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
@@ -233,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("milestones", help="print an env's milestone catalog")
     p.add_argument("--env", default=DEFAULT_ENV)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.set_defaults(func=cmd_milestones)

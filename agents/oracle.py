@@ -579,7 +579,8 @@ class OracleAgent:
         """Captures the game behind ``env`` (``env.unwrapped.game``) and forgets the previous episode."""
         game = env.unwrapped.game  # type: ignore[attr-defined]
         if not hasattr(game, "raw"):
-            raise TypeError("the oracle needs the built-in quest game (env.unwrapped.game.raw)")
+            raise ValueError("the oracle plays only the built-in quest game (it reads env.unwrapped.game.raw); "
+                             f"{type(game).__name__} is not it")
         self.game = game
         self.world: World = game.world
         self.nav = Navigator(self.world)

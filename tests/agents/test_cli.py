@@ -31,6 +31,7 @@ def test_run_baseline(agent: str, capsys) -> None:
     (["run", "--env", "QuestMini-v0", "--obs-mode", "smell"], "valid modes"),
     (["run", "--env", "QuestMini-v0", "--set", "novalue"], "use KEY=VALUE"),
     (["run", "--env", "QuestMini-v0", "--steps", "0"], "invalid --steps"),
+    (["run", "--env", "QuestMini-v0", "--set", "palette=1"], "four RGB triples"),
 ])
 def test_bad_input_one_line(argv: list[str], fragment: str, capsys) -> None:
     assert main(argv) == 2
@@ -40,6 +41,37 @@ def test_bad_input_one_line(argv: list[str], fragment: str, capsys) -> None:
 
 def test_parse_kwargs() -> None:
     assert parse_kwargs(["a=1", "b=null", "c=mini", "d=[1,2]"]) == {"a": 1, "b": None, "c": "mini", "d": [1, 2]}
+    # Python spellings, as the env docs write them: "False" was the string "False", which is true
+    assert parse_kwargs(["a=None", "b=False", "c=True", "d=(0, 10)", "e=auto"]) == {
+        "a": None, "b": False, "c": True, "d": (0, 10), "e": "auto"}
+
+
+@pytest.mark.parametrize("command", ["run", "play", "milestones"])
+def test_a_negative_seed_is_one_line(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:  # argparse's usage line and one error line
+        main([command, "--env", "QuestMini-v0", "--seed", "-1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid seed -1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--agent", "explorer", "--obs-mode", "pixels"], "the explorer reads the built-in quest game's symbolic view"),
+    (["--agent", "explorer", "--obs-mode", "symbolic+text"], "the explorer reads"),
+])
+def test_an_agent_that_cannot_play_the_env_is_one_line_and_leaves_no_replay(argv: list[str], fragment: str,
+                                                                            tmp_path, capsys) -> None:
+    assert main(["run", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path), "--quiet", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())  # refused before its first step: no empty replay
+
+
+def test_the_oracle_on_a_game_boy_env_is_one_line(capsys) -> None:
+    pytest.importorskip("pyboy")
+    assert main(["run", "--env", "TestCart-v0", "--agent", "oracle", "--no-record", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the oracle plays only the built-in quest game" in err and len(err.splitlines()) == 1
 
 
 def test_play_text_from_stdin() -> None:
