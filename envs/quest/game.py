@@ -39,7 +39,7 @@ from gymnasium import spaces
 
 from longplay.envs.env import LongplayEnv
 from longplay.envs.game import Button, GameError, GameState, Milestone, Mode, PartyMember
-from longplay.envs.quest import engine, render, savestate, textview, worldgen
+from longplay.envs.quest import art, engine, render, savestate, textview, worldgen
 from longplay.envs.quest.constants import (
     DIRECTION_NAMES,
     ITEM_NAMES,
@@ -103,6 +103,7 @@ class QuestGame:
             raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
         if world_seed is not None and (not isinstance(world_seed, int) or world_seed < 0):
             raise ValueError(f"invalid world_seed {world_seed!r}; use a non-negative int or None")
+        art.palette_array(palette)  # a bad palette fails here, not at the first frame (symbolic runs draw none)
         self.size = "standard" if world == "canonical" else size
         self.world_seed = world_seed
         self.world_kind = world

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import string
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -202,6 +203,15 @@ def test_palette_validation() -> None:
         art.palette_array("neon")
     with pytest.raises(ValueError, match="four RGB triples"):
         art.palette_array([[0, 0, 0]] * 3)
+
+
+def test_a_bad_palette_fails_when_the_env_is_made() -> None:
+    # symbolic envs draw no frame, so a palette checked only when drawn would be recorded into replays whose
+    # frames could never be drawn
+    with pytest.raises(ValueError, match="four RGB triples"):
+        gym.make("longplay/QuestMini-v0", palette=1)
+    with pytest.raises(ValueError, match="unknown palette"):
+        gym.make("longplay/QuestMini-v0", obs_mode="symbolic", palette="neon")
 
 
 # ============================================================================================ frames
