@@ -24,19 +24,35 @@ ENGINE_MISSING = ("the batched engine (longplay.envs.quest.batched, issue 6) is 
                   "train with --learner ppo --vec-env subproc meanwhile")
 
 
+#: The env options (``--set``) the batched engine takes; any other would reach the evaluation env only.
+ENGINE_OPTIONS = ("size", "world_seed", "world", "palette")
+
+
 def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """``size`` and ``world_seed`` of a quest env id (registered defaults updated by ``env_kwargs``)."""
+    """``size``, ``world_seed`` (and ``palette`` when given) of a quest env id: its registered defaults
+    updated by ``env_kwargs``.
+
+    Raises ``ValueError`` (one line) for an env the engine cannot run, and for an env option it does not take:
+    the run would train without it and evaluate with it (``noop=true``: 9 actions against the policy's 8).
+    """
     from longplay.envs.registration import ENV_SPECS
 
     entry = ENV_SPECS.get(config.env_id)
     if entry is None or "quest" not in entry[0]:
         raise ValueError(f"the batched engine runs quest envs only; {config.env_id!r} is not one "
                          f"(valid: {', '.join(k for k, v in ENV_SPECS.items() if 'quest' in v[0])})")
+    other = [key for key in config.env_kwargs if key not in ENGINE_OPTIONS]
+    if other:
+        raise ValueError(f"the batched engine does not take the env option {other[0]!r} (it takes "
+                         f"{', '.join(ENGINE_OPTIONS)}); train with --learner ppo --vec-env subproc for it")
     kwargs = {**entry[1], **config.env_kwargs}
     if kwargs.get("world") == "canonical":
         raise ValueError("the batched engine does not run the canonical world yet; "
                          "use a procedural quest env")
-    return {"size": kwargs.get("size", "mini"), "world_seed": kwargs.get("world_seed", 0)}
+    engine = {"size": kwargs.get("size", "mini"), "world_seed": kwargs.get("world_seed", 0)}
+    if "palette" in config.env_kwargs:
+        engine["palette"] = config.env_kwargs["palette"]
+    return engine
 
 
 def make_engine(config: TrainConfig, device: str) -> Any:

@@ -46,6 +46,10 @@ def check_env_settings(config: TrainConfig, env_factory: Callable[[TrainConfig],
     except GameError as exc:
         raise ValueError(str(exc)) from None
     try:
+        if config.vec_env == "batched":  # an env, or a valid option, the batched engine does not take
+            from longplay.agents.rl.batched import quest_engine_kwargs
+
+            quest_engine_kwargs(config)
         if config.buttons:
             button_subset(config.buttons, getattr(env.action_space, "n", None))
     finally:

@@ -41,7 +41,7 @@ from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, m
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
-from longplay.agents.rl.sb3_train import TrainResult, check_new_run, latest_checkpoint
+from longplay.agents.rl.sb3_train import TrainResult, check_new_run, latest_checkpoint, write_atomically
 from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.wrappers.buttons import button_subset
 from longplay.envs.wrappers.shaping import LEVEL_STAGE, TERMS, ShapingWeights, parse_shaping
@@ -366,12 +366,13 @@ def _checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, co
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
-    torch.save({"format": DEVICE_FORMAT, "version": 1, "config": config.to_dict(), "description": description,
-                "n_actions": n_actions, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                "step": global_step, "iteration": iteration, "rng": rng, **extra}, path)
+    saved = {"format": DEVICE_FORMAT, "version": 1, "config": config.to_dict(), "description": description,
+             "n_actions": n_actions, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+             "step": global_step, "iteration": iteration, "rng": rng, **extra}
+    write_atomically(path, lambda p: torch.save(saved, p))
     if not latest:
         return path
-    (path.parent / "latest.txt").write_text(path.name + "\n")
+    write_atomically(path.parent / "latest.txt", lambda p: p.write_text(path.name + "\n"))
     if config.keep_checkpoints > 0:
         for old in sorted(path.parent.glob("step_*.pt"))[:-config.keep_checkpoints]:
             old.unlink()

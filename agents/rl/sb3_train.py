@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -298,11 +300,21 @@ def save_checkpoint(model: Any, run_dir: Path, steps: int, keep: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{steps:012d}.zip"
     model.longplay_rng = _rng_state()
-    model.save(path)
-    (folder / "latest.txt").write_text(path.name + "\n")
+    write_atomically(path, model.save)
+    write_atomically(folder / "latest.txt", lambda p: p.write_text(path.name + "\n"))
     if keep > 0:
         for old in sorted(folder.glob("step_*.zip"))[:-keep]:
             old.unlink()
+    return path
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """``write(temporary)`` beside ``path``, then the temporary file renamed to ``path``: a run killed while
+    saving leaves its earlier checkpoints, never a truncated file named like the newest one (which
+    ``--resume RUN_DIR`` and a sweep's re-run would pick)."""
+    temporary = path.with_name(f".partial-{path.name}")
+    write(temporary)
+    os.replace(temporary, path)
     return path
 
 

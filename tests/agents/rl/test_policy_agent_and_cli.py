@@ -277,3 +277,58 @@ def test_agent_refuses_other_observations(sb3_checkpoint: Path) -> None:
                          "vector": spaces.Box(-1.0, 1e7, (32,), np.float32)})
     with pytest.raises(ValueError, match="tiles: policy \\[9, 10\\] of 5 kinds, env \\[9, 10\\] of 17 kinds"):
         agent.reset(SimpleNamespace(observation_space=other), other.sample(), {}, 0)
+
+
+def test_ppo_device_refuses_env_options_the_batched_engine_does_not_take(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # noop=true would reach the evaluation env only: 9 actions there against the policy's 8
+    assert longplay(["train", "--env", "QuestMini-v0", "--learner", "ppo-device", "--vec-env", "batched",
+                     "--steps", "32", "--runs-dir", str(tmp_path), "--eval-every", "0", *TINY,
+                     "--set", "noop=true"]) == 2
+    err = capsys.readouterr().err
+    assert "does not take the env option 'noop'" in err and err.count("\n") == 1
+    assert not (tmp_path / "train").exists()
+
+
+class _SaveKilled(Exception):
+    pass
+
+
+def _half_written(path: Path) -> None:
+    Path(path).write_bytes(b"PK\x03\x04 half a checkpoint")
+    raise _SaveKilled
+
+
+@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
+def test_a_save_killed_midway_leaves_the_newest_whole_checkpoint_latest(learner: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from longplay.agents.rl.sb3_train import latest_checkpoint
+
+    if learner == "ppo":
+        from longplay.agents.rl.sb3_train import save_checkpoint
+
+        class Model:
+            def __init__(self, write: object) -> None:
+                self.save = write
+
+        def save(step: int, write: object) -> None:
+            save_checkpoint(Model(write), tmp_path, step, keep=2)
+        suffix = ".zip"
+    else:
+        from longplay.agents.rl.ppo_device import _checkpoint
+
+        net = torch.nn.Linear(2, 2)
+        optimizer = torch.optim.Adam(net.parameters())
+        config = TrainConfig(keep_checkpoints=2)
+
+        def save(step: int, write: object) -> None:
+            if write is not None:
+                monkeypatch.setattr(torch, "save", lambda obj, path: write(path))
+            _checkpoint(tmp_path / "checkpoints" / f"step_{step:012d}.pt", net, optimizer, config, {}, 2, step, 1, {})
+        suffix = ".pt"
+    save(32, (lambda path: Path(path).write_bytes(b"whole")) if learner == "ppo" else None)
+    with pytest.raises(_SaveKilled):
+        save(64, _half_written)
+    assert latest_checkpoint(tmp_path, suffix).name == f"step_{32:012d}{suffix}"
+    assert (tmp_path / "checkpoints" / "latest.txt").read_text() == f"step_{32:012d}{suffix}\n"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*")) == [f"step_{32:012d}{suffix}"]
