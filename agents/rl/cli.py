@@ -22,7 +22,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from longplay.agents.cli import CliError, parse_kwargs, resolve_env_id
+from longplay.agents.cli import CliError, env_kwargs, resolve_env_id
 from longplay.agents.rl.config import ARCHIVE_CELLS, DEVICES, LEARNERS, OBS_MODES, VEC_ENVS, TrainConfig, field_docs
 
 #: Short spellings of some fields' flags.
@@ -77,6 +77,7 @@ def add_train_subcommand(subparsers: Any) -> None:
                        choices=_CHOICES.get(f.name), metavar=None if f.name in _CHOICES else f.name.upper(),
                        help=f"{help_text} (default: {default})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
+    p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs; --set rom=PATH)")
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run in this folder (its newest checkpoint) or from this checkpoint")
     p.add_argument("--export-policy", default=None, metavar="PATH",
@@ -135,14 +136,14 @@ def _keep_config_before(run_dir: Path, checkpoint: Path, config: TrainConfig, ch
 def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Path | None]:
     """The run's config from the flags (and, resuming, the saved config); plus run folder and checkpoint."""
     given = _given(args)
-    env_kwargs = parse_kwargs(args.set)
+    options = env_kwargs(args)
     if "env_id" in given and given.get("vec_env") != "toy" and not given["env_id"].startswith("LongplayToy/"):
         given["env_id"] = resolve_env_id(given["env_id"])
     if args.resume:
         run_dir, checkpoint, config = _resume_target(args.resume)
         changed = sorted(k for k, v in given.items() if k not in RESUMABLE and getattr(config, k) != v)
         fixed = [k for k in changed if k not in CURRICULUM]
-        if fixed or (env_kwargs and env_kwargs != config.env_kwargs):
+        if fixed or (options and options != config.env_kwargs):
             bad = fixed[0].replace("_", "-") if fixed else "set"
             raise CliError(f"cannot change --{bad} when resuming (only: "
                            f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE | CURRICULUM))})")
@@ -153,7 +154,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
         return config, run_dir, checkpoint
     if given.get("learner") == "ppo-device" and "vec_env" not in given:
         given["vec_env"] = "batched"
-    config = TrainConfig(**given, env_kwargs=env_kwargs)
+    config = TrainConfig(**given, env_kwargs=options)
     if config.vec_env == "toy":
         from longplay.agents.rl.toy import TOY_ENV_ID, register_toy
 

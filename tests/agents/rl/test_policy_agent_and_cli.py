@@ -332,3 +332,19 @@ def test_a_save_killed_midway_leaves_the_newest_whole_checkpoint_latest(learner:
     assert latest_checkpoint(tmp_path, suffix).name == f"step_{32:012d}{suffix}"
     assert (tmp_path / "checkpoints" / "latest.txt").read_text() == f"step_{32:012d}{suffix}\n"
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*")) == [f"step_{32:012d}{suffix}"]
+
+
+def test_train_takes_a_rom_as_run_and_play_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from longplay.agents.rl.cli import build_config
+
+    parser = argparse.ArgumentParser(prog="longplay")
+    add_train_subcommand(parser.add_subparsers(dest="command"))
+    config, _, _ = build_config(parser.parse_args(["train", "--env", "PokemonRed-v0", "--rom", "red.gb"]))
+    assert config.env_kwargs == {"rom": "red.gb"}
+    # the missing-ROM message names --rom, which train now takes: one line, no run folder
+    missing = tmp_path / "missing.gb"
+    assert longplay(["train", "--env", "PokemonRed-v0", "--rom", str(missing), "--vec-env", "dummy", "--steps", "32",
+                     "--runs-dir", str(tmp_path), "--eval-every", "0", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.gb" in err
+    assert not (tmp_path / "train").exists()
