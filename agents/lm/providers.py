@@ -156,6 +156,15 @@ def _classify_status(status: int) -> str:
     return "bad_request"
 
 
+def _read_reply(read: Callable[[Any], ModelResponse], reply: Any, secrets: list[str]) -> ModelResponse:
+    """``read(reply)``; a reply whose fields have the wrong shape or type (a usage count that is not a
+    number, say: the SDKs do not validate bodies) is a retryable ``bad_response``, not a crash."""
+    try:
+        return read(reply)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", secrets)) from None
+
+
 def _sdk_error(exc: Exception, sdk: Any, secrets: list[str]) -> ProviderError:
     """Maps an SDK exception (anthropic and openai share their shapes) to a :class:`ProviderError`."""
     message = redact(f"{type(exc).__name__}: {exc}", secrets)
@@ -261,12 +270,20 @@ class AnthropicProvider:
             raise _sdk_error(exc, self._sdk, self._secrets) from None
         except (ValueError, TypeError, KeyError) as exc:  # an unreadable body
             raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
+        return _read_reply(self._response, reply, self._secrets)
+
+    @staticmethod
+    def _response(reply: Any) -> ModelResponse:
         blocks: list[Any] = []
         for item in getattr(reply, "content", None) or []:
             kind = getattr(item, "type", "")
             if kind == "text":
+                if not isinstance(item.text, str):
+                    raise TypeError(f"text block with text {item.text!r}")
                 blocks.append(Text(item.text))
             elif kind == "tool_use":
+                if not (isinstance(item.id, str) and isinstance(item.name, str)):
+                    raise TypeError(f"tool_use block with id {item.id!r} and name {item.name!r}")
                 args = item.input
                 if isinstance(args, dict):
                     blocks.append(ToolCall(item.id, item.name, args, json.dumps(args)))
@@ -397,6 +414,9 @@ class OpenAIProvider:
             raise _sdk_error(exc, self._sdk, self._secrets) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
+        return _read_reply(lambda r: self._response(r, request), reply, self._secrets)
+
+    def _response(self, reply: Any, request: ModelRequest) -> ModelResponse:
         choices = getattr(reply, "choices", None)
         if not choices:
             raise ProviderError("bad_response", "reply without choices")

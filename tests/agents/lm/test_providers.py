@@ -189,3 +189,32 @@ def test_redaction() -> None:
     assert redact("key sk-abcdef in text", ["sk-abcdef", ""]) == "key *** in text"
     assert redact_url("https://u:p@host:8080/v1?key=1") == "https://host:8080/v1"
     assert redact_url(None) is None
+
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_reply_with_malformed_fields_is_a_retryable_bad_response(
+    kind: str, dummy_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDKs build reply objects without validating them, so a server's odd body reaches the provider.
+    from types import SimpleNamespace as NS
+
+    provider = _provider(kind, "http://127.0.0.1:9")
+    if kind == "anthropic":
+        usage = NS(input_tokens=10, output_tokens=5)
+        replies = [
+            NS(content=[NS(type="text", text="hi")], usage=NS(input_tokens=10, output_tokens="lots")),
+            NS(content=[NS(type="text", text=None)], usage=usage),
+            NS(content=[NS(type="tool_use", id=None, name=None, input={})], usage=usage),
+        ]
+        endpoint = provider._client.messages
+    else:
+        choice = NS(message=NS(content="hi", tool_calls=None), finish_reason="stop")
+        usage = NS(prompt_tokens=10, completion_tokens="lots", prompt_tokens_details=None)
+        replies = [NS(choices=[choice], usage=usage, model="m")]
+        endpoint = provider._client.chat.completions
+    for reply in replies:
+        monkeypatch.setattr(endpoint, "create", lambda reply=reply, **_: reply)
+        with pytest.raises(ProviderError, match="unreadable reply") as info:
+            provider.complete(_request())
+        assert info.value.kind == "bad_response" and info.value.retryable
