@@ -393,6 +393,16 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
     return _Plan(config, data["env_id"], dict(data["env_kwargs"]), data, path)
 
 
+def _public_config(config: LMConfig) -> dict[str, Any]:
+    """The config as the replay header records it: the base URL without user, password or query (they may
+    hold credentials; the private checkpoint keeps the URL whole, for ``--resume``)."""
+    from longplay.agents.lm.providers import redact_url
+
+    data = dataclasses.asdict(config)
+    data["provider"]["base_url"] = redact_url(config.provider.base_url)
+    return data
+
+
 def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
     """The replay header's ``lm`` entry: endpoint (no credentials), prices, prompt version, adapter."""
     from longplay.agents.lm.accounting import PriceTable
@@ -492,7 +502,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
                 agent="lm",
                 model=config.provider.model,
                 scaffold_card=scaffold.card(),
-                config=dataclasses.asdict(config),
+                config=_public_config(config),
                 extra_header=_header(config, provider, adapter),
             )
             plan.checkpoint = checkpoint_path(replay_path)

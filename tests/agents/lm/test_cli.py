@@ -72,6 +72,19 @@ def test_openai_compatible_endpoint_through_the_cli(tmp_path: Path, dummy_keys, 
     assert dummy_keys["OPENAI_API_KEY"].encode() not in blob
 
 
+def test_credentials_in_the_base_url_stay_out_of_the_replay(tmp_path: Path, dummy_keys, capsys) -> None:
+    script = [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]
+    with StubServer("openai", script) as server:
+        public = server.base_url
+        url = public.replace("http://", "http://user:pw-SECRET-2222@")
+        argv = ["--provider", "openai", "--base-url", url, "--model", "m", "--price", "local", "--max-turns", "1"]
+        assert main([*argv, "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    replay = one_replay(tmp_path)
+    assert b"SECRET" not in replay.read_bytes()
+    with ReplayReader(replay) as reader:
+        assert reader.header["config"]["provider"]["base_url"] == public
+
+
 def test_scaffold_file(tmp_path: Path, capsys) -> None:
     spec = tmp_path / "scaffold.toml"
     spec.write_text('preset = "minimal"\n[window]\nk = 4\n[critic]\nevery = 2\n')
