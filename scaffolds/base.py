@@ -59,6 +59,14 @@ class Component:
         """The parameters, by name."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    def require_at_least(self, **minimums: int) -> None:
+        """``ValueError`` (one line) naming the first parameter below its minimum: a size or limit that cannot
+        work is refused when the scaffold is built, not found mid-run."""
+        for key, minimum in minimums.items():
+            value = getattr(self, key)
+            if value < minimum:
+                raise ValueError(f"invalid {self.name} {key}={value}; must be >= {minimum}")
+
     def card(self) -> dict[str, Any]:
         """This component's entry of the scaffold card."""
         return {"name": self.name, "version": self.version, "params": self.params()}

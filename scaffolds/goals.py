@@ -26,6 +26,7 @@ class Goals(Component):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.require_at_least(max_depth=1, max_chars=1, recent=0)
         self.stack: list[str] = []
         self.finished: list[str] = []
 

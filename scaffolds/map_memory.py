@@ -39,6 +39,7 @@ class MapMemory(Component):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.require_at_least(radius_x=0, radius_y=0, max_markers=0)
         self.markers: dict[str, tuple[int, int, int, str]] = {}  # label -> map, x, y, note
         self.visited: list[int] = []
 

@@ -26,6 +26,7 @@ class Notes(Component):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.require_at_least(max_chars=1, max_sections=1)
         self.notes: dict[str, str] = {}
 
     def _size(self, notes: dict[str, str]) -> int:

@@ -42,6 +42,7 @@ class Summary(Component):
                 f"invalid summary budget_tokens={self.budget_tokens} keep_last={self.keep_last}; "
                 "need budget_tokens >= 500 and keep_last >= 0"
             )
+        self.require_at_least(max_output_tokens=1, max_chars=1)
         self.summary = ""
         self.through_turn = 0
         self.summaries = 0

@@ -115,6 +115,11 @@ def test_spec_parsing_merging_and_default_window() -> None:
         ("window(k=2.5)", "must be an integer"),
         ("window(k=-1)", "invalid window"),
         ("window(k", "use name(key=value"),
+        ("map_memory(radius_x=-5)", "invalid map_memory radius_x=-5; must be >= 0"),
+        ("notes(max_chars=0)", "invalid notes max_chars=0; must be >= 1"),
+        ("goals(max_depth=0)", "invalid goals max_depth=0"),
+        ("summary(max_output_tokens=0)", "invalid summary max_output_tokens=0"),
+        ("critic(max_chars=-1)", "invalid critic max_chars=-1"),
         ("notes,notes(max_chars=3)", None),
     ],
 )
