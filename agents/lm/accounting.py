@@ -32,6 +32,8 @@ def load_toml(path: str | Path | None = None, text: str | None = None) -> dict[s
         return tomllib.loads(text)
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; the codec's own message names no file
+        raise ValueError(f"invalid TOML in {path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"invalid TOML in {path or 'text'}: {exc}") from None
 

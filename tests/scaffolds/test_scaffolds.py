@@ -144,6 +144,9 @@ def test_toml_file(tmp_path) -> None:
     path.write_text("[teleporter]\n")
     with pytest.raises(ValueError, match="unknown scaffold component 'teleporter'"):
         load_spec_file(path)
+    path.write_bytes(b"\xff\xfe[window]\n")
+    with pytest.raises(ValueError, match=f"invalid TOML in {path}: not UTF-8 text"):
+        load_spec_file(path)
 
 
 @pytest.mark.parametrize("name", sorted(COMPONENTS))
