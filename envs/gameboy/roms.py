@@ -141,10 +141,14 @@ def resolve_rom(rom: str | os.PathLike[str] | bytes | bytearray | None, pack: Pa
     ``pack=None`` means "pick the pack from the ROM afterwards", so a ROM must be given. When a pack is
     given, the ROM must be one it expects.
     """
-    if isinstance(rom, (bytes, bytearray, memoryview)):
-        image = check_rom(bytes(rom))
-    elif rom is not None:
-        image = read_rom(rom)
+    if rom is not None:
+        try:
+            image = check_rom(bytes(rom)) if isinstance(rom, (bytes, bytearray, memoryview)) else read_rom(rom)
+        except GameError as exc:
+            if pack is None or not pack.sha1s:
+                raise
+            # A missing file or one that is no ROM: say which ROM the game wants, as check_pack does.
+            raise GameError(f"{exc}; the game needs {_expected(pack)}") from None
     elif pack is not None and pack.default_rom() is not None:
         image = check_rom(pack.default_rom() or b"")
     elif pack is not None and pack.sha1s:

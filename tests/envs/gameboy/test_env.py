@@ -232,6 +232,15 @@ def test_bad_header_checksum(tmp_path: Path) -> None:
     assert f"header checksum at $014D is ${rom[0x14D]:02X}" in message and str(path) in message
 
 
+@pytest.mark.parametrize("content", [None, b"", b"hello", bytes(0x8000)])
+def test_no_rom_for_a_pack_names_the_sha1_it_expects(content: bytes | None, tmp_path: Path) -> None:
+    path = tmp_path / "pokered.gb"
+    if content is not None:
+        path.write_bytes(content)
+    message = _one_line_error(rom=path, pack="pokemon_red")
+    assert str(path) in message and message.endswith(f"; the game needs Pokemon Red (US) SHA-1 {RED_SHA1}")
+
+
 def test_wrong_rom_for_the_pack(tmp_path: Path) -> None:
     path = tmp_path / "red.gb"
     path.write_bytes(cartridge.build_rom())
