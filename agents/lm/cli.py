@@ -377,6 +377,8 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         raise _user_error(str(exc)) from None
     if data.get("terminated"):
         raise _user_error(f"run {args.lm_resume!r} finished the game: there is nothing to resume")
+    if data.get("truncated"):
+        raise _user_error(f"run {args.lm_resume!r} reached the episode's step limit: there is nothing to resume")
     kept = (
         ("--provider", "lm_provider"),
         ("--model", "lm_model"),
@@ -561,7 +563,9 @@ def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any) -> Non
     )
     if replay_path is not None:
         print(f"replay: {replay_path}")
-    if store is not None and store.saved:
+    if store is not None and store.saved and outcome.reason in ("finished", "episode_end"):
+        print(f"checkpoint: {store.path} (the episode is over: nothing to continue)")
+    elif store is not None and store.saved:
         print(
             f"checkpoint: {store.path} (continue with: longplay run --agent lm --resume "
             f"{replay_path or store.path})"

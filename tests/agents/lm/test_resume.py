@@ -158,3 +158,12 @@ def test_resume_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "not a longplay checkpoint" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_a_run_whose_episode_ended_offers_no_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--set", "max_steps=30", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "stopped: episode_end" in out and "--resume" not in out and "nothing to continue" in out
+    assert main(["--resume", str(the_replay(tmp_path)), "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "reached the episode's step limit: there is nothing to resume" in err and len(err.splitlines()) == 1
