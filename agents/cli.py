@@ -107,7 +107,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from longplay.agents.lm.cli import run_lm  # the LM loop runs by turns, with budgets and resume
 
         return run_lm(args)
-    env_id = resolve_env_id(args.env)
+    # --env, --steps and --seed default to None so that a resumed LM run can tell them given (above)
+    env_id = resolve_env_id(args.env or DEFAULT_ENV)
+    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    seed = args.seed or 0
     agent_kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     try:
         agent = make_agent(args.agent, **agent_kwargs)
@@ -116,8 +119,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     kwargs = env_kwargs(args)
     kwargs.setdefault("obs_mode", args.obs_mode or agent.obs_mode)
     env = make_env(env_id, kwargs)
-    if args.steps < 1:
-        raise CliError(f"invalid --steps {args.steps}; must be >= 1")
+    if steps < 1:
+        raise CliError(f"invalid --steps {steps}; must be >= 1")
     replay_path = None
     if not args.no_record:
         try:
@@ -125,12 +128,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ImportError:  # the replays package is optional at this point
             Recorder = None  # noqa: N806
         if Recorder is not None:
-            replay_path = run_path(args.runs_dir, env_id, agent.name, None, args.seed)
+            replay_path = run_path(args.runs_dir, env_id, agent.name, None, seed)
             env = Recorder(env, replay_path, env_id=env_id, agent=agent.name,
                            model=getattr(agent, "model_name", None))
-    print(f"longplay: {agent.name} on {env_id} for up to {args.steps} steps (seed {args.seed})")
+    print(f"longplay: {agent.name} on {env_id} for up to {steps} steps (seed {seed})")
     try:
-        result = run(env, agent, args.steps, seed=args.seed, progress=not args.quiet)
+        result = run(env, agent, steps, seed=seed, progress=not args.quiet)
     except ValueError as exc:  # e.g. a policy trained on other observations than this env gives
         env.close()
         if replay_path is not None and env.committed_steps == 0:  # refused before its first step: nothing to keep
@@ -223,10 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run an agent on an env and record a replay")
-    p.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
+    p.add_argument("--env", default=None, help=f"env id (default {DEFAULT_ENV})")
     p.add_argument("--agent", default=DEFAULT_AGENT, help=f"agent name (default {DEFAULT_AGENT})")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"button presses (default {DEFAULT_STEPS})")
-    p.add_argument("--seed", type=seed_arg, default=0, help="reset seed (default 0)")
+    p.add_argument("--steps", type=int, default=None, help=f"button presses (default {DEFAULT_STEPS})")
+    p.add_argument("--seed", type=seed_arg, default=None, help="reset seed (default 0)")
     p.add_argument("--obs-mode", default=None, help="observation mode (default: the agent's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
     p.add_argument("--runs-dir", default="runs", help="where replays go (default runs/)")

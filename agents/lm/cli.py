@@ -253,7 +253,9 @@ def config_from_args(args: argparse.Namespace) -> LMConfig:
     oc = ObservationConfig(screenshot=observe in ("screenshot", "both"), text=observe in ("text", "both"))
     if _arg(args, "lm_image_scale") is not None:
         oc.image_scale = args.lm_image_scale
-    steps = _arg(args, "lm_max_steps") or _arg(args, "steps")
+    from longplay.agents.cli import DEFAULT_STEPS
+
+    steps = next((v for v in (_arg(args, "lm_max_steps"), _arg(args, "steps")) if v is not None), DEFAULT_STEPS)
     budget = BudgetConfig(
         max_steps=None if steps == NO_BUDGET else steps,
         max_turns=_budget_arg(args, "lm_max_turns"),
@@ -343,6 +345,8 @@ def _apply_overrides(config: LMConfig, args: argparse.Namespace) -> None:
         value = _arg(args, flag)
         if value is not None:
             setattr(getattr(config, section), name, None if value == NO_BUDGET else value)
+    if _arg(args, "lm_max_steps") is None and _arg(args, "steps") is not None:  # --steps is the step budget too
+        config.budget.max_steps = args.steps
 
 
 # ============================================================================================ run
@@ -361,14 +365,15 @@ class _Plan:
 
 def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
     """The config, env and checkpoint of a new run, or of the run ``--resume`` names."""
-    from longplay.agents.cli import parse_kwargs, resolve_env_id
+    from longplay.agents.cli import DEFAULT_ENV, parse_kwargs, resolve_env_id
     from longplay.agents.lm.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
 
     if not _arg(args, "lm_resume"):
         config = config_from_args(args)
         kwargs = parse_kwargs(_arg(args, "set") or [])
         kwargs.setdefault("obs_mode", _arg(args, "obs_mode") or "symbolic")
-        return _Plan(config, resolve_env_id(args.env), kwargs)
+        return _Plan(config, resolve_env_id(_arg(args, "env") or _arg(args, "lm_default_env") or DEFAULT_ENV),
+                     kwargs)
     try:
         path = find_checkpoint(args.lm_resume, runs_dir)
         data = load_checkpoint(path)
@@ -387,7 +392,8 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         ("--observe", "lm_observe"),
         ("--base-url", "lm_base_url"),
     )
-    ignored = [flag for flag, dest in kept if _arg(args, dest) is not None]
+    ignored = [flag for flag, dest in (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"))
+               if _arg(args, dest) not in (None, [])]
     if ignored:
         print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
     _apply_overrides(config, args)
@@ -608,16 +614,18 @@ class _Progress:
 def build_parser() -> argparse.ArgumentParser:
     """A parser with ``longplay run``'s own options and the LM options, for
     ``python -m longplay.agents.lm.cli`` (the same as ``longplay run --agent lm``)."""
-    from longplay.agents.cli import DEFAULT_STEPS
+    from longplay.agents.cli import DEFAULT_STEPS, seed_arg
 
     parser = argparse.ArgumentParser(
         prog="python -m longplay.agents.lm.cli", description="Run a language-model agent on a longplay env."
     )
-    parser.add_argument("--env", default="longplay/QuestMini-v0", help="env id (default QuestMini-v0)")
+    # --env, --steps and --seed default to None so that --resume can tell them given
+    parser.add_argument("--env", default=None, help="env id (default QuestMini-v0)")
+    parser.set_defaults(lm_default_env="longplay/QuestMini-v0")
     parser.add_argument(
-        "--steps", type=int, default=DEFAULT_STEPS, help=f"button presses (default {DEFAULT_STEPS})"
+        "--steps", type=int, default=None, help=f"button presses (default {DEFAULT_STEPS})"
     )
-    parser.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
+    parser.add_argument("--seed", type=seed_arg, default=None, help="reset seed (default 0)")
     parser.add_argument("--obs-mode", default=None, help="env observation mode (default symbolic)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument"

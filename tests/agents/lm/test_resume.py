@@ -167,3 +167,19 @@ def test_a_run_whose_episode_ended_offers_no_resume(tmp_path: Path, capsys: pyte
     assert main(["--resume", str(the_replay(tmp_path)), "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "reached the episode's step limit: there is nothing to resume" in err and len(err.splitlines()) == 1
+
+
+def test_resume_takes_steps_as_the_step_budget_and_says_what_it_ignores(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--steps", "30"]) == 0
+    replay = the_replay(tmp_path)
+    with ReplayReader(replay) as r:
+        assert len(r.actions()) == 30
+    capsys.readouterr()
+    # --steps raises the budget as --max-steps does; the run keeps its env, seed and env options
+    assert main(["--resume", str(replay), "--steps", "60", "--seed", "5", "--set", "size=small", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "--seed, --set ignored with --resume" in out
+    with ReplayReader(replay) as r:
+        assert len(r.actions()) == 60 and r.episodes()[0].seed == 0
+    assert verify(replay).ok
