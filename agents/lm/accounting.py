@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -58,6 +59,11 @@ class Price:
         ) / 1e6
 
 
+#: What may follow a price entry's name in a model name of the same model: dated snapshots, ``latest``, and
+#: Bedrock-style versions (``-v1:0``).
+_SNAPSHOT = re.compile(r"(?:[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|latest)|-v\d+(?::\d+)?)*")
+
+
 class PriceTable:
     """The price table (``prices.toml`` in this package by default)."""
 
@@ -88,11 +94,17 @@ class PriceTable:
         return cls(load_toml(path), str(path))
 
     def lookup(self, name: str) -> Price | None:
-        """The entry named ``name``, else the longest entry name prefixing it (also after a ``vendor/``)."""
+        """The entry named ``name`` (also after a ``vendor/``), else the entry it is a dated snapshot of
+        (``claude-sonnet-4-5-20250929``, ``gpt-4o-2024-08-06``, ``o3-latest``), else ``None``.
+
+        Only snapshot suffixes match: ``o3-pro`` or ``gpt-5-pro`` are not billed as ``o3`` or ``gpt-5``, which
+        cost a tenth as much (a dollar budget would be overrun tenfold); an unknown model has no price, and a
+        dollar budget then asks for ``--price NAME``.
+        """
         for candidate in (name, name.rsplit("/", 1)[-1]):
             if candidate in self.prices:
                 return self.prices[candidate]
-            matches = [k for k in self.prices if candidate.startswith(k)]
+            matches = [k for k in self.prices if candidate.startswith(k) and _SNAPSHOT.fullmatch(candidate[len(k):])]
             if matches:
                 return self.prices[max(matches, key=len)]
         return None

@@ -321,7 +321,7 @@ def validate_config(config: LMConfig) -> None:
     if b.max_dollars is not None:
         from longplay.agents.lm.accounting import PriceTable
 
-        name = config.provider.price or config.provider.model
+        name = config.provider.price_name
         if PriceTable.load().lookup(name) is None:
             raise _user_error(
                 f"no price for {name!r} in the price table, so a dollar budget cannot be kept; "
@@ -416,7 +416,7 @@ def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
     from longplay.agents.lm.accounting import PriceTable
 
     prices = PriceTable.load()
-    price = prices.lookup(config.provider.price or config.provider.model)
+    price = prices.lookup(config.provider.price_name)
     return {
         "lm": {
             **provider.describe(),

@@ -42,13 +42,20 @@ class ProviderConfig:
     request_timeout_s: float = 120.0
     """Seconds before one request is abandoned (and retried)."""
     price: str | None = None
-    """Entry of the price table that bills this model; ``None``: the model name (longest matching prefix)."""
+    """Entry of the price table that bills this model; ``None``: the model name (or a dated snapshot of an entry);
+    ``offline`` for the offline provider."""
     prompt_caching: bool = True
     """Mark the stable prefix (system, tools, history) for prompt caching where the provider supports it."""
     openai_max_tokens_field: str = "auto"
     """Field that carries the output limit to OpenAI-compatible endpoints: ``max_tokens``,
     ``max_completion_tokens``, or ``auto`` (the latter for OpenAI itself, whose reasoning models refuse
     ``max_tokens``; the former for other servers)."""
+
+    @property
+    def price_name(self) -> str:
+        """The price table entry (or model name) that bills this model: ``price``, else ``offline`` for the
+        scripted models (free whatever they are called), else the model name."""
+        return self.price or ("offline" if self.provider == "offline" else self.model)
 
 
 @dataclass

@@ -161,7 +161,7 @@ class LMRun:
         self.sleep = sleep
         self.on_turn = on_turn
         self.prices = prices or PriceTable.load()
-        price_name = config.provider.price or config.provider.model
+        price_name = config.provider.price_name
         self.price = self.prices.lookup(price_name)
         if self.price is None and config.budget.max_dollars is not None:
             raise ValueError(

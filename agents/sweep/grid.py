@@ -372,7 +372,7 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
 
                     config = config_from_args(args)
                     if limits is not None and limits.max_dollars is not None:
-                        _check_price(config.provider.price or config.provider.model, where)
+                        _check_price(config.provider.price_name, where)
                 elif cell.agent not in _agents():
                     raise GridError(f"{where}: unknown agent {cell.agent!r}; valid: {', '.join(_agents())}")
         except (CliError, ValueError) as exc:

@@ -56,6 +56,12 @@ def test_price_table_shipped_and_versioned() -> None:
     assert table.lookup("claude-sonnet-4-5-20250929").name == "claude-sonnet-4-5"
     assert table.lookup("openrouter/gpt-4o-mini").name == "gpt-4o-mini"
     assert table.lookup("some-local-llama") is None
+    assert table.lookup("gpt-4o-2024-08-06").name == "gpt-4o"
+    assert table.lookup("anthropic.claude-sonnet-4-5-20250929-v1:0".split(".", 1)[1]).name == "claude-sonnet-4-5"
+    assert table.lookup("o3-latest").name == "o3"
+    # another model of a family is not its cheaper sibling: o3-pro and gpt-5-pro cost ten times o3 and gpt-5
+    for other in ("o3-pro", "gpt-5-pro", "gpt-4o-audio-preview", "claude-opus-4-7"):
+        assert table.lookup(other) is None, other
     sonnet = table.lookup("claude-sonnet-4-5")
     cost = sonnet.cost(Usage(input=1_000_000, output=1_000_000, cache_read=1_000_000, cache_write=1_000_000))
     assert cost == pytest.approx(3 + 15 + 0.3 + 3.75)
@@ -65,7 +71,7 @@ def test_price_table_from_file(tmp_path) -> None:
     path = tmp_path / "p.toml"
     path.write_text('version = "test-1"\n[models.mine]\ninput = 1\noutput = 2\n')
     table = PriceTable.load(path)
-    assert table.version == "test-1" and table.lookup("mine-7b").cache_read == 1.0
+    assert table.version == "test-1" and table.lookup("mine-20250101").cache_read == 1.0
     path.write_text("[models.bad]\ninput = 'x'\n")
     with pytest.raises(ValueError, match="invalid price entry"):
         PriceTable.load(path)
