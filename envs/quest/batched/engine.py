@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from longplay.envs.quest import art
 from longplay.envs.quest.batched import battle, dialog, menus, overworld
 from longplay.envs.quest.batched.common import (
     BKIND,
@@ -127,21 +128,33 @@ class _Routed:
             trainer=dialog.TrainerStart(trainer.mask[idx], trainer.trainer[idx], trainer.entity[idx]))
 
 
+def _world_seed(seed: Any, name: str) -> int:
+    """A world seed as the reference ``QuestGame`` takes it (a non-negative int; numpy ints too)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"invalid {name} {seed!r}; use a non-negative int")
+    return int(seed)
+
+
 def _resolve_worlds(size: str, world_seed: int | None, world_seeds: Sequence[int] | None, world: str,
                     worlds: Sequence[World] | None) -> tuple[World, ...]:
     if worlds is not None:
+        if not worlds:
+            raise ValueError("worlds must hold at least one World")
         return tuple(worlds)
     from longplay.envs.quest import worldgen
+    from longplay.envs.quest.game import WORLDS
 
+    if world not in WORLDS:
+        raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
     if world == "canonical":
         return (worldgen.canonical_world(),)
     if size not in worldgen.SIZES:
         raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
     if world_seeds is not None:
-        if not world_seeds:
+        if not len(world_seeds):
             raise ValueError("world_seeds must name at least one world")
-        return tuple(worldgen.build_world(size, int(s)) for s in world_seeds)
-    return (worldgen.build_world(size, 0 if world_seed is None else int(world_seed)),)
+        return tuple(worldgen.build_world(size, _world_seed(s, "world_seeds entry")) for s in world_seeds)
+    return (worldgen.build_world(size, 0 if world_seed is None else _world_seed(world_seed, "world_seed")),)
 
 
 def keep_freed_memory() -> bool:
@@ -216,12 +229,17 @@ class BatchedQuest:
                  world: str = "procedural", worlds: Sequence[World] | None = None, noop: bool = False,
                  final_obs: bool = False, palette: object = None, battle_pass: int | str | None = "auto",
                  keep_memory: bool = True) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         if obs_mode not in OBS_MODES:
             raise ValueError(f"invalid obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
-        self.num_envs = num_envs
+        self.num_envs = num_envs = int(num_envs)
         self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} requested but torch sees no CUDA device (use device='cpu')")
+        art.palette_array(palette)  # a bad palette fails here, as in the reference env, not at the first frame
+        #: the pixel palette of observations and of :meth:`frame`
+        self.palette = palette
         self.obs_mode = obs_mode
         self.noop = noop
         self.final_obs = final_obs
@@ -288,9 +306,16 @@ class BatchedQuest:
 
         Done envs are reset in the same step (``obs`` is their new episode's first observation); ``info``
         holds ``episode_return``, ``episode_length`` and ``milestones`` of the episode that ended (valid
-        where done), and ``final_obs`` when asked for.
+        where done), and ``final_obs`` when asked for. ``actions``: [N] integers (a tensor on any device, numpy
+        or a list); values outside the buttons press nothing (see :meth:`advance`). A wrong shape or a float or
+        bool dtype raises before the state is touched (no values are read, so nothing waits for the device).
         """
-        *out, box = self._step_fn(torch.as_tensor(actions, device=self.device))
+        actions = torch.as_tensor(actions, device=self.device)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected actions of shape ({self.num_envs},), one per env, got {tuple(actions.shape)}")
+        if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
+            raise TypeError(f"actions must be integers (button indices), got dtype {actions.dtype}")
+        *out, box = self._step_fn(actions)
         if box is not None:  # the battle passes have written theirs
             box.apply(self.state)
         return tuple(out)  # type: ignore[return-value]
@@ -641,10 +666,10 @@ class BatchedQuest:
         return text_view(self.world_of_env(i), self.state_of(i))
 
     def frame(self, i: int, palette: object = None) -> np.ndarray:
-        """The reference (exact) frame of env ``i``."""
+        """The reference (exact) frame of env ``i``, in ``palette`` (default: the engine's own)."""
         from longplay.envs.quest.render import render_frame
 
-        return render_frame(self.world_of_env(i), self.state_of(i), palette)
+        return render_frame(self.world_of_env(i), self.state_of(i), self.palette if palette is None else palette)
 
     def state_bytes_per_env(self) -> int:
         """Bytes of dynamic state per env (world tables excluded), including episode counters."""

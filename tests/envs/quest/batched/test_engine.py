@@ -163,6 +163,61 @@ def test_bad_arguments(mini) -> None:
         BatchedQuest(2, size="huge")
 
 
+def test_bad_arguments_fail_as_in_the_reference_env(mini) -> None:
+    """What ``QuestGame`` refuses, the batched engine refuses too, in one line (they were silently accepted: a
+    mistyped ``world`` played the procedural world, a negative seed built a world the reference never makes)."""
+    with pytest.raises(ValueError, match="unknown world 'canonicle'"):
+        BatchedQuest(2, world="canonicle")
+    with pytest.raises(ValueError, match="invalid world_seed -1"):
+        BatchedQuest(2, world_seed=-1)
+    with pytest.raises(ValueError, match="invalid world_seeds entry -3"):
+        BatchedQuest(2, world_seeds=[0, -3])
+    with pytest.raises(ValueError, match="worlds"):
+        BatchedQuest(2, worlds=[])
+    with pytest.raises(ValueError, match="unknown palette"):
+        BatchedQuest(2, worlds=[mini], palette="nope")  # symbolic: no frame would ever have failed
+    with pytest.raises(ValueError, match="num_envs"):
+        BatchedQuest(2.5, worlds=[mini])
+    assert len(BatchedQuest(np.int64(2), world_seeds=np.arange(2)).worlds) == 2  # numpy ints are fine
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
+def test_cuda_without_cuda_fails_in_one_line(mini) -> None:
+    with pytest.raises(ValueError, match="no CUDA device"):
+        BatchedQuest(2, worlds=[mini], device="cuda")
+
+
+@pytest.mark.parametrize("actions", [torch.zeros(3, 1, dtype=torch.int64), torch.zeros(4, dtype=torch.int64),
+                                     torch.tensor(2), [0, 1]])
+def test_wrong_action_shapes_fail_before_the_step(mini, actions) -> None:
+    """A wrong shape raised deep in the rules (a broadcasting error) after the step had already written part of
+    the state (the tick), so the engine was corrupted for every later step."""
+    b = BatchedQuest(3, worlds=[mini])
+    b.reset(seed=0)
+    before = b.documents()
+    with pytest.raises(ValueError, match=r"expected actions of shape \(3,\)"):
+        b.step(actions)
+    assert b.documents() == before
+    b.step(np.zeros(3, dtype=np.int64))  # numpy and lists of ints are fine
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bool])
+def test_float_or_bool_actions_are_refused(mini, dtype) -> None:
+    b = BatchedQuest(3, worlds=[mini])
+    b.reset(seed=0)
+    with pytest.raises(TypeError, match="integers"):
+        b.step(torch.ones(3, dtype=dtype))
+
+
+def test_frame_uses_the_engine_palette(mini) -> None:
+    """``frame(i)`` (and so the adapters' ``render``/``get_images``) drew the default palette whatever the
+    engine's ``palette``, so it differed from the pixel observation."""
+    b = BatchedQuest(2, worlds=[mini], obs_mode="pixels", palette="sepia")
+    obs = b.reset(seed=0)["pixels"]
+    assert np.array_equal(b.frame(1), obs[1].numpy())
+    assert np.array_equal(b.frame(1, palette="grey"), render.render_frame(mini, b.state_of(1), "grey"))
+
+
 @pytest.mark.slow
 def test_step_traces_without_graph_breaks() -> None:
     """``torch.compile(fullgraph=True)`` traces the whole step: no host syncs, no data-dependent shapes."""
