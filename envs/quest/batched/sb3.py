@@ -23,7 +23,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from longplay.envs.quest.batched.engine import BatchedQuest
-from longplay.envs.quest.batched.vector import single_observation_space
+from longplay.envs.quest.batched.vector import check_actions, single_observation_space
 
 
 class BatchedVecEnv(VecEnv):
@@ -57,7 +57,8 @@ class BatchedVecEnv(VecEnv):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = torch.as_tensor(np.asarray(actions, dtype=np.int64).reshape(-1), device=self.engine.device)
+        acts = check_actions(np.asarray(actions).reshape(-1), self.num_envs, self.action_space.n)
+        self._actions = torch.as_tensor(acts, device=self.engine.device)
 
     def step_wait(self) -> VecEnvStepReturn:
         assert self._actions is not None, "step_async first"

@@ -90,9 +90,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
               ) -> tuple[Any, dict[str, Any]]:
         """Resets every env; env ``i`` plays the reference episode of seed ``seed + i`` (``seed`` drawn from
-        the vector env's generator when ``None``; a list of seeds uses its first entry as the base)."""
-        if isinstance(seed, (list, tuple)):
-            seed = seed[0] if seed else None
+        the vector env's generator when ``None``). A list of seeds, one per env, must be ``[s, s + 1, ...]``
+        (what the engine plays) or all ``None``."""
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            seed = _base_seed(list(seed), self.num_envs)
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(int(seed))
         base = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
@@ -104,10 +105,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         """One press per env; ``SAME_STEP`` autoreset (see the module docstring)."""
         if self._needs_reset:
             raise gym.error.ResetNeeded("call reset() before step()")
-        acts = torch.as_tensor(np.asarray(actions, dtype=np.int64), device=self.engine.device)
-        if acts.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {tuple(acts.shape)}")
-        obs, reward, terminated, truncated, info = self.engine.step(acts)
+        acts = check_actions(actions, self.num_envs, self.single_action_space.n)
+        obs, reward, terminated, truncated, info = self.engine.step(torch.as_tensor(acts, device=self.engine.device))
         done = (terminated | truncated).cpu().numpy()
         out: dict[str, Any] = {"milestones": info["milestones"].cpu().numpy()}
         if done.any():
@@ -132,10 +131,36 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self.engine = None  # type: ignore[assignment]
 
 
+def check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:
+    """``actions`` as int64 [num_envs], each a valid action as the reference env checks it (``0..n-1``: the
+    engine itself would take any other value as pressing nothing); a clear ``ValueError`` otherwise."""
+    acts = np.asarray(actions)
+    if acts.shape != (num_envs,):
+        raise ValueError(f"expected {num_envs} actions, got shape {acts.shape}")
+    acts = acts.astype(np.int64)
+    bad = (acts < 0) | (acts >= num_actions)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"invalid action {acts[i]} for env {i}; valid: 0..{num_actions - 1}")
+    return acts
+
+
+def _base_seed(seeds: list[Any], num_envs: int) -> int | None:
+    """The base seed of a per-env list of seeds (env ``i`` plays seed ``base + i``), or ``None`` for all ``None``."""
+    if len(seeds) != num_envs:
+        raise ValueError(f"expected {num_envs} seeds, one per env, got {len(seeds)}")
+    if all(s is None for s in seeds):
+        return None
+    if any(s is None for s in seeds) or [int(s) for s in seeds] != list(range(int(seeds[0]), int(seeds[0]) + num_envs)):
+        raise ValueError(f"the batched engine plays seed + i in env i: pass one int or the seeds [s, s + 1, ..., "
+                         f"s + {num_envs - 1}], got {seeds[:4]}{' ...' if num_envs > 4 else ''}")
+    return int(seeds[0])
+
+
 def _to_numpy(obs: dict[str, torch.Tensor]) -> Any:
     if set(obs) == {"pixels"}:
         return obs["pixels"].cpu().numpy()
     return {k: v.cpu().numpy() for k, v in obs.items()}
 
 
-__all__ = ["BatchedVectorEnv", "single_observation_space"]
+__all__ = ["BatchedVectorEnv", "check_actions", "single_observation_space"]

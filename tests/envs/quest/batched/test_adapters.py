@@ -111,3 +111,38 @@ def test_adapters_compile_the_step_on_request(eager_compile) -> None:
         assert np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub)
     sb3.reset()
     sb3.step(np.zeros(4, dtype=np.int64))
+
+
+@pytest.mark.parametrize("noop", [False, True])
+def test_out_of_range_actions_are_refused_as_in_the_reference_env(noop) -> None:
+    """Actions outside the action space (8 without ``noop``, -1, 9) were silently played as no press at all;
+    the reference env raises for them, and so do both adapters now."""
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    n = 9 if noop else 8
+    env = BatchedVectorEnv(3, noop=noop)
+    env.reset(seed=0)
+    for bad in (n, -1):
+        with pytest.raises(ValueError, match=f"invalid action {bad} for env 1; valid: 0..{n - 1}"):
+            env.step(np.array([0, bad, 0]))
+    env.step(np.array([0, n - 1, 0]))
+    sb3 = BatchedVecEnv(3, noop=noop)
+    sb3.reset()
+    with pytest.raises(ValueError, match=f"invalid action {n}"):
+        sb3.step_async(np.array([n, 0, 0]))
+    sb3.step(np.array([n - 1, 0, 0]))
+
+
+def test_reset_seed_lists_must_be_what_the_engine_plays() -> None:
+    """``reset(seed=[10, 20, 30])`` silently played seeds 10, 11, 12 (the first entry as the base); a list is
+    now taken only when it is the seeds the engine plays (``s, s + 1, ...``) or all ``None``."""
+    env = BatchedVectorEnv(3)
+    with pytest.raises(ValueError, match="seed \\+ i"):
+        env.reset(seed=[10, 20, 30])
+    with pytest.raises(ValueError, match="expected 3 seeds"):
+        env.reset(seed=[10])
+    env.reset(seed=[7, 8, 9])
+    for i in range(3):
+        ref = ref_engine.new_state(env.engine.world_of_env(i), 7 + i)
+        assert savestate.state_hash(env.engine.state_of(i)) == savestate.state_hash(ref)
+    env.reset(seed=[None, None, None])
