@@ -651,11 +651,15 @@ class BatchedQuest:
         return self.worlds[int(self.world_of[i])]
 
     def load_states(self, envs: list[int], states: list[QuestState]) -> None:
-        """Puts reference states into env slots (each in that env's world); episode counters restart."""
+        """Puts reference states into env slots (each in that env's world); episode counters restart (the
+        episode runs up to ``max_episode_steps`` again, whatever :meth:`stagger_episode_ends` had set)."""
+        if len(envs) != len(states):
+            raise ValueError(f"load_states needs one state per env: {len(envs)} envs, {len(states)} states")
         load_states(self.state, self.tables, self.world_of, envs, states)
         idx = torch.as_tensor(envs, device=self.device, dtype=torch.int64)
         self.episode_return[idx] = 0.0
         self.episode_length[idx] = 0
+        self.episode_limit[idx] = self.max_episode_steps or 0
         count = (self.state.events & self._milestone_mask).sum(1, dtype=torch.int32)
         self.milestones[idx] = count[idx]
 

@@ -110,6 +110,22 @@ def test_load_and_read_back_states(mini) -> None:
         assert savestate.state_hash(b.state_of(i)) == savestate.state_hash(s)
 
 
+def test_loaded_states_start_a_full_episode(mini) -> None:
+    """A state loaded after ``stagger_episode_ends`` kept the staggered limit, so its episode (its length
+    counted from 0 again) was truncated long before ``max_episode_steps``; unequal lists wrote part of them."""
+    b = BatchedQuest(2, worlds=[mini], max_episode_steps=50)
+    b.reset(seed=0)
+    b.stagger_episode_ends(50, torch.Generator().manual_seed(0))
+    b.load_states([0], [ref_engine.new_state(mini, 9)])
+    assert b.episode_length[0] == 0 and b.episode_limit[0] == 50
+    for _ in range(49):
+        *_, truncated, _ = b.step(torch.zeros(2, dtype=torch.int64))
+        assert not truncated[0]
+    assert b.step(torch.zeros(2, dtype=torch.int64))[3][0]
+    with pytest.raises(ValueError, match="one state per env"):
+        b.load_states([0, 1], [ref_engine.new_state(mini, 9)])
+
+
 def test_pixels_match_reference_frames_in_the_overworld() -> None:
     world = worldgen.build_world("small", 0)
     n = 24
