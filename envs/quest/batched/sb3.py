@@ -32,11 +32,15 @@ class BatchedVecEnv(VecEnv):
     ``stagger=True``: after each :meth:`reset`, every env's first episode is truncated after a random number
     of steps (seeded; 1 to ``max_episode_steps``), so envs started together do not stay in lockstep for the
     whole run. ``compile=True``: ``torch.compile`` the engine's step (:meth:`BatchedQuest.compile`; about 10x
-    the env steps/s at 64 envs on CPU, 2.5x SB3's training steps/s).
+    the env steps/s at 64 envs on CPU, 2.5x SB3's training steps/s). ``render_mode="rgb_array"``: ``render()``
+    tiles every env's exact frame (what ``VecVideoRecorder`` needs); :meth:`get_images` works either way.
     """
 
     def __init__(self, num_envs: int, seed: int = 0, stagger: bool = False, compile: bool = False,
-                 **engine_kwargs: Any) -> None:
+                 render_mode: str | None = None, **engine_kwargs: Any) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"invalid render_mode {render_mode!r}; valid: None, rgb_array")
+        self._render_mode = render_mode  # read by VecEnv.__init__ through get_attr
         engine_kwargs["final_obs"] = True
         self.engine = BatchedQuest(num_envs, **engine_kwargs)
         if compile:
@@ -89,7 +93,7 @@ class BatchedVecEnv(VecEnv):
         return [None if seed is None else seed + i for i in range(self.num_envs)]
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        value = getattr(self.engine, attr_name) if attr_name != "render_mode" else None
+        value = getattr(self.engine, attr_name) if attr_name != "render_mode" else self._render_mode
         return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:

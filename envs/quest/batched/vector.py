@@ -70,6 +70,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                              "grayscale and downsample are not supported (apply them on the device)")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: rgb_array")
+        if world_pool < 1:
+            raise ValueError(f"world_pool must be >= 1, got {world_pool}")
         if world_seed is None and world_seeds is None and world == "procedural":
             world_seeds = list(range(min(num_envs, world_pool)))
         self.engine = BatchedQuest(num_envs, size=size, world_seed=world_seed, device=device, obs_mode=obs_mode,

@@ -146,3 +146,23 @@ def test_reset_seed_lists_must_be_what_the_engine_plays() -> None:
         ref = ref_engine.new_state(env.engine.world_of_env(i), 7 + i)
         assert savestate.state_hash(env.engine.state_of(i)) == savestate.state_hash(ref)
     env.reset(seed=[None, None, None])
+
+
+def test_sb3_render_mode_rgb_array_renders_every_env() -> None:
+    """``BatchedVecEnv`` had no ``render_mode`` (``get_attr`` answered ``None``), so ``render()`` returned
+    nothing and SB3's ``VecVideoRecorder`` refused it."""
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(2, render_mode="rgb_array")
+    env.reset()
+    assert env.render_mode == "rgb_array" and env.get_attr("render_mode") == ["rgb_array"] * 2
+    image = env.render()
+    assert image is not None and image.ndim == 3 and image.shape[2] == 3
+    assert BatchedVecEnv(2).render_mode is None
+    with pytest.raises(ValueError, match="render_mode"):
+        BatchedVecEnv(2, render_mode="human")
+
+
+def test_empty_world_pool_is_named() -> None:
+    with pytest.raises(ValueError, match="world_pool must be >= 1"):
+        BatchedVectorEnv(2, world_seed=None, world_pool=0)

@@ -124,6 +124,8 @@ def test_loaded_states_start_a_full_episode(mini) -> None:
     assert b.step(torch.zeros(2, dtype=torch.int64))[3][0]
     with pytest.raises(ValueError, match="one state per env"):
         b.load_states([0, 1], [ref_engine.new_state(mini, 9)])
+    with pytest.raises(ValueError, match="limit >= 1"):  # was torch's "random_ expects 'from' < 'to'"
+        b.stagger_episode_ends(0)
 
 
 def test_pixels_match_reference_frames_in_the_overworld() -> None:
