@@ -364,6 +364,7 @@ class LMRun:
         response, error = self._call(self._request(current), kind="act", context=context, defer_log=True)
         # From here until the turn is logged the state is between turn boundaries: no checkpoint on Ctrl-C.
         self._mid_turn = True
+        interrupted = False
         try:
             self.counters.turns += 1
             self._pending_log["step"] = step_at_start
@@ -375,8 +376,11 @@ class LMRun:
                 return self._count_failure(str(error))
             failure, new_milestones = self._act(response.message, observation, step_at_start)
             self._flush_turn_log(harness_s=self._harness(start, model_before))
+        except KeyboardInterrupt:
+            interrupted = True  # still mid-turn: run() must see it and not checkpoint this state
+            raise
         finally:
-            self._mid_turn = False
+            self._mid_turn = interrupted
         if failure is not None:
             outcome = self._count_failure(failure)
         else:

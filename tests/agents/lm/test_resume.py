@@ -148,6 +148,36 @@ def test_interrupt_while_waiting_for_the_model_is_checkpointed(tmp_path: Path) -
     assert checkpoint["reason"] == "stop" and checkpoint["run"]["counters"]["turns"] == 4
 
 
+def test_interrupt_during_a_turn_keeps_the_checkpoint_of_the_last_turn_boundary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the model answered (the game stepped, the turn not logged) must not checkpoint that
+    state: the checkpoint of the last boundary stays, and resuming from it gives the uninterrupted replay.
+    (A sweep's Ctrl-C lands anywhere in a turn; such a checkpoint made its resume fail on the state hash.)"""
+    from longplay.agents.lm import loop
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    act, calls = loop.LMRun._act, {"n": 0}
+
+    def act_then_interrupt(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = act(self, *args, **kwargs)  # the game has stepped
+        calls["n"] += 1
+        if calls["n"] == 15:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(loop.LMRun, "_act", act_then_interrupt)
+    args = build_parser().parse_args([*ARGS, "--runs-dir", str(one), "--max-turns", "50"])
+    assert run_lm(args, provider=OfflineProvider(ProviderConfig())) == 130
+    monkeypatch.undo()
+    replay = the_replay(one)
+    checkpoint = load_checkpoint(find_checkpoint(str(replay)))
+    assert checkpoint["reason"] != "stop" and checkpoint["run"]["counters"]["turns"] < 15
+    assert main(["--resume", str(replay), "--quiet"]) == 0
+    assert main([*ARGS, "--runs-dir", str(two), "--max-turns", "50"]) == 0
+    assert_same_replay(replay, the_replay(two))
+
+
 def test_resume_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--resume", "nope", "--runs-dir", str(tmp_path)]) == 2
     assert "no checkpoint for run 'nope'" in capsys.readouterr().err
