@@ -15,6 +15,7 @@
 
 Stopping a cell: the local pool sends its worker ``SIGINT`` (an LM run then checkpoints and stops, exactly as
 after Ctrl-C); Ray cancels the task, which raises the same ``KeyboardInterrupt`` in it.
+A pool worker whose sweep was killed stops its cell the same way, then exits.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -105,9 +108,32 @@ class InlineBackend:
 
 
 # ============================================================================================== local pool
+#: Set while a pool worker runs a cell.
+_cell_running = threading.Event()
+
+
 def _worker_init() -> None:
-    """Pool workers ignore Ctrl-C while idle (the parent decides); a cell's run re-enables it."""
+    """Pool workers ignore Ctrl-C while idle (the parent decides); a cell's run re-enables it. Each worker
+    watches its sweep (:func:`_exit_with_parent`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="longplay-sweep-parent",
+                     daemon=True).start()
+
+
+def _exit_with_parent(parent: int, poll: float = 1.0) -> None:
+    """Stops this worker once its sweep is gone (killed: its pool cannot stop it): the running cell gets
+    ``SIGINT``, checkpoints and records ``interrupted`` as after Ctrl-C, then the worker exits. Otherwise an
+    orphan worker would go on with its cell while a rerun of the sweep resumes the same cell beside it."""
+    interrupted = False
+    while True:
+        time.sleep(poll)
+        if os.getppid() == parent:
+            continue
+        if not _cell_running.is_set():
+            os._exit(0)
+        if not interrupted:
+            os.kill(os.getpid(), signal.SIGINT)
+            interrupted = True
 
 
 def _interrupt_once(signum: int, frame: Any) -> None:
@@ -120,10 +146,12 @@ def _interrupt_once(signum: int, frame: Any) -> None:
 def _pool_entry(cell: Cell, out_dir: str, caps: Caps | None) -> CellResult:
     """What a pool worker runs: :func:`execute_cell` with Ctrl-C enabled for the run only."""
     signal.signal(signal.SIGINT, _interrupt_once)
+    _cell_running.set()
     try:
         return execute_cell(cell, out_dir, caps)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _cell_running.clear()
 
 
 class LocalBackend:

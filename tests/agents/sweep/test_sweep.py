@@ -3,9 +3,15 @@ cells that run where the output folder is not visible."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -120,6 +126,49 @@ def test_a_cell_killed_mid_run_resumes_from_its_checkpoint(tmp_path: Path, monke
     assert replay_actions(out, state) == replay_actions(reference, read_state(reference, cell.id))
     with ReplayReader(out / state["replay"]) as replay:
         assert len(replay.header["resumes"]) == 1 and replay.header["resumes"][0]["turn_rows"] >= 20
+
+
+def test_workers_of_a_killed_sweep_checkpoint_and_exit(tmp_path: Path) -> None:
+    """SIGKILL of the sweep: its pool worker must not go on with the cell (a rerun would resume the same cell
+    beside it, and both would write its replay); it checkpoints as after Ctrl-C and exits."""
+    grid = write_grid(tmp_path, """
+        [[run]]
+        env = "QuestMini-v0"
+        models = ["offline"]
+        steps = 20000
+        checkpoint_every = 5
+    """)
+    out = tmp_path / "out"
+    sweep = subprocess.Popen([sys.executable, "-m", "longplay.agents.sweep.cli", str(grid), "--out", str(out),
+                              "--workers", "1", "--plain", "--no-plots"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    cell_id = load_grid(grid).cells[0].id
+    deadline = time.monotonic() + 60
+    while not list((out / "cells" / cell_id).glob("*.ckpt")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    state = read_state(out, cell_id)
+    assert state is not None and state["status"] == "running", state
+    sweep.kill()
+    sweep.wait()
+    worker = int(state["pid"])
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = _alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    state = read_state(out, cell_id)
+    assert not alive and state["status"] == "interrupted" and state["steps"] < 20000, state
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie is dead
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    return True
 
 
 def test_a_cell_runs_where_the_output_folder_is_not_visible(tmp_path: Path, monkeypatch) -> None:
