@@ -168,7 +168,12 @@ class Scheduler:
         for cell in self.cells:
             state = read_state(self.out_dir, cell.id) or {"status": "pending"}
             self.states[cell.id] = state
-            self.pool.spent[cell.id] = (int(state.get("tokens") or 0), float(state.get("dollars") or 0.0))
+            tokens, dollars = int(state.get("tokens") or 0), float(state.get("dollars") or 0.0)
+            if cell.metered and state.get("status") != "done":  # a sweep that died recorded less than this
+                live = live_progress(cell, self.out_dir)
+                tokens = max(tokens, int(live.get("tokens", 0)))
+                dollars = max(dollars, float(live.get("dollars", 0.0)))
+            self.pool.spent[cell.id] = (tokens, dollars)
             if state.get("status") == "done":
                 skipped += 1
             else:
@@ -211,6 +216,7 @@ class Scheduler:
         self.backend.close(abandon=True)
         for cell in self.running.values():
             result = CellResult(cell.id, "interrupted", error="abandoned (Ctrl-C twice)")
+            self._fill_spent(cell, result)
             self._record(cell, result)
         self.running.clear()
 
@@ -267,7 +273,7 @@ class Scheduler:
             self._stop(f"{cell.name} was interrupted: not starting more cells")
 
     def _fill_spent(self, cell: Cell, result: CellResult) -> None:
-        """After a worker died, what the cell spent is what its replay says."""
+        """After a worker died or was abandoned, what the cell spent is what its checkpoint says."""
         live = live_progress(cell, self.out_dir)
         result.tokens = int(live.get("tokens", 0))
         result.dollars = float(live.get("dollars", 0.0))

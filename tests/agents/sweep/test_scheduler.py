@@ -148,3 +148,29 @@ def test_an_interrupted_cell_stops_the_sweep(tmp_path: Path, status: str) -> Non
     outcome = Scheduler(cells, tmp_path, backend, workers=1).run()
     assert outcome.interrupted and len(backend.submitted) == 1
     assert outcome.states[cells[2].id]["status"] == "pending"
+
+
+def test_what_a_cell_of_a_dead_or_abandoned_sweep_spent_is_read_from_its_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep killed outright leaves its cells' state files at ``running`` with nothing spent, and Ctrl-C twice
+    recorded them with nothing spent: the grid's budget must still count what their checkpoints say."""
+    from longplay.agents.sweep import scheduler
+
+    cells = [lm_cell(0), lm_cell(1)]
+    write_state(tmp_path, cells[0], CellResult(cells[0].id, "running"))  # as the dead sweep left it
+    checkpointed = {cells[0].id, lm_cell(7).id}
+    monkeypatch.setattr(scheduler, "live_progress",
+                        lambda cell, out_dir: {"tokens": 600, "steps": 40} if cell.id in checkpointed else {})
+    backend = FakeBackend(spend=10_000)
+    Scheduler(cells, tmp_path, backend, Limits(max_tokens=1000), workers=1).run()
+    caps = {cell.id: c for cell, c in backend.submitted}
+    assert caps[cells[0].id] == Caps(max_tokens=600 + 200)  # its 600, and half of the 400 left
+    assert caps[cells[1].id] == Caps(max_tokens=200)
+
+    class CtrlCTwice(FakeBackend):
+        def wait(self, handles: list[Any], timeout: float) -> list[Any]:
+            raise KeyboardInterrupt
+
+    outcome = Scheduler([lm_cell(7)], tmp_path, CtrlCTwice(), Limits(max_tokens=1000), workers=1).run()
+    state = outcome.states[lm_cell(7).id]
+    assert state["status"] == "interrupted" and state["tokens"] == 600 and state["steps"] == 40
