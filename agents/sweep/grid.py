@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,21 +353,28 @@ def _label_envs(cells: list[Cell]) -> None:
 def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
     """Checks every cell the way its command would (env id, flags, LM config, training config) before
     anything runs; :class:`GridError` naming the first bad cell."""
-    from longplay.agents.cli import CliError, build_parser, resolve_env_id
+    from longplay.agents.cli import CliError, build_parser, env_kwargs, make_env, resolve_env_id
 
     parser = build_parser()
+    made: set[str] = set()  # the envs built so far (each env id and options once)
     for cell in cells:
         where = f"cell {cell.name}"
         try:
-            resolve_env_id(cell.env_id)
+            env_id = resolve_env_id(cell.env_id)
             if cell.kind == "train":
                 args = _parse(parser, ["train", *cell.train_argv("runs")], where)
                 from longplay.agents.rl.cli import build_config
+                from longplay.agents.rl.evaluation import check_env_settings
 
                 config, _, _ = build_config(args)
                 config.validate()
+                if _first(made, ("train", config.env_id, config.env_kwargs, config.vec_env, config.buttons)):
+                    check_env_settings(config)  # as the train command does before it starts
             else:
                 args = _parse(parser, ["run", *cell.run_argv("runs")], where)
+                kwargs = env_kwargs(args)
+                if _first(made, ("run", env_id, kwargs)):
+                    make_env(env_id, kwargs).close()  # a bad env option, a missing ROM: before anything runs
                 if cell.metered:
                     from longplay.agents.lm.cli import config_from_args
 
@@ -378,6 +386,15 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
         except (CliError, ValueError) as exc:
             message = str(exc)
             raise GridError(message if message.startswith(where) else f"{where}: {message}") from None
+
+
+def _first(seen: set[str], key: Any) -> bool:
+    """Adds ``key`` (JSON-able) to ``seen``; whether it was new."""
+    text = json.dumps(key, sort_keys=True, default=str)
+    if text in seen:
+        return False
+    seen.add(text)
+    return True
 
 
 def _agents() -> list[str]:

@@ -69,17 +69,27 @@ def test_a_sweep_writes_results_and_skips_done_cells_when_run_again(tmp_path: Pa
 
 
 def test_a_failing_cell_is_reported_while_the_others_finish(tmp_path: Path, capsys) -> None:
-    grid = write_grid(tmp_path, LM_BLOCK + '\n[[run]]\nenv = "QuestMini-v0"\nagent = "random"\n'
-                                           'env_kwargs = { size = "gigantic" }\nsteps = 50\n')
+    # the oracle plays only the built-in game: a cell that passes the checks and fails when it runs
+    grid = write_grid(tmp_path, LM_BLOCK + '\n[[run]]\nenv = "TestCart-v0"\nagent = "oracle"\nsteps = 50\n')
     out = tmp_path / "out"
     assert main([str(grid), "--out", str(out), "--workers", "2", "--plain", "--no-plots"]) == 1
     text = capsys.readouterr().out
-    assert "failed: QuestMini-v0(size=gigantic) random seed0" in text and "unknown world size 'gigantic'" in text
+    assert "failed: TestCart-v0 oracle seed0" in text and "the oracle plays only the built-in quest game" in text
     rows = {r["label"] + r["seed"]: r for r in csv.DictReader(open(out / "results.csv"))}
-    failed = rows["QuestMini-v0(size=gigantic) random0"]
-    assert failed["status"] == "failed" and failed["error"].startswith("unknown world size")
+    failed = rows["TestCart-v0 oracle0"]
+    assert failed["status"] == "failed" and failed["error"].startswith("the oracle plays only")
     assert rows["QuestMini-v0 lm offline-explorer minimal0"]["status"] == "done"
     assert rows["QuestMini-v0 lm offline-explorer minimal1"]["status"] == "done"
+
+
+def test_bad_env_options_are_refused_before_anything_runs(tmp_path: Path, capsys) -> None:
+    for block in ('[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nenv_kwargs = { size = "gigantic" }\n',
+                  '[[train]]\nenv = "QuestMini-v0"\nenv_kwargs = { size = "gigantic" }\ntotal_steps = 64\n'):
+        grid = write_grid(tmp_path, block)
+        assert main([str(grid), "--out", str(tmp_path / "out"), "--plain", "--no-plots"]) == 2
+        err = capsys.readouterr().err
+        assert "error: cell " in err and "unknown world size 'gigantic'" in err and err.count("\n") == 1
+        assert not (tmp_path / "out").exists()
 
 
 SITECUSTOMIZE = """
