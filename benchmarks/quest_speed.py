@@ -15,6 +15,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from _args import positive_int
 
 import longplay.envs  # noqa: F401  (registers the ids)
 
@@ -54,13 +55,16 @@ def game_rate(env_id: str, steps: int, seed: int = 0) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--steps", type=positive_int, default=20_000)
     parser.add_argument("--env", default="longplay/QuestCanon-v0")
     args = parser.parse_args()
 
     gc.collect()
     rss0 = rss_mb()
-    first = gym.make(args.env, obs_mode="pixels+symbolic+text")
+    try:
+        first = gym.make(args.env, obs_mode="pixels+symbolic+text")
+    except gym.error.Error as exc:  # an id that is not registered
+        parser.error(f"--env {args.env}: {exc}")
     first.reset(seed=0)
     first.step(0)
     gc.collect()
