@@ -1,4 +1,4 @@
-"""Env-only speed of the batched quest engine against batch size, beside the reference engine, in one run.
+r"""Env-only speed of the batched quest engine against batch size, beside the reference engine, in one run.
 
     python benchmarks/batched_speed.py                         # CPU: eager and compiled, symbolic and pixels
     python benchmarks/batched_speed.py --batch 1,64,4096 --modes eager --obs symbolic
@@ -44,6 +44,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from _args import choice_list, int_list, nonnegative_int, positive_float
 
 DEFAULT_BATCHES = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 PIXEL_BATCH_LIMIT = 8192  # a pixel observation is 69 KB per env: 65,536 envs would need 4.5 GB per step
@@ -231,45 +232,66 @@ def profile_step(size: str, batch: int, device: torch.device, obs_mode: str) -> 
     return prof.key_averages().table(sort_by="cpu_time_total", row_limit=25)
 
 
+def battle_pass_list(text: str) -> list[object]:
+    """``--battle-pass``: comma-separated ``auto``, ``none`` (None) or the envs a pass is rounded to."""
+    passes: list[object] = []
+    for value in text.split(","):
+        if value in ("auto", "none"):
+            passes.append(None if value == "none" else value)
+        elif value.isdigit() and int(value) >= 1:
+            passes.append(int(value))
+        else:
+            raise argparse.ArgumentTypeError(f"invalid value {value!r}; use auto, none or an int >= 1")
+    return passes
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="mini", choices=("mini", "small", "standard"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCHES)),
+    parser.add_argument("--batch", type=int_list, default=",".join(map(str, DEFAULT_BATCHES)),
                         help="comma-separated batch sizes")
-    parser.add_argument("--modes", default="eager,compiled", help="eager and/or compiled")
-    parser.add_argument("--compiled-batch", default="4096,16384,65536",
+    parser.add_argument("--modes", type=choice_list("eager", "compiled"), default="eager,compiled",
+                        help="eager and/or compiled")
+    parser.add_argument("--compiled-batch", type=lambda text: int_list(text) if text else [],
+                        default="4096,16384,65536",
                         help="batch sizes to compile (each size is one compilation: minutes on a small CPU)")
-    parser.add_argument("--obs", default="symbolic,pixels", help="symbolic and/or pixels")
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
-    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (CPU; 0: torch's default)")
-    parser.add_argument("--battle-pass", default="auto",
+    parser.add_argument("--obs", type=choice_list("symbolic", "pixels"), default="symbolic,pixels",
+                        help="symbolic and/or pixels")
+    parser.add_argument("--seconds", type=positive_float, default=2.0, help="time per measurement")
+    parser.add_argument("--threads", type=nonnegative_int, default=0,
+                        help="torch intra-op threads (CPU; 0: torch's default)")
+    parser.add_argument("--battle-pass", type=battle_pass_list, default="auto",
                         help="comma-separated BatchedQuest(battle_pass=...) values: auto, none or the envs a pass is "
                              "rounded to")
-    parser.add_argument("--workload", default="random", help="random and/or oracle (see above)")
+    parser.add_argument("--workload", type=choice_list("random", "oracle"), default="random",
+                        help="random and/or oracle (see above)")
     parser.add_argument("--keep-memory", default="on", choices=("on", "off"),
                         help="BatchedQuest(keep_memory=...): off leaves glibc's malloc as it is (process-wide: "
                              "compare in separate runs)")
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. reduce-overhead on CUDA)")
-    parser.add_argument("--inductor-options", default=None,
+    parser.add_argument("--inductor-options", type=json.loads, default=None,
                         help='JSON inductor options over the engine\'s CPU_INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
-    parser.add_argument("--ab", type=int, default=0,
+    parser.add_argument("--ab", type=nonnegative_int, default=0,
                         help="only an interleaved eager-vs-compiled A/B of this many steps on CPU time")
-    parser.add_argument("--pixel-limit", type=int, default=PIXEL_BATCH_LIMIT)
-    parser.add_argument("--profile", type=int, default=0, help="also profile an eager step at this batch size")
+    parser.add_argument("--pixel-limit", type=nonnegative_int, default=PIXEL_BATCH_LIMIT)
+    parser.add_argument("--profile", type=nonnegative_int, default=0,
+                        help="also profile an eager step at this batch size")
     args = parser.parse_args(argv)
 
     from longplay.envs.quest.batched.engine import BatchedQuest
 
     device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA device here")
     if device.type == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
-    batches = [int(b) for b in args.batch.split(",")]
-    modes = args.modes.split(",")
-    compiled_batches = {int(b) for b in args.compiled_batch.split(",")} if args.compiled_batch else set(batches)
-    obs_modes = args.obs.split(",")
-    passes = [None if v == "none" else v if v == "auto" else int(v) for v in args.battle_pass.split(",")]
-    workloads = args.workload.split(",")
+    batches = args.batch
+    modes = args.modes
+    compiled_batches = set(args.compiled_batch) if args.compiled_batch else set(batches)
+    obs_modes = args.obs
+    passes = args.battle_pass
+    workloads = args.workload
     pieces = oracle_pieces(args.size) if "oracle" in workloads else []
     print(f"quest.batched speed: size={args.size} device={device} torch={torch.__version__} "
           f"threads={torch.get_num_threads()}", flush=True)
@@ -277,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.compile_mode:
         compile_kwargs["mode"] = args.compile_mode
     if args.inductor_options:
-        compile_kwargs["options"] = json.loads(args.inductor_options)
+        compile_kwargs["options"] = args.inductor_options
     if args.ab:
         ab = {}
         for obs_mode in obs_modes:
