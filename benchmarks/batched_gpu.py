@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from _args import positive_float
 
 GOAL = 50_000_000
 DEFAULT_PLAN = ("symbolic:eager:1048576,symbolic:compiled:1048576,symbolic:eager:65536,symbolic:compiled:65536,"
@@ -81,10 +82,13 @@ def main(argv: list[str] | None = None) -> dict:
                         help="obs:kind:batch items in the order they run (kind: eager, compiled or graphs)")
     parser.add_argument("--budget-s", type=float, default=300.0,
                         help="start no measurement after this many seconds (the reference's included)")
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--seconds", type=positive_float, default=2.0, help="time per measurement")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
-    plan = parse_plan(args.plan)
+    try:
+        plan = parse_plan(args.plan)
+    except ValueError as exc:
+        parser.error(f"--plan: {exc}")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print("batched_gpu: no CUDA device here: run it on a GPU machine (benchmarks/batched_speed.py measures "

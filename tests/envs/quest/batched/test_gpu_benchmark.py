@@ -53,3 +53,10 @@ def test_without_cuda_it_exits_with_a_message(batched_gpu, capsys):
     with pytest.raises(SystemExit):
         batched_gpu.main([])
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_a_bad_plan_on_the_command_line_is_a_usage_error(batched_gpu, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        batched_gpu.main(["--device", "cpu", "--plan", "symbolic:jit:4"])
+    assert exit_.value.code == 2
+    assert "--plan: bad plan item 'symbolic:jit:4'" in capsys.readouterr().err
