@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from _args import positive_int
 
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.runlog import read_metrics
@@ -57,12 +58,13 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=("batched", "toy"), default="batched")
     parser.add_argument("--env", default="longplay/QuestMini-v0")
-    parser.add_argument("--num-envs", type=int, default=16_384)
-    parser.add_argument("--n-steps", type=int, default=32, help="rollout length per env")
-    parser.add_argument("--n-epochs", type=int, default=2)
-    parser.add_argument("--n-minibatches", type=int, default=8)
-    parser.add_argument("--iterations", type=int, default=12, help="measured PPO iterations")
-    parser.add_argument("--warmup", type=int, default=3, help="iterations left out of the measure")
+    parser.add_argument("--num-envs", type=positive_int, default=16_384)
+    parser.add_argument("--n-steps", type=positive_int, default=32, help="rollout length per env")
+    parser.add_argument("--n-epochs", type=positive_int, default=2)
+    parser.add_argument("--n-minibatches", type=positive_int, default=8)
+    parser.add_argument("--iterations", type=positive_int, default=12, help="measured PPO iterations")
+    parser.add_argument("--warmup", type=positive_int, default=3,
+                        help="iterations left out of the measure (at least the first: its rate starts the measure)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (and the engine)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -82,6 +84,10 @@ def main() -> int:
         total_steps=args.num_envs * args.n_steps * total_iterations, torch_compile=args.compile,
         eval_every=-1, checkpoint_every=10**15, progress=False, runs_dir=runs_dir, run_name="gpu",
         max_episode_steps=4096)
+    try:
+        config.validate()
+    except ValueError as exc:  # e.g. a batch that --n-minibatches does not divide
+        parser.error(str(exc))
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"device: {name}; engine: {args.engine}; env: {config.env_id}; {args.num_envs:,} envs; "
           f"batch {config.batch_size:,}; compile: {args.compile}")
