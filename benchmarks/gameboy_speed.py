@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             parser.add_argument(flag, type=type(default) if default is not None else str, default=default)
     args = Args(**vars(parser.parse_args(argv)))
+    if not 1 <= args.blocks <= args.steps:  # an empty block has no rate to divide by
+        parser.error(f"--blocks must be >= 1 and at most --steps; got --steps {args.steps} --blocks {args.blocks}")
     figures = measure(args)
     missed = report(figures)
     if args.json:
