@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _args import nonnegative_int
+
 from longplay.agents.lm.config import BudgetConfig, CheckpointConfig, LMConfig
 from longplay.agents.lm.loop import LMRun
 from longplay.agents.lm.providers import OfflineProvider
@@ -203,11 +205,14 @@ def plot(sizes: dict[str, list[int]], path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--overhead-turns", type=int, default=10_000, help="turns of the overhead run")
-    parser.add_argument("--context-turns", type=int, default=5_000, help="turns of each context run")
-    parser.add_argument("--out", default="benchmarks/results/lm_harness",
-                        help="folder for results and the plot")
+    parser.add_argument("--overhead-turns", type=nonnegative_int, default=10_000,
+                        help="turns of the overhead run (0: skip it; else at least 2)")
+    parser.add_argument("--context-turns", type=nonnegative_int, default=5_000,
+                        help="turns of each context run (0: skip them)")
+    parser.add_argument("--out", default="runs/benchmarks/lm_harness", help="folder for results and the plot")
     args = parser.parse_args(argv)
+    if args.overhead_turns == 1:  # turn 1 is reported apart: the windows would be empty
+        parser.error("--overhead-turns must be 0 or at least 2")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
