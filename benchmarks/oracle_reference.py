@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 import gymnasium as gym
+from _args import positive_int
 
 import longplay.envs  # noqa: F401  (registers the ids)
 from longplay.agents.baselines import ExplorerAgent, RandomAgent
@@ -47,9 +48,9 @@ class Args:
 def parse_args() -> Args:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 worlds per size, 10,000 baseline steps")
-    parser.add_argument("--seeds", type=int, default=None, help="procedural worlds per size")
-    parser.add_argument("--baseline-steps", type=int, default=None, help="steps per baseline run")
-    parser.add_argument("--baseline-seeds", type=int, default=None, help="baseline runs per agent")
+    parser.add_argument("--seeds", type=positive_int, default=None, help="procedural worlds per size")
+    parser.add_argument("--baseline-steps", type=positive_int, default=None, help="steps per baseline run")
+    parser.add_argument("--baseline-seeds", type=positive_int, default=None, help="baseline runs per agent")
     ns = parser.parse_args()
     args = Args(seeds=3, baseline_steps=10_000, baseline_seeds=3) if ns.quick else Args()
     if ns.seeds is not None:

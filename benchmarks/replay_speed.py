@@ -30,6 +30,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _args import positive_int
 from _checks import finish
 
 from longplay.replays.reader import ReplayReader
@@ -205,13 +206,14 @@ def checks(figures: dict[str, Any]) -> dict[str, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="longplay/QuestMini-v0", help="registered env id")
-    parser.add_argument("--steps", type=int, default=100_000, help="steps of the recorded run")
+    parser.add_argument("--steps", type=positive_int, default=100_000, help="steps of the recorded run")
     parser.add_argument("--env-kwargs", type=json.loads, default={}, help="JSON kwargs for gym.make")
-    parser.add_argument("--block", type=int, default=1_000, help="steps per alternating block")
-    parser.add_argument("--samples", type=int, default=200, help="random frames to time")
-    parser.add_argument("--repeats", type=int, default=3, help="side-by-side overhead trials (median reported)")
-    parser.add_argument("--keyframe-every", type=int, default=DEFAULT_KEYFRAME_EVERY)
-    parser.add_argument("--hash-every", type=int, default=None, help="fixed hash spacing (default: adaptive)")
+    parser.add_argument("--block", type=positive_int, default=1_000, help="steps per alternating block")
+    parser.add_argument("--samples", type=positive_int, default=200, help="random frames to time")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="side-by-side overhead trials (median reported)")
+    parser.add_argument("--keyframe-every", type=positive_int, default=DEFAULT_KEYFRAME_EVERY)
+    parser.add_argument("--hash-every", type=positive_int, default=None, help="fixed hash spacing (default: adaptive)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", type=Path, default=None, help="keep the replay in this folder")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")

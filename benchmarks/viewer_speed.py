@@ -42,6 +42,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _args import positive_int
 from _checks import finish
 
 TARGETS = {"run_page_s": 1.0, "frame_ms": 50.0, "compare_s": 2.0}
@@ -301,9 +302,9 @@ def checks(figures: dict[str, Any]) -> dict[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=100_000, help="steps of the big replay")
-    parser.add_argument("--runs", type=int, default=20, help="runs on the comparison page")
-    parser.add_argument("--samples", type=int, default=200, help="random frames to time")
+    parser.add_argument("--steps", type=positive_int, default=100_000, help="steps of the big replay")
+    parser.add_argument("--runs", type=positive_int, default=20, help="runs on the comparison page")
+    parser.add_argument("--samples", type=positive_int, default=200, help="random frames to time")
     parser.add_argument("--folder", type=Path, default=None, help="make (or reuse) the replays here")
     parser.add_argument("--no-browser", action="store_true", help="time over HTTP even when Chromium is there")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
