@@ -15,24 +15,28 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _args import nonnegative_int, positive_int
 
 from longplay.agents.rl.milestone_rates import RATES_SEED, milestone_rates
-from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, load_policy
+from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, CheckpointError, load_policy
 from longplay.envs.quest.batched import BatchedQuest
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="a policy or ppo-device checkpoint")
-    parser.add_argument("--episodes", type=int, default=128, help="episodes played at once (one per env)")
-    parser.add_argument("--steps", type=int, default=4096, help="steps per episode")
-    parser.add_argument("--seed", type=int, default=RATES_SEED,
+    parser.add_argument("--episodes", type=positive_int, default=128, help="episodes played at once (one per env)")
+    parser.add_argument("--steps", type=positive_int, default=4096, help="steps per episode")
+    parser.add_argument("--seed", type=nonnegative_int, default=RATES_SEED,
                         help="episode seeds are seed .. seed + episodes - 1")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    policy = load_policy(args.checkpoint, "cpu")
+    try:
+        policy = load_policy(args.checkpoint, "cpu")
+    except CheckpointError as exc:  # a missing file, or one that is not a policy
+        parser.error(f"--checkpoint: {exc}")
     engine = BatchedQuest(args.episodes, size="mini", max_episode_steps=None)
     rates = milestone_rates(policy, engine, args.steps, args.seed)
     print(f"{policy.source or args.checkpoint} (step {policy.step:,}): {args.episodes} episodes of up to "
