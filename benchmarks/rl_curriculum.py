@@ -1,6 +1,6 @@
 """The QuestMini badge curriculum as one command: five ``longplay train`` steps on one run folder, each timed.
 
-    python benchmarks/rl_curriculum.py --seed 0 [--n-epochs 2] [--threads 2] [--runs-dir runs/train]
+    python benchmarks/rl_curriculum.py --seed 0 [--n-epochs 2] [--threads 2] [--runs-dir runs]
 
 Runs the recipe of ``docs/rl.md`` ("The badge in one command") on the device-resident PPO with two PPO passes
 per rollout: step 1 the ``quest`` preset (partner, lane, a wild win) with nine in ten finished episodes started
@@ -15,7 +15,7 @@ steps), exported at the end as ``best_policy.zip`` in the run folder. Each step 
 ``longplay train`` command it runs, then timed; the table at the end gives each step's minutes, training steps/s
 and the evaluation milestones at its end, and ``curriculum.json`` in the run folder keeps them. Run again with
 the same arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses
-at most a checkpoint interval).
+at most a checkpoint interval). The run folder is ``RUNS_DIR/train/RUN_NAME`` (``runs/train/curriculum__seed0``).
 
 ``--scale`` multiplies every step's budget (0.01 for a smoke run). The run folder can then be charted:
 ``python benchmarks/rl_learning.py --from-runs RUN_DIR``; ``python benchmarks/rl_policy_milestones.py
@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _args import nonnegative_int, positive_float, positive_int
 
 from longplay.agents.rl.policy_agent import load_policy, save_policy
 
@@ -73,14 +76,18 @@ def last_evaluation(run_dir: Path, after: int) -> dict[str, float] | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-epochs", type=int, default=2, help="PPO passes over each rollout (every step)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every step's env steps")
-    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--n-epochs", type=positive_int, default=2, help="PPO passes over each rollout (every step)")
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch threads")
+    parser.add_argument("--scale", type=positive_float, default=1.0, help="multiplies every step's env steps")
+    parser.add_argument("--runs-dir", default="runs", help="the run folder is RUNS_DIR/train/RUN_NAME")
     parser.add_argument("--run-name", default=None, help="default: curriculum__seedN")
-    parser.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (0: all, one per 1M)")
+    parser.add_argument("--keep-checkpoints", type=nonnegative_int, default=3,
+                        help="checkpoints kept (0: all, one per 1M)")
     args = parser.parse_args()
+    if STEPS[0][0] * 1_000_000 * args.scale < BATCH:  # each step stops at its last whole rollout: none at all
+        parser.error(f"--scale {args.scale:g} leaves step 1 less than one rollout ({BATCH:,} env steps), so no step "
+                     f"would run; use at least {math.ceil(BATCH / (STEPS[0][0] * 100)) / 10_000:g}")
 
     name = args.run_name or f"curriculum__seed{args.seed}"
     run_dir = Path(args.runs_dir) / "train" / name
