@@ -31,6 +31,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from _args import nonnegative_int, positive_int
+
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.evaluation import EVAL_SEED, read_evals
 
@@ -201,21 +203,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--learner", choices=("auto", "ppo", "ppo-device"), default="auto")
-    parser.add_argument("--steps", type=int, default=1_310_720, help="training env steps per run")
+    parser.add_argument("--steps", type=positive_int, default=1_310_720, help="training env steps per run")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--num-envs", type=int, default=0, help="0: 512 for ppo-device, 8 for ppo")
-    parser.add_argument("--n-steps", type=int, default=0, help="rollout length (0: 32 for ppo-device, 128 for ppo)")
-    parser.add_argument("--epochs", type=int, default=4, help="PPO epochs over each rollout")
+    parser.add_argument("--num-envs", type=nonnegative_int, default=0, help="0: 512 for ppo-device, 8 for ppo")
+    parser.add_argument("--n-steps", type=nonnegative_int, default=0,
+                        help="rollout length (0: 32 for ppo-device, 128 for ppo)")
+    parser.add_argument("--epochs", type=positive_int, default=4, help="PPO epochs over each rollout")
     parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (annealed to 0)")
     parser.add_argument("--buttons", default="up,down,left,right,a,b",
                         help="the buttons the policy presses ('' for all eight)")
     parser.add_argument("--episode-steps", type=int, default=2048,
                         help="training episode length: the oracle needs 900 to 5,500 steps for the badge")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU run at a larger --steps")
-    parser.add_argument("--eval-every", type=int, default=262_144)
-    parser.add_argument("--eval-steps", type=int, default=4096, help="evaluation episode length")
-    parser.add_argument("--eval-episodes", type=int, default=2, help="evaluation episodes each time (seeds differ)")
-    parser.add_argument("--workers", type=int, default=2, help="runs trained at once")
+    parser.add_argument("--eval-every", type=positive_int, default=262_144,
+                        help="training env steps between evaluations (and checkpoints)")
+    parser.add_argument("--eval-steps", type=positive_int, default=4096, help="evaluation episode length")
+    parser.add_argument("--eval-episodes", type=positive_int, default=2,
+                        help="evaluation episodes each time (seeds differ)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="runs trained at once")
     parser.add_argument("--runs-dir", default="runs/benchmarks/learning")
     parser.add_argument("--out", default="runs/benchmarks")
     parser.add_argument("--rewards", default="sparse,shaped", help="which runs: sparse, shaped or both")
@@ -230,16 +235,27 @@ def main() -> None:
     args = parser.parse_args()
     if args.learner == "auto":
         args.learner = "ppo-device" if batched_engine_installed() else "ppo"
-    seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        seeds = [nonnegative_int(s) for s in args.seeds.split(",")]
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"--seeds: {exc}")
     rewards = [r for r in args.rewards.split(",") if r]
     if not rewards or any(r not in REWARDS for r in rewards):
         parser.error(f"--rewards takes {', '.join(REWARDS)}")
     start = time.perf_counter()
     if args.from_runs:
+        missing = [d for d in args.from_runs if not (Path(d) / "config.json").is_file()]
+        if missing:
+            parser.error(f"--from-runs: {missing[0]} is not a longplay train run folder (no config.json)")
         runs = [read_run(d) for d in args.from_runs]
         print(f"{len(runs)} runs read from their folders")
     else:
         configs = [run_config(reward, seed, args) for reward in rewards for seed in seeds]
+        try:  # here, not in a worker process's traceback
+            for config in configs:
+                config.validate()
+        except ValueError as exc:
+            parser.error(str(exc))
         print(f"{len(configs)} runs of {args.steps:,} steps ({args.learner}), {args.workers} at a time")
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             runs = list(pool.map(train_one, configs))
