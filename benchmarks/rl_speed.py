@@ -41,6 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _args import nonnegative_int, positive_int
+
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.runlog import read_metrics
 
@@ -235,11 +237,11 @@ def network(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=6, help="PPO updates per row")
-    parser.add_argument("--n-steps", type=int, default=64, help="rollout length per env")
-    parser.add_argument("--n-epochs", type=int, default=4)
+    parser.add_argument("--iterations", type=positive_int, default=6, help="PPO updates per row")
+    parser.add_argument("--n-steps", type=positive_int, default=64, help="rollout length per env")
+    parser.add_argument("--n-epochs", type=positive_int, default=4)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=nonnegative_int, default=1, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--compile", action="store_true",
                         help="--torch-compile for the batched-engine rows and ppo-device (the engine's step; on "
                              "CUDA also the ppo-device network)")
@@ -249,9 +251,17 @@ def main() -> None:
                         help="time the policy network's minibatch update with each grid backward instead")
     parser.add_argument("--passes", default="",
                         help="comma-separated PPO pass counts: time the badge recipe's setting with each instead")
-    parser.add_argument("--rounds", type=int, default=3, help="--passes: interleaved rounds")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="--passes: interleaved rounds")
     args = parser.parse_args()
+    labels = [row[0] for row in ROWS]
+    unknown = [r.strip() for r in args.rows.split(",") if r.strip() and r.strip() not in labels]
+    if unknown:
+        parser.error(f"--rows: no row {unknown[0]!r}; the rows: {', '.join(labels)}")
     if args.passes:
+        try:
+            [positive_int(n) for n in args.passes.split(",")]
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"--passes: {exc}")
         passes(args)
         return
     if args.network:
