@@ -5,8 +5,8 @@ The grid: the offline model (no network, no key) on ``QuestMini-v0``, scaffolds 
 0-7, ``--steps`` button presses each. Every configuration runs the same cells into a fresh folder through the
 same :class:`~longplay.agents.sweep.scheduler.Scheduler` the command uses; the time is from the first
 submission to the last result (worker start-up included: it is part of what a user waits for). Ray's own
-start (``ray.init``) is timed apart. A serial run in this process (``--workers 0``) is the reference with no
-worker processes at all.
+start (``ray.init``) is timed apart. A serial run in this process (``inline``, as ``longplay sweep --workers 0``
+runs a grid) is the reference with no worker processes at all.
 
 Run::
 
@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _args import positive_int
 
 from longplay.agents.sweep.backends import InlineBackend, LocalBackend, RayBackend
 from longplay.agents.sweep.grid import parse_grid
@@ -68,11 +70,17 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=400, help="button presses per cell (default 400)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration, interleaved (default 3)")
+    parser.add_argument("--steps", type=positive_int, default=400, help="button presses per cell (default 400)")
+    parser.add_argument("--repeat", type=positive_int, default=3,
+                        help="runs of each configuration, interleaved (default 3)")
     parser.add_argument("--no-ray", action="store_true", help="skip Ray")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
+    if not args.no_ray:
+        try:
+            import ray
+        except ImportError:
+            parser.error('Ray is not installed (pip install -e ".[distributed]"); --no-ray times the local pool only')
     cells = grid_cells(args.steps)
     plan = [("inline", 0), ("local", 1), ("local", 2)] + ([] if args.no_ray else [("ray", 1), ("ray", 2)])
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in plan}
@@ -81,8 +89,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sweep-scaling-") as tmp:
         root = Path(tmp)
         if not args.no_ray:
-            import ray
-
             start = time.perf_counter()
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
             ray_init_s = round(time.perf_counter() - start, 2)
