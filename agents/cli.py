@@ -9,6 +9,7 @@ import argparse
 import ast
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,7 @@ class CliError(Exception):
 
 def run_command(command: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Runs a parsed command: its exit code, 2 after printing a :class:`CliError` as one line, 130 when
-    interrupted."""
+    interrupted, 141 when the reader of its output went away."""
     try:
         return int(command(args) or 0)
     except CliError as exc:
@@ -33,6 +34,9 @@ def run_command(command: Callable[[argparse.Namespace], int | None], args: argpa
     except KeyboardInterrupt:
         print("longplay: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output left (longplay sweep --dry-run | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141  # as a process killed by SIGPIPE
 
 
 def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -79,3 +79,18 @@ def test_play_text_from_stdin() -> None:
                             input="sssj\nq\n", capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "keys:" in result.stdout
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    # longplay sweep --dry-run | head: the reader leaves while the command still prints
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom longplay.agents.cli import run_command\n"
+            "def flood(args):\n    for _ in range(100_000):\n        print('x' * 100)\n"
+            "sys.exit(run_command(flood, None))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"x" * 100 + b"\n"
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 141
+    assert proc.stderr.read() == b""  # no traceback, no "Exception ignored" at exit
