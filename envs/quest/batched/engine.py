@@ -292,8 +292,16 @@ class BatchedQuest:
         self._all_fn, self._observe_fn = self._battle_all, self._observe
 
     # ------------------------------------------------------------------------------------------ API
-    def reset(self, seed: int = 0) -> dict[str, torch.Tensor]:
-        """Starts every env's first episode (env ``i`` with reference seed ``seed + i``); returns obs."""
+    def reset(self, seed: int | None = 0) -> dict[str, torch.Tensor]:
+        """Starts every env's first episode (env ``i`` with reference seed ``seed + i``); returns obs.
+
+        ``seed``: an int in ``0 .. 2**62`` (the seeds ``seed + i + k * num_envs`` stay within int64), or
+        ``None`` for one drawn at random.
+        """
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= 2**62:
+            raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
         self.base_seed.fill_(int(seed))
         self.episode.zero_()
         everyone = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
@@ -315,6 +323,8 @@ class BatchedQuest:
             raise ValueError(f"expected actions of shape ({self.num_envs},), one per env, got {tuple(actions.shape)}")
         if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
             raise TypeError(f"actions must be integers (button indices), got dtype {actions.dtype}")
+        if actions.dtype == torch.int64:  # the step casts to int32: 2**32 must not wrap round to button 0
+            actions = actions.clamp(-1, NUM_BUTTONS)  # every value outside the buttons presses nothing
         *out, box = self._step_fn(actions)
         if box is not None:  # the battle passes have written theirs
             box.apply(self.state)

@@ -227,6 +227,29 @@ def test_float_or_bool_actions_are_refused(mini, dtype) -> None:
         b.step(torch.ones(3, dtype=dtype))
 
 
+def test_actions_beyond_int32_press_nothing(mini) -> None:
+    """The step casts actions to int32: 2**32 wrapped round to button 0 (up), 2**32 + 4 to A."""
+    wide, none = BatchedQuest(3, worlds=[mini]), BatchedQuest(3, worlds=[mini])
+    wide.reset(seed=4), none.reset(seed=4)
+    for _ in range(3):
+        wide.step(torch.tensor([2**32, 2**32 + 4, -(2**40)]))
+        none.step(torch.full((3,), -1))
+    assert all(torch.equal(t, none.state.tensors()[name]) for name, t in wide.state.tensors().items())
+
+
+@pytest.mark.parametrize("seed", [-1, 2**62 + 1, 1.5, True, "3"])
+def test_bad_reset_seeds_are_refused(mini, seed) -> None:
+    b = BatchedQuest(2, worlds=[mini])
+    with pytest.raises(ValueError, match="invalid seed"):
+        b.reset(seed=seed)
+
+
+def test_reset_without_a_seed_draws_one(mini) -> None:
+    b = BatchedQuest(2, worlds=[mini])
+    b.reset(seed=None)
+    assert 0 <= int(b.base_seed.max()) < 2**31
+
+
 def test_frame_uses_the_engine_palette(mini) -> None:
     """``frame(i)`` (and so the adapters' ``render``/``get_images``) drew the default palette whatever the
     engine's ``palette``, so it differed from the pixel observation."""
