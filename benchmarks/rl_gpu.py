@@ -76,7 +76,12 @@ def main() -> int:
         from longplay.agents.rl.toy import register_toy
 
         args.env = register_toy()
-    runs_dir = tempfile.mkdtemp(prefix="rl_gpu_")
+    with tempfile.TemporaryDirectory(prefix="rl_gpu_") as runs_dir:  # the run's checkpoint and logs: not kept
+        return measure(args, parser, runs_dir)
+
+
+def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir: str) -> int:
+    """Measures the engine alone, then PPO training, with the run's files in ``runs_dir``."""
     total_iterations = args.warmup + args.iterations
     config = TrainConfig(
         env_id=args.env, learner="ppo-device", vec_env=args.engine, num_envs=args.num_envs,
