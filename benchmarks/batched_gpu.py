@@ -55,6 +55,13 @@ def parse_plan(text: str) -> list[tuple[str, str, int]]:
     return plan
 
 
+def graph_breaks() -> dict[str, int]:
+    """Dynamo's graph breaks so far, by reason (a compiled step should have none)."""
+    from torch._dynamo.utils import counters
+
+    return dict(counters["graph_break"])
+
+
 def measure(obs: str, kind: str, batch: int, size: str, device: torch.device, seconds: float) -> float:
     """Env steps/s of one plan item (random presses; compilation and warm-up left out of the time)."""
     import batched_speed
@@ -121,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(row)
             continue
         t0 = time.perf_counter()
+        breaks = dict(graph_breaks())
         try:
             rate = measure(obs, kind, batch, args.size, device, args.seconds)
         except Exception as exc:  # out of memory at the largest batches; CUDA graphs that fail
@@ -128,8 +136,14 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {obs:8s} {kind:8s} {batch:>9,}: failed ({row['failed']})", flush=True)
         else:
             row.update(rate=rate, ratio=rate / reference[obs], seconds=time.perf_counter() - t0)
+            new = {reason: n - breaks.get(reason, 0) for reason, n in graph_breaks().items()
+                   if n > breaks.get(reason, 0)}
+            note = ""
+            if new:  # a compiled step split in pieces: slower than it should be (another torch, say)
+                row["graph_breaks"] = new
+                note = f"; {sum(new.values())} graph breaks: {next(iter(new))[:120]}"
             print(f"  {obs:8s} {kind:8s} {batch:>9,}: {rate:>15,.0f} env steps/s = {row['ratio']:,.1f}x the "
-                  f"reference ({row['seconds']:.0f} s with setup and compiling)", flush=True)
+                  f"reference ({row['seconds']:.0f} s with setup and compiling{note})", flush=True)
         finally:
             if device.type == "cuda":
                 torch.cuda.empty_cache()

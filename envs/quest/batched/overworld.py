@@ -45,6 +45,9 @@ from longplay.envs.quest.constants import (
 )
 
 _A, _START = 4, 6
+# the entity kinds as ints: iterating the enum class inside the step is a graph break for torch.compile in
+# torch 2.11 (dynamo cannot trace ``EnumType.__iter__``), and with fullgraph=True an error
+_ENTITY_KINDS = tuple(int(k) for k in EntityKind)
 _OPPOSITE = (DIR.DOWN, DIR.UP, DIR.RIGHT, DIR.LEFT)
 
 
@@ -142,7 +145,7 @@ def press(s: BatchedState, cx: Ctx, mask: torch.Tensor, button: torch.Tensor, rn
     kind = r[:, E_["kind"]]
     act = press_a & (e_target != cx.dummy)
     done_e = s.done.gather(1, e_target.long()[:, None]).squeeze(1)
-    is_ = {int(k): act & (kind == int(k)) for k in EntityKind}
+    is_ = {k: act & (kind == k) for k in _ENTITY_KINDS}
     party_full = s.party_count >= PARTY_SIZE
     capsule = is_[EK.CAPSULE] & ~party_full
     trainer_fight = is_[EK.TRAINER] & ~done_e & able
