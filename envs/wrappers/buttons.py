@@ -62,5 +62,8 @@ class ButtonSubset(gym.ActionWrapper):
         self.action_space = spaces.Discrete(len(ids))
 
     def action(self, action: Any) -> int:
-        """The env's action for the policy's ``action``."""
-        return self.buttons[int(action)]
+        """The env's action for the policy's ``action``; raises ``ValueError`` outside ``0..len(buttons) - 1``."""
+        index = int(action)
+        if not 0 <= index < len(self.buttons):  # -1 would index the tuple from the end and press a button
+            raise ValueError(f"invalid action {action!r}; valid: 0..{len(self.buttons) - 1}")
+        return self.buttons[index]

@@ -41,3 +41,12 @@ def test_button_subset_checks_what_both_learners_press() -> None:
     for bad, n in (("noop", 8), ((), 8), ((0,), None)):
         with pytest.raises(ValueError, match="not a non-empty subset of the env's"):
             button_subset(bad, n)
+
+
+@pytest.mark.parametrize("action", [-1, 2, 3])
+def test_an_action_outside_the_subset_is_refused(action: int) -> None:
+    """Like the env's own ``step``: -1 once pressed the subset's last button, 2 was an IndexError."""
+    env = ButtonSubset(gym.make("longplay/QuestMini-v0"), "down,right")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"invalid action .*; valid: 0\.\.1"):
+        env.step(action)
