@@ -12,6 +12,7 @@ policy always sees exactly the observations it was trained on.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import gymnasium as gym
@@ -30,17 +31,26 @@ def preprocess_pixels(frame: np.ndarray, grayscale: bool = True, downsample: int
     if grayscale and frame.shape[-1] == 3:
         frame = ((frame[..., 0].astype(np.uint16) * 77 + frame[..., 1].astype(np.uint16) * 150
                   + frame[..., 2].astype(np.uint16) * 29) >> 8).astype(np.uint8)[..., None]
+    _check_downsample(downsample, frame.shape)
     if downsample > 1:
         h, w, c = frame.shape
-        if h % downsample or w % downsample:
-            raise ValueError(f"invalid downsample {downsample}: must divide the frame size {h}x{w}")
         frame = frame.reshape(h // downsample, downsample, w // downsample, downsample, c).mean(
             axis=(1, 3), dtype=np.float32).astype(np.uint8)
     return frame
 
 
+def _check_downsample(downsample: Any, shape: tuple[int, ...]) -> None:
+    """Raises ``ValueError`` (one line) unless ``downsample`` is an integer >= 1 dividing H and W of ``shape``."""
+    h, w = shape[0], shape[1]
+    if isinstance(downsample, bool) or not isinstance(downsample, numbers.Integral) or downsample < 1 \
+            or h % downsample or w % downsample:
+        raise ValueError(f"invalid downsample {downsample!r}: must be an integer >= 1 that divides the frame size "
+                         f"{h}x{w}")
+
+
 def preprocessed_shape(shape: tuple[int, ...], grayscale: bool, downsample: int) -> tuple[int, int, int]:
     """The shape :func:`preprocess_pixels` gives for a frame of ``shape`` (H, W, C)."""
+    _check_downsample(downsample, shape)
     h, w, c = shape
     return h // downsample, w // downsample, 1 if grayscale and c == 3 else c
 
@@ -67,8 +77,8 @@ class FrameStacker:
     """
 
     def __init__(self, k: int) -> None:
-        if k < 1:
-            raise ValueError(f"invalid frame stack {k}; must be >= 1")
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"invalid frame stack {k!r}; must be an integer >= 1")
         self.k = k
         self._stack: np.ndarray | None = None
         self._channels = 0

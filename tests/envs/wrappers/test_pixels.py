@@ -106,3 +106,21 @@ def test_frame_stacker_and_dict_pixels() -> None:
         FrameStacker(0)
     with pytest.raises(ValueError, match="downsample"):
         preprocess_pixels(np.zeros((10, 10, 3), np.uint8), True, 3)
+
+
+@pytest.mark.parametrize("downsample", [7, 0, -2, 2.0, True])
+def test_a_bad_downsample_is_refused_when_the_wrapper_is_made(downsample: Any) -> None:
+    """7 (not dividing 144x160) used to give a (20, 22, 1) space and fail only at reset; 0 was a
+    ZeroDivisionError, -2 a numpy error, 2.0 a Box error, True a silent 1."""
+    env = LongplayEnv(NoiseGame(), obs_mode="pixels")
+    with pytest.raises(ValueError, match=r"invalid downsample .*: must be an integer >= 1 that divides .*144x160"):
+        PixelPreprocess(env, True, downsample)
+    with pytest.raises(ValueError, match="invalid downsample"):
+        preprocess_pixels(np.zeros((144, 160, 3), np.uint8), True, downsample)
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
+def test_a_bad_frame_stack_is_refused(k: Any) -> None:
+    """2.5 used to be a Box error, True a silent stack of 1."""
+    with pytest.raises(ValueError, match=r"invalid frame stack .*; must be an integer >= 1"):
+        StackFrames(LongplayEnv(NoiseGame(), obs_mode="pixels"), k)
