@@ -35,6 +35,7 @@ no terms (or all weights 0) the wrapper returns the env's reward unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -98,6 +99,23 @@ class ShapingWeights:
     """Divisor of the level reward beyond ``level_cap`` (PokemonRedExperiments v2 uses 22 and 4)."""
     scale: float = 1.0
     """Multiplies every term (the ``reward_scale`` of the Pokemon Red projects)."""
+
+    def __post_init__(self) -> None:
+        # Refused here rather than found mid-training: a negative decay divides by zero (or pays a complex
+        # number), a slope of 0 divides by zero, a NaN or infinite weight turns every reward into one.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name not in ("level_cap", "stage_level") and not math.isfinite(value):
+                raise ValueError(f"invalid shaping {f.name}={value!r}; use a finite number")
+        for name in ("novelty_decay", "map_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"invalid shaping {name}={getattr(self, name)!r}; use a number >= 0")
+        if self.level_slope_after_cap <= 0:
+            raise ValueError(f"invalid shaping level_slope_after_cap={self.level_slope_after_cap!r}; use a number > 0")
+        if self.level_cap is not None and self.level_cap < 0:
+            raise ValueError(f"invalid shaping level_cap={self.level_cap!r}; use an int >= 0 or none")
+        if self.stage_level < 0:
+            raise ValueError(f"invalid shaping stage_level={self.stage_level!r}; use an int >= 0")
 
     def enabled(self) -> bool:
         """True when any term pays something."""

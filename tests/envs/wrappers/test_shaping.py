@@ -254,3 +254,20 @@ def test_stage_level_makes_every_map_and_tile_new_once_the_lead_is_strong() -> N
     assert [info["shaping"]["map"] for _, info in plain] == [1.0, 0.0, 0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="stage_level"):
         parse_shaping("quest,stage_level=-2")
+
+
+@pytest.mark.parametrize("spec", ["novelty=nan", "novelty=inf", "scale=nan", "novelty_decay=-1", "map_decay=-0.5",
+                                  "level_slope_after_cap=0", "level_slope_after_cap=-4", "level_cap=-3"])
+def test_weights_that_break_the_arithmetic_are_refused(spec: str) -> None:
+    """A negative decay once divided by zero on a tile's second episode (then paid complex rewards), a slope
+    of 0 divided by zero past the cap, a NaN weight made every reward NaN; now one-line ValueErrors."""
+    name = spec.split("=")[0]
+    with pytest.raises(ValueError, match=f"invalid shaping {name}") as info:
+        parse_shaping(spec)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match=f"invalid shaping {name}"):
+        parse_shaping({name: float(spec.split("=")[1])})
+
+
+def test_negative_term_weights_stay_valid() -> None:
+    assert parse_shaping("death=-1,novelty=-0.1").novelty == -0.1
