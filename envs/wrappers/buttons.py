@@ -47,7 +47,7 @@ def button_subset(buttons: str | tuple[int, ...], n: int | None) -> tuple[int, .
     return ids
 
 
-class ButtonSubset(gym.ActionWrapper):
+class ButtonSubset(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     """The env with ``Discrete(len(buttons))`` actions: action ``i`` presses ``buttons[i]``.
 
     Args:
@@ -56,7 +56,8 @@ class ButtonSubset(gym.ActionWrapper):
     """
 
     def __init__(self, env: gym.Env, buttons: str | tuple[int, ...]) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, buttons=buttons)
+        gym.ActionWrapper.__init__(self, env)
         ids = button_subset(buttons, getattr(env.action_space, "n", None))
         self.buttons = ids
         self.action_space = spaces.Discrete(len(ids))

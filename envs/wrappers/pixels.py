@@ -55,11 +55,12 @@ def preprocessed_shape(shape: tuple[int, ...], grayscale: bool, downsample: int)
     return h // downsample, w // downsample, 1 if grayscale and c == 3 else c
 
 
-class PixelPreprocess(gym.ObservationWrapper):
+class PixelPreprocess(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Applies :func:`preprocess_pixels` to a ``pixels`` observation (a bare Box or the ``pixels`` key)."""
 
     def __init__(self, env: gym.Env, grayscale: bool = True, downsample: int = 2) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, grayscale=grayscale, downsample=downsample)
+        gym.ObservationWrapper.__init__(self, env)
         self.grayscale, self.downsample = grayscale, downsample
         self.observation_space = _map_pixels_space(
             env.observation_space,
@@ -99,11 +100,12 @@ class FrameStacker:
         return self._stack.copy()
 
 
-class StackFrames(gym.Wrapper):
+class StackFrames(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Stacks the last ``k`` pixel observations along the channel axis (a bare Box or the ``pixels`` key)."""
 
     def __init__(self, env: gym.Env, k: int = 3) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, k=k)
+        gym.Wrapper.__init__(self, env)
         self.stacker = FrameStacker(k)
         self.observation_space = _map_pixels_space(
             env.observation_space,

@@ -291,7 +291,7 @@ class _Tracker:
         return parts
 
 
-class RewardShaping(gym.Wrapper):
+class RewardShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Adds dense shaping terms to a longplay env's milestone reward (see the module docstring).
 
     Args:
@@ -301,13 +301,16 @@ class RewardShaping(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, weights: str | Mapping[str, float] | ShapingWeights = "quest") -> None:
-        super().__init__(env)
+        gym.Wrapper.__init__(self, env)
         game = getattr(env.unwrapped, "game", None)
         if not isinstance(game, Game):
             raise ValueError("RewardShaping needs a longplay env (env.unwrapped.game is a Game); "
                              f"got {env.unwrapped}")
         self.game: Game = game
         self.weights = parse_shaping(weights)
+        # Recorded in ``env.spec`` (so ``gym.make(env.spec)`` and ``check_env`` rebuild the wrapper), JSON-able.
+        gym.utils.RecordConstructorArgs.__init__(
+            self, weights=weights if isinstance(weights, str) else self.weights.as_dict())
         self._tracker: _Tracker | None = None
         self._episode = dict.fromkeys(TERMS, 0.0)
         self._visits: dict[tuple[int, int, int, int], int] = {}  # novelty_decay's counts, across episodes

@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 
-class StaggerFirstEpisode(gym.Wrapper):
+class StaggerFirstEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Truncates the first episode after ``first_length`` steps (drawn uniformly from 1 to ``limit``).
 
     Args:
@@ -31,7 +31,8 @@ class StaggerFirstEpisode(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, limit: int, seed: int) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, limit=limit, seed=seed)
+        gym.Wrapper.__init__(self, env)
         if limit < 1:
             raise ValueError(f"StaggerFirstEpisode needs a time limit of at least 1 step, got {limit}")
         self.first_length = int(np.random.default_rng(seed).integers(1, limit + 1))
