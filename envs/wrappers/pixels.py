@@ -107,9 +107,11 @@ class StackFrames(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, k=k)
         gym.Wrapper.__init__(self, env)
         self.stacker = FrameStacker(k)
+        # The input's bounds and dtype, repeated along the channel axis (a float Box stays a float Box).
         self.observation_space = _map_pixels_space(
             env.observation_space,
-            lambda s: spaces.Box(0, 255, (*s.shape[:-1], s.shape[-1] * k), np.uint8))
+            lambda s: spaces.Box(np.concatenate([s.low] * k, axis=-1), np.concatenate([s.high] * k, axis=-1),
+                                 dtype=s.dtype))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Resets the env and fills the stack with the first frame."""

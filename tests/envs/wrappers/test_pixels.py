@@ -124,3 +124,15 @@ def test_a_bad_frame_stack_is_refused(k: Any) -> None:
     """2.5 used to be a Box error, True a silent stack of 1."""
     with pytest.raises(ValueError, match=r"invalid frame stack .*; must be an integer >= 1"):
         StackFrames(LongplayEnv(NoiseGame(), obs_mode="pixels"), k)
+
+
+def test_stacked_space_keeps_the_input_dtype_and_bounds() -> None:
+    """The stacked space was always uint8 0..255: over a float Box its observations were not in it."""
+    import gymnasium as gym
+
+    env = StackFrames(gym.wrappers.DtypeObservation(LongplayEnv(NoiseGame(), obs_mode="pixels"), np.float32), 2)
+    assert env.observation_space.dtype == np.float32 and env.observation_space.shape == (144, 160, 6)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs) and env.observation_space.contains(env.step(0)[0])
+    plain = StackFrames(LongplayEnv(NoiseGame(), obs_mode="pixels"), 2).observation_space
+    assert plain == spaces.Box(0, 255, (144, 160, 6), np.uint8)
