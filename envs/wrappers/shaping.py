@@ -334,9 +334,9 @@ class RewardShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Steps the env; the reward is the milestone reward plus every term (each also in ``info``)."""
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if self._tracker is None:
+        if self._tracker is None:  # checked first: the env must not advance on a step that is refused
             raise RuntimeError("call reset() before step()")
+        obs, reward, terminated, truncated, info = self.env.step(action)
         parts = self._tracker.step(*self._state_and_stage(info)) if self.weights.enabled() \
             else dict.fromkeys(TERMS, 0.0)
         for name, value in parts.items():

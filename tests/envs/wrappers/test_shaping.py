@@ -271,3 +271,11 @@ def test_weights_that_break_the_arithmetic_are_refused(spec: str) -> None:
 
 def test_negative_term_weights_stay_valid() -> None:
     assert parse_shaping("death=-1,novelty=-0.1").novelty == -0.1
+
+
+def test_a_step_before_reset_is_refused_without_moving_the_game() -> None:
+    """The wrapper raised only after stepping the env, so the refused step had pressed a button."""
+    env = _env("novelty")
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+    assert env.unwrapped.game.i == 0
