@@ -6,6 +6,9 @@
 * :mod:`longplay.envs.wrappers.buttons`: the policy presses a subset of the buttons.
 * :mod:`longplay.envs.wrappers.stagger`: the first episode ends after a random number of steps, so the envs
   of a vector do not stay in lockstep.
+
+Like Gymnasium's own wrappers, each records its arguments in ``env.spec``: ``gym.make(env.spec)`` rebuilds the
+whole stack and ``check_env`` can check a wrapped env with its render check.
 """
 
 from longplay.envs.wrappers.buttons import BUTTON_IDS, ButtonSubset, parse_buttons
