@@ -1071,6 +1071,8 @@ class OracleAgent:
         """The party member that should lead (0: the lead stays). While a member trains, it leads on its
         training grounds; on other wild maps the strongest member leads (an escort: the trainee could not
         handle the wild creatures there); elsewhere nobody swaps."""
+        if not s.party:  # no partner yet (a game taken over early): nobody to assess or to lead
+            return 0
         assessment = self._assess(s)
         if assessment.ready or assessment.trainee < 0:
             return 0

@@ -230,6 +230,28 @@ def test_deterministic() -> None:
     assert first["stats"] == second["stats"]
 
 
+def test_takes_over_before_the_partner_behind_a_trainer() -> None:
+    """Taking over a game with no partner yet, from a spot whose way back to the capsule crosses a trainer's
+    sight (small world 103: the gym), the oracle walks back and gets its partner; it crashed in its team
+    assessment before (``min()`` over an empty party), e.g. after random presses or parity noise."""
+    env = gym.make("longplay/Quest-v0", max_episode_steps=None)
+    obs, info = env.reset(seed=103)
+    game = env.unwrapped.game
+    gym_map = next(m.index for m in game.world.maps if m.kind == MapKind.GYM)
+    s = game.raw
+    s.map, s.x, s.y = gym_map, 1, 2
+    agent = OracleAgent()
+    agent.reset(env, obs, info, 103)
+    agent.step_now = agent._plan_step(s)
+    assert agent._threats(s), "the way back to the capsule crosses a trainer's sight"
+    for _ in range(2000):
+        obs, _, _, _, info = env.step(agent.act(obs, info))
+        if s.party:
+            break
+    assert s.party, "the oracle got its partner"
+    env.close()
+
+
 def _check_milestone_order(result: dict) -> None:
     """Where the design orders milestones, the steps follow: leaving the house before the partner, badges in
     order, the elites in order, and the finish last of all."""
