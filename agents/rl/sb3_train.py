@@ -68,13 +68,14 @@ def make_train_env(config: TrainConfig, rank: int = 0) -> gym.Env:
     kwargs = dict(config.env_kwargs)
     kwargs["obs_mode"] = config.obs_mode
     env = gym.make(config.env_id, max_episode_steps=config.max_episode_steps, **kwargs)
+    if config.max_episode_steps:  # spread the envs' episode ends (a vector started together stays in lockstep)
+        # inside the shaping: a first episode cut short still ends there, with its shaping sums logged
+        env = StaggerFirstEpisode(env, config.max_episode_steps, seed=config.seed * 100_003 + rank)
     weights = parse_shaping(config.shaping)
     if weights.enabled():
         env = RewardShaping(env, weights)
     if config.buttons:
         env = ButtonSubset(env, config.buttons)
-    if config.max_episode_steps:  # spread the envs' episode ends (a vector started together stays in lockstep)
-        env = StaggerFirstEpisode(env, config.max_episode_steps, seed=config.seed * 100_003 + rank)
     if config.obs_mode == "pixels":
         env = PixelPreprocess(env, config.grayscale, config.downsample)
         if config.frame_stack > 1:

@@ -470,3 +470,23 @@ def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path
         (obs_a, rew_a, done_a, _), (obs_b, rew_b, done_b, _) = plain.step_wait(), venv.step_wait()
         assert all(np.array_equal(obs_a[key], obs_b[key]) for key in obs_a)
         assert np.array_equal(rew_a, rew_b) and np.array_equal(done_a, done_b)
+
+
+def test_a_first_episode_cut_short_logs_its_shaping() -> None:
+    """The stagger cuts each env's first episode short; outside the shaping wrapper, that end carried no
+    ``shaping_episode``, so every env's first episode logged no shaping and no milestone return."""
+    from longplay.agents.rl.sb3_train import make_train_env
+
+    config = TrainConfig(env_id="longplay/QuestMini-v0", obs_mode="symbolic", shaping="quest", max_episode_steps=64)
+    env = make_train_env(config, rank=3)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    steps = 0
+    while True:
+        _, _, terminated, truncated, info = env.step(int(rng.integers(8)))
+        steps += 1
+        if terminated or truncated:
+            break
+    assert steps < 64  # the stagger cut it
+    assert set(info["shaping_episode"]) and "episode" in info
+    env.close()
