@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -54,3 +56,77 @@ def test_ruff_clean_and_bare_imports_banned(tmp_path: Path) -> None:
     result = subprocess.run([ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
                              "--select", "TID251", str(bad)], capture_output=True, text=True)
     assert result.returncode != 0 and "TID251" in result.stdout
+
+
+#: What only the extras install: a base install (``pip install longplay``) has none of them.
+EXTRA_MODULES = ("torch", "stable_baselines3", "tensorboard", "anthropic", "openai", "imageio", "imageio_ffmpeg",
+                 "matplotlib", "PIL", "starlette", "uvicorn", "pygame", "pyboy", "ray")
+
+#: Runs ``longplay`` commands (argv lists, JSON in argv[1]) in one process where importing any extra's module
+#: fails as it does in a base install; prints [exit code, stderr] per command as JSON.
+_BASE_INSTALL_SCRIPT = """
+import contextlib, io, json, sys
+from pathlib import Path
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+BLOCKED = set(json.loads(sys.argv[2]))
+sys.meta_path.insert(0, NotInstalled())
+from longplay.agents.cli import main
+
+results = []
+for argv in json.loads(sys.argv[1]):
+    replays = sorted(Path(sys.argv[3]).glob("*.lpr"))
+    argv = [str(replays[0]) if a == "{replay}" else a for a in argv]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+        except BaseException as exc:
+            rc = f"raised {type(exc).__name__}: {exc}"
+    results.append([rc, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_base_install_runs_the_quickstart_and_names_the_extra_of_each_other_command(tmp_path: Path) -> None:
+    """Without any extra: ``longplay run`` (oracle, offline LM) and ``verify`` work; every command that needs an
+    extra fails with one line that names it, never a traceback (nor an empty replay left behind)."""
+    runs = tmp_path / "runs"
+    common = ["--steps", "20", "--runs-dir", str(runs), "--quiet"]
+    expected: list[tuple[list[str], str | None]] = [
+        (["run", *common], None),
+        (["run", "--agent", "lm", *common], None),  # the offline model needs no SDK
+        (["verify", "{replay}"], None),
+        (["run", "--agent", "ppo", *common], "longplay[rl]"),  # the shipped policy needs torch
+        (["run", "--agent", "lm", "--provider", "anthropic", "--model", "m", *common], "longplay[lm]"),
+        (["run", "--agent", "lm", "--provider", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
+          *common], "longplay[lm]"),
+        (["run", "--set", "render_mode=human", *common], "longplay[play]"),
+        (["run", "--agent", "lm", "--set", "render_mode=human", *common], "longplay[play]"),
+        (["run", "--env", "TestCart-v0", *common], "longplay[gameboy]"),
+        (["play"], "longplay[play]"),
+        (["train", "--runs-dir", str(tmp_path / "train")], "longplay[rl]"),
+        (["export", "{replay}", "--mp4", str(tmp_path / "a.mp4")], "longplay[media]"),
+        (["export", "{replay}", "--gif", str(tmp_path / "a.gif")], "longplay[media]"),
+        (["compare", str(runs), "--out", str(tmp_path / "compare")], "longplay[media]"),
+        (["view", str(runs)], "longplay[viewer]"),
+    ]
+    env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "OPENAI_API_KEY": "test-key"}
+    result = subprocess.run([sys.executable, "-c", _BASE_INSTALL_SCRIPT, json.dumps([a for a, _ in expected]),
+                             json.dumps(EXTRA_MODULES), str(runs)], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout.splitlines()[-1])
+    for (argv, extra), (rc, err) in zip(expected, outcomes, strict=True):
+        if extra is None:
+            assert rc == 0, (argv, rc, err[-2000:])
+        else:
+            assert rc == 2 and extra in err and err.count("\n") == 1, (argv, rc, err[-2000:])
+    assert len(list(runs.glob("*.lpr"))) == 2, "a command that failed on a missing extra left a replay"

@@ -195,7 +195,11 @@ class AnthropicProvider:
 
     def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
         key = key or api_key(config, required=True)  # before the (slow) SDK import: fail fast
-        import anthropic
+        try:
+            import anthropic
+        except ImportError as exc:  # a base install: name the extra
+            raise ProviderError("config", f"the anthropic provider needs the anthropic SDK: "
+                                f"pip install 'longplay[lm]' ({exc})") from None
 
         self.config = config
         self.model = config.model
@@ -320,7 +324,11 @@ class OpenAIProvider:
     def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
         # Local servers (vLLM, Ollama, llama.cpp) take any key; OpenAI itself needs one.
         key = key or api_key(config, required=config.base_url is None) or "no-key"
-        import openai
+        try:
+            import openai
+        except ImportError as exc:  # a base install: name the extra
+            raise ProviderError("config", f"the openai provider needs the openai SDK: "
+                                f"pip install 'longplay[lm]' ({exc})") from None
 
         self.config = config
         self.model = config.model

@@ -112,7 +112,8 @@ def actor_critic_from_sb3(model: Any) -> LoadedPolicy:
 def load_policy(path: str | Path, device: str = "cpu") -> LoadedPolicy:
     """Loads a policy from any longplay checkpoint: SB3 ``.zip``, ``ppo-device`` ``.pt`` or exported policy.
 
-    Raises :class:`CheckpointError` with one line when the file is missing or not a longplay checkpoint.
+    Raises :class:`CheckpointError` with one line when the file is missing or not a longplay checkpoint, or
+    when torch (or Stable-Baselines3, for its checkpoints) is not installed.
     """
     path = Path(path)
     if not path.is_file():
@@ -123,7 +124,11 @@ def load_policy(path: str | Path, device: str = "cpu") -> LoadedPolicy:
     except zipfile.BadZipFile:
         raise CheckpointError(f"not a longplay checkpoint (not a zip or torch file): {path}") from None
     if "data" in names and "policy.pth" in names:  # Stable-Baselines3's format
-        from stable_baselines3 import PPO
+        try:
+            from stable_baselines3 import PPO
+        except ImportError as exc:  # a base install: name the extra, not a traceback
+            raise CheckpointError(f"{path} is a Stable-Baselines3 checkpoint; loading it needs the rl extra: "
+                                  f"pip install 'longplay[rl]' ({exc})") from None
 
         try:
             model = PPO.load(path, device=device)
@@ -132,7 +137,10 @@ def load_policy(path: str | Path, device: str = "cpu") -> LoadedPolicy:
         loaded = actor_critic_from_sb3(model)
         loaded.source = str(path)
         return loaded
-    import torch
+    try:
+        import torch
+    except ImportError as exc:  # a base install (the shipped policy too needs torch)
+        raise CheckpointError(f"the ppo agent needs torch: pip install 'longplay[rl]' ({exc})") from None
 
     from longplay.agents.rl.networks import ActorCritic
 
