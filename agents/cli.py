@@ -93,6 +93,13 @@ def make_env(env_id: str, kwargs: dict[str, Any]) -> Any:
 
     from longplay.envs.game import GameError
 
+    if kwargs.get("render_mode") == "human":  # its window opens at reset: fail before a replay is started
+        from longplay.envs.window import require_pygame
+
+        try:
+            require_pygame()
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
     try:
         return gym.make(env_id, **kwargs)
     except (ValueError, GameError) as exc:
@@ -292,4 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m longplay.agents.cli``: run the imported module's main, whose CliError is the one every other
+    # module raises (this ``__main__`` copy's CliError is another class, and its errors would be tracebacks).
+    from longplay.agents.cli import main as package_main
+
+    sys.exit(package_main())

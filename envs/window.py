@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 #: pygame key name -> Button value, for people playing from the keyboard.
 KEYMAP = {"up": 0, "down": 1, "left": 2, "right": 3, "x": 4, "z": 5, "return": 6, "backspace": 7}
 
 
+def require_pygame() -> Any:
+    """The ``pygame`` module; ``RuntimeError`` with one line naming the extra when it is not installed."""
+    try:
+        import pygame
+    except ImportError:
+        raise RuntimeError("a window needs pygame: pip install 'longplay[play]'") from None
+    return pygame
+
+
 class Window:
     """A pygame window scaled up from the 160x144 screen."""
 
     def __init__(self, title: str = "longplay", scale: int = 4) -> None:
-        try:
-            import pygame
-        except ImportError:
-            raise RuntimeError("a window needs pygame: pip install 'longplay[play]'") from None
+        pygame = require_pygame()
         self._pg = pygame
         pygame.init()
         self.scale = scale
