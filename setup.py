@@ -4,7 +4,11 @@ The package list is computed, never written by hand: a static list silently drop
 (and their data files) from the wheel while the editable install keeps importing them.
 """
 
+import shutil
+from pathlib import Path
+
 from setuptools import find_namespace_packages, setup
+from setuptools.command.build_py import build_py
 
 FOLDERS = ("envs", "agents", "scaffolds", "replays")
 
@@ -22,5 +26,15 @@ def _packages() -> tuple[list[str], dict[str, str]]:
     return packages, package_dir
 
 
+class CleanBuildPy(build_py):
+    """Copies the package into a fresh ``build/lib/longplay``: an in-tree build (``pip install .``, ``pip wheel .``,
+    the packaging test) reuses ``build/``, and a module deleted or renamed since the last build would otherwise
+    stay in the wheel."""
+
+    def run(self) -> None:
+        shutil.rmtree(Path(self.build_lib) / "longplay", ignore_errors=True)
+        super().run()
+
+
 packages, package_dir = _packages()
-setup(packages=packages, package_dir=package_dir)
+setup(packages=packages, package_dir=package_dir, cmdclass={"build_py": CleanBuildPy})

@@ -41,6 +41,28 @@ def test_wheel_contains_every_subpackage_and_data_file(tmp_path: Path) -> None:
     assert not any(n.startswith("longplay/tests") for n in names)
 
 
+def _pip_wheel(source: Path, out: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(out)], check=True, capture_output=True)
+    (wheel,) = out.glob("longplay-*.whl")
+    return wheel
+
+
+def test_a_module_deleted_since_the_last_in_tree_build_is_not_in_the_next_wheel(tmp_path: Path) -> None:
+    """``pip wheel .`` / ``pip install .`` reuse the checkout's ``build/``: what was deleted stays out."""
+    source = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.zip")  # the shipped checkpoint is not needed here
+    for folder in FOLDERS:
+        shutil.copytree(ROOT / folder, source / folder, ignore=ignore)
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    stale = source / "envs" / "renamed_since.py"
+    stale.write_text('"""A module a refactor removes."""\n')
+    assert "longplay/envs/renamed_since.py" in zipfile.ZipFile(_pip_wheel(source, tmp_path / "first")).namelist()
+    stale.unlink()
+    assert "longplay/envs/renamed_since.py" not in zipfile.ZipFile(_pip_wheel(source, tmp_path / "second")).namelist()
+
+
 def test_no_conftest_at_repo_root() -> None:
     assert not (ROOT / "conftest.py").exists()
 
