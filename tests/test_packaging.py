@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -61,6 +63,27 @@ def test_a_module_deleted_since_the_last_in_tree_build_is_not_in_the_next_wheel(
     assert "longplay/envs/renamed_since.py" in zipfile.ZipFile(_pip_wheel(source, tmp_path / "first")).namelist()
     stale.unlink()
     assert "longplay/envs/renamed_since.py" not in zipfile.ZipFile(_pip_wheel(source, tmp_path / "second")).namelist()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("build") is None, reason="needs build (in the test extra)")
+def test_sdist_holds_the_tests_and_builds_the_same_wheel(tmp_path: Path) -> None:
+    """The sdist can run its own tests (the suite, the grid files and benchmarks they read), and the wheel that
+    ``pip install`` builds from it holds the same files as one built from the checkout."""
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path / "dist"),
+                    str(ROOT)], check=True, capture_output=True)
+    (sdist,) = (tmp_path / "dist").glob("longplay-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python < 3.10.12 has no filters
+        archive.extractall(tmp_path / "unpacked", **safe)
+    (source,) = (tmp_path / "unpacked").iterdir()
+    expected = [ROOT / "tests" / "test_packaging.py", ROOT / ".ci" / "run", *(ROOT / "docs" / "grids").glob("*.toml"),
+                *ROOT.glob("tests/**/*.json"), *ROOT.glob("benchmarks/*.py")]
+    missing = [p.relative_to(ROOT).as_posix() for p in expected if not (source / p.relative_to(ROOT)).is_file()]
+    assert not missing, f"missing from the sdist: {missing}"
+    assert not list(source.rglob("__pycache__"))
+    from_sdist = set(zipfile.ZipFile(_pip_wheel(source, tmp_path / "from_sdist")).namelist())
+    from_checkout = set(zipfile.ZipFile(_pip_wheel(ROOT, tmp_path / "from_checkout")).namelist())
+    assert from_sdist == from_checkout, sorted(from_sdist ^ from_checkout)
 
 
 def test_no_conftest_at_repo_root() -> None:
