@@ -57,6 +57,17 @@ def parse_obs_mode(obs_mode: str | tuple[str, ...] | list[str]) -> tuple[str, ..
     return modes
 
 
+def _button_index(action: Any) -> int:
+    """The button an action names, or -1 where it names none: 3.7 is not button 3, nor True button 1."""
+    if isinstance(action, (bool, np.bool_)):
+        return -1
+    try:
+        index = int(action)
+    except (TypeError, ValueError):
+        return -1
+    return index if index == action else -1
+
+
 class LongplayEnv(gym.Env):
     """A Gymnasium env over a :class:`Game`; see the module docstring for spaces, reward and episode ends."""
 
@@ -154,7 +165,7 @@ class LongplayEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Presses the button ``action`` names and returns (obs, reward, terminated, truncated, info)."""
-        index = int(action)
+        index = _button_index(action)
         if not 0 <= index < self.action_space.n:
             raise ValueError(f"invalid action {action!r}; valid: 0..{self.action_space.n - 1}")
         self.game.press(_ACTION_BUTTONS[index])

@@ -140,3 +140,16 @@ def test_parse_obs_mode() -> None:
     assert parse_obs_mode("pixels+text") == ("pixels", "text")
     with pytest.raises(ValueError):
         parse_obs_mode("pixels+pixels")
+
+
+@pytest.mark.parametrize("action", [3.7, True, "a", 8, -1])
+def test_an_action_that_names_no_button_is_refused(action) -> None:
+    env = gym.make("longplay/QuestMini-v0")
+    env.reset(seed=0)
+    before = env.unwrapped.game.save_state()
+    with pytest.raises(ValueError, match="invalid action"):
+        env.step(action)
+    assert env.unwrapped.game.save_state() == before  # 3.7 pressed right (3) before
+    for fine in (3, np.int64(2), np.array(1), 3.0):
+        env.step(fine)
+    env.close()
