@@ -14,7 +14,21 @@ from typing import Any
 
 from longplay.envs.game import GameError
 from longplay.envs.quest.cache import IdentityCache
-from longplay.envs.quest.constants import NUM_ITEMS, PARTY_SIZE
+from longplay.envs.quest.constants import (
+    BOX_SIZE,
+    MAX_ITEM_COUNT,
+    MAX_LEVEL,
+    MAX_MONEY,
+    NUM_ITEMS,
+    PARTY_SIZE,
+    WARD_STEPS,
+    BattleKind,
+    BattlePhase,
+    Direction,
+    Effect,
+    MenuKind,
+)
+from longplay.envs.quest.content import MOVES, SPECIES
 from longplay.envs.quest.state import Battle, Mon, QuestState, World
 
 MAGIC = b"LPQS"
@@ -138,8 +152,50 @@ def _state_from(doc: dict[str, Any], world: World) -> QuestState:
     respawn = tuple(int(v) for v in doc["respawn"])
     if len(respawn) != 3:
         raise ValueError("respawn")
-    return QuestState(
+    state = QuestState(
         **scalars, party=party, box=[_mon_from(m) for m in doc["box"]], bag=bag, done=done,
         entity_x=ex, entity_y=ey, respawn=respawn,  # type: ignore[arg-type]
         dialog=[(int(a), int(b), int(c)) for a, b, c in doc["dialog"]], battle=battle,
     )
+    _check_ranges(state, world)
+    return state
+
+
+def _within(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name} {value} outside {low}..{high}")
+
+
+def _check_mon(where: str, mon: Mon) -> None:
+    _within(f"{where} species", mon.species, 0, len(SPECIES) - 1)
+    _within(f"{where} level", mon.level, 1, MAX_LEVEL)
+    _within(f"{where} hp", mon.hp, 0, mon.max_hp)
+    for move, pp in zip(mon.moves, mon.pp, strict=True):
+        _within(f"{where} move", move, -1, len(MOVES) - 1)
+        _within(f"{where} pp", pp, 0, 255)
+
+
+def _check_ranges(state: QuestState, world: World) -> None:
+    """Values the rules never produce (a hand-edited save): refused here, not played on."""
+    area = world.maps[state.map]
+    _within("x", state.x, 0, area.width - 1)
+    _within("y", state.y, 0, area.height - 1)
+    _within("facing", state.facing, 0, len(Direction) - 1)
+    _within("money", state.money, 0, MAX_MONEY)
+    _within("ward_steps", state.ward_steps, 0, WARD_STEPS)
+    _within("events", state.events, 0, 2 ** len(world.events) - 1)
+    _within("menu", state.menu, 0, max(MenuKind))
+    _within("dialog_effect", state.dialog_effect, 0, max(Effect))
+    _within("respawn map", state.respawn[0], 0, len(world.maps) - 1)
+    _within("box size", len(state.box), 0, BOX_SIZE)
+    for item, count in enumerate(state.bag):
+        _within(f"bag item {item}", count, 0, MAX_ITEM_COUNT)
+    for i, mon in enumerate(state.party):
+        _check_mon(f"party {i}", mon)
+    for i, mon in enumerate(state.box):
+        _check_mon(f"box {i}", mon)
+    b = state.battle
+    _within("battle kind", b.kind, 0, max(BattleKind))
+    _within("battle phase", b.phase, 0, max(BattlePhase))
+    for i, mon in enumerate(b.enemy):
+        _check_mon(f"enemy {i}", mon)

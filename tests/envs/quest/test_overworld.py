@@ -340,6 +340,33 @@ def test_corrupt_states_are_refused(world, state, mutate, fragment) -> None:
         savestate.load(mutate(savestate.save(state, world)), world)
 
 
+def _edited(world, state, edit) -> bytes:
+    """A save of ``state`` with its document changed by ``edit`` (a hand-edited save file)."""
+    import json
+    import zlib
+
+    doc = json.loads(zlib.decompress(savestate.save(state, world)[5:]))
+    edit(doc["state"])
+    return savestate.MAGIC + bytes([savestate.VERSION]) + zlib.compress(savestate.encode_document(doc))
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda s: s.update(money=-5), "money -5 outside 0..999999"),
+    (lambda s: s.update(facing=7), "facing 7 outside"),
+    (lambda s: s.update(x=500), "x 500 outside"),
+    (lambda s: s.update(menu=99), "menu 99 outside"),
+    (lambda s: s["bag"].__setitem__(0, 250), "bag item 0 250 outside"),
+    (lambda s: s["party"][0].__setitem__(1, 0), "party 0 level 0 outside"),
+    (lambda s: s["party"][0].__setitem__(3, 10_000), "party 0 hp 10000 outside"),
+    (lambda s: s["battle"].update(phase=42), "battle phase 42 outside"),
+])
+def test_hand_edited_values_the_rules_never_produce_are_refused(world, state, edit, fragment) -> None:
+    state.party.append(make_mon(2, 7))
+    savestate.load(_edited(world, state, lambda s: None), world)  # the unedited document loads
+    with pytest.raises(GameError, match=f"corrupt quest save state .*{fragment}"):
+        savestate.load(_edited(world, state, edit), world)
+
+
 def test_foreign_state_is_refused(world, state) -> None:
     other = tiny_world(ability_badge=(-1, -1, -1))
     other = World(**{**other.__dict__, "seed": 5})
