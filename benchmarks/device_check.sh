@@ -20,7 +20,7 @@ cd "$root" || exit 2
 if [[ "${1:-}" == "--fetch-wheels" ]]; then
     grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >>.git/info/exclude
     exec python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-        --platform manylinux_2_28_x86_64 -d .whl "gymnasium>=1.0,<2" farama-notifications
+        --platform manylinux_2_28_x86_64 -d .whl "gymnasium>=1.1,<2" farama-notifications
 fi
 
 out=${OUT:-/tmp/device_check}
