@@ -137,8 +137,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     horizon = {"steps": float(args.horizon)} if args.horizon is not None else None
     result = compare_impl(runs, axes=axes, horizon=horizon, n_boot=args.boot, seed=args.seed)
     written = write_outputs(result, runs, args.out, plots=not args.no_plots, log_x=args.log_x)
-    groups = ", ".join(f"{g['group']} ({g['runs']} runs)" for g in result.groups)
-    print(f"{len(runs)} runs in {len(result.groups)} groups: {groups}")
+    from longplay.replays.verify import counted
+
+    groups = ", ".join(f"{g['group']} ({counted(g['runs'], 'run')})" for g in result.groups)
+    print(f"{counted(len(runs), 'run')} in {counted(len(result.groups), 'group')}: {groups}")
     print(format_table(result, axes[0]))
     for group in result.groups:
         auc = group["auc"].get("steps")

@@ -19,6 +19,11 @@ from longplay.replays.reader import ACTION_BUTTONS, EnvFactory, ReplayReader
 from longplay.replays.schema import CorruptReplayError
 
 
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """``n`` and the word for that many: ``1 keyframe``, ``2 keyframes``, ``0 state hashes``."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 @dataclass
 class VerifyReport:
     """What :func:`verify` found. ``ok`` is False when any recorded claim is not reproduced."""
@@ -46,9 +51,9 @@ class VerifyReport:
         if not self.ok:
             more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
             return f"FAIL {self.path}: {self.problems[0]}{more}"
-        episodes = f"{self.episodes} episode" + ("s" if self.episodes != 1 else "")
-        line = (f"OK {self.path}: {self.steps} steps in {episodes} re-simulated; {self.hashes} state hashes, "
-                f"{self.keyframes} keyframes, {self.milestones} milestones match ({self.seconds:.2f} s)")
+        line = (f"OK {self.path}: {self.steps} steps in {counted(self.episodes, 'episode')} re-simulated; "
+                f"{counted(self.hashes, 'state hash', 'state hashes')}, {counted(self.keyframes, 'keyframe')}, "
+                f"{counted(self.milestones, 'milestone')} match ({self.seconds:.2f} s)")
         if self.warnings:
             line += f"; warning: {self.warnings[0]}"
         return line

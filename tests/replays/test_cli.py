@@ -75,7 +75,7 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert code == EXIT_BAD_INPUT and "invalid range" in err
     code, out, _ = _run(capsys, "compare", str(tmp_path / "runs"), "-o", str(tmp_path / "cmp"), "--boot", "50",
                         "--no-plots")  # the plots are tested in test_compare
-    assert code == EXIT_OK and "2 runs in 1 groups" in out and "hundred_presses" in out
+    assert code == EXIT_OK and "2 runs in 1 group:" in out and "hundred_presses" in out
     assert (tmp_path / "cmp" / "time_to_milestone.csv").exists()
     code, _, err = _run(capsys, "compare", str(tmp_path / "nothing-here"))
     assert code == EXIT_BAD_INPUT and "no such file or folder" in err

@@ -152,3 +152,10 @@ def test_another_env_is_reported_as_such_not_as_forged_milestones(record: Any) -
           ('{"backend": "fake", "finish_at": null, "world_seed": 7}',))
     _edit(path, "INSERT INTO milestones VALUES (0, 12, 'reached_another_town', 0.1)")
     assert "step 0: the world rebuilt here is not the recorded one" in verify(path).summary()
+
+
+def test_counted_says_one_thing_or_many() -> None:
+    from longplay.replays.verify import counted
+
+    assert [counted(n, "keyframe") for n in (0, 1, 2)] == ["0 keyframes", "1 keyframe", "2 keyframes"]
+    assert counted(1, "state hash", "state hashes") == "1 state hash"
