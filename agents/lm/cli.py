@@ -131,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="lm_scaffold_file",
         default=None,
         metavar="TOML",
-        help="scaffold from a TOML file (applied after --scaffold)",
+        help="scaffold from a TOML file (on its own, the whole scaffold; with --scaffold, applied after it)",
     )
     g.add_argument(
         "--max-steps",
@@ -272,7 +272,10 @@ def config_from_args(args: argparse.Namespace) -> LMConfig:
     if _arg(args, "lm_checkpoint_every") is not None:
         checkpoint.every_turns = args.lm_checkpoint_every
     try:
-        spec = parse_spec(_arg(args, "lm_scaffold") or "minimal")
+        # The default preset applies only when nothing names a scaffold: a file alone (preset "full", say)
+        # must not inherit minimal's window, which would cut the history before a summary could be written.
+        given = _arg(args, "lm_scaffold")
+        spec = parse_spec(given or ("" if _arg(args, "lm_scaffold_file") else "minimal"))
         if _arg(args, "lm_scaffold_file"):
             from longplay.scaffolds.presets import merge
 

@@ -93,6 +93,23 @@ def test_scaffold_file(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize(
+    "argv, names",
+    [
+        ([], ["summary", "notes", "map_memory", "goals", "critic"]),  # the file's own preset, no extra window
+        (["--scaffold", "minimal"], ["window", "summary", "notes", "map_memory", "goals", "critic"]),
+    ],
+)
+def test_scaffold_file_alone_is_the_whole_scaffold(tmp_path: Path, argv: list[str], names: list[str]) -> None:
+    from longplay.agents.lm.cli import build_parser, config_from_args
+
+    spec = tmp_path / "scaffold.toml"
+    spec.write_text('preset = "full"\n[critic]\nevery = 10\n')
+    config = config_from_args(build_parser().parse_args([*argv, "--scaffold-file", str(spec)]))
+    assert [c["name"] for c in config.scaffold] == names
+    assert config.scaffold[-1]["params"]["every"] == 10
+
+
+@pytest.mark.parametrize(
     "argv, fragment",
     [
         (
