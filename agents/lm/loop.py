@@ -437,6 +437,7 @@ class LMRun:
         log["extra"].update(new_milestones=new_milestones, steps=self.driver.steps - step_at_start)
         if empty:
             log["error"] = "empty reply"
+        self._note_map()  # a map entered this turn is named in the memory snapshot, not as "map <id>"
         self.scaffold.after_turn(exchange)
         self._log_memory()
         if empty:

@@ -37,3 +37,16 @@ def test_offline_model_is_deterministic() -> None:
         return bytes(run.driver.actions)
 
     assert play() == play()
+
+
+def test_map_memory_snapshots_name_the_maps_entered() -> None:
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    config = LMConfig(budget=BudgetConfig(max_turns=12))
+    log = ListLog()
+    run = LMRun(env, OfflineProvider(config.provider), build_scaffold("map_memory"), config, log=log)
+    assert "left_house" in run.run().milestones
+    snapshots = [m["content"]["maps"] for m in log.memory if m["name"] == "map_memory"]
+    assert len(snapshots[-1]) >= 2  # the house and the town
+    for maps in snapshots:  # the turn that enters a map records its name, as the game shows it
+        for map_id, entry in maps.items():
+            assert entry["name"] == run.map_names[int(map_id)] and not entry["name"].startswith("map ")
