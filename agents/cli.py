@@ -197,7 +197,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     import time
 
     print("keys: arrows move, x = A, z = B, enter = START, backspace = SELECT, esc quits")
-    while True:
+    over = False
+    while not over:
         window.show(env.unwrapped.game.frame())
         buttons, closed = window.buttons()
         if closed:
@@ -206,6 +207,10 @@ def cmd_play(args: argparse.Namespace) -> int:
             _, _, terminated, truncated, info = env.step(b)
             for m in info["new_milestones"]:
                 print(f"milestone: {m} (step {info['step']})")
+            if terminated or truncated:  # as in --text: an ended episode takes no more presses
+                print("episode over")
+                over = True
+                break
         time.sleep(1 / 60)
     window.close()
     return 0

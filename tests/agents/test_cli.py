@@ -81,6 +81,48 @@ def test_play_text_from_stdin() -> None:
     assert "keys:" in result.stdout
 
 
+def _play_window(monkeypatch, argv: list[str], keys: int) -> tuple[int, list[int]]:
+    """``longplay play`` in a pygame window (SDL's dummy driver): ``keys`` presses of down, then QUIT.
+    Returns the exit code and the steps the env took."""
+    pygame = pytest.importorskip("pygame")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    import time
+
+    from longplay.envs.env import LongplayEnv
+
+    frames, steps, real_step = [0], [], LongplayEnv.step
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        steps.append(action)
+        return real_step(self, action)
+
+    def tick(seconds: float) -> None:  # the loop's frame wait: the "person" acts here
+        frames[0] += 1
+        if frames[0] <= keys:
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_DOWN))
+        elif frames[0] == keys + 1:
+            pygame.event.post(pygame.event.Event(pygame.QUIT))
+        else:
+            raise AssertionError("the window did not close")
+
+    monkeypatch.setattr(LongplayEnv, "step", step)
+    monkeypatch.setattr(time, "sleep", tick)
+    return main(["play", "--env", "QuestMini-v0", *argv]), steps
+
+
+def test_play_window_presses_keys_and_quits(monkeypatch, capsys) -> None:
+    code, steps = _play_window(monkeypatch, [], keys=3)
+    assert code == 0 and steps == [1, 1, 1]  # down, three times
+    assert "esc quits" in capsys.readouterr().out
+
+
+def test_play_window_ends_with_the_episode(monkeypatch, capsys) -> None:
+    code, steps = _play_window(monkeypatch, ["--set", "max_episode_steps=2"], keys=5)
+    assert code == 0 and len(steps) == 2  # no press after the episode was over
+    assert "episode over" in capsys.readouterr().out
+
+
 def test_a_closed_pipe_ends_the_command_quietly() -> None:
     # longplay sweep --dry-run | head: the reader leaves while the command still prints
     import subprocess
