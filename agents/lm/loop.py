@@ -370,6 +370,7 @@ class LMRun:
             self._pending_log["step"] = step_at_start
             if response is None:
                 assert error is not None
+                self._log_memory()  # a critic review or summary written before the failed call is recorded now
                 self._flush_turn_log(harness_s=self._harness(start, model_before))
                 if error.kind in ("auth", "config"):
                     return RunOutcome("error", f"the model endpoint refused the run: {error}", self.counters)

@@ -138,6 +138,21 @@ def test_consecutive_failures_checkpoint_and_stop(tiny_env) -> None:
     assert log.turns[-1]["error"].startswith("server:")
 
 
+def test_memory_written_before_a_failed_turn_is_recorded(tiny_env) -> None:
+    critic = Message("assistant", [Text("go right")])
+    cfg = config(max_turns=50)
+    cfg.retry.max_consecutive_failures = 2
+    server_error = ProviderError("server", "HTTP 500", status=500)
+    # turns 1-2 act; the critic reviews before turn 3; then every act call fails until the run stops
+    run, _, log = make_run(
+        tiny_env, [press("right"), press("right"), critic, server_error], cfg, scaffold="critic(every=2)"
+    )
+    assert run.run().reason == "failures"
+    assert [(m["name"], m["content"], m["step"], m["extra"]["turn"]) for m in log.memory] == [
+        ("critic", "go right", 2, 3)
+    ]
+
+
 def test_auth_failure_stops_at_once(tiny_env) -> None:
     run, _, _ = make_run(tiny_env, [ProviderError("auth", "bad key", status=401)])
     outcome = run.run()
