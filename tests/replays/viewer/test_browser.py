@@ -192,3 +192,15 @@ def test_exported_page_works_offline(page: Any, viewer_runs: Any, tmp_path: Path
     page.wait_for_selector("#map[data-map]")
     shot(page, "08-exported.png")
     assert all(url.startswith(("file:", "data:", "blob:")) for url in requests), requests
+
+
+def test_comparison_page_fits_the_window_with_many_runs(page: Any, server: str) -> None:
+    # The time-to-milestone table grows a column per run; it scrolls inside its panel, and the page (and the
+    # chart) keep the window's width instead of stretching to the table's.
+    page.set_viewport_size({"width": 1000, "height": 800})
+    page.goto(server + "compare")
+    page.wait_for_selector("body[data-ready='1']")
+    assert int(page.get_attribute("#chart", "data-curves")) >= 5
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+    assert page.eval_on_selector("#chart", "svg => svg.getBoundingClientRect().right") <= 1000
+
