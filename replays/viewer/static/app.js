@@ -941,7 +941,9 @@
       syncUrl();
       const seq = ++view.seq;
       if (view.selected.size === 0) {
-        view.data = { runs: [], catalog: [], axes: ["steps"], groups: [], time_to_milestone: [], unreadable: [] };
+        // Nothing selected: an empty chart (render reads the axis labels, kept from the last comparison).
+        view.data = { runs: [], catalog: [], axes: ["steps"], groups: [], time_to_milestone: [], unreadable: [],
+          axis_labels: (view.data && view.data.axis_labels) || { steps: "steps" } };
         render();
         return;
       }

@@ -204,3 +204,12 @@ def test_comparison_page_fits_the_window_with_many_runs(page: Any, server: str) 
     assert page.evaluate("document.documentElement.scrollWidth") <= 1000
     assert page.eval_on_selector("#chart", "svg => svg.getBoundingClientRect().right") <= 1000
 
+
+def test_comparison_page_with_no_run_selected(page: Any, server: str) -> None:
+    page.goto(server + "compare?id=fake-random-0.lpr&id=fake-lm.lpr")
+    page.wait_for_selector("#chart[data-curves='2']")
+    page.click("#pick-none")
+    page.wait_for_selector("#chart[data-curves='0']")  # an empty chart, and no script error (the fixture checks)
+    assert page.locator("#legend li").count() == 0 and "id=" not in page.url
+    page.click("#pick li[data-id='fake-lm.lpr'] input")
+    page.wait_for_selector("#chart[data-curves='1']")
