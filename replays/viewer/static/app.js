@@ -1025,10 +1025,10 @@
         let d = "";
         for (let i = 0; i < c.x.length; i++) d += (i ? "L" : "M") + X(c.x[i]).toFixed(1) + " " + Y(c.y[i]).toFixed(1);
         const path = s("path", { d: d, class: "curve" + (view.focus && view.focus !== r.key ? " dim" : "") + (view.focus === r.key ? " focus" : ""),
-          stroke: r.color, "stroke-dasharray": r.dash, "data-run": r.id, "data-episode": r.episode });
+          stroke: r.color, "stroke-dasharray": r.dash, "data-run": r.id, "data-episode": r.episode, "data-key": r.key });
         const title = s("title", {}); title.textContent = r.run + " — " + label(r) + ": " + r.milestones + " milestones"; path.appendChild(title);
-        path.addEventListener("mouseenter", () => { view.focus = r.key; renderChart(); });
-        path.addEventListener("mouseleave", () => { view.focus = null; renderChart(); });
+        path.addEventListener("mouseenter", () => setFocus(r.key));
+        path.addEventListener("mouseleave", () => setFocus(null));
         svg.appendChild(path);
         const end = c.x.length - 1;
         if (!r.finished) {
@@ -1050,6 +1050,16 @@
       $("chart-note").textContent = runs.length + " run" + (runs.length === 1 ? "" : "s") + " on this axis" +
         (missing ? " · " + missing + " without it" : "") + " · | = stopped (censored), ● = finished";
       svg.dataset.curves = String(svg.querySelectorAll("path.curve").length);
+    }
+
+    /** Highlights one curve (null: none) by restyling the drawn paths. Not by redrawing the chart: a path
+     * replaced under the pointer never gets its mouseleave, and the highlight stuck after the pointer left. */
+    function setFocus(key) {
+      view.focus = key;
+      for (const path of $("chart").querySelectorAll("path.curve")) {
+        path.classList.toggle("focus", key !== null && path.dataset.key === key);
+        path.classList.toggle("dim", key !== null && path.dataset.key !== key);
+      }
     }
 
     function renderTable() {

@@ -213,3 +213,20 @@ def test_comparison_page_with_no_run_selected(page: Any, server: str) -> None:
     assert page.locator("#legend li").count() == 0 and "id=" not in page.url
     page.click("#pick li[data-id='fake-lm.lpr'] input")
     page.wait_for_selector("#chart[data-curves='1']")
+
+
+def test_comparison_curve_highlight_follows_the_pointer(page: Any, server: str) -> None:
+    page.goto(server + "compare?id=fake-random-0.lpr&id=fake-random-1.lpr&id=fake-lm.lpr")
+    page.wait_for_selector("#chart[data-curves='3']")
+    page.eval_on_selector("#chart", "svg => svg.scrollIntoView()")
+    x, y = page.eval_on_selector("#chart path.curve", """path => {
+      const p = path.getPointAtLength(path.getTotalLength() * 0.6), m = path.getScreenCTM();
+      return [p.x * m.a + m.e, p.y * m.d + m.f]; }""")
+    page.mouse.move(x - 40, y - 40)
+    page.mouse.move(x, y, steps=8)
+    page.mouse.move(x + 0.5, y)  # moving along the curve
+    wait_until(lambda: page.locator("#chart path.curve.focus").count() == 1, "the hovered curve to stand out")
+    assert page.locator("#chart path.curve.dim").count() == 2
+    page.mouse.move(x, y + 300, steps=8)  # and away: every curve back to normal
+    wait_until(lambda: page.locator("#chart path.curve.focus, #chart path.curve.dim").count() == 0,
+               "the highlight to go when the pointer leaves")
