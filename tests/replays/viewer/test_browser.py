@@ -230,3 +230,17 @@ def test_comparison_curve_highlight_follows_the_pointer(page: Any, server: str) 
     page.mouse.move(x, y + 300, steps=8)  # and away: every curve back to normal
     wait_until(lambda: page.locator("#chart path.curve.focus, #chart path.curve.dim").count() == 0,
                "the highlight to go when the pointer leaves")
+
+
+def test_run_page_in_a_narrow_window(page: Any, server: str) -> None:
+    # Below two columns' width the panels stack, each the window's width, instead of squeezing the map and
+    # state panels into a sliver beside the screen.
+    page.set_viewport_size({"width": 700, "height": 900})
+    page.goto(server + "run?id=sub/quest-oracle.lpr&step=120")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#map[data-map]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 700
+    for panel in ["#map", "#state"]:
+        width = page.eval_on_selector(panel, "node => node.closest('.panel').getBoundingClientRect().width")
+        assert width >= 500, (panel, width)
+    shot(page, "09-run-narrow.png")
