@@ -44,7 +44,7 @@ from longplay.replays.schema import (
 #: Periodic state hashes (with summaries) take at most this fraction of the run's time by default: the
 #: recorder measures what a hash costs against how long the steps between hashes took and picks the spacing
 #: (a power of two from 1 to :data:`MAX_HASH_EVERY`). LM runs, slow per step, get a hash every step;
-#: the built-in game at full speed one every few hundred steps.
+#: the built-in game at full speed one every 2,048-4,096 steps on a 2-core machine.
 DEFAULT_HASH_BUDGET = 0.005
 #: The spacing of periodic hashes an adaptive recorder starts with (it adapts after the first).
 FIRST_HASH_EVERY = 16

@@ -49,7 +49,7 @@ CREATE TABLE chunks (
     first_step INTEGER NOT NULL,             -- index of the first action (action i leads to step i + 1)
     n_steps    INTEGER NOT NULL,
     actions    BLOB NOT NULL,                -- zlib(one byte per action)
-    rewards    BLOB,                         -- zlib(<u4 offsets><f8 values>) of nonzero rewards, or NULL
+    rewards    BLOB,                         -- zlib(packed <I d pairs: offset, reward) of nonzero rewards, or NULL
     fingerprints BLOB,                       -- zlib(low byte of game.fingerprint() after each action), or NULL
     t_end      REAL NOT NULL                 -- seconds since the recording started, at the chunk's last step
 );

@@ -1,7 +1,7 @@
 """The ``gameboy`` backend: any Game Boy ROM under PyBoy as a :class:`~longplay.envs.game.Game`, and its env.
 
 ## Description
-One step holds one button for the first ``release_after`` frames of a ``frameskip``-frame window (24 and 8 by
+One step holds one button for the first ``release_after`` frames of a ``frameskip``-frame window (8 and 24 by
 default, as the Pokemon Red RL projects use), then releases it; the last frame of the window is rendered.
 The emulator boots once per game object and saves a start state; ``reset`` loads it (it never replays the
 boot). What a game means (RAM map, milestones, text view) comes from its game pack
