@@ -312,3 +312,121 @@ def test_pokemon_pack_in_the_env_on_the_test_cartridge() -> None:
     assert obs["symbolic"]["party"].shape == (6, 4) and "Game: Pokemon Red (US)" in obs["text"]
     assert len(env.unwrapped.catalog) == len(red.MILESTONES)
     env.close()
+
+
+#: What each milestone reads, as numbers from pret/pokered (``constants/event_constants.asm`` EVENT_*,
+#: ``constants/map_constants.asm``, ``constants/item_constants.asm``, ``BIT_*BADGE`` in
+#: ``constants/ram_constants.asm``), written out here so that an edit to the name tables cannot move them.
+DISASSEMBLY_CONDITIONS = {
+    "left_house": ("map", (0x00,)),  # PALLET_TOWN
+    "met_oak": ("event", (0x027,)),  # EVENT_OAK_APPEARED_IN_PALLET
+    "got_starter": ("event", (0x022,)),  # EVENT_GOT_STARTER
+    "rival_battle_lab": ("event", (0x023,)),  # EVENT_BATTLED_RIVAL_IN_OAKS_LAB
+    "reached_viridian": ("map", (0x01,)),  # VIRIDIAN_CITY
+    "got_oaks_parcel": ("event", (0x039,)),  # EVENT_GOT_OAKS_PARCEL
+    "delivered_parcel": ("event", (0x038,)),  # EVENT_OAK_GOT_PARCEL
+    "got_pokedex": ("event", (0x025,)),  # EVENT_GOT_POKEDEX
+    "first_catch": ("owned", (2,)),
+    "reached_viridian_forest": ("map", (0x33,)),  # VIRIDIAN_FOREST
+    "reached_pewter": ("map", (0x02,)),  # PEWTER_CITY
+    "badge_boulder": ("badge", (0,)),  # BIT_BOULDERBADGE
+    "reached_mt_moon": ("map", (0x3B,)),  # MT_MOON_1F
+    "got_fossil": ("event", (0x57E, 0x57F)),  # EVENT_GOT_DOME_FOSSIL, EVENT_GOT_HELIX_FOSSIL
+    "reached_cerulean": ("map", (0x03,)),  # CERULEAN_CITY
+    "rival_cerulean": ("event", (0x098,)),  # EVENT_BEAT_CERULEAN_RIVAL
+    "badge_cascade": ("badge", (1,)),  # BIT_CASCADEBADGE
+    "nugget_bridge": ("event", (0x541,)),  # EVENT_BEAT_ROUTE24_ROCKET
+    "helped_bill": ("event", (0x55B,)),  # EVENT_USED_CELL_SEPARATOR_ON_BILL
+    "got_ss_ticket": ("event", (0x55C,)),  # EVENT_GOT_SS_TICKET
+    "reached_vermilion": ("map", (0x05,)),  # VERMILION_CITY
+    "got_hm01_cut": ("event", (0x5E0,)),  # EVENT_GOT_HM01
+    "badge_thunder": ("badge", (2,)),  # BIT_THUNDERBADGE
+    "got_bicycle": ("event", (0x0C0,)),  # EVENT_GOT_BICYCLE
+    "got_hm05_flash": ("event", (0x3D8,)),  # EVENT_GOT_HM05
+    "reached_lavender": ("map", (0x04,)),  # LAVENDER_TOWN
+    "reached_celadon": ("map", (0x06,)),  # CELADON_CITY
+    "badge_rainbow": ("badge", (3,)),  # BIT_RAINBOWBADGE
+    "found_rocket_hideout": ("event", (0x1B9,)),  # EVENT_FOUND_ROCKET_HIDEOUT
+    "beat_giovanni_hideout": ("event", (0x6A7,)),  # EVENT_BEAT_ROCKET_HIDEOUT_GIOVANNI
+    "got_silph_scope": ("item", (0x48,)),  # SILPH_SCOPE
+    "rival_pokemon_tower": ("event", (0x0F1,)),  # EVENT_BEAT_POKEMON_TOWER_RIVAL
+    "beat_ghost_marowak": ("event", (0x111,)),  # EVENT_BEAT_GHOST_MAROWAK
+    "rescued_mr_fuji": ("event", (0x4CF,)),  # EVENT_RESCUED_MR_FUJI
+    "got_poke_flute": ("event", (0x12A,)),  # EVENT_GOT_POKE_FLUTE
+    "woke_snorlax": ("event", (0x48F, 0x4C9)),  # EVENT_BEAT_ROUTE12_SNORLAX, EVENT_BEAT_ROUTE16_SNORLAX
+    "reached_fuchsia": ("map", (0x07,)),  # FUCHSIA_CITY
+    "badge_soul": ("badge", (4,)),  # BIT_SOULBADGE
+    "got_hm03_surf": ("event", (0x880,)),  # EVENT_GOT_HM03
+    "got_hm04_strength": ("event", (0x238,)),  # EVENT_GOT_HM04
+    "got_hm02_fly": ("event", (0x4CE,)),  # EVENT_GOT_HM02
+    "rival_silph": ("event", (0x740,)),  # EVENT_BEAT_SILPH_CO_RIVAL
+    "beat_giovanni_silph": ("event", (0x78F,)),  # EVENT_BEAT_SILPH_CO_GIOVANNI
+    "badge_marsh": ("badge", (5,)),  # BIT_MARSHBADGE
+    "reached_cinnabar": ("map", (0x08,)),  # CINNABAR_ISLAND
+    "got_secret_key": ("item", (0x2B,)),  # SECRET_KEY
+    "badge_volcano": ("badge", (6,)),  # BIT_VOLCANOBADGE
+    "badge_earth": ("badge", (7,)),  # BIT_EARTHBADGE
+    "rival_route22": ("event", (0x526,)),  # EVENT_BEAT_ROUTE22_RIVAL_2ND_BATTLE
+    "reached_victory_road": ("map", (0x6C,)),  # VICTORY_ROAD_1F
+    "reached_indigo_plateau": ("map", (0xAE,)),  # INDIGO_PLATEAU_LOBBY
+    "beat_lorelei": ("event", (0x8E1,)),  # EVENT_BEAT_LORELEIS_ROOM_TRAINER_0
+    "beat_bruno": ("event", (0x8E9,)),  # EVENT_BEAT_BRUNOS_ROOM_TRAINER_0
+    "beat_agatha": ("event", (0x8F1,)),  # EVENT_BEAT_AGATHAS_ROOM_TRAINER_0
+    "beat_lance": ("event", (0x8FE,)),  # EVENT_BEAT_LANCE
+    "beat_champion": ("event", (0x901,)),  # EVENT_BEAT_CHAMPION_RIVAL
+    "hall_of_fame": ("map", (0x76,)),  # HALL_OF_FAME
+}
+
+
+def _synthetic_game() -> bytearray:
+    """64 KiB of zeros with a game under way (wPlayerName $D158 = "R@") on an unused map (wCurMap $D35E)."""
+    memory = bytearray(0x10000)
+    memory[0xD158:0xD15A] = bytes([0x91, 0x50])
+    memory[0xD35E] = 0xFF
+    return memory
+
+
+def test_each_milestone_reads_the_disassembly_bits() -> None:
+    """Each milestone fires alone when its bit is set at the pokered.sym address (event n: byte
+    wEventFlags $D747 + n / 8, bit n % 8; wObtainedBadges $D356; wCurMap $D35E; wNumBagItems $D31D and
+    wBagItems $D31E; wPokedexOwned $D2F7), so addresses, bit numbering and constants are checked together."""
+    ids = [m.id for m in red.MILESTONES]
+    assert len(ids) == 57 and set(ids) == set(DISASSEMBLY_CONDITIONS)
+    for i, mid in enumerate(ids):
+        kind, values = DISASSEMBLY_CONDITIONS[mid]
+        for value in values:
+            memory = _synthetic_game()
+            if kind == "event":
+                memory[0xD747 + value // 8] |= 1 << value % 8
+            elif kind == "map":
+                memory[0xD35E] = value
+            elif kind == "badge":
+                memory[0xD356] = 1 << value
+            elif kind == "item":
+                memory[0xD31D:0xD320] = bytes([1, value, 1])
+                memory[0xD320] = 0xFF
+            else:
+                memory[0xD2F7] = (1 << value) - 1
+            assert red.milestone_mask(memory) == 1 << i, (mid, hex(value))
+
+
+def test_party_money_and_names_at_the_disassembly_addresses() -> None:
+    """Party, money and names written at pokered.sym addresses: wPartyCount $D163, wPartySpecies $D164,
+    wPartyMon1 $D16B / wPartyMon2 $D197 (HP +1 and max HP +$22 big-endian, level +$21, moves +8),
+    wPartyMonNicks $D2B5 (11 bytes each), wPlayerMoney $D347 (3 bytes BCD), wRivalName $D34A."""
+    memory = _synthetic_game()
+    memory[0xD163] = 2
+    memory[0xD164:0xD167] = bytes([0xB0, 0x54, 0xFF])  # CHARMANDER, PIKACHU (internal ids)
+    memory[0xD197] = 0x54
+    memory[0xD198:0xD19A] = bytes([0x01, 0x2C])  # HP 300
+    memory[0xD19F:0xD1A1] = bytes([0x54, 0x00])  # moves: THUNDERSHOCK ($54)
+    memory[0xD1B8] = 42  # level
+    memory[0xD1B9:0xD1BB] = bytes([0x01, 0x2D])  # max HP 301
+    memory[0xD2B5 + 11:0xD2B5 + 14] = bytes([0x8F, 0x88, 0x50])  # "PI"
+    memory[0xD347:0xD34A] = bytes([0x01, 0x23, 0x45])
+    memory[0xD34A:0xD34C] = bytes([0x81, 0x50])  # "B"
+    s = PACK.state(memory)
+    assert [(m.species, m.level, m.hp, m.max_hp, m.moves) for m in s.party][1] == (
+        "PIKACHU", 42, 300, 301, ("THUNDERSHOCK",))
+    assert s.extra["nicknames"][1] == "PI" and s.money == 12345
+    assert (s.extra["player_name"], s.extra["rival_name"]) == ("R", "B")
