@@ -43,7 +43,10 @@ class RunLog:
                 warnings.warn("tensorboard is not installed: logging to metrics.jsonl only "
                               "(pip install 'longplay[rl]')", stacklevel=2)
             else:
-                self._writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=resume_step)
+                # TensorBoard purges the events at purge_step and after: the resume step's own points (the
+                # checkpoint's, kept in metrics.jsonl too and not logged again) stay.
+                purge = resume_step + 1 if resume_step is not None else None
+                self._writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=purge)
 
     def scalars(self, values: Mapping[str, float], step: int) -> None:
         """Logs every ``tag -> value`` at ``step`` (non-finite values are skipped)."""

@@ -1,0 +1,31 @@
+"""``RunLog``: a resumed run's scalars continue the run's, in ``metrics.jsonl`` and in TensorBoard alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from longplay.agents.rl.runlog import RunLog, read_metrics
+
+
+def _tensorboard_steps(run_dir: Path, tag: str) -> list[int]:
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    events = accumulator.EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    events.Reload()
+    return [e.step for e in events.Scalars(tag)]
+
+
+def test_a_resume_keeps_the_checkpoints_step_and_replaces_the_later_ones(tmp_path: Path) -> None:
+    pytest.importorskip("torch.utils.tensorboard")
+    log = RunLog(tmp_path)
+    for step in (32, 64, 96):
+        log.scalars({"charts/learning_rate": step}, step)
+    log.close()
+    # resumed from the checkpoint at 64: its point stays (it is not logged again), 96 is logged anew
+    log = RunLog(tmp_path, resume_step=64)
+    log.scalars({"charts/learning_rate": 96.5}, 96)
+    log.close()
+    assert [(p["step"], p["charts/learning_rate"]) for p in read_metrics(tmp_path)] == [(32, 32), (64, 64),
+                                                                                       (96, 96.5)]
+    assert _tensorboard_steps(tmp_path, "charts/learning_rate") == [32, 64, 96]
