@@ -56,6 +56,14 @@ def _lr_by_step(run_dir: Path) -> dict[int, float]:
     return {p["step"]: p["charts/learning_rate"] for p in points}
 
 
+def _evals_once_each(run_dir: Path) -> list[int]:
+    """The steps of ``eval.jsonl``, checked to name the replays in ``replays/`` one to one (a resume drops the
+    replaced part's evaluations: neither they nor their replays are kept beside the new ones)."""
+    evals = read_evals(run_dir)
+    assert sorted(Path(e["replay"]).name for e in evals) == sorted(p.name for p in (run_dir / "replays").iterdir())
+    return [e["step"] for e in evals]
+
+
 def test_sb3_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     from longplay.agents.rl.sb3_train import train
 
@@ -86,6 +94,7 @@ def test_sb3_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     assert resumed.steps == 64
     assert _sb3_adam_steps(resumed.checkpoint) == original
     assert _lr_by_step(run_dir) == pytest.approx(lr_original)
+    assert _evals_once_each(run_dir) == [64]
 
 
 def test_sb3_on_the_batched_adapter_with_pixels(tmp_path: Path) -> None:
@@ -145,6 +154,7 @@ def test_ppo_device_trains_resumes_and_evaluates(tmp_path: Path) -> None:
                     resume=run_dir / "checkpoints" / "step_000000000032.pt")
     assert resumed.steps == 96 and _device_state(resumed.checkpoint) == (12, 3, 96)
     assert _lr_by_step(run_dir) == pytest.approx(lr_original)
+    assert _evals_once_each(run_dir) == [64, 96]
 
 
 def test_ppo_device_pixels_and_preprocessing(tmp_path: Path) -> None:
