@@ -4,7 +4,8 @@ Every field of the config is a flag (``--learning-rate``, ``--n-steps`` ...) who
 docstring; ``--env`` and ``--steps`` are short for ``--env-id`` and ``--total-steps``; ``--set KEY=VALUE``
 passes env keyword arguments. ``--resume RUN_DIR_OR_CHECKPOINT`` continues a run with its saved config (only
 the budget, device, evaluation, checkpointing and progress flags may change, and, as a curriculum step, the
-shaping and the episode length: the config before the change stays beside the run's as
+fields in :data:`CURRICULUM`: the shaping, the episode length, the learning rate and its annealing, the entropy
+coefficient, the update passes and the archive options; the config before the change stays beside the run's as
 ``config.before_step_N.json``).
 
     longplay train --env QuestMini-v0 --steps 2000000 --shaping quest
