@@ -297,8 +297,11 @@ class RayBackend:
         self._started = False
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if address == "auto":  # join a Ray instance running on this machine, else start one
-                ray.init(num_cpus=num_cpus, **kwargs)
+            if address == "auto":
+                try:  # a Ray instance running on this machine (ray start), as it is: Ray refuses num_cpus then
+                    ray.init(address="auto", **kwargs)
+                except ConnectionError:  # none: start one
+                    ray.init(num_cpus=num_cpus, **kwargs)
             else:
                 ray.init(address=address, **kwargs)
             self._started = True

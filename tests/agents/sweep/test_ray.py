@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +96,44 @@ def test_lm_cells_on_ray_match_this_process(tmp_path: Path, local_ray: None) -> 
         a, b = first.states[cell.id], second.states[cell.id]
         assert a["status"] == b["status"] == "done" and b["host"] and b["tokens"] == a["tokens"] > 0
         assert same_replay(here / a["replay"], on_ray / b["replay"]), cell.name
+
+
+def sweep_cli(tmp_path: Path, *flags: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``longplay sweep`` of the LM cells in a fresh process (it is not the process that initialised Ray)."""
+    path = tmp_path / "grid.toml"
+    path.write_text(textwrap.dedent(GRID.split("[[train]]")[0]))
+    return subprocess.run([sys.executable, "-m", "longplay.agents.sweep.cli", str(path), "--out", str(tmp_path / "out"),
+                           "--plain", "--no-plots", *flags], capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_start() -> Iterator[None]:
+    """A Ray instance started with ``ray start`` (what ``--ray auto`` joins); stopped with what it started."""
+    head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--num-cpus", "1",
+                             "--include-dashboard=false", "--disable-usage-stats", "--port", str(free_port())],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert head.stdout is not None
+        for line in head.stdout:  # ready once it says so
+            if "Ray runtime started" in line:
+                break
+        else:
+            pytest.fail("ray start exited")
+        yield
+    finally:
+        head.terminate()  # --block: it stops the processes it started, and only those (not the module's instance)
+        head.wait(timeout=60)
+
+
+def test_ray_auto_joins_a_running_instance_whatever_the_workers(tmp_path: Path, ray_start: None) -> None:
+    # Ray refuses num_cpus when it joins an instance: --workers must not reach ray.init then
+    sweep = sweep_cli(tmp_path, "--ray", "auto", "--workers", "1")
+    assert sweep.returncode == 0, sweep.stderr
+    assert "2 cells: 2 done" in sweep.stdout and "Connecting to existing Ray cluster" in sweep.stderr
