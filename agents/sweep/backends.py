@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -279,6 +280,18 @@ def run_cell_task(cell: Cell, out_dir: str, token: str, caps: Caps | None,
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def check_listening(address: str, timeout: float = 10.0) -> None:
+    """Raises :class:`ConnectionError` when nothing accepts a connection at ``address`` (``HOST:PORT`` or
+    ``ray://HOST:PORT``): Ray itself retries for minutes, logging as it goes. Other forms are left to Ray."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
+
+
 class RayBackend:
     """Cells as Ray tasks, on a local Ray instance (``address="auto"``: the running one, else a new one) or a
     cluster (``address``: ``HOST:PORT`` or ``ray://HOST:10001``). An already initialised Ray is used as is."""
@@ -303,6 +316,7 @@ class RayBackend:
                 except ConnectionError:  # none: start one
                     ray.init(num_cpus=num_cpus, **kwargs)
             else:
+                check_listening(address)
                 ray.init(address=address, **kwargs)
             self._started = True
         # Retries are the scheduler's (it resumes a cell from its checkpoint once after a crash).

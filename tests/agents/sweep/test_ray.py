@@ -137,3 +137,12 @@ def test_ray_auto_joins_a_running_instance_whatever_the_workers(tmp_path: Path, 
     sweep = sweep_cli(tmp_path, "--ray", "auto", "--workers", "1")
     assert sweep.returncode == 0, sweep.stderr
     assert "2 cells: 2 done" in sweep.stdout and "Connecting to existing Ray cluster" in sweep.stderr
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_address_where_nothing_listens_fails_in_one_line(tmp_path: Path, scheme: str) -> None:
+    address = f"{scheme}127.0.0.1:{free_port()}"
+    sweep = sweep_cli(tmp_path, "--ray", address, timeout=60)  # Ray itself retries for minutes
+    assert sweep.returncode == 2
+    assert sweep.stderr.startswith(f"longplay: error: cannot start Ray ({address}): ")
+    assert sweep.stderr.count("\n") == 1, sweep.stderr
