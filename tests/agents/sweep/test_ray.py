@@ -116,8 +116,9 @@ def free_port() -> int:
 @pytest.fixture
 def ray_start() -> Iterator[None]:
     """A Ray instance started with ``ray start`` (what ``--ray auto`` joins); stopped with what it started."""
+    port = free_port()
     head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--num-cpus", "1",
-                             "--include-dashboard=false", "--disable-usage-stats", "--port", str(free_port())],
+                             "--include-dashboard=false", "--disable-usage-stats", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert head.stdout is not None
@@ -130,6 +131,12 @@ def ray_start() -> Iterator[None]:
     finally:
         head.terminate()  # --block: it stops the processes it started, and only those (not the module's instance)
         head.wait(timeout=60)
+        # unlike ray stop it leaves its address behind, and every later --ray auto (or ray.init()) would join it
+        from ray._private.utils import get_ray_address_file
+
+        address_file = Path(get_ray_address_file(None))
+        if address_file.exists() and address_file.read_text().strip().endswith(f":{port}"):
+            address_file.unlink()
 
 
 def test_ray_auto_joins_a_running_instance_whatever_the_workers(tmp_path: Path, ray_start: None) -> None:
