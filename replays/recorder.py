@@ -11,17 +11,20 @@ milestones and at episode ends. See ``replays/FORMAT.md`` for what is written wh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import platform
 import re
+import signal
 import sqlite3
 import struct
 import sys
+import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -125,6 +128,26 @@ def _check_env(env: gym.Env) -> tuple[Game, list[gym.Env]]:
         chain.append(env)
         env = env.env
     return game, chain
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Holds a SIGINT that arrives inside the block and delivers it, to the handler that was there, when the
+    block ends (in the main thread; elsewhere signals cannot arrive and the block just runs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        if callable(previous):
+            previous(signal.SIGINT, held[0])
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 class Recorder(gym.Wrapper):
@@ -564,6 +587,14 @@ class Recorder(gym.Wrapper):
             self._flush()
 
     def _flush(self) -> None:
+        # Ctrl-C (or a sweep's or Ray's cancel, which arrive as SIGINT) waits until the commit and the cleared
+        # buffers agree: raised between BEGIN and its try, it left a transaction open ("cannot start a
+        # transaction within a transaction" at the next flush); between COMMIT and the clearing, it wrote the
+        # chunk twice at the next flush.
+        with _sigint_deferred():
+            self._flush_now()
+
+    def _flush_now(self) -> None:
         actions = self._actions
         conn = self._conn
         conn.execute("BEGIN")

@@ -89,3 +89,46 @@ def test_a_recording_copied_without_its_wal_says_so(tmp_path: Path, fakegame: An
     with pytest.raises(CorruptReplayError, match=r"incomplete replay: .*live\.lpr-wal, which is missing or empty"):
         ReplayReader(alone)
     assert verify(path).ok  # the original, closed, is whole
+
+
+class _InterruptAfterBegin:
+    """The recorder's connection, but SIGINT arrives as BEGIN returns (Ctrl-C, a sweep's or Ray's cancel)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.fired = conn, False
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        result = self.conn.execute(sql, *args)
+        if sql == "BEGIN" and not self.fired:
+            self.fired = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def test_an_interrupt_during_a_commit_waits_for_it(tmp_path: Path) -> None:
+    """Raised as BEGIN returned, the interrupt left the transaction open: the run's next commit failed with
+    'cannot start a transaction within a transaction' (a sweep cell interrupted this way was marked failed)."""
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "run.lpr"
+    env = Recorder(gym.make("longplay/QuestMini-v0"), path, env_id="longplay/QuestMini-v0")
+    env.reset(seed=0)
+    for _ in range(50):
+        env.step(3)
+    real = env._conn
+    env._conn = _InterruptAfterBegin(real)
+    with pytest.raises(KeyboardInterrupt):
+        env._flush()
+    env._conn = real
+    assert env.committed_steps == 50 and not real.in_transaction  # the commit finished before the interrupt
+    for _ in range(20):  # the run goes on (an LM run checkpoints here after Ctrl-C)
+        env.step(1)
+    env.close()
+    report = verify(path)
+    assert report.ok and report.steps == 70, report.summary()
