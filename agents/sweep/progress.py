@@ -123,7 +123,7 @@ class ProgressTable:
         self.start = time.time()
         self._drawn = 0
         self._last = 0.0
-        self._finished = 0
+        self._ended: set[str] = set()  # the cells whose last status line was an end (not running)
 
     def update(self, cell_id: str, **fields: Any) -> None:
         """Updates a row; in plain mode a status change prints a line."""
@@ -133,12 +133,15 @@ class ProgressTable:
             fields.setdefault("started", time.time())
         row.update(**fields)
         if not self.tty and row.status != before:
-            self._line(row)
+            self._line(cell_id, row)
 
-    def _line(self, row: Row) -> None:
-        if row.status != "running":
-            self._finished += 1
-        count = f"[{self._finished:>{len(str(len(self.rows)))}}/{len(self.rows)}]"
+    def _line(self, cell_id: str, row: Row) -> None:
+        # a cell interrupted and resumed (its worker died) ends twice: counted once
+        if row.status == "running":
+            self._ended.discard(cell_id)
+        else:
+            self._ended.add(cell_id)
+        count = f"[{len(self._ended):>{len(str(len(self.rows)))}}/{len(self.rows)}]"
         text = f"{count} {row.status:<11} {row.name}"
         if row.status in ("done", "budget", "failed", "interrupted"):
             milestones = f"{row.milestones}/{row.catalog}" if row.catalog else str(row.milestones)

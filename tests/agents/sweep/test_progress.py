@@ -52,6 +52,19 @@ def test_plain_lines_off_a_terminal() -> None:
     assert lines[2].startswith("3 cells: 2 pending, 1 done")
 
 
+def test_a_cell_resumed_after_its_worker_died_is_counted_once() -> None:
+    stream = io.StringIO()
+    table = ProgressTable(cells(), {}, stream=stream, tty=False)
+    ids = [c.id for c in cells()]
+    table.update(ids[0], status="running")
+    table.update(ids[0], status="interrupted", note="worker died, resuming")
+    table.update(ids[0], status="running")
+    for cell_id in ids:
+        table.update(cell_id, status="running")
+        table.update(cell_id, status="done")
+    assert stream.getvalue().splitlines()[-1].startswith("[3/3] done")  # it read [4/3]
+
+
 def test_redraws_in_place_on_a_terminal() -> None:
     stream = io.StringIO()
     table = ProgressTable(cells(), {}, stream=stream, tty=True)
