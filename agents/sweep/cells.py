@@ -32,6 +32,7 @@ import os
 import shlex
 import shutil
 import socket
+import sqlite3
 import tempfile
 import time
 import traceback
@@ -357,6 +358,8 @@ def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None 
         except Exception as exc:  # noqa: BLE001 - any failure of one cell is its result, never the sweep's
             traceback.print_exc()
             result = CellResult(cell.id, "failed", error=_one_line(exc))
+        if result.status in ("interrupted", "failed") and result.replay is None:
+            _fill_what_was_left(cell, result, out_dir, folder)
         if cell.metered and not result.tokens:  # stopped early: what it spent is what its checkpoint says
             _fill_from_checkpoint(result, folder)
         print(f"==== {result.status}{': ' + result.error if result.error else ''}")
@@ -462,6 +465,26 @@ def _run_result(cell: Cell, out_dir: Path, folder: Path, code: int, stop: tuple[
     if cell.metered:
         _fill_from_checkpoint(result, folder)
     return result
+
+
+def _fill_what_was_left(cell: Cell, result: CellResult, out_dir: Path, folder: Path) -> None:
+    """A cell stopped by an exception (Ctrl-C, a crash) keeps what it recorded in its results: its replay and
+    steps (``run`` cells), its newest checkpoint's step (``train`` cells)."""
+    from longplay.replays.schema import ReplayError
+
+    if cell.kind == "train":
+        from longplay.agents.rl.sb3_train import checkpoint_step
+
+        found = sorted((folder / "train" / cell.run_name / "checkpoints").glob("step_*"))
+        if found:
+            result.steps = result.steps or checkpoint_step(found[-1])
+        return
+    replays = sorted(folder.glob("*.lpr"))
+    if replays:
+        try:
+            _fill_from_replay(result, replays[-1], out_dir)
+        except (ReplayError, sqlite3.Error):  # unreadable: the error says what happened, the row stays thin
+            pass
 
 
 def _fill_from_checkpoint(result: CellResult, folder: Path) -> None:

@@ -244,3 +244,29 @@ def test_ray_missing_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     assert main([str(write_grid(tmp_path, LM_BLOCK)), "--out", str(tmp_path / "out"), "--ray"]) == 2
     assert capsys.readouterr().err == "longplay: error: --ray needs Ray: pip install 'longplay[distributed]'\n"
+
+
+@pytest.mark.parametrize("kind", ["run", "train"])
+def test_a_cell_stopped_by_an_exception_keeps_what_it_recorded(kind: str, tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C or a crash after a cell had recorded steps: its row had no replay and 0 steps."""
+    import longplay.agents.sweep.cells as cells
+
+    block = ('[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 60\n' if kind == "run" else
+             '[[train]]\nenv = "QuestMini-v0"\nlearner = "ppo-device"\ntotal_steps = 64\nnum_envs = 4\n'
+             'n_steps = 16\nn_minibatches = 2\nn_epochs = 1\n')
+    (cell,) = load_grid(write_grid(tmp_path, block)).cells
+    real = cells._execute_run if kind == "run" else cells._execute_train
+
+    def stopped(*args, **kwargs):
+        real(*args, **kwargs)  # the run records its steps, then Ctrl-C arrives
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cells, "_execute_run" if kind == "run" else "_execute_train", stopped)
+    out = tmp_path / "out"
+    result = execute_cell(cell, out)
+    assert result.status == "interrupted"
+    assert result.steps == (60 if kind == "run" else 64)
+    state = read_state(out, cell.id)
+    assert state["steps"] == result.steps
+    if kind == "run":
+        assert state["replay"] and (out / state["replay"]).exists()
