@@ -98,26 +98,6 @@ def evaluate(policy: LoadedPolicy, config: TrainConfig, step: int, run_dir: str 
     return {f"charts/eval/{k}": v / n for k, v in totals.items()}
 
 
-def forget_evals_after(run_dir: str | Path, step: int) -> None:
-    """A resume from the checkpoint at ``step``: drops the evaluations after it from ``eval.jsonl`` and
-    deletes their replays. They belong to the part of the run being replaced (as the ``metrics.jsonl``
-    points :class:`~longplay.agents.rl.runlog.RunLog` drops), and the resumed run evaluates those steps again:
-    kept, they would be counted twice, the stale one first."""
-    path = Path(run_dir) / "eval.jsonl"
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
-        if entry.get("step", 0) <= step:
-            kept.append(line)
-        elif entry.get("replay"):  # by name: the line's path is relative to where the run was started
-            (Path(run_dir) / "replays" / Path(entry["replay"]).name).unlink(missing_ok=True)
-    path.write_text("".join(line + "\n" for line in kept))
-
-
 def _record(env: gym.Env, config: TrainConfig, step: int, run_dir: Path, run_name: str,
             seed: int) -> tuple[gym.Env, Path | None]:
     try:

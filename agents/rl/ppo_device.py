@@ -397,7 +397,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     """
     from tqdm import tqdm
 
-    from longplay.agents.rl.evaluation import check_env_settings, evaluate, forget_evals_after
+    from longplay.agents.rl.evaluation import check_env_settings, evaluate
 
     config.validate()
     device = torch.device(resolve_device(config.device))
@@ -464,8 +464,6 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     runlog = RunLog(run_dir, resume_step=global_step if resume is not None else None)
-    if resume is not None:
-        forget_evals_after(run_dir, global_step)
     if resume is None:
         runlog.text("config", "```\n" + json.dumps(config.to_dict(), indent=2) + "\n```")
 

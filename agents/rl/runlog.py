@@ -15,13 +15,27 @@ from pathlib import Path
 from typing import Any
 
 
+def _drop_after(path: Path, step: int) -> list[dict[str, Any]]:
+    """Keeps the JSON lines of ``path`` (if it exists) whose ``step`` is at most ``step``; returns the others."""
+    if not path.exists():
+        return []
+    kept, dropped = [], []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            (kept if entry.get("step", 0) <= step else dropped).append((line, entry))
+    path.write_text("".join(line + "\n" for line, _ in kept))
+    return [entry for _, entry in dropped]
+
+
 class RunLog:
     """Writes scalars under ``run_dir``: TensorBoard events in ``run_dir/tb`` and one JSON line per step.
 
     Args:
         run_dir: The run's folder.
         resume_step: When resuming, the step of the checkpoint: logged points after it (from the part of the
-            run that is being replaced) are dropped from both outputs.
+            run that is being replaced) are dropped from both outputs, and so are the evaluations after it
+            (their ``eval.jsonl`` lines and replays): the resumed run logs and evaluates those steps again.
         tensorboard: Also write TensorBoard events (needs the ``tensorboard`` package; skipped with one
             warning when it is missing).
     """
@@ -30,10 +44,11 @@ class RunLog:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "metrics.jsonl"
-        if resume_step is not None and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+        if resume_step is not None:
+            _drop_after(self.path, resume_step)
+            for entry in _drop_after(self.run_dir / "eval.jsonl", resume_step):
+                if entry.get("replay"):  # by name: the line's path is relative to where the run was started
+                    (self.run_dir / "replays" / Path(entry["replay"]).name).unlink(missing_ok=True)
         self._file = self.path.open("a")
         self._writer: Any = None
         if tensorboard:

@@ -353,7 +353,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
     from stable_baselines3 import PPO
     from stable_baselines3.common.logger import Logger
 
-    from longplay.agents.rl.evaluation import check_env_settings, forget_evals_after
+    from longplay.agents.rl.evaluation import check_env_settings
 
     config.validate()
     device = resolve_device(config.device)
@@ -388,8 +388,6 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
             model = build_model(config, venv, device)
             resume_step = None
         runlog = RunLog(run_dir, resume_step=resume_step)
-        if resume_step is not None:
-            forget_evals_after(run_dir, resume_step)
         if resume_step is None:
             runlog.text("config", "```\n" + json.dumps(config.to_dict(), indent=2) + "\n```")
         model.set_logger(Logger(folder=None, output_formats=[_runlog_writer(runlog)]))
