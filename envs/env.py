@@ -57,8 +57,11 @@ def parse_obs_mode(obs_mode: str | tuple[str, ...] | list[str]) -> tuple[str, ..
     return modes
 
 
-def _button_index(action: Any) -> int:
-    """The button an action names, or -1 where it names none: 3.7 is not button 3, nor True button 1."""
+def action_index(action: Any) -> int:
+    """The index an action names, or -1 where it names none: 3.7 is not action 3, nor True action 1."""
+    kind = type(action)
+    if kind is int or issubclass(kind, np.integer):  # what policies give, first: this runs every step
+        return int(action)
     if isinstance(action, (bool, np.bool_)):
         return -1
     try:
@@ -165,7 +168,7 @@ class LongplayEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Presses the button ``action`` names and returns (obs, reward, terminated, truncated, info)."""
-        index = _button_index(action)
+        index = action_index(action)
         if not 0 <= index < self.action_space.n:
             raise ValueError(f"invalid action {action!r}; valid: 0..{self.action_space.n - 1}")
         self.game.press(_ACTION_BUTTONS[index])

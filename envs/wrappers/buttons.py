@@ -18,6 +18,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
+from longplay.envs.env import action_index
 from longplay.envs.game import NOOP, Button
 
 #: Button names (lower case) -> action index of the env; ``noop`` exists in envs made with ``noop=True``.
@@ -64,7 +65,7 @@ class ButtonSubset(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
 
     def action(self, action: Any) -> int:
         """The env's action for the policy's ``action``; raises ``ValueError`` outside ``0..len(buttons) - 1``."""
-        index = int(action)
+        index = action_index(action)  # 3.7 names no action, as in the env itself
         if not 0 <= index < len(self.buttons):  # -1 would index the tuple from the end and press a button
             raise ValueError(f"invalid action {action!r}; valid: 0..{len(self.buttons) - 1}")
         return self.buttons[index]

@@ -43,9 +43,10 @@ def test_button_subset_checks_what_both_learners_press() -> None:
             button_subset(bad, n)
 
 
-@pytest.mark.parametrize("action", [-1, 2, 3])
+@pytest.mark.parametrize("action", [-1, 2, 3, 1.5, True])
 def test_an_action_outside_the_subset_is_refused(action: int) -> None:
-    """Like the env's own ``step``: -1 once pressed the subset's last button, 2 was an IndexError."""
+    """Like the env's own ``step``: -1 once pressed the subset's last button, 2 was an IndexError, 1.5 pressed the
+    second button."""
     env = ButtonSubset(gym.make("longplay/QuestMini-v0"), "down,right")
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"invalid action .*; valid: 0\.\.1"):
