@@ -139,6 +139,8 @@ def check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:
     acts = np.asarray(actions)
     if acts.shape != (num_envs,):
         raise ValueError(f"expected {num_envs} actions, got shape {acts.shape}")
+    if not np.issubdtype(acts.dtype, np.integer):  # as the engine refuses them: 3.7 is no action 3
+        raise ValueError(f"actions must be integers (action indices), got dtype {acts.dtype}")
     acts = acts.astype(np.int64)
     bad = (acts < 0) | (acts >= num_actions)
     if bad.any():

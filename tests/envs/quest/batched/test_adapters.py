@@ -126,6 +126,8 @@ def test_out_of_range_actions_are_refused_as_in_the_reference_env(noop) -> None:
         with pytest.raises(ValueError, match=f"invalid action {bad} for env 1; valid: 0..{n - 1}"):
             env.step(np.array([0, bad, 0]))
     env.step(np.array([0, n - 1, 0]))
+    with pytest.raises(ValueError, match="must be integers"):  # 1.5 was played as 1
+        env.step(np.array([0, 1.5, 0]))
     sb3 = BatchedVecEnv(3, noop=noop)
     sb3.reset()
     with pytest.raises(ValueError, match=f"invalid action {n}"):
