@@ -128,9 +128,15 @@ class _Routed:
             trainer=dialog.TrainerStart(trainer.mask[idx], trainer.trainer[idx], trainer.entity[idx]))
 
 
+def _int_in(value: Any, low: int, high: int | None = None) -> bool:
+    """Whether ``value`` is an int (numpy ints too, not a bool) in ``low..high`` (``high=None``: no bound)."""
+    return (not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= low
+            and (high is None or value <= high))
+
+
 def _world_seed(seed: Any, name: str) -> int:
     """A world seed as the reference ``QuestGame`` takes it (a non-negative int; numpy ints too)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not _int_in(seed, 0):
         raise ValueError(f"invalid {name} {seed!r}; use a non-negative int")
     return int(seed)
 
@@ -229,7 +235,7 @@ class BatchedQuest:
                  world: str = "procedural", worlds: Sequence[World] | None = None, noop: bool = False,
                  final_obs: bool = False, palette: object = None, battle_pass: int | str | None = "auto",
                  keep_memory: bool = True) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        if not _int_in(num_envs, 1):
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         if obs_mode not in OBS_MODES:
             raise ValueError(f"invalid obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
@@ -300,7 +306,7 @@ class BatchedQuest:
         """
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= 2**62:
+        if not _int_in(seed, 0, 2**62):
             raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
         self.base_seed.fill_(int(seed))
         self.episode.zero_()
