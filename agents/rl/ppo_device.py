@@ -41,7 +41,7 @@ from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, m
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import RunLog
-from longplay.agents.rl.sb3_train import TrainResult, check_new_run, latest_checkpoint, write_atomically
+from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, start_run_folder, write_atomically
 from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.wrappers.buttons import button_subset
 from longplay.envs.wrappers.shaping import LEVEL_STAGE, TERMS, ShapingWeights, parse_shaping
@@ -397,21 +397,14 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     """
     from tqdm import tqdm
 
-    from longplay.agents.rl.evaluation import check_env_settings, evaluate
+    from longplay.agents.rl.evaluation import evaluate
 
     config.validate()
     device = torch.device(resolve_device(config.device))
     apply_torch_threads(config.torch_threads)
     run_name = config.run_name = config.run_name or config.default_run_name()
     run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
-    check_new_run(run_dir, resume)
-    if config.vec_env == "toy":
-        from longplay.agents.rl.toy import register_toy
-
-        register_toy()
-    check_env_settings(config, eval_env_factory)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    start_run_folder(config, run_dir, resume, eval_env_factory)
     torch.manual_seed(config.seed)
 
     # -------------------------------------------------------------- 1. engine, network, optimizer

@@ -319,13 +319,28 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def check_new_run(run_dir: Path, resume: str | Path | None) -> None:
-    """Refuses to start a fresh run in a folder that holds a run's checkpoints (``--run-name`` given twice):
-    its ``config.json`` would replace the one they were trained with and its checkpoints would mix with
-    theirs. A folder without checkpoints (a run stopped before its first) may be started again."""
+def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | None,
+                     env_factory: Callable[[TrainConfig], gym.Env] | None = None) -> None:
+    """What both learners do before a run starts: the checks, then the folder with ``config.json``.
+
+    A fresh run is refused in a folder that holds a run's checkpoints (``--run-name`` given twice: its
+    ``config.json`` would replace the one they were trained with, and its checkpoints would mix with theirs);
+    a folder without checkpoints (a run stopped before its first) may be started again. The env settings are
+    checked by building the run's env once (:func:`~longplay.agents.rl.evaluation.check_env_settings`), so
+    nothing is written for a run that cannot start.
+    """
+    from longplay.agents.rl.evaluation import check_env_settings
+
     if resume is None and any((run_dir / "checkpoints").glob("step_*")):
         raise ValueError(f"{run_dir} already holds a run's checkpoints: continue it with --resume {run_dir}, "
                          "or give another --run-name")
+    if config.vec_env == "toy" or config.env_id.startswith("LongplayToy/"):
+        from longplay.agents.rl.toy import register_toy
+
+        register_toy()
+    check_env_settings(config, env_factory)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def checkpoint_step(path: str | Path) -> int:
@@ -353,22 +368,13 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
     from stable_baselines3 import PPO
     from stable_baselines3.common.logger import Logger
 
-    from longplay.agents.rl.evaluation import check_env_settings
-
     config.validate()
     device = resolve_device(config.device)
     apply_torch_threads(config.torch_threads)
     run_name = config.run_name or config.default_run_name()
     config.run_name = run_name
     run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
-    check_new_run(run_dir, resume)
-    if config.vec_env == "toy" or config.env_id.startswith("LongplayToy/"):
-        from longplay.agents.rl.toy import register_toy
-
-        register_toy()
-    check_env_settings(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    start_run_folder(config, run_dir, resume)
     import torch
 
     start = time.perf_counter()
