@@ -473,11 +473,7 @@ def _fill_what_was_left(cell: Cell, result: CellResult, out_dir: Path, folder: P
     from longplay.replays.schema import ReplayError
 
     if cell.kind == "train":
-        from longplay.agents.rl.sb3_train import checkpoint_step
-
-        found = sorted((folder / "train" / cell.run_name / "checkpoints").glob("step_*"))
-        if found:
-            result.steps = result.steps or checkpoint_step(found[-1])
+        result.steps = result.steps or _newest_checkpoint_step(folder / "train" / cell.run_name)
         return
     replays = sorted(folder.glob("*.lpr"))
     if replays:
@@ -524,9 +520,16 @@ def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
         result.dollars = sum(t.cost_usd for t in turns)
 
 
+def _newest_checkpoint_step(run_dir: Path) -> int:
+    """The step of a training run's newest checkpoint; 0 when it has none."""
+    from longplay.agents.rl.sb3_train import checkpoint_step
+
+    found = sorted((run_dir / "checkpoints").glob("step_*"))
+    return checkpoint_step(found[-1]) if found else 0
+
+
 def _execute_train(cell: Cell, out_dir: Path, folder: Path) -> CellResult:
     from longplay.agents.rl.evaluation import read_evals
-    from longplay.agents.rl.sb3_train import checkpoint_step
 
     run_dir = folder / "train" / cell.run_name
     has_checkpoint = any((run_dir / "checkpoints").glob("step_*")) if run_dir.is_dir() else False
@@ -539,10 +542,7 @@ def _execute_train(cell: Cell, out_dir: Path, folder: Path) -> CellResult:
     code = int(args.func(args) or 0)
     if code != 0:
         return CellResult(cell.id, "failed", error=f"longplay train exited with {code}", command=command)
-    result = CellResult(cell.id, "done", command=command)
-    found = sorted((run_dir / "checkpoints").glob("step_*"))
-    if found:
-        result.steps = checkpoint_step(found[-1])
+    result = CellResult(cell.id, "done", command=command, steps=_newest_checkpoint_step(run_dir))
     evals = read_evals(run_dir)
     if evals:
         last = [e for e in evals if e["step"] == evals[-1]["step"]]
