@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 from longplay.envs.game import Button, Game, GameState
-from longplay.replays.schema import CorruptReplayError, ReplayError, open_replay, read_header
+from longplay.replays.schema import CorruptReplayError, ReplayError, fingerprint_spacing, open_replay, read_header
 
 #: Gymnasium action index -> button (the last entry is the optional no-op), as ``LongplayEnv.step`` maps it.
 ACTION_BUTTONS: tuple[Button | None, ...] = (*Button, None)
@@ -240,9 +240,17 @@ class ReplayReader:
             self._actions[episode] = b"".join(parts)
         return self._actions[episode]
 
+    @property
+    def fingerprint_every(self) -> int:
+        """Steps between recorded fingerprints: byte ``i`` of :meth:`fingerprints` is step
+        ``(i + 1) * fingerprint_every`` of its episode."""
+        return fingerprint_spacing(self.header, self.path)
+
     def fingerprints(self, episode: int = 0) -> bytes | None:
-        """The low byte of ``game.fingerprint()`` after each action of ``episode`` (byte ``i`` is step
-        ``i + 1``), or None when the game has no fingerprint (or a chunk lacks them)."""
+        """The low byte of ``game.fingerprint()`` after every :attr:`fingerprint_every`-th action of ``episode``
+        (byte ``i`` is step ``(i + 1) * fingerprint_every``), or None when the game has no fingerprint (or a
+        chunk lacks them)."""
+        every = self.fingerprint_every
         parts = []
         for first, n, blob in self._query("SELECT first_step, n_steps, fingerprints FROM chunks WHERE episode = ? "
                                           "ORDER BY first_step", (episode,)):
@@ -253,9 +261,10 @@ class ReplayReader:
             except zlib.error:
                 raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: fingerprints from step "
                                          f"{first} do not decompress") from None
-            if len(part) != n:
+            want = (first + n) // every - first // every  # the multiples of every in first+1 .. first+n
+            if len(part) != want:
                 raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: the chunk at step {first} "
-                                         f"holds {len(part)} fingerprints, not {n}")
+                                         f"holds {len(part)} fingerprints, not {want}")
             parts.append(part)
         return b"".join(parts) if parts else None
 

@@ -39,6 +39,7 @@ from longplay.replays.schema import (
     FORMAT_VERSION,
     ReplayError,
     create_replay,
+    fingerprint_spacing,
     open_replay,
     read_header,
     to_json,
@@ -47,16 +48,23 @@ from longplay.replays.schema import (
 #: Periodic state hashes (with summaries) take at most this fraction of the run's time by default: the
 #: recorder measures what a hash costs against how long the steps between hashes took and picks the spacing
 #: (a power of two from 1 to :data:`MAX_HASH_EVERY`). LM runs, slow per step, get a hash every step;
-#: the built-in game at full speed one every 2,048-4,096 steps on a 2-core machine.
-DEFAULT_HASH_BUDGET = 0.005
+#: the built-in game at full speed one every 4,096 steps on a 2-core machine.
+DEFAULT_HASH_BUDGET = 0.0025
 #: The spacing of periodic hashes an adaptive recorder starts with (it adapts after the first).
 FIRST_HASH_EVERY = 16
 #: The widest spacing an adaptive recorder picks.
 MAX_HASH_EVERY = 4096
 _NEVER = 1 << 62
 #: A keyframe (compressed save state) every this many steps, unless the game says otherwise with a
-#: ``replay_keyframe_every`` attribute: rendering any frame re-simulates at most this many button presses.
-DEFAULT_KEYFRAME_EVERY = 2000
+#: ``replay_keyframe_every`` attribute: rendering any frame re-simulates at most this many button presses
+#: (a few milliseconds for the built-in game).
+DEFAULT_KEYFRAME_EVERY = 4096
+#: The game's ``fingerprint()`` is recorded after every this many steps (at the steps of an episode that are
+#: multiples of it). After every step it would pin a changed action to its step, but the built-in game's
+#: fingerprint takes about 1 us and its step about 8: recording then cost 15-20% of the env's steps/s
+#: (issue 4's figure is at most 5%). Every 64th costs about half a per cent and pins a changed action to
+#: within 64 steps; state hashes (see ``hash_every``) check everything else.
+DEFAULT_FINGERPRINT_EVERY = 64
 #: Actions are committed at least every this many steps ...
 DEFAULT_CHUNK_STEPS = 16384
 #: ... and at least every this many seconds (checked at checkpoints and LM turns).
@@ -160,7 +168,8 @@ class Recorder(gym.Wrapper):
     leaves a readable file holding every step up to the last commit.
 
     Per step it records the action (and a nonzero reward); when the game has the optional cheap
-    ``fingerprint() -> int``, also its low byte, so ``verify`` pins a changed action to its exact step.
+    ``fingerprint() -> int``, also its low byte every ``fingerprint_every`` steps, so ``verify`` pins a changed
+    action to within that many steps.
     State hashes and summaries come periodically (see ``hash_every``), at milestones and at episode ends;
     keyframes every ``keyframe_every`` steps.
 
@@ -181,6 +190,7 @@ class Recorder(gym.Wrapper):
             time. A fixed spacing makes the file layout the same from run to run.
         hash_budget: The fraction of run time adaptive hashing aims at.
         summary_every: Steps between state summaries (map, x, y, mode); default: with every periodic hash.
+        fingerprint_every: Steps between recorded fingerprints, for games that have one (1: every step).
         chunk_steps: Most actions buffered before a commit.
         commit_seconds: Most seconds between commits (checked at checkpoints and logged turns).
         overwrite: Replace an existing file instead of refusing.
@@ -202,6 +212,7 @@ class Recorder(gym.Wrapper):
         hash_every: int | None = None,
         hash_budget: float = DEFAULT_HASH_BUDGET,
         summary_every: int | None = None,
+        fingerprint_every: int = DEFAULT_FINGERPRINT_EVERY,
         chunk_steps: int = DEFAULT_CHUNK_STEPS,
         commit_seconds: float = DEFAULT_COMMIT_SECONDS,
         overwrite: bool = False,
@@ -242,13 +253,15 @@ class Recorder(gym.Wrapper):
             "recorder": {"hash_every": hash_every, "hash_budget": hash_budget, "summary_every": summary_every,
                          "keyframe_every": keyframe_every, "chunk_steps": chunk_steps,
                          "action_codec": "zlib",
-                         "fingerprints": callable(getattr(game, "fingerprint", None))},
+                         "fingerprints": callable(getattr(game, "fingerprint", None)),
+                         "fingerprint_every": fingerprint_every},
             "platform": {"python": sys.version.split()[0], "system": platform.platform(),
                          "gymnasium": gym.__version__},
         }
         header.update(extra_header or {})
-        self._setup(game, Path(path), hash_every, hash_budget, summary_every, keyframe_every, chunk_steps,
-                    commit_seconds)
+        self._setup(game, Path(path), hash_every, hash_budget, summary_every, keyframe_every, fingerprint_every,
+                    chunk_steps, commit_seconds)
+        self._reward_is_the_envs = reward_source == "env"
         try:
             rows = [(key, to_json(value)) for key, value in header.items()]
         except TypeError as e:
@@ -264,11 +277,12 @@ class Recorder(gym.Wrapper):
         self._conn.executemany("INSERT INTO header VALUES (?, ?)", rows)
 
     def _setup(self, game: Game, path: Path, hash_every: int | None, hash_budget: float, summary_every: int | None,
-               keyframe_every: int, chunk_steps: int, commit_seconds: float) -> None:
+               keyframe_every: int, fingerprint_every: int, chunk_steps: int, commit_seconds: float) -> None:
         for name, value in (("keyframe_every", keyframe_every), ("hash_every", hash_every),
-                            ("chunk_steps", chunk_steps), ("summary_every", summary_every)):
-            if value is not None and (not isinstance(value, int) or value < 1) or name == "keyframe_every" and \
-                    value is None:
+                            ("chunk_steps", chunk_steps), ("summary_every", summary_every),
+                            ("fingerprint_every", fingerprint_every)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1) or \
+                    name in ("keyframe_every", "fingerprint_every") and value is None:
                 raise ValueError(f"invalid {name} {value!r}; must be an int >= 1")
         if not 0 < hash_budget < 1:
             raise ValueError(f"invalid hash_budget {hash_budget!r}; must be between 0 and 1")
@@ -280,6 +294,7 @@ class Recorder(gym.Wrapper):
         #: The spacing of periodic hashes now (``hash_every``, or the adaptive choice).
         self.hash_spacing = hash_every or FIRST_HASH_EVERY
         self.keyframe_every = keyframe_every
+        self.fingerprint_every = fingerprint_every
         self.chunk_steps = chunk_steps
         self.commit_seconds = commit_seconds
         self._t0 = time.perf_counter()
@@ -305,7 +320,12 @@ class Recorder(gym.Wrapper):
         self._memory: list[tuple[Any, ...]] = []
         self._episode_sql: list[tuple[str, tuple[Any, ...]]] = []
         self._ended: str | None = None
-        self._next_hash = self._next_summary = self._next_keyframe = 0
+        self._ended_at = 0  # the step the episode ended at (when _ended is set)
+        # Whether the hot path must look for new milestones itself: not when the recorded reward is the env's
+        # milestone reward with every weight above 0 (a new milestone then pays a nonzero reward).
+        self._reward_is_the_envs = False
+        self._unpaid_milestones = True
+        self._next_hash = self._next_summary = self._next_keyframe = self._next_fingerprint = self._next_other = 0
         self._hash_step, self._hash_t = 0, self._t0  # the last periodic hash, for adaptive spacing
 
     @classmethod
@@ -338,7 +358,10 @@ class Recorder(gym.Wrapper):
         settings = header.get("recorder") or {}
         self._setup(game, path, settings.get("hash_every"), float(settings.get("hash_budget", DEFAULT_HASH_BUDGET)),
                     settings.get("summary_every"), int(settings.get("keyframe_every", DEFAULT_KEYFRAME_EVERY)),
-                    int(settings.get("chunk_steps", DEFAULT_CHUNK_STEPS)), commit_seconds)
+                    fingerprint_spacing(header, path), int(settings.get("chunk_steps", DEFAULT_CHUNK_STEPS)),
+                    commit_seconds)
+        self._reward_is_the_envs = header.get("reward_source") == "env"
+        self._check_catalog()
         rw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         rw.execute("PRAGMA journal_mode = WAL")
         rw.execute("PRAGMA synchronous = NORMAL")
@@ -368,9 +391,10 @@ class Recorder(gym.Wrapper):
         except TypeError as e:
             raise ValueError(f"reset options are not JSON-serialisable: {e}") from None
         if self.episode >= 0:
-            self._end_episode(self._ended or "reset")
+            self._end_episode_unless_ended("reset")
             self._flush()
         obs, info = self.env.reset(seed=seed, options=options)
+        self._check_catalog()  # a procedural world per episode brings its own catalog
         self.episode += 1
         self._chunk_first = 0
         self._ended = None
@@ -397,14 +421,13 @@ class Recorder(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         """Steps the env and records the action; the rest waits for the next checkpoint (see the class)."""
-        # The hot path: no tuple unpacking, one append, one comparison; everything else is rare.
+        # The hot path: no tuple unpacking, one append, one comparison; everything else (fingerprints too) is
+        # rare and runs in _slow_step.
         result = self.env.step(action)
         actions = self._actions
         actions.append(action)
-        fingerprint = self._fingerprint
-        if fingerprint is not None:
-            self._fingerprints.append(fingerprint() & 0xFF)
-        if len(actions) >= self._due or result[1] or result[4]["new_milestones"] or result[2] or result[3]:
+        if len(actions) >= self._due or result[1] or result[2] or result[3] or \
+                self._unpaid_milestones and result[4]["new_milestones"]:
             self._slow_step(result[1], result[2], result[3], result[4])
         return result
 
@@ -413,7 +436,7 @@ class Recorder(gym.Wrapper):
         if not self._closed:
             try:
                 if self.episode >= 0:
-                    self._end_episode(self._ended or "closed")
+                    self._end_episode_unless_ended("closed")
                 self._flush()
                 status = {"status": "closed", "steps": self._total_steps, "episodes": self.episode + 1,
                           "duration_s": round(self._now(), 3)}
@@ -496,10 +519,15 @@ class Recorder(gym.Wrapper):
     def _slow_step(self, reward: Any, terminated: bool, truncated: bool, info: dict[str, Any]) -> None:
         if self.episode < 0:
             del self._actions[-1]
-            if self._fingerprints:
-                del self._fingerprints[-1]
             raise RuntimeError("call reset() before step()")
         step = self._chunk_first + len(self._actions)
+        if step >= self._next_fingerprint:
+            self._fingerprints.append(self._fingerprint() & 0xFF)
+            self._next_fingerprint = step + self.fingerprint_every
+            if step < self._next_other and not (reward or info["new_milestones"] or terminated or truncated):
+                # Only the fingerprint was due (most slow steps of a fast game): skip the rest.
+                self._due = min(self._next_other, self._next_fingerprint) - self._chunk_first
+                return
         if reward:
             self._rewards.append((len(self._actions) - 1, float(reward)))
         new = info["new_milestones"]
@@ -523,6 +551,7 @@ class Recorder(gym.Wrapper):
             self._next_keyframe = (step // self.keyframe_every + 1) * self.keyframe_every
         if ending:
             self._ended = "terminated" if terminated else "truncated"
+            self._ended_at = step
             self._end_episode(self._ended)
         if len(self._actions) >= self.chunk_steps or ending:
             self._flush()
@@ -530,7 +559,12 @@ class Recorder(gym.Wrapper):
             self._maybe_flush()
         self._schedule()
 
+    def _check_catalog(self) -> None:
+        self._unpaid_milestones = not (self._reward_is_the_envs and all(m.weight > 0 for m in self.game.milestones()))
+
     def _start_schedules(self, step: int) -> None:
+        self._next_fingerprint = _NEVER if self._fingerprint is None else \
+            (step // self.fingerprint_every + 1) * self.fingerprint_every
         self._next_keyframe = (step // self.keyframe_every + 1) * self.keyframe_every
         self._next_summary = _NEVER if self.summary_every is None else \
             (step // self.summary_every + 1) * self.summary_every
@@ -557,8 +591,9 @@ class Recorder(gym.Wrapper):
         self._next_hash = step + self.hash_spacing
 
     def _schedule(self) -> None:
-        due = min(self._next_hash, self._next_summary, self._next_keyframe, self._chunk_first + self.chunk_steps)
-        self._due = due - self._chunk_first
+        self._next_other = min(self._next_hash, self._next_summary, self._next_keyframe,
+                               self._chunk_first + self.chunk_steps)
+        self._due = min(self._next_other, self._next_fingerprint) - self._chunk_first
 
     def _checkpoint(self, step: int, with_hash: bool, with_summary: bool) -> None:
         digest = self.game.state_hash() if with_hash else None
@@ -582,6 +617,12 @@ class Recorder(gym.Wrapper):
         self._episode_sql.append(("UPDATE episodes SET end_step = ?, end_reason = ?, ended_t = ? WHERE episode = ?",
                                   (self.step_in_episode, reason, self._now(), self.episode)))
 
+    def _end_episode_unless_ended(self, reason: str) -> None:
+        """Ends the episode at a reset or close: with ``reason``, or again with its own where steps were
+        taken after it ended (the end moves to the last of them); nothing when it ended at this step."""
+        if self._ended is None or self.step_in_episode != self._ended_at:
+            self._end_episode(self._ended or reason)
+
     def _maybe_flush(self) -> None:
         if time.perf_counter() - self._last_commit >= self.commit_seconds:
             self._flush()
@@ -595,6 +636,9 @@ class Recorder(gym.Wrapper):
             self._flush_now()
 
     def _flush_now(self) -> None:
+        if not (self._actions or self._episode_sql or self._checkpoints or self._keyframes or self._milestones
+                or self._turns or self._memory):
+            return  # nothing to commit (a reset right after the episode's end committed it)
         actions = self._actions
         conn = self._conn
         conn.execute("BEGIN")
@@ -604,9 +648,11 @@ class Recorder(gym.Wrapper):
                 if self._rewards:
                     rewards = zlib.compress(b"".join(_REWARD.pack(i, r) for i, r in self._rewards))
                 fingerprints = zlib.compress(self._fingerprints, 6) if self._fingerprint is not None else None
+                # Level 1: actions (a few bits of entropy in each byte) come out as small as at level 6, in a
+                # third of the time (16,384 random actions: 180 us against 560 us).
                 conn.execute("INSERT INTO chunks (episode, first_step, n_steps, actions, rewards, fingerprints, "
                              "t_end) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (self.episode, self._chunk_first, len(actions), zlib.compress(actions, 6), rewards,
+                             (self.episode, self._chunk_first, len(actions), zlib.compress(actions, 1), rewards,
                               fingerprints, self._now()))
             for sql, params in self._episode_sql:
                 conn.execute(sql, params)

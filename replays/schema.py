@@ -20,8 +20,9 @@ from typing import Any
 
 #: Written to the ``header`` table under ``format``.
 FORMAT_NAME = "longplay-replay"
-#: The schema version this code writes; it reads every version up to this one.
-FORMAT_VERSION = 1
+#: The schema version this code writes; it reads every version up to this one. Version 2: fingerprints are
+#: recorded every ``header.recorder.fingerprint_every`` steps (version 1: after every step).
+FORMAT_VERSION = 2
 #: ``PRAGMA application_id`` of every replay ("LPRY"): tells a replay from any other SQLite file.
 APPLICATION_ID = 0x4C505259
 #: File name extension of replays.
@@ -252,6 +253,15 @@ def _wal_left_behind(path: Path) -> bool:
         return head[18:20] == b"\x02\x02" and (not wal.exists() or wal.stat().st_size == 0)
     except OSError:
         return False
+
+
+def fingerprint_spacing(header: dict[str, Any], path: str | os.PathLike[str] = "replay") -> int:
+    """Steps between the fingerprints of a replay with this header: its ``recorder.fingerprint_every``, or 1
+    for replays written before the key existed (format version 1 recorded one after every step)."""
+    every = (header.get("recorder") or {}).get("fingerprint_every", 1)
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise CorruptReplayError(f"corrupt replay: {path}: header has fingerprint_every {every!r}")
+    return every
 
 
 def read_header(conn: sqlite3.Connection, path: str | os.PathLike[str] = "replay") -> dict[str, Any]:

@@ -176,6 +176,7 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     press, milestone_mask, buttons = game.press, game.milestone_mask, ACTION_BUTTONS
     fingerprints = replay.fingerprints(e) if callable(getattr(game, "fingerprint", None)) else None
     fingerprint = game.fingerprint if fingerprints is not None else None
+    every = replay.fingerprint_every
     if fingerprints is not None:
         report.fingerprints += len(fingerprints)
     verified = 0  # the last step whose recorded hashes all matched
@@ -186,8 +187,9 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
             for action in actions[step:target]:
                 press(buttons[action])
                 step += 1
-                if fingerprint is not None and fingerprint() & 0xFF != fingerprints[step - 1]:
-                    raise _Diverged(step, fingerprint() & 0xFF, fingerprints[step - 1])
+                if fingerprint is not None and not step % every and \
+                        fingerprint() & 0xFF != fingerprints[step // every - 1]:
+                    raise _Diverged(step, fingerprint() & 0xFF, fingerprints[step // every - 1])
                 new_mask = milestone_mask()
                 if new_mask != mask:
                     fresh = new_mask & ~mask
@@ -203,10 +205,13 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
             problems.append((step + 1, f"{where(step + 1)}: action {actions[step]} is not a button (edited actions)"))
             break
         except _Diverged as diverged:
+            # The fingerprint before this one matched: the changed action is one of the last ``every``.
+            verified = max(verified, diverged.step - every)
+            culprit = f"action {verified}" if diverged.step - verified == 1 else \
+                f"an action between steps {verified} and {diverged.step}"
             problems.append((diverged.step, f"{where(diverged.step)}: state fingerprint differs (recorded "
-                             f"{diverged.recorded:#04x}, re-simulated {diverged.got:#04x}): action {diverged.step - 1} "
+                             f"{diverged.recorded:#04x}, re-simulated {diverged.got:#04x}): {culprit} "
                              "is not the one played"))
-            verified = diverged.step - 1
             break
         finally:
             if bar is not None:

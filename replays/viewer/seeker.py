@@ -1,7 +1,7 @@
 """Random access to the states of one episode, with in-memory waypoints between the replay's keyframes.
 
-``ReplayReader.seek`` reaches a step from the last keyframe before it (every 2,000 steps by default): up to
-1,999 button presses for a step just before a keyframe. A viewer scrubbing through a run asks for many such
+``ReplayReader.seek`` reaches a step from the last keyframe before it (every 4,096 steps by default): up to
+4,095 button presses for a step just before a keyframe. A viewer scrubbing through a run asks for many such
 steps, so the :class:`EpisodeSeeker` also keeps a save state every ``every`` steps (256 by default) once it
 has walked past them (or been given them by the trajectory pass, which walks the whole episode anyway), and
 starts from the nearest of those: any frame then costs at most ``every`` presses. States are identical to the

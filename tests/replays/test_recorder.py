@@ -49,7 +49,7 @@ def test_header_episode_and_tables(record: Any, fakegame: Any) -> None:
         assert replay.rewards()[100] == 2.0  # the milestone's weight, paid at the step it was reached
         steps = [c.step for c in replay.checkpoints()]
         assert steps[0] == 0 and steps[-1] == 500 and 128 in steps and 100 in steps  # periodic, milestone, end
-        assert replay.keyframe_steps() == [0]  # keyframe_every is 1000 by default
+        assert replay.keyframe_steps() == [0]  # keyframe_every is 4096 by default
         assert replay.summaries()[0].map_id == 0
 
 
@@ -108,6 +108,37 @@ def test_several_episodes_terminated_and_seedless_reset(tmp_path: Path, fakegame
         assert isinstance(second.seed, int) and second.end_step == 30 and second.end_reason == "closed"
         assert replay.header["env_kwargs"]["finish_at"] == 150
         assert [m.milestone for m in replay.milestones(0)][-1] == "finish"
+
+
+def test_a_reset_after_the_end_commits_once_and_steps_past_the_end_move_it(tmp_path: Path, fakegame: Any) -> None:
+    from longplay.replays.verify import verify
+
+    env = gym.make(fakegame.ENV_ID, finish_at=150)
+    with Recorder(env, tmp_path / "r.lpr", agent="random") as rec:
+        rec.reset(seed=11)
+        terminated = False
+        while not terminated:
+            _, _, terminated, _, _ = rec.step(4)
+        commits = []
+        real_flush_now = rec._flush_now
+        rec._flush_now = lambda: commits.append(bool(rec._actions or rec._checkpoints)) or real_flush_now()
+        rec.reset(seed=12)  # the end is committed already: only the new episode's start is
+        assert len([c for c in commits if c]) == 1
+        terminated = False
+        while not terminated:
+            _, _, terminated, _, _ = rec.step(4)
+        for _ in range(5):  # steps past the end: recorded, and the end moves to the last of them
+            rec.step(0)
+        rec.reset(seed=13)
+    with ReplayReader(tmp_path / "r.lpr") as replay:
+        first, second, third = replay.episodes()
+        assert (first.end_step, first.end_reason) == (150, "terminated")
+        assert (second.end_step, second.end_reason) == (155, "terminated")
+        assert replay.num_steps(1) == 155 and third.end_reason == "closed"
+        assert [c.step for c in replay.checkpoints(0)][-1] == 150
+        steps = [c.step for c in replay.checkpoints(1)]
+        assert 150 in steps and steps[-1] == 155
+    assert verify(tmp_path / "r.lpr").ok
 
 
 def test_log_turn_and_memory(tmp_path: Path, fakegame: Any) -> None:
@@ -203,6 +234,9 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
     with ReplayReader(path) as replay:
         assert list(replay.actions()) == plan and replay.header["status"] == "closed"
         assert replay.episodes()[0].end_step == 300
+        # Step 200 is no multiple of the fingerprint spacing: the resumed recorder keeps to the same steps.
+        every = replay.fingerprint_every
+        assert 200 % every and len(replay.fingerprints()) == 300 // every
     assert verify(path).ok
 
     wrong = tmp_path / "wrong.lpr"

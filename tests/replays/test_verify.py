@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import struct
 import zlib
@@ -43,20 +44,94 @@ def test_faithful_replay_passes(record: Any) -> None:
 
 
 def _change_action(path: Path, step: int) -> None:
-    conn = sqlite3.connect(path)
-    original = zlib.decompress(conn.execute("SELECT actions FROM chunks WHERE first_step = 0").fetchone()[0])[step]
-    conn.close()
+    with ReplayReader(path) as replay:
+        original = replay.actions(0)[step]
     _set_action(path, step, (original + 1) % 8)
 
 
 def test_changed_action_is_caught_at_its_step(record: Any) -> None:
-    path = record(2000, seed=1)
+    path = record(2000, seed=1, fingerprint_every=1)
     _change_action(path, 1234)  # action 1234 leads from step 1234 to step 1235
     report = verify(path)
     assert not report.ok
     line = report.summary()
     assert line.startswith("FAIL ") and "\n" not in line
     assert "step 1235: state fingerprint differs" in line and "action 1234 is not the one played" in line
+
+
+def test_changed_action_is_caught_within_the_fingerprint_spacing(record: Any) -> None:
+    from longplay.replays.recorder import DEFAULT_FINGERPRINT_EVERY
+
+    with ReplayReader(record(100, seed=1, name="default.lpr")) as replay:
+        assert replay.fingerprint_every == DEFAULT_FINGERPRINT_EVERY > 1
+    path = record(2000, seed=1, fingerprint_every=32)
+    with ReplayReader(path) as replay:
+        assert replay.fingerprint_every == 32 and len(replay.fingerprints()) == 2000 // 32
+    _change_action(path, 1234)
+    line = verify(path).summary()
+    assert line.startswith("FAIL ") and "\n" not in line
+    assert "step 1248: state fingerprint differs" in line
+    assert "an action between steps 1216 and 1248 is not the one played" in line
+
+
+def test_fingerprints_stay_on_their_steps_across_commits_between_steps(record: Any, tmp_path: Path,
+                                                                       fakegame: Any) -> None:
+    # A commit between steps (flush(), an LM turn's or a memory snapshot's timed commit) moves the chunk's
+    # first step; the next fingerprint must still come at its step, not that many steps late.
+    import gymnasium as gym
+    import numpy as np
+
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "flushed.lpr"
+    plan = np.random.default_rng(3).integers(0, 8, 1000).tolist()
+    with Recorder(gym.make(fakegame.ENV_ID), path, fingerprint_every=16, hash_every=512,
+                  commit_seconds=0.0) as rec:
+        rec.reset(seed=3)
+        for i, action in enumerate(plan):
+            rec.step(action)
+            if i % 37 == 0:
+                rec.flush()
+            if i % 101 == 0:
+                rec.log_memory("notes", f"step {i}")  # commits: commit_seconds is 0
+    with ReplayReader(path) as replay:
+        assert len(replay.fingerprints()) == 1000 // 16
+    report = verify(path)
+    assert report.ok, report.summary()
+    _change_action(path, 700)
+    assert "step 704: state fingerprint differs" in verify(path).summary()
+
+
+def test_version_1_replay_with_a_fingerprint_every_step_verifies(record: Any) -> None:
+    # Replays written before fingerprint_every existed hold one fingerprint per step and no such key.
+    path = record(2000, seed=1, fingerprint_every=1)
+    conn = sqlite3.connect(path)
+    recorder = conn.execute("SELECT value FROM header WHERE key = 'recorder'").fetchone()[0]
+    settings = json.loads(recorder)
+    del settings["fingerprint_every"]
+    conn.execute("UPDATE header SET value = ? WHERE key = 'recorder'", (json.dumps(settings),))
+    conn.execute("UPDATE header SET value = '1' WHERE key = 'format_version'")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with ReplayReader(path) as replay:
+        assert replay.fingerprint_every == 1 and len(replay.fingerprints()) == 2000
+    assert verify(path).ok
+    _change_action(path, 1234)
+    assert "step 1235: state fingerprint differs" in verify(path).summary()
+
+
+@pytest.mark.parametrize("every", [0, -16, "16", True, 1.5])
+def test_bad_fingerprint_spacing_in_a_header_is_a_corrupt_replay(record: Any, every: Any) -> None:
+    path = record(100, seed=1)
+    conn = sqlite3.connect(path)
+    settings = json.loads(conn.execute("SELECT value FROM header WHERE key = 'recorder'").fetchone()[0])
+    settings["fingerprint_every"] = every
+    conn.execute("UPDATE header SET value = ? WHERE key = 'recorder'", (json.dumps(settings),))
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptReplayError, match="fingerprint_every"):
+        verify(path)
 
 
 def test_changed_action_is_caught_by_hashes_without_fingerprints(record: Any) -> None:
