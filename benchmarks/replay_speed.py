@@ -34,7 +34,7 @@ from _args import positive_int
 from _checks import finish
 
 from longplay.replays.reader import ReplayReader
-from longplay.replays.recorder import DEFAULT_KEYFRAME_EVERY, Recorder
+from longplay.replays.recorder import DEFAULT_FINGERPRINT_EVERY, DEFAULT_KEYFRAME_EVERY, Recorder
 from longplay.replays.verify import verify
 
 TARGETS = {"overhead": 0.05, "bytes_per_step": 4.0, "frame_ms": 50.0, "verify_over_run": 1.0}
@@ -52,10 +52,11 @@ def _step_block(env: gym.Env, actions: list[int], seed: list[int]) -> tuple[floa
 
 
 def _overhead_trial(env_id: str, env_kwargs: dict[str, Any], actions: list[int], block: int, keyframe_every: int,
-                    hash_every: int, folder: Path) -> dict[str, Any]:
+                    hash_every: int, fingerprint_every: int, folder: Path) -> dict[str, Any]:
     bare_env = gym.make(env_id, **env_kwargs)
     scratch = Recorder(gym.make(env_id, **env_kwargs), folder / "scratch.lpr", agent="random",
-                       keyframe_every=keyframe_every, hash_every=hash_every, overwrite=True)
+                       keyframe_every=keyframe_every, hash_every=hash_every, fingerprint_every=fingerprint_every,
+                       overwrite=True)
     bare_seed, rec_seed = [0], [0]
     bare_env.reset(seed=0)
     scratch.reset(seed=0)
@@ -79,7 +80,8 @@ def _overhead_trial(env_id: str, env_kwargs: dict[str, Any], actions: list[int],
 
 
 def measure(env_id: str, steps: int, block: int, samples: int, keyframe_every: int, hash_every: int | None,
-            folder: Path, env_kwargs: dict[str, Any] | None = None, repeats: int = 3) -> dict[str, Any]:
+            folder: Path, env_kwargs: dict[str, Any] | None = None, repeats: int = 3,
+            fingerprint_every: int = DEFAULT_FINGERPRINT_EVERY) -> dict[str, Any]:
     """Runs every measurement and returns the figures (see the module docstring)."""
     import longplay.envs  # noqa: F401 - registers the ids
 
@@ -89,7 +91,7 @@ def measure(env_id: str, steps: int, block: int, samples: int, keyframe_every: i
 
     # 1. The replay: a recorded random run, timed as a whole (what verify is compared with).
     recorded = Recorder(gym.make(env_id, **env_kwargs), path, agent="random", keyframe_every=keyframe_every,
-                        hash_every=hash_every, overwrite=True)
+                        hash_every=hash_every, fingerprint_every=fingerprint_every, overwrite=True)
     start = time.perf_counter()
     recorded.reset(seed=0)
     _step_block(recorded, actions, [0])
@@ -98,9 +100,15 @@ def measure(env_id: str, steps: int, block: int, samples: int, keyframe_every: i
     run_s = time.perf_counter() - start
     conn = sqlite3.connect(path)
     hashes = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE hash IS NOT NULL").fetchone()[0]
+    # The periodic ones: not at an episode's start or end, nor at a milestone (the recorder in the trials
+    # below hashes those too, on top of its periodic ones).
+    periodic = conn.execute(
+        "SELECT COUNT(*) FROM checkpoints c WHERE hash IS NOT NULL AND step > 0 "
+        "AND step != (SELECT end_step FROM episodes e WHERE e.episode = c.episode) "
+        "AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.episode = c.episode AND m.step = c.step)").fetchone()[0]
     conn.close()
     # The spacing the run's adaptive hashing chose on average (a power of two).
-    mean_spacing = hash_every or 1 << max(0, int(round(float(np.log2(steps / max(1, hashes))))))
+    mean_spacing = hash_every or 1 << max(0, int(round(float(np.log2(steps / max(1, periodic))))))
 
     # 2. The overhead, side by side: two envs built alike, one bare and one through a recorder (on a scratch
     # file), fed the same actions from the same seed in alternating blocks, so both play the very same
@@ -108,8 +116,8 @@ def measure(env_id: str, steps: int, block: int, samples: int, keyframe_every: i
     # machine other processes steal wall-clock time unevenly; wall clock is reported beside it. The
     # recorder hashes at the spacing the run above chose (adaptive spacing would see the bare env's
     # blocks as time between its steps and hash more often than a real run does).
-    trials = [_overhead_trial(env_id, env_kwargs, actions, block, keyframe_every, mean_spacing, folder)
-              for _ in range(repeats)]
+    trials = [_overhead_trial(env_id, env_kwargs, actions, block, keyframe_every, mean_spacing, fingerprint_every,
+                              folder) for _ in range(repeats)]
     # The trial with the median CPU overhead stands for the lot; the spread is reported beside it.
     trials.sort(key=lambda t: 1 - t["base"][1] / t["rec"][1])
     trial = trials[len(trials) // 2]
@@ -160,10 +168,12 @@ def measure(env_id: str, steps: int, block: int, samples: int, keyframe_every: i
         "steps": steps,
         "episodes": len(episodes),
         "keyframe_every": keyframe_every,
+        "fingerprint_every": fingerprint_every,
         "hash_every": hash_every,
         "hash_spacing_final": spacing,
         "hash_spacing_mean": mean_spacing,
         "hashes": hashes,
+        "periodic_hashes": periodic,
         "base_steps_per_s": 1 / base_time,
         "recorded_steps_per_s": 1 / rec_time,
         "overhead": 1 - base_time / rec_time,
@@ -210,10 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-kwargs", type=json.loads, default={}, help="JSON kwargs for gym.make")
     parser.add_argument("--block", type=positive_int, default=1_000, help="steps per alternating block")
     parser.add_argument("--samples", type=positive_int, default=200, help="random frames to time")
-    parser.add_argument("--repeats", type=positive_int, default=3,
+    parser.add_argument("--repeats", type=positive_int, default=5,
                         help="side-by-side overhead trials (median reported)")
     parser.add_argument("--keyframe-every", type=positive_int, default=DEFAULT_KEYFRAME_EVERY)
     parser.add_argument("--hash-every", type=positive_int, default=None, help="fixed hash spacing (default: adaptive)")
+    parser.add_argument("--fingerprint-every", type=positive_int, default=DEFAULT_FINGERPRINT_EVERY,
+                        help="steps between recorded fingerprints (1: every step)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", type=Path, default=None, help="keep the replay in this folder")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
@@ -229,12 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         figures = measure(args.env, args.steps, args.block, args.samples, args.keyframe_every, args.hash_every,
-                          folder, args.env_kwargs, args.repeats)
+                          folder, args.env_kwargs, args.repeats, args.fingerprint_every)
     met = checks(figures)
     f = figures
     spacing = f["hash_every"] or f"adaptive (~{f['hash_spacing_mean']} steps)"
     print(f"env {f['env_id']} {json.dumps(f['env_kwargs'])}, {f['steps']} random steps in {f['episodes']} "
-          f"episode(s); hashes every {spacing}: {f['hashes']} hashes; keyframe every {f['keyframe_every']}")
+          f"episode(s); hashes every {spacing}: {f['hashes']} hashes; keyframe every {f['keyframe_every']}; "
+          f"fingerprint every {f['fingerprint_every']}")
     print(f"  steps/s without recording   {f['base_steps_per_s']:>12,.0f}   (CPU time; wall clock "
           f"{f['base_steps_per_s_wall']:,.0f})")
     print(f"  steps/s with recording      {f['recorded_steps_per_s']:>12,.0f}   (CPU time; wall clock "
