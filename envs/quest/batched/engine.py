@@ -296,6 +296,9 @@ class BatchedQuest:
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
         self._route_fn, self._pass_fn, self._finish_fn = self._route_and_count, self._battle_pass, self._finish_routed
         self._all_fn, self._observe_fn = self._battle_all, self._observe
+        # the state is all zeros until reset() or load_states() into every env: no game, so step refuses it
+        self._unstarted = np.ones(num_envs, dtype=bool)
+        self._started = False
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, seed: int | None = 0) -> dict[str, torch.Tensor]:
@@ -312,6 +315,8 @@ class BatchedQuest:
         self.episode.zero_()
         everyone = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         self._reset_envs(everyone)
+        self._unstarted[:] = False
+        self._started = True
         return self._observe()
 
     def step(self, actions: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor,
@@ -322,8 +327,12 @@ class BatchedQuest:
         holds ``episode_return``, ``episode_length`` and ``milestones`` of the episode that ended (valid
         where done), and ``final_obs`` when asked for. ``actions``: [N] integers (a tensor on any device, numpy
         or a list); values outside the buttons press nothing (see :meth:`advance`). A wrong shape or a float or
-        bool dtype raises before the state is touched (no values are read, so nothing waits for the device).
+        bool dtype raises before the state is touched (no values are read, so nothing waits for the device), and so
+        does a step before :meth:`reset` (or :meth:`load_states` into every env).
         """
+        if not self._started:  # a host-side flag: checked outside the compiled graphs, reads no tensor
+            raise RuntimeError("BatchedQuest.step before reset(): call reset(seed) first "
+                               "(or load_states into every env)")
         actions = torch.as_tensor(actions, device=self.device)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected actions of shape ({self.num_envs},), one per env, got {tuple(actions.shape)}")
@@ -335,6 +344,11 @@ class BatchedQuest:
         if box is not None:  # the battle passes have written theirs
             box.apply(self.state)
         return tuple(out)  # type: ignore[return-value]
+
+    @property
+    def started(self) -> bool:
+        """Whether every env has a game to step: after :meth:`reset`, or :meth:`load_states` into every env."""
+        return self._started
 
     def compile(self, bounds_checks: bool = True, **kwargs: Any) -> BatchedQuest:
         """Compiles the step with ``torch.compile`` (``kwargs`` go to it, e.g. ``dynamic=False``, or
@@ -670,10 +684,13 @@ class BatchedQuest:
 
     def load_states(self, envs: list[int], states: list[QuestState]) -> None:
         """Puts reference states into env slots (each in that env's world); episode counters restart (the
-        episode runs up to ``max_episode_steps`` again, whatever :meth:`stagger_episode_ends` had set)."""
+        episode runs up to ``max_episode_steps`` again, whatever :meth:`stagger_episode_ends` had set). Before
+        :meth:`reset`, the engine steps once every env has a state (their auto-resets then play base seed 0)."""
         if len(envs) != len(states):
             raise ValueError(f"load_states needs one state per env: {len(envs)} envs, {len(states)} states")
         load_states(self.state, self.tables, self.world_of, envs, states)
+        self._unstarted[list(envs)] = False
+        self._started = not self._unstarted.any()
         idx = torch.as_tensor(envs, device=self.device, dtype=torch.int64)
         self.episode_return[idx] = 0.0
         self.episode_length[idx] = 0

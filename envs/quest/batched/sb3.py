@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from longplay.envs.quest.batched.engine import BatchedQuest
@@ -61,6 +62,8 @@ class BatchedVecEnv(VecEnv):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
+        if not self.engine.started:  # as BatchedVectorEnv refuses it (the engine would name its own reset(seed))
+            raise ResetNeeded("call reset() before step()")
         acts = check_actions(np.asarray(actions).reshape(-1), self.num_envs, self.action_space.n)
         self._actions = torch.as_tensor(acts, device=self.engine.device)
 

@@ -72,6 +72,18 @@ def test_unsupported_options_fail_clearly() -> None:
         env.step(np.zeros(2, np.int64))
 
 
+def test_sb3_step_before_reset_is_refused_as_the_gymnasium_adapter_does() -> None:
+    """SB3's ``BatchedVecEnv`` stepped the engine's all-zero state before any ``reset``."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(2)
+    with pytest.raises(gym.error.ResetNeeded, match=r"call reset\(\) before step\(\)"):
+        env.step(np.zeros(2, np.int64))
+    env.reset()
+    env.step(np.zeros(2, np.int64))
+
+
 def test_sb3_ppo_learns_from_the_batched_engine() -> None:
     pytest.importorskip("stable_baselines3")
     from stable_baselines3 import PPO

@@ -430,3 +430,29 @@ def test_flag_count_counts_the_reference_flags(mini) -> None:
         flags.append(game.state().flags)
     assert b.flag_count().tolist() == [len(f) for f in flags]
     assert any(f.startswith("beat_trainer_") for f in flags[-1])  # the oracle beat trainers by then
+
+
+def test_step_before_reset_is_refused(mini) -> None:
+    """A step before ``reset`` stepped an all-zero state (no game: map 0 at 0,0, an empty party) without a
+    word; it raises now, and states loaded into every env are a start too."""
+    b = BatchedQuest(2, worlds=[mini])
+    with pytest.raises(RuntimeError, match=r"BatchedQuest.step before reset\(\): call reset\(seed\) first"):
+        b.step(torch.zeros(2, dtype=torch.int64))
+    b.load_states([0], [ref_engine.new_state(mini, 3)])
+    with pytest.raises(RuntimeError, match="before reset"):  # env 1 still has no game
+        b.step(torch.zeros(2, dtype=torch.int64))
+    b.load_states([1], [ref_engine.new_state(mini, 4)])
+    b.step(torch.zeros(2, dtype=torch.int64))
+    fresh = BatchedQuest(2, worlds=[mini])
+    fresh.reset(seed=0)
+    fresh.step(torch.zeros(2, dtype=torch.int64))
+
+
+def test_step_before_reset_is_refused_when_compiled(mini, eager_compile) -> None:
+    """The check is a host flag outside the compiled graphs: a compiled engine refuses too, then steps."""
+    b = BatchedQuest(2, worlds=[mini]).compile()
+    with pytest.raises(RuntimeError, match="before reset"):
+        b.step(torch.zeros(2, dtype=torch.int64))
+    b.reset(seed=0)
+    b.step(torch.zeros(2, dtype=torch.int64))
+    assert eager_compile
