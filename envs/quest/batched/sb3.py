@@ -14,6 +14,7 @@ expects: ``infos[i]["terminal_observation"]`` is the episode's last observation,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,13 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 
 from longplay.envs.quest.batched.engine import BatchedQuest
 from longplay.envs.quest.batched.vector import check_actions, single_observation_space
+
+#: ``env_method`` names and the engine accessor each calls with the env's index (``render``: the env's frame)
+PER_ENV_METHODS = {"text": "text", "frame": "frame", "render": "frame", "state_of": "state_of",
+                   "world_of_env": "world_of_env"}
+#: the engine's [num_envs] attributes: ``get_attr`` gives each env its own entry
+PER_ENV_ATTRS = ("milestones", "episode", "episode_return", "episode_length", "episode_limit", "base_seed",
+                 "world_of")
 
 
 class BatchedVecEnv(VecEnv):
@@ -96,16 +104,49 @@ class BatchedVecEnv(VecEnv):
         return [None if seed is None else seed + i for i in range(self.num_envs)]
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        value = getattr(self.engine, attr_name) if attr_name != "render_mode" else self._render_mode
+        """The attribute of each env in ``indices``: an engine-wide one (``obs_mode``, ``noop``,
+        ``max_episode_steps``, ...) is the same for every env; a per-env one (:data:`PER_ENV_ATTRS`) is that
+        env's entry (``get_attr("milestones", [2])`` is env 2's count)."""
+        if attr_name == "render_mode":
+            return [self._render_mode for _ in self._get_indices(indices)]
+        value = getattr(self.engine, attr_name)
+        if attr_name in PER_ENV_ATTRS:
+            rows = np.asarray(value.cpu() if isinstance(value, torch.Tensor) else value)
+            return [rows[i].item() for i in self._get_indices(indices)]
         return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Sets an engine-wide attribute, so for every env at once: ``indices`` naming only some envs, a per-env
+        attribute (:data:`PER_ENV_ATTRS`, the engine's bookkeeping) and ``render_mode`` are refused."""
+        if attr_name == "render_mode":
+            raise ValueError("BatchedVecEnv.set_attr('render_mode'): fixed at construction "
+                             "(BatchedVecEnv(..., render_mode=...))")
+        if attr_name in PER_ENV_ATTRS:
+            raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}): the engine's per-env bookkeeping, not set "
+                             "through SB3 (write env.engine's tensor if you mean to)")
+        chosen = list(self._get_indices(indices))
+        if sorted(chosen) != list(range(self.num_envs)):
+            raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}) sets an engine-wide attribute, for all "
+                             f"{self.num_envs} envs at once; indices {chosen} name only some of them")
         setattr(self.engine, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
                    **method_kwargs: Any) -> list[Any]:
-        method = getattr(self.engine, method_name)
-        return [method(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
+        """SB3's contract: the method of each env in ``indices``, results in their order. The games have no env
+        objects: each of :data:`PER_ENV_METHODS` is the engine's accessor called with that env's index first
+        (``env_method("text", indices=[3])`` is env 3's text view; ``"render"`` is its frame); any other name
+        raises (call engine-wide methods on ``env.engine``)."""
+        if method_name not in PER_ENV_METHODS:
+            raise AttributeError(f"BatchedVecEnv.env_method({method_name!r}): no per-env method of that name; "
+                                 f"supported: {', '.join(PER_ENV_METHODS)} (each called with the env's index); "
+                                 "call engine-wide methods on env.engine")
+        method = getattr(self.engine, PER_ENV_METHODS[method_name])
+        try:
+            inspect.signature(method).bind(0, *method_args, **method_kwargs)
+        except TypeError as e:
+            raise TypeError(f"BatchedVecEnv.env_method({method_name!r}) calls engine.{method.__name__}(i, ...) "
+                            f"with each env's index i first: {e}") from None
+        return [method(i, *method_args, **method_kwargs) for i in self._get_indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]
@@ -120,4 +161,4 @@ def _numpy(obs: dict[str, torch.Tensor]) -> Any:
     return {k: v.cpu().numpy() for k, v in obs.items()}
 
 
-__all__ = ["BatchedVecEnv"]
+__all__ = ["PER_ENV_ATTRS", "PER_ENV_METHODS", "BatchedVecEnv"]

@@ -180,3 +180,51 @@ def test_sb3_render_mode_rgb_array_renders_every_env() -> None:
 def test_empty_world_pool_is_named() -> None:
     with pytest.raises(ValueError, match="world_pool must be >= 1"):
         BatchedVectorEnv(2, world_seed=None, world_pool=0)
+
+
+def test_sb3_env_method_calls_each_envs_accessor_with_its_index() -> None:
+    """``env_method`` called the engine's method once per index with the same arguments (``env_method("text",
+    indices=[0, 1])`` failed, ``env_method("text", 1, indices=[0, 1])`` gave env 1's view twice); it now calls
+    the per-env accessors with each env's index, and refuses other names."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(3, seed=5)
+    env.reset()
+    engine = env.engine
+    assert env.env_method("text", indices=[2, 0]) == [engine.text(2), engine.text(0)]
+    assert env.env_method("text") == [engine.text(i) for i in range(3)]
+    frames = env.env_method("frame", indices=[1], palette="sepia")
+    assert len(frames) == 1 and np.array_equal(frames[0], engine.frame(1, palette="sepia"))
+    assert np.array_equal(env.env_method("render", indices=1)[0], engine.frame(1))
+    states = env.env_method("state_of", indices=[0, 1])
+    assert [savestate.state_hash(s) for s in states] == [savestate.state_hash(engine.state_of(i)) for i in (0, 1)]
+    with pytest.raises(AttributeError, match=r"env_method\('reset'\).*supported: text, frame"):
+        env.env_method("reset")
+    with pytest.raises(TypeError, match=r"calls engine.text\(i, ...\) with each env's index i first"):
+        env.env_method("text", 1, indices=[0])  # the old way of naming the env
+
+
+def test_sb3_get_attr_and_set_attr_per_env() -> None:
+    """Per-env attributes come back as each env's entry (they were the whole [N] tensor for every index), and
+    ``set_attr`` on some envs only (it set the engine-wide attribute for all of them) is refused."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(3, world_seeds=[4, 5])
+    env.reset()
+    for _ in range(3):
+        env.step(np.zeros(3, np.int64))
+    assert env.get_attr("episode_length", indices=[0, 2]) == [3, 3]
+    assert env.get_attr("world_of") == [0, 1, 0]
+    assert env.get_attr("milestones", indices=1) == [int(env.engine.milestones[1])]
+    assert env.get_attr("obs_mode") == ["symbolic"] * 3
+    assert not env.has_attr("no_such_attribute")
+    env.set_attr("full_pass_share", 0.5)
+    assert env.engine.full_pass_share == 0.5
+    with pytest.raises(ValueError, match="engine-wide attribute, for all 3 envs at once"):
+        env.set_attr("full_pass_share", 0.25, indices=[1])
+    with pytest.raises(ValueError, match="per-env bookkeeping"):
+        env.set_attr("episode_limit", 10)
+    with pytest.raises(ValueError, match="fixed at construction"):
+        env.set_attr("render_mode", "rgb_array")
