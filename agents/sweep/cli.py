@@ -7,8 +7,9 @@
     longplay sweep grid.toml --dry-run           # list the cells and their commands
 
 Running the same command again skips the cells that are done and resumes the others (see
-:mod:`longplay.agents.sweep.scheduler`). Exit code: 0 when every cell is done (or stopped by the grid's
-budget), 1 when a cell failed, 2 on bad input, 130 when interrupted.
+:mod:`longplay.agents.sweep.scheduler`); a different grid (other cells) into the same folder is refused.
+Exit code: 0 when every cell is done (or stopped by the grid's budget), 1 when a cell failed, 2 on bad input,
+130 when interrupted.
 """
 
 from __future__ import annotations
@@ -107,12 +108,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     out_dir = Path(args.out or grid.out or Path("sweeps") / grid.name)
     if args.dry_run:
+        _refuse_another_grid(grid, out_dir, args.grid)
         return _dry_run(grid, out_dir, read_state)
     if args.ray is not None and limits.workers == 0:
         raise CliError("--workers 0 runs in this process; with --ray give N >= 1 or leave --workers out")
     out_dir.mkdir(parents=True, exist_ok=True)
     with _locked(out_dir):
+        _refuse_another_grid(grid, out_dir, args.grid)
         return _sweep(args, grid, limits, out_dir)
+
+
+def _refuse_another_grid(grid: Any, out_dir: Path, grid_path: str) -> None:
+    """Refuses an output folder that holds the sweep of another grid: its grid.toml would be replaced, its
+    cells' files left beside the new ones and their spending forgotten by the grid's budget. The same grid is
+    the same cells (ids hash each cell's configuration), so a rerun resumes whatever the file's comments,
+    spacing, labels or ``[limits]`` (a larger budget continues the cells it stopped)."""
+    path = out_dir / "sweep.json"
+    if not path.is_file():
+        return
+    try:
+        before = {cell["id"] for cell in json.loads(path.read_text())["cells"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CliError(f"cannot read {path} (the cells of the sweep in {out_dir}); run this grid into a new "
+                       f"folder (-o DIR), or delete {path} if {out_dir} holds this grid's sweep") from None
+    now = {cell.id for cell in grid.cells}
+    if before != now:
+        raise CliError(f"{out_dir} holds a sweep of a different grid ({len(before - now)} of its cells are not in "
+                       f"{grid_path}, {len(now - before)} of {grid_path}'s are new); run this grid into a new folder "
+                       f"(-o DIR), or move {out_dir} away")
 
 
 def _dry_run(grid: Any, out_dir: Path, read_state: Any) -> int:

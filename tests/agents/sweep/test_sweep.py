@@ -216,6 +216,33 @@ def test_dry_run_lists_cells_and_commands(tmp_path: Path, capsys) -> None:
     assert "2 cells" in text and text.count("longplay run --agent lm") == 2 and not (tmp_path / "out").exists()
 
 
+def test_another_grid_into_a_sweeps_folder_is_refused_and_the_same_one_resumes(tmp_path: Path, capsys) -> None:
+    """A different grid pointed at an existing sweep's folder replaced its grid.toml and ran its cells beside
+    the old ones (whose spending the grid budget then forgot); it is refused now, in one line, while the same
+    cells (comments, spacing and [limits] aside) still resume."""
+    block = '[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nseeds = [0, 1]\nsteps = 20\n'
+    grid = write_grid(tmp_path, block)
+    out = tmp_path / "out"
+    flags = ["--out", str(out), "--workers", "0", "--plain", "--no-plots"]
+    assert main([str(grid), *flags]) == 0
+    kept = (out / "grid.toml").read_text()
+    capsys.readouterr()
+    other = tmp_path / "other.toml"
+    other.write_text(block.replace("seeds = [0, 1]", "seeds = [0, 2]"))
+    for extra in ([], ["--dry-run"]):
+        assert main([str(other), *flags, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{out} holds a sweep of a different grid" in err
+        assert "1 of its cells are not in" in err and "new folder (-o DIR)" in err
+    assert (out / "grid.toml").read_text() == kept
+    assert len(list((out / "cells").glob("*.json"))) == 2
+    same = tmp_path / "same.toml"
+    same.write_text("# the same cells, said otherwise\n[limits]\nworkers = 3\n\n"
+                    + block.replace("seeds = [0, 1]", "seeds = { start = 0, count = 2 }   # two"))
+    assert main([str(same), *flags]) == 0
+    assert "2 cells (2 done)" in capsys.readouterr().out
+
+
 def test_the_grid_budget_stops_lm_cells_and_a_larger_one_continues_them(tmp_path: Path, capsys) -> None:
     # The offline model billed at a real model's prices: dollars without a network.
     grid = write_grid(tmp_path, LM_BLOCK.replace('models = ["offline"]', 'models = [{ provider = "offline", '
