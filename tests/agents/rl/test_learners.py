@@ -97,6 +97,22 @@ def test_sb3_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     assert _evals_once_each(run_dir) == [64]
 
 
+def test_sb3_training_leaves_no_folder_in_the_temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SB3's ``learn`` without a logger of its own makes an empty ``SB3-<date>`` folder in the temp folder each
+    time; ``longplay train`` gives it the run's logger, so neither a run nor its resume leaves one."""
+    import tempfile
+
+    from longplay.agents.rl.sb3_train import train
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # gettempdir() caches its answer
+    first = train(tiny(tmp_path, total_steps=32, eval_every=0))
+    train(tiny(tmp_path, total_steps=64, eval_every=0), resume=first.checkpoint)
+    assert not list(temp.glob("SB3-*"))
+
+
 def test_sb3_on_the_batched_adapter_with_pixels(tmp_path: Path) -> None:
     from longplay.agents.rl.policy_agent import load_policy
     from longplay.agents.rl.sb3_train import train

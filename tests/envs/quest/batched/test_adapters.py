@@ -84,16 +84,24 @@ def test_sb3_step_before_reset_is_refused_as_the_gymnasium_adapter_does() -> Non
     env.step(np.zeros(2, np.int64))
 
 
-def test_sb3_ppo_learns_from_the_batched_engine() -> None:
+def test_sb3_ppo_learns_from_the_batched_engine(tmp_path, monkeypatch) -> None:
+    """(With a logger of its own: without one, SB3's ``learn`` makes an empty ``SB3-<date>`` folder in the temp
+    folder at every call, and this test left one in /tmp at every run.)"""
     pytest.importorskip("stable_baselines3")
+    import tempfile
+
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_checker import check_env  # noqa: F401  (SB3 is importable)
+    from stable_baselines3.common.logger import Logger
 
     from longplay.envs.quest.batched.sb3 import BatchedVecEnv
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SB3's default logger would go
     env = BatchedVecEnv(8, size="mini", max_episode_steps=16)
     model = PPO("MultiInputPolicy", env, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(256)
+    assert not list(tmp_path.glob("SB3-*"))
     assert model.num_timesteps >= 256
     assert len(model.ep_info_buffer) > 0  # episodes ended (truncation at 16) and were counted
     obs = env.reset()
