@@ -14,6 +14,7 @@ tool call is answered with an error the model reads; nothing the model sends can
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import time
 from collections.abc import Callable
@@ -362,6 +363,11 @@ class LMRun:
         context = self.estimate(current)
         step_at_start = self.driver.steps
         response, error = self._call(self._request(current), kind="act", context=context, defer_log=True)
+        if error is not None and error.kind in ("auth", "config"):
+            # The endpoint refused the run (a bad key, 401/403): no turn was played, so none is counted or
+            # recorded, and a resume after fixing the key plays this turn as its first.
+            self._log_memory()  # a critic review or summary written before the call is recorded now
+            return RunOutcome("error", f"the model endpoint refused the run: {error}", self.counters)
         # From here until the turn is logged the state is between turn boundaries: no checkpoint on Ctrl-C.
         self._mid_turn = True
         interrupted = False
@@ -372,8 +378,6 @@ class LMRun:
                 assert error is not None
                 self._log_memory()  # a critic review or summary written before the failed call is recorded now
                 self._flush_turn_log(harness_s=self._harness(start, model_before))
-                if error.kind in ("auth", "config"):
-                    return RunOutcome("error", f"the model endpoint refused the run: {error}", self.counters)
                 return self._count_failure(str(error))
             failure, new_milestones = self._act(response.message, observation, step_at_start)
             self._flush_turn_log(harness_s=self._harness(start, model_before))
@@ -481,6 +485,10 @@ class LMRun:
         self.counters.model_seconds += latency
         self.counters.failed_calls += len(attempts)
         usage = response.usage if response is not None else Usage()
+        if response is not None and response.estimated_usage and self.token_scale > 1.0:
+            # A reply without usage from a provider that reports more tokens than the local estimate: scale the
+            # estimate up by that ratio (never down), so token and dollar budgets stay conservative.
+            usage = Usage(*(math.ceil(n * self.token_scale) for n in dataclasses.astuple(usage)))
         dollars = self.price.cost(usage) if self.price is not None else 0.0
         if response is not None:
             self.counters.add_usage(usage, dollars)

@@ -115,9 +115,14 @@ class Provider(Protocol):
         """Restores :meth:`state_dict`."""
 
 
+def key_env(config: ProviderConfig) -> str:
+    """The environment variable the provider's API key is read from (``--api-key-env``, else the default)."""
+    return config.api_key_env or DEFAULT_KEY_ENV.get(config.provider, "")
+
+
 def api_key(config: ProviderConfig, required: bool) -> str | None:
     """The key from the environment variable the config names; ``ProviderError`` if required and unset."""
-    env_name = config.api_key_env or DEFAULT_KEY_ENV.get(config.provider, "")
+    env_name = key_env(config)
     key = os.environ.get(env_name) if env_name else None
     if required and not key:
         raise ProviderError(
@@ -165,8 +170,9 @@ def _read_reply(read: Callable[[Any], ModelResponse], reply: Any, secrets: list[
         raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", secrets)) from None
 
 
-def _sdk_error(exc: Exception, sdk: Any, secrets: list[str]) -> ProviderError:
-    """Maps an SDK exception (anthropic and openai share their shapes) to a :class:`ProviderError`."""
+def _sdk_error(exc: Exception, sdk: Any, secrets: list[str], config: ProviderConfig) -> ProviderError:
+    """Maps an SDK exception (anthropic and openai share their shapes) to a :class:`ProviderError`; an
+    authentication failure names the provider and the variable its key came from."""
     message = redact(f"{type(exc).__name__}: {exc}", secrets)
     if len(message) > 500:
         message = message[:500] + " ..."
@@ -176,13 +182,28 @@ def _sdk_error(exc: Exception, sdk: Any, secrets: list[str]) -> ProviderError:
         return ProviderError("connection", message)
     if isinstance(exc, sdk.APIStatusError):
         status = int(exc.status_code)
+        kind = _classify_status(status)
+        if kind == "auth":
+            refused = "the API key" if status == 401 else f"access to model {config.model}"
+            message = (f"{config.provider} refused {refused} (HTTP {status}): check the key in {key_env(config)} "
+                       f"(or name another variable with --api-key-env); {message}")
         return ProviderError(
-            _classify_status(status),
+            kind,
             message,
             status=status,
             retry_after=_retry_after(getattr(exc.response, "headers", None)),
         )
     return ProviderError("bad_response", message)
+
+
+def _estimated_usage(request: ModelRequest, message: Message) -> Usage:
+    """The local estimate of a call's tokens (all input billed as uncached), for a reply without usage."""
+    return Usage(estimate_tokens(request), estimate_message_tokens(message))
+
+
+def _missing(usage: Any, *fields: str) -> bool:
+    """Whether the reply has no usage block, or one without a count it must have (never read as 0)."""
+    return usage is None or any(getattr(usage, name, None) is None for name in fields)
 
 
 # ============================================================================================ Anthropic
@@ -271,13 +292,13 @@ class AnthropicProvider:
         try:
             reply = self._client.messages.create(**self.wire_request(request))
         except self._sdk.AnthropicError as exc:
-            raise _sdk_error(exc, self._sdk, self._secrets) from None
+            raise _sdk_error(exc, self._sdk, self._secrets, self.config) from None
         except (ValueError, TypeError, KeyError) as exc:  # an unreadable body
             raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
-        return _read_reply(self._response, reply, self._secrets)
+        return _read_reply(lambda r: self._response(r, request), reply, self._secrets)
 
     @staticmethod
-    def _response(reply: Any) -> ModelResponse:
+    def _response(reply: Any, request: ModelRequest) -> ModelResponse:
         blocks: list[Any] = []
         for item in getattr(reply, "content", None) or []:
             kind = getattr(item, "type", "")
@@ -298,10 +319,17 @@ class AnthropicProvider:
                         )
                     )
         usage = getattr(reply, "usage", None)
-        if usage is None:
-            raise ProviderError("bad_response", "reply without usage")
+        message = Message("assistant", blocks)
+        if _missing(usage, "input_tokens", "output_tokens"):  # billed all the same: estimated, never retried
+            return ModelResponse(
+                message,
+                _estimated_usage(request, message),
+                stop_reason=str(getattr(reply, "stop_reason", "") or ""),
+                model=str(getattr(reply, "model", "")),
+                estimated_usage=True,
+            )
         return ModelResponse(
-            Message("assistant", blocks),
+            message,
             Usage(
                 int(usage.input_tokens or 0),
                 int(usage.output_tokens or 0),
@@ -419,7 +447,7 @@ class OpenAIProvider:
         try:
             reply = self._client.chat.completions.create(**self.wire_request(request))
         except self._sdk.OpenAIError as exc:
-            raise _sdk_error(exc, self._sdk, self._secrets) from None
+            raise _sdk_error(exc, self._sdk, self._secrets, self.config) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
         return _read_reply(lambda r: self._response(r, request), reply, self._secrets)
@@ -449,10 +477,10 @@ class OpenAIProvider:
             blocks.append(ToolCall(call_id, name, args if error is None else None, raw, error))
         usage = getattr(reply, "usage", None)
         message = Message("assistant", blocks)
-        if usage is None:
+        if _missing(usage, "prompt_tokens", "completion_tokens"):  # estimated, as the Anthropic provider does
             return ModelResponse(
                 message,
-                Usage(estimate_tokens(request), estimate_message_tokens(message)),
+                _estimated_usage(request, message),
                 stop_reason=str(getattr(choice, "finish_reason", "") or ""),
                 model=str(getattr(reply, "model", "")),
                 estimated_usage=True,

@@ -25,11 +25,12 @@ from typing import Any
 @dataclass
 class Reply:
     """A successful answer: text and tool calls ``(name, raw JSON arguments)``; usage is made up from the
-    request size unless given."""
+    request size unless given, and left out of the body with ``no_usage`` (as some proxies do)."""
 
     text: str = ""
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
     usage: dict[str, int] | None = None
+    no_usage: bool = False
 
 
 @dataclass
@@ -159,7 +160,10 @@ class StubServer:
                 payload = {"type": "error", "error": error} if self.kind == "anthropic" else {"error": error}
                 self._send(handler, status, payload, headers)
                 return
-        self._send(handler, 200, self._reply_json(item, request))
+        payload = self._reply_json(item, request)
+        if item.no_usage:
+            del payload["usage"]
+        self._send(handler, 200, payload)
 
     def _usage(self, reply: Reply, request: dict[str, Any]) -> dict[str, int]:
         if reply.usage is not None:

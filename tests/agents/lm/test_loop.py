@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -153,10 +154,62 @@ def test_memory_written_before_a_failed_turn_is_recorded(tiny_env) -> None:
     ]
 
 
-def test_auth_failure_stops_at_once(tiny_env) -> None:
-    run, _, _ = make_run(tiny_env, [ProviderError("auth", "bad key", status=401)])
+def test_auth_failure_stops_at_once_without_counting_a_turn(tiny_env) -> None:
+    """A refused key played no turn: it was counted (turns 1) and recorded as a failed turn, so a resume
+    after fixing the key started at turn 2 and a turn budget lost one."""
+    run, _, log = make_run(tiny_env, [ProviderError("auth", "bad key", status=401)])
     outcome = run.run()
-    assert outcome.reason == "error" and "bad key" in outcome.message and run.counters.turns == 1
+    assert outcome.reason == "error" and "bad key" in outcome.message
+    assert run.counters.turns == 0 and run.counters.failed_turns == 0 and log.turns == []
+    assert run.counters.failed_calls == 1 and run.driver.steps == 0
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_401_over_the_real_sdk_stops_the_run_naming_the_key_variable(kind: str, tiny_env, dummy_keys) -> None:
+    cfg = LMConfig(provider=ProviderConfig(provider=kind, model="stub-model"), budget=BudgetConfig(max_turns=5))
+    with StubServer(kind, [Fault("401")]) as server:
+        cfg.provider.base_url = server.base_url
+        provider = (AnthropicProvider if kind == "anthropic" else OpenAIProvider)(cfg.provider)
+        log = ListLog()
+        outcome = LMRun(tiny_env, provider, build_scaffold("minimal"), cfg, log=log, sleep=lambda s: None).run()
+    variable = "ANTHROPIC_API_KEY" if kind == "anthropic" else "OPENAI_API_KEY"
+    assert outcome.reason == "error" and "\n" not in outcome.message and len(server.requests) == 1
+    assert f"{kind} refused the API key (HTTP 401): check the key in {variable}" in outcome.message
+    assert outcome.counters.turns == 0 and log.turns == []
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_replies_without_usage_are_played_and_billed_conservatively(kind: str, tiny_env, dummy_keys) -> None:
+    """A reply without usage (Anthropic retried it until the turn failed) is played, billed at the local
+    estimate scaled up by what the endpoint reported before (its tokenizer counts more than the estimate),
+    and marked ``estimated_usage`` in the turn's record."""
+    go = [("press_buttons", '{"buttons": ["right"]}')]
+
+    def reported(request: dict) -> Reply:  # the endpoint counts about twice the local estimate (characters / 4)
+        return Reply("ok", go, usage={"input": len(json.dumps(request)) // 2, "output": 20})
+
+    cfg = LMConfig(provider=ProviderConfig(provider=kind, model="stub-model", price="claude-sonnet-4-5"),
+                   budget=BudgetConfig(max_turns=4, max_dollars=10.0))
+    with StubServer(kind, [reported, reported, Reply("ok", go, no_usage=True)]) as server:
+        cfg.provider.base_url = server.base_url
+        provider = (AnthropicProvider if kind == "anthropic" else OpenAIProvider)(cfg.provider)
+        estimates: list[int] = []
+        complete = provider.complete
+
+        def spy(request: ModelRequest) -> Any:
+            response = complete(request)
+            estimates.append(response.usage.input)  # the provider's own figure, before the loop scales it
+            return response
+
+        provider.complete = spy  # type: ignore[method-assign]
+        log = ListLog()
+        outcome = LMRun(tiny_env, provider, build_scaffold("minimal"), cfg, log=log, sleep=lambda s: None).run()
+    assert outcome.reason == "turns" and outcome.counters.failed_turns == 0 and len(server.requests) == 4
+    assert [t["extra"]["estimated_usage"] for t in log.turns] == [False, False, True, True]
+    assert all(t["extra"]["attempts"] == [] and t["cost_usd"] > 0 for t in log.turns)
+    assert [t["tokens_in"] for t in log.turns[:2]] == estimates[:2]
+    for turn, estimate in zip(log.turns[2:], estimates[2:], strict=True):
+        assert turn["tokens_in"] >= 1.4 * estimate  # scaled up towards what the endpoint counts
 
 
 def test_turn_log_accounting_and_memory(tiny_env) -> None:

@@ -218,3 +218,51 @@ def test_reply_with_malformed_fields_is_a_retryable_bad_response(
         with pytest.raises(ProviderError, match="unreadable reply") as info:
             provider.complete(_request())
         assert info.value.kind == "bad_response" and info.value.retryable
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_reply_without_usage_is_estimated_not_retried(
+    kind: str, dummy_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anthropic retried a reply without a usage block (each retry billed again, and a proxy that never sends
+    one failed every turn) while OpenAI estimated it; both estimate it now, marked, and a count that is
+    missing from a usage block is estimated too rather than read as 0."""
+    from types import SimpleNamespace as NS
+
+    script = [Reply("hi", [("press_buttons", '{"buttons": ["a"]}')], no_usage=True)]
+    with StubServer(kind, script) as server:
+        response, attempts, error = call_with_retries(
+            _provider(kind, server.base_url), _request(), RetryConfig(), random.Random(0), lambda s: None
+        )
+    assert error is None and response is not None and attempts == [] and len(server.requests) == 1
+    assert response.estimated_usage and response.usage.input > 0 and response.usage.output > 0
+    assert response.usage.cache_read == 0  # all input billed as uncached: never less than the real cost
+    assert response.message.tool_calls[0].arguments == {"buttons": ["a"]}
+
+    provider = _provider(kind, "http://127.0.0.1:9")
+    if kind == "anthropic":
+        reply = NS(content=[NS(type="text", text="hi")], usage=NS(input_tokens=None, output_tokens=5))
+        endpoint = provider._client.messages
+    else:
+        choice = NS(message=NS(content="hi", tool_calls=None), finish_reason="stop")
+        reply = NS(choices=[choice], usage=NS(prompt_tokens=None, completion_tokens=5), model="m")
+        endpoint = provider._client.chat.completions
+    monkeypatch.setattr(endpoint, "create", lambda **_: reply)
+    partial = provider.complete(_request())
+    assert partial.estimated_usage and partial.usage.input > 0
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+@pytest.mark.parametrize("status", ["401", "403"])
+def test_auth_failures_name_the_provider_and_the_key_variable(
+    kind: str, status: str, dummy_keys: dict[str, str]
+) -> None:
+    with StubServer(kind, [Fault(status)]) as server:
+        with pytest.raises(ProviderError) as info:
+            _provider(kind, server.base_url).complete(_request())
+    error = str(info.value)
+    assert info.value.kind == "auth" and not info.value.retryable and "\n" not in error
+    variable = "ANTHROPIC_API_KEY" if kind == "anthropic" else "OPENAI_API_KEY"
+    refused = "the API key" if status == "401" else "access to model stub-model"
+    assert error.startswith(f"{kind} refused {refused} (HTTP {status}): check the key in {variable}")
+    assert all(secret not in error for secret in dummy_keys.values())
