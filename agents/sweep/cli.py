@@ -119,10 +119,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _refuse_another_grid(grid: Any, out_dir: Path, grid_path: str) -> None:
-    """Refuses an output folder that holds the sweep of another grid: its grid.toml would be replaced, its
-    cells' files left beside the new ones and their spending forgotten by the grid's budget. The same grid is
-    the same cells (ids hash each cell's configuration), so a rerun resumes whatever the file's comments,
-    spacing, labels or ``[limits]`` (a larger budget continues the cells it stopped)."""
+    """Refuses an output folder that holds the sweep of another grid, one without some of its cells: their files
+    would stay beside the new ones and their spending be forgotten by the grid's budget. Cell ids hash each
+    cell's configuration, so a rerun of the same cells resumes whatever the file's comments, spacing, labels or
+    ``[limits]`` (a larger budget continues the cells it stopped), and a grid that adds cells (more seeds, another
+    model) to all of the sweep's extends it."""
     path = out_dir / "sweep.json"
     if not path.is_file():
         return
@@ -132,7 +133,7 @@ def _refuse_another_grid(grid: Any, out_dir: Path, grid_path: str) -> None:
         raise CliError(f"cannot read {path} (the cells of the sweep in {out_dir}); run this grid into a new "
                        f"folder (-o DIR), or delete {path} if {out_dir} holds this grid's sweep") from None
     now = {cell.id for cell in grid.cells}
-    if before != now:
+    if before - now:
         raise CliError(f"{out_dir} holds a sweep of a different grid ({len(before - now)} of its cells are not in "
                        f"{grid_path}, {len(now - before)} of {grid_path}'s are new); run this grid into a new folder "
                        f"(-o DIR), or move {out_dir} away")

@@ -241,6 +241,12 @@ def test_another_grid_into_a_sweeps_folder_is_refused_and_the_same_one_resumes(t
                     + block.replace("seeds = [0, 1]", "seeds = { start = 0, count = 2 }   # two"))
     assert main([str(same), *flags]) == 0
     assert "2 cells (2 done)" in capsys.readouterr().out
+    # More seeds extend the sweep: the two cells stay done, the new one runs.
+    more = tmp_path / "more.toml"
+    more.write_text(block.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))
+    assert main([str(more), *flags]) == 0
+    assert "3 cells (2 done)" in capsys.readouterr().out
+    assert len(list((out / "cells").glob("*.json"))) == 3
 
 
 def test_the_grid_budget_stops_lm_cells_and_a_larger_one_continues_them(tmp_path: Path, capsys) -> None:
