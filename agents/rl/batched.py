@@ -149,9 +149,17 @@ class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
             close()
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self.engine, attr_name, None)] * len(list(self._get_indices(indices)))
+        """The engine's attribute, the same for every env in ``indices``; ``AttributeError`` when it has none
+        (SB3's ``has_attr`` relies on it), except ``render_mode``: None (the engine does not render)."""
+        value = None if attr_name == "render_mode" else getattr(self.engine, attr_name)
+        return [value] * len(list(self._get_indices(indices)))
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        """Sets an engine attribute, so for every env at once: ``indices`` naming only some envs are refused."""
+        chosen = sorted(self._get_indices(indices))
+        if chosen != list(range(self.num_envs)):
+            raise ValueError(f"set_attr({attr_name!r}) sets an attribute of the one engine behind all "
+                             f"{self.num_envs} envs; indices {chosen} name only some of them")
         setattr(self.engine, attr_name, value)
 
     def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:

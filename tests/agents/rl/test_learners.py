@@ -516,3 +516,19 @@ def test_a_first_episode_cut_short_logs_its_shaping() -> None:
     assert steps < 64  # the stagger cut it
     assert set(info["shaping_episode"]) and "episode" in info
     env.close()
+
+
+def test_the_toy_engines_sb3_vec_env_answers_has_attr_and_refuses_a_partial_set_attr(tmp_path: Path) -> None:
+    pytest.importorskip("stable_baselines3")
+    from longplay.agents.rl.batched import make_sb3_vec_env
+
+    vec_env = make_sb3_vec_env(tiny(tmp_path, vec_env="toy", num_envs=4), "cpu")
+    assert vec_env.get_attr("render_mode") == [None] * 4
+    assert vec_env.has_attr("num_envs") and not vec_env.has_attr("no_such_attribute")  # it answered True
+    with pytest.raises(AttributeError):
+        vec_env.get_attr("no_such_attribute")
+    vec_env.set_attr("note", 1)  # every env: the one engine
+    assert vec_env.get_attr("note", [0, 3]) == [1, 1]
+    with pytest.raises(ValueError, match="name only some of them"):
+        vec_env.set_attr("note", 2, indices=[1])
+    assert vec_env.get_attr("note") == [1] * 4
