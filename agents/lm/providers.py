@@ -196,9 +196,16 @@ def _sdk_error(exc: Exception, sdk: Any, secrets: list[str], config: ProviderCon
     return ProviderError("bad_response", message)
 
 
-def _estimated_usage(request: ModelRequest, message: Message) -> Usage:
-    """The local estimate of a call's tokens (all input billed as uncached), for a reply without usage."""
-    return Usage(estimate_tokens(request), estimate_message_tokens(message))
+def _estimated_response(request: ModelRequest, message: Message, stop_reason: Any, reply: Any) -> ModelResponse:
+    """The response to a reply without usage (or without a count): the local estimate of the call's tokens, all
+    input billed as uncached, marked ``estimated_usage``."""
+    return ModelResponse(
+        message,
+        Usage(estimate_tokens(request), estimate_message_tokens(message)),
+        stop_reason=str(stop_reason or ""),
+        model=str(getattr(reply, "model", "")),
+        estimated_usage=True,
+    )
 
 
 def _missing(usage: Any, *fields: str) -> bool:
@@ -321,13 +328,7 @@ class AnthropicProvider:
         usage = getattr(reply, "usage", None)
         message = Message("assistant", blocks)
         if _missing(usage, "input_tokens", "output_tokens"):  # billed all the same: estimated, never retried
-            return ModelResponse(
-                message,
-                _estimated_usage(request, message),
-                stop_reason=str(getattr(reply, "stop_reason", "") or ""),
-                model=str(getattr(reply, "model", "")),
-                estimated_usage=True,
-            )
+            return _estimated_response(request, message, getattr(reply, "stop_reason", ""), reply)
         return ModelResponse(
             message,
             Usage(
@@ -478,13 +479,7 @@ class OpenAIProvider:
         usage = getattr(reply, "usage", None)
         message = Message("assistant", blocks)
         if _missing(usage, "prompt_tokens", "completion_tokens"):  # estimated, as the Anthropic provider does
-            return ModelResponse(
-                message,
-                _estimated_usage(request, message),
-                stop_reason=str(getattr(choice, "finish_reason", "") or ""),
-                model=str(getattr(reply, "model", "")),
-                estimated_usage=True,
-            )
+            return _estimated_response(request, message, getattr(choice, "finish_reason", ""), reply)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         details = getattr(usage, "prompt_tokens_details", None)
         cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
