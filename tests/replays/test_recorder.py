@@ -92,13 +92,17 @@ def test_adaptive_hash_spacing(tmp_path: Path, fakegame: Any) -> None:
         assert len(hashed) > 10 and hashed == sorted(hashed)
 
 
+def _play_to_the_finish(rec: Recorder) -> None:
+    terminated = False
+    while not terminated:
+        _, _, terminated, _, _ = rec.step(4)
+
+
 def test_several_episodes_terminated_and_seedless_reset(tmp_path: Path, fakegame: Any) -> None:
     env = gym.make(fakegame.ENV_ID, finish_at=150)
     with Recorder(env, tmp_path / "r.lpr", agent="random") as rec:
         rec.reset(seed=11)
-        terminated = False
-        while not terminated:
-            _, _, terminated, _, _ = rec.step(4)
+        _play_to_the_finish(rec)
         rec.reset()  # no seed: one is drawn and recorded
         for _ in range(30):
             rec.step(0)
@@ -116,17 +120,13 @@ def test_a_reset_after_the_end_commits_once_and_steps_past_the_end_move_it(tmp_p
     env = gym.make(fakegame.ENV_ID, finish_at=150)
     with Recorder(env, tmp_path / "r.lpr", agent="random") as rec:
         rec.reset(seed=11)
-        terminated = False
-        while not terminated:
-            _, _, terminated, _, _ = rec.step(4)
+        _play_to_the_finish(rec)
         commits = []
         real_flush_now = rec._flush_now
         rec._flush_now = lambda: commits.append(bool(rec._actions or rec._checkpoints)) or real_flush_now()
         rec.reset(seed=12)  # the end is committed already: only the new episode's start is
         assert len([c for c in commits if c]) == 1
-        terminated = False
-        while not terminated:
-            _, _, terminated, _, _ = rec.step(4)
+        _play_to_the_finish(rec)
         for _ in range(5):  # steps past the end: recorded, and the end moves to the last of them
             rec.step(0)
         rec.reset(seed=13)
