@@ -173,19 +173,26 @@ def truncate_replay(
 ) -> None:
     """Cuts a one-episode replay back to ``steps`` actions, ``turns`` turn rows and ``memory`` memory rows,
     reopens its episode, and notes the resume in the header's ``resumes`` list."""
+    from longplay.replays.schema import fingerprint_spacing, read_header
+
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         episodes = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
         if episodes != 1:
             raise CheckpointError(f"{path} has {episodes} episodes; only one-episode LM runs can be resumed")
+        every = fingerprint_spacing(read_header(conn, path), path)
         conn.execute("BEGIN")
-        for first, _, actions, rewards in conn.execute(
-            "SELECT first_step, n_steps, actions, rewards FROM chunks WHERE episode = 0 AND first_step < ? "
-            "AND first_step + n_steps > ?",
+        for first, _, actions, rewards, fingerprints in conn.execute(
+            "SELECT first_step, n_steps, actions, rewards, fingerprints FROM chunks WHERE episode = 0 AND "
+            "first_step < ? AND first_step + n_steps > ?",
             (steps, steps),
         ).fetchall():
             keep = steps - first  # a chunk straddles the checkpoint: cut it
             cut = zlib.decompress(actions)[:keep]
+            if fingerprints is not None:
+                # One byte per multiple of ``every`` among steps first + 1 .. steps (every step in version 1):
+                # the reader refuses a chunk holding more.
+                fingerprints = zlib.compress(zlib.decompress(fingerprints)[: steps // every - first // every], 6)
             new_rewards = None
             if rewards is not None:
                 raw = zlib.decompress(rewards)
@@ -196,9 +203,9 @@ def truncate_replay(
                     zlib.compress(b"".join(struct.pack("<Id", *e) for e in entries)) if entries else None
                 )
             conn.execute(
-                "UPDATE chunks SET n_steps = ?, actions = ?, rewards = ? "
+                "UPDATE chunks SET n_steps = ?, actions = ?, rewards = ?, fingerprints = ? "
                 "WHERE episode = 0 AND first_step = ?",
-                (keep, zlib.compress(cut, 6), new_rewards, first),
+                (keep, zlib.compress(cut, 6), new_rewards, fingerprints, first),
             )
         conn.execute("DELETE FROM chunks WHERE episode = 0 AND first_step >= ?", (steps,))
         have = conn.execute("SELECT coalesce(sum(n_steps), 0) FROM chunks WHERE episode = 0").fetchone()[0]

@@ -213,3 +213,47 @@ def test_resume_takes_steps_as_the_step_budget_and_says_what_it_ignores(tmp_path
     with ReplayReader(replay) as r:
         assert len(r.actions()) == 60 and r.episodes()[0].seed == 0
     assert verify(replay).ok
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_chunk_straddling_the_checkpoint_is_cut_with_its_fingerprints(tmp_path: Path, version: int) -> None:
+    """A replay committed past the checkpoint in one chunk is cut inside it: the chunk's fingerprints must be
+    cut too (one every ``fingerprint_every`` steps; every step in a version 1 replay), or the reader refuses
+    the resumed replay as corrupt."""
+    import json
+    import sqlite3
+
+    import gymnasium as gym
+    import numpy as np
+
+    import longplay.envs  # noqa: F401
+    from longplay.agents.lm.checkpoint import reopen_recorder, resimulate
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "run.lpr"
+    plan = np.random.default_rng(0).integers(0, 8, 300).tolist()
+    with Recorder(gym.make("longplay/QuestMini-v0"), path, agent="lm",
+                  fingerprint_every=1 if version == 1 else 16) as rec:
+        rec.reset(seed=0)
+        for action in plan:
+            rec.step(action)
+    conn = sqlite3.connect(path)
+    if version == 1:  # as written before fingerprint_every existed
+        settings = json.loads(conn.execute("SELECT value FROM header WHERE key = 'recorder'").fetchone()[0])
+        del settings["fingerprint_every"]
+        conn.execute("UPDATE header SET value = ? WHERE key = 'recorder'", (json.dumps(settings),))
+        conn.execute("UPDATE header SET value = '1' WHERE key = 'format_version'")
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+    assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 1  # the checkpoint's step is inside it
+    conn.close()
+    env = gym.make("longplay/QuestMini-v0")
+    resimulate(env, 0, bytes(plan[:150]))
+    with reopen_recorder(env, path, steps=150, turns=0, memory=0, seconds=0.0) as rec:
+        for action in plan[150:]:
+            rec.step(action)
+    with ReplayReader(path) as r:
+        every = r.fingerprint_every
+        assert every == (1 if version == 1 else 16) and r.header["format_version"] == version
+        assert r.actions() == bytes(plan) and len(r.fingerprints()) == 300 // every
+    assert verify(path).ok
