@@ -51,7 +51,7 @@ CREATE TABLE chunks (
     n_steps    INTEGER NOT NULL,
     actions    BLOB NOT NULL,                -- zlib(one byte per action)
     rewards    BLOB,                         -- zlib(packed <I d pairs: offset, reward) of nonzero rewards, or NULL
-    fingerprints BLOB,                       -- zlib(low byte of game.fingerprint() after each action), or NULL
+    fingerprints BLOB,                       -- zlib(game.fingerprint() & 0xFF every fingerprint_every steps), or NULL
     t_end      REAL NOT NULL                 -- seconds since the recording started, at the chunk's last step
 );
 CREATE UNIQUE INDEX chunks_step ON chunks (episode, first_step);

@@ -60,7 +60,7 @@ class VerifyReport:
 
 
 class _Diverged(Exception):
-    """Raised inside the stepping loop when a per-step fingerprint differs."""
+    """Raised inside the stepping loop when a recorded fingerprint differs."""
 
     def __init__(self, step: int, got: int, recorded: int) -> None:
         super().__init__(step)
