@@ -168,11 +168,23 @@ def resimulate(env: gym.Env, seed: int, actions: bytes) -> tuple[Any, dict[str, 
 # ============================================================================================ replay
 
 
+#: What the model calls logged after a checkpoint spent, summed: (rows, tokens in, out, cache read, cache
+#: write, dollars). A resume plays those turns again, but their spending was real.
+Discarded = tuple[int, int, int, int, int, float]
+NOTHING_DISCARDED: Discarded = (0, 0, 0, 0, 0, 0.0)
+
+
 def truncate_replay(
     path: str | os.PathLike[str], steps: int, turns: int, memory: int, resume: dict[str, Any]
-) -> None:
+) -> Discarded:
     """Cuts a one-episode replay back to ``steps`` actions, ``turns`` turn rows and ``memory`` memory rows,
-    reopens its episode, and notes the resume in the header's ``resumes`` list."""
+    reopens its episode, and notes the resume in the header's ``resumes`` list.
+
+    The turn rows past ``turns`` (model calls made after the checkpoint, by a run that then died) are replaced
+    by one row at step ``steps`` that holds their tokens and cost, marked by its ``error`` and
+    ``extra.discarded_calls``: every sum over the turns table (a run's cost, ``compare``'s dollars axis, the
+    viewer, a sweep's budget) keeps counting money that was spent. Returns what they spent (see
+    :data:`Discarded`), which the resumed run adds to its counters (with the row: ``logged_turns`` + 1)."""
     from longplay.replays.schema import fingerprint_spacing, read_header
 
     conn = sqlite3.connect(path, isolation_level=None)
@@ -216,7 +228,22 @@ def truncate_replay(
             )
         for table in ("checkpoints", "keyframes", "milestones"):
             conn.execute(f"DELETE FROM {table} WHERE episode = 0 AND step > ?", (steps,))
+        spent = conn.execute(
+            "SELECT count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+            "coalesce(sum(tokens_cache_read), 0), coalesce(sum(tokens_cache_write), 0), coalesce(sum(cost_usd), 0), "
+            "max(t) FROM turns WHERE turn > ?", (turns,)).fetchone()
         conn.execute("DELETE FROM turns WHERE turn > ?", (turns,))
+        discarded: Discarded = NOTHING_DISCARDED
+        if spent[0] and any(spent[1:6]):
+            discarded = (int(spent[0]), *(int(n) for n in spent[1:5]), float(spent[5]))  # type: ignore[assignment]
+            conn.execute(
+                "INSERT INTO turns (turn, episode, step, t, tokens_in, tokens_out, tokens_cache_read, "
+                "tokens_cache_write, cost_usd, error, extra) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (turns + 1, steps, float(spent[6] or 0.0), *discarded[1:],
+                 f"{discarded[0]} model calls made after the checkpoint at step {steps} were lost with the run "
+                 "(it was resumed from the checkpoint): what they spent",
+                 json.dumps({"discarded_calls": discarded[0]})))
+            resume = {**resume, "discarded_calls": discarded[0], "discarded_usd": discarded[5]}
         conn.execute("DELETE FROM memory WHERE snapshot > ?", (memory,))
         conn.execute(
             "UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = 0"
@@ -229,6 +256,7 @@ def truncate_replay(
             [("resumes", json.dumps(resumes, sort_keys=True)), ("status", json.dumps("recording"))],
         )
         conn.execute("COMMIT")
+        return discarded
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -239,15 +267,16 @@ def truncate_replay(
 
 def reopen_recorder(
     env: gym.Env, path: str | os.PathLike[str], *, steps: int, turns: int, memory: int, seconds: float
-) -> Any:
+) -> tuple[Any, Discarded]:
     """A :class:`~longplay.replays.recorder.Recorder` around ``env`` (already at step ``steps``) that
-    continues the replay at ``path``, truncated first to the checkpoint (see :func:`truncate_replay`)."""
+    continues the replay at ``path``, truncated first to the checkpoint, and what the model calls made after
+    the checkpoint spent (see :func:`truncate_replay`)."""
     from longplay.replays.recorder import Recorder
     from longplay.replays.schema import ReplayError
 
     path = Path(path)
     try:
-        truncate_replay(
+        discarded = truncate_replay(
             path,
             steps,
             turns,
@@ -259,6 +288,6 @@ def reopen_recorder(
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
         )
-        return Recorder.resume(env, path, step=steps, seconds=seconds)
+        return Recorder.resume(env, path, step=steps, seconds=seconds), discarded
     except (ReplayError, sqlite3.DatabaseError) as exc:
         raise CheckpointError(f"cannot continue the replay {path}: {exc}") from None

@@ -431,10 +431,16 @@ def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
     }
 
 
-def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None, tuple[Any, ...]]:
+def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None, tuple[Any, ...], Any]:
     """Brings a fresh env to the checkpoint's state and reopens its replay; returns (env, recorder,
-    replay path, (obs, info, actions, terminated, truncated))."""
-    from longplay.agents.lm.checkpoint import CheckpointError, checkpoint_actions, reopen_recorder, resimulate
+    replay path, (obs, info, actions, terminated, truncated), what the calls made after the checkpoint spent)."""
+    from longplay.agents.lm.checkpoint import (
+        NOTHING_DISCARDED,
+        CheckpointError,
+        checkpoint_actions,
+        reopen_recorder,
+        resimulate,
+    )
 
     data = plan.resume
     assert data is not None
@@ -447,13 +453,13 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
         )
     restored = (obs, info, actions, terminated, truncated)
     if not record or not data.get("replay"):
-        return env, None, None, restored
+        return env, None, None, restored, NOTHING_DISCARDED
     replay = Path(data["replay"])
     if not replay.exists():
         raise _user_error(f"the run's replay {replay} is missing (use --no-record to resume without it)")
     counters = data["run"]["counters"]
     try:
-        recorder = reopen_recorder(
+        recorder, discarded = reopen_recorder(
             env,
             replay,
             steps=len(actions),
@@ -463,7 +469,7 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
         )
     except CheckpointError as exc:
         raise _user_error(str(exc)) from None
-    return recorder, recorder, replay, restored
+    return recorder, recorder, replay, restored, discarded
 
 
 def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None) -> int:
@@ -489,7 +495,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
         raise _user_error(str(exc)) from None
     record = not _arg(args, "no_record")
     env = make_env(plan.env_id, plan.env_kwargs)
-    recorder, replay_path, restored = None, None, None
+    recorder, replay_path, restored, discarded = None, None, None, None
     try:
         adapter = adapter_for(env.unwrapped.game)
         if adapter is not None and adapter.obs_mode not in str(plan.env_kwargs.get("obs_mode", "")).split(
@@ -500,7 +506,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
                 f"{adapter.obs_mode} (or a mode with +{adapter.obs_mode})"
             )
         if plan.resume is not None:
-            env, recorder, replay_path, restored = _restore(env, plan, record)
+            env, recorder, replay_path, restored, discarded = _restore(env, plan, record)
         elif record:
             from longplay.replays.recorder import Recorder, run_path
 
@@ -540,6 +546,11 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
             run.load_state_dict(plan.resume["run"], *restored)
             reason = plan.resume["reason"]
             print(f"  from turn {run.counters.turns}, step {run.driver.steps} ({reason} checkpoint)")
+            if discarded is not None and discarded[0]:
+                run.counters.add_discarded(discarded)
+                print(f"  {discarded[0]} model calls after the checkpoint were lost with the run; what they spent "
+                      f"stays counted ({discarded[1] + discarded[2] + discarded[3] + discarded[4]:,} tokens, "
+                      f"${discarded[5]:.4f})")
         progress.milestones = len(run.driver.milestones)
         run.on_turn = progress.update
         outcome = run.run()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from longplay.agents.lm.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
+from longplay.agents.lm.checkpoint import CheckpointError, checkpoint_actions, find_checkpoint, load_checkpoint
 from longplay.agents.lm.cli import main
 from longplay.agents.lm.config import ProviderConfig
 from longplay.agents.lm.providers import OfflineProvider
@@ -48,8 +48,14 @@ def the_replay(folder: Path) -> Path:
 ARGS = ["--env", "QuestMini-v0", "--scaffold", "full", "--checkpoint-every", "10", "--quiet"]
 
 
-def assert_same_replay(resumed: Path, straight: Path) -> None:
+def assert_same_replay(resumed: Path, straight: Path, kept: int | None = None) -> None:
+    """The resumed replay is the straight one; with ``kept`` (the turn rows of the checkpoint it resumed from,
+    after a crash), but for the row after those that holds what the calls lost with the run spent."""
     a, b = replay_content(resumed), replay_content(straight)
+    if kept is not None:
+        row = a["turns"].pop(kept)
+        assert row[0] == kept + 1 and row[8].get("discarded_calls", 0) > 0, row
+        b["turns"][kept:] = [(t[0] + 1, *t[1:]) for t in b["turns"][kept:]]  # the ids after that row
     for key in ("actions", "milestones", "turns", "memory", "episodes"):
         assert a[key] == b[key], key
     # Where the recorder hashes the state depends on timing (adaptive spacing), so hashes are not compared
@@ -125,11 +131,27 @@ def test_resume_after_a_crash_rolls_back_to_the_checkpoint(tmp_path: Path) -> No
     replay = the_replay(one)
     checkpoint = load_checkpoint(find_checkpoint(replay.name, one))
     assert checkpoint["reason"] in ("every", "milestone") and checkpoint["run"]["turn"] < 27
+    kept = checkpoint["run"]["counters"]["logged_turns"]
     with ReplayReader(replay) as r:
-        assert len(r.turns()) > checkpoint["run"]["counters"]["logged_turns"]  # turns past the checkpoint ...
+        lost = [t for t in r.turns() if t.turn > kept]  # turns past the checkpoint ...
+    assert lost and sum(t.tokens_in for t in lost) > 0
     assert main(["--resume", replay.stem, "--runs-dir", str(one), "--quiet"]) == 0  # ... are played again
     assert main([*ARGS, "--runs-dir", str(two), "--max-turns", "50"]) == 0
-    assert_same_replay(replay, the_replay(two))
+    straight = the_replay(two)
+    assert_same_replay(replay, straight, kept)
+    # ... and what they spent stays in the replay: one row at the checkpoint's step, after the kept ones.
+    with ReplayReader(replay) as r, ReplayReader(straight) as s:
+        turns = r.turns()
+        row = turns[kept]
+        assert row.step == len(checkpoint_actions(checkpoint)) and "lost with the run" in (row.error or "")
+        assert (row.extra or {})["discarded_calls"] == len(lost) == r.header["resumes"][-1]["discarded_calls"]
+        assert (row.tokens_in, row.tokens_out) == (sum(t.tokens_in for t in lost), sum(t.tokens_out for t in lost))
+        assert sum(t.tokens_in for t in turns) == sum(t.tokens_in for t in s.turns()) + row.tokens_in
+    # The resumed run's counters hold the lost calls' tokens too: its checkpoint is ahead of the straight run's.
+    ahead = load_checkpoint(find_checkpoint(replay.name, one))["run"]["counters"]
+    behind = load_checkpoint(find_checkpoint(straight.name, two))["run"]["counters"]
+    assert ahead["tokens_in"] == behind["tokens_in"] + row.tokens_in
+    assert ahead["logged_turns"] == behind["logged_turns"] + 1
 
 
 def test_interrupt_while_waiting_for_the_model_is_checkpointed(tmp_path: Path) -> None:
@@ -175,7 +197,8 @@ def test_interrupt_during_a_turn_keeps_the_checkpoint_of_the_last_turn_boundary(
     assert checkpoint["reason"] != "stop" and checkpoint["run"]["counters"]["turns"] < 15
     assert main(["--resume", str(replay), "--quiet"]) == 0
     assert main([*ARGS, "--runs-dir", str(two), "--max-turns", "50"]) == 0
-    assert_same_replay(replay, the_replay(two))
+    # The turns after that checkpoint are played again; what their calls spent stays in one row.
+    assert_same_replay(replay, the_replay(two), checkpoint["run"]["counters"]["logged_turns"])
 
 
 def test_resume_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -249,7 +272,9 @@ def test_a_chunk_straddling_the_checkpoint_is_cut_with_its_fingerprints(tmp_path
     conn.close()
     env = gym.make("longplay/QuestMini-v0")
     resimulate(env, 0, bytes(plan[:150]))
-    with reopen_recorder(env, path, steps=150, turns=0, memory=0, seconds=0.0) as rec:
+    rec, discarded = reopen_recorder(env, path, steps=150, turns=0, memory=0, seconds=0.0)
+    assert discarded[0] == 0  # no turns logged: nothing spent after the checkpoint
+    with rec:
         for action in plan[150:]:
             rec.step(action)
     with ReplayReader(path) as r:
@@ -257,3 +282,25 @@ def test_a_chunk_straddling_the_checkpoint_is_cut_with_its_fingerprints(tmp_path
         assert every == (1 if version == 1 else 16) and r.header["format_version"] == version
         assert r.actions() == bytes(plan) and len(r.fingerprints()) == 300 // every
     assert verify(path).ok
+
+
+def test_what_calls_lost_with_a_crashed_run_spent_counts_against_the_dollar_budget(tmp_path: Path) -> None:
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    priced = [*ARGS, "--price", "claude-sonnet-4-5"]  # the offline model billed at a real model's prices
+    with pytest.raises(Crash):
+        run_lm(build_parser().parse_args([*priced, "--runs-dir", str(tmp_path), "--max-turns", "50"]),
+               provider=CrashingProvider(at=27))
+    replay = the_replay(tmp_path)
+    counters = load_checkpoint(find_checkpoint(replay.name, tmp_path))["run"]["counters"]
+    with ReplayReader(replay) as r:
+        lost = sum(t.cost_usd for t in r.turns() if t.turn > counters["logged_turns"])
+    assert lost > 0
+    # A budget the checkpoint is under but the money really spent is not: the resumed run plays no turn.
+    budget = counters["dollars"] + lost / 2
+    assert main(["--resume", replay.stem, "--runs-dir", str(tmp_path), "--max-dollars", str(budget),
+                 "--quiet"]) == 0
+    after = load_checkpoint(find_checkpoint(replay.name, tmp_path))["run"]["counters"]
+    assert after["turns"] == counters["turns"] and after["dollars"] == pytest.approx(counters["dollars"] + lost)
+    with ReplayReader(replay) as r:
+        assert sum(t.cost_usd for t in r.turns()) == pytest.approx(after["dollars"])
