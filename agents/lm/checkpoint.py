@@ -266,11 +266,12 @@ def truncate_replay(
 
 
 def reopen_recorder(
-    env: gym.Env, path: str | os.PathLike[str], *, steps: int, turns: int, memory: int, seconds: float
+    env: gym.Env, path: str | os.PathLike[str], *, steps: int, turns: int, memory: int, seconds: float,
+    note: dict[str, Any] | None = None,
 ) -> tuple[Any, Discarded]:
     """A :class:`~longplay.replays.recorder.Recorder` around ``env`` (already at step ``steps``) that
     continues the replay at ``path``, truncated first to the checkpoint, and what the model calls made after
-    the checkpoint spent (see :func:`truncate_replay`)."""
+    the checkpoint spent (see :func:`truncate_replay`). ``note`` joins the header's entry for this resume."""
     from longplay.replays.recorder import Recorder
     from longplay.replays.schema import ReplayError
 
@@ -286,6 +287,7 @@ def reopen_recorder(
                 "turn_rows": turns,
                 "memory_rows": memory,
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                **(note or {}),
             },
         )
         return Recorder.resume(env, path, step=steps, seconds=seconds), discarded

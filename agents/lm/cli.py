@@ -333,7 +333,8 @@ def validate_config(config: LMConfig) -> None:
 
 
 def _apply_overrides(config: LMConfig, args: argparse.Namespace) -> None:
-    """Budget and reliability flags given with ``--resume`` replace the checkpoint's."""
+    """Budget, reliability and endpoint flags given with ``--resume`` replace the checkpoint's (a local
+    server that moved, a key in another variable: where the run talks to, not what it is)."""
     for flag, section, name in (
         ("lm_max_steps", "budget", "max_steps"),
         ("lm_max_turns", "budget", "max_turns"),
@@ -344,6 +345,8 @@ def _apply_overrides(config: LMConfig, args: argparse.Namespace) -> None:
         ("lm_max_failures", "retry", "max_consecutive_failures"),
         ("lm_checkpoint_every", "checkpoint", "every_turns"),
         ("lm_timeout", "provider", "request_timeout_s"),
+        ("lm_base_url", "provider", "base_url"),
+        ("lm_api_key_env", "provider", "api_key_env"),
     ):
         value = _arg(args, flag)
         if value is not None:
@@ -393,7 +396,6 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         ("--scaffold", "lm_scaffold"),
         ("--scaffold-file", "lm_scaffold_file"),
         ("--observe", "lm_observe"),
-        ("--base-url", "lm_base_url"),
     )
     ignored = [flag for flag, dest in (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"))
                if _arg(args, dest) not in (None, [])]
@@ -458,6 +460,11 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
     if not replay.exists():
         raise _user_error(f"the run's replay {replay} is missing (use --no-record to resume without it)")
     counters = data["run"]["counters"]
+    note = {}
+    if plan.config.provider.base_url != data["run"]["config"]["provider"].get("base_url"):
+        from longplay.agents.lm.providers import redact_url
+
+        note["base_url"] = redact_url(plan.config.provider.base_url)  # the header's lm entry has the first
     try:
         recorder, discarded = reopen_recorder(
             env,
@@ -466,6 +473,7 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
             turns=counters["logged_turns"],
             memory=counters["logged_memory"],
             seconds=counters["seconds"],
+            note=note,
         )
     except CheckpointError as exc:
         raise _user_error(str(exc)) from None

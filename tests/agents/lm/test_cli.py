@@ -162,3 +162,24 @@ def test_config_round_trips_through_json() -> None:
     assert config_from_dict(data) == config
     with pytest.raises(ValueError, match="unknown LM config key"):
         config_from_dict({**data, "colour": 1})
+
+
+def test_resume_can_move_the_endpoint(tmp_path: Path, dummy_keys, capsys, monkeypatch) -> None:
+    """A local server that moved (or a key in another variable) does not strand a run: --base-url and
+    --api-key-env given with --resume replace the run's own, and the header's resume entry names the new URL."""
+    script = [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]
+    with StubServer("openai", script) as first:
+        argv = ["--provider", "openai", "--base-url", first.base_url, "--model", "m", "--price", "local"]
+        assert main([*argv, "--max-turns", "2", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+        assert len(first.requests) == 2
+    replay = one_replay(tmp_path)
+    monkeypatch.setenv("OTHER_KEY", "sk-other-1111")
+    with StubServer("openai", script) as second:
+        moved = second.base_url
+        assert main(["--resume", str(replay), "--base-url", moved, "--api-key-env", "OTHER_KEY",
+                     "--max-turns", "4", "--quiet"]) == 0
+        assert len(second.requests) == 2
+        assert second.headers[-1].get("authorization") == "Bearer sk-other-1111"
+    assert "ignored with --resume" not in capsys.readouterr().out
+    with ReplayReader(replay) as reader:
+        assert len(reader.turns()) == 4 and reader.header["resumes"][-1]["base_url"] == moved
