@@ -250,3 +250,22 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
     env.reset(seed=2)  # not restored: still at step 0
     Recorder.resume(env, wrong, step=200).close()
     assert "step 200: state hash differs" in verify(wrong).summary()
+
+
+@pytest.mark.parametrize("weight", [2.0, 0.0])
+def test_a_milestone_is_recorded_at_its_step_whether_or_not_it_pays(tmp_path: Path, fakegame: Any,
+                                                                    weight: float) -> None:
+    # The hot path leaves new milestones to the reward only when every milestone pays one.
+    import dataclasses
+
+    env = gym.make(fakegame.ENV_ID)
+    game = env.unwrapped.game
+    game._catalog = tuple(dataclasses.replace(m, weight=weight) if m.id == "hundred_presses" else m
+                          for m in game._catalog)
+    with Recorder(env, tmp_path / "r.lpr", hash_every=4096, fingerprint_every=4096) as rec:
+        rec.reset(seed=1)
+        for _ in range(300):
+            rec.step(0)
+    with ReplayReader(tmp_path / "r.lpr") as replay:
+        assert [m.step for m in replay.milestones() if m.milestone == "hundred_presses"] == [100]
+        assert replay.rewards().get(100, 0.0) == weight
