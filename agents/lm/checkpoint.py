@@ -181,8 +181,8 @@ def truncate_replay(
     reopens its episode, and notes the resume in the header's ``resumes`` list.
 
     The turn rows past ``turns`` (model calls made after the checkpoint, by a run that then died) are replaced
-    by one row at step ``steps`` that holds their tokens and cost, marked by its ``error`` and
-    ``extra.discarded_calls``: every sum over the turns table (a run's cost, ``compare``'s dollars axis, the
+    by one row at step ``steps`` that holds their tokens and cost, marked by its ``error``, ``extra.kind``
+    ``"discarded"`` and ``extra.discarded_calls``: every sum over the turns table (a run's cost, ``compare``'s dollars axis, the
     viewer, a sweep's budget) keeps counting money that was spent. Returns what they spent (see
     :data:`Discarded`), which the resumed run adds to its counters (with the row: ``logged_turns`` + 1)."""
     from longplay.replays.schema import fingerprint_spacing, read_header
@@ -242,7 +242,7 @@ def truncate_replay(
                 (turns + 1, steps, float(spent[6] or 0.0), *discarded[1:],
                  f"{discarded[0]} model calls made after the checkpoint at step {steps} were lost with the run "
                  "(it was resumed from the checkpoint): what they spent",
-                 json.dumps({"discarded_calls": discarded[0]})))
+                 json.dumps({"kind": "discarded", "discarded_calls": discarded[0]})))
             resume = {**resume, "discarded_calls": discarded[0], "discarded_usd": discarded[5]}
         conn.execute("DELETE FROM memory WHERE snapshot > ?", (memory,))
         conn.execute(

@@ -145,6 +145,7 @@ def test_resume_after_a_crash_rolls_back_to_the_checkpoint(tmp_path: Path) -> No
         row = turns[kept]
         assert row.step == len(checkpoint_actions(checkpoint)) and "lost with the run" in (row.error or "")
         assert (row.extra or {})["discarded_calls"] == len(lost) == r.header["resumes"][-1]["discarded_calls"]
+        assert row.extra["kind"] == "discarded"  # not an acting turn: a sweep's turn count leaves it out
         assert (row.tokens_in, row.tokens_out) == (sum(t.tokens_in for t in lost), sum(t.tokens_out for t in lost))
         assert sum(t.tokens_in for t in turns) == sum(t.tokens_in for t in s.turns()) + row.tokens_in
     # The resumed run's counters hold the lost calls' tokens too: its checkpoint is ahead of the straight run's.
