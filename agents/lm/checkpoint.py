@@ -182,9 +182,9 @@ def truncate_replay(
 
     The turn rows past ``turns`` (model calls made after the checkpoint, by a run that then died) are replaced
     by one row at step ``steps`` that holds their tokens and cost, marked by its ``error``, ``extra.kind``
-    ``"discarded"`` and ``extra.discarded_calls``: every sum over the turns table (a run's cost, ``compare``'s dollars axis, the
-    viewer, a sweep's budget) keeps counting money that was spent. Returns what they spent (see
-    :data:`Discarded`), which the resumed run adds to its counters (with the row: ``logged_turns`` + 1)."""
+    ``"discarded"`` and ``extra.discarded_calls``: every sum over the turns table (a run's cost, ``compare``'s
+    dollars axis, the viewer, a sweep's budget) keeps counting money that was spent. Returns what they spent
+    (see :data:`Discarded`), which the resumed run adds to its counters (with the row: ``logged_turns`` + 1)."""
     from longplay.replays.schema import fingerprint_spacing, read_header
 
     conn = sqlite3.connect(path, isolation_level=None)
