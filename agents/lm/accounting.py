@@ -155,22 +155,20 @@ class Counters:
     def add_usage(self, usage: Usage, dollars: float) -> None:
         """Adds one successful call."""
         self.model_calls += 1
+        self._add_spending(usage, dollars)
+
+    def add_discarded(self, usage: Usage, dollars: float) -> None:
+        """Adds what model calls lost with a crashed run spent (see ``checkpoint.truncate_replay``): their tokens
+        and dollars count against the budgets, and the replay's turns table holds one row more for them."""
+        self._add_spending(usage, dollars)
+        self.logged_turns += 1
+
+    def _add_spending(self, usage: Usage, dollars: float) -> None:
         self.tokens_in += usage.input
         self.tokens_out += usage.output
         self.tokens_cache_read += usage.cache_read
         self.tokens_cache_write += usage.cache_write
         self.dollars += dollars
-
-    def add_discarded(self, discarded: tuple[int, int, int, int, int, float]) -> None:
-        """Adds what model calls lost with a crashed run spent (see ``checkpoint.truncate_replay``): their tokens
-        and dollars count against the budgets, and the replay's turns table holds one row more for them."""
-        _, tokens_in, tokens_out, cache_read, cache_write, dollars = discarded
-        self.tokens_in += tokens_in
-        self.tokens_out += tokens_out
-        self.tokens_cache_read += cache_read
-        self.tokens_cache_write += cache_write
-        self.dollars += dollars
-        self.logged_turns += 1
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict."""

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
+from longplay.agents.lm.messages import Usage
+
 if TYPE_CHECKING:
     from longplay.agents.lm.loop import LMRun
 
@@ -168,10 +170,10 @@ def resimulate(env: gym.Env, seed: int, actions: bytes) -> tuple[Any, dict[str, 
 # ============================================================================================ replay
 
 
-#: What the model calls logged after a checkpoint spent, summed: (rows, tokens in, out, cache read, cache
-#: write, dollars). A resume plays those turns again, but their spending was real.
-Discarded = tuple[int, int, int, int, int, float]
-NOTHING_DISCARDED: Discarded = (0, 0, 0, 0, 0, 0.0)
+#: What the model calls logged after a checkpoint spent: (rows, their tokens summed, dollars). A resume plays
+#: those turns again, but their spending was real.
+Discarded = tuple[int, Usage, float]
+NOTHING_DISCARDED: Discarded = (0, Usage(), 0.0)
 
 
 def truncate_replay(
@@ -235,15 +237,16 @@ def truncate_replay(
         conn.execute("DELETE FROM turns WHERE turn > ?", (turns,))
         discarded: Discarded = NOTHING_DISCARDED
         if spent[0] and any(spent[1:6]):
-            discarded = (int(spent[0]), *(int(n) for n in spent[1:5]), float(spent[5]))  # type: ignore[assignment]
+            calls, dollars = int(spent[0]), float(spent[5])
+            discarded = (calls, Usage(*(int(n) for n in spent[1:5])), dollars)
             conn.execute(
                 "INSERT INTO turns (turn, episode, step, t, tokens_in, tokens_out, tokens_cache_read, "
                 "tokens_cache_write, cost_usd, error, extra) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (turns + 1, steps, float(spent[6] or 0.0), *discarded[1:],
-                 f"{discarded[0]} model calls made after the checkpoint at step {steps} were lost with the run "
+                (turns + 1, steps, float(spent[6] or 0.0), *spent[1:5], dollars,
+                 f"{calls} model calls made after the checkpoint at step {steps} were lost with the run "
                  "(it was resumed from the checkpoint): what they spent",
-                 json.dumps({"kind": "discarded", "discarded_calls": discarded[0]})))
-            resume = {**resume, "discarded_calls": discarded[0], "discarded_usd": discarded[5]}
+                 json.dumps({"kind": "discarded", "discarded_calls": calls})))
+            resume = {**resume, "discarded_calls": calls, "discarded_usd": dollars}
         conn.execute("DELETE FROM memory WHERE snapshot > ?", (memory,))
         conn.execute(
             "UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = 0"

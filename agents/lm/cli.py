@@ -555,10 +555,10 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
             reason = plan.resume["reason"]
             print(f"  from turn {run.counters.turns}, step {run.driver.steps} ({reason} checkpoint)")
             if discarded is not None and discarded[0]:
-                run.counters.add_discarded(discarded)
-                print(f"  {discarded[0]} model calls after the checkpoint were lost with the run; what they spent "
-                      f"stays counted ({discarded[1] + discarded[2] + discarded[3] + discarded[4]:,} tokens, "
-                      f"${discarded[5]:.4f})")
+                calls, usage, dollars = discarded
+                run.counters.add_discarded(usage, dollars)
+                print(f"  {calls} model calls after the checkpoint were lost with the run; what they spent "
+                      f"stays counted ({usage.total:,} tokens, ${dollars:.4f})")
         progress.milestones = len(run.driver.milestones)
         run.on_turn = progress.update
         outcome = run.run()
