@@ -161,9 +161,18 @@ def _classify_status(status: int) -> str:
     return "bad_request"
 
 
-def _read_reply(read: Callable[[Any], ModelResponse], reply: Any, secrets: list[str]) -> ModelResponse:
-    """``read(reply)``; a reply whose fields have the wrong shape or type (a usage count that is not a
-    number, say: the SDKs do not validate bodies) is a retryable ``bad_response``, not a crash."""
+def _sdk_call(create: Callable[[], Any], read: Callable[[Any], ModelResponse], sdk: Any, sdk_error: type,
+              secrets: list[str], config: ProviderConfig) -> ModelResponse:
+    """``read(create())``: one call through an SDK (anthropic and openai share their shapes). Its exceptions
+    (``sdk_error``) are mapped by :func:`_sdk_error`; a body it cannot parse, or a reply whose fields have the
+    wrong shape or type for ``read`` (a usage count that is not a number, say: the SDKs do not validate bodies),
+    is a retryable ``bad_response``, not a crash."""
+    try:
+        reply = create()
+    except sdk_error as exc:
+        raise _sdk_error(exc, sdk, secrets, config) from None
+    except (ValueError, TypeError, KeyError) as exc:  # an unreadable body
+        raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", secrets)) from None
     try:
         return read(reply)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
@@ -296,13 +305,9 @@ class AnthropicProvider:
         }
 
     def complete(self, request: ModelRequest) -> ModelResponse:
-        try:
-            reply = self._client.messages.create(**self.wire_request(request))
-        except self._sdk.AnthropicError as exc:
-            raise _sdk_error(exc, self._sdk, self._secrets, self.config) from None
-        except (ValueError, TypeError, KeyError) as exc:  # an unreadable body
-            raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
-        return _read_reply(lambda r: self._response(r, request), reply, self._secrets)
+        return _sdk_call(lambda: self._client.messages.create(**self.wire_request(request)),
+                         lambda reply: self._response(reply, request), self._sdk, self._sdk.AnthropicError,
+                         self._secrets, self.config)
 
     @staticmethod
     def _response(reply: Any, request: ModelRequest) -> ModelResponse:
@@ -445,13 +450,9 @@ class OpenAIProvider:
         return wire
 
     def complete(self, request: ModelRequest) -> ModelResponse:
-        try:
-            reply = self._client.chat.completions.create(**self.wire_request(request))
-        except self._sdk.OpenAIError as exc:
-            raise _sdk_error(exc, self._sdk, self._secrets, self.config) from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ProviderError("bad_response", redact(f"unreadable reply: {exc}", self._secrets)) from None
-        return _read_reply(lambda r: self._response(r, request), reply, self._secrets)
+        return _sdk_call(lambda: self._client.chat.completions.create(**self.wire_request(request)),
+                         lambda reply: self._response(reply, request), self._sdk, self._sdk.OpenAIError,
+                         self._secrets, self.config)
 
     def _response(self, reply: Any, request: ModelRequest) -> ModelResponse:
         choices = getattr(reply, "choices", None)
