@@ -7,7 +7,7 @@
     longplay sweep grid.toml --dry-run           # list the cells and their commands
 
 Running the same command again skips the cells that are done and resumes the others (see
-:mod:`longplay.agents.sweep.scheduler`); a different grid (other cells) into the same folder is refused.
+:mod:`longplay.agents.sweep.scheduler`); a grid without some of the cells of the sweep in its folder is refused.
 Exit code: 0 when every cell is done (or stopped by the grid's budget), 1 when a cell failed, 2 on bad input,
 130 when interrupted.
 """

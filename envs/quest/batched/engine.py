@@ -298,7 +298,6 @@ class BatchedQuest:
         self._all_fn, self._observe_fn = self._battle_all, self._observe
         # the state is all zeros until reset() or load_states() into every env: no game, so step refuses it
         self._unstarted = np.ones(num_envs, dtype=bool)
-        self._started = False
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, seed: int | None = 0) -> dict[str, torch.Tensor]:
@@ -316,7 +315,6 @@ class BatchedQuest:
         everyone = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         self._reset_envs(everyone)
         self._unstarted[:] = False
-        self._started = True
         return self._observe()
 
     def step(self, actions: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor,
@@ -330,7 +328,7 @@ class BatchedQuest:
         bool dtype raises before the state is touched (no values are read, so nothing waits for the device), and so
         does a step before :meth:`reset` (or :meth:`load_states` into every env).
         """
-        if not self._started:  # a host-side flag: checked outside the compiled graphs, reads no tensor
+        if not self.started:  # host-side flags: checked outside the compiled graphs, reads no tensor
             raise RuntimeError("BatchedQuest.step before reset(): call reset(seed) first "
                                "(or load_states into every env)")
         actions = torch.as_tensor(actions, device=self.device)
@@ -348,7 +346,7 @@ class BatchedQuest:
     @property
     def started(self) -> bool:
         """Whether every env has a game to step: after :meth:`reset`, or :meth:`load_states` into every env."""
-        return self._started
+        return not self._unstarted.any()
 
     def compile(self, bounds_checks: bool = True, **kwargs: Any) -> BatchedQuest:
         """Compiles the step with ``torch.compile`` (``kwargs`` go to it, e.g. ``dynamic=False``, or
@@ -690,7 +688,6 @@ class BatchedQuest:
             raise ValueError(f"load_states needs one state per env: {len(envs)} envs, {len(states)} states")
         load_states(self.state, self.tables, self.world_of, envs, states)
         self._unstarted[list(envs)] = False
-        self._started = not self._unstarted.any()
         idx = torch.as_tensor(envs, device=self.device, dtype=torch.int64)
         self.episode_return[idx] = 0.0
         self.episode_length[idx] = 0

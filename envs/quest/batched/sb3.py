@@ -25,7 +25,7 @@ from gymnasium.error import ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from longplay.envs.quest.batched.engine import BatchedQuest
-from longplay.envs.quest.batched.vector import check_actions, single_observation_space
+from longplay.envs.quest.batched.vector import check_actions, single_observation_space, to_numpy
 
 #: ``env_method`` names and the engine accessor each calls with the env's index (``render``: the env's frame)
 PER_ENV_METHODS = {"text": "text", "frame": "frame", "render": "frame", "state_of": "state_of",
@@ -63,7 +63,7 @@ class BatchedVecEnv(VecEnv):
 
     def reset(self) -> VecEnvObs:
         """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""
-        obs = _numpy(self.engine.reset(self._seed))
+        obs = to_numpy(self.engine.reset(self._seed))
         if self.stagger and self.engine.max_episode_steps:
             self.engine.stagger_episode_ends(self.engine.max_episode_steps, torch.Generator().manual_seed(self._seed))
         self._seed += self.num_envs  # the next reset plays new episodes
@@ -81,7 +81,7 @@ class BatchedVecEnv(VecEnv):
         done = (terminated | truncated).cpu().numpy()
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if done.any():
-            final = _numpy(info["final_obs"])
+            final = to_numpy(info["final_obs"])
             returns = info["episode_return"].cpu().numpy()
             lengths = info["episode_length"].cpu().numpy()
             trunc = truncated.cpu().numpy()
@@ -92,7 +92,7 @@ class BatchedVecEnv(VecEnv):
                     "episode": {"r": float(returns[i]), "l": int(lengths[i])},
                     "TimeLimit.truncated": bool(trunc[i]),
                 }
-        return _numpy(obs), reward.cpu().numpy(), done, infos
+        return to_numpy(obs), reward.cpu().numpy(), done, infos
 
     def close(self) -> None:
         pass
@@ -153,12 +153,6 @@ class BatchedVecEnv(VecEnv):
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         return [self.engine.frame(i) for i in range(self.num_envs)]
-
-
-def _numpy(obs: dict[str, torch.Tensor]) -> Any:
-    if set(obs) == {"pixels"}:
-        return obs["pixels"].cpu().numpy()
-    return {k: v.cpu().numpy() for k, v in obs.items()}
 
 
 __all__ = ["PER_ENV_ATTRS", "PER_ENV_METHODS", "BatchedVecEnv"]

@@ -101,7 +101,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         base = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         obs = self.engine.reset(base)
         self._needs_reset = False
-        return _to_numpy(obs), {"milestones": self.engine.milestones.cpu().numpy()}
+        return to_numpy(obs), {"milestones": self.engine.milestones.cpu().numpy()}
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """One press per env; ``SAME_STEP`` autoreset (see the module docstring)."""
@@ -112,7 +112,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         done = (terminated | truncated).cpu().numpy()
         out: dict[str, Any] = {"milestones": info["milestones"].cpu().numpy()}
         if done.any():
-            final = _to_numpy(info["final_obs"])
+            final = to_numpy(info["final_obs"])
             finals = np.empty(self.num_envs, dtype=object)
             for i in np.flatnonzero(done):
                 finals[i] = final[i] if not isinstance(final, dict) else {k: v[i] for k, v in final.items()}
@@ -121,7 +121,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             out["episode"] = {"r": info["episode_return"].cpu().numpy(), "l": info["episode_length"].cpu().numpy(),
                               "t": np.zeros(self.num_envs, np.float32)}
             out["_episode"] = done
-        return (_to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
+        return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """``rgb_array``: the exact reference frame of every env."""
@@ -161,10 +161,11 @@ def _base_seed(seeds: list[Any], num_envs: int) -> int | None:
     return int(seeds[0])
 
 
-def _to_numpy(obs: dict[str, torch.Tensor]) -> Any:
+def to_numpy(obs: dict[str, torch.Tensor]) -> Any:
+    """The engine's observation on the host: a bare image for pixels alone (as the reference env's), else a dict."""
     if set(obs) == {"pixels"}:
         return obs["pixels"].cpu().numpy()
     return {k: v.cpu().numpy() for k, v in obs.items()}
 
 
-__all__ = ["BatchedVectorEnv", "check_actions", "single_observation_space"]
+__all__ = ["BatchedVectorEnv", "check_actions", "single_observation_space", "to_numpy"]
