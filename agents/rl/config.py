@@ -213,9 +213,9 @@ class TrainConfig:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"invalid {name} {getattr(self, name)!r}; must be an int >= 0")
         from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH
+        from longplay.envs.wrappers.pixels import check_downsample
 
-        if SCREEN_HEIGHT % self.downsample or SCREEN_WIDTH % self.downsample:
-            raise ValueError(f"invalid downsample {self.downsample}; valid: 1, 2, 4, 8, 16 (divides 144 and 160)")
+        check_downsample(self.downsample, (SCREEN_HEIGHT, SCREEN_WIDTH))  # the frames PixelPreprocess will get
         if self.batch_size % self.n_minibatches:
             raise ValueError(f"n_steps * num_envs ({self.batch_size}) must be divisible by n_minibatches "
                              f"({self.n_minibatches})")

@@ -31,7 +31,7 @@ def preprocess_pixels(frame: np.ndarray, grayscale: bool = True, downsample: int
     if grayscale and frame.shape[-1] == 3:
         frame = ((frame[..., 0].astype(np.uint16) * 77 + frame[..., 1].astype(np.uint16) * 150
                   + frame[..., 2].astype(np.uint16) * 29) >> 8).astype(np.uint8)[..., None]
-    _check_downsample(downsample, frame.shape)
+    check_downsample(downsample, frame.shape)
     if downsample > 1:
         h, w, c = frame.shape
         frame = frame.reshape(h // downsample, downsample, w // downsample, downsample, c).mean(
@@ -39,7 +39,7 @@ def preprocess_pixels(frame: np.ndarray, grayscale: bool = True, downsample: int
     return frame
 
 
-def _check_downsample(downsample: Any, shape: tuple[int, ...]) -> None:
+def check_downsample(downsample: Any, shape: tuple[int, ...]) -> None:
     """Raises ``ValueError`` (one line) unless ``downsample`` is an integer >= 1 dividing H and W of ``shape``."""
     h, w = shape[0], shape[1]
     if isinstance(downsample, bool) or not isinstance(downsample, numbers.Integral) or downsample < 1 \
@@ -50,7 +50,7 @@ def _check_downsample(downsample: Any, shape: tuple[int, ...]) -> None:
 
 def preprocessed_shape(shape: tuple[int, ...], grayscale: bool, downsample: int) -> tuple[int, int, int]:
     """The shape :func:`preprocess_pixels` gives for a frame of ``shape`` (H, W, C)."""
-    _check_downsample(downsample, shape)
+    check_downsample(downsample, shape)
     h, w, c = shape
     return h // downsample, w // downsample, 1 if grayscale and c == 3 else c
 
