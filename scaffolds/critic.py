@@ -35,9 +35,7 @@ class Critic(Component):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.every < 1 or self.lookback < 1:
-            raise ValueError(f"invalid critic every={self.every} lookback={self.lookback}; both must be >= 1")
-        self.require_at_least(max_output_tokens=1, max_chars=1)
+        self.require_at_least(every=1, lookback=1, max_output_tokens=1, max_chars=1)
         self.recent: deque[str] = deque(maxlen=self.lookback)
         self.advice = ""
         self.at_turn = 0

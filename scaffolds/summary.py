@@ -37,12 +37,7 @@ class Summary(Component):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.budget_tokens < 500 or self.keep_last < 0:
-            raise ValueError(
-                f"invalid summary budget_tokens={self.budget_tokens} keep_last={self.keep_last}; "
-                "need budget_tokens >= 500 and keep_last >= 0"
-            )
-        self.require_at_least(max_output_tokens=1, max_chars=1)
+        self.require_at_least(budget_tokens=500, keep_last=0, max_output_tokens=1, max_chars=1)
         self.summary = ""
         self.through_turn = 0
         self.summaries = 0

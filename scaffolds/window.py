@@ -28,8 +28,7 @@ class Window(Component):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.k < 0 or self.stride < 1:
-            raise ValueError(f"invalid window k={self.k} stride={self.stride}; need k >= 0 and stride >= 1")
+        self.require_at_least(k=0, stride=1)
 
     def trim(self, history: History, estimate: Callable[[], int]) -> None:
         if len(history) > self.k + self.stride - 1:
