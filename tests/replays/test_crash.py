@@ -117,10 +117,14 @@ def test_an_interrupt_during_a_commit_waits_for_it(tmp_path: Path) -> None:
     from longplay.replays.recorder import Recorder
 
     path = tmp_path / "run.lpr"
-    env = Recorder(gym.make("longplay/QuestMini-v0"), path, env_id="longplay/QuestMini-v0")
+    # no commit of its own before the one interrupted (on a loaded machine a time-based commit at an adaptive
+    # hash could take all 50 steps, and then the flush below had nothing to commit and sent no SIGINT)
+    env = Recorder(gym.make("longplay/QuestMini-v0"), path, env_id="longplay/QuestMini-v0", hash_every=1000,
+                   commit_seconds=1e9)
     env.reset(seed=0)
     for _ in range(50):
         env.step(3)
+    assert env.committed_steps < 50
     real = env._conn
     env._conn = _InterruptAfterBegin(real)
     with pytest.raises(KeyboardInterrupt):
