@@ -76,6 +76,17 @@ def seed_arg(text: str) -> int:
     return seed
 
 
+def fingerprint_every_arg(text: str) -> int:
+    """An argparse type: steps between a replay's recorded state fingerprints, an int >= 1."""
+    try:
+        every = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid --fingerprint-every {text!r}; use an int >= 1") from None
+    if every < 1:
+        raise argparse.ArgumentTypeError(f"invalid --fingerprint-every {every}; use an int >= 1")
+    return every
+
+
 def resolve_env_id(env_id: str) -> str:
     """Accepts ``QuestMini-v0`` for ``longplay/QuestMini-v0``; raises CliError listing the valid ids."""
     import longplay.envs
@@ -140,8 +151,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             Recorder = None  # noqa: N806
         if Recorder is not None:
             replay_path = run_path(args.runs_dir, env_id, agent.name, None, seed)
+            spacing = {} if args.fingerprint_every is None else {"fingerprint_every": args.fingerprint_every}
             env = Recorder(env, replay_path, env_id=env_id, agent=agent.name,
-                           model=getattr(agent, "model_name", None))
+                           model=getattr(agent, "model_name", None), **spacing)
     print(f"longplay: {agent.name} on {env_id} for up to {steps} steps (seed {seed})")
     try:
         result = run(env, agent, steps, seed=seed, progress=not args.quiet)
@@ -250,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
     p.add_argument("--runs-dir", default="runs", help="where replays go (default runs/)")
     p.add_argument("--no-record", action="store_true", help="do not record a replay")
+    p.add_argument("--fingerprint-every", type=fingerprint_every_arg, default=None, metavar="N",
+                   help="steps between the replay's state fingerprints, which let verify name a changed action "
+                   "to within N steps (default 64; 1 for --agent lm, whose steps are model turns)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--checkpoint", default=None, help="policy checkpoint (--agent ppo)")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")

@@ -397,7 +397,8 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         ("--scaffold-file", "lm_scaffold_file"),
         ("--observe", "lm_observe"),
     )
-    ignored = [flag for flag, dest in (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"))
+    ignored = [flag for flag, dest in (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"),
+                                       ("--fingerprint-every", "fingerprint_every"))
                if _arg(args, dest) not in (None, [])]
     if ignored:
         print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
@@ -529,6 +530,9 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
                 scaffold_card=scaffold.card(),
                 config=_public_config(config),
                 extra_header=_header(config, provider, adapter),
+                # a step is a model turn here: a fingerprint at every step costs nothing beside it, and lets
+                # verify name the very action that differs
+                fingerprint_every=_arg(args, "fingerprint_every") or 1,
             )
             plan.checkpoint = checkpoint_path(replay_path)
         store = None
@@ -636,7 +640,7 @@ class _Progress:
 def build_parser() -> argparse.ArgumentParser:
     """A parser with ``longplay run``'s own options and the LM options, for
     ``python -m longplay.agents.lm.cli`` (the same as ``longplay run --agent lm``)."""
-    from longplay.agents.cli import DEFAULT_STEPS, seed_arg
+    from longplay.agents.cli import DEFAULT_STEPS, fingerprint_every_arg, seed_arg
 
     parser = argparse.ArgumentParser(
         prog="python -m longplay.agents.lm.cli", description="Run a language-model agent on a longplay env."
@@ -654,6 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--runs-dir", default="runs", help="where replays go (default runs/)")
     parser.add_argument("--no-record", action="store_true", help="do not record a replay")
+    parser.add_argument("--fingerprint-every", type=fingerprint_every_arg, default=None, metavar="N",
+                        help="steps between the replay's state fingerprints (default 1: verify names the very "
+                        "action that differs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_arguments(parser)
     return parser

@@ -136,3 +136,26 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
     proc.stdout.close()
     assert proc.wait(timeout=60) == 141
     assert proc.stderr.read() == b""  # no traceback, no "Exception ignored" at exit
+
+
+@pytest.mark.parametrize("flag, expected", [([], 64), (["--fingerprint-every", "1"], 1),
+                                            (["--fingerprint-every", "500"], 500)])
+def test_fingerprint_spacing_of_a_recorded_run(flag: list[str], expected: int, tmp_path, capsys) -> None:
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.verify import verify
+
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "explorer", "--steps", "700", "--runs-dir",
+                 str(tmp_path), "--quiet", *flag]) == 0
+    (path,) = tmp_path.glob("*.lpr")
+    with ReplayReader(path) as replay:
+        assert replay.fingerprint_every == expected
+        assert len(replay.fingerprints()) == 700 // expected
+    assert verify(path).ok
+
+
+def test_a_fingerprint_spacing_below_one_is_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--env", "QuestMini-v0", "--fingerprint-every", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid --fingerprint-every 0; use an int >= 1" in err and "Traceback" not in err

@@ -183,3 +183,14 @@ def test_resume_can_move_the_endpoint(tmp_path: Path, dummy_keys, capsys, monkey
     assert "ignored with --resume" not in capsys.readouterr().out
     with ReplayReader(replay) as reader:
         assert len(reader.turns()) == 4 and reader.header["resumes"][-1]["base_url"] == moved
+
+
+@pytest.mark.parametrize("flag, expected", [([], 1), (["--fingerprint-every", "8"], 8)])
+def test_an_lm_run_records_a_fingerprint_per_step_by_default(flag: list[str], expected: int, tmp_path: Path,
+                                                            capsys) -> None:
+    # a step is a model turn: a fingerprint at each costs nothing beside it and pins the very action
+    assert main(["--max-turns", "6", "--runs-dir", str(tmp_path), "--quiet", *flag]) == 0
+    with ReplayReader(one_replay(tmp_path)) as replay:
+        assert replay.fingerprint_every == expected
+        steps = replay.num_steps()
+        assert steps >= 8 and len(replay.fingerprints()) == steps // expected
