@@ -280,16 +280,41 @@ def run_cell_task(cell: Cell, out_dir: str, token: str, caps: Caps | None,
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def check_listening(address: str, timeout: float = 10.0) -> None:
+#: What an HTTP/2 client sends first (the connection preface and an empty SETTINGS frame): a gRPC server, which
+#: Ray's GCS and its client server are, answers with a SETTINGS frame of its own.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def check_ray_address(address: str, timeout: float = 10.0) -> None:
     """Raises :class:`ConnectionError` when nothing accepts a connection at ``address`` (``HOST:PORT`` or
-    ``ray://HOST:PORT``): Ray itself retries for minutes, logging as it goes. Other forms are left to Ray."""
+    ``ray://HOST:PORT``), or when what does is not a gRPC server (a web server, the Ray dashboard's port): Ray
+    itself retries for minutes either way, logging as it goes. Other forms, and TLS (``RAY_USE_TLS``), whose
+    handshake comes first, are left to Ray."""
     host, sep, port = address.split("://", 1)[-1].rpartition(":")
     if not sep or not port.isdigit():
         return
+    host = host.strip("[]")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        conn = socket.create_connection((host, int(port)), timeout=timeout)
     except OSError as exc:
         raise ConnectionError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
+    if os.environ.get("RAY_USE_TLS", "0").lower() not in ("0", "false", ""):
+        conn.close()
+        return
+    reply = b""
+    with conn:
+        try:
+            conn.sendall(_HTTP2_PREFACE)
+            while len(reply) < 9:  # a frame header: length (3 bytes), type (1), flags (1), stream (4)
+                chunk = conn.recv(9 - len(reply))
+                if not chunk:
+                    break
+                reply += chunk
+        except OSError:
+            pass
+    if len(reply) < 9 or reply[3] != 0x4:
+        raise ConnectionError(f"{host}:{port} answers but is not a Ray server (no gRPC there): use the address "
+                              "'ray start --head' prints (HOST:6379 by default) or ray://HOST:10001 (Ray Client)")
 
 
 class RayBackend:
@@ -316,7 +341,7 @@ class RayBackend:
                 except ConnectionError:  # none: start one
                     ray.init(num_cpus=num_cpus, **kwargs)
             else:
-                check_listening(address)
+                check_ray_address(address)
                 ray.init(address=address, **kwargs)
             self._started = True
         # Retries are the scheduler's (it resumes a cell from its checkpoint once after a crash).

@@ -153,3 +153,32 @@ def test_an_address_where_nothing_listens_fails_in_one_line(tmp_path: Path, sche
     assert sweep.returncode == 2
     assert sweep.stderr.startswith(f"longplay: error: cannot start Ray ({address}): ")
     assert sweep.stderr.count("\n") == 1, sweep.stderr
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_address_where_a_web_server_answers_fails_in_one_line_at_once(tmp_path: Path, scheme: str) -> None:
+    # a wrong port (the dashboard's, a web app's): Ray would retry it for minutes, logging every few seconds
+    import http.server
+    import threading
+    import time
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = f"{scheme}127.0.0.1:{server.server_address[1]}"
+        start = time.monotonic()
+        sweep = sweep_cli(tmp_path, "--ray", address, timeout=60)
+        elapsed = time.monotonic() - start
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sweep.returncode == 2 and elapsed < 30
+    assert sweep.stderr == (f"longplay: error: cannot start Ray ({address}): 127.0.0.1:{address.rsplit(':', 1)[1]} "
+                            "answers but is not a Ray server (no gRPC there): use the address 'ray start --head' "
+                            "prints (HOST:6379 by default) or ray://HOST:10001 (Ray Client)\n")
+
+
+def test_a_ray_head_passes_the_address_check(local_ray: None) -> None:
+    from longplay.agents.sweep.backends import check_ray_address
+
+    check_ray_address(ray.get_runtime_context().gcs_address)  # its GCS answers HTTP/2 as gRPC does
