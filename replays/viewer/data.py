@@ -95,7 +95,7 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
         "milestones": best,
         "catalog_size": len(catalog),
         "furthest_milestone": names.get(last.milestone, last.milestone) if last else None,
-        "turns": len(turns),
+        "turns": sum(is_agent_turn(t) for t in turns),
         "tokens": sum(t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in turns),
         "cost_usd": float(sum(t.cost_usd for t in turns)),
         "created": _date(header.get("created")),
@@ -137,6 +137,14 @@ def run_list_impl(folder_name: str, rows: Sequence[dict[str, Any]],
 # ============================================================================================ indexes
 
 
+def is_agent_turn(turn: Turn) -> bool:
+    """Whether a turn row is one of the agent's turns (the ``act`` calls the run's turn budget counts, failed
+    ones too), not a scaffold's call (a summary, a critic's review) or the row that holds the spending of calls
+    a crash lost (``discarded``), which count in tokens and dollars only."""
+    kind = turn.extra.get("kind") if isinstance(turn.extra, dict) else None
+    return kind in (None, "act")
+
+
 @dataclass
 class TurnIndex:
     """An episode's LM turns ordered by step, with running totals, for "the turn in force at step s"."""
@@ -145,6 +153,7 @@ class TurnIndex:
     steps: list[int] = field(default_factory=list)
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))  # cumulative, through turn i
     cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    played: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # agent turns through row i
 
     @classmethod
     def build(cls, turns: Sequence[Turn]) -> TurnIndex:
@@ -152,7 +161,8 @@ class TurnIndex:
         ordered = sorted(turns, key=lambda t: (t.step, t.turn))
         spent = [t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in ordered]
         return cls(ordered, [t.step for t in ordered], np.cumsum(np.asarray(spent, float)),
-                   np.cumsum(np.asarray([t.cost_usd for t in ordered], float)))
+                   np.cumsum(np.asarray([t.cost_usd for t in ordered], float)),
+                   np.cumsum(np.asarray([is_agent_turn(t) for t in ordered], int)))
 
     def in_force(self, step: int) -> int:
         """Index of the last turn that started at or before ``step`` (``-1``: none yet)."""
@@ -253,7 +263,7 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
         "episodes": episodes,
         "has_turns": bool(all_turns),
         "has_memory": any(index.order for index in memory_indexes.values()),
-        "turns": len(all_turns),
+        "turns": sum(is_agent_turn(t) for t in all_turns),
         "tokens": sum(e["tokens"] for e in episodes),
         "cost_usd": sum(e["cost_usd"] for e in episodes),
         "frame": {"width": 160, "height": 144},
@@ -306,7 +316,7 @@ def turns_at_impl(index: TurnIndex, step: int) -> dict[str, Any]:
     return {
         "turns": [turn_json(t) for t in index.turns[first:i + 1]],
         "since_step": start_step,
-        "spent": {"turns": i + 1, "tokens": float(index.tokens[i]), "cost_usd": float(index.cost[i])},
+        "spent": {"turns": int(index.played[i]), "tokens": float(index.tokens[i]), "cost_usd": float(index.cost[i])},
         "prev_step": index.steps[first - 1] if first > 0 else None,
         "next_step": index.steps[nxt] if nxt < len(index.steps) else None,
     }

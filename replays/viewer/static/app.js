@@ -181,8 +181,12 @@
       this.data = data;
       this.turns = (data.turns || []).slice().sort((a, b) => a.step - b.step || a.turn - b.turn);
       this.turnSteps = this.turns.map((t) => t.step);
-      let tokens = 0, cost = 0;
-      this.spent = this.turns.map((t) => { tokens += t.tokens; cost += t.cost_usd || 0; return [tokens, cost]; });
+      // a summary's or critic's call and the spending of calls a crash lost count in tokens and dollars, not turns
+      let tokens = 0, cost = 0, played = 0;
+      this.spent = this.turns.map((t) => {
+        tokens += t.tokens; cost += t.cost_usd || 0; played += !t.kind || t.kind === "act" ? 1 : 0;
+        return [tokens, cost, played];
+      });
       this.memory = {};
       this.memoryOrder = data.memory_order || [];
       for (const snap of (data.memory || []).slice().sort((a, b) => a.step - b.step || a.snapshot - b.snapshot)) {
@@ -214,7 +218,7 @@
         const next = bisectRight(this.turnSteps, step) + 1;
         lm = {
           turns: this.turns.slice(first, i + 1), since_step: since,
-          spent: { turns: i + 1, tokens: this.spent[i][0], cost_usd: this.spent[i][1] },
+          spent: { turns: this.spent[i][2], tokens: this.spent[i][0], cost_usd: this.spent[i][1] },
           prev_step: first > 0 ? this.turnSteps[first - 1] : null,
           next_step: next < this.turnSteps.length ? this.turnSteps[next] : null,
         };

@@ -4,7 +4,8 @@ Layout (``runs/`` is served; ``outside/`` must never be readable through the vie
 
     runs/fake-random-0.lpr   fake game, random play, 300 steps (reaches 'hundred_presses')
     runs/fake-random-1.lpr   fake game, 80 steps (stops before it: censored)
-    runs/fake-lm.lpr         fake game, an "LM" run: turns every 10 steps (one failed), memory snapshots
+    runs/fake-lm.lpr         fake game, an "LM" run: turns every 10 steps (one failed), a summary's call at
+                             step 25, memory snapshots
     runs/fake-multi.lpr      fake game, two episodes
     runs/sub/quest-oracle.lpr  the built-in game (QuestMini), the oracle for 400 steps: maps, milestones
     runs/broken.lpr          not a replay (text)
@@ -104,6 +105,9 @@ def _record_fake(fakegame: Any, path: Path, steps: int, seed: int, *, agent: str
                                  tokens_in=1000 + step, tokens_out=50, tokens_cache_read=200, cost_usd=0.002,
                                  latency_s=0.5, error="rate limited (429)" if failed else None,
                                  extra={"kind": "act"})
+                if lm and step == 25:  # a summary's call: spending, not a turn
+                    rec.log_turn(response="Summary so far: went north.", tokens_in=300, tokens_out=40, cost_usd=0.001,
+                                 extra={"kind": "summary"})
                 if lm and step in (0, 40):
                     rec.log_memory("notes", f"notes as of step {step}: the exit is north", extra={"turn": step // 10})
                 if lm and step == 20:

@@ -194,6 +194,17 @@ def test_exported_page_works_offline(page: Any, viewer_runs: Any, tmp_path: Path
     assert all(url.startswith(("file:", "data:", "blob:")) for url in requests), requests
 
 
+def test_an_exported_lm_run_counts_turns_as_the_viewer_does(page: Any, viewer_runs: Any, tmp_path: Path) -> None:
+    from longplay.replays.viewer.html_export import export_html
+
+    out = export_html(viewer_runs.root / "fake-lm.lpr", tmp_path / "lm.html", max_frames=50).path
+    page.goto(out.as_uri() + "#step=57")
+    page.wait_for_selector("body[data-ready='1']")
+    page.locator("#scrubber").fill("57")
+    page.wait_for_selector("#turn .turn")
+    assert "Spent up to here: 6 turns" in page.inner_text("#turn")  # the summary's call at step 25 is no turn
+
+
 def test_comparison_page_fits_the_window_with_many_runs(page: Any, server: str) -> None:
     # The time-to-milestone table grows a column per run; it scrolls inside its panel, and the page (and the
     # chart) keep the window's width instead of stretching to the table's.

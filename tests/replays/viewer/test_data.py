@@ -19,14 +19,15 @@ from longplay.replays.viewer.data import (
     finite,
     memory_at_impl,
     run_impl,
+    run_summary_impl,
     trajectory_impl,
     turns_at_impl,
 )
 from longplay.replays.viewer.folder import ReplayFolder
 
 
-def _turn(turn: int, step: int, tokens: int = 10, cost: float = 0.5) -> Turn:
-    return Turn(turn, 0, step, 0.0, None, f"turn {turn}", None, tokens, 0, 0, 0, cost, None, None, {"kind": "act"})
+def _turn(turn: int, step: int, tokens: int = 10, cost: float = 0.5, kind: str | None = "act") -> Turn:
+    return Turn(turn, 0, step, 0.0, None, f"turn {turn}", None, tokens, 0, 0, 0, cost, None, None, {"kind": kind})
 
 
 def test_turn_in_force_and_spending() -> None:
@@ -41,6 +42,26 @@ def test_turn_in_force_and_spending() -> None:
     assert (at10["prev_step"], at10["next_step"]) == (3, 25)
     at99 = turns_at_impl(index, 99)
     assert [t["turn"] for t in at99["turns"]] == [4] and at99["next_step"] is None
+
+
+def test_scaffold_calls_and_lost_calls_count_in_spending_not_in_turns() -> None:
+    # a summary's call, the row holding what a crash's lost calls cost, and an act turn without a kind (an
+    # older replay): two turns played, four rows of spending
+    index = TurnIndex.build([_turn(1, 3), _turn(2, 3, kind="summary"), _turn(3, 8, kind="discarded"),
+                             _turn(4, 8, kind=None)])
+    assert turns_at_impl(index, 5)["spent"] == {"turns": 1, "tokens": 20.0, "cost_usd": 1.0}
+    assert turns_at_impl(index, 9)["spent"] == {"turns": 2, "tokens": 40.0, "cost_usd": 2.0}
+
+
+def test_a_runs_turn_count_is_its_agent_turns(tmp_path: Path, fakegame: Any) -> None:
+    with Recorder(gym.make(fakegame.ENV_ID), tmp_path / "lm.lpr", agent="lm") as rec:
+        rec.reset(seed=0)
+        for kind in ["act", "summary", "act", "critic", "discarded", "act"]:
+            rec.log_turn(response="", tokens_in=100, cost_usd=0.25, extra={"kind": kind})
+            rec.step(0)
+    with ReplayReader(tmp_path / "lm.lpr") as reader:
+        summary = run_summary_impl(reader, "lm.lpr")
+    assert (summary["turns"], summary["tokens"], summary["cost_usd"]) == (3, 600, 1.5)
 
 
 def test_memory_as_it_stood() -> None:

@@ -30,7 +30,9 @@ def test_page_is_self_contained_and_holds_the_run(viewer_runs: Any, tmp_path: Pa
     assert viewer_runs.hostile not in page and "<script>window.__pwned" not in page  # replay text stays data
     data = _embedded(page)
     assert data["range"] == [0, 150] and len(data["actions"]) == 150 and data["run"]["has_turns"]
-    assert len(data["turns"]) == 15 and data["turns"][5]["error"] == "rate limited (429)"
+    # every row is embedded, the summary's call at step 25 too (the page counts it in spending, not in turns)
+    assert len(data["turns"]) == 16 and [t["kind"] for t in data["turns"]].count("summary") == 1
+    assert [t["error"] for t in data["turns"] if t["step"] == 50] == ["rate limited (429)"]
     assert viewer_runs.hostile in data["turns"][0]["response"]
     assert [m["name"] for m in data["memory"]] == ["notes", "goals", "notes"] and data["memory_order"] == ["notes",
                                                                                                           "goals"]
