@@ -170,6 +170,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ============================================================================================== serve
+DEFAULT_SERVE_PORT = 8766  # the viewer's 8765 plus one: both can run at once
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serves one env over HTTP to an agent in another process or language; records its replay."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CliError("longplay serve needs starlette and uvicorn: pip install 'longplay[viewer]'") from None
+    from longplay.agents.remote import create_app, served_env
+    from longplay.replays.viewer.server import _server, bind, hosts_for, is_loopback, url_of
+
+    env_id = resolve_env_id(args.env)
+    kwargs = env_kwargs(args)
+    if args.obs_mode:
+        kwargs["obs_mode"] = args.obs_mode
+    env = make_env(env_id, kwargs)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        env.close()
+        raise CliError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    served = served_env(env, env_id, kwargs, runs_dir=None if args.no_record else args.runs_dir,
+                        agent=args.agent_name, model=args.model,
+                        fingerprint_every=1 if args.fingerprint_every is None else args.fingerprint_every)
+    url = url_of(sock, args.host)
+    print(f"longplay: serving {env_id} at {url}  (GET {url}info; Ctrl+C stops)")
+    if served.replay is not None:
+        print(f"replay: {served.replay}")
+    if not is_loopback(args.host):
+        print(f"warning: serving on {args.host}: anyone who can reach this machine can play this env")
+    sys.stdout.flush()
+    try:
+        _server(create_app(served, allowed_hosts=hosts_for(args.host))).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn stops on Ctrl+C, then raises it again: how a server ends
+        pass
+    finally:
+        sock.close()
+        served.close()
+    print(f"longplay: served {served.episode + 1} episode{'s' if served.episode != 0 else ''}"
+          + (f"; replay: {served.replay}" if served.replay is not None else ""))
+    return 0
+
+
 # ============================================================================================== play
 _TEXT_KEYS = {"w": 0, "s": 1, "a": 2, "d": 3, "j": 4, "k": 5, "m": 6, "n": 7, ".": 8}
 
@@ -275,6 +321,22 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_lm_arguments(p)
+
+    p = sub.add_parser("serve", help="serve an env over HTTP to an agent in another process (recorded)")
+    p.add_argument("--env", default="QuestMini-v0", help="env id (default QuestMini-v0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
+    p.add_argument("--obs-mode", default=None, help="observation mode(s), e.g. symbolic+text (default: the env's)")
+    p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_SERVE_PORT,
+                   help=f"TCP port (default {DEFAULT_SERVE_PORT}; 0 picks a free one)")
+    p.add_argument("--runs-dir", default="runs", help="where the replay goes (default runs/)")
+    p.add_argument("--no-record", action="store_true", help="do not record a replay")
+    p.add_argument("--agent-name", default="remote", help="the agent's name in the replay (default remote)")
+    p.add_argument("--model", default=None, help="the model's name in the replay, for compare (default none)")
+    p.add_argument("--fingerprint-every", type=fingerprint_every_arg, default=None, metavar="N",
+                   help="steps between the replay's state fingerprints (default 1)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("play", help="play with the keyboard")
     p.add_argument("--env", default=DEFAULT_ENV)

@@ -1,0 +1,474 @@
+"""Remote agents: one env served over HTTP (JSON) to an agent in another process or language, recorded as any run.
+
+``longplay serve --env QuestMini-v0`` holds one env (and its replay) and answers:
+
+==========================  ==============================================================================
+``GET /info``               env id and kwargs, the action and observation spaces, button names, the milestone
+                            catalog, the replay's path, the episode and step
+``POST /reset``             ``{"seed": 3}`` (or ``{}``: a random seed) -> ``{"observation", "info"}``
+``POST /step``              ``{"action": 2}`` or ``{"action": "left"}`` -> ``{"observation", "reward",
+                            "terminated", "truncated", "info"}``
+``GET /text``               ``{"text": ...}``: the game's text view (what an LM agent reads)
+``GET /state``              the game's state summary (map, position, party, bag, money, badges, dialog)
+``GET /frame.png``          the screen as a PNG (``GET /frame``: ``{"shape", "dtype", "data"}``, data in base64)
+``POST /turn``              records a model turn in the replay: ``{"response", "tokens_in", "tokens_out",
+                            "cost_usd", ...}`` (so ``compare`` and the viewer show tokens and dollars)
+``POST /memory``            records a memory snapshot: ``{"name": "notes", "content": "..."}``
+==========================  ==============================================================================
+
+Observations are JSON: arrays as nested lists, or with ``"encoding": "base64"`` in the request body as the
+base64 of their bytes (C order; shape and dtype are in ``/info``'s observation space), which is 30x smaller for
+pixels. Every request body is JSON with ``Content-Type: application/json`` (a web page cannot send that to
+another origin without a preflight, which this server never grants), every error is ``{"error": "one line"}``
+with a 4xx status, and the server binds 127.0.0.1 unless told otherwise.
+
+:class:`RemoteEnv` is the Python client: a ``gymnasium.Env`` over that API (Gymnasium's ``check_env`` passes on
+it; the tests check it gives the local env's observations, rewards and ends step for step).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from longplay.envs.game import BUTTON_NAMES
+
+ENCODINGS = ("list", "base64")
+#: The fields of ``POST /turn`` and their types (beside ``extra``, a JSON object).
+TURN_FIELDS: dict[str, tuple[type, ...]] = {
+    "response": (str,), "tool_calls": (list,), "tokens_in": (int,), "tokens_out": (int,),
+    "tokens_cache_read": (int,), "tokens_cache_write": (int,), "cost_usd": (int, float), "latency_s": (int, float),
+    "error": (str,), "prompt": (str, dict, list),
+}
+
+
+class RemoteError(Exception):
+    """A request the served env refuses: ``status`` is the HTTP status, the message one line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ====================================================================================== JSON of spaces
+def space_json(space: spaces.Space) -> dict[str, Any]:
+    """A space as JSON (``Box``, ``Discrete``, ``Text``, ``Dict``); :func:`space_from_json` rebuilds it."""
+    if isinstance(space, spaces.Box):
+        return {"type": "Box", "shape": list(space.shape), "dtype": space.dtype.name,
+                "low": _bound(space.low), "high": _bound(space.high)}
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, spaces.Text):
+        return {"type": "Text", "min_length": space.min_length, "max_length": space.max_length,
+                "charset": "".join(sorted(space.character_set))}
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {k: space_json(s) for k, s in space.spaces.items()}}
+    raise ValueError(f"cannot serve a {type(space).__name__} space (Box, Discrete, Text and Dict are served)")
+
+
+def _bound(values: np.ndarray) -> Any:
+    """A Box bound as JSON: one number when all are equal, else nested lists; infinities as "inf"/"-inf"."""
+    as_json = np.vectorize(lambda v: str(v) if np.isinf(v) else v.item(), otypes=[object])
+    if np.all(values == values.flat[0]):
+        return as_json(values.flat[0]).item()
+    return as_json(values).tolist()
+
+
+def space_from_json(data: dict[str, Any]) -> spaces.Space:
+    """The space :func:`space_json` described."""
+    kind = data.get("type")
+    if kind == "Box":
+        dtype, shape = np.dtype(data["dtype"]), tuple(data["shape"])
+        low, high = (np.broadcast_to(np.asarray(np.asarray(data[k], dtype=object).astype(np.float64), dtype)
+                                     if dtype.kind == "f" else np.asarray(data[k], dtype), shape).copy()
+                     for k in ("low", "high"))
+        return spaces.Box(low, high, shape, dtype)
+    if kind == "Discrete":
+        return spaces.Discrete(int(data["n"]), start=int(data.get("start", 0)))
+    if kind == "Text":
+        return spaces.Text(max_length=int(data["max_length"]), min_length=int(data["min_length"]),
+                           charset=data["charset"])
+    if kind == "Dict":
+        return spaces.Dict({k: space_from_json(v) for k, v in data["spaces"].items()})
+    raise ValueError(f"unknown space type {kind!r}")
+
+
+# ================================================================================ JSON of observations
+def encode(value: Any, encoding: str = "list") -> Any:
+    """An observation (or info) as JSON-able data: arrays as nested lists, or base64 of their bytes."""
+    if isinstance(value, np.ndarray):
+        if encoding == "base64":
+            return base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii")
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): encode(v, encoding) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v, encoding) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def decode(value: Any, space: spaces.Space, encoding: str = "list") -> Any:
+    """The observation :func:`encode` wrote, as the space holds it."""
+    if isinstance(space, spaces.Dict):
+        return {k: decode(value[k], s, encoding) for k, s in space.spaces.items()}
+    if isinstance(space, spaces.Box):
+        if encoding == "base64":
+            return np.frombuffer(base64.b64decode(value), dtype=space.dtype).reshape(space.shape).copy()
+        return np.asarray(value, dtype=space.dtype).reshape(space.shape)
+    if isinstance(space, spaces.Discrete):
+        return np.int64(value)
+    return value
+
+
+# ============================================================================================== server
+class ServedEnv:
+    """The env one server holds, and what each route does to it (one request at a time)."""
+
+    def __init__(self, env: gym.Env, *, env_id: str, env_kwargs: dict[str, Any], replay: Path | None) -> None:
+        self.env, self.env_id, self.env_kwargs, self.replay = env, env_id, env_kwargs, replay
+        self.lock = threading.Lock()
+        self.episode = -1
+        self.steps = 0
+        self.ended: str | None = None  # why the episode ended: no step until the next reset
+        noop = env.action_space.n > len(BUTTON_NAMES)
+        self.buttons = [*BUTTON_NAMES, *(["noop"] if noop else [])]
+
+    @property
+    def game(self) -> Any:
+        return self.env.unwrapped.game
+
+    def info(self) -> dict[str, Any]:
+        catalog = [{"id": m.id, "name": m.name, "tier": m.tier, "weight": m.weight}
+                   for m in self.env.unwrapped.catalog]
+        return {"env_id": self.env_id, "env_kwargs": encode(self.env_kwargs),
+                "action_space": space_json(self.env.action_space), "buttons": self.buttons,
+                "observation_space": space_json(self.env.observation_space), "catalog": catalog,
+                "replay": None if self.replay is None else str(self.replay), "episode": self.episode,
+                "step": self.steps, "encodings": list(ENCODINGS)}
+
+    def reset(self, body: dict[str, Any]) -> dict[str, Any]:
+        seed = body.get("seed")
+        if seed is not None and (type(seed) is not int or seed < 0):
+            raise RemoteError(400, f"invalid seed {seed!r}; use an int >= 0 or null")
+        encoding = _encoding(body)
+        obs, info = self.env.reset(seed=seed)
+        self.episode += 1
+        self.steps = 0
+        self.ended = None
+        return {"observation": encode(obs, encoding), "info": encode(info)}
+
+    def step(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.episode < 0:
+            raise RemoteError(409, "no episode yet: POST /reset first")
+        if self.ended is not None:
+            raise RemoteError(409, f"the episode {self.ended} at step {self.steps}: POST /reset to start another")
+        if "action" not in body:
+            raise RemoteError(400, f"missing 'action': an int 0..{len(self.buttons) - 1} or a button name "
+                                   f"({', '.join(self.buttons)})")
+        action = body["action"]
+        if isinstance(action, str):
+            if action.lower() not in self.buttons:
+                raise RemoteError(400, f"invalid action {action!r}; buttons: {', '.join(self.buttons)}")
+            action = self.buttons.index(action.lower())
+        elif type(action) is not int or not 0 <= action < len(self.buttons):
+            raise RemoteError(400, f"invalid action {action!r}; use an int 0..{len(self.buttons) - 1} or a button "
+                                   f"name ({', '.join(self.buttons)})")
+        encoding = _encoding(body)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        if terminated or truncated:
+            self.ended = "was finished" if terminated else "reached its step limit"
+        return {"observation": encode(obs, encoding), "reward": float(reward), "terminated": bool(terminated),
+                "truncated": bool(truncated), "info": encode(info)}
+
+    def turn(self, body: dict[str, Any]) -> dict[str, Any]:
+        recorder = self._recorder("a turn")
+        fields = _checked(body, TURN_FIELDS, "turn")
+        for name in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "cost_usd"):
+            if fields.get(name, 0) < 0:
+                raise RemoteError(400, f"invalid {name} {fields[name]!r}; use a number >= 0")
+        extra = {"kind": "act", **body.get("extra", {})}
+        recorder.log_turn(**fields, extra=extra)
+        return {"logged": "turn", "episode": max(self.episode, 0), "step": self.steps}
+
+    def memory(self, body: dict[str, Any]) -> dict[str, Any]:
+        recorder = self._recorder("memory")
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise RemoteError(400, "missing 'name': the memory component's name, e.g. \"notes\"")
+        if "content" not in body:
+            raise RemoteError(400, "missing 'content': a string or any JSON value")
+        extra = body.get("extra")
+        if extra is not None and not isinstance(extra, dict):
+            raise RemoteError(400, "invalid 'extra'; use a JSON object")
+        recorder.log_memory(name, body["content"], extra=extra)
+        return {"logged": "memory", "episode": max(self.episode, 0), "step": self.steps}
+
+    def _recorder(self, what: str) -> Any:
+        from longplay.replays.recorder import Recorder
+
+        if not isinstance(self.env, Recorder):
+            raise RemoteError(409, f"this server records no replay (--no-record): {what} has nowhere to go")
+        if self.episode < 0:
+            raise RemoteError(409, "no episode yet: POST /reset first")
+        return self.env
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _encoding(body: dict[str, Any]) -> str:
+    encoding = body.get("encoding", "list")
+    if encoding not in ENCODINGS:
+        raise RemoteError(400, f"invalid encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")
+    return encoding
+
+
+def _checked(body: dict[str, Any], types: dict[str, tuple[type, ...]], what: str) -> dict[str, Any]:
+    """The known fields of a request body, each checked against its types."""
+    unknown = sorted(set(body) - set(types) - {"extra"})
+    if unknown:
+        raise RemoteError(400, f"unknown {what} field {unknown[0]!r}; valid: {', '.join([*types, 'extra'])}")
+    if "extra" in body and not isinstance(body["extra"], dict):
+        raise RemoteError(400, "invalid 'extra'; use a JSON object")
+    fields = {}
+    for name, value in body.items():
+        if name == "extra" or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types[name]):
+            wanted = " or ".join(t.__name__ for t in types[name])
+            raise RemoteError(400, f"invalid {what} field {name!r}: {value!r} is not {wanted}")
+        fields[name] = value
+    return fields
+
+
+def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> Any:
+    """The server's ASGI app (Starlette) over ``served``."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from longplay.replays.viewer.data import game_state_json
+    from longplay.replays.viewer.png import encode_png
+    from longplay.replays.viewer.server import error_response, json_response, png_response
+
+    def route(handler: Callable[[dict[str, Any]], Any], *, post: bool) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            body: dict[str, Any] = {}
+            if post:
+                media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+                if media != "application/json":
+                    return error_response(415, "send the body as JSON with Content-Type: application/json")
+                raw = await request.body()
+                try:
+                    body = json.loads(raw) if raw.strip() else {}
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    return error_response(400, f"invalid JSON body: {exc}")
+                if not isinstance(body, dict):
+                    return error_response(400, "the body must be a JSON object")
+            try:
+                with served.lock:  # one env: requests take turns
+                    result = handler(body)
+            except RemoteError as exc:
+                return error_response(exc.status, str(exc))
+            except ValueError as exc:  # what the env refuses
+                return error_response(400, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            if isinstance(result, bytes):
+                return png_response(result)
+            return json_response(result)
+
+        return endpoint
+
+    def frame_png(_: dict[str, Any]) -> bytes:
+        return encode_png(served.game.frame(), level=1)
+
+    def frame(_: dict[str, Any]) -> dict[str, Any]:
+        pixels = served.game.frame()
+        return {"shape": list(pixels.shape), "dtype": pixels.dtype.name, "data": encode(pixels, "base64")}
+
+    def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(404, f"no route {request.method} {request.url.path}; routes: GET /info, POST /reset, "
+                                   "POST /step, GET /text, GET /state, GET /frame.png, GET /frame, POST /turn, "
+                                   "POST /memory")
+
+    def not_allowed(request: Request, exc: Exception) -> Response:
+        return error_response(405, f"{request.method} is not allowed on {request.url.path}")
+
+    routes = [
+        Route("/info", route(lambda _: served.info(), post=False), methods=["GET"]),
+        Route("/reset", route(served.reset, post=True), methods=["POST"]),
+        Route("/step", route(served.step, post=True), methods=["POST"]),
+        Route("/text", route(lambda _: {"text": served.game.text()}, post=False), methods=["GET"]),
+        Route("/state", route(lambda _: game_state_json(served.game.state()), post=False), methods=["GET"]),
+        Route("/frame.png", route(frame_png, post=False), methods=["GET"]),
+        Route("/frame", route(frame, post=False), methods=["GET"]),
+        Route("/turn", route(served.turn, post=True), methods=["POST"]),
+        Route("/memory", route(served.memory, post=True), methods=["POST"]),
+    ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_allowed})
+
+
+def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_dir: str | Path | None = "runs",
+               agent: str = "remote", model: str | None = None, fingerprint_every: int = 1) -> ServedEnv:
+    """``env`` to serve, recorded into ``runs_dir`` (None: not recorded). A fingerprint after every step by
+    default: an HTTP round trip costs hundreds of times what it does, and ``verify`` then names the very action
+    that differs."""
+    replay = None
+    if runs_dir is not None:
+        from longplay.replays.recorder import Recorder, run_path
+
+        replay = run_path(runs_dir, env_id, agent, model)
+        env = Recorder(env, replay, env_id=env_id, env_kwargs=env_kwargs, agent=agent, model=model,
+                       fingerprint_every=fingerprint_every)
+    return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay)
+
+
+class ServerThread:
+    """A served env from a background thread (tests): ``with ServerThread(served) as url:``."""
+
+    def __init__(self, served: ServedEnv, host: str = "127.0.0.1", port: int = 0) -> None:
+        from longplay.replays.viewer.server import _server, bind, hosts_for, url_of
+
+        self.served = served
+        self.sock = bind(host, port)
+        self.url = url_of(self.sock, host)
+        self._server = _server(create_app(served, allowed_hosts=hosts_for(host)))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the env server did not start")
+            time.sleep(0.01)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.sock.close()
+        self.served.close()
+
+
+# ============================================================================================== client
+class RemoteEnv(gym.Env):
+    """A ``gymnasium.Env`` over a served env (``longplay serve``): ``RemoteEnv("http://127.0.0.1:8765/")``.
+
+    Spaces come from the server's ``/info``; observations travel as base64 (exact, and small for pixels).
+    A refused request raises :class:`RemoteError` with the server's one-line message (``ValueError`` for an
+    invalid action, as a local env raises).
+    """
+
+    metadata = {"render_modes": ["rgb_array", "ansi"]}
+
+    def __init__(self, url: str, *, timeout: float = 60.0, render_mode: str | None = None) -> None:
+        self.url = url.rstrip("/") + "/"
+        self._netloc = urllib.parse.urlsplit(self.url)
+        if self._netloc.scheme != "http":
+            raise ValueError(f"invalid env server URL {url!r}; use http://HOST:PORT/")
+        self._base_path = self._netloc.path
+        self._conn: http.client.HTTPConnection | None = None  # one kept-alive connection
+        self.timeout = timeout
+        self.render_mode = render_mode
+        self.remote_info = self._request("GET", "info")
+        self.action_space = space_from_json(self.remote_info["action_space"])
+        self.observation_space = space_from_json(self.remote_info["observation_space"])
+        self.buttons: list[str] = self.remote_info["buttons"]
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        for attempt in (0, 1):  # a kept-alive connection the server closed meanwhile is opened again, once
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self._netloc.hostname or "127.0.0.1", self._netloc.port,
+                                                        timeout=self.timeout)
+            try:
+                self._conn.request(method, self._base_path + path, body=data, headers=headers)
+                response = self._conn.getresponse()
+                payload = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self.close()
+                if attempt:
+                    raise ConnectionError(f"the env server at {self.url} closed the connection ({exc})") from None
+            except OSError as exc:
+                self.close()
+                raise ConnectionError(f"no env server at {self.url} ({exc.strerror or exc})") from None
+        if response.status >= 400:
+            try:
+                message = json.loads(payload)["error"]
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {response.status} {response.reason}"
+            raise RemoteError(response.status, message)
+        return payload if raw else json.loads(payload)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        if seed is None:  # the local env draws its game seed the same way
+            seed = int(self.np_random.integers(0, 2**63 - 1))
+        reply = self._request("POST", "reset", {"seed": seed, "encoding": "base64"})
+        return decode(reply["observation"], self.observation_space, "base64"), reply["info"]
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        if isinstance(action, np.integer):
+            action = int(action)
+        try:
+            reply = self._request("POST", "step", {"action": action, "encoding": "base64"})
+        except RemoteError as exc:
+            if exc.status == 400:
+                raise ValueError(str(exc)) from None
+            raise
+        return (decode(reply["observation"], self.observation_space, "base64"), reply["reward"],
+                reply["terminated"], reply["truncated"], reply["info"])
+
+    def render(self) -> Any:
+        if self.render_mode == "rgb_array":
+            return self.frame()
+        if self.render_mode == "ansi":
+            return self.text()
+        return None
+
+    def frame(self) -> np.ndarray:
+        """The screen, uint8 (144, 160, 3)."""
+        reply = self._request("GET", "frame")
+        return np.frombuffer(base64.b64decode(reply["data"]), reply["dtype"]).reshape(reply["shape"]).copy()
+
+    def text(self) -> str:
+        """The game's text view."""
+        return self._request("GET", "text")["text"]
+
+    def state(self) -> dict[str, Any]:
+        """The game's state summary (map, position, party, bag, money, badges, dialog)."""
+        return self._request("GET", "state")
+
+    def log_turn(self, **fields: Any) -> dict[str, Any]:
+        """Records a model turn in the server's replay (``response``, ``tokens_in``, ``cost_usd``, ...)."""
+        return self._request("POST", "turn", fields)
+
+    def log_memory(self, name: str, content: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Records a memory snapshot in the server's replay."""
+        return self._request("POST", "memory", {"name": name, "content": content,
+                                                **({"extra": extra} if extra else {})})

@@ -1,0 +1,238 @@
+"""``longplay serve`` and :class:`RemoteEnv`: an env over HTTP gives the local env's episodes, recorded."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("uvicorn", reason="longplay serve needs uvicorn: pip install 'longplay[viewer]'")
+
+import longplay.envs  # noqa: E402, F401 - registers the env ids
+from longplay.agents.remote import RemoteEnv, RemoteError, ServerThread, served_env  # noqa: E402
+from longplay.replays.reader import ReplayReader  # noqa: E402
+from longplay.replays.verify import verify  # noqa: E402
+
+ENV_ID = "longplay/QuestMini-v0"
+
+
+def serve(tmp_path: Path | None, **kwargs: Any) -> ServerThread:
+    env = gym.make(ENV_ID, **kwargs)
+    return ServerThread(served_env(env, ENV_ID, kwargs, runs_dir=tmp_path))
+
+
+def post(url: str, body: Any, content_type: str = "application/json") -> tuple[int, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": content_type})
+    return _send(request)
+
+
+def get(url: str) -> tuple[int, Any]:
+    return _send(urllib.request.Request(url))
+
+
+def _send(request: urllib.request.Request) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        payload, status = exc.read(), exc.code
+    return status, (json.loads(payload) if payload[:1] in (b"{", b"[") else payload)
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return a == b
+
+
+@pytest.fixture
+def quest_server(tmp_path: Path) -> Iterator[str]:
+    with serve(tmp_path, obs_mode="symbolic+text") as url:
+        yield url
+
+
+@pytest.mark.parametrize("obs_mode", ["symbolic", "pixels+text"])
+def test_a_remote_env_plays_the_local_envs_episodes(obs_mode: str, tmp_path: Path) -> None:
+    local = gym.make(ENV_ID, obs_mode=obs_mode, max_steps=250)
+    with serve(tmp_path, obs_mode=obs_mode, max_steps=250) as url:
+        remote = RemoteEnv(url)
+        assert remote.observation_space == local.observation_space and remote.action_space == local.action_space
+        rng = np.random.default_rng(0)
+        for seed in (3, None):  # an unseeded reset draws its seed as the local env does
+            local_obs, local_info = local.reset(seed=seed)
+            obs, info = remote.reset(seed=seed)
+            assert same(obs, local_obs) and info["milestones"] == local_info["milestones"]
+            for _ in range(300):
+                action = int(rng.integers(0, 8))
+                local_step = local.step(action)
+                step = remote.step(action)
+                assert same(step[0], local_step[0]) and step[1:4] == local_step[1:4]
+                assert step[4]["milestones"] == local_step[4]["milestones"]
+                if step[2] or step[3]:
+                    break
+            assert step[3]  # the 250-step limit ended the episode
+        assert np.array_equal(remote.frame(), local.unwrapped.game.frame())
+        assert remote.text() == local.unwrapped.game.text()
+        assert remote.state()["map_name"] == local.unwrapped.game.state().map_name
+
+
+def test_gymnasiums_env_checker_passes_on_a_remote_env(quest_server: str) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(RemoteEnv(quest_server), skip_render_check=True)
+
+
+def test_plain_json_for_any_language_and_the_replay_it_records(tmp_path: Path) -> None:
+    with serve(tmp_path, obs_mode="symbolic+text") as url:
+        status, info = get(url + "info")
+        assert status == 200 and info["buttons"][:4] == ["up", "down", "left", "right"]
+        assert info["observation_space"]["spaces"]["symbolic"]["spaces"]["tiles"]["shape"] == [9, 10]
+        status, reply = post(url + "reset", {"seed": 0})
+        assert status == 200 and len(reply["observation"]["symbolic"]["tiles"]) == 9  # nested lists
+        assert "\n" in reply["observation"]["text"]
+        for step, button in enumerate(["down", "down", "a", "right"]):
+            if step == 1:
+                status, logged = post(url + "turn", {"response": "Heading down to the door.", "tokens_in": 1200,
+                                                     "tokens_out": 40, "cost_usd": 0.004,
+                                                     "tool_calls": [{"name": "press", "arguments": {"b": "down"}}]})
+                assert status == 200 and logged["step"] == 1
+                assert post(url + "memory", {"name": "notes", "content": "the door is south"})[0] == 200
+            status, reply = post(url + "step", {"action": button})
+            assert status == 200 and set(reply) == {"observation", "reward", "terminated", "truncated", "info"}
+        status, png = get(url + "frame.png")
+        assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+        replay = Path(info["replay"])
+    with ReplayReader(replay) as reader:
+        assert reader.header["agent"] == "remote" and reader.num_steps() == 4
+        (turn,) = reader.turns()
+        assert (turn.step, turn.tokens_in, turn.cost_usd, turn.extra["kind"]) == (1, 1200, 0.004, "act")
+        assert [m.content for m in reader.memory()] == ["the door is south"]
+        assert reader.fingerprint_every == 1
+    assert verify(replay).ok
+
+
+@pytest.mark.parametrize("method, path, body, status, message", [
+    ("POST", "step", {"action": 1}, 409, "no episode yet: POST /reset first"),
+    ("POST", "turn", {"response": "x"}, 409, "no episode yet: POST /reset first"),
+    ("POST", "reset", {"seed": -1}, 400, "invalid seed -1; use an int >= 0 or null"),
+    ("POST", "reset", {"seed": "x"}, 400, "invalid seed 'x'"),
+    ("POST", "reset", b"{not json", 400, "invalid JSON body: "),
+    ("POST", "reset", [1, 2], 400, "the body must be a JSON object"),
+    ("POST", "reset", {"encoding": "hex"}, 400, "invalid encoding 'hex'; valid: list, base64"),
+    ("GET", "nope", None, 404, "no route GET /nope; routes: GET /info"),
+    ("GET", "step", None, 405, "GET is not allowed on /step"),
+])
+def test_bad_requests_get_one_line_errors(quest_server: str, method: str, path: str, body: Any, status: int,
+                                          message: str) -> None:
+    got, reply = post(quest_server + path, body) if method == "POST" else get(quest_server + path)
+    assert got == status and reply["error"].startswith(message) and "\n" not in reply["error"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ({}, "missing 'action': an int 0..7 or a button name (up, down"),
+    ({"action": 8}, "invalid action 8; use an int 0..7"),
+    ({"action": True}, "invalid action True"),
+    ({"action": 1.0}, "invalid action 1.0"),
+    ({"action": "jump"}, "invalid action 'jump'; buttons: up, down, left, right, a, b, start, select"),
+])
+def test_bad_actions_are_refused_and_change_nothing(quest_server: str, body: Any, message: str) -> None:
+    post(quest_server + "reset", {"seed": 0})
+    got, reply = post(quest_server + "step", body)
+    assert got == 400 and reply["error"].startswith(message)
+    assert get(quest_server + "info")[1]["step"] == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"tokens_in": -3}, "invalid tokens_in -3; use a number >= 0"),
+    ({"tokens_in": "many"}, "invalid turn field 'tokens_in': 'many' is not int"),
+    ({"cost": 1}, "unknown turn field 'cost'; valid: response, tool_calls"),
+    ({"extra": [1]}, "invalid 'extra'; use a JSON object"),
+])
+def test_bad_turns_are_refused(quest_server: str, body: Any, message: str) -> None:
+    post(quest_server + "reset", {"seed": 0})
+    got, reply = post(quest_server + "turn", body)
+    assert got == 400 and reply["error"].startswith(message)
+
+
+def test_a_body_that_is_not_declared_json_is_refused(quest_server: str) -> None:
+    # a web page may send text/plain to another origin without asking first; application/json it may not
+    got, reply = post(quest_server + "reset", {"seed": 0}, content_type="text/plain")
+    assert got == 415 and reply["error"] == "send the body as JSON with Content-Type: application/json"
+    assert get(quest_server + "info")[1]["episode"] == -1
+
+
+def test_an_ended_episode_takes_no_step_until_a_reset(tmp_path: Path) -> None:
+    with serve(tmp_path, max_steps=3) as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=1)
+        assert [remote.step(0)[3] for _ in range(3)] == [False, False, True]
+        with pytest.raises(RemoteError, match="the episode reached its step limit at step 3: POST /reset"):
+            remote.step(0)
+        remote.reset(seed=2)
+        remote.step(0)
+        with pytest.raises(ValueError, match="invalid action 9"):  # as a local env raises
+            remote.step(9)
+
+
+def test_without_a_replay_turns_have_nowhere_to_go(tmp_path: Path) -> None:
+    with serve(None) as url:
+        remote = RemoteEnv(url)
+        assert remote.remote_info["replay"] is None
+        remote.reset(seed=0)
+        with pytest.raises(RemoteError, match=r"records no replay \(--no-record\)"):
+            remote.log_turn(response="hello")
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_server_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConnectionError, match=f"no env server at http://127.0.0.1:{port}/"):
+        RemoteEnv(f"http://127.0.0.1:{port}")
+
+
+def test_longplay_serve_serves_until_ctrl_c_and_keeps_the_replay(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--env", "QuestMini-v0",
+                                "--port", "0", "--runs-dir", str(tmp_path), "--set", "obs_mode=text"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("longplay: serving longplay/QuestMini-v0 at http://127.0.0.1:"), first
+        url = first.split(" at ")[1].split()[0]
+        remote = RemoteEnv(url)
+        obs, _ = remote.reset(seed=5)
+        assert isinstance(obs, str) and remote.step("down")[0] != ""
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert "served 1 episode; replay: " in out
+    (replay,) = tmp_path.glob("*.lpr")
+    assert verify(replay).ok
+
+
+def test_longplay_serve_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from longplay.agents.cli import main
+
+    assert main(["serve", "--env", "Nope-v0"]) == 2
+    assert "unknown env 'Nope-v0'" in capsys.readouterr().err
+    assert main(["serve", "--set", "size=huge", "--no-record"]) == 2
+    assert "valid sizes" in capsys.readouterr().err
