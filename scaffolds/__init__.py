@@ -3,7 +3,8 @@
 Components (``COMPONENTS``): ``window`` (last K turns), ``summary`` (a model-written progress summary
 replaces the history at a token budget), ``notes`` (a knowledge base edited with tools), ``map_memory``
 (fog-of-war map, markers, used by ``navigate_to``), ``goals`` (a goal stack), ``critic`` (periodic review
-by a separate model call). Presets (``PRESETS``): ``minimal``, ``notes``, ``full``. See
+by a separate model call), ``progress_check`` (tells the agent when its recent turns reached nothing new).
+Presets (``PRESETS``): ``minimal``, ``notes``, ``full``. See
 :mod:`longplay.scaffolds.presets` for the command-line and TOML forms.
 
 >>> from longplay.scaffolds import build_scaffold

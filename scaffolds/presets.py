@@ -35,12 +35,13 @@ from longplay.scaffolds.critic import Critic
 from longplay.scaffolds.goals import Goals
 from longplay.scaffolds.map_memory import MapMemory
 from longplay.scaffolds.notes import Notes
+from longplay.scaffolds.progress_check import ProgressCheck
 from longplay.scaffolds.summary import Summary
 from longplay.scaffolds.window import Window
 
 #: Component name -> class.
 COMPONENTS: dict[str, type[Component]] = {
-    c.name: c for c in (Window, Summary, Notes, MapMemory, Goals, Critic)
+    c.name: c for c in (Window, Summary, Notes, MapMemory, Goals, Critic, ProgressCheck)
 }
 
 #: Preset name -> spec.

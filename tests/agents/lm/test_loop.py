@@ -344,3 +344,31 @@ def test_scaffold_calls_over_the_anthropic_sdk(tiny_env, dummy_keys) -> None:
     assert "Progress summary" in json.dumps(last["messages"][-1]) and "Critic's advice" in json.dumps(
         last["messages"][-1]
     )
+
+
+def test_the_progress_check_tells_a_stuck_agent_and_goes_away_at_progress(tiny_env) -> None:
+    def model(request: ModelRequest) -> Message:
+        turn = sum(r.purpose == "act" for r in provider.requests)
+        if turn == 1:
+            return press("right", "right")  # a new place
+        if turn == 12:
+            return press("down")  # a new place, at last
+        return press("left", "right")  # back where the turn began: a loop
+
+    run, provider, log = make_run(tiny_env, [model], config(max_turns=14), scaffold="minimal,progress_check(turns=5)")
+    run.run()
+    acts = [r.messages[-1].text for r in provider.requests if r.purpose == "act"]
+    told = [i + 1 for i, text in enumerate(acts) if "Progress check" in text]
+    # turns 2-6 ended where turn 1 did: the prompts of turns 7 to 12 say so (the message was written after turn 6
+    # and again after turn 11, five turns on); turn 12 reached a new place, so turn 13's prompt no longer does
+    assert told == [7, 8, 9, 10, 11, 12]
+    assert ("No milestone and no new place for 5 turns (since turn 2). The last 5 turns ended on 1 place: Room "
+            "(x 2, y 0); in overworld 5. Buttons pressed most: left 5, right 5.") in acts[6]
+    assert "No milestone and no new place for 10 turns (since turn 2)" in acts[11]
+    snapshots = [m["content"] for m in log.memory if m["name"] == "progress_check"]
+    assert [s["times_stuck"] for s in snapshots] == [1, 1, 1] and snapshots[-1]["message"] == ""
+    state = json.loads(json.dumps(run.scaffold.state_dict()))  # what a checkpoint holds
+    twin = build_scaffold("minimal,progress_check(turns=5)")
+    twin.load_state_dict(state)
+    assert twin.state_dict() == run.scaffold.state_dict() and twin.get("progress_check").visited == {(0, 2, 0),
+                                                                                                     (0, 2, 1)}
