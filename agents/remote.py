@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import threading
 import time
 import urllib.parse
@@ -44,7 +45,11 @@ from gymnasium import spaces
 
 from longplay.envs.game import BUTTON_NAMES
 
+log = logging.getLogger("longplay.serve")
+
 ENCODINGS = ("list", "base64")
+#: The largest request body taken (a turn's response and tool calls, a memory snapshot).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 #: The fields of ``POST /turn`` and their types (beside ``extra``, a JSON object).
 TURN_FIELDS: dict[str, tuple[type, ...]] = {
     "response": (str,), "tool_calls": (list,), "tokens_in": (int,), "tokens_out": (int,),
@@ -275,7 +280,11 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
                 media = request.headers.get("content-type", "").split(";")[0].strip().lower()
                 if media != "application/json":
                     return error_response(415, "send the body as JSON with Content-Type: application/json")
+                if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+                    return error_response(413, f"the body is over {MAX_BODY_BYTES:,} bytes")
                 raw = await request.body()
+                if len(raw) > MAX_BODY_BYTES:
+                    return error_response(413, f"the body is over {MAX_BODY_BYTES:,} bytes")
                 try:
                     body = json.loads(raw) if raw.strip() else {}
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -289,6 +298,9 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
                 return error_response(exc.status, str(exc))
             except ValueError as exc:  # what the env refuses
                 return error_response(400, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - logged here; the client gets one line and the server goes on
+                log.exception("longplay serve: %s %s failed", request.method, request.url.path)
+                return error_response(500, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             if isinstance(result, bytes):
                 return png_response(result)
             return json_response(result)

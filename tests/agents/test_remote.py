@@ -236,3 +236,30 @@ def test_longplay_serve_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]
     assert "unknown env 'Nope-v0'" in capsys.readouterr().err
     assert main(["serve", "--set", "size=huge", "--no-record"]) == 2
     assert "valid sizes" in capsys.readouterr().err
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(quest_server: str) -> None:
+    import http.client
+    import urllib.parse
+
+    post(quest_server + "reset", {"seed": 0})
+    where = urllib.parse.urlsplit(quest_server)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    conn.putrequest("POST", "/memory")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(5 * 1024 * 1024))
+    conn.endheaders()  # the body never comes: the answer does not wait for it
+    response = conn.getresponse()
+    assert response.status == 413 and json.loads(response.read()) == {"error": "the body is over 4,194,304 bytes"}
+    conn.close()
+
+
+def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(quest_server: str, monkeypatch) -> None:
+    from longplay.envs.quest.game import QuestEnv
+
+    post(quest_server + "reset", {"seed": 0})
+    monkeypatch.setattr(QuestEnv, "step", lambda self, action: 1 / 0)
+    got, reply = post(quest_server + "step", {"action": 0})
+    assert got == 500 and reply["error"] == "ZeroDivisionError: division by zero"
+    monkeypatch.undo()
+    assert post(quest_server + "step", {"action": 0})[0] == 200
