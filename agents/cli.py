@@ -65,26 +65,25 @@ def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
     return kwargs
 
 
-def seed_arg(text: str) -> int:
-    """An argparse type: a reset seed, an int >= 0 (gymnasium refuses negative seeds)."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}; use an int >= 0") from None
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"invalid seed {seed}; use an int >= 0")
-    return seed
+def int_at_least(name: str, minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int >= ``minimum``, refused as ``invalid NAME ...; use an int >= MINIMUM``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {name} {text!r}; use an int >= {minimum}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"invalid {name} {value}; use an int >= {minimum}")
+        return value
+
+    return parse
 
 
-def fingerprint_every_arg(text: str) -> int:
-    """An argparse type: steps between a replay's recorded state fingerprints, an int >= 1."""
-    try:
-        every = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid --fingerprint-every {text!r}; use an int >= 1") from None
-    if every < 1:
-        raise argparse.ArgumentTypeError(f"invalid --fingerprint-every {every}; use an int >= 1")
-    return every
+#: A reset seed (gymnasium refuses negative seeds).
+seed_arg = int_at_least("seed", 0)
+#: Steps between a replay's recorded state fingerprints.
+fingerprint_every_arg = int_at_least("--fingerprint-every", 1)
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -182,7 +181,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError:
         raise CliError("longplay serve needs starlette and uvicorn: pip install 'longplay[viewer]'") from None
     from longplay.agents.remote import create_app, served_env
-    from longplay.replays.viewer.server import _server, bind, hosts_for, is_loopback, url_of
+    from longplay.replays.viewer.server import bind, hosts_for, is_loopback, url_of, uvicorn_server
 
     env_id = resolve_env_id(args.env)
     kwargs = env_kwargs(args)
@@ -205,7 +204,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"warning: serving on {args.host}: anyone who can reach this machine can play this env")
     sys.stdout.flush()
     try:
-        _server(create_app(served, allowed_hosts=hosts_for(args.host))).run(sockets=[sock])
+        uvicorn_server(create_app(served, allowed_hosts=hosts_for(args.host))).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn stops on Ctrl+C, then raises it again: how a server ends
         pass
     finally:

@@ -33,7 +33,6 @@ import http.client
 import json
 import logging
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -352,32 +351,16 @@ def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_di
     return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay)
 
 
-class ServerThread:
-    """A served env from a background thread (tests): ``with ServerThread(served) as url:``."""
+def served_thread(served: ServedEnv, host: str = "127.0.0.1", port: int = 0) -> Any:
+    """A served env from a background thread (tests, benchmarks): ``with served_thread(served) as url:``; the
+    env (and its replay) is closed when the server stops."""
+    from longplay.replays.viewer.server import AppThread, hosts_for
 
-    def __init__(self, served: ServedEnv, host: str = "127.0.0.1", port: int = 0) -> None:
-        from longplay.replays.viewer.server import _server, bind, hosts_for, url_of
+    class ServedThread(AppThread):
+        def release(self) -> None:
+            served.close()
 
-        self.served = served
-        self.sock = bind(host, port)
-        self.url = url_of(self.sock, host)
-        self._server = _server(create_app(served, allowed_hosts=hosts_for(host)))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> str:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the env server did not start")
-            time.sleep(0.01)
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self.sock.close()
-        self.served.close()
+    return ServedThread(create_app(served, allowed_hosts=hosts_for(host)), host, port)
 
 
 # ============================================================================================== client

@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 import longplay.envs  # noqa: F401 - registers the env ids
-from longplay.agents.remote import RemoteEnv, ServerThread, served_env
+from longplay.agents.remote import RemoteEnv, served_env, served_thread
 
 ENV_ID = "longplay/QuestMini-v0"
 
@@ -51,7 +51,7 @@ def timed_block(env: gym.Env, actions: np.ndarray) -> float:
 def measure(mode: str, steps: int, blocks: int, folder: Path) -> dict[str, float]:
     local = gym.make(ENV_ID, obs_mode=mode)
     served = served_env(gym.make(ENV_ID, obs_mode=mode), ENV_ID, {"obs_mode": mode}, runs_dir=folder)
-    with ServerThread(served) as url:
+    with served_thread(served) as url:
         envs = {"local": local, "remote (base64)": RemoteEnv(url), "remote (lists)": ListClient(url)}
         rates: dict[str, list[float]] = {name: [] for name in envs}
         rng = np.random.default_rng(0)

@@ -326,7 +326,8 @@ def warm_up(folder: ReplayFolder | None = None) -> None:
             folder.warmed.set()
 
 
-def _server(app: ASGIApp) -> Any:
+def uvicorn_server(app: ASGIApp) -> Any:
+    """A uvicorn server of ``app`` (quiet: warnings only, no access log)."""
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
@@ -362,13 +363,56 @@ def serve(folder: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 
         threading.Timer(0.5, webbrowser.open, (url,)).start()
     try:
-        _server(app).run(sockets=[sock])
+        uvicorn_server(app).run(sockets=[sock])
     finally:
         sock.close()
         folder_obj.close()
 
 
-class ServerThread:
+class AppThread:
+    """An ASGI app served from a background thread (tests and benchmarks): ``with AppThread(app) as url:``.
+
+    Args:
+        app: The app.
+        host: Address to bind.
+        port: TCP port (default 0: a free one).
+    """
+
+    def __init__(self, app: ASGIApp, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        self.app = app
+        self.sock = bind(host, port)
+        self.url = url_of(self.sock, host)
+        self._server = uvicorn_server(self.app)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> str:
+        """Starts serving; returns the URL once the server accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"the server of {type(self).__name__} did not start")
+            time.sleep(0.01)
+        return self.url
+
+    def stop(self) -> None:
+        """Stops serving, then :meth:`release`."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.sock.close()
+        self.release()
+
+    def release(self) -> None:
+        """What the app holds, let go after the server stopped (nothing here)."""
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServerThread(AppThread):
     """The viewer served from a background thread (tests and benchmarks): ``with ServerThread(folder) as url:``.
 
     Args:
@@ -379,31 +423,8 @@ class ServerThread:
 
     def __init__(self, folder: str | Path | ReplayFolder, host: str = DEFAULT_HOST, port: int = 0, *,
                  make_env: EnvFactory | None = None) -> None:
-        self.app = create_app(folder, allowed_hosts=hosts_for(host), make_env=make_env)
-        self.sock = bind(host, port)
-        self.url = url_of(self.sock, host)
-        self._server = _server(self.app)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        super().__init__(create_app(folder, allowed_hosts=hosts_for(host), make_env=make_env), host, port)
 
-    def start(self) -> str:
-        """Starts serving; returns the URL once the server accepts connections."""
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the viewer server did not start")
-            time.sleep(0.01)
-        return self.url
-
-    def stop(self) -> None:
-        """Stops serving and closes the replays."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self.sock.close()
+    def release(self) -> None:
+        """Closes the replays."""
         self.app.state.folder.close()
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

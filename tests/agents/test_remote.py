@@ -19,16 +19,16 @@ import pytest
 pytest.importorskip("uvicorn", reason="longplay serve needs uvicorn: pip install 'longplay[viewer]'")
 
 import longplay.envs  # noqa: E402, F401 - registers the env ids
-from longplay.agents.remote import RemoteEnv, RemoteError, ServerThread, served_env  # noqa: E402
+from longplay.agents.remote import RemoteEnv, RemoteError, served_env, served_thread  # noqa: E402
 from longplay.replays.reader import ReplayReader  # noqa: E402
 from longplay.replays.verify import verify  # noqa: E402
 
 ENV_ID = "longplay/QuestMini-v0"
 
 
-def serve(tmp_path: Path | None, **kwargs: Any) -> ServerThread:
+def serve(tmp_path: Path | None, **kwargs: Any) -> Any:
     env = gym.make(ENV_ID, **kwargs)
-    return ServerThread(served_env(env, ENV_ID, kwargs, runs_dir=tmp_path))
+    return served_thread(served_env(env, ENV_ID, kwargs, runs_dir=tmp_path))
 
 
 def post(url: str, body: Any, content_type: str = "application/json") -> tuple[int, Any]:
