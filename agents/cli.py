@@ -183,23 +183,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from longplay.agents.remote import create_app, served_env
     from longplay.replays.viewer.server import bind, hosts_for, is_loopback, url_of, uvicorn_server
 
-    env_id = resolve_env_id(args.env)
-    kwargs = env_kwargs(args)
-    if args.obs_mode:
-        kwargs["obs_mode"] = args.obs_mode
-    env = make_env(env_id, kwargs)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
-        env.close()
         raise CliError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    served = served_env(env, env_id, kwargs, runs_dir=None if args.no_record else args.runs_dir,
-                        agent=args.agent_name, model=args.model,
-                        fingerprint_every=1 if args.fingerprint_every is None else args.fingerprint_every)
+    try:
+        if args.resume:
+            served = _resumed(args)
+        else:
+            env_id = resolve_env_id(args.env or "QuestMini-v0")
+            kwargs = env_kwargs(args)
+            if args.obs_mode:
+                kwargs["obs_mode"] = args.obs_mode
+            served = served_env(make_env(env_id, kwargs), env_id, kwargs,
+                                runs_dir=None if args.no_record else args.runs_dir, agent=args.agent_name,
+                                model=args.model,
+                                fingerprint_every=1 if args.fingerprint_every is None else args.fingerprint_every)
+    except BaseException:
+        sock.close()
+        raise
     url = url_of(sock, args.host)
-    print(f"longplay: serving {env_id} at {url}  (GET {url}info; Ctrl+C stops)")
+    print(f"longplay: serving {served.env_id} at {url}  (GET {url}info; Ctrl+C stops)")
     if served.replay is not None:
-        print(f"replay: {served.replay}")
+        verb = f"resumed at episode {served.episode} step {served.steps}" if args.resume else "replay"
+        print(f"{verb}: {served.replay}")
     if not is_loopback(args.host):
         print(f"warning: serving on {args.host}: anyone who can reach this machine can play this env")
     sys.stdout.flush()
@@ -213,6 +220,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"longplay: served {served.episode + 1} episode{'s' if served.episode != 0 else ''}"
           + (f"; replay: {served.replay}" if served.replay is not None else ""))
     return 0
+
+
+def _resumed(args: argparse.Namespace) -> Any:
+    """``longplay serve --resume REPLAY``: the served env of that run, where it stopped."""
+    from longplay.agents.remote import resumed_env
+    from longplay.replays.schema import ReplayError
+
+    ignored = [flag for flag, given in (("--env", args.env is not None), ("--set", args.set),
+                                        ("--obs-mode", args.obs_mode), ("--no-record", args.no_record),
+                                        ("--model", args.model), ("--fingerprint-every", args.fingerprint_every))
+               if given]
+    if ignored:
+        print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
+    path = args.resume
+    if not os.path.isfile(path):
+        raise CliError(f"no such replay: {path}")
+    try:
+        return resumed_env(path, make_env)
+    except (ValueError, ReplayError) as exc:
+        raise CliError(str(exc)) from None
 
 
 # ============================================================================================== play
@@ -322,9 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_lm_arguments(p)
 
     p = sub.add_parser("serve", help="serve an env over HTTP to an agent in another process (recorded)")
-    p.add_argument("--env", default="QuestMini-v0", help="env id (default QuestMini-v0)")
+    p.add_argument("--env", default=None, help="env id (default QuestMini-v0)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
     p.add_argument("--obs-mode", default=None, help="observation mode(s), e.g. symbolic+text (default: the env's)")
+    p.add_argument("--resume", default=None, metavar="REPLAY",
+                   help="serve a recorded run where it stopped (its env, at the end of its last episode), recording "
+                   "on into its replay")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_SERVE_PORT,

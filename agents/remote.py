@@ -351,6 +351,50 @@ def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_di
     return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay)
 
 
+def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None = None) -> ServedEnv:
+    """The served env of a recorded run (``longplay serve --resume``): a fresh env brought to the end of the
+    replay's last episode by its recorded actions (checked against every state hash recorded on the way), then
+    recording on into the same replay. A run whose last episode was finished or hit its step limit has nothing
+    to resume. ``make_env(env_id, kwargs)`` builds the env (default ``gymnasium.make``)."""
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.recorder import Recorder
+
+    path = Path(path)
+    with ReplayReader(path) as reader:
+        header = reader.header
+        episodes = reader.episodes()
+        if not episodes:
+            raise ValueError(f"cannot resume {path}: it holds no episode")
+        last = episodes[-1]
+        if last.end_reason in ("terminated", "truncated"):
+            how = "was finished" if last.end_reason == "terminated" else "reached its step limit"
+            raise ValueError(f"cannot resume {path}: its last episode {how} at step {last.end_step} (serve without "
+                             "--resume to start a new run)")
+        actions = reader.actions(last.episode)
+        hashes = {c.step: c.hash for c in reader.checkpoints(last.episode) if c.hash is not None}
+        seconds = max((t for _, t in reader.chunk_times(last.episode)), default=last.started_t)
+    env_id, kwargs = str(header["env_id"]), dict(header.get("env_kwargs") or {})
+    env = (make_env or (lambda name, kw: gym.make(name, **kw)))(env_id, kwargs)
+    try:
+        env.reset(seed=last.seed, options=last.options)
+        game = env.unwrapped.game
+        if game.state_hash() != last.start_hash:
+            raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at its start (state "
+                             "hashes differ): the game or its version changed since the run")
+        for step, action in enumerate(actions, 1):
+            env.step(action)
+            if step in hashes and game.state_hash() != hashes[step]:
+                raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at step {step} "
+                                 "(state hashes differ): the game or its version changed since the run")
+        recorder = Recorder.resume(env, path, step=len(actions), seconds=seconds)
+    except BaseException:
+        env.close()
+        raise
+    served = ServedEnv(recorder, env_id=env_id, env_kwargs=kwargs, replay=path)
+    served.episode, served.steps = last.episode, len(actions)
+    return served
+
+
 def served_thread(served: ServedEnv, host: str = "127.0.0.1", port: int = 0) -> Any:
     """A served env from a background thread (tests, benchmarks): ``with served_thread(served) as url:``; the
     env (and its replay) is closed when the server stops."""

@@ -263,3 +263,76 @@ def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(quest_server: 
     assert got == 500 and reply["error"] == "ZeroDivisionError: division by zero"
     monkeypatch.undo()
     assert post(quest_server + "step", {"action": 0})[0] == 200
+
+
+def _served_run(tmp_path: Path, episodes: list[list[int]], **kwargs: Any) -> Path:
+    """A served run: one episode per list of actions, then the server stopped (Ctrl+C)."""
+    with serve(tmp_path, **kwargs) as url:
+        remote = RemoteEnv(url)
+        for seed, actions in enumerate(episodes):
+            remote.reset(seed=seed)
+            for action in actions:
+                remote.step(action)
+        return Path(remote.remote_info["replay"])
+
+
+def test_a_stopped_served_run_resumes_where_it_stopped(tmp_path: Path) -> None:
+    from longplay.agents.remote import resumed_env
+
+    rng = np.random.default_rng(1)
+    first, second, more = (list(rng.integers(0, 8, n)) for n in (40, 150, 60))
+    replay = _served_run(tmp_path, [first, second], obs_mode="text")
+    local = gym.make(ENV_ID, obs_mode="text")
+    local.reset(seed=1)
+    for action in second:
+        local.step(int(action))
+    with served_thread(resumed_env(replay)) as url:
+        remote = RemoteEnv(url)
+        assert (remote.remote_info["episode"], remote.remote_info["step"]) == (1, 150)
+        assert remote.text() == local.unwrapped.game.text()  # where the run stopped
+        for action in more:
+            assert remote.step(int(action))[0] == local.step(int(action))[0]
+    with ReplayReader(replay) as reader:
+        assert [e.recorded_steps for e in reader.episodes()] == [40, 210]
+        assert reader.actions(1) == bytes([*second, *more])
+    report = verify(replay)
+    assert report.ok and report.steps == 250, report.summary()
+
+
+def test_a_finished_run_or_another_game_is_not_resumed(tmp_path: Path) -> None:
+    from longplay.agents.remote import resumed_env
+
+    ended = _served_run(tmp_path / "a", [[0, 1, 2]], max_steps=3)
+    with pytest.raises(ValueError, match="its last episode reached its step limit at step 3 .serve without --resume"):
+        resumed_env(ended)
+    replay = _served_run(tmp_path / "b", [[1, 1, 3]])
+    other_world = lambda env_id, kwargs: gym.make(env_id, **kwargs, world_seed=12345)  # noqa: E731
+    with pytest.raises(ValueError, match="the rebuilt game differs from the replay at its start"):
+        resumed_env(replay, other_world)
+
+
+def test_longplay_serve_resume_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from longplay.agents.cli import main
+
+    replay = _served_run(tmp_path, [[1, 1, 3]])
+    process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--resume", str(replay),
+                                "--port", "0", "--set", "size=small"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[0] == "longplay: note: --set ignored with --resume (the run keeps its own)\n"
+        assert lines[2] == f"resumed at episode 0 step 3: {replay}\n"
+        remote = RemoteEnv(lines[1].split(" at ")[1].split()[0])
+        remote.step(0)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert verify(replay).steps == 4
+    assert main(["serve", "--resume", str(tmp_path / "nope.lpr")]) == 2
+    assert capsys.readouterr().err == f"longplay: error: no such replay: {tmp_path / 'nope.lpr'}\n"
+    (tmp_path / "junk.lpr").write_text("not a replay")
+    assert main(["serve", "--resume", str(tmp_path / "junk.lpr")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("longplay: error: ") and err.count("\n") == 1
