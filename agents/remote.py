@@ -33,6 +33,7 @@ import http.client
 import json
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,8 @@ from longplay.envs.game import BUTTON_NAMES
 log = logging.getLogger("longplay.serve")
 
 ENCODINGS = ("list", "base64")
+#: Most seconds of a served run a killed server loses (the replay is committed at least this often while played).
+COMMIT_SECONDS = 1.0
 #: The largest request body taken (a turn's response and tool calls, a memory snapshot).
 MAX_BODY_BYTES = 4 * 1024 * 1024
 #: The fields of ``POST /turn`` and their types (beside ``extra``, a JSON object).
@@ -147,6 +150,7 @@ class ServedEnv:
         self.episode = -1
         self.steps = 0
         self.ended: str | None = None  # why the episode ended: no step until the next reset
+        self._committed_at = time.monotonic()
         noop = env.action_space.n > len(BUTTON_NAMES)
         self.buttons = [*BUTTON_NAMES, *(["noop"] if noop else [])]
 
@@ -193,10 +197,19 @@ class ServedEnv:
         encoding = _encoding(body)
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.steps += 1
+        self._commit_now_and_then()
         if terminated or truncated:
             self.ended = "was finished" if terminated else "reached its step limit"
         return {"observation": encode(obs, encoding), "reward": float(reward), "terminated": bool(terminated),
                 "truncated": bool(truncated), "info": encode(info)}
+
+    def _commit_now_and_then(self) -> None:
+        """Commits the replay at most every :data:`COMMIT_SECONDS` (a step here waits for a client anyway): a
+        server killed outright loses at most that much of its run, and ``--resume`` goes on from there."""
+        now = time.monotonic()
+        if self.replay is not None and now - self._committed_at >= COMMIT_SECONDS:
+            self.env.flush()
+            self._committed_at = now
 
     def turn(self, body: dict[str, Any]) -> dict[str, Any]:
         recorder = self._recorder("a turn")

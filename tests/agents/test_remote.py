@@ -336,3 +336,27 @@ def test_longplay_serve_resume_and_its_errors(tmp_path: Path, capsys: pytest.Cap
     assert main(["serve", "--resume", str(tmp_path / "junk.lpr")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("longplay: error: ") and err.count("\n") == 1
+
+
+def test_a_killed_server_loses_at_most_a_second_and_resumes(tmp_path: Path) -> None:
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--port", "0", "--runs-dir",
+                                str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        remote = RemoteEnv(process.stdout.readline().split(" at ")[1].split()[0])
+        replay = Path(remote.remote_info["replay"])
+        remote.reset(seed=0)
+        for _ in range(20):
+            remote.step(1)
+        time.sleep(1.1)
+        remote.step(3)  # a second after the last commit: this step commits the run so far
+    finally:
+        process.kill()  # no Ctrl+C: nothing closes the replay
+        process.communicate(timeout=30)
+    from longplay.agents.remote import resumed_env
+
+    with served_thread(resumed_env(replay)) as url:
+        assert RemoteEnv(url).remote_info["step"] == 21
+    assert verify(replay).ok
