@@ -12,15 +12,17 @@
 ``GET /state``              the game's state summary (map, position, party, bag, money, badges, dialog)
 ``GET /frame.png``          the screen as a PNG (``GET /frame``: ``{"shape", "dtype", "data"}``, data in base64)
 ``POST /turn``              records a model turn in the replay: ``{"response", "tokens_in", "tokens_out",
-                            "cost_usd", ...}`` (so ``compare`` and the viewer show tokens and dollars)
+                            "cost_usd", ...}`` (so ``compare`` and the viewer show tokens and dollars);
+                            ``"extra": {"kind": "summary"}`` marks a call that is not one of the agent's turns
 ``POST /memory``            records a memory snapshot: ``{"name": "notes", "content": "..."}``
 ==========================  ==============================================================================
 
 Observations are JSON: arrays as nested lists, or with ``"encoding": "base64"`` in the request body as the
-base64 of their bytes (C order; shape and dtype are in ``/info``'s observation space), which is 30x smaller for
-pixels. Every request body is JSON with ``Content-Type: application/json`` (a web page cannot send that to
-another origin without a preflight, which this server never grants), every error is ``{"error": "one line"}``
-with a 4xx status, and the server binds 127.0.0.1 unless told otherwise.
+base64 of their bytes (C order; shape and dtype are in ``/info``'s observation space): for pixels a third of
+the bytes and about 20x the steps/s (``benchmarks/remote_speed.py``). Every request body is JSON with
+``Content-Type: application/json`` (a web page cannot send that to another origin without a preflight, which
+this server never grants), every error is ``{"error": "one line"}`` with a 4xx status (5xx: the env failed; the
+server goes on), and the server binds 127.0.0.1 unless told otherwise.
 
 :class:`RemoteEnv` is the Python client: a ``gymnasium.Env`` over that API (Gymnasium's ``check_env`` passes on
 it; the tests check it gives the local env's observations, rewards and ends step for step).
@@ -168,6 +170,7 @@ class ServedEnv:
                 "step": self.steps, "encodings": list(ENCODINGS)}
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
+        _known(body, "reset", ("seed", "encoding"))
         seed = body.get("seed")
         if seed is not None and (type(seed) is not int or seed < 0):
             raise RemoteError(400, f"invalid seed {seed!r}; use an int >= 0 or null")
@@ -183,6 +186,7 @@ class ServedEnv:
             raise RemoteError(409, "no episode yet: POST /reset first")
         if self.ended is not None:
             raise RemoteError(409, f"the episode {self.ended} at step {self.steps}: POST /reset to start another")
+        _known(body, "step", ("action", "encoding"))
         if "action" not in body:
             raise RemoteError(400, f"missing 'action': an int 0..{len(self.buttons) - 1} or a button name "
                                    f"({', '.join(self.buttons)})")
@@ -247,6 +251,13 @@ class ServedEnv:
         self.env.close()
 
 
+def _known(body: dict[str, Any], what: str, fields: tuple[str, ...]) -> None:
+    """Refuses a field the route does not take (a misspelt ``sead`` would otherwise be ignored)."""
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise RemoteError(400, f"unknown {what} field {unknown[0]!r}; valid: {', '.join(fields)}")
+
+
 def _encoding(body: dict[str, Any]) -> str:
     encoding = body.get("encoding", "list")
     if encoding not in ENCODINGS:
@@ -256,9 +267,7 @@ def _encoding(body: dict[str, Any]) -> str:
 
 def _checked(body: dict[str, Any], types: dict[str, tuple[type, ...]], what: str) -> dict[str, Any]:
     """The known fields of a request body, each checked against its types."""
-    unknown = sorted(set(body) - set(types) - {"extra"})
-    if unknown:
-        raise RemoteError(400, f"unknown {what} field {unknown[0]!r}; valid: {', '.join([*types, 'extra'])}")
+    _known(body, what, (*types, "extra"))
     if "extra" in body and not isinstance(body["extra"], dict):
         raise RemoteError(400, "invalid 'extra'; use a JSON object")
     fields = {}

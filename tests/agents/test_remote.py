@@ -133,6 +133,7 @@ def test_plain_json_for_any_language_and_the_replay_it_records(tmp_path: Path) -
     ("POST", "reset", b"{not json", 400, "invalid JSON body: "),
     ("POST", "reset", [1, 2], 400, "the body must be a JSON object"),
     ("POST", "reset", {"encoding": "hex"}, 400, "invalid encoding 'hex'; valid: list, base64"),
+    ("POST", "reset", {"sead": 3}, 400, "unknown reset field 'sead'; valid: seed, encoding"),
     ("GET", "nope", None, 404, "no route GET /nope; routes: GET /info"),
     ("GET", "step", None, 405, "GET is not allowed on /step"),
 ])
