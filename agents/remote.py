@@ -54,6 +54,8 @@ ENCODINGS = ("list", "base64")
 COMMIT_SECONDS = 1.0
 #: The largest request body taken (a turn's response and tool calls, a memory snapshot).
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: The largest int the replay stores (SQLite's INTEGER): a larger seed or token count is refused, not recorded.
+MAX_INT = 2**63 - 1
 #: The fields of ``POST /turn`` and their types (beside ``extra``, a JSON object).
 TURN_FIELDS: dict[str, tuple[type, ...]] = {
     "response": (str,), "tool_calls": (list,), "tokens_in": (int,), "tokens_out": (int,),
@@ -172,8 +174,8 @@ class ServedEnv:
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
         _known(body, "reset", ("seed", "encoding"))
         seed = body.get("seed")
-        if seed is not None and (type(seed) is not int or seed < 0):
-            raise RemoteError(400, f"invalid seed {seed!r}; use an int >= 0 or null")
+        if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_INT):
+            raise RemoteError(400, f"invalid seed {seed!r}; use an int 0..2**63-1 or null")
         encoding = _encoding(body)
         obs, info = self.env.reset(seed=seed)
         self.episode += 1

@@ -128,7 +128,7 @@ def test_plain_json_for_any_language_and_the_replay_it_records(tmp_path: Path) -
 @pytest.mark.parametrize("method, path, body, status, message", [
     ("POST", "step", {"action": 1}, 409, "no episode yet: POST /reset first"),
     ("POST", "turn", {"response": "x"}, 409, "no episode yet: POST /reset first"),
-    ("POST", "reset", {"seed": -1}, 400, "invalid seed -1; use an int >= 0 or null"),
+    ("POST", "reset", {"seed": -1}, 400, "invalid seed -1; use an int 0..2**63-1 or null"),
     ("POST", "reset", {"seed": "x"}, 400, "invalid seed 'x'"),
     ("POST", "reset", b"{not json", 400, "invalid JSON body: "),
     ("POST", "reset", [1, 2], 400, "the body must be a JSON object"),
@@ -360,4 +360,18 @@ def test_a_killed_server_loses_at_most_a_second_and_resumes(tmp_path: Path) -> N
 
     with served_thread(resumed_env(replay)) as url:
         assert RemoteEnv(url).remote_info["step"] == 21
+    assert verify(replay).ok
+
+
+def test_a_seed_the_replay_cannot_hold_is_refused_and_the_run_goes_on(tmp_path: Path) -> None:
+    # 2**63 passed the env and then failed every commit of the replay after it (a 500 for every request)
+    with serve(tmp_path) as url:
+        assert post(url + "reset", {"seed": 2**63}) == (400, {"error": "invalid seed 9223372036854775808; use an "
+                                                                        "int 0..2**63-1 or null"})
+        remote = RemoteEnv(url)
+        remote.reset(seed=2**63 - 1)
+        remote.step(0)
+        replay = Path(remote.remote_info["replay"])
+    with ReplayReader(replay) as reader:
+        assert [e.seed for e in reader.episodes()] == [2**63 - 1]
     assert verify(replay).ok
