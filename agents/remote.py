@@ -34,6 +34,7 @@ import base64
 import http.client
 import json
 import logging
+import math
 import threading
 import time
 import urllib.parse
@@ -267,6 +268,31 @@ def _encoding(body: dict[str, Any]) -> str:
     return encoding
 
 
+def _json_body(raw: bytes) -> Any:
+    """A request body's JSON; ``ValueError`` for what JSON is not, and for what the replay cannot store: NaN and
+    infinities (Python's json takes them) and strings with a lone surrogate (``"\\ud800"``), which then failed
+    every commit of the replay."""
+    if not raw.strip():
+        return {}
+    body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate (not Unicode)") from None
+    return body
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is out of range")
+    return value
+
+
 def _checked(body: dict[str, Any], types: dict[str, tuple[type, ...]], what: str) -> dict[str, Any]:
     """The known fields of a request body, each checked against its types."""
     _known(body, what, (*types, "extra"))
@@ -279,6 +305,8 @@ def _checked(body: dict[str, Any], types: dict[str, tuple[type, ...]], what: str
         if isinstance(value, bool) or not isinstance(value, types[name]):
             wanted = " or ".join(t.__name__ for t in types[name])
             raise RemoteError(400, f"invalid {what} field {name!r}: {value!r} is not {wanted}")
+        if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+            raise RemoteError(400, f"invalid {what} field {name!r}: {value!r} is out of range (at most 2**63-1)")
         fields[name] = value
     return fields
 
@@ -309,8 +337,8 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
                 if len(raw) > MAX_BODY_BYTES:
                     return error_response(413, f"the body is over {MAX_BODY_BYTES:,} bytes")
                 try:
-                    body = json.loads(raw) if raw.strip() else {}
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    body = _json_body(raw)
+                except ValueError as exc:  # also a number JSON has not (NaN, 1e400) and a lone UTF-16 surrogate
                     return error_response(400, f"invalid JSON body: {exc}")
                 if not isinstance(body, dict):
                     return error_response(400, "the body must be a JSON object")

@@ -375,3 +375,29 @@ def test_a_seed_the_replay_cannot_hold_is_refused_and_the_run_goes_on(tmp_path: 
     with ReplayReader(replay) as reader:
         assert [e.seed for e in reader.episodes()] == [2**63 - 1]
     assert verify(replay).ok
+
+
+@pytest.mark.parametrize("path, body, message", [
+    ("turn", {"tokens_in": 2**63}, "invalid turn field 'tokens_in': 9223372036854775808 is out of range"),
+    ("turn", {"latency_s": 10**30}, "invalid turn field 'latency_s': 1000000000000000000000000000000 is out of range"),
+    ("turn", b'{"cost_usd": NaN}', "invalid JSON body: NaN is not JSON"),
+    ("turn", b'{"cost_usd": 1e400}', "invalid JSON body: the number 1e400 is out of range"),
+    ("turn", b'{"response": "\\ud800"}', "invalid JSON body: a string holds a lone surrogate (not Unicode)"),
+    ("memory", b'{"name": "notes", "content": "\\udc00"}', "invalid JSON body: a string holds a lone surrogate"),
+    ("reset", b'{"seed": ' + b"1" * 5000 + b"}", "invalid JSON body: Exceeds the limit (4300 digits)"),
+])
+def test_values_the_replay_cannot_hold_are_refused_and_the_run_goes_on(tmp_path: Path, path: str, body: Any,
+                                                                        message: str) -> None:
+    # each was taken (200), then failed every commit of the replay: every later request answered 500 and the run
+    # since the last commit was lost (the last one: a plain-text 500)
+    with serve(tmp_path) as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        got, reply = post(url + path, body)
+        assert got == 400 and reply["error"].startswith(message) and "\n" not in reply["error"]
+        remote.step(1)
+        remote.log_turn(response="ok", tokens_in=3)
+        replay = Path(remote.remote_info["replay"])
+    with ReplayReader(replay) as reader:
+        assert [t.response for t in reader.turns()] == ["ok"] and reader.num_steps() == 1
+    assert verify(replay).ok
