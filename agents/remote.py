@@ -221,7 +221,7 @@ class ServedEnv:
     def turn(self, body: dict[str, Any]) -> dict[str, Any]:
         recorder = self._recorder("a turn")
         fields = _checked(body, TURN_FIELDS, "turn")
-        for name in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "cost_usd"):
+        for name in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "cost_usd", "latency_s"):
             if fields.get(name, 0) < 0:
                 raise RemoteError(400, f"invalid {name} {fields[name]!r}; use a number >= 0")
         extra = {"kind": "act", **body.get("extra", {})}
@@ -230,6 +230,7 @@ class ServedEnv:
 
     def memory(self, body: dict[str, Any]) -> dict[str, Any]:
         recorder = self._recorder("memory")
+        _known(body, "memory", ("name", "content", "extra"))
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise RemoteError(400, "missing 'name': the memory component's name, e.g. \"notes\"")

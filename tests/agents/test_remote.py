@@ -162,11 +162,20 @@ def test_bad_actions_are_refused_and_change_nothing(quest_server: str, body: Any
     ({"tokens_in": "many"}, "invalid turn field 'tokens_in': 'many' is not int"),
     ({"cost": 1}, "unknown turn field 'cost'; valid: response, tool_calls"),
     ({"extra": [1]}, "invalid 'extra'; use a JSON object"),
+    ({"latency_s": -2.5}, "invalid latency_s -2.5; use a number >= 0"),
 ])
 def test_bad_turns_are_refused(quest_server: str, body: Any, message: str) -> None:
     post(quest_server + "reset", {"seed": 0})
     got, reply = post(quest_server + "turn", body)
     assert got == 400 and reply["error"].startswith(message)
+
+
+def test_a_memory_field_it_does_not_take_is_refused(quest_server: str) -> None:
+    # a misspelt field, or a "step" the snapshot does not take, was ignored: the snapshot went in at another step
+    post(quest_server + "reset", {"seed": 0})
+    got, reply = post(quest_server + "memory", {"name": "notes", "content": "x", "step": 3})
+    assert got == 400 and reply["error"] == "unknown memory field 'step'; valid: name, content, extra"
+    assert post(quest_server + "memory", {"name": "notes", "content": "x", "extra": {"k": 1}})[0] == 200
 
 
 def test_a_body_that_is_not_declared_json_is_refused(quest_server: str) -> None:
