@@ -410,3 +410,26 @@ def test_values_the_replay_cannot_hold_are_refused_and_the_run_goes_on(tmp_path:
     with ReplayReader(replay) as reader:
         assert [t.response for t in reader.turns()] == ["ok"] and reader.num_steps() == 1
     assert verify(replay).ok
+
+
+def test_a_replay_being_served_is_not_served_twice(tmp_path: Path) -> None:
+    # two servers on one replay wrote the same steps: the second to commit failed every commit after, its run lost
+    from longplay.agents.remote import resumed_env
+
+    with serve(tmp_path) as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        remote.step(1)
+        replay = Path(remote.remote_info["replay"])
+        with pytest.raises(ValueError, match="cannot resume .*: another longplay serve is recording it"):
+            resumed_env(replay)
+    with served_thread(resumed_env(replay)) as url:
+        with pytest.raises(ValueError, match="another longplay serve is recording it"):
+            resumed_env(replay)
+        RemoteEnv(url).step(2)
+    with served_thread(resumed_env(replay)) as url:  # free once that server stopped
+        RemoteEnv(url).step(3)
+    assert not Path(f"{replay}-wal").exists()
+    with ReplayReader(replay) as reader:
+        assert reader.actions(0) == bytes([1, 2, 3])
+    assert verify(replay).ok
