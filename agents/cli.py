@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 DEFAULT_ENV = "longplay/QuestCanon-v0"
@@ -217,6 +218,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         served.close()
+    if served.replay is not None and served.episode < 0:  # never reset: a replay of no episode fails verify
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{served.replay}{suffix}").unlink(missing_ok=True)
+        served.replay = None
     print(f"longplay: served {served.episode + 1} episode{'s' if served.episode != 0 else ''}"
           + (f"; replay: {served.replay}" if served.replay is not None else ""))
     return 0

@@ -239,6 +239,20 @@ def test_longplay_serve_serves_until_ctrl_c_and_keeps_the_replay(tmp_path: Path)
     assert verify(replay).ok
 
 
+def test_a_server_stopped_before_any_reset_keeps_no_replay(tmp_path: Path) -> None:
+    # the replay of no episode it left failed verify ("the run never reset its env") and could not be resumed
+    process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--port", "0", "--runs-dir",
+                                str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert RemoteEnv(process.stdout.readline().split(" at ")[1].split()[0]).remote_info["episode"] == -1
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert out.endswith("longplay: served 0 episodes\n") and not list(tmp_path.iterdir())
+
+
 def test_longplay_serve_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     from longplay.agents.cli import main
 
