@@ -30,6 +30,7 @@ it; the tests check it gives the local env's observations, rewards and ends step
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -153,6 +154,7 @@ class ServedEnv:
                  held: Any = None) -> None:
         self.env, self.env_id, self.env_kwargs, self.replay = env, env_id, env_kwargs, replay
         self._held = held  # the replay, held against a second server (see _held), until closed
+        self.closed = False
         self.lock = threading.Lock()
         self.episode = -1
         self.steps = 0
@@ -220,6 +222,14 @@ class ServedEnv:
             self.env.flush()
             self._committed_at = now
 
+    def commit(self) -> None:
+        """Commits what is recorded so far. The server calls it :data:`COMMIT_SECONDS` after a request that
+        recorded something, so what came just before a pause (the last step and memory before a model's turn)
+        is not left uncommitted for as long as the pause lasts."""
+        if self.replay is not None and not self.closed:
+            self.env.flush()
+            self._committed_at = time.monotonic()
+
     def turn(self, body: dict[str, Any]) -> dict[str, Any]:
         recorder = self._recorder("a turn")
         fields = _checked(body, TURN_FIELDS, "turn")
@@ -254,6 +264,7 @@ class ServedEnv:
         return self.env
 
     def close(self) -> None:
+        self.closed = True
         try:
             self.env.close()
         finally:
@@ -331,6 +342,13 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
     from longplay.replays.viewer.png import encode_png
     from longplay.replays.viewer.server import error_response, json_response, png_response
 
+    committing: list[asyncio.TimerHandle] = []  # the commit scheduled after a request, while one is
+
+    def commit() -> None:
+        committing.clear()
+        with served.lock:
+            served.commit()
+
     def route(handler: Callable[[dict[str, Any]], Any], *, post: bool) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             body: dict[str, Any] = {}
@@ -359,6 +377,8 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
             except Exception as exc:  # noqa: BLE001 - logged here; the client gets one line and the server goes on
                 log.exception("longplay serve: %s %s failed", request.method, request.url.path)
                 return error_response(500, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            if post and served.replay is not None and not committing:  # committed soon, even if no request follows
+                committing.append(asyncio.get_running_loop().call_later(COMMIT_SECONDS, commit))
             if isinstance(result, bytes):
                 return png_response(result)
             return json_response(result)

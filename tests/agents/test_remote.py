@@ -374,8 +374,8 @@ def test_a_killed_server_loses_at_most_a_second_and_resumes(tmp_path: Path) -> N
         remote.reset(seed=0)
         for _ in range(20):
             remote.step(1)
-        time.sleep(1.1)
-        remote.step(3)  # a second after the last commit: this step commits the run so far
+        remote.step(3)
+        time.sleep(1.5)  # over a second after the last request: the run so far is committed
     finally:
         process.kill()  # no Ctrl+C: nothing closes the replay
         process.communicate(timeout=30)
@@ -447,3 +447,19 @@ def test_a_replay_being_served_is_not_served_twice(tmp_path: Path) -> None:
     with ReplayReader(replay) as reader:
         assert reader.actions(0) == bytes([1, 2, 3])
     assert verify(replay).ok
+
+
+def test_what_comes_before_a_pause_is_committed_within_a_second(tmp_path: Path) -> None:
+    # the last step and memory before a pause (a model's turn) stayed uncommitted for as long as it lasted: a
+    # server killed in it lost them, however long ago they came
+    import time
+
+    with serve(tmp_path) as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        remote.step(1)
+        remote.log_memory("notes", "before the pause")
+        time.sleep(1.5)
+        with ReplayReader(Path(remote.remote_info["replay"])) as reader:
+            assert reader.num_steps() == 1 and [m.content for m in reader.memory()] == ["before the pause"]
+        remote.step(2)
