@@ -456,7 +456,7 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     replay's last episode by its recorded actions (checked against every state hash recorded on the way), then
     recording on into the same replay. A run whose last episode was finished or hit its step limit has nothing
     to resume. ``make_env(env_id, kwargs)`` builds the env (default ``gymnasium.make``). A replay another
-    server is recording is refused."""
+    server is recording is refused, and so is an LM run's that has a checkpoint (``longplay run --resume``)."""
     path = Path(path)
     held = _held(path)
     try:
@@ -471,6 +471,10 @@ def _resumed_env(path: Path, make_env: Callable[[str, dict[str, Any]], gym.Env] 
     from longplay.replays.reader import ReplayReader
     from longplay.replays.recorder import Recorder
 
+    checkpoint = path.with_suffix(".ckpt")  # longplay.agents.lm.checkpoint.checkpoint_path
+    if checkpoint.is_file():  # its resume truncates the replay to the checkpoint: what is served on would be lost
+        raise ValueError(f"cannot resume {path}: it is an LM run with a checkpoint ({checkpoint.name}); go on with "
+                         f"longplay run --agent lm --resume {path}")
     with ReplayReader(path) as reader:
         header = reader.header
         episodes = reader.episodes()

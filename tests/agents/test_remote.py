@@ -463,3 +463,18 @@ def test_what_comes_before_a_pause_is_committed_within_a_second(tmp_path: Path) 
         with ReplayReader(Path(remote.remote_info["replay"])) as reader:
             assert reader.num_steps() == 1 and [m.content for m in reader.memory()] == ["before the pause"]
         remote.step(2)
+
+
+def test_an_lm_run_with_a_checkpoint_is_not_served_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # served on, its steps were dropped without a word by the run's own resume (which truncates to the checkpoint)
+    from longplay.agents.cli import main
+    from longplay.agents.remote import resumed_env
+
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "lm", "--steps", "3", "--runs-dir", str(tmp_path),
+                 "--quiet"]) == 0
+    (replay,) = tmp_path.glob("*.lpr")
+    with pytest.raises(ValueError) as refused:
+        resumed_env(replay)
+    assert str(refused.value) == (f"cannot resume {replay}: it is an LM run with a checkpoint ({replay.stem}.ckpt); "
+                                  f"go on with longplay run --agent lm --resume {replay}")
+    assert verify(replay).steps == 3
