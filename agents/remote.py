@@ -468,10 +468,11 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
 
 
 def _resumed_env(path: Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None, held: Any) -> ServedEnv:
+    from longplay.agents.lm.checkpoint import checkpoint_path
     from longplay.replays.reader import ReplayReader
     from longplay.replays.recorder import Recorder
 
-    checkpoint = path.with_suffix(".ckpt")  # longplay.agents.lm.checkpoint.checkpoint_path
+    checkpoint = checkpoint_path(path)
     if checkpoint.is_file():  # its resume truncates the replay to the checkpoint: what is served on would be lost
         raise ValueError(f"cannot resume {path}: it is an LM run with a checkpoint ({checkpoint.name}); go on with "
                          f"longplay run --agent lm --resume {path}")
