@@ -198,7 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 kwargs["obs_mode"] = args.obs_mode
             served = served_env(make_env(env_id, kwargs), env_id, kwargs,
                                 runs_dir=None if args.no_record else args.runs_dir, agent=args.agent_name,
-                                model=args.model,
+                                model=args.model, label=args.label,
                                 fingerprint_every=1 if args.fingerprint_every is None else args.fingerprint_every)
     except BaseException:
         sock.close()
@@ -234,7 +234,8 @@ def _resumed(args: argparse.Namespace) -> Any:
 
     ignored = [flag for flag, given in (("--env", args.env is not None), ("--set", args.set),
                                         ("--obs-mode", args.obs_mode), ("--no-record", args.no_record),
-                                        ("--model", args.model), ("--fingerprint-every", args.fingerprint_every))
+                                        ("--model", args.model), ("--label", args.label),
+                                        ("--fingerprint-every", args.fingerprint_every))
                if given]
     if ignored:
         print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
@@ -368,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-record", action="store_true", help="do not record a replay")
     p.add_argument("--agent-name", default="remote", help="the agent's name in the replay (default remote)")
     p.add_argument("--model", default=None, help="the model's name in the replay, for compare (default none)")
+    p.add_argument("--label", default=None, help="a configuration label in the replay, which compare groups by")
     p.add_argument("--fingerprint-every", type=fingerprint_every_arg, default=None, metavar="N",
                    help="steps between the replay's state fingerprints (default 1)")
     p.set_defaults(func=cmd_serve)

@@ -416,17 +416,20 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
 
 
 def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_dir: str | Path | None = "runs",
-               agent: str = "remote", model: str | None = None, fingerprint_every: int = 1) -> ServedEnv:
-    """``env`` to serve, recorded into ``runs_dir`` (None: not recorded). A fingerprint after every step by
-    default: an HTTP round trip costs hundreds of times what it does, and ``verify`` then names the very action
-    that differs."""
+               agent: str = "remote", model: str | None = None, label: str | None = None,
+               fingerprint_every: int = 1) -> ServedEnv:
+    """``env`` to serve, recorded into ``runs_dir`` (None: not recorded), its header marked ``served`` (what
+    ``--resume`` takes) and carrying ``label`` (what ``compare`` groups by) when given. A fingerprint after every
+    step by default: an HTTP round trip costs hundreds of times what it does, and ``verify`` then names the very
+    action that differs."""
     replay = None
     if runs_dir is not None:
         from longplay.replays.recorder import Recorder, run_path
 
         replay = run_path(runs_dir, env_id, agent, model)
         env = Recorder(env, replay, env_id=env_id, env_kwargs=env_kwargs, agent=agent, model=model,
-                       fingerprint_every=fingerprint_every)
+                       fingerprint_every=fingerprint_every,
+                       extra_header={"served": True, **({"label": label} if label else {})})
         return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay, held=_held(replay))
     return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay)
 
@@ -478,6 +481,9 @@ def _resumed_env(path: Path, make_env: Callable[[str, dict[str, Any]], gym.Env] 
                          f"longplay run --agent lm --resume {path}")
     with ReplayReader(path) as reader:
         header = reader.header
+        if not header.get("served"):  # served on, its steps would be credited to the agent that recorded it
+            raise ValueError(f"cannot resume {path}: longplay serve did not record it (its agent is "
+                             f"{header.get('agent')!r}); serve without --resume to start a new run")
         episodes = reader.episodes()
         if not episodes:
             raise ValueError(f"cannot resume {path}: it holds no episode")

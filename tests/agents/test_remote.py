@@ -478,3 +478,20 @@ def test_an_lm_run_with_a_checkpoint_is_not_served_on(tmp_path: Path, capsys: py
     assert str(refused.value) == (f"cannot resume {replay}: it is an LM run with a checkpoint ({replay.stem}.ckpt); "
                                   f"go on with longplay run --agent lm --resume {replay}")
     assert verify(replay).steps == 3
+
+
+def test_only_a_served_run_is_served_on_and_a_label_is_kept(tmp_path: Path) -> None:
+    # served on, a random agent's run credited the served steps to "random" in compare and the viewer
+    from longplay.agents.cli import main
+    from longplay.agents.remote import resumed_env
+
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "30", "--runs-dir",
+                 str(tmp_path / "run"), "--quiet"]) == 0
+    (replay,) = (tmp_path / "run").glob("*.lpr")
+    with pytest.raises(ValueError, match="longplay serve did not record it .its agent is 'random'."):
+        resumed_env(replay)
+    served = served_env(gym.make(ENV_ID), ENV_ID, {}, runs_dir=tmp_path / "served", label="baseline")
+    with served_thread(served) as url:
+        RemoteEnv(url).reset(seed=0)
+    with ReplayReader(served.replay) as reader:
+        assert reader.header["served"] is True and reader.header["label"] == "baseline"
