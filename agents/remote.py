@@ -333,14 +333,13 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
     """The server's ASGI app (Starlette) over ``served``."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
     from longplay.replays.viewer.data import game_state_json
     from longplay.replays.viewer.png import encode_png
-    from longplay.replays.viewer.server import error_response, json_response, png_response
+    from longplay.replays.viewer.server import HostCheck, error_response, json_response, png_response
 
     committing: list[asyncio.TimerHandle] = []  # the commit scheduled after a request, while one is
 
@@ -411,7 +410,7 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
         Route("/turn", route(served.turn, post=True), methods=["POST"]),
         Route("/memory", route(served.memory, post=True), methods=["POST"]),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])]
+    middleware = [Middleware(HostCheck, allowed_hosts=allowed_hosts or ["*"])]
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_allowed})
 
 

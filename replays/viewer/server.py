@@ -26,7 +26,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -74,6 +73,28 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
 ]
+
+
+class HostCheck:
+    """ASGI middleware: a request whose ``Host`` header names none of ``allowed_hosts`` (``["*"]``: any) is refused
+    with the one-line JSON error every other refusal gives. A web page elsewhere that rebinds its own name to
+    127.0.0.1 still sends that name, so it cannot reach the API (DNS rebinding)."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.allowed = {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if "*" in self.allowed or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        name = host[:host.find("]") + 1] if host.startswith("[") else host.split(":", 1)[0]
+        if name.lower() in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        await error_response(400, f"invalid Host header {host!r}; this server answers to "
+                                  f"{', '.join(sorted(self.allowed))}")(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -254,7 +275,7 @@ def create_app(folder: str | Path | ReplayFolder, *, allowed_hosts: list[str] | 
         Route("/api/health", api_health, methods=["GET", "HEAD"]),
     ]
     hosts = list(allowed_hosts) if allowed_hosts is not None else list(LOOPBACK_HOSTS)
-    middleware = [Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+    middleware = [Middleware(SecurityHeaders), Middleware(HostCheck, allowed_hosts=hosts),
                   Middleware(GZipMiddleware, minimum_size=2048, compresslevel=6)]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={404: not_found})  # type: ignore[dict-item]

@@ -495,3 +495,22 @@ def test_only_a_served_run_is_served_on_and_a_label_is_kept(tmp_path: Path) -> N
         RemoteEnv(url).reset(seed=0)
     with ReplayReader(served.replay) as reader:
         assert reader.header["served"] is True and reader.header["label"] == "baseline"
+
+
+@pytest.mark.parametrize("host, status", [("evil.example", 400), ("evil.example:8766", 400), ("localhost:8766", 200),
+                                          ("[::1]:8766", 200), ("127.0.0.1", 200)])
+def test_a_page_elsewhere_cannot_reach_a_loopback_server(quest_server: str, host: str, status: int) -> None:
+    import http.client
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(quest_server)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    conn.putrequest("GET", "/info", skip_host=True)
+    conn.putheader("Host", host)
+    conn.endheaders()
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    assert response.status == status
+    if status == 400:
+        assert body["error"].startswith(f"invalid Host header {host!r}; this server answers to ")

@@ -164,7 +164,9 @@ def test_pages_and_safety_headers(viewer_client: Any) -> None:
     assert preflight.status_code in (404, 405) and "access-control-allow-origin" not in preflight.headers
     assert viewer_client.post("/api/runs").status_code == 405
     # A page elsewhere that rebinds its own name to 127.0.0.1 still sends its name as the Host: refused.
-    assert viewer_client.get("/api/runs", headers={"Host": "evil.example"}).status_code == 400
+    refused = viewer_client.get("/api/runs", headers={"Host": "evil.example"})
+    assert refused.status_code == 400 and refused.json()["error"].startswith("invalid Host header 'evil.example'")
+    assert refused.headers["x-frame-options"] == "DENY"  # the refusal has the safety headers too
     assert viewer_client.get("/api/runs", headers={"Host": "localhost:8765"}).status_code == 200
 
 
