@@ -150,10 +150,8 @@ def decode(value: Any, space: spaces.Space, encoding: str = "list") -> Any:
 class ServedEnv:
     """The env one server holds, and what each route does to it (one request at a time)."""
 
-    def __init__(self, env: gym.Env, *, env_id: str, env_kwargs: dict[str, Any], replay: Path | None,
-                 held: Any = None) -> None:
+    def __init__(self, env: gym.Env, *, env_id: str, env_kwargs: dict[str, Any], replay: Path | None) -> None:
         self.env, self.env_id, self.env_kwargs, self.replay = env, env_id, env_kwargs, replay
-        self._held = held  # the replay, held against a second server (see _held), until closed
         self.closed = False
         self.lock = threading.Lock()
         self.episode = -1
@@ -265,11 +263,7 @@ class ServedEnv:
 
     def close(self) -> None:
         self.closed = True
-        try:
-            self.env.close()
-        finally:
-            if self._held is not None:  # after the recorder's connection: closing it drops this process's locks
-                self._held.close()
+        self.env.close()
 
 
 def _known(body: dict[str, Any], what: str, fields: tuple[str, ...]) -> None:
@@ -429,28 +423,7 @@ def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_di
         env = Recorder(env, replay, env_id=env_id, env_kwargs=env_kwargs, agent=agent, model=model,
                        fingerprint_every=fingerprint_every,
                        extra_header={"served": True, **({"label": label} if label else {})})
-        return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay, held=_held(replay))
     return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay)
-
-
-def _held(path: Path) -> Any:
-    """``path`` open with an exclusive ``flock`` (where ``fcntl`` exists), so that no second server records into
-    the replay a server is recording (two wrote the same steps: one failed every commit after, its run lost);
-    ``ValueError`` when another holds it. The lock goes with the process: a killed server's replay is free."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock
-        return None
-    try:
-        file = open(path, "rb")  # noqa: SIM115 - held until the served env closes
-    except OSError:  # no such file (or not one): the reader says so
-        return None
-    try:
-        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        file.close()
-        raise ValueError(f"cannot resume {path}: another longplay serve is recording it") from None
-    return file
 
 
 def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None = None) -> ServedEnv:
@@ -459,21 +432,14 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     recording on into the same replay. A run whose last episode was finished or hit its step limit has nothing
     to resume. ``make_env(env_id, kwargs)`` builds the env (default ``gymnasium.make``). A replay another
     server is recording is refused, and so is an LM run's that has a checkpoint (``longplay run --resume``)."""
-    path = Path(path)
-    held = _held(path)
-    try:
-        return _resumed_env(path, make_env, held)
-    except BaseException:
-        if held is not None:
-            held.close()
-        raise
-
-
-def _resumed_env(path: Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None, held: Any) -> ServedEnv:
     from longplay.agents.lm.checkpoint import checkpoint_path
     from longplay.replays.reader import ReplayReader
-    from longplay.replays.recorder import Recorder
+    from longplay.replays.recorder import Recorder, lock_replay
 
+    path = Path(path)
+    held = lock_replay(path)  # refused at once when a server or run is recording it (the recorder locks it again)
+    if held is not None:
+        held.close()
     checkpoint = checkpoint_path(path)
     if checkpoint.is_file():  # its resume truncates the replay to the checkpoint: what is served on would be lost
         raise ValueError(f"cannot resume {path}: it is an LM run with a checkpoint ({checkpoint.name}); go on with "
@@ -511,7 +477,7 @@ def _resumed_env(path: Path, make_env: Callable[[str, dict[str, Any]], gym.Env] 
     except BaseException:
         env.close()
         raise
-    served = ServedEnv(recorder, env_id=env_id, env_kwargs=kwargs, replay=path, held=held)
+    served = ServedEnv(recorder, env_id=env_id, env_kwargs=kwargs, replay=path)
     served.episode, served.steps = last.episode, len(actions)
     return served
 

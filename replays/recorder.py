@@ -138,6 +138,31 @@ def _check_env(env: gym.Env) -> tuple[Game, list[gym.Env]]:
     return game, chain
 
 
+def lock_replay(path: str | os.PathLike[str]) -> Any:
+    """The replay at ``path`` open with an exclusive ``flock`` (where ``fcntl`` exists; ``None`` elsewhere, or when
+    there is no such file), held by whoever records into it: a second recorder (a run resumed while it still
+    runs, a second server) is refused with :class:`ReplayError` instead of writing the same steps beside it. The
+    lock goes with the process, so a killed run's replay is free again.
+
+    Close the handle only after every SQLite connection of this process to the file is closed: closing any
+    descriptor of a file drops the process's POSIX locks on it, SQLite's among them."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        return None
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - the caller holds it
+    except OSError:  # no such file: whoever opens it next says so
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ReplayError(f"{path} is being recorded by another process (a run or server still going): stop it "
+                          "first") from None
+    return handle
+
+
 @contextlib.contextmanager
 def _sigint_deferred() -> Iterator[None]:
     """Holds a SIGINT that arrives inside the block and delivers it, to the handler that was there, when the
@@ -269,10 +294,14 @@ class Recorder(gym.Wrapper):
         if self.path.exists() or Path(f"{self.path}-wal").exists():
             if not overwrite:
                 raise FileExistsError(f"replay already exists: {self.path}")
+            held = lock_replay(self.path)  # not one that is being recorded
+            if held is not None:
+                held.close()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = create_replay(self.path)
+        self._lock = lock_replay(self.path)
         self._closed = False
         self._conn.executemany("INSERT INTO header VALUES (?, ?)", rows)
 
@@ -338,6 +367,17 @@ class Recorder(gym.Wrapper):
         the run time at the checkpoint, so ``t`` columns carry on from it. Settings come from the header.
         """
         path = Path(path)
+        lock = lock_replay(path)
+        try:
+            return cls._resume(env, path, step, seconds, commit_seconds, lock)
+        except BaseException:
+            if lock is not None:
+                lock.close()
+            raise
+
+    @classmethod
+    def _resume(cls, env: gym.Env, path: Path, step: int, seconds: float, commit_seconds: float,
+                lock: Any) -> Recorder:
         conn = open_replay(path)
         try:
             header = read_header(conn, path)
@@ -366,6 +406,7 @@ class Recorder(gym.Wrapper):
         rw.execute("PRAGMA journal_mode = WAL")
         rw.execute("PRAGMA synchronous = NORMAL")
         self._conn = rw
+        self._lock = lock
         self._closed = False
         self._t0 -= seconds
         self.episode = episode
@@ -453,6 +494,9 @@ class Recorder(gym.Wrapper):
             finally:
                 self._conn.close()
                 self._closed = True
+                if self._lock is not None:  # after the connection (see lock_replay)
+                    self._lock.close()
+                    self._lock = None
         super().close()
 
     # ------------------------------------------------------------------------------------------ LM and memory

@@ -275,11 +275,13 @@ def reopen_recorder(
     """A :class:`~longplay.replays.recorder.Recorder` around ``env`` (already at step ``steps``) that
     continues the replay at ``path``, truncated first to the checkpoint, and what the model calls made after
     the checkpoint spent (see :func:`truncate_replay`). ``note`` joins the header's entry for this resume."""
-    from longplay.replays.recorder import Recorder
+    from longplay.replays.recorder import Recorder, lock_replay
     from longplay.replays.schema import ReplayError
 
     path = Path(path)
+    held = None
     try:
+        held = lock_replay(path)  # not the replay of a run still going: cutting it would mix two runs' steps
         discarded = truncate_replay(
             path,
             steps,
@@ -293,6 +295,12 @@ def reopen_recorder(
                 **(note or {}),
             },
         )
+        if held is not None:  # after truncate_replay closed its connection (see lock_replay); the recorder locks it
+            held.close()
+            held = None
         return Recorder.resume(env, path, step=steps, seconds=seconds), discarded
     except (ReplayError, sqlite3.DatabaseError) as exc:
         raise CheckpointError(f"cannot continue the replay {path}: {exc}") from None
+    finally:
+        if held is not None:
+            held.close()

@@ -429,16 +429,17 @@ def test_values_the_replay_cannot_hold_are_refused_and_the_run_goes_on(tmp_path:
 def test_a_replay_being_served_is_not_served_twice(tmp_path: Path) -> None:
     # two servers on one replay wrote the same steps: the second to commit failed every commit after, its run lost
     from longplay.agents.remote import resumed_env
+    from longplay.replays.schema import ReplayError
 
     with serve(tmp_path) as url:
         remote = RemoteEnv(url)
         remote.reset(seed=0)
         remote.step(1)
         replay = Path(remote.remote_info["replay"])
-        with pytest.raises(ValueError, match="cannot resume .*: another longplay serve is recording it"):
+        with pytest.raises(ReplayError, match="is being recorded by another process .a run or server still going"):
             resumed_env(replay)
     with served_thread(resumed_env(replay)) as url:
-        with pytest.raises(ValueError, match="another longplay serve is recording it"):
+        with pytest.raises(ReplayError, match="is being recorded by another process"):
             resumed_env(replay)
         RemoteEnv(url).step(2)
     with served_thread(resumed_env(replay)) as url:  # free once that server stopped

@@ -220,7 +220,8 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
     for action in plan[:200]:
         rec.step(action)
     rec.flush()
-    rec._conn.close()  # the process "dies" here, after its last commit
+    rec._conn.close()  # the process "dies" here, after its last commit, and its lock goes with it
+    rec._lock.close()
 
     env = gym.make(fakegame.ENV_ID)  # a checkpoint restores the env at step 200
     env.reset(seed=2)
@@ -246,10 +247,50 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
         rec.step(action)
     rec.flush()
     rec._conn.close()
+    rec._lock.close()
     env = gym.make(fakegame.ENV_ID)
     env.reset(seed=2)  # not restored: still at step 0
     Recorder.resume(env, wrong, step=200).close()
     assert "step 200: state hash differs" in verify(wrong).summary()
+
+
+def test_a_replay_being_recorded_is_not_resumed_or_overwritten(tmp_path: Path) -> None:
+    # a run resumed (or a new one overwriting the file) while the first still ran wrote the same steps beside it
+    import subprocess
+    import sys
+    import textwrap
+
+    import longplay.envs  # noqa: F401 - registers the env ids
+    from longplay.replays.schema import ReplayError
+    from longplay.replays.verify import verify
+
+    path = tmp_path / "live.lpr"
+    other = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        import gymnasium as gym
+        import longplay.envs
+        from longplay.replays.recorder import Recorder
+        rec = Recorder(gym.make("longplay/QuestMini-v0"), {str(path)!r})
+        rec.reset(seed=0)
+        rec.step(1)
+        rec.flush()
+        print("recording", flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "recording\n"
+        env = gym.make("longplay/QuestMini-v0")
+        env.reset(seed=0)
+        env.step(1)
+        with pytest.raises(ReplayError, match="live.lpr is being recorded by another process"):
+            Recorder.resume(env, path, step=1)
+        with pytest.raises(ReplayError, match="is being recorded by another process"):
+            Recorder(gym.make("longplay/QuestMini-v0"), path, overwrite=True)
+    finally:
+        other.kill()  # killed: its lock goes with it
+        other.wait()
+    Recorder.resume(env, path, step=1).close()
+    assert verify(path).ok
 
 
 @pytest.mark.parametrize("weight", [2.0, 0.0])

@@ -305,3 +305,28 @@ def test_what_calls_lost_with_a_crashed_run_spent_counts_against_the_dollar_budg
     assert after["turns"] == counters["turns"] and after["dollars"] == pytest.approx(counters["dollars"] + lost)
     with ReplayReader(replay) as r:
         assert sum(t.cost_usd for t in r.turns()) == pytest.approx(after["dollars"])
+
+
+def test_a_run_still_going_is_not_resumed_beside_it(tmp_path: Path, capsys) -> None:
+    # resumed while the first process still ran (a run thought dead), both wrote the same replay and checkpoint
+    import subprocess
+    import sys
+
+    assert main(["--max-turns", "5", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    (replay,) = tmp_path.glob("*.lpr")
+    before = replay.read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'rb'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               str(replay)], stdout=subprocess.PIPE, text=True)  # what a recording run holds
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        capsys.readouterr()
+        assert main(["--resume", str(replay), "--max-turns", "10", "--runs-dir", str(tmp_path), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "is being recorded by another process (a run or server still going): stop it first" in err
+        assert err.count("\n") == 1
+        assert replay.read_bytes() == before  # not cut back to the checkpoint
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["--resume", str(replay), "--max-turns", "10", "--runs-dir", str(tmp_path), "--quiet"]) == 0
