@@ -437,9 +437,10 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     from longplay.replays.recorder import Recorder, lock_replay
 
     path = Path(path)
-    held = lock_replay(path)  # refused at once when a server or run is recording it (the recorder locks it again)
-    if held is not None:
-        held.close()
+    if path.is_file():  # refused at once when a server or run is recording it (the recorder locks it again)
+        held = lock_replay(path)
+        if held is not None:
+            held.release()
     checkpoint = checkpoint_path(path)
     if checkpoint.is_file():  # its resume truncates the replay to the checkpoint: what is served on would be lost
         raise ValueError(f"cannot resume {path}: it is an LM run with a checkpoint ({checkpoint.name}); go on with "

@@ -12,6 +12,7 @@ milestones and at episode ends. See ``replays/FORMAT.md`` for what is written wh
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import math
 import os
@@ -138,29 +139,47 @@ def _check_env(env: gym.Env) -> tuple[Game, list[gym.Env]]:
     return game, chain
 
 
-def lock_replay(path: str | os.PathLike[str]) -> Any:
-    """The replay at ``path`` open with an exclusive ``flock`` (where ``fcntl`` exists; ``None`` elsewhere, or when
-    there is no such file), held by whoever records into it: a second recorder (a run resumed while it still
-    runs, a second server) is refused with :class:`ReplayError` instead of writing the same steps beside it. The
-    lock goes with the process, so a killed run's replay is free again.
+class ReplayLock:
+    """An exclusive ``flock`` on ``<replay>-lock``, the file beside a replay that whoever records into it holds
+    (see :func:`lock_replay`). A file of its own, not the replay: SQLite's locks on the replay are ``fcntl`` locks,
+    which a ``flock`` on the same file can block on BSD and macOS (readers such as the viewer would wait), and
+    closing any descriptor of the replay would drop this process's ``fcntl`` locks on it."""
 
-    Close the handle only after every SQLite connection of this process to the file is closed: closing any
-    descriptor of a file drops the process's POSIX locks on it, SQLite's among them."""
+    def __init__(self, path: Path, handle: Any) -> None:
+        self.path, self._handle = path, handle
+
+    def release(self) -> None:
+        """Removes the lock file and lets go of it (idempotent)."""
+        if self._handle is not None:
+            self.path.unlink(missing_ok=True)
+            self._handle.close()
+            self._handle = None
+
+
+def lock_replay(path: str | os.PathLike[str]) -> ReplayLock | None:
+    """The lock of the replay at ``path``, held until :meth:`ReplayLock.release`: a second recorder on the same
+    replay (a run resumed while it still runs, a second server) is refused with :class:`ReplayError` instead of
+    writing the same steps beside the first. The lock goes with the process, so a killed run's replay is free again
+    (its ``-lock`` file stays behind, empty and harmless). ``None`` where there is no ``flock`` (Windows) or the
+    file system refuses one (no lock then, as before locks existed)."""
     try:
         import fcntl
     except ImportError:  # Windows: no lock
         return None
+    lock_path = Path(f"{path}-lock")
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - the caller holds it
-    except OSError:  # no such file: whoever opens it next says so
+        handle = open(lock_path, "ab")  # noqa: SIM115 - held by the ReplayLock
+    except OSError:  # a folder we cannot write: the replay's own writes will say so
         return None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
         handle.close()
-        raise ReplayError(f"{path} is being recorded by another process (a run or server still going): stop it "
-                          "first") from None
-    return handle
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise ReplayError(f"{path} is being recorded (by a run or server still going): stop it first") from None
+        lock_path.unlink(missing_ok=True)
+        return None  # no locks on this file system (ENOLCK on some network mounts)
+    return ReplayLock(lock_path, handle)
 
 
 @contextlib.contextmanager
@@ -294,14 +313,16 @@ class Recorder(gym.Wrapper):
         if self.path.exists() or Path(f"{self.path}-wal").exists():
             if not overwrite:
                 raise FileExistsError(f"replay already exists: {self.path}")
-            held = lock_replay(self.path)  # not one that is being recorded
-            if held is not None:
-                held.close()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = create_replay(self.path)
-        self._lock = lock_replay(self.path)
+        self._lock = lock_replay(self.path)  # before anything is removed or written: not a replay being recorded
+        try:
+            for suffix in ("", "-wal", "-shm"):  # overwrite=True (else the check above refused the file)
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self._conn = create_replay(self.path)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
         self._closed = False
         self._conn.executemany("INSERT INTO header VALUES (?, ?)", rows)
 
@@ -367,17 +388,17 @@ class Recorder(gym.Wrapper):
         the run time at the checkpoint, so ``t`` columns carry on from it. Settings come from the header.
         """
         path = Path(path)
-        lock = lock_replay(path)
+        lock = lock_replay(path) if path.exists() else None  # a missing file: open_replay says so
         try:
             return cls._resume(env, path, step, seconds, commit_seconds, lock)
         except BaseException:
             if lock is not None:
-                lock.close()
+                lock.release()
             raise
 
     @classmethod
     def _resume(cls, env: gym.Env, path: Path, step: int, seconds: float, commit_seconds: float,
-                lock: Any) -> Recorder:
+                lock: ReplayLock | None) -> Recorder:
         conn = open_replay(path)
         try:
             header = read_header(conn, path)
@@ -416,9 +437,13 @@ class Recorder(gym.Wrapper):
         self._episode_sql += [
             ("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = ?", (episode,)),
             ("INSERT OR REPLACE INTO header VALUES ('status', ?)", (to_json("recording"),))]
-        self._checkpoint(step, True, True)
-        self._keyframe(step)
-        self._flush()
+        try:
+            self._checkpoint(step, True, True)
+            self._keyframe(step)
+            self._flush()
+        except BaseException:
+            rw.close()  # the caller releases the lock
+            raise
         return self
 
     # ------------------------------------------------------------------------------------------ gym API
@@ -494,8 +519,8 @@ class Recorder(gym.Wrapper):
             finally:
                 self._conn.close()
                 self._closed = True
-                if self._lock is not None:  # after the connection (see lock_replay)
-                    self._lock.close()
+                if self._lock is not None:
+                    self._lock.release()
                     self._lock = None
         super().close()
 

@@ -295,12 +295,12 @@ def reopen_recorder(
                 **(note or {}),
             },
         )
-        if held is not None:  # after truncate_replay closed its connection (see lock_replay); the recorder locks it
-            held.close()
+        if held is not None:  # the recorder takes the lock again at once
+            held.release()
             held = None
         return Recorder.resume(env, path, step=steps, seconds=seconds), discarded
     except (ReplayError, sqlite3.DatabaseError) as exc:
         raise CheckpointError(f"cannot continue the replay {path}: {exc}") from None
     finally:
         if held is not None:
-            held.close()
+            held.release()

@@ -436,10 +436,10 @@ def test_a_replay_being_served_is_not_served_twice(tmp_path: Path) -> None:
         remote.reset(seed=0)
         remote.step(1)
         replay = Path(remote.remote_info["replay"])
-        with pytest.raises(ReplayError, match="is being recorded by another process .a run or server still going"):
+        with pytest.raises(ReplayError, match="is being recorded .by a run or server still going.: stop it first"):
             resumed_env(replay)
     with served_thread(resumed_env(replay)) as url:
-        with pytest.raises(ReplayError, match="is being recorded by another process"):
+        with pytest.raises(ReplayError, match="is being recorded"):
             resumed_env(replay)
         RemoteEnv(url).step(2)
     with served_thread(resumed_env(replay)) as url:  # free once that server stopped

@@ -221,7 +221,7 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
         rec.step(action)
     rec.flush()
     rec._conn.close()  # the process "dies" here, after its last commit, and its lock goes with it
-    rec._lock.close()
+    rec._lock._handle.close()  # as a killed process's lock goes: its -lock file stays
 
     env = gym.make(fakegame.ENV_ID)  # a checkpoint restores the env at step 200
     env.reset(seed=2)
@@ -247,7 +247,7 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
         rec.step(action)
     rec.flush()
     rec._conn.close()
-    rec._lock.close()
+    rec._lock._handle.close()  # as a killed process's lock goes: its -lock file stays
     env = gym.make(fakegame.ENV_ID)
     env.reset(seed=2)  # not restored: still at step 0
     Recorder.resume(env, wrong, step=200).close()
@@ -282,15 +282,33 @@ def test_a_replay_being_recorded_is_not_resumed_or_overwritten(tmp_path: Path) -
         env = gym.make("longplay/QuestMini-v0")
         env.reset(seed=0)
         env.step(1)
-        with pytest.raises(ReplayError, match="live.lpr is being recorded by another process"):
+        with pytest.raises(ReplayError, match="live.lpr is being recorded .by a run or server still going.: stop"):
             Recorder.resume(env, path, step=1)
-        with pytest.raises(ReplayError, match="is being recorded by another process"):
+        with pytest.raises(ReplayError, match="is being recorded"):
             Recorder(gym.make("longplay/QuestMini-v0"), path, overwrite=True)
     finally:
         other.kill()  # killed: its lock goes with it
         other.wait()
+    assert Path(f"{path}-lock").exists()  # a killed run's lock file stays, held by no one
     Recorder.resume(env, path, step=1).close()
-    assert verify(path).ok
+    assert verify(path).ok and not Path(f"{path}-lock").exists()
+
+
+def test_a_file_system_without_locks_records_without_one(tmp_path: Path, fakegame: Any, monkeypatch) -> None:
+    import errno
+    import fcntl
+
+    def no_locks(*args: Any) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)  # some network mounts
+    with Recorder(gym.make(fakegame.ENV_ID), tmp_path / "run.lpr") as rec:
+        assert rec._lock is None
+        rec.reset(seed=0)
+        rec.step(1)
+    assert not Path(f"{tmp_path / 'run.lpr'}-lock").exists()
+    with ReplayReader(tmp_path / "run.lpr") as replay:
+        assert replay.num_steps() == 1
 
 
 @pytest.mark.parametrize("weight", [2.0, 0.0])

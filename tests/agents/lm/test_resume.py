@@ -315,15 +315,15 @@ def test_a_run_still_going_is_not_resumed_beside_it(tmp_path: Path, capsys) -> N
     assert main(["--max-turns", "5", "--runs-dir", str(tmp_path), "--quiet"]) == 0
     (replay,) = tmp_path.glob("*.lpr")
     before = replay.read_bytes()
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'rb'); "
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'ab'); "
                                "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
-                               str(replay)], stdout=subprocess.PIPE, text=True)  # what a recording run holds
+                               f"{replay}-lock"], stdout=subprocess.PIPE, text=True)  # what a recording run holds
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         capsys.readouterr()
         assert main(["--resume", str(replay), "--max-turns", "10", "--runs-dir", str(tmp_path), "--quiet"]) == 2
         err = capsys.readouterr().err
-        assert "is being recorded by another process (a run or server still going): stop it first" in err
+        assert "is being recorded (by a run or server still going): stop it first" in err
         assert err.count("\n") == 1
         assert replay.read_bytes() == before  # not cut back to the checkpoint
     finally:
