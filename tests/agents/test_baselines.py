@@ -29,3 +29,65 @@ def test_explorer_takes_a_partner_and_leaves_town() -> None:
 def test_baselines_are_deterministic() -> None:
     for make in (ExplorerAgent, RandomAgent):
         assert _play(make(), 1_500, seed=3) == _play(make(), 1_500, seed=3)
+
+
+class _CtrlCInsideStep(gym.Wrapper):
+    """Ctrl+C arriving while a step is under way: after the game pressed the button, before the step returns."""
+
+    def __init__(self, env: gym.Env, at: int) -> None:
+        super().__init__(env)
+        self.at, self.steps = at, 0
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        result = self.env.step(action)
+        self.steps += 1
+        if self.steps == self.at:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+
+def test_ctrl_c_stops_a_run_between_steps_and_the_replay_verifies(tmp_path) -> None:
+    # Raised inside the step, the interrupt left the game a press ahead of the recorded actions: the hash taken as
+    # the replay closed matched no recorded state and verify failed the run (4 of 4 Ctrl+C's of longplay run)
+    import pytest
+
+    from longplay.agents.runner import run
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.verify import verify
+
+    path = tmp_path / "run.lpr"
+    env = Recorder(_CtrlCInsideStep(gym.make("longplay/QuestMini-v0"), at=300), path, env_id="longplay/QuestMini-v0")
+    with pytest.raises(KeyboardInterrupt):
+        run(env, RandomAgent(), 10_000, progress=False)
+    env.close()
+    report = verify(path)
+    assert report.ok and report.steps == 300, report.summary()
+
+
+def test_a_held_ctrl_c_goes_to_the_handler_that_was_there(tmp_path) -> None:
+    # a sweep's pool worker stops its cell with its own SIGINT handler (the first raises, repeats are ignored)
+    import signal
+
+    import pytest
+
+    from longplay.agents.runner import run
+
+    calls = []
+
+    def worker_handler(signum, frame) -> None:  # type: ignore[no-untyped-def]
+        calls.append(signum)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, worker_handler)
+    try:
+        env = _CtrlCInsideStep(gym.make("longplay/QuestMini-v0"), at=50)
+        with pytest.raises(KeyboardInterrupt):
+            run(env, RandomAgent(), 1_000, progress=False)
+        assert calls == [signal.SIGINT] and env.steps == 50  # after the step, once
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # what the worker's handler set stays
+    finally:
+        signal.signal(signal.SIGINT, previous)
