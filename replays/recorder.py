@@ -183,7 +183,7 @@ def lock_replay(path: str | os.PathLike[str]) -> ReplayLock | None:
 
 
 @contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
+def sigint_deferred() -> Iterator[None]:
     """Holds a SIGINT that arrives inside the block and delivers it, to the handler that was there, when the
     block ends (in the main thread; elsewhere signals cannot arrive and the block just runs)."""
     if threading.current_thread() is not threading.main_thread():
@@ -701,7 +701,7 @@ class Recorder(gym.Wrapper):
         # buffers agree: raised between BEGIN and its try, it left a transaction open ("cannot start a
         # transaction within a transaction" at the next flush); between COMMIT and the clearing, it wrote the
         # chunk twice at the next flush.
-        with _sigint_deferred():
+        with sigint_deferred():
             self._flush_now()
 
     def _flush_now(self) -> None:

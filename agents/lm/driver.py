@@ -14,6 +14,7 @@ import gymnasium as gym
 from longplay.agents.lm.adapters import GameAdapter, Position
 from longplay.agents.lm.navigation import SeenMap
 from longplay.envs.game import Button, GameState, parse_button
+from longplay.replays.recorder import sigint_deferred
 
 
 class Driver:
@@ -89,9 +90,12 @@ class Driver:
             return False
         if isinstance(button, str):
             button = parse_button(button)
-        self.obs, _, terminated, truncated, self.info = self.env.step(int(button))
-        self.steps += 1
-        self.actions.append(int(button))
+        # Ctrl+C waits for the press: raised inside the step, it left the game a press ahead of the recorded
+        # actions, and the replay closed on a state hash no recorded step has (verify failed the run)
+        with sigint_deferred():
+            self.obs, _, terminated, truncated, self.info = self.env.step(int(button))
+            self.steps += 1
+            self.actions.append(int(button))
         self.terminated, self.truncated = bool(terminated), bool(truncated)
         for milestone in self.info.get("new_milestones", ()):
             self.new_milestones.append(milestone)

@@ -372,3 +372,34 @@ def test_the_progress_check_tells_a_stuck_agent_and_goes_away_at_progress(tiny_e
     twin.load_state_dict(state)
     assert twin.state_dict() == run.scaffold.state_dict() and twin.get("progress_check").visited == {(0, 2, 0),
                                                                                                      (0, 2, 1)}
+
+
+def test_ctrl_c_inside_a_press_waits_for_it_and_the_replay_verifies(tiny_env, tmp_path) -> None:
+    # raised inside the env step, the interrupt left the game a press ahead of the recorded actions: the replay
+    # closed on a state hash no recorded step has, and verify failed the run (1 of 3 Ctrl+C's of an offline run)
+    import os
+    import signal
+
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.verify import verify
+
+    class CtrlCInsideStep(gym.Wrapper):
+        steps = 0
+
+        def step(self, action):  # type: ignore[no-untyped-def]
+            result = self.env.step(action)
+            self.steps += 1
+            if self.steps == 7:  # after the game pressed the button, before the step returns
+                os.kill(os.getpid(), signal.SIGINT)
+            return result
+
+    path = tmp_path / "run.lpr"
+    recorder = Recorder(CtrlCInsideStep(tiny_env), path, env_id=tiny_env.spec.id)
+    run, _, _ = make_run(recorder, [press("right", "down", "right")], config(max_turns=20))
+    outcome = run.run()
+    recorder.close()
+    assert outcome.reason == "interrupted"
+    report = verify(path)
+    assert report.ok and report.steps == 7, report.summary()
