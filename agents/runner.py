@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gymnasium as gym
 
 from longplay.agents.base import Agent
+from longplay.replays.recorder import sigint_held
 
 
 @dataclass
@@ -24,43 +21,6 @@ class RunResult:
     milestones: dict[str, int] = field(default_factory=dict)  # id -> first step reached (whole run)
     finished: bool = False
     seconds: float = 0.0
-
-
-@contextlib.contextmanager
-def _interrupt_between_steps() -> Iterator[list[bool]]:
-    """Holds the first Ctrl+C (SIGINT) until the step under way is done: yields a flag the loop checks between
-    steps, leaving the loop when it is set; the held signal then goes to the handler that was there (Python's
-    raises ``KeyboardInterrupt``; a sweep worker's stops its cell). Raised inside a step, it left the game one
-    press ahead of the actions a replay recorder had buffered (or halfway through a press), so the hash the
-    recorder took as it closed matched no recorded state and ``verify`` failed the run. A second Ctrl+C goes to
-    that handler at once. Nothing is held outside the main thread (signals arrive there only) or where SIGINT is
-    ignored."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
-        yield [False]
-        return
-    flag = [False]
-
-    def deliver() -> None:
-        if callable(previous):
-            previous(signal.SIGINT, None)
-        elif previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
-
-    def hold(signum: int, frame: object) -> None:
-        if flag[0]:  # asked twice: now, wherever the loop is
-            signal.signal(signal.SIGINT, previous)
-            deliver()
-        flag[0] = True
-
-    signal.signal(signal.SIGINT, hold)
-    try:
-        yield flag
-    finally:
-        if signal.getsignal(signal.SIGINT) is hold:  # (a handler that ran may have set another one)
-            signal.signal(signal.SIGINT, previous)
-    if flag[0]:
-        deliver()
 
 
 def run(env: gym.Env, agent: Agent, steps: int, seed: int = 0, progress: bool = True,
@@ -76,11 +36,15 @@ def run(env: gym.Env, agent: Agent, steps: int, seed: int = 0, progress: bool = 
     offset = 0  # steps taken in earlier episodes
     episode_open = True
     bar = tqdm(total=steps, disable=not progress, unit="step", dynamic_ncols=True, leave=False)
-    with _interrupt_between_steps() as interrupted:
+    # Ctrl+C waits for the step under way: raised inside it, it left the game a press ahead of the actions a
+    # replay recorder had buffered (or halfway through a press), the recorder closed on a state hash no recorded
+    # step has, and verify failed the run. The held signal reaches its handler (Python's, a sweep worker's) as
+    # the loop's block ends; a second one goes at once.
+    with sigint_held(second_goes_through=True) as interrupted:
         try:
             while result.steps < steps:
                 if interrupted[0]:
-                    break  # Ctrl+C during the last step: it reaches its handler as the loop's context ends
+                    break  # Ctrl+C during the last step
                 obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
                 result.steps += 1
                 result.reward += float(reward)

@@ -183,23 +183,40 @@ def lock_replay(path: str | os.PathLike[str]) -> ReplayLock | None:
 
 
 @contextlib.contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Holds a SIGINT that arrives inside the block and delivers it, to the handler that was there, when the
-    block ends (in the main thread; elsewhere signals cannot arrive and the block just runs)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+def sigint_held(*, second_goes_through: bool = False) -> Iterator[list[bool]]:
+    """Holds a SIGINT (Ctrl+C, a sweep's or Ray's cancel) that arrives inside the block and hands it, when the
+    block ends, to the handler that was there (Python's raises ``KeyboardInterrupt``). Yields a flag, set once one
+    is held, for a loop that would rather stop at its next turn. With ``second_goes_through``, a second SIGINT is
+    handed on at once, wherever the block is. Nothing is held outside the main thread (signals arrive there only)
+    or where SIGINT is ignored."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+        yield [False]
         return
-    held: list[Any] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if held:
+    held = [False]
+    frames: list[Any] = []
+
+    def hand_on(frame: Any) -> None:
         if callable(previous):
-            previous(signal.SIGINT, held[0])
+            previous(signal.SIGINT, frame)
         elif previous == signal.SIG_DFL:
             raise KeyboardInterrupt
+
+    def hold(signum: int, frame: Any) -> None:
+        if held[0] and second_goes_through:  # asked twice: now
+            signal.signal(signal.SIGINT, previous)
+            hand_on(frame)
+        held[0] = True
+        frames.append(frame)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield held
+    finally:
+        if signal.getsignal(signal.SIGINT) is hold:  # (a handler handed on may have set another one)
+            signal.signal(signal.SIGINT, previous)
+    if held[0]:
+        hand_on(frames[0])
 
 
 class Recorder(gym.Wrapper):
@@ -701,7 +718,7 @@ class Recorder(gym.Wrapper):
         # buffers agree: raised between BEGIN and its try, it left a transaction open ("cannot start a
         # transaction within a transaction" at the next flush); between COMMIT and the clearing, it wrote the
         # chunk twice at the next flush.
-        with sigint_deferred():
+        with sigint_held():
             self._flush_now()
 
     def _flush_now(self) -> None:

@@ -14,7 +14,7 @@ import gymnasium as gym
 from longplay.agents.lm.adapters import GameAdapter, Position
 from longplay.agents.lm.navigation import SeenMap
 from longplay.envs.game import Button, GameState, parse_button
-from longplay.replays.recorder import sigint_deferred
+from longplay.replays.recorder import sigint_held
 
 
 class Driver:
@@ -92,7 +92,7 @@ class Driver:
             button = parse_button(button)
         # Ctrl+C waits for the press: raised inside the step, it left the game a press ahead of the recorded
         # actions, and the replay closed on a state hash no recorded step has (verify failed the run)
-        with sigint_deferred():
+        with sigint_held():
             self.obs, _, terminated, truncated, self.info = self.env.step(int(button))
             self.steps += 1
             self.actions.append(int(button))
