@@ -36,8 +36,6 @@ import http.client
 import json
 import logging
 import math
-import threading
-import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -148,16 +146,15 @@ def decode(value: Any, space: spaces.Space, encoding: str = "list") -> Any:
 
 # ============================================================================================== server
 class ServedEnv:
-    """The env one server holds, and what each route does to it (one request at a time)."""
+    """The env one server holds, and what each route does to it. The app calls it from its event loop, one
+    request at a time (a route's work has no ``await`` in it)."""
 
     def __init__(self, env: gym.Env, *, env_id: str, env_kwargs: dict[str, Any], replay: Path | None) -> None:
         self.env, self.env_id, self.env_kwargs, self.replay = env, env_id, env_kwargs, replay
         self.closed = False
-        self.lock = threading.Lock()
         self.episode = -1
         self.steps = 0
         self.ended: str | None = None  # why the episode ended: no step until the next reset
-        self._committed_at = time.monotonic()
         noop = env.action_space.n > len(BUTTON_NAMES)
         self.buttons = [*BUTTON_NAMES, *(["noop"] if noop else [])]
 
@@ -206,19 +203,10 @@ class ServedEnv:
         encoding = _encoding(body)
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.steps += 1
-        self._commit_now_and_then()
         if terminated or truncated:
             self.ended = "was finished" if terminated else "reached its step limit"
         return {"observation": encode(obs, encoding), "reward": float(reward), "terminated": bool(terminated),
                 "truncated": bool(truncated), "info": encode(info)}
-
-    def _commit_now_and_then(self) -> None:
-        """Commits the replay at most every :data:`COMMIT_SECONDS` (a step here waits for a client anyway): a
-        server killed outright loses at most that much of its run, and ``--resume`` goes on from there."""
-        now = time.monotonic()
-        if self.replay is not None and now - self._committed_at >= COMMIT_SECONDS:
-            self.env.flush()
-            self._committed_at = now
 
     def commit(self) -> None:
         """Commits what is recorded so far. The server calls it :data:`COMMIT_SECONDS` after a request that
@@ -226,7 +214,6 @@ class ServedEnv:
         is not left uncommitted for as long as the pause lasts."""
         if self.replay is not None and not self.closed:
             self.env.flush()
-            self._committed_at = time.monotonic()
 
     def turn(self, body: dict[str, Any]) -> dict[str, Any]:
         recorder = self._recorder("a turn")
@@ -339,8 +326,7 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
 
     def commit() -> None:
         committing.clear()
-        with served.lock:
-            served.commit()
+        served.commit()
 
     def route(handler: Callable[[dict[str, Any]], Any], *, post: bool) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -361,8 +347,7 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
                 if not isinstance(body, dict):
                     return error_response(400, "the body must be a JSON object")
             try:
-                with served.lock:  # one env: requests take turns
-                    result = handler(body)
+                result = handler(body)
             except RemoteError as exc:
                 return error_response(exc.status, str(exc))
             except ValueError as exc:  # what the env refuses
