@@ -289,11 +289,12 @@ def build_memory_indexes(reader: ReplayReader) -> dict[int, MemoryIndex]:
 
 
 def turn_json(turn: Turn) -> dict[str, Any]:
-    """A turn as JSON-able data (``kind`` lifted from ``extra``: act, summary, critic ...)."""
+    """A turn as JSON-able data (``kind`` lifted from ``extra``: act, summary, critic ...; ``agent_turn``:
+    :func:`is_agent_turn`, which the page's own counts use too)."""
     extra = turn.extra or {}
     return finite({
         "turn": turn.turn, "episode": turn.episode, "step": turn.step, "t": turn.t,
-        "kind": extra.get("kind") if isinstance(extra, dict) else None,
+        "kind": extra.get("kind") if isinstance(extra, dict) else None, "agent_turn": is_agent_turn(turn),
         "response": turn.response, "tool_calls": turn.tool_calls or [], "error": turn.error,
         "tokens_in": turn.tokens_in, "tokens_out": turn.tokens_out, "tokens_cache_read": turn.tokens_cache_read,
         "tokens_cache_write": turn.tokens_cache_write,

@@ -184,7 +184,7 @@
       // a summary's or critic's call and the spending of calls a crash lost count in tokens and dollars, not turns
       let tokens = 0, cost = 0, played = 0;
       this.spent = this.turns.map((t) => {
-        tokens += t.tokens; cost += t.cost_usd || 0; played += !t.kind || t.kind === "act" ? 1 : 0;
+        tokens += t.tokens; cost += t.cost_usd || 0; played += t.agent_turn ? 1 : 0;
         return [tokens, cost, played];
       });
       this.memory = {};
