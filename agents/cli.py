@@ -11,7 +11,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,15 @@ def int_at_least(name: str, minimum: int) -> Callable[[str], int]:
 seed_arg = int_at_least("seed", 0)
 #: Steps between a replay's recorded state fingerprints.
 fingerprint_every_arg = int_at_least("--fingerprint-every", 1)
+
+
+def note_ignored_with_resume(args: argparse.Namespace, flags: Sequence[tuple[str, str]]) -> None:
+    """Prints one note naming each of ``flags`` (``(flag, dest)``) given with ``--resume``, which keeps the run's
+    own: a flag is given when its value is not its default (None, an empty list, False)."""
+    ignored = [flag for flag, dest in flags
+               if getattr(args, dest, None) not in (None, []) and getattr(args, dest) is not False]
+    if ignored:
+        print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -232,13 +241,9 @@ def _resumed(args: argparse.Namespace) -> Any:
     from longplay.agents.remote import resumed_env
     from longplay.replays.schema import ReplayError
 
-    ignored = [flag for flag, given in (("--env", args.env is not None), ("--set", args.set),
-                                        ("--obs-mode", args.obs_mode), ("--no-record", args.no_record),
-                                        ("--model", args.model), ("--label", args.label),
-                                        ("--fingerprint-every", args.fingerprint_every))
-               if given]
-    if ignored:
-        print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
+    note_ignored_with_resume(args, (("--env", "env"), ("--set", "set"), ("--obs-mode", "obs_mode"),
+                                    ("--no-record", "no_record"), ("--model", "model"), ("--label", "label"),
+                                    ("--fingerprint-every", "fingerprint_every")))
     path = args.resume
     if not os.path.isfile(path):
         raise CliError(f"no such replay: {path}")

@@ -371,7 +371,7 @@ class _Plan:
 
 def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
     """The config, env and checkpoint of a new run, or of the run ``--resume`` names."""
-    from longplay.agents.cli import DEFAULT_ENV, parse_kwargs, resolve_env_id
+    from longplay.agents.cli import DEFAULT_ENV, note_ignored_with_resume, parse_kwargs, resolve_env_id
     from longplay.agents.lm.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
 
     if not _arg(args, "lm_resume"):
@@ -397,11 +397,8 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         ("--scaffold-file", "lm_scaffold_file"),
         ("--observe", "lm_observe"),
     )
-    ignored = [flag for flag, dest in (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"),
-                                       ("--fingerprint-every", "fingerprint_every"))
-               if _arg(args, dest) not in (None, [])]
-    if ignored:
-        print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
+    note_ignored_with_resume(args, (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"),
+                                    ("--fingerprint-every", "fingerprint_every")))
     _apply_overrides(config, args)
     validate_config(config)
     return _Plan(config, data["env_id"], dict(data["env_kwargs"]), data, path)
