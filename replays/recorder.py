@@ -188,13 +188,14 @@ def sigint_held(*, second_goes_through: bool = False) -> Iterator[list[bool]]:
     block ends, to the handler that was there (Python's raises ``KeyboardInterrupt``). Yields a flag, set once one
     is held, for a loop that would rather stop at its next turn. With ``second_goes_through``, a second SIGINT is
     handed on at once, wherever the block is. Nothing is held outside the main thread (signals arrive there only)
-    or where SIGINT is ignored."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+    or where SIGINT is ignored. (``signal.getsignal`` is left out: it costs as much as a ``signal.signal``, and the
+    LM driver holds SIGINT around every button press.)"""
+    if threading.current_thread() is not threading.main_thread():
         yield [False]
         return
     held = [False]
     frames: list[Any] = []
+    handed = [False]  # the second SIGINT went on, and the handler that was there is back
 
     def hand_on(frame: Any) -> None:
         if callable(previous):
@@ -204,16 +205,22 @@ def sigint_held(*, second_goes_through: bool = False) -> Iterator[list[bool]]:
 
     def hold(signum: int, frame: Any) -> None:
         if held[0] and second_goes_through:  # asked twice: now
+            handed[0] = True
             signal.signal(signal.SIGINT, previous)
             hand_on(frame)
         held[0] = True
         frames.append(frame)
 
-    signal.signal(signal.SIGINT, hold)
+    # None: a handler not installed from Python, which cannot be put back; the default takes its place
+    previous = signal.signal(signal.SIGINT, hold) or signal.SIG_DFL
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
+        yield [False]
+        return
     try:
         yield held
     finally:
-        if signal.getsignal(signal.SIGINT) is hold:  # (a handler handed on may have set another one)
+        if not handed[0]:
             signal.signal(signal.SIGINT, previous)
     if held[0]:
         hand_on(frames[0])
