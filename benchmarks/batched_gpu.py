@@ -13,11 +13,17 @@ seconds have passed: a run cut short still holds the figures that matter most. T
 1. symbolic, eager, 1,048,576 envs: no compilation, a first figure within seconds;
 2. symbolic, compiled (inductor's default mode), 1,048,576 envs: the goal's figure (50,000,000 env steps/s on
    one H200);
-3. symbolic eager and compiled at 65,536 and 262,144 envs, for the table against batch size;
-4. symbolic compiled with CUDA graphs (``mode="reduce-overhead"``, which matters most at small batches) at
-   65,536 envs: a row of its own, skipped when graphs fail;
-5. pixels, eager at 16,384 and compiled at 65,536 envs;
-6. the smaller batches, eager.
+3. symbolic, compiled and replayed as a CUDA graph (``engine.compile().capture_graph()``) at 65,536 and
+   16,384 envs, and eager in a graph at 16,384 (no compilation): below a few hundred thousand envs a step
+   waits on its kernel launches, which a graph replay removes;
+4. symbolic eager and compiled at 65,536 and 262,144 envs, for the table against batch size;
+5. pixels, compiled in a graph and compiled at 65,536 envs, eager at 16,384;
+6. the smaller batches.
+
+A graph row first steps the captured engine beside an uncaptured one for ``--graph-check`` steps with the
+same presses (``parity.compare_batched``: every state tensor, the observation, reward and info at every
+step, with episode ends and a reset; scratch slots left out); a difference fails the row, naming the tensor and
+step and whether two uncaptured engines differ as well, instead of timing it.
 
 The reference engine's single-env rate (``gym.make`` env, host CPU, same observation) is measured first, and
 the table gives each figure's ratio to it. Exits with a message when no GPU is present, unless ``--device cpu``
@@ -36,10 +42,13 @@ import torch
 from _args import positive_float
 
 GOAL = 50_000_000
-DEFAULT_PLAN = ("symbolic:eager:1048576,symbolic:compiled:1048576,symbolic:eager:65536,symbolic:compiled:65536,"
-                "symbolic:eager:262144,symbolic:compiled:262144,symbolic:graphs:65536,pixels:eager:16384,"
-                "pixels:compiled:65536,symbolic:eager:1024,symbolic:eager:4096,symbolic:eager:16384")
-KINDS = ("eager", "compiled", "graphs")  # graphs: compiled with mode="reduce-overhead" (CUDA graphs)
+DEFAULT_PLAN = ("symbolic:eager:1048576,symbolic:compiled:1048576,symbolic:compiled+graph:65536,"
+                "symbolic:compiled+graph:16384,symbolic:eager+graph:16384,symbolic:eager:65536,symbolic:compiled:65536,"
+                "symbolic:eager:262144,symbolic:compiled:262144,pixels:compiled+graph:65536,pixels:compiled:65536,"
+                "pixels:eager:16384,symbolic:compiled:16384,symbolic:eager:16384,symbolic:eager+graph:4096,"
+                "symbolic:eager:4096,symbolic:eager:1024")
+# eager+graph / compiled+graph: the step (eager or compiled) replayed as a CUDA graph (engine.capture_graph())
+KINDS = ("eager", "compiled", "eager+graph", "compiled+graph")
 
 
 def parse_plan(text: str) -> list[tuple[str, str, int]]:
@@ -62,23 +71,50 @@ def graph_breaks() -> dict[str, int]:
     return dict(counters["graph_break"])
 
 
-def measure(obs: str, kind: str, batch: int, size: str, device: torch.device, seconds: float) -> float:
-    """Env steps/s of one plan item (random presses; compilation and warm-up left out of the time)."""
+def measure(obs: str, kind: str, batch: int, size: str, device: torch.device, seconds: float,
+            graph_check: int = 0) -> float:
+    """Env steps/s of one plan item (random presses; compilation, capture and warm-up left out of the time);
+    a graph item is first checked against an uncaptured engine for ``graph_check`` steps (``compare_batched``)."""
     import batched_speed
 
     from longplay.envs.quest.batched.engine import BatchedQuest
 
     def make() -> BatchedQuest:
         engine = BatchedQuest(batch, size=size, device=device, obs_mode=obs, max_episode_steps=2000)
-        if kind == "compiled":
+        if kind.startswith("compiled"):
             engine.compile(dynamic=False)
-        elif kind == "graphs":
-            engine.compile(dynamic=False, mode="reduce-overhead")
-        if kind != "eager" and engine.battle_pass:
+        if kind.endswith("+graph"):
+            engine.reset(seed=0)
+            engine.capture_graph()
+            if graph_check:
+                check_graph(engine, graph_check)
+        elif kind != "eager" and engine.battle_pass:
             engine.warm_up()
         return engine
 
     return batched_speed.batched_rate(make, batch, device, seconds)
+
+
+def check_graph(engine, steps: int) -> None:
+    """``compare_batched`` of a captured engine against the same envs uncaptured and eager. On a difference,
+    two uncaptured engines are compared too, and the error says whether they differ as well (then the cause is
+    not the graph), so one run on a lent GPU tells the two apart."""
+    from longplay.envs.quest.batched.engine import BatchedQuest
+    from longplay.envs.quest.batched.parity import ParityError, compare_batched
+
+    def plain() -> BatchedQuest:
+        return BatchedQuest(engine.num_envs, size=engine.size, device=engine.device, obs_mode=engine.obs_mode,
+                            max_episode_steps=engine.max_episode_steps)
+
+    try:
+        compare_batched(engine, plain(), steps)
+    except ParityError as exc:
+        try:
+            compare_batched(plain(), plain(), steps)
+        except ParityError as control:
+            raise ParityError(f"graph: {exc}; two uncaptured engines differ too: {control}") from None
+        raise ParityError(f"graph: {exc}; two uncaptured engines agree") from None
+
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -86,10 +122,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--size", default="mini", choices=("mini", "small", "standard"))
     parser.add_argument("--plan", default=DEFAULT_PLAN,
-                        help="obs:kind:batch items in the order they run (kind: eager, compiled or graphs)")
+                        help="obs:kind:batch items in the order they run (kind: " + ", ".join(KINDS) + ")")
     parser.add_argument("--budget-s", type=float, default=300.0,
                         help="start no measurement after this many seconds (the reference's included)")
     parser.add_argument("--seconds", type=positive_float, default=2.0, help="time per measurement")
+    parser.add_argument("--graph-check", type=int, default=64,
+                        help="steps of a graph row checked against an uncaptured engine before it is timed (0: none)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     try:
@@ -124,16 +162,16 @@ def main(argv: list[str] | None = None) -> dict:
         row = {"obs": obs, "kind": kind, "batch": batch}
         if time.perf_counter() - start > args.budget_s:
             row["skipped"] = "budget"
-            print(f"  {obs:8s} {kind:8s} {batch:>9,}: skipped (past the {args.budget_s:.0f} s budget)", flush=True)
+            print(f"  {obs:8s} {kind:14s} {batch:>9,}: skipped (past the {args.budget_s:.0f} s budget)", flush=True)
             rows.append(row)
             continue
         t0 = time.perf_counter()
         breaks = dict(graph_breaks())
         try:
-            rate = measure(obs, kind, batch, args.size, device, args.seconds)
-        except Exception as exc:  # out of memory at the largest batches; CUDA graphs that fail
+            rate = measure(obs, kind, batch, args.size, device, args.seconds, args.graph_check)
+        except Exception as exc:  # out of memory at the largest batches; a graph that fails or differs
             row["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
-            print(f"  {obs:8s} {kind:8s} {batch:>9,}: failed ({row['failed']})", flush=True)
+            print(f"  {obs:8s} {kind:14s} {batch:>9,}: failed ({row['failed']})", flush=True)
         else:
             row.update(rate=rate, ratio=rate / reference[obs], seconds=time.perf_counter() - t0)
             new = {reason: n - breaks.get(reason, 0) for reason, n in graph_breaks().items()
@@ -142,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
             if new:  # a compiled step split in pieces: slower than it should be (another torch, say)
                 row["graph_breaks"] = new
                 note = f"; {sum(new.values())} graph breaks: {next(iter(new))[:120]}"
-            print(f"  {obs:8s} {kind:8s} {batch:>9,}: {rate:>15,.0f} env steps/s = {row['ratio']:,.1f}x the "
+            print(f"  {obs:8s} {kind:14s} {batch:>9,}: {rate:>15,.0f} env steps/s = {row['ratio']:,.1f}x the "
                   f"reference ({row['seconds']:.0f} s with setup and compiling{note})", flush=True)
         finally:
             if device.type == "cuda":

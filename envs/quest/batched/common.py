@@ -170,7 +170,10 @@ def put(table: torch.Tensor, col: torch.Tensor, values: torch.Tensor | bool) -> 
     if not torch.compiler.is_compiling():
         extra = table.shape[2:]  # a record per column (boulder positions): the index covers its fields
         index = col.view(*col.shape, *[1] * len(extra)).expand(*col.shape, *extra)
-        table.scatter_(1, index, torch.as_tensor(values, dtype=table.dtype, device=table.device).expand(index.shape))
+        if isinstance(values, torch.Tensor):
+            table.scatter_(1, index, values.to(table.dtype).expand(index.shape))
+        else:  # a plain value: scatter_'s own overload (a tensor made of it would be a host-to-device copy,
+            table.scatter_(1, index, values)  # which a CUDA graph cannot capture)
         return
     rows = torch.arange(table.shape[0], device=table.device)[:, None]
     table.index_put_((rows, col), torch.as_tensor(values, dtype=table.dtype, device=table.device))

@@ -296,6 +296,7 @@ class BatchedQuest:
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
         self._route_fn, self._pass_fn, self._finish_fn = self._route_and_count, self._battle_pass, self._finish_routed
         self._all_fn, self._observe_fn = self._battle_all, self._observe
+        self._graph: Any = None  # capture_graph()'s CUDA graph
         # the state is all zeros until reset() or load_states() into every env: no game, so step refuses it
         self._unstarted = np.ones(num_envs, dtype=bool)
 
@@ -338,6 +339,8 @@ class BatchedQuest:
             raise TypeError(f"actions must be integers (button indices), got dtype {actions.dtype}")
         if actions.dtype == torch.int64:  # the step casts to int32: 2**32 must not wrap round to button 0
             actions = actions.clamp(-1, NUM_BUTTONS)  # every value outside the buttons presses nothing
+        if self._graph is not None:
+            return self._replay(actions)
         *out, box = self._step_fn(actions)
         if box is not None:  # the battle passes have written theirs
             box.apply(self.state)
@@ -377,7 +380,83 @@ class BatchedQuest:
             self._finish_fn = torch.compile(self._finish_routed, **kwargs)
         else:
             self._step_fn = torch.compile(self._step, **kwargs)
+        self._graph = None  # a captured graph holds the step compiled before: capture again
         return self
+
+    def capture_graph(self) -> BatchedQuest:
+        """CUDA only: records one step in a CUDA graph, which every later :meth:`step` replays; returns ``self``.
+
+        A step is hundreds of kernels (eager) or dozens (compiled), each launched from Python: below a few
+        hundred thousand envs the GPU waits on the launches. A replay launches them all at once. Call
+        :meth:`compile` first to record the compiled step (the eager one otherwise); compiling again drops the
+        graph. ``compile(mode="reduce-overhead")`` does not get there: inductor refuses CUDA graphs over a step
+        that writes its inputs in place, as this one does.
+
+        The step then keeps every state tensor in the storage it had at the capture (a tensor the step
+        rebinds is copied back, :meth:`_step_in_place`), and what :meth:`reset`, :meth:`load_states` and the
+        others rebind is copied in before the next replay. The tests check that step and that bookkeeping on
+        CPU, and that a step makes no tensor from host data (a copy the capture cannot hold);
+        ``benchmarks/batched_gpu.py`` compares each engine it captures with the uncaptured step before timing
+        it (``parity.compare_batched``). The tensors a step returns (observation, reward, terminated,
+        truncated and ``info``'s) are the graph's own buffers, overwritten by the next step: clone what you
+        keep past it. Capturing leaves every env as it was, as :meth:`warm_up` does. Needs :meth:`reset`
+        (or :meth:`load_states` into every env) first.
+        """
+        if self.device.type != "cuda":
+            raise ValueError(f"capture_graph needs a CUDA device (this engine is on {self.device.type}); "
+                             "on CPU, compile() is the fast step")
+        if not self.started:
+            raise RuntimeError("BatchedQuest.capture_graph before reset(): call reset(seed) first "
+                               "(or load_states into every env)")
+        self._graph = None
+        held = self._held_tensors()
+        kept = {key: t.clone() for key, t in held.items()}
+        actions = torch.full((self.num_envs,), -1, dtype=torch.int64, device=self.device)  # presses no button
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(2):  # compiles a compiled step, and settles the caching allocator, before the capture
+                self._step_in_place(actions)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self._step_in_place(actions)
+        for key, t in held.items():  # the envs as they were (the capture itself ran nothing)
+            t.copy_(kept[key])
+        self._graph, self._graph_actions, self._graph_out, self._graph_held = graph, actions, out, held
+        return self
+
+    def _held_tensors(self) -> dict[tuple[bool, str], torch.Tensor]:
+        """Every tensor a step can rebind, by (a state field?, name): the state's fields and the bookkeeping."""
+        held = {(True, name): t for name, t in self.state.tensors().items()}
+        held.update({(False, name): getattr(self, name) for name in _BOOKKEEPING})
+        return held
+
+    def _write_back(self, held: dict[tuple[bool, str], torch.Tensor]) -> None:
+        """Copies each tensor rebound since ``held`` was taken back into ``held``'s, and rebinds that one."""
+        for (in_state, name), t in held.items():
+            owner = self.state if in_state else self
+            now = getattr(owner, name)
+            if now is not t:
+                t.copy_(now)
+                setattr(owner, name, t)
+
+    def _step_in_place(self, actions: torch.Tensor) -> tuple[Any, ...]:
+        """One step that leaves every state tensor in its storage (what a CUDA graph replays); CUDA's step
+        (no battle passes) only. Returns ``(obs, reward, terminated, truncated, info)``."""
+        held = self._held_tensors()
+        *out, box = self._step_fn(actions)
+        self._write_back(held)
+        if box is not None:  # a caught creature into the box, written outside the compiled step (as step does)
+            box.apply(self.state)
+        return tuple(out)
+
+    def _replay(self, actions: torch.Tensor) -> tuple[Any, ...]:
+        self._write_back(self._graph_held)  # what reset(), load_states() and the others rebound, into the graph's
+        self._graph_actions.copy_(actions)
+        self._graph.replay()
+        obs, reward, terminated, truncated, info = self._graph_out
+        return dict(obs), reward, terminated, truncated, dict(info)
 
     def warm_up(self) -> BatchedQuest:
         """Runs the step's graphs once each, the battle pass and the rare rules over every env included, and

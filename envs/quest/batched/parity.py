@@ -216,7 +216,36 @@ def fuzz_actions(rng: np.random.Generator, num_envs: int, a_bias: float = 0.3) -
     return np.where(rng.random(num_envs) < a_bias, 4, actions)
 
 
-__all__ = ["Lockstep", "ParityError", "first_difference", "fuzz_actions"]
+def compare_batched(engine: BatchedQuest, other: BatchedQuest, steps: int, seed: int = 0) -> None:
+    """Steps two batched engines of the same envs side by side (one captured in a CUDA graph and one not,
+    say) with fuzzed presses, an episode end within every 7 steps (``stagger_episode_ends``) and a ``reset``
+    halfway, and compares every state tensor (but the scratch slots, ``BatchedState.difference``), the
+    observation, reward, terminated, truncated and ``info`` at every step. Raises :class:`ParityError`
+    naming the first differing tensor and step; both end reset to ``seed``."""
+    rng = np.random.default_rng(seed)
+    for e in (engine, other):
+        e.reset(seed=seed)
+        e.stagger_episode_ends(7, generator=torch.Generator().manual_seed(seed))
+    for k in range(steps):
+        if k == steps // 2:
+            for e in (engine, other):
+                e.reset(seed=seed + 1)
+        actions = torch.as_tensor(fuzz_actions(rng, engine.num_envs), device=engine.device)
+        got, want = engine.step(actions), other.step(actions)
+        field = engine.state.difference(other.state)
+        if field is not None:
+            raise ParityError(f"state.{field} differs at step {k}")
+        pairs = [(f"obs.{name}", got[0][name], want[0][name]) for name in want[0]]
+        pairs += [(name, got[i], want[i]) for i, name in ((1, "reward"), (2, "terminated"), (3, "truncated"))]
+        pairs += [(f"info.{name}", got[4][name], want[4][name]) for name in want[4]]
+        for name, a, b in pairs:
+            if not torch.equal(a, b):
+                raise ParityError(f"{name} differs at step {k}")
+    for e in (engine, other):
+        e.reset(seed=seed)
+
+
+__all__ = ["Lockstep", "ParityError", "compare_batched", "first_difference", "fuzz_actions"]
 
 
 class _RefGame:

@@ -36,6 +36,10 @@ SPECIES, LEVEL, EXP, HP, MAX_HP, ATTACK, DEFENSE, SPEED = range(8)
 MOVES = slice(8, 12)
 PP = slice(12, 16)
 EXTRA_PAGES = WIN_PAGES  # the most generated pages one event queues (a gym leader's win)
+#: The fields whose last slot along dim 1 is scratch (the module docstring; the events' is column NE + 2). A
+#: masked-off write lands there, often several at once (every env's, or every unwritten candidate's), and on
+#: CUDA which of those stays is not defined. Nothing reads it, and it is no part of the game's state.
+SCRATCH_FIELDS = ("party", "box", "bag", "events", "boulder_xy", "enemy", "messages")
 
 
 @dataclass
@@ -94,6 +98,17 @@ class BatchedState:
     def tensors(self) -> dict[str, torch.Tensor]:
         """Field name -> tensor."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def difference(self, other: BatchedState) -> str | None:
+        """The name of the first field that differs from ``other``'s (``None`` when none does), scratch slots
+        (:data:`SCRATCH_FIELDS`) left out."""
+        for name, t in self.tensors().items():
+            u = getattr(other, name)
+            if name in SCRATCH_FIELDS:
+                t, u = t[:, :-1], u[:, :-1]
+            if not torch.equal(t, u):
+                return name
+        return None
 
     def nbytes_per_env(self) -> int:
         """Bytes of dynamic state per env (the shared world tables excluded)."""

@@ -60,3 +60,20 @@ def test_a_bad_plan_on_the_command_line_is_a_usage_error(batched_gpu, capsys):
         batched_gpu.main(["--device", "cpu", "--plan", "symbolic:jit:4"])
     assert exit_.value.code == 2
     assert "--plan: bad plan item 'symbolic:jit:4'" in capsys.readouterr().err
+
+
+def test_a_graph_check_failure_says_whether_uncaptured_engines_differ_too(batched_gpu) -> None:
+    from longplay.envs.quest.batched.engine import BatchedQuest
+    from longplay.envs.quest.batched.parity import ParityError
+
+    engine = BatchedQuest(4, size="mini", max_episode_steps=2000)
+    batched_gpu.check_graph(engine, 12)  # agrees with itself uncaptured
+    step = engine.step
+
+    def off_by_one(actions):  # a graph that gets the reward wrong
+        obs, reward, terminated, truncated, info = step(actions)
+        return obs, reward + 1, terminated, truncated, info
+
+    engine.step = off_by_one
+    with pytest.raises(ParityError, match=r"^graph: reward differs at step 0; two uncaptured engines agree$"):
+        batched_gpu.check_graph(engine, 12)
