@@ -77,3 +77,45 @@ def test_a_graph_check_failure_says_whether_uncaptured_engines_differ_too(batche
     engine.step = off_by_one
     with pytest.raises(ParityError, match=r"^graph: reward differs at step 0; two uncaptured engines agree$"):
         batched_gpu.check_graph(engine, 12)
+
+
+@pytest.fixture()
+def parity_device():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import parity_device
+
+        yield parity_device
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_device_parity_runs_every_check_and_reports_an_engine_that_cannot_be_built(parity_device, capsys,
+                                                                                     monkeypatch) -> None:
+    built = []
+    real = parity_device.make_engine
+    monkeypatch.setattr(parity_device, "make_engine", lambda *a: built.append(a[0]) or real(*a))
+    out = parity_device.main(["--device", "cpu", "--kinds", "eager,compiled+graph", "--sizes", "mini",
+                              "--envs", "48", "--steps", "3"])
+    rows = [(r["kind"], r["check"], r["result"]) for r in out["rows"]]
+    checks = ["rules", "oracle", "mid-game", "new games"]
+    assert rows == [("eager", c, "same") for c in checks] + [("compiled+graph", c, "failed") for c in checks]
+    assert all(r["env_steps"] > 0 for r in out["rows"][:4])
+    assert built == ["eager", "compiled+graph"]  # a failed build is not retried for every check
+    assert "capture_graph needs a CUDA device" in out["rows"][-1]["error"]
+    assert "4 checks the same" in capsys.readouterr().out
+
+
+def test_device_parity_names_the_first_difference(parity_device, monkeypatch) -> None:
+    from longplay.envs.quest.batched.engine import BatchedQuest
+
+    def wrong_reward(self, actions):  # a batched engine that counts one milestone too many
+        obs, reward, terminated, truncated, info = step(self, actions)
+        return obs, reward + 1, terminated, truncated, info
+
+    step = BatchedQuest.step
+    monkeypatch.setattr(BatchedQuest, "step", wrong_reward)
+    out = parity_device.main(["--device", "cpu", "--kinds", "eager", "--sizes", "mini", "--envs", "48",
+                              "--steps", "3"])
+    assert {r["result"] for r in out["rows"]} == {"differs"}
+    assert out["rows"][0]["error"].startswith("reward at step 1: envs")
