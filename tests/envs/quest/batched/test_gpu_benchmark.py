@@ -1,7 +1,9 @@
-"""benchmarks/batched_gpu.py, dry-run on CPU: a lent GPU comes with minutes, so the script must work the first time."""
+"""benchmarks/batched_gpu.py and parity_device.py, dry-run on CPU: a lent GPU comes with minutes, so the scripts
+must work the first time."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -11,16 +13,24 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[4] / "benchmarks"
 
 
-@pytest.fixture()
-def batched_gpu():
+def _benchmark(name: str):
+    """Imports ``benchmarks/NAME.py`` with its folder on the path for the test only."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        import batched_gpu
-
-        yield batched_gpu
+        yield importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
-    assert str(BENCHMARKS) not in sys.path  # the script adds its folder only where it is missing
+    assert str(BENCHMARKS) not in sys.path  # a script adds its folder only where it is missing
+
+
+@pytest.fixture()
+def batched_gpu():
+    yield from _benchmark("batched_gpu")
+
+
+@pytest.fixture()
+def parity_device():
+    yield from _benchmark("parity_device")
 
 
 def test_the_plan_runs_in_order_and_writes_its_rows(batched_gpu, tmp_path, capsys):
@@ -77,17 +87,6 @@ def test_a_graph_check_failure_says_whether_uncaptured_engines_differ_too(batche
     engine.step = off_by_one
     with pytest.raises(ParityError, match=r"^graph: reward differs at step 0; two uncaptured engines agree$"):
         batched_gpu.check_graph(engine, 12)
-
-
-@pytest.fixture()
-def parity_device():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import parity_device
-
-        yield parity_device
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def test_device_parity_runs_every_check_and_reports_an_engine_that_cannot_be_built(parity_device, capsys,
