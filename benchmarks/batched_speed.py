@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keep-memory", default="on", choices=("on", "off"),
                         help="BatchedQuest(keep_memory=...): off leaves glibc's malloc as it is (process-wide: "
                              "compare in separate runs)")
-    parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. reduce-overhead on CUDA)")
+    parser.add_argument("--compile-mode", default=None, help="torch.compile mode (e.g. max-autotune-no-cudagraphs)")
     parser.add_argument("--inductor-options", type=json.loads, default=None,
                         help='JSON inductor options over the engine\'s CPU_INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
     parser.add_argument("--ab", type=nonnegative_int, default=0,

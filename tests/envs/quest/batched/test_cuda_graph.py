@@ -188,3 +188,13 @@ def test_a_captured_engine_matches_an_uncaptured_one(mini, compiled) -> None:
     for e in (plain, graphed):
         e.load_states(list(range(0, 64, 8)), states)
     compare_batched(graphed, plain, 40, seed=9)
+
+
+@pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
+def test_compile_modes_asking_for_cuda_graphs_are_refused_on_cuda(mini, mode) -> None:
+    """They gave no graph and a slower step on an H200; the refusal names capture_graph."""
+    engine = _engine(mini)
+    engine.compile(mode=mode)  # on CPU the mode is inductor's business (no graphs there)
+    engine.device = torch.device("cuda")  # the check reads the device only (no GPU here)
+    with pytest.raises(ValueError, match=r"gives this engine no CUDA graph .*compile\(\)\.capture_graph\(\)"):
+        engine.compile(mode=mode)
