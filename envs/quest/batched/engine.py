@@ -367,7 +367,7 @@ class BatchedQuest:
         if self.device.type == "cuda" and kwargs.get("mode") in ("reduce-overhead", "max-autotune"):
             raise ValueError(f"compile(mode={kwargs['mode']!r}) gives this engine no CUDA graph (inductor skips graphs "
                              "over a step that writes its inputs in place, and runs it slower): use "
-                             "compile().capture_graph()")
+                             "compile().capture_graph() (and mode='max-autotune-no-cudagraphs' to autotune)")
         settings = {"assert_indirect_indexing": bounds_checks,
                     **(CPU_INDUCTOR_OPTIONS if self.device.type == "cpu" else {})}
         if kwargs.get("backend", "inductor") == "inductor":
