@@ -198,3 +198,23 @@ def test_compile_modes_asking_for_cuda_graphs_are_refused_on_cuda(mini, mode) ->
     engine.device = torch.device("cuda")  # the check reads the device only (no GPU here)
     with pytest.raises(ValueError, match=r"gives this engine no CUDA graph .*compile\(\)\.capture_graph\(\)"):
         engine.compile(mode=mode)
+
+
+@CUDA
+@pytest.mark.parametrize("captured", [False, True], ids=["eager", "eager+graph"])
+def test_lockstep_parity_with_the_reference_on_cuda(mini, captured) -> None:
+    """The CPU tests' lockstep parity on CUDA (benchmarks/parity_device.py runs more of it, compiled too)."""
+    from longplay.envs.quest.batched.parity import Lockstep, replay_scripts, targeted_states
+
+    engine = BatchedQuest(64, worlds=[mini], device="cuda", max_episode_steps=50)
+    if captured:
+        engine.reset(seed=0)
+        engine.capture_graph()
+    lock = Lockstep(engine, check_obs_every=5, hash_every=5)
+    lock.reset(seed=0)
+    replay_scripts(lock, targeted_states(mini, seed=5))
+    lock.reset(seed=7)
+    lock.load(list(range(64)), scenario_states(mini, 64, seed=3))
+    rng = np.random.default_rng(2)
+    for _ in range(60):
+        lock.step(fuzz_actions(rng, 64, a_bias=0.35))
