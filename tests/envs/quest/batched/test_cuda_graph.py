@@ -21,7 +21,7 @@ from longplay.envs.quest.batched.engine import BatchedQuest
 from longplay.envs.quest.batched.parity import ParityError, compare_batched, fuzz_actions, scenario_states
 from longplay.envs.quest.batched.state import SCRATCH_FIELDS
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CUDA graphs)")
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 @pytest.fixture(scope="module")
