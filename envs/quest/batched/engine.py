@@ -337,6 +337,8 @@ class BatchedQuest:
             raise ValueError(f"expected actions of shape ({self.num_envs},), one per env, got {tuple(actions.shape)}")
         if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
             raise TypeError(f"actions must be integers (button indices), got dtype {actions.dtype}")
+        if actions.dtype in (torch.uint32, torch.uint64):  # as int64 (which clamp takes; uint64 past 2**63 goes
+            actions = actions.to(torch.int64)                # negative, pressing nothing as any other value)
         if actions.dtype == torch.int64:  # the step casts to int32: 2**32 must not wrap round to button 0
             actions = actions.clamp(-1, NUM_BUTTONS)  # every value outside the buttons presses nothing
         if self._graph is not None:

@@ -237,6 +237,18 @@ def test_actions_beyond_int32_press_nothing(mini) -> None:
     assert all(torch.equal(t, none.state.tensors()[name]) for name, t in wide.state.tensors().items())
 
 
+def test_unsigned_actions_beyond_int32_press_nothing(mini) -> None:
+    """Only int64 actions were clamped before the cast to int32: uint64 2**32 (numpy's ``np.uint64``) still
+    wrapped round to button 0 and turned the player."""
+    wide, none = BatchedQuest(3, worlds=[mini]), BatchedQuest(3, worlds=[mini])
+    wide.reset(seed=4), none.reset(seed=4)
+    for _ in range(3):
+        wide.step(np.array([2**32, 2**32 + 4, 2**64 - 1], dtype=np.uint64))
+        wide.step(np.array([2**32 - 1, 2**31, 8], dtype=np.uint32))
+        none.step(torch.full((3,), -1)), none.step(torch.full((3,), -1))
+    assert all(torch.equal(t, none.state.tensors()[name]) for name, t in wide.state.tensors().items())
+
+
 @pytest.mark.parametrize("seed", [-1, 2**62 + 1, 1.5, True, "3"])
 def test_bad_reset_seeds_are_refused(mini, seed) -> None:
     b = BatchedQuest(2, worlds=[mini])
