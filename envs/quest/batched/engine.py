@@ -253,8 +253,10 @@ class BatchedQuest:
         self.size = self.worlds[0].size
         if max_episode_steps == "auto":
             max_episode_steps = DEFAULT_MAX_STEPS.get(self.size, 20_000)
-        if max_episode_steps is not None and int(max_episode_steps) < 1:
-            raise ValueError(f"invalid max_episode_steps {max_episode_steps!r}; must be >= 1 or None")
+        # an int (the reference env refuses floats and bools too), within the int32 step counters
+        if max_episode_steps is not None and not _int_in(max_episode_steps, 1, 2**31 - 1):
+            raise ValueError(f"invalid max_episode_steps {max_episode_steps!r}; must be an int in 1..2**31-1, "
+                             "'auto' or None")
         self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
         self.tables = WorldTables.build(self.worlds, self.device)
         self.content = ContentTables.build(self.device)

@@ -249,6 +249,15 @@ def test_unsigned_actions_beyond_int32_press_nothing(mini) -> None:
     assert all(torch.equal(t, none.state.tensors()[name]) for name, t in wide.state.tensors().items())
 
 
+@pytest.mark.parametrize("steps", [0, 1.5, True, "abc", 2**40])
+def test_bad_max_episode_steps_are_refused_in_one_line(mini, steps) -> None:
+    """1.5 and True were taken as 1 (the reference env refuses them), "abc" failed in ``int()`` and 2**40 in
+    filling the int32 episode limits, neither naming the argument."""
+    with pytest.raises(ValueError, match=f"invalid max_episode_steps {steps!r}"):
+        BatchedQuest(2, worlds=[mini], max_episode_steps=steps)
+    assert BatchedQuest(2, worlds=[mini], max_episode_steps=np.int64(5)).max_episode_steps == 5
+
+
 @pytest.mark.parametrize("seed", [-1, 2**62 + 1, 1.5, True, "3"])
 def test_bad_reset_seeds_are_refused(mini, seed) -> None:
     b = BatchedQuest(2, worlds=[mini])
