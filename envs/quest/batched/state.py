@@ -19,6 +19,7 @@ Creature records (party, box, enemy team) are int32 rows of :data:`MON_WIDTH` co
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,23 +276,41 @@ def _mon_row(m: Mon) -> list[int]:
     return [m.species, m.level, m.exp, m.hp, m.max_hp, m.attack, m.defense, m.speed, *m.moves, *m.pp]
 
 
+def _env_index(i: Any, num_envs: int) -> bool:
+    """Whether ``i`` indexes one of ``num_envs`` envs (an int, numpy's or a 0-d tensor's too, not a bool)."""
+    try:
+        return not isinstance(i, bool) and -num_envs <= operator.index(i) < num_envs
+    except TypeError:
+        return False
+
+
 def load_states(state: BatchedState, tables: WorldTables, world_of: np.ndarray, envs: list[int],
                 states: list[QuestState]) -> None:
     """Writes reference states into env slots ``envs`` (each must belong to that env's world).
 
+    Every entry is checked before any is written, so a bad one leaves every env as it was.
+
     Raises:
-        BoundError: a state exceeds a fixed bound (party, box, team size, queue capacities).
+        BoundError: a state exceeds a fixed bound (party, box, team size, queue capacities), or is of
+            another world than its env's.
+        IndexError: an env is not an int naming one of the envs.
     """
     cap = state.messages.shape[1] - 1  # the last slot is scratch
-    for i, s in zip(envs, states, strict=True):
-        w = int(world_of[i])
-        world = tables.worlds[w]
+    dialogs = []
+    for i, s in zip(envs, states, strict=True):  # every state checked before any is written
+        if not _env_index(i, len(world_of)):
+            raise IndexError(f"load_states: no env {i!r}; envs are ints in 0..{len(world_of) - 1}")
+        world = tables.worlds[int(world_of[i])]
         if len(s.party) > PARTY_SIZE or len(s.box) > BOX_SIZE or len(s.battle.enemy) > tables.team_size \
                 or len(s.battle.messages) > cap:
             raise BoundError(f"state of env {i} exceeds a bound (party {len(s.party)}, box {len(s.box)}, "
                              f"enemy team {len(s.battle.enemy)}, messages {len(s.battle.messages)})")
         if len(s.done) != len(world.entities):
             raise BoundError(f"state of env {i} is from another world")
+        dialogs.append(_split_dialog(s.dialog) if s.dialog else (0, 0, []))
+    for i, s, (first, count, extras) in zip(envs, states, dialogs, strict=True):
+        w = int(world_of[i])
+        world = tables.worlds[w]
         dev = state.key.device
         scalars = dict(key=s.key, tick=s.tick, map=s.map, x=s.x, y=s.y, facing=s.facing, surfing=s.surfing,
                        party_count=len(s.party), box_count=len(s.box), money=s.money, ward_steps=s.ward_steps,
@@ -302,7 +321,6 @@ def load_states(state: BatchedState, tables: WorldTables, world_of: np.ndarray, 
                        player_active=s.battle.player_active, battle_phase=s.battle.phase,
                        battle_cursor=s.battle.cursor, message_count=len(s.battle.messages), message_head=0,
                        outcome=s.battle.outcome, turns=s.battle.turns, finished=s.finished, overflow=False)
-        first, count, extras = _split_dialog(s.dialog) if s.dialog else (0, 0, [])
         scalars.update(dialog_first=first, dialog_texts=count, dialog_extras=len(extras), dialog_head=0)
         for name, value in scalars.items():
             getattr(state, name)[i] = value

@@ -128,6 +128,21 @@ def test_loaded_states_start_a_full_episode(mini) -> None:
         b.stagger_episode_ends(0)
 
 
+@pytest.mark.parametrize("second", [1, 5, 0.5], ids=["other world", "no such env", "not an int"])
+def test_load_states_writes_nothing_when_one_entry_is_bad(mini, second) -> None:
+    """The states were checked one by one as they were written: a bad second entry (a state of another
+    world, an env past the last) raised after the first env had been overwritten, its episode counters
+    not restarted."""
+    b = BatchedQuest(3, world_seeds=[0, 1])
+    b.reset(seed=0)
+    before = b.documents()
+    state = b.state_of(0)
+    state.money = 1234
+    with pytest.raises((IndexError, ValueError), match="another world|no env"):
+        b.load_states([0, second], [state, state])
+    assert b.documents() == before
+
+
 def test_pixels_match_reference_frames_in_the_overworld() -> None:
     world = worldgen.build_world("small", 0)
     n = 24
