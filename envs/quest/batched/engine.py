@@ -72,6 +72,8 @@ from longplay.envs.quest.state import QuestState, World
 OBS_MODES = ("symbolic", "pixels")
 DEFAULT_MAX_STEPS = {"mini": 20_000, "small": 200_000, "standard": 1_000_000}
 VECTOR_SIZE = 32
+#: the largest ``reset`` seed (an episode's seed ``seed + i + k * num_envs`` then stays within int64)
+MAX_SEED = 2**62
 NUM_BUTTONS = 8
 # Inductor settings for the step on CPU (measured on a 2-core AVX2 CPU, docs/batched.md "Speed"): scalar C++
 # loops (inductor's vector code emulates boolean masks and table gathers lane by lane: 0.76x eager, against
@@ -311,7 +313,7 @@ class BatchedQuest:
         """
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        if not _int_in(seed, 0, 2**62):
+        if not _int_in(seed, 0, MAX_SEED):
             raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
         self.base_seed.fill_(int(seed))
         self.episode.zero_()

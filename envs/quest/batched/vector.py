@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from longplay.envs.quest.batched.engine import BatchedQuest
+from longplay.envs.quest.batched.engine import MAX_SEED, BatchedQuest, _int_in
 from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, VIEW_H, VIEW_W
 
 DEFAULT_WORLD_POOL = 16
@@ -96,6 +96,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         (what the engine plays) or all ``None``."""
         if isinstance(seed, (list, tuple, np.ndarray)):
             seed = _base_seed(list(seed), self.num_envs)
+        if seed is not None and not _int_in(seed, 0, MAX_SEED):  # before the generator is reseeded
+            raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(int(seed))
         base = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
@@ -155,7 +157,8 @@ def _base_seed(seeds: list[Any], num_envs: int) -> int | None:
         raise ValueError(f"expected {num_envs} seeds, one per env, got {len(seeds)}")
     if all(s is None for s in seeds):
         return None
-    if any(s is None for s in seeds) or [int(s) for s in seeds] != list(range(int(seeds[0]), int(seeds[0]) + num_envs)):
+    if not all(_int_in(s, 0, MAX_SEED) for s in seeds) \
+            or [int(s) for s in seeds] != list(range(int(seeds[0]), int(seeds[0]) + num_envs)):
         raise ValueError(f"the batched engine plays seed + i in env i: pass one int or the seeds [s, s + 1, ..., "
                          f"s + {num_envs - 1}], got {seeds[:4]}{' ...' if num_envs > 4 else ''}")
     return int(seeds[0])

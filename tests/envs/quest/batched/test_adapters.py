@@ -170,6 +170,19 @@ def test_reset_seed_lists_must_be_what_the_engine_plays() -> None:
     env.reset(seed=[None, None, None])
 
 
+@pytest.mark.parametrize("seed", [1.5, True, "3", 2**62 + 1, [1.5, 2.5, 3.5]])
+def test_bad_reset_seeds_are_refused_before_anything_changes(seed) -> None:
+    """``int(seed)`` came first: ``reset(seed=1.5)``, ``True`` and ``"3"`` silently played seeds 1, 1 and 3
+    (the reference env and the engine refuse them), and ``2**62 + 1`` reseeded the vector env's generator
+    before the engine refused it."""
+    env = BatchedVectorEnv(3)
+    env.reset(seed=4)
+    before = env.engine.documents(), env.np_random_seed, env.np_random.bit_generator.state
+    with pytest.raises(ValueError, match="invalid seed|seed \\+ i"):
+        env.reset(seed=seed)
+    assert (env.engine.documents(), env.np_random_seed, env.np_random.bit_generator.state) == before
+
+
 def test_sb3_render_mode_rgb_array_renders_every_env() -> None:
     """``BatchedVecEnv`` had no ``render_mode`` (``get_attr`` answered ``None``), so ``render()`` returned
     nothing and SB3's ``VecVideoRecorder`` refused it."""
