@@ -183,6 +183,21 @@ def test_bad_reset_seeds_are_refused_before_anything_changes(seed) -> None:
     assert (env.engine.documents(), env.np_random_seed, env.np_random.bit_generator.state) == before
 
 
+@pytest.mark.parametrize("seed", [1.5, -1, True])
+def test_sb3_seed_refuses_what_reset_would(seed) -> None:
+    """``seed(1.5)`` set the base seed 1 and answered ``[1.5, 2.5, ...]``; ``seed(-1)`` was taken and failed
+    at the next ``reset()``, in SB3's ``learn`` far from the call."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(2, seed=3)
+    with pytest.raises(ValueError, match="invalid seed"):
+        env.seed(seed)
+    env.reset()
+    assert env.engine.base_seed[0] == 3
+    assert env.seed(np.int64(7)) == [7, 8]
+
+
 def test_sb3_render_mode_rgb_array_renders_every_env() -> None:
     """``BatchedVecEnv`` had no ``render_mode`` (``get_attr`` answered ``None``), so ``render()`` returned
     nothing and SB3's ``VecVideoRecorder`` refused it."""
