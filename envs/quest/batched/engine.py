@@ -706,8 +706,8 @@ class BatchedQuest:
         reset together are not all truncated together (and stay out of lockstep); later episodes run to
         ``max_episode_steps``, and ``episode_length`` counts the steps really played. ``generator``: a seeded
         CPU generator (default: torch's global generator on the engine's device)."""
-        if limit < 1:
-            raise ValueError(f"stagger_episode_ends needs a limit >= 1, got {limit}")
+        if not _int_in(limit, 1, 2**31 - 1):  # within the int32 episode limits
+            raise ValueError(f"stagger_episode_ends needs a limit >= 1 (an int up to 2**31-1), got {limit!r}")
         shape, dtype = (self.num_envs,), self.episode_length.dtype
         if generator is None:
             skipped = torch.randint(0, limit, shape, device=self.device, dtype=dtype)

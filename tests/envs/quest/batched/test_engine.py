@@ -128,6 +128,17 @@ def test_loaded_states_start_a_full_episode(mini) -> None:
         b.stagger_episode_ends(0)
 
 
+@pytest.mark.parametrize("limit", [1.5, "9", 2**40])
+def test_stagger_episode_ends_refuses_a_bad_limit_in_one_line(mini, limit) -> None:
+    """1.5 failed in ``torch.randint`` (a five-line TypeError), "9" in a comparison with 0, and 2**40 as
+    "to - 1 is out of bounds for int"; none named the argument."""
+    b = BatchedQuest(2, worlds=[mini], max_episode_steps=50)
+    b.reset(seed=0)
+    with pytest.raises(ValueError, match=f"stagger_episode_ends needs a limit >= 1.*got {limit!r}"):
+        b.stagger_episode_ends(limit)
+    assert b.episode_limit.tolist() == [50, 50]
+
+
 @pytest.mark.parametrize("second", [1, 5, 0.5], ids=["other world", "no such env", "not an int"])
 def test_load_states_writes_nothing_when_one_entry_is_bad(mini, second) -> None:
     """The states were checked one by one as they were written: a bad second entry (a state of another
