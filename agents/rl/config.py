@@ -98,7 +98,8 @@ class TrainConfig:
     num_envs: int = 8
     """Envs stepped in parallel."""
     total_steps: int = 1_000_000
-    """Env steps to train for, all envs together."""
+    """Env steps to train for, all envs together, in whole updates of ``n_steps * num_envs`` steps:
+    ``ppo-device`` rounds down (at least one update), SB3's ``ppo`` up."""
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
     seed: int = 0
