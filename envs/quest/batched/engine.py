@@ -155,6 +155,9 @@ def _resolve_worlds(size: str, world_seed: int | None, world_seeds: Sequence[int
     if world not in WORLDS:
         raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
     if world == "canonical":
+        if world_seeds is not None:
+            raise ValueError("world='canonical' is one fixed world; world_seeds (a pool of procedural worlds) "
+                             "cannot go with it")
         return (worldgen.canonical_world(),)
     if size not in worldgen.SIZES:
         raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
@@ -413,7 +416,9 @@ class BatchedQuest:
         it (``parity.compare_batched``). The tensors a step returns (observation, reward, terminated,
         truncated and ``info``'s) are the graph's own buffers, overwritten by the next step: clone what you
         keep past it. Capturing leaves every env as it was, as :meth:`warm_up` does. Needs :meth:`reset`
-        (or :meth:`load_states` into every env) first.
+        (or :meth:`load_states` into every env) first. The settings a step reads as plain values
+        (``max_episode_steps``, ``final_obs``, ``noop``) are fixed into the graph: capture again after changing
+        one.
         """
         if self.device.type != "cuda":
             raise ValueError(f"capture_graph needs a CUDA device (this engine is on {self.device.type}); "
@@ -773,9 +778,11 @@ class BatchedQuest:
         return self.worlds[int(self.world_of[i])]
 
     def load_states(self, envs: list[int], states: list[QuestState]) -> None:
-        """Puts reference states into env slots (each in that env's world); episode counters restart (the
-        episode runs up to ``max_episode_steps`` again, whatever :meth:`stagger_episode_ends` had set). Before
-        :meth:`reset`, the engine steps once every env has a state (their auto-resets then play base seed 0)."""
+        """Puts reference states into env slots (each in that env's world); the episode's return, length and
+        truncation restart (it runs up to ``max_episode_steps`` again, whatever :meth:`stagger_episode_ends` had
+        set). The count of the env's episodes goes on, so its next auto-reset plays the seed that count gives
+        (``seed + i + k * num_envs``; the module docstring). Before :meth:`reset`, the engine steps once every
+        env has a state (their auto-resets then play base seed 0)."""
         if len(envs) != len(states):
             raise ValueError(f"load_states needs one state per env: {len(envs)} envs, {len(states)} states")
         load_states(self.state, self.tables, self.world_of, envs, states)

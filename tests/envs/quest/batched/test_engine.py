@@ -205,6 +205,8 @@ def test_bad_arguments(mini) -> None:
         BatchedQuest(0, worlds=[mini])
     with pytest.raises(ValueError, match="size"):
         BatchedQuest(2, size="huge")
+    with pytest.raises(ValueError, match="world='canonical' is one fixed world; world_seeds"):
+        BatchedQuest(2, world="canonical", world_seeds=[1, 2])  # the pool was silently ignored
 
 
 def test_bad_arguments_fail_as_in_the_reference_env(mini) -> None:
