@@ -70,8 +70,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                              "grayscale and downsample are not supported (apply them on the device)")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: rgb_array")
-        if world_pool < 1:
-            raise ValueError(f"world_pool must be >= 1, got {world_pool}")
+        if not _int_in(num_envs, 1):  # before range() below
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        if not _int_in(world_pool, 1):
+            raise ValueError(f"world_pool must be an int >= 1, got {world_pool!r}")
         if world_seed is None and world_seeds is None and world == "procedural":
             world_seeds = list(range(min(num_envs, world_pool)))
         self.engine = BatchedQuest(num_envs, size=size, world_seed=world_seed, device=device, obs_mode=obs_mode,
@@ -94,6 +96,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         """Resets every env; env ``i`` plays the reference episode of seed ``seed + i`` (``seed`` drawn from
         the vector env's generator when ``None``). A list of seeds, one per env, must be ``[s, s + 1, ...]``
         (what the engine plays) or all ``None``."""
+        self._check_open()
         if isinstance(seed, (list, tuple, np.ndarray)):
             seed = _base_seed(list(seed), self.num_envs)
         if seed is not None and not _int_in(seed, 0, MAX_SEED):  # before the generator is reseeded
@@ -107,6 +110,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """One press per env; ``SAME_STEP`` autoreset (see the module docstring)."""
+        self._check_open()
         if self._needs_reset:
             raise gym.error.ResetNeeded("call reset() before step()")
         acts = check_actions(actions, self.num_envs, self.single_action_space.n)
@@ -129,10 +133,16 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         """``rgb_array``: the exact reference frame of every env."""
         if self.render_mode != "rgb_array":
             return None
+        self._check_open()
         return tuple(self.engine.frame(i) for i in range(self.num_envs))
 
     def close_extras(self, **kwargs: Any) -> None:
         self.engine = None  # type: ignore[assignment]
+
+    def _check_open(self) -> None:
+        if self.engine is None:
+            raise gym.error.ClosedEnvironmentError("this BatchedVectorEnv is closed (its engine was freed by "
+                                                   "close()): make a new one")
 
 
 def check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:

@@ -264,3 +264,20 @@ def test_sb3_get_attr_and_set_attr_per_env() -> None:
         env.set_attr("episode_limit", 10)
     with pytest.raises(ValueError, match="fixed at construction"):
         env.set_attr("render_mode", "rgb_array")
+
+
+def test_a_closed_vector_env_says_so() -> None:
+    env = BatchedVectorEnv(2, size="mini")
+    env.reset(seed=0)
+    env.close()
+    for call in (lambda: env.step(np.zeros(2, np.int64)), lambda: env.reset(seed=0)):
+        with pytest.raises(gym.error.ClosedEnvironmentError, match="closed"):
+            call()
+
+
+@pytest.mark.parametrize("kwargs,name", [({"num_envs": 2.5}, "num_envs"), ({"num_envs": 2, "world_pool": 1.5},
+                                                                          "world_pool"),
+                                         ({"num_envs": 2, "world_pool": 0}, "world_pool")])
+def test_bad_sizes_are_refused_in_one_line(kwargs, name) -> None:
+    with pytest.raises(ValueError, match=rf"^{name} must be an int >= 1, got "):
+        BatchedVectorEnv(size="mini", world_seed=None, **kwargs)
