@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict:
         summary[o] = {"best": rate, "mode": mode, "batch": batch, "battle_pass": battle_pass,
                       "reference": ref[o]["env"], "ratio": ratio}
         print(f"best {o} ({workloads[0]} workload): {rate:,.0f} steps/s ({mode}, batch {batch:,}, battle_pass="
-              f"{_pass_name(battle_pass)}) = {ratio:,.0f}x the reference env's {ref[o]['env']:,.0f}/s")
+              f"{_pass_name(battle_pass)}) = {ratio:,.1f}x the reference env's {ref[o]['env']:,.0f}/s")
     print(f"state per env: {per_env:,} bytes")
     if args.profile:
         print(f"\nprofile of an eager symbolic step, batch {args.profile:,}:")
