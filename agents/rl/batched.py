@@ -29,8 +29,8 @@ ENGINE_OPTIONS = ("size", "world_seed", "world", "palette")
 
 
 def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """``size``, ``world_seed`` (and ``palette`` when given) of a quest env id: its registered defaults
-    updated by ``env_kwargs``.
+    """``size``, ``world_seed``, ``world`` (and ``palette`` when given) of a quest env id: its registered
+    defaults updated by ``env_kwargs``.
 
     Raises ``ValueError`` (one line) for an env the engine cannot run, and for an env option it does not take:
     the run would train without it and evaluate with it (``noop=true``: 9 actions against the policy's 8).
@@ -46,10 +46,8 @@ def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
         raise ValueError(f"the batched engine does not take the env option {other[0]!r} (it takes "
                          f"{', '.join(ENGINE_OPTIONS)}); train with --learner ppo --vec-env subproc for it")
     kwargs = {**entry[1], **config.env_kwargs}
-    if kwargs.get("world") == "canonical":
-        raise ValueError("the batched engine does not run the canonical world yet; "
-                         "use a procedural quest env")
-    engine = {"size": kwargs.get("size", "mini"), "world_seed": kwargs.get("world_seed", 0)}
+    engine = {"size": kwargs.get("size", "mini"), "world_seed": kwargs.get("world_seed", 0),
+              "world": kwargs.get("world", "procedural")}
     if "palette" in config.env_kwargs:
         engine["palette"] = config.env_kwargs["palette"]
     return engine

@@ -259,6 +259,25 @@ def test_ppo_device_on_quest_mini_with_buttons_and_milestone_rates(tmp_path: Pat
     assert agent.buttons == (0, 1, 2, 3, 4, 5) and agent.policy.net.policy_head.out_features == 6
 
 
+def test_ppo_device_trains_on_the_canonical_world(tmp_path: Path) -> None:
+    """QuestCanon-v0 was refused ("the batched engine does not run the canonical world yet") after the engine
+    had learnt it: the batched envs play the canonical world, as the evaluation's reference env does."""
+    import gymnasium as gym
+
+    from longplay.agents.rl.batched import make_engine
+    from longplay.agents.rl.ppo_device import train
+
+    config = tiny(tmp_path, env_id="longplay/QuestCanon-v0", learner="ppo-device", vec_env="batched", num_envs=4,
+                  n_steps=8, total_steps=64, max_episode_steps=16, eval_every=0, eval_steps=8)
+    engine = make_engine(config, "cpu")
+    reference = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
+    first, _ = reference.reset(seed=5)
+    batched = engine.reset(seed=5)
+    assert all(np.array_equal(batched[key][0].numpy(), first[key]) for key in first)
+    result = train(config)
+    assert read_evals(result.run_dir)[-1]["steps"] == 8
+
+
 def _vectors(**columns: list[float]) -> torch.Tensor:
     """Quest symbolic vectors, one row per env, with the named ``VECTOR_FIELDS`` columns set and the rest 0."""
     from longplay.envs.quest.game import VECTOR_FIELDS
