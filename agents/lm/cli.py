@@ -377,6 +377,8 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
     if not _arg(args, "lm_resume"):
         config = config_from_args(args)
         kwargs = parse_kwargs(_arg(args, "set") or [])
+        if _arg(args, "rom"):  # longplay run --rom PATH (Game Boy envs), as for the other agents
+            kwargs["rom"] = args.rom
         kwargs.setdefault("obs_mode", _arg(args, "obs_mode") or "symbolic")
         return _Plan(config, resolve_env_id(_arg(args, "env") or _arg(args, "lm_default_env") or DEFAULT_ENV),
                      kwargs)
@@ -397,7 +399,7 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         ("--scaffold-file", "lm_scaffold_file"),
         ("--observe", "lm_observe"),
     )
-    note_ignored_with_resume(args, (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"),
+    note_ignored_with_resume(args, (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"), ("--rom", "rom"),
                                     ("--fingerprint-every", "fingerprint_every")))
     _apply_overrides(config, args)
     validate_config(config)

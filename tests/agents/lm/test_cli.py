@@ -194,3 +194,17 @@ def test_an_lm_run_records_a_fingerprint_per_step_by_default(flag: list[str], ex
         assert replay.fingerprint_every == expected
         steps = replay.num_steps()
         assert steps >= 8 and len(replay.fingerprints()) == steps // expected
+
+
+def test_rom_flag_reaches_the_game_boy_env(tmp_path: Path, capsys) -> None:
+    # `longplay run --agent lm --rom PATH` used to drop --rom (only --set reached the env), so a Pokemon run
+    # failed with "no ROM for Pokemon Red (US): pass rom=PATH (--rom PATH)" although --rom was given.
+    from longplay.agents.cli import main as longplay_main
+
+    fake = tmp_path / "pokered.gb"
+    fake.write_bytes(bytes(512))  # not a ROM: the env must read this file and say so
+    code = longplay_main(["run", "--agent", "lm", "--env", "PokemonRed-v0", "--rom", str(fake), "--max-turns", "1",
+                          "--no-record", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{fake} is not a Game Boy ROM" in err and "ea9bcae617fdf159b045185467ae58b2e4a48b9a" in err
