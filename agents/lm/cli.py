@@ -245,6 +245,13 @@ def config_from_args(args: argparse.Namespace) -> LMConfig:
         price=_arg(args, "lm_price"),
         prompt_caching=not _arg(args, "lm_no_prompt_cache"),
     )
+    if pc.price is not None:
+        from longplay.agents.lm.accounting import PriceTable
+
+        table = PriceTable.load()
+        if table.lookup(pc.price) is None:  # a typo would bill the model at $0, silently
+            raise _user_error(f"unknown --price {pc.price!r}: no such entry in the price table ({table.source}); "
+                              f"entries: {', '.join(sorted(table.prices))}")
     if _arg(args, "lm_max_output_tokens") is not None:
         pc.max_output_tokens = args.lm_max_output_tokens
     if _arg(args, "lm_timeout") is not None:
@@ -309,13 +316,13 @@ def validate_config(config: LMConfig) -> None:
         if value is not None and value < 1:
             raise _user_error(f"invalid {name} {value}; must be >= 1")
     for name, value in (("--max-dollars", b.max_dollars), ("--max-seconds", b.max_seconds)):
-        if value is not None and value <= 0:
+        if value is not None and not value > 0:  # NaN included: it would never be reached
             raise _user_error(f"invalid {name} {value}; must be > 0")
     if not config.observation.text and not config.observation.screenshot:
         raise _user_error("the model must see something: --observe text, screenshot or both")
     if config.observation.image_scale < 1:
         raise _user_error(f"invalid --image-scale {config.observation.image_scale}; must be >= 1")
-    if config.provider.max_output_tokens < 1 or config.provider.request_timeout_s <= 0:
+    if config.provider.max_output_tokens < 1 or not config.provider.request_timeout_s > 0:
         raise _user_error("--max-output-tokens and --timeout must be positive")
     if config.retry.max_retries < 0 or config.retry.max_consecutive_failures < 1:
         raise _user_error("--max-retries must be >= 0 and --max-failures >= 1")

@@ -181,7 +181,8 @@ def _limits(table: Any, where: str) -> Limits:
 
 
 def _number(value: Any, where: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or value != value  # NaN (TOML nan)
+            or (positive and value <= 0)):
         raise GridError(f"{where}: expected a {'positive ' if positive else ''}number, got {value!r}")
     return float(value)
 

@@ -137,6 +137,13 @@ def test_scaffold_file_alone_is_the_whole_scaffold(tmp_path: Path, argv: list[st
             "no price for 'm'",
         ),
         (["--scaffold-file", "/nonexistent.toml"], "cannot read /nonexistent.toml"),
+        # NaN passed the "> 0" checks and made a budget that is never reached; an unknown --price entry
+        # billed the model at $0 (gpt-4.1-mini has a price of its own).
+        (["--max-dollars", "nan"], "invalid --max-dollars nan"),
+        (["--max-seconds", "nan"], "invalid --max-seconds nan"),
+        (["--timeout", "nan"], "--timeout must be positive"),
+        (["--provider", "openai", "--model", "gpt-4.1-mini", "--price", "gpt-4.1-mini-typo"],
+         "unknown --price 'gpt-4.1-mini-typo'"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], fragment: str, tmp_path: Path, monkeypatch, capsys) -> None:

@@ -71,6 +71,8 @@ def test_several_envs_put_the_env_in_labels() -> None:
     ({"run": [{"env": "QuestMini-v0", "agent": "random", "max_turns": 3}]}, "applies to LM agents only"),
     ({"run": [lm_block(provider="anthropic")]}, "give the provider in the model"),
     ({"limits": {"max_dollars": -1}, "run": [lm_block()]}, "positive number"),
+    ({"limits": {"max_dollars": float("nan")}, "run": [lm_block()]}, "positive number"),  # TOML's nan
+    ({"run": [lm_block(max_dollars=float("nan"))]}, "positive number"),
     ({"limits": {"concurrency": {"anthropic": 0}}, "run": [lm_block()]}, "concurrency.anthropic"),
     ({"train": [{"env": "QuestMini-v0", "seed": 0, "run_name": "x"}]}, "unknown key 'run_name'"),
     ({}, "no cells"),
@@ -86,6 +88,8 @@ def test_bad_grids_fail_in_one_line(data: dict, message: str) -> None:
     (lm_block(env="NoSuchEnv-v0"), "unknown env"),
     ({"env": "QuestMini-v0", "agent": "nosuch"}, "unknown agent 'nosuch'"),
     (lm_block(observe="smell"), "invalid choice"),
+    (lm_block(models=[{"provider": "openai", "model": "gpt-4.1-mini", "price": "gpt-4.1-mini-typo"}]),
+     "unknown --price 'gpt-4.1-mini-typo'"),
 ])
 def test_validation_uses_the_real_commands(block: dict, message: str) -> None:
     grid = parse_grid({"run": [block]})
