@@ -269,6 +269,11 @@ def _run_cells(block: dict[str, Any], where: str, base_dir: Path) -> list[Cell]:
     kwargs_list = _axis(block, "env_kwargs", "env_kwargs", where, default={})
     agents = _axis(block, "agent", "agents", where, default="lm")
     seeds = _axis(block, "seed", "seeds", where, default=0)
+    if "lm" not in agents:  # these axes make LM cells only: without one, they would be dropped silently
+        lm_axes = [k for k in ("model", "models", "scaffold", "scaffolds") if k in block]
+        if lm_axes:
+            raise GridError(f"{where}: {lm_axes[0]!r} applies to LM agents only (agent {agents[0]!r}; "
+                            "the LM agent is 'lm', the default)")
     cells = []
     for agent in agents:
         if not isinstance(agent, str):

@@ -69,6 +69,9 @@ def test_several_envs_put_the_env_in_labels() -> None:
     ({"run": [{"models": ["offline"]}]}, "'env' is required"),
     ({"run": [lm_block(seeds=[0, "1"])]}, "expected an integer"),
     ({"run": [{"env": "QuestMini-v0", "agent": "random", "max_turns": 3}]}, "applies to LM agents only"),
+    # models and scaffolds without the lm agent made no cell of them: dropped without a word
+    ({"run": [lm_block(agents=["random"])]}, "'models' applies to LM agents only"),
+    ({"run": [{"env": "QuestMini-v0", "agent": "oracle", "scaffold": "full"}]}, "'scaffold' applies to LM agents"),
     ({"run": [lm_block(provider="anthropic")]}, "give the provider in the model"),
     ({"limits": {"max_dollars": -1}, "run": [lm_block()]}, "positive number"),
     ({"limits": {"max_dollars": float("nan")}, "run": [lm_block()]}, "positive number"),  # TOML's nan
