@@ -440,18 +440,14 @@ class LMRun:
             for c, r in zip(calls, results, strict=True)
         ]
         log["extra"].update(new_milestones=new_milestones, steps=self.driver.steps - step_at_start)
-        if empty:
-            log["error"] = "empty reply"
+        failure = ("empty reply" if empty else "no tool called" if not calls
+                   else "only malformed tool calls" if malformed == len(calls[:limit]) else None)
+        if failure is not None:  # the turn row says why the turn counts as failed
+            log["error"] = failure
         self._note_map()  # a map entered this turn is named in the memory snapshot, not as "map <id>"
         self.scaffold.after_turn(exchange)
         self._log_memory()
-        if empty:
-            return "empty reply", new_milestones
-        if not calls:
-            return "no tool called", new_milestones
-        if malformed == len(calls[:limit]):
-            return "only malformed tool calls", new_milestones
-        return None, new_milestones
+        return failure, new_milestones
 
     def _harness(self, start: float, model_before: float) -> float:
         total = time.perf_counter() - start

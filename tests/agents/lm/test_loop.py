@@ -122,6 +122,10 @@ def test_malformed_and_empty_replies_are_answered_not_fatal(tiny_env) -> None:
     assert "must be one of" in texts[5][0].content
     assert run.counters.failed_turns == 6 and run.counters.consecutive_failures == 0 and run.driver.steps == 1
     assert log.turns[3]["error"] == "empty reply"
+    # every failed turn's row says why (it used to for empty replies only, so a replay and the viewer's error
+    # marks showed 1 failed turn where the run counted 6)
+    assert [t["error"] for t in log.turns] == ["only malformed tool calls"] * 3 + [
+        "empty reply", "no tool called", "only malformed tool calls", None]
 
 
 def test_consecutive_failures_checkpoint_and_stop(tiny_env) -> None:
