@@ -551,6 +551,8 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
             raise _user_error(str(exc)) from None
     except BaseException:
         env.close()
+        if plan.resume is None and replay_path is not None:  # refused before its first turn: nothing to keep
+            replay_path.unlink(missing_ok=True)
         raise
     verb = "resuming" if plan.resume is not None else "running"
     print(

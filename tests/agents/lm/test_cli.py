@@ -215,3 +215,14 @@ def test_rom_flag_reaches_the_game_boy_env(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"{fake} is not a Game Boy ROM" in err and "ea9bcae617fdf159b045185467ae58b2e4a48b9a" in err
+
+
+def test_a_scaffold_the_game_cannot_have_leaves_no_replay(tmp_path: Path, capsys) -> None:
+    # map_memory needs a map adapter, which Game Boy games lack: the run is refused in one line, and used to
+    # leave an empty replay (no episode; `longplay verify` fails on it) in the runs folder.
+    pytest.importorskip("pyboy")
+    code = main(["--env", "TestCart-v0", "--scaffold", "full", "--max-turns", "1", "--runs-dir", str(tmp_path),
+                 "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "needs a game with a map adapter" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
