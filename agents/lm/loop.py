@@ -189,6 +189,9 @@ class LMRun:
         self._session_start = time.perf_counter()
         self._seconds_before = 0.0
         self._mid_turn = False
+        # A provider with state of its own (the offline model) changes it while it answers: a Ctrl-C during its
+        # call would checkpoint a state one answer ahead of the turn boundary, so that call is mid-turn.
+        self._stateful_provider = bool(provider.state_dict())
         self._started = False
         self._fixed: int | None = None
         self.scaffold.bind(self)
@@ -362,8 +365,10 @@ class LMRun:
             current = self._current(observation, self.scaffold.sections())
         context = self.estimate(current)
         step_at_start = self.driver.steps
+        self._mid_turn = self._stateful_provider
         response, error = self._call(self._request(current), kind="act", context=context, defer_log=True)
         if error is not None and error.kind in ("auth", "config"):
+            self._mid_turn = False
             # The endpoint refused the run (a bad key, 401/403): no turn was played, so none is counted or
             # recorded, and a resume after fixing the key plays this turn as its first.
             self._log_memory()  # a critic review or summary written before the call is recorded now

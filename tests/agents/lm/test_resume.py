@@ -165,10 +165,38 @@ def test_interrupt_while_waiting_for_the_model_is_checkpointed(tmp_path: Path) -
                 raise KeyboardInterrupt
             return super().complete(request)
 
+        def state_dict(self):  # type: ignore[no-untyped-def]
+            return {}  # a remote endpoint: no state of its own (the offline model's call is mid-turn, below)
+
     args = build_parser().parse_args([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "30"])
     assert run_lm(args, provider=Interrupting(at=5)) == 130
     checkpoint = load_checkpoint(find_checkpoint(str(the_replay(tmp_path))))
     assert checkpoint["reason"] == "stop" and checkpoint["run"]["counters"]["turns"] == 4
+
+
+def test_interrupt_as_the_offline_model_answers_resumes_to_the_same_replay(tmp_path: Path) -> None:
+    """Ctrl-C landing in the offline model's call (it has moved its own state: its RNG, its call count) was
+    taken for a wait on a remote model and checkpointed as a turn boundary, with the model one answer ahead:
+    the resumed run then pressed other buttons than an uninterrupted one (a sweep's Ctrl-C showed it)."""
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    class InterruptedAsItAnswers(CrashingProvider):
+        def complete(self, request):  # type: ignore[no-untyped-def]
+            response = super(CrashingProvider, self).complete(request)
+            self.count += 1
+            if self.count == self.at:
+                raise KeyboardInterrupt
+            return response
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    args = build_parser().parse_args([*ARGS, "--runs-dir", str(one), "--max-turns", "50"])
+    assert run_lm(args, provider=InterruptedAsItAnswers(at=15)) == 130
+    replay = the_replay(one)
+    checkpoint = load_checkpoint(find_checkpoint(str(replay)))
+    assert checkpoint["reason"] != "stop"
+    assert main(["--resume", str(replay), "--quiet"]) == 0
+    assert main([*ARGS, "--runs-dir", str(two), "--max-turns", "50"]) == 0
+    assert_same_replay(replay, the_replay(two), checkpoint["run"]["counters"]["logged_turns"])
 
 
 def test_interrupt_during_a_turn_keeps_the_checkpoint_of_the_last_turn_boundary(
