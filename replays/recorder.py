@@ -122,6 +122,11 @@ def run_path(runs_dir: str | os.PathLike[str], env_id: str, agent: str, model: s
     return path
 
 
+def catalog_json(game: Game) -> list[dict[str, Any]]:
+    """The header's ``catalog``: the game's milestone catalog as JSON-able rows, in catalog order."""
+    return [{"id": m.id, "name": m.name, "tier": m.tier, "weight": m.weight} for m in game.milestones()]
+
+
 def _check_env(env: gym.Env) -> tuple[Game, list[gym.Env]]:
     """The env's game and wrapper chain; raises ``ValueError`` for an env the recorder cannot record."""
     game = getattr(env.unwrapped, "game", None)
@@ -310,8 +315,7 @@ class Recorder(gym.Wrapper):
             "identity": identity,
             "world_seed": identity.get("world_seed"),
             "rom_sha1": identity.get("rom_sha1"),
-            "catalog": [{"id": m.id, "name": m.name, "tier": m.tier, "weight": m.weight}
-                        for m in game.milestones()],
+            "catalog": catalog_json(game),
             "action_space_n": int(env.action_space.n),
             "reward_source": reward_source,
             "agent": agent,
@@ -494,10 +498,12 @@ class Recorder(gym.Wrapper):
                                   "VALUES (?, ?, ?, ?, ?, ?)", (self.episode, seed, options_json, start_hash,
                                                                 to_json(self.game.identity()), now)))
         if self.episode == 0:
-            # The world may come from the reset seed: the header names the first episode's.
+            # The world may come from the reset seed: the header names the first episode's, and its milestone
+            # catalog (the one written when the recorder was made is the world the env was built with).
             identity = dict(self.game.identity())
             rows = {"start_state_hash": start_hash.hex(), "seed": seed, "identity": identity,
-                    "world_seed": identity.get("world_seed"), "rom_sha1": identity.get("rom_sha1")}
+                    "world_seed": identity.get("world_seed"), "rom_sha1": identity.get("rom_sha1"),
+                    "catalog": catalog_json(self.game)}
             self._episode_sql += [("INSERT OR REPLACE INTO header VALUES (?, ?)", (k, to_json(v)))
                                   for k, v in rows.items()]
         self._checkpoint(0, True, True)

@@ -117,3 +117,19 @@ def test_quest_replay_of_other_rules_fails_with_that_reason(
     report = verify(path)
     assert not report.ok
     assert f"rules recorded {quest_game.RULES_VERSION - 1}, rebuilt {quest_game.RULES_VERSION}" in report.summary()
+
+
+def test_header_catalog_is_the_world_the_first_episode_played(tmp_path: Path) -> None:
+    """Quest-v0 draws its world from the reset seed: the header's catalog (what compare and the viewer name and
+    count milestones by) is that world's, not the one the env was built with before its first reset (a run with
+    seed 1 was compared against seed 0's route names, its own milestones missing from the table)."""
+    import longplay.envs  # noqa: F401
+
+    env = gym.make("longplay/Quest-v0", obs_mode="symbolic")
+    built_with = [m.id for m in env.unwrapped.game.milestones()]
+    with Recorder(env, tmp_path / "q.lpr", agent="random") as rec:
+        rec.reset(seed=1)
+        played = [m.id for m in rec.unwrapped.game.milestones()]
+    assert played != built_with  # seed 1's world names other routes and towns than the one built first
+    with ReplayReader(tmp_path / "q.lpr") as replay:
+        assert [m["id"] for m in replay.header["catalog"]] == played
