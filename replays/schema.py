@@ -206,6 +206,8 @@ def open_replay(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise ReplayNotFoundError(f"no such file: {path}")
     if path.is_dir():
         raise NotAReplayError(f"not a replay: {path} is a folder")
+    if not path.is_file():  # a pipe or a device: opening it to read the magic bytes could wait forever
+        raise NotAReplayError(f"not a replay: {path} is not a regular file")
     try:
         with open(path, "rb") as f:
             magic = f.read(16)

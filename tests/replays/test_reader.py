@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,32 @@ def test_not_a_replay(tmp_path: Path) -> None:
         ReplayReader(other)
     with pytest.raises(NotAReplayError, match="folder"):
         ReplayReader(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """A pipe called ``*.lpr`` in a folder (``longplay compare runs/``, ``longplay verify``) was opened to read its
+    magic bytes and blocked until something wrote to it: the command hung."""
+    fifo = tmp_path / "pipe.lpr"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            ReplayReader(fifo)
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # release the blocked open: a writer that closes at once gives it end-of-file
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+        pytest.fail("reading a named pipe as a replay waited for a writer")
+    assert isinstance(outcome[0], NotAReplayError), outcome
+    assert "not a regular file" in _one_line(outcome[0])
 
 
 def test_newer_format(record: Any) -> None:
