@@ -96,6 +96,18 @@ def note_ignored_with_resume(args: argparse.Namespace, flags: Sequence[tuple[str
         print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
 
 
+def check_runs_dir(runs_dir: str | os.PathLike[str]) -> None:
+    """Makes ``--runs-dir`` (and its parents) for a new replay, or raises CliError saying why it cannot."""
+    path = Path(runs_dir)
+    if path.exists() and not path.is_dir():
+        raise CliError(f"invalid --runs-dir {str(runs_dir)!r}: it is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"invalid --runs-dir {str(runs_dir)!r}: cannot make the folder "
+                       f"({exc.strerror or exc})") from None
+
+
 def resolve_env_id(env_id: str) -> str:
     """Accepts ``QuestMini-v0`` for ``longplay/QuestMini-v0``; raises CliError listing the valid ids."""
     import longplay.envs
@@ -159,6 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ImportError:  # the replays package is optional at this point
             Recorder = None  # noqa: N806
         if Recorder is not None:
+            check_runs_dir(args.runs_dir)
             replay_path = run_path(args.runs_dir, env_id, agent.name, None, seed)
             spacing = {} if args.fingerprint_every is None else {"fingerprint_every": args.fingerprint_every}
             env = Recorder(env, replay_path, env_id=env_id, agent=agent.name,
@@ -205,6 +218,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             kwargs = env_kwargs(args)
             if args.obs_mode:
                 kwargs["obs_mode"] = args.obs_mode
+            if not args.no_record:
+                check_runs_dir(args.runs_dir)
             served = served_env(make_env(env_id, kwargs), env_id, kwargs,
                                 runs_dir=None if args.no_record else args.runs_dir, agent=args.agent_name,
                                 model=args.model, label=args.label,

@@ -493,7 +493,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
 
     ``provider`` replaces the one the config names (tests); ``sleep`` replaces the back-off wait.
     """
-    from longplay.agents.cli import make_env
+    from longplay.agents.cli import check_runs_dir, make_env
     from longplay.agents.lm.adapters import adapter_for
     from longplay.agents.lm.checkpoint import CheckpointStore, checkpoint_path
     from longplay.agents.lm.loop import LMRun
@@ -525,6 +525,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
         elif record:
             from longplay.replays.recorder import Recorder, run_path
 
+            check_runs_dir(runs_dir)
             replay_path = run_path(runs_dir, plan.env_id, "lm", config.provider.model, config.seed)
             recorder = env = Recorder(
                 env,

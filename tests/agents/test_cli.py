@@ -67,6 +67,17 @@ def test_an_agent_that_cannot_play_the_env_is_one_line_and_leaves_no_replay(argv
     assert not list(tmp_path.iterdir())  # refused before its first step: no empty replay
 
 
+@pytest.mark.parametrize("agent", ["random", "lm"])
+@pytest.mark.parametrize("where", ["a-file", "a-file/sub"])
+def test_a_runs_dir_that_cannot_be_a_folder_is_one_line(agent: str, where: str, tmp_path, capsys) -> None:
+    """--runs-dir naming a file (or a folder under one) ended in mkdir's FileExistsError traceback, exit code 1."""
+    (tmp_path / "a-file").write_text("not a folder")
+    assert main(["run", "--env", "QuestMini-v0", "--agent", agent, "--steps", "20", "--quiet",
+                 "--runs-dir", str(tmp_path / where)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "invalid --runs-dir" in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 def test_the_oracle_on_a_game_boy_env_is_one_line(capsys) -> None:
     pytest.importorskip("pyboy")
     assert main(["run", "--env", "TestCart-v0", "--agent", "oracle", "--no-record", "--quiet"]) == 2
