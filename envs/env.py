@@ -89,6 +89,9 @@ class LongplayEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: "
                              f"{', '.join(self.metadata['render_modes'])}")
+        for name, flag in (("noop", noop), ("grayscale", grayscale)):
+            if not isinstance(flag, (bool, np.bool_)):  # "off" or "no" (``--set grayscale=off``) would switch it on
+                raise ValueError(f"invalid {name} {flag!r}; valid: True, False")
         if not isinstance(downsample, int) or downsample < 1 or SCREEN_HEIGHT % downsample \
                 or SCREEN_WIDTH % downsample:
             raise ValueError(f"invalid downsample {downsample!r}; valid: 1, 2, 4, 8, 16 (divides 144 and 160)")
@@ -100,8 +103,8 @@ class LongplayEnv(gym.Env):
         self.obs_modes = parse_obs_mode(obs_mode)
         self.render_mode = render_mode
         self.max_episode_steps = max_episode_steps
-        self.noop = noop
-        self.grayscale = grayscale
+        self.noop = bool(noop)
+        self.grayscale = bool(grayscale)
         self.downsample = downsample
         self.action_space = spaces.Discrete(9 if noop else 8)
         self.catalog = game.milestones()

@@ -130,6 +130,10 @@ def test_truncation_can_be_turned_off() -> None:
     ({"downsample": 7}, "invalid downsample"),
     ({"max_steps": "abc"}, "invalid max_steps 'abc'"),
     ({"max_steps": 0}, "invalid max_steps 0"),
+    # strings that read as "no" switched the flag on (``--set grayscale=off``: any string is true)
+    ({"grayscale": "off"}, "invalid grayscale 'off'; valid: True, False"),
+    ({"noop": "no"}, "invalid noop 'no'; valid: True, False"),
+    ({"noop": 2}, "invalid noop 2"),
 ])
 def test_bad_kwargs_give_clear_errors(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
