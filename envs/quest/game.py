@@ -101,7 +101,8 @@ class QuestGame:
             raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
         if world not in WORLDS:
             raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
-        if world_seed is not None and (not isinstance(world_seed, int) or world_seed < 0):
+        if world_seed is not None and (isinstance(world_seed, bool) or not isinstance(world_seed, int)
+                                       or world_seed < 0):  # True is no seed: it was world 1
             raise ValueError(f"invalid world_seed {world_seed!r}; use a non-negative int or None")
         art.palette_array(palette)  # a bad palette fails here, not at the first frame (symbolic runs draw none)
         self.size = "standard" if world == "canonical" else size

@@ -134,6 +134,7 @@ def test_truncation_can_be_turned_off() -> None:
     ({"grayscale": "off"}, "invalid grayscale 'off'; valid: True, False"),
     ({"noop": "no"}, "invalid noop 'no'; valid: True, False"),
     ({"noop": 2}, "invalid noop 2"),
+    ({"world_seed": True}, "invalid world_seed True"),
 ])
 def test_bad_kwargs_give_clear_errors(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
