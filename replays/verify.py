@@ -145,11 +145,12 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
         return
     check_rewards = replay.header.get("reward_source") == "env"
     recorded_rewards = replay.rewards(e) if check_rewards else {}
+    replay.env.reset(seed=info.seed, options=info.options)
+    replay._seeded, replay._at = e, None
+    # After the reset: a world drawn from the reset seed (longplay/Quest-v0) brings its own catalog.
     catalog = game.milestones()
     ids = [m.id for m in catalog]
     weights = [m.weight for m in catalog]
-    replay.env.reset(seed=info.seed, options=info.options)
-    replay._seeded, replay._at = e, None
     rebuilt = _jsonish(game.identity())
     if info.identity is not None and rebuilt != info.identity:
         keys = sorted(set(rebuilt) | set(info.identity), key=str)

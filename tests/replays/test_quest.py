@@ -133,3 +133,25 @@ def test_header_catalog_is_the_world_the_first_episode_played(tmp_path: Path) ->
     assert played != built_with  # seed 1's world names other routes and towns than the one built first
     with ReplayReader(tmp_path / "q.lpr") as replay:
         assert [m["id"] for m in replay.header["catalog"]] == played
+
+
+def test_a_world_per_reset_seed_verifies(tmp_path: Path) -> None:
+    """verify took the milestone catalog before resetting to the recorded seed, so on longplay/Quest-v0 it judged
+    each episode by another world's catalog: every honest replay with a reset seed other than 0 failed with
+    "milestone 'got_ferry_pass' is recorded but is not in this game's catalog (forged or edited)"."""
+    import longplay.envs  # noqa: F401
+    from longplay.agents.base import make_agent
+
+    env = gym.make("longplay/Quest-v0", obs_mode="symbolic")
+    path = tmp_path / "quest-v0.lpr"
+    with Recorder(env, path, agent="oracle") as rec:
+        for seed in (1, 2):  # two worlds, neither the one the env was built with
+            agent = make_agent("oracle")
+            obs, info = rec.reset(seed=seed)
+            agent.reset(rec, obs, info, seed)
+            for _ in range(400):
+                obs, _, _, _, info = rec.step(agent.act(obs, info))
+            assert set(info["milestones"]) - {m.id for m in gym.make("longplay/Quest-v0").unwrapped.catalog}
+    report = verify(path)
+    assert report.ok, report.summary()
+    assert report.milestones >= 10
