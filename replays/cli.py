@@ -70,6 +70,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.html is not None:
         from longplay.replays.viewer.html_export import export_html
 
+        if args.html_frames < 2:  # export_html would name its parameter, not the flag
+            raise ValueError(f"invalid --html-frames {args.html_frames}; use an int >= 2 (the first and the last "
+                             "step are always embedded)")
+
         path = Path(args.html) if args.html else replay.with_suffix(".html")
         page = export_html(replay, path, episode=args.episode, start=args.start, end=args.end,
                            max_frames=args.html_frames, progress=sys.stderr.isatty())

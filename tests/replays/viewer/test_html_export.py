@@ -68,6 +68,9 @@ def test_cli(viewer_runs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str
         EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "Traceback" not in err
+    args = ["export", str(viewer_runs.root / "fake-random-0.lpr"), "--html", str(out), "--html-frames", "1"]
+    assert main(args) == EXIT_BAD_INPUT
+    assert "invalid --html-frames 1; use an int >= 2" in capsys.readouterr().err  # named max_frames before
 
 
 @pytest.mark.parametrize(("end", "max_frames"), [(150, 2), (150, 3), (149, 75), (150, 40), (99, 50), (7, 100)])
