@@ -115,7 +115,8 @@ def cmd_view(args: argparse.Namespace) -> int:
         if e.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
             raise ReplayError(f"port {args.port} on {args.host} is in use: pick another with --port "
                               "(0 picks a free one)") from None
-        raise
+        # an address not on this machine, or a name that does not resolve (a bare "[Errno -2] ..." before)
+        raise ReplayError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     except KeyboardInterrupt:
         pass
     return EXIT_OK

@@ -68,3 +68,8 @@ def test_view_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     finally:
         taken.close()
     assert main(["view", str(tmp_path), "--port", "70000"]) == EXIT_BAD_INPUT
+    capsys.readouterr()
+    # an address this machine does not have (TEST-NET-1: no lookup); it printed a bare "[Errno 99] ..."
+    assert main(["view", str(tmp_path), "--host", "192.0.2.1", "--port", "0"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot listen on 192.0.2.1:0: " in err
