@@ -179,6 +179,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"longplay: {agent.name} on {env_id} for up to {steps} steps (seed {seed})")
     try:
         result = run(env, agent, steps, seed=seed, progress=not args.quiet)
+    except KeyboardInterrupt:  # the run stopped between two steps: say where what was played is kept
+        env.close()
+        if replay_path is not None and replay_path.exists():
+            print(f"replay: {replay_path} (up to the interrupt)", file=sys.stderr)
+        raise
     except ValueError as exc:  # e.g. a policy trained on other observations than this env gives
         env.close()
         if replay_path is not None and env.committed_steps == 0:  # refused before its first step: nothing to keep

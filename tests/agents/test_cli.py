@@ -170,3 +170,24 @@ def test_a_fingerprint_spacing_below_one_is_one_line(capsys) -> None:
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "invalid --fingerprint-every 0; use an int >= 1" in err and "Traceback" not in err
+
+
+def test_ctrl_c_names_the_replay_it_kept(tmp_path, monkeypatch, capsys) -> None:
+    """The replay's path was printed only after a run to its end; after Ctrl+C a user had to look for it."""
+    import longplay.agents.runner as runner
+    from longplay.replays.verify import verify
+
+    def interrupted(env, agent, steps, seed, progress):  # plays some steps, then Ctrl+C between two
+        env.reset(seed=seed)
+        for _ in range(20):
+            env.step(0)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    code = main(["run", "--env", "QuestMini-v0", "--agent", "random", "--runs-dir", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 130 and "longplay: interrupted" in err
+    kept = [line for line in err.splitlines() if line.startswith("replay: ")]
+    assert len(kept) == 1 and kept[0].endswith(" (up to the interrupt)")
+    path = kept[0].removeprefix("replay: ").removesuffix(" (up to the interrupt)")
+    assert verify(path).ok
