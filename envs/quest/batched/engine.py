@@ -130,7 +130,7 @@ class _Routed:
             trainer=dialog.TrainerStart(trainer.mask[idx], trainer.trainer[idx], trainer.entity[idx]))
 
 
-def _int_in(value: Any, low: int, high: int | None = None) -> bool:
+def int_in(value: Any, low: int, high: int | None = None) -> bool:
     """Whether ``value`` is an int (numpy ints too, not a bool) in ``low..high`` (``high=None``: no bound)."""
     return (not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= low
             and (high is None or value <= high))
@@ -138,7 +138,7 @@ def _int_in(value: Any, low: int, high: int | None = None) -> bool:
 
 def _world_seed(seed: Any, name: str) -> int:
     """A world seed as the reference ``QuestGame`` takes it (a non-negative int; numpy ints too)."""
-    if not _int_in(seed, 0):
+    if not int_in(seed, 0):
         raise ValueError(f"invalid {name} {seed!r}; use a non-negative int")
     return int(seed)
 
@@ -240,7 +240,7 @@ class BatchedQuest:
                  world: str = "procedural", worlds: Sequence[World] | None = None, noop: bool = False,
                  final_obs: bool = False, palette: object = None, battle_pass: int | str | None = "auto",
                  keep_memory: bool = True) -> None:
-        if not _int_in(num_envs, 1):
+        if not int_in(num_envs, 1):
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         if obs_mode not in OBS_MODES:
             raise ValueError(f"invalid obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
@@ -259,7 +259,7 @@ class BatchedQuest:
         if max_episode_steps == "auto":
             max_episode_steps = DEFAULT_MAX_STEPS.get(self.size, 20_000)
         # an int (the reference env refuses floats and bools too), within the int32 step counters
-        if max_episode_steps is not None and not _int_in(max_episode_steps, 1, 2**31 - 1):
+        if max_episode_steps is not None and not int_in(max_episode_steps, 1, 2**31 - 1):
             raise ValueError(f"invalid max_episode_steps {max_episode_steps!r}; must be an int in 1..2**31-1, "
                              "'auto' or None")
         self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
@@ -316,7 +316,7 @@ class BatchedQuest:
         """
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        if not _int_in(seed, 0, MAX_SEED):
+        if not int_in(seed, 0, MAX_SEED):
             raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
         self.base_seed.fill_(int(seed))
         self.episode.zero_()
@@ -711,7 +711,7 @@ class BatchedQuest:
         reset together are not all truncated together (and stay out of lockstep); later episodes run to
         ``max_episode_steps``, and ``episode_length`` counts the steps really played. ``generator``: a seeded
         CPU generator (default: torch's global generator on the engine's device)."""
-        if not _int_in(limit, 1, 2**31 - 1):  # within the int32 episode limits
+        if not int_in(limit, 1, 2**31 - 1):  # within the int32 episode limits
             raise ValueError(f"stagger_episode_ends needs a limit >= 1 (an int up to 2**31-1), got {limit!r}")
         shape, dtype = (self.num_envs,), self.episode_length.dtype
         if generator is None:

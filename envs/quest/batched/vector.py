@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from longplay.envs.quest.batched.engine import MAX_SEED, BatchedQuest, _int_in
+from longplay.envs.quest.batched.engine import MAX_SEED, BatchedQuest, int_in
 from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, VIEW_H, VIEW_W
 
 DEFAULT_WORLD_POOL = 16
@@ -70,9 +70,9 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                              "grayscale and downsample are not supported (apply them on the device)")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: rgb_array")
-        if not _int_in(num_envs, 1):  # before range() below
+        if not int_in(num_envs, 1):  # before range() below
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
-        if not _int_in(world_pool, 1):
+        if not int_in(world_pool, 1):
             raise ValueError(f"world_pool must be an int >= 1, got {world_pool!r}")
         if world_seed is None and world_seeds is None and world == "procedural":
             world_seeds = list(range(min(num_envs, world_pool)))
@@ -99,7 +99,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._check_open()
         if isinstance(seed, (list, tuple, np.ndarray)):
             seed = _base_seed(list(seed), self.num_envs)
-        if seed is not None and not _int_in(seed, 0, MAX_SEED):  # before the generator is reseeded
+        if seed is not None and not int_in(seed, 0, MAX_SEED):  # before the generator is reseeded
             raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(int(seed))
@@ -167,7 +167,7 @@ def _base_seed(seeds: list[Any], num_envs: int) -> int | None:
         raise ValueError(f"expected {num_envs} seeds, one per env, got {len(seeds)}")
     if all(s is None for s in seeds):
         return None
-    if not all(_int_in(s, 0, MAX_SEED) for s in seeds) \
+    if not all(int_in(s, 0, MAX_SEED) for s in seeds) \
             or [int(s) for s in seeds] != list(range(int(seeds[0]), int(seeds[0]) + num_envs)):
         raise ValueError(f"the batched engine plays seed + i in env i: pass one int or the seeds [s, s + 1, ..., "
                          f"s + {num_envs - 1}], got {seeds[:4]}{' ...' if num_envs > 4 else ''}")
