@@ -214,7 +214,7 @@ def test_sb3_render_mode_rgb_array_renders_every_env() -> None:
 
 
 def test_empty_world_pool_is_named() -> None:
-    with pytest.raises(ValueError, match="world_pool must be >= 1"):
+    with pytest.raises(ValueError, match="world_pool must be an int >= 1"):
         BatchedVectorEnv(2, world_seed=None, world_pool=0)
 
 
