@@ -293,6 +293,8 @@ def check_ray_address(address: str, timeout: float = 10.0) -> None:
     host, sep, port = address.split("://", 1)[-1].rpartition(":")
     if not sep or not port.isdigit():
         return
+    if not 0 < int(port) < 65536:  # create_connection wraps a larger one round to another port
+        raise ConnectionError(f"invalid port {port} in {address!r}: a port is 1..65535")
     host = host.strip("[]")
     try:
         conn = socket.create_connection((host, int(port)), timeout=timeout)

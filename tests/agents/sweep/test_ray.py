@@ -155,6 +155,15 @@ def test_an_address_where_nothing_listens_fails_in_one_line(tmp_path: Path, sche
     assert sweep.stderr.count("\n") == 1, sweep.stderr
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "ray://127.0.0.1:0"])
+def test_a_port_out_of_range_is_named(address: str) -> None:
+    """99999 was tried as another port (create_connection wraps it), reported as "nothing answers"."""
+    from longplay.agents.sweep.backends import check_ray_address
+
+    with pytest.raises(ConnectionError, match=r"^invalid port \d+ in '.*': a port is 1..65535$"):
+        check_ray_address(address)
+
+
 @pytest.mark.parametrize("scheme", ["", "ray://"])
 def test_an_address_where_a_web_server_answers_fails_in_one_line_at_once(tmp_path: Path, scheme: str) -> None:
     # a wrong port (the dashboard's, a web app's): Ray would retry it for minutes, logging every few seconds
