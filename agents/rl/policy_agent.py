@@ -171,6 +171,8 @@ class ObsPipeline:
     def _frame(self, obs: Any) -> np.ndarray:
         from longplay.envs.wrappers.pixels import preprocess_pixels
 
+        if isinstance(obs, dict) and "pixels" not in obs:
+            raise ValueError("this policy reads pixels; make the env with obs_mode='pixels'")
         frame = obs["pixels"] if isinstance(obs, dict) else obs
         target = tuple(self.description["pixels"]["shape"])
         per_frame = target[-1] // self.config.frame_stack

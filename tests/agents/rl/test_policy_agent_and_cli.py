@@ -18,6 +18,7 @@ from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.policy_agent import (
     DEFAULT_CHECKPOINT,
     CheckpointError,
+    LoadedPolicy,
     PPOAgent,
     load_policy,
     save_policy,
@@ -348,3 +349,20 @@ def test_train_takes_a_rom_as_run_and_play_do(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.gb" in err
     assert not (tmp_path / "train").exists()
+
+
+def test_a_pixel_policy_refuses_symbolic_observations_in_one_line(tmp_path: Path) -> None:
+    """A pixels policy played on a symbolic env (``longplay run --agent ppo --obs-mode symbolic``) said
+    ``KeyError: 'pixels'`` in a traceback; a symbolic policy on pixels already said what was wrong."""
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401
+    from longplay.agents.rl.networks import ActorCritic
+
+    config = TrainConfig(obs_mode="pixels", frame_stack=2)
+    description = {"pixels": {"kind": "image", "shape": [72, 80, 2]}}
+    policy = LoadedPolicy(ActorCritic(description, 8, 32), config, description)
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    obs, info = env.reset(seed=0)
+    with pytest.raises(ValueError, match="this policy reads pixels; make the env with obs_mode='pixels'"):
+        PPOAgent(policy=policy).reset(env, obs, info, 0)
