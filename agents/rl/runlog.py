@@ -35,7 +35,9 @@ class RunLog:
         run_dir: The run's folder.
         resume_step: When resuming, the step of the checkpoint: logged points after it (from the part of the
             run that is being replaced) are dropped from both outputs, and so are the evaluations after it
-            (their ``eval.jsonl`` lines and replays): the resumed run logs and evaluates those steps again.
+            (their ``eval.jsonl`` lines and replays) and the checkpoints saved after it (``--resume RUN_DIR``
+            picks the newest, which would otherwise be one of the replaced part): the resumed run logs,
+            evaluates and saves those steps again.
         tensorboard: Also write TensorBoard events (needs the ``tensorboard`` package; skipped with one
             warning when it is missing).
     """
@@ -49,6 +51,14 @@ class RunLog:
             for entry in _drop_after(self.run_dir / "eval.jsonl", resume_step):
                 if entry.get("replay"):  # by name: the line's path is relative to where the run was started
                     (self.run_dir / "replays" / Path(entry["replay"]).name).unlink(missing_ok=True)
+            folder = self.run_dir / "checkpoints"
+            later = [p for p in folder.glob("step_*") if p.stem.removeprefix("step_").isdigit()
+                     and int(p.stem.removeprefix("step_")) > resume_step]
+            for path in later:
+                path.unlink()
+            left = sorted(folder.glob("step_*"))
+            if later and left:  # latest.txt named one of them
+                (folder / "latest.txt").write_text(left[-1].name + "\n")
         self._file = self.path.open("a")
         self._writer: Any = None
         if tensorboard:

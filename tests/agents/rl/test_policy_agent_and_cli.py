@@ -366,3 +366,22 @@ def test_a_pixel_policy_refuses_symbolic_observations_in_one_line(tmp_path: Path
     obs, info = env.reset(seed=0)
     with pytest.raises(ValueError, match="this policy reads pixels; make the env with obs_mode='pixels'"):
         PPOAgent(policy=policy).reset(env, obs, info, 0)
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_a_resume_from_an_earlier_checkpoint_drops_the_later_checkpoints(learner: str, tmp_path: Path) -> None:
+    """Resumed from an earlier checkpoint, the run drops what came after it: its checkpoints too. They stayed,
+    so a later ``--resume RUN_DIR`` (the newest checkpoint) went on from the replaced part of the run."""
+    from longplay.agents.rl.cli import _resume_target
+
+    suffix = ".pt" if learner == "ppo-device" else ".zip"
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "96", "--run-name", "e", "--eval-every", "-1", "--checkpoint-every", "32",
+                     "--keep-checkpoints", "0"]) == 0
+    run_dir = tmp_path / "train" / "e"
+    folder = run_dir / "checkpoints"
+    assert longplay(["train", "--resume", str(folder / f"step_{32:012d}{suffix}"), "--steps", "64",
+                     "--no-progress"]) == 0
+    assert sorted(p.name for p in folder.glob("step_*")) == [f"step_{s:012d}{suffix}" for s in (32, 64)]
+    assert (folder / "latest.txt").read_text() == f"step_{64:012d}{suffix}\n"
+    assert _resume_target(str(run_dir))[1].name == f"step_{64:012d}{suffix}"
