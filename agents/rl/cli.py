@@ -107,6 +107,15 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
     else:
         raise CliError(f"nothing to resume at {path}: give a run folder or a checkpoint file")
     config_path = run_dir / "config.json"
+    # a checkpoint before a curriculum step goes on with the config that trained past it, not the step's
+    from longplay.agents.rl.sb3_train import checkpoint_step
+
+    step = checkpoint_step(checkpoint)
+    before = {int(p.stem.removeprefix("config.before_step_")): p for p in run_dir.glob("config.before_step_*.json")
+              if p.stem.removeprefix("config.before_step_").isdigit()}
+    later = sorted(n for n in before if n > step)
+    if later:
+        config_path = before[later[0]]
     if config_path.is_file():
         config = TrainConfig.from_dict(json.loads(config_path.read_text()))
     else:

@@ -35,9 +35,9 @@ class RunLog:
         run_dir: The run's folder.
         resume_step: When resuming, the step of the checkpoint: logged points after it (from the part of the
             run that is being replaced) are dropped from both outputs, and so are the evaluations after it
-            (their ``eval.jsonl`` lines and replays) and the checkpoints saved after it (``--resume RUN_DIR``
-            picks the newest, which would otherwise be one of the replaced part): the resumed run logs,
-            evaluates and saves those steps again.
+            (their ``eval.jsonl`` lines and replays), the checkpoints saved after it (``--resume RUN_DIR``
+            picks the newest, which would otherwise be one of the replaced part) and the configs kept at
+            curriculum steps after it: the resumed run logs, evaluates and saves those steps again.
         tensorboard: Also write TensorBoard events (needs the ``tensorboard`` package; skipped with one
             warning when it is missing).
     """
@@ -59,6 +59,10 @@ class RunLog:
             left = sorted(folder.glob("step_*"))
             if later and left:  # latest.txt named one of them
                 (folder / "latest.txt").write_text(left[-1].name + "\n")
+            for path in self.run_dir.glob("config.before_step_*.json"):  # curriculum steps of the replaced part
+                step = path.stem.removeprefix("config.before_step_")
+                if step.isdigit() and int(step) > resume_step:
+                    path.unlink()
         self._file = self.path.open("a")
         self._writer: Any = None
         if tensorboard:

@@ -385,3 +385,25 @@ def test_a_resume_from_an_earlier_checkpoint_drops_the_later_checkpoints(learner
     assert sorted(p.name for p in folder.glob("step_*")) == [f"step_{s:012d}{suffix}" for s in (32, 64)]
     assert (folder / "latest.txt").read_text() == f"step_{64:012d}{suffix}\n"
     assert _resume_target(str(run_dir))[1].name == f"step_{64:012d}{suffix}"
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_a_resume_from_before_a_curriculum_step_goes_on_with_the_config_of_then(
+        learner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint saved before a curriculum step was resumed with the step's config (the run folder's
+    config.json), silently: the steps after it trained with another entropy bonus than the run had there."""
+    common = ["--no-progress", "--eval-every", "-1"]
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY,
+                     *common, "--steps", "64", "--run-name", "c", "--checkpoint-every", "32",
+                     "--keep-checkpoints", "0"]) == 0
+    run_dir = tmp_path / "train" / "c"
+    first = json.loads((run_dir / "config.json").read_text())
+    assert longplay(["train", "--resume", str(run_dir), *common, "--steps", "96", "--ent-coef", "0.02"]) == 0
+    assert (run_dir / "config.before_step_64.json").is_file()
+    suffix = ".pt" if learner == "ppo-device" else ".zip"
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir / "checkpoints" / f"step_{32:012d}{suffix}"), *common,
+                     "--steps", "64"]) == 0
+    assert "curriculum step" not in capsys.readouterr().out
+    assert json.loads((run_dir / "config.json").read_text())["ent_coef"] == first["ent_coef"] == 0.01
+    assert not (run_dir / "config.before_step_64.json").exists()  # the step it kept was dropped
