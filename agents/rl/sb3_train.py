@@ -339,7 +339,11 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
 
         register_toy()
     check_env_settings(config, env_factory)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # --runs-dir is a file, or a folder no one may write in
+        raise ValueError(f"invalid runs_dir {config.runs_dir!r}: cannot make the run folder {run_dir} "
+                         f"({exc.strerror or exc})") from None
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 

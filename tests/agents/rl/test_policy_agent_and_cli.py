@@ -407,3 +407,15 @@ def test_a_resume_from_before_a_curriculum_step_goes_on_with_the_config_of_then(
     assert "curriculum step" not in capsys.readouterr().out
     assert json.loads((run_dir / "config.json").read_text())["ent_coef"] == first["ent_coef"] == 0.01
     assert not (run_dir / "config.before_step_64.json").exists()  # the step it kept was dropped
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_a_runs_dir_that_cannot_hold_a_run_is_one_line(learner: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """``--runs-dir`` naming a file was a NotADirectoryError traceback (``longplay run`` says it in one line)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(afile), *TINY,
+                     "--steps", "32", "--eval-every", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert f"invalid runs_dir {str(afile)!r}: cannot make the run folder" in err and err.count("\n") == 1
