@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -229,8 +230,15 @@ class TrainConfig:
                              "or -1 (never)")
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
-        if self.learning_rate <= 0:
+        if not 0 < self.learning_rate < math.inf:
             raise ValueError(f"invalid learning_rate {self.learning_rate}; must be > 0")
+        for name in ("clip_range", "max_grad_norm"):  # 0 or less: no update at all, or nonsense
+            if not 0 < getattr(self, name) < math.inf:
+                raise ValueError(f"invalid {name} {getattr(self, name)}; must be > 0")
+        if not 0 <= self.vf_coef < math.inf:
+            raise ValueError(f"invalid vf_coef {self.vf_coef}; must be >= 0")
+        if self.target_kl is not None and not 0 < self.target_kl < math.inf:
+            raise ValueError(f"invalid target_kl {self.target_kl}; must be > 0 or none")
         if not 0.0 <= self.archive_starts <= 1.0:
             raise ValueError(f"invalid archive_starts {self.archive_starts}; must be in [0, 1]")
         if self.archive_starts and self.learner != "ppo-device":

@@ -32,6 +32,16 @@ def test_every_field_has_a_docstring() -> None:
     ({"seed": -1}, "invalid seed"),  # gymnasium refuses negative reset seeds, in a worker process
     ({"keep_checkpoints": -1}, "invalid keep_checkpoints"),
     ({"obs_mode": "pixels", "downsample": 3}, "invalid downsample"),
+    # these trained without a word: no update at all (clip 0, grad norm 0), or a loss turned around
+    ({"clip_range": 0.0}, "invalid clip_range"),
+    ({"clip_range": -0.2}, "invalid clip_range"),
+    ({"max_grad_norm": 0.0}, "invalid max_grad_norm"),
+    ({"max_grad_norm": -1.0}, "invalid max_grad_norm"),
+    ({"vf_coef": -0.5}, "invalid vf_coef"),
+    ({"target_kl": 0.0}, "invalid target_kl"),
+    ({"target_kl": -1.0}, "invalid target_kl"),
+    ({"learning_rate": float("inf")}, "invalid learning_rate"),
+    ({"learning_rate": float("nan")}, "invalid learning_rate"),
 ])
 def test_validation_is_one_line(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
