@@ -261,6 +261,13 @@ class TrainConfig:
                                                                                    "symbolic"):
             raise ValueError("select_episodes needs --learner ppo-device --vec-env batched --obs-mode symbolic "
                              "(it plays the batched quest engine)")
+        if self.learner == "ppo" and self.vec_env in ("batched", "toy"):  # (before the run folder is made)
+            if self.shaping != "none":
+                raise ValueError("shaping wrappers run on the reference engine; use --vec-env subproc with "
+                                 "--shaping")
+            if self.buttons:
+                raise ValueError("--buttons runs on the reference engine with --learner ppo; use --vec-env subproc "
+                                 "(or --learner ppo-device)")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):
             raise ValueError(f"ppo-device runs on the batched engine; vec_env {self.vec_env!r} is for ppo "
                              "(use --vec-env batched)")

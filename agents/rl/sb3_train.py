@@ -98,13 +98,7 @@ def make_vec_env(config: TrainConfig, device: str) -> Any:
     """The ``VecEnv`` that ``config.vec_env`` names (``subproc``, ``dummy``, ``batched``, ``toy``)."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    if config.vec_env in ("batched", "toy"):
-        if config.shaping != "none":
-            raise ValueError("shaping wrappers run on the reference engine; "
-                             "use --vec-env subproc with --shaping")
-        if config.buttons:
-            raise ValueError("--buttons runs on the reference engine with --learner ppo; use --vec-env subproc "
-                             "(or --learner ppo-device)")
+    if config.vec_env in ("batched", "toy"):  # (no shaping nor buttons here: TrainConfig.validate)
         from longplay.agents.rl.batched import make_sb3_vec_env
 
         venv = make_sb3_vec_env(config, device)

@@ -235,6 +235,20 @@ def test_bad_env_settings_fail_before_training(learner: str, argv: list[str], me
     assert not (tmp_path / "train").exists()  # no run folder left behind
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["--shaping", "quest"], "shaping wrappers run on the reference engine"),
+    (["--buttons", "up,down"], "--buttons runs on the reference engine"),
+])
+def test_sb3_on_the_batched_engine_refuses_shaping_and_buttons_before_making_the_run_folder(
+        argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The refusal came after the run folder was made: a folder with a config.json and nothing else stayed."""
+    assert longplay(["train", "--env", "QuestMini-v0", "--vec-env", "batched", "--steps", "32", "--runs-dir",
+                     str(tmp_path), "--eval-every", "0", *TINY, *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "train").exists()
+
+
 def test_a_new_run_never_writes_into_a_run_with_checkpoints(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     common = ["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), "--run-name",
