@@ -203,6 +203,9 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raises ``ValueError`` (one line) on a bad setting; returns ``self``."""
+        from longplay.envs.wrappers.buttons import parse_buttons
+        from longplay.envs.wrappers.shaping import parse_shaping
+
         _one_of("learner", self.learner, LEARNERS)
         _one_of("vec_env", self.vec_env, VEC_ENVS)
         _one_of("obs_mode", self.obs_mode, OBS_MODES)
@@ -268,14 +271,13 @@ class TrainConfig:
             if self.buttons:
                 raise ValueError("--buttons runs on the reference engine with --learner ppo; use --vec-env subproc "
                                  "(or --learner ppo-device)")
+        if self.learner == "ppo-device" and self.obs_mode != "symbolic" and parse_shaping(self.shaping).enabled():
+            raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):
             raise ValueError(f"ppo-device runs on the batched engine; vec_env {self.vec_env!r} is for ppo "
                              "(use --vec-env batched)")
         if self.run_name and not re.fullmatch(r"[A-Za-z0-9._+-][A-Za-z0-9._+=-]*", self.run_name):
             raise ValueError(f"invalid run_name {self.run_name!r}; use letters, digits and . _ + - =")
-        from longplay.envs.wrappers.buttons import parse_buttons
-        from longplay.envs.wrappers.shaping import parse_shaping
-
         parse_shaping(self.shaping)
         parse_buttons(self.buttons)
         return self

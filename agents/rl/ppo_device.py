@@ -427,8 +427,6 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     if config.torch_compile and hasattr(engine, "compile"):
         engine.compile()  # BatchedQuest compiles its step
     weights = parse_shaping(config.shaping)
-    if weights.enabled() and config.obs_mode != "symbolic":
-        raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
     shaping = DeviceShaping(weights, n_envs, device, flags=getattr(engine, "flag_count", None)) \
         if weights.enabled() else None
     milestones = DeviceMilestones(engine, device) if DeviceMilestones.available(engine) else None

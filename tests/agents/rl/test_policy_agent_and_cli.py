@@ -249,6 +249,18 @@ def test_sb3_on_the_batched_engine_refuses_shaping_and_buttons_before_making_the
     assert not (tmp_path / "train").exists()
 
 
+def test_ppo_device_refuses_shaping_on_pixels_before_making_the_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """As above: the refusal came after the run folder with its config.json was made."""
+    assert longplay(["train", "--env", "QuestMini-v0", "--learner", "ppo-device", "--obs-mode", "pixels",
+                     "--shaping", "quest", "--steps", "32", "--runs-dir", str(tmp_path), "--eval-every", "0",
+                     *TINY]) == 2
+    message = "ppo-device shaping reads the symbolic vector"
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "train").exists()
+
+
 def test_a_new_run_never_writes_into_a_run_with_checkpoints(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     common = ["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), "--run-name",
