@@ -38,7 +38,10 @@ def main() -> None:
     except CheckpointError as exc:  # a missing file, or one that is not a policy
         parser.error(f"--checkpoint: {exc}")
     engine = BatchedQuest(args.episodes, size="mini", max_episode_steps=None)
-    rates = milestone_rates(policy, engine, args.steps, args.seed)
+    try:
+        rates = milestone_rates(policy, engine, args.steps, args.seed)
+    except ValueError as exc:  # a pixels policy
+        parser.error(f"--checkpoint: {exc}")
     print(f"{policy.source or args.checkpoint} (step {policy.step:,}): {args.episodes} episodes of up to "
           f"{args.steps:,} steps from the world's start, batched engine")
     print(rates.table())

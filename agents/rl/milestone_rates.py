@@ -122,7 +122,11 @@ class MilestoneRates:
 def milestone_rates(policy: Any, engine: Any, steps: int = 4096, seed: int = RATES_SEED) -> MilestoneRates:
     """Plays the first episode of every env of ``engine`` (a ``BatchedQuest`` built with
     ``max_episode_steps=None``, one env per episode) for up to ``steps`` steps and records when each reached
-    each milestone. Stops early once every episode has ended. Deterministic for a given seed."""
+    each milestone. Stops early once every episode has ended. Deterministic for a given seed.
+
+    Raises ``ValueError`` (one line) for a policy that reads pixels: the engine here gives the symbolic view."""
+    if policy.config.obs_mode != "symbolic":
+        raise ValueError(f"milestone rates play symbolic policies; this one reads {policy.config.obs_mode}")
     names, finish = milestone_catalog(engine.worlds[0])
     n = int(engine.num_envs)
     first = torch.full((n, len(names)), -1, dtype=torch.long, device=engine.device)

@@ -35,6 +35,18 @@ def test_rates_of_the_shipped_policy_are_reproducible_and_leave_the_global_rng_a
     assert len(table) == 1 + len(rates.names) and "100.0%" in table[1]
 
 
+def test_a_pixels_policy_is_refused_in_one_line() -> None:
+    """``benchmarks/rl_policy_milestones.py --checkpoint`` with a pixels policy was a KeyError: 'pixels'
+    traceback from the network (the batched engine here gives the symbolic view)."""
+    from longplay.agents.rl.networks import ActorCritic
+    from longplay.agents.rl.policy_agent import LoadedPolicy
+
+    description = {"pixels": {"kind": "image", "shape": [72, 80, 3]}}
+    policy = LoadedPolicy(ActorCritic(description, 8, 32), TrainConfig(obs_mode="pixels"), description)
+    with pytest.raises(ValueError, match="milestone rates play symbolic policies; this one reads pixels"):
+        milestone_rates(policy, BatchedQuest(2, size="mini", max_episode_steps=None), steps=8)
+
+
 def _rates(whole: int, finished: float) -> MilestoneRates:
     """Ten episodes that all reach ``whole`` of the milestones a, b, c; a share ``finished`` of them also the
     finishing one."""
