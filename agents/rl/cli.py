@@ -102,6 +102,7 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
             raise CliError(f"no checkpoint to resume in {run_dir / 'checkpoints'}")
         checkpoint = max(found, key=lambda p: p.stem)
     elif path.is_file():
+        _check_resumable(path)
         checkpoint = path
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     else:
@@ -126,6 +127,33 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
         except CheckpointError as exc:
             raise CliError(str(exc)) from None
     return run_dir, checkpoint, config
+
+
+def _check_resumable(path: Path) -> None:
+    """Raises CliError unless ``path`` is a checkpoint of either learner (an exported policy has no optimizer
+    state to go on with; it was taken for one, and its folder for the run's, where config.json was written)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if {"data", "policy.pth"} <= set(archive.namelist()):  # Stable-Baselines3's format
+                return
+    except zipfile.BadZipFile:
+        raise CliError(f"cannot resume {path}: not a longplay checkpoint") from None
+    import torch
+
+    from longplay.agents.rl.policy_agent import DEVICE_FORMAT, POLICY_FORMAT
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - a zip that is not torch's either
+        data = None
+    kind = data.get("format") if isinstance(data, dict) else None
+    if kind == POLICY_FORMAT:
+        raise CliError(f"cannot resume {path}: an exported policy (weights only, no optimizer state); resume its "
+                       "run's checkpoint (RUN_DIR/checkpoints/step_N)")
+    if kind != DEVICE_FORMAT:
+        raise CliError(f"cannot resume {path}: not a longplay checkpoint")
 
 
 def _keep_config_before(run_dir: Path, checkpoint: Path, config: TrainConfig, changes: dict[str, Any]) -> None:

@@ -445,3 +445,19 @@ def test_a_runs_dir_that_cannot_hold_a_run_is_one_line(learner: str, tmp_path: P
                      "--steps", "32", "--eval-every", "-1"]) == 2
     err = capsys.readouterr().err
     assert f"invalid runs_dir {str(afile)!r}: cannot make the run folder" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_resuming_an_exported_policy_is_refused_in_one_line(learner: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An exported policy (--export-policy: no optimizer state) was taken for a checkpoint: an SB3 one gave
+    SB3's 'AssertionError: No data found in the saved file' traceback, and both wrote a config.json beside it."""
+    exported = tmp_path / "shared" / "policy.zip"
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "32", "--run-name", "x", "--eval-every", "-1", "--export-policy",
+                     str(exported)]) == 0
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(exported), "--steps", "64", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "an exported policy" in err and err.count("\n") == 1
+    assert sorted(p.name for p in exported.parent.iterdir()) == ["policy.zip"]
