@@ -102,16 +102,13 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
             raise CliError(f"no checkpoint to resume in {run_dir / 'checkpoints'}")
         checkpoint = max(found, key=lambda p: p.stem)
     elif path.is_file():
-        _check_resumable(path)
         checkpoint = path
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     else:
         raise CliError(f"nothing to resume at {path}: give a run folder or a checkpoint file")
     config_path = run_dir / "config.json"
     # a checkpoint before a curriculum step goes on with the config that trained past it, not the step's
-    from longplay.agents.rl.sb3_train import checkpoint_step
-
-    step = checkpoint_step(checkpoint)
+    step = _check_resumable(checkpoint)
     before = {int(p.stem.removeprefix("config.before_step_")): p for p in run_dir.glob("config.before_step_*.json")
               if p.stem.removeprefix("config.before_step_").isdigit()}
     later = sorted(n for n in before if n > step)
@@ -129,15 +126,19 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
     return run_dir, checkpoint, config
 
 
-def _check_resumable(path: Path) -> None:
-    """Raises CliError unless ``path`` is a checkpoint of either learner (an exported policy has no optimizer
-    state to go on with; it was taken for one, and its folder for the run's, where config.json was written)."""
+def _check_resumable(path: Path) -> int:
+    """The env step of a checkpoint of either learner (read from the file: ``best.pt`` names none); raises
+    CliError for anything else (an exported policy has no optimizer state to go on with; it was taken for one,
+    and its folder for the run's, where config.json was written)."""
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as archive:
             if {"data", "policy.pth"} <= set(archive.namelist()):  # Stable-Baselines3's format
-                return
+                try:
+                    return int(json.loads(archive.read("data"))["num_timesteps"])
+                except (ValueError, KeyError, TypeError):
+                    raise CliError(f"cannot resume {path}: not a longplay checkpoint") from None
     except zipfile.BadZipFile:
         raise CliError(f"cannot resume {path}: not a longplay checkpoint") from None
     import torch
@@ -154,6 +155,7 @@ def _check_resumable(path: Path) -> None:
                        "run's checkpoint (RUN_DIR/checkpoints/step_N)")
     if kind != DEVICE_FORMAT:
         raise CliError(f"cannot resume {path}: not a longplay checkpoint")
+    return int(data["step"])
 
 
 def _keep_config_before(run_dir: Path, checkpoint: Path, config: TrainConfig, changes: dict[str, Any]) -> None:
@@ -161,9 +163,7 @@ def _keep_config_before(run_dir: Path, checkpoint: Path, config: TrainConfig, ch
 
     A second change at the same checkpoint (the first one trained nothing past it) keeps the first file: the
     config that trained up to step N is the one saved then, not the change that never ran."""
-    from longplay.agents.rl.sb3_train import checkpoint_step
-
-    step = checkpoint_step(checkpoint)
+    step = _check_resumable(checkpoint)
     before = run_dir / f"config.before_step_{step}.json"
     if not before.exists():
         before.write_text(json.dumps(config.to_dict(), indent=2) + "\n")

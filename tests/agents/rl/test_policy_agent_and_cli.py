@@ -461,3 +461,24 @@ def test_resuming_an_exported_policy_is_refused_in_one_line(learner: str, tmp_pa
     err = capsys.readouterr().err
     assert "cannot resume" in err and "an exported policy" in err and err.count("\n") == 1
     assert sorted(p.name for p in exported.parent.iterdir()) == ["policy.zip"]
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_a_checkpoint_not_named_by_its_step_resumes_at_its_step(learner: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``--resume RUN/checkpoints/best.pt`` (or any checkpoint renamed) took step 0 from the name: a curriculum
+    step there said 'at 0' and kept the config as config.before_step_0.json."""
+    import shutil
+
+    suffix = ".pt" if learner == "ppo-device" else ".zip"
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "64", "--run-name", "b", "--eval-every", "-1", "--checkpoint-every", "32",
+                     "--keep-checkpoints", "0"]) == 0
+    run_dir = tmp_path / "train" / "b"
+    kept = run_dir / "checkpoints" / f"best{suffix}"
+    shutil.copy(run_dir / "checkpoints" / f"step_{32:012d}{suffix}", kept)
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(kept), "--steps", "64", "--no-progress", "--eval-every", "-1",
+                     "--ent-coef", "0.02"]) == 0
+    assert "curriculum step at 32: --ent-coef 0.01 -> 0.02" in capsys.readouterr().out
+    assert (run_dir / "config.before_step_32.json").is_file() and not (run_dir / "config.before_step_0.json").exists()
