@@ -28,6 +28,10 @@ def _drop_after(path: Path, step: int) -> list[dict[str, Any]]:
     return [entry for _, entry in dropped]
 
 
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
 class RunLog:
     """Writes scalars under ``run_dir``: TensorBoard events in ``run_dir/tb`` and one JSON line per step.
 
@@ -35,9 +39,10 @@ class RunLog:
         run_dir: The run's folder.
         resume_step: When resuming, the step of the checkpoint: logged points after it (from the part of the
             run that is being replaced) are dropped from both outputs, and so are the evaluations after it
-            (their ``eval.jsonl`` lines and replays), the checkpoints saved after it (``--resume RUN_DIR``
-            picks the newest, which would otherwise be one of the replaced part) and the configs kept at
-            curriculum steps after it: the resumed run logs, evaluates and saves those steps again.
+            (their ``eval.jsonl`` lines and replays, and the replay of an evaluation the run was killed in),
+            the checkpoints saved after it (``--resume RUN_DIR`` picks the newest, which would otherwise be
+            one of the replaced part) and the configs kept at curriculum steps after it: the resumed run
+            logs, evaluates and saves those steps again.
         tensorboard: Also write TensorBoard events (needs the ``tensorboard`` package; skipped with one
             warning when it is missing).
     """
@@ -51,6 +56,11 @@ class RunLog:
             for entry in _drop_after(self.run_dir / "eval.jsonl", resume_step):
                 if entry.get("replay"):  # by name: the line's path is relative to where the run was started
                     (self.run_dir / "replays" / Path(entry["replay"]).name).unlink(missing_ok=True)
+            # an evaluation the run was killed in wrote its replay (cut short) but not its eval.jsonl line
+            finished = {Path(e["replay"]).name for e in _read_lines(self.run_dir / "eval.jsonl") if e.get("replay")}
+            for path in (self.run_dir / "replays").glob("*-step*.lpr*"):
+                if path.name[:path.name.rindex(".lpr") + 4] not in finished:
+                    path.unlink(missing_ok=True)
             folder = self.run_dir / "checkpoints"
             later = [p for p in folder.glob("step_*") if p.stem.removeprefix("step_").isdigit()
                      and int(p.stem.removeprefix("step_")) > resume_step]

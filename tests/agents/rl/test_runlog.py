@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,17 @@ def test_a_resume_keeps_the_checkpoints_step_and_replaces_the_later_ones(tmp_pat
     assert [(p["step"], p["charts/learning_rate"]) for p in read_metrics(tmp_path)] == [(32, 32), (64, 64),
                                                                                        (96, 96.5)]
     assert _tensorboard_steps(tmp_path, "charts/learning_rate") == [32, 64, 96]
+
+
+def test_a_resume_drops_the_replay_of_an_evaluation_the_run_was_killed_in(tmp_path: Path) -> None:
+    """A run killed (SIGKILL) while recording an evaluation left its replay, cut short and with no eval.jsonl
+    line; resumed, the run kept it, and ``longplay compare RUN/replays`` charted it as that step's evaluation."""
+    replays = tmp_path / "replays"
+    replays.mkdir()
+    done = "20260101-000000__QuestMini-v0__ppo__r-step32__seed10000.lpr"
+    cut = "20260101-000001__QuestMini-v0__ppo__r-step64__seed10000.lpr"
+    for name in (done, cut, cut + "-wal", cut + "-shm", cut + "-lock"):
+        (replays / name).write_bytes(b"x")
+    (tmp_path / "eval.jsonl").write_text(json.dumps({"step": 32, "replay": f"elsewhere/{done}"}) + "\n")
+    RunLog(tmp_path, resume_step=64, tensorboard=False).close()
+    assert sorted(p.name for p in replays.iterdir()) == [done]
