@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,9 +41,10 @@ class RunLog:
         resume_step: When resuming, the step of the checkpoint: logged points after it (from the part of the
             run that is being replaced) are dropped from both outputs, and so are the evaluations after it
             (their ``eval.jsonl`` lines and replays, and the replay of an evaluation the run was killed in),
-            the checkpoints saved after it (``--resume RUN_DIR`` picks the newest, which would otherwise be
-            one of the replaced part) and the configs kept at curriculum steps after it: the resumed run
-            logs, evaluates and saves those steps again.
+            the checkpoints saved after it (moved to ``checkpoints/replaced_DATE-TIME_after_step_N/``:
+            ``--resume RUN_DIR`` picks the newest, which would otherwise be one of the replaced part) and the
+            configs kept at curriculum steps after it: the resumed run logs, evaluates and saves those steps
+            again.
         tensorboard: Also write TensorBoard events (needs the ``tensorboard`` package; skipped with one
             warning when it is missing).
     """
@@ -64,8 +66,11 @@ class RunLog:
             folder = self.run_dir / "checkpoints"
             later = [p for p in folder.glob("step_*") if p.stem.removeprefix("step_").isdigit()
                      and int(p.stem.removeprefix("step_")) > resume_step]
-            for path in later:
-                path.unlink()
+            if later:  # moved aside, not deleted: they may be hours of training someone resumed past to try again
+                aside = folder / f"replaced_{time.strftime('%Y%m%d-%H%M%S')}_after_step_{resume_step}"
+                aside.mkdir()
+                for path in later:
+                    path.replace(aside / path.name)
             left = sorted(folder.glob("step_*"))
             if later and left:  # latest.txt named one of them
                 (folder / "latest.txt").write_text(left[-1].name + "\n")

@@ -395,9 +395,10 @@ def test_a_pixel_policy_refuses_symbolic_observations_in_one_line(tmp_path: Path
 
 
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
-def test_a_resume_from_an_earlier_checkpoint_drops_the_later_checkpoints(learner: str, tmp_path: Path) -> None:
-    """Resumed from an earlier checkpoint, the run drops what came after it: its checkpoints too. They stayed,
-    so a later ``--resume RUN_DIR`` (the newest checkpoint) went on from the replaced part of the run."""
+def test_a_resume_from_an_earlier_checkpoint_sets_the_later_checkpoints_aside(learner: str, tmp_path: Path) -> None:
+    """Resumed from an earlier checkpoint, the run sets its later checkpoints aside. They stayed in place, so
+    a later ``--resume RUN_DIR`` (the newest checkpoint) went on from the replaced part of the run; deleting
+    them would lose trained weights."""
     from longplay.agents.rl.cli import _resume_target
 
     suffix = ".pt" if learner == "ppo-device" else ".zip"
@@ -411,6 +412,10 @@ def test_a_resume_from_an_earlier_checkpoint_drops_the_later_checkpoints(learner
     assert sorted(p.name for p in folder.glob("step_*")) == [f"step_{s:012d}{suffix}" for s in (32, 64)]
     assert (folder / "latest.txt").read_text() == f"step_{64:012d}{suffix}\n"
     assert _resume_target(str(run_dir))[1].name == f"step_{64:012d}{suffix}"
+    # the replaced part's checkpoints are kept aside, not deleted (hours of training, for a real run)
+    aside = [p for p in folder.iterdir() if p.is_dir()]
+    assert len(aside) == 1 and aside[0].name.startswith("replaced_") and aside[0].name.endswith("_after_step_32")
+    assert sorted(p.name for p in aside[0].iterdir()) == [f"step_{s:012d}{suffix}" for s in (64, 96)]
 
 
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
