@@ -349,10 +349,10 @@ DISASSEMBLY_CONDITIONS = {
     "found_rocket_hideout": ("event", (0x1B9,)),  # EVENT_FOUND_ROCKET_HIDEOUT
     "beat_giovanni_hideout": ("event", (0x6A7,)),  # EVENT_BEAT_ROCKET_HIDEOUT_GIOVANNI
     "got_silph_scope": ("item", (0x48,)),  # SILPH_SCOPE
-    "rival_pokemon_tower": ("event", (0x0F1,)),  # EVENT_BEAT_POKEMON_TOWER_RIVAL
-    "beat_ghost_marowak": ("event", (0x111,)),  # EVENT_BEAT_GHOST_MAROWAK
+    "rival_pokemon_tower": ("event", (0x0EF,)),  # EVENT_BEAT_POKEMON_TOWER_RIVAL
+    "beat_ghost_marowak": ("event", (0x10F,)),  # EVENT_BEAT_GHOST_MAROWAK
     "rescued_mr_fuji": ("event", (0x4CF,)),  # EVENT_RESCUED_MR_FUJI
-    "got_poke_flute": ("event", (0x12A,)),  # EVENT_GOT_POKE_FLUTE
+    "got_poke_flute": ("event", (0x128,)),  # EVENT_GOT_POKE_FLUTE
     "woke_snorlax": ("event", (0x48F, 0x4C9)),  # EVENT_BEAT_ROUTE12_SNORLAX, EVENT_BEAT_ROUTE16_SNORLAX
     "reached_fuchsia": ("map", (0x07,)),  # FUCHSIA_CITY
     "badge_soul": ("badge", (4,)),  # BIT_SOULBADGE
@@ -408,6 +408,18 @@ def test_each_milestone_reads_the_disassembly_bits() -> None:
             else:
                 memory[0xD2F7] = (1 << value) - 1
             assert red.milestone_mask(memory) == 1 << i, (mid, hex(value))
+
+
+def test_lavender_town_event_block_starts_at_ee() -> None:
+    """pokered's Lavender Town events begin with ``const_next $F0 - 2``: EVENT_POKEMON_TOWER_RIVAL_ON_LEFT
+    is $EE, EVENT_BEAT_POKEMON_TOWER_RIVAL $EF, EVENT_GOT_POKE_FLUTE $128; a trainer's flag is bit (object
+    number) of its map's block, so Pokemon Tower 3F's first channeler (object 1) is $F1, not the rival."""
+    assert (EVENT["POKEMON_TOWER_RIVAL_ON_LEFT"], EVENT["BEAT_POKEMON_TOWER_RIVAL"]) == (0xEE, 0xEF)
+    assert (EVENT["BEAT_POKEMONTOWER_3_TRAINER_0"], EVENT["IN_PURIFIED_ZONE"]) == (0xF1, 0x107)
+    assert (EVENT["BEAT_GHOST_MAROWAK"], EVENT["RESCUED_MR_FUJI_2"], EVENT["GOT_POKE_FLUTE"]) == (0x10F, 0x117, 0x128)
+    memory = _synthetic_game()
+    memory[0xD747 + 0x128 // 8] |= 1 << 0x128 % 8  # $D76C bit 0
+    assert PACK.state(memory).flags == {"GOT_POKE_FLUTE"}
 
 
 def test_party_money_and_names_at_the_disassembly_addresses() -> None:
