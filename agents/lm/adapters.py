@@ -85,6 +85,7 @@ class QuestAdapter:
             ledges=frozenset({int(Tile.LEDGE)}),
             warps=frozenset({int(Tile.DOOR), int(Tile.MAT)}),
             legend=tuple(TILE_LEGEND),
+            counters=frozenset({int(Tile.COUNTER)}),
         )
 
     def position(self, obs: Any) -> Position:

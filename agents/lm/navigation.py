@@ -37,6 +37,8 @@ class TileRules:
         ledges: Codes entered only moving down, landing one tile beyond.
         warps: Codes that move the player elsewhere (doors, mats): only ever the last tile of a path.
         legend: Per code, a name (for the map legend).
+        counters: Codes the player talks across (a clerk or healer behind a counter is faced from the
+            tile in front of the counter).
     """
 
     passable: tuple[bool, ...]
@@ -44,6 +46,7 @@ class TileRules:
     ledges: frozenset[int] = frozenset()
     warps: frozenset[int] = frozenset()
     legend: tuple[str, ...] = ()
+    counters: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -158,19 +161,22 @@ class SeenMap:
             lines.append(f"{y0 + r:>4} {chars[r].tobytes().decode('ascii')}")
         return "\n".join(lines)
 
-    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per tile code (256 entries): passable, warp, ledge."""
+    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per tile code (256 entries): passable, warp, ledge, counter."""
         tables = getattr(self, "_luts", None)
         if tables is None:
             passable = np.zeros(256, bool)
             passable[: len(self.rules.passable)] = self.rules.passable
             warp = np.zeros(256, bool)
             ledge = np.zeros(256, bool)
+            counter = np.zeros(256, bool)
             for code in self.rules.warps:
                 warp[code] = True
             for code in self.rules.ledges:
                 ledge[code] = True
-            tables = self._luts = (passable, warp, ledge)
+            for code in self.rules.counters:
+                counter[code] = True
+            tables = self._luts = (passable, warp, ledge, counter)
         return tables
 
     def _char_table(self) -> np.ndarray:
@@ -228,7 +234,8 @@ def find_path(
     """Shortest list of d-pad directions from ``start`` to ``goal`` over seen, passable, entity-free tiles.
 
     If ``goal`` itself cannot be stood on (a person, a counter, a sign), the path ends on a passable tile
-    next to it and a last direction turns the player to face it. Warp tiles (doors) are used only as the
+    next to it, or in front of a counter with ``goal`` right behind it (a clerk, a healer: the game talks
+    across counters), and a last direction turns the player to face it. Warp tiles (doors) are used only as the
     goal. Ledges are crossed moving down only. ``None`` when no such path is known.
     """
     if start == goal:
@@ -244,6 +251,7 @@ def find_path(
     stand = (lut[0][codes] & (grid.entities == 0)).ravel().tolist()
     warp = lut[1][codes].ravel().tolist()
     ledge = lut[2][codes].ravel().tolist()
+    counter = lut[3][codes].ravel().tolist()
     for bx, by in blocked:
         if 0 <= bx - ox < w and 0 <= by - oy < h:
             stand[(by - oy) * w + bx - ox] = False
@@ -266,10 +274,12 @@ def find_path(
         x, y = cell % w + ox, cell // w + oy
         for d, (dx, dy) in enumerate(STEPS):
             nx, ny = x + dx, y + dy
-            if nx == gx and ny == gy and not goal_standable:
+            n = index(nx, ny)
+            if not goal_standable and (
+                (nx == gx and ny == gy) or (n >= 0 and counter[n] and nx + dx == gx and ny + dy == gy)
+            ):
                 end, face = cell, d
                 break
-            n = index(nx, ny)
             if n < 0:
                 continue
             if ledge[n]:  # one way, down only: land beyond

@@ -219,7 +219,8 @@ def navigate_to_tool(
     }
     text = (
         "Walk to tile (x, y) of the current map, along the shortest path over tiles you have seen. "
-        "If the target is a person, sign or counter, you stop next to it, facing it (then press A). "
+        "If the target is a person, sign or counter, you stop next to it, facing it (then press A); "
+        "for a clerk or healer behind a counter, in front of the counter. "
         "Stops early when a text box, menu or battle opens, or the map changes."
     )
     if resolve_marker is not None:
@@ -249,6 +250,14 @@ def navigate_to_tool(
         return f"{outcome} Now: {_where(driver)}.{_milestone_note(driver, before)}{_limit_note(driver)}"
 
     return Tool(spec, handler)
+
+
+def _facing(here: tuple[int, int], goal: tuple[int, int]) -> str:
+    """The outcome of a walk that ends facing ``goal``: next to it, or across a counter from it."""
+    gx, gy = goal
+    if abs(here[0] - gx) + abs(here[1] - gy) == 1:
+        return f"Arrived next to ({gx}, {gy}), facing it."
+    return f"Arrived across the counter from ({gx}, {gy}), facing it."
 
 
 def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]) -> str:
@@ -286,7 +295,7 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
                 now = driver.position()
                 assert now is not None
                 if face_only and now.facing == direction:
-                    return f"Arrived next to ({gx}, {gy}), facing it."
+                    return _facing(here, goal)
                 if spent >= config.max_navigate_steps:
                     return f"Stopped after {spent} steps (the most one navigate_to may take)."
                 was_facing = now.facing == direction
@@ -304,7 +313,7 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
                     here = (now.x, now.y)
                     break
                 if face_only:
-                    return f"Arrived next to ({gx}, {gy}), facing it."
+                    return _facing(here, goal)
                 if was_facing:  # facing the way and still here: something is in the way
                     break
             if not moved:

@@ -112,6 +112,28 @@ def test_navigate_stops_when_the_map_changes() -> None:
     assert not error and "entered map" in text and run.driver.position().map_id != pos.map_id
 
 
+def test_navigate_to_a_clerk_behind_the_counter_faces_it_across_the_counter() -> None:
+    from longplay.envs.quest.constants import EntityKind, MapKind, MenuKind
+
+    run = make()
+    game = run.driver.game
+    state, world = game.raw, game.world
+    shop = next(i for i, m in enumerate(world.maps) if m.kind == MapKind.SHOP)
+    clerk = next(e for e in world.entities if e.map == shop and e.kind == EntityKind.CLERK)
+    state.map, state.x, state.y = shop, clerk.x, clerk.y + 4  # inside the shop, the counter between
+    run.driver.obs = game.symbolic()
+    run.observe()  # the whole shop is in view
+    text, error = call(run, "navigate_to", x=clerk.x, y=clerk.y)
+    # it was refused: "no known path ... explore toward it first", with every tile of the shop in view
+    assert not error and text.startswith(f"Arrived across the counter from ({clerk.x}, {clerk.y}), facing it"), text
+    pos = run.driver.position()
+    assert (pos.x, pos.y, pos.facing) == (clerk.x, clerk.y + 2, "up")
+    call(run, "press_buttons", buttons=["a"])
+    while state.dialog:
+        call(run, "press_buttons", buttons=["a"])
+    assert state.menu == MenuKind.SHOP
+
+
 def test_the_loop_needs_the_symbolic_view_of_quest() -> None:
     env = gym.make("longplay/QuestMini-v0", obs_mode="text")
     config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"))

@@ -100,6 +100,17 @@ def test_find_path_to_an_entity_stops_next_to_it_facing_it() -> None:
     assert find_path(seen, 7, (10, 20), (13, 20)) == ["right", "right", "right"]
 
 
+def test_find_path_to_someone_behind_a_counter_stops_in_front_of_the_counter() -> None:
+    rules = TileRules(passable=(False, True, False), chars=("#", ".", "="), counters=frozenset({2}))
+    seen = SeenMap(rules)
+    tiles = np.array([[1, 1, 0], [2, 2, 2], [1, 1, 1], [1, 1, 1]], np.uint8)  # a clerk at (1, 0), counter row 1
+    ent = np.zeros_like(tiles)
+    ent[0, 1] = 2
+    seen.update(0, 0, 0, tiles, ent)
+    assert find_path(seen, 0, (1, 3), (1, 0)) == ["up", "up"]  # to (1, 2), then facing the clerk
+    assert find_path(seen, 0, (0, 3), (0, 0)) is None  # the floor behind the counter is out of reach
+
+
 def test_seen_map_grows_renders_and_round_trips() -> None:
     seen = _seen([".."])
     seen.update(7, 40, 5, np.ones((2, 2), np.uint8), np.zeros((2, 2), np.uint8))  # far away: grows
