@@ -54,6 +54,9 @@ class GameAdapter(Protocol):
     def text_screen(self, game: Any) -> Screen | None:
         """The tiles the text view's map shows now (it may reach further than the screen), or ``None``."""
 
+    def can_swim(self, game: Any) -> bool:
+        """Whether the player may walk on the rules' ``swim`` tiles now."""
+
 
 def _symbolic(obs: Any) -> dict[str, np.ndarray]:
     return obs["symbolic"] if isinstance(obs, dict) and "symbolic" in obs else obs
@@ -86,6 +89,7 @@ class QuestAdapter:
             warps=frozenset({int(Tile.DOOR), int(Tile.MAT)}),
             legend=tuple(TILE_LEGEND),
             counters=frozenset({int(Tile.COUNTER)}),
+            swim=frozenset({int(Tile.WATER)}),
         )
 
     def position(self, obs: Any) -> Position:
@@ -125,6 +129,12 @@ class QuestAdapter:
         for col, row, _ in visible_entities(world, state, left, top, width, height):
             entities[row, col] = 1
         return Screen(state.map, left, top, tiles, entities)
+
+    def can_swim(self, game: Any) -> bool:
+        from longplay.envs.quest.constants import Ability
+        from longplay.envs.quest.overworld import has_ability
+
+        return has_ability(game.raw, game.world, Ability.SWIM)
 
 
 def adapter_for(game: Any) -> GameAdapter | None:

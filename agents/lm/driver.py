@@ -124,6 +124,10 @@ class Driver:
         """The player's position now (``None`` without an adapter)."""
         return None if self.adapter is None else self.adapter.position(self.obs)
 
+    def can_swim(self) -> bool:
+        """Whether the player may walk on water now (the swim ability; ``False`` without an adapter)."""
+        return self.adapter is not None and self.adapter.can_swim(self.game)
+
     def status_line(self, state: GameState | None = None) -> str:
         """One line: mode, map, position, facing (from the game's typed state summary)."""
         state = state or self.game.state()

@@ -39,6 +39,7 @@ class TileRules:
         legend: Per code, a name (for the map legend).
         counters: Codes the player talks across (a clerk or healer behind a counter is faced from the
             tile in front of the counter).
+        swim: Codes the player may also stand on once it can swim (water).
     """
 
     passable: tuple[bool, ...]
@@ -47,6 +48,7 @@ class TileRules:
     warps: frozenset[int] = frozenset()
     legend: tuple[str, ...] = ()
     counters: frozenset[int] = frozenset()
+    swim: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -161,8 +163,8 @@ class SeenMap:
             lines.append(f"{y0 + r:>4} {chars[r].tobytes().decode('ascii')}")
         return "\n".join(lines)
 
-    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per tile code (256 entries): passable, warp, ledge, counter."""
+    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per tile code (256 entries): passable, warp, ledge, counter, swim."""
         tables = getattr(self, "_luts", None)
         if tables is None:
             passable = np.zeros(256, bool)
@@ -170,13 +172,16 @@ class SeenMap:
             warp = np.zeros(256, bool)
             ledge = np.zeros(256, bool)
             counter = np.zeros(256, bool)
+            swim = np.zeros(256, bool)
             for code in self.rules.warps:
                 warp[code] = True
             for code in self.rules.ledges:
                 ledge[code] = True
             for code in self.rules.counters:
                 counter[code] = True
-            tables = self._luts = (passable, warp, ledge, counter)
+            for code in self.rules.swim:
+                swim[code] = True
+            tables = self._luts = (passable, warp, ledge, counter, swim)
         return tables
 
     def _char_table(self) -> np.ndarray:
@@ -230,13 +235,15 @@ def find_path(
     start: tuple[int, int],
     goal: tuple[int, int],
     blocked: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
+    swim: bool = False,
 ) -> list[str] | None:
     """Shortest list of d-pad directions from ``start`` to ``goal`` over seen, passable, entity-free tiles.
 
     If ``goal`` itself cannot be stood on (a person, a counter, a sign), the path ends on a passable tile
     next to it, or in front of a counter with ``goal`` right behind it (a clerk, a healer: the game talks
     across counters), and a last direction turns the player to face it. Warp tiles (doors) are used only as the
-    goal. Ledges are crossed moving down only. ``None`` when no such path is known.
+    goal. Ledges are crossed moving down only, onto land. With ``swim`` the rules' swim tiles (water) are
+    walked too. ``None`` when no such path is known.
     """
     if start == goal:
         return []
@@ -248,13 +255,15 @@ def find_path(
     lut = seen.lookup_tables()
     codes = grid.tiles
     # One flat list per property: Python-level BFS on ints, no per-cell method calls.
-    stand = (lut[0][codes] & (grid.entities == 0)).ravel().tolist()
+    free = grid.entities == 0
+    land = (lut[0][codes] & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
+    stand = ((lut[0][codes] | lut[4][codes]) & free).ravel().tolist() if swim else list(land)
     warp = lut[1][codes].ravel().tolist()
     ledge = lut[2][codes].ravel().tolist()
     counter = lut[3][codes].ravel().tolist()
     for bx, by in blocked:
         if 0 <= bx - ox < w and 0 <= by - oy < h:
-            stand[(by - oy) * w + bx - ox] = False
+            stand[(by - oy) * w + bx - ox] = land[(by - oy) * w + bx - ox] = False
 
     def index(x: int, y: int) -> int:
         return (y - oy) * w + (x - ox) if 0 <= x - ox < w and 0 <= y - oy < h else -1
@@ -287,7 +296,7 @@ def find_path(
                     continue
                 ny += 1
                 n = index(nx, ny)
-                if n < 0:
+                if n < 0 or not land[n]:
                     continue
             if n in visited or not stand[n] or (warp[n] and n != g):
                 continue

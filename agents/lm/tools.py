@@ -264,10 +264,11 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
     """Follows a path to ``goal``, re-planning around tiles that turn out blocked; returns what happened."""
     seen = driver.seen
     assert seen is not None
+    swim = driver.can_swim()
     code = seen.tile(map_id, *goal)
     goal_standable = (
-        code < len(seen.rules.passable) and seen.rules.passable[code] and not seen.entity(map_id, *goal)
-    )
+        (code < len(seen.rules.passable) and seen.rules.passable[code]) or (swim and code in seen.rules.swim)
+    ) and not seen.entity(map_id, *goal)
     blocked: set[tuple[int, int]] = set()
     spent = 0
     gx, gy = goal
@@ -277,7 +278,7 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
         here = (pos.x, pos.y)
         if here == goal:
             return f"Arrived at ({gx}, {gy})."
-        path = find_path(seen, map_id, here, goal, blocked)
+        path = find_path(seen, map_id, here, goal, blocked, swim)
         if path is None:
             if spent == 0:
                 raise ToolError(

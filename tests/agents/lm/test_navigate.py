@@ -134,6 +134,31 @@ def test_navigate_to_a_clerk_behind_the_counter_faces_it_across_the_counter() ->
     assert state.menu == MenuKind.SHOP
 
 
+def test_navigate_to_walks_on_water_once_the_player_can_swim() -> None:
+    from longplay.envs.quest.constants import Ability, Tile
+    from longplay.envs.quest.overworld import has_ability
+
+    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
+    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
+    run.start()
+    game = run.driver.game
+    state, world = game.raw, game.world
+    road = next(i for i, m in enumerate(world.maps) if m.name == "Ashmarsh Road")
+    assert [world.maps[road].tile(x, 7) for x in (11, 12, 13, 14)] == [Tile.GROUND] + [Tile.WATER] * 3
+    state.map, state.x, state.y = road, 11, 7  # on the shore of a lake
+    state.set_event(world.badge_events[world.ability_badge[Ability.SWIM]])
+    assert has_ability(state, world, Ability.SWIM)
+    run.driver.obs = game.symbolic()
+    run.observe()
+    text, error = call(run, "navigate_to", x=14, y=7)
+    # it stopped on the shore: "Arrived next to (14, 7), facing it.", as if the water were a wall
+    assert not error and text.startswith("Arrived at (14, 7)"), text
+    assert (state.x, state.y, state.surfing) == (14, 7, True)
+    text, error = call(run, "navigate_to", x=11, y=7)
+    assert not error and text.startswith("Arrived at (11, 7)") and not state.surfing, text
+
+
 def test_the_loop_needs_the_symbolic_view_of_quest() -> None:
     env = gym.make("longplay/QuestMini-v0", obs_mode="text")
     config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"))

@@ -111,6 +111,20 @@ def test_find_path_to_someone_behind_a_counter_stops_in_front_of_the_counter() -
     assert find_path(seen, 0, (0, 3), (0, 0)) is None  # the floor behind the counter is out of reach
 
 
+def test_find_path_crosses_water_only_with_the_swim_ability() -> None:
+    rules = TileRules(
+        passable=(False, True, False, False), chars=("#", ".", "~", "v"), ledges=frozenset({3}), swim=frozenset({2})
+    )
+    seen = SeenMap(rules)
+    tiles = np.array([[1, 2, 2, 1], [3, 3, 3, 3], [2, 1, 1, 1]], np.uint8)
+    seen.update(0, 0, 0, tiles, np.zeros_like(tiles))
+    assert find_path(seen, 0, (0, 0), (3, 0)) is None  # the lake is in the way
+    assert find_path(seen, 0, (0, 0), (3, 0), swim=True) == ["right"] * 3
+    assert find_path(seen, 0, (0, 0), (2, 0), swim=True) == ["right"] * 2  # a water tile is a goal too
+    assert find_path(seen, 0, (0, 0), (1, 2), swim=True) == ["right", "down"]  # hops the ledge from the water
+    assert find_path(seen, 0, (0, 0), (0, 2), swim=True) == ["right", "down", "left"]  # never lands in water
+
+
 def test_seen_map_grows_renders_and_round_trips() -> None:
     seen = _seen([".."])
     seen.update(7, 40, 5, np.ones((2, 2), np.uint8), np.zeros((2, 2), np.uint8))  # far away: grows
