@@ -53,10 +53,13 @@ class MapMemory(Component):
 
     def _visit(self) -> None:
         assert self.ctx is not None
-        pos = self.ctx.driver.position()
-        if pos is not None and pos.map_id not in self.visited:
-            self.visited.append(pos.map_id)
-            self.changed()
+        driver = self.ctx.driver
+        pos = driver.position()
+        # every map stood on, also one entered and left within a turn (it was missing from "Maps visited")
+        for map_id in [*driver.maps_entered, *([pos.map_id] if pos is not None else [])]:
+            if map_id not in self.visited:
+                self.visited.append(map_id)
+                self.changed()
 
     def before_turn(self) -> None:
         self._visit()

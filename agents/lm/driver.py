@@ -46,12 +46,16 @@ class Driver:
         self.milestones: dict[str, int] = {}
         #: Every action pressed this run, one byte each (checkpoints rebuild the env from them).
         self.actions = bytearray()
+        #: Maps the player has stood on since this driver started (map id -> its name), in the order first
+        #: entered, including one walked through within a single tool call (with an adapter only).
+        self.maps_entered: dict[int, str] = {}
 
     # ------------------------------------------------------------------------------------------ episode
     def reset(self, seed: int) -> None:
         """Starts the episode."""
         self.obs, self.info = self.env.reset(seed=seed)
         self.milestones = dict(self.info.get("milestones", {}))
+        self._note_map()
         self.observe()
 
     def restore(
@@ -100,9 +104,15 @@ class Driver:
         for milestone in self.info.get("new_milestones", ()):
             self.new_milestones.append(milestone)
             self.milestones.setdefault(milestone, self.steps)
+        self._note_map()
         if self.every_step:
             self.observe()
         return True
+
+    def _note_map(self) -> None:
+        pos = self.position()
+        if pos is not None and pos.map_id not in self.maps_entered:
+            self.maps_entered[pos.map_id] = self.game.state().map_name
 
     def observe(self) -> None:
         """Adds the current screen to the seen map."""

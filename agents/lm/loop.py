@@ -307,6 +307,8 @@ class LMRun:
         return blocks
 
     def _note_map(self) -> Any:
+        for map_id, name in self.driver.maps_entered.items():  # maps walked through within a turn too
+            self.map_names.setdefault(map_id, name)
         state = self.driver.game.state()
         if self.map_names.get(state.map_id) != state.map_name:
             self.map_names[state.map_id] = state.map_name

@@ -30,6 +30,7 @@ class FakeDriver:
         self.seen = SeenMap(TileRules(passable=(False, True), chars=("#", ".")))
         self.seen.update(3, 0, 0, np.ones((5, 5), np.uint8), np.zeros((5, 5), np.uint8))
         self.pos = (3, 2, 2)
+        self.maps_entered: dict[int, str] = {}
 
     def position(self) -> Any:
         from longplay.agents.lm.adapters import Position

@@ -159,6 +159,32 @@ def test_navigate_to_walks_on_water_once_the_player_can_swim() -> None:
     assert not error and text.startswith("Arrived at (11, 7)") and not state.surfing, text
 
 
+def test_a_map_walked_through_within_a_turn_is_a_map_visited() -> None:
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
+    provider = ScriptedProvider([Message("assistant", [])])
+    run = LMRun(env, provider, build_scaffold("map_memory"), config)
+    run.start()
+    run.observe()
+    home = run.driver.position().map_id
+    seen = run.driver.seen
+    grid = seen.grids[home]
+    mats = [(gx + grid.x0, gy + grid.y0) for gy, gx in zip(*(grid.tiles == 11).nonzero(), strict=True)]  # exit mat
+    out = {"x": int(mats[0][0]), "y": int(mats[0][1])}
+    back = {"buttons": ["up", "up"]}  # out of the door and straight back in
+    provider.script = [Message("assistant", [ToolCall("1", "navigate_to", out, json.dumps(out)),
+                                             ToolCall("2", "press_buttons", back, json.dumps(back))])]
+    run.play_turn()
+    assert run.driver.position().map_id == home
+    town = next(m for m in run.driver.maps_entered if m != home)
+    memory = run.scaffold.get("map_memory")
+    # the town was missing: "Maps visited: 5 (Home)" after a turn that left the house (a milestone) and came back
+    assert memory.visited == [home, town]
+    name = run.driver.game.world.maps[town].name
+    assert memory.section()[1].splitlines()[-1].endswith(f", {town} ({name})")
+    assert memory.snapshot()["maps"][str(town)]["name"] == name
+
+
 def test_the_loop_needs_the_symbolic_view_of_quest() -> None:
     env = gym.make("longplay/QuestMini-v0", obs_mode="text")
     config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"))
