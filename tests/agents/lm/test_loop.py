@@ -128,6 +128,17 @@ def test_malformed_and_empty_replies_are_answered_not_fatal(tiny_env) -> None:
         "empty reply", "no tool called", "only malformed tool calls", None]
 
 
+def test_turns_of_only_malformed_calls_in_a_row_stop_the_run(tiny_env) -> None:
+    # docs/lm-agents.md said a malformed call "never stops the run"; --max-failures of them in a row do
+    bad = Message("assistant", [ToolCall("1", "teleport", {"to": "end"}, '{"to": "end"}')])
+    cfg = config(max_turns=50)
+    cfg.retry.max_consecutive_failures = 3
+    run, _, _ = make_run(tiny_env, [bad], cfg)
+    outcome = run.run()
+    assert outcome.reason == "failures" and "last: only malformed tool calls" in outcome.message
+    assert run.counters.turns == 3 and run.driver.steps == 0
+
+
 def test_consecutive_failures_checkpoint_and_stop(tiny_env) -> None:
     sink = Sink()
     cfg = config(max_turns=50)
