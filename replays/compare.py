@@ -343,6 +343,9 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
     for label, members in groups.items():
         catalog = max((r.catalog for r in members), key=len)
         total = len(catalog)
+        # Every milestone of the group's catalogs: runs of different worlds (Quest-v0 makes one per reset seed)
+        # have different catalogs, and a milestone is only counted over the runs whose world has it.
+        milestones = list(dict.fromkeys([*catalog, *(m for r in members for m in r.catalog)]))
         group_axes = [a for a in axes if all(a in r.axes for r in members)]
         picks = rng.integers(0, len(members), (n_boot, len(members)))
         entry: dict[str, Any] = {"group": label, "runs": len(members), "catalog_size": total, "axes": group_axes,
@@ -366,16 +369,19 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
             low, high = _interval(np.atleast_1d(auc_from_times(boot, total, h)), confidence)
             entry["auc"][axis] = {"value": auc_from_times(medians, total, h), "ci_low": low, "ci_high": high,
                                   "horizon": h}
-            for milestone in catalog:
-                reached = [r.times(axis) for r in members]
-                t = np.array([got.get(milestone, r.end[axis]) for got, r in zip(reached, members, strict=True)])
+            for milestone in milestones:
+                holders = [r for r in members if milestone in r.catalog]
+                reached = [r.times(axis) for r in holders]
+                t = np.array([got.get(milestone, r.end[axis]) for got, r in zip(reached, holders, strict=True)])
                 o = np.array([milestone in got for got in reached])
                 if not o.any() and axis != "steps":
                     continue
-                low, high = _interval(km_median_batch(t[picks], o[picks]), confidence)
+                held = picks if len(holders) == len(members) else rng.integers(0, len(holders),
+                                                                               (n_boot, len(holders)))
+                low, high = _interval(km_median_batch(t[held], o[held]), confidence)
                 result.time_to_milestone.append({
                     "group": label, "axis": axis, "milestone": milestone,
-                    "name": members[0].milestone_names.get(milestone, milestone), "runs": len(members),
+                    "name": holders[0].milestone_names.get(milestone, milestone), "runs": len(holders),
                     "reached": int(o.sum()), "reached_fraction_km": km_fraction(t, o),
                     "median": km_median(t, o), "ci_low": low, "ci_high": high,
                     "fastest": float(t[o].min()) if o.any() else math.inf})

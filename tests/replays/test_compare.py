@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from longplay.replays.compare import (
+    ProgressEvent,
+    RunProgress,
     auc_from_times,
     bootstrap_km_median,
     compare_impl,
@@ -95,3 +97,27 @@ def test_compare_groups_censors_and_writes(record: Any, fakegame: Any, tmp_path:
     with open(out / "time_to_milestone.csv") as f:
         rows = list(csv.DictReader(f))
     assert {"group", "axis", "milestone", "median", "ci_low", "ci_high", "reached", "runs"} <= set(rows[0])
+
+
+def _run(name: str, catalog: tuple[str, ...], reached: dict[str, int], end: int) -> RunProgress:
+    """A hand-made baseline run: milestone -> step reached (and as many seconds), stopped at ``end``."""
+    events = tuple(ProgressEvent(m, s, float(s), None, None) for m, s in sorted(reached.items(), key=lambda x: x[1]))
+    return RunProgress(name, f"{name}.lpr", 0, "g", 0, "longplay/Quest-v0", catalog, {m: m for m in catalog},
+                       events, {"steps": float(end), "wall": float(end)}, ("steps", "wall"), True, False)
+
+
+def test_a_milestone_counts_only_the_runs_whose_world_has_it() -> None:
+    # Quest-v0 builds a new world per reset seed: each seed has its own catalog ('reached_<town>'). A run of world B
+    # cannot reach world A's town: it is no censored run of that milestone, and its own town gets its own row.
+    a = ("left_house", "reached_corstone", "badge_1")
+    b = ("left_house", "reached_harhill", "badge_1")
+    runs = [_run("a0", a, {"left_house": 2, "reached_corstone": 10}, 100),
+            _run("a1", a, {"left_house": 3, "reached_corstone": 20}, 100),
+            _run("b0", b, {"left_house": 4, "reached_harhill": 5}, 100)]
+    rows = {r["milestone"]: r for r in compare_impl(runs, axes=("steps",), n_boot=50).time_to_milestone}
+    assert (rows["reached_corstone"]["reached"], rows["reached_corstone"]["runs"]) == (2, 2)
+    assert rows["reached_corstone"]["median"] == 10.0  # not 20: run b0 was never at risk of it
+    assert rows["reached_corstone"]["reached_fraction_km"] == 1.0
+    assert (rows["reached_harhill"]["reached"], rows["reached_harhill"]["runs"], rows["reached_harhill"]["median"]) \
+        == (1, 1, 5.0)
+    assert (rows["left_house"]["runs"], rows["badge_1"]["runs"], rows["badge_1"]["reached"]) == (3, 3, 0)
