@@ -144,6 +144,9 @@ def read_runs(path: str | os.PathLike[str], *,
         catalog = tuple(m["id"] for m in header.get("catalog") or ())
         names = {m["id"]: m.get("name", m["id"]) for m in header.get("catalog") or ()}
         group = group_label(header, group_by)
+        # An LM run of a model the price table does not know logged $0 a call: its dollars are unknown, not zero.
+        lm = header.get("lm")
+        priced = not (isinstance(lm, dict) and "price" in lm and lm["price"] is None)
         episodes = replay.episodes()
         turns = replay.turns()
         milestones = replay.milestones()
@@ -162,18 +165,20 @@ def read_runs(path: str | os.PathLike[str], *,
                 k = int(np.searchsorted(turn_steps, m.step, side="left"))
                 events.append(ProgressEvent(m.milestone, m.step, max(0.0, m.t - info.started_t),
                                             float(cum_tokens[k]) if has_turns else None,
-                                            float(cum_cost[k]) if has_turns else None))
+                                            float(cum_cost[k]) if has_turns and priced else None))
             chunk_times = replay.chunk_times(e)
             last_t = info.ended_t if info.ended_t is not None else (chunk_times[-1][1] if chunk_times
                                                                     else info.started_t)
             end = {"steps": float(info.recorded_steps), "wall": max(0.0, last_t - info.started_t)}
             if has_turns:
-                end["tokens"], end["cost"] = float(cum_tokens[-1]), float(cum_cost[-1])
+                end["tokens"] = float(cum_tokens[-1])
+                if priced:
+                    end["cost"] = float(cum_cost[-1])
             name = Path(path).name.removesuffix(EXTENSION) + (f"#{e}" if len(episodes) > 1 else "")
             runs.append(RunProgress(
                 name, str(path), e, group, info.seed, str(header.get("env_id") or ""), catalog, names,
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
-                ("steps", "wall", "tokens", "cost") if has_turns else ("steps", "wall"),
+                ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
                 info.complete, info.end_reason == "terminated"))
         return runs
 

@@ -121,3 +121,22 @@ def test_a_milestone_counts_only_the_runs_whose_world_has_it() -> None:
     assert (rows["reached_harhill"]["reached"], rows["reached_harhill"]["runs"], rows["reached_harhill"]["median"]) \
         == (1, 1, 5.0)
     assert (rows["left_house"]["runs"], rows["badge_1"]["runs"], rows["badge_1"]["reached"]) == (3, 3, 0)
+
+
+def test_a_run_without_a_price_has_no_dollar_axis(fakegame: Any, tmp_path: Path) -> None:
+    # A model the price table does not know (the header's lm.price is null) logs $0 a call: unknown, not free. It
+    # was charted at $0 on the dollar axis, reaching every milestone for nothing beside the priced models.
+    for name, price in (("priced", {"name": "m", "input": 3.0, "output": 15.0}), ("unpriced", None)):
+        with Recorder(gym.make(fakegame.ENV_ID), tmp_path / f"{name}.lpr", agent="lm", model=name,
+                      extra_header={"lm": {"price": price}}) as rec:
+            rec.reset(seed=0)
+            for step in range(120):
+                if step % 10 == 0:
+                    rec.log_turn(tokens_in=100, tokens_out=10, cost_usd=0.001 if price else 0.0)
+                rec.step(step % 4)
+    runs = {r.group: r for r in load_runs([tmp_path])}
+    assert runs["lm / priced"].axes == ("steps", "wall", "tokens", "cost")
+    assert runs["lm / unpriced"].axes == ("steps", "wall", "tokens")  # tokens are still known
+    assert "cost" not in runs["lm / unpriced"].end and runs["lm / unpriced"].end["tokens"] == 12 * 110
+    groups = {g["group"]: g for g in compare_impl(list(runs.values()), n_boot=20).groups}
+    assert "cost" in groups["lm / priced"]["axes"] and "cost" not in groups["lm / unpriced"]["axes"]
