@@ -483,7 +483,9 @@ def plot_progress(result: Comparison, runs: Sequence[RunProgress], out_dir: Path
                     ax.plot(xs[-1], ys[-1], marker="|", color=color, alpha=0.5, markersize=8)  # censored end
             points = group["median_curve"].get(axis, [])
             mx, my = step_curve([p["median"] for p in points])
-            horizon = result.horizons[axis]
+            # The median curve is known up to the group's longest run, not beyond: past it, no run of the group
+            # was watched (a smaller budget is censoring, not a plateau up to another group's horizon).
+            horizon = max(run.end[axis] for run in members)
             ax.plot([*mx, max(horizon, mx[-1])], [*my, my[-1]], color=color, linewidth=2,
                     label=f"{group['group']} (n={group['runs']}, AUC {group['auc'][axis]['value']:.3f})")
             lx, ly = step_curve([p["ci_low"] for p in points])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -140,3 +141,22 @@ def test_a_run_without_a_price_has_no_dollar_axis(fakegame: Any, tmp_path: Path)
     assert "cost" not in runs["lm / unpriced"].end and runs["lm / unpriced"].end["tokens"] == 12 * 110
     groups = {g["group"]: g for g in compare_impl(list(runs.values()), n_boot=20).groups}
     assert "cost" in groups["lm / priced"]["axes"] and "cost" not in groups["lm / unpriced"]["axes"]
+
+
+def test_a_median_curve_is_drawn_up_to_its_groups_longest_run(monkeypatch: Any, tmp_path: Path) -> None:
+    # A group whose runs all stopped at step 50 (a small budget) beside one that ran 1,000 steps: its median curve
+    # was drawn flat to step 1,000, a plateau nobody watched, while its runs' own curves end at 50 with a '|'.
+    from matplotlib.figure import Figure
+
+    runs = [dataclasses.replace(_run(f"short{i}", ("a", "b"), {"a": 10 + i}, 50), group="short") for i in range(3)]
+    runs += [dataclasses.replace(_run(f"long{i}", ("a", "b"), {"a": 5, "b": 600 + i}, 1000), group="long")
+             for i in range(3)]
+    figures: list[Any] = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
+    result = compare_impl(runs, axes=("steps",), n_boot=20)
+    write_outputs(result, runs, tmp_path)
+    lines = {line.get_label().split(" (")[0]: line for line in figures[0].axes[0].get_lines()
+             if not line.get_label().startswith("_")}
+    assert max(lines["short"].get_xdata()) == 50  # not 1,000
+    assert max(lines["long"].get_xdata()) == 1000
+    assert list(lines["short"].get_ydata())[-1] == 1
