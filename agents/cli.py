@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-record", action="store_true", help="do not record a replay")
     p.add_argument("--fingerprint-every", type=fingerprint_every_arg, default=None, metavar="N",
                    help="steps between the replay's state fingerprints, which let verify name a changed action "
-                   "to within N steps (default 64; 1 for --agent lm, whose steps are model turns)")
+                   "to within N steps (default 64; 1 for --agent lm, where one per button press costs nothing "
+                   "beside a model turn)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--checkpoint", default=None, help="policy checkpoint (--agent ppo)")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
