@@ -13,12 +13,14 @@ import zlib
 from typing import Any
 
 from longplay.envs.game import GameError
+from longplay.envs.quest.battle import MESSAGE_ARGS, Arg, BattleMsg
 from longplay.envs.quest.cache import IdentityCache
 from longplay.envs.quest.constants import (
     BOX_SIZE,
     MAX_ITEM_COUNT,
     MAX_LEVEL,
     MAX_MONEY,
+    NUM_ABILITIES,
     NUM_ITEMS,
     PARTY_SIZE,
     WARD_STEPS,
@@ -29,6 +31,7 @@ from longplay.envs.quest.constants import (
     MenuKind,
 )
 from longplay.envs.quest.content import MOVES, SPECIES
+from longplay.envs.quest.dialog import MESSAGES, Msg
 from longplay.envs.quest.state import Battle, Mon, QuestState, World
 
 MAGIC = b"LPQS"
@@ -169,6 +172,7 @@ def _within(name: str, value: int, low: int, high: int) -> None:
 def _check_mon(where: str, mon: Mon) -> None:
     _within(f"{where} species", mon.species, 0, len(SPECIES) - 1)
     _within(f"{where} level", mon.level, 1, MAX_LEVEL)
+    _within(f"{where} max_hp", mon.max_hp, 1, 1 << 30)  # stats_at gives at least 11 (catching divides by it)
     _within(f"{where} hp", mon.hp, 0, mon.max_hp)
     for move, pp in zip(mon.moves, mon.pp, strict=True):
         _within(f"{where} move", move, -1, len(MOVES) - 1)
@@ -199,3 +203,55 @@ def _check_ranges(state: QuestState, world: World) -> None:
     _within("battle phase", b.phase, 0, max(BattlePhase))
     for i, mon in enumerate(b.enemy):
         _check_mon(f"enemy {i}", mon)
+    _within("respawn x", state.respawn[1], 0, world.maps[state.respawn[0]].width - 1)
+    _within("respawn y", state.respawn[2], 0, world.maps[state.respawn[0]].height - 1)
+    if state.menu == MenuKind.SHOP:
+        _within("shop", state.menu_choice, 0, len(world.shops) - 1)
+    elif state.menu == MenuKind.BAG_TARGET:
+        _within("bag item chosen", state.menu_choice, 0, NUM_ITEMS - 1)
+    if state.dialog_effect == Effect.TRAINER_BATTLE:
+        _within("challenging trainer", state.dialog_arg, 0, len(world.entities) - 1)
+        _within("challenging trainer's team", world.entities[state.dialog_arg].trainer, 0, len(world.trainers) - 1)
+    elif state.dialog_effect == Effect.OPEN_SHOP:
+        _within("shop to open", state.dialog_arg, 0, len(world.shops) - 1)
+    for page in state.dialog:
+        _check_page(page, world)
+    if b.kind != BattleKind.NONE:  # the engine indexes both sides and reads every queued message
+        _within("battle party size", len(state.party), 1, PARTY_SIZE)
+        _within("battle player_active", b.player_active, 0, len(state.party) - 1)
+        _within("battle enemy team size", len(b.enemy), 1, 1 << 30)
+        _within("battle enemy_active", b.enemy_active, 0, len(b.enemy) - 1)
+        if b.kind == BattleKind.TRAINER:
+            _within("battle trainer", b.trainer, 0, len(world.trainers) - 1)
+            _within("battle trainer entity", b.entity, -1, len(world.entities) - 1)
+        for msg in b.messages:
+            _check_battle_message(msg, world)
+
+
+def _check_page(page: tuple[int, int, int], world: World) -> None:
+    """A text-box page names a template and arguments that exist (what ``dialog.message_text`` reads)."""
+    msg, arg0, arg1 = page
+    _within("dialog page", msg, 0, max(Msg))
+    if msg == Msg.TEXT:
+        _within("dialog text", arg0, 0, len(world.texts) - 1)
+        return
+    template = MESSAGES[msg]
+    if msg == Msg.USED_ITEM:
+        _within("dialog item", arg0, 0, NUM_ITEMS - 1)
+        _within("dialog species", arg1, 0, len(SPECIES) - 1)
+        return
+    for mark, name, high in (("{s}", "species", len(SPECIES)), ("{i}", "item", NUM_ITEMS),
+                             ("{b}", "badge", len(world.badge_names)), ("{a}", "ability", NUM_ABILITIES)):
+        if mark in template:
+            _within(f"dialog {name}", arg0, 0, high - 1)
+
+
+def _check_battle_message(msg: tuple[int, int, int], world: World) -> None:
+    """A battle message names a template and arguments that exist (what ``battle_message_text`` reads)."""
+    kind = msg[0]
+    _within("battle message", kind, 0, max(BattleMsg))
+    highs = {Arg.SPECIES: len(SPECIES), Arg.MOVE: len(MOVES), Arg.ITEM: NUM_ITEMS, Arg.TRAINER: len(world.trainers),
+             Arg.TEXT: len(world.texts)}
+    for arg_kind, value in zip(MESSAGE_ARGS[kind], msg[1:], strict=True):
+        if arg_kind in highs:
+            _within(f"battle message {Arg(arg_kind).name.lower()}", value, 0, highs[arg_kind] - 1)

@@ -8,10 +8,13 @@ import pytest
 
 from longplay.envs.game import Button, GameError, Mode
 from longplay.envs.quest import engine, savestate
+from longplay.envs.quest.battle import BattleMsg
 from longplay.envs.quest.constants import (
     WARD_STEPS,
     Ability,
+    BattleKind,
     Direction,
+    Effect,
     EntityKind,
     Item,
     MapKind,
@@ -359,12 +362,43 @@ def _edited(world, state, edit) -> bytes:
     (lambda s: s["party"][0].__setitem__(1, 0), "party 0 level 0 outside"),
     (lambda s: s["party"][0].__setitem__(3, 10_000), "party 0 hp 10000 outside"),
     (lambda s: s["battle"].update(phase=42), "battle phase 42 outside"),
+    # indices the engine or the text view reads: each loaded before, then crashed the first press or view
+    (lambda s: s["party"][0].__setitem__(slice(3, 5), [0, 0]), "party 0 max_hp 0 outside"),  # hp 0 of max 0
+    (lambda s: s.update(respawn=[0, 40, 3]), "respawn x 40 outside"),
+    (lambda s: s.update(menu=MenuKind.SHOP, menu_choice=5), "shop 5 outside"),
+    (lambda s: s.update(dialog=[[Msg.TEXT, 99, 0]]), "dialog text 99 outside"),
+    (lambda s: s.update(dialog=[[77, 0, 0]]), "dialog page 77 outside"),
+    (lambda s: s.update(dialog=[[Msg.GOT_PARTNER, 999, 0]]), "dialog species 999 outside"),
+    (lambda s: s.update(dialog=[[Msg.TEXT, 0, 0]], dialog_effect=Effect.TRAINER_BATTLE, dialog_arg=0),
+     "challenging trainer's team -1 outside"),  # entity 0 is a person
+    (lambda s: s.update(dialog=[[Msg.TEXT, 0, 0]], dialog_effect=Effect.OPEN_SHOP, dialog_arg=3),
+     "shop to open 3 outside"),
 ])
 def test_hand_edited_values_the_rules_never_produce_are_refused(world, state, edit, fragment) -> None:
     state.party.append(make_mon(2, 7))
     savestate.load(_edited(world, state, lambda s: None), world)  # the unedited document loads
     with pytest.raises(GameError, match=f"corrupt quest save state .*{fragment}"):
         savestate.load(_edited(world, state, edit), world)
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda b: b.update(player_active=3), "battle player_active 3 outside 0..0"),
+    (lambda b: b.update(enemy_active=2), "battle enemy_active 2 outside 0..0"),
+    (lambda b: b.update(enemy=[]), "battle enemy team size 0 outside"),
+    (lambda b: b.update(kind=BattleKind.TRAINER, trainer=7), "battle trainer 7 outside 0..0"),
+    (lambda b: b.update(messages=[[99, 0, 0]]), "battle message 99 outside"),
+    (lambda b: b.update(messages=[[BattleMsg.PLAYER_USED, 0, 999]]), "battle message move 999 outside"),
+])
+def test_hand_edited_battles_the_rules_never_produce_are_refused(world, state, edit, fragment) -> None:
+    """A battle's indices are checked on loading like the rest (an out-of-range active creature, enemy, trainer
+    or message loaded, then the first press or text view raised IndexError or KeyError)."""
+    from longplay.envs.quest import battle
+
+    state.party.append(make_mon(2, 7))
+    battle.start_wild(state, world, 3, 4)
+    savestate.load(_edited(world, state, lambda s: None), world)  # the unedited battle loads
+    with pytest.raises(GameError, match=f"corrupt quest save state .*{fragment}"):
+        savestate.load(_edited(world, state, lambda s: edit(s["battle"])), world)
 
 
 def test_foreign_state_is_refused(world, state) -> None:
