@@ -192,7 +192,7 @@ class Item(enum.IntEnum):
     ORB = 4  # capture device
     FINE_ORB = 5  # better capture device
     PRIME_ORB = 6  # best capture device
-    WARD_SPRAY = 7  # no wild encounters for 100 steps
+    WARD_SPRAY = 7  # no wild encounters for the next WARD_STEPS - 1 steps (see WARD_STEPS)
     FERRY_PASS = 8  # key item
     LANTERN = 9  # key item
     OLD_KEY = 10  # key item
@@ -208,7 +208,7 @@ ITEM_REVIVES = (False, False, False, True, False, False, False, False, False, Fa
 ITEM_CATCH = (0, 0, 0, 0, 10, 15, 20, 0, 0, 0, 0, 0)  # catch-rate multiplier in tenths (0 = not an orb)
 ITEM_IS_KEY = (False,) * 8 + (True,) * 4
 KEY_ITEMS = tuple(i for i in Item if ITEM_IS_KEY[i])
-WARD_STEPS = 100
+WARD_STEPS = 100  # a step counts it down before the encounter check: encounters resume on the step it hits 0
 assert all(len(t) == NUM_ITEMS for t in (ITEM_NAMES, ITEM_PRICE, ITEM_HEAL, ITEM_REVIVES, ITEM_CATCH,
                                          ITEM_IS_KEY))
 

@@ -275,6 +275,24 @@ def test_wild_encounters_on_grass_and_ward_spray(world, state) -> None:
     assert state.ward_steps == WARD_STEPS - 1
 
 
+def test_ward_spray_keeps_encounters_away_for_ward_steps_minus_one_steps(world, state) -> None:
+    """The counter runs down before the encounter check, so the step that takes it to 0 may meet a wild
+    creature: WARD_STEPS - 1 safe steps (the Item comment said 100 and the code gives 99)."""
+    from longplay.envs.quest.state import Encounter
+
+    field = dataclasses.replace(world.maps[0], encounters=(Encounter(3, 2, 2, 1),), encounter_rate=256)
+    world = dataclasses.replace(world, maps=(field, world.maps[1]))  # every grass step without ward: a battle
+    state.party.append(make_mon(0, 5))
+    state.ward_steps = WARD_STEPS
+    at(state, 0, 1, 7, Direction.DOWN)
+    for step in range(1, WARD_STEPS):
+        press(state, world, Button.DOWN if step % 2 else Button.UP)
+        press(state, world, Button.DOWN if step % 2 else Button.UP)  # one press of each pair turns (or meets the wall)
+        assert engine.mode(state) == Mode.OVERWORLD and state.ward_steps == WARD_STEPS - step
+    press(state, world, Button.UP, Button.UP)  # step WARD_STEPS: the counter reaches 0 and a battle starts
+    assert state.ward_steps == 0 and engine.mode(state) == Mode.BATTLE
+
+
 def test_start_menu_party_and_bag(world, state) -> None:
     state.party += [make_mon(0, 5), make_mon(1, 6)]
     state.bag[Item.TONIC] = 2
