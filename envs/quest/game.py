@@ -19,7 +19,9 @@ kinds, ``entities`` (9, 10) visible sprites, ``vector`` (32,) scalar state; see 
 Sparse: +1 the first time each milestone of the world's catalog is reached.
 
 ## Termination
-When the world's final milestone is reached (mini: its badge; small and standard: the champion).
+When the world's final milestone is reached (mini: its badge; small and standard: the champion) and the
+text boxes after that battle (money, badge, the closing page) are dismissed: a few presses after the
+milestone.
 Truncation after ``max_steps`` steps (by default 20,000 for mini, 200,000 for small, 1,000,000 for
 standard; ``max_steps=None`` never truncates). ``gymnasium.make(..., max_episode_steps=N)`` adds
 gymnasium's own TimeLimit on top, as for any env.

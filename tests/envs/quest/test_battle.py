@@ -635,6 +635,23 @@ def test_beating_the_final_trainer_finishes_and_money_is_capped() -> None:
     assert state.dialog[-1] == (Msg.FINISHED, 0, 0) and state.dialog_effect == Effect.FINISH
 
 
+def test_the_game_finishes_when_the_closing_page_is_dismissed_not_at_the_final_milestone() -> None:
+    """README and the game docstring said the episode ends when the last milestone is reached; the event (and
+    its reward) comes as the battle ends, ``finished`` (``terminated``) only once its pages are read."""
+    world = make_world(ev_finish=EV_LEADER)
+    state, _ = _beat_trainer(world)
+    from longplay.envs.quest import engine
+
+    assert state.has_event(EV_LEADER) and not state.finished
+    pages = len(state.dialog)
+    assert pages >= 2 and state.dialog[-1] == (Msg.FINISHED, 0, 0)
+    for _ in range(pages - 1):
+        engine.step(state, world, A)
+        assert not state.finished
+    engine.step(state, world, A)  # the closing page
+    assert state.finished and state.dialog == []
+
+
 def test_plain_trainer_without_badge_or_text() -> None:
     plain = TrainerDef(0, "Bo", "Hiker", ((SPROUTLING, 3),), money=0)
     world = make_world(trainers=(plain,))
