@@ -42,7 +42,7 @@ def run_command(command: Callable[[argparse.Namespace], int | None], args: argpa
 
 def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The env keyword arguments a command was given: ``--set KEY=VALUE`` pairs and ``--rom``."""
-    kwargs = parse_kwargs(args.set)
+    kwargs = parse_kwargs(getattr(args, "set", None) or [])
     if getattr(args, "rom", None):
         kwargs["rom"] = args.rom
     return kwargs

@@ -378,14 +378,12 @@ class _Plan:
 
 def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
     """The config, env and checkpoint of a new run, or of the run ``--resume`` names."""
-    from longplay.agents.cli import DEFAULT_ENV, note_ignored_with_resume, parse_kwargs, resolve_env_id
+    from longplay.agents.cli import DEFAULT_ENV, env_kwargs, note_ignored_with_resume, resolve_env_id
     from longplay.agents.lm.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
 
     if not _arg(args, "lm_resume"):
         config = config_from_args(args)
-        kwargs = parse_kwargs(_arg(args, "set") or [])
-        if _arg(args, "rom"):  # longplay run --rom PATH (Game Boy envs), as for the other agents
-            kwargs["rom"] = args.rom
+        kwargs = env_kwargs(args)  # --set and --rom, as for the other agents
         kwargs.setdefault("obs_mode", _arg(args, "obs_mode") or "symbolic")
         return _Plan(config, resolve_env_id(_arg(args, "env") or _arg(args, "lm_default_env") or DEFAULT_ENV),
                      kwargs)
