@@ -169,19 +169,14 @@ class SeenMap:
         if tables is None:
             passable = np.zeros(256, bool)
             passable[: len(self.rules.passable)] = self.rules.passable
-            warp = np.zeros(256, bool)
-            ledge = np.zeros(256, bool)
-            counter = np.zeros(256, bool)
-            swim = np.zeros(256, bool)
-            for code in self.rules.warps:
-                warp[code] = True
-            for code in self.rules.ledges:
-                ledge[code] = True
-            for code in self.rules.counters:
-                counter[code] = True
-            for code in self.rules.swim:
-                swim[code] = True
-            tables = self._luts = (passable, warp, ledge, counter, swim)
+
+            def flags(codes: frozenset[int]) -> np.ndarray:
+                table = np.zeros(256, bool)
+                table[list(codes)] = True
+                return table
+
+            r = self.rules
+            tables = self._luts = (passable, flags(r.warps), flags(r.ledges), flags(r.counters), flags(r.swim))
         return tables
 
     def _char_table(self) -> np.ndarray:
