@@ -106,11 +106,12 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     else:
         raise CliError(f"nothing to resume at {path}: give a run folder or a checkpoint file")
+    from longplay.agents.rl.runlog import curriculum_configs
+
     config_path = run_dir / "config.json"
     # a checkpoint before a curriculum step goes on with the config that trained past it, not the step's
     step = _check_resumable(checkpoint)
-    before = {int(p.stem.removeprefix("config.before_step_")): p for p in run_dir.glob("config.before_step_*.json")
-              if p.stem.removeprefix("config.before_step_").isdigit()}
+    before = curriculum_configs(run_dir)
     later = sorted(n for n in before if n > step)
     if later:
         config_path = before[later[0]]

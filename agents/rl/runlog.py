@@ -29,6 +29,17 @@ def _drop_after(path: Path, step: int) -> list[dict[str, Any]]:
     return [entry for _, entry in dropped]
 
 
+def curriculum_configs(run_dir: Path) -> dict[int, Path]:
+    """The configs a run kept at its curriculum steps (``config.before_step_N.json``: the config in force up to
+    step N), by N."""
+    found = {}
+    for path in run_dir.glob("config.before_step_*.json"):
+        step = path.stem.removeprefix("config.before_step_")
+        if step.isdigit():
+            found[int(step)] = path
+    return found
+
+
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
@@ -74,9 +85,8 @@ class RunLog:
             left = sorted(folder.glob("step_*"))
             if later and left:  # latest.txt named one of them
                 (folder / "latest.txt").write_text(left[-1].name + "\n")
-            for path in self.run_dir.glob("config.before_step_*.json"):  # curriculum steps of the replaced part
-                step = path.stem.removeprefix("config.before_step_")
-                if step.isdigit() and int(step) > resume_step:
+            for step, path in curriculum_configs(self.run_dir).items():  # curriculum steps of the replaced part
+                if step > resume_step:
                     path.unlink()
         self._file = self.path.open("a")
         self._writer: Any = None
