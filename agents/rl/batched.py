@@ -46,7 +46,7 @@ def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
         raise ValueError(f"the batched engine does not take the env option {other[0]!r} (it takes "
                          f"{', '.join(ENGINE_OPTIONS)}); train with --learner ppo --vec-env subproc for it")
     kwargs = {**entry[1], **config.env_kwargs}
-    engine = {"size": kwargs.get("size", "mini"), "world_seed": kwargs.get("world_seed", 0),
+    engine = {"size": kwargs.get("size"), "world_seed": kwargs.get("world_seed", 0),
               "world": kwargs.get("world", "procedural")}
     if "palette" in config.env_kwargs:
         engine["palette"] = config.env_kwargs["palette"]

@@ -78,6 +78,28 @@ def trainer_flag(entity: int) -> str:
     return f"beat_trainer_{entity}"
 
 
+def world_size(size: str | None, world_seed: int | None, world: str) -> str:
+    """The world size ``size`` names for ``world`` (``None``: ``mini``, or ``standard`` for the canonical world).
+
+    The canonical world is one fixed standard world: a ``size`` other than ``standard``, or a ``world_seed`` other
+    than the default 0, would be silently ignored with it, so they are refused.
+    """
+    if world not in WORLDS:
+        raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
+    if world == "canonical":
+        if size not in (None, "standard"):
+            raise ValueError(f"world='canonical' is the fixed standard world; size={size!r} cannot go with it "
+                             "(leave size out or use a procedural world)")
+        if world_seed != 0:
+            raise ValueError(f"world='canonical' is one fixed world; world_seed={world_seed!r} cannot go with it "
+                             "(leave world_seed out or use a procedural world)")
+        return "standard"
+    size = "mini" if size is None else size
+    if size not in worldgen.SIZES:
+        raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
+    return size
+
+
 def resolve_world(size: str, world_seed: int | None, world: str, reset_seed: int) -> World:
     """The world a game plays in (see :class:`QuestGame`)."""
     if world == "canonical":
@@ -89,7 +111,7 @@ class QuestGame:
     """The built-in game behind the :class:`~longplay.envs.game.Game` protocol.
 
     Args:
-        size: ``mini``, ``small`` or ``standard``.
+        size: ``mini`` (the default), ``small`` or ``standard``; the canonical world is ``standard``.
         world_seed: The procedural world's seed; ``None`` takes the reset seed (a new world per episode).
         world: ``procedural`` (from ``size`` and ``world_seed``) or ``canonical`` (the fixed standard world).
         palette: Four RGB shades, lightest first, for the pixels.
@@ -97,17 +119,13 @@ class QuestGame:
 
     backend = "quest"
 
-    def __init__(self, size: str = "mini", world_seed: int | None = 0, world: str = "procedural",
+    def __init__(self, size: str | None = None, world_seed: int | None = 0, world: str = "procedural",
                  palette: Any = None) -> None:
-        if size not in worldgen.SIZES:
-            raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
-        if world not in WORLDS:
-            raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
         if world_seed is not None and (isinstance(world_seed, bool) or not isinstance(world_seed, int)
                                        or world_seed < 0):  # True is no seed: it was world 1
             raise ValueError(f"invalid world_seed {world_seed!r}; use a non-negative int or None")
         art.palette_array(palette)  # a bad palette fails here, not at the first frame (symbolic runs draw none)
-        self.size = "standard" if world == "canonical" else size
+        self.size = world_size(size, world_seed, world)
         self.world_seed = world_seed
         self.world_kind = world
         self.palette = palette
@@ -288,7 +306,7 @@ class QuestEnv(LongplayEnv):
             built directly.
     """
 
-    def __init__(self, size: str = "mini", world_seed: int | None = 0, world: str = "procedural",
+    def __init__(self, size: str | None = None, world_seed: int | None = 0, world: str = "procedural",
                  obs_mode: str = "symbolic", render_mode: str | None = None,
                  max_steps: int | str | None = "auto", noop: bool = False, grayscale: bool = False,
                  downsample: int = 1, palette: Any = None, max_episode_steps: int | str | None = "unset") -> None:

@@ -12,6 +12,7 @@ from gymnasium.utils.env_checker import check_env
 
 import longplay.envs
 from longplay.envs.env import parse_obs_mode
+from longplay.envs.quest.game import QuestGame
 
 ENV_IDS = longplay.envs.env_ids()
 QUEST_IDS = [i for i in ENV_IDS if "/Quest" in i]
@@ -139,6 +140,26 @@ def test_truncation_can_be_turned_off() -> None:
 def test_bad_kwargs_give_clear_errors(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         gym.make("longplay/QuestMini-v0", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"size": "mini"}, "world='canonical' is the fixed standard world; size='mini' cannot go with it"),
+    ({"world_seed": 3}, "world='canonical' is one fixed world; world_seed=3 cannot go with it"),
+    ({"world_seed": None}, "world_seed=None cannot go with it"),
+])
+def test_canonical_world_refuses_options_it_would_ignore(kwargs: dict, fragment: str) -> None:
+    # they were silently ignored: the run played the standard canonical world whatever size or seed it named
+    with pytest.raises(ValueError, match=fragment):
+        gym.make("longplay/QuestCanon-v0", **kwargs)
+    with pytest.raises(ValueError, match=fragment):
+        QuestGame(world="canonical", **kwargs)
+
+
+def test_canonical_world_takes_its_own_size_and_defaults() -> None:
+    assert QuestGame(world="canonical").size == "standard"
+    assert QuestGame(world="canonical", size="standard", world_seed=0).size == "standard"
+    assert QuestGame().size == "mini"
+    assert gym.make("longplay/QuestCanon-v0").unwrapped.game.size == "standard"
 
 
 def test_parse_obs_mode() -> None:

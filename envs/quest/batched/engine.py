@@ -143,24 +143,21 @@ def _world_seed(seed: Any, name: str) -> int:
     return int(seed)
 
 
-def _resolve_worlds(size: str, world_seed: int | None, world_seeds: Sequence[int] | None, world: str,
+def _resolve_worlds(size: str | None, world_seed: int | None, world_seeds: Sequence[int] | None, world: str,
                     worlds: Sequence[World] | None) -> tuple[World, ...]:
     if worlds is not None:
         if not worlds:
             raise ValueError("worlds must hold at least one World")
         return tuple(worlds)
     from longplay.envs.quest import worldgen
-    from longplay.envs.quest.game import WORLDS
+    from longplay.envs.quest.game import world_size
 
-    if world not in WORLDS:
-        raise ValueError(f"unknown world {world!r}; valid worlds: {', '.join(WORLDS)}")
+    if world == "canonical" and world_seeds is not None:
+        raise ValueError("world='canonical' is one fixed world; world_seeds (a pool of procedural worlds) "
+                         "cannot go with it")
+    size = world_size(size, world_seed, world)
     if world == "canonical":
-        if world_seeds is not None:
-            raise ValueError("world='canonical' is one fixed world; world_seeds (a pool of procedural worlds) "
-                             "cannot go with it")
         return (worldgen.canonical_world(),)
-    if size not in worldgen.SIZES:
-        raise ValueError(f"unknown world size {size!r}; valid sizes: {', '.join(worldgen.SIZES)}")
     if world_seeds is not None:
         if not len(world_seeds):
             raise ValueError("world_seeds must name at least one world")
@@ -212,7 +209,7 @@ class BatchedQuest:
 
     Args:
         num_envs: How many games.
-        size: ``mini``, ``small`` or ``standard`` (procedural worlds).
+        size: ``mini`` (the default), ``small`` or ``standard`` (procedural worlds; canonical is ``standard``).
         world_seed: The world every env plays (ignored with ``world_seeds`` or ``worlds``).
         device: ``"cpu"``, ``"cuda"``, ... every tensor in and out lives there.
         obs_mode: ``"symbolic"`` (``tiles``, ``entities``, ``vector``) or ``"pixels"``.
@@ -234,7 +231,7 @@ class BatchedQuest:
             instead of being mapped and faulted in anew every step (4.6x the pixel steps/s at 4,096 envs).
     """
 
-    def __init__(self, num_envs: int, size: str = "mini", world_seed: int | None = 0,
+    def __init__(self, num_envs: int, size: str | None = None, world_seed: int | None = 0,
                  device: str | torch.device = "cpu", obs_mode: str = "symbolic",
                  max_episode_steps: int | str | None = "auto", world_seeds: Sequence[int] | None = None,
                  world: str = "procedural", worlds: Sequence[World] | None = None, noop: bool = False,

@@ -58,7 +58,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP}
 
-    def __init__(self, num_envs: int = 1, size: str = "mini", world_seed: int | None = 0,
+    def __init__(self, num_envs: int = 1, size: str | None = None, world_seed: int | None = 0,
                  world: str = "procedural", obs_mode: str = "symbolic",
                  max_episode_steps: int | str | None = "auto", noop: bool = False, palette: Any = None,
                  device: str | torch.device = "cpu", world_seeds: list[int] | None = None,

@@ -207,6 +207,10 @@ def test_bad_arguments(mini) -> None:
         BatchedQuest(2, size="huge")
     with pytest.raises(ValueError, match="world='canonical' is one fixed world; world_seeds"):
         BatchedQuest(2, world="canonical", world_seeds=[1, 2])  # the pool was silently ignored
+    with pytest.raises(ValueError, match="size='small' cannot go with it"):
+        BatchedQuest(2, world="canonical", size="small")  # so was the size, as in the reference game
+    with pytest.raises(ValueError, match="world_seed=4 cannot go with it"):
+        BatchedQuest(2, world="canonical", world_seed=4)
 
 
 def test_bad_arguments_fail_as_in_the_reference_env(mini) -> None:
