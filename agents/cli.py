@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from longplay.replays.schema import ReplayWriteError
+
 DEFAULT_ENV = "longplay/QuestCanon-v0"
 DEFAULT_AGENT = "oracle"
 DEFAULT_STEPS = 3000
@@ -32,6 +34,9 @@ def run_command(command: Callable[[argparse.Namespace], int | None], args: argpa
     except CliError as exc:
         print(f"longplay: error: {exc}", file=sys.stderr)
         return 2
+    except ReplayWriteError as exc:  # a full disk: what was recorded is kept, and the message says how much
+        print(f"longplay: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("longplay: interrupted", file=sys.stderr)
         return 130

@@ -22,7 +22,8 @@ _EXPORTS = {
     "VerifyReport": "verify", "ExportResult": "export",
     "compare_impl": "compare", "load_runs": "compare", "write_outputs": "compare",
     "ReplayError": "schema", "ReplayNotFoundError": "schema", "NotAReplayError": "schema",
-    "NewerFormatError": "schema", "CorruptReplayError": "schema", "FORMAT_VERSION": "schema", "EXTENSION": "schema",
+    "NewerFormatError": "schema", "CorruptReplayError": "schema",
+    "ReplayWriteError": "schema", "FORMAT_VERSION": "schema", "EXTENSION": "schema",
 }
 
 __all__ = sorted(_EXPORTS)

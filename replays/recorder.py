@@ -39,6 +39,7 @@ from longplay.replays.schema import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ReplayError,
+    ReplayWriteError,
     create_replay,
     fingerprint_spacing,
     open_replay,
@@ -528,31 +529,43 @@ class Recorder(gym.Wrapper):
         return result
 
     def close(self) -> None:
-        """Finishes the file (ends the episode, commits, folds the WAL into one file) and closes the env."""
-        if not self._closed:
+        """Finishes the file (ends the episode, commits, folds the WAL into one file) and closes the env.
+
+        When the last commit fails (:class:`ReplayWriteError`: a full disk), the file is closed as it was at
+        its last commit, the env too, and the error is raised.
+        """
+        try:
+            if not self._closed:
+                self._finish_file()
+        finally:
+            super().close()
+
+    def _finish_file(self) -> None:
+        try:
+            if self.episode >= 0:
+                self._end_episode_unless_ended("closed")
+            self._flush()
+            status = {"status": "closed", "steps": self._total_steps, "episodes": self.episode + 1,
+                      "duration_s": round(self._now(), 3)}
             try:
-                if self.episode >= 0:
-                    self._end_episode_unless_ended("closed")
-                self._flush()
-                status = {"status": "closed", "steps": self._total_steps, "episodes": self.episode + 1,
-                          "duration_s": round(self._now(), 3)}
                 self._conn.executemany("INSERT OR REPLACE INTO header VALUES (?, ?)",
                                        [(k, to_json(v)) for k, v in status.items()])
                 self._conn.commit()
-                try:
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                    self._conn.execute("PRAGMA journal_mode = DELETE")  # a closed replay is one self-contained file
-                except sqlite3.OperationalError:
-                    # A reader (the viewer, a sweep's live table) has the file open: the data is committed
-                    # either way; the WAL is folded in by the next writer or when the readers let go.
-                    pass
-            finally:
-                self._conn.close()
-                self._closed = True
-                if self._lock is not None:
-                    self._lock.release()
-                    self._lock = None
-        super().close()
+            except sqlite3.OperationalError as exc:
+                raise self._write_error(exc) from exc
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._conn.execute("PRAGMA journal_mode = DELETE")  # a closed replay is one self-contained file
+            except sqlite3.OperationalError:
+                # A reader (the viewer, a sweep's live table) has the file open: the data is committed
+                # either way; the WAL is folded in by the next writer or when the readers let go.
+                pass
+        finally:
+            self._conn.close()
+            self._closed = True
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     # ------------------------------------------------------------------------------------------ LM and memory
     def log_turn(
@@ -734,6 +747,10 @@ class Recorder(gym.Wrapper):
         with sigint_held():
             self._flush_now()
 
+    def _write_error(self, exc: sqlite3.OperationalError) -> ReplayWriteError:
+        return ReplayWriteError(f"cannot write the replay {self.path}: {exc} (its first {self.committed_steps} "
+                                "steps are committed and stay readable)")
+
     def _flush_now(self) -> None:
         if not (self._actions or self._episode_sql or self._checkpoints or self._keyframes or self._milestones
                 or self._turns or self._memory):
@@ -771,8 +788,14 @@ class Recorder(gym.Wrapper):
                 conn.executemany("INSERT INTO memory (episode, step, t, name, content, format, extra) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?)", self._memory)
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            # SQLite rolls a transaction back itself on some errors (a full disk at COMMIT): a second ROLLBACK
+            # raised "cannot rollback - no transaction is active" over the real error.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._write_error(exc) from exc
             raise
         n = len(actions)
         self._chunk_first += n

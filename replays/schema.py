@@ -134,6 +134,11 @@ class CorruptReplayError(ReplayError):
     """The file is a replay but damaged (truncated, overwritten) or inconsistent."""
 
 
+class ReplayWriteError(ReplayError):
+    """A recorder could not commit to its replay (a full disk, a vanished or read-only file). What it
+    committed before stays readable, and its uncommitted rows are kept for the next commit."""
+
+
 # ============================================================================================ JSON
 
 

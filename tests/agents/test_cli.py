@@ -149,6 +149,18 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
     assert proc.stderr.read() == b""  # no traceback, no "Exception ignored" at exit
 
 
+def test_a_replay_that_cannot_be_written_is_one_line_and_exit_1(capsys) -> None:
+    from longplay.agents.cli import run_command
+    from longplay.replays.schema import ReplayWriteError
+
+    def full(args: object) -> int:
+        raise ReplayWriteError("cannot write the replay r.lpr: database or disk is full (its first 64 steps ...)")
+
+    assert run_command(full, None) == 1
+    assert capsys.readouterr().err == ("longplay: error: cannot write the replay r.lpr: database or disk is full "
+                                       "(its first 64 steps ...)\n")
+
+
 @pytest.mark.parametrize("flag, expected", [([], 64), (["--fingerprint-every", "1"], 1),
                                             (["--fingerprint-every", "500"], 500)])
 def test_fingerprint_spacing_of_a_recorded_run(flag: list[str], expected: int, tmp_path, capsys) -> None:

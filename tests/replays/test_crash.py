@@ -136,3 +136,64 @@ def test_an_interrupt_during_a_commit_waits_for_it(tmp_path: Path) -> None:
     env.close()
     report = verify(path)
     assert report.ok and report.steps == 70, report.summary()
+
+
+
+def _record_until_the_disk_is_full(path: Path, fakegame: Any) -> tuple[Any, Any, int]:
+    """A recorder whose file may not grow past its size after 50 steps (SQLite's page limit stands in for a
+    full disk: a commit fails with "database or disk is full"), stepped until a commit fails; returns
+    (recorder, the error, steps committed before)."""
+    import gymnasium as gym
+    import numpy as np
+
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.schema import ReplayWriteError
+
+    rec = Recorder(gym.make(fakegame.ENV_ID), path, agent="random", commit_seconds=0.0)
+    rec.reset(seed=3)
+    for _ in range(50):
+        rec.step(1)
+    rec.flush()
+    rec._conn.execute(f"PRAGMA max_page_count = {rec._conn.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(ReplayWriteError) as failed:
+        for action in np.random.default_rng(0).integers(0, 8, 400_000).tolist():
+            rec.step(action)
+    return rec, failed.value, rec.committed_steps
+
+
+def test_a_full_disk_fails_in_one_line_keeps_what_was_committed_and_resumes(tmp_path: Path, fakegame: Any) -> None:
+    # The failed commit's own rollback had raised "cannot rollback - no transaction is active" over the full
+    # disk's error, and the close after it the same: a traceback instead of a line.
+    path = tmp_path / "full.lpr"
+    rec, error, committed = _record_until_the_disk_is_full(path, fakegame)
+    message = str(error)
+    assert "database or disk is full" in message and f"its first {committed} steps" in message
+    assert "\n" not in message and str(path) in message
+    played = rec.step_in_episode
+    assert played > committed
+    with ReplayReader(path) as replay:  # another reader sees the last commit
+        assert replay.num_steps() == committed
+    rec._conn.execute("PRAGMA max_page_count = 1000000")  # space again: the held rows go in at the next commit
+    rec.step(3)
+    rec.close()
+    with ReplayReader(path) as replay:
+        assert replay.header["status"] == "closed"
+        assert replay.num_steps() == played + 1
+    assert verify(path).ok
+
+
+def test_a_full_disk_at_close_closes_the_file_and_the_env(tmp_path: Path, fakegame: Any) -> None:
+    from longplay.replays.schema import ReplayWriteError
+
+    path = tmp_path / "full.lpr"
+    rec, _, committed = _record_until_the_disk_is_full(path, fakegame)
+    closed = []
+    rec.env.unwrapped.close = lambda: closed.append(True)
+    with pytest.raises(ReplayWriteError, match="database or disk is full"):
+        rec.close()
+    assert closed == [True]  # the env behind it was closed too (it was skipped)
+    rec.close()  # closing again does nothing
+    with ReplayReader(path) as replay:
+        assert replay.num_steps() == committed and replay.header["status"] == "recording"
+    report = verify(path)
+    assert report.ok and report.steps == committed
