@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import importlib
 import json
 import os
@@ -27,8 +28,8 @@ class CliError(Exception):
 
 
 def run_command(command: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
-    """Runs a parsed command: its exit code, 2 after printing a :class:`CliError` as one line, 130 when
-    interrupted, 141 when the reader of its output went away."""
+    """Runs a parsed command: its exit code, 2 after printing a :class:`CliError` as one line, 1 after a full
+    disk (one line too), 130 when interrupted, 141 when the reader of its output went away."""
     try:
         return int(command(args) or 0)
     except CliError as exc:
@@ -43,6 +44,13 @@ def run_command(command: Callable[[argparse.Namespace], int | None], args: argpa
     except BrokenPipeError:  # the reader of the output left (longplay sweep --dry-run | head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 141  # as a process killed by SIGPIPE
+    except OSError as exc:  # after BrokenPipeError, one of them
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # a checkpoint, a run log, a sweep's results: what was written before stays; a traceback adds nothing
+        where = f" (writing {exc.filename})" if exc.filename else ""
+        print(f"longplay: error: {exc.strerror or 'no space left on device'}{where}", file=sys.stderr)
+        return 1
 
 
 def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:

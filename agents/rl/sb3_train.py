@@ -306,10 +306,15 @@ def save_checkpoint(model: Any, run_dir: Path, steps: int, keep: int) -> Path:
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     """``write(temporary)`` beside ``path``, then the temporary file renamed to ``path``: a run killed while
     saving leaves its earlier checkpoints, never a truncated file named like the newest one (which
-    ``--resume RUN_DIR`` and a sweep's re-run would pick)."""
+    ``--resume RUN_DIR`` and a sweep's re-run would pick). A write that fails (a full disk) removes its
+    temporary file, which would hold the space a retry needs."""
     temporary = path.with_name(f".partial-{path.name}")
-    write(temporary)
-    os.replace(temporary, path)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 

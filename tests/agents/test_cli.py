@@ -161,6 +161,25 @@ def test_a_replay_that_cannot_be_written_is_one_line_and_exit_1(capsys) -> None:
                                        "(its first 64 steps ...)\n")
 
 
+def test_a_full_disk_is_one_line_and_exit_1_and_other_os_errors_are_not_hidden(capsys) -> None:
+    import errno
+
+    from longplay.agents.cli import run_command
+
+    def full(args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", "runs/train/x/checkpoints/.partial-step_1.zip")
+
+    assert run_command(full, None) == 1
+    assert capsys.readouterr().err == ("longplay: error: No space left on device (writing "
+                                       "runs/train/x/checkpoints/.partial-step_1.zip)\n")
+
+    def denied(args: object) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with pytest.raises(PermissionError):
+        run_command(denied, None)
+
+
 @pytest.mark.parametrize("flag, expected", [([], 64), (["--fingerprint-every", "1"], 1),
                                             (["--fingerprint-every", "500"], 500)])
 def test_fingerprint_spacing_of_a_recorded_run(flag: list[str], expected: int, tmp_path, capsys) -> None:

@@ -44,3 +44,21 @@ def test_a_resume_drops_the_replay_of_an_evaluation_the_run_was_killed_in(tmp_pa
     (tmp_path / "eval.jsonl").write_text(json.dumps({"step": 32, "replay": f"elsewhere/{done}"}) + "\n")
     RunLog(tmp_path, resume_step=64, tensorboard=False).close()
     assert sorted(p.name for p in replays.iterdir()) == [done]
+
+
+def test_a_failed_atomic_write_leaves_neither_file(tmp_path) -> None:
+    # A full disk in the middle of a checkpoint's save left `.partial-step_*.zip` behind, holding the space
+    # a retry needs.
+    import errno
+
+    from longplay.agents.rl.sb3_train import write_atomically
+
+    def half_then_full(path) -> None:
+        path.write_bytes(b"x" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        write_atomically(tmp_path / "step_1.zip", half_then_full)
+    assert list(tmp_path.iterdir()) == []
+    write_atomically(tmp_path / "step_1.zip", lambda p: p.write_bytes(b"ok"))
+    assert [p.name for p in tmp_path.iterdir()] == ["step_1.zip"]
