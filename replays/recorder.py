@@ -409,15 +409,18 @@ class Recorder(gym.Wrapper):
 
     @classmethod
     def resume(cls, env: gym.Env, path: str | os.PathLike[str], *, step: int, seconds: float = 0.0,
-               commit_seconds: float = DEFAULT_COMMIT_SECONDS) -> Recorder:
+               commit_seconds: float = DEFAULT_COMMIT_SECONDS, lock: ReplayLock | None = None) -> Recorder:
         """Continues recording into the replay at ``path`` whose last episode holds ``step`` actions.
 
         ``env`` must already be at that step (restored from a checkpoint): the state there is hashed and
         keyframed again, so ``verify`` catches an env that is not where the replay left off. ``seconds`` is
         the run time at the checkpoint, so ``t`` columns carry on from it. Settings come from the header.
+        ``lock``: the replay's lock, taken by the caller (:func:`lock_replay`) for work before the resume; the
+        recorder takes it over (released if the resume fails), so no other recorder gets in between.
         """
         path = Path(path)
-        lock = lock_replay(path) if path.exists() else None  # a missing file: open_replay says so
+        if lock is None:
+            lock = lock_replay(path) if path.exists() else None  # a missing file: open_replay says so
         try:
             return cls._resume(env, path, step, seconds, commit_seconds, lock)
         except BaseException:

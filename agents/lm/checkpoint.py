@@ -295,10 +295,9 @@ def reopen_recorder(
                 **(note or {}),
             },
         )
-        if held is not None:  # the recorder takes the lock again at once
-            held.release()
-            held = None
-        return Recorder.resume(env, path, step=steps, seconds=seconds), discarded
+        # The recorder takes the lock over: released and taken again, another run could have begun in between.
+        lock, held = held, None
+        return Recorder.resume(env, path, step=steps, seconds=seconds, lock=lock), discarded
     except (ReplayError, sqlite3.DatabaseError) as exc:
         raise CheckpointError(f"cannot continue the replay {path}: {exc}") from None
     finally:

@@ -358,3 +358,40 @@ def test_a_run_still_going_is_not_resumed_beside_it(tmp_path: Path, capsys) -> N
         holder.kill()
         holder.wait()
     assert main(["--resume", str(replay), "--max-turns", "10", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+
+
+def test_the_replay_stays_locked_from_the_cut_to_the_resumed_recorder(tmp_path: Path, monkeypatch) -> None:
+    # reopen_recorder released its lock after cutting the replay and the recorder took a new one: a second run
+    # resumed in between would have recorded into the same replay.
+    import gymnasium as gym
+    import numpy as np
+
+    import longplay.envs  # noqa: F401
+    from longplay.agents.lm.checkpoint import reopen_recorder, resimulate
+    from longplay.replays import recorder as recorder_module
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.schema import ReplayError
+
+    path = tmp_path / "run.lpr"
+    plan = np.random.default_rng(0).integers(0, 8, 200).tolist()
+    with Recorder(gym.make("longplay/QuestMini-v0"), path, agent="lm") as rec:
+        rec.reset(seed=0)
+        for action in plan:
+            rec.step(action)
+    taken = []
+    real = recorder_module.lock_replay
+
+    def counted(p: object) -> object:
+        lock = real(p)
+        taken.append(lock)
+        return lock
+
+    monkeypatch.setattr(recorder_module, "lock_replay", counted)
+    env = gym.make("longplay/QuestMini-v0")
+    resimulate(env, 0, bytes(plan[:120]))
+    rec, _ = reopen_recorder(env, path, steps=120, turns=0, memory=0, seconds=0.0)
+    with rec:
+        assert len(taken) == 1 and rec._lock is taken[0]  # one lock, held from the cut on
+        with pytest.raises(ReplayError, match="is being recorded"):
+            real(path)
+    assert verify(path).ok
