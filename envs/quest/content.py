@@ -3,7 +3,8 @@
 Indices are stable: worlds, saves and replays refer to species and moves by index, so new entries are
 only ever appended.
 
-Moves come in ladders per type (weak 40-55, medium 60-75, strong 95, finisher 120 with low accuracy and PP).
+Moves come in ladders per type (weak 40-55, medium 60-75, strong 95, Normal's 90 as no type is weak to
+Normal, finisher 120 with low accuracy and PP).
 Species come in three power bands by base-stat total: common early creatures (about 170-230), mid-game ones
 (about 230-330) and strong late ones (330 and up, for gym leaders and the league); learnsets start with a
 level-1 move and gain one every 6-8 levels up to about level 50, mostly of the species' own types plus Normal.
