@@ -25,7 +25,14 @@ import gymnasium as gym
 import numpy as np
 
 from longplay.envs.game import Button, Game, GameState
-from longplay.replays.schema import CorruptReplayError, ReplayError, fingerprint_spacing, open_replay, read_header
+from longplay.replays.schema import (
+    CorruptReplayError,
+    ReplayError,
+    fingerprint_spacing,
+    open_replay,
+    read_header,
+    table_columns,
+)
 
 #: Gymnasium action index -> button (the last entry is the optional no-op), as ``LongplayEnv.step`` maps it.
 ACTION_BUTTONS: tuple[Button | None, ...] = (*Button, None)
@@ -162,6 +169,9 @@ class ReplayReader:
         self._actions: dict[int, bytes] = {}
         self._keyframe_steps: dict[int, list[int]] = {}
         self._episodes: list[Episode] | None = None
+        self._stored_catalogs: dict[int, str | None] = {}  # episodes.catalog, raw (NULL: the header's)
+        self._catalogs: dict[int, list[dict[str, Any]]] = {}
+        self._catalog_column: bool | None = None
         self._seeded: int | None = None
         self._at: tuple[int, int] | None = None  # (episode, step) the game is at, when known
 
@@ -193,14 +203,74 @@ class ReplayReader:
         """Every episode in the file, in order."""
         if self._episodes is None:
             counts = dict(self._query("SELECT episode, SUM(n_steps) FROM chunks GROUP BY episode"))
+            catalog = "catalog" if self.episode_catalogs_recorded else "NULL"
+            rows = self._query("SELECT episode, seed, options, start_hash, identity, started_t, end_step, end_reason, "
+                               f"ended_t, {catalog} FROM episodes ORDER BY episode")
+            self._stored_catalogs = {row[0]: row[-1] for row in rows}
             self._episodes = [
                 Episode(e, seed, json.loads(options) if options else None, bytes(start_hash),
                         json.loads(identity) if identity else None, started_t, end_step, end_reason, ended_t,
                         int(counts.get(e) or 0))
-                for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t in self._query(
-                    "SELECT episode, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t "
-                    "FROM episodes ORDER BY episode")]
+                for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t, _ in rows]
         return self._episodes
+
+    @property
+    def episode_catalogs_recorded(self) -> bool:
+        """Whether the file records each episode's milestone catalog (``episodes.catalog``); replays written before
+        that column existed name only the first episode's, in the header."""
+        if self._catalog_column is None:
+            try:
+                self._catalog_column = "catalog" in table_columns(self._conn, "episodes")
+            except sqlite3.DatabaseError as e:
+                raise CorruptReplayError(f"corrupt replay: {self.path}: {e}") from None
+        return self._catalog_column
+
+    def catalog(self, episode: int = 0) -> list[dict[str, Any]]:
+        """The milestone catalog of the world ``episode`` played: ``[{id, name, tier, weight}, ...]`` in catalog
+        order. Worlds drawn from the reset seed (``longplay/Quest-v0``) differ per episode, each with its own.
+
+        An episode stores its catalog where it is not the header's (the first episode's). A replay written before
+        episodes stored theirs names only the first: a later episode whose world (``identity``) is another is
+        reset here, on the rebuilt env, for its catalog (the header's is all there is when the env cannot be
+        built here). Raises ``ValueError`` for an episode not in the file, :class:`CorruptReplayError` for a
+        catalog that is not a list of milestones.
+        """
+        info = self.episode(episode)
+        if episode not in self._catalogs:
+            stored = self._stored_catalogs.get(episode)
+            if stored is not None:
+                try:
+                    rows = json.loads(stored)
+                except ValueError:
+                    rows = None
+                where = f"episode {episode}'s"
+            else:
+                rows, where = self.header.get("catalog") or [], "the header's"
+                first = self.episodes()[0]
+                if not self.episode_catalogs_recorded and episode != first.episode and \
+                        info.identity is not None and info.identity != first.identity:
+                    rows = self._rebuilt_catalog(episode) or rows
+            if not isinstance(rows, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str)
+                                                     for m in rows):
+                raise CorruptReplayError(f"corrupt replay: {self.path}: {where} milestone catalog is not a list "
+                                         "of milestones")
+            self._catalogs[episode] = rows
+        return self._catalogs[episode]
+
+    def catalog_stored(self, episode: int = 0) -> bool:
+        """Whether the file stores ``episode``'s own catalog (``episodes.catalog``); where it does not, the
+        episode's catalog is the header's (see :meth:`catalog`)."""
+        self.episode(episode)
+        return self._stored_catalogs.get(episode) is not None
+
+    def _rebuilt_catalog(self, episode: int) -> list[dict[str, Any]] | None:
+        from longplay.replays.recorder import catalog_json
+
+        try:
+            self._reset_episode(episode)
+        except ReplayError:  # the env cannot be built here (not registered, no ROM)
+            return None
+        return catalog_json(self.game)
 
     def episode(self, episode: int = 0) -> Episode:
         """The episode numbered ``episode``; raises ``ValueError`` if there is none."""

@@ -44,6 +44,7 @@ from longplay.replays.schema import (
     fingerprint_spacing,
     open_replay,
     read_header,
+    table_columns,
     to_json,
 )
 
@@ -124,7 +125,8 @@ def run_path(runs_dir: str | os.PathLike[str], env_id: str, agent: str, model: s
 
 
 def catalog_json(game: Game) -> list[dict[str, Any]]:
-    """The header's ``catalog``: the game's milestone catalog as JSON-able rows, in catalog order."""
+    """The game's milestone catalog as JSON-able rows, in catalog order: the header's ``catalog`` (the first
+    episode's world) and ``episodes.catalog`` (a later episode's, where its world has another)."""
     return [{"id": m.id, "name": m.name, "tier": m.tier, "weight": m.weight} for m in game.milestones()]
 
 
@@ -404,6 +406,10 @@ class Recorder(gym.Wrapper):
         # milestone reward with every weight above 0 (a new milestone then pays a nonzero reward).
         self._reward_is_the_envs = False
         self._unpaid_milestones = True
+        # The header's catalog (the first episode's world): a later episode stores its own only when it differs.
+        self._header_catalog: list[dict[str, Any]] | None = None
+        # False in a replay from before episodes.catalog, resumed: its later episodes are found by their identity.
+        self._catalog_column = True
         self._next_hash = self._next_summary = self._next_keyframe = self._next_fingerprint = self._next_other = 0
         self._hash_step, self._hash_t = 0, self._t0  # the last periodic hash, for adaptive spacing
 
@@ -455,9 +461,11 @@ class Recorder(gym.Wrapper):
                     commit_seconds)
         self._reward_is_the_envs = header.get("reward_source") == "env"
         self._check_catalog()
+        self._header_catalog = header.get("catalog")
         rw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         rw.execute("PRAGMA journal_mode = WAL")
         rw.execute("PRAGMA synchronous = NORMAL")
+        self._catalog_column = "catalog" in table_columns(rw, "episodes")
         self._conn = rw
         self._lock = lock
         self._closed = False
@@ -498,16 +506,22 @@ class Recorder(gym.Wrapper):
         self._ended = None
         now = self._now()
         start_hash = self.game.state_hash()
-        self._episode_sql.append(("INSERT INTO episodes (episode, seed, options, start_hash, identity, started_t) "
-                                  "VALUES (?, ?, ?, ?, ?, ?)", (self.episode, seed, options_json, start_hash,
-                                                                to_json(self.game.identity()), now)))
+        catalog = catalog_json(self.game)
+        if self.episode == 0:
+            self._header_catalog = catalog  # written to the header below
+        row = {"episode": self.episode, "seed": seed, "options": options_json, "start_hash": start_hash,
+               "identity": to_json(self.game.identity()), "started_t": now}
+        if self._catalog_column:  # a few KB, and only for a world whose catalog is not the first episode's
+            row["catalog"] = None if catalog == self._header_catalog else to_json(catalog)
+        self._episode_sql.append((f"INSERT INTO episodes ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                  tuple(row.values())))
         if self.episode == 0:
             # The world may come from the reset seed: the header names the first episode's, and its milestone
             # catalog (the one written when the recorder was made is the world the env was built with).
             identity = dict(self.game.identity())
             rows = {"start_state_hash": start_hash.hex(), "seed": seed, "identity": identity,
                     "world_seed": identity.get("world_seed"), "rom_sha1": identity.get("rom_sha1"),
-                    "catalog": catalog_json(self.game)}
+                    "catalog": catalog}
             self._episode_sql += [("INSERT OR REPLACE INTO header VALUES (?, ?)", (k, to_json(v)))
                                   for k, v in rows.items()]
         self._checkpoint(0, True, True)

@@ -42,7 +42,8 @@ CREATE TABLE episodes (
     started_t  REAL NOT NULL,                -- seconds since the recording started
     end_step   INTEGER,                      -- steps in the episode; NULL while it runs (or if killed)
     end_reason TEXT,                         -- terminated | truncated | reset | closed
-    ended_t    REAL
+    ended_t    REAL,
+    catalog    TEXT                          -- JSON milestone catalog of this episode's world; NULL: the header's
 );
 CREATE TABLE chunks (
     chunk      INTEGER PRIMARY KEY,          -- a rowid table: blobs of a few KB pack densely in its pages
@@ -242,6 +243,12 @@ def open_replay(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.close()
         raise CorruptReplayError(f"corrupt replay: {path} has format version {version}")
     return conn
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The column names of ``table`` in a replay: columns added since version 1 (``episodes.catalog``) are absent
+    from files written before them."""
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _ids(conn: sqlite3.Connection) -> tuple[int, int]:

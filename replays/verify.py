@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from longplay.replays.reader import ACTION_BUTTONS, EnvFactory, ReplayReader
+from longplay.replays.recorder import catalog_json
 from longplay.replays.schema import CorruptReplayError
 
 
@@ -165,6 +166,7 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
                                f"re-simulated {_short(start_hash)}): a different world, seed or game version")
         return
     # Only once the world is known to be the recorded one: another env's milestones are not forgeries.
+    _check_catalog(replay, e, _jsonish(catalog_json(game)), where(0), report)
     unknown = sorted(set(recorded) - set(ids))
     if unknown:
         report.problems.append(f"{where(recorded[unknown[0]])}: milestone {unknown[0]!r} is recorded but is not in "
@@ -262,6 +264,50 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     if not problems and info.end_reason == "terminated" and not game.finished():
         problems.append((n, f"{where(n)}: the episode is recorded as finished but the game is not finished"))
     report.problems.extend(message for _, message in sorted(problems, key=lambda p: p[0]))
+
+
+def _check_catalog(replay: ReplayReader, e: int, rebuilt: list[dict[str, Any]], where: str,
+                   report: VerifyReport) -> None:
+    """The milestone names, tiers and weights that compare and the viewer show for episode ``e`` must be its
+    world's: its own catalog (the header's where it stores none) and, for the first episode, the header's."""
+    if not replay.episode_catalogs_recorded:
+        # Written before episodes stored their catalogs (and before the header's was the first episode's world):
+        # the reader resets a later episode's world for its catalog; the header's may honestly be another world's.
+        difference = _catalog_difference(replay.header.get("catalog"), rebuilt) if e == 0 else None
+        if difference:
+            report.warnings.append(f"the header's milestone catalog is not the first episode's world ({difference}): "
+                                   "an older replay, whose milestones compare and the viewer name by it")
+        return
+    stored = replay.catalog_stored(e)
+    what = "the milestone catalog recorded for it" if stored else "the header's milestone catalog"
+    try:
+        claims = {what: replay.catalog(e)}
+    except CorruptReplayError:
+        report.problems.append(f"{where}: {what} is not a list of milestones (edited)")
+        return
+    if e == 0 and stored:
+        claims["the header's milestone catalog"] = replay.header.get("catalog")
+    for what, claimed in claims.items():
+        difference = _catalog_difference(claimed, rebuilt)
+        if difference:
+            report.problems.append(f"{where}: {what} is not this world's ({difference}): edited")
+            return
+
+
+def _catalog_difference(claimed: Any, rebuilt: list[dict[str, Any]]) -> str | None:
+    """The first difference between a recorded catalog and the rebuilt world's, in words (None: the same)."""
+    if claimed == rebuilt:
+        return None
+    if not isinstance(claimed, list):
+        return "not a list of milestones"
+    for i, (mine, theirs) in enumerate(zip(claimed, rebuilt, strict=False)):
+        if mine != theirs:
+            if not isinstance(mine, dict):
+                return f"milestone {i + 1} is not a milestone"
+            keys = sorted(set(mine) | set(theirs))
+            return f"milestone {i + 1}: " + ", ".join(f"{key} recorded {mine.get(key)!r}, rebuilt {theirs.get(key)!r}"
+                                                      for key in keys if mine.get(key) != theirs.get(key))
+    return f"{len(claimed)} milestones recorded, {len(rebuilt)} rebuilt"
 
 
 def _same_state(replay: ReplayReader, state: bytes, digest: bytes) -> bool:
