@@ -141,8 +141,6 @@ def read_runs(path: str | os.PathLike[str], *,
     """The episodes of one replay as :class:`RunProgress` records (no re-simulation: a fast read)."""
     with ReplayReader(path) as replay:
         header = replay.header
-        catalog = tuple(m["id"] for m in header.get("catalog") or ())
-        names = {m["id"]: m.get("name", m["id"]) for m in header.get("catalog") or ()}
         group = group_label(header, group_by)
         # An LM run of a model the price table does not know logged $0 a call: its dollars are unknown, not zero.
         lm = header.get("lm")
@@ -153,6 +151,7 @@ def read_runs(path: str | os.PathLike[str], *,
         runs = []
         for info in episodes:
             e = info.episode
+            catalog = replay.catalog(e)  # each episode's world: Quest-v0 draws one per reset seed
             ep_turns = sorted((t.step, t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write,
                                t.cost_usd) for t in turns if t.episode == e)
             turn_steps = [s for s, _, _ in ep_turns]
@@ -176,7 +175,8 @@ def read_runs(path: str | os.PathLike[str], *,
                     end["cost"] = float(cum_cost[-1])
             name = Path(path).name.removesuffix(EXTENSION) + (f"#{e}" if len(episodes) > 1 else "")
             runs.append(RunProgress(
-                name, str(path), e, group, info.seed, str(header.get("env_id") or ""), catalog, names,
+                name, str(path), e, group, info.seed, str(header.get("env_id") or ""),
+                tuple(m["id"] for m in catalog), {m["id"]: str(m.get("name", m["id"])) for m in catalog},
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
                 info.complete, info.end_reason == "terminated"))
@@ -392,13 +392,14 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
                     "fastest": float(t[o].min()) if o.any() else math.inf})
         result.groups.append(entry)
         for r in members:
+            own = len(r.catalog) or total  # a run's fraction is of its own world's catalog
             row: dict[str, Any] = {"run": r.name, "path": r.path, "episode": r.episode, "group": label,
-                                   "seed": r.seed, "milestones": len(r.events), "catalog_size": total,
+                                   "seed": r.seed, "milestones": len(r.events), "catalog_size": own,
                                    "complete": r.complete, "finished": r.finished}
             for axis in axes:
                 has = axis in r.axes
                 row[f"end_{axis}"] = r.end.get(axis)
-                row[f"auc_{axis}"] = (auc_from_times(sorted(r.times(axis).values()), total, horizons[axis])
+                row[f"auc_{axis}"] = (auc_from_times(sorted(r.times(axis).values()), own, horizons[axis])
                                       if has else None)
                 row[f"censored_{axis}"] = has and not r.finished and r.end[axis] < horizons[axis]
             result.runs.append(row)

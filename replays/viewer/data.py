@@ -68,14 +68,17 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
     """One row of the run list: what the run was and how far it got (no re-simulation: a fast read)."""
     header = reader.header
     episodes = reader.episodes()
-    catalog = header.get("catalog") or []
+    # Each episode's own catalog (longplay/Quest-v0 plays a world per reset seed): names, order and the size the
+    # best episode's milestones are counted against.
+    catalogs = {e.episode: reader.catalog(e.episode) for e in episodes}
     milestones = reader.milestones()
     per_episode: dict[int, int] = {}
     for m in milestones:
         per_episode[m.episode] = per_episode.get(m.episode, 0) + 1
-    best = max(per_episode.values(), default=0)
-    names = {m.get("id"): m.get("name", m.get("id")) for m in catalog if isinstance(m, dict)}
-    last = max(milestones, key=lambda m: (catalog_position(catalog, m.milestone), m.step), default=None)
+    best = max(per_episode, key=lambda e: (per_episode[e], -e), default=episodes[0].episode if episodes else -1)
+    catalog = catalogs.get(best, header.get("catalog") or [])
+    last = max(milestones, key=lambda m: (catalog_position(catalogs.get(m.episode, ()), m.milestone), m.step),
+               default=None)
     turns = reader.turns()
     env_id = str(header.get("env_id") or "")
     return {
@@ -92,9 +95,9 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
         "world_seed": header.get("world_seed"),
         "steps": sum(e.recorded_steps for e in episodes),
         "episodes": len(episodes),
-        "milestones": best,
+        "milestones": per_episode.get(best, 0),
         "catalog_size": len(catalog),
-        "furthest_milestone": names.get(last.milestone, last.milestone) if last else None,
+        "furthest_milestone": milestone_name(catalogs.get(last.episode, ()), last.milestone) if last else None,
         "turns": sum(is_agent_turn(t) for t in turns),
         "tokens": sum(t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in turns),
         "cost_usd": float(sum(t.cost_usd for t in turns)),
@@ -106,11 +109,17 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
 
 
 def catalog_position(catalog: Sequence[Any], milestone: str) -> int:
-    """Index of ``milestone`` in a header's catalog (``-1`` when absent)."""
+    """Index of ``milestone`` in an episode's catalog (``-1`` when absent)."""
     for i, m in enumerate(catalog):
         if isinstance(m, dict) and m.get("id") == milestone:
             return i
     return -1
+
+
+def milestone_name(catalog: Sequence[Any], milestone: str) -> str:
+    """The name of ``milestone`` in an episode's catalog (its id when absent)."""
+    i = catalog_position(catalog, milestone)
+    return str(catalog[i].get("name", milestone)) if i >= 0 else milestone
 
 
 def relative_message(error: BaseException, run_id: str, paths: Sequence[Any] = ()) -> str:
@@ -214,6 +223,10 @@ def _tier_of(catalog: Sequence[Any]) -> dict[str, int]:
     return {m["id"]: int(m.get("tier", 0)) for m in catalog if isinstance(m, dict) and "id" in m}
 
 
+def _catalog_rows(catalog: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": m.get("id"), "name": m.get("name", m.get("id")), "tier": m.get("tier", 0)} for m in catalog]
+
+
 def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnIndex] | None = None,
              memory_indexes: dict[int, MemoryIndex] | None = None) -> dict[str, Any]:
     """The run page's data: header facts, catalog, and per episode the milestones, keyframes and the steps
@@ -223,8 +236,6 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
     """
     header = reader.header
     catalog = [m for m in header.get("catalog") or [] if isinstance(m, dict)]
-    names = {m["id"]: m.get("name", m["id"]) for m in catalog if "id" in m}
-    tiers = _tier_of(catalog)
     turn_indexes = turn_indexes if turn_indexes is not None else build_turn_indexes(reader)
     memory_indexes = memory_indexes if memory_indexes is not None else build_memory_indexes(reader)
     milestones = reader.milestones()
@@ -233,11 +244,15 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
         e = info.episode
         turns = turn_indexes.get(e, TurnIndex())
         memory = memory_indexes.get(e, MemoryIndex())
+        own = reader.catalog(e)  # the world this episode played (longplay/Quest-v0: one per reset seed)
+        names = {m["id"]: m.get("name", m["id"]) for m in own}
+        tiers = _tier_of(own)
         episodes.append({
             "episode": e, "seed": info.seed, "steps": info.recorded_steps, "end_step": info.end_step,
             "end_reason": info.end_reason, "complete": info.complete,
             "duration_s": (info.ended_t - info.started_t) if info.ended_t is not None else None,
             "world": info.identity,
+            "catalog": None if own == catalog else _catalog_rows(own),
             "milestones": [{"id": m.milestone, "name": names.get(m.milestone, m.milestone),
                             "tier": tiers.get(m.milestone, 0), "step": m.step,
                             "t": max(0.0, m.t - info.started_t)}
@@ -258,8 +273,7 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
             "identity", "created", "status", "duration_s", "package_version", "format_version", "scaffold_card",
             "config", "reward_source")},
         "scaffold": scaffold_name(header.get("scaffold_card")) or None,
-        "catalog": [{"id": m.get("id"), "name": m.get("name", m.get("id")), "tier": m.get("tier", 0)}
-                    for m in catalog],
+        "catalog": _catalog_rows(catalog),
         "episodes": episodes,
         "has_turns": bool(all_turns),
         "has_memory": any(index.order for index in memory_indexes.values()),

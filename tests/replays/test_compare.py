@@ -124,6 +124,17 @@ def test_a_milestone_counts_only_the_runs_whose_world_has_it() -> None:
     assert (rows["left_house"]["runs"], rows["badge_1"]["runs"], rows["badge_1"]["reached"]) == (3, 3, 0)
 
 
+def test_a_runs_fraction_is_of_its_own_worlds_catalog() -> None:
+    # Worlds of one configuration can have catalogs of different sizes: a run's row counted its milestones, and its
+    # AUC (the mean fraction of the catalog reached), against the group's largest catalog instead of its own.
+    small = ("left_house", "badge_1")
+    large = ("left_house", "reached_harhill", "reached_corstone", "badge_1")
+    runs = [_run("small", small, {"left_house": 0, "badge_1": 0}, 100), _run("large", large, {"left_house": 0}, 100)]
+    rows = {r["run"]: r for r in compare_impl(runs, axes=("steps",), n_boot=20).runs}
+    assert (rows["small"]["catalog_size"], rows["small"]["auc_steps"]) == (2, 1.0)  # all of its world, from the start
+    assert (rows["large"]["catalog_size"], rows["large"]["auc_steps"]) == (4, 0.25)
+
+
 def test_a_run_without_a_price_has_no_dollar_axis(fakegame: Any, tmp_path: Path) -> None:
     # A model the price table does not know (the header's lm.price is null) logs $0 a call: unknown, not free. It
     # was charted at $0 on the dollar axis, reaching every milestone for nothing beside the priced models.

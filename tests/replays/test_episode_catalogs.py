@@ -1,6 +1,6 @@
 """Each episode's own milestone catalog: ``longplay/Quest-v0`` draws a world per reset seed, and a replay of
-several episodes names, orders and counts each episode's milestones by that episode's world (the reader and
-verify), also in replays written before episodes stored their catalogs."""
+several episodes names, orders and counts each episode's milestones by that episode's world (the reader,
+verify, compare and the viewer), also in replays written before episodes stored their catalogs."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from typing import Any
 import gymnasium as gym
 import pytest
 
+from longplay.replays.compare import compare_impl, read_runs
 from longplay.replays.reader import ReplayReader
 from longplay.replays.recorder import Recorder, catalog_json
 from longplay.replays.schema import ReplayError
 from longplay.replays.verify import verify
+from longplay.replays.viewer.data import compare_data_impl, run_impl, run_summary_impl
 
 ENV_ID = "longplay/Quest-v0"
 SEEDS = (1, 2, 3)  # three worlds, none of them the one the env is built with
@@ -151,6 +153,76 @@ def test_a_milestone_moved_to_another_worlds_catalog_fails_verify(replay: Path, 
     assert line.startswith(f"FAIL {path}: episode 2 step ")
 
 
+# ============================================================================================ compare, viewer
+
+
+def test_compare_names_and_counts_each_episode_by_its_world(replay: Path,
+                                                            worlds: dict[int, list[dict[str, Any]]]) -> None:
+    runs = read_runs(replay)
+    assert [r.catalog for r in runs] == [tuple(m["id"] for m in worlds[seed]) for seed in SEEDS]
+    assert [r.milestone_names for r in runs] == [{m["id"]: m["name"] for m in worlds[seed]} for seed in SEEDS]
+    result = compare_impl(runs, axes=("steps",), n_boot=20)
+    assert [row["catalog_size"] for row in result.runs] == [len(worlds[seed]) for seed in SEEDS]
+    only_third = [m for m in reached(replay)[2] if m not in {c["id"] for c in worlds[1]} | {c["id"] for c in worlds[2]}]
+    assert only_third, "the third world's run reached none of its own milestones"
+    rows = {r["milestone"]: r for r in result.time_to_milestone}
+    names = {m["id"]: m["name"] for m in worlds[3]}
+    for milestone in only_third:  # counted over the one run whose world has it, named as that world names it
+        assert (rows[milestone]["runs"], rows[milestone]["reached"]) == (1, 1)
+        assert rows[milestone]["name"] == names[milestone]
+
+
+def test_viewer_gives_each_episode_its_catalog(replay: Path, worlds: dict[int, list[dict[str, Any]]]) -> None:
+    with ReplayReader(replay) as reader:
+        run = run_impl(reader, "quest-v0.lpr")
+        summary = run_summary_impl(reader, "quest-v0.lpr")
+    assert [c["id"] for c in run["catalog"]] == [m["id"] for m in worlds[1]]
+    assert run["episodes"][0]["catalog"] is None  # the run's catalog
+    for episode, seed in zip(run["episodes"][1:], SEEDS[1:], strict=True):
+        assert episode["catalog"] == [{"id": m["id"], "name": m["name"], "tier": m["tier"]} for m in worlds[seed]]
+    for episode, seed in zip(run["episodes"], SEEDS, strict=True):
+        names = {m["id"]: (m["name"], m["tier"]) for m in worlds[seed]}
+        assert episode["milestones"]
+        assert all((m["name"], m["tier"]) == names[m["id"]] for m in episode["milestones"]), episode["milestones"]
+    got = reached(replay)
+    best = max(range(3), key=lambda e: (len(got[e]), -e))
+    assert (summary["milestones"], summary["catalog_size"]) == (len(got[best]), len(worlds[SEEDS[best]]))
+    # the furthest milestone along its own world's catalog, by that world's name
+    order = {(e, m["id"]): (i, m["name"]) for e, seed in enumerate(SEEDS) for i, m in enumerate(worlds[seed])}
+    with ReplayReader(replay) as reader:
+        last = max(reader.milestones(), key=lambda m: (order[m.episode, m.milestone][0], m.step))
+    assert summary["furthest_milestone"] == order[last.episode, last.milestone][1]
+    compared = compare_data_impl([(f"quest-v0.lpr#{r.episode}", r) for r in read_runs(replay)], n_boot=20)
+    assert [r["catalog_size"] for r in compared["runs"]] == [len(worlds[seed]) for seed in SEEDS]
+    union = {m["id"]: m["name"] for seed in SEEDS for m in worlds[seed]}
+    assert {c["id"]: c["name"] for c in compared["catalog"]}.keys() == union.keys()
+
+
+def test_viewer_http_api_gives_each_episode_its_catalog(replay: Path, tmp_path: Path,
+                                                        worlds: dict[int, list[dict[str, Any]]]) -> None:
+    pytest.importorskip("starlette", reason="the viewer needs starlette: pip install 'longplay[viewer]'")
+    pytest.importorskip("httpx", reason="starlette's TestClient needs httpx")
+    from starlette.testclient import TestClient
+
+    from longplay.replays.viewer.server import create_app
+
+    (tmp_path / "runs").mkdir()
+    shutil.copyfile(replay, tmp_path / "runs" / "quest-v0.lpr")
+    app = create_app(tmp_path / "runs")
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            run = client.get("/api/run", params={"id": "quest-v0.lpr"}).json()
+            (row,) = client.get("/api/runs").json()["runs"]
+            compared = client.get("/api/compare", params={"id": "quest-v0.lpr"}).json()
+    finally:
+        app.state.folder.close()
+    assert [e["catalog"] and [m["id"] for m in e["catalog"]] for e in run["episodes"]] == \
+        [None, *([m["id"] for m in worlds[seed]] for seed in SEEDS[1:])]
+    furthest = {m["name"] for seed in SEEDS for m in worlds[seed] if m["id"] in sum(reached(replay).values(), [])}
+    assert row["furthest_milestone"] in furthest
+    assert [r["catalog_size"] for r in compared["runs"]] == [len(worlds[seed]) for seed in SEEDS]
+
+
 # ============================================================================================ older replays
 
 
@@ -161,8 +233,10 @@ def test_a_replay_from_before_episode_catalogs_reads_verifies_and_shows(replay: 
         assert not reader.episode_catalogs_recorded
         # a later episode of another world is reset on the rebuilt env for its catalog
         assert [reader.catalog(e) for e in range(3)] == [worlds[seed] for seed in SEEDS]
+        assert [e["catalog"] is None for e in run_impl(reader, "old")["episodes"]] == [True, False, False]
     report = verify(old)
     assert report.ok and not report.warnings, report.summary()
+    assert [r.catalog for r in read_runs(old)] == [tuple(m["id"] for m in worlds[seed]) for seed in SEEDS]
 
 
 def test_an_old_replay_whose_env_cannot_be_built_names_milestones_by_the_header(replay: Path, tmp_path: Path,

@@ -626,7 +626,7 @@
             h("span", { class: "dot" }), h("span", { class: "at", text: "step " + fmt.int(m.step) }),
             h("span", { text: m.name }))));
       }
-      for (const m of run.catalog) {
+      for (const m of info.catalog || run.catalog) {  // the episode's own world, where it is not the first's
         if (reached.has(m.id)) continue;
         list.appendChild(h("li", { class: "missed", "data-milestone": m.id },
           h("button", { disabled: true, title: "not reached in this episode" },
@@ -867,11 +867,14 @@
   function renderMeta(run) {
     const meta = clear($("run-meta"));
     const header = run.header;
-    const milestones = run.episodes.reduce((best, e) => Math.max(best, e.milestones.length), 0);
+    // the episode that reached the most, counted against its own world's catalog
+    const best = run.episodes.reduce((top, e) => (!top || e.milestones.length > top.milestones.length ? e : top), null);
+    const milestones = best ? best.milestones.length : 0;
+    const catalogSize = (best && best.catalog || run.catalog).length;
     const steps = run.episodes.reduce((sum, e) => sum + e.steps, 0);
     const items = [["env", (header.env_id || "").replace(/^.*\//, "")], ["agent", header.agent], ["model", header.model],
       ["scaffold", run.scaffold], ["steps", fmt.int(steps) + (run.episodes.length > 1 ? " in " + run.episodes.length + " episodes" : "")],
-      ["milestones", milestones + " / " + run.catalog.length], ["seed", header.seed],
+      ["milestones", milestones + " / " + catalogSize], ["seed", header.seed],
       ["turns", run.has_turns ? fmt.int(run.turns) : null], ["tokens", run.has_turns ? fmt.tokens(run.tokens) : null],
       ["cost", run.has_turns ? fmt.usd(run.cost_usd) : null], ["date", fmt.date(header.created)],
       ["status", header.status !== "closed" ? header.status : null]];

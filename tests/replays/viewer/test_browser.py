@@ -255,3 +255,35 @@ def test_run_page_in_a_narrow_window(page: Any, server: str) -> None:
         width = page.eval_on_selector(panel, "node => node.closest('.panel').getBoundingClientRect().width")
         assert width >= 500, (panel, width)
     shot(page, "09-run-narrow.png")
+
+
+def test_each_episode_lists_the_milestones_of_its_own_world(page: Any, tmp_path: Path) -> None:
+    """longplay/Quest-v0 plays a world per reset seed: the run page's list of milestones not reached, and the
+    count in its header, are each episode's world's, not the first episode's."""
+    import gymnasium as gym
+
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.viewer.server import ServerThread
+
+    (tmp_path / "runs").mkdir()
+    path = tmp_path / "runs" / "quest-v0.lpr"
+    with Recorder(gym.make("longplay/Quest-v0"), path, agent="random") as rec:
+        for seed in (1, 3):
+            rec.reset(seed=seed)
+            for action in range(30):
+                rec.step(action % 8)
+    with ReplayReader(path) as reader:
+        first, second = ({m["id"]: m["name"] for m in reader.catalog(e)} for e in (0, 1))
+    own = sorted(set(second.values()) - set(first.values()))
+    assert own, "the two worlds name their milestones alike"
+    with ServerThread(tmp_path / "runs") as url:
+        page.goto(url + "run?id=quest-v0.lpr&episode=1")
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector("#milestones li")
+        listed = page.locator("#milestones li span:last-child").all_inner_texts()
+        assert sorted(listed) == sorted(second.values()) and own[0] in listed
+        page.select_option("#episode", "0")
+        wait_until(lambda: sorted(page.locator("#milestones li span:last-child").all_inner_texts())
+                   == sorted(first.values()), "the first episode's milestones")
+        assert f"/ {len(first)}" in page.inner_text("#run-meta")
