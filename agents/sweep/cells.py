@@ -256,7 +256,8 @@ class CellResult:
     milestones: dict[str, int] = field(default_factory=dict)
     """Milestone id -> first step reached."""
     catalog: int = 0
-    """Milestones in the env's catalog."""
+    """Milestones in the catalogs of the worlds the run played (one world's catalog, unless the env draws one per
+    reset seed)."""
     steps: int = 0
     """Env steps (``train`` cells: training steps)."""
     turns: int = 0
@@ -509,10 +510,14 @@ def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
 
     with ReplayReader(replay) as r:
         result.replay = _relative(replay, out_dir)
-        result.catalog = len(r.header.get("catalog") or ())
+        # Milestones are counted over every episode, against every milestone their worlds have (longplay/Quest-v0
+        # plays a world per reset seed, each with its own catalog).
+        episodes = r.episodes()
+        ids = {m["id"] for e in episodes for m in r.catalog(e.episode)}
+        result.catalog = len(ids) if episodes else len(r.header.get("catalog") or ())
         for event in r.milestones():
             result.milestones.setdefault(event.milestone, event.step)
-        result.steps = result.steps or sum(e.recorded_steps for e in r.episodes())
+        result.steps = result.steps or sum(e.recorded_steps for e in episodes)
         turns = r.turns()
         act = [t for t in turns if (t.extra or {}).get("kind", "act") == "act"]
         result.turns = len(act)

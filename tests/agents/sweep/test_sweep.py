@@ -303,3 +303,24 @@ def test_a_cell_stopped_by_an_exception_keeps_what_it_recorded(kind: str, tmp_pa
     assert state["steps"] == result.steps
     if kind == "run":
         assert state["replay"] and (out / state["replay"]).exists()
+
+
+def test_a_cells_catalog_counts_every_world_its_episodes_played(tmp_path: Path) -> None:
+    """A cell's milestones are those of all its episodes; on longplay/Quest-v0 each episode plays its own world,
+    so they are counted against the milestones of every world played, not the first episode's catalog alone."""
+    import gymnasium as gym
+
+    from longplay.agents.sweep.cells import CellResult, _fill_from_replay
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "run.lpr"
+    with Recorder(gym.make("longplay/Quest-v0"), path, agent="random") as rec:
+        for seed in (1, 2):
+            rec.reset(seed=seed)
+            for action in range(10):
+                rec.step(action % 8)
+    result = CellResult("cell", "done")
+    _fill_from_replay(result, path, tmp_path)
+    with ReplayReader(path) as reader:
+        worlds = [{m["id"] for m in reader.catalog(e)} for e in (0, 1)]
+    assert worlds[0] != worlds[1] and result.catalog == len(worlds[0] | worlds[1])
