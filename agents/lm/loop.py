@@ -43,6 +43,7 @@ from longplay.agents.lm.messages import (
 )
 from longplay.agents.lm.providers import Provider, ProviderError, call_with_retries
 from longplay.agents.lm.tools import Toolbox, navigate_to_tool, press_buttons_tool
+from longplay.replays.recorder import sigint_held
 from longplay.scaffolds.base import Scaffold
 
 SYSTEM_PROMPT = """\
@@ -188,10 +189,13 @@ class LMRun:
         self.last_harness_s = 0.0
         self._session_start = time.perf_counter()
         self._seconds_before = 0.0
+        # Whether the state is between turn boundaries, so a Ctrl-C must not checkpoint it: from the moment a model
+        # call answers (the answer is acted on, or kept by the scaffold) until the turn is logged.
         self._mid_turn = False
         # A provider with state of its own (the offline model) changes it while it answers: a Ctrl-C during its
         # call would checkpoint a state one answer ahead of the turn boundary, so that call is mid-turn.
         self._stateful_provider = bool(provider.state_dict())
+        self._pending_log: dict[str, Any] | None = None  # the turn row of the act call, until the turn is logged
         self._started = False
         self._fixed: int | None = None
         self.scaffold.bind(self)
@@ -271,6 +275,11 @@ class LMRun:
                 self.counters,
             )
             if not safe:
+                if self._pending_log is not None:
+                    # The turn's call answered: its row goes in the replay, past the last checkpoint, so a resume
+                    # from that checkpoint keeps what the call spent (``checkpoint.truncate_replay``).
+                    self._pending_log["error"] = self._pending_log.get("error") or "interrupted during the turn"
+                    self._flush_turn_log(harness_s=0.0)
                 outcome.milestones = dict(self.driver.milestones)
                 self._sync_counters()
                 return outcome
@@ -380,6 +389,7 @@ class LMRun:
         interrupted = False
         try:
             self.counters.turns += 1
+            assert self._pending_log is not None
             self._pending_log["step"] = step_at_start
             if response is None:
                 assert error is not None
@@ -442,6 +452,7 @@ class LMRun:
             self.history.append(exchange)
         new_milestones = self.driver.new_milestones[before:]
         log = self._pending_log
+        assert log is not None
         log["tool_calls"] = [
             {**c.to_record(), "result": r.content, "is_error": r.is_error}
             for c, r in zip(calls, results, strict=True)
@@ -475,8 +486,6 @@ class LMRun:
         return None
 
     # ------------------------------------------------------------------------------------------ model calls
-    _pending_log: dict[str, Any]
-
     def _call(
         self, request: ModelRequest, kind: str, context: int | None = None, defer_log: bool = False
     ) -> tuple[ModelResponse | None, ProviderError | None]:
@@ -485,24 +494,12 @@ class LMRun:
             self.provider, request, self.config.retry, self.rng, self.sleep
         )
         latency = time.perf_counter() - t0
-        self.counters.model_seconds += latency
-        self.counters.failed_calls += len(attempts)
         usage = response.usage if response is not None else Usage()
         if response is not None and response.estimated_usage and self.token_scale > 1.0:
             # A reply without usage from a provider that reports more tokens than the local estimate: scale the
             # estimate up by that ratio (never down), so token and dollar budgets stay conservative.
             usage = Usage(*(math.ceil(n * self.token_scale) for n in dataclasses.astuple(usage)))
         dollars = self.price.cost(usage) if self.price is not None else 0.0
-        if response is not None:
-            self.counters.add_usage(usage, dollars)
-            if kind == "act":
-                estimated = context
-                if estimated and not response.estimated_usage and usage.context:
-                    # Calibrate the local estimate against the provider's count (smoothed).
-                    self.token_scale = 0.5 * self.token_scale + 0.5 * usage.context / (
-                        estimated / self.token_scale
-                    )
-                self.last_context_tokens = usage.context
         fields: dict[str, Any] = {
             "response": response.message.text if response is not None else "",
             "prompt_digest": request.digest(),
@@ -526,15 +523,34 @@ class LMRun:
                 "stop_reason": response.stop_reason if response is not None else None,
             },
         }
-        if defer_log:
-            self._pending_log = fields
-        else:
-            self._write_turn_log(fields)
+        # A Ctrl-C waits until the call is counted, its row written (or kept for the turn's row) and the run
+        # mid-turn: landing in between, it checkpointed counters holding a call the replay had no row of, and the
+        # resumed run counted that call beside the rows (tokens, dollars, calls).
+        with sigint_held():
+            self._mid_turn = True
+            self.counters.model_seconds += latency
+            self.counters.failed_calls += len(attempts)
+            if response is not None:
+                self.counters.add_usage(usage, dollars)
+                if kind == "act":
+                    estimated = context
+                    if estimated and not response.estimated_usage and usage.context:
+                        # Calibrate the local estimate against the provider's count (smoothed).
+                        self.token_scale = 0.5 * self.token_scale + 0.5 * usage.context / (
+                            estimated / self.token_scale
+                        )
+                    self.last_context_tokens = usage.context
+            if defer_log:
+                self._pending_log = fields
+            else:
+                self._write_turn_log(fields)
         return response, error
 
     def _flush_turn_log(self, harness_s: float) -> None:
         fields = self._pending_log
+        assert fields is not None
         fields["extra"]["harness_s"] = round(harness_s, 6)
+        self._pending_log = None
         self._write_turn_log(fields)
 
     def _write_turn_log(self, fields: dict[str, Any]) -> None:

@@ -395,3 +395,103 @@ def test_the_replay_stays_locked_from_the_cut_to_the_resumed_recorder(tmp_path: 
         with pytest.raises(ReplayError, match="is being recorded"):
             real(path)
     assert verify(path).ok
+
+
+class Stateless(OfflineProvider):
+    """A deterministic model with no state of its own, as a remote endpoint has none: each answer is a function
+    of the request alone (buttons drawn from its digest), so a resumed run can be compared with a straight one."""
+
+    def complete(self, request):  # type: ignore[no-untyped-def]
+        import json
+
+        from longplay.agents.lm.messages import Message, ModelResponse, Text, ToolCall, Usage, estimate_message_tokens
+        from longplay.agents.lm.providers import estimate_tokens
+
+        if request.purpose != "act":
+            message = Message("assistant", [Text(f"{request.purpose}: explore what you have not seen")])
+        else:
+            digest = request.digest().rsplit(":", 1)[-1]
+            args = {"buttons": self.buttons(digest)}
+            message = Message("assistant", [Text("go"), ToolCall(f"c{digest[:8]}", "press_buttons", args,
+                                                                  json.dumps(args))])
+        return ModelResponse(message, Usage(estimate_tokens(request), estimate_message_tokens(message)),
+                             stop_reason="tool_use" if message.tool_calls else "end_turn", model=self.model,
+                             estimated_usage=True)
+
+    def buttons(self, digest: str) -> list[str]:
+        """Four buttons drawn from a hex digest."""
+        return [("up", "down", "left", "right", "a")[int(c, 16) % 5] for c in digest[:4]]
+
+    def state_dict(self):  # type: ignore[no-untyped-def]
+        return {}
+
+    def load_state_dict(self, state):  # type: ignore[no-untyped-def]
+        pass
+
+
+#: A critic every 5 turns (turns 6, 11, 16, ...), the offline model billed at a real model's prices.
+CRITIC_ARGS = [*ARGS[:2], "--scaffold", "full,critic(every=5)", *ARGS[4:], "--price", "claude-sonnet-4-5"]
+
+
+def assert_counters_match_rows(replay: Path) -> dict[str, Any]:
+    """The checkpoint's counters are what its turn rows say: no call counted without a row, no row uncounted."""
+    counters = load_checkpoint(find_checkpoint(str(replay)))["run"]["counters"]
+    with ReplayReader(replay) as r:
+        rows = r.turns()[: counters["logged_turns"]]
+    assert len(rows) == counters["logged_turns"]
+    assert counters["tokens_in"] == sum(t.tokens_in for t in rows)
+    assert counters["tokens_out"] == sum(t.tokens_out for t in rows)
+    assert counters["dollars"] == pytest.approx(sum(t.cost_usd for t in rows))
+    assert counters["model_calls"] == sum(1 for t in rows if (t.extra or {}).get("kind") != "discarded")
+    return counters
+
+
+@pytest.mark.parametrize("purpose, at", [("act", 13), ("critic", 3)])
+def test_ctrl_c_right_after_a_model_answers_keeps_the_counters_and_the_rows_together(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, purpose: str, at: int) -> None:
+    """Ctrl-C landing after a remote model answered but before its turn row was written (the call counted, the
+    row not) left a stop checkpoint whose counters held a call the replay has no row of: the resumed run then
+    counted the call twice against the rows (tokens, dollars, calls). Counting a call and writing its row are
+    one step now, and an answered call puts the run mid-turn (resumed from the last checkpoint, what the call
+    spent kept in the replay)."""
+    import os
+    import signal
+
+    from longplay.agents.lm.accounting import Counters
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    class CtrlCAfterTheAnswer(Stateless):
+        answered, calls, armed = 0, 0, False
+
+        def complete(self, request):  # type: ignore[no-untyped-def]
+            response = super().complete(request)
+            self.answered += 1
+            if request.purpose == purpose:
+                self.calls += 1
+                self.armed = self.calls == at
+            return response
+
+    provider = CtrlCAfterTheAnswer(ProviderConfig())
+    add_usage = Counters.add_usage
+
+    def add_usage_then_ctrl_c(self, usage, dollars):  # type: ignore[no-untyped-def]
+        add_usage(self, usage, dollars)
+        if provider.armed:  # where the loop counts the answer: the window to test
+            provider.armed = False
+            os.kill(os.getpid(), signal.SIGINT)
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    monkeypatch.setattr(Counters, "add_usage", add_usage_then_ctrl_c)
+    assert run_lm(build_parser().parse_args([*CRITIC_ARGS, "--runs-dir", str(one), "--max-turns", "25"]),
+                  provider=provider) == 130
+    monkeypatch.undo()
+    replay = the_replay(one)
+    with ReplayReader(replay) as r:
+        assert len(r.turns()) == provider.answered  # the interrupted turn's call too: it was paid for
+    kept = assert_counters_match_rows(replay)["logged_turns"]
+    assert run_lm(build_parser().parse_args(["--resume", str(replay), "--quiet"]),
+                  provider=Stateless(ProviderConfig())) == 0
+    assert_counters_match_rows(replay)
+    assert run_lm(build_parser().parse_args([*CRITIC_ARGS, "--runs-dir", str(two), "--max-turns", "25"]),
+                  provider=Stateless(ProviderConfig())) == 0
+    assert_same_replay(replay, the_replay(two), kept)
