@@ -39,6 +39,9 @@ class Critic(Component):
         self.recent: deque[str] = deque(maxlen=self.lookback)
         self.advice = ""
         self.at_turn = 0
+        # The turn whose review was asked for, answered or not: a turn played again after a resume (a Ctrl-C while
+        # the turn's own call was awaited) does not ask twice.
+        self.asked_at = 0
 
     def after_turn(self, exchange: Exchange) -> None:
         log = History()
@@ -48,12 +51,13 @@ class Critic(Component):
     def before_turn(self) -> None:
         assert self.ctx is not None
         turn = self.ctx.turn
-        if turn <= 1 or (turn - 1) % self.every or not self.recent:
+        if turn <= 1 or (turn - 1) % self.every or not self.recent or self.asked_at == turn:
             return
         parts = [f"{title}:\n{text}" for title, text in self.ctx.sections(exclude=self.name)]
         parts.append("Recent turns:\n" + "\n".join(self.recent))
         parts.append("Write your review and advice now.")
         text = self.ctx.call_model("critic", CRITIC_SYSTEM, "\n\n".join(parts), self.max_output_tokens)
+        self.asked_at = turn
         if text and text.strip():
             self.advice = text.strip()[: self.max_chars]
             self.at_turn = turn
@@ -65,11 +69,12 @@ class Critic(Component):
         return f"Critic's advice (turn {self.at_turn})", self.advice
 
     def state_dict(self) -> dict[str, Any]:
-        return {"recent": list(self.recent), "advice": self.advice, "at_turn": self.at_turn}
+        return {"recent": list(self.recent), "advice": self.advice, "at_turn": self.at_turn, "asked_at": self.asked_at}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.recent = deque(state["recent"], maxlen=self.lookback)
         self.advice, self.at_turn = state["advice"], state["at_turn"]
+        self.asked_at = state.get("asked_at", self.at_turn)  # checkpoints from before it was kept
 
     def snapshot(self) -> str:
         return self.advice

@@ -193,7 +193,8 @@ class LMRun:
         # call answers (the answer is acted on, or kept by the scaffold) until the turn is logged.
         self._mid_turn = False
         # A provider with state of its own (the offline model) changes it while it answers: a Ctrl-C during its
-        # call would checkpoint a state one answer ahead of the turn boundary, so that call is mid-turn.
+        # call would checkpoint a state one answer ahead of the turn boundary, so its calls (the turn's, and the
+        # scaffold's summaries and reviews) are mid-turn from the start.
         self._stateful_provider = bool(provider.state_dict())
         self._pending_log: dict[str, Any] | None = None  # the turn row of the act call, until the turn is logged
         self._started = False
@@ -209,8 +210,13 @@ class LMRun:
 
     # ------------------------------------------------------------------------------------------ context API
     def call_model(self, purpose: str, system: str, prompt: str, max_output_tokens: int) -> str | None:
-        """A text-only model call for a scaffold component (summary, critic), retried and accounted."""
+        """A text-only model call for a scaffold component (summary, critic), retried and accounted.
+
+        The run is mid-turn from its answer until the turn's own call (see :meth:`play_turn`): the component
+        keeps the answer in its memory in between."""
         request = ModelRequest(system, [Message("user", [Text(prompt)])], [], max_output_tokens, purpose)
+        if self._stateful_provider:
+            self._mid_turn = True
         response, error = self._call(request, kind=purpose)
         if response is None:
             return None
@@ -376,6 +382,8 @@ class LMRun:
             current = self._current(observation, self.scaffold.sections())
         context = self.estimate(current)
         step_at_start = self.driver.steps
+        # A turn boundary again, even after a summary or review this turn: the scaffold keeps it in its memory and
+        # does not ask again when the turn is replayed (a resume from a Ctrl-C while the turn's call is awaited).
         self._mid_turn = self._stateful_provider
         response, error = self._call(self._request(current), kind="act", context=context, defer_log=True)
         if error is not None and error.kind in ("auth", "config"):

@@ -239,6 +239,26 @@ def test_critic_reviews_every_n_turns_with_the_notes() -> None:
     assert critic.section() == ("Critic's advice (turn 7)", "the model's text")
 
 
+def test_the_critic_asks_once_per_turn_even_when_the_turn_is_played_again() -> None:
+    # a resume from a Ctrl-C while the turn's own call was awaited plays the turn again: its review was asked
+    # for already (answered or not), and asking again diverged from the uninterrupted run
+    scaffold, ctx, _ = bound("critic(every=3)")
+    for turn in range(1, 4):
+        ctx.turn = turn
+        scaffold.before_turn()
+        scaffold.after_turn(exchange(turn))
+    ctx.turn, ctx.answer = 4, None  # the review fails
+    scaffold.before_turn()
+    twin = build_scaffold("critic(every=3)")
+    twin.load_state_dict(json.loads(json.dumps(scaffold.state_dict())))  # the stop checkpoint
+    twin.bind(ctx)
+    twin.before_turn()  # turn 4 again
+    assert [p for p, _ in ctx.calls] == ["critic"]
+    old = {"recent": [], "advice": "go north", "at_turn": 4}  # a checkpoint from before asked_at was kept
+    twin.get("critic").load_state_dict(old)  # type: ignore[union-attr]
+    assert twin.get("critic").asked_at == 4  # type: ignore[union-attr]
+
+
 def test_map_memory_markers_and_rendering() -> None:
     scaffold, ctx, box = bound("map_memory(radius_x=3, radius_y=2, max_markers=2)")
     scaffold.before_turn()

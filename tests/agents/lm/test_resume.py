@@ -495,3 +495,75 @@ def test_ctrl_c_right_after_a_model_answers_keeps_the_counters_and_the_rows_toge
     assert run_lm(build_parser().parse_args([*CRITIC_ARGS, "--runs-dir", str(two), "--max-turns", "25"]),
                   provider=Stateless(ProviderConfig())) == 0
     assert_same_replay(replay, the_replay(two), kept)
+
+
+class Counting(Stateless):
+    """A model with state of its own that every call moves, summaries and critics too (the shipped offline model
+    answers those without moving its state): its buttons depend on how many calls it has answered."""
+
+    calls = 0
+
+    def complete(self, request):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().complete(request)
+
+    def buttons(self, digest: str) -> list[str]:
+        import hashlib
+
+        return super().buttons(hashlib.sha256(f"{digest}{self.calls}".encode()).hexdigest())
+
+    def state_dict(self):  # type: ignore[no-untyped-def]
+        return {"calls": self.calls}
+
+    def load_state_dict(self, state):  # type: ignore[no-untyped-def]
+        self.calls = state["calls"]
+
+
+@pytest.mark.parametrize("when", ["inside_the_critic_call", "after_the_critic_answered", "waiting_for_the_turn"])
+def test_ctrl_c_around_a_critic_call_resumes_to_the_same_replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               when: str) -> None:
+    """A Ctrl-C around a scaffold's own model call (the critic of turn 16, here) must resume to the replay an
+    uninterrupted run gives: same actions, same rows, same memory. Inside the call of a model with state of its
+    own, the stop checkpoint held that state one answer ahead (3d6f7ca covered the turn's call only); after the
+    critic answered, and while the turn's call was awaited, it held the review done, and the resumed run asked
+    the critic again (one call more, another review)."""
+    from longplay.agents.lm import loop
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    make: Any = {"inside_the_critic_call": Counting, "after_the_critic_answered": OfflineProvider,
+                 "waiting_for_the_turn": Stateless}[when]
+
+    class Interrupted(make):  # type: ignore[misc, valid-type]
+        critics = 0
+
+        def complete(self, request):  # type: ignore[no-untyped-def]
+            if when == "waiting_for_the_turn" and self.critics == 3 and request.purpose == "act":
+                raise KeyboardInterrupt  # the critic has answered; the turn's call is awaited
+            response = super().complete(request)
+            self.critics += request.purpose == "critic"
+            if when == "inside_the_critic_call" and self.critics == 3 and request.purpose == "critic":
+                raise KeyboardInterrupt  # the model has answered (and moved its state); the loop has not seen it
+            return response
+
+    if when == "after_the_critic_answered":
+        observe = loop.LMRun.observe
+
+        def observe_or_ctrl_c(self):  # type: ignore[no-untyped-def]
+            if self.turn == 16:  # the critic reviewed before the observation is taken
+                raise KeyboardInterrupt
+            return observe(self)
+
+        monkeypatch.setattr(loop.LMRun, "observe", observe_or_ctrl_c)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_lm(build_parser().parse_args([*CRITIC_ARGS, "--runs-dir", str(one), "--max-turns", "25"]),
+                  provider=Interrupted(ProviderConfig())) == 130
+    monkeypatch.undo()
+    replay = the_replay(one)
+    checkpoint = load_checkpoint(find_checkpoint(str(replay)))
+    stopped = checkpoint["reason"] == "stop"
+    assert stopped == (when == "waiting_for_the_turn")  # a turn boundary only before the turn's call answers
+    assert run_lm(build_parser().parse_args(["--resume", str(replay), "--quiet"]),
+                  provider=make(ProviderConfig())) == 0
+    assert run_lm(build_parser().parse_args([*CRITIC_ARGS, "--runs-dir", str(two), "--max-turns", "25"]),
+                  provider=make(ProviderConfig())) == 0
+    assert_same_replay(replay, the_replay(two), None if stopped else checkpoint["run"]["counters"]["logged_turns"])
