@@ -88,11 +88,14 @@ class ProgressCheck(Component):
         names = [*BUTTON_NAMES, "nothing"]
         buttons = ", ".join(f"{names[a] if a < len(names) else a} {n}"
                             for a, n in pressed.most_common(self.top_buttons))
-        maps: dict[str, list[tuple[int, int]]] = {}
+        # By map id: names repeat (the canonical world has two "Harcrest House"), and spans over two maps mean nothing
+        maps: dict[int, tuple[str, list[tuple[int, int]]]] = {}
         for record in window:
-            maps.setdefault(record[6], []).append((record[4], record[5]))
-        where = "; ".join(f"{name} (x {_span(x for x, _ in spots)}, y {_span(y for _, y in spots)})"
-                          for name, spots in maps.items())
+            maps.setdefault(record[3], (record[6], []))[1].append((record[4], record[5]))
+        shared = {name for name, n in Counter(name for name, _ in maps.values()).items() if n > 1}
+        where = "; ".join(f"{name}{f', map {map_id}' if name in shared else ''} "
+                          f"(x {_span(x for x, _ in spots)}, y {_span(y for _, y in spots)})"
+                          for map_id, (name, spots) in maps.items())
         places = len({(r[3], r[4], r[5]) for r in window})
         modes = ", ".join(f"{mode} {n}" for mode, n in Counter(r[7] for r in window).most_common())
         return (f"No milestone and no new place for {stuck_for} turns (since turn {self.stuck_since}). The last "

@@ -259,6 +259,32 @@ def test_the_critic_asks_once_per_turn_even_when_the_turn_is_played_again() -> N
     assert twin.get("critic").asked_at == 4  # type: ignore[union-attr]
 
 
+def test_the_progress_check_tells_apart_maps_of_the_same_name() -> None:
+    # the canonical world has two maps named "Harcrest House" (and three more such pairs): grouped by name, a loop
+    # between them read as one place spanning both houses' coordinates ("Harcrest House (x 2-5, y 1-3)")
+    from longplay.envs.game import GameState, Mode
+
+    scaffold, ctx, _ = bound("progress_check(turns=4)")
+    check = scaffold.get("progress_check")
+    places = [(3, 2, 3), (4, 5, 1)] * 3  # turns 1-2 reach new places, turns 3-6 go back and forth
+
+    class Game:
+        def state(self) -> GameState:
+            map_id, x, y = places[ctx.turn - 1]
+            return GameState(map_id, "Harcrest House", x, y, "down", Mode.OVERWORLD)
+
+    driver: Any = ctx.driver
+    driver.game, driver.steps, driver.actions, driver.milestones = Game(), 0, bytearray(), {}
+    for turn in range(1, 7):
+        ctx.turn = turn
+        scaffold.before_turn()
+        driver.steps += 2
+        driver.actions += bytes([2, 3])
+        scaffold.after_turn(exchange(turn))
+    assert ("The last 4 turns ended on 2 places: Harcrest House, map 3 (x 2, y 3); Harcrest House, map 4 "
+            "(x 5, y 1); in overworld 4.") in check.message  # type: ignore[union-attr]
+
+
 def test_map_memory_markers_and_rendering() -> None:
     scaffold, ctx, box = bound("map_memory(radius_x=3, radius_y=2, max_markers=2)")
     scaffold.before_turn()
