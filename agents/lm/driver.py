@@ -1,8 +1,9 @@
 """The part of the loop that presses buttons: the env, the latest observation, the step budget, the seen map.
 
 Every button a tool presses goes through :meth:`Driver.press`, which steps the env (the replay recorder
-sees each step), keeps the observation, notes new milestones, feeds the seen map and refuses to go past the
-step budget or the end of the episode.
+sees each step), keeps the observation, notes new milestones and refuses to go past the step budget or the end
+of the episode. The seen map is fed only with what the model is shown (:meth:`Driver.observe`,
+:meth:`Driver.observe_text_view`), never with the screens inside a press sequence or a walk.
 """
 
 from __future__ import annotations
@@ -24,15 +25,10 @@ class Driver:
         env: The env (a replay :class:`~longplay.replays.recorder.Recorder` around it, usually).
         adapter: Reads positions and screens, or ``None`` for backends without one.
         max_steps: Most env steps of the whole run (``None``: no limit).
-        every_step: Add every step's screen to the seen map. When the model reads the text view, its
-            (larger) map is added at each observation instead, so the seen map is what the model was shown.
     """
 
-    def __init__(
-        self, env: gym.Env, adapter: GameAdapter | None, max_steps: int | None, every_step: bool = True
-    ) -> None:
+    def __init__(self, env: gym.Env, adapter: GameAdapter | None, max_steps: int | None) -> None:
         self.env = env
-        self.every_step = every_step
         self.game = env.unwrapped.game
         self.adapter = adapter
         self.seen: SeenMap | None = SeenMap(adapter.rules) if adapter is not None else None
@@ -56,7 +52,6 @@ class Driver:
         self.obs, self.info = self.env.reset(seed=seed)
         self.milestones = dict(self.info.get("milestones", {}))
         self._note_map()
-        self.observe()
 
     def restore(
         self,
@@ -105,8 +100,6 @@ class Driver:
             self.new_milestones.append(milestone)
             self.milestones.setdefault(milestone, self.steps)
         self._note_map()
-        if self.every_step:
-            self.observe()
         return True
 
     def _note_map(self) -> None:
@@ -115,7 +108,7 @@ class Driver:
             self.maps_entered[pos.map_id] = self.game.state().map_name
 
     def observe(self) -> None:
-        """Adds the current screen to the seen map."""
+        """Adds the current screen to the seen map (called when the model is shown the screenshot)."""
         if self.adapter is None or self.seen is None:
             return
         screen = self.adapter.screen(self.obs)

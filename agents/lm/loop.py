@@ -176,9 +176,7 @@ class LMRun:
                 f"the LM agent reads the {self.adapter.obs_mode} view of this game: make the env with "
                 f"obs_mode={self.adapter.obs_mode!r} (or a mode with +{self.adapter.obs_mode})"
             )
-        self.driver = Driver(
-            env, self.adapter, config.budget.max_steps, every_step=not config.observation.text
-        )
+        self.driver = Driver(env, self.adapter, config.budget.max_steps)
         self.history = History(config.observation.keep_images)
         self.counters = Counters()
         self.rng = random.Random(config.seed)  # back-off jitter only: never changes what the model sees
@@ -318,6 +316,8 @@ class LMRun:
         blocks: list[Block] = []
         if obs_config.screenshot:
             blocks.append(Image(screenshot_png(game.frame(), obs_config.image_scale)))
+            # the screens inside a press sequence were never shown: the seen map takes this one only
+            self.driver.observe()
         blocks.append(Text("\n".join(lines)))
         return blocks
 

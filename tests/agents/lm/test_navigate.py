@@ -10,7 +10,7 @@ import pytest
 import longplay.envs  # noqa: F401 - registers the envs
 from longplay.agents.lm.config import BudgetConfig, LMConfig, ProviderConfig
 from longplay.agents.lm.loop import LMRun
-from longplay.agents.lm.messages import Message, ToolCall
+from longplay.agents.lm.messages import Message, ModelRequest, ToolCall
 from longplay.agents.lm.navigation import UNSEEN, find_path
 from longplay.agents.lm.providers import ScriptedProvider
 from longplay.scaffolds import build_scaffold
@@ -190,3 +190,51 @@ def test_the_loop_needs_the_symbolic_view_of_quest() -> None:
     config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"))
     with pytest.raises(ValueError, match="obs_mode='symbolic'"):
         LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
+
+
+def seen_tiles(seen) -> dict[tuple[int, int, int], int]:  # type: ignore[no-untyped-def]
+    """Every seen tile, by (map, x, y)."""
+    return {(m, gx + g.x0, gy + g.y0): int(g.tiles[gy, gx]) for m, g in seen.grids.items()
+            for gy, gx in zip(*(g.tiles != UNSEEN).nonzero(), strict=True)}
+
+
+def test_a_screenshot_only_run_maps_the_screens_the_model_was_shown() -> None:
+    # every press's screen went into the seen map, also those inside a press sequence that the model never saw:
+    # navigate_to and the map memory used tiles that had never been on a screenshot it was shown
+    from longplay.agents.lm.adapters import QuestAdapter
+    from longplay.agents.lm.config import ObservationConfig
+    from longplay.agents.lm.navigation import SeenMap
+    from longplay.envs.quest.constants import TILE_ENCOUNTER, TILE_WALKABLE, Direction, MapKind
+    from longplay.envs.quest.overworld import entity_at, world_index
+
+    adapter = QuestAdapter()
+    shown = SeenMap(adapter.rules)
+
+    def model(request: ModelRequest) -> Message:
+        screen = adapter.screen(run.driver.obs)  # what this request's screenshot shows
+        shown.update(screen.map_id, screen.x0, screen.y0, screen.tiles, screen.entities)
+        args = {"buttons": ["right"] * 5 + ["left"] * 5}  # four or five tiles out, four back (a press turns)
+        return Message("assistant", [ToolCall(f"c{run.turn}", "press_buttons", args, json.dumps(args))])
+
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig(max_turns=3),
+                      observation=ObservationConfig(screenshot=True, text=False))
+    run = LMRun(env, ScriptedProvider([model]), build_scaffold("minimal"), config)
+    run.start()
+    game = run.driver.game
+    state, world = game.raw, game.world
+    town = next(i for i, m in enumerate(world.maps) if m.kind == MapKind.TOWN)
+    area = world.maps[town]
+
+    def free(x: int, y: int) -> bool:
+        tile = area.tile(x, y)
+        return (TILE_WALKABLE[tile] and not TILE_ENCOUNTER[tile] and (town, x, y) not in world_index(world).warps
+                and entity_at(state, world, town, x, y) < 0)
+
+    spot = next((x, y) for y in range(area.height) for x in range(area.width - 8)
+                if all(free(x + i, y) for i in range(8)))
+    state.map, (state.x, state.y), state.facing = town, spot, Direction.RIGHT
+    run.driver.obs = game.symbolic()
+    run.run()
+    assert run.counters.turns == 3 and (state.x, state.y) == (spot[0] + 1, spot[1])
+    assert seen_tiles(run.driver.seen) == seen_tiles(shown)
