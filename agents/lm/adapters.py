@@ -57,6 +57,9 @@ class GameAdapter(Protocol):
     def can_swim(self, game: Any) -> bool:
         """Whether the player may walk on the rules' ``swim`` tiles now."""
 
+    def can_shove(self, game: Any) -> bool:
+        """Whether walking into one of the rules' ``pushable`` entities pushes it now."""
+
 
 def _symbolic(obs: Any) -> dict[str, np.ndarray]:
     return obs["symbolic"] if isinstance(obs, dict) and "symbolic" in obs else obs
@@ -76,6 +79,7 @@ class QuestAdapter:
             TILE_CHARS,
             TILE_LEGEND,
             TILE_WALKABLE,
+            Sprite,
             Tile,
         )
         from longplay.envs.quest.game import VECTOR_FIELDS
@@ -90,6 +94,7 @@ class QuestAdapter:
             legend=tuple(TILE_LEGEND),
             counters=frozenset({int(Tile.COUNTER)}),
             swim=frozenset({int(Tile.WATER)}),
+            pushable=frozenset({int(Sprite.BOULDER)}),  # screens carry each entity's sprite
         )
 
     def position(self, obs: Any) -> Position:
@@ -126,8 +131,8 @@ class QuestAdapter:
         left, top, width, height = state.x - rx, state.y - ry, 2 * rx + 1, 2 * ry + 1
         tiles = np.array(tile_window(world, state.map, left, top, width, height), np.uint8)
         entities = np.zeros((height, width), np.uint8)
-        for col, row, _ in visible_entities(world, state, left, top, width, height):
-            entities[row, col] = 1
+        for col, row, e in visible_entities(world, state, left, top, width, height):
+            entities[row, col] = world.entities[e].sprite  # as the screen has it: a boulder is told apart
         return Screen(state.map, left, top, tiles, entities)
 
     def can_swim(self, game: Any) -> bool:
@@ -135,6 +140,12 @@ class QuestAdapter:
         from longplay.envs.quest.overworld import has_ability
 
         return has_ability(game.raw, game.world, Ability.SWIM)
+
+    def can_shove(self, game: Any) -> bool:
+        from longplay.envs.quest.constants import Ability
+        from longplay.envs.quest.overworld import has_ability
+
+        return has_ability(game.raw, game.world, Ability.SHOVE)
 
 
 def adapter_for(game: Any) -> GameAdapter | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Version of the prompts and tool descriptions the loop sends; recorded so runs say what the model read.
-PROMPT_VERSION = "2"
+PROMPT_VERSION = "3"
 
 PROVIDERS = ("anthropic", "openai", "offline")
 

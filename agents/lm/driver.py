@@ -131,6 +131,10 @@ class Driver:
         """Whether the player may walk on water now (the swim ability; ``False`` without an adapter)."""
         return self.adapter is not None and self.adapter.can_swim(self.game)
 
+    def can_shove(self) -> bool:
+        """Whether walking into a boulder pushes it now (the shove ability; ``False`` without an adapter)."""
+        return self.adapter is not None and self.adapter.can_shove(self.game)
+
     def status_line(self, state: GameState | None = None) -> str:
         """One line: mode, map, position, facing (from the game's typed state summary)."""
         state = state or self.game.state()

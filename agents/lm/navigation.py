@@ -40,6 +40,8 @@ class TileRules:
         counters: Codes the player talks across (a clerk or healer behind a counter is faced from the
             tile in front of the counter).
         swim: Codes the player may also stand on once it can swim (water).
+        pushable: Entity codes the player pushes one tile on by walking into them once it can shove
+            (boulders), when the tile beyond is free land.
     """
 
     passable: tuple[bool, ...]
@@ -49,6 +51,11 @@ class TileRules:
     legend: tuple[str, ...] = ()
     counters: frozenset[int] = frozenset()
     swim: frozenset[int] = frozenset()
+    pushable: frozenset[int] = frozenset()
+
+
+#: Most states (player tile and boulder places) one path search with pushes explores before it gives up.
+MAX_PUSH_STATES = 200_000
 
 
 @dataclass
@@ -163,8 +170,8 @@ class SeenMap:
             lines.append(f"{y0 + r:>4} {chars[r].tobytes().decode('ascii')}")
         return "\n".join(lines)
 
-    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per tile code (256 entries): passable, warp, ledge, counter, swim."""
+    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per tile code (256 entries): passable, warp, ledge, counter, swim; per entity code: pushable."""
         tables = getattr(self, "_luts", None)
         if tables is None:
             passable = np.zeros(256, bool)
@@ -176,7 +183,8 @@ class SeenMap:
                 return table
 
             r = self.rules
-            tables = self._luts = (passable, flags(r.warps), flags(r.ledges), flags(r.counters), flags(r.swim))
+            tables = self._luts = (passable, flags(r.warps), flags(r.ledges), flags(r.counters), flags(r.swim),
+                                   flags(r.pushable))
         return tables
 
     def _char_table(self) -> np.ndarray:
@@ -231,6 +239,7 @@ def find_path(
     goal: tuple[int, int],
     blocked: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
     swim: bool = False,
+    shove: bool = False,
 ) -> list[str] | None:
     """Shortest list of d-pad directions from ``start`` to ``goal`` over seen, passable, entity-free tiles.
 
@@ -238,27 +247,50 @@ def find_path(
     next to it, or in front of a counter with ``goal`` right behind it (a clerk, a healer: the game talks
     across counters), and a last direction turns the player to face it. Warp tiles (doors) are used only as the
     goal. Ledges are crossed moving down only, onto land. With ``swim`` the rules' swim tiles (water) are
-    walked too. ``None`` when no such path is known.
+    walked too. With ``shove``, when no path around them is known, the path may push the rules' pushable
+    entities (boulders) as walking into one does in the game: one tile on, onto seen free land (no entity, no
+    warp), the player taking its place; pushes are a last resort because they cannot be undone. ``None`` when
+    no such path is known.
     """
     if start == goal:
         return []
+    path = _search(seen, map_id, start, goal, blocked, swim, push=False)
+    if path is None and shove and seen.rules.pushable:
+        path = _search(seen, map_id, start, goal, blocked, swim, push=True)
+    return path
+
+
+def _search(
+    seen: SeenMap,
+    map_id: int,
+    start: tuple[int, int],
+    goal: tuple[int, int],
+    blocked: frozenset[tuple[int, int]] | set[tuple[int, int]],
+    swim: bool,
+    push: bool,
+) -> list[str] | None:
+    """Breadth-first search for :func:`find_path`. A state is the player's tile and, with ``push``, where the
+    pushable entities stand (an index into ``places``), so a pushed boulder blocks the rest of the path."""
     grid = seen.grids.get(map_id)
     if grid is None:
         return None
     h, w = grid.tiles.shape
     ox, oy = grid.x0, grid.y0
-    lut = seen.lookup_tables()
+    passable, warps, ledges, counters, swims, pushables = seen.lookup_tables()
     codes = grid.tiles
-    # One flat list per property: Python-level BFS on ints, no per-cell method calls.
-    free = grid.entities == 0
-    land = (lut[0][codes] & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
-    stand = ((lut[0][codes] | lut[4][codes]) & free).ravel().tolist() if swim else list(land)
-    warp = lut[1][codes].ravel().tolist()
-    ledge = lut[2][codes].ravel().tolist()
-    counter = lut[3][codes].ravel().tolist()
+    rocks = pushables[grid.entities] if push else np.zeros(codes.shape, bool)
+    # One flat list per property: Python-level BFS on ints, no per-cell method calls. Where a rock stands is
+    # part of the state, so its tile counts as land here.
+    free = (grid.entities == 0) | rocks
+    land = (passable[codes] & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
+    stand = ((passable[codes] | swims[codes]) & free).ravel().tolist() if swim else list(land)
+    rest = (passable[codes] & ~warps[codes] & free).ravel().tolist()  # where a pushed rock may stop
+    warp = warps[codes].ravel().tolist()
+    ledge = ledges[codes].ravel().tolist()
+    counter = counters[codes].ravel().tolist()
     for bx, by in blocked:
         if 0 <= bx - ox < w and 0 <= by - oy < h:
-            stand[(by - oy) * w + bx - ox] = land[(by - oy) * w + bx - ox] = False
+            stand[(by - oy) * w + bx - ox] = land[(by - oy) * w + bx - ox] = rest[(by - oy) * w + bx - ox] = False
 
     def index(x: int, y: int) -> int:
         return (y - oy) * w + (x - ox) if 0 <= x - ox < w and 0 <= y - oy < h else -1
@@ -266,15 +298,24 @@ def find_path(
     s, g = index(*start), index(*goal)
     if s < 0 or g < 0 or codes.flat[g] == UNSEEN:
         return None
-    goal_standable = g >= 0 and stand[g]
+    places = [frozenset(np.flatnonzero(rocks).tolist()) - {s}]  # where the rocks stand, per state
+    place_ids = {places[0]: 0}
+    cells = w * h
+    goal_standable = stand[g] and g not in places[0]
     previous: dict[int, tuple[int, int]] = {}
     queue = deque([s])
     visited = {s}
     end = -1
     face = -1
     gx, gy = goal
+    place, here = 0, places[0]
     while queue and end < 0:
-        cell = queue.popleft()
+        state = cell = queue.popleft()
+        if push:
+            if len(visited) > MAX_PUSH_STATES:  # a tangle of rocks is not searched on
+                return None
+            place, cell = divmod(state, cells)
+            here = places[place]
         x, y = cell % w + ox, cell // w + oy
         for d, (dx, dy) in enumerate(STEPS):
             nx, ny = x + dx, y + dy
@@ -282,25 +323,37 @@ def find_path(
             if not goal_standable and (
                 (nx == gx and ny == gy) or (n >= 0 and counter[n] and nx + dx == gx and ny + dy == gy)
             ):
-                end, face = cell, d
+                end, face = state, d
                 break
             if n < 0:
                 continue
-            if ledge[n]:  # one way, down only: land beyond
+            moved = place
+            if here and n in here:  # walking into a rock pushes it one tile on, if it can go there
+                beyond = index(nx + dx, ny + dy)
+                if beyond < 0 or not rest[beyond] or beyond in here:
+                    continue
+                after = (here - {n}) | {beyond}
+                moved = place_ids.setdefault(after, len(places))
+                if moved == len(places):
+                    places.append(after)
+            elif ledge[n]:  # one way, down only: land beyond
                 if d != 1:
                     continue
                 ny += 1
                 n = index(nx, ny)
-                if n < 0 or not land[n]:
+                if n < 0 or not land[n] or n in here:
                     continue
-            if n in visited or not stand[n] or (warp[n] and n != g):
+            if not stand[n] or (warp[n] and n != g):
                 continue
-            visited.add(n)
-            previous[n] = (cell, d)
+            following = moved * cells + n
+            if following in visited:
+                continue
+            visited.add(following)
+            previous[following] = (state, d)
             if n == g:
-                end = n
+                end = following
                 break
-            queue.append(n)
+            queue.append(following)
     if end < 0:
         return None
     path: list[str] = []

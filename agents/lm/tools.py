@@ -221,6 +221,7 @@ def navigate_to_tool(
         "Walk to tile (x, y) of the current map, along the shortest path over tiles you have seen. "
         "If the target is a person, sign or counter, you stop next to it, facing it (then press A); "
         "for a clerk or healer behind a counter, in front of the counter. "
+        "Once you can shove, a boulder in the way is pushed when no way around it is known. "
         "Stops early when a text box, menu or battle opens, or the map changes."
     )
     if resolve_marker is not None:
@@ -264,7 +265,7 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
     """Follows a path to ``goal``, re-planning around tiles that turn out blocked; returns what happened."""
     seen = driver.seen
     assert seen is not None
-    swim = driver.can_swim()
+    swim, shove = driver.can_swim(), driver.can_shove()
     code = seen.tile(map_id, *goal)
     goal_standable = (
         (code < len(seen.rules.passable) and seen.rules.passable[code]) or (swim and code in seen.rules.swim)
@@ -278,7 +279,7 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
         here = (pos.x, pos.y)
         if here == goal:
             return f"Arrived at ({gx}, {gy})."
-        path = find_path(seen, map_id, here, goal, blocked, swim)
+        path = find_path(seen, map_id, here, goal, blocked, swim, shove)
         if path is None:
             if spent == 0:
                 raise ToolError(
@@ -311,6 +312,9 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
                     return f"Stopped after {spent} steps: a {now.mode} started."
                 if (now.x, now.y) != here:
                     moved = True
+                    if shove and seen.entity(map_id, *target) in seen.rules.pushable:
+                        # pushed a boulder on: a re-plan must not count on the tile it now stands on
+                        blocked.add((target[0] + STEPS[d][0], target[1] + STEPS[d][1]))
                     here = (now.x, now.y)
                     break
                 if face_only:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import longplay.envs  # noqa: F401 - registers the envs
@@ -238,3 +239,66 @@ def test_a_screenshot_only_run_maps_the_screens_the_model_was_shown() -> None:
     run.run()
     assert run.counters.turns == 3 and (state.x, state.y) == (spot[0] + 1, spot[1])
     assert seen_tiles(run.driver.seen) == seen_tiles(shown)
+
+
+def test_find_path_pushes_a_boulder_only_when_there_is_no_way_around() -> None:
+    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
+
+    boulder = 7
+    rules = TileRules(passable=(False, True, True), chars=("#", ".", "D"), warps=frozenset({2}),
+                      pushable=frozenset({boulder}))
+
+    def seen_of(rows: list[str]) -> SeenMap:
+        tiles = np.array([[{"#": 0, "D": 2}.get(c, 1) for c in row] for row in rows], np.uint8)
+        entities = np.array([[boulder if c == "B" else 1 if c == "P" else 0 for c in row] for row in rows], np.uint8)
+        seen = SeenMap(rules)
+        seen.update(0, 0, 0, tiles, entities)
+        return seen
+
+    corridor = seen_of(["#####",
+                        "..B..",
+                        "#####"])
+    # without the ability, or with it: the boulder was a wall ("no known path ... explore toward it first")
+    assert find_path(corridor, 0, (0, 1), (3, 1)) is None
+    assert find_path(corridor, 0, (0, 1), (3, 1), shove=True) == ["right", "right", "right"]  # pushed twice
+    assert find_path(corridor, 0, (0, 1), (4, 1), shove=True) is None  # it would have to leave the map seen
+    for beyond in ("#", "P", "B", "D"):  # onto a wall, a person, another boulder, a door: it does not move
+        blocked = seen_of(["#####", f"..B{beyond}.", "#####"])
+        assert find_path(blocked, 0, (0, 1), (4, 1), shove=True) is None, beyond
+    around = seen_of(["#...#",
+                      "..B..",
+                      "#####"])
+    assert find_path(around, 0, (0, 1), (4, 1), shove=True) == ["right", "up", "right", "right", "down", "right"]
+    # a pushed boulder stands where it was pushed to: pushed down twice, it stands on the tile below the junction
+    niche = seen_of(["#.#",
+                     "#B#",
+                     "...",
+                     "#.#"])
+    assert find_path(niche, 0, (1, 0), (1, 3), shove=True) is None  # pushed down it blocks the only way on
+    assert find_path(niche, 0, (1, 0), (2, 2), shove=True) == ["down", "down", "right"]  # pushed twice, then aside
+
+
+def test_navigate_to_pushes_a_boulder_once_the_party_can_shove() -> None:
+    from longplay.envs.quest.constants import Ability, EntityKind
+
+    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
+    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
+    run.start()
+    game = run.driver.game
+    state, world = game.raw, game.world
+    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
+    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER)
+    # a wall with one gap, the boulder in it, a niche on each side of it: pushed left from below, it clears the gap
+    assert (rock.x, rock.y) == (4, 10)
+    state.map, state.x, state.y = lane, 5, 12
+    run.driver.obs = game.symbolic()
+    run.observe()
+    text, error = call(run, "navigate_to", x=4, y=8)
+    assert error and "no known path" in text and run.driver.steps == 0  # no shove yet: the boulder is a wall
+    state.set_event(world.badge_events[world.ability_badge[Ability.SHOVE]])
+    text, error = call(run, "navigate_to", x=4, y=8)
+    # it was refused the same way with the ability
+    assert not error and text.startswith("Arrived at (4, 8)"), text
+    assert (state.entity_x[rock.index], state.entity_y[rock.index]) == (3, 10)
+    assert state.has_event(world.ev_first_shove)
