@@ -131,7 +131,7 @@ class TrainConfig:
     clip_range: float = 0.2
     """PPO's policy ratio clip."""
     ent_coef: float = 0.01
-    """Entropy bonus coefficient."""
+    """Entropy bonus coefficient (0 or more)."""
     vf_coef: float = 0.5
     """Value loss coefficient."""
     max_grad_norm: float = 0.5
@@ -231,15 +231,20 @@ class TrainConfig:
         if self.eval_every < -1:
             raise ValueError(f"invalid eval_every {self.eval_every}; must be >= 1, 0 (at the end) "
                              "or -1 (never)")
-        if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
-            raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        # (each check is written so that NaN fails it: every comparison with NaN is false)
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"invalid gamma {self.gamma}; must be in (0, 1]")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"invalid gae_lambda {self.gae_lambda}; must be in [0, 1]")
         if not 0 < self.learning_rate < math.inf:
             raise ValueError(f"invalid learning_rate {self.learning_rate}; must be > 0")
         for name in ("clip_range", "max_grad_norm"):  # 0 or less: no update at all, or nonsense
             if not 0 < getattr(self, name) < math.inf:
                 raise ValueError(f"invalid {name} {getattr(self, name)}; must be > 0")
-        if not 0 <= self.vf_coef < math.inf:
-            raise ValueError(f"invalid vf_coef {self.vf_coef}; must be >= 0")
+        for name in ("vf_coef", "ent_coef"):  # a negative weight turns its loss around (an entropy *penalty*
+            # trains the policy towards always the same button); NaN makes every loss NaN
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"invalid {name} {getattr(self, name)}; must be >= 0 and finite")
         if self.target_kl is not None and not 0 < self.target_kl < math.inf:
             raise ValueError(f"invalid target_kl {self.target_kl}; must be > 0 or none")
         if not 0.0 <= self.archive_starts <= 1.0:

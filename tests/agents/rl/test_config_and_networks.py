@@ -42,6 +42,19 @@ def test_every_field_has_a_docstring() -> None:
     ({"target_kl": -1.0}, "invalid target_kl"),
     ({"learning_rate": float("inf")}, "invalid learning_rate"),
     ({"learning_rate": float("nan")}, "invalid learning_rate"),
+    # a negative entropy weight trains the policy towards one button; NaN turns every loss into NaN
+    ({"ent_coef": -0.01}, "invalid ent_coef"),
+    ({"ent_coef": float("nan")}, "invalid ent_coef"),
+    ({"ent_coef": float("inf")}, "invalid ent_coef"),
+    ({"gamma": float("nan")}, "invalid gamma"),
+    ({"gae_lambda": float("nan")}, "invalid gae_lambda"),
+    ({"gae_lambda": 1.5}, "invalid gae_lambda"),
+    ({"vf_coef": float("nan")}, "invalid vf_coef"),
+    ({"clip_range": float("nan")}, "invalid clip_range"),
+    ({"max_grad_norm": float("nan")}, "invalid max_grad_norm"),
+    ({"target_kl": float("nan")}, "invalid target_kl"),
+    ({"archive_starts": float("nan")}, "invalid archive_starts"),
+    ({"archive_focus": float("nan")}, "invalid archive_focus"),
 ])
 def test_validation_is_one_line(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:

@@ -220,6 +220,29 @@ def test_bad_input_is_one_line(argv: list[str], message: str, capsys: pytest.Cap
 
 @pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
 @pytest.mark.parametrize("argv,message", [
+    (["--ent-coef", "-0.01"], "invalid ent_coef"),
+    (["--ent-coef", "nan"], "invalid ent_coef"),
+    (["--gamma", "nan"], "invalid gamma"),
+    (["--gae-lambda", "nan"], "invalid gae_lambda"),
+    (["--learning-rate=-1e-4"], "invalid learning_rate"),
+    (["--clip-range", "nan"], "invalid clip_range"),
+    (["--vf-coef", "nan"], "invalid vf_coef"),
+    (["--max-grad-norm", "inf"], "invalid max_grad_norm"),
+    (["--target-kl", "nan"], "invalid target_kl"),
+])
+def test_bad_hyperparameters_exit_2_in_one_line(learner: str, argv: list[str], message: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A negative or NaN --ent-coef trained without a word on both learners (NaN makes every loss NaN)."""
+    vec_env = "dummy" if learner == "ppo" else "batched"
+    assert longplay(["train", "--env", "QuestMini-v0", "--learner", learner, "--vec-env", vec_env, "--steps", "32",
+                     "--runs-dir", str(tmp_path), "--eval-every", "-1", *TINY, *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "train").exists()
+
+
+@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
+@pytest.mark.parametrize("argv,message", [
     (["--set", "foo=1"], "invalid env option"),
     (["--set", "size=huge"], "unknown world size"),
     (["--buttons", "up,noop"], "not a non-empty subset"),  # noop needs --set noop=true

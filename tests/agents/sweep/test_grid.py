@@ -111,6 +111,15 @@ def test_validation_of_training_cells_and_prices() -> None:
         validate_cells(unpriced.cells, unpriced.limits)
 
 
+@pytest.mark.parametrize("value", [-0.01, float("nan")])
+def test_a_bad_training_hyperparameter_in_a_grid_names_the_cell(value: float) -> None:
+    """The grid file path of ``longplay train``: ent_coef = -0.01 or nan (TOML's nan) reached the learner."""
+    grid = parse_grid({"train": [{"env": "QuestMini-v0", "learner": ["ppo", "ppo-device"], "ent_coef": value}]})
+    with pytest.raises(GridError, match="invalid ent_coef") as info:
+        validate_cells(grid.cells)
+    assert "\n" not in str(info.value) and str(info.value).startswith("cell ppo seed0: ")
+
+
 @pytest.mark.parametrize("path", GRIDS, ids=[p.name for p in GRIDS])
 def test_example_grids_load_and_validate(path: Path) -> None:
     grid = load_grid(path)
