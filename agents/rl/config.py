@@ -156,7 +156,8 @@ class TrainConfig:
     """Training runs go to ``runs_dir/train/RUN_NAME/`` (TensorBoard logs, checkpoints, evaluation
     replays)."""
     run_name: str = ""
-    """The run's name (default ``env__learner__seed__time``, CleanRL style)."""
+    """The run's name (default ``env__learner[-shaping]__seedN__time``, CleanRL style; the shaping's preset,
+    or its first term without one)."""
     checkpoint_every: int = 100_000
     """Save a checkpoint every this many env steps (and at the end)."""
     keep_checkpoints: int = 3
@@ -288,9 +289,12 @@ class TrainConfig:
         return self
 
     def default_run_name(self) -> str:
-        """``env__learner[-shaping]__seedN__YYYYmmdd-HHMMSS`` (UTC)."""
+        """``env__learner[-shaping]__seedN__YYYYmmdd-HHMMSS`` (UTC); ``shaping`` is the spec's preset, or its
+        first term when it names none (``--shaping novelty=1``: ``ppo-novelty=1``)."""
         env = self.env_id.rsplit("/", 1)[-1]
-        learner = self.learner if self.shaping == "none" else f"{self.learner}-{self.shaping.split(',')[0]}"
+        # the parts as parse_shaping reads them: an empty part is skipped and "none" is no shaping of its own
+        parts = [p.strip() for p in self.shaping.split(",") if p.strip() not in ("", "none")]
+        learner = f"{self.learner}-{parts[0]}" if parts else self.learner
         return f"{env}__{learner}__seed{self.seed}__{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 
 

@@ -62,6 +62,17 @@ def test_validation_is_one_line(change: dict, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("shaping,learner", [
+    ("none", "ppo"), ("", "ppo"), ("quest", "ppo-quest"), ("quest,novelty=0.02", "ppo-quest"),
+    (" quest", "ppo-quest"), ("novelty=1", "ppo-novelty=1"),
+    # the parser skips an empty part and takes "none" as no preset: the name said "ppo-" and "ppo-none"
+    (",novelty=1", "ppo-novelty=1"), ("none,novelty=1", "ppo-novelty=1"),
+])
+def test_default_run_names_say_the_shaping(shaping: str, learner: str) -> None:
+    config = TrainConfig(shaping=shaping).validate()
+    assert config.default_run_name().split("__")[1] == learner
+
+
 def test_round_trip_and_names() -> None:
     config = TrainConfig(seed=3, shaping="quest,novelty=0.02", env_kwargs={"world_seed": 2})
     assert TrainConfig.from_dict({**config.to_dict(), "from_a_newer_version": 1}) == config
