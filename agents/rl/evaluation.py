@@ -20,6 +20,7 @@ import gymnasium as gym
 
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.policy_agent import LoadedPolicy, PPOAgent
+from longplay.agents.rl.runlog import evaluated_steps
 
 #: Evaluation episode ``i`` resets with this seed plus ``i`` (the same at every training step).
 EVAL_SEED = 10_000
@@ -113,6 +114,25 @@ def _record(env: gym.Env, config: TrainConfig, step: int, run_dir: Path, run_nam
                         extra_header={"training": {"run": run_name, "step": step, "learner": config.learner,
                                                    "shaping": config.shaping, "seed": config.seed}})
     return recorder, path
+
+
+def evaluation_due(config: TrainConfig, run_dir: str | Path, step: int, last_step: int) -> bool:
+    """Whether a run resumed at ``step`` (a checkpoint's) must first play the evaluation that was due there and
+    has no result in ``metrics.jsonl``: the run was killed in it (each learner saves the checkpoint, then
+    evaluates). Due means what the learners' schedule says: the first step at or past the next multiple of
+    ``eval_every`` after the last evaluation, or the run's ``last_step`` (the evaluation at the end; with
+    ``eval_every`` 0 the only one). A fresh run (``step`` 0) has none due."""
+    if config.eval_every == -1:
+        return False
+    done = evaluated_steps(run_dir)
+    if step in done:
+        return False
+    if step >= last_step:
+        return True
+    if config.eval_every == 0:
+        return False
+    before = max((s for s in done if s < step), default=0)
+    return (before // config.eval_every + 1) * config.eval_every <= step
 
 
 def read_evals(run_dir: str | Path) -> list[dict[str, Any]]:

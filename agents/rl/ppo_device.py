@@ -397,7 +397,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     """
     from tqdm import tqdm
 
-    from longplay.agents.rl.evaluation import evaluate
+    from longplay.agents.rl.evaluation import evaluate, evaluation_due
 
     config.validate()
     device = torch.device(resolve_device(config.device))
@@ -489,13 +489,26 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                disable=not config.progress, dynamic_ncols=True, leave=False)
     t0, s0 = time.perf_counter(), global_step
 
-    def save(name: str | None = None) -> Path:
+    def save(name: str | None = None, completed: int | None = None) -> Path:
+        """A checkpoint after ``completed`` iterations (default: the one running, ``iteration``)."""
         path = run_dir / "checkpoints" / (name or f"step_{global_step:012d}.pt")
         extra = {"archive": archive.state_dict()} if archive is not None else {}
         if shaping is not None:
             extra["shaping"] = shaping.state_dict()
-        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step, iteration, extra,
-                           latest=name is None)
+        return _checkpoint(path, net, optimizer, config, description, n_actions, global_step,
+                           iteration if completed is None else completed, extra, latest=name is None)
+
+    def evaluate_now(completed: int) -> None:
+        """The evaluation (and ``select_episodes``' score) of the policy after ``completed`` iterations."""
+        policy_copy = _eval_policy(net, config, description, global_step)
+        runlog.scalars(evaluate(policy_copy, config, global_step, run_dir, run_name, eval_env_factory), global_step)
+        if selection is not None:
+            runlog.scalars(selection.score(policy_copy, global_step, lambda: save("best.pt", completed)),
+                           global_step)
+
+    # resumed at a checkpoint whose evaluation the run was killed in: played first
+    if resume is not None and evaluation_due(config, run_dir, global_step, num_iterations * config.batch_size):
+        evaluate_now(iteration - 1)
 
     # -------------------------------------------------------------- 2. iterations
     while iteration <= num_iterations:
@@ -625,11 +638,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             next_checkpoint = (global_step // config.checkpoint_every + 1) * config.checkpoint_every
         if (next_eval is not None and global_step >= next_eval) or (iteration == num_iterations
                                                                      and config.eval_every != -1):
-            policy_copy = _eval_policy(net, config, description, global_step)
-            runlog.scalars(evaluate(policy_copy, config, global_step, run_dir, run_name, eval_env_factory),
-                           global_step)
-            if selection is not None:
-                runlog.scalars(selection.score(policy_copy, global_step, lambda: save("best.pt")), global_step)
+            evaluate_now(iteration)
             if next_eval is not None:
                 next_eval = (global_step // config.eval_every + 1) * config.eval_every
         iteration += 1

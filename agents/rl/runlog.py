@@ -52,7 +52,9 @@ class RunLog:
         resume_step: When resuming, the step of the checkpoint: logged points after it (from the part of the
             run that is being replaced) are dropped from both outputs, and so are the evaluations after it
             (their ``eval.jsonl`` lines and replays, and the replay of an evaluation the run was killed in),
-            the checkpoints saved after it (moved to ``checkpoints/replaced_DATE-TIME_after_step_N/``:
+            the episodes of an evaluation at it that has no result logged (the run was killed in it; the
+            resumed run plays it again), the checkpoints saved after it (moved to
+            ``checkpoints/replaced_DATE-TIME_after_step_N/``:
             ``--resume RUN_DIR`` picks the newest, which would otherwise be one of the replaced part) and the
             configs kept at curriculum steps after it: the resumed run logs, evaluates and saves those steps
             again.
@@ -66,7 +68,10 @@ class RunLog:
         self.path = self.run_dir / "metrics.jsonl"
         if resume_step is not None:
             _drop_after(self.path, resume_step)
-            for entry in _drop_after(self.run_dir / "eval.jsonl", resume_step):
+            # an evaluation at the resume step whose result was never logged was cut short: its episodes go
+            # too, and the resumed run plays it again (evaluation.evaluation_due)
+            finished = resume_step in evaluated_steps(self.run_dir)
+            for entry in _drop_after(self.run_dir / "eval.jsonl", resume_step if finished else resume_step - 1):
                 if entry.get("replay"):  # by name: the line's path is relative to where the run was started
                     (self.run_dir / "replays" / Path(entry["replay"]).name).unlink(missing_ok=True)
             # an evaluation the run was killed in wrote its replay (cut short) but not its eval.jsonl line
@@ -130,6 +135,15 @@ class RunLog:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+#: The tag of an evaluation's result: logged once its episodes are all played (``evaluation.evaluate``).
+EVAL_TAG = "charts/eval/milestones"
+
+
+def evaluated_steps(run_dir: str | Path) -> set[int]:
+    """The steps at which ``metrics.jsonl`` holds an evaluation's result (an evaluation that finished)."""
+    return {int(p["step"]) for p in read_metrics(run_dir) if EVAL_TAG in p}
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:

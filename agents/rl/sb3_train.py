@@ -211,8 +211,9 @@ def _callback(config: TrainConfig, run_dir: Path, run_name: str, runlog: RunLog)
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm import tqdm
 
-    from longplay.agents.rl.evaluation import evaluate
+    from longplay.agents.rl.evaluation import evaluate, evaluation_due
     from longplay.agents.rl.policy_agent import actor_critic_from_sb3
+    from longplay.agents.rl.runlog import evaluated_steps
 
     class TrainingCallback(BaseCallback):
         """Episode statistics, SPS, checkpoints and evaluations at the right steps."""
@@ -227,7 +228,11 @@ def _callback(config: TrainConfig, run_dir: Path, run_name: str, runlog: RunLog)
             self.bar = tqdm(total=config.total_steps, initial=steps, unit="step", disable=not config.progress,
                             dynamic_ncols=True, leave=False)
             self.last_checkpoint: Path | None = None
-            self.last_eval_step = -1
+            # resumed: the checkpoint's evaluation, played already (not again at the end of a finished run) or
+            # due and cut short by the kill that stopped the run (played now)
+            self.last_eval_step = steps if steps in evaluated_steps(run_dir) else -1
+            if evaluation_due(config, run_dir, steps, config.total_steps):
+                self.evaluate()
 
         def _on_step(self) -> bool:
             for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):

@@ -97,6 +97,51 @@ def test_sb3_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     assert _evals_once_each(run_dir) == [64]
 
 
+@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
+def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed while evaluating at a checkpoint's step was resumed past that evaluation: the step had a
+    checkpoint but no evaluation result ever, and a chart of the run missed it. Resuming a finished run
+    evaluated its last step a second time (SB3)."""
+    import dataclasses
+
+    import longplay.agents.rl.evaluation as evaluation
+
+    if learner == "ppo":
+        from longplay.agents.rl.sb3_train import train
+        config = tiny(tmp_path, eval_every=32, eval_episodes=2)
+        suffix = ".zip"
+    else:
+        from longplay.agents.rl.ppo_device import train  # type: ignore[assignment]
+        config = tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=8, eval_every=32,
+                      eval_episodes=2)
+        suffix = ".pt"
+    real = evaluation.evaluate
+
+    def killed_at_32(policy: Any, config: TrainConfig, step: int, *args: Any, **kwargs: Any) -> Any:
+        if step != 32:
+            return real(policy, config, step, *args, **kwargs)
+        real(policy, dataclasses.replace(config, eval_episodes=1), step, *args, **kwargs)  # its first episode
+        raise KeyboardInterrupt  # ... and the kill in the second
+
+    monkeypatch.setattr(evaluation, "evaluate", killed_at_32)
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    monkeypatch.setattr(evaluation, "evaluate", real)
+    run_dir = tmp_path / "train" / "run"
+    assert [e["step"] for e in read_evals(run_dir)] == [32]  # the first episode's line: no result at 32
+    saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    train(saved, run_dir=run_dir, resume=run_dir / "checkpoints" / f"step_000000000032{suffix}")
+    assert _evals_once_each(run_dir) == [32, 32, 64, 64]
+    assert [e["episode"] for e in read_evals(run_dir)] == [0, 1, 0, 1]
+    assert [p["step"] for p in read_metrics(run_dir) if "charts/eval/milestones" in p] == [32, 64]
+    # a finished run resumed at its last checkpoint has that evaluation already
+    train(TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())), run_dir=run_dir,
+          resume=run_dir / "checkpoints" / f"step_000000000064{suffix}")
+    assert _evals_once_each(run_dir) == [32, 32, 64, 64]
+    assert [p["step"] for p in read_metrics(run_dir) if "charts/eval/milestones" in p] == [32, 64]
+
+
 def test_sb3_training_leaves_no_folder_in_the_temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SB3's ``learn`` without a logger of its own makes an empty ``SB3-<date>`` folder in the temp folder each
     time; ``longplay train`` gives it the run's logger, so neither a run nor its resume leaves one."""
