@@ -17,7 +17,8 @@ and the evaluation milestones at its end, and ``curriculum.json`` in the run fol
 the same arguments, it skips the steps whose checkpoints are there and goes on from the last one (a crash loses
 at most a checkpoint interval). The run folder is ``RUNS_DIR/train/RUN_NAME`` (``runs/train/curriculum__seed0``).
 
-``--scale`` multiplies every step's budget (0.01 for a smoke run). The run folder can then be charted:
+``--scale`` multiplies every step's budget (0.01 for a smoke run; each step still trains at least one update of
+16,384 env steps). The run folder can then be charted:
 ``python benchmarks/rl_learning.py --from-runs RUN_DIR``; ``python benchmarks/rl_policy_milestones.py
 --checkpoint RUN_DIR/checkpoints/step_....pt`` gives the final policy's milestone rates over 128 episodes.
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -55,6 +55,17 @@ STEPS: list[tuple[float, list[str]]] = [
 ]
 
 
+def step_ends(scale: float) -> list[int]:
+    """The env step at which each curriculum step ends: its budget times ``scale``, in whole updates of ``BATCH``
+    env steps (a run stops at its last whole rollout), and at least one update past the step before, so every
+    step trains with its own flags at any ``--scale`` (at 0.003 steps 2 and 3 both ended after two updates: step
+    3 was skipped as done, and its flags never ran)."""
+    ends: list[int] = []
+    for millions, _ in STEPS:
+        ends.append(max(int(millions * 1_000_000 * scale) // BATCH * BATCH, (ends[-1] if ends else 0) + BATCH))
+    return ends
+
+
 def last_checkpoint_step(run_dir: Path) -> int:
     """The env step of the run's newest checkpoint (0 when it has none)."""
     steps = [int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("step_*.pt")]
@@ -79,15 +90,13 @@ def main() -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--n-epochs", type=positive_int, default=2, help="PPO passes over each rollout (every step)")
     parser.add_argument("--threads", type=positive_int, default=2, help="torch threads")
-    parser.add_argument("--scale", type=positive_float, default=1.0, help="multiplies every step's env steps")
+    parser.add_argument("--scale", type=positive_float, default=1.0,
+                        help="multiplies every step's env steps (each step trains at least one update)")
     parser.add_argument("--runs-dir", default="runs", help="the run folder is RUNS_DIR/train/RUN_NAME")
     parser.add_argument("--run-name", default=None, help="default: curriculum__seedN")
     parser.add_argument("--keep-checkpoints", type=nonnegative_int, default=3,
                         help="checkpoints kept (0: all, one per 1M)")
     args = parser.parse_args()
-    if STEPS[0][0] * 1_000_000 * args.scale < BATCH:  # each step stops at its last whole rollout: none at all
-        parser.error(f"--scale {args.scale:g} leaves step 1 less than one rollout ({BATCH:,} env steps), so no step "
-                     f"would run; use at least {math.ceil(BATCH / (STEPS[0][0] * 100)) / 10_000:g}")
 
     name = args.run_name or f"curriculum__seed{args.seed}"
     run_dir = Path(args.runs_dir) / "train" / name
@@ -97,10 +106,9 @@ def main() -> None:
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"steps": []}
     done = {r["step"] for r in record["steps"]}
     eval_every = max(int(2_000_000 * args.scale), 1)
-    for number, (millions, flags) in enumerate(STEPS, start=1):
-        target = int(millions * 1_000_000 * args.scale)
+    for number, ((_, flags), target) in enumerate(zip(STEPS, step_ends(args.scale), strict=True), start=1):
         begun = last_checkpoint_step(run_dir)
-        if number in done or begun >= target // BATCH * BATCH:  # a run stops at the last whole rollout
+        if number in done or begun >= target:
             continue
         if begun == 0:
             argv = ["train", "--env", "QuestMini-v0", "--learner", "ppo-device", "--vec-env", "batched",

@@ -1,0 +1,56 @@
+"""benchmarks/rl_curriculum.py's steps: each a ``longplay train`` of at least one update, at any ``--scale``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+@pytest.fixture()
+def rl_curriculum():
+    """Imports ``benchmarks/rl_curriculum.py`` with its folder on the path for the test only."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("rl_curriculum")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_every_step_runs_at_a_small_scale(rl_curriculum, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``--scale 0.003`` rounded steps 2 and 3 to the same two updates: step 3 was skipped as done, and its flags
+    (the gym's shaping, the constant learning rate) never ran."""
+    commands: list[list[str]] = []
+
+    def fake_train(argv: list[str], check: bool) -> Any:  # a `longplay train` that saves its last checkpoint
+        commands.append(argv)
+        steps = int(argv[argv.index("--steps") + 1])
+        folder = tmp_path / "train" / "curriculum__seed0" / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"step_{steps:012d}.pt").touch()
+
+    monkeypatch.setattr(rl_curriculum.subprocess, "run", fake_train)
+    monkeypatch.setattr(rl_curriculum.shutil, "which", lambda name: "/bin/longplay")
+    monkeypatch.setattr(sys, "argv", ["rl_curriculum.py", "--scale", "0.003", "--runs-dir", str(tmp_path)])
+    rl_curriculum.main()
+    ends = [int(argv[argv.index("--steps") + 1]) for argv in commands]
+    assert len(commands) == len(rl_curriculum.STEPS)  # one command per step
+    assert all(end % rl_curriculum.BATCH == 0 for end in ends) and ends == sorted(set(ends))
+    assert "--no-anneal-lr" in commands[2]  # step 3's own flags
+    assert capsys.readouterr().out.count("longplay train") == 5
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.01, 0.003, 0.001, 1e-6])
+def test_step_ends_are_whole_updates_one_apart_at_least(rl_curriculum, scale: float) -> None:
+    ends = rl_curriculum.step_ends(scale)
+    batch = rl_curriculum.BATCH
+    assert len(ends) == len(rl_curriculum.STEPS) and all(end % batch == 0 for end in ends)
+    assert all(b - a >= batch for a, b in zip([0, *ends], ends, strict=False))
+    if scale == 1.0:  # a full run keeps its budgets (rounded down to whole updates)
+        assert ends == [int(m * 1_000_000) // batch * batch for m, _ in rl_curriculum.STEPS]
