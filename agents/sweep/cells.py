@@ -9,7 +9,8 @@ local pool and Ray run each cell in a worker process, so a cell that crashes its
 The output folder::
 
     OUT/cells/<id>.json     the cell's state: pending, running, done, failed, interrupted or budget; its
-                            error, replay, milestones, steps, tokens, dollars and the command line
+                            error, replay, milestones, steps, tokens, dollars, seconds (every attempt's
+                            together), attempts and the command line
     OUT/cells/<id>/         the cell's files: the replay (``*.lpr``), the LM checkpoint (``*.ckpt``), the
                             training run (``train/<name>/``: checkpoints, TensorBoard, evaluation replays),
                             ``log.txt``
@@ -267,7 +268,8 @@ class CellResult:
     dollars: float = 0.0
     """LM dollars (all sessions of the run)."""
     seconds: float = 0.0
-    """Wall-clock seconds of this attempt."""
+    """Wall-clock seconds of this attempt (the state file's ``seconds`` sums every attempt: :func:`write_state`'s
+    ``seconds``)."""
     stop_reason: str = ""
     """LM runs: what ended the run (``steps``, ``tokens``, ``finished`` ...)."""
     command: str = ""
@@ -319,8 +321,15 @@ def read_state(out_dir: str | os.PathLike[str], cell_id: str) -> dict[str, Any] 
     return data if isinstance(data, dict) else None
 
 
+def seconds_so_far(state: dict[str, Any] | None) -> float:
+    """The wall-clock seconds of a cell's attempts together, from its state (0 without one). State files written
+    before ``seconds`` summed the attempts hold the last attempt's: the most that is known of them."""
+    return float((state or {}).get("seconds") or 0.0)
+
+
 def write_state(out_dir: str | os.PathLike[str], cell: Cell, result: CellResult, **extra: Any) -> dict[str, Any]:
-    """Writes the cell's state file from ``result`` (``extra``: more keys, e.g. ``attempts``); returns it."""
+    """Writes the cell's state file from ``result`` (``extra``: more keys, e.g. ``attempts``, or ``seconds``: every
+    attempt's together, where ``result`` holds this attempt's); returns it."""
     state = {"cell": cell.to_dict(), "label": cell.label, **dataclasses.asdict(result),
              "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
     write_json_atomic(state_path(out_dir, cell.id), state)
@@ -339,8 +348,10 @@ def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None 
     folder = cell_dir(out_dir, cell.id)
     folder.mkdir(parents=True, exist_ok=True)
     previous = read_state(out_dir, cell.id) or {}
+    before = seconds_so_far(previous)  # the earlier attempts' (none where the folder was not visible: Ray)
     running = CellResult(cell.id, "running", caps=caps.flags() if caps else {}, host=socket.gethostname())
-    write_state(out_dir, cell, running, pid=os.getpid(), attempts=int(previous.get("attempts", 0)) + 1)
+    write_state(out_dir, cell, running, pid=os.getpid(), attempts=int(previous.get("attempts", 0)) + 1,
+                seconds=before)
     start = time.perf_counter()
     log_path = folder / "log.txt"
     with open(log_path, "a", buffering=1) as log, _redirected(log):
@@ -367,7 +378,7 @@ def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None 
     result.seconds = time.perf_counter() - start
     result.caps = caps.flags() if caps else {}
     result.host = socket.gethostname()
-    write_state(out_dir, cell, result, attempts=int(previous.get("attempts", 0)) + 1)
+    write_state(out_dir, cell, result, attempts=int(previous.get("attempts", 0)) + 1, seconds=before + result.seconds)
     return result
 
 

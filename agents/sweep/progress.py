@@ -99,7 +99,8 @@ def render_table(rows: list[Row], header: str, width: int = 120, height: int | N
                              f"{'dollars':>9} {'time':>6}  note"]
     shown = ordered if height is None else ordered[: max(1, height - 3)]
     for r in shown:
-        seconds = r.seconds if r.status != "running" or r.started is None else now - r.started
+        # a running cell's earlier attempts and this one's time so far
+        seconds = r.seconds if r.status != "running" or r.started is None else r.seconds + now - r.started
         milestones = f"{r.milestones}/{r.catalog}" if r.catalog else (str(r.milestones) if r.milestones else "-")
         line = (f"{r.name[:name_w]:<{name_w}}  {r.status:<11} {r.steps:>9,}  {milestones:<10} {r.tokens:>11,} "
                 f"{'$' + format(r.dollars, '.4f'):>9} {_fmt_time(seconds):>6}  {r.note}")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from longplay.agents.sweep.backends import Backend, WorkerDied
-from longplay.agents.sweep.cells import Caps, Cell, CellResult, read_state, write_state
+from longplay.agents.sweep.cells import Caps, Cell, CellResult, read_state, seconds_so_far, write_state
 from longplay.agents.sweep.grid import Limits
 from longplay.agents.sweep.progress import ProgressTable, live_progress
 
@@ -158,6 +158,8 @@ class Scheduler:
         self.running: dict[Any, Cell] = {}
         self.deaths: dict[str, int] = {}
         self.attempts: dict[str, int] = {}
+        #: Running cell id -> (when its attempt started, the seconds of its attempts before).
+        self.started: dict[str, tuple[float, float]] = {}
         self.stopping = False
 
     # ------------------------------------------------------------------------------------------ main loop
@@ -215,7 +217,8 @@ class Scheduler:
     def _abandon(self) -> None:
         self.backend.close(abandon=True)
         for cell in self.running.values():
-            result = CellResult(cell.id, "interrupted", error="abandoned (Ctrl-C twice)")
+            result = CellResult(cell.id, "interrupted", error="abandoned (Ctrl-C twice)",
+                                seconds=self._attempt_seconds(cell))
             self._fill_spent(cell, result)
             self._record(cell, result)
         self.running.clear()
@@ -245,6 +248,7 @@ class Scheduler:
                 self.pool.reserve(cell, caps)
             self.queue.remove(cell)
             self.attempts[cell.id] = int(self.states[cell.id].get("attempts", 0)) + 1
+            self.started[cell.id] = (time.perf_counter(), seconds_so_far(self.states[cell.id]))
             handle = self.backend.submit(cell, caps)
             self.running[handle] = cell
             self.states[cell.id] = {**self.states[cell.id], "status": "running"}
@@ -264,6 +268,7 @@ class Scheduler:
                 result = CellResult(cell.id, "interrupted", error=f"worker died, resuming: {exc}")
             else:
                 result = CellResult(cell.id, "failed", error=f"worker died: {exc}")
+            result.seconds = self._attempt_seconds(cell)  # the dead attempt ran until now
             self._fill_spent(cell, result)
         self.pool.release(cell, result.tokens, result.dollars)
         self._record(cell, result)
@@ -279,8 +284,17 @@ class Scheduler:
         result.dollars = float(live.get("dollars", 0.0))
         result.steps = int(live.get("steps", 0))
 
+    def _attempt_seconds(self, cell: Cell) -> float:
+        """Seconds since the cell's attempt was launched."""
+        return time.perf_counter() - self.started[cell.id][0]
+
     def _record(self, cell: Cell, result: CellResult, keep_numbers: bool = False) -> None:
+        """Writes the cell's state from ``result``, one attempt's, with ``seconds`` summed over its attempts (the
+        attempts before it from the state the scheduler launched it with: a worker that could not see the
+        output folder knew none of them)."""
         previous = read_state(self.out_dir, cell.id) or self.states.get(cell.id) or {}
+        _, before = self.started.pop(cell.id, (0.0, seconds_so_far(previous)))  # (not launched: its state's)
+        seconds = before + result.seconds
         if keep_numbers:  # a cell that did not run keeps what it reached before
             for key in ("replay", "milestones", "catalog", "steps", "turns", "tokens", "dollars", "stop_reason",
                         "command"):
@@ -288,11 +302,11 @@ class Scheduler:
                     setattr(result, key, previous[key])
         attempts = self.attempts.get(cell.id, int(previous.get("attempts", 0)))
         self.states[cell.id] = write_state(self.out_dir, cell, result, attempts=attempts,
-                                           deaths=self.deaths.get(cell.id, 0))
+                                           deaths=self.deaths.get(cell.id, 0), seconds=seconds)
         if self.progress is not None:
             self.progress.update(cell.id, status=result.status, steps=result.steps, milestones=len(result.milestones),
                                  catalog=result.catalog, tokens=result.tokens, dollars=result.dollars,
-                                 seconds=result.seconds, note=result.error)
+                                 seconds=seconds, note=result.error)
             self.progress.refresh()
 
     def _watch(self) -> None:

@@ -174,3 +174,34 @@ def test_what_a_cell_of_a_dead_or_abandoned_sweep_spent_is_read_from_its_checkpo
     outcome = Scheduler([lm_cell(7)], tmp_path, CtrlCTwice(), Limits(max_tokens=1000), workers=1).run()
     state = outcome.states[lm_cell(7).id]
     assert state["status"] == "interrupted" and state["tokens"] == 600 and state["steps"] == 40
+
+
+def test_a_resumed_cells_seconds_are_the_sum_of_its_attempts(tmp_path: Path) -> None:
+    """A resumed cell's ``seconds`` held its last attempt only: a cell interrupted after an hour and finished in
+    a minute read as a one-minute cell in results.csv."""
+    cells = [lm_cell(0), lm_cell(1), lm_cell(2)]
+    # older state files: the last attempt's seconds, read as what the cell took so far
+    write_state(tmp_path, cells[0], CellResult(cells[0].id, "interrupted", seconds=3600.0), attempts=1)
+    write_state(tmp_path, cells[1], CellResult(cells[1].id, "interrupted", seconds=50.0), attempts=1)
+
+    class Timed(FakeBackend):
+        def result(self, handle: Any) -> CellResult:
+            result = super().result(handle)
+            result.seconds = 60.0
+            return result
+
+    backend = Timed(die={cells[1].id})
+    outcome = Scheduler(cells, tmp_path, backend, workers=1).run()
+    assert outcome.states[cells[0].id]["seconds"] == 3660.0 and outcome.states[cells[0].id]["attempts"] == 2
+    assert read_state(tmp_path, cells[0].id)["seconds"] == 3660.0
+    # a dead worker's attempt counts the time it ran (here next to none), then the resumed one's
+    assert 50.0 + 60.0 <= outcome.states[cells[1].id]["seconds"] < 50.0 + 60.0 + 5.0
+    assert outcome.states[cells[2].id]["seconds"] == 60.0
+
+
+def test_a_cell_the_budget_never_started_keeps_its_seconds(tmp_path: Path) -> None:
+    cell = lm_cell(0)
+    write_state(tmp_path, cell, CellResult(cell.id, "budget", tokens=1000, seconds=42.0), attempts=1)
+    outcome = Scheduler([cell], tmp_path, FakeBackend(), Limits(max_tokens=1000), workers=1).run()
+    state = outcome.states[cell.id]
+    assert state["status"] == "budget" and state["tokens"] == 1000 and state["seconds"] == 42.0

@@ -324,3 +324,27 @@ def test_a_cells_catalog_counts_every_world_its_episodes_played(tmp_path: Path) 
     with ReplayReader(path) as reader:
         worlds = [{m["id"] for m in reader.catalog(e)} for e in (0, 1)]
     assert worlds[0] != worlds[1] and result.catalog == len(worlds[0] | worlds[1])
+
+
+def test_execute_cell_adds_its_attempt_to_the_seconds_of_the_earlier_ones(tmp_path: Path, monkeypatch) -> None:
+    """The state file's ``seconds`` is what every attempt of the cell took together, and the ``running`` state of
+    an attempt keeps what the earlier ones took (a sweep killed outright leaves it so)."""
+    import longplay.agents.sweep.cells as cells
+    from longplay.agents.sweep.cells import CellResult, write_state
+
+    (cell,) = load_grid(write_grid(tmp_path, '[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 20\n')).cells
+    out = tmp_path / "out"
+    write_state(out, cell, CellResult(cell.id, "interrupted", seconds=1000.0), attempts=1)
+    real = cells._execute_run
+    while_running = {}
+
+    def watched(*args, **kwargs):
+        while_running.update(read_state(out, cell.id))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cells, "_execute_run", watched)
+    result = execute_cell(cell, out)
+    assert while_running["status"] == "running" and while_running["seconds"] == 1000.0
+    state = read_state(out, cell.id)
+    assert 0 < result.seconds < 60 and state["seconds"] == pytest.approx(1000.0 + result.seconds)
+    assert state["attempts"] == 2
