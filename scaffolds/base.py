@@ -49,6 +49,8 @@ class Component:
     version: ClassVar[str] = "1"
     #: True for components that bound the history (window, summary): one is added if none is given.
     manages_history: ClassVar[bool] = False
+    #: True for components that read the seen map, which only a game with a map adapter (quest) has.
+    needs_map: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self.ctx: ScaffoldContext | None = None
@@ -72,6 +74,13 @@ class Component:
         return {"name": self.name, "version": self.version, "params": self.params()}
 
     # ------------------------------------------------------------------------------------------ hooks
+    def check_game(self, backend: str, has_map: bool) -> None:
+        """``ValueError`` (one line) when the game lacks what this component needs (``has_map``: the backend has
+        a map adapter). The LM loop checks it before the first turn, and a sweep for every cell before the
+        first cell starts."""
+        if self.needs_map and not has_map:
+            raise ValueError(f"the {self.name} scaffold needs a game with a map adapter; {backend!r} has none")
+
     def bind(self, ctx: ScaffoldContext) -> None:
         """Called once, before the first turn."""
         self.ctx = ctx
@@ -131,6 +140,11 @@ class Scaffold:
     def card(self) -> list[dict[str, Any]]:
         """The scaffold card: name, version and parameters of each component, in order."""
         return [c.card() for c in self.components]
+
+    def check_game(self, backend: str, has_map: bool) -> None:
+        """Every component's :meth:`Component.check_game`: the first that needs what the game lacks raises."""
+        for c in self.components:
+            c.check_game(backend, has_map)
 
     def bind(self, ctx: ScaffoldContext) -> None:
         """Binds every component to the loop."""

@@ -29,6 +29,7 @@ class MapMemory(Component):
 
     name = "map_memory"
     version = "1"
+    needs_map = True
 
     radius_x: int = 10
     """Columns shown each side of the player."""
@@ -44,11 +45,8 @@ class MapMemory(Component):
         self.visited: list[int] = []
 
     def bind(self, ctx: ScaffoldContext) -> None:
-        if ctx.driver.seen is None:
-            raise ValueError(
-                f"the map_memory scaffold needs a game with a map adapter; "
-                f"{ctx.driver.game.backend!r} has none"
-            )
+        if ctx.driver.seen is None:  # no map adapter: refused, naming the backend
+            self.check_game(ctx.driver.game.backend, has_map=False)
         super().bind(ctx)
 
     def _visit(self) -> None:

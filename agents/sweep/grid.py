@@ -362,7 +362,8 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
     from longplay.agents.cli import CliError, build_parser, env_kwargs, make_env, resolve_env_id
 
     parser = build_parser()
-    made: set[str] = set()  # the envs built so far (each env id and options once)
+    made: set[str] = set()  # the training envs built so far (each env id and options once)
+    games: dict[str, tuple[str, bool]] = {}  # env id and options -> what the LM cells need of its game
     for cell in cells:
         where = f"cell {cell.name}"
         try:
@@ -379,12 +380,15 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
             else:
                 args = _parse(parser, ["run", *cell.run_argv("runs")], where)
                 kwargs = env_kwargs(args)
-                if _first(made, ("run", env_id, kwargs)):
-                    make_env(env_id, kwargs).close()  # a bad env option, a missing ROM: before anything runs
+                key = json.dumps([env_id, kwargs], sort_keys=True, default=str)
+                if key not in games:  # a bad env option, a missing ROM: before anything runs
+                    games[key] = _game_features(make_env, env_id, kwargs)
                 if cell.metered:
                     from longplay.agents.lm.cli import config_from_args
+                    from longplay.scaffolds import build_scaffold
 
                     config = config_from_args(args)
+                    build_scaffold(config.scaffold).check_game(*games[key])  # map_memory on the Game Boy
                     if limits is not None and limits.max_dollars is not None:
                         _check_price(config.provider.price_name, where)
                 elif cell.agent not in _agents():
@@ -392,6 +396,21 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
         except (CliError, ValueError) as exc:
             message = str(exc)
             raise GridError(message if message.startswith(where) else f"{where}: {message}") from None
+
+
+def _game_features(make_env: Any, env_id: str, kwargs: dict[str, Any]) -> tuple[str, bool]:
+    """Builds the env once: (its game's backend, whether the LM loop has a map adapter for it), what
+    :meth:`~longplay.scaffolds.base.Scaffold.check_game` asks."""
+    from longplay.agents.lm.adapters import adapter_for
+
+    env = make_env(env_id, kwargs)
+    try:
+        game = getattr(env.unwrapped, "game", None)
+        if game is None:  # not a longplay env: nothing a scaffold could read
+            return env_id, False
+        return str(game.backend), adapter_for(game) is not None
+    finally:
+        env.close()
 
 
 def _first(seen: set[str], key: Any) -> bool:

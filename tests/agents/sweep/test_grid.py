@@ -120,6 +120,18 @@ def test_a_bad_training_hyperparameter_in_a_grid_names_the_cell(value: float) ->
     assert "\n" not in str(info.value) and str(info.value).startswith("cell ppo seed0: ")
 
 
+@pytest.mark.parametrize("scaffold", ["map_memory", "full", "window(k=10),map_memory"])
+def test_a_scaffold_a_cells_game_cannot_serve_is_refused_before_any_cell_runs(scaffold: str) -> None:
+    """map_memory on the Game Boy (no map adapter) passed the checks and failed when its cell ran, after the
+    cells before it had run (and spent)."""
+    grid = parse_grid({"run": [{"envs": ["QuestMini-v0", "TestCart-v0"], "models": ["offline"],
+                                "scaffolds": ["minimal", scaffold], "steps": 20}]})
+    with pytest.raises(GridError) as info:
+        validate_cells(grid.cells)
+    assert str(info.value) == (f"cell TestCart-v0 lm offline-explorer {scaffold} seed0: the map_memory scaffold "
+                               "needs a game with a map adapter; 'gameboy' has none")
+
+
 @pytest.mark.parametrize("path", GRIDS, ids=[p.name for p in GRIDS])
 def test_example_grids_load_and_validate(path: Path) -> None:
     grid = load_grid(path)

@@ -92,6 +92,16 @@ def test_bad_env_options_are_refused_before_anything_runs(tmp_path: Path, capsys
         assert not (tmp_path / "out").exists()
 
 
+def test_a_scaffold_the_game_lacks_a_feature_for_is_refused_before_anything_runs(tmp_path: Path, capsys) -> None:
+    grid = write_grid(tmp_path, LM_BLOCK.replace('env = "QuestMini-v0"', 'envs = ["QuestMini-v0", "TestCart-v0"]')
+                      + 'scaffolds = ["minimal", "map_memory"]\n')
+    assert main([str(grid), "--out", str(tmp_path / "out"), "--plain", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "error: cell TestCart-v0 lm offline-explorer map_memory seed0: the map_memory scaffold needs a game " \
+           "with a map adapter" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
 SITECUSTOMIZE = """
 import os, signal
 from pathlib import Path
