@@ -376,17 +376,36 @@ class _Plan:
     checkpoint: Path | None = None
 
 
+def new_run_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The env keyword arguments of a new LM run: ``--set`` and ``--rom``, as for the other agents, and the
+    ``obs_mode`` of ``--obs-mode`` (default ``symbolic``)."""
+    from longplay.agents.cli import env_kwargs
+
+    kwargs = env_kwargs(args)
+    kwargs.setdefault("obs_mode", _arg(args, "obs_mode") or "symbolic")
+    return kwargs
+
+
+def check_view(adapter: Any, env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """``CliError`` (one line) when ``env_kwargs``' ``obs_mode`` lacks the view the LM agent reads through the
+    game's ``adapter`` (quest: ``symbolic``); checked by ``run_lm``, and by a sweep for every cell before the
+    first one runs."""
+    if adapter is not None and adapter.obs_mode not in str(env_kwargs.get("obs_mode", "")).split("+"):
+        raise _user_error(
+            f"the LM agent reads the {adapter.obs_mode} view of {env_id}: use --obs-mode "
+            f"{adapter.obs_mode} (or a mode with +{adapter.obs_mode})"
+        )
+
+
 def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
     """The config, env and checkpoint of a new run, or of the run ``--resume`` names."""
-    from longplay.agents.cli import DEFAULT_ENV, env_kwargs, note_ignored_with_resume, resolve_env_id
+    from longplay.agents.cli import DEFAULT_ENV, note_ignored_with_resume, resolve_env_id
     from longplay.agents.lm.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
 
     if not _arg(args, "lm_resume"):
         config = config_from_args(args)
-        kwargs = env_kwargs(args)  # --set and --rom, as for the other agents
-        kwargs.setdefault("obs_mode", _arg(args, "obs_mode") or "symbolic")
         return _Plan(config, resolve_env_id(_arg(args, "env") or _arg(args, "lm_default_env") or DEFAULT_ENV),
-                     kwargs)
+                     new_run_env_kwargs(args))
     try:
         path = find_checkpoint(args.lm_resume, runs_dir)
         data = load_checkpoint(path)
@@ -511,13 +530,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     recorder, replay_path, restored, discarded = None, None, None, None
     try:
         adapter = adapter_for(env.unwrapped.game)
-        if adapter is not None and adapter.obs_mode not in str(plan.env_kwargs.get("obs_mode", "")).split(
-            "+"
-        ):
-            raise _user_error(
-                f"the LM agent reads the {adapter.obs_mode} view of {plan.env_id}: use --obs-mode "
-                f"{adapter.obs_mode} (or a mode with +{adapter.obs_mode})"
-            )
+        check_view(adapter, plan.env_id, plan.env_kwargs)
         if plan.resume is not None:
             env, recorder, replay_path, restored, discarded = _restore(env, plan, record)
         elif record:

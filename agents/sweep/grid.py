@@ -363,7 +363,7 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
 
     parser = build_parser()
     made: set[str] = set()  # the training envs built so far (each env id and options once)
-    games: dict[str, tuple[str, bool]] = {}  # env id and options -> what the LM cells need of its game
+    games: dict[str, tuple[str, Any]] = {}  # env id and options -> what the LM cells need of its game
     for cell in cells:
         where = f"cell {cell.name}"
         try:
@@ -384,11 +384,13 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
                 if key not in games:  # a bad env option, a missing ROM: before anything runs
                     games[key] = _game_features(make_env, env_id, kwargs)
                 if cell.metered:
-                    from longplay.agents.lm.cli import config_from_args
+                    from longplay.agents.lm.cli import check_view, config_from_args, new_run_env_kwargs
                     from longplay.scaffolds import build_scaffold
 
                     config = config_from_args(args)
-                    build_scaffold(config.scaffold).check_game(*games[key])  # map_memory on the Game Boy
+                    backend, adapter = games[key]
+                    check_view(adapter, env_id, new_run_env_kwargs(args))  # --obs-mode pixels on quest
+                    build_scaffold(config.scaffold).check_game(backend, adapter is not None)  # map_memory, Game Boy
                     if limits is not None and limits.max_dollars is not None:
                         _check_price(config.provider.price_name, where)
                 elif cell.agent not in _agents():
@@ -398,17 +400,17 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
             raise GridError(message if message.startswith(where) else f"{where}: {message}") from None
 
 
-def _game_features(make_env: Any, env_id: str, kwargs: dict[str, Any]) -> tuple[str, bool]:
-    """Builds the env once: (its game's backend, whether the LM loop has a map adapter for it), what
-    :meth:`~longplay.scaffolds.base.Scaffold.check_game` asks."""
+def _game_features(make_env: Any, env_id: str, kwargs: dict[str, Any]) -> tuple[str, Any]:
+    """Builds the env once: its game's backend and the LM loop's adapter for it (``None``: no map, no view of its
+    own), what an LM cell's scaffold and observation mode are checked against."""
     from longplay.agents.lm.adapters import adapter_for
 
     env = make_env(env_id, kwargs)
     try:
         game = getattr(env.unwrapped, "game", None)
         if game is None:  # not a longplay env: nothing a scaffold could read
-            return env_id, False
-        return str(game.backend), adapter_for(game) is not None
+            return env_id, None
+        return str(game.backend), adapter_for(game)
     finally:
         env.close()
 

@@ -91,6 +91,8 @@ def test_bad_grids_fail_in_one_line(data: dict, message: str) -> None:
     (lm_block(env="NoSuchEnv-v0"), "unknown env"),
     ({"env": "QuestMini-v0", "agent": "nosuch"}, "unknown agent 'nosuch'"),
     (lm_block(observe="smell"), "invalid choice"),
+    # the LM agent reads quest's symbolic view: the cell failed when it ran
+    (lm_block(obs_mode="pixels"), "the LM agent reads the symbolic view of longplay/QuestMini-v0"),
     (lm_block(models=[{"provider": "openai", "model": "gpt-4.1-mini", "price": "gpt-4.1-mini-typo"}]),
      "unknown --price 'gpt-4.1-mini-typo'"),
 ])
