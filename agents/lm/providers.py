@@ -222,6 +222,23 @@ def _missing(usage: Any, *fields: str) -> bool:
     return usage is None or any(getattr(usage, name, None) is None for name in fields)
 
 
+# ============================================================================================ SDKs
+#: The SDK module each provider calls through (both in the ``lm`` extra).
+SDKS = {"anthropic": "anthropic", "openai": "openai"}
+
+
+def import_sdk(provider: str) -> Any:
+    """The SDK module of ``provider``; :class:`ProviderError` (kind ``config``) naming the extra to install when it
+    is missing. The providers import it when built; a sweep checks every cell's before the first one runs."""
+    import importlib
+
+    try:
+        return importlib.import_module(SDKS[provider])
+    except ImportError as exc:  # a base install: name the extra
+        raise ProviderError("config", f"the {provider} provider needs the {SDKS[provider]} SDK: "
+                            f"pip install 'longplay[lm]' ({exc})") from None
+
+
 # ============================================================================================ Anthropic
 
 
@@ -232,11 +249,7 @@ class AnthropicProvider:
 
     def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
         key = key or api_key(config, required=True)  # before the (slow) SDK import: fail fast
-        try:
-            import anthropic
-        except ImportError as exc:  # a base install: name the extra
-            raise ProviderError("config", f"the anthropic provider needs the anthropic SDK: "
-                                f"pip install 'longplay[lm]' ({exc})") from None
+        anthropic = import_sdk("anthropic")
 
         self.config = config
         self.model = config.model
@@ -358,11 +371,7 @@ class OpenAIProvider:
     def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
         # Local servers (vLLM, Ollama, llama.cpp) take any key; OpenAI itself needs one.
         key = key or api_key(config, required=config.base_url is None) or "no-key"
-        try:
-            import openai
-        except ImportError as exc:  # a base install: name the extra
-            raise ProviderError("config", f"the openai provider needs the openai SDK: "
-                                f"pip install 'longplay[lm]' ({exc})") from None
+        openai = import_sdk("openai")
 
         self.config = config
         self.model = config.model

@@ -388,6 +388,7 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
                     from longplay.scaffolds import build_scaffold
 
                     config = config_from_args(args)
+                    _check_sdk(config.provider.provider)  # as a missing gameboy extra stops make_env above
                     backend, adapter = games[key]
                     check_view(adapter, env_id, new_run_env_kwargs(args))  # --obs-mode pixels on quest
                     build_scaffold(config.scaffold).check_game(backend, adapter is not None)  # map_memory, Game Boy
@@ -413,6 +414,17 @@ def _game_features(make_env: Any, env_id: str, kwargs: dict[str, Any]) -> tuple[
         return str(game.backend), adapter_for(game)
     finally:
         env.close()
+
+
+def _check_sdk(provider: str) -> None:
+    """``ValueError`` naming the extra to install when the provider's SDK (``openai``, ``anthropic``) is missing."""
+    from longplay.agents.lm.providers import SDKS, ProviderError, import_sdk
+
+    if provider in SDKS:
+        try:
+            import_sdk(provider)
+        except ProviderError as exc:
+            raise ValueError(str(exc)) from None
 
 
 def _first(seen: set[str], key: Any) -> bool:

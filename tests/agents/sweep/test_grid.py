@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,19 @@ def test_a_scaffold_a_cells_game_cannot_serve_is_refused_before_any_cell_runs(sc
         validate_cells(grid.cells)
     assert str(info.value) == (f"cell TestCart-v0 lm offline-explorer {scaffold} seed0: the map_memory scaffold "
                                "needs a game with a map adapter; 'gameboy' has none")
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_a_missing_lm_sdk_stops_the_sweep_before_it_starts(provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing gameboy extra stopped the sweep up front; a missing openai or anthropic SDK failed each of its
+    cells when it ran, after the others had run."""
+    monkeypatch.setitem(sys.modules, provider, None)  # ``import openai`` raises ImportError: not installed
+    grid = parse_grid({"run": [lm_block(models=["offline", f"{provider}:some-model"], seeds=[0])]})
+    with pytest.raises(GridError) as info:
+        validate_cells(grid.cells)
+    message = str(info.value)
+    assert message.startswith(f"cell lm some-model minimal seed0: the {provider} provider needs the {provider} SDK: "
+                              "pip install 'longplay[lm]'") and "\n" not in message
 
 
 @pytest.mark.parametrize("path", GRIDS, ids=[p.name for p in GRIDS])
