@@ -30,6 +30,12 @@ from longplay.envs.quest.batched.vector import check_actions, single_observation
 #: ``env_method`` names and the engine accessor each calls with the env's index (``render``: the env's frame)
 PER_ENV_METHODS = {"text": "text", "frame": "frame", "render": "frame", "state_of": "state_of",
                    "world_of_env": "world_of_env"}
+#: the engine-wide settings ``set_attr`` changes, each read by the engine as it runs: ``max_episode_steps`` (the
+#: episodes that start after the change) and ``full_pass_share`` (CPU battle passes). The rest is fixed at
+#: construction: the spaces (``obs_mode``, ``noop``), ``final_obs`` (the terminal observations SB3 needs), the
+#: worlds, tables and device. (SB3 itself sets none: seeds and reset options go through ``seed`` and
+#: ``set_options``, and ``render_mode`` is only read.)
+SETTABLE_ATTRS = ("max_episode_steps", "full_pass_share")
 #: the engine's [num_envs] attributes: ``get_attr`` gives each env its own entry
 PER_ENV_ATTRS = ("milestones", "episode", "episode_return", "episode_length", "episode_limit", "base_seed",
                  "world_of")
@@ -118,18 +124,32 @@ class BatchedVecEnv(VecEnv):
         return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        """Sets an engine-wide attribute, so for every env at once: ``indices`` naming only some envs, a per-env
-        attribute (:data:`PER_ENV_ATTRS`, the engine's bookkeeping) and ``render_mode`` are refused."""
+        """Sets an engine-wide setting (:data:`SETTABLE_ATTRS`), so for every env at once. Refused in one line:
+        ``indices`` naming only some envs, a per-env attribute (:data:`PER_ENV_ATTRS`, the engine's bookkeeping),
+        what is fixed at construction (``noop``: the action space would stay as it was; ``render_mode`` ...), a
+        name the engine does not have, and a value the engine's constructor would refuse."""
         if attr_name == "render_mode":
             raise ValueError("BatchedVecEnv.set_attr('render_mode'): fixed at construction "
                              "(BatchedVecEnv(..., render_mode=...))")
         if attr_name in PER_ENV_ATTRS:
             raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}): the engine's per-env bookkeeping, not set "
                              "through SB3 (write env.engine's tensor if you mean to)")
+        if attr_name not in SETTABLE_ATTRS:
+            settable = f"settable: {', '.join(SETTABLE_ATTRS)}"
+            if not hasattr(self.engine, attr_name):
+                raise AttributeError(f"BatchedVecEnv.set_attr({attr_name!r}): no such attribute; {settable}")
+            raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}): fixed at construction (make another "
+                             f"BatchedVecEnv); {settable}")
         chosen = list(self._get_indices(indices))
         if sorted(chosen) != list(range(self.num_envs)):
             raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}) sets an engine-wide attribute, for all "
                              f"{self.num_envs} envs at once; indices {chosen} name only some of them")
+        if attr_name == "max_episode_steps":  # as BatchedQuest(max_episode_steps=...) takes it
+            if value is not None and not int_in(value, 1, 2**31 - 1):
+                raise ValueError(f"invalid max_episode_steps {value!r}; must be an int in 1..2**31-1 or None")
+            value = None if value is None else int(value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"invalid {attr_name} {value!r}; must be a number in [0, 1]")
         setattr(self.engine, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
@@ -157,4 +177,4 @@ class BatchedVecEnv(VecEnv):
         return [self.engine.frame(i) for i in range(self.num_envs)]
 
 
-__all__ = ["PER_ENV_ATTRS", "PER_ENV_METHODS", "BatchedVecEnv"]
+__all__ = ["PER_ENV_ATTRS", "PER_ENV_METHODS", "SETTABLE_ATTRS", "BatchedVecEnv"]

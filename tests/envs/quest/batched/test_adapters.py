@@ -266,6 +266,36 @@ def test_sb3_get_attr_and_set_attr_per_env() -> None:
         env.set_attr("render_mode", "rgb_array")
 
 
+def test_sb3_set_attr_refuses_what_it_cannot_change() -> None:
+    """``set_attr("noop", True)`` was accepted and changed nothing (the action space stayed Discrete(8)), and a
+    misspelt name made a new attribute: only the settings the engine reads as it runs are set."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(2, size="mini", max_episode_steps=50)
+    env.reset()
+    for name, value in (("noop", True), ("obs_mode", "pixels"), ("final_obs", False), ("num_envs", 4),
+                        ("device", "cuda")):
+        with pytest.raises(ValueError, match=rf"set_attr\('{name}'\): fixed at construction") as info:
+            env.set_attr(name, value)
+        assert "\n" not in str(info.value) and "settable: max_episode_steps, full_pass_share" in str(info.value)
+    assert env.engine.noop is False and env.engine.final_obs is True
+    with pytest.raises(AttributeError, match=r"set_attr\('max_episode_step'\): no such attribute"):
+        env.set_attr("max_episode_step", 10)
+    assert not hasattr(env.engine, "max_episode_step")
+    for name, value in (("max_episode_steps", 0), ("max_episode_steps", "10"), ("full_pass_share", 2.0),
+                        ("full_pass_share", float("nan"))):
+        with pytest.raises(ValueError, match=f"invalid {name}"):
+            env.set_attr(name, value)
+    env.set_attr("max_episode_steps", 3)  # the next episodes are cut at 3 steps
+    env.set_attr("max_episode_steps", None)
+    env.set_attr("max_episode_steps", 3)
+    env.reset()
+    for _ in range(3):
+        _, _, done, infos = env.step(np.zeros(2, np.int64))
+    assert done.all() and all(i["TimeLimit.truncated"] for i in infos)
+
+
 def test_a_closed_vector_env_says_so() -> None:
     env = BatchedVectorEnv(2, size="mini")
     env.reset(seed=0)
