@@ -201,11 +201,13 @@ def _copy_with_wal(path: Path) -> Path:
     return folder / "replay.lpr"
 
 
-def open_replay(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Opens a replay read-only after checking that it is one, of a version this code reads.
+def check_replay_file(path: str | os.PathLike[str]) -> None:
+    """Refuses a file that is no replay at all from its first 100 bytes (the SQLite header, which holds the
+    ``application_id`` every replay is created with), without opening it as a database or reading the rest:
+    what may be done before copying a file of any size (the viewer's private copies).
 
     Raises:
-        ReplayNotFoundError, NotAReplayError, NewerFormatError, CorruptReplayError: with a one-line message.
+        ReplayNotFoundError, NotAReplayError, ReplayError: with a one-line message.
     """
     path = Path(path)
     if not path.exists():
@@ -216,11 +218,24 @@ def open_replay(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise NotAReplayError(f"not a replay: {path} is not a regular file")
     try:
         with open(path, "rb") as f:
-            magic = f.read(16)
+            head = f.read(100)
     except OSError as e:
         raise ReplayError(f"cannot read {path}: {e.strerror}") from None
-    if magic != b"SQLite format 3\x00":
+    if head[:16] != b"SQLite format 3\x00":
         raise NotAReplayError(f"not a replay: {path} is not a longplay replay (not an SQLite file)")
+    # (a file cut before the field is left to open_replay: corrupt, not another kind of file)
+    if len(head) >= 72 and int.from_bytes(head[68:72], "big") != APPLICATION_ID:
+        raise NotAReplayError(f"not a replay: {path} is an SQLite file but not a longplay replay")
+
+
+def open_replay(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Opens a replay read-only after checking that it is one, of a version this code reads.
+
+    Raises:
+        ReplayNotFoundError, NotAReplayError, NewerFormatError, CorruptReplayError: with a one-line message.
+    """
+    path = Path(path)
+    check_replay_file(path)
     try:
         try:
             conn = _connect_ro(path)

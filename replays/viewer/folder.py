@@ -34,7 +34,7 @@ from typing import Any
 
 from longplay.replays.compare import RunProgress, read_runs
 from longplay.replays.reader import EnvFactory, ReplayReader, make_env
-from longplay.replays.schema import EXTENSION, ReplayError, to_json
+from longplay.replays.schema import EXTENSION, ReplayError, check_replay_file, to_json
 from longplay.replays.viewer.data import (
     MemoryIndex,
     TurnIndex,
@@ -122,10 +122,13 @@ class ReplayCopy:
 
 def readable_copy(path: Path, *, always: bool = False, attempts: int = 5) -> ReplayCopy:
     """A private self-contained copy of ``path`` and its ``-wal``, taken when neither changed during the copy
-    (so it is one consistent moment); ``path`` itself for a finished replay unless ``always``."""
+    (so it is one consistent moment); ``path`` itself for a finished replay unless ``always``. A file whose first
+    bytes say it is no replay raises :class:`~longplay.replays.schema.ReplayError` before anything is copied (a
+    2 GB junk ``.lpr`` cost seconds and 2 GB of temporary disk per request)."""
     signature = file_signature(path)
     if not always and not is_live(path):
         return ReplayCopy(path, signature)
+    check_replay_file(path)
     folder = Path(tempfile.mkdtemp(prefix="longplay-viewer-"))
     copy = folder / path.name
     for _ in range(attempts):
@@ -301,7 +304,10 @@ class ReplayFolder:
                 stale.append(self._open.pop(run_id))
         for old in stale:
             old.close()
-        source = readable_copy(path, always=True)
+        try:
+            source = readable_copy(path, always=True)
+        except ReplayError as e:
+            raise UnreadableRunError(relative_message(e, run_id, (path,))) from None
         try:
             reader = ReplayReader(source.path, make_env=self.make_env)
         except ReplayError as e:
@@ -350,13 +356,15 @@ class ReplayFolder:
         signature = file_signature(path)
         cached = self._progress.get(run_id)
         if cached is None or cached[0] != signature:
-            source = readable_copy(path)
+            source = None
             try:
+                source = readable_copy(path)
                 value: list[RunProgress] | ReplayError = read_runs(source.path)
             except (ReplayError, OSError) as e:
-                value = ReplayError(relative_message(e, run_id, (path, source.path)))
+                value = ReplayError(relative_message(e, run_id, (path, source.path if source else path)))
             finally:
-                source.discard()
+                if source is not None:
+                    source.discard()
             cached = self._progress[run_id] = (signature, value)
         if isinstance(cached[1], ReplayError):
             raise UnreadableRunError(str(cached[1]))
@@ -406,8 +414,9 @@ class ReplayFolder:
                 break
             if not self._rows.get(run_id, ((), {}, False))[2]:
                 continue
-            source = readable_copy(self.root / run_id)
+            source = None
             try:
+                source = readable_copy(self.root / run_id)
                 with ReplayReader(source.path, make_env=self.make_env) as reader:
                     header = reader.header
                     key = to_json([header.get("env_id"), header.get("env_kwargs"), header.get("identity")])
@@ -424,7 +433,8 @@ class ReplayFolder:
             except Exception:  # noqa: BLE001 - a warm-up only
                 continue
             finally:
-                source.discard()
+                if source is not None:
+                    source.discard()
 
     def close(self) -> None:
         """Closes every open replay."""
