@@ -137,7 +137,8 @@ def test_a_cell_killed_mid_run_resumes_from_its_checkpoint(tmp_path: Path, monke
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    monkeypatch.setenv("PYTHONPATH", str(hooks))
+    # prepended, not set: a PYTHONPATH that points at the code under test (a worktree) must stay
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("SWEEP_TEST_KILL_MARKER", str(tmp_path / "killed"))
     out = tmp_path / "out"
     outcome = Scheduler(grid.cells, out, LocalBackend(out, 1), workers=1, poll=0.2).run()
