@@ -127,7 +127,7 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Progress curves, time-to-milestone table, multi-seed aggregates and AUC over replays and folders."""
-    from longplay.replays.compare import AXES, compare_impl, format_table, load_runs, write_outputs
+    from longplay.replays.compare import AXES, compare_impl, env_name, format_table, load_runs, write_outputs
 
     warnings: list[str] = []
     for path in args.paths:
@@ -147,6 +147,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     groups = ", ".join(f"{g['group']} ({counted(g['runs'], 'run')})" for g in result.groups)
     print(f"{counted(len(runs), 'run')} in {counted(len(result.groups), 'group')}: {groups}")
     print(format_table(result, axes[0]))
+    if len(result.horizons) > 1 and "steps" in axes:
+        windows = ", ".join(f"{env_name(env)} {h['steps']:g}" for env, h in result.horizons.items())
+        how = "--horizon for every env" if args.horizon is not None else "each env's longest run"
+        print(f"AUC windows in steps, one per env ({how}): {windows}; compare AUCs within an env only")
     for group in result.groups:
         auc = group["auc"].get("steps")
         if auc:
@@ -203,7 +207,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--group-by", default="agent,model,scaffold",
                    help="header fields that make a configuration, among env,agent,model,scaffold,label "
                         "(default agent,model,scaffold; a header 'label' always wins)")
-    p.add_argument("--horizon", type=float, default=None, help="AUC window in steps (default: the longest run)")
+    p.add_argument("--horizon", type=float, default=None,
+                   help="AUC window in steps, for every env (default: per env, its longest run)")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")

@@ -11,7 +11,12 @@ Runs that stop before reaching a milestone (a budget ran out, the run was killed
 their end: they say "not reached within this much", not "never". Medians are Kaplan-Meier medians, and
 their confidence intervals are percentile bootstraps over runs. A group's median progress curve steps up
 to ``k`` milestones at the median time for a run to reach ``k`` milestones, so it is censoring-aware too.
+
 The AUC score is the mean fraction of the catalog reached over ``[0, horizon]`` (1 = everything at once).
+The horizon is one per env and axis: by default the longest run of that env on that axis, so a 20,000-step
+``QuestMini-v0`` budget is not scored flat over a 1,000,000-step ``QuestCanon-v0`` window. Runs of different
+envs are never grouped together, and AUCs compare only within an env; an explicit horizon is one window for
+every env.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from longplay.replays.schema import EXTENSION, ReplayError
 AXES = ("steps", "wall", "tokens", "cost")
 AXIS_LABELS = {"steps": "steps", "wall": "wall-clock time (s)", "tokens": "tokens (in + out + cache)",
                "cost": "cost (USD)"}
+AXIS_UNITS = {"steps": "steps", "wall": "s", "tokens": "tokens", "cost": "USD"}
 GROUP_FIELDS = ("env", "agent", "model", "scaffold", "label")
 
 
@@ -294,6 +300,13 @@ def times_to_k(runs: Sequence[RunProgress], axis: str, total: int) -> tuple[np.n
     return times, observed
 
 
+def bootstrap_median_curves(times: np.ndarray, observed: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """The median curve (monotone Kaplan-Meier medians of each column) of every resample of the rows of
+    ``times`` / ``observed`` (shape (runs, levels)) that ``picks`` (shape (n_boot, runs)) draws."""
+    return np.maximum.accumulate(km_median_batch(times[picks].transpose(0, 2, 1),
+                                                 observed[picks].transpose(0, 2, 1)), axis=1)
+
+
 def median_curve_impl(runs: Sequence[RunProgress], axis: str, total: int) -> np.ndarray:
     """Kaplan-Meier median of the time for a run to reach ``k`` milestones, for ``k = 1 .. total``.
 
@@ -306,23 +319,35 @@ def median_curve_impl(runs: Sequence[RunProgress], axis: str, total: int) -> np.
 
 @dataclass
 class Comparison:
-    """Everything :func:`compare_impl` computes, as plain data (``inf``: not reached, or unbounded)."""
+    """Everything :func:`compare_impl` computes, as plain data (``inf``: not reached, or unbounded).
+
+    ``horizons`` maps each env id to its AUC window on each axis (``{env_id: {axis: end}}``).
+    """
 
     runs: list[dict[str, Any]] = field(default_factory=list)
     groups: list[dict[str, Any]] = field(default_factory=list)
     time_to_milestone: list[dict[str, Any]] = field(default_factory=list)
-    horizons: dict[str, float] = field(default_factory=dict)
+    horizons: dict[str, dict[str, float]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+def env_name(env_id: str) -> str:
+    """An env id without its namespace: ``'longplay/QuestMini-v0'`` -> ``'QuestMini-v0'``."""
+    return env_id.rsplit("/", 1)[-1]
 
 
 def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, horizon: dict[str, float] | None = None,
                  n_boot: int = 1000, confidence: float = 0.95, seed: int = 0) -> Comparison:
     """Aggregates ``runs`` by group: time-to-milestone table, median progress curves and AUC scores.
 
+    Runs of different envs are never in one group (the group's label starts with the env's name), and each
+    env's runs are scored over that env's own window.
+
     Args:
         runs: From :func:`load_runs`.
         axes: Axes to compute, among :data:`AXES`; a group gets an axis only when all its runs have it.
-        horizon: Axis -> the end of the AUC window; default the longest run on that axis.
+        horizon: Axis -> the end of the AUC window for every env; default, per env, the longest run of that
+            env on that axis.
         n_boot: Bootstrap resamples for the confidence intervals (resampling runs within a group).
         confidence: Confidence level of the intervals.
         seed: Seed of the bootstrap (the same inputs give the same numbers).
@@ -337,15 +362,18 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
             raise ValueError(f"invalid {axis} horizon {h!r}; must be a positive number")
     rng = np.random.default_rng(seed)
     several_envs = len({r.env_id for r in runs}) > 1
-    groups: dict[str, list[RunProgress]] = {}
+    groups: dict[tuple[str, str], list[RunProgress]] = {}
     for run in runs:
-        key = f"{run.env_id.rsplit('/', 1)[-1]}: {run.group}" if several_envs else run.group
-        groups.setdefault(key, []).append(run)
-    horizons = {a: max((r.end[a] for r in runs if a in r.axes), default=0.0) for a in axes}
-    horizons.update(horizon or {})
+        groups.setdefault((run.env_id, run.group), []).append(run)
+    # One window per env: a short env's runs held flat over a long env's budget would score their plateau.
+    horizons = {env: {a: max((r.end[a] for r in runs if r.env_id == env and a in r.axes), default=0.0)
+                      for a in axes} for env in dict.fromkeys(r.env_id for r in runs)}
+    for env_horizons in horizons.values():
+        env_horizons.update({a: float(h) for a, h in (horizon or {}).items()})
     result = Comparison(horizons=horizons, settings={"n_boot": n_boot, "confidence": confidence, "seed": seed,
-                                                     "axes": list(axes)})
-    for label, members in groups.items():
+                                                     "axes": list(axes), "horizon": dict(horizon or {})})
+    for (env, group), members in groups.items():
+        label = f"{env_name(env)}: {group}" if several_envs else group
         catalog = max((r.catalog for r in members), key=len)
         total = len(catalog)
         # Every milestone of the group's catalogs: runs of different worlds (Quest-v0 makes one per reset seed)
@@ -353,17 +381,15 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
         milestones = list(dict.fromkeys([*catalog, *(m for r in members for m in r.catalog)]))
         group_axes = [a for a in axes if all(a in r.axes for r in members)]
         picks = rng.integers(0, len(members), (n_boot, len(members)))
-        entry: dict[str, Any] = {"group": label, "runs": len(members), "catalog_size": total, "axes": group_axes,
-                                 "complete_runs": sum(r.complete for r in members),
+        entry: dict[str, Any] = {"group": label, "env": env, "runs": len(members), "catalog_size": total,
+                                 "axes": group_axes, "complete_runs": sum(r.complete for r in members),
                                  "finished_runs": sum(r.finished for r in members),
                                  "median_curve": {}, "auc": {}}
         for axis in group_axes:
-            h = horizons[axis]
+            h = horizons[env][axis]
             times, observed = times_to_k(members, axis, total)
             medians = median_curve_impl(members, axis, total)
-            # (n_boot, total): the median curve of every resample of the group's runs.
-            boot = np.maximum.accumulate(km_median_batch(times[picks].transpose(0, 2, 1),
-                                                         observed[picks].transpose(0, 2, 1)), axis=1)
+            boot = bootstrap_median_curves(times, observed, picks)  # (n_boot, total)
             points = []
             for k in range(total):
                 if not observed[:, k].any():
@@ -394,14 +420,15 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
         for r in members:
             own = len(r.catalog) or total  # a run's fraction is of its own world's catalog
             row: dict[str, Any] = {"run": r.name, "path": r.path, "episode": r.episode, "group": label,
-                                   "seed": r.seed, "milestones": len(r.events), "catalog_size": own,
-                                   "complete": r.complete, "finished": r.finished}
+                                   "env": r.env_id, "seed": r.seed, "milestones": len(r.events),
+                                   "catalog_size": own, "complete": r.complete, "finished": r.finished}
             for axis in axes:
                 has = axis in r.axes
+                h = horizons[env][axis]
                 row[f"end_{axis}"] = r.end.get(axis)
-                row[f"auc_{axis}"] = (auc_from_times(sorted(r.times(axis).values()), own, horizons[axis])
-                                      if has else None)
-                row[f"censored_{axis}"] = has and not r.finished and r.end[axis] < horizons[axis]
+                row[f"horizon_{axis}"] = h if has else None
+                row[f"auc_{axis}"] = auc_from_times(sorted(r.times(axis).values()), own, h) if has else None
+                row[f"censored_{axis}"] = has and not r.finished and r.end[axis] < h
             result.runs.append(row)
     return result
 
@@ -458,7 +485,8 @@ def write_outputs(result: Comparison, runs: Sequence[RunProgress], out_dir: str 
 
 def plot_progress(result: Comparison, runs: Sequence[RunProgress], out_dir: Path, *,
                   log_x: bool = False) -> list[Path]:
-    """One PNG per axis: every run faintly, each group's median curve with its bootstrap band."""
+    """One PNG per axis: every run faintly, each group's median curve with its bootstrap band; one panel per env
+    (envs differ in budget and catalog, so their runs share no axes)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -466,51 +494,67 @@ def plot_progress(result: Comparison, runs: Sequence[RunProgress], out_dir: Path
     except ImportError:
         raise ReplayError("plots need matplotlib: pip install 'longplay[media]'") from None
     by_name = {(r.path, r.episode): r for r in runs}
+    panel_height, margin_top, margin_bottom = 5.4, 0.4, 0.55  # inches
     paths = []
     for axis in result.settings["axes"]:
         groups = [g for g in result.groups if axis in g["axes"]]
         if not groups:
             continue
-        fig = Figure(figsize=(9, 5.4), dpi=100)
+        envs = list(dict.fromkeys(g.get("env", "") for g in groups))
+        height = panel_height * len(envs)
+        fig = Figure(figsize=(9, height), dpi=100)
         FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        colors = [f"C{i % 10}" for i in range(len(groups))]
-        for group, color in zip(groups, colors, strict=True):
-            members = [by_name[(row["path"], row["episode"])] for row in result.runs if row["group"] == group["group"]]
-            for run in members:
-                xs, ys = progress_curve_impl(run, axis)
-                ax.plot(xs, ys, color=color, alpha=0.25, linewidth=0.8)
-                if not run.finished:
-                    ax.plot(xs[-1], ys[-1], marker="|", color=color, alpha=0.5, markersize=8)  # censored end
-            points = group["median_curve"].get(axis, [])
-            mx, my = step_curve([p["median"] for p in points])
-            # The median curve is known up to the group's longest run, not beyond: past it, no run of the group
-            # was watched (a smaller budget is censoring, not a plateau up to another group's horizon).
-            horizon = max(run.end[axis] for run in members)
-            ax.plot([*mx, max(horizon, mx[-1])], [*my, my[-1]], color=color, linewidth=2,
-                    label=f"{group['group']} (n={group['runs']}, AUC {group['auc'][axis]['value']:.3f})")
-            lx, ly = step_curve([p["ci_low"] for p in points])
-            hx, hy = step_curve([p["ci_high"] for p in points])
-            grid = np.unique(np.concatenate([lx, hx, mx, [horizon]]))
-            upper = ly[np.searchsorted(lx, grid, side="right") - 1]
-            lower = hy[np.searchsorted(hx, grid, side="right") - 1]
-            ax.fill_between(grid, lower, upper, step="post", color=color, alpha=0.15, linewidth=0)
-        ax.set_xlabel(AXIS_LABELS[axis])
-        ax.set_ylabel("milestones reached")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        if log_x:
-            ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_ylim(bottom=0)
-        ax.set_xlim(left=0)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize="small")
-        ax.set_title(f"Progress against {AXIS_LABELS[axis]} (median, {int(result.settings['confidence'] * 100)}% "
-                     "bootstrap band; | = censored)", fontsize="medium")
-        fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.1)  # fixed: tight_layout is slow
+        colors = {g["group"]: f"C{i % 10}" for i, g in enumerate(groups)}
+        for panel, env in enumerate(envs):
+            ax = fig.add_subplot(len(envs), 1, panel + 1)
+            env_groups = [g for g in groups if g.get("env", "") == env]
+            for group in env_groups:
+                _plot_group(ax, group, axis, colors[group["group"]],
+                            [by_name[(row["path"], row["episode"])] for row in result.runs
+                             if row["group"] == group["group"]])
+            ax.set_xlabel(AXIS_LABELS[axis])
+            ax.set_ylabel("milestones reached")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            if log_x:
+                ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_ylim(bottom=0)
+            ax.set_xlim(left=0)
+            ax.grid(alpha=0.3)
+            ax.legend(loc="lower right", fontsize="small")
+            window = f"AUC over 0..{env_groups[0]['auc'][axis]['horizon']:g} {AXIS_UNITS[axis]}"
+            title = (f"Progress against {AXIS_LABELS[axis]} (median, {int(result.settings['confidence'] * 100)}% "
+                     "bootstrap band; | = censored)")
+            ax.set_title(f"{env_name(env)}: {title}; {window}" if len(envs) > 1 else f"{title}; {window}",
+                         fontsize="medium")
+        # Fixed margins (tight_layout is slow), in inches so that every panel gets the same room.
+        fig.subplots_adjust(left=0.08, right=0.98, top=1 - margin_top / height, bottom=margin_bottom / height,
+                            hspace=(margin_top + margin_bottom) / (panel_height - margin_top - margin_bottom))
         path = out_dir / f"progress_{axis}.png"
         fig.savefig(path)
         paths.append(path)
     return paths
+
+
+def _plot_group(ax: Any, group: dict[str, Any], axis: str, color: str, members: Sequence[RunProgress]) -> None:
+    """Draws a group's runs faintly and its median curve with its bootstrap band on ``ax``."""
+    for run in members:
+        xs, ys = progress_curve_impl(run, axis)
+        ax.plot(xs, ys, color=color, alpha=0.25, linewidth=0.8)
+        if not run.finished:
+            ax.plot(xs[-1], ys[-1], marker="|", color=color, alpha=0.5, markersize=8)  # censored end
+    points = group["median_curve"].get(axis, [])
+    mx, my = step_curve([p["median"] for p in points])
+    # The median curve is known up to the group's longest run, not beyond: past it, no run of the group
+    # was watched (a smaller budget is censoring, not a plateau up to another group's horizon).
+    horizon = max(run.end[axis] for run in members)
+    ax.plot([*mx, max(horizon, mx[-1])], [*my, my[-1]], color=color, linewidth=2,
+            label=f"{group['group']} (n={group['runs']}, AUC {group['auc'][axis]['value']:.3f})")
+    lx, ly = step_curve([p["ci_low"] for p in points])
+    hx, hy = step_curve([p["ci_high"] for p in points])
+    grid = np.unique(np.concatenate([lx, hx, mx, [horizon]]))
+    upper = ly[np.searchsorted(lx, grid, side="right") - 1]
+    lower = hy[np.searchsorted(hx, grid, side="right") - 1]
+    ax.fill_between(grid, lower, upper, step="post", color=color, alpha=0.15, linewidth=0)
 
 
 def format_table(result: Comparison, axis: str = "steps") -> str:

@@ -100,3 +100,16 @@ def test_compare_table_is_on_the_requested_axis(record: Any, tmp_path: Path,
     runs = record(300, name="runs/a.lpr").parent
     code, out, _ = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots", "--axis", "wall")
     assert code == EXIT_OK and "median wall" in out and "no runs with a steps axis" not in out
+
+
+def test_compare_scores_each_env_over_its_own_window(record: Any, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # Runs of a short env beside runs of a long one: the short env's AUC was taken over the long env's window.
+    record(100, name="runs/short.lpr")
+    runs = record(400, name="runs/long.lpr", env_id="LongplayTest/FakeLong-v0").parent
+    code, out, _ = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots")
+    assert code == EXIT_OK
+    assert "AUC windows in steps, one per env (each env's longest run): FakeLong-v0 400, Fake-v0 100" in out
+    assert "AUC (steps, horizon 100) Fake-v0: random" in out and "AUC (steps, horizon 400) FakeLong-v0: random" in out
+    code, out, _ = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots", "--horizon", "50")
+    assert code == EXIT_OK and "(--horizon for every env): FakeLong-v0 50, Fake-v0 50" in out

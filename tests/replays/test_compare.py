@@ -171,3 +171,53 @@ def test_a_median_curve_is_drawn_up_to_its_groups_longest_run(monkeypatch: Any, 
     assert max(lines["short"].get_xdata()) == 50  # not 1,000
     assert max(lines["long"].get_xdata()) == 1000
     assert list(lines["short"].get_ydata())[-1] == 1
+
+
+def _env_run(name: str, env_id: str, catalog: tuple[str, ...], reached: dict[str, int], end: int) -> RunProgress:
+    """:func:`_run` of ``env_id``, grouped by its name (as the ``agent`` field would)."""
+    return dataclasses.replace(_run(name, catalog, reached, end), env_id=env_id, group=name.rstrip("0123456789"))
+
+
+def test_each_env_is_scored_over_its_own_longest_run() -> None:
+    # QuestMini-v0 runs of 100 steps beside QuestCanon-v0 runs of 10,000: the AUC window was the longest run of all,
+    # so the mini runs were scored over 10,000 steps, held flat for 99% of it and flagged as censored.
+    mini, canon = "longplay/QuestMini-v0", "longplay/QuestCanon-v0"
+    runs = [_env_run(f"mini{i}", mini, ("a", "b"), {"a": 50}, 100) for i in range(3)]
+    runs += [_env_run(f"canon{i}", canon, ("a", "b", "c", "d"), {"a": 5_000}, 10_000) for i in range(3)]
+    result = compare_impl(runs, axes=("steps",), n_boot=20)
+    assert result.horizons == {mini: {"steps": 100.0}, canon: {"steps": 10_000.0}}
+    groups = {g["group"]: g for g in result.groups}
+    assert set(groups) == {"QuestMini-v0: mini", "QuestCanon-v0: canon"}
+    assert groups["QuestMini-v0: mini"]["env"] == mini
+    assert groups["QuestMini-v0: mini"]["auc"]["steps"]["horizon"] == 100.0
+    assert groups["QuestMini-v0: mini"]["auc"]["steps"]["value"] == pytest.approx(0.25)  # 1 of 2 over half of it
+    assert groups["QuestCanon-v0: canon"]["auc"]["steps"]["value"] == pytest.approx(0.125)
+    rows = {r["run"]: r for r in result.runs}
+    assert (rows["mini0"]["env"], rows["mini0"]["horizon_steps"], rows["mini0"]["auc_steps"]) == (mini, 100.0, 0.25)
+    assert rows["mini0"]["censored_steps"] is False  # it ran the whole of its env's window
+    assert rows["canon0"]["horizon_steps"] == 10_000.0
+    # An explicit horizon is one window for every env.
+    fixed = compare_impl(runs, axes=("steps",), horizon={"steps": 1_000.0}, n_boot=20)
+    assert fixed.horizons == {mini: {"steps": 1_000.0}, canon: {"steps": 1_000.0}}
+    assert {g["auc"]["steps"]["horizon"] for g in fixed.groups} == {1_000.0}
+    assert {r["run"]: r["censored_steps"] for r in fixed.runs}["mini0"] is True
+
+
+def test_each_env_gets_its_own_panel(monkeypatch: Any, tmp_path: Path) -> None:
+    # One chart held runs of 100 steps and of 10,000 with catalogs of 2 and 4 milestones on the same axes.
+    from matplotlib.figure import Figure
+
+    runs = [_env_run(f"mini{i}", "longplay/QuestMini-v0", ("a", "b"), {"a": 50}, 100) for i in range(2)]
+    runs += [_env_run(f"canon{i}", "longplay/QuestCanon-v0", ("a", "b", "c", "d"), {"a": 5_000}, 10_000)
+             for i in range(2)]
+    figures: list[Any] = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
+    write_outputs(compare_impl(runs, axes=("steps",), n_boot=20), runs, tmp_path)
+    panels = {ax.get_title(): ax for ax in figures[0].axes}
+    assert len(panels) == 2
+    mini = next(ax for title, ax in panels.items() if title.startswith("QuestMini-v0"))
+    canon = next(ax for title, ax in panels.items() if title.startswith("QuestCanon-v0"))
+    assert "AUC over 0..100 steps" in mini.get_title()
+    assert mini.get_xlim()[1] < 200 and canon.get_xlim()[1] >= 10_000
+    assert [line.get_label().split(" (")[0] for line in mini.get_lines() if not line.get_label().startswith("_")] \
+        == ["QuestMini-v0: mini"]
