@@ -10,13 +10,15 @@ wall-clock seconds, and, for runs that logged language-model turns, tokens and d
 Runs that stop before reaching a milestone (a budget ran out, the run was killed) are **censored** at
 their end: they say "not reached within this much", not "never". Medians are Kaplan-Meier medians, and
 their confidence intervals are percentile bootstraps over runs. A group's median progress curve steps up
-to ``k`` milestones at the median time for a run to reach ``k`` milestones, so it is censoring-aware too.
+to ``k`` milestones at the median time for a run to reach ``k`` milestones, so it is censoring-aware too
+(a run whose world has fewer than ``k`` milestones never reaches ``k``: it is not censored but stays at risk).
 
-The AUC score is the mean fraction of the catalog reached over ``[0, horizon]`` (1 = everything at once).
-The horizon is one per env and axis: by default the longest run of that env on that axis, so a 20,000-step
-``QuestMini-v0`` budget is not scored flat over a 1,000,000-step ``QuestCanon-v0`` window. Runs of different
-envs are never grouped together, and AUCs compare only within an env; an explicit horizon is one window for
-every env.
+The AUC score is the mean fraction of the catalog reached over ``[0, horizon]`` (1 = everything at once); a
+run's fraction is of its own world's catalog (``Quest-v0`` builds a world per reset seed), and a group's AUC is
+the area under its median curve of those fractions. The horizon is one per env and axis: by default the
+longest run of that env on that axis, so a 20,000-step ``QuestMini-v0`` budget is not scored flat over a
+1,000,000-step ``QuestCanon-v0`` window. Runs of different envs are never grouped together, and AUCs compare
+only within an env; an explicit horizon is one window for every env.
 """
 
 from __future__ import annotations
@@ -289,15 +291,61 @@ def progress_curve_impl(run: RunProgress, axis: str = "steps") -> tuple[np.ndarr
 
 def times_to_k(runs: Sequence[RunProgress], axis: str, total: int) -> tuple[np.ndarray, np.ndarray]:
     """(times, observed), each of shape (runs, total): when each run reached ``k = 1 .. total`` milestones,
-    or its end on ``axis`` with observed False (censored) when it did not."""
+    or its end on ``axis`` with observed False (censored) when it did not.
+
+    A run whose world has fewer than ``k`` milestones can never reach ``k``: its time is ``inf`` (at risk
+    forever, so it counts against ``k``), not its end (censored, which would drop it from the risk set).
+    """
     times = np.empty((len(runs), total))
     observed = np.zeros((len(runs), total), dtype=bool)
     for i, run in enumerate(runs):
         reached = sorted(run.times(axis).values())[:total]
         times[i, :] = run.end[axis]
+        if run.catalog:
+            times[i, len(run.catalog):] = math.inf
         times[i, :len(reached)] = reached
         observed[i, :len(reached)] = True
     return times, observed
+
+
+def times_to_fraction(runs: Sequence[RunProgress], axis: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(levels, times, observed): every fraction ``k / n`` of its own ``n``-milestone catalog that a run can
+    reach, in increasing order, and when each run first had at least each fraction (shape (runs, levels)), or
+    its end on ``axis`` with observed False (censored) when it did not.
+
+    With one catalog size ``n`` the levels are ``1/n .. 1`` and the times are :func:`times_to_k`'s.
+    """
+    largest = max((len(r.catalog) for r in runs), default=0)
+    sizes = [len(r.catalog) or largest for r in runs]  # a run without a stored catalog: the group's largest
+    levels = np.unique(np.concatenate([np.arange(1, n + 1) / n for n in sizes if n] or [np.zeros(0)]))
+    times = np.empty((len(runs), levels.size))
+    observed = np.zeros((len(runs), levels.size), dtype=bool)
+    for i, (run, n) in enumerate(zip(runs, sizes, strict=True)):
+        if not n:
+            times[i, :] = math.inf
+            continue
+        own_times, own_observed = times_to_k([run], axis, n)
+        # The milestones the run needs for each level: the first k with k / n >= level.
+        k = np.searchsorted(np.arange(1, n + 1) / n, levels, side="left")
+        times[i, :] = own_times[0, k]
+        observed[i, :] = own_observed[0, k]
+    return levels, times, observed
+
+
+def auc_from_levels(times: Sequence[float] | np.ndarray, levels: Sequence[float] | np.ndarray,
+                    horizon: float) -> Any:
+    """Area under a progress curve that reaches the fraction ``levels[j]`` of the catalog at ``times[j]``
+    (``inf``: never), as the mean fraction reached over ``[0, horizon]``; vectorised over leading axes.
+
+    >>> auc_from_levels([0.0, 50.0], [0.25, 0.5], horizon=100.0)  # as auc_from_times([0, 50], 4, 100)
+    0.375
+    """
+    t = np.asarray(times, dtype=float)
+    weights = np.diff(np.asarray(levels, dtype=float), prepend=0.0)
+    if horizon <= 0 or weights.size == 0:
+        return np.zeros(t.shape[:-1]) if t.ndim > 1 else 0.0
+    out = (np.clip(horizon - t, 0.0, horizon) * weights).sum(axis=-1) / horizon  # inf times add 0
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def bootstrap_median_curves(times: np.ndarray, observed: np.ndarray, picks: np.ndarray) -> np.ndarray:
@@ -397,9 +445,13 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
                 low, high = _interval(boot[:, k], confidence)
                 points.append({"k": k + 1, "median": float(medians[k]), "ci_low": low, "ci_high": high})
             entry["median_curve"][axis] = points
-            low, high = _interval(np.atleast_1d(auc_from_times(boot, total, h)), confidence)
-            entry["auc"][axis] = {"value": auc_from_times(medians, total, h), "ci_low": low, "ci_high": high,
-                                  "horizon": h}
+            # The AUC counts each run's milestones against its own world's catalog: the median curve of fractions.
+            levels, frac_times, frac_observed = times_to_fraction(members, axis)
+            frac_medians = np.maximum.accumulate(km_median_batch(frac_times.T, frac_observed.T))
+            frac_boot = bootstrap_median_curves(frac_times, frac_observed, picks)
+            low, high = _interval(np.atleast_1d(auc_from_levels(frac_boot, levels, h)), confidence)
+            entry["auc"][axis] = {"value": auc_from_levels(frac_medians, levels, h), "ci_low": low,
+                                  "ci_high": high, "horizon": h}
             for milestone in milestones:
                 holders = [r for r in members if milestone in r.catalog]
                 reached = [r.times(axis) for r in holders]

@@ -203,6 +203,32 @@ def test_each_env_is_scored_over_its_own_longest_run() -> None:
     assert {r["run"]: r["censored_steps"] for r in fixed.runs}["mini0"] is True
 
 
+def test_a_groups_auc_is_of_each_runs_own_catalog() -> None:
+    # Quest-v0 worlds of one configuration with catalogs of 2 and 4: every run reached all of its world at once, yet
+    # the group's AUC counted milestones against the largest catalog, and the 2-milestone runs held it at 0.5.
+    small, large = ("a", "b"), ("a", "b", "c", "d")
+    runs = [_run(f"small{i}", small, {"a": 0, "b": 0}, 100) for i in range(3)]
+    runs += [_run("large", large, {"a": 0, "b": 0, "c": 0, "d": 0}, 100)]
+    auc = compare_impl(runs, axes=("steps",), n_boot=20).groups[0]["auc"]["steps"]
+    assert (auc["value"], auc["ci_low"], auc["ci_high"]) == (1.0, 1.0, 1.0)
+    # With one catalog it is the area under the group's median curve, as before.
+    same = [_run(f"r{i}", large, {"a": 10 * i, "b": 50}, 100) for i in range(1, 4)]
+    group = compare_impl(same, axes=("steps",), n_boot=20).groups[0]
+    medians = [p["median"] for p in group["median_curve"]["steps"]]
+    assert medians == [20.0, 50.0]
+    assert group["auc"]["steps"]["value"] == pytest.approx(auc_from_times(medians, 4, 100.0))
+
+
+def test_a_groups_median_curve_does_not_count_milestones_a_world_lacks() -> None:
+    # Three runs of a 2-milestone world stopped at step 5 with all of it; two runs of a 4-milestone world reached 4 at
+    # step 50. The small worlds' runs were censored for a 3rd and 4th milestone they can never reach, dropped out of
+    # the Kaplan-Meier risk set at step 5, and the group's median run read as reaching 4 milestones.
+    runs = [_run(f"small{i}", ("a", "b"), {"a": 0, "b": 0}, 5) for i in range(3)]
+    runs += [_run(f"large{i}", ("a", "b", "c", "d"), {"a": 0, "b": 0, "c": 50, "d": 50}, 100) for i in range(2)]
+    group = compare_impl(runs, axes=("steps",), n_boot=20).groups[0]
+    assert [p["k"] for p in group["median_curve"]["steps"] if math.isfinite(p["median"])] == [1, 2]
+
+
 def test_each_env_gets_its_own_panel(monkeypatch: Any, tmp_path: Path) -> None:
     # One chart held runs of 100 steps and of 10,000 with catalogs of 2 and 4 milestones on the same axes.
     from matplotlib.figure import Figure
