@@ -202,6 +202,33 @@ def test_charset_round_trip_and_ascii() -> None:
                                charset.POKEMON_GEN1) == "HI\n12"
 
 
+def test_status_screen_and_hud_tiles_read_as_the_font_loaded_there() -> None:
+    # Tiles $62-$7F hold another font on the HP/status screens (LoadHpBarAndStatusTilePatterns: party menu,
+    # battle, the status screen, the Pokedex) than in text boxes (LoadTextBoxTilePatterns). The decoder read them
+    # all as the text-box font's quotes, which the English game never prints: the status screen's "PP" (its bold P
+    # at $72, twice) read '""', "IDNo/" ($73 $74) read '" /', "No." ($74 <DOT>) read " .", "HP:" ($71 $62) read
+    # "'", the HP bar's right end ($6D) read ":", a battle HUD's line ($73) '"', a Pokedex line ($71) "'".
+    def enc(text: str) -> list[int]:
+        return charset.encode(text, charset.POKEMON_GEN1)
+
+    space, bar, bar_end = 0x7F, [0x63] * 6, 0x6D  # status_screen.asm, home/pokemon.asm (DrawHPBar)
+    screen = [
+        [space] + [0x74, 0xF2] + enc("025"),  # "№<DOT>" and the Pokedex number
+        [space] + [0x71, 0x62] + bar + [bar_end],  # "HP:" and an HP bar
+        [space] + [0x70, space, 0x6E] + enc("13"),  # "<to>" then PrintLevel (":L" and the level)
+        [space] + [0x73, 0x74, 0xF3] + enc("12345"),  # "<ID>№/" and the trainer id
+        [space] + enc("TACKLE"),
+        [space] * 3 + [0x72, 0x72, space] + enc("35/35"),  # '<BOLD_P>' twice: "PP"
+        [0x73] + enc("CHARMANDER"),  # a battle HUD's vertical line (PlaceHUDTiles), then a name
+        [0x74, 0x76, 0x76, 0x77],  # a HUD's lower corners and line
+        [0x72] + enc("BULBASAUR") + [0x71],  # a Pokedex list's owned ball and its vertical line
+    ]
+    assert charset.screen_text(screen, charset.POKEMON_GEN1).splitlines() == [  # the empty HUD row dropped
+        "No.025", "HP:", "to Lv13", "IDNo/12345", "TACKLE", "  PP 35/35", "CHARMANDER", "BULBASAUR"]
+    # What the text boxes print from the same range still reads: the ellipsis, the colon of "#DEX Rating:".
+    assert charset.screen_text([[0x75, 0x75] + enc("Rating") + [0x6D]], charset.POKEMON_GEN1) == "......Rating:"
+
+
 def test_walkable_grid_from_the_collision_list() -> None:
     memory = bytearray(0x10000)
     memory[0x1735:0x1738] = bytes([0x00, 0x10, 0xFF])  # a collision list in bank 0: tiles $00 and $10 pass
