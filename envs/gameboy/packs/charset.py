@@ -94,20 +94,39 @@ def decode_row(tiles: Iterable[int], charset: Charset) -> str:
     'PP'
     """
     row = list(tiles)
-    longest = max((len(key) for key in charset if isinstance(key, tuple)), default=1)
+    words = _words(charset)
+    if not words or not words.keys() & set(row):  # no word can start here: one lookup a tile
+        return "".join([charset.get(tile, " ") for tile in row]).rstrip()
     out = []
     i = 0
     while i < len(row):
-        for n in range(min(longest, len(row) - i), 1, -1):
-            word = charset.get(tuple(row[i:i + n]))
-            if word is not None:
-                out.append(word)
-                i += n
+        for word in words.get(row[i], ()):
+            if tuple(row[i:i + len(word)]) == word:
+                out.append(charset[word])
+                i += len(word)
                 break
         else:
             out.append(charset.get(row[i], " "))
             i += 1
     return "".join(out).rstrip()
+
+
+_WORDS: dict[int, tuple[Charset, int, dict[int, list[tuple[int, ...]]]]] = {}
+
+
+def _words(charset: Charset) -> dict[int, list[tuple[int, ...]]]:
+    """The words (tuple keys) of ``charset`` by their first tile, longest first; computed once per charset (and
+    again if its size changes), since a screen is decoded at every step of a text observation."""
+    cached = _WORDS.get(id(charset))
+    if cached is None or cached[0] is not charset or cached[1] != len(charset):
+        index: dict[int, list[tuple[int, ...]]] = {}
+        for key in charset:
+            if isinstance(key, tuple) and len(key) > 1:
+                index.setdefault(key[0], []).append(key)
+        for keys in index.values():
+            keys.sort(key=len, reverse=True)
+        cached = _WORDS[id(charset)] = (charset, len(charset), index)
+    return cached[2]
 
 
 def decode_screen(rows: Sequence[Sequence[int]], charset: Charset) -> list[str]:
