@@ -27,6 +27,10 @@ Shaping terms live in wrappers (``longplay.envs.wrappers``), never here.
 ## Info
 ``step`` (steps this episode), ``milestones`` (id -> step reached, in the order reached),
 ``new_milestones`` (ids reached on this step), ``progress`` (fraction of the catalog reached).
+
+## Starting from a saved state
+``reset(seed=..., options={"state": game.save_state()})`` starts the episode from that state: what it already
+holds counts as reached at step 0 and pays nothing. The only reset option is ``state``.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 
-from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH, Button, Game
+from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH, Button, Game, GameError
 
 OBS_MODES = ("pixels", "symbolic", "text")
 TEXT_CHARSET = frozenset(string.printable)
@@ -69,6 +74,30 @@ def action_index(action: Any) -> int:
     except (TypeError, ValueError):
         return -1
     return index if index == action else -1
+
+
+#: The keys ``LongplayEnv.reset`` takes in ``options``.
+RESET_OPTIONS = ("state",)
+
+
+def start_state_option(options: dict[str, Any] | None) -> bytes | None:
+    """The start state ``options`` name (``{"state": bytes}``), or None; raises ``ValueError`` with one line for
+    an unknown key or a state that is not bytes."""
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise ValueError(f"reset options must be a dict, not {type(options).__name__}; valid keys: "
+                         f"{', '.join(RESET_OPTIONS)}")
+    unknown = sorted(str(k) for k in options if k not in RESET_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown reset option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                         f"valid: {', '.join(RESET_OPTIONS)}")
+    state = options.get("state")
+    if state is None:
+        return None
+    if not isinstance(state, (bytes, bytearray, memoryview)):
+        raise ValueError(f"reset option 'state' must be bytes from game.save_state(), not {type(state).__name__}")
+    return bytes(state)
 
 
 class LongplayEnv(gym.Env):
@@ -114,6 +143,7 @@ class LongplayEnv(gym.Env):
         self._steps = 0
         self._mask = 0
         self._reached: dict[str, int] = {}
+        self._refused_start: str | None = None  # why the last reset's start state was refused
         self._window: Any = None
 
     # ------------------------------------------------------------------------------------------ spaces
@@ -155,22 +185,42 @@ class LongplayEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        """Starts an episode. The same ``seed`` gives the same episode, bit for bit."""
+        """Starts an episode. The same ``seed`` (and ``options``) gives the same episode, bit for bit.
+
+        ``options={"state": data}`` starts the episode from ``data``, bytes of ``game.save_state()``: the
+        game is reset with the seed as usual, then the state is loaded. Milestones the state already holds
+        count as reached at step 0 and are not paid again; ``info["step"]`` is 0. The state carries the
+        game's own randomness (quest's random key, the emulator), so the seed only seeds ``np_random``.
+        A state the game refuses (corrupt, another game's, another world's) raises a one-line
+        ``ValueError``; the env then refuses steps until a reset succeeds.
+        """
+        state = start_state_option(options)  # bad options are refused before anything changes
         super().reset(seed=seed)
         game_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
         self.game.reset(game_seed)
-        if self.game.milestones() is not self.catalog:  # e.g. a new procedural world per episode
+        self._refused_start = None
+        if state is not None:
+            try:
+                self.game.load_state(state)
+            except GameError as exc:
+                self._refused_start = str(exc)
+        if self.game.milestones() is not self.catalog:  # a new procedural world per episode, or the state's
             self.catalog = self.game.milestones()
             self._weights = tuple(m.weight for m in self.catalog)
         self._steps = 0
         self._mask = self.game.milestone_mask()
         self._reached = {self.catalog[i].id: 0 for i in range(len(self.catalog)) if self._mask >> i & 1}
+        if self._refused_start is not None:
+            raise ValueError(f"cannot start from this state: {self._refused_start}")
         if self.render_mode == "human":
             self.render()
         return self._observe(), self._info(())
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Presses the button ``action`` names and returns (obs, reward, terminated, truncated, info)."""
+        if self._refused_start is not None:  # played on, the episode would start from a state nobody chose
+            raise ResetNeeded(f"the last reset failed (cannot start from this state: {self._refused_start}): "
+                              "reset again before stepping")
         index = action_index(action)
         if not 0 <= index < self.action_space.n:
             raise ValueError(f"invalid action {action!r}; valid: 0..{self.action_space.n - 1}")

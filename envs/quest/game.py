@@ -242,7 +242,30 @@ class QuestGame:
         return savestate.save(self._state, self.world)
 
     def load_state(self, data: bytes) -> None:
-        self._state = savestate.load(data, self.world)
+        """Restores a :meth:`save_state`. A game with a world per reset seed (``world_seed=None``) takes the
+        world the state is from (a procedural world of its size); a game of one fixed world refuses another
+        world's state with :class:`GameError`, as it does corrupt bytes."""
+        doc = savestate.decode(data)
+        world = self._world_of(doc.get("world"))
+        try:
+            self._state = savestate.load_document(doc, world)
+        except GameError as exc:
+            named = doc.get("world")
+            if self.world_seed is not None and self.world_kind == "procedural" and _procedural_world(named) \
+                    and named[0] == self.size and named[1] != self.world.seed:
+                raise GameError(f"{exc} (make the env with world_seed={named[1]}, or world_seed=None to play "
+                                "the world of each state)") from None
+            raise
+        if world is not self.world:
+            self._use_world(world)
+
+    def _world_of(self, named: Any) -> World:
+        """The world to load a state of world ``named`` ([size, seed, digest]) into: this game's, unless the game
+        takes a world per reset seed and ``named`` is another procedural world of its size."""
+        if self.world_seed is not None or self.world_kind != "procedural" or not _procedural_world(named) \
+                or named[0] != self.size or named == savestate.world_id(self.world):
+            return self.world
+        return resolve_world(self.size, named[1], "procedural", 0)  # load_document checks its digest
 
     def milestones(self) -> tuple[Milestone, ...]:
         return self._catalog
@@ -270,6 +293,12 @@ class QuestGame:
         w = self.world
         return {"backend": self.backend, "rules": RULES_VERSION, "size": self.size, "world": self.world_kind,
                 "world_seed": w.seed, "world_name": w.name, "world_digest": savestate.world_id(w)[2]}
+
+
+def _procedural_world(named: Any) -> bool:
+    """Whether ``named`` (a save state's ``world`` entry) has the shape [size, seed, digest] of a world."""
+    return isinstance(named, list) and len(named) == 3 and named[0] in worldgen.SIZES \
+        and type(named[1]) is int and named[1] >= 0 and isinstance(named[2], str)
 
 
 _NO_MON = Mon(-1, 0, 0, 0, 0, 0, 0, 0, [-1] * 4, [0] * 4)  # stands in for "no creature" in the vector

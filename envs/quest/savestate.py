@@ -102,6 +102,12 @@ def state_hash(state: QuestState) -> bytes:
 
 def load(data: bytes, world: World) -> QuestState:
     """Restores a state saved by :func:`save` for the same world; raises ``GameError`` otherwise."""
+    return load_document(decode(data), world)
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """The document inside a save state (``{"world": ..., "state": ...}``), its fields not yet checked; raises
+    ``GameError`` for bytes that are not a quest save state of this version."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise GameError(f"a quest save state must be bytes, not {type(data).__name__}")
     data = bytes(data)
@@ -114,8 +120,15 @@ def load(data: bytes, world: World) -> QuestState:
         doc = json.loads(zlib.decompress(data[5:]))
     except (zlib.error, ValueError) as exc:
         raise GameError(f"corrupt quest save state ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("world") != world_id(world):
-        found = doc.get("world") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise GameError("corrupt quest save state (not a document)")
+    return doc
+
+
+def load_document(doc: dict[str, Any], world: World) -> QuestState:
+    """Restores the state of a :func:`decode`-d document of ``world``; raises ``GameError`` otherwise."""
+    if doc.get("world") != world_id(world):
+        found = doc.get("world")
         raise GameError(f"save state is from another world {found}, this game's world is {world_id(world)}")
     try:
         return _state_from(doc["state"], world)
