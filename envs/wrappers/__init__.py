@@ -6,6 +6,8 @@
 * :mod:`longplay.envs.wrappers.buttons`: the policy presses a subset of the buttons.
 * :mod:`longplay.envs.wrappers.stagger`: the first episode ends after a random number of steps, so the envs
   of a vector do not stay in lockstep.
+* :mod:`longplay.envs.wrappers.start`: every episode starts from one save state (vector envs reset without
+  options).
 
 Like Gymnasium's own wrappers, each records its arguments in ``env.spec``: ``gym.make(env.spec)`` rebuilds the
 whole stack and ``check_env`` can check a wrapped env with its render check.
@@ -15,8 +17,9 @@ from longplay.envs.wrappers.buttons import BUTTON_IDS, ButtonSubset, parse_butto
 from longplay.envs.wrappers.pixels import FrameStacker, PixelPreprocess, StackFrames, preprocess_pixels
 from longplay.envs.wrappers.shaping import PRESETS, RewardShaping, ShapingWeights, parse_shaping
 from longplay.envs.wrappers.stagger import StaggerFirstEpisode
+from longplay.envs.wrappers.start import StartFromState
 
 __all__ = [
     "BUTTON_IDS", "PRESETS", "ButtonSubset", "FrameStacker", "PixelPreprocess", "RewardShaping", "ShapingWeights",
-    "StackFrames", "StaggerFirstEpisode", "parse_buttons", "parse_shaping", "preprocess_pixels",
+    "StackFrames", "StaggerFirstEpisode", "StartFromState", "parse_buttons", "parse_shaping", "preprocess_pixels",
 ]

@@ -1,0 +1,62 @@
+"""StartFromState: every episode from one save state, the ones a vector env resets by itself included."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import longplay.envs  # noqa: F401  (registers the ids)
+from longplay.envs.wrappers.start import StartFromState
+
+MINI = "longplay/QuestMini-v0"
+
+
+@pytest.fixture(scope="module")
+def state() -> bytes:
+    """A state two milestones into QuestMini (left the house, got a partner)."""
+    from longplay.agents.base import make_agent
+
+    env = gym.make(MINI, obs_mode="symbolic")
+    agent = make_agent("oracle")
+    obs, info = env.reset(seed=0)
+    agent.reset(env, obs, info, 0)
+    while len(info["milestones"]) < 2:
+        obs, _, _, _, info = env.step(agent.act(obs, info))
+    return env.unwrapped.game.save_state()
+
+
+def test_every_autoreset_of_a_vector_env_starts_from_the_state(state: bytes) -> None:
+    def make() -> gym.Env:
+        return StartFromState(gym.make(MINI, obs_mode="symbolic", max_episode_steps=5), state)
+
+    vec = gym.vector.SyncVectorEnv([make, make])  # next-step autoreset: the step after an end resets, no options
+    _, info = vec.reset(seed=0)
+    held = 2 / len(vec.envs[0].unwrapped.catalog)
+    assert info["progress"].tolist() == [held, held] and info["step"].tolist() == [0, 0]
+    starts, ended = 0, np.zeros(2, bool)
+    for action in np.random.default_rng(0).integers(0, 8, (12, 2)):
+        _, reward, terminated, truncated, info = vec.step(action)
+        if ended.any():  # this step was the reset of those envs
+            starts += int(ended.sum())
+            assert (info["step"][ended] == 0).all() and (info["progress"][ended] == held).all()
+        assert not reward.any()  # nothing new within 5 steps, and the held milestones are never paid
+        ended = terminated | truncated
+    assert starts == 4
+
+
+def test_a_reset_that_names_its_own_state_keeps_it(state: bytes) -> None:
+    env = StartFromState(gym.make(MINI, obs_mode="symbolic"), state)
+    fresh = gym.make(MINI, obs_mode="symbolic")
+    fresh.reset(seed=1)
+    fresh.step(1)
+    other = fresh.unwrapped.game.save_state()
+    env.reset(seed=1, options={"state": other})
+    assert env.unwrapped.game.save_state() == other
+    _, info = env.reset(seed=1, options={})
+    assert env.unwrapped.game.save_state() == state and len(info["milestones"]) == 2
+
+
+def test_the_state_must_be_bytes() -> None:
+    with pytest.raises(ValueError, match="StartFromState needs bytes from game.save_state\\(\\), not str"):
+        StartFromState(gym.make(MINI), "start.state")  # type: ignore[arg-type]
