@@ -449,7 +449,7 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     env_id, kwargs = str(header["env_id"]), dict(header.get("env_kwargs") or {})
     env = (make_env or (lambda name, kw: gym.make(name, **kw)))(env_id, kwargs)
     try:
-        env.reset(seed=last.seed, options=last.options)
+        env.reset(seed=last.seed, options=last.reset_options)
         game = env.unwrapped.game
         if game.state_hash() != last.start_hash:
             raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at its start (state "

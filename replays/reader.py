@@ -11,13 +11,14 @@ keyframe at or before the step and presses the recorded buttons up to it.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import os
 import sqlite3
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,33 @@ class Episode:
     end_reason: str | None  # terminated | truncated | reset | closed
     ended_t: float | None
     recorded_steps: int  # actions in the file
+    #: The keyframe at step 0 of an episode whose options name a start state (``{"state": {"sha256": ...}}``),
+    #: None when there is none or it does not decompress.
+    start_state: bytes | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:
         """True when the recorder closed the episode (it was not killed mid-episode)."""
         return self.end_step is not None
+
+    @property
+    def reset_options(self) -> dict[str, Any] | None:
+        """The options that reset the env to this episode's start: the recorded ones, with a start state's
+        bytes in place of its digest. Raises :class:`CorruptReplayError` (one line) when the start state is
+        missing or is not the one recorded."""
+        options = self.options
+        named = options.get("state") if isinstance(options, dict) else None
+        if not isinstance(named, dict):
+            return options
+        want = str(named.get("sha256"))
+        if self.start_state is None:
+            raise CorruptReplayError(f"episode {self.episode}'s start state (sha256 {want[:12]}..) is missing: the "
+                                     "replay has no readable keyframe at step 0")
+        have = hashlib.sha256(self.start_state).hexdigest()
+        if have != want:
+            raise CorruptReplayError(f"episode {self.episode}'s start state is not the one recorded (sha256 "
+                                     f"{have[:12]}.. at step 0, recorded {want[:12]}..): an edited keyframe")
+        return {**options, "state": self.start_state}
 
 
 @dataclass(frozen=True)
@@ -207,12 +230,23 @@ class ReplayReader:
             rows = self._query("SELECT episode, seed, options, start_hash, identity, started_t, end_step, end_reason, "
                                f"ended_t, {catalog} FROM episodes ORDER BY episode")
             self._stored_catalogs = {row[0]: row[-1] for row in rows}
-            self._episodes = [
-                Episode(e, seed, json.loads(options) if options else None, bytes(start_hash),
-                        json.loads(identity) if identity else None, started_t, end_step, end_reason, ended_t,
-                        int(counts.get(e) or 0))
-                for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t, _ in rows]
+            episodes = []
+            for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t, _ in rows:
+                options = json.loads(options) if options else None
+                named = isinstance(options, dict) and isinstance(options.get("state"), dict)
+                episodes.append(Episode(e, seed, options, bytes(start_hash), json.loads(identity) if identity else None,
+                                        started_t, end_step, end_reason, ended_t, int(counts.get(e) or 0),
+                                        self._start_state(e) if named else None))
+            self._episodes = episodes
         return self._episodes
+
+    def _start_state(self, episode: int) -> bytes | None:
+        """The keyframe at step 0 of ``episode``, or None when it is missing or unreadable (see
+        :attr:`Episode.reset_options`, which says so)."""
+        try:
+            return self.keyframe(episode, 0)
+        except (ValueError, CorruptReplayError):
+            return None
 
     @property
     def episode_catalogs_recorded(self) -> bool:
@@ -432,7 +466,7 @@ class ReplayReader:
 
     def _reset_episode(self, episode: int) -> None:
         info = self.episode(episode)
-        self.env.reset(seed=info.seed, options=info.options)
+        self.env.reset(seed=info.seed, options=info.reset_options)
         self._seeded = episode
         self._at = (episode, 0)
 

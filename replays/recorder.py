@@ -130,6 +130,18 @@ def catalog_json(game: Game) -> list[dict[str, Any]]:
     return [{"id": m.id, "name": m.name, "tier": m.tier, "weight": m.weight} for m in game.milestones()]
 
 
+def recorded_options(options: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The reset options as ``episodes.options`` records them, and the start state they give, if any.
+
+    A start state (``{"state": bytes}``) is recorded as ``{"state": {"sha256": HEX}}``; the bytes themselves
+    become the episode's keyframe at step 0, from which readers and ``verify`` load it back."""
+    state = options.get("state") if isinstance(options, dict) else None
+    if not isinstance(state, (bytes, bytearray, memoryview)):
+        return options, None
+    state = bytes(state)
+    return {**options, "state": {"sha256": hashlib.sha256(state).hexdigest()}}, state  # type: ignore[dict-item]
+
+
 def _check_env(env: gym.Env) -> tuple[Game, list[gym.Env]]:
     """The env's game and wrapper chain; raises ``ValueError`` for an env the recorder cannot record."""
     game = getattr(env.unwrapped, "game", None)
@@ -479,7 +491,8 @@ class Recorder(gym.Wrapper):
             ("INSERT OR REPLACE INTO header VALUES ('status', ?)", (to_json("recording"),))]
         try:
             self._checkpoint(step, True, True)
-            self._keyframe(step)
+            if step > 0:  # step 0's keyframe is the episode's start (for a start state, the bytes its options name)
+                self._keyframe(step)
             self._flush()
         except BaseException:
             rw.close()  # the caller releases the lock
@@ -492,12 +505,16 @@ class Recorder(gym.Wrapper):
         self._check_open()
         if seed is None:
             seed = int(self.env.unwrapped.np_random.integers(0, 2**63 - 1))
+        recorded, start_state = recorded_options(options)
         try:
-            options_json = None if options is None else to_json(options)
+            options_json = None if recorded is None else to_json(recorded)
         except TypeError as e:
             raise ValueError(f"reset options are not JSON-serialisable: {e}") from None
         if self.episode >= 0:
             self._end_episode_unless_ended("reset")
+            # Ended here even if the env refuses the reset: close() must not end it again on the state a
+            # failed reset left (a start state the game refused), which no step of the episode had.
+            self._ended, self._ended_at = self._ended or "reset", self.step_in_episode
             self._flush()
         obs, info = self.env.reset(seed=seed, options=options)
         self._check_catalog()  # a procedural world per episode brings its own catalog
@@ -522,10 +539,12 @@ class Recorder(gym.Wrapper):
             rows = {"start_state_hash": start_hash.hex(), "seed": seed, "identity": identity,
                     "world_seed": identity.get("world_seed"), "rom_sha1": identity.get("rom_sha1"),
                     "catalog": catalog}
+            if start_state is not None:
+                rows["start_state"] = recorded["state"]  # type: ignore[index]
             self._episode_sql += [("INSERT OR REPLACE INTO header VALUES (?, ?)", (k, to_json(v)))
                                   for k, v in rows.items()]
         self._checkpoint(0, True, True)
-        self._keyframe(0)
+        self._keyframe(0, start_state)  # an episode started from a state keeps the very bytes it was given
         for milestone, step in info.get("milestones", {}).items():
             self._milestones.append((self.episode, step, milestone, now))
         self._start_schedules(0)
@@ -733,8 +752,9 @@ class Recorder(gym.Wrapper):
         else:
             self._checkpoints.append((self.episode, step, digest, None, None, None, None))
 
-    def _keyframe(self, step: int) -> None:
-        state = self.game.save_state()
+    def _keyframe(self, step: int, state: bytes | None = None) -> None:
+        if state is None:
+            state = self.game.save_state()
         if self._keyframe_codec is None:  # decided once: some games' save states are compressed already
             self._keyframe_codec = "zlib" if len(zlib.compress(state, 6)) < 0.9 * len(state) else "raw"
         if self._keyframe_codec == "zlib":

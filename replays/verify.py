@@ -146,7 +146,11 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
         return
     check_rewards = replay.header.get("reward_source") == "env"
     recorded_rewards = replay.rewards(e) if check_rewards else {}
-    replay.env.reset(seed=info.seed, options=info.options)
+    try:
+        replay.env.reset(seed=info.seed, options=info.reset_options)
+    except (CorruptReplayError, ValueError) as exc:  # a start state missing, edited, or refused by the game
+        report.problems.append(f"{where(0)}: {exc}")
+        return
     replay._seeded, replay._at = e, None
     # After the reset: a world drawn from the reset seed (longplay/Quest-v0) brings its own catalog.
     catalog = game.milestones()

@@ -426,7 +426,7 @@ class ReplayFolder:
                     info = reader.episode(0)
                     env = (self.make_env or make_env)(header)
                     try:
-                        env.reset(seed=info.seed, options=info.options)
+                        env.reset(seed=info.seed, options=info.reset_options)
                         encode_png(env.unwrapped.game.frame())  # type: ignore[attr-defined]
                     finally:
                         env.close()

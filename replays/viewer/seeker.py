@@ -66,7 +66,7 @@ class EpisodeSeeker:
         self.env.close()
 
     def _reset(self) -> None:
-        self.env.reset(seed=self.info.seed, options=self.info.options)
+        self.env.reset(seed=self.info.seed, options=self.info.reset_options)
         self._at = 0
 
     def add_waypoints(self, states: Mapping[int, bytes]) -> None:
@@ -120,7 +120,7 @@ def walk_positions(env: Any, info: Any, actions: bytes, probe_of: Callable[[Game
                    ) -> tuple[list[Any], dict[int, bytes]]:
     """Resets ``env`` for the episode ``info`` and presses every action: ``probe()`` after each step (step 0
     first) and a save state every ``every`` steps (up to ``max_bytes``), for an :class:`EpisodeSeeker`."""
-    env.reset(seed=info.seed, options=info.options)
+    env.reset(seed=info.seed, options=info.reset_options)
     game = env.unwrapped.game
     probe = probe_of(game)
     press, save = game.press, game.save_state

@@ -1,0 +1,203 @@
+"""Replays of episodes started from a save state: recorded, verified, re-rendered, resumed; a missing or edited
+start state caught in one line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.error import ResetNeeded
+
+import longplay.envs  # noqa: F401  (registers the ids)
+from longplay.replays.reader import ReplayReader
+from longplay.replays.recorder import Recorder
+from longplay.replays.schema import CorruptReplayError
+from longplay.replays.verify import verify
+
+MINI = "longplay/QuestMini-v0"
+PLAN = np.random.default_rng(0).integers(0, 8, 300).tolist()
+
+
+@pytest.fixture(scope="module")
+def start_state() -> bytes:
+    """A QuestMini state after the oracle's first milestones."""
+    from longplay.agents.base import make_agent
+
+    env = gym.make(MINI, obs_mode="symbolic")
+    agent = make_agent("oracle")
+    obs, info = env.reset(seed=0)
+    agent.reset(env, obs, info, 0)
+    while len(info["milestones"]) < 3:
+        obs, _, _, _, info = env.step(agent.act(obs, info))
+    return env.unwrapped.game.save_state()
+
+
+def record(path: Path, state: bytes, plan: list[int] = PLAN, **kwargs) -> list[np.ndarray]:
+    """Records an episode from ``state`` then a plain one, both playing ``plan``; returns the first's frames."""
+    frames = []
+    with Recorder(gym.make(MINI, obs_mode="symbolic"), path, agent="random", keyframe_every=128, **kwargs) as rec:
+        rec.reset(seed=4, options={"state": state})
+        frames.append(rec.unwrapped.game.frame())
+        for action in plan:
+            rec.step(action)
+            frames.append(rec.unwrapped.game.frame())
+        rec.reset(seed=5)
+        for action in plan[:50]:
+            rec.step(action)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory, start_state: bytes) -> tuple[Path, list[np.ndarray]]:
+    path = tmp_path_factory.mktemp("start") / "start.lpr"
+    return path, record(path, start_state)
+
+
+def edited(replay_path: Path, tmp_path: Path, *sql: tuple[str, tuple]) -> Path:
+    copy = tmp_path / "edited.lpr"
+    copy.write_bytes(replay_path.read_bytes())
+    conn = sqlite3.connect(copy)
+    for statement, params in sql:
+        conn.execute(statement, params)
+    conn.commit()
+    conn.close()
+    return copy
+
+
+def test_a_run_from_a_start_state_verifies(replay: tuple[Path, list[np.ndarray]], start_state: bytes) -> None:
+    path, _ = replay
+    report = verify(path)
+    assert report.ok, report.summary()
+    assert report.episodes == 2 and report.steps == len(PLAN) + 50 and report.milestones >= 3
+    with ReplayReader(path) as reader:
+        first, second = reader.episodes()
+        digest = hashlib.sha256(start_state).hexdigest()
+        assert first.options == {"state": {"sha256": digest}} and second.options is None
+        assert reader.header["start_state"] == {"sha256": digest}
+        assert reader.keyframe(0, 0) == start_state  # the very bytes the run was given
+        held = [m.milestone for m in reader.milestones(0) if m.step == 0]
+        assert len(held) == 3 and not [m for m in reader.milestones(1) if m.step == 0]
+        assert reader.rewards(0) == {m.step: 1.0 for m in reader.milestones(0) if m.step > 0}
+
+
+def test_frames_and_states_are_rerendered_from_the_start_state(replay: tuple[Path, list[np.ndarray]]) -> None:
+    from longplay.replays.viewer.data import walk_episode
+    from longplay.replays.viewer.seeker import EpisodeSeeker
+
+    path, frames = replay
+    with ReplayReader(path) as reader, ReplayReader(path) as mine:
+        for step in (0, 1, 127, 128, 200, len(PLAN), 5):
+            assert np.array_equal(reader.frame_at(step), frames[step]), step
+        seeker = EpisodeSeeker(mine, 0, every=16)
+        for step in (len(PLAN), 0, 33, 17):
+            assert np.array_equal(seeker.seek(step).frame(), frames[step]), step
+        seeker.close()
+        trajectory, _ = walk_episode(reader.header, reader.episode(0), reader.actions(0))
+        assert trajectory["points"]["step"][0] == 0
+
+
+def test_compare_reads_a_run_from_a_start_state(replay: tuple[Path, list[np.ndarray]]) -> None:
+    from longplay.replays.compare import compare_impl, load_runs
+
+    runs = load_runs([replay[0]])
+    assert len(runs) == 2
+    compare_impl(runs, axes=["steps"], n_boot=10)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("UPDATE keyframes SET state = ?, codec = 'raw' WHERE episode = 0 AND step = 0", (b"LPQS\x01 edited",)),
+     r"step 0: episode 0's start state is not the one recorded \(sha256 [0-9a-f]{12}\.\. at step 0, recorded"),
+    (("DELETE FROM keyframes WHERE episode = 0 AND step = 0", ()),
+     r"step 0: episode 0's start state \(sha256 [0-9a-f]{12}\.\.\) is missing: the replay has no readable keyframe"),
+    (("UPDATE keyframes SET state = ?, codec = 'zlib' WHERE episode = 0 AND step = 0", (b"not zlib",)),
+     "is missing: the replay has no readable keyframe at step 0"),
+])
+def test_a_missing_or_edited_start_state_fails_verify_in_one_line(replay: tuple[Path, list[np.ndarray]],
+                                                                 tmp_path: Path, edit: tuple, message: str) -> None:
+    copy = edited(replay[0], tmp_path, edit)
+    report = verify(copy)
+    assert not report.ok and len(report.problems) == 1
+    assert "\n" not in report.summary()
+    assert report.summary().startswith(f"FAIL {copy}: episode 0 step 0: ")
+    import re
+
+    assert re.search(message, report.problems[0]), report.problems[0]
+    with ReplayReader(copy) as reader, pytest.raises(CorruptReplayError, match="episode 0's start state"):
+        reader.frame_at(10)
+
+
+def test_another_state_with_its_digest_fails_on_the_start_hash(replay: tuple[Path, list[np.ndarray]],
+                                                               tmp_path: Path) -> None:
+    """A start state swapped for another (its digest in the options too) is caught by the recorded start hash."""
+    env = gym.make(MINI, obs_mode="symbolic")
+    env.reset(seed=0)
+    other = env.unwrapped.game.save_state()
+    options = json.dumps({"state": {"sha256": hashlib.sha256(other).hexdigest()}})
+    copy = edited(replay[0], tmp_path,
+                  ("UPDATE keyframes SET state = ?, codec = 'raw' WHERE episode = 0 AND step = 0", (other,)),
+                  ("UPDATE episodes SET options = ? WHERE episode = 0", (options,)))
+    report = verify(copy)
+    assert not report.ok and "start state hash differs" in report.problems[0]
+
+
+def test_a_state_the_game_refuses_fails_verify_in_one_line(replay: tuple[Path, list[np.ndarray]],
+                                                           tmp_path: Path) -> None:
+    junk = b"LPQS\x01" + zlib.compress(b"{}")
+    options = json.dumps({"state": {"sha256": hashlib.sha256(junk).hexdigest()}})
+    copy = edited(replay[0], tmp_path,
+                  ("UPDATE keyframes SET state = ?, codec = 'raw' WHERE episode = 0 AND step = 0", (junk,)),
+                  ("UPDATE episodes SET options = ? WHERE episode = 0", (options,)))
+    report = verify(copy)
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith("episode 0 step 0: cannot start from this state: save state is from "
+                                         "another world None"), report.problems[0]
+
+
+def test_a_refused_start_state_keeps_the_replay_whole(tmp_path: Path, start_state: bytes) -> None:
+    """The recorder ended the episode before the env refused the state: close() ended it again on the state the
+    failed reset left, replacing the recorded end hash, and verify failed the replay."""
+    path = tmp_path / "refused.lpr"
+    with Recorder(gym.make(MINI, obs_mode="symbolic"), path, agent="random") as rec:
+        rec.reset(seed=1, options={"state": start_state})
+        for action in PLAN[:40]:
+            rec.step(action)
+        with pytest.raises(ValueError, match="^cannot start from this state: not a quest save state"):
+            rec.reset(seed=2, options={"state": b"junk"})
+        with pytest.raises(ResetNeeded):
+            rec.step(0)
+    report = verify(path)
+    assert report.ok and report.episodes == 1 and report.steps == 40, report.summary()
+    with ReplayReader(path) as reader:
+        assert reader.episode(0).end_reason == "reset"
+
+
+@pytest.mark.parametrize("at", [0, 37])
+def test_a_resumed_episode_keeps_its_start_state(tmp_path: Path, start_state: bytes, at: int) -> None:
+    """``Recorder.resume`` at step 0 wrote ``game.save_state()`` over the step-0 keyframe: a start state whose bytes
+    differ from the game's own (here compressed at another level) no longer matched its recorded digest."""
+    other_bytes = start_state[:5] + zlib.compress(zlib.decompress(start_state[5:]), 9)
+    assert other_bytes != start_state
+    path = tmp_path / "resumed.lpr"
+    env = gym.make(MINI, obs_mode="symbolic")
+    rec = Recorder(env, path, agent="lm", hash_every=8)
+    rec.reset(seed=1, options={"state": other_bytes})
+    for action in PLAN[:at]:
+        rec.step(action)
+    rec.flush()
+    rec._conn.close()  # the process "dies" here, after its last commit, and its lock goes with it
+    rec._lock._handle.close()
+    fresh = gym.make(MINI, obs_mode="symbolic")
+    fresh.reset(seed=1, options={"state": other_bytes})
+    for action in PLAN[:at]:
+        fresh.step(action)
+    with Recorder.resume(fresh, path, step=at) as resumed:
+        for action in PLAN[at:at + 30]:
+            resumed.step(action)
+    report = verify(path)
+    assert report.ok and report.steps == at + 30, report.summary()
