@@ -109,6 +109,29 @@ def note_ignored_with_resume(args: argparse.Namespace, flags: Sequence[tuple[str
         print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
 
 
+def read_start_state(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of ``--start-state FILE`` (a ``game.save_state()``, e.g. from ``longplay export --state``), or
+    CliError saying why the file cannot be read. Whether the game takes them is the env's to say, at reset."""
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"invalid --start-state {str(path)!r}: no such file") from None
+    except IsADirectoryError:
+        raise CliError(f"invalid --start-state {str(path)!r}: it is a folder, not a file") from None
+    except OSError as exc:
+        raise CliError(f"invalid --start-state {str(path)!r}: cannot read it ({exc.strerror or exc})") from None
+    if not data:
+        raise CliError(f"invalid --start-state {str(path)!r}: the file is empty")
+    return data
+
+
+def start_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The reset options of ``--start-state FILE`` (``{"state": bytes}``), or None without it."""
+    path = getattr(args, "start_state", None)
+    return None if path is None else {"state": read_start_state(path)}
+
+
 def check_runs_dir(runs_dir: str | os.PathLike[str]) -> None:
     """Makes ``--runs-dir`` (and its parents) for a new replay, or raises CliError saying why it cannot."""
     path = Path(runs_dir)
@@ -174,6 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     kwargs = env_kwargs(args)
     kwargs.setdefault("obs_mode", args.obs_mode or agent.obs_mode)
+    options = start_options(args)
     env = make_env(env_id, kwargs)
     if steps < 1:
         raise CliError(f"invalid --steps {steps}; must be >= 1")
@@ -189,15 +213,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             spacing = {} if args.fingerprint_every is None else {"fingerprint_every": args.fingerprint_every}
             env = Recorder(env, replay_path, env_id=env_id, agent=agent.name,
                            model=getattr(agent, "model_name", None), **spacing)
-    print(f"longplay: {agent.name} on {env_id} for up to {steps} steps (seed {seed})")
+    start = "" if options is None else f", from the state in {args.start_state}"
+    print(f"longplay: {agent.name} on {env_id} for up to {steps} steps (seed {seed}{start})")
     try:
-        result = run(env, agent, steps, seed=seed, progress=not args.quiet)
+        result = run(env, agent, steps, seed=seed, progress=not args.quiet, options=options)
     except KeyboardInterrupt:  # the run stopped between two steps: say where what was played is kept
         env.close()
         if replay_path is not None and replay_path.exists():
             print(f"replay: {replay_path} (up to the interrupt)", file=sys.stderr)
         raise
-    except ValueError as exc:  # e.g. a policy trained on other observations than this env gives
+    except ValueError as exc:  # a start state the game refuses; a policy trained on other observations
         env.close()
         if replay_path is not None and env.committed_steps == 0:  # refused before its first step: nothing to keep
             replay_path.unlink(missing_ok=True)
@@ -385,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--checkpoint", default=None, help="policy checkpoint (--agent ppo)")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
+    p.add_argument("--start-state", default=None, metavar="FILE",
+                   help="start every episode from this save state (game.save_state() bytes, e.g. written by "
+                   "longplay export REPLAY --state FILE); milestones it holds count at step 0 and pay nothing")
     p.set_defaults(func=cmd_run)
     try:
         from longplay.agents.lm.cli import add_arguments as add_lm_arguments

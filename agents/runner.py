@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 
@@ -24,15 +25,17 @@ class RunResult:
 
 
 def run(env: gym.Env, agent: Agent, steps: int, seed: int = 0, progress: bool = True,
-        stop_when_finished: bool = True) -> RunResult:
+        stop_when_finished: bool = True, options: dict[str, Any] | None = None) -> RunResult:
     """Steps ``agent`` on ``env`` for ``steps`` button presses (resetting when an episode ends). Ctrl+C stops it
-    between two steps (``KeyboardInterrupt``), so a recorded replay ends on a whole step."""
+    between two steps (``KeyboardInterrupt``), so a recorded replay ends on a whole step. Every reset gets
+    ``options`` (``{"state": bytes}``: each episode starts from that save state)."""
     from tqdm import tqdm
 
     result = RunResult()
     start = time.perf_counter()
-    obs, info = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed, options=options)
     agent.reset(env, obs, info, seed)
+    result.milestones.update(info.get("milestones", {}))  # what a start state already holds: step 0
     offset = 0  # steps taken in earlier episodes
     episode_open = True
     bar = tqdm(total=steps, disable=not progress, unit="step", dynamic_ncols=True, leave=False)
@@ -61,8 +64,10 @@ def run(env: gym.Env, agent: Agent, steps: int, seed: int = 0, progress: bool = 
                         break  # no new episode on the last step: it would be empty
                     episode_open = True
                     offset = result.steps
-                    obs, info = env.reset(seed=seed + result.episodes)
+                    obs, info = env.reset(seed=seed + result.episodes, options=options)
                     agent.reset(env, obs, info, seed + result.episodes)
+                    for milestone, step in info.get("milestones", {}).items():
+                        result.milestones.setdefault(milestone, offset + step)
         finally:
             bar.close()
     if episode_open:

@@ -64,9 +64,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Renders a stretch of a replay to MP4 and/or GIF, or writes its run page as one HTML file (--html)."""
+    """Renders a stretch of a replay to MP4 and/or GIF, writes its run page as one HTML file (--html), or the
+    save state at one step (--state), which longplay run --start-state starts from."""
     replay = Path(args.replay)
     targets = [(fmt, out) for fmt, out in (("mp4", args.mp4), ("gif", args.gif)) if out is not None]
+    if args.state is not None:
+        export_state(replay, args.state, args.step, args.episode)
+        if not targets and args.html is None:
+            return EXIT_OK
+    elif args.step is not None:
+        raise ValueError("--step picks the step of --state; for a video, use --from and --to")
     if args.html is not None:
         from longplay.replays.viewer.html_export import export_html
 
@@ -92,6 +99,25 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {result.path}: steps {result.first_step}..{result.last_step}, {result.frames} frames at "
               f"{result.fps:g} fps" + (f" (every {result.stride} steps)" if result.stride > 1 else ""))
     return EXIT_OK
+
+
+def export_state(replay: Path, out: str, step: int | None, episode: int) -> Path:
+    """Writes the save state after ``step`` actions of ``episode`` (default its last step) to ``out`` (default
+    ``REPLAY.stepN.state`` beside the replay) and prints where."""
+    from longplay.replays.reader import ReplayReader
+
+    with ReplayReader(replay) as reader:
+        reader.episode(episode)  # no such episode: one line
+        last = reader.num_steps(episode)
+        step = last if step is None else step
+        if not 0 <= step <= last:
+            raise ValueError(f"invalid --step {step}: episode {episode} has steps 0..{last}")
+        state = reader.state_at(step, episode)
+    path = Path(out) if out else replay.with_suffix(f".step{step}.state")
+    path.write_bytes(state)
+    print(f"wrote {path}: the state at step {step} of episode {episode} ({len(state):,} bytes; "
+          f"longplay run --start-state {path} starts from it)")
+    return path
 
 
 # ============================================================================================ view
@@ -174,7 +200,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="list every problem, not just the first")
     p.set_defaults(func=_guarded(cmd_verify))
 
-    p = subparsers.add_parser("export", help="render a replay to MP4 or GIF, or its run page to HTML",
+    p = subparsers.add_parser("export", help="render a replay to MP4 or GIF, its run page to HTML, or write a "
+                              "step's save state",
                               description=cmd_export.__doc__ + " Frames are re-rendered from keyframes.")
     p.add_argument("replay", metavar="REPLAY")
     p.add_argument("--mp4", nargs="?", const="", metavar="OUT", help="write an MP4 (default: next to the replay)")
@@ -188,6 +215,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="write the viewer's run page as one self-contained HTML file (default: next to the replay)")
     p.add_argument("--html-frames", type=int, default=2000, metavar="N",
                    help="most frames the HTML page embeds, evenly spaced (default 2000)")
+    p.add_argument("--state", nargs="?", const="", metavar="OUT",
+                   help="write the save state at --step, for longplay run --start-state (default: "
+                   "REPLAY.stepN.state next to the replay)")
+    p.add_argument("--step", type=int, default=None, metavar="N",
+                   help="the step whose state --state writes (default: the episode's last)")
     p.set_defaults(func=_guarded(cmd_export))
 
     p = subparsers.add_parser("view", help="browse a folder of replays in a local web app",

@@ -2,10 +2,11 @@
 
 A checkpoint is written at a turn boundary (every N turns, at every milestone, and when the run stops) to
 ``<replay>.ckpt`` next to the replay, replacing the previous one atomically. It holds the env id and
-kwargs, the seed, every action pressed (one byte each, compressed), the game's save state and state hash
-(to check the rebuilt game against), and the loop's state: the conversation, the scaffold's memory, the
-seen map, the provider's state (the offline model's), the counters and the config. The replay is
-committed at the same moment, so the checkpoint and the replay agree.
+kwargs, the seed, the start state (if the run began from one), every action pressed (one byte each,
+compressed), the game's save state and state hash (to check the rebuilt game against), and the loop's
+state: the conversation, the scaffold's memory, the seen map, the provider's state (the offline model's),
+the counters and the config. The replay is committed at the same moment, so the checkpoint and the replay
+agree.
 
 Resuming (``longplay run --agent lm --resume RUN``, see ``cli.run_lm``) rebuilds the env by pressing the
 actions again from the reset (the game is deterministic; the state hash proves it), truncates the replay
@@ -102,6 +103,7 @@ class CheckpointStore:
             "actions": base64.b64encode(zlib.compress(bytes(run.driver.actions), 9)).decode("ascii"),
             "state_hash": game.state_hash().hex(),
             "game_state": base64.b64encode(zlib.compress(game.save_state(), 6)).decode("ascii"),
+            "start_state": _encoded_start_state(run.driver.reset_options),
             "terminated": run.driver.terminated,
             "truncated": run.driver.truncated,
             "run": run.state_dict(),
@@ -118,6 +120,18 @@ class CheckpointStore:
             raise
         self.saved += 1
         self.last_reason = reason
+
+
+def _encoded_start_state(options: dict[str, Any] | None) -> str | None:
+    """The run's start state (``options["state"]``) as the checkpoint keeps it: base64 of its zlib, or None."""
+    state = (options or {}).get("state")
+    return None if state is None else base64.b64encode(zlib.compress(bytes(state), 6)).decode("ascii")
+
+
+def checkpoint_reset_options(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The reset options the checkpointed run started with (``{"state": bytes}``), or None."""
+    encoded = data.get("start_state")
+    return None if encoded is None else {"state": zlib.decompress(base64.b64decode(encoded))}
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -157,10 +171,11 @@ def checkpoint_actions(data: dict[str, Any]) -> bytes:
     return zlib.decompress(base64.b64decode(data["actions"]))
 
 
-def resimulate(env: gym.Env, seed: int, actions: bytes) -> tuple[Any, dict[str, Any], bool, bool]:
-    """Resets ``env`` with ``seed`` and presses ``actions``; returns the last (obs, info, terminated,
-    truncated)."""
-    obs, info = env.reset(seed=seed)
+def resimulate(env: gym.Env, seed: int, actions: bytes,
+               options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any], bool, bool]:
+    """Resets ``env`` with ``seed`` (and ``options``: a start state) and presses ``actions``; returns the last
+    (obs, info, terminated, truncated)."""
+    obs, info = env.reset(seed=seed, options=options)
     terminated = truncated = False
     for action in actions:
         obs, _, terminated, truncated, info = env.step(action)

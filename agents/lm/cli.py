@@ -374,6 +374,7 @@ class _Plan:
     env_kwargs: dict[str, Any]
     resume: dict[str, Any] | None = None  # the checkpoint, when resuming
     checkpoint: Path | None = None
+    reset_options: dict[str, Any] | None = None  # {"state": bytes}: the run starts from a save state
 
 
 def new_run_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -399,17 +400,23 @@ def check_view(adapter: Any, env_id: str, env_kwargs: dict[str, Any]) -> None:
 
 def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
     """The config, env and checkpoint of a new run, or of the run ``--resume`` names."""
-    from longplay.agents.cli import DEFAULT_ENV, note_ignored_with_resume, resolve_env_id
-    from longplay.agents.lm.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
+    from longplay.agents.cli import DEFAULT_ENV, note_ignored_with_resume, resolve_env_id, start_options
+    from longplay.agents.lm.checkpoint import (
+        CheckpointError,
+        checkpoint_reset_options,
+        find_checkpoint,
+        load_checkpoint,
+    )
 
     if not _arg(args, "lm_resume"):
         config = config_from_args(args)
         return _Plan(config, resolve_env_id(_arg(args, "env") or _arg(args, "lm_default_env") or DEFAULT_ENV),
-                     new_run_env_kwargs(args))
+                     new_run_env_kwargs(args), reset_options=start_options(args))
     try:
         path = find_checkpoint(args.lm_resume, runs_dir)
         data = load_checkpoint(path)
         config = config_from_dict(data["run"]["config"])
+        reset_options = checkpoint_reset_options(data)
     except (CheckpointError, ValueError, KeyError) as exc:
         raise _user_error(str(exc)) from None
     if data.get("terminated"):
@@ -424,10 +431,10 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         ("--observe", "lm_observe"),
     )
     note_ignored_with_resume(args, (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"), ("--rom", "rom"),
-                                    ("--fingerprint-every", "fingerprint_every")))
+                                    ("--fingerprint-every", "fingerprint_every"), ("--start-state", "start_state")))
     _apply_overrides(config, args)
     validate_config(config)
-    return _Plan(config, data["env_id"], dict(data["env_kwargs"]), data, path)
+    return _Plan(config, data["env_id"], dict(data["env_kwargs"]), data, path, reset_options)
 
 
 def _public_config(config: LMConfig) -> dict[str, Any]:
@@ -471,7 +478,10 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
     data = plan.resume
     assert data is not None
     actions = checkpoint_actions(data)
-    obs, info, terminated, truncated = resimulate(env, plan.config.seed, actions)
+    try:
+        obs, info, terminated, truncated = resimulate(env, plan.config.seed, actions, plan.reset_options)
+    except ValueError as exc:  # the start state the checkpoint holds, refused by this game
+        raise _user_error(str(exc)) from None
     if env.unwrapped.game.state_hash().hex() != data["state_hash"]:
         raise _user_error(
             "the rebuilt game does not match the checkpoint (state hashes differ): the game "
@@ -531,6 +541,11 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     try:
         adapter = adapter_for(env.unwrapped.game)
         check_view(adapter, plan.env_id, plan.env_kwargs)
+        if plan.resume is None and plan.reset_options is not None:
+            try:  # a state the game refuses fails here, in one line, before a replay is started
+                env.reset(seed=config.seed, options=plan.reset_options)
+            except ValueError as exc:
+                raise _user_error(str(exc)) from None
         if plan.resume is not None:
             env, recorder, replay_path, restored, discarded = _restore(env, plan, record)
         elif record:
@@ -558,7 +573,8 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
             store = CheckpointStore(plan.checkpoint, plan.env_id, plan.env_kwargs, replay_path, recorder)
         extra = {"sleep": sleep} if sleep is not None else {}
         try:
-            run = LMRun(env, provider, scaffold, config, log=recorder, checkpoints=store, **extra)
+            run = LMRun(env, provider, scaffold, config, log=recorder, checkpoints=store,
+                        reset_options=plan.reset_options, **extra)
         except ValueError as exc:
             raise _user_error(str(exc)) from None
     except BaseException:
@@ -567,9 +583,10 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
             replay_path.unlink(missing_ok=True)
         raise
     verb = "resuming" if plan.resume is not None else "running"
+    start = f", from the state in {args.start_state}" if plan.resume is None and plan.reset_options else ""
     print(
         f"longplay: {verb} lm ({config.provider.provider}:{config.provider.model}, scaffold "
-        f"{'+'.join(c['name'] for c in scaffold.card())}) on {plan.env_id} (seed {config.seed})",
+        f"{'+'.join(c['name'] for c in scaffold.card())}) on {plan.env_id} (seed {config.seed}{start})",
         flush=True,
     )
     progress = _Progress(config, quiet=bool(_arg(args, "quiet")))
@@ -646,6 +663,8 @@ class _Progress:
             self.milestones = len(d.milestones)
             names = {m.id: m.name for m in d.game.milestones()}
             latest = next(reversed(d.milestones))
+            if not d.milestones[latest]:
+                return  # held by the start state: not reached by this run
             self.bar.write(
                 f"  milestone: {names.get(latest, latest)} (step {d.milestones[latest]}, turn {c.turns})"
             )
@@ -682,6 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="steps between the replay's state fingerprints (default 1: verify names the very "
                         "action that differs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--start-state", default=None, metavar="FILE",
+                        help="start from this save state (e.g. written by longplay export REPLAY --state FILE)")
     add_arguments(parser)
     return parser
 

@@ -25,10 +25,13 @@ class Driver:
         env: The env (a replay :class:`~longplay.replays.recorder.Recorder` around it, usually).
         adapter: Reads positions and screens, or ``None`` for backends without one.
         max_steps: Most env steps of the whole run (``None``: no limit).
+        reset_options: The env's reset options (``{"state": bytes}``: the episode starts from that save state).
     """
 
-    def __init__(self, env: gym.Env, adapter: GameAdapter | None, max_steps: int | None) -> None:
+    def __init__(self, env: gym.Env, adapter: GameAdapter | None, max_steps: int | None,
+                 reset_options: dict[str, Any] | None = None) -> None:
         self.env = env
+        self.reset_options = reset_options
         self.game = env.unwrapped.game
         self.adapter = adapter
         self.seen: SeenMap | None = SeenMap(adapter.rules) if adapter is not None else None
@@ -49,7 +52,7 @@ class Driver:
     # ------------------------------------------------------------------------------------------ episode
     def reset(self, seed: int) -> None:
         """Starts the episode."""
-        self.obs, self.info = self.env.reset(seed=seed)
+        self.obs, self.info = self.env.reset(seed=seed, options=self.reset_options)
         self.milestones = dict(self.info.get("milestones", {}))
         self._note_map()
 

@@ -139,6 +139,7 @@ class LMRun:
         prices: The price table; default the shipped one.
         sleep: How back-off waits (tests pass a no-op).
         on_turn: Called after every turn (progress display).
+        reset_options: The env's reset options (``{"state": bytes}``: the run starts from that save state).
     """
 
     def __init__(
@@ -153,6 +154,7 @@ class LMRun:
         prices: PriceTable | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_turn: Callable[[LMRun], None] | None = None,
+        reset_options: dict[str, Any] | None = None,
     ) -> None:
         self.env = env
         self.provider = provider
@@ -176,7 +178,7 @@ class LMRun:
                 f"the LM agent reads the {self.adapter.obs_mode} view of this game: make the env with "
                 f"obs_mode={self.adapter.obs_mode!r} (or a mode with +{self.adapter.obs_mode})"
             )
-        self.driver = Driver(env, self.adapter, config.budget.max_steps)
+        self.driver = Driver(env, self.adapter, config.budget.max_steps, reset_options=reset_options)
         self.history = History(config.observation.keep_images)
         self.counters = Counters()
         self.rng = random.Random(config.seed)  # back-off jitter only: never changes what the model sees

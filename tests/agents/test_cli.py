@@ -208,7 +208,7 @@ def test_ctrl_c_names_the_replay_it_kept(tmp_path, monkeypatch, capsys) -> None:
     import longplay.agents.runner as runner
     from longplay.replays.verify import verify
 
-    def interrupted(env, agent, steps, seed, progress):  # plays some steps, then Ctrl+C between two
+    def interrupted(env, agent, steps, seed, progress, options=None):  # plays some steps, then Ctrl+C
         env.reset(seed=seed)
         for _ in range(20):
             env.step(0)

@@ -1,0 +1,112 @@
+"""``longplay export --state`` writes a replay's state at a step; ``longplay run --start-state`` starts from it, for
+every agent ``run`` takes; bad files are one line and leave no replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from longplay.agents.cli import main
+from longplay.replays.reader import ReplayReader
+from longplay.replays.verify import verify
+
+
+def the_replay(folder: Path) -> Path:
+    (path,) = folder.glob("*.lpr")
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the oracle's replay of 200 steps of QuestMini, the state after its step 150 written from it)."""
+    folder = tmp_path_factory.mktemp("first")
+    assert main(["run", "--env", "QuestMini-v0", "--steps", "200", "--runs-dir", str(folder / "runs"),
+                 "--quiet"]) == 0
+    replay = the_replay(folder / "runs")
+    state = folder / "s.state"
+    assert main(["export", str(replay), "--state", str(state), "--step", "150"]) == 0
+    return replay, state
+
+
+def test_export_state_writes_the_state_at_a_step(saved: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    replay, state = saved
+    with ReplayReader(replay) as reader:
+        assert state.read_bytes() == reader.state_at(150)
+        last = reader.state_at(reader.num_steps())
+    copy = tmp_path / "run.lpr"
+    copy.write_bytes(replay.read_bytes())
+    capsys.readouterr()
+    assert main(["export", str(copy), "--state"]) == 0  # default: the last step, beside the replay
+    assert (tmp_path / "run.step200.state").read_bytes() == last
+    assert "longplay run --start-state" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("agent", ["random", "explorer", "oracle", "ppo", "lm"])
+def test_run_from_the_exported_state_verifies(agent: str, saved: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    replay, state = saved
+    if agent == "ppo":
+        pytest.importorskip("stable_baselines3")
+        from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT
+
+        if not DEFAULT_CHECKPOINT.is_file():
+            pytest.skip("no shipped checkpoint in this checkout")
+    with ReplayReader(replay) as reader:
+        held = {m.milestone for m in reader.milestones() if m.step <= 150}
+    assert held
+    runs = tmp_path / "runs"
+    capsys.readouterr()
+    assert main(["run", "--env", "QuestMini-v0", "--agent", agent, "--steps", "60", "--start-state", str(state),
+                 "--runs-dir", str(runs), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"from the state in {state}" in out
+    report = verify(the_replay(runs))
+    assert report.ok, report.summary()
+    with ReplayReader(the_replay(runs)) as reader:
+        assert {m.milestone for m in reader.milestones() if m.step == 0} == held
+        assert reader.keyframe(0, 0) == state.read_bytes()
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert sum(1 for row in rows if row[2] == "0") == len(held)  # the table shows them reached at step 0
+
+
+@pytest.mark.parametrize("agent", ["random", "lm"])
+@pytest.mark.parametrize(("make", "fragment"), [
+    (lambda d: d / "missing.state", "no such file"),
+    (lambda d: d, "it is a folder, not a file"),
+    (lambda d: (d / "empty.state", (d / "empty.state").write_bytes(b""))[0], "the file is empty"),
+    (lambda d: (d / "text.state", (d / "text.state").write_text("hello"))[0],
+     "cannot start from this state: not a quest save state"),
+])
+def test_a_bad_start_state_is_one_line_and_leaves_no_replay(agent: str, make, fragment: str, tmp_path: Path,
+                                                            capsys) -> None:
+    path = make(tmp_path)
+    runs = tmp_path / "runs"
+    code = main(["run", "--env", "QuestMini-v0", "--agent", agent, "--steps", "10", "--start-state", str(path),
+                 "--runs-dir", str(runs), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not list(runs.glob("*.lpr")) if runs.exists() else True
+
+
+def test_a_state_of_another_world_names_the_world_seed(saved: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    _, state = saved
+    code = main(["run", "--env", "QuestMini-v0", "--set", "world_seed=3", "--steps", "10", "--start-state",
+                 str(state), "--no-record", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "another world ['mini', 0," in err and "world_seed=0" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--state", "X", "--step", "999"], "invalid --step 999: episode 0 has steps 0..200"),
+    (["--state", "X", "--step", "-1"], "invalid --step -1"),
+    (["--state", "X", "--episode", "3"], "no episode 3 in"),
+    (["--step", "5", "--gif"], "--step picks the step of --state"),
+])
+def test_export_state_errors_are_one_line(argv: list[str], fragment: str, saved: tuple[Path, Path],
+                                         tmp_path: Path, capsys) -> None:
+    replay, _ = saved
+    argv = [str(tmp_path / a) if a == "X" else a for a in argv]
+    assert main(["export", str(replay), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "X").exists()
