@@ -50,6 +50,10 @@ class TrainConfig:
     buttons: str = ""
     """The buttons the policy presses, comma-separated (``up,down,left,right,a,b``); empty: every button.
     Fewer buttons make exploring cheaper: START opens a menu that a random walk rarely leaves."""
+    start_state: str | None = None
+    """A save state file (``game.save_state()`` bytes, e.g. from ``longplay export REPLAY --state FILE``) that
+    every training and evaluation episode starts from, as the PyBoy Pokemon Red projects start from a save
+    state; its milestones pay nothing. ``--learner ppo`` on reference envs only (``subproc``, ``dummy``)."""
     archive_starts: float = 0.0
     """``ppo-device`` on quest: the fraction of episodes that start from a state the run's own envs reached right
     after a milestone, instead of the world's start (Go-Explore's return; ``agents/rl/archive.py``). 0: off.
@@ -277,6 +281,9 @@ class TrainConfig:
             if self.buttons:
                 raise ValueError("--buttons runs on the reference engine with --learner ppo; use --vec-env subproc "
                                  "(or --learner ppo-device)")
+        if self.start_state is not None and (self.learner != "ppo" or self.vec_env not in ("subproc", "dummy")):
+            raise ValueError("start_state needs --learner ppo with --vec-env subproc or dummy (the batched engine "
+                             "starts from states of its own: load_states)")
         if self.learner == "ppo-device" and self.obs_mode != "symbolic" and parse_shaping(self.shaping).enabled():
             raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):

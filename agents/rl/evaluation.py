@@ -33,10 +33,22 @@ def make_eval_env(config: TrainConfig) -> gym.Env:
     return gym.make(config.env_id, **kwargs)
 
 
+def start_options(config: TrainConfig) -> dict[str, Any] | None:
+    """The reset options of ``config.start_state`` (``{"state": bytes}``), or None; ``ValueError`` (one line)
+    when the file cannot be read."""
+    if config.start_state is None:
+        return None
+    try:
+        return {"state": Path(config.start_state).expanduser().read_bytes()}
+    except OSError as exc:
+        raise ValueError(f"invalid start_state {config.start_state!r}: cannot read it "
+                         f"({exc.strerror or exc})") from None
+
+
 def check_env_settings(config: TrainConfig, env_factory: Callable[[TrainConfig], gym.Env] | None = None) -> None:
-    """Builds the run's reference env once, before a run starts, so that a bad env option (``--set``) or a
-    button subset the env lacks fails at once, in one line (``ValueError``), instead of in every worker
-    process or at the first evaluation, after the training it cost."""
+    """Builds the run's reference env once, before a run starts, so that a bad env option (``--set``), a
+    button subset the env lacks or a start state it refuses fails at once, in one line (``ValueError``),
+    instead of in every worker process or at the first evaluation, after the training it cost."""
     from longplay.envs.game import GameError
     from longplay.envs.wrappers.buttons import button_subset
 
@@ -53,6 +65,9 @@ def check_env_settings(config: TrainConfig, env_factory: Callable[[TrainConfig],
             quest_engine_kwargs(config)
         if config.buttons:
             button_subset(config.buttons, getattr(env.action_space, "n", None))
+        options = start_options(config)
+        if options is not None:
+            env.reset(seed=config.seed, options=options)  # refused: "cannot start from this state: ..."
     finally:
         env.close()
 
@@ -73,6 +88,7 @@ def evaluate(policy: LoadedPolicy, config: TrainConfig, step: int, run_dir: str 
 
     run_dir = Path(run_dir)
     agent = PPOAgent(policy=policy, deterministic=config.eval_deterministic)
+    options = start_options(config)
     totals = {"milestones": 0.0, "progress": 0.0, "return": 0.0, "finished": 0.0, "seconds": 0.0}
     for episode in range(config.eval_episodes):
         seed = EVAL_SEED + episode
@@ -81,7 +97,7 @@ def evaluate(policy: LoadedPolicy, config: TrainConfig, step: int, run_dir: str 
         if config.record_eval:
             env, replay = _record(env, config, step, run_dir, run_name, seed)
         try:
-            result = run(env, agent, config.eval_steps, seed=seed, progress=False)
+            result = run(env, agent, config.eval_steps, seed=seed, progress=False, options=options)
         finally:
             env.close()
         catalog = getattr(env.unwrapped, "catalog", ())

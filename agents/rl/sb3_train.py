@@ -60,14 +60,19 @@ def make_train_env(config: TrainConfig, rank: int = 0) -> gym.Env:
     from stable_baselines3.common.monitor import Monitor
 
     import longplay.envs  # noqa: F401 - registers the ids in worker processes
+    from longplay.agents.rl.evaluation import start_options
     from longplay.envs.wrappers.buttons import ButtonSubset
     from longplay.envs.wrappers.pixels import PixelPreprocess, StackFrames
     from longplay.envs.wrappers.shaping import RewardShaping, parse_shaping
     from longplay.envs.wrappers.stagger import StaggerFirstEpisode
+    from longplay.envs.wrappers.start import StartFromState
 
     kwargs = dict(config.env_kwargs)
     kwargs["obs_mode"] = config.obs_mode
     env = gym.make(config.env_id, max_episode_steps=config.max_episode_steps, **kwargs)
+    options = start_options(config)
+    if options is not None:  # every episode, the ones the vector env resets by itself too
+        env = StartFromState(env, options["state"])
     if config.max_episode_steps:  # spread the envs' episode ends (a vector started together stays in lockstep)
         # inside the shaping: a first episode cut short still ends there, with its shaping sums logged
         env = StaggerFirstEpisode(env, config.max_episode_steps, seed=config.seed * 100_003 + rank)

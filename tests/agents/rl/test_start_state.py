@@ -1,0 +1,87 @@
+"""``longplay train --start-state FILE``: every training and evaluation episode of the SB3 learner starts there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+import longplay.envs  # noqa: E402,F401  (registers the ids)
+from longplay.agents.cli import main  # noqa: E402
+from longplay.agents.rl.config import TrainConfig  # noqa: E402
+from longplay.agents.rl.evaluation import read_evals  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def state_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
+    """A QuestMini state holding the oracle's first two milestones, and those milestones."""
+    from longplay.agents.base import make_agent
+
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    agent = make_agent("oracle")
+    obs, info = env.reset(seed=0)
+    agent.reset(env, obs, info, 0)
+    while len(info["milestones"]) < 2:
+        obs, _, _, _, info = env.step(agent.act(obs, info))
+    path = tmp_path_factory.mktemp("state") / "start.state"
+    path.write_bytes(env.unwrapped.game.save_state())
+    return path, set(info["milestones"])
+
+
+def tiny(tmp_path: Path, **overrides: Any) -> TrainConfig:
+    base: dict[str, Any] = dict(
+        env_id="longplay/QuestMini-v0", vec_env="dummy", num_envs=2, n_steps=16, n_minibatches=2, n_epochs=1,
+        total_steps=32, checkpoint_every=32, eval_every=32, eval_steps=24, eval_episodes=1, features_dim=32,
+        progress=False, torch_threads=1, device="cpu", runs_dir=str(tmp_path), run_name="run",
+        max_episode_steps=10, keep_checkpoints=0)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def test_training_and_evaluation_episodes_start_from_the_state(state_file: tuple[Path, set[str]],
+                                                               tmp_path: Path) -> None:
+    from longplay.agents.rl.sb3_train import make_train_env, train
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.verify import verify
+
+    path, held = state_file
+    config = tiny(tmp_path, start_state=str(path))
+    env = make_train_env(config)
+    for _ in range(2):  # SB3's vector envs reset with no options, at the start and after every episode
+        _, info = env.reset()
+        assert set(info["milestones"]) == held and info["step"] == 0
+    env.close()
+    result = train(config)
+    (evaluation,) = read_evals(result.run_dir)
+    assert set(evaluation["milestones"]) >= held
+    report = verify(evaluation["replay"])
+    assert report.ok, report.summary()
+    with ReplayReader(evaluation["replay"]) as reader:
+        assert reader.keyframe(0, 0) == path.read_bytes()
+        assert {m.milestone for m in reader.milestones() if m.step == 0} == held
+
+
+@pytest.mark.parametrize("overrides", [{"learner": "ppo-device", "vec_env": "batched"}, {"vec_env": "batched"}])
+def test_the_batched_engine_refuses_a_start_state(overrides: dict, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="start_state needs --learner ppo with --vec-env subproc or dummy"):
+        tiny(tmp_path, start_state="start.state", **overrides).validate()
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (None, "invalid start_state"),
+    (b"hello", "cannot start from this state: not a quest save state"),
+])
+def test_a_bad_start_state_is_one_line_before_the_run_starts(content: bytes | None, fragment: str, tmp_path: Path,
+                                                             capsys) -> None:
+    path = tmp_path / "start.state"
+    if content is not None:
+        path.write_bytes(content)
+    code = main(["train", "--env", "QuestMini-v0", "--vec-env", "dummy", "--num-envs", "2", "--start-state",
+                 str(path), "--runs-dir", str(tmp_path / "runs"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
