@@ -201,3 +201,30 @@ def test_a_resumed_episode_keeps_its_start_state(tmp_path: Path, start_state: by
             resumed.step(action)
     report = verify(path)
     assert report.ok and report.steps == at + 30, report.summary()
+
+
+def test_a_game_boy_run_from_a_start_state_verifies(tmp_path: Path) -> None:
+    """The test cartridge: the state after walking to the key; the run from it opens the door."""
+    pytest.importorskip("pyboy")
+    from longplay.envs.game import Button
+
+    U, D, L, R, A = Button.UP, Button.DOWN, Button.LEFT, Button.RIGHT, Button.A
+    to_key = [R] * 3 + [D] * 5 + [R] * 11 + [U] * 4 + [L]  # tests/envs/gameboy/test_env.py's TO_KEY, TO_DOOR
+    to_door = [A, R] + [D] * 6 + [L] * 4
+    env = gym.make("longplay/TestCart-v0", obs_mode="symbolic")
+    env.reset(seed=0)
+    for button in to_key:
+        env.step(int(button))
+    state = env.unwrapped.game.save_state()
+    env.close()
+    path = tmp_path / "cart.lpr"
+    with Recorder(gym.make("longplay/TestCart-v0", obs_mode="symbolic"), path, agent="scripted") as rec:
+        _, info = rec.reset(seed=0, options={"state": state})
+        assert info["milestones"] == {"got_key": 0}
+        for button in to_door:
+            rec.step(int(button))
+    report = verify(path)
+    assert report.ok and report.milestones == 2, report.summary()
+    with ReplayReader(path) as reader:
+        assert [(m.step, m.milestone) for m in reader.milestones()] == [(0, "got_key"), (len(to_door), "opened_door")]
+        assert reader.keyframe(0, 0) == state
