@@ -422,47 +422,52 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     from longplay.replays.recorder import Recorder, lock_replay
 
     path = Path(path)
-    if path.is_file():  # refused at once when a server or run is recording it (the recorder locks it again)
-        held = lock_replay(path)
+    # Refused at once when a server or run is recording it; held while the run is read and replayed, so that no
+    # other recorder adds to it before this one takes the lock over.
+    held = lock_replay(path) if path.is_file() else None
+    try:
+        checkpoint = checkpoint_path(path)
+        if checkpoint.is_file():  # its resume truncates the replay to the checkpoint: what is served on would be lost
+            raise ValueError(f"cannot resume {path}: it is an LM run with a checkpoint ({checkpoint.name}); go on with "
+                             f"longplay run --agent lm --resume {path}")
+        with ReplayReader(path) as reader:
+            header = reader.header
+            if not header.get("served"):  # served on, its steps would be credited to the agent that recorded it
+                raise ValueError(f"cannot resume {path}: longplay serve did not record it (its agent is "
+                                 f"{header.get('agent')!r}); serve without --resume to start a new run")
+            episodes = reader.episodes()
+            if not episodes:
+                raise ValueError(f"cannot resume {path}: it holds no episode")
+            last = episodes[-1]
+            if last.end_reason in ("terminated", "truncated"):
+                how = "was finished" if last.end_reason == "terminated" else "reached its step limit"
+                raise ValueError(f"cannot resume {path}: its last episode {how} at step {last.end_step} (serve without "
+                                 "--resume to start a new run)")
+            actions = reader.actions(last.episode)
+            hashes = {c.step: c.hash for c in reader.checkpoints(last.episode) if c.hash is not None}
+            seconds = max((t for _, t in reader.chunk_times(last.episode)), default=last.started_t)
+        env_id, kwargs = str(header["env_id"]), dict(header.get("env_kwargs") or {})
+        env = (make_env or (lambda name, kw: gym.make(name, **kw)))(env_id, kwargs)
+        try:
+            env.reset(seed=last.seed, options=last.reset_options)
+            game = env.unwrapped.game
+            if game.state_hash() != last.start_hash:
+                raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at its start (state "
+                                 "hashes differ): the game or its version changed since the run")
+            for step, action in enumerate(actions, 1):
+                env.step(action)
+                if step in hashes and game.state_hash() != hashes[step]:
+                    raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at step {step} "
+                                     "(state hashes differ): the game or its version changed since the run")
+            # The recorder takes the lock over: released before the resume, another server could begin in between.
+            lock, held = held, None
+            recorder = Recorder.resume(env, path, step=len(actions), seconds=seconds, lock=lock)
+        except BaseException:
+            env.close()
+            raise
+    finally:
         if held is not None:
             held.release()
-    checkpoint = checkpoint_path(path)
-    if checkpoint.is_file():  # its resume truncates the replay to the checkpoint: what is served on would be lost
-        raise ValueError(f"cannot resume {path}: it is an LM run with a checkpoint ({checkpoint.name}); go on with "
-                         f"longplay run --agent lm --resume {path}")
-    with ReplayReader(path) as reader:
-        header = reader.header
-        if not header.get("served"):  # served on, its steps would be credited to the agent that recorded it
-            raise ValueError(f"cannot resume {path}: longplay serve did not record it (its agent is "
-                             f"{header.get('agent')!r}); serve without --resume to start a new run")
-        episodes = reader.episodes()
-        if not episodes:
-            raise ValueError(f"cannot resume {path}: it holds no episode")
-        last = episodes[-1]
-        if last.end_reason in ("terminated", "truncated"):
-            how = "was finished" if last.end_reason == "terminated" else "reached its step limit"
-            raise ValueError(f"cannot resume {path}: its last episode {how} at step {last.end_step} (serve without "
-                             "--resume to start a new run)")
-        actions = reader.actions(last.episode)
-        hashes = {c.step: c.hash for c in reader.checkpoints(last.episode) if c.hash is not None}
-        seconds = max((t for _, t in reader.chunk_times(last.episode)), default=last.started_t)
-    env_id, kwargs = str(header["env_id"]), dict(header.get("env_kwargs") or {})
-    env = (make_env or (lambda name, kw: gym.make(name, **kw)))(env_id, kwargs)
-    try:
-        env.reset(seed=last.seed, options=last.reset_options)
-        game = env.unwrapped.game
-        if game.state_hash() != last.start_hash:
-            raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at its start (state "
-                             "hashes differ): the game or its version changed since the run")
-        for step, action in enumerate(actions, 1):
-            env.step(action)
-            if step in hashes and game.state_hash() != hashes[step]:
-                raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at step {step} "
-                                 "(state hashes differ): the game or its version changed since the run")
-        recorder = Recorder.resume(env, path, step=len(actions), seconds=seconds)
-    except BaseException:
-        env.close()
-        raise
     served = ServedEnv(recorder, env_id=env_id, env_kwargs=kwargs, replay=path)
     served.episode, served.steps = last.episode, len(actions)
     return served

@@ -323,6 +323,35 @@ def test_a_stopped_served_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert report.ok and report.steps == 250, report.summary()
 
 
+def test_a_resumed_served_run_stays_locked_from_the_check_to_the_recorder(tmp_path: Path, monkeypatch) -> None:
+    # resumed_env checked the lock, let it go, replayed the run, and the recorder took a new one: another server
+    # could have begun recording into the replay in between.
+    from longplay.agents.remote import resumed_env
+    from longplay.replays import recorder as recorder_module
+    from longplay.replays.schema import ReplayError
+
+    replay = _served_run(tmp_path, [[1, 2, 3, 1]])
+    real, taken, replaying = recorder_module.lock_replay, [], []
+
+    def counted(path: object) -> object:
+        taken.append(real(path))
+        return taken[-1]
+
+    def checked_make(env_id: str, kwargs: dict) -> gym.Env:
+        with pytest.raises(ReplayError, match="is being recorded"):
+            real(replay)  # locked while the run is replayed
+        replaying.append(True)
+        return gym.make(env_id, **kwargs)
+
+    monkeypatch.setattr(recorder_module, "lock_replay", counted)
+    served = resumed_env(replay, checked_make)
+    try:
+        assert replaying and len(taken) == 1 and served.env._lock is taken[0]
+    finally:
+        served.env.close()
+    assert real(replay) is not None  # free again once closed
+
+
 def test_a_finished_run_or_another_game_is_not_resumed(tmp_path: Path) -> None:
     from longplay.agents.remote import resumed_env
 
