@@ -197,6 +197,8 @@ class LMRun:
         # scaffold's summaries and reviews) are mid-turn from the start.
         self._stateful_provider = bool(provider.state_dict())
         self._pending_log: dict[str, Any] | None = None  # the turn row of the act call, until the turn is logged
+        #: (turns, steps) of the last checkpoint written or resumed from; ``None`` before the first.
+        self.last_checkpoint: tuple[int, int] | None = None
         self._started = False
         self._fixed: int | None = None
         self.scaffold.bind(self)
@@ -230,11 +232,16 @@ class LMRun:
 
     # ------------------------------------------------------------------------------------------ running
     def start(self) -> None:
-        """Resets the env (a fresh run) and logs the scaffold's initial memory."""
+        """Resets the env (a fresh run), logs the scaffold's initial memory and writes the first checkpoint.
+
+        A Ctrl-C between turn boundaries does not checkpoint (see :meth:`run`): without one at the start, a run
+        interrupted that way before its first scheduled checkpoint (50 turns by default) had nothing to resume
+        from, and what its calls had spent was lost with the replay a new run replaced."""
         self.driver.reset(self.config.seed)
         self._note_map()
         self._log_memory()
         self._started = True
+        self._checkpoint("start")
 
     @property
     def seconds(self) -> float:
@@ -275,11 +282,7 @@ class LMRun:
         except KeyboardInterrupt:
             # Before the model answers the state is a turn boundary and can be saved; after, it cannot.
             safe = not self._mid_turn
-            outcome = RunOutcome(
-                "interrupted",
-                "interrupted" + ("" if safe else " during a turn: resume from the last checkpoint"),
-                self.counters,
-            )
+            outcome = RunOutcome("interrupted", "interrupted" + ("" if safe else self._resume_note()), self.counters)
             if not safe:
                 if self._pending_log is not None:
                     # The turn's call answered: its row goes in the replay, past the last checkpoint, so a resume
@@ -293,6 +296,14 @@ class LMRun:
         outcome.milestones = dict(self.driver.milestones)
         self._checkpoint("stop")
         return outcome
+
+    def _resume_note(self) -> str:
+        """What a run interrupted between turn boundaries (no new checkpoint) can be resumed from."""
+        if self.checkpoints is None or self.last_checkpoint is None:
+            return " during a turn: this run writes no checkpoints, so it cannot be resumed"
+        turns, steps = self.last_checkpoint
+        return (f" during turn {self.turn}: resume from the last checkpoint (after turn {turns}, step {steps}); "
+                "the turns after it are played again")
 
     def _sync_counters(self) -> None:
         self.counters.steps = self.driver.steps
@@ -579,6 +590,7 @@ class LMRun:
         if self.checkpoints is not None:
             self._sync_counters()
             self.checkpoints.save(self, reason)
+            self.last_checkpoint = (self.counters.turns, self.driver.steps)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run, except the game (the checkpoint adds the actions)."""
@@ -624,6 +636,7 @@ class LMRun:
         self.driver.milestones = dict(state.get("milestones", self.driver.milestones))
         self._seconds_before = self.counters.seconds
         self._session_start = time.perf_counter()
+        self.last_checkpoint = (self.counters.turns, self.driver.steps)  # the checkpoint this state came from
         self._started = True
 
 

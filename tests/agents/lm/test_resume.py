@@ -230,6 +230,44 @@ def test_interrupt_during_a_turn_keeps_the_checkpoint_of_the_last_turn_boundary(
     assert_same_replay(replay, the_replay(two), checkpoint["run"]["counters"]["logged_turns"])
 
 
+@pytest.mark.parametrize("record", [True, False])
+def test_interrupt_during_a_turn_before_any_scheduled_checkpoint_resumes_from_the_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], record: bool) -> None:
+    """Ctrl-C during turn 3 of a run checkpointed every 10 turns said "resume from the last checkpoint" when there
+    was none: the run had nothing to resume from. A fresh run is checkpointed at its start now, and the message says
+    which checkpoint a resume starts from (or, with no checkpoints at all, that there is nothing to resume)."""
+    from longplay.agents.lm import loop
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    act, calls = loop.LMRun._act, {"n": 0}
+
+    def act_then_interrupt(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = act(self, *args, **kwargs)  # the game has stepped
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(loop.LMRun, "_act", act_then_interrupt)
+    args = [*ARGS, "--runs-dir", str(one), "--max-turns", "25", *([] if record else ["--no-record"])]
+    assert run_lm(build_parser().parse_args(args), provider=OfflineProvider(ProviderConfig())) == 130
+    monkeypatch.undo()
+    out = capsys.readouterr().out
+    if not record:
+        assert "stopped: interrupted: interrupted during a turn: this run writes no checkpoints, so it cannot be " \
+               "resumed" in out and "--resume" not in out
+        return
+    assert "during turn 3: resume from the last checkpoint (after turn 0, step 0)" in out and "--resume" in out
+    replay = the_replay(one)
+    checkpoint = load_checkpoint(find_checkpoint(str(replay)))
+    assert checkpoint["reason"] == "start" and checkpoint["steps"] == 0
+    assert main(["--resume", str(replay), "--quiet"]) == 0
+    assert main([*ARGS, "--runs-dir", str(two), "--max-turns", "25"]) == 0
+    # the three turns are played again; what their calls spent stays in one row
+    assert_same_replay(replay, the_replay(two), checkpoint["run"]["counters"]["logged_turns"])
+
+
 def test_resume_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--resume", "nope", "--runs-dir", str(tmp_path)]) == 2
     assert "no checkpoint for run 'nope'" in capsys.readouterr().err
