@@ -74,6 +74,10 @@ STOP_REASONS = (
     "interrupted",
 )
 
+#: Kinds of :class:`ProviderError` by which the endpoint refuses the run (a bad key, a missing SDK): the run stops at
+#: once, no turn is played, and the refused call of a turn is recorded with ``extra.kind`` ``"refused"``.
+REFUSALS = ("auth", "config")
+
 
 class TurnLog(Protocol):
     """Where turns and memory snapshots go: the replay :class:`~longplay.replays.recorder.Recorder`, or a
@@ -399,10 +403,10 @@ class LMRun:
         # does not ask again when the turn is replayed (a resume from a Ctrl-C while the turn's call is awaited).
         self._mid_turn = self._stateful_provider
         response, error = self._call(self._request(current), kind="act", context=context, defer_log=True)
-        if error is not None and error.kind in ("auth", "config"):
+        if error is not None and error.kind in REFUSALS:
             self._mid_turn = False
-            # The endpoint refused the run (a bad key, 401/403): no turn was played, so none is counted or
-            # recorded, and a resume after fixing the key plays this turn as its first.
+            # The endpoint refused the run (a bad key, 401/403): no turn was played, so none is counted (the call's
+            # row, kind "refused", is no agent turn), and a resume after fixing the key plays this turn as its first.
             self._log_memory()  # a critic review or summary written before the call is recorded now
             return RunOutcome("error", f"the model endpoint refused the run: {error}", self.counters)
         # From here until the turn is logged the state is between turn boundaries: no checkpoint on Ctrl-C.
@@ -544,11 +548,16 @@ class LMRun:
                 "stop_reason": response.stop_reason if response is not None else None,
             },
         }
+        # A refused turn's call plays no turn: its row is written now, as no agent turn, and the run stays at the turn
+        # boundary. Without a row, its failed attempts were counted (failed_calls) with none in the replay.
+        refused = kind == "act" and error is not None and error.kind in REFUSALS
+        if refused:
+            fields["extra"]["kind"] = "refused"
         # A Ctrl-C waits until the call is counted, its row written (or kept for the turn's row) and the run
         # mid-turn: landing in between, it checkpointed counters holding a call the replay had no row of, and the
         # resumed run counted that call beside the rows (tokens, dollars, calls).
         with sigint_held():
-            self._mid_turn = True
+            self._mid_turn = self._mid_turn or not refused
             self.counters.model_seconds += latency
             self.counters.failed_calls += len(attempts)
             if response is not None:
@@ -561,7 +570,7 @@ class LMRun:
                             estimated / self.token_scale
                         )
                     self.last_context_tokens = usage.context
-            if defer_log:
+            if defer_log and not refused:
                 self._pending_log = fields
             else:
                 self._write_turn_log(fields)

@@ -175,8 +175,25 @@ def test_auth_failure_stops_at_once_without_counting_a_turn(tiny_env) -> None:
     run, _, log = make_run(tiny_env, [ProviderError("auth", "bad key", status=401)])
     outcome = run.run()
     assert outcome.reason == "error" and "bad key" in outcome.message
-    assert run.counters.turns == 0 and run.counters.failed_turns == 0 and log.turns == []
+    assert run.counters.turns == 0 and run.counters.failed_turns == 0
     assert run.counters.failed_calls == 1 and run.driver.steps == 0
+    # The refused call has its row (kind "refused", not an agent turn), so the counters are the rows' sums: it was
+    # counted in failed_calls with no row, as c549dec made sure an answered call never is.
+    (row,) = log.turns
+    assert row["error"] == "auth: bad key" and row["extra"]["kind"] == "refused" and row["extra"]["turn"] == 1
+    assert run.counters.logged_turns == 1
+    assert run.counters.failed_calls == sum(len(t["extra"]["attempts"]) for t in log.turns)
+
+
+def test_a_refusal_after_retries_records_every_failed_attempt_in_its_row(tiny_env) -> None:
+    errors = [ProviderError("rate_limit", "slow down", status=429), ProviderError("config", "no such model")]
+    cfg = config(max_turns=5)
+    run, _, log = make_run(tiny_env, [press("right"), *errors], cfg)
+    outcome = run.run()
+    assert outcome.reason == "error" and "no such model" in outcome.message and run.counters.turns == 1
+    assert [t["extra"]["kind"] for t in log.turns] == ["act", "refused"]
+    assert [len(t["extra"]["attempts"]) for t in log.turns] == [0, 2]
+    assert run.counters.failed_calls == 2 and run.counters.logged_turns == len(log.turns) == 2
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
@@ -190,7 +207,7 @@ def test_a_401_over_the_real_sdk_stops_the_run_naming_the_key_variable(kind: str
     variable = "ANTHROPIC_API_KEY" if kind == "anthropic" else "OPENAI_API_KEY"
     assert outcome.reason == "error" and "\n" not in outcome.message and len(server.requests) == 1
     assert f"{kind} refused the API key (HTTP 401): check the key in {variable}" in outcome.message
-    assert outcome.counters.turns == 0 and log.turns == []
+    assert outcome.counters.turns == 0 and [t["extra"]["kind"] for t in log.turns] == ["refused"]
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])

@@ -268,6 +268,45 @@ def test_interrupt_during_a_turn_before_any_scheduled_checkpoint_resumes_from_th
     assert_same_replay(replay, the_replay(two), checkpoint["run"]["counters"]["logged_turns"])
 
 
+def test_a_refused_call_has_its_row_and_a_resume_after_it_plays_the_refused_turn(tmp_path: Path) -> None:
+    """The endpoint refusing the run (a key revoked at turn 4) stops it: the refused call was counted in
+    failed_calls with no row in the replay, so the counters and the turns table disagreed. Its row is kept now, as
+    no agent turn (kind "refused"), and a resume after fixing the key plays turn 4 as the straight run does."""
+    from longplay.agents.lm.cli import build_parser, run_lm
+    from longplay.agents.lm.providers import ProviderError
+    from longplay.replays.viewer.data import is_agent_turn
+
+    class Revoked(Stateless):
+        acts = 0
+
+        def complete(self, request):  # type: ignore[no-untyped-def]
+            self.acts += request.purpose == "act"
+            if self.acts == 4:
+                raise ProviderError("auth", "the key was revoked", status=401)
+            return super().complete(request)
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_lm(build_parser().parse_args([*ARGS, "--runs-dir", str(one), "--max-turns", "8"]),
+                  provider=Revoked(ProviderConfig())) == 1
+    replay = the_replay(one)
+    counters = load_checkpoint(find_checkpoint(str(replay)))["run"]["counters"]
+    with ReplayReader(replay) as r:
+        rows = r.turns()
+    assert counters["turns"] == 3 and counters["failed_calls"] == 1 and len(rows) == counters["logged_turns"] == 4
+    assert rows[-1].error == "auth: the key was revoked" and rows[-1].extra["kind"] == "refused"
+    assert counters["failed_calls"] == sum(len(t.extra["attempts"]) for t in rows)
+    assert sum(is_agent_turn(t) for t in rows) == counters["turns"]  # the viewer's and a sweep's turn count
+    assert run_lm(build_parser().parse_args(["--resume", str(replay), "--quiet"]),
+                  provider=Stateless(ProviderConfig())) == 0
+    assert run_lm(build_parser().parse_args([*ARGS, "--runs-dir", str(two), "--max-turns", "8"]),
+                  provider=Stateless(ProviderConfig())) == 0
+    resumed, straight = replay_content(replay), replay_content(the_replay(two))
+    refused = resumed["turns"].pop(3)
+    assert refused[6] == "auth: the key was revoked"
+    straight["turns"] = [(t[0] + (t[0] > 3), *t[1:]) for t in straight["turns"]]  # row ids after the refused one
+    assert resumed == straight
+
+
 def test_resume_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--resume", "nope", "--runs-dir", str(tmp_path)]) == 2
     assert "no checkpoint for run 'nope'" in capsys.readouterr().err
