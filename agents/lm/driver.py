@@ -3,7 +3,8 @@
 Every button a tool presses goes through :meth:`Driver.press`, which steps the env (the replay recorder
 sees each step), keeps the observation, notes new milestones and refuses to go past the step budget or the end
 of the episode. The seen map is fed only with what the model is shown (:meth:`Driver.observe`,
-:meth:`Driver.observe_text_view`), never with the screens inside a press sequence or a walk.
+:meth:`Driver.observe_text_view`), never with the screens inside a press sequence or a walk; the one thing a
+press changes on it is where a boulder the press pushed stands (the tools tell the model so).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from longplay.agents.lm.adapters import GameAdapter, Position
-from longplay.agents.lm.navigation import SeenMap
+from longplay.agents.lm.navigation import STEPS, SeenMap
 from longplay.envs.game import Button, GameState, parse_button
 from longplay.replays.recorder import sigint_held
 
@@ -48,6 +49,8 @@ class Driver:
         #: Maps the player has stood on since this driver started (map id -> its name), in the order first
         #: entered, including one walked through within a single tool call (with an adapter only).
         self.maps_entered: dict[int, str] = {}
+        #: Boulders (the rules' pushable entities) the presses pushed: (map id, from (x, y), to (x, y)), in order.
+        self.pushes: list[tuple[int, tuple[int, int], tuple[int, int]]] = []
 
     # ------------------------------------------------------------------------------------------ episode
     def reset(self, seed: int) -> None:
@@ -92,6 +95,7 @@ class Driver:
             return False
         if isinstance(button, str):
             button = parse_button(button)
+        before = self.position() if self.seen is not None and button <= Button.RIGHT else None
         # Ctrl+C waits for the press: raised inside the step, it left the game a press ahead of the recorded
         # actions, and the replay closed on a state hash no recorded step has (verify failed the run)
         with sigint_held():
@@ -103,7 +107,27 @@ class Driver:
             self.new_milestones.append(milestone)
             self.milestones.setdefault(milestone, self.steps)
         self._note_map()
+        if before is not None and before.mode == "overworld":
+            self._follow_push(before, STEPS[int(button)])
         return True
+
+    def _follow_push(self, before: Position, step: tuple[int, int]) -> None:
+        """Moves a boulder on the seen map where a walk onto its tile pushed it (one tile on, the game's rule).
+
+        Without it a later plan took the tile the boulder was pushed onto for free land (walking into it pushed it
+        again, a push a way around would have spared) and its old tile for blocked (a gap it was pushed out of
+        stayed closed: 'no known path')."""
+        assert self.seen is not None
+        now = self.position()
+        assert now is not None
+        x, y = before.x + step[0], before.y + step[1]
+        if now.map_id != before.map_id or (now.x, now.y) != (x, y):
+            return  # no step, or a warp
+        if self.seen.entity(before.map_id, x, y) not in self.seen.rules.pushable:
+            return
+        beyond = (x + step[0], y + step[1])
+        self.seen.move_entity(before.map_id, (x, y), beyond)
+        self.pushes.append((before.map_id, (x, y), beyond))
 
     def _note_map(self) -> None:
         pos = self.position()

@@ -127,6 +127,18 @@ class SeenMap:
             return int(grid.entities[gy, gx])
         return 0
 
+    def move_entity(self, map_id: int, source: tuple[int, int], target: tuple[int, int]) -> None:
+        """Moves the entity seen at ``source`` to ``target``: a boulder the player pushed stands there now, as the
+        next screen of it will show, and a plan before that must neither walk into it nor keep it where it was."""
+        grid = self.grids.get(map_id)
+        if grid is None:
+            return
+        code = self.entity(map_id, *source)
+        h, w = grid.entities.shape
+        for (x, y), value in ((source, 0), (target, code)):
+            if 0 <= y - grid.y0 < h and 0 <= x - grid.x0 < w:
+                grid.entities[y - grid.y0, x - grid.x0] = value
+
     def seen_count(self, map_id: int | None = None) -> int:
         """Tiles seen on ``map_id`` (all maps when ``None``)."""
         grids = self.grids.values() if map_id is None else [g for m, g in self.grids.items() if m == map_id]

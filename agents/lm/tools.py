@@ -161,6 +161,13 @@ def _milestone_note(driver: Driver, before: int) -> str:
     )
 
 
+def _push_note(driver: Driver, before: int) -> str:
+    """What the presses since ``before`` pushed: the model is told, as the seen map follows it."""
+    return "".join(
+        f" Pushed the boulder at ({a[0]}, {a[1]}) to ({b[0]}, {b[1]})." for _, a, b in driver.pushes[before:]
+    )
+
+
 def _limit_note(driver: Driver) -> str:
     if driver.episode_over:
         return " The episode is over."
@@ -193,7 +200,7 @@ def press_buttons_tool(driver: Driver, config: ToolConfig) -> Tool:
     )
 
     def handler(args: dict[str, Any]) -> str:
-        before = len(driver.new_milestones)
+        before, pushes = len(driver.new_milestones), len(driver.pushes)
         pressed = []
         for name in args["buttons"]:
             if not driver.press(name):
@@ -202,8 +209,8 @@ def press_buttons_tool(driver: Driver, config: ToolConfig) -> Tool:
         if not pressed:
             raise ToolError("no button pressed." + _limit_note(driver))
         return (
-            f"Pressed {', '.join(pressed)}. Now: {_where(driver)}.{_milestone_note(driver, before)}"
-            f"{_limit_note(driver)}"
+            f"Pressed {', '.join(pressed)}.{_push_note(driver, pushes)} Now: {_where(driver)}."
+            f"{_milestone_note(driver, before)}{_limit_note(driver)}"
         )
 
     return Tool(spec, handler)
@@ -246,9 +253,10 @@ def navigate_to_tool(
             raise ToolError("give x and y" + (" (or marker)" if resolve_marker else ""))
         if start.mode != "overworld":
             raise ToolError(f"you can only navigate while walking; now: {start.mode} (press buttons first)")
-        before = len(driver.new_milestones)
+        before, pushes = len(driver.new_milestones), len(driver.pushes)
         outcome = _walk(driver, config, start.map_id, (x, y))
-        return f"{outcome} Now: {_where(driver)}.{_milestone_note(driver, before)}{_limit_note(driver)}"
+        return (f"{outcome}{_push_note(driver, pushes)} Now: {_where(driver)}.{_milestone_note(driver, before)}"
+                f"{_limit_note(driver)}")
 
     return Tool(spec, handler)
 
@@ -310,11 +318,8 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
                     return f"Stopped after {spent} steps: entered map {now.map_id}."
                 if now.mode != "overworld":
                     return f"Stopped after {spent} steps: a {now.mode} started."
-                if (now.x, now.y) != here:
+                if (now.x, now.y) != here:  # a boulder pushed on stands where it went on the seen map too
                     moved = True
-                    if shove and seen.entity(map_id, *target) in seen.rules.pushable:
-                        # pushed a boulder on: a re-plan must not count on the tile it now stands on
-                        blocked.add((target[0] + STEPS[d][0], target[1] + STEPS[d][1]))
                     here = (now.x, now.y)
                     break
                 if face_only:

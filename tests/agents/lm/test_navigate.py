@@ -302,3 +302,63 @@ def test_navigate_to_pushes_a_boulder_once_the_party_can_shove() -> None:
     assert not error and text.startswith("Arrived at (4, 8)"), text
     assert (state.entity_x[rock.index], state.entity_y[rock.index]) == (3, 10)
     assert state.has_event(world.ev_first_shove)
+
+
+def shove_run(boulder: tuple[int, int] | None = None, at: tuple[int, int] = (5, 12)) -> tuple[LMRun, int, int]:
+    """A run on the canonical world's Brammarsh Lane (a wall with one gap at (4, 9); below it a boulder at (4, 10)
+    between two niches) with the shove ability, the player at ``at``, the boulder at ``boulder`` (default its own
+    place), everything around in view; returns the run, the lane and the boulder's entity index."""
+    from longplay.envs.quest.constants import Ability, EntityKind
+
+    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
+    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
+    run.start()
+    game = run.driver.game
+    state, world = game.raw, game.world
+    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
+    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
+    if boulder is not None:
+        state.entity_x[rock], state.entity_y[rock] = boulder
+    state.map, (state.x, state.y) = lane, at
+    state.set_event(world.badge_events[world.ability_badge[Ability.SHOVE]])
+    run.driver.obs = game.symbolic()
+    run.observe()
+    return run, lane, rock
+
+
+def test_after_a_push_navigate_to_knows_where_the_boulder_went() -> None:
+    """The seen map kept the boulder where it was seen before the push: the next navigate_to took the gap it was
+    pushed out of for blocked ('no known path ... explore toward it first', the way clear in the game) and the tile
+    it was pushed onto for free land. The seen map follows the boulders the agent's own presses push."""
+    from longplay.envs.quest.constants import Sprite
+
+    run, lane, rock = shove_run()
+    state, seen = run.driver.game.raw, run.driver.seen
+    text, error = call(run, "navigate_to", x=4, y=8)  # up the niche, the boulder pushed left, through the gap
+    assert not error and text.startswith("Arrived at (4, 8).") and "Pushed the boulder at (4, 10) to (3, 10)" in text
+    assert (state.entity_x[rock], state.entity_y[rock]) == (3, 10)
+    assert (seen.entity(lane, 4, 10), seen.entity(lane, 3, 10)) == (0, Sprite.BOULDER)
+    text, error = call(run, "navigate_to", x=5, y=12)  # back down through the gap the push cleared
+    assert not error and text.startswith("Arrived at (5, 12)."), text
+    assert "Pushed" not in text and (state.entity_x[rock], state.entity_y[rock]) == (3, 10)
+
+
+def test_a_pushed_boulder_is_pushed_again_when_it_must_be_and_gone_around_when_it_can_be() -> None:
+    """A pushed boulder stands where it went, and the game pushes it again by the same rule (any number of times,
+    each onto free land): a later plan pushes it again when no way around is known, and goes around it when one
+    is. The seen map had it where it was seen before the push, so a later plan walked into it as free land."""
+    from longplay.envs.quest.constants import Direction, Sprite
+
+    run, lane, rock = shove_run(boulder=(4, 9), at=(4, 10))  # the boulder in the gap, the player below it
+    state, seen = run.driver.game.raw, run.driver.seen
+    state.facing = Direction.UP
+    text, error = call(run, "press_buttons", buttons=["up"])  # one push: the boulder above the gap, still in the way
+    assert not error and "Pushed the boulder at (4, 9) to (4, 8)." in text, text
+    assert (seen.entity(lane, 4, 9), seen.entity(lane, 4, 8)) == (0, Sprite.BOULDER)
+    text, error = call(run, "navigate_to", x=4, y=7)  # out of the gap, onto (4, 7): only by pushing it on twice
+    assert not error and text.startswith("Arrived at (4, 7).") and "to (4, 6)." in text, text
+    assert (state.entity_x[rock], state.entity_y[rock]) == (4, 6) and seen.entity(lane, 4, 6) == Sprite.BOULDER
+    text, error = call(run, "navigate_to", x=4, y=5)  # beyond it in the open field: around it, a push cannot be undone
+    assert not error and text.startswith("Arrived at (4, 5).") and "Pushed" not in text, text
+    assert (state.entity_x[rock], state.entity_y[rock]) == (4, 6)
