@@ -57,6 +57,9 @@ class GameAdapter(Protocol):
     def can_swim(self, game: Any) -> bool:
         """Whether the player may walk on the rules' ``swim`` tiles now."""
 
+    def can_chop(self, game: Any) -> bool:
+        """Whether A facing one of the rules' ``choppable`` entities clears it now."""
+
     def can_shove(self, game: Any) -> bool:
         """Whether walking into one of the rules' ``pushable`` entities pushes it now."""
 
@@ -95,6 +98,7 @@ class QuestAdapter:
             counters=frozenset({int(Tile.COUNTER)}),
             swim=frozenset({int(Tile.WATER)}),
             pushable=frozenset({int(Sprite.BOULDER)}),  # screens carry each entity's sprite
+            choppable=frozenset({int(Sprite.CUT_TREE)}),
         )
 
     def position(self, obs: Any) -> Position:
@@ -140,6 +144,12 @@ class QuestAdapter:
         from longplay.envs.quest.overworld import has_ability
 
         return has_ability(game.raw, game.world, Ability.SWIM)
+
+    def can_chop(self, game: Any) -> bool:
+        from longplay.envs.quest.constants import Ability
+        from longplay.envs.quest.overworld import has_ability
+
+        return has_ability(game.raw, game.world, Ability.CHOP)
 
     def can_shove(self, game: Any) -> bool:
         from longplay.envs.quest.constants import Ability

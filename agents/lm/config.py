@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Version of the prompts and tool descriptions the loop sends; recorded so runs say what the model read.
-PROMPT_VERSION = "3"
+PROMPT_VERSION = "4"
 
 PROVIDERS = ("anthropic", "openai", "offline")
 

@@ -4,19 +4,39 @@ Every button a tool presses goes through :meth:`Driver.press`, which steps the e
 sees each step), keeps the observation, notes new milestones and refuses to go past the step budget or the end
 of the episode. The seen map is fed only with what the model is shown (:meth:`Driver.observe`,
 :meth:`Driver.observe_text_view`), never with the screens inside a press sequence or a walk; the one thing a
-press changes on it is where a boulder the press pushed stands (the tools tell the model so).
+press changes on it is what a field ability did to a seen entity: where a boulder it pushed stands now, and a tree
+it chopped gone (:class:`FieldMove`; the tools tell the model so).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 
 from longplay.agents.lm.adapters import GameAdapter, Position
-from longplay.agents.lm.navigation import STEPS, SeenMap
+from longplay.agents.lm.navigation import DIRECTIONS, STEPS, SeenMap
 from longplay.envs.game import Button, GameState, parse_button
 from longplay.replays.recorder import sigint_held
+
+
+@dataclass(frozen=True)
+class FieldMove:
+    """A seen entity a press moved by a field ability: a boulder pushed (``kind`` ``push``, from ``at`` to ``to``),
+    or a tree chopped down (``chop``, ``to`` ``None``)."""
+
+    kind: str
+    map_id: int
+    at: tuple[int, int]
+    to: tuple[int, int] | None = None
+
+    def note(self) -> str:
+        """One sentence for the tool result."""
+        x, y = self.at
+        if self.to is None:
+            return f"Chopped the tree at ({x}, {y}) down."
+        return f"Pushed the boulder at ({x}, {y}) to ({self.to[0]}, {self.to[1]})."
 
 
 class Driver:
@@ -49,8 +69,8 @@ class Driver:
         #: Maps the player has stood on since this driver started (map id -> its name), in the order first
         #: entered, including one walked through within a single tool call (with an adapter only).
         self.maps_entered: dict[int, str] = {}
-        #: Boulders (the rules' pushable entities) the presses pushed: (map id, from (x, y), to (x, y)), in order.
-        self.pushes: list[tuple[int, tuple[int, int], tuple[int, int]]] = []
+        #: Seen boulders the presses pushed and trees they chopped, in order.
+        self.field_moves: list[FieldMove] = []
 
     # ------------------------------------------------------------------------------------------ episode
     def reset(self, seed: int) -> None:
@@ -95,7 +115,7 @@ class Driver:
             return False
         if isinstance(button, str):
             button = parse_button(button)
-        before = self.position() if self.seen is not None and button <= Button.RIGHT else None
+        before = self.position() if self.seen is not None and (button <= Button.RIGHT or button == Button.A) else None
         # Ctrl+C waits for the press: raised inside the step, it left the game a press ahead of the recorded
         # actions, and the replay closed on a state hash no recorded step has (verify failed the run)
         with sigint_held():
@@ -108,7 +128,10 @@ class Driver:
             self.milestones.setdefault(milestone, self.steps)
         self._note_map()
         if before is not None and before.mode == "overworld":
-            self._follow_push(before, STEPS[int(button)])
+            if button == Button.A:
+                self._follow_chop(before)
+            else:
+                self._follow_push(before, STEPS[int(button)])
         return True
 
     def _follow_push(self, before: Position, step: tuple[int, int]) -> None:
@@ -127,7 +150,18 @@ class Driver:
             return
         beyond = (x + step[0], y + step[1])
         self.seen.move_entity(before.map_id, (x, y), beyond)
-        self.pushes.append((before.map_id, (x, y), beyond))
+        self.field_moves.append(FieldMove("push", before.map_id, (x, y), beyond))
+
+    def _follow_chop(self, before: Position) -> None:
+        """Takes a seen tree off the seen map when A pressed facing it with the chop ability chopped it down (the
+        game hides a chopped tree for good)."""
+        assert self.seen is not None
+        dx, dy = STEPS[DIRECTIONS.index(before.facing)]
+        x, y = before.x + dx, before.y + dy
+        if self.seen.entity(before.map_id, x, y) not in self.seen.rules.choppable or not self.can_chop():
+            return
+        self.seen.move_entity(before.map_id, (x, y), None)
+        self.field_moves.append(FieldMove("chop", before.map_id, (x, y)))
 
     def _note_map(self) -> None:
         pos = self.position()
@@ -157,6 +191,10 @@ class Driver:
     def can_swim(self) -> bool:
         """Whether the player may walk on water now (the swim ability; ``False`` without an adapter)."""
         return self.adapter is not None and self.adapter.can_swim(self.game)
+
+    def can_chop(self) -> bool:
+        """Whether A facing a small tree chops it down now (the chop ability; ``False`` without an adapter)."""
+        return self.adapter is not None and self.adapter.can_chop(self.game)
 
     def can_shove(self) -> bool:
         """Whether walking into a boulder pushes it now (the shove ability; ``False`` without an adapter)."""

@@ -42,6 +42,8 @@ class TileRules:
         swim: Codes the player may also stand on once it can swim (water).
         pushable: Entity codes the player pushes one tile on by walking into them once it can shove
             (boulders), when the tile beyond is free land.
+        choppable: Entity codes the player clears for good by facing them and pressing A once it can chop (small
+            trees), freeing their tile.
     """
 
     passable: tuple[bool, ...]
@@ -52,6 +54,7 @@ class TileRules:
     counters: frozenset[int] = frozenset()
     swim: frozenset[int] = frozenset()
     pushable: frozenset[int] = frozenset()
+    choppable: frozenset[int] = frozenset()
 
 
 #: Most states (player tile and boulder places) one path search with pushes explores before it gives up.
@@ -127,17 +130,18 @@ class SeenMap:
             return int(grid.entities[gy, gx])
         return 0
 
-    def move_entity(self, map_id: int, source: tuple[int, int], target: tuple[int, int]) -> None:
-        """Moves the entity seen at ``source`` to ``target``: a boulder the player pushed stands there now, as the
-        next screen of it will show, and a plan before that must neither walk into it nor keep it where it was."""
+    def move_entity(self, map_id: int, source: tuple[int, int], target: tuple[int, int] | None) -> None:
+        """Moves the entity seen at ``source`` to ``target`` (``None``: takes it off the map): a boulder the player
+        pushed stands there now, a tree it chopped is gone, as the next screen of them will show, and a plan before
+        that must neither walk into the boulder nor keep either where it was."""
         grid = self.grids.get(map_id)
         if grid is None:
             return
         code = self.entity(map_id, *source)
         h, w = grid.entities.shape
-        for (x, y), value in ((source, 0), (target, code)):
-            if 0 <= y - grid.y0 < h and 0 <= x - grid.x0 < w:
-                grid.entities[y - grid.y0, x - grid.x0] = value
+        for place, value in ((source, 0), (target, code)):
+            if place is not None and 0 <= place[1] - grid.y0 < h and 0 <= place[0] - grid.x0 < w:
+                grid.entities[place[1] - grid.y0, place[0] - grid.x0] = value
 
     def seen_count(self, map_id: int | None = None) -> int:
         """Tiles seen on ``map_id`` (all maps when ``None``)."""
@@ -182,8 +186,8 @@ class SeenMap:
             lines.append(f"{y0 + r:>4} {chars[r].tobytes().decode('ascii')}")
         return "\n".join(lines)
 
-    def lookup_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per tile code (256 entries): passable, warp, ledge, counter, swim; per entity code: pushable."""
+    def lookup_tables(self) -> tuple[np.ndarray, ...]:
+        """Per tile code (256 entries): passable, warp, ledge, counter, swim; per entity code: pushable, choppable."""
         tables = getattr(self, "_luts", None)
         if tables is None:
             passable = np.zeros(256, bool)
@@ -196,7 +200,7 @@ class SeenMap:
 
             r = self.rules
             tables = self._luts = (passable, flags(r.warps), flags(r.ledges), flags(r.counters), flags(r.swim),
-                                   flags(r.pushable))
+                                   flags(r.pushable), flags(r.choppable))
         return tables
 
     def _char_table(self) -> np.ndarray:
@@ -252,6 +256,7 @@ def find_path(
     blocked: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
     swim: bool = False,
     shove: bool = False,
+    chop: bool = False,
 ) -> list[str] | None:
     """Shortest list of d-pad directions from ``start`` to ``goal`` over seen, passable, entity-free tiles.
 
@@ -259,17 +264,24 @@ def find_path(
     next to it, or in front of a counter with ``goal`` right behind it (a clerk, a healer: the game talks
     across counters), and a last direction turns the player to face it. Warp tiles (doors) are used only as the
     goal. Ledges are crossed moving down only, onto land. With ``swim`` the rules' swim tiles (water) are
-    walked too. With ``shove``, when no path around them is known, the path may push the rules' pushable
+    walked too. With ``chop``, when no path around them is known, the path may go through the rules' choppable
+    entities (small trees): the walker chops each down first (faces it, presses A), which clears its tile for good.
+    With ``shove``, when no path around them is known (chopping included), the path may push the rules' pushable
     entities (boulders) as walking into one does in the game: one tile on, onto seen free land (no entity, no
     warp), the player taking its place; pushes are a last resort because they cannot be undone. ``None`` when
     no such path is known.
     """
     if start == goal:
         return []
-    path = _search(seen, map_id, start, goal, blocked, swim, push=False)
-    if path is None and shove and seen.rules.pushable:
-        path = _search(seen, map_id, start, goal, blocked, swim, push=True)
-    return path
+    chop = chop and bool(seen.rules.choppable)
+    tries = [(False, False)] + [(False, True)] * chop  # a chop cannot trap the player: before any push
+    if shove and seen.rules.pushable:
+        tries.append((True, chop))
+    for push, through_trees in tries:
+        path = _search(seen, map_id, start, goal, blocked, swim, push, through_trees)
+        if path is not None:
+            return path
+    return None
 
 
 def _search(
@@ -280,22 +292,27 @@ def _search(
     blocked: frozenset[tuple[int, int]] | set[tuple[int, int]],
     swim: bool,
     push: bool,
+    chop: bool = False,
 ) -> list[str] | None:
     """Breadth-first search for :func:`find_path`. A state is the player's tile and, with ``push``, where the
-    pushable entities stand (an index into ``places``), so a pushed boulder blocks the rest of the path."""
+    pushable entities stand (an index into ``places``), so a pushed boulder blocks the rest of the path. With
+    ``chop`` the choppable entities' tiles are walked (chopped first), but nothing lands on them (a ledge's jump, a
+    pushed rock): the search does not track which trees the path has chopped."""
     grid = seen.grids.get(map_id)
     if grid is None:
         return None
     h, w = grid.tiles.shape
     ox, oy = grid.x0, grid.y0
-    passable, warps, ledges, counters, swims, pushables = seen.lookup_tables()
+    passable, warps, ledges, counters, swims, pushables, choppables = seen.lookup_tables()
     codes = grid.tiles
     rocks = pushables[grid.entities] if push else np.zeros(codes.shape, bool)
+    trees = choppables[grid.entities] if chop else np.zeros(codes.shape, bool)
     # One flat list per property: Python-level BFS on ints, no per-cell method calls. Where a rock stands is
     # part of the state, so its tile counts as land here.
     free = (grid.entities == 0) | rocks
     land = (passable[codes] & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
-    stand = ((passable[codes] | swims[codes]) & free).ravel().tolist() if swim else list(land)
+    walkable = (passable[codes] | swims[codes]) if swim else passable[codes]
+    stand = (walkable & (free | trees)).ravel().tolist()
     rest = (passable[codes] & ~warps[codes] & free).ravel().tolist()  # where a pushed rock may stop
     warp = warps[codes].ravel().tolist()
     ledge = ledges[codes].ravel().tolist()
@@ -310,6 +327,8 @@ def _search(
     s, g = index(*start), index(*goal)
     if s < 0 or g < 0 or codes.flat[g] == UNSEEN:
         return None
+    if trees.flat[g]:
+        stand[g] = False  # a tree asked for is faced, as a person is: the walk does not chop it
     places = [frozenset(np.flatnonzero(rocks).tolist()) - {s}]  # where the rocks stand, per state
     place_ids = {places[0]: 0}
     cells = w * h

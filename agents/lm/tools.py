@@ -161,11 +161,9 @@ def _milestone_note(driver: Driver, before: int) -> str:
     )
 
 
-def _push_note(driver: Driver, before: int) -> str:
-    """What the presses since ``before`` pushed: the model is told, as the seen map follows it."""
-    return "".join(
-        f" Pushed the boulder at ({a[0]}, {a[1]}) to ({b[0]}, {b[1]})." for _, a, b in driver.pushes[before:]
-    )
+def _field_note(driver: Driver, before: int) -> str:
+    """What the presses since ``before`` pushed and chopped: the model is told, as the seen map follows it."""
+    return "".join(" " + move.note() for move in driver.field_moves[before:])
 
 
 def _limit_note(driver: Driver) -> str:
@@ -200,7 +198,7 @@ def press_buttons_tool(driver: Driver, config: ToolConfig) -> Tool:
     )
 
     def handler(args: dict[str, Any]) -> str:
-        before, pushes = len(driver.new_milestones), len(driver.pushes)
+        before, moves = len(driver.new_milestones), len(driver.field_moves)
         pressed = []
         for name in args["buttons"]:
             if not driver.press(name):
@@ -209,7 +207,7 @@ def press_buttons_tool(driver: Driver, config: ToolConfig) -> Tool:
         if not pressed:
             raise ToolError("no button pressed." + _limit_note(driver))
         return (
-            f"Pressed {', '.join(pressed)}.{_push_note(driver, pushes)} Now: {_where(driver)}."
+            f"Pressed {', '.join(pressed)}.{_field_note(driver, moves)} Now: {_where(driver)}."
             f"{_milestone_note(driver, before)}{_limit_note(driver)}"
         )
 
@@ -228,7 +226,8 @@ def navigate_to_tool(
         "Walk to tile (x, y) of the current map, along the shortest path over tiles you have seen. "
         "If the target is a person, sign or counter, you stop next to it, facing it (then press A); "
         "for a clerk or healer behind a counter, in front of the counter. "
-        "Once you can shove, a boulder in the way is pushed when no way around it is known. "
+        "Once you can chop, a small tree in the way is chopped down (A) when no way around it is known; "
+        "once you can shove, a boulder in the way is pushed when no way around it is known. "
         "Stops early when a text box, menu or battle opens, or the map changes."
     )
     if resolve_marker is not None:
@@ -253,9 +252,9 @@ def navigate_to_tool(
             raise ToolError("give x and y" + (" (or marker)" if resolve_marker else ""))
         if start.mode != "overworld":
             raise ToolError(f"you can only navigate while walking; now: {start.mode} (press buttons first)")
-        before, pushes = len(driver.new_milestones), len(driver.pushes)
+        before, moves = len(driver.new_milestones), len(driver.field_moves)
         outcome = _walk(driver, config, start.map_id, (x, y))
-        return (f"{outcome}{_push_note(driver, pushes)} Now: {_where(driver)}.{_milestone_note(driver, before)}"
+        return (f"{outcome}{_field_note(driver, moves)} Now: {_where(driver)}.{_milestone_note(driver, before)}"
                 f"{_limit_note(driver)}")
 
     return Tool(spec, handler)
@@ -269,11 +268,46 @@ def _facing(here: tuple[int, int], goal: tuple[int, int]) -> str:
     return f"Arrived across the counter from ({gx}, {gy}), facing it."
 
 
+def _chop(driver: Driver, config: ToolConfig, direction: str, spent: int) -> tuple[int, str | None]:
+    """Chops down the tree a walk goes through next, as a player does: turns to face it, presses A, and A through
+    the text that says so. Returns the walk's presses so far and why it must stop, if it must (a tree that was not
+    chopped is found blocked by the step into it, and the walk plans again)."""
+
+    def press(button: str) -> str | None:
+        nonlocal spent
+        if spent >= config.max_navigate_steps:
+            return f"Stopped after {spent} steps (the most one navigate_to may take)."
+        if not driver.press(button):
+            return f"Stopped after {spent} steps."
+        spent += 1
+        return None
+
+    now = driver.position()
+    assert now is not None
+    for button in ([direction] if now.facing != direction else []) + ["a"]:  # face the tree, chop it
+        stop = press(button)
+        if stop is not None:
+            return spent, stop
+    for _ in range(3):  # the text box that says so (one page)
+        now = driver.position()
+        assert now is not None
+        if now.mode != "dialog":
+            break
+        stop = press("a")
+        if stop is not None:
+            return spent, stop
+    now = driver.position()
+    assert now is not None
+    if now.mode != "overworld":
+        return spent, f"Stopped after {spent} steps: a {now.mode} started."
+    return spent, None
+
+
 def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]) -> str:
     """Follows a path to ``goal``, re-planning around tiles that turn out blocked; returns what happened."""
     seen = driver.seen
     assert seen is not None
-    swim, shove = driver.can_swim(), driver.can_shove()
+    swim, shove, chop = driver.can_swim(), driver.can_shove(), driver.can_chop()
     code = seen.tile(map_id, *goal)
     goal_standable = (
         (code < len(seen.rules.passable) and seen.rules.passable[code]) or (swim and code in seen.rules.swim)
@@ -287,7 +321,7 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
         here = (pos.x, pos.y)
         if here == goal:
             return f"Arrived at ({gx}, {gy})."
-        path = find_path(seen, map_id, here, goal, blocked, swim, shove)
+        path = find_path(seen, map_id, here, goal, blocked, swim, shove, chop)
         if path is None:
             if spent == 0:
                 raise ToolError(
@@ -301,6 +335,10 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
             d = ("up", "down", "left", "right").index(direction)
             target = (here[0] + STEPS[d][0], here[1] + STEPS[d][1])
             moved = False
+            if chop and not face_only and seen.entity(map_id, *target) in seen.rules.choppable:
+                spent, stop = _chop(driver, config, direction, spent)
+                if stop is not None:
+                    return stop
             for _attempt in range(2):  # a press may only turn the player
                 now = driver.position()
                 assert now is not None

@@ -362,3 +362,94 @@ def test_a_pushed_boulder_is_pushed_again_when_it_must_be_and_gone_around_when_i
     text, error = call(run, "navigate_to", x=4, y=5)  # beyond it in the open field: around it, a push cannot be undone
     assert not error and text.startswith("Arrived at (4, 5).") and "Pushed" not in text, text
     assert (state.entity_x[rock], state.entity_y[rock]) == (4, 6)
+
+
+def test_find_path_goes_through_a_tree_only_when_it_can_chop_and_there_is_no_way_around() -> None:
+    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
+
+    tree, boulder = 9, 7
+    rules = TileRules(passable=(False, True), chars=("#", "."), pushable=frozenset({boulder}),
+                      choppable=frozenset({tree}))
+
+    def seen_of(rows: list[str]) -> SeenMap:
+        tiles = np.array([[0 if c == "#" else 1 for c in row] for row in rows], np.uint8)
+        entities = np.array([[{"t": tree, "B": boulder}.get(c, 0) for c in row] for row in rows], np.uint8)
+        seen = SeenMap(rules)
+        seen.update(0, 0, 0, tiles, entities)
+        return seen
+
+    wall = seen_of(["#####",
+                    "..t..",
+                    "#####"])
+    # the tree was a wall, with the ability too ("no known path ... explore toward it first")
+    assert find_path(wall, 0, (0, 1), (4, 1)) is None
+    assert find_path(wall, 0, (0, 1), (4, 1), chop=True) == ["right"] * 4
+    assert find_path(wall, 0, (0, 1), (2, 1), chop=True) == ["right", "right"]  # a tree asked for is faced
+    around = seen_of(["#...#",
+                      "..t..",
+                      "#####"])
+    assert find_path(around, 0, (0, 1), (4, 1), chop=True) == ["right", "up", "right", "right", "down", "right"]
+    # a tree is chopped before a boulder is pushed (a push cannot be undone), and no boulder is pushed onto a tree
+    both = seen_of(["#.t.#",
+                    "..B..",
+                    "#####"])
+    assert find_path(both, 0, (0, 1), (4, 1), shove=True, chop=True) == ["right", "up", "right", "right", "down",
+                                                                        "right"]
+    onto = seen_of(["#####",
+                    ".Bt..",
+                    "#####"])
+    assert find_path(onto, 0, (0, 1), (4, 1), shove=True, chop=True) is None
+
+
+def test_navigate_to_chops_a_tree_in_the_way_once_the_party_can_chop() -> None:
+    """With the chop ability a small tree in the only gap was a wall for navigate_to ('no known path'), while the
+    game clears it for good by facing it and pressing A: the walk does that now, when no way around is known."""
+    from longplay.envs.quest.constants import Ability, Direction, EntityKind
+
+    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
+    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
+    run.start()
+    game = run.driver.game
+    state, world = game.raw, game.world
+    way = next(i for i, m in enumerate(world.maps) if m.name == "Morheath Way")
+    tree = next(e for e in world.entities if e.map == way and e.kind == EntityKind.CUT_TREE)
+    assert (tree.x, tree.y) == (23, 8)  # the one gap in a wall of trees from the top of the map to the bottom
+    state.map, state.x, state.y = way, 21, 8
+    run.driver.obs = game.symbolic()
+    run.observe()
+    text, error = call(run, "navigate_to", x=25, y=8)
+    assert error and "no known path" in text and run.driver.steps == 0  # no chop yet: the tree is a wall
+    state.set_event(world.badge_events[world.ability_badge[Ability.CHOP]])
+    text, error = call(run, "navigate_to", x=23, y=8)  # the tree itself: faced, as a person is, not chopped
+    assert not error and text.startswith("Arrived next to (23, 8), facing it.") and not state.done[tree.index]
+    state.x, state.y, state.facing = 22, 7, Direction.UP  # above the tile before the tree: it turns twice
+    run.driver.obs = game.symbolic()
+    steps = run.driver.steps
+    text, error = call(run, "navigate_to", x=25, y=8)
+    assert not error and text.startswith("Arrived at (25, 8). Chopped the tree at (23, 8) down."), text
+    assert state.done[tree.index] and state.has_event(world.ev_first_chop) and (state.x, state.y) == (25, 8)
+    assert run.driver.seen.entity(way, 23, 8) == 0
+    assert run.driver.steps - steps == 2 + 1 + 2 + 3  # turn and step down, turn to the tree, A, A, three steps on
+    text, error = call(run, "navigate_to", x=21, y=8)  # and back, through the cleared gap: no more A
+    assert not error and text.startswith("Arrived at (21, 8).") and "Chopped" not in text, text
+
+
+def test_a_tree_chopped_with_press_buttons_leaves_the_seen_map_and_the_result_says_so() -> None:
+    from longplay.envs.quest.constants import Ability, Direction, Sprite
+
+    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
+    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
+    run.start()
+    game = run.driver.game
+    state, world = game.raw, game.world
+    way = next(i for i, m in enumerate(world.maps) if m.name == "Morheath Way")
+    state.map, state.x, state.y, state.facing = way, 22, 8, Direction.RIGHT  # facing the tree at (23, 8)
+    run.driver.obs = game.symbolic()
+    run.observe()
+    text, error = call(run, "press_buttons", buttons=["a", "a"])  # without the ability: "It could be chopped."
+    assert not error and "Chopped" not in text and run.driver.seen.entity(way, 23, 8) == Sprite.CUT_TREE
+    state.set_event(world.badge_events[world.ability_badge[Ability.CHOP]])
+    text, error = call(run, "press_buttons", buttons=["a", "a"])
+    assert not error and "Chopped the tree at (23, 8) down." in text and run.driver.seen.entity(way, 23, 8) == 0
