@@ -24,6 +24,39 @@ def test_run_baseline(agent: str, capsys) -> None:
     assert "reached" in out and "milestones in 300 steps" in out
 
 
+def test_a_run_of_episodes_in_different_worlds_counts_each_against_its_own_catalog(capsys) -> None:
+    """longplay/Quest-v0 plays a world per reset seed: the table printed every milestone id reached in any episode
+    (at its first step in the run) against the last episode's catalog, so the first world's route and badge were
+    missing, the last world's route showed a step another world reached, and the count mixed the worlds."""
+    import gymnasium as gym
+
+    from longplay.agents.base import make_agent
+    from longplay.agents.runner import run
+
+    def alone(seed: int) -> tuple[dict[str, int], dict[str, str]]:  # one episode of one world, by itself
+        env = gym.make("longplay/Quest-v0", size="mini", max_steps=200, obs_mode="symbolic")
+        result = run(env, make_agent("oracle"), 200, seed=seed, progress=False)
+        return result.milestones, {m.id: m.name for m in env.unwrapped.catalog}
+
+    assert main(["run", "--env", "Quest-v0", "--agent", "oracle", "--set", "size=mini", "--set", "max_steps=200",
+                 "--steps", "600", "--no-record", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("episode 1 of 3 (seed 0):")
+    first, names = alone(0)
+    assert len(names) == 7 and "reached_kelglen_lane" in names  # the first world's own route
+    for row in lines[start + 2:start + 9]:
+        _, _, step, name = row.split(maxsplit=3)
+        milestone = next(i for i, n in names.items() if n == name)
+        assert step == str(first.get(milestone, "-")), row
+    assert lines[start + 9] == f"reached {len(first)}/7 milestones in 200 steps"
+    for seed in (1, 2):
+        reached, names = alone(seed)
+        latest = max(reached, key=reached.__getitem__)
+        assert lines[start + 9 + seed] == (f"episode {seed + 1} (seed {seed}): reached {len(reached)}/7 milestones in "
+                                          f"200 steps; latest: {names[latest]} (step {reached[latest]})")
+    assert lines[start + 12].startswith("600 steps in 3 episodes (") and "its own catalog" in lines[start + 12]
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["run", "--env", "Nope-v0"], "unknown env 'Nope-v0'; valid envs: "),
     (["run", "--agent", "wizard"], "unknown agent 'wizard'; valid agents: "),
