@@ -9,6 +9,7 @@ returns the exit code and prints a one-line error (never a traceback) for bad in
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -103,8 +104,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def export_state(replay: Path, out: str, step: int | None, episode: int) -> Path:
     """Writes the save state after ``step`` actions of ``episode`` (default its last step) to ``out`` (default
-    ``REPLAY.stepN.state`` beside the replay) and prints where."""
+    ``REPLAY.stepN.state`` beside the replay) and prints where. As the video exports, it never writes over a
+    replay (the replay itself, or any ``*.lpr``) or a folder; the file appears whole or not at all (a full disk
+    leaves no truncated state behind)."""
+    from longplay.replays.export import check_output
     from longplay.replays.reader import ReplayReader
+
+    if out:
+        check_output(replay, out)
 
     with ReplayReader(replay) as reader:
         reader.episode(episode)  # no such episode: one line
@@ -114,7 +121,14 @@ def export_state(replay: Path, out: str, step: int | None, episode: int) -> Path
             raise ValueError(f"invalid --step {step}: episode {episode} has steps 0..{last}")
         state = reader.state_at(step, episode)
     path = Path(out) if out else replay.with_suffix(f".step{step}.state")
-    path.write_bytes(state)
+    check_output(replay, path)
+    partial = path.with_name(f".partial-{path.name}")
+    try:
+        partial.write_bytes(state)
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     print(f"wrote {path}: the state at step {step} of episode {episode} ({len(state):,} bytes; "
           f"longplay run --start-state {path} starts from it)")
     return path

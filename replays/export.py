@@ -57,7 +57,7 @@ def check_output(replay: str | os.PathLike[str], out: str | os.PathLike[str]) ->
     out, replay = Path(out), Path(replay)
     if out.name.endswith(EXTENSION):
         raise ValueError(f"refusing to write an export to {out}: {EXTENSION} is the replay extension "
-                         "(name the output .mp4, .gif or .html)")
+                         "(name the output .mp4, .gif, .html or .state)")
     for own in (replay, Path(f"{replay}-wal"), Path(f"{replay}-shm")):
         if out.exists() and own.exists() and os.path.samefile(out, own):
             raise ValueError(f"refusing to write an export over the replay file {own}")

@@ -110,3 +110,49 @@ def test_export_state_errors_are_one_line(argv: list[str], fragment: str, saved:
     err = capsys.readouterr().err.strip()
     assert fragment in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "X").exists()
+
+
+@pytest.mark.parametrize(("name", "out", "fragment"), [
+    ("run.lpr", "REPLAY", ".lpr is the replay extension"),
+    ("run.sqlite", "REPLAY", "refusing to write an export over the replay file"),
+    ("run.lpr", "other.lpr", ".lpr is the replay extension"),
+])
+def test_export_state_never_writes_over_a_replay(name: str, out: str, fragment: str, saved: tuple[Path, Path],
+                                                 tmp_path: Path, capsys) -> None:
+    # --state REPLAY wrote a few hundred bytes over the replay itself, destroying the run (the video exports
+    # refused it); any *.lpr may be a replay too.
+    replay, _ = saved
+    copy = tmp_path / name
+    copy.write_bytes(replay.read_bytes())
+    target = copy if out == "REPLAY" else tmp_path / out
+    if out != "REPLAY":
+        target.write_bytes(replay.read_bytes())
+    before = target.read_bytes()
+    assert main(["export", str(copy), "--state", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1, err
+    assert target.read_bytes() == before
+    assert verify(copy).ok
+
+
+def test_export_state_that_cannot_be_written_leaves_no_file(saved: tuple[Path, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    # A full disk left an empty state file (which --start-state then refused as empty) and said
+    # "[Errno 28] No space left on device" without naming it.
+    import errno
+    import os
+
+    replay, _ = saved
+    out = tmp_path / "s.state"
+
+    def full_disk(self: Path, data: bytes) -> int:  # a few bytes land, then the disk is full
+        with open(self, "wb") as f:
+            f.write(data[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    code = main(["export", str(replay), "--state", str(out)])
+    monkeypatch.undo()
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "No space left on device" in err and str(out) in err and len(err.splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())
