@@ -105,6 +105,11 @@ def load(data: bytes, world: World) -> QuestState:
     return load_document(decode(data), world)
 
 
+#: The most bytes a save state's document may inflate to: a standard world's state is about 2 KB (the box
+#: holds at most BOX_SIZE creatures), so this is room to spare, and bounds what a hostile file costs.
+MAX_DOCUMENT_BYTES = 1 << 20
+
+
 def decode(data: bytes) -> dict[str, Any]:
     """The document inside a save state (``{"world": ..., "state": ...}``), its fields not yet checked; raises
     ``GameError`` for bytes that are not a quest save state of this version."""
@@ -117,9 +122,17 @@ def decode(data: bytes) -> dict[str, Any]:
         found = data[4] if len(data) > 4 else "none"
         raise GameError(f"unsupported quest save state version {found} (this longplay reads {VERSION})")
     try:
-        doc = json.loads(zlib.decompress(data[5:]))
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(data[5:], MAX_DOCUMENT_BYTES + 1)
+        if len(text) > MAX_DOCUMENT_BYTES:  # a few KB of zeros can inflate to gigabytes
+            raise GameError(f"corrupt quest save state (its document inflates past {MAX_DOCUMENT_BYTES:,} bytes)")
+        if not inflater.eof:
+            raise GameError("corrupt quest save state (incomplete or truncated stream)")
+        doc = json.loads(text)
     except (zlib.error, ValueError) as exc:
         raise GameError(f"corrupt quest save state ({exc})") from None
+    except RecursionError:  # JSON nested deeper than Python's recursion limit: never a state save() wrote
+        raise GameError("corrupt quest save state (nested too deep)") from None
     if not isinstance(doc, dict):
         raise GameError("corrupt quest save state (not a document)")
     return doc
