@@ -358,16 +358,25 @@ class Recorder(gym.Wrapper):
                 raise FileExistsError(f"replay already exists: {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = lock_replay(self.path)  # before anything is removed or written: not a replay being recorded
+        conn = None
         try:
             for suffix in ("", "-wal", "-shm"):  # overwrite=True (else the check above refused the file)
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._conn = create_replay(self.path)
-        except BaseException:
+            conn = create_replay(self.path)
+            conn.executemany("INSERT INTO header VALUES (?, ?)", rows)
+        except BaseException as exc:
+            # Nothing was recorded: the file made here goes (left, it would be listed as an unreadable run).
+            if conn is not None:
+                conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             if self._lock is not None:
                 self._lock.release()
+            if isinstance(exc, sqlite3.OperationalError):  # a full disk, a read-only folder: one line
+                raise ReplayWriteError(f"cannot create the replay {self.path}: {exc} (nothing was recorded)") from None
             raise
+        self._conn = conn
         self._closed = False
-        self._conn.executemany("INSERT INTO header VALUES (?, ?)", rows)
 
     def _setup(self, game: Game, path: Path, hash_every: int | None, hash_budget: float, summary_every: int | None,
                keyframe_every: int, fingerprint_every: int, chunk_steps: int, commit_seconds: float) -> None:

@@ -197,3 +197,40 @@ def test_a_full_disk_at_close_closes_the_file_and_the_env(tmp_path: Path, fakega
         assert replay.num_steps() == committed and replay.header["status"] == "recording"
     report = verify(path)
     assert report.ok and report.steps == committed
+
+
+@pytest.mark.parametrize("where", ["creating the file", "writing the header"])
+def test_a_full_disk_before_the_first_step_is_one_line_and_leaves_no_file(where: str, tmp_path: Path, fakegame: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # sqlite3.OperationalError came out of the recorder's constructor (longplay run printed a traceback) and an
+    # empty RUN.lpr stayed behind, listed by the viewer and compare as an unreadable run.
+    import sqlite3
+
+    import gymnasium as gym
+
+    from longplay.replays import recorder
+    from longplay.replays.schema import ReplayWriteError
+
+    real_create = recorder.create_replay
+
+    def full_disk(path: Path) -> sqlite3.Connection:
+        if where == "creating the file":
+            path.write_bytes(b"")
+            raise sqlite3.OperationalError("database or disk is full")
+        conn = real_create(path)
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+        return conn
+
+    monkeypatch.setattr(recorder, "create_replay", full_disk)
+    path = tmp_path / "full.lpr"
+    env = gym.make(fakegame.ENV_ID)
+    with pytest.raises(ReplayWriteError) as failed:  # a header of several pages, which the full file cannot take
+        recorder.Recorder(env, path, agent="random", extra_header={"notes": "n" * 20_000})
+    message = str(failed.value)
+    assert message == f"cannot create the replay {path}: database or disk is full (nothing was recorded)"
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["full.lpr-lock"])
+    monkeypatch.undo()
+    with recorder.Recorder(env, path, agent="random") as rec:  # space again: the same path records
+        rec.reset(seed=0)
+        rec.step(1)
+    assert verify(path).ok
