@@ -232,13 +232,23 @@ class ReplayReader:
             self._stored_catalogs = {row[0]: row[-1] for row in rows}
             episodes = []
             for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t, _ in rows:
-                options = json.loads(options) if options else None
+                options = self._episode_json(e, "options", options)
+                identity = self._episode_json(e, "identity", identity)
                 named = isinstance(options, dict) and isinstance(options.get("state"), dict)
-                episodes.append(Episode(e, seed, options, bytes(start_hash), json.loads(identity) if identity else None,
-                                        started_t, end_step, end_reason, ended_t, int(counts.get(e) or 0),
-                                        self._start_state(e) if named else None))
+                episodes.append(Episode(e, seed, options, bytes(start_hash), identity, started_t, end_step, end_reason,
+                                        ended_t, int(counts.get(e) or 0), self._start_state(e) if named else None))
             self._episodes = episodes
         return self._episodes
+
+    def _episode_json(self, episode: int, column: str, text: str | None) -> Any:
+        """The JSON value of ``episodes.<column>`` (None when empty); :class:`CorruptReplayError` when it is not
+        JSON (an edited file)."""
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}'s {column} is not JSON") from None
 
     def _start_state(self, episode: int) -> bytes | None:
         """The keyframe at step 0 of ``episode``, or None when it is missing or unreadable (see

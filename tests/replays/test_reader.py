@@ -143,6 +143,22 @@ def test_a_header_value_of_the_wrong_type_is_corrupt(record: Any, key: str, valu
     assert f"header {key} is not" in _one_line(error.value)
 
 
+@pytest.mark.parametrize(("column", "value"), [("options", "not json"), ("identity", "{"), ("options", "[[[")])
+def test_an_episode_row_that_is_not_json_is_corrupt(record: Any, column: str, value: str) -> None:
+    """An edited episodes.options or .identity raised a bare JSONDecodeError ("Expecting value: line 1 column 1"),
+    naming neither the file nor the field: verify printed it as bad input and the viewer answered 400 (a bad
+    parameter) instead of 422 (an unreadable replay)."""
+    path = record(50)
+    conn = sqlite3.connect(path)
+    conn.execute(f"UPDATE episodes SET {column} = ?", (value,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptReplayError) as error:
+        with ReplayReader(path) as replay:
+            replay.episodes()
+    assert _one_line(error.value) == f"corrupt replay: {path}: episode 0's {column} is not JSON"
+
+
 def test_corrupt_and_truncated(record: Any, tmp_path: Path) -> None:
     path = record(20_000, keyframe_every=100)
     data = path.read_bytes()
