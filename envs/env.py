@@ -144,6 +144,9 @@ class LongplayEnv(gym.Env):
         self._mask = 0
         self._reached: dict[str, int] = {}
         self._refused_start: str | None = None  # why the last reset's start state was refused
+        #: The save state the current episode was reset to (``reset(options={"state": ...})``), or None for a plain
+        #: reset: what a recorder keeps, whichever wrapper passed the option.
+        self.reset_state: bytes | None = None
         self._window: Any = None
 
     # ------------------------------------------------------------------------------------------ spaces
@@ -199,9 +202,11 @@ class LongplayEnv(gym.Env):
         game_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
         self.game.reset(game_seed)
         self._refused_start = None
+        self.reset_state = None
         if state is not None:
             try:
                 self.game.load_state(state)
+                self.reset_state = state
             except GameError as exc:
                 self._refused_start = str(exc)
         if self.game.milestones() is not self.catalog:  # a new procedural world per episode, or the state's

@@ -526,6 +526,12 @@ class Recorder(gym.Wrapper):
             self._ended, self._ended_at = self._ended or "reset", self.step_in_episode
             self._flush()
         obs, info = self.env.reset(seed=seed, options=options)
+        started_from = getattr(self.env.unwrapped, "reset_state", start_state)
+        if started_from is not None and started_from != start_state:
+            # A wrapper below the recorder chose the state (StartFromState, a curriculum of start states): the
+            # replay keeps the state the episode started from, or verify would start it from the world's start.
+            recorded, start_state = recorded_options({**(recorded or {}), "state": started_from})
+            options_json = to_json(recorded)
         self._check_catalog()  # a procedural world per episode brings its own catalog
         self.episode += 1
         self._chunk_first = 0

@@ -228,3 +228,28 @@ def test_a_game_boy_run_from_a_start_state_verifies(tmp_path: Path) -> None:
     with ReplayReader(path) as reader:
         assert [(m.step, m.milestone) for m in reader.milestones()] == [(0, "got_key"), (len(to_door), "opened_door")]
         assert reader.keyframe(0, 0) == state
+
+
+def test_a_start_state_chosen_by_a_wrapper_inside_the_recorder_is_recorded(tmp_path: Path, start_state: bytes) -> None:
+    """Recorder(StartFromState(env, data)) (or any wrapper below the recorder that picks the state, a curriculum of
+    start states) recorded the reset's options as the caller gave them, with no state: the replay failed verify
+    ("start state hash differs ...: a different world, seed or game version"). The recorder now records the state
+    the env started from."""
+    from longplay.envs.wrappers import StartFromState
+
+    path = tmp_path / "inside.lpr"
+    with Recorder(StartFromState(gym.make(MINI, obs_mode="symbolic"), start_state), path, agent="random") as rec:
+        _, info = rec.reset(seed=4)
+        assert info["milestones"]
+        for action in PLAN[:40]:
+            rec.step(action)
+        rec.reset(seed=5)
+        for action in PLAN[:20]:
+            rec.step(action)
+    report = verify(path)
+    assert report.ok, report.summary()
+    digest = {"state": {"sha256": hashlib.sha256(start_state).hexdigest()}}
+    with ReplayReader(path) as reader:
+        assert [e.options for e in reader.episodes()] == [digest, digest]
+        assert reader.keyframe(0, 0) == reader.keyframe(1, 0) == start_state
+        assert reader.header["start_state"] == digest["state"]
