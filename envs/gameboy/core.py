@@ -261,8 +261,18 @@ class GameBoyGame:
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise GameError(f"a state is bytes, not {type(data).__name__}")
-        payload = self._unwrap(bytes(data))
-        self._load_raw(payload, fallback=self._start)
+        data = bytes(data)
+        payload = self._unwrap(data)
+        try:
+            self._load_raw(payload, fallback=self._start)
+        except GameError as exc:
+            if payload is not data:  # a longplay state of this ROM that PyBoy refuses: its reason says it all
+                raise
+            # Bytes without longplay's header went to PyBoy as its own state format, and PyBoy's reason for
+            # another game's state ("a newer version of PyBoy") misleads: say what the bytes are not.
+            raise GameError(f"{exc}: the bytes lack longplay's Game Boy header {STATE_MAGIC[:4]!r} and PyBoy does "
+                            "not read them as its own (another game's state, another PyBoy version's, or no state)"
+                            ) from None
 
     def milestones(self) -> tuple[Milestone, ...]:
         return self._catalog
