@@ -113,6 +113,19 @@ def group_label(header: dict[str, Any], fields: Sequence[str] = ("agent", "model
     return " / ".join(str(values[f]) for f in fields if values.get(f)) or "unlabelled"
 
 
+def start_state_group(group: str, options: Any) -> str:
+    """``group`` for an episode reset with ``options``: an episode started from a save state is grouped apart,
+    ``GROUP from state <first 8 hex digits of its SHA-256>`` (the milestones its state held count at step 0, so
+    pooled with runs from the world's start, or from another state, its medians and AUC would mean neither).
+
+    >>> start_state_group("lm / m1", {"state": {"sha256": "0361263063f2ff0e"}}), start_state_group("lm / m1", None)
+    ('lm / m1 from state 03612630', 'lm / m1')
+    """
+    named = options.get("state") if isinstance(options, dict) else None
+    digest = named.get("sha256") if isinstance(named, dict) else None
+    return f"{group} from state {str(digest)[:8]}" if digest else group
+
+
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     """Replay files named in ``paths`` (folders are searched recursively for ``*.lpr``), with ``True`` for the
     ones named explicitly."""
@@ -183,7 +196,7 @@ def read_runs(path: str | os.PathLike[str], *,
                     end["cost"] = float(cum_cost[-1])
             name = Path(path).name.removesuffix(EXTENSION) + (f"#{e}" if len(episodes) > 1 else "")
             runs.append(RunProgress(
-                name, str(path), e, group, info.seed, str(header.get("env_id") or ""),
+                name, str(path), e, start_state_group(group, info.options), info.seed, str(header.get("env_id") or ""),
                 tuple(m["id"] for m in catalog), {m["id"]: str(m.get("name", m["id"])) for m in catalog},
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),

@@ -110,6 +110,19 @@ def test_compare_reads_a_run_from_a_start_state(replay: tuple[Path, list[np.ndar
     compare_impl(runs, axes=["steps"], n_boot=10)
 
 
+def test_compare_never_pools_runs_from_a_start_state_with_runs_from_the_worlds_start(
+        replay: tuple[Path, list[np.ndarray]], start_state: bytes) -> None:
+    """The episode from a state (its milestones reached at step 0) and the plain one were one group "random": the
+    group's time to each milestone the state held was a median of 0 and a real time, and its AUC a mix of both."""
+    from longplay.replays.compare import compare_impl, load_runs
+
+    runs = load_runs([replay[0]])
+    digest = hashlib.sha256(start_state).hexdigest()
+    assert [r.group for r in runs] == [f"random from state {digest[:8]}", "random"]
+    comparison = compare_impl(runs, axes=["steps"], n_boot=10)
+    assert sorted(g["group"] for g in comparison.groups) == ["random", f"random from state {digest[:8]}"]
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (("UPDATE keyframes SET state = ?, codec = 'raw' WHERE episode = 0 AND step = 0", (b"LPQS\x01 edited",)),
      r"step 0: episode 0's start state is not the one recorded \(sha256 [0-9a-f]{12}\.\. at step 0, recorded"),
