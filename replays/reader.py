@@ -35,6 +35,24 @@ from longplay.replays.schema import (
     table_columns,
 )
 
+#: The most bytes a keyframe's save state may inflate to (a quest state is a few KB, a Game Boy one about 150 KB).
+MAX_KEYFRAME_BYTES = 64 << 20
+_REWARD_BYTES = struct.calcsize("<Id")
+
+
+def inflate(blob: bytes, limit: int) -> bytes:
+    """``zlib.decompress(blob)`` that stops past ``limit`` bytes: a few KB of a hostile or damaged replay can
+    inflate to gigabytes. Raises ``zlib.error`` for a stream that does not decompress, is cut short, or holds
+    more than ``limit`` bytes."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(blob, limit + 1)
+    if len(out) > limit:
+        raise zlib.error(f"inflates to more than {limit} bytes")
+    if not inflater.eof:
+        raise zlib.error("incomplete or truncated stream")
+    return out
+
+
 #: Gymnasium action index -> button (the last entry is the optional no-op), as ``LongplayEnv.step`` maps it.
 ACTION_BUTTONS: tuple[Button | None, ...] = (*Button, None)
 
@@ -342,7 +360,7 @@ class ReplayReader:
                     raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode} has no actions "
                                              f"for steps {expected}..{first - 1}")
                 try:
-                    part = zlib.decompress(blob)
+                    part = inflate(blob, n)
                 except zlib.error:
                     raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: the actions from "
                                              f"step {first} do not decompress") from None
@@ -370,12 +388,12 @@ class ReplayReader:
                                           "ORDER BY first_step", (episode,)):
             if blob is None:
                 return None
+            want = (first + n) // every - first // every  # the multiples of every in first+1 .. first+n
             try:
-                part = zlib.decompress(blob)
+                part = inflate(blob, want)
             except zlib.error:
                 raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: fingerprints from step "
                                          f"{first} do not decompress") from None
-            want = (first + n) // every - first // every  # the multiples of every in first+1 .. first+n
             if len(part) != want:
                 raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: the chunk at step {first} "
                                          f"holds {len(part)} fingerprints, not {want}")
@@ -385,10 +403,10 @@ class ReplayReader:
     def rewards(self, episode: int = 0) -> dict[int, float]:
         """Nonzero rewards of ``episode`` by the step they were paid at (the step after the action)."""
         out: dict[int, float] = {}
-        for first, blob in self._query("SELECT first_step, rewards FROM chunks WHERE episode = ? AND rewards "
-                                       "IS NOT NULL ORDER BY first_step", (episode,)):
+        for first, n, blob in self._query("SELECT first_step, n_steps, rewards FROM chunks WHERE episode = ? AND "
+                                          "rewards IS NOT NULL ORDER BY first_step", (episode,)):
             try:
-                raw = zlib.decompress(blob)
+                raw = inflate(blob, n * _REWARD_BYTES)  # at most one reward a step
                 for offset, value in struct.iter_unpack("<Id", raw):
                     out[first + offset + 1] = value
             except (zlib.error, struct.error):
@@ -433,7 +451,7 @@ class ReplayReader:
             raise CorruptReplayError(f"corrupt replay: {self.path}: the keyframe at step {step} of episode {episode} "
                                      f"has an unknown codec {codec!r}")
         try:
-            return zlib.decompress(state)
+            return inflate(state, MAX_KEYFRAME_BYTES)
         except zlib.error:
             raise CorruptReplayError(f"corrupt replay: {self.path}: the keyframe at step {step} of episode "
                                      f"{episode} does not decompress") from None

@@ -159,6 +159,43 @@ def test_an_episode_row_that_is_not_json_is_corrupt(record: Any, column: str, va
     assert _one_line(error.value) == f"corrupt replay: {path}: episode 0's {column} is not JSON"
 
 
+@pytest.mark.parametrize(("table", "column", "read"), [
+    ("chunks", "actions", lambda r: r.actions()),
+    ("chunks", "fingerprints", lambda r: r.fingerprints()),
+    ("chunks", "rewards", lambda r: r.rewards()),
+    ("keyframes", "state", lambda r: r.keyframe(0, 0)),
+])
+def test_a_compression_bomb_is_corrupt_not_gigabytes(record: Any, table: str, column: str, read: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # zlib.decompress inflated a blob whole: 200 KB of a hostile replay is 200 MB of zeros (here: 2 MB of them
+    # in place of 100 actions, or of a keyframe past MAX_KEYFRAME_BYTES, patched small for the test)
+    import zlib
+
+    from longplay.replays import reader as reader_module
+
+    path = record(100, fingerprint_every=1)
+    conn = sqlite3.connect(path)
+    conn.execute(f"UPDATE {table} SET {column} = ?", (zlib.compress(bytes(2 << 20), 9),))
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(reader_module, "MAX_KEYFRAME_BYTES", 1 << 20)
+    with pytest.raises(CorruptReplayError, match="do not decompress|does not decompress|unreadable"):
+        with ReplayReader(path) as replay:
+            read(replay)
+
+
+def test_inflate_refuses_what_zlib_decompress_refuses() -> None:
+    import zlib
+
+    from longplay.replays.reader import inflate
+
+    blob = zlib.compress(b"abc" * 100)
+    assert inflate(blob, 300) == b"abc" * 100
+    for bad, limit in ((blob, 299), (blob[:-3], 300), (b"not zlib", 300)):
+        with pytest.raises(zlib.error):
+            inflate(bad, limit)
+
+
 def test_corrupt_and_truncated(record: Any, tmp_path: Path) -> None:
     path = record(20_000, keyframe_every=100)
     data = path.read_bytes()
