@@ -89,10 +89,10 @@ def world_size(size: str | None, world_seed: int | None, world: str) -> str:
     if world == "canonical":
         if size not in (None, "standard"):
             raise ValueError(f"world='canonical' is the fixed standard world; size={size!r} cannot go with it "
-                             "(leave size out or use a procedural world)")
+                             "(use longplay/QuestCanon-v0, or leave size out)")
         if world_seed != 0:
             raise ValueError(f"world='canonical' is one fixed world; world_seed={world_seed!r} cannot go with it "
-                             "(leave world_seed out or use a procedural world)")
+                             "(use longplay/QuestCanon-v0, or leave world_seed out)")
         return "standard"
     size = "mini" if size is None else size
     if size not in worldgen.SIZES:
