@@ -9,6 +9,7 @@ returns the exit code and prints a one-line error (never a traceback) for bad in
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -169,6 +170,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Progress curves, time-to-milestone table, multi-seed aggregates and AUC over replays and folders."""
     from longplay.replays.compare import AXES, compare_impl, env_name, format_table, load_runs, write_outputs
 
+    if args.horizon is not None and not 0 < args.horizon < math.inf:  # before the replays are read
+        raise ValueError(f"--horizon must be a positive number of steps, got {args.horizon:g}")
     warnings: list[str] = []
     for path in args.paths:
         if not Path(path).exists():

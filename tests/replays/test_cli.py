@@ -84,9 +84,10 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
 def test_compare_refuses_bad_horizon_and_group_fields(record: Any, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     runs = record(100, name="runs/a.lpr").parent
-    for argv, message in ((["--horizon", "0"], "invalid steps horizon 0.0"),  # was the default, silently
-                          (["--horizon", "-5"], "invalid steps horizon -5.0"),
-                          (["--horizon", "nan"], "invalid steps horizon nan"),
+    for argv, message in ((["--horizon", "0"], "--horizon must be a positive number of steps, got 0"),
+                          (["--horizon", "-5"], "--horizon must be a positive number of steps, got -5"),
+                          (["--horizon", "nan"], "--horizon must be a positive number of steps, got nan"),
+                          (["--horizon", "inf"], "--horizon must be a positive number of steps, got inf"),
                           (["--group-by", "agent,modle"], "unknown group field 'modle'")):  # was one 'unlabelled' group
         code, _, err = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots", *argv)
         assert code == EXIT_BAD_INPUT and message in err and err.count("\n") == 1
