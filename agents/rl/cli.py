@@ -124,6 +124,11 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
             config = load_policy(checkpoint).config
         except CheckpointError as exc:
             raise CliError(str(exc)) from None
+    from longplay.agents.rl.sb3_train import START_STATE_FILE
+
+    kept = run_dir / START_STATE_FILE
+    if config.start_state is not None and kept.is_file():  # the run's own copy, wherever the folder went
+        config.start_state = str(kept.resolve())
     return run_dir, checkpoint, config
 
 

@@ -328,6 +328,10 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+#: The run folder's copy of ``--start-state``, which its config names and a resume reads.
+START_STATE_FILE = "start.state"
+
+
 def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | None,
                      env_factory: Callable[[TrainConfig], gym.Env] | None = None) -> None:
     """What both learners do before a run starts: the checks, then the folder with ``config.json``.
@@ -336,7 +340,8 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
     ``config.json`` would replace the one they were trained with, and its checkpoints would mix with theirs);
     a folder without checkpoints (a run stopped before its first) may be started again. The env settings are
     checked by building the run's env once (:func:`~longplay.agents.rl.evaluation.check_env_settings`), so
-    nothing is written for a run that cannot start.
+    nothing is written for a run that cannot start. A fresh run's start state is copied into the folder
+    (:data:`START_STATE_FILE`), and its config names the copy.
     """
     from longplay.agents.rl.evaluation import check_env_settings
 
@@ -353,6 +358,13 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
     except OSError as exc:  # --runs-dir is a file, or a folder no one may write in
         raise ValueError(f"invalid runs_dir {config.runs_dir!r}: cannot make the run folder {run_dir} "
                          f"({exc.strerror or exc})") from None
+    if resume is None and config.start_state is not None:
+        # The run keeps its own copy: resumed from another folder, or after the file changed, it trains on.
+        from longplay.agents.rl.evaluation import start_options
+
+        state = start_options(config)["state"]
+        kept = write_atomically(run_dir / START_STATE_FILE, lambda p: p.write_bytes(state))
+        config.start_state = str(kept.resolve())
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 

@@ -85,3 +85,39 @@ def test_a_bad_start_state_is_one_line_before_the_run_starts(content: bytes | No
     err = capsys.readouterr().err.strip()
     assert code == 2 and fragment in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_keeps_its_own_copy_of_the_start_state(state_file: tuple[Path, set[str]], tmp_path: Path,
+                                                     capsys) -> None:
+    # The config kept the path as typed: --resume from another folder could not find the file, and a file
+    # changed since trained on from another state without a word.
+    import json
+    import os
+    import shutil
+
+    from longplay.agents.rl.sb3_train import START_STATE_FILE
+
+    original, _ = state_file
+    path = tmp_path / "mine.state"
+    shutil.copy(original, path)
+    runs = tmp_path / "runs"
+    args = ["train", "--env", "QuestMini-v0", "--vec-env", "dummy", "--num-envs", "2", "--n-steps", "16",
+            "--n-minibatches", "2", "--n-epochs", "1", "--eval-every", "0", "--eval-steps", "24",
+            "--eval-episodes", "1", "--no-progress", "--torch-threads", "1", "--run-name", "run"]
+    assert main([*args, "--steps", "32", "--start-state", str(path), "--runs-dir", str(runs)]) == 0
+    run_dir = runs / "train" / "run"
+    kept = run_dir / START_STATE_FILE
+    assert kept.read_bytes() == original.read_bytes()
+    assert json.loads((run_dir / "config.json").read_text())["start_state"] == str(kept.resolve())
+    path.write_bytes(b"changed since")  # the file the run was started with changes, and the folder moves
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    shutil.move(run_dir, moved)
+    here = os.getcwd()
+    os.chdir(tmp_path / "elsewhere")
+    try:
+        capsys.readouterr()
+        assert main(["train", "--resume", "run", "--steps", "64", "--no-progress"]) == 0, capsys.readouterr().err
+    finally:
+        os.chdir(here)
+    assert json.loads((moved / "config.json").read_text())["start_state"] == str((moved / START_STATE_FILE).resolve())
