@@ -76,6 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_OK
     elif args.step is not None:
         raise ValueError("--step picks the step of --state; for a video, use --from and --to")
+    args.episode = 0 if args.episode is None else args.episode  # the videos' and the page's default
     if args.html is not None:
         from longplay.replays.viewer.html_export import export_html
 
@@ -103,11 +104,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def export_state(replay: Path, out: str, step: int | None, episode: int) -> Path:
-    """Writes the save state after ``step`` actions of ``episode`` (default its last step) to ``out`` (default
-    ``REPLAY.stepN.state`` beside the replay) and prints where. As the video exports, it never writes over a
-    replay (the replay itself, or any ``*.lpr``) or a folder; the file appears whole or not at all (a full disk
-    leaves no truncated state behind)."""
+def export_state(replay: Path, out: str, step: int | None, episode: int | None) -> Path:
+    """Writes the save state after ``step`` actions of ``episode`` (default the last episode at its last step:
+    where the run stopped) to ``out`` (default ``REPLAY.stepN.state`` beside the replay) and prints where. As
+    the video exports, it never writes over a replay (the replay itself, or any ``*.lpr``) or a folder; the file
+    appears whole or not at all (a full disk leaves no truncated state behind)."""
     from longplay.replays.export import check_output
     from longplay.replays.reader import ReplayReader
 
@@ -115,6 +116,11 @@ def export_state(replay: Path, out: str, step: int | None, episode: int) -> Path
         check_output(replay, out)
 
     with ReplayReader(replay) as reader:
+        if episode is None:
+            episodes = reader.episodes()
+            if not episodes:
+                raise ValueError(f"{replay} holds no episode: no state to write")
+            episode = episodes[-1].episode
         reader.episode(episode)  # no such episode: one line
         last = reader.num_steps(episode)
         step = last if step is None else step
@@ -226,7 +232,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", type=int, default=0, metavar="STEP", help="first step (default 0)")
     p.add_argument("--to", dest="end", type=int, default=None, metavar="STEP", help="last step (default: the end)")
     p.add_argument("--speed", type=float, default=1.0, help="times real time: 30 steps/s at 1 (default 1)")
-    p.add_argument("--episode", type=int, default=0, help="episode of the replay (default 0)")
+    p.add_argument("--episode", type=int, default=None,
+                   help="episode of the replay (default 0; for --state, the last: where the run stopped)")
     p.add_argument("--scale", type=int, default=2, help="integer upscaling of the screen (default 2)")
     p.add_argument("--html", nargs="?", const="", metavar="OUT",
                    help="write the viewer's run page as one self-contained HTML file (default: next to the replay)")

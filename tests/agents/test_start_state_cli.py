@@ -42,6 +42,21 @@ def test_export_state_writes_the_state_at_a_step(saved: tuple[Path, Path], tmp_p
     assert "longplay run --start-state" in capsys.readouterr().out
 
 
+def test_export_state_of_a_run_of_several_episodes_is_where_it_stopped(tmp_path: Path, capsys) -> None:
+    # The default was episode 0's last step: for a run of several episodes, not where the run stopped.
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "250", "--set", "max_steps=100",
+                 "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    replay = the_replay(tmp_path)
+    with ReplayReader(replay) as reader:
+        assert [e.recorded_steps for e in reader.episodes()] == [100, 100, 50]
+        last, first = reader.state_at(50, 2), reader.state_at(100, 0)
+    assert main(["export", str(replay), "--state", str(tmp_path / "last.state")]) == 0
+    assert (tmp_path / "last.state").read_bytes() == last
+    assert "step 50 of episode 2" in capsys.readouterr().out
+    assert main(["export", str(replay), "--state", str(tmp_path / "first.state"), "--episode", "0"]) == 0
+    assert (tmp_path / "first.state").read_bytes() == first
+
+
 @pytest.mark.parametrize("agent", ["random", "explorer", "oracle", "ppo", "lm"])
 def test_run_from_the_exported_state_verifies(agent: str, saved: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     replay, state = saved
