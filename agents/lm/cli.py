@@ -603,6 +603,13 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
         progress.milestones = len(run.driver.milestones)
         run.on_turn = progress.update
         outcome = run.run()
+    except KeyboardInterrupt:
+        if plan.resume is None and replay_path is not None and store is not None and not store.saved:
+            # before its start checkpoint (Ctrl-C in the env's reset): no turn played, nothing spent, and a replay
+            # without a checkpoint could be neither resumed nor verified
+            env.close()
+            replay_path.unlink(missing_ok=True)
+        raise
     finally:
         progress.close()
         env.close()

@@ -268,6 +268,30 @@ def test_interrupt_during_a_turn_before_any_scheduled_checkpoint_resumes_from_th
     assert_same_replay(replay, the_replay(two), checkpoint["run"]["counters"]["logged_turns"])
 
 
+def test_interrupt_before_the_start_checkpoint_leaves_no_replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C while a new run was starting (its env's reset, a Game Boy game's intro) left a replay with no
+    checkpoint beside it: `--resume` refused it ('no checkpoint for run'), `longplay verify` failed it, and it sat in
+    the runs folder. No turn was played and nothing spent, so nothing is kept, as for a run refused before it
+    starts; a run started again records a new replay."""
+    from longplay.agents.lm import driver
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    reset = driver.Driver.reset
+
+    def reset_then_interrupt(self, seed):  # type: ignore[no-untyped-def]
+        reset(self, seed)  # the replay's episode has begun
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(driver.Driver, "reset", reset_then_interrupt)
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "5"]) == 130
+    monkeypatch.undo()
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert run_lm(build_parser().parse_args([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "5"])) == 0
+    assert verify(the_replay(tmp_path)).ok
+
+
 def test_a_refused_call_has_its_row_and_a_resume_after_it_plays_the_refused_turn(tmp_path: Path) -> None:
     """The endpoint refusing the run (a key revoked at turn 4) stops it: the refused call was counted in
     failed_calls with no row in the replay, so the counters and the turns table disagreed. Its row is kept now, as
