@@ -191,10 +191,15 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
             bad = fixed[0].replace("_", "-") if fixed else "set"
             raise CliError(f"cannot change --{bad} when resuming (only: "
                            f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE | CURRICULUM))})")
-        if changed:
-            _keep_config_before(run_dir, checkpoint, config, {k: given[k] for k in changed})
+        before = TrainConfig.from_dict(config.to_dict())
         for key, value in given.items():
             setattr(config, key, value)
+        if changed:
+            try:  # a refused value is no curriculum step: nothing printed or kept for it
+                config.validate()
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
+            _keep_config_before(run_dir, checkpoint, before, {k: given[k] for k in changed})
         return config, run_dir, checkpoint
     if given.get("learner") == "ppo-device" and "vec_env" not in given:
         given["vec_env"] = "batched"

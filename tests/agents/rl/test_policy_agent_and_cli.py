@@ -199,6 +199,23 @@ def test_resume_may_change_shaping_episode_length_learning_rate_and_epochs_as_a_
     assert json.loads((run_dir / "config.before_step_32.json").read_text()) == before
 
 
+@pytest.mark.parametrize("flags", [["--ent-coef", "nan"], ["--max-episode-steps", "0"], ["--n-epochs", "0"]])
+def test_a_refused_curriculum_step_keeps_nothing(flags: list[str], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A resume whose new value is refused (``--ent-coef nan``) printed 'curriculum step at 32: ...' and wrote
+    config.before_step_32.json before the one-line error: the run folder claimed a curriculum step that never ran.
+    The values are checked first now; a refused resume leaves the folder as it was."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "32", "--run-name", "c", "--eval-every", "-1"]) == 0
+    run_dir = tmp_path / "train" / "c"
+    files = sorted(p.name for p in run_dir.iterdir())
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "64", *flags]) == 2
+    out, err = capsys.readouterr()
+    assert "curriculum step" not in out and err.startswith("longplay: error: invalid") and err.count("\n") == 1
+    assert sorted(p.name for p in run_dir.iterdir()) == files
+
+
 def test_sb3_learner_from_the_command_line(tmp_path: Path) -> None:
     assert longplay(["train", "--vec-env", "toy", "--steps", "32", "--runs-dir", str(tmp_path),
                      "--run-name", "s", "--eval-every", "-1", *TINY]) == 0
