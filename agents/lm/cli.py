@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from longplay.agents.lm.config import (
+    PROMPT_VERSION,
     PROVIDERS,
     BudgetConfig,
     CheckpointConfig,
@@ -434,6 +435,10 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
                                     ("--fingerprint-every", "fingerprint_every"), ("--start-state", "start_state")))
     _apply_overrides(config, args)
     validate_config(config)
+    if config.prompt_version != PROMPT_VERSION:  # a longplay with other prompts and tool descriptions resumes it
+        print(f"longplay: note: the run began with prompt version {config.prompt_version}; this longplay sends "
+              f"version {PROMPT_VERSION} from here on")
+        config.prompt_version = PROMPT_VERSION
     return _Plan(config, data["env_id"], dict(data["env_kwargs"]), data, path, reset_options)
 
 
@@ -499,6 +504,8 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
         from longplay.agents.lm.providers import redact_url
 
         note["base_url"] = redact_url(plan.config.provider.base_url)  # the header's lm entry has the first
+    if plan.config.prompt_version != data["run"]["config"].get("prompt_version"):
+        note["prompt_version"] = plan.config.prompt_version  # what the model reads from here on
     try:
         recorder, discarded = reopen_recorder(
             env,

@@ -292,6 +292,34 @@ def test_interrupt_before_the_start_checkpoint_leaves_no_replay(tmp_path: Path, 
     assert verify(the_replay(tmp_path)).ok
 
 
+def test_a_run_resumed_by_a_longplay_with_other_prompts_says_so(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A run checkpointed by a longplay whose prompts and tool descriptions were version 3, resumed by one that sends
+    version 4, went on with the new prompts while its config (the checkpoint's, and every later resume's) still said
+    version 3, and nothing in the replay said that the model read other prompts from the resume on. The resume now
+    notes the version it sends in the header's ``resumes`` entry, and the run's config takes it."""
+    import json
+    import zlib
+
+    from longplay.agents.lm.config import PROMPT_VERSION
+
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "5"]) == 0
+    replay = the_replay(tmp_path)
+    path = find_checkpoint(str(replay))
+    data = json.loads(zlib.decompress(path.read_bytes()))
+    data["run"]["config"]["prompt_version"] = "3"  # as the longplay before PROMPT_VERSION 4 wrote it
+    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    capsys.readouterr()
+    assert main(["--resume", str(replay), "--max-turns", "8", "--quiet"]) == 0
+    assert f"prompt version 3; this longplay sends version {PROMPT_VERSION}" in capsys.readouterr().out
+    with ReplayReader(replay) as r:
+        assert r.header["resumes"][-1]["prompt_version"] == PROMPT_VERSION
+    assert load_checkpoint(path)["run"]["config"]["prompt_version"] == PROMPT_VERSION
+    assert main(["--resume", str(replay), "--max-turns", "10", "--quiet"]) == 0  # the same version: no note
+    with ReplayReader(replay) as r:
+        assert "prompt_version" not in r.header["resumes"][-1]
+
+
 def test_a_refused_call_has_its_row_and_a_resume_after_it_plays_the_refused_turn(tmp_path: Path) -> None:
     """The endpoint refusing the run (a key revoked at turn 4) stops it: the refused call was counted in
     failed_calls with no row in the replay, so the counters and the turns table disagreed. Its row is kept now, as
