@@ -40,7 +40,7 @@ from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_
 from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, milestone_rates
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
-from longplay.agents.rl.runlog import RunLog
+from longplay.agents.rl.runlog import SELECT_TAG, RunLog, evaluated_steps
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, start_run_folder, write_atomically
 from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.wrappers.buttons import button_subset
@@ -343,7 +343,7 @@ class BestCheckpoint:
             save()
             self.best = {"step": step, **rates.as_dict()}
             self.path.write_text(json.dumps(self.best, indent=1) + "\n")
-        return {"charts/select/milestones": rates.mean, "charts/select/finished": rates.finished,
+        return {"charts/select/milestones": rates.mean, SELECT_TAG: rates.finished,
                 "charts/select/best_finished": self.best["finished"],
                 "charts/select/best_milestones": self.best["mean"],
                 **{f"charts/select/rate/{n}": rates.rate(n) for n in rates.names}}
@@ -509,6 +509,12 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     # resumed at a checkpoint whose evaluation the run was killed in: played first
     if resume is not None and evaluation_due(config, run_dir, global_step, num_iterations * config.batch_size):
         evaluate_now(iteration - 1)
+    elif resume is not None and selection is not None and state["config"].get("select_episodes") \
+            and global_step in evaluated_steps(run_dir) and global_step not in evaluated_steps(run_dir, SELECT_TAG):
+        # killed in the selection's episodes, after the evaluation's result was logged: without its score the
+        # checkpoint could never become best.pt
+        runlog.scalars(selection.score(_eval_policy(net, config, description, global_step), global_step,
+                                       lambda: save("best.pt", iteration - 1)), global_step)
 
     # -------------------------------------------------------------- 2. iterations
     while iteration <= num_iterations:

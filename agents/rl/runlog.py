@@ -141,9 +141,14 @@ class RunLog:
 EVAL_TAG = "charts/eval/milestones"
 
 
-def evaluated_steps(run_dir: str | Path) -> set[int]:
-    """The steps at which ``metrics.jsonl`` holds an evaluation's result (an evaluation that finished)."""
-    return {int(p["step"]) for p in read_metrics(run_dir) if EVAL_TAG in p}
+#: The tag of a ``select_episodes`` score: logged once the selection's episodes, played after the evaluation's, are.
+SELECT_TAG = "charts/select/finished"
+
+
+def evaluated_steps(run_dir: str | Path, tag: str = EVAL_TAG) -> set[int]:
+    """The steps at which ``metrics.jsonl`` holds an evaluation's result (an evaluation that finished), or with
+    ``tag`` another result logged once per evaluation (:data:`SELECT_TAG`)."""
+    return {int(p["step"]) for p in read_metrics(run_dir) if tag in p}
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:

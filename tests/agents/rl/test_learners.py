@@ -142,6 +142,37 @@ def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_p
     assert [p["step"] for p in read_metrics(run_dir) if "charts/eval/milestones" in p] == [32, 64]
 
 
+def test_a_resume_scores_the_checkpoint_whose_selection_the_run_was_killed_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``select_episodes`` an evaluation is the evaluation episodes, then the selection's episodes from the
+    world's start (the longer part). A run killed in the selection had logged the evaluation's result, so the
+    resume took the evaluation as played and never scored that checkpoint: it could not become best.pt. The resume
+    scores it now (without playing the evaluation episodes again)."""
+    from longplay.agents.rl.ppo_device import BestCheckpoint, train
+
+    config = tiny(tmp_path, learner="ppo-device", vec_env="batched", env_id="longplay/QuestMini-v0", num_envs=4,
+                  n_steps=8, eval_every=32, max_episode_steps=16, eval_steps=32, select_episodes=2)
+    real = BestCheckpoint.score
+
+    def killed_at_32(self: BestCheckpoint, policy: Any, step: int, *args: Any) -> Any:
+        if step == 32:
+            raise KeyboardInterrupt  # the evaluation's episodes are played and logged; the selection's are not
+        return real(self, policy, step, *args)
+
+    monkeypatch.setattr(BestCheckpoint, "score", killed_at_32)
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    monkeypatch.undo()
+    run_dir = tmp_path / "train" / "run"
+    assert not (run_dir / "best.json").exists()
+    saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    train(saved, run_dir=run_dir, resume=run_dir / "checkpoints" / "step_000000000032.pt")
+    metrics = read_metrics(run_dir)
+    assert [p["step"] for p in metrics if "charts/select/finished" in p] == [32, 64]
+    assert [p["step"] for p in metrics if "charts/eval/milestones" in p] == [32, 64]
+    assert _evals_once_each(run_dir) == [32, 64]  # the evaluation at 32 is not played twice
+
+
 def test_sb3_training_leaves_no_folder_in_the_temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SB3's ``learn`` without a logger of its own makes an empty ``SB3-<date>`` folder in the temp folder each
     time; ``longplay train`` gives it the run's logger, so neither a run nor its resume leaves one."""
