@@ -40,6 +40,19 @@ def curriculum_configs(run_dir: Path) -> dict[int, Path]:
     return found
 
 
+def drop_stopped_attempt(run_dir: Path) -> None:
+    """Removes what a run stopped before its first checkpoint logged in ``run_dir`` (nothing else was there to keep:
+    no weights were saved): its metrics, evaluations and their replays, TensorBoard events, the best checkpoint kept
+    by ``select_episodes`` and its ``best.json``. A run started again in the folder then logs alone; before, its
+    points, evaluations and replays stood beside the stopped attempt's."""
+    for path in (run_dir / "metrics.jsonl", run_dir / "eval.jsonl", run_dir / "best.json",
+                 run_dir / "checkpoints" / "best.pt", run_dir / "checkpoints" / "latest.txt"):
+        path.unlink(missing_ok=True)
+    for pattern in ("replays/*-step*.lpr*", "tb/events.out.tfevents.*", "checkpoints/.partial-*"):
+        for path in run_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 

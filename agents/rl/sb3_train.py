@@ -338,12 +338,14 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
 
     A fresh run is refused in a folder that holds a run's checkpoints (``--run-name`` given twice: its
     ``config.json`` would replace the one they were trained with, and its checkpoints would mix with theirs);
-    a folder without checkpoints (a run stopped before its first) may be started again. The env settings are
+    a folder without checkpoints (a run stopped before its first) may be started again, and what that run logged
+    goes (:func:`~longplay.agents.rl.runlog.drop_stopped_attempt`). The env settings are
     checked by building the run's env once (:func:`~longplay.agents.rl.evaluation.check_env_settings`), so
     nothing is written for a run that cannot start. A fresh run's start state is copied into the folder
     (:data:`START_STATE_FILE`), and its config names the copy.
     """
     from longplay.agents.rl.evaluation import check_env_settings
+    from longplay.agents.rl.runlog import drop_stopped_attempt
 
     if resume is None and any((run_dir / "checkpoints").glob("step_*")):
         raise ValueError(f"{run_dir} already holds a run's checkpoints: continue it with --resume {run_dir}, "
@@ -353,6 +355,8 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
 
         register_toy()
     check_env_settings(config, env_factory)
+    if resume is None and run_dir.is_dir():
+        drop_stopped_attempt(run_dir)  # started again after a run stopped before its first checkpoint
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # --runs-dir is a file, or a folder no one may write in

@@ -142,6 +142,45 @@ def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_p
     assert [p["step"] for p in read_metrics(run_dir) if "charts/eval/milestones" in p] == [32, 64]
 
 
+@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
+def test_a_run_started_again_after_one_stopped_before_its_first_checkpoint_keeps_none_of_its_logs(
+        learner: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped before its first checkpoint (killed in its first evaluation, the checkpoints further apart)
+    may be started again in its folder, and was: beside the stopped attempt's metrics.jsonl points, its eval.jsonl
+    line and its replays (one cut short), so the new run's charts and evaluations held two runs' points and a
+    policy whose weights were never saved. What the stopped attempt logged goes when the run starts again."""
+    import dataclasses
+
+    import longplay.agents.rl.evaluation as evaluation
+
+    if learner == "ppo":
+        from longplay.agents.rl.sb3_train import train
+        config = tiny(tmp_path, eval_every=32, eval_episodes=2, checkpoint_every=64)
+    else:
+        from longplay.agents.rl.ppo_device import train  # type: ignore[assignment]
+        config = tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=8, eval_every=32,
+                      eval_episodes=2, checkpoint_every=64)
+    real = evaluation.evaluate
+
+    def killed_at_32(policy: Any, config: TrainConfig, step: int, *args: Any, **kwargs: Any) -> Any:
+        if step != 32:
+            return real(policy, config, step, *args, **kwargs)
+        real(policy, dataclasses.replace(config, eval_episodes=1), step, *args, **kwargs)  # its first episode
+        raise KeyboardInterrupt  # ... and the kill in the second
+
+    monkeypatch.setattr(evaluation, "evaluate", killed_at_32)
+    with pytest.raises(KeyboardInterrupt):
+        train(dataclasses.replace(config))
+    monkeypatch.undo()
+    run_dir = tmp_path / "train" / "run"
+    assert not list((run_dir / "checkpoints").glob("step_*")) and read_evals(run_dir)
+    train(dataclasses.replace(config))  # started again, as the same command
+    assert _evals_once_each(run_dir) == [32, 32, 64, 64]
+    steps = [p["step"] for p in read_metrics(run_dir)]
+    assert steps == sorted(steps) and [p["step"] for p in read_metrics(run_dir) if "charts/eval/milestones" in p] \
+        == [32, 64]
+
+
 def test_a_resume_scores_the_checkpoint_whose_selection_the_run_was_killed_in(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``select_episodes`` an evaluation is the evaluation episodes, then the selection's episodes from the
