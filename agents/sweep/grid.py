@@ -396,9 +396,27 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
                         _check_price(config.provider.price_name, where)
                 elif cell.agent not in _agents():
                     raise GridError(f"{where}: unknown agent {cell.agent!r}; valid: {', '.join(_agents())}")
+                elif _first(made, ("run", env_id, kwargs, cell.agent, args.obs_mode, args.checkpoint)):
+                    _check_agent(make_env, args, env_id, kwargs)  # the explorer on a Game Boy game, pixels
         except (CliError, ValueError) as exc:
             message = str(exc)
             raise GridError(message if message.startswith(where) else f"{where}: {message}") from None
+
+
+def _check_agent(make_env: Any, args: Any, env_id: str, kwargs: dict[str, Any]) -> None:
+    """Starts a baseline or policy agent (``longplay run --agent NAME``) on its cell's env as the run command
+    would, up to the agent's first look at it: ``ValueError`` when the agent cannot play that env (the explorer
+    and the oracle read the built-in game only, the explorer its symbolic view, a policy its own observations)."""
+    from longplay.agents.base import make_agent
+
+    agent = make_agent(args.agent, **({"checkpoint": args.checkpoint} if args.checkpoint else {}))
+    env = make_env(env_id, {**kwargs, "obs_mode": kwargs.get("obs_mode", args.obs_mode or agent.obs_mode)})
+    try:
+        seed = args.seed or 0
+        obs, info = env.reset(seed=seed)
+        agent.reset(env, obs, info, seed)
+    finally:
+        env.close()
 
 
 def _game_features(make_env: Any, env_id: str, kwargs: dict[str, Any]) -> tuple[str, Any]:

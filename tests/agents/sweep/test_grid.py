@@ -135,6 +135,24 @@ def test_a_scaffold_a_cells_game_cannot_serve_is_refused_before_any_cell_runs(sc
                                "needs a game with a map adapter; 'gameboy' has none")
 
 
+@pytest.mark.parametrize(("block", "fragment"), [
+    ({"envs": ["QuestMini-v0", "TestCart-v0"], "agents": ["random", "explorer"]},
+     "cell TestCart-v0 explorer seed0: the explorer reads the built-in quest game's symbolic view"),
+    ({"envs": ["QuestMini-v0", "TestCart-v0"], "agents": ["oracle"]},
+     "cell TestCart-v0 oracle seed0: the oracle plays only the built-in quest game"),
+    ({"env": "QuestMini-v0", "agents": ["explorer"], "obs_mode": "pixels"},
+     "cell explorer seed0: the explorer reads the built-in quest game's symbolic view"),
+])
+def test_a_baseline_that_cannot_play_its_cells_game_is_refused_before_any_cell_runs(block: dict,
+                                                                                    fragment: str) -> None:
+    """The explorer or the oracle on a Game Boy game, or the explorer on pixels, passed the checks and failed
+    when its cell ran, after the cells before it had run."""
+    grid = parse_grid({"run": [{**block, "steps": 20}]})
+    with pytest.raises(GridError) as info:
+        validate_cells(grid.cells)
+    assert str(info.value).startswith(fragment) and "\n" not in str(info.value), str(info.value)
+
+
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_a_missing_lm_sdk_stops_the_sweep_before_it_starts(provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A missing gameboy extra stopped the sweep up front; a missing openai or anthropic SDK failed each of its

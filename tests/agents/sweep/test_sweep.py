@@ -68,18 +68,34 @@ def test_a_sweep_writes_results_and_skips_done_cells_when_run_again(tmp_path: Pa
     assert all(read_state(out, cell_id)["attempts"] == 1 for cell_id in states)
 
 
-def test_a_failing_cell_is_reported_while_the_others_finish(tmp_path: Path, capsys) -> None:
-    # the oracle plays only the built-in game: a cell that passes the checks and fails when it runs
-    grid = write_grid(tmp_path, LM_BLOCK + '\n[[run]]\nenv = "TestCart-v0"\nagent = "oracle"\nsteps = 50\n')
+CRASHING_ORACLE = """
+import longplay.agents.oracle as oracle
+
+def act(self, obs, info):
+    raise RuntimeError("the oracle crashed")  # a cell that passes every check and fails when it runs
+
+oracle.OracleAgent.act = act
+"""
+
+
+def test_a_failing_cell_is_reported_while_the_others_finish(tmp_path: Path, capsys, monkeypatch) -> None:
+    # (the oracle on a Game Boy game, this test's failing cell before, is now refused before any cell runs)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(CRASHING_ORACLE)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])))
+    grid = write_grid(tmp_path, LM_BLOCK + '\n[[run]]\nenv = "TestCart-v0"\nagent = "random"\nsteps = 50\n'
+                      '\n[[run]]\nenv = "QuestMini-v0"\nagent = "oracle"\nsteps = 50\n')
     out = tmp_path / "out"
     assert main([str(grid), "--out", str(out), "--workers", "2", "--plain", "--no-plots"]) == 1
     text = capsys.readouterr().out
-    assert "failed: TestCart-v0 oracle seed0" in text and "the oracle plays only the built-in quest game" in text
+    assert "failed: QuestMini-v0 oracle seed0" in text and "the oracle crashed" in text
     rows = {r["label"] + r["seed"]: r for r in csv.DictReader(open(out / "results.csv"))}
-    failed = rows["TestCart-v0 oracle0"]
-    assert failed["status"] == "failed" and failed["error"].startswith("the oracle plays only")
+    failed = rows["QuestMini-v0 oracle0"]
+    assert failed["status"] == "failed" and "the oracle crashed" in failed["error"]
     assert rows["QuestMini-v0 lm offline-explorer minimal0"]["status"] == "done"
     assert rows["QuestMini-v0 lm offline-explorer minimal1"]["status"] == "done"
+    assert rows["TestCart-v0 random0"]["status"] == "done"
 
 
 def test_bad_env_options_are_refused_before_anything_runs(tmp_path: Path, capsys) -> None:
