@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -135,16 +136,22 @@ def test_navigate_to_a_clerk_behind_the_counter_faces_it_across_the_counter() ->
     assert state.menu == MenuKind.SHOP
 
 
-def test_navigate_to_walks_on_water_once_the_player_can_swim() -> None:
-    from longplay.envs.quest.constants import Ability, Tile
-    from longplay.envs.quest.overworld import has_ability
-
+def canonical_run() -> tuple[LMRun, Any, Any, Any]:
+    """(an LM run started on the canonical world with a model that says nothing, its game, the game's raw state,
+    its world): the tests move the player and call the tools themselves."""
     env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
     config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
     run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
     run.start()
     game = run.driver.game
-    state, world = game.raw, game.world
+    return run, game, game.raw, game.world
+
+
+def test_navigate_to_walks_on_water_once_the_player_can_swim() -> None:
+    from longplay.envs.quest.constants import Ability, Tile
+    from longplay.envs.quest.overworld import has_ability
+
+    run, game, state, world = canonical_run()
     road = next(i for i, m in enumerate(world.maps) if m.name == "Ashmarsh Road")
     assert [world.maps[road].tile(x, 7) for x in (11, 12, 13, 14)] == [Tile.GROUND] + [Tile.WATER] * 3
     state.map, state.x, state.y = road, 11, 7  # on the shore of a lake
@@ -281,12 +288,7 @@ def test_find_path_pushes_a_boulder_only_when_there_is_no_way_around() -> None:
 def test_navigate_to_pushes_a_boulder_once_the_party_can_shove() -> None:
     from longplay.envs.quest.constants import Ability, EntityKind
 
-    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
-    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
-    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
-    run.start()
-    game = run.driver.game
-    state, world = game.raw, game.world
+    run, game, state, world = canonical_run()
     lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
     rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER)
     # a wall with one gap, the boulder in it, a niche on each side of it: pushed left from below, it clears the gap
@@ -310,12 +312,7 @@ def shove_run(boulder: tuple[int, int] | None = None, at: tuple[int, int] = (5, 
     place), everything around in view; returns the run, the lane and the boulder's entity index."""
     from longplay.envs.quest.constants import Ability, EntityKind
 
-    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
-    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
-    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
-    run.start()
-    game = run.driver.game
-    state, world = game.raw, game.world
+    run, game, state, world = canonical_run()
     lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
     rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
     if boulder is not None:
@@ -406,12 +403,7 @@ def test_navigate_to_chops_a_tree_in_the_way_once_the_party_can_chop() -> None:
     game clears it for good by facing it and pressing A: the walk does that now, when no way around is known."""
     from longplay.envs.quest.constants import Ability, Direction, EntityKind
 
-    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
-    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
-    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
-    run.start()
-    game = run.driver.game
-    state, world = game.raw, game.world
+    run, game, state, world = canonical_run()
     way = next(i for i, m in enumerate(world.maps) if m.name == "Morheath Way")
     tree = next(e for e in world.entities if e.map == way and e.kind == EntityKind.CUT_TREE)
     assert (tree.x, tree.y) == (23, 8)  # the one gap in a wall of trees from the top of the map to the bottom
@@ -438,12 +430,7 @@ def test_navigate_to_chops_a_tree_in_the_way_once_the_party_can_chop() -> None:
 def test_a_tree_chopped_with_press_buttons_leaves_the_seen_map_and_the_result_says_so() -> None:
     from longplay.envs.quest.constants import Ability, Direction, Sprite
 
-    env = gym.make("longplay/QuestCanon-v0", obs_mode="symbolic")
-    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig())
-    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
-    run.start()
-    game = run.driver.game
-    state, world = game.raw, game.world
+    run, game, state, world = canonical_run()
     way = next(i for i, m in enumerate(world.maps) if m.name == "Morheath Way")
     state.map, state.x, state.y, state.facing = way, 22, 8, Direction.RIGHT  # facing the tree at (23, 8)
     run.driver.obs = game.symbolic()
