@@ -75,6 +75,7 @@ class RunProgress:
     axes: tuple[str, ...]
     complete: bool  # the recorder closed the episode
     finished: bool  # the game was completed (the episode terminated)
+    start_state: str | None = None  # SHA-256 of the save state the episode started from (None: the world's start)
 
     def times(self, axis: str) -> dict[str, float]:
         """Milestone id -> value of ``axis`` when it was reached."""
@@ -121,9 +122,16 @@ def start_state_group(group: str, options: Any) -> str:
     >>> start_state_group("lm / m1", {"state": {"sha256": "0361263063f2ff0e"}}), start_state_group("lm / m1", None)
     ('lm / m1 from state 03612630', 'lm / m1')
     """
+    digest = start_state_digest(options)
+    return f"{group} from state {digest[:8]}" if digest else group
+
+
+def start_state_digest(options: Any) -> str | None:
+    """The SHA-256 (hex) of the save state an episode reset with ``options`` started from; None when it started
+    from the world's start."""
     named = options.get("state") if isinstance(options, dict) else None
     digest = named.get("sha256") if isinstance(named, dict) else None
-    return f"{group} from state {str(digest)[:8]}" if digest else group
+    return str(digest) if digest else None
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
@@ -200,7 +208,7 @@ def read_runs(path: str | os.PathLike[str], *,
                 tuple(m["id"] for m in catalog), {m["id"]: str(m.get("name", m["id"])) for m in catalog},
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
-                info.complete, info.end_reason == "terminated"))
+                info.complete, info.end_reason == "terminated", start_state_digest(info.options)))
         return runs
 
 

@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 
 from longplay.envs.game import BUTTON_NAMES, Game, GameState
-from longplay.replays.compare import AXES, AXIS_LABELS, RunProgress, compare_impl, progress_curve_impl, scaffold_name
+from longplay.replays.compare import (
+    AXES,
+    AXIS_LABELS,
+    RunProgress,
+    compare_impl,
+    env_name,
+    progress_curve_impl,
+    scaffold_name,
+)
 from longplay.replays.reader import EnvFactory, Episode, MemorySnapshot, ReplayReader, Turn, make_env
 from longplay.replays.schema import ReplayError
 from longplay.replays.viewer.areas import AreaInfo, AreaSupport, Probe, generic_probe, support_for
@@ -478,40 +486,62 @@ def area_png_impl(game: Game, map_id: int) -> bytes | None:
 def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Sequence[dict[str, Any]] = (),
                       n_boot: int = COMPARE_BOOT) -> dict[str, Any]:
     """The comparison page: each run's progress curve on every axis it has, the milestones' times per run,
-    and compare's group aggregates (median curves, time-to-milestone table, AUC).
+    compare's group aggregates (median curves, time-to-milestone table, AUC) and the envs the runs played.
+
+    Runs of different envs share no axes (their budgets and catalogs differ; ``longplay compare`` scores each
+    env over its own AUC window and draws one panel per env): ``envs`` lists each env with its runs' catalog and
+    its windows, and the page draws one chart per env. Each run names its group as ``groups`` and
+    ``time_to_milestone`` do (``QuestMini-v0: oracle`` when several envs are compared), and its ``configuration``
+    without the env; a run started from a save state carries the state's SHA-256 (``start_state``).
 
     Args:
         runs: (run id, one episode's :class:`RunProgress`) pairs, in the order to show them.
         unreadable: Entries of files that could not be read (from :func:`unreadable_impl`).
         n_boot: Bootstrap resamples of the group intervals.
     """
-    catalog: list[dict[str, str]] = []
-    seen: set[str] = set()
+    result = compare_impl([run for _, run in runs], axes=AXES, n_boot=n_boot) if runs else None
+    label_of = {(row["path"], row["episode"]): row["group"] for row in (result.runs if result else [])}
+    catalog: dict[str, str] = {}
+    envs: dict[str, dict[str, Any]] = {}
     out_runs = []
     for run_id, run in runs:
+        env = envs.setdefault(run.env_id, {"env_id": run.env_id, "name": env_name(run.env_id), "runs": 0,
+                                           "axes": [], "groups": [], "catalog": {}, "horizons": {}})
+        env["runs"] += 1
+        env["axes"] = [a for a in AXES if a in env["axes"] or a in run.axes]
+        label = label_of.get((run.path, run.episode), run.group)
+        if label not in env["groups"]:
+            env["groups"].append(label)
         for milestone in run.catalog:
-            if milestone not in seen:
-                seen.add(milestone)
-                catalog.append({"id": milestone, "name": run.milestone_names.get(milestone, milestone)})
+            name = run.milestone_names.get(milestone, milestone)
+            catalog.setdefault(milestone, name)
+            env["catalog"].setdefault(milestone, name)
         curves = {}
         for axis in run.axes:
             xs, ys = progress_curve_impl(run, axis)
             curves[axis] = {"x": xs.tolist(), "y": ys.astype(int).tolist()}
         out_runs.append({
-            "id": run_id, "run": run.name, "episode": run.episode, "group": run.group, "env_id": run.env_id,
-            "seed": run.seed, "axes": list(run.axes), "complete": run.complete, "finished": run.finished,
-            "milestones": len(run.events), "catalog_size": len(run.catalog), "end": run.end, "curves": curves,
+            "id": run_id, "run": run.name, "episode": run.episode, "group": label, "configuration": run.group,
+            "start_state": run.start_state, "env_id": run.env_id, "seed": run.seed, "axes": list(run.axes),
+            "complete": run.complete, "finished": run.finished, "milestones": len(run.events),
+            "catalog_size": len(run.catalog), "catalog": list(run.catalog), "end": run.end, "curves": curves,
             "times": {axis: run.times(axis) for axis in run.axes},
         })
-    result = compare_impl([run for _, run in runs], axes=AXES, n_boot=n_boot) if runs else None
+    groups = []
+    for group in result.groups if result else []:
+        members = [run for _, run in runs if label_of.get((run.path, run.episode)) == group["group"]]
+        groups.append({**group, "configuration": members[0].group if members else group["group"],
+                       "start_state": members[0].start_state if members else None})
     return finite({
         "axes": [a for a in AXES if any(a in r["axes"] for r in out_runs)],
         "axis_labels": dict(AXIS_LABELS),
-        "catalog": catalog,
+        "catalog": [{"id": m, "name": name} for m, name in catalog.items()],
+        "envs": [{**env, "catalog": [{"id": m, "name": name} for m, name in env["catalog"].items()],
+                  "horizons": {a: result.horizons[env["env_id"]][a] for a in env["axes"]} if result else {}}
+                 for env in envs.values()],
         "runs": out_runs,
-        "groups": result.groups if result else [],
+        "groups": groups,
         "time_to_milestone": result.time_to_milestone if result else [],
         "horizons": result.horizons if result else {},
         "unreadable": list(unreadable),
     })
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
 import zlib
 from pathlib import Path
@@ -122,6 +123,33 @@ def test_compare_never_pools_runs_from_a_start_state_with_runs_from_the_worlds_s
     comparison = compare_impl(runs, axes=["steps"], n_boot=10)
     assert sorted(g["group"] for g in comparison.groups) == ["random", f"random from state {digest[:8]}"]
 
+
+
+def test_the_viewers_comparison_labels_a_group_from_a_start_state(replay: tuple[Path, list[np.ndarray]],
+                                                                 start_state: bytes, tmp_path: Path) -> None:
+    """The viewer's comparison named the group 'random from state ...' but said nowhere which runs started from a
+    state: each run and group carries the state's SHA-256 (None from the world's start), for the page's label."""
+    pytest.importorskip("starlette", reason="the viewer needs starlette: pip install 'longplay[viewer]'")
+    pytest.importorskip("httpx", reason="starlette's TestClient needs httpx")
+    from starlette.testclient import TestClient
+
+    from longplay.replays.viewer.server import create_app
+
+    (tmp_path / "runs").mkdir()
+    shutil.copyfile(replay[0], tmp_path / "runs" / "start.lpr")
+    app = create_app(tmp_path / "runs")
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            compared = client.get("/api/compare", params={"id": "start.lpr"}).json()
+    finally:
+        app.state.folder.close()
+    digest = hashlib.sha256(start_state).hexdigest()
+    from_state, plain = compared["runs"]
+    assert (from_state["start_state"], plain["start_state"]) == (digest, None)
+    assert (from_state["group"], plain["group"]) == (f"random from state {digest[:8]}", "random")
+    groups = {g["group"]: g for g in compared["groups"]}
+    assert (groups[f"random from state {digest[:8]}"]["start_state"], groups["random"]["start_state"]) == (digest, None)
+    assert [e["groups"] for e in compared["envs"]] == [[f"random from state {digest[:8]}", "random"]]
 
 @pytest.mark.parametrize(("edit", "message"), [
     (("UPDATE keyframes SET state = ?, codec = 'raw' WHERE episode = 0 AND step = 0", (b"LPQS\x01 edited",)),

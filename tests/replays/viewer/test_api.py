@@ -131,6 +131,36 @@ def test_compare(viewer_client: Any) -> None:
     assert len({r["id"] for r in everything["runs"]}) == 5 and len(everything["runs"]) == 6  # 2 episodes in one
 
 
+
+def test_compare_gives_each_env_its_catalog_window_and_groups(viewer_client: Any) -> None:
+    """Runs of two envs: the page drew them on one set of axes with no AUC, and a run's ``group`` ('random') was not
+    the name its group has in ``groups`` ('Fake-v0: random'). Now ``envs`` gives each env its runs' catalog, its AUC
+    window per axis and its groups, and each run names its group as ``groups`` does."""
+    ids = ["fake-random-0.lpr", "fake-random-1.lpr", "fake-lm.lpr", "sub/quest-oracle.lpr"]
+    data = _get(viewer_client, "/api/compare", id=ids)
+    envs = {e["env_id"]: e for e in data["envs"]}
+    assert list(envs) == ["LongplayTest/Fake-v0", "longplay/QuestMini-v0"]
+    fake, quest = envs.values()
+    assert (fake["name"], fake["runs"], quest["name"], quest["runs"]) == ("Fake-v0", 3, "QuestMini-v0", 1)
+    assert fake["axes"] == ["steps", "wall", "tokens", "cost"] and quest["axes"] == ["steps", "wall"]
+    assert fake["horizons"]["steps"] == 300 and quest["horizons"]["steps"] == 400  # each env's longest run
+    assert set(quest["horizons"]) == {"steps", "wall"}  # no QuestMini run has tokens or dollars
+    assert all(fake["horizons"][a] == data["horizons"][fake["env_id"]][a] for a in fake["axes"])
+    assert [m["id"] for m in fake["catalog"]] == ["left_home", "opened_menu", "hundred_presses", "finish"]
+    (quest_run,) = [r for r in data["runs"] if r["env_id"] == quest["env_id"]]
+    assert [m["id"] for m in quest["catalog"]] == quest_run["catalog"] and "left_home" not in quest_run["catalog"]
+    groups = {g["group"]: g for g in data["groups"]}
+    assert fake["groups"] == ["Fake-v0: random", "Fake-v0: lm / m1 / notes+goals"]
+    assert quest["groups"] == ["QuestMini-v0: oracle"] and set(groups) == {*fake["groups"], *quest["groups"]}
+    for run in data["runs"]:
+        group = groups[run["group"]]
+        assert (group["env"], group["configuration"], group["start_state"]) == (run["env_id"], run["configuration"],
+                                                                               None)
+    assert groups["Fake-v0: random"]["runs"] == 2 and groups["Fake-v0: random"]["configuration"] == "random"
+    assert groups["Fake-v0: random"]["auc"]["steps"]["horizon"] == 300
+    assert groups["QuestMini-v0: oracle"]["auc"]["steps"]["horizon"] == 400
+    assert 0 < groups["QuestMini-v0: oracle"]["auc"]["steps"]["value"] < 1
+
 @pytest.mark.parametrize(("path", "params", "status", "message"), [
     ("/api/run", {}, 400, "missing run id"),
     ("/api/run", {"id": "nope.lpr"}, 404, "no run"),
