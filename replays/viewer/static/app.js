@@ -949,8 +949,8 @@
       const seq = ++view.seq;
       if (view.selected.size === 0) {
         // Nothing selected: an empty chart (render reads the axis labels, kept from the last comparison).
-        view.data = { runs: [], catalog: [], axes: ["steps"], groups: [], time_to_milestone: [], unreadable: [],
-          axis_labels: (view.data && view.data.axis_labels) || { steps: "steps" } };
+        view.data = { runs: [], catalog: [], envs: [], axes: ["steps"], groups: [], time_to_milestone: [], unreadable: [],
+          horizons: {}, axis_labels: (view.data && view.data.axis_labels) || { steps: "steps" } };
         render();
         return;
       }
@@ -987,18 +987,73 @@
       document.body.dataset.ready = "1";
     }
 
+    /** A configuration's name without the " from state <digest>" compare appends: the page shows a badge. */
+    function configurationName(item) {
+      const suffix = item.start_state ? " from state " + item.start_state.slice(0, 8) : "";
+      return suffix && item.configuration.endsWith(suffix) ? item.configuration.slice(0, -suffix.length) : item.configuration;
+    }
+
+    /** The badge of a group or run started from a save state (null: from the world's start). */
+    function stateBadge(item) {
+      if (!item.start_state) return null;
+      return h("span", { class: "badge state", text: "from state " + item.start_state.slice(0, 8),
+        title: "started from a save state (SHA-256 " + item.start_state + "), not from the world's start: the " +
+          "milestones the state held count at step 0, so it is a group of its own" });
+    }
+
+    /** An AUC window on ``axis``, with its unit: "0 … 3,000 steps". */
+    function windowOf(axis, horizon) {
+      return "0 … " + fmt.axis(axis, horizon) + (axis === "steps" ? " steps" : axis === "tokens" ? " tokens" : "");
+    }
+
+    /** A run's label inside its env's chart and table: configuration, start state, seed, episode. */
     function label(r) {
-      const parts = [r.group, "seed " + r.seed];
+      const parts = [r.configuration, "seed " + r.seed];
       if (r.episode) parts.push("ep. " + r.episode);
       return parts.join(" · ");
     }
 
+    /** One chart per env: envs differ in budget and catalog, so their runs share no axes (as `longplay compare`
+     * draws one panel per env), each with its groups' AUC over that env's window on the chosen axis. */
     function renderChart() {
       const data = view.data, axis = view.axis;
-      const svg = clear($("chart"));
-      const W = 900, H = 420, m = { l: 56, r: 18, t: 14, b: 46 };
-      const runs = data.runs.filter((r) => r.curves[axis]);
-      const catalogMax = Math.max(1, ...data.runs.map((r) => r.catalog_size));
+      const box = clear($("chart"));
+      let drawn = 0, missing = 0;
+      for (const env of data.envs) {
+        const runs = data.runs.filter((r) => r.env_id === env.env_id);
+        const onAxis = runs.filter((r) => r.curves[axis]);
+        drawn += onAxis.length;
+        missing += runs.length - onAxis.length;
+        const horizon = env.horizons[axis];
+        const windowText = horizon === undefined || horizon === null ? "" : " · AUC window " + windowOf(axis, horizon);
+        const panel = h("figure", { class: "env-panel", "data-env": env.env_id },
+          h("figcaption", {}, h("b", { class: "env-name", text: env.name }),
+            h("span", { class: "sub", text: runs.length + " run" + (runs.length === 1 ? "" : "s") + windowText })));
+        if (onAxis.length) panel.appendChild(drawChart(onAxis, axis, Math.max(1, ...runs.map((r) => r.catalog_size)), data.envs.length > 1 ? 300 : 420));
+        else panel.appendChild(h("p", { class: "muted empty", text: "No run of " + env.name + " has a " + AXIS_NAMES[axis] + " axis." }));
+        panel.appendChild(aucTable(env, axis));
+        const legend = h("ul", { class: "legend" });
+        for (const r of runs) {
+          const has = !!r.curves[axis];
+          legend.appendChild(h("li", { class: view.hidden.has(r.key) || !has ? "off" : "", "data-key": r.key, title: has ? r.run : "no " + AXIS_NAMES[axis] + " axis: " + r.run,
+            onclick: () => { if (view.hidden.has(r.key)) view.hidden.delete(r.key); else view.hidden.add(r.key); renderChart(); } },
+            h("span", { class: "swatch" }), label(r)));
+          legend.lastChild.firstChild.style.background = r.color;
+        }
+        panel.appendChild(legend);
+        box.appendChild(panel);
+      }
+      if (!data.envs.length) box.appendChild(h("p", { class: "muted empty", text: "No run selected: pick runs to compare in the list." }));
+      $("chart-note").textContent = drawn + " run" + (drawn === 1 ? "" : "s") + " on this axis" +
+        (missing ? " · " + missing + " without it" : "") + (data.envs.length > 1 ? " · one chart per env" : "") +
+        " · | = stopped (censored), ● = finished";
+      box.dataset.curves = String(box.querySelectorAll("path.curve").length);
+    }
+
+    /** One env's chart: its runs' step curves, x from 0 to its longest run, y to its largest catalog. */
+    function drawChart(runs, axis, catalogMax, H) {
+      const svg = s("svg", { class: "chart", viewBox: "0 0 900 " + H, role: "img", "aria-label": "progress curves" });
+      const W = 900, m = { l: 56, r: 18, t: 14, b: 46 };
       let xmax = 0;
       for (const r of runs) xmax = Math.max(xmax, ...r.curves[axis].x);
       if (!(xmax > 0)) xmax = 1;
@@ -1020,7 +1075,7 @@
       svg.appendChild(s("line", { class: "axis-line", x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }));
       svg.appendChild(s("line", { class: "axis-line", x1: m.l, x2: m.l, y1: m.t, y2: H - m.b }));
       const xl = s("text", { x: (m.l + W - m.r) / 2, y: H - 8, "text-anchor": "middle" });
-      xl.textContent = data.axis_labels[axis] + (view.logx ? " (log scale)" : "");
+      xl.textContent = view.data.axis_labels[axis] + (view.logx ? " (log scale)" : "");
       svg.appendChild(xl);
       const yl = s("text", { x: 14, y: (m.t + H - m.b) / 2, "text-anchor": "middle", transform: "rotate(-90 14 " + (m.t + H - m.b) / 2 + ")" });
       yl.textContent = "milestones reached";
@@ -1044,19 +1099,35 @@
           svg.appendChild(s("circle", { cx: X(c.x[end]), cy: Y(c.y[end]), r: 4, fill: r.color }));
         }
       }
-      // legend
-      const legend = clear($("legend"));
-      for (const r of data.runs) {
-        const has = !!r.curves[axis];
-        legend.appendChild(h("li", { class: view.hidden.has(r.key) || !has ? "off" : "", title: has ? r.run : "no " + AXIS_NAMES[axis] + " axis: " + r.run,
-          onclick: () => { if (view.hidden.has(r.key)) view.hidden.delete(r.key); else view.hidden.add(r.key); renderChart(); } },
-          h("span", { class: "swatch" }), label(r)));
-        legend.lastChild.firstChild.style.background = r.color;
+      return svg;
+    }
+
+    /** An env's groups with their AUC on ``axis`` over the env's window (compare's scores, bootstrap interval). */
+    function aucTable(env, axis) {
+      const table = h("table", { class: "ttm auc" });
+      table.appendChild(h("thead", {}, h("tr", {}, h("th", { text: "configuration" }), h("th", { text: "runs" }),
+        h("th", { text: "AUC", title: "mean fraction of each run's own catalog reached over the window (1 = everything at once): the area under the group's median curve" }),
+        h("th", { text: "95% interval" }), h("th", { text: "window" }))));
+      const body = h("tbody", {});
+      for (const g of view.data.groups.filter((g) => g.env === env.env_id)) {
+        const auc = g.auc[axis];
+        const name = h("td", {});
+        for (const r of view.data.runs.filter((r) => r.group === g.group)) {
+          const swatch = h("span", { class: "swatch", title: label(r) });
+          swatch.style.background = r.color;
+          name.appendChild(swatch);
+        }
+        name.appendChild(h("span", { text: configurationName(g) }));
+        const badge = stateBadge(g);
+        if (badge) name.appendChild(badge);
+        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", { text: String(g.runs) }),
+          auc ? h("td", { class: "auc-value", text: auc.value.toFixed(3) }) :
+            h("td", { class: "none", text: "n/a", title: "not every run of this group has a " + AXIS_NAMES[axis] + " axis" }),
+          h("td", { text: auc ? auc.ci_low.toFixed(3) + " … " + auc.ci_high.toFixed(3) : "" }),
+          h("td", { text: auc ? windowOf(axis, auc.horizon) : "" })));
       }
-      const missing = data.runs.length - runs.length;
-      $("chart-note").textContent = runs.length + " run" + (runs.length === 1 ? "" : "s") + " on this axis" +
-        (missing ? " · " + missing + " without it" : "") + " · | = stopped (censored), ● = finished";
-      svg.dataset.curves = String(svg.querySelectorAll("path.curve").length);
+      table.appendChild(body);
+      return table;
     }
 
     /** Highlights one curve (null: none) by restyling the drawn paths. Not by redrawing the chart: a path
@@ -1069,32 +1140,40 @@
       }
     }
 
+    /** Time to each milestone, per run: one table per env, rows its runs' catalog (a milestone not in a run's
+     * world, as in longplay/Quest-v0's worlds per seed, shows as "·"). */
     function renderTable() {
       const data = view.data, axis = view.axis;
-      const table = clear($("ttm"));
-      const runs = data.runs;
-      const head = h("tr", {}, h("th", { text: "milestone" }));
-      for (const r of runs) {
-        const th = h("th", { title: r.run }, h("span", { class: "swatch legend-swatch" }), label(r));
-        th.firstChild.style.cssText = "display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;";
-        th.firstChild.style.background = r.color;
-        head.appendChild(th);
-      }
-      table.appendChild(h("thead", {}, head));
-      const body = h("tbody", {});
-      for (const m of data.catalog) {
-        const tr = h("tr", {}, h("td", { text: m.name, title: m.id }));
+      const box = clear($("ttm"));
+      for (const env of data.envs) {
+        const runs = data.runs.filter((r) => r.env_id === env.env_id);
+        if (data.envs.length > 1) box.appendChild(h("h3", { class: "env-name", text: env.name }));
+        const table = h("table", { class: "ttm", "data-env": env.env_id });
+        const head = h("tr", {}, h("th", { text: "milestone" }));
         for (const r of runs) {
-          const times = r.times[axis];
-          const v = times ? times[m.id] : undefined;
-          tr.appendChild(h("td", { class: v === undefined || v === null ? "none" : "", text: v === undefined || v === null ? (times ? "—" : "n/a") : fmt.axis(axis, v) }));
+          const th = h("th", { title: r.run }, h("span", { class: "swatch legend-swatch" }), label(r));
+          th.firstChild.style.cssText = "display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;";
+          th.firstChild.style.background = r.color;
+          head.appendChild(th);
         }
-        body.appendChild(tr);
+        table.appendChild(h("thead", {}, head));
+        const body = h("tbody", {});
+        for (const m of env.catalog) {
+          const tr = h("tr", {}, h("td", { text: m.name, title: m.id }));
+          for (const r of runs) {
+            const times = r.times[axis];
+            const v = times ? times[m.id] : undefined;
+            if (!r.catalog.includes(m.id)) tr.appendChild(h("td", { class: "none", text: "·", title: "not in this run's world" }));
+            else tr.appendChild(h("td", { class: v === undefined || v === null ? "none" : "", text: v === undefined || v === null ? (times ? "—" : "n/a") : fmt.axis(axis, v) }));
+          }
+          body.appendChild(tr);
+        }
+        const total = h("tr", {}, h("td", { text: "run ended at" }));
+        for (const r of runs) total.appendChild(h("td", { class: "muted", text: r.end[axis] === undefined ? "n/a" : fmt.axis(axis, r.end[axis]) }));
+        body.appendChild(total);
+        table.appendChild(body);
+        box.appendChild(h("div", { class: "table-scroll" }, table));
       }
-      const total = h("tr", {}, h("td", { text: "run ended at" }));
-      for (const r of runs) total.appendChild(h("td", { class: "muted", text: r.end[axis] === undefined ? "n/a" : fmt.axis(axis, r.end[axis]) }));
-      body.appendChild(total);
-      table.appendChild(body);
     }
 
     function renderGroups() {

@@ -162,7 +162,7 @@ def test_comparison_page_draws_curves(page: Any, server: str) -> None:
     page.goto(server + "compare?id=fake-random-0.lpr&id=fake-random-1.lpr&id=fake-lm.lpr")
     page.wait_for_selector("body[data-ready='1']")
     page.wait_for_selector("#chart[data-curves='3']")
-    assert page.locator("#legend li").count() == 3
+    assert page.locator("#chart .legend li").count() == 3
     table = page.inner_text("#ttm")
     assert "Pressed 100 buttons" in table and "100" in table
     assert not page.locator("#groups").is_hidden()  # two random runs: the group medians show
@@ -221,7 +221,7 @@ def test_comparison_page_with_no_run_selected(page: Any, server: str) -> None:
     page.wait_for_selector("#chart[data-curves='2']")
     page.click("#pick-none")
     page.wait_for_selector("#chart[data-curves='0']")  # an empty chart, and no script error (the fixture checks)
-    assert page.locator("#legend li").count() == 0 and "id=" not in page.url
+    assert page.locator("#chart .legend li").count() == 0 and "id=" not in page.url
     page.click("#pick li[data-id='fake-lm.lpr'] input")
     page.wait_for_selector("#chart[data-curves='1']")
 
@@ -287,3 +287,75 @@ def test_each_episode_lists_the_milestones_of_its_own_world(page: Any, tmp_path:
         wait_until(lambda: sorted(page.locator("#milestones li span:last-child").all_inner_texts())
                    == sorted(first.values()), "the first episode's milestones")
         assert f"/ {len(first)}" in page.inner_text("#run-meta")
+
+
+def test_comparison_page_draws_one_chart_per_env_with_each_groups_auc(page: Any, viewer_runs: Any,
+                                                                     tmp_path: Path) -> None:
+    """Runs of different envs were drawn on one set of axes (a 300-step fake game beside a 400-step QuestMini run,
+    x to the longest of all, y to the largest catalog) and no AUC showed: each env gets a chart of its own, with
+    its groups' AUC over its own window on the chosen axis, and a group started from a save state says so."""
+    import hashlib
+    import json
+    import urllib.request
+
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.viewer.server import ServerThread
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    for name in ("fake-random-0.lpr", "fake-random-1.lpr", "fake-lm.lpr"):
+        shutil.copyfile(viewer_runs.root / name, root / name)
+    shutil.copyfile(viewer_runs.root / "sub" / "quest-oracle.lpr", root / "quest-oracle.lpr")
+    env = gym.make("longplay/QuestMini-v0")
+    env.reset(seed=0)
+    for action in (1, 1, 3):
+        env.step(action)
+    state = env.unwrapped.game.save_state()
+    env.close()
+    with Recorder(gym.make("longplay/QuestMini-v0"), root / "quest-from-state.lpr", agent="random") as rec:
+        rec.reset(seed=1, options={"state": state})
+        for action in range(120):
+            rec.step(action % 8)
+    digest = hashlib.sha256(state).hexdigest()
+    ids = "&".join(f"id={name}" for name in ("fake-random-0.lpr", "fake-random-1.lpr", "fake-lm.lpr",
+                                              "quest-oracle.lpr", "quest-from-state.lpr"))
+    with ServerThread(root) as url:
+        with urllib.request.urlopen(url + "api/compare?" + ids) as response:
+            groups = {g["group"]: g for g in json.load(response)["groups"]}
+        page.goto(url + "compare?" + ids)
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector("#chart[data-curves='5']")
+        panels = page.locator("#chart figure.env-panel")
+        assert [panels.nth(i).get_attribute("data-env") for i in range(panels.count())] == \
+            ["LongplayTest/Fake-v0", "longplay/QuestMini-v0"]
+        fake, quest = (page.locator(f"#chart figure.env-panel[data-env='{env_id}']")
+                       for env_id in ("LongplayTest/Fake-v0", "longplay/QuestMini-v0"))
+        assert fake.locator("svg path.curve").count() == 3 and quest.locator("svg path.curve").count() == 2
+        # each chart's x axis ends at its own env's longest run: the 300-step run reaches the right edge
+        right = ("svg => Math.max(...Array.from(svg.querySelectorAll('path.curve'), "
+                 "p => p.getBBox().x + p.getBBox().width))")
+        for panel in (fake, quest):
+            assert abs(panel.locator("svg").evaluate(right) - 882) < 1  # 900 wide, less an 18 margin
+        assert "AUC window 0 … 300 steps" in fake.locator("figcaption").inner_text()
+        assert "AUC window 0 … 400 steps" in quest.locator("figcaption").inner_text()
+        from_state = f"QuestMini-v0: random from state {digest[:8]}"
+        for panel, group in ((fake, "Fake-v0: random"), (fake, "Fake-v0: lm / m1 / notes+goals"),
+                             (quest, "QuestMini-v0: oracle"), (quest, from_state)):
+            row = panel.locator(f"table.auc tr[data-group='{group}'] td").all_inner_texts()
+            auc = groups[group]["auc"]["steps"]
+            assert row[1:] == [str(groups[group]["runs"]), f"{auc['value']:.3f}",
+                               f"{auc['ci_low']:.3f} … {auc['ci_high']:.3f}", f"0 … {auc['horizon']:,.0f} steps"], row
+        badge = quest.locator(f"table.auc tr[data-group='{from_state}'] .badge.state")
+        assert badge.inner_text() == f"from state {digest[:8]}" and digest in badge.get_attribute("title")
+        assert quest.locator(".badge.state").count() == 1 and fake.locator(".badge.state").count() == 0
+        assert page.locator("#ttm table.ttm").count() == 2  # a time-to-milestone table per env
+        shot(page, "10-compare-per-env.png")
+        page.click("#axis button[data-axis=tokens]")
+        page.wait_for_selector("#chart[data-curves='1']")  # only the LM run has a tokens axis
+        lm = fake.locator("table.auc tr[data-group='Fake-v0: lm / m1 / notes+goals'] td").all_inner_texts()
+        tokens = groups["Fake-v0: lm / m1 / notes+goals"]["auc"]["tokens"]
+        assert lm[2] == f"{tokens['value']:.3f}" and lm[4].endswith(" tokens")
+        assert fake.locator("table.auc tr[data-group='Fake-v0: random'] td").nth(2).inner_text() == "n/a"
+        assert "No run of QuestMini-v0 has a tokens axis" in quest.inner_text()
