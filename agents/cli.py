@@ -249,13 +249,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from longplay.agents.remote import create_app, served_env
     from longplay.replays.viewer.server import bind, hosts_for, is_loopback, url_of, uvicorn_server
 
+    start_state = None if args.start_state is None else read_start_state(args.start_state)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
         raise CliError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     try:
         if args.resume:
-            served = _resumed(args)
+            served = _resumed(args, start_state)
         else:
             env_id = resolve_env_id(args.env or "QuestMini-v0")
             kwargs = env_kwargs(args)
@@ -263,10 +264,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 kwargs["obs_mode"] = args.obs_mode
             if not args.no_record:
                 check_runs_dir(args.runs_dir)
-            served = served_env(make_env(env_id, kwargs), env_id, kwargs,
-                                runs_dir=None if args.no_record else args.runs_dir, agent=args.agent_name,
-                                model=args.model, label=args.label,
-                                fingerprint_every=1 if args.fingerprint_every is None else args.fingerprint_every)
+            env = make_env(env_id, kwargs)
+            try:
+                served = served_env(env, env_id, kwargs, runs_dir=None if args.no_record else args.runs_dir,
+                                    agent=args.agent_name, model=args.model, label=args.label,
+                                    fingerprint_every=1 if args.fingerprint_every is None else args.fingerprint_every,
+                                    start_state=start_state)
+            except ValueError as exc:  # a --start-state the game refuses (its trial reset): before any replay
+                env.close()
+                raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
     except BaseException:
         sock.close()
         raise
@@ -275,6 +281,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if served.replay is not None:
         verb = f"resumed at episode {served.episode} step {served.steps}" if args.resume else "replay"
         print(f"{verb}: {served.replay}")
+    if served.start_state is not None:
+        where = args.start_state or "the run's start state"
+        print(f"every reset starts from {where} unless its request's options name a state (null: the game's start)")
     if not is_loopback(args.host):
         print(f"warning: serving on {args.host}: anyone who can reach this machine can play this env")
     sys.stdout.flush()
@@ -294,8 +303,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resumed(args: argparse.Namespace) -> Any:
-    """``longplay serve --resume REPLAY``: the served env of that run, where it stopped."""
+def _resumed(args: argparse.Namespace, start_state: bytes | None) -> Any:
+    """``longplay serve --resume REPLAY``: the served env of that run, where it stopped (``start_state``: the
+    file of ``--start-state``, needed only where the replay does not hold the run's)."""
     from longplay.agents.remote import resumed_env
     from longplay.replays.schema import ReplayError
 
@@ -306,7 +316,7 @@ def _resumed(args: argparse.Namespace) -> Any:
     if not os.path.isfile(path):
         raise CliError(f"no such replay: {path}")
     try:
-        return resumed_env(path, make_env)
+        return resumed_env(path, make_env, start_state=start_state)
     except (ValueError, ReplayError) as exc:
         raise CliError(str(exc)) from None
 
@@ -439,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default=None, help="a configuration label in the replay, which compare groups by")
     p.add_argument("--fingerprint-every", type=fingerprint_every_arg, default=None, metavar="N",
                    help="steps between the replay's state fingerprints (default 1)")
+    p.add_argument("--start-state", default=None, metavar="FILE",
+                   help="every reset starts from this save state (e.g. written by longplay export REPLAY --state "
+                   "FILE) unless its request's options name another; with --resume, only for a run whose replay "
+                   "does not hold it")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("play", help="play with the keyboard")

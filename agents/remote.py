@@ -4,8 +4,12 @@
 
 ==========================  ==============================================================================
 ``GET /info``               env id and kwargs, the action and observation spaces, button names, the milestone
-                            catalog, the replay's path, the episode and step
-``POST /reset``             ``{"seed": 3}`` (or ``{}``: a random seed) -> ``{"observation", "info"}``
+                            catalog, the replay's path, the episode and step, the server's start state
+                            (``{"sha256", "bytes"}`` or null)
+``POST /reset``             ``{"seed": 3}`` (or ``{}``: a random seed) -> ``{"observation", "info"}``;
+                            ``"options": {"state": BASE64}`` starts the episode from that save state (the
+                            base64 of ``game.save_state()``'s bytes), ``{"state": null}`` from the game's own
+                            start; without ``state`` the server's ``--start-state`` (if any) is the start
 ``POST /step``              ``{"action": 2}`` or ``{"action": "left"}`` -> ``{"observation", "reward",
                             "terminated", "truncated", "info"}``
 ``GET /text``               ``{"text": ...}``: the game's text view (what an LM agent reads)
@@ -32,6 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
+import hashlib
 import http.client
 import json
 import logging
@@ -45,6 +51,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from longplay.envs.env import start_state_option
 from longplay.envs.game import BUTTON_NAMES
 
 log = logging.getLogger("longplay.serve")
@@ -149,12 +156,16 @@ class ServedEnv:
     """The env one server holds, and what each route does to it. The app calls it from its event loop, one
     request at a time (a route's work has no ``await`` in it)."""
 
-    def __init__(self, env: gym.Env, *, env_id: str, env_kwargs: dict[str, Any], replay: Path | None) -> None:
+    def __init__(self, env: gym.Env, *, env_id: str, env_kwargs: dict[str, Any], replay: Path | None,
+                 start_state: bytes | None = None) -> None:
         self.env, self.env_id, self.env_kwargs, self.replay = env, env_id, env_kwargs, replay
+        #: The save state a reset starts from when its request names none (``longplay serve --start-state``).
+        self.start_state = start_state
         self.closed = False
         self.episode = -1
         self.steps = 0
         self.ended: str | None = None  # why the episode ended: no step until the next reset
+        self.refused_start: str | None = None  # why the last reset's state was refused: no step until a reset
         noop = env.action_space.n > len(BUTTON_NAMES)
         self.buttons = [*BUTTON_NAMES, *(["noop"] if noop else [])]
 
@@ -169,21 +180,29 @@ class ServedEnv:
                 "action_space": space_json(self.env.action_space), "buttons": self.buttons,
                 "observation_space": space_json(self.env.observation_space), "catalog": catalog,
                 "replay": None if self.replay is None else str(self.replay), "episode": self.episode,
-                "step": self.steps, "encodings": list(ENCODINGS)}
+                "step": self.steps, "encodings": list(ENCODINGS), "start_state": state_json(self.start_state)}
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
-        _known(body, "reset", ("seed", "encoding"))
+        _known(body, "reset", ("seed", "encoding", "options"))
         seed = body.get("seed")
         if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_INT):
             raise RemoteError(400, f"invalid seed {seed!r}; use an int 0..2**63-1 or null")
         encoding = _encoding(body)
-        obs, info = self.env.reset(seed=seed)
+        state = _reset_state(body["options"], self.start_state) if "options" in body else self.start_state
+        try:
+            obs, info = self.env.reset(seed=seed, options=None if state is None else {"state": state})
+        except ValueError as exc:  # a state the game refuses: as the local env, no step until a reset succeeds
+            if state is not None:
+                self.refused_start = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise
         self.episode += 1
         self.steps = 0
-        self.ended = None
+        self.ended = self.refused_start = None
         return {"observation": encode(obs, encoding), "info": encode(info)}
 
     def step(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.refused_start is not None:
+            raise RemoteError(409, f"the last reset failed ({self.refused_start}): POST /reset to start an episode")
         if self.episode < 0:
             raise RemoteError(409, "no episode yet: POST /reset first")
         if self.ended is not None:
@@ -258,6 +277,41 @@ def _known(body: dict[str, Any], what: str, fields: tuple[str, ...]) -> None:
     unknown = sorted(set(body) - set(fields))
     if unknown:
         raise RemoteError(400, f"unknown {what} field {unknown[0]!r}; valid: {', '.join(fields)}")
+
+
+#: The keys of ``POST /reset``'s ``options``: the local env's reset options, a state as the base64 of its bytes.
+RESET_OPTIONS = ("state",)
+
+
+def state_json(state: bytes | None) -> dict[str, Any] | None:
+    """A save state as ``/info`` and the replay's header name it: its SHA-256 and size, not its bytes."""
+    return None if state is None else {"sha256": hashlib.sha256(state).hexdigest(), "bytes": len(state)}
+
+
+def _reset_state(options: Any, default: bytes | None) -> bytes | None:
+    """The start state a reset request's ``options`` give: ``state`` as base64 (whitespace ignored, so the output
+    of ``base64 FILE`` works), ``null`` for the game's own start, or ``default`` where ``state`` is absent. Bad
+    options are refused before anything changes."""
+    if not isinstance(options, dict):
+        raise RemoteError(400, "invalid 'options'; use a JSON object, e.g. {\"state\": \"BASE64\"}")
+    unknown = sorted(set(options) - set(RESET_OPTIONS))
+    if unknown:
+        raise RemoteError(400, f"unknown reset option {unknown[0]!r}; valid: {', '.join(RESET_OPTIONS)}")
+    if "state" not in options:
+        return default
+    text = options["state"]
+    if text is None:
+        return None
+    usage = "use the base64 of a save state's bytes (longplay export REPLAY --state FILE), or null"
+    if not isinstance(text, str):
+        raise RemoteError(400, f"invalid reset option 'state': a {type(text).__name__}; {usage}")
+    try:
+        state = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise RemoteError(400, f"invalid reset option 'state': not base64 ({exc}); {usage}") from None
+    if not state:
+        raise RemoteError(400, f"invalid reset option 'state': it is empty; {usage}")
+    return state
 
 
 def _encoding(body: dict[str, Any]) -> str:
@@ -395,28 +449,41 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
 
 def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_dir: str | Path | None = "runs",
                agent: str = "remote", model: str | None = None, label: str | None = None,
-               fingerprint_every: int = 1) -> ServedEnv:
+               fingerprint_every: int = 1, start_state: bytes | None = None) -> ServedEnv:
     """``env`` to serve, recorded into ``runs_dir`` (None: not recorded), its header marked ``served`` (what
     ``--resume`` takes) and carrying ``label`` (what ``compare`` groups by) when given. A fingerprint after every
     step by default: an HTTP round trip costs hundreds of times what it does, and ``verify`` then names the very
-    action that differs."""
+    action that differs.
+
+    ``start_state`` (``game.save_state()`` bytes) is where every reset starts unless its request names another
+    start; a state the game refuses raises ``ValueError`` here, before a replay is made, not at the first
+    reset. The header names it (``served_start_state``: SHA-256 and size) so that ``--resume`` goes on with it."""
+    if start_state is not None:
+        env.reset(options={"state": start_state})  # a trial reset: the state the game refuses is refused now
     replay = None
     if runs_dir is not None:
         from longplay.replays.recorder import Recorder, run_path
 
         replay = run_path(runs_dir, env_id, agent, model)
+        header: dict[str, Any] = {"served": True, **({"label": label} if label else {})}
+        if start_state is not None:
+            header["served_start_state"] = state_json(start_state)
         env = Recorder(env, replay, env_id=env_id, env_kwargs=env_kwargs, agent=agent, model=model,
-                       fingerprint_every=fingerprint_every,
-                       extra_header={"served": True, **({"label": label} if label else {})})
-    return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay)
+                       fingerprint_every=fingerprint_every, extra_header=header)
+    return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay, start_state=start_state)
 
 
-def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None = None) -> ServedEnv:
+def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None = None,
+                start_state: bytes | None = None) -> ServedEnv:
     """The served env of a recorded run (``longplay serve --resume``): a fresh env brought to the end of the
     replay's last episode by its recorded actions (checked against every state hash recorded on the way), then
     recording on into the same replay. A run whose last episode was finished or hit its step limit has nothing
     to resume. ``make_env(env_id, kwargs)`` builds the env (default ``gymnasium.make``). A replay another
-    server is recording is refused, and so is an LM run's that has a checkpoint (``longplay run --resume``)."""
+    server is recording is refused, and so is an LM run's that has a checkpoint (``longplay run --resume``).
+
+    A run served with a start state for every reset (``--start-state``) goes on with it: its bytes are taken
+    from an episode that started from it (its step-0 keyframe), or from ``start_state`` (the file given again)
+    where none did; ``start_state`` must be that very state, and is refused for a run served without one."""
     from longplay.agents.lm.checkpoint import checkpoint_path
     from longplay.replays.reader import ReplayReader
     from longplay.replays.recorder import Recorder, lock_replay
@@ -444,6 +511,7 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
                 raise ValueError(f"cannot resume {path}: its last episode {how} at step {last.end_step} (serve without "
                                  "--resume to start a new run)")
             actions = reader.actions(last.episode)
+            start_state = _served_start_state(path, reader, start_state)
             hashes = {c.step: c.hash for c in reader.checkpoints(last.episode) if c.hash is not None}
             seconds = max((t for _, t in reader.chunk_times(last.episode)), default=last.started_t)
         env_id, kwargs = str(header["env_id"]), dict(header.get("env_kwargs") or {})
@@ -468,9 +536,32 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     finally:
         if held is not None:
             held.release()
-    served = ServedEnv(recorder, env_id=env_id, env_kwargs=kwargs, replay=path)
+    served = ServedEnv(recorder, env_id=env_id, env_kwargs=kwargs, replay=path, start_state=start_state)
     served.episode, served.steps = last.episode, len(actions)
     return served
+
+
+def _served_start_state(path: Path, reader: Any, given: bytes | None) -> bytes | None:
+    """The start state a served run's resets took by default (its header's ``served_start_state``): the bytes of
+    an episode that started from it, else ``given``; ``ValueError`` when neither is that state."""
+    recorded = reader.header.get("served_start_state")
+    if recorded is None:
+        if given is not None:
+            raise ValueError(f"cannot resume {path} with --start-state: it was served without one (serve without "
+                             "--resume to start a new run from a state)")
+        return None
+    digest = recorded["sha256"]
+    if given is not None:
+        if hashlib.sha256(given).hexdigest() != digest:
+            raise ValueError(f"cannot resume {path} with this --start-state: the run was served from another state "
+                             f"(SHA-256 {digest[:12]}...)")
+        return given
+    for episode in reader.episodes():
+        state = episode.start_state
+        if state is not None and hashlib.sha256(state).hexdigest() == digest:
+            return state
+    raise ValueError(f"cannot resume {path}: it was served with a --start-state (SHA-256 {digest[:12]}...) that no "
+                     "episode started from, so the replay does not hold it; give the file again: --start-state FILE")
 
 
 def served_thread(served: ServedEnv, host: str = "127.0.0.1", port: int = 0) -> Any:
@@ -543,10 +634,23 @@ class RemoteEnv(gym.Env):
             self._conn = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Starts an episode, as the local env does: ``options={"state": bytes}`` starts it from that save state,
+        ``{"state": None}`` from the game's own start; without ``state`` it starts where the server's resets do
+        (its ``--start-state``, if any). A state the game refuses raises ``ValueError`` with the server's line."""
+        start_state_option(options)  # an unknown key, a state that is not bytes: refused here, as the local env does
         super().reset(seed=seed)
         if seed is None:  # the local env draws its game seed the same way
             seed = int(self.np_random.integers(0, 2**63 - 1))
-        reply = self._request("POST", "reset", {"seed": seed, "encoding": "base64"})
+        body: dict[str, Any] = {"seed": seed, "encoding": "base64"}
+        if options is not None and "state" in options:
+            state = options["state"]
+            body["options"] = {"state": None if state is None else base64.b64encode(bytes(state)).decode("ascii")}
+        try:
+            reply = self._request("POST", "reset", body)
+        except RemoteError as exc:
+            if exc.status == 400:  # as a local env raises for a refused state
+                raise ValueError(str(exc)) from None
+            raise
         return decode(reply["observation"], self.observation_space, "base64"), reply["info"]
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:

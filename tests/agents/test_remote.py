@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import signal
 import subprocess
@@ -26,9 +28,9 @@ from longplay.replays.verify import verify  # noqa: E402
 ENV_ID = "longplay/QuestMini-v0"
 
 
-def serve(tmp_path: Path | None, **kwargs: Any) -> Any:
+def serve(tmp_path: Path | None, start_state: bytes | None = None, **kwargs: Any) -> Any:
     env = gym.make(ENV_ID, **kwargs)
-    return served_thread(served_env(env, ENV_ID, kwargs, runs_dir=tmp_path))
+    return served_thread(served_env(env, ENV_ID, kwargs, runs_dir=tmp_path, start_state=start_state))
 
 
 def post(url: str, body: Any, content_type: str = "application/json") -> tuple[int, Any]:
@@ -544,3 +546,201 @@ def test_a_page_elsewhere_cannot_reach_a_loopback_server(quest_server: str, host
     assert response.status == status
     if status == 400:
         assert body["error"].startswith(f"invalid Host header {host!r}; this server answers to ")
+
+
+# ======================================================================================= start states
+@pytest.fixture(scope="module")
+def state() -> tuple[bytes, set[str]]:
+    """(QuestMini's state after 150 of the oracle's steps, the milestones it holds)."""
+    from longplay.agents.base import make_agent
+    from longplay.agents.runner import run
+
+    env = gym.make(ENV_ID, obs_mode="symbolic")
+    held = set(run(env, make_agent("oracle"), 150, progress=False).milestones)
+    data = env.unwrapped.game.save_state()
+    env.close()
+    assert held
+    return data, held
+
+
+def replay_of(url: str) -> Path:
+    return Path(get(url + "info")[1]["replay"])
+
+
+def test_a_remote_reset_from_a_state_plays_as_the_local_env_and_verifies(state, tmp_path: Path) -> None:
+    data, held = state
+    local = gym.make(ENV_ID, obs_mode="symbolic")
+    rng = np.random.default_rng(0)
+    with serve(tmp_path, obs_mode="symbolic") as url:
+        remote = RemoteEnv(url)
+        for seed, options in ((3, {"state": data}), (4, None), (5, {"state": None})):
+            local_obs, local_info = local.reset(seed=seed, options=options)
+            obs, info = remote.reset(seed=seed, options=options)
+            assert same(obs, local_obs) and info["milestones"] == local_info["milestones"]
+            assert (set(info["milestones"]) == held) == (options == {"state": data})
+            for _ in range(40):
+                action = int(rng.integers(0, 8))
+                local_step, step = local.step(action), remote.step(action)
+                assert same(step[0], local_step[0]) and step[1:4] == local_step[1:4]
+        replay = replay_of(url)
+    report = verify(replay)
+    assert report.ok and report.steps == 120, report.summary()
+    with ReplayReader(replay) as reader:
+        assert reader.keyframe(0, 0) == data
+        assert [e.start_state is not None for e in reader.episodes()] == [True, False, False]
+
+
+def test_plain_json_carries_a_state_as_base64(state, tmp_path: Path) -> None:
+    data, held = state
+    wrapped = base64.encodebytes(data).decode()  # what `base64 FILE` prints: lines of 76 characters
+    assert "\n" in wrapped
+    with serve(tmp_path, obs_mode="text") as url:
+        status, reply = post(url + "reset", {"seed": 0, "options": {"state": wrapped}})
+        assert status == 200 and set(reply["info"]["milestones"]) == held
+        assert all(step == 0 for step in reply["info"]["milestones"].values())
+        assert post(url + "step", {"action": "up"})[0] == 200
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ([1], "invalid 'options'; use a JSON object"),
+    ({"stat": "AAAA"}, "unknown reset option 'stat'; valid: state"),
+    ({"state": 3}, "invalid reset option 'state': a int; use the base64 of a save state's bytes"),
+    ({"state": "not base64!"}, "invalid reset option 'state': not base64 ("),
+    ({"state": "é"}, "invalid reset option 'state': not base64 ("),
+    ({"state": ""}, "invalid reset option 'state': it is empty"),
+])
+def test_bad_reset_options_are_refused_and_the_episode_goes_on(options: Any, message: str, tmp_path: Path) -> None:
+    with serve(tmp_path, obs_mode="text") as url:
+        post(url + "reset", {"seed": 0})
+        post(url + "step", {"action": "down"})
+        status, reply = post(url + "reset", {"seed": 1, "options": options})
+        assert status == 400 and reply["error"].startswith(message) and "\n" not in reply["error"], reply
+        assert post(url + "step", {"action": "down"})[0] == 200
+        info = get(url + "info")[1]
+        assert (info["episode"], info["step"]) == (0, 2)
+        replay = replay_of(url)
+    assert verify(replay).ok
+
+
+def test_a_state_the_game_refuses_is_one_line_then_steps_wait_for_a_reset(state, tmp_path: Path) -> None:
+    data, held = state
+    with serve(tmp_path, obs_mode="text") as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        remote.step(1)
+        with pytest.raises(ValueError, match="^cannot start from this state: not a quest save state"):
+            remote.reset(seed=1, options={"state": b"hello"})  # as the local env raises
+        # Played on, the episode would go on from a start nobody chose (the game was reset before the state failed).
+        with pytest.raises(RemoteError, match=r"the last reset failed \(cannot start from this state: not a quest"):
+            remote.step(1)
+        with pytest.raises(ValueError, match="unknown reset option 'stat'"):  # refused before any request
+            remote.reset(seed=1, options={"stat": data})
+        with pytest.raises(ValueError, match="must be bytes"):
+            remote.reset(seed=1, options={"state": "AAAA"})
+        _, info = remote.reset(seed=1, options={"state": data})
+        assert set(info["milestones"]) == held
+        remote.step(1)
+        replay = replay_of(url)
+    report = verify(replay)
+    assert report.ok and report.steps == 2, report.summary()
+
+
+def test_the_servers_start_state_starts_every_reset_unless_a_request_says_otherwise(state, tmp_path: Path) -> None:
+    data, held = state
+    digest = hashlib.sha256(data).hexdigest()
+    with serve(tmp_path, start_state=data, obs_mode="text") as url:
+        remote = RemoteEnv(url)
+        assert remote.remote_info["start_state"] == {"sha256": digest, "bytes": len(data)}
+        assert set(remote.reset(seed=0)[1]["milestones"]) == held
+        remote.step(0)
+        assert set(remote.reset(seed=1, options={})[1]["milestones"]) == held  # no "state": the server's
+        remote.step(0)
+        assert not set(remote.reset(seed=2, options={"state": None})[1]["milestones"]) & held  # the game's start
+        remote.step(0)
+        replay = replay_of(url)
+    report = verify(replay)
+    assert report.ok and report.steps == 3, report.summary()
+    with ReplayReader(replay) as reader:
+        assert reader.header["served_start_state"] == {"sha256": digest, "bytes": len(data)}
+        assert reader.header["start_state"] == {"sha256": digest}
+
+
+def test_a_start_state_the_game_refuses_is_refused_before_a_replay(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="^cannot start from this state: not a quest save state"):
+        served_env(gym.make(ENV_ID), ENV_ID, {}, runs_dir=tmp_path, start_state=b"hello")
+    assert not list(tmp_path.iterdir())
+
+
+def _served_with_state(tmp_path: Path, start_state: bytes | None, resets: list[dict[str, Any] | None]) -> Path:
+    """A served run of one episode of 5 presses per reset (its options), then the server stopped."""
+    with serve(tmp_path, start_state=start_state, obs_mode="text") as url:
+        remote = RemoteEnv(url)
+        for seed, options in enumerate(resets):
+            remote.reset(seed=seed, options=options)
+            for _ in range(5):
+                remote.step(1)
+        return replay_of(url)
+
+
+def test_a_run_served_from_a_state_resumes_with_it(state, tmp_path: Path) -> None:
+    from longplay.agents.remote import resumed_env
+
+    data, held = state
+    replay = _served_with_state(tmp_path, data, [None, {"state": None}])
+    with served_thread(resumed_env(replay)) as url:
+        remote = RemoteEnv(url)
+        assert remote.remote_info["start_state"]["sha256"] == hashlib.sha256(data).hexdigest()
+        remote.step(2)  # the last episode, from the game's own start, goes on
+        assert set(remote.reset(seed=7)[1]["milestones"]) == held  # a new one starts where the server's did
+        remote.step(2)
+    report = verify(replay)
+    assert report.ok and report.steps == 12, report.summary()
+
+
+def test_a_resumed_run_whose_replay_lacks_its_start_state_needs_the_file(state, tmp_path: Path) -> None:
+    from longplay.agents.remote import resumed_env
+
+    data, held = state
+    replay = _served_with_state(tmp_path / "a", data, [{"state": None}])  # no episode started from the server's state
+    with pytest.raises(ValueError, match="no episode started from, so the replay does not hold it; give the file"):
+        resumed_env(replay)
+    with pytest.raises(ValueError, match="the run was served from another state"):
+        resumed_env(replay, start_state=b"other")
+    with served_thread(resumed_env(replay, start_state=data)) as url:
+        assert set(RemoteEnv(url).reset(seed=1)[1]["milestones"]) == held
+    assert verify(replay).ok
+    plain = _served_with_state(tmp_path / "b", None, [None])
+    with pytest.raises(ValueError, match="it was served without one"):
+        resumed_env(plain, start_state=data)
+
+
+def test_longplay_serve_start_state_and_its_errors(state, tmp_path: Path, capsys) -> None:
+    from longplay.agents.cli import main
+
+    data, held = state
+    path = tmp_path / "s.state"
+    path.write_bytes(data)
+    process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--port", "0", "--runs-dir",
+                                str(tmp_path / "runs"), "--start-state", str(path), "--set", "obs_mode=text"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[2].startswith(f"every reset starts from {path} unless its request's options name a state")
+        remote = RemoteEnv(lines[0].split(" at ")[1].split()[0])
+        assert set(remote.reset(seed=0)[1]["milestones"]) == held
+        remote.step(1)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    (replay,) = (tmp_path / "runs").glob("*.lpr")
+    assert verify(replay).ok
+    (tmp_path / "text.state").write_text("hello")
+    for name, fragment in (("missing.state", "no such file"), ("text.state", "cannot start from this state")):
+        code = main(["serve", "--port", "0", "--runs-dir", str(tmp_path / "bad"), "--start-state",
+                     str(tmp_path / name)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"invalid --start-state {str(tmp_path / name)!r}: " in err and fragment in err, err
+        assert err.count("\n") == 1
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
