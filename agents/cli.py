@@ -329,10 +329,11 @@ def cmd_play(args: argparse.Namespace) -> int:
     """A person plays: a window (pygame) or, with --text, the text view in the terminal."""
     env_id = resolve_env_id(args.env)
     kwargs = env_kwargs(args)
+    options = start_options(args)
     if args.text:
         kwargs.update(obs_mode="text", noop=True)
         env = make_env(env_id, kwargs)
-        obs, info = env.reset(seed=args.seed)
+        obs, info = _play_reset(env, args, options)
         print("keys: w/a/s/d move, j = A, k = B, m = START, n = SELECT; several per line; q quits")
         print(obs)
         for line in sys.stdin:
@@ -352,11 +353,11 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     kwargs.setdefault("obs_mode", "pixels")
     env = make_env(env_id, kwargs)
+    _play_reset(env, args, options)  # a state the game refuses: one line, before a window opens
     try:
         window = Window(title=f"longplay: {env_id}")
     except RuntimeError as exc:
         raise CliError(f"{exc} (or use --text)") from None
-    env.reset(seed=args.seed)
     import time
 
     print("keys: arrows move, x = A, z = B, enter = START, backspace = SELECT, esc quits")
@@ -377,6 +378,19 @@ def cmd_play(args: argparse.Namespace) -> int:
         time.sleep(1 / 60)
     window.close()
     return 0
+
+
+def _play_reset(env: Any, args: argparse.Namespace, options: dict[str, Any] | None) -> tuple[Any, dict]:
+    """The first reset of ``longplay play`` (from ``--start-state`` when given, saying what it already holds)."""
+    try:
+        obs, info = env.reset(seed=args.seed, options=options)
+    except ValueError as exc:  # a state the game refuses
+        env.close()
+        raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
+    if options is not None:
+        held = ", ".join(info["milestones"]) or "no milestone"
+        print(f"starting from the state in {args.start_state} ({held} already reached)")
+    return obs, info
 
 
 # ============================================================================================== envs
@@ -461,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--text", action="store_true", help="play in the terminal from the text view")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
+    p.add_argument("--start-state", default=None, metavar="FILE",
+                   help="start from this save state (e.g. written by longplay export REPLAY --state FILE)")
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("milestones", help="print an env's milestone catalog")

@@ -1,5 +1,5 @@
 """``longplay export --state`` writes a replay's state at a step; ``longplay run --start-state`` starts from it, for
-every agent ``run`` takes; bad files are one line and leave no replay."""
+every agent ``run`` takes, and ``longplay play --start-state`` too; bad files are one line and leave no replay."""
 
 from __future__ import annotations
 
@@ -171,3 +171,31 @@ def test_export_state_that_cannot_be_written_leaves_no_file(saved: tuple[Path, P
     err = capsys.readouterr().err.strip()
     assert code == 2 and "No space left on device" in err and str(out) in err and len(err.splitlines()) == 1, err
     assert not list(tmp_path.iterdir())
+
+
+def test_play_text_starts_from_a_state(saved: tuple[Path, Path]) -> None:
+    import subprocess
+    import sys
+
+    import gymnasium as gym
+
+    replay, state = saved
+    with ReplayReader(replay) as reader:
+        held = {m.milestone for m in reader.milestones() if m.step <= 150}
+    result = subprocess.run([sys.executable, "-m", "longplay.agents.cli", "play", "--text", "--env", "QuestMini-v0",
+                             "--start-state", str(state)], input="q\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"starting from the state in {state} (") and all(m in first for m in held), first
+    local = gym.make("longplay/QuestMini-v0", obs_mode="text", noop=True)
+    obs, _ = local.reset(seed=0, options={"state": state.read_bytes()})
+    assert obs in result.stdout  # the screen it shows first is the state's
+
+
+@pytest.mark.parametrize("mode", [["--text"], []])
+def test_play_with_a_bad_start_state_is_one_line(mode: list[str], tmp_path: Path, capsys) -> None:
+    (tmp_path / "text.state").write_text("hello")
+    for name, fragment in (("missing.state", "no such file"), ("text.state", "cannot start from this state")):
+        code = main(["play", "--env", "QuestMini-v0", *mode, "--start-state", str(tmp_path / name)])
+        err = capsys.readouterr().err
+        assert code == 2 and "invalid --start-state" in err and fragment in err and err.count("\n") == 1, err
