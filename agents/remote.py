@@ -478,8 +478,10 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     """The served env of a recorded run (``longplay serve --resume``): a fresh env brought to the end of the
     replay's last episode by its recorded actions (checked against every state hash recorded on the way), then
     recording on into the same replay. A run whose last episode was finished or hit its step limit has nothing
-    to resume. ``make_env(env_id, kwargs)`` builds the env (default ``gymnasium.make``). A replay another
-    server is recording is refused, and so is an LM run's that has a checkpoint (``longplay run --resume``).
+    to resume; one whose last reset was refused (a start state the game refused) resumes as it stopped, its
+    steps answered 409 until a reset. ``make_env(env_id, kwargs)`` builds the env (default ``gymnasium.make``).
+    A replay another server is recording is refused, and so is an LM run's that has a checkpoint
+    (``longplay run --resume``).
 
     A run served with a start state for every reset (``--start-state``) goes on with it: its bytes are taken
     from an episode that started from it (its step-0 keyframe), or from ``start_state`` (the file given again)
@@ -529,7 +531,11 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
                                      "(state hashes differ): the game or its version changed since the run")
             # The recorder takes the lock over: released before the resume, another server could begin in between.
             lock, held = held, None
-            recorder = Recorder.resume(env, path, step=len(actions), seconds=seconds, lock=lock)
+            # An episode ended by "reset" is the last only when the reset after it failed (a start state the game
+            # refused): it stays ended, and steps wait for a reset, as they did on the server that stopped.
+            refused = last.end_reason == "reset"
+            recorder = Recorder.resume(env, path, step=len(actions), seconds=seconds, lock=lock,
+                                       ended="reset" if refused else None)
         except BaseException:
             env.close()
             raise
@@ -538,6 +544,8 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
             held.release()
     served = ServedEnv(recorder, env_id=env_id, env_kwargs=kwargs, replay=path, start_state=start_state)
     served.episode, served.steps = last.episode, len(actions)
+    if refused:
+        served.refused_start = "its start state was refused before the server stopped"
     return served
 
 

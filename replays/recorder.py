@@ -436,7 +436,8 @@ class Recorder(gym.Wrapper):
 
     @classmethod
     def resume(cls, env: gym.Env, path: str | os.PathLike[str], *, step: int, seconds: float = 0.0,
-               commit_seconds: float = DEFAULT_COMMIT_SECONDS, lock: ReplayLock | None = None) -> Recorder:
+               commit_seconds: float = DEFAULT_COMMIT_SECONDS, lock: ReplayLock | None = None,
+               ended: str | None = None) -> Recorder:
         """Continues recording into the replay at ``path`` whose last episode holds ``step`` actions.
 
         ``env`` must already be at that step (restored from a checkpoint): the state there is hashed and
@@ -444,12 +445,14 @@ class Recorder(gym.Wrapper):
         the run time at the checkpoint, so ``t`` columns carry on from it. Settings come from the header.
         ``lock``: the replay's lock, taken by the caller (:func:`lock_replay`) for work before the resume; the
         recorder takes it over (released if the resume fails), so no other recorder gets in between.
+        ``ended``: the reason the last episode ended at ``step`` (``"reset"``: a reset after it failed), kept as the
+        replay has it rather than reopened, so the next reset or close does not end it again.
         """
         path = Path(path)
         if lock is None:
             lock = lock_replay(path) if path.exists() else None  # a missing file: open_replay says so
         try:
-            return cls._resume(env, path, step, seconds, commit_seconds, lock)
+            return cls._resume(env, path, step, seconds, commit_seconds, lock, ended)
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -457,7 +460,7 @@ class Recorder(gym.Wrapper):
 
     @classmethod
     def _resume(cls, env: gym.Env, path: Path, step: int, seconds: float, commit_seconds: float,
-                lock: ReplayLock | None) -> Recorder:
+                lock: ReplayLock | None, ended: str | None = None) -> Recorder:
         conn = open_replay(path)
         try:
             header = read_header(conn, path)
@@ -495,9 +498,12 @@ class Recorder(gym.Wrapper):
         self._chunk_first = step
         self._total_steps = self.committed_steps = int(total)
         self._start_schedules(step)
-        self._episode_sql += [
-            ("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = ?", (episode,)),
-            ("INSERT OR REPLACE INTO header VALUES ('status', ?)", (to_json("recording"),))]
+        if ended is None:
+            self._episode_sql.append(("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL "
+                                      "WHERE episode = ?", (episode,)))
+        else:
+            self._ended, self._ended_at = ended, step
+        self._episode_sql.append(("INSERT OR REPLACE INTO header VALUES ('status', ?)", (to_json("recording"),)))
         try:
             self._checkpoint(step, True, True)
             if step > 0:  # step 0's keyframe is the episode's start (for a start state, the bytes its options name)

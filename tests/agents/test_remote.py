@@ -697,6 +697,34 @@ def test_a_run_served_from_a_state_resumes_with_it(state, tmp_path: Path) -> Non
     assert report.ok and report.steps == 12, report.summary()
 
 
+def test_a_run_stopped_after_a_refused_reset_resumes_waiting_for_a_reset(state, tmp_path: Path) -> None:
+    from longplay.agents.remote import resumed_env
+
+    data, held = state
+    with serve(tmp_path, obs_mode="text") as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        for _ in range(4):
+            remote.step(1)
+        with pytest.raises(ValueError, match="cannot start from this state"):
+            remote.reset(seed=1, options={"state": b"hello"})  # the episode has ended: steps answer 409
+        replay = replay_of(url)
+    # Resumed, the ended episode must not go on (it did: its end was reopened and steps recorded after it).
+    with served_thread(resumed_env(replay)) as url:
+        status, reply = post(url + "step", {"action": "down"})
+        assert status == 409 and reply["error"].startswith("the last reset failed ("), reply
+    with ReplayReader(replay) as reader:
+        assert [(e.end_step, e.end_reason) for e in reader.episodes()] == [(4, "reset")]
+    with served_thread(resumed_env(replay)) as url:
+        remote = RemoteEnv(url)
+        assert set(remote.reset(seed=1, options={"state": data})[1]["milestones"]) == held
+        remote.step(1)
+    report = verify(replay)
+    assert report.ok and report.steps == 5, report.summary()
+    with ReplayReader(replay) as reader:
+        assert [(e.end_step, e.end_reason) for e in reader.episodes()] == [(4, "reset"), (1, "closed")]
+
+
 def test_a_resumed_run_whose_replay_lacks_its_start_state_needs_the_file(state, tmp_path: Path) -> None:
     from longplay.agents.remote import resumed_env
 
