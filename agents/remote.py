@@ -9,7 +9,8 @@
 ``POST /reset``             ``{"seed": 3}`` (or ``{}``: a random seed) -> ``{"observation", "info"}``;
                             ``"options": {"state": BASE64}`` starts the episode from that save state (the
                             base64 of ``game.save_state()``'s bytes), ``{"state": null}`` from the game's own
-                            start; without ``state`` the server's ``--start-state`` (if any) is the start
+                            start; without ``state`` (or with ``"options": null``) the server's
+                            ``--start-state`` (if any) is the start
 ``POST /step``              ``{"action": 2}`` or ``{"action": "left"}`` -> ``{"observation", "reward",
                             "terminated", "truncated", "info"}``
 ``GET /text``               ``{"text": ...}``: the game's text view (what an LM agent reads)
@@ -188,7 +189,8 @@ class ServedEnv:
         if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_INT):
             raise RemoteError(400, f"invalid seed {seed!r}; use an int 0..2**63-1 or null")
         encoding = _encoding(body)
-        state = _reset_state(body["options"], self.start_state) if "options" in body else self.start_state
+        options = body.get("options")  # null, as Gymnasium's options=None: no options
+        state = self.start_state if options is None else _reset_state(options, self.start_state)
         try:
             obs, info = self.env.reset(seed=seed, options=None if state is None else {"state": state})
         except ValueError as exc:  # a state the game refuses: as the local env, no step until a reset succeeds

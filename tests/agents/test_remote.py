@@ -655,11 +655,15 @@ def test_the_servers_start_state_starts_every_reset_unless_a_request_says_otherw
         remote.step(0)
         assert set(remote.reset(seed=1, options={})[1]["milestones"]) == held  # no "state": the server's
         remote.step(0)
+        # "options": null is Gymnasium's options=None, as "seed": null is seed=None (it was a 400)
+        status, reply = post(url + "reset", {"seed": None, "options": None})
+        assert status == 200 and set(reply["info"]["milestones"]) == held, reply
+        remote.step(0)
         assert not set(remote.reset(seed=2, options={"state": None})[1]["milestones"]) & held  # the game's start
         remote.step(0)
         replay = replay_of(url)
     report = verify(replay)
-    assert report.ok and report.steps == 3, report.summary()
+    assert report.ok and report.steps == 4, report.summary()
     with ReplayReader(replay) as reader:
         assert reader.header["served_start_state"] == {"sha256": digest, "bytes": len(data)}
         assert reader.header["start_state"] == {"sha256": digest}
