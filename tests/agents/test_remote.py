@@ -550,17 +550,11 @@ def test_a_page_elsewhere_cannot_reach_a_loopback_server(quest_server: str, host
 
 # ======================================================================================= start states
 @pytest.fixture(scope="module")
-def state() -> tuple[bytes, set[str]]:
+def state(oracle_state) -> tuple[bytes, set[str]]:
     """(QuestMini's state after 150 of the oracle's steps, the milestones it holds)."""
-    from longplay.agents.base import make_agent
-    from longplay.agents.runner import run
-
-    env = gym.make(ENV_ID, obs_mode="symbolic")
-    held = set(run(env, make_agent("oracle"), 150, progress=False).milestones)
-    data = env.unwrapped.game.save_state()
-    env.close()
+    data, held = oracle_state(ENV_ID, steps=150)
     assert held
-    return data, held
+    return data, set(held)
 
 
 def replay_of(url: str) -> Path:

@@ -17,23 +17,9 @@ from longplay.envs.game import Button
 MINI = "longplay/QuestMini-v0"
 
 
-def oracle_state(env_id: str = MINI, steps: int = 140, seed: int = 0, **kwargs) -> tuple[bytes, dict[str, int]]:
-    """The save state after ``steps`` presses of the oracle (which reaches milestones quickly), and the milestones
-    reached by then."""
-    from longplay.agents.base import make_agent
-
-    env = gym.make(env_id, obs_mode="symbolic", **kwargs)
-    agent = make_agent("oracle")
-    obs, info = env.reset(seed=seed)
-    agent.reset(env, obs, info, seed)
-    for _ in range(steps):
-        obs, _, _, _, info = env.step(agent.act(obs, info))
-    return env.unwrapped.game.save_state(), info["milestones"]
-
-
 @pytest.fixture(scope="module")
-def mini_state() -> tuple[bytes, dict[str, int]]:
-    state, reached = oracle_state()
+def mini_state(oracle_state) -> tuple[bytes, dict[str, int]]:
+    state, reached = oracle_state(steps=140)
     assert len(reached) >= 3
     return state, reached
 
@@ -124,7 +110,7 @@ def test_a_state_the_game_refuses_is_one_line_and_the_env_stays_usable(mini_stat
     assert info["milestones"] and env.step(0)[4]["step"] == 1
 
 
-def test_another_worlds_state_on_a_fixed_world_names_the_world_seed_to_use() -> None:
+def test_another_worlds_state_on_a_fixed_world_names_the_world_seed_to_use(oracle_state) -> None:
     other, _ = oracle_state(steps=40, world_seed=4)
     env = gym.make(MINI, obs_mode="symbolic")
     with pytest.raises(ValueError, match=r"another world \['mini', 4, .*world_seed=4, or world_seed=None"):
@@ -134,7 +120,7 @@ def test_another_worlds_state_on_a_fixed_world_names_the_world_seed_to_use() -> 
         canon.reset(seed=0, options={"state": other})
 
 
-def test_a_world_per_reset_seed_takes_the_world_of_the_state() -> None:
+def test_a_world_per_reset_seed_takes_the_world_of_the_state(oracle_state) -> None:
     """longplay/Quest-v0 draws a world from each reset seed; a start state brings its own world (and catalog)."""
     state, reached = oracle_state("longplay/Quest-v0", steps=120, seed=7)
     env = gym.make("longplay/Quest-v0", obs_mode="symbolic")
@@ -149,7 +135,7 @@ def test_a_world_per_reset_seed_takes_the_world_of_the_state() -> None:
         env.reset(seed=3, options={"state": mini})
 
 
-def test_the_game_boy_test_cartridge_starts_from_a_state() -> None:
+def test_the_game_boy_test_cartridge_starts_from_a_state(oracle_state) -> None:
     pytest.importorskip("pyboy")
     U, D, L, R = Button.UP, Button.DOWN, Button.LEFT, Button.RIGHT
     to_key = [R] * 3 + [D] * 5 + [R] * 11 + [U] * 4 + [L]  # tests/envs/gameboy/test_env.py's TO_KEY

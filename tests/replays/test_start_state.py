@@ -26,17 +26,9 @@ PLAN = np.random.default_rng(0).integers(0, 8, 300).tolist()
 
 
 @pytest.fixture(scope="module")
-def start_state() -> bytes:
+def start_state(oracle_state) -> bytes:
     """A QuestMini state after the oracle's first milestones."""
-    from longplay.agents.base import make_agent
-
-    env = gym.make(MINI, obs_mode="symbolic")
-    agent = make_agent("oracle")
-    obs, info = env.reset(seed=0)
-    agent.reset(env, obs, info, 0)
-    while len(info["milestones"]) < 3:
-        obs, _, _, _, info = env.step(agent.act(obs, info))
-    return env.unwrapped.game.save_state()
+    return oracle_state(MINI, milestones=3)[0]
 
 
 def record(path: Path, state: bytes, plan: list[int] = PLAN, **kwargs) -> list[np.ndarray]:

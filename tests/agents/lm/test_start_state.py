@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gymnasium as gym
 import pytest
 
 from longplay.agents.lm.checkpoint import find_checkpoint, load_checkpoint
@@ -16,18 +15,9 @@ ARGS = ["--env", "QuestMini-v0", "--scaffold", "full", "--checkpoint-every", "3"
 
 
 @pytest.fixture(scope="module")
-def state_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import longplay.envs  # noqa: F401
-    from longplay.agents.base import make_agent
-
-    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
-    agent = make_agent("oracle")
-    obs, info = env.reset(seed=0)
-    agent.reset(env, obs, info, 0)
-    while len(info["milestones"]) < 2:
-        obs, _, _, _, info = env.step(agent.act(obs, info))
+def state_file(tmp_path_factory: pytest.TempPathFactory, oracle_state) -> Path:
     path = tmp_path_factory.mktemp("state") / "start.state"
-    path.write_bytes(env.unwrapped.game.save_state())
+    path.write_bytes(oracle_state(milestones=2)[0])
     return path
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import pytest
 
 pytest.importorskip("stable_baselines3")
@@ -17,19 +16,12 @@ from longplay.agents.rl.evaluation import read_evals  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def state_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
+def state_file(tmp_path_factory: pytest.TempPathFactory, oracle_state) -> tuple[Path, set[str]]:
     """A QuestMini state holding the oracle's first two milestones, and those milestones."""
-    from longplay.agents.base import make_agent
-
-    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
-    agent = make_agent("oracle")
-    obs, info = env.reset(seed=0)
-    agent.reset(env, obs, info, 0)
-    while len(info["milestones"]) < 2:
-        obs, _, _, _, info = env.step(agent.act(obs, info))
+    data, held = oracle_state(milestones=2)
     path = tmp_path_factory.mktemp("state") / "start.state"
-    path.write_bytes(env.unwrapped.game.save_state())
-    return path, set(info["milestones"])
+    path.write_bytes(data)
+    return path, set(held)
 
 
 def tiny(tmp_path: Path, **overrides: Any) -> TrainConfig:

@@ -13,17 +13,9 @@ MINI = "longplay/QuestMini-v0"
 
 
 @pytest.fixture(scope="module")
-def state() -> bytes:
+def state(oracle_state) -> bytes:
     """A state two milestones into QuestMini (left the house, got a partner)."""
-    from longplay.agents.base import make_agent
-
-    env = gym.make(MINI, obs_mode="symbolic")
-    agent = make_agent("oracle")
-    obs, info = env.reset(seed=0)
-    agent.reset(env, obs, info, 0)
-    while len(info["milestones"]) < 2:
-        obs, _, _, _, info = env.step(agent.act(obs, info))
-    return env.unwrapped.game.save_state()
+    return oracle_state(MINI, milestones=2)[0]
 
 
 def test_every_autoreset_of_a_vector_env_starts_from_the_state(state: bytes) -> None:
