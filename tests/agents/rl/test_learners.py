@@ -97,25 +97,23 @@ def test_sb3_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     assert _evals_once_each(run_dir) == [64]
 
 
-@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
-def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run killed while evaluating at a checkpoint's step was resumed past that evaluation: the step had a
-    checkpoint but no evaluation result ever, and a chart of the run missed it. Resuming a finished run
-    evaluated its last step a second time (SB3)."""
+def _learner(learner: str, tmp_path: Path, **overrides: Any) -> tuple[Any, TrainConfig]:
+    """(``train`` of ``learner``, a tiny config for it evaluating 2 episodes every 32 steps)."""
+    if learner == "ppo":
+        from longplay.agents.rl.sb3_train import train
+        return train, tiny(tmp_path, eval_every=32, eval_episodes=2, **overrides)
+    from longplay.agents.rl.ppo_device import train as train_device
+    return train_device, tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=8, eval_every=32,
+                              eval_episodes=2, **overrides)
+
+
+def _kill_in_the_evaluation_at_32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evaluation at step 32 plays its first episode, then the run is killed (``KeyboardInterrupt``) in its
+    second; the others run as usual."""
     import dataclasses
 
     import longplay.agents.rl.evaluation as evaluation
 
-    if learner == "ppo":
-        from longplay.agents.rl.sb3_train import train
-        config = tiny(tmp_path, eval_every=32, eval_episodes=2)
-        suffix = ".zip"
-    else:
-        from longplay.agents.rl.ppo_device import train  # type: ignore[assignment]
-        config = tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=8, eval_every=32,
-                      eval_episodes=2)
-        suffix = ".pt"
     real = evaluation.evaluate
 
     def killed_at_32(policy: Any, config: TrainConfig, step: int, *args: Any, **kwargs: Any) -> Any:
@@ -125,9 +123,20 @@ def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_p
         raise KeyboardInterrupt  # ... and the kill in the second
 
     monkeypatch.setattr(evaluation, "evaluate", killed_at_32)
+
+
+@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
+def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed while evaluating at a checkpoint's step was resumed past that evaluation: the step had a
+    checkpoint but no evaluation result ever, and a chart of the run missed it. Resuming a finished run
+    evaluated its last step a second time (SB3)."""
+    train, config = _learner(learner, tmp_path)
+    suffix = ".zip" if learner == "ppo" else ".pt"
+    _kill_in_the_evaluation_at_32(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(config)
-    monkeypatch.setattr(evaluation, "evaluate", real)
+    monkeypatch.undo()
     run_dir = tmp_path / "train" / "run"
     assert [e["step"] for e in read_evals(run_dir)] == [32]  # the first episode's line: no result at 32
     saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
@@ -151,24 +160,8 @@ def test_a_run_started_again_after_one_stopped_before_its_first_checkpoint_keeps
     policy whose weights were never saved. What the stopped attempt logged goes when the run starts again."""
     import dataclasses
 
-    import longplay.agents.rl.evaluation as evaluation
-
-    if learner == "ppo":
-        from longplay.agents.rl.sb3_train import train
-        config = tiny(tmp_path, eval_every=32, eval_episodes=2, checkpoint_every=64)
-    else:
-        from longplay.agents.rl.ppo_device import train  # type: ignore[assignment]
-        config = tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=8, eval_every=32,
-                      eval_episodes=2, checkpoint_every=64)
-    real = evaluation.evaluate
-
-    def killed_at_32(policy: Any, config: TrainConfig, step: int, *args: Any, **kwargs: Any) -> Any:
-        if step != 32:
-            return real(policy, config, step, *args, **kwargs)
-        real(policy, dataclasses.replace(config, eval_episodes=1), step, *args, **kwargs)  # its first episode
-        raise KeyboardInterrupt  # ... and the kill in the second
-
-    monkeypatch.setattr(evaluation, "evaluate", killed_at_32)
+    train, config = _learner(learner, tmp_path, checkpoint_every=64)
+    _kill_in_the_evaluation_at_32(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(dataclasses.replace(config))
     monkeypatch.undo()
