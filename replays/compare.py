@@ -467,9 +467,12 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
                 points.append({"k": k + 1, "median": float(medians[k]), "ci_low": low, "ci_high": high})
             entry["median_curve"][axis] = points
             # The AUC counts each run's milestones against its own world's catalog: the median curve of fractions.
-            levels, frac_times, frac_observed = times_to_fraction(members, axis)
-            frac_medians = np.maximum.accumulate(km_median_batch(frac_times.T, frac_observed.T))
-            frac_boot = bootstrap_median_curves(frac_times, frac_observed, picks)
+            if all(len(r.catalog) in (0, total) for r in members):  # one catalog size: the curves above, in k / total
+                levels, frac_medians, frac_boot = np.arange(1, total + 1) / total, medians, boot
+            else:
+                levels, frac_times, frac_observed = times_to_fraction(members, axis)
+                frac_medians = np.maximum.accumulate(km_median_batch(frac_times.T, frac_observed.T))
+                frac_boot = bootstrap_median_curves(frac_times, frac_observed, picks)
             low, high = _interval(np.atleast_1d(auc_from_levels(frac_boot, levels, h)), confidence)
             entry["auc"][axis] = {"value": auc_from_levels(frac_medians, levels, h), "ci_low": low,
                                   "ci_high": high, "horizon": h}
