@@ -91,8 +91,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k in names}
 
 
-def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
-    """(run folder, checkpoint, saved config) for ``--resume PATH``."""
+def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig, int]:
+    """(run folder, checkpoint, saved config, the checkpoint's step) for ``--resume PATH``."""
     path = Path(path_text)
     if path.is_dir():
         run_dir = path
@@ -129,7 +129,7 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig]:
     kept = run_dir / START_STATE_FILE
     if config.start_state is not None and kept.is_file():  # the run's own copy, wherever the folder went
         config.start_state = str(kept.resolve())
-    return run_dir, checkpoint, config
+    return run_dir, checkpoint, config, step
 
 
 def _check_resumable(path: Path) -> int:
@@ -164,12 +164,12 @@ def _check_resumable(path: Path) -> int:
     return int(data["step"])
 
 
-def _keep_config_before(run_dir: Path, checkpoint: Path, config: TrainConfig, changes: dict[str, Any]) -> None:
-    """A curriculum step: saves the config in force up to ``checkpoint`` as ``config.before_step_N.json``.
+def _keep_config_before(run_dir: Path, step: int, config: TrainConfig, changes: dict[str, Any]) -> None:
+    """A curriculum step: saves the config in force up to the checkpoint at ``step`` as
+    ``config.before_step_N.json``.
 
     A second change at the same checkpoint (the first one trained nothing past it) keeps the first file: the
     config that trained up to step N is the one saved then, not the change that never ran."""
-    step = _check_resumable(checkpoint)
     before = run_dir / f"config.before_step_{step}.json"
     if not before.exists():
         before.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
@@ -184,7 +184,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
     if "env_id" in given and given.get("vec_env") != "toy" and not given["env_id"].startswith("LongplayToy/"):
         given["env_id"] = resolve_env_id(given["env_id"])
     if args.resume:
-        run_dir, checkpoint, config = _resume_target(args.resume)
+        run_dir, checkpoint, config, step = _resume_target(args.resume)
         changed = sorted(k for k, v in given.items() if k not in RESUMABLE and getattr(config, k) != v)
         fixed = [k for k in changed if k not in CURRICULUM]
         if fixed or (options and options != config.env_kwargs):
@@ -199,7 +199,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
                 config.validate()
             except ValueError as exc:
                 raise CliError(str(exc)) from None
-            _keep_config_before(run_dir, checkpoint, before, {k: given[k] for k in changed})
+            _keep_config_before(run_dir, step, before, {k: given[k] for k in changed})
         return config, run_dir, checkpoint
     if given.get("learner") == "ppo-device" and "vec_env" not in given:
         given["vec_env"] = "batched"
