@@ -52,7 +52,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from longplay.envs.env import start_state_option
+from longplay.envs.env import RESET_OPTIONS, start_state_option
 from longplay.envs.game import BUTTON_NAMES
 
 log = logging.getLogger("longplay.serve")
@@ -279,10 +279,6 @@ def _known(body: dict[str, Any], what: str, fields: tuple[str, ...]) -> None:
     unknown = sorted(set(body) - set(fields))
     if unknown:
         raise RemoteError(400, f"unknown {what} field {unknown[0]!r}; valid: {', '.join(fields)}")
-
-
-#: The keys of ``POST /reset``'s ``options``: the local env's reset options, a state as the base64 of its bytes.
-RESET_OPTIONS = ("state",)
 
 
 def state_json(state: bytes | None) -> dict[str, Any] | None:
