@@ -118,7 +118,7 @@ def _words(charset: Charset) -> dict[int, list[tuple[int, ...]]]:
     """The words (tuple keys) of ``charset`` by their first tile, longest first; computed once per charset (and
     again if its size changes), since a screen is decoded at every step of a text observation."""
     cached = _WORDS.get(id(charset))
-    if cached is None or cached[0] is not charset or cached[1] != len(charset):
+    if cached is None or cached[1] != len(charset):  # (the entry holds the charset: its id stays its own)
         index: dict[int, list[tuple[int, ...]]] = {}
         for key in charset:
             if isinstance(key, tuple) and len(key) > 1:
