@@ -13,7 +13,7 @@ from typing import Any
 from longplay.agents.lm.history import Exchange
 from longplay.agents.lm.messages import ToolSpec
 from longplay.agents.lm.tools import Tool, ToolError
-from longplay.scaffolds.base import Component, ScaffoldContext
+from longplay.scaffolds.base import Component
 
 _DIGITS = "123456789"
 _LABEL = {
@@ -43,11 +43,6 @@ class MapMemory(Component):
         self.require_at_least(radius_x=0, radius_y=0, max_markers=0)
         self.markers: dict[str, tuple[int, int, int, str]] = {}  # label -> map, x, y, note
         self.visited: list[int] = []
-
-    def bind(self, ctx: ScaffoldContext) -> None:
-        if ctx.driver.seen is None:  # no map adapter: refused, naming the backend
-            self.check_game(ctx.driver.game.backend, has_map=False)
-        super().bind(ctx)
 
     def _visit(self) -> None:
         assert self.ctx is not None

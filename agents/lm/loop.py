@@ -205,6 +205,8 @@ class LMRun:
         self.last_checkpoint: tuple[int, int] | None = None
         self._started = False
         self._fixed: int | None = None
+        # a component the game cannot serve (map_memory on a Game Boy game: no map adapter) is refused in one line
+        self.scaffold.check_game(self.driver.game.backend, self.driver.seen is not None)
         self.scaffold.bind(self)
         tools = [press_buttons_tool(self.driver, config.tools)]
         if self.adapter is not None:
