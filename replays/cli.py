@@ -113,7 +113,7 @@ def export_state(replay: Path, out: str, step: int | None, episode: int | None) 
     from longplay.replays.reader import ReplayReader
 
     if out:
-        check_output(replay, out)
+        check_output(replay, out)  # before the replay is re-simulated to the step
 
     with ReplayReader(replay) as reader:
         if episode is None:
@@ -128,7 +128,8 @@ def export_state(replay: Path, out: str, step: int | None, episode: int | None) 
             raise ValueError(f"invalid --step {step}: episode {episode} has steps 0..{last}")
         state = reader.state_at(step, episode)
     path = Path(out) if out else replay.with_suffix(f".step{step}.state")
-    check_output(replay, path)
+    if not out:  # the default name holds the step
+        check_output(replay, path)
     partial = path.with_name(f".partial-{path.name}")
     try:
         partial.write_bytes(state)
