@@ -136,6 +136,13 @@ def int_in(value: Any, low: int, high: int | None = None) -> bool:
             and (high is None or value <= high))
 
 
+def check_seed(seed: Any) -> None:
+    """``ValueError`` (one line) unless ``seed`` is a reset seed the engine takes: None, or an int in
+    ``0..2**62`` (numpy ints too). The adapters check it before they act on it."""
+    if seed is not None and not int_in(seed, 0, MAX_SEED):
+        raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
+
+
 def _world_seed(seed: Any, name: str) -> int:
     """A world seed as the reference ``QuestGame`` takes it (a non-negative int; numpy ints too)."""
     if not int_in(seed, 0):
@@ -311,10 +318,9 @@ class BatchedQuest:
         ``seed``: an int in ``0 .. 2**62`` (the seeds ``seed + i + k * num_envs`` stay within int64), or
         ``None`` for one drawn at random.
         """
+        check_seed(seed)
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        if not int_in(seed, 0, MAX_SEED):
-            raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
         self.base_seed.fill_(int(seed))
         self.episode.zero_()
         everyone = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)

@@ -24,7 +24,7 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from longplay.envs.quest.batched.engine import MAX_SEED, BatchedQuest, int_in
+from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
 from longplay.envs.quest.batched.vector import check_actions, single_observation_space, to_numpy
 
 #: ``env_method`` names and the engine accessor each calls with the env's index (``render``: the env's frame)
@@ -105,8 +105,7 @@ class BatchedVecEnv(VecEnv):
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Sets the base seed of the next :meth:`reset` (an int in ``0..2**62``, as the engine's ``reset``)."""
-        if seed is not None and not int_in(seed, 0, MAX_SEED):  # refused here, not at the next reset
-            raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
+        check_seed(seed)  # refused here, not at the next reset
         if seed is not None:
             self._seed = int(seed)
         return [None if seed is None else seed + i for i in range(self.num_envs)]

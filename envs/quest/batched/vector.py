@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from longplay.envs.quest.batched.engine import MAX_SEED, BatchedQuest, int_in
+from longplay.envs.quest.batched.engine import MAX_SEED, BatchedQuest, check_seed, int_in
 from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, VIEW_H, VIEW_W
 
 DEFAULT_WORLD_POOL = 16
@@ -99,8 +99,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._check_open()
         if isinstance(seed, (list, tuple, np.ndarray)):
             seed = _base_seed(list(seed), self.num_envs)
-        if seed is not None and not int_in(seed, 0, MAX_SEED):  # before the generator is reseeded
-            raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
+        check_seed(seed)  # before the generator is reseeded
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(int(seed))
         base = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
