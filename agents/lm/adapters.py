@@ -140,22 +140,21 @@ class QuestAdapter:
         return Screen(state.map, left, top, tiles, entities)
 
     def can_swim(self, game: Any) -> bool:
-        from longplay.envs.quest.constants import Ability
-        from longplay.envs.quest.overworld import has_ability
-
-        return has_ability(game.raw, game.world, Ability.SWIM)
+        return self._has(game, "SWIM")
 
     def can_chop(self, game: Any) -> bool:
-        from longplay.envs.quest.constants import Ability
-        from longplay.envs.quest.overworld import has_ability
-
-        return has_ability(game.raw, game.world, Ability.CHOP)
+        return self._has(game, "CHOP")
 
     def can_shove(self, game: Any) -> bool:
+        return self._has(game, "SHOVE")
+
+    @staticmethod
+    def _has(game: Any, ability: str) -> bool:
+        """Whether the party has the field ability named ``ability`` (an ``Ability`` member) now."""
         from longplay.envs.quest.constants import Ability
         from longplay.envs.quest.overworld import has_ability
 
-        return has_ability(game.raw, game.world, Ability.SHOVE)
+        return has_ability(game.raw, game.world, Ability[ability])
 
 
 def adapter_for(game: Any) -> GameAdapter | None:
