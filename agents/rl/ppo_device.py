@@ -498,13 +498,17 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         return _checkpoint(path, net, optimizer, config, description, n_actions, global_step,
                            iteration if completed is None else completed, extra, latest=name is None)
 
+    def score_now(policy_copy: Any, completed: int) -> None:
+        """``select_episodes``' score of the policy after ``completed`` iterations (saved as best.pt if best)."""
+        assert selection is not None
+        runlog.scalars(selection.score(policy_copy, global_step, lambda: save("best.pt", completed)), global_step)
+
     def evaluate_now(completed: int) -> None:
         """The evaluation (and ``select_episodes``' score) of the policy after ``completed`` iterations."""
         policy_copy = _eval_policy(net, config, description, global_step)
         runlog.scalars(evaluate(policy_copy, config, global_step, run_dir, run_name, eval_env_factory), global_step)
         if selection is not None:
-            runlog.scalars(selection.score(policy_copy, global_step, lambda: save("best.pt", completed)),
-                           global_step)
+            score_now(policy_copy, completed)
 
     # resumed at a checkpoint whose evaluation the run was killed in: played first
     if resume is not None and evaluation_due(config, run_dir, global_step, num_iterations * config.batch_size):
@@ -513,8 +517,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             and global_step in evaluated_steps(run_dir) and global_step not in evaluated_steps(run_dir, SELECT_TAG):
         # killed in the selection's episodes, after the evaluation's result was logged: without its score the
         # checkpoint could never become best.pt
-        runlog.scalars(selection.score(_eval_policy(net, config, description, global_step), global_step,
-                                       lambda: save("best.pt", iteration - 1)), global_step)
+        score_now(_eval_policy(net, config, description, global_step), iteration - 1)
 
     # -------------------------------------------------------------- 2. iterations
     while iteration <= num_iterations:
