@@ -54,25 +54,20 @@ def make_engine(kind: str, world, envs: int, device: torch.device):
 def checks(world, size: str, envs: int, steps: int) -> list[tuple[str, object]]:
     """``(name, run(lockstep))`` in order; each run returns a note for its line."""
     from longplay.envs.quest.batched.parity import (
-        UNUSED_MESSAGES,
         fuzz_actions,
+        message_coverage,
         oracle_chunks,
         replay_pieces,
         replay_scripts,
         scenario_states,
         targeted_states,
     )
-    from longplay.envs.quest.battle import BattleMsg
-    from longplay.envs.quest.dialog import Msg
 
     def rules(lock) -> str:
         scripts = targeted_states(world, seed=5)[:envs]
         lock.reset(seed=0)
         replay_scripts(lock, scripts)
-        names = {f"battle:{int(k)}": f"battle:{k.name}" for k in BattleMsg}
-        names |= {f"dialog:{int(k)}": f"dialog:{k.name}" for k in Msg}
-        reached = {names[k] for k in lock.seen if k in names}
-        possible = set(names.values()) - UNUSED_MESSAGES
+        reached, possible = message_coverage(lock.seen)
         return f"{len(scripts)} scripts, {len(reached & possible)} of {len(possible)} message templates reached"
 
     def oracle(lock) -> str:

@@ -472,6 +472,17 @@ def replay_pieces(lockstep: Lockstep, pieces: list[tuple[QuestState, np.ndarray]
 #: Message templates the reference engine defines but never queues (so coverage cannot include them).
 UNUSED_MESSAGES = frozenset({"dialog:SWIM_START", "dialog:SHOVED", "dialog:BLOCKED_WATER"})
 
+
+def message_coverage(seen: set[str]) -> tuple[set[str], set[str]]:
+    """(the message templates ``seen`` holds, every template the rules can queue), by name (``battle:NAME``,
+    ``dialog:NAME``), from the ``battle:N`` / ``dialog:N`` keys :attr:`Lockstep.seen` collects."""
+    from longplay.envs.quest.battle import BattleMsg
+    from longplay.envs.quest.dialog import Msg
+
+    names = {f"battle:{int(k)}": f"battle:{k.name}" for k in BattleMsg}
+    names |= {f"dialog:{int(k)}": f"dialog:{k.name}" for k in Msg}
+    return {names[k] for k in seen if k in names}, set(names.values()) - UNUSED_MESSAGES
+
 _A, _DOWN, _RIGHT = 4, 1, 3
 
 

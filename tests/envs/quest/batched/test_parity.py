@@ -26,10 +26,10 @@ from longplay.envs.quest import savestate, worldgen
 from longplay.envs.quest.batched import rng
 from longplay.envs.quest.batched.engine import BatchedQuest
 from longplay.envs.quest.batched.parity import (
-    UNUSED_MESSAGES,
     Lockstep,
     ParityError,
     fuzz_actions,
+    message_coverage,
     oracle_chunks,
     replay_pieces,
     replay_scripts,
@@ -128,8 +128,6 @@ def test_every_rule_is_reached(battle_pass: int | None, share: float | None, wor
     engine can queue is queued, in both engines alike (also with the battle rules run in a pass rounded to 8
     envs, where a creature caught into the box is written outside the pass, and with battle passes on but
     the rules run over every env, ``full_pass_share`` 0)."""
-    from longplay.envs.quest.battle import BattleMsg
-    from longplay.envs.quest.dialog import Msg
 
     seen: set[str] = set()
     for size in ("mini", "standard"):
@@ -141,9 +139,8 @@ def test_every_rule_is_reached(battle_pass: int | None, share: float | None, wor
         lock.reset(seed=0)
         replay_scripts(lock, scripts)
         seen |= lock.seen
-    names = {f"battle:{int(k)}": f"battle:{k.name}" for k in BattleMsg}
-    names |= {f"dialog:{int(k)}": f"dialog:{k.name}" for k in Msg}
-    missing = sorted(names[k] for k in set(names) - seen if names[k] not in UNUSED_MESSAGES)
+    reached, possible = message_coverage(seen)
+    missing = sorted(possible - reached)
     assert not missing
 
 
