@@ -80,19 +80,25 @@ def measure(obs: str, kind: str, batch: int, size: str, device: torch.device, se
     from longplay.envs.quest.batched.engine import BatchedQuest
 
     def make() -> BatchedQuest:
-        engine = BatchedQuest(batch, size=size, device=device, obs_mode=obs, max_episode_steps=2000)
-        if kind.startswith("compiled"):
-            engine.compile(dynamic=False)
-        if kind.endswith("+graph"):
-            engine.reset(seed=0)
-            engine.capture_graph()
-            if graph_check:
-                check_graph(engine, graph_check)
-        elif kind != "eager" and engine.battle_pass:
-            engine.warm_up()
+        engine = prepare(BatchedQuest(batch, size=size, device=device, obs_mode=obs, max_episode_steps=2000), kind)
+        if kind.endswith("+graph") and graph_check:
+            check_graph(engine, graph_check)
         return engine
 
     return batched_speed.batched_rate(make, batch, device, seconds)
+
+
+def prepare(engine, kind: str):
+    """``engine`` made ``kind`` (one of :data:`KINDS`): compiled (``compiled...``), then reset and captured as a
+    CUDA graph (``...+graph``), or else its battle passes compiled up front (``warm_up``)."""
+    if kind.startswith("compiled"):
+        engine.compile(dynamic=False)
+    if kind.endswith("+graph"):
+        engine.reset(seed=0)
+        engine.capture_graph()
+    elif kind != "eager" and engine.battle_pass:
+        engine.warm_up()
+    return engine
 
 
 def check_graph(engine, steps: int) -> None:

@@ -38,17 +38,11 @@ EPISODE = 50  # steps: longer than every press script (45) and oracle piece (50 
 
 
 def make_engine(kind: str, world, envs: int, device: torch.device):
+    from batched_gpu import prepare
+
     from longplay.envs.quest.batched.engine import BatchedQuest
 
-    engine = BatchedQuest(envs, worlds=[world], device=device, max_episode_steps=EPISODE)
-    if kind != "eager":
-        engine.compile(dynamic=False)
-        if engine.battle_pass:
-            engine.warm_up()
-    if kind == "compiled+graph":
-        engine.reset(seed=0)
-        engine.capture_graph()
-    return engine
+    return prepare(BatchedQuest(envs, worlds=[world], device=device, max_episode_steps=EPISODE), kind)
 
 
 def checks(world, size: str, envs: int, steps: int) -> list[tuple[str, object]]:
