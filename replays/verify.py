@@ -158,9 +158,7 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     weights = [m.weight for m in catalog]
     rebuilt = _jsonish(game.identity())
     if info.identity is not None and rebuilt != info.identity:
-        keys = sorted(set(rebuilt) | set(info.identity), key=str)
-        diff = "; ".join(f"{k} recorded {info.identity.get(k)!r}, rebuilt {rebuilt.get(k)!r}" for k in keys
-                         if rebuilt.get(k) != info.identity.get(k))
+        diff = _differing(info.identity, rebuilt, "; ")
         report.problems.append(f"{where(0)}: the world rebuilt here is not the recorded one ({diff}): another "
                                "world, ROM or game version")
         return
@@ -308,10 +306,15 @@ def _catalog_difference(claimed: Any, rebuilt: list[dict[str, Any]]) -> str | No
         if mine != theirs:
             if not isinstance(mine, dict):
                 return f"milestone {i + 1} is not a milestone"
-            keys = sorted(set(mine) | set(theirs))
-            return f"milestone {i + 1}: " + ", ".join(f"{key} recorded {mine.get(key)!r}, rebuilt {theirs.get(key)!r}"
-                                                      for key in keys if mine.get(key) != theirs.get(key))
+            return f"milestone {i + 1}: " + _differing(mine, theirs, ", ")
     return f"{len(claimed)} milestones recorded, {len(rebuilt)} rebuilt"
+
+
+def _differing(recorded: dict[str, Any], rebuilt: dict[str, Any], sep: str) -> str:
+    """``KEY recorded X, rebuilt Y`` for every key whose values differ, in key order, joined by ``sep``."""
+    keys = sorted(set(recorded) | set(rebuilt), key=str)
+    return sep.join(f"{k} recorded {recorded.get(k)!r}, rebuilt {rebuilt.get(k)!r}" for k in keys
+                    if recorded.get(k) != rebuilt.get(k))
 
 
 def _same_state(replay: ReplayReader, state: bytes, digest: bytes) -> bool:
