@@ -161,7 +161,7 @@ class TrainConfig:
     replays)."""
     run_name: str = ""
     """The run's name (default ``env__learner[-shaping]__seedN__time``, CleanRL style; the shaping's preset,
-    or its first term without one)."""
+    or its first term that pays without one; no shaping part when the spec pays nothing)."""
     checkpoint_every: int = 100_000
     """Save a checkpoint every this many env steps (and at the end)."""
     keep_checkpoints: int = 3
@@ -275,7 +275,7 @@ class TrainConfig:
             raise ValueError("select_episodes needs --learner ppo-device --vec-env batched --obs-mode symbolic "
                              "(it plays the batched quest engine)")
         if self.learner == "ppo" and self.vec_env in ("batched", "toy"):  # (before the run folder is made)
-            if self.shaping != "none":
+            if parse_shaping(self.shaping).enabled():  # (a spec that pays nothing wraps nothing)
                 raise ValueError("shaping wrappers run on the reference engine; use --vec-env subproc with "
                                  "--shaping")
             if self.buttons:
@@ -297,12 +297,25 @@ class TrainConfig:
 
     def default_run_name(self) -> str:
         """``env__learner[-shaping]__seedN__YYYYmmdd-HHMMSS`` (UTC); ``shaping`` is the spec's preset, or its
-        first term when it names none (``--shaping novelty=1``: ``ppo-novelty=1``)."""
+        first term that pays when it names none (``--shaping novelty=1``: ``ppo-novelty=1``). A spec that pays
+        nothing (``none,novelty=0``, ``scale=0``) is no shaping: the name is the learner's alone."""
+        from longplay.envs.wrappers.shaping import PRESETS, TERMS, parse_shaping
+
         env = self.env_id.rsplit("/", 1)[-1]
         # the parts as parse_shaping reads them: an empty part is skipped and "none" is no shaping of its own
         parts = [p.strip() for p in self.shaping.split(",") if p.strip() not in ("", "none")]
-        learner = f"{self.learner}-{parts[0]}" if parts else self.learner
+        paying = [p for p in parts if p in PRESETS or (p.partition("=")[0] in TERMS and _pays(p.partition("=")[2]))]
+        shaped = bool(paying) and parse_shaping(self.shaping).enabled()
+        learner = f"{self.learner}-{paying[0]}" if shaped else self.learner
         return f"{env}__{learner}__seed{self.seed}__{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+
+
+def _pays(weight: str) -> bool:
+    """True for a term's weight other than 0 (as ``parse_shaping`` reads it)."""
+    try:
+        return float(weight) != 0.0
+    except ValueError:
+        return True
 
 
 def _one_of(name: str, value: Any, valid: tuple[str, ...]) -> None:

@@ -67,10 +67,21 @@ def test_validation_is_one_line(change: dict, message: str) -> None:
     (" quest", "ppo-quest"), ("novelty=1", "ppo-novelty=1"),
     # the parser skips an empty part and takes "none" as no preset: the name said "ppo-" and "ppo-none"
     (",novelty=1", "ppo-novelty=1"), ("none,novelty=1", "ppo-novelty=1"),
+    # a spec that pays nothing is no shaping, and a term weighted 0 is none of the run's: "none,novelty=0" was
+    # named "ppo-novelty=0"
+    ("none,novelty=0", "ppo"), ("novelty=0", "ppo"), ("novelty,novelty=0", "ppo"), ("novelty=1,scale=0", "ppo"),
+    ("novelty_decay=10", "ppo"), ("map=0,novelty=1", "ppo-novelty=1"), ("novelty_decay=10,map=0.5", "ppo-map=0.5"),
+    ("quest,novelty=0", "ppo-quest"),
 ])
 def test_default_run_names_say_the_shaping(shaping: str, learner: str) -> None:
     config = TrainConfig(shaping=shaping).validate()
     assert config.default_run_name().split("__")[1] == learner
+
+
+@pytest.mark.parametrize("shaping", ["", "none,novelty=0", "quest,scale=0"])
+def test_sb3_on_the_batched_engine_takes_a_shaping_that_pays_nothing(shaping: str) -> None:
+    """It wraps no env (as on the reference engine); only "none" itself was let through."""
+    TrainConfig(vec_env="batched", shaping=shaping).validate()
 
 
 def test_round_trip_and_names() -> None:
