@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import types
 import typing
 from dataclasses import MISSING, fields
@@ -39,6 +40,8 @@ RESUMABLE = {"total_steps", "device", "progress", "eval_every", "eval_episodes",
 CURRICULUM = {"shaping", "max_episode_steps", "learning_rate", "anneal_lr", "ent_coef", "n_epochs", "n_minibatches",
               "archive_starts", "archive_cell", "archive_episode_steps", "archive_explore_steps",
               "archive_cell_tiles", "archive_frontier", "archive_focus"}
+#: A value argparse must take as one (not as a flag): a negative number as ``float`` reads it.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 _CHOICES = {"learner": LEARNERS, "vec_env": VEC_ENVS, "obs_mode": OBS_MODES, "device": DEVICES,
             "archive_cell": ARCHIVE_CELLS}
 
@@ -57,6 +60,10 @@ def add_train_subcommand(subparsers: Any) -> None:
         description="Train PPO (Stable-Baselines3, or the device-resident learner on the batched engine) "
                     "on a longplay env. Logs to TensorBoard, saves checkpoints, records evaluation replays.",
     )
+    # argparse takes a value only when it looks like a negative number, which it spells "-3" or "-0.5": "-1e-4",
+    # "-inf" and "-nan" read as flags ("--learning-rate: expected one argument"). Every numeric value reaches
+    # the config's checks, whose messages say what is valid.
+    p._negative_number_matcher = NEGATIVE_NUMBER
     docs = field_docs(TrainConfig)
     hints = typing.get_type_hints(TrainConfig)
     for f in fields(TrainConfig):

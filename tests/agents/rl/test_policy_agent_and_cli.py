@@ -242,6 +242,11 @@ def test_bad_input_is_one_line(argv: list[str], message: str, capsys: pytest.Cap
     (["--gamma", "nan"], "invalid gamma"),
     (["--gae-lambda", "nan"], "invalid gae_lambda"),
     (["--learning-rate=-1e-4"], "invalid learning_rate"),
+    # argparse read these values as flags ("--learning-rate: expected one argument"), the "=" spelling not
+    (["--learning-rate", "-1e-4"], "invalid learning_rate"),
+    (["--ent-coef", "-1E-3"], "invalid ent_coef"),
+    (["--gamma", "-inf"], "invalid gamma"),
+    (["--target-kl", "-.5e1"], "invalid target_kl"),
     (["--clip-range", "nan"], "invalid clip_range"),
     (["--vf-coef", "nan"], "invalid vf_coef"),
     (["--max-grad-norm", "inf"], "invalid max_grad_norm"),
