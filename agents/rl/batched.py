@@ -86,6 +86,12 @@ def reference_spaces(config: TrainConfig, engine: Any) -> tuple[spaces.Space, sp
     return obs_space, action_space
 
 
+#: The engine settings :meth:`TorchBatchedVecEnv.set_attr` changes, each read by the engine as it runs
+#: (``max_episode_steps``: the episodes cut from the next step on). The rest is fixed at construction (the spaces,
+#: the device, the number of envs) or is the engine's per-env state.
+SETTABLE_ATTRS = ("max_episode_steps",)
+
+
 def _numpy(x: Any) -> np.ndarray:
     return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
@@ -153,12 +159,23 @@ class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
         return [value] * len(list(self._get_indices(indices)))
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        """Sets an engine attribute, so for every env at once: ``indices`` naming only some envs are refused."""
+        """Sets an engine-wide setting (:data:`SETTABLE_ATTRS`), so for every env at once. Refused in one line, as
+        quest's ``BatchedVecEnv.set_attr`` refuses them: ``indices`` naming only some envs, a name the engine does
+        not have, what is fixed at construction or is the engine's per-env state (``obs_mode``: the spaces would
+        stay as they were; ``mask`` ...), and a value the engine would not take."""
+        if attr_name not in SETTABLE_ATTRS:
+            settable = f"settable: {', '.join(SETTABLE_ATTRS)}"
+            if attr_name != "render_mode" and not hasattr(self.engine, attr_name):
+                raise AttributeError(f"TorchBatchedVecEnv.set_attr({attr_name!r}): no such attribute; {settable}")
+            raise ValueError(f"TorchBatchedVecEnv.set_attr({attr_name!r}): fixed at construction, or the engine's "
+                             f"per-env state; {settable}")
         chosen = sorted(self._get_indices(indices))
         if chosen != list(range(self.num_envs)):
             raise ValueError(f"set_attr({attr_name!r}) sets an attribute of the one engine behind all "
                              f"{self.num_envs} envs; indices {chosen} name only some of them")
-        setattr(self.engine, attr_name, value)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"invalid {attr_name} {value!r}; must be an int >= 1 or None")
+        setattr(self.engine, attr_name, None if value is None else int(value))
 
     def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
         raise NotImplementedError("the batched engine has no per-env methods")

@@ -654,8 +654,35 @@ def test_the_toy_engines_sb3_vec_env_answers_has_attr_and_refuses_a_partial_set_
     assert vec_env.has_attr("num_envs") and not vec_env.has_attr("no_such_attribute")  # it answered True
     with pytest.raises(AttributeError):
         vec_env.get_attr("no_such_attribute")
-    vec_env.set_attr("note", 1)  # every env: the one engine
-    assert vec_env.get_attr("note", [0, 3]) == [1, 1]
+    vec_env.set_attr("max_episode_steps", 5)  # every env: the one engine
+    assert vec_env.get_attr("max_episode_steps", [0, 3]) == [5, 5]
     with pytest.raises(ValueError, match="name only some of them"):
-        vec_env.set_attr("note", 2, indices=[1])
-    assert vec_env.get_attr("note") == [1] * 4
+        vec_env.set_attr("max_episode_steps", 7, indices=[1])
+    assert vec_env.get_attr("max_episode_steps") == [5] * 4
+
+
+def test_the_toy_engines_sb3_vec_env_refuses_what_set_attr_cannot_change(tmp_path: Path) -> None:
+    """It set any name at all, as quest's BatchedVecEnv refuses: ``obs_mode`` changed nothing (the spaces stayed),
+    a misspelt name made a new attribute, and a per-env tensor was replaced by a number."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.agents.rl.batched import make_sb3_vec_env
+
+    vec_env = make_sb3_vec_env(tiny(tmp_path, vec_env="toy", num_envs=2), "cpu")
+    vec_env.reset()
+    for name, value in (("obs_mode", "pixels"), ("num_envs", 4), ("mask", 0), ("render_mode", "rgb_array")):
+        with pytest.raises(ValueError, match=rf"set_attr\('{name}'\): fixed at construction") as info:
+            vec_env.set_attr(name, value)
+        assert "\n" not in str(info.value) and "settable: max_episode_steps" in str(info.value)
+    assert vec_env.engine.obs_mode == "symbolic" and vec_env.engine.num_envs == 2
+    with pytest.raises(AttributeError, match=r"set_attr\('max_episode_step'\): no such attribute"):
+        vec_env.set_attr("max_episode_step", 10)
+    assert not hasattr(vec_env.engine, "max_episode_step")
+    for value in (0, -1, "10", 2.5, True):
+        with pytest.raises(ValueError, match="invalid max_episode_steps"):
+            vec_env.set_attr("max_episode_steps", value)
+    vec_env.set_attr("max_episode_steps", np.int64(3))  # the next episodes are cut at 3 steps
+    for _ in range(3):
+        *_, dones, _ = vec_env.step(np.zeros(2, np.int64))
+    assert dones.all()
+    vec_env.set_attr("max_episode_steps", None)
+    assert vec_env.engine.max_episode_steps is None
