@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 
-def _drop_after(path: Path, step: int) -> list[dict[str, Any]]:
-    """Keeps the JSON lines of ``path`` (if it exists) whose ``step`` is at most ``step``; returns the others."""
+def _drop_after(path: Path, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Keeps the JSON lines of ``path`` (if it exists) whose ``step`` is at most ``step``; returns (the kept
+    entries, the others), read once."""
     if not path.exists():
-        return []
+        return [], []
     kept, dropped = [], []
     for line in path.read_text().splitlines():
         if line.strip():
             entry = json.loads(line)
             (kept if entry.get("step", 0) <= step else dropped).append((line, entry))
     path.write_text("".join(line + "\n" for line, _ in kept))
-    return [entry for _, entry in dropped]
+    return [entry for _, entry in kept], [entry for _, entry in dropped]
 
 
 def curriculum_configs(run_dir: Path) -> dict[int, Path]:
@@ -53,10 +54,6 @@ def drop_stopped_attempt(run_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
 class RunLog:
     """Writes scalars under ``run_dir``: TensorBoard events in ``run_dir/tb`` and one JSON line per step.
 
@@ -80,15 +77,17 @@ class RunLog:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "metrics.jsonl"
         if resume_step is not None:
-            _drop_after(self.path, resume_step)
+            # (each file read once: a long run's metrics.jsonl is many megabytes)
+            points, _ = _drop_after(self.path, resume_step)
             # an evaluation at the resume step whose result was never logged was cut short: its episodes go
             # too, and the resumed run plays it again (evaluation.evaluation_due)
-            finished = resume_step in evaluated_steps(self.run_dir)
-            for entry in _drop_after(self.run_dir / "eval.jsonl", resume_step if finished else resume_step - 1):
+            finished = any(p.get("step") == resume_step and EVAL_TAG in p for p in points)
+            evals, dropped = _drop_after(self.run_dir / "eval.jsonl", resume_step if finished else resume_step - 1)
+            for entry in dropped:
                 if entry.get("replay"):  # by name: the line's path is relative to where the run was started
                     (self.run_dir / "replays" / Path(entry["replay"]).name).unlink(missing_ok=True)
             # an evaluation the run was killed in wrote its replay (cut short) but not its eval.jsonl line
-            finished = {Path(e["replay"]).name for e in _read_lines(self.run_dir / "eval.jsonl") if e.get("replay")}
+            finished = {Path(e["replay"]).name for e in evals if e.get("replay")}
             for path in (self.run_dir / "replays").glob("*-step*.lpr*"):
                 if path.name[:path.name.rindex(".lpr") + 4] not in finished:
                     path.unlink(missing_ok=True)

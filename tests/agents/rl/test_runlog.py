@@ -62,3 +62,36 @@ def test_a_failed_atomic_write_leaves_neither_file(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
     write_atomically(tmp_path / "step_1.zip", lambda p: p.write_bytes(b"ok"))
     assert [p.name for p in tmp_path.iterdir()] == ["step_1.zip"]
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_resume_reads_the_metrics_and_evaluations_once(finished: bool, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each was read twice on resume (a long run's metrics.jsonl is many megabytes); what is kept is unchanged:
+    an evaluation at the resume step stays when its result was logged, and goes (replay too) when not."""
+    replays = tmp_path / "replays"
+    replays.mkdir()
+    names = {step: f"20260101-000000__Toy__ppo__r-step{step}__seed10000.lpr" for step in (32, 64, 96)}
+    for name in names.values():
+        (replays / name).write_bytes(b"x")
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps({"step": s, "replay": f"r/{n}"}) + "\n"
+                                                 for s, n in names.items()))
+    points = [{"step": 32, "charts/eval/milestones": 1.0}, {"step": 64, "charts/SPS": 5.0},
+              {"step": 96, "charts/eval/milestones": 2.0}]
+    if finished:
+        points.insert(2, {"step": 64, "charts/eval/milestones": 1.5})
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
+    reads: dict[str, int] = {}
+    read_text = Path.read_text
+
+    def counted(path: Path, *args, **kwargs) -> str:
+        reads[path.name] = reads.get(path.name, 0) + 1
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    RunLog(tmp_path, resume_step=64, tensorboard=False).close()
+    assert reads == {"metrics.jsonl": 1, "eval.jsonl": 1}
+    kept = [32, 64] if finished else [32]
+    assert [json.loads(line)["step"] for line in (tmp_path / "eval.jsonl").read_text().splitlines()] == kept
+    assert sorted(p.name for p in replays.iterdir()) == sorted(names[s] for s in kept)
+    assert [p["step"] for p in read_metrics(tmp_path)] == [p["step"] for p in points if p["step"] <= 64]
