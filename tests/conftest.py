@@ -50,3 +50,47 @@ def eager_compile(monkeypatch: pytest.MonkeyPatch) -> list[Callable]:
 
     monkeypatch.setattr(torch, "compile", eager_backend)
     return compiled
+
+
+class StepAgain:
+    """A stand-in for a CUDA graph on CPU: replaying runs the captured engine's step again, on the tensors
+    it holds, and writes the results into the outputs the capture returned (as a replay writes its buffers)."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def replay(self) -> None:
+        e = self.engine
+        now = e._held_tensors()  # a graph reads and writes the storages it recorded, whatever the engine holds
+        stale = [name for key, t in e._graph_held.items() if now[key] is not t for name in [key[1]]]
+        assert not stale, f"a graph would step storages the engine no longer holds: {stale[:5]}"
+        fresh = e._step_in_place(e._graph_actions)
+        for buffers, values in ((e._graph_out[0], fresh[0]), (e._graph_out[4], fresh[4])):
+            for name, t in buffers.items():
+                t.copy_(values[name])
+        for t, value in zip(e._graph_out[1:4], fresh[1:4], strict=True):
+            t.copy_(value)
+
+
+@pytest.fixture
+def cpu_graph(monkeypatch: pytest.MonkeyPatch) -> list:
+    """``BatchedQuest.capture_graph`` on CPU for the test: what it does, with :class:`StepAgain` for the CUDA graph
+    (the held tensors, one recorded step, the envs put back). Returns the engines captured, in order."""
+    from longplay.envs.quest.batched.engine import BatchedQuest
+
+    captured = []
+
+    def capture(engine: BatchedQuest) -> BatchedQuest:
+        held = engine._held_tensors()
+        kept = {key: t.clone() for key, t in held.items()}
+        actions = torch.full((engine.num_envs,), -1, dtype=torch.int64)
+        out = engine._step_in_place(actions)
+        for key, t in held.items():
+            t.copy_(kept[key])
+        engine._graph, engine._graph_actions, engine._graph_out, engine._graph_held = (
+            StepAgain(engine), actions, out, held)
+        captured.append(engine)
+        return engine
+
+    monkeypatch.setattr(BatchedQuest, "capture_graph", capture)
+    return captured

@@ -32,7 +32,7 @@ ALIASES = {"env_id": ["--env"], "total_steps": ["--steps"]}
 #: Fields a resumed run may change; the rest must match the run being continued.
 RESUMABLE = {"total_steps", "device", "progress", "eval_every", "eval_episodes", "eval_steps",
              "eval_deterministic", "record_eval", "select_episodes", "checkpoint_every", "keep_checkpoints",
-             "runs_dir", "torch_threads", "torch_compile"}
+             "runs_dir", "torch_threads", "torch_compile", "cuda_graph"}
 #: Fields a resumed run may change as a curriculum step (the earlier config is kept beside the run's). The
 #: learning rate belongs here: an annealed run resumed for more steps goes on from its annealed rate, which
 #: late in a long curriculum is too small to learn the new step's behaviour. So do the update passes: fewer

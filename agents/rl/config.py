@@ -113,6 +113,10 @@ class TrainConfig:
     """Compile the batched engine's step with ``torch.compile`` (``ppo-device``, and ``ppo`` with ``--vec-env
     batched``: 2.5x SB3's training steps/s at 64 envs); ``ppo-device`` on CUDA compiles the policy too (on
     CPU the compiled policy trains slower than the plain one). Other settings ignore it."""
+    cuda_graph: bool = False
+    """``ppo-device`` on the batched quest engine, CUDA only: record the engine's step as a CUDA graph
+    (``BatchedQuest.capture_graph``; the compiled step with ``torch_compile``), which every step then replays:
+    below a few hundred thousand envs the GPU otherwise waits on the step's kernel launches."""
     torch_threads: int = 0
     """CPU threads torch may use (0: torch's default). Small policies with envs in other processes often
     train fastest with 1 or 2, and a busy machine punishes more."""
@@ -286,6 +290,9 @@ class TrainConfig:
                              "starts from states of its own: load_states)")
         if self.learner == "ppo-device" and self.obs_mode != "symbolic" and parse_shaping(self.shaping).enabled():
             raise ValueError("ppo-device shaping reads the symbolic vector; use --obs-mode symbolic")
+        if self.cuda_graph and (self.learner, self.vec_env) != ("ppo-device", "batched"):
+            raise ValueError("cuda_graph needs --learner ppo-device --vec-env batched (it captures the batched quest "
+                             "engine's step)")
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):
             raise ValueError(f"ppo-device runs on the batched engine; vec_env {self.vec_env!r} is for ppo "
                              "(use --vec-env batched)")

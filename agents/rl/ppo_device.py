@@ -14,7 +14,8 @@ except one small read of the episode statistics per iteration. Read it top to bo
    many episodes of the batched engine and keep the best as ``checkpoints/best.pt`` (:class:`BestCheckpoint`).
 
 ``torch_compile=True`` compiles the engine's step (when it offers ``compile()``) and, on CUDA, the network
-(on CPU the compiled network trained slower than the plain one: ``benchmarks/rl_speed.py --network``). Adam
+(on CPU the compiled network trained slower than the plain one: ``benchmarks/rl_speed.py --network``);
+``cuda_graph=True`` (CUDA) replays the engine's step as a CUDA graph (``BatchedQuest.capture_graph``). Adam
 runs fused (one kernel per parameter; on CPU the default is a Python loop over tensors). Pixels
 are grayscaled, downsampled and stacked on the device with the same arithmetic as
 :mod:`longplay.envs.wrappers.pixels`. Shaping (novelty over (map, x, y),
@@ -401,6 +402,9 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
 
     config.validate()
     device = torch.device(resolve_device(config.device))
+    if config.cuda_graph and engine is None and device.type != "cuda":  # (an engine given refuses for itself)
+        raise ValueError(f"cuda_graph needs a CUDA device (the run's device is {device.type}); on CPU, "
+                         "--torch-compile is the fast step")
     apply_torch_threads(config.torch_threads)
     run_name = config.run_name = config.run_name or config.default_run_name()
     run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
@@ -466,6 +470,10 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         # lockstep for the whole run: late in every round all of them are far from the start, the batches
         # hold no early-game states and the policy forgets the way out of town (seen on QuestMini).
         engine.stagger_episode_ends(config.max_episode_steps)
+    if config.cuda_graph:  # after the reset it needs; every step replays it (its outputs are copied before the next)
+        if not hasattr(engine, "capture_graph"):
+            raise ValueError(f"cuda_graph: the engine {type(engine).__name__} cannot capture its step")
+        engine.capture_graph()
     next_obs = {"pixels": pixels.reset(raw["pixels"])} if pixels else dict(raw)
     if shaping is not None:
         shaping.reset(next_obs["vector"])

@@ -281,6 +281,43 @@ def test_ppo_device_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     assert _evals_once_each(run_dir) == [64, 96]
 
 
+def test_ppo_device_on_a_captured_engine_trains_as_on_the_plain_step(tmp_path: Path, cpu_graph: list) -> None:
+    """``--cuda-graph``: the engine's step replayed as a graph (``cpu_graph``: on CPU, a stand-in that writes each
+    step into the buffers the capture returned, as a replay does) trains the same run, bit for bit: the learner
+    copies what it keeps of a step before the next overwrites it, through episode ends, shaping and milestones."""
+    from longplay.agents.rl.batched import make_engine
+    from longplay.agents.rl.ppo_device import train
+
+    runs = []
+    for graph in (False, True):
+        config = tiny(tmp_path, learner="ppo-device", vec_env="batched", env_id="longplay/QuestMini-v0", num_envs=4,
+                      n_steps=8, total_steps=64, max_episode_steps=12, eval_every=-1, shaping="quest",
+                      run_name=f"graph{graph}", cuda_graph=graph)
+        engine = make_engine(config, "cpu")
+        runs.append(train(config, engine=engine))
+        assert cpu_graph == ([engine] if graph else [])
+    plain, graphed = ([{k: v for k, v in p.items() if k != "charts/SPS"} for p in read_metrics(r.run_dir)]
+                      for r in runs)
+    assert graphed == plain and any("charts/episodes" in p for p in plain)  # episodes ended
+    weights = [torch.load(r.checkpoint, weights_only=False)["model"] for r in runs]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--device", "cpu"], "cuda_graph needs a CUDA device (the run's device is cpu)"),
+    (["--vec-env", "toy"], "cuda_graph needs --learner ppo-device --vec-env batched"),
+])
+def test_cuda_graph_is_refused_where_there_is_none_before_the_run_folder(
+        argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from longplay.agents.cli import main
+
+    assert main(["train", "--learner", "ppo-device", "--cuda-graph", "--steps", "32", "--runs-dir", str(tmp_path),
+                 *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "train").exists()
+
+
 def test_ppo_device_pixels_and_preprocessing(tmp_path: Path) -> None:
     from longplay.agents.rl.ppo_device import DevicePixels, train
     from longplay.envs.wrappers.pixels import FrameStacker, preprocess_pixels

@@ -3,8 +3,9 @@
 A graph replays the kernels of the step it recorded on the tensors it recorded, so the engine's step must
 keep every state tensor in one storage (``_step_in_place``), and what ``reset`` and the others rebind must
 be copied into those before a replay (``_replay``). Both run here on CPU: the first against the plain step,
-the second with a stand-in for the graph that runs the recorded step again into the recorded outputs. The
-graph itself needs a GPU (the last tests; ``benchmarks/batched_gpu.py`` checks every graph row the same way).
+the second with a stand-in for the graph that runs the recorded step again into the recorded outputs (the
+``cpu_graph`` fixture of ``tests/conftest.py``). The graph itself needs a GPU (the last tests;
+``benchmarks/batched_gpu.py`` checks every graph row the same way).
 """
 
 from __future__ import annotations
@@ -37,38 +38,6 @@ def _storages(engine: BatchedQuest) -> dict:
     return {key: t.data_ptr() for key, t in engine._held_tensors().items()}
 
 
-class _StepAgain:
-    """A stand-in for a CUDA graph on CPU: replaying runs the captured engine's step again, on the tensors
-    it holds, and writes the results into the outputs the capture returned (as a replay writes its buffers)."""
-
-    def __init__(self, engine: BatchedQuest) -> None:
-        self.engine = engine
-
-    def replay(self) -> None:
-        e = self.engine
-        now = e._held_tensors()  # a graph reads and writes the storages it recorded, whatever the engine holds
-        stale = [name for key, t in e._graph_held.items() if now[key] is not t for name in [key[1]]]
-        assert not stale, f"a graph would step storages the engine no longer holds: {stale[:5]}"
-        fresh = e._step_in_place(e._graph_actions)
-        for buffers, values in ((e._graph_out[0], fresh[0]), (e._graph_out[4], fresh[4])):
-            for name, t in buffers.items():
-                t.copy_(values[name])
-        for t, value in zip(e._graph_out[1:4], fresh[1:4], strict=True):
-            t.copy_(value)
-
-
-def _capture_on_cpu(engine: BatchedQuest) -> None:
-    """What capture_graph does, with the stand-in: the held tensors, one recorded step, the envs put back."""
-    held = engine._held_tensors()
-    kept = {key: t.clone() for key, t in held.items()}
-    actions = torch.full((engine.num_envs,), -1, dtype=torch.int64)
-    out = engine._step_in_place(actions)
-    for key, t in held.items():
-        t.copy_(kept[key])
-    engine._graph, engine._graph_actions, engine._graph_out, engine._graph_held = (
-        _StepAgain(engine), actions, out, held)
-
-
 def test_the_in_place_step_matches_the_step_and_keeps_every_storage(mini) -> None:
     plain, fixed = _engine(mini), _engine(mini)
     for e in (plain, fixed):
@@ -86,11 +55,11 @@ def test_the_in_place_step_matches_the_step_and_keeps_every_storage(mini) -> Non
     assert int(plain.episode.sum()) >= 6 * 4  # the resets did happen
 
 
-def test_replays_match_the_plain_step_through_resets_stagger_and_loads(mini) -> None:
+def test_replays_match_the_plain_step_through_resets_stagger_and_loads(mini, cpu_graph) -> None:
     plain, graphed = _engine(mini), _engine(mini)
     for e in (plain, graphed):
         e.reset(seed=0)
-    _capture_on_cpu(graphed)
+    graphed.capture_graph()
     storages = _storages(graphed)
     compare_batched(graphed, plain, 60)  # stagger_episode_ends and reset rebind tensors between replays
     states = scenario_states(mini, 3, seed=5)  # battles, dialogs and menus, loaded into rows
@@ -101,11 +70,11 @@ def test_replays_match_the_plain_step_through_resets_stagger_and_loads(mini) -> 
     assert _storages(graphed) == storages
 
 
-def test_returned_tensors_are_the_graphs_buffers(mini) -> None:
+def test_returned_tensors_are_the_graphs_buffers(mini, cpu_graph) -> None:
     """A replay overwrites what the last step returned (the docstring tells users to clone what they keep)."""
     graphed = _engine(mini)
     graphed.reset(seed=0)
-    _capture_on_cpu(graphed)
+    graphed.capture_graph()
     first = graphed.step(torch.zeros(6, dtype=torch.int64))
     second = graphed.step(torch.ones(6, dtype=torch.int64))
     assert first[0]["vector"] is second[0]["vector"] and first[1] is second[1]
