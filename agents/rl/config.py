@@ -296,8 +296,10 @@ class TrainConfig:
         if self.learner == "ppo-device" and self.vec_env not in ("batched", "toy"):
             raise ValueError(f"ppo-device runs on the batched engine; vec_env {self.vec_env!r} is for ppo "
                              "(use --vec-env batched)")
-        if self.run_name and not re.fullmatch(r"[A-Za-z0-9._+-][A-Za-z0-9._+=-]*", self.run_name):
-            raise ValueError(f"invalid run_name {self.run_name!r}; use letters, digits and . _ + - =")
+        # ("." and ".." name the folder of every run and the one above it: the run would write among them)
+        if self.run_name and (not re.fullmatch(r"[A-Za-z0-9._+-][A-Za-z0-9._+=-]*", self.run_name)
+                              or self.run_name in (".", "..")):
+            raise ValueError(f"invalid run_name {self.run_name!r}; use letters, digits and . _ + - = (not . or ..)")
         parse_shaping(self.shaping)
         parse_buttons(self.buttons)
         return self

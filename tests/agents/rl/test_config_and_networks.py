@@ -27,6 +27,9 @@ def test_every_field_has_a_docstring() -> None:
     ({"shaping": "nope"}, "unknown shaping preset"),
     ({"learner": "ppo-device", "vec_env": "subproc"}, "batched engine"),
     ({"run_name": "a/b"}, "invalid run_name"),
+    # runs_dir/train/. is the folder of every run, runs_dir/train/.. the one above: config.json went there
+    ({"run_name": "."}, "invalid run_name"),
+    ({"run_name": ".."}, "invalid run_name"),
     ({"eval_every": -2}, "eval_every"),
     ({"archive_explore_steps": -1}, "archive_explore_steps"),
     ({"seed": -1}, "invalid seed"),  # gymnasium refuses negative reset seeds, in a worker process
