@@ -223,7 +223,11 @@ class TrainConfig:
                      "frame_stack", "downsample", "eval_episodes", "eval_steps"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"invalid {name} {getattr(self, name)!r}; must be an int >= 1")
-        for name in ("seed", "keep_checkpoints", "torch_threads"):
+        # numpy's global seed (SB3 seeds it with the run's) takes 0..2**32-1; a larger seed trained on ppo-device,
+        # and on SB3 failed after the run folder was made
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"invalid seed {self.seed!r}; must be an int in 0..2**32-1")
+        for name in ("keep_checkpoints", "torch_threads"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"invalid {name} {getattr(self, name)!r}; must be an int >= 0")
         from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH

@@ -33,6 +33,7 @@ def test_every_field_has_a_docstring() -> None:
     ({"eval_every": -2}, "eval_every"),
     ({"archive_explore_steps": -1}, "archive_explore_steps"),
     ({"seed": -1}, "invalid seed"),  # gymnasium refuses negative reset seeds, in a worker process
+    ({"seed": 2**32}, "invalid seed"),  # numpy's global seed (SB3's set_random_seed) refuses it, mid-start
     ({"keep_checkpoints": -1}, "invalid keep_checkpoints"),
     ({"obs_mode": "pixels", "downsample": 3}, "invalid downsample"),
     # these trained without a word: no update at all (clip 0, grad norm 0), or a loss turned around

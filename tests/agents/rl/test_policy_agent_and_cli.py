@@ -247,6 +247,9 @@ def test_bad_input_is_one_line(argv: list[str], message: str, capsys: pytest.Cap
     (["--ent-coef", "-1E-3"], "invalid ent_coef"),
     (["--gamma", "-inf"], "invalid gamma"),
     (["--target-kl", "-.5e1"], "invalid target_kl"),
+    # SB3 failed on numpy's seed range after making the run folder; 2**64 failed in torch.manual_seed on both
+    (["--seed", "4294967296"], "invalid seed"),
+    (["--seed", "18446744073709551616"], "invalid seed"),
     (["--clip-range", "nan"], "invalid clip_range"),
     (["--vf-coef", "nan"], "invalid vf_coef"),
     (["--max-grad-norm", "inf"], "invalid max_grad_norm"),
