@@ -222,6 +222,16 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
     return config, None, None
 
 
+def _check_export_path(path: Path) -> None:
+    """Refuses an ``--export-policy`` path that cannot be written, before the training rather than after it: a
+    folder, or a path under a file."""
+    if path.is_dir():
+        raise CliError(f"cannot write --export-policy {path}: it is a folder (name a file)")
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise CliError(f"cannot write --export-policy {path}: {above} is a file, not a folder")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Runs ``longplay train``; see the module docstring."""
     try:
@@ -231,6 +241,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"longplay train needs the rl extra: pip install 'longplay[rl]' ({exc})") from None
     from longplay.agents.rl.policy_agent import CheckpointError
 
+    if args.export_policy:
+        _check_export_path(Path(args.export_policy))
     config, run_dir, checkpoint = build_config(args)
     try:
         config.validate()
@@ -266,7 +278,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.export_policy:
         from longplay.agents.rl.policy_agent import load_policy, save_policy
 
-        exported = save_policy(args.export_policy, load_policy(result.checkpoint))
+        try:
+            exported = save_policy(args.export_policy, load_policy(result.checkpoint))
+        except (OSError, RuntimeError) as exc:  # (torch.save says RuntimeError) the run itself is saved
+            raise CliError(f"cannot write --export-policy {args.export_policy} ({exc}); the run's checkpoint is "
+                           f"{result.checkpoint}") from None
         print(f"policy:     {exported} ({exported.stat().st_size / 1024:.0f} KiB)")
     print(f"charts:     tensorboard --logdir {result.run_dir / 'tb'}")
     return 0

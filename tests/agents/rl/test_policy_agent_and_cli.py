@@ -535,3 +535,31 @@ def test_a_checkpoint_not_named_by_its_step_resumes_at_its_step(learner: str, tm
                      "--ent-coef", "0.02"]) == 0
     assert "curriculum step at 32: --ent-coef 0.01 -> 0.02" in capsys.readouterr().out
     assert (run_dir / "config.before_step_32.json").is_file() and not (run_dir / "config.before_step_0.json").exists()
+
+
+@pytest.mark.parametrize("export", ["folder", "folder/file.pt/x.pt"])
+def test_an_export_policy_path_that_cannot_be_written_is_refused_before_training(
+        export: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both trained the whole run, then failed with a traceback (torch.save into a folder; mkdir under a file)."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "file.pt").write_bytes(b"x")
+    assert longplay(["train", "--vec-env", "toy", "--steps", "32", "--runs-dir", str(tmp_path / "runs"),
+                     "--eval-every", "-1", *TINY, "--export-policy", str(tmp_path / export)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write --export-policy" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_export_that_fails_after_training_names_the_saved_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import longplay.agents.rl.policy_agent as policy_agent
+
+    def full_disk(path: object, policy: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(policy_agent, "save_policy", full_disk)
+    assert longplay(["train", "--vec-env", "toy", "--steps", "32", "--runs-dir", str(tmp_path), "--run-name", "r",
+                     "--eval-every", "-1", *TINY, "--export-policy", str(tmp_path / "p.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "step_000000000032.zip" in err[0]
+    assert (tmp_path / "train" / "r" / "checkpoints" / "step_000000000032.zip").is_file()
