@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -110,6 +109,7 @@ def export_state(replay: Path, out: str, step: int | None, episode: int | None) 
     the video exports, it never writes over a replay (the replay itself, or any ``*.lpr``) or a folder; the file
     appears whole or not at all (a full disk leaves no truncated state behind)."""
     from longplay.replays.export import check_output
+    from longplay.replays.files import write_atomically
     from longplay.replays.reader import ReplayReader
 
     if out:
@@ -130,12 +130,9 @@ def export_state(replay: Path, out: str, step: int | None, episode: int | None) 
     path = Path(out) if out else replay.with_suffix(f".step{step}.state")
     if not out:  # the default name holds the step
         check_output(replay, path)
-    partial = path.with_name(f".partial-{path.name}")
     try:
-        partial.write_bytes(state)
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
+        write_atomically(path, lambda partial: partial.write_bytes(state))
+    except OSError as exc:  # named after the file asked for, not its partial
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     print(f"wrote {path}: the state at step {step} of episode {episode} ({len(state):,} bytes; "
           f"longplay run --start-state {path} starts from it)")

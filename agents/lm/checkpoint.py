@@ -19,7 +19,6 @@ import base64
 import json
 import os
 import sqlite3
-import tempfile
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 
 from longplay.agents.lm.messages import Usage
+from longplay.replays.files import write_atomically
 
 if TYPE_CHECKING:
     from longplay.agents.lm.loop import LMRun
@@ -110,14 +110,7 @@ class CheckpointStore:
         }
         blob = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, lambda partial: partial.write_bytes(blob))
         self.saved += 1
         self.last_reason = reason
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import numpy as np
 
 from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
 from longplay.agents.rl.runlog import EpisodeStats, RunLog
+from longplay.replays.files import write_atomically
 
 #: SB3 logger keys -> (our tag, sign). Keys not listed are dropped (ours cover them).
 SB3_TAGS = {
@@ -310,21 +310,6 @@ def save_checkpoint(model: Any, run_dir: Path, steps: int, keep: int) -> Path:
     if keep > 0:
         for old in sorted(folder.glob("step_*.zip"))[:-keep]:
             old.unlink()
-    return path
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """``write(temporary)`` beside ``path``, then the temporary file renamed to ``path``: a run killed while
-    saving leaves its earlier checkpoints, never a truncated file named like the newest one (which
-    ``--resume RUN_DIR`` and a sweep's re-run would pick). A write that fails (a full disk) removes its
-    temporary file, which would hold the space a retry needs."""
-    temporary = path.with_name(f".partial-{path.name}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
 
 

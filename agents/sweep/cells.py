@@ -34,7 +34,6 @@ import shlex
 import shutil
 import socket
 import sqlite3
-import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -42,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from longplay.replays.files import write_atomically
 
 #: The kinds of cell: a ``longplay run`` or a ``longplay train``.
 KINDS = ("run", "train")
@@ -298,18 +299,11 @@ def state_path(out_dir: str | os.PathLike[str], cell_id: str) -> Path:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Writes ``data`` as JSON to ``path`` by writing a temporary file and renaming it over ``path``."""
+    """Writes ``data`` as JSON to ``path`` atomically (:func:`~longplay.replays.files.write_atomically`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
+    write_atomically(path, lambda partial: partial.write_text(text))
 
 
 def read_state(out_dir: str | os.PathLike[str], cell_id: str) -> dict[str, Any] | None:

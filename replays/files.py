@@ -1,0 +1,63 @@
+"""Files that appear whole or not at all: :func:`write_atomically`.
+
+Checkpoints (LM and RL), sweep state files and exported save states are written this way, so a run killed or
+a disk filled while one is written leaves the previous file (or none), never a truncated file under its name.
+It lives in ``replays`` because ``agents`` may import ``replays`` but not the other way round.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+#: What a partial file's name starts with (``.partial-NAME.TOKEN.tmp`` beside ``NAME``): a folder's leftovers of
+#: a killed write can be found (and removed) by it.
+PARTIAL_PREFIX = ".partial-"
+
+
+def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """``write(partial)`` on a partial file beside ``path``, flushed to disk, then renamed to ``path``; returns
+    ``path``.
+
+    ``path`` holds either its old contents or all of the new ones, even after a crash. A write that fails (a full
+    disk, an exception in ``write``, Ctrl-C) removes the partial file, which would hold the space a retry needs,
+    and leaves ``path`` as it was. The partial file's name is unique (``.partial-NAME.TOKEN.tmp``), so writers
+    in two processes never share one, and it ends in ``.tmp``: no ``*.ckpt`` or ``*.json`` glob takes it for the
+    file it will become.
+    """
+    path = Path(path)
+    partial = path.with_name(f"{PARTIAL_PREFIX}{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(partial)
+        _fsync(partial)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+    return path
+
+
+def _fsync(path: Path) -> None:
+    """Flushes ``path``'s data to disk (whoever wrote it: ``write`` may have closed its own handle)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flushes the rename to disk where the system allows a folder to be opened (not Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse to fsync a folder; the rename is done either way
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,60 @@
+"""The shared atomic write: a file appears whole or not at all, and a failed write leaves nothing behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from longplay.replays import files
+from longplay.replays.files import write_atomically
+
+
+def test_a_write_replaces_the_file_whole_and_is_flushed_before_the_rename(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "step_1.zip"
+    target.write_bytes(b"old")
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (events.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}"),
+                                                       real_fsync(fd))[1])
+    monkeypatch.setattr(files.os, "replace", lambda a, b: (events.append(f"replace {Path(a).name}"),
+                                                           real_replace(a, b))[1])
+
+    def write(partial: Path) -> None:
+        assert partial.parent == tmp_path and partial.name.startswith(".partial-step_1.zip.")
+        assert partial.suffix == ".tmp"  # no glob for the final name (*.zip, *.ckpt) takes it
+        assert target.read_bytes() == b"old"  # untouched while the new one is written
+        partial.write_bytes(b"new")
+
+    assert write_atomically(target, write) == target
+    assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["step_1.zip"]
+    partial = events[1].removeprefix("replace ")
+    assert events == [f"fsync {tmp_path / partial}", f"replace {partial}", f"fsync {tmp_path}"]
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()])
+def test_a_failed_write_removes_its_partial_file_and_keeps_the_old_one(tmp_path: Path, failure: BaseException) -> None:
+    # A full disk in the middle of a save left the partial file behind, holding the space a retry needs.
+    target = tmp_path / "run.ckpt"
+    target.write_bytes(b"old")
+
+    def half_then_fail(partial: Path) -> None:
+        partial.write_bytes(b"x" * 1000)
+        raise failure
+
+    with pytest.raises(type(failure)):
+        write_atomically(target, half_then_fail)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"] and target.read_bytes() == b"old"
+
+
+def test_a_failed_flush_removes_its_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomically(tmp_path / "a.json", lambda p: p.write_text("{}"))
+    assert list(tmp_path.iterdir()) == []
