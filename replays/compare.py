@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from longplay.replays.reader import ReplayReader
+from longplay.replays.reader import ReplayReader, start_state_digest
 from longplay.replays.schema import EXTENSION, ReplayError
 
 AXES = ("steps", "wall", "tokens", "cost")
@@ -126,14 +126,6 @@ def start_state_group(group: str, options: Any) -> str:
     return f"{group} from state {digest[:8]}" if digest else group
 
 
-def start_state_digest(options: Any) -> str | None:
-    """The SHA-256 (hex) of the save state an episode reset with ``options`` started from; None when it started
-    from the world's start."""
-    named = options.get("state") if isinstance(options, dict) else None
-    digest = named.get("sha256") if isinstance(named, dict) else None
-    return str(digest) if digest else None
-
-
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     """Replay files named in ``paths`` (folders are searched recursively for ``*.lpr``), with ``True`` for the
     ones named explicitly."""
@@ -208,7 +200,7 @@ def read_runs(path: str | os.PathLike[str], *,
                 tuple(m["id"] for m in catalog), {m["id"]: str(m.get("name", m["id"])) for m in catalog},
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
-                info.complete, info.end_reason == "terminated", start_state_digest(info.options)))
+                info.complete, info.end_reason == "terminated", info.start_digest))
         return runs
 
 

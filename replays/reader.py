@@ -60,6 +60,23 @@ ACTION_BUTTONS: tuple[Button | None, ...] = (*Button, None)
 EnvFactory = Callable[[dict[str, Any]], gym.Env]
 
 
+def start_state_digest(options: Any) -> str | None:
+    """The SHA-256 (hex) of the save state an episode reset with ``options`` started from, as recorded
+    (``{"state": {"sha256": HEX}}``); None when it started from the world's start. ``ValueError`` when the
+    options name a start state without its digest (an edited file).
+
+    >>> start_state_digest({"state": {"sha256": "0361263063f2ff0e"}}), start_state_digest({"max_steps": 9})
+    ('0361263063f2ff0e', None)
+    """
+    named = options.get("state") if isinstance(options, dict) else None
+    if not isinstance(named, dict):
+        return None
+    digest = named.get("sha256")
+    if not isinstance(digest, str) or not digest:
+        raise ValueError("its options name a start state without its sha256")
+    return digest
+
+
 @dataclass(frozen=True)
 class Episode:
     """One episode of a replay (a run holds one per ``reset``)."""
@@ -84,15 +101,18 @@ class Episode:
         return self.end_step is not None
 
     @property
+    def start_digest(self) -> str | None:
+        """The SHA-256 (hex) of the save state the episode started from, as recorded; None: the world's start."""
+        return start_state_digest(self.options)
+
+    @property
     def reset_options(self) -> dict[str, Any] | None:
         """The options that reset the env to this episode's start: the recorded ones, with a start state's
         bytes in place of its digest. Raises :class:`CorruptReplayError` (one line) when the start state is
         missing or is not the one recorded."""
-        options = self.options
-        named = options.get("state") if isinstance(options, dict) else None
-        if not isinstance(named, dict):
+        options, want = self.options, self.start_digest
+        if want is None:
             return options
-        want = str(named.get("sha256"))
         if self.start_state is None:
             raise CorruptReplayError(f"episode {self.episode}'s start state (sha256 {want[:12]}..) is missing: the "
                                      "replay has no readable keyframe at step 0")
@@ -252,7 +272,10 @@ class ReplayReader:
             for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t, _ in rows:
                 options = self._episode_json(e, "options", options)
                 identity = self._episode_json(e, "identity", identity)
-                named = isinstance(options, dict) and isinstance(options.get("state"), dict)
+                try:
+                    named = start_state_digest(options) is not None
+                except ValueError as exc:
+                    raise CorruptReplayError(f"corrupt replay: {self.path}: episode {e}: {exc}") from None
                 episodes.append(Episode(e, seed, options, bytes(start_hash), identity, started_t, end_step, end_reason,
                                         ended_t, int(counts.get(e) or 0), self._start_state(e) if named else None))
             self._episodes = episodes

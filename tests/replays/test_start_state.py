@@ -165,6 +165,24 @@ def test_a_missing_or_edited_start_state_fails_verify_in_one_line(replay: tuple[
         reader.frame_at(10)
 
 
+def test_a_start_state_recorded_without_its_digest_is_a_corrupt_replay(replay: tuple[Path, list[np.ndarray]],
+                                                                       tmp_path: Path) -> None:
+    """Options naming a start state without its SHA-256 were read three ways: compare pooled the episode with
+    runs from the world's start, the reader failed only on a reset ("recorded None.."). One parse now refuses
+    the file when it is read, as it refuses options that are not JSON."""
+    from longplay.replays.compare import load_runs
+
+    copy = edited(replay[0], tmp_path, ("UPDATE episodes SET options = ? WHERE episode = 0", ('{"state": {}}',)))
+    message = f"corrupt replay: {copy}: episode 0: its options name a start state without its sha256"
+    with ReplayReader(copy) as reader, pytest.raises(CorruptReplayError) as raised:
+        reader.episodes()
+    assert str(raised.value) == message
+    warnings: list[str] = []
+    assert load_runs([tmp_path], warnings=warnings) == [] and warnings == [f"skipped {copy}: {message}"]
+    with pytest.raises(CorruptReplayError, match="without its sha256"):
+        verify(copy)
+
+
 def test_another_state_with_its_digest_fails_on_the_start_hash(replay: tuple[Path, list[np.ndarray]],
                                                                tmp_path: Path) -> None:
     """A start state swapped for another (its digest in the options too) is caught by the recorded start hash."""
