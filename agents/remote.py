@@ -511,13 +511,14 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
                 raise ValueError(f"cannot resume {path}: its last episode {how} at step {last.end_step} (serve without "
                                  "--resume to start a new run)")
             actions = reader.actions(last.episode)
+            options = reader.reset_options(last.episode)  # its start state is read from the file: while it is open
             start_state = _served_start_state(path, reader, start_state)
             hashes = {c.step: c.hash for c in reader.checkpoints(last.episode) if c.hash is not None}
             seconds = max((t for _, t in reader.chunk_times(last.episode)), default=last.started_t)
         env_id, kwargs = str(header["env_id"]), dict(header.get("env_kwargs") or {})
         env = (make_env or (lambda name, kw: gym.make(name, **kw)))(env_id, kwargs)
         try:
-            env.reset(seed=last.seed, options=last.reset_options)
+            env.reset(seed=last.seed, options=options)
             game = env.unwrapped.game
             if game.state_hash() != last.start_hash:
                 raise ValueError(f"cannot resume {path}: the rebuilt game differs from the replay at its start (state "
@@ -562,10 +563,14 @@ def _served_start_state(path: Path, reader: Any, given: bytes | None) -> bytes |
             raise ValueError(f"cannot resume {path} with this --start-state: the run was served from another state "
                              f"(SHA-256 {digest[:12]}...)")
         return given
+    from longplay.replays.schema import CorruptReplayError
+
     for episode in reader.episodes():
-        state = episode.start_state
-        if state is not None and hashlib.sha256(state).hexdigest() == digest:
-            return state
+        if episode.start_digest == digest:
+            try:
+                return reader.start_state(episode.episode)
+            except CorruptReplayError:  # a missing or edited one: another episode may hold it
+                continue
     raise ValueError(f"cannot resume {path}: it was served with a --start-state (SHA-256 {digest[:12]}...) that no "
                      "episode started from, so the replay does not hold it; give the file again: --start-state FILE")
 

@@ -18,7 +18,7 @@ import sqlite3
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,6 @@ class Episode:
     end_reason: str | None  # terminated | truncated | reset | closed
     ended_t: float | None
     recorded_steps: int  # actions in the file
-    #: The keyframe at step 0 of an episode whose options name a start state (``{"state": {"sha256": ...}}``),
-    #: None when there is none or it does not decompress.
-    start_state: bytes | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -102,25 +99,9 @@ class Episode:
 
     @property
     def start_digest(self) -> str | None:
-        """The SHA-256 (hex) of the save state the episode started from, as recorded; None: the world's start."""
+        """The SHA-256 (hex) of the save state the episode started from, as recorded; None: the world's start.
+        The state itself is the reader's :meth:`ReplayReader.start_state`."""
         return start_state_digest(self.options)
-
-    @property
-    def reset_options(self) -> dict[str, Any] | None:
-        """The options that reset the env to this episode's start: the recorded ones, with a start state's
-        bytes in place of its digest. Raises :class:`CorruptReplayError` (one line) when the start state is
-        missing or is not the one recorded."""
-        options, want = self.options, self.start_digest
-        if want is None:
-            return options
-        if self.start_state is None:
-            raise CorruptReplayError(f"episode {self.episode}'s start state (sha256 {want[:12]}..) is missing: the "
-                                     "replay has no readable keyframe at step 0")
-        have = hashlib.sha256(self.start_state).hexdigest()
-        if have != want:
-            raise CorruptReplayError(f"episode {self.episode}'s start state is not the one recorded (sha256 "
-                                     f"{have[:12]}.. at step 0, recorded {want[:12]}..): an edited keyframe")
-        return {**options, "state": self.start_state}
 
 
 @dataclass(frozen=True)
@@ -230,6 +211,7 @@ class ReplayReader:
         self._actions: dict[int, bytes] = {}
         self._keyframe_steps: dict[int, list[int]] = {}
         self._episodes: list[Episode] | None = None
+        self._start_states: dict[int, bytes] = {}  # step-0 keyframes of episodes started from a state, inflated
         self._stored_catalogs: dict[int, str | None] = {}  # episodes.catalog, raw (NULL: the header's)
         self._catalogs: dict[int, list[dict[str, Any]]] = {}
         self._catalog_column: bool | None = None
@@ -273,11 +255,11 @@ class ReplayReader:
                 options = self._episode_json(e, "options", options)
                 identity = self._episode_json(e, "identity", identity)
                 try:
-                    named = start_state_digest(options) is not None
+                    start_state_digest(options)
                 except ValueError as exc:
                     raise CorruptReplayError(f"corrupt replay: {self.path}: episode {e}: {exc}") from None
                 episodes.append(Episode(e, seed, options, bytes(start_hash), identity, started_t, end_step, end_reason,
-                                        ended_t, int(counts.get(e) or 0), self._start_state(e) if named else None))
+                                        ended_t, int(counts.get(e) or 0)))
             self._episodes = episodes
         return self._episodes
 
@@ -291,13 +273,32 @@ class ReplayReader:
         except (ValueError, RecursionError):
             raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}'s {column} is not JSON") from None
 
-    def _start_state(self, episode: int) -> bytes | None:
-        """The keyframe at step 0 of ``episode``, or None when it is missing or unreadable (see
-        :attr:`Episode.reset_options`, which says so)."""
-        try:
-            return self.keyframe(episode, 0)
-        except (ValueError, CorruptReplayError):
+    def start_state(self, episode: int = 0) -> bytes | None:
+        """The save state ``episode`` started from (its keyframe at step 0, read on first use: a run listing never
+        inflates it), or None for an episode that started from the world's start. Raises
+        :class:`CorruptReplayError` (one line) when the state is missing or is not the one its options record."""
+        want = self.episode(episode).start_digest
+        if want is None:
             return None
+        if episode not in self._start_states:
+            try:
+                self._start_states[episode] = self.keyframe(episode, 0)
+            except (ValueError, CorruptReplayError):
+                raise CorruptReplayError(f"episode {episode}'s start state (sha256 {want[:12]}..) is missing: the "
+                                         "replay has no readable keyframe at step 0") from None
+        state = self._start_states[episode]
+        have = hashlib.sha256(state).hexdigest()
+        if have != want:
+            raise CorruptReplayError(f"episode {episode}'s start state is not the one recorded (sha256 {have[:12]}.. "
+                                     f"at step 0, recorded {want[:12]}..): an edited keyframe")
+        return state
+
+    def reset_options(self, episode: int = 0) -> dict[str, Any] | None:
+        """The options that reset the env to ``episode``'s start: the recorded ones, with the start state's bytes
+        (:meth:`start_state`) in place of its digest. Ask while the reader is open."""
+        options = self.episode(episode).options
+        state = self.start_state(episode)
+        return options if state is None else {**options, "state": state}
 
     @property
     def episode_catalogs_recorded(self) -> bool:
@@ -516,8 +517,7 @@ class ReplayReader:
         return self.env.unwrapped.game  # type: ignore[attr-defined]
 
     def _reset_episode(self, episode: int) -> None:
-        info = self.episode(episode)
-        self.env.reset(seed=info.seed, options=info.reset_options)
+        self.env.reset(seed=self.episode(episode).seed, options=self.reset_options(episode))
         self._seeded = episode
         self._at = (episode, 0)
 

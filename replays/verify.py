@@ -147,7 +147,7 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     check_rewards = replay.header.get("reward_source") == "env"
     recorded_rewards = replay.rewards(e) if check_rewards else {}
     try:
-        replay.env.reset(seed=info.seed, options=info.reset_options)
+        replay.env.reset(seed=info.seed, options=replay.reset_options(e))
     except (CorruptReplayError, ValueError) as exc:  # a start state missing, edited, or refused by the game
         report.problems.append(f"{where(0)}: {exc}")
         return

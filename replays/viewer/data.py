@@ -409,8 +409,9 @@ def frame_png_impl(seeker: EpisodeSeeker, step: int) -> bytes:
 # ============================================================================================ trajectory
 
 
-def walk_episode(header: dict[str, Any], info: Episode, actions: bytes, env_factory: EnvFactory | None = None,
-                 *, waypoint_every: int = DEFAULT_WAYPOINT_EVERY) -> tuple[dict[str, Any], dict[int, bytes]]:
+def walk_episode(header: dict[str, Any], info: Episode, reset_options: dict[str, Any] | None, actions: bytes,
+                 env_factory: EnvFactory | None = None, *,
+                 waypoint_every: int = DEFAULT_WAYPOINT_EVERY) -> tuple[dict[str, Any], dict[int, bytes]]:
     """Re-simulates an episode on an env of its own: (:func:`trajectory_impl`'s data, save states every
     ``waypoint_every`` steps for an :class:`~longplay.replays.viewer.seeker.EpisodeSeeker`)."""
     env = (env_factory or make_env)(header)
@@ -422,7 +423,7 @@ def walk_episode(header: dict[str, Any], info: Episode, actions: bytes, env_fact
             support.append(support_for(game))
             return support[0].probe(game) if support[0].probe else generic_probe(game, names)
 
-        rows, waypoints = walk_positions(env, info, actions, probe_of, every=waypoint_every)
+        rows, waypoints = walk_positions(env, info, reset_options, actions, probe_of, every=waypoint_every)
         game = env.unwrapped.game  # type: ignore[attr-defined]
         return trajectory_json(info.episode, np.asarray(rows, np.int64).reshape(-1, 3), game, support[0],
                                names), waypoints
@@ -458,7 +459,7 @@ def trajectory_json(episode: int, pos: np.ndarray, game: Game, support: AreaSupp
     }
 
 
-def trajectory_impl(header: dict[str, Any], info: Episode, actions: bytes,
+def trajectory_impl(header: dict[str, Any], info: Episode, reset_options: dict[str, Any] | None, actions: bytes,
                     env_factory: EnvFactory | None = None) -> dict[str, Any]:
     """Where the player was at every step of an episode, re-simulated on an env of its own.
 
@@ -467,7 +468,7 @@ def trajectory_impl(header: dict[str, Any], info: Episode, actions: bytes,
     its name and size, the first step there, whether a map image exists, and the visit heatmap: steps spent
     on each tile, as ``[x, y, steps]`` rows.
     """
-    return walk_episode(header, info, actions, env_factory)[0]
+    return walk_episode(header, info, reset_options, actions, env_factory)[0]
 
 
 def area_png_impl(game: Game, map_id: int) -> bytes | None:

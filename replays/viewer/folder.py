@@ -343,8 +343,9 @@ class ReplayFolder:
                 with entry.lock:
                     header = entry.reader.header
                     info = entry.reader.episode(episode)
+                    options = entry.reader.reset_options(episode)
                     actions = entry.reader.actions(episode)
-                cached, waypoints = walk_episode(header, info, actions, self.make_env)
+                cached, waypoints = walk_episode(header, info, options, actions, self.make_env)
                 entry.trajectories[episode] = cached
                 with entry.lock:  # the walk passed every step: frames start from at most 256 steps before
                     entry.seeker(episode).add_waypoints(waypoints)
@@ -426,7 +427,7 @@ class ReplayFolder:
                     info = reader.episode(0)
                     env = (self.make_env or make_env)(header)
                     try:
-                        env.reset(seed=info.seed, options=info.reset_options)
+                        env.reset(seed=info.seed, options=reader.reset_options(0))
                         encode_png(env.unwrapped.game.frame())  # type: ignore[attr-defined]
                     finally:
                         env.close()

@@ -129,7 +129,7 @@ def export_html(path: str | os.PathLike[str], out: str | os.PathLike[str], *, ep
             pngs.append(_b64(encode_png(reader.frame_at(end, episode))))
 
         actions = reader.actions(episode)
-        trajectory = trajectory_impl(reader.header, info, actions, make_env)
+        trajectory = trajectory_impl(reader.header, info, reader.reset_options(episode), actions, make_env)
         areas = {}
         for area in trajectory["areas"]:
             png = area_png_impl(reader.seek(0, episode), area["map_id"]) if area["image"] else None

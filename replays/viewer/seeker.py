@@ -40,6 +40,7 @@ class EpisodeSeeker:
                  every: int = DEFAULT_WAYPOINT_EVERY, max_bytes: int = DEFAULT_WAYPOINT_BYTES) -> None:
         self.episode = episode
         self.info = reader.episode(episode)
+        self.reset_options = reader.reset_options(episode)
         self.actions = reader.actions(episode)
         self.every = max(1, every)
         self.max_bytes = max_bytes
@@ -66,7 +67,7 @@ class EpisodeSeeker:
         self.env.close()
 
     def _reset(self) -> None:
-        self.env.reset(seed=self.info.seed, options=self.info.reset_options)
+        self.env.reset(seed=self.info.seed, options=self.reset_options)
         self._at = 0
 
     def add_waypoints(self, states: Mapping[int, bytes]) -> None:
@@ -115,12 +116,13 @@ class EpisodeSeeker:
         return game
 
 
-def walk_positions(env: Any, info: Any, actions: bytes, probe_of: Callable[[Game], Callable[[], Any]],
-                   every: int = DEFAULT_WAYPOINT_EVERY, max_bytes: int = DEFAULT_WAYPOINT_BYTES
-                   ) -> tuple[list[Any], dict[int, bytes]]:
-    """Resets ``env`` for the episode ``info`` and presses every action: ``probe()`` after each step (step 0
-    first) and a save state every ``every`` steps (up to ``max_bytes``), for an :class:`EpisodeSeeker`."""
-    env.reset(seed=info.seed, options=info.reset_options)
+def walk_positions(env: Any, info: Any, reset_options: dict[str, Any] | None, actions: bytes,
+                   probe_of: Callable[[Game], Callable[[], Any]], every: int = DEFAULT_WAYPOINT_EVERY,
+                   max_bytes: int = DEFAULT_WAYPOINT_BYTES) -> tuple[list[Any], dict[int, bytes]]:
+    """Resets ``env`` for the episode ``info`` (with its ``reset_options``, the reader's) and presses every
+    action: ``probe()`` after each step (step 0 first) and a save state every ``every`` steps (up to
+    ``max_bytes``), for an :class:`EpisodeSeeker`."""
+    env.reset(seed=info.seed, options=reset_options)
     game = env.unwrapped.game
     probe = probe_of(game)
     press, save = game.press, game.save_state

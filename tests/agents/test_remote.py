@@ -581,7 +581,7 @@ def test_a_remote_reset_from_a_state_plays_as_the_local_env_and_verifies(state, 
     assert report.ok and report.steps == 120, report.summary()
     with ReplayReader(replay) as reader:
         assert reader.keyframe(0, 0) == data
-        assert [e.start_state is not None for e in reader.episodes()] == [True, False, False]
+        assert [reader.start_state(e.episode) is not None for e in reader.episodes()] == [True, False, False]
 
 
 def test_plain_json_carries_a_state_as_base64(state, tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def test_frames_and_states_are_rerendered_from_the_start_state(replay: tuple[Pat
         for step in (len(PLAN), 0, 33, 17):
             assert np.array_equal(seeker.seek(step).frame(), frames[step]), step
         seeker.close()
-        trajectory, _ = walk_episode(reader.header, reader.episode(0), reader.actions(0))
+        trajectory, _ = walk_episode(reader.header, reader.episode(0), reader.reset_options(0), reader.actions(0))
         assert trajectory["points"]["step"][0] == 0
 
 
@@ -101,6 +101,23 @@ def test_compare_reads_a_run_from_a_start_state(replay: tuple[Path, list[np.ndar
     runs = load_runs([replay[0]])
     assert len(runs) == 2
     compare_impl(runs, axes=["steps"], n_boot=10)
+
+
+def test_a_run_listing_inflates_no_start_state(replay: tuple[Path, list[np.ndarray]], start_state: bytes,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """episodes() inflated every start state's keyframe, for run listings (viewer, compare) that never reset."""
+    from longplay.replays.compare import load_runs
+
+    read = []
+    keyframe = ReplayReader.keyframe
+    monkeypatch.setattr(ReplayReader, "keyframe",
+                        lambda self, e, step: read.append((e, step)) or keyframe(self, e, step))
+    assert len(load_runs([replay[0]])) == 2 and read == []
+    with ReplayReader(replay[0]) as reader:
+        assert [e.start_digest for e in reader.episodes()] == [hashlib.sha256(start_state).hexdigest(), None]
+        assert read == []
+        assert reader.reset_options(0) == {"state": start_state} and reader.reset_options(1) is None
+        assert reader.start_state(0) == start_state and read == [(0, 0)]  # read once, when asked
 
 
 def test_compare_never_pools_runs_from_a_start_state_with_runs_from_the_worlds_start(

@@ -88,7 +88,8 @@ def test_trajectory_matches_the_readers(viewer_runs: Any) -> None:
     with ReplayReader(viewer_runs.root / "fake-multi.lpr") as reader:
         for episode in (0, 1):
             expected = reader.trajectory(episode)
-            data = trajectory_impl(reader.header, reader.episode(episode), reader.actions(episode))
+            data = trajectory_impl(reader.header, reader.episode(episode), reader.reset_options(episode),
+                                   reader.actions(episode))
             points = data["points"]
             index = np.searchsorted(points["step"], np.arange(len(expected)), side="right") - 1
             got = np.stack([np.asarray(points[k])[index] for k in ("map", "x", "y")], axis=1)
@@ -157,7 +158,8 @@ def test_seeker_matches_the_reader_in_any_order(viewer_runs: Any) -> None:
             for step in steps:
                 assert np.array_equal(seeker.seek(step).frame(), reader.frame_at(step, episode)), (name, step)
             assert seeker._waypoint_steps and all(s % 16 == 0 for s in seeker._waypoint_steps)
-            _, waypoints = walk_episode(reader.header, reader.episode(episode), reader.actions(episode),
+            _, waypoints = walk_episode(reader.header, reader.episode(episode), reader.reset_options(episode),
+                                        reader.actions(episode),
                                         waypoint_every=8)
             fresh = EpisodeSeeker(mine, episode, every=8)
             fresh.add_waypoints(waypoints)
