@@ -380,13 +380,15 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
             else:
                 args = _parse(parser, ["run", *cell.run_argv("runs")], where)
                 kwargs = env_kwargs(args)
-                key = json.dumps([env_id, kwargs], sort_keys=True, default=str)
-                if key not in games:  # a bad env option, a missing ROM: before anything runs
-                    games[key] = _game_features(make_env, env_id, kwargs)
+                # A bad env option or a missing ROM is found before anything runs, by building the env once: here
+                # for an LM cell, by _check_agent for a baseline's (which builds it for its agent anyway).
                 if cell.metered:
                     from longplay.agents.lm.cli import check_view, config_from_args, new_run_env_kwargs
                     from longplay.scaffolds import build_scaffold
 
+                    key = json.dumps([env_id, kwargs], sort_keys=True, default=str)
+                    if key not in games:
+                        games[key] = _game_features(make_env, env_id, kwargs)
                     config = config_from_args(args)
                     _check_sdk(config.provider.provider)  # as a missing gameboy extra stops make_env above
                     backend, adapter = games[key]

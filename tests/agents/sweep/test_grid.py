@@ -153,6 +153,22 @@ def test_a_baseline_that_cannot_play_its_cells_game_is_refused_before_any_cell_r
     assert str(info.value).startswith(fragment) and "\n" not in str(info.value), str(info.value)
 
 
+def test_validation_builds_a_baseline_cells_env_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A baseline cell's env was built twice (for the game's features, which only LM cells read, then for its
+    agent); a bad env option is still refused, after an unknown agent (which needs no env)."""
+    import longplay.agents.cli as cli
+
+    built = []
+    make_env = cli.make_env
+    monkeypatch.setattr(cli, "make_env", lambda env_id, kwargs: built.append(env_id) or make_env(env_id, kwargs))
+    validate_cells(parse_grid({"run": [{"env": "QuestMini-v0", "agents": ["random"], "seeds": [0, 1]}]}).cells)
+    assert built == ["longplay/QuestMini-v0"]
+    for agent, message in (("random", "unknown world size 'gigantic'"), ("nonesuch", "unknown agent 'nonesuch'")):
+        grid = parse_grid({"run": [{"env": "QuestMini-v0", "agent": agent, "env_kwargs": {"size": "gigantic"}}]})
+        with pytest.raises(GridError, match=message):
+            validate_cells(grid.cells)
+
+
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_a_missing_lm_sdk_stops_the_sweep_before_it_starts(provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A missing gameboy extra stopped the sweep up front; a missing openai or anthropic SDK failed each of its
