@@ -20,7 +20,7 @@ in ``error``), ``interrupted`` (stopped by Ctrl-C or a dead worker: resumable), 
 started, because the grid's dollar or token budget was spent: resumable with a larger budget).
 
 A state file is replaced atomically (write to a temporary file, then rename), so a killed process never
-leaves half a file.
+leaves half a file. A running cell's is rewritten every :data:`HEARTBEAT_SECONDS` with the seconds it has run.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ import shlex
 import shutil
 import socket
 import sqlite3
+import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -331,6 +332,10 @@ def write_state(out_dir: str | os.PathLike[str], cell: Cell, result: CellResult,
 
 
 # ============================================================================================== execution
+#: Seconds between rewrites of a running cell's state with its attempt's seconds so far: a sweep killed outright
+#: (SIGKILL of its process group, a machine going down), whose cells record nothing, loses at most this much.
+HEARTBEAT_SECONDS = 30.0
+
 def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None = None) -> CellResult:
     """Performs ``cell`` in this process: a new run, or the continuation of an interrupted one; writes its
     state file (``running`` first, then the outcome) and returns the outcome. Never raises for a failing
@@ -343,12 +348,17 @@ def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None 
     folder.mkdir(parents=True, exist_ok=True)
     previous = read_state(out_dir, cell.id) or {}
     before = seconds_so_far(previous)  # the earlier attempts' (none where the folder was not visible: Ray)
+    attempts = int(previous.get("attempts", 0)) + 1
     running = CellResult(cell.id, "running", caps=caps.flags() if caps else {}, host=socket.gethostname())
-    write_state(out_dir, cell, running, pid=os.getpid(), attempts=int(previous.get("attempts", 0)) + 1,
-                seconds=before)
+
+    def record_running(seconds: float) -> None:
+        write_state(out_dir, cell, running, pid=os.getpid(), attempts=attempts, seconds=seconds)
+
+    record_running(before)
     start = time.perf_counter()
+    heartbeat = _every(HEARTBEAT_SECONDS, lambda: record_running(before + time.perf_counter() - start))
     log_path = folder / "log.txt"
-    with open(log_path, "a", buffering=1) as log, _redirected(log):
+    with heartbeat, open(log_path, "a", buffering=1) as log, _redirected(log):
         print(f"==== {datetime.now(timezone.utc).isoformat(timespec='seconds')} {cell.name} (cell {cell.id}, "
               f"pid {os.getpid()} on {socket.gethostname()})")
         offset = log.tell()
@@ -372,8 +382,28 @@ def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None 
     result.seconds = time.perf_counter() - start
     result.caps = caps.flags() if caps else {}
     result.host = socket.gethostname()
-    write_state(out_dir, cell, result, attempts=int(previous.get("attempts", 0)) + 1, seconds=before + result.seconds)
+    write_state(out_dir, cell, result, attempts=attempts, seconds=before + result.seconds)
     return result
+
+
+@contextlib.contextmanager
+def _every(seconds: float, call: Callable[[], object]) -> Iterator[None]:
+    """``call()`` on a thread every ``seconds`` while the block runs; stopped (and a call under way finished)
+    before the block's caller goes on. A call that fails (a full disk) is skipped: the next one tries again."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(seconds):
+            with contextlib.suppress(OSError):
+                call()
+
+    thread = threading.Thread(target=beat, name="longplay-sweep-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @contextlib.contextmanager

@@ -198,6 +198,47 @@ def test_workers_of_a_killed_sweep_checkpoint_and_exit(tmp_path: Path) -> None:
     assert not alive and state["status"] == "interrupted" and state["steps"] < 20000, state
 
 
+def test_a_sweep_killed_outright_keeps_the_seconds_its_running_cell_had_run(tmp_path: Path, monkeypatch) -> None:
+    """SIGKILL of the whole sweep (its workers too) left the running cell's state as it was when the attempt began:
+    the attempt's seconds were lost from the cell's total. A heartbeat rewrites them while the cell runs."""
+    import longplay.agents.sweep.cells as cells
+
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text("import longplay.agents.sweep.cells as cells\n"
+                                            "cells.HEARTBEAT_SECONDS = 0.1\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])))
+    grid = write_grid(tmp_path, '[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 100000000\n')
+    (cell,) = load_grid(grid).cells
+    out = tmp_path / "out"
+    sweep = subprocess.Popen([sys.executable, "-m", "longplay.agents.sweep.cli", str(grid), "--out", str(out),
+                              "--workers", "1", "--plain", "--no-plots"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        state = None
+        while time.monotonic() < deadline and not (state and state["status"] == "running" and state["seconds"] > 1.0):
+            time.sleep(0.1)
+            state = read_state(out, cell.id)
+        began = time.monotonic() - state["seconds"]
+    finally:
+        os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its worker, at once: nobody records anything
+        sweep.wait()
+    killed_after = time.monotonic() - began
+    worker = int(state["pid"])
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    state = read_state(out, cell.id)
+    assert state["status"] == "running" and state["attempts"] == 1, state
+    assert 1.0 < state["seconds"] <= killed_after and killed_after - state["seconds"] < 1.0, (state, killed_after)
+
+    monkeypatch.setattr(cells, "_execute_run", lambda *args: cells.CellResult(cell.id, "done"))
+    result = execute_cell(cell, out)  # the next attempt adds its seconds to the killed one's
+    resumed = read_state(out, cell.id)
+    assert resumed["attempts"] == 2 and resumed["seconds"] == pytest.approx(state["seconds"] + result.seconds)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
