@@ -42,10 +42,11 @@ from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, m
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import SELECT_TAG, RunLog, evaluated_steps
-from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, start_run_folder, write_atomically
+from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, start_run_folder
 from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.wrappers.buttons import button_subset
 from longplay.envs.wrappers.shaping import LEVEL_STAGE, TERMS, ShapingWeights, parse_shaping
+from longplay.replays.files import write_atomically
 
 
 # ============================================================================================== observations
