@@ -285,8 +285,8 @@
       return state.runs.filter((r) => {
         if (env && r.env !== env) return false;
         if (agent && r.agent !== agent) return false;
-        const text = [r.id, r.env, r.agent, r.model, r.scaffold, r.label, r.status, r.furthest_milestone]
-          .filter(Boolean).join(" ").toLowerCase();
+        const text = [r.id, r.env, r.agent, r.model, r.scaffold, r.label, r.status, r.furthest_milestone,
+          ...(r.start_states || []).map((d) => "from state " + d.slice(0, 8))].filter(Boolean).join(" ").toLowerCase();
         return terms.every((t) => text.includes(t));
       });
     }
@@ -305,6 +305,7 @@
         body.appendChild(h("tr", { "data-id": r.id },
           h("td", { class: "sel" }, box),
           h("td", { class: "run" }, h("a", { href: runUrl(r.id), text: r.id }),
+            (r.start_states || []).map(stateBadge),
             r.status !== "closed" ? h("div", { class: "muted", text: "status: " + r.status }) : null),
           h("td", { text: r.env || "—" }),
           h("td", { text: r.agent || "—" }),
@@ -342,6 +343,15 @@
     for (const value of Array.from(new Set(values.filter(Boolean))).sort()) {
       select.appendChild(h("option", { value: value, text: value }));
     }
+  }
+
+  /** The mark of a run or group started from a save state (null: from the world's start): the first 8 hex
+   * digits of the state's SHA-256, as `longplay compare` names such groups. */
+  function stateBadge(digest) {
+    if (!digest) return null;
+    return h("span", { class: "badge state", text: "from state " + digest.slice(0, 8),
+      title: "started from a save state (SHA-256 " + digest + "), not from the world's start: the milestones the " +
+        "state held count at step 0, so it is compared only with runs from the same state" });
   }
 
   function showUnreadable(section, entries) {
@@ -882,6 +892,7 @@
       if (value === null || value === undefined || value === "") continue;
       meta.appendChild(h("span", { class: "chip" }, label + " ", h("b", { text: String(value) })));
     }
+    for (const digest of new Set(run.episodes.map((e) => e.start_state).filter(Boolean))) meta.appendChild(stateBadge(digest));
   }
 
   // ====================================================================================== comparison page
@@ -912,7 +923,8 @@
     function pickerVisible() {
       const terms = $("pick-filter").value.toLowerCase().split(/\s+/).filter(Boolean);
       return view.list.filter((r) => {
-        const text = [r.id, r.env, r.agent, r.model, r.scaffold, r.label].filter(Boolean).join(" ").toLowerCase();
+        const text = [r.id, r.env, r.agent, r.model, r.scaffold, r.label,
+          ...(r.start_states || []).map((d) => "from state " + d.slice(0, 8))].filter(Boolean).join(" ").toLowerCase();
         return terms.every((t) => text.includes(t));
       });
     }
@@ -928,7 +940,8 @@
         box.checked = view.selected.has(r.id);
         list.appendChild(h("li", { "data-id": r.id }, h("label", {}, box, h("span", {},
           h("div", { text: [r.agent, r.model, r.scaffold].filter(Boolean).join(" · ") || r.id }),
-          h("div", { class: "sub", text: r.env + " · seed " + r.seed + " · " + fmt.int(r.steps) + " steps · " + r.milestones + "/" + r.catalog_size + " · " + fmt.date(r.created) })))));
+          h("div", { class: "sub", text: r.env + " · seed " + r.seed + " · " + fmt.int(r.steps) + " steps · " + r.milestones + "/" + r.catalog_size + " · " + fmt.date(r.created) },
+            (r.start_states || []).map(stateBadge))))));
       }
       $("pick-count").textContent = view.selected.size + " selected";
     }
@@ -991,14 +1004,6 @@
     function configurationName(item) {
       const suffix = item.start_state ? " from state " + item.start_state.slice(0, 8) : "";
       return suffix && item.configuration.endsWith(suffix) ? item.configuration.slice(0, -suffix.length) : item.configuration;
-    }
-
-    /** The badge of a group or run started from a save state (null: from the world's start). */
-    function stateBadge(item) {
-      if (!item.start_state) return null;
-      return h("span", { class: "badge state", text: "from state " + item.start_state.slice(0, 8),
-        title: "started from a save state (SHA-256 " + item.start_state + "), not from the world's start: the " +
-          "milestones the state held count at step 0, so it is a group of its own" });
     }
 
     /** An AUC window on ``axis``, with its unit: "0 … 3,000 steps". */
@@ -1118,7 +1123,7 @@
           name.appendChild(swatch);
         }
         name.appendChild(h("span", { text: configurationName(g) }));
-        const badge = stateBadge(g);
+        const badge = stateBadge(g.start_state);
         if (badge) name.appendChild(badge);
         body.appendChild(h("tr", { "data-group": g.group }, name, h("td", { text: String(g.runs) }),
           auc ? h("td", { class: "auc-value", text: auc.value.toFixed(3) }) :

@@ -19,6 +19,7 @@ Layout (``runs/`` is served; ``outside/`` must never be readable through the vie
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import struct
@@ -158,6 +159,65 @@ def viewer_runs(tmp_path_factory: pytest.TempPathFactory, fakegame: Any) -> View
            "multi": "fake-multi.lpr", "quest": "sub/quest-oracle.lpr", "broken": "broken.lpr",
            "truncated": "truncated.lpr", "newer": "newer.lpr"}
     return ViewerRuns(root, outside, ids)
+
+
+def _record_agent(path: Path, agent_name: str, steps: int, seed: int, options: dict[str, Any] | None = None) -> None:
+    from longplay.agents.base import make_agent
+    from longplay.agents.runner import run
+    from longplay.replays.recorder import Recorder
+
+    agent = make_agent(agent_name)
+    env = Recorder(gym.make("longplay/QuestMini-v0", obs_mode=agent.obs_mode), path, agent=agent.name)
+    try:
+        run(env, agent, steps, seed=seed, progress=False, options=options)
+    finally:
+        env.close()
+
+
+def as_killed(path: Path) -> None:
+    """Makes a closed replay look like one whose run was killed: its episodes never ended and its header says
+    ``recording`` (what a SIGKILL leaves once the file's last commit is in)."""
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL")
+    conn.execute("INSERT OR REPLACE INTO header VALUES ('status', ?)", (json.dumps("recording"),))
+    conn.commit()
+    conn.close()
+
+
+@dataclass(frozen=True)
+class CompareRuns:
+    """A folder of runs for the comparison page (see :func:`compare_runs`)."""
+
+    root: Path
+    state_digest: str  # SHA-256 of the save state the two from-state runs started from
+
+
+@pytest.fixture(scope="session")
+def compare_runs(tmp_path_factory: pytest.TempPathFactory, viewer_runs: ViewerRuns,
+                 oracle_state: Any) -> CompareRuns:
+    """A served folder for the comparison page, two envs and several runs a group::
+
+        fake-random-0.lpr, fake-random-1.lpr       Fake-v0, random: 300 and 80 steps (copies of viewer_runs')
+        quest-oracle.lpr                           QuestMini-v0, oracle, 400 steps
+        quest-explorer-{0,1,2}.lpr                 QuestMini-v0, explorer, seeds 0-2, 1,500 steps
+        quest-explorer-killed.lpr                  QuestMini-v0, explorer, seed 3, 700 steps, killed (never closed)
+        quest-explorer-state-{0,1}.lpr             QuestMini-v0, explorer, seeds 0-1, 600 steps from a save state
+    """
+    import hashlib
+
+    root = tmp_path_factory.mktemp("compare") / "runs"
+    root.mkdir()
+    for name in ("fake-random-0.lpr", "fake-random-1.lpr"):
+        shutil.copyfile(viewer_runs.root / name, root / name)
+    shutil.copyfile(viewer_runs.root / "sub" / "quest-oracle.lpr", root / "quest-oracle.lpr")
+    for seed in range(3):
+        _record_agent(root / f"quest-explorer-{seed}.lpr", "explorer", 1500, seed)
+    _record_agent(root / "quest-explorer-killed.lpr", "explorer", 700, 3)
+    as_killed(root / "quest-explorer-killed.lpr")
+    state, _ = oracle_state(steps=150)
+    for seed in range(2):
+        _record_agent(root / f"quest-explorer-state-{seed}.lpr", "explorer", 600, seed, {"state": state})
+    return CompareRuns(root, hashlib.sha256(state).hexdigest())
 
 
 @pytest.fixture(scope="session")

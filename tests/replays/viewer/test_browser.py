@@ -359,3 +359,28 @@ def test_comparison_page_draws_one_chart_per_env_with_each_groups_auc(page: Any,
         assert lm[2] == f"{tokens['value']:.3f}" and lm[4].endswith(" tokens")
         assert fake.locator("table.auc tr[data-group='Fake-v0: random'] td").nth(2).inner_text() == "n/a"
         assert "No run of QuestMini-v0 has a tokens axis" in quest.inner_text()
+
+
+@pytest.fixture(scope="module")
+def compare_server(compare_runs: Any) -> Iterator[str]:
+    from longplay.replays.viewer.server import ServerThread
+
+    with ServerThread(compare_runs.root) as url:
+        yield url
+
+
+def test_run_list_and_run_page_mark_a_run_from_a_save_state(page: Any, compare_server: str,
+                                                             compare_runs: Any) -> None:
+    mark = "from state " + compare_runs.state_digest[:8]
+    page.goto(compare_server)
+    page.wait_for_selector("body[data-ready='1']")
+    for name in ("quest-explorer-state-0.lpr", "quest-explorer-state-1.lpr"):
+        badge = page.locator(f"#runs tr[data-id='{name}'] .badge.state")
+        assert badge.inner_text() == mark and compare_runs.state_digest in badge.get_attribute("title")
+    assert page.locator("#runs .badge.state").count() == 2
+    page.fill("#filter", mark)  # the mark filters too
+    assert page.locator("#runs tbody tr").count() == 2
+    shot(page, "11-run-list-from-state.png")
+    page.goto(compare_server + "run?id=quest-explorer-state-0.lpr")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#run-meta .badge.state").inner_text() == mark

@@ -167,3 +167,15 @@ def test_seeker_matches_the_reader_in_any_order(viewer_runs: Any) -> None:
                 assert fresh.seek(step).state() == reader.game_state_at(step, episode), (name, step)
             seeker.close()
             fresh.close()
+
+
+def test_a_run_from_a_save_state_names_its_state(compare_runs: Any) -> None:
+    """The run list and the run page said nothing of a run that started from a save state (its milestones at
+    step 0 looked like a fast start): both carry the state's SHA-256, as compare's groups do."""
+    digest = compare_runs.state_digest
+    with ReplayReader(compare_runs.root / "quest-explorer-state-0.lpr") as reader:
+        assert run_summary_impl(reader, "s.lpr")["start_states"] == [digest]
+        assert [e["start_state"] for e in run_impl(reader, "s.lpr")["episodes"]] == [digest]
+    with ReplayReader(compare_runs.root / "quest-explorer-0.lpr") as reader:
+        assert run_summary_impl(reader, "e.lpr")["start_states"] == []
+        assert [e["start_state"] for e in run_impl(reader, "e.lpr")["episodes"]] == [None]
