@@ -990,7 +990,13 @@
       }
       if (!data.axes.includes(view.axis)) view.axis = "steps";
       for (const b of seg.children) b.classList.toggle("on", b.dataset.axis === view.axis);
-      data.runs.forEach((r, i) => { r.color = COLORS[i % COLORS.length]; r.dash = i >= COLORS.length ? "6 3" : null; r.key = r.id + "#" + r.episode; });
+      // A color per configuration: its runs, its median curve and band, and its swatch in the tables share it.
+      data.groups.forEach((g, i) => { g.color = COLORS[i % COLORS.length]; g.dash = i >= COLORS.length ? "6 3" : null; });
+      const groupOf = new Map(data.groups.map((g) => [g.group, g]));
+      data.runs.forEach((r) => {
+        const g = groupOf.get(r.group) || { color: COLORS[0], dash: null };
+        r.color = g.color; r.dash = g.dash; r.key = r.id + "#" + r.episode;
+      });
       renderChart();
       renderTable();
       renderGroups();
@@ -1023,7 +1029,7 @@
     function renderChart() {
       const data = view.data, axis = view.axis;
       const box = clear($("chart"));
-      let drawn = 0, missing = 0;
+      let drawn = 0, missing = 0, withMedians = 0;
       for (const env of data.envs) {
         const runs = data.runs.filter((r) => r.env_id === env.env_id);
         const onAxis = runs.filter((r) => r.curves[axis]);
@@ -1034,7 +1040,9 @@
         const panel = h("figure", { class: "env-panel", "data-env": env.env_id },
           h("figcaption", {}, h("b", { class: "env-name", text: env.name }),
             h("span", { class: "sub", text: runs.length + " run" + (runs.length === 1 ? "" : "s") + windowText })));
-        if (onAxis.length) panel.appendChild(drawChart(onAxis, axis, Math.max(1, ...runs.map((r) => r.catalog_size)), data.envs.length > 1 ? 300 : 420));
+        const medians = data.groups.filter((g) => g.env === env.env_id && g.runs > 1 && g.median_curve[axis]);
+        withMedians += medians.length;
+        if (onAxis.length) panel.appendChild(drawChart(onAxis, medians, axis, Math.max(1, ...runs.map((r) => r.catalog_size)), data.envs.length > 1 ? 300 : 420));
         else panel.appendChild(h("p", { class: "muted empty", text: "No run of " + env.name + " has a " + AXIS_NAMES[axis] + " axis." }));
         panel.appendChild(aucTable(env, axis));
         const legend = h("ul", { class: "legend" });
@@ -1051,12 +1059,14 @@
       if (!data.envs.length) box.appendChild(h("p", { class: "muted empty", text: "No run selected: pick runs to compare in the list." }));
       $("chart-note").textContent = drawn + " run" + (drawn === 1 ? "" : "s") + " on this axis" +
         (missing ? " · " + missing + " without it" : "") + (data.envs.length > 1 ? " · one chart per env" : "") +
-        " · | = stopped (censored), ● = finished";
+        " · | = stopped (censored), ● = finished" +
+        (withMedians ? " · thick line: a configuration's median, band: its 95% interval" : "");
       box.dataset.curves = String(box.querySelectorAll("path.curve").length);
     }
 
-    /** One env's chart: its runs' step curves, x from 0 to its longest run, y to its largest catalog. */
-    function drawChart(runs, axis, catalogMax, H) {
+    /** One env's chart: its runs' step curves, x from 0 to its longest run, y to its largest catalog, and the
+     * median curve of each configuration in ``groups`` (those of several runs) with its bootstrap band. */
+    function drawChart(runs, groups, axis, catalogMax, H) {
       const svg = s("svg", { class: "chart", viewBox: "0 0 900 " + H, role: "img", "aria-label": "progress curves" });
       const W = 900, m = { l: 56, r: 18, t: 14, b: 46 };
       let xmax = 0;
@@ -1085,13 +1095,21 @@
       const yl = s("text", { x: 14, y: (m.t + H - m.b) / 2, "text-anchor": "middle", transform: "rotate(-90 14 " + (m.t + H - m.b) / 2 + ")" });
       yl.textContent = "milestones reached";
       svg.appendChild(yl);
+      const toPath = (points) => points.map(([x, y], i) => (i ? "L" : "M") + X(x).toFixed(1) + " " + Y(y).toFixed(1)).join("");
+      // each configuration's bootstrap band, under the runs
+      const summaries = groups.map((g) => medianCurve(g, runs.filter((r) => r.group === g.group), axis));
+      groups.forEach((g, i) => {
+        const band = summaries[i].band;
+        svg.appendChild(s("path", { d: toPath(band) + "Z", class: "band", fill: g.color, "data-group": g.group }));
+      });
       // curves
       for (const r of runs) {
         if (view.hidden.has(r.key)) continue;
         const c = r.curves[axis];
         let d = "";
         for (let i = 0; i < c.x.length; i++) d += (i ? "L" : "M") + X(c.x[i]).toFixed(1) + " " + Y(c.y[i]).toFixed(1);
-        const path = s("path", { d: d, class: "curve" + (view.focus && view.focus !== r.key ? " dim" : "") + (view.focus === r.key ? " focus" : ""),
+        const member = groups.some((g) => g.group === r.group) ? " member" : "";
+        const path = s("path", { d: d, class: "curve" + member + (view.focus && view.focus !== r.key ? " dim" : "") + (view.focus === r.key ? " focus" : ""),
           stroke: r.color, "stroke-dasharray": r.dash, "data-run": r.id, "data-episode": r.episode, "data-key": r.key });
         const title = s("title", {}); title.textContent = r.run + " — " + label(r) + ": " + r.milestones + " milestones"; path.appendChild(title);
         path.addEventListener("mouseenter", () => setFocus(r.key));
@@ -1104,7 +1122,35 @@
           svg.appendChild(s("circle", { cx: X(c.x[end]), cy: Y(c.y[end]), r: 4, fill: r.color }));
         }
       }
+      // each configuration's median curve, over its runs
+      groups.forEach((g, i) => {
+        const path = s("path", { d: toPath(summaries[i].median), class: "median", stroke: g.color, "stroke-dasharray": g.dash,
+          "data-group": g.group });
+        svg.appendChild(path);
+      });
       return svg;
+    }
+
+    /** A configuration's median curve on ``axis`` (compare's Kaplan-Meier medians of the time to reach k
+     * milestones, up to the first k fewer than half its runs reached) as [x, y] points of a step curve, held to
+     * the end of its longest run (past it, no run of it was watched), and its band: the curves of the
+     * intervals' low ends (above) and high ends (below), as one closed outline. As `longplay compare` plots it. */
+    function medianCurve(group, runs, axis) {
+      const points = group.median_curve[axis];
+      const horizon = Math.max(0, ...runs.map((r) => r.end[axis]).filter((v) => v !== null && v !== undefined));
+      const finite = (values) => values.filter((v) => v !== null && v !== undefined && v <= horizon);
+      const median = [[0, 0]];
+      for (const [k, t] of finite(points.map((p) => p.median)).entries()) median.push([t, k], [t, k + 1]);
+      median.push([Math.max(horizon, median[median.length - 1][0]), median[median.length - 1][1]]);
+      const lows = finite(points.map((p) => p.ci_low)), highs = finite(points.map((p) => p.ci_high));
+      const grid = Array.from(new Set([0, ...lows, ...highs, horizon])).sort((a, b) => a - b);
+      const reached = (times, x) => times.filter((t) => t <= x).length;
+      const upper = [], lower = [];
+      grid.forEach((x, i) => {
+        if (i) { upper.push([x, reached(lows, grid[i - 1])]); lower.push([x, reached(highs, grid[i - 1])]); }
+        upper.push([x, reached(lows, x)]); lower.push([x, reached(highs, x)]);
+      });
+      return { median: median, band: upper.concat(lower.reverse()) };
     }
 
     /** An env's groups with their AUC on ``axis`` over the env's window (compare's scores, bootstrap interval). */
@@ -1117,11 +1163,9 @@
       for (const g of view.data.groups.filter((g) => g.env === env.env_id)) {
         const auc = g.auc[axis];
         const name = h("td", {});
-        for (const r of view.data.runs.filter((r) => r.group === g.group)) {
-          const swatch = h("span", { class: "swatch", title: label(r) });
-          swatch.style.background = r.color;
-          name.appendChild(swatch);
-        }
+        const swatch = h("span", { class: "swatch", title: "its runs, median curve and band on the chart" });
+        swatch.style.background = g.color;
+        name.appendChild(swatch);
         name.appendChild(h("span", { text: configurationName(g) }));
         const badge = stateBadge(g.start_state);
         if (badge) name.appendChild(badge);

@@ -384,3 +384,50 @@ def test_run_list_and_run_page_mark_a_run_from_a_save_state(page: Any, compare_s
     page.goto(compare_server + "run?id=quest-explorer-state-0.lpr")
     page.wait_for_selector("body[data-ready='1']")
     assert page.locator("#run-meta .badge.state").inner_text() == mark
+
+
+def _path_points(d: str) -> list[tuple[float, float]]:
+    import re
+
+    return [(float(x), float(y)) for x, y in re.findall(r"[ML](-?[\d.]+) (-?[\d.]+)", d)]
+
+
+def test_comparison_chart_draws_each_configurations_median_and_band(page: Any, compare_server: str,
+                                                                    compare_runs: Any) -> None:
+    """/api/compare gave each configuration's median curve and its bootstrap interval, and the page drew neither:
+    each configuration of several runs gets its median curve and band, in the color its runs share."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(compare_server + "api/compare") as response:
+        data = json.load(response)
+    page.goto(compare_server + "compare")
+    page.wait_for_selector("body[data-ready='1']")
+    several = [g for g in data["groups"] if g["runs"] > 1]
+    assert {g["group"] for g in several} == {"Fake-v0: random", "QuestMini-v0: explorer",
+                                             "QuestMini-v0: explorer from state " + compare_runs.state_digest[:8]}
+    assert page.locator("#chart path.median").count() == len(several) == page.locator("#chart path.band").count()
+    shot(page, "12-compare-medians.png")
+    for g in several:
+        panel = page.locator(f"#chart figure.env-panel[data-env='{g['env']}']")
+        median = panel.locator(f"path.median[data-group='{g['group']}']")
+        band = panel.locator(f"path.band[data-group='{g['group']}']")
+        colors = set(panel.locator("path.curve").evaluate_all(
+            "(paths, ids) => paths.filter(p => ids.includes(p.dataset.run)).map(p => p.getAttribute('stroke'))",
+            [r["id"] for r in data["runs"] if r["group"] == g["group"]]))
+        assert len(colors) == 1 and median.get_attribute("stroke") in colors and band.get_attribute("fill") in colors
+        # the chart's scale: x from 0 to the env's longest run over 56 .. 882, y from 0 to its largest catalog over
+        # 254 .. 14 (300 high, two envs)
+        runs = [r for r in data["runs"] if r["env_id"] == g["env"]]
+        xmax = max(r["end"]["steps"] for r in runs)
+        catalog = max(r["catalog_size"] for r in runs)
+        points = _path_points(median.get_attribute("d"))
+        medians = [p["median"] for p in g["median_curve"]["steps"] if p["median"] is not None]
+        rises = [x for (x, y), (_, y_next) in zip(points, points[1:], strict=False) if y_next < y]  # SVG y: down
+        assert rises == pytest.approx([56 + m / xmax * 826 for m in medians], abs=0.06)
+        horizon = max(r["end"]["steps"] for r in data["runs"] if r["group"] == g["group"])
+        assert points[-1] == pytest.approx((56 + horizon / xmax * 826, 254 - len(medians) / catalog * 240), abs=0.06)
+        lows = [p["ci_low"] for p in g["median_curve"]["steps"] if p["ci_low"] is not None]
+        top = min(y for _, y in _path_points(band.get_attribute("d")))
+        assert top == pytest.approx(254 - len(lows) / catalog * 240, abs=0.06)
+    assert page.locator("#chart path.median[data-group='QuestMini-v0: oracle']").count() == 0  # one run: no median
