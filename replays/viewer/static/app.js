@@ -999,7 +999,6 @@
       });
       renderChart();
       renderTable();
-      renderGroups();
       const bad = data.unreadable || [];
       if (bad.length) showUnreadable($("compare-unreadable"), bad);
       if (document.body.dataset.ready !== "1") mark("longplay-ready");
@@ -1189,8 +1188,9 @@
       }
     }
 
-    /** Time to each milestone, per run: one table per env, rows its runs' catalog (a milestone not in a run's
-     * world, as in longplay/Quest-v0's worlds per seed, shows as "·"). */
+    /** Time to each milestone, per env: a table of its runs, rows its runs' catalog (a milestone not in a run's
+     * world, as in longplay/Quest-v0's worlds per seed, shows as "·"), and, where a configuration has several
+     * runs, a table of its configurations. */
     function renderTable() {
       const data = view.data, axis = view.axis;
       const box = clear($("ttm"));
@@ -1222,24 +1222,50 @@
         body.appendChild(total);
         table.appendChild(body);
         box.appendChild(h("div", { class: "table-scroll" }, table));
+        const groups = data.groups.filter((g) => g.env === env.env_id);
+        if (groups.some((g) => g.runs > 1)) {
+          box.appendChild(h("h4", { class: "km-title", text: "By configuration: Kaplan-Meier median, 95% bootstrap interval " +
+            "and runs that reached it (runs that stopped early count as censored)" }));
+          box.appendChild(h("div", { class: "table-scroll" }, groupTable(env, groups, axis)));
+        }
       }
     }
 
-    function renderGroups() {
-      const data = view.data, axis = view.axis;
-      const grouped = data.groups.some((g) => g.runs > 1);
-      $("groups").hidden = !grouped;
-      if (!grouped) return;
-      const table = clear($("group-ttm"));
-      table.appendChild(h("thead", {}, h("tr", {}, ["configuration", "milestone", "reached", "median", "95% interval"].map((t) => h("th", { text: t })))));
+    /** An env's configurations against its milestones: compare's Kaplan-Meier median time to each (its interval
+     * and how many of the runs whose world has it reached it beneath), a column per configuration as the table
+     * above has a column per run. */
+    function groupTable(env, groups, axis) {
+      const data = view.data;
+      const table = h("table", { class: "ttm km", "data-env": env.env_id });
+      const head = h("tr", {}, h("th", { text: "milestone" }));
+      for (const g of groups) {
+        const swatch = h("span", { class: "swatch" });
+        swatch.style.background = g.color;
+        head.appendChild(h("th", { "data-group": g.group, title: g.group }, swatch, configurationName(g),
+          stateBadge(g.start_state), h("div", { class: "sub", text: g.runs + " run" + (g.runs === 1 ? "" : "s") })));
+      }
+      table.appendChild(h("thead", {}, head));
+      const rows = new Map(data.time_to_milestone.filter((row) => row.axis === axis).map((row) => [row.group + "\n" + row.milestone, row]));
       const body = h("tbody", {});
-      for (const row of data.time_to_milestone.filter((r) => r.axis === axis)) {
-        body.appendChild(h("tr", {}, h("td", { text: row.group }), h("td", { text: row.name }),
-          h("td", { text: row.reached + " / " + row.runs }),
-          h("td", { text: row.median === null ? "not reached" : fmt.axis(axis, row.median) }),
-          h("td", { text: fmt.axis(axis, row.ci_low) + " … " + (row.ci_high === null ? "∞" : fmt.axis(axis, row.ci_high)) })));
+      for (const m of env.catalog) {
+        const tr = h("tr", {}, h("td", { text: m.name, title: m.id }));
+        for (const g of groups) {
+          const row = rows.get(g.group + "\n" + m.id);
+          const held = data.runs.some((r) => r.group === g.group && r.catalog.includes(m.id));
+          if (!held) tr.appendChild(h("td", { class: "none", text: "·", title: "not in this configuration's worlds" }));
+          else if (!g.axes.includes(axis)) tr.appendChild(h("td", { class: "none", text: "n/a", title: "not every run of this configuration has a " + AXIS_NAMES[axis] + " axis" }));
+          else if (!row) tr.appendChild(h("td", { class: "none", text: "not reached" }));  // no run reached it: compare lists none
+          else {
+            tr.appendChild(h("td", { class: row.median === null ? "none" : "" },
+              row.median === null ? "not reached" : fmt.axis(axis, row.median),
+              h("div", { class: "sub", text: fmt.axis(axis, row.ci_low) + " … " + (row.ci_high === null ? "∞" : fmt.axis(axis, row.ci_high)) +
+                " · " + row.reached + "/" + row.runs, title: "95% bootstrap interval · runs that reached it / runs whose world has it" })));
+          }
+        }
+        body.appendChild(tr);
       }
       table.appendChild(body);
+      return table;
     }
 
     renderPicker();

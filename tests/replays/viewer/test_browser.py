@@ -165,7 +165,7 @@ def test_comparison_page_draws_curves(page: Any, server: str) -> None:
     assert page.locator("#chart .legend li").count() == 3
     table = page.inner_text("#ttm")
     assert "Pressed 100 buttons" in table and "100" in table
-    assert not page.locator("#groups").is_hidden()  # two random runs: the group medians show
+    assert page.locator("#ttm table.km").count() == 1  # two random runs: the group medians show
     shot(page, "06-compare-steps.png")
     page.click("#axis button[data-axis=tokens]")
     page.wait_for_selector("#chart[data-curves='1']")  # only the LM run has a tokens axis
@@ -350,7 +350,7 @@ def test_comparison_page_draws_one_chart_per_env_with_each_groups_auc(page: Any,
         badge = quest.locator(f"table.auc tr[data-group='{from_state}'] .badge.state")
         assert badge.inner_text() == f"from state {digest[:8]}" and digest in badge.get_attribute("title")
         assert quest.locator(".badge.state").count() == 1 and fake.locator(".badge.state").count() == 0
-        assert page.locator("#ttm table.ttm").count() == 2  # a time-to-milestone table per env
+        assert page.locator("#ttm table.ttm:not(.km)").count() == 2  # a time-to-milestone table per env
         shot(page, "10-compare-per-env.png")
         page.click("#axis button[data-axis=tokens]")
         page.wait_for_selector("#chart[data-curves='1']")  # only the LM run has a tokens axis
@@ -431,3 +431,37 @@ def test_comparison_chart_draws_each_configurations_median_and_band(page: Any, c
         top = min(y for _, y in _path_points(band.get_attribute("d")))
         assert top == pytest.approx(254 - len(lows) / catalog * 240, abs=0.06)
     assert page.locator("#chart path.median[data-group='QuestMini-v0: oracle']").count() == 0  # one run: no median
+
+
+def test_comparison_tables_by_configuration_are_per_env(page: Any, compare_server: str, compare_runs: Any) -> None:
+    """The "By configuration" medians were one table for every env (rows "QuestMini-v0: explorer" beside
+    "Fake-v0: random", a row per configuration and milestone), though the charts, the AUC tables and the per-run
+    tables are per env: each env now has its own, a column per configuration of that env and a row per milestone
+    of its catalog, as the per-run table above it."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(compare_server + "api/compare") as response:
+        data = json.load(response)
+    page.goto(compare_server + "compare")
+    page.wait_for_selector("body[data-ready='1']")
+    tables = page.locator("#ttm table.km")
+    assert [tables.nth(i).get_attribute("data-env") for i in range(tables.count())] == \
+        ["longplay/QuestMini-v0", "LongplayTest/Fake-v0"]
+    for env in data["envs"]:
+        table = page.locator(f"#ttm table.km[data-env='{env['env_id']}']")
+        columns = table.locator("thead th[data-group]").evaluate_all("ths => ths.map(th => th.dataset.group)")
+        assert sorted(columns) == sorted(env["groups"])
+        assert table.locator("tbody tr td:first-child").all_inner_texts() == [m["name"] for m in env["catalog"]]
+        for row in (r for r in data["time_to_milestone"] if r["axis"] == "steps" and r["group"] in env["groups"]):
+            column = columns.index(row["group"]) + 2
+            milestone = [m["id"] for m in env["catalog"]].index(row["milestone"]) + 1
+            cell = table.locator(f"tbody tr:nth-child({milestone}) td:nth-child({column})").inner_text()
+            median = "not reached" if row["median"] is None else f"{row['median']:,.0f}"
+            assert cell.startswith(median) and cell.endswith(f"{row['reached']}/{row['runs']}"), (row, cell)
+    explorer = page.locator("#ttm table.km th[data-group='QuestMini-v0: explorer']").inner_text()
+    assert explorer.startswith("explorer") and "QuestMini" not in explorer and "4 runs" in explorer
+    state = page.locator(f"#ttm table.km th[data-group='QuestMini-v0: explorer from state "
+                         f"{compare_runs.state_digest[:8]}'] .badge.state")
+    assert state.inner_text() == "from state " + compare_runs.state_digest[:8]
+    shot(page, "13-compare-by-configuration.png")
