@@ -1011,6 +1011,17 @@
       return suffix && item.configuration.endsWith(suffix) ? item.configuration.slice(0, -suffix.length) : item.configuration;
     }
 
+    /** The mark of runs whose recorder never closed their episode (``count`` of them; null: none): killed, or
+     * still being recorded. compare counts them as censored at their last step, as runs whose budget ran out,
+     * so the tables say how many there are. */
+    function killedBadge(count, single) {
+      if (!count) return null;
+      return h("span", { class: "badge killed", text: single ? "killed" : count + " killed",
+        title: (single ? "this run's" : count + " of these runs'") + " episode was never closed by its recorder: " +
+          "killed (or still being recorded). It counts as censored at its last recorded step, as a run whose " +
+          "budget ran out does" });
+    }
+
     /** An AUC window on ``axis``, with its unit: "0 … 3,000 steps". */
     function windowOf(axis, horizon) {
       return "0 … " + fmt.axis(axis, horizon) + (axis === "steps" ? " steps" : axis === "tokens" ? " tokens" : "");
@@ -1049,7 +1060,7 @@
           const has = !!r.curves[axis];
           legend.appendChild(h("li", { class: view.hidden.has(r.key) || !has ? "off" : "", "data-key": r.key, title: has ? r.run : "no " + AXIS_NAMES[axis] + " axis: " + r.run,
             onclick: () => { if (view.hidden.has(r.key)) view.hidden.delete(r.key); else view.hidden.add(r.key); renderChart(); } },
-            h("span", { class: "swatch" }), label(r)));
+            h("span", { class: "swatch" }), label(r) + (r.complete ? "" : " · killed")));
           legend.lastChild.firstChild.style.background = r.color;
         }
         panel.appendChild(legend);
@@ -1168,7 +1179,7 @@
         name.appendChild(h("span", { text: configurationName(g) }));
         const badge = stateBadge(g.start_state);
         if (badge) name.appendChild(badge);
-        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", { text: String(g.runs) }),
+        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", {}, String(g.runs), killedBadge(g.runs - g.complete_runs)),
           auc ? h("td", { class: "auc-value", text: auc.value.toFixed(3) }) :
             h("td", { class: "none", text: "n/a", title: "not every run of this group has a " + AXIS_NAMES[axis] + " axis" }),
           h("td", { text: auc ? auc.ci_low.toFixed(3) + " … " + auc.ci_high.toFixed(3) : "" }),
@@ -1200,7 +1211,8 @@
         const table = h("table", { class: "ttm", "data-env": env.env_id });
         const head = h("tr", {}, h("th", { text: "milestone" }));
         for (const r of runs) {
-          const th = h("th", { title: r.run }, h("span", { class: "swatch legend-swatch" }), label(r));
+          const th = h("th", { title: r.run, "data-key": r.key }, h("span", { class: "swatch legend-swatch" }), label(r),
+            killedBadge(r.complete ? 0 : 1, true));
           th.firstChild.style.cssText = "display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;";
           th.firstChild.style.background = r.color;
           head.appendChild(th);
@@ -1242,7 +1254,8 @@
         const swatch = h("span", { class: "swatch" });
         swatch.style.background = g.color;
         head.appendChild(h("th", { "data-group": g.group, title: g.group }, swatch, configurationName(g),
-          stateBadge(g.start_state), h("div", { class: "sub", text: g.runs + " run" + (g.runs === 1 ? "" : "s") })));
+          stateBadge(g.start_state), h("div", { class: "sub", text: g.runs + " run" + (g.runs === 1 ? "" : "s") },
+            killedBadge(g.runs - g.complete_runs))));
       }
       table.appendChild(h("thead", {}, head));
       const rows = new Map(data.time_to_milestone.filter((row) => row.axis === axis).map((row) => [row.group + "\n" + row.milestone, row]));

@@ -465,3 +465,31 @@ def test_comparison_tables_by_configuration_are_per_env(page: Any, compare_serve
                          f"{compare_runs.state_digest[:8]}'] .badge.state")
     assert state.inner_text() == "from state " + compare_runs.state_digest[:8]
     shot(page, "13-compare-by-configuration.png")
+
+
+def test_comparison_tables_mark_a_killed_run(page: Any, compare_server: str) -> None:
+    """A killed run (its recorder never closed the episode) sat in its configuration like a run that used its
+    budget, and only the chart's censoring tick, which every run that did not finish gets, told anything: the
+    AUC and by-configuration tables say how many of a configuration's runs were killed, the per-run table and the
+    legend which one; compare's numbers stay as they are (a killed run is censored at its last step)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(compare_server + "api/compare") as response:
+        data = json.load(response)
+    explorer = next(g for g in data["groups"] if g["group"] == "QuestMini-v0: explorer")
+    assert (explorer["runs"], explorer["complete_runs"]) == (4, 3)
+    page.goto(compare_server + "compare")
+    page.wait_for_selector("body[data-ready='1']")
+    row = page.locator("table.auc tr[data-group='QuestMini-v0: explorer'] td")
+    assert row.nth(1).evaluate("td => td.firstChild.textContent") == "4"
+    assert row.nth(1).locator(".badge.killed").inner_text() == "1 killed"
+    assert row.nth(2).inner_text() == f"{explorer['auc']['steps']['value']:.3f}"
+    assert page.locator("table.auc .badge.killed").count() == 1  # the other configurations were all closed
+    assert "1 killed" in page.locator("table.km th[data-group='QuestMini-v0: explorer']").inner_text()
+    killed = page.locator("#ttm table.ttm:not(.km) th .badge.killed")
+    assert killed.count() == 1 and killed.inner_text() == "killed"
+    assert killed.evaluate("b => b.closest('th').dataset.key") == "quest-explorer-killed.lpr#0"
+    legend = page.locator("#chart .legend li[data-key='quest-explorer-killed.lpr#0']").inner_text()
+    assert legend.endswith("· killed") and page.locator("#chart .legend li:has-text('killed')").count() == 1
+    shot(page, "14-compare-killed.png")
