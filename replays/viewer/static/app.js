@@ -1233,14 +1233,15 @@
         for (const r of runs) total.appendChild(h("td", { class: "muted", text: r.end[axis] === undefined ? "n/a" : fmt.axis(axis, r.end[axis]) }));
         body.appendChild(total);
         table.appendChild(body);
-        box.appendChild(h("div", { class: "table-scroll" }, table));
+        box.appendChild(scrollBox(table));
         const groups = data.groups.filter((g) => g.env === env.env_id);
         if (groups.some((g) => g.runs > 1)) {
           box.appendChild(h("h4", { class: "km-title", text: "By configuration: Kaplan-Meier median, 95% bootstrap interval " +
             "and runs that reached it (runs that stopped early count as censored)" }));
-          box.appendChild(h("div", { class: "table-scroll" }, groupTable(env, groups, axis)));
+          box.appendChild(scrollBox(groupTable(env, groups, axis)));
         }
       }
+      for (const scroller of box.querySelectorAll(".table-scroll")) markOverflow(scroller);
     }
 
     /** An env's configurations against its milestones: compare's Kaplan-Meier median time to each (its interval
@@ -1284,6 +1285,25 @@
     renderPicker();
     await load();
   }
+
+  /** A table in a box that scrolls sideways when the table is wider than the page (a column per run): its
+   * first column stays in view, and an edge shadow says more columns lie that way (overlay scrollbars, as
+   * macOS draws them, show only while scrolling). */
+  function scrollBox(table) {
+    const box = h("div", { class: "table-scroll" }, table);
+    box.addEventListener("scroll", () => markOverflow(box), { passive: true });
+    return box;
+  }
+
+  /** Marks a scroll box whose content is wider than it (`overflows`), and which edges have more beyond them. */
+  function markOverflow(box) {
+    const overflows = box.scrollWidth > box.clientWidth + 1;
+    box.classList.toggle("overflows", overflows);
+    box.classList.toggle("more-left", overflows && box.scrollLeft > 1);
+    box.classList.toggle("more-right", overflows && box.scrollLeft + box.clientWidth < box.scrollWidth - 1);
+  }
+
+  window.addEventListener("resize", () => { for (const box of document.querySelectorAll(".table-scroll")) markOverflow(box); });
 
   function niceTicks(lo, hi, count) {
     if (!(hi > lo)) return [lo];

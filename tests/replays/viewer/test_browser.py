@@ -42,8 +42,9 @@ FRAME_HASH = """(img) => {
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         try:
+            # Scrollbars drawn as a user's browser draws them: Playwright hides them in headless mode by default.
             chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM,
+                executable_path=CHROMIUM, ignore_default_args=["--hide-scrollbars"],
                 args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         except Exception as e:  # noqa: BLE001 - a browser that cannot start here is an environment problem
             pytest.skip(f"chromium at {CHROMIUM} does not start: {str(e).splitlines()[0]}")
@@ -493,3 +494,31 @@ def test_comparison_tables_mark_a_killed_run(page: Any, compare_server: str) -> 
     legend = page.locator("#chart .legend li[data-key='quest-explorer-killed.lpr#0']").inner_text()
     assert legend.endswith("· killed") and page.locator("#chart .legend li:has-text('killed')").count() == 1
     shot(page, "14-compare-killed.png")
+
+
+def test_a_wide_time_to_milestone_table_scrolls_in_view(page: Any, compare_server: str) -> None:
+    """The per-run table, a column per run, is wider than the page with a few runs: it scrolled sideways in its
+    box with nothing to say so where scrollbars are overlays (hidden until scrolled: macOS, or headless
+    Chromium's default), and scrolling took the milestone names out of view. Its box draws its scrollbar, shades
+    the edge that has more columns beyond it, and keeps the milestone column in place; the last column can be
+    scrolled into view."""
+    page.set_viewport_size({"width": 1000, "height": 800})
+    page.goto(compare_server + "compare")
+    page.wait_for_selector("body[data-ready='1']")
+    box = page.locator("#ttm .table-scroll:has(table[data-env='longplay/QuestMini-v0']:not(.km))")
+    size = box.evaluate("b => ({scroll: b.scrollWidth, client: b.clientWidth, bar: b.offsetHeight - b.clientHeight})")
+    assert size["scroll"] > size["client"] and size["bar"] == 10, size  # the styled scrollbar, 10 px high
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1000  # the page itself does not scroll
+    assert box.get_attribute("class").split() == ["table-scroll", "overflows", "more-right"]
+    shadow = box.evaluate("b => getComputedStyle(b).boxShadow")
+    assert "inset" in shadow, shadow
+    first = box.locator("tbody tr:first-child td:first-child")
+    left = box.evaluate("b => b.getBoundingClientRect().left")
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    wait_until(lambda: "more-left" in box.get_attribute("class"), "the box to notice the scroll")
+    assert "more-right" not in box.get_attribute("class")
+    assert first.evaluate("td => td.getBoundingClientRect().left") == pytest.approx(left, abs=1)  # still in view
+    last = box.locator("thead th:last-child")
+    assert last.evaluate("th => th.getBoundingClientRect().right") <= box.evaluate(
+        "b => b.getBoundingClientRect().right") + 1
+    shot(page, "15-compare-table-scrolled.png")
