@@ -179,3 +179,13 @@ def test_a_run_from_a_save_state_names_its_state(compare_runs: Any) -> None:
     with ReplayReader(compare_runs.root / "quest-explorer-0.lpr") as reader:
         assert run_summary_impl(reader, "e.lpr")["start_states"] == []
         assert [e["start_state"] for e in run_impl(reader, "e.lpr")["episodes"]] == [None]
+
+
+def test_milestones_of_one_step_are_in_catalog_order(compare_runs: Any) -> None:
+    """A run from a save state holds the state's milestones at step 0; the run page listed them in the
+    file's order ("Won a wild battle" before "Got a partner"), not the catalog's."""
+    with ReplayReader(compare_runs.root / "quest-explorer-state-0.lpr") as reader:
+        catalog = [m["id"] for m in reader.catalog(0)]
+        run = run_impl(reader, "s.lpr")
+    reached = [(m["step"], catalog.index(m["id"])) for m in run["episodes"][0]["milestones"]]
+    assert len([s for s, _ in reached if s == 0]) >= 2 and reached == sorted(reached)
