@@ -1054,7 +1054,7 @@
         withMedians += medians.length;
         if (onAxis.length) panel.appendChild(drawChart(onAxis, medians, axis, Math.max(1, ...runs.map((r) => r.catalog_size)), data.envs.length > 1 ? 300 : 420));
         else panel.appendChild(h("p", { class: "muted empty", text: "No run of " + env.name + " has a " + AXIS_NAMES[axis] + " axis." }));
-        panel.appendChild(aucTable(env, axis));
+        panel.appendChild(scrollBox(aucTable(env, axis)));
         const legend = h("ul", { class: "legend" });
         for (const r of runs) {
           const has = !!r.curves[axis];
@@ -1072,6 +1072,7 @@
         " · | = stopped (censored), ● = finished" +
         (withMedians ? " · thick line: a configuration's median, band: its 95% interval" : "");
       box.dataset.curves = String(box.querySelectorAll("path.curve").length);
+      for (const scroller of box.querySelectorAll(".table-scroll")) markOverflow(scroller);
     }
 
     /** One env's chart: its runs' step curves, x from 0 to its longest run, y to its largest catalog, and the
