@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import hashlib
 import http.client
 import json
@@ -52,7 +53,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from longplay.envs.env import RESET_OPTIONS, start_state_option
+from longplay.envs.env import RESET_OPTIONS, start_state_option, steps_refused
 from longplay.envs.game import BUTTON_NAMES
 
 log = logging.getLogger("longplay.serve")
@@ -166,7 +167,9 @@ class ServedEnv:
         self.episode = -1
         self.steps = 0
         self.ended: str | None = None  # why the episode ended: no step until the next reset
-        self.refused_start: str | None = None  # why the last reset's state was refused: no step until a reset
+        # Why steps wait for a reset: a state was refused with no episode to go on with (the env's own refused_start,
+        # or a run resumed whose last reset was refused by a server that ended the episode for it).
+        self.refused_start: str | None = None
         noop = env.action_space.n > len(BUTTON_NAMES)
         self.buttons = [*BUTTON_NAMES, *(["noop"] if noop else [])]
 
@@ -193,8 +196,8 @@ class ServedEnv:
         state = self.start_state if options is None else _reset_state(options, self.start_state)
         try:
             obs, info = self.env.reset(seed=seed, options=None if state is None else {"state": state})
-        except ValueError as exc:  # a state the game refuses: as the local env, no step until a reset succeeds
-            if state is not None:
+        except ValueError as exc:  # a state the game refuses: as the local env, the episode under way goes on
+            if state is not None and steps_refused(self.env):
                 self.refused_start = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise
         self.episode += 1
@@ -476,10 +479,10 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     """The served env of a recorded run (``longplay serve --resume``): a fresh env brought to the end of the
     replay's last episode by its recorded actions (checked against every state hash recorded on the way), then
     recording on into the same replay. A run whose last episode was finished or hit its step limit has nothing
-    to resume; one whose last reset was refused (a start state the game refused) resumes as it stopped, its
-    steps answered 409 until a reset. ``make_env(env_id, kwargs)`` builds the env (default ``gymnasium.make``).
-    A replay another server is recording is refused, and so is an LM run's that has a checkpoint
-    (``longplay run --resume``).
+    to resume; one whose last episode an older server ended at a refused reset (a start state the game refused:
+    now it changes nothing) resumes as it stopped, its steps answered 409 until a reset. ``make_env(env_id,
+    kwargs)`` builds the env (default ``gymnasium.make``). A replay another server is recording is refused, and so
+    is an LM run's that has a checkpoint (``longplay run --resume``).
 
     A run served with a start state for every reset (``--start-state``) goes on with it: its bytes are taken
     from an episode that started from it (its step-0 keyframe), or from ``start_state`` (the file given again)
@@ -531,7 +534,8 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
             # The recorder takes the lock over: released before the resume, another server could begin in between.
             lock, held = held, None
             # An episode ended by "reset" is the last only when the reset after it failed (a start state the game
-            # refused): it stays ended, and steps wait for a reset, as they did on the server that stopped.
+            # refused, on a server from before such a reset changed nothing): it stays ended, and steps wait for a
+            # reset, as they did on the server that stopped.
             refused = last.end_reason == "reset"
             recorder = Recorder.resume(env, path, step=len(actions), seconds=seconds, lock=lock,
                                        ended="reset" if refused else None)
@@ -649,6 +653,7 @@ class RemoteEnv(gym.Env):
         ``{"state": None}`` from the game's own start; without ``state`` it starts where the server's resets do
         (its ``--start-state``, if any). A state the game refuses raises ``ValueError`` with the server's line."""
         start_state_option(options)  # an unknown key, a state that is not bytes: refused here, as the local env does
+        rng = copy.deepcopy(self._np_random), self._np_random_seed  # put back if the server refuses, as the local env
         super().reset(seed=seed)
         if seed is None:  # the local env draws its game seed the same way
             seed = int(self.np_random.integers(0, 2**63 - 1))
@@ -660,6 +665,7 @@ class RemoteEnv(gym.Env):
             reply = self._request("POST", "reset", body)
         except RemoteError as exc:
             if exc.status == 400:  # as a local env raises for a refused state
+                self._np_random, self._np_random_seed = rng
                 raise ValueError(str(exc)) from None
             raise
         return decode(reply["observation"], self.observation_space, "base64"), reply["info"]

@@ -35,6 +35,7 @@ holds counts as reached at step 0 and pays nothing. The only reset option is ``s
 
 from __future__ import annotations
 
+import copy
 import numbers
 import string
 from typing import Any
@@ -100,6 +101,12 @@ def start_state_option(options: dict[str, Any] | None) -> bytes | None:
     return bytes(state)
 
 
+def steps_refused(env: gym.Env) -> bool:
+    """Whether ``env`` refuses steps after a reset that raised: a :class:`LongplayEnv` does only where it had no
+    episode to go on with (its ``refused_start``); an env that does not say is taken to."""
+    return getattr(env.unwrapped, "refused_start", "") is not None
+
+
 class LongplayEnv(gym.Env):
     """A Gymnasium env over a :class:`Game`; see the module docstring for spaces, reward and episode ends."""
 
@@ -143,7 +150,9 @@ class LongplayEnv(gym.Env):
         self._steps = 0
         self._mask = 0
         self._reached: dict[str, int] = {}
-        self._refused_start: str | None = None  # why the last reset's start state was refused
+        self._playing = False  # whether an episode is under way (a reset succeeded)
+        #: Why steps are refused: a reset's start state was refused with no episode under way to go on with.
+        self.refused_start: str | None = None
         #: The save state the current episode was reset to (``reset(options={"state": ...})``), or None for a plain
         #: reset: what a recorder keeps, whichever wrapper passed the option.
         self.reset_state: bytes | None = None
@@ -195,36 +204,40 @@ class LongplayEnv(gym.Env):
         count as reached at step 0 and are not paid again; ``info["step"]`` is 0. The state carries the
         game's own randomness (quest's random key, the emulator), so the seed only seeds ``np_random``.
         A state the game refuses (corrupt, another game's, another world's) raises a one-line
-        ``ValueError``; the env then refuses steps until a reset succeeds.
+        ``ValueError`` and changes nothing: the episode under way goes on (game, counters and ``np_random`` as
+        they were). With none under way (the first reset), the env refuses steps until a reset succeeds.
         """
         state = start_state_option(options)  # bad options are refused before anything changes
+        # The game can tell a state it refuses only by loading it, after its reset: what a refusal puts back.
+        kept = None if state is None else self._episode_kept()
         super().reset(seed=seed)
         game_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
         self.game.reset(game_seed)
-        self._refused_start = None
-        self.reset_state = None
         if state is not None:
             try:
                 self.game.load_state(state)
-                self.reset_state = state
             except GameError as exc:
-                self._refused_start = str(exc)
+                self._put_back(kept)
+                if not self._playing:
+                    self.refused_start = str(exc)
+                raise ValueError(f"cannot start from this state: {exc}") from None
+        self.reset_state = state
+        self.refused_start = None
+        self._playing = True
         if self.game.milestones() is not self.catalog:  # a new procedural world per episode, or the state's
             self.catalog = self.game.milestones()
             self._weights = tuple(m.weight for m in self.catalog)
         self._steps = 0
         self._mask = self.game.milestone_mask()
         self._reached = {self.catalog[i].id: 0 for i in range(len(self.catalog)) if self._mask >> i & 1}
-        if self._refused_start is not None:
-            raise ValueError(f"cannot start from this state: {self._refused_start}")
         if self.render_mode == "human":
             self.render()
         return self._observe(), self._info(())
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Presses the button ``action`` names and returns (obs, reward, terminated, truncated, info)."""
-        if self._refused_start is not None:  # played on, the episode would start from a state nobody chose
-            raise ResetNeeded(f"the last reset failed (cannot start from this state: {self._refused_start}): "
+        if self.refused_start is not None:  # played on, the episode would start from a state nobody chose
+            raise ResetNeeded(f"the last reset failed (cannot start from this state: {self.refused_start}): "
                               "reset again before stepping")
         index = action_index(action)
         if not 0 <= index < self.action_space.n:
@@ -250,6 +263,17 @@ class LongplayEnv(gym.Env):
         if self.render_mode == "human":
             self.render()
         return self._observe(), reward, terminated, truncated and not terminated, self._info(new)
+
+    def _episode_kept(self) -> tuple[Any, ...]:
+        """What :meth:`_put_back` restores after a refused start state: the game's state (its world comes with
+        it), the episode's counters and ``np_random``."""
+        return (self.game.save_state(), copy.deepcopy(self._np_random), self._np_random_seed, self.catalog,
+                self._weights, self._steps, self._mask, self._reached, self.reset_state)
+
+    def _put_back(self, kept: Any) -> None:
+        data, self._np_random, self._np_random_seed, self.catalog, self._weights, self._steps, self._mask, \
+            self._reached, self.reset_state = kept
+        self.game.load_state(data)
 
     def _info(self, new: tuple[str, ...]) -> dict[str, Any]:
         return {

@@ -33,6 +33,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
+from longplay.envs.env import steps_refused
 from longplay.envs.game import Game
 from longplay.replays.schema import (
     EXTENSION,
@@ -525,13 +526,24 @@ class Recorder(gym.Wrapper):
             options_json = None if recorded is None else to_json(recorded)
         except TypeError as e:
             raise ValueError(f"reset options are not JSON-serialisable: {e}") from None
+        kept = None
         if self.episode >= 0:
+            self._flush()  # the episode's actions, committed under its number
+            # Its end is taken before the env resets (its hash is of the episode's last state), and committed with
+            # the next episode: a start state the env refuses leaves the episode under way, and this end unwritten.
+            kept = (self._ended, self._ended_at)
             self._end_episode_unless_ended("reset")
-            # Ended here even if the env refuses the reset: close() must not end it again on the state a
-            # failed reset left (a start state the game refused), which no step of the episode had.
             self._ended, self._ended_at = self._ended or "reset", self.step_in_episode
-            self._flush()
-        obs, info = self.env.reset(seed=seed, options=options)
+        try:
+            obs, info = self.env.reset(seed=seed, options=options)
+        except BaseException as exc:
+            if kept is not None and isinstance(exc, ValueError) and not steps_refused(self.env):  # it goes on
+                self._episode_sql.clear()  # the end queued above: nothing else since the flush
+                self._checkpoints.clear()
+                self._ended, self._ended_at = kept
+            elif kept is not None:  # the episode is over: close() must not end it again on what the reset left
+                self._flush()
+            raise
         started_from = getattr(self.env.unwrapped, "reset_state", start_state)
         if started_from is not None and started_from != start_state:
             # A wrapper below the recorder chose the state (StartFromState, a curriculum of start states): the

@@ -616,27 +616,44 @@ def test_bad_reset_options_are_refused_and_the_episode_goes_on(options: Any, mes
     assert verify(replay).ok
 
 
-def test_a_state_the_game_refuses_is_one_line_then_steps_wait_for_a_reset(state, tmp_path: Path) -> None:
+def test_a_state_the_game_refuses_is_one_line_and_the_episode_goes_on(state, tmp_path: Path) -> None:
+    """A refused state ended the episode that was playing (the game was reset before the state failed), and steps
+    answered 409 until a reset: the episode was lost. It goes on now, as if the reset had not been asked for."""
     data, held = state
+    local = gym.make(ENV_ID, obs_mode="text")
+    local.reset(seed=0)
     with serve(tmp_path, obs_mode="text") as url:
         remote = RemoteEnv(url)
-        remote.reset(seed=0)
-        remote.step(1)
         with pytest.raises(ValueError, match="^cannot start from this state: not a quest save state"):
-            remote.reset(seed=1, options={"state": b"hello"})  # as the local env raises
-        # Played on, the episode would go on from a start nobody chose (the game was reset before the state failed).
+            remote.reset(seed=0, options={"state": b"hello"})  # as the local env raises
+        # No episode to go on with: played on, it would start from a state nobody chose.
         with pytest.raises(RemoteError, match=r"the last reset failed \(cannot start from this state: not a quest"):
             remote.step(1)
+        remote.reset(seed=0)
+        remote.step(1)
+        local.step(1)
+        for seed, bad in ((1, b"hello"), (None, data[:-6])):
+            with pytest.raises(ValueError, match="^cannot start from this state: "):
+                remote.reset(seed=seed, options={"state": bad})
         with pytest.raises(ValueError, match="unknown reset option 'stat'"):  # refused before any request
             remote.reset(seed=1, options={"stat": data})
         with pytest.raises(ValueError, match="must be bytes"):
             remote.reset(seed=1, options={"state": "AAAA"})
+        assert remote.text() == local.unwrapped.game.text()
+        assert remote.step(2)[0] == local.step(2)[0]
+        assert (remote.remote_info | get(url + "info")[1])["step"] == 2
+        remote.reset()
+        local.reset()
+        # The seed was drawn as if no reset had been refused (a refused one had reseeded np_random or drawn from it).
+        assert remote.np_random.bit_generator.state == local.unwrapped.np_random.bit_generator.state
         _, info = remote.reset(seed=1, options={"state": data})
         assert set(info["milestones"]) == held
         remote.step(1)
         replay = replay_of(url)
     report = verify(replay)
-    assert report.ok and report.steps == 2, report.summary()
+    assert report.ok and report.steps == 3, report.summary()
+    with ReplayReader(replay) as reader:
+        assert [(e.end_step, e.end_reason) for e in reader.episodes()] == [(2, "reset"), (0, "reset"), (1, "closed")]
 
 
 def test_the_servers_start_state_starts_every_reset_unless_a_request_says_otherwise(state, tmp_path: Path) -> None:
@@ -695,7 +712,43 @@ def test_a_run_served_from_a_state_resumes_with_it(state, tmp_path: Path) -> Non
     assert report.ok and report.steps == 12, report.summary()
 
 
-def test_a_run_stopped_after_a_refused_reset_resumes_waiting_for_a_reset(state, tmp_path: Path) -> None:
+def _views(url: str) -> tuple[Any, ...]:
+    """What GET /text, /state, /frame and /frame.png show."""
+    return tuple(get(url + route)[1] for route in ("text", "state", "frame", "frame.png"))
+
+
+def test_a_run_stopped_after_a_refused_reset_resumes_where_it_stopped(state, tmp_path: Path) -> None:
+    """The views after a refused reset showed the start of the refused reset's seed on the server (the game had
+    been reset), and the ended episode's last screen on the server --resumed from its replay. Both show the
+    episode, which goes on."""
+    from longplay.agents.remote import resumed_env
+
+    data, _ = state
+    with serve(tmp_path, obs_mode="text") as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        for _ in range(4):
+            remote.step(1)
+        before = _views(url)
+        with pytest.raises(ValueError, match="cannot start from this state"):
+            remote.reset(seed=1, options={"state": b"hello"})
+        assert _views(url) == before
+        replay = replay_of(url)
+    with served_thread(resumed_env(replay)) as url:
+        assert _views(url) == before
+        assert post(url + "step", {"action": "down"})[0] == 200
+    report = verify(replay)
+    assert report.ok and report.steps == 5, report.summary()
+    with ReplayReader(replay) as reader:
+        assert [(e.end_step, e.end_reason) for e in reader.episodes()] == [(5, "closed")]
+
+
+def test_a_run_ended_by_a_refused_reset_resumes_waiting_for_a_reset(state, tmp_path: Path) -> None:
+    """A server before refused resets put the episode back ended the episode at a refused reset ("reset", its last
+    episode): resumed, the ended episode does not go on (its end was reopened and steps recorded after it), and
+    the views show where it ended, as for an episode that was finished."""
+    import sqlite3
+
     from longplay.agents.remote import resumed_env
 
     data, held = state
@@ -704,15 +757,18 @@ def test_a_run_stopped_after_a_refused_reset_resumes_waiting_for_a_reset(state, 
         remote.reset(seed=0)
         for _ in range(4):
             remote.step(1)
-        with pytest.raises(ValueError, match="cannot start from this state"):
-            remote.reset(seed=1, options={"state": b"hello"})  # the episode has ended: steps answer 409
+        last = _views(url)
         replay = replay_of(url)
-    # Resumed, the ended episode must not go on (it did: its end was reopened and steps recorded after it).
+    with sqlite3.connect(replay) as conn:  # what such a server recorded
+        conn.execute("UPDATE episodes SET end_reason = 'reset' WHERE episode = 0")
+    conn.close()
     with served_thread(resumed_env(replay)) as url:
         status, reply = post(url + "step", {"action": "down"})
         assert status == 409 and reply["error"].startswith("the last reset failed ("), reply
-    with ReplayReader(replay) as reader:
-        assert [(e.end_step, e.end_reason) for e in reader.episodes()] == [(4, "reset")]
+        assert _views(url) == last
+        with pytest.raises(ValueError, match="cannot start from this state"):
+            RemoteEnv(url).reset(seed=1, options={"state": b"hello"})
+        assert post(url + "step", {"action": "down"})[0] == 409 and _views(url) == last
     with served_thread(resumed_env(replay)) as url:
         remote = RemoteEnv(url)
         assert set(remote.reset(seed=1, options={"state": data})[1]["milestones"]) == held

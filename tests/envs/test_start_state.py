@@ -162,3 +162,35 @@ def test_the_game_boy_test_cartridge_starts_from_a_state(oracle_state) -> None:
     _, info = env.reset(seed=0)
     assert info["milestones"] == {} and env.step(0)[4]["step"] == 1
     env.close()
+
+
+@pytest.mark.parametrize("env_id", [MINI, "longplay/Quest-v0", "longplay/TestCart-v0"])
+def test_a_state_the_game_refuses_mid_episode_loses_nothing(env_id: str) -> None:
+    """A refused start state ended the episode that was playing: the game was reset before the state failed, and
+    the env refused steps until a reset. The episode goes on now as if the reset had not been asked for (on
+    Quest-v0 the reset seed's world too, and on the Game Boy the emulator PyBoy put back at its start)."""
+    if env_id.endswith("TestCart-v0"):
+        pytest.importorskip("pyboy")
+    actions = np.random.default_rng(5).integers(0, 8, 60).tolist()
+    envs = [gym.make(env_id, obs_mode="symbolic+text") for _ in range(2)]
+    for env in envs:
+        env.reset(seed=4)
+        for action in actions[:30]:
+            env.step(action)
+    refused, plain = envs
+    game = refused.unwrapped.game
+    before = (game.save_state(), game.identity(), refused.unwrapped.catalog, refused.np_random.random())
+    plain.np_random.random()
+    for bad in (b"junk", plain.unwrapped.game.save_state()[:-6]):
+        with pytest.raises(ValueError, match="^cannot start from this state: "):
+            refused.reset(seed=9, options={"state": bad})
+        with pytest.raises(ValueError, match="^cannot start from this state: "):
+            refused.reset(options={"state": bad})  # a seed drawn from np_random: put back too
+    assert (game.save_state(), game.identity(), refused.unwrapped.catalog) == before[:3]
+    for action in actions[30:]:
+        got, want = refused.step(action), plain.step(action)
+        assert got[0]["text"] == want[0]["text"] and got[1:] == want[1:]
+    assert refused.np_random.random() == plain.np_random.random()
+    assert refused.unwrapped.reset_state is None
+    for env in envs:
+        env.close()

@@ -228,21 +228,30 @@ def test_a_state_the_game_refuses_fails_verify_in_one_line(replay: tuple[Path, l
 
 
 def test_a_refused_start_state_keeps_the_replay_whole(tmp_path: Path, start_state: bytes) -> None:
-    """The recorder ended the episode before the env refused the state: close() ended it again on the state the
-    failed reset left, replacing the recorded end hash, and verify failed the replay."""
-    path = tmp_path / "refused.lpr"
-    with Recorder(gym.make(MINI, obs_mode="symbolic"), path, agent="random") as rec:
-        rec.reset(seed=1, options={"state": start_state})
-        for action in PLAN[:40]:
-            rec.step(action)
-        with pytest.raises(ValueError, match="^cannot start from this state: not a quest save state"):
-            rec.reset(seed=2, options={"state": b"junk"})
-        with pytest.raises(ResetNeeded):
-            rec.step(0)
-    report = verify(path)
-    assert report.ok and report.episodes == 1 and report.steps == 40, report.summary()
-    with ReplayReader(path) as reader:
-        assert reader.episode(0).end_reason == "reset"
+    """A start state the env refuses changes nothing, and the replay records nothing for it: the episode under way
+    goes on in the same episode row, as in a run that never asked for the reset (the recorder had ended it, so
+    the steps after it were recorded past its end). A first reset refused leaves no episode."""
+    paths = [tmp_path / "refused.lpr", tmp_path / "plain.lpr"]
+    for path in paths:
+        with Recorder(gym.make(MINI, obs_mode="symbolic"), path, agent="random", hash_every=8) as rec:
+            if path.name == "refused.lpr":
+                with pytest.raises(ValueError, match="^cannot start from this state: not a quest save state"):
+                    rec.reset(seed=1, options={"state": b"junk"})
+                with pytest.raises(ResetNeeded):  # no episode under way: nothing to go on with
+                    rec.step(0)
+            rec.reset(seed=1, options={"state": start_state})
+            for i, action in enumerate(PLAN[:60]):
+                if i == 40 and path.name == "refused.lpr":
+                    with pytest.raises(ValueError, match="^cannot start from this state: not a quest save state"):
+                        rec.reset(seed=2, options={"state": b"junk"})
+                rec.step(action)
+    for path in paths:
+        report = verify(path)
+        assert report.ok and report.episodes == 1 and report.steps == 60, report.summary()
+    refused, plain = (ReplayReader(path) for path in paths)
+    with refused, plain:
+        assert [(e.end_step, e.end_reason) for e in refused.episodes()] == [(60, "closed")]
+        assert [(c.step, c.hash) for c in refused.checkpoints(0)] == [(c.step, c.hash) for c in plain.checkpoints(0)]
 
 
 @pytest.mark.parametrize("at", [0, 37])
