@@ -246,7 +246,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError:
         raise CliError("longplay serve needs starlette and uvicorn: pip install 'longplay[viewer]'") from None
-    from longplay.agents.remote import create_app, served_env
+    from longplay.agents.remote import check_start_state, create_app, served_env
     from longplay.replays.viewer.server import bind, hosts_for, is_loopback, url_of, uvicorn_server
 
     start_state = None if args.start_state is None else read_start_state(args.start_state)
@@ -262,17 +262,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
             kwargs = env_kwargs(args)
             if args.obs_mode:
                 kwargs["obs_mode"] = args.obs_mode
-            if not args.no_record:
-                check_runs_dir(args.runs_dir)
             env = make_env(env_id, kwargs)
             try:
+                # A --start-state the game refuses is refused before the runs folder is made (served_env checks it
+                # again, for its other callers: a trial reset is cheap).
+                try:
+                    check_start_state(env, start_state)
+                except ValueError as exc:
+                    raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
+                if not args.no_record:
+                    check_runs_dir(args.runs_dir)
                 served = served_env(env, env_id, kwargs, runs_dir=None if args.no_record else args.runs_dir,
                                     agent=args.agent_name, model=args.model, label=args.label,
                                     fingerprint_every=1 if args.fingerprint_every is None else args.fingerprint_every,
                                     start_state=start_state)
-            except ValueError as exc:  # a --start-state the game refuses (its trial reset): before any replay
+            except BaseException:
                 env.close()
-                raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
+                raise
     except BaseException:
         sock.close()
         raise

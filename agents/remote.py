@@ -457,10 +457,10 @@ def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_di
     action that differs.
 
     ``start_state`` (``game.save_state()`` bytes) is where every reset starts unless its request names another
-    start; a state the game refuses raises ``ValueError`` here, before a replay is made, not at the first
-    reset. The header names it (``served_start_state``: SHA-256 and size) so that ``--resume`` goes on with it."""
-    if start_state is not None:
-        env.reset(options={"state": start_state})  # a trial reset: the state the game refuses is refused now
+    start; a state the game refuses raises ``ValueError`` here (:func:`check_start_state`), before a replay is
+    made, not at the first reset. The header names it (``served_start_state``: SHA-256 and size) so that
+    ``--resume`` goes on with it."""
+    check_start_state(env, start_state)
     replay = None
     if runs_dir is not None:
         from longplay.replays.recorder import Recorder, run_path
@@ -472,6 +472,13 @@ def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_di
         env = Recorder(env, replay, env_id=env_id, env_kwargs=env_kwargs, agent=agent, model=model,
                        fingerprint_every=fingerprint_every, extra_header=header)
     return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay, start_state=start_state)
+
+
+def check_start_state(env: gym.Env, start_state: bytes | None) -> None:
+    """Raises a one-line ``ValueError`` when the game refuses ``start_state`` (None: nothing to check): a trial
+    reset, since the game can tell only by loading it."""
+    if start_state is not None:
+        env.reset(options={"state": start_state})
 
 
 def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None = None,

@@ -255,13 +255,16 @@ def test_a_server_stopped_before_any_reset_keeps_no_replay(tmp_path: Path) -> No
     assert out.endswith("longplay: served 0 episodes\n") and not list(tmp_path.iterdir())
 
 
-def test_longplay_serve_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_longplay_serve_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from longplay.agents.cli import main
 
     assert main(["serve", "--env", "Nope-v0"]) == 2
     assert "unknown env 'Nope-v0'" in capsys.readouterr().err
     assert main(["serve", "--set", "size=huge", "--no-record"]) == 2
     assert "valid sizes" in capsys.readouterr().err
+    assert main(["serve", "--set", "size=huge", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "valid sizes" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # an env it cannot make leaves no runs folder behind
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(quest_server: str) -> None:
@@ -825,4 +828,4 @@ def test_longplay_serve_start_state_and_its_errors(state, tmp_path: Path, capsys
         err = capsys.readouterr().err
         assert code == 2 and f"invalid --start-state {str(tmp_path / name)!r}: " in err and fragment in err, err
         assert err.count("\n") == 1
-    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+    assert not (tmp_path / "bad").exists()  # refused before the runs folder was made (it was left empty)
