@@ -53,7 +53,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from longplay.envs.env import RESET_OPTIONS, start_state_option, steps_refused
+from longplay.envs.env import RESET_OPTIONS, action_index, start_state_option, steps_refused
 from longplay.envs.game import BUTTON_NAMES
 
 log = logging.getLogger("longplay.serve")
@@ -678,8 +678,11 @@ class RemoteEnv(gym.Env):
         return decode(reply["observation"], self.observation_space, "base64"), reply["info"]
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
-        if isinstance(action, np.integer):
-            action = int(action)
+        if not isinstance(action, str):  # a button name goes as it is; else what the local env takes, as an int
+            index = action_index(action)  # a policy's 0-d array, a numpy int; not 3.5, True or an array of two
+            if index < 0:
+                raise ValueError(f"invalid action {action!r}; valid: 0..{self.action_space.n - 1}")
+            action = index
         try:
             reply = self._request("POST", "step", {"action": action, "encoding": "base64"})
         except RemoteError as exc:

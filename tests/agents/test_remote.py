@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -185,6 +186,20 @@ def test_a_body_that_is_not_declared_json_is_refused(quest_server: str) -> None:
     got, reply = post(quest_server + "reset", {"seed": 0}, content_type="text/plain")
     assert got == 415 and reply["error"] == "send the body as JSON with Content-Type: application/json"
     assert get(quest_server + "info")[1]["episode"] == -1
+
+
+def test_a_remote_env_takes_the_actions_the_local_env_takes(quest_server: str) -> None:
+    """An SB3 policy's ``predict`` gives a 0-d array for one observation: the local env takes it, and RemoteEnv
+    raised TypeError ("Object of type ndarray is not JSON serializable"), as it did for any other array."""
+    local, remote = gym.make(ENV_ID, obs_mode="symbolic+text"), RemoteEnv(quest_server)
+    local.reset(seed=0)
+    remote.reset(seed=0)
+    for action in (np.array(1), np.float64(3.0), np.int8(2), 3.0):
+        assert remote.step(action)[0]["text"] == local.step(action)[0]["text"]
+    for action in (np.array([1, 2]), True, 3.5, None, 9):
+        with pytest.raises(ValueError, match=f"^invalid action {re.escape(repr(action))}; "):
+            remote.step(action)
+    assert get(quest_server + "info")[1]["step"] == 4
 
 
 def test_an_ended_episode_takes_no_step_until_a_reset(tmp_path: Path) -> None:
