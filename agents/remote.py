@@ -245,7 +245,7 @@ class ServedEnv:
         for name in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "cost_usd", "latency_s"):
             if fields.get(name, 0) < 0:
                 raise RemoteError(400, f"invalid {name} {fields[name]!r}; use a number >= 0")
-        extra = {"kind": "act", **body.get("extra", {})}
+        extra = {"kind": "act", **(body.get("extra") or {})}
         recorder.log_turn(**fields, extra=extra)
         return {"logged": "turn", "episode": max(self.episode, 0), "step": self.steps}
 
@@ -350,7 +350,7 @@ def _finite(text: str) -> float:
 def _checked(body: dict[str, Any], types: dict[str, tuple[type, ...]], what: str) -> dict[str, Any]:
     """The known fields of a request body, each checked against its types."""
     _known(body, what, (*types, "extra"))
-    if "extra" in body and not isinstance(body["extra"], dict):
+    if body.get("extra") is not None and not isinstance(body["extra"], dict):  # null: none, as for every field
         raise RemoteError(400, "invalid 'extra'; use a JSON object")
     fields = {}
     for name, value in body.items():

@@ -173,6 +173,21 @@ def test_bad_turns_are_refused(quest_server: str, body: Any, message: str) -> No
     assert got == 400 and reply["error"].startswith(message)
 
 
+def test_a_turn_takes_null_for_any_field_it_leaves_out(tmp_path: Path) -> None:
+    """A client that writes its optional fields as null (a struct of pointers, a pydantic model) had its turn
+    refused for "extra": null (400 "invalid 'extra'"), which /memory takes, as /turn takes null for every other
+    field."""
+    with serve(tmp_path, obs_mode="text") as url:
+        post(url + "reset", {"seed": 0})
+        body = {"response": "go", "tokens_in": 5, "tool_calls": None, "cost_usd": None, "error": None, "extra": None}
+        status, reply = post(url + "turn", body)
+        assert status == 200, reply
+        replay = replay_of(url)
+    with ReplayReader(replay) as reader:
+        (turn,) = reader.turns()
+        assert (turn.response, turn.tokens_in, turn.extra) == ("go", 5, {"kind": "act"})
+
+
 def test_a_memory_field_it_does_not_take_is_refused(quest_server: str) -> None:
     # a misspelt field, or a "step" the snapshot does not take, was ignored: the snapshot went in at another step
     post(quest_server + "reset", {"seed": 0})
