@@ -604,7 +604,8 @@ class RemoteEnv(gym.Env):
 
     Spaces come from the server's ``/info``; observations travel as base64 (exact, and small for pixels).
     A refused request raises :class:`RemoteError` with the server's one-line message (``ValueError`` for an
-    invalid action, as a local env raises).
+    invalid action, as a local env raises); no server, ``ConnectionError``; no answer within ``timeout``
+    seconds, ``TimeoutError``.
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"]}
@@ -639,6 +640,10 @@ class RemoteEnv(gym.Env):
                 self.close()
                 if attempt:
                     raise ConnectionError(f"the env server at {self.url} closed the connection ({exc})") from None
+            except TimeoutError:  # there may be a server, busy or stuck: "no env server" sent the user looking for one
+                self.close()  # a late answer must not be read as the next request's
+                raise TimeoutError(f"the env server at {self.url} did not answer within {self.timeout:g} s "
+                                   "(RemoteEnv's timeout)") from None
             except OSError as exc:
                 self.close()
                 raise ConnectionError(f"no env server at {self.url} ({exc.strerror or exc})") from None

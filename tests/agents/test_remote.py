@@ -250,6 +250,20 @@ def test_no_server_is_one_line(tmp_path: Path) -> None:
         RemoteEnv(f"http://127.0.0.1:{port}")
 
 
+def test_a_server_that_does_not_answer_in_time_is_not_called_missing() -> None:
+    """A server that took the connection but gave no answer within the timeout was "no env server at URL (timed
+    out)": the client was told to look for a server that was there."""
+    import socket
+
+    with socket.socket() as listening:  # takes connections (the backlog) and never answers
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        with pytest.raises(TimeoutError, match=f"^the env server at http://127.0.0.1:{port}/ did not answer within "
+                                               r"0.2 s \(RemoteEnv's timeout\)$"):
+            RemoteEnv(f"http://127.0.0.1:{port}", timeout=0.2)
+
+
 def test_longplay_serve_serves_until_ctrl_c_and_keeps_the_replay(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--env", "QuestMini-v0",
                                 "--port", "0", "--runs-dir", str(tmp_path), "--set", "obs_mode=text"],
