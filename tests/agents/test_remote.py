@@ -764,23 +764,29 @@ def _views(url: str) -> tuple[Any, ...]:
     return tuple(get(url + route)[1] for route in ("text", "state", "frame", "frame.png"))
 
 
-def test_a_run_stopped_after_a_refused_reset_resumes_where_it_stopped(state, tmp_path: Path) -> None:
-    """The views after a refused reset showed the start of the refused reset's seed on the server (the game had
-    been reset), and the ended episode's last screen on the server --resumed from its replay. Both show the
-    episode, which goes on."""
-    from longplay.agents.remote import resumed_env
-
-    data, _ = state
+def _stopped_after_four_steps(tmp_path: Path, refused: bytes | None = None) -> tuple[Path, tuple[Any, ...]]:
+    """A served run of one episode of 4 presses, then (given ``refused``) a reset from that state, which the game
+    refuses, then stopped: its replay and the views at its end (checked to be those before the refused reset)."""
     with serve(tmp_path, obs_mode="text") as url:
         remote = RemoteEnv(url)
         remote.reset(seed=0)
         for _ in range(4):
             remote.step(1)
-        before = _views(url)
-        with pytest.raises(ValueError, match="cannot start from this state"):
-            remote.reset(seed=1, options={"state": b"hello"})
-        assert _views(url) == before
-        replay = replay_of(url)
+        views = _views(url)
+        if refused is not None:
+            with pytest.raises(ValueError, match="cannot start from this state"):
+                remote.reset(seed=1, options={"state": refused})
+            assert _views(url) == views
+        return replay_of(url), views
+
+
+def test_a_run_stopped_after_a_refused_reset_resumes_where_it_stopped(tmp_path: Path) -> None:
+    """The views after a refused reset showed the start of the refused reset's seed on the server (the game had
+    been reset), and the ended episode's last screen on the server --resumed from its replay. Both show the
+    episode, which goes on."""
+    from longplay.agents.remote import resumed_env
+
+    replay, before = _stopped_after_four_steps(tmp_path, refused=b"hello")
     with served_thread(resumed_env(replay)) as url:
         assert _views(url) == before
         assert post(url + "step", {"action": "down"})[0] == 200
@@ -799,13 +805,7 @@ def test_a_run_ended_by_a_refused_reset_resumes_waiting_for_a_reset(state, tmp_p
     from longplay.agents.remote import resumed_env
 
     data, held = state
-    with serve(tmp_path, obs_mode="text") as url:
-        remote = RemoteEnv(url)
-        remote.reset(seed=0)
-        for _ in range(4):
-            remote.step(1)
-        last = _views(url)
-        replay = replay_of(url)
+    replay, last = _stopped_after_four_steps(tmp_path)
     with sqlite3.connect(replay) as conn:  # what such a server recorded
         conn.execute("UPDATE episodes SET end_reason = 'reset' WHERE episode = 0")
     conn.close()
