@@ -663,7 +663,8 @@ class RemoteEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Starts an episode, as the local env does: ``options={"state": bytes}`` starts it from that save state,
         ``{"state": None}`` from the game's own start; without ``state`` it starts where the server's resets do
-        (its ``--start-state``, if any). A state the game refuses raises ``ValueError`` with the server's line."""
+        (its ``--start-state``, if any). A state the game refuses raises ``ValueError`` with the server's line and
+        changes nothing: the episode under way goes on, as on the local env."""
         start_state_option(options)  # an unknown key, a state that is not bytes: refused here, as the local env does
         rng = copy.deepcopy(self._np_random), self._np_random_seed  # put back if the server refuses, as the local env
         super().reset(seed=seed)
