@@ -99,6 +99,7 @@ class QuestAdapter:
             swim=frozenset({int(Tile.WATER)}),
             pushable=frozenset({int(Sprite.BOULDER)}),  # screens carry each entity's sprite
             choppable=frozenset({int(Sprite.CUT_TREE)}),
+            outside=frozenset({int(Tile.VOID)}),  # every passable tile at a map's edge is an exit (worldgen)
         )
 
     def position(self, obs: Any) -> Position:

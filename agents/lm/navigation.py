@@ -44,6 +44,8 @@ class TileRules:
             (boulders), when the tile beyond is free land.
         choppable: Entity codes the player clears for good by facing them and pressing A once it can chop (small
             trees), freeing their tile.
+        outside: Codes of what lies beyond a map's edge (quest: void). A passable tile beside one is the map's exit
+            to the next map (a route's end), a warp as a door is.
     """
 
     passable: tuple[bool, ...]
@@ -55,6 +57,7 @@ class TileRules:
     swim: frozenset[int] = frozenset()
     pushable: frozenset[int] = frozenset()
     choppable: frozenset[int] = frozenset()
+    outside: frozenset[int] = frozenset()
 
 
 #: Most states (player tile and boulder places) one path search with pushes explores before it gives up.
@@ -187,7 +190,8 @@ class SeenMap:
         return "\n".join(lines)
 
     def lookup_tables(self) -> tuple[np.ndarray, ...]:
-        """Per tile code (256 entries): passable, warp, ledge, counter, swim; per entity code: pushable, choppable."""
+        """Per tile code (256 entries): passable, warp, ledge, counter, swim; per entity code: pushable, choppable;
+        per tile code: outside."""
         tables = getattr(self, "_luts", None)
         if tables is None:
             passable = np.zeros(256, bool)
@@ -200,8 +204,20 @@ class SeenMap:
 
             r = self.rules
             tables = self._luts = (passable, flags(r.warps), flags(r.ledges), flags(r.counters), flags(r.swim),
-                                   flags(r.pushable), flags(r.choppable))
+                                   flags(r.pushable), flags(r.choppable), flags(r.outside))
         return tables
+
+    def warp_cells(self, tiles: np.ndarray) -> np.ndarray:
+        """Where the grid of codes ``tiles`` has a warp: a warp code (a door, a mat), or a passable tile beside an
+        ``outside`` code (a map's exit at its edge; an unseen neighbour tells nothing)."""
+        passable, warps, *_, outside = self.lookup_tables()
+        out = outside[tiles]
+        beside = np.zeros_like(out)
+        beside[1:] |= out[:-1]
+        beside[:-1] |= out[1:]
+        beside[:, 1:] |= out[:, :-1]
+        beside[:, :-1] |= out[:, 1:]
+        return warps[tiles] | (passable[tiles] & beside)
 
     def _char_table(self) -> np.ndarray:
         table = getattr(self, "_chars", None)
@@ -263,9 +279,10 @@ def find_path(
     If ``goal`` itself cannot be stood on (a person, a counter, a sign), the path ends on a passable tile
     next to it, or in front of a counter with ``goal`` right behind it (a clerk, a healer: the game talks
     across counters), and a last direction turns the player to face it. Warp tiles (doors) are used only as the
-    goal. Ledges are crossed moving down only, onto land. With ``swim`` the rules' swim tiles (water) are
-    walked too. With ``chop``, when no path around them is known, the path may go through the rules' choppable
-    entities (small trees): the walker chops each down first (faces it, presses A), which clears its tile for good.
+    goal, and so is a map's exit (a passable tile beside the rules' ``outside``). Ledges are crossed moving down
+    only, onto land that is no warp. With ``swim`` the rules' swim tiles (water) are walked too. With ``chop``,
+    when no path around them is known, the path may go through the rules' choppable entities (small trees): the
+    walker chops each down first (faces it, presses A), which clears its tile for good.
     With ``shove``, when no path around them is known (chopping included), the path may push the rules' pushable
     entities (boulders) as walking into one does in the game: one tile on, onto seen free land (no entity, no
     warp), the player taking its place; pushes are a last resort because they cannot be undone. ``None`` when
@@ -303,18 +320,19 @@ def _search(
         return None
     h, w = grid.tiles.shape
     ox, oy = grid.x0, grid.y0
-    passable, warps, ledges, counters, swims, pushables, choppables = seen.lookup_tables()
+    passable, _, ledges, counters, swims, pushables, choppables, _ = seen.lookup_tables()
     codes = grid.tiles
+    warps = seen.warp_cells(codes)  # a hop or a pushed rock never lands on one: the game refuses it
     rocks = pushables[grid.entities] if push else np.zeros(codes.shape, bool)
     trees = choppables[grid.entities] if chop else np.zeros(codes.shape, bool)
     # One flat list per property: Python-level BFS on ints, no per-cell method calls. Where a rock stands is
     # part of the state, so its tile counts as land here.
     free = (grid.entities == 0) | rocks
-    land = (passable[codes] & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
+    land = (passable[codes] & ~warps & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
     walkable = (passable[codes] | swims[codes]) if swim else passable[codes]
     stand = (walkable & (free | trees)).ravel().tolist()
-    rest = (passable[codes] & ~warps[codes] & free).ravel().tolist()  # where a pushed rock may stop
-    warp = warps[codes].ravel().tolist()
+    rest = (passable[codes] & ~warps & free).ravel().tolist()  # where a pushed rock may stop
+    warp = warps.ravel().tolist()
     ledge = ledges[codes].ravel().tolist()
     counter = counters[codes].ravel().tolist()
     for bx, by in blocked:

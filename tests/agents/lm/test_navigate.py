@@ -440,3 +440,57 @@ def test_a_tree_chopped_with_press_buttons_leaves_the_seen_map_and_the_result_sa
     state.set_event(world.badge_events[world.ability_badge[Ability.CHOP]])
     text, error = call(run, "press_buttons", buttons=["a", "a"])
     assert not error and "Chopped the tree at (23, 8) down." in text and run.driver.seen.entity(way, 23, 8) == 0
+
+
+def test_find_path_knows_an_exit_at_the_maps_edge_for_a_warp() -> None:
+    """A route's exit is a plain passable tile at the map's edge (quest: ground beside the void outside the map),
+    and the game moves the player to the next map there as a door does, and never lets a boulder or a hop land on
+    it. The planner took it for plain land: a walk through it left the map, a hop onto it or a push onto it was
+    refused and planned again."""
+    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
+
+    boulder = 7
+    rules = TileRules(passable=(False, False, True, False), chars=(" ", "#", ".", "v"), ledges=frozenset({3}),
+                      outside=frozenset({0}), pushable=frozenset({boulder}))
+
+    def seen_of(rows: list[str]) -> SeenMap:
+        tiles = np.array([[{" ": 0, "#": 1, "v": 3}.get(c, 2) for c in row] for row in rows], np.uint8)
+        entities = np.array([[boulder if c == "B" else 0 for c in row] for row in rows], np.uint8)
+        seen = SeenMap(rules)
+        seen.update(0, 0, 0, tiles, entities)
+        return seen
+
+    loop = seen_of(["## ##",
+                    "#...#",
+                    "#.#.#",
+                    "#...#",
+                    "#####"])
+    assert find_path(loop, 0, (1, 1), (2, 1)) == ["right"]  # the exit is a goal ...
+    # ... never a way through: it went right, right, out of the map at (2, 1)
+    assert find_path(loop, 0, (1, 1), (3, 1)) == ["down", "down", "right", "right", "up", "up"]
+    hop = seen_of(["#.#",
+                   "#v#",
+                   "#. "])
+    assert find_path(hop, 0, (1, 0), (1, 2)) is None  # it hopped onto the exit, which the game refuses
+    niche = seen_of(["#.##",
+                     "#B.#",
+                     "#.##",
+                     "# ##"])  # the boulder's only way on is down, onto the exit: the game leaves it where it is
+    assert find_path(niche, 0, (1, 0), (2, 1), shove=True) is None  # it pushed it down, then went right
+
+
+
+def test_the_quest_rules_know_every_warp_of_the_canonical_world() -> None:
+    """The planner knows a warp from the tiles seen: a door, a mat, or a passable tile beside the void outside the
+    map (a route's exit: 34 of the canonical world's 130 warps, plain ground, which it took for land)."""
+    from longplay.agents.lm.adapters import QuestAdapter
+    from longplay.agents.lm.navigation import SeenMap
+    from longplay.envs.quest.render import PAD, padded_tiles
+    from longplay.envs.quest.worldgen import canonical_world
+
+    world = canonical_world()
+    seen = SeenMap(QuestAdapter().rules)
+    for map_id in range(len(world.maps)):
+        found = seen.warp_cells(padded_tiles(world, map_id))
+        warps = {(x + PAD, y + PAD) for m, x, y in ((w.map, w.x, w.y) for w in world.warps) if m == map_id}
+        assert {(int(x), int(y)) for y, x in zip(*found.nonzero(), strict=True)} == warps, world.maps[map_id].name
