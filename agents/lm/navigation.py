@@ -285,8 +285,8 @@ def find_path(
     walker chops each down first (faces it, presses A), which clears its tile for good.
     With ``shove``, when no path around them is known (chopping included), the path may push the rules' pushable
     entities (boulders) as walking into one does in the game: one tile on, onto seen free land (no entity, no
-    warp), the player taking its place; pushes are a last resort because they cannot be undone. ``None`` when
-    no such path is known.
+    warp), the player taking its place; pushes are a last resort because they cannot be undone: such a path has
+    the fewest pushes, then the fewest moves. ``None`` when no such path is known.
     """
     if start == goal:
         return []
@@ -311,10 +311,10 @@ def _search(
     push: bool,
     chop: bool = False,
 ) -> list[str] | None:
-    """Breadth-first search for :func:`find_path`. A state is the player's tile and, with ``push``, where the
-    pushable entities stand (an index into ``places``), so a pushed boulder blocks the rest of the path. With
-    ``chop`` the choppable entities' tiles are walked (chopped first), but nothing lands on them (a ledge's jump, a
-    pushed rock): the search does not track which trees the path has chopped."""
+    """The search of :func:`find_path`: fewest pushes, then fewest moves. A state is the player's tile and, with
+    ``push``, where the pushable entities stand (an index into ``places``), so a pushed boulder blocks the rest of
+    the path. With ``chop`` the choppable entities' tiles are walked (chopped first), but nothing lands on them (a
+    ledge's jump, a pushed rock): the search does not track which trees the path has chopped."""
     grid = seen.grids.get(map_id)
     if grid is None:
         return None
@@ -352,19 +352,38 @@ def _search(
     cells = w * h
     goal_standable = stand[g] and g not in places[0]
     previous: dict[int, tuple[int, int]] = {}
-    queue = deque([s])
-    visited = {s}
+    # Fewest pushes first (a push may wedge a rock for good), then fewest moves. The states of one push count
+    # come from two queues of (moves, state), each in order of moves: those the pushes before reached, and those
+    # walked to since; taking the head with fewer moves searches the count in order of moves. Without pushes
+    # this is a breadth-first search.
+    cost = {s: (0, 0)}  # (pushes, moves) of the cheapest way found to each state
+    walked: deque[tuple[int, int]] = deque([(0, s)])
+    pushed_to: deque[tuple[int, int]] = deque()
+    next_pushed: deque[tuple[int, int]] = deque()
+    pushes = 0
     end = -1
     face = -1
     gx, gy = goal
     place, here = 0, places[0]
-    while queue and end < 0:
-        state = cell = queue.popleft()
+    while end < 0:
+        if not walked and not pushed_to:
+            if not next_pushed:
+                break
+            pushes, pushed_to, next_pushed = pushes + 1, next_pushed, deque()
+            continue
+        queue = walked if walked and (not pushed_to or walked[0][0] <= pushed_to[0][0]) else pushed_to
+        moves, state = queue.popleft()
+        if cost[state] != (pushes, moves):
+            continue  # reached more cheaply since it was queued
+        cell = state
         if push:
-            if len(visited) > MAX_PUSH_STATES:  # a tangle of rocks is not searched on
+            if len(cost) > MAX_PUSH_STATES:  # a tangle of rocks is not searched on
                 return None
             place, cell = divmod(state, cells)
             here = places[place]
+        if cell == g:
+            end = state
+            break
         x, y = cell % w + ox, cell // w + oy
         for d, (dx, dy) in enumerate(STEPS):
             nx, ny = x + dx, y + dy
@@ -376,7 +395,7 @@ def _search(
                 break
             if n < 0:
                 continue
-            moved = place
+            moved, pushed = place, 0
             if here and n in here:  # walking into a rock pushes it one tile on, if it can go there
                 beyond = index(nx + dx, ny + dy)
                 if beyond < 0 or not rest[beyond] or beyond in here:
@@ -385,6 +404,7 @@ def _search(
                 moved = place_ids.setdefault(after, len(places))
                 if moved == len(places):
                     places.append(after)
+                pushed = 1
             elif ledge[n]:  # one way, down only: land beyond
                 if d != 1:
                     continue
@@ -395,14 +415,12 @@ def _search(
             if not stand[n] or (warp[n] and n != g):
                 continue
             following = moved * cells + n
-            if following in visited:
+            step = (pushes + pushed, moves + 1)
+            if following in cost and cost[following] <= step:
                 continue
-            visited.add(following)
+            cost[following] = step
             previous[following] = (state, d)
-            if n == g:
-                end = following
-                break
-            queue.append(following)
+            (next_pushed if pushed else walked).append((moves + 1, following))
     if end < 0:
         return None
     path: list[str] = []

@@ -494,3 +494,19 @@ def test_the_quest_rules_know_every_warp_of_the_canonical_world() -> None:
         found = seen.warp_cells(padded_tiles(world, map_id))
         warps = {(x + PAD, y + PAD) for m, x, y in ((w.map, w.x, w.y) for w in world.warps) if m == map_id}
         assert {(int(x), int(y)) for y, x in zip(*found.nonzero(), strict=True)} == warps, world.maps[map_id].name
+
+
+def test_find_path_pushes_as_few_times_as_it_can_then_walks_as_little_as_it_can() -> None:
+    """The search with pushes was shortest by moves: straight at the boulder it pushed it along twice (two pushes
+    that cannot be undone, the boulder ending against the wall) where stepping round below pushed it aside once."""
+    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
+
+    boulder = 7
+    rows = ["...B",
+            "..B.",
+            "BB.."]
+    seen = SeenMap(TileRules(passable=(False, True), chars=("#", "."), pushable=frozenset({boulder})))
+    seen.update(0, 0, 0, np.ones((3, 4), np.uint8), np.array([[boulder * (c == "B") for c in r] for r in rows],
+                                                              np.uint8))
+    # it went left, left: the boulder at (2, 1) pushed onto the goal, then on to (0, 1)
+    assert find_path(seen, 0, (3, 1), (1, 1), shove=True) == ["down", "left", "up", "left"]  # pushed up, once
