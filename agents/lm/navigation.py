@@ -331,6 +331,7 @@ def _search(
     land = (passable[codes] & ~warps & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
     walkable = (passable[codes] | swims[codes]) if swim else passable[codes]
     stand = (walkable & (free | trees)).ravel().tolist()
+    hop = ((grid.entities == 0) | trees).ravel().tolist()  # a ledge with no one on it (a tree is chopped first)
     rest = (passable[codes] & ~warps & free).ravel().tolist()  # where a pushed rock may stop
     warp = warps.ravel().tolist()
     ledge = ledges[codes].ravel().tolist()
@@ -406,7 +407,7 @@ def _search(
                     places.append(after)
                 pushed = 1
             elif ledge[n]:  # one way, down only: land beyond
-                if d != 1:
+                if d != 1 or not hop[n]:
                     continue
                 ny += 1
                 n = index(nx, ny)

@@ -510,3 +510,31 @@ def test_find_path_pushes_as_few_times_as_it_can_then_walks_as_little_as_it_can(
                                                               np.uint8))
     # it went left, left: the boulder at (2, 1) pushed onto the goal, then on to (0, 1)
     assert find_path(seen, 0, (3, 1), (1, 1), shove=True) == ["down", "left", "up", "left"]  # pushed up, once
+
+
+def test_find_path_hops_a_ledge_only_when_nothing_stands_on_it_or_a_tree_it_chops_first() -> None:
+    """Someone standing on a ledge tile blocks the hop, as on any tile (the game's move checks entities first): the
+    planner hopped through a person there, and through a small tree without the chop ability. With it, a tree on
+    the ledge is chopped first, as one on a walked tile is, when there is no way around."""
+    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
+
+    tree, person = 9, 2
+    rules = TileRules(passable=(False, True, False), chars=("#", ".", "v"), ledges=frozenset({2}),
+                      choppable=frozenset({tree}))
+
+    def seen_of(rows: list[str]) -> SeenMap:
+        tiles = np.array([[{"#": 0, "v": 2, "t": 2, "P": 2}.get(c, 1) for c in row] for row in rows], np.uint8)
+        entities = np.array([[{"t": tree, "P": person}.get(c, 0) for c in row] for row in rows], np.uint8)
+        seen = SeenMap(rules)
+        seen.update(0, 0, 0, tiles, entities)
+        return seen
+
+    blocked = seen_of(["..",
+                       "Pv",
+                       ".."])
+    assert find_path(blocked, 0, (0, 0), (0, 2)) == ["right", "down", "left"]  # it hopped through the person
+    assert find_path(seen_of([".", "P", "."]), 0, (0, 0), (0, 2)) is None
+    felled = seen_of([".", "t", "."])
+    assert find_path(felled, 0, (0, 0), (0, 2)) is None  # it hopped through the tree: no chop ability
+    assert find_path(felled, 0, (0, 0), (0, 2), chop=True) == ["down"]  # the walker chops it, then hops
+    assert find_path(seen_of(["..", "tv", ".."]), 0, (0, 0), (0, 2), chop=True) == ["right", "down", "left"]
