@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from longplay.agents.lm.navigation import TileRules
+from longplay.agents.lm.navigation import UNSEEN, TileRules
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class Position:
 
 @dataclass(frozen=True)
 class Screen:
-    """The tiles on screen: ``tiles[r, c]`` is at map coordinates (``x0 + c``, ``y0 + r``)."""
+    """The tiles on screen: ``tiles[r, c]`` is at map coordinates (``x0 + c``, ``y0 + r``); ``UNSEEN`` where the
+    screen does not show the map there (a text box or a menu over it)."""
 
     map_id: int
     x0: int
@@ -49,7 +50,7 @@ class GameAdapter(Protocol):
         """The player's position in ``obs``."""
 
     def screen(self, obs: Any) -> Screen | None:
-        """The tiles in ``obs`` (``None`` when no map is shown, e.g. in battle)."""
+        """The tiles in ``obs`` the screen shows (``None`` when it shows no map, e.g. in battle)."""
 
     def text_screen(self, game: Any) -> Screen | None:
         """The tiles the text view's map shows now (it may reach further than the screen), or ``None``."""
@@ -74,6 +75,10 @@ class QuestAdapter:
     obs_mode = "symbolic"
     _MODES = ("overworld", "dialog", "menu", "battle")
     _FACING = ("up", "down", "left", "right")
+    # The view's cells (rows, columns) a box hides on the frame (render.py draws the text box over the bottom 48 px
+    # and the start menu over the top-right 72x64 px; every other menu over the whole screen).
+    _TEXT_BOX = np.s_[6:9, :]
+    _START_MENU = np.s_[0:4, 5:10]
 
     def __init__(self) -> None:
         from longplay.envs.quest.constants import (
@@ -88,7 +93,8 @@ class QuestAdapter:
         from longplay.envs.quest.game import VECTOR_FIELDS
 
         self.px, self.py = PLAYER_VIEW_X, PLAYER_VIEW_Y
-        self._i = {name: VECTOR_FIELDS.index(name) for name in ("mode", "facing", "map", "x", "y")}
+        self._i = {name: VECTOR_FIELDS.index(name)
+                   for name in ("mode", "facing", "map", "x", "y", "menu", "dialog_pages")}
         self.rules = TileRules(
             passable=tuple(TILE_WALKABLE),
             chars=tuple(TILE_CHARS),
@@ -114,15 +120,23 @@ class QuestAdapter:
         )
 
     def screen(self, obs: Any) -> Screen | None:
+        from longplay.envs.quest.constants import MenuKind
+
         sym = _symbolic(obs)
         pos = self.position(obs)
-        if pos.mode == "battle":
+        vector = sym["vector"]
+        menu = int(vector[self._i["menu"]])
+        if pos.mode == "battle" or menu not in (MenuKind.NONE, MenuKind.START):
             return None
+        tiles = np.array(sym["tiles"], np.uint8)
         entities = np.array(sym["entities"], np.uint8)
         entities[self.py, self.px] = 0  # the player
-        return Screen(
-            pos.map_id, pos.x - self.px, pos.y - self.py, np.asarray(sym["tiles"], np.uint8), entities
-        )
+        # the symbolic view has the map under a box too; the model, shown the frame, saw the box
+        if menu == MenuKind.START:
+            tiles[self._START_MENU] = UNSEEN
+        if vector[self._i["dialog_pages"]] > 0:
+            tiles[self._TEXT_BOX] = UNSEEN
+        return Screen(pos.map_id, pos.x - self.px, pos.y - self.py, tiles, entities)
 
     def text_screen(self, game: Any) -> Screen | None:
         from longplay.envs.quest.engine import mode

@@ -81,12 +81,14 @@ class SeenMap:
     names: dict[int, str] = field(default_factory=dict)
 
     def update(self, map_id: int, x0: int, y0: int, tiles: np.ndarray, entities: np.ndarray) -> None:
-        """Writes a screen of ``tiles`` (rows, cols) whose top-left tile is (``x0``, ``y0``) on ``map_id``."""
+        """Writes a screen of ``tiles`` (rows, cols) whose top-left tile is (``x0``, ``y0``) on ``map_id``; its
+        ``UNSEEN`` cells (hidden by a text box or a menu) keep what was seen there before."""
         h, w = tiles.shape
         grid = self._ensure(map_id, x0, y0, x0 + w, y0 + h)
         ox, oy = x0 - grid.x0, y0 - grid.y0
-        grid.tiles[oy : oy + h, ox : ox + w] = tiles
-        grid.entities[oy : oy + h, ox : ox + w] = entities
+        shown = tiles != UNSEEN
+        grid.tiles[oy : oy + h, ox : ox + w][shown] = tiles[shown]
+        grid.entities[oy : oy + h, ox : ox + w][shown] = entities[shown]
 
     def _ensure(self, map_id: int, x_lo: int, y_lo: int, x_hi: int, y_hi: int) -> _Grid:
         grid = self.grids.get(map_id)

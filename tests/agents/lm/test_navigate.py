@@ -538,3 +538,74 @@ def test_find_path_hops_a_ledge_only_when_nothing_stands_on_it_or_a_tree_it_chop
     assert find_path(felled, 0, (0, 0), (0, 2)) is None  # it hopped through the tree: no chop ability
     assert find_path(felled, 0, (0, 0), (0, 2), chop=True) == ["down"]  # the walker chops it, then hops
     assert find_path(seen_of(["..", "tv", ".."]), 0, (0, 0), (0, 2), chop=True) == ["right", "down", "left"]
+
+
+def screenshot_run() -> LMRun:
+    """An LM run on QuestMini whose model is shown screenshots only, started, nothing observed yet."""
+    from longplay.agents.lm.config import ObservationConfig
+
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"), budget=BudgetConfig(),
+                      observation=ObservationConfig(screenshot=True, text=False))
+    run = LMRun(env, ScriptedProvider([Message("assistant", [])]), build_scaffold("minimal"), config)
+    run.start()
+    return run
+
+
+def test_the_seen_map_skips_what_a_text_box_or_menu_hides_on_the_screenshot() -> None:
+    """The seen map of a screenshot-only run took the whole 10x9 view from the symbolic observation, also the cells
+    the start menu or a text box hid on the screenshot the model was shown: the map memory and navigate_to used
+    tiles the model had never seen. Hidden cells are skipped now, and what was seen of them before is kept."""
+    from longplay.envs.quest.constants import PLAYER_VIEW_X, PLAYER_VIEW_Y
+    from longplay.envs.quest.dialog import Msg, say
+
+    run = screenshot_run()
+    driver, game = run.driver, run.driver.game
+    pos = driver.position()
+    x0, y0 = pos.x - PLAYER_VIEW_X, pos.y - PLAYER_VIEW_Y
+
+    def seen_cells() -> set[tuple[int, int]]:
+        return {(x - x0, y - y0) for m, x, y in seen_tiles(driver.seen) if m == pos.map_id}
+
+    view = {(c, r) for r in range(9) for c in range(10)}
+    call(run, "press_buttons", buttons=["start"])
+    run.observe()
+    assert seen_cells() == view - {(c, r) for r in range(4) for c in range(5, 10)}  # the menu, top right
+    call(run, "press_buttons", buttons=["b"])
+    run.observe()
+    assert seen_cells() == view
+    before = seen_tiles(driver.seen)
+    say(game.raw, (Msg.BLOCKED_TREE, 0, 0))  # a text box over the bottom three rows
+    driver.obs = game.symbolic()
+    assert driver.position().mode == "dialog"
+    run.observe()
+    assert seen_tiles(driver.seen) == before  # seen before: kept as it was
+    fresh = screenshot_run()
+    say(fresh.driver.game.raw, (Msg.BLOCKED_TREE, 0, 0))
+    fresh.driver.obs = fresh.driver.game.symbolic()
+    fresh.observe()
+    assert {(x - x0, y - y0) for _, x, y in seen_tiles(fresh.driver.seen)} == view - {
+        (c, r) for r in range(6, 9) for c in range(10)}
+
+
+def test_the_cells_the_quest_adapter_takes_for_hidden_are_those_the_frame_draws_a_box_over() -> None:
+    from longplay.agents.lm.adapters import QuestAdapter
+    from longplay.envs.quest.constants import TILE_PX, MenuKind
+    from longplay.envs.quest.dialog import Msg
+    from longplay.envs.quest.render import render_shades
+
+    run = screenshot_run()
+    game, adapter = run.driver.game, QuestAdapter()
+    state, world = game.raw, game.world
+    plain = render_shades(world, state)
+    for menu, dialog in ((MenuKind.START, []), (MenuKind.NONE, [(Msg.BLOCKED_TREE, 0, 0)]),
+                         (MenuKind.START, [(Msg.BLOCKED_TREE, 0, 0)])):
+        state.menu, state.dialog = menu, list(dialog)
+        covered = render_shades(world, state)
+        hidden = adapter.screen(game.symbolic()).tiles == UNSEEN
+        for r in range(9):
+            for c in range(10):
+                cell = np.s_[r * TILE_PX:(r + 1) * TILE_PX, c * TILE_PX:(c + 1) * TILE_PX]
+                assert bool(hidden[r, c]) == bool((covered[cell] != plain[cell]).any()), (menu, dialog, r, c)
+    state.menu, state.dialog = MenuKind.PARTY, []  # every other menu covers the whole screen
+    assert adapter.screen(game.symbolic()) is None
