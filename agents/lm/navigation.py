@@ -338,9 +338,10 @@ def _search(
     warp = warps.ravel().tolist()
     ledge = ledges[codes].ravel().tolist()
     counter = counters[codes].ravel().tolist()
-    for bx, by in blocked:
+    for bx, by in blocked:  # a tile a step into failed: not walked, landed on, pushed onto or hopped over again
         if 0 <= bx - ox < w and 0 <= by - oy < h:
-            stand[(by - oy) * w + bx - ox] = land[(by - oy) * w + bx - ox] = rest[(by - oy) * w + bx - ox] = False
+            i = (by - oy) * w + bx - ox
+            stand[i] = land[i] = rest[i] = hop[i] = False
 
     def index(x: int, y: int) -> int:
         return (y - oy) * w + (x - ox) if 0 <= x - ox < w and 0 <= y - oy < h else -1

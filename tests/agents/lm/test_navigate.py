@@ -609,3 +609,22 @@ def test_the_cells_the_quest_adapter_takes_for_hidden_are_those_the_frame_draws_
                 assert bool(hidden[r, c]) == bool((covered[cell] != plain[cell]).any()), (menu, dialog, r, c)
     state.menu, state.dialog = MenuKind.PARTY, []  # every other menu covers the whole screen
     assert adapter.screen(game.symbolic()) is None
+
+
+def test_a_hop_the_game_refuses_is_not_planned_again() -> None:
+    """A hop refused (here a boulder on the landing the seen map did not know of) marked the ledge tile blocked, which
+    the planner did not look at for a hop: it planned the same hop seven more times, one press each, and stopped
+    ('the way kept being blocked'). It goes round the ledge now."""
+    from longplay.envs.quest.constants import Direction, EntityKind
+
+    run, game, state, world = canonical_run()
+    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
+    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
+    assert [world.maps[lane].tile(x, 16) for x in (4, 5, 6)] == [1, 6, 6]  # ground, then a ledge below row 15
+    state.map, state.x, state.y, state.facing = lane, 6, 15, Direction.DOWN
+    run.driver.obs = game.symbolic()
+    run.observe()
+    state.entity_x[rock], state.entity_y[rock] = 6, 17  # on the landing, unseen
+    text, error = call(run, "navigate_to", x=6, y=18)
+    assert not error and text.startswith("Arrived at (6, 18)."), text
+    assert run.driver.steps == 8  # the refused hop, then left, over the ledge beside it and round the boulder
