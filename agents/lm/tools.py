@@ -329,9 +329,11 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
                     "seen are used; explore toward it first"
                 )
             return f"Stopped after {spent} steps: no known path on to ({gx}, {gy})."
+        # as the plan does, the walk faces a goal a step failed into, or one a push of this walk put a boulder on
+        ends_facing = not goal_standable or goal in blocked or seen.entity(map_id, *goal) != 0
         moved = True
         for i, direction in enumerate(path):
-            face_only = i == len(path) - 1 and not goal_standable
+            face_only = i == len(path) - 1 and ends_facing
             d = ("up", "down", "left", "right").index(direction)
             target = (here[0] + STEPS[d][0], here[1] + STEPS[d][1])
             moved = False

@@ -628,3 +628,21 @@ def test_a_hop_the_game_refuses_is_not_planned_again() -> None:
     text, error = call(run, "navigate_to", x=6, y=18)
     assert not error and text.startswith("Arrived at (6, 18)."), text
     assert run.driver.steps == 8  # the refused hop, then left, over the ledge beside it and round the boulder
+
+
+def test_a_goal_found_taken_is_faced_not_walked_into_again() -> None:
+    """The last step of a walk failed (the goal taken since it was seen: here by a boulder): the plan after it ended
+    facing the goal, and the walk took that last direction for a step, pressed it, failed again, and planned the
+    same seven times over ('the way kept being blocked'). It stops next to the goal facing it now."""
+    from longplay.envs.quest.constants import Direction, EntityKind
+
+    run, game, state, world = canonical_run()
+    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
+    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
+    state.map, state.x, state.y, state.facing = lane, 3, 4, Direction.RIGHT
+    run.driver.obs = game.symbolic()
+    run.observe()
+    state.entity_x[rock], state.entity_y[rock] = 6, 4  # on the goal, unseen
+    text, error = call(run, "navigate_to", x=6, y=4)
+    assert not error and text.startswith("Arrived next to (6, 4), facing it."), text
+    assert (state.x, state.y) == (5, 4) and run.driver.steps == 3  # two steps and the one into the boulder
