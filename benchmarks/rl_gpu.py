@@ -3,6 +3,7 @@
     python benchmarks/rl_gpu.py                      # QuestMini on the batched engine, 16,384 envs
     python benchmarks/rl_gpu.py --compile            # with torch.compile (network and engine step)
     python benchmarks/rl_gpu.py --engine toy         # the learner alone, on the toy stand-in engine
+    python benchmarks/rl_gpu.py --cuda-graph         # also with the engine's step in a CUDA graph, side by side
 
 Prints the engine's own steps/s (random actions, no learning) and the learner's training steps/s (rollouts,
 GAE and PPO updates, everything on the GPU), measured after ``--warmup`` iterations so compilation and
@@ -29,13 +30,16 @@ GOAL = 5_000_000
 
 
 def engine_rate(config: TrainConfig, steps: int, compile_engine: bool) -> float:
-    """Env-only steps/s of the batched engine with random actions (the learner's ceiling)."""
+    """Env-only steps/s of the batched engine with random actions (the learner's ceiling); its step replayed
+    as a CUDA graph where ``config.cuda_graph``."""
     from longplay.agents.rl.batched import make_engine
 
     engine = make_engine(config, config.device)
     if compile_engine and hasattr(engine, "compile"):
         engine.compile()
     engine.reset(seed=0)
+    if config.cuda_graph:
+        engine.capture_graph()
     n = engine.num_envs
     for _ in range(5):
         engine.step(torch.randint(0, 8, (n,), device=config.device))
@@ -66,6 +70,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=positive_int, default=3,
                         help="iterations left out of the measure (at least the first: its rate starts the measure)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (and the engine)")
+    parser.add_argument("--cuda-graph", action="store_true",
+                        help="also measure with the engine's step replayed as a CUDA graph (train --cuda-graph), "
+                             "after the plain step, and print the ratio (skipped off CUDA)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
@@ -81,7 +88,8 @@ def main() -> int:
 
 
 def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir: str) -> int:
-    """Measures the engine alone, then PPO training, with the run's files in ``runs_dir``."""
+    """Measures the engine alone, then PPO training, with the run's files in ``runs_dir``; with ``--cuda-graph``
+    on CUDA, both again with the engine's step in a CUDA graph."""
     total_iterations = args.warmup + args.iterations
     config = TrainConfig(
         env_id=args.env, learner="ppo-device", vec_env=args.engine, num_envs=args.num_envs,
@@ -96,29 +104,46 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir:
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"device: {name}; engine: {args.engine}; env: {config.env_id}; {args.num_envs:,} envs; "
           f"batch {config.batch_size:,}; compile: {args.compile}")
-    try:
-        env_sps = engine_rate(config, 50, args.compile)
-    except ValueError as exc:  # the batched engine is not installed
-        print(f"rl_gpu: {exc}", file=sys.stderr)
-        return 2
-    print(f"engine only (random actions):  {env_sps:>14,.0f} steps/s")
+    kinds = [False]
+    if args.cuda_graph and args.engine == "batched" and args.device.startswith("cuda"):
+        kinds.append(True)
+    elif args.cuda_graph:
+        print("rl_gpu: --cuda-graph skipped (it needs the batched engine on a CUDA device)")
+    results = {}
+    for graph in kinds:
+        config.cuda_graph, config.run_name = graph, "gpu-graph" if graph else "gpu"
+        label = " (CUDA graph)" if graph else ""
+        try:
+            env_sps = engine_rate(config, 50, args.compile)
+        except ValueError as exc:  # the batched engine is not installed
+            print(f"rl_gpu: {exc}", file=sys.stderr)
+            return 2
+        print(f"engine only (random actions){label}:  {env_sps:>14,.0f} steps/s")
+        train_sps = training_rate(config, args.warmup)
+        print(f"ppo-device training{label}:           {train_sps:>14,.0f} steps/s  "
+              f"({train_sps / GOAL:.2f}x the goal of {GOAL:,})")
+        results["graph" if graph else "plain"] = {"engine_sps": env_sps, "train_sps": train_sps}
+    if "graph" in results:
+        plain, graph = results["plain"], results["graph"]
+        print(f"CUDA graph against the plain step, same run: engine {graph['engine_sps'] / plain['engine_sps']:.2f}x, "
+              f"training {graph['train_sps'] / plain['train_sps']:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "device": name, "engine": args.engine, "num_envs": args.num_envs, "batch": config.batch_size,
+            "compile": args.compile, **results["plain"], "cuda_graph": results.get("graph"), "goal": GOAL},
+            indent=2) + "\n")
+    return 0
 
+
+def training_rate(config: TrainConfig, warmup: int) -> float:
+    """Training steps/s of a ppo-device run of ``config``, after its first ``warmup`` iterations."""
     from longplay.agents.rl.ppo_device import train
 
     result = train(config)
     points = [(p["step"], p["charts/SPS"]) for p in read_metrics(result.run_dir) if "charts/SPS" in p]
     # charts/SPS is cumulative since the start: time(step) = step / SPS; the rate between two points follows.
-    (s_warm, sps_warm), (s_end, sps_end) = points[args.warmup - 1], points[-1]
-    train_sps = (s_end - s_warm) / (s_end / sps_end - s_warm / sps_warm)
-    print(f"ppo-device training:           {train_sps:>14,.0f} steps/s  "
-          f"({train_sps / GOAL:.2f}x the goal of {GOAL:,})")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "device": name, "engine": args.engine, "num_envs": args.num_envs, "batch": config.batch_size,
-            "compile": args.compile, "engine_sps": env_sps, "train_sps": train_sps, "goal": GOAL},
-            indent=2) + "\n")
-    return 0
-
+    (s_warm, sps_warm), (s_end, sps_end) = points[warmup - 1], points[-1]
+    return (s_end - s_warm) / (s_end / sps_end - s_warm / sps_warm)
 
 if __name__ == "__main__":
     sys.exit(main())
