@@ -439,10 +439,31 @@ class ReplayReader:
         return out
 
     def milestones(self, episode: int | None = None) -> list[MilestoneEvent]:
-        """Milestone events (of one episode, or all), in the order reached."""
+        """Milestone events (of one episode, or all), in the order reached: by episode and step, and those of one
+        step (a start state's, all at step 0) in their episode's catalog order (ids not in it last, by time)."""
         where, params = self._where(episode)
-        return [MilestoneEvent(*row) for row in self._query(
-            f"SELECT episode, step, milestone, t FROM milestones{where} ORDER BY episode, step, t", params)]
+        events = [MilestoneEvent(*row) for row in self._query(
+            f"SELECT episode, step, milestone, t FROM milestones{where} ORDER BY episode, step, t, milestone", params)]
+        positions = {e: self._catalog_positions(e) for e in {m.episode for m in events}}
+        return sorted(events, key=lambda m: (m.episode, m.step,
+                                             positions[m.episode].get(m.milestone, len(positions[m.episode]))))
+
+    def _catalog_positions(self, episode: int) -> dict[str, int]:
+        """Milestone id -> its index in ``episode``'s catalog, for :meth:`milestones`. Never resets the env: an
+        older replay's later episode of another world (see :meth:`catalog`) is ordered by the header's catalog
+        unless its own was read already, as is an episode whose catalog is not a list of milestones."""
+        in_file = 0 <= episode < len(self.episodes())
+        rows = self.header.get("catalog") or []
+        if in_file and (episode in self._catalogs or self.episode_catalogs_recorded or episode == 0):
+            try:
+                rows = self.catalog(episode)
+            except CorruptReplayError:  # an edited catalog: said by whoever reads it (verify names the episode)
+                pass
+        positions: dict[str, int] = {}
+        for i, m in enumerate(rows if isinstance(rows, list) else []):
+            if isinstance(m, dict) and "id" in m:
+                positions.setdefault(m["id"], i)
+        return positions
 
     def checkpoints(self, episode: int = 0) -> list[Checkpoint]:
         """Recorded state hashes and summaries of ``episode``, by step."""

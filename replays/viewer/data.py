@@ -268,9 +268,7 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
             "milestones": [{"id": m.milestone, "name": names.get(m.milestone, m.milestone),
                             "tier": tiers.get(m.milestone, 0), "step": m.step,
                             "t": max(0.0, m.t - info.started_t)}
-                           # milestones of one step (a start state's, all at step 0) in their catalog's order
-                           for m in sorted((m for m in milestones if m.episode == e),
-                                           key=lambda m: (m.step, catalog_position(own, m.milestone)))],
+                           for m in milestones if m.episode == e],  # one step's in catalog order (the reader's)
             "keyframes": reader.keyframe_steps(e),
             "turn_steps": turns.steps,
             "error_steps": [t.step for t in turns.turns if t.error],

@@ -225,3 +225,21 @@ def test_edited_chunk_is_reported(record: Any, tmp_path: Path) -> None:
     conn.close()
     with ReplayReader(copy) as replay, pytest.raises(CorruptReplayError, match="no actions for steps 1000..1999"):
         replay.actions()
+
+
+def test_milestones_of_one_step_come_in_catalog_order(record: Any) -> None:
+    """Milestones reached at one step (all of a save state's, at step 0) came back in whatever order SQLite chose
+    (its index on the milestone id: alphabetical), not the catalog's."""
+    path = record(50, seed=3)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM milestones")
+        conn.executemany("INSERT INTO milestones VALUES (0, ?, ?, 0.5)",
+                         [(0, "opened_menu"), (0, "finish"), (0, "left_home"), (7, "unknown_b"), (7, "unknown_a"),
+                          (7, "hundred_presses")])
+    conn.close()
+    with ReplayReader(path) as replay:
+        assert [(m.step, m.milestone) for m in replay.milestones()] == [
+            (0, "left_home"), (0, "opened_menu"), (0, "finish"), (7, "hundred_presses"), (7, "unknown_a"),
+            (7, "unknown_b")]
+        assert [m.milestone for m in replay.milestones(0)][:3] == ["left_home", "opened_menu", "finish"]
