@@ -148,7 +148,7 @@ def load_runs(paths: Iterable[str | os.PathLike[str]], *, group_by: Sequence[str
     runs: list[RunProgress] = []
     for path, explicit in expand_paths(paths):
         try:
-            runs.extend(read_runs(path, group_by=group_by))
+            runs.extend(read_runs(path, group_by=group_by, warnings=warnings))
         except ReplayError as e:
             if explicit:
                 raise
@@ -157,9 +157,14 @@ def load_runs(paths: Iterable[str | os.PathLike[str]], *, group_by: Sequence[str
     return runs
 
 
-def read_runs(path: str | os.PathLike[str], *,
-              group_by: Sequence[str] = ("agent", "model", "scaffold")) -> list[RunProgress]:
-    """The episodes of one replay as :class:`RunProgress` records (no re-simulation: a fast read)."""
+def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent", "model", "scaffold"),
+              warnings: list[str] | None = None) -> list[RunProgress]:
+    """The episodes of one replay as :class:`RunProgress` records (no re-simulation: a fast read).
+
+    An episode its recorder never closed that holds no recorded step (a run killed after a reset, before its next
+    commit) is left out, with a line added to ``warnings``: its steps were lost, and as a run it would claim to
+    have stopped at step 0.
+    """
     with ReplayReader(path) as replay:
         header = replay.header
         group = group_label(header, group_by)
@@ -172,6 +177,11 @@ def read_runs(path: str | os.PathLike[str], *,
         runs = []
         for info in episodes:
             e = info.episode
+            if not info.complete and info.recorded_steps == 0:
+                if warnings is not None:
+                    warnings.append(f"{path}: left out episode {e}: the run was killed before any of its steps was "
+                                    "recorded")
+                continue
             catalog = replay.catalog(e)  # each episode's world: Quest-v0 draws one per reset seed
             ep_turns = sorted((t.step, t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write,
                                t.cost_usd) for t in turns if t.episode == e)
