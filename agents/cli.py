@@ -211,8 +211,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             check_runs_dir(args.runs_dir)
             replay_path = run_path(args.runs_dir, env_id, agent.name, None, seed)
             spacing = {} if args.fingerprint_every is None else {"fingerprint_every": args.fingerprint_every}
+            # the budget tells a run stopped by Ctrl+C (closed as normally) from one that used it
             env = Recorder(env, replay_path, env_id=env_id, agent=agent.name,
-                           model=getattr(agent, "model_name", None), **spacing)
+                           model=getattr(agent, "model_name", None), extra_header={"budget": {"steps": steps}},
+                           **spacing)
     start = "" if options is None else f", from the state in {args.start_state}"
     print(f"longplay: {agent.name} on {env_id} for up to {steps} steps (seed {seed}{start})")
     try:

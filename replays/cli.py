@@ -191,7 +191,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     written = write_outputs(result, runs, args.out, plots=not args.no_plots, log_x=args.log_x)
     from longplay.replays.verify import counted
 
-    groups = ", ".join(f"{g['group']} ({counted(g['runs'], 'run')})" for g in result.groups)
+    groups = ", ".join(f"{g['group']} ({counted(g['runs'], 'run')}"
+                       + (f", {g['stopped_early_runs']} stopped before their budget" if g["stopped_early_runs"] else "")
+                       + ")" for g in result.groups)
     print(f"{counted(len(runs), 'run')} in {counted(len(result.groups), 'group')}: {groups}")
     print(format_table(result, axes[0]))
     if len(result.horizons) > 1 and "steps" in axes:

@@ -12,6 +12,9 @@ their end: they say "not reached within this much", not "never". Medians are Kap
 their confidence intervals are percentile bootstraps over runs. A group's median progress curve steps up
 to ``k`` milestones at the median time for a run to reach ``k`` milestones, so it is censoring-aware too
 (a run whose world has fewer than ``k`` milestones never reaches ``k``: it is not censored but stays at risk).
+Each run says why it stopped, which changes none of the numbers: ``complete`` is False for a killed run (its
+recorder never closed the episode), and ``stopped_early`` is True for one closed before its budget was used
+(Ctrl+C), from the budget the replay's header records (None where it records none).
 
 The AUC score is the mean fraction of the catalog reached over ``[0, horizon]`` (1 = everything at once); a
 run's fraction is of its own world's catalog (``Quest-v0`` builds a world per reset seed), and a group's AUC is
@@ -34,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from longplay.replays.reader import ReplayReader, start_state_digest
+from longplay.replays.reader import Episode, ReplayReader, Turn, is_agent_turn, start_state_digest
 from longplay.replays.schema import EXTENSION, ReplayError
 
 AXES = ("steps", "wall", "tokens", "cost")
@@ -76,6 +79,7 @@ class RunProgress:
     complete: bool  # the recorder closed the episode
     finished: bool  # the game was completed (the episode terminated)
     start_state: str | None = None  # SHA-256 of the save state the episode started from (None: the world's start)
+    stopped_early: bool | None = None  # closed before its budget was used (Ctrl+C); None: no budget recorded
 
     def times(self, axis: str) -> dict[str, float]:
         """Milestone id -> value of ``axis`` when it was reached."""
@@ -174,6 +178,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
         episodes = replay.episodes()
         turns = replay.turns()
         milestones = replay.milestones()
+        used = budget_used(header, episodes, turns)
         runs = []
         for info in episodes:
             e = info.episode
@@ -210,8 +215,33 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
                 tuple(m["id"] for m in catalog), {m["id"]: str(m.get("name", m["id"])) for m in catalog},
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
-                info.complete, info.end_reason == "terminated", info.start_digest))
+                info.complete, info.end_reason == "terminated", info.start_digest,
+                # Only a run's last episode is closed by its recorder ("closed"), where it stopped: before its
+                # budget, unless it used it. A killed run is marked by ``complete``.
+                None if used is None else info.end_reason == "closed" and not used))
         return runs
+
+
+def budget_used(header: dict[str, Any], episodes: Sequence[Episode], turns: Sequence[Turn]) -> bool | None:
+    """Whether a replay's run reached a limit of the budget its header records (``budget``: ``steps`` over every
+    episode; for LM runs also ``turns``, the agent's, ``tokens``, ``dollars`` and ``seconds``; null: no such
+    limit), as the run stops at the first it reaches; None when the header records no budget (replays from
+    before it did, ``longplay serve``).
+
+    >>> budget_used({"budget": {"steps": 100, "turns": None}}, [], []), budget_used({}, [], [])
+    (False, None)
+    """
+    budget = header.get("budget")
+    if not isinstance(budget, dict):
+        return None
+    seconds = header.get("duration_s")
+    spent = {"steps": sum(e.recorded_steps for e in episodes),
+             "turns": sum(is_agent_turn(t) for t in turns),
+             "tokens": sum(t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in turns),
+             "dollars": sum(t.cost_usd for t in turns),
+             "seconds": seconds if isinstance(seconds, (int, float)) else 0.0}
+    return any(isinstance(limit, (int, float)) and spent[key] >= limit
+               for key, limit in budget.items() if key in spent)
 
 
 # ============================================================================================ statistics
@@ -455,6 +485,7 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
         entry: dict[str, Any] = {"group": label, "env": env, "runs": len(members), "catalog_size": total,
                                  "axes": group_axes, "complete_runs": sum(r.complete for r in members),
                                  "finished_runs": sum(r.finished for r in members),
+                                 "stopped_early_runs": sum(bool(r.stopped_early) for r in members),
                                  "median_curve": {}, "auc": {}}
         for axis in group_axes:
             h = horizons[env][axis]
@@ -499,7 +530,8 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
             own = len(r.catalog) or total  # a run's fraction is of its own world's catalog
             row: dict[str, Any] = {"run": r.name, "path": r.path, "episode": r.episode, "group": label,
                                    "env": r.env_id, "seed": r.seed, "milestones": len(r.events),
-                                   "catalog_size": own, "complete": r.complete, "finished": r.finished}
+                                   "catalog_size": own, "complete": r.complete, "finished": r.finished,
+                                   "stopped_early": r.stopped_early}
             for axis in axes:
                 has = axis in r.axes
                 h = horizons[env][axis]

@@ -158,6 +158,15 @@ class Turn:
     extra: dict[str, Any] | None
 
 
+def is_agent_turn(turn: Turn) -> bool:
+    """Whether a turn row is one of the agent's turns (the ``act`` calls the run's turn budget counts, failed
+    ones too), not a scaffold's call (a summary, a critic's review), a turn's call the endpoint refused
+    (``refused``: the run stopped, no turn was played) or the row that holds the spending of calls a crash lost
+    (``discarded``), which count in tokens and dollars only."""
+    kind = turn.extra.get("kind") if isinstance(turn.extra, dict) else None
+    return kind in (None, "act")
+
+
 @dataclass(frozen=True)
 class MemorySnapshot:
     """One snapshot of a scaffold memory component."""

@@ -185,10 +185,12 @@ NOTHING_DISCARDED: Discarded = (0, Usage(), 0.0)
 
 
 def truncate_replay(
-    path: str | os.PathLike[str], steps: int, turns: int, memory: int, resume: dict[str, Any]
+    path: str | os.PathLike[str], steps: int, turns: int, memory: int, resume: dict[str, Any],
+    budget: dict[str, Any] | None = None,
 ) -> Discarded:
     """Cuts a one-episode replay back to ``steps`` actions, ``turns`` turn rows and ``memory`` memory rows,
-    reopens its episode, and notes the resume in the header's ``resumes`` list.
+    reopens its episode, and notes the resume in the header's ``resumes`` list (and ``budget``, when given, as
+    the header's ``budget``: a resume may raise or lift the run's limits).
 
     The turn rows past ``turns`` (model calls made after the checkpoint, by a run that then died) are replaced
     by one row at step ``steps`` that holds their tokens and cost, marked by its ``error``, ``extra.kind``
@@ -264,7 +266,8 @@ def truncate_replay(
         resumes.append(resume)
         conn.executemany(
             "INSERT OR REPLACE INTO header VALUES (?, ?)",
-            [("resumes", json.dumps(resumes, sort_keys=True)), ("status", json.dumps("recording"))],
+            [("resumes", json.dumps(resumes, sort_keys=True)), ("status", json.dumps("recording")),
+             *([("budget", json.dumps(budget, sort_keys=True))] if budget is not None else [])],
         )
         conn.execute("COMMIT")
         return discarded
@@ -278,11 +281,12 @@ def truncate_replay(
 
 def reopen_recorder(
     env: gym.Env, path: str | os.PathLike[str], *, steps: int, turns: int, memory: int, seconds: float,
-    note: dict[str, Any] | None = None,
+    note: dict[str, Any] | None = None, budget: dict[str, Any] | None = None,
 ) -> tuple[Any, Discarded]:
     """A :class:`~longplay.replays.recorder.Recorder` around ``env`` (already at step ``steps``) that
     continues the replay at ``path``, truncated first to the checkpoint, and what the model calls made after
-    the checkpoint spent (see :func:`truncate_replay`). ``note`` joins the header's entry for this resume."""
+    the checkpoint spent (see :func:`truncate_replay`). ``note`` joins the header's entry for this resume;
+    ``budget`` replaces the header's ``budget``."""
     from longplay.replays.recorder import Recorder, lock_replay
     from longplay.replays.schema import ReplayError
 
@@ -302,6 +306,7 @@ def reopen_recorder(
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 **(note or {}),
             },
+            budget,
         )
         # The recorder takes the lock over: released and taken again, another run could have begun in between.
         lock, held = held, None

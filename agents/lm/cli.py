@@ -452,13 +452,22 @@ def _public_config(config: LMConfig) -> dict[str, Any]:
     return data
 
 
+def replay_budget(budget: BudgetConfig) -> dict[str, Any]:
+    """The replay header's ``budget``: the run's limits (None: no such limit), by which compare tells a run that
+    used its budget from one stopped early (Ctrl+C, failures)."""
+    return {"steps": budget.max_steps, "turns": budget.max_turns, "tokens": budget.max_tokens,
+            "dollars": budget.max_dollars, "seconds": budget.max_seconds}
+
+
 def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
-    """The replay header's ``lm`` entry: endpoint (no credentials), prices, prompt version, adapter."""
+    """The replay header's ``lm`` entry (endpoint without credentials, prices, prompt version, adapter) and
+    ``budget``."""
     from longplay.agents.lm.accounting import PriceTable
 
     prices = PriceTable.load()
     price = prices.lookup(config.provider.price_name)
     return {
+        "budget": replay_budget(config.budget),
         "lm": {
             **provider.describe(),
             "price_table_version": prices.version,
@@ -515,6 +524,7 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
             memory=counters["logged_memory"],
             seconds=counters["seconds"],
             note=note,
+            budget=replay_budget(plan.config.budget),
         )
     except CheckpointError as exc:
         raise _user_error(str(exc)) from None

@@ -127,7 +127,8 @@ def _record(env: gym.Env, config: TrainConfig, step: int, run_dir: Path, run_nam
     kwargs.update(obs_mode=config.obs_mode, max_episode_steps=config.eval_steps)
     recorder = Recorder(env, path, env_id=config.env_id, env_kwargs=kwargs, agent="ppo", model=model,
                         config=config.to_dict(),
-                        extra_header={"training": {"run": run_name, "step": step, "learner": config.learner,
+                        extra_header={"budget": {"steps": config.eval_steps},
+                                      "training": {"run": run_name, "step": step, "learner": config.learner,
                                                    "shaping": config.shaping, "seed": config.seed}})
     return recorder, path
 

@@ -32,7 +32,15 @@ from longplay.replays.compare import (
     scaffold_name,
     start_state_digest,
 )
-from longplay.replays.reader import EnvFactory, Episode, MemorySnapshot, ReplayReader, Turn, make_env
+from longplay.replays.reader import (
+    EnvFactory,
+    Episode,
+    MemorySnapshot,
+    ReplayReader,
+    Turn,
+    is_agent_turn,
+    make_env,
+)
 from longplay.replays.schema import ReplayError
 from longplay.replays.viewer.areas import AreaInfo, AreaSupport, Probe, generic_probe, support_for
 from longplay.replays.viewer.png import encode_indexed_png, encode_png
@@ -155,15 +163,6 @@ def run_list_impl(folder_name: str, rows: Sequence[dict[str, Any]],
 
 
 # ============================================================================================ indexes
-
-
-def is_agent_turn(turn: Turn) -> bool:
-    """Whether a turn row is one of the agent's turns (the ``act`` calls the run's turn budget counts, failed
-    ones too), not a scaffold's call (a summary, a critic's review), a turn's call the endpoint refused
-    (``refused``: the run stopped, no turn was played) or the row that holds the spending of calls a crash lost
-    (``discarded``), which count in tokens and dollars only."""
-    kind = turn.extra.get("kind") if isinstance(turn.extra, dict) else None
-    return kind in (None, "act")
 
 
 @dataclass
@@ -529,7 +528,8 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         out_runs.append({
             "id": run_id, "run": run.name, "episode": run.episode, "group": label, "configuration": run.group,
             "start_state": run.start_state, "env_id": run.env_id, "seed": run.seed, "axes": list(run.axes),
-            "complete": run.complete, "finished": run.finished, "milestones": len(run.events),
+            "complete": run.complete, "finished": run.finished, "stopped_early": run.stopped_early,
+            "milestones": len(run.events),
             "catalog_size": len(run.catalog), "catalog": list(run.catalog), "end": run.end, "curves": curves,
             "times": {axis: run.times(axis) for axis in run.axes},
         })

@@ -255,3 +255,32 @@ def test_ctrl_c_names_the_replay_it_kept(tmp_path, monkeypatch, capsys) -> None:
     assert len(kept) == 1 and kept[0].endswith(" (up to the interrupt)")
     path = kept[0].removeprefix("replay: ").removesuffix(" (up to the interrupt)")
     assert verify(path).ok
+
+
+def test_a_run_records_its_budget_so_compare_tells_one_stopped_by_ctrl_c(tmp_path, monkeypatch, capsys) -> None:
+    """A run stopped by Ctrl+C closes its replay as a run that used its budget does: the replay did not say what the
+    budget was, so compare and the viewer could not tell the two apart."""
+    import longplay.agents.runner as runner
+    from longplay.replays.compare import read_runs
+    from longplay.replays.reader import ReplayReader
+
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "40", "--runs-dir",
+                 str(tmp_path / "full"), "--quiet"]) == 0
+    (full,) = (tmp_path / "full").glob("*.lpr")
+    with ReplayReader(full) as replay:
+        assert replay.header["budget"] == {"steps": 40}
+    assert [r.stopped_early for r in read_runs(full)] == [False]
+
+    def interrupted(env, agent, steps, seed, progress, options=None):  # plays some steps, then Ctrl+C
+        env.reset(seed=seed)
+        for _ in range(20):
+            env.step(0)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--runs-dir", str(tmp_path / "cut"),
+                 "--quiet"]) == 130
+    (cut,) = (tmp_path / "cut").glob("*.lpr")
+    with ReplayReader(cut) as replay:
+        assert replay.header["budget"] == {"steps": 3000}
+    assert [(r.complete, r.stopped_early) for r in read_runs(cut)] == [(True, True)]

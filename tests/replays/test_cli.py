@@ -65,7 +65,7 @@ def test_newer_version_is_one_line(record: Any, capsys: pytest.CaptureFixture[st
 def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("imageio_ffmpeg")
     path = record(200, name="runs/a.lpr")
-    record(120, seed=1, name="runs/b.lpr")
+    record(120, seed=1, name="runs/b.lpr", extra_header={"budget": {"steps": 500}})  # stopped early
     code, out, _ = _run(capsys, "export", str(path), "--mp4", "--gif", str(tmp_path / "g.gif"), "--from", "10",
                         "--to", "60", "--speed", "2")
     assert code == EXIT_OK
@@ -75,7 +75,8 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert code == EXIT_BAD_INPUT and "invalid range" in err
     code, out, _ = _run(capsys, "compare", str(tmp_path / "runs"), "-o", str(tmp_path / "cmp"), "--boot", "50",
                         "--no-plots")  # the plots are tested in test_compare
-    assert code == EXIT_OK and "2 runs in 1 group:" in out and "hundred_presses" in out
+    assert code == EXIT_OK and "2 runs in 1 group: random (2 runs, 1 stopped before their budget)" in out
+    assert "hundred_presses" in out
     assert (tmp_path / "cmp" / "time_to_milestone.csv").exists()
     code, _, err = _run(capsys, "compare", str(tmp_path / "nothing-here"))
     assert code == EXIT_BAD_INPUT and "no such file or folder" in err

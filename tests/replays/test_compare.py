@@ -46,8 +46,9 @@ def test_kaplan_meier_treats_early_stops_as_censored() -> None:
     assert auc_from_times([0.0, 50.0, math.inf], 4, 100.0) == pytest.approx(0.375)
 
 
-def _lm_run(path: Path, fakegame: Any, seed: int, steps: int, model: str) -> None:
-    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm", model=model) as rec:
+def _lm_run(path: Path, fakegame: Any, seed: int, steps: int, model: str, budget: dict | None = None) -> None:
+    extra = None if budget is None else {"budget": budget}
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm", model=model, extra_header=extra) as rec:
         rec.reset(seed=seed)
         rng = np.random.default_rng(seed)
         for step in range(steps):
@@ -267,3 +268,39 @@ def test_a_killed_runs_episode_with_no_recorded_step_is_left_out(record: Any) ->
     assert [(r.name, r.end["steps"]) for r in runs] == [("killed#0", 120.0)]
     assert warnings == [f"{path}: left out episode 1: the run was killed before any of its steps was recorded"]
     assert [r.episode for r in read_runs(path)] == [0]
+
+
+def test_a_run_that_stopped_before_its_budget_is_marked(record: Any, tmp_path: Path) -> None:
+    """A run whose recorder closed it before its budget (Ctrl+C) sat in its group as one that used its budget; the
+    replay's header now holds the budget, and compare says which runs stopped early. Its numbers are unchanged."""
+    record(100, seed=0, name="runs/used.lpr", extra_header={"budget": {"steps": 100}})
+    record(60, seed=1, name="runs/early.lpr", extra_header={"budget": {"steps": 100}})
+    record(60, seed=2, name="runs/old.lpr")  # recorded before replays held a budget: unknown
+    runs = load_runs([tmp_path / "runs"])
+    assert {r.name: r.stopped_early for r in runs} == {"used": False, "early": True, "old": None}
+    result = compare_impl(runs, n_boot=50)
+    assert {r["run"]: r["stopped_early"] for r in result.runs} == {"used": False, "early": True, "old": None}
+    (group,) = result.groups
+    assert (group["runs"], group["complete_runs"], group["stopped_early_runs"]) == (3, 3, 1)
+    unmarked = compare_impl([dataclasses.replace(r, stopped_early=None) for r in runs], n_boot=50)
+    assert unmarked.time_to_milestone == result.time_to_milestone and unmarked.groups[0]["auc"] == group["auc"]
+    out = tmp_path / "out"
+    write_outputs(result, runs, out, plots=False)
+    assert json.loads((out / "summary.json").read_text())["groups"][0]["stopped_early_runs"] == 1
+    with open(out / "runs.csv") as f:
+        assert {row["run"]: row["stopped_early"] for row in csv.DictReader(f)} == {
+            "used": "False", "early": "True", "old": ""}
+
+
+@pytest.mark.parametrize(("budget", "early"), [
+    ({"steps": 500, "turns": 10}, False),  # the turn budget was used: 10 turns
+    ({"steps": 500, "tokens": 1100}, False),  # 10 turns of 110 tokens
+    ({"steps": 500, "dollars": 1.0}, True),
+    ({"steps": 500, "turns": None, "tokens": 5000}, True),
+    ({}, True),  # no limit at all: a run closed before finishing stopped early
+])
+def test_an_lm_run_used_its_budget_when_any_limit_was_reached(budget: dict, early: bool, fakegame: Any,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "lm.lpr"
+    _lm_run(path, fakegame, 0, 100, "m1", budget=budget)
+    assert [r.stopped_early for r in read_runs(path)] == [early]

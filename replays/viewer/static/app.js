@@ -1022,6 +1022,17 @@
           "budget ran out does" });
     }
 
+    /** The mark of runs whose recorder closed them before their budget was used (``count`` of them; null: none):
+     * stopped by Ctrl+C or by failures, from the budget the replay records. compare counts them as censored at
+     * their last step, as runs whose budget ran out, so the tables say how many there are. */
+    function stoppedBadge(count, single) {
+      if (!count) return null;
+      return h("span", { class: "badge stopped", text: single ? "stopped early" : count + " stopped early",
+        title: (single ? "this run" : count + " of these runs") + " stopped before " + (single ? "its" : "their") +
+          " budget was used (Ctrl+C, failures). " + (single ? "It counts" : "They count") + " as censored at " +
+          (single ? "its" : "their") + " last step, as a run whose budget ran out does" });
+    }
+
     /** An AUC window on ``axis``, with its unit: "0 … 3,000 steps". */
     function windowOf(axis, horizon) {
       return "0 … " + fmt.axis(axis, horizon) + (axis === "steps" ? " steps" : axis === "tokens" ? " tokens" : "");
@@ -1060,7 +1071,7 @@
           const has = !!r.curves[axis];
           legend.appendChild(h("li", { class: view.hidden.has(r.key) || !has ? "off" : "", "data-key": r.key, title: has ? r.run : "no " + AXIS_NAMES[axis] + " axis: " + r.run,
             onclick: () => { if (view.hidden.has(r.key)) view.hidden.delete(r.key); else view.hidden.add(r.key); renderChart(); } },
-            h("span", { class: "swatch" }), label(r) + (r.complete ? "" : " · killed")));
+            h("span", { class: "swatch" }), label(r) + (r.complete ? "" : " · killed") + (r.stopped_early ? " · stopped early" : "")));
           legend.lastChild.firstChild.style.background = r.color;
         }
         panel.appendChild(legend);
@@ -1180,7 +1191,8 @@
         name.appendChild(h("span", { text: configurationName(g) }));
         const badge = stateBadge(g.start_state);
         if (badge) name.appendChild(badge);
-        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", {}, String(g.runs), killedBadge(g.runs - g.complete_runs)),
+        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", {}, String(g.runs), killedBadge(g.runs - g.complete_runs),
+          stoppedBadge(g.stopped_early_runs)),
           auc ? h("td", { class: "auc-value", text: auc.value.toFixed(3) }) :
             h("td", { class: "none", text: "n/a", title: "not every run of this group has a " + AXIS_NAMES[axis] + " axis" }),
           h("td", { text: auc ? auc.ci_low.toFixed(3) + " … " + auc.ci_high.toFixed(3) : "" }),
@@ -1213,7 +1225,7 @@
         const head = h("tr", {}, h("th", { text: "milestone" }));
         for (const r of runs) {
           const th = h("th", { title: r.run, "data-key": r.key }, h("span", { class: "swatch legend-swatch" }), label(r),
-            killedBadge(r.complete ? 0 : 1, true));
+            killedBadge(r.complete ? 0 : 1, true), stoppedBadge(r.stopped_early ? 1 : 0, true));
           th.firstChild.style.cssText = "display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;";
           th.firstChild.style.background = r.color;
           head.appendChild(th);
@@ -1257,7 +1269,7 @@
         swatch.style.background = g.color;
         head.appendChild(h("th", { "data-group": g.group, title: g.group }, swatch, configurationName(g),
           stateBadge(g.start_state), h("div", { class: "sub", text: g.runs + " run" + (g.runs === 1 ? "" : "s") },
-            killedBadge(g.runs - g.complete_runs))));
+            killedBadge(g.runs - g.complete_runs), stoppedBadge(g.stopped_early_runs))));
       }
       table.appendChild(h("thead", {}, head));
       const rows = new Map(data.time_to_milestone.filter((row) => row.axis === axis).map((row) => [row.group + "\n" + row.milestone, row]));

@@ -34,7 +34,11 @@ def test_offline_run_records_a_replay_with_the_scaffold_card(tmp_path: Path, cap
         )
         assert header["lm"]["provider"] == "offline" and header["lm"]["prompt_version"]
         assert len(replay.turns()) == 12 and {m.name for m in replay.memory()} == {"notes", "goals"}
+        assert header["budget"] == {"steps": 3000, "turns": 12, "tokens": None, "dollars": None, "seconds": None}
     assert (tmp_path / (one_replay(tmp_path).stem + ".ckpt")).exists()
+    from longplay.replays.compare import read_runs
+
+    assert [r.stopped_early for r in read_runs(one_replay(tmp_path))] == [False]  # its turn budget was used
 
 
 def test_openai_compatible_endpoint_through_the_cli(tmp_path: Path, dummy_keys, capsys) -> None:

@@ -11,6 +11,7 @@ from longplay.agents.lm.checkpoint import CheckpointError, checkpoint_actions, f
 from longplay.agents.lm.cli import main
 from longplay.agents.lm.config import ProviderConfig
 from longplay.agents.lm.providers import OfflineProvider
+from longplay.replays.compare import read_runs
 from longplay.replays.reader import ReplayReader
 from longplay.replays.verify import verify
 
@@ -94,6 +95,9 @@ def test_resume_can_lift_a_budget(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["--resume", str(replay), "--max-turns", "none", "--max-steps", "60", "--quiet"]) == 0
     with ReplayReader(replay) as r:
         assert len(r.actions()) == 60 and len(r.turns()) > 5
+        # the budget the run was resumed with (compare tells by it a run that used its budget from one cut short)
+        assert (r.header["budget"]["turns"], r.header["budget"]["steps"]) == (None, 60)
+    assert [run.stopped_early for run in read_runs(replay)] == [False]
     assert load_checkpoint(find_checkpoint(str(replay)))["run"]["config"]["budget"]["max_turns"] is None
     with pytest.raises(SystemExit):
         main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "lots"])

@@ -41,6 +41,16 @@ def _verify_replay(path: str) -> None:
     assert report.ok, report.summary()
 
 
+def _check_budget(path: str, steps: int) -> None:
+    """An evaluation replay records its step budget, so compare tells it from one cut short."""
+    from longplay.replays.compare import read_runs
+    from longplay.replays.reader import ReplayReader
+
+    with ReplayReader(path) as replay:
+        assert replay.header["budget"] == {"steps": steps}
+    assert {run.stopped_early for run in read_runs(path)} == {False}
+
+
 def _sb3_adam_steps(path: Path) -> tuple[int, float, int]:
     from stable_baselines3 import PPO
 
@@ -272,6 +282,7 @@ def test_ppo_device_trains_resumes_and_evaluates(tmp_path: Path) -> None:
     evals = read_evals(run_dir)
     assert [e["step"] for e in evals] == [64, 96]
     _verify_replay(evals[-1]["replay"])
+    _check_budget(evals[-1]["replay"], 48)
     lr_original = _lr_by_step(run_dir)
 
     resumed = train(TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())), run_dir=run_dir,

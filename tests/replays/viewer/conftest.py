@@ -199,7 +199,8 @@ def compare_runs(tmp_path_factory: pytest.TempPathFactory, viewer_runs: ViewerRu
 
         fake-random-0.lpr, fake-random-1.lpr       Fake-v0, random: 300 and 80 steps (copies of viewer_runs')
         quest-oracle.lpr                           QuestMini-v0, oracle, 400 steps
-        quest-explorer-{0,1,2}.lpr                 QuestMini-v0, explorer, seeds 0-2, 1,500 steps
+        quest-explorer-{0,1,2}.lpr                 QuestMini-v0, explorer, seeds 0-2, 1,500 steps; budgets of 1,500
+                                                   steps, but seed 2's of 3,000 (it stopped early)
         quest-explorer-killed.lpr                  QuestMini-v0, explorer, seed 3, 700 steps, killed (never closed)
         quest-explorer-state-{0,1}.lpr             QuestMini-v0, explorer, seeds 0-1, 600 steps from a save state
     """
@@ -212,6 +213,10 @@ def compare_runs(tmp_path_factory: pytest.TempPathFactory, viewer_runs: ViewerRu
     shutil.copyfile(viewer_runs.root / "sub" / "quest-oracle.lpr", root / "quest-oracle.lpr")
     for seed in range(3):
         _record_agent(root / f"quest-explorer-{seed}.lpr", "explorer", 1500, seed)
+        with sqlite3.connect(root / f"quest-explorer-{seed}.lpr") as conn:  # as longplay run --steps records it
+            budget = {"steps": 3000 if seed == 2 else 1500}
+            conn.execute("INSERT INTO header VALUES ('budget', ?)", (json.dumps(budget),))
+        conn.close()
     _record_agent(root / "quest-explorer-killed.lpr", "explorer", 700, 3)
     as_killed(root / "quest-explorer-killed.lpr")
     state, _ = oracle_state(steps=150)

@@ -537,3 +537,20 @@ def test_comparison_page_in_a_narrow_window(page: Any, compare_server: str) -> N
             right = table.evaluate("t => t.closest('.table-scroll').getBoundingClientRect().right")
             assert right <= table.evaluate("t => t.closest('.panel').getBoundingClientRect().right"), width
     shot(page, "16-compare-narrow.png")
+
+
+def test_comparison_tables_mark_a_run_stopped_before_its_budget(page: Any, compare_server: str) -> None:
+    """A run stopped by Ctrl+C (its recorder closed it as one that used its budget) sat in its configuration like
+    one that used it: from the budget its replay records, the tables and the legend mark it as killed runs are."""
+    page.goto(compare_server + "compare")
+    page.wait_for_selector("body[data-ready='1']")
+    row = page.locator("table.auc tr[data-group='QuestMini-v0: explorer'] td")
+    assert row.nth(1).locator(".badge.stopped").inner_text() == "1 stopped early"
+    assert page.locator("table.auc .badge.stopped").count() == 1
+    assert "1 stopped early" in page.locator("table.km th[data-group='QuestMini-v0: explorer']").inner_text()
+    stopped = page.locator("#ttm table.ttm:not(.km) th .badge.stopped")
+    assert stopped.count() == 1 and stopped.inner_text() == "stopped early"
+    assert stopped.evaluate("b => b.closest('th').dataset.key") == "quest-explorer-2.lpr#0"
+    legend = page.locator("#chart .legend li[data-key='quest-explorer-2.lpr#0']").inner_text()
+    assert legend.endswith("· stopped early")
+    assert page.locator("#chart .legend li:has-text('stopped early')").count() == 1

@@ -189,3 +189,18 @@ def test_milestones_of_one_step_are_in_catalog_order(compare_runs: Any) -> None:
         run = run_impl(reader, "s.lpr")
     reached = [(m["step"], catalog.index(m["id"])) for m in run["episodes"][0]["milestones"]]
     assert len([s for s, _ in reached if s == 0]) >= 2 and reached == sorted(reached)
+
+
+def test_the_comparison_says_which_runs_stopped_before_their_budget(compare_runs: Any) -> None:
+    """A run stopped by Ctrl+C sat in its configuration like one that used its budget: the comparison's runs say
+    which stopped early (None: the replay records no budget) and its groups how many."""
+    folder = ReplayFolder(compare_runs.root)
+    try:
+        data = folder.comparison(["quest-explorer-0.lpr", "quest-explorer-2.lpr", "quest-explorer-killed.lpr",
+                                  "quest-oracle.lpr"])
+    finally:
+        folder.close()
+    assert {r["id"]: r["stopped_early"] for r in data["runs"]} == {
+        "quest-explorer-0.lpr": False, "quest-explorer-2.lpr": True, "quest-explorer-killed.lpr": None,
+        "quest-oracle.lpr": None}
+    assert {g["group"]: g["stopped_early_runs"] for g in data["groups"]} == {"explorer": 1, "oracle": 0}
