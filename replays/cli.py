@@ -30,6 +30,8 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return func(args)
         except (ReplayError, ValueError, FileExistsError) as e:
             return _error(str(e))
+        except BrokenPipeError:  # the reader of the output left (compare ... | head): the caller stops quietly
+            raise
         except OSError as e:
             return _error(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
 
@@ -281,8 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one replay subcommand; returns its exit code."""
+    from longplay.agents.cli import run_command  # a closed pipe, Ctrl+C and a full disk as ``longplay`` has them
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

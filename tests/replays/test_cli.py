@@ -115,3 +115,20 @@ def test_compare_scores_each_env_over_its_own_window(record: Any, tmp_path: Path
     assert "AUC (steps, horizon 100) Fake-v0: random" in out and "AUC (steps, horizon 400) FakeLong-v0: random" in out
     code, out, _ = _run(capsys, "compare", str(runs), "-o", str(tmp_path / "cmp"), "--no-plots", "--horizon", "50")
     assert code == EXIT_OK and "(--horizon for every env): FakeLong-v0 50, Fake-v0 50" in out
+
+
+def test_a_closed_pipe_is_not_reported_as_an_error() -> None:
+    # longplay compare runs/ --no-plots | head: the reader leaves while the command still prints; the replay
+    # commands' own error handling (OSError is a one-line error) must not turn that into "error: Broken pipe"
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom longplay.agents.cli import run_command\nfrom longplay.replays.cli import _guarded\n"
+            "def flood(args):\n    for _ in range(100_000):\n        print('x' * 100)\n    return 0\n"
+            "sys.exit(run_command(_guarded(flood), None))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"x" * 100 + b"\n"
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 141
+    assert proc.stderr.read() == b""
