@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 #: pygame key name -> Button value, for people playing from the keyboard.
 KEYMAP = {"up": 0, "down": 1, "left": 2, "right": 3, "x": 4, "z": 5, "return": 6, "backspace": 7}
+
+#: SDL video drivers that show nothing: chosen when there is no display, unless SDL_VIDEODRIVER asks for one.
+HEADLESS_DRIVERS = ("offscreen", "dummy")
 
 
 def require_pygame() -> Any:
@@ -26,6 +30,12 @@ class Window:
         pygame = require_pygame()
         self._pg = pygame
         pygame.init()
+        driver = pygame.display.get_driver()
+        if driver in HEADLESS_DRIVERS and not os.environ.get("SDL_VIDEODRIVER"):
+            # SDL found no display and fell back to a window no one can see, which would wait for keys forever
+            pygame.quit()
+            raise RuntimeError(f"no display to open a window on (SDL fell back to its {driver!r} driver; set "
+                               f"DISPLAY, or SDL_VIDEODRIVER={driver} for a window no one sees)")
         self.scale = scale
         self.surface = pygame.display.set_mode((160 * scale, 144 * scale))
         pygame.display.set_caption(title)

@@ -167,6 +167,30 @@ def test_play_window_ends_with_the_episode(monkeypatch, capsys) -> None:
     assert "episode over" in capsys.readouterr().out
 
 
+def test_play_window_without_a_display_is_one_line(monkeypatch, capsys) -> None:
+    # a machine with no display (ssh, a container): SDL falls back to a window nobody can see, and play waited
+    # forever for keys from it
+    pygame = pytest.importorskip("pygame")
+    for name in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    pygame.display.init()
+    driver = pygame.display.get_driver()
+    pygame.display.quit()
+    if driver not in ("offscreen", "dummy"):
+        pytest.skip(f"SDL finds a display here ({driver})")
+    import time
+
+    def tick(seconds: float) -> None:
+        raise AssertionError("play waited for keys from a window no one can see")
+
+    monkeypatch.setattr(time, "sleep", tick)
+    assert main(["play", "--env", "QuestMini-v0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no display" in err and "--text" in err and len(err.splitlines()) == 1
+    assert not pygame.display.get_init()
+
+
 def test_a_closed_pipe_ends_the_command_quietly() -> None:
     # longplay sweep --dry-run | head: the reader leaves while the command still prints
     import subprocess
