@@ -160,7 +160,12 @@ def make_env(env_id: str, kwargs: dict[str, Any]) -> Any:
     import gymnasium as gym
 
     from longplay.envs.game import GameError
+    from longplay.envs.registration import check_options
 
+    try:
+        check_options(env_id, kwargs)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if kwargs.get("render_mode") == "human":  # its window opens at reset: fail before a replay is started
         from longplay.envs.window import require_pygame
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register, registry
+import inspect
+from collections.abc import Mapping
+
+from gymnasium.envs.registration import load_env_creator, register, registry
 
 NAMESPACE = "longplay"
 
@@ -40,3 +43,24 @@ def register_all() -> None:
 def env_ids() -> list[str]:
     """All registered longplay ids, sorted."""
     return sorted(k for k in registry if k.startswith(NAMESPACE + "/"))
+
+
+def check_options(env_id: str, kwargs: Mapping[str, object]) -> None:
+    """``ValueError``, one line naming the valid options, when ``kwargs`` holds a keyword the env behind
+    ``env_id`` does not take (gymnasium's own TypeError quotes the whole kwargs dict). ``gymnasium.make``'s own
+    keywords (``max_episode_steps``, ...) pass; a creator that takes ``**kwargs`` or cannot be loaded is left to
+    ``gymnasium.make``."""
+    import gymnasium as gym
+
+    entry_point = registry[env_id].entry_point
+    try:
+        creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+        params = inspect.signature(creator).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    make_own = inspect.signature(gym.make).parameters
+    unknown = [key for key in kwargs if key not in params and key not in make_own]
+    if unknown:
+        raise ValueError(f"invalid env option {unknown[0]!r} for {env_id}; valid options: {', '.join(params)}")

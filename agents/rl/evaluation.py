@@ -50,8 +50,10 @@ def check_env_settings(config: TrainConfig, env_factory: Callable[[TrainConfig],
     button subset the env lacks or a start state it refuses fails at once, in one line (``ValueError``),
     instead of in every worker process or at the first evaluation, after the training it cost."""
     from longplay.envs.game import GameError
+    from longplay.envs.registration import check_options
     from longplay.envs.wrappers.buttons import button_subset
 
+    check_options(config.env_id, config.env_kwargs)
     try:
         env = (env_factory or make_eval_env)(config)
     except TypeError as exc:  # an unknown keyword

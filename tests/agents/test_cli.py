@@ -72,6 +72,16 @@ def test_bad_input_one_line(argv: list[str], fragment: str, capsys) -> None:
     assert fragment in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", [["run", "--no-record"], ["play", "--text"], ["milestones"]])
+def test_an_unknown_env_option_names_the_valid_ones(command: list[str], capsys) -> None:
+    # a typo in --set (max_step for max_steps) printed gymnasium's TypeError with the whole kwargs dict
+    assert main([*command, "--env", "QuestMini-v0", "--set", "max_step=100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("longplay: error: invalid env option 'max_step' for longplay/QuestMini-v0; valid options: ")
+    assert "max_steps" in err and "world_seed" in err and "environment creator" not in err
+    assert len(err.splitlines()) == 1
+
+
 def test_parse_kwargs() -> None:
     assert parse_kwargs(["a=1", "b=null", "c=mini", "d=[1,2]"]) == {"a": 1, "b": None, "c": "mini", "d": [1, 2]}
     # Python spellings, as the env docs write them: "False" was the string "False", which is true
