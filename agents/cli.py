@@ -483,9 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("play", help="play with the keyboard")
-    p.add_argument("--env", default=DEFAULT_ENV)
-    p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
+    p.add_argument("--seed", type=seed_arg, default=0, help="reset seed (default 0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
     p.add_argument("--text", action="store_true", help="play in the terminal from the text view")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.add_argument("--start-state", default=None, metavar="FILE",
@@ -493,9 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("milestones", help="print an env's milestone catalog")
-    p.add_argument("--env", default=DEFAULT_ENV)
-    p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
+    p.add_argument("--seed", type=seed_arg, default=0, help="reset seed (default 0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.set_defaults(func=cmd_milestones)
 

@@ -82,6 +82,13 @@ def test_an_unknown_env_option_names_the_valid_ones(command: list[str], capsys) 
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", ["run", "play", "milestones"])
+def test_help_names_the_default_env(command: str, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "(default longplay/QuestCanon-v0)" in " ".join(capsys.readouterr().out.split())
+
+
 def test_parse_kwargs() -> None:
     assert parse_kwargs(["a=1", "b=null", "c=mini", "d=[1,2]"]) == {"a": 1, "b": None, "c": "mini", "d": [1, 2]}
     # Python spellings, as the env docs write them: "False" was the string "False", which is true
