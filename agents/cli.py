@@ -167,10 +167,10 @@ def make_env(env_id: str, kwargs: dict[str, Any]) -> Any:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if kwargs.get("render_mode") == "human":  # its window opens at reset: fail before a replay is started
-        from longplay.envs.window import require_pygame
+        from longplay.envs.window import require_display
 
         try:
-            require_pygame()
+            require_display()
         except RuntimeError as exc:
             raise CliError(str(exc)) from None
     try:

@@ -23,19 +23,26 @@ def require_pygame() -> Any:
     return pygame
 
 
+def require_display() -> Any:
+    """The ``pygame`` module, initialised with a display to open a window on; ``RuntimeError`` with one line
+    when pygame is not installed or there is no display."""
+    pygame = require_pygame()
+    pygame.init()
+    driver = pygame.display.get_driver()
+    if driver in HEADLESS_DRIVERS and not os.environ.get("SDL_VIDEODRIVER"):
+        # SDL found no display and fell back to a window no one can see, which would wait for keys forever
+        pygame.quit()
+        raise RuntimeError(f"no display to open a window on (SDL fell back to its {driver!r} driver; set "
+                           f"DISPLAY, or SDL_VIDEODRIVER={driver} for a window no one sees)")
+    return pygame
+
+
 class Window:
     """A pygame window scaled up from the 160x144 screen."""
 
     def __init__(self, title: str = "longplay", scale: int = 4) -> None:
-        pygame = require_pygame()
+        pygame = require_display()
         self._pg = pygame
-        pygame.init()
-        driver = pygame.display.get_driver()
-        if driver in HEADLESS_DRIVERS and not os.environ.get("SDL_VIDEODRIVER"):
-            # SDL found no display and fell back to a window no one can see, which would wait for keys forever
-            pygame.quit()
-            raise RuntimeError(f"no display to open a window on (SDL fell back to its {driver!r} driver; set "
-                               f"DISPLAY, or SDL_VIDEODRIVER={driver} for a window no one sees)")
         self.scale = scale
         self.surface = pygame.display.set_mode((160 * scale, 144 * scale))
         pygame.display.set_caption(title)

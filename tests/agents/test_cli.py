@@ -184,9 +184,9 @@ def test_play_window_ends_with_the_episode(monkeypatch, capsys) -> None:
     assert "episode over" in capsys.readouterr().out
 
 
-def test_play_window_without_a_display_is_one_line(monkeypatch, capsys) -> None:
-    # a machine with no display (ssh, a container): SDL falls back to a window nobody can see, and play waited
-    # forever for keys from it
+@pytest.fixture
+def no_display(monkeypatch) -> object:
+    """A machine with no display (ssh, a container), where SDL falls back to a window nobody can see: pygame."""
     pygame = pytest.importorskip("pygame")
     for name in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
@@ -196,6 +196,10 @@ def test_play_window_without_a_display_is_one_line(monkeypatch, capsys) -> None:
     pygame.display.quit()
     if driver not in ("offscreen", "dummy"):
         pytest.skip(f"SDL finds a display here ({driver})")
+    return pygame
+
+
+def test_play_window_without_a_display_is_one_line(no_display, monkeypatch, capsys) -> None:
     import time
 
     def tick(seconds: float) -> None:
@@ -205,7 +209,15 @@ def test_play_window_without_a_display_is_one_line(monkeypatch, capsys) -> None:
     assert main(["play", "--env", "QuestMini-v0"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no display" in err and "--text" in err and len(err.splitlines()) == 1
-    assert not pygame.display.get_init()
+    assert not no_display.display.get_init()
+
+
+def test_render_mode_human_without_a_display_is_one_line_before_the_run(no_display, tmp_path, capsys) -> None:
+    assert main(["run", "--env", "QuestMini-v0", "--set", "render_mode=human", "--steps", "5", "--quiet",
+                 "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no display" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # no replay started
 
 
 def test_a_closed_pipe_ends_the_command_quietly() -> None:
