@@ -206,6 +206,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = make_env(env_id, kwargs)
     if steps < 1:
         raise CliError(f"invalid --steps {steps}; must be >= 1")
+    if options is not None:  # a state the game refuses: one line, before the runs folder is made (as serve does)
+        from longplay.agents.remote import check_start_state
+
+        try:
+            check_start_state(env, options["state"])
+        except ValueError as exc:
+            env.close()
+            raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
     replay_path = None
     if not args.no_record:
         try:
