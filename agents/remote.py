@@ -27,10 +27,15 @@ base64 of their bytes (C order; shape and dtype are in ``/info``'s observation s
 the bytes and about 20x the steps/s (``benchmarks/remote_speed.py``). Every request body is JSON with
 ``Content-Type: application/json`` (a web page cannot send that to another origin without a preflight, which
 this server never grants), every error is ``{"error": "one line"}`` with a 4xx status (5xx: the env failed; the
-server goes on), and the server binds 127.0.0.1 unless told otherwise.
+server goes on), and the server binds 127.0.0.1 unless told otherwise. A POST with an ``Idempotency-Key`` header (any
+string up to 200 characters, a new one per request) is acted on once: sent again under the same key (a retry after
+the connection dropped before the answer came) it gets the answer it got the first time; under that key another
+request is refused (422). The server keeps the last 16 keys' answers.
 
 :class:`RemoteEnv` is the Python client: a ``gymnasium.Env`` over that API (Gymnasium's ``check_env`` passes on
-it; the tests check it gives the local env's observations, rewards and ends step for step).
+it; the tests check it gives the local env's observations, rewards and ends step for step). It sends each POST with
+a key of its own, so the one retry it makes after a dropped connection never takes a step (or starts an episode)
+twice.
 """
 
 from __future__ import annotations
@@ -41,10 +46,12 @@ import binascii
 import copy
 import hashlib
 import http.client
+import itertools
 import json
 import logging
 import math
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +70,9 @@ ENCODINGS = ("list", "base64")
 COMMIT_SECONDS = 1.0
 #: The largest request body taken (a turn's response and tool calls, a memory snapshot).
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: The longest ``Idempotency-Key`` header taken, and how many of the last keyed requests' answers are kept.
+MAX_KEY_CHARS = 200
+ANSWERS_KEPT = 16
 #: The largest int the replay stores (SQLite's INTEGER): a larger seed or token count is refused, not recorded.
 MAX_INT = 2**63 - 1
 #: The fields of ``POST /turn`` and their types (beside ``extra``, a JSON object).
@@ -383,24 +393,12 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
         committing.clear()
         served.commit()
 
+    # Idempotency-Key -> (a digest of its request, the answer given): a request sent again with its key (a client
+    # retrying after the connection dropped before the answer came) is answered again, not acted on twice.
+    answered: dict[str, tuple[str, Response]] = {}
+
     def route(handler: Callable[[dict[str, Any]], Any], *, post: bool) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            body: dict[str, Any] = {}
-            if post:
-                media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-                if media != "application/json":
-                    return error_response(415, "send the body as JSON with Content-Type: application/json")
-                if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-                    return error_response(413, f"the body is over {MAX_BODY_BYTES:,} bytes")
-                raw = await request.body()
-                if len(raw) > MAX_BODY_BYTES:
-                    return error_response(413, f"the body is over {MAX_BODY_BYTES:,} bytes")
-                try:
-                    body = _json_body(raw)
-                except ValueError as exc:  # also a number JSON has not (NaN, 1e400) and a lone UTF-16 surrogate
-                    return error_response(400, f"invalid JSON body: {exc}")
-                if not isinstance(body, dict):
-                    return error_response(400, "the body must be a JSON object")
+        def answer(request: Request, body: dict[str, Any]) -> Response:
             try:
                 result = handler(body)
             except RemoteError as exc:
@@ -415,6 +413,45 @@ def create_app(served: ServedEnv, *, allowed_hosts: list[str] | None = None) -> 
             if isinstance(result, bytes):
                 return png_response(result)
             return json_response(result)
+
+        def answer_body(request: Request, raw: bytes) -> Response:
+            try:
+                body = _json_body(raw)
+            except ValueError as exc:  # also a number JSON has not (NaN, 1e400) and a lone UTF-16 surrogate
+                return error_response(400, f"invalid JSON body: {exc}")
+            if not isinstance(body, dict):
+                return error_response(400, "the body must be a JSON object")
+            return answer(request, body)
+
+        async def endpoint(request: Request) -> Response:
+            if not post:
+                return answer(request, {})
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media != "application/json":
+                return error_response(415, "send the body as JSON with Content-Type: application/json")
+            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+                return error_response(413, f"the body is over {MAX_BODY_BYTES:,} bytes")
+            raw = await request.body()
+            if len(raw) > MAX_BODY_BYTES:
+                return error_response(413, f"the body is over {MAX_BODY_BYTES:,} bytes")
+            key = request.headers.get("idempotency-key")
+            if key is None:
+                return answer_body(request, raw)
+            if not 0 < len(key) <= MAX_KEY_CHARS:
+                return error_response(400, f"invalid Idempotency-Key: use 1..{MAX_KEY_CHARS} characters, a new key "
+                                           "for each request")
+            digest = hashlib.sha256(request.url.path.encode() + b"\n" + raw).hexdigest()
+            if key in answered:
+                seen, response = answered[key]
+                if seen != digest:
+                    return error_response(422, f"Idempotency-Key {key!r} came before with another request: use a "
+                                               "new key for each request (the same only to send that one again)")
+                return response
+            response = answer_body(request, raw)
+            answered[key] = digest, response
+            if len(answered) > ANSWERS_KEPT:
+                del answered[next(iter(answered))]
+            return response
 
         return endpoint
 
@@ -617,6 +654,10 @@ class RemoteEnv(gym.Env):
             raise ValueError(f"invalid env server URL {url!r}; use http://HOST:PORT/")
         self._base_path = self._netloc.path
         self._conn: http.client.HTTPConnection | None = None  # one kept-alive connection
+        # Each POST carries a key of its own (Idempotency-Key), so that one sent again after a dropped connection is
+        # answered as before, not acted on twice (a step taken twice, the run and the replay then disagreeing).
+        self._client_id = uuid.uuid4().hex
+        self._posts = itertools.count()
         self.timeout = timeout
         self.render_mode = render_mode
         self.remote_info = self._request("GET", "info")
@@ -627,7 +668,11 @@ class RemoteEnv(gym.Env):
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        for attempt in (0, 1):  # a kept-alive connection the server closed meanwhile is opened again, once
+        if method == "POST":
+            headers["Idempotency-Key"] = f"{self._client_id}-{next(self._posts)}"
+        # A kept-alive connection the server closed meanwhile is opened again, once; the request is sent again with
+        # its key, which the server answers as before if it had acted on it.
+        for attempt in (0, 1):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self._netloc.hostname or "127.0.0.1", self._netloc.port,
                                                         timeout=self.timeout)

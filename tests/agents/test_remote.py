@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -873,3 +877,86 @@ def test_longplay_serve_start_state_and_its_errors(state, tmp_path: Path, capsys
         assert code == 2 and f"invalid --start-state {str(tmp_path / name)!r}: " in err and fragment in err, err
         assert err.count("\n") == 1
     assert not (tmp_path / "bad").exists()  # refused before the runs folder was made (it was left empty)
+
+
+@contextlib.contextmanager
+def dropping_proxy(url: str, drop: bytes) -> Iterator[str]:
+    """A TCP proxy to ``url`` that, once, forwards the first request whose head holds ``drop`` and then closes
+    the client's connection when the answer comes: the server acted on it, the client never saw the answer."""
+    target = urllib.parse.urlsplit(url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    pending = [drop]
+
+    def carry(client: socket.socket) -> None:
+        upstream = socket.create_connection((target.hostname, target.port))
+        dropping = threading.Event()
+
+        def up() -> None:
+            with contextlib.suppress(OSError):
+                while data := client.recv(65536):
+                    if pending and pending[0] in data:
+                        pending.clear()
+                        dropping.set()
+                    upstream.sendall(data)
+            upstream.close()
+
+        threading.Thread(target=up, daemon=True).start()
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                if dropping.is_set():
+                    break
+                client.sendall(data)
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
+        client.close()
+        upstream.close()
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=carry, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        listener.close()
+    assert not pending, f"no request held {drop!r}"
+
+
+@pytest.mark.parametrize("drop", [b"POST /reset ", b"POST /step ", b"POST /turn "])
+def test_a_request_sent_again_after_a_dropped_connection_acts_once(drop: bytes, tmp_path: Path) -> None:
+    # RemoteEnv sends a request again when the connection drops; if the server had acted on it, a step was taken
+    # twice (a turn logged twice, a second episode started), and the agent's run and the replay disagreed.
+    local = gym.make(ENV_ID, obs_mode="symbolic")
+    with serve(tmp_path, obs_mode="symbolic") as url, dropping_proxy(url, drop) as proxied:
+        remote = RemoteEnv(proxied)
+        assert same(remote.reset(seed=0)[0], local.reset(seed=0)[0])
+        for action in (1, 1, 4, 3):
+            if action == 4:
+                remote.log_turn(response="press a", tokens_in=10)
+            step, local_step = remote.step(action), local.step(action)
+            assert same(step[0], local_step[0]) and step[1:4] == local_step[1:4]
+        assert get(url + "info")[1]["episode"] == 0 and get(url + "info")[1]["step"] == 4
+        replay = Path(get(url + "info")[1]["replay"])
+    with ReplayReader(replay) as reader:
+        assert len(reader.episodes()) == 1 and reader.num_steps() == 4
+        assert [t.response for t in reader.turns()] == ["press a"]
+    assert verify(replay).ok
+
+
+def test_a_key_sent_again_gets_the_same_answer_and_another_request_under_it_is_refused(quest_server: str) -> None:
+    def keyed(path: str, body: dict[str, Any], key: str) -> tuple[int, Any]:
+        request = urllib.request.Request(quest_server + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "Idempotency-Key": key})
+        return _send(request)
+
+    assert keyed("reset", {"seed": 0}, "k1")[0] == 200
+    first = keyed("step", {"action": "down"}, "k2")
+    assert keyed("step", {"action": "down"}, "k2") == first and get(quest_server + "info")[1]["step"] == 1
+    status, reply = keyed("step", {"action": "up"}, "k2")
+    assert status == 422 and "came before with another request" in reply["error"]
+    assert keyed("reset", {"seed": 0}, "k2")[0] == 422  # another route under the same key, too
+    assert keyed("step", {"action": "down"}, "k3")[0] == 200 and get(quest_server + "info")[1]["step"] == 2
+    status, reply = keyed("step", {"action": "down"}, "x" * 201)
+    assert status == 400 and "invalid Idempotency-Key" in reply["error"]
