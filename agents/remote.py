@@ -210,6 +210,9 @@ class ServedEnv:
             if state is not None and steps_refused(self.env):
                 self.refused_start = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise
+        except BaseException:
+            self._follow_replay()
+            raise
         self.episode += 1
         self.steps = 0
         self.ended = self.refused_start = None
@@ -235,12 +238,34 @@ class ServedEnv:
             raise RemoteError(400, f"invalid action {action!r}; use an int 0..{len(self.buttons) - 1} or a button "
                                    f"name ({', '.join(self.buttons)})")
         encoding = _encoding(body)
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        try:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+        except BaseException:
+            self._follow_replay()
+            raise
         self.steps += 1
         if terminated or truncated:
             self.ended = "was finished" if terminated else "reached its step limit"
         return {"observation": encode(obs, encoding), "reward": float(reward), "terminated": bool(terminated),
                 "truncated": bool(truncated), "info": encode(info)}
+
+    def _follow_replay(self) -> None:
+        """Sets the counters to what the game and its replay hold after a step or reset that raised part way: a
+        commit that failed (a full disk) after the game moved on and the replay took its rows, which it keeps
+        for its next commit."""
+        from longplay.replays.recorder import Recorder
+
+        if not isinstance(self.env, Recorder) or self.env.episode < 0:
+            return
+        if self.env.episode != self.episode:  # the reset went through
+            self.episode, self.ended, self.refused_start = self.env.episode, None, None
+        self.steps = self.env.step_in_episode
+        unwrapped = self.env.unwrapped
+        limit = getattr(unwrapped, "max_episode_steps", None)
+        if self.ended is None and unwrapped.game.finished():
+            self.ended = "was finished"
+        elif self.ended is None and limit is not None and self.steps >= limit:
+            self.ended = "reached its step limit"
 
     def commit(self) -> None:
         """Commits what is recorded so far. The server calls it :data:`COMMIT_SECONDS` after a request that

@@ -960,3 +960,45 @@ def test_a_key_sent_again_gets_the_same_answer_and_another_request_under_it_is_r
     assert keyed("step", {"action": "down"}, "k3")[0] == 200 and get(quest_server + "info")[1]["step"] == 2
     status, reply = keyed("step", {"action": "down"}, "x" * 201)
     assert status == 400 and "invalid Idempotency-Key" in reply["error"]
+
+
+def test_a_step_or_reset_whose_commit_fails_is_counted_as_the_game_took_it(tmp_path: Path) -> None:
+    # A full disk at the commit of a step (or of a reset, at its end) came after the game moved on and the replay
+    # took its rows (kept for the next commit): the served counters stayed behind, so /info drifted from the replay
+    # and a step after an ended episode, or after the reset that started a new one, got the wrong answer.
+    from longplay.replays.schema import ReplayWriteError
+
+    env = gym.make(ENV_ID, max_steps=3)
+    served = served_env(env, ENV_ID, {"max_steps": 3}, runs_dir=tmp_path)
+    recorder = served.env
+    flush, failing = recorder._flush, []
+
+    def full_disk() -> None:  # with failing == [n], the commit after the next n fails, as on a full disk
+        if failing:
+            failing[0] -= 1
+            if failing[0] < 0:
+                failing.clear()
+                raise ReplayWriteError(f"cannot write the replay {served.replay}: database or disk is full")
+        flush()
+
+    recorder._flush = full_disk
+    with served_thread(served) as url:
+        assert post(url + "reset", {"seed": 0})[0] == 200
+        for _ in range(2):
+            assert post(url + "step", {"action": "down"})[0] == 200
+        failing.append(0)  # the step that reaches the limit commits the episode's end: it fails
+        status, reply = post(url + "step", {"action": "down"})
+        assert status == 500 and "disk is full" in reply["error"]
+        assert (get(url + "info")[1]["episode"], get(url + "info")[1]["step"]) == (0, 3)
+        status, reply = post(url + "step", {"action": "down"})
+        assert status == 409 and "reached its step limit at step 3" in reply["error"]
+        failing.append(1)  # the reset's first commit (the last episode's rows) goes in; its last fails
+        status, reply = post(url + "reset", {"seed": 1})
+        assert status == 500 and "disk is full" in reply["error"]
+        assert (get(url + "info")[1]["episode"], get(url + "info")[1]["step"]) == (1, 0)
+        assert post(url + "step", {"action": "up"})[0] == 200
+        assert (get(url + "info")[1]["episode"], get(url + "info")[1]["step"]) == (1, 1)
+    with ReplayReader(served.replay) as reader:
+        assert [(e.seed, e.end_reason, e.end_step) for e in reader.episodes()] == [(0, "truncated", 3),
+                                                                                   (1, "closed", 1)]
+    assert verify(served.replay).ok
