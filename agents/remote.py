@@ -674,8 +674,12 @@ class RemoteEnv(gym.Env):
 
     def __init__(self, url: str, *, timeout: float = 60.0, render_mode: str | None = None) -> None:
         self.url = url.rstrip("/") + "/"
-        self._netloc = urllib.parse.urlsplit(self.url)
-        if self._netloc.scheme != "http":
+        try:  # .port raises for one that is not a number or out of range, in words naming neither URL nor fix
+            self._netloc = urllib.parse.urlsplit(self.url)
+            valid = self._netloc.scheme == "http" and (self._netloc.port is None or self._netloc.port >= 0)
+        except ValueError:
+            valid = False
+        if not valid:
             raise ValueError(f"invalid env server URL {url!r}; use http://HOST:PORT/")
         self._base_path = self._netloc.path
         self._conn: http.client.HTTPConnection | None = None  # one kept-alive connection

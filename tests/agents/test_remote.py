@@ -254,6 +254,14 @@ def test_no_server_is_one_line(tmp_path: Path) -> None:
         RemoteEnv(f"http://127.0.0.1:{port}")
 
 
+@pytest.mark.parametrize("url", ["http://h:abc/", "http://h:99999/", "http://[::1/", "ftp://h/"])
+def test_a_bad_url_is_one_line_naming_it(url: str) -> None:
+    # A bad port was urllib's "Port could not be cast to integer value as 'abc'", naming neither URL nor the fix.
+    with pytest.raises(ValueError) as refused:
+        RemoteEnv(url, timeout=1)
+    assert str(refused.value) == f"invalid env server URL {url!r}; use http://HOST:PORT/"
+
+
 def test_a_server_that_does_not_answer_in_time_is_not_called_missing() -> None:
     """A server that took the connection but gave no answer within the timeout was "no env server at URL (timed
     out)": the client was told to look for a server that was there."""
