@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from longplay.replays.schema import ReplayWriteError
 
@@ -435,8 +435,17 @@ def cmd_milestones(args: argparse.Namespace) -> int:
 
 
 # ============================================================================================== main
+class Parser(argparse.ArgumentParser):
+    """The command line's parser (its subcommands' too): a bad option or value is one line on stderr, naming
+    them, and exit code 2, as every other bad input; ``--help`` shows the usage. argparse printed its usage
+    above the line (40 lines for ``train``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message.replace(chr(10), ' ')}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="longplay", description="Long-horizon Pokemon-style game envs.")
+    parser = Parser(prog="longplay", description="Long-horizon Pokemon-style game envs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run an agent on an env and record a replay")

@@ -98,11 +98,39 @@ def test_parse_kwargs() -> None:
 
 @pytest.mark.parametrize("command", ["run", "play", "milestones"])
 def test_a_negative_seed_is_one_line(command: str, capsys) -> None:
-    with pytest.raises(SystemExit) as exit_info:  # argparse's usage line and one error line
+    with pytest.raises(SystemExit) as exit_info:
         main([command, "--env", "QuestMini-v0", "--seed", "-1"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid seed -1" in err and "Traceback" not in err
+    assert "invalid seed -1" in err and "Traceback" not in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "--steps", "x"], "longplay run: error: argument --steps: invalid int value: 'x'"),
+    (["run", "--seed", "x"], "longplay run: error: argument --seed: invalid seed 'x'"),
+    (["serve", "--port", "x"], "longplay serve: error: argument --port: invalid int value: 'x'"),
+    (["play", "--seed", "1.5"], "longplay play: error: argument --seed: invalid seed '1.5'"),
+    (["train", "--num-envs", "x"], "longplay train: error: argument --num-envs: invalid int value: 'x'"),
+    (["train", "--seed", "-1e3"], "longplay train: error: argument --seed: invalid int value: '-1e3'"),
+    (["run", "--agent"], "longplay run: error: argument --agent: expected one argument"),
+    (["run", "--bogus"], "longplay: error: unrecognized arguments: --bogus"),
+    (["verify"], "longplay verify: error: the following arguments are required: REPLAY"),
+    (["nope"], "longplay: error: argument COMMAND: invalid choice: 'nope'"),
+])
+def test_a_bad_option_is_one_line_naming_the_option_and_value(argv: list[str], fragment: str, capsys) -> None:
+    # argparse printed its usage (40 lines for train) above the error line, where every other bad input is one line.
+    if argv[0] == "train":
+        pytest.importorskip("longplay.agents.rl.cli")
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith(fragment) and err.count("\n") == 1, err
+
+
+def test_help_still_shows_the_usage(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("usage: longplay run [-h]")
 
 
 @pytest.mark.parametrize("argv, fragment", [
