@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,11 +313,13 @@ def _search(
     swim: bool,
     push: bool,
     chop: bool = False,
+    stats: dict[str, int] | None = None,
 ) -> list[str] | None:
     """The search of :func:`find_path`: fewest pushes, then fewest moves. A state is the player's tile and, with
     ``push``, where the pushable entities stand (an index into ``places``), so a pushed boulder blocks the rest of
     the path. With ``chop`` the choppable entities' tiles are walked (chopped first), but nothing lands on them (a
-    ledge's jump, a pushed rock): the search does not track which trees the path has chopped."""
+    ledge's jump, a pushed rock): the search does not track which trees the path has chopped. With ``stats``,
+    ``stats["states"]`` is set to the number of states the search reached."""
     grid = seen.grids.get(map_id)
     if grid is None:
         return None
@@ -355,6 +358,11 @@ def _search(
     place_ids = {places[0]: 0}
     cells = w * h
     goal_standable = stand[g] and g not in places[0]
+    if stats is not None:
+        stats["states"] = 1
+    if push and not _may_reach(s, g, goal, goal_standable, places[0], index, w, ox, oy, stand, land, rest, hop,
+                               warp, ledge, counter):
+        return None  # the search with pushes would try every way of pushing the rocks before it gave up
     previous: dict[int, tuple[int, int]] = {}
     # Fewest pushes first (a push may wedge a rock for good), then fewest moves. The states of one push count
     # come from two queues of (moves, state), each in order of moves: those the pushes before reached, and those
@@ -382,7 +390,7 @@ def _search(
         cell = state
         if push:
             if len(cost) > MAX_PUSH_STATES:  # a tangle of rocks is not searched on
-                return None
+                break
             place, cell = divmod(state, cells)
             here = places[place]
         if cell == g:
@@ -425,6 +433,8 @@ def _search(
             cost[following] = step
             previous[following] = (state, d)
             (next_pushed if pushed else walked).append((moves + 1, following))
+    if stats is not None:
+        stats["states"] = len(cost)
     if end < 0:
         return None
     path: list[str] = []
@@ -436,3 +446,81 @@ def _search(
     if face >= 0:
         path.append(DIRECTIONS[face])
     return path
+
+
+def _may_reach(
+    s: int,
+    g: int,
+    goal: tuple[int, int],
+    goal_standable: bool,
+    rocks: frozenset[int],
+    index: Callable[[int, int], int],
+    w: int,
+    ox: int,
+    oy: int,
+    stand: list[bool],
+    land: list[bool],
+    rest: list[bool],
+    hop: list[bool],
+    warp: list[bool],
+    ledge: list[bool],
+    counter: list[bool],
+) -> bool:
+    """False only when the search of :func:`_search` with pushes cannot reach the goal, told from tiles alone (not
+    from every way the rocks may stand), so an unreachable goal does not cost that search its whole state cap.
+
+    Rocks taken for stuck are walls; the others may stand on their tiles or on any land they may be pushed onto, and
+    the player enters such a tile by pushing the rock on or by walking in as if none stood there, whichever the rules
+    allow. A stuck rock has, on each side, the tile it would be pushed from out of reach, or the tile beyond no land
+    for it or holding a stuck rock. Starting from every rock stuck, each round frees the rocks that are not (from the
+    tiles then in reach) and widens what is in reach, until it holds: then no stuck rock can be pushed from a tile in
+    reach and no move leaves the tiles in reach, so the search never gets beyond them.
+    """
+    gx, gy = goal
+    stuck = set(rocks)
+    while True:
+        reached = {s}
+        frontier = [s]
+        while frontier:
+            cell = frontier.pop()
+            if cell == g:
+                return True
+            x, y = cell % w + ox, cell // w + oy
+            for d, (dx, dy) in enumerate(STEPS):
+                nx, ny = x + dx, y + dy
+                n = index(nx, ny)
+                if not goal_standable and (
+                    (nx == gx and ny == gy) or (n >= 0 and counter[n] and nx + dx == gx and ny + dy == gy)
+                ):
+                    return True
+                if n < 0 or n in stuck:
+                    continue
+                targets = []
+                if n in rocks or rest[n]:  # a rock may stand there: pushed on
+                    beyond = index(nx + dx, ny + dy)
+                    if beyond >= 0 and rest[beyond] and beyond not in stuck:
+                        targets.append(n)
+                if not ledge[n]:  # or none does: walked onto, or a ledge hopped (down only)
+                    targets.append(n)
+                elif d == 1 and hop[n]:
+                    landing = index(nx, ny + 1)
+                    if landing >= 0 and land[landing] and landing not in stuck:
+                        targets.append(landing)
+                for target in targets:
+                    if target not in reached and stand[target] and (not warp[target] or target == g):
+                        reached.add(target)
+                        frontier.append(target)
+        freed = {
+            rock
+            for rock in stuck
+            if any(
+                index(rock % w + ox - dx, rock // w + oy - dy) in reached
+                and (beyond := index(rock % w + ox + dx, rock // w + oy + dy)) >= 0
+                and rest[beyond]
+                and beyond not in stuck
+                for dx, dy in STEPS
+            )
+        }
+        if not freed:
+            return False
+        stuck -= freed

@@ -646,3 +646,40 @@ def test_a_goal_found_taken_is_faced_not_walked_into_again() -> None:
     text, error = call(run, "navigate_to", x=6, y=4)
     assert not error and text.startswith("Arrived next to (6, 4), facing it."), text
     assert (state.x, state.y) == (5, 4) and run.driver.steps == 3  # two steps and the one into the boulder
+
+
+def test_find_path_with_pushes_gives_up_at_once_on_a_goal_no_push_can_open() -> None:
+    """With boulders in open ground the search with pushes tried every way of pushing them (its cap of 200k states,
+    1-2 s a call) before it gave up on a goal they could not open the way to: one walled off, or one behind a gap
+    whose boulder is wedged by another on the far side. A check on tiles alone now tells those apart first."""
+    from longplay.agents.lm.navigation import MAX_PUSH_STATES, SeenMap, TileRules, _search
+
+    boulder = 7
+    rules = TileRules(passable=(False, True), chars=("#", "."), pushable=frozenset({boulder}))
+
+    def seen_of(rows: list[str]) -> SeenMap:
+        seen = SeenMap(rules)
+        seen.update(0, 0, 0, np.array([[c != "#" for c in row] for row in rows], np.uint8),
+                    np.array([[boulder * (c == "B") for c in row] for row in rows], np.uint8))
+        return seen
+
+    field = [".B..B...B...",
+             "......B.....",
+             "..B.....B...",
+             "....B.......",
+             ".B....B..B..",
+             "............"]
+    walled = seen_of([row + "#..." for row in field])
+
+    def beside(right: list[str]) -> SeenMap:
+        return seen_of([row + east for row, east in zip(field, right, strict=True)])
+
+    wedged = beside(["#.#.", "#...", "BB#.", "#...", "#...", "#..."])  # the gap's boulder has another beyond it
+    open_gap = beside(["#.#.", "#...", "B...", "#...", "#...", "#..."])
+    for seen, goal in ((walled, (14, 2)), (wedged, (15, 2)), (wedged, (14, 0))):
+        stats: dict[str, int] = {}
+        assert _search(seen, 0, (0, 0), goal, frozenset(), False, True, stats=stats) is None
+        assert stats["states"] < 100 < MAX_PUSH_STATES, (goal, stats)
+    stats = {}
+    path = _search(open_gap, 0, (0, 0), (15, 2), frozenset(), False, True, stats=stats)  # the gap's boulder pushed in
+    assert path is not None and stats["states"] > 1
