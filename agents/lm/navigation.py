@@ -139,11 +139,12 @@ class SeenMap:
     def move_entity(self, map_id: int, source: tuple[int, int], target: tuple[int, int] | None) -> None:
         """Moves the entity seen at ``source`` to ``target`` (``None``: takes it off the map): a boulder the player
         pushed stands there now, a tree it chopped is gone, as the next screen of them will show, and a plan before
-        that must neither walk into the boulder nor keep either where it was."""
-        grid = self.grids.get(map_id)
-        if grid is None:
+        that must neither walk into the boulder nor keep either where it was. A ``target`` beyond the tiles seen so far
+        grows the map, so the boulder is kept (on a tile not seen yet) until a screen shows that tile."""
+        if map_id not in self.grids:
             return
         code = self.entity(map_id, *source)
+        grid = self.grids[map_id] if target is None else self._ensure(map_id, *target, target[0] + 1, target[1] + 1)
         h, w = grid.entities.shape
         for place, value in ((source, 0), (target, code)):
             if place is not None and 0 <= place[1] - grid.y0 < h and 0 <= place[0] - grid.x0 < w:

@@ -683,3 +683,25 @@ def test_find_path_with_pushes_gives_up_at_once_on_a_goal_no_push_can_open() -> 
     stats = {}
     path = _search(open_gap, 0, (0, 0), (15, 2), frozenset(), False, True, stats=stats)  # the gap's boulder pushed in
     assert path is not None and stats["states"] > 1
+
+
+def test_a_boulder_pushed_beyond_the_tiles_seen_is_kept_on_the_seen_map() -> None:
+    """A boulder pushed onto a tile outside the seen grid (the screen's edge) was dropped from the seen map until that
+    tile was seen: the map's memory lost it, and the push looked like it had taken the boulder away."""
+    from longplay.agents.lm.navigation import SeenMap, TileRules
+
+    boulder = 7
+    seen = SeenMap(TileRules(passable=(False, True), chars=("#", "."), pushable=frozenset({boulder})))
+    entities = np.zeros((3, 3), np.uint8)
+    entities[1, 2] = boulder
+    seen.update(0, 0, 0, np.ones((3, 3), np.uint8), entities)
+    seen.move_entity(0, (2, 1), (3, 1))  # pushed right, off the screen seen
+    assert (seen.entity(0, 2, 1), seen.entity(0, 3, 1)) == (0, boulder)
+    assert seen.tile(0, 3, 1) == UNSEEN and seen.seen_count(0) == 9  # the tile itself is not taken for seen
+    seen.move_entity(0, (3, 1), (3, 0))  # pushed on from there
+    assert (seen.entity(0, 3, 1), seen.entity(0, 3, 0)) == (0, boulder)
+    restored = SeenMap(seen.rules)
+    restored.load_state_dict(json.loads(json.dumps(seen.state_dict())))
+    assert restored.entity(0, 3, 0) == boulder
+    seen.update(0, 1, 0, np.ones((3, 3), np.uint8), np.zeros((3, 3), np.uint8))  # a screen shows it gone since
+    assert seen.entity(0, 3, 0) == 0
