@@ -15,7 +15,7 @@ from typing import Any
 from longplay.agents.lm.config import ToolConfig
 from longplay.agents.lm.driver import Driver
 from longplay.agents.lm.messages import ToolCall, ToolResult, ToolSpec
-from longplay.agents.lm.navigation import STEPS, find_path
+from longplay.agents.lm.navigation import DIRECTIONS, STEPS, find_path
 from longplay.envs.game import BUTTON_NAMES
 
 
@@ -334,7 +334,7 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
         moved = True
         for i, direction in enumerate(path):
             face_only = i == len(path) - 1 and ends_facing
-            d = ("up", "down", "left", "right").index(direction)
+            d = DIRECTIONS.index(direction)
             target = (here[0] + STEPS[d][0], here[1] + STEPS[d][1])
             moved = False
             if chop and not face_only and seen.entity(map_id, *target) in seen.rules.choppable:
