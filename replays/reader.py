@@ -546,6 +546,19 @@ class ReplayReader:
         """The rebuilt env's game."""
         return self.env.unwrapped.game  # type: ignore[attr-defined]
 
+    def restart(self, episode: int = 0) -> Game:
+        """Resets the rebuilt env to the start of ``episode`` and hands its game over to be pressed on (as
+        ``verify`` replays every action): unlike :meth:`seek`'s, this game is the caller's to walk, so the reader
+        stops counting on where it is and its next seek loads a keyframe or resets again.
+
+        Raises what the env's reset raises (a start state missing, edited, or refused by the game).
+        """
+        self._at = None
+        self._seeded = None
+        self.env.reset(seed=self.episode(episode).seed, options=self.reset_options(episode))
+        self._seeded = episode  # the world of this episode's seed is built: a keyframe of it loads as is
+        return self.game
+
     def _reset_episode(self, episode: int) -> None:
         self.env.reset(seed=self.episode(episode).seed, options=self.reset_options(episode))
         self._seeded = episode

@@ -147,11 +147,10 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     check_rewards = replay.header.get("reward_source") == "env"
     recorded_rewards = replay.rewards(e) if check_rewards else {}
     try:
-        replay.env.reset(seed=info.seed, options=replay.reset_options(e))
+        replay.restart(e)
     except (CorruptReplayError, ValueError) as exc:  # a start state missing, edited, or refused by the game
         report.problems.append(f"{where(0)}: {exc}")
         return
-    replay._seeded, replay._at = e, None
     # After the reset: a world drawn from the reset seed (longplay/Quest-v0) brings its own catalog.
     catalog = game.milestones()
     ids = [m.id for m in catalog]

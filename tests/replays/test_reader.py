@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from longplay.replays.reader import ReplayReader
+from longplay.replays.reader import ACTION_BUTTONS, ReplayReader
 from longplay.replays.schema import (
     CorruptReplayError,
     NewerFormatError,
@@ -243,3 +243,19 @@ def test_milestones_of_one_step_come_in_catalog_order(record: Any) -> None:
             (0, "left_home"), (0, "opened_menu"), (0, "finish"), (7, "hundred_presses"), (7, "unknown_a"),
             (7, "unknown_b")]
         assert [m.milestone for m in replay.milestones(0)][:3] == ["left_home", "opened_menu", "finish"]
+
+
+def test_restart_hands_over_the_game_at_an_episodes_start(record: Any, fakegame: Any) -> None:
+    """verify replays the actions on the reader's game itself: it had to set the reader's private ``_seeded`` and
+    ``_at`` after its own reset so a later seek would not trust where it left the game. ``restart`` does both."""
+    plan = np.random.default_rng(2).integers(0, 8, 300).tolist()
+    path = record(actions=plan, seed=3, keyframe_every=128)
+    truth = _play(fakegame, 3, plan)
+    with ReplayReader(path) as replay:
+        assert np.array_equal(replay.frame_at(200), truth[200])
+        game = replay.restart(0)
+        assert np.array_equal(game.frame(), truth[0])
+        for action in plan[:50]:  # pressed by the caller: the reader does not know it is at step 50
+            game.press(ACTION_BUTTONS[action])
+        for step in (210, 60, 50, 0):
+            assert np.array_equal(replay.frame_at(step), truth[step]), step
