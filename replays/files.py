@@ -8,6 +8,7 @@ It lives in ``replays`` because ``agents`` may import ``replays`` but not the ot
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 #: What a partial file's name starts with (``.partial-NAME.TOKEN.tmp`` beside ``NAME``): a folder's leftovers of
 #: a killed write can be found (and removed) by it.
 PARTIAL_PREFIX = ".partial-"
+_PARTIAL = re.compile(rf"{re.escape(PARTIAL_PREFIX)}(?P<name>.+)\.[0-9a-f]{{8}}\.tmp")
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
@@ -38,6 +40,27 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], objec
         raise
     _fsync_folder(path.parent)
     return path
+
+
+def remove_partials(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Removes the partial files that writes killed outright (SIGKILL, a machine going down: nothing ran to remove
+    them) left in ``folder``, only those of the file ``name`` when given; returns them.
+
+    Only files named as :func:`write_atomically` names its partials are touched, and only in ``folder`` itself.
+    Call it where no one else writes those files at the time (a run resuming its own checkpoint, a sweep holding
+    its folder's lock): another writer's partial would be removed under it.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        match = _PARTIAL.fullmatch(entry.name)
+        if match and (name is None or match["name"] == name) and entry.is_file(follow_symlinks=False):
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def _fsync(path: Path) -> None:

@@ -542,6 +542,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     from longplay.agents.lm.checkpoint import CheckpointStore, checkpoint_path
     from longplay.agents.lm.loop import LMRun
     from longplay.agents.lm.providers import ProviderError, build_provider
+    from longplay.replays.files import remove_partials
     from longplay.scaffolds import build_scaffold
 
     runs_dir = _arg(args, "runs_dir") or "runs"
@@ -565,6 +566,9 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
                 raise _user_error(str(exc)) from None
         if plan.resume is not None:
             env, recorder, replay_path, restored, discarded = _restore(env, plan, record)
+            # a checkpoint write killed outright left its partial file; a run still going was refused above
+            assert plan.checkpoint is not None
+            remove_partials(plan.checkpoint.parent, plan.checkpoint.name)
         elif record:
             from longplay.replays.recorder import Recorder, run_path
 

@@ -157,7 +157,9 @@ def _sweep(args: argparse.Namespace, grid: Any, limits: Any, out_dir: Path) -> i
     from longplay.agents.sweep.progress import ProgressTable
     from longplay.agents.sweep.results import write_results
     from longplay.agents.sweep.scheduler import Scheduler
+    from longplay.replays.files import remove_partials
 
+    remove_partials(out_dir / "cells")  # of cell states whose writes were killed outright (under the lock: stale)
     (out_dir / "grid.toml").write_text(grid.text)
     (out_dir / "sweep.json").write_text(json.dumps(
         {"name": grid.name, "limits": vars(limits), "cells": [{"id": c.id, **c.to_dict()} for c in grid.cells]},

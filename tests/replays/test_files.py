@@ -58,3 +58,23 @@ def test_a_failed_flush_removes_its_partial_file(tmp_path: Path, monkeypatch: py
     with pytest.raises(OSError, match="No space left"):
         write_atomically(tmp_path / "a.json", lambda p: p.write_text("{}"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_remove_partials_takes_only_the_partial_files_of_killed_writes(tmp_path: Path) -> None:
+    """A write killed outright (SIGKILL) leaves its partial file: nothing runs to remove it."""
+    written = []
+    write_atomically(tmp_path / "run.ckpt", lambda partial: written.append(partial.name) or partial.write_text("x"))
+    left = tmp_path / written[0]  # a partial named as write_atomically names them, as if its write were killed
+    left.write_text("x")
+    named = [left.name, f"{files.PARTIAL_PREFIX}run.ckpt.ffffffff.tmp"]
+    others = [f"{files.PARTIAL_PREFIX}other.ckpt.0a1b2c3d.tmp"]
+    kept = ["run.ckpt", f"{files.PARTIAL_PREFIX}run.ckpt.tmp", f"{files.PARTIAL_PREFIX}run.ckpt.xyz12345.tmp",
+            "notes.partial-run.ckpt.0a1b2c3d.tmp", f"{files.PARTIAL_PREFIX}run.ckpt.0a1b2c3d.tmp.bak"]
+    for name in (*named[1:], *others, *kept[1:]):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / named[1]).write_text("x")  # only the folder itself
+    assert sorted(p.name for p in files.remove_partials(tmp_path, "run.ckpt")) == sorted(named)
+    assert sorted(p.name for p in files.remove_partials(tmp_path)) == others
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "sub"])
+    assert files.remove_partials(tmp_path / "missing") == []

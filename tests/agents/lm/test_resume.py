@@ -482,15 +482,32 @@ def test_a_run_still_going_is_not_resumed_beside_it(tmp_path: Path, capsys) -> N
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         capsys.readouterr()
+        writing = tmp_path / f".partial-{replay.with_suffix('.ckpt').name}.0a1b2c3d.tmp"
+        writing.write_text("the checkpoint the run still going is writing")
         assert main(["--resume", str(replay), "--max-turns", "10", "--runs-dir", str(tmp_path), "--quiet"]) == 2
         err = capsys.readouterr().err
         assert "is being recorded (by a run or server still going): stop it first" in err
         assert err.count("\n") == 1
         assert replay.read_bytes() == before  # not cut back to the checkpoint
+        assert writing.exists()  # not removed under the run still going
     finally:
         holder.kill()
         holder.wait()
     assert main(["--resume", str(replay), "--max-turns", "10", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+
+
+def test_a_resumed_run_removes_the_partial_files_its_killed_checkpoint_writes_left(tmp_path: Path) -> None:
+    """A run killed outright (SIGKILL) while writing its checkpoint leaves the partial file, one per kill; nothing
+    removed them. The resumed run removes its own, and nothing of other runs in the same folder."""
+    assert main(["--max-turns", "5", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    (replay,) = tmp_path.glob("*.lpr")
+    checkpoint = replay.with_suffix(".ckpt").name
+    left = [tmp_path / f".partial-{checkpoint}.{token}.tmp" for token in ("0a1b2c3d", "9f8e7d6c")]
+    kept = [tmp_path / ".partial-another-run.ckpt.0a1b2c3d.tmp", tmp_path / f"{checkpoint}.notes.tmp"]
+    for path in (*left, *kept):
+        path.write_text("x")
+    assert main(["--resume", str(replay), "--max-turns", "10", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    assert not any(p.exists() for p in left) and all(p.exists() for p in kept)
 
 
 def test_the_replay_stays_locked_from_the_cut_to_the_resumed_recorder(tmp_path: Path, monkeypatch) -> None:

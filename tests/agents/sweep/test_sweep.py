@@ -317,6 +317,23 @@ def test_another_grid_into_a_sweeps_folder_is_refused_and_the_same_one_resumes(t
     assert len(list((out / "cells").glob("*.json"))) == 3
 
 
+def test_a_resumed_sweep_removes_the_partial_state_files_of_killed_writes(tmp_path: Path) -> None:
+    """A sweep killed outright (SIGKILL) while a cell's state file was being written leaves the partial file in
+    cells/, one per kill; nothing removed them. Run again, the sweep removes them (it holds the folder's lock)."""
+    grid = write_grid(tmp_path, '[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 20\n')
+    out = tmp_path / "out"
+    flags = ["--out", str(out), "--workers", "0", "--plain", "--no-plots"]
+    assert main([str(grid), *flags]) == 0
+    (state,) = (out / "cells").glob("*.json")
+    left = [out / "cells" / f".partial-{state.name}.{token}.tmp" for token in ("0a1b2c3d", "9f8e7d6c")]
+    kept = [out / "cells" / "notes.tmp", out / f".partial-{state.name}.0a1b2c3d.tmp"]  # not cells/'s partials
+    for path in (*left, *kept):
+        path.write_text("x")
+    assert main([str(grid), *flags, "--dry-run"]) == 0 and all(p.exists() for p in left)  # a look changes nothing
+    assert main([str(grid), *flags]) == 0
+    assert not any(p.exists() for p in left) and all(p.exists() for p in kept)
+
+
 def test_the_grid_budget_stops_lm_cells_and_a_larger_one_continues_them(tmp_path: Path, capsys) -> None:
     # The offline model billed at a real model's prices: dollars without a network.
     grid = write_grid(tmp_path, LM_BLOCK.replace('models = ["offline"]', 'models = [{ provider = "offline", '
