@@ -473,15 +473,15 @@ def _may_reach(
     Rocks taken for stuck are walls; the others may stand on their tiles or on any land they may be pushed onto, and
     the player enters such a tile by pushing the rock on or by walking in as if none stood there, whichever the rules
     allow. A stuck rock has, on each side, the tile it would be pushed from out of reach, or the tile beyond no land
-    for it or holding a stuck rock. Starting from every rock stuck, each round frees the rocks that are not (from the
-    tiles then in reach) and widens what is in reach, until it holds: then no stuck rock can be pushed from a tile in
-    reach and no move leaves the tiles in reach, so the search never gets beyond them.
+    for it or holding a stuck rock. Starting from every rock stuck, the rocks found not to be (from the tiles then in
+    reach) are freed and the tiles in reach widened from them, until it holds: then no stuck rock can be pushed from
+    a tile in reach and no move leaves the tiles in reach, so the search never gets beyond them.
     """
     gx, gy = goal
     stuck = set(rocks)
+    reached = {s}
+    frontier = [s]
     while True:
-        reached = {s}
-        frontier = [s]
         while frontier:
             cell = frontier.pop()
             if cell == g:
@@ -511,7 +511,7 @@ def _may_reach(
                     if target not in reached and stand[target] and (not warp[target] or target == g):
                         reached.add(target)
                         frontier.append(target)
-        freed = {
+        freed = [
             rock
             for rock in stuck
             if any(
@@ -521,7 +521,11 @@ def _may_reach(
                 and beyond not in stuck
                 for dx, dy in STEPS
             )
-        }
+        ]
         if not freed:
             return False
-        stuck -= freed
+        stuck.difference_update(freed)
+        for rock in freed:  # the moves a freed rock allows start one or two tiles before it (a push, a hop)
+            x, y = rock % w + ox, rock // w + oy
+            for dx, dy in STEPS:
+                frontier += [c for c in (index(x - dx, y - dy), index(x - 2 * dx, y - 2 * dy)) if c in reached]
