@@ -276,7 +276,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """A parser with only the replay subcommands (``python -m longplay.replays.cli``)."""
-    parser = argparse.ArgumentParser(prog="longplay", description="longplay replay tools")
+    from longplay.agents.cli import Parser  # a bad option is one line, as under ``longplay``
+
+    parser = Parser(prog="longplay", description="longplay replay tools")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     return parser
 

@@ -707,9 +707,9 @@ class _Progress:
 def build_parser() -> argparse.ArgumentParser:
     """A parser with ``longplay run``'s own options and the LM options, for
     ``python -m longplay.agents.lm.cli`` (the same as ``longplay run --agent lm``)."""
-    from longplay.agents.cli import DEFAULT_STEPS, fingerprint_every_arg, seed_arg
+    from longplay.agents.cli import DEFAULT_STEPS, Parser, fingerprint_every_arg, seed_arg
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m longplay.agents.lm.cli", description="Run a language-model agent on a longplay env."
     )
     # --env, --steps and --seed default to None so that --resume can tell them given

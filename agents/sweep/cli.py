@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from longplay.agents.cli import CliError, run_command
+from longplay.agents.cli import CliError, Parser, run_command
 
 
 def add_sweep_subcommand(subparsers: Any) -> None:
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m longplay.agents.sweep.cli GRID.toml ...`` (the same as ``longplay sweep``)."""
     import sys
 
-    parser = argparse.ArgumentParser(prog="longplay")
+    parser = Parser(prog="longplay")
     add_sweep_subcommand(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
     return run_command(args.func, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -123,6 +124,20 @@ def test_a_bad_option_is_one_line_naming_the_option_and_value(argv: list[str], f
         pytest.importorskip("longplay.agents.rl.cli")
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith(fragment) and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("module, argv, fragment", [
+    ("longplay.replays.cli", ["verify"], "longplay verify: error: the following arguments are required: REPLAY"),
+    ("longplay.agents.lm.cli", ["--steps", "x"], "python -m longplay.agents.lm.cli: error: argument --steps"),
+    ("longplay.agents.sweep.cli", ["g.toml", "--max-tokens", "x"], "longplay sweep: error: argument --max-tokens"),
+])
+def test_the_python_m_entry_points_give_a_bad_option_one_line(module: str, argv: list[str], fragment: str,
+                                                              capsys) -> None:
+    # python -m longplay.replays.cli (and the LM and sweep ones) still printed argparse's usage above the error.
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(module).main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith(fragment) and err.count("\n") == 1, err
 
