@@ -49,9 +49,17 @@ def drop_stopped_attempt(run_dir: Path) -> None:
     for path in (run_dir / "metrics.jsonl", run_dir / "eval.jsonl", run_dir / "best.json",
                  run_dir / "checkpoints" / "best.pt", run_dir / "checkpoints" / "latest.txt"):
         path.unlink(missing_ok=True)
-    for pattern in ("replays/*-step*.lpr*", "tb/events.out.tfevents.*", "checkpoints/.partial-*"):
+    for pattern in ("replays/*-step*.lpr*", "tb/events.out.tfevents.*"):
         for path in run_dir.glob(pattern):
             path.unlink(missing_ok=True)
+    remove_checkpoint_partials(run_dir)
+
+
+def remove_checkpoint_partials(run_dir: Path) -> None:
+    """Removes the partial checkpoint files (``checkpoints/.partial-*``) that saves killed outright left: nothing
+    else removes them, and each holds a checkpoint's size."""
+    for path in run_dir.glob("checkpoints/.partial-*"):
+        path.unlink(missing_ok=True)
 
 
 class RunLog:
@@ -91,6 +99,7 @@ class RunLog:
             for path in (self.run_dir / "replays").glob("*-step*.lpr*"):
                 if path.name[:path.name.rindex(".lpr") + 4] not in finished:
                     path.unlink(missing_ok=True)
+            remove_checkpoint_partials(self.run_dir)
             folder = self.run_dir / "checkpoints"
             later = [p for p in folder.glob("step_*") if p.stem.removeprefix("step_").isdigit()
                      and int(p.stem.removeprefix("step_")) > resume_step]

@@ -46,6 +46,18 @@ def test_a_resume_drops_the_replay_of_an_evaluation_the_run_was_killed_in(tmp_pa
     assert sorted(p.name for p in replays.iterdir()) == [done]
 
 
+def test_a_resume_removes_the_partial_checkpoints_of_saves_killed_outright(tmp_path: Path) -> None:
+    """A run SIGKILLed while saving a checkpoint left ``checkpoints/.partial-...`` (a checkpoint's size); only a
+    run stopped before its first checkpoint removed them, so each kill of a resumed run added one."""
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    kept = ["step_64.zip", "latest.txt"]
+    for name in (*kept, ".partial-step_96.zip.0123abcd.tmp", ".partial-step_128.zip"):  # (and the older naming)
+        (checkpoints / name).write_bytes(b"x")
+    RunLog(tmp_path, resume_step=64, tensorboard=False).close()
+    assert sorted(p.name for p in checkpoints.iterdir()) == sorted(kept)
+
+
 def test_a_failed_atomic_write_leaves_neither_file(tmp_path) -> None:
     # A full disk in the middle of a checkpoint's save left `.partial-step_*.zip` behind, holding the space
     # a retry needs.
