@@ -676,7 +676,8 @@ class RemoteEnv(gym.Env):
         self.url = url.rstrip("/") + "/"
         try:  # .port raises for one that is not a number or out of range, in words naming neither URL nor fix
             self._netloc = urllib.parse.urlsplit(self.url)
-            valid = self._netloc.scheme == "http" and (self._netloc.port is None or self._netloc.port >= 0)
+            valid = self._netloc.scheme == "http" and bool(self._netloc.hostname) \
+                and (self._netloc.port is None or self._netloc.port >= 0)
         except ValueError:
             valid = False
         if not valid:
@@ -703,7 +704,7 @@ class RemoteEnv(gym.Env):
         # its key, which the server answers as before if it had acted on it.
         for attempt in (0, 1):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection(self._netloc.hostname or "127.0.0.1", self._netloc.port,
+                self._conn = http.client.HTTPConnection(self._netloc.hostname, self._netloc.port,
                                                         timeout=self.timeout)
             try:
                 self._conn.request(method, self._base_path + path, body=data, headers=headers)

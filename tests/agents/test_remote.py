@@ -254,9 +254,11 @@ def test_no_server_is_one_line(tmp_path: Path) -> None:
         RemoteEnv(f"http://127.0.0.1:{port}")
 
 
-@pytest.mark.parametrize("url", ["http://h:abc/", "http://h:99999/", "http://[::1/", "ftp://h/"])
+@pytest.mark.parametrize("url", ["http://h:abc/", "http://h:99999/", "http://[::1/", "ftp://h/", "http:///x",
+                                 "http://:8765/"])
 def test_a_bad_url_is_one_line_naming_it(url: str) -> None:
-    # A bad port was urllib's "Port could not be cast to integer value as 'abc'", naming neither URL nor the fix.
+    # A bad port was urllib's "Port could not be cast to integer value as 'abc'", naming neither URL nor the fix;
+    # a URL with no host went to 127.0.0.1 unasked.
     with pytest.raises(ValueError) as refused:
         RemoteEnv(url, timeout=1)
     assert str(refused.value) == f"invalid env server URL {url!r}; use http://HOST:PORT/"
