@@ -241,6 +241,12 @@ class ReplayReader:
             self._env.close()
             self._env = None
 
+    def check_integrity(self) -> None:
+        """SQLite's ``quick_check`` of the file: :class:`CorruptReplayError` (one line) naming the first problem."""
+        check = self._query("PRAGMA quick_check")
+        if check != [("ok",)]:
+            raise CorruptReplayError(f"corrupt replay: {self.path}: {check[0][0]}")
+
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, params).fetchall()

@@ -9,7 +9,6 @@ episode end is compared with what the game does. The report names the first plac
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,12 +81,7 @@ def verify(path: str | os.PathLike[str], *, make_env: EnvFactory | None = None,
     start = time.perf_counter()
     with ReplayReader(path, make_env=make_env) as replay:
         report = VerifyReport(Path(path))
-        try:
-            check = replay._conn.execute("PRAGMA quick_check").fetchall()
-        except sqlite3.DatabaseError as e:
-            raise CorruptReplayError(f"corrupt replay: {path}: {e}") from None
-        if check != [("ok",)]:
-            raise CorruptReplayError(f"corrupt replay: {path}: {check[0][0]}")
+        replay.check_integrity()
         episodes = replay.episodes()
         if not episodes:
             report.problems.append("the replay holds no episode (the run never reset its env)")
