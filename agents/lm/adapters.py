@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from longplay.agents.lm.navigation import UNSEEN, TileRules
+from longplay.envs.quest.constants import Direction
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class QuestAdapter:
 
     obs_mode = "symbolic"
     _MODES = ("overworld", "dialog", "menu", "battle")
-    _FACING = ("up", "down", "left", "right")
+    _FACING = tuple(d.name.lower() for d in Direction)  # the game's facing values, in order
     # The view's cells (rows, columns) a box hides on the frame (render.py draws the text box over the bottom 48 px
     # and the start menu over the top-right 72x64 px; every other menu over the whole screen).
     _TEXT_BOX = np.s_[6:9, :]

@@ -24,6 +24,7 @@ from collections import deque
 from typing import Any
 
 from longplay.agents.lm.messages import Message, ModelRequest, Text, ToolCall
+from longplay.agents.lm.navigation import DIRECTIONS
 
 _STATUS = re.compile(r"Status: (\w+) \| map (\d+) \((.*?)\) \| x (-?\d+), y (-?\d+) \| facing (\w+)")
 _ROW = re.compile(r"^\s*(-?\d+) (.+)$")
@@ -32,7 +33,6 @@ _MAP_HEAD = re.compile(r"Map \(.*?x (-?\d+)\.\.(-?\d+), y (-?\d+)\.\.(-?\d+)\):"
 #: Text-view letters of people and things worth pressing A at (trainers, items, capsules included).
 _TALK = frozenset("PEHCGSoc")
 _STEP = ((0, -1), (0, 1), (-1, 0), (1, 0))
-_DIRS = ("up", "down", "left", "right")
 
 
 def _quest_tables() -> tuple[dict[str, bool], set[str]]:
@@ -124,7 +124,7 @@ class ExplorerPolicy:
         if status is None:  # no status line: press A and move on at random
             return [
                 "I cannot read my position; I try something.",
-                self._call("press_buttons", buttons=["a", self.rng.choice(_DIRS)]),
+                self._call("press_buttons", buttons=["a", self.rng.choice(DIRECTIONS)]),
             ]
         mode, map_id, map_name = status.group(1), int(status.group(2)), status.group(3)
         x, y = int(status.group(4)), int(status.group(5))
@@ -224,7 +224,7 @@ class ExplorerPolicy:
             _, kind, target = min(options)
             self.tried.add((map_id, *target))
             return [f"I head for {kind} at {target}.", self._call("navigate_to", x=target[0], y=target[1])]
-        buttons = [self.rng.choice(_DIRS) for _ in range(4)]
+        buttons = [self.rng.choice(DIRECTIONS) for _ in range(4)]
         return ["Nothing new in sight; I wander.", self._call("press_buttons", buttons=buttons)]
 
     def _options(
