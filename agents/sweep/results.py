@@ -120,9 +120,9 @@ def write_comparison(cells: list[Cell], states: dict[str, dict[str, Any]], out_d
             continue
         path = Path(replay) if Path(replay).is_absolute() else base / replay
         try:
-            # An episode with no steps (a reset after the last step) is not a run.
-            runs += [dataclasses.replace(r, group=cell.label) for r in read_runs(path)
-                     if r.end["steps"] > 0 or r.events]
+            # compare's rule for which episodes are runs: only a killed run's episode of no recorded step is not
+            # (one its run closed at step 0 really ended there)
+            runs += [dataclasses.replace(r, group=cell.label) for r in read_runs(path, warnings=notes)]
         except (ReplayError, OSError) as exc:
             notes.append(f"skipped {path}: {exc}")
     if not runs:

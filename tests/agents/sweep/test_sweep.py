@@ -433,3 +433,37 @@ def test_execute_cell_adds_its_attempt_to_the_seconds_of_the_earlier_ones(tmp_pa
     state = read_state(out, cell.id)
     assert 0 < result.seconds < 60 and state["seconds"] == pytest.approx(1000.0 + result.seconds)
     assert state["attempts"] == 2
+
+
+def test_the_chart_keeps_a_closed_episode_of_no_steps_and_leaves_out_a_killed_one(tmp_path: Path) -> None:
+    """The sweep's chart left out every episode with no steps and no milestones, one its run closed at step 0 (an
+    LM run whose budget ran out before its first press) included, where ``longplay compare`` over the same replays
+    counts it; both now share compare's rule: only a killed run's episode of no recorded step is left out."""
+    import sqlite3
+
+    import gymnasium as gym
+
+    from longplay.agents.sweep.results import write_comparison
+    from longplay.replays.recorder import Recorder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("closed", "killed"):
+        with Recorder(gym.make("longplay/QuestMini-v0"), out / f"{name}.lpr", env_id="QuestMini-v0",
+                      agent="explorer") as rec:
+            rec.reset(seed=0)
+            rec.step(0)
+            rec.reset(seed=1)  # the run stopped here: an episode of no step
+    conn = sqlite3.connect(out / "killed.lpr")
+    with conn:  # what the file of a run killed before episode 1's first commit holds
+        conn.execute("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = 1")
+        conn.execute("UPDATE header SET value = '\"recording\"' WHERE key = 'status'")
+    conn.close()
+    cells = [Cell("run", "longplay/QuestMini-v0", seed, "explorer", label=name)
+             for seed, name in enumerate(("closed", "killed"))]
+    states = {cell.id: {"replay": f"{cell.label}.lpr"} for cell in cells}
+    _, notes = write_comparison(cells, states, out / "compare", plots=False)
+    summary = json.loads((out / "compare" / "summary.json").read_text())
+    assert {g["group"]: g["runs"] for g in summary["groups"]} == {"closed": 2, "killed": 1}
+    assert notes == [f"{out / 'killed.lpr'}: left out episode 1: the run was killed before any of its steps was "
+                     "recorded"]
