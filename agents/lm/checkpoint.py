@@ -16,6 +16,7 @@ played again), and continues the same replay file (:func:`reopen_recorder`)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import sqlite3
@@ -30,6 +31,7 @@ from longplay.agents.lm.messages import Usage
 from longplay.replays.files import write_atomically
 
 if TYPE_CHECKING:
+    from longplay.agents.lm.config import BudgetConfig
     from longplay.agents.lm.loop import LMRun
 
 FORMAT = "longplay-lm-checkpoint"
@@ -186,11 +188,12 @@ NOTHING_DISCARDED: Discarded = (0, Usage(), 0.0)
 
 def truncate_replay(
     path: str | os.PathLike[str], steps: int, turns: int, memory: int, resume: dict[str, Any],
-    budget: dict[str, Any] | None = None,
+    budget: BudgetConfig | None = None,
 ) -> Discarded:
     """Cuts a one-episode replay back to ``steps`` actions, ``turns`` turn rows and ``memory`` memory rows,
     reopens its episode, and notes the resume in the header's ``resumes`` list (and ``budget``, when given, as
-    the header's ``budget``: a resume may raise or lift the run's limits).
+    the header's ``budget`` and its ``config.budget``: a resume may raise or lift the run's limits, and the
+    header says one budget, the checkpoint's).
 
     The turn rows past ``turns`` (model calls made after the checkpoint, by a run that then died) are replaced
     by one row at step ``steps`` that holds their tokens and cost, marked by its ``error``, ``extra.kind``
@@ -204,7 +207,8 @@ def truncate_replay(
         episodes = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
         if episodes != 1:
             raise CheckpointError(f"{path} has {episodes} episodes; only one-episode LM runs can be resumed")
-        every = fingerprint_spacing(read_header(conn, path), path)
+        header = read_header(conn, path)
+        every = fingerprint_spacing(header, path)
         conn.execute("BEGIN")
         for first, _, actions, rewards, fingerprints in conn.execute(
             "SELECT first_step, n_steps, actions, rewards, fingerprints FROM chunks WHERE episode = 0 AND "
@@ -264,11 +268,13 @@ def truncate_replay(
         row = conn.execute("SELECT value FROM header WHERE key = 'resumes'").fetchone()
         resumes = json.loads(row[0]) if row else []
         resumes.append(resume)
-        conn.executemany(
-            "INSERT OR REPLACE INTO header VALUES (?, ?)",
-            [("resumes", json.dumps(resumes, sort_keys=True)), ("status", json.dumps("recording")),
-             *([("budget", json.dumps(budget, sort_keys=True))] if budget is not None else [])],
-        )
+        rows = [("resumes", resumes), ("status", "recording")]
+        if budget is not None:
+            rows.append(("budget", budget.limits()))
+            if isinstance(header.get("config"), dict):
+                rows.append(("config", {**header["config"], "budget": dataclasses.asdict(budget)}))
+        conn.executemany("INSERT OR REPLACE INTO header VALUES (?, ?)",
+                         [(key, json.dumps(value, sort_keys=True)) for key, value in rows])
         conn.execute("COMMIT")
         return discarded
     except BaseException:
@@ -281,12 +287,12 @@ def truncate_replay(
 
 def reopen_recorder(
     env: gym.Env, path: str | os.PathLike[str], *, steps: int, turns: int, memory: int, seconds: float,
-    note: dict[str, Any] | None = None, budget: dict[str, Any] | None = None,
+    note: dict[str, Any] | None = None, budget: BudgetConfig | None = None,
 ) -> tuple[Any, Discarded]:
     """A :class:`~longplay.replays.recorder.Recorder` around ``env`` (already at step ``steps``) that
     continues the replay at ``path``, truncated first to the checkpoint, and what the model calls made after
     the checkpoint spent (see :func:`truncate_replay`). ``note`` joins the header's entry for this resume;
-    ``budget`` replaces the header's ``budget``."""
+    ``budget`` replaces the header's ``budget`` and ``config.budget``."""
     from longplay.replays.recorder import Recorder, lock_replay
     from longplay.replays.schema import ReplayError
 

@@ -452,13 +452,6 @@ def _public_config(config: LMConfig) -> dict[str, Any]:
     return data
 
 
-def replay_budget(budget: BudgetConfig) -> dict[str, Any]:
-    """The replay header's ``budget``: the run's limits (None: no such limit), by which compare tells a run that
-    used its budget from one stopped early (Ctrl+C, failures)."""
-    return {"steps": budget.max_steps, "turns": budget.max_turns, "tokens": budget.max_tokens,
-            "dollars": budget.max_dollars, "seconds": budget.max_seconds}
-
-
 def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
     """The replay header's ``lm`` entry (endpoint without credentials, prices, prompt version, adapter) and
     ``budget``."""
@@ -467,7 +460,7 @@ def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
     prices = PriceTable.load()
     price = prices.lookup(config.provider.price_name)
     return {
-        "budget": replay_budget(config.budget),
+        "budget": config.budget.limits(),
         "lm": {
             **provider.describe(),
             "price_table_version": prices.version,
@@ -524,7 +517,7 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
             memory=counters["logged_memory"],
             seconds=counters["seconds"],
             note=note,
-            budget=replay_budget(plan.config.budget),
+            budget=plan.config.budget,
         )
     except CheckpointError as exc:
         raise _user_error(str(exc)) from None

@@ -89,6 +89,16 @@ class BudgetConfig:
     max_seconds: float | None = None
     """Wall-clock seconds, summed over resumed sessions."""
 
+    def limits(self) -> dict[str, Any]:
+        """The replay header's ``budget``: the run's limits (None: no such limit), by which compare tells a run
+        that used its budget from one stopped early (Ctrl+C, failures).
+
+        >>> BudgetConfig(max_steps=100).limits()
+        {'steps': 100, 'turns': None, 'tokens': None, 'dollars': None, 'seconds': None}
+        """
+        return {"steps": self.max_steps, "turns": self.max_turns, "tokens": self.max_tokens,
+                "dollars": self.max_dollars, "seconds": self.max_seconds}
+
 
 @dataclass
 class RetryConfig:

@@ -104,6 +104,19 @@ def test_resume_can_lift_a_budget(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "invalid int value: 'lots'" in capsys.readouterr().err
 
 
+def test_a_resumed_runs_header_records_one_budget(tmp_path: Path) -> None:
+    """On --resume the header's ``budget`` took the new limits while its ``config.budget`` kept the first
+    session's: a run resumed with a raised --max-turns said 3 turns in one place and 6 in the other."""
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
+    replay = the_replay(tmp_path)
+    assert main(["--resume", str(replay), "--max-turns", "6", "--quiet"]) == 0
+    saved = load_checkpoint(find_checkpoint(str(replay)))["run"]["config"]["budget"]
+    with ReplayReader(replay) as r:
+        assert r.header["config"]["budget"] == saved and saved["max_turns"] == 6
+        assert r.header["budget"] == {"steps": saved["max_steps"], "turns": 6, "tokens": None, "dollars": None,
+                                      "seconds": None}
+
+
 class Crash(Exception):
     """The process dies (a bug, a kill) in the middle of a turn."""
 
