@@ -194,6 +194,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # --env, --steps and --seed default to None so that a resumed LM run can tell them given (above)
     env_id = resolve_env_id(args.env or DEFAULT_ENV)
     steps = DEFAULT_STEPS if args.steps is None else args.steps
+    if steps < 1:  # before the agent (a checkpoint read) and the env are built
+        raise CliError(f"invalid --steps {steps}; must be >= 1")
     seed = args.seed or 0
     agent_kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     try:
@@ -204,8 +206,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     kwargs.setdefault("obs_mode", args.obs_mode or agent.obs_mode)
     options = start_options(args)
     env = make_env(env_id, kwargs)
-    if steps < 1:
-        raise CliError(f"invalid --steps {steps}; must be >= 1")
     if options is not None:  # a state the game refuses: one line, before the runs folder is made (as serve does)
         from longplay.agents.remote import check_start_state
 

@@ -323,6 +323,9 @@ def validate_config(config: LMConfig) -> None:
         raise _user_error("the model must see something: --observe text, screenshot or both")
     if config.observation.image_scale < 1:
         raise _user_error(f"invalid --image-scale {config.observation.image_scale}; must be >= 1")
+    temperature = config.provider.temperature
+    if temperature is not None and not temperature >= 0:  # NaN included: it is not JSON
+        raise _user_error(f"invalid --temperature {temperature}; must be a number >= 0")
     if config.provider.max_output_tokens < 1 or not config.provider.request_timeout_s > 0:
         raise _user_error("--max-output-tokens and --timeout must be positive")
     if config.retry.max_retries < 0 or config.retry.max_consecutive_failures < 1:

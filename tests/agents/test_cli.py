@@ -73,6 +73,35 @@ def test_bad_input_one_line(argv: list[str], fragment: str, capsys) -> None:
     assert fragment in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flags, fragment", [
+    (["--steps", "0"], "invalid --steps 0; must be >= 1"),
+    (["--steps", "-5", "--agent", "explorer"], "invalid --steps -5; must be >= 1"),
+    (["--steps", "0", "--agent", "ppo", "--checkpoint", "missing.pt"], "invalid --steps 0; must be >= 1"),
+    (["--agent", "lm", "--steps", "0"], "invalid --max-steps/--steps 0; must be >= 1"),
+    (["--agent", "lm", "--max-turns", "0"], "invalid --max-turns 0; must be >= 1"),
+    (["--agent", "lm", "--max-dollars", "-1"], "invalid --max-dollars -1.0; must be > 0"),
+    (["--agent", "lm", "--max-retries", "-1"], "--max-retries must be >= 0"),
+    (["--agent", "lm", "--checkpoint-every", "-1"], "--checkpoint-every must be >= 0"),
+    (["--agent", "lm", "--timeout", "nan"], "--timeout must be positive"),
+    (["--agent", "lm", "--temperature", "-1"], "invalid --temperature -1.0; must be a number >= 0"),
+    (["--agent", "lm", "--temperature", "nan"], "invalid --temperature nan; must be a number >= 0"),
+])
+def test_bad_numbers_are_refused_before_anything_is_built(flags: list[str], fragment: str, tmp_path, monkeypatch,
+                                                           capsys) -> None:
+    """``--steps 0`` was refused only after the env was built (and a ppo agent's checkpoint read: a missing one
+    was the error shown); a negative or NaN ``--temperature`` went to the endpoint (NaN as invalid JSON)."""
+    import longplay.agents.cli as cli
+
+    def built(*args, **kwargs):
+        raise AssertionError("the env was built")
+
+    monkeypatch.setattr(cli, "make_env", built)
+    assert main(["run", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path / "runs"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"longplay: error: {fragment}" or (fragment in err and len(err.splitlines()) == 1), err
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("command", [["run", "--no-record"], ["play", "--text"], ["milestones"]])
 def test_an_unknown_env_option_names_the_valid_ones(command: list[str], capsys) -> None:
     # a typo in --set (max_step for max_steps) printed gymnasium's TypeError with the whole kwargs dict
