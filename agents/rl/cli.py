@@ -232,13 +232,19 @@ def _check_export_path(path: Path) -> None:
         raise CliError(f"cannot write --export-policy {path}: {above} is a file, not a folder")
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Runs ``longplay train``; see the module docstring."""
+def require_rl_extra() -> None:
+    """``CliError`` (one line) when the rl extra is missing: checked by ``longplay train``, and by a sweep for its
+    train cells before the first cell runs."""
     try:
         import stable_baselines3  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
         raise CliError(f"longplay train needs the rl extra: pip install 'longplay[rl]' ({exc})") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Runs ``longplay train``; see the module docstring."""
+    require_rl_extra()
     from longplay.agents.rl.policy_agent import CheckpointError
 
     if args.export_policy:

@@ -370,9 +370,10 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
             env_id = resolve_env_id(cell.env_id)
             if cell.kind == "train":
                 args = _parse(parser, ["train", *cell.train_argv("runs")], where)
-                from longplay.agents.rl.cli import build_config
+                from longplay.agents.rl.cli import build_config, require_rl_extra
                 from longplay.agents.rl.evaluation import check_env_settings
 
+                require_rl_extra()  # as a missing lm SDK or gameboy extra stops the run cells below
                 config, _, _ = build_config(args)
                 config.validate()
                 if _first(made, ("train", config.env_id, config.env_kwargs, config.vec_env, config.buttons)):

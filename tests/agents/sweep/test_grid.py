@@ -182,6 +182,20 @@ def test_a_missing_lm_sdk_stops_the_sweep_before_it_starts(provider: str, monkey
                               "pip install 'longplay[lm]'") and "\n" not in message
 
 
+@pytest.mark.parametrize("module", ["stable_baselines3", "torch"])
+def test_a_missing_rl_extra_stops_a_sweep_with_train_cells_before_it_starts(module: str,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the rl extra every train cell started, failed with 'longplay train needs the rl extra' and the
+    sweep exited 1 after the other cells had run; docs/sweeps.md says a missing extra is refused up front."""
+    monkeypatch.setitem(sys.modules, module, None)  # ``import torch`` raises ImportError: not installed
+    grid = parse_grid({"run": [lm_block(seeds=[0])], "train": [{"env": "QuestMini-v0", "total_steps": 256}]})
+    with pytest.raises(GridError) as info:
+        validate_cells(grid.cells)
+    message = str(info.value)
+    assert message.startswith(f"cell {grid.cells[-1].name}: longplay train needs the rl extra: pip install "
+                              "'longplay[rl]'") and "\n" not in message
+
+
 @pytest.mark.parametrize("path", GRIDS, ids=[p.name for p in GRIDS])
 def test_example_grids_load_and_validate(path: Path) -> None:
     grid = load_grid(path)
