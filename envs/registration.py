@@ -47,7 +47,8 @@ def env_ids() -> list[str]:
 
 def check_options(env_id: str, kwargs: Mapping[str, object]) -> None:
     """``ValueError``, one line naming the valid options, when ``kwargs`` holds a keyword the env behind
-    ``env_id`` does not take (gymnasium's own TypeError quotes the whole kwargs dict). ``gymnasium.make``'s own
+    ``env_id`` does not take (gymnasium's own TypeError quotes the whole kwargs dict), or a ``render_mode`` it
+    does not have (``gymnasium.make`` warns of it before the env refuses it). ``gymnasium.make``'s own
     keywords (``max_episode_steps``, ...) pass; a creator that takes ``**kwargs`` or cannot be loaded is left to
     ``gymnasium.make``."""
     import gymnasium as gym
@@ -58,6 +59,13 @@ def check_options(env_id: str, kwargs: Mapping[str, object]) -> None:
         params = inspect.signature(creator).parameters
     except (ImportError, AttributeError, TypeError, ValueError):
         return
+    metadata = getattr(creator, "metadata", None)
+    modes = metadata.get("render_modes") if isinstance(metadata, dict) else None
+    render_mode = kwargs.get("render_mode")
+    # gymnasium.make also takes MODE_list for a MODE the env has (it wraps the env to collect the frames)
+    if render_mode is not None and modes and render_mode not in modes and not (
+            isinstance(render_mode, str) and render_mode.removesuffix("_list") in modes):
+        raise ValueError(f"invalid render_mode {render_mode!r}; valid: {', '.join(modes)}")
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     make_own = inspect.signature(gym.make).parameters

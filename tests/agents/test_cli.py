@@ -103,6 +103,14 @@ def test_bad_numbers_are_refused_before_anything_is_built(flags: list[str], frag
 
 
 @pytest.mark.parametrize("command", [["run", "--no-record"], ["play", "--text"], ["milestones"]])
+def test_an_unknown_render_mode_is_one_line_without_gymnasiums_warning(command: list[str], capsys,
+                                                                      recwarn: pytest.WarningsRecorder) -> None:
+    assert main([*command, "--env", "QuestMini-v0", "--set", "render_mode=x"]) == 2
+    assert capsys.readouterr().err.strip() == "longplay: error: invalid render_mode 'x'; valid: rgb_array, human, ansi"
+    assert not recwarn.list
+
+
+@pytest.mark.parametrize("command", [["run", "--no-record"], ["play", "--text"], ["milestones"]])
 def test_an_unknown_env_option_names_the_valid_ones(command: list[str], capsys) -> None:
     # a typo in --set (max_step for max_steps) printed gymnasium's TypeError with the whole kwargs dict
     assert main([*command, "--env", "QuestMini-v0", "--set", "max_step=100"]) == 2

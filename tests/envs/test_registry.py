@@ -142,6 +142,22 @@ def test_bad_kwargs_give_clear_errors(kwargs: dict, fragment: str) -> None:
         gym.make("longplay/QuestMini-v0", **kwargs)
 
 
+@pytest.mark.parametrize("env_id", ["longplay/QuestMini-v0", "longplay/TestCart-v0"])
+def test_an_unknown_render_mode_is_refused_before_gymnasium_warns(env_id: str,
+                                                                  recwarn: pytest.WarningsRecorder) -> None:
+    """``--set render_mode=x`` printed gymnasium's coloured UserWarning ('The environment is being initialised with
+    render_mode='x' ...') above longplay's one-line error: check_options, which the CLI runs before
+    ``gymnasium.make``, refuses it first."""
+    from longplay.envs.registration import check_options
+
+    with pytest.raises(ValueError) as info:
+        check_options(env_id, {"render_mode": "x"})
+    assert str(info.value) == "invalid render_mode 'x'; valid: rgb_array, human, ansi"
+    for mode in ("rgb_array", "ansi", "human", "rgb_array_list", None):  # gymnasium collects MODE_list frames
+        check_options(env_id, {"render_mode": mode})
+    assert not recwarn.list
+
+
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"size": "mini"}, "world='canonical' is the fixed standard world; size='mini' cannot go with it"),
     ({"world_seed": 3}, "world='canonical' is one fixed world; world_seed=3 cannot go with it"),
