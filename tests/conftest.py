@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 import torch
+
+# A window a test opens (render_mode="human", which check_env's render check tries) is SDL's invisible one: with no
+# display, the env refuses to open a window no one can see (envs/window.py). Tests of that refusal unset it.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
 @pytest.fixture(scope="session")
