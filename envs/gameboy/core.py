@@ -173,15 +173,23 @@ class GameBoyGame:
         return buffer.getvalue()
 
     def _load_raw(self, data: bytes, fallback: bytes | None) -> None:
+        buffer = io.BytesIO(data)
         try:
-            self._pyboy.load_state(io.BytesIO(data))
+            self._pyboy.load_state(buffer)
         except Exception as exc:  # PyBoy raises assorted errors on bad data
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            message = f"PyBoy could not load the state ({reason})"
-            if fallback is not None:
-                self._pyboy.load_state(io.BytesIO(fallback))
-                message += "; the game was put back at its start state"
-            raise GameError(message) from None
+        else:
+            # PyBoy reads what this cartridge's state holds and ignores the rest: another cartridge's state (its
+            # cartridge RAM) loads silently unless the bytes left unread refuse it.
+            left = len(data) - buffer.tell()
+            if not left:
+                return
+            reason = f"{left} bytes past the end of its state: another cartridge's state, or not one state"
+        message = f"PyBoy could not load the state ({reason})"
+        if fallback is not None:
+            self._pyboy.load_state(io.BytesIO(fallback))
+            message += "; the game was put back at its start state"
+        raise GameError(message) from None
 
     def _unwrap(self, data: bytes) -> bytes:
         """The PyBoy state inside ``data`` (a longplay state is checked; raw PyBoy bytes pass through)."""

@@ -16,6 +16,7 @@ from longplay.envs.gameboy import cartridge
 from longplay.envs.gameboy.core import STATE_MAGIC, GameBoyEnv, GameBoyGame
 from longplay.envs.gameboy.packs import get_pack, pack_for_rom
 from longplay.envs.gameboy.packs.pokemon_red import RED_SHA1
+from longplay.envs.gameboy.roms import header_checksum
 
 U, D, L, R, A = Button.UP, Button.DOWN, Button.LEFT, Button.RIGHT, Button.A
 #: From the start (2, 2) to the key at (15, 3): through the gap at (5, 5), along row 7, up column 16.
@@ -153,6 +154,35 @@ def test_corrupt_and_foreign_states_raise_game_error(game: GameBoyGame) -> None:
         assert "\n" not in str(info.value)
     run(game, [R])  # still usable, and at the start after the failed raw load
     assert game.state().x == 3
+
+
+def _other_cartridge(cartridge_type: int, ram_size: int) -> bytes:
+    """The test cartridge retitled as another game with another mapper and cartridge RAM (header checksum fixed)."""
+    rom = bytearray(cartridge.build_rom())
+    rom[0x134:0x139] = b"OTHER"
+    rom[0x147], rom[0x149] = cartridge_type, ram_size
+    rom[0x14D] = header_checksum(bytes(rom))
+    return bytes(rom)
+
+
+def test_a_raw_state_of_another_cartridge_is_refused(game: GameBoyGame) -> None:
+    """PyBoy read the part of another cartridge's raw state it expected and ignored the rest (its cartridge RAM), so
+    an MBC3+RAM game's state loaded silently into the test cartridge: the bytes PyBoy leaves unread refuse it."""
+    other = GameBoyGame(rom=_other_cartridge(0x13, 0x03), pack="generic")  # MBC3+RAM+BATTERY, 32 KiB of RAM
+    other.press(R)
+    foreign = other.save_emulator_state()
+    other.close()
+    game.reset(0)
+    run(game, [D])
+    message = r"PyBoy could not load the state \(24576 bytes past the end of its state:"
+    with pytest.raises(GameError, match=message) as info:
+        game.load_state(foreign)
+    assert "\n" not in str(info.value)
+    assert (game.state().x, game.state().y) == (2, 2)  # put back at its start, as for any state PyBoy refuses
+    raw = game.save_emulator_state()
+    with pytest.raises(GameError, match="3 bytes past the end"):
+        game.load_state(raw + b"end")
+    game.load_state(raw)  # its own raw state still loads
 
 
 def test_ram_slice_noop_and_pixels() -> None:
