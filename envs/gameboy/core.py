@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import numbers
 import os
 import warnings
 from pathlib import Path
@@ -63,6 +64,11 @@ WRAM = (0xC000, 0xE000)
 #: Memory hashed by :meth:`GameBoyGame.state_hash`: VRAM, WRAM, OAM and I/O + HRAM (the echo RAM and the
 #: unusable $FEA0-$FEFF excluded), with the CPU registers.
 _HASHED_REGIONS = ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0xFEA0), (0xFF00, 0x10000))
+
+
+def _is_int(value: Any) -> bool:
+    """An integer (numpy's too), not a bool: ``--set frameskip=true`` is no frame count."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _pyboy_class() -> Any:
@@ -111,13 +117,16 @@ class GameBoyGame:
                             f"(frameskip is {frameskip})")
         if not isinstance(random_start_frames, int) or random_start_frames < 0:
             raise GameError(f"invalid random_start_frames {random_start_frames!r}: must be an integer >= 0")
-        start, end = ram_slice if ram_slice is not None else WRAM
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= 0x10000):
+        try:
+            start, end = ram_slice if ram_slice is not None else WRAM
+        except (TypeError, ValueError):  # not a pair: the message below says what is
+            start = end = None
+        if not (_is_int(start) and _is_int(end) and 0 <= start < end <= 0x10000):
             raise GameError(f"invalid ram_slice {ram_slice!r}: expected (start, end) addresses with "
                             "0 <= start < end <= 0x10000, e.g. (0xC000, 0xE000)")
         self.frameskip = frameskip
         self.release_after = release_after
-        self.ram_slice = (start, end)
+        self.ram_slice = (int(start), int(end))
         self.random_start_frames = random_start_frames
         self._init_args = {"rom": rom, "pack": pack, "frameskip": frameskip, "release_after": release_after,
                            "ram_slice": ram_slice, "start_state": start_state,

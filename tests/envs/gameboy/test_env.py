@@ -225,6 +225,12 @@ def test_pickle_round_trip(game: GameBoyGame) -> None:
     ({"frameskip": 0}, "frameskip"),
     ({"release_after": 24}, "release_after"),
     ({"ram_slice": (0xE000, 0xC000)}, "ram_slice"),
+    # not a pair (--set ram_slice=5, =[49152]): a TypeError from gymnasium.make quoting every kwarg, or Python's
+    # "not enough values to unpack (expected 2, got 1)"
+    ({"ram_slice": 5}, r"invalid ram_slice 5: expected \(start, end\)"),
+    ({"ram_slice": [0xC000]}, r"invalid ram_slice \[49152\]: expected \(start, end\)"),
+    ({"ram_slice": (0xC000, 0xC010, 1)}, "invalid ram_slice"),
+    ({"ram_slice": (True, 0xC010)}, "invalid ram_slice"),
     ({"pack": "zelda"}, "unknown game pack 'zelda'; valid packs: generic, pokemon_blue"),
 ])
 def test_bad_config_is_one_line(kwargs: dict, match: str) -> None:
