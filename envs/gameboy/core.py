@@ -61,6 +61,9 @@ from longplay.envs.gameboy.roms import resolve_rom
 STATE_MAGIC = b"LPGB\x01"
 _HEADER_SIZE = len(STATE_MAGIC) + 20 + 16
 WRAM = (0xC000, 0xE000)
+#: The most frames a step or a reset's idling may run: an hour of game time (PyBoy counts frames in a C int, and
+#: far fewer already take hours to emulate).
+MAX_FRAMES = 60 * 60 * 60
 #: Memory hashed by :meth:`GameBoyGame.state_hash`: VRAM, WRAM, OAM and I/O + HRAM (the echo RAM and the
 #: unusable $FEA0-$FEFF excluded), with the CPU registers.
 _HASHED_REGIONS = ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0xFEA0), (0xFF00, 0x10000))
@@ -88,12 +91,13 @@ class GameBoyGame:
         rom: A ROM path or the ROM bytes; ``None`` finds it (the pack's own ROM, or ``$LONGPLAY_ROMS``).
         pack: A pack name (``"testcart"``, ``"pokemon_red"``, ``"pokemon_blue"``, ``"generic"``), a
             :class:`Pack`, or ``"auto"`` to pick it from the ROM's SHA-1 (or title).
-        frameskip: Frames a step advances.
+        frameskip: Frames a step advances, at most :data:`MAX_FRAMES` (an hour of game time).
         release_after: Frames the button is held, ``1 <= release_after < frameskip``.
         ram_slice: ``(start, end)`` addresses of the ``ram`` observation; default all of WRAM.
         start_state: Bytes or a file of a state to start every episode from, instead of the pack's start
             (a longplay state, or a raw PyBoy state of the same ROM).
-        random_start_frames: ``k > 0`` runs a seed-drawn 0..k-1 frames of no input at each reset.
+        random_start_frames: ``k > 0`` runs a seed-drawn 0..k-1 frames of no input at each reset (``k`` at most
+            :data:`MAX_FRAMES`).
     """
 
     backend = "gameboy"
@@ -110,13 +114,15 @@ class GameBoyGame:
         start_state: bytes | str | os.PathLike[str] | None = None,
         random_start_frames: int = 0,
     ) -> None:
-        if not isinstance(frameskip, int) or frameskip < 1:
-            raise GameError(f"invalid frameskip {frameskip!r}: must be an integer >= 1")
-        if not isinstance(release_after, int) or not 1 <= release_after < frameskip:
+        if not _is_int(frameskip) or not 1 <= frameskip <= MAX_FRAMES:
+            raise GameError(f"invalid frameskip {frameskip!r}: must be an integer from 1 to {MAX_FRAMES}")
+        if not _is_int(release_after) or not 1 <= release_after < frameskip:
             raise GameError(f"invalid release_after {release_after!r}: must be an integer in 1..frameskip-1 "
                             f"(frameskip is {frameskip})")
-        if not isinstance(random_start_frames, int) or random_start_frames < 0:
-            raise GameError(f"invalid random_start_frames {random_start_frames!r}: must be an integer >= 0")
+        if not _is_int(random_start_frames) or not 0 <= random_start_frames <= MAX_FRAMES:
+            raise GameError(f"invalid random_start_frames {random_start_frames!r}: must be an integer from 0 to "
+                            f"{MAX_FRAMES}")
+        frameskip, release_after, random_start_frames = int(frameskip), int(release_after), int(random_start_frames)
         try:
             start, end = ram_slice if ram_slice is not None else WRAM
         except (TypeError, ValueError):  # not a pair: the message below says what is
@@ -405,4 +411,4 @@ class GameBoyEnv(LongplayEnv):
         self.metadata = {**LongplayEnv.metadata, "render_fps": 60 / frameskip}
 
 
-__all__ = ["STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]
+__all__ = ["MAX_FRAMES", "STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]

@@ -197,6 +197,14 @@ def test_ram_slice_noop_and_pixels() -> None:
     env.close()
 
 
+def test_numpy_integer_options_are_taken() -> None:
+    game = GameBoyGame(pack="testcart", frameskip=np.int64(12), release_after=np.uint8(4),
+                       random_start_frames=np.int32(3), ram_slice=(np.int64(0xC000), np.int64(0xC004)))
+    assert game.press(Button.A) == 12 and type(game.frameskip) is int
+    assert game.identity()["ram_slice"] == [0xC000, 0xC004] and game.ram().shape == (4,)
+    game.close()
+
+
 def test_random_start_frames_vary_with_the_seed() -> None:
     g = GameBoyGame(pack="testcart", random_start_frames=30)
     hashes = set()
@@ -223,6 +231,14 @@ def test_pickle_round_trip(game: GameBoyGame) -> None:
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"frameskip": 0}, "frameskip"),
+    # --set frameskip=true was frameskip 1 ("invalid release_after 8 ... (frameskip is True)"), and
+    # random_start_frames=true one frame that never idled; a huge count was an OverflowError traceback at the first
+    # step or reset, past PyBoy's C int
+    ({"frameskip": True}, "invalid frameskip True: must be an integer from 1 to 216000"),
+    ({"release_after": True}, "invalid release_after True"),
+    ({"random_start_frames": True}, "invalid random_start_frames True: must be an integer from 0 to 216000"),
+    ({"frameskip": 2**40, "release_after": 1}, "invalid frameskip 1099511627776: must be an integer from 1 to"),
+    ({"random_start_frames": 2**40}, "invalid random_start_frames 1099511627776"),
     ({"release_after": 24}, "release_after"),
     ({"ram_slice": (0xE000, 0xC000)}, "ram_slice"),
     # not a pair (--set ram_slice=5, =[49152]): a TypeError from gymnasium.make quoting every kwarg, or Python's
