@@ -162,6 +162,9 @@ class GameBoyGame:
         """The PyBoy state episodes start from: the one given, else the pack's (boot, intro...)."""
         if start_state is None:
             return self.pack.start_state(self)
+        if not isinstance(start_state, (str, os.PathLike, bytes, bytearray, memoryview)):  # bytes(5): 5 zeros
+            raise GameError(f"invalid start_state {start_state!r}: expected a path to a state file or the state "
+                            f"bytes, not {type(start_state).__name__}")
         if isinstance(start_state, (str, os.PathLike)):
             path = Path(start_state).expanduser()
             if not path.is_file():

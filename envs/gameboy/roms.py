@@ -141,6 +141,9 @@ def resolve_rom(rom: str | os.PathLike[str] | bytes | bytearray | None, pack: Pa
     ``pack=None`` means "pick the pack from the ROM afterwards", so a ROM must be given. When a pack is
     given, the ROM must be one it expects.
     """
+    if rom is not None and not isinstance(rom, (str, os.PathLike, bytes, bytearray, memoryview)):
+        raise GameError(f"invalid rom {rom!r}: expected a path to a ROM file or the ROM bytes, not "
+                        f"{type(rom).__name__}")
     if rom is not None:
         try:
             image = check_rom(bytes(rom)) if isinstance(rom, (bytes, bytearray, memoryview)) else read_rom(rom)

@@ -264,6 +264,19 @@ def _one_line_error(**kwargs: object) -> str:
     return message
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    # --set rom=5 was gymnasium's TypeError quoting every kwarg ("expected str, bytes or os.PathLike object, not
+    # int"); --set start_state=5 ran bytes(5), five zero bytes that PyBoy refused as "No data"
+    ({"rom": 5}, "invalid rom 5: expected a path to a ROM file or the ROM bytes, not int"),
+    ({"rom": True, "pack": "pokemon_red"},
+     "invalid rom True: expected a path to a ROM file or the ROM bytes, not bool"),
+    ({"start_state": 5}, "invalid start_state 5: expected a path to a state file or the state bytes, not int"),
+    ({"start_state": True}, "invalid start_state True: expected a path to a state file or the state bytes, not bool"),
+])
+def test_rom_and_start_state_of_another_type(kwargs: dict, message: str) -> None:
+    assert _one_line_error(**{"pack": "testcart", **kwargs}) == message
+
+
 def test_missing_rom_file(tmp_path: Path) -> None:
     assert _one_line_error(rom=tmp_path / "nope.gb") == f"ROM file not found: {tmp_path / 'nope.gb'}"
 
