@@ -55,7 +55,10 @@ _ACTION_BUTTONS: tuple[Button | None, ...] = (*Button, None)
 
 def parse_obs_mode(obs_mode: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Splits ``"pixels+text"`` (or a sequence) into valid mode names; raises ``ValueError`` otherwise."""
-    modes = tuple(obs_mode.split("+")) if isinstance(obs_mode, str) else tuple(obs_mode)
+    if isinstance(obs_mode, str):
+        modes = tuple(obs_mode.split("+"))
+    else:  # --set obs_mode=5 or =null: no sequence of names
+        modes = tuple(obs_mode) if isinstance(obs_mode, (tuple, list)) else ()
     bad = [m for m in modes if m not in OBS_MODES]
     if bad or not modes or len(set(modes)) != len(modes):
         raise ValueError(f"invalid observation mode {obs_mode!r}; valid modes: {', '.join(OBS_MODES)} "

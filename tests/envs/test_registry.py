@@ -182,6 +182,10 @@ def test_parse_obs_mode() -> None:
     assert parse_obs_mode("pixels+text") == ("pixels", "text")
     with pytest.raises(ValueError):
         parse_obs_mode("pixels+pixels")
+    # --set obs_mode=5 or =null: "'int' object is not iterable" from gymnasium.make, quoting every kwarg
+    for odd in (5, None, {"pixels": 1}):
+        with pytest.raises(ValueError, match=f"^invalid observation mode {odd!r}; valid modes: pixels, symbolic, text"):
+            parse_obs_mode(odd)
 
 
 @pytest.mark.parametrize("action", [3.7, True, "a", 8, -1])
