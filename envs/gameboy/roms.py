@@ -3,9 +3,10 @@
 A ROM comes from, in order: ``rom=`` (a path, or the bytes themselves; the CLI's ``--rom PATH`` passes it
 here), the pack's own ROM (the test cartridge), or a folder named by the ``LONGPLAY_ROMS`` environment
 variable, searched for a file whose SHA-1 is one the pack expects. The checks are the ones PyBoy's loader
-makes (size a multiple of 16 KiB, header checksum at $014D, a cartridge type it emulates) plus the SHA-1 a
-pack expects, each failing with a one-line :class:`~longplay.envs.game.GameError` that says what was found
-and what was expected. The Nintendo logo is not checked: PyBoy's boot ROM does not check it either.
+makes (size a multiple of 16 KiB, header checksum at $014D, a cartridge type it emulates), a file no shorter
+than its header's ROM size ($0148; PyBoy runs a cut dump on mirrored banks) and the SHA-1 a pack expects,
+each failing with a one-line :class:`~longplay.envs.game.GameError` that says what was found and what was
+expected. The Nintendo logo is not checked: PyBoy's boot ROM does not check it either.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ CARTRIDGE_TYPES = {
     0x1A: "MBC5+RAM", 0x1B: "MBC5+RAM+BATTERY", 0x1C: "MBC5+RUMBLE", 0x1D: "MBC5+RUMBLE+RAM",
     0x1E: "MBC5+RUMBLE+RAM+BATTERY",
 }
+#: The largest ROM size byte ($0148): 32 KiB << 8 = 8 MiB (the rarer $52-$54 are not checked).
+MAX_ROM_SIZE_CODE = 0x08
 #: Cartridge RAM size byte ($0149) values PyBoy accepts.
 RAM_SIZES = (0x00, 0x01, 0x02, 0x03, 0x04, 0x05)
 
@@ -96,6 +99,10 @@ def check_rom(data: bytes, path: Path | None = None) -> RomImage:
     if data[0x149] not in RAM_SIZES:
         raise GameError(f"{where}: cartridge RAM size ${data[0x149]:02X} at $0149 is invalid "
                         f"(expected $00-$05)")
+    # PyBoy runs a file shorter than its header says, mirroring the banks it lacks: a cut dump ran on garbage.
+    if data[0x148] <= MAX_ROM_SIZE_CODE and size < MIN_SIZE << data[0x148]:
+        raise GameError(f"{where} is truncated: its header ($0148) gives a ROM of {MIN_SIZE << data[0x148]} bytes, "
+                        f"the file holds {size} (a dump cut short?)")
     return RomImage(data=bytes(data), sha1=hashlib.sha1(data).hexdigest(), title=header_title(data),
                     cartridge_type=CARTRIDGE_TYPES[cart_type], path=path)
 

@@ -297,6 +297,30 @@ def test_bad_header_checksum(tmp_path: Path) -> None:
     assert f"header checksum at $014D is ${rom[0x14D]:02X}" in message and str(path) in message
 
 
+def _with_header(rom: bytes, **fields: int) -> bytes:
+    """``rom`` with header bytes changed (``at_0x148=2``) and its header checksum fixed."""
+    data = bytearray(rom)
+    for name, value in fields.items():
+        data[int(name.removeprefix("at_"), 16)] = value
+    data[0x14D] = header_checksum(bytes(data))
+    return bytes(data)
+
+
+def test_a_truncated_rom_is_refused(tmp_path: Path) -> None:
+    """A dump cut short at a bank boundary passed every check, and PyBoy mirrors the banks it lacks (a bank number
+    is taken modulo the banks in the file): the game ran on whatever those banks held, with the generic pack or,
+    titled POKEMON RED, the Pokemon pack and a warning about an unknown revision."""
+    rom = _with_header(cartridge.build_rom(), at_0x147=0x03, at_0x148=0x02)  # MBC1+RAM+BATTERY, 128 KiB
+    path = tmp_path / "cut.gb"
+    path.write_bytes(rom)
+    message = _one_line_error(rom=path)
+    assert message == (f"{path} is truncated: its header ($0148) gives a ROM of 131072 bytes, the file holds 32768 "
+                       "(a dump cut short?)")
+    assert "truncated" in _one_line_error(rom=rom, pack="generic")
+    # a file longer than its header says (an overdump, padding) still runs, as PyBoy runs it
+    GameBoyGame(rom=_with_header(cartridge.build_rom() + bytes(0x8000)), pack="generic").close()
+
+
 @pytest.mark.parametrize("content", [None, b"", b"hello", bytes(0x8000)])
 def test_no_rom_for_a_pack_names_the_sha1_it_expects(content: bytes | None, tmp_path: Path) -> None:
     path = tmp_path / "pokered.gb"
