@@ -117,7 +117,11 @@ def read_rom(path: str | os.PathLike[str]) -> RomImage:
     if file.stat().st_size > MAX_SIZE:
         raise GameError(f"{file} is not a Game Boy ROM: found {file.stat().st_size} bytes, expected at most "
                         f"8 MiB")
-    return check_rom(file.read_bytes(), file)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise GameError(f"cannot read the ROM file {file}: {exc.strerror or exc}") from None
+    return check_rom(data, file)
 
 
 def _expected(pack: Pack) -> str:
@@ -137,7 +141,11 @@ def find_in_folder(folder: str | os.PathLike[str], sha1s: dict[str, str]) -> Pat
     candidates = sorted(p for p in [*root.glob("*"), *root.glob("*/*")]
                         if p.is_file() and p.suffix.lower() in ROM_SUFFIXES and p.stat().st_size <= MAX_SIZE)
     for candidate in candidates:
-        if hashlib.sha1(candidate.read_bytes()).hexdigest() in sha1s:
+        try:
+            data = candidate.read_bytes()
+        except OSError:  # a file this user may not read is not the one wanted
+            continue
+        if hashlib.sha1(data).hexdigest() in sha1s:
             return candidate
     return None
 

@@ -16,7 +16,7 @@ from longplay.envs.gameboy import cartridge
 from longplay.envs.gameboy.core import STATE_MAGIC, GameBoyEnv, GameBoyGame
 from longplay.envs.gameboy.packs import get_pack, pack_for_rom
 from longplay.envs.gameboy.packs.pokemon_red import RED_SHA1
-from longplay.envs.gameboy.roms import header_checksum
+from longplay.envs.gameboy.roms import find_in_folder, header_checksum
 
 U, D, L, R, A = Button.UP, Button.DOWN, Button.LEFT, Button.RIGHT, Button.A
 #: From the start (2, 2) to the key at (15, 3): through the gap at (5, 5), along row 7, up column 16.
@@ -279,6 +279,25 @@ def test_rom_and_start_state_of_another_type(kwargs: dict, message: str) -> None
 
 def test_missing_rom_file(tmp_path: Path) -> None:
     assert _one_line_error(rom=tmp_path / "nope.gb") == f"ROM file not found: {tmp_path / 'nope.gb'}"
+
+
+def test_an_unreadable_rom_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ROM file the user may not read (or a failing disk) was a PermissionError traceback, and one such file in
+    $LONGPLAY_ROMS stopped the search for the right one. (Mocked: the tests may run as root, who reads anything.)"""
+    path = tmp_path / "locked.gb"
+    path.write_bytes(cartridge.build_rom())
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "locked.gb":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert _one_line_error(rom=path) == f"cannot read the ROM file {path}: Permission denied"
+    assert _one_line_error(rom=path, pack="pokemon_red").startswith(f"cannot read the ROM file {path}: Permission")
+    (tmp_path / "mine.gb").write_bytes(cartridge.build_rom())  # sorted after locked.gb
+    assert find_in_folder(tmp_path, {cartridge.rom_sha1(): "test"}) == tmp_path / "mine.gb"
 
 
 def test_not_a_rom(tmp_path: Path) -> None:
