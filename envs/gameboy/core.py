@@ -169,7 +169,10 @@ class GameBoyGame:
             path = Path(start_state).expanduser()
             if not path.is_file():
                 raise GameError(f"start state file not found: {path}")
-            start_state = path.read_bytes()
+            try:
+                start_state = path.read_bytes()
+            except OSError as exc:
+                raise GameError(f"cannot read the start state file {path}: {exc.strerror or exc}") from None
         return self._unwrap(bytes(start_state))
 
     # ------------------------------------------------------------------------------------ emulator

@@ -395,3 +395,16 @@ def test_start_state_from_a_file(game: GameBoyGame, tmp_path: Path) -> None:
     other.close()
     assert "start state file not found" in _one_line_error(pack="testcart", start_state=tmp_path / "none")
     assert "could not load the state" in _one_line_error(pack="testcart", start_state=b"garbage")
+
+
+def test_an_unreadable_start_state_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was a PermissionError traceback (mocked: the tests may run as root)."""
+    path = tmp_path / "locked.state"
+    path.write_bytes(b"x")
+
+    def read_bytes(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert _one_line_error(pack="testcart", start_state=path) == (
+        f"cannot read the start state file {path}: Permission denied")
