@@ -369,18 +369,20 @@ def test_a_fingerprint_spacing_below_one_is_one_line(capsys) -> None:
     assert "invalid --fingerprint-every 0; use an int >= 1" in err and "Traceback" not in err
 
 
+def _interrupted_after_20_steps(env, agent, steps, seed, progress, options=None):
+    """A stand-in for ``runner.run`` that plays 20 steps and is then stopped by Ctrl+C."""
+    env.reset(seed=seed)
+    for _ in range(20):
+        env.step(0)
+    raise KeyboardInterrupt
+
+
 def test_ctrl_c_names_the_replay_it_kept(tmp_path, monkeypatch, capsys) -> None:
     """The replay's path was printed only after a run to its end; after Ctrl+C a user had to look for it."""
     import longplay.agents.runner as runner
     from longplay.replays.verify import verify
 
-    def interrupted(env, agent, steps, seed, progress, options=None):  # plays some steps, then Ctrl+C
-        env.reset(seed=seed)
-        for _ in range(20):
-            env.step(0)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "run", interrupted)
+    monkeypatch.setattr(runner, "run", _interrupted_after_20_steps)
     code = main(["run", "--env", "QuestMini-v0", "--agent", "random", "--runs-dir", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err
     assert code == 130 and "longplay: interrupted" in err
@@ -404,13 +406,7 @@ def test_a_run_records_its_budget_so_compare_tells_one_stopped_by_ctrl_c(tmp_pat
         assert replay.header["budget"] == {"steps": 40}
     assert [r.stopped_early for r in read_runs(full)] == [False]
 
-    def interrupted(env, agent, steps, seed, progress, options=None):  # plays some steps, then Ctrl+C
-        env.reset(seed=seed)
-        for _ in range(20):
-            env.step(0)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "run", interrupted)
+    monkeypatch.setattr(runner, "run", _interrupted_after_20_steps)
     assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--runs-dir", str(tmp_path / "cut"),
                  "--quiet"]) == 130
     (cut,) = (tmp_path / "cut").glob("*.lpr")
