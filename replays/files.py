@@ -2,7 +2,8 @@
 
 Checkpoints (LM and RL), sweep state files and exported save states are written this way, so a run killed or
 a disk filled while one is written leaves the previous file (or none), never a truncated file under its name.
-It lives in ``replays`` because ``agents`` may import ``replays`` but not the other way round.
+It lives in ``replays`` because ``agents`` imports ``replays``, while ``replays``' modules import nothing of ``agents``
+(whose modules pull in torch and Stable-Baselines3) when they load.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def remove_partials(folder: str | os.PathLike[str], name: str | None = None) -> 
 
 
 def _fsync(path: Path) -> None:
-    """Flushes ``path``'s data to disk (whoever wrote it: ``write`` may have closed its own handle)."""
-    fd = os.open(path, os.O_RDONLY)
+    """Flushes ``path``'s data to disk (whoever wrote it: ``write`` may have closed its own handle). Opened for
+    writing: Windows flushes only a handle that may write."""
+    fd = os.open(path, os.O_RDWR)
     try:
         os.fsync(fd)
     finally:
