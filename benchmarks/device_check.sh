@@ -10,8 +10,8 @@
 # PYTHONPATH), then benchmarks/parity_device.py (lockstep parity with the reference engine, eager and
 # compiled in a CUDA graph) within PARITY_BUDGET_S seconds, benchmarks/batched_gpu.py within BATCHED_BUDGET_S
 # and benchmarks/rl_gpu.py (ppo-device on the plain engine step, then on the step in a CUDA graph), each under
-# a hard timeout, and writes their output and JSON under $OUT (or /tmp/device_check). The defaults (under 8
-# minutes in all) leave a 15-minute lease time to start the machine and to run again:
+# a hard timeout, and writes their output and JSON under $OUT (or /tmp/device_check). The defaults (timeouts of
+# 470 s in all, 8 minutes with the set-up) leave a 15-minute lease time to start the machine and to run again:
 # run(command="bash benchmarks/device_check.sh", carry=[".whl"], timeout_s=500). Set
 # PARITY_BUDGET_S, PARITY_TIMEOUT_S, PARITY_ARGS, BATCHED_BUDGET_S, BATCHED_TIMEOUT_S, BATCHED_PLAN,
 # RL_TIMEOUT_S or RL_ARGS (default --cuda-graph; e.g. --compile) to change them (a timeout of 1 skips that
@@ -53,10 +53,10 @@ timeout "${PARITY_TIMEOUT_S:-150}" python3 benchmarks/parity_device.py --device 
 parity=${PIPESTATUS[0]}
 plan=()
 [[ -n "${BATCHED_PLAN:-}" ]] && plan=(--plan "$BATCHED_PLAN")
-timeout "${BATCHED_TIMEOUT_S:-210}" python3 benchmarks/batched_gpu.py --device "$device" \
-    --budget-s "${BATCHED_BUDGET_S:-130}" --json "$out/batched_gpu.json" "${plan[@]}" 2>&1 | tee "$out/batched_gpu.txt"
+timeout "${BATCHED_TIMEOUT_S:-190}" python3 benchmarks/batched_gpu.py --device "$device" \
+    --budget-s "${BATCHED_BUDGET_S:-110}" --json "$out/batched_gpu.json" "${plan[@]}" 2>&1 | tee "$out/batched_gpu.txt"
 batched=${PIPESTATUS[0]}
-timeout "${RL_TIMEOUT_S:-140}" python3 benchmarks/rl_gpu.py --device "$device" ${RL_ARGS:---cuda-graph} \
+timeout "${RL_TIMEOUT_S:-130}" python3 benchmarks/rl_gpu.py --device "$device" ${RL_ARGS:---cuda-graph} \
     --json "$out/rl_gpu.json" 2>&1 | tee "$out/rl_gpu.txt"
 rl=${PIPESTATUS[0]}
 echo "device_check: parity_device exit $parity (1: a check differed), batched_gpu exit $batched, rl_gpu exit $rl" \

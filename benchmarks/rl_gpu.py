@@ -123,15 +123,15 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir:
         print(f"ppo-device training{label}:           {train_sps:>14,.0f} steps/s  "
               f"({train_sps / GOAL:.2f}x the goal of {GOAL:,})")
         results["graph" if graph else "plain"] = {"engine_sps": env_sps, "train_sps": train_sps}
+        if args.json:  # after each kind: a run stopped at its timeout keeps what it measured
+            Path(args.json).write_text(json.dumps({
+                "device": name, "engine": args.engine, "num_envs": args.num_envs, "batch": config.batch_size,
+                "compile": args.compile, **results["plain"], "cuda_graph": results.get("graph"), "goal": GOAL},
+                indent=2) + "\n")
     if "graph" in results:
         plain, graph = results["plain"], results["graph"]
         print(f"CUDA graph against the plain step, same run: engine {graph['engine_sps'] / plain['engine_sps']:.2f}x, "
               f"training {graph['train_sps'] / plain['train_sps']:.2f}x")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "device": name, "engine": args.engine, "num_envs": args.num_envs, "batch": config.batch_size,
-            "compile": args.compile, **results["plain"], "cuda_graph": results.get("graph"), "goal": GOAL},
-            indent=2) + "\n")
     return 0
 
 
@@ -144,6 +144,7 @@ def training_rate(config: TrainConfig, warmup: int) -> float:
     # charts/SPS is cumulative since the start: time(step) = step / SPS; the rate between two points follows.
     (s_warm, sps_warm), (s_end, sps_end) = points[warmup - 1], points[-1]
     return (s_end - s_warm) / (s_end / sps_end - s_warm / sps_warm)
+
 
 if __name__ == "__main__":
     sys.exit(main())
