@@ -188,8 +188,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
                                     "recorded")
                 continue
             catalog = replay.catalog(e)  # each episode's world: Quest-v0 draws one per reset seed
-            ep_turns = sorted((t.step, t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write,
-                               t.cost_usd) for t in turns if t.episode == e)
+            ep_turns = sorted((t.step, t.tokens, t.cost_usd) for t in turns if t.episode == e)
             turn_steps = [s for s, _, _ in ep_turns]
             cum_tokens = np.cumsum([0.0] + [tok for _, tok, _ in ep_turns])
             cum_cost = np.cumsum([0.0] + [c for _, _, c in ep_turns])
@@ -237,7 +236,7 @@ def budget_used(header: dict[str, Any], episodes: Sequence[Episode], turns: Sequ
     seconds = header.get("duration_s")
     spent = {"steps": sum(e.recorded_steps for e in episodes),
              "turns": sum(is_agent_turn(t) for t in turns),
-             "tokens": sum(t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in turns),
+             "tokens": sum(t.tokens for t in turns),
              "dollars": sum(t.cost_usd for t in turns),
              "seconds": seconds if isinstance(seconds, (int, float)) else 0.0}
     return any(isinstance(limit, (int, float)) and spent[key] >= limit

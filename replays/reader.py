@@ -157,6 +157,11 @@ class Turn:
     error: str | None
     extra: dict[str, Any] | None
 
+    @property
+    def tokens(self) -> int:
+        """Every token the turn spent: in, out, and cache reads and writes (compare's tokens axis)."""
+        return self.tokens_in + self.tokens_out + self.tokens_cache_read + self.tokens_cache_write
+
 
 def is_agent_turn(turn: Turn) -> bool:
     """Whether a turn row is one of the agent's turns (the ``act`` calls the run's turn budget counts, failed

@@ -556,7 +556,7 @@ def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
         turns = r.turns()
         act = [t for t in turns if (t.extra or {}).get("kind", "act") == "act"]
         result.turns = len(act)
-        result.tokens = sum(t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in turns)
+        result.tokens = sum(t.tokens for t in turns)
         result.dollars = sum(t.cost_usd for t in turns)
 
 

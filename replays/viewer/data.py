@@ -118,7 +118,7 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
         "catalog_size": len(catalog),
         "furthest_milestone": milestone_name(catalogs.get(last.episode, ()), last.milestone) if last else None,
         "turns": sum(is_agent_turn(t) for t in turns),
-        "tokens": sum(t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in turns),
+        "tokens": sum(t.tokens for t in turns),
         "cost_usd": float(sum(t.cost_usd for t in turns)),
         "created": _date(header.get("created")),
         "duration_s": header.get("duration_s"),
@@ -179,7 +179,7 @@ class TurnIndex:
     def build(cls, turns: Sequence[Turn]) -> TurnIndex:
         """From one episode's turns (any order)."""
         ordered = sorted(turns, key=lambda t: (t.step, t.turn))
-        spent = [t.tokens_in + t.tokens_out + t.tokens_cache_read + t.tokens_cache_write for t in ordered]
+        spent = [t.tokens for t in ordered]
         return cls(ordered, [t.step for t in ordered], np.cumsum(np.asarray(spent, float)),
                    np.cumsum(np.asarray([t.cost_usd for t in ordered], float)),
                    np.cumsum(np.asarray([is_agent_turn(t) for t in ordered], int)))
@@ -323,7 +323,7 @@ def turn_json(turn: Turn) -> dict[str, Any]:
         "response": turn.response, "tool_calls": turn.tool_calls or [], "error": turn.error,
         "tokens_in": turn.tokens_in, "tokens_out": turn.tokens_out, "tokens_cache_read": turn.tokens_cache_read,
         "tokens_cache_write": turn.tokens_cache_write,
-        "tokens": turn.tokens_in + turn.tokens_out + turn.tokens_cache_read + turn.tokens_cache_write,
+        "tokens": turn.tokens,
         "cost_usd": turn.cost_usd, "latency_s": turn.latency_s, "prompt_digest": turn.prompt_digest,
         "extra": extra,
     })

@@ -157,6 +157,7 @@ def test_log_turn_and_memory(tmp_path: Path, fakegame: Any) -> None:
         assert first.prompt_digest is not None and first.prompt_digest.startswith("sha256:")
         assert first.tool_calls == [{"name": "press", "arguments": {"buttons": ["a"]}}]
         assert (first.tokens_in, first.tokens_out, first.tokens_cache_read, first.cost_usd) == (120, 8, 1000, 0.002)
+        assert (first.tokens, second.tokens) == (120 + 8 + 1000, 0)  # every token, cache reads too
         assert second.error == "rate limited"
         notes, seen = replay.memory()
         assert notes.content == "the gym is north" and seen.content == {"seen": [[1, 2]]}
