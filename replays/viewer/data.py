@@ -30,7 +30,6 @@ from longplay.replays.compare import (
     env_name,
     progress_curve_impl,
     scaffold_name,
-    start_state_digest,
 )
 from longplay.replays.reader import (
     EnvFactory,
@@ -113,7 +112,7 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
         "steps": sum(e.recorded_steps for e in episodes),
         "episodes": len(episodes),
         # The save states its episodes started from (SHA-256, in episode order): empty from the world's start.
-        "start_states": list(dict.fromkeys(d for e in episodes if (d := start_state_digest(e.options)))),
+        "start_states": list(dict.fromkeys(d for e in episodes if (d := e.start_digest))),
         "milestones": per_episode.get(best, 0),
         "catalog_size": len(catalog),
         "furthest_milestone": milestone_name(catalogs.get(last.episode, ()), last.milestone) if last else None,
@@ -262,7 +261,7 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
             "episode": e, "seed": info.seed, "steps": info.recorded_steps, "end_step": info.end_step,
             "end_reason": info.end_reason, "complete": info.complete,
             "duration_s": (info.ended_t - info.started_t) if info.ended_t is not None else None,
-            "world": info.identity, "start_state": start_state_digest(info.options),
+            "world": info.identity, "start_state": info.start_digest,
             "catalog": None if own == catalog else _catalog_rows(own),
             "milestones": [{"id": m.milestone, "name": names.get(m.milestone, m.milestone),
                             "tier": tiers.get(m.milestone, 0), "step": m.step,
