@@ -86,7 +86,6 @@ def verify(path: str | os.PathLike[str], *, make_env: EnvFactory | None = None,
         if not episodes:
             report.problems.append("the replay holds no episode (the run never reset its env)")
             return report
-        game = replay.game  # each episode's world (game.identity()) is checked after its reset
         if replay.header.get("status") != "closed":
             report.complete = False
             report.warnings.append("the recording was never closed (the run was killed or is still running): "
@@ -99,7 +98,7 @@ def verify(path: str | os.PathLike[str], *, make_env: EnvFactory | None = None,
             bar = tqdm(total=total, unit="step", desc="verify", leave=False)
         try:
             for episode in episodes:
-                _verify_episode(replay, game, episode.episode, len(episodes) > 1, report, bar)
+                _verify_episode(replay, episode.episode, len(episodes) > 1, report, bar)
                 report.episodes += 1
         finally:
             if bar is not None:
@@ -116,8 +115,7 @@ def _jsonish(value: Any) -> Any:
     return json.loads(to_json(value))
 
 
-def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, report: VerifyReport,
-                    bar: Any) -> None:
+def _verify_episode(replay: ReplayReader, e: int, several: bool, report: VerifyReport, bar: Any) -> None:
     where = (lambda step: f"episode {e} step {step}") if several else (lambda step: f"step {step}")
     info = replay.episode(e)
     actions = replay.actions(e)
@@ -141,11 +139,12 @@ def _verify_episode(replay: ReplayReader, game: Any, e: int, several: bool, repo
     check_rewards = replay.header.get("reward_source") == "env"
     recorded_rewards = replay.rewards(e) if check_rewards else {}
     try:
-        replay.restart(e)
+        game = replay.restart(e)  # the game the reset left in the env: an env may build a new one per episode
     except (CorruptReplayError, ValueError) as exc:  # a start state missing, edited, or refused by the game
         report.problems.append(f"{where(0)}: {exc}")
         return
-    # After the reset: a world drawn from the reset seed (longplay/Quest-v0) brings its own catalog.
+    # After the reset: a world drawn from the reset seed (longplay/Quest-v0) brings its own catalog; each
+    # episode's world (game.identity()) is checked here.
     catalog = game.milestones()
     ids = [m.id for m in catalog]
     weights = [m.weight for m in catalog]

@@ -234,3 +234,19 @@ def test_counted_says_one_thing_or_many() -> None:
 
     assert [counted(n, "keyframe") for n in (0, 1, 2)] == ["0 keyframes", "1 keyframe", "2 keyframes"]
     assert counted(1, "state hash", "state hashes") == "1 state hash"
+
+
+def test_verify_plays_the_game_the_reset_hands_over(record: Any, fakegame: Any) -> None:
+    # An env may build a new game object at each reset (a world per episode): verify must press the one the
+    # reset left in the env, not the one the env held before it.
+    from longplay.envs.env import LongplayEnv
+
+    class FreshGameEnv(LongplayEnv):
+        def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+            self.game = fakegame.FakeGame(self.game.world_seed, self.game.finish_at)
+            return super().reset(seed=seed, options=options)
+
+    path = record(300, episodes=2)
+    report = verify(path, make_env=lambda header: FreshGameEnv(fakegame.FakeGame(0)))
+    assert report.ok, report.problems
+    assert report.episodes == 2 and report.steps == 600
