@@ -111,7 +111,7 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
         "world_seed": header.get("world_seed"),
         "steps": sum(e.recorded_steps for e in episodes),
         "episodes": len(episodes),
-        # The save states its episodes started from (SHA-256, in episode order): empty from the world's start.
+        # The save states its episodes started from (SHA-256, each once, in order of first use): empty from the start.
         "start_states": list(dict.fromkeys(d for e in episodes if (d := e.start_digest))),
         "milestones": per_episode.get(best, 0),
         "catalog_size": len(catalog),
