@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -40,6 +43,29 @@ def oracle_state() -> Callable[..., tuple[bytes, dict[str, int]]]:
         return data, dict(info["milestones"])
 
     return play
+
+
+def _as_killed(path: Path, *, lose_steps: bool = False) -> None:
+    """Makes a closed replay look like one whose run was killed: its last episode never ended and its header says
+    ``recording`` (what a SIGKILL leaves once the file's last commit is in). ``lose_steps``: the kill came after
+    that episode's reset but before its next commit, so none of its steps, milestones or checkpoints are in."""
+    conn = sqlite3.connect(path)
+    with conn:
+        (last,) = conn.execute("SELECT max(episode) FROM episodes").fetchone()
+        conn.execute("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = ?",
+                     (last,))
+        if lose_steps:
+            for table in ("chunks", "milestones", "checkpoints"):
+                conn.execute(f"DELETE FROM {table} WHERE episode = ?", (last,))
+        conn.execute("INSERT OR REPLACE INTO header VALUES ('status', ?)", (json.dumps("recording"),))
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def as_killed() -> Callable[..., None]:
+    """``as_killed(path, *, lose_steps=False)``: makes a closed replay look like one whose run was killed (see
+    :func:`_as_killed`)."""
+    return _as_killed
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import json
 import math
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -252,17 +251,11 @@ def test_each_env_gets_its_own_panel(monkeypatch: Any, tmp_path: Path) -> None:
         == ["QuestMini-v0: mini"]
 
 
-def test_a_killed_runs_episode_with_no_recorded_step_is_left_out(record: Any) -> None:
+def test_a_killed_runs_episode_with_no_recorded_step_is_left_out(record: Any, as_killed: Any) -> None:
     """A run killed after a reset and before its next commit leaves an episode of 0 recorded steps: compare counted
     it as a run that stopped at step 0 ("run ended at 0") in its group; its steps were lost, not never played."""
     path = record(120, seed=2, episodes=2, name="killed.lpr")
-    conn = sqlite3.connect(path)
-    with conn:  # what the file of a run killed before episode 1's first commit holds
-        conn.execute("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = 1")
-        for table in ("chunks", "milestones", "checkpoints"):
-            conn.execute(f"DELETE FROM {table} WHERE episode = 1")
-        conn.execute("UPDATE header SET value = '\"recording\"' WHERE key = 'status'")
-    conn.close()
+    as_killed(path, lose_steps=True)  # what the file of a run killed before episode 1's first commit holds
     warnings: list[str] = []
     runs = load_runs([path], warnings=warnings)
     assert [(r.name, r.end["steps"]) for r in runs] == [("killed#0", 120.0)]

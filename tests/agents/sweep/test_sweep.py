@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -435,12 +436,11 @@ def test_execute_cell_adds_its_attempt_to_the_seconds_of_the_earlier_ones(tmp_pa
     assert state["attempts"] == 2
 
 
-def test_the_chart_keeps_a_closed_episode_of_no_steps_and_leaves_out_a_killed_one(tmp_path: Path) -> None:
+def test_the_chart_keeps_a_closed_episode_of_no_steps_and_leaves_out_a_killed_one(
+        tmp_path: Path, as_killed: Callable[..., None]) -> None:
     """The sweep's chart left out every episode with no steps and no milestones, one its run closed at step 0 (an
     LM run whose budget ran out before its first press) included, where ``longplay compare`` over the same replays
     counts it; both now share compare's rule: only a killed run's episode of no recorded step is left out."""
-    import sqlite3
-
     import gymnasium as gym
 
     from longplay.agents.sweep.results import write_comparison
@@ -454,11 +454,7 @@ def test_the_chart_keeps_a_closed_episode_of_no_steps_and_leaves_out_a_killed_on
             rec.reset(seed=0)
             rec.step(0)
             rec.reset(seed=1)  # the run stopped here: an episode of no step
-    conn = sqlite3.connect(out / "killed.lpr")
-    with conn:  # what the file of a run killed before episode 1's first commit holds
-        conn.execute("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL WHERE episode = 1")
-        conn.execute("UPDATE header SET value = '\"recording\"' WHERE key = 'status'")
-    conn.close()
+    as_killed(out / "killed.lpr")  # what the file of a run killed before episode 1's first commit holds
     cells = [Cell("run", "longplay/QuestMini-v0", seed, "explorer", label=name)
              for seed, name in enumerate(("closed", "killed"))]
     states = {cell.id: {"replay": f"{cell.label}.lpr"} for cell in cells}

@@ -19,7 +19,6 @@ Layout (``runs/`` is served; ``outside/`` must never be readable through the vie
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import struct
@@ -118,15 +117,19 @@ def _record_fake(fakegame: Any, path: Path, steps: int, seed: int, *, agent: str
                     break
 
 
-def _record_quest(path: Path, steps: int) -> None:
+def _record_agent(path: Path, agent_name: str, steps: int, seed: int, options: dict[str, Any] | None = None, *,
+                  budget: dict[str, Any] | None = None) -> None:
+    """Records ``agent_name`` on QuestMini-v0 for ``steps`` steps; ``budget``: the header's, as ``longplay run``
+    records it."""
     from longplay.agents.base import make_agent
     from longplay.agents.runner import run
     from longplay.replays.recorder import Recorder
 
-    agent = make_agent("oracle")
-    env = Recorder(gym.make("longplay/QuestMini-v0", obs_mode=agent.obs_mode), path, agent=agent.name)
+    agent = make_agent(agent_name)
+    env = Recorder(gym.make("longplay/QuestMini-v0", obs_mode=agent.obs_mode), path, agent=agent.name,
+                   extra_header={"budget": budget} if budget is not None else None)
     try:
-        run(env, agent, steps, seed=0, progress=False)
+        run(env, agent, steps, seed=seed, progress=False, options=options)
     finally:
         env.close()
 
@@ -142,7 +145,7 @@ def viewer_runs(tmp_path_factory: pytest.TempPathFactory, fakegame: Any) -> View
     _record_fake(fakegame, root / "fake-random-1.lpr", 80, 1)
     _record_fake(fakegame, root / "fake-lm.lpr", 150, 3, agent="lm", model="m1", lm=True)
     _record_fake(fakegame, root / "fake-multi.lpr", 120, 5, episodes=2)
-    _record_quest(root / "sub" / "quest-oracle.lpr", 400)
+    _record_agent(root / "sub" / "quest-oracle.lpr", "oracle", 400, 0)
     (root / "broken.lpr").write_text("this is not a replay\n")
     (root / "truncated.lpr").write_bytes((root / "fake-random-0.lpr").read_bytes()[:2048])
     shutil.copyfile(root / "fake-random-0.lpr", root / "newer.lpr")
@@ -161,29 +164,6 @@ def viewer_runs(tmp_path_factory: pytest.TempPathFactory, fakegame: Any) -> View
     return ViewerRuns(root, outside, ids)
 
 
-def _record_agent(path: Path, agent_name: str, steps: int, seed: int, options: dict[str, Any] | None = None) -> None:
-    from longplay.agents.base import make_agent
-    from longplay.agents.runner import run
-    from longplay.replays.recorder import Recorder
-
-    agent = make_agent(agent_name)
-    env = Recorder(gym.make("longplay/QuestMini-v0", obs_mode=agent.obs_mode), path, agent=agent.name)
-    try:
-        run(env, agent, steps, seed=seed, progress=False, options=options)
-    finally:
-        env.close()
-
-
-def as_killed(path: Path) -> None:
-    """Makes a closed replay look like one whose run was killed: its episodes never ended and its header says
-    ``recording`` (what a SIGKILL leaves once the file's last commit is in)."""
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE episodes SET end_step = NULL, end_reason = NULL, ended_t = NULL")
-    conn.execute("INSERT OR REPLACE INTO header VALUES ('status', ?)", (json.dumps("recording"),))
-    conn.commit()
-    conn.close()
-
-
 @dataclass(frozen=True)
 class CompareRuns:
     """A folder of runs for the comparison page (see :func:`compare_runs`)."""
@@ -194,7 +174,7 @@ class CompareRuns:
 
 @pytest.fixture(scope="session")
 def compare_runs(tmp_path_factory: pytest.TempPathFactory, viewer_runs: ViewerRuns,
-                 oracle_state: Any) -> CompareRuns:
+                 oracle_state: Any, as_killed: Any) -> CompareRuns:
     """A served folder for the comparison page, two envs and several runs a group::
 
         fake-random-0.lpr, fake-random-1.lpr       Fake-v0, random: 300 and 80 steps (copies of viewer_runs')
@@ -212,11 +192,8 @@ def compare_runs(tmp_path_factory: pytest.TempPathFactory, viewer_runs: ViewerRu
         shutil.copyfile(viewer_runs.root / name, root / name)
     shutil.copyfile(viewer_runs.root / "sub" / "quest-oracle.lpr", root / "quest-oracle.lpr")
     for seed in range(3):
-        _record_agent(root / f"quest-explorer-{seed}.lpr", "explorer", 1500, seed)
-        with sqlite3.connect(root / f"quest-explorer-{seed}.lpr") as conn:  # as longplay run --steps records it
-            budget = {"steps": 3000 if seed == 2 else 1500}
-            conn.execute("INSERT INTO header VALUES ('budget', ?)", (json.dumps(budget),))
-        conn.close()
+        _record_agent(root / f"quest-explorer-{seed}.lpr", "explorer", 1500, seed,
+                      budget={"steps": 3000 if seed == 2 else 1500})
     _record_agent(root / "quest-explorer-killed.lpr", "explorer", 700, 3)
     as_killed(root / "quest-explorer-killed.lpr")
     state, _ = oracle_state(steps=150)
