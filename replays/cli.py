@@ -174,7 +174,15 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Progress curves, time-to-milestone table, multi-seed aggregates and AUC over replays and folders."""
-    from longplay.replays.compare import AXES, compare_impl, env_name, format_table, load_runs, write_outputs
+    from longplay.replays.compare import (
+        AXES,
+        compare_impl,
+        env_name,
+        expand_paths,
+        format_table,
+        load_runs,
+        write_outputs,
+    )
 
     if args.horizon is not None and not 0 < args.horizon < math.inf:  # before the replays are read
         raise ValueError(f"--horizon must be a positive number of steps, got {args.horizon:g}")
@@ -186,6 +194,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not runs:
+        if expand_paths(args.paths):  # replays were found: each was skipped or left out, as warned above
+            raise ReplayError(f"no run with a recorded step in {', '.join(args.paths)}")
         raise ReplayError(f"no replays (*.lpr) found in {', '.join(args.paths)}")
     axes = args.axis or list(AXES)
     horizon = {"steps": float(args.horizon)} if args.horizon is not None else None

@@ -166,8 +166,9 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
     """The episodes of one replay as :class:`RunProgress` records (no re-simulation: a fast read).
 
     An episode its recorder never closed that holds no recorded step (a run killed after a reset, before its next
-    commit) is left out, with a line added to ``warnings``: its steps were lost, and as a run it would claim to
-    have stopped at step 0.
+    commit, or one still being recorded: an LM run waiting on its first model call) is left out, with a line added
+    to ``warnings``: as a run it would claim to have stopped at step 0. A replay that holds no episode yet is
+    warned of too.
     """
     with ReplayReader(path) as replay:
         header = replay.header
@@ -179,13 +180,16 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
         turns = replay.turns()
         milestones = replay.milestones()
         used = budget_used(header, episodes, turns)
+        if not episodes and warnings is not None:
+            warnings.append(f"{path}: left out: it holds no episode (the run was killed, or is still being recorded, "
+                            "before its first reset)")
         runs = []
         for info in episodes:
             e = info.episode
             if not info.complete and info.recorded_steps == 0:
                 if warnings is not None:
-                    warnings.append(f"{path}: left out episode {e}: the run was killed before any of its steps was "
-                                    "recorded")
+                    warnings.append(f"{path}: left out episode {e}: it holds no recorded step (the run was killed, or "
+                                    "is still being recorded)")
                 continue
             catalog = replay.catalog(e)  # each episode's world: Quest-v0 draws one per reset seed
             ep_turns = sorted((t.step, t.tokens, t.cost_usd) for t in turns if t.episode == e)

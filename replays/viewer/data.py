@@ -486,7 +486,7 @@ def area_png_impl(game: Game, map_id: int) -> bytes | None:
 
 
 def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Sequence[dict[str, Any]] = (),
-                      n_boot: int = COMPARE_BOOT) -> dict[str, Any]:
+                      notes: Sequence[str] = (), n_boot: int = COMPARE_BOOT) -> dict[str, Any]:
     """The comparison page: each run's progress curve on every axis it has, the milestones' times per run,
     compare's group aggregates (median curves, time-to-milestone table, AUC) and the envs the runs played.
 
@@ -499,6 +499,8 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
     Args:
         runs: (run id, one episode's :class:`RunProgress`) pairs, in the order to show them.
         unreadable: Entries of files that could not be read (from :func:`unreadable_impl`).
+        notes: One line per episode (or replay) of the selected runs that compare left out (``read_runs``'
+            warnings: no recorded step, the run killed or still being recorded), shown on the page.
         n_boot: Bootstrap resamples of the group intervals.
     """
     result = compare_impl([run for _, run in runs], axes=AXES, n_boot=n_boot) if runs else None
@@ -549,4 +551,5 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         "time_to_milestone": result.time_to_milestone if result else [],
         "horizons": result.horizons if result else {},
         "unreadable": list(unreadable),
+        "notes": list(notes),
     })

@@ -219,7 +219,7 @@ class ReplayFolder:
         self._lock = threading.Lock()
         self._open: OrderedDict[str, OpenRun] = OrderedDict()
         self._rows: dict[str, tuple[Signature, dict[str, Any], bool]] = {}
-        self._progress: dict[str, tuple[Signature, list[RunProgress] | ReplayError]] = {}
+        self._progress: dict[str, tuple[Signature, tuple[list[RunProgress], list[str]] | ReplayError]] = {}
         self._comparisons: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
         #: Set once :func:`~longplay.replays.viewer.server.warm_up` has finished (``/api/health`` says so).
         self.warmed = threading.Event()
@@ -351,8 +351,10 @@ class ReplayFolder:
                     entry.seeker(episode).add_waypoints(waypoints)
         return cached
 
-    def progress(self, run_id: str) -> list[RunProgress]:
-        """Compare's records of the run's episodes (cached per file version)."""
+    def progress(self, run_id: str) -> tuple[list[RunProgress], list[str]]:
+        """Compare's records of the run's episodes, and its notes on the episodes it left out (one line each,
+        naming the run by its id: an episode of no recorded step, killed or still being recorded), cached per file
+        version."""
         path = self.resolve(run_id)
         signature = file_signature(path)
         cached = self._progress.get(run_id)
@@ -360,7 +362,11 @@ class ReplayFolder:
             source = None
             try:
                 source = readable_copy(path)
-                value: list[RunProgress] | ReplayError = read_runs(source.path)
+                notes: list[str] = []
+                runs = read_runs(source.path, warnings=notes)
+                # The notes name the file read, maybe a private copy: the run id is what the page shows.
+                value: tuple[list[RunProgress], list[str]] | ReplayError = (
+                    runs, [note.replace(str(source.path), run_id).replace(str(path), run_id) for note in notes])
             except (ReplayError, OSError) as e:
                 value = ReplayError(relative_message(e, run_id, (path, source.path if source else path)))
             finally:
@@ -373,7 +379,8 @@ class ReplayFolder:
 
     def comparison(self, run_ids: list[str]) -> dict[str, Any]:
         """The comparison page's data for ``run_ids`` (:func:`~longplay.replays.viewer.data.compare_data_impl`;
-        a missing or unreadable run is listed as such). The last few results are kept, per file version."""
+        a missing or unreadable run is listed as such, and an episode compare left out is named in its ``notes``).
+        The last few results are kept, per file version."""
         ids = list(dict.fromkeys(run_ids))
         key = tuple((run_id, file_signature(self.resolve(run_id)) if self._exists(run_id) else ())
                     for run_id in ids)
@@ -382,13 +389,16 @@ class ReplayFolder:
             if cached is not None:
                 self._comparisons.move_to_end(key)
                 return cached
-        selected, unreadable = [], []
+        selected, unreadable, notes = [], [], []
         for run_id in ids:
             try:
-                selected += [(run_id, progress) for progress in self.progress(run_id)]
+                runs, left_out = self.progress(run_id)
             except (UnreadableRunError, RunNotFoundError) as e:  # deleted or damaged since listed: say so
                 unreadable.append(unreadable_impl(run_id, e))
-        result = compare_data_impl(selected, unreadable=unreadable)
+                continue
+            selected += [(run_id, progress) for progress in runs]
+            notes += left_out
+        result = compare_data_impl(selected, unreadable=unreadable, notes=notes)
         with self._lock:
             self._comparisons[key] = result
             while len(self._comparisons) > 8:

@@ -82,6 +82,21 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert code == EXIT_BAD_INPUT and "no such file or folder" in err
 
 
+def test_compare_of_runs_with_no_recorded_step_says_so(record: Any, tmp_path: Path, as_killed: Any,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Every episode left out (killed, or still being recorded, before its first commit): the error said 'no
+    replays (*.lpr) found in runs' though one was found, and the warning above it named it."""
+    path = record(50, name="runs/a.lpr")
+    as_killed(path, lose_steps=True)
+    code, _, err = _run(capsys, "compare", str(path.parent), "-o", str(tmp_path / "cmp"), "--no-plots")
+    assert code == EXIT_BAD_INPUT
+    assert err.splitlines()[-1].endswith(f"no run with a recorded step in {path.parent}")
+    assert "left out episode 0" in err and "no replays" not in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(capsys, "compare", str(tmp_path / "empty"))  # a folder without replays: as before
+    assert code == EXIT_BAD_INPUT and f"no replays (*.lpr) found in {tmp_path / 'empty'}" in err
+
+
 def test_compare_refuses_bad_horizon_and_group_fields(record: Any, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     runs = record(100, name="runs/a.lpr").parent

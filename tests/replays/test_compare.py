@@ -259,7 +259,8 @@ def test_a_killed_runs_episode_with_no_recorded_step_is_left_out(record: Any, as
     warnings: list[str] = []
     runs = load_runs([path], warnings=warnings)
     assert [(r.name, r.end["steps"]) for r in runs] == [("killed#0", 120.0)]
-    assert warnings == [f"{path}: left out episode 1: the run was killed before any of its steps was recorded"]
+    assert warnings == [f"{path}: left out episode 1: it holds no recorded step (the run was killed, or is still "
+                        "being recorded)"]
     assert [r.episode for r in read_runs(path)] == [0]
 
 

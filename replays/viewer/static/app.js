@@ -963,7 +963,7 @@
       if (view.selected.size === 0) {
         // Nothing selected: an empty chart (render reads the axis labels, kept from the last comparison).
         view.data = { runs: [], catalog: [], envs: [], axes: ["steps"], groups: [], time_to_milestone: [], unreadable: [],
-          horizons: {}, axis_labels: (view.data && view.data.axis_labels) || { steps: "steps" } };
+          notes: [], horizons: {}, axis_labels: (view.data && view.data.axis_labels) || { steps: "steps" } };
         render();
         return;
       }
@@ -1001,8 +1001,18 @@
       renderTable();
       const bad = data.unreadable || [];
       if (bad.length) showUnreadable($("compare-unreadable"), bad);
+      showNotes(data.notes);
       if (document.body.dataset.ready !== "1") mark("longplay-ready");
       document.body.dataset.ready = "1";
+    }
+
+    /** compare's notes on the picked runs it left out (an episode of no recorded step: the run was killed, or is
+     * still being recorded), one line each: without them such a run vanished from the page with no word. */
+    function showNotes(notes) {
+      const section = $("compare-notes");
+      section.hidden = !notes || notes.length === 0;
+      const list = clear(section.querySelector("ul"));
+      for (const note of notes || []) list.appendChild(h("li", { text: note }));
     }
 
     /** A configuration's name without the " from state <digest>" compare appends: the page shows a badge. */

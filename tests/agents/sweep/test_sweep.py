@@ -461,5 +461,5 @@ def test_the_chart_keeps_a_closed_episode_of_no_steps_and_leaves_out_a_killed_on
     _, notes = write_comparison(cells, states, out / "compare", plots=False)
     summary = json.loads((out / "compare" / "summary.json").read_text())
     assert {g["group"]: g["runs"] for g in summary["groups"]} == {"closed": 2, "killed": 1}
-    assert notes == [f"{out / 'killed.lpr'}: left out episode 1: the run was killed before any of its steps was "
-                     "recorded"]
+    assert notes == [f"{out / 'killed.lpr'}: left out episode 1: it holds no recorded step (the run was killed, or "
+                     "is still being recorded)"]

@@ -554,3 +554,22 @@ def test_comparison_tables_mark_a_run_stopped_before_its_budget(page: Any, compa
     legend = page.locator("#chart .legend li[data-key='quest-explorer-2.lpr#0']").inner_text()
     assert legend.endswith("· stopped early")
     assert page.locator("#chart .legend li:has-text('stopped early')").count() == 1
+
+
+def test_the_comparison_page_names_a_picked_run_it_left_out(page: Any, record: Any, as_killed: Any) -> None:
+    """A picked run whose only episode holds no recorded step (killed after a reset, or still waiting on its first
+    model call) vanished from the page with no word: the page lists compare's note on it."""
+    from longplay.replays.viewer.server import ServerThread
+
+    root = record(100, name="runs/done.lpr").parent
+    as_killed(record(50, seed=1, name="runs/killed.lpr"), lose_steps=True)
+    with ServerThread(root) as url:
+        page.goto(url + "compare?id=done.lpr&id=killed.lpr")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#compare-notes").is_visible()
+        assert page.locator("#compare-notes li").all_inner_texts() == [
+            "killed.lpr: left out episode 0: it holds no recorded step (the run was killed, or is still being "
+            "recorded)"]
+        assert page.locator("#chart .legend li").count() == 1
+        page.locator("#pick li[data-id='killed.lpr'] input").uncheck()  # only the run compare keeps: no note
+        wait_until(lambda: page.locator("#compare-notes").is_hidden(), "the note to go")

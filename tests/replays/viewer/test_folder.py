@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,33 @@ def test_a_file_that_is_no_replay_is_refused_before_it_is_copied(tmp_path: Path,
     assert listed["runs"] == [] and {u["id"]: u["error"] for u in listed["unreadable"]} == expected
     assert copies == []
     folder.close()
+
+
+def test_the_comparison_names_a_picked_run_it_leaves_out(record: Any, fakegame: Any) -> None:
+    """compare leaves out an unclosed episode of no recorded step (a run killed after a reset, or an LM run still
+    waiting on its first model call), and warns only when asked: the page dropped such a run the user picked with
+    no word. The comparison's notes say which, by run id (not the private copy's temporary path)."""
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+
+    root = record(100, name="runs/done.lpr").parent
+    live = Recorder(gym.make(fakegame.ENV_ID), root / "live.lpr", agent="lm")  # still recording: read from a copy
+    starting = Recorder(gym.make(fakegame.ENV_ID), root / "starting.lpr", agent="lm")  # not reset yet
+    folder = ReplayFolder(root)
+    try:
+        live.reset(seed=1)
+        data = folder.comparison(["done.lpr", "live.lpr", "starting.lpr"])
+        assert [r["id"] for r in data["runs"]] == ["done.lpr"]
+        assert data["notes"] == [
+            "live.lpr: left out episode 0: it holds no recorded step (the run was killed, or is still being recorded)",
+            "starting.lpr: left out: it holds no episode (the run was killed, or is still being recorded, before its "
+            "first reset)"]
+        live.step(0)
+        live.flush()
+        data = folder.comparison(["done.lpr", "live.lpr"])  # its first step is in: it joins, and the note goes
+        assert [r["id"] for r in data["runs"]] == ["done.lpr", "live.lpr"] and data["notes"] == []
+    finally:
+        folder.close()
+        live.close()
+        starting.close()
