@@ -902,12 +902,13 @@
   async function initCompare() {
     const params = new URLSearchParams(window.location.search);
     const view = { list: [], selected: new Set(params.getAll("id")), axis: params.get("axis") || "steps",
-      logx: params.get("log") === "1", data: null, hidden: new Set(), focus: null, seq: 0 };
+      logx: params.get("log") === "1", data: null, hidden: new Set(), focus: null, seq: 0, folderUnreadable: [] };
     try {
       const list = await getJSON("/api/runs");
       view.list = list.runs;
       $("folder").textContent = "folder: " + list.folder;
-      showUnreadable($("compare-unreadable"), list.unreadable);
+      view.folderUnreadable = list.unreadable || [];
+      showUnreadable($("compare-unreadable"), view.folderUnreadable);
     } catch (e) {
       showError("compare-error", "Could not load the run list: " + e.message);
       return;
@@ -999,8 +1000,10 @@
       });
       renderChart();
       renderTable();
-      const bad = data.unreadable || [];
-      if (bad.length) showUnreadable($("compare-unreadable"), bad);
+      // the folder's unreadable files, and those of this comparison (none left over from the picks before)
+      const bad = new Map(view.folderUnreadable.map((u) => [u.id, u]));
+      (data.unreadable || []).forEach((u) => bad.set(u.id, u));
+      showUnreadable($("compare-unreadable"), [...bad.values()]);
       showNotes(data.notes);
       if (document.body.dataset.ready !== "1") mark("longplay-ready");
       document.body.dataset.ready = "1";

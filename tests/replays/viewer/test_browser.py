@@ -573,3 +573,22 @@ def test_the_comparison_page_names_a_picked_run_it_left_out(page: Any, record: A
         assert page.locator("#chart .legend li").count() == 1
         page.locator("#pick li[data-id='killed.lpr'] input").uncheck()  # only the run compare keeps: no note
         wait_until(lambda: page.locator("#compare-notes").is_hidden(), "the note to go")
+
+
+def test_the_comparison_page_clears_unreadable_runs_of_an_earlier_pick(page: Any, record: Any) -> None:
+    """A picked run deleted since the list was loaded is listed as unreadable; the list stayed on the page after the
+    run was unpicked, since only a comparison with some unreadable run wrote it."""
+    from longplay.replays.viewer.server import ServerThread
+
+    root = record(100, name="runs/kept.lpr").parent
+    gone = record(50, seed=1, name="runs/gone.lpr")
+    with ServerThread(root) as url:
+        page.goto(url + "compare?id=kept.lpr")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#compare-unreadable").is_hidden()
+        gone.unlink()
+        page.locator("#pick li[data-id='gone.lpr'] input").check()
+        wait_until(lambda: page.locator("#compare-unreadable").is_visible(), "the deleted run to be named")
+        assert page.locator("#compare-unreadable li[data-id='gone.lpr']").count() == 1
+        page.locator("#pick li[data-id='gone.lpr'] input").uncheck()
+        wait_until(lambda: page.locator("#compare-unreadable").is_hidden(), "the list to go with the run")
