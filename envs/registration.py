@@ -49,11 +49,14 @@ def check_options(env_id: str, kwargs: Mapping[str, object]) -> None:
     """``ValueError``, one line naming the valid options, when ``kwargs`` holds a keyword the env behind
     ``env_id`` does not take (gymnasium's own TypeError quotes the whole kwargs dict), or a ``render_mode`` it
     does not have (``gymnasium.make`` warns of it before the env refuses it). ``gymnasium.make``'s own
-    keywords (``max_episode_steps``, ...) pass; a creator that takes ``**kwargs`` or cannot be loaded is left to
-    ``gymnasium.make``."""
+    keywords (``max_episode_steps``, ...) pass; an id that is not registered, or a creator that takes
+    ``**kwargs`` or cannot be loaded, is left to ``gymnasium.make``."""
     import gymnasium as gym
 
-    entry_point = registry[env_id].entry_point
+    spec = registry.get(env_id)
+    if spec is None:
+        return
+    entry_point = spec.entry_point
     try:
         creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
         params = inspect.signature(creator).parameters

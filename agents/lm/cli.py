@@ -442,7 +442,8 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         print(f"longplay: note: the run began with prompt version {config.prompt_version}; this longplay sends "
               f"version {PROMPT_VERSION} from here on")
         config.prompt_version = PROMPT_VERSION
-    return _Plan(config, data["env_id"], dict(data["env_kwargs"]), data, path, reset_options)
+    # as --env: a short id, or one this longplay no longer has (one line naming the valid ids)
+    return _Plan(config, resolve_env_id(data["env_id"]), dict(data["env_kwargs"]), data, path, reset_options)
 
 
 def _public_config(config: LMConfig) -> dict[str, Any]:

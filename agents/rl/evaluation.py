@@ -53,7 +53,8 @@ def check_env_settings(config: TrainConfig, env_factory: Callable[[TrainConfig],
     from longplay.envs.registration import check_options
     from longplay.envs.wrappers.buttons import button_subset
 
-    check_options(config.env_id, config.env_kwargs)
+    if env_factory is None:  # a factory may build an env other than the registered one
+        check_options(config.env_id, config.env_kwargs)
     try:
         env = (env_factory or make_eval_env)(config)
     except TypeError as exc:  # an unknown keyword

@@ -199,3 +199,12 @@ def test_an_action_that_names_no_button_is_refused(action) -> None:
     for fine in (3, np.int64(2), np.array(1), 3.0):
         env.step(fine)
     env.close()
+
+
+def test_check_options_leaves_an_unknown_id_to_gymnasium() -> None:
+    """It raised a KeyError traceback on an id that is not registered; gymnasium.make names it instead."""
+    from longplay.envs.registration import check_options
+
+    check_options("longplay/NoSuchEnv-v0", {"size": "mini"})
+    with pytest.raises(gym.error.Error, match="NoSuchEnv"):
+        gym.make("longplay/NoSuchEnv-v0")

@@ -388,6 +388,29 @@ def test_resume_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
         load_checkpoint(tmp_path / "missing.ckpt")
 
 
+@pytest.mark.parametrize("env_id, expected", [
+    ("QuestMini-v0", 0),  # a short id (the CLI takes one) resolves as --env does
+    ("longplay/QuestGone-v0", 2),  # an env this longplay no longer has is one line naming the valid ones
+])
+def test_resume_resolves_the_checkpoints_env_id(env_id: str, expected: int, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The resumed run took its env id from the checkpoint as it was: an id not registered was gymnasium's
+    NameNotFound traceback (after check_options' KeyError)."""
+    import json
+    import zlib
+
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
+    path = find_checkpoint(str(the_replay(tmp_path)))
+    data = load_checkpoint(path)
+    data["env_id"] = env_id
+    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    capsys.readouterr()
+    assert main(["--resume", str(the_replay(tmp_path)), "--max-turns", "5", "--quiet"]) == expected
+    err = capsys.readouterr().err
+    if expected:
+        assert f"unknown env {env_id!r}; valid envs: " in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_a_run_whose_episode_ended_offers_no_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*ARGS, "--set", "max_steps=30", "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
