@@ -164,6 +164,18 @@ def decode(value: Any, space: spaces.Space, encoding: str = "list") -> Any:
 
 
 # ============================================================================================== server
+def _time_limit_reached(env: gym.Env) -> bool:
+    """Whether a gymnasium ``TimeLimit`` in ``env``'s wrappers (``--set max_episode_steps=N``) has truncated the
+    episode: it counts its own steps, apart from the env's own ``max_steps``."""
+    from gymnasium.wrappers import TimeLimit
+
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, TimeLimit):
+            return env._elapsed_steps is not None and env._elapsed_steps >= env._max_episode_steps
+        env = env.env
+    return False
+
+
 class ServedEnv:
     """The env one server holds, and what each route does to it. The app calls it from its event loop, one
     request at a time (a route's work has no ``await`` in it)."""
@@ -264,7 +276,7 @@ class ServedEnv:
         limit = getattr(unwrapped, "max_episode_steps", None)
         if self.ended is None and unwrapped.game.finished():
             self.ended = "was finished"
-        elif self.ended is None and limit is not None and self.steps >= limit:
+        elif self.ended is None and ((limit is not None and self.steps >= limit) or _time_limit_reached(self.env)):
             self.ended = "reached its step limit"
 
     def commit(self) -> None:

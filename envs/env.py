@@ -209,6 +209,9 @@ class LongplayEnv(gym.Env):
         A state the game refuses (corrupt, another game's, another world's) raises a one-line
         ``ValueError`` and changes nothing: the episode under way goes on (game, counters and ``np_random`` as
         they were). With none under way (the first reset), the env refuses steps until a reset succeeds.
+        A gymnasium ``TimeLimit`` above the env (``gymnasium.make(..., max_episode_steps=N)``) zeroes its own
+        count before the env sees the reset, so after a refusal it allows N more steps (the env's own limit
+        keeps its count).
         """
         state = start_state_option(options)  # bad options are refused before anything changes
         # The game can tell a state it refuses only by loading it, after its reset: what a refusal puts back.

@@ -1012,3 +1012,30 @@ def test_a_step_or_reset_whose_commit_fails_is_counted_as_the_game_took_it(tmp_p
         assert [(e.seed, e.end_reason, e.end_step) for e in reader.episodes()] == [(0, "truncated", 3),
                                                                                    (1, "closed", 1)]
     assert verify(served.replay).ok
+
+
+def test_a_failed_commit_at_gymnasiums_time_limit_ends_the_episode(tmp_path: Path) -> None:
+    # --set max_episode_steps=N is gymnasium's TimeLimit, not the env's own limit: a step whose commit failed
+    # as it reached that limit left the episode open, since the served counters read only the env's own one.
+    from longplay.agents.remote import RemoteError
+    from longplay.replays.schema import ReplayWriteError
+
+    served = served_env(gym.make(ENV_ID, max_episode_steps=3), ENV_ID, {"max_episode_steps": 3}, runs_dir=tmp_path)
+    flush, failing = served.env._flush, [False]
+
+    def full_disk() -> None:
+        if failing[0]:
+            failing[0] = False
+            raise ReplayWriteError(f"cannot write the replay {served.replay}: database or disk is full")
+        flush()
+
+    served.env._flush = full_disk
+    served.reset({"seed": 0})
+    for _ in range(2):
+        assert not served.step({"action": "down"})["truncated"]
+    failing[0] = True  # the step that reaches the limit commits the episode's end: it fails
+    with pytest.raises(ReplayWriteError):
+        served.step({"action": "down"})
+    with pytest.raises(RemoteError, match="reached its step limit at step 3"):
+        served.step({"action": "down"})
+    served.close()
