@@ -28,6 +28,15 @@ def require_display() -> Any:
     when pygame is not installed or there is no display."""
     pygame = require_pygame()
     pygame.init()
+    if not pygame.display.get_init():  # SDL started no video driver (get_driver would raise, naming no display)
+        try:  # alone again, for SDL's reason: pygame.get_error holds the last module's (often the audio's)
+            pygame.display.init()
+        except pygame.error as exc:
+            reason = str(exc) or "no video driver"
+        else:
+            reason = "no video driver"
+        pygame.quit()
+        raise RuntimeError(f"no display to open a window on (SDL cannot start video: {reason}; set DISPLAY)")
     driver = pygame.display.get_driver()
     if driver in HEADLESS_DRIVERS and not os.environ.get("SDL_VIDEODRIVER"):
         # SDL found no display and fell back to a window no one can see, which would wait for keys forever
