@@ -58,24 +58,6 @@ def test_a_resume_removes_the_partial_checkpoints_of_saves_killed_outright(tmp_p
     assert sorted(p.name for p in checkpoints.iterdir()) == sorted(kept)
 
 
-def test_a_failed_atomic_write_leaves_neither_file(tmp_path) -> None:
-    # A full disk in the middle of a checkpoint's save left `.partial-step_*.zip` behind, holding the space
-    # a retry needs.
-    import errno
-
-    from longplay.agents.rl.sb3_train import write_atomically
-
-    def half_then_full(path) -> None:
-        path.write_bytes(b"x" * 1000)
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    with pytest.raises(OSError, match="No space left"):
-        write_atomically(tmp_path / "step_1.zip", half_then_full)
-    assert list(tmp_path.iterdir()) == []
-    write_atomically(tmp_path / "step_1.zip", lambda p: p.write_bytes(b"ok"))
-    assert [p.name for p in tmp_path.iterdir()] == ["step_1.zip"]
-
-
 @pytest.mark.parametrize("finished", [True, False])
 def test_a_resume_reads_the_metrics_and_evaluations_once(finished: bool, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
