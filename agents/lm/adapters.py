@@ -8,6 +8,7 @@ symbolic observation. Backends without an adapter still run, without ``navigate_
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,18 +71,22 @@ def _symbolic(obs: Any) -> dict[str, np.ndarray]:
     return obs["symbolic"] if isinstance(obs, dict) and "symbolic" in obs else obs
 
 
+def _cells_under(x: int, y: int, width: int, height: int) -> tuple[slice, slice]:
+    """The quest view's cells (rows, columns) a box of pixels at (``x``, ``y``) covers, in whole or in part."""
+    from longplay.envs.quest.constants import TILE_PX
+
+    return np.s_[y // TILE_PX:math.ceil((y + height) / TILE_PX), x // TILE_PX:math.ceil((x + width) / TILE_PX)]
+
+
 class QuestAdapter:
     """The built-in quest game: the symbolic view's ``vector`` (mode, facing, map, x, y) and tile grids."""
 
     obs_mode = "symbolic"
     _MODES = ("overworld", "dialog", "menu", "battle")
     _FACING = tuple(d.name.lower() for d in Direction)  # the game's facing values, in order
-    # The view's cells (rows, columns) a box hides on the frame (render.py draws the text box over the bottom 48 px
-    # and the start menu over the top-right 72x64 px; every other menu over the whole screen).
-    _TEXT_BOX = np.s_[6:9, :]
-    _START_MENU = np.s_[0:4, 5:10]
 
     def __init__(self) -> None:
+        from longplay.envs.quest import render
         from longplay.envs.quest.constants import (
             PLAYER_VIEW_X,
             PLAYER_VIEW_Y,
@@ -94,6 +99,9 @@ class QuestAdapter:
         from longplay.envs.quest.game import VECTOR_FIELDS
 
         self.px, self.py = PLAYER_VIEW_X, PLAYER_VIEW_Y
+        # The view's cells a box hides on the frame (every menu but the start menu covers the whole screen).
+        self._text_box = _cells_under(0, render.TEXT_BOX_Y, render.WIDTH, render.TEXT_BOX_H)
+        self._start_menu = _cells_under(render.START_MENU_X, 0, render.START_MENU_W, render.START_MENU_H)
         self._i = {name: VECTOR_FIELDS.index(name)
                    for name in ("mode", "facing", "map", "x", "y", "menu", "dialog_pages")}
         self.rules = TileRules(
@@ -134,9 +142,9 @@ class QuestAdapter:
         entities[self.py, self.px] = 0  # the player
         # the symbolic view has the map under a box too; the model, shown the frame, saw the box
         if menu == MenuKind.START:
-            tiles[self._START_MENU] = UNSEEN
+            tiles[self._start_menu] = UNSEEN
         if vector[self._i["dialog_pages"]] > 0:
-            tiles[self._TEXT_BOX] = UNSEEN
+            tiles[self._text_box] = UNSEEN
         return Screen(pos.map_id, pos.x - self.px, pos.y - self.py, tiles, entities)
 
     def text_screen(self, game: Any) -> Screen | None:

@@ -61,8 +61,9 @@ GLYPH = 8  # pixels per character cell
 #: VOID border stored around every map: windows up to 17 wide/high centred on the map edge fit.
 PAD = 8
 
-# The battle's bottom box and the overworld text box share one place on the screen.
-_BOX_Y = HEIGHT - 48
+#: The overworld text box (and the battle's bottom box, in the same place): full width, the bottom 48 px.
+TEXT_BOX_H = 48
+TEXT_BOX_Y = HEIGHT - TEXT_BOX_H
 
 
 # ============================================================================================= world cache
@@ -470,7 +471,7 @@ def _text_lines(text: str) -> list[str]:
 def _text_box(text: str, more: bool) -> np.ndarray:
     """The bottom text box (48, 160) with one page: two lines 16 px apart, or up to four 8 px apart when a
     page runs longer than the box's two lines."""
-    box = _shade_canvas(_box(WIDTH, 48).copy())
+    box = _shade_canvas(_box(WIDTH, TEXT_BOX_H).copy())
     lines = _text_lines(text)
     if len(lines) <= 2:
         for k, line in enumerate(lines):
@@ -485,7 +486,7 @@ def _text_box(text: str, more: bool) -> np.ndarray:
 
 
 def _put_text_box(canvas: _Canvas, text: str, more: bool) -> None:
-    canvas.paste(0, _BOX_Y, canvas.look.image(("text box", text, more), lambda: _text_box(text, more)))
+    canvas.paste(0, TEXT_BOX_Y, canvas.look.image(("text box", text, more), lambda: _text_box(text, more)))
 
 
 # ============================================================================================= menus
@@ -514,13 +515,14 @@ def _hint(canvas: _Canvas, text: str) -> None:
         canvas.text(8, (124 if len(lines) == 1 else 120) + 8 * k, line)
 
 
-_START_X, _START_W, _START_H = 88, 72, 64  # the start menu box, top right
+#: The start menu box, top right: its left edge, width and height in pixels.
+START_MENU_X, START_MENU_W, START_MENU_H = 88, 72, 64
 
 
 @functools.lru_cache(maxsize=8)
 def _start_menu(cursor: int) -> np.ndarray:
     """The start menu box (64, 72) with the cursor on row ``cursor``."""
-    box = _shade_canvas(_box(_START_W, _START_H).copy())
+    box = _shade_canvas(_box(START_MENU_W, START_MENU_H).copy())
     for i, option in enumerate(START_MENU_OPTIONS):
         box.text(8, 12 + 16 * i, _cursor(i, cursor) + option)
     box.img.setflags(write=False)
@@ -531,7 +533,7 @@ def _draw_menu(canvas: _Canvas, world: World, state: QuestState) -> None:
     """Draws the open menu; every menu but START covers the whole screen."""
     kind, cursor = state.menu, state.menu_cursor
     if kind == MenuKind.START:
-        canvas.paste(_START_X, 0, canvas.look.image(("start", cursor), lambda: _start_menu(cursor)))
+        canvas.paste(START_MENU_X, 0, canvas.look.image(("start", cursor), lambda: _start_menu(cursor)))
     elif kind == MenuKind.PARTY:
         _party_rows(canvas, state.party, cursor)
         _hint(canvas, "Choose who leads.")
@@ -634,21 +636,21 @@ def _battle(world: World, state: QuestState, look: _Look) -> np.ndarray:
         _put_text_box(canvas, _battle_message(world, state), len(b.messages) > 1)
     elif phase == BattlePhase.MAIN:
         cursor = b.cursor
-        canvas.paste(0, _BOX_Y, look.image(("choices", cursor), lambda: _battle_choices(cursor)))
+        canvas.paste(0, TEXT_BOX_Y, look.image(("choices", cursor), lambda: _battle_choices(cursor)))
     elif phase == BattlePhase.FIGHT:
         moves = me.moves if me is not None else [-1] * MOVE_SLOTS
         names, cursor = tuple(MOVES[m].name if m >= 0 else "-" for m in moves), b.cursor
-        canvas.paste(0, _BOX_Y, look.image(("moves", names, cursor), lambda: _move_list(names, cursor)))
+        canvas.paste(0, TEXT_BOX_Y, look.image(("moves", names, cursor), lambda: _move_list(names, cursor)))
         if me is not None and 0 <= b.cursor < len(moves) and moves[b.cursor] >= 0:
             move = MOVES[moves[b.cursor]]
             canvas.box(0, 48, 80, 48)
             canvas.text(8, 60, TYPE_NAMES[move.type])
             canvas.text(8, 76, f"PP{me.pp[b.cursor]:>3}/{move.pp}")
     elif phase == BattlePhase.BAG:
-        canvas.box(0, _BOX_Y, WIDTH, 48)
+        canvas.box(0, TEXT_BOX_Y, WIDTH, 48)
         items = battle.battle_items(state)
         rows = [f"{ITEM_NAMES[i]:<13}x{state.bag[i]:>2}" for i in items]
-        _put_list(canvas, 8, _BOX_Y + 8, rows or ["No items."], b.cursor if rows else -1, visible=4, pitch=8)
+        _put_list(canvas, 8, TEXT_BOX_Y + 8, rows or ["No items."], b.cursor if rows else -1, visible=4, pitch=8)
     elif phase in (BattlePhase.PARTY, BattlePhase.FORCED_SWITCH):
         _party_rows(canvas, state.party, b.cursor)
         _hint(canvas, "Switch to whom?" if phase == BattlePhase.PARTY else "Who will fight next?")

@@ -65,7 +65,7 @@ from longplay.envs.quest.state import World
 PIECE_W, PIECE_H = 8, 4
 COLS, ROWS = VIEW_W * TILE_PX // PIECE_W, VIEW_H * TILE_PX // PIECE_H  # 20 x 36
 _CLEAR = 255  # a template pixel nothing is drawn on (the layer below shows)
-_BOX_ROW = ref._BOX_Y // PIECE_H  # 24: the bottom text box's first piece row
+_BOX_ROW = ref.TEXT_BOX_Y // PIECE_H  # 24: the bottom text box's first piece row
 _PAGE_LINES = 4  # a text box shows up to four lines
 _DIGITS = 10  # numbers in pages have up to this many digits
 _MARK = 200  # a page's code _MARK + k while building (-1 - k on the device): digit k of its number
@@ -189,7 +189,7 @@ def _scene(foe: bool, me: bool) -> ref._Canvas:
 
 def _bottom(image: np.ndarray) -> ref._Canvas:
     canvas = _canvas()
-    canvas.paste(0, ref._BOX_Y, image)
+    canvas.paste(0, ref.TEXT_BOX_Y, image)
     return canvas
 
 
@@ -202,7 +202,7 @@ def _fight(type_box: bool) -> ref._Canvas:
 
 def _start(cursor: int) -> ref._Canvas:
     canvas = _canvas()
-    canvas.paste(ref._START_X, 0, ref._start_menu(cursor))
+    canvas.paste(ref.START_MENU_X, 0, ref._start_menu(cursor))
     return canvas
 
 
