@@ -312,23 +312,12 @@ class TrainConfig:
         """``env__learner[-shaping]__seedN__YYYYmmdd-HHMMSS`` (UTC); ``shaping`` is the spec's preset, or its
         first term that pays when it names none (``--shaping novelty=1``: ``ppo-novelty=1``). A spec that pays
         nothing (``none,novelty=0``, ``scale=0``) is no shaping: the name is the learner's alone."""
-        from longplay.envs.wrappers.shaping import PRESETS, TERMS, parse_shaping
+        from longplay.envs.wrappers.shaping import paying_parts
 
         env = self.env_id.rsplit("/", 1)[-1]
-        # the parts as parse_shaping reads them: an empty part is skipped and "none" is no shaping of its own
-        parts = [p.strip() for p in self.shaping.split(",") if p.strip() not in ("", "none")]
-        paying = [p for p in parts if p in PRESETS or (p.partition("=")[0] in TERMS and _pays(p.partition("=")[2]))]
-        shaped = bool(paying) and parse_shaping(self.shaping).enabled()
-        learner = f"{self.learner}-{paying[0]}" if shaped else self.learner
+        paying = paying_parts(self.shaping)
+        learner = f"{self.learner}-{paying[0]}" if paying else self.learner
         return f"{env}__{learner}__seed{self.seed}__{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-
-
-def _pays(weight: str) -> bool:
-    """True for a term's weight other than 0 (as ``parse_shaping`` reads it)."""
-    try:
-        return float(weight) != 0.0
-    except ValueError:
-        return True
 
 
 def _one_of(name: str, value: Any, valid: tuple[str, ...]) -> None:

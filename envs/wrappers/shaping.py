@@ -145,6 +145,8 @@ PRESETS: dict[str, ShapingWeights] = {
                                     level_cap=22, level_slope_after_cap=4.0),
 }
 
+_PRESET = object()  # what _spec_parts gives as a preset's weight
+
 
 def parse_shaping(spec: str | Mapping[str, float] | ShapingWeights | None) -> ShapingWeights:
     """Weights from a preset name, ``"preset,term=value,..."``, ``"term=value,..."``, a mapping, or weights.
@@ -168,18 +170,45 @@ def parse_shaping(spec: str | Mapping[str, float] | ShapingWeights | None) -> Sh
         return ShapingWeights(**{k: _number(k, v) for k, v in spec.items()})
     weights = PRESETS["none"]
     overrides: dict[str, Any] = {}
+    for _, key, value in _spec_parts(spec):
+        if value is _PRESET:
+            weights = PRESETS[key]
+        else:
+            overrides[key] = value
+    return replace(weights, **overrides)
+
+
+def paying_parts(spec: str) -> list[str]:
+    """The parts of a shaping spec that pay, as written and in order: its preset (not ``none``) and each
+    ``term=weight`` of a reward term weighted other than 0; none at all when the spec as a whole pays nothing
+    (``scale=0``, every term 0). ``ValueError`` as :func:`parse_shaping`.
+
+    >>> paying_parts("quest,novelty=0,map=0.5")
+    ['quest', 'map=0.5']
+    """
+    if not parse_shaping(spec).enabled():
+        return []
+    return [part for part, key, value in _spec_parts(spec)
+            if (value is _PRESET and key != "none") or (key in TERMS and value != 0)]
+
+
+def _spec_parts(spec: str) -> list[tuple[str, str, Any]]:
+    """A spec string's parts as (part, preset or term name, weight or ``_PRESET``); an empty part is skipped.
+    ``ValueError`` (one line) on an unknown preset or term, or a preset after the first part."""
+    names = {f.name for f in fields(ShapingWeights)}
+    parts: list[tuple[str, str, Any]] = []
     for i, part in enumerate(p.strip() for p in spec.split(",") if p.strip()):
         key, sep, raw = part.partition("=")
         if not sep:
             if i or key not in PRESETS:
                 raise ValueError(f"unknown shaping preset {key!r}; valid presets: {', '.join(PRESETS)} "
                                  "(optionally followed by ,term=value)")
-            weights = PRESETS[key]
-            continue
-        if key not in names:
+            parts.append((part, key, _PRESET))
+        elif key not in names:
             raise ValueError(f"unknown shaping term {key!r}; valid terms: {', '.join(sorted(names))}")
-        overrides[key] = _number(key, raw)
-    return replace(weights, **overrides)
+        else:
+            parts.append((part, key, _number(key, raw)))
+    return parts
 
 
 def _number(key: str, raw: Any) -> float | int | None:
