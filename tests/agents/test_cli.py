@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from longplay.agents.cli import main, parse_kwargs
+from longplay.envs.window import HEADLESS_DRIVERS
 
 
 def test_envs_lists_ids(capsys) -> None:
@@ -274,7 +275,7 @@ def no_display(monkeypatch) -> object:
     pygame.display.init()
     driver = pygame.display.get_driver()
     pygame.display.quit()
-    if driver not in ("offscreen", "dummy"):
+    if driver not in HEADLESS_DRIVERS:
         pytest.skip(f"SDL finds a display here ({driver})")
     return pygame
 
