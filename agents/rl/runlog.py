@@ -58,6 +58,8 @@ def drop_stopped_attempt(run_dir: Path) -> None:
 def remove_checkpoint_partials(run_dir: Path) -> None:
     """Removes the partial checkpoint files (``checkpoints/.partial-*``) that saves killed outright left: nothing
     else removes them, and each holds a checkpoint's size."""
+    # by hand, not replays.files.remove_partials: it matches only write_atomically's names, and this also takes
+    # the ".partial-step_N.zip" that older longplays left
     for path in run_dir.glob("checkpoints/.partial-*"):
         path.unlink(missing_ok=True)
 
