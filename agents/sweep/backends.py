@@ -222,6 +222,8 @@ class LocalBackend:
             for process in processes:
                 if process.is_alive():
                     process.kill()
+            for process in processes:  # dead before the scheduler records the cells abandoned: no heartbeat after
+                process.join(5)
         else:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None

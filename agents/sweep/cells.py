@@ -354,9 +354,15 @@ def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None 
     def record_running(seconds: float) -> None:
         write_state(out_dir, cell, running, pid=os.getpid(), attempts=attempts, seconds=seconds)
 
+    def beat() -> None:
+        state = read_state(out_dir, cell.id) or {}
+        # the scheduler may have given the cell up under it (Ctrl-C twice, before the kill lands): its word stands
+        if state.get("status") == "running" and state.get("pid") == os.getpid():
+            record_running(before + time.perf_counter() - start)
+
     record_running(before)
     start = time.perf_counter()
-    heartbeat = _every(HEARTBEAT_SECONDS, lambda: record_running(before + time.perf_counter() - start))
+    heartbeat = _every(HEARTBEAT_SECONDS, beat)
     log_path = folder / "log.txt"
     with heartbeat, open(log_path, "a", buffering=1) as log, _redirected(log):
         print(f"==== {datetime.now(timezone.utc).isoformat(timespec='seconds')} {cell.name} (cell {cell.id}, "

@@ -463,3 +463,28 @@ def test_the_chart_keeps_a_closed_episode_of_no_steps_and_leaves_out_a_killed_on
     assert {g["group"]: g["runs"] for g in summary["groups"]} == {"closed": 2, "killed": 1}
     assert notes == [f"{out / 'killed.lpr'}: left out episode 1: it holds no recorded step (the run was killed, or "
                      "is still being recorded)"]
+
+
+def test_the_heartbeat_leaves_a_cell_the_scheduler_gave_up(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C twice records the running cells "interrupted" (abandoned) at once; a worker not yet dead rewrote
+    "running" at its next heartbeat, and the cell looked as if it still ran. The heartbeat writes only while the
+    state is its own attempt's, "running"."""
+    import longplay.agents.sweep.cells as cells
+    from longplay.agents.sweep.cells import CellResult, write_state
+
+    grid = write_grid(tmp_path, '[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 10\n')
+    (cell,) = load_grid(grid).cells
+    out = tmp_path / "out"
+    seen = []
+
+    def abandoned_under_it(*args) -> CellResult:
+        assert read_state(out, cell.id)["status"] == "running"
+        write_state(out, cell, CellResult(cell.id, "interrupted", error="abandoned (Ctrl-C twice)"))
+        time.sleep(0.3)  # several heartbeats
+        seen.append(read_state(out, cell.id)["status"])
+        return CellResult(cell.id, "interrupted", error="interrupted")
+
+    monkeypatch.setattr(cells, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(cells, "_execute_run", abandoned_under_it)
+    execute_cell(cell, out)
+    assert seen == ["interrupted"]
