@@ -437,10 +437,9 @@ def cmd_milestones(args: argparse.Namespace) -> int:
 # ============================================================================================== main
 class Parser(argparse.ArgumentParser):
     """The command line's parser (its subcommands' too): a bad option or value is one line on stderr, naming
-    them, and exit code 2, as every other bad input; ``--help`` shows the usage. argparse printed its usage
-    above the line (40 lines for ``train``)."""
+    them, and exit code 2, as every other bad input; ``--help`` shows the usage."""
 
-    def error(self, message: str) -> NoReturn:
+    def error(self, message: str) -> NoReturn:  # argparse's own prints the whole usage above the line
         self.exit(2, f"{self.prog}: error: {message.replace(chr(10), ' ')}\n")
 
 

@@ -336,6 +336,7 @@ def write_state(out_dir: str | os.PathLike[str], cell: Cell, result: CellResult,
 #: (SIGKILL of its process group, a machine going down), whose cells record nothing, loses at most this much.
 HEARTBEAT_SECONDS = 30.0
 
+
 def execute_cell(cell: Cell, out_dir: str | os.PathLike[str], caps: Caps | None = None) -> CellResult:
     """Performs ``cell`` in this process: a new run, or the continuation of an interrupted one; writes its
     state file (``running`` first, then the outcome) and returns the outcome. Never raises for a failing
