@@ -548,7 +548,7 @@ def _fill_from_checkpoint(result: CellResult, folder: Path) -> None:
 
 
 def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
-    from longplay.replays.reader import ReplayReader
+    from longplay.replays.reader import ReplayReader, is_agent_turn
 
     with ReplayReader(replay) as r:
         result.replay = _relative(replay, out_dir)
@@ -561,8 +561,7 @@ def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
             result.milestones.setdefault(event.milestone, event.step)
         result.steps = result.steps or sum(e.recorded_steps for e in episodes)
         turns = r.turns()
-        act = [t for t in turns if (t.extra or {}).get("kind", "act") == "act"]
-        result.turns = len(act)
+        result.turns = sum(is_agent_turn(t) for t in turns)
         result.tokens = sum(t.tokens for t in turns)
         result.dollars = sum(t.cost_usd for t in turns)
 

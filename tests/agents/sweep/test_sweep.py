@@ -488,3 +488,23 @@ def test_the_heartbeat_leaves_a_cell_the_scheduler_gave_up(tmp_path: Path, monke
     monkeypatch.setattr(cells, "_execute_run", abandoned_under_it)
     execute_cell(cell, out)
     assert seen == ["interrupted"]
+
+
+def test_a_cell_counts_its_turns_as_compare_and_the_viewer_do(tmp_path: Path) -> None:
+    """The sweep kept its own rule for an agent's turn, which read a row with ``"kind": null`` as no turn where
+    compare and the viewer (``is_agent_turn``) count it."""
+    import gymnasium as gym
+
+    from longplay.agents.sweep.cells import CellResult, _fill_from_replay
+    from longplay.replays.reader import is_agent_turn
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "run.lpr"
+    with Recorder(gym.make("longplay/QuestMini-v0"), path, agent="lm") as rec:
+        rec.reset(seed=0)
+        for extra in (None, {"kind": None}, {"kind": "act"}, {"kind": "summary"}, {"kind": "refused"}):
+            rec.log_turn(response="", tokens_in=1, extra=extra)
+    result = CellResult("cell", "done")
+    _fill_from_replay(result, path, tmp_path)
+    with ReplayReader(path) as reader:
+        assert result.turns == sum(is_agent_turn(t) for t in reader.turns()) == 3
