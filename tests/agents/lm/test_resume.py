@@ -343,7 +343,7 @@ def test_a_refused_call_has_its_row_and_a_resume_after_it_plays_the_refused_turn
     no agent turn (kind "refused"), and a resume after fixing the key plays turn 4 as the straight run does."""
     from longplay.agents.lm.cli import build_parser, run_lm
     from longplay.agents.lm.providers import ProviderError
-    from longplay.replays.viewer.data import is_agent_turn
+    from longplay.replays.reader import is_agent_turn
 
     class Revoked(Stateless):
         acts = 0
