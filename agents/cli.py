@@ -191,6 +191,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         from longplay.agents.lm.cli import run_lm  # the LM loop runs by turns, with budgets and resume
 
         return run_lm(args)
+    try:
+        from longplay.agents.lm.cli import given_options
+    except ImportError:  # no LM part installed: build_parser added no LM option
+        lm_options = []
+    else:
+        lm_options = given_options(args)
+    if lm_options:  # ignored by every other agent: a budget or a temperature the user believes holds
+        raise CliError(f"{', '.join(lm_options)} appl{'ies' if len(lm_options) == 1 else 'y'} to --agent lm only")
     # --env, --steps and --seed default to None so that a resumed LM run can tell them given (above)
     env_id = resolve_env_id(args.env or DEFAULT_ENV)
     steps = DEFAULT_STEPS if args.steps is None else args.steps

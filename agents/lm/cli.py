@@ -199,6 +199,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def given_options(args: argparse.Namespace) -> list[str]:
+    """The LM options ``args`` holds a value of, as the user spelt them (``--temperature``), in
+    :func:`add_arguments`' order: a value other than the default (None; False for a switch) was given."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_arguments(probe)
+    return [action.option_strings[0] for action in probe._actions
+            if _arg(args, action.dest) is not None and _arg(args, action.dest) is not False]
+
+
 def _user_error(message: str) -> Exception:
     from longplay.agents.cli import CliError
 

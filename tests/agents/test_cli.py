@@ -414,3 +414,29 @@ def test_a_run_records_its_budget_so_compare_tells_one_stopped_by_ctrl_c(tmp_pat
     with ReplayReader(cut) as replay:
         assert replay.header["budget"] == {"steps": 3000}
     assert [(r.complete, r.stopped_early) for r in read_runs(cut)] == [(True, True)]
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--agent", "random", "--max-turns", "0", "--temperature", "-3"], "--temperature, --max-turns"),
+    (["--agent", "explorer", "--no-prompt-cache"], "--no-prompt-cache"),
+    (["--max-dollars", "none"], "--max-dollars"),
+    (["--agent", "random", "--temperature", "0"], "--temperature"),
+])
+def test_lm_options_with_another_agent_are_refused_before_anything_is_built(flags: list[str], named: str, tmp_path,
+                                                                              monkeypatch, capsys) -> None:
+    """``--agent random --max-turns 0 --temperature -3`` ran without a word: the LM options were ignored."""
+    import longplay.agents.cli as cli
+
+    def built(*args, **kwargs):
+        raise AssertionError("the env was built")
+
+    monkeypatch.setattr(cli, "make_env", built)
+    assert main(["run", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path / "runs"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"longplay: error: {named} apply to --agent lm only" or (
+        err == f"longplay: error: {named} applies to --agent lm only"), err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_of_another_agent_without_lm_options_is_not_refused(tmp_path, capsys) -> None:
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "3", "--quiet", "--no-record"]) == 0
