@@ -223,10 +223,16 @@ NO_BUDGET = "none"
 
 
 def _budget(kind: type) -> Any:
-    """An argparse type for a budget flag: a number of ``kind``, or ``none``."""
+    """An argparse type for a budget flag: a number of ``kind``, or ``none`` (the one spelling of no budget:
+    ``inf`` is refused, as the integer budgets refuse it, and would write ``Infinity``, not JSON, into the replay)."""
 
     def parse(text: str) -> Any:
-        return NO_BUDGET if text.strip().lower() == NO_BUDGET else kind(text)
+        if text.strip().lower() == NO_BUDGET:
+            return NO_BUDGET
+        value = kind(text)
+        if value == float("inf"):
+            raise argparse.ArgumentTypeError(f"invalid budget {text!r}; use {NO_BUDGET} for no budget")
+        return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its error message
     return parse

@@ -83,10 +83,8 @@ BUDGET_FLAGS = {
 }
 #: The flags that replace a checkpoint's budget when an LM run is resumed.
 RESUME_BUDGET_FLAGS = {**BUDGET_FLAGS, "steps": "--max-steps"}
-#: Stand-ins for "no limit" when a resumed run must drop a limit its checkpoint has (``--max-tokens`` and
-#: friends take numbers only).
-UNLIMITED = {"steps": 2**62, "max_turns": 2**62, "max_tokens": 2**62, "max_dollars": float("inf"),
-             "max_seconds": float("inf")}
+#: What a budget flag says to lift a limit a resumed run's checkpoint has and its cell no longer wants.
+NO_LIMIT = "none"
 _CHECKPOINT_BUDGET = {"steps": "max_steps", "max_turns": "max_turns", "max_tokens": "max_tokens",
                       "max_dollars": "max_dollars", "max_seconds": "max_seconds"}
 
@@ -183,7 +181,7 @@ class Cell:
                 value = budget.get(key)
                 had = (resume_budget or {}).get(_CHECKPOINT_BUDGET[key])
                 if value is None and had is not None:
-                    value = UNLIMITED[key]  # the checkpoint has a limit the cell no longer wants
+                    value = NO_LIMIT  # the checkpoint has a limit the cell no longer wants
                 if value is not None:
                     argv += [flag, _text(value)]
             return argv

@@ -440,3 +440,15 @@ def test_lm_options_with_another_agent_are_refused_before_anything_is_built(flag
 
 def test_a_run_of_another_agent_without_lm_options_is_not_refused(tmp_path, capsys) -> None:
     assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "3", "--quiet", "--no-record"]) == 0
+
+
+@pytest.mark.parametrize("flag", ["--max-dollars", "--max-seconds"])
+@pytest.mark.parametrize("value", ["inf", "Infinity", "1e999"])
+def test_an_infinite_budget_is_refused_with_a_pointer_to_none(flag: str, value: str, capsys) -> None:
+    """``--max-dollars inf`` was taken as a limit never reached (``none``'s meaning, which the integer budgets
+    spell only as ``none``), and wrote ``Infinity``, which is not JSON, into the replay header."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--agent", "lm", flag, value])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err == (f"longplay run: error: argument {flag}: invalid budget {value!r}; "
+                                                 "use none for no budget\n"), err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from longplay.agents.sweep.cells import UNLIMITED, Caps, Cell
+from longplay.agents.sweep.cells import Caps, Cell
 from longplay.agents.sweep.grid import GridError, load_grid, parse_grid, validate_cells
 
 GRIDS = sorted((Path(__file__).resolve().parents[3] / "docs" / "grids").glob("*.toml"))
@@ -208,5 +208,16 @@ def test_resume_arguments_replace_and_lift_checkpoint_budgets() -> None:
     argv = cell.run_argv("d", Caps(max_tokens=500), resume="d/x.ckpt",
                          resume_budget={"max_steps": 100, "max_tokens": 200, "max_turns": 9})
     assert argv[argv.index("--max-tokens") + 1] == "500" and argv[argv.index("--max-steps") + 1] == "100"
-    assert argv[argv.index("--max-turns") + 1] == str(UNLIMITED["max_turns"])  # the cell has no turn limit
+    assert argv[argv.index("--max-turns") + 1] == "none"  # the cell has no turn limit
     assert "--max-dollars" not in argv and "--env" not in argv
+
+
+def test_resume_arguments_lift_a_dollar_and_seconds_budget_with_none() -> None:
+    """They were lifted with ``inf``, which ``longplay run`` now refuses (``none`` is the one spelling)."""
+    from longplay.agents.cli import build_parser
+
+    cell = Cell("run", "longplay/QuestMini-v0", 0, "lm", lm={"provider": "offline"})
+    argv = cell.run_argv("d", resume="d/x.ckpt", resume_budget={"max_dollars": 2.0, "max_seconds": 60.0})
+    assert argv[argv.index("--max-dollars") + 1] == argv[argv.index("--max-seconds") + 1] == "none"
+    args = build_parser().parse_args(["run", *argv])
+    assert args.lm_max_dollars == args.lm_max_seconds == "none"
