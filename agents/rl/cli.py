@@ -98,6 +98,15 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k in names}
 
 
+def _check_archive_options(given: dict[str, Any], config: TrainConfig) -> None:
+    """CliError naming the archive options given on the command line (``given``; not those a resumed run saved,
+    which a later curriculum step may turn back on) when the run has no archived starts: they would do nothing."""
+    idle = sorted("--" + k.replace("_", "-") for k in given if k.startswith("archive_") and k != "archive_starts")
+    if idle and not config.archive_starts:
+        raise CliError(f"{', '.join(idle)} appl{'ies' if len(idle) == 1 else 'y'} only with --archive-starts above 0 "
+                       "(archived starts are off)")
+
+
 def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig, int]:
     """(run folder, checkpoint, saved config, the checkpoint's step) for ``--resume PATH``."""
     path = Path(path_text)
@@ -201,6 +210,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
         before = TrainConfig.from_dict(config.to_dict())
         for key, value in given.items():
             setattr(config, key, value)
+        _check_archive_options(given, config)
         if changed:
             try:  # a refused value is no curriculum step: nothing printed or kept for it
                 config.validate()
@@ -211,6 +221,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
     if given.get("learner") == "ppo-device" and "vec_env" not in given:
         given["vec_env"] = "batched"
     config = TrainConfig(**given, env_kwargs=options)
+    _check_archive_options(given, config)
     if config.vec_env == "toy":
         from longplay.agents.rl.toy import TOY_ENV_ID, register_toy
 

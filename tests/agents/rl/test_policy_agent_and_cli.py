@@ -563,3 +563,59 @@ def test_an_export_that_fails_after_training_names_the_saved_checkpoint(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and "step_000000000032.zip" in err[0]
     assert (tmp_path / "train" / "r" / "checkpoints" / "step_000000000032.zip").is_file()
+
+
+def _train_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="longplay")
+    add_train_subcommand(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["train", *argv])
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--archive-focus", "0.5"], "--archive-focus applies"),
+    (["--archive-cell", "position", "--archive-frontier", "--archive-episode-steps", "64"],
+     "--archive-cell, --archive-episode-steps, --archive-frontier apply"),
+    (["--archive-explore-steps", "8", "--archive-starts", "0"], "--archive-explore-steps applies"),
+    (["--archive-capacity", "8", "--archive-cell-tiles", "2"], "--archive-capacity, --archive-cell-tiles apply"),
+])
+def test_archive_options_without_archive_starts_are_refused_in_one_line(flags: list[str], named: str,
+                                                                         tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``--archive-focus 0.5`` without ``--archive-starts`` trained without a word, and without archived starts."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "32", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err == f"longplay: error: {named} only with --archive-starts above 0 (archived starts are off)\n", err
+    assert not (tmp_path / "train").exists()
+
+
+def test_archive_options_with_archive_starts_are_taken() -> None:
+    from longplay.agents.rl.cli import build_config
+
+    config, _, _ = build_config(_train_args(["--learner", "ppo-device", "--archive-starts", "0.3",
+                                             "--archive-focus", "0.5", "--archive-cell", "position"]))
+    assert (config.archive_starts, config.archive_focus, config.archive_cell) == (0.3, 0.5, "position")
+
+
+def test_a_curriculum_step_that_turns_archive_starts_off_keeps_the_saved_archive_options(tmp_path: Path) -> None:
+    """Only the archive options given on the command line are checked: those the resumed run saved stay as they
+    were (a later step may turn archived starts back on with them)."""
+    from longplay.agents.rl.cli import build_config
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    saved = TrainConfig(env_id=TOY_ENV_ID, vec_env="toy", learner="ppo-device", archive_starts=0.3,
+                        archive_focus=0.4, archive_cell="position")
+    (run_dir / "config.json").write_text(json.dumps(saved.to_dict()))
+    with zipfile.ZipFile(run_dir / "checkpoints" / "step_000000000032.zip", "w") as archive:  # SB3's layout
+        archive.writestr("data", json.dumps({"num_timesteps": 32}))
+        archive.writestr("policy.pth", b"")
+    resume = ["--resume", str(run_dir)]
+    config, _, _ = build_config(_train_args([*resume, "--archive-starts", "0"]))
+    assert (config.archive_starts, config.archive_focus, config.archive_cell) == (0.0, 0.4, "position")
+    (run_dir / "config.before_step_32.json").unlink()
+    config, _, _ = build_config(_train_args([*resume, "--archive-focus", "0.2"]))  # starts still on: taken
+    assert (config.archive_starts, config.archive_focus) == (0.3, 0.2)
+    (run_dir / "config.before_step_32.json").unlink()
+    with pytest.raises(CliError, match=r"^--archive-focus applies only with --archive-starts above 0"):
+        build_config(_train_args([*resume, "--archive-starts", "0", "--archive-focus", "0.2"]))
