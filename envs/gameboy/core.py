@@ -167,6 +167,8 @@ class GameBoyGame:
                             f"bytes, not {type(start_state).__name__}")
         if isinstance(start_state, (str, os.PathLike)):
             path = Path(start_state).expanduser()
+            if path.is_dir():
+                raise GameError(f"invalid start_state {path}: it is a folder, not a state file")
             if not path.is_file():
                 raise GameError(f"start state file not found: {path}")
             try:

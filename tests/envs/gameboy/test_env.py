@@ -408,3 +408,9 @@ def test_an_unreadable_start_state_file(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     assert _one_line_error(pack="testcart", start_state=path) == (
         f"cannot read the start state file {path}: Permission denied")
+
+
+def test_a_start_state_folder_is_named_a_folder(tmp_path: Path) -> None:
+    """``start_state=`` naming a folder said 'start state file not found', though the path is there."""
+    assert _one_line_error(pack="testcart", start_state=tmp_path) == (
+        f"invalid start_state {tmp_path}: it is a folder, not a state file")
