@@ -29,7 +29,8 @@ When the pack says the game is finished (test cartridge: both goals; Pokemon: th
 
 Determinism: PyBoy is deterministic, so the same start state and buttons give the same screen and RAM bytes.
 ``reset(seed)`` starts from the same state for every seed unless ``random_start_frames=k`` > 0, which runs a
-seed-drawn 0..k-1 frames with no input first (it varies the game's RNG, which reads the frame timing).
+seed-drawn 0..k-1 frames with no input first (it varies the game's RNG, which reads the frame timing;
+``game.reset()`` with no seed idles seed 0's count).
 """
 
 from __future__ import annotations
@@ -233,10 +234,11 @@ class GameBoyGame:
 
     # ------------------------------------------------------------------------------------ Game protocol
     def reset(self, seed: int | None = None) -> None:
-        """Loads the start state; with ``random_start_frames`` > 0, idles a ``seed``-drawn frame count."""
+        """Loads the start state; with ``random_start_frames`` > 0, idles a ``seed``-drawn frame count (no seed is
+        seed 0, as in every game: the same reset, the same state)."""
         self._pyboy.load_state(io.BytesIO(self._start))
-        if self.random_start_frames and seed is not None:
-            idle = int(np.random.default_rng(seed).integers(0, self.random_start_frames))
+        if self.random_start_frames:
+            idle = int(np.random.default_rng(0 if seed is None else seed).integers(0, self.random_start_frames))
             if idle:
                 self._pyboy.tick(idle, True, False)
 

@@ -414,3 +414,17 @@ def test_a_start_state_folder_is_named_a_folder(tmp_path: Path) -> None:
     """``start_state=`` naming a folder said 'start state file not found', though the path is there."""
     assert _one_line_error(pack="testcart", start_state=tmp_path) == (
         f"invalid start_state {tmp_path}: it is a folder, not a state file")
+
+
+def test_a_reset_without_a_seed_idles_as_seed_0(game: GameBoyGame) -> None:
+    """``reset()`` with no seed never ran ``random_start_frames``: it is seed 0 now, as in every game (the env
+    always passes one)."""
+    g = GameBoyGame(pack="testcart", random_start_frames=30)
+    g.reset(0)
+    seeded = g.state_hash()
+    g.reset(3)
+    g.reset()
+    assert g.state_hash() == seeded
+    game.reset()
+    assert game.state_hash() != seeded  # seed 0 idles 25 frames: the start itself is another state
+    g.close()
