@@ -197,6 +197,7 @@ class GameBoyGame:
         return buffer.getvalue()
 
     def _load_raw(self, data: bytes, fallback: bytes | None) -> None:
+        older = _older_pyboy(data)
         buffer = io.BytesIO(data)
         try:
             self._pyboy.load_state(buffer)
@@ -207,8 +208,12 @@ class GameBoyGame:
             # cartridge RAM) loads silently unless the bytes left unread refuse it.
             left = len(data) - buffer.tell()
             if not left:
+                if older:  # PyBoy's own warning is below the log level the emulator runs at (its lines are noise)
+                    warnings.warn(f"the state loaded is {older}: it may not play as it did there", stacklevel=3)
                 return
             reason = f"{left} bytes past the end of its state: another cartridge's state, or not one state"
+        if older:
+            reason += f"; it is {older}"
         message = f"PyBoy could not load the state ({reason})"
         if fallback is not None:
             self._pyboy.load_state(io.BytesIO(fallback))
@@ -361,6 +366,20 @@ class GameBoyGame:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state["args"])  # type: ignore[misc]
         self.load_state(state["current"])
+
+
+def _older_pyboy(data: bytes) -> str | None:
+    """What a PyBoy state an older PyBoy saved is (its first byte is the state version; states of versions 0-1
+    begin with 0 or 1, another field), or None for one of this PyBoy's version, a newer one, or no PyBoy state."""
+    try:
+        from pyboy.utils import STATE_VERSION
+    except ImportError:  # a PyBoy that does not say which version it writes
+        return None
+    if not data or data[0] >= STATE_VERSION:
+        return None
+    version = "0-1" if data[0] < 2 else str(data[0])
+    return (f"PyBoy state version {version}, from a PyBoy older than this one (state version {STATE_VERSION}, "
+            f"PyBoy {_pyboy_version()})")
 
 
 def _pyboy_version() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -428,3 +429,32 @@ def test_a_reset_without_a_seed_idles_as_seed_0(game: GameBoyGame) -> None:
     game.reset()
     assert game.state_hash() != seeded  # seed 0 idles 25 frames: the start itself is another state
     g.close()
+
+
+def _older(state: bytes, by: int) -> bytes:
+    """A raw PyBoy state with its version byte (the first) lowered ``by``."""
+    return bytes([state[0] - by]) + state[1:]
+
+
+def test_a_state_from_an_older_pyboy_warns_naming_its_version(game: GameBoyGame) -> None:
+    """PyBoy's own 'older version' warning was hidden (log_level ERROR): an old state loaded without a word."""
+    raw = game.save_emulator_state()
+    version = raw[0]
+    with pytest.warns(UserWarning, match=rf"PyBoy state version {version - 1}, from a PyBoy older than this one "
+                                         rf"\(state version {version}"):
+        older = GameBoyGame(pack="testcart", start_state=_older(raw, 1))
+    with pytest.warns(UserWarning, match=rf"state version {version - 1}"):
+        older.load_state(_older(raw, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # this PyBoy's states, and every reset, say nothing
+        older.reset(0)
+        older.load_state(raw)
+        older.load_state(game.save_state())
+        GameBoyGame(pack="testcart", start_state=raw).close()
+    older.close()
+
+
+def test_a_state_an_older_pyboy_saved_that_does_not_load_says_so(game: GameBoyGame) -> None:
+    raw = game.save_emulator_state()
+    with pytest.raises(GameError, match=rf"state version {raw[0] - 2}, from a PyBoy older than this one"):
+        GameBoyGame(pack="testcart", start_state=_older(raw, 2))
