@@ -58,7 +58,7 @@ class ProviderError(Exception):
     def __init__(
         self, kind: str, message: str, *, retry_after: float | None = None, status: int | None = None
     ) -> None:
-        super().__init__(" ".join(message.split()))
+        super().__init__(" ".join(clean_text(message).split()))
         self.kind = kind
         self.retry_after = retry_after
         self.status = status
@@ -67,6 +67,28 @@ class ProviderError(Exception):
     def retryable(self) -> bool:
         """Whether another attempt may succeed."""
         return self.kind in RETRYABLE_KINDS
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: Any) -> Any:
+    """``value`` (a string, or JSON of them) with every lone UTF-16 surrogate replaced by U+FFFD.
+
+    A server may send one as a JSON escape (``"\\ud83d"``: half an emoji, cut at a token boundary), and Python
+    decodes it as is; such text cannot be encoded as UTF-8, so neither the next request's digest nor the replay
+    could be written.
+
+    >>> clean_text({"note": ["hi \\ud83d"]}) == {"note": ["hi \\ufffd"]}
+    True
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_text(v) for v in value]
+    return value
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -330,18 +352,16 @@ class AnthropicProvider:
             if kind == "text":
                 if not isinstance(item.text, str):
                     raise TypeError(f"text block with text {item.text!r}")
-                blocks.append(Text(item.text))
+                blocks.append(Text(clean_text(item.text)))
             elif kind == "tool_use":
                 if not (isinstance(item.id, str) and isinstance(item.name, str)):
                     raise TypeError(f"tool_use block with id {item.id!r} and name {item.name!r}")
-                args = item.input
+                call_id, name, args = clean_text(item.id), clean_text(item.name), clean_text(item.input)
                 if isinstance(args, dict):
-                    blocks.append(ToolCall(item.id, item.name, args, json.dumps(args)))
+                    blocks.append(ToolCall(call_id, name, args, json.dumps(args)))
                 else:
                     blocks.append(
-                        ToolCall(
-                            item.id, item.name, None, json.dumps(args), "tool input must be a JSON object"
-                        )
+                        ToolCall(call_id, name, None, json.dumps(args), "tool input must be a JSON object")
                     )
         usage = getattr(reply, "usage", None)
         message = Message("assistant", blocks)
@@ -472,16 +492,16 @@ class OpenAIProvider:
         blocks: list[Any] = []
         content = getattr(msg, "content", None) if msg is not None else None
         if isinstance(content, str) and content:
-            blocks.append(Text(content))
+            blocks.append(Text(clean_text(content)))
         for call in (getattr(msg, "tool_calls", None) or []) if msg is not None else []:
             self._calls += 1
             function = getattr(call, "function", None)
-            name = str(getattr(function, "name", "") or "")
+            name = clean_text(str(getattr(function, "name", "") or ""))
             raw = getattr(function, "arguments", "")
-            raw = raw if isinstance(raw, str) else json.dumps(raw)
-            call_id = str(getattr(call, "id", "") or f"call_{self._calls}")
+            raw = clean_text(raw if isinstance(raw, str) else json.dumps(raw))
+            call_id = clean_text(str(getattr(call, "id", "") or f"call_{self._calls}"))
             try:
-                args = json.loads(raw) if raw.strip() else {}
+                args = clean_text(json.loads(raw)) if raw.strip() else {}
                 error = None if isinstance(args, dict) else "tool arguments must be a JSON object"
             except json.JSONDecodeError as exc:
                 args, error = None, f"tool arguments are not valid JSON ({exc.msg} at character {exc.pos})"

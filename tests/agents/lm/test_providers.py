@@ -266,3 +266,20 @@ def test_auth_failures_name_the_provider_and_the_key_variable(
     refused = "the API key" if status == "401" else "access to model stub-model"
     assert error.startswith(f"{kind} refused {refused} (HTTP {status}): check the key in {variable}")
     assert all(secret not in error for secret in dummy_keys.values())
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_half_an_emoji_in_a_reply_is_replaced_not_fatal(kind: str, dummy_keys: dict[str, str]) -> None:
+    """A server may send a lone UTF-16 surrogate (``"\\ud83d"``: half an emoji, cut by a token boundary); Python
+    decodes it as is, and text holding one cannot be encoded as UTF-8: the next request's digest raised, the loop
+    crashed and the replay could not even be closed. Replies and error messages carry U+FFFD in its place."""
+    half = "\ud83d"
+    script = [Reply(f"go {half}!", [("add_note", json.dumps({"title": f"t{half}", "text": [f"x{half}"]}))])]
+    with StubServer(kind, script) as server:
+        response = _provider(kind, server.base_url).complete(_request())
+    assert response.message.text == "go \ufffd!"
+    (call,) = response.message.tool_calls
+    assert call.arguments == {"title": "t\ufffd", "text": ["x\ufffd"]}
+    ModelRequest("s", [response.message]).digest()  # encodes
+    json.dumps(call.to_record(), ensure_ascii=False).encode()
+    assert str(ProviderError("bad_request", f"odd {half} body")) == "odd \ufffd body"
