@@ -114,6 +114,12 @@ def parse_spec(text: str) -> list[dict[str, Any]]:
                     merge(spec, entry)
         elif name in COMPONENTS:
             merge(spec, {"name": name, "params": params})
+        elif name in PRESETS:
+            parts = [e["name"] for e in PRESETS[name]]
+            raise ValueError(
+                f"preset {name!r} takes no parameters; set them on its components ({', '.join(parts)}), e.g. "
+                f"{name},{parts[0]}({rest[:-1]})"
+            )
         else:
             raise ValueError(
                 f"unknown scaffold {name!r}; presets: {', '.join(PRESETS)}; components: "
@@ -130,7 +136,7 @@ def load_spec_file(path: str | Path) -> list[dict[str, Any]]:
     spec: list[dict[str, Any]] = []
     preset = data.pop("preset", None)
     if preset is not None:
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:  # a list is unhashable: no TypeError
             raise ValueError(f"unknown preset {preset!r} in {path}; presets: {', '.join(PRESETS)}")
         for entry in PRESETS[preset]:
             merge(spec, entry)

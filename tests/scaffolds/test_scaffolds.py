@@ -122,6 +122,8 @@ def test_spec_parsing_merging_and_default_window() -> None:
         ("summary(max_output_tokens=0)", "invalid summary max_output_tokens=0"),
         ("critic(max_chars=-1)", "invalid critic max_chars=-1"),
         ("notes,notes(max_chars=3)", None),
+        ("minimal(k=5)", "preset 'minimal' takes no parameters; set them on its components (window), e.g. "
+                         "minimal,window(k=5)"),
     ],
 )
 def test_bad_specs_are_one_line_errors(spec: str, message: str | None) -> None:
@@ -144,6 +146,9 @@ def test_toml_file(tmp_path) -> None:
     ]
     path.write_text("[teleporter]\n")
     with pytest.raises(ValueError, match="unknown scaffold component 'teleporter'"):
+        load_spec_file(path)
+    path.write_text('preset = ["notes"]\n')  # a list is no preset name: a one-line error, not a TypeError
+    with pytest.raises(ValueError, match=r"unknown preset \['notes'\] in .*; presets: minimal, notes, full"):
         load_spec_file(path)
     path.write_bytes(b"\xff\xfe[window]\n")
     with pytest.raises(ValueError, match=f"invalid TOML in {path}: not UTF-8 text"):
