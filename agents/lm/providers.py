@@ -346,8 +346,11 @@ class AnthropicProvider:
 
     @staticmethod
     def _response(reply: Any, request: ModelRequest) -> ModelResponse:
+        content = getattr(reply, "content", None)
+        if not isinstance(content, list):  # a web page, {}: no message, and never billed as an empty reply
+            raise ProviderError("bad_response", "reply without a content list: not a Messages API reply")
         blocks: list[Any] = []
-        for item in getattr(reply, "content", None) or []:
+        for item in content:
             kind = getattr(item, "type", "")
             if kind == "text":
                 if not isinstance(item.text, str):
@@ -485,15 +488,17 @@ class OpenAIProvider:
 
     def _response(self, reply: Any, request: ModelRequest) -> ModelResponse:
         choices = getattr(reply, "choices", None)
-        if not choices:
+        if not isinstance(choices, list) or not choices:
             raise ProviderError("bad_response", "reply without choices")
         choice = choices[0]
         msg = getattr(choice, "message", None)
+        if msg is None:  # never billed as an empty reply: a refusal or filtered reply still has its message
+            raise ProviderError("bad_response", "reply whose first choice has no message")
         blocks: list[Any] = []
-        content = getattr(msg, "content", None) if msg is not None else None
+        content = getattr(msg, "content", None)
         if isinstance(content, str) and content:
             blocks.append(Text(clean_text(content)))
-        for call in (getattr(msg, "tool_calls", None) or []) if msg is not None else []:
+        for call in getattr(msg, "tool_calls", None) or []:
             self._calls += 1
             function = getattr(call, "function", None)
             name = clean_text(str(getattr(function, "name", "") or ""))

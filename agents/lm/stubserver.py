@@ -36,7 +36,8 @@ class Reply:
 @dataclass
 class Fault:
     """A failure: ``kind`` is ``429``, ``500``, ``529``, ``401``, ``400``, ``timeout`` (sleeps ``delay``
-    seconds, then answers like a reply) or ``truncated`` (a 200 whose JSON body is cut short)."""
+    seconds, then answers like a reply), ``truncated`` (a 200 whose JSON body is cut short) or ``html`` (a 200
+    whose body is a web page, as a proxy's login page or a base URL pointing at a web UI sends)."""
 
     kind: str
     retry_after: float | None = None
@@ -143,6 +144,9 @@ class StubServer:
                 ).encode()
                 self._send_raw(handler, 200, data[: len(data) // 2])
                 return
+            elif item.kind == "html":
+                self._send_raw(handler, 200, b"<html><body>Sign in</body></html>", content_type="text/html")
+                return
             else:
                 status = int(item.kind)
                 headers = {}
@@ -237,11 +241,15 @@ class StubServer:
 
     @staticmethod
     def _send_raw(
-        handler: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str] | None = None
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> None:
         try:
             handler.send_response(status)
-            handler.send_header("content-type", "application/json")
+            handler.send_header("content-type", content_type)
             handler.send_header("content-length", str(len(data)))
             for key, value in (headers or {}).items():
                 handler.send_header(key, value)

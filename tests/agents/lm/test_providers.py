@@ -86,6 +86,7 @@ def test_reply_and_wire_format(kind: str, dummy_keys: dict[str, str]) -> None:
         (Fault("529"), "server"),
         (Fault("timeout", delay=1.0), "timeout"),
         (Fault("truncated"), "bad_response"),
+        (Fault("html"), "bad_response"),
         (Fault("401"), "auth"),
         (Fault("400"), "bad_request"),
     ],
@@ -283,3 +284,33 @@ def test_half_an_emoji_in_a_reply_is_replaced_not_fatal(kind: str, dummy_keys: d
     ModelRequest("s", [response.message]).digest()  # encodes
     json.dumps(call.to_record(), ensure_ascii=False).encode()
     assert str(ProviderError("bad_request", f"odd {half} body")) == "odd \ufffd body"
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_body_that_is_no_reply_is_a_retryable_bad_response(
+    kind: str, dummy_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 whose body is not a reply (a web page, ``{}``, a list) was played by the Anthropic provider as an empty
+    reply, billed at the estimate and counted as the model's failed turn (OpenAI's retried it): both retry it now.
+    A real reply with no content (``"content": []``) is still an empty reply."""
+    from types import SimpleNamespace as NS
+
+    provider = _provider(kind, "http://127.0.0.1:9")
+    usage = NS(input_tokens=10, output_tokens=5)
+    if kind == "anthropic":
+        replies = [NS(), NS(content="hi", usage=usage), NS(content=None, usage=usage), "<html></html>", [1, 2]]
+        empty = NS(content=[], usage=usage, stop_reason="end_turn")
+        endpoint = provider._client.messages
+    else:
+        usage = NS(prompt_tokens=10, completion_tokens=5, prompt_tokens_details=None)
+        replies = [NS(choices="x", usage=usage), NS(choices=[None], usage=usage),
+                   NS(choices=[NS(message=None, finish_reason="stop")], usage=usage)]
+        empty = NS(choices=[NS(message=NS(content=None, tool_calls=None), finish_reason="stop")], usage=usage)
+        endpoint = provider._client.chat.completions
+    for reply in replies:
+        monkeypatch.setattr(endpoint, "create", lambda reply=reply, **_: reply)
+        with pytest.raises(ProviderError) as info:
+            provider.complete(_request())
+        assert info.value.kind == "bad_response" and info.value.retryable, reply
+    monkeypatch.setattr(endpoint, "create", lambda **_: empty)
+    assert provider.complete(_request()).message.blocks == []
