@@ -453,7 +453,11 @@ class OpenAIProvider:
                         "type": "function",
                         "function": {
                             "name": c.name,
-                            "arguments": c.raw_arguments or json.dumps(c.arguments or {}),
+                            # arguments that did not parse go back as {} (their error result says what was wrong):
+                            # vLLM and llama.cpp's server parse the history's and refuse the whole request
+                            "arguments": (c.raw_arguments or json.dumps(c.arguments))
+                            if c.arguments is not None
+                            else "{}",
                         },
                     }
                     for c in calls

@@ -314,3 +314,21 @@ def test_a_body_that_is_no_reply_is_a_retryable_bad_response(
         assert info.value.kind == "bad_response" and info.value.retryable, reply
     monkeypatch.setattr(endpoint, "create", lambda **_: empty)
     assert provider.complete(_request()).message.blocks == []
+
+
+def test_openai_history_sends_unparsed_tool_arguments_as_an_empty_object(dummy_keys: dict[str, str]) -> None:
+    """A call whose arguments did not parse (cut at the output limit, say) went back to the server word for word in
+    every later request; vLLM and llama.cpp's server parse the history's arguments and refuse the request (400), so
+    every turn failed while the call stayed in the window. It goes back as ``{}``, its error result beside it."""
+    provider = _provider("openai", "http://127.0.0.1:9")
+    bad = ToolCall("c1", "press_buttons", None, '{"buttons": [', "tool arguments are not valid JSON")
+    scalar = ToolCall("c2", "press_buttons", None, "[1]", "tool arguments must be a JSON object")
+    good = ToolCall("c3", "press_buttons", {"buttons": ["a"]}, '{"buttons":["a"]}')
+    history = [
+        Message("user", [Text("turn 1")]),
+        Message("assistant", [bad, scalar, good]),
+        Message("user", [ToolResult(c.id, c.name, "error", True) for c in (bad, scalar, good)] + [Text("turn 2")]),
+    ]
+    wire = provider.wire_request(ModelRequest("system", history, TOOLS, 64))
+    sent = [c["function"]["arguments"] for c in wire["messages"][2]["tool_calls"]]
+    assert sent == ["{}", "{}", '{"buttons":["a"]}']  # what parsed goes as the model wrote it (prompt caching)
