@@ -239,6 +239,13 @@ def _estimated_response(request: ModelRequest, message: Message, stop_reason: An
     )
 
 
+def _cut_note(request: ModelRequest) -> str:
+    """What a call's argument error adds when the reply was cut at the output limit: without it the model took the
+    unfinished arguments for its own mistake and wrote as much again."""
+    return (f" (the reply was cut off at the output limit ({request.max_output_tokens} tokens): think less before "
+            "the call)")
+
+
 def _missing(usage: Any, *fields: str) -> bool:
     """Whether the reply has no usage block, or one without a count it must have (never read as 0)."""
     return usage is None or any(getattr(usage, name, None) is None for name in fields)
@@ -363,9 +370,10 @@ class AnthropicProvider:
                 if isinstance(args, dict):
                     blocks.append(ToolCall(call_id, name, args, json.dumps(args)))
                 else:
-                    blocks.append(
-                        ToolCall(call_id, name, None, json.dumps(args), "tool input must be a JSON object")
-                    )
+                    error = "tool input must be a JSON object"
+                    if getattr(reply, "stop_reason", "") == "max_tokens":
+                        error += _cut_note(request)
+                    blocks.append(ToolCall(call_id, name, None, json.dumps(args), error))
         usage = getattr(reply, "usage", None)
         message = Message("assistant", blocks)
         if _missing(usage, "input_tokens", "output_tokens"):  # billed all the same: estimated, never retried
@@ -514,6 +522,8 @@ class OpenAIProvider:
                 error = None if isinstance(args, dict) else "tool arguments must be a JSON object"
             except json.JSONDecodeError as exc:
                 args, error = None, f"tool arguments are not valid JSON ({exc.msg} at character {exc.pos})"
+            if error is not None and getattr(choice, "finish_reason", "") == "length":
+                error += _cut_note(request)
             blocks.append(ToolCall(call_id, name, args if error is None else None, raw, error))
         usage = getattr(reply, "usage", None)
         message = Message("assistant", blocks)

@@ -332,3 +332,40 @@ def test_openai_history_sends_unparsed_tool_arguments_as_an_empty_object(dummy_k
     wire = provider.wire_request(ModelRequest("system", history, TOOLS, 64))
     sent = [c["function"]["arguments"] for c in wire["messages"][2]["tool_calls"]]
     assert sent == ["{}", "{}", '{"buttons":["a"]}']  # what parsed goes as the model wrote it (prompt caching)
+
+
+def test_arguments_cut_at_the_output_limit_say_so(dummy_keys: dict[str, str]) -> None:
+    """A reply cut at the output limit (``finish_reason`` ``length``) leaves its last call's arguments unfinished: the
+    model read only "not valid JSON", took it for its own mistake and wrote as much again; the error now names the
+    limit."""
+    script = [Reply(tool_calls=[("press_buttons", '{"buttons": [')])]
+    with StubServer("openai", script) as server:
+        provider = _provider("openai", server.base_url)
+        whole = provider.complete(_request()).message.tool_calls[0]
+        server.script = [lambda request: Reply(tool_calls=[("press_buttons", '{"buttons": [')])]
+        original = StubServer._reply_json
+
+        def cut(self, reply, request):  # type: ignore[no-untyped-def]
+            body = original(self, reply, request)
+            body["choices"][0]["finish_reason"] = "length"
+            return body
+
+        server._reply_json = cut.__get__(server)  # type: ignore[method-assign]
+        truncated = provider.complete(_request()).message.tool_calls[0]
+    assert "output limit" not in (whole.parse_error or "")
+    assert "not valid JSON" in (truncated.parse_error or "")
+    assert "the reply was cut off at the output limit (64 tokens)" in (truncated.parse_error or "")
+
+
+def test_anthropic_input_cut_at_the_output_limit_says_so(
+    dummy_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace as NS
+
+    provider = _provider("anthropic", "http://127.0.0.1:9")
+    usage = NS(input_tokens=10, output_tokens=64)
+    reply = NS(content=[NS(type="tool_use", id="t1", name="press_buttons", input="{\"buttons\": [")], usage=usage,
+               stop_reason="max_tokens", model="m")
+    monkeypatch.setattr(provider._client.messages, "create", lambda **_: reply)
+    (call,) = provider.complete(_request()).message.tool_calls
+    assert call.arguments is None and "cut off at the output limit (64 tokens)" in (call.parse_error or "")
