@@ -25,7 +25,7 @@ from gymnasium.error import ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
-from longplay.envs.quest.batched.vector import check_actions, single_observation_space, to_numpy
+from longplay.envs.quest.batched.vector import check_actions, check_no_options, single_observation_space, to_numpy
 
 #: ``env_method`` names and the engine accessor each calls with the env's index (``render``: the env's frame)
 PER_ENV_METHODS = {"text": "text", "frame": "frame", "render": "frame", "state_of": "state_of",
@@ -109,6 +109,11 @@ class BatchedVecEnv(VecEnv):
         if seed is not None:
             self._seed = int(seed)
         return [None if seed is None else seed + i for i in range(self.num_envs)]
+
+    def set_options(self, options: list[dict] | dict | None = None) -> None:
+        """Refuses options (``ValueError``, one line): the engine has none to honour, and SB3's ``VecEnv`` would
+        keep them for a :meth:`reset` that ignores them. ``None`` and empty ones pass."""
+        check_no_options(options)
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """The attribute of each env in ``indices``: an engine-wide one (``obs_mode``, ``noop``,

@@ -95,8 +95,9 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
               ) -> tuple[Any, dict[str, Any]]:
         """Resets every env; env ``i`` plays the reference episode of seed ``seed + i`` (``seed`` drawn from
         the vector env's generator when ``None``). A list of seeds, one per env, must be ``[s, s + 1, ...]``
-        (what the engine plays) or all ``None``."""
+        (what the engine plays) or all ``None``. ``options`` must be empty (see :func:`check_no_options`)."""
         self._check_open()
+        check_no_options(options)
         if isinstance(seed, (list, tuple, np.ndarray)):
             seed = _base_seed(list(seed), self.num_envs)
         check_seed(seed)  # before the generator is reseeded
@@ -160,6 +161,17 @@ def check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:
     return acts
 
 
+def check_no_options(options: Any) -> None:
+    """Raises ``ValueError`` (one line) on reset options: the engine has none to honour (a start state is put in
+    with ``engine.load_states``), and ignoring them would play fresh episodes where the caller asked for others.
+    ``None`` and empty ones (``{}``, a list of ``{}`` per env) pass."""
+    per_env = options if isinstance(options, (list, tuple)) else [options]
+    if all(o is None or (isinstance(o, dict) and not o) for o in per_env):
+        return
+    raise ValueError(f"the batched engine takes no reset options, got {options!r:.80}: every env plays a new "
+                     "episode of its seed (put start states in with engine.load_states)")
+
+
 def _base_seed(seeds: list[Any], num_envs: int) -> int | None:
     """The base seed of a per-env list of seeds (env ``i`` plays seed ``base + i``), or ``None`` for all ``None``."""
     if len(seeds) != num_envs:
@@ -180,4 +192,4 @@ def to_numpy(obs: dict[str, torch.Tensor]) -> Any:
     return {k: v.cpu().numpy() for k, v in obs.items()}
 
 
-__all__ = ["BatchedVectorEnv", "check_actions", "single_observation_space", "to_numpy"]
+__all__ = ["BatchedVectorEnv", "check_actions", "check_no_options", "single_observation_space", "to_numpy"]

@@ -311,3 +311,27 @@ def test_a_closed_vector_env_says_so() -> None:
 def test_bad_sizes_are_refused_in_one_line(kwargs, name) -> None:
     with pytest.raises(ValueError, match=rf"^{name} must be an int >= 1, got "):
         BatchedVectorEnv(size="mini", world_seed=None, **kwargs)
+
+
+def test_reset_options_the_engine_cannot_honour_are_refused() -> None:
+    """``reset(options={"state": ...})`` (the reference env's start state) and SB3's ``set_options`` were
+    silently ignored: every env played a fresh episode of its seed, not the state asked for."""
+    env = BatchedVectorEnv(2, size="mini")
+    env.reset(seed=4)
+    before = env.engine.documents(), env.np_random.bit_generator.state
+    for options in ({"state": b"x"}, {"reset_mask": np.ones(2, bool)}):
+        with pytest.raises(ValueError, match="takes no reset options"):
+            env.reset(seed=9, options=options)
+    assert (env.engine.documents(), env.np_random.bit_generator.state) == before
+    env.reset(seed=9, options={})  # nothing asked: as None
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    sb3 = BatchedVecEnv(2, size="mini")
+    for options in ({"state": b"x"}, [{}, {"state": b"x"}]):
+        with pytest.raises(ValueError, match="takes no reset options"):
+            sb3.set_options(options)
+    sb3.set_options(None)
+    sb3.set_options({})
+    sb3.set_options([{}, {}])
+    sb3.reset()
