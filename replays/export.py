@@ -1,20 +1,22 @@
 """Export a stretch of a replay to MP4 (H.264 through the ffmpeg that ``imageio-ffmpeg`` ships) or GIF.
 
 Frames are re-rendered from the nearest keyframe, streamed to the encoder one at a time (memory stays flat
-for any length). At ``speed`` 1 the video plays :data:`STEPS_PER_SECOND` steps a second; faster speeds keep
-every n-th frame once the frame rate reaches the format's ceiling.
+for any length). The file appears whole or not at all: an export stopped part way keeps the previous one. At
+``speed`` 1 the video plays :data:`STEPS_PER_SECOND` steps a second; faster speeds keep every n-th frame once
+the frame rate reaches the format's ceiling.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from longplay.replays.files import write_atomically
 from longplay.replays.reader import EnvFactory, ReplayReader
 from longplay.replays.schema import EXTENSION, ReplayError
 
@@ -117,12 +119,28 @@ def export(
 
             frames = iter(tqdm(frames, total=count, unit="frame", desc=f"export {fmt}", leave=False))
         out.parent.mkdir(parents=True, exist_ok=True)
-        writer = _write_mp4 if fmt == "mp4" else _write_gif
-        written = writer(out, _scaled(frames, scale), fps)
+        written = 0
+
+        def write(partial: Path) -> None:
+            nonlocal written
+            scaled = _scaled(frames, scale)
+            written = _write_mp4(partial, scaled, fps, out) if fmt == "mp4" else _write_gif(partial, scaled, fps)
+
+        write_in_place_of(out, write)
     return ExportResult(out, fmt, written, fps, start, start + (written - 1) * stride, stride)
 
 
-def _write_mp4(out: Path, frames: Iterator[np.ndarray], fps: float) -> int:
+def write_in_place_of(out: Path, write: Callable[[Path], object]) -> None:
+    """``write(partial)``, then the partial file renamed to ``out`` (:func:`~longplay.replays.files.write_atomically`):
+    an export stopped part way (Ctrl-C, a full disk, ffmpeg failing) leaves the previous ``out`` (or none), never
+    a truncated one. An ``OSError`` names ``out``, not the partial file."""
+    try:
+        write_atomically(out, write)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(out)) from None
+
+
+def _write_mp4(partial: Path, frames: Iterator[np.ndarray], fps: float, out: Path) -> int:
     try:
         import imageio_ffmpeg
     except ImportError:
@@ -131,7 +149,7 @@ def _write_mp4(out: Path, frames: Iterator[np.ndarray], fps: float) -> int:
     height, width = first.shape[:2]
     # "-f mp4": the container is MP4 whatever the file is called (ffmpeg would guess it from the suffix).
     writer = imageio_ffmpeg.write_frames(
-        str(out), (width, height), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
+        str(partial), (width, height), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
         quality=8, macro_block_size=16, ffmpeg_log_level="error",
         output_params=["-movflags", "+faststart", "-f", "mp4"])
     count = 0
@@ -154,7 +172,7 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
     yield from rest
 
 
-def _write_gif(out: Path, frames: Iterator[np.ndarray], fps: float) -> int:
+def _write_gif(partial: Path, frames: Iterator[np.ndarray], fps: float) -> int:
     try:
         from PIL import Image
     except ImportError:
@@ -170,6 +188,6 @@ def _write_gif(out: Path, frames: Iterator[np.ndarray], fps: float) -> int:
 
     stream = images()
     first = next(stream)
-    first.save(out, format="GIF", save_all=True, append_images=stream, duration=round(1000 / fps), loop=0,
+    first.save(partial, format="GIF", save_all=True, append_images=stream, duration=round(1000 / fps), loop=0,
                optimize=False)
     return count

@@ -69,3 +69,56 @@ def test_mp4_whatever_the_suffix(record: Any, tmp_path: Path) -> None:
     for name in ("clip", "clip.gif"):  # ffmpeg would guess the container from the name, or give up
         result = export(path, tmp_path / name, "mp4", end=10)
         assert result.frames == 11 and iio.imread(result.path, extension=".mp4").shape[0] == 11
+
+
+def _interrupted_frames(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+    """The reader's frames stop with Ctrl-C after ``after`` frames (an export interrupted part way)."""
+    real = ReplayReader.frames
+
+    def frames(self: ReplayReader, *args: Any, **kwargs: Any) -> Any:
+        for i, item in enumerate(real(self, *args, **kwargs)):
+            if i == after:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(ReplayReader, "frames", frames)
+
+
+@pytest.mark.parametrize("fmt", ["gif", "mp4"])
+def test_an_interrupted_export_keeps_the_old_file(record: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  fmt: str) -> None:
+    """An export stopped part way (Ctrl-C, a full disk, ffmpeg failing) wrote over the file as it went: the
+    previous export was lost and a truncated one (a short MP4, an empty GIF) left under its name."""
+    path = record(120)
+    out = tmp_path / "videos" / f"clip.{fmt}"
+    export(path, out, end=20)
+    before = out.read_bytes()
+    _interrupted_frames(monkeypatch, after=60)
+    with pytest.raises(KeyboardInterrupt):
+        export(path, out)
+    assert out.read_bytes() == before
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no partial file left behind
+
+
+def test_an_html_export_on_a_full_disk_keeps_the_old_page(record: Any, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page was written straight over the old one: a disk that filled part way left half a page."""
+    import errno
+
+    from longplay.replays.viewer.html_export import export_html
+
+    path = record(40)
+    out = tmp_path / "pages" / "run.html"
+    export_html(path, out)
+    before = out.read_bytes()
+    real = Path.write_text
+
+    def full_disk(self: Path, text: str, *args: Any, **kwargs: Any) -> int:
+        real(self, text[:len(text) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError, match="No space left") as caught:
+        export_html(path, out, end=20)
+    assert caught.value.filename == str(out)  # the file asked for, not the partial one
+    assert out.read_bytes() == before and [p.name for p in out.parent.iterdir()] == [out.name]
