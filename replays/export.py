@@ -8,11 +8,13 @@ the frame rate reaches the format's ceiling.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,21 +175,71 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
 
 
 def _write_gif(partial: Path, frames: Iterator[np.ndarray], fps: float) -> int:
+    """Writes each frame as it comes (Pillow's own writer keeps every frame until the last one): a frame is the
+    rectangle that changed since the previous one, with its own palette (the screens use a handful of colours, so
+    an adaptive palette holds them exactly); a frame that changed nothing lengthens the one before it."""
     try:
         from PIL import Image
     except ImportError:
         raise ReplayError("GIF export needs Pillow: pip install 'longplay[media]'") from None
+    delay = round(1000 / fps)  # milliseconds a frame, as Pillow's duration=
     count = 0
-
-    def images() -> Iterator[Image.Image]:
-        nonlocal count
+    previous: np.ndarray | None = None
+    pending: tuple[int, int, np.ndarray] | None = None  # the last changed rectangle (top, left, pixels) not written
+    pending_ms = 0
+    with open(partial, "wb") as fp:
         for frame in frames:
             count += 1
-            # The screens use a handful of colours: an adaptive palette holds them exactly.
-            yield Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE)
-
-    stream = images()
-    first = next(stream)
-    first.save(partial, format="GIF", save_all=True, append_images=stream, duration=round(1000 / fps), loop=0,
-               optimize=False)
+            if previous is None:
+                height, width = frame.shape[:2]
+                # GIF89a, no global colour table (each frame brings its own), then loop forever (NETSCAPE2.0).
+                fp.write(b"GIF89a" + _u16(width) + _u16(height) + b"\x00\x00\x00"
+                         + b"!\xff\x0bNETSCAPE2.0\x03\x01" + _u16(0) + b"\x00")
+                changed = (0, 0, frame)
+            else:
+                rows, cols = np.nonzero((frame != previous).any(axis=-1))
+                if not len(rows):
+                    pending_ms += delay
+                    continue
+                top, left = rows.min(), cols.min()
+                changed = (int(top), int(left), frame[top:rows.max() + 1, left:cols.max() + 1])
+            if pending is not None:
+                fp.write(_gif_frame(Image, *pending, pending_ms))
+            pending, pending_ms, previous = changed, delay, frame
+        if pending is not None:
+            fp.write(_gif_frame(Image, *pending, pending_ms))
+        fp.write(b";")
     return count
+
+
+def _u16(value: int) -> bytes:
+    return int(value).to_bytes(2, "little")
+
+
+def _gif_frame(image: Any, top: int, left: int, pixels: np.ndarray, ms: int) -> bytes:
+    """One GIF frame: a graphic control extension (the delay) and the image of ``pixels`` placed at (left, top)
+    with a local colour table, taken from the single-image GIF Pillow writes of them."""
+    buffer = io.BytesIO()
+    image.fromarray(np.ascontiguousarray(pixels)).convert("P", palette=image.Palette.ADAPTIVE).save(
+        buffer, format="GIF")
+    data = buffer.getvalue()
+    packed = data[10]  # logical screen descriptor: global colour table flag and size
+    pos = 13 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)
+    table, size = data[13:pos], packed & 7
+    while data[pos] == 0x21:  # an extension Pillow wrote: skip its sub-blocks
+        pos += 2
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    if data[pos] != 0x2C:
+        raise ReplayError(f"GIF export: Pillow wrote an image this writer cannot read (byte {data[pos]:#x})")
+    local = data[pos + 9]  # the image descriptor's flags: a local colour table, interlacing (kept)
+    descriptor_end = pos + 10
+    if local & 0x80:  # Pillow put the colours in a local table instead
+        size = local & 7
+        table = data[descriptor_end:descriptor_end + (3 << (size + 1))]
+        descriptor_end += len(table)
+    height, width = pixels.shape[:2]
+    control = b"!\xf9\x04\x00" + _u16(ms // 10) + b"\x00\x00"  # delay in hundredths of a second
+    descriptor = b"," + _u16(left) + _u16(top) + _u16(width) + _u16(height) + bytes([0x80 | local & 0x40 | size])
+    return control + descriptor + table + data[descriptor_end:-1]  # the image data, without Pillow's trailer

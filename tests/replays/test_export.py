@@ -100,6 +100,30 @@ def test_an_interrupted_export_keeps_the_old_file(record: Any, tmp_path: Path, m
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no partial file left behind
 
 
+def test_gif_frames_reach_the_file_as_they_are_drawn(record: Any, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's GIF writer kept every frame in memory until the last one came (about 90 KB a frame at scale 2:
+    gigabytes for a long replay), though the export promises memory that stays flat for any length."""
+    path = record(300)
+    out = tmp_path / "clip.gif"
+    real = ReplayReader.frames
+    written_at_200: list[int] = []
+
+    def frames(self: ReplayReader, *args: Any, **kwargs: Any) -> Any:
+        for step, frame in real(self, *args, **kwargs):
+            if step == 200:
+                written_at_200.append(sum(p.stat().st_size for p in tmp_path.iterdir() if p.suffix != ".lpr"))
+            yield step, frame
+
+    monkeypatch.setattr(ReplayReader, "frames", frames)
+    result = export(path, out, scale=2)
+    assert written_at_200 and written_at_200[0] > result.path.stat().st_size // 4  # most of 200 frames on disk
+    decoded = iio.imread(result.path)
+    assert decoded.shape[0] <= result.frames == 301
+    with ReplayReader(path) as replay:
+        assert np.array_equal(decoded[-1][::2, ::2, :3], replay.frame_at(300))
+
+
 def test_an_html_export_on_a_full_disk_keeps_the_old_page(record: Any, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The page was written straight over the old one: a disk that filled part way left half a page."""
