@@ -71,6 +71,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     save state at one step (--state), which longplay run --start-state starts from."""
     replay = Path(args.replay)
     targets = [(fmt, out) for fmt, out in (("mp4", args.mp4), ("gif", args.gif)) if out is not None]
+    _check_distinct_outputs(replay, args)
     if args.state is not None:
         export_state(replay, args.state, args.step, args.episode)
         if not targets and args.html is None:
@@ -103,6 +104,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {result.path}: steps {result.first_step}..{result.last_step}, {result.frames} frames at "
               f"{result.fps:g} fps" + (f" (every {result.stride} steps)" if result.stride > 1 else ""))
     return EXIT_OK
+
+
+def _check_distinct_outputs(replay: Path, args: argparse.Namespace) -> None:
+    """Raises ``ValueError`` (one line) when two of the outputs asked for are one file (``--mp4 clip --gif clip``):
+    the second export would replace the first. A default ``--state`` name holds its step, known only later."""
+    seen: dict[Path, str] = {}
+    for flag, out in (("--mp4", args.mp4), ("--gif", args.gif), ("--html", args.html), ("--state", args.state)):
+        if out is None or (flag == "--state" and not out):
+            continue
+        path = Path(out) if out else replay.with_suffix(f".{flag[2:]}")  # a video's or the page's default
+        if path.resolve() in seen:
+            raise ValueError(f"{seen[path.resolve()]} and {flag} would write the same file {path}; name each its own")
+        seen[path.resolve()] = flag
 
 
 def export_state(replay: Path, out: str, step: int | None, episode: int | None) -> Path:

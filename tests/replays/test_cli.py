@@ -147,3 +147,17 @@ def test_a_closed_pipe_is_not_reported_as_an_error() -> None:
     proc.stdout.close()
     assert proc.wait(timeout=60) == 141
     assert proc.stderr.read() == b""
+
+
+def test_export_refuses_two_outputs_of_one_name(record: Any, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``--mp4 clip --gif clip`` wrote the MP4, then the GIF over it: one file named as the MP4, holding a GIF,
+    and 'wrote' printed twice."""
+    path = record(30)
+    clip, page, state = (str(tmp_path / name) for name in ("clip", "page.mp4", "s"))
+    for argv in (["--mp4", clip, "--gif", clip], ["--mp4", str(path.with_suffix(".gif")), "--gif"],
+                 ["--html", page, "--mp4", str(tmp_path / "sub" / ".." / "page.mp4")],
+                 ["--state", state, "--gif", state]):
+        code, out, err = _run(capsys, "export", str(path), *argv)
+        assert code == EXIT_BAD_INPUT and "the same file" in err and not out, argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
