@@ -194,7 +194,8 @@ def paying_parts(spec: str) -> list[str]:
 
 def _spec_parts(spec: str) -> list[tuple[str, str, Any]]:
     """A spec string's parts as (part, preset or term name, weight or ``_PRESET``); an empty part is skipped.
-    ``ValueError`` (one line) on an unknown preset or term, or a preset after the first part."""
+    ``ValueError`` (one line) on an unknown preset or term, a preset after the first part, or a term given twice
+    (which of the two would pay is a guess: :func:`paying_parts` would name one and the weights take the other)."""
     names = {f.name for f in fields(ShapingWeights)}
     parts: list[tuple[str, str, Any]] = []
     for i, part in enumerate(p.strip() for p in spec.split(",") if p.strip()):
@@ -206,6 +207,8 @@ def _spec_parts(spec: str) -> list[tuple[str, str, Any]]:
             parts.append((part, key, _PRESET))
         elif key not in names:
             raise ValueError(f"unknown shaping term {key!r}; valid terms: {', '.join(sorted(names))}")
+        elif any(key == seen for _, seen, _ in parts):
+            raise ValueError(f"repeated shaping term {key!r} in {spec!r}; give each term once")
         else:
             parts.append((part, key, _number(key, raw)))
     return parts

@@ -279,3 +279,17 @@ def test_a_step_before_reset_is_refused_without_moving_the_game() -> None:
     with pytest.raises(RuntimeError, match="reset"):
         env.step(0)
     assert env.unwrapped.game.i == 0
+
+
+@pytest.mark.parametrize(("spec", "term"), [("novelty=0.1,novelty=0,map=1", "novelty"), ("quest,map=1,map=0", "map"),
+                                            ("badge=2, badge=2", "badge")])
+def test_a_term_repeated_in_one_spec_is_refused(spec: str, term: str) -> None:
+    """The last value was taken while ``paying_parts`` (the run name) listed the first: 'novelty=0.1,novelty=0'
+    named a run 'novelty=0.1' whose novelty paid nothing."""
+    from longplay.envs.wrappers.shaping import paying_parts
+
+    for parse in (parse_shaping, paying_parts):
+        with pytest.raises(ValueError, match=f"repeated shaping term {term!r}") as info:
+            parse(spec)
+        assert "\n" not in str(info.value)
+    assert parse_shaping("quest,novelty=0.05").novelty == 0.05  # overriding the preset's term stays valid
