@@ -207,7 +207,7 @@ def _spec_parts(spec: str) -> list[tuple[str, str, Any]]:
             parts.append((part, key, _PRESET))
         elif key not in names:
             raise ValueError(f"unknown shaping term {key!r}; valid terms: {', '.join(sorted(names))}")
-        elif any(key == seen for _, seen, _ in parts):
+        elif any(key == seen and weight is not _PRESET for _, seen, weight in parts):
             raise ValueError(f"repeated shaping term {key!r} in {spec!r}; give each term once")
         else:
             parts.append((part, key, _number(key, raw)))

@@ -292,4 +292,5 @@ def test_a_term_repeated_in_one_spec_is_refused(spec: str, term: str) -> None:
         with pytest.raises(ValueError, match=f"repeated shaping term {term!r}") as info:
             parse(spec)
         assert "\n" not in str(info.value)
-    assert parse_shaping("quest,novelty=0.05").novelty == 0.05  # overriding the preset's term stays valid
+    # overriding a preset's term stays valid, the preset "novelty" and its term too
+    assert parse_shaping("quest,novelty=0.05").novelty == 0.05 and parse_shaping("novelty,novelty=0").novelty == 0
