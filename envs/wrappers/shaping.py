@@ -36,6 +36,7 @@ no terms (or all weights 0) the wrapper returns the env's reward unchanged.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -112,10 +113,15 @@ class ShapingWeights:
                 raise ValueError(f"invalid shaping {name}={getattr(self, name)!r}; use a number >= 0")
         if self.level_slope_after_cap <= 0:
             raise ValueError(f"invalid shaping level_slope_after_cap={self.level_slope_after_cap!r}; use a number > 0")
-        if self.level_cap is not None and self.level_cap < 0:
-            raise ValueError(f"invalid shaping level_cap={self.level_cap!r}; use an int >= 0 or none")
-        if self.stage_level < 0:
-            raise ValueError(f"invalid shaping stage_level={self.stage_level!r}; use an int >= 0")
+        # Level counts are whole: a stage every 1.5 levels or a cap at 22.5 is a typo, not a recipe (2.0 is 2).
+        for name, value in (("stage_level", self.stage_level), ("level_cap", self.level_cap)):
+            if value is None and name == "level_cap":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value).is_integer() \
+                    or value < 0:
+                raise ValueError(f"invalid shaping {name}={value!r}; use an int >= 0"
+                                 + (" or none" if name == "level_cap" else ""))
+            object.__setattr__(self, name, int(value))  # frozen: the checked value as a plain int
 
     def enabled(self) -> bool:
         """True when any term pays something."""
@@ -214,22 +220,19 @@ def _spec_parts(spec: str) -> list[tuple[str, str, Any]]:
     return parts
 
 
-def _number(key: str, raw: Any) -> float | int | None:
-    if key == "stage_level":
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"invalid shaping stage_level {raw!r}; use an int >= 0") from None
-        if value < 0:
-            raise ValueError(f"invalid shaping stage_level {raw!r}; use an int >= 0")
-        return value
-    if key == "level_cap":
-        if raw in (None, "none", "None", ""):
+def _number(key: str, raw: Any) -> Any:
+    """A weight from a spec string's text or a mapping's value; a level count (``stage_level``, ``level_cap``) is
+    parsed from text and otherwise left as it is for :class:`ShapingWeights` to check that it is whole."""
+    if key in ("stage_level", "level_cap"):
+        if key == "level_cap" and raw in (None, "none", "None", ""):
             return None
+        if not isinstance(raw, str):
+            return raw
         try:
             return int(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"invalid shaping level_cap {raw!r}; use an int or none") from None
+        except ValueError:
+            raise ValueError(f"invalid shaping {key} {raw!r}; use an int >= 0"
+                             + (" or none" if key == "level_cap" else "")) from None
     try:
         return float(raw)
     except (TypeError, ValueError):

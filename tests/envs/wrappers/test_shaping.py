@@ -294,3 +294,27 @@ def test_a_term_repeated_in_one_spec_is_refused(spec: str, term: str) -> None:
         assert "\n" not in str(info.value)
     # overriding a preset's term stays valid, the preset "novelty" and its term too
     assert parse_shaping("quest,novelty=0.05").novelty == 0.05 and parse_shaping("novelty,novelty=0").novelty == 0
+
+
+@pytest.mark.parametrize(("name", "value"), [("stage_level", 1.5), ("stage_level", True), ("stage_level", float("nan")),
+                                             ("stage_level", -2.0), ("level_cap", 22.5), ("level_cap", float("inf"))])
+def test_a_level_count_that_is_not_a_whole_number_is_refused_everywhere(name: str, value: Any) -> None:
+    """The spec string refused ``stage_level=1.5`` but a mapping made it 1 (and ``level_cap: 22.5`` 22) without a
+    word, and ``ShapingWeights(stage_level=1.5)`` was taken as it came."""
+    for make in (lambda: parse_shaping({name: value}), lambda: ShapingWeights(**{name: value})):
+        with pytest.raises(ValueError, match=f"invalid shaping {name}") as info:
+            make()
+        assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match=f"invalid shaping {name}"):
+        parse_shaping(f"{name}=1.5")
+    with pytest.raises(ValueError, match=f"invalid shaping {name}"):
+        ShapingWeights(**{name: "2"})  # a spec string's "2" is parsed; the dataclass takes numbers
+
+
+def test_whole_level_counts_stay_valid_as_ints() -> None:
+    for weights in (parse_shaping({"stage_level": 2.0, "level_cap": 22.0}),
+                    ShapingWeights(stage_level=2.0, level_cap=22),
+                    parse_shaping("stage_level=2,level_cap=22"), parse_shaping({"stage_level": "2", "level_cap": None}),
+                    ShapingWeights(stage_level=np.int64(2), level_cap=np.float32(22))):
+        assert weights.stage_level == 2 and type(weights.stage_level) is int
+        assert weights.level_cap in (22, None) and type(weights.level_cap) in (int, type(None))
