@@ -15,6 +15,7 @@ episode runs to the time limit as usual.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import gymnasium as gym
@@ -31,10 +32,13 @@ class StaggerFirstEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
 
     def __init__(self, env: gym.Env, limit: int, seed: int) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, limit=limit, seed=seed)
-        gym.Wrapper.__init__(self, env)
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or not float(limit).is_integer():
+            raise ValueError(f"StaggerFirstEpisode needs a whole number of steps as limit, got {limit!r}")
+        limit = int(limit)  # 500.0 draws as 500 does
         if limit < 1:
             raise ValueError(f"StaggerFirstEpisode needs a time limit of at least 1 step, got {limit}")
+        gym.utils.RecordConstructorArgs.__init__(self, limit=limit, seed=seed)
+        gym.Wrapper.__init__(self, env)
         self.first_length = int(np.random.default_rng(seed).integers(1, limit + 1))
         self._steps: int | None = 0  # steps of the first episode; None once it is over
 

@@ -55,3 +55,18 @@ def test_a_reset_before_any_step_keeps_the_first_episode_short() -> None:
 def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1 step"):
         StaggerFirstEpisode(Endless(), limit=0, seed=0)
+
+
+@pytest.mark.parametrize("limit", [2.5, "10", None, True, float("nan")])
+def test_a_limit_that_is_not_a_whole_number_is_refused(limit: object) -> None:
+    """2.5 drew from 1..2 without a word, "10" or None raised a TypeError from a comparison."""
+    with pytest.raises(ValueError, match="StaggerFirstEpisode needs a whole number of steps as limit") as info:
+        StaggerFirstEpisode(Endless(), limit=limit, seed=0)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_a_whole_float_limit_draws_as_the_int() -> None:
+    import numpy as np
+
+    env = StaggerFirstEpisode(Endless(), limit=np.float64(500.0), seed=3)  # type: ignore[arg-type]
+    assert env.first_length == StaggerFirstEpisode(Endless(), limit=500, seed=3).first_length
