@@ -14,6 +14,7 @@ every episode from a save state).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import gymnasium as gym
@@ -27,14 +28,27 @@ class StartFromState(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Args:
         env: A longplay env.
         state: The save state every episode starts from.
+        state_base64: The same as base64 text, instead of ``state``: what ``env.spec`` records, so the spec stays
+            JSON (``env.spec.to_json()``) and ``gym.make(env.spec)`` rebuilds the wrapper from it.
     """
 
-    def __init__(self, env: gym.Env, state: bytes) -> None:
+    def __init__(self, env: gym.Env, state: bytes | None = None, *, state_base64: str | None = None) -> None:
+        if (state is None) == (state_base64 is None):
+            raise ValueError("StartFromState needs a state: the bytes of game.save_state() or, as state_base64, "
+                             "their base64 text (one of the two)")
+        if state_base64 is not None:
+            try:
+                if not isinstance(state_base64, str):
+                    raise TypeError(f"got {type(state_base64).__name__}")
+                state = base64.b64decode(state_base64, validate=True)
+            except (TypeError, ValueError) as error:  # binascii.Error is a ValueError
+                raise ValueError(f"StartFromState: state_base64 is not base64 text ({error})") from None
         if not isinstance(state, (bytes, bytearray, memoryview)):
             raise ValueError(f"StartFromState needs bytes from game.save_state(), not {type(state).__name__}")
-        gym.utils.RecordConstructorArgs.__init__(self, state=bytes(state))
-        gym.Wrapper.__init__(self, env)
         self.state = bytes(state)
+        # Recorded as text, not bytes: a spec holding bytes made env.spec.to_json() raise TypeError.
+        gym.utils.RecordConstructorArgs.__init__(self, state_base64=base64.b64encode(self.state).decode("ascii"))
+        gym.Wrapper.__init__(self, env)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         if options is None or isinstance(options, dict) and options.get("state") is None:

@@ -52,3 +52,30 @@ def test_a_reset_that_names_its_own_state_keeps_it(state: bytes) -> None:
 def test_the_state_must_be_bytes() -> None:
     with pytest.raises(ValueError, match="StartFromState needs bytes from game.save_state\\(\\), not str"):
         StartFromState(gym.make(MINI), "start.state")  # type: ignore[arg-type]
+
+
+def test_the_spec_is_json_and_rebuilds_the_wrapper(state: bytes) -> None:
+    """The state's bytes were recorded in ``env.spec``, so ``env.spec.to_json()`` raised TypeError; it is
+    recorded as base64 text, and ``gym.make`` rebuilds the wrapper from the spec or from its JSON."""
+    from gymnasium.envs.registration import EnvSpec
+
+    env = StartFromState(gym.make(MINI, obs_mode="symbolic"), state)
+    text = env.spec.to_json()
+    for spec in (env.spec, EnvSpec.from_json(text)):
+        rebuilt = gym.make(spec)
+        assert isinstance(rebuilt, StartFromState) and rebuilt.state == state
+        _, info = rebuilt.reset(seed=0)
+        assert rebuilt.unwrapped.game.save_state() == state and len(info["milestones"]) == 2
+
+
+def test_the_state_as_base64_is_checked(state: bytes) -> None:
+    import base64
+
+    text = base64.b64encode(state).decode()
+    assert StartFromState(gym.make(MINI), state_base64=text).state == state
+    for kwargs, message in (({}, "needs a state"), ({"state": state, "state_base64": text}, "needs a state"),
+                            ({"state_base64": "not base64!"}, "state_base64 is not base64"),
+                            ({"state_base64": b"AAAA"}, "state_base64 is not base64")):
+        with pytest.raises(ValueError, match=message) as info:
+            StartFromState(gym.make(MINI), **kwargs)
+        assert "\n" not in str(info.value)
