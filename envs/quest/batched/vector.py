@@ -4,7 +4,9 @@
 one (the quest ids register this class as their ``vector_entry_point``); any keyword of
 :class:`~longplay.envs.quest.batched.engine.BatchedQuest` passes through (``device="cuda"``,
 ``world_seeds=[...]``). Autoreset is ``SAME_STEP``: a finished env's observation is already its next
-episode's first one, and its last one is in ``info["final_obs"]`` (``info["_final_obs"]`` marks which).
+episode's first one, and its last one is in ``info["final_obs"]`` (``info["_final_obs"]`` marks which); its last
+info is in ``info["final_info"]`` (``milestones``, ``episode_return``, ``episode_length`` and ``episode``, each
+with its ``_`` mask), laid out as Gymnasium's own vector envs lay it out.
 
 Episode statistics, valid where ``info["_episode"]`` is set: ``info["episode"]["r"]`` (return = milestones
 reached), ``["l"]`` (length) and ``["t"]`` (0.0: no wall clock is kept), as
@@ -123,10 +125,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             for i in np.flatnonzero(done):
                 finals[i] = final[i] if not isinstance(final, dict) else {k: v[i] for k, v in final.items()}
             out["final_obs"], out["_final_obs"] = finals, done
-            out["final_info"], out["_final_info"] = {}, done
             out["episode"] = {"r": info["episode_return"].cpu().numpy(), "l": info["episode_length"].cpu().numpy(),
                               "t": np.zeros(self.num_envs, np.float32)}
             out["_episode"] = done
+            out["final_info"], out["_final_info"] = _final_info(out, info, done), done
         return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -143,6 +145,21 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         if self.engine is None:
             raise gym.error.ClosedEnvironmentError("this BatchedVectorEnv is closed (its engine was freed by "
                                                    "close()): make a new one")
+
+
+def _final_info(out: dict[str, Any], info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
+    """The ending envs' last info laid out as Gymnasium's vector envs lay out ``final_info`` in ``SAME_STEP`` mode
+    (``SyncVectorEnv``'s ``_add_info``): each key an array over the envs, valid where its ``_key`` mask is set,
+    zero elsewhere; ``episode`` a dict of such arrays, as ``RecordEpisodeStatistics`` under each env writes it."""
+
+    def ending(values: np.ndarray) -> np.ndarray:
+        return np.where(done, values, np.zeros_like(values))
+
+    episode = {key: ending(values) for key, values in out["episode"].items()}
+    return {"milestones": ending(out["milestones"]), "_milestones": done,
+            "episode_return": ending(info["episode_return"].cpu().numpy()), "_episode_return": done,
+            "episode_length": ending(info["episode_length"].cpu().numpy()), "_episode_length": done,
+            "episode": {**episode, **{f"_{key}": done for key in episode}}, "_episode": done}
 
 
 def check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:

@@ -335,3 +335,47 @@ def test_reset_options_the_engine_cannot_honour_are_refused() -> None:
     sb3.set_options({})
     sb3.set_options([{}, {}])
     sb3.reset()
+
+
+def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_envs_do() -> None:
+    """``info["final_info"]`` was ``{}`` (with ``_final_info`` set), so ``final_info["milestones"]`` or
+    ``final_info["episode"]``, which Gymnasium's SyncVectorEnv in SAME_STEP mode fills from the ending envs' last
+    info, raised KeyError. Compared with SyncVectorEnv over the reference env (with RecordEpisodeStatistics) on
+    the same presses: the oracle's until its first milestone, so one episode ends holding it."""
+    from longplay.agents.base import make_agent
+
+    ref = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    agent = make_agent("oracle")
+    obs, info = ref.reset(seed=0)
+    agent.reset(ref, obs, info, 0)
+    presses = []
+    while not info["milestones"]:
+        presses.append(agent.act(obs, info))
+        obs, _, _, _, info = ref.step(presses[-1])
+    steps = len(presses)
+
+    def make() -> gym.Env:
+        return gym.wrappers.RecordEpisodeStatistics(gym.make("longplay/QuestMini-v0", obs_mode="symbolic",
+                                                             max_episode_steps=steps))
+
+    sync = gym.vector.SyncVectorEnv([make, make], autoreset_mode=AutoresetMode.SAME_STEP)
+    batched = BatchedVectorEnv(2, size="mini", max_episode_steps=steps)
+    infos = []
+    for vec in (sync, batched):
+        vec.reset(seed=0)  # env i plays seed i in both
+        for press in presses:
+            _, _, _, truncated, info = vec.step(np.array([press, press]))
+        assert truncated.all()
+        infos.append(info)
+    want, got = infos[0]["final_info"], infos[1]["final_info"]
+    assert got["_milestones"].tolist() == want["_milestones"].tolist() == infos[1]["_final_info"].tolist()
+    reached = [sum(bool(want["milestones"]["_" + name][i]) for name in want["milestones"] if name[0] != "_")
+               for i in range(2)]
+    assert got["milestones"].tolist() == reached and reached[0] == 1
+    assert sorted(got["episode"]) == sorted(want["episode"]) and got["_episode"].tolist() == want["_episode"].tolist()
+    for key in ("r", "l", "_r", "_l", "_t"):
+        assert got["episode"][key].tolist() == want["episode"][key].tolist(), key
+    assert got["episode_length"].tolist() == [steps, steps] and got["episode_return"].tolist() == reached
+    assert got["_episode_length"].all() and got["_episode_return"].all()
+    sync.close()
+    batched.close()
