@@ -33,6 +33,9 @@ AGENTS: dict[str, str] = {
     "ppo": "longplay.agents.rl.policy_agent:PPOAgent",
 }
 
+#: Agents whose class takes ``checkpoint=`` (a policy to load); the others have nothing to load.
+CHECKPOINT_AGENTS = frozenset({"ppo"})
+
 #: Agents that run their own loop (by model turns, with budgets and resume) rather than per step.
 LOOP_AGENTS = {"lm": "longplay.agents.lm.cli:run_lm"}
 

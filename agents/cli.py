@@ -184,9 +184,13 @@ def make_env(env_id: str, kwargs: dict[str, Any]) -> Any:
 # ============================================================================================== run
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs an agent on an env, records a replay (unless --no-record), prints the milestones reached."""
-    from longplay.agents.base import make_agent
+    from longplay.agents.base import AGENTS, CHECKPOINT_AGENTS, LOOP_AGENTS, make_agent
     from longplay.agents.runner import milestone_table, run
 
+    # An agent with nothing to load played on without the checkpoint given (an unknown agent is named below)
+    if args.checkpoint and (args.agent in {*AGENTS, *LOOP_AGENTS} - CHECKPOINT_AGENTS
+                            or getattr(args, "lm_resume", None)):
+        raise CliError(f"--checkpoint applies to --agent {', '.join(sorted(CHECKPOINT_AGENTS))} only")
     if args.agent == "lm" or getattr(args, "lm_resume", None):
         from longplay.agents.lm.cli import run_lm  # the LM loop runs by turns, with budgets and resume
 

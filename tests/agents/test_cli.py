@@ -452,3 +452,22 @@ def test_an_infinite_budget_is_refused_with_a_pointer_to_none(flag: str, value: 
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err == (f"longplay run: error: argument {flag}: invalid budget {value!r}; "
                                                  "use none for no budget\n"), err
+
+
+@pytest.mark.parametrize("flags", [["--agent", "lm"], ["--agent", "random"], ["--agent", "oracle"],
+                                   ["--resume", "some-run"]])
+def test_a_checkpoint_for_an_agent_that_takes_none_is_refused_before_anything_is_built(flags: list[str], tmp_path,
+                                                                                      monkeypatch, capsys) -> None:
+    """``--agent lm --checkpoint x.pt`` (or random, oracle, a resumed LM run) played on and ignored the checkpoint:
+    the user believed a policy played."""
+    import longplay.agents.cli as cli
+
+    def built(*args, **kwargs):
+        raise AssertionError("the env was built")
+
+    monkeypatch.setattr(cli, "make_env", built)
+    argv = ["run", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path / "runs"), "--checkpoint", "x.pt", *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("longplay: error: --checkpoint applies to --agent ppo only") and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
