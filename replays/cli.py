@@ -121,9 +121,10 @@ def _check_distinct_outputs(replay: Path, args: argparse.Namespace) -> None:
 
 def export_state(replay: Path, out: str, step: int | None, episode: int | None) -> Path:
     """Writes the save state after ``step`` actions of ``episode`` (default the last episode at its last step:
-    where the run stopped) to ``out`` (default ``REPLAY.stepN.state`` beside the replay) and prints where. As
-    the video exports, it never writes over a replay (the replay itself, or any ``*.lpr``) or a folder; the file
-    appears whole or not at all (a full disk leaves no truncated state behind)."""
+    where the run stopped) to ``out`` (default ``REPLAY.stepN.state`` beside the replay, ``REPLAY.epE.stepN.state``
+    for a replay of several episodes) and prints where. As the video exports, it never writes over a replay (the
+    replay itself, or any ``*.lpr``) or a folder; the file appears whole or not at all (a full disk leaves no
+    truncated state behind)."""
     from longplay.replays.export import check_output
     from longplay.replays.files import write_atomically
     from longplay.replays.reader import ReplayReader
@@ -132,8 +133,8 @@ def export_state(replay: Path, out: str, step: int | None, episode: int | None) 
         check_output(replay, out)  # before the replay is re-simulated to the step
 
     with ReplayReader(replay) as reader:
+        episodes = reader.episodes()
         if episode is None:
-            episodes = reader.episodes()
             if not episodes:
                 raise ValueError(f"{replay} holds no episode: no state to write")
             episode = episodes[-1].episode
@@ -143,8 +144,11 @@ def export_state(replay: Path, out: str, step: int | None, episode: int | None) 
         if not 0 <= step <= last:
             raise ValueError(f"invalid --step {step}: episode {episode} has steps 0..{last}")
         state = reader.state_at(step, episode)
-    path = Path(out) if out else replay.with_suffix(f".step{step}.state")
-    if not out:  # the default name holds the step
+    # the default name holds the step, and the episode where there are several (else one step of two episodes
+    # would be one file, the second export replacing the first)
+    several = len(episodes) > 1
+    path = Path(out) if out else replay.with_suffix(f"{f'.ep{episode}' if several else ''}.step{step}.state")
+    if not out:
         check_output(replay, path)
     try:
         write_atomically(path, lambda partial: partial.write_bytes(state))
@@ -267,7 +271,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="most frames the HTML page embeds, evenly spaced (default 2000)")
     p.add_argument("--state", nargs="?", const="", metavar="OUT",
                    help="write the save state at --step, for longplay run --start-state (default: "
-                   "REPLAY.stepN.state next to the replay)")
+                   "REPLAY.stepN.state next to the replay; REPLAY.epE.stepN.state for a replay of several "
+                   "episodes)")
     p.add_argument("--step", type=int, default=None, metavar="N",
                    help="the step whose state --state writes (default: the episode's last)")
     p.set_defaults(func=_guarded(cmd_export))

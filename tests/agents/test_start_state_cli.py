@@ -199,3 +199,20 @@ def test_play_with_a_bad_start_state_is_one_line(mode: list[str], tmp_path: Path
         code = main(["play", "--env", "QuestMini-v0", *mode, "--start-state", str(tmp_path / name)])
         err = capsys.readouterr().err
         assert code == 2 and "invalid --start-state" in err and fragment in err and err.count("\n") == 1, err
+
+
+def test_default_state_names_of_a_run_of_several_episodes_hold_the_episode(tmp_path: Path, capsys) -> None:
+    """``REPLAY.stepN.state`` left the episode out: the same step of two episodes went to one file, the second
+    export silently replacing the first."""
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "150", "--set", "max_steps=100",
+                 "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    replay = the_replay(tmp_path)
+    with ReplayReader(replay) as reader:
+        assert [e.recorded_steps for e in reader.episodes()] == [100, 50]
+        states = [reader.state_at(40, 0), reader.state_at(40, 1)]
+    for episode in (0, 1):
+        assert main(["export", str(replay), "--state", "--step", "40", "--episode", str(episode)]) == 0
+    names = [replay.with_suffix(f".ep{episode}.step40.state") for episode in (0, 1)]
+    assert [name.read_bytes() for name in names] == states and states[0] != states[1]
+    assert f"wrote {names[1]}" in capsys.readouterr().out
+    assert not replay.with_suffix(".step40.state").exists()
