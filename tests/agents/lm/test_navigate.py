@@ -13,9 +13,19 @@ import longplay.envs  # noqa: F401 - registers the envs
 from longplay.agents.lm.config import BudgetConfig, LMConfig, ProviderConfig
 from longplay.agents.lm.loop import LMRun
 from longplay.agents.lm.messages import Message, ModelRequest, ToolCall
-from longplay.agents.lm.navigation import UNSEEN, find_path
+from longplay.agents.lm.navigation import UNSEEN, SeenMap, TileRules, find_path
 from longplay.agents.lm.providers import ScriptedProvider
 from longplay.scaffolds import build_scaffold
+
+
+def seen_map(rules: TileRules, rows: list[str], tiles: dict[str, int], entities: dict[str, int],
+             land: int = 1) -> SeenMap:
+    """A seen map of one screen drawn as ``rows`` (a character a cell): each character's tile kind from ``tiles``
+    (``land`` for the rest) and what stands on it from ``entities`` (nothing for the rest)."""
+    seen = SeenMap(rules)
+    seen.update(0, 0, 0, np.array([[tiles.get(c, land) for c in row] for row in rows], np.uint8),
+                np.array([[entities.get(c, 0) for c in row] for row in rows], np.uint8))
+    return seen
 
 
 def make(scaffold: str = "minimal") -> LMRun:
@@ -211,7 +221,6 @@ def test_a_screenshot_only_run_maps_the_screens_the_model_was_shown() -> None:
     # navigate_to and the map memory used tiles that had never been on a screenshot it was shown
     from longplay.agents.lm.adapters import QuestAdapter
     from longplay.agents.lm.config import ObservationConfig
-    from longplay.agents.lm.navigation import SeenMap
     from longplay.envs.quest.constants import TILE_ENCOUNTER, TILE_WALKABLE, Direction, MapKind
     from longplay.envs.quest.overworld import entity_at, world_index
 
@@ -249,18 +258,12 @@ def test_a_screenshot_only_run_maps_the_screens_the_model_was_shown() -> None:
 
 
 def test_find_path_pushes_a_boulder_only_when_there_is_no_way_around() -> None:
-    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
-
     boulder = 7
     rules = TileRules(passable=(False, True, True), chars=("#", ".", "D"), warps=frozenset({2}),
                       pushable=frozenset({boulder}))
 
     def seen_of(rows: list[str]) -> SeenMap:
-        tiles = np.array([[{"#": 0, "D": 2}.get(c, 1) for c in row] for row in rows], np.uint8)
-        entities = np.array([[boulder if c == "B" else 1 if c == "P" else 0 for c in row] for row in rows], np.uint8)
-        seen = SeenMap(rules)
-        seen.update(0, 0, 0, tiles, entities)
-        return seen
+        return seen_map(rules, rows, {"#": 0, "D": 2}, {"B": boulder, "P": 1})
 
     corridor = seen_of(["#####",
                         "..B..",
@@ -362,18 +365,12 @@ def test_a_pushed_boulder_is_pushed_again_when_it_must_be_and_gone_around_when_i
 
 
 def test_find_path_goes_through_a_tree_only_when_it_can_chop_and_there_is_no_way_around() -> None:
-    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
-
     tree, boulder = 9, 7
     rules = TileRules(passable=(False, True), chars=("#", "."), pushable=frozenset({boulder}),
                       choppable=frozenset({tree}))
 
     def seen_of(rows: list[str]) -> SeenMap:
-        tiles = np.array([[0 if c == "#" else 1 for c in row] for row in rows], np.uint8)
-        entities = np.array([[{"t": tree, "B": boulder}.get(c, 0) for c in row] for row in rows], np.uint8)
-        seen = SeenMap(rules)
-        seen.update(0, 0, 0, tiles, entities)
-        return seen
+        return seen_map(rules, rows, {"#": 0}, {"t": tree, "B": boulder})
 
     wall = seen_of(["#####",
                     "..t..",
@@ -447,18 +444,12 @@ def test_find_path_knows_an_exit_at_the_maps_edge_for_a_warp() -> None:
     and the game moves the player to the next map there as a door does, and never lets a boulder or a hop land on
     it. The planner took it for plain land: a walk through it left the map, a hop onto it or a push onto it was
     refused and planned again."""
-    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
-
     boulder = 7
     rules = TileRules(passable=(False, False, True, False), chars=(" ", "#", ".", "v"), ledges=frozenset({3}),
                       outside=frozenset({0}), pushable=frozenset({boulder}))
 
     def seen_of(rows: list[str]) -> SeenMap:
-        tiles = np.array([[{" ": 0, "#": 1, "v": 3}.get(c, 2) for c in row] for row in rows], np.uint8)
-        entities = np.array([[boulder if c == "B" else 0 for c in row] for row in rows], np.uint8)
-        seen = SeenMap(rules)
-        seen.update(0, 0, 0, tiles, entities)
-        return seen
+        return seen_map(rules, rows, {" ": 0, "#": 1, "v": 3}, {"B": boulder}, land=2)
 
     loop = seen_of(["## ##",
                     "#...#",
@@ -484,7 +475,6 @@ def test_the_quest_rules_know_every_warp_of_the_canonical_world() -> None:
     """The planner knows a warp from the tiles seen: a door, a mat, or a passable tile beside the void outside the
     map (a route's exit: 34 of the canonical world's 130 warps, plain ground, which it took for land)."""
     from longplay.agents.lm.adapters import QuestAdapter
-    from longplay.agents.lm.navigation import SeenMap
     from longplay.envs.quest.render import PAD, padded_tiles
     from longplay.envs.quest.worldgen import canonical_world
 
@@ -499,8 +489,6 @@ def test_the_quest_rules_know_every_warp_of_the_canonical_world() -> None:
 def test_find_path_pushes_as_few_times_as_it_can_then_walks_as_little_as_it_can() -> None:
     """The search with pushes was shortest by moves: straight at the boulder it pushed it along twice (two pushes
     that cannot be undone, the boulder ending against the wall) where stepping round below pushed it aside once."""
-    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
-
     boulder = 7
     rows = ["...B",
             "..B.",
@@ -516,18 +504,12 @@ def test_find_path_hops_a_ledge_only_when_nothing_stands_on_it_or_a_tree_it_chop
     """Someone standing on a ledge tile blocks the hop, as on any tile (the game's move checks entities first): the
     planner hopped through a person there, and through a small tree without the chop ability. With it, a tree on
     the ledge is chopped first, as one on a walked tile is, when there is no way around."""
-    from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
-
     tree, person = 9, 2
     rules = TileRules(passable=(False, True, False), chars=("#", ".", "v"), ledges=frozenset({2}),
                       choppable=frozenset({tree}))
 
     def seen_of(rows: list[str]) -> SeenMap:
-        tiles = np.array([[{"#": 0, "v": 2, "t": 2, "P": 2}.get(c, 1) for c in row] for row in rows], np.uint8)
-        entities = np.array([[{"t": tree, "P": person}.get(c, 0) for c in row] for row in rows], np.uint8)
-        seen = SeenMap(rules)
-        seen.update(0, 0, 0, tiles, entities)
-        return seen
+        return seen_map(rules, rows, {"#": 0, "v": 2, "t": 2, "P": 2}, {"t": tree, "P": person})
 
     blocked = seen_of(["..",
                        "Pv",
@@ -652,16 +634,13 @@ def test_find_path_with_pushes_gives_up_at_once_on_a_goal_no_push_can_open() -> 
     """With boulders in open ground the search with pushes tried every way of pushing them (its cap of 200k states,
     1-2 s a call) before it gave up on a goal they could not open the way to: one walled off, or one behind a gap
     whose boulder is wedged by another on the far side. A check on tiles alone now tells those apart first."""
-    from longplay.agents.lm.navigation import MAX_PUSH_STATES, SeenMap, TileRules, _search
+    from longplay.agents.lm.navigation import MAX_PUSH_STATES, _search
 
     boulder = 7
     rules = TileRules(passable=(False, True), chars=("#", "."), pushable=frozenset({boulder}))
 
     def seen_of(rows: list[str]) -> SeenMap:
-        seen = SeenMap(rules)
-        seen.update(0, 0, 0, np.array([[c != "#" for c in row] for row in rows], np.uint8),
-                    np.array([[boulder * (c == "B") for c in row] for row in rows], np.uint8))
-        return seen
+        return seen_map(rules, rows, {"#": 0}, {"B": boulder})
 
     field = [".B..B...B...",
              "......B.....",
@@ -688,8 +667,6 @@ def test_find_path_with_pushes_gives_up_at_once_on_a_goal_no_push_can_open() -> 
 def test_a_boulder_pushed_beyond_the_tiles_seen_is_kept_on_the_seen_map() -> None:
     """A boulder pushed onto a tile outside the seen grid (the screen's edge) was dropped from the seen map until that
     tile was seen: the map's memory lost it, and the push looked like it had taken the boulder away."""
-    from longplay.agents.lm.navigation import SeenMap, TileRules
-
     boulder = 7
     seen = SeenMap(TileRules(passable=(False, True), chars=("#", "."), pushable=frozenset({boulder})))
     entities = np.zeros((3, 3), np.uint8)
