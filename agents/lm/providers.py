@@ -510,6 +510,9 @@ class OpenAIProvider:
         content = getattr(msg, "content", None)
         if isinstance(content, str) and content:
             blocks.append(Text(clean_text(content)))
+        refusal = getattr(msg, "refusal", None)  # what the model said when it refused: the replay shows it
+        if isinstance(refusal, str) and refusal.strip():
+            blocks.append(Text(clean_text(refusal)))
         for call in getattr(msg, "tool_calls", None) or []:
             self._calls += 1
             function = getattr(call, "function", None)

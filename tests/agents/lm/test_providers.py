@@ -369,3 +369,19 @@ def test_anthropic_input_cut_at_the_output_limit_says_so(
     monkeypatch.setattr(provider._client.messages, "create", lambda **_: reply)
     (call,) = provider.complete(_request()).message.tool_calls
     assert call.arguments is None and "cut off at the output limit (64 tokens)" in (call.parse_error or "")
+
+
+def test_openai_refusal_text_is_the_reply_text(dummy_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal comes in ``message.refusal`` with no content: it was read as an empty reply, so the replay and the
+    viewer showed "empty reply" and never what the model said; its text is now the reply's text."""
+    from types import SimpleNamespace as NS
+
+    provider = _provider("openai", "http://127.0.0.1:9")
+    usage = NS(prompt_tokens=10, completion_tokens=5, prompt_tokens_details=None)
+    message = NS(content=None, refusal="I can't help with that.", tool_calls=None)
+    reply = NS(choices=[NS(message=message, finish_reason="stop")], usage=usage, model="m")
+    monkeypatch.setattr(provider._client.chat.completions, "create", lambda **_: reply)
+    response = provider.complete(_request())
+    assert response.message.text == "I can't help with that."
+    wire = provider.wire_request(ModelRequest("system", [Message("user", [Text("hi")]), response.message], TOOLS, 64))
+    assert wire["messages"][-1] == {"role": "assistant", "content": "I can't help with that."}
