@@ -16,6 +16,7 @@ from every error message (:func:`redact`); replays record the name of the variab
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import os
@@ -168,6 +169,8 @@ def _retry_after(headers: Any) -> float | None:
             return max(0.0, float(value))
         except ValueError:
             when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:  # HTTP dates are GMT (RFC 9110), never local time
+                when = when.replace(tzinfo=datetime.timezone.utc)
             return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError, AttributeError):
         return None

@@ -385,3 +385,24 @@ def test_openai_refusal_text_is_the_reply_text(dummy_keys: dict[str, str], monke
     assert response.message.text == "I can't help with that."
     wire = provider.wire_request(ModelRequest("system", [Message("user", [Text("hi")]), response.message], TOOLS, 64))
     assert wire["messages"][-1] == {"role": "assistant", "content": "I can't help with that."}
+
+
+@pytest.mark.parametrize("date", ["Wed, 21 Oct 2015 07:28:30", "Wed, 21 Oct 2015 07:28:30 -0000",
+                                  "Wed, 21 Oct 2015 07:28:30 GMT"])
+def test_retry_after_http_date_is_gmt(date: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP dates are GMT (RFC 9110); one without a zone was read as local time, so away from UTC the wait was off
+    by hours (capped to the longest back-off, or none at all)."""
+    import calendar
+    import time
+
+    from longplay.agents.lm import providers
+
+    now = calendar.timegm((2015, 10, 21, 7, 28, 0))
+    monkeypatch.setattr(providers.time, "time", lambda: now)
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert providers._retry_after({"retry-after": date}) == pytest.approx(30.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
