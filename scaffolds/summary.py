@@ -3,6 +3,7 @@ history."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ class Summary(Component):
         self.through_turn = 0
         self.summaries = 0
         self.failures = 0
+        self.warned = False  # the over-budget warning is given once a run
 
     def trim(self, history: History, estimate: Callable[[], int]) -> None:
         if len(history) <= self.keep_last or estimate() <= self.budget_tokens:
@@ -68,6 +70,21 @@ class Summary(Component):
         self.through_turn = old.exchanges[-1].turn
         history.drop_oldest(cut)
         self.changed()
+        self._warn_if_over_budget(estimate())
+
+    def _warn_if_over_budget(self, size: int) -> None:
+        """Warns once when the request is over the budget even right after a summary: every turn then pays for a
+        summary call as well, which doubled a run's cost with nothing said."""
+        if size <= self.budget_tokens or self.warned:
+            return
+        self.warned = True
+        warnings.warn(
+            f"summary budget_tokens={self.budget_tokens} is below the request right after a summary ({size} tokens "
+            f"estimated: system prompt, tools, notes and the last {self.keep_last} turns), so a summary call runs "
+            f"every turn; raise budget_tokens above {size}",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def section(self) -> tuple[str, str] | None:
         if not self.summary:

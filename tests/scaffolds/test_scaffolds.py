@@ -219,15 +219,29 @@ def test_summary_replaces_history_at_budget_and_survives_failure() -> None:
         ctx.history.append(exchange(t))
     summary.trim(ctx.history, lambda: 400)  # under budget: nothing
     assert len(ctx.history) == 5 and not ctx.calls
-    summary.trim(ctx.history, lambda: 900)
+    summary.trim(ctx.history, lambda: 900 if len(ctx.history) > 1 else 400)
     assert len(ctx.history) == 1 and ctx.calls[0][0] == "summary" and "turn 4" in ctx.calls[0][1]
     assert summary.section() == ("Progress summary (through turn 4)", "the model's text")
     ctx.answer = None  # the call fails: the history is still cut, and the summary says what was lost
     ctx.history.append(exchange(6))
     ctx.history.append(exchange(7))
-    summary.trim(ctx.history, lambda: 900)
+    summary.trim(ctx.history, lambda: 900 if len(ctx.history) > 1 else 400)
     assert len(ctx.history) == 1
     assert summary.section()[1].endswith("(turns 5-6 were dropped without a summary)")
+
+
+def test_a_summary_budget_below_the_fixed_prompt_warns_once() -> None:
+    """A budget below what a request holds even after a summary (system prompt, tools, notes, the turns kept) made
+    a summary call every turn once the history passed ``keep_last``: the cost doubled, silently."""
+    scaffold, ctx, _ = bound("summary(budget_tokens=500, keep_last=1)")
+    summary = scaffold.get("summary")
+    for turn in range(1, 4):
+        ctx.history.append(exchange(turn))
+    with pytest.warns(UserWarning, match=r"budget_tokens=500 .*\(900 tokens") as caught:
+        summary.trim(ctx.history, lambda: 900)
+        ctx.history.append(exchange(4))
+        summary.trim(ctx.history, lambda: 900)
+    assert len(caught) == 1 and len(ctx.calls) == 2  # once, and the summaries still run
 
 
 def test_critic_reviews_every_n_turns_with_the_notes() -> None:
