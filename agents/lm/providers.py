@@ -419,7 +419,6 @@ class OpenAIProvider:
         self._client = openai.OpenAI(
             api_key=key, base_url=config.base_url, max_retries=0, timeout=config.request_timeout_s
         )
-        self._calls = 0
 
     def describe(self) -> dict[str, Any]:
         return {"provider": self.name, "model": self.model, "base_url": redact_url(self.config.base_url)}
@@ -516,13 +515,16 @@ class OpenAIProvider:
         refusal = getattr(msg, "refusal", None)  # what the model said when it refused: the replay shows it
         if isinstance(refusal, str) and refusal.strip():
             blocks.append(Text(clean_text(refusal)))
-        for call in getattr(msg, "tool_calls", None) or []:
-            self._calls += 1
+        made_up = ""
+        for i, call in enumerate(getattr(msg, "tool_calls", None) or []):
             function = getattr(call, "function", None)
             name = clean_text(str(getattr(function, "name", "") or ""))
             raw = getattr(function, "arguments", "")
             raw = clean_text(raw if isinstance(raw, str) else json.dumps(raw))
-            call_id = clean_text(str(getattr(call, "id", "") or f"call_{self._calls}"))
+            call_id = clean_text(str(getattr(call, "id", "") or ""))
+            if not call_id:  # a server that sends none: made from the request, so a resumed run never repeats one
+                made_up = made_up or request.digest().removeprefix("sha256:")[:12]
+                call_id = f"call_{made_up}_{i}"
             try:
                 args = clean_text(json.loads(raw)) if raw.strip() else {}
                 error = None if isinstance(args, dict) else "tool arguments must be a JSON object"

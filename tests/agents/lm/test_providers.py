@@ -406,3 +406,34 @@ def test_retry_after_http_date_is_gmt(date: str, monkeypatch: pytest.MonkeyPatch
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_openai_call_ids_made_up_for_a_server_that_omits_them_stay_unique_across_a_resume(
+    dummy_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that sends no call ids got ``call_1``, ``call_2`` ... from a counter that no checkpoint kept: a resumed
+    run counted from 1 again, and its ids repeated ones still in the history (results answered the wrong call). The
+    ids come from the request now, so a new provider (a resumed run) never repeats them and needs no state."""
+    from types import SimpleNamespace as NS
+
+    def reply(*names: str) -> NS:
+        calls = [NS(id=None, function=NS(name=n, arguments='{"buttons": ["a"]}')) for n in names]
+        message = NS(content=None, tool_calls=calls)
+        usage = NS(prompt_tokens=10, completion_tokens=5, prompt_tokens_details=None)
+        return NS(choices=[NS(message=message, finish_reason="tool_calls")], usage=usage, model="m")
+
+    first = _provider("openai", "http://127.0.0.1:9")
+    monkeypatch.setattr(first._client.chat.completions, "create", lambda **_: reply("press_buttons", "press_buttons"))
+    request = _request()
+    message = first.complete(request).message
+    ids = [c.id for c in message.tool_calls]
+    assert len(set(ids)) == 2 and all(ids)
+    assert [c.id for c in first.complete(request).message.tool_calls] == ids  # the same request: the same ids
+
+    resumed = _provider("openai", "http://127.0.0.1:9")  # a new process: nothing carried over
+    monkeypatch.setattr(resumed._client.chat.completions, "create", lambda **_: reply("press_buttons"))
+    results = Message("user", [ToolResult(i, "press_buttons", "pressed a") for i in ids] + [Text("turn 3")])
+    later = ModelRequest(request.system, [*request.messages, message, results], TOOLS, 64)
+    (call,) = resumed.complete(later).message.tool_calls
+    assert call.id and call.id not in ids
+    assert resumed.state_dict() == {}
