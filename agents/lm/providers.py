@@ -155,6 +155,14 @@ def api_key(config: ProviderConfig, required: bool) -> str | None:
     return key or None
 
 
+def _part_text(part: Any) -> str:
+    """The text of one part of an OpenAI-style content list (a dict or an SDK object); "" for a part of another
+    kind (an image, audio)."""
+    kind = part.get("type") if isinstance(part, dict) else getattr(part, "type", None)
+    text = part.get("text") if isinstance(part, dict) else getattr(part, "text", None)
+    return text if kind in (None, "text", "output_text") and isinstance(text, str) else ""
+
+
 def _retry_after(headers: Any) -> float | None:
     if headers is None:
         return None
@@ -510,6 +518,8 @@ class OpenAIProvider:
             raise ProviderError("bad_response", "reply whose first choice has no message")
         blocks: list[Any] = []
         content = getattr(msg, "content", None)
+        if isinstance(content, list):  # some compatible servers send parts, [{"type": "text", "text": ...}, ...]
+            content = "".join(_part_text(part) for part in content)
         if isinstance(content, str) and content:
             blocks.append(Text(clean_text(content)))
         refusal = getattr(msg, "refusal", None)  # what the model said when it refused: the replay shows it

@@ -387,6 +387,22 @@ def test_openai_refusal_text_is_the_reply_text(dummy_keys: dict[str, str], monke
     assert wire["messages"][-1] == {"role": "assistant", "content": "I can't help with that."}
 
 
+def test_openai_content_sent_as_parts_is_the_reply_text(dummy_keys: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some OpenAI-compatible servers send ``content`` as a list of parts: only a string was read, so the text was
+    lost and the turn was an "empty reply"."""
+    from types import SimpleNamespace as NS
+
+    provider = _provider("openai", "http://127.0.0.1:9")
+    usage = NS(prompt_tokens=10, completion_tokens=5, prompt_tokens_details=None)
+    parts = [{"type": "text", "text": "Heading "}, {"type": "image_url", "image_url": {}},
+             NS(type="text", text="north.")]
+    reply = NS(choices=[NS(message=NS(content=parts, refusal=None, tool_calls=None), finish_reason="stop")],
+               usage=usage, model="m")
+    monkeypatch.setattr(provider._client.chat.completions, "create", lambda **_: reply)
+    assert provider.complete(_request()).message.text == "Heading north."
+
+
 @pytest.mark.parametrize("date", ["Wed, 21 Oct 2015 07:28:30", "Wed, 21 Oct 2015 07:28:30 -0000",
                                   "Wed, 21 Oct 2015 07:28:30 GMT"])
 def test_retry_after_http_date_is_gmt(date: str, monkeypatch: pytest.MonkeyPatch) -> None:
