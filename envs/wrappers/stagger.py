@@ -28,7 +28,7 @@ class StaggerFirstEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Args:
         env: Any env (usually with a time limit of ``limit`` steps).
         limit: The episodes' time limit; ``first_length`` is drawn from ``1..limit``.
-        seed: Seeds the draw (each env of a vector passes its own).
+        seed: Seeds the draw, a whole number >= 0 (each env of a vector passes its own).
     """
 
     def __init__(self, env: gym.Env, limit: int, seed: int) -> None:
@@ -37,6 +37,10 @@ class StaggerFirstEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
         limit = int(limit)  # 500.0 draws as 500 does
         if limit < 1:
             raise ValueError(f"StaggerFirstEpisode needs a time limit of at least 1 step, got {limit}")
+        # numpy takes only ints (and None, which would draw unseeded): 1.5 or "3" raised its TypeError
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Real) or not float(seed).is_integer() or seed < 0:
+            raise ValueError(f"StaggerFirstEpisode needs a whole number >= 0 as seed, got {seed!r}")
+        seed = int(seed)  # 7.0 draws as 7 does
         gym.utils.RecordConstructorArgs.__init__(self, limit=limit, seed=seed)
         gym.Wrapper.__init__(self, env)
         self.first_length = int(np.random.default_rng(seed).integers(1, limit + 1))

@@ -70,3 +70,19 @@ def test_a_whole_float_limit_draws_as_the_int() -> None:
 
     env = StaggerFirstEpisode(Endless(), limit=np.float64(500.0), seed=3)  # type: ignore[arg-type]
     assert env.first_length == StaggerFirstEpisode(Endless(), limit=500, seed=3).first_length
+
+
+@pytest.mark.parametrize("seed", [1.5, "3", None, True, -1, float("nan")])
+def test_a_seed_that_is_not_a_whole_number_of_at_least_0_is_refused(seed: object) -> None:
+    """1.5 or "3" raised numpy's TypeError, -1 its ValueError, None drew unseeded, True drew as seed 1."""
+    with pytest.raises(ValueError, match="StaggerFirstEpisode needs a whole number >= 0 as seed") as info:
+        StaggerFirstEpisode(Endless(), limit=50, seed=seed)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_a_whole_float_seed_draws_as_the_int() -> None:
+    import numpy as np
+
+    for seed in (np.float64(7.0), np.int64(7), 7.0):
+        env = StaggerFirstEpisode(Endless(), limit=500, seed=seed)  # type: ignore[arg-type]
+        assert env.first_length == StaggerFirstEpisode(Endless(), limit=500, seed=7).first_length
