@@ -106,7 +106,9 @@ class ShapingWeights:
         # number), a slope of 0 divides by zero, a NaN or infinite weight turns every reward into one.
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name not in ("level_cap", "stage_level") and not math.isfinite(value):
+            # a weight given as text ("0.5") or None made math.isfinite raise a TypeError
+            if f.name not in ("level_cap", "stage_level") and (not isinstance(value, numbers.Real)
+                                                              or not math.isfinite(value)):
                 raise ValueError(f"invalid shaping {f.name}={value!r}; use a finite number")
         for name in ("novelty_decay", "map_decay"):
             if getattr(self, name) < 0:

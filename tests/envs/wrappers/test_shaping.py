@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -318,3 +319,14 @@ def test_whole_level_counts_stay_valid_as_ints() -> None:
                     ShapingWeights(stage_level=np.int64(2), level_cap=np.float32(22))):
         assert weights.stage_level == 2 and type(weights.stage_level) is int
         assert weights.level_cap in (22, None) and type(weights.level_cap) in (int, type(None))
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(ShapingWeights) if f.name not in ("stage_level", "level_cap")])
+@pytest.mark.parametrize("value", ["0.5", None, [1.0], 1j])
+def test_a_weight_that_is_not_a_number_is_refused_by_the_dataclass(name: str, value: Any) -> None:
+    """``ShapingWeights(novelty="0.5")`` raised a TypeError from ``math.isfinite`` (the spec and mapping parsers
+    convert text first, the dataclass built directly did not)."""
+    with pytest.raises(ValueError, match=f"invalid shaping {name}=") as info:
+        ShapingWeights(**{name: value})
+    assert "\n" not in str(info.value)
+    assert ShapingWeights(**{name: np.float32(1.0)}) == ShapingWeights(**{name: 1.0})  # numbers stay valid
