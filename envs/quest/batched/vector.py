@@ -11,7 +11,9 @@ with its ``_`` mask), laid out as Gymnasium's own vector envs lay it out.
 Episode statistics, valid where ``info["_episode"]`` is set: ``info["episode"]["r"]`` (return = milestones
 reached), ``["l"]`` (length) and ``["t"]`` (0.0: no wall clock is kept), as
 ``gymnasium.wrappers.vector.RecordEpisodeStatistics`` writes them; ``info["milestones"]`` is every env's
-milestone count now.
+milestone count now: for an env that just ended, its new episode's (as ``reset`` gives it, the way Gymnasium's
+``SAME_STEP`` vector envs put the new episode's reset info at the top level); the ended episode's count is in
+``info["final_info"]["milestones"]``.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         acts = check_actions(actions, self.num_envs, self.single_action_space.n)
         obs, reward, terminated, truncated, info = self.engine.step(torch.as_tensor(acts, device=self.engine.device))
         done = (terminated | truncated).cpu().numpy()
-        out: dict[str, Any] = {"milestones": info["milestones"].cpu().numpy()}
+        # the count now: a just-ended env's new episode's (the engine's info holds the ended one's, for final_info)
+        out: dict[str, Any] = {"milestones": self.engine.milestones.cpu().numpy()}
         if done.any():
             final = to_numpy(info["final_obs"])
             finals = np.empty(self.num_envs, dtype=object)
@@ -128,7 +131,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             out["episode"] = {"r": info["episode_return"].cpu().numpy(), "l": info["episode_length"].cpu().numpy(),
                               "t": np.zeros(self.num_envs, np.float32)}
             out["_episode"] = done
-            out["final_info"], out["_final_info"] = _final_info(out, info, done), done
+            out["final_info"], out["_final_info"] = _final_info(out["episode"], info, done), done
         return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -147,7 +150,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                                                    "close()): make a new one")
 
 
-def _final_info(out: dict[str, Any], info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
+def _final_info(stats: dict[str, np.ndarray], info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
     """The ending envs' last info laid out as Gymnasium's vector envs lay out ``final_info`` in ``SAME_STEP`` mode
     (``SyncVectorEnv``'s ``_add_info``): each key an array over the envs, valid where its ``_key`` mask is set,
     zero elsewhere; ``episode`` a dict of such arrays, as ``RecordEpisodeStatistics`` under each env writes it."""
@@ -155,8 +158,8 @@ def _final_info(out: dict[str, Any], info: dict[str, Any], done: np.ndarray) -> 
     def ending(values: np.ndarray) -> np.ndarray:
         return np.where(done, values, np.zeros_like(values))
 
-    episode = {key: ending(values) for key, values in out["episode"].items()}
-    return {"milestones": ending(out["milestones"]), "_milestones": done,
+    episode = {key: ending(values) for key, values in stats.items()}
+    return {"milestones": ending(info["milestones"].cpu().numpy()), "_milestones": done,
             "episode_return": ending(info["episode_return"].cpu().numpy()), "_episode_return": done,
             "episode_length": ending(info["episode_length"].cpu().numpy()), "_episode_length": done,
             "episode": {**episode, **{f"_{key}": done for key in episode}}, "_episode": done}

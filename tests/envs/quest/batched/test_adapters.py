@@ -379,3 +379,30 @@ def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_en
     assert got["_episode_length"].all() and got["_episode_return"].all()
     sync.close()
     batched.close()
+
+
+def test_the_top_level_milestones_of_an_env_that_just_ended_are_its_new_episodes() -> None:
+    """The top level held the ended episode's count, which ``final_info`` holds: Gymnasium's SAME_STEP vector
+    envs put the new episode's reset info at the top level, and the docstring said "count now" (the count the
+    observation's vector carries, the one the next step's reward is measured from)."""
+    from longplay.agents.base import make_agent
+
+    ref = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    agent = make_agent("oracle")
+    obs, info = ref.reset(seed=0)
+    agent.reset(ref, obs, info, 0)
+    presses = []
+    while not info["milestones"]:
+        presses.append(agent.act(obs, info))
+        obs, _, _, _, info = ref.step(presses[-1])
+    env = BatchedVectorEnv(2, size="mini", max_episode_steps=len(presses))
+    _, info = env.reset(seed=0)
+    for press in presses[:-1]:
+        _, _, _, _, info = env.step(np.array([press, press]))
+    before = info["milestones"].tolist()
+    _, _, _, truncated, info = env.step(np.array([presses[-1], presses[-1]]))
+    assert truncated.all() and before[0] == 0
+    assert info["final_info"]["milestones"][0] == 1  # the ended episode's count
+    fresh = BatchedVectorEnv(2, size="mini").reset(seed=2)[1]["milestones"]  # env i's next episode plays seed i + 2
+    assert info["milestones"].tolist() == fresh.tolist() == env.unwrapped.engine.milestones.tolist()
+    env.close()
