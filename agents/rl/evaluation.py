@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ import gymnasium as gym
 
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.policy_agent import LoadedPolicy, PPOAgent
-from longplay.agents.rl.runlog import evaluated_steps
 
 #: Evaluation episode ``i`` resets with this seed plus ``i`` (the same at every training step).
 EVAL_SEED = 10_000
@@ -136,15 +136,15 @@ def _record(env: gym.Env, config: TrainConfig, step: int, run_dir: Path, run_nam
     return recorder, path
 
 
-def evaluation_due(config: TrainConfig, run_dir: str | Path, step: int, last_step: int) -> bool:
+def evaluation_due(config: TrainConfig, done: AbstractSet[int], step: int, last_step: int) -> bool:
     """Whether a run resumed at ``step`` (a checkpoint's) must first play the evaluation that was due there and
     has no result in ``metrics.jsonl``: the run was killed in it (each learner saves the checkpoint, then
-    evaluates). Due means what the learners' schedule says: the first step at or past the next multiple of
-    ``eval_every`` after the last evaluation, or the run's ``last_step`` (the evaluation at the end; with
-    ``eval_every`` 0 the only one). A fresh run (``step`` 0) has none due."""
+    evaluates). ``done``: the steps whose evaluation has a result (``RunLog.evaluated_steps``, from the one read
+    of ``metrics.jsonl`` on resume). Due means what the learners' schedule says: the first step at or past the
+    next multiple of ``eval_every`` after the last evaluation, or the run's ``last_step`` (the evaluation at the
+    end; with ``eval_every`` 0 the only one). A fresh run (``step`` 0) has none due."""
     if config.eval_every == -1:
         return False
-    done = evaluated_steps(run_dir)
     if step in done:
         return False
     if step >= last_step:

@@ -41,7 +41,7 @@ from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_
 from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, milestone_rates
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
-from longplay.agents.rl.runlog import SELECT_TAG, RunLog, evaluated_steps
+from longplay.agents.rl.runlog import SELECT_TAG, RunLog
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, start_run_folder
 from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.wrappers.buttons import button_subset
@@ -520,10 +520,12 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
             score_now(policy_copy, completed)
 
     # resumed at a checkpoint whose evaluation the run was killed in: played first
-    if resume is not None and evaluation_due(config, run_dir, global_step, num_iterations * config.batch_size):
+    # (the evaluations and selections played are RunLog's, from its one read of metrics.jsonl)
+    if resume is not None and evaluation_due(config, runlog.evaluated_steps(), global_step,
+                                             num_iterations * config.batch_size):
         evaluate_now(iteration - 1)
     elif resume is not None and selection is not None and state["config"].get("select_episodes") \
-            and global_step in evaluated_steps(run_dir) and global_step not in evaluated_steps(run_dir, SELECT_TAG):
+            and global_step in runlog.evaluated_steps() and global_step not in runlog.evaluated_steps(SELECT_TAG):
         # killed in the selection's episodes, after the evaluation's result was logged: without its score the
         # checkpoint could never become best.pt
         score_now(_eval_policy(net, config, description, global_step), iteration - 1)

@@ -64,6 +64,14 @@ def remove_checkpoint_partials(run_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+#: The tag of an evaluation's result: logged once its episodes are all played (``evaluation.evaluate``).
+EVAL_TAG = "charts/eval/milestones"
+
+
+#: The tag of a ``select_episodes`` score: logged once the selection's episodes, played after the evaluation's, are.
+SELECT_TAG = "charts/select/finished"
+
+
 class RunLog:
     """Writes scalars under ``run_dir``: TensorBoard events in ``run_dir/tb`` and one JSON line per step.
 
@@ -86,9 +94,14 @@ class RunLog:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "metrics.jsonl"
+        # the steps holding an evaluation's result (or a selection's score): what the learners ask on resume,
+        # kept here from the one read rather than read again
+        self._tagged: dict[str, set[int]] = {EVAL_TAG: set(), SELECT_TAG: set()}
         if resume_step is not None:
             # (each file read once: a long run's metrics.jsonl is many megabytes)
             points, _ = _drop_after(self.path, resume_step)
+            for tag, steps in self._tagged.items():
+                steps.update(int(p["step"]) for p in points if tag in p)
             # an evaluation at the resume step whose result was never logged was cut short: its episodes go
             # too, and the resumed run plays it again (evaluation.evaluation_due)
             finished = any(p.get("step") == resume_step and EVAL_TAG in p for p in points)
@@ -140,6 +153,15 @@ class RunLog:
                 self._writer.add_scalar(tag, value, step)
         self._file.write(json.dumps({"step": int(step), **clean}) + "\n")
         self._file.flush()  # one line per log point: cheap, and a run can be watched as it goes
+        for tag, steps in self._tagged.items():
+            if tag in clean:
+                steps.add(int(step))
+
+    def evaluated_steps(self, tag: str = EVAL_TAG) -> set[int]:
+        """As :func:`evaluated_steps` of the run (the points kept on resume and those logged since), without
+        reading ``metrics.jsonl``; ``tag`` is :data:`EVAL_TAG` or :data:`SELECT_TAG`. A fresh run's start
+        with a ``metrics.jsonl`` already there (no ``resume_step``) counts only what it logs."""
+        return set(self._tagged[tag])
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
         """Logs a text (the config, in TensorBoard's text tab)."""
@@ -158,14 +180,6 @@ class RunLog:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-
-#: The tag of an evaluation's result: logged once its episodes are all played (``evaluation.evaluate``).
-EVAL_TAG = "charts/eval/milestones"
-
-
-#: The tag of a ``select_episodes`` score: logged once the selection's episodes, played after the evaluation's, are.
-SELECT_TAG = "charts/select/finished"
 
 
 def evaluated_steps(run_dir: str | Path, tag: str = EVAL_TAG) -> set[int]:

@@ -218,7 +218,6 @@ def _callback(config: TrainConfig, run_dir: Path, run_name: str, runlog: RunLog)
 
     from longplay.agents.rl.evaluation import evaluate, evaluation_due
     from longplay.agents.rl.policy_agent import actor_critic_from_sb3
-    from longplay.agents.rl.runlog import evaluated_steps
 
     class TrainingCallback(BaseCallback):
         """Episode statistics, SPS, checkpoints and evaluations at the right steps."""
@@ -235,8 +234,10 @@ def _callback(config: TrainConfig, run_dir: Path, run_name: str, runlog: RunLog)
             self.last_checkpoint: Path | None = None
             # resumed: the checkpoint's evaluation, played already (not again at the end of a finished run) or
             # due and cut short by the kill that stopped the run (played now)
-            self.last_eval_step = steps if steps in evaluated_steps(run_dir) else -1
-            if evaluation_due(config, run_dir, steps, config.total_steps):
+            # (from RunLog's one read of metrics.jsonl)
+            evaluated = runlog.evaluated_steps()
+            self.last_eval_step = steps if steps in evaluated else -1
+            if evaluation_due(config, evaluated, steps, config.total_steps):
                 self.evaluate()
 
         def _on_step(self) -> bool:

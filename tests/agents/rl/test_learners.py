@@ -135,6 +135,20 @@ def _kill_in_the_evaluation_at_32(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(evaluation, "evaluate", killed_at_32)
 
 
+def _count_metrics_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, each read of a ``metrics.jsonl`` appends 1 to the list returned."""
+    reads: list[int] = []
+    read_text = Path.read_text
+
+    def counted(path: Path, *args: Any, **kwargs: Any) -> str:
+        if path.name == "metrics.jsonl":
+            reads.append(1)
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    return reads
+
+
 @pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
 def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,13 +164,21 @@ def test_a_resume_plays_the_evaluation_the_run_was_killed_in(learner: str, tmp_p
     run_dir = tmp_path / "train" / "run"
     assert [e["step"] for e in read_evals(run_dir)] == [32]  # the first episode's line: no result at 32
     saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    # the resume reads metrics.jsonl once, in RunLog (the learners read it again up to 3 times to find the
+    # evaluations played: a long run's file is many megabytes)
+    reads = _count_metrics_reads(monkeypatch)
     train(saved, run_dir=run_dir, resume=run_dir / "checkpoints" / f"step_000000000032{suffix}")
+    assert len(reads) == 1
+    monkeypatch.undo()
     assert _evals_once_each(run_dir) == [32, 32, 64, 64]
     assert [e["episode"] for e in read_evals(run_dir)] == [0, 1, 0, 1]
     assert [p["step"] for p in read_metrics(run_dir) if "charts/eval/milestones" in p] == [32, 64]
     # a finished run resumed at its last checkpoint has that evaluation already
-    train(TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())), run_dir=run_dir,
-          resume=run_dir / "checkpoints" / f"step_000000000064{suffix}")
+    saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    reads = _count_metrics_reads(monkeypatch)
+    train(saved, run_dir=run_dir, resume=run_dir / "checkpoints" / f"step_000000000064{suffix}")
+    assert len(reads) == 1
+    monkeypatch.undo()
     assert _evals_once_each(run_dir) == [32, 32, 64, 64]
     assert [p["step"] for p in read_metrics(run_dir) if "charts/eval/milestones" in p] == [32, 64]
 
@@ -208,7 +230,10 @@ def test_a_resume_scores_the_checkpoint_whose_selection_the_run_was_killed_in(
     run_dir = tmp_path / "train" / "run"
     assert not (run_dir / "best.json").exists()
     saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    reads = _count_metrics_reads(monkeypatch)
     train(saved, run_dir=run_dir, resume=run_dir / "checkpoints" / "step_000000000032.pt")
+    assert len(reads) == 1  # in RunLog; the learner took the evaluations and selections played from it
+    monkeypatch.undo()
     metrics = read_metrics(run_dir)
     assert [p["step"] for p in metrics if "charts/select/finished" in p] == [32, 64]
     assert [p["step"] for p in metrics if "charts/eval/milestones" in p] == [32, 64]

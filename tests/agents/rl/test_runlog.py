@@ -89,3 +89,21 @@ def test_a_resume_reads_the_metrics_and_evaluations_once(finished: bool, tmp_pat
     assert [json.loads(line)["step"] for line in (tmp_path / "eval.jsonl").read_text().splitlines()] == kept
     assert sorted(p.name for p in replays.iterdir()) == sorted(names[s] for s in kept)
     assert [p["step"] for p in read_metrics(tmp_path)] == [p["step"] for p in points if p["step"] <= 64]
+
+
+def test_the_evaluated_steps_are_those_kept_on_resume_and_those_logged_since(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The learners asked ``evaluated_steps(run_dir)`` on resume, reading metrics.jsonl again each time; RunLog
+    answers from its one read."""
+    from longplay.agents.rl.runlog import EVAL_TAG, SELECT_TAG
+
+    points = [{"step": 32, EVAL_TAG: 1.0, SELECT_TAG: 0.5}, {"step": 64, EVAL_TAG: 2.0}, {"step": 96, EVAL_TAG: 3.0}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
+    log = RunLog(tmp_path, resume_step=64, tensorboard=False)
+    monkeypatch.setattr(Path, "read_text", lambda *a, **k: pytest.fail("metrics.jsonl read again"))
+    assert log.evaluated_steps() == {32, 64} and log.evaluated_steps(SELECT_TAG) == {32}
+    log.scalars({EVAL_TAG: 4.0, "charts/SPS": 1.0}, 96)
+    log.scalars({SELECT_TAG: float("nan")}, 96)  # not logged: not a score
+    assert log.evaluated_steps() == {32, 64, 96} and log.evaluated_steps(SELECT_TAG) == {32}
+    log.close()
+    assert RunLog(tmp_path / "fresh", tensorboard=False).evaluated_steps() == set()
