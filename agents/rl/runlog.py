@@ -158,8 +158,9 @@ class RunLog:
                 steps.add(int(step))
 
     def evaluated_steps(self, tag: str = EVAL_TAG) -> set[int]:
-        """As :func:`evaluated_steps` of the run (the points kept on resume and those logged since), without
-        reading ``metrics.jsonl``; ``tag`` is :data:`EVAL_TAG` or :data:`SELECT_TAG`. A fresh run's start
+        """The steps at which the run holds an evaluation's result (an evaluation that finished), or with ``tag``
+        another result logged once per evaluation (:data:`SELECT_TAG`): the points kept on resume and those logged
+        since, without reading ``metrics.jsonl`` again. A fresh run's start
         with a ``metrics.jsonl`` already there (no ``resume_step``) counts only what it logs."""
         return set(self._tagged[tag])
 
@@ -180,12 +181,6 @@ class RunLog:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-
-def evaluated_steps(run_dir: str | Path, tag: str = EVAL_TAG) -> set[int]:
-    """The steps at which ``metrics.jsonl`` holds an evaluation's result (an evaluation that finished), or with
-    ``tag`` another result logged once per evaluation (:data:`SELECT_TAG`)."""
-    return {int(p["step"]) for p in read_metrics(run_dir) if tag in p}
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
