@@ -160,8 +160,8 @@ class RunLog:
     def evaluated_steps(self, tag: str = EVAL_TAG) -> set[int]:
         """The steps at which the run holds an evaluation's result (an evaluation that finished), or with ``tag``
         another result logged once per evaluation (:data:`SELECT_TAG`): the points kept on resume and those logged
-        since, without reading ``metrics.jsonl`` again. A fresh run's start
-        with a ``metrics.jsonl`` already there (no ``resume_step``) counts only what it logs."""
+        since, without reading ``metrics.jsonl`` again. A fresh run's start with a ``metrics.jsonl`` already there
+        (no ``resume_step``) counts only what it logs."""
         return set(self._tagged[tag])
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
