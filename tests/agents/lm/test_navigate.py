@@ -288,12 +288,20 @@ def test_find_path_pushes_a_boulder_only_when_there_is_no_way_around() -> None:
     assert find_path(niche, 0, (1, 0), (2, 2), shove=True) == ["down", "down", "right"]  # pushed twice, then aside
 
 
+def _brammarsh_lane_and_its_boulder(world: Any) -> tuple[int, int]:
+    """The canonical world's Brammarsh Lane (a map with a ledge and a boulder) and its boulder's entity index."""
+    from longplay.envs.quest.constants import EntityKind
+
+    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
+    return lane, next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
+
+
 def test_navigate_to_pushes_a_boulder_once_the_party_can_shove() -> None:
-    from longplay.envs.quest.constants import Ability, EntityKind
+    from longplay.envs.quest.constants import Ability
 
     run, game, state, world = canonical_run()
-    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
-    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER)
+    lane, index = _brammarsh_lane_and_its_boulder(world)
+    rock = world.entities[index]
     # a wall with one gap, the boulder in it, a niche on each side of it: pushed left from below, it clears the gap
     assert (rock.x, rock.y) == (4, 10)
     state.map, state.x, state.y = lane, 5, 12
@@ -313,11 +321,10 @@ def shove_run(boulder: tuple[int, int] | None = None, at: tuple[int, int] = (5, 
     """A run on the canonical world's Brammarsh Lane (a wall with one gap at (4, 9); below it a boulder at (4, 10)
     between two niches) with the shove ability, the player at ``at``, the boulder at ``boulder`` (default its own
     place), everything around in view; returns the run, the lane and the boulder's entity index."""
-    from longplay.envs.quest.constants import Ability, EntityKind
+    from longplay.envs.quest.constants import Ability
 
     run, game, state, world = canonical_run()
-    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
-    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
+    lane, rock = _brammarsh_lane_and_its_boulder(world)
     if boulder is not None:
         state.entity_x[rock], state.entity_y[rock] = boulder
     state.map, (state.x, state.y) = lane, at
@@ -597,11 +604,10 @@ def test_a_hop_the_game_refuses_is_not_planned_again() -> None:
     """A hop refused (here a boulder on the landing the seen map did not know of) marked the ledge tile blocked, which
     the planner did not look at for a hop: it planned the same hop seven more times, one press each, and stopped
     ('the way kept being blocked'). It goes round the ledge now."""
-    from longplay.envs.quest.constants import Direction, EntityKind
+    from longplay.envs.quest.constants import Direction
 
     run, game, state, world = canonical_run()
-    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
-    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
+    lane, rock = _brammarsh_lane_and_its_boulder(world)
     assert [world.maps[lane].tile(x, 16) for x in (4, 5, 6)] == [1, 6, 6]  # ground, then a ledge below row 15
     state.map, state.x, state.y, state.facing = lane, 6, 15, Direction.DOWN
     run.driver.obs = game.symbolic()
@@ -616,11 +622,10 @@ def test_a_goal_found_taken_is_faced_not_walked_into_again() -> None:
     """The last step of a walk failed (the goal taken since it was seen: here by a boulder): the plan after it ended
     facing the goal, and the walk took that last direction for a step, pressed it, failed again, and planned the
     same seven times over ('the way kept being blocked'). It stops next to the goal facing it now."""
-    from longplay.envs.quest.constants import Direction, EntityKind
+    from longplay.envs.quest.constants import Direction
 
     run, game, state, world = canonical_run()
-    lane = next(i for i, m in enumerate(world.maps) if m.name == "Brammarsh Lane")
-    rock = next(e for e in world.entities if e.map == lane and e.kind == EntityKind.BOULDER).index
+    lane, rock = _brammarsh_lane_and_its_boulder(world)
     state.map, state.x, state.y, state.facing = lane, 3, 4, Direction.RIGHT
     run.driver.obs = game.symbolic()
     run.observe()

@@ -337,11 +337,8 @@ def test_reset_options_the_engine_cannot_honour_are_refused() -> None:
     sb3.reset()
 
 
-def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_envs_do() -> None:
-    """``info["final_info"]`` was ``{}`` (with ``_final_info`` set), so ``final_info["milestones"]`` or
-    ``final_info["episode"]``, which Gymnasium's SyncVectorEnv in SAME_STEP mode fills from the ending envs' last
-    info, raised KeyError. Compared with SyncVectorEnv over the reference env (with RecordEpisodeStatistics) on
-    the same presses: the oracle's until its first milestone, so one episode ends holding it."""
+def _oracle_presses_to_its_first_milestone() -> list[int]:
+    """The oracle's presses on QuestMini seed 0 up to the step that reaches its first milestone."""
     from longplay.agents.base import make_agent
 
     ref = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
@@ -352,6 +349,16 @@ def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_en
     while not info["milestones"]:
         presses.append(agent.act(obs, info))
         obs, _, _, _, info = ref.step(presses[-1])
+    ref.close()
+    return presses
+
+
+def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_envs_do() -> None:
+    """``info["final_info"]`` was ``{}`` (with ``_final_info`` set), so ``final_info["milestones"]`` or
+    ``final_info["episode"]``, which Gymnasium's SyncVectorEnv in SAME_STEP mode fills from the ending envs' last
+    info, raised KeyError. Compared with SyncVectorEnv over the reference env (with RecordEpisodeStatistics) on
+    the same presses: the oracle's until its first milestone, so one episode ends holding it."""
+    presses = _oracle_presses_to_its_first_milestone()
     steps = len(presses)
 
     def make() -> gym.Env:
@@ -385,16 +392,7 @@ def test_the_top_level_milestones_of_an_env_that_just_ended_are_its_new_episodes
     """The top level held the ended episode's count, which ``final_info`` holds: Gymnasium's SAME_STEP vector
     envs put the new episode's reset info at the top level, and the docstring said "count now" (the count the
     observation's vector carries, the one the next step's reward is measured from)."""
-    from longplay.agents.base import make_agent
-
-    ref = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
-    agent = make_agent("oracle")
-    obs, info = ref.reset(seed=0)
-    agent.reset(ref, obs, info, 0)
-    presses = []
-    while not info["milestones"]:
-        presses.append(agent.act(obs, info))
-        obs, _, _, _, info = ref.step(presses[-1])
+    presses = _oracle_presses_to_its_first_milestone()
     env = BatchedVectorEnv(2, size="mini", max_episode_steps=len(presses))
     _, info = env.reset(seed=0)
     for press in presses[:-1]:
