@@ -218,10 +218,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
                 tuple(m["id"] for m in catalog), {m["id"]: str(m.get("name", m["id"])) for m in catalog},
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
-                info.complete, info.end_reason == "terminated", info.start_digest,
-                # Only a run's last episode is closed by its recorder ("closed"), where it stopped: before its
-                # budget, unless it used it. A killed run is marked by ``complete``.
-                None if used is None else info.end_reason == "closed" and not used))
+                info.complete, info.end_reason == "terminated", info.start_digest, stopped_early(used, info)))
         return runs
 
 
@@ -245,6 +242,14 @@ def budget_used(header: dict[str, Any], episodes: Sequence[Episode], turns: Sequ
              "seconds": seconds if isinstance(seconds, (int, float)) else 0.0}
     return any(isinstance(limit, (int, float)) and spent[key] >= limit
                for key, limit in budget.items() if key in spent)
+
+
+def stopped_early(used: bool | None, info: Episode) -> bool | None:
+    """Whether episode ``info``'s recorder closed it before its run's budget was used (Ctrl+C, failures), from
+    :func:`budget_used`'s ``used``; None when the replay records no budget. Only a run's last episode is closed by
+    its recorder ("closed"), where it stopped: before its budget, unless it used it. A killed run is marked by
+    ``info.complete`` instead."""
+    return None if used is None else info.end_reason == "closed" and not used
 
 
 # ============================================================================================ statistics

@@ -26,10 +26,12 @@ from longplay.replays.compare import (
     AXES,
     AXIS_LABELS,
     RunProgress,
+    budget_used,
     compare_impl,
     env_name,
     progress_curve_impl,
     scaffold_name,
+    stopped_early,
 )
 from longplay.replays.reader import (
     EnvFactory,
@@ -239,8 +241,9 @@ def _catalog_rows(catalog: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnIndex] | None = None,
              memory_indexes: dict[int, MemoryIndex] | None = None) -> dict[str, Any]:
-    """The run page's data: header facts, catalog, and per episode the milestones, keyframes and the steps
-    where LM turns started (errors apart) and where memory changed.
+    """The run page's data: header facts (the budget too), catalog, whether the run stopped before its budget or
+    was killed (compare's rule), and per episode the milestones, keyframes and the steps where LM turns started
+    (errors apart) and where memory changed.
 
     ``turn_indexes`` / ``memory_indexes`` (episode -> index) skip re-reading them when the caller has them.
     """
@@ -249,8 +252,11 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
     turn_indexes = turn_indexes if turn_indexes is not None else build_turn_indexes(reader)
     memory_indexes = memory_indexes if memory_indexes is not None else build_memory_indexes(reader)
     milestones = reader.milestones()
+    infos = reader.episodes()
+    all_turns = [t for index in turn_indexes.values() for t in index.turns]
+    used = budget_used(header, infos, all_turns)
     episodes = []
-    for info in reader.episodes():
+    for info in infos:
         e = info.episode
         turns = turn_indexes.get(e, TurnIndex())
         memory = memory_indexes.get(e, MemoryIndex())
@@ -274,15 +280,17 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
             "tokens": float(turns.tokens[-1]) if len(turns.tokens) else 0.0,
             "cost_usd": float(turns.cost[-1]) if len(turns.cost) else 0.0,
         })
-    all_turns = [t for index in turn_indexes.values() for t in index.turns]
     return finite({
         "id": run_id,
         "name": reader.path.name,
         "header": {key: header.get(key) for key in (
             "env_id", "env_kwargs", "backend", "agent", "model", "label", "seed", "world_seed", "rom_sha1",
             "identity", "created", "status", "duration_s", "package_version", "format_version", "scaffold_card",
-            "config", "reward_source")},
+            "config", "reward_source", "budget")},
         "scaffold": scaffold_name(header.get("scaffold_card")) or None,
+        # As the comparison marks it: null where the replay records no budget.
+        "stopped_early": None if used is None else any(stopped_early(used, info) for info in infos),
+        "killed": not all(info.complete for info in infos),
         "catalog": _catalog_rows(catalog),
         "episodes": episodes,
         "has_turns": bool(all_turns),

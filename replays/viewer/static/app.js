@@ -354,6 +354,38 @@
         "state held count at step 0, so it is compared only with runs from the same state" });
   }
 
+  /** The mark of runs whose recorder never closed their episode (``count`` of them; null: none): killed, or
+   * still being recorded. compare counts them as censored at their last step, as runs whose budget ran out,
+   * so the tables say how many there are. */
+  function killedBadge(count, single) {
+    if (!count) return null;
+    return h("span", { class: "badge killed", text: single ? "killed" : count + " killed",
+      title: (single ? "this run's" : count + " of these runs'") + " episode was never closed by its recorder: " +
+        "killed (or still being recorded). It counts as censored at its last recorded step, as a run whose " +
+        "budget ran out does" });
+  }
+
+  /** The mark of runs whose recorder closed them before their budget was used (``count`` of them; null: none):
+   * stopped by Ctrl+C or by failures, from the budget the replay records. compare counts them as censored at
+   * their last step, as runs whose budget ran out, so the tables say how many there are. */
+  function stoppedBadge(count, single) {
+    if (!count) return null;
+    return h("span", { class: "badge stopped", text: single ? "stopped early" : count + " stopped early",
+      title: (single ? "this run" : count + " of these runs") + " stopped before " + (single ? "its" : "their") +
+        " budget was used (Ctrl+C, failures). " + (single ? "It counts" : "They count") + " as censored at " +
+        (single ? "its" : "their") + " last step, as a run whose budget ran out does" });
+  }
+
+  /** A run's budget (the replay header's ``budget``: null limits are none) as one line: "1,500 steps · $2.000";
+   * null when the replay records none (older replays, ``longplay serve``). */
+  function budgetText(budget) {
+    if (!budget || typeof budget !== "object") return null;
+    const parts = [["steps", (v) => fmt.int(v) + " steps"], ["turns", (v) => fmt.int(v) + " turns"],
+      ["tokens", (v) => fmt.tokens(v) + " tokens"], ["dollars", fmt.usd], ["seconds", fmt.seconds]]
+      .filter(([key]) => typeof budget[key] === "number").map(([key, format]) => format(budget[key]));
+    return parts.length ? parts.join(" · ") : "no limit";
+  }
+
   function showUnreadable(section, entries) {
     if (!section) return;
     section.hidden = !entries || entries.length === 0;
@@ -887,12 +919,15 @@
       ["milestones", milestones + " / " + catalogSize], ["seed", header.seed],
       ["turns", run.has_turns ? fmt.int(run.turns) : null], ["tokens", run.has_turns ? fmt.tokens(run.tokens) : null],
       ["cost", run.has_turns ? fmt.usd(run.cost_usd) : null], ["date", fmt.date(header.created)],
-      ["status", header.status !== "closed" ? header.status : null]];
+      ["budget", budgetText(header.budget)], ["status", header.status !== "closed" ? header.status : null]];
     for (const [label, value] of items) {
       if (value === null || value === undefined || value === "") continue;
       meta.appendChild(h("span", { class: "chip" }, label + " ", h("b", { text: String(value) })));
     }
     for (const digest of new Set(run.episodes.map((e) => e.start_state).filter(Boolean))) meta.appendChild(stateBadge(digest));
+    for (const badge of [killedBadge(run.killed ? 1 : 0, true), stoppedBadge(run.stopped_early ? 1 : 0, true)]) {
+      if (badge) meta.appendChild(badge);
+    }
   }
 
   // ====================================================================================== comparison page
@@ -1022,28 +1057,6 @@
     function configurationName(item) {
       const suffix = item.start_state ? " from state " + item.start_state.slice(0, 8) : "";
       return suffix && item.configuration.endsWith(suffix) ? item.configuration.slice(0, -suffix.length) : item.configuration;
-    }
-
-    /** The mark of runs whose recorder never closed their episode (``count`` of them; null: none): killed, or
-     * still being recorded. compare counts them as censored at their last step, as runs whose budget ran out,
-     * so the tables say how many there are. */
-    function killedBadge(count, single) {
-      if (!count) return null;
-      return h("span", { class: "badge killed", text: single ? "killed" : count + " killed",
-        title: (single ? "this run's" : count + " of these runs'") + " episode was never closed by its recorder: " +
-          "killed (or still being recorded). It counts as censored at its last recorded step, as a run whose " +
-          "budget ran out does" });
-    }
-
-    /** The mark of runs whose recorder closed them before their budget was used (``count`` of them; null: none):
-     * stopped by Ctrl+C or by failures, from the budget the replay records. compare counts them as censored at
-     * their last step, as runs whose budget ran out, so the tables say how many there are. */
-    function stoppedBadge(count, single) {
-      if (!count) return null;
-      return h("span", { class: "badge stopped", text: single ? "stopped early" : count + " stopped early",
-        title: (single ? "this run" : count + " of these runs") + " stopped before " + (single ? "its" : "their") +
-          " budget was used (Ctrl+C, failures). " + (single ? "It counts" : "They count") + " as censored at " +
-          (single ? "its" : "their") + " last step, as a run whose budget ran out does" });
     }
 
     /** An AUC window on ``axis``, with its unit: "0 … 3,000 steps". */

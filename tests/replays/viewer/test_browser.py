@@ -556,6 +556,26 @@ def test_comparison_tables_mark_a_run_stopped_before_its_budget(page: Any, compa
     assert page.locator("#chart .legend li:has-text('stopped early')").count() == 1
 
 
+def test_the_run_page_shows_the_budget_and_marks_a_run_stopped_before_it(page: Any, compare_server: str) -> None:
+    """The run page showed neither the budget a run had nor that it stopped before it (only the comparison did): its
+    header gives the budget and marks the run `stopped early` or `killed` as the comparison's tables do."""
+    expected = {  # name: (budget chip, badges)
+        "quest-explorer-0.lpr": ("budget 1,500 steps", []),
+        "quest-explorer-2.lpr": ("budget 3,000 steps", ["stopped early"]),
+        "quest-explorer-killed.lpr": (None, ["killed"]),
+        "quest-oracle.lpr": (None, []),
+    }
+    for name, (budget, badges) in expected.items():
+        page.goto(compare_server + "run?id=" + name)
+        page.wait_for_selector("body[data-ready='1']")
+        chips = page.locator("#run-meta .chip").all_inner_texts()
+        assert [c for c in chips if c.startswith("budget")] == ([budget] if budget else []), name
+        assert page.locator("#run-meta .badge.stopped, #run-meta .badge.killed").all_inner_texts() == badges, name
+        if name == "quest-explorer-2.lpr":
+            assert "before its budget was used" in page.locator("#run-meta .badge.stopped").get_attribute("title")
+            shot(page, "17-run-page-stopped-early.png")
+
+
 def test_the_comparison_page_names_a_picked_run_it_left_out(page: Any, record: Any, as_killed: Any) -> None:
     """A picked run whose only episode holds no recorded step (killed after a reset, or still waiting on its first
     model call) vanished from the page with no word: the page lists compare's note on it."""

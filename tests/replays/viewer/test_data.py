@@ -204,3 +204,24 @@ def test_the_comparison_says_which_runs_stopped_before_their_budget(compare_runs
         "quest-explorer-0.lpr": False, "quest-explorer-2.lpr": True, "quest-explorer-killed.lpr": None,
         "quest-oracle.lpr": None}
     assert {g["group"]: g["stopped_early_runs"] for g in data["groups"]} == {"explorer": 1, "oracle": 0}
+
+
+def test_the_run_page_gives_the_budget_and_whether_the_run_stopped_before_it(compare_runs: Any) -> None:
+    """The run page said neither what budget a run had nor that it stopped before using it (the comparison did):
+    ``run_impl`` gives the header's budget and marks a run stopped early or killed by compare's own rule."""
+    expected = {  # name: (budget, stopped_early, killed)
+        "quest-explorer-0.lpr": ({"steps": 1500}, False, False),
+        "quest-explorer-2.lpr": ({"steps": 3000}, True, False),
+        "quest-explorer-killed.lpr": (None, None, True),
+        "quest-oracle.lpr": (None, None, False),
+    }
+    for name, (budget, stopped_early, killed) in expected.items():
+        with ReplayReader(compare_runs.root / name) as reader:
+            run = run_impl(reader, name)
+        assert (run["header"]["budget"], run["stopped_early"], run["killed"]) == (budget, stopped_early, killed), name
+    folder = ReplayFolder(compare_runs.root)
+    try:  # the same verdict as the comparison's
+        compared = {r["id"]: r["stopped_early"] for r in folder.comparison(list(expected))["runs"]}
+    finally:
+        folder.close()
+    assert compared == {name: stopped for name, (_, stopped, _) in expected.items()}
