@@ -539,7 +539,9 @@ def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_di
     if runs_dir is not None:
         from longplay.replays.recorder import Recorder, run_path
 
-        replay = run_path(runs_dir, env_id, agent, model)
+        # Named "served", not by a seed: the name is fixed here, before any reset, and each of the client's resets
+        # picks its own seed (the replay records each episode's).
+        replay = run_path(runs_dir, env_id, agent, model, unseeded="served")
         header: dict[str, Any] = {"served": True, **({"label": label} if label else {})}
         if start_state is not None:
             header["served_start_state"] = state_json(start_state)

@@ -95,9 +95,10 @@ def _slug(text: str) -> str:
 
 
 def run_name(env_id: str, agent: str, model: str | None = None, seed: int | None = None,
-             now: datetime | None = None) -> str:
+             now: datetime | None = None, *, unseeded: str = "noseed") -> str:
     """A file name that sorts by time and says what the run is, e.g.
     ``20261128-235959__QuestMini-v0__random__seed0.lpr`` (UTC; the namespace of the env id is dropped).
+    ``unseeded`` is the last part where ``seed`` is None (``served``: ``longplay serve``'s client picks the seeds).
 
     >>> run_name("longplay/QuestMini-v0", "lm", "claude/sonnet 4", 3, datetime(2026, 11, 28, 23, 59, 59))
     '20261128-235959__QuestMini-v0__lm__claude-sonnet-4__seed3.lpr'
@@ -106,17 +107,17 @@ def run_name(env_id: str, agent: str, model: str | None = None, seed: int | None
     parts = [now.strftime("%Y%m%d-%H%M%S"), _slug(env_id.rsplit("/", 1)[-1]), _slug(agent)]
     if model:
         parts.append(_slug(model))
-    parts.append(f"seed{seed}" if seed is not None else "noseed")
+    parts.append(f"seed{seed}" if seed is not None else _slug(unseeded))
     return "__".join(parts) + EXTENSION
 
 
 def run_path(runs_dir: str | os.PathLike[str], env_id: str, agent: str, model: str | None = None,
-             seed: int | None = None) -> Path:
+             seed: int | None = None, *, unseeded: str = "noseed") -> Path:
     """Where to record a new run: ``runs_dir / run_name(...)``, with ``-2``, ``-3`` ... added if taken.
 
     Nothing is created; :class:`Recorder` makes the folder.
     """
-    path = Path(runs_dir) / run_name(env_id, agent, model, seed)
+    path = Path(runs_dir) / run_name(env_id, agent, model, seed, unseeded=unseeded)
     stem = path.name[: -len(EXTENSION)]
     n = 2
     while path.exists():

@@ -386,6 +386,21 @@ def test_a_stopped_served_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert report.ok and report.steps == 250, report.summary()
 
 
+def test_a_served_replay_is_named_served_and_resumes_and_compares_as_before(tmp_path: Path) -> None:
+    # named "...__noseed.lpr" (fixed when the server starts, before any reset), it said its client gave no seed
+    # though every episode had one; the episodes' seeds are in the replay, and --resume and compare read the file
+    from longplay.agents.remote import resumed_env
+    from longplay.replays.compare import load_runs
+
+    replay = _served_run(tmp_path, [[0, 1, 2], [3, 4]])
+    assert re.fullmatch(r"\d{8}-\d{6}__QuestMini-v0__remote__served\.lpr", replay.name), replay.name
+    with ReplayReader(replay) as reader:
+        assert [e.seed for e in reader.episodes()] == [0, 1]
+    with served_thread(resumed_env(replay)) as url:
+        assert RemoteEnv(url).remote_info["replay"] == str(replay)
+    assert [(run.group, run.seed) for run in load_runs([replay])] == [("remote", 0), ("remote", 1)]
+
+
 def test_a_resumed_served_run_stays_locked_from_the_check_to_the_recorder(tmp_path: Path, monkeypatch) -> None:
     # resumed_env checked the lock, let it go, replayed the run, and the recorder took a new one: another server
     # could have begun recording into the replay in between.
