@@ -308,8 +308,18 @@ def _status_section(world: World, state: QuestState) -> list[str]:
     lines.append(f"Money: ${state.money}")
     lines += _progress_lines(world.badge_names, world.badge_events, world.ability_badge, state.events)
     if state.ward_steps > 0:
-        lines.append(f"Ward Spray: {state.ward_steps} steps left")
+        lines.append(_ward_line(state.ward_steps))
     return lines
+
+
+def _ward_line(ward_steps: int) -> str:
+    """How many tiles the Ward Spray still keeps wild creatures off: a tile walked counts ``ward_steps`` down
+    before the encounter check (:func:`~longplay.envs.quest.overworld.press`), so the tile that takes it to 0
+    can start an encounter."""
+    safe = ward_steps - 1
+    if safe == 0:
+        return "Ward Spray: wears off on the next tile you walk"
+    return f"Ward Spray: no wild creatures on the next {f'{safe} tiles' if safe > 1 else 'tile'} you walk"
 
 
 @functools.lru_cache(maxsize=1024)

@@ -19,6 +19,7 @@ from longplay.envs.quest.constants import (
     PARTY_SIZE,
     START_MENU_OPTIONS,
     TILE_CHARS,
+    WARD_STEPS,
     BattleKind,
     BattlePhase,
     Direction,
@@ -185,7 +186,23 @@ def test_badges_abilities_and_ward(world: World) -> None:
     state = worlds.make_state(world)
     state.ward_steps = 12
     text = textview.text_view(world, state)
-    assert "Ward Spray: 12 steps left" in text
+    assert "Ward Spray: no wild creatures on the next 11 tiles you walk" in text
+
+
+@pytest.mark.parametrize(("ward_steps", "line"), [
+    (WARD_STEPS, f"Ward Spray: no wild creatures on the next {WARD_STEPS - 1} tiles you walk"),
+    (2, "Ward Spray: no wild creatures on the next tile you walk"),
+    (1, "Ward Spray: wears off on the next tile you walk"),
+    (0, None),
+])
+def test_ward_line_counts_the_steps_it_still_keeps_creatures_away(world: World, ward_steps: int,
+                                                                  line: str | None) -> None:
+    """A tile walked counts ward_steps down before the encounter check, so encounters can start on the tile that
+    takes it to 0: ward_steps = 1 keeps no tile safe (the line read "1 steps left", and "steps" read as presses)."""
+    state = worlds.make_state(world)
+    state.ward_steps = ward_steps
+    found = [row for row in textview.text_view(world, state).splitlines() if row.startswith("Ward Spray")]
+    assert found == ([line] if line else [])
 
 
 def test_worst_case_stays_compact(world: World) -> None:
