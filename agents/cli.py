@@ -356,6 +356,7 @@ def _resumed(args: argparse.Namespace, start_state: bytes | None) -> Any:
 
 # ============================================================================================== play
 _TEXT_KEYS = {"w": 0, "s": 1, "a": 2, "d": 3, "j": 4, "k": 5, "m": 6, "n": 7, ".": 8}
+_TEXT_KEYS_HELP = "w/a/s/d move, j = A, k = B, m = START, n = SELECT, . = no button"
 
 
 def cmd_play(args: argparse.Namespace) -> int:
@@ -367,19 +368,26 @@ def cmd_play(args: argparse.Namespace) -> int:
         kwargs.update(obs_mode="text", noop=True)
         env = make_env(env_id, kwargs)
         obs, info = _play_reset(env, args, options)
-        print("keys: w/a/s/d move, j = A, k = B, m = START, n = SELECT; several per line; q quits")
+        print(f"keys: {_TEXT_KEYS_HELP}; several per line; q quits")
         print(obs)
         for line in sys.stdin:
-            if line.strip() == "q":
+            if line.strip().lower() == "q":
                 break
-            for key in line.strip():
-                if key in _TEXT_KEYS:
-                    obs, _, terminated, truncated, info = env.step(_TEXT_KEYS[key])
-                    for m in info["new_milestones"]:
-                        print(f"*** milestone: {m} (step {info['step']})")
-                    if terminated or truncated:
-                        print("episode over")
-                        return 0
+            ignored = []
+            for key in line.strip().lower():  # caps lock types the same buttons
+                if key not in _TEXT_KEYS:
+                    if not key.isspace():
+                        ignored.append(key)
+                    continue
+                obs, _, terminated, truncated, info = env.step(_TEXT_KEYS[key])
+                for m in info["new_milestones"]:
+                    print(f"*** milestone: {m} (step {info['step']})")
+                if terminated or truncated:
+                    print("episode over")
+                    return 0
+            if ignored:  # else the screen comes back unchanged, as if the game had ignored the press
+                print(f"ignored {', '.join(map(repr, ignored))}: {'not keys' if len(ignored) > 1 else 'not a key'} "
+                      f"({_TEXT_KEYS_HELP})")
             print(obs)
         return 0
     from longplay.envs.window import Window

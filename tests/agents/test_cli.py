@@ -223,6 +223,29 @@ def test_play_text_from_stdin() -> None:
     assert "keys:" in result.stdout
 
 
+def test_play_text_names_keys_it_ignores_and_takes_capitals(monkeypatch, capsys) -> None:
+    """A key that is no button was dropped without a word (the screen came back unchanged, as if the game had
+    ignored it), and capitals (caps lock) were such keys: 'S' pressed nothing."""
+    import io
+
+    from longplay.envs.env import LongplayEnv
+
+    steps, real_step = [], LongplayEnv.step
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        steps.append(action)
+        return real_step(self, action)
+
+    monkeypatch.setattr(LongplayEnv, "step", step)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("sS x.?\nq\n"))
+    assert main(["play", "--text", "--env", "QuestMini-v0"]) == 0
+    out = capsys.readouterr().out
+    assert steps == [1, 1, 8]  # down, down (S), no button (.)
+    assert ". = no button" in out.splitlines()[0]
+    ignored = [line for line in out.splitlines() if line.startswith("ignored")]
+    assert ignored == ["ignored 'x', '?': not keys (w/a/s/d move, j = A, k = B, m = START, n = SELECT, . = no button)"]
+
+
 def _play_window(monkeypatch, argv: list[str], keys: int) -> tuple[int, list[int]]:
     """``longplay play`` in a pygame window (SDL's dummy driver): ``keys`` presses of down, then QUIT.
     Returns the exit code and the steps the env took."""
