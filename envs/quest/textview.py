@@ -220,6 +220,10 @@ def _pages(text: str) -> str:
     return " ".join(line for line in text.split("\n") if line)
 
 
+#: What "ahead:" calls each tile kind: the legend's words (VOID is what the legend calls outside the map).
+_AHEAD_TILE = tuple("outside the map" if t == Tile.VOID else TILE_LEGEND[t] for t in Tile)
+
+
 def _ahead(world: World, state: QuestState) -> str:
     x, y = state.x + DX[state.facing & 3], state.y + DY[state.facing & 3]
     e = overworld.entity_at(state, world, state.map, x, y)
@@ -228,7 +232,7 @@ def _ahead(world: World, state: QuestState) -> str:
         if world.entities[e].kind == EntityKind.TRAINER and state.done[e]:
             what = "a trainer (beaten)"
         return what
-    return TILE_LEGEND[world.maps[state.map].tile(x, y)]
+    return _AHEAD_TILE[world.maps[state.map].tile(x, y)]
 
 
 # ============================================================================================= screens

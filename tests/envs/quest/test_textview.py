@@ -107,6 +107,14 @@ def test_map_off_the_edge_is_blank_and_labelled(world: World) -> None:
     assert textview.ascii_map_rows(world, state)[0].strip() == ""
 
 
+def test_ahead_off_the_edge_uses_the_legend_words(world: World) -> None:
+    """Facing off the map said "ahead: void", a word the legend never uses (it calls those tiles outside the
+    map)."""
+    state = worlds.make_state(world)
+    state.x, state.y, state.facing = 0, 0, Direction.UP
+    assert "; ahead: outside the map" in textview.text_view(world, state)
+
+
 def test_dialog_page_and_more_pages(world: World) -> None:
     state = worlds.make_state(world)
     state.dialog = [(Msg.TEXT, 0, 0), (Msg.TEXT, 1, 0)]
