@@ -359,6 +359,34 @@ _TEXT_KEYS = {"w": 0, "s": 1, "a": 2, "d": 3, "j": 4, "k": 5, "m": 6, "n": 7, ".
 _TEXT_KEYS_HELP = "w/a/s/d move, j = A, k = B, m = START, n = SELECT, . = no button"
 
 
+def _play_text(env: Any, obs: Any, info: dict[str, Any]) -> int:
+    """``longplay play --text``: keys from stdin, the text view after each line, until q, the input's end or the
+    episode's."""
+    print(f"keys: {_TEXT_KEYS_HELP}; several per line; q quits")
+    print(obs)
+    for line in sys.stdin:
+        if line.strip().lower() == "q":
+            break
+        ignored = []
+        for key in line.strip().lower():  # caps lock types the same buttons
+            if key not in _TEXT_KEYS:
+                if not key.isspace():
+                    ignored.append(key)
+                continue
+            obs, _, terminated, truncated, info = env.step(_TEXT_KEYS[key])
+            for m in info["new_milestones"]:
+                print(f"*** milestone: {m} (step {info['step']})")
+            if terminated or truncated:  # the screen it ended on, then no more presses
+                print(obs)
+                print("episode over")
+                return 0
+        if ignored:  # else the screen comes back unchanged, as if the game had ignored the press
+            print(f"ignored {', '.join(map(repr, ignored))}: {'not keys' if len(ignored) > 1 else 'not a key'} "
+                  f"({_TEXT_KEYS_HELP})")
+        print(obs)
+    return 0
+
+
 def cmd_play(args: argparse.Namespace) -> int:
     """A person plays: a window (pygame) or, with --text, the text view in the terminal."""
     env_id = resolve_env_id(args.env)
@@ -367,29 +395,10 @@ def cmd_play(args: argparse.Namespace) -> int:
     if args.text:
         kwargs.update(obs_mode="text", noop=True)
         env = make_env(env_id, kwargs)
-        obs, info = _play_reset(env, args, options)
-        print(f"keys: {_TEXT_KEYS_HELP}; several per line; q quits")
-        print(obs)
-        for line in sys.stdin:
-            if line.strip().lower() == "q":
-                break
-            ignored = []
-            for key in line.strip().lower():  # caps lock types the same buttons
-                if key not in _TEXT_KEYS:
-                    if not key.isspace():
-                        ignored.append(key)
-                    continue
-                obs, _, terminated, truncated, info = env.step(_TEXT_KEYS[key])
-                for m in info["new_milestones"]:
-                    print(f"*** milestone: {m} (step {info['step']})")
-                if terminated or truncated:
-                    print("episode over")
-                    return 0
-            if ignored:  # else the screen comes back unchanged, as if the game had ignored the press
-                print(f"ignored {', '.join(map(repr, ignored))}: {'not keys' if len(ignored) > 1 else 'not a key'} "
-                      f"({_TEXT_KEYS_HELP})")
-            print(obs)
-        return 0
+        try:
+            return _play_text(env, *_play_reset(env, args, options))
+        finally:
+            env.close()
     from longplay.envs.window import Window
 
     kwargs.setdefault("obs_mode", "pixels")
@@ -418,6 +427,7 @@ def cmd_play(args: argparse.Namespace) -> int:
                 break
         time.sleep(1 / 60)
     window.close()
+    env.close()
     return 0
 
 

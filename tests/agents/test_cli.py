@@ -223,6 +223,22 @@ def test_play_text_from_stdin() -> None:
     assert "keys:" in result.stdout
 
 
+def test_play_text_shows_the_screen_the_episode_ended_on_and_closes_the_env(monkeypatch, capsys) -> None:
+    """An episode that ended mid-line printed "episode over" without the screen it ended on, and the env was never
+    closed."""
+    import io
+
+    from longplay.envs.env import LongplayEnv
+
+    closed, real_close = [], LongplayEnv.close
+    monkeypatch.setattr(LongplayEnv, "close", lambda self: (closed.append(self), real_close(self)))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("....\nq\n"))
+    assert main(["play", "--text", "--env", "QuestMini-v0", "--set", "max_episode_steps=3"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("episode over") and closed, out[-500:]
+    assert out.count("Legend:") == 2  # the first screen and the one the episode ended on (the line ended it)
+
+
 def test_play_text_names_keys_it_ignores_and_takes_capitals(monkeypatch, capsys) -> None:
     """A key that is no button was dropped without a word (the screen came back unchanged, as if the game had
     ignored it), and capitals (caps lock) were such keys: 'S' pressed nothing."""
