@@ -181,6 +181,10 @@ class QuestGame:
             from longplay.envs.quest.dialog import message_text
 
             dialog_text = message_text(w, s.dialog[0])
+        elif s.battle.messages:  # a battle's message box is the text box on screen then (as Pokemon Red's dialog)
+            from longplay.envs.quest.battle import battle_message_text
+
+            dialog_text = battle_message_text(w, s, s.battle.messages[0])
         return GameState(
             map_id=s.map, map_name=current.name, x=s.x, y=s.y, facing=DIRECTION_NAMES[s.facing],
             mode=engine.mode(s), party=party, bag=bag, money=s.money, badges=badges, flags=flags,

@@ -764,3 +764,29 @@ def test_every_message_formats_within_the_text_box() -> None:
     assert battle.battle_message_text(world, state, (BattleMsg.TRAINER_SENT_OUT, 0, BURROWBIT)) == \
         "Leader Ashe sent\nout Burrowbit!"
     assert battle.battle_message_text(world, state, (BattleMsg.DEFEAT_TEXT, 0, 0)) == "You are strong!"
+
+
+def test_the_game_states_dialog_is_the_battle_message_on_screen() -> None:
+    """``Game.state().dialog`` (the text box on screen, as Pokemon Red's pack reads it) was empty while a battle's
+    message showed, so the viewer's state panel had no text for any battle message."""
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401  (registers the ids)
+    from longplay.agents.base import make_agent
+
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    agent = make_agent("oracle")
+    obs, info = env.reset(seed=0)
+    agent.reset(env, obs, info, 0)
+    game = env.unwrapped.game
+    for _ in range(5000):
+        if game._state.battle.messages and not game._state.dialog:
+            break
+        obs, _, _, _, info = env.step(agent.act(obs, info))
+    else:
+        pytest.fail("the oracle showed no battle message in 5,000 steps")
+    s = game._state
+    shown = battle.battle_message_text(game.world, s, s.battle.messages[0])
+    assert shown and game.state().dialog == shown
+    assert shown.split("\n")[0] in game.text()  # the text view shows the same message
+    env.close()
