@@ -191,6 +191,22 @@ def test_interrupt_while_waiting_for_the_model_is_checkpointed(tmp_path: Path) -
     assert checkpoint["reason"] == "stop" and checkpoint["run"]["counters"]["turns"] == 4
 
 
+def _interrupt_in_act(monkeypatch: pytest.MonkeyPatch, turn: int) -> None:
+    """Ctrl-C in the LM loop's ``turn``-th act, once the game has stepped (anywhere in a turn, as a sweep's lands)."""
+    from longplay.agents.lm import loop
+
+    act, calls = loop.LMRun._act, {"n": 0}
+
+    def act_then_interrupt(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = act(self, *args, **kwargs)  # the game has stepped
+        calls["n"] += 1
+        if calls["n"] == turn:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(loop.LMRun, "_act", act_then_interrupt)
+
+
 def test_interrupt_as_the_offline_model_answers_resumes_to_the_same_replay(tmp_path: Path) -> None:
     """Ctrl-C landing in the offline model's call (it has moved its own state: its RNG, its call count) was
     taken for a wait on a remote model and checkpointed as a turn boundary, with the model one answer ahead:
@@ -221,20 +237,10 @@ def test_interrupt_during_a_turn_keeps_the_checkpoint_of_the_last_turn_boundary(
     """Ctrl-C after the model answered (the game stepped, the turn not logged) must not checkpoint that
     state: the checkpoint of the last boundary stays, and resuming from it gives the uninterrupted replay.
     (A sweep's Ctrl-C lands anywhere in a turn; such a checkpoint made its resume fail on the state hash.)"""
-    from longplay.agents.lm import loop
     from longplay.agents.lm.cli import build_parser, run_lm
 
     one, two = tmp_path / "one", tmp_path / "two"
-    act, calls = loop.LMRun._act, {"n": 0}
-
-    def act_then_interrupt(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        result = act(self, *args, **kwargs)  # the game has stepped
-        calls["n"] += 1
-        if calls["n"] == 15:
-            raise KeyboardInterrupt
-        return result
-
-    monkeypatch.setattr(loop.LMRun, "_act", act_then_interrupt)
+    _interrupt_in_act(monkeypatch, 15)
     args = build_parser().parse_args([*ARGS, "--runs-dir", str(one), "--max-turns", "50"])
     assert run_lm(args, provider=OfflineProvider(ProviderConfig())) == 130
     monkeypatch.undo()
@@ -253,20 +259,10 @@ def test_interrupt_during_a_turn_before_any_scheduled_checkpoint_resumes_from_th
     """Ctrl-C during turn 3 of a run checkpointed every 10 turns said "resume from the last checkpoint" when there
     was none: the run had nothing to resume from. A fresh run is checkpointed at its start now, and the message says
     which checkpoint a resume starts from (or, with no checkpoints at all, that there is nothing to resume)."""
-    from longplay.agents.lm import loop
     from longplay.agents.lm.cli import build_parser, run_lm
 
     one, two = tmp_path / "one", tmp_path / "two"
-    act, calls = loop.LMRun._act, {"n": 0}
-
-    def act_then_interrupt(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        result = act(self, *args, **kwargs)  # the game has stepped
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return result
-
-    monkeypatch.setattr(loop.LMRun, "_act", act_then_interrupt)
+    _interrupt_in_act(monkeypatch, 3)
     args = [*ARGS, "--runs-dir", str(one), "--max-turns", "25", *([] if record else ["--no-record"])]
     assert run_lm(build_parser().parse_args(args), provider=OfflineProvider(ProviderConfig())) == 130
     monkeypatch.undo()
