@@ -150,10 +150,7 @@ def export_state(replay: Path, out: str, step: int | None, episode: int | None) 
     path = Path(out) if out else replay.with_suffix(f"{f'.ep{episode}' if several else ''}.step{step}.state")
     if not out:
         check_output(replay, path)
-    try:
-        write_atomically(path, lambda partial: partial.write_bytes(state))
-    except OSError as exc:  # named after the file asked for, not its partial
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    write_atomically(path, lambda partial: partial.write_bytes(state))
     print(f"wrote {path}: the state at step {step} of episode {episode} ({len(state):,} bytes; "
           f"longplay run --start-state {path} starts from it)")
     return path

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,18 +128,8 @@ def export(
             scaled = _scaled(frames, scale)
             written = _write_mp4(partial, scaled, fps, out) if fmt == "mp4" else _write_gif(partial, scaled, fps)
 
-        write_in_place_of(out, write)
+        write_atomically(out, write)  # stopped part way (Ctrl-C, a full disk, ffmpeg failing): the old out stays
     return ExportResult(out, fmt, written, fps, start, start + (written - 1) * stride, stride)
-
-
-def write_in_place_of(out: Path, write: Callable[[Path], object]) -> None:
-    """``write(partial)``, then the partial file renamed to ``out`` (:func:`~longplay.replays.files.write_atomically`):
-    an export stopped part way (Ctrl-C, a full disk, ffmpeg failing) leaves the previous ``out`` (or none), never
-    a truncated one. An ``OSError`` names ``out``, not the partial file."""
-    try:
-        write_atomically(out, write)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), str(out)) from None
 
 
 def _write_mp4(partial: Path, frames: Iterator[np.ndarray], fps: float, out: Path) -> int:

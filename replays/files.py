@@ -28,7 +28,8 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], objec
     disk, an exception in ``write``, Ctrl-C) removes the partial file, which would hold the space a retry needs,
     and leaves ``path`` as it was. The partial file's name is unique (``.partial-NAME.TOKEN.tmp``), so writers
     in two processes never share one, and it ends in ``.tmp``: no ``*.ckpt`` or ``*.json`` glob takes it for the
-    file it will become.
+    file it will become. An ``OSError`` of the partial file (or of no file: a full disk as it is written) names
+    ``path``, the file the caller asked for, not the partial one it never saw.
     """
     path = Path(path)
     partial = path.with_name(f"{PARTIAL_PREFIX}{path.name}.{secrets.token_hex(4)}.tmp")
@@ -36,6 +37,11 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], objec
         write(partial)
         _fsync(partial)
         os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.filename is None or os.fspath(exc.filename) == str(partial):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from longplay.replays.export import check_output, write_in_place_of
+from longplay.replays.export import check_output
+from longplay.replays.files import write_atomically
 from longplay.replays.reader import EnvFactory, ReplayReader
 from longplay.replays.viewer import STATIC_DIR
 from longplay.replays.viewer.data import (
@@ -153,5 +154,5 @@ def export_html(path: str | os.PathLike[str], out: str | os.PathLike[str], *, ep
         }
     page = render_page(data)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_in_place_of(out, lambda partial: partial.write_text(page, encoding="utf-8"))  # a full disk keeps the old
+    write_atomically(out, lambda partial: partial.write_text(page, encoding="utf-8"))  # a full disk keeps the old
     return HtmlExportResult(out, len(steps), stride, start, end, len(page.encode("utf-8")))

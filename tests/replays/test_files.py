@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,27 @@ def test_a_failed_flush_removes_its_partial_file(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(files.os, "fsync", full)
     with pytest.raises(OSError, match="No space left"):
         write_atomically(tmp_path / "a.json", lambda p: p.write_text("{}"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_of_the_partial_file_names_the_file_asked_for(tmp_path: Path) -> None:
+    """A full disk named the partial file the caller never saw (or no file); the exports and ``export --state`` each
+    renamed it for themselves, and the checkpoints' errors kept the partial's name."""
+    other = tmp_path / "elsewhere.txt"
+
+    def fails(error: OSError) -> Callable[[Path], None]:
+        def write(partial: Path) -> None:
+            raise error if error.filename != "PARTIAL" else OSError(error.errno, error.strerror, str(partial))
+        return write
+
+    target = tmp_path / "run.ckpt"
+    for error in (OSError(errno.ENOSPC, "No space left on device"), OSError(errno.EACCES, "Denied", "PARTIAL")):
+        with pytest.raises(OSError) as raised:
+            write_atomically(target, fails(error))
+        assert (raised.value.errno, raised.value.filename) == (error.errno, str(target))
+    with pytest.raises(FileNotFoundError) as raised:  # another file's error keeps its name
+        write_atomically(target, lambda partial: other.read_text())
+    assert raised.value.filename == str(other)
     assert list(tmp_path.iterdir()) == []
 
 
