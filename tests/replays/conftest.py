@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -57,3 +59,21 @@ def record(tmp_path: Path, fakegame: Any) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def edited(tmp_path: Path) -> Callable[..., Path]:
+    """``edited(replay, *statements, name="edited.lpr") -> Path``: a copy of ``replay`` in the test's folder with
+    the SQL ``statements`` (``(sql, params)`` pairs) applied: a replay edited or damaged by hand."""
+
+    def edit(replay: Path, *statements: tuple[str, tuple[Any, ...]], name: str = "edited.lpr") -> Path:
+        copy = tmp_path / name
+        shutil.copyfile(replay, copy)
+        conn = sqlite3.connect(copy)
+        for sql, params in statements:
+            conn.execute(sql, params)
+        conn.commit()
+        conn.close()
+        return copy
+
+    return edit

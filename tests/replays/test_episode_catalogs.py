@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +60,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory, worlds: dict[int, list[dict
     return path
 
 
-def edited(replay: Path, tmp_path: Path, *statements: tuple[str, tuple[Any, ...]], name: str = "edited.lpr") -> Path:
-    """A copy of ``replay`` (``tmp_path / name``) with the SQL ``statements`` applied."""
-    copy = tmp_path / name
-    shutil.copyfile(replay, copy)
-    conn = sqlite3.connect(copy)
-    for sql, params in statements:
-        conn.execute(sql, params)
-    conn.commit()
-    conn.close()
-    return copy
-
-
-def old_format(replay: Path, tmp_path: Path) -> Path:
+def old_format(replay: Path, edited: Callable[..., Path]) -> Path:
     """A copy of ``replay`` as longplay wrote it before episodes stored their catalogs: the ``episodes`` table of
     that schema (no ``catalog`` column), every other table and the header as they are."""
     columns = "episode, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t"
@@ -81,7 +70,7 @@ def old_format(replay: Path, tmp_path: Path) -> Path:
         f"INSERT INTO episodes_old SELECT {columns} FROM episodes",
         "DROP TABLE episodes",
         "ALTER TABLE episodes_old RENAME TO episodes"]
-    return edited(replay, tmp_path, *[(sql, ()) for sql in statements], name="old.lpr")
+    return edited(replay, *[(sql, ()) for sql in statements], name="old.lpr")
 
 
 def reached(replay: Path) -> dict[int, list[str]]:
@@ -132,9 +121,10 @@ def test_verify_judges_each_episode_by_its_own_catalog(replay: Path) -> None:
     (("UPDATE episodes SET catalog = '{\"left_house\": 1}' WHERE episode = 1", ()),
      "FAIL {path}: episode 1 step 0: the milestone catalog recorded for it is not a list of milestones (edited)"),
 ])
-def test_an_edited_catalog_fails_verify_in_one_line(replay: Path, tmp_path: Path, worlds: dict[int, list[dict]],
+def test_an_edited_catalog_fails_verify_in_one_line(replay: Path, edited: Callable[..., Path],
+                                                    worlds: dict[int, list[dict]],
                                                     statement: tuple[str, tuple[Any, ...]], reason: str) -> None:
-    path = edited(replay, tmp_path, statement)
+    path = edited(replay, statement)
     report = verify(path)
     line = report.summary()
     assert not report.ok and "\n" not in line
@@ -142,12 +132,12 @@ def test_an_edited_catalog_fails_verify_in_one_line(replay: Path, tmp_path: Path
     assert len(report.problems) == 1  # the actions and milestones still re-simulate: only the catalog is edited
 
 
-def test_a_milestone_moved_to_another_worlds_catalog_fails_verify(replay: Path, tmp_path: Path,
+def test_a_milestone_moved_to_another_worlds_catalog_fails_verify(replay: Path, edited: Callable[..., Path],
                                                                   worlds: dict[int, list[dict[str, Any]]]) -> None:
     own = reached(replay)[2]
     forged = next(m["id"] for m in worlds[1] if m["id"] not in {c["id"] for c in worlds[3]})
-    path = edited(replay, tmp_path, ("UPDATE milestones SET milestone = ? WHERE episode = 2 AND milestone = ?",
-                                     (forged, own[-1])))
+    path = edited(replay, ("UPDATE milestones SET milestone = ? WHERE episode = 2 AND milestone = ?",
+                           (forged, own[-1])))
     line = verify(path).summary()
     assert f"milestone {forged!r} is recorded but is not in this game's catalog (forged or edited)" in line
     assert line.startswith(f"FAIL {path}: episode 2 step ")
@@ -226,9 +216,9 @@ def test_viewer_http_api_gives_each_episode_its_catalog(replay: Path, tmp_path: 
 # ============================================================================================ older replays
 
 
-def test_a_replay_from_before_episode_catalogs_reads_verifies_and_shows(replay: Path, tmp_path: Path,
+def test_a_replay_from_before_episode_catalogs_reads_verifies_and_shows(replay: Path, edited: Callable[..., Path],
                                                                         worlds: dict[int, list[dict]]) -> None:
-    old = old_format(replay, tmp_path)
+    old = old_format(replay, edited)
     with ReplayReader(old) as reader:
         assert not reader.episode_catalogs_recorded
         # a later episode of another world is reset on the rebuilt env for its catalog
@@ -239,20 +229,20 @@ def test_a_replay_from_before_episode_catalogs_reads_verifies_and_shows(replay: 
     assert [r.catalog for r in read_runs(old)] == [tuple(m["id"] for m in worlds[seed]) for seed in SEEDS]
 
 
-def test_an_old_replay_whose_env_cannot_be_built_names_milestones_by_the_header(replay: Path, tmp_path: Path,
-                                                                                worlds: dict[int, list]) -> None:
+def test_an_old_replay_whose_env_cannot_be_built_names_milestones_by_the_header(
+        replay: Path, edited: Callable[..., Path], worlds: dict[int, list]) -> None:
     def cannot(header: dict[str, Any]) -> gym.Env:
         raise ReplayError("env 'longplay/Quest-v0' is not registered here: import the package that registers it")
 
-    with ReplayReader(old_format(replay, tmp_path), make_env=cannot) as reader:
+    with ReplayReader(old_format(replay, edited), make_env=cannot) as reader:
         assert [reader.catalog(e) for e in range(3)] == [worlds[1]] * 3  # all there is, as before
 
 
 def test_an_old_replay_with_another_worlds_header_catalog_verifies_with_a_warning(
-        replay: Path, tmp_path: Path, worlds: dict[int, list[dict[str, Any]]]) -> None:
+        replay: Path, edited: Callable[..., Path], worlds: dict[int, list[dict[str, Any]]]) -> None:
     """Replays recorded before the header's catalog was the first episode's world hold the catalog of the world the
     env was built with: honest, so no failure, but compare and the viewer name their milestones by it."""
-    old = edited(old_format(replay, tmp_path), tmp_path,
+    old = edited(old_format(replay, edited),
                  ("UPDATE header SET value = ? WHERE key = 'catalog'", (json.dumps(world_catalog(0)),)))
     report = verify(old)
     assert report.ok, report.summary()
@@ -262,13 +252,14 @@ def test_an_old_replay_with_another_worlds_header_catalog_verifies_with_a_warnin
 
 @pytest.mark.parametrize("format_of_file", ["current", "old"])
 def test_a_resumed_recording_stores_the_catalog_of_each_new_world(tmp_path: Path, format_of_file: str,
-                                                                  worlds: dict[int, list[dict[str, Any]]]) -> None:
+                                                                  worlds: dict[int, list[dict[str, Any]]],
+                                                                  edited: Callable[..., Path]) -> None:
     first = tmp_path / "first.lpr"
     with Recorder(gym.make(ENV_ID), first, agent="random") as rec:
         rec.reset(seed=1)
         for action in range(40):
             rec.step(action % 8)
-    path = first if format_of_file == "current" else old_format(first, tmp_path)
+    path = first if format_of_file == "current" else old_format(first, edited)
     env = gym.make(ENV_ID)
     env.reset(seed=1)
     for action in range(40):

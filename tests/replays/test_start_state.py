@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -50,17 +50,6 @@ def record(path: Path, state: bytes, plan: list[int] = PLAN, **kwargs) -> list[n
 def replay(tmp_path_factory: pytest.TempPathFactory, start_state: bytes) -> tuple[Path, list[np.ndarray]]:
     path = tmp_path_factory.mktemp("start") / "start.lpr"
     return path, record(path, start_state)
-
-
-def edited(replay_path: Path, tmp_path: Path, *sql: tuple[str, tuple]) -> Path:
-    copy = tmp_path / "edited.lpr"
-    copy.write_bytes(replay_path.read_bytes())
-    conn = sqlite3.connect(copy)
-    for statement, params in sql:
-        conn.execute(statement, params)
-    conn.commit()
-    conn.close()
-    return copy
 
 
 def test_a_run_from_a_start_state_verifies(replay: tuple[Path, list[np.ndarray]], start_state: bytes) -> None:
@@ -169,8 +158,9 @@ def test_the_viewers_comparison_labels_a_group_from_a_start_state(replay: tuple[
      "is missing: the replay has no readable keyframe at step 0"),
 ])
 def test_a_missing_or_edited_start_state_fails_verify_in_one_line(replay: tuple[Path, list[np.ndarray]],
-                                                                 tmp_path: Path, edit: tuple, message: str) -> None:
-    copy = edited(replay[0], tmp_path, edit)
+                                                                 edited: Callable[..., Path], edit: tuple,
+                                                                 message: str) -> None:
+    copy = edited(replay[0], edit)
     report = verify(copy)
     assert not report.ok and len(report.problems) == 1
     assert "\n" not in report.summary()
@@ -183,13 +173,14 @@ def test_a_missing_or_edited_start_state_fails_verify_in_one_line(replay: tuple[
 
 
 def test_a_start_state_recorded_without_its_digest_is_a_corrupt_replay(replay: tuple[Path, list[np.ndarray]],
-                                                                       tmp_path: Path) -> None:
+                                                                       tmp_path: Path,
+                                                                       edited: Callable[..., Path]) -> None:
     """Options naming a start state without its SHA-256 were read three ways: compare pooled the episode with
     runs from the world's start, the reader failed only on a reset ("recorded None.."). One parse now refuses
     the file when it is read, as it refuses options that are not JSON."""
     from longplay.replays.compare import load_runs
 
-    copy = edited(replay[0], tmp_path, ("UPDATE episodes SET options = ? WHERE episode = 0", ('{"state": {}}',)))
+    copy = edited(replay[0], ("UPDATE episodes SET options = ? WHERE episode = 0", ('{"state": {}}',)))
     message = f"corrupt replay: {copy}: episode 0: its options name a start state without its sha256"
     with ReplayReader(copy) as reader, pytest.raises(CorruptReplayError) as raised:
         reader.episodes()
@@ -201,13 +192,13 @@ def test_a_start_state_recorded_without_its_digest_is_a_corrupt_replay(replay: t
 
 
 def test_another_state_with_its_digest_fails_on_the_start_hash(replay: tuple[Path, list[np.ndarray]],
-                                                               tmp_path: Path) -> None:
+                                                               edited: Callable[..., Path]) -> None:
     """A start state swapped for another (its digest in the options too) is caught by the recorded start hash."""
     env = gym.make(MINI, obs_mode="symbolic")
     env.reset(seed=0)
     other = env.unwrapped.game.save_state()
     options = json.dumps({"state": {"sha256": hashlib.sha256(other).hexdigest()}})
-    copy = edited(replay[0], tmp_path,
+    copy = edited(replay[0],
                   ("UPDATE keyframes SET state = ?, codec = 'raw' WHERE episode = 0 AND step = 0", (other,)),
                   ("UPDATE episodes SET options = ? WHERE episode = 0", (options,)))
     report = verify(copy)
@@ -215,10 +206,10 @@ def test_another_state_with_its_digest_fails_on_the_start_hash(replay: tuple[Pat
 
 
 def test_a_state_the_game_refuses_fails_verify_in_one_line(replay: tuple[Path, list[np.ndarray]],
-                                                           tmp_path: Path) -> None:
+                                                           edited: Callable[..., Path]) -> None:
     junk = b"LPQS\x01" + zlib.compress(b"{}")
     options = json.dumps({"state": {"sha256": hashlib.sha256(junk).hexdigest()}})
-    copy = edited(replay[0], tmp_path,
+    copy = edited(replay[0],
                   ("UPDATE keyframes SET state = ?, codec = 'raw' WHERE episode = 0 AND step = 0", (junk,)),
                   ("UPDATE episodes SET options = ? WHERE episode = 0", (options,)))
     report = verify(copy)
