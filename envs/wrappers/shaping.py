@@ -44,6 +44,7 @@ from typing import Any
 import gymnasium as gym
 
 from longplay.envs.game import Game, GameState
+from longplay.envs.wrappers.values import is_whole
 
 TERMS = ("novelty", "map", "level", "heal", "death", "damage", "event", "badge")
 #: What each ``stage_level`` step adds to the stage (more than any catalog's milestones, so the two never mix).
@@ -119,8 +120,7 @@ class ShapingWeights:
         for name, value in (("stage_level", self.stage_level), ("level_cap", self.level_cap)):
             if value is None and name == "level_cap":
                 continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value).is_integer() \
-                    or value < 0:
+            if not is_whole(value) or value < 0:
                 raise ValueError(f"invalid shaping {name}={value!r}; use an int >= 0"
                                  + (" or none" if name == "level_cap" else ""))
             object.__setattr__(self, name, int(value))  # frozen: the checked value as a plain int

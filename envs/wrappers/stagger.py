@@ -15,11 +15,12 @@ episode runs to the time limit as usual.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from longplay.envs.wrappers.values import is_whole
 
 
 class StaggerFirstEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -32,13 +33,13 @@ class StaggerFirstEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
 
     def __init__(self, env: gym.Env, limit: int, seed: int) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or not float(limit).is_integer():
+        if not is_whole(limit):
             raise ValueError(f"StaggerFirstEpisode needs a whole number of steps as limit, got {limit!r}")
         limit = int(limit)  # 500.0 draws as 500 does
         if limit < 1:
             raise ValueError(f"StaggerFirstEpisode needs a time limit of at least 1 step, got {limit}")
         # numpy takes only ints (and None, which would draw unseeded): 1.5 or "3" raised its TypeError
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Real) or not float(seed).is_integer() or seed < 0:
+        if not is_whole(seed) or seed < 0:
             raise ValueError(f"StaggerFirstEpisode needs a whole number >= 0 as seed, got {seed!r}")
         seed = int(seed)  # 7.0 draws as 7 does
         gym.utils.RecordConstructorArgs.__init__(self, limit=limit, seed=seed)
