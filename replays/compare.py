@@ -170,7 +170,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
     to ``warnings``: as a run it would claim to have stopped at step 0. A replay that holds no episode yet is
     warned of too.
     """
-    with ReplayReader(path) as replay:
+    with ReplayReader(path) as replay, replay.snapshot():  # one commit of a run still recording
         header = replay.header
         group = group_label(header, group_by)
         # An LM run of a model the price table does not know logged $0 a call: its dollars are unknown, not zero.

@@ -11,6 +11,7 @@ keyframe at or before the step and presses the recorded buttons up to it.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import json
 import os
@@ -245,6 +246,32 @@ class ReplayReader:
         if self._env is not None:
             self._env.close()
             self._env = None
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[ReplayReader]:
+        """Holds one view of the file for the block: every read inside it sees the replay as one commit left it.
+
+        A run still recording commits every few seconds, and each read outside a snapshot sees the latest commit: a
+        checkpoint or milestone read after the actions may be of a step those actions do not reach yet (``verify``
+        took that for a truncated file). The header is read again as the snapshot starts, and what was read before
+        it is read again from the snapshot. Nested snapshots are the outer one.
+        """
+        if self._conn.in_transaction:
+            yield self
+            return
+        try:
+            self._conn.execute("BEGIN")  # deferred: the snapshot is taken by the first read, the header's
+        except sqlite3.DatabaseError as e:
+            raise CorruptReplayError(f"corrupt replay: {self.path}: {e}") from None
+        try:
+            self.header = read_header(self._conn, self.path)
+            self._episodes, self._catalog_column, self._at, self._seeded = None, None, None, None
+            for cache in (self._actions, self._keyframe_steps, self._start_states, self._stored_catalogs,
+                          self._catalogs):
+                cache.clear()
+            yield self
+        finally:
+            self._conn.rollback()  # a read-only transaction: nothing to keep
 
     def check_integrity(self) -> None:
         """SQLite's ``quick_check`` of the file: :class:`CorruptReplayError` (one line) naming the first problem."""

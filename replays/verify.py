@@ -79,7 +79,8 @@ def verify(path: str | os.PathLike[str], *, make_env: EnvFactory | None = None,
     at all: missing, not a replay, a newer format, or a corrupt database.
     """
     start = time.perf_counter()
-    with ReplayReader(path, make_env=make_env) as replay:
+    # One snapshot of a run still recording: its later commits would claim steps beyond the actions read first.
+    with ReplayReader(path, make_env=make_env) as replay, replay.snapshot():
         report = VerifyReport(Path(path))
         replay.check_integrity()
         episodes = replay.episodes()

@@ -259,3 +259,26 @@ def test_restart_hands_over_the_game_at_an_episodes_start(record: Any, fakegame:
             game.press(ACTION_BUTTONS[action])
         for step in (210, 60, 50, 0):
             assert np.array_equal(replay.frame_at(step), truth[step]), step
+
+
+def test_a_snapshot_reads_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, fakegame: Any) -> None:
+    # compare read a live run's episodes, then its milestones and chunk times: each read saw the latest commit.
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "live.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, hash_every=16) as rec, ReplayReader(path) as replay:
+        rec.reset(seed=0)
+        for step in range(100):
+            rec.step(step % 8)
+        rec.flush()
+        with replay.snapshot():
+            assert replay.episodes()[0].recorded_steps == 100
+            for step in range(50):
+                rec.step(step % 8)
+            rec.flush()
+            assert max(c.step for c in replay.checkpoints()) == 100
+            assert replay.chunk_times()[-1][0] == 100
+            with replay.snapshot():  # the outer one holds
+                assert replay.num_steps() == 100
+        with replay.snapshot():  # a new snapshot reads again what the last one had read
+            assert replay.num_steps() == 150 and replay.episodes()[0].recorded_steps == 150

@@ -250,3 +250,35 @@ def test_verify_plays_the_game_the_reset_hands_over(record: Any, fakegame: Any) 
     report = verify(path, make_env=lambda header: FreshGameEnv(fakegame.FakeGame(0)))
     assert report.ok, report.problems
     assert report.episodes == 2 and report.steps == 600
+
+
+def test_a_run_still_recording_is_verified_as_one_commit_left_it(tmp_path: Path, fakegame: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify read a live run's actions, then its hashes: a commit in between (a run commits every 2 s) put a hash
+    beyond the actions it had read, and the run failed as 'recorded, but the actions stop at step 100: the file was
+    truncated or edited'."""
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "live.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, hash_every=16) as rec:
+        rec.reset(seed=0)
+        for step in range(100):
+            rec.step(step % 8)
+        rec.flush()
+        read_actions = ReplayReader.actions
+
+        def actions_then_a_commit(replay: ReplayReader, episode: int = 0) -> bytes:
+            actions = read_actions(replay, episode)
+            if rec.step_in_episode == 100:
+                for step in range(50):
+                    rec.step(step % 8)
+                rec.flush()
+            return actions
+
+        monkeypatch.setattr(ReplayReader, "actions", actions_then_a_commit)
+        report = verify(path)
+        assert rec.step_in_episode == 150  # the commit came while verify read
+    assert report.ok, report.summary()
+    assert report.steps == 100 and not report.complete
