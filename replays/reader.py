@@ -299,8 +299,8 @@ class ReplayReader:
             self._stored_catalogs = {row[0]: row[-1] for row in rows}
             episodes = []
             for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t, _ in rows:
-                options = self._episode_json(e, "options", options)
-                identity = self._episode_json(e, "identity", identity)
+                options = self._json(f"episode {e}'s options", options)
+                identity = self._json(f"episode {e}'s identity", identity)
                 try:
                     start_state_digest(options)
                 except ValueError as exc:
@@ -310,15 +310,15 @@ class ReplayReader:
             self._episodes = episodes
         return self._episodes
 
-    def _episode_json(self, episode: int, column: str, text: str | None) -> Any:
-        """The JSON value of ``episodes.<column>`` (None when empty); :class:`CorruptReplayError` when it is not
-        JSON (an edited file)."""
+    def _json(self, what: str, text: str | None) -> Any:
+        """The JSON value of a column (None when empty), ``what`` naming it (``episode 0's options``);
+        :class:`CorruptReplayError` when it is not JSON (an edited file)."""
         if not text:
             return None
         try:
             return json.loads(text)
-        except (ValueError, RecursionError):
-            raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}'s {column} is not JSON") from None
+        except (ValueError, TypeError, RecursionError):
+            raise CorruptReplayError(f"corrupt replay: {self.path}: {what} is not JSON") from None
 
     def start_state(self, episode: int = 0) -> bytes | None:
         """The save state ``episode`` started from (its keyframe at step 0, read on first use: a run listing never
@@ -554,16 +554,17 @@ class ReplayReader:
         rows = self._query("SELECT turn, episode, step, t, prompt_digest, response, tool_calls, tokens_in, "
                            "tokens_out, tokens_cache_read, tokens_cache_write, cost_usd, latency_s, error, extra "
                            f"FROM turns{where} ORDER BY turn", params)
-        return [Turn(*r[:6], json.loads(r[6]) if r[6] else None, *r[7:14], json.loads(r[14]) if r[14] else None)
-                for r in rows]
+        return [Turn(*r[:6], self._json(f"turn {r[0]}'s tool_calls", r[6]), *r[7:14],
+                     self._json(f"turn {r[0]}'s extra", r[14])) for r in rows]
 
     def memory(self, episode: int | None = None) -> list[MemorySnapshot]:
         """Scaffold memory snapshots (of one episode, or all), in order."""
         where, params = self._where(episode)
         rows = self._query(f"SELECT snapshot, episode, step, t, name, content, format, extra FROM memory{where} "
                            "ORDER BY snapshot", params)
-        return [MemorySnapshot(s, e, step, t, name, json.loads(content) if fmt == "json" else content,
-                               json.loads(extra) if extra else None)
+        return [MemorySnapshot(s, e, step, t, name,
+                               self._json(f"memory snapshot {s}'s content", content) if fmt == "json" else content,
+                               self._json(f"memory snapshot {s}'s extra", extra))
                 for s, e, step, t, name, content, fmt, extra in rows]
 
     def chunk_times(self, episode: int = 0) -> list[tuple[int, float]]:

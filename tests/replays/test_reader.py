@@ -159,6 +159,44 @@ def test_an_episode_row_that_is_not_json_is_corrupt(record: Any, column: str, va
     assert _one_line(error.value) == f"corrupt replay: {path}: episode 0's {column} is not JSON"
 
 
+@pytest.fixture
+def with_turn_and_memory(tmp_path: Path, fakegame: Any) -> Path:
+    """A replay of a few steps with one LM turn and one scaffold memory snapshot (JSON content), each with extra."""
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "lm.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm") as rec:
+        rec.reset(seed=0)
+        rec.step(0)
+        rec.log_turn(response="go", tool_calls=[{"name": "press", "arguments": {"buttons": ["a"]}}],
+                     tokens_in=10, extra={"kind": "act"})
+        rec.log_memory("map", {"towns": 1}, extra={"size": 1})
+    return path
+
+
+@pytest.mark.parametrize(("table", "column", "what", "read"), [
+    ("turns", "tool_calls", "turn 1's tool_calls", lambda r: r.turns()),
+    ("turns", "extra", "turn 1's extra", lambda r: r.turns(episode=0)),
+    ("memory", "content", "memory snapshot 1's content", lambda r: r.memory()),
+    ("memory", "extra", "memory snapshot 1's extra", lambda r: r.memory()),
+])
+def test_a_turn_or_memory_row_that_is_not_json_is_corrupt(with_turn_and_memory: Path, edited: Any, table: str,
+                                                           column: str, what: str, read: Any) -> None:
+    """An edited turn's tool calls or memory snapshot raised a bare JSONDecodeError ("Expecting value: line 1
+    column 1 (char 0)"): compare over a folder stopped on it, naming neither the file nor the row, instead of
+    skipping that replay with a warning."""
+    path = edited(with_turn_and_memory, (f"UPDATE {table} SET {column} = 'not json'", ()))
+    with ReplayReader(path) as replay, pytest.raises(CorruptReplayError) as error:
+        read(replay)
+    assert _one_line(error.value) == f"corrupt replay: {path}: {what} is not JSON"
+    if table == "turns":  # compare reads every turn: the folder's other replay is still compared
+        from longplay.replays.compare import load_runs
+
+        warnings: list[str] = []
+        assert [run.path for run in load_runs([path.parent], warnings=warnings)] == [str(with_turn_and_memory)]
+        assert warnings == [f"skipped {path}: corrupt replay: {path}: {what} is not JSON"]
+
+
 @pytest.mark.parametrize(("table", "column", "read"), [
     ("chunks", "actions", lambda r: r.actions()),
     ("chunks", "fingerprints", lambda r: r.fingerprints()),
