@@ -2,8 +2,9 @@
 
 Claimed progress is re-derived, never trusted: the env is rebuilt from the header, each episode is reset
 with its recorded seed, the recorded buttons are pressed, and every recorded state hash (checkpoints and
-keyframes), milestone (which, and at which step), reward (when the recorder saw the env's own rewards) and
-episode end is compared with what the game does. The report names the first place where they part.
+keyframes), state summary (map, position, mode), milestone (which, and at which step), reward (when the recorder
+saw the env's own rewards) and episode end is compared with what the game does. The report names the first
+place where they part.
 """
 
 from __future__ import annotations
@@ -130,9 +131,10 @@ def _verify_episode(replay: ReplayReader, e: int, several: bool, report: VerifyR
                                f"step {n}: the file was truncated or edited")
         return
     hashes = {c.step: c.hash for c in replay.checkpoints(e) if c.hash is not None}
+    summaries = {s.step: s for s in replay.summaries(e)}
     keyframes = replay.keyframe_steps(e)
     recorded = {m.milestone: m.step for m in replay.milestones(e)}
-    beyond = [s for s in (*hashes, *keyframes, *recorded.values()) if s > n]
+    beyond = [s for s in (*hashes, *summaries, *keyframes, *recorded.values()) if s > n]
     if beyond:
         report.problems.append(f"{where(min(beyond))}: recorded, but the actions stop at step {n}: the file was "
                                "truncated or edited")
@@ -180,7 +182,7 @@ def _verify_episode(replay: ReplayReader, e: int, several: bool, report: VerifyR
     verified = 0  # the last step whose recorded hashes all matched
     step = 0
     base = report.steps
-    for target in sorted({0, n, *hashes, *keyframes}):
+    for target in sorted({0, n, *hashes, *summaries, *keyframes}):
         try:
             for action in actions[step:target]:
                 press(buttons[action])
@@ -224,6 +226,15 @@ def _verify_episode(replay: ReplayReader, e: int, several: bool, report: VerifyR
                                  f"re-simulated {_short(digest)}): an action between steps {verified} and {target} "
                                  "is not the one played"))
                 break
+        if target in summaries:
+            claimed, live = summaries[target], game.state()
+            if (claimed.map_id, claimed.x, claimed.y, claimed.mode) != (live.map_id, live.x, live.y, live.mode.value):
+                cause = "an edited summary" if target in hashes else \
+                    f"an edited summary, or an action between steps {verified} and {target} is not the one played"
+                problems.append((target, f"{where(target)}: the state summary differs (recorded map {claimed.map_id} "
+                                 f"at ({claimed.x}, {claimed.y}) {claimed.mode}, re-simulated map {live.map_id} at "
+                                 f"({live.x}, {live.y}) {live.mode.value}): {cause}"))
+                break
         if target in keyframes:
             state = replay.keyframe(e, target)
             report.keyframes += 1
@@ -231,7 +242,8 @@ def _verify_episode(replay: ReplayReader, e: int, several: bool, report: VerifyR
                 problems.append((target, f"{where(target)}: the keyframe is not the re-simulated state: an edited "
                                  "keyframe (frames rendered from it would show a game that was not played)"))
                 break
-        verified = target
+        if target in hashes or target in keyframes or target in (0, n):  # a summary alone pins down less
+            verified = target
 
     # Claims are judged up to the last verified state: beyond a divergence everything differs anyway.
     for milestone, at in recorded.items():

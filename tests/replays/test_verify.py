@@ -282,3 +282,25 @@ def test_a_run_still_recording_is_verified_as_one_commit_left_it(tmp_path: Path,
         assert rec.step_in_episode == 150  # the commit came while verify read
     assert report.ok, report.summary()
     assert report.steps == 100 and not report.complete
+
+
+def test_an_edited_state_summary_is_caught(record: Any) -> None:
+    """verify checked the hashes of checkpoint rows but not their summaries (map, position, mode), which
+    ReplayReader.summaries() hands out: a replay with forged positions verified OK."""
+    path = record(1000, seed=2, hash_every=128, summary_every=50)
+    report = verify(path)
+    assert report.ok, report.summary()
+    with ReplayReader(path) as replay:
+        rows = {c.step: c for c in replay.checkpoints()}
+    end, only = rows[1000], rows[150]  # the end's row has a hash and a summary; step 150's a summary alone
+    assert end.hash is not None and end.x is not None and only.hash is None and only.x is not None
+    _edit(path, "UPDATE checkpoints SET x = x + 1 WHERE episode = 0 AND step = 1000")
+    line = verify(path).summary()
+    assert f"step 1000: the state summary differs (recorded map {end.map_id} at ({end.x + 1}, {end.y}) " in line
+    assert line.endswith(": an edited summary")
+    _edit(path, "UPDATE checkpoints SET x = x - 1 WHERE episode = 0 AND step = 1000")
+    _edit(path, "UPDATE checkpoints SET mode = 'battle' WHERE episode = 0 AND step = 150")
+    line = verify(path).summary()
+    assert f"step 150: the state summary differs (recorded map {only.map_id} at ({only.x}, {only.y}) battle, " \
+           f"re-simulated map {only.map_id} at ({only.x}, {only.y}) {only.mode})" in line
+    assert line.endswith("an edited summary, or an action between steps 128 and 150 is not the one played")
