@@ -310,8 +310,10 @@ def read_header(conn: sqlite3.Connection, path: str | os.PathLike[str] = "replay
     if isinstance(version, int) and version > FORMAT_VERSION:
         raise NewerFormatError(f"{path} is a version {version} replay; this longplay reads versions up to "
                                f"{FORMAT_VERSION}: upgrade longplay")
-    # what rebuilding the env reads (gymnasium.make(env_id, **env_kwargs)): a wrong type is damage, not a TypeError
-    for key, kind, what in (("env_id", str, "a string"), ("env_kwargs", dict, "an object")):
+    # what rebuilding the env (gymnasium.make(env_id, **env_kwargs)) and reading the fingerprints (recorder) read: a
+    # wrong type is damage, not a TypeError or an AttributeError
+    for key, kind, what in (("env_id", str, "a string"), ("env_kwargs", dict, "an object"),
+                            ("recorder", dict, "an object")):
         if header.get(key) is not None and not isinstance(header[key], kind):
             raise CorruptReplayError(f"corrupt replay: {path}: header {key} is not {what} ({header[key]!r:.60})")
     return header

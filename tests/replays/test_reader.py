@@ -129,9 +129,10 @@ def test_newer_format(record: Any) -> None:
     assert "version 999" in _one_line(error.value) and "upgrade longplay" in str(error.value)
 
 
-@pytest.mark.parametrize(("key", "value"), [("env_kwargs", "[1, 2]"), ("env_id", "7")])
+@pytest.mark.parametrize(("key", "value"), [("env_kwargs", "[1, 2]"), ("env_id", "7"), ("recorder", '"zlib"')])
 def test_a_header_value_of_the_wrong_type_is_corrupt(record: Any, key: str, value: str) -> None:
-    """It gave a raw TypeError when the env was rebuilt ("argument after ** must be a mapping")."""
+    """It gave a raw TypeError when the env was rebuilt ("argument after ** must be a mapping"), and an
+    AttributeError ("'str' object has no attribute 'get'") when verify read the fingerprint spacing."""
     path = record(50)
     conn = sqlite3.connect(path)
     conn.execute("UPDATE header SET value = ? WHERE key = ?", (value, key))
@@ -140,6 +141,7 @@ def test_a_header_value_of_the_wrong_type_is_corrupt(record: Any, key: str, valu
     with pytest.raises(CorruptReplayError) as error:
         with ReplayReader(path) as replay:
             replay.env.reset()
+            assert replay.fingerprint_every
     assert f"header {key} is not" in _one_line(error.value)
 
 
