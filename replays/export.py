@@ -172,11 +172,22 @@ def _write_gif(partial: Path, frames: Iterator[np.ndarray], fps: float) -> int:
         from PIL import Image
     except ImportError:
         raise ReplayError("GIF export needs Pillow: pip install 'longplay[media]'") from None
-    delay = round(1000 / fps)  # milliseconds a frame, as Pillow's duration=
+    delay = 1000 / fps  # milliseconds a frame
+    # A GIF counts delays in hundredths of a second: each frame's is rounded so that the frames so far end when
+    # they should (a flat 33 ms at 30 fps was 3 hundredths, and a GIF played 11% fast).
+    end_ms, written_cs = 0.0, 0
+
+    def hundredths(ms: float) -> int:
+        nonlocal end_ms, written_cs
+        end_ms += ms
+        cs = round(end_ms / 10) - written_cs
+        written_cs += cs
+        return cs
+
     count = 0
     previous: np.ndarray | None = None
     pending: tuple[int, int, np.ndarray] | None = None  # the last changed rectangle (top, left, pixels) not written
-    pending_ms = 0
+    pending_ms = 0.0
     with open(partial, "wb") as fp:
         for frame in frames:
             count += 1
@@ -194,10 +205,10 @@ def _write_gif(partial: Path, frames: Iterator[np.ndarray], fps: float) -> int:
                 top, left = rows.min(), cols.min()
                 changed = (int(top), int(left), frame[top:rows.max() + 1, left:cols.max() + 1])
             if pending is not None:
-                fp.write(_gif_frame(Image, *pending, pending_ms))
+                fp.write(_gif_frame(Image, *pending, hundredths(pending_ms)))
             pending, pending_ms, previous = changed, delay, frame
         if pending is not None:
-            fp.write(_gif_frame(Image, *pending, pending_ms))
+            fp.write(_gif_frame(Image, *pending, hundredths(pending_ms)))
         fp.write(b";")
     return count
 
@@ -206,9 +217,9 @@ def _u16(value: int) -> bytes:
     return int(value).to_bytes(2, "little")
 
 
-def _gif_frame(image: Any, top: int, left: int, pixels: np.ndarray, ms: int) -> bytes:
-    """One GIF frame: a graphic control extension (the delay) and the image of ``pixels`` placed at (left, top)
-    with a local colour table, taken from the single-image GIF Pillow writes of them."""
+def _gif_frame(image: Any, top: int, left: int, pixels: np.ndarray, hundredths: int) -> bytes:
+    """One GIF frame: a graphic control extension (the delay, ``hundredths`` of a second) and the image of ``pixels``
+    placed at (left, top) with a local colour table, taken from the single-image GIF Pillow writes of them."""
     buffer = io.BytesIO()
     image.fromarray(np.ascontiguousarray(pixels)).convert("P", palette=image.Palette.ADAPTIVE).save(
         buffer, format="GIF")
@@ -230,6 +241,6 @@ def _gif_frame(image: Any, top: int, left: int, pixels: np.ndarray, ms: int) -> 
         table = data[descriptor_end:descriptor_end + (3 << (size + 1))]
         descriptor_end += len(table)
     height, width = pixels.shape[:2]
-    control = b"!\xf9\x04\x00" + _u16(ms // 10) + b"\x00\x00"  # delay in hundredths of a second
+    control = b"!\xf9\x04\x00" + _u16(hundredths) + b"\x00\x00"
     descriptor = b"," + _u16(left) + _u16(top) + _u16(width) + _u16(height) + bytes([0x80 | local & 0x40 | size])
     return control + descriptor + table + data[descriptor_end:-1]  # the image data, without Pillow's trailer

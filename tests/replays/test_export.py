@@ -37,6 +37,22 @@ def test_gif_decodes_exactly(record: Any, tmp_path: Path) -> None:
         assert np.array_equal(frames[10][..., :3], replay.frame_at(30))  # a few colours: an exact palette
 
 
+@pytest.mark.parametrize(("speed", "fps"), [(1.0, 30.0), (0.5, 15.0), (7.0, 42.0)])
+def test_a_gif_plays_at_its_speed(record: Any, tmp_path: Path, speed: float, fps: float) -> None:
+    """A GIF counts delays in hundredths of a second: each frame's 33.3 ms at 30 fps was written as 3, and a GIF
+    at speed 1 played 11% fast (30 s of steps in 27 s)."""
+    from PIL import Image
+
+    result = export(record(300), tmp_path / "clip.gif", start=0, end=300, speed=speed, scale=1)
+    assert result.fps == fps
+    shown = 0
+    with Image.open(result.path) as gif:
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            shown += gif.info["duration"]
+    assert abs(shown - 1000 * result.frames / fps) < 10  # to the GIF's hundredth of a second
+
+
 def test_bad_requests(record: Any, tmp_path: Path) -> None:
     path = record(100)
     with pytest.raises(ValueError, match="invalid range"):
