@@ -131,15 +131,16 @@ def start_state_group(group: str, options: Any) -> str:
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
-    """Replay files named in ``paths`` (folders are searched recursively for ``*.lpr``), with ``True`` for the
-    ones named explicitly."""
-    out: list[tuple[Path, bool]] = []
+    """Replay files named in ``paths`` (folders are searched recursively for ``*.lpr``), each once, with ``True``
+    for the ones named explicitly. A replay named twice (a file and its folder, a folder and its subfolder) is one
+    run: counted twice, it would weigh twice in every median."""
+    out: dict[Path, tuple[Path, bool]] = {}  # the file, resolved -> as named first, and whether named explicitly
     for path in map(Path, paths):
-        if path.is_dir():
-            out.extend((p, False) for p in sorted(path.rglob(f"*{EXTENSION}")))
-        else:
-            out.append((path, True))
-    return out
+        found = [(p, False) for p in sorted(path.rglob(f"*{EXTENSION}"))] if path.is_dir() else [(path, True)]
+        for replay, explicit in found:
+            named, was_explicit = out.setdefault(replay.resolve(), (replay, explicit))
+            out[replay.resolve()] = (named, was_explicit or explicit)
+    return list(out.values())
 
 
 def load_runs(paths: Iterable[str | os.PathLike[str]], *, group_by: Sequence[str] = ("agent", "model", "scaffold"),

@@ -19,6 +19,7 @@ from longplay.replays.compare import (
     auc_from_times,
     bootstrap_km_median,
     compare_impl,
+    expand_paths,
     format_table,
     km_fraction,
     km_median,
@@ -107,6 +108,18 @@ def _run(name: str, catalog: tuple[str, ...], reached: dict[str, int], end: int)
     events = tuple(ProgressEvent(m, s, float(s), None, None) for m, s in sorted(reached.items(), key=lambda x: x[1]))
     return RunProgress(name, f"{name}.lpr", 0, "g", 0, "longplay/Quest-v0", catalog, {m: m for m in catalog},
                        events, {"steps": float(end), "wall": float(end)}, ("steps", "wall"), True, False)
+
+
+def test_a_replay_named_twice_is_one_run(record: Any, tmp_path: Path) -> None:
+    """compare runs/ runs/lm/ (or a folder and a file in it) counted the replays in both twice: each weighed
+    twice in the medians, the intervals and the AUC."""
+    inner = record(60, seed=1, name="runs/lm/a.lpr")
+    record(60, seed=2, name="runs/b.lpr")
+    runs_dir = tmp_path / "runs"
+    assert [p for p, _ in expand_paths([runs_dir, runs_dir / "lm", inner, tmp_path / "runs" / ".." / "runs"])] == \
+        [runs_dir / "b.lpr", inner]
+    assert dict(expand_paths([runs_dir, inner])) == {runs_dir / "b.lpr": False, inner: True}  # named: its errors raise
+    assert [run.seed for run in load_runs([runs_dir, runs_dir / "lm"])] == [2, 1]
 
 
 def test_a_milestone_counts_only_the_runs_whose_world_has_it() -> None:
