@@ -299,6 +299,11 @@ class ReplayReader:
             self._stored_catalogs = {row[0]: row[-1] for row in rows}
             episodes = []
             for e, seed, options, start_hash, identity, started_t, end_step, end_reason, ended_t, _ in rows:
+                self._check_numbers(f"episode {e}", integers={"seed": seed, "end_step": end_step},
+                                    numbers={"started_t": started_t, "ended_t": ended_t},
+                                    optional=("end_step", "ended_t"))
+                if not isinstance(start_hash, bytes):
+                    raise CorruptReplayError(f"corrupt replay: {self.path}: episode {e}'s start_hash is not a hash")
                 options = self._json(f"episode {e}'s options", options)
                 identity = self._json(f"episode {e}'s identity", identity)
                 try:
@@ -309,6 +314,19 @@ class ReplayReader:
                                         ended_t, int(counts.get(e) or 0)))
             self._episodes = episodes
         return self._episodes
+
+    def _check_numbers(self, what: str, *, integers: dict[str, Any] | None = None,
+                       numbers: dict[str, Any] | None = None, optional: tuple[str, ...] = ()) -> None:
+        """:class:`CorruptReplayError` naming the first column of ``what``'s row that holds no integer (``integers``)
+        or no number (``numbers``), NULL allowed only where ``optional``: SQLite keeps an edited text that does not
+        convert to the column's type, which failed as a TypeError deep in verify or compare."""
+        for kinds, columns in (((int,), integers), ((int, float), numbers)):
+            for column, value in (columns or {}).items():
+                if value is None and column in optional:
+                    continue
+                if not isinstance(value, kinds) or isinstance(value, bool):
+                    raise CorruptReplayError(f"corrupt replay: {self.path}: {what}'s {column} is {value!r:.40}, not "
+                                             f"{'an integer' if kinds == (int,) else 'a number'}")
 
     def _json(self, what: str, text: str | None) -> Any:
         """The JSON value of a column (None when empty), ``what`` naming it (``episode 0's options``);
@@ -491,6 +509,9 @@ class ReplayReader:
         where, params = self._where(episode)
         events = [MilestoneEvent(*row) for row in self._query(
             f"SELECT episode, step, milestone, t FROM milestones{where} ORDER BY episode, step, t, milestone", params)]
+        for m in events:
+            self._check_numbers(f"milestone {m.milestone!r:.40}", integers={"episode": m.episode, "step": m.step},
+                                numbers={"t": m.t})
         positions = {e: self._catalog_positions(e) for e in {m.episode for m in events}}
         return sorted(events, key=lambda m: (m.episode, m.step,
                                              positions[m.episode].get(m.milestone, len(positions[m.episode]))))
@@ -554,8 +575,14 @@ class ReplayReader:
         rows = self._query("SELECT turn, episode, step, t, prompt_digest, response, tool_calls, tokens_in, "
                            "tokens_out, tokens_cache_read, tokens_cache_write, cost_usd, latency_s, error, extra "
                            f"FROM turns{where} ORDER BY turn", params)
-        return [Turn(*r[:6], self._json(f"turn {r[0]}'s tool_calls", r[6]), *r[7:14],
-                     self._json(f"turn {r[0]}'s extra", r[14])) for r in rows]
+        turns = [Turn(*r[:6], self._json(f"turn {r[0]}'s tool_calls", r[6]), *r[7:14],
+                      self._json(f"turn {r[0]}'s extra", r[14])) for r in rows]
+        for turn in turns:
+            self._check_numbers(f"turn {turn.turn}", integers={
+                "episode": turn.episode, "step": turn.step, "tokens_in": turn.tokens_in, "tokens_out": turn.tokens_out,
+                "tokens_cache_read": turn.tokens_cache_read, "tokens_cache_write": turn.tokens_cache_write},
+                numbers={"t": turn.t, "cost_usd": turn.cost_usd, "latency_s": turn.latency_s}, optional=("latency_s",))
+        return turns
 
     def memory(self, episode: int | None = None) -> list[MemorySnapshot]:
         """Scaffold memory snapshots (of one episode, or all), in order."""

@@ -199,6 +199,28 @@ def test_a_turn_or_memory_row_that_is_not_json_is_corrupt(with_turn_and_memory: 
         assert warnings == [f"skipped {path}: corrupt replay: {path}: {what} is not JSON"]
 
 
+@pytest.mark.parametrize(("sql", "message"), [
+    ("UPDATE episodes SET seed = 'abc'", "episode 0's seed is 'abc', not an integer"),
+    ("UPDATE episodes SET started_t = 'x'", "episode 0's started_t is 'x', not a number"),
+    ("UPDATE episodes SET start_hash = 'abc'", "episode 0's start_hash is not a hash"),
+    ("INSERT INTO milestones VALUES (0, 'x', 'forged', 0.5)", "milestone 'forged''s step is 'x', not an integer"),
+    ("UPDATE turns SET tokens_in = 'abc'", "turn 1's tokens_in is 'abc', not an integer"),
+    ("UPDATE turns SET cost_usd = 'free'", "turn 1's cost_usd is 'free', not a number"),
+])
+def test_a_number_edited_into_text_is_corrupt(with_turn_and_memory: Path, edited: Any, sql: str,
+                                              message: str) -> None:
+    """SQLite keeps a text that does not convert to its column's type: a seed, a step, a time or a token count
+    edited into one raised a TypeError (or gymnasium's 'Seed must be a python integer') in verify and compare."""
+    from longplay.replays.compare import read_runs
+    from longplay.replays.verify import verify
+
+    path = edited(with_turn_and_memory, (sql, ()))
+    for read in (read_runs,) if "turns" in sql else (verify, read_runs):  # verify reads no turn
+        with pytest.raises(CorruptReplayError) as error:
+            read(path)
+        assert _one_line(error.value) == f"corrupt replay: {path}: {message}"
+
+
 @pytest.mark.parametrize(("table", "column", "read"), [
     ("chunks", "actions", lambda r: r.actions()),
     ("chunks", "fingerprints", lambda r: r.fingerprints()),
