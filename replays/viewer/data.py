@@ -83,7 +83,8 @@ def _date(created: Any) -> str | None:
 
 
 def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | None = None) -> dict[str, Any]:
-    """One row of the run list: what the run was and how far it got (no re-simulation: a fast read)."""
+    """One row of the run list: what the run was, how far it got, its budget and how it ended (no re-simulation:
+    a fast read)."""
     header = reader.header
     episodes = reader.episodes()
     # Each episode's own catalog (longplay/Quest-v0 plays a world per reset seed): names, order and the size the
@@ -99,6 +100,7 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
                default=None)
     turns = reader.turns()
     env_id = str(header.get("env_id") or "")
+    budget = header.get("budget")
     return {
         "id": run_id,
         "name": reader.path.name,
@@ -124,8 +126,19 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
         "created": _date(header.get("created")),
         "duration_s": header.get("duration_s"),
         "status": header.get("status"),
+        "budget": budget if isinstance(budget, dict) else None,
+        **end_marks(header, episodes, turns),
         "size_bytes": size_bytes,
     }
+
+
+def end_marks(header: dict[str, Any], episodes: Sequence[Episode], turns: Sequence[Turn]) -> dict[str, bool | None]:
+    """How a run ended, as the comparison marks it: ``stopped_early``, its recorder closed it before the budget its
+    header records was used (Ctrl+C, failures; None where it records no budget), and ``killed``, an episode was
+    never closed (killed, or still being recorded). The run list and the run page show the same marks."""
+    used = budget_used(header, episodes, turns)
+    return {"stopped_early": None if used is None else any(stopped_early(used, info) for info in episodes),
+            "killed": not all(info.complete for info in episodes)}
 
 
 def catalog_position(catalog: Sequence[Any], milestone: str) -> int:
@@ -254,7 +267,6 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
     milestones = reader.milestones()
     infos = reader.episodes()
     all_turns = [t for index in turn_indexes.values() for t in index.turns]
-    used = budget_used(header, infos, all_turns)
     episodes = []
     for info in infos:
         e = info.episode
@@ -288,9 +300,7 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
             "identity", "created", "status", "duration_s", "package_version", "format_version", "scaffold_card",
             "config", "reward_source", "budget")},
         "scaffold": scaffold_name(header.get("scaffold_card")) or None,
-        # As the comparison marks it: null where the replay records no budget.
-        "stopped_early": None if used is None else any(stopped_early(used, info) for info in infos),
-        "killed": not all(info.complete for info in infos),
+        **end_marks(header, infos, all_turns),
         "catalog": _catalog_rows(catalog),
         "episodes": episodes,
         "has_turns": bool(all_turns),

@@ -286,13 +286,20 @@
         if (env && r.env !== env) return false;
         if (agent && r.agent !== agent) return false;
         const text = [r.id, r.env, r.agent, r.model, r.scaffold, r.label, r.status, r.furthest_milestone,
-          ...(r.start_states || []).map((d) => "from state " + d.slice(0, 8))].filter(Boolean).join(" ").toLowerCase();
+          ...(r.start_states || []).map((d) => "from state " + d.slice(0, 8)),
+          r.killed ? "killed" : null, r.stopped_early ? "stopped early" : null].filter(Boolean).join(" ").toLowerCase();
         return terms.every((t) => text.includes(t));
       });
     }
 
+    /** What a column sorts by: a budget by its step limit, which every `longplay run` sets. */
+    function sortValue(run, key) {
+      return key === "budget" ? (run.budget ? run.budget.steps : null) : run[key];
+    }
+
     function render() {
-      const rows = visible().sort((a, b) => compareValues(a[state.sortKey], b[state.sortKey]) * state.sortDir);
+      const rows = visible().sort((a, b) => compareValues(sortValue(a, state.sortKey), sortValue(b, state.sortKey)) *
+        state.sortDir);
       for (const th of table.querySelectorAll("th[data-key]")) {
         th.classList.toggle("sorted-asc", th.dataset.key === state.sortKey && state.sortDir > 0);
         th.classList.toggle("sorted-desc", th.dataset.key === state.sortKey && state.sortDir < 0);
@@ -305,13 +312,15 @@
         body.appendChild(h("tr", { "data-id": r.id },
           h("td", { class: "sel" }, box),
           h("td", { class: "run" }, h("a", { href: runUrl(r.id), text: r.id }),
-            (r.start_states || []).map(stateBadge),
+            (r.start_states || []).map(stateBadge), killedBadge(r.killed ? 1 : 0, true),
+            stoppedBadge(r.stopped_early ? 1 : 0, true),
             r.status !== "closed" ? h("div", { class: "muted", text: "status: " + r.status }) : null),
           h("td", { text: r.env || "—" }),
           h("td", { text: r.agent || "—" }),
           h("td", { text: r.model || "—" }),
           h("td", { text: r.scaffold || "—", title: r.scaffold || "" }),
           h("td", { class: "num", text: fmt.int(r.steps) + (r.episodes > 1 ? " (" + r.episodes + " ep.)" : "") }),
+          h("td", { class: "num budget", text: budgetText(r.budget) || "—" }),
           h("td", { class: "num", title: r.furthest_milestone || "", text: r.milestones + " / " + r.catalog_size }),
           h("td", { class: "num", text: r.turns ? fmt.usd(r.cost_usd) : "—" }),
           h("td", { text: fmt.date(r.created) })));

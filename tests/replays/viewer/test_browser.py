@@ -612,3 +612,34 @@ def test_the_comparison_page_clears_unreadable_runs_of_an_earlier_pick(page: Any
         assert page.locator("#compare-unreadable li[data-id='gone.lpr']").count() == 1
         page.locator("#pick li[data-id='gone.lpr'] input").uncheck()
         wait_until(lambda: page.locator("#compare-unreadable").is_hidden(), "the list to go with the run")
+
+
+def test_the_run_list_shows_each_runs_budget_and_marks_as_its_run_page_does(page: Any, compare_server: str) -> None:
+    """The run list showed no budget and no `stopped early` / `killed` mark (only `status: recording`), so a run
+    stopped by Ctrl+C looked like one that used its budget: a Budget column (sorted by the step limit) and the run
+    page's badges, which the filter finds."""
+    page.goto(compare_server)
+    page.wait_for_selector("body[data-ready='1']")
+    expected = {  # name: (budget cell, badges)
+        "quest-explorer-0.lpr": ("1,500 steps", []),
+        "quest-explorer-2.lpr": ("3,000 steps", ["stopped early"]),
+        "quest-explorer-killed.lpr": ("—", ["killed"]),
+        "quest-oracle.lpr": ("—", []),
+    }
+    for name, (budget, badges) in expected.items():
+        row = page.locator(f"#runs tr[data-id='{name}']")
+        assert row.locator("td.budget").inner_text() == budget, name
+        assert row.locator(".badge.stopped, .badge.killed").all_inner_texts() == badges, name
+    page.click("#runs th[data-key='budget']")  # numbers sort largest first
+    ids = [row.get_attribute("data-id") for row in page.locator("#runs tbody tr").all()]
+    assert ids.index("quest-explorer-2.lpr") < ids.index("quest-explorer-0.lpr")
+    page.click("#runs th[data-key='budget']")
+    ids = [row.get_attribute("data-id") for row in page.locator("#runs tbody tr").all()]
+    assert ids.index("quest-explorer-0.lpr") < ids.index("quest-explorer-2.lpr")
+    page.fill("#filter", "stopped early")
+    assert [row.get_attribute("data-id") for row in page.locator("#runs tbody tr").all()] == ["quest-explorer-2.lpr"]
+    page.fill("#filter", "killed")
+    assert [row.get_attribute("data-id") for row in page.locator("#runs tbody tr").all()] == [
+        "quest-explorer-killed.lpr"]
+    page.fill("#filter", "")
+    shot(page, "18-run-list-budget-and-marks.png")

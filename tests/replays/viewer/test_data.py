@@ -225,3 +225,26 @@ def test_the_run_page_gives_the_budget_and_whether_the_run_stopped_before_it(com
     finally:
         folder.close()
     assert compared == {name: stopped for name, (_, stopped, _) in expected.items()}
+
+
+def test_the_run_list_gives_each_runs_budget_and_marks_as_its_run_page_does(compare_runs: Any) -> None:
+    """The run list said nothing of a run's budget nor that it stopped before it or was killed (only its run page
+    and the comparison did): each row gives the header's budget and the run page's two marks."""
+    folder = ReplayFolder(compare_runs.root)
+    try:
+        rows = {row["id"]: row for row in folder.list_runs()["runs"]}
+    finally:
+        folder.close()
+    assert {name: (row["budget"], row["stopped_early"], row["killed"]) for name, row in rows.items()
+            if name.startswith("quest-explorer-") and "state" not in name or name == "quest-oracle.lpr"} == {
+        "quest-explorer-0.lpr": ({"steps": 1500}, False, False),
+        "quest-explorer-1.lpr": ({"steps": 1500}, False, False),
+        "quest-explorer-2.lpr": ({"steps": 3000}, True, False),
+        "quest-explorer-killed.lpr": (None, None, True),
+        "quest-oracle.lpr": (None, None, False),
+    }
+    for name, row in rows.items():
+        with ReplayReader(compare_runs.root / name) as reader:
+            run = run_impl(reader, name)
+        assert (row["budget"], row["stopped_early"], row["killed"]) == (
+            run["header"]["budget"], run["stopped_early"], run["killed"]), name
