@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from longplay.replays.reader import Episode, ReplayReader, Turn, is_agent_turn, start_state_digest
+from longplay.replays.reader import Episode, ReplayReader, Spending, start_state_digest
 from longplay.replays.schema import EXTENSION, ReplayError
 
 AXES = ("steps", "wall", "tokens", "cost")
@@ -180,7 +180,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
         episodes = replay.episodes()
         turns = replay.turns()
         milestones = replay.milestones()
-        used = budget_used(header, episodes, turns)
+        used = budget_used(header, episodes, Spending.of(turns))
         if not episodes and warnings is not None:
             warnings.append(f"{path}: left out: it holds no episode (the run was killed, or is still being recorded, "
                             "before its first reset)")
@@ -223,13 +223,13 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
         return runs
 
 
-def budget_used(header: dict[str, Any], episodes: Sequence[Episode], turns: Sequence[Turn]) -> bool | None:
+def budget_used(header: dict[str, Any], episodes: Sequence[Episode], spending: Spending) -> bool | None:
     """Whether a replay's run reached a limit of the budget its header records (``budget``: ``steps`` over every
     episode; for LM runs also ``turns``, the agent's, ``tokens``, ``dollars`` and ``seconds``; null: no such
     limit), as the run stops at the first it reaches; None when the header records no budget (replays from
-    before it did, ``longplay serve``).
+    before it did, ``longplay serve``). ``spending``: its turn rows' (:meth:`ReplayReader.spending`).
 
-    >>> budget_used({"budget": {"steps": 100, "turns": None}}, [], []), budget_used({}, [], [])
+    >>> budget_used({"budget": {"steps": 100, "turns": None}}, [], Spending()), budget_used({}, [], Spending())
     (False, None)
     """
     budget = header.get("budget")
@@ -237,9 +237,9 @@ def budget_used(header: dict[str, Any], episodes: Sequence[Episode], turns: Sequ
         return None
     seconds = header.get("duration_s")
     spent = {"steps": sum(e.recorded_steps for e in episodes),
-             "turns": sum(is_agent_turn(t) for t in turns),
-             "tokens": sum(t.tokens for t in turns),
-             "dollars": sum(t.cost_usd for t in turns),
+             "turns": spending.turns,
+             "tokens": spending.tokens,
+             "dollars": spending.cost_usd,
              "seconds": seconds if isinstance(seconds, (int, float)) else 0.0}
     return any(isinstance(limit, (int, float)) and spent[key] >= limit
                for key, limit in budget.items() if key in spent)

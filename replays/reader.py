@@ -18,7 +18,7 @@ import os
 import sqlite3
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,28 @@ def is_agent_turn(turn: Turn) -> bool:
     (``refused``: the run stopped, no turn was played) or the row that holds the spending of calls a crash lost
     (``discarded``), which count in tokens and dollars only."""
     kind = turn.extra.get("kind") if isinstance(turn.extra, dict) else None
-    return kind in (None, "act")
+    return kind in AGENT_TURN_KINDS
+
+
+#: The ``extra["kind"]`` of the agent's own turn rows (None: replays from before rows had a kind).
+AGENT_TURN_KINDS = (None, "act")
+
+
+@dataclass(frozen=True)
+class Spending:
+    """What a run's turn rows add up to: the agent's turns (:func:`is_agent_turn`), tokens (:attr:`Turn.tokens`)
+    and dollars."""
+
+    turns: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+    @classmethod
+    def of(cls, turns: Iterable[Turn]) -> Spending:
+        """The spending of ``turns``."""
+        rows = list(turns)
+        return cls(sum(is_agent_turn(t) for t in rows), sum(t.tokens for t in rows),
+                   float(sum(t.cost_usd for t in rows)))
 
 
 @dataclass(frozen=True)
@@ -583,6 +604,16 @@ class ReplayReader:
                 "tokens_cache_read": turn.tokens_cache_read, "tokens_cache_write": turn.tokens_cache_write},
                 numbers={"t": turn.t, "cost_usd": turn.cost_usd, "latency_s": turn.latency_s}, optional=("latency_s",))
         return turns
+
+    def spending(self) -> Spending:
+        """:meth:`turns`' :class:`Spending` over every episode, summed by SQLite: the run list asks it of every
+        replay in a folder, where decoding each row (50 ms a replay of 4,000 turns) kept a folder of 300 LM runs
+        from showing for half a minute."""
+        rows = self._query("SELECT json_extract(extra, '$.kind') AS kind, COUNT(*), "
+                           "SUM(tokens_in + tokens_out + tokens_cache_read + tokens_cache_write), SUM(cost_usd) "
+                           "FROM turns GROUP BY kind")
+        return Spending(sum(n for kind, n, _, _ in rows if kind in AGENT_TURN_KINDS),
+                        sum(tokens for _, _, tokens, _ in rows), float(sum(cost for *_, cost in rows)))
 
     def memory(self, episode: int | None = None) -> list[MemorySnapshot]:
         """Scaffold memory snapshots (of one episode, or all), in order."""

@@ -38,6 +38,7 @@ from longplay.replays.reader import (
     Episode,
     MemorySnapshot,
     ReplayReader,
+    Spending,
     Turn,
     is_agent_turn,
     make_env,
@@ -98,7 +99,7 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
     catalog = catalogs.get(best, header.get("catalog") or [])
     last = max(milestones, key=lambda m: (catalog_position(catalogs.get(m.episode, ()), m.milestone), m.step),
                default=None)
-    turns = reader.turns()
+    spending = reader.spending()
     env_id = str(header.get("env_id") or "")
     budget = header.get("budget")
     return {
@@ -120,23 +121,23 @@ def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | Non
         "milestones": per_episode.get(best, 0),
         "catalog_size": len(catalog),
         "furthest_milestone": milestone_name(catalogs.get(last.episode, ()), last.milestone) if last else None,
-        "turns": sum(is_agent_turn(t) for t in turns),
-        "tokens": sum(t.tokens for t in turns),
-        "cost_usd": float(sum(t.cost_usd for t in turns)),
+        "turns": spending.turns,
+        "tokens": spending.tokens,
+        "cost_usd": spending.cost_usd,
         "created": _date(header.get("created")),
         "duration_s": header.get("duration_s"),
         "status": header.get("status"),
         "budget": budget if isinstance(budget, dict) else None,
-        **end_marks(header, episodes, turns),
+        **end_marks(header, episodes, spending),
         "size_bytes": size_bytes,
     }
 
 
-def end_marks(header: dict[str, Any], episodes: Sequence[Episode], turns: Sequence[Turn]) -> dict[str, bool | None]:
+def end_marks(header: dict[str, Any], episodes: Sequence[Episode], spending: Spending) -> dict[str, bool | None]:
     """How a run ended, as the comparison marks it: ``stopped_early``, its recorder closed it before the budget its
     header records was used (Ctrl+C, failures; None where it records no budget), and ``killed``, an episode was
     never closed (killed, or still being recorded). The run list and the run page show the same marks."""
-    used = budget_used(header, episodes, turns)
+    used = budget_used(header, episodes, spending)
     return {"stopped_early": None if used is None else any(stopped_early(used, info) for info in episodes),
             "killed": not all(info.complete for info in episodes)}
 
@@ -266,7 +267,7 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
     memory_indexes = memory_indexes if memory_indexes is not None else build_memory_indexes(reader)
     milestones = reader.milestones()
     infos = reader.episodes()
-    all_turns = [t for index in turn_indexes.values() for t in index.turns]
+    spending = Spending.of(t for index in turn_indexes.values() for t in index.turns)
     episodes = []
     for info in infos:
         e = info.episode
@@ -300,12 +301,12 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
             "identity", "created", "status", "duration_s", "package_version", "format_version", "scaffold_card",
             "config", "reward_source", "budget")},
         "scaffold": scaffold_name(header.get("scaffold_card")) or None,
-        **end_marks(header, infos, all_turns),
+        **end_marks(header, infos, spending),
         "catalog": _catalog_rows(catalog),
         "episodes": episodes,
-        "has_turns": bool(all_turns),
+        "has_turns": any(index.turns for index in turn_indexes.values()),
         "has_memory": any(index.order for index in memory_indexes.values()),
-        "turns": sum(is_agent_turn(t) for t in all_turns),
+        "turns": spending.turns,
         "tokens": sum(e["tokens"] for e in episodes),
         "cost_usd": sum(e["cost_usd"] for e in episodes),
         "frame": {"width": 160, "height": 144},

@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from longplay.replays.reader import ACTION_BUTTONS, ReplayReader
+from longplay.replays.reader import ACTION_BUTTONS, ReplayReader, Spending
 from longplay.replays.schema import (
     CorruptReplayError,
     NewerFormatError,
@@ -344,3 +344,25 @@ def test_a_snapshot_reads_a_run_still_recording_as_one_commit_left_it(tmp_path: 
                 assert replay.num_steps() == 100
         with replay.snapshot():  # a new snapshot reads again what the last one had read
             assert replay.num_steps() == 150 and replay.episodes()[0].recorded_steps == 150
+
+
+def test_spending_summed_by_sqlite_is_that_of_the_turns(tmp_path: Path, fakegame: Any) -> None:
+    """``spending()`` (the run list's, summed in SQL) counts as ``Spending.of(turns())`` does: agent turns are rows of
+    kind act or of none (older replays: no extra, or an extra without a kind), other kinds spend only."""
+    from longplay.replays.recorder import Recorder
+
+    extras = [{"kind": "act"}, None, {}, {"kind": None}, {"kind": "summary"}, {"kind": "critic"},
+              {"kind": "discarded"}, {"kind": "refused"}, {"kind": "act", "steps": 3}]
+    with Recorder(gym.make(fakegame.ENV_ID), tmp_path / "lm.lpr", agent="lm") as rec:
+        rec.reset(seed=0)
+        for i, extra in enumerate(extras):
+            rec.log_turn(response="", tokens_in=100 + i, tokens_out=7, tokens_cache_read=3, tokens_cache_write=1,
+                         cost_usd=0.25, extra=extra)
+            rec.step(0)
+    with ReplayReader(tmp_path / "lm.lpr") as reader:
+        assert reader.spending() == Spending.of(reader.turns()) == Spending(5, 1035, 2.25)
+    with Recorder(gym.make(fakegame.ENV_ID), tmp_path / "none.lpr") as rec:  # no turns: nothing spent
+        rec.reset(seed=0)
+        rec.step(0)
+    with ReplayReader(tmp_path / "none.lpr") as reader:
+        assert reader.spending() == Spending()
