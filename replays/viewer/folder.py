@@ -217,6 +217,9 @@ class ReplayFolder:
         self.max_open = max(1, max_open)
         self.make_env = make_env
         self._lock = threading.Lock()
+        # One reading of the run list at a time: the first page opened waits for the warm-up's rows instead of
+        # reading every replay a second time beside it (a folder of 300 LM runs: 4.3 s, not 1.5 s).
+        self._list_lock = threading.Lock()
         self._open: OrderedDict[str, OpenRun] = OrderedDict()
         self._rows: dict[str, tuple[Signature, dict[str, Any], bool]] = {}
         self._progress: dict[str, tuple[Signature, tuple[list[RunProgress], list[str]] | ReplayError]] = {}
@@ -265,9 +268,10 @@ class ReplayFolder:
         """The run list (:func:`~longplay.replays.viewer.data.run_list_impl`): a row per readable replay and
         an entry per unreadable one (corrupt, newer format, not a replay)."""
         rows, unreadable = [], []
-        for run_id in self.run_ids():
-            row, ok = self._row(run_id)
-            (rows if ok else unreadable).append(row)
+        with self._list_lock:
+            for run_id in self.run_ids():
+                row, ok = self._row(run_id)
+                (rows if ok else unreadable).append(row)
         return run_list_impl(self.root.name, rows, unreadable)
 
     def _row(self, run_id: str) -> tuple[dict[str, Any], bool]:
