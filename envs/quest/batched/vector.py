@@ -8,12 +8,14 @@ episode's first one, and its last one is in ``info["final_obs"]`` (``info["_fina
 info is in ``info["final_info"]`` (``milestones``, ``episode_return``, ``episode_length`` and ``episode``, each
 with its ``_`` mask), laid out as Gymnasium's own vector envs lay it out.
 
-Episode statistics, valid where ``info["_episode"]`` is set: ``info["episode"]["r"]`` (return = milestones
-reached), ``["l"]`` (length) and ``["t"]`` (0.0: no wall clock is kept), as
-``gymnasium.wrappers.vector.RecordEpisodeStatistics`` writes them; ``info["milestones"]`` is every env's
-milestone count now: for an env that just ended, its new episode's (as ``reset`` gives it, the way Gymnasium's
-``SAME_STEP`` vector envs put the new episode's reset info at the top level); the ended episode's count is in
-``info["final_info"]["milestones"]``.
+Episode statistics of the envs that just ended, valid where ``info["final_info"]["_episode"]`` is set:
+``info["final_info"]["episode"]["r"]`` (return = milestones reached), ``["l"]`` (length) and ``["t"]`` (0.0: no wall
+clock is kept), where a ``SyncVectorEnv`` of reference envs each under ``RecordEpisodeStatistics`` puts them. The
+top level has no ``episode`` key, as Gymnasium's vector envs have none, so that
+``gymnasium.wrappers.vector.RecordEpisodeStatistics`` (which refuses an info that already holds one) can wrap this
+env and write ``info["episode"]`` itself. ``info["milestones"]`` is every env's milestone count now: for an env that
+just ended, its new episode's (as ``reset`` gives it, the way Gymnasium's ``SAME_STEP`` vector envs put the new
+episode's reset info at the top level); the ended episode's count is in ``info["final_info"]["milestones"]``.
 """
 
 from __future__ import annotations
@@ -128,10 +130,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             for i in np.flatnonzero(done):
                 finals[i] = final[i] if not isinstance(final, dict) else {k: v[i] for k, v in final.items()}
             out["final_obs"], out["_final_obs"] = finals, done
-            out["episode"] = {"r": info["episode_return"].cpu().numpy(), "l": info["episode_length"].cpu().numpy(),
-                              "t": np.zeros(self.num_envs, np.float32)}
-            out["_episode"] = done
-            out["final_info"], out["_final_info"] = _final_info(out["episode"], info, done), done
+            out["final_info"], out["_final_info"] = _final_info(info, done), done
         return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -150,7 +149,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                                                    "close()): make a new one")
 
 
-def _final_info(stats: dict[str, np.ndarray], info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
+def _final_info(info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
     """The ending envs' last info laid out as Gymnasium's vector envs lay out ``final_info`` in ``SAME_STEP`` mode
     (``SyncVectorEnv``'s ``_add_info``): each key an array over the envs, valid where its ``_key`` mask is set,
     zero elsewhere; ``episode`` a dict of such arrays, as ``RecordEpisodeStatistics`` under each env writes it."""
@@ -158,6 +157,8 @@ def _final_info(stats: dict[str, np.ndarray], info: dict[str, Any], done: np.nda
     def ending(values: np.ndarray) -> np.ndarray:
         return np.where(done, values, np.zeros_like(values))
 
+    stats = {"r": info["episode_return"].cpu().numpy(), "l": info["episode_length"].cpu().numpy(),
+             "t": np.zeros(len(done), np.float32)}
     episode = {key: ending(values) for key, values in stats.items()}
     return {"milestones": ending(info["milestones"].cpu().numpy()), "_milestones": done,
             "episode_return": ending(info["episode_return"].cpu().numpy()), "_episode_return": done,

@@ -40,8 +40,8 @@ def test_spaces_steps_and_same_step_autoreset() -> None:
         assert reward.dtype == np.float32 and reward.shape == (6,)
         assert terminated.dtype == bool and truncated.dtype == bool
     assert truncated.all()
-    assert info["_final_obs"].all() and info["_episode"].all()
-    assert info["episode"]["l"].tolist() == [5] * 6
+    assert info["_final_obs"].all() and info["final_info"]["_episode"].all()
+    assert info["final_info"]["episode"]["l"].tolist() == [5] * 6
     assert env.single_observation_space.contains(info["final_obs"][0])
     for k in obs:  # the reset observation of the next episodes (seeds 6..11) differs from the first ones
         assert obs[k].shape == first[k].shape
@@ -404,3 +404,46 @@ def test_the_top_level_milestones_of_an_env_that_just_ended_are_its_new_episodes
     fresh = BatchedVectorEnv(2, size="mini").reset(seed=2)[1]["milestones"]  # env i's next episode plays seed i + 2
     assert info["milestones"].tolist() == fresh.tolist() == env.unwrapped.engine.milestones.tolist()
     env.close()
+
+
+def test_gymnasiums_record_episode_statistics_wraps_it_as_it_wraps_sync_vector_env() -> None:
+    """``gymnasium.wrappers.vector.RecordEpisodeStatistics`` (CleanRL's first wrapper) raised ValueError on the
+    first episode end: the adapter wrote a top-level ``info["episode"]`` itself, which Gymnasium's vector envs never
+    do and the wrapper refuses to overwrite. Over the same presses (the oracle's, so one env's episode holds a
+    milestone) it must record what it records over a SyncVectorEnv of reference envs, then keep agreeing with the
+    adapter's own ``final_info`` episode figures over later episodes."""
+    from gymnasium.wrappers.vector import RecordEpisodeStatistics
+
+    presses = _oracle_presses_to_its_first_milestone()
+    steps = len(presses)
+
+    def make() -> gym.Env:
+        return gym.make("longplay/QuestMini-v0", obs_mode="symbolic", max_episode_steps=steps)
+
+    sync = RecordEpisodeStatistics(gym.vector.SyncVectorEnv([make, make], autoreset_mode=AutoresetMode.SAME_STEP))
+    batched = RecordEpisodeStatistics(BatchedVectorEnv(2, size="mini", max_episode_steps=steps))
+    infos = []
+    for vec in (sync, batched):
+        vec.reset(seed=0)  # env i plays seed i in both
+        for press in presses:
+            _, _, _, truncated, info = vec.step(np.array([press, press]))
+        assert truncated.all()
+        infos.append(info)
+    want, got = infos
+    assert got["_episode"].tolist() == want["_episode"].tolist() == [True, True]
+    for key in ("r", "l"):
+        assert got["episode"][key].tolist() == want["episode"][key].tolist(), key
+    assert got["episode"]["r"][0] == 1.0 and list(batched.return_queue) == list(sync.return_queue)
+    assert list(batched.length_queue) == list(sync.length_queue) == [steps, steps]
+    ends = 0
+    for press in np.random.default_rng(0).integers(0, 8, (2 * steps, 2)):
+        _, _, _, _, info = batched.step(press)
+        if "episode" in info:
+            ends += 1
+            own = info["final_info"]["episode"]
+            assert info["_episode"].tolist() == own["_r"].tolist()
+            assert info["episode"]["r"].tolist() == own["r"].tolist()
+            assert info["episode"]["l"].tolist() == own["l"].tolist()
+    assert ends == 2 and batched.episode_count == 6
+    sync.close()
+    batched.close()
