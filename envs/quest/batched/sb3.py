@@ -10,6 +10,8 @@ games from one process.
 Observations are numpy (SB3 moves them to its own device). Done envs auto-reset in the same step, as SB3
 expects: ``infos[i]["terminal_observation"]`` is the episode's last observation, ``infos[i]["episode"]``
 (``{"r", "l"}``) feeds SB3's episode statistics and ``infos[i]["TimeLimit.truncated"]`` marks truncation.
+Every env's ``infos[i]["milestones"]`` is its episode's milestone count (for an env that just ended, the ended
+episode's: the count of its terminal step, as a ``DummyVecEnv`` of reference envs gives that step's info).
 """
 
 from __future__ import annotations
@@ -85,19 +87,20 @@ class BatchedVecEnv(VecEnv):
         assert self._actions is not None, "step_async first"
         obs, reward, terminated, truncated, info = self.engine.step(self._actions)
         done = (terminated | truncated).cpu().numpy()
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        # the count before any reset (the ended episode's, for a done env): what the learners log per episode
+        infos: list[dict[str, Any]] = [{"milestones": int(count)} for count in info["milestones"].tolist()]
         if done.any():
             final = to_numpy(info["final_obs"])
             returns = info["episode_return"].cpu().numpy()
             lengths = info["episode_length"].cpu().numpy()
             trunc = truncated.cpu().numpy()
             for i in np.flatnonzero(done):
-                infos[i] = {
+                infos[i].update({
                     "terminal_observation": final[i] if not isinstance(final, dict)
                     else {k: v[i] for k, v in final.items()},
                     "episode": {"r": float(returns[i]), "l": int(lengths[i])},
                     "TimeLimit.truncated": bool(trunc[i]),
-                }
+                })
         return to_numpy(obs), reward.cpu().numpy(), done, infos
 
     def close(self) -> None:

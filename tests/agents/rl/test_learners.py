@@ -675,6 +675,20 @@ def test_sb3_on_the_batched_engine_staggers_the_first_episodes_ends(tmp_path: Pa
     assert venv.engine.episode_limit.tolist() != limits  # each reset draws again (its seed moved on)
 
 
+def test_sb3_on_the_batched_engine_logs_milestones_per_episode_and_running(tmp_path: Path) -> None:
+    """``--learner ppo --vec-env batched`` logged no ``charts/milestones`` nor ``charts/milestones_now`` (which
+    docs/rl.md lists and the same run on ``--vec-env dummy`` logs): quest's SB3 adapter gave no ``milestones`` in
+    its infos. Every env's info now holds its count, a done env's that of the episode it ended."""
+    pytest.importorskip("longplay.envs.quest.batched")
+    from longplay.agents.rl.sb3_train import train
+
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", num_envs=4, max_episode_steps=8,
+                  eval_every=-1)
+    tags = {tag for point in read_metrics(train(config).run_dir) for tag in point}
+    assert {"charts/episodes", "charts/milestones", "charts/milestones_max", "charts/milestones_now",
+            "charts/milestones_now_max"} <= tags
+
+
 def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path: Path, eager_compile) -> None:
     """``--torch-compile`` with ``--learner ppo --vec-env batched`` compiles the engine's step (on the eager
     backend here, which traces as inductor does but compiles in seconds); the steps equal the eager engine's."""
