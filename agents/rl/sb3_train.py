@@ -123,7 +123,8 @@ def _pixel_vec_wrappers(venv: Any, config: TrainConfig) -> Any:
     from longplay.envs.wrappers.pixels import preprocess_pixels, preprocessed_shape
 
     class VecPixelPreprocess(VecEnvWrapper):
-        """:func:`preprocess_pixels` on every env's frame."""
+        """:func:`preprocess_pixels` on every env's frame, a finished episode's ``terminal_observation`` too (SB3
+        bootstraps a truncated episode's value from it, and ``VecFrameStack`` stacks it with the frames before)."""
 
         def __init__(self, venv: Any) -> None:
             shape = preprocessed_shape(venv.observation_space.shape, config.grayscale, config.downsample)
@@ -137,6 +138,10 @@ def _pixel_vec_wrappers(venv: Any, config: TrainConfig) -> Any:
 
         def step_wait(self) -> Any:
             obs, reward, done, infos = self.venv.step_wait()
+            for info in infos:
+                if "terminal_observation" in info:
+                    info["terminal_observation"] = preprocess_pixels(info["terminal_observation"], config.grayscale,
+                                                                     config.downsample)
             return self._map(obs), reward, done, infos
 
     venv = VecPixelPreprocess(venv)

@@ -269,6 +269,27 @@ def test_sb3_on_the_batched_adapter_with_pixels(tmp_path: Path) -> None:
     assert read_evals(result.run_dir)[0]["steps"] == 16
 
 
+def test_sb3_on_the_batched_engine_with_pixels_preprocesses_the_terminal_observation(tmp_path: Path) -> None:
+    """``--vec-env batched --obs-mode pixels`` crashed at the first episode end: the terminal observation stayed
+    a raw 144x160 RGB frame, which ``VecFrameStack`` could not stack with the preprocessed ones ("... has size 72
+    and the array at index 1 has size 144"), and without stacking SB3 refused its shape when bootstrapping."""
+    pytest.importorskip("longplay.envs.quest.batched")
+    from longplay.agents.rl.sb3_train import make_vec_env, train
+
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", obs_mode="pixels", downsample=4,
+                  frame_stack=2, num_envs=2, max_episode_steps=3, total_steps=32, eval_every=-1)
+    venv = make_vec_env(config, "cpu")
+    venv.reset()
+    done = np.zeros(2, bool)
+    while not done.any():  # within 3 steps
+        _, _, done, infos = venv.step(np.zeros(2, np.int64))
+    ended = int(np.flatnonzero(done)[0])
+    terminal = infos[ended]["terminal_observation"]
+    assert terminal.shape == venv.observation_space.shape == (36, 40, 2)
+    venv.close()
+    assert train(config).steps == 32
+
+
 def test_sb3_on_quest_mini(tmp_path: Path) -> None:
     pytest.importorskip("longplay.envs.quest.worldgen")
     try:
