@@ -239,10 +239,12 @@ class PPOAgent:
         """Seeds the action sampling with the episode seed; restarts the frame stack.
 
         Raises ``ValueError`` (one line) when the env's symbolic observations are not the ones the policy
-        was trained on (other shapes, or other tile and sprite kinds).
+        was trained on (other shapes, or other tile and sprite kinds), or when the policy presses actions the
+        env does not have (trained with ``noop``, played without).
         """
         if not self.pipeline.pixels:
             self._check_space(env.observation_space)
+        self._check_actions(env.action_space)
         self.rng = np.random.default_rng(seed)
         self._policy_obs = self.pipeline.reset(obs)
         self._started = True
@@ -265,6 +267,17 @@ class PPOAgent:
             diffs = "; ".join(f"{k}: policy {short(wanted[k])}, env {short(given.get(k))}" for k in bad)
             raise ValueError(f"this policy (trained on {self.policy.config.env_id}) does not read this env's "
                              f"observations ({diffs})")
+
+    def _check_actions(self, space: Any) -> None:
+        # here, not at the first press of the missing action: a sampled policy presses it at some random step,
+        # after a replay of the steps before was written
+        env_actions = getattr(space, "n", None)
+        presses = self.buttons or range(int(self.policy.net.policy_head.out_features))
+        if env_actions is not None and max(presses) >= env_actions:
+            noop = self.policy.config.env_kwargs.get("noop")
+            hint = " (--set noop=true)" if noop else ""
+            raise ValueError(f"this policy (trained on {self.policy.config.env_id}) presses actions 0..{max(presses)}, "
+                             f"this env has 0..{int(env_actions) - 1}: make the env as it was trained{hint}")
 
     def act(self, obs: Any, info: dict[str, Any]) -> int:
         """Samples (or, deterministic, picks the best) action for ``obs``."""

@@ -442,6 +442,29 @@ def test_a_pixel_policy_refuses_symbolic_observations_in_one_line(tmp_path: Path
         PPOAgent(policy=policy).reset(env, obs, info, 0)
 
 
+def test_a_policy_trained_with_noop_refuses_an_env_without_it_before_its_first_step() -> None:
+    """A policy trained with ``noop=true`` (9 actions) played on an env without it ran until it first sampled
+    action 8, then stopped with ``invalid action 8; valid: 0..7`` at a random step, a replay of the steps before
+    written; ``reset`` now says what to change, before the first step (so ``longplay run`` keeps no replay)."""
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401
+    from longplay.agents.rl.networks import ActorCritic, describe_space
+
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    obs, info = env.reset(seed=0)
+    description = describe_space(env.observation_space)
+    config = TrainConfig(env_kwargs={"noop": True})
+    policy = LoadedPolicy(ActorCritic(description, 9, 32), config, description)
+    with pytest.raises(ValueError, match=r"presses actions 0\.\.8, this env has 0\.\.7: .*--set noop=true"):
+        PPOAgent(policy=policy).reset(env, obs, info, 0)
+    noop_env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic", noop=True)
+    obs, info = noop_env.reset(seed=0)
+    PPOAgent(policy=policy).reset(noop_env, obs, info, 0)  # as trained: taken
+    env.close()
+    noop_env.close()
+
+
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
 def test_a_resume_from_an_earlier_checkpoint_sets_the_later_checkpoints_aside(learner: str, tmp_path: Path) -> None:
     """Resumed from an earlier checkpoint, the run sets its later checkpoints aside. They stayed in place, so
