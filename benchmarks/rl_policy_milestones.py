@@ -5,7 +5,8 @@
 Plays the first episode of ``--episodes`` envs of the batched engine (the reference engine's rules, checked
 step for step by the parity tests) from the world's start, sampling the policy's actions as ``longplay run
 --agent ppo`` does, and prints for each milestone the fraction of episodes that reached it within
-``--steps`` steps and the median step it came at. Without ``--checkpoint`` it plays the shipped policy
+``--steps`` steps and the median step it came at, on the world the policy was trained on (its run's size,
+``world_seed`` and ``world``). Without ``--checkpoint`` it plays the shipped policy
 (``agents/rl/checkpoints/questmini_ppo.zip``). An evaluation during training plays two episodes; this is the
 same question over enough episodes to give a rate (``longplay.agents.rl.milestone_rates``).
 """
@@ -17,9 +18,8 @@ import argparse
 import torch
 from _args import nonnegative_int, positive_int
 
-from longplay.agents.rl.milestone_rates import RATES_SEED, milestone_rates
+from longplay.agents.rl.milestone_rates import RATES_SEED, milestone_rates, rates_engine
 from longplay.agents.rl.policy_agent import DEFAULT_CHECKPOINT, CheckpointError, load_policy
-from longplay.envs.quest.batched import BatchedQuest
 
 
 def main() -> None:
@@ -37,10 +37,9 @@ def main() -> None:
         policy = load_policy(args.checkpoint, "cpu")
     except CheckpointError as exc:  # a missing file, or one that is not a policy
         parser.error(f"--checkpoint: {exc}")
-    engine = BatchedQuest(args.episodes, size="mini", max_episode_steps=None)
     try:
-        rates = milestone_rates(policy, engine, args.steps, args.seed)
-    except ValueError as exc:  # a pixels policy
+        rates = milestone_rates(policy, rates_engine(policy.config, args.episodes), args.steps, args.seed)
+    except ValueError as exc:  # a pixels policy, or one trained on an env the engine does not play
         parser.error(f"--checkpoint: {exc}")
     print(f"{policy.source or args.checkpoint} (step {policy.step:,}): {args.episodes} episodes of up to "
           f"{args.steps:,} steps from the world's start, batched engine")

@@ -119,6 +119,18 @@ class MilestoneRates:
         return "\n".join(lines)
 
 
+def rates_engine(config: Any, episodes: int, device: str = "cpu") -> Any:
+    """A ``BatchedQuest`` of ``episodes`` envs, never truncated, on the world a run of ``config`` (a
+    :class:`~longplay.agents.rl.config.TrainConfig`, the policy's) trained on: its env's size, ``world_seed``,
+    ``world`` and palette. ``ValueError`` (one line) for a run the engine cannot play (not quest, or an env
+    option such as ``noop`` it does not take)."""
+    from longplay.agents.rl.batched import quest_engine_kwargs
+    from longplay.envs.quest.batched import BatchedQuest
+
+    # max_episode_steps=None: never truncated (make_engine reads None as the env's default)
+    return BatchedQuest(episodes, max_episode_steps=None, device=device, **quest_engine_kwargs(config))
+
+
 def milestone_rates(policy: Any, engine: Any, steps: int = 4096, seed: int = RATES_SEED) -> MilestoneRates:
     """Plays the first episode of every env of ``engine`` (a ``BatchedQuest`` built with
     ``max_episode_steps=None``, one env per episode) for up to ``steps`` steps and records when each reached

@@ -38,7 +38,7 @@ from torch import nn
 from longplay.agents.rl.archive import StartArchive
 from longplay.agents.rl.batched import make_engine, reference_spaces
 from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
-from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, milestone_rates
+from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, milestone_rates, rates_engine
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import SELECT_TAG, RunLog
@@ -322,13 +322,9 @@ class BestCheckpoint:
     a run trains the same with selection on or off."""
 
     def __init__(self, config: TrainConfig, run_dir: Path) -> None:
-        from longplay.agents.rl.batched import quest_engine_kwargs
-        from longplay.envs.quest.batched import BatchedQuest
-
         self.config = config
         self.path = run_dir / "best.json"
-        # never truncated (max_episode_steps=None here means never; make_engine reads None as the env's default)
-        self.engine = BatchedQuest(config.select_episodes, max_episode_steps=None, **quest_engine_kwargs(config))
+        self.engine = rates_engine(config, config.select_episodes)
         self.best = None
         if self.path.is_file():
             try:

@@ -117,3 +117,51 @@ def test_selection_needs_the_device_learner_on_symbolic_quest() -> None:
         TrainConfig(learner="ppo", select_episodes=8).validate()
     with pytest.raises(ValueError, match="invalid select_episodes"):
         TrainConfig(learner="ppo-device", vec_env="batched", select_episodes=-1).validate()
+
+
+@pytest.fixture()
+def rl_policy_milestones():
+    """Imports ``benchmarks/rl_policy_milestones.py`` with its folder on the path for the test only."""
+    import importlib
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[3] / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        yield importlib.import_module("rl_policy_milestones")
+    finally:
+        sys.path.remove(folder)
+
+
+def _saved_policy(tmp_path: Path, env_kwargs: dict[str, Any], n_actions: int = 8) -> Path:
+    from longplay.agents.rl.networks import ActorCritic, describe_space
+    from longplay.agents.rl.policy_agent import LoadedPolicy, save_policy
+    from longplay.envs.quest.batched.vector import single_observation_space
+
+    description = describe_space(single_observation_space("symbolic"))
+    config = TrainConfig(env_id="longplay/QuestMini-v0", env_kwargs=env_kwargs, features_dim=32)
+    return save_policy(tmp_path / "policy.zip", LoadedPolicy(ActorCritic(description, n_actions, 32), config,
+                                                             description))
+
+
+def test_the_benchmark_measures_a_policy_on_the_world_it_was_trained_on(
+        rl_policy_milestones, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """``benchmarks/rl_policy_milestones.py`` played every policy on QuestMini's world 0: one trained with
+    ``--set world_seed=3`` was measured, without a word, on a world it never saw; one trained with ``noop`` (9
+    actions) stopped in an IndexError traceback. It now builds the engine as ``--select-episodes`` does."""
+    import sys
+
+    played: list[Any] = []
+    monkeypatch.setattr(rl_policy_milestones, "milestone_rates",
+                        lambda policy, engine, *args: played.append(engine) or _rates(1, 0.0))
+    path = _saved_policy(tmp_path, {"world_seed": 3})
+    monkeypatch.setattr(sys, "argv", ["rl_policy_milestones.py", "--checkpoint", str(path), "--episodes", "2"])
+    rl_policy_milestones.main()
+    assert [played[0].world_of_env(i).seed for i in range(2)] == [3, 3]
+    assert played[0].max_episode_steps is None  # never truncated: the episodes run --steps steps
+    path = _saved_policy(tmp_path, {"noop": True}, n_actions=9)
+    monkeypatch.setattr(sys, "argv", ["rl_policy_milestones.py", "--checkpoint", str(path), "--episodes", "2"])
+    with pytest.raises(SystemExit) as exit_info:
+        rl_policy_milestones.main()
+    assert exit_info.value.code == 2
+    assert "does not take the env option 'noop'" in capsys.readouterr().err.splitlines()[-1]
