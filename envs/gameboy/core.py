@@ -55,7 +55,7 @@ from longplay.envs.game import (
     Milestone,
 )
 from longplay.envs.gameboy.packs import Pack, get_pack, pack_for_rom
-from longplay.envs.gameboy.roms import resolve_rom
+from longplay.envs.gameboy.roms import bank_telling_offsets, resolve_rom
 
 #: Save states made by :meth:`GameBoyGame.save_state` start with this, then the ROM's SHA-1 (20 bytes) and a
 #: BLAKE2b-128 digest of the PyBoy state that follows, so foreign or corrupt data is refused before loading.
@@ -65,9 +65,13 @@ WRAM = (0xC000, 0xE000)
 #: The most frames a step or a reset's idling may run: an hour of game time (PyBoy counts frames in a C int, and
 #: far fewer already take hours to emulate).
 MAX_FRAMES = 60 * 60 * 60
-#: Memory hashed by :meth:`GameBoyGame.state_hash`: VRAM, WRAM, OAM and I/O + HRAM (the echo RAM and the
-#: unusable $FEA0-$FEFF excluded), with the CPU registers.
-_HASHED_REGIONS = ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0xFEA0), (0xFF00, 0x10000))
+#: Memory hashed by :meth:`GameBoyGame.state_hash`: VRAM, WRAM, and $FE00-$FFFF (OAM, the unusable $FEA0-$FEFF,
+#: which PyBoy keeps, I/O with the timers, HRAM and the interrupt enable register); the echo RAM mirrors WRAM.
+_HASHED_REGIONS = ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0x10000))
+#: Bumped when :meth:`GameBoyGame.state_hash` hashes other bytes; in :meth:`GameBoyGame.identity`, so ``verify``
+#: names it where a replay recorded hashes of another version (version 1 did not record it: 2 added the cartridge
+#: RAM, the mapper's banks and $FEA0-$FEFF).
+STATE_HASH_VERSION = 2
 
 
 def _is_int(value: Any) -> bool:
@@ -158,6 +162,7 @@ class GameBoyGame:
             raise
         self._start_sha1 = hashlib.sha1(self._start).hexdigest()
         self._catalog = self.pack.milestones()
+        self._bank_offsets = bank_telling_offsets(self.rom.data)
 
     def _initial_state(self, start_state: bytes | str | os.PathLike[str] | None) -> bytes:
         """The PyBoy state episodes start from: the one given, else the pack's (boot, intro...)."""
@@ -322,7 +327,14 @@ class GameBoyGame:
         return self.pack.finished(self.memory)
 
     def state_hash(self) -> bytes:
-        """BLAKE2b-128 of VRAM, WRAM, OAM, I/O, HRAM and the CPU registers (cheaper than a save state)."""
+        """BLAKE2b-128 of the machine state PyBoy's public API reads, much cheaper than a save state: VRAM, WRAM,
+        $FE00-$FFFF (OAM, I/O with the timers, HRAM, IE), the CPU registers, every bank of cartridge RAM (a game's
+        save file), and the mapper's choices as the CPU sees them: the ROM banks at $0000 and $4000 (from the few
+        bytes that tell this ROM's banks apart) and the RAM window $A000-$BFFF (its bank, or $FF while disabled).
+
+        PyBoy has no public read of the interrupt master enable, HALT, the timer's count below DIV or a RAM bank
+        chosen while RAM is disabled: a difference there reaches the hash once it changes what the CPU does.
+        """
         digest = hashlib.blake2b(digest_size=16)
         memory = self.memory
         for start, end in _HASHED_REGIONS:
@@ -330,10 +342,17 @@ class GameBoyGame:
         r = self._pyboy.register_file
         digest.update(bytes([r.A, r.F, r.B, r.C, r.D, r.E]) + r.HL.to_bytes(2, "little")
                       + r.SP.to_bytes(2, "little") + r.PC.to_bytes(2, "little"))
+        digest.update(bytes(memory[window + offset] for window in (0x0000, 0x4000) for offset in self._bank_offsets))
+        if self.rom.ram_banks:
+            # PyBoy refuses a banked slice that ends at $C000: each bank's last byte is read alone.
+            for bank in range(self.rom.ram_banks):
+                digest.update(bytes(memory[bank, 0xA000:0xBFFF]) + bytes([memory[bank, 0xBFFF]]))
+            digest.update(bytes(memory[0xA000:0xC000]))
         return digest.digest()
 
     def identity(self) -> dict[str, Any]:
-        """Backend, ROM (SHA-1, title), pack (name, version), step timing, RAM slice and start state."""
+        """Backend, ROM (SHA-1, title), pack (name, version), step timing, RAM slice, start state and the version of
+        :meth:`state_hash` (replays compare it before the hashes)."""
         return {
             "backend": self.backend,
             "rom_sha1": self.rom.sha1,
@@ -345,6 +364,7 @@ class GameBoyGame:
             "ram_slice": list(self.ram_slice),
             "random_start_frames": self.random_start_frames,
             "start_state_sha1": self._start_sha1,
+            "state_hash_version": STATE_HASH_VERSION,
             "pyboy_version": _pyboy_version(),
         }
 
@@ -440,4 +460,4 @@ class GameBoyEnv(LongplayEnv):
         self.metadata = {**LongplayEnv.metadata, "render_fps": 60 / frameskip}
 
 
-__all__ = ["MAX_FRAMES", "STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]
+__all__ = ["MAX_FRAMES", "STATE_HASH_VERSION", "STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]

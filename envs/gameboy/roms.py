@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from longplay.envs.game import GameError
 
 if TYPE_CHECKING:
@@ -38,8 +40,10 @@ CARTRIDGE_TYPES = {
 }
 #: The largest ROM size byte ($0148): 32 KiB << 8 = 8 MiB (the rarer $52-$54 are not checked).
 MAX_ROM_SIZE_CODE = 0x08
-#: Cartridge RAM size byte ($0149) values PyBoy accepts.
-RAM_SIZES = (0x00, 0x01, 0x02, 0x03, 0x04, 0x05)
+#: Cartridge RAM size byte ($0149) -> 8 KiB banks PyBoy keeps for a cartridge with RAM (a whole bank for 2 KiB or
+#: none declared: ``pyboy/core/cartridge/cartridge.py``'s ``EXTERNAL_RAM_TABLE``); its keys are the values PyBoy
+#: accepts.
+RAM_BANKS = {0x00: 1, 0x01: 1, 0x02: 1, 0x03: 4, 0x04: 16, 0x05: 8}
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,13 @@ class RomImage:
         """A short description for messages: the path, or ``"ROM bytes"``."""
         return str(self.path) if self.path is not None else "ROM bytes"
 
+    @property
+    def ram_banks(self) -> int:
+        """8 KiB banks of cartridge RAM: none unless the mapper has RAM (MBC2's built-in 512 half-bytes are one)."""
+        if "RAM" not in self.cartridge_type and not self.cartridge_type.startswith("MBC2"):
+            return 0
+        return RAM_BANKS[self.data[0x149]]
+
 
 def header_title(data: bytes) -> str:
     """The header title, decoded leniently (bytes past the title may hold CGB flags)."""
@@ -78,6 +89,25 @@ def header_checksum(data: bytes) -> int:
     for byte in data[0x134:0x14D]:
         value = (value - byte - 1) & 0xFF
     return value
+
+
+def bank_telling_offsets(data: bytes) -> tuple[int, ...]:
+    """Offsets into a 16 KiB bank at which every two different banks of the ROM ``data`` differ in at least one
+    byte, so those few bytes at $4000 tell which bank the mapper shows there (identical banks need no telling
+    apart). Each offset added is where two banks still alike so far first differ, so there are at most as many
+    as the ROM has banks, and usually a handful."""
+    banks = np.frombuffer(data, np.uint8).reshape(-1, BANK_SIZE)
+    offsets: list[int] = []
+    while True:
+        _, group = np.unique(banks[:, offsets], axis=0, return_inverse=True)
+        for members in (np.flatnonzero(group.ravel() == g) for g in range(group.max() + 1)):
+            unlike = banks[members[1:]] != banks[members[0]]
+            rows = np.flatnonzero(unlike.any(axis=1))
+            if rows.size:
+                offsets.append(int(np.argmax(unlike[rows[0]])))
+                break
+        else:
+            return tuple(offsets)
 
 
 def check_rom(data: bytes, path: Path | None = None) -> RomImage:
@@ -96,7 +126,7 @@ def check_rom(data: bytes, path: Path | None = None) -> RomImage:
     if cart_type not in CARTRIDGE_TYPES:
         raise GameError(f"{where}: cartridge type ${cart_type:02X} at $0147 is not one PyBoy emulates "
                         f"(supported: ROM, MBC1, MBC2, MBC3, MBC5)")
-    if data[0x149] not in RAM_SIZES:
+    if data[0x149] not in RAM_BANKS:
         raise GameError(f"{where}: cartridge RAM size ${data[0x149]:02X} at $0149 is invalid "
                         f"(expected $00-$05)")
     # PyBoy runs a file shorter than its header says, mirroring the banks it lacks: a cut dump ran on garbage.

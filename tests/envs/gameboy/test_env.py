@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sqlite3
 import warnings
 from pathlib import Path
 
@@ -157,11 +158,13 @@ def test_corrupt_and_foreign_states_raise_game_error(game: GameBoyGame) -> None:
     assert game.state().x == 3
 
 
-def _other_cartridge(cartridge_type: int, ram_size: int) -> bytes:
-    """The test cartridge retitled as another game with another mapper and cartridge RAM (header checksum fixed)."""
+def _other_cartridge(cartridge_type: int, ram_size: int, rom_size: int = 0) -> bytes:
+    """The test cartridge retitled as another game with another mapper and cartridge RAM (header checksum fixed);
+    ``rom_size`` (the $0148 code) > 0 adds ROM banks, bank ``k`` filled with ``k``."""
     rom = bytearray(cartridge.build_rom())
+    rom += b"".join(bytes([bank]) * 0x4000 for bank in range(2, 2 << rom_size))
     rom[0x134:0x139] = b"OTHER"
-    rom[0x147], rom[0x149] = cartridge_type, ram_size
+    rom[0x147], rom[0x148], rom[0x149] = cartridge_type, rom_size, ram_size
     rom[0x14D] = header_checksum(bytes(rom))
     return bytes(rom)
 
@@ -184,6 +187,56 @@ def test_a_raw_state_of_another_cartridge_is_refused(game: GameBoyGame) -> None:
     with pytest.raises(GameError, match="3 bytes past the end"):
         game.load_state(raw + b"end")
     game.load_state(raw)  # its own raw state still loads
+
+
+@pytest.mark.parametrize(("before", "change"), [
+    pytest.param({}, {(0, 0xA010): 7}, id="cartridge RAM, disabled"),
+    pytest.param({}, {(3, 0xBFFF): 7}, id="cartridge RAM, another bank"),
+    pytest.param({}, {0x2000: 5}, id="ROM bank register"),
+    pytest.param({}, {0x0000: 0x0A}, id="RAM enable register"),
+    pytest.param({(2, 0xA000): 7, 0x0000: 0x0A}, {0x4000: 2}, id="RAM bank register"),
+    pytest.param({}, {0xFEA0: 7}, id="$FEA0-$FEFF"),
+    pytest.param({0xFFFF: 0x01}, {0xFFFF: 0x05}, id="IE"),
+    pytest.param({}, {0xFF04: 0}, id="DIV"),
+    pytest.param({0xFF06: 0}, {0xFF06: 0x55}, id="TMA"),
+    pytest.param({0xFF07: 0}, {0xFF07: 0x04}, id="TAC"),
+])
+def test_the_state_hash_covers_the_cartridge_ram_mapper_and_registers(before: dict, change: dict) -> None:
+    """Two states that differ only in cartridge RAM or the mapper's bank registers hashed equal, so verify could miss
+    a divergence there (a game's save file lives in cartridge RAM) and pass an edited keyframe."""
+    game = GameBoyGame(rom=_other_cartridge(0x13, 0x03, rom_size=2), pack="generic")  # MBC3+RAM+BATTERY, 8 banks
+    game.press(R)
+    for address, value in before.items():
+        game.memory[address] = value
+    start, saved = game.state_hash(), game.save_state()
+    for address, value in change.items():
+        game.memory[address] = value
+    assert game.save_state() != saved  # a difference in the machine state
+    assert game.state_hash() != start
+    game.load_state(saved)
+    assert game.state_hash() == start
+    game.close()
+
+
+def test_a_replay_of_an_older_state_hash_fails_verify_naming_it(tmp_path: Path) -> None:
+    """Replays recorded before the state hash covered cartridge RAM hold hashes this longplay does not compute:
+    verify says so (their identity has no state_hash_version) instead of "start state hash differs"."""
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.verify import verify
+
+    path = tmp_path / "cart.lpr"
+    with Recorder(gym.make("longplay/TestCart-v0", obs_mode="symbolic"), path, agent="scripted") as rec:
+        rec.reset(seed=0)
+        for button in TO_KEY[:4]:
+            rec.step(int(button))
+    assert verify(path).ok
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE episodes SET identity = json_remove(identity, '$.state_hash_version')")
+    conn.commit()
+    conn.close()
+    report = verify(path)
+    assert not report.ok
+    assert "(state_hash_version recorded None, rebuilt 2)" in report.problems[0], report.problems
 
 
 def test_ram_slice_noop_and_pixels() -> None:
