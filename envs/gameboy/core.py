@@ -376,10 +376,11 @@ class GameBoyGame:
 
     # ------------------------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
-        """Pickles as the constructor arguments, the ROM bytes, the start state and the current state."""
+        """Pickles as the constructor arguments, the ROM bytes, the pack, the start state and the current state."""
         args = dict(self._init_args)
         args["rom"] = self.rom.data
-        args["pack"] = self.pack.name
+        # The pack itself, not its name: a pack of one's own is in no registry (or bears its base's name).
+        args["pack"] = self.pack
         args["start_state"] = self._start
         return {"args": args, "current": self.save_state()}
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import sqlite3
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -16,8 +19,9 @@ import longplay.envs  # noqa: F401  (registers the ids)
 from longplay.envs.game import NOOP, Button, Game, GameError, Mode
 from longplay.envs.gameboy import cartridge
 from longplay.envs.gameboy.core import STATE_MAGIC, GameBoyEnv, GameBoyGame
-from longplay.envs.gameboy.packs import get_pack, pack_for_rom
+from longplay.envs.gameboy.packs import Pack, get_pack, pack_for_rom
 from longplay.envs.gameboy.packs.pokemon_red import RED_SHA1
+from longplay.envs.gameboy.packs.testcart import TestCartPack
 from longplay.envs.gameboy.roms import find_in_folder, header_checksum
 
 U, D, L, R, A = Button.UP, Button.DOWN, Button.LEFT, Button.RIGHT, Button.A
@@ -281,6 +285,41 @@ def test_pickle_round_trip(game: GameBoyGame) -> None:
     game.reset(0)
     assert clone.state_hash() == game.state_hash()
     clone.close()
+
+
+class SignedPack(TestCartPack):
+    """A pack of one's own, registered nowhere: the test cartridge with its text view signed."""
+
+    __test__ = False
+    name = "signed"
+
+    def text(self, memory: Any, rom: Any) -> str:
+        return "signed\n" + super().text(memory, rom)
+
+
+class UnnamedPack(TestCartPack):
+    """A pack of one's own that keeps the name of the pack it extends."""
+
+    __test__ = False
+
+    def text(self, memory: Any, rom: Any) -> str:
+        return "unnamed"
+
+
+@pytest.mark.parametrize("pack", [SignedPack, UnnamedPack])
+@pytest.mark.parametrize("clone", [lambda env: pickle.loads(pickle.dumps(env)), copy.deepcopy],
+                         ids=["pickle", "deepcopy"])
+def test_an_env_with_a_pack_of_ones_own_pickles_with_it(pack: type[Pack], clone: Callable[[Any], Any]) -> None:
+    """Pickling kept the pack's name only: a pack registered nowhere failed to unpickle ("unknown game pack
+    'signed'", as SubprocVecEnv or deepcopy would), and one that kept its base's name came back as the base."""
+    env = GameBoyEnv(pack=pack(), obs_mode="text")
+    env.reset(seed=0)
+    env.step(int(R))
+    twin = clone(env)
+    assert type(twin.game.pack) is pack and twin.game.text() == env.game.text()
+    assert twin.game.state_hash() == env.game.state_hash()
+    twin.close()
+    env.close()
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
