@@ -461,13 +461,40 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
 
 def cmd_milestones(args: argparse.Namespace) -> int:
-    """Prints an env's milestone catalog, in order, with tiers."""
-    env = make_env(resolve_env_id(args.env), env_kwargs(args))
-    env.reset(seed=args.seed)
-    for i, m in enumerate(env.unwrapped.catalog):
+    """Prints an env's milestone catalog, in order, with tiers. An env whose options alone decide its catalog (a
+    Game Boy env's is its pack's) prints it without being made, so Pokemon Red's needs no ROM; any other is made
+    and reset with ``--seed``, which draws longplay/Quest-v0's world."""
+    env_id, kwargs = resolve_env_id(args.env), env_kwargs(args)
+    catalog = _catalog_from_options(env_id, kwargs)
+    if catalog is None:
+        env = make_env(env_id, kwargs)
+        env.reset(seed=args.seed)
+        catalog = env.unwrapped.catalog
+        env.close()
+    for i, m in enumerate(catalog):
         print(f"{i + 1:>3}  tier {m.tier}  {m.id:<28} {m.name}")
-    env.close()
     return 0
+
+
+def _catalog_from_options(env_id: str, kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The catalog of ``env_id`` with ``kwargs`` from its env class's ``catalog_from_options``, which needs no
+    game (no ROM, no emulator); None for a class without one."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    from longplay.envs.game import GameError
+    from longplay.envs.registration import check_options
+
+    spec = gym.spec(env_id)
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    from_options = getattr(creator, "catalog_from_options", None)
+    if from_options is None:
+        return None
+    try:
+        check_options(env_id, kwargs)
+        return tuple(from_options(**{**spec.kwargs, **kwargs}))
+    except (ValueError, GameError) as exc:
+        raise CliError(str(exc)) from None
 
 
 # ============================================================================================== main
@@ -546,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("milestones", help="print an env's milestone catalog")
     p.add_argument("--env", default=DEFAULT_ENV, help=f"env id (default {DEFAULT_ENV})")
-    p.add_argument("--seed", type=seed_arg, default=0, help="reset seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="the world seed, for an env that draws its world from "
+                   "the reset seed (longplay/Quest-v0; default 0): no other env's catalog depends on it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env keyword argument")
     p.add_argument("--rom", default=None, metavar="PATH", help="Game Boy ROM file (Game Boy envs)")
     p.set_defaults(func=cmd_milestones)

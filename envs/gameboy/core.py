@@ -460,5 +460,20 @@ class GameBoyEnv(LongplayEnv):
         # A step is frameskip frames of a 60 Hz screen: videos of the steps play at the game's own speed.
         self.metadata = {**LongplayEnv.metadata, "render_fps": 60 / frameskip}
 
+    @staticmethod
+    def catalog_from_options(rom: str | os.PathLike[str] | bytes | None = None, pack: str | Pack = "auto",
+                             **options: Any) -> tuple[Milestone, ...]:
+        """The milestone catalog of the env these options make, without making it: its pack's, so a named pack
+        needs no ROM (``longplay milestones --env PokemonRed-v0`` prints Pokemon Red's with none). A ROM given is
+        still checked (``pack="auto"`` reads it to pick the pack); the other options do not change the catalog
+        and are not checked here."""
+        if pack == "auto":
+            image = resolve_rom(rom, None)
+            return pack_for_rom(image.sha1, image.title).milestones()
+        chosen = pack if isinstance(pack, Pack) else get_pack(pack)
+        if rom is not None:
+            resolve_rom(rom, chosen)
+        return chosen.milestones()
+
 
 __all__ = ["MAX_FRAMES", "STATE_HASH_VERSION", "STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]

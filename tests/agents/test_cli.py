@@ -128,6 +128,36 @@ def test_help_names_the_default_env(command: str, capsys) -> None:
     assert "(default longplay/QuestCanon-v0)" in " ".join(capsys.readouterr().out.split())
 
 
+def test_milestones_prints_a_game_boy_catalog_without_its_rom(capsys, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path) -> None:
+    """A Game Boy env's catalog is its pack's data, but the command made the env, so Pokemon Red's needed the ROM
+    ("no ROM for Pokemon Red (US): pass rom=PATH ..."). A ROM named is still checked."""
+    from longplay.envs.gameboy.packs.pokemon_red import MILESTONES, RED_SHA1
+
+    monkeypatch.delenv("LONGPLAY_ROMS", raising=False)
+    assert main(["milestones", "--env", "PokemonRed-v0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(MILESTONES) and lines[0].split()[:4] == ["1", "tier", "0", MILESTONES[0].id]
+    assert lines[-1].split()[:4] == [str(len(MILESTONES)), "tier", "9", MILESTONES[-1].id]
+    assert main(["milestones", "--env", "PokemonRed-v0", "--rom", str(tmp_path / "red.gb")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("longplay: error: ROM file not found: ") and RED_SHA1 in err and err.count("\n") == 1
+    assert main(["milestones", "--env", "PokemonRed-v0", "--set", "pack=zelda"]) == 2
+    assert "unknown game pack 'zelda'" in capsys.readouterr().err
+    assert main(["milestones", "--env", "TestCart-v0", "--set", "frameskp=4"]) == 2
+    assert "invalid env option 'frameskp' for longplay/TestCart-v0" in capsys.readouterr().err
+
+
+def test_milestones_help_says_which_envs_the_seed_matters_for(capsys) -> None:
+    """``--seed`` said "reset seed", as if every env's catalog could depend on it: only a world drawn from the seed
+    (longplay/Quest-v0) does."""
+    with pytest.raises(SystemExit):
+        main(["milestones", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("--seed SEED the world seed, for an env that draws its world from the reset seed (longplay/Quest-v0; "
+            "default 0): no other env's catalog depends on it") in out
+
+
 def test_parse_kwargs() -> None:
     assert parse_kwargs(["a=1", "b=null", "c=mini", "d=[1,2]"]) == {"a": 1, "b": None, "c": "mini", "d": [1, 2]}
     # Python spellings, as the env docs write them: "False" was the string "False", which is true

@@ -111,7 +111,7 @@ PACKS: dict[str, tuple[str, dict[str, Any]]] = {
 
 def get_pack(name: str) -> Pack:
     """A new instance of the pack called ``name``; :class:`GameError` lists the valid names."""
-    if name not in PACKS:
+    if not isinstance(name, str) or name not in PACKS:  # --set pack=[1] is no name (nor hashable)
         raise GameError(f"unknown game pack {name!r}; valid packs: {', '.join(sorted(PACKS))} (or 'auto')")
     entry_point, kwargs = PACKS[name]
     module_name, _, class_name = entry_point.partition(":")

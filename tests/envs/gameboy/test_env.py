@@ -341,6 +341,8 @@ def test_an_env_with_a_pack_of_ones_own_pickles_with_it(pack: type[Pack], clone:
     ({"ram_slice": (0xC000, 0xC010, 1)}, "invalid ram_slice"),
     ({"ram_slice": (True, 0xC010)}, "invalid ram_slice"),
     ({"pack": "zelda"}, "unknown game pack 'zelda'; valid packs: generic, pokemon_blue"),
+    # a TypeError ("unhashable type: 'list'") where the command line's --set pack=[1] gave a list
+    ({"pack": ["testcart"]}, r"unknown game pack \['testcart'\]; valid packs: generic, pokemon_blue"),
 ])
 def test_bad_config_is_one_line(kwargs: dict, match: str) -> None:
     with pytest.raises(GameError, match=match) as info:
