@@ -96,7 +96,7 @@ class GameBoyGame:
         rom: A ROM path or the ROM bytes; ``None`` finds it (the pack's own ROM, or ``$LONGPLAY_ROMS``).
         pack: A pack name (``"testcart"``, ``"pokemon_red"``, ``"pokemon_blue"``, ``"generic"``), a
             :class:`Pack`, or ``"auto"`` to pick it from the ROM's SHA-1 (or title).
-        frameskip: Frames a step advances, at most :data:`MAX_FRAMES` (an hour of game time).
+        frameskip: Frames a step advances, from 2 to :data:`MAX_FRAMES` (an hour of game time).
         release_after: Frames the button is held, ``1 <= release_after < frameskip``.
         ram_slice: ``(start, end)`` addresses of the ``ram`` observation; default all of WRAM.
         start_state: Bytes or a file of a state to start every episode from, instead of the pack's start
@@ -119,8 +119,11 @@ class GameBoyGame:
         start_state: bytes | str | os.PathLike[str] | None = None,
         random_start_frames: int = 0,
     ) -> None:
-        if not _is_int(frameskip) or not 1 <= frameskip <= MAX_FRAMES:
-            raise GameError(f"invalid frameskip {frameskip!r}: must be an integer from 1 to {MAX_FRAMES}")
+        # A step releases its button at least a frame before its end: PyBoy applies a release at the next frame, so
+        # one left pending at the end of a step would be missing from a save state made there.
+        if not _is_int(frameskip) or not 2 <= frameskip <= MAX_FRAMES:
+            raise GameError(f"invalid frameskip {frameskip!r}: must be an integer from 2 to {MAX_FRAMES} (a step "
+                            "holds its button for release_after frames, then releases it for at least one)")
         if not _is_int(release_after) or not 1 <= release_after < frameskip:
             raise GameError(f"invalid release_after {release_after!r}: must be an integer in 1..frameskip-1 "
                             f"(frameskip is {frameskip})")

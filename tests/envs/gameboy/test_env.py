@@ -327,10 +327,13 @@ def test_an_env_with_a_pack_of_ones_own_pickles_with_it(pack: type[Pack], clone:
     # --set frameskip=true was frameskip 1 ("invalid release_after 8 ... (frameskip is True)"), and
     # random_start_frames=true one frame that never idled; a huge count was an OverflowError traceback at the first
     # step or reset, past PyBoy's C int
-    ({"frameskip": True}, "invalid frameskip True: must be an integer from 1 to 216000"),
+    ({"frameskip": True}, "invalid frameskip True: must be an integer from 2 to 216000"),
+    # "invalid release_after 8: must be an integer in 1..frameskip-1 (frameskip is 1)", where none is, and the
+    # frameskip message said "from 1"
+    ({"frameskip": 1, "release_after": 1}, r"invalid frameskip 1: must be an integer from 2 to 216000 \(a step "),
     ({"release_after": True}, "invalid release_after True"),
     ({"random_start_frames": True}, "invalid random_start_frames True: must be an integer from 0 to 216000"),
-    ({"frameskip": 2**40, "release_after": 1}, "invalid frameskip 1099511627776: must be an integer from 1 to"),
+    ({"frameskip": 2**40, "release_after": 1}, "invalid frameskip 1099511627776: must be an integer from 2 to"),
     ({"random_start_frames": 2**40}, "invalid random_start_frames 1099511627776"),
     ({"release_after": 24}, "release_after"),
     ({"ram_slice": (0xE000, 0xC000)}, "ram_slice"),
