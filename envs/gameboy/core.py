@@ -175,6 +175,8 @@ class GameBoyGame:
             raise GameError(f"invalid start_state {start_state!r}: expected a path to a state file or the state "
                             f"bytes, not {type(start_state).__name__}")
         if isinstance(start_state, (str, os.PathLike)):
+            if not os.fspath(start_state):  # Path("") is the current folder
+                raise GameError("invalid start_state '': an empty path")
             path = Path(start_state).expanduser()
             if path.is_dir():
                 raise GameError(f"invalid start_state {path}: it is a folder, not a state file")

@@ -139,6 +139,8 @@ def check_rom(data: bytes, path: Path | None = None) -> RomImage:
 
 def read_rom(path: str | os.PathLike[str]) -> RomImage:
     """Reads and checks the ROM file at ``path``."""
+    if not os.fspath(path):  # Path("") is the current folder (--set rom=$UNSET)
+        raise GameError("invalid rom '': an empty path")
     file = Path(path).expanduser()
     if not file.exists():
         raise GameError(f"ROM file not found: {file}")

@@ -370,6 +370,12 @@ def _one_line_error(**kwargs: object) -> str:
      "invalid rom True: expected a path to a ROM file or the ROM bytes, not bool"),
     ({"start_state": 5}, "invalid start_state 5: expected a path to a state file or the state bytes, not int"),
     ({"start_state": True}, "invalid start_state True: expected a path to a state file or the state bytes, not bool"),
+    # an empty path (--set rom=$UNSET) was the current folder: "ROM path is not a file: .", and for start_state
+    # "invalid start_state .: it is a folder, not a state file"
+    ({"rom": "", "pack": "generic"}, "invalid rom '': an empty path"),
+    ({"rom": "", "pack": "pokemon_red"},
+     f"invalid rom '': an empty path; the game needs Pokemon Red (US) SHA-1 {RED_SHA1}"),
+    ({"start_state": ""}, "invalid start_state '': an empty path"),
 ])
 def test_rom_and_start_state_of_another_type(kwargs: dict, message: str) -> None:
     assert _one_line_error(**{"pack": "testcart", **kwargs}) == message
