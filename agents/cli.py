@@ -480,14 +480,12 @@ def _catalog_from_options(env_id: str, kwargs: dict[str, Any]) -> tuple[Any, ...
     """The catalog of ``env_id`` with ``kwargs`` from its env class's ``catalog_from_options``, which needs no
     game (no ROM, no emulator); None for a class without one."""
     import gymnasium as gym
-    from gymnasium.envs.registration import load_env_creator
 
     from longplay.envs.game import GameError
-    from longplay.envs.registration import check_options
+    from longplay.envs.registration import check_options, env_creator
 
     spec = gym.spec(env_id)
-    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
-    from_options = getattr(creator, "catalog_from_options", None)
+    from_options = getattr(env_creator(env_id), "catalog_from_options", None)
     if from_options is None:
         return None
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from typing import Any
 
 from gymnasium.envs.registration import load_env_creator, register, registry
 
@@ -45,6 +46,29 @@ def env_ids() -> list[str]:
     return sorted(k for k in registry if k.startswith(NAMESPACE + "/"))
 
 
+def env_creator(env_id: str) -> Any:
+    """The class or function ``gymnasium.make(env_id)`` calls, or None for an id that is not registered or an entry
+    point that cannot be loaded (``gymnasium.make`` says why)."""
+    spec = registry.get(env_id)
+    if spec is None:
+        return None
+    try:
+        return load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def options_from_identity(env_id: str, identity: object) -> dict[str, Any]:
+    """The env options that rebuild, as it was recorded, the game a replay or checkpoint recorded with
+    ``identity`` (its ``game.identity()``; anything else counts as an identity that says nothing), from the env
+    class's ``options_from_identity``: a Game Boy game then hashes its states as the recording did. Empty for an
+    env without one (the quest game's identity is its world, which its options or reset seed already build)."""
+    from_identity = getattr(env_creator(env_id), "options_from_identity", None)
+    if from_identity is None:
+        return {}
+    return dict(from_identity(identity if isinstance(identity, Mapping) else {}))
+
+
 def check_options(env_id: str, kwargs: Mapping[str, object]) -> None:
     """``ValueError``, one line naming the valid options, when ``kwargs`` holds a keyword the env behind
     ``env_id`` does not take (gymnasium's own TypeError quotes the whole kwargs dict), or a ``render_mode`` it
@@ -53,14 +77,10 @@ def check_options(env_id: str, kwargs: Mapping[str, object]) -> None:
     ``**kwargs`` or cannot be loaded, is left to ``gymnasium.make``."""
     import gymnasium as gym
 
-    spec = registry.get(env_id)
-    if spec is None:
-        return
-    entry_point = spec.entry_point
+    creator = env_creator(env_id)
     try:
-        creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
         params = inspect.signature(creator).parameters
-    except (ImportError, AttributeError, TypeError, ValueError):
+    except (TypeError, ValueError):  # None, or a creator without a signature
         return
     metadata = getattr(creator, "metadata", None)
     modes = metadata.get("render_modes") if isinstance(metadata, dict) else None

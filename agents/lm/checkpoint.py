@@ -3,7 +3,8 @@
 A checkpoint is written at a turn boundary (every N turns, at every milestone, and when the run stops) to
 ``<replay>.ckpt`` next to the replay, replacing the previous one atomically. It holds the env id and
 kwargs, the seed, the start state (if the run began from one), every action pressed (one byte each,
-compressed), the game's save state and state hash (to check the rebuilt game against), and the loop's
+compressed), the game's save state, state hash (to check the rebuilt game against) and identity (the options
+that rebuild it as it hashed: ``options_from_identity``), and the loop's
 state: the conversation, the scaffold's memory, the seen map, the provider's state (the offline model's),
 the counters and the config. The replay is committed at the same moment, so the checkpoint and the replay
 agree.
@@ -29,6 +30,7 @@ import gymnasium as gym
 
 from longplay.agents.lm.messages import Usage
 from longplay.replays.files import write_atomically
+from longplay.replays.schema import to_json
 
 if TYPE_CHECKING:
     from longplay.agents.lm.config import BudgetConfig
@@ -104,6 +106,7 @@ class CheckpointStore:
             "steps": run.driver.steps,
             "actions": base64.b64encode(zlib.compress(bytes(run.driver.actions), 9)).decode("ascii"),
             "state_hash": game.state_hash().hex(),
+            "identity": json.loads(to_json(game.identity())),  # rebuilds the game as it hashed (none: from before)
             "game_state": base64.b64encode(zlib.compress(game.save_state(), 6)).decode("ascii"),
             "start_state": _encoded_start_state(run.driver.reset_options),
             "terminated": run.driver.terminated,

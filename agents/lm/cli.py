@@ -554,6 +554,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     from longplay.agents.lm.checkpoint import CheckpointStore, checkpoint_path
     from longplay.agents.lm.loop import LMRun
     from longplay.agents.lm.providers import ProviderError, build_provider
+    from longplay.envs.registration import options_from_identity
     from longplay.replays.files import remove_partials
     from longplay.scaffolds import build_scaffold
 
@@ -566,7 +567,9 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     except (ValueError, ProviderError) as exc:
         raise _user_error(str(exc)) from None
     record = not _arg(args, "no_record")
-    env = make_env(plan.env_id, plan.env_kwargs)
+    # A resumed run's game as it was checkpointed (a Game Boy game of an older longplay hashes as that one did).
+    rebuilt = {} if plan.resume is None else options_from_identity(plan.env_id, plan.resume.get("identity"))
+    env = make_env(plan.env_id, {**plan.env_kwargs, **rebuilt})
     recorder, replay_path, restored, discarded = None, None, None, None
     try:
         adapter = adapter_for(env.unwrapped.game)

@@ -40,6 +40,7 @@ import io
 import numbers
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,17 @@ WRAM = (0xC000, 0xE000)
 #: The most frames a step or a reset's idling may run: an hour of game time (PyBoy counts frames in a C int, and
 #: far fewer already take hours to emulate).
 MAX_FRAMES = 60 * 60 * 60
-#: Memory hashed by :meth:`GameBoyGame.state_hash`: VRAM, WRAM, and $FE00-$FFFF (OAM, the unusable $FEA0-$FEFF,
-#: which PyBoy keeps, I/O with the timers, HRAM and the interrupt enable register); the echo RAM mirrors WRAM.
-_HASHED_REGIONS = ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0x10000))
-#: Bumped when :meth:`GameBoyGame.state_hash` hashes other bytes; in :meth:`GameBoyGame.identity`, so ``verify``
-#: names it where a replay recorded hashes of another version (version 1 did not record it: 2 added the cartridge
-#: RAM, the mapper's banks and $FEA0-$FEFF).
+#: Bumped when :meth:`GameBoyGame.state_hash` hashes other bytes: the newest version, which games hash by default.
+#: :meth:`GameBoyGame.identity` records it (version 1 did not: a recording without it is version 1), and a game
+#: rebuilt from a recording hashes as the recording did (:meth:`GameBoyEnv.options_from_identity`).
 STATE_HASH_VERSION = 2
+#: State hash version -> memory :meth:`GameBoyGame.state_hash` hashes (the echo RAM mirrors WRAM). Version 1:
+#: VRAM, WRAM, OAM and I/O + HRAM. Version 2: VRAM, WRAM and $FE00-$FFFF (OAM, the unusable $FEA0-$FEFF, which PyBoy
+#: keeps, I/O with the timers, HRAM and the interrupt enable register), and the cartridge RAM and mapper's banks.
+_HASHED_REGIONS = {
+    1: ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0xFEA0), (0xFF00, 0x10000)),
+    2: ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0x10000)),
+}
 
 
 def _is_int(value: Any) -> bool:
@@ -103,6 +108,8 @@ class GameBoyGame:
             (a longplay state, or a raw PyBoy state of the same ROM).
         random_start_frames: ``k > 0`` runs a seed-drawn 0..k-1 frames of no input at each reset (``k`` at most
             :data:`MAX_FRAMES`).
+        state_hash_version: The bytes :meth:`state_hash` covers: 1 (before cartridge RAM) or 2, the default
+            (:data:`STATE_HASH_VERSION`); a game rebuilt from an older recording hashes as that recording did.
     """
 
     backend = "gameboy"
@@ -118,6 +125,7 @@ class GameBoyGame:
         ram_slice: tuple[int, int] | None = None,
         start_state: bytes | str | os.PathLike[str] | None = None,
         random_start_frames: int = 0,
+        state_hash_version: int = STATE_HASH_VERSION,
     ) -> None:
         # A step releases its button at least a frame before its end: PyBoy applies a release at the next frame, so
         # one left pending at the end of a step would be missing from a save state made there.
@@ -130,6 +138,9 @@ class GameBoyGame:
         if not _is_int(random_start_frames) or not 0 <= random_start_frames <= MAX_FRAMES:
             raise GameError(f"invalid random_start_frames {random_start_frames!r}: must be an integer from 0 to "
                             f"{MAX_FRAMES}")
+        if not _is_int(state_hash_version) or state_hash_version not in _HASHED_REGIONS:
+            raise GameError(f"invalid state_hash_version {state_hash_version!r}: this longplay hashes Game Boy states "
+                            f"as version {' or '.join(map(str, _HASHED_REGIONS))}")
         frameskip, release_after, random_start_frames = int(frameskip), int(release_after), int(random_start_frames)
         try:
             start, end = ram_slice if ram_slice is not None else WRAM
@@ -142,9 +153,10 @@ class GameBoyGame:
         self.release_after = release_after
         self.ram_slice = (int(start), int(end))
         self.random_start_frames = random_start_frames
+        self.state_hash_version = int(state_hash_version)
         self._init_args = {"rom": rom, "pack": pack, "frameskip": frameskip, "release_after": release_after,
                            "ram_slice": ram_slice, "start_state": start_state,
-                           "random_start_frames": random_start_frames}
+                           "random_start_frames": random_start_frames, "state_hash_version": state_hash_version}
 
         if isinstance(pack, Pack):
             self.pack = pack
@@ -339,14 +351,19 @@ class GameBoyGame:
 
         PyBoy has no public read of the interrupt master enable, HALT, the timer's count below DIV or a RAM bank
         chosen while RAM is disabled: a difference there reaches the hash once it changes what the CPU does.
+
+        That is version 2; a game made with ``state_hash_version=1`` hashes as longplay did before (no cartridge RAM,
+        mapper or $FEA0-$FEFF), so that recordings of then verify and resume.
         """
         digest = hashlib.blake2b(digest_size=16)
         memory = self.memory
-        for start, end in _HASHED_REGIONS:
+        for start, end in _HASHED_REGIONS[self.state_hash_version]:
             digest.update(bytes(memory[start:end]))
         r = self._pyboy.register_file
         digest.update(bytes([r.A, r.F, r.B, r.C, r.D, r.E]) + r.HL.to_bytes(2, "little")
                       + r.SP.to_bytes(2, "little") + r.PC.to_bytes(2, "little"))
+        if self.state_hash_version == 1:
+            return digest.digest()
         digest.update(bytes(memory[window + offset] for window in (0x0000, 0x4000) for offset in self._bank_offsets))
         if self.rom.ram_banks:
             # PyBoy refuses a banked slice that ends at $C000: each bank's last byte is read alone.
@@ -357,8 +374,8 @@ class GameBoyGame:
 
     def identity(self) -> dict[str, Any]:
         """Backend, ROM (SHA-1, title), pack (name, version), step timing, RAM slice, start state and the version of
-        :meth:`state_hash` (replays compare it before the hashes)."""
-        return {
+        :meth:`state_hash` from 2 on (replays compare it before the hashes)."""
+        identity = {
             "backend": self.backend,
             "rom_sha1": self.rom.sha1,
             "rom_title": self.rom.title,
@@ -369,9 +386,11 @@ class GameBoyGame:
             "ram_slice": list(self.ram_slice),
             "random_start_frames": self.random_start_frames,
             "start_state_sha1": self._start_sha1,
-            "state_hash_version": STATE_HASH_VERSION,
             "pyboy_version": _pyboy_version(),
         }
+        if self.state_hash_version > 1:  # version 1 recorded none: a game hashing as it did has its very identity
+            identity["state_hash_version"] = self.state_hash_version
+        return identity
 
     def close(self) -> None:
         """Stops the emulator (idempotent)."""
@@ -421,8 +440,8 @@ class GameBoyEnv(LongplayEnv):
     """:class:`LongplayEnv` over a :class:`GameBoyGame`; see the module docstring for spaces and episodes.
 
     Every keyword of :class:`GameBoyGame` (``rom``, ``pack``, ``frameskip``, ``release_after``, ``ram_slice``,
-    ``start_state``, ``random_start_frames``) and of :class:`LongplayEnv` (``obs_mode``, ``render_mode``,
-    ``max_episode_steps``, ``noop``, ``grayscale``, ``downsample``) is accepted.
+    ``start_state``, ``random_start_frames``, ``state_hash_version``) and of :class:`LongplayEnv` (``obs_mode``,
+    ``render_mode``, ``max_episode_steps``, ``noop``, ``grayscale``, ``downsample``) is accepted.
 
     >>> import gymnasium as gym
     >>> import longplay.envs
@@ -442,6 +461,7 @@ class GameBoyEnv(LongplayEnv):
         ram_slice: tuple[int, int] | None = None,
         start_state: bytes | str | os.PathLike[str] | None = None,
         random_start_frames: int = 0,
+        state_hash_version: int = STATE_HASH_VERSION,
         obs_mode: str | tuple[str, ...] = "symbolic",
         render_mode: str | None = None,
         max_steps: int | None = None,
@@ -454,7 +474,7 @@ class GameBoyEnv(LongplayEnv):
         max_steps = max_steps if max_episode_steps is None else max_episode_steps
         game = GameBoyGame(rom=rom, pack=pack, frameskip=frameskip, release_after=release_after,
                            ram_slice=ram_slice, start_state=start_state,
-                           random_start_frames=random_start_frames)
+                           random_start_frames=random_start_frames, state_hash_version=state_hash_version)
         try:
             super().__init__(game, obs_mode=obs_mode, render_mode=render_mode,
                              max_episode_steps=max_steps, noop=noop, grayscale=grayscale,
@@ -479,6 +499,15 @@ class GameBoyEnv(LongplayEnv):
         if rom is not None:
             resolve_rom(rom, chosen)
         return chosen.milestones()
+
+    @staticmethod
+    def options_from_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
+        """The options that rebuild the game a replay or checkpoint recorded with ``identity`` (its
+        :meth:`GameBoyGame.identity`) so that it hashes its states as the recording did: the recorded
+        ``state_hash_version``, 1 where none is recorded. A version this longplay does not compute (a newer
+        longplay's) is left to the identity check, which names it."""
+        version = identity.get("state_hash_version", 1)
+        return {"state_hash_version": version} if _is_int(version) and version in _HASHED_REGIONS else {}
 
 
 __all__ = ["MAX_FRAMES", "STATE_HASH_VERSION", "STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]

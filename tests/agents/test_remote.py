@@ -430,6 +430,35 @@ def test_a_resumed_served_run_stays_locked_from_the_check_to_the_recorder(tmp_pa
     assert real(replay) is not None  # free again once closed
 
 
+def test_a_game_boy_run_served_before_state_hash_versions_resumes(tmp_path: Path) -> None:
+    """A Game Boy run served before the state hash covered cartridge RAM holds version 1 hashes (its identity no
+    state_hash_version): --resume rebuilt a game hashing as version 2 and refused it ("state hashes differ")."""
+    import sqlite3
+
+    from longplay.agents.remote import resumed_env
+
+    pytest.importorskip("pyboy")
+    env_id, old = "longplay/TestCart-v0", {"state_hash_version": 1}
+    with served_thread(served_env(gym.make(env_id, **old), env_id, old, runs_dir=tmp_path)) as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        for action in (3, 3, 1):
+            remote.step(action)
+        replay = Path(remote.remote_info["replay"])
+    conn = sqlite3.connect(replay)  # as an older longplay wrote it: no state_hash_version option
+    conn.execute("UPDATE header SET value = json_remove(value, '$.state_hash_version') WHERE key = 'env_kwargs'")
+    conn.commit()
+    conn.close()
+    with served_thread(resumed_env(replay)) as url:
+        remote = RemoteEnv(url)
+        assert remote.remote_info["step"] == 3
+        remote.step(0)
+    with ReplayReader(replay) as reader:
+        assert reader.actions(0) == bytes([3, 3, 1, 0]) and "state_hash_version" not in reader.header["identity"]
+    report = verify(replay)
+    assert report.ok and report.steps == 4, report.summary()
+
+
 def test_a_finished_run_or_another_game_is_not_resumed(tmp_path: Path) -> None:
     from longplay.agents.remote import resumed_env
 

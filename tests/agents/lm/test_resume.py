@@ -333,6 +333,35 @@ def test_a_run_resumed_by_a_longplay_with_other_prompts_says_so(tmp_path: Path,
         assert "prompt_version" not in r.header["resumes"][-1]
 
 
+def test_a_game_boy_run_checkpointed_before_state_hash_versions_resumes(tmp_path: Path) -> None:
+    """A Game Boy run checkpointed before the state hash covered cartridge RAM holds version 1 hashes, and its
+    checkpoint no identity: the resume rebuilt a game hashing as version 2 and refused it ("state hashes differ").
+    It rebuilds the game hashing as the run did, and the resumed replay verifies."""
+    import json
+    import sqlite3
+    import zlib
+
+    pytest.importorskip("pyboy")
+    args = ["--env", "TestCart-v0", "--runs-dir", str(tmp_path), "--quiet"]
+    assert main([*args, "--max-turns", "3", "--set", "state_hash_version=1"]) == 0
+    replay = the_replay(tmp_path)
+    # as an older longplay wrote them: no state_hash_version option, and no identity in the checkpoint
+    path = find_checkpoint(str(replay))
+    data = json.loads(zlib.decompress(path.read_bytes()))
+    del data["env_kwargs"]["state_hash_version"], data["identity"]
+    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    conn = sqlite3.connect(replay)
+    conn.execute("UPDATE header SET value = json_remove(value, '$.state_hash_version') WHERE key = 'env_kwargs'")
+    conn.commit()
+    conn.close()
+    assert main(["--resume", str(replay), "--max-turns", "6", "--quiet"]) == 0
+    with ReplayReader(replay) as r:
+        assert len(r.turns()) == 6 and "state_hash_version" not in r.header["identity"]
+    assert "state_hash_version" not in load_checkpoint(path)["identity"]  # its next resume hashes as version 1 too
+    report = verify(replay)
+    assert report.ok and report.hashes >= 3, report.summary()
+
+
 def test_a_refused_call_has_its_row_and_a_resume_after_it_plays_the_refused_turn(tmp_path: Path) -> None:
     """The endpoint refusing the run (a key revoked at turn 4) stops it: the refused call was counted in
     failed_calls with no row in the replay, so the counters and the turns table disagreed. Its row is kept now, as

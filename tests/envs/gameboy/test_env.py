@@ -222,25 +222,76 @@ def test_the_state_hash_covers_the_cartridge_ram_mapper_and_registers(before: di
     game.close()
 
 
-def test_a_replay_of_an_older_state_hash_fails_verify_naming_it(tmp_path: Path) -> None:
-    """Replays recorded before the state hash covered cartridge RAM hold hashes this longplay does not compute:
-    verify says so (their identity has no state_hash_version) instead of "start state hash differs"."""
+def _cart_replay(path: Path, *statements: str, **env_kwargs: Any) -> Path:
+    """A replay of the test cartridge (four steps), then edited by the SQL ``statements``."""
     from longplay.replays.recorder import Recorder
-    from longplay.replays.verify import verify
 
-    path = tmp_path / "cart.lpr"
-    with Recorder(gym.make("longplay/TestCart-v0", obs_mode="symbolic"), path, agent="scripted") as rec:
+    with Recorder(gym.make("longplay/TestCart-v0", obs_mode="symbolic", **env_kwargs), path, agent="scripted") as rec:
         rec.reset(seed=0)
         for button in TO_KEY[:4]:
             rec.step(int(button))
-    assert verify(path).ok
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE episodes SET identity = json_remove(identity, '$.state_hash_version')")
+    for statement in statements:
+        conn.execute(statement)
     conn.commit()
     conn.close()
+    return path
+
+
+def test_a_replay_recorded_before_state_hash_versions_verifies(tmp_path: Path) -> None:
+    """Replays recorded before the state hash covered cartridge RAM hold version 1 hashes and no state_hash_version:
+    verify failed every one of them ("state_hash_version recorded None, rebuilt 2"); it rebuilds their game hashing
+    as they did."""
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.verify import verify
+
+    # as an older longplay wrote it: version 1 hashes, and no state_hash_version option or identity entry
+    path = _cart_replay(tmp_path / "old.lpr",
+                        "UPDATE header SET value = json_remove(value, '$.state_hash_version') WHERE key = 'env_kwargs'",
+                        state_hash_version=1)
+    with ReplayReader(path) as replay:
+        assert "state_hash_version" not in replay.header["env_kwargs"]
+        assert "state_hash_version" not in replay.header["identity"]
+        assert "state_hash_version" not in replay.episode(0).identity
+        recorded = replay.checkpoints(0)[-1]
+        assert replay.seek(recorded.step).state_hash() == recorded.hash  # the viewer's game hashes as recorded
+    newest = GameBoyEnv(pack="testcart")
+    newest.reset(seed=0)
+    with ReplayReader(path) as replay:
+        assert newest.game.state_hash() != replay.episode(0).start_hash  # version 1 hashes: not today's
+    newest.close()
+    report = verify(path)
+    assert report.ok and report.hashes >= 2, report.summary()
+
+
+def test_a_replay_of_a_newer_state_hash_fails_verify_naming_it(tmp_path: Path) -> None:
+    """A replay whose hashes a newer longplay computed (a version this one does not know) fails verify in one line
+    naming the version, not with "start state hash differs"."""
+    from longplay.replays.verify import verify
+
+    path = _cart_replay(tmp_path / "new.lpr",
+                        "UPDATE header SET value = json_set(value, '$.state_hash_version', 3) WHERE key = 'identity'",
+                        "UPDATE episodes SET identity = json_set(identity, '$.state_hash_version', 3)")
     report = verify(path)
     assert not report.ok
-    assert "(state_hash_version recorded None, rebuilt 2)" in report.problems[0], report.problems
+    assert "(state_hash_version recorded 3, rebuilt 2)" in report.problems[0], report.problems
+    assert "\n" not in report.summary()
+
+
+def test_a_game_hashing_as_version_1_has_the_identity_version_1_recorded() -> None:
+    """Version 1 hashes what longplay hashed before cartridge RAM (another digest than version 2's), and its identity
+    is the one replays of then recorded: no state_hash_version, which rebuilds it."""
+    old, new = GameBoyGame(pack="testcart", state_hash_version=1), GameBoyGame(pack="testcart")
+    assert old.state_hash() != new.state_hash()
+    assert old.identity() == {k: v for k, v in new.identity().items() if k != "state_hash_version"}
+    assert new.identity()["state_hash_version"] == 2
+    assert GameBoyEnv.options_from_identity(old.identity()) == {"state_hash_version": 1}
+    assert GameBoyEnv.options_from_identity(new.identity()) == {"state_hash_version": 2}
+    assert GameBoyEnv.options_from_identity({"state_hash_version": 3}) == {}  # left to verify's identity check
+    twin = pickle.loads(pickle.dumps(old))
+    assert twin.state_hash() == old.state_hash() and twin.identity() == old.identity()
+    for game in (old, new, twin):
+        game.close()
 
 
 def test_ram_slice_noop_and_pixels() -> None:
@@ -346,6 +397,9 @@ def test_an_env_with_a_pack_of_ones_own_pickles_with_it(pack: type[Pack], clone:
     ({"pack": "zelda"}, "unknown game pack 'zelda'; valid packs: generic, pokemon_blue"),
     # a TypeError ("unhashable type: 'list'") where the command line's --set pack=[1] gave a list
     ({"pack": ["testcart"]}, r"unknown game pack \['testcart'\]; valid packs: generic, pokemon_blue"),
+    ({"state_hash_version": 3}, "invalid state_hash_version 3: this longplay hashes Game Boy states as version 1 or 2"),
+    ({"state_hash_version": True}, "invalid state_hash_version True"),
+    ({"state_hash_version": "2"}, "invalid state_hash_version '2'"),
 ])
 def test_bad_config_is_one_line(kwargs: dict, match: str) -> None:
     with pytest.raises(GameError, match=match) as info:
