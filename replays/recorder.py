@@ -365,7 +365,10 @@ class Recorder(gym.Wrapper):
             for suffix in ("", "-wal", "-shm"):  # overwrite=True (else the check above refused the file)
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             conn = create_replay(self.path)
+            # One commit: a header cut short by a kill read as a replay missing the settings it was cut before.
+            conn.execute("BEGIN")
             conn.executemany("INSERT INTO header VALUES (?, ?)", rows)
+            conn.execute("COMMIT")
         except BaseException as exc:
             # Nothing was recorded: the file made here goes (left, it would be listed as an unreadable run).
             if conn is not None:

@@ -304,6 +304,8 @@ def read_header(conn: sqlite3.Connection, path: str | os.PathLike[str] = "replay
                                      "missing or empty (a run still recording, or killed: copy the -wal file "
                                      "along with it)") from None
         raise CorruptReplayError(f"corrupt replay: {path}: header unreadable ({e})") from None
+    if not header:  # the recorder writes it in one commit: a run killed as it created the file
+        raise CorruptReplayError(f"corrupt replay: {path}: its header is empty (a run stopped as it began)")
     if header.get("format") != FORMAT_NAME:
         raise CorruptReplayError(f"corrupt replay: {path}: header has no format {FORMAT_NAME!r}")
     version = header.get("format_version")

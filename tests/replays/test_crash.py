@@ -234,3 +234,45 @@ def test_a_full_disk_before_the_first_step_is_one_line_and_leaves_no_file(where:
         rec.reset(seed=0)
         rec.step(1)
     assert verify(path).ok
+
+
+def test_a_kill_while_the_header_is_written_leaves_no_part_of_it(tmp_path: Path, fakegame: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each header row was its own commit: killed after a few of them, the file read as a replay whose header had
+    # a format but no recorder settings or catalog (a version 1 replay's fingerprint spacing, say).
+    import sqlite3
+
+    import gymnasium as gym
+
+    from longplay.replays import recorder
+    from longplay.replays.schema import CorruptReplayError, open_replay, read_header
+
+    path = tmp_path / "run.lpr"
+    real_create = recorder.create_replay
+    seen: list[Any] = []  # what another reader finds as the third header row goes in (where a kill could land)
+
+    def read_then(statement: str) -> None:
+        if statement.startswith("INSERT INTO header") and len(seen) < 3:
+            seen.append(statement)
+            if len(seen) == 3:
+                conn = open_replay(path)
+                try:
+                    seen.append(read_header(conn, path))
+                except CorruptReplayError as e:
+                    seen.append(e)
+                finally:
+                    conn.close()
+
+    def traced(path: Path) -> sqlite3.Connection:
+        conn = real_create(path)
+        conn.set_trace_callback(read_then)
+        return conn
+
+    monkeypatch.setattr(recorder, "create_replay", traced)
+    with recorder.Recorder(gym.make(fakegame.ENV_ID), path, agent="random") as rec:
+        rec._conn.set_trace_callback(None)
+        rec.reset(seed=0)
+        rec.step(1)
+    assert isinstance(seen[-1], CorruptReplayError), seen[-1]
+    assert str(seen[-1]) == f"corrupt replay: {path}: its header is empty (a run stopped as it began)"
+    assert verify(path).ok
