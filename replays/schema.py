@@ -202,12 +202,12 @@ def _copy_with_wal(path: Path) -> Path:
 
 
 def check_replay_file(path: str | os.PathLike[str]) -> None:
-    """Refuses a file that is no replay at all from its first 100 bytes (the SQLite header, which holds the
-    ``application_id`` every replay is created with), without opening it as a database or reading the rest:
-    what may be done before copying a file of any size (the viewer's private copies).
+    """Refuses a file that is no replay at all, or one cut short, from its first 100 bytes (the SQLite header, which
+    holds the ``application_id`` every replay is created with), without opening it as a database or reading the
+    rest: what may be done before copying a file of any size (the viewer's private copies).
 
     Raises:
-        ReplayNotFoundError, NotAReplayError, ReplayError: with a one-line message.
+        ReplayNotFoundError, NotAReplayError, CorruptReplayError, ReplayError: with a one-line message.
     """
     path = Path(path)
     if not path.exists():
@@ -223,8 +223,9 @@ def check_replay_file(path: str | os.PathLike[str]) -> None:
         raise ReplayError(f"cannot read {path}: {e.strerror}") from None
     if head[:16] != b"SQLite format 3\x00":
         raise NotAReplayError(f"not a replay: {path} is not a longplay replay (not an SQLite file)")
-    # (a file cut before the field is left to open_replay: corrupt, not another kind of file)
-    if len(head) >= 72 and int.from_bytes(head[68:72], "big") != APPLICATION_ID:
+    if len(head) < 100:  # SQLite's own magic, then cut: a damaged SQLite file (whose application id may be lost)
+        raise CorruptReplayError(f"corrupt replay: {path} is cut short ({len(head)} bytes, inside its SQLite header)")
+    if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
         raise NotAReplayError(f"not a replay: {path} is an SQLite file but not a longplay replay")
 
 

@@ -277,6 +277,20 @@ def test_corrupt_and_truncated(record: Any, tmp_path: Path) -> None:
     _one_line(error.value)
 
 
+@pytest.mark.parametrize("size", [16, 50, 71, 72, 99])
+def test_a_replay_cut_inside_its_sqlite_header_is_corrupt(record: Any, tmp_path: Path, size: int) -> None:
+    """Cut before the application id (byte 72) it read as 'an SQLite file but not a longplay replay'; cut after it,
+    it opened and failed later on a missing table."""
+    cut = tmp_path / "cut.lpr"
+    cut.write_bytes(record(50).read_bytes()[:size])
+    with pytest.raises(CorruptReplayError) as error:
+        ReplayReader(cut)
+    assert _one_line(error.value) == f"corrupt replay: {cut} is cut short ({size} bytes, inside its SQLite header)"
+    cut.write_bytes(b"SQLite form")  # not even the whole magic: no SQLite file
+    with pytest.raises(NotAReplayError, match="not an SQLite file"):
+        ReplayReader(cut)
+
+
 def test_edited_chunk_is_reported(record: Any, tmp_path: Path) -> None:
     path = record(3000, chunk_steps=1000)
     copy = tmp_path / "gap.lpr"
