@@ -311,6 +311,11 @@ def bootstrap_km_median(times: Sequence[float], observed: Sequence[bool], *, n_b
     return _interval(km_median_batch(t[picks], o[picks]), confidence)
 
 
+def _percent(confidence: float) -> str:
+    """A confidence level as the intervals' labels give it: ``0.95`` -> ``'95%'``, ``0.975`` -> ``'97.5%'``."""
+    return f"{confidence * 100:g}%"
+
+
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1.0 - confidence) / 2
     low, high = np.quantile(values, [alpha, 1.0 - alpha], method="inverted_cdf")
@@ -641,7 +646,7 @@ def plot_progress(result: Comparison, runs: Sequence[RunProgress], out_dir: Path
             ax.grid(alpha=0.3)
             ax.legend(loc="lower right", fontsize="small")
             window = f"AUC over 0..{env_groups[0]['auc'][axis]['horizon']:g} {AXIS_UNITS[axis]}"
-            title = (f"Progress against {AXIS_LABELS[axis]} (median, {int(result.settings['confidence'] * 100)}% "
+            title = (f"Progress against {AXIS_LABELS[axis]} (median, {_percent(result.settings['confidence'])} "
                      "bootstrap band; | = censored)")
             ax.set_title(f"{env_name(env)}: {title}; {window}" if len(envs) > 1 else f"{title}; {window}",
                          fontsize="medium")
@@ -687,7 +692,7 @@ def format_table(result: Comparison, axis: str = "steps") -> str:
             return "not reached"
         return f"{value:.4g}" if axis != "steps" else f"{int(value)}"
 
-    lines = [("group", "milestone", "reached", f"median {axis}", "95% CI")]
+    lines = [("group", "milestone", "reached", f"median {axis}", f"{_percent(result.settings['confidence'])} CI")]
     for r in rows:
         lines.append((r["group"], r["milestone"], f"{r['reached']}/{r['runs']}", fmt(r["median"]),
                       f"{fmt(r['ci_low'])} .. {fmt(r['ci_high'])}"))

@@ -244,6 +244,21 @@ def test_a_groups_median_curve_does_not_count_milestones_a_world_lacks() -> None
     assert [p["k"] for p in group["median_curve"]["steps"] if math.isfinite(p["median"])] == [1, 2]
 
 
+def test_the_intervals_are_labelled_with_their_confidence(monkeypatch: Any, tmp_path: Path) -> None:
+    # The table's heading said '95% CI' whatever the confidence; the plot's title said '97%' for 0.975.
+    from matplotlib.figure import Figure
+
+    runs = [_run(f"r{i}", ("a", "b"), {"a": 10 * (i + 1)}, 100) for i in range(3)]
+    result = compare_impl(runs, axes=("steps",), n_boot=20, confidence=0.975)
+    assert format_table(result).splitlines()[0].split()[-2:] == ["97.5%", "CI"]
+    assert format_table(compare_impl(runs, axes=("steps",), n_boot=20, confidence=0.9)).splitlines()[0].endswith(
+        "90% CI")
+    figures: list[Any] = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
+    write_outputs(result, runs, tmp_path)
+    assert "(median, 97.5% bootstrap band" in figures[0].axes[0].get_title()
+
+
 def test_each_env_gets_its_own_panel(monkeypatch: Any, tmp_path: Path) -> None:
     # One chart held runs of 100 steps and of 10,000 with catalogs of 2 and 4 milestones on the same axes.
     from matplotlib.figure import Figure
