@@ -2,7 +2,8 @@
 
 ``longplay.agents.cli`` calls :func:`add_subcommands` on its subparsers; each subcommand's ``func(args)``
 returns the exit code and prints a one-line error (never a traceback) for bad input. Exit codes:
-0 success, 1 a replay failed verification, 2 bad input (missing file, not a replay, corrupt, bad option).
+0 success, 1 a replay failed verification (or verify could not check it), 2 bad input (missing file, not a replay,
+corrupt, bad option).
 ``python -m longplay.replays.cli`` runs the same subcommands on their own.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -53,6 +55,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except ReplayError as e:
             print(f"error: {e}", file=sys.stderr)
             code = max(code, EXIT_BAD_INPUT)
+            continue
+        except BrokenPipeError:  # the reader of the output left: nothing more to say to anyone
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug, or damage no check knows yet: the other replays still count
+            message = " ".join(str(e).split())
+            print(f"error: cannot verify {path}: {type(e).__name__}: {message}"
+                  + ("" if args.verbose else " (-v prints the traceback)"), file=sys.stderr)
+            if args.verbose:
+                traceback.print_exception(e)
+            code = max(code, EXIT_FAILED)
             continue
         print(report.summary())
         if not report.ok:
@@ -247,7 +259,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                               description=cmd_verify.__doc__)
     p.add_argument("replays", nargs="+", metavar="REPLAY", help="replay files (.lpr)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument("-v", "--verbose", action="store_true", help="list every problem, not just the first")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="list every problem, not just the first, and the traceback of a replay verify could not check")
     p.set_defaults(func=_guarded(cmd_verify))
 
     p = subparsers.add_parser("export", help="render a replay to MP4 or GIF, its run page to HTML, or write a "

@@ -52,6 +52,32 @@ def test_bad_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFix
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_verify_goes_on_after_a_replay_it_could_not_verify(record: Any, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # An unexpected error on one replay (a bug, or damage no check knows yet) ended the command with a traceback,
+    # and the replays after it were never verified.
+    from longplay.replays import verify as verify_module
+
+    paths = [record(100, name=f"{name}.lpr") for name in ("first", "broken", "last")]
+    real_verify = verify_module.verify
+
+    def verify(path: Any, **kwargs: Any) -> Any:
+        if Path(path).name == "broken.lpr":
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'\nsecond line")
+        return real_verify(path, **kwargs)
+
+    monkeypatch.setattr(verify_module, "verify", verify)
+    code, out, err = _run(capsys, "verify", "-q", *map(str, paths))
+    assert code == EXIT_FAILED
+    assert [line.split(": ")[0] for line in out.splitlines()] == [f"OK {paths[0]}", f"OK {paths[2]}"]
+    assert err == (f"error: cannot verify {paths[1]}: TypeError: unsupported operand type(s) for +: 'int' and 'str' "
+                   "second line (-v prints the traceback)\n")
+    code, out, err = _run(capsys, "verify", "-q", "-v", *map(str, paths))
+    assert code == EXIT_FAILED and out.count("OK ") == 2
+    assert err.startswith(f"error: cannot verify {paths[1]}: TypeError: ")
+    assert "Traceback (most recent call last)" in err and err.rstrip().endswith("second line")
+
+
 def test_newer_version_is_one_line(record: Any, capsys: pytest.CaptureFixture[str]) -> None:
     path = record(50)
     conn = sqlite3.connect(path)
