@@ -17,6 +17,10 @@ offline model) or a table ``{ provider, model, name, base_url, price, ... }``. `
 ``max_dollars`` and ``max_tokens`` (all cells together), the default ``workers`` and ``concurrency``
 (provider name, or ``train`` / ``baseline`` -> most cells running at once). See ``docs/sweeps.md``.
 
+A cell's label (its configuration in the table and the chart) is its agent, model and scaffold, or its learner and
+variant, with the env when the grid has several, and the settings that tell it apart from cells that would share
+it otherwise (``oracle steps=50``).
+
 >>> grid = parse_grid({"run": [{"env": "longplay/QuestMini-v0", "models": ["offline"],
 ...                              "scaffolds": ["minimal", "notes"], "seeds": [0, 1], "steps": 100}]})
 >>> len(grid.cells), sorted({c.label for c in grid.cells})
@@ -134,6 +138,7 @@ def parse_grid(data: dict[str, Any], source: str = "grid", base_dir: str | os.Pa
     if not cells:
         raise GridError(f"{source}: no cells: add a [[run]] or [[train]] block")
     _label_envs(cells)
+    _label_settings(cells)
     unique: dict[str, Cell] = {}
     for cell in cells:
         unique.setdefault(cell.id, cell)
@@ -353,6 +358,29 @@ def _label_envs(cells: list[Cell]) -> None:
     if len({_env_label(c) for c in cells}) > 1:
         for cell in cells:
             cell.label = f"{_env_label(cell)} {cell.label}"
+
+
+def _cell_settings(cell: Cell) -> dict[str, Any]:
+    """What a cell's label may leave out: its kind, budgets, LM options and training fields."""
+    return {"kind": cell.kind, **cell.budget, **cell.lm, **cell.train}
+
+
+def _label_settings(cells: list[Cell]) -> None:
+    """Puts the settings that differ in the labels of cells that would share one with other settings (one agent in
+    two blocks with other budgets, one model at two temperatures): the table and the chart pool a label's cells as
+    the seeds of one configuration."""
+    by_label: dict[str, list[Cell]] = {}
+    for cell in cells:
+        by_label.setdefault(cell.label, []).append(cell)
+    for members in by_label.values():
+        settings = [_cell_settings(c) for c in members]
+        # compared as JSON: a NaN (TOML's nan) is not equal to itself
+        texts = [{key: json.dumps(value, sort_keys=True, default=str) for key, value in s.items()} for s in settings]
+        differing = sorted({key for t in texts for key in t if any(other.get(key) != t[key] for other in texts)})
+        for cell, own, text in zip(members, settings, texts, strict=True):
+            # as the grid file writes them, strings unquoted
+            cell.label += "".join(f" {key}={own[key] if isinstance(own[key], str) else text[key]}"
+                                  for key in differing if key in own)
 
 
 # ============================================================================================== validation

@@ -64,6 +64,21 @@ def test_several_envs_put_the_env_in_labels() -> None:
     assert [c.label for c in grid.cells] == ["QuestMini-v0(world_seed=1) oracle", "QuestMini-v0(world_seed=2) oracle"]
 
 
+def test_cells_of_other_settings_never_share_a_label() -> None:
+    # The table and the chart pool a label's cells as the seeds of one configuration: two blocks of one agent with
+    # other step budgets were one 'oracle' of four seeds, with the mean of both budgets' milestones.
+    oracle = {"env": "QuestMini-v0", "agent": "oracle", "seeds": [0, 1]}
+    grid = parse_grid({"run": [{**oracle, "steps": 50}, {**oracle, "steps": 600}, lm_block(),
+                               lm_block(temperature=0.5)],
+                       "train": [{"env": "QuestMini-v0", "learning_rate": 0.001},
+                                 {"env": "QuestMini-v0", "learning_rate": 0.01}]})
+    assert [c.label for c in grid.cells] == [
+        "oracle steps=50", "oracle steps=50", "oracle steps=600", "oracle steps=600",
+        "lm offline-explorer minimal", "lm offline-explorer minimal",
+        "lm offline-explorer minimal temperature=0.5", "lm offline-explorer minimal temperature=0.5",
+        "ppo learning_rate=0.001", "ppo learning_rate=0.01"]
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"run": [lm_block(modle="x")]}, "unknown key 'modle'"),
     ({"run": [lm_block(models=["claude"])]}, "PROVIDER:MODEL"),
