@@ -198,6 +198,13 @@ def _integer(value: Any, where: str, minimum: int = 0) -> int:
     return value
 
 
+def _check_booleans(table: dict[str, Any], names: Any, where: str) -> None:
+    """Refuses a non-boolean value of a switch in ``names``: a string such as ``"false"`` would read as true."""
+    for key in sorted(set(names) & table.keys()):
+        if not isinstance(table[key], bool):
+            raise GridError(f"{where} {key}: expected true or false, got {table[key]!r}")
+
+
 def _axis(block: dict[str, Any], singular: str, plural: str, where: str, default: Any = None) -> list[Any]:
     """The values of one axis: ``singular`` or ``plural`` key, one value or a list."""
     if singular in block and plural in block and singular != plural:
@@ -245,6 +252,7 @@ def parse_model(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise GridError(f"{where}: a model is 'PROVIDER:MODEL' or a table, got {value!r}")
     _known(value, (*MODEL_KEYS, *MODEL_OPTIONS), f"{where} model")
+    _check_booleans(value, LM_SWITCHES, f"{where} model")
     spec = {k: v for k, v in value.items() if v is not None}
     if not isinstance(spec.get("provider"), str):
         raise GridError(f"{where}: the model table needs a provider")
@@ -260,6 +268,7 @@ def _run_cells(block: dict[str, Any], where: str, base_dir: Path) -> list[Cell]:
     axes = {k for pair in RUN_AXES.items() for k in pair}
     _known(block, axes | options | set(BUDGET_FLAGS), where)
     common_lm = {k: v for k, v in block.items() if k in options and k not in ("provider", "model", "scaffold")}
+    _check_booleans(common_lm, LM_SWITCHES, where)
     if "provider" in block:
         raise GridError(f"{where}: give the provider in the model, e.g. models = [\"{block['provider']}:MODEL\"]")
     if "scaffold_file" in common_lm:
@@ -314,10 +323,21 @@ def _train_fields() -> set[str]:
     return {f.name for f in fields(TrainConfig)} - set(TRAIN_RESERVED)
 
 
+def _train_switches() -> set[str]:
+    """The boolean ``TrainConfig`` fields (``--anneal-lr`` / ``--no-anneal-lr``)."""
+    import typing
+
+    from longplay.agents.rl.config import TrainConfig
+
+    return {name for name, kind in typing.get_type_hints(TrainConfig).items() if kind is bool}
+
+
 def _train_cells(block: dict[str, Any], where: str) -> list[Cell]:
     names = _train_fields()
     axes = {k for pair in TRAIN_AXES.items() for k in pair}
     _known(block, axes | names, where)
+    switches = _train_switches()
+    _check_booleans(block, switches, where)
     common = {**TRAIN_DEFAULTS, **{k: v for k, v in block.items() if k in names}}
     envs = _env_ids(_axis(block, "env", "envs", where), where)
     kwargs_list = _axis(block, "env_kwargs", "env_kwargs", where, default={})
@@ -331,6 +351,7 @@ def _train_cells(block: dict[str, Any], where: str) -> list[Cell]:
         variants = []
         for j, table in enumerate(raw):
             _known(table, names | {"name"}, f"{where} variant #{j + 1}")
+            _check_booleans(table, switches, f"{where} variant #{j + 1}")
             name = table.get("name", f"v{j + 1}")
             if not isinstance(name, str) or not name:
                 raise GridError(f"{where} variant #{j + 1}: name must be a string")

@@ -94,6 +94,11 @@ def test_cells_of_other_settings_never_share_a_label() -> None:
     ({"run": [lm_block(max_dollars=float("nan"))]}, "positive number"),
     ({"limits": {"concurrency": {"anthropic": 0}}, "run": [lm_block()]}, "concurrency.anthropic"),
     ({"train": [{"env": "QuestMini-v0", "seed": 0, "run_name": "x"}]}, "unknown key 'run_name'"),
+    # a string switched the prompt cache on whatever it said ('false' included)
+    ({"run": [lm_block(prompt_cache="false")]}, r"\[\[run\]\] #1 prompt_cache: expected true or false, got 'false'"),
+    ({"run": [lm_block(models=[{"provider": "offline", "prompt_cache": "no"}])]}, "model prompt_cache: expected true"),
+    ({"train": [{"env": "QuestMini-v0", "anneal_lr": "no"}]}, r"#1 anneal_lr: expected true or false, got 'no'"),
+    ({"train": [{"env": "QuestMini-v0", "variants": [{"cuda_graph": 0}]}]}, "variant #1 cuda_graph: expected true or"),
     ({}, "no cells"),
 ])
 def test_bad_grids_fail_in_one_line(data: dict, message: str) -> None:
