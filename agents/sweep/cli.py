@@ -56,6 +56,8 @@ def add_sweep_subcommand(subparsers: Any) -> None:
 
 
 def _limits(args: argparse.Namespace, grid: Any) -> Any:
+    from longplay.agents.sweep.grid import CONCURRENCY_KEYS
+
     limits = grid.limits
     if args.max_dollars is not None:
         if args.max_dollars <= 0:
@@ -69,6 +71,9 @@ def _limits(args: argparse.Namespace, grid: Any) -> Any:
         provider, sep, value = pair.partition("=")
         if not sep or not provider or not value.isdigit() or int(value) < 1:
             raise CliError(f"invalid --concurrency {pair!r}; use PROVIDER=N with N >= 1")
+        if provider not in CONCURRENCY_KEYS:
+            raise CliError(f"invalid --concurrency {pair!r}: unknown {provider!r}; valid: "
+                           f"{', '.join(CONCURRENCY_KEYS)}")
         limits.concurrency[provider] = int(value)
     if args.workers is not None:
         if args.workers < 0:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from longplay.agents.lm.config import PROVIDERS
 from longplay.agents.sweep.cells import BUDGET_FLAGS, LM_FLAGS, LM_SWITCHES, Cell
 
 #: Axes of a ``[[run]]`` block (singular -> plural spelling).
@@ -56,6 +57,9 @@ TRAIN_RESERVED = ("env_id", "env_kwargs", "seed", "learner", "runs_dir", "run_na
 #: What the sweep sets for ``train`` cells unless the grid says otherwise: one torch thread per cell (cells
 #: run side by side) and one evaluation replay, at the end.
 TRAIN_DEFAULTS = {"torch_threads": 1, "eval_every": 0}
+#: What ``concurrency`` limits: the cells of an LM provider, the training cells or the baseline cells (what
+#: :attr:`Cell.provider` says).
+CONCURRENCY_KEYS = (*PROVIDERS, "train", "baseline")
 #: The offline model's default name.
 OFFLINE_MODEL = "offline-explorer"
 
@@ -181,6 +185,7 @@ def _limits(table: Any, where: str) -> Limits:
     concurrency = table.get("concurrency", {})
     if not isinstance(concurrency, dict):
         raise GridError(f"{where}: concurrency must be a table like {{ anthropic = 2 }}")
+    _known(concurrency, CONCURRENCY_KEYS, f"{where} concurrency")
     limits.concurrency = {str(k): _integer(v, f"{where} concurrency.{k}", minimum=1) for k, v in concurrency.items()}
     return limits
 

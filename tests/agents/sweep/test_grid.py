@@ -93,6 +93,8 @@ def test_cells_of_other_settings_never_share_a_label() -> None:
     ({"limits": {"max_dollars": float("nan")}, "run": [lm_block()]}, "positive number"),  # TOML's nan
     ({"run": [lm_block(max_dollars=float("nan"))]}, "positive number"),
     ({"limits": {"concurrency": {"anthropic": 0}}, "run": [lm_block()]}, "concurrency.anthropic"),
+    # a provider's typo limited nothing, without a word
+    ({"limits": {"concurrency": {"antropic": 2}}, "run": [lm_block()]}, "concurrency: unknown key 'antropic'"),
     ({"train": [{"env": "QuestMini-v0", "seed": 0, "run_name": "x"}]}, "unknown key 'run_name'"),
     # a string switched the prompt cache on whatever it said ('false' included)
     ({"run": [lm_block(prompt_cache="false")]}, r"\[\[run\]\] #1 prompt_cache: expected true or false, got 'false'"),

@@ -264,12 +264,13 @@ def test_a_cell_runs_where_the_output_folder_is_not_visible(tmp_path: Path, monk
     assert len(actions) == 60 and result.replay.startswith(f"cells/{cell.id}/")
 
 
-@pytest.mark.parametrize("flags", [["--max-tokens", "0"], ["--concurrency", "anthropic"], ["--workers", "-1"]])
+@pytest.mark.parametrize("flags", [["--max-tokens", "0"], ["--concurrency", "anthropic"], ["--workers", "-1"],
+                                   ["--concurrency", "antropic=2"]])  # a typo limited nothing, silently
 def test_bad_flags_fail_in_one_line(tmp_path: Path, capsys, flags: list[str]) -> None:
     grid = write_grid(tmp_path, LM_BLOCK)
     assert main([str(grid), "--out", str(tmp_path / "out"), *flags]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("longplay: error: invalid --") and err.count("\n") == 1
+    assert err.startswith(f"longplay: error: invalid {flags[0]} ") and err.count("\n") == 1
 
 
 def test_a_bad_grid_fails_in_one_line(tmp_path: Path, capsys) -> None:
