@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -353,6 +355,16 @@ def _oracle_presses_to_its_first_milestone() -> list[int]:
     return presses
 
 
+def _last_info_of_truncated_episodes(vec: gym.vector.VectorEnv, presses: list[int]) -> dict[str, Any]:
+    """The info of the last of ``presses`` (both envs press each) from seed 0 (env i plays seed i), on which both
+    envs' episodes are truncated."""
+    vec.reset(seed=0)
+    for press in presses:
+        _, _, _, truncated, info = vec.step(np.array([press, press]))
+    assert truncated.all()
+    return info
+
+
 def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_envs_do() -> None:
     """``info["final_info"]`` was ``{}`` (with ``_final_info`` set), so ``final_info["milestones"]`` or
     ``final_info["episode"]``, which Gymnasium's SyncVectorEnv in SAME_STEP mode fills from the ending envs' last
@@ -367,13 +379,7 @@ def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_en
 
     sync = gym.vector.SyncVectorEnv([make, make], autoreset_mode=AutoresetMode.SAME_STEP)
     batched = BatchedVectorEnv(2, size="mini", max_episode_steps=steps)
-    infos = []
-    for vec in (sync, batched):
-        vec.reset(seed=0)  # env i plays seed i in both
-        for press in presses:
-            _, _, _, truncated, info = vec.step(np.array([press, press]))
-        assert truncated.all()
-        infos.append(info)
+    infos = [_last_info_of_truncated_episodes(vec, presses) for vec in (sync, batched)]
     want, got = infos[0]["final_info"], infos[1]["final_info"]
     assert got["_milestones"].tolist() == want["_milestones"].tolist() == infos[1]["_final_info"].tolist()
     reached = [sum(bool(want["milestones"]["_" + name][i]) for name in want["milestones"] if name[0] != "_")
@@ -422,13 +428,7 @@ def test_gymnasiums_record_episode_statistics_wraps_it_as_it_wraps_sync_vector_e
 
     sync = RecordEpisodeStatistics(gym.vector.SyncVectorEnv([make, make], autoreset_mode=AutoresetMode.SAME_STEP))
     batched = RecordEpisodeStatistics(BatchedVectorEnv(2, size="mini", max_episode_steps=steps))
-    infos = []
-    for vec in (sync, batched):
-        vec.reset(seed=0)  # env i plays seed i in both
-        for press in presses:
-            _, _, _, truncated, info = vec.step(np.array([press, press]))
-        assert truncated.all()
-        infos.append(info)
+    infos = [_last_info_of_truncated_episodes(vec, presses) for vec in (sync, batched)]
     want, got = infos
     assert got["_episode"].tolist() == want["_episode"].tolist() == [True, True]
     for key in ("r", "l"):
