@@ -199,13 +199,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def lm_options() -> list[tuple[str, str]]:
+    """Every LM option as ``(flag, dest)`` (``("--temperature", "lm_temperature")``), in :func:`add_arguments`'
+    order."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_arguments(probe)
+    return [(action.option_strings[0], action.dest) for action in probe._actions]
+
+
 def given_options(args: argparse.Namespace) -> list[str]:
     """The LM options ``args`` holds a value of, as the user spelt them (``--temperature``), in
     :func:`add_arguments`' order: a value other than the default (None; False for a switch) was given."""
-    probe = argparse.ArgumentParser(add_help=False)
-    add_arguments(probe)
-    return [action.option_strings[0] for action in probe._actions
-            if _arg(args, action.dest) is not None and _arg(args, action.dest) is not False]
+    return [flag for flag, dest in lm_options() if _arg(args, dest) is not None and _arg(args, dest) is not False]
 
 
 def _user_error(message: str) -> Exception:
@@ -321,8 +326,9 @@ def config_from_args(args: argparse.Namespace) -> LMConfig:
     return config
 
 
-def validate_config(config: LMConfig) -> None:
-    """One-line errors for values that cannot work."""
+def validate_config(config: LMConfig, resumed: bool = False) -> None:
+    """One-line errors for values that cannot work (``resumed``: the config of a run ``--resume`` continues, with
+    its overrides)."""
     b = config.budget
     for name, value in (
         ("--max-steps/--steps", b.max_steps),
@@ -352,28 +358,33 @@ def validate_config(config: LMConfig) -> None:
 
         name = config.provider.price_name
         if PriceTable.load().lookup(name) is None:
-            raise _user_error(
-                f"no price for {name!r} in the price table, so a dollar budget cannot be kept; "
-                "pass --price NAME (e.g. --price local for a free local model)"
-            )
+            # a resumed run keeps its price as it keeps its model: --price is ignored there
+            advice = ("the run began without one and keeps it on --resume (a new run takes --price NAME)" if resumed
+                      else "pass --price NAME (e.g. --price local for a free local model)")
+            raise _user_error(f"no price for {name!r} in the price table, so a dollar budget cannot be kept; {advice}")
+
+
+#: The LM options given with ``--resume`` that replace the checkpoint's, as (dest, config section, field): budgets,
+#: reliability and the endpoint (a local server that moved, a key in another variable: where the run talks to, not
+#: what it is). Every other LM option is the run's own, and a resume says it ignored it.
+RESUME_OVERRIDES = (
+    ("lm_max_steps", "budget", "max_steps"),
+    ("lm_max_turns", "budget", "max_turns"),
+    ("lm_max_tokens", "budget", "max_tokens"),
+    ("lm_max_dollars", "budget", "max_dollars"),
+    ("lm_max_seconds", "budget", "max_seconds"),
+    ("lm_max_retries", "retry", "max_retries"),
+    ("lm_max_failures", "retry", "max_consecutive_failures"),
+    ("lm_checkpoint_every", "checkpoint", "every_turns"),
+    ("lm_timeout", "provider", "request_timeout_s"),
+    ("lm_base_url", "provider", "base_url"),
+    ("lm_api_key_env", "provider", "api_key_env"),
+)
 
 
 def _apply_overrides(config: LMConfig, args: argparse.Namespace) -> None:
-    """Budget, reliability and endpoint flags given with ``--resume`` replace the checkpoint's (a local
-    server that moved, a key in another variable: where the run talks to, not what it is)."""
-    for flag, section, name in (
-        ("lm_max_steps", "budget", "max_steps"),
-        ("lm_max_turns", "budget", "max_turns"),
-        ("lm_max_tokens", "budget", "max_tokens"),
-        ("lm_max_dollars", "budget", "max_dollars"),
-        ("lm_max_seconds", "budget", "max_seconds"),
-        ("lm_max_retries", "retry", "max_retries"),
-        ("lm_max_failures", "retry", "max_consecutive_failures"),
-        ("lm_checkpoint_every", "checkpoint", "every_turns"),
-        ("lm_timeout", "provider", "request_timeout_s"),
-        ("lm_base_url", "provider", "base_url"),
-        ("lm_api_key_env", "provider", "api_key_env"),
-    ):
+    """The flags of :data:`RESUME_OVERRIDES` given with ``--resume`` replace the checkpoint's values."""
+    for flag, section, name in RESUME_OVERRIDES:
         value = _arg(args, flag)
         if value is not None:
             setattr(getattr(config, section), name, None if value == NO_BUDGET else value)
@@ -442,17 +453,14 @@ def _plan(args: argparse.Namespace, runs_dir: str) -> _Plan:
         raise _user_error(f"run {args.lm_resume!r} finished the game: there is nothing to resume")
     if data.get("truncated"):
         raise _user_error(f"run {args.lm_resume!r} reached the episode's step limit: there is nothing to resume")
-    kept = (
-        ("--provider", "lm_provider"),
-        ("--model", "lm_model"),
-        ("--scaffold", "lm_scaffold"),
-        ("--scaffold-file", "lm_scaffold_file"),
-        ("--observe", "lm_observe"),
-    )
+    # The run keeps every LM option but the overrides (--price, --temperature, --observe ...): a resume says so,
+    # where a --price given to follow the dollar budget's advice was dropped without a word.
+    replaced = {"lm_resume", *(dest for dest, _, _ in RESUME_OVERRIDES)}
+    kept = [(flag, dest) for flag, dest in lm_options() if dest not in replaced]
     note_ignored_with_resume(args, (*kept, ("--env", "env"), ("--seed", "seed"), ("--set", "set"), ("--rom", "rom"),
                                     ("--fingerprint-every", "fingerprint_every"), ("--start-state", "start_state")))
     _apply_overrides(config, args)
-    validate_config(config)
+    validate_config(config, resumed=True)
     if config.prompt_version != PROMPT_VERSION:  # a longplay with other prompts and tool descriptions resumes it
         print(f"longplay: note: the run began with prompt version {config.prompt_version}; this longplay sends "
               f"version {PROMPT_VERSION} from here on")

@@ -196,6 +196,26 @@ def test_resume_can_move_the_endpoint(tmp_path: Path, dummy_keys, capsys, monkey
         assert len(reader.turns()) == 4 and reader.header["resumes"][-1]["base_url"] == moved
 
 
+def test_resume_names_every_option_it_keeps_and_gives_no_advice_it_ignores(tmp_path: Path, dummy_keys,
+                                                                          capsys) -> None:
+    """A run keeps its price, temperature and view on --resume: it says so, and the dollar budget's error on a run
+    without a price does not ask for a --price that would be dropped."""
+    with StubServer("openai", [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]) as server:
+        argv = ["--provider", "openai", "--base-url", server.base_url, "--model", "o3-pro"]
+        assert main([*argv, "--max-turns", "1", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+        replay = str(one_replay(tmp_path))
+        capsys.readouterr()
+        assert main(["--resume", replay, "--max-turns", "2", "--temperature", "0.5", "--image-scale", "2",
+                     "--no-prompt-cache", "--quiet"]) == 0
+        out = capsys.readouterr().out
+        assert "--temperature, --no-prompt-cache, --image-scale ignored with --resume" in out, out
+        assert server.requests[-1].get("temperature") is None
+        assert main(["--resume", replay, "--max-turns", "3", "--max-dollars", "5", "--price", "o3"]) == 2
+    out, err = capsys.readouterr()
+    assert "--price ignored with --resume" in out
+    assert "no price for 'o3-pro'" in err and "keeps it on --resume" in err and len(err.splitlines()) == 1, err
+
+
 @pytest.mark.parametrize("flag, expected", [([], 1), (["--fingerprint-every", "8"], 8)])
 def test_an_lm_run_records_a_fingerprint_per_step_by_default(flag: list[str], expected: int, tmp_path: Path,
                                                             capsys) -> None:
