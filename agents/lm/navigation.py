@@ -359,10 +359,11 @@ def _search(
     place_ids = {places[0]: 0}
     cells = w * h
     goal_standable = stand[g] and g not in places[0]
+    # where a walk to a goal no one can stand on ends, facing it
+    facing: dict[int, int] = {} if goal_standable else _facing_cells(goal, index, counter)
     if stats is not None:
         stats["states"] = 1
-    if push and not _may_reach(s, g, goal, goal_standable, places[0], index, w, ox, oy, stand, land, rest, hop,
-                               warp, ledge, counter):
+    if push and not _may_reach(s, g, facing, places[0], index, w, ox, oy, stand, land, rest, hop, warp, ledge):
         return None  # the search with pushes would try every way of pushing the rocks before it gave up
     previous: dict[int, tuple[int, int]] = {}
     # Fewest pushes first (a push may wedge a rock for good), then fewest moves. The states of one push count
@@ -376,7 +377,6 @@ def _search(
     pushes = 0
     end = -1
     face = -1
-    gx, gy = goal
     place, here = 0, places[0]
     while end < 0:
         if not walked and not pushed_to:
@@ -397,15 +397,13 @@ def _search(
         if cell == g:
             end = state
             break
+        if cell in facing:
+            end, face = state, facing[cell]
+            break
         x, y = cell % w + ox, cell // w + oy
         for d, (dx, dy) in enumerate(STEPS):
             nx, ny = x + dx, y + dy
             n = index(nx, ny)
-            if not goal_standable and (
-                (nx == gx and ny == gy) or (n >= 0 and counter[n] and nx + dx == gx and ny + dy == gy)
-            ):
-                end, face = state, d
-                break
             if n < 0:
                 continue
             moved, pushed = place, 0
@@ -449,11 +447,26 @@ def _search(
     return path
 
 
+def _facing_cells(goal: tuple[int, int], index: Callable[[int, int], int], counter: list[bool]) -> dict[int, int]:
+    """The cells a walk to a ``goal`` no one can stand on ends on, each with the direction that faces ``goal`` from
+    there: next to it, or in front of a counter with ``goal`` right behind it (the game talks across counters)."""
+    gx, gy = goal
+    facing: dict[int, int] = {}
+    for d, (dx, dy) in enumerate(STEPS):
+        beside = index(gx - dx, gy - dy)
+        if beside < 0:
+            continue
+        facing[beside] = d
+        across = index(gx - 2 * dx, gy - 2 * dy)
+        if counter[beside] and across >= 0:
+            facing[across] = d
+    return facing
+
+
 def _may_reach(
     s: int,
     g: int,
-    goal: tuple[int, int],
-    goal_standable: bool,
+    facing: dict[int, int],
     rocks: frozenset[int],
     index: Callable[[int, int], int],
     w: int,
@@ -465,7 +478,6 @@ def _may_reach(
     hop: list[bool],
     warp: list[bool],
     ledge: list[bool],
-    counter: list[bool],
 ) -> bool:
     """False only when the search of :func:`_search` with pushes cannot reach the goal, told from tiles alone (not
     from every way the rocks may stand), so an unreachable goal does not cost that search its whole state cap.
@@ -475,25 +487,21 @@ def _may_reach(
     allow. A stuck rock has, on each side, the tile it would be pushed from out of reach, or the tile beyond no land
     for it or holding a stuck rock. Starting from every rock stuck, the rocks found not to be (from the tiles then in
     reach) are freed and the tiles in reach widened from them, until it holds: then no stuck rock can be pushed from
-    a tile in reach and no move leaves the tiles in reach, so the search never gets beyond them.
+    a tile in reach and no move leaves the tiles in reach, so the search never gets beyond them. The goal is reached
+    on ``g`` or on a cell of ``facing`` (:func:`_facing_cells`; none for a goal the player may stand on).
     """
-    gx, gy = goal
     stuck = set(rocks)
     reached = {s}
     frontier = [s]
     while True:
         while frontier:
             cell = frontier.pop()
-            if cell == g:
+            if cell == g or cell in facing:
                 return True
             x, y = cell % w + ox, cell // w + oy
             for d, (dx, dy) in enumerate(STEPS):
                 nx, ny = x + dx, y + dy
                 n = index(nx, ny)
-                if not goal_standable and (
-                    (nx == gx and ny == gy) or (n >= 0 and counter[n] and nx + dx == gx and ny + dy == gy)
-                ):
-                    return True
                 if n < 0 or n in stuck:
                     continue
                 targets = []
