@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import math
 import os
 import random
 import re
@@ -74,17 +75,21 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(value: Any) -> Any:
-    """``value`` (a string, or JSON of them) with every lone UTF-16 surrogate replaced by U+FFFD.
+    """``value`` (a string, or JSON of them) with every lone UTF-16 surrogate replaced by U+FFFD, and every number
+    JSON cannot carry (infinite, NaN) by ``None``, as JavaScript's ``JSON.stringify`` writes it.
 
-    A server may send one as a JSON escape (``"\\ud83d"``: half an emoji, cut at a token boundary), and Python
+    A server may send a surrogate as a JSON escape (``"\\ud83d"``: half an emoji, cut at a token boundary), and Python
     decodes it as is; such text cannot be encoded as UTF-8, so neither the next request's digest nor the replay
-    could be written.
+    could be written. Python reads ``1e400`` as infinite (and the non-JSON ``NaN``): tool arguments holding one were
+    kept in the history, and the SDK refused to encode every later request.
 
-    >>> clean_text({"note": ["hi \\ud83d"]}) == {"note": ["hi \\ufffd"]}
+    >>> clean_text({"note": ["hi \\ud83d"], "x": float("inf")}) == {"note": ["hi \\ufffd"], "x": None}
     True
     """
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, dict):
         return {clean_text(k): clean_text(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -287,6 +287,28 @@ def test_half_an_emoji_in_a_reply_is_replaced_not_fatal(kind: str, dummy_keys: d
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_number_json_cannot_carry_in_tool_arguments_is_null_not_a_stuck_run(kind: str,
+                                                                               dummy_keys: dict[str, str]) -> None:
+    """``1e400`` is valid JSON that Python reads as ``inf`` (and ``NaN`` a token it reads though JSON has none): kept
+    in the history, the Anthropic SDK refused to encode every later request ('Out of range float values are not JSON
+    compliant', an unreadable reply, retried), so every turn failed until the exchange left the history, and a resume
+    restored it; the replay and checkpoint got ``Infinity``, which no JSON reader but Python's takes. Such a number
+    is ``null``, as JavaScript writes it: the call's arguments fail their schema, an error the model reads."""
+    script = [Reply(tool_calls=[("navigate_to", '{"x": 1e400, "y": 3}'), ("navigate_to", '{"x": NaN, "y": -1e999}')]),
+              Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]
+    with StubServer(kind, script) as server:
+        provider = _provider(kind, server.base_url)
+        response = provider.complete(_request())
+        assert [c.arguments for c in response.message.tool_calls] == [{"x": None, "y": 3}, {"x": None, "y": None}]
+        results = [ToolResult(c.id, c.name, "error: x must be an integer") for c in response.message.tool_calls]
+        later = ModelRequest("s", [*_request().messages, response.message, Message("user", [*results, Text("t")])],
+                             TOOLS, 64)
+        assert provider.complete(later).message.tool_calls[0].arguments == {"buttons": ["a"]}
+    for call in response.message.tool_calls:
+        json.dumps(call.to_record(), allow_nan=False)
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
 def test_a_body_that_is_no_reply_is_a_retryable_bad_response(
     kind: str, dummy_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
