@@ -85,7 +85,12 @@ def _date(created: Any) -> str | None:
 
 def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | None = None) -> dict[str, Any]:
     """One row of the run list: what the run was, how far it got, its budget and how it ended (no re-simulation:
-    a fast read)."""
+    a fast read). Read in one snapshot: a run still recording as one commit left it."""
+    with reader.snapshot():
+        return _run_summary(reader, run_id, size_bytes)
+
+
+def _run_summary(reader: ReplayReader, run_id: str, size_bytes: int | None) -> dict[str, Any]:
     header = reader.header
     episodes = reader.episodes()
     # Each episode's own catalog (longplay/Quest-v0 plays a world per reset seed): names, order and the size the
@@ -259,8 +264,15 @@ def run_impl(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInde
     was killed (compare's rule), and per episode the milestones, keyframes and the steps where LM turns started
     (errors apart) and where memory changed.
 
-    ``turn_indexes`` / ``memory_indexes`` (episode -> index) skip re-reading them when the caller has them.
+    ``turn_indexes`` / ``memory_indexes`` (episode -> index) skip re-reading them when the caller has them. Read in
+    one snapshot: a run still recording as one commit left it (with the caller's indexes, read them in it too).
     """
+    with reader.snapshot():
+        return _run_page(reader, run_id, turn_indexes, memory_indexes)
+
+
+def _run_page(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnIndex] | None,
+              memory_indexes: dict[int, MemoryIndex] | None) -> dict[str, Any]:
     header = reader.header
     catalog = [m for m in header.get("catalog") or [] if isinstance(m, dict)]
     turn_indexes = turn_indexes if turn_indexes is not None else build_turn_indexes(reader)

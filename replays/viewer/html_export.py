@@ -102,7 +102,8 @@ def export_html(path: str | os.PathLike[str], out: str | os.PathLike[str], *, ep
                          "are always embedded)")
     out = Path(out)
     check_output(path, out)
-    with ReplayReader(path, make_env=make_env) as reader:
+    # One snapshot: a run still recording as one commit left it (its frames, actions, turns and page agree).
+    with ReplayReader(path, make_env=make_env) as reader, reader.snapshot():
         info = reader.episode(episode)
         last = info.recorded_steps
         end = last if end is None else end

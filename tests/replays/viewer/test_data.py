@@ -299,3 +299,39 @@ def test_two_readings_of_the_run_list_read_each_replay_once(viewer_runs: Any, mo
         assert sorted(reads) == sorted(set(reads)) and len(reads) == len(folder.list_runs()["runs"])
     finally:
         folder.close()
+
+
+def test_the_run_page_and_row_read_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, fakegame: Any
+                                                                                 ) -> None:
+    """The run page read a live run's turns, then (the recorder committing meanwhile) its memory, milestones and
+    episodes, each at the latest commit: steps and milestones past the turns it showed. It reads one snapshot."""
+    path = tmp_path / "live.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm") as rec, ReplayReader(path) as reader:
+        rec.reset(seed=0)
+        for _ in range(40):
+            rec.step(0)
+        rec.flush()
+        read_memory, read_spending = reader.memory, reader.spending
+
+        def commit_meanwhile() -> None:
+            rec.log_turn(response="go")
+            for _ in range(80):  # past the fake game's hundred_presses
+                rec.step(0)
+            rec.flush()
+
+        def memory(*args: Any, **kwargs: Any) -> Any:  # the run page reads it after the turns
+            commit_meanwhile()
+            return read_memory(*args, **kwargs)
+
+        def spending() -> Any:  # the run list's row reads it after the episodes and milestones
+            commit_meanwhile()
+            return read_spending()
+
+        reader.memory = memory  # type: ignore[method-assign]
+        run = run_impl(reader, "live.lpr")
+        (episode,) = run["episodes"]
+        assert (episode["steps"], [m["id"] for m in episode["milestones"]], run["has_turns"]) == (
+            40, ["left_home"], False)
+        reader.spending = spending  # type: ignore[method-assign]
+        row = run_summary_impl(reader, "live.lpr")
+        assert (row["steps"], row["milestones"], row["turns"]) == (120, 2, 1)  # as the commit before the row left it

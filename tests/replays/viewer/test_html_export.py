@@ -80,3 +80,31 @@ def test_never_more_frames_than_asked(viewer_runs: Any, tmp_path: Path, end: int
     assert result.frames == len(steps) <= max_frames and steps[0] == 0 and steps[-1] == end
     with pytest.raises(ValueError, match="invalid max_frames 1"):
         export_html(viewer_runs.root / "fake-lm.lpr", tmp_path / "q.html", max_frames=1)
+
+
+def test_a_run_still_recording_is_exported_as_one_commit_left_it(tmp_path: Path, fakegame: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export read a live run's episode, then (the recorder committing meanwhile) its page and actions at the
+    latest commit: a page of 120 steps and actions over a range that ends at step 40. It reads one snapshot."""
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "live.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm") as rec:
+        rec.reset(seed=0)
+        for _ in range(40):
+            rec.step(0)
+        rec.flush()
+        read_memory = ReplayReader.memory
+
+        def memory(self: ReplayReader, *args: Any, **kwargs: Any) -> Any:  # read after the episode and turns
+            if rec.step_in_episode < 120:
+                for _ in range(80):
+                    rec.step(0)
+                rec.flush()
+            return read_memory(self, *args, **kwargs)
+
+        monkeypatch.setattr(ReplayReader, "memory", memory)
+        data = _embedded(export_html(path, tmp_path / "live.html").path.read_text())
+    assert data["range"] == [0, 40] and len(data["actions"]) == 40 and data["run"]["episodes"][0]["steps"] == 40
