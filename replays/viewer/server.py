@@ -204,7 +204,7 @@ def create_app(folder: str | Path | ReplayFolder, *, allowed_hosts: list[str] | 
 
     @guarded
     def api_runs(request: Request) -> Response:
-        return json_response(runs.list_runs())
+        return json_response({**runs.list_runs(), "max_compare": MAX_COMPARE})
 
     @guarded
     def api_run(request: Request) -> Response:

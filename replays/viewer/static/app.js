@@ -243,7 +243,7 @@
   // ====================================================================================== run list
 
   async function initIndex() {
-    const state = { runs: [], sortKey: "created", sortDir: -1, selected: new Set() };
+    const state = { runs: [], sortKey: "created", sortDir: -1, selected: new Set(), maxCompare: Infinity };
     let data;
     try {
       data = await getJSON("/api/runs");
@@ -253,6 +253,7 @@
     }
     $("folder").textContent = "folder: " + data.folder;
     state.runs = data.runs;
+    state.maxCompare = data.max_compare || Infinity;
     fillSelect($("filter-env"), data.runs.map((r) => r.env));
     fillSelect($("filter-agent"), data.runs.map((r) => r.agent));
     $("empty").hidden = data.runs.length > 0;
@@ -298,8 +299,8 @@
     }
 
     function render() {
-      const rows = visible().sort((a, b) => compareValues(sortValue(a, state.sortKey), sortValue(b, state.sortKey)) *
-        state.sortDir);
+      const rows = visible().sort((a, b) => compareValues(sortValue(a, state.sortKey), sortValue(b, state.sortKey),
+        state.sortDir));
       for (const th of table.querySelectorAll("th[data-key]")) {
         th.classList.toggle("sorted-asc", th.dataset.key === state.sortKey && state.sortDir > 0);
         th.classList.toggle("sorted-desc", th.dataset.key === state.sortKey && state.sortDir < 0);
@@ -332,8 +333,14 @@
       const shown = visible();
       $("count").textContent = shown.length + " of " + state.runs.length + " runs" +
         (state.selected.size ? " · " + state.selected.size + " selected" : "");
-      $("compare-selected").disabled = state.selected.size === 0;
+      // The server compares at most max_compare runs at once: say so before the click, not after it.
+      const tooMany = state.selected.size > state.maxCompare;
+      $("compare-selected").disabled = state.selected.size === 0 || tooMany;
+      $("compare-selected").title = tooMany ? "compare at most " + state.maxCompare + " runs at once: " +
+        state.selected.size + " are selected" : "";
       $("compare-selected").textContent = "Compare selected" + (state.selected.size ? " (" + state.selected.size + ")" : "");
+      $("compare-limit").hidden = !tooMany;
+      $("compare-limit").textContent = tooMany ? "select at most " + state.maxCompare + " runs to compare" : "";
       $("select-all").checked = shown.length > 0 && shown.every((r) => state.selected.has(r.id));
     }
 
@@ -341,11 +348,13 @@
     document.body.dataset.ready = "1";
   }
 
-  function compareValues(a, b) {
+  /** Orders two column values, ascending for `dir` 1 and descending for -1; empty values (no budget, no model)
+   * come last either way: they are no smallest nor largest value. */
+  function compareValues(a, b, dir) {
     const missingA = a === null || a === undefined || a === "", missingB = b === null || b === undefined || b === "";
     if (missingA || missingB) return missingA === missingB ? 0 : (missingA ? 1 : -1);
-    if (typeof a === "number" && typeof b === "number") return a - b;
-    return String(a).localeCompare(String(b), undefined, { numeric: true });
+    if (typeof a === "number" && typeof b === "number") return (a - b) * dir;
+    return String(a).localeCompare(String(b), undefined, { numeric: true }) * dir;
   }
 
   function fillSelect(select, values) {

@@ -643,3 +643,38 @@ def test_the_run_list_shows_each_runs_budget_and_marks_as_its_run_page_does(page
         "quest-explorer-killed.lpr"]
     page.fill("#filter", "")
     shot(page, "18-run-list-budget-and-marks.png")
+
+
+def test_the_run_list_sorts_runs_without_a_value_last_both_ways(page: Any, compare_server: str) -> None:
+    """Runs with no budget sorted first when the Budget column was sorted smallest first (and last largest first):
+    runs without a value come last in both directions."""
+    page.goto(compare_server)
+    page.wait_for_selector("body[data-ready='1']")
+    for direction in ("desc", "asc"):
+        page.click("#runs th[data-key='budget']")
+        assert page.locator(f"#runs th[data-key='budget'].sorted-{direction}").count() == 1
+        budgets = page.locator("#runs tbody td.budget").all_inner_texts()
+        given = [b for b in budgets if b != "—"]
+        assert len(given) >= 2 and budgets[:len(given)] == given and budgets[len(given):], (direction, budgets)
+
+
+def test_the_compare_button_says_when_more_runs_are_selected_than_compare_takes(
+        page: Any, compare_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run list let you select more runs than the server compares at once (200) and only said so after the
+    click, on an error page: the button is disabled, with the reason, before it."""
+    from longplay.replays.viewer import server
+
+    monkeypatch.setattr(server, "MAX_COMPARE", 2)
+    page.goto(compare_server)
+    page.wait_for_selector("body[data-ready='1']")
+    boxes = page.locator("#runs tbody td.sel input")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    assert page.locator("#compare-selected").is_enabled() and page.locator("#compare-limit").is_hidden()
+    boxes.nth(2).check()
+    assert page.locator("#compare-selected").is_disabled()
+    assert page.locator("#compare-limit").inner_text() == "select at most 2 runs to compare"
+    assert page.get_attribute("#compare-selected", "title") == "compare at most 2 runs at once: 3 are selected"
+    boxes.nth(2).uncheck()
+    assert page.locator("#compare-selected").is_enabled() and page.locator("#compare-limit").is_hidden()
+
