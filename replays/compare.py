@@ -14,7 +14,8 @@ to ``k`` milestones at the median time for a run to reach ``k`` milestones, so i
 (a run whose world has fewer than ``k`` milestones never reaches ``k``: it is not censored but stays at risk).
 Each run says why it stopped, which changes none of the numbers: ``complete`` is False for a killed run (its
 recorder never closed the episode), and ``stopped_early`` is True for one closed before its budget was used
-(Ctrl+C), from the budget the replay's header records (None where it records none).
+(Ctrl+C), from the budget the replay's header records (None where it records none). A run not closed whose last
+commit is recent is taken as still being recorded, not killed (:func:`still_recording`; the viewer marks it so).
 
 The AUC score is the mean fraction of the catalog reached over ``[0, horizon]`` (1 = everything at once); a
 run's fraction is of its own world's catalog (``Quest-v0`` builds a world per reset seed), and a group's AUC is
@@ -32,6 +33,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,13 @@ import numpy as np
 
 from longplay.replays.reader import Episode, ReplayReader, Spending, start_state_digest
 from longplay.replays.schema import EXTENSION, ReplayError
+
+#: A run whose recorder never closed an episode is taken as still being recorded while its last commit is less than
+#: this many seconds old, and as killed after. A recorder commits every ``commit_seconds`` (2 s) while steps, LM
+#: turns or memory snapshots come, so a live run's longest silence is one wait for its agent: an LM call retried to
+#: the limit at the defaults (7 tries of 120 s, and up to 63 s of back-off between them) is 15 minutes. A served run
+#: (``longplay serve``) is silent while its client thinks: past this it shows as killed, as a stalled run does.
+RECORDING_QUIET_S = 15 * 60.0
 
 AXES = ("steps", "wall", "tokens", "cost")
 AXIS_LABELS = {"steps": "steps", "wall": "wall-clock time (s)", "tokens": "tokens (in + out + cache)",
@@ -80,6 +89,7 @@ class RunProgress:
     finished: bool  # the game was completed (the episode terminated)
     start_state: str | None = None  # SHA-256 of the save state the episode started from (None: the world's start)
     stopped_early: bool | None = None  # closed before its budget was used (Ctrl+C); None: no budget recorded
+    last_commit: datetime | None = None  # when the replay was last written (ReplayReader.last_commit)
 
     def times(self, axis: str) -> dict[str, float]:
         """Milestone id -> value of ``axis`` when it was reached."""
@@ -181,6 +191,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
         turns = replay.turns()
         milestones = replay.milestones()
         used = budget_used(header, episodes, Spending.of(turns))
+        last_commit = replay.last_commit()
         if not episodes and warnings is not None:
             warnings.append(f"{path}: left out: it holds no episode (the run was killed, or is still being recorded, "
                             "before its first reset)")
@@ -219,7 +230,8 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
                 tuple(m["id"] for m in catalog), {m["id"]: str(m.get("name", m["id"])) for m in catalog},
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
-                info.complete, info.end_reason == "terminated", info.start_digest, stopped_early(used, info)))
+                info.complete, info.end_reason == "terminated", info.start_digest, stopped_early(used, info),
+                last_commit))
         return runs
 
 
@@ -251,6 +263,19 @@ def stopped_early(used: bool | None, info: Episode) -> bool | None:
     its recorder ("closed"), where it stopped: before its budget, unless it used it. A killed run is marked by
     ``info.complete`` instead."""
     return None if used is None else info.end_reason == "closed" and not used
+
+
+def still_recording(last_commit: datetime | None, now: datetime | None = None) -> bool:
+    """Whether a run whose recorder never closed an episode is taken as still being recorded rather than killed:
+    its replay was last written (``last_commit``, :meth:`ReplayReader.last_commit`) less than
+    :data:`RECORDING_QUIET_S` before ``now`` (default: this moment). Unknown when it was written: killed.
+
+    >>> still_recording(datetime(2026, 1, 1, 12, tzinfo=timezone.utc), datetime(2026, 1, 1, 12, 5, tzinfo=timezone.utc))
+    True
+    """
+    if last_commit is None:
+        return False
+    return ((now or datetime.now(timezone.utc)) - last_commit).total_seconds() < RECORDING_QUIET_S
 
 
 # ============================================================================================ statistics

@@ -20,6 +20,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,17 @@ def inflate(blob: bytes, limit: int) -> bytes:
     if not inflater.eof:
         raise zlib.error("incomplete or truncated stream")
     return out
+
+
+def _utc(text: Any) -> datetime | None:
+    """An ISO 8601 time of a header (``created``, ``committed``) as an aware UTC datetime; None where it is none."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 #: Gymnasium action index -> button (the last entry is the optional no-op), as ``LongplayEnv.step`` maps it.
@@ -628,6 +640,21 @@ class ReplayReader:
                                self._json(f"memory snapshot {s}'s content", content) if fmt == "json" else content,
                                self._json(f"memory snapshot {s}'s extra", extra))
                 for s, e, step, t, name, content, fmt, extra in rows]
+
+    def last_commit(self) -> datetime | None:
+        """When the file was last committed (UTC): the header's ``committed``, which the recorder writes with every
+        commit. In replays from before it, ``created`` plus the latest ``t`` the file holds: behind the truth by the
+        time a resumed run spent stopped. None where the header holds no such time."""
+        committed = _utc(self.header.get("committed"))
+        if committed is not None:
+            return committed
+        created = _utc(self.header.get("created"))
+        if created is None:
+            return None
+        latest = self._query("SELECT MAX(t) FROM (SELECT MAX(t_end) AS t FROM chunks UNION ALL "
+                             "SELECT MAX(MAX(started_t), COALESCE(MAX(ended_t), 0)) FROM episodes UNION ALL "
+                             "SELECT MAX(t) FROM turns UNION ALL SELECT MAX(t) FROM memory)")[0][0]
+        return created + timedelta(seconds=latest if isinstance(latest, (int, float)) else 0.0)
 
     def chunk_times(self, episode: int = 0) -> list[tuple[int, float]]:
         """(step, seconds since the recording started) at the end of each committed chunk of ``episode``."""

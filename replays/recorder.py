@@ -861,6 +861,10 @@ class Recorder(gym.Wrapper):
             if self._memory:
                 conn.executemany("INSERT INTO memory (episode, step, t, name, content, format, extra) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?)", self._memory)
+            # The wall clock of this commit: readers tell a run still recording from a killed one by it (the t
+            # columns run on a monotonic clock that a resumed run carries on from its checkpoint).
+            conn.execute("INSERT OR REPLACE INTO header VALUES ('committed', ?)",
+                         (to_json(datetime.now(timezone.utc).isoformat(timespec="seconds")),))
             conn.execute("COMMIT")
         except BaseException as exc:
             # SQLite rolls a transaction back itself on some errors (a full disk at COMMIT): a second ROLLBACK

@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,9 @@ def oracle_state() -> Callable[..., tuple[bytes, dict[str, int]]]:
 
 def _as_killed(path: Path, *, lose_steps: bool = False) -> None:
     """Makes a closed replay look like one whose run was killed: its last episode never ended and its header says
-    ``recording`` (what a SIGKILL leaves once the file's last commit is in). ``lose_steps``: the kill came after
-    that episode's reset but before its next commit, so none of its steps, milestones or checkpoints are in."""
+    ``recording`` (what a SIGKILL leaves once the file's last commit is in), its last commit a day ago (a run whose
+    last commit is recent is taken as still recording). ``lose_steps``: the kill came after that episode's reset
+    but before its next commit, so none of its steps, milestones or checkpoints are in."""
     conn = sqlite3.connect(path)
     with conn:
         (last,) = conn.execute("SELECT max(episode) FROM episodes").fetchone()
@@ -58,6 +60,9 @@ def _as_killed(path: Path, *, lose_steps: bool = False) -> None:
             for table in ("chunks", "milestones", "checkpoints"):
                 conn.execute(f"DELETE FROM {table} WHERE episode = ?", (last,))
         conn.execute("INSERT OR REPLACE INTO header VALUES ('status', ?)", (json.dumps("recording"),))
+        day_ago = datetime.now(timezone.utc) - timedelta(days=1)
+        conn.execute("INSERT OR REPLACE INTO header VALUES ('committed', ?)",
+                     (json.dumps(day_ago.isoformat(timespec="seconds")),))
     conn.close()
 
 

@@ -16,7 +16,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from longplay.replays.compare import (
     env_name,
     progress_curve_impl,
     scaffold_name,
+    still_recording,
     stopped_early,
 )
 from longplay.replays.reader import (
@@ -133,18 +134,35 @@ def _run_summary(reader: ReplayReader, run_id: str, size_bytes: int | None) -> d
         "duration_s": header.get("duration_s"),
         "status": header.get("status"),
         "budget": budget if isinstance(budget, dict) else None,
-        **end_marks(header, episodes, spending),
+        **end_marks(header, episodes, spending, reader.last_commit()),
         "size_bytes": size_bytes,
     }
 
 
-def end_marks(header: dict[str, Any], episodes: Sequence[Episode], spending: Spending) -> dict[str, bool | None]:
+def end_marks(header: dict[str, Any], episodes: Sequence[Episode], spending: Spending,
+              last_commit: datetime | None, now: datetime | None = None) -> dict[str, Any]:
     """How a run ended, as the comparison marks it: ``stopped_early``, its recorder closed it before the budget its
-    header records was used (Ctrl+C, failures; None where it records no budget), and ``killed``, an episode was
-    never closed (killed, or still being recorded). The run list and the run page show the same marks."""
+    header records was used (Ctrl+C, failures; None where it records no budget), and for a run with an episode never
+    closed, ``recording`` or ``killed`` (:func:`recording_marks`). The run list and the run page show the same
+    marks."""
     used = budget_used(header, episodes, spending)
     return {"stopped_early": None if used is None else any(stopped_early(used, info) for info in episodes),
-            "killed": not all(info.complete for info in episodes)}
+            **recording_marks(all(info.complete for info in episodes), last_commit, now)}
+
+
+def recording_marks(complete: bool, last_commit: datetime | str | None, now: datetime | None = None
+                    ) -> dict[str, Any]:
+    """Whether a run is still being recorded or was killed, by compare's rule
+    (:func:`~longplay.replays.compare.still_recording`): ``complete``, its recorder closed every episode;
+    ``recording``, it did not, and its last commit (``last_commit``, ISO 8601 or a datetime) is recent; ``killed``,
+    it did not, and its last commit is old; ``quiet_s``, seconds from its last commit to ``now`` (default: this
+    moment). Taken again each time a cached row is served: a killed run's file does not change as it ages."""
+    moment = datetime.fromisoformat(last_commit) if isinstance(last_commit, str) else last_commit
+    now = now or datetime.now(timezone.utc)
+    live = not complete and still_recording(moment, now)
+    return {"complete": complete, "recording": live, "killed": not complete and not live,
+            "last_commit": moment.isoformat() if moment else None,
+            "quiet_s": max(0.0, (now - moment).total_seconds()) if moment else None}
 
 
 def catalog_position(catalog: Sequence[Any], milestone: str) -> int:
@@ -176,9 +194,11 @@ def unreadable_impl(run_id: str, error: BaseException, paths: Sequence[Any] = ()
 
 
 def run_list_impl(folder_name: str, rows: Sequence[dict[str, Any]],
-                  unreadable: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The run list: readable runs newest first, then the unreadable files by name."""
-    ordered = sorted(rows, key=lambda r: (r.get("created") or "", r["id"]), reverse=True)
+                  unreadable: Sequence[dict[str, Any]], now: datetime | None = None) -> dict[str, Any]:
+    """The run list: readable runs newest first, then the unreadable files by name. Each row's ``recording`` and
+    ``killed`` are taken at ``now`` (:func:`recording_marks`), however old the row."""
+    ordered = sorted(({**r, **recording_marks(r["complete"], r["last_commit"], now)} for r in rows),
+                     key=lambda r: (r.get("created") or "", r["id"]), reverse=True)
     return {"folder": folder_name, "runs": ordered, "unreadable": sorted(unreadable, key=lambda u: u["id"])}
 
 
@@ -313,7 +333,7 @@ def _run_page(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInd
             "identity", "created", "status", "duration_s", "package_version", "format_version", "scaffold_card",
             "config", "reward_source", "budget")},
         "scaffold": scaffold_name(header.get("scaffold_card")) or None,
-        **end_marks(header, infos, spending),
+        **end_marks(header, infos, spending, reader.last_commit()),
         "catalog": _catalog_rows(catalog),
         "episodes": episodes,
         "has_turns": any(index.turns for index in turn_indexes.values()),
@@ -561,6 +581,7 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
             "id": run_id, "run": run.name, "episode": run.episode, "group": label, "configuration": run.group,
             "start_state": run.start_state, "env_id": run.env_id, "seed": run.seed, "axes": list(run.axes),
             "complete": run.complete, "finished": run.finished, "stopped_early": run.stopped_early,
+            "last_commit": run.last_commit.isoformat() if run.last_commit else None,
             "milestones": len(run.events),
             "catalog_size": len(run.catalog), "catalog": list(run.catalog), "end": run.end, "curves": curves,
             "times": {axis: run.times(axis) for axis in run.axes},
@@ -570,7 +591,7 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         first = first_of.get(group["group"])
         groups.append({**group, "configuration": first.group if first else group["group"],
                        "start_state": first.start_state if first else None})
-    return finite({
+    return comparison_marks(finite({
         "axes": [a for a in AXES if any(a in r["axes"] for r in out_runs)],
         "axis_labels": dict(AXIS_LABELS),
         "catalog": [{"id": m, "name": name} for m, name in catalog.items()],
@@ -583,4 +604,14 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         "horizons": result.horizons if result else {},
         "unreadable": list(unreadable),
         "notes": list(notes),
-    })
+    }))
+
+
+def comparison_marks(data: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """:func:`compare_data_impl`'s ``data`` with each run's ``recording`` and ``killed`` (:func:`recording_marks`)
+    and each group's ``recording_runs`` taken at ``now``: a cached comparison is marked again each time it is
+    served. A group's killed runs are its ``runs - complete_runs - recording_runs``."""
+    runs = [{**r, **recording_marks(r["complete"], r["last_commit"], now)} for r in data["runs"]]
+    groups = [{**g, "recording_runs": sum(r["recording"] for r in runs if r["group"] == g["group"])}
+              for g in data["groups"]]
+    return {**data, "runs": runs, "groups": groups}

@@ -41,6 +41,7 @@ from longplay.replays.viewer.data import (
     build_memory_indexes,
     build_turn_indexes,
     compare_data_impl,
+    comparison_marks,
     relative_message,
     run_list_impl,
     run_summary_impl,
@@ -392,7 +393,7 @@ class ReplayFolder:
             cached = self._comparisons.get(key)
             if cached is not None:
                 self._comparisons.move_to_end(key)
-                return cached
+                return comparison_marks(cached)  # a run still recording when cached may since have been killed
         selected, unreadable, notes = [], [], []
         for run_id in ids:
             try:

@@ -286,9 +286,9 @@
       return state.runs.filter((r) => {
         if (env && r.env !== env) return false;
         if (agent && r.agent !== agent) return false;
-        const text = [r.id, r.env, r.agent, r.model, r.scaffold, r.label, r.status, r.furthest_milestone,
+        const text = [r.id, r.env, r.agent, r.model, r.scaffold, r.label, otherStatus(r.status), r.furthest_milestone,
           ...(r.start_states || []).map((d) => "from state " + d.slice(0, 8)),
-          r.killed ? "killed" : null, r.stopped_early ? "stopped early" : null].filter(Boolean).join(" ").toLowerCase();
+          r.killed ? "killed" : null, r.recording ? "recording" : null, r.stopped_early ? "stopped early" : null].filter(Boolean).join(" ").toLowerCase();
         return terms.every((t) => text.includes(t));
       });
     }
@@ -313,9 +313,9 @@
         body.appendChild(h("tr", { "data-id": r.id },
           h("td", { class: "sel" }, box),
           h("td", { class: "run" }, h("a", { href: runUrl(r.id), text: r.id }),
-            (r.start_states || []).map(stateBadge), killedBadge(r.killed ? 1 : 0, true),
-            stoppedBadge(r.stopped_early ? 1 : 0, true),
-            r.status !== "closed" ? h("div", { class: "muted", text: "status: " + r.status }) : null),
+            (r.start_states || []).map(stateBadge), killedBadge(r.killed ? 1 : 0, true, r.quiet_s),
+            recordingBadge(r.recording ? 1 : 0, true, r.quiet_s), stoppedBadge(r.stopped_early ? 1 : 0, true),
+            otherStatus(r.status) ? h("div", { class: "muted", text: "status: " + r.status }) : null),
           h("td", { text: r.env || "—" }),
           h("td", { text: r.agent || "—" }),
           h("td", { text: r.model || "—" }),
@@ -372,15 +372,37 @@
         "state held count at step 0, so it is compared only with runs from the same state" });
   }
 
-  /** The mark of runs whose recorder never closed their episode (``count`` of them; null: none): killed, or
-   * still being recorded. compare counts them as censored at their last step, as runs whose budget ran out,
-   * so the tables say how many there are. */
-  function killedBadge(count, single) {
+  /** The mark of runs whose recorder never closed their episode and whose replay has not been written for long
+   * (``count`` of them; null: none; ``quietS``: a single run's seconds since its last commit): killed, or stalled.
+   * compare counts them as censored at their last step, as runs whose budget ran out, so the tables say how many
+   * there are. */
+  function killedBadge(count, single, quietS) {
     if (!count) return null;
     return h("span", { class: "badge killed", text: single ? "killed" : count + " killed",
-      title: (single ? "this run's" : count + " of these runs'") + " episode was never closed by its recorder: " +
-        "killed (or still being recorded). It counts as censored at its last recorded step, as a run whose " +
-        "budget ran out does" });
+      title: (single ? "this run's" : count + " of these runs'") + " episode was never closed by its recorder, " +
+        "and " + (single ? "its replay was last written " + ago(quietS) : "their replays were last written long ago") +
+        ": killed (or stalled). It counts as censored at its last recorded step, as a run whose budget ran out does" });
+  }
+
+  /** The mark of runs still being recorded (``count`` of them; null: none; ``quietS``: a single run's seconds
+   * since its last commit): their recorder has closed no episode yet and wrote their replay recently. Shown as
+   * it was when the page was read: reload for more steps. */
+  function recordingBadge(count, single, quietS) {
+    if (!count) return null;
+    return h("span", { class: "badge recording", text: single ? "recording" : count + " recording",
+      title: (single ? "this run is" : count + " of these runs are") + " still being recorded: " +
+        (single ? "its replay was last written " + ago(quietS) : "their replays were written recently") +
+        ". It shows the steps up to that write (reload for more), and counts as censored at its last one" });
+  }
+
+  /** A replay header's status where it is neither ``closed`` nor ``recording`` (null otherwise): a killed run's
+   * header still says ``recording``, so the killed and recording badges say which a run is, not the status. */
+  function otherStatus(status) {
+    return status && !["closed", "recording"].includes(status) ? status : null;
+  }
+
+  function ago(seconds) {
+    return seconds === null || seconds === undefined ? "at an unknown time" : fmt.seconds(Math.round(seconds)) + " ago";
   }
 
   /** The mark of runs whose recorder closed them before their budget was used (``count`` of them; null: none):
@@ -937,13 +959,14 @@
       ["milestones", milestones + " / " + catalogSize], ["seed", header.seed],
       ["turns", run.has_turns ? fmt.int(run.turns) : null], ["tokens", run.has_turns ? fmt.tokens(run.tokens) : null],
       ["cost", run.has_turns ? fmt.usd(run.cost_usd) : null], ["date", fmt.date(header.created)],
-      ["budget", budgetText(header.budget)], ["status", header.status !== "closed" ? header.status : null]];
+      ["budget", budgetText(header.budget)], ["status", otherStatus(header.status)]];
     for (const [label, value] of items) {
       if (value === null || value === undefined || value === "") continue;
       meta.appendChild(h("span", { class: "chip" }, label + " ", h("b", { text: String(value) })));
     }
     for (const digest of new Set(run.episodes.map((e) => e.start_state).filter(Boolean))) meta.appendChild(stateBadge(digest));
-    for (const badge of [killedBadge(run.killed ? 1 : 0, true), stoppedBadge(run.stopped_early ? 1 : 0, true)]) {
+    for (const badge of [killedBadge(run.killed ? 1 : 0, true, run.quiet_s),
+      recordingBadge(run.recording ? 1 : 0, true, run.quiet_s), stoppedBadge(run.stopped_early ? 1 : 0, true)]) {
       if (badge) meta.appendChild(badge);
     }
   }
@@ -1115,7 +1138,7 @@
           const has = !!r.curves[axis];
           legend.appendChild(h("li", { class: view.hidden.has(r.key) || !has ? "off" : "", "data-key": r.key, title: has ? r.run : "no " + AXIS_NAMES[axis] + " axis: " + r.run,
             onclick: () => { if (view.hidden.has(r.key)) view.hidden.delete(r.key); else view.hidden.add(r.key); renderChart(); } },
-            h("span", { class: "swatch" }), label(r) + (r.complete ? "" : " · killed") + (r.stopped_early ? " · stopped early" : "")));
+            h("span", { class: "swatch" }), label(r) + (r.killed ? " · killed" : "") + (r.recording ? " · recording" : "") + (r.stopped_early ? " · stopped early" : "")));
           legend.lastChild.firstChild.style.background = r.color;
         }
         panel.appendChild(legend);
@@ -1235,7 +1258,8 @@
         name.appendChild(h("span", { text: configurationName(g) }));
         const badge = stateBadge(g.start_state);
         if (badge) name.appendChild(badge);
-        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", {}, String(g.runs), killedBadge(g.runs - g.complete_runs),
+        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", {}, String(g.runs),
+          killedBadge(g.runs - g.complete_runs - g.recording_runs), recordingBadge(g.recording_runs),
           stoppedBadge(g.stopped_early_runs)),
           auc ? h("td", { class: "auc-value", text: auc.value.toFixed(3) }) :
             h("td", { class: "none", text: "n/a", title: "not every run of this group has a " + AXIS_NAMES[axis] + " axis" }),
@@ -1269,7 +1293,8 @@
         const head = h("tr", {}, h("th", { text: "milestone" }));
         for (const r of runs) {
           const th = h("th", { title: r.run, "data-key": r.key }, h("span", { class: "swatch legend-swatch" }), label(r),
-            killedBadge(r.complete ? 0 : 1, true), stoppedBadge(r.stopped_early ? 1 : 0, true));
+            killedBadge(r.killed ? 1 : 0, true, r.quiet_s), recordingBadge(r.recording ? 1 : 0, true, r.quiet_s),
+            stoppedBadge(r.stopped_early ? 1 : 0, true));
           th.firstChild.style.cssText = "display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;";
           th.firstChild.style.background = r.color;
           head.appendChild(th);
@@ -1313,7 +1338,8 @@
         swatch.style.background = g.color;
         head.appendChild(h("th", { "data-group": g.group, title: g.group }, swatch, configurationName(g),
           stateBadge(g.start_state), h("div", { class: "sub", text: g.runs + " run" + (g.runs === 1 ? "" : "s") },
-            killedBadge(g.runs - g.complete_runs), stoppedBadge(g.stopped_early_runs))));
+            killedBadge(g.runs - g.complete_runs - g.recording_runs), recordingBadge(g.recording_runs),
+            stoppedBadge(g.stopped_early_runs))));
       }
       table.appendChild(h("thead", {}, head));
       const rows = new Map(data.time_to_milestone.filter((row) => row.axis === axis).map((row) => [row.group + "\n" + row.milestone, row]));

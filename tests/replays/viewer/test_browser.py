@@ -678,3 +678,44 @@ def test_the_compare_button_says_when_more_runs_are_selected_than_compare_takes(
     boxes.nth(2).uncheck()
     assert page.locator("#compare-selected").is_enabled() and page.locator("#compare-limit").is_hidden()
 
+
+def test_a_run_still_recording_is_marked_recording_not_killed(page: Any, record: Any, as_killed: Any,
+                                                              fakegame: Any) -> None:
+    """A researcher watching a live run saw it marked `killed` (tooltip: "or still being recorded") in the run list,
+    on its run page and in the comparison: a run written recently is marked `recording`, with when it last wrote."""
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.viewer.server import ServerThread
+
+    root = record(50, seed=1, name="runs/done.lpr").parent
+    as_killed(record(100, name="runs/killed.lpr"))
+    rec = Recorder(gym.make(fakegame.ENV_ID), root / "live.lpr", agent="lm")
+    rec.reset(seed=2)
+    for _ in range(60):
+        rec.step(0)
+    rec.flush()
+    try:
+        with ServerThread(root) as url:
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='1']")
+            marks = {name: page.locator(f"#runs tr[data-id='{name}'] .badge.killed, "
+                                        f"#runs tr[data-id='{name}'] .badge.recording").all_inner_texts()
+                     for name in ("live.lpr", "killed.lpr", "done.lpr")}
+            assert marks == {"live.lpr": ["recording"], "killed.lpr": ["killed"], "done.lpr": []}
+            title = page.get_attribute("#runs tr[data-id='live.lpr'] .badge.recording", "title")
+            assert "still being recorded: its replay was last written " in title and " s ago" in title
+            assert "status:" not in page.locator("#runs tr[data-id='killed.lpr']").inner_text()
+            page.fill("#filter", "recording")
+            assert [r.get_attribute("data-id") for r in page.locator("#runs tbody tr").all()] == ["live.lpr"]
+            shot(page, "19-run-list-recording.png")
+            page.goto(url + "run?id=live.lpr")
+            page.wait_for_selector("body[data-ready='1']")
+            assert page.locator("#run-meta .badge.recording").count() == 1
+            assert page.locator("#run-meta .badge.killed").count() == 0
+            page.goto(url + "compare?id=live.lpr&id=killed.lpr")
+            page.wait_for_selector("body[data-ready='1']")
+            legend = page.locator("#chart .legend li").all_inner_texts()
+            assert any(t.endswith(" · recording") for t in legend) and any(t.endswith(" · killed") for t in legend)
+    finally:
+        rec.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,18 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from longplay.replays.compare import RECORDING_QUIET_S
 from longplay.replays.reader import MemorySnapshot, ReplayReader, Turn
 from longplay.replays.recorder import Recorder
 from longplay.replays.viewer.data import (
     MemoryIndex,
     TurnIndex,
     card_components,
+    comparison_marks,
     finite,
     memory_at_impl,
     run_impl,
+    run_list_impl,
     run_summary_impl,
     trajectory_impl,
     turns_at_impl,
@@ -299,6 +303,64 @@ def test_two_readings_of_the_run_list_read_each_replay_once(viewer_runs: Any, mo
         assert sorted(reads) == sorted(set(reads)) and len(reads) == len(folder.list_runs()["runs"])
     finally:
         folder.close()
+
+
+def test_a_run_still_recording_is_marked_recording_not_killed(tmp_path: Path, fakegame: Any, compare_runs: Any
+                                                              ) -> None:
+    """A run still being recorded was marked ``killed`` in the run list, on its run page and in the comparison, as a
+    killed run is: its recorder has closed no episode yet. A run last written recently is ``recording`` (how long
+    ago it wrote, ``quiet_s``); one not written for RECORDING_QUIET_S is killed, however long its row was cached."""
+    shutil.copyfile(compare_runs.root / "quest-explorer-killed.lpr", tmp_path / "killed.lpr")
+    rec = Recorder(gym.make(fakegame.ENV_ID), tmp_path / "live.lpr", agent="random")
+    rec.reset(seed=0)
+    for _ in range(40):
+        rec.step(0)
+    rec.flush()
+    folder = ReplayFolder(tmp_path)
+    try:
+        rows = {row["id"]: row for row in folder.list_runs()["runs"]}
+        marks = {name: (row["recording"], row["killed"]) for name, row in rows.items()}
+        assert marks == {"live.lpr": (True, False), "killed.lpr": (False, True)}
+        assert 0 <= rows["live.lpr"]["quiet_s"] < 60 and rows["killed.lpr"]["quiet_s"] > RECORDING_QUIET_S
+        with ReplayReader(tmp_path / "live.lpr") as reader:
+            run = run_impl(reader, "live.lpr")
+        assert (run["recording"], run["killed"], run["complete"]) == (True, False, False)
+        compared = folder.comparison(["live.lpr", "killed.lpr"])
+        assert {r["id"]: (r["recording"], r["killed"]) for r in compared["runs"]} == marks
+        assert {g["group"]: g["recording_runs"] for g in compared["groups"]} == {"Fake-v0: random": 1,
+                                                                               "QuestMini-v0: explorer": 0}
+        # Nothing written for longer than a live run's longest silence: killed, though its cached row said recording.
+        later = datetime.fromisoformat(rows["live.lpr"]["last_commit"]) + timedelta(seconds=RECORDING_QUIET_S + 1)
+        aged = {r["id"]: r for r in run_list_impl("runs", list(rows.values()), [], later)["runs"]}
+        assert (aged["live.lpr"]["recording"], aged["live.lpr"]["killed"]) == (False, True)
+        assert all(g["recording_runs"] == 0 for g in comparison_marks(compared, later)["groups"])
+    finally:
+        rec.close()
+        folder.close()
+    folder = ReplayFolder(tmp_path)
+    try:  # closed: neither
+        row = next(r for r in folder.list_runs()["runs"] if r["id"] == "live.lpr")
+        assert (row["complete"], row["recording"], row["killed"]) == (True, False, False)
+    finally:
+        folder.close()
+
+
+def test_last_commit_is_the_recorders_wall_clock_or_else_the_header_times(tmp_path: Path, fakegame: Any,
+                                                                          edited: Any) -> None:
+    """The last commit is the header's ``committed`` (written by every commit, so right after a resume too); in a
+    replay from before it, ``created`` plus the latest ``t`` recorded."""
+    path = tmp_path / "run.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path) as rec:
+        rec.reset(seed=0)
+        rec.step(0)
+    with ReplayReader(path) as reader:
+        assert abs((datetime.now(timezone.utc) - reader.last_commit()).total_seconds()) < 60
+    older = edited(path, ("DELETE FROM header WHERE key = 'committed'", ()),
+                   ("UPDATE header SET value = '\"2026-01-01T00:00:00+00:00\"' WHERE key = 'created'", ()),
+                   ("UPDATE turns SET t = 0", ()), ("INSERT INTO memory (episode, step, t, name, content, format) "
+                                                   "VALUES (0, 1, 90.5, 'notes', 'x', 'text')", ()))
+    with ReplayReader(older) as reader:
+        assert reader.last_commit() == datetime(2026, 1, 1, 0, 1, 30, 500000, tzinfo=timezone.utc)
 
 
 def test_the_run_page_and_row_read_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, fakegame: Any
