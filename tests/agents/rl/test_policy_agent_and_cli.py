@@ -490,6 +490,25 @@ def test_a_resume_from_an_earlier_checkpoint_sets_the_later_checkpoints_aside(le
 
 
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_a_resume_to_fewer_steps_than_the_checkpoints_is_refused_before_anything_is_written(
+        learner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--resume RUN --steps N`` with N below the checkpoint's step (N taken for steps to add) trained nothing,
+    but wrote ``total_steps=N`` into config.json for good (and a curriculum step's config.before_step_*.json),
+    and printed the run's old evaluation as if it were this call's. On resume --steps is the run's total."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "64", "--run-name", "f", "--eval-every", "-1"]) == 0
+    run_dir = tmp_path / "train" / "f"
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "32", "--ent-coef", "0.02", "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "the checkpoint is at step 64" in captured.err and "--steps is the run's total" in captured.err
+    assert "--steps 96 trains 32 more" in captured.err
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
 def test_a_resume_from_before_a_curriculum_step_goes_on_with_the_config_of_then(
         learner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A checkpoint saved before a curriculum step was resumed with the step's config (the run folder's
