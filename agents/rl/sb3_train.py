@@ -252,7 +252,9 @@ def _callback(config: TrainConfig, run_dir: Path, run_name: str, runlog: RunLog)
                 ep = info["episode"]
                 shaping = info.get("shaping_episode")
                 milestone_return = ep["r"] - sum(shaping.values()) if shaping else None
-                self.stats.add(ep["r"], ep["l"], info.get("milestones"), shaping, milestone_return)
+                # the batched engine's adapter gives a count as "milestones" and names them apart
+                reached = info.get("milestones_reached", info.get("milestones"))
+                self.stats.add(ep["r"], ep["l"], reached, shaping, milestone_return)
             self.bar.update(self.training_env.num_envs)
             return True
 

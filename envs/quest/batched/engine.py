@@ -288,6 +288,8 @@ class BatchedQuest:
         self.milestones = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
         self._event_slots = torch.arange(t.num_events + 3, device=self.device, dtype=torch.int32)
         self._milestone_mask = self._event_slots[None, :] < t.milestones[w][:, None]
+        #: the columns of ``info["milestones_reached"]``: the most milestones of any world (events 0 .. n-1)
+        self.milestone_columns = max(x.milestone_count for x in self.worlds)
         # flag_count's masks, per env: its world's story events and trainers (a trainer is beaten once done)
         events = torch.tensor([len(x.events) for x in self.worlds], device=self.device)
         self._event_mask = self._event_slots[None, :] < events[w][:, None]
@@ -334,10 +336,13 @@ class BatchedQuest:
 
         Done envs are reset in the same step (``obs`` is their new episode's first observation); ``info``
         holds ``episode_return``, ``episode_length`` and ``milestones`` of the episode that ended (valid
-        where done), and ``final_obs`` when asked for. ``actions``: [N] integers (a tensor on any device, numpy
-        or a list); values outside the buttons press nothing (see :meth:`advance`). A wrong shape or a float or
-        bool dtype raises before the state is touched (no values are read, so nothing waits for the device), and so
-        does a step before :meth:`reset` (or :meth:`load_states` into every env).
+        where done), ``milestones_reached`` (bool [N, :attr:`milestone_columns`]: column ``j`` is whether the
+        episode holds its world's ``j``-th milestone, that of the episode that ended where done: its last
+        step's included, which the state has lost to the reset), and ``final_obs`` when asked for.
+        ``actions``: [N] integers (a tensor on any device, numpy or a list); values outside the buttons press
+        nothing (see :meth:`advance`). A wrong shape or a float or bool dtype raises before the state is touched (no
+        values are read, so nothing waits for the device), and so does a step before :meth:`reset` (or
+        :meth:`load_states` into every env).
         """
         if not self.started:  # host-side flags: checked outside the compiled graphs, reads no tensor
             raise RuntimeError("BatchedQuest.step before reset(): call reset(seed) first "
@@ -531,8 +536,10 @@ class BatchedQuest:
         # a limit of 0 never truncates (no max_episode_steps; an archived start may still set one)
         truncated = (self.episode_limit > 0) & (self.episode_length >= self.episode_limit) & ~terminated
         done = terminated | truncated
+        columns = self.milestone_columns
         info: dict[str, Any] = {"episode_return": self.episode_return.clone(),
-                                "episode_length": self.episode_length.clone(), "milestones": count.clone()}
+                                "episode_length": self.episode_length.clone(), "milestones": count.clone(),
+                                "milestones_reached": s.events[:, :columns] & self._milestone_mask[:, :columns]}
         if self.final_obs:
             info["final_obs"] = self._observe()
         self.episode = self.episode + done.to(torch.int64)

@@ -11,7 +11,9 @@ Observations are numpy (SB3 moves them to its own device). Done envs auto-reset 
 expects: ``infos[i]["terminal_observation"]`` is the episode's last observation, ``infos[i]["episode"]``
 (``{"r", "l"}``) feeds SB3's episode statistics and ``infos[i]["TimeLimit.truncated"]`` marks truncation.
 Every env's ``infos[i]["milestones"]`` is its episode's milestone count (for an env that just ended, the ended
-episode's: the count of its terminal step, as a ``DummyVecEnv`` of reference envs gives that step's info).
+episode's: the count of its terminal step, as a ``DummyVecEnv`` of reference envs gives that step's info); a done
+env's ``infos[i]["milestones_reached"]`` names them (ids in catalog order), so the learners log each milestone's
+rate as over reference envs, whose ``info["milestones"]`` names them.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class BatchedVecEnv(VecEnv):
         self._seed = seed
         self.stagger = stagger
         self._actions: torch.Tensor | None = None
+        # each world's milestone ids, by the engine's milestones_reached columns (events 0 .. n-1 are milestones)
+        self._milestone_ids = [[e.id for e in world.events[:world.milestone_count]] for world in self.engine.worlds]
 
     def reset(self) -> VecEnvObs:
         """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""
@@ -94,12 +98,15 @@ class BatchedVecEnv(VecEnv):
             returns = info["episode_return"].cpu().numpy()
             lengths = info["episode_length"].cpu().numpy()
             trunc = truncated.cpu().numpy()
+            reached = info["milestones_reached"].cpu().numpy()
             for i in np.flatnonzero(done):
+                ids = self._milestone_ids[self.engine.world_of[i]]
                 infos[i].update({
                     "terminal_observation": final[i] if not isinstance(final, dict)
                     else {k: v[i] for k, v in final.items()},
                     "episode": {"r": float(returns[i]), "l": int(lengths[i])},
                     "TimeLimit.truncated": bool(trunc[i]),
+                    "milestones_reached": [m for m, hit in zip(ids, reached[i], strict=False) if hit],
                 })
         return to_numpy(obs), reward.cpu().numpy(), done, infos
 

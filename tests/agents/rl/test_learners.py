@@ -710,6 +710,21 @@ def test_sb3_on_the_batched_engine_logs_milestones_per_episode_and_running(tmp_p
             "charts/milestones_now_max"} <= tags
 
 
+def test_sb3_on_the_batched_engine_logs_each_milestones_rate(tmp_path: Path) -> None:
+    """``--learner ppo --vec-env batched`` logged no ``charts/milestone_rate/<id>``, which ppo-device and SB3 over
+    reference envs log: its adapter gave each episode's count, not which milestones. (These first episodes can
+    only leave the house, so its rate is their milestones per episode.)"""
+    pytest.importorskip("longplay.envs.quest.batched")
+    from longplay.agents.rl.sb3_train import train
+
+    config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", num_envs=32, max_episode_steps=64,
+                  total_steps=2048, eval_every=-1)
+    rated = [p for p in read_metrics(train(config).run_dir) if "charts/milestone_rate/left_house" in p]
+    assert rated and any(p["charts/milestone_rate/left_house"] > 0 for p in rated)
+    for point in rated:
+        assert point["charts/milestone_rate/left_house"] == point["charts/milestones"]
+
+
 def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path: Path, eager_compile) -> None:
     """``--torch-compile`` with ``--learner ppo --vec-env batched`` compiles the engine's step (on the eager
     backend here, which traces as inductor does but compiles in seconds); the steps equal the eager engine's."""

@@ -447,3 +447,30 @@ def test_gymnasiums_record_episode_statistics_wraps_it_as_it_wraps_sync_vector_e
     assert ends == 2 and batched.episode_count == 6
     sync.close()
     batched.close()
+
+
+def test_sb3_names_the_milestones_each_ended_episode_reached_its_last_step_included() -> None:
+    """The SB3 adapter gave a done env its milestone count only, so ``longplay train --vec-env batched`` logged no
+    ``charts/milestone_rate/<id>``, which the same run over reference envs (whose info names them) logs. The
+    presses are the oracle's until its first milestone, with episodes cut on that step: a milestone of an
+    episode's last step is named too, though the reset has cleared it from the state."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    presses = _oracle_presses_to_its_first_milestone()
+    sb3 = BatchedVecEnv(2, size="mini", max_episode_steps=len(presses))
+    sb3.reset()  # env i plays seed i
+    for press in presses:
+        _, _, done, infos = sb3.step(np.array([press, press]))
+    assert done.all()
+    for i, info in enumerate(infos):
+        ref = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+        ref.reset(seed=i)
+        for press in presses:
+            _, _, _, _, ref_info = ref.step(press)
+        assert info["milestones_reached"] == list(ref_info["milestones"]), i
+        assert info["milestones"] == len(info["milestones_reached"])
+        ref.close()
+    assert infos[0]["milestones_reached"] == ["left_house"]
+    _, _, done, infos = sb3.step(np.array([0, 0]))
+    assert not done.any() and all("milestones_reached" not in info for info in infos)
