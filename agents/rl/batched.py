@@ -53,8 +53,9 @@ def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
     return engine
 
 
-def make_engine(config: TrainConfig, device: str) -> Any:
-    """The batched engine for ``config`` on ``device`` (``vec_env="toy"``: the toy stand-in).
+def make_engine(config: TrainConfig, device: str, final_obs: bool = False) -> Any:
+    """The batched engine for ``config`` on ``device`` (``vec_env="toy"``: the toy stand-in); ``final_obs``: each
+    finished episode's last observation in ``info["final_obs"]`` (what SB3 bootstraps a cut episode from).
 
     Raises ``ValueError`` (one line) when the quest engine is not installed or cannot run the env.
     """
@@ -62,14 +63,14 @@ def make_engine(config: TrainConfig, device: str) -> Any:
     if config.vec_env == "toy":
         from longplay.agents.rl.toy import ToyBatched
 
-        return ToyBatched(config.num_envs, device=device, obs_mode=config.obs_mode,
+        return ToyBatched(config.num_envs, device=device, obs_mode=config.obs_mode, final_obs=final_obs,
                           **({"max_episode_steps": max_steps} if max_steps else {}))
     kwargs = quest_engine_kwargs(config)
     try:
         from longplay.envs.quest.batched import BatchedQuest
     except ImportError:
         raise ValueError(ENGINE_MISSING) from None
-    return BatchedQuest(config.num_envs, device=device, obs_mode=config.obs_mode,
+    return BatchedQuest(config.num_envs, device=device, obs_mode=config.obs_mode, final_obs=final_obs,
                         **({"max_episode_steps": max_steps} if max_steps else {}), **kwargs)
 
 
@@ -106,7 +107,10 @@ class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
     """Any batched torch engine as a Stable-Baselines3 ``VecEnv`` (observations and rewards to numpy).
 
     A ``{"pixels": ...}`` observation is handed on as a bare image, like the reference env's pixels.
-    Finished envs get ``info["episode"] = {"r", "l"}`` and ``info["milestones"]`` (a count).
+    Every env's ``info["milestones"]`` is its episode's count (a finished env's: the ended episode's); finished
+    envs also get ``info["episode"] = {"r", "l"}``, and, from an engine built with ``final_obs=True``,
+    ``terminal_observation`` and ``TimeLimit.truncated``, which SB3 bootstraps a cut episode's value from: the
+    keys quest's ``BatchedVecEnv`` gives.
     """
 
     def __init__(self, engine: Any, config: TrainConfig) -> None:
@@ -137,14 +141,19 @@ class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
     def step_wait(self) -> Any:
         obs, reward, terminated, truncated, info = self.engine.step(self._actions)
         done = _numpy(terminated | truncated)
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        # the count before any reset (the ended episode's, for a done env), as quest's BatchedVecEnv gives it
+        infos: list[dict[str, Any]] = ([{"milestones": int(m)} for m in _numpy(info["milestones"]).tolist()]
+                                       if "milestones" in info else [{} for _ in range(self.num_envs)])
         if done.any():
             ret, length = _numpy(info["episode_return"]), _numpy(info["episode_length"])
-            milestones = _numpy(info["milestones"]) if "milestones" in info else None
+            final = self._obs(info["final_obs"]) if "final_obs" in info else None
+            cut = _numpy(truncated)
             for i in np.flatnonzero(done):
                 infos[i]["episode"] = {"r": float(ret[i]), "l": int(length[i])}
-                if milestones is not None:
-                    infos[i]["milestones"] = int(milestones[i])
+                if final is not None:
+                    infos[i]["terminal_observation"] = final[i] if not isinstance(final, dict) \
+                        else {k: v[i] for k, v in final.items()}
+                    infos[i]["TimeLimit.truncated"] = bool(cut[i])
         return self._obs(obs), _numpy(reward).astype(np.float32), done, infos
 
     def close(self) -> None:
@@ -206,7 +215,7 @@ def make_sb3_vec_env(config: TrainConfig, device: str) -> Any:
                                     **({"max_episode_steps": config.max_episode_steps}
                                        if config.max_episode_steps else {}), **quest_kwargs)
     if vec_env is None:
-        vec_env = TorchBatchedVecEnv(make_engine(config, device), config)
+        vec_env = TorchBatchedVecEnv(make_engine(config, device, final_obs=True), config)
     if config.torch_compile and hasattr(vec_env.engine, "compile"):
         vec_env.engine.compile()
     return vec_env

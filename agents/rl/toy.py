@@ -181,11 +181,12 @@ class ToyBatched:
 
     ``reset(seed) -> obs``; ``step(actions) -> (obs, reward, terminated, truncated, info)``, every tensor on
     ``device``, done envs reset on the same step (their returned obs is the new episode's first), and
-    ``info["episode_return"]``, ``info["episode_length"]``, ``info["milestones"]`` valid where done.
+    ``info["episode_return"]``, ``info["episode_length"]``, ``info["milestones"]`` valid where done;
+    ``final_obs=True``: each finished episode's last observation in ``info["final_obs"]``, as quest's engine.
     """
 
     def __init__(self, num_envs: int, device: str | Any = "cpu", obs_mode: str = "symbolic",
-                 max_episode_steps: int | None = DEFAULT_MAX_STEPS, **_: Any) -> None:
+                 max_episode_steps: int | None = DEFAULT_MAX_STEPS, final_obs: bool = False, **_: Any) -> None:
         import torch
 
         if obs_mode not in ("symbolic", "pixels"):
@@ -193,6 +194,7 @@ class ToyBatched:
         self.torch = torch
         self.num_envs, self.device, self.obs_mode = num_envs, torch.device(device), obs_mode
         self.max_episode_steps = max_episode_steps
+        self.final_obs = final_obs
         self.single_observation_space = (ToyGame().symbolic_space() if obs_mode == "symbolic" else
                                          spaces.Dict({"pixels": spaces.Box(0, 255, (144, 160, 3), np.uint8)}))
         self.single_action_space = spaces.Discrete(8)
@@ -249,6 +251,8 @@ class ToyBatched:
         done = terminated | truncated
         info = {"episode_return": self.returns.clone(), "episode_length": self.steps.clone(),
                 "milestones": _popcount(mask)}
+        if self.final_obs:
+            info["final_obs"] = self._observe()
         self._reset_where(done)
         return self._observe(), reward, terminated, truncated, info
 

@@ -784,6 +784,39 @@ def test_the_toy_engines_sb3_vec_env_answers_has_attr_and_refuses_a_partial_set_
     assert vec_env.get_attr("max_episode_steps") == [5] * 4
 
 
+@pytest.mark.parametrize("obs_mode", ["symbolic", "pixels"])
+def test_the_toy_engines_sb3_vec_env_gives_the_info_keys_quests_gives(obs_mode: str, tmp_path: Path) -> None:
+    """It gave no ``terminal_observation`` nor ``TimeLimit.truncated``, which quest's ``BatchedVecEnv`` gives, so
+    SB3 took every cut toy episode for a terminated one and bootstrapped none of them: the tests in which it
+    stands in for the batched engine trained another value target. Env 0 walks to the goal (terminated at step
+    24), env 1 walks down to the wall and is cut at step 30; both then start at the start."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.agents.rl.batched import make_sb3_vec_env
+
+    vec_env = make_sb3_vec_env(tiny(tmp_path, vec_env="toy", num_envs=2, max_episode_steps=30, obs_mode=obs_mode),
+                               "cpu")
+    start = vec_env.reset()
+    route = [3] * 9 + [2] * 3 + [1] * 9 + [3] * 3  # right to the flag, left to the gap, down, right to the goal
+    ended = {}
+    for step, press in enumerate([*route, *[0] * 6], start=1):
+        obs, _, dones, infos = vec_env.step(np.array([press, 1]))
+        assert all("milestones" in info for info in infos)  # every env's count, as quest's adapter gives it
+        for i in np.flatnonzero(dones):
+            ended[i] = (step, infos[i], obs)
+    (end0, info0, obs0), (end1, info1, obs1) = ended[0], ended[1]
+    assert (end0, info0["TimeLimit.truncated"], info0["milestones"]) == (24, False, 3)
+    assert (end1, info1["TimeLimit.truncated"], info1["milestones"]) == (30, True, 1)
+    if obs_mode == "symbolic":  # the vector's x and y
+        assert info0["terminal_observation"]["vector"][3:5].tolist() == [10, 10]
+        assert info1["terminal_observation"]["vector"][3:5].tolist() == [1, 4]
+        assert obs0["vector"][0, 3:5].tolist() == obs1["vector"][1, 3:5].tolist() == [1, 1]  # the next episodes'
+    else:
+        for i, info in ((0, info0), (1, info1)):
+            assert info["terminal_observation"].shape == vec_env.observation_space.shape
+            assert not np.array_equal(info["terminal_observation"], start[i])
+        assert np.array_equal(obs1[1], start[1])
+
+
 def test_the_toy_engines_sb3_vec_env_refuses_what_set_attr_cannot_change(tmp_path: Path) -> None:
     """It set any name at all, as quest's BatchedVecEnv refuses: ``obs_mode`` changed nothing (the spaces stayed),
     a misspelt name made a new attribute, and a per-env tensor was replaced by a number."""
