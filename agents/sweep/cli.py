@@ -162,13 +162,17 @@ def _sweep(args: argparse.Namespace, grid: Any, limits: Any, out_dir: Path) -> i
     from longplay.agents.sweep.progress import ProgressTable
     from longplay.agents.sweep.results import write_results
     from longplay.agents.sweep.scheduler import Scheduler
-    from longplay.replays.files import remove_partials
+    from longplay.replays.files import remove_partials, write_atomically
 
-    remove_partials(out_dir / "cells")  # of cell states whose writes were killed outright (under the lock: stale)
-    (out_dir / "grid.toml").write_text(grid.text)
-    (out_dir / "sweep.json").write_text(json.dumps(
-        {"name": grid.name, "limits": vars(limits), "cells": [{"id": c.id, **c.to_dict()} for c in grid.cells]},
-        indent=1) + "\n")
+    # of cell states (and of grid.toml, sweep.json) whose writes were killed outright (under the lock: stale)
+    remove_partials(out_dir / "cells")
+    for name in ("grid.toml", "sweep.json"):
+        remove_partials(out_dir, name)
+    # whole or not at all: a sweep.json cut short by a kill would make every later run refuse the folder
+    write_atomically(out_dir / "grid.toml", lambda partial: partial.write_text(grid.text))
+    sweep = json.dumps({"name": grid.name, "limits": vars(limits),
+                        "cells": [{"id": c.id, **c.to_dict()} for c in grid.cells]}, indent=1) + "\n"
+    write_atomically(out_dir / "sweep.json", lambda partial: partial.write_text(sweep))
     workers = limits.workers
     if args.ray is not None:
         try:

@@ -336,6 +336,43 @@ def test_a_resumed_sweep_removes_the_partial_state_files_of_killed_writes(tmp_pa
     assert not any(p.exists() for p in left) and all(p.exists() for p in kept)
 
 
+KILLED_WRITING_SWEEP_JSON = """
+import os, pathlib, signal
+
+write_text = pathlib.Path.write_text
+
+def killed_halfway(self, data, *args, **kwargs):
+    if "sweep.json" in self.name:  # the sweep (or its partial file) half written, then SIGKILL
+        write_text(self, data[: len(data) // 2], *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return write_text(self, data, *args, **kwargs)
+
+pathlib.Path.write_text = killed_halfway
+"""
+
+
+def test_a_sweep_killed_writing_sweep_json_leaves_one_the_next_run_reads(tmp_path: Path, monkeypatch, capsys) -> None:
+    """sweep.json was written in place: a sweep killed as it wrote it left half a file, and every later run of
+    the grid refused the folder ('cannot read OUT/sweep.json'). It is written atomically now."""
+    grid = write_grid(tmp_path, '[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 20\n')
+    out = tmp_path / "out"
+    flags = ["--out", str(out), "--workers", "0", "--plain", "--no-plots"]
+    assert main([str(grid), *flags]) == 0
+    before = (out / "sweep.json").read_text()
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILLED_WRITING_SWEEP_JSON)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))}
+    killed = subprocess.run([sys.executable, "-m", "longplay.agents.sweep.cli", str(grid), *flags],
+                            env=env, capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (out / "sweep.json").read_text() == before
+    capsys.readouterr()
+    assert main([str(grid), *flags]) == 0
+    assert "1 cells (1 done)" in capsys.readouterr().out
+    assert not list(out.glob(".partial-*"))  # the killed write's partial file is removed
+
+
 def test_the_grid_budget_stops_lm_cells_and_a_larger_one_continues_them(tmp_path: Path, capsys) -> None:
     # The offline model billed at a real model's prices: dollars without a network.
     grid = write_grid(tmp_path, LM_BLOCK.replace('models = ["offline"]', 'models = [{ provider = "offline", '
