@@ -100,9 +100,27 @@ def _locked(out_dir: Path) -> Iterator[None]:
         yield
 
 
+def _sweep_running(out_dir: Path) -> bool:
+    """Whether a sweep holds ``out_dir``'s lock now (:func:`_locked`; ``False`` where ``fcntl`` is missing). A look
+    takes the lock shared, for an instant, and never creates the file."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        f = open(out_dir / ".lock")
+    except OSError:  # no sweep ever ran there
+        return False
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+    return False
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs ``longplay sweep``; see the module docstring."""
-    from longplay.agents.sweep.cells import read_state
     from longplay.agents.sweep.grid import GridError, load_grid, validate_cells
 
     try:
@@ -114,7 +132,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out_dir = Path(args.out or grid.out or Path("sweeps") / grid.name)
     if args.dry_run:
         _refuse_another_grid(grid, out_dir, args.grid)
-        return _dry_run(grid, out_dir, read_state)
+        return _dry_run(grid, out_dir)
     if args.ray is not None and limits.workers == 0:
         raise CliError("--workers 0 runs in this process; with --ray give N >= 1 or leave --workers out")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,11 +162,15 @@ def _refuse_another_grid(grid: Any, out_dir: Path, grid_path: str) -> None:
                        f"(-o DIR), or move {out_dir} away")
 
 
-def _dry_run(grid: Any, out_dir: Path, read_state: Any) -> int:
+def _dry_run(grid: Any, out_dir: Path) -> int:
+    from longplay.agents.sweep.cells import read_state
+    from longplay.agents.sweep.progress import cell_status
+
+    sweep_running = _sweep_running(out_dir)
     print(f"{grid.name}: {len(grid.cells)} cells -> {out_dir}"
           + (f" ({grid.duplicates} duplicates dropped)" if grid.duplicates else ""))
     for cell in grid.cells:
-        status = (read_state(out_dir, cell.id) or {}).get("status", "pending")
+        status = cell_status(read_state(out_dir, cell.id), sweep_running)
         verb = "train" if cell.kind == "train" else "run"
         argv = cell.train_argv(out_dir / "cells" / cell.id) if cell.kind == "train" else \
             cell.run_argv(out_dir / "cells" / cell.id)

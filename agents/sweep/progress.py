@@ -50,13 +50,19 @@ class Row:
                 setattr(self, key, value)
 
 
+def cell_status(state: dict[str, Any] | None, sweep_running: bool = False) -> str:
+    """A cell's status as its state file says (``None``: never started, ``pending``), where ``running`` is one only
+    while a sweep holds its folder (``sweep_running``): otherwise that sweep died, and the cell is ``interrupted``
+    (the next run resumes it)."""
+    status = (state or {}).get("status", "pending")
+    return "interrupted" if status == "running" and not sweep_running else status
+
+
 def row_from_state(cell: Cell, state: dict[str, Any] | None) -> Row:
-    """A row from a cell's state file (``None``: never started)."""
+    """A row from a cell's state file (``None``: never started), read by the sweep about to run it."""
     row = Row(cell.name)
     if state:
-        status = state.get("status", "pending")
-        row.update(status="interrupted" if status == "running" else status,  # a stale 'running': its sweep died
-                   steps=state.get("steps"), milestones=len(state.get("milestones") or {}),
+        row.update(status=cell_status(state), steps=state.get("steps"), milestones=len(state.get("milestones") or {}),
                    catalog=state.get("catalog"), tokens=state.get("tokens"), dollars=state.get("dollars"),
                    seconds=state.get("seconds"), note=state.get("error") or "")
     return row

@@ -286,6 +286,29 @@ def test_dry_run_lists_cells_and_commands(tmp_path: Path, capsys) -> None:
     assert "2 cells" in text and text.count("longplay run --agent lm") == 2 and not (tmp_path / "out").exists()
 
 
+def test_dry_run_shows_a_cell_of_a_dead_sweep_as_interrupted_as_the_sweep_does(tmp_path: Path, capsys) -> None:
+    """--dry-run listed a cell whose sweep died as 'running' (its state file's word), where the sweep's own table
+    shows it 'interrupted'; a cell is running only while a sweep holds the folder."""
+    from longplay.agents.sweep.cells import state_path
+    from longplay.agents.sweep.cli import _locked
+
+    grid = write_grid(tmp_path, '[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 20\n')
+    out = tmp_path / "out"
+    flags = ["--out", str(out), "--workers", "0", "--plain", "--no-plots"]
+    assert main([str(grid), *flags]) == 0
+    (cell,) = load_grid(grid).cells
+    state = read_state(out, cell.id)
+    state_path(out, cell.id).write_text(json.dumps({**state, "status": "running"}))  # as a killed sweep leaves it
+    capsys.readouterr()
+    assert main([str(grid), *flags, "--dry-run"]) == 0
+    assert f"{cell.id}  interrupted {cell.name}" in capsys.readouterr().out
+    with _locked(out):  # a sweep running in the folder: its cells are running
+        assert main([str(grid), *flags, "--dry-run"]) == 0
+    assert f"{cell.id}  running     {cell.name}" in capsys.readouterr().out
+    assert main([str(grid), *flags, "--dry-run"]) == 0  # the look left the lock free
+    assert "interrupted" in capsys.readouterr().out
+
+
 def test_another_grid_into_a_sweeps_folder_is_refused_and_the_same_one_resumes(tmp_path: Path, capsys) -> None:
     """A different grid pointed at an existing sweep's folder replaced its grid.toml and ran its cells beside
     the old ones (whose spending the grid budget then forgot); it is refused now, in one line, while the same
