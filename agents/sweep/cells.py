@@ -9,7 +9,7 @@ local pool and Ray run each cell in a worker process, so a cell that crashes its
 The output folder::
 
     OUT/cells/<id>.json     the cell's state: pending, running, done, failed, interrupted or budget; its
-                            error, replay, milestones, steps, tokens, dollars, seconds (every attempt's
+                            error, replay, milestones, steps, train_steps, tokens, dollars, seconds (every attempt's
                             together), attempts and the command line
     OUT/cells/<id>/         the cell's files: the replay (``*.lpr``), the LM checkpoint (``*.ckpt``), the
                             training run (``train/<name>/``: checkpoints, TensorBoard, evaluation replays),
@@ -260,7 +260,10 @@ class CellResult:
     """Milestones in the catalogs of the worlds the run played (one world's catalog, unless the env draws one per
     reset seed)."""
     steps: int = 0
-    """Env steps (``train`` cells: training steps)."""
+    """Env steps its replay recorded, the steps its milestones were reached in (``train`` cells: the last
+    evaluation's replay)."""
+    train_steps: int = 0
+    """``train`` cells: env steps of training (its newest checkpoint's, or its last evaluation's)."""
     turns: int = 0
     """LM turns."""
     tokens: int = 0
@@ -514,7 +517,7 @@ def _fill_what_was_left(cell: Cell, result: CellResult, out_dir: Path, folder: P
     from longplay.replays.schema import ReplayError
 
     if cell.kind == "train":
-        result.steps = result.steps or _newest_checkpoint_step(folder / "train" / cell.run_name)
+        result.train_steps = result.train_steps or _newest_checkpoint_step(folder / "train" / cell.run_name)
         return
     replays = sorted(folder.glob("*.lpr"))
     if replays:
@@ -586,13 +589,14 @@ def _execute_train(cell: Cell, out_dir: Path, folder: Path) -> CellResult:
     code = int(args.func(args) or 0)
     if code != 0:
         return CellResult(cell.id, "failed", error=f"longplay train exited with {code}", command=command)
-    result = CellResult(cell.id, "done", command=command, steps=_newest_checkpoint_step(run_dir))
+    result = CellResult(cell.id, "done", command=command, train_steps=_newest_checkpoint_step(run_dir))
     evals = read_evals(run_dir)
     if evals:
         last = [e for e in evals if e["step"] == evals[-1]["step"]]
+        result.train_steps = int(evals[-1]["step"])
         if last[0].get("replay"):
             _fill_from_replay(result, Path(last[0]["replay"]), out_dir)
-            result.steps = int(evals[-1]["step"])
         else:
             result.milestones = dict(last[0]["milestones"])
+            result.steps = int(last[0].get("steps") or 0)
     return result

@@ -1,8 +1,8 @@
 """The live view of a sweep: a table of cells redrawn in place on a terminal, plain lines otherwise.
 
 Each row is a cell: its status (pending, running, done, failed, interrupted, budget), and, as far as its files
-say so far, steps, milestones, tokens and dollars. Running cells are read live from their files
-(:func:`live_progress`): LM cells from their checkpoints, training cells from ``metrics.jsonl``.
+say so far, steps (training cells: training steps), milestones, tokens and dollars. Running cells are read live
+from their files (:func:`live_progress`): LM cells from their checkpoints, training cells from ``metrics.jsonl``.
 
 >>> rows = [Row("lm offline-explorer minimal seed0", "done", steps=120, milestones=3, catalog=9, tokens=1500)]
 >>> print("\\n".join(render_table(rows, "1 done", width=100)))
@@ -35,6 +35,7 @@ class Row:
     name: str
     status: str = "pending"
     steps: int = 0
+    train_steps: int = 0
     milestones: int = 0
     catalog: int = 0
     tokens: int = 0
@@ -42,12 +43,19 @@ class Row:
     seconds: float = 0.0
     note: str = ""
     started: float | None = None
+    training: bool = False
+    """A ``train`` cell: the steps shown are its training steps (``train_steps``), its progress."""
 
     def update(self, **fields: Any) -> None:
         """Sets the given fields (unknown names are ignored)."""
         for key, value in fields.items():
             if hasattr(self, key) and value is not None:
                 setattr(self, key, value)
+
+    @property
+    def shown_steps(self) -> int:
+        """The steps the table shows: env steps, or a training cell's training steps."""
+        return self.train_steps if self.training else self.steps
 
 
 def cell_status(state: dict[str, Any] | None, sweep_running: bool = False) -> str:
@@ -60,11 +68,12 @@ def cell_status(state: dict[str, Any] | None, sweep_running: bool = False) -> st
 
 def row_from_state(cell: Cell, state: dict[str, Any] | None) -> Row:
     """A row from a cell's state file (``None``: never started), read by the sweep about to run it."""
-    row = Row(cell.name)
+    row = Row(cell.name, training=cell.kind == "train")
     if state:
-        row.update(status=cell_status(state), steps=state.get("steps"), milestones=len(state.get("milestones") or {}),
-                   catalog=state.get("catalog"), tokens=state.get("tokens"), dollars=state.get("dollars"),
-                   seconds=state.get("seconds"), note=state.get("error") or "")
+        row.update(status=cell_status(state), steps=state.get("steps"), train_steps=state.get("train_steps"),
+                   milestones=len(state.get("milestones") or {}), catalog=state.get("catalog"),
+                   tokens=state.get("tokens"), dollars=state.get("dollars"), seconds=state.get("seconds"),
+                   note=state.get("error") or "")
     return row
 
 
@@ -108,7 +117,7 @@ def render_table(rows: list[Row], header: str, width: int = 120, height: int | N
         # a running cell's earlier attempts and this one's time so far
         seconds = r.seconds if r.status != "running" or r.started is None else r.seconds + now - r.started
         milestones = f"{r.milestones}/{r.catalog}" if r.catalog else (str(r.milestones) if r.milestones else "-")
-        line = (f"{r.name[:name_w]:<{name_w}}  {r.status:<11} {r.steps:>9,}  {milestones:<10} {r.tokens:>11,} "
+        line = (f"{r.name[:name_w]:<{name_w}}  {r.status:<11} {r.shown_steps:>9,}  {milestones:<10} {r.tokens:>11,} "
                 f"{'$' + format(r.dollars, '.4f'):>9} {_fmt_time(seconds):>6}  {r.note}")
         lines.append(line[:width].rstrip())
     if len(shown) < len(ordered):
@@ -152,7 +161,8 @@ class ProgressTable:
         text = f"{count} {row.status:<11} {row.name}"
         if row.status in ("done", "budget", "failed", "interrupted"):
             milestones = f"{row.milestones}/{row.catalog}" if row.catalog else str(row.milestones)
-            text += f": {milestones} milestones, {row.steps:,} steps"
+            text += (f": {milestones} milestones, {row.train_steps:,} training steps" if row.training else
+                     f": {milestones} milestones, {row.steps:,} steps")
             if row.tokens:
                 text += f", {row.tokens:,} tokens, ${row.dollars:.4f}"
             text += f", {_fmt_time(row.seconds)}"
@@ -194,7 +204,8 @@ class ProgressTable:
 # ============================================================================================== live reads
 def live_progress(cell: Cell, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """What a running cell has done so far, from its files: ``steps``, ``milestones``, ``tokens``, ``dollars``
-    (only the keys it could read; nothing when the files are not here, e.g. on a Ray node).
+    (``train_steps`` for a training cell; only the keys it could read; nothing when the files are not here, e.g.
+    on a Ray node).
 
     LM cells are read from their checkpoint (written atomically at every milestone and every
     ``checkpoint_every`` turns), never from the replay being recorded: a reader holding the SQLite file open
@@ -237,7 +248,7 @@ def _checkpoint_progress(path: Path) -> dict[str, Any]:
 
 
 def _training_progress(run_dir: Path) -> dict[str, Any]:
-    """The last training step logged to ``metrics.jsonl``."""
+    """The last training step logged to ``metrics.jsonl`` (``train_steps``)."""
     path = run_dir / "metrics.jsonl"
     try:
         with open(path, "rb") as f:
@@ -247,7 +258,7 @@ def _training_progress(run_dir: Path) -> dict[str, Any]:
         return {}
     for line in reversed(lines):
         try:
-            return {"steps": int(json.loads(line)["step"])}
+            return {"train_steps": int(json.loads(line)["step"])}
         except (ValueError, KeyError, TypeError):
             continue
     return {}

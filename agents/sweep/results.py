@@ -1,7 +1,7 @@
 """The end of a sweep: the results table (``results.csv``, ``results.md``) and the comparison chart.
 
-The table has one row per cell (configuration, seed, status, milestones reached, steps, turns, tokens,
-dollars, time, replay, error) and, in the markdown file, a summary per configuration. The chart is
+The table has one row per cell (configuration, seed, status, milestones reached, steps, training steps, turns,
+tokens, dollars, time, replay, error) and, in the markdown file, a summary per configuration. The chart is
 ``longplay compare`` over the sweep's replays (``compare/``: ``progress_<axis>.png``, ``summary.json`` and the
 CSV files), with runs grouped by the cells' labels, so every seed of a configuration is one curve.
 """
@@ -17,10 +17,19 @@ from typing import Any
 
 from longplay.agents.sweep.cells import Cell
 
-#: Columns of ``results.csv``, in order.
-COLUMNS = ("label", "seed", "status", "milestones", "catalog", "last_milestone", "steps", "turns", "tokens",
-           "dollars", "seconds", "stop_reason", "replay", "error", "cell", "kind", "env", "agent", "model",
+#: Columns of ``results.csv``, in order. ``steps`` are the env steps of the cell's replay, the ones its milestones
+#: were reached in and the chart plots (a ``train`` cell's: its last evaluation's); ``train_steps`` are a ``train``
+#: cell's steps of training (empty for the others).
+COLUMNS = ("label", "seed", "status", "milestones", "catalog", "last_milestone", "steps", "train_steps", "turns",
+           "tokens", "dollars", "seconds", "stop_reason", "replay", "error", "cell", "kind", "env", "agent", "model",
            "scaffold", "variant", "command")
+
+
+#: Under the cells' table in ``results.md``: what its step columns count.
+STEPS_NOTE = ("*steps*: env steps of the cell's replay, in which its milestones were reached (the chart's steps "
+              "axis).")
+TRAIN_STEPS_NOTE = (" A train cell's replay is its final evaluation's (`eval_steps` long at most); *train_steps*: "
+                    "env steps it trained for.")
 
 
 def result_rows(cells: list[Cell], states: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -30,10 +39,14 @@ def result_rows(cells: list[Cell], states: dict[str, dict[str, Any]]) -> list[di
         state = states.get(cell.id) or {}
         milestones = state.get("milestones") or {}
         last = max(milestones, key=milestones.get) if milestones else ""
+        steps, train_steps = state.get("steps") or 0, state.get("train_steps") or ""
+        if cell.kind == "train" and "train_steps" not in state and "steps" in state:
+            steps, train_steps = "", steps  # a state written before train_steps: its steps were training steps
         rows.append({
             "label": cell.label, "seed": cell.seed, "status": state.get("status", "pending"),
             "milestones": len(milestones), "catalog": state.get("catalog") or "", "last_milestone": last,
-            "steps": state.get("steps") or 0, "turns": state.get("turns") or 0, "tokens": state.get("tokens") or 0,
+            "steps": steps, "train_steps": train_steps, "turns": state.get("turns") or 0,
+            "tokens": state.get("tokens") or 0,
             "dollars": round(float(state.get("dollars") or 0.0), 6), "seconds": round(float(state.get("seconds")
                                                                                          or 0.0), 2),
             "stop_reason": state.get("stop_reason") or "", "replay": state.get("replay") or "",
@@ -92,12 +105,15 @@ def write_results(name: str, cells: list[Cell], states: dict[str, dict[str, Any]
     compared, compare_notes = write_comparison(cells, states, out / "compare", plots=plots)
     notes += compare_notes
     written += compared
+    training = any(c.kind == "train" for c in cells)
     md = [f"# Sweep {name}", "", "## Configurations", "",
           markdown_table(group_rows(rows), ("label", "cells", "done", "milestones_mean", "milestones_min",
                                             "milestones_max", "tokens", "dollars")),
           "", "## Cells", "",
-          markdown_table(rows, ("label", "seed", "status", "milestones", "last_milestone", "steps", "turns", "tokens",
-                                "dollars", "seconds", "error"))]
+          markdown_table(rows, ("label", "seed", "status", "milestones", "last_milestone", "steps")
+                         + (("train_steps",) if training else ())
+                         + ("turns", "tokens", "dollars", "seconds", "error")),
+          "", STEPS_NOTE + (TRAIN_STEPS_NOTE if training else "")]
     charts = [p for p in compared if p.suffix == ".png"]
     if charts:
         md += ["", "## Progress", ""] + [f"![{p.stem}]({p.relative_to(out).as_posix()})" for p in charts]

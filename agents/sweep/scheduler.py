@@ -283,6 +283,7 @@ class Scheduler:
         result.tokens = int(live.get("tokens", 0))
         result.dollars = float(live.get("dollars", 0.0))
         result.steps = int(live.get("steps", 0))
+        result.train_steps = int(live.get("train_steps", 0))
 
     def _attempt_seconds(self, cell: Cell) -> float:
         """Seconds since the cell's attempt was launched."""
@@ -296,17 +297,17 @@ class Scheduler:
         _, before = self.started.pop(cell.id, (0.0, seconds_so_far(previous)))  # (not launched: its state's)
         seconds = before + result.seconds
         if keep_numbers:  # a cell that did not run keeps what it reached before
-            for key in ("replay", "milestones", "catalog", "steps", "turns", "tokens", "dollars", "stop_reason",
-                        "command"):
+            for key in ("replay", "milestones", "catalog", "steps", "train_steps", "turns", "tokens", "dollars",
+                        "stop_reason", "command"):
                 if previous.get(key) is not None and key in CellResult.__dataclass_fields__:
                     setattr(result, key, previous[key])
         attempts = self.attempts.get(cell.id, int(previous.get("attempts", 0)))
         self.states[cell.id] = write_state(self.out_dir, cell, result, attempts=attempts,
                                            deaths=self.deaths.get(cell.id, 0), seconds=seconds)
         if self.progress is not None:
-            self.progress.update(cell.id, status=result.status, steps=result.steps, milestones=len(result.milestones),
-                                 catalog=result.catalog, tokens=result.tokens, dollars=result.dollars,
-                                 seconds=seconds, note=result.error)
+            self.progress.update(cell.id, status=result.status, steps=result.steps, train_steps=result.train_steps,
+                                 milestones=len(result.milestones), catalog=result.catalog, tokens=result.tokens,
+                                 dollars=result.dollars, seconds=seconds, note=result.error)
             self.progress.refresh()
 
     def _watch(self) -> None:
