@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,8 +41,23 @@ eval_steps = 150
 """
 
 
+@pytest.fixture(scope="module", autouse=True)
+def ray_files() -> Iterator[Path]:
+    """Every Ray instance of these tests (this process's, ``ray start``'s, a sweep's) keeps its sessions in a folder
+    of their own, removed after: none in /tmp/ray, where an instance of someone else's could be joined by
+    ``--ray auto``, and no ``~/.ray/auth_token`` (token authentication, which a new local instance turns on
+    and writes a token for, is off). The folder is short: Ray's socket paths are limited to about 100 bytes."""
+    folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="r"))
+    with pytest.MonkeyPatch.context() as patch:  # module-scoped: inherited by the sweeps' subprocesses
+        patch.setenv("RAY_TMPDIR", str(folder))
+        patch.setenv("RAY_AUTH_MODE", "disabled")
+        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
+def local_ray(ray_files: Path) -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
