@@ -338,6 +338,7 @@ class RayBackend:
         (self.out_dir / TOKEN_FILE).write_text(self.token + "\n")
         self._started = False
         if not ray.is_initialized():
+            # no dashboard UI: fewer processes to outlive a sweep killed outright (docs/sweeps.md says what to end)
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address == "auto":
                 try:  # a Ray instance running on this machine (ray start), as it is: Ray refuses num_cpus then
