@@ -249,12 +249,13 @@ class DeviceShaping:
 
 # ============================================================================================== milestones
 class DeviceMilestones:
-    """Which catalog milestones each env's running episode has reached, from the engine's event flags.
+    """Which catalog milestones the finished episodes reached, from the engine's ``info["milestones_reached"]``.
 
     Gives ``charts/milestone_rate/<id>`` (the fraction of finished episodes that reached each milestone), as
-    the SB3 learner logs. The engine resets a finished env within the step, so the flags of an episode's last
-    step are lost; the only milestone that can only come on the last step is the game's finish (it
-    terminates the episode), which is credited from ``terminated``.
+    the SB3 learner logs. The engine resets a finished env within the step, so its flags have lost the
+    episode's last step; the step's info holds the ended episode's milestones, that step's included (the
+    finish that terminates it, and a milestone reached on the step a truncation cuts it), without a host sync.
+    ``charts/milestone_now/<id>`` reads the running episodes' flags when it is logged.
 
     With archive starts, an episode started from an archived state has that state's milestones from its first
     step, so ``milestone_rate`` mixes in where the archive put it; the rates of the episodes that started at the
@@ -264,8 +265,7 @@ class DeviceMilestones:
 
     def __init__(self, engine: Any, device: torch.device) -> None:
         self.engine = engine
-        self.ids, self.finish = milestone_catalog(engine.worlds[0])
-        self.reached = torch.zeros((engine.num_envs, len(self.ids)), dtype=torch.bool, device=device)
+        self.ids, _ = milestone_catalog(engine.worlds[0])
         self.totals = torch.zeros(len(self.ids), device=device)
         # with archive starts: the totals of the episodes that began at the world's start
         self.totals_from_start = torch.zeros(len(self.ids), device=device)
@@ -278,18 +278,15 @@ class DeviceMilestones:
         state = getattr(engine, "state", None)
         return bool(worlds) and hasattr(state, "events") and len({w.milestone_count for w in worlds}) == 1
 
-    def step(self, done: torch.Tensor, terminated: torch.Tensor, from_start: torch.Tensor | None = None) -> None:
-        """Counts the episodes that ended this step, then follows the flags of the running ones (``from_start``:
-        which of the ended episodes began at the world's start, when an archive starts some elsewhere)."""
-        ended = self.reached.clone()
-        if self.finish >= 0:
-            ended[:, self.finish] |= terminated
+    def step(self, done: torch.Tensor, reached: torch.Tensor, from_start: torch.Tensor | None = None) -> None:
+        """Counts the episodes that ended this step (``reached``: the step's ``info["milestones_reached"]``;
+        ``from_start``: which of the ended episodes began at the world's start, when an archive starts some
+        elsewhere)."""
+        ended = reached[:, :len(self.ids)]
         self.totals += (ended & done[:, None]).sum(0)
         if from_start is not None:
             self.totals_from_start += (ended & from_start[:, None]).sum(0)
             self.episodes_from_start += from_start.sum()
-        events = self.engine.state.events[:, :len(self.ids)]
-        self.reached = torch.where(done[:, None], events, self.reached | events)
 
     def rates(self, episodes: float) -> dict[str, float]:
         """``charts/milestone_rate/<id>`` over ``episodes`` finished episodes (and ``milestone_rate_from_start``
@@ -308,8 +305,8 @@ class DeviceMilestones:
     def running(self) -> dict[str, float]:
         """``charts/milestone_now/<id>``: the fraction of running episodes that have reached each milestone
         (long episodes end rarely)."""
-        return {f"charts/milestone_now/{m}": v for m, v in zip(self.ids, self.reached.float().mean(0).tolist(),
-                                                                 strict=True)}
+        now = self.engine.state.events[:, :len(self.ids)].float().mean(0)
+        return {f"charts/milestone_now/{m}": v for m, v in zip(self.ids, now.tolist(), strict=True)}
 
 
 # ============================================================================================== helpers
@@ -559,7 +556,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                     episode_shaping[f"shaping/{name}"] += term
             rewards[t] = reward
             if milestones is not None:
-                milestones.step(done, terminated, archive.ended_from_start if archive is not None else None)
+                milestones.step(done, info["milestones_reached"],
+                                archive.ended_from_start if archive is not None else None)
             next_done = done.float()
             stats["count"] += next_done.sum()
             stats["return"] += (info["episode_return"].float() * next_done).sum()

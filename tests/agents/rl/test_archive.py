@@ -262,15 +262,35 @@ def test_milestone_rates_from_the_worlds_start_leave_archived_episodes_out() -> 
     engine, _ = walked_archive(2, "left_house", fraction=0.0)
     milestones = DeviceMilestones(engine, torch.device("cpu"))
     both, no = torch.ones(2, dtype=torch.bool), torch.zeros(2, dtype=torch.bool)
-    milestones.step(no, no, no)  # both running episodes have left the house
-    engine.state.events[1] = False  # env 1's next episode starts at the world's start, env 0's out of the house
-    milestones.step(both, no, both)  # both end, both had begun at the world's start
-    milestones.step(no, no, no)
-    milestones.step(both, no, torch.tensor([False, True]))  # env 0's archived episode (out of the house) ends
+    out = engine.state.events[:, :len(milestones.ids)].clone()  # both episodes have left the house
+    milestones.step(both, out, both)  # both end, both had begun at the world's start
+    milestones.step(no, out, no)  # (running episodes count nothing)
+    out[1] = False  # env 1's next episode ends at the world's start, env 0's archived one out of the house
+    milestones.step(both, out, torch.tensor([False, True]))
     rates = milestones.rates(4)
     assert rates["charts/milestone_rate/left_house"] == 0.75  # 3 of 4 episodes were out of the house
     assert rates["charts/milestone_rate_from_start/left_house"] == 2 / 3  # the archived one left out
     assert "charts/milestone_rate_from_start/left_house" not in milestones.rates(1)  # totals were zeroed
+
+
+def test_milestone_rates_count_a_milestone_reached_on_a_truncated_episodes_last_step() -> None:
+    """ppo-device's rates followed the event flags, which the same-step reset clears, and credited only the finish
+    (through ``terminated``): a milestone reached on the step that truncates the episode went uncounted. Here the
+    oracle's presses leave the house on the episode's last step; the engine's ``milestones_reached`` holds it."""
+    from longplay.agents.rl.ppo_device import DeviceMilestones
+
+    presses = presses_to_leave_the_house(0)
+    engine = BatchedQuest(1, size="mini", max_episode_steps=len(presses))
+    engine.reset(seed=0)
+    milestones = DeviceMilestones(engine, torch.device("cpu"))
+    for button in presses:
+        _, _, terminated, truncated, info = engine.step(torch.tensor([button]))
+        milestones.step(terminated | truncated, info["milestones_reached"])
+    assert truncated.all() and not engine.state.events[0, 0]  # the reset cleared the flag (left_house: event 0)
+    rates = milestones.rates(1)
+    assert rates["charts/milestone_rate/left_house"] == 1.0
+    assert sum(rates.values()) == 1.0
+    assert milestones.running()["charts/milestone_now/left_house"] == 0.0  # the new episode is in the house
 
 
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
