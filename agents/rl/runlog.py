@@ -11,7 +11,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -195,10 +195,14 @@ class EpisodeStats:
     """Aggregates finished episodes between two log points into ``charts/`` scalars.
 
     ``add`` takes one finished episode: its return, length, milestones reached (ids, or only a count from
-    the batched engine) and, with shaping, each term's episode sum.
+    the toy engine) and, with shaping, each term's episode sum. ``milestone_ids``: the training envs'
+    milestone catalog, each logged as ``charts/milestone_rate/<id>`` (0 when no episode reached it) at every
+    log point with an episode that named its milestones, as ppo-device logs them; an id outside it that an
+    episode reached (another world's) joins it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, milestone_ids: Iterable[str] = ()) -> None:
+        self.milestone_ids = dict.fromkeys(milestone_ids)  # (an ordered set: catalog order, then as reached)
         self.clear()
 
     def clear(self) -> None:
@@ -207,6 +211,7 @@ class EpisodeStats:
         self.lengths: list[int] = []
         self.milestone_counts: list[int] = []
         self.milestone_hits: dict[str, int] = {}
+        self.named_episodes = 0  # the episodes that named their milestones: the rates' denominator
         self.shaping: dict[str, float] = {}
         self.milestone_returns: list[float] = []
 
@@ -221,8 +226,10 @@ class EpisodeStats:
             else:
                 ids = list(milestones)
                 self.milestone_counts.append(len(ids))
+                self.named_episodes += 1
                 for m in ids:
                     self.milestone_hits[m] = self.milestone_hits.get(m, 0) + 1
+                    self.milestone_ids.setdefault(m)
         if shaping:
             for name, value in shaping.items():
                 self.shaping[name] = self.shaping.get(name, 0.0) + float(value)
@@ -242,8 +249,9 @@ class EpisodeStats:
         if self.milestone_counts:
             out["charts/milestones"] = sum(self.milestone_counts) / len(self.milestone_counts)
             out["charts/milestones_max"] = float(max(self.milestone_counts))
-        for m, hits in self.milestone_hits.items():
-            out[f"charts/milestone_rate/{m}"] = hits / max(len(self.milestone_counts), 1)
+        if self.named_episodes:
+            for m in self.milestone_ids:
+                out[f"charts/milestone_rate/{m}"] = self.milestone_hits.get(m, 0) / self.named_episodes
         for name, total in self.shaping.items():
             out[f"charts/shaping/{name}"] = total / n
         if self.milestone_returns:

@@ -116,6 +116,21 @@ def make_vec_env(config: TrainConfig, device: str) -> Any:
     return DummyVecEnv(fns)
 
 
+def milestone_ids(venv: Any) -> list[str]:
+    """The milestone ids of the training envs' catalogs, in catalog order: each env's ``catalog`` (reference envs,
+    under any wrappers), else the batched engine's worlds'; none for an engine that names no milestones (the toy
+    engine counts them)."""
+    from longplay.agents.rl.milestone_rates import milestone_catalog
+
+    if venv.has_attr("catalog"):
+        catalogs = [[m.id for m in catalog] for catalog in venv.get_attr("catalog")]
+    elif venv.has_attr("worlds"):  # (engine-wide: every env's entry is the engine's worlds)
+        catalogs = [milestone_catalog(world)[0] for world in venv.get_attr("worlds", indices=[0])[0]]
+    else:
+        return []
+    return list(dict.fromkeys(m for ids in catalogs for m in ids))
+
+
 def _pixel_vec_wrappers(venv: Any, config: TrainConfig) -> Any:
     from gymnasium import spaces
     from stable_baselines3.common.vec_env import VecEnvWrapper, VecFrameStack
@@ -229,7 +244,7 @@ def _callback(config: TrainConfig, run_dir: Path, run_name: str, runlog: RunLog)
 
         def _on_training_start(self) -> None:
             steps = self.model.num_timesteps
-            self.stats = EpisodeStats()
+            self.stats = EpisodeStats(milestone_ids(self.training_env))
             self.next_checkpoint = (steps // config.checkpoint_every + 1) * config.checkpoint_every
             self.next_eval = (steps // config.eval_every + 1) * config.eval_every if config.eval_every > 0 \
                 else None

@@ -111,10 +111,10 @@ def _learner(learner: str, tmp_path: Path, **overrides: Any) -> tuple[Any, Train
     """(``train`` of ``learner``, a tiny config for it evaluating 2 episodes every 32 steps)."""
     if learner == "ppo":
         from longplay.agents.rl.sb3_train import train
-        return train, tiny(tmp_path, eval_every=32, eval_episodes=2, **overrides)
+        return train, tiny(tmp_path, **{"eval_every": 32, "eval_episodes": 2, **overrides})
     from longplay.agents.rl.ppo_device import train as train_device
-    return train_device, tiny(tmp_path, learner="ppo-device", vec_env="toy", num_envs=4, n_steps=8, eval_every=32,
-                              eval_episodes=2, **overrides)
+    return train_device, tiny(tmp_path, **{"learner": "ppo-device", "vec_env": "toy", "num_envs": 4, "n_steps": 8,
+                                           "eval_every": 32, "eval_episodes": 2, **overrides})
 
 
 def _kill_in_the_evaluation_at_32(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -723,6 +723,26 @@ def test_sb3_on_the_batched_engine_logs_each_milestones_rate(tmp_path: Path) -> 
     assert rated and any(p["charts/milestone_rate/left_house"] > 0 for p in rated)
     for point in rated:
         assert point["charts/milestone_rate/left_house"] == point["charts/milestones"]
+
+
+@pytest.mark.parametrize("learner, vec_env", [("ppo", "dummy"), ("ppo", "batched"), ("ppo-device", "batched")])
+def test_every_learner_logs_the_rate_of_every_milestone_of_the_catalog(learner: str, vec_env: str,
+                                                                       tmp_path: Path) -> None:
+    """SB3 logged ``charts/milestone_rate/<id>`` only for the milestones some episode of the window reached, and
+    ppo-device logged every milestone of the catalog (0 for the others): a chart of a rate had gaps in one learner
+    and zeroes in the other. Every learner now logs the whole catalog at each point with finished episodes (these
+    8-step episodes reach none but ``left_house``, and rarely that)."""
+    pytest.importorskip("longplay.envs.quest.batched")
+    from longplay.agents.rl.milestone_rates import milestone_catalog
+    from longplay.envs.quest.worldgen import build_world
+
+    train, config = _learner(learner, tmp_path, env_id="longplay/QuestMini-v0", vec_env=vec_env, num_envs=4,
+                             max_episode_steps=8, eval_every=-1)
+    catalog = {f"charts/milestone_rate/{m}" for m in milestone_catalog(build_world("mini", 0))[0]}
+    ended = [p for p in read_metrics(train(config).run_dir) if "charts/episodes" in p]
+    assert ended and len(catalog) == 7
+    for point in ended:
+        assert {tag for tag in point if tag.startswith("charts/milestone_rate/")} == catalog
 
 
 def test_sb3_on_the_batched_engine_compiles_its_step_with_torch_compile(tmp_path: Path, eager_compile) -> None:

@@ -107,3 +107,28 @@ def test_the_evaluated_steps_are_those_kept_on_resume_and_those_logged_since(tmp
     assert log.evaluated_steps() == {32, 64, 96} and log.evaluated_steps(SELECT_TAG) == {32}
     log.close()
     assert RunLog(tmp_path / "fresh", tensorboard=False).evaluated_steps() == set()
+
+
+def test_episode_stats_rate_every_milestone_of_the_catalog_and_those_reached_outside_it() -> None:
+    """SB3's rates were logged only for the milestones an episode of the window reached (ppo-device logs the whole
+    catalog): a milestone's chart had gaps where no episode reached it. A milestone outside the catalog that an
+    episode reached (another world's) is rated from then on; episodes that give only a count rate none."""
+    from longplay.agents.rl.runlog import EpisodeStats
+
+    stats = EpisodeStats(["left_house", "got_partner"])
+    stats.add(1.0, 10, {"left_house": 3})  # reference envs' info: id -> step reached
+    stats.add(0.0, 10, [])
+    assert {k: v for k, v in stats.summary().items() if "milestone_rate" in k} == {
+        "charts/milestone_rate/left_house": 0.5, "charts/milestone_rate/got_partner": 0.0}
+    stats.clear()
+    stats.add(2.0, 10, ["left_house", "reached_zelwind_path"])  # the batched engine's adapter: ids
+    stats.add(0.0, 10, [])
+    assert [(k, v) for k, v in stats.summary().items() if "milestone_rate" in k] == [
+        ("charts/milestone_rate/left_house", 0.5), ("charts/milestone_rate/got_partner", 0.0),
+        ("charts/milestone_rate/reached_zelwind_path", 0.5)]
+    stats.clear()
+    stats.add(1.0, 10, [])
+    assert stats.summary()["charts/milestone_rate/reached_zelwind_path"] == 0.0
+    stats.clear()
+    stats.add(1.0, 10, 1)  # the toy engine's count names none
+    assert not [k for k in stats.summary() if "milestone_rate" in k]
