@@ -29,7 +29,13 @@ from gymnasium.error import ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
-from longplay.envs.quest.batched.vector import check_actions, check_no_options, single_observation_space, to_numpy
+from longplay.envs.quest.batched.vector import (
+    check_actions,
+    check_no_options,
+    single_observation_space,
+    to_numpy,
+    world_milestone_ids,
+)
 
 #: ``env_method`` names and the engine accessor each calls with the env's index (``render``: the env's frame)
 PER_ENV_METHODS = {"text": "text", "frame": "frame", "render": "frame", "state_of": "state_of",
@@ -70,8 +76,7 @@ class BatchedVecEnv(VecEnv):
         self._seed = seed
         self.stagger = stagger
         self._actions: torch.Tensor | None = None
-        # each world's milestone ids, by the engine's milestones_reached columns (events 0 .. n-1 are milestones)
-        self._milestone_ids = [[e.id for e in world.events[:world.milestone_count]] for world in self.engine.worlds]
+        self._milestone_ids = world_milestone_ids(self.engine)  # each world's, by the milestones_reached columns
 
     def reset(self) -> VecEnvObs:
         """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""

@@ -5,8 +5,11 @@ one (the quest ids register this class as their ``vector_entry_point``); any key
 :class:`~longplay.envs.quest.batched.engine.BatchedQuest` passes through (``device="cuda"``,
 ``world_seeds=[...]``). Autoreset is ``SAME_STEP``: a finished env's observation is already its next
 episode's first one, and its last one is in ``info["final_obs"]`` (``info["_final_obs"]`` marks which); its last
-info is in ``info["final_info"]`` (``milestones``, ``episode_return``, ``episode_length`` and ``episode``, each
-with its ``_`` mask), laid out as Gymnasium's own vector envs lay it out.
+info is in ``info["final_info"]`` (``milestones``, ``milestones_reached``, ``episode_return``, ``episode_length``
+and ``episode``, each with its ``_`` mask), laid out as Gymnasium's own vector envs lay it out. ``milestones`` there
+is the ended episode's count; ``milestones_reached`` names them as a ``SyncVectorEnv`` of reference envs lays out
+their ``milestones`` (id -> step reached): a bool array (and its ``_`` mask) per id that an ending env reached,
+set where it did (the engine keeps no step).
 
 Episode statistics of the envs that just ended, valid where ``info["final_info"]["_episode"]`` is set:
 ``info["final_info"]["episode"]["r"]`` (return = milestones reached), ``["l"]`` (length) and ``["t"]`` (0.0: no wall
@@ -95,6 +98,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._np_random_seed: int | None = None
         self._needs_reset = True
+        self._milestone_ids = world_milestone_ids(self.engine)
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -130,7 +134,9 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             for i in np.flatnonzero(done):
                 finals[i] = final[i] if not isinstance(final, dict) else {k: v[i] for k, v in final.items()}
             out["final_obs"], out["_final_obs"] = finals, done
-            out["final_info"], out["_final_info"] = _final_info(info, done), done
+            reached = _reached_by_id(info["milestones_reached"].cpu().numpy(), done, self.engine.world_of,
+                                     self._milestone_ids)
+            out["final_info"], out["_final_info"] = _final_info(info, done, reached), done
         return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -149,10 +155,11 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                                                    "close()): make a new one")
 
 
-def _final_info(info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
+def _final_info(info: dict[str, Any], done: np.ndarray, reached: dict[str, np.ndarray]) -> dict[str, Any]:
     """The ending envs' last info laid out as Gymnasium's vector envs lay out ``final_info`` in ``SAME_STEP`` mode
     (``SyncVectorEnv``'s ``_add_info``): each key an array over the envs, valid where its ``_key`` mask is set,
-    zero elsewhere; ``episode`` a dict of such arrays, as ``RecordEpisodeStatistics`` under each env writes it."""
+    zero elsewhere; ``episode`` a dict of such arrays, as ``RecordEpisodeStatistics`` under each env writes it;
+    ``milestones_reached`` the ids ``reached`` (:func:`_reached_by_id`)."""
 
     def ending(values: np.ndarray) -> np.ndarray:
         return np.where(done, values, np.zeros_like(values))
@@ -161,9 +168,31 @@ def _final_info(info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
              "t": np.zeros(len(done), np.float32)}
     episode = {key: ending(values) for key, values in stats.items()}
     return {"milestones": ending(info["milestones"].cpu().numpy()), "_milestones": done,
+            "milestones_reached": reached, "_milestones_reached": done,
             "episode_return": ending(info["episode_return"].cpu().numpy()), "_episode_return": done,
             "episode_length": ending(info["episode_length"].cpu().numpy()), "_episode_length": done,
             "episode": {**episode, **{f"_{key}": done for key in episode}}, "_episode": done}
+
+
+def _reached_by_id(reached: np.ndarray, done: np.ndarray, world_of: np.ndarray,
+                   ids: list[list[str]]) -> dict[str, np.ndarray]:
+    """The milestones the ending envs' episodes reached (``reached``: the engine's ``milestones_reached``), one
+    bool array per id with its ``_id`` mask, as ``SyncVectorEnv`` lays out the reference envs' ``milestones``
+    (id -> step): the ids some ending env reached, each set where it did (the engine keeps no step)."""
+    by_id: dict[str, np.ndarray] = {}
+    for world, names in enumerate(ids):
+        ending = done & (world_of == world)
+        for column, name in enumerate(names):
+            hit = ending & reached[:, column]
+            if hit.any():
+                by_id[name] = by_id[name] | hit if name in by_id else hit  # (worlds share ids: left_house)
+    return {**by_id, **{f"_{name}": hit.copy() for name, hit in by_id.items()}}
+
+
+def world_milestone_ids(engine: BatchedQuest) -> list[list[str]]:
+    """Each world's milestone ids in catalog order: the columns of the engine's ``info["milestones_reached"]``
+    (a world's milestones are its first events)."""
+    return [[e.id for e in world.events[:world.milestone_count]] for world in engine.worlds]
 
 
 def check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:
@@ -213,4 +242,5 @@ def to_numpy(obs: dict[str, torch.Tensor]) -> Any:
     return {k: v.cpu().numpy() for k, v in obs.items()}
 
 
-__all__ = ["BatchedVectorEnv", "check_actions", "check_no_options", "single_observation_space", "to_numpy"]
+__all__ = ["BatchedVectorEnv", "check_actions", "check_no_options", "single_observation_space",
+           "to_numpy", "world_milestone_ids"]

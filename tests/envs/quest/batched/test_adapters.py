@@ -385,6 +385,11 @@ def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_en
     reached = [sum(bool(want["milestones"]["_" + name][i]) for name in want["milestones"] if name[0] != "_")
                for i in range(2)]
     assert got["milestones"].tolist() == reached and reached[0] == 1
+    # which ones, laid out per id as SyncVectorEnv lays out the reference's id -> step (the engine keeps no step)
+    assert got["_milestones_reached"].tolist() == want["_milestones"].tolist()
+    assert sorted(got["milestones_reached"]) == sorted(want["milestones"]) == ["_left_house", "left_house"]
+    for name in want["milestones"]:
+        assert got["milestones_reached"][name].tolist() == want["milestones"]["_" + name.lstrip("_")].tolist()
     assert sorted(got["episode"]) == sorted(want["episode"]) and got["_episode"].tolist() == want["_episode"].tolist()
     for key in ("r", "l", "_r", "_l", "_t"):
         assert got["episode"][key].tolist() == want["episode"][key].tolist(), key
@@ -474,3 +479,24 @@ def test_sb3_names_the_milestones_each_ended_episode_reached_its_last_step_inclu
     assert infos[0]["milestones_reached"] == ["left_house"]
     _, _, done, infos = sb3.step(np.array([0, 0]))
     assert not done.any() and all("milestones_reached" not in info for info in infos)
+
+
+def test_final_info_names_each_worlds_milestones_under_their_ids(oracle_state) -> None:
+    """A world pool: each env's ``milestones_reached`` columns are its own world's catalog (the third milestone
+    of QuestMini worlds 0 and 1 is a road of a different name), and an id both worlds have is one entry. Env i
+    holds the oracle's first three milestones of world i and is cut on the next step."""
+    reached = [oracle_state(milestones=3, world_seed=i) for i in (0, 1)]
+    env = BatchedVectorEnv(2, size="mini", world_seeds=[0, 1], max_episode_steps=1)
+    env.reset(seed=0)
+    engine = env.engine
+    engine.load_states([0, 1], [savestate.load(data, engine.worlds[i]) for i, (data, _) in enumerate(reached)])
+    _, _, _, truncated, info = env.step(np.array([0, 0]))  # (up reaches no fourth milestone: counts [3, 3])
+    assert truncated.all()
+    got = info["final_info"]["milestones_reached"]
+    want = {name for _, milestones in reached for name in milestones}
+    assert len(want) == 4 and set(got) == want | {"_" + name for name in want}
+    for name in want:
+        assert got[name].tolist() == [name in milestones for _, milestones in reached], name
+        assert got["_" + name].tolist() == got[name].tolist()
+    assert info["final_info"]["milestones"].tolist() == [3, 3]
+    env.close()
