@@ -97,6 +97,37 @@ def clean_text(value: Any) -> Any:
     return value
 
 
+def _not_json(token: str) -> float:
+    raise ValueError(f"{token} is not a JSON number")
+
+
+def _finite(token: str) -> float:
+    number = float(token)
+    if not math.isfinite(number):
+        raise ValueError(f"number {token} out of range")
+    return number
+
+
+def strict_json(text: str | bytes) -> Any:
+    """``text`` read as standard JSON, as the strictest servers read it (llama.cpp's, those written in Rust or Go):
+    Python's reader takes ``NaN`` and ``Infinity``, which JSON has not, and reads ``1e400`` as infinite.
+
+    >>> strict_json('{"x": NaN}')
+    Traceback (most recent call last):
+    ...
+    ValueError: NaN is not a JSON number
+    """
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
+
+
+def sent_arguments(call: ToolCall) -> dict[str, Any]:
+    """The arguments a later request carries for ``call``, one rule for every provider: those the run read, with
+    every number JSON cannot carry as null (:func:`clean_text`; a call restored from an older checkpoint may still
+    hold one), or ``{}`` when they did not read as an object (the call's error result says what was wrong). A server
+    reads the history's calls, and one that refuses a call refuses every request while the call is in the window."""
+    return clean_text(call.arguments) if call.arguments is not None else {}
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret (of 4 characters or more) replaced by ``***``.
 
@@ -353,7 +384,7 @@ class AnthropicProvider:
                 "source": {"type": "base64", "media_type": "image/png", "data": block.base64()},
             }
         if isinstance(block, ToolCall):
-            return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.arguments or {}}
+            return {"type": "tool_use", "id": block.id, "name": block.name, "input": sent_arguments(block)}
         assert isinstance(block, ToolResult)
         return {
             "type": "tool_result",
@@ -476,11 +507,7 @@ class OpenAIProvider:
                         "type": "function",
                         "function": {
                             "name": c.name,
-                            # arguments that did not parse go back as {} (their error result says what was wrong):
-                            # vLLM and llama.cpp's server parse the history's and refuse the whole request
-                            "arguments": (c.raw_arguments or json.dumps(c.arguments))
-                            if c.arguments is not None
-                            else "{}",
+                            "arguments": _sent_argument_text(c),
                         },
                     }
                     for c in calls
@@ -561,6 +588,19 @@ class OpenAIProvider:
             stop_reason=str(getattr(choice, "finish_reason", "") or ""),
             model=str(getattr(reply, "model", "")),
         )
+
+
+def _sent_argument_text(call: ToolCall) -> str:
+    """:func:`sent_arguments` as the text of an OpenAI-compatible history: the model's own text when it says the same
+    in standard JSON (a server's prefix cache may hold it as written), else those arguments written out (``NaN``,
+    ``1e400`` or unfinished JSON would go back to a server that refuses them)."""
+    arguments = sent_arguments(call)
+    try:
+        if strict_json(call.raw_arguments) == arguments:
+            return call.raw_arguments
+    except ValueError:  # JSONDecodeError is one
+        pass
+    return json.dumps(arguments)
 
 
 # ============================================================================================ offline

@@ -3,7 +3,9 @@
 A :class:`StubServer` listens on 127.0.0.1 (a free port) in a thread and answers each request with the
 next item of its script: a reply (text and tool calls, in the API's own JSON), or a fault (HTTP 429 with
 ``retry-after``, 500, a delay longer than the client's timeout, a truncated JSON body). The real SDK
-clients talk to it, so the tests exercise the same code paths as a run against the real services.
+clients talk to it, so the tests exercise the same code paths as a run against the real services. It reads
+requests as strictly as the strictest servers do (llama.cpp's, those written in Rust or Go): a body, or an OpenAI
+history's tool-call arguments, that is not standard JSON (``NaN``, ``Infinity``, ``1e400``) is a 400.
 
 >>> server = StubServer("openai", [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])])
 >>> server.start().base_url.startswith("http://127.0.0.1:")
@@ -20,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from longplay.agents.lm.providers import strict_json
 
 
 @dataclass
@@ -126,9 +130,13 @@ class StubServer:
             self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
             return
         try:
-            request = json.loads(body)
-        except json.JSONDecodeError:
-            self._send(handler, 400, {"error": {"message": "bad JSON"}})
+            request = strict_json(body)
+            if self.kind == "openai":
+                for message in request.get("messages", []):
+                    for call in message.get("tool_calls") or []:
+                        strict_json(call["function"]["arguments"])
+        except ValueError as exc:  # JSONDecodeError is one
+            self._send(handler, 400, {"error": {"message": f"bad JSON: {exc}"}})
             return
         with self._lock:
             self.requests.append(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -306,6 +307,25 @@ def test_a_number_json_cannot_carry_in_tool_arguments_is_null_not_a_stuck_run(ki
         assert provider.complete(later).message.tool_calls[0].arguments == {"buttons": ["a"]}
     for call in response.message.tool_calls:
         json.dumps(call.to_record(), allow_nan=False)
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_call_restored_with_a_number_json_cannot_carry_goes_back_as_null(kind: str,
+                                                                          dummy_keys: dict[str, str]) -> None:
+    """A checkpoint written before such numbers were read as null restores ``inf`` in a call's arguments (its JSON
+    holds ``Infinity``, which Python reads back): the Anthropic SDK refused to encode every request of the resumed
+    run, and the OpenAI history sent the model's ``1e400`` back to servers that refuse it. Both send null."""
+    restored = Message.from_json(json.loads(json.dumps(Message("assistant", [
+        ToolCall("c1", "navigate_to", {"x": math.inf, "y": 3}, '{"x": 1e400, "y": 3}')]).to_json())))
+    history = [Message("user", [Text("turn 1")]), restored,
+               Message("user", [ToolResult("c1", "navigate_to", "error: x must be an integer", True), Text("t")])]
+    with StubServer(kind, [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]) as server:
+        _provider(kind, server.base_url).complete(ModelRequest("s", history, TOOLS, 64))
+    call = server.requests[0]["messages"][1 if kind == "anthropic" else 2]
+    if kind == "anthropic":
+        assert call["content"][0]["input"] == {"x": None, "y": 3}
+    else:
+        assert json.loads(call["tool_calls"][0]["function"]["arguments"]) == {"x": None, "y": 3}
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
