@@ -265,12 +265,14 @@ class LMRun:
             return "steps", f"step budget reached ({d.steps} steps)"
         if budget.max_turns is not None and c.turns >= budget.max_turns:
             return "turns", f"turn budget reached ({c.turns} turns)"
+        # Steps and turns stop exactly at their budget; the others overshoot by a turn's worth, and the budget is
+        # named as given (a time budget of 0.5 s read "(1 s)", rounded to whole seconds).
         if budget.max_tokens is not None and c.tokens >= budget.max_tokens:
-            return "tokens", f"token budget reached ({c.tokens:,} tokens)"
+            return "tokens", f"token budget reached ({c.tokens:,} of {budget.max_tokens:,} tokens)"
         if budget.max_dollars is not None and c.dollars >= budget.max_dollars:
-            return "dollars", f"dollar budget reached (${c.dollars:.4f})"
+            return "dollars", f"dollar budget reached (${c.dollars:.4f} of ${budget.max_dollars:g})"
         if budget.max_seconds is not None and self.seconds >= budget.max_seconds:
-            return "seconds", f"time budget reached ({self.seconds:.0f} s)"
+            return "seconds", f"time budget reached ({self.seconds:.2f} s of {budget.max_seconds:g} s)"
         return None
 
     def run(self) -> RunOutcome:

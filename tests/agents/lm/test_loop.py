@@ -60,21 +60,22 @@ def make_run(env, script, cfg=None, scaffold="minimal", **kwargs):  # type: igno
 
 
 @pytest.mark.parametrize(
-    "budget, reason",
+    "budget, reason, shown",
     [
-        ({"max_steps": 5}, "steps"),
-        ({"max_turns": 3}, "turns"),
-        ({"max_tokens": 1500}, "tokens"),
-        ({"max_seconds": 0.05}, "seconds"),
+        ({"max_steps": 5}, "steps", "(5 steps)"),
+        ({"max_turns": 3}, "turns", "(3 turns)"),
+        ({"max_tokens": 1500}, "tokens", "of 1,500 tokens)"),
+        ({"max_seconds": 0.05}, "seconds", "of 0.05 s)"),  # said "(0 s)": rounded to whole seconds
     ],
 )
-def test_budgets_stop_cleanly_and_say_which(tiny_env, budget: dict, reason: str) -> None:
+def test_budgets_stop_cleanly_and_say_which(tiny_env, budget: dict, reason: str, shown: str) -> None:
     slow = [lambda r: (time.sleep(0.02), press("right", "left"))[1]]
     run, _, _ = make_run(
         tiny_env, slow if reason == "seconds" else [press("right", "left")], config(**budget)
     )
     outcome = run.run()
     assert outcome.reason == reason, outcome.message
+    assert shown in outcome.message, outcome.message
     if reason == "steps":
         assert run.driver.steps == 5 and run.counters.turns == 3  # the last turn pressed only what was left
     if reason == "turns":
@@ -89,6 +90,7 @@ def test_dollar_budget_needs_a_price_and_stops(tiny_env) -> None:
     run, _, log = make_run(tiny_env, [press("down", "a")], cfg)
     outcome = run.run()
     assert outcome.reason == "dollars" and run.counters.dollars >= 0.001
+    assert outcome.message.endswith(f"(${run.counters.dollars:.4f} of $0.001)"), outcome.message
     assert all(t["cost_usd"] > 0 for t in log.turns)
 
 
