@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from longplay.agents.lm.config import (
+    MAX_IMAGE_SCALE,
     PROMPT_VERSION,
     PROVIDERS,
     BudgetConfig,
@@ -118,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         type=int,
         default=None,
-        help="screenshot upscaling (3)",
+        help=f"screenshot upscaling, 1 to {MAX_IMAGE_SCALE} (default 3)",
     )
     g.add_argument(
         "--scaffold",
@@ -342,13 +345,18 @@ def validate_config(config: LMConfig, resumed: bool = False) -> None:
             raise _user_error(f"invalid {name} {value}; must be > 0")
     if not config.observation.text and not config.observation.screenshot:
         raise _user_error("the model must see something: --observe text, screenshot or both")
-    if config.observation.image_scale < 1:
-        raise _user_error(f"invalid --image-scale {config.observation.image_scale}; must be >= 1")
+    if not 1 <= config.observation.image_scale <= MAX_IMAGE_SCALE:  # 100000 asked numpy for 629 TiB, a traceback
+        raise _user_error(f"invalid --image-scale {config.observation.image_scale}; must be 1 to {MAX_IMAGE_SCALE}"
+                          f" (providers shrink larger screenshots)")
+    # inf and NaN are not JSON: the replay header held Infinity, and the endpoint got a request it refuses
     temperature = config.provider.temperature
-    if temperature is not None and not temperature >= 0:  # NaN included: it is not JSON
-        raise _user_error(f"invalid --temperature {temperature}; must be a number >= 0")
-    if config.provider.max_output_tokens < 1 or not config.provider.request_timeout_s > 0:
-        raise _user_error("--max-output-tokens and --timeout must be positive")
+    if temperature is not None and not 0 <= temperature < math.inf:
+        raise _user_error(f"invalid --temperature {temperature}; must be a finite number >= 0")
+    if config.provider.max_output_tokens < 1:
+        raise _user_error(f"invalid --max-output-tokens {config.provider.max_output_tokens}; must be >= 1")
+    if not 0 < config.provider.request_timeout_s < math.inf:
+        raise _user_error(f"invalid --timeout {config.provider.request_timeout_s}; must be positive and finite")
+    _check_base_url(config.provider.base_url)
     if config.retry.max_retries < 0 or config.retry.max_consecutive_failures < 1:
         raise _user_error("--max-retries must be >= 0 and --max-failures >= 1")
     if config.checkpoint.every_turns < 0:
@@ -362,6 +370,23 @@ def validate_config(config: LMConfig, resumed: bool = False) -> None:
             advice = ("the run began without one and keeps it on --resume (a new run takes --price NAME)" if resumed
                       else "pass --price NAME (e.g. --price local for a free local model)")
             raise _user_error(f"no price for {name!r} in the price table, so a dollar budget cannot be kept; {advice}")
+
+
+def _check_base_url(url: str | None) -> None:
+    """A one-line error for a ``--base-url`` the SDKs cannot reach: ``localhost:8000/v1`` (no scheme) was retried
+    as a connection error, some 45 s a turn, and the run ended without saying why."""
+    from longplay.agents.lm.providers import redact_url
+
+    if url is None:
+        return
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # "http://host:80a"
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        shown = repr(redact_url(url)) if port_ok else "(its port is not a number)"  # no credentials echoed
+        raise _user_error(f"invalid --base-url {shown}; use a URL such as http://localhost:8000/v1")
 
 
 #: The LM options given with ``--resume`` that replace the checkpoint's, as (dest, config section, field): budgets,

@@ -58,6 +58,11 @@ class ProviderConfig:
         return self.price or ("offline" if self.provider == "offline" else self.model)
 
 
+#: Largest ``image_scale``: the 160x144 screen at 12 is 1920x1728, about the size past which providers shrink an
+#: image (Anthropic past 1568 px, OpenAI past 2048), so a larger one costs more and shows nothing more.
+MAX_IMAGE_SCALE = 12
+
+
 @dataclass
 class ObservationConfig:
     """What the model is shown each turn (the scaffold adds its own sections)."""

@@ -145,7 +145,17 @@ def test_scaffold_file_alone_is_the_whole_scaffold(tmp_path: Path, argv: list[st
         # billed the model at $0 (gpt-4.1-mini has a price of its own).
         (["--max-dollars", "nan"], "invalid --max-dollars nan"),
         (["--max-seconds", "nan"], "invalid --max-seconds nan"),
-        (["--timeout", "nan"], "--timeout must be positive"),
+        (["--timeout", "nan"], "invalid --timeout nan; must be positive"),
+        # inf is not JSON (the replay header held Infinity); 100000 asked numpy for 629 TiB (a traceback, and a
+        # replay left behind); a base URL without its scheme was retried for 45 s a turn without a word, and a port
+        # that is not a number was a traceback
+        (["--temperature", "inf"], "invalid --temperature inf"),
+        (["--timeout", "1e400"], "invalid --timeout inf"),
+        (["--image-scale", "100000", "--observe", "screenshot"], "invalid --image-scale 100000; must be 1 to 12"),
+        (["--provider", "openai", "--model", "m", "--base-url", "localhost:8000/v1"],
+         "invalid --base-url 'localhost:8000/v1'"),
+        (["--provider", "openai", "--model", "m", "--base-url", "http://u:secret@localhost:80a/v1"],
+         "invalid --base-url (its port is not a number)"),
         (["--provider", "openai", "--model", "gpt-4.1-mini", "--price", "gpt-4.1-mini-typo"],
          "unknown --price 'gpt-4.1-mini-typo'"),
     ],
