@@ -658,6 +658,9 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
         f"{'+'.join(c['name'] for c in scaffold.card())}) on {plan.env_id} (seed {config.seed}{start})",
         flush=True,
     )
+    if run.price is None:  # without a word, a model missing from the table (a new one, a typo) cost $0.0000
+        print(f"longplay: note: no price for {config.provider.price_name!r} in the price table, so dollars are not "
+              f"counted (a new run takes --price NAME; --price local for a free local model)")
     progress = _Progress(config, quiet=bool(_arg(args, "quiet")))
     try:
         if plan.resume is not None and restored is not None:
@@ -682,12 +685,13 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     finally:
         progress.close()
         env.close()
-    _report(env, outcome, replay_path, store)
+    _report(env, outcome, replay_path, store, priced=run.price is not None)
     return {"failures": 1, "error": 1, "interrupted": 130}.get(outcome.reason, 0)
 
 
-def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any) -> None:
-    """Prints the milestones, why the run stopped, what it spent, and where the replay and checkpoint are."""
+def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any, priced: bool) -> None:
+    """Prints the milestones, why the run stopped, what it spent (``priced``: whether dollars were counted), and
+    where the replay and checkpoint are."""
     from longplay.agents.runner import RunResult, milestone_table
 
     c = outcome.counters
@@ -703,7 +707,7 @@ def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any) -> Non
     print(
         f"turns {c.turns} ({c.failed_turns} failed) | model calls {c.model_calls} | tokens {c.tokens:,} "
         f"(in {c.tokens_in:,}, out {c.tokens_out:,}, cache read {c.tokens_cache_read:,}, write "
-        f"{c.tokens_cache_write:,}) | ${c.dollars:.4f} | {c.seconds:.1f} s "
+        f"{c.tokens_cache_write:,}) | {f'${c.dollars:.4f}' if priced else 'dollars not counted'} | {c.seconds:.1f} s "
         f"({c.model_seconds:.1f} s in models)"
     )
     if replay_path is not None:

@@ -76,6 +76,20 @@ def test_openai_compatible_endpoint_through_the_cli(tmp_path: Path, dummy_keys, 
     assert dummy_keys["OPENAI_API_KEY"].encode() not in blob
 
 
+def test_a_model_without_a_price_says_its_dollars_are_not_counted(tmp_path: Path, dummy_keys, capsys) -> None:
+    """A model the price table lacks (a new one, a typo) ran with its spend shown as $0.0000, without a word."""
+    with StubServer("openai", [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]) as server:
+        argv = ["--provider", "openai", "--base-url", server.base_url, "--max-turns", "1", "--runs-dir", str(tmp_path),
+                "--quiet"]
+        assert main([*argv, "--model", "gpt-9-typo"]) == 0
+        out = capsys.readouterr().out
+        assert "no price for 'gpt-9-typo' in the price table, so dollars are not counted" in out
+        assert "| dollars not counted |" in out and "$0.0000" not in out
+        assert main([*argv, "--model", "gpt-9-typo", "--price", "local"]) == 0
+        out = capsys.readouterr().out
+        assert "no price" not in out and "| $0.0000 |" in out
+
+
 def test_credentials_in_the_base_url_stay_out_of_the_replay(tmp_path: Path, dummy_keys, capsys) -> None:
     script = [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]
     with StubServer("openai", script) as server:
