@@ -351,11 +351,11 @@ def validate_config(config: LMConfig, resumed: bool = False) -> None:
     # inf and NaN are not JSON: the replay header held Infinity, and the endpoint got a request it refuses
     temperature = config.provider.temperature
     if temperature is not None and not 0 <= temperature < math.inf:
-        raise _user_error(f"invalid --temperature {temperature}; must be a finite number >= 0")
+        raise _user_error(f"invalid --temperature {temperature}; must be a number >= 0, and finite")
     if config.provider.max_output_tokens < 1:
-        raise _user_error(f"invalid --max-output-tokens {config.provider.max_output_tokens}; must be >= 1")
+        raise _user_error(f"--max-output-tokens must be >= 1 (got {config.provider.max_output_tokens})")
     if not 0 < config.provider.request_timeout_s < math.inf:
-        raise _user_error(f"invalid --timeout {config.provider.request_timeout_s}; must be positive and finite")
+        raise _user_error(f"--timeout must be positive and finite (got {config.provider.request_timeout_s})")
     _check_base_url(config.provider.base_url)
     if config.retry.max_retries < 0 or config.retry.max_consecutive_failures < 1:
         raise _user_error("--max-retries must be >= 0 and --max-failures >= 1")

@@ -159,12 +159,12 @@ def test_scaffold_file_alone_is_the_whole_scaffold(tmp_path: Path, argv: list[st
         # billed the model at $0 (gpt-4.1-mini has a price of its own).
         (["--max-dollars", "nan"], "invalid --max-dollars nan"),
         (["--max-seconds", "nan"], "invalid --max-seconds nan"),
-        (["--timeout", "nan"], "invalid --timeout nan; must be positive"),
+        (["--timeout", "nan"], "--timeout must be positive and finite (got nan)"),
         # inf is not JSON (the replay header held Infinity); 100000 asked numpy for 629 TiB (a traceback, and a
         # replay left behind); a base URL without its scheme was retried for 45 s a turn without a word, and a port
         # that is not a number was a traceback
         (["--temperature", "inf"], "invalid --temperature inf"),
-        (["--timeout", "1e400"], "invalid --timeout inf"),
+        (["--timeout", "1e400"], "--timeout must be positive and finite (got inf)"),
         (["--image-scale", "100000", "--observe", "screenshot"], "invalid --image-scale 100000; must be 1 to 12"),
         (["--provider", "openai", "--model", "m", "--base-url", "localhost:8000/v1"],
          "invalid --base-url 'localhost:8000/v1'"),
