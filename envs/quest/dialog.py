@@ -76,7 +76,7 @@ MESSAGES: dict[int, str] = {
     Msg.BOX_FULL: "Box full! Let {s} go.",
     Msg.GOT_ITEMS: "Got {i} x{m}!",
     Msg.UNLOCKED: "You can now use {a}!",
-    Msg.FINISHED: "You are the champion! The end.",
+    Msg.FINISHED: "You beat the game! The end.",  # mini ends at a gym badge: no champion there
     Msg.WARD_USED: "Wild creatures stay away now.",
     Msg.BAG_FULL: "You can't carry any more of those.",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from longplay.envs.quest.constants import ABILITY_NAMES, ITEM_NAMES, MAX_MONEY, TEXT_COLS, TEXT_ROWS
 from longplay.envs.quest.content import SPECIES
 from longplay.envs.quest.dialog import MESSAGES, Msg, message_text, wrap
-from longplay.envs.quest.worldgen import canonical_world
+from longplay.envs.quest.worldgen import build_world, canonical_world
 
 
 def _longest(names) -> int:
@@ -32,3 +32,10 @@ def test_every_message_fits_two_lines() -> None:
 def test_wrap() -> None:
     assert wrap("a bb ccc", 4) == "a bb\nccc"
     assert wrap("abcdefghij", 4) == "abcd\nefgh\nij"
+
+
+def test_the_closing_page_is_true_in_a_world_without_a_champion() -> None:
+    """A mini world ends with its one gym leader's badge, yet the closing page said "You are the champion!"."""
+    mini = build_world("mini", 0)
+    assert not any(trainer.title == "Champion" for trainer in mini.trainers)
+    assert "champion" not in message_text(mini, (Msg.FINISHED, 0, 0)).lower()
