@@ -111,8 +111,8 @@ class Arg(IntEnum):
 
 
 _A = Arg
-#: Templates: ``{0}`` is arg0 and ``{1}`` arg1, written as :data:`MESSAGE_ARGS` says. Each fits two lines of
-#: the text box with the names of the game.
+#: Templates: ``{0}`` is arg0 and ``{1}`` arg1, written as :data:`MESSAGE_ARGS` says. With the longest names of
+#: the game some take three lines ("Foe Bramblebuck / used Mountain / Throw!"): the text box shows up to four.
 BATTLE_MESSAGES: dict[int, str] = {
     BattleMsg.WILD_APPEARED: "A wild {0} appeared!",
     BattleMsg.TRAINER_CHALLENGE: "{0} wants to battle!",

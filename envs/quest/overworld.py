@@ -6,9 +6,11 @@ Rules in brief (the batched engine mirrors them):
     * A move is blocked by non-walkable tiles and visible entities; a LEDGE is entered only moving down and
       the player lands on the tile beyond it; WATER needs the swim ability; a BOULDER is pushed one tile
       with the shove ability when the tile beyond is free walkable land.
-    * After a move: a warp on the new tile moves the player; then the first unbeaten trainer on the map
-      that sees the player (straight ahead, within ``sight``, nothing in between) challenges; otherwise a
-      step on an encounter tile may start a wild battle.
+    * After a move: a warp on the new tile moves the player, and that ends the move (no trainer or wild
+      encounter where it lands); else the first unbeaten trainer on the map that sees the player (straight
+      ahead, within ``sight``, nothing in between) challenges; otherwise a step on an encounter tile may
+      start a wild battle. A trainer who sees the player only after a warp, a battle or a turn waits for
+      the player's next move.
     * A talks to (or uses) the entity in front, across a COUNTER if there is one.
 """
 

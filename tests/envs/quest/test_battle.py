@@ -766,6 +766,33 @@ def test_every_message_formats_within_the_text_box() -> None:
     assert battle.battle_message_text(world, state, (BattleMsg.DEFEAT_TEXT, 0, 0)) == "You are strong!"
 
 
+def test_every_message_with_the_longest_names_fits_the_four_lines_the_box_shows() -> None:
+    """The templates were said to fit two lines; with the game's longest names some take three ("Foe Bramblebuck /
+    used Mountain / Throw!"), which the text box draws as up to four (render._text_box)."""
+    from longplay.envs.quest.constants import ITEM_NAMES
+    from longplay.envs.quest.worldgen import canonical_world
+
+    world = canonical_world()
+    longest = {
+        battle.Arg.NONE: [0],
+        battle.Arg.SPECIES: [max(range(len(SPECIES)), key=lambda i: len(SPECIES[i].name))],
+        battle.Arg.MOVE: [max(range(len(MOVES)), key=lambda i: len(MOVES[i].name))],
+        battle.Arg.ITEM: [max(range(len(ITEM_NAMES)), key=lambda i: len(ITEM_NAMES[i]))],
+        battle.Arg.NUMBER: [999_999],
+        battle.Arg.TRAINER: range(len(world.trainers)),
+        battle.Arg.TEXT: [t.defeat_text for t in world.trainers if t.defeat_text >= 0],
+    }
+    most = 0
+    for msg in BattleMsg:
+        kind0, kind1 = battle.MESSAGE_ARGS[msg]
+        for arg0 in longest[kind0]:
+            for arg1 in longest[kind1]:
+                lines = battle.battle_message_text(world, None, (msg, arg0, arg1)).split("\n")
+                assert len(lines) <= 4 and all(len(line) <= TEXT_COLS for line in lines), (msg, lines)
+                most = max(most, len(lines))
+    assert most == 3  # the three-line case is real, not only allowed
+
+
 def test_the_game_states_dialog_is_the_battle_message_on_screen() -> None:
     """``Game.state().dialog`` (the text box on screen, as Pokemon Red's pack reads it) was empty while a battle's
     message showed, so the viewer's state panel had no text for any battle message."""
