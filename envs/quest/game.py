@@ -160,7 +160,13 @@ class QuestGame:
         self._state = engine.new_state(self.world, self.seed)
 
     def press(self, button: Button | int | None) -> int:
-        engine.step(self._state, self.world, None if button is None else int(button))
+        if button is None:
+            engine.step(self._state, self.world, None)
+            return 1
+        value = int(button)
+        if not 0 <= value < len(Button):  # -1 turned the player to facing -1, a state no button makes
+            raise ValueError(f"invalid button {button!r}; valid: 0..{len(Button) - 1} (or None for no button)")
+        engine.step(self._state, self.world, value)
         return 1
 
     @property

@@ -424,3 +424,20 @@ def test_foreign_state_is_refused(world, state) -> None:
     other = World(**{**other.__dict__, "seed": 5})
     with pytest.raises(GameError, match="another world"):
         savestate.load(savestate.save(state, world), other)
+
+
+@pytest.mark.parametrize("button", [-1, 8, 99])
+def test_the_game_refuses_a_button_that_does_not_exist(button: int) -> None:
+    """``QuestGame.press(-1)`` turned the player to facing -1 (no button makes that state) and 8 or 99 silently
+    used up a tick; the env checks its actions, the game's own API did not."""
+    from longplay.envs.quest.game import QuestGame
+
+    game = QuestGame()
+    game.reset(0)
+    before = game.save_state()
+    with pytest.raises(ValueError, match="invalid button"):
+        game.press(button)
+    assert game.save_state() == before
+    game.press(None)  # no button is still a press
+    game.press(Button.UP)
+    assert game.raw.tick == 2
