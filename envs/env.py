@@ -43,7 +43,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.error import ResetNeeded
+from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH, Button, Game, GameError
 
@@ -114,6 +114,8 @@ class LongplayEnv(gym.Env):
     """A Gymnasium env over a :class:`Game`; see the module docstring for spaces, reward and episode ends."""
 
     metadata = {"render_modes": ["rgb_array", "human", "ansi"], "render_fps": 30}
+    #: Set by :meth:`close`: the game may have released what it plays on (an emulator), so nothing plays on.
+    closed: bool = False
 
     def __init__(
         self,
@@ -213,6 +215,7 @@ class LongplayEnv(gym.Env):
         count before the env sees the reset, so after a refusal it allows N more steps (the env's own limit
         keeps its count).
         """
+        self._check_open()
         state = start_state_option(options)  # bad options are refused before anything changes
         # The game can tell a state it refuses only by loading it, after its reset: what a refusal puts back.
         kept = None if state is None else self._episode_kept()
@@ -242,6 +245,7 @@ class LongplayEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Presses the button ``action`` names and returns (obs, reward, terminated, truncated, info)."""
+        self._check_open()
         if self.refused_start is not None:  # played on, the episode would start from a state nobody chose
             raise ResetNeeded(f"the last reset failed (cannot start from this state: {self.refused_start}): "
                               "reset again before stepping")
@@ -291,6 +295,7 @@ class LongplayEnv(gym.Env):
 
     def render(self) -> Any:
         """``rgb_array``: the frame; ``ansi``: the text view; ``human``: a window (needs pygame)."""
+        self._check_open()
         if self.render_mode == "rgb_array":
             return self.game.frame()
         if self.render_mode == "ansi":
@@ -303,7 +308,15 @@ class LongplayEnv(gym.Env):
             self._window.show(self.game.frame())
         return None
 
+    def _check_open(self) -> None:
+        if self.closed:  # a Game Boy env's emulator is gone: PyBoy's AttributeError named no cause
+            raise ClosedEnvironmentError(f"this {type(self).__name__} is closed (close() released its game): "
+                                         "make a new env")
+
     def close(self) -> None:
+        """Closes the window and the game (idempotent); ``reset``, ``step`` and ``render`` then raise
+        ``gymnasium.error.ClosedEnvironmentError``, for every backend alike."""
+        self.closed = True
         if self._window is not None:
             self._window.close()
             self._window = None

@@ -81,6 +81,20 @@ def test_render_modes(env_id: str, render_mode: str) -> None:
     env.close()
 
 
+@pytest.mark.parametrize("env_id", ["longplay/QuestMini-v0", "longplay/TestCart-v0"])
+def test_a_closed_env_refuses_to_play_on_for_every_backend(env_id: str) -> None:
+    """After close() the Game Boy env's step, reset and render raised PyBoy's AttributeError ('NoneType' object has
+    no attribute 'button_press'), while the quest env played on: both now raise gymnasium's ClosedEnvironmentError,
+    and close() may be called again."""
+    env = _make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    env.close()
+    env.close()
+    for call in (lambda: env.step(0), lambda: env.reset(seed=0), env.render):
+        with pytest.raises(gym.error.ClosedEnvironmentError, match="is closed .*make a new env"):
+            call()
+
+
 @pytest.mark.parametrize("env_id", QUEST_IDS)
 def test_pickling_round_trip(env_id: str) -> None:
     env = _make(env_id)
