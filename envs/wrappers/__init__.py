@@ -10,7 +10,10 @@
   options).
 
 Like Gymnasium's own wrappers, each records its arguments in ``env.spec``: ``gym.make(env.spec)`` rebuilds the
-whole stack and ``check_env`` can check a wrapped env with its render check.
+whole stack and ``check_env`` can check a wrapped env with its render check. One exception by design: shaping with
+``novelty_decay`` or ``map_decay`` (the ``quest`` preset) keeps its visit counts across resets, so one env pays a
+second episode of the same seed less than the first, and ``check_env``'s same-seed step check fails on a step
+that reaches a tile the first episode reached (it does on ``TestCart-v0``); a fresh env pays the same.
 """
 
 from longplay.envs.wrappers.buttons import BUTTON_IDS, ButtonSubset, parse_buttons
