@@ -41,10 +41,14 @@ def parse_buttons(spec: str | None) -> tuple[int, ...]:
 
 def button_subset(buttons: str | tuple[int, ...], n: int | None) -> tuple[int, ...]:
     """The action indices of ``buttons`` (a spec string or indices), checked to be a non-empty subset of an
-    action space of ``n`` actions; raises ``ValueError`` (one line) otherwise."""
-    ids = parse_buttons(buttons) if isinstance(buttons, str) else tuple(buttons)
-    if not ids or n is None or any(not 0 <= b < n for b in ids):
-        raise ValueError(f"buttons {buttons!r} are not a non-empty subset of the env's {n} actions")
+    action space of ``n`` actions, each once; raises ``ValueError`` (one line) otherwise."""
+    if isinstance(buttons, str):
+        ids = parse_buttons(buttons)
+    else:  # ("a", "b") raised a TypeError from the comparison below; (0, 0) was taken as two actions
+        ids = tuple(map(action_index, buttons)) if isinstance(buttons, (tuple, list)) else ()
+    if not ids or n is None or any(not 0 <= b < n for b in ids) or len(set(ids)) < len(ids):
+        raise ValueError(f"buttons {buttons!r} are not a non-empty subset of the env's {n} actions (a string of names "
+                         "or action indices, each once)")
     return ids
 
 

@@ -38,7 +38,10 @@ def test_button_subset_checks_what_both_learners_press() -> None:
     """``button_subset`` is the one check of ``--buttons`` (ButtonSubset for SB3, ppo-device's presses)."""
     assert button_subset("up,a", 8) == (0, 4)
     assert button_subset((0, 1, 2), 8) == (0, 1, 2)
-    for bad, n in (("noop", 8), ((), 8), ((0,), None)):
+    assert button_subset([4, 5], 8) == (4, 5)
+    # names in a tuple raised "TypeError: '<=' not supported between instances of 'int' and 'str'", a repeated index
+    # was a second action pressing the same button, True pressed button 1 and 3 (an int) an error
+    for bad, n in (("noop", 8), ((), 8), ((0,), None), (("a", "b"), 8), ((0, 0), 8), ((True,), 8), (3, 8)):
         with pytest.raises(ValueError, match="not a non-empty subset of the env's"):
             button_subset(bad, n)
 
