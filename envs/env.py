@@ -80,6 +80,10 @@ def action_index(action: Any) -> int:
     return index if index == action else -1
 
 
+#: The largest reset seed: a replay keeps seeds as SQLite integers (int64), and the quest game reads a seed modulo
+#: 2**64, so seeds 0 and 2**64 would play the same episode.
+MAX_SEED = 2**63 - 1
+
 #: The keys ``LongplayEnv.reset`` takes in ``options``.
 RESET_OPTIONS = ("state",)
 
@@ -202,7 +206,8 @@ class LongplayEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        """Starts an episode. The same ``seed`` (and ``options``) gives the same episode, bit for bit.
+        """Starts an episode. The same ``seed`` (and ``options``) gives the same episode, bit for bit. A seed is an
+        int in ``0..MAX_SEED`` (2**63-1); ``None`` draws one from ``np_random``, which a seeded reset seeded.
 
         ``options={"state": data}`` starts the episode from ``data``, bytes of ``game.save_state()``: the
         game is reset with the seed as usual, then the state is loaded. Milestones the state already holds
@@ -216,11 +221,13 @@ class LongplayEnv(gym.Env):
         keeps its count).
         """
         self._check_open()
+        if type(seed) is int and seed > MAX_SEED:  # gymnasium refuses the rest (a negative seed, a float) itself
+            raise ValueError(f"invalid seed {seed}; use an int in 0..2**63-1 or None")
         state = start_state_option(options)  # bad options are refused before anything changes
         # The game can tell a state it refuses only by loading it, after its reset: what a refusal puts back.
         kept = None if state is None else self._episode_kept()
         super().reset(seed=seed)
-        game_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
+        game_seed = seed if seed is not None else int(self.np_random.integers(0, MAX_SEED))
         self.game.reset(game_seed)
         if state is not None:
             try:

@@ -95,6 +95,22 @@ def test_a_closed_env_refuses_to_play_on_for_every_backend(env_id: str) -> None:
             call()
 
 
+@pytest.mark.parametrize("env_id", ["longplay/QuestMini-v0", "longplay/TestCart-v0"])
+def test_a_seed_past_int64_is_refused_and_changes_nothing(env_id: str) -> None:
+    """gymnasium takes any int >= 0, but quest read 2**64 as 0 (the same episode for both seeds) and a recorder
+    died at its next commit (OverflowError: Python int too large to convert to SQLite INTEGER)."""
+    env = _make(env_id)
+    env.reset(seed=2**63 - 1)
+    env.step(1)
+    before = env.unwrapped.game.save_state()
+    for seed in (2**63, 2**64):
+        with pytest.raises(ValueError, match=f"^invalid seed {seed}; use an int in 0..2\\*\\*63-1 or None$"):
+            env.reset(seed=seed)
+    assert env.unwrapped.game.save_state() == before
+    env.step(1)  # the episode under way goes on
+    env.close()
+
+
 @pytest.mark.parametrize("env_id", QUEST_IDS)
 def test_pickling_round_trip(env_id: str) -> None:
     env = _make(env_id)
