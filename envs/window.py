@@ -57,8 +57,11 @@ class Window:
         pygame.display.set_caption(title)
 
     def show(self, frame: np.ndarray) -> None:
-        """Draws one (144, 160, 3) frame."""
+        """Draws one (144, 160, 3) frame and lets the window handle its events."""
         pg = self._pg
+        # An env with render_mode="human" draws and never reads the window's events: without a pump the desktop
+        # marks the window as not responding (as Gymnasium's own envs do, pumped on every frame drawn).
+        pg.event.pump()
         image = pg.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
         self.surface.blit(pg.transform.scale(image, self.surface.get_size()), (0, 0))
         pg.display.flip()

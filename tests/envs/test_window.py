@@ -58,3 +58,22 @@ def test_an_sdl_video_driver_that_does_not_exist_is_one_line(monkeypatch: pytest
                                            r"nosuchdriver not available; set DISPLAY\)$"):
         require_display()
     assert not pygame.display.get_init()
+
+
+def test_a_human_render_lets_the_window_handle_its_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``render_mode="human"`` drew frames and never pumped the window's events (only ``longplay play`` read them):
+    a desktop marks such a window as not responding a few seconds in."""
+    pygame = pytest.importorskip("pygame")
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401 - registers the ids
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    pumps = []
+    monkeypatch.setattr(pygame.event, "pump", lambda: pumps.append(1))
+    env = gym.make("longplay/QuestMini-v0", render_mode="human")
+    env.reset(seed=0)
+    env.step(1)
+    env.close()
+    assert len(pumps) == 2  # one frame drawn at the reset, one at the step
