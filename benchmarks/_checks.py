@@ -1,4 +1,4 @@
-"""The end of a benchmark that has targets: print each check, optionally save the figures, pick the exit code.
+"""The end of a benchmark: print each check, save the figures (``write_json``), pick the exit code.
 
 Imported by the benchmark scripts as ``from _checks import finish`` (a script's own folder is on
 ``sys.path`` when it runs as ``python benchmarks/<name>.py``).
@@ -17,5 +17,16 @@ def finish(figures: dict[str, Any], met: dict[str, bool], json_path: Path | None
     for name, ok in met.items():
         print(f"  {'PASS' if ok else 'MISS'}  {name}")
     if json_path:
-        json_path.write_text(json.dumps({"figures": figures, "checks": met}, indent=2, default=float) + "\n")
+        write_json(json_path, {"figures": figures, "checks": met})
     return 1 if check and not all(met.values()) else 0
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Writes ``data`` to ``path`` as indented JSON, making its missing folders (paths as text, other values
+    JSON lacks, such as numpy numbers, as floats)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: Any) -> str | float:
+    return str(value) if isinstance(value, Path) else float(value)

@@ -33,13 +33,13 @@ the table gives each figure's ratio to it. Exits with a message when no GPU is p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import torch
-from _args import positive_float
+from _args import output_file, positive_float
+from _checks import write_json
 
 GOAL = 50_000_000
 DEFAULT_PLAN = ("symbolic:eager+graph:16384,symbolic:eager:1048576,symbolic:compiled:1048576,"
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=positive_float, default=2.0, help="time per measurement")
     parser.add_argument("--graph-check", type=int, default=64,
                         help="steps of a graph row checked against an uncaptured engine before it is timed (0: none)")
-    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--json", type=output_file, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     try:
         plan = parse_plan(args.plan)
@@ -207,8 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {"device": name, "torch": torch.__version__, "size": args.size, "reference": reference, "rows": rows,
            "goal": GOAL}
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        write_json(args.json, out)
     return out
 
 

@@ -27,17 +27,19 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _args import output_file
+from _checks import write_json
 
 TARGETS = {"overhead_ratio": 0.9, "quest_ratio": 20.0}
 
@@ -50,7 +52,7 @@ class Args:
     """steps per row (split into ``blocks`` alternating blocks)"""
     blocks: int = 20
     """alternating blocks per row; figures are medians over blocks"""
-    json: str | None = None
+    json: Path | None = None
     """write the figures to this JSON file too"""
     check: bool = False
     """exit 1 when a target is missed"""
@@ -239,16 +241,17 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--" + name.replace("_", "-")
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true")
+        elif name == "json":
+            parser.add_argument(flag, type=output_file, default=default)
         else:
-            parser.add_argument(flag, type=type(default) if default is not None else str, default=default)
+            parser.add_argument(flag, type=type(default), default=default)
     args = Args(**vars(parser.parse_args(argv)))
     if not 1 <= args.blocks <= args.steps:  # an empty block has no rate to divide by
         parser.error(f"--blocks must be >= 1 and at most --steps; got --steps {args.steps} --blocks {args.blocks}")
     figures = measure(args)
     missed = report(figures)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(figures, f, indent=2)
+        write_json(args.json, figures)
     if missed and args.check:
         print("missed: " + ", ".join(missed))
         return 1

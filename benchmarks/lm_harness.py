@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _args import nonnegative_int
+from _args import nonnegative_int, output_folder
 
 from longplay.agents.lm.config import BudgetConfig, CheckpointConfig, LMConfig
 from longplay.agents.lm.loop import LMRun
@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="turns of the overhead run (0: skip it; else at least 2)")
     parser.add_argument("--context-turns", type=nonnegative_int, default=5_000,
                         help="turns of each context run (0: skip them)")
-    parser.add_argument("--out", default="runs/benchmarks/lm_harness", help="folder for results and the plot")
+    parser.add_argument("--out", type=output_folder, default="runs/benchmarks/lm_harness",
+                        help="folder for results and the plot")
     args = parser.parse_args(argv)
     if args.overhead_turns == 1:  # turn 1 is reported apart: the windows would be empty
         parser.error("--overhead-turns must be 0 or at least 2")

@@ -25,13 +25,13 @@ check differs (its line names the field, env and step), 0 otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _args import output_file
+from _checks import write_json
 
 KINDS = ("eager", "compiled", "compiled+graph")
 EPISODE = 50  # steps: longer than every press script (45) and oracle piece (50 presses, truncated at the last)
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--envs", type=int, default=256, help="envs per engine (at least 62: the standard scripts)")
     parser.add_argument("--steps", type=int, default=100, help="fuzzed presses of the mid-game check")
     parser.add_argument("--budget-s", type=float, default=150.0, help="start no check after this many seconds")
-    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--json", type=output_file, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",")]
     sizes = [s.strip() for s in args.sizes.split(",")]
@@ -164,8 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{sum(r['result'] == 'skipped' for r in rows)} skipped; {time.perf_counter() - start:.0f} s")
     out = {"device": name, "torch": torch.__version__, "envs": args.envs, "rows": rows}
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        write_json(args.json, out)
     return out
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from _args import positive_int
+from _args import output_file, output_folder, positive_int
 from _checks import finish
 
 from longplay.replays.reader import ReplayReader
@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hash-every", type=positive_int, default=None, help="fixed hash spacing (default: adaptive)")
     parser.add_argument("--fingerprint-every", type=positive_int, default=DEFAULT_FINGERPRINT_EVERY,
                         help="steps between recorded fingerprints (1: every step)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument("--keep", type=Path, default=None, help="keep the replay in this folder")
+    parser.add_argument("--json", type=output_file, default=None, help="also write the figures here")
+    parser.add_argument("--keep", type=output_folder, default=None, help="keep the replay in this folder")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     try:

@@ -14,14 +14,13 @@ one-line message when no CUDA device is present (``--device cpu`` runs it anyway
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
-from _args import positive_int
+from _args import output_file, positive_int
+from _checks import write_json
 
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.runlog import read_metrics
@@ -74,7 +73,7 @@ def main() -> int:
                         help="also measure with the engine's step replayed as a CUDA graph (train --cuda-graph), "
                              "after the plain step, and print the ratio (skipped off CUDA)")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--json", type=output_file, default=None, help="also write the results here")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("rl_gpu: no CUDA device here; run it on a GPU machine (or pass --device cpu)", file=sys.stderr)
@@ -124,10 +123,9 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir:
               f"({train_sps / GOAL:.2f}x the goal of {GOAL:,})")
         results["graph" if graph else "plain"] = {"engine_sps": env_sps, "train_sps": train_sps}
         if args.json:  # after each kind: a run stopped at its timeout keeps what it measured
-            Path(args.json).write_text(json.dumps({
+            write_json(args.json, {
                 "device": name, "engine": args.engine, "num_envs": args.num_envs, "batch": config.batch_size,
-                "compile": args.compile, **results["plain"], "cuda_graph": results.get("graph"), "goal": GOAL},
-                indent=2) + "\n")
+                "compile": args.compile, **results["plain"], "cuda_graph": results.get("graph"), "goal": GOAL})
     if "graph" in results:
         plain, graph = results["plain"], results["graph"]
         print(f"CUDA graph against the plain step, same run: engine {graph['engine_sps'] / plain['engine_sps']:.2f}x, "

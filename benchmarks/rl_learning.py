@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _args import nonnegative_int, positive_int
+from _args import nonnegative_int, output_folder, positive_int
 
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.evaluation import EVAL_SEED, read_evals
@@ -222,7 +222,7 @@ def main() -> None:
                         help="evaluation episodes each time (seeds differ)")
     parser.add_argument("--workers", type=positive_int, default=2, help="runs trained at once")
     parser.add_argument("--runs-dir", default="runs/benchmarks/learning")
-    parser.add_argument("--out", default="runs/benchmarks")
+    parser.add_argument("--out", type=output_folder, default="runs/benchmarks", help="where the JSON and PNG go")
     parser.add_argument("--rewards", default="sparse,shaped", help="which runs: sparse, shaped or both")
     parser.add_argument("--shaping", default=REWARDS["shaped"], help="the shaped runs' --shaping")
     parser.add_argument("--from-runs", nargs="+", default=[], metavar="RUN_DIR",

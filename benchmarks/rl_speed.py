@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _args import nonnegative_int, positive_int
+from _args import nonnegative_int, output_folder, positive_int
 
 from longplay.agents.rl.config import TrainConfig
 from longplay.agents.rl.runlog import read_metrics
@@ -246,7 +246,7 @@ def main() -> None:
                         help="--torch-compile for the batched-engine rows and ppo-device (the engine's step; on "
                              "CUDA also the ppo-device network)")
     parser.add_argument("--rows", default="", help="comma-separated labels to run (default: all)")
-    parser.add_argument("--out", default="runs/benchmarks", help="where the JSON and PNG go")
+    parser.add_argument("--out", type=output_folder, default="runs/benchmarks", help="where the JSON and PNG go")
     parser.add_argument("--network", action="store_true",
                         help="time the policy network's minibatch update with each grid backward instead")
     parser.add_argument("--passes", default="",

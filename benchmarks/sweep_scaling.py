@@ -18,7 +18,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -27,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _args import positive_int
+from _args import output_file, positive_int
+from _checks import write_json
 
 from longplay.agents.sweep.backends import InlineBackend, LocalBackend, RayBackend
 from longplay.agents.sweep.grid import parse_grid
@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=positive_int, default=3,
                         help="runs of each configuration, interleaved (default 3)")
     parser.add_argument("--no-ray", action="store_true", help="skip Ray")
-    parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--json", type=output_file, default=None, metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
     if not args.no_ray:
         try:
@@ -114,9 +114,8 @@ def main() -> None:
         print(f"| {r['backend']} | {r['workers']} | {r['wall_s']:.1f} | {r['best_s']:.1f} | "
               f"{60 * r['cells'] / r['wall_s']:.1f} | {base / r['wall_s']:.2f}x | {r['cell_s']:.1f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"steps": args.steps, "cpus": os.cpu_count(), "load": load,
-                                               "ray_init_s": ray_init_s, "results": results,
-                                               "runs": [r for rs in runs.values() for r in rs]}, indent=2) + "\n")
+        write_json(args.json, {"steps": args.steps, "cpus": os.cpu_count(), "load": load, "ray_init_s": ray_init_s,
+                               "results": results, "runs": [r for rs in runs.values() for r in rs]})
 
 
 if __name__ == "__main__":

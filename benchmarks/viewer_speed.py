@@ -42,7 +42,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from _args import positive_int
+from _args import output_file, output_folder, positive_int
 from _checks import finish
 
 TARGETS = {"run_page_s": 1.0, "frame_ms": 50.0, "compare_s": 2.0}
@@ -305,9 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=positive_int, default=100_000, help="steps of the big replay")
     parser.add_argument("--runs", type=positive_int, default=20, help="runs on the comparison page")
     parser.add_argument("--samples", type=positive_int, default=200, help="random frames to time")
-    parser.add_argument("--folder", type=Path, default=None, help="make (or reuse) the replays here")
+    parser.add_argument("--folder", type=output_folder, default=None, help="make (or reuse) the replays here")
     parser.add_argument("--no-browser", action="store_true", help="time over HTTP even when Chromium is there")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--json", type=output_file, default=None, help="also write the figures here")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

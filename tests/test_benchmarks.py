@@ -1,0 +1,60 @@
+"""The benchmark scripts' arguments: a bad value ends in one line before anything is measured, not in a traceback
+after minutes of measuring (or in a run that measures nothing without a word)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture()
+def benchmark():
+    """Imports ``benchmarks/NAME.py`` with its folder on the path for the test only."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _refused(main: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """``main(argv)``'s argparse error line (exit status 2)."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("script, small", [
+    ("gameboy_speed", ["--steps", "8", "--blocks", "2"]),
+    ("replay_speed", ["--steps", "10", "--samples", "2", "--repeats", "1"]),
+])
+def test_a_json_file_that_cannot_be_written_is_refused_before_measuring(benchmark, script: str, small: list[str],
+                                                                         tmp_path: Path, capsys) -> None:
+    """``--json`` into a folder, or under a file, measured first and then ended in a traceback (the figures lost)."""
+    main = benchmark(script).main
+    (tmp_path / "notes.txt").write_text("")
+    assert "is a folder" in _refused(main, [*small, "--json", str(tmp_path)], capsys)
+    assert "is a file, not a folder" in _refused(main, [*small, "--json", str(tmp_path / "notes.txt" / "x.json")],
+                                                 capsys)
+
+
+def test_an_out_folder_that_is_a_file_is_refused(benchmark, tmp_path: Path, capsys) -> None:
+    (tmp_path / "results").write_text("")
+    line = _refused(benchmark("lm_harness").main, ["--overhead-turns", "0", "--context-turns", "0", "--out",
+                                                   str(tmp_path / "results")], capsys)
+    assert "is a file, not a folder" in line
+
+
+def test_json_goes_into_folders_made_for_it(benchmark, tmp_path: Path) -> None:
+    path = benchmark("_args").output_file(str(tmp_path / "new" / "figures.json"))
+    benchmark("_checks").write_json(path, {"rate": np.float32(1.5), "replay": tmp_path / "a.lpr"})
+    assert json.loads(path.read_text()) == {"rate": 1.5, "replay": str(tmp_path / "a.lpr")}
