@@ -23,6 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _args import choice_list, positive_int
 
 import longplay.envs  # noqa: F401 - registers the env ids
 from longplay.agents.remote import RemoteEnv, served_env, served_thread
@@ -65,15 +66,18 @@ def measure(mode: str, steps: int, blocks: int, folder: Path) -> dict[str, float
     return {name: statistics.median(r) for name, r in rates.items()}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=2000, help="steps per row (default 2000)")
-    parser.add_argument("--blocks", type=int, default=10, help="alternating blocks per row (default 10)")
-    parser.add_argument("--modes", default="symbolic,text,pixels", help="observation modes (default all three)")
-    args = parser.parse_args()
+    parser.add_argument("--steps", type=positive_int, default=2000, help="steps per row (default 2000)")
+    parser.add_argument("--blocks", type=positive_int, default=10, help="alternating blocks per row (default 10)")
+    parser.add_argument("--modes", type=choice_list("symbolic", "text", "pixels"), default="symbolic,text,pixels",
+                        help="observation modes (default all three)")
+    args = parser.parse_args(argv)
+    if args.blocks > args.steps:  # a block of no steps has no rate
+        parser.error(f"--blocks must be at most --steps; got --steps {args.steps} --blocks {args.blocks}")
     print(f"{'obs mode':<10} {'client':<16} {'steps/s':>9} {'ms/step':>8} {'vs local':>9}")
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in args.modes.split(","):
+        for mode in args.modes:
             rates = measure(mode, args.steps, args.blocks, Path(tmp) / mode)
             for name, rate in rates.items():
                 print(f"{mode:<10} {name:<16} {rate:>9,.0f} {1000 / rate:>8.3f} {rate / rates['local']:>8.4f}x")

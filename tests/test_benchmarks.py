@@ -58,3 +58,12 @@ def test_json_goes_into_folders_made_for_it(benchmark, tmp_path: Path) -> None:
     path = benchmark("_args").output_file(str(tmp_path / "new" / "figures.json"))
     benchmark("_checks").write_json(path, {"rate": np.float32(1.5), "replay": tmp_path / "a.lpr"})
     assert json.loads(path.read_text()) == {"rate": 1.5, "replay": str(tmp_path / "a.lpr")}
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--blocks", "0"], "--blocks: invalid value '0'"),  # a median of no blocks: a StatisticsError
+    (["--modes", "symbolc"], "choose from symbolic, text, pixels"),  # a ValueError from gym.make
+    (["--steps", "5", "--blocks", "10", "--modes", "text"], "--blocks must be at most --steps"),  # 0-step blocks
+])
+def test_remote_speed_refuses_bad_arguments(benchmark, argv: list[str], said: str, capsys) -> None:
+    assert said in _refused(benchmark("remote_speed").main, argv, capsys)
