@@ -18,6 +18,7 @@ import numpy as np
 from _args import positive_int
 
 import longplay.envs  # noqa: F401  (registers the ids)
+from longplay.envs.game import GameError
 
 TARGETS = {"symbolic": 20_000, "pixels": 5_000}
 
@@ -63,7 +64,7 @@ def main() -> None:
     rss0 = rss_mb()
     try:
         first = gym.make(args.env, obs_mode="pixels+symbolic+text")
-    except gym.error.Error as exc:  # an id that is not registered
+    except (gym.error.Error, GameError) as exc:  # an id that is not registered, a Game Boy id without its ROM
         parser.error(f"--env {args.env}: {exc}")
     first.reset(seed=0)
     first.step(0)

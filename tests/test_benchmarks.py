@@ -67,3 +67,22 @@ def test_json_goes_into_folders_made_for_it(benchmark, tmp_path: Path) -> None:
 ])
 def test_remote_speed_refuses_bad_arguments(benchmark, argv: list[str], said: str, capsys) -> None:
     assert said in _refused(benchmark("remote_speed").main, argv, capsys)
+
+
+def test_quest_speed_on_a_game_boy_id_without_its_rom_says_so(benchmark, tmp_path: Path, monkeypatch, capsys
+                                                              ) -> None:
+    """``--env longplay/PokemonRed-v0`` without the ROM ended in a GameError traceback."""
+    import gymnasium as gym
+
+    import longplay.envs  # noqa: F401  (registers the ids)
+    from longplay.envs.game import GameError
+
+    monkeypatch.setenv("LONGPLAY_ROMS", str(tmp_path))
+    try:
+        gym.make("longplay/PokemonRed-v0").close()
+    except GameError:
+        pass
+    else:
+        pytest.skip("a Pokemon Red ROM is found here")
+    monkeypatch.setattr(sys, "argv", ["quest_speed.py", "--env", "longplay/PokemonRed-v0", "--steps", "10"])
+    assert "no ROM for Pokemon Red" in _refused(lambda argv: benchmark("quest_speed").main(), [], capsys)
