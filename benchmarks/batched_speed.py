@@ -48,6 +48,9 @@ from _args import choice_list, int_list, nonnegative_int, positive_float
 
 DEFAULT_BATCHES = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 PIXEL_BATCH_LIMIT = 8192  # a pixel observation is 69 KB per env: 65,536 envs would need 4.5 GB per step
+COMPILE_FROM = 4096  # without --compiled-batch, the batch sizes compiled (each one a compilation: minutes)
+AB_UNTIMED = 4  # --ab: the first step compiles and the next three warm up caches and the allocator
+AB_MIN_STEPS = AB_UNTIMED + 2  # and the ratio's quartiles need two timed pairs
 
 
 def sync(device: torch.device) -> None:
@@ -162,7 +165,7 @@ def interleaved_ab(size: str, batch: int, device: torch.device, obs_mode: str, s
             torch.equal(u, v) for u, v in zip(engines[0].state.tensors().values(),
                                               engines[1].state.tensors().values(), strict=True))
     documents_equal = engines[0].documents() == engines[1].documents()
-    eager, compiled = times[0][3:], times[1][3:]  # the first steps warm up caches and the allocator
+    eager, compiled = times[0][AB_UNTIMED - 1:], times[1][AB_UNTIMED - 1:]  # step 0 was never timed
     ratios = sorted(a / b for a, b in zip(eager, compiled, strict=True))
     q = statistics.quantiles(ratios, n=4)
     return {"eager": batch / statistics.median(eager), "compiled": batch / statistics.median(compiled),
@@ -232,6 +235,14 @@ def profile_step(size: str, batch: int, device: torch.device, obs_mode: str) -> 
     return prof.key_averages().table(sort_by="cpu_time_total", row_limit=25)
 
 
+def compiled_sizes(batches: list[int], named: list[int] | None) -> set[int]:
+    """The batch sizes to compile: ``named`` (``--compiled-batch``; all of ``batches`` when it is empty), else
+    those of ``batches`` from ``COMPILE_FROM`` up (a fixed list skipped sizes that ``--batch`` asked for)."""
+    if named is None:
+        return {b for b in batches if b >= COMPILE_FROM}
+    return set(named) or set(batches)
+
+
 def battle_pass_list(text: str) -> list[object]:
     """``--battle-pass``: comma-separated ``auto``, ``none`` (None) or the envs a pass is rounded to."""
     passes: list[object] = []
@@ -253,9 +264,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="comma-separated batch sizes")
     parser.add_argument("--modes", type=choice_list("eager", "compiled"), default="eager,compiled",
                         help="eager and/or compiled")
-    parser.add_argument("--compiled-batch", type=lambda text: int_list(text) if text else [],
-                        default="4096,16384,65536",
-                        help="batch sizes to compile (each size is one compilation: minutes on a small CPU)")
+    parser.add_argument("--compiled-batch", type=lambda text: int_list(text) if text else [], default=None,
+                        help=f"batch sizes to compile (default: those of --batch from {COMPILE_FROM:,} up; '': all; "
+                             "each size is one compilation: minutes on a small CPU)")
     parser.add_argument("--obs", type=choice_list("symbolic", "pixels"), default="symbolic,pixels",
                         help="symbolic and/or pixels")
     parser.add_argument("--seconds", type=positive_float, default=2.0, help="time per measurement")
@@ -273,11 +284,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--inductor-options", type=json.loads, default=None,
                         help='JSON inductor options over the engine\'s CPU_INDUCTOR_OPTIONS ({"cpp.simdlen": null})')
     parser.add_argument("--ab", type=nonnegative_int, default=0,
-                        help="only an interleaved eager-vs-compiled A/B of this many steps on CPU time")
+                        help=f"only an interleaved eager-vs-compiled A/B of this many steps on CPU time (at least "
+                             f"{AB_MIN_STEPS}: the first {AB_UNTIMED} are not timed)")
     parser.add_argument("--pixel-limit", type=nonnegative_int, default=PIXEL_BATCH_LIMIT)
     parser.add_argument("--profile", type=nonnegative_int, default=0,
                         help="also profile an eager step at this batch size")
     args = parser.parse_args(argv)
+    if 0 < args.ab < AB_MIN_STEPS:  # found after the compilation, as a traceback, before
+        parser.error(f"--ab must be 0 or at least {AB_MIN_STEPS}: its first {AB_UNTIMED} steps are not timed, and "
+                     "the ratio's quartiles need two more")
 
     from longplay.envs.quest.batched.engine import BatchedQuest
 
@@ -288,7 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     batches = args.batch
     modes = args.modes
-    compiled_batches = set(args.compiled_batch) if args.compiled_batch else set(batches)
+    compiled_batches = compiled_sizes(batches, args.compiled_batch)
     obs_modes = args.obs
     passes = args.battle_pass
     workloads = args.workload
@@ -322,6 +337,10 @@ def main(argv: list[str] | None = None) -> dict:
     per_env = probe.state_bytes_per_env()
     del probe
     print(f"state per env: {per_env:,} bytes (world tables shared, not counted)", flush=True)
+
+    if "compiled" in modes and (eager_only := [b for b in batches if b not in compiled_batches]):
+        print(f"compiled: not at batch {', '.join(f'{b:,}' for b in eager_only)} (--compiled-batch names the sizes "
+              f"to compile; without it, those from {COMPILE_FROM:,} up)", flush=True)
 
     # one column per workload, observation, step implementation and battle_pass
     cols = [(w, o, m, p) for w in workloads for o in obs_modes for m in modes for p in passes]
@@ -390,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict:
         summary[o] = {"best": rate, "mode": mode, "batch": batch, "battle_pass": battle_pass,
                       "reference": ref[o]["env"], "ratio": ratio}
         print(f"best {o} ({workloads[0]} workload): {rate:,.0f} steps/s ({mode}, batch {batch:,}, battle_pass="
-              f"{_pass_name(battle_pass)}) = {ratio:,.1f}x the reference env's {ref[o]['env']:,.0f}/s")
+              f"{_pass_name(battle_pass)}) = {ratio:,.2f}x the reference env's {ref[o]['env']:,.0f}/s")
     print(f"state per env: {per_env:,} bytes")
     if args.profile:
         print(f"\nprofile of an eager symbolic step, batch {args.profile:,}:")

@@ -86,3 +86,20 @@ def test_quest_speed_on_a_game_boy_id_without_its_rom_says_so(benchmark, tmp_pat
         pytest.skip("a Pokemon Red ROM is found here")
     monkeypatch.setattr(sys, "argv", ["quest_speed.py", "--env", "longplay/PokemonRed-v0", "--steps", "10"])
     assert "no ROM for Pokemon Red" in _refused(lambda argv: benchmark("quest_speed").main(), [], capsys)
+
+
+def test_batched_speed_refuses_an_ab_too_short_to_time(benchmark, capsys) -> None:
+    """``--ab 5`` compiled the step (about a minute) and then ended in a StatisticsError."""
+    assert "--ab must be 0 or at least 6" in _refused(benchmark("batched_speed").main, ["--ab", "5"], capsys)
+
+
+def test_batched_speed_compiles_the_large_batches_it_is_given(benchmark, capsys) -> None:
+    """``--batch 8192,16384,32768,65536 --modes compiled`` (docs/batched.md) left 8,192 and 32,768 out without a
+    word: the sizes to compile were a fixed list."""
+    batched_speed = benchmark("batched_speed")
+    assert batched_speed.compiled_sizes([8192, 16384, 32768, 65536], None) == {8192, 16384, 32768, 65536}
+    assert batched_speed.compiled_sizes([1, 64, 4096, 65536], None) == {4096, 65536}  # the default table's
+    assert batched_speed.compiled_sizes([256, 4096], [4096]) == {4096}
+    assert batched_speed.compiled_sizes([256, 4096], []) == {256, 4096}
+    batched_speed.main(["--batch", "2", "--modes", "compiled", "--obs", "symbolic", "--seconds", "0.01"])
+    assert "compiled: not at batch 2 (--compiled-batch" in capsys.readouterr().out
