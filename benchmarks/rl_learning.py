@@ -256,6 +256,12 @@ def main() -> None:
                 config.validate()
         except ValueError as exc:
             parser.error(str(exc))
+        # here, not as a worker's traceback once the other runs have started
+        for config in configs:
+            run_dir = Path(config.runs_dir) / "train" / config.run_name
+            if any((run_dir / "checkpoints").glob("step_*")):
+                parser.error(f"--runs-dir: {run_dir} holds a run already; give another --runs-dir, or chart the "
+                             "runs there with --from-runs")
         print(f"{len(configs)} runs of {args.steps:,} steps ({args.learner}), {args.workers} at a time")
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             runs = list(pool.map(train_one, configs))

@@ -103,3 +103,14 @@ def test_batched_speed_compiles_the_large_batches_it_is_given(benchmark, capsys)
     assert batched_speed.compiled_sizes([256, 4096], []) == {256, 4096}
     batched_speed.main(["--batch", "2", "--modes", "compiled", "--obs", "symbolic", "--seconds", "0.01"])
     assert "compiled: not at batch 2 (--compiled-batch" in capsys.readouterr().out
+
+
+def test_rl_learning_refuses_a_runs_dir_that_holds_its_runs(benchmark, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A second run into the same --runs-dir failed in a worker process with a traceback."""
+    checkpoints = tmp_path / "train" / "learning__sparse__seed0" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "step_000000000256.pt").touch()
+    monkeypatch.setattr(sys, "argv", ["rl_learning.py", "--learner", "ppo-device", "--seeds", "0", "--rewards",
+                                      "sparse", "--runs-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    line = _refused(lambda argv: benchmark("rl_learning").main(), [], capsys)
+    assert "holds a run already" in line and "--from-runs" in line
