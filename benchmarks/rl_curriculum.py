@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -100,7 +99,6 @@ def main() -> None:
 
     name = args.run_name or f"curriculum__seed{args.seed}"
     run_dir = Path(args.runs_dir) / "train" / name
-    exe = shutil.which("longplay") or sys.exit("longplay is not installed (pip install -e .)")
     common = ["--torch-threads", str(args.threads), "--no-progress", "--keep-checkpoints", str(args.keep_checkpoints)]
     record_path = run_dir / "curriculum.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"steps": []}
@@ -121,7 +119,12 @@ def main() -> None:
             argv = ["train", "--resume", str(run_dir), "--steps", str(target), *flags, *common]
         print("longplay " + " ".join(argv), flush=True)
         start = time.perf_counter()
-        subprocess.run([exe, *argv], check=True)
+        # this interpreter's longplay, the one the script imports: the `longplay` on PATH may be another
+        # install's, or missing where the package is only on PYTHONPATH or the venv is not activated
+        code = subprocess.run([sys.executable, "-m", "longplay.agents.cli", *argv]).returncode
+        if code:  # its own error is above; the steps before are in curriculum.json
+            sys.exit(f"rl_curriculum: step {number}'s longplay train exited with {code}; the same command goes on "
+                     "from its last checkpoint")
         seconds = time.perf_counter() - start
         reached = last_checkpoint_step(run_dir)
         record["steps"].append({"step": number, "to": reached, "seconds": round(seconds, 1),

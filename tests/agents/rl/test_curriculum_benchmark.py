@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,15 @@ def test_every_step_runs_at_a_small_scale(rl_curriculum, tmp_path: Path, monkeyp
     (the gym's shaping, the constant learning rate) never ran."""
     commands: list[list[str]] = []
 
-    def fake_train(argv: list[str], check: bool) -> Any:  # a `longplay train` that saves its last checkpoint
+    def fake_train(argv: list[str]) -> Any:  # a `longplay train` that saves its last checkpoint
         commands.append(argv)
         steps = int(argv[argv.index("--steps") + 1])
         folder = tmp_path / "train" / "curriculum__seed0" / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"step_{steps:012d}.pt").touch()
+        return subprocess.CompletedProcess(argv, 0)
 
     monkeypatch.setattr(rl_curriculum.subprocess, "run", fake_train)
-    monkeypatch.setattr(rl_curriculum.shutil, "which", lambda name: "/bin/longplay")
     monkeypatch.setattr(sys, "argv", ["rl_curriculum.py", "--scale", "0.003", "--runs-dir", str(tmp_path)])
     rl_curriculum.main()
     ends = [int(argv[argv.index("--steps") + 1]) for argv in commands]
@@ -44,6 +45,27 @@ def test_every_step_runs_at_a_small_scale(rl_curriculum, tmp_path: Path, monkeyp
     assert all(end % rl_curriculum.BATCH == 0 for end in ends) and ends == sorted(set(ends))
     assert "--no-anneal-lr" in commands[2]  # step 3's own flags
     assert capsys.readouterr().out.count("longplay train") == 5
+
+
+def test_steps_run_with_this_interpreter_and_a_failed_one_stops_in_a_line(
+        rl_curriculum, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps ran the ``longplay`` on PATH: with the venv not activated (``.venv/bin/python benchmarks/...``) or
+    the package on PYTHONPATH the script stopped with 'longplay is not installed', and PATH's could be another
+    install's. A step that failed ended the script in a CalledProcessError traceback."""
+    commands: list[list[str]] = []
+
+    def failing_train(argv: list[str]) -> Any:
+        commands.append(argv)
+        return subprocess.CompletedProcess(argv, 2)
+
+    monkeypatch.setattr(rl_curriculum.subprocess, "run", failing_train)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no longplay executable anywhere on PATH
+    monkeypatch.setattr(sys, "argv", ["rl_curriculum.py", "--scale", "0.003", "--runs-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as stopped:
+        rl_curriculum.main()
+    assert commands == [commands[0]] and commands[0][:4] == [sys.executable, "-m", "longplay.agents.cli", "train"]
+    message = str(stopped.value.code)
+    assert "step 1" in message and "exited with 2" in message and "\n" not in message
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.01, 0.003, 0.001, 1e-6])
