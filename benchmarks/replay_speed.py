@@ -253,12 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  steps/s with recording      {f['recorded_steps_per_s']:>12,.0f}   (CPU time; wall clock "
           f"{f['recorded_steps_per_s_wall']:,.0f})")
     trials = ", ".join(f"{t:.2%}" for t in f["overhead_trials"])
+    worst = (f"{f['frame_ms_worst_case']:.2f} ms" if f["frame_ms_worst_case"] is not None
+             else "none (no keyframe after step 0)")
     print(f"  recording overhead          {f['overhead']:>12.2%}   ({f['overhead_us_per_step']:.2f} us/step; median "
           f"of {len(f['overhead_trials'])} trials: {trials}; wall clock {f['overhead_wall']:.2%})")
     print(f"  replay size                 {f['file_bytes']:>12,} B   {f['bytes_per_step_total']:.2f} B/step; "
           f"{f['bytes_per_step']:.2f} B/step without the {f['keyframes']} keyframes ({f['keyframe_bytes']:,} B)")
     print(f"  frame_at (random step)      median {f['frame_ms_median']:.2f} ms, p99 {f['frame_ms_p99']:.2f} ms, "
-          f"max {f['frame_ms_max']:.2f} ms CPU; worst case {f['frame_ms_worst_case'] or 0:.2f} ms; wall clock "
+          f"max {f['frame_ms_max']:.2f} ms CPU; worst case {worst}; wall clock "
           f"median {f['frame_ms_wall_median']:.2f} ms, max {f['frame_ms_wall_max']:.2f} ms; first call "
           f"{f['frame_ms_cold']:.0f} ms")
     print(f"  verify                      {f['verify_s']:.2f} s for a run of {f['run_s']:.2f} s "

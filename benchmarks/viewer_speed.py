@@ -24,7 +24,9 @@ away, so the most buttons are pressed from the keyframe).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -86,9 +88,10 @@ def make_other_runs(folder: Path, count: int) -> list[Path]:
         if not path.exists():
             if kind == "lm":
                 runs_dir = folder / f".lm-{seed}"
-                code = longplay_main(["run", "--env", ENV_ID, "--agent", "lm", "--provider", "offline",
-                                      "--scaffold", "full", "--steps", "400", "--seed", str(seed), "--runs-dir",
-                                      str(runs_dir), "--quiet"])
+                with contextlib.redirect_stdout(io.StringIO()):  # its summary names files moved right after
+                    code = longplay_main(["run", "--env", ENV_ID, "--agent", "lm", "--provider", "offline",
+                                          "--scaffold", "full", "--steps", "400", "--seed", str(seed), "--runs-dir",
+                                          str(runs_dir), "--quiet"])
                 if code != 0:
                     raise RuntimeError(f"the LM run failed ({code})")
                 (made,) = runs_dir.glob("*.lpr")
@@ -222,8 +225,8 @@ def frame_latencies(url: str, run_id: str, steps: int, samples: int, keyframe_ev
         worst_ms.append(client.timed("/api/frame.png", id=run_id, step=key - 1) * 1000)
     step_ms = [client.timed("/api/step", id=run_id, step=int(s)) * 1000 for s in rng.integers(0, steps + 1, 50)]
     return {"median": statistics.median(random_ms), "p95": float(np.percentile(random_ms, 95)),
-            "max": max(random_ms), "worst_case_max": max(worst_ms, default=0.0),
-            "worst_case_median": statistics.median(worst_ms) if worst_ms else 0.0,
+            "max": max(random_ms), "worst_case_max": max(worst_ms, default=None),
+            "worst_case_median": statistics.median(worst_ms) if worst_ms else None,
             "step_details_median": statistics.median(step_ms), "step_details_max": max(step_ms)}
 
 
@@ -292,7 +295,7 @@ def measure(folder: Path, steps: int, runs: int, samples: int, use_browser: bool
 
 def checks(figures: dict[str, Any]) -> dict[str, bool]:
     """Each target of the issue, met or not (cold figures: a fresh server, nothing cached)."""
-    frame = max(figures["frame_ms"]["max"], figures["frame_ms"]["worst_case_max"])
+    frame = max(figures["frame_ms"]["max"], figures["frame_ms"]["worst_case_max"] or 0.0)
     return {
         "run page ready <= 1 s": figures["run_page_cold"]["ready_s"] <= TARGETS["run_page_s"],
         "any frame <= 50 ms": frame <= TARGETS["frame_ms"],
@@ -323,9 +326,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{f['run_page_warm']['ready_s']:.3f} s warm (trajectory and map drawn: "
           f"{f['run_page_cold']['map_s']:.3f} s cold, {f['run_page_warm']['map_s']:.3f} s warm{waits})")
     print(f"  machine load              {os.getloadavg()[0]:.1f} (1-minute load average) on {os.cpu_count()} CPUs")
+    worst = (f"median {fr['worst_case_median']:.1f} ms, max {fr['worst_case_max']:.1f} ms"
+             if fr["worst_case_max"] is not None else "none: no keyframe after step 0")
     print(f"  frame (random step)       median {fr['median']:.1f} ms, p95 {fr['p95']:.1f} ms, max {fr['max']:.1f} ms; "
-          f"worst case (before a keyframe, from afar) median {fr['worst_case_median']:.1f} ms, "
-          f"max {fr['worst_case_max']:.1f} ms")
+          f"worst case (before a keyframe, from afar) {worst}")
     print(f"  step details              median {fr['step_details_median']:.1f} ms, max {fr['step_details_max']:.1f} ms")
     print(f"  comparison page           {f['compare_cold_s']:.3f} s cold, {f['compare_warm_s']:.3f} s warm "
           f"(the comparison request alone, warm: {f['compare_api_warm_s']:.3f} s)")

@@ -114,3 +114,17 @@ def test_rl_learning_refuses_a_runs_dir_that_holds_its_runs(benchmark, tmp_path:
                                       "sparse", "--runs-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     line = _refused(lambda argv: benchmark("rl_learning").main(), [], capsys)
     assert "holds a run already" in line and "--from-runs" in line
+
+
+def test_replay_speed_says_when_no_frame_comes_before_a_keyframe(benchmark, capsys) -> None:
+    """A replay shorter than the keyframe spacing has no worst case to time; it printed 'worst case 0.00 ms'."""
+    benchmark("replay_speed").main(["--steps", "10", "--samples", "2", "--repeats", "1"])
+    assert "worst case none (no keyframe after step 0)" in capsys.readouterr().out
+
+
+def test_viewer_speed_keeps_the_lm_run_summary_out_of_its_output(benchmark, tmp_path: Path, capsys) -> None:
+    """The offline LM run printed its replay and checkpoint paths (and a resume command) for files moved or
+    removed right after."""
+    (path,) = benchmark("viewer_speed").make_other_runs(tmp_path, 1)
+    assert path.name == "lm-seed0.lpr" and path.is_file()
+    assert capsys.readouterr().out == ""
