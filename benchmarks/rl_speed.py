@@ -25,7 +25,8 @@ of each and their ratio to the first.
 A row whose engine is missing is reported as skipped. Training steps/s counts env steps per second of
 training (rollouts and updates), from the first logged iteration to the last (start-up and compilation
 left out). ``--compile`` compiles the batched engine's step in the batched rows (``--torch-compile``).
-Absolute numbers drift on a shared machine; compare rows from one run. Writes ``rl_speed.json`` and
+Absolute numbers drift on a shared machine; compare rows from one run: each row's ratio to the first measured
+(``sb3 + subproc`` unless ``--rows`` leaves it out) is printed beside it. Writes ``rl_speed.json`` and
 ``rl_speed.png`` to ``--out``.
 """
 
@@ -278,8 +279,10 @@ def main() -> None:
             rows.append(row)
             if "skipped" in row:
                 print(f"{label:<24} skipped: {row['skipped']}")
-            else:
-                print(f"{label:<24} {row['num_envs']:>4} envs  {row['train_sps']:>9,.0f} training steps/s")
+                continue
+            base = next(r for r in rows if "train_sps" in r)  # the first row measured: the ratios' reference
+            print(f"{label:<24} {row['num_envs']:>4} envs  {row['train_sps']:>9,.0f} training steps/s  "
+                  f"{row['train_sps'] / base['train_sps']:>6.2f}x {base['label']}", flush=True)
     finally:
         shutil.rmtree(runs_dir, ignore_errors=True)
     out = Path(args.out)

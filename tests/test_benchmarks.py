@@ -128,3 +128,23 @@ def test_viewer_speed_keeps_the_lm_run_summary_out_of_its_output(benchmark, tmp_
     (path,) = benchmark("viewer_speed").make_other_runs(tmp_path, 1)
     assert path.name == "lm-seed0.lpr" and path.is_file()
     assert capsys.readouterr().out == ""
+
+
+def test_rl_speed_prints_each_row_beside_the_first(benchmark, tmp_path: Path, monkeypatch, capsys) -> None:
+    """Its rows came as steps/s alone: the ratios within one run, the figures that hold on a shared machine,
+    were left to the reader."""
+    rl_speed = benchmark("rl_speed")
+    rates = {"sb3 + dummy": 500.0, "ppo-device + toy": 2000.0}
+
+    def measure(label: str, learner: str, vec_env: str, env_id: Any, num_envs: int, *_: Any) -> dict[str, Any]:
+        if label not in rates:
+            return {"label": label, "skipped": "not measured here"}
+        return {"label": label, "learner": learner, "vec_env": vec_env, "num_envs": num_envs,
+                "train_sps": rates[label], "steps": 1, "wall_s": 1.0}
+
+    monkeypatch.setattr(rl_speed, "measure", measure)
+    monkeypatch.setattr(sys, "argv", ["rl_speed.py", "--out", str(tmp_path)])
+    rl_speed.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("sb3 + dummy") and line.endswith("1.00x sb3 + dummy") for line in lines)
+    assert any(line.startswith("ppo-device + toy") and line.endswith("4.00x sb3 + dummy") for line in lines)
