@@ -148,3 +148,10 @@ def test_rl_speed_prints_each_row_beside_the_first(benchmark, tmp_path: Path, mo
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("sb3 + dummy") and line.endswith("1.00x sb3 + dummy") for line in lines)
     assert any(line.startswith("ppo-device + toy") and line.endswith("4.00x sb3 + dummy") for line in lines)
+
+
+def test_batched_speed_ab_quartiles_stay_among_the_pairs(benchmark) -> None:
+    """``--ab 6`` printed 'compiled/eager 3.20x (quartiles -1.54-7.94, 6 paired steps)': a negative quartile of
+    ratios of times (extrapolated from two pairs), and the steps asked for instead of the two pairs timed."""
+    ratio = benchmark("batched_speed").paired_ratio([1.0, 2.0], [2.0, 0.25])
+    assert ratio["pairs"] == 2 and 0.5 <= ratio["ratio_q1"] <= ratio["ratio"] <= ratio["ratio_q3"] <= 8.0
