@@ -130,9 +130,9 @@ def parse_spec(text: str) -> list[dict[str, Any]]:
 
 def load_spec_file(path: str | Path) -> list[dict[str, Any]]:
     """Reads a TOML scaffold file (see the module docstring)."""
-    from longplay.agents.lm.accounting import load_toml
+    from longplay.agents.toml_files import read_toml
 
-    data = load_toml(path)
+    data, _ = read_toml(path)
     spec: list[dict[str, Any]] = []
     preset = data.pop("preset", None)
     if preset is not None:

@@ -16,27 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from longplay.agents.lm.messages import Usage
-
-
-def load_toml(path: str | Path | None = None, text: str | None = None) -> dict[str, Any]:
-    """Parses TOML with the standard library (Python 3.11+) or ``tomli``; ``ValueError`` on bad input."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise ValueError("reading TOML needs Python 3.11+ or the tomli package") from None
-    try:
-        if text is None:
-            text = Path(path).read_text(encoding="utf-8")  # type: ignore[arg-type]
-        return tomllib.loads(text)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:  # TOML is UTF-8; the codec's own message names no file
-        raise ValueError(f"invalid TOML in {path}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"invalid TOML in {path or 'text'}: {exc}") from None
+from longplay.agents.toml_files import parse_toml, read_toml
 
 
 @dataclass(frozen=True)
@@ -90,8 +70,8 @@ class PriceTable:
         """Reads a price table file; ``None``: the one shipped with longplay."""
         if path is None:
             text = resources.files("longplay.agents.lm").joinpath("prices.toml").read_text(encoding="utf-8")
-            return cls(load_toml(text=text), "longplay.agents.lm/prices.toml")
-        return cls(load_toml(path), str(path))
+            return cls(parse_toml(text, "longplay.agents.lm/prices.toml"), "longplay.agents.lm/prices.toml")
+        return cls(read_toml(path)[0], str(path))
 
     def lookup(self, name: str) -> Price | None:
         """The entry named ``name`` (also after a ``vendor/``), else the entry it is a dated snapshot of

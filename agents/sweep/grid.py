@@ -40,6 +40,7 @@ from typing import Any
 
 from longplay.agents.lm.config import PROVIDERS
 from longplay.agents.sweep.cells import BUDGET_FLAGS, LM_FLAGS, LM_SWITCHES, Cell
+from longplay.agents.toml_files import read_toml
 
 #: Axes of a ``[[run]]`` block (singular -> plural spelling).
 RUN_AXES = {"env": "envs", "env_kwargs": "env_kwargs", "agent": "agents", "model": "models",
@@ -102,28 +103,12 @@ class Grid:
 
 
 # ============================================================================================== loading
-def load_toml(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
-    """Parses a TOML file (standard library, or ``tomli`` on Python 3.10); returns (data, text)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise GridError("reading grid files needs Python 3.11+ or the tomli package") from None
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GridError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        raise GridError(f"invalid TOML in {path}: {exc}") from None
-
-
 def load_grid(path: str | os.PathLike[str]) -> Grid:
     """Reads and expands a grid file (see the module docstring); :class:`GridError` on bad input."""
-    data, text = load_toml(path)
+    try:
+        data, text = read_toml(path)
+    except ValueError as exc:
+        raise GridError(str(exc)) from None
     grid = parse_grid(data, source=str(path), base_dir=Path(path).parent, name=Path(path).stem)
     grid.text = text
     return grid

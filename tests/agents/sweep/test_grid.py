@@ -243,3 +243,19 @@ def test_resume_arguments_lift_a_dollar_and_seconds_budget_with_none() -> None:
     assert argv[argv.index("--max-dollars") + 1] == argv[argv.index("--max-seconds") + 1] == "none"
     args = build_parser().parse_args(["run", *argv])
     assert args.lm_max_dollars == args.lm_max_seconds == "none"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"[[run]\n", "invalid TOML in .*g.toml"),
+    (b'name = "caf\xe9"\n', r"invalid TOML in .*g.toml: not UTF-8 text \(byte 11\)"),  # Latin-1, as some editors save
+    (None, "cannot read .*g.toml"),
+])
+def test_a_grid_file_that_cannot_be_read_is_one_line(tmp_path: Path, content: bytes | None, message: str) -> None:
+    """A grid saved as Latin-1 raised UnicodeDecodeError, a traceback naming no file: grids, price tables and
+    scaffold files now share one TOML reader with one set of errors."""
+    path = tmp_path / "g.toml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(GridError, match=message) as info:
+        load_grid(path)
+    assert "\n" not in str(info.value)
