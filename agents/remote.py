@@ -60,7 +60,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from longplay.envs.env import RESET_OPTIONS, action_index, start_state_option, steps_refused
+from longplay.envs.env import MAX_SEED, RESET_OPTIONS, action_index, start_state_option, steps_refused
 from longplay.envs.game import BUTTON_NAMES
 
 log = logging.getLogger("longplay.serve")
@@ -211,7 +211,7 @@ class ServedEnv:
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
         _known(body, "reset", ("seed", "encoding", "options"))
         seed = body.get("seed")
-        if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_INT):
+        if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):  # the env's own bound
             raise RemoteError(400, f"invalid seed {seed!r}; use an int 0..2**63-1 or null")
         encoding = _encoding(body)
         options = body.get("options")  # null, as Gymnasium's options=None: no options
