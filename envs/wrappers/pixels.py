@@ -59,6 +59,8 @@ class PixelPreprocess(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Applies :func:`preprocess_pixels` to a ``pixels`` observation (a bare Box or the ``pixels`` key)."""
 
     def __init__(self, env: gym.Env, grayscale: bool = True, downsample: int = 2) -> None:
+        if not isinstance(grayscale, (bool, np.bool_)):  # "off" or 0.0 would be read by its truth, so "off" meant on
+            raise ValueError(f"invalid grayscale {grayscale!r}: must be True or False")
         gym.utils.RecordConstructorArgs.__init__(self, grayscale=grayscale, downsample=downsample)
         gym.ObservationWrapper.__init__(self, env)
         self.grayscale, self.downsample = grayscale, downsample

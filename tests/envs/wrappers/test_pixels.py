@@ -136,3 +136,10 @@ def test_stacked_space_keeps_the_input_dtype_and_bounds() -> None:
     assert env.observation_space.contains(obs) and env.observation_space.contains(env.step(0)[0])
     plain = StackFrames(LongplayEnv(NoiseGame(), obs_mode="pixels"), 2).observation_space
     assert plain == spaces.Box(0, 255, (144, 160, 6), np.uint8)
+
+
+@pytest.mark.parametrize("grayscale", ["off", "false", 0, None])
+def test_pixel_preprocess_refuses_a_grayscale_that_is_not_a_bool(grayscale: object) -> None:
+    """``grayscale="off"`` turned grayscale on (a non-empty string is true), which the env itself refuses."""
+    with pytest.raises(ValueError, match=f"invalid grayscale {grayscale!r}: must be True or False"):
+        PixelPreprocess(LongplayEnv(NoiseGame(), obs_mode="pixels"), grayscale, 2)  # type: ignore[arg-type]
