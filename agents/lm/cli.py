@@ -661,7 +661,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     if run.price is None:  # without a word, a model missing from the table (a new one, a typo) cost $0.0000
         print(f"longplay: note: no price for {config.provider.price_name!r} in the price table, so dollars are not "
               f"counted (a new run takes --price NAME; --price local for a free local model)")
-    progress = _Progress(config, quiet=bool(_arg(args, "quiet")))
+    progress = None
     try:
         if plan.resume is not None and restored is not None:
             run.load_state_dict(plan.resume["run"], *restored)
@@ -672,7 +672,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
                 run.counters.add_discarded(usage, dollars)
                 print(f"  {calls} model calls after the checkpoint were lost with the run; what they spent "
                       f"stays counted ({usage.total:,} tokens, ${dollars:.4f})")
-        progress.milestones = len(run.driver.milestones)
+        progress = _Progress(run, quiet=bool(_arg(args, "quiet")))
         run.on_turn = progress.update
         outcome = run.run()
     except KeyboardInterrupt:
@@ -683,7 +683,8 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
             replay_path.unlink(missing_ok=True)
         raise
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         env.close()
     _report(env, outcome, replay_path, store, priced=run.price is not None)
     return {"failures": 1, "error": 1, "interrupted": 130}.get(outcome.reason, 0)
@@ -722,32 +723,35 @@ def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any, priced
 
 
 class _Progress:
-    """A progress bar over steps (or turns), with spend and milestones."""
+    """A progress bar over the run's steps, with spend and milestones; it starts at ``run``'s steps and milestones
+    (a resumed run's: the bar's rate and time left count this session's steps only)."""
 
-    def __init__(self, config: LMConfig, quiet: bool) -> None:
+    def __init__(self, run: Any, quiet: bool) -> None:
         from tqdm import tqdm
 
-        self.total = config.budget.max_steps
-        self.bar = tqdm(total=self.total, disable=quiet, unit="step", dynamic_ncols=True, leave=False)
-        self.milestones = 0
+        self.total = run.config.budget.max_steps
+        self.bar = tqdm(total=self.total, initial=run.driver.steps, disable=quiet, unit="step", dynamic_ncols=True,
+                        leave=False)
+        self.milestones = len(run.driver.milestones)
 
     def update(self, run: Any) -> None:
         d, c = run.driver, run.counters
         self.bar.n = d.steps
+        dollars = f"${c.dollars:.3f}" if run.price is not None else "dollars not counted"
         self.bar.set_postfix_str(
-            f"turn {c.turns} | {len(d.milestones)} milestones | {c.tokens:,} tok | ${c.dollars:.3f}",
-            refresh=False,
+            f"turn {c.turns} | {len(d.milestones)} milestones | {c.tokens:,} tok | {dollars}", refresh=False
         )
         self.bar.refresh()
         if len(d.milestones) > self.milestones:
-            self.milestones = len(d.milestones)
             names = {m.id: m.name for m in d.game.milestones()}
-            latest = next(reversed(d.milestones))
-            if not d.milestones[latest]:
-                return  # held by the start state: not reached by this run
-            self.bar.write(
-                f"  milestone: {names.get(latest, latest)} (step {d.milestones[latest]}, turn {c.turns})"
-            )
+            # every one a turn reached (a press sequence may reach two: only the last was named)
+            for milestone in list(d.milestones)[self.milestones:]:
+                if d.milestones[milestone]:  # step 0: held by the start state, not reached by this run
+                    self.bar.write(
+                        f"  milestone: {names.get(milestone, milestone)} (step {d.milestones[milestone]}, turn "
+                        f"{c.turns})"
+                    )
+            self.milestones = len(d.milestones)
 
     def close(self) -> None:
         self.bar.close()

@@ -85,9 +85,26 @@ def test_a_model_without_a_price_says_its_dollars_are_not_counted(tmp_path: Path
         out = capsys.readouterr().out
         assert "no price for 'gpt-9-typo' in the price table, so dollars are not counted" in out
         assert "| dollars not counted |" in out and "$0.0000" not in out
-        assert main([*argv, "--model", "gpt-9-typo", "--price", "local"]) == 0
-        out = capsys.readouterr().out
-        assert "no price" not in out and "| $0.0000 |" in out
+        # the progress bar too (it showed $0.000 beside the note)
+        assert main([*argv[:-1], "--model", "gpt-9-typo"]) == 0
+        bar = capsys.readouterr().err
+        assert "turn 1 |" in bar and "| dollars not counted" in bar and "$0.000" not in bar, bar
+        assert main([*argv[:-1], "--model", "gpt-9-typo", "--price", "local"]) == 0
+        out, bar = capsys.readouterr()
+        assert "no price" not in out and "| $0.0000 |" in out and "| $0.000" in bar
+
+
+def test_a_resumed_run_s_progress_bar_starts_at_its_steps(tmp_path: Path, dummy_keys, capsys) -> None:
+    """A resumed run's bar started at 0 and counted the earlier sessions' steps as done in its first instant
+    (334,720 steps/s, no time left)."""
+    walk = Reply(tool_calls=[("press_buttons", '{"buttons": ["down", "down", "down"]}')])
+    with StubServer("openai", [walk]) as server:
+        argv = ["--provider", "openai", "--base-url", server.base_url, "--model", "m", "--price", "local"]
+        assert main([*argv, "--max-turns", "2", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+        capsys.readouterr()
+        assert main(["--resume", str(one_replay(tmp_path)), "--max-turns", "3"]) == 0
+    bar = capsys.readouterr().err
+    assert "6/3000" in bar and "9/3000" in bar and "0/3000" not in bar, bar
 
 
 def test_credentials_in_the_base_url_stay_out_of_the_replay(tmp_path: Path, dummy_keys, capsys) -> None:
@@ -274,3 +291,25 @@ def test_a_scaffold_the_game_cannot_have_leaves_no_replay(tmp_path: Path, capsys
     err = capsys.readouterr().err.strip()
     assert code == 2 and "needs a game with a map adapter" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_the_progress_names_every_milestone_a_turn_reached(capsys) -> None:
+    """A press sequence that reached two milestones printed the last one only (and none held by a start state)."""
+    from types import SimpleNamespace
+
+    from longplay.agents.lm.accounting import Counters
+    from longplay.agents.lm.cli import _Progress
+    from longplay.envs.game import Milestone
+
+    catalog = (Milestone("moved", "Moved"), Milestone("read", "Read the sign"), Milestone("end", "Reached the end"))
+    driver = SimpleNamespace(steps=0, milestones={}, game=SimpleNamespace(milestones=lambda: catalog))
+    run = SimpleNamespace(driver=driver, counters=Counters(turns=1), price=None,
+                          config=SimpleNamespace(budget=SimpleNamespace(max_steps=100)))
+    progress = _Progress(run, quiet=True)
+    driver.milestones, driver.steps = {"moved": 0}, 1  # held by the start state
+    progress.update(run)
+    driver.milestones, driver.steps, run.counters.turns = {"moved": 0, "read": 4, "end": 5}, 5, 2
+    progress.update(run)
+    progress.close()
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert lines == ["milestone: Read the sign (step 4, turn 2)", "milestone: Reached the end (step 5, turn 2)"]
