@@ -693,9 +693,12 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
 def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any, priced: bool) -> None:
     """Prints the milestones, why the run stopped, what it spent (``priced``: whether dollars were counted), and
     where the replay and checkpoint are."""
+    from longplay.agents.lm.loop import shown_failure
     from longplay.agents.runner import RunResult, milestone_table
 
     c = outcome.counters
+    failed = f"{c.failed_turns} failed" + (f", last: {shown_failure(outcome.last_failure)}" if outcome.last_failure
+                                           else "")
     result = RunResult(
         steps=c.steps,
         episodes=1,
@@ -706,7 +709,7 @@ def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any, priced
     print(milestone_table(env, result))
     print(f"stopped: {outcome.reason}: {outcome.message}")
     print(
-        f"turns {c.turns} ({c.failed_turns} failed) | model calls {c.model_calls} | tokens {c.tokens:,} "
+        f"turns {c.turns} ({failed}) | model calls {c.model_calls} | tokens {c.tokens:,} "
         f"(in {c.tokens_in:,}, out {c.tokens_out:,}, cache read {c.tokens_cache_read:,}, write "
         f"{c.tokens_cache_write:,}) | {f'${c.dollars:.4f}' if priced else 'dollars not counted'} | {c.seconds:.1f} s "
         f"({c.model_seconds:.1f} s in models)"

@@ -128,17 +128,17 @@ class History:
         lines = []
         for ex in self.exchanges[-last:] if last else self.exchanges:
             obs = " ".join(b.text for b in ex.observation if isinstance(b, Text))
-            lines.append(f"--- turn {ex.turn}, step {ex.step}\nsaw: {_cut(obs, max_chars)}")
+            lines.append(f"--- turn {ex.turn}, step {ex.step}\nsaw: {one_line(obs, max_chars)}")
             if ex.reply.text:
-                lines.append(f"thought: {_cut(ex.reply.text, max_chars)}")
+                lines.append(f"thought: {one_line(ex.reply.text, max_chars)}")
             for b in ex.reply.blocks:
                 if isinstance(b, ToolCall):
-                    lines.append(f"called: {b.name} {_cut(b.raw_arguments, max_chars)}")
+                    lines.append(f"called: {b.name} {one_line(b.raw_arguments, max_chars)}")
             for b in ex.feedback:
                 if isinstance(b, ToolResult):
-                    lines.append(f"result: {_cut(b.content, max_chars)}")
+                    lines.append(f"result: {one_line(b.content, max_chars)}")
                 elif isinstance(b, Text):
-                    lines.append(f"note: {_cut(b.text, max_chars)}")
+                    lines.append(f"note: {one_line(b.text, max_chars)}")
         return "\n".join(lines)
 
     def to_json(self) -> list[dict[str, Any]]:
@@ -150,6 +150,7 @@ class History:
         self.exchanges = [Exchange.from_json(d) for d in data]
 
 
-def _cut(text: str, n: int) -> str:
+def one_line(text: str, n: int) -> str:
+    """``text`` on one line (runs of whitespace as one space), cut to ``n`` characters with ``...``."""
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 3] + "..."

@@ -27,7 +27,7 @@ from longplay.agents.lm.accounting import Counters, PriceTable
 from longplay.agents.lm.adapters import adapter_for
 from longplay.agents.lm.config import LMConfig
 from longplay.agents.lm.driver import Driver
-from longplay.agents.lm.history import Exchange, History
+from longplay.agents.lm.history import Exchange, History, one_line
 from longplay.agents.lm.images import screenshot_png
 from longplay.agents.lm.messages import (
     Block,
@@ -78,6 +78,15 @@ STOP_REASONS = (
 #: once, no turn is played, and the refused call of a turn is recorded with ``extra.kind`` ``"refused"``.
 REFUSALS = ("auth", "config")
 
+#: Characters of a failed turn's reason a stop message or summary shows (a provider's error runs to 500; the turn's
+#: replay row holds it whole).
+SHOWN_FAILURE_CHARS = 120
+
+
+def shown_failure(reason: str) -> str:
+    """A failed turn's reason (its replay row's ``error``) as the screen shows it: one line, cut short."""
+    return one_line(reason, SHOWN_FAILURE_CHARS)
+
 
 class TurnLog(Protocol):
     """Where turns and memory snapshots go: the replay :class:`~longplay.replays.recorder.Recorder`, or a
@@ -121,6 +130,8 @@ class RunOutcome:
     """One line for the person at the terminal."""
     counters: Counters
     milestones: dict[str, int] = field(default_factory=dict)
+    last_failure: str | None = None
+    """Why the run's latest failed turn failed (its replay row's ``error``; earlier sessions included), or ``None``."""
 
 
 class CheckpointSink(Protocol):
@@ -191,6 +202,8 @@ class LMRun:
         self.token_scale = 1.0  # reported / estimated context tokens of the last call (calibrates estimates)
         self.last_context_tokens = 0
         self.last_harness_s = 0.0
+        #: Why the latest failed turn failed, as its replay row says (the run's summary names it).
+        self.last_failure: str | None = None
         self._session_start = time.perf_counter()
         self._seconds_before = 0.0
         # Whether the state is between turn boundaries, so a Ctrl-C must not checkpoint it: from the moment a model
@@ -297,12 +310,15 @@ class LMRun:
                     # from that checkpoint keeps what the call spent (``checkpoint.truncate_replay``).
                     self._pending_log["error"] = self._pending_log.get("error") or "interrupted during the turn"
                     self._flush_turn_log(harness_s=0.0)
-                outcome.milestones = dict(self.driver.milestones)
-                self._sync_counters()
-                return outcome
+                return self._ended(outcome)
+        self._checkpoint("stop")
+        return self._ended(outcome)
+
+    def _ended(self, outcome: RunOutcome) -> RunOutcome:
+        """``outcome`` with what the run reached and its latest failure."""
         self._sync_counters()
         outcome.milestones = dict(self.driver.milestones)
-        self._checkpoint("stop")
+        outcome.last_failure = self.last_failure
         return outcome
 
     def _resume_note(self) -> str:
@@ -421,11 +437,12 @@ class LMRun:
             assert self._pending_log is not None
             self._pending_log["step"] = step_at_start
             if response is None:
-                assert error is not None
                 self._log_memory()  # a critic review or summary written before the failed call is recorded now
-                self._flush_turn_log(harness_s=self._harness(start, model_before))
-                return self._count_failure(str(error))
-            failure, new_milestones = self._act(response.message, observation, step_at_start)
+                # the failed call's turn goes on as any failed turn: counted, shown on the progress bar, and due
+                # checkpoints written (it returned early, and the bar stood still while calls failed)
+                failure, new_milestones = self._pending_log["error"], []
+            else:
+                failure, new_milestones = self._act(response.message, observation, step_at_start)
             self._flush_turn_log(harness_s=self._harness(start, model_before))
         except KeyboardInterrupt:
             interrupted = True  # still mid-turn: run() must see it and not checkpoint this state
@@ -501,14 +518,16 @@ class LMRun:
         self.last_harness_s = max(0.0, total - (self.counters.model_seconds - model_before))
         return self.last_harness_s
 
-    def _count_failure(self, last_error: str) -> RunOutcome | None:
+    def _count_failure(self, reason: str) -> RunOutcome | None:
+        """Counts a failed turn (``reason``: its replay row's ``error``); the outcome when too many failed in a row."""
         self.counters.failed_turns += 1
         self.counters.consecutive_failures += 1
+        self.last_failure = reason
         limit = self.config.retry.max_consecutive_failures
         if self.counters.consecutive_failures >= limit:
             return RunOutcome(
                 "failures",
-                f"{limit} turns in a row failed (last: {last_error}); the run was "
+                f"{limit} turns in a row failed (last: {shown_failure(reason)}); the run was "
                 "checkpointed and can be resumed",
                 self.counters,
             )
@@ -620,6 +639,7 @@ class LMRun:
             "milestones": dict(self.driver.milestones),
             "token_scale": self.token_scale,
             "last_context_tokens": self.last_context_tokens,
+            "last_failure": self.last_failure,
             "rng": _rng_state(self.rng),
         }
 
@@ -644,6 +664,7 @@ class LMRun:
         self.map_names = {int(k): v for k, v in state.get("map_names", {}).items()}
         self.token_scale = float(state.get("token_scale", 1.0))
         self.last_context_tokens = int(state.get("last_context_tokens", 0))
+        self.last_failure = state.get("last_failure")  # None in a checkpoint of an older longplay
         self.rng.setstate(_rng_from_json(state["rng"]))
         self.driver.restore(obs, info, actions, terminated, truncated)
         self.driver.milestones = dict(state.get("milestones", self.driver.milestones))

@@ -46,6 +46,9 @@ class Fault:
     kind: str
     retry_after: float | None = None
     delay: float = 0.0
+    message: str | None = None
+    """An HTTP error's message (default ``stub fault <status>``); a real server's may be long (a context-length
+    error)."""
 
 
 Item = Reply | Fault | Callable[[dict[str, Any]], "Reply | Fault"]
@@ -168,7 +171,7 @@ class StubServer:
                     401: "authentication_error",
                     400: "invalid_request_error",
                 }
-                error = {"type": kinds.get(status, "api_error"), "message": f"stub fault {status}"}
+                error = {"type": kinds.get(status, "api_error"), "message": item.message or f"stub fault {status}"}
                 payload = {"type": "error", "error": error} if self.kind == "anthropic" else {"error": error}
                 self._send(handler, status, payload, headers)
                 return

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from longplay.agents.lm.cli import main
-from longplay.agents.lm.stubserver import Reply, StubServer
+from longplay.agents.lm.stubserver import Fault, Reply, StubServer
 from longplay.replays.reader import ReplayReader
 
 
@@ -105,6 +105,26 @@ def test_a_resumed_run_s_progress_bar_starts_at_its_steps(tmp_path: Path, dummy_
         assert main(["--resume", str(one_replay(tmp_path)), "--max-turns", "3"]) == 0
     bar = capsys.readouterr().err
     assert "6/3000" in bar and "9/3000" in bar and "0/3000" not in bar, bar
+
+
+def test_the_summary_names_the_last_failure(tmp_path: Path, dummy_keys, capsys) -> None:
+    """A run that ended on its budget after a failed turn said only '(1 failed)': why was in the replay alone."""
+    too_long = ("This model's maximum context length is 4096 tokens. However, you requested 5210 tokens (4186 in "
+                "the messages, 1024 in the completion). Please reduce the length of the messages or completion.")
+    walk = Reply(tool_calls=[("press_buttons", '{"buttons": ["down"]}')])
+    with StubServer("openai", [walk, Fault("400", message=too_long), walk]) as server:
+        argv = ["--provider", "openai", "--base-url", server.base_url, "--model", "m", "--price", "local",
+                "--max-retries", "0", "--quiet"]
+        assert main([*argv, "--max-turns", "3", "--runs-dir", str(tmp_path)]) == 0
+        out = capsys.readouterr().out
+        (summary,) = [line for line in out.splitlines() if line.startswith("turns 3 ")]
+        assert "turns 3 (1 failed, last: bad_request: BadRequestError: Error code: 400 - " in summary, summary
+        assert "maximum context length" in summary and "Please reduce" not in summary and "..." in summary
+        with ReplayReader(one_replay(tmp_path)) as replay:  # what the screen shortens, the replay holds whole
+            assert [bool(t.error) for t in replay.turns()] == [False, True, False]
+            assert replay.turns()[1].error.startswith("bad_request: ") and too_long in replay.turns()[1].error
+        assert main(["--resume", str(one_replay(tmp_path)), "--max-turns", "4", "--quiet"]) == 0
+    assert "turns 4 (1 failed, last: bad_request: " in capsys.readouterr().out  # the failure of the earlier session
 
 
 def test_credentials_in_the_base_url_stay_out_of_the_replay(tmp_path: Path, dummy_keys, capsys) -> None:

@@ -156,6 +156,23 @@ def test_consecutive_failures_checkpoint_and_stop(tiny_env) -> None:
     assert log.turns[-1]["error"].startswith("server:")
 
 
+def test_a_turn_whose_call_failed_is_shown_and_checkpointed_as_any_turn(tiny_env) -> None:
+    """A turn whose model call failed returned early: the progress bar stood still while calls failed (on_turn not
+    called), a checkpoint due at that turn was skipped, and the outcome did not say why turns had failed."""
+    sink = Sink()
+    cfg = config(max_turns=4)
+    cfg.checkpoint.every_turns = 2
+    cfg.retry.max_retries = 0
+    seen: list[int] = []
+    run, _, log = make_run(tiny_env, [press("right"), ProviderError("server", "HTTP 500", status=500), press("down"),
+                                      press("down")], cfg, checkpoints=sink, on_turn=lambda r: seen.append(r.turn))
+    outcome = run.run()
+    assert outcome.reason == "turns" and seen == [1, 2, 3, 4]
+    assert sink.reasons == ["start", "milestone", "every", "every", "stop"]  # the first "every": the failed turn 2
+    assert outcome.last_failure == log.turns[1]["error"] == "server: HTTP 500"
+    assert run.state_dict()["last_failure"] == "server: HTTP 500"  # a resumed run's summary names it too
+
+
 def test_memory_written_before_a_failed_turn_is_recorded(tiny_env) -> None:
     critic = Message("assistant", [Text("go right")])
     cfg = config(max_turns=50)
