@@ -699,6 +699,8 @@ def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any, priced
     c = outcome.counters
     failed = f"{c.failed_turns} failed" + (f", last: {shown_failure(outcome.last_failure)}" if outcome.last_failure
                                            else "")
+    # model_calls counts the answered calls only: a run whose calls failed read 'model calls 1' beside 3 replay rows
+    calls = f"{c.model_calls}" + (f" (+{c.failed_calls} failed)" if c.failed_calls else "")
     result = RunResult(
         steps=c.steps,
         episodes=1,
@@ -709,7 +711,7 @@ def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any, priced
     print(milestone_table(env, result))
     print(f"stopped: {outcome.reason}: {outcome.message}")
     print(
-        f"turns {c.turns} ({failed}) | model calls {c.model_calls} | tokens {c.tokens:,} "
+        f"turns {c.turns} ({failed}) | model calls {calls} | tokens {c.tokens:,} "
         f"(in {c.tokens_in:,}, out {c.tokens_out:,}, cache read {c.tokens_cache_read:,}, write "
         f"{c.tokens_cache_write:,}) | {f'${c.dollars:.4f}' if priced else 'dollars not counted'} | {c.seconds:.1f} s "
         f"({c.model_seconds:.1f} s in models)"
@@ -719,9 +721,12 @@ def _report(env: Any, outcome: Any, replay_path: Path | None, store: Any, priced
     if store is not None and store.saved and outcome.reason in ("finished", "episode_end"):
         print(f"checkpoint: {store.path} (the episode is over: nothing to continue)")
     elif store is not None and store.saved:
+        # a resume keeps the run's budgets: the one it stopped on must be raised, or the resume stops at once
+        budgets = BudgetConfig().limits()  # by the stop reasons' names: steps, turns, tokens, dollars, seconds
+        raise_budget = f" --max-{outcome.reason} N, a larger budget" if outcome.reason in budgets else ""
         print(
             f"checkpoint: {store.path} (continue with: longplay run --agent lm --resume "
-            f"{replay_path or store.path})"
+            f"{replay_path or store.path}{raise_budget})"
         )
 
 

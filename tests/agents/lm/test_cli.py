@@ -23,7 +23,8 @@ def test_offline_run_records_a_replay_with_the_scaffold_card(tmp_path: Path, cap
     )
     out = capsys.readouterr().out
     assert "stopped: turns: turn budget reached (12 turns)" in out and "Left the house" in out
-    assert "replay: " in out and "--resume" in out
+    # the resume it advises raises the budget the run stopped on (as given, a resume stopped at once)
+    assert f"--resume {one_replay(tmp_path)} --max-turns N, a larger budget)" in out, out
     with ReplayReader(one_replay(tmp_path)) as replay:
         header = replay.header
         assert header["agent"] == "lm" and header["model"] == "offline-explorer"
@@ -119,6 +120,8 @@ def test_the_summary_names_the_last_failure(tmp_path: Path, dummy_keys, capsys) 
         out = capsys.readouterr().out
         (summary,) = [line for line in out.splitlines() if line.startswith("turns 3 ")]
         assert "turns 3 (1 failed, last: bad_request: BadRequestError: Error code: 400 - " in summary, summary
+        assert "--max-turns N, a larger budget)" in out
+        assert "| model calls 2 (+1 failed) |" in summary, summary  # the failed call has its row too
         assert "maximum context length" in summary and "Please reduce" not in summary and "..." in summary
         with ReplayReader(one_replay(tmp_path)) as replay:  # what the screen shortens, the replay holds whole
             assert [bool(t.error) for t in replay.turns()] == [False, True, False]
