@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import torch
 
 # A window a test opens (render_mode="human", which check_env's render check tries) is SDL's invisible one: with no
 # display, the env refuses to open a window no one can see (envs/window.py). Tests of that refusal unset it.
@@ -77,6 +76,8 @@ def as_killed() -> Callable[..., None]:
 def eager_compile(monkeypatch: pytest.MonkeyPatch) -> list[Callable]:
     """``torch.compile`` on the eager backend with ``fullgraph=True`` for the test (it traces as inductor does,
     graph breaks included, but compiles in seconds); returns the list of the functions compiled."""
+    import torch  # here, not at the top: the suite's other tests run without the rl extra
+
     compiled: list[Callable] = []
     real = torch.compile
 
@@ -112,6 +113,8 @@ class StepAgain:
 def cpu_graph(monkeypatch: pytest.MonkeyPatch) -> list:
     """``BatchedQuest.capture_graph`` on CPU for the test: what it does, with :class:`StepAgain` for the CUDA graph
     (the held tensors, one recorded step, the envs put back). Returns the engines captured, in order."""
+    import torch
+
     from longplay.envs.quest.batched.engine import BatchedQuest
 
     captured = []
