@@ -11,6 +11,7 @@ import gymnasium as gym
 
 from longplay.agents.base import Agent
 from longplay.replays.recorder import sigint_held
+from longplay.replays.verify import counted
 
 if TYPE_CHECKING:
     from longplay.envs.game import Milestone
@@ -113,15 +114,15 @@ def milestone_table(env: gym.Env, result: RunResult) -> str:
     if len(catalogs) < 2 or all(c == catalogs[0] for c in catalogs):
         catalog = catalogs[0] if catalogs else getattr(env.unwrapped, "catalog", ())
         rows = _table(catalog, result.milestones)
-        rows.append(f"{_reached(catalog, result.milestones)} in {result.steps} steps ({rate})")
+        rows.append(f"{_reached(catalog, result.milestones)} in {counted(result.steps, 'step')} ({rate})")
         return "\n".join(rows)
     first, *later = result.episode_results
     rows = [f"episode 1 of {len(result.episode_results)} (seed {first.seed}):"]
     rows += _table(first.catalog, first.milestones)
-    rows.append(f"{_reached(first.catalog, first.milestones)} in {first.steps} steps")
+    rows.append(f"{_reached(first.catalog, first.milestones)} in {counted(first.steps, 'step')}")
     for number, episode in enumerate(later, start=2):
         line = (f"episode {number} (seed {episode.seed}): {_reached(episode.catalog, episode.milestones)} in "
-                f"{episode.steps} steps")
+                f"{counted(episode.steps, 'step')}")
         names = {m.id: m.name for m in episode.catalog}
         if episode.milestones:
             latest = max(episode.milestones, key=episode.milestones.__getitem__)

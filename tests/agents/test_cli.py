@@ -26,6 +26,11 @@ def test_run_baseline(agent: str, capsys) -> None:
     assert "reached" in out and "milestones in 300 steps" in out
 
 
+def test_a_run_of_one_step_says_one_step(capsys) -> None:
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "1", "--no-record", "--quiet"]) == 0
+    assert "milestones in 1 step (" in capsys.readouterr().out  # it said "in 1 steps"
+
+
 def test_a_run_of_episodes_in_different_worlds_counts_each_against_its_own_catalog(capsys) -> None:
     """longplay/Quest-v0 plays a world per reset seed: the table printed every milestone id reached in any episode
     (at its first step in the run) against the last episode's catalog, so the first world's route and badge were
