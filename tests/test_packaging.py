@@ -43,7 +43,9 @@ def _pip_wheel(source: Path, out: Path) -> Path:
 def test_wheel_holds_every_file_of_the_package_folders_and_nothing_else(tmp_path: Path) -> None:
     """Every module, subpackage and data file the code reads beside itself (the viewer's static files, the price
     table, the shipped policy), and no tests, caches or stale build output."""
-    names = {name for name in zipfile.ZipFile(_pip_wheel(ROOT, tmp_path)).namelist() if ".dist-info/" not in name}
+    every = zipfile.ZipFile(_pip_wheel(ROOT, tmp_path)).namelist()
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in every), "the wheel ships no licence notice"
+    names = {name for name in every if ".dist-info/" not in name}
     expected = _package_folder_files()
     assert "longplay/replays/viewer/static/index.html" in expected, "found no package files"
     assert not expected - names, f"missing from the wheel: {sorted(expected - names)}"
@@ -56,7 +58,7 @@ def test_a_module_deleted_since_the_last_in_tree_build_is_not_in_the_next_wheel(
     ignore = shutil.ignore_patterns("__pycache__", "*.zip")  # the shipped checkpoint is not needed here
     for folder in FOLDERS:
         shutil.copytree(ROOT / folder, source / folder, ignore=ignore)
-    for name in ("setup.py", "pyproject.toml", "README.md"):
+    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     stale = source / "envs" / "renamed_since.py"
     stale.write_text('"""A module a refactor removes."""\n')
