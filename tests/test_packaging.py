@@ -165,7 +165,8 @@ def test_base_install_runs_the_quickstart_and_names_the_extra_of_each_other_comm
         (["compare", str(runs), "--out", str(tmp_path / "compare")], "longplay[media]"),
         (["view", str(runs)], "longplay[viewer]"),
     ]
-    env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "OPENAI_API_KEY": "test-key"}
+    # no API key: the missing SDK is named first (it was the key, then, once the key was set, the SDK)
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")}
     result = subprocess.run([sys.executable, "-c", _BASE_INSTALL_SCRIPT, json.dumps([a for a, _ in expected]),
                              json.dumps(EXTRA_MODULES), str(runs)], capture_output=True, text=True, env=env,
                             timeout=120)

@@ -315,6 +315,20 @@ def import_sdk(provider: str) -> Any:
                             f"pip install 'longplay[lm]' ({exc})") from None
 
 
+def check_sdk_installed(provider: str) -> None:
+    """:func:`import_sdk`'s error when ``provider``'s SDK is not installed, found without importing it (slow): the
+    providers check it before the API key, so a base install is told about the extra first, not about the key and
+    then, once the key is set, about the extra."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(SDKS[provider]) is not None
+    except ImportError:  # a finder that refuses the name (a broken install)
+        found = False
+    if not found:
+        import_sdk(provider)  # raises its error naming the extra
+
+
 # ============================================================================================ Anthropic
 
 
@@ -324,6 +338,7 @@ class AnthropicProvider:
     name = "anthropic"
 
     def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
+        check_sdk_installed("anthropic")
         key = key or api_key(config, required=True)  # before the (slow) SDK import: fail fast
         anthropic = import_sdk("anthropic")
 
@@ -448,6 +463,7 @@ class OpenAIProvider:
 
     def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
         # Local servers (vLLM, Ollama, llama.cpp) take any key; OpenAI itself needs one.
+        check_sdk_installed("openai")
         key = key or api_key(config, required=config.base_url is None) or "no-key"
         openai = import_sdk("openai")
 
