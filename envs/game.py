@@ -9,6 +9,7 @@ view for language models, a symbolic view for RL and a milestone catalog. The Gy
 from __future__ import annotations
 
 import enum
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,6 +48,19 @@ def parse_button(name: str) -> Button:
         return Button[name.strip().upper()]
     except KeyError:
         raise ValueError(f"unknown button {name!r}; valid buttons: {', '.join(BUTTON_NAMES)}") from None
+
+
+def button_index(button: Button | int) -> int:
+    """The action index of ``button`` (a :class:`Button` or its int), or a one-line ``ValueError`` for one that does
+    not exist: a game pressing -1 would index its buttons from the end (the Game Boy pressed SELECT) and 2.5 or True
+    would pass for another button. Games check before they change anything; ``None`` (no button) is theirs to take.
+
+    >>> button_index(Button.A), button_index(7)
+    (4, 7)
+    """
+    if isinstance(button, bool) or not isinstance(button, numbers.Integral) or not 0 <= button < len(Button):
+        raise ValueError(f"invalid button {button!r}; valid: 0..{len(Button) - 1} (or None for no button)")
+    return int(button)
 
 
 class Mode(enum.Enum):

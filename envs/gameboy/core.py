@@ -54,6 +54,7 @@ from longplay.envs.game import (
     GameError,
     GameState,
     Milestone,
+    button_index,
 )
 from longplay.envs.gameboy.packs import Pack, get_pack, pack_for_rom
 from longplay.envs.gameboy.roms import bank_telling_offsets, resolve_rom
@@ -275,7 +276,7 @@ class GameBoyGame:
         if button is None:
             pyboy.tick(self.frameskip, True, False)
         else:
-            name = BUTTON_NAMES[button]
+            name = BUTTON_NAMES[button_index(button)]  # -1 indexed from the end: SELECT, pressed without a word
             pyboy.button_press(name)
             pyboy.tick(self.release_after, False, False)
             pyboy.button_release(name)

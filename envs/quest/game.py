@@ -40,7 +40,7 @@ import numpy as np
 from gymnasium import spaces
 
 from longplay.envs.env import LongplayEnv
-from longplay.envs.game import Button, GameError, GameState, Milestone, Mode, PartyMember
+from longplay.envs.game import Button, GameError, GameState, Milestone, Mode, PartyMember, button_index
 from longplay.envs.quest import art, engine, render, savestate, textview, worldgen
 from longplay.envs.quest.constants import (
     DIRECTION_NAMES,
@@ -163,10 +163,8 @@ class QuestGame:
         if button is None:
             engine.step(self._state, self.world, None)
             return 1
-        value = int(button)
-        if not 0 <= value < len(Button):  # -1 turned the player to facing -1, a state no button makes
-            raise ValueError(f"invalid button {button!r}; valid: 0..{len(Button) - 1} (or None for no button)")
-        engine.step(self._state, self.world, value)
+        # -1 turned the player to facing -1, a state no button makes
+        engine.step(self._state, self.world, button_index(button))
         return 1
 
     @property

@@ -106,6 +106,36 @@ def test_locked_door_needs_the_key(game: GameBoyGame) -> None:
     assert game.state().y == 8  # still shut
 
 
+@pytest.mark.parametrize("button", [-1, -8, 8, 99, 2.5, "a", True])
+def test_the_game_refuses_a_button_that_does_not_exist(game: GameBoyGame, button: Any) -> None:
+    """``press(-1)`` indexed the button names from the end and pressed SELECT without a word, 8 raised an
+    IndexError and 2.5 a TypeError; now each is the quest game's one line and the game is left as it was."""
+    from longplay.envs.quest.game import QuestGame
+
+    game.reset(0)
+    before = game.state_hash()
+    with pytest.raises(ValueError) as refused:
+        game.press(button)
+    assert game.state_hash() == before and "\n" not in str(refused.value)
+    with pytest.raises(ValueError) as quest_refused:
+        QuestGame().press(button)
+    assert str(refused.value) == str(quest_refused.value)
+    game.press(None)  # no button still advances
+    assert game.state_hash() != before
+
+
+def test_the_env_refuses_an_action_that_does_not_exist_as_quest_does() -> None:
+    messages = []
+    for env_id in ("longplay/TestCart-v0", "longplay/QuestMini-v0"):
+        env = gym.make(env_id)
+        env.reset(seed=0)
+        with pytest.raises(ValueError) as refused:
+            env.step(-1)
+        messages.append(str(refused.value))
+        env.close()
+    assert messages[0] == messages[1] == "invalid action -1; valid: 0..7"
+
+
 def test_same_buttons_same_bytes() -> None:
     rng = np.random.default_rng(0)
     buttons = [Button(int(b)) for b in rng.integers(0, 8, size=60)]
