@@ -35,6 +35,7 @@ seed-drawn 0..k-1 frames with no input first (it varies the game's RNG, which re
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import numbers
@@ -46,6 +47,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from longplay.envs.env import LongplayEnv
 from longplay.envs.game import (
@@ -58,6 +60,7 @@ from longplay.envs.game import (
 )
 from longplay.envs.gameboy.packs import Pack, get_pack, pack_for_rom
 from longplay.envs.gameboy.roms import bank_telling_offsets, resolve_rom
+from longplay.envs.wrappers.start import state_from_base64, state_to_base64
 
 #: Save states made by :meth:`GameBoyGame.save_state` start with this, then the ROM's SHA-1 (20 bytes) and a
 #: BLAKE2b-128 digest of the PyBoy state that follows, so foreign or corrupt data is refused before loading.
@@ -442,7 +445,10 @@ class GameBoyEnv(LongplayEnv):
 
     Every keyword of :class:`GameBoyGame` (``rom``, ``pack``, ``frameskip``, ``release_after``, ``ram_slice``,
     ``start_state``, ``random_start_frames``, ``state_hash_version``) and of :class:`LongplayEnv` (``obs_mode``,
-    ``render_mode``, ``max_episode_steps``, ``noop``, ``grayscale``, ``downsample``) is accepted.
+    ``render_mode``, ``max_episode_steps``, ``noop``, ``grayscale``, ``downsample``) is accepted, and
+    ``start_state_base64``: the start state's bytes as base64 text, instead of ``start_state``. ``env.spec``
+    records a ``start_state`` given as bytes that way, so the spec stays JSON (``env.spec.to_json()``) and
+    ``gym.make(env.spec)`` makes the same env.
 
     >>> import gymnasium as gym
     >>> import longplay.envs
@@ -452,6 +458,8 @@ class GameBoyEnv(LongplayEnv):
     'Map: Test Room; position x=2, y=2; facing down; mode overworld'
     >>> env.close()
     """
+
+    _spec: EnvSpec | None = None  # behind the spec property, which records a bytes start_state as text
 
     def __init__(
         self,
@@ -463,6 +471,7 @@ class GameBoyEnv(LongplayEnv):
         start_state: bytes | str | os.PathLike[str] | None = None,
         random_start_frames: int = 0,
         state_hash_version: int = STATE_HASH_VERSION,
+        start_state_base64: str | None = None,
         obs_mode: str | tuple[str, ...] = "symbolic",
         render_mode: str | None = None,
         max_steps: int | None = None,
@@ -473,6 +482,10 @@ class GameBoyEnv(LongplayEnv):
     ) -> None:
         # ``gymnasium.make`` keeps ``max_episode_steps`` for its TimeLimit: ``max_steps`` reaches the env.
         max_steps = max_steps if max_episode_steps is None else max_episode_steps
+        if start_state_base64 is not None:
+            if start_state is not None:
+                raise ValueError("give start_state or start_state_base64 (its bytes as base64 text), not both")
+            start_state = state_from_base64(start_state_base64, "start_state_base64")
         game = GameBoyGame(rom=rom, pack=pack, frameskip=frameskip, release_after=release_after,
                            ram_slice=ram_slice, start_state=start_state,
                            random_start_frames=random_start_frames, state_hash_version=state_hash_version)
@@ -485,6 +498,20 @@ class GameBoyEnv(LongplayEnv):
             raise
         # A step is frameskip frames of a 60 Hz screen: videos of the steps play at the game's own speed.
         self.metadata = {**LongplayEnv.metadata, "render_fps": 60 / frameskip}
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        """How ``gymnasium.make`` made this env, with a bytes ``start_state`` recorded as ``start_state_base64``."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        # gymnasium.make records the kwargs as given, and a spec holding bytes made env.spec.to_json() raise TypeError
+        state = None if spec is None else spec.kwargs.get("start_state")
+        if isinstance(state, (bytes, bytearray, memoryview)):
+            kwargs = {key: value for key, value in spec.kwargs.items() if key != "start_state"}
+            spec = dataclasses.replace(spec, kwargs={**kwargs, "start_state_base64": state_to_base64(bytes(state))})
+        self._spec = spec
 
     @staticmethod
     def catalog_from_options(rom: str | os.PathLike[str] | bytes | None = None, pack: str | Pack = "auto",

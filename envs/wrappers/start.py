@@ -20,6 +20,23 @@ from typing import Any
 import gymnasium as gym
 
 
+def state_to_base64(state: bytes) -> str:
+    """``state`` as the base64 text a spec records instead of bytes: a spec holding bytes made
+    ``env.spec.to_json()`` raise TypeError."""
+    return base64.b64encode(state).decode("ascii")
+
+
+def state_from_base64(text: str, name: str) -> bytes:
+    """The bytes the base64 ``text`` holds (:func:`state_to_base64`'s inverse), or a one-line ``ValueError`` that
+    ``name`` (what gave the text) is not base64 text."""
+    try:
+        if not isinstance(text, str):
+            raise TypeError(f"got {type(text).__name__}")
+        return base64.b64decode(text, validate=True)
+    except (TypeError, ValueError) as error:  # binascii.Error is a ValueError
+        raise ValueError(f"{name} is not base64 text ({error})") from None
+
+
 class StartFromState(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Resets the env from ``state`` (bytes of ``game.save_state()``) unless the reset's options name one.
 
@@ -37,17 +54,11 @@ class StartFromState(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError("StartFromState needs a state: the bytes of game.save_state() or, as state_base64, "
                              "their base64 text (one of the two)")
         if state_base64 is not None:
-            try:
-                if not isinstance(state_base64, str):
-                    raise TypeError(f"got {type(state_base64).__name__}")
-                state = base64.b64decode(state_base64, validate=True)
-            except (TypeError, ValueError) as error:  # binascii.Error is a ValueError
-                raise ValueError(f"StartFromState: state_base64 is not base64 text ({error})") from None
+            state = state_from_base64(state_base64, "StartFromState: state_base64")
         if not isinstance(state, (bytes, bytearray, memoryview)):
             raise ValueError(f"StartFromState needs bytes from game.save_state(), not {type(state).__name__}")
         self.state = bytes(state)
-        # Recorded as text, not bytes: a spec holding bytes made env.spec.to_json() raise TypeError.
-        gym.utils.RecordConstructorArgs.__init__(self, state_base64=base64.b64encode(self.state).decode("ascii"))
+        gym.utils.RecordConstructorArgs.__init__(self, state_base64=state_to_base64(self.state))
         gym.Wrapper.__init__(self, env)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:

@@ -368,6 +368,34 @@ def test_pickle_round_trip(game: GameBoyGame) -> None:
     clone.close()
 
 
+def test_a_bytes_start_state_survives_the_spec_round_trip(game: GameBoyGame) -> None:
+    """``gym.make(id, start_state=<bytes>)`` recorded the bytes in ``env.spec``, so ``env.spec.to_json()`` raised
+    TypeError: the spec records them as base64 text (as StartFromState does) and makes the same env again."""
+    game.reset(0)
+    run(game, TO_KEY[:5])
+    state = game.save_state()
+    env = gym.make("longplay/TestCart-v0", start_state=state, obs_mode="text")
+    env.reset(seed=0)
+    for spec in (env.spec, gym.envs.registration.EnvSpec.from_json(env.spec.to_json())):
+        assert "start_state" not in spec.kwargs
+        again = gym.make(spec)
+        again.reset(seed=0)
+        assert again.unwrapped.game.state_hash() == env.unwrapped.game.state_hash() == game.state_hash()
+        again.close()
+    env.close()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"start_state_base64": "not base64!"}, "start_state_base64 is not base64 text"),
+    ({"start_state_base64": b"AAAA"}, r"start_state_base64 is not base64 text \(got bytes\)"),
+    ({"start_state_base64": "AAAA", "start_state": b"\0\0\0"}, "give start_state or start_state_base64"),
+])
+def test_a_bad_start_state_base64_is_one_line(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as refused:
+        GameBoyEnv(pack="testcart", **kwargs)
+    assert "\n" not in str(refused.value)
+
+
 class SignedPack(TestCartPack):
     """A pack of one's own, registered nowhere: the test cartridge with its text view signed."""
 
