@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
+from gymnasium.error import ClosedEnvironmentError
 
 from longplay.envs.env import LongplayEnv
 from longplay.envs.game import (
@@ -404,7 +405,14 @@ class GameBoyGame:
 
     # ------------------------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
-        """Pickles as the constructor arguments, the ROM bytes, the pack, the start state and the current state."""
+        """Pickles as the constructor arguments, the ROM bytes, the pack, the start state and the current state.
+
+        A closed game refuses, as a closed env refuses to play: its emulator is stopped, so there is no current state
+        to save, and a copy would be a closed env that only raises.
+        """
+        if getattr(self, "_pyboy", None) is None:  # PyBoy's AttributeError on None named no cause
+            raise ClosedEnvironmentError("cannot pickle a closed Game Boy game: close() stopped its emulator, so it "
+                                         "has no state to save (pickle or copy the env before closing it)")
         args = dict(self._init_args)
         args["rom"] = self.rom.data
         # The pack itself, not its name: a pack of one's own is in no registry (or bears its base's name).

@@ -396,6 +396,18 @@ def test_a_bad_start_state_base64_is_one_line(kwargs: dict, message: str) -> Non
     assert "\n" not in str(refused.value)
 
 
+@pytest.mark.parametrize("clone", [pickle.dumps, copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_a_closed_env_refuses_to_pickle_in_one_line(clone: Callable[[Any], Any]) -> None:
+    """Pickling a closed env raised AttributeError ('NoneType' object has no attribute 'save_state'): its stopped
+    emulator has no state to save, and a copy of a closed env would only raise, so it is refused, saying so."""
+    env = gym.make("longplay/TestCart-v0")
+    env.reset(seed=0)
+    env.close()
+    with pytest.raises(gym.error.ClosedEnvironmentError, match="cannot pickle a closed Game Boy game") as refused:
+        clone(env)
+    assert "\n" not in str(refused.value)
+
+
 class SignedPack(TestCartPack):
     """A pack of one's own, registered nowhere: the test cartridge with its text view signed."""
 
