@@ -132,6 +132,8 @@ class GameBoyGame:
         random_start_frames: int = 0,
         state_hash_version: int = STATE_HASH_VERSION,
     ) -> None:
+        # The missing extra first: without it, PokemonRed-v0 asked for a ROM that could not have run.
+        _pyboy_class()
         # A step releases its button at least a frame before its end: PyBoy applies a release at the next frame, so
         # one left pending at the end of a step would be missing from a save state made there.
         if not _is_int(frameskip) or not 2 <= frameskip <= MAX_FRAMES:
@@ -410,7 +412,7 @@ class GameBoyGame:
         A closed game refuses, as a closed env refuses to play: its emulator is stopped, so there is no current state
         to save, and a copy would be a closed env that only raises.
         """
-        if getattr(self, "_pyboy", None) is None:  # PyBoy's AttributeError on None named no cause
+        if getattr(self, "_pyboy", None) is None:  # save_state on the stopped emulator raised AttributeError on None
             raise ClosedEnvironmentError("cannot pickle a closed Game Boy game: close() stopped its emulator, so it "
                                          "has no state to save (pickle or copy the env before closing it)")
         args = dict(self._init_args)

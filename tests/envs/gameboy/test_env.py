@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import sqlite3
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -503,6 +504,24 @@ def _one_line_error(**kwargs: object) -> str:
 ])
 def test_rom_and_start_state_of_another_type(kwargs: dict, message: str) -> None:
     assert _one_line_error(**{"pack": "testcart", **kwargs}) == message
+
+
+@pytest.mark.parametrize("env_id", ["longplay/PokemonRed-v0", "longplay/TestCart-v0"])
+def test_without_pyboy_the_missing_extra_is_said_first(env_id: str, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the gameboy extra, ``--env longplay/PokemonRed-v0`` asked for the ROM (pass rom=PATH...) and only
+    once one was found said that PyBoy is missing: the extra is said first, in one line."""
+    from longplay.agents.cli import main
+
+    monkeypatch.setitem(sys.modules, "pyboy", None)  # import pyboy raises ImportError, as without the extra
+    monkeypatch.delenv("LONGPLAY_ROMS", raising=False)
+    with pytest.raises(GameError, match=r"needs PyBoy: pip install 'longplay\[gameboy\]'"):
+        gym.make(env_id)
+    runs = tmp_path / "runs"
+    assert main(["run", "--env", env_id, "--steps", "3", "--runs-dir", str(runs), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "longplay[gameboy]" in err and "ROM" not in err and err.count("\n") == 1, err
+    assert not list(runs.glob("*.lpr"))
 
 
 def test_missing_rom_file(tmp_path: Path) -> None:
