@@ -41,6 +41,8 @@ import numpy as np
 from _args import output_file
 from _checks import write_json
 
+from longplay.agents.rl.config import field_docs
+
 TARGETS = {"overhead_ratio": 0.9, "quest_ratio": 20.0}
 
 
@@ -49,7 +51,7 @@ class Args:
     """Benchmark settings."""
 
     steps: int = 2000
-    """steps per row (split into ``blocks`` alternating blocks)"""
+    """steps per row (split into --blocks alternating blocks)"""
     blocks: int = 20
     """alternating blocks per row; figures are medians over blocks"""
     json: Path | None = None
@@ -237,14 +239,15 @@ def report(figures: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    docs = field_docs(Args)  # the help is each field's docstring, so Args stays the one place it is written
     for name, default in asdict(Args()).items():
         flag = "--" + name.replace("_", "-")
         if isinstance(default, bool):
-            parser.add_argument(flag, action="store_true")
+            parser.add_argument(flag, action="store_true", help=docs.get(name))
         elif name == "json":
-            parser.add_argument(flag, type=output_file, default=default)
+            parser.add_argument(flag, type=output_file, default=default, help=docs.get(name))
         else:
-            parser.add_argument(flag, type=type(default), default=default)
+            parser.add_argument(flag, type=type(default), default=default, help=docs.get(name))
     args = Args(**vars(parser.parse_args(argv)))
     if not 1 <= args.blocks <= args.steps:  # an empty block has no rate to divide by
         parser.error(f"--blocks must be >= 1 and at most --steps; got --steps {args.steps} --blocks {args.blocks}")

@@ -155,3 +155,18 @@ def test_batched_speed_ab_quartiles_stay_among_the_pairs(benchmark) -> None:
     ratios of times (extrapolated from two pairs), and the steps asked for instead of the two pairs timed."""
     ratio = benchmark("batched_speed").paired_ratio([1.0, 2.0], [2.0, 0.25])
     assert ratio["pairs"] == 2 and 0.5 <= ratio["ratio_q1"] <= ratio["ratio"] <= ratio["ratio_q3"] <= 8.0
+
+
+def test_gameboy_speed_help_gives_each_option_its_settings_docstring(benchmark, capsys) -> None:
+    """``--help`` listed ``--steps STEPS`` and the rest with no word of what they do: the descriptions lived only
+    in the ``Args`` docstrings."""
+    from longplay.agents.rl.config import field_docs
+
+    gameboy_speed = benchmark("gameboy_speed")
+    with pytest.raises(SystemExit):
+        gameboy_speed.main(["--help"])
+    printed = " ".join(capsys.readouterr().out.split())  # argparse wraps the help lines
+    docs = field_docs(gameboy_speed.Args)
+    assert set(docs) == {"steps", "blocks", "json", "check"}
+    for name, doc in docs.items():
+        assert f"--{name}" in printed and doc in printed, name
