@@ -118,3 +118,19 @@ def test_device_parity_names_the_first_difference(parity_device, monkeypatch) ->
                               "--steps", "3"])
     assert {r["result"] for r in out["rows"]} == {"differs"}
     assert out["rows"][0]["error"].startswith("reward at step 1: envs")
+
+
+def test_device_parity_says_when_its_envs_leave_rule_scripts_out(parity_device) -> None:
+    """``--envs`` below a world's script count ran only the first scripts, its line reading '8 scripts' as if
+    that were all of them (the help said 'at least 62', which nothing enforced)."""
+    from longplay.envs.quest import worldgen
+    from longplay.envs.quest.batched.parity import targeted_states
+
+    scripts = len(targeted_states(worldgen.build_world("mini", 0), seed=5))
+    out = parity_device.main(["--device", "cpu", "--kinds", "eager", "--sizes", "mini", "--envs", "8",
+                              "--steps", "1"])
+    rules, oracle = out["rows"][:2]
+    assert rules["result"] == oracle["result"] == "same"
+    assert rules["note"].startswith(f"8 of {scripts} scripts (one per env: --envs 8 leaves the rest out), ")
+    assert oracle["note"].startswith("8 of ") and oracle["note"].endswith(" pieces of the oracle's games (one per "
+                                                                         "env: --envs 8 leaves the rest out)")
