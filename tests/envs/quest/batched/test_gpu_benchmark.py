@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -134,3 +137,22 @@ def test_device_parity_says_when_its_envs_leave_rule_scripts_out(parity_device) 
     assert rules["note"].startswith(f"8 of {scripts} scripts (one per env: --envs 8 leaves the rest out), ")
     assert oracle["note"].startswith("8 of ") and oracle["note"].endswith(" pieces of the oracle's games (one per "
                                                                          "env: --envs 8 leaves the rest out)")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="device_check.sh is a bash script")
+@pytest.mark.parametrize("interpreter, said", [("no-torch", "has no torch (set PYTHON"),
+                                               ("missing", "no Python interpreter")])
+def test_device_check_without_torch_says_so_in_one_line(tmp_path: Path, interpreter: str, said: str) -> None:
+    """It ran ``python3`` from PATH, which has no torch where a venv is not activated: a traceback (or a call for
+    gymnasium wheels) after the set-up, and ``$PYTHON`` was not heard."""
+    python = tmp_path / interpreter
+    if interpreter == "no-torch":  # an interpreter whose every import fails
+        python.write_text("#!/bin/sh\nexit 1\n")
+        python.chmod(0o755)
+    out = tmp_path / "out"
+    done = subprocess.run(["bash", str(BENCHMARKS / "device_check.sh")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHON": str(python), "DEVICE": "cpu", "OUT": str(out)})
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("device_check: ") and str(python) in line and said in line
+    assert not out.exists()  # stopped before it made anything
