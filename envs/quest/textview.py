@@ -2,9 +2,13 @@
 
 :func:`text_view` writes plain printable ASCII lines (under 2,500 characters): where the player is and what
 has their attention (overworld, a text box, a menu or a battle) with the options and the ``>`` cursor, an
-ASCII map of the surroundings, the party, bag, money, badges and unlocked abilities. It shows what the
-screen shows (the selected move's type and PP, never hidden numbers such as move power), so text and
-pixel agents compete on equal information.
+ASCII map of the surroundings, the party, bag, money, badges and unlocked abilities. It tells what the
+screen shows, so that text and pixel agents compete on equal information: the selected move's type and PP,
+which way each trainer faces (its line of sight), never hidden numbers such as move power or how far a
+trainer sees. It leaves out only looks that change nothing in play (which way other people face, a leader's
+outfit), and it gives on every turn some of what the screen shows only in a menu or leaves to memory: the
+map a few tiles past the screen's edges, the party's moves, the bag, money and badges, the foe's HP to the
+percent (the screen draws a bar) and which trainers are already beaten.
 
 The map is a window of 13 columns by 11 rows centred on the player (the screen's 10x9 area plus a little
 more on every side), drawn with :data:`~longplay.envs.quest.constants.TILE_CHARS` and these letters for
@@ -25,7 +29,8 @@ what stands on a tile:
  X   small tree (can be chopped)
 ==== ==============================
 
-A legend under the map lists only the symbols in view.
+A legend under the map lists only the symbols in view, and a line under it says where each ``E`` in view
+faces (``Trainers (E): at (12, 5) facing left, at (14, 8) facing up``).
 """
 
 from __future__ import annotations
@@ -121,6 +126,12 @@ def ascii_map_rows(world: World, state: QuestState, radius: int | tuple[int, int
     Returns:
         ``2 * ry + 1`` strings of ``2 * rx + 1`` characters; row 0 is ``y - ry``, column 0 is ``x - rx``.
     """
+    return _map_window(world, state, radius)[0]
+
+
+def _map_window(world: World, state: QuestState, radius: int | tuple[int, int]
+                ) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """:func:`ascii_map_rows` and the visible entities drawn on them, as :func:`visible_entities` gives them."""
     rx, ry = (radius, radius) if isinstance(radius, int) else radius
     left, top, width, height = state.x - rx, state.y - ry, 2 * rx + 1, 2 * ry + 1
     r0, c0 = top + PAD, left + PAD
@@ -130,12 +141,13 @@ def ascii_map_rows(world: World, state: QuestState, radius: int | tuple[int, int
     else:
         window = tile_window(world, state.map, left, top, width, height)
         rows = ["".join(_TILE_CHAR_LIST[t] for t in row) for row in window.tolist()]
-    for col, row, e in visible_entities(world, state, left, top, width, height):
+    seen = visible_entities(world, state, left, top, width, height)
+    for col, row, e in seen:
         line = rows[row]
         rows[row] = line[:col] + _entity_char(world, state, e) + line[col + 1:]
     line = rows[ry]
     rows[ry] = line[:rx] + PLAYER_CHAR + line[rx + 1:]
-    return rows
+    return rows, seen
 
 
 def ascii_map(world: World, state: QuestState, radius: int | tuple[int, int] = MAP_RADIUS) -> str:
@@ -168,10 +180,23 @@ def _legend(present: frozenset[str]) -> str:
     return "Legend: " + ", ".join(text for ch, text in _LEGEND if ch in present or ch == PLAYER_CHAR)
 
 
+def _trainer_facings(world: World, state: QuestState, seen: list[tuple[int, int, int]]) -> list[str]:
+    """The line saying which way each trainer in view who will battle faces, as the screen draws them: a
+    trainer challenges whoever walks into its line of sight. In reading order; no line when none is in view.
+    How far a trainer sees is not drawn, so it is not said either."""
+    looks = sorted((state.entity_y[e], state.entity_x[e], world.entities[e].facing & 3) for _, _, e in seen
+                   if world.entities[e].kind == EntityKind.TRAINER and not state.done[e])
+    if not looks:
+        return []
+    return [f"Trainers ({ENTITY_CHARS[EntityKind.TRAINER]}): "
+            + ", ".join(f"at ({x}, {y}) facing {DIRECTION_NAMES[facing]}" for y, x, facing in looks)]
+
+
 def _map_section(world: World, state: QuestState) -> list[str]:
-    rows = ascii_map_rows(world, state)
+    rows, seen = _map_window(world, state, MAP_RADIUS)
     title, tens, units, labels = _map_frame(state.x, state.y)
-    return [title, tens, units, *map(operator.add, labels, rows), _legend(frozenset("".join(rows)))]
+    return [title, tens, units, *map(operator.add, labels, rows), _legend(frozenset("".join(rows))),
+            *_trainer_facings(world, state, seen)]
 
 
 # ============================================================================================= pieces

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from longplay.envs.quest import textview
+from longplay.envs.quest import render, textview
 from longplay.envs.quest.battle import BattleMsg
 from longplay.envs.quest.constants import (
     BATTLE_MAIN_OPTIONS,
@@ -96,6 +96,28 @@ def test_map_window_symbols_and_legend(world: World) -> None:
         assert entry in legend
     assert "E trainer" not in legend  # only symbols in view
     assert textview.ascii_map(world, state, 1).splitlines() == [r[rx - 1:rx + 2] for r in rows[ry - 1:ry + 2]]
+
+
+def test_trainers_in_view_say_which_way_they_face_as_the_pixels_draw_them(world: World) -> None:
+    """The screen draws a trainer facing its line of sight, which decides whether walking past starts a battle;
+    the text view's ``E`` gave no facing. Each unbeaten trainer in view gets its facing, no line otherwise."""
+    trainer = world.entities[2]
+    frames = set()
+    for direction in Direction:
+        turned = dataclasses.replace(world, entities=(*world.entities[:2], dataclasses.replace(
+            trainer, facing=direction), *world.entities[3:]))
+        state = worlds.make_state(turned)
+        lines = textview.text_view(turned, state).splitlines()
+        legend = next(i for i, line in enumerate(lines) if line.startswith("Legend:"))
+        assert lines[legend + 1] == f"Trainers (E): at ({trainer.x}, {trainer.y}) facing {direction.name.lower()}"
+        frames.add(render.render_shades(turned, state).tobytes())
+    assert len(frames) == len(Direction)  # the pixels show the facing: so must the text
+    state = worlds.make_state(world)
+    state.done[2] = 1  # beaten: it battles no more
+    assert "Trainers (E)" not in textview.text_view(world, state)
+    state = worlds.make_state(world)
+    state.x = trainer.x + textview.MAP_RADIUS[0] + 1  # out of the map window
+    assert "Trainers (E)" not in textview.text_view(world, state)
 
 
 def test_map_off_the_edge_is_blank_and_labelled(world: World) -> None:
