@@ -5,8 +5,9 @@ has their attention (overworld, a text box, a menu or a battle) with the options
 ASCII map of the surroundings, the party, bag, money, badges and unlocked abilities. It tells what the
 screen shows, so that text and pixel agents compete on equal information: the selected move's type and PP,
 which way each trainer faces (its line of sight), never hidden numbers such as move power or how far a
-trainer sees. It leaves out only looks that change nothing in play (which way other people face, a leader's
-outfit), and it gives on every turn some of what the screen shows only in a menu or leaves to memory: the
+trainer sees. It leaves out only looks: which way people other than trainers face, and outfits (a gym leader,
+the elite and the champion are drawn unlike other trainers, an elder unlike other people; a letter tells only
+the kind). It gives on every turn some of what the screen shows only in a menu or leaves to memory: the
 map a few tiles past the screen's edges, the party's moves, the bag, money and badges, the foe's HP to the
 percent (the screen draws a bar) and which trainers are already beaten.
 
