@@ -379,14 +379,20 @@ def _check_base_url(url: str | None) -> None:
 
     if url is None:
         return
-    parts = urlsplit(url)
+    # The problem is named without echoing the URL where it cannot be redacted (it may hold a password).
     try:
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # "http://host:80a"
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        shown = repr(redact_url(url)) if port_ok else "(its port is not a number)"  # no credentials echoed
-        raise _user_error(f"invalid --base-url {shown}; use a URL such as http://localhost:8000/v1")
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1/v1": Invalid IPv6 URL
+        shown = "(it cannot be parsed as a URL)"
+    else:
+        try:
+            port_ok = parts.port is None or parts.port > 0  # 0 parses, but nothing can be reached there
+        except ValueError:  # "http://host:80a", "http://host:99999"
+            port_ok = False
+        if port_ok and parts.scheme in ("http", "https") and parts.hostname:
+            return
+        shown = repr(redact_url(url)) if port_ok else "(its port is not a number from 1 to 65535)"
+    raise _user_error(f"invalid --base-url {shown}; use a URL such as http://localhost:8000/v1")
 
 
 #: The LM options given with ``--resume`` that replace the checkpoint's, as (dest, config section, field): budgets,
