@@ -330,8 +330,12 @@ def config_from_args(args: argparse.Namespace) -> LMConfig:
 
 
 def validate_config(config: LMConfig, resumed: bool = False) -> None:
-    """One-line errors for values that cannot work (``resumed``: the config of a run ``--resume`` continues, with
-    its overrides)."""
+    """One-line errors for values that cannot work. ``resumed``: the config of a run ``--resume`` continues, with
+    its overrides; only what a resume can change (:data:`RESUME_OVERRIDES`) is checked there, and the dollar budget's
+    price: the run's own values go on as recorded (a run an older longplay began with --image-scale 16 could not be
+    resumed at all, refused for a flag the resume itself says it ignores)."""
+    if not resumed:
+        _check_the_runs_own(config)
     b = config.budget
     for name, value in (
         ("--max-steps/--steps", b.max_steps),
@@ -343,17 +347,6 @@ def validate_config(config: LMConfig, resumed: bool = False) -> None:
     for name, value in (("--max-dollars", b.max_dollars), ("--max-seconds", b.max_seconds)):
         if value is not None and not value > 0:  # NaN included: it would never be reached
             raise _user_error(f"invalid {name} {value}; must be > 0")
-    if not config.observation.text and not config.observation.screenshot:
-        raise _user_error("the model must see something: --observe text, screenshot or both")
-    if not 1 <= config.observation.image_scale <= MAX_IMAGE_SCALE:  # 100000 asked numpy for 629 TiB, a traceback
-        raise _user_error(f"invalid --image-scale {config.observation.image_scale}; must be 1 to {MAX_IMAGE_SCALE}"
-                          f" (providers shrink larger screenshots)")
-    # inf and NaN are not JSON: the replay header held Infinity, and the endpoint got a request it refuses
-    temperature = config.provider.temperature
-    if temperature is not None and not 0 <= temperature < math.inf:
-        raise _user_error(f"invalid --temperature {temperature}; must be a number >= 0, and finite")
-    if config.provider.max_output_tokens < 1:
-        raise _user_error(f"--max-output-tokens must be >= 1 (got {config.provider.max_output_tokens})")
     if not 0 < config.provider.request_timeout_s < math.inf:
         raise _user_error(f"--timeout must be positive and finite (got {config.provider.request_timeout_s})")
     _check_base_url(config.provider.base_url)
@@ -370,6 +363,22 @@ def validate_config(config: LMConfig, resumed: bool = False) -> None:
             advice = ("the run began without one and keeps it on --resume (a new run takes --price NAME)" if resumed
                       else "pass --price NAME (e.g. --price local for a free local model)")
             raise _user_error(f"no price for {name!r} in the price table, so a dollar budget cannot be kept; {advice}")
+
+
+def _check_the_runs_own(config: LMConfig) -> None:
+    """One-line errors for the values a new run fixes for good (a resume keeps them): what the model sees and
+    how it is asked."""
+    if not config.observation.text and not config.observation.screenshot:
+        raise _user_error("the model must see something: --observe text, screenshot or both")
+    if not 1 <= config.observation.image_scale <= MAX_IMAGE_SCALE:  # 100000 asked numpy for 629 TiB, a traceback
+        raise _user_error(f"invalid --image-scale {config.observation.image_scale}; must be 1 to {MAX_IMAGE_SCALE}"
+                          f" (providers shrink larger screenshots)")
+    # inf and NaN are not JSON: the replay header held Infinity, and the endpoint got a request it refuses
+    temperature = config.provider.temperature
+    if temperature is not None and not 0 <= temperature < math.inf:
+        raise _user_error(f"invalid --temperature {temperature}; must be a number >= 0, and finite")
+    if config.provider.max_output_tokens < 1:
+        raise _user_error(f"--max-output-tokens must be >= 1 (got {config.provider.max_output_tokens})")
 
 
 def _check_base_url(url: str | None) -> None:

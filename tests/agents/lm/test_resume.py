@@ -778,3 +778,25 @@ def test_ctrl_c_around_a_critic_call_resumes_to_the_same_replay(tmp_path: Path, 
     assert run_lm(build_parser().parse_args([*CRITIC_ARGS, "--runs-dir", str(two), "--max-turns", "25"]),
                   provider=make(ProviderConfig())) == 0
     assert_same_replay(replay, the_replay(two), None if stopped else checkpoint["run"]["counters"]["logged_turns"])
+
+
+def test_a_run_begun_with_values_this_longplay_refuses_still_resumes(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A run the previous longplay began with --image-scale 16 (or --temperature inf) could not be resumed at all:
+    the resume checked the run's own values against the new limits ('invalid --image-scale 16', for a flag the same
+    command says is ignored with --resume). A resume checks what it can change; the run goes on as recorded."""
+    import json
+    import zlib
+
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
+    replay = the_replay(tmp_path)
+    path = find_checkpoint(str(replay))
+    data = json.loads(zlib.decompress(path.read_bytes()))
+    data["run"]["config"]["observation"]["image_scale"] = 16  # as the longplay before MAX_IMAGE_SCALE wrote it
+    data["run"]["config"]["provider"]["temperature"] = float("inf")
+    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    assert main(["--resume", str(replay), "--max-turns", "5", "--quiet"]) == 0, capsys.readouterr().err
+    assert load_checkpoint(path)["run"]["config"]["observation"]["image_scale"] == 16
+    # what a resume changes is still checked
+    assert main(["--resume", str(replay), "--max-turns", "7", "--timeout", "inf", "--quiet"]) == 2
+    assert "--timeout must be positive and finite" in capsys.readouterr().err
