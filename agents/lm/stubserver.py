@@ -141,6 +141,9 @@ class StubServer:
         except ValueError as exc:  # JSONDecodeError is one
             self._send(handler, 400, {"error": {"message": f"bad JSON: {exc}"}})
             return
+        except (KeyError, TypeError, AttributeError) as exc:  # a real server's 400, not a crash in this thread
+            self._send(handler, 400, {"error": {"message": f"malformed messages or tool_calls: {exc!r}"}})
+            return
         with self._lock:
             self.requests.append(request)
             self.headers.append({k.lower(): v for k, v in handler.headers.items()})

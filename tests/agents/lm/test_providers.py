@@ -495,3 +495,21 @@ def test_openai_call_ids_made_up_for_a_server_that_omits_them_stay_unique_across
     (call,) = resumed.complete(later).message.tool_calls
     assert call.id and call.id not in ids
     assert resumed.state_dict() == {}
+
+
+@pytest.mark.parametrize("call", [{"id": "c1", "type": "function", "function": {"name": "press_buttons"}},
+                                  {"id": "c1", "type": "function"}, "c1"])
+def test_the_stub_server_answers_a_malformed_tool_call_with_400(call: object) -> None:
+    """A history's tool call without function.arguments raised KeyError in the stub server's thread: the client got
+    no answer at all (the connection closed) where a real server says 400."""
+    import urllib.error
+    import urllib.request
+
+    body = {"model": "m", "messages": [{"role": "assistant", "content": None, "tool_calls": [call]}]}
+    with StubServer("openai", [Reply("unused")]) as server:
+        request = urllib.request.Request(f"{server.base_url}/chat/completions", json.dumps(body).encode(),
+                                         {"content-type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=5)
+        assert server.requests == []
+    assert answer.value.code == 400 and "tool_calls" in json.load(answer.value)["error"]["message"]
