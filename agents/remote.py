@@ -212,7 +212,7 @@ class ServedEnv:
         _known(body, "reset", ("seed", "encoding", "options"))
         seed = body.get("seed")
         if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):  # the env's own bound
-            raise RemoteError(400, f"invalid seed {seed!r}; use an int 0..2**63-1 or null")
+            raise RemoteError(400, f"invalid seed {seed!r}; use an int 0..{MAX_SEED} or null")
         encoding = _encoding(body)
         options = body.get("options")  # null, as Gymnasium's options=None: no options
         state = self.start_state if options is None else _reset_state(options, self.start_state)

@@ -27,6 +27,7 @@ pytest.importorskip("uvicorn", reason="longplay serve needs uvicorn: pip install
 
 import longplay.envs  # noqa: E402, F401 - registers the env ids
 from longplay.agents.remote import RemoteEnv, RemoteError, served_env, served_thread  # noqa: E402
+from longplay.envs.env import MAX_SEED  # noqa: E402
 from longplay.replays.reader import ReplayReader  # noqa: E402
 from longplay.replays.verify import verify  # noqa: E402
 
@@ -135,7 +136,7 @@ def test_plain_json_for_any_language_and_the_replay_it_records(tmp_path: Path) -
 @pytest.mark.parametrize("method, path, body, status, message", [
     ("POST", "step", {"action": 1}, 409, "no episode yet: POST /reset first"),
     ("POST", "turn", {"response": "x"}, 409, "no episode yet: POST /reset first"),
-    ("POST", "reset", {"seed": -1}, 400, "invalid seed -1; use an int 0..2**63-1 or null"),
+    ("POST", "reset", {"seed": -1}, 400, f"invalid seed -1; use an int 0..{MAX_SEED} or null"),
     ("POST", "reset", {"seed": "x"}, 400, "invalid seed 'x'"),
     ("POST", "reset", b"{not json", 400, "invalid JSON body: "),
     ("POST", "reset", [1, 2], 400, "the body must be a JSON object"),
@@ -525,8 +526,9 @@ def test_a_killed_server_loses_at_most_a_second_and_resumes(tmp_path: Path) -> N
 def test_a_seed_the_replay_cannot_hold_is_refused_and_the_run_goes_on(tmp_path: Path) -> None:
     # 2**63 passed the env and then failed every commit of the replay after it (a 500 for every request)
     with serve(tmp_path) as url:
-        assert post(url + "reset", {"seed": 2**63}) == (400, {"error": "invalid seed 9223372036854775808; use an "
-                                                                        "int 0..2**63-1 or null"})
+        # the bound the message names is the one checked: 2**63-1, the largest seed the replay holds
+        assert post(url + "reset", {"seed": MAX_SEED + 1}) == (400, {"error": "invalid seed 9223372036854775808; use "
+                                                                             "an int 0..9223372036854775807 or null"})
         remote = RemoteEnv(url)
         remote.reset(seed=2**63 - 1)
         remote.step(0)
