@@ -27,7 +27,7 @@ class CliError(Exception):
     """A one-line error for the user."""
 
 
-def options_apply(options: list[str]) -> str:
+def options_apply_phrase(options: list[str]) -> str:
     """``"--a, --b apply"`` (``"--a applies"`` for one option): the start of a refusal of options given where
     they do nothing."""
     return f"{', '.join(options)} appl{'ies' if len(options) == 1 else 'y'}"
@@ -208,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         lm_options = given_options(args)
     if lm_options:  # ignored by every other agent: a budget or a temperature the user believes holds
-        raise CliError(f"{options_apply(lm_options)} to --agent lm only")
+        raise CliError(f"{options_apply_phrase(lm_options)} to --agent lm only")
     # --env, --steps and --seed default to None so that a resumed LM run can tell them given (above)
     env_id = resolve_env_id(args.env or DEFAULT_ENV)
     steps = DEFAULT_STEPS if args.steps is None else args.steps

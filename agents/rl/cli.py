@@ -24,7 +24,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from longplay.agents.cli import CliError, env_kwargs, options_apply, resolve_env_id
+from longplay.agents.cli import CliError, env_kwargs, options_apply_phrase, resolve_env_id
 from longplay.agents.rl.config import ARCHIVE_CELLS, DEVICES, LEARNERS, OBS_MODES, VEC_ENVS, TrainConfig, field_docs
 
 #: Short spellings of some fields' flags.
@@ -103,7 +103,7 @@ def _check_archive_options(given: dict[str, Any], config: TrainConfig) -> None:
     which a later curriculum step may turn back on) when the run has no archived starts: they would do nothing."""
     idle = sorted("--" + k.replace("_", "-") for k in given if k.startswith("archive_") and k != "archive_starts")
     if idle and not config.archive_starts:
-        raise CliError(f"{options_apply(idle)} only with --archive-starts above 0 "
+        raise CliError(f"{options_apply_phrase(idle)} only with --archive-starts above 0 "
                        "(archived starts are off)")
 
 
