@@ -309,12 +309,18 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
 
 
 def read_state(out_dir: str | os.PathLike[str], cell_id: str) -> dict[str, Any] | None:
-    """The cell's state, or ``None`` when it has none (never started) or it cannot be read."""
+    """The cell's state, or ``None`` when it has none (never started) or it cannot be read. A ``train`` cell's
+    state written before ``train_steps`` held its training steps in ``steps``: they are read as ``train_steps``,
+    and it has no ``steps`` (its evaluation replay's were not recorded)."""
     try:
         data = json.loads(state_path(out_dir, cell_id).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    if (data.get("cell") or {}).get("kind") == "train" and "steps" in data and "train_steps" not in data:
+        data["train_steps"] = data.pop("steps")
+    return data
 
 
 def seconds_so_far(state: dict[str, Any] | None) -> float:

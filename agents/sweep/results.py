@@ -39,13 +39,12 @@ def result_rows(cells: list[Cell], states: dict[str, dict[str, Any]]) -> list[di
         state = states.get(cell.id) or {}
         milestones = state.get("milestones") or {}
         last = max(milestones, key=milestones.get) if milestones else ""
-        steps, train_steps = state.get("steps") or 0, state.get("train_steps") or ""
-        if cell.kind == "train" and "train_steps" not in state and "steps" in state:
-            steps, train_steps = "", steps  # a state written before train_steps: its steps were training steps
         rows.append({
             "label": cell.label, "seed": cell.seed, "status": state.get("status", "pending"),
             "milestones": len(milestones), "catalog": state.get("catalog") or "", "last_milestone": last,
-            "steps": steps, "train_steps": train_steps, "turns": state.get("turns") or 0,
+            # a state without steps: a train cell's from before train_steps (cells.read_state), none recorded
+            "steps": state.get("steps", "" if state else 0), "train_steps": state.get("train_steps") or "",
+            "turns": state.get("turns") or 0,
             "tokens": state.get("tokens") or 0,
             "dollars": round(float(state.get("dollars") or 0.0), 6), "seconds": round(float(state.get("seconds")
                                                                                          or 0.0), 2),

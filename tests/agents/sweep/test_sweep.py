@@ -473,10 +473,21 @@ def test_a_train_cells_steps_are_its_evaluation_replays_and_its_training_steps_a
 
 
 def test_a_train_cells_state_from_before_train_steps_reads_its_steps_as_training_steps(tmp_path: Path) -> None:
+    """A train cell's state written before train_steps holds its training steps in 'steps': the results table read
+    them so, but the live table (and the scheduler's copy of a cell's numbers) took them for env steps, so a
+    resumed old sweep showed 0 training steps for its done train cells. They are read so where state is read."""
+    from longplay.agents.sweep.cells import state_path
+    from longplay.agents.sweep.progress import row_from_state
     from longplay.agents.sweep.results import result_rows
 
     (cell,) = load_grid(write_grid(tmp_path, '[[train]]\nenv = "QuestMini-v0"\ntotal_steps = 64\n')).cells
-    (row,) = result_rows([cell], {cell.id: {"status": "done", "steps": 64}})
+    out = tmp_path / "out"
+    state_path(out, cell.id).parent.mkdir(parents=True)
+    state_path(out, cell.id).write_text(json.dumps({"cell": cell.to_dict(), "status": "done", "steps": 64}))
+    state = read_state(out, cell.id)
+    assert state["train_steps"] == 64 and "steps" not in state  # its replay's steps were never recorded
+    assert row_from_state(cell, state).shown_steps == 64
+    (row,) = result_rows([cell], {cell.id: state})
     assert (row["steps"], row["train_steps"]) == ("", 64)
 
 
