@@ -56,7 +56,7 @@ def add_sweep_subcommand(subparsers: Any) -> None:
 
 
 def _limits(args: argparse.Namespace, grid: Any) -> Any:
-    from longplay.agents.sweep.grid import CONCURRENCY_KEYS
+    from longplay.agents.sweep.grid import check_concurrency_key
 
     limits = grid.limits
     if args.max_dollars is not None:
@@ -71,9 +71,7 @@ def _limits(args: argparse.Namespace, grid: Any) -> Any:
         provider, sep, value = pair.partition("=")
         if not sep or not provider or not value.isdigit() or int(value) < 1:
             raise CliError(f"invalid --concurrency {pair!r}; use PROVIDER=N with N >= 1")
-        if provider not in CONCURRENCY_KEYS:
-            raise CliError(f"invalid --concurrency {pair!r}: unknown {provider!r}; valid: "
-                           f"{', '.join(CONCURRENCY_KEYS)}")
+        check_concurrency_key(provider, f"invalid --concurrency {pair!r}")
         limits.concurrency[provider] = int(value)
     if args.workers is not None:
         if args.workers < 0:

@@ -170,9 +170,17 @@ def _limits(table: Any, where: str) -> Limits:
     concurrency = table.get("concurrency", {})
     if not isinstance(concurrency, dict):
         raise GridError(f"{where}: concurrency must be a table like {{ anthropic = 2 }}")
-    _known(concurrency, CONCURRENCY_KEYS, f"{where} concurrency")
+    for key in concurrency:
+        check_concurrency_key(key, f"{where} concurrency")
     limits.concurrency = {str(k): _integer(v, f"{where} concurrency.{k}", minimum=1) for k, v in concurrency.items()}
     return limits
+
+
+def check_concurrency_key(name: str, where: str) -> None:
+    """Refuses a ``concurrency`` key (a grid's or ``--concurrency``'s) that is no provider, ``train`` or
+    ``baseline``: it would limit nothing, so the rate limit it was meant to keep would not be kept."""
+    if name not in CONCURRENCY_KEYS:
+        raise GridError(f"{where}: unknown key {name!r}; valid: {', '.join(CONCURRENCY_KEYS)}")
 
 
 def _number(value: Any, where: str, positive: bool = False) -> float:
