@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import shlex
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,11 @@ def _limits(args: argparse.Namespace, grid: Any) -> Any:
     return limits
 
 
+#: Seconds a sweep tries for its folder's lock before it refuses to run: a ``--dry-run`` looking at the lock holds
+#: it (shared) for an instant (:func:`_sweep_running`), which must not turn a sweep starting then away.
+LOCK_WAIT_SECONDS = 0.2
+
+
 @contextlib.contextmanager
 def _locked(out_dir: Path) -> Iterator[None]:
     """Holds ``out_dir/.lock`` so two sweeps never run the same cells at once (where ``fcntl`` exists)."""
@@ -89,10 +95,15 @@ def _locked(out_dir: Path) -> Iterator[None]:
         yield
         return
     with open(out_dir / ".lock", "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise CliError(f"another sweep is running in {out_dir}") from None
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise CliError(f"another sweep is running in {out_dir}") from None
+                time.sleep(0.01)
         f.write(f"{os.getpid()}\n")
         f.flush()
         yield
@@ -100,7 +111,8 @@ def _locked(out_dir: Path) -> Iterator[None]:
 
 def _sweep_running(out_dir: Path) -> bool:
     """Whether a sweep holds ``out_dir``'s lock now (:func:`_locked`; ``False`` where ``fcntl`` is missing). A look
-    takes the lock shared, for an instant, and never creates the file."""
+    takes the lock shared, for an instant (a sweep starting then waits it out: :data:`LOCK_WAIT_SECONDS`), and never
+    creates the file."""
     try:
         import fcntl
     except ImportError:

@@ -309,6 +309,30 @@ def test_dry_run_shows_a_cell_of_a_dead_sweep_as_interrupted_as_the_sweep_does(t
     assert "interrupted" in capsys.readouterr().out
 
 
+def test_a_dry_runs_look_at_the_lock_does_not_turn_a_starting_sweep_away(tmp_path: Path) -> None:
+    """--dry-run looks whether a sweep runs by taking the folder's lock shared for an instant; a sweep starting in
+    that instant was refused ('another sweep is running'). It waits such an instant out; a sweep that holds the
+    lock still turns it away."""
+    import threading
+
+    from longplay.agents.cli import CliError
+    from longplay.agents.sweep.cli import _locked
+
+    fcntl = pytest.importorskip("fcntl")
+    (tmp_path / ".lock").touch()
+    with open(tmp_path / ".lock") as look:
+        fcntl.flock(look, fcntl.LOCK_SH)  # as _sweep_running takes it
+        done_looking = threading.Timer(0.05, fcntl.flock, (look, fcntl.LOCK_UN))
+        done_looking.start()
+        try:
+            with _locked(tmp_path):
+                pass
+        finally:
+            done_looking.join()
+    with _locked(tmp_path), pytest.raises(CliError, match="another sweep is running"), _locked(tmp_path):
+        pass
+
+
 def test_another_grid_into_a_sweeps_folder_is_refused_and_the_same_one_resumes(tmp_path: Path, capsys) -> None:
     """A different grid pointed at an existing sweep's folder replaced its grid.toml and ran its cells beside
     the old ones (whose spending the grid budget then forgot); it is refused now, in one line, while the same
