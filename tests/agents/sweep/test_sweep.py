@@ -479,19 +479,19 @@ def test_a_cell_stopped_by_an_exception_keeps_what_it_recorded(kind: str, tmp_pa
 
 def test_a_train_cells_steps_are_its_evaluation_replays_and_its_training_steps_a_column_of_their_own(
         tmp_path: Path, capsys) -> None:
-    """A train cell's 'steps' were its training steps (64) beside milestones and a chart from its evaluation replay
-    (50 steps); now steps are the replay's in every row, and train_steps the training's."""
-    grid = write_grid(tmp_path, '[[train]]\nenv = "QuestMini-v0"\nlearner = "ppo-device"\ntotal_steps = 64\n'
-                                'num_envs = 4\nn_steps = 16\nn_minibatches = 2\nn_epochs = 1\neval_steps = 50\n'
-                                '\n[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 30\n')
+    """A train cell's 'steps' were its training steps (32) beside milestones and a chart from its evaluation replay
+    (20 steps); now steps are the replay's in every row, and train_steps the training's."""
+    grid = write_grid(tmp_path, '[[train]]\nenv = "QuestMini-v0"\nlearner = "ppo-device"\ntotal_steps = 32\n'
+                                'num_envs = 2\nn_steps = 16\nn_minibatches = 2\nn_epochs = 1\neval_steps = 20\n'
+                                '\n[[run]]\nenv = "QuestMini-v0"\nagent = "random"\nsteps = 10\n')
     out = tmp_path / "out"
     assert main([str(grid), "--out", str(out), "--workers", "0", "--plain", "--no-plots"]) == 0
-    assert "milestones, 64 training steps" in capsys.readouterr().out
+    assert "milestones, 32 training steps" in capsys.readouterr().out
     rows = {r["kind"]: r for r in csv.DictReader(open(out / "results.csv"))}
     with ReplayReader(out / rows["train"]["replay"]) as replay:
         recorded = sum(e.recorded_steps for e in replay.episodes())
-    assert (rows["train"]["steps"], rows["train"]["train_steps"]) == (str(recorded), "64") and recorded <= 50
-    assert (rows["run"]["steps"], rows["run"]["train_steps"]) == ("30", "")
+    assert (rows["train"]["steps"], rows["train"]["train_steps"]) == (str(recorded), "32") and recorded <= 20
+    assert (rows["run"]["steps"], rows["run"]["train_steps"]) == ("10", "")
     md = (out / "results.md").read_text()
     assert "| last_milestone | steps | train_steps | turns |" in md and "*train_steps*: env steps it trained" in md
 
