@@ -60,7 +60,7 @@ from longplay.envs.game import (
     button_index,
 )
 from longplay.envs.gameboy.packs import Pack, get_pack, pack_for_rom
-from longplay.envs.gameboy.roms import bank_telling_offsets, resolve_rom
+from longplay.envs.gameboy.roms import bank_telling_offsets, check_rom, resolve_rom, rom_in_folder
 from longplay.envs.wrappers.start import state_from_base64, state_to_base64
 
 #: Save states made by :meth:`GameBoyGame.save_state` start with this, then the ROM's SHA-1 (20 bytes) and a
@@ -427,6 +427,25 @@ class GameBoyGame:
         self.load_state(state["current"])
 
 
+def _rom_with_sha1(sha1: str, rom: str | os.PathLike[str] | bytes | None) -> str | os.PathLike[str] | bytes:
+    """The ROM ``rom_sha1=sha1`` names: ``rom`` when it is that one, else a pack's own ROM with that SHA-1 (the test
+    cartridge, built here) or the file in ``$LONGPLAY_ROMS``; a one-line :class:`GameError` says which SHA-1 is
+    wanted and how to provide it."""
+    if not isinstance(sha1, str) or len(sha1) != 40 or any(c not in "0123456789abcdef" for c in sha1.lower()):
+        raise GameError(f"invalid rom_sha1 {sha1!r}: expected the ROM's SHA-1 as 40 hex digits")
+    sha1 = sha1.lower()
+    if rom is not None:
+        given = resolve_rom(rom, None)
+        if given.sha1 != sha1:
+            raise GameError(f"{given.source} has SHA-1 {given.sha1}, but rom_sha1 expected the ROM with SHA-1 {sha1}")
+        return given.data
+    own = pack_for_rom(sha1, "").default_rom()
+    if own is not None and check_rom(own).sha1 == sha1:
+        return own
+    return rom_in_folder({sha1: "the ROM"}, f"with SHA-1 {sha1}", f"SHA-1 {sha1}, the ROM this env was made with (its "
+                         "spec and replays name a ROM given as bytes by SHA-1 only)").data
+
+
 def _older_pyboy(data: bytes) -> str | None:
     """What a PyBoy state an older PyBoy saved is (its first byte is the state version; states of versions 0-1
     begin with 0 or 1, another field), or None for one of this PyBoy's version, a newer one, or no PyBoy state."""
@@ -456,9 +475,11 @@ class GameBoyEnv(LongplayEnv):
     Every keyword of :class:`GameBoyGame` (``rom``, ``pack``, ``frameskip``, ``release_after``, ``ram_slice``,
     ``start_state``, ``random_start_frames``, ``state_hash_version``) and of :class:`LongplayEnv` (``obs_mode``,
     ``render_mode``, ``max_episode_steps``, ``noop``, ``grayscale``, ``downsample``) is accepted, and
-    ``start_state_base64``: the start state's bytes as base64 text, instead of ``start_state``. ``env.spec``
-    records a ``start_state`` given as bytes that way, so the spec stays JSON (``env.spec.to_json()``) and
-    ``gym.make(env.spec)`` makes the same env.
+    ``start_state_base64``: the start state's bytes as base64 text, instead of ``start_state``; and ``rom_sha1``:
+    the SHA-1 of the ROM to run, found as the test cartridge or in ``$LONGPLAY_ROMS`` (with ``rom``, the ROM given
+    must be that one). ``env.spec`` records a ``start_state`` given as bytes as base64 text and a ``rom`` given as
+    bytes by its SHA-1, so the spec stays JSON (``env.spec.to_json()``), ``gym.make(env.spec)`` makes the same env
+    and a replay's header holds no ROM (a commercial game's, in a file one may share).
 
     >>> import gymnasium as gym
     >>> import longplay.envs
@@ -469,7 +490,7 @@ class GameBoyEnv(LongplayEnv):
     >>> env.close()
     """
 
-    _spec: EnvSpec | None = None  # behind the spec property, which records a bytes start_state as text
+    _spec: EnvSpec | None = None  # behind the spec property, which records a bytes start_state and rom as text
 
     def __init__(
         self,
@@ -482,6 +503,7 @@ class GameBoyEnv(LongplayEnv):
         random_start_frames: int = 0,
         state_hash_version: int = STATE_HASH_VERSION,
         start_state_base64: str | None = None,
+        rom_sha1: str | None = None,
         obs_mode: str | tuple[str, ...] = "symbolic",
         render_mode: str | None = None,
         max_steps: int | None = None,
@@ -496,6 +518,8 @@ class GameBoyEnv(LongplayEnv):
             if start_state is not None:
                 raise ValueError("give start_state or start_state_base64 (its bytes as base64 text), not both")
             start_state = state_from_base64(start_state_base64, "start_state_base64")
+        if rom_sha1 is not None:
+            rom = _rom_with_sha1(rom_sha1, rom)
         game = GameBoyGame(rom=rom, pack=pack, frameskip=frameskip, release_after=release_after,
                            ram_slice=ram_slice, start_state=start_state,
                            random_start_frames=random_start_frames, state_hash_version=state_hash_version)
@@ -511,17 +535,24 @@ class GameBoyEnv(LongplayEnv):
 
     @property
     def spec(self) -> EnvSpec | None:
-        """How ``gymnasium.make`` made this env, with a bytes ``start_state`` recorded as ``start_state_base64``."""
+        """How ``gymnasium.make`` made this env, with a bytes ``start_state`` recorded as ``start_state_base64`` and
+        a bytes ``rom`` as ``rom_sha1``."""
         return self._spec
 
     @spec.setter
     def spec(self, spec: EnvSpec | None) -> None:
         # gymnasium.make records the kwargs as given, and a spec holding bytes made env.spec.to_json() raise TypeError
-        state = None if spec is None else spec.kwargs.get("start_state")
-        if isinstance(state, (bytes, bytearray, memoryview)):
-            kwargs = {key: value for key, value in spec.kwargs.items() if key != "start_state"}
-            spec = dataclasses.replace(spec, kwargs={**kwargs, "start_state_base64": state_to_base64(bytes(state))})
-        self._spec = spec
+        # (and a replay header hold the whole ROM as hex, which its rebuild read as a path)
+        if spec is None:
+            self._spec = spec
+            return
+        kwargs = dict(spec.kwargs)
+        if isinstance(kwargs.get("start_state"), (bytes, bytearray, memoryview)):
+            kwargs["start_state_base64"] = state_to_base64(bytes(kwargs.pop("start_state")))
+        if isinstance(kwargs.get("rom"), (bytes, bytearray, memoryview)):
+            kwargs.pop("rom")
+            kwargs["rom_sha1"] = self.game.rom.sha1
+        self._spec = dataclasses.replace(spec, kwargs=kwargs)
 
     @staticmethod
     def catalog_from_options(rom: str | os.PathLike[str] | bytes | None = None, pack: str | Pack = "auto",

@@ -142,7 +142,12 @@ def read_rom(path: str | os.PathLike[str]) -> RomImage:
     if not os.fspath(path):  # Path("") is the current folder (--set rom=$UNSET)
         raise GameError("invalid rom '': an empty path")
     file = Path(path).expanduser()
-    if not file.exists():
+    try:
+        found = file.exists()
+    except OSError as exc:  # a name too long to be a path: the ROM's hex a spec once recorded, read back as a path
+        shown = str(file) if len(str(file)) <= 100 else f"{str(file)[:60]}... ({len(str(file))} characters)"
+        raise GameError(f"invalid rom path {shown}: {exc.strerror or exc}") from None
+    if not found:
         raise GameError(f"ROM file not found: {file}")
     if not file.is_file():
         raise GameError(f"ROM path is not a file: {file}")
@@ -182,6 +187,21 @@ def find_in_folder(folder: str | os.PathLike[str], sha1s: dict[str, str]) -> Pat
     return None
 
 
+def rom_in_folder(sha1s: dict[str, str], wanted: str, expected: str) -> RomImage:
+    """The ROM in the ``$LONGPLAY_ROMS`` folder whose SHA-1 is one of ``sha1s``; a one-line :class:`GameError`
+    naming it as ``"no ROM " + wanted`` and ``expected`` (the SHA-1s, for the user to look up) when there is none."""
+    folder = os.environ.get(ROMS_ENV)
+    if not folder:
+        raise GameError(f"no ROM {wanted}: pass rom=PATH (--rom PATH) or set {ROMS_ENV} to a folder holding it "
+                        f"({expected})")
+    if not Path(folder).expanduser().is_dir():
+        raise GameError(f"{ROMS_ENV}={folder} is not a folder; it should hold the ROM {wanted} ({expected})")
+    found = find_in_folder(folder, sha1s)
+    if found is None:
+        raise GameError(f"no ROM {wanted} in {ROMS_ENV}={folder}: no file there has {expected}")
+    return read_rom(found)
+
+
 def resolve_rom(rom: str | os.PathLike[str] | bytes | bytearray | None, pack: Pack | None) -> RomImage:
     """The checked ROM to run, from ``rom=``, the pack's own ROM or ``$LONGPLAY_ROMS`` (see module docstring).
 
@@ -202,18 +222,7 @@ def resolve_rom(rom: str | os.PathLike[str] | bytes | bytearray | None, pack: Pa
     elif pack is not None and pack.default_rom() is not None:
         image = check_rom(pack.default_rom() or b"")
     elif pack is not None and pack.sha1s:
-        folder = os.environ.get(ROMS_ENV)
-        if not folder:
-            raise GameError(f"no ROM for {pack.game}: pass rom=PATH (--rom PATH) or set {ROMS_ENV} to a "
-                            f"folder holding it ({_expected(pack)})")
-        if not Path(folder).expanduser().is_dir():
-            raise GameError(f"{ROMS_ENV}={folder} is not a folder; it should hold the ROM for {pack.game} "
-                            f"({_expected(pack)})")
-        found = find_in_folder(folder, pack.sha1s)
-        if found is None:
-            raise GameError(f"no ROM for {pack.game} in {ROMS_ENV}={folder}: no file there has "
-                            f"{_expected(pack)}")
-        image = read_rom(found)
+        image = rom_in_folder(pack.sha1s, f"for {pack.game}", _expected(pack))
     else:
         raise GameError("no ROM given: pass rom=PATH (--rom PATH) or ROM bytes, or choose a game pack whose "
                         f"ROM can be found in {ROMS_ENV}")

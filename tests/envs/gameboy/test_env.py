@@ -528,6 +528,14 @@ def test_missing_rom_file(tmp_path: Path) -> None:
     assert _one_line_error(rom=tmp_path / "nope.gb") == f"ROM file not found: {tmp_path / 'nope.gb'}"
 
 
+def test_a_rom_path_too_long_for_a_path_is_a_short_error() -> None:
+    """A spec that kept ``rom`` bytes went into replay headers as hex; rebuilding read it as a path and raised
+    OSError "File name too long" with the whole ROM in the message."""
+    message = _one_line_error(rom=cartridge.build_rom().hex())
+    assert message.startswith("invalid rom path 0000") and "characters): File name too long" in message
+    assert len(message) < 200
+
+
 def test_an_unreadable_rom_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ROM file the user may not read (or a failing disk) was a PermissionError traceback, and one such file in
     $LONGPLAY_ROMS stopped the search for the right one. (Mocked: the tests may run as root, who reads anything.)"""
@@ -704,3 +712,45 @@ def test_a_state_an_older_pyboy_saved_that_does_not_load_says_so(game: GameBoyGa
     raw = game.save_emulator_state()
     with pytest.raises(GameError, match=rf"state version {raw[0] - 2}, from a PyBoy older than this one"):
         GameBoyGame(pack="testcart", start_state=_older(raw, 2))
+
+
+def test_rom_bytes_stay_out_of_the_spec_and_the_replay(tmp_path: Path) -> None:
+    """``gym.make(id, rom=<bytes>)`` kept the ROM in ``env.spec``: ``to_json()`` raised TypeError, and a recording
+    wrote the whole ROM into its header as hex, which the rebuild read as a path ("File name too long"), so the
+    replay never verified. The spec names the ROM by its SHA-1, and the rebuild finds it from that."""
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.verify import verify
+
+    rom = cartridge.build_rom()
+    path = _cart_replay(tmp_path / "bytes.lpr", rom=rom)
+    with ReplayReader(path) as replay:
+        header = replay.header
+    assert "rom" not in header["env_kwargs"] and header["env_kwargs"]["rom_sha1"] == cartridge.rom_sha1()
+    assert rom.hex()[:4096] not in path.read_bytes().hex() and rom[:4096] not in path.read_bytes()
+    report = verify(path)
+    assert report.ok and report.hashes >= 2, report.summary()
+    env = gym.make("longplay/TestCart-v0", rom=bytearray(rom))
+    again = gym.make(gym.envs.registration.EnvSpec.from_json(env.spec.to_json()))
+    assert again.unwrapped.game.rom.data == rom
+    again.close()
+    env.close()
+
+
+def test_a_rom_sha1_found_nowhere_says_which_and_how_to_provide_it(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    rom = bytearray(cartridge.build_rom())
+    rom[0x7FFF] ^= 0xFF  # another ROM, which no pack builds
+    sha1 = __import__("hashlib").sha1(rom).hexdigest()
+    monkeypatch.delenv("LONGPLAY_ROMS", raising=False)
+    with pytest.raises(GameError, match=f"no ROM with SHA-1 {sha1}: .*LONGPLAY_ROMS") as refused:
+        GameBoyEnv(rom_sha1=sha1)
+    assert "\n" not in str(refused.value)
+    (tmp_path / "other.gb").write_bytes(rom)
+    monkeypatch.setenv("LONGPLAY_ROMS", str(tmp_path))
+    found = GameBoyEnv(rom_sha1=sha1, pack="generic")
+    assert found.game.rom.sha1 == sha1
+    found.close()
+    with pytest.raises(GameError, match=f"expected the ROM with SHA-1 {sha1}"):
+        GameBoyEnv(rom=cartridge.build_rom(), rom_sha1=sha1)
+    with pytest.raises(GameError, match="invalid rom_sha1 'abc'"):
+        GameBoyEnv(rom_sha1="abc")
