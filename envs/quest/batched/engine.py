@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from longplay.envs.env import MAX_SEED
 from longplay.envs.quest import art
 from longplay.envs.quest.batched import battle, dialog, menus, overworld
 from longplay.envs.quest.batched.common import (
@@ -72,8 +73,12 @@ from longplay.envs.quest.state import QuestState, World
 OBS_MODES = ("symbolic", "pixels")
 DEFAULT_MAX_STEPS = {"mini": 20_000, "small": 200_000, "standard": 1_000_000}
 VECTOR_SIZE = 32
-#: the largest ``reset`` seed (an episode's seed ``seed + i + k * num_envs`` then stays within int64)
-MAX_SEED = 2**62
+#: What a ``reset`` base seed leaves free below the reference env's ``MAX_SEED`` (2**63-1): env ``i``'s ``k``-th
+#: episode plays reference seed ``seed + i + k * num_envs``, which must stay a seed the reference env (and int64)
+#: takes.
+EPISODE_SEED_HEADROOM = 2**62 - 1
+#: The largest ``reset`` base seed, 2**62 (``check_seed``'s message says it).
+MAX_BASE_SEED = MAX_SEED - EPISODE_SEED_HEADROOM
 NUM_BUTTONS = 8
 # Inductor settings for the step on CPU (measured on a 2-core AVX2 CPU, docs/batched.md "Speed"): scalar C++
 # loops (inductor's vector code emulates boolean masks and table gathers lane by lane: 0.76x eager, against
@@ -138,8 +143,8 @@ def int_in(value: Any, low: int, high: int | None = None) -> bool:
 
 def check_seed(seed: Any) -> None:
     """``ValueError`` (one line) unless ``seed`` is a reset seed the engine takes: None, or an int in
-    ``0..2**62`` (numpy ints too). The adapters check it before they act on it."""
-    if seed is not None and not int_in(seed, 0, MAX_SEED):
+    ``0..MAX_BASE_SEED`` (2**62; numpy ints too). The adapters check it before they act on it."""
+    if seed is not None and not int_in(seed, 0, MAX_BASE_SEED):
         raise ValueError(f"invalid seed {seed!r}; use an int in 0..2**62 or None")
 
 
@@ -317,7 +322,8 @@ class BatchedQuest:
     def reset(self, seed: int | None = 0) -> dict[str, torch.Tensor]:
         """Starts every env's first episode (env ``i`` with reference seed ``seed + i``); returns obs.
 
-        ``seed``: an int in ``0 .. 2**62`` (the seeds ``seed + i + k * num_envs`` stay within int64), or
+        ``seed``: an int in ``0..MAX_BASE_SEED`` (2**62: the seeds ``seed + i + k * num_envs`` stay within the
+        reference env's ``0..MAX_SEED``, 2**63-1), or
         ``None`` for one drawn at random.
         """
         check_seed(seed)

@@ -32,7 +32,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from longplay.envs.quest.batched.engine import MAX_SEED, BatchedQuest, check_seed, int_in
+from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
 from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, VIEW_H, VIEW_W
 
 DEFAULT_WORLD_POOL = 16
@@ -103,9 +103,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
     # ------------------------------------------------------------------------------------------ API
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
               ) -> tuple[Any, dict[str, Any]]:
-        """Resets every env; env ``i`` plays the reference episode of seed ``seed + i`` (``seed`` drawn from
-        the vector env's generator when ``None``). A list of seeds, one per env, must be ``[s, s + 1, ...]``
-        (what the engine plays) or all ``None``. ``options`` must be empty (see :func:`check_no_options`)."""
+        """Resets every env; env ``i`` plays the reference episode of seed ``seed + i`` (``seed``, an int in
+        ``0..2**62`` as the engine's ``reset`` takes, drawn from the vector env's generator when ``None``). A list
+        of seeds, one per env, must be ``[s, s + 1, ...]`` (what the engine plays) or all ``None``. ``options``
+        must be empty (see :func:`check_no_options`)."""
         self._check_open()
         check_no_options(options)
         if isinstance(seed, (list, tuple, np.ndarray)):
@@ -228,7 +229,8 @@ def _base_seed(seeds: list[Any], num_envs: int) -> int | None:
         raise ValueError(f"expected {num_envs} seeds, one per env, got {len(seeds)}")
     if all(s is None for s in seeds):
         return None
-    if not all(int_in(s, 0, MAX_SEED) for s in seeds) \
+    # the range is check_seed's to refuse, with the bound in its message: [2**62 + 1, 2**62 + 2] is seed + i
+    if not all(int_in(s, 0) for s in seeds) \
             or [int(s) for s in seeds] != list(range(int(seeds[0]), int(seeds[0]) + num_envs)):
         raise ValueError(f"the batched engine plays seed + i in env i: pass one int or the seeds [s, s + 1, ..., "
                          f"s + {num_envs - 1}], got {seeds[:4]}{' ...' if num_envs > 4 else ''}")

@@ -172,6 +172,15 @@ def test_reset_seed_lists_must_be_what_the_engine_plays() -> None:
     env.reset(seed=[None, None, None])
 
 
+def test_a_seed_list_past_the_engines_bound_is_refused_with_the_bound() -> None:
+    """``[2**62 + 1, 2**62 + 2, 2**62 + 3]`` is what the engine would play, yet was refused with 'pass one int or
+    the seeds [s, s + 1, s + 2]', as if it were not: the reason is the range, as for one int."""
+    env = BatchedVectorEnv(3)
+    start = 2**62 + 1
+    with pytest.raises(ValueError, match=r"^invalid seed 4611686018427387905; use an int in 0\.\.2\*\*62 or None"):
+        env.reset(seed=[start, start + 1, start + 2])
+
+
 @pytest.mark.parametrize("seed", [1.5, True, "3", 2**62 + 1, [1.5, 2.5, 3.5]])
 def test_bad_reset_seeds_are_refused_before_anything_changes(seed) -> None:
     """``int(seed)`` came first: ``reset(seed=1.5)``, ``True`` and ``"3"`` silently played seeds 1, 1 and 3
