@@ -6,7 +6,9 @@ what a button does; the env turns the game into observations, a sparse milestone
 
 ## Action Space
 ``Discrete(8)``: up, down, left, right, a, b, start, select (``longplay.envs.Button`` values).
-With ``noop=True``, ``Discrete(9)`` where action 8 presses nothing.
+With ``noop=True``, ``Discrete(9)`` where action 8 presses nothing. ``step`` takes what
+``Discrete.contains`` takes, but a bool, and a whole float too (``3.0``, a policy's float output, names
+action 3); 3.7, ``True`` or an index out of range raise a one-line ``ValueError``.
 
 ## Observation
 ``obs_mode`` picks one or several (joined with ``+``, e.g. ``"pixels+text"``, giving a ``Dict``):
@@ -36,7 +38,6 @@ holds counts as reached at step 0 and pays nothing. The only reset option is ``s
 from __future__ import annotations
 
 import copy
-import numbers
 import string
 from typing import Any
 
@@ -45,6 +46,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
+from longplay.envs.checks import action_index, check_downsample, check_flag, is_int
 from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH, Button, Game, GameError
 
 OBS_MODES = ("pixels", "symbolic", "text")
@@ -64,20 +66,6 @@ def parse_obs_mode(obs_mode: str | tuple[str, ...] | list[str]) -> tuple[str, ..
         raise ValueError(f"invalid observation mode {obs_mode!r}; valid modes: {', '.join(OBS_MODES)} "
                          "(or several joined with '+')")
     return modes
-
-
-def action_index(action: Any) -> int:
-    """The index an action names, or -1 where it names none: 3.7 is not action 3, nor True action 1."""
-    kind = type(action)
-    if kind is int or issubclass(kind, np.integer):  # what policies give, first: this runs every step
-        return int(action)
-    if isinstance(action, (bool, np.bool_)):
-        return -1
-    try:
-        index = int(action)
-    except (TypeError, ValueError):
-        return -1
-    return index if index == action else -1
 
 
 #: The largest reset seed: a replay keeps seeds as SQLite integers (int64), and the quest game reads a seed modulo
@@ -134,14 +122,10 @@ class LongplayEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: "
                              f"{', '.join(self.metadata['render_modes'])}")
-        for name, flag in (("noop", noop), ("grayscale", grayscale)):
-            if not isinstance(flag, (bool, np.bool_)):  # "off" or "no" (``--set grayscale=off``) would switch it on
-                raise ValueError(f"invalid {name} {flag!r}; valid: True, False")
-        if not isinstance(downsample, int) or downsample < 1 or SCREEN_HEIGHT % downsample \
-                or SCREEN_WIDTH % downsample:
-            raise ValueError(f"invalid downsample {downsample!r}; valid: 1, 2, 4, 8, 16 (divides 144 and 160)")
-        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(
-                max_episode_steps, numbers.Integral) or max_episode_steps < 1):
+        check_flag("noop", noop)
+        check_flag("grayscale", grayscale)
+        check_downsample(downsample, (SCREEN_HEIGHT, SCREEN_WIDTH))
+        if max_episode_steps is not None and (not is_int(max_episode_steps) or max_episode_steps < 1):
             raise ValueError(f"invalid max_steps {max_episode_steps!r} (the env's own step limit); must be an integer "
                              ">= 1 or None")
         self.game = game
@@ -150,7 +134,7 @@ class LongplayEnv(gym.Env):
         self.max_episode_steps = max_episode_steps
         self.noop = bool(noop)
         self.grayscale = bool(grayscale)
-        self.downsample = downsample
+        self.downsample = int(downsample)  # a numpy int too
         self.action_space = spaces.Discrete(9 if noop else 8)
         self.catalog = game.milestones()
         self._weights = tuple(m.weight for m in self.catalog)

@@ -9,11 +9,12 @@ view for language models, a symbolic view for RL and a milestone catalog. The Gy
 from __future__ import annotations
 
 import enum
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from longplay.envs.checks import action_index
 
 SCREEN_HEIGHT = 144
 SCREEN_WIDTH = 160
@@ -51,16 +52,18 @@ def parse_button(name: str) -> Button:
 
 
 def button_index(button: Button | int) -> int:
-    """The action index of ``button`` (a :class:`Button` or its int), or a one-line ``ValueError`` for one that does
-    not exist: a game pressing -1 would index its buttons from the end (the Game Boy pressed SELECT) and 2.5 or True
-    would pass for another button. Games check before they change anything; ``None`` (no button) is theirs to take.
+    """The action index of ``button`` (a :class:`Button`, or what names its action as the env takes it: see
+    :func:`~longplay.envs.checks.action_index`), or a one-line ``ValueError`` for one that does not exist: a game
+    pressing -1 would index its buttons from the end (the Game Boy pressed SELECT) and 2.5 or True would pass for
+    another button. Games check before they change anything; ``None`` (no button) is theirs to take.
 
-    >>> button_index(Button.A), button_index(7)
-    (4, 7)
+    >>> button_index(Button.A), button_index(7), button_index(3.0)
+    (4, 7, 3)
     """
-    if isinstance(button, bool) or not isinstance(button, numbers.Integral) or not 0 <= button < len(Button):
+    index = action_index(button)
+    if not 0 <= index < len(Button):
         raise ValueError(f"invalid button {button!r}; valid: 0..{len(Button) - 1} (or None for no button)")
-    return int(button)
+    return index
 
 
 class Mode(enum.Enum):

@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import numbers
 import os
 import warnings
 from collections.abc import Mapping
@@ -50,6 +49,7 @@ from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 from gymnasium.error import ClosedEnvironmentError
 
+from longplay.envs.checks import is_int
 from longplay.envs.env import LongplayEnv
 from longplay.envs.game import (
     BUTTON_NAMES,
@@ -82,11 +82,6 @@ _HASHED_REGIONS = {
     1: ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0xFEA0), (0xFF00, 0x10000)),
     2: ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0x10000)),
 }
-
-
-def _is_int(value: Any) -> bool:
-    """An integer (numpy's too), not a bool: ``--set frameskip=true`` is no frame count."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _pyboy_class() -> Any:
@@ -136,16 +131,16 @@ class GameBoyGame:
         _pyboy_class()
         # A step releases its button at least a frame before its end: PyBoy applies a release at the next frame, so
         # one left pending at the end of a step would be missing from a save state made there.
-        if not _is_int(frameskip) or not 2 <= frameskip <= MAX_FRAMES:
+        if not is_int(frameskip) or not 2 <= frameskip <= MAX_FRAMES:
             raise GameError(f"invalid frameskip {frameskip!r}: must be an integer from 2 to {MAX_FRAMES} (a step "
                             "holds its button for release_after frames, then releases it for at least one)")
-        if not _is_int(release_after) or not 1 <= release_after < frameskip:
+        if not is_int(release_after) or not 1 <= release_after < frameskip:
             raise GameError(f"invalid release_after {release_after!r}: must be an integer in 1..frameskip-1 "
                             f"(frameskip is {frameskip})")
-        if not _is_int(random_start_frames) or not 0 <= random_start_frames <= MAX_FRAMES:
+        if not is_int(random_start_frames) or not 0 <= random_start_frames <= MAX_FRAMES:
             raise GameError(f"invalid random_start_frames {random_start_frames!r}: must be an integer from 0 to "
                             f"{MAX_FRAMES}")
-        if not _is_int(state_hash_version) or state_hash_version not in _HASHED_REGIONS:
+        if not is_int(state_hash_version) or state_hash_version not in _HASHED_REGIONS:
             raise GameError(f"invalid state_hash_version {state_hash_version!r}: this longplay hashes Game Boy states "
                             f"as version {' or '.join(map(str, _HASHED_REGIONS))}")
         frameskip, release_after, random_start_frames = int(frameskip), int(release_after), int(random_start_frames)
@@ -153,7 +148,7 @@ class GameBoyGame:
             start, end = ram_slice if ram_slice is not None else WRAM
         except (TypeError, ValueError):  # not a pair: the message below says what is
             start = end = None
-        if not (_is_int(start) and _is_int(end) and 0 <= start < end <= 0x10000):
+        if not (is_int(start) and is_int(end) and 0 <= start < end <= 0x10000):
             raise GameError(f"invalid ram_slice {ram_slice!r}: expected (start, end) addresses with "
                             "0 <= start < end <= 0x10000, e.g. (0xC000, 0xE000)")
         self.frameskip = frameskip
@@ -576,7 +571,7 @@ class GameBoyEnv(LongplayEnv):
         ``state_hash_version``, 1 where none is recorded. A version this longplay does not compute (a newer
         longplay's) is left to the identity check, which names it."""
         version = identity.get("state_hash_version", 1)
-        return {"state_hash_version": version} if _is_int(version) and version in _HASHED_REGIONS else {}
+        return {"state_hash_version": version} if is_int(version) and version in _HASHED_REGIONS else {}
 
 
 __all__ = ["MAX_FRAMES", "STATE_HASH_VERSION", "STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]

@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from longplay.envs.env import action_index
+from longplay.envs.checks import action_index
 from longplay.envs.game import NOOP, Button
 
 #: Button names (lower case) -> action index of the env; ``noop`` exists in envs made with ``noop=True``.

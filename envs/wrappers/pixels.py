@@ -12,12 +12,13 @@ policy always sees exactly the observations it was trained on.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from longplay.envs.checks import check_downsample, check_flag, is_int
 
 
 def preprocess_pixels(frame: np.ndarray, grayscale: bool = True, downsample: int = 2) -> np.ndarray:
@@ -39,15 +40,6 @@ def preprocess_pixels(frame: np.ndarray, grayscale: bool = True, downsample: int
     return frame
 
 
-def check_downsample(downsample: Any, shape: tuple[int, ...]) -> None:
-    """Raises ``ValueError`` (one line) unless ``downsample`` is an integer >= 1 dividing H and W of ``shape``."""
-    h, w = shape[0], shape[1]
-    if isinstance(downsample, bool) or not isinstance(downsample, numbers.Integral) or downsample < 1 \
-            or h % downsample or w % downsample:
-        raise ValueError(f"invalid downsample {downsample!r}: must be an integer >= 1 that divides the frame size "
-                         f"{h}x{w}")
-
-
 def preprocessed_shape(shape: tuple[int, ...], grayscale: bool, downsample: int) -> tuple[int, int, int]:
     """The shape :func:`preprocess_pixels` gives for a frame of ``shape`` (H, W, C)."""
     check_downsample(downsample, shape)
@@ -59,8 +51,7 @@ class PixelPreprocess(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Applies :func:`preprocess_pixels` to a ``pixels`` observation (a bare Box or the ``pixels`` key)."""
 
     def __init__(self, env: gym.Env, grayscale: bool = True, downsample: int = 2) -> None:
-        if not isinstance(grayscale, (bool, np.bool_)):  # "off" or 0.0 would be read by its truth, so "off" meant on
-            raise ValueError(f"invalid grayscale {grayscale!r}: must be True or False")
+        check_flag("grayscale", grayscale)
         gym.utils.RecordConstructorArgs.__init__(self, grayscale=grayscale, downsample=downsample)
         gym.ObservationWrapper.__init__(self, env)
         self.grayscale, self.downsample = grayscale, downsample
@@ -80,7 +71,7 @@ class FrameStacker:
     """
 
     def __init__(self, k: int) -> None:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        if not is_int(k) or k < 1:
             raise ValueError(f"invalid frame stack {k!r}; must be an integer >= 1")
         self.k = k
         self._stack: np.ndarray | None = None

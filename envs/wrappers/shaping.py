@@ -43,8 +43,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from longplay.envs.checks import is_whole
 from longplay.envs.game import Game, GameState
-from longplay.envs.wrappers.values import is_whole
 
 TERMS = ("novelty", "map", "level", "heal", "death", "damage", "event", "badge")
 #: What each ``stage_level`` step adds to the stage (more than any catalog's milestones, so the two never mix).

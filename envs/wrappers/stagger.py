@@ -20,7 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from longplay.envs.wrappers.values import is_whole
+from longplay.envs.checks import is_whole
 
 
 class StaggerFirstEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):

@@ -218,8 +218,9 @@ def test_parse_obs_mode() -> None:
             parse_obs_mode(odd)
 
 
-@pytest.mark.parametrize("action", [3.7, True, "a", 8, -1])
+@pytest.mark.parametrize("action", [3.7, True, "a", 8, -1, float("inf"), np.array(True), np.float32("nan")])
 def test_an_action_that_names_no_button_is_refused(action) -> None:
+    """inf raised OverflowError from int(); ``np.array(True)`` pressed button 1 where ``True`` was refused."""
     env = gym.make("longplay/QuestMini-v0")
     env.reset(seed=0)
     before = env.unwrapped.game.save_state()

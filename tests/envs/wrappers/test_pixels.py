@@ -113,7 +113,8 @@ def test_a_bad_downsample_is_refused_when_the_wrapper_is_made(downsample: Any) -
     """7 (not dividing 144x160) used to give a (20, 22, 1) space and fail only at reset; 0 was a
     ZeroDivisionError, -2 a numpy error, 2.0 a Box error, True a silent 1."""
     env = LongplayEnv(NoiseGame(), obs_mode="pixels")
-    with pytest.raises(ValueError, match=r"invalid downsample .*: must be an integer >= 1 that divides .*144x160"):
+    divisors = r"valid: 1, 2, 4, 8, 16 \(the integers that divide the frame size 144x160\)$"
+    with pytest.raises(ValueError, match=r"^invalid downsample .*; " + divisors):
         PixelPreprocess(env, True, downsample)
     with pytest.raises(ValueError, match="invalid downsample"):
         preprocess_pixels(np.zeros((144, 160, 3), np.uint8), True, downsample)
@@ -141,5 +142,5 @@ def test_stacked_space_keeps_the_input_dtype_and_bounds() -> None:
 @pytest.mark.parametrize("grayscale", ["off", "false", 0, None])
 def test_pixel_preprocess_refuses_a_grayscale_that_is_not_a_bool(grayscale: object) -> None:
     """``grayscale="off"`` turned grayscale on (a non-empty string is true), which the env itself refuses."""
-    with pytest.raises(ValueError, match=f"invalid grayscale {grayscale!r}: must be True or False"):
+    with pytest.raises(ValueError, match=f"^invalid grayscale {grayscale!r}; valid: True, False$"):
         PixelPreprocess(LongplayEnv(NoiseGame(), obs_mode="pixels"), grayscale, 2)  # type: ignore[arg-type]
