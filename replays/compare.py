@@ -44,9 +44,11 @@ from longplay.replays.schema import EXTENSION, ReplayError
 
 #: A run whose recorder never closed an episode is taken as still being recorded while its last commit is less than
 #: this many seconds old, and as killed after. A recorder commits every ``commit_seconds`` (2 s) while steps, LM
-#: turns or memory snapshots come, so a live run's longest silence is one wait for its agent: an LM call retried to
-#: the limit at the defaults (7 tries of 120 s, and up to 63 s of back-off between them) is 15 minutes. A served run
-#: (``longplay serve``) is silent while its client thinks: past this it shows as killed, as a stalled run does.
+#: turns or memory snapshots come, and an LM run beats (``Recorder.heartbeat``) before each attempt of a model call,
+#: so a live run's longest silence is one attempt and one back-off: 3 minutes at the defaults (``--timeout`` 120 s,
+#: a wait of at most ``backoff_max_s`` 60 s, a server's retry-after included). 15 minutes leaves room for a
+#: ``--timeout`` of up to about 14 minutes. A served run (``longplay serve``) is silent while its client thinks:
+#: past this it shows as killed, as a stalled run does.
 RECORDING_QUIET_S = 15 * 60.0
 
 AXES = ("steps", "wall", "tokens", "cost")

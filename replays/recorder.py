@@ -688,6 +688,15 @@ class Recorder(gym.Wrapper):
         self._check_open()
         self._flush()
 
+    def heartbeat(self) -> None:
+        """Tells readers the run is alive while it waits on its agent (an LM call, where nothing is recorded for
+        minutes): commits what is pending, or only the header's ``committed`` time when nothing is, at most every
+        ``commit_seconds``. A reader takes a replay that was not written for
+        :data:`~longplay.replays.compare.RECORDING_QUIET_S` as killed."""
+        self._check_open()
+        if time.perf_counter() - self._last_commit >= self.commit_seconds:
+            self._flush(empty=True)
+
     @property
     def step_in_episode(self) -> int:
         """Steps taken in the current episode."""
@@ -813,21 +822,23 @@ class Recorder(gym.Wrapper):
         if time.perf_counter() - self._last_commit >= self.commit_seconds:
             self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self, empty: bool = False) -> None:
         # Ctrl-C (or a sweep's or Ray's cancel, which arrive as SIGINT) waits until the commit and the cleared
         # buffers agree: raised between BEGIN and its try, it left a transaction open ("cannot start a
         # transaction within a transaction" at the next flush); between COMMIT and the clearing, it wrote the
         # chunk twice at the next flush.
         with sigint_held():
-            self._flush_now()
+            self._flush_now(empty)
 
     def _write_error(self, exc: sqlite3.OperationalError) -> ReplayWriteError:
         return ReplayWriteError(f"cannot write the replay {self.path}: {exc} (its first {self.committed_steps} "
                                 "steps are committed and stay readable)")
 
-    def _flush_now(self) -> None:
-        if not (self._actions or self._episode_sql or self._checkpoints or self._keyframes or self._milestones
-                or self._turns or self._memory):
+    def _flush_now(self, empty: bool = False) -> None:
+        """Commits what is pending with the header's ``committed`` time; with nothing pending, nothing, unless
+        ``empty`` (a heartbeat: the time alone)."""
+        if not (empty or self._actions or self._episode_sql or self._checkpoints or self._keyframes
+                or self._milestones or self._turns or self._memory):
             return  # nothing to commit (a reset right after the episode's end committed it)
         actions = self._actions
         conn = self._conn

@@ -90,7 +90,8 @@ def shown_failure(reason: str) -> str:
 
 class TurnLog(Protocol):
     """Where turns and memory snapshots go: the replay :class:`~longplay.replays.recorder.Recorder`, or a
-    stand-in with the same two methods."""
+    stand-in with the same two methods. A log with a ``heartbeat()`` method too (the recorder's) has it called
+    before each model call attempt."""
 
     def log_turn(self, **fields: Any) -> None:
         """Records one model call (see ``Recorder.log_turn``)."""
@@ -537,10 +538,17 @@ class LMRun:
     def _call(
         self, request: ModelRequest, kind: str, context: int | None = None, defer_log: bool = False
     ) -> tuple[ModelResponse | None, ProviderError | None]:
+        # Readers take a replay not written for RECORDING_QUIET_S as killed: its time is written before each attempt,
+        # so a live run's longest silence is one attempt and one back-off, not a call retried to the limit.
+        heartbeat = getattr(self.log, "heartbeat", None) or (lambda: None)
+
+        def wait(seconds: float) -> None:
+            self.sleep(seconds)
+            heartbeat()  # the next attempt starts now
+
+        heartbeat()
         t0 = time.perf_counter()
-        response, attempts, error = call_with_retries(
-            self.provider, request, self.config.retry, self.rng, self.sleep
-        )
+        response, attempts, error = call_with_retries(self.provider, request, self.config.retry, self.rng, wait)
         latency = time.perf_counter() - t0
         usage = response.usage if response is not None else Usage()
         if response is not None and response.estimated_usage and self.token_scale > 1.0:

@@ -123,7 +123,8 @@ def test_a_reset_after_the_end_commits_once_and_steps_past_the_end_move_it(tmp_p
         _play_to_the_finish(rec)
         commits = []
         real_flush_now = rec._flush_now
-        rec._flush_now = lambda: commits.append(bool(rec._actions or rec._checkpoints)) or real_flush_now()
+        rec._flush_now = lambda empty=False: (commits.append(bool(rec._actions or rec._checkpoints))
+                                             or real_flush_now(empty))
         rec.reset(seed=12)  # the end is committed already: only the new episode's start is
         assert len([c for c in commits if c]) == 1
         _play_to_the_finish(rec)
@@ -161,6 +162,36 @@ def test_log_turn_and_memory(tmp_path: Path, fakegame: Any) -> None:
         assert second.error == "rate limited"
         notes, seen = replay.memory()
         assert notes.content == "the gym is north" and seen.content == {"seen": [[1, 2]]}
+
+
+def test_a_heartbeat_commits_the_time_with_nothing_else_pending(tmp_path: Path, fakegame: Any) -> None:
+    """An LM run waiting on its model records nothing for minutes: its heartbeat alone keeps the header's
+    ``committed`` fresh (readers take a replay not written for RECORDING_QUIET_S as killed), at most every
+    ``commit_seconds``."""
+    path = tmp_path / "lm.lpr"
+
+    def written_in_2000() -> None:  # the last commit, as a long silent wait leaves it
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE header SET value = '\"2000-01-01T00:00:00+00:00\"' WHERE key = 'committed'")
+        conn.close()
+
+    def last_commit() -> datetime | None:
+        with ReplayReader(path) as replay:
+            return replay.last_commit()
+
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm", commit_seconds=3600.0) as rec:
+        rec.reset(seed=0)
+        rec.step(4)
+        rec.flush()
+        written_in_2000()
+        rec.heartbeat()  # the last commit was just now, by the recorder's clock: nothing to do
+        assert last_commit() == datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+        rec.commit_seconds = 0.0
+        rec.heartbeat()
+        beat = last_commit()
+        assert beat is not None and beat.year > 2000
+        with ReplayReader(path) as replay:
+            assert replay.num_steps() == 1 and replay.turns() == []  # the time alone was committed
 
 
 def test_run_names_sort_and_say_what_they_are(tmp_path: Path) -> None:

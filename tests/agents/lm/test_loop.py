@@ -215,6 +215,31 @@ def test_a_refusal_after_retries_records_every_failed_attempt_in_its_row(tiny_en
     assert run.counters.failed_calls == 2 and run.counters.logged_turns == len(log.turns) == 2
 
 
+def test_the_replay_hears_a_heartbeat_before_each_attempt_of_a_retried_call(tiny_env) -> None:
+    """Readers take a replay not written for RECORDING_QUIET_S as killed: a rate-limited run waiting out its
+    retries beats before every attempt (after each back-off), so its silence is one attempt and one wait."""
+    events: list[str] = []
+
+    class BeatingLog(ListLog):
+        def heartbeat(self) -> None:
+            events.append("beat")
+
+    provider = ScriptedProvider([ProviderError("rate_limit", "slow down", status=429, retry_after=50.0),
+                                 ProviderError("server", "overloaded", status=529), press("right")])
+    complete = provider.complete
+
+    def attempt(request: ModelRequest) -> Any:
+        events.append("attempt")
+        return complete(request)
+
+    provider.complete = attempt  # type: ignore[method-assign]
+    run = LMRun(tiny_env, provider, build_scaffold("minimal"), config(max_turns=1), log=BeatingLog(),
+                sleep=lambda s: events.append(f"wait {s:g}"))
+    assert run.run().reason == "turns"
+    assert [e.split()[0] for e in events] == ["beat", "attempt", "wait", "beat", "attempt", "wait", "beat", "attempt"]
+    assert events[2] == "wait 50"  # the server's retry-after (the second wait is jittered back-off)
+
+
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
 def test_a_401_over_the_real_sdk_stops_the_run_naming_the_key_variable(kind: str, tiny_env, dummy_keys) -> None:
     cfg = LMConfig(provider=ProviderConfig(provider=kind, model="stub-model"), budget=BudgetConfig(max_turns=5))
