@@ -144,10 +144,11 @@ def end_marks(header: dict[str, Any], episodes: Sequence[Episode], spending: Spe
     """How a run ended, as the comparison marks it: ``stopped_early``, its recorder closed it before the budget its
     header records was used (Ctrl+C, failures; None where it records no budget), and for a run with an episode never
     closed, ``recording`` or ``killed`` (:func:`recording_marks`). The run list and the run page show the same
-    marks."""
+    marks. A run with no episode yet (before its first reset) is complete only where its recorder closed the file."""
     used = budget_used(header, episodes, spending)
+    complete = all(info.complete for info in episodes) if episodes else header.get("status") == "closed"
     return {"stopped_early": None if used is None else any(stopped_early(used, info) for info in episodes),
-            **recording_marks(all(info.complete for info in episodes), last_commit, now)}
+            **recording_marks(complete, last_commit, now)}
 
 
 def recording_marks(complete: bool, last_commit: datetime | str | None, now: datetime | None = None

@@ -305,6 +305,27 @@ def test_two_readings_of_the_run_list_read_each_replay_once(viewer_runs: Any, mo
         folder.close()
 
 
+def test_a_run_before_its_first_reset_is_recording_or_killed_not_complete(tmp_path: Path, fakegame: Any) -> None:
+    """A run whose header is written and no episode yet (an LM run waiting on its first call) showed as a finished
+    0-step run: every one of its no episodes was closed. Its last commit decides recording or killed; a recorder
+    closed before any reset is complete."""
+    rec = Recorder(gym.make(fakegame.ENV_ID), tmp_path / "starting.lpr", agent="lm")
+    try:
+        with ReplayReader(tmp_path / "starting.lpr") as reader:
+            run = run_impl(reader, "starting.lpr")
+            row = run_summary_impl(reader, "starting.lpr")
+        assert (run["complete"], run["recording"], run["killed"]) == (False, True, False)
+        assert (row["complete"], row["recording"], row["killed"]) == (False, True, False)
+        later = datetime.fromisoformat(row["last_commit"]) + timedelta(seconds=RECORDING_QUIET_S + 1)
+        (aged,) = run_list_impl("runs", [row], [], later)["runs"]
+        assert (aged["complete"], aged["recording"], aged["killed"]) == (False, False, True)
+    finally:
+        rec.close()
+    with ReplayReader(tmp_path / "starting.lpr") as reader:
+        run = run_impl(reader, "starting.lpr")
+    assert (run["complete"], run["recording"], run["killed"]) == (True, False, False)
+
+
 def test_a_run_still_recording_is_marked_recording_not_killed(tmp_path: Path, fakegame: Any, compare_runs: Any
                                                               ) -> None:
     """A run still being recorded was marked ``killed`` in the run list, on its run page and in the comparison, as a
