@@ -9,7 +9,8 @@ from __future__ import annotations
 import enum
 
 #: The version of the game's rules and content, in every replay's ``identity``: bump it whenever a change
-#: alters what a button press does (a rule, a species, a move, a table), so a replay recorded under other
+#: alters what a button press does (a rule, a species, a move, a table), or what ``state()`` reports for map,
+#: position or mode (replays' state summaries are verified against it), so a replay recorded under other
 #: rules fails verification with that reason instead of diverging at some step. 1: the first release;
 #: 2: the starters (and Burrowbit) learn a move every 6-7 levels; leaving water by a ledge or a boulder ends
 #: swimming.
