@@ -624,7 +624,15 @@ class ReplayReader:
     def spending(self) -> Spending:
         """:meth:`turns`' :class:`Spending` over every episode, summed by SQLite: the run list asks it of every
         replay in a folder, where decoding each row (50 ms a replay of 4,000 turns) kept a folder of 300 LM runs
-        from showing for half a minute."""
+        from showing for half a minute. :class:`CorruptReplayError` where a count or a cost is not a number, as
+        :meth:`turns` says (SUM reads an edited text as 0)."""
+        counts = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write")
+        bad = self._query(f"SELECT turn, {', '.join(counts)}, cost_usd FROM turns WHERE "
+                          + " OR ".join(f"typeof({c}) != 'integer'" for c in counts)
+                          + " OR typeof(cost_usd) NOT IN ('integer', 'real') ORDER BY turn LIMIT 1")
+        for turn, *values, cost in bad:
+            self._check_numbers(f"turn {turn}", integers=dict(zip(counts, values, strict=True)),
+                                numbers={"cost_usd": cost})
         rows = self._query("SELECT json_extract(extra, '$.kind') AS kind, COUNT(*), "
                            "SUM(tokens_in + tokens_out + tokens_cache_read + tokens_cache_write), SUM(cost_usd) "
                            "FROM turns GROUP BY kind")

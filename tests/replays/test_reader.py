@@ -214,8 +214,12 @@ def test_a_number_edited_into_text_is_corrupt(with_turn_and_memory: Path, edited
     from longplay.replays.compare import read_runs
     from longplay.replays.verify import verify
 
+    def spending(path: Path) -> Any:  # the run list's sums, in SQL, where SUM read such a text as 0
+        with ReplayReader(path) as reader:
+            return reader.spending()
+
     path = edited(with_turn_and_memory, (sql, ()))
-    for read in (read_runs,) if "turns" in sql else (verify, read_runs):  # verify reads no turn
+    for read in (read_runs, spending) if "turns" in sql else (verify, read_runs):  # verify reads no turn
         with pytest.raises(CorruptReplayError) as error:
             read(path)
         assert _one_line(error.value) == f"corrupt replay: {path}: {message}"
