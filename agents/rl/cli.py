@@ -6,7 +6,8 @@ passes env keyword arguments. ``--resume RUN_DIR_OR_CHECKPOINT`` continues a run
 the budget, device, evaluation, checkpointing and progress flags may change, and, as a curriculum step, the
 fields in :data:`CURRICULUM`: the shaping, the episode length, the learning rate and its annealing, the entropy
 coefficient, the update passes and the archive options; the config before the change stays beside the run's as
-``config.before_step_N.json``). Resuming, ``--steps`` is the run's total (refused below the checkpoint's step).
+``config.before_step_N.json``). Resuming, ``--steps`` is the run's total (refused below the checkpoint's step);
+without it the run goes on to its saved total (a run that ended past it, in whole updates, only finishes).
 
     longplay train --env QuestMini-v0 --steps 2000000 --shaping quest
     longplay train --env QuestMini-v0 --obs-mode pixels --num-envs 16 --device cuda
@@ -181,8 +182,9 @@ def _check_resumable(path: Path) -> int:
 
 
 def _check_total_steps(total: int, step: int) -> None:
-    """CliError when a resumed run's ``--steps`` is below its checkpoint's step: it would train nothing, yet
-    write that budget into config.json (``--steps`` taken for the steps to add, which it is not)."""
+    """CliError when a resumed run's ``--steps`` (given on the command line) is below its checkpoint's step: it
+    would train nothing, yet write that budget into config.json (``--steps`` taken for the steps to add, which it
+    is not)."""
     if total < step:
         raise CliError(f"cannot resume to --steps {total:,}: the checkpoint is at step {step:,}, and on resume "
                        f"--steps is the run's total, not the steps to add (--steps {step + total:,} trains "
@@ -219,7 +221,8 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
         before = TrainConfig.from_dict(config.to_dict())
         for key, value in given.items():
             setattr(config, key, value)
-        _check_total_steps(config.total_steps, step)
+        if "total_steps" in given:  # the saved total may be below the checkpoint: runs end in whole updates
+            _check_total_steps(config.total_steps, step)
         _check_archive_options(given, config)
         if changed:
             try:  # a refused value is no curriculum step: nothing printed or kept for it

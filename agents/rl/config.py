@@ -105,7 +105,7 @@ class TrainConfig:
     total_steps: int = 1_000_000
     """Env steps to train for, all envs together, in whole updates of ``n_steps * num_envs`` steps:
     ``ppo-device`` rounds down (at least one update), SB3's ``ppo`` up. Resuming, the run's total from its
-    start (not the steps to add): at least the checkpoint's step."""
+    start (not the steps to add): ``--steps`` given is at least the checkpoint's step."""
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
     seed: int = 0

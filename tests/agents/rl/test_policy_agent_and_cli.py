@@ -15,6 +15,7 @@ import torch
 from longplay.agents.cli import CliError
 from longplay.agents.rl.cli import add_train_subcommand
 from longplay.agents.rl.config import TrainConfig
+from longplay.agents.rl.evaluation import read_evals
 from longplay.agents.rl.policy_agent import (
     DEFAULT_CHECKPOINT,
     CheckpointError,
@@ -506,6 +507,22 @@ def test_a_resume_to_fewer_steps_than_the_checkpoints_is_refused_before_anything
     assert "the checkpoint is at step 64" in captured.err and "--steps is the run's total" in captured.err
     assert "--steps 96 trains 32 more" in captured.err
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_a_resume_without_steps_of_a_run_that_ended_past_its_total_finishes(
+        learner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run ends past its total in whole updates (16 steps in updates of 32: SB3 rounds up, ppo-device does at
+    least one), so its checkpoint is at 32. ``--resume RUN`` alone (as a sweep resumes a killed train cell)
+    was refused, naming a ``--steps 16`` the user never gave; it finishes the run: here the final evaluation."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "16", "--run-name", "p", "--eval-every", "-1"]) == 0
+    run_dir = tmp_path / "train" / "p"
+    assert not read_evals(run_dir)
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir), "--eval-every", "0", "--eval-episodes", "1"]) == 0
+    assert "to step 32" in capsys.readouterr().out
+    assert [e["step"] for e in read_evals(run_dir)] == [32]
 
 
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
