@@ -99,6 +99,8 @@ def _numpy(x: Any) -> np.ndarray:
 
 try:
     from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+    from longplay.envs.quest.batched.sb3 import sb3_step_infos
 except ImportError:  # pragma: no cover - the rl extra is missing
     VecEnv = object  # type: ignore[assignment,misc]
 
@@ -110,7 +112,7 @@ class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
     Every env's ``info["milestones"]`` is its episode's count (a finished env's: the ended episode's); finished
     envs also get ``info["episode"] = {"r", "l"}``, and, from an engine built with ``final_obs=True``,
     ``terminal_observation`` and ``TimeLimit.truncated``, which SB3 bootstraps a cut episode's value from: the
-    keys quest's ``BatchedVecEnv`` gives.
+    keys quest's ``BatchedVecEnv`` gives, built by the same ``sb3_step_infos``.
     """
 
     def __init__(self, engine: Any, config: TrainConfig) -> None:
@@ -140,20 +142,7 @@ class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
 
     def step_wait(self) -> Any:
         obs, reward, terminated, truncated, info = self.engine.step(self._actions)
-        done = _numpy(terminated | truncated)
-        # the count before any reset (the ended episode's, for a done env), as quest's BatchedVecEnv gives it
-        infos: list[dict[str, Any]] = ([{"milestones": int(m)} for m in _numpy(info["milestones"]).tolist()]
-                                       if "milestones" in info else [{} for _ in range(self.num_envs)])
-        if done.any():
-            ret, length = _numpy(info["episode_return"]), _numpy(info["episode_length"])
-            final = self._obs(info["final_obs"]) if "final_obs" in info else None
-            cut = _numpy(truncated)
-            for i in np.flatnonzero(done):
-                infos[i]["episode"] = {"r": float(ret[i]), "l": int(length[i])}
-                if final is not None:
-                    infos[i]["terminal_observation"] = final[i] if not isinstance(final, dict) \
-                        else {k: v[i] for k, v in final.items()}
-                    infos[i]["TimeLimit.truncated"] = bool(cut[i])
+        done, infos = sb3_step_infos(info, terminated, truncated, self._obs)
         return self._obs(obs), _numpy(reward).astype(np.float32), done, infos
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ rate as over reference envs, whose ``info["milestones"]`` names them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,40 @@ SETTABLE_ATTRS = ("max_episode_steps", "full_pass_share")
 #: the engine's [num_envs] attributes: ``get_attr`` gives each env its own entry
 PER_ENV_ATTRS = ("milestones", "episode", "episode_return", "episode_length", "episode_limit", "base_seed",
                  "world_of")
+
+
+def sb3_step_infos(info: dict[str, Any], terminated: torch.Tensor, truncated: torch.Tensor,
+                   to_host: Callable[[dict[str, torch.Tensor]], Any],
+                   milestone_ids: Callable[[int], Sequence[str]] | None = None) -> tuple[np.ndarray, list[dict]]:
+    """SB3's ``dones`` and ``infos`` of one step of a batched engine (its ``info``, ``terminated``,
+    ``truncated``), with the keys the module docstring lists; each only where the engine's ``info`` has what it
+    needs (the toy stand-in names no milestones; an engine without ``final_obs`` gives no terminal observation).
+
+    ``to_host``: the adapter's own conversion of an observation (called once, for ``final_obs``, and only when
+    an env is done); ``milestone_ids(i)``: env ``i``'s milestone ids, the columns of its
+    ``info["milestones_reached"]``.
+    """
+    done = (terminated | truncated).cpu().numpy()
+    # the count before any reset (the ended episode's, for a done env): what the learners log per episode
+    infos: list[dict[str, Any]] = ([{"milestones": int(count)} for count in info["milestones"].tolist()]
+                                   if "milestones" in info else [{} for _ in range(len(done))])
+    if not done.any():
+        return done, infos
+    returns = info["episode_return"].cpu().numpy()
+    lengths = info["episode_length"].cpu().numpy()
+    final = to_host(info["final_obs"]) if "final_obs" in info else None
+    cut = truncated.cpu().numpy()
+    reached = info["milestones_reached"].cpu().numpy() \
+        if milestone_ids is not None and "milestones_reached" in info else None
+    for i in np.flatnonzero(done):
+        infos[i]["episode"] = {"r": float(returns[i]), "l": int(lengths[i])}
+        if final is not None:  # what SB3 bootstraps a cut episode's value from
+            infos[i]["terminal_observation"] = final[i] if not isinstance(final, dict) \
+                else {k: v[i] for k, v in final.items()}
+            infos[i]["TimeLimit.truncated"] = bool(cut[i])
+        if reached is not None:
+            infos[i]["milestones_reached"] = [m for m, hit in zip(milestone_ids(i), reached[i], strict=False) if hit]
+    return done, infos
 
 
 class BatchedVecEnv(VecEnv):
@@ -95,24 +129,8 @@ class BatchedVecEnv(VecEnv):
     def step_wait(self) -> VecEnvStepReturn:
         assert self._actions is not None, "step_async first"
         obs, reward, terminated, truncated, info = self.engine.step(self._actions)
-        done = (terminated | truncated).cpu().numpy()
-        # the count before any reset (the ended episode's, for a done env): what the learners log per episode
-        infos: list[dict[str, Any]] = [{"milestones": int(count)} for count in info["milestones"].tolist()]
-        if done.any():
-            final = to_numpy(info["final_obs"])
-            returns = info["episode_return"].cpu().numpy()
-            lengths = info["episode_length"].cpu().numpy()
-            trunc = truncated.cpu().numpy()
-            reached = info["milestones_reached"].cpu().numpy()
-            for i in np.flatnonzero(done):
-                ids = self._milestone_ids[self.engine.world_of[i]]
-                infos[i].update({
-                    "terminal_observation": final[i] if not isinstance(final, dict)
-                    else {k: v[i] for k, v in final.items()},
-                    "episode": {"r": float(returns[i]), "l": int(lengths[i])},
-                    "TimeLimit.truncated": bool(trunc[i]),
-                    "milestones_reached": [m for m, hit in zip(ids, reached[i], strict=False) if hit],
-                })
+        done, infos = sb3_step_infos(info, terminated, truncated, to_numpy,
+                                     lambda i: self._milestone_ids[self.engine.world_of[i]])
         return to_numpy(obs), reward.cpu().numpy(), done, infos
 
     def close(self) -> None:
@@ -196,4 +214,4 @@ class BatchedVecEnv(VecEnv):
         return [self.engine.frame(i) for i in range(self.num_envs)]
 
 
-__all__ = ["PER_ENV_ATTRS", "PER_ENV_METHODS", "SETTABLE_ATTRS", "BatchedVecEnv"]
+__all__ = ["PER_ENV_ATTRS", "PER_ENV_METHODS", "SETTABLE_ATTRS", "BatchedVecEnv", "sb3_step_infos"]
