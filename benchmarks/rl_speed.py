@@ -158,7 +158,7 @@ def played_observations(samples: int, num_envs: int = 512, steps: int = 400) -> 
 
     engine = BatchedQuest(num_envs, size="mini", max_episode_steps=None)
     kept = [{k: v.clone() for k, v in obs.items()}
-            for step, obs, _ in play(load_policy(DEFAULT_CHECKPOINT, "cpu"), engine, steps, seed=0)
+            for step, obs, _, _ in play(load_policy(DEFAULT_CHECKPOINT, "cpu"), engine, steps, seed=0)
             if step > steps - 32]
     batch = {k: torch.cat([o[k] for o in kept]) for k in kept[0]}
     pick = torch.randperm(len(batch["vector"]), generator=torch.Generator().manual_seed(0))[:samples]

@@ -29,20 +29,18 @@ RATES_SEED = 20_000
 SELECT_SEED = 30_000
 
 
-def milestone_catalog(world: Any) -> tuple[list[str], int]:
-    """A batched world's milestone ids in catalog order, and the index of the one that finishes the world and
-    ends the episode (-1: none). Its flag is reset with the env in the step that reaches it, so counters credit
-    it from ``terminated``."""
-    names = [e.id for e in world.events if e.milestone]
-    return names, world.ev_finish if 0 <= world.ev_finish < len(names) else -1
+def milestone_catalog(world: Any) -> list[str]:
+    """A batched world's milestone ids in catalog order: the columns of the engine's
+    ``info["milestones_reached"]``."""
+    return [e.id for e in world.events if e.milestone]
 
 
-def play(policy: Any, engine: Any, steps: int, seed: int) -> Iterator[tuple[int, dict, torch.Tensor]]:
+def play(policy: Any, engine: Any, steps: int, seed: int) -> Iterator[tuple[int, dict, torch.Tensor, dict]]:
     """Plays ``policy`` (a :class:`~longplay.agents.rl.policy_agent.LoadedPolicy`) on every env of ``engine``
     (a ``BatchedQuest``) for ``steps`` steps from a reset (env ``i``'s first episode has seed ``seed + i``),
     sampling its actions from a generator seeded with ``seed`` (the global RNG is not touched). Yields
-    ``(step, obs, terminated)`` after each step (``step`` from 1); the policy's buttons are mapped with
-    ``button_subset``, as in training."""
+    ``(step, obs, done, info)`` after each step (``step`` from 1; ``done``: the episodes that ended, terminated or
+    truncated; ``info``: the engine's); the policy's buttons are mapped with ``button_subset``, as in training."""
     from longplay.envs.wrappers.buttons import button_subset
 
     presses = torch.tensor(button_subset(policy.config.buttons or tuple(range(8)), 8), device=engine.device)
@@ -52,8 +50,8 @@ def play(policy: Any, engine: Any, steps: int, seed: int) -> Iterator[tuple[int,
         with torch.no_grad():
             logits, _ = policy.net(obs)
         action = torch.multinomial(torch.softmax(logits.float(), 1), 1, generator=sampler).squeeze(1)
-        obs, _, terminated, _, _ = engine.step(presses[action])
-        yield step, obs, terminated
+        obs, _, terminated, truncated, info = engine.step(presses[action])
+        yield step, obs, terminated | truncated, info
 
 
 @dataclass
@@ -134,21 +132,23 @@ def rates_engine(config: Any, episodes: int, device: str = "cpu") -> Any:
 def milestone_rates(policy: Any, engine: Any, steps: int = 4096, seed: int = RATES_SEED) -> MilestoneRates:
     """Plays the first episode of every env of ``engine`` (a ``BatchedQuest`` built with
     ``max_episode_steps=None``, one env per episode) for up to ``steps`` steps and records when each reached
-    each milestone. Stops early once every episode has ended. Deterministic for a given seed.
+    each milestone (an episode's last step included, which the same-step reset clears from the engine's state:
+    its ``info["milestones_reached"]`` holds it). Stops early once every episode has ended (terminated, or cut by
+    an engine that truncates). Deterministic for a given seed.
 
     Raises ``ValueError`` (one line) for a policy that reads pixels: the engine here gives the symbolic view."""
     if policy.config.obs_mode != "symbolic":
         raise ValueError(f"milestone rates play symbolic policies; this one reads {policy.config.obs_mode}")
-    names, finish = milestone_catalog(engine.worlds[0])
+    world = engine.worlds[0]
+    names = milestone_catalog(world)
     n = int(engine.num_envs)
     first = torch.full((n, len(names)), -1, dtype=torch.long, device=engine.device)
     live = torch.ones(n, dtype=torch.bool, device=engine.device)  # still in its first episode
-    for step, _, terminated in play(policy, engine, steps, seed):
-        events = engine.state.events[:, :len(names)].clone()
-        if finish >= 0:
-            events[:, finish] |= terminated
-        first = torch.where(events & (first < 0) & live[:, None], step, first)
-        live &= ~terminated
+    for step, _, done, info in play(policy, engine, steps, seed):
+        reached = info["milestones_reached"][:, :len(names)]
+        first = torch.where(reached & (first < 0) & live[:, None], step, first)
+        live &= ~done
         if step % 64 == 0 and not bool(live.any()):  # (a host sync, so only now and then)
             break
-    return MilestoneRates(names, first.cpu(), steps, names[finish] if finish >= 0 else None)
+    finish = names[world.ev_finish] if 0 <= world.ev_finish < len(names) else None
+    return MilestoneRates(names, first.cpu(), steps, finish)

@@ -265,7 +265,7 @@ class DeviceMilestones:
 
     def __init__(self, engine: Any, device: torch.device) -> None:
         self.engine = engine
-        self.ids, _ = milestone_catalog(engine.worlds[0])
+        self.ids = milestone_catalog(engine.worlds[0])
         self.totals = torch.zeros(len(self.ids), device=device)
         # with archive starts: the totals of the episodes that began at the world's start
         self.totals_from_start = torch.zeros(len(self.ids), device=device)

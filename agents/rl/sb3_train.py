@@ -125,7 +125,7 @@ def milestone_ids(venv: Any) -> list[str]:
     if venv.has_attr("catalog"):
         catalogs = [[m.id for m in catalog] for catalog in venv.get_attr("catalog")]
     elif venv.has_attr("worlds"):  # (engine-wide: every env's entry is the engine's worlds)
-        catalogs = [milestone_catalog(world)[0] for world in venv.get_attr("worlds", indices=[0])[0]]
+        catalogs = [milestone_catalog(world) for world in venv.get_attr("worlds", indices=[0])[0]]
     else:
         return []
     return list(dict.fromkeys(m for ids in catalogs for m in ids))

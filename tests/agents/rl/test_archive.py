@@ -293,6 +293,30 @@ def test_milestone_rates_count_a_milestone_reached_on_a_truncated_episodes_last_
     assert milestones.running()["charts/milestone_now/left_house"] == 0.0  # the new episode is in the house
 
 
+def test_milestone_rates_count_a_milestone_other_than_the_finish_reached_on_an_episodes_last_step() -> None:
+    """``milestone_rates`` (``--select-episodes``, ``benchmarks/rl_policy_milestones.py``) read the event flags
+    after the step, which the same-step reset clears, and credited only the finish (through ``terminated``): a
+    policy that leaves the house on its episode's last step was scored as never leaving it."""
+    from types import SimpleNamespace
+
+    from longplay.agents.rl.config import TrainConfig
+    from longplay.agents.rl.milestone_rates import milestone_rates
+
+    presses = presses_to_leave_the_house(0)
+    pressed = iter(presses)
+
+    def net(obs: dict) -> tuple[torch.Tensor, None]:  # the oracle's presses, one per step, as certain logits
+        logits = torch.full((1, 8), -1e9)
+        logits[0, next(pressed)] = 0.0
+        return logits, None
+
+    policy = SimpleNamespace(config=TrainConfig(obs_mode="symbolic"), net=net)
+    rates = milestone_rates(policy, BatchedQuest(1, size="mini", max_episode_steps=len(presses)), len(presses),
+                            seed=0)
+    assert rates.median_step("left_house") == len(presses)
+    assert rates.mean == 1.0 and rates.finished == 0.0
+
+
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
     engine, archive, _ = played
     copy = StartArchive(engine, fraction=1.0, capacity=2, seed=99)

@@ -738,7 +738,7 @@ def test_every_learner_logs_the_rate_of_every_milestone_of_the_catalog(learner: 
 
     train, config = _learner(learner, tmp_path, env_id="longplay/QuestMini-v0", vec_env=vec_env, num_envs=4,
                              max_episode_steps=8, eval_every=-1)
-    catalog = {f"charts/milestone_rate/{m}" for m in milestone_catalog(build_world("mini", 0))[0]}
+    catalog = {f"charts/milestone_rate/{m}" for m in milestone_catalog(build_world("mini", 0))}
     ended = [p for p in read_metrics(train(config).run_dir) if "charts/episodes" in p]
     assert ended and len(catalog) == 7
     for point in ended:
