@@ -272,12 +272,14 @@ def test_sb3_on_the_batched_adapter_with_pixels(tmp_path: Path) -> None:
 def test_sb3_on_the_batched_engine_with_pixels_preprocesses_the_terminal_observation(tmp_path: Path) -> None:
     """``--vec-env batched --obs-mode pixels`` crashed at the first episode end: the terminal observation stayed
     a raw 144x160 RGB frame, which ``VecFrameStack`` could not stack with the preprocessed ones ("... has size 72
-    and the array at index 1 has size 144"), and without stacking SB3 refused its shape when bootstrapping."""
+    and the array at index 1 has size 144"), and without stacking SB3 refused its shape when bootstrapping.
+    The training's own env (``make_vec_env``) steps here, not a training: the engine's renderer takes most of a
+    second to build, and the shape SB3 bootstraps from is what is checked."""
     pytest.importorskip("longplay.envs.quest.batched")
-    from longplay.agents.rl.sb3_train import make_vec_env, train
+    from longplay.agents.rl.sb3_train import make_vec_env
 
     config = tiny(tmp_path, env_id="longplay/QuestMini-v0", vec_env="batched", obs_mode="pixels", downsample=4,
-                  frame_stack=2, num_envs=2, max_episode_steps=3, total_steps=32, eval_every=-1)
+                  frame_stack=2, num_envs=2, max_episode_steps=3)
     venv = make_vec_env(config, "cpu")
     venv.reset()
     done = np.zeros(2, bool)
@@ -287,7 +289,6 @@ def test_sb3_on_the_batched_engine_with_pixels_preprocesses_the_terminal_observa
     terminal = infos[ended]["terminal_observation"]
     assert terminal.shape == venv.observation_space.shape == (36, 40, 2)
     venv.close()
-    assert train(config).steps == 32
 
 
 def test_sb3_on_quest_mini(tmp_path: Path) -> None:
