@@ -49,7 +49,6 @@ import http.client
 import itertools
 import json
 import logging
-import math
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -62,6 +61,7 @@ from gymnasium import spaces
 
 from longplay.envs.env import MAX_SEED, RESET_OPTIONS, action_index, start_state_option, steps_refused
 from longplay.envs.game import BUTTON_NAMES
+from longplay.replays.schema import strict_json
 
 log = logging.getLogger("longplay.serve")
 
@@ -375,23 +375,12 @@ def _json_body(raw: bytes) -> Any:
     every commit of the replay."""
     if not raw.strip():
         return {}
-    body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    body = strict_json(raw)
     try:
         json.dumps(body, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise ValueError("a string holds a lone surrogate (not Unicode)") from None
     return body
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text} is out of range")
-    return value
 
 
 def _checked(body: dict[str, Any], types: dict[str, tuple[type, ...]], what: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import atexit
 import dataclasses
 import enum
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -163,6 +164,30 @@ def _json_default(value: Any) -> Any:
 def to_json(value: Any) -> str:
     """Compact, sorted JSON of ``value`` (dataclasses, enums, paths and numpy scalars are converted)."""
     return json.dumps(value, default=_json_default, sort_keys=True, separators=(",", ":"))
+
+
+def _not_json(token: str) -> float:
+    raise ValueError(f"{token} is not a JSON number")
+
+
+def _finite(token: str) -> float:
+    number = float(token)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {token} is out of range")
+    return number
+
+
+def strict_json(text: str | bytes) -> Any:
+    """``text`` read as standard JSON, as the strictest servers read it (llama.cpp's, those written in Rust or Go) and
+    as a replay can store it: Python's reader takes ``NaN`` and ``Infinity``, which JSON has not, and reads ``1e400``
+    as infinite.
+
+    >>> strict_json('{"x": NaN}')
+    Traceback (most recent call last):
+    ...
+    ValueError: NaN is not a JSON number
+    """
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
 
 
 # ============================================================================================ opening

@@ -42,6 +42,7 @@ from longplay.agents.lm.messages import (
     estimate_message_tokens,
     estimate_tokens,
 )
+from longplay.replays.schema import strict_json
 
 #: Failure kinds worth another attempt.
 RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "connection", "bad_response"})
@@ -95,29 +96,6 @@ def clean_text(value: Any) -> Any:
     if isinstance(value, list):
         return [clean_text(v) for v in value]
     return value
-
-
-def _not_json(token: str) -> float:
-    raise ValueError(f"{token} is not a JSON number")
-
-
-def _finite(token: str) -> float:
-    number = float(token)
-    if not math.isfinite(number):
-        raise ValueError(f"number {token} out of range")
-    return number
-
-
-def strict_json(text: str | bytes) -> Any:
-    """``text`` read as standard JSON, as the strictest servers read it (llama.cpp's, those written in Rust or Go):
-    Python's reader takes ``NaN`` and ``Infinity``, which JSON has not, and reads ``1e400`` as infinite.
-
-    >>> strict_json('{"x": NaN}')
-    Traceback (most recent call last):
-    ...
-    ValueError: NaN is not a JSON number
-    """
-    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
 
 
 def sent_arguments(call: ToolCall) -> dict[str, Any]:

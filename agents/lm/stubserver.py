@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from longplay.agents.lm.providers import strict_json
+from longplay.replays.schema import strict_json
 
 
 @dataclass

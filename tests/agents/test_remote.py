@@ -541,7 +541,7 @@ def test_a_seed_the_replay_cannot_hold_is_refused_and_the_run_goes_on(tmp_path: 
 @pytest.mark.parametrize("path, body, message", [
     ("turn", {"tokens_in": 2**63}, "invalid turn field 'tokens_in': 9223372036854775808 is out of range"),
     ("turn", {"latency_s": 10**30}, "invalid turn field 'latency_s': 1000000000000000000000000000000 is out of range"),
-    ("turn", b'{"cost_usd": NaN}', "invalid JSON body: NaN is not JSON"),
+    ("turn", b'{"cost_usd": NaN}', "invalid JSON body: NaN is not a JSON number"),
     ("turn", b'{"cost_usd": 1e400}', "invalid JSON body: the number 1e400 is out of range"),
     ("turn", b'{"response": "\\ud800"}', "invalid JSON body: a string holds a lone surrogate (not Unicode)"),
     ("memory", b'{"name": "notes", "content": "\\udc00"}', "invalid JSON body: a string holds a lone surrogate"),
