@@ -930,10 +930,17 @@ class OracleAgent:
         """The next item to buy from ``stock`` (orbs while the party has room, then healing), or -1."""
         cfg = self.config
         budget = s.money - cfg.money_floor
-        if len(s.party) < PARTY_SIZE and sum(s.bag[o] for o in _ORBS) < cfg.orb_stock:
+        room = len(s.party) < PARTY_SIZE
+        if room and sum(s.bag[o] for o in _ORBS) < cfg.orb_stock:
             orbs = [i for i in stock if ITEM_CATCH[i] > 0 and ITEM_PRICE[i] <= budget]
             if orbs:
                 return min(orbs, key=lambda i: ITEM_PRICE[i])
+        prices = [ITEM_PRICE[i] for i in stock if ITEM_CATCH[i] > 0]
+        if room and prices and self.step_now == len(self.world.plan) - 1 \
+                and not s.has_event(self.world.ev_first_catch):
+            # The sweep still needs the catch and the last plan step may pay nothing more (a mini world's
+            # leader ends the game): keep back a second stock of orbs, as every orb of the first may miss.
+            budget -= cfg.orb_stock * min(prices)
         if sum(s.bag[i] for i in _HEAL_ITEMS) < cfg.heal_stock:
             lead_hp = s.party[0].max_hp if s.party else 40
             options = [i for i in stock if ITEM_HEAL[i] > 0 and ITEM_PRICE[i] <= budget]

@@ -206,6 +206,14 @@ def test_finishes_procedural_mini_worlds(world_seed: int) -> None:
     assert set(result["milestones"]) == set(result["catalog"])
 
 
+@pytest.mark.parametrize("world_seed", [20, 22, 41])
+def test_mini_worlds_where_every_orb_misses_still_get_the_catch(world_seed: int) -> None:
+    """In these mini worlds the first five orbs all miss; the oracle spent the rest of its money on healing
+    items, so the milestone sweep could buy no more orbs and finished without the catch milestone."""
+    result = reference_run({"size": "mini", "world_seed": world_seed}, seed=world_seed, max_steps=BUDGET["mini"])
+    assert result["finished"] and "first_catch" in result["milestones"], result["stats"]
+
+
 @pytest.mark.parametrize("world_seed", [0, 1, 9])
 def test_finishes_small_worlds(world_seed: int) -> None:
     result = reference_run({"size": "small", "world_seed": world_seed}, seed=world_seed,
