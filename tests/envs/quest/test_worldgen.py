@@ -4,6 +4,9 @@ entities, texts and events, and every world is solvable through its plan with re
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -327,6 +330,46 @@ def test_every_world_is_solvable_through_its_plan_with_real_gates(size: str) -> 
         # The play-through reaches every milestone except those only battles give.
         missing = set(range(world.milestone_count)) - report.events
         assert missing <= {world.ev_first_wild_win, world.ev_first_catch}, [world.events[i].id for i in missing]
+
+
+def _unsolvable(size: str, seeds: range) -> list[tuple[int, str]]:
+    """(seed, why) for each world of ``seeds`` the checker rejects: unsolvable, gates open early, or a
+    milestone out of reach (other than those only battles give)."""
+    failures = []
+    for seed in seeds:
+        world = build_world.__wrapped__(size, seed)  # past the cache: it holds 64 worlds and these are many
+        report = solvability_report(world)
+        missing = set(range(world.milestone_count)) - report.events - {world.ev_first_wild_win, world.ev_first_catch}
+        if not report.solvable or report.early or missing:
+            failures.append((seed, report.failure or str(report.early[:1]) or str(sorted(missing))))
+    return failures
+
+
+@pytest.mark.parametrize("size, seeds", [("mini", range(20, 400)), ("small", range(20, 150)),
+                                         ("standard", range(20, 60))])
+def test_more_worlds_are_solvable(size: str, seeds: range) -> None:
+    """The checker is cheap: far more seeds than the structural tests build, a second or so per size."""
+    assert _unsolvable(size, seeds) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size, count", [("mini", 5000), ("small", 3000), ("standard", 2000)])
+def test_thousands_of_worlds_are_solvable(size: str, count: int) -> None:
+    assert _unsolvable(size, range(count)) == []
+
+
+def test_same_seed_same_world_in_another_process() -> None:
+    """Nothing in generation hangs on str hashes (set order, hash()): a process with another
+    PYTHONHASHSEED builds the same worlds, digest for digest."""
+    pairs = [(size, seed) for size in SIZES for seed in (0, 7, 123)]
+    code = ("import sys\nfrom longplay.envs.quest.worldgen import build_world, world_digest\n"
+            f"print(' '.join(world_digest(build_world(size, seed)) for size, seed in {pairs!r}))")
+    digests = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        digests.append(out.stdout.split())
+    assert digests[0] == digests[1] == [world_digest(build_world(size, seed)) for size, seed in pairs]
 
 
 def test_plan_shape() -> None:
