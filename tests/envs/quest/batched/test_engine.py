@@ -70,7 +70,7 @@ def test_episode_statistics_and_reward_count_milestones(mini, battle_pass) -> No
     (from the last piece of an oracle game: loaded states start their counters at zero)."""
     from longplay.envs.quest.batched.parity import oracle_chunks
 
-    pieces = oracle_chunks(mini, seeds=[1, 2], steps=3000, chunk=40)
+    pieces = oracle_chunks(mini, seeds=[1, 2], steps=8000, chunk=40)
     ends = [(start, acts) for start, acts in pieces if 8 in acts.tolist()]  # padded: the game ended there
     assert ends, "the oracle finishes mini"
     b = BatchedQuest(len(ends), worlds=[mini], battle_pass=battle_pass)
