@@ -750,7 +750,7 @@ class RemoteEnv(gym.Env):
         rng = copy.deepcopy(self._np_random), self._np_random_seed  # put back if the server refuses, as the local env
         super().reset(seed=seed)
         if seed is None:  # the local env draws its game seed the same way
-            seed = int(self.np_random.integers(0, 2**63 - 1))
+            seed = int(self.np_random.integers(0, MAX_SEED))
         body: dict[str, Any] = {"seed": seed, "encoding": "base64"}
         if options is not None and "state" in options:
             state = options["state"]

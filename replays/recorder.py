@@ -33,7 +33,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from longplay.envs.env import steps_refused
+from longplay.envs.env import MAX_SEED, steps_refused
 from longplay.envs.game import Game
 from longplay.replays.schema import (
     EXTENSION,
@@ -524,7 +524,7 @@ class Recorder(gym.Wrapper):
         """Ends the current episode (if any) and starts a new one, recording its seed and start state."""
         self._check_open()
         if seed is None:
-            seed = int(self.env.unwrapped.np_random.integers(0, 2**63 - 1))
+            seed = int(self.env.unwrapped.np_random.integers(0, MAX_SEED))
         recorded, start_state = recorded_options(options)
         try:
             options_json = None if recorded is None else to_json(recorded)
