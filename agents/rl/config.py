@@ -231,8 +231,8 @@ class TrainConfig:
         for name in ("keep_checkpoints", "torch_threads"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"invalid {name} {getattr(self, name)!r}; must be an int >= 0")
+        from longplay.envs.checks import check_downsample
         from longplay.envs.game import SCREEN_HEIGHT, SCREEN_WIDTH
-        from longplay.envs.wrappers.pixels import check_downsample
 
         check_downsample(self.downsample, (SCREEN_HEIGHT, SCREEN_WIDTH))  # the frames PixelPreprocess will get
         if self.batch_size % self.n_minibatches:
