@@ -68,6 +68,20 @@ def parse_obs_mode(obs_mode: str | tuple[str, ...] | list[str]) -> tuple[str, ..
     return modes
 
 
+def grayscale_frame(frame: np.ndarray) -> np.ndarray:
+    """A ``uint8`` (H, W, 3) frame as (H, W, 1) ITU-R 601 luma, in integers: exact, fast, reproducible; the
+    grayscale of ``LongplayEnv(grayscale=True)`` and of the pixel wrappers alike."""
+    wide = frame.astype(np.uint16)  # 255 * 256 needs 16 bits
+    return ((wide[..., 0] * 77 + wide[..., 1] * 150 + wide[..., 2] * 29) >> 8).astype(np.uint8)[..., None]
+
+
+def downsample_frame(frame: np.ndarray, k: int) -> np.ndarray:
+    """A ``uint8`` (H, W, C) frame with both sides divided by ``k`` (which divides them): the mean of each k x k
+    block, truncated; the downsample of ``LongplayEnv(downsample=k)`` and of the pixel wrappers alike."""
+    h, w, c = frame.shape
+    return frame.reshape(h // k, k, w // k, k, c).mean(axis=(1, 3), dtype=np.float32).astype(np.uint8)
+
+
 #: The largest reset seed: a replay keeps seeds as SQLite integers (int64), and the quest game reads a seed modulo
 #: 2**64, so seeds 0 and 2**64 would play the same episode.
 MAX_SEED = 2**63 - 1
@@ -163,14 +177,8 @@ class LongplayEnv(gym.Env):
     def _pixels(self) -> np.ndarray:
         frame = self.game.frame()
         if self.grayscale:
-            # ITU-R 601 luma in integers: exact, fast, reproducible.
-            frame = ((frame[..., 0].astype(np.uint16) * 77 + frame[..., 1].astype(np.uint16) * 150
-                      + frame[..., 2].astype(np.uint16) * 29) >> 8).astype(np.uint8)[..., None]
-        k = self.downsample
-        if k > 1:
-            h, w, c = frame.shape
-            frame = frame.reshape(h // k, k, w // k, k, c).mean(axis=(1, 3), dtype=np.float32).astype(np.uint8)
-        return frame
+            frame = grayscale_frame(frame)
+        return downsample_frame(frame, self.downsample) if self.downsample > 1 else frame
 
     def _text(self) -> str:
         text = self.game.text()

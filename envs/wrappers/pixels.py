@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from longplay.envs.checks import check_downsample, check_flag, is_int
+from longplay.envs.env import downsample_frame, grayscale_frame
 
 
 def preprocess_pixels(frame: np.ndarray, grayscale: bool = True, downsample: int = 2) -> np.ndarray:
@@ -30,14 +31,9 @@ def preprocess_pixels(frame: np.ndarray, grayscale: bool = True, downsample: int
         downsample: Divide both sides by this factor (must divide H and W).
     """
     if grayscale and frame.shape[-1] == 3:
-        frame = ((frame[..., 0].astype(np.uint16) * 77 + frame[..., 1].astype(np.uint16) * 150
-                  + frame[..., 2].astype(np.uint16) * 29) >> 8).astype(np.uint8)[..., None]
+        frame = grayscale_frame(frame)
     check_downsample(downsample, frame.shape)
-    if downsample > 1:
-        h, w, c = frame.shape
-        frame = frame.reshape(h // downsample, downsample, w // downsample, downsample, c).mean(
-            axis=(1, 3), dtype=np.float32).astype(np.uint8)
-    return frame
+    return downsample_frame(frame, downsample) if downsample > 1 else frame
 
 
 def preprocessed_shape(shape: tuple[int, ...], grayscale: bool, downsample: int) -> tuple[int, int, int]:

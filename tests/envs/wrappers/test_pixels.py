@@ -81,6 +81,20 @@ def test_preprocess_matches_the_env(grayscale: bool, downsample: int) -> None:
         a, b = raw.step(0)[0], ours.step(0)[0]
 
 
+@pytest.mark.parametrize("grayscale,downsample", [(True, 1), (True, 4), (False, 2), (False, 16)])
+def test_preprocess_is_integer_luma_then_truncated_block_mean(grayscale: bool, downsample: int) -> None:
+    """The env and the wrappers share one grayscale and one downsample; this pins their arithmetic (frames and
+    the policies trained on them must not drift) against a plain integer statement of it, on noise and white."""
+    rng = np.random.default_rng(7)
+    for frame in (rng.integers(0, 256, (144, 160, 3), dtype=np.uint8), np.full((144, 160, 3), 255, np.uint8)):
+        want = frame.astype(np.int64)
+        if grayscale:
+            want = (77 * want[..., :1] + 150 * want[..., 1:2] + 29 * want[..., 2:]) // 256
+        k = downsample
+        want = want.reshape(144 // k, k, 160 // k, k, -1).sum(axis=(1, 3)) // (k * k)
+        assert np.array_equal(preprocess_pixels(frame, grayscale, downsample), want.astype(np.uint8))
+
+
 def test_wrappers_stack_frames_channels_last() -> None:
     env = StackFrames(PixelPreprocess(LongplayEnv(NoiseGame(), obs_mode="pixels"), True, 2), 3)
     assert env.observation_space.shape == (72, 80, 3)
