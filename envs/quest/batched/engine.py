@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from longplay.envs.checks import is_int
 from longplay.envs.env import MAX_SEED
 from longplay.envs.quest import art
 from longplay.envs.quest.batched import battle, dialog, menus, overworld
@@ -136,9 +137,9 @@ class _Routed:
 
 
 def int_in(value: Any, low: int, high: int | None = None) -> bool:
-    """Whether ``value`` is an int (numpy ints too, not a bool) in ``low..high`` (``high=None``: no bound)."""
-    return (not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= low
-            and (high is None or value <= high))
+    """Whether ``value`` is an int as :func:`~longplay.envs.checks.is_int` takes it (numpy ints too, not a bool)
+    in ``low..high`` (``high=None``: no bound)."""
+    return is_int(value) and low <= value and (high is None or value <= high)
 
 
 def check_seed(seed: Any) -> None:
