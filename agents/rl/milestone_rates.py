@@ -29,12 +29,6 @@ RATES_SEED = 20_000
 SELECT_SEED = 30_000
 
 
-def milestone_catalog(world: Any) -> list[str]:
-    """A batched world's milestone ids in catalog order: the columns of the engine's
-    ``info["milestones_reached"]``."""
-    return [e.id for e in world.events if e.milestone]
-
-
 def play(policy: Any, engine: Any, steps: int, seed: int) -> Iterator[tuple[int, dict, torch.Tensor, dict]]:
     """Plays ``policy`` (a :class:`~longplay.agents.rl.policy_agent.LoadedPolicy`) on every env of ``engine``
     (a ``BatchedQuest``) for ``steps`` steps from a reset (env ``i``'s first episode has seed ``seed + i``),
@@ -140,7 +134,7 @@ def milestone_rates(policy: Any, engine: Any, steps: int = 4096, seed: int = RAT
     if policy.config.obs_mode != "symbolic":
         raise ValueError(f"milestone rates play symbolic policies; this one reads {policy.config.obs_mode}")
     world = engine.worlds[0]
-    names = milestone_catalog(world)
+    names = world.milestone_ids
     n = int(engine.num_envs)
     first = torch.full((n, len(names)), -1, dtype=torch.long, device=engine.device)
     live = torch.ones(n, dtype=torch.bool, device=engine.device)  # still in its first episode

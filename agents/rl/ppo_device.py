@@ -38,7 +38,7 @@ from torch import nn
 from longplay.agents.rl.archive import StartArchive
 from longplay.agents.rl.batched import make_engine, reference_spaces
 from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
-from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_catalog, milestone_rates, rates_engine
+from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_rates, rates_engine
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import SELECT_TAG, RunLog
@@ -265,7 +265,7 @@ class DeviceMilestones:
 
     def __init__(self, engine: Any, device: torch.device) -> None:
         self.engine = engine
-        self.ids = milestone_catalog(engine.worlds[0])
+        self.ids = engine.worlds[0].milestone_ids
         self.totals = torch.zeros(len(self.ids), device=device)
         # with archive starts: the totals of the episodes that began at the world's start
         self.totals_from_start = torch.zeros(len(self.ids), device=device)

@@ -120,12 +120,10 @@ def milestone_ids(venv: Any) -> list[str]:
     """The milestone ids of the training envs' catalogs, in catalog order: each env's ``catalog`` (reference envs,
     under any wrappers), else the batched engine's worlds'; none for an engine that names no milestones (the toy
     engine counts them)."""
-    from longplay.agents.rl.milestone_rates import milestone_catalog
-
     if venv.has_attr("catalog"):
         catalogs = [[m.id for m in catalog] for catalog in venv.get_attr("catalog")]
     elif venv.has_attr("worlds"):  # (engine-wide: every env's entry is the engine's worlds)
-        catalogs = [milestone_catalog(world) for world in venv.get_attr("worlds", indices=[0])[0]]
+        catalogs = [world.milestone_ids for world in venv.get_attr("worlds", indices=[0])[0]]
     else:
         return []
     return list(dict.fromkeys(m for ids in catalogs for m in ids))

@@ -180,6 +180,12 @@ class World:
     plan: tuple[int, ...] = ()  # entity indices to interact with, in order, to finish (for the oracle)
 
     @property
+    def milestone_ids(self) -> tuple[str, ...]:
+        """The milestone events' ids in catalog order (they are events 0 .. milestone_count-1): the columns of the
+        batched engine's ``info["milestones_reached"]``."""
+        return tuple(e.id for e in self.events if e.milestone)
+
+    @property
     def milestone_count(self) -> int:
         """How many events are milestones (they are events 0 .. milestone_count-1)."""
         return sum(1 for e in self.events if e.milestone)

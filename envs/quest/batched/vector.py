@@ -190,10 +190,10 @@ def _reached_by_id(reached: np.ndarray, done: np.ndarray, world_of: np.ndarray,
     return {**by_id, **{f"_{name}": hit.copy() for name, hit in by_id.items()}}
 
 
-def world_milestone_ids(engine: BatchedQuest) -> list[list[str]]:
-    """Each world's milestone ids in catalog order: the columns of the engine's ``info["milestones_reached"]``
-    (a world's milestones are its first events)."""
-    return [[e.id for e in world.events[:world.milestone_count]] for world in engine.worlds]
+def world_milestone_ids(engine: BatchedQuest) -> list[tuple[str, ...]]:
+    """Each world's milestone ids in catalog order (:attr:`World.milestone_ids`, the columns of the engine's
+    ``info["milestones_reached"]``), by the engine's world index."""
+    return [world.milestone_ids for world in engine.worlds]
 
 
 def check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:

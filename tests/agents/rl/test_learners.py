@@ -734,12 +734,11 @@ def test_every_learner_logs_the_rate_of_every_milestone_of_the_catalog(learner: 
     and zeroes in the other. Every learner now logs the whole catalog at each point with finished episodes (these
     8-step episodes reach none but ``left_house``, and rarely that)."""
     pytest.importorskip("longplay.envs.quest.batched")
-    from longplay.agents.rl.milestone_rates import milestone_catalog
     from longplay.envs.quest.worldgen import build_world
 
     train, config = _learner(learner, tmp_path, env_id="longplay/QuestMini-v0", vec_env=vec_env, num_envs=4,
                              max_episode_steps=8, eval_every=-1)
-    catalog = {f"charts/milestone_rate/{m}" for m in milestone_catalog(build_world("mini", 0))}
+    catalog = {f"charts/milestone_rate/{m}" for m in build_world("mini", 0).milestone_ids}
     ended = [p for p in read_metrics(train(config).run_dir) if "charts/episodes" in p]
     assert ended and len(catalog) == 7
     for point in ended:

@@ -233,6 +233,7 @@ def test_events(size: str) -> None:
         assert flags == [True] * count + [False] * (len(flags) - count), "milestones come first"
         ids = [e.id for e in world.events]
         assert len(set(ids)) == len(ids) and all(i == i.lower() and " " not in i for i in ids)
+        assert world.milestone_ids == tuple(ids[:count])  # the catalog the envs, the engine and the learners name
         tiers = [e.tier for e in world.events[:count]]
         assert tiers == sorted(tiers) and tiers[0] == 0
         assert ids[:2] == ["left_house", "got_partner"]
