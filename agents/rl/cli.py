@@ -23,7 +23,7 @@ import types
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from longplay.agents.cli import CliError, env_kwargs, options_apply_phrase, resolve_env_id
 from longplay.agents.rl.config import ARCHIVE_CELLS, DEVICES, LEARNERS, OBS_MODES, VEC_ENVS, TrainConfig, field_docs
@@ -204,7 +204,16 @@ def _keep_config_before(run_dir: Path, step: int, config: TrainConfig, changes: 
     print(f"longplay train: curriculum step at {step:,}: {said}")
 
 
-def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Path | None]:
+class TrainSetup(NamedTuple):
+    """What ``longplay train`` runs: the config and, resuming, the run folder, its checkpoint and that step."""
+
+    config: TrainConfig
+    run_dir: Path | None = None
+    checkpoint: Path | None = None
+    start_step: int = 0
+
+
+def build_config(args: argparse.Namespace) -> TrainSetup:
     """The run's config from the flags (and, resuming, the saved config); plus run folder and checkpoint."""
     given = _given(args)
     options = env_kwargs(args)
@@ -230,7 +239,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
             except ValueError as exc:
                 raise CliError(str(exc)) from None
             _keep_config_before(run_dir, step, before, {k: given[k] for k in changed})
-        return config, run_dir, checkpoint
+        return TrainSetup(config, run_dir, checkpoint, step)
     if given.get("learner") == "ppo-device" and "vec_env" not in given:
         given["vec_env"] = "batched"
     config = TrainConfig(**given, env_kwargs=options)
@@ -243,7 +252,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, Pa
         config.env_id = register_toy()
     else:
         config.env_id = resolve_env_id(config.env_id)
-    return config, None, None
+    return TrainSetup(config)
 
 
 def _check_export_path(path: Path) -> None:
@@ -273,7 +282,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.export_policy:
         _check_export_path(Path(args.export_policy))
-    config, run_dir, checkpoint = build_config(args)
+    config, run_dir, checkpoint, start_step = build_config(args)
     try:
         config.validate()
         if config.learner == "ppo":
@@ -286,9 +295,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             if checkpoint is not None and checkpoint.suffix != ".pt":
                 raise CliError(f"{checkpoint} is not a --learner ppo-device checkpoint")
-        what = f"resuming {run_dir}" if checkpoint else f"{config.learner} on {config.env_id}"
-        print(f"longplay train: {what} for {config.total_steps:,} steps ({config.num_envs} envs, "
-              f"{config.vec_env}, {config.obs_mode}, shaping {config.shaping}, seed {config.seed})")
+        settings = (f"{config.num_envs} envs, {config.vec_env}, {config.obs_mode}, shaping {config.shaping}, "
+                    f"seed {config.seed}")
+        if checkpoint is None:
+            print(f"longplay train: {config.learner} on {config.env_id} for {config.total_steps:,} steps ({settings})")
+        elif start_step < config.total_steps:
+            print(f"longplay train: resuming {run_dir} at step {start_step:,} to its total of "
+                  f"{config.total_steps:,} steps ({settings})")
+        else:  # runs end in whole updates, past a total that is not a whole number of them
+            print(f"longplay train: resuming {run_dir} at step {start_step:,}, its total of {config.total_steps:,} "
+                  f"steps reached ({settings}): nothing to train; finishing (the final evaluation, if the run was "
+                  "stopped in it)")
         result = train(config, run_dir=run_dir, resume=checkpoint)
     except (ValueError, CheckpointError) as exc:
         raise CliError(str(exc)) from None

@@ -421,7 +421,7 @@ def validate_cells(cells: list[Cell], limits: Limits | None = None) -> None:
                 from longplay.agents.rl.evaluation import check_env_settings
 
                 require_rl_extra()  # as a missing lm SDK or gameboy extra stops the run cells below
-                config, _, _ = build_config(args)
+                config = build_config(args).config
                 config.validate()
                 if _first(made, ("train", config.env_id, config.env_kwargs, config.vec_env, config.buttons)):
                     check_env_settings(config)  # as the train command does before it starts

@@ -143,7 +143,13 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
                      "--export-policy", str(tmp_path / "p.zip")]) == 0  # how it runs may change, not what
     assert (run_dir / "checkpoints" / "step_000000000096.pt").is_file() and (tmp_path / "p.zip").is_file()
     out = capsys.readouterr().out
-    assert "resuming" in out and "trained 32 steps in" in out and "to step 96" in out  # this call's steps
+    assert f"resuming {run_dir} at step 64 to its total of 96 steps" in out  # not "for 96 steps": it trains 32
+    assert "trained 32 steps in" in out and "to step 96" in out  # this call's steps
+    # a run at (or, in whole updates, past) its total trains nothing: said first, not "for 96 steps" then 0 trained
+    assert longplay(["train", "--resume", str(run_dir), "--no-progress", "--torch-threads", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {run_dir} at step 96, its total of 96 steps reached" in out and "nothing to train" in out
+    assert "trained 0 steps" in out
     assert longplay(["train", "--resume", str(run_dir), "--obs-mode", "pixels"]) == 2
     err = capsys.readouterr().err
     assert "cannot change --obs-mode when resuming" in err and err.count("\n") == 1
@@ -415,7 +421,7 @@ def test_train_takes_a_rom_as_run_and_play_do(tmp_path: Path, capsys: pytest.Cap
 
     parser = argparse.ArgumentParser(prog="longplay")
     add_train_subcommand(parser.add_subparsers(dest="command"))
-    config, _, _ = build_config(parser.parse_args(["train", "--env", "PokemonRed-v0", "--rom", "red.gb"]))
+    config = build_config(parser.parse_args(["train", "--env", "PokemonRed-v0", "--rom", "red.gb"])).config
     assert config.env_kwargs == {"rom": "red.gb"}
     # the missing-ROM message names --rom, which train now takes: one line, no run folder
     missing = tmp_path / "missing.gb"
@@ -651,8 +657,8 @@ def test_archive_options_without_archive_starts_are_refused_in_one_line(flags: l
 def test_archive_options_with_archive_starts_are_taken() -> None:
     from longplay.agents.rl.cli import build_config
 
-    config, _, _ = build_config(_train_args(["--learner", "ppo-device", "--archive-starts", "0.3",
-                                             "--archive-focus", "0.5", "--archive-cell", "position"]))
+    config = build_config(_train_args(["--learner", "ppo-device", "--archive-starts", "0.3",
+                                       "--archive-focus", "0.5", "--archive-cell", "position"])).config
     assert (config.archive_starts, config.archive_focus, config.archive_cell) == (0.3, 0.5, "position")
 
 
@@ -670,10 +676,10 @@ def test_a_curriculum_step_that_turns_archive_starts_off_keeps_the_saved_archive
         archive.writestr("data", json.dumps({"num_timesteps": 32}))
         archive.writestr("policy.pth", b"")
     resume = ["--resume", str(run_dir)]
-    config, _, _ = build_config(_train_args([*resume, "--archive-starts", "0"]))
+    config = build_config(_train_args([*resume, "--archive-starts", "0"])).config
     assert (config.archive_starts, config.archive_focus, config.archive_cell) == (0.0, 0.4, "position")
     (run_dir / "config.before_step_32.json").unlink()
-    config, _, _ = build_config(_train_args([*resume, "--archive-focus", "0.2"]))  # starts still on: taken
+    config = build_config(_train_args([*resume, "--archive-focus", "0.2"])).config  # starts still on: taken
     assert (config.archive_starts, config.archive_focus) == (0.3, 0.2)
     (run_dir / "config.before_step_32.json").unlink()
     with pytest.raises(CliError, match=r"^--archive-focus applies only with --archive-starts above 0"):
