@@ -94,7 +94,7 @@ def _locked(out_dir: Path) -> Iterator[None]:
     except ImportError:  # Windows: no lock
         yield
         return
-    with open(out_dir / ".lock", "w") as f:
+    with open(out_dir / ".lock", "a") as f:  # not "w": a sweep refused the lock would erase the holder's pid
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
@@ -104,6 +104,7 @@ def _locked(out_dir: Path) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise CliError(f"another sweep is running in {out_dir}") from None
                 time.sleep(0.01)
+        f.truncate(0)  # the lock is ours: the last holder's pid goes
         f.write(f"{os.getpid()}\n")
         f.flush()
         yield

@@ -333,6 +333,24 @@ def test_a_dry_runs_look_at_the_lock_does_not_turn_a_starting_sweep_away(tmp_pat
         pass
 
 
+def test_a_sweep_refused_the_lock_leaves_the_running_sweeps_pid(tmp_path: Path) -> None:
+    """The lock file was opened with "w": a second sweep, refused the lock, had already emptied it of the pid the
+    running sweep wrote there (what a user reads to find it). The pid is written, over the last one, once the
+    lock is held."""
+    import os
+
+    from longplay.agents.cli import CliError
+    from longplay.agents.sweep.cli import _locked
+
+    pytest.importorskip("fcntl")
+    (tmp_path / ".lock").write_text("12345\n")  # a sweep that ended
+    with _locked(tmp_path):
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(CliError, match="another sweep is running"), _locked(tmp_path):
+            pass
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+
+
 def test_another_grid_into_a_sweeps_folder_is_refused_and_the_same_one_resumes(tmp_path: Path, capsys) -> None:
     """A different grid pointed at an existing sweep's folder replaced its grid.toml and ran its cells beside
     the old ones (whose spending the grid budget then forgot); it is refused now, in one line, while the same
