@@ -37,6 +37,7 @@ class Button(enum.IntEnum):
 NOOP = 8
 
 BUTTON_NAMES: tuple[str, ...] = tuple(b.name.lower() for b in Button)
+_BUTTONS = len(Button)
 
 
 def parse_button(name: str) -> Button:
@@ -60,8 +61,10 @@ def button_index(button: Button | int) -> int:
     >>> button_index(Button.A), button_index(7), button_index(3.0)
     (4, 7, 3)
     """
+    if type(button) is int and 0 <= button < _BUTTONS:  # what agents press, first: a bare press costs ~0.6 us
+        return button
     index = action_index(button)
-    if not 0 <= index < len(Button):
+    if not 0 <= index < _BUTTONS:
         raise ValueError(f"invalid button {button!r}; valid: 0..{len(Button) - 1} (or None for no button)")
     return index
 
