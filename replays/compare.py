@@ -43,13 +43,14 @@ from longplay.replays.reader import Episode, ReplayReader, Spending, start_state
 from longplay.replays.schema import EXTENSION, ReplayError
 
 #: A run whose recorder never closed an episode is taken as still being recorded while its last commit is less than
-#: this many seconds old, and as killed after. A recorder commits every ``commit_seconds`` (2 s) while steps, LM
-#: turns or memory snapshots come, and an LM run beats (``Recorder.heartbeat``) before each attempt of a model call,
-#: so a live run's longest silence is one attempt and one back-off: 3 minutes at the defaults (``--timeout`` 120 s,
-#: a wait of at most ``backoff_max_s`` 60 s, a server's retry-after included). 15 minutes leaves room for a
-#: ``--timeout`` of up to about 14 minutes. A served run (``longplay serve``) is silent while its client thinks:
-#: past this it shows as killed, as a stalled run does.
+#: this many seconds old (or its own window, :func:`recording_window_s`, where that is longer), and as killed after.
+#: A recorder commits every ``commit_seconds`` (2 s) while steps, LM turns or memory snapshots come. A served run
+#: (``longplay serve``) is silent while its client thinks: past this it shows as killed, as a stalled run does.
 RECORDING_QUIET_S = 15 * 60.0
+
+#: Seconds added to an LM run's longest silence (one attempt and one back-off) for the work around a model call:
+#: building the prompt, running the tools, committing.
+RECORDING_MARGIN_S = 60.0
 
 AXES = ("steps", "wall", "tokens", "cost")
 AXIS_LABELS = {"steps": "steps", "wall": "wall-clock time (s)", "tokens": "tokens (in + out + cache)",
@@ -92,6 +93,7 @@ class RunProgress:
     start_state: str | None = None  # SHA-256 of the save state the episode started from (None: the world's start)
     stopped_early: bool | None = None  # closed before its budget was used (Ctrl+C); None: no budget recorded
     last_commit: datetime | None = None  # when the replay was last written (ReplayReader.last_commit)
+    recording_window_s: float = RECORDING_QUIET_S  # how long it may go unwritten while recording (its header's)
 
     def times(self, axis: str) -> dict[str, float]:
         """Milestone id -> value of ``axis`` when it was reached."""
@@ -233,7 +235,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
                 info.complete, info.end_reason == "terminated", info.start_digest, stopped_early(used, info),
-                last_commit))
+                last_commit, recording_window_s(header)))
         return runs
 
 
@@ -267,17 +269,42 @@ def stopped_early(used: bool | None, info: Episode) -> bool | None:
     return None if used is None else info.end_reason == "closed" and not used
 
 
-def still_recording(last_commit: datetime | None, now: datetime | None = None) -> bool:
+def recording_window_s(header: dict[str, Any]) -> float:
+    """Seconds a run not closed may go unwritten and still be taken as recording, from its replay's ``header``.
+
+    An LM run beats (``Recorder.heartbeat``) before each attempt of a model call, so a live one is silent for one
+    attempt (its ``config.provider.request_timeout_s``) and one back-off wait (``config.retry.backoff_max_s``, a
+    server's retry-after included) at most: its window is that plus :data:`RECORDING_MARGIN_S`, never less than
+    :data:`RECORDING_QUIET_S`. A header without them (baselines, served runs, older replays): RECORDING_QUIET_S.
+
+    >>> recording_window_s({"config": {"provider": {"request_timeout_s": 1800.0}, "retry": {"backoff_max_s": 60.0}}})
+    1920.0
+    >>> recording_window_s({"agent": "random"})
+    900.0
+    """
+    config = header.get("config")
+    provider = config.get("provider") if isinstance(config, dict) else None
+    retry = config.get("retry") if isinstance(config, dict) else None
+    timeout = provider.get("request_timeout_s") if isinstance(provider, dict) else None
+    backoff = retry.get("backoff_max_s") if isinstance(retry, dict) else None
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < math.inf
+               for x in (timeout, backoff)):
+        return RECORDING_QUIET_S
+    return max(RECORDING_QUIET_S, float(timeout) + float(backoff) + RECORDING_MARGIN_S)
+
+
+def still_recording(last_commit: datetime | None, now: datetime | None = None,
+                    window_s: float = RECORDING_QUIET_S) -> bool:
     """Whether a run whose recorder never closed an episode is taken as still being recorded rather than killed:
-    its replay was last written (``last_commit``, :meth:`ReplayReader.last_commit`) less than
-    :data:`RECORDING_QUIET_S` before ``now`` (default: this moment). Unknown when it was written: killed.
+    its replay was last written (``last_commit``, :meth:`ReplayReader.last_commit`) less than ``window_s`` (the
+    run's :func:`recording_window_s`) before ``now`` (default: this moment). Unknown when it was written: killed.
 
     >>> still_recording(datetime(2026, 1, 1, 12, tzinfo=timezone.utc), datetime(2026, 1, 1, 12, 5, tzinfo=timezone.utc))
     True
     """
     if last_commit is None:
         return False
-    return ((now or datetime.now(timezone.utc)) - last_commit).total_seconds() < RECORDING_QUIET_S
+    return ((now or datetime.now(timezone.utc)) - last_commit).total_seconds() < window_s
 
 
 # ============================================================================================ statistics

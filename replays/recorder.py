@@ -691,8 +691,8 @@ class Recorder(gym.Wrapper):
     def heartbeat(self) -> None:
         """Tells readers the run is alive while it waits on its agent (an LM call, where nothing is recorded for
         minutes): commits what is pending, or only the header's ``committed`` time when nothing is, at most every
-        ``commit_seconds``. A reader takes a replay that was not written for
-        :data:`~longplay.replays.compare.RECORDING_QUIET_S` as killed."""
+        ``commit_seconds``. A reader takes a replay that was not written for its run's recording window
+        (:func:`~longplay.replays.compare.recording_window_s`) as killed."""
         self._check_open()
         if time.perf_counter() - self._last_commit >= self.commit_seconds:
             self._flush(empty=True)

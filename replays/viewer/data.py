@@ -30,6 +30,7 @@ from longplay.replays.compare import (
     compare_impl,
     env_name,
     progress_curve_impl,
+    recording_window_s,
     scaffold_name,
     still_recording,
     stopped_early,
@@ -148,22 +149,24 @@ def end_marks(header: dict[str, Any], episodes: Sequence[Episode], spending: Spe
     used = budget_used(header, episodes, spending)
     complete = all(info.complete for info in episodes) if episodes else header.get("status") == "closed"
     return {"stopped_early": None if used is None else any(stopped_early(used, info) for info in episodes),
-            **recording_marks(complete, last_commit, now)}
+            **recording_marks(complete, last_commit, recording_window_s(header), now)}
 
 
-def recording_marks(complete: bool, last_commit: datetime | str | None, now: datetime | None = None
-                    ) -> dict[str, Any]:
+def recording_marks(complete: bool, last_commit: datetime | str | None, window_s: float,
+                    now: datetime | None = None) -> dict[str, Any]:
     """Whether a run is still being recorded or was killed, by compare's rule
     (:func:`~longplay.replays.compare.still_recording`): ``complete``, its recorder closed every episode;
-    ``recording``, it did not, and its last commit (``last_commit``, ISO 8601 or a datetime) is recent; ``killed``,
-    it did not, and its last commit is old; ``quiet_s``, seconds from its last commit to ``now`` (default: this
-    moment). Taken again each time a cached row is served: a killed run's file does not change as it ages."""
+    ``recording``, it did not, and its last commit (``last_commit``, ISO 8601 or a datetime) is less than
+    ``recording_window_s`` old (``window_s``, the run's :func:`~longplay.replays.compare.recording_window_s`);
+    ``killed``, it did not, and its last commit is older; ``quiet_s``, seconds from its last commit to ``now``
+    (default: this moment). Taken again each time a cached row is served: a killed run's file does not change as it
+    ages."""
     moment = datetime.fromisoformat(last_commit) if isinstance(last_commit, str) else last_commit
     now = now or datetime.now(timezone.utc)
-    live = not complete and still_recording(moment, now)
+    live = not complete and still_recording(moment, now, window_s)
     return {"complete": complete, "recording": live, "killed": not complete and not live,
             "last_commit": moment.isoformat() if moment else None,
-            "quiet_s": max(0.0, (now - moment).total_seconds()) if moment else None}
+            "quiet_s": max(0.0, (now - moment).total_seconds()) if moment else None, "recording_window_s": window_s}
 
 
 def catalog_position(catalog: Sequence[Any], milestone: str) -> int:
@@ -198,7 +201,8 @@ def run_list_impl(folder_name: str, rows: Sequence[dict[str, Any]],
                   unreadable: Sequence[dict[str, Any]], now: datetime | None = None) -> dict[str, Any]:
     """The run list: readable runs newest first, then the unreadable files by name. Each row's ``recording`` and
     ``killed`` are taken at ``now`` (:func:`recording_marks`), however old the row."""
-    ordered = sorted(({**r, **recording_marks(r["complete"], r["last_commit"], now)} for r in rows),
+    ordered = sorted(({**r, **recording_marks(r["complete"], r["last_commit"], r["recording_window_s"], now)}
+                      for r in rows),
                      key=lambda r: (r.get("created") or "", r["id"]), reverse=True)
     return {"folder": folder_name, "runs": ordered, "unreadable": sorted(unreadable, key=lambda u: u["id"])}
 
@@ -583,6 +587,7 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
             "start_state": run.start_state, "env_id": run.env_id, "seed": run.seed, "axes": list(run.axes),
             "complete": run.complete, "finished": run.finished, "stopped_early": run.stopped_early,
             "last_commit": run.last_commit.isoformat() if run.last_commit else None,
+            "recording_window_s": run.recording_window_s,
             "milestones": len(run.events),
             "catalog_size": len(run.catalog), "catalog": list(run.catalog), "end": run.end, "curves": curves,
             "times": {axis: run.times(axis) for axis in run.axes},
@@ -612,7 +617,8 @@ def comparison_marks(data: dict[str, Any], now: datetime | None = None) -> dict[
     """:func:`compare_data_impl`'s ``data`` with each run's ``recording`` and ``killed`` (:func:`recording_marks`)
     and each group's ``recording_runs`` taken at ``now``: a cached comparison is marked again each time it is
     served. A group's killed runs are its ``runs - complete_runs - recording_runs``."""
-    runs = [{**r, **recording_marks(r["complete"], r["last_commit"], now)} for r in data["runs"]]
+    runs = [{**r, **recording_marks(r["complete"], r["last_commit"], r["recording_window_s"], now)}
+            for r in data["runs"]]
     groups = [{**g, "recording_runs": sum(r["recording"] for r in runs if r["group"] == g["group"])}
               for g in data["groups"]]
     return {**data, "runs": runs, "groups": groups}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -12,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from longplay.agents.lm.config import LMConfig, ProviderConfig
 from longplay.replays.compare import RECORDING_QUIET_S
 from longplay.replays.reader import MemorySnapshot, ReplayReader, Turn
 from longplay.replays.recorder import Recorder
@@ -382,6 +384,38 @@ def test_last_commit_is_the_recorders_wall_clock_or_else_the_header_times(tmp_pa
                                                    "VALUES (0, 1, 90.5, 'notes', 'x', 'text')", ()))
     with ReplayReader(older) as reader:
         assert reader.last_commit() == datetime(2026, 1, 1, 0, 1, 30, 500000, tzinfo=timezone.utc)
+
+
+def test_a_run_whose_header_gives_a_long_request_timeout_is_recording_for_longer(tmp_path: Path, fakegame: Any
+                                                                                ) -> None:
+    """A live LM run is silent for one model call attempt and one back-off: one run with ``--timeout`` 1800 s showed
+    as killed 15 minutes into a call. Its window is read from its header's config: 20 minutes after its last write
+    it is recording, in the run list, on its run page and in the comparison; a run at the defaults is killed."""
+    configs = {"slow.lpr": LMConfig(provider=ProviderConfig(request_timeout_s=1800.0)), "default.lpr": LMConfig()}
+    recorders = []
+    for name, config in configs.items():
+        rec = Recorder(gym.make(fakegame.ENV_ID), tmp_path / name, agent="lm", config=dataclasses.asdict(config))
+        recorders.append(rec)
+        rec.reset(seed=0)
+        for _ in range(5):
+            rec.step(0)
+        rec.flush()
+    folder = ReplayFolder(tmp_path)
+    try:
+        rows = {row["id"]: row for row in folder.list_runs()["runs"]}
+        later = max(datetime.fromisoformat(r["last_commit"]) for r in rows.values()) + timedelta(minutes=20)
+        aged = {r["id"]: (r["recording"], r["killed"]) for r in run_list_impl("runs", list(rows.values()), [], later)
+                ["runs"]}
+        assert aged == {"slow.lpr": (True, False), "default.lpr": (False, True)}
+        compared = comparison_marks(folder.comparison(list(configs)), later)
+        assert {r["id"]: (r["recording"], r["killed"]) for r in compared["runs"]} == aged
+        with ReplayReader(tmp_path / "slow.lpr") as reader:
+            run = run_impl(reader, "slow.lpr")
+        assert run["recording_window_s"] == 1800.0 + 60.0 + 60.0
+    finally:
+        for rec in recorders:
+            rec.close()
+        folder.close()
 
 
 def test_the_run_page_and_row_read_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, fakegame: Any
