@@ -191,12 +191,13 @@ NOTHING_DISCARDED: Discarded = (0, Usage(), 0.0)
 
 def truncate_replay(
     path: str | os.PathLike[str], steps: int, turns: int, memory: int, resume: dict[str, Any],
-    budget: BudgetConfig | None = None,
+    budget: BudgetConfig | None = None, config: dict[str, Any] | None = None,
 ) -> Discarded:
     """Cuts a one-episode replay back to ``steps`` actions, ``turns`` turn rows and ``memory`` memory rows,
-    reopens its episode, and notes the resume in the header's ``resumes`` list (and ``budget``, when given, as
-    the header's ``budget`` and its ``config.budget``: a resume may raise or lift the run's limits, and the
-    header says one budget, the checkpoint's).
+    reopens its episode, and notes the resume in the header's ``resumes`` list. ``budget``, when given, becomes
+    the header's ``budget`` and ``config``, when given, its ``config`` (as the header records it): a resume may
+    raise or lift the run's limits and change its timeout and retries, and the header says the run's settings
+    now, the checkpoint's (readers size a live run's quiet time by its timeout: ``compare.recording_window_s``).
 
     The turn rows past ``turns`` (model calls made after the checkpoint, by a run that then died) are replaced
     by one row at step ``steps`` that holds their tokens and cost, marked by its ``error``, ``extra.kind``
@@ -274,8 +275,10 @@ def truncate_replay(
         rows = [("resumes", resumes), ("status", "recording")]
         if budget is not None:
             rows.append(("budget", budget.limits()))
-            if isinstance(header.get("config"), dict):
-                rows.append(("config", {**header["config"], "budget": dataclasses.asdict(budget)}))
+            if config is None and isinstance(header.get("config"), dict):
+                config = {**header["config"], "budget": dataclasses.asdict(budget)}
+        if config is not None:
+            rows.append(("config", config))
         conn.executemany("INSERT OR REPLACE INTO header VALUES (?, ?)",
                          [(key, json.dumps(value, sort_keys=True)) for key, value in rows])
         conn.execute("COMMIT")
@@ -290,12 +293,12 @@ def truncate_replay(
 
 def reopen_recorder(
     env: gym.Env, path: str | os.PathLike[str], *, steps: int, turns: int, memory: int, seconds: float,
-    note: dict[str, Any] | None = None, budget: BudgetConfig | None = None,
+    note: dict[str, Any] | None = None, budget: BudgetConfig | None = None, config: dict[str, Any] | None = None,
 ) -> tuple[Any, Discarded]:
     """A :class:`~longplay.replays.recorder.Recorder` around ``env`` (already at step ``steps``) that
     continues the replay at ``path``, truncated first to the checkpoint, and what the model calls made after
     the checkpoint spent (see :func:`truncate_replay`). ``note`` joins the header's entry for this resume;
-    ``budget`` replaces the header's ``budget`` and ``config.budget``."""
+    ``budget`` and ``config`` replace the header's."""
     from longplay.replays.recorder import Recorder, lock_replay
     from longplay.replays.schema import ReplayError
 
@@ -316,6 +319,7 @@ def reopen_recorder(
                 **(note or {}),
             },
             budget,
+            config,
         )
         # The recorder takes the lock over: released and taken again, another run could have begun in between.
         lock, held = held, None

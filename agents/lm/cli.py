@@ -585,6 +585,7 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
             seconds=counters["seconds"],
             note=note,
             budget=plan.config.budget,
+            config=_public_config(plan.config),  # a resumed --timeout sizes the viewer's quiet time for a live run
         )
     except CheckpointError as exc:
         raise _user_error(str(exc)) from None

@@ -538,8 +538,9 @@ class LMRun:
     def _call(
         self, request: ModelRequest, kind: str, context: int | None = None, defer_log: bool = False
     ) -> tuple[ModelResponse | None, ProviderError | None]:
-        # Readers take a replay not written for RECORDING_QUIET_S as killed: its time is written before each attempt,
-        # so a live run's longest silence is one attempt and one back-off, not a call retried to the limit.
+        # Readers take a replay not written for its run's window as killed (compare.recording_window_s: one attempt
+        # and one back-off, from the header's timeout and retries): its time is written before each attempt, so a
+        # live run's longest silence is one attempt and one back-off, not a call retried to the limit.
         heartbeat = getattr(self.log, "heartbeat", None) or (lambda: None)
 
         def wait(seconds: float) -> None:

@@ -216,8 +216,9 @@ def test_a_refusal_after_retries_records_every_failed_attempt_in_its_row(tiny_en
 
 
 def test_the_replay_hears_a_heartbeat_before_each_attempt_of_a_retried_call(tiny_env) -> None:
-    """Readers take a replay not written for RECORDING_QUIET_S as killed: a rate-limited run waiting out its
-    retries beats before every attempt (after each back-off), so its silence is one attempt and one wait."""
+    """Readers take a replay not written for its window (compare.recording_window_s) as killed: a rate-limited
+    run waiting out its retries beats before every attempt (after each back-off), so its silence is one attempt and
+    one wait."""
     events: list[str] = []
 
     class BeatingLog(ListLog):

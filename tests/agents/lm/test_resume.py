@@ -117,6 +117,20 @@ def test_a_resumed_runs_header_records_one_budget(tmp_path: Path) -> None:
                                       "seconds": None}
 
 
+
+def test_a_resumed_runs_header_records_its_new_timeout(tmp_path: Path) -> None:
+    """A resume may change --timeout: the header kept the first session's, and readers size a live run's quiet time
+    by it (compare.recording_window_s), so a run resumed with --timeout 1800 was taken as killed mid-call."""
+    from longplay.replays.compare import RECORDING_QUIET_S, recording_window_s
+
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
+    replay = the_replay(tmp_path)
+    assert main(["--resume", str(replay), "--max-turns", "6", "--timeout", "1800", "--quiet"]) == 0
+    with ReplayReader(replay) as r:
+        assert r.header["config"]["provider"]["request_timeout_s"] == 1800
+        assert r.header["config"]["budget"]["max_turns"] == 6
+        assert recording_window_s(r.header) > max(1800, RECORDING_QUIET_S)
+
 class Crash(Exception):
     """The process dies (a bug, a kill) in the middle of a turn."""
 
