@@ -600,19 +600,28 @@ def test_the_cells_the_quest_adapter_takes_for_hidden_are_those_the_frame_draws_
     assert adapter.screen(game.symbolic()) is None
 
 
+def _lane_with_an_unseen_boulder(at: tuple[int, int], facing: int, boulder: tuple[int, int]) -> tuple[LMRun, Any]:
+    """A run on the canonical world's Brammarsh Lane with the player at ``at`` facing ``facing``, that has seen the
+    lane, then the lane's boulder moved to ``boulder`` where the run did not see it go; returns the run and the
+    game's state."""
+    run, game, state, world = canonical_run()
+    lane, rock = _brammarsh_lane_and_its_boulder(world)
+    assert [world.maps[lane].tile(x, 16) for x in (4, 5, 6)] == [1, 6, 6]  # the lane the tests were written for
+    state.map, (state.x, state.y), state.facing = lane, at, facing
+    run.driver.obs = game.symbolic()
+    run.observe()
+    state.entity_x[rock], state.entity_y[rock] = boulder
+    return run, state
+
+
 def test_a_hop_the_game_refuses_is_not_planned_again() -> None:
     """A hop refused (here a boulder on the landing the seen map did not know of) marked the ledge tile blocked, which
     the planner did not look at for a hop: it planned the same hop seven more times, one press each, and stopped
     ('the way kept being blocked'). It goes round the ledge now."""
     from longplay.envs.quest.constants import Direction
 
-    run, game, state, world = canonical_run()
-    lane, rock = _brammarsh_lane_and_its_boulder(world)
-    assert [world.maps[lane].tile(x, 16) for x in (4, 5, 6)] == [1, 6, 6]  # ground, then a ledge below row 15
-    state.map, state.x, state.y, state.facing = lane, 6, 15, Direction.DOWN
-    run.driver.obs = game.symbolic()
-    run.observe()
-    state.entity_x[rock], state.entity_y[rock] = 6, 17  # on the landing, unseen
+    # on the landing, unseen: a ledge below row 15 (ground, then ledges at x 5 and 6 on row 16)
+    run, state = _lane_with_an_unseen_boulder(at=(6, 15), facing=Direction.DOWN, boulder=(6, 17))
     text, error = call(run, "navigate_to", x=6, y=18)
     assert not error and text.startswith("Arrived at (6, 18)."), text
     assert run.driver.steps == 8  # the refused hop, then left, over the ledge beside it and round the boulder
@@ -624,12 +633,7 @@ def test_a_goal_found_taken_is_faced_not_walked_into_again() -> None:
     same seven times over ('the way kept being blocked'). It stops next to the goal facing it now."""
     from longplay.envs.quest.constants import Direction
 
-    run, game, state, world = canonical_run()
-    lane, rock = _brammarsh_lane_and_its_boulder(world)
-    state.map, state.x, state.y, state.facing = lane, 3, 4, Direction.RIGHT
-    run.driver.obs = game.symbolic()
-    run.observe()
-    state.entity_x[rock], state.entity_y[rock] = 6, 4  # on the goal, unseen
+    run, state = _lane_with_an_unseen_boulder(at=(3, 4), facing=Direction.RIGHT, boulder=(6, 4))  # on the goal
     text, error = call(run, "navigate_to", x=6, y=4)
     assert not error and text.startswith("Arrived next to (6, 4), facing it."), text
     assert (state.x, state.y) == (5, 4) and run.driver.steps == 3  # two steps and the one into the boulder
