@@ -62,6 +62,24 @@ def record(tmp_path: Path, fakegame: Any) -> Callable[..., Path]:
 
 
 @pytest.fixture
+def recording(fakegame: Any) -> Callable[..., Any]:
+    """``recording(path, steps, seed=0, **recorder_kwargs) -> Recorder``: a run of the fake game still being recorded
+    (reset with ``seed``, ``steps`` presses of button 0, committed), left open for the test to go on with and close."""
+    from longplay.replays.recorder import Recorder
+
+    def start(path: Path, steps: int, seed: int = 0, **recorder_kwargs: Any) -> Any:
+        recorder_kwargs.setdefault("agent", "random")
+        rec = Recorder(gym.make(fakegame.ENV_ID), path, **recorder_kwargs)
+        rec.reset(seed=seed)
+        for _ in range(steps):
+            rec.step(0)
+        rec.flush()
+        return rec
+
+    return start
+
+
+@pytest.fixture
 def edited(tmp_path: Path) -> Callable[..., Path]:
     """``edited(replay, *statements, name="edited.lpr") -> Path``: a copy of ``replay`` in the test's folder with
     the SQL ``statements`` (``(sql, params)`` pairs) applied: a replay edited or damaged by hand."""

@@ -680,21 +680,14 @@ def test_the_compare_button_says_when_more_runs_are_selected_than_compare_takes(
 
 
 def test_a_run_still_recording_is_marked_recording_not_killed(page: Any, record: Any, as_killed: Any,
-                                                              fakegame: Any) -> None:
+                                                              recording: Any) -> None:
     """A researcher watching a live run saw it marked `killed` (tooltip: "or still being recorded") in the run list,
     on its run page and in the comparison: a run written recently is marked `recording`, with when it last wrote."""
-    import gymnasium as gym
-
-    from longplay.replays.recorder import Recorder
     from longplay.replays.viewer.server import ServerThread
 
     root = record(50, seed=1, name="runs/done.lpr").parent
     as_killed(record(100, name="runs/killed.lpr"))
-    rec = Recorder(gym.make(fakegame.ENV_ID), root / "live.lpr", agent="lm")
-    rec.reset(seed=2)
-    for _ in range(60):
-        rec.step(0)
-    rec.flush()
+    rec = recording(root / "live.lpr", 60, seed=2, agent="lm")
     try:
         with ServerThread(root) as url:
             page.goto(url)

@@ -116,13 +116,9 @@ def test_run_impl_of_a_quest_run(viewer_runs: Any) -> None:
     assert len(steps) >= 2 and steps == sorted(steps) and all(m["name"] for m in episode["milestones"])
 
 
-def test_folder_lists_a_run_still_recording_and_notices_changes(tmp_path: Path, fakegame: Any,
+def test_folder_lists_a_run_still_recording_and_notices_changes(tmp_path: Path, recording: Any,
                                                                 viewer_runs: Any) -> None:
-    rec = Recorder(gym.make(fakegame.ENV_ID), tmp_path / "live.lpr", agent="random", commit_seconds=0.0)
-    rec.reset(seed=0)
-    for _ in range(40):
-        rec.step(0)
-    rec.flush()
+    rec = recording(tmp_path / "live.lpr", 40, commit_seconds=0.0)
     try:
         folder = ReplayFolder(tmp_path)
         (row,) = folder.list_runs()["runs"]
@@ -328,17 +324,13 @@ def test_a_run_before_its_first_reset_is_recording_or_killed_not_complete(tmp_pa
     assert (run["complete"], run["recording"], run["killed"]) == (True, False, False)
 
 
-def test_a_run_still_recording_is_marked_recording_not_killed(tmp_path: Path, fakegame: Any, compare_runs: Any
+def test_a_run_still_recording_is_marked_recording_not_killed(tmp_path: Path, recording: Any, compare_runs: Any
                                                               ) -> None:
     """A run still being recorded was marked ``killed`` in the run list, on its run page and in the comparison, as a
     killed run is: its recorder has closed no episode yet. A run last written recently is ``recording`` (how long
     ago it wrote, ``quiet_s``); one not written for RECORDING_QUIET_S is killed, however long its row was cached."""
     shutil.copyfile(compare_runs.root / "quest-explorer-killed.lpr", tmp_path / "killed.lpr")
-    rec = Recorder(gym.make(fakegame.ENV_ID), tmp_path / "live.lpr", agent="random")
-    rec.reset(seed=0)
-    for _ in range(40):
-        rec.step(0)
-    rec.flush()
+    rec = recording(tmp_path / "live.lpr", 40)
     folder = ReplayFolder(tmp_path)
     try:
         rows = {row["id"]: row for row in folder.list_runs()["runs"]}
@@ -386,20 +378,14 @@ def test_last_commit_is_the_recorders_wall_clock_or_else_the_header_times(tmp_pa
         assert reader.last_commit() == datetime(2026, 1, 1, 0, 1, 30, 500000, tzinfo=timezone.utc)
 
 
-def test_a_run_whose_header_gives_a_long_request_timeout_is_recording_for_longer(tmp_path: Path, fakegame: Any
+def test_a_run_whose_header_gives_a_long_request_timeout_is_recording_for_longer(tmp_path: Path, recording: Any
                                                                                 ) -> None:
     """A live LM run is silent for one model call attempt and one back-off: one run with ``--timeout`` 1800 s showed
     as killed 15 minutes into a call. Its window is read from its header's config: 20 minutes after its last write
     it is recording, in the run list, on its run page and in the comparison; a run at the defaults is killed."""
     configs = {"slow.lpr": LMConfig(provider=ProviderConfig(request_timeout_s=1800.0)), "default.lpr": LMConfig()}
-    recorders = []
-    for name, config in configs.items():
-        rec = Recorder(gym.make(fakegame.ENV_ID), tmp_path / name, agent="lm", config=dataclasses.asdict(config))
-        recorders.append(rec)
-        rec.reset(seed=0)
-        for _ in range(5):
-            rec.step(0)
-        rec.flush()
+    recorders = [recording(tmp_path / name, 5, agent="lm", config=dataclasses.asdict(config))
+                 for name, config in configs.items()]
     folder = ReplayFolder(tmp_path)
     try:
         rows = {row["id"]: row for row in folder.list_runs()["runs"]}
@@ -418,16 +404,12 @@ def test_a_run_whose_header_gives_a_long_request_timeout_is_recording_for_longer
         folder.close()
 
 
-def test_the_run_page_and_row_read_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, fakegame: Any
+def test_the_run_page_and_row_read_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, recording: Any
                                                                                  ) -> None:
     """The run page read a live run's turns, then (the recorder committing meanwhile) its memory, milestones and
     episodes, each at the latest commit: steps and milestones past the turns it showed. It reads one snapshot."""
     path = tmp_path / "live.lpr"
-    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm") as rec, ReplayReader(path) as reader:
-        rec.reset(seed=0)
-        for _ in range(40):
-            rec.step(0)
-        rec.flush()
+    with recording(path, 40, agent="lm") as rec, ReplayReader(path) as reader:
         read_memory, read_spending = reader.memory, reader.spending
 
         def commit_meanwhile() -> None:

@@ -82,20 +82,12 @@ def test_never_more_frames_than_asked(viewer_runs: Any, tmp_path: Path, end: int
         export_html(viewer_runs.root / "fake-lm.lpr", tmp_path / "q.html", max_frames=1)
 
 
-def test_a_run_still_recording_is_exported_as_one_commit_left_it(tmp_path: Path, fakegame: Any,
+def test_a_run_still_recording_is_exported_as_one_commit_left_it(tmp_path: Path, recording: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The export read a live run's episode, then (the recorder committing meanwhile) its page and actions at the
     latest commit: a page of 120 steps and actions over a range that ends at step 40. It reads one snapshot."""
-    import gymnasium as gym
-
-    from longplay.replays.recorder import Recorder
-
     path = tmp_path / "live.lpr"
-    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm") as rec:
-        rec.reset(seed=0)
-        for _ in range(40):
-            rec.step(0)
-        rec.flush()
+    with recording(path, 40, agent="lm") as rec:
         read_memory = ReplayReader.memory
 
         def memory(self: ReplayReader, *args: Any, **kwargs: Any) -> Any:  # read after the episode and turns
