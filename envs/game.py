@@ -61,8 +61,9 @@ def button_index(button: Button | int) -> int:
     >>> button_index(Button.A), button_index(7), button_index(3.0)
     (4, 7, 3)
     """
-    if type(button) is int and 0 <= button < _BUTTONS:  # what agents press, first: a bare press costs ~0.6 us
-        return button
+    # What agents and the env press (an int, a Button), first: a bare press costs ~0.6 us.
+    if (type(button) is int or type(button) is Button) and 0 <= button < _BUTTONS:
+        return int(button)
     index = action_index(button)
     if not 0 <= index < _BUTTONS:
         raise ValueError(f"invalid button {button!r}; valid: 0..{len(Button) - 1} (or None for no button)")
