@@ -87,7 +87,8 @@ def _date(created: Any) -> str | None:
 
 def run_summary_impl(reader: ReplayReader, run_id: str, *, size_bytes: int | None = None) -> dict[str, Any]:
     """One row of the run list: what the run was, how far it got, its budget and how it ended (no re-simulation:
-    a fast read). Read in one snapshot: a run still recording as one commit left it."""
+    a fast read). Read in one snapshot: a run still recording as one commit left it. It holds what the run's
+    marks derive from (:func:`end_record`); :func:`run_list_impl` takes the marks as it serves the row."""
     with reader.snapshot():
         return _run_summary(reader, run_id, size_bytes)
 
@@ -135,38 +136,52 @@ def _run_summary(reader: ReplayReader, run_id: str, size_bytes: int | None) -> d
         "duration_s": header.get("duration_s"),
         "status": header.get("status"),
         "budget": budget if isinstance(budget, dict) else None,
-        **end_marks(header, episodes, spending, reader.last_commit()),
+        **end_record(header, episodes, spending, reader.last_commit()),
         "size_bytes": size_bytes,
     }
 
 
+def end_record(header: dict[str, Any], episodes: Sequence[Episode], spending: Spending,
+               last_commit: datetime | None) -> dict[str, Any]:
+    """How a run ended, as read from its file: what the comparison's marks derive from. ``stopped_early``, its
+    recorder closed it before the budget its header records was used (Ctrl+C, failures; None where it records no
+    budget); ``complete``, its recorder closed every episode (a run with no episode yet, before its first reset:
+    closed the file); ``last_commit`` (ISO 8601) and ``recording_window_s`` (its
+    :func:`~longplay.replays.compare.recording_window_s`). A run-list row keeps these; ``recording``, ``killed`` and
+    ``quiet_s`` age with the clock, so they are taken as it is served (:func:`with_recording_marks`)."""
+    used = budget_used(header, episodes, spending)
+    return {"stopped_early": None if used is None else any(stopped_early(used, info) for info in episodes),
+            "complete": all(info.complete for info in episodes) if episodes else header.get("status") == "closed",
+            "last_commit": last_commit.isoformat() if last_commit else None,
+            "recording_window_s": recording_window_s(header)}
+
+
 def end_marks(header: dict[str, Any], episodes: Sequence[Episode], spending: Spending,
               last_commit: datetime | None, now: datetime | None = None) -> dict[str, Any]:
-    """How a run ended, as the comparison marks it: ``stopped_early``, its recorder closed it before the budget its
-    header records was used (Ctrl+C, failures; None where it records no budget), and for a run with an episode never
-    closed, ``recording`` or ``killed`` (:func:`recording_marks`). The run list and the run page show the same
-    marks. A run with no episode yet (before its first reset) is complete only where its recorder closed the file."""
-    used = budget_used(header, episodes, spending)
-    complete = all(info.complete for info in episodes) if episodes else header.get("status") == "closed"
-    return {"stopped_early": None if used is None else any(stopped_early(used, info) for info in episodes),
-            **recording_marks(complete, last_commit, recording_window_s(header), now)}
+    """How a run ended, as the comparison marks it at ``now``: its :func:`end_record` with its
+    :func:`recording_marks`. The run list and the run page show the same marks."""
+    return with_recording_marks(end_record(header, episodes, spending, last_commit), now)
 
 
-def recording_marks(complete: bool, last_commit: datetime | str | None, window_s: float,
+def recording_marks(complete: bool, last_commit: str | None, window_s: float,
                     now: datetime | None = None) -> dict[str, Any]:
     """Whether a run is still being recorded or was killed, by compare's rule
-    (:func:`~longplay.replays.compare.still_recording`): ``complete``, its recorder closed every episode;
-    ``recording``, it did not, and its last commit (``last_commit``, ISO 8601 or a datetime) is less than
-    ``recording_window_s`` old (``window_s``, the run's :func:`~longplay.replays.compare.recording_window_s`);
-    ``killed``, it did not, and its last commit is older; ``quiet_s``, seconds from its last commit to ``now``
-    (default: this moment). Taken again each time a cached row is served: a killed run's file does not change as it
-    ages."""
-    moment = datetime.fromisoformat(last_commit) if isinstance(last_commit, str) else last_commit
+    (:func:`~longplay.replays.compare.still_recording`): ``recording``, its recorder did not close every episode
+    (``complete``) and its last commit (``last_commit``, ISO 8601) is less than ``window_s`` old (the run's
+    :func:`~longplay.replays.compare.recording_window_s`); ``killed``, it did not, and its last commit is older;
+    ``quiet_s``, seconds from its last commit to ``now`` (default: this moment)."""
+    moment = datetime.fromisoformat(last_commit) if last_commit else None
     now = now or datetime.now(timezone.utc)
     live = not complete and still_recording(moment, now, window_s)
-    return {"complete": complete, "recording": live, "killed": not complete and not live,
-            "last_commit": moment.isoformat() if moment else None,
-            "quiet_s": max(0.0, (now - moment).total_seconds()) if moment else None, "recording_window_s": window_s}
+    return {"recording": live, "killed": not complete and not live,
+            "quiet_s": max(0.0, (now - moment).total_seconds()) if moment else None}
+
+
+def with_recording_marks(row: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """``row`` (a run-list row, a comparison run: anything with :func:`end_record`'s ``complete``, ``last_commit``
+    and ``recording_window_s``) with its :func:`recording_marks` taken at ``now``. Taken each time a row is served,
+    however long it was cached: a killed run's file does not change as it ages."""
+    return {**row, **recording_marks(row["complete"], row["last_commit"], row["recording_window_s"], now)}
 
 
 def catalog_position(catalog: Sequence[Any], milestone: str) -> int:
@@ -200,9 +215,8 @@ def unreadable_impl(run_id: str, error: BaseException, paths: Sequence[Any] = ()
 def run_list_impl(folder_name: str, rows: Sequence[dict[str, Any]],
                   unreadable: Sequence[dict[str, Any]], now: datetime | None = None) -> dict[str, Any]:
     """The run list: readable runs newest first, then the unreadable files by name. Each row's ``recording`` and
-    ``killed`` are taken at ``now`` (:func:`recording_marks`), however old the row."""
-    ordered = sorted(({**r, **recording_marks(r["complete"], r["last_commit"], r["recording_window_s"], now)}
-                      for r in rows),
+    ``killed`` are taken at ``now`` (:func:`with_recording_marks`), however old the row."""
+    ordered = sorted((with_recording_marks(r, now) for r in rows),
                      key=lambda r: (r.get("created") or "", r["id"]), reverse=True)
     return {"folder": folder_name, "runs": ordered, "unreadable": sorted(unreadable, key=lambda u: u["id"])}
 
@@ -550,7 +564,8 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
     env over its own AUC window and draws one panel per env): ``envs`` lists each env with its runs' catalog and
     its windows, and the page draws one chart per env. Each run names its group as ``groups`` and
     ``time_to_milestone`` do (``QuestMini-v0: oracle`` when several envs are compared), and its ``configuration``
-    without the env; a run started from a save state carries the state's SHA-256 (``start_state``).
+    without the env; a run started from a save state carries the state's SHA-256 (``start_state``). Each run
+    carries what its marks derive from; :func:`comparison_marks` takes them as the result is served (it is cached).
 
     Args:
         runs: (run id, one episode's :class:`RunProgress`) pairs, in the order to show them.
@@ -597,7 +612,7 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         first = first_of.get(group["group"])
         groups.append({**group, "configuration": first.group if first else group["group"],
                        "start_state": first.start_state if first else None})
-    return comparison_marks(finite({
+    return finite({
         "axes": [a for a in AXES if any(a in r["axes"] for r in out_runs)],
         "axis_labels": dict(AXIS_LABELS),
         "catalog": [{"id": m, "name": name} for m, name in catalog.items()],
@@ -610,15 +625,14 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         "horizons": result.horizons if result else {},
         "unreadable": list(unreadable),
         "notes": list(notes),
-    }))
+    })
 
 
 def comparison_marks(data: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """:func:`compare_data_impl`'s ``data`` with each run's ``recording`` and ``killed`` (:func:`recording_marks`)
     and each group's ``recording_runs`` taken at ``now``: a cached comparison is marked again each time it is
     served. A group's killed runs are its ``runs - complete_runs - recording_runs``."""
-    runs = [{**r, **recording_marks(r["complete"], r["last_commit"], r["recording_window_s"], now)}
-            for r in data["runs"]]
+    runs = [with_recording_marks(r, now) for r in data["runs"]]
     groups = [{**g, "recording_runs": sum(r["recording"] for r in runs if r["group"] == g["group"])}
               for g in data["groups"]]
     return {**data, "runs": runs, "groups": groups}

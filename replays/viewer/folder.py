@@ -385,7 +385,8 @@ class ReplayFolder:
     def comparison(self, run_ids: list[str]) -> dict[str, Any]:
         """The comparison page's data for ``run_ids`` (:func:`~longplay.replays.viewer.data.compare_data_impl`;
         a missing or unreadable run is listed as such, and an episode compare left out is named in its ``notes``).
-        The last few results are kept, per file version."""
+        The last few results are kept, per file version; each run's ``recording`` and ``killed`` are taken as it is
+        served (:func:`~longplay.replays.viewer.data.comparison_marks`)."""
         ids = list(dict.fromkeys(run_ids))
         key = tuple((run_id, file_signature(self.resolve(run_id)) if self._exists(run_id) else ())
                     for run_id in ids)
@@ -408,7 +409,7 @@ class ReplayFolder:
             self._comparisons[key] = result
             while len(self._comparisons) > 8:
                 self._comparisons.popitem(last=False)
-        return result
+        return comparison_marks(result)
 
     def _exists(self, run_id: str) -> bool:
         try:

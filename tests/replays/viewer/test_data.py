@@ -311,7 +311,7 @@ def test_a_run_before_its_first_reset_is_recording_or_killed_not_complete(tmp_pa
     try:
         with ReplayReader(tmp_path / "starting.lpr") as reader:
             run = run_impl(reader, "starting.lpr")
-            row = run_summary_impl(reader, "starting.lpr")
+            (row,) = run_list_impl("runs", [run_summary_impl(reader, "starting.lpr")], [])["runs"]
         assert (run["complete"], run["recording"], run["killed"]) == (False, True, False)
         assert (row["complete"], row["recording"], row["killed"]) == (False, True, False)
         later = datetime.fromisoformat(row["last_commit"]) + timedelta(seconds=RECORDING_QUIET_S + 1)
