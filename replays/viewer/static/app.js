@@ -313,8 +313,7 @@
         body.appendChild(h("tr", { "data-id": r.id },
           h("td", { class: "sel" }, box),
           h("td", { class: "run" }, h("a", { href: runUrl(r.id), text: r.id }),
-            (r.start_states || []).map(stateBadge), killedBadge(r.killed ? 1 : 0, true, r.quiet_s),
-            recordingBadge(r.recording ? 1 : 0, true, r.quiet_s), stoppedBadge(r.stopped_early ? 1 : 0, true),
+            (r.start_states || []).map(stateBadge), runMarks(r),
             otherStatus(r.status) ? h("div", { class: "muted", text: "status: " + r.status }) : null),
           h("td", { text: r.env || "—" }),
           h("td", { text: r.agent || "—" }),
@@ -372,27 +371,61 @@
         "state held count at step 0, so it is compared only with runs from the same state" });
   }
 
-  /** The mark of runs whose recorder never closed their episode and whose replay has not been written for long
-   * (``count`` of them; null: none; ``quietS``: a single run's seconds since its last commit): killed, or stalled.
-   * compare counts them as censored at their last step, as runs whose budget ran out, so the tables say how many
-   * there are. */
-  function killedBadge(count, single, quietS) {
+  /** How runs ended, as the comparison marks them, in the order they are shown: each kind's badge text and its
+   * tooltip for one run (``one``, given its seconds since its last commit) or for ``count`` runs of a group
+   * (``many``), and which runs (``ofRun``) or how many of a group (``ofGroup``) it marks. compare counts every
+   * marked run as censored at its last step, as a run whose budget ran out, so the tables say how many there are.
+   * ``killed``: the recorder never closed the episode, and the replay has not been written for long (killed, or
+   * stalled). ``recording``: the recorder has closed no episode yet and wrote the replay recently; shown as it was
+   * when the page was read (reload for more steps). ``stopped``: the recorder closed the run before its budget
+   * was used (Ctrl+C, failures), from the budget the replay records. */
+  const MARKS = {
+    killed: {
+      text: "killed", ofRun: (r) => r.killed, ofGroup: (g) => g.runs - g.complete_runs - g.recording_runs,
+      one: (quietS) => "this run's episode was never closed by its recorder, and its replay was last written " +
+        ago(quietS) + ": killed (or stalled). It counts as censored at its last recorded step, as a run whose budget ran out does",
+      many: (count) => count + " of these runs' episode was never closed by its recorder, and their replays were " +
+        "last written long ago: killed (or stalled). It counts as censored at its last recorded step, as a run whose " +
+        "budget ran out does",
+    },
+    recording: {
+      text: "recording", ofRun: (r) => r.recording, ofGroup: (g) => g.recording_runs,
+      one: (quietS) => "this run is still being recorded: its replay was last written " + ago(quietS) +
+        ". It shows the steps up to that write (reload for more), and counts as censored at its last one",
+      many: (count) => count + " of these runs are still being recorded: their replays were written recently. It " +
+        "shows the steps up to that write (reload for more), and counts as censored at its last one",
+    },
+    stopped: {
+      text: "stopped early", ofRun: (r) => r.stopped_early, ofGroup: (g) => g.stopped_early_runs,
+      one: () => "this run stopped before its budget was used (Ctrl+C, failures). It counts as censored at its last " +
+        "step, as a run whose budget ran out does",
+      many: (count) => count + " of these runs stopped before their budget was used (Ctrl+C, failures). They count " +
+        "as censored at their last step, as a run whose budget ran out does",
+    },
+  };
+
+  /** The badge of a mark (a kind of ``MARKS``) on ``count`` runs (null: none), or on one run when ``single``
+   * (``quietS``: its seconds since its last commit). */
+  function markBadge(kind, count, single, quietS) {
     if (!count) return null;
-    return h("span", { class: "badge killed", text: single ? "killed" : count + " killed",
-      title: (single ? "this run's" : count + " of these runs'") + " episode was never closed by its recorder, " +
-        "and " + (single ? "its replay was last written " + ago(quietS) : "their replays were last written long ago") +
-        ": killed (or stalled). It counts as censored at its last recorded step, as a run whose budget ran out does" });
+    const mark = MARKS[kind];
+    return h("span", { class: "badge " + kind, text: single ? mark.text : count + " " + mark.text,
+      title: single ? mark.one(quietS) : mark.many(count) });
   }
 
-  /** The mark of runs still being recorded (``count`` of them; null: none; ``quietS``: a single run's seconds
-   * since its last commit): their recorder has closed no episode yet and wrote their replay recently. Shown as
-   * it was when the page was read: reload for more steps. */
-  function recordingBadge(count, single, quietS) {
-    if (!count) return null;
-    return h("span", { class: "badge recording", text: single ? "recording" : count + " recording",
-      title: (single ? "this run is" : count + " of these runs are") + " still being recorded: " +
-        (single ? "its replay was last written " + ago(quietS) : "their replays were written recently") +
-        ". It shows the steps up to that write (reload for more), and counts as censored at its last one" });
+  /** A run's mark badges (null where it has none of a kind), in ``MARKS`` order. */
+  function runMarks(r) {
+    return Object.keys(MARKS).map((kind) => markBadge(kind, MARKS[kind].ofRun(r) ? 1 : 0, true, r.quiet_s));
+  }
+
+  /** A group's mark badges, each with how many of its runs have it (null where none). */
+  function groupMarks(g) {
+    return Object.keys(MARKS).map((kind) => markBadge(kind, MARKS[kind].ofGroup(g), false));
+  }
+
+  /** The texts of a run's marks, in ``MARKS`` order (for one line of text: the chart's legend). */
+  function runMarkTexts(r) {
+    return Object.values(MARKS).filter((mark) => mark.ofRun(r)).map((mark) => mark.text);
   }
 
   /** A replay header's status where it is neither ``closed`` nor ``recording`` (null otherwise): a killed run's
@@ -403,17 +436,6 @@
 
   function ago(seconds) {
     return seconds === null || seconds === undefined ? "at an unknown time" : fmt.seconds(Math.round(seconds)) + " ago";
-  }
-
-  /** The mark of runs whose recorder closed them before their budget was used (``count`` of them; null: none):
-   * stopped by Ctrl+C or by failures, from the budget the replay records. compare counts them as censored at
-   * their last step, as runs whose budget ran out, so the tables say how many there are. */
-  function stoppedBadge(count, single) {
-    if (!count) return null;
-    return h("span", { class: "badge stopped", text: single ? "stopped early" : count + " stopped early",
-      title: (single ? "this run" : count + " of these runs") + " stopped before " + (single ? "its" : "their") +
-        " budget was used (Ctrl+C, failures). " + (single ? "It counts" : "They count") + " as censored at " +
-        (single ? "its" : "their") + " last step, as a run whose budget ran out does" });
   }
 
   /** A run's budget (the replay header's ``budget``: null limits are none) as one line: "1,500 steps · $2.000";
@@ -965,8 +987,7 @@
       meta.appendChild(h("span", { class: "chip" }, label + " ", h("b", { text: String(value) })));
     }
     for (const digest of new Set(run.episodes.map((e) => e.start_state).filter(Boolean))) meta.appendChild(stateBadge(digest));
-    for (const badge of [killedBadge(run.killed ? 1 : 0, true, run.quiet_s),
-      recordingBadge(run.recording ? 1 : 0, true, run.quiet_s), stoppedBadge(run.stopped_early ? 1 : 0, true)]) {
+    for (const badge of runMarks(run)) {
       if (badge) meta.appendChild(badge);
     }
   }
@@ -1138,7 +1159,7 @@
           const has = !!r.curves[axis];
           legend.appendChild(h("li", { class: view.hidden.has(r.key) || !has ? "off" : "", "data-key": r.key, title: has ? r.run : "no " + AXIS_NAMES[axis] + " axis: " + r.run,
             onclick: () => { if (view.hidden.has(r.key)) view.hidden.delete(r.key); else view.hidden.add(r.key); renderChart(); } },
-            h("span", { class: "swatch" }), label(r) + (r.killed ? " · killed" : "") + (r.recording ? " · recording" : "") + (r.stopped_early ? " · stopped early" : "")));
+            h("span", { class: "swatch" }), [label(r), ...runMarkTexts(r)].join(" · ")));
           legend.lastChild.firstChild.style.background = r.color;
         }
         panel.appendChild(legend);
@@ -1258,9 +1279,7 @@
         name.appendChild(h("span", { text: configurationName(g) }));
         const badge = stateBadge(g.start_state);
         if (badge) name.appendChild(badge);
-        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", {}, String(g.runs),
-          killedBadge(g.runs - g.complete_runs - g.recording_runs), recordingBadge(g.recording_runs),
-          stoppedBadge(g.stopped_early_runs)),
+        body.appendChild(h("tr", { "data-group": g.group }, name, h("td", {}, String(g.runs), groupMarks(g)),
           auc ? h("td", { class: "auc-value", text: auc.value.toFixed(3) }) :
             h("td", { class: "none", text: "n/a", title: "not every run of this group has a " + AXIS_NAMES[axis] + " axis" }),
           h("td", { text: auc ? auc.ci_low.toFixed(3) + " … " + auc.ci_high.toFixed(3) : "" }),
@@ -1293,8 +1312,7 @@
         const head = h("tr", {}, h("th", { text: "milestone" }));
         for (const r of runs) {
           const th = h("th", { title: r.run, "data-key": r.key }, h("span", { class: "swatch legend-swatch" }), label(r),
-            killedBadge(r.killed ? 1 : 0, true, r.quiet_s), recordingBadge(r.recording ? 1 : 0, true, r.quiet_s),
-            stoppedBadge(r.stopped_early ? 1 : 0, true));
+            runMarks(r));
           th.firstChild.style.cssText = "display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;";
           th.firstChild.style.background = r.color;
           head.appendChild(th);
@@ -1338,8 +1356,7 @@
         swatch.style.background = g.color;
         head.appendChild(h("th", { "data-group": g.group, title: g.group }, swatch, configurationName(g),
           stateBadge(g.start_state), h("div", { class: "sub", text: g.runs + " run" + (g.runs === 1 ? "" : "s") },
-            killedBadge(g.runs - g.complete_runs - g.recording_runs), recordingBadge(g.recording_runs),
-            stoppedBadge(g.stopped_early_runs))));
+            groupMarks(g))));
       }
       table.appendChild(h("thead", {}, head));
       const rows = new Map(data.time_to_milestone.filter((row) => row.axis === axis).map((row) => [row.group + "\n" + row.milestone, row]));
