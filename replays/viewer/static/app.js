@@ -1216,8 +1216,7 @@
       for (const r of runs) {
         if (view.hidden.has(r.key)) continue;
         const c = r.curves[axis];
-        let d = "";
-        for (let i = 0; i < c.x.length; i++) d += (i ? "L" : "M") + X(c.x[i]).toFixed(1) + " " + Y(c.y[i]).toFixed(1);
+        const d = toPath(c.x.map((x, i) => [x, c.y[i]]));
         const member = groups.some((g) => g.group === r.group) ? " member" : "";
         const path = s("path", { d: d, class: "curve" + member + (view.focus && view.focus !== r.key ? " dim" : "") + (view.focus === r.key ? " focus" : ""),
           stroke: r.color, "stroke-dasharray": r.dash, "data-run": r.id, "data-episode": r.episode, "data-key": r.key });
