@@ -254,6 +254,8 @@ class ReplayReader:
         self.path = Path(path)
         self._conn = open_replay(self.path)
         try:
+            # Read before the header: a commit between the two leaves the version behind the header, never ahead.
+            self._data_version: int = self._query("PRAGMA data_version")[0][0]
             self.header: dict[str, Any] = read_header(self._conn, self.path)
         except BaseException:
             self._conn.close()
@@ -290,22 +292,27 @@ class ReplayReader:
 
         A run still recording commits every few seconds, and each read outside a snapshot sees the latest commit: a
         checkpoint or milestone read after the actions may be of a step those actions do not reach yet (``verify``
-        took that for a truncated file). The header is read again as the snapshot starts, and what was read before
-        it is read again from the snapshot. Nested snapshots are the outer one.
+        took that for a truncated file). Where something was committed since the caches were last emptied, the
+        header is read again as the snapshot starts and what was read before it is read again from the snapshot;
+        where nothing was (the viewer's private copy), the caches hold. Nested snapshots are the outer one.
         """
         if self._conn.in_transaction:
             yield self
             return
         try:
-            self._conn.execute("BEGIN")  # deferred: the snapshot is taken by the first read, the header's
+            self._conn.execute("BEGIN")  # deferred: the snapshot is taken by the first read, data_version's
         except sqlite3.DatabaseError as e:
             raise CorruptReplayError(f"corrupt replay: {self.path}: {e}") from None
         try:
-            self.header = read_header(self._conn, self.path)
-            self._episodes, self._catalog_column, self._at, self._seeded = None, None, None, None
-            for cache in (self._actions, self._keyframe_steps, self._start_states, self._stored_catalogs,
-                          self._catalogs):
-                cache.clear()
+            # The snapshot's own version; it changes only when another connection commits (this one never writes).
+            version = self._query("PRAGMA data_version")[0][0]
+            if version != self._data_version:
+                self.header = read_header(self._conn, self.path)
+                self._episodes, self._catalog_column, self._at, self._seeded = None, None, None, None
+                for cache in (self._actions, self._keyframe_steps, self._start_states, self._stored_catalogs,
+                              self._catalogs):
+                    cache.clear()
+                self._data_version = version
             yield self
         finally:
             self._conn.rollback()  # a read-only transaction: nothing to keep

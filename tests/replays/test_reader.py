@@ -364,6 +364,28 @@ def test_a_snapshot_reads_a_run_still_recording_as_one_commit_left_it(tmp_path: 
             assert replay.num_steps() == 150 and replay.episodes()[0].recorded_steps == 150
 
 
+
+def test_a_snapshot_with_nothing_committed_since_keeps_what_was_read(tmp_path: Path, fakegame: Any) -> None:
+    """The viewer's run page wraps a snapshot of a copy that never changes: emptying the caches on each one threw away
+    the inflated actions, so the next step decompressed every chunk again. They are read again only after a commit."""
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "live.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, hash_every=16) as rec, ReplayReader(path) as replay:
+        rec.reset(seed=0)
+        for step in range(100):
+            rec.step(step % 8)
+        rec.flush()
+        with replay.snapshot():
+            actions, header = replay.actions(0), replay.header
+        with replay.snapshot():  # nothing committed since: the same objects
+            assert replay.actions(0) is actions and replay.header is header
+        for step in range(50):
+            rec.step(step % 8)
+        rec.flush()
+        with replay.snapshot():  # a commit since: read again
+            assert replay.header is not header and len(replay.actions(0)) == 150
+
 def test_spending_summed_by_sqlite_is_that_of_the_turns(tmp_path: Path, fakegame: Any) -> None:
     """``spending()`` (the run list's, summed in SQL) counts as ``Spending.of(turns())`` does: agent turns are rows of
     kind act or of none (older replays: no extra, or an extra without a kind), other kinds spend only."""
