@@ -198,12 +198,16 @@ def milestone_name(catalog: Sequence[Any], milestone: str) -> str:
     return str(catalog[i].get("name", milestone)) if i >= 0 else milestone
 
 
+def with_run_id(text: str, run_id: str, paths: Sequence[Any] = ()) -> str:
+    """``text`` (a message or a note) with the file's absolute ``paths`` shown as the run id."""
+    for path in paths:
+        text = text.replace(str(path), run_id)
+    return text
+
+
 def relative_message(error: BaseException, run_id: str, paths: Sequence[Any] = ()) -> str:
     """``str(error)`` (or its type's name) with the file's absolute ``paths`` shown as the run id."""
-    message = str(error) or type(error).__name__
-    for path in paths:
-        message = message.replace(str(path), run_id)
-    return message
+    return with_run_id(str(error) or type(error).__name__, run_id, paths)
 
 
 def unreadable_impl(run_id: str, error: BaseException, paths: Sequence[Any] = ()) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from longplay.replays.viewer.data import (
     run_summary_impl,
     unreadable_impl,
     walk_episode,
+    with_run_id,
 )
 from longplay.replays.viewer.png import encode_png
 from longplay.replays.viewer.seeker import EpisodeSeeker
@@ -371,7 +372,7 @@ class ReplayFolder:
                 runs = read_runs(source.path, warnings=notes)
                 # The notes name the file read, maybe a private copy: the run id is what the page shows.
                 value: tuple[list[RunProgress], list[str]] | ReplayError = (
-                    runs, [note.replace(str(source.path), run_id).replace(str(path), run_id) for note in notes])
+                    runs, [with_run_id(note, run_id, (source.path, path)) for note in notes])
             except (ReplayError, OSError) as e:
                 value = ReplayError(relative_message(e, run_id, (path, source.path if source else path)))
             finally:
