@@ -696,15 +696,14 @@ class ReplayReader:
 
         Raises what the env's reset raises (a start state missing, edited, or refused by the game).
         """
-        self._at = None
-        self._seeded = None
-        self.env.reset(seed=self.episode(episode).seed, options=self.reset_options(episode))
-        self._seeded = episode  # the world of this episode's seed is built: a keyframe of it loads as is
+        self._reset_episode(episode)
+        self._at = None  # the caller walks the game from here
         return self.game
 
     def _reset_episode(self, episode: int) -> None:
+        self._at = self._seeded = None  # a reset that raises leaves the game where no one knows
         self.env.reset(seed=self.episode(episode).seed, options=self.reset_options(episode))
-        self._seeded = episode
+        self._seeded = episode  # the world of this episode's seed is built: a keyframe of it loads as is
         self._at = (episode, 0)
 
     def seek(self, step: int, episode: int = 0) -> Game:
