@@ -362,8 +362,8 @@ def _run_page(reader: ReplayReader, run_id: str, turn_indexes: dict[int, TurnInd
         "has_turns": any(index.turns for index in turn_indexes.values()),
         "has_memory": any(index.order for index in memory_indexes.values()),
         "turns": spending.turns,
-        "tokens": sum(e["tokens"] for e in episodes),
-        "cost_usd": sum(e["cost_usd"] for e in episodes),
+        "tokens": spending.tokens,
+        "cost_usd": spending.cost_usd,
         "frame": {"width": 160, "height": 144},
         "real_time_steps_per_second": REAL_TIME_STEPS_PER_SECOND,
     })
