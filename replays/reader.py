@@ -138,6 +138,12 @@ class Checkpoint:
     y: int | None
     mode: str | None
 
+    def summary(self) -> Summary | None:
+        """The compact state summary this checkpoint holds; None where it holds a hash only."""
+        if self.map_id is None or self.x is None or self.y is None or self.mode is None:
+            return None
+        return Summary(self.step, self.map_id, self.x, self.y, self.mode)
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -586,8 +592,7 @@ class ReplayReader:
     def summaries(self, episode: int = 0) -> list[Summary]:
         """The recorded compact state summaries of ``episode`` (every ``summary_every`` steps, at milestones
         and at the end); :meth:`trajectory` re-simulates one for every step."""
-        return [Summary(c.step, c.map_id, c.x, c.y, c.mode) for c in self.checkpoints(episode)
-                if c.map_id is not None and c.x is not None and c.y is not None and c.mode is not None]
+        return [s for c in self.checkpoints(episode) if (s := c.summary()) is not None]
 
     def keyframe_steps(self, episode: int = 0) -> list[int]:
         """Steps of ``episode`` that have a keyframe, ascending."""

@@ -130,8 +130,9 @@ def _verify_episode(replay: ReplayReader, e: int, several: bool, report: VerifyR
         report.problems.append(f"episode {e} is recorded to end at step {info.end_step} but its actions stop at "
                                f"step {n}: the file was truncated or edited")
         return
-    hashes = {c.step: c.hash for c in replay.checkpoints(e) if c.hash is not None}
-    summaries = {s.step: s for s in replay.summaries(e)}
+    checkpoints = replay.checkpoints(e)
+    hashes = {c.step: c.hash for c in checkpoints if c.hash is not None}
+    summaries = {c.step: s for c in checkpoints if (s := c.summary()) is not None}
     keyframes = replay.keyframe_steps(e)
     recorded = {m.milestone: m.step for m in replay.milestones(e)}
     beyond = [s for s in (*hashes, *summaries, *keyframes, *recorded.values()) if s > n]
