@@ -205,7 +205,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         AXES,
         compare_impl,
         env_name,
-        expand_paths,
         format_table,
         load_runs,
         write_outputs,
@@ -221,7 +220,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not runs:
-        if expand_paths(args.paths):  # replays were found: each was skipped or left out, as warned above
+        # With no run, each replay found was skipped or left out with a warning: warnings mean replays were found.
+        if warnings:
             raise ReplayError(f"no run with a recorded step in {', '.join(args.paths)}")
         raise ReplayError(f"no replays (*.lpr) found in {', '.join(args.paths)}")
     axes = args.axis or list(AXES)
