@@ -555,7 +555,7 @@ def _fill_from_checkpoint(result: CellResult, folder: Path) -> None:
 
 
 def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
-    from longplay.replays.reader import ReplayReader, is_agent_turn
+    from longplay.replays.reader import ReplayReader
 
     with ReplayReader(replay) as r:
         result.replay = _relative(replay, out_dir)
@@ -567,10 +567,8 @@ def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
         for event in r.milestones():
             result.milestones.setdefault(event.milestone, event.step)
         result.steps = result.steps or sum(e.recorded_steps for e in episodes)
-        turns = r.turns()
-        result.turns = sum(is_agent_turn(t) for t in turns)
-        result.tokens = sum(t.tokens for t in turns)
-        result.dollars = sum(t.cost_usd for t in turns)
+        spending = r.spending()  # agent turns only, as the run list counts them
+        result.turns, result.tokens, result.dollars = spending.turns, spending.tokens, spending.cost_usd
 
 
 def _newest_checkpoint_step(run_dir: Path) -> int:
