@@ -293,9 +293,10 @@ class BatchedQuest:
                                         device=self.device)
         self.milestones = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
         self._event_slots = torch.arange(t.num_events + 3, device=self.device, dtype=torch.int32)
-        self._milestone_mask = self._event_slots[None, :] < t.milestones[w][:, None]
         #: the columns of ``info["milestones_reached"]``: the most milestones of any world (events 0 .. n-1)
         self.milestone_columns = max(x.milestone_count for x in self.worlds)
+        # only the first milestone_columns event slots can be milestones, so the mask stops there
+        self._milestone_mask = self._event_slots[None, :self.milestone_columns] < t.milestones[w][:, None]
         # flag_count's masks, per env: its world's story events and trainers (a trainer is beaten once done)
         events = torch.tensor([len(x.events) for x in self.worlds], device=self.device)
         self._event_mask = self._event_slots[None, :] < events[w][:, None]
@@ -534,7 +535,8 @@ class BatchedQuest:
     def _end_episodes(self) -> tuple[Any, ...]:
         """Milestones and rewards, and the episodes that end (``done``), before their reset."""
         s = self.state
-        count = (s.events & self._milestone_mask).sum(1, dtype=torch.int32)
+        reached = self._milestones_reached(s.events)
+        count = reached.sum(1, dtype=torch.int32)
         reward = (count - self.milestones).to(torch.float32)
         self.milestones = count
         self.episode_return = self.episode_return + reward
@@ -543,14 +545,19 @@ class BatchedQuest:
         # a limit of 0 never truncates (no max_episode_steps; an archived start may still set one)
         truncated = (self.episode_limit > 0) & (self.episode_length >= self.episode_limit) & ~terminated
         done = terminated | truncated
-        columns = self.milestone_columns
         info: dict[str, Any] = {"episode_return": self.episode_return.clone(),
                                 "episode_length": self.episode_length.clone(), "milestones": count.clone(),
-                                "milestones_reached": s.events[:, :columns] & self._milestone_mask[:, :columns]}
+                                "milestones_reached": reached}
         if self.final_obs:
             info["final_obs"] = self._observe()
         self.episode = self.episode + done.to(torch.int64)
         return reward, terminated, truncated, info, done
+
+    def _milestones_reached(self, events: torch.Tensor, env: torch.Tensor | None = None) -> torch.Tensor:
+        """Which of its world's milestones each env's ``events`` hold (every env, or the rows ``env``):
+        bool [N, :attr:`milestone_columns`]."""
+        mask = self._milestone_mask if env is None else self._milestone_mask[env]
+        return events[:, :self.milestone_columns] & mask
 
     def advance(self, button: torch.Tensor) -> battle.BoxWrite:
         """The game rules of one press per env (``engine.step``): no episode bookkeeping, no observation.
@@ -689,7 +696,7 @@ class BatchedQuest:
             "battle_trainer": -1, "battle_entity": -1,
             **{name: 0 for name in _ZEROED_AT_START}}
         books = {"episode_return": 0.0, "episode_length": 0, "episode_limit": self.max_episode_steps or 0,
-                 "milestones": (events & rows(self._milestone_mask)).sum(1, dtype=torch.int32)}
+                 "milestones": self._milestones_reached(events, env).sum(1, dtype=torch.int32)}
         return state, books
 
     def _reset_envs(self, mask: torch.Tensor) -> None:
@@ -808,7 +815,7 @@ class BatchedQuest:
         self.episode_return[idx] = 0.0
         self.episode_length[idx] = 0
         self.episode_limit[idx] = self.max_episode_steps or 0
-        count = (self.state.events & self._milestone_mask).sum(1, dtype=torch.int32)
+        count = self._milestones_reached(self.state.events).sum(1, dtype=torch.int32)
         self.milestones[idx] = count[idx]
 
     def text(self, i: int) -> str:
