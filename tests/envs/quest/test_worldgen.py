@@ -324,13 +324,8 @@ def test_counters_can_be_caught_before_each_gym() -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_every_world_is_solvable_through_its_plan_with_real_gates(size: str) -> None:
-    for world in worlds((size,)):
-        report = solvability_report(world)
-        assert report.solvable, (size, world.seed, report.failure)
-        assert report.early == (), (size, world.seed, report.early[:3])
-        # The play-through reaches every milestone except those only battles give.
-        missing = set(range(world.milestone_count)) - report.events
-        assert missing <= {world.ev_first_wild_win, world.ev_first_catch}, [world.events[i].id for i in missing]
+    """The play-through reaches every milestone except those only battles give, with no gate open early."""
+    assert _unsolvable(size, SEEDS) == []
 
 
 def _unsolvable(size: str, seeds: range) -> list[tuple[int, str]]:
