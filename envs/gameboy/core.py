@@ -60,7 +60,7 @@ from longplay.envs.game import (
     button_index,
 )
 from longplay.envs.gameboy.packs import Pack, get_pack, pack_for_rom
-from longplay.envs.gameboy.roms import bank_telling_offsets, check_rom, resolve_rom, rom_in_folder
+from longplay.envs.gameboy.roms import RomImage, bank_telling_offsets, check_rom, resolve_rom, rom_in_folder
 from longplay.envs.wrappers.start import state_from_base64, state_to_base64
 
 #: Save states made by :meth:`GameBoyGame.save_state` start with this, then the ROM's SHA-1 (20 bytes) and a
@@ -82,6 +82,18 @@ _HASHED_REGIONS = {
     1: ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0xFEA0), (0xFF00, 0x10000)),
     2: ((0x8000, 0xA000), (0xC000, 0xE000), (0xFE00, 0x10000)),
 }
+
+
+def _chosen_pack(rom: str | os.PathLike[str] | bytes | None, pack: str | Pack) -> tuple[Pack, RomImage | None]:
+    """The pack ``pack=`` chooses: a :class:`Pack` as given, ``"auto"`` the pack of the ROM's hash and title,
+    else the pack of that name. With it the ROM read to choose it (``"auto"``), else None: a named pack needs no
+    ROM to be chosen, so the caller resolves one (checked against the pack) only where it needs it."""
+    if isinstance(pack, Pack):
+        return pack, None
+    if pack == "auto":
+        image = resolve_rom(rom, None)
+        return pack_for_rom(image.sha1, image.title), image
+    return get_pack(pack), None
 
 
 def _pyboy_class() -> Any:
@@ -160,15 +172,8 @@ class GameBoyGame:
                            "ram_slice": ram_slice, "start_state": start_state,
                            "random_start_frames": random_start_frames, "state_hash_version": state_hash_version}
 
-        if isinstance(pack, Pack):
-            self.pack = pack
-            self.rom = resolve_rom(rom, pack)
-        elif pack == "auto":
-            self.rom = resolve_rom(rom, None)
-            self.pack = pack_for_rom(self.rom.sha1, self.rom.title)
-        else:
-            self.pack = get_pack(pack)
-            self.rom = resolve_rom(rom, self.pack)
+        self.pack, image = _chosen_pack(rom, pack)
+        self.rom = image if image is not None else resolve_rom(rom, self.pack)
         self._pyboy = self._new_emulator()
         self.memory = self._pyboy.memory
         try:
@@ -556,11 +561,8 @@ class GameBoyEnv(LongplayEnv):
         needs no ROM (``longplay milestones --env PokemonRed-v0`` prints Pokemon Red's with none). A ROM given is
         still checked (``pack="auto"`` reads it to pick the pack); the other options do not change the catalog
         and are not checked here."""
-        if pack == "auto":
-            image = resolve_rom(rom, None)
-            return pack_for_rom(image.sha1, image.title).milestones()
-        chosen = pack if isinstance(pack, Pack) else get_pack(pack)
-        if rom is not None:
+        chosen, image = _chosen_pack(rom, pack)
+        if image is None and rom is not None:
             resolve_rom(rom, chosen)
         return chosen.milestones()
 
