@@ -165,13 +165,14 @@ def _final_info(info: dict[str, Any], done: np.ndarray, reached: dict[str, np.nd
     def ending(values: np.ndarray) -> np.ndarray:
         return np.where(done, values, np.zeros_like(values))
 
-    stats = {"r": info["episode_return"].cpu().numpy(), "l": info["episode_length"].cpu().numpy(),
-             "t": np.zeros(len(done), np.float32)}
+    # each copied to the host once; ending() still makes episode's and the top-level arrays apart, as before
+    episode_return, episode_length = info["episode_return"].cpu().numpy(), info["episode_length"].cpu().numpy()
+    stats = {"r": episode_return, "l": episode_length, "t": np.zeros(len(done), np.float32)}
     episode = {key: ending(values) for key, values in stats.items()}
     return {"milestones": ending(info["milestones"].cpu().numpy()), "_milestones": done,
             "milestones_reached": reached, "_milestones_reached": done,
-            "episode_return": ending(info["episode_return"].cpu().numpy()), "_episode_return": done,
-            "episode_length": ending(info["episode_length"].cpu().numpy()), "_episode_length": done,
+            "episode_return": ending(episode_return), "_episode_return": done,
+            "episode_length": ending(episode_length), "_episode_length": done,
             "episode": {**episode, **{f"_{key}": done for key in episode}}, "_episode": done}
 
 
