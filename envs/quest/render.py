@@ -601,12 +601,12 @@ def _battle_scene(look: _Look, foe: _MonLook | None, orbs: str | None, me: _MonL
 
 @functools.lru_cache(maxsize=8)
 def _battle_choices(cursor: int) -> np.ndarray:
-    """The MAIN phase's boxes (48, 160): "What next?" and the four options with the cursor."""
-    canvas = _shade_canvas(np.empty((48, WIDTH), np.uint8))
-    canvas.box(0, 0, 56, 48)
+    """The MAIN phase's boxes (TEXT_BOX_H, WIDTH): "What next?" and the four options with the cursor."""
+    canvas = _shade_canvas(np.empty((TEXT_BOX_H, WIDTH), np.uint8))
+    canvas.box(0, 0, 56, TEXT_BOX_H)
     canvas.text(8, 12, "What")
     canvas.text(8, 28, "next?")
-    canvas.box(56, 0, 104, 48)
+    canvas.box(56, 0, 104, TEXT_BOX_H)
     for i, option in enumerate(BATTLE_MAIN_OPTIONS):  # 0 1 / 2 3
         canvas.text(64 + 56 * (i % 2), 12 + 16 * (i // 2), _cursor(i, cursor) + option)
     canvas.img.setflags(write=False)
@@ -615,8 +615,8 @@ def _battle_choices(cursor: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=256)
 def _move_list(names: tuple[str, ...], cursor: int) -> np.ndarray:
-    """The FIGHT phase's bottom box (48, 160): one move per row, the cursor on the chosen one."""
-    canvas = _shade_canvas(_box(WIDTH, 48).copy())
+    """The FIGHT phase's bottom box (TEXT_BOX_H, WIDTH): one move per row, the cursor on the chosen one."""
+    canvas = _shade_canvas(_box(WIDTH, TEXT_BOX_H).copy())
     for i, name in enumerate(names):
         canvas.text(8, 8 + 8 * i, _cursor(i, cursor) + name)
     canvas.img.setflags(write=False)
@@ -647,7 +647,7 @@ def _battle(world: World, state: QuestState, look: _Look) -> np.ndarray:
             canvas.text(8, 60, TYPE_NAMES[move.type])
             canvas.text(8, 76, f"PP{me.pp[b.cursor]:>3}/{move.pp}")
     elif phase == BattlePhase.BAG:
-        canvas.box(0, TEXT_BOX_Y, WIDTH, 48)
+        canvas.box(0, TEXT_BOX_Y, WIDTH, TEXT_BOX_H)
         items = battle.battle_items(state)
         rows = [f"{ITEM_NAMES[i]:<13}x{state.bag[i]:>2}" for i in items]
         _put_list(canvas, 8, TEXT_BOX_Y + 8, rows or ["No items."], b.cursor if rows else -1, visible=4, pitch=8)
