@@ -160,11 +160,9 @@ class QuestGame:
         self._state = engine.new_state(self.world, self.seed)
 
     def press(self, button: Button | int | None) -> int:
-        if button is None:
-            engine.step(self._state, self.world, None)
-            return 1
-        # -1 turned the player to facing -1, a state no button makes
-        engine.step(self._state, self.world, button_index(button))
+        # None presses nothing and skips button_index; which refuses -1 (it turned the player to facing -1, a
+        # state no button makes)
+        engine.step(self._state, self.world, None if button is None else button_index(button))
         return 1
 
     @property
