@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 # A window a test opens (render_mode="human", which check_env's render check tries) is SDL's invisible one: with no
 # display, the env refuses to open a window no one can see (envs/window.py). Tests of that refusal unset it.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture()
+def benchmark() -> Iterator[Callable[[str], ModuleType]]:
+    """``benchmark(NAME)``: ``benchmarks/NAME.py`` imported with its folder on the path for the test only; the
+    scripts it imported leave ``sys.modules`` after the test, so each test starts from a fresh import."""
+    folder = str(BENCHMARKS)
+    imported = set(sys.modules)
+    sys.path.insert(0, folder)
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(folder)
+        for name in set(sys.modules) - imported:
+            if (getattr(sys.modules[name], "__file__", None) or "").startswith(folder + os.sep):
+                del sys.modules[name]
+    assert folder not in sys.path  # a script adds its folder only where it is missing
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ after minutes of measuring (or in a run that measures nothing without a word).""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -11,18 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-@pytest.fixture()
-def benchmark():
-    """Imports ``benchmarks/NAME.py`` with its folder on the path for the test only."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def _refused(main: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture()
-def lm_harness():
-    """Imports ``benchmarks/lm_harness.py`` with its folder on the path for the test only."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("lm_harness")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def lm_harness(benchmark):
+    """``benchmarks/lm_harness.py``, imported for the test only."""
+    return benchmark("lm_harness")
 
 
 @pytest.mark.parametrize("values", [[1.37, 0.40], [0.3, 0.1, 0.2], [float(i) for i in range(20)],

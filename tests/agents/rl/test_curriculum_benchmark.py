@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +9,11 @@ from typing import Any
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
-
 
 @pytest.fixture()
-def rl_curriculum():
-    """Imports ``benchmarks/rl_curriculum.py`` with its folder on the path for the test only."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("rl_curriculum")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def rl_curriculum(benchmark):
+    """``benchmarks/rl_curriculum.py``, imported for the test only."""
+    return benchmark("rl_curriculum")
 
 
 def test_every_step_runs_at_a_small_scale(rl_curriculum, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

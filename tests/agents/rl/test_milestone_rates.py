@@ -120,17 +120,9 @@ def test_selection_needs_the_device_learner_on_symbolic_quest() -> None:
 
 
 @pytest.fixture()
-def rl_policy_milestones():
-    """Imports ``benchmarks/rl_policy_milestones.py`` with its folder on the path for the test only."""
-    import importlib
-    import sys
-
-    folder = str(Path(__file__).resolve().parents[3] / "benchmarks")
-    sys.path.insert(0, folder)
-    try:
-        yield importlib.import_module("rl_policy_milestones")
-    finally:
-        sys.path.remove(folder)
+def rl_policy_milestones(benchmark):
+    """``benchmarks/rl_policy_milestones.py``, imported for the test only."""
+    return benchmark("rl_policy_milestones")
 
 
 def _saved_policy(tmp_path: Path, env_kwargs: dict[str, Any], n_actions: int = 8) -> Path:

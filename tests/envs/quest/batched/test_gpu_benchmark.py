@@ -3,12 +3,10 @@ must work the first time."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,24 +14,14 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[4] / "benchmarks"
 
 
-def _benchmark(name: str):
-    """Imports ``benchmarks/NAME.py`` with its folder on the path for the test only."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    assert str(BENCHMARKS) not in sys.path  # a script adds its folder only where it is missing
+@pytest.fixture()
+def batched_gpu(benchmark):
+    return benchmark("batched_gpu")
 
 
 @pytest.fixture()
-def batched_gpu():
-    yield from _benchmark("batched_gpu")
-
-
-@pytest.fixture()
-def parity_device():
-    yield from _benchmark("parity_device")
+def parity_device(benchmark):
+    return benchmark("parity_device")
 
 
 def test_the_plan_runs_in_order_and_writes_its_rows(batched_gpu, tmp_path, capsys):
