@@ -138,11 +138,26 @@ def start_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return None if path is None else {"state": read_start_state(path)}
 
 
+def output_path_problem(path: Path, want_file: bool) -> str | None:
+    """Why ``path`` cannot be written as a file (``want_file``) or made as a folder, or None when it can: a
+    folder given where a file is wanted, or a file where a folder is (the path itself, or the nearest of its
+    parents that exists; the rest is made). Each caller raises its own error with this reason."""
+    if want_file and path.is_dir():
+        return "it is a folder; name a file"
+    for existing in (path.parent, *path.parent.parents) if want_file else (path, *path.parents):
+        if existing.exists():
+            if existing.is_dir():
+                return None
+            return "it is a file, not a folder" if existing == path else f"{str(existing)!r} is a file, not a folder"
+    return None
+
+
 def check_runs_dir(runs_dir: str | os.PathLike[str]) -> None:
     """Makes ``--runs-dir`` (and its parents) for a new replay, or raises CliError saying why it cannot."""
     path = Path(runs_dir)
-    if path.exists() and not path.is_dir():
-        raise CliError(f"invalid --runs-dir {str(runs_dir)!r}: it is a file, not a folder")
+    problem = output_path_problem(path, want_file=False)
+    if problem:
+        raise CliError(f"invalid --runs-dir {str(runs_dir)!r}: {problem}")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

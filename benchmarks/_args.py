@@ -12,6 +12,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from longplay.agents.cli import output_path_problem
+
 
 def positive_int(text: str) -> int:
     """An int >= 1."""
@@ -57,27 +59,20 @@ def choice_list(*choices: str) -> Callable[[str], list[str]]:
 def output_file(text: str) -> Path:
     """A file the script writes (``--json``), its missing folders made then: refused now if it could not be
     written, so a mistyped path does not throw away minutes of measurements at the end."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
-    _check_folders(path.parent, text)
-    return path
+    return _writable(text, want_file=True)
 
 
 def output_folder(text: str) -> Path:
     """A folder the script makes (with its parents) and writes into (``--out``)."""
+    return _writable(text, want_file=False)
+
+
+def _writable(text: str, want_file: bool) -> Path:
     path = Path(text)
-    _check_folders(path, text)
+    problem = output_path_problem(path, want_file)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return path
-
-
-def _check_folders(folder: Path, text: str) -> None:
-    """The nearest of ``folder`` and its parents that exists must be a folder (the script makes the rest)."""
-    for existing in (folder, *folder.parents):
-        if existing.exists():
-            if not existing.is_dir():
-                raise argparse.ArgumentTypeError(f"{text!r}: {str(existing)!r} is a file, not a folder")
-            return
 
 
 def _int_at_least(text: str, minimum: int) -> int:

@@ -25,7 +25,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from longplay.agents.cli import CliError, env_kwargs, options_apply_phrase, resolve_env_id
+from longplay.agents.cli import CliError, env_kwargs, options_apply_phrase, output_path_problem, resolve_env_id
 from longplay.agents.rl.config import ARCHIVE_CELLS, DEVICES, LEARNERS, OBS_MODES, VEC_ENVS, TrainConfig, field_docs
 
 #: Short spellings of some fields' flags.
@@ -258,11 +258,9 @@ def build_config(args: argparse.Namespace) -> TrainSetup:
 def _check_export_path(path: Path) -> None:
     """Refuses an ``--export-policy`` path that cannot be written, before the training rather than after it: a
     folder, or a path under a file."""
-    if path.is_dir():
-        raise CliError(f"cannot write --export-policy {path}: it is a folder (name a file)")
-    above = next((p for p in path.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
-        raise CliError(f"cannot write --export-policy {path}: {above} is a file, not a folder")
+    problem = output_path_problem(path, want_file=True)
+    if problem:
+        raise CliError(f"cannot write --export-policy {path}: {problem}")
 
 
 def require_rl_extra() -> None:
