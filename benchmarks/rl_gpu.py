@@ -21,9 +21,9 @@ import time
 import torch
 from _args import output_file, positive_int
 from _checks import write_json
+from rl_speed import steady_sps
 
 from longplay.agents.rl.config import TrainConfig
-from longplay.agents.rl.runlog import read_metrics
 
 GOAL = 5_000_000
 
@@ -89,6 +89,8 @@ def main() -> int:
 def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir: str) -> int:
     """Measures the engine alone, then PPO training, with the run's files in ``runs_dir``; with ``--cuda-graph``
     on CUDA, both again with the engine's step in a CUDA graph."""
+    from longplay.agents.rl.ppo_device import train
+
     total_iterations = args.warmup + args.iterations
     config = TrainConfig(
         env_id=args.env, learner="ppo-device", vec_env=args.engine, num_envs=args.num_envs,
@@ -118,7 +120,7 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir:
             print(f"rl_gpu: {exc}", file=sys.stderr)
             return 2
         print(f"engine only (random actions){label}:  {env_sps:>14,.0f} steps/s")
-        train_sps = training_rate(config, args.warmup)
+        train_sps = steady_sps(train(config).run_dir, skip=args.warmup - 1)  # the warm-up's last point starts it
         print(f"ppo-device training{label}:           {train_sps:>14,.0f} steps/s  "
               f"({train_sps / GOAL:.2f}x the goal of {GOAL:,})")
         results["graph" if graph else "plain"] = {"engine_sps": env_sps, "train_sps": train_sps}
@@ -131,17 +133,6 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser, runs_dir:
         print(f"CUDA graph against the plain step, same run: engine {graph['engine_sps'] / plain['engine_sps']:.2f}x, "
               f"training {graph['train_sps'] / plain['train_sps']:.2f}x")
     return 0
-
-
-def training_rate(config: TrainConfig, warmup: int) -> float:
-    """Training steps/s of a ppo-device run of ``config``, after its first ``warmup`` iterations."""
-    from longplay.agents.rl.ppo_device import train
-
-    result = train(config)
-    points = [(p["step"], p["charts/SPS"]) for p in read_metrics(result.run_dir) if "charts/SPS" in p]
-    # charts/SPS is cumulative since the start: time(step) = step / SPS; the rate between two points follows.
-    (s_warm, sps_warm), (s_end, sps_end) = points[warmup - 1], points[-1]
-    return (s_end - s_warm) / (s_end / sps_end - s_warm / sps_warm)
 
 
 if __name__ == "__main__":

@@ -82,12 +82,13 @@ def measure(label: str, learner: str, vec_env: str, env_id: str | None, num_envs
             "steps": result.steps, "train_sps": steady_sps(result.run_dir), "wall_s": time.perf_counter() - start}
 
 
-def steady_sps(run_dir: Path) -> float:
-    """A run's steady training steps/s: from its first logged point to its last (``charts/SPS`` counts from
-    the start of training, so the time to the first point, with any compilation in it, is left out). A run
-    that logged one point gives that point's figure."""
+def steady_sps(run_dir: Path, skip: int = 0) -> float:
+    """A run's steady training steps/s: from its first logged point (after the first ``skip``, left out as
+    warm-up) to its last. ``charts/SPS`` counts from the start of training, so time(step) = step / SPS and the
+    time to the first point, with any compilation in it, is left out. A run that logged one point (past the
+    skipped) gives that point's figure."""
     points = [(p["step"], p["charts/SPS"]) for p in read_metrics(run_dir) if "charts/SPS" in p]
-    (first, first_rate), (last, last_rate) = points[0], points[-1]
+    (first, first_rate), (last, last_rate) = points[skip], points[-1]
     if last == first:
         return last_rate
     return (last - first) / (last / last_rate - first / first_rate)
