@@ -257,9 +257,10 @@ def main() -> None:
         except ValueError as exc:
             parser.error(str(exc))
         # here, not as a worker's traceback once the other runs have started
-        for config in configs:
-            run_dir = Path(config.runs_dir) / "train" / config.run_name
-            if any((run_dir / "checkpoints").glob("step_*")):
+        from longplay.agents.rl.sb3_train import holds_a_run, run_folder
+
+        for run_dir in (run_folder(config) for config in configs):
+            if holds_a_run(run_dir):
                 parser.error(f"--runs-dir: {run_dir} holds a run already; give another --runs-dir, or chart the "
                              "runs there with --from-runs")
         print(f"{len(configs)} runs of {args.steps:,} steps ({args.learner}), {args.workers} at a time")

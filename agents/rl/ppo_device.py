@@ -42,7 +42,7 @@ from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_rates, rat
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import SELECT_TAG, RunLog
-from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, start_run_folder
+from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, run_folder, start_run_folder
 from longplay.agents.rl.stamps import EpisodeStamps
 from longplay.envs.wrappers.buttons import button_subset
 from longplay.envs.wrappers.shaping import LEVEL_STAGE, TERMS, ShapingWeights, parse_shaping
@@ -401,7 +401,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
                          "--torch-compile is the fast step")
     apply_torch_threads(config.torch_threads)
     run_name = config.run_name = config.run_name or config.default_run_name()
-    run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
+    run_dir = Path(run_dir) if run_dir else run_folder(config)
     start_run_folder(config, run_dir, resume, eval_env_factory)
     torch.manual_seed(config.seed)
 

@@ -338,6 +338,16 @@ def save_checkpoint(model: Any, run_dir: Path, steps: int, keep: int) -> Path:
 START_STATE_FILE = "start.state"
 
 
+def run_folder(config: TrainConfig) -> Path:
+    """The folder a run of ``config`` (its ``run_name`` set) gets when none is given: ``runs_dir/train/<run_name>``."""
+    return Path(config.runs_dir) / "train" / config.run_name
+
+
+def holds_a_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run's checkpoints, where a fresh run is refused (:func:`start_run_folder`)."""
+    return any((run_dir / "checkpoints").glob("step_*"))
+
+
 def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | None,
                      env_factory: Callable[[TrainConfig], gym.Env] | None = None) -> None:
     """What both learners do before a run starts: the checks, then the folder with ``config.json``.
@@ -353,7 +363,7 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
     from longplay.agents.rl.evaluation import check_env_settings
     from longplay.agents.rl.runlog import drop_stopped_attempt
 
-    if resume is None and any((run_dir / "checkpoints").glob("step_*")):
+    if resume is None and holds_a_run(run_dir):
         raise ValueError(f"{run_dir} already holds a run's checkpoints: continue it with --resume {run_dir}, "
                          "or give another --run-name")
     if config.vec_env == "toy" or config.env_id.startswith("LongplayToy/"):
@@ -406,9 +416,8 @@ def train(config: TrainConfig, run_dir: str | Path | None = None,
     config.validate()
     device = resolve_device(config.device)
     apply_torch_threads(config.torch_threads)
-    run_name = config.run_name or config.default_run_name()
-    config.run_name = run_name
-    run_dir = Path(run_dir) if run_dir else Path(config.runs_dir) / "train" / run_name
+    run_name = config.run_name = config.run_name or config.default_run_name()
+    run_dir = Path(run_dir) if run_dir else run_folder(config)
     start_run_folder(config, run_dir, resume)
     import torch
 
