@@ -104,7 +104,7 @@ class RunLog:
                 steps.update(int(p["step"]) for p in points if tag in p)
             # an evaluation at the resume step whose result was never logged was cut short: its episodes go
             # too, and the resumed run plays it again (evaluation.evaluation_due)
-            finished = any(p.get("step") == resume_step and EVAL_TAG in p for p in points)
+            finished = resume_step in self._tagged[EVAL_TAG]
             evals, dropped = _drop_after(self.run_dir / "eval.jsonl", resume_step if finished else resume_step - 1)
             for entry in dropped:
                 if entry.get("replay"):  # by name: the line's path is relative to where the run was started
