@@ -191,7 +191,7 @@ def _dry_run(grid: Any, out_dir: Path) -> int:
 
 def _sweep(args: argparse.Namespace, grid: Any, limits: Any, out_dir: Path) -> int:
     from longplay.agents.sweep.backends import InlineBackend, LocalBackend, RayBackend
-    from longplay.agents.sweep.cells import read_state
+    from longplay.agents.sweep.cells import read_state, write_json_atomic
     from longplay.agents.sweep.progress import ProgressTable
     from longplay.agents.sweep.results import write_results
     from longplay.agents.sweep.scheduler import Scheduler
@@ -203,9 +203,8 @@ def _sweep(args: argparse.Namespace, grid: Any, limits: Any, out_dir: Path) -> i
         remove_partials(out_dir, name)
     # whole or not at all: a sweep.json cut short by a kill would make every later run refuse the folder
     write_atomically(out_dir / "grid.toml", lambda partial: partial.write_text(grid.text))
-    sweep = json.dumps({"name": grid.name, "limits": vars(limits),
-                        "cells": [{"id": c.id, **c.to_dict()} for c in grid.cells]}, indent=1) + "\n"
-    write_atomically(out_dir / "sweep.json", lambda partial: partial.write_text(sweep))
+    write_json_atomic(out_dir / "sweep.json", {"name": grid.name, "limits": vars(limits),
+                                               "cells": [{"id": c.id, **c.to_dict()} for c in grid.cells]})
     workers = limits.workers
     if args.ray is not None:
         try:
