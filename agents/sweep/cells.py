@@ -593,14 +593,14 @@ def _execute_train(cell: Cell, out_dir: Path, folder: Path) -> CellResult:
     code = int(args.func(args) or 0)
     if code != 0:
         return CellResult(cell.id, "failed", error=f"longplay train exited with {code}", command=command)
-    result = CellResult(cell.id, "done", command=command, train_steps=_newest_checkpoint_step(run_dir))
     evals = read_evals(run_dir)
-    if evals:
-        last = [e for e in evals if e["step"] == evals[-1]["step"]]
-        result.train_steps = int(evals[-1]["step"])
-        if last[0].get("replay"):
-            _fill_from_replay(result, Path(last[0]["replay"]), out_dir)
-        else:
-            result.milestones = dict(last[0]["milestones"])
-            result.steps = int(last[0].get("steps") or 0)
+    if not evals:  # trained, never evaluated: its steps are its newest checkpoint's
+        return CellResult(cell.id, "done", command=command, train_steps=_newest_checkpoint_step(run_dir))
+    result = CellResult(cell.id, "done", command=command, train_steps=int(evals[-1]["step"]))
+    last = [e for e in evals if e["step"] == evals[-1]["step"]]
+    if last[0].get("replay"):
+        _fill_from_replay(result, Path(last[0]["replay"]), out_dir)
+    else:
+        result.milestones = dict(last[0]["milestones"])
+        result.steps = int(last[0].get("steps") or 0)
     return result
