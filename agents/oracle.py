@@ -935,12 +935,11 @@ class OracleAgent:
             orbs = [i for i in stock if ITEM_CATCH[i] > 0 and ITEM_PRICE[i] <= budget]
             if orbs:
                 return min(orbs, key=lambda i: ITEM_PRICE[i])
-        prices = [ITEM_PRICE[i] for i in stock if ITEM_CATCH[i] > 0]
-        if room and prices and self.step_now == len(self.world.plan) - 1 \
-                and not s.has_event(self.world.ev_first_catch):
+        if room and self.step_now == len(self.world.plan) - 1 and not s.has_event(self.world.ev_first_catch):
             # The sweep still needs the catch and the last plan step may pay nothing more (a mini world's
-            # leader ends the game): keep back a second stock of orbs, as every orb of the first may miss.
-            budget -= cfg.orb_stock * min(prices)
+            # leader ends the game): keep back a second stock of orbs (none in a shop that sells none), as
+            # every orb of the first may miss.
+            budget -= cfg.orb_stock * min((ITEM_PRICE[i] for i in stock if ITEM_CATCH[i] > 0), default=0)
         if sum(s.bag[i] for i in _HEAL_ITEMS) < cfg.heal_stock:
             lead_hp = s.party[0].max_hp if s.party else 40
             options = [i for i in stock if ITEM_HEAL[i] > 0 and ITEM_PRICE[i] <= budget]
