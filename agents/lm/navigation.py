@@ -334,18 +334,18 @@ def _search(
     # One flat list per property: Python-level BFS on ints, no per-cell method calls. Where a rock stands is
     # part of the state, so its tile counts as land here.
     free = (grid.entities == 0) | rocks
-    land = (passable[codes] & ~warps & free).ravel().tolist()  # a ledge lands on land only, swimmer or not
+    # Where a ledge's hop lands (land only, swimmer or not) and where a pushed rock may stop: the same tiles.
+    land = (passable[codes] & ~warps & free).ravel().tolist()
     walkable = (passable[codes] | swims[codes]) if swim else passable[codes]
     stand = (walkable & (free | trees)).ravel().tolist()
     hop = ((grid.entities == 0) | trees).ravel().tolist()  # a ledge with no one on it (a tree is chopped first)
-    rest = (passable[codes] & ~warps & free).ravel().tolist()  # where a pushed rock may stop
     warp = warps.ravel().tolist()
     ledge = ledges[codes].ravel().tolist()
     counter = counters[codes].ravel().tolist()
     for bx, by in blocked:  # a tile a step into failed: not walked, landed on, pushed onto or hopped over again
         if 0 <= bx - ox < w and 0 <= by - oy < h:
             i = (by - oy) * w + bx - ox
-            stand[i] = land[i] = rest[i] = hop[i] = False
+            stand[i] = land[i] = hop[i] = False
 
     def index(x: int, y: int) -> int:
         return (y - oy) * w + (x - ox) if 0 <= x - ox < w and 0 <= y - oy < h else -1
@@ -363,7 +363,7 @@ def _search(
     facing: dict[int, int] = {} if goal_standable else _facing_cells(goal, index, counter)
     if stats is not None:
         stats["states"] = 1
-    if push and not _may_reach(s, g, facing, places[0], index, w, ox, oy, stand, land, rest, hop, warp, ledge):
+    if push and not _may_reach(s, g, facing, places[0], index, w, ox, oy, stand, land, hop, warp, ledge):
         return None  # the search with pushes would try every way of pushing the rocks before it gave up
     previous: dict[int, tuple[int, int]] = {}
     # Fewest pushes first (a push may wedge a rock for good), then fewest moves. The states of one push count
@@ -409,7 +409,7 @@ def _search(
             moved, pushed = place, 0
             if here and n in here:  # walking into a rock pushes it one tile on, if it can go there
                 beyond = index(nx + dx, ny + dy)
-                if beyond < 0 or not rest[beyond] or beyond in here:
+                if beyond < 0 or not land[beyond] or beyond in here:
                     continue
                 after = (here - {n}) | {beyond}
                 moved = place_ids.setdefault(after, len(places))
@@ -474,7 +474,6 @@ def _may_reach(
     oy: int,
     stand: list[bool],
     land: list[bool],
-    rest: list[bool],
     hop: list[bool],
     warp: list[bool],
     ledge: list[bool],
@@ -505,9 +504,9 @@ def _may_reach(
                 if n < 0 or n in stuck:
                     continue
                 targets = []
-                if n in rocks or rest[n]:  # a rock may stand there: pushed on
+                if n in rocks or land[n]:  # a rock may stand there: pushed on
                     beyond = index(nx + dx, ny + dy)
-                    if beyond >= 0 and rest[beyond] and beyond not in stuck:
+                    if beyond >= 0 and land[beyond] and beyond not in stuck:
                         targets.append(n)
                 if not ledge[n]:  # or none does: walked onto, or a ledge hopped (down only)
                     targets.append(n)
@@ -525,7 +524,7 @@ def _may_reach(
             if any(
                 index(rock % w + ox - dx, rock // w + oy - dy) in reached
                 and (beyond := index(rock % w + ox + dx, rock // w + oy + dy)) >= 0
-                and rest[beyond]
+                and land[beyond]
                 and beyond not in stuck
                 for dx, dy in STEPS
             )
