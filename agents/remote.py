@@ -164,16 +164,8 @@ def decode(value: Any, space: spaces.Space, encoding: str = "list") -> Any:
 
 
 # ============================================================================================== server
-def _time_limit_reached(env: gym.Env) -> bool:
-    """Whether a gymnasium ``TimeLimit`` in ``env``'s wrappers (``--set max_episode_steps=N``) has truncated the
-    episode: it counts its own steps, apart from the env's own ``max_steps``."""
-    from gymnasium.wrappers import TimeLimit
-
-    while isinstance(env, gym.Wrapper):
-        if isinstance(env, TimeLimit):
-            return env._elapsed_steps is not None and env._elapsed_steps >= env._max_episode_steps
-        env = env.env
-    return False
+# How the served env words an episode's end, by the end reason its recorder took from the step that ended it.
+ENDED_AS = {"terminated": "was finished", "truncated": "reached its step limit"}
 
 
 class ServedEnv:
@@ -257,7 +249,7 @@ class ServedEnv:
             raise
         self.steps += 1
         if terminated or truncated:
-            self.ended = "was finished" if terminated else "reached its step limit"
+            self.ended = ENDED_AS["terminated" if terminated else "truncated"]
         return {"observation": encode(obs, encoding), "reward": float(reward), "terminated": bool(terminated),
                 "truncated": bool(truncated), "info": encode(info)}
 
@@ -272,12 +264,8 @@ class ServedEnv:
         if self.env.episode != self.episode:  # the reset went through
             self.episode, self.ended, self.refused_start = self.env.episode, None, None
         self.steps = self.env.step_in_episode
-        unwrapped = self.env.unwrapped
-        limit = getattr(unwrapped, "max_episode_steps", None)
-        if self.ended is None and unwrapped.game.finished():
-            self.ended = "was finished"
-        elif self.ended is None and ((limit is not None and self.steps >= limit) or _time_limit_reached(self.env)):
-            self.ended = "reached its step limit"
+        if self.ended is None:  # the recorder took the end from the step (the env's limit or gymnasium's TimeLimit)
+            self.ended = ENDED_AS.get(self.env.ended or "")
 
     def commit(self) -> None:
         """Commits what is recorded so far. The server calls it :data:`COMMIT_SECONDS` after a request that

@@ -702,6 +702,13 @@ class Recorder(gym.Wrapper):
         """Steps taken in the current episode."""
         return self._chunk_first + len(self._actions)
 
+    @property
+    def ended(self) -> str | None:
+        """How the current episode ended, as its replay records it: ``"terminated"`` or ``"truncated"`` from the
+        step that ended it (set before that step's commit, so a commit that failed leaves it set), or ``None``
+        while it goes on. A reset that failed after ending the episode leaves ``"reset"``."""
+        return self._ended
+
     # ------------------------------------------------------------------------------------------ internals
     def _now(self) -> float:
         return time.perf_counter() - self._t0
