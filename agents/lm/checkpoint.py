@@ -17,7 +17,6 @@ played again), and continues the same replay file (:func:`reopen_recorder`)."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import os
 import sqlite3
@@ -211,8 +210,7 @@ def truncate_replay(
         episodes = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
         if episodes != 1:
             raise CheckpointError(f"{path} has {episodes} episodes; only one-episode LM runs can be resumed")
-        header = read_header(conn, path)
-        every = fingerprint_spacing(header, path)
+        every = fingerprint_spacing(read_header(conn, path), path)
         conn.execute("BEGIN")
         for first, _, actions, rewards, fingerprints in conn.execute(
             "SELECT first_step, n_steps, actions, rewards, fingerprints FROM chunks WHERE episode = 0 AND "
@@ -275,8 +273,6 @@ def truncate_replay(
         rows = [("resumes", resumes), ("status", "recording")]
         if budget is not None:
             rows.append(("budget", budget.limits()))
-            if config is None and isinstance(header.get("config"), dict):
-                config = {**header["config"], "budget": dataclasses.asdict(budget)}
         if config is not None:
             rows.append(("config", config))
         conn.executemany("INSERT OR REPLACE INTO header VALUES (?, ?)",
