@@ -106,11 +106,21 @@ seed_arg = int_at_least("seed", 0)
 fingerprint_every_arg = int_at_least("--fingerprint-every", 1)
 
 
+def given_flags(args: argparse.Namespace, flags: Sequence[tuple[str, str]]) -> list[str]:
+    """The ``flags`` (``(flag, dest)``) the user gave, as spelt (``--seed``), in order: a flag is given when its
+    value is not its default (None, an empty list, False)."""
+    given = []
+    for flag, dest in flags:
+        value = getattr(args, dest, None)
+        if value not in (None, []) and value is not False:
+            given.append(flag)
+    return given
+
+
 def note_ignored_with_resume(args: argparse.Namespace, flags: Sequence[tuple[str, str]]) -> None:
-    """Prints one note naming each of ``flags`` (``(flag, dest)``) given with ``--resume``, which keeps the run's
-    own: a flag is given when its value is not its default (None, an empty list, False)."""
-    ignored = [flag for flag, dest in flags
-               if getattr(args, dest, None) not in (None, []) and getattr(args, dest) is not False]
+    """Prints one note naming each of ``flags`` (``(flag, dest)``) given with ``--resume`` (:func:`given_flags`),
+    which keeps the run's own."""
+    ignored = given_flags(args, flags)
     if ignored:
         print(f"longplay: note: {', '.join(ignored)} ignored with --resume (the run keeps its own)")
 

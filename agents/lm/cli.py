@@ -213,7 +213,9 @@ def lm_options() -> list[tuple[str, str]]:
 def given_options(args: argparse.Namespace) -> list[str]:
     """The LM options ``args`` holds a value of, as the user spelt them (``--temperature``), in
     :func:`add_arguments`' order: a value other than the default (None; False for a switch) was given."""
-    return [flag for flag, dest in lm_options() if _arg(args, dest) is not None and _arg(args, dest) is not False]
+    from longplay.agents.cli import given_flags
+
+    return given_flags(args, lm_options())
 
 
 def _user_error(message: str) -> Exception:
