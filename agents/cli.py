@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import errno
 import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -142,6 +143,19 @@ def read_start_state(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
+@contextlib.contextmanager
+def refused_start_state(path: str | None, close: Any = None) -> Iterator[None]:
+    """Turns the ``ValueError`` of a reset from a start state the game refuses (``check_start_state``, or the
+    first reset itself) into the one-line CliError naming ``--start-state`` ``path``; closes the env ``close``
+    first, when given."""
+    try:
+        yield
+    except ValueError as exc:
+        if close is not None:
+            close.close()
+        raise CliError(f"invalid --start-state {path!r}: {exc}") from None
+
+
 def start_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """The reset options of ``--start-state FILE`` (``{"state": bytes}``), or None without it."""
     path = getattr(args, "start_state", None)
@@ -250,13 +264,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = start_options(args)
     env = make_env(env_id, kwargs)
     if options is not None:  # a state the game refuses: one line, before the runs folder is made (as serve does)
-        from longplay.agents.remote import check_start_state
+        from longplay.envs.env import check_start_state
 
-        try:
+        with refused_start_state(args.start_state, close=env):
             check_start_state(env, options["state"])
-        except ValueError as exc:
-            env.close()
-            raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
     replay_path = None
     if not args.no_record:
         try:
@@ -304,7 +315,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError:
         raise CliError("longplay serve needs starlette and uvicorn: pip install 'longplay[viewer]'") from None
-    from longplay.agents.remote import check_start_state, create_app, served_env
+    from longplay.agents.remote import create_app, served_env
+    from longplay.envs.env import check_start_state
     from longplay.replays.viewer.server import bind, hosts_for, is_loopback, url_of, uvicorn_server
 
     start_state = None if args.start_state is None else read_start_state(args.start_state)
@@ -324,10 +336,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             try:
                 # A --start-state the game refuses is refused before the runs folder is made (served_env checks it
                 # again, for its other callers: a trial reset is cheap).
-                try:
+                with refused_start_state(args.start_state):
                     check_start_state(env, start_state)
-                except ValueError as exc:
-                    raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
                 if not args.no_record:
                     check_runs_dir(args.runs_dir)
                 served = served_env(env, env_id, kwargs, runs_dir=None if args.no_record else args.runs_dir,
@@ -464,11 +474,8 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 def _play_reset(env: Any, args: argparse.Namespace, options: dict[str, Any] | None) -> tuple[Any, dict]:
     """The first reset of ``longplay play`` (from ``--start-state`` when given, saying what it already holds)."""
-    try:
+    with refused_start_state(args.start_state, close=env):
         obs, info = env.reset(seed=args.seed, options=options)
-    except ValueError as exc:  # a state the game refuses
-        env.close()
-        raise CliError(f"invalid --start-state {args.start_state!r}: {exc}") from None
     if options is not None:
         held = ", ".join(info["milestones"]) or "no milestone"
         print(f"starting from the state in {args.start_state} ({held} already reached)")

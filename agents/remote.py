@@ -59,7 +59,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from longplay.envs.env import MAX_SEED, RESET_OPTIONS, action_index, start_state_option, steps_refused
+from longplay.envs.env import (
+    MAX_SEED,
+    RESET_OPTIONS,
+    action_index,
+    check_start_state,
+    start_state_option,
+    steps_refused,
+)
 from longplay.envs.game import BUTTON_NAMES
 from longplay.replays.schema import strict_json
 
@@ -525,13 +532,6 @@ def served_env(env: gym.Env, env_id: str, env_kwargs: dict[str, Any], *, runs_di
         env = Recorder(env, replay, env_id=env_id, env_kwargs=env_kwargs, agent=agent, model=model,
                        fingerprint_every=fingerprint_every, extra_header=header)
     return ServedEnv(env, env_id=env_id, env_kwargs=env_kwargs, replay=replay, start_state=start_state)
-
-
-def check_start_state(env: gym.Env, start_state: bytes | None) -> None:
-    """Raises a one-line ``ValueError`` when the game refuses ``start_state`` (None: nothing to check): a trial
-    reset, since the game can tell only by loading it."""
-    if start_state is not None:
-        env.reset(options={"state": start_state})
 
 
 def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.Env] | None = None,

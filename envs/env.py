@@ -110,6 +110,13 @@ def start_state_option(options: dict[str, Any] | None) -> bytes | None:
     return bytes(state)
 
 
+def check_start_state(env: gym.Env, start_state: bytes | None) -> None:
+    """Raises a one-line ``ValueError`` when the game refuses ``start_state`` (None: nothing to check): a trial
+    reset, since the game can tell only by loading it."""
+    if start_state is not None:
+        env.reset(options={"state": start_state})
+
+
 def steps_refused(env: gym.Env) -> bool:
     """Whether ``env`` refuses steps after a reset that raised: a :class:`LongplayEnv` does only where it had no
     episode to go on with (its ``refused_start``); an env that does not say is taken to."""

@@ -600,7 +600,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
 
     ``provider`` replaces the one the config names (tests); ``sleep`` replaces the back-off wait.
     """
-    from longplay.agents.cli import check_runs_dir, make_env
+    from longplay.agents.cli import check_runs_dir, make_env, refused_start_state
     from longplay.agents.lm.adapters import adapter_for
     from longplay.agents.lm.checkpoint import CheckpointStore, checkpoint_path
     from longplay.agents.lm.loop import LMRun
@@ -626,10 +626,8 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
         adapter = adapter_for(env.unwrapped.game)
         check_view(adapter, plan.env_id, plan.env_kwargs)
         if plan.resume is None and plan.reset_options is not None:
-            try:  # a state the game refuses fails here, in one line, before a replay is started
+            with refused_start_state(_arg(args, "start_state")):  # one line, before a replay is started
                 env.reset(seed=config.seed, options=plan.reset_options)
-            except ValueError as exc:
-                raise _user_error(str(exc)) from None
         if plan.resume is not None:
             env, recorder, replay_path, restored, discarded = _restore(env, plan, record)
             # a checkpoint write killed outright left its partial file; a run still going was refused above
