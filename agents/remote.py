@@ -59,6 +59,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from longplay.agents.urls import url_problem
 from longplay.envs.env import (
     MAX_SEED,
     RESET_OPTIONS,
@@ -668,14 +669,9 @@ class RemoteEnv(gym.Env):
 
     def __init__(self, url: str, *, timeout: float = 60.0, render_mode: str | None = None) -> None:
         self.url = url.rstrip("/") + "/"
-        try:  # .port raises for one that is not a number or out of range, in words naming neither URL nor fix
-            self._netloc = urllib.parse.urlsplit(self.url)
-            valid = self._netloc.scheme == "http" and bool(self._netloc.hostname) \
-                and (self._netloc.port is None or self._netloc.port >= 0)
-        except ValueError:
-            valid = False
-        if not valid:
+        if url_problem(self.url, ("http",), port_zero=True) is not None:
             raise ValueError(f"invalid env server URL {url!r}; use http://HOST:PORT/")
+        self._netloc = urllib.parse.urlsplit(self.url)
         self._base_path = self._netloc.path
         self._conn: http.client.HTTPConnection | None = None  # one kept-alive connection
         # Each POST carries a key of its own (Idempotency-Key), so that one sent again after a dropped connection is

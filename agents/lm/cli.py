@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from longplay.agents.lm.config import (
     MAX_IMAGE_SCALE,
@@ -387,22 +386,15 @@ def _check_base_url(url: str | None) -> None:
     """A one-line error for a ``--base-url`` the SDKs cannot reach: ``localhost:8000/v1`` (no scheme) was retried
     as a connection error, some 45 s a turn, and the run ended without saying why."""
     from longplay.agents.lm.providers import redact_url
+    from longplay.agents.urls import BAD_PORT, UNPARSABLE, url_problem
 
     if url is None:
         return
+    problem = url_problem(url, ("http", "https"))
+    if problem is None:
+        return
     # The problem is named without echoing the URL where it cannot be redacted (it may hold a password).
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # "http://[::1/v1": Invalid IPv6 URL
-        shown = "(it cannot be parsed as a URL)"
-    else:
-        try:
-            port_ok = parts.port is None or parts.port > 0  # 0 parses, but nothing can be reached there
-        except ValueError:  # "http://host:80a", "http://host:99999"
-            port_ok = False
-        if port_ok and parts.scheme in ("http", "https") and parts.hostname:
-            return
-        shown = repr(redact_url(url)) if port_ok else "(its port is not a number from 1 to 65535)"
+    shown = f"({problem})" if problem in (UNPARSABLE, BAD_PORT) else repr(redact_url(url))
     raise _user_error(f"invalid --base-url {shown}; use a URL such as http://localhost:8000/v1")
 
 
