@@ -12,6 +12,17 @@ from longplay.agents.cli import main, parse_kwargs
 from longplay.envs.window import HEADLESS_DRIVERS
 
 
+@pytest.fixture
+def no_env_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``longplay run`` fails the test if it builds an env: for input refused before anything is built."""
+    import longplay.agents.cli as cli
+
+    def built(*args, **kwargs):
+        raise AssertionError("the env was built")
+
+    monkeypatch.setattr(cli, "make_env", built)
+
+
 def test_envs_lists_ids(capsys) -> None:
     assert main(["envs"]) == 0
     out = capsys.readouterr().out
@@ -92,16 +103,10 @@ def test_bad_input_one_line(argv: list[str], fragment: str, capsys) -> None:
     (["--agent", "lm", "--temperature", "-1"], "invalid --temperature -1.0; must be a number >= 0"),
     (["--agent", "lm", "--temperature", "nan"], "invalid --temperature nan; must be a number >= 0"),
 ])
-def test_bad_numbers_are_refused_before_anything_is_built(flags: list[str], fragment: str, tmp_path, monkeypatch,
+def test_bad_numbers_are_refused_before_anything_is_built(flags: list[str], fragment: str, tmp_path, no_env_built,
                                                            capsys) -> None:
     """``--steps 0`` was refused only after the env was built (and a ppo agent's checkpoint read: a missing one
     was the error shown); a negative or NaN ``--temperature`` went to the endpoint (NaN as invalid JSON)."""
-    import longplay.agents.cli as cli
-
-    def built(*args, **kwargs):
-        raise AssertionError("the env was built")
-
-    monkeypatch.setattr(cli, "make_env", built)
     assert main(["run", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path / "runs"), *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"longplay: error: {fragment}" or (fragment in err and len(err.splitlines()) == 1), err
@@ -497,14 +502,8 @@ def test_a_run_records_its_budget_so_compare_tells_one_stopped_by_ctrl_c(tmp_pat
     (["--agent", "random", "--temperature", "0"], "--temperature"),
 ])
 def test_lm_options_with_another_agent_are_refused_before_anything_is_built(flags: list[str], named: str, tmp_path,
-                                                                              monkeypatch, capsys) -> None:
+                                                                              no_env_built, capsys) -> None:
     """``--agent random --max-turns 0 --temperature -3`` ran without a word: the LM options were ignored."""
-    import longplay.agents.cli as cli
-
-    def built(*args, **kwargs):
-        raise AssertionError("the env was built")
-
-    monkeypatch.setattr(cli, "make_env", built)
     assert main(["run", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path / "runs"), *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"longplay: error: {named} apply to --agent lm only" or (
@@ -531,15 +530,9 @@ def test_an_infinite_budget_is_refused_with_a_pointer_to_none(flag: str, value: 
 @pytest.mark.parametrize("flags", [["--agent", "lm"], ["--agent", "random"], ["--agent", "oracle"],
                                    ["--resume", "some-run"]])
 def test_a_checkpoint_for_an_agent_that_takes_none_is_refused_before_anything_is_built(flags: list[str], tmp_path,
-                                                                                      monkeypatch, capsys) -> None:
+                                                                                      no_env_built, capsys) -> None:
     """``--agent lm --checkpoint x.pt`` (or random, oracle, a resumed LM run) played on and ignored the checkpoint:
     the user believed a policy played."""
-    import longplay.agents.cli as cli
-
-    def built(*args, **kwargs):
-        raise AssertionError("the env was built")
-
-    monkeypatch.setattr(cli, "make_env", built)
     argv = ["run", "--env", "QuestMini-v0", "--runs-dir", str(tmp_path / "runs"), "--checkpoint", "x.pt", *flags]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
