@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,15 @@ def replay_content(path: Path) -> dict[str, Any]:
             "memory": [(m.snapshot, m.step, m.name, m.content) for m in r.memory()],
             "episodes": [(e.episode, e.seed, e.end_step, e.end_reason) for e in r.episodes()],
         }
+
+
+@contextmanager
+def edited_checkpoint(path: Path) -> Iterator[dict[str, Any]]:
+    """The data of the checkpoint at ``path``, written back (compressed, as a run writes it) after the block edits
+    it: a checkpoint as another longplay wrote it."""
+    data = json.loads(zlib.decompress(path.read_bytes()))
+    yield data
+    path.write_bytes(zlib.compress(json.dumps(data).encode()))
 
 
 def the_replay(folder: Path) -> Path:
@@ -325,17 +338,13 @@ def test_a_run_resumed_by_a_longplay_with_other_prompts_says_so(tmp_path: Path,
     version 4, went on with the new prompts while its config (the checkpoint's, and every later resume's) still said
     version 3, and nothing in the replay said that the model read other prompts from the resume on. The resume now
     notes the version it sends in the header's ``resumes`` entry, and the run's config takes it."""
-    import json
-    import zlib
-
     from longplay.agents.lm.config import PROMPT_VERSION
 
     assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "5"]) == 0
     replay = the_replay(tmp_path)
     path = find_checkpoint(str(replay))
-    data = json.loads(zlib.decompress(path.read_bytes()))
-    data["run"]["config"]["prompt_version"] = "3"  # as the longplay before PROMPT_VERSION 4 wrote it
-    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    with edited_checkpoint(path) as data:
+        data["run"]["config"]["prompt_version"] = "3"  # as the longplay before PROMPT_VERSION 4 wrote it
     capsys.readouterr()
     assert main(["--resume", str(replay), "--max-turns", "8", "--quiet"]) == 0
     assert f"prompt version 3; this longplay sends version {PROMPT_VERSION}" in capsys.readouterr().out
@@ -351,9 +360,7 @@ def test_a_game_boy_run_checkpointed_before_state_hash_versions_resumes(tmp_path
     """A Game Boy run checkpointed before the state hash covered cartridge RAM holds version 1 hashes, and its
     checkpoint no identity: the resume rebuilt a game hashing as version 2 and refused it ("state hashes differ").
     It rebuilds the game hashing as the run did, and the resumed replay verifies."""
-    import json
     import sqlite3
-    import zlib
 
     pytest.importorskip("pyboy")
     args = ["--env", "TestCart-v0", "--runs-dir", str(tmp_path), "--quiet"]
@@ -361,9 +368,8 @@ def test_a_game_boy_run_checkpointed_before_state_hash_versions_resumes(tmp_path
     replay = the_replay(tmp_path)
     # as an older longplay wrote them: no state_hash_version option, and no identity in the checkpoint
     path = find_checkpoint(str(replay))
-    data = json.loads(zlib.decompress(path.read_bytes()))
-    del data["env_kwargs"]["state_hash_version"], data["identity"]
-    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    with edited_checkpoint(path) as data:
+        del data["env_kwargs"]["state_hash_version"], data["identity"]
     conn = sqlite3.connect(replay)
     conn.execute("UPDATE header SET value = json_remove(value, '$.state_hash_version') WHERE key = 'env_kwargs'")
     conn.commit()
@@ -435,14 +441,10 @@ def test_resume_resolves_the_checkpoints_env_id(env_id: str, expected: int, tmp_
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """The resumed run took its env id from the checkpoint as it was: an id not registered was gymnasium's
     NameNotFound traceback (after check_options' KeyError)."""
-    import json
-    import zlib
-
     assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
     path = find_checkpoint(str(the_replay(tmp_path)))
-    data = load_checkpoint(path)
-    data["env_id"] = env_id
-    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    with edited_checkpoint(path) as data:
+        data["env_id"] = env_id
     capsys.readouterr()
     assert main(["--resume", str(the_replay(tmp_path)), "--max-turns", "5", "--quiet"]) == expected
     err = capsys.readouterr().err
@@ -480,7 +482,6 @@ def test_a_chunk_straddling_the_checkpoint_is_cut_with_its_fingerprints(tmp_path
     """A replay committed past the checkpoint in one chunk is cut inside it: the chunk's fingerprints must be
     cut too (one every ``fingerprint_every`` steps; every step in a version 1 replay), or the reader refuses
     the resumed replay as corrupt."""
-    import json
     import sqlite3
 
     import gymnasium as gym
@@ -627,8 +628,6 @@ class Stateless(OfflineProvider):
     of the request alone (buttons drawn from its digest), so a resumed run can be compared with a straight one."""
 
     def complete(self, request):  # type: ignore[no-untyped-def]
-        import json
-
         from longplay.agents.lm.messages import Message, ModelResponse, Text, ToolCall, Usage, estimate_message_tokens
         from longplay.agents.lm.providers import estimate_tokens
 
@@ -799,16 +798,12 @@ def test_a_run_begun_with_values_this_longplay_refuses_still_resumes(tmp_path: P
     """A run the previous longplay began with --image-scale 16 (or --temperature inf) could not be resumed at all:
     the resume checked the run's own values against the new limits ('invalid --image-scale 16', for a flag the same
     command says is ignored with --resume). A resume checks what it can change; the run goes on as recorded."""
-    import json
-    import zlib
-
     assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
     replay = the_replay(tmp_path)
     path = find_checkpoint(str(replay))
-    data = json.loads(zlib.decompress(path.read_bytes()))
-    data["run"]["config"]["observation"]["image_scale"] = 16  # as the longplay before MAX_IMAGE_SCALE wrote it
-    data["run"]["config"]["provider"]["temperature"] = float("inf")
-    path.write_bytes(zlib.compress(json.dumps(data).encode()))
+    with edited_checkpoint(path) as data:
+        data["run"]["config"]["observation"]["image_scale"] = 16  # as the longplay before MAX_IMAGE_SCALE wrote it
+        data["run"]["config"]["provider"]["temperature"] = float("inf")
     assert main(["--resume", str(replay), "--max-turns", "5", "--quiet"]) == 0, capsys.readouterr().err
     assert load_checkpoint(path)["run"]["config"]["observation"]["image_scale"] == 16
     # what a resume changes is still checked
