@@ -1018,18 +1018,14 @@ def test_a_key_sent_again_gets_the_same_answer_and_another_request_under_it_is_r
     assert status == 400 and "invalid Idempotency-Key" in reply["error"]
 
 
-def test_a_step_or_reset_whose_commit_fails_is_counted_as_the_game_took_it(tmp_path: Path) -> None:
-    # A full disk at the commit of a step (or of a reset, at its end) came after the game moved on and the replay
-    # took its rows (kept for the next commit): the served counters stayed behind, so /info drifted from the replay
-    # and a step after an ended episode, or after the reset that started a new one, got the wrong answer.
+def disk_filling_up(served: Any) -> list[int]:
+    """Makes the commits of ``served``'s recorder fail as on a full disk, when told: append ``n`` to the list
+    returned, and the commit after the next ``n`` fails (once)."""
     from longplay.replays.schema import ReplayWriteError
 
-    env = gym.make(ENV_ID, max_steps=3)
-    served = served_env(env, ENV_ID, {"max_steps": 3}, runs_dir=tmp_path)
-    recorder = served.env
-    flush, failing = recorder._flush, []
+    flush, failing = served.env._flush, []
 
-    def full_disk() -> None:  # with failing == [n], the commit after the next n fails, as on a full disk
+    def full_disk() -> None:
         if failing:
             failing[0] -= 1
             if failing[0] < 0:
@@ -1037,7 +1033,17 @@ def test_a_step_or_reset_whose_commit_fails_is_counted_as_the_game_took_it(tmp_p
                 raise ReplayWriteError(f"cannot write the replay {served.replay}: database or disk is full")
         flush()
 
-    recorder._flush = full_disk
+    served.env._flush = full_disk
+    return failing
+
+
+def test_a_step_or_reset_whose_commit_fails_is_counted_as_the_game_took_it(tmp_path: Path) -> None:
+    # A full disk at the commit of a step (or of a reset, at its end) came after the game moved on and the replay
+    # took its rows (kept for the next commit): the served counters stayed behind, so /info drifted from the replay
+    # and a step after an ended episode, or after the reset that started a new one, got the wrong answer.
+    env = gym.make(ENV_ID, max_steps=3)
+    served = served_env(env, ENV_ID, {"max_steps": 3}, runs_dir=tmp_path)
+    failing = disk_filling_up(served)
     with served_thread(served) as url:
         assert post(url + "reset", {"seed": 0})[0] == 200
         for _ in range(2):
@@ -1067,19 +1073,11 @@ def test_a_failed_commit_at_gymnasiums_time_limit_ends_the_episode(tmp_path: Pat
     from longplay.replays.schema import ReplayWriteError
 
     served = served_env(gym.make(ENV_ID, max_episode_steps=3), ENV_ID, {"max_episode_steps": 3}, runs_dir=tmp_path)
-    flush, failing = served.env._flush, [False]
-
-    def full_disk() -> None:
-        if failing[0]:
-            failing[0] = False
-            raise ReplayWriteError(f"cannot write the replay {served.replay}: database or disk is full")
-        flush()
-
-    served.env._flush = full_disk
+    failing = disk_filling_up(served)
     served.reset({"seed": 0})
     for _ in range(2):
         assert not served.step({"action": "down"})["truncated"]
-    failing[0] = True  # the step that reaches the limit commits the episode's end: it fails
+    failing.append(0)  # the step that reaches the limit commits the episode's end: it fails
     with pytest.raises(ReplayWriteError):
         served.step({"action": "down"})
     with pytest.raises(RemoteError, match="reached its step limit at step 3"):
