@@ -341,16 +341,10 @@ def test_restart_hands_over_the_game_at_an_episodes_start(record: Any, fakegame:
             assert np.array_equal(replay.frame_at(step), truth[step]), step
 
 
-def test_a_snapshot_reads_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, fakegame: Any) -> None:
+def test_a_snapshot_reads_a_run_still_recording_as_one_commit_left_it(tmp_path: Path, recording: Any) -> None:
     # compare read a live run's episodes, then its milestones and chunk times: each read saw the latest commit.
-    from longplay.replays.recorder import Recorder
-
     path = tmp_path / "live.lpr"
-    with Recorder(gym.make(fakegame.ENV_ID), path, hash_every=16) as rec, ReplayReader(path) as replay:
-        rec.reset(seed=0)
-        for step in range(100):
-            rec.step(step % 8)
-        rec.flush()
+    with recording(path, 100, hash_every=16) as rec, ReplayReader(path) as replay:
         with replay.snapshot():
             assert replay.episodes()[0].recorded_steps == 100
             for step in range(50):
@@ -364,18 +358,11 @@ def test_a_snapshot_reads_a_run_still_recording_as_one_commit_left_it(tmp_path: 
             assert replay.num_steps() == 150 and replay.episodes()[0].recorded_steps == 150
 
 
-
-def test_a_snapshot_with_nothing_committed_since_keeps_what_was_read(tmp_path: Path, fakegame: Any) -> None:
+def test_a_snapshot_with_nothing_committed_since_keeps_what_was_read(tmp_path: Path, recording: Any) -> None:
     """The viewer's run page wraps a snapshot of a copy that never changes: emptying the caches on each one threw away
     the inflated actions, so the next step decompressed every chunk again. They are read again only after a commit."""
-    from longplay.replays.recorder import Recorder
-
     path = tmp_path / "live.lpr"
-    with Recorder(gym.make(fakegame.ENV_ID), path, hash_every=16) as rec, ReplayReader(path) as replay:
-        rec.reset(seed=0)
-        for step in range(100):
-            rec.step(step % 8)
-        rec.flush()
+    with recording(path, 100, hash_every=16) as rec, ReplayReader(path) as replay:
         with replay.snapshot():
             actions, header = replay.actions(0), replay.header
         with replay.snapshot():  # nothing committed since: the same objects
