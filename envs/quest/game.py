@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from longplay.envs.checks import is_int
 from longplay.envs.env import LongplayEnv
 from longplay.envs.game import Button, GameError, GameState, Milestone, Mode, PartyMember, button_index
 from longplay.envs.quest import art, engine, render, savestate, textview, worldgen
@@ -121,9 +122,10 @@ class QuestGame:
 
     def __init__(self, size: str | None = None, world_seed: int | None = 0, world: str = "procedural",
                  palette: Any = None) -> None:
-        if world_seed is not None and (isinstance(world_seed, bool) or not isinstance(world_seed, int)
-                                       or world_seed < 0):  # True is no seed: it was world 1
-            raise ValueError(f"invalid world_seed {world_seed!r}; use a non-negative int or None")
+        if world_seed is not None:
+            if not is_int(world_seed) or world_seed < 0:  # True is no seed: it was world 1
+                raise ValueError(f"invalid world_seed {world_seed!r}; use a non-negative int or None")
+            world_seed = int(world_seed)  # numpy's ints too, held (and recorded) as the plain int they are
         art.palette_array(palette)  # a bad palette fails here, not at the first frame (symbolic runs draw none)
         self.size = world_size(size, world_seed, world)
         self.world_seed = world_seed

@@ -239,3 +239,21 @@ def test_check_options_leaves_an_unknown_id_to_gymnasium() -> None:
     check_options("longplay/NoSuchEnv-v0", {"size": "mini"})
     with pytest.raises(gym.error.Error, match="NoSuchEnv"):
         gym.make("longplay/NoSuchEnv-v0")
+
+
+def test_a_numpy_world_seed_is_taken_as_the_int_it_is() -> None:
+    """``QuestGame(world_seed=np.int64(3))`` (a seed from a numpy grid or ``rng.integers``) was refused as
+    invalid, while the batched engine took it; it is world 3, held as a plain int (the identity a replay
+    records is JSON)."""
+    import numpy as np
+
+    env = gym.make("longplay/QuestMini-v0", world_seed=np.int64(3))
+    plain = gym.make("longplay/QuestMini-v0", world_seed=3)
+    try:
+        game = env.unwrapped.game
+        assert game.world_seed == 3 and type(game.world_seed) is int
+        assert game.world.seed == plain.unwrapped.game.world.seed
+        assert type(game.identity()["world_seed"]) is int
+    finally:
+        env.close()
+        plain.close()

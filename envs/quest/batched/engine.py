@@ -209,8 +209,9 @@ def _battle_pass_size(battle_pass: int | str | None, num_envs: int, device: torc
         return num_envs // AUTO_PASSES if auto else None
     if battle_pass is None:
         return None
-    if isinstance(battle_pass, bool) or not isinstance(battle_pass, int) or battle_pass < 1:
+    if not int_in(battle_pass, 1):
         raise ValueError(f"invalid battle_pass {battle_pass!r}; must be 'auto', None or an int >= 1")
+    battle_pass = int(battle_pass)  # numpy's ints too
     if device.type != "cpu":
         raise ValueError(f"battle_pass={battle_pass} needs a CPU device (a pass reads which envs need the "
                          f"battle rules on the host); on {device.type} leave it 'auto' or None")

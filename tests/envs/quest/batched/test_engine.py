@@ -335,6 +335,8 @@ def test_battle_pass_sizes() -> None:
     assert _battle_pass_size("auto", 65536, cuda) is None
     assert _battle_pass_size(None, 65536, cpu) is None
     assert _battle_pass_size(64, 64, cpu) is None and _battle_pass_size(16, 64, cpu) == 16
+    # a size from numpy (a sweep's grid, np.arange) is an int like any other, and comes back a plain int
+    assert _battle_pass_size(np.int64(16), 64, cpu) == 16 and type(_battle_pass_size(np.int64(16), 64, cpu)) is int
     for bad in (0, -3, 2.5, "eighth", True):
         with pytest.raises(ValueError, match="invalid battle_pass"):
             _battle_pass_size(bad, 64, cpu)
