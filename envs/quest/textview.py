@@ -93,6 +93,7 @@ _KIND_NAMES = {EntityKind.PERSON: "a person", EntityKind.SIGN: "a sign", EntityK
                EntityKind.CAPSULE: "a capsule", EntityKind.GUARD: "a guard", EntityKind.BOULDER: "a boulder",
                EntityKind.CUT_TREE: "a small tree", EntityKind.GIFTER: "a person"}
 _NOT_PRINTABLE = re.compile(r"[^\x20-\x7e\n]")  # shown as "?"
+_CONTROLS = re.compile(r" \[[^]]*\]")  # a menu header's controls, " [A use, B back]"
 
 
 # ============================================================================================= map
@@ -403,7 +404,10 @@ def text_view(world: World, state: QuestState) -> str:
         lines += _battle_section(world, state)
     else:
         if state.menu != MenuKind.NONE:
-            lines += _menu_section(world, state)
+            menu = _menu_section(world, state)
+            if state.dialog and menu:  # the text box takes the presses: the menu's controls wait for it to close
+                menu[0] = _CONTROLS.sub("", menu[0]).removesuffix(":") + ", under the text box:"
+            lines += menu
         if state.dialog:
             lines += _dialog_section(world, state)
         lines += _map_section(world, state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,26 @@ def test_characters_outside_printable_ascii_become_question_marks(world: World) 
     text = textview.text_view(odd, worlds.make_state(odd))
     assert text.splitlines()[0].startswith("Location: Caf??Town? (town, map 0)")
     _check_text(text)
+
+
+@pytest.mark.parametrize("menu", [MenuKind.START, MenuKind.PARTY, MenuKind.BAG, MenuKind.BAG_TARGET, MenuKind.SHOP])
+def test_a_menu_under_a_text_box_shows_no_controls(world: World, menu: MenuKind) -> None:
+    """A text box opened over a menu (a shop's or the bag's message) takes the presses: the menu under it was
+    listed with its own controls ("[A use, B back]"), which told an LM agent that A would act in the menu. It is
+    listed as under the text box, its options and cursor kept; the text box's controls are the only ones."""
+    state = worlds.make_state(world)
+    state.menu = menu
+    alone = textview.text_view(world, state)
+    state.dialog = [(Msg.TEXT, 0, 0)]
+    text = textview.text_view(world, state)
+    _check_text(text)
+    assert "Mode: dialog" in text and "[A: close]" in text
+    before, after = alone.split("Map (")[0].splitlines(), text.split("Map (")[0].splitlines()
+    header = next(line for line in before if line.endswith(":") and "[" in line)
+    covered = after[before.index(header)]
+    assert "[" not in covered and covered.endswith(", under the text box:"), covered
+    assert covered.removesuffix(", under the text box:") == re.sub(r" \[[^]]*\]", "", header).removesuffix(":")
+    assert [line for line in after if line.startswith("  ")] == [line for line in before if line.startswith("  ")]
+    controls = re.compile(r"\[(A|B|up)\b")  # "[A use, B back]", "[up/down move, ...]"; not "[Fire]"
+    assert sum(bool(controls.search(line)) for line in before) == 1
+    assert [line for line in after if controls.search(line)] == [line for line in after if line.startswith("Text box")]
