@@ -486,6 +486,38 @@ def median_curve_impl(runs: Sequence[RunProgress], axis: str, total: int) -> np.
     return np.maximum.accumulate(km_median_batch(times.T, observed.T)) if total else np.zeros(0)
 
 
+def median_band_impl(group: dict[str, Any], members: Sequence[RunProgress], axis: str) -> dict[str, list[float]]:
+    """A group's median curve and bootstrap band on ``axis`` as drawn: vertices of step curves on one ``x``.
+
+    ``group`` is one of :func:`compare_impl`'s groups and ``members`` its runs. ``median`` is the number of milestones
+    the group's median curve has reached at each ``x``; ``upper`` and ``lower`` are the band's edges, the milestones
+    reached by the intervals' low ends (the fast side) and by their high ends. Each curve steps up at a vertical
+    pair of vertices, so straight lines through ``(x, y)`` draw it (``longplay compare``'s PNGs and the viewer's
+    comparison page both do). ``x`` runs from 0 to the end of the group's longest run on ``axis`` (or to a later
+    step, should a milestone be stamped after its run's end), not beyond: past it, no run of the group was watched
+    (a smaller budget is censoring, not a plateau up to another group's horizon).
+
+    >>> run = RunProgress("r", "r.lpr", 0, "g", 0, "e", ("a",), {}, (ProgressEvent("a", 4, 4.0, None, None),),
+    ...                   {"steps": 10.0}, ("steps",), True, False)
+    >>> band = median_band_impl({"median_curve": {"steps": [{"median": 4.0, "ci_low": 4.0, "ci_high": 4.0}]}},
+    ...                         [run], "steps")
+    >>> band["x"], band["median"]
+    ([0.0, 0.0, 4.0, 4.0, 10.0, 10.0], [0, 0, 0, 1, 1, 1])
+    """
+    points = group["median_curve"].get(axis, [])
+    curves = {side: step_curve([p[key] for p in points])
+              for side, key in (("median", "median"), ("upper", "ci_low"), ("lower", "ci_high"))}
+    horizon = max(run.end[axis] for run in members)
+    grid = np.unique(np.concatenate([xs for xs, _ in curves.values()] + [[horizon]]))
+    # Each curve's value on the grid (milestones reached by each x) as post steps from (0, 0): a vertical at each
+    # x, the first up from 0 (milestones held at the start, as a run from a save state holds them, rise at 0).
+    out: dict[str, list[float]] = {"x": np.repeat(grid, 2).tolist()}
+    for side, (xs, ys) in curves.items():
+        out[side] = np.concatenate([[0], np.repeat(ys[np.searchsorted(xs, grid, side="right") - 1], 2)[:-1]]
+                                   ).astype(int).tolist()
+    return out
+
+
 @dataclass
 class Comparison:
     """Everything :func:`compare_impl` computes, as plain data (``inf``: not reached, or unbounded).
@@ -720,19 +752,10 @@ def _plot_group(ax: Any, group: dict[str, Any], axis: str, color: str, members: 
         ax.plot(xs, ys, color=color, alpha=0.25, linewidth=0.8)
         if not run.finished:
             ax.plot(xs[-1], ys[-1], marker="|", color=color, alpha=0.5, markersize=8)  # censored end
-    points = group["median_curve"].get(axis, [])
-    mx, my = step_curve([p["median"] for p in points])
-    # The median curve is known up to the group's longest run, not beyond: past it, no run of the group
-    # was watched (a smaller budget is censoring, not a plateau up to another group's horizon).
-    horizon = max(run.end[axis] for run in members)
-    ax.plot([*mx, max(horizon, mx[-1])], [*my, my[-1]], color=color, linewidth=2,
+    curve = median_band_impl(group, members, axis)
+    ax.plot(curve["x"], curve["median"], color=color, linewidth=2,
             label=f"{group['group']} (n={group['runs']}, AUC {group['auc'][axis]['value']:.3f})")
-    lx, ly = step_curve([p["ci_low"] for p in points])
-    hx, hy = step_curve([p["ci_high"] for p in points])
-    grid = np.unique(np.concatenate([lx, hx, mx, [horizon]]))
-    upper = ly[np.searchsorted(lx, grid, side="right") - 1]
-    lower = hy[np.searchsorted(hx, grid, side="right") - 1]
-    ax.fill_between(grid, lower, upper, step="post", color=color, alpha=0.15, linewidth=0)
+    ax.fill_between(curve["x"], curve["lower"], curve["upper"], color=color, alpha=0.15, linewidth=0)
 
 
 def format_table(result: Comparison, axis: str = "steps") -> str:
