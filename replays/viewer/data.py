@@ -29,6 +29,7 @@ from longplay.replays.compare import (
     budget_used,
     compare_impl,
     env_name,
+    median_band_impl,
     progress_curve_impl,
     recording_window_s,
     scaffold_name,
@@ -582,7 +583,7 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
     label_of = {(row["path"], row["episode"]): row["group"] for row in (result.runs if result else [])}
     catalog: dict[str, str] = {}
     envs: dict[str, dict[str, Any]] = {}
-    first_of: dict[str, RunProgress] = {}  # each group's first run, for its configuration and start state
+    members_of: dict[str, list[RunProgress]] = {}  # each group's runs: the first for its configuration and start state
     out_runs = []
     for run_id, run in runs:
         env = envs.setdefault(run.env_id, {"env_id": run.env_id, "name": env_name(run.env_id), "runs": 0,
@@ -590,7 +591,7 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         env["runs"] += 1
         env["axes"] = [a for a in AXES if a in env["axes"] or a in run.axes]
         label = label_of.get((run.path, run.episode), run.group)
-        first_of.setdefault(label, run)
+        members_of.setdefault(label, []).append(run)
         if label not in env["groups"]:
             env["groups"].append(label)
         for milestone in run.catalog:
@@ -613,9 +614,9 @@ def compare_data_impl(runs: Sequence[tuple[str, RunProgress]], *, unreadable: Se
         })
     groups = []
     for group in result.groups if result else []:
-        first = first_of.get(group["group"])
-        groups.append({**group, "configuration": first.group if first else group["group"],
-                       "start_state": first.start_state if first else None})
+        members = members_of[group["group"]]
+        groups.append({**group, "configuration": members[0].group, "start_state": members[0].start_state,
+                       "median_band": {axis: median_band_impl(group, members, axis) for axis in group["axes"]}})
     return finite({
         "axes": [a for a in AXES if any(a in r["axes"] for r in out_runs)],
         "axis_labels": dict(AXIS_LABELS),

@@ -1149,7 +1149,7 @@
         const panel = h("figure", { class: "env-panel", "data-env": env.env_id },
           h("figcaption", {}, h("b", { class: "env-name", text: env.name }),
             h("span", { class: "sub", text: runs.length + " run" + (runs.length === 1 ? "" : "s") + windowText })));
-        const medians = data.groups.filter((g) => g.env === env.env_id && g.runs > 1 && g.median_curve[axis]);
+        const medians = data.groups.filter((g) => g.env === env.env_id && g.runs > 1 && g.median_band[axis]);
         withMedians += medians.length;
         if (onAxis.length) panel.appendChild(drawChart(onAxis, medians, axis, Math.max(1, ...runs.map((r) => r.catalog_size)), data.envs.length > 1 ? 300 : 420));
         else panel.appendChild(h("p", { class: "muted empty", text: "No run of " + env.name + " has a " + AXIS_NAMES[axis] + " axis." }));
@@ -1181,6 +1181,7 @@
       const W = 900, m = { l: 56, r: 18, t: 14, b: 46 };
       let xmax = 0;
       for (const r of runs) xmax = Math.max(xmax, ...r.curves[axis].x);
+      for (const g of groups) xmax = Math.max(xmax, ...g.median_band[axis].x);
       if (!(xmax > 0)) xmax = 1;
       const tx = view.logx ? (v) => Math.log10(1 + v) : (v) => v;
       const X = (v) => m.l + tx(v) / tx(xmax) * (W - m.l - m.r);
@@ -1206,12 +1207,14 @@
       yl.textContent = "milestones reached";
       svg.appendChild(yl);
       const toPath = (points) => points.map(([x, y], i) => (i ? "L" : "M") + X(x).toFixed(1) + " " + Y(y).toFixed(1)).join("");
-      // each configuration's bootstrap band, under the runs
-      const summaries = groups.map((g) => medianCurve(g, runs.filter((r) => r.group === g.group), axis));
-      groups.forEach((g, i) => {
-        const band = summaries[i].band;
-        svg.appendChild(s("path", { d: toPath(band) + "Z", class: "band", fill: g.color, "data-group": g.group }));
-      });
+      // each configuration's bootstrap band, under the runs: compare's points (median_band), its upper edge out and
+      // its lower edge back
+      const along = (c, ys) => c.x.map((x, i) => [x, ys[i]]);
+      for (const g of groups) {
+        const c = g.median_band[axis];
+        svg.appendChild(s("path", { d: toPath(along(c, c.upper).concat(along(c, c.lower).reverse())) + "Z", class: "band",
+          fill: g.color, "data-group": g.group }));
+      }
       // curves
       for (const r of runs) {
         if (view.hidden.has(r.key)) continue;
@@ -1232,34 +1235,12 @@
         }
       }
       // each configuration's median curve, over its runs
-      groups.forEach((g, i) => {
-        const path = s("path", { d: toPath(summaries[i].median), class: "median", stroke: g.color, "stroke-dasharray": g.dash,
-          "data-group": g.group });
-        svg.appendChild(path);
-      });
+      for (const g of groups) {
+        const c = g.median_band[axis];
+        svg.appendChild(s("path", { d: toPath(along(c, c.median)), class: "median", stroke: g.color, "stroke-dasharray": g.dash,
+          "data-group": g.group }));
+      }
       return svg;
-    }
-
-    /** A configuration's median curve on ``axis`` (compare's Kaplan-Meier medians of the time to reach k
-     * milestones, up to the first k fewer than half its runs reached) as [x, y] points of a step curve, held to
-     * the end of its longest run (past it, no run of it was watched), and its band: the curves of the
-     * intervals' low ends (above) and high ends (below), as one closed outline. As `longplay compare` plots it. */
-    function medianCurve(group, runs, axis) {
-      const points = group.median_curve[axis];
-      const horizon = Math.max(0, ...runs.map((r) => r.end[axis]).filter((v) => v !== null && v !== undefined));
-      const finite = (values) => values.filter((v) => v !== null && v !== undefined && v <= horizon);
-      const median = [[0, 0]];
-      for (const [k, t] of finite(points.map((p) => p.median)).entries()) median.push([t, k], [t, k + 1]);
-      median.push([Math.max(horizon, median[median.length - 1][0]), median[median.length - 1][1]]);
-      const lows = finite(points.map((p) => p.ci_low)), highs = finite(points.map((p) => p.ci_high));
-      const grid = Array.from(new Set([0, ...lows, ...highs, horizon])).sort((a, b) => a - b);
-      const reached = (times, x) => times.filter((t) => t <= x).length;
-      const upper = [], lower = [];
-      grid.forEach((x, i) => {
-        if (i) { upper.push([x, reached(lows, grid[i - 1])]); lower.push([x, reached(highs, grid[i - 1])]); }
-        upper.push([x, reached(lows, x)]); lower.push([x, reached(highs, x)]);
-      });
-      return { median: median, band: upper.concat(lower.reverse()) };
     }
 
     /** An env's groups with their AUC on ``axis`` over the env's window (compare's scores, bootstrap interval). */

@@ -393,6 +393,12 @@ def _path_points(d: str) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in re.findall(r"[ML](-?[\d.]+) (-?[\d.]+)", d)]
 
 
+def _chart_points(xs: list[float], ys: list[float], xmax: float, catalog: int) -> list[float]:
+    """Where a two-env comparison chart (300 high) draws points (x, y), flattened: x from 0 to ``xmax`` over
+    56 .. 882, y from 0 to ``catalog`` milestones over 254 .. 14."""
+    return [v for x, y in zip(xs, ys, strict=True) for v in (56 + x / xmax * 826, 254 - y / catalog * 240)]
+
+
 def test_comparison_chart_draws_each_configurations_median_and_band(page: Any, compare_server: str,
                                                                     compare_runs: Any) -> None:
     """/api/compare gave each configuration's median curve and its bootstrap interval, and the page drew neither:
@@ -424,13 +430,19 @@ def test_comparison_chart_draws_each_configurations_median_and_band(page: Any, c
         catalog = max(r["catalog_size"] for r in runs)
         points = _path_points(median.get_attribute("d"))
         medians = [p["median"] for p in g["median_curve"]["steps"] if p["median"] is not None]
-        rises = [x for (x, y), (_, y_next) in zip(points, points[1:], strict=False) if y_next < y]  # SVG y: down
+        # each milestone's rise, at its median (SVG y runs down; a rise of several milestones at one x counts each)
+        rises = [x for (x, y), (_, y_next) in zip(points, points[1:], strict=False)
+                 for _ in range(round((y - y_next) / 240 * catalog))]
         assert rises == pytest.approx([56 + m / xmax * 826 for m in medians], abs=0.06)
         horizon = max(r["end"]["steps"] for r in data["runs"] if r["group"] == g["group"])
         assert points[-1] == pytest.approx((56 + horizon / xmax * 826, 254 - len(medians) / catalog * 240), abs=0.06)
-        lows = [p["ci_low"] for p in g["median_curve"]["steps"] if p["ci_low"] is not None]
-        top = min(y for _, y in _path_points(band.get_attribute("d")))
-        assert top == pytest.approx(254 - len(lows) / catalog * 240, abs=0.06)
+        # the page draws the points the API sends (compare's median_band_impl, as the PNG does), nothing of its own:
+        # the median through (x, median), the band out along its upper edge and back along its lower one
+        sent = g["median_band"]["steps"]
+        median_at = _chart_points(sent["x"], sent["median"], xmax, catalog)
+        assert [v for p in points for v in p] == pytest.approx(median_at, abs=0.06)
+        outline = _chart_points(sent["x"] + sent["x"][::-1], sent["upper"] + sent["lower"][::-1], xmax, catalog)
+        assert [v for p in _path_points(band.get_attribute("d")) for v in p] == pytest.approx(outline, abs=0.06)
     assert page.locator("#chart path.median[data-group='QuestMini-v0: oracle']").count() == 0  # one run: no median
 
 

@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 from longplay.agents.lm.config import LMConfig, ProviderConfig
-from longplay.replays.compare import RECORDING_QUIET_S
+from longplay.replays.compare import RECORDING_QUIET_S, ProgressEvent, RunProgress, compare_impl, write_outputs
 from longplay.replays.reader import MemorySnapshot, ReplayReader, Turn
 from longplay.replays.recorder import Recorder
 from longplay.replays.viewer.data import (
+    COMPARE_BOOT,
     MemoryIndex,
     TurnIndex,
     card_components,
+    compare_data_impl,
     comparison_marks,
     finite,
     memory_at_impl,
@@ -192,6 +194,51 @@ def test_milestones_of_one_step_are_in_catalog_order(compare_runs: Any) -> None:
         run = run_impl(reader, "s.lpr")
     reached = [(m["step"], catalog.index(m["id"])) for m in run["episodes"][0]["milestones"]]
     assert len([s for s, _ in reached if s == 0]) >= 2 and reached == sorted(reached)
+
+
+def _timed_run(name: str, group: str, reached: dict[str, float], end: float) -> RunProgress:
+    """A hand-made run of a two-milestone world: milestone -> when reached, as steps and as seconds; stopped at
+    ``end`` on both axes."""
+    events = tuple(ProgressEvent(m, int(t), t, None, None) for m, t in reached.items())
+    return RunProgress(name, f"{name}.lpr", 0, group, 0, "longplay/Quest-v0", ("a", "b"), {"a": "A", "b": "B"},
+                       events, {"steps": end, "wall": end}, ("steps", "wall"), True, False)
+
+
+def test_the_page_gets_the_median_curve_and_band_the_png_draws(monkeypatch: Any, tmp_path: Path) -> None:
+    """The comparison page computed each configuration's median curve and band in app.js, `longplay compare`'s PNG
+    in Python, and they parted at the horizon: where a median lay past the group's longest run (here its 2nd
+    milestone, stamped 0.5 s after its runs' end at 100 s), the page dropped that step and the PNG drew it. Both now
+    draw the points of one function: /api/compare sends, per group and axis, the vertices the PNG plots."""
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    runs = [_timed_run("late0", "late", {"a": 10.0, "b": 100.5}, 100.0),
+            _timed_run("late1", "late", {"a": 20.0, "b": 100.5}, 100.0),
+            _timed_run("late2", "late", {"a": 30.0}, 100.0),
+            _timed_run("fast0", "fast", {"a": 5.0, "b": 40.0}, 60.0),
+            _timed_run("fast1", "fast", {"a": 7.5}, 80.0)]
+    data = compare_data_impl([(r.path, r) for r in runs])
+    figures: list[Any] = []
+    bands: list[tuple[Any, ...]] = []
+    fill_between = Axes.fill_between
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
+    monkeypatch.setattr(Axes, "fill_between", lambda self, x, y1, y2, **k: (bands.append((x, y1, y2, k["color"])),
+                                                                             fill_between(self, x, y1, y2, **k))[1])
+    write_outputs(compare_impl(runs, n_boot=COMPARE_BOOT), runs, tmp_path)
+    assert len(figures) == 2  # steps, wall
+    late = next(g for g in data["groups"] if g["group"] == "late")
+    assert late["median_band"]["wall"]["x"][-1] == 100.5 and late["median_band"]["wall"]["median"][-1] == 2
+    for figure, axis in zip(figures, ("steps", "wall"), strict=True):
+        ax = figure.axes[0]
+        lines = {line.get_label().split(" (")[0]: line for line in ax.get_lines()
+                 if not line.get_label().startswith("_")}
+        drawn = {color: (list(x), list(y1), list(y2)) for x, y1, y2, color in bands[:2]}
+        del bands[:2]
+        for group in data["groups"]:
+            sent = group["median_band"][axis]
+            line = lines[group["group"]]
+            assert (list(line.get_xdata()), list(line.get_ydata())) == (sent["x"], sent["median"])
+            assert drawn[line.get_color()] == (sent["x"], sent["lower"], sent["upper"])
 
 
 def test_the_comparison_says_which_runs_stopped_before_their_budget(compare_runs: Any) -> None:
