@@ -295,15 +295,18 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise CliError(f"{checkpoint} is not a --learner ppo-device checkpoint")
         settings = (f"{config.num_envs} envs, {config.vec_env}, {config.obs_mode}, shaping {config.shaping}, "
                     f"seed {config.seed}")
+        # runs end in whole updates (config.final_step): the lines say the step it trains to, not the total
+        final, total, batch = config.final_step, config.total_steps, config.batch_size
+        rounded = f" ({total:,} steps in whole updates of {batch:,})" if final != total else ""
         if checkpoint is None:
-            print(f"longplay train: {config.learner} on {config.env_id} for {config.total_steps:,} steps ({settings})")
-        elif start_step < config.total_steps:
-            print(f"longplay train: resuming {run_dir} at step {start_step:,} to its total of "
-                  f"{config.total_steps:,} steps ({settings})")
-        else:  # runs end in whole updates, past a total that is not a whole number of them
-            print(f"longplay train: resuming {run_dir} at step {start_step:,}, its total of {config.total_steps:,} "
-                  f"steps reached ({settings}): nothing to train; finishing (the final evaluation, if the run was "
-                  "stopped in it)")
+            print(f"longplay train: {config.learner} on {config.env_id} for {final:,} steps{rounded} ({settings})")
+        elif start_step < final:
+            print(f"longplay train: resuming {run_dir} at step {start_step:,} to step {final:,}{rounded} "
+                  f"({settings})")
+        else:
+            print(f"longplay train: resuming {run_dir} at step {start_step:,}, its total of {total:,} steps "
+                  f"reached{f' (in whole updates of {batch:,})' if final != total else ''} ({settings}): nothing "
+                  "to train; finishing (the final evaluation, if the run was stopped in it)")
         result = train(config, run_dir=run_dir, resume=checkpoint)
     except (ValueError, CheckpointError) as exc:
         raise CliError(str(exc)) from None

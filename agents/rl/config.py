@@ -197,6 +197,16 @@ class TrainConfig:
         return self.n_steps * self.num_envs
 
     @property
+    def final_step(self) -> int:
+        """The step the run ends at: ``total_steps`` in whole updates of :attr:`batch_size`, rounded down for
+        ``ppo-device`` (at least one update) and up for SB3's ``ppo``."""
+        if self.learner == "ppo-device":
+            updates = max(self.total_steps // self.batch_size, 1)
+        else:
+            updates = -(-self.total_steps // self.batch_size)
+        return updates * self.batch_size
+
+    @property
     def minibatch_size(self) -> int:
         """Samples per gradient step."""
         return self.batch_size // self.n_minibatches

@@ -435,7 +435,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
 
     selection = BestCheckpoint(config, run_dir) if config.select_episodes else None
 
-    num_iterations = max(config.total_steps // config.batch_size, 1)
+    num_iterations = config.final_step // config.batch_size
     iteration, global_step = 1, 0
     if resume is not None:
         state = torch.load(resume, map_location=device, weights_only=False)
@@ -487,7 +487,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
     next_checkpoint = (global_step // config.checkpoint_every + 1) * config.checkpoint_every
     next_eval = (global_step // config.eval_every + 1) * config.eval_every if config.eval_every > 0 else None
     last_saved: Path | None = None
-    bar = tqdm(total=num_iterations * config.batch_size, initial=global_step, unit="step",
+    bar = tqdm(total=config.final_step, initial=global_step, unit="step",
                disable=not config.progress, dynamic_ncols=True, leave=False)
     t0, s0 = time.perf_counter(), global_step
 
@@ -514,8 +514,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
 
     # resumed at a checkpoint whose evaluation the run was killed in: played first
     # (the evaluations and selections played are RunLog's, from its one read of metrics.jsonl)
-    if resume is not None and evaluation_due(config, runlog.evaluated_steps(), global_step,
-                                             num_iterations * config.batch_size):
+    if resume is not None and evaluation_due(config, runlog.evaluated_steps(), global_step, config.final_step):
         evaluate_now(iteration - 1)
     elif resume is not None and selection is not None and state["config"].get("select_episodes") \
             and global_step in runlog.evaluated_steps() and global_step not in runlog.evaluated_steps(SELECT_TAG):

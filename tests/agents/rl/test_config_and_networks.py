@@ -88,6 +88,13 @@ def test_sb3_on_the_batched_engine_takes_a_shaping_that_pays_nothing(shaping: st
     TrainConfig(vec_env="batched", shaping=shaping).validate()
 
 
+@pytest.mark.parametrize(("learner", "total", "final"), [("ppo-device", 112, 96), ("ppo-device", 16, 32),
+                                                          ("ppo-device", 96, 96), ("ppo", 112, 128), ("ppo", 16, 32)])
+def test_final_step_is_the_total_in_whole_updates(learner: str, total: int, final: int) -> None:
+    """ppo-device rounds down (at least one update), SB3 up: the step the CLI says a run trains to."""
+    assert TrainConfig(learner=learner, total_steps=total, num_envs=2, n_steps=16).final_step == final
+
+
 def test_round_trip_and_names() -> None:
     config = TrainConfig(seed=3, shaping="quest,novelty=0.02", env_kwargs={"world_seed": 2})
     assert TrainConfig.from_dict({**config.to_dict(), "from_a_newer_version": 1}) == config

@@ -143,7 +143,7 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
                      "--export-policy", str(tmp_path / "p.zip")]) == 0  # how it runs may change, not what
     assert (run_dir / "checkpoints" / "step_000000000096.pt").is_file() and (tmp_path / "p.zip").is_file()
     out = capsys.readouterr().out
-    assert f"resuming {run_dir} at step 64 to its total of 96 steps" in out  # not "for 96 steps": it trains 32
+    assert f"resuming {run_dir} at step 64 to step 96 (2 envs" in out  # not "for 96 steps": it trains 32
     assert "trained 32 steps in" in out and "to step 96" in out  # this call's steps
     # a run at (or, in whole updates, past) its total trains nothing: said first, not "for 96 steps" then 0 trained
     assert longplay(["train", "--resume", str(run_dir), "--no-progress", "--torch-threads", "2"]) == 0
@@ -153,6 +153,25 @@ def test_train_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert longplay(["train", "--resume", str(run_dir), "--obs-mode", "pixels"]) == 2
     err = capsys.readouterr().err
     assert "cannot change --obs-mode when resuming" in err and err.count("\n") == 1
+
+
+def test_a_ppo_device_resume_says_the_step_it_trains_to_not_a_total_it_rounds_down(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ppo-device trains its total in whole updates, rounded down: resumed at 64 with --steps 112 (updates of 32)
+    it trains to 96, but said "to its total of 112 steps"; with --steps 120 at 96 it trains nothing, but said it
+    would go on to 120."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "64", "--run-name", "d", "--eval-every", "-1"]) == 0
+    run_dir = tmp_path / "train" / "d"
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "112"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {run_dir} at step 64 to step 96 (112 steps in whole updates of 32)" in out
+    assert "trained 32 steps in" in out and "to step 96" in out
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "120"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {run_dir} at step 96, its total of 120 steps reached (in whole updates of 32)" in out
+    assert "nothing to train" in out and "trained 0 steps" in out
 
 
 def test_a_resume_may_start_keeping_the_best_checkpoint(tmp_path: Path) -> None:
