@@ -255,7 +255,9 @@ class DeviceMilestones:
     the SB3 learner logs. The engine resets a finished env within the step, so its flags have lost the
     episode's last step; the step's info holds the ended episode's milestones, that step's included (the
     finish that terminates it, and a milestone reached on the step a truncation cuts it), without a host sync.
-    ``charts/milestone_now/<id>`` reads the running episodes' flags when it is logged.
+    ``charts/milestone_now/<id>`` reads the running episodes' flags when it is logged. Over a pool of worlds
+    (``world_seeds``), whose catalogs differ in ids, order and length, each env's columns count as its own
+    world's milestones, by id.
 
     With archive starts, an episode started from an archived state has that state's milestones from its first
     step, so ``milestone_rate`` mixes in where the archive put it; the rates of the episodes that started at the
@@ -265,38 +267,51 @@ class DeviceMilestones:
 
     def __init__(self, engine: Any, device: torch.device) -> None:
         self.engine = engine
-        self.ids = engine.worlds[0].milestone_ids
-        self.totals = torch.zeros(len(self.ids), device=device)
+        # Worlds of a pool have catalogs of their own (mini world 0's third milestone is reached_kelglen_lane,
+        # world 1's reached_zelwind_path; standard worlds differ in length too): one list of ids, world 0's
+        # catalog then the others' new ids (as the SB3 learner's), and each env's columns mapped into it.
+        catalogs = [world.milestone_ids for world in engine.worlds]
+        self.ids = list(dict.fromkeys(m for ids in catalogs for m in ids))
+        self.columns = max(len(ids) for ids in catalogs)
+        unused = len(self.ids)  # where a column past its world's catalog counts (never read)
+        slot = {m: i for i, m in enumerate(self.ids)}
+        by_world = torch.tensor([[slot[m] for m in ids] + [unused] * (self.columns - len(ids)) for ids in catalogs])
+        #: env i's column j counts as milestone ids[slot_of[i * columns + j]] (flat, as index_add_ takes it)
+        self.slot_of = by_world[torch.as_tensor(engine.world_of, dtype=torch.long)].to(device).reshape(-1)
+        self.totals = torch.zeros(len(self.ids) + 1, device=device)
         # with archive starts: the totals of the episodes that began at the world's start
-        self.totals_from_start = torch.zeros(len(self.ids), device=device)
+        self.totals_from_start = torch.zeros(len(self.ids) + 1, device=device)
         self.episodes_from_start = torch.zeros((), device=device)
 
     @staticmethod
     def available(engine: Any) -> bool:
-        """True for an engine with event flags and one milestone catalog (quest's, not the toy's)."""
+        """True for an engine with event flags and milestone catalogs (quest's, not the toy's)."""
         worlds = getattr(engine, "worlds", None)
         state = getattr(engine, "state", None)
-        return bool(worlds) and hasattr(state, "events") and len({w.milestone_count for w in worlds}) == 1
+        return bool(worlds) and hasattr(state, "events")
+
+    def _count(self, totals: torch.Tensor, columns: torch.Tensor) -> None:
+        """Adds each env's ``columns`` (bool [N, >= columns], its world's milestones) to ``totals`` by id."""
+        totals.index_add_(0, self.slot_of, columns[:, :self.columns].reshape(-1).to(totals.dtype))
 
     def step(self, done: torch.Tensor, reached: torch.Tensor, from_start: torch.Tensor | None = None) -> None:
         """Counts the episodes that ended this step (``reached``: the step's ``info["milestones_reached"]``;
         ``from_start``: which of the ended episodes began at the world's start, when an archive starts some
         elsewhere)."""
-        ended = reached[:, :len(self.ids)]
-        self.totals += (ended & done[:, None]).sum(0)
+        self._count(self.totals, reached & done[:, None])
         if from_start is not None:
-            self.totals_from_start += (ended & from_start[:, None]).sum(0)
+            self._count(self.totals_from_start, reached & from_start[:, None])
             self.episodes_from_start += from_start.sum()
 
     def rates(self, episodes: float) -> dict[str, float]:
         """``charts/milestone_rate/<id>`` over ``episodes`` finished episodes (and ``milestone_rate_from_start``
         over those that began at the world's start, when there were any); zeroes the totals."""
-        rates = {f"charts/milestone_rate/{m}": float(v) / episodes for m, v in zip(self.ids, self.totals.tolist(),
-                                                                                 strict=True)}
+        rates = {f"charts/milestone_rate/{m}": float(v) / episodes
+                 for m, v in zip(self.ids, self.totals[:-1].tolist(), strict=True)}
         from_start = float(self.episodes_from_start)
         if from_start:
             rates.update({f"charts/milestone_rate_from_start/{m}": float(v) / from_start
-                          for m, v in zip(self.ids, self.totals_from_start.tolist(), strict=True)})
+                          for m, v in zip(self.ids, self.totals_from_start[:-1].tolist(), strict=True)})
         self.totals.zero_()
         self.totals_from_start.zero_()
         self.episodes_from_start.zero_()
@@ -305,8 +320,11 @@ class DeviceMilestones:
     def running(self) -> dict[str, float]:
         """``charts/milestone_now/<id>``: the fraction of running episodes that have reached each milestone
         (long episodes end rarely)."""
-        now = self.engine.state.events[:, :len(self.ids)].float().mean(0)
-        return {f"charts/milestone_now/{m}": v for m, v in zip(self.ids, now.tolist(), strict=True)}
+        events = self.engine.state.events  # (a world's events past its milestones count in the unused slot)
+        now = torch.zeros_like(self.totals)
+        self._count(now, events)
+        return {f"charts/milestone_now/{m}": v / len(events) for m, v in zip(self.ids, now[:-1].tolist(),
+                                                                             strict=True)}
 
 
 # ============================================================================================== helpers

@@ -293,6 +293,44 @@ def test_milestone_rates_count_a_milestone_reached_on_a_truncated_episodes_last_
     assert milestones.running()["charts/milestone_now/left_house"] == 0.0  # the new episode is in the house
 
 
+def test_milestone_rates_of_a_pool_of_worlds_name_each_worlds_own_milestones() -> None:
+    """Worlds of a pool have catalogs of their own (column 2 of mini world 0 is ``reached_kelglen_lane``, of world
+    1 ``reached_zelwind_path``); the rates took world 0's ids for every env, so world 1's episodes were counted
+    under world 0's names, and a pool of catalogs of different lengths (standard worlds 0 and 2) had no rates."""
+    from longplay.agents.rl.ppo_device import DeviceMilestones
+    from longplay.envs.quest.worldgen import build_world
+
+    engine = BatchedQuest(2, size="mini", world_seeds=[0, 1])
+    engine.reset(seed=0)
+    first, second = (build_world("mini", seed).milestone_ids for seed in (0, 1))
+    assert first[2] == "reached_kelglen_lane" and second[2] == "reached_zelwind_path"
+    milestones = DeviceMilestones(engine, torch.device("cpu"))
+    assert milestones.ids == list(dict.fromkeys(first + second))  # world 0's catalog, then world 1's other ids
+    both = torch.ones(2, dtype=torch.bool)
+    reached = torch.zeros((2, engine.milestone_columns), dtype=torch.bool)
+    reached[:, 2] = True  # each env's episode reached its own world's lane
+    reached[1, 0] = True  # env 1's also left the house
+    milestones.step(both, reached)
+    rates = milestones.rates(2)
+    assert rates["charts/milestone_rate/reached_kelglen_lane"] == 0.5
+    assert rates["charts/milestone_rate/reached_zelwind_path"] == 0.5
+    assert rates["charts/milestone_rate/left_house"] == 0.5 and sum(rates.values()) == 1.5
+    engine.state.events[:, :engine.milestone_columns] = reached
+    running = milestones.running()
+    assert running["charts/milestone_now/reached_zelwind_path"] == 0.5 and sum(running.values()) == 1.5
+
+    pool = BatchedQuest(2, size="standard", world_seeds=[0, 2])  # 45 milestones and 46
+    assert DeviceMilestones.available(pool)
+    assert build_world("standard", 0).milestone_ids[44] == build_world("standard", 2).milestone_ids[45] \
+        == "became_champion"
+    milestones = DeviceMilestones(pool, torch.device("cpu"))
+    reached = torch.zeros((2, pool.milestone_columns), dtype=torch.bool)
+    reached[:, 45] = True  # env 1 (world 2) became champion; world 0 has no column 45 (counted nowhere)
+    milestones.step(both, reached)
+    rates = milestones.rates(2)
+    assert rates["charts/milestone_rate/became_champion"] == 0.5 and sum(rates.values()) == 0.5
+
+
 def test_milestone_rates_count_a_milestone_other_than_the_finish_reached_on_an_episodes_last_step() -> None:
     """``milestone_rates`` (``--select-episodes``, ``benchmarks/rl_policy_milestones.py``) read the event flags
     after the step, which the same-step reset clears, and credited only the finish (through ``terminated``): a
