@@ -68,11 +68,25 @@ def parse_obs_mode(obs_mode: str | tuple[str, ...] | list[str]) -> tuple[str, ..
     return modes
 
 
+#: ITU-R 601 luma weights of red, green and blue in 8-bit fixed point (0.299, 0.587, 0.114 times 256; they sum
+#: to 256, so white stays 255).
+LUMA_WEIGHTS = (77, 150, 29)
+LUMA_SHIFT = 8
+
+
+def integer_luma(red: Any, green: Any, blue: Any) -> Any:
+    """``(77 R + 150 G + 29 B) >> 8`` over integer arrays of at least 16 bits (numpy or torch alike: 255 * 256
+    needs 16): the one grayscale formula of :func:`grayscale_frame` and of ``ppo-device``'s frames on the
+    device."""
+    r, g, b = LUMA_WEIGHTS
+    return (red * r + green * g + blue * b) >> LUMA_SHIFT
+
+
 def grayscale_frame(frame: np.ndarray) -> np.ndarray:
     """A ``uint8`` (H, W, 3) frame as (H, W, 1) ITU-R 601 luma, in integers: exact, fast, reproducible; the
     grayscale of ``LongplayEnv(grayscale=True)`` and of the pixel wrappers alike."""
-    wide = frame.astype(np.uint16)  # 255 * 256 needs 16 bits
-    return ((wide[..., 0] * 77 + wide[..., 1] * 150 + wide[..., 2] * 29) >> 8).astype(np.uint8)[..., None]
+    wide = frame.astype(np.uint16)
+    return integer_luma(wide[..., 0], wide[..., 1], wide[..., 2]).astype(np.uint8)[..., None]
 
 
 def downsample_frame(frame: np.ndarray, k: int) -> np.ndarray:

@@ -44,6 +44,7 @@ from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import SELECT_TAG, RunLog
 from longplay.agents.rl.sb3_train import TrainResult, latest_checkpoint, run_folder, start_run_folder
 from longplay.agents.rl.stamps import EpisodeStamps
+from longplay.envs.env import integer_luma
 from longplay.envs.wrappers.buttons import button_subset
 from longplay.envs.wrappers.shaping import LEVEL_STAGE, TERMS, ShapingWeights, parse_shaping
 from longplay.replays.files import write_atomically
@@ -63,11 +64,12 @@ class DevicePixels:
                                   dtype=torch.uint8, device=device)
 
     def frame(self, pixels: torch.Tensor) -> torch.Tensor:
-        """One preprocessed frame per env (integer luma as ``LongplayEnv``, then block mean, truncated)."""
+        """One preprocessed frame per env (:func:`~longplay.envs.env.integer_luma` as ``LongplayEnv``'s
+        ``grayscale_frame``, then block mean, truncated)."""
         x = pixels
         if self.gray and x.shape[-1] == 3:
             x = x.to(torch.int32)
-            x = ((x[..., 0] * 77 + x[..., 1] * 150 + x[..., 2] * 29) >> 8).unsqueeze(-1)
+            x = integer_luma(x[..., 0], x[..., 1], x[..., 2]).unsqueeze(-1)
         if self.k > 1:
             n, h, w, c = x.shape
             x = x.float().reshape(n, h // self.k, self.k, w // self.k, self.k, c).mean(dim=(2, 4))

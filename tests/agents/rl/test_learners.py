@@ -398,6 +398,23 @@ def test_ppo_device_pixels_and_preprocessing(tmp_path: Path) -> None:
     assert np.array_equal(got.numpy(), np.stack(want))
 
 
+def test_ppo_device_grayscale_gives_the_bytes_of_grayscale_frame(tmp_path: Path) -> None:
+    """The device's grayscale (torch, int32) and the env's (numpy, uint16) are one formula, integer_luma: the same
+    bytes on random frames and on each channel's extremes (white stays 255)."""
+    from longplay.agents.rl.ppo_device import DevicePixels
+    from longplay.envs.env import grayscale_frame
+
+    config = tiny(tmp_path, learner="ppo-device", vec_env="toy", obs_mode="pixels", downsample=1, frame_stack=1)
+    frames = np.random.default_rng(3).integers(0, 256, (4, 144, 160, 3), dtype=np.uint8)
+    frames[0] = 255
+    frames[1] = [255, 0, 0]
+    frames[2, :, :, 1] = 0
+    got = DevicePixels(config, 4, (144, 160, 3), torch.device("cpu")).frame(torch.as_tensor(frames))
+    assert got.dtype == torch.uint8
+    assert got.numpy().tobytes() == np.stack([grayscale_frame(f) for f in frames]).tobytes()
+    assert got[0].unique().tolist() == [255]
+
+
 def test_ppo_device_shaping_on_the_device(tmp_path: Path) -> None:
     try:
         import longplay.envs.quest.game  # noqa: F401 - DeviceShaping reads its VECTOR_FIELDS
