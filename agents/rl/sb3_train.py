@@ -395,7 +395,7 @@ def checkpoint_step(path: str | Path) -> int:
 
 
 def latest_checkpoint(run_dir: str | Path, suffix: str = ".zip") -> Path | None:
-    """The newest checkpoint of a run folder, or None."""
+    """The newest checkpoint of a run folder ending in ``suffix`` (``""``: either learner's), or None."""
     found = sorted((Path(run_dir) / "checkpoints").glob(f"step_*{suffix}"))
     return found[-1] if found else None
 

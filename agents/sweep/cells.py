@@ -573,17 +573,18 @@ def _fill_from_replay(result: CellResult, replay: Path, out_dir: Path) -> None:
 
 def _newest_checkpoint_step(run_dir: Path) -> int:
     """The step of a training run's newest checkpoint; 0 when it has none."""
-    from longplay.agents.rl.sb3_train import checkpoint_step
+    from longplay.agents.rl.sb3_train import checkpoint_step, latest_checkpoint
 
-    found = sorted((run_dir / "checkpoints").glob("step_*"))
-    return checkpoint_step(found[-1]) if found else 0
+    newest = latest_checkpoint(run_dir, suffix="")  # either learner's: step_*.zip or step_*.pt
+    return checkpoint_step(newest) if newest is not None else 0
 
 
 def _execute_train(cell: Cell, out_dir: Path, folder: Path) -> CellResult:
     from longplay.agents.rl.evaluation import read_evals
+    from longplay.agents.rl.sb3_train import holds_a_run
 
     run_dir = folder / "train" / cell.run_name
-    has_checkpoint = any((run_dir / "checkpoints").glob("step_*")) if run_dir.is_dir() else False
+    has_checkpoint = holds_a_run(run_dir)  # the guard `longplay train` refuses a fresh run by
     if not has_checkpoint:
         _clear(folder)
     argv = cell.train_argv(folder, run_dir if has_checkpoint else None)

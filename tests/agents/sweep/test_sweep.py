@@ -514,6 +514,21 @@ def test_a_train_cells_steps_are_its_evaluation_replays_and_its_training_steps_a
     assert "| last_milestone | steps | train_steps | turns |" in md and "*train_steps*: env steps it trained" in md
 
 
+def test_a_train_cell_run_again_resumes_its_run_and_reads_its_steps_from_the_newest_checkpoint(
+        tmp_path: Path) -> None:
+    """A train cell whose run folder holds a checkpoint resumes it (``--resume``) rather than starting afresh in a
+    cleared folder; never evaluated, its training steps are its newest checkpoint's."""
+    (cell,) = load_grid(write_grid(tmp_path, '[[train]]\nenv = "QuestMini-v0"\nlearner = "ppo-device"\n'
+                                              'total_steps = 32\nnum_envs = 2\nn_steps = 16\nn_minibatches = 2\n'
+                                              'n_epochs = 1\neval_every = -1\n')).cells
+    out = tmp_path / "out"
+    first = execute_cell(cell, out)
+    assert first.status == "done" and first.train_steps == 32 and "--resume" not in first.command
+    again = execute_cell(cell, out)
+    assert again.status == "done" and again.train_steps == 32
+    assert again.command.startswith("longplay train --resume ") and cell.run_name in again.command
+
+
 def test_a_train_cells_state_from_before_train_steps_reads_its_steps_as_training_steps(tmp_path: Path) -> None:
     """A train cell's state written before train_steps holds its training steps in 'steps': the results table read
     them so, but the live table (and the scheduler's copy of a cell's numbers) took them for env steps, so a
