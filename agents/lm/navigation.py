@@ -9,7 +9,7 @@ Memory is bounded by the size of the maps visited.
 >>> seen = SeenMap(rules)
 >>> seen.update(0, 0, 0, np.ones((3, 3), np.uint8), np.zeros((3, 3), np.uint8))
 >>> find_path(seen, 0, (0, 0), (2, 2))
-['down', 'down', 'right', 'right']
+Plan(steps=['down', 'down', 'right', 'right'], ends_facing=False)
 """
 
 from __future__ import annotations
@@ -59,6 +59,21 @@ class TileRules:
     pushable: frozenset[int] = frozenset()
     choppable: frozenset[int] = frozenset()
     outside: frozenset[int] = frozenset()
+
+
+@dataclass
+class Plan:
+    """A path :func:`find_path` found.
+
+    Attributes:
+        steps: The d-pad directions, in order.
+        ends_facing: Whether the last direction only turns the player to face the goal, not a step onto it: the goal
+            is no tile to stand on (a person, a sign, a boulder, a tree, a clerk behind a counter, a tile a step into
+            failed), so the path ends next to it, or in front of the counter it is behind.
+    """
+
+    steps: list[str]
+    ends_facing: bool = False
 
 
 #: Most states (player tile and boulder places) one path search with pushes explores before it gives up.
@@ -277,31 +292,32 @@ def find_path(
     swim: bool = False,
     shove: bool = False,
     chop: bool = False,
-) -> list[str] | None:
+) -> Plan | None:
     """Shortest list of d-pad directions from ``start`` to ``goal`` over seen, passable, entity-free tiles.
 
     If ``goal`` itself cannot be stood on (a person, a counter, a sign), the path ends on a passable tile
     next to it, or in front of a counter with ``goal`` right behind it (a clerk, a healer: the game talks
-    across counters), and a last direction turns the player to face it. Warp tiles (doors) are used only as the
-    goal, and so is a map's exit (a passable tile beside the rules' ``outside``). Ledges are crossed moving down
-    only, onto land that is no warp. With ``swim`` the rules' swim tiles (water) are walked too. With ``chop``,
-    when no path around them is known, the path may go through the rules' choppable entities (small trees): the
-    walker chops each down first (faces it, presses A), which clears its tile for good.
+    across counters), and a last direction turns the player to face it (the plan says so: :attr:`Plan.ends_facing`).
+    Warp tiles (doors) are used only as the goal, and so is a map's exit (a passable tile beside the rules'
+    ``outside``). Ledges are crossed moving down only, onto land that is no warp. With ``swim`` the rules' swim
+    tiles (water) are walked too. With ``chop``, when no path around them is known, the path may go through the
+    rules' choppable entities (small trees): the walker chops each down first (faces it, presses A), which clears
+    its tile for good.
     With ``shove``, when no path around them is known (chopping included), the path may push the rules' pushable
     entities (boulders) as walking into one does in the game: one tile on, onto seen free land (no entity, no
     warp), the player taking its place; pushes are a last resort because they cannot be undone: such a path has
     the fewest pushes, then the fewest moves. ``None`` when no such path is known.
     """
     if start == goal:
-        return []
+        return Plan([])
     chop = chop and bool(seen.rules.choppable)
     tries = [(False, False)] + [(False, True)] * chop  # a chop cannot trap the player: before any push
     if shove and seen.rules.pushable:
         tries.append((True, chop))
     for push, through_trees in tries:
-        path = _search(seen, map_id, start, goal, blocked, swim, push, through_trees)
-        if path is not None:
-            return path
+        plan = _search(seen, map_id, start, goal, blocked, swim, push, through_trees)
+        if plan is not None:
+            return plan
     return None
 
 
@@ -315,7 +331,7 @@ def _search(
     push: bool,
     chop: bool = False,
     stats: dict[str, int] | None = None,
-) -> list[str] | None:
+) -> Plan | None:
     """The search of :func:`find_path`: fewest pushes, then fewest moves. A state is the player's tile and, with
     ``push``, where the pushable entities stand (an index into ``places``), so a pushed boulder blocks the rest of
     the path. With ``chop`` the choppable entities' tiles are walked (chopped first), but nothing lands on them (a
@@ -444,7 +460,7 @@ def _search(
     path.reverse()
     if face >= 0:
         path.append(DIRECTIONS[face])
-    return path
+    return Plan(path, face >= 0)
 
 
 def _facing_cells(goal: tuple[int, int], index: Callable[[int, int], int], counter: list[bool]) -> dict[int, int]:

@@ -308,10 +308,6 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
     seen = driver.seen
     assert seen is not None
     swim, shove, chop = driver.can_swim(), driver.can_shove(), driver.can_chop()
-    code = seen.tile(map_id, *goal)
-    goal_standable = (
-        (code < len(seen.rules.passable) and seen.rules.passable[code]) or (swim and code in seen.rules.swim)
-    ) and not seen.entity(map_id, *goal)
     blocked: set[tuple[int, int]] = set()
     spent = 0
     gx, gy = goal
@@ -321,19 +317,17 @@ def _walk(driver: Driver, config: ToolConfig, map_id: int, goal: tuple[int, int]
         here = (pos.x, pos.y)
         if here == goal:
             return f"Arrived at ({gx}, {gy})."
-        path = find_path(seen, map_id, here, goal, blocked, swim, shove, chop)
-        if path is None:
+        plan = find_path(seen, map_id, here, goal, blocked, swim, shove, chop)
+        if plan is None:
             if spent == 0:
                 raise ToolError(
                     f"no known path from ({here[0]}, {here[1]}) to ({gx}, {gy}): only tiles you have "
                     "seen are used; explore toward it first"
                 )
             return f"Stopped after {spent} steps: no known path on to ({gx}, {gy})."
-        # as the plan does, the walk faces a goal a step failed into, or one a push of this walk put a boulder on
-        ends_facing = not goal_standable or goal in blocked or seen.entity(map_id, *goal) != 0
         moved = True
-        for i, direction in enumerate(path):
-            face_only = i == len(path) - 1 and ends_facing
+        for i, direction in enumerate(plan.steps):
+            face_only = i == len(plan.steps) - 1 and plan.ends_facing
             d = DIRECTIONS.index(direction)
             target = (here[0] + STEPS[d][0], here[1] + STEPS[d][1])
             moved = False

@@ -13,7 +13,7 @@ import longplay.envs  # noqa: F401 - registers the envs
 from longplay.agents.lm.config import BudgetConfig, LMConfig, ProviderConfig
 from longplay.agents.lm.loop import LMRun
 from longplay.agents.lm.messages import Message, ModelRequest, ToolCall
-from longplay.agents.lm.navigation import UNSEEN, SeenMap, TileRules, find_path
+from longplay.agents.lm.navigation import UNSEEN, Plan, SeenMap, TileRules, find_path
 from longplay.agents.lm.providers import ScriptedProvider
 from longplay.scaffolds import build_scaffold
 
@@ -60,8 +60,8 @@ def far_tile(run: LMRun) -> tuple[int, int]:
             ):
                 continue
             path = find_path(seen, pos.map_id, (pos.x, pos.y), (x, y))
-            if path and len(path) >= 3 and (best is None or len(path) > best[0]):
-                best = (len(path), (x, y))
+            if path and len(path.steps) >= 3 and (best is None or len(path.steps) > best[0]):
+                best = (len(path.steps), (x, y))
     assert best is not None
     return best[1]
 
@@ -270,7 +270,7 @@ def test_find_path_pushes_a_boulder_only_when_there_is_no_way_around() -> None:
                         "#####"])
     # without the ability, or with it: the boulder was a wall ("no known path ... explore toward it first")
     assert find_path(corridor, 0, (0, 1), (3, 1)) is None
-    assert find_path(corridor, 0, (0, 1), (3, 1), shove=True) == ["right", "right", "right"]  # pushed twice
+    assert find_path(corridor, 0, (0, 1), (3, 1), shove=True).steps == ["right", "right", "right"]  # pushed twice
     assert find_path(corridor, 0, (0, 1), (4, 1), shove=True) is None  # it would have to leave the map seen
     for beyond in ("#", "P", "B", "D"):  # onto a wall, a person, another boulder, a door: it does not move
         blocked = seen_of(["#####", f"..B{beyond}.", "#####"])
@@ -278,14 +278,14 @@ def test_find_path_pushes_a_boulder_only_when_there_is_no_way_around() -> None:
     around = seen_of(["#...#",
                       "..B..",
                       "#####"])
-    assert find_path(around, 0, (0, 1), (4, 1), shove=True) == ["right", "up", "right", "right", "down", "right"]
+    assert find_path(around, 0, (0, 1), (4, 1), shove=True).steps == ["right", "up", "right", "right", "down", "right"]
     # a pushed boulder stands where it was pushed to: pushed down twice, it stands on the tile below the junction
     niche = seen_of(["#.#",
                      "#B#",
                      "...",
                      "#.#"])
     assert find_path(niche, 0, (1, 0), (1, 3), shove=True) is None  # pushed down it blocks the only way on
-    assert find_path(niche, 0, (1, 0), (2, 2), shove=True) == ["down", "down", "right"]  # pushed twice, then aside
+    assert find_path(niche, 0, (1, 0), (2, 2), shove=True).steps == ["down", "down", "right"]  # pushed twice, aside
 
 
 def _brammarsh_lane_and_its_boulder(world: Any) -> tuple[int, int]:
@@ -384,18 +384,18 @@ def test_find_path_goes_through_a_tree_only_when_it_can_chop_and_there_is_no_way
                     "#####"])
     # the tree was a wall, with the ability too ("no known path ... explore toward it first")
     assert find_path(wall, 0, (0, 1), (4, 1)) is None
-    assert find_path(wall, 0, (0, 1), (4, 1), chop=True) == ["right"] * 4
-    assert find_path(wall, 0, (0, 1), (2, 1), chop=True) == ["right", "right"]  # a tree asked for is faced
+    assert find_path(wall, 0, (0, 1), (4, 1), chop=True).steps == ["right"] * 4
+    assert find_path(wall, 0, (0, 1), (2, 1), chop=True) == Plan(["right", "right"], ends_facing=True)  # faced
     around = seen_of(["#...#",
                       "..t..",
                       "#####"])
-    assert find_path(around, 0, (0, 1), (4, 1), chop=True) == ["right", "up", "right", "right", "down", "right"]
+    assert find_path(around, 0, (0, 1), (4, 1), chop=True).steps == ["right", "up", "right", "right", "down", "right"]
     # a tree is chopped before a boulder is pushed (a push cannot be undone), and no boulder is pushed onto a tree
     both = seen_of(["#.t.#",
                     "..B..",
                     "#####"])
-    assert find_path(both, 0, (0, 1), (4, 1), shove=True, chop=True) == ["right", "up", "right", "right", "down",
-                                                                        "right"]
+    assert find_path(both, 0, (0, 1), (4, 1), shove=True, chop=True).steps == ["right", "up", "right", "right",
+                                                                              "down", "right"]
     onto = seen_of(["#####",
                     ".Bt..",
                     "#####"])
@@ -463,9 +463,9 @@ def test_find_path_knows_an_exit_at_the_maps_edge_for_a_warp() -> None:
                     "#.#.#",
                     "#...#",
                     "#####"])
-    assert find_path(loop, 0, (1, 1), (2, 1)) == ["right"]  # the exit is a goal ...
+    assert find_path(loop, 0, (1, 1), (2, 1)).steps == ["right"]  # the exit is a goal ...
     # ... never a way through: it went right, right, out of the map at (2, 1)
-    assert find_path(loop, 0, (1, 1), (3, 1)) == ["down", "down", "right", "right", "up", "up"]
+    assert find_path(loop, 0, (1, 1), (3, 1)).steps == ["down", "down", "right", "right", "up", "up"]
     hop = seen_of(["#.#",
                    "#v#",
                    "#. "])
@@ -504,7 +504,7 @@ def test_find_path_pushes_as_few_times_as_it_can_then_walks_as_little_as_it_can(
     seen.update(0, 0, 0, np.ones((3, 4), np.uint8), np.array([[boulder * (c == "B") for c in r] for r in rows],
                                                               np.uint8))
     # it went left, left: the boulder at (2, 1) pushed onto the goal, then on to (0, 1)
-    assert find_path(seen, 0, (3, 1), (1, 1), shove=True) == ["down", "left", "up", "left"]  # pushed up, once
+    assert find_path(seen, 0, (3, 1), (1, 1), shove=True).steps == ["down", "left", "up", "left"]  # pushed up, once
 
 
 def test_find_path_hops_a_ledge_only_when_nothing_stands_on_it_or_a_tree_it_chops_first() -> None:
@@ -521,12 +521,12 @@ def test_find_path_hops_a_ledge_only_when_nothing_stands_on_it_or_a_tree_it_chop
     blocked = seen_of(["..",
                        "Pv",
                        ".."])
-    assert find_path(blocked, 0, (0, 0), (0, 2)) == ["right", "down", "left"]  # it hopped through the person
+    assert find_path(blocked, 0, (0, 0), (0, 2)).steps == ["right", "down", "left"]  # it hopped through the person
     assert find_path(seen_of([".", "P", "."]), 0, (0, 0), (0, 2)) is None
     felled = seen_of([".", "t", "."])
     assert find_path(felled, 0, (0, 0), (0, 2)) is None  # it hopped through the tree: no chop ability
-    assert find_path(felled, 0, (0, 0), (0, 2), chop=True) == ["down"]  # the walker chops it, then hops
-    assert find_path(seen_of(["..", "tv", ".."]), 0, (0, 0), (0, 2), chop=True) == ["right", "down", "left"]
+    assert find_path(felled, 0, (0, 0), (0, 2), chop=True).steps == ["down"]  # the walker chops it, then hops
+    assert find_path(seen_of(["..", "tv", ".."]), 0, (0, 0), (0, 2), chop=True).steps == ["right", "down", "left"]
 
 
 def screenshot_run() -> LMRun:
@@ -691,3 +691,49 @@ def test_a_boulder_pushed_beyond_the_tiles_seen_is_kept_on_the_seen_map() -> Non
     assert restored.entity(0, 3, 0) == boulder
     seen.update(0, 1, 0, np.ones((3, 3), np.uint8), np.zeros((3, 3), np.uint8))  # a screen shows it gone since
     assert seen.entity(0, 3, 0) == 0
+
+
+#: The tile and entity codes of :func:`random_plans`' maps.
+RANDOM_RULES = TileRules(passable=(False, True, False, True, False, True, False),
+                         chars=("#", ".", "v", "D", "=", "~", " "), ledges=frozenset({2}), warps=frozenset({3}),
+                         counters=frozenset({4}), swim=frozenset({5}), outside=frozenset({6}),
+                         pushable=frozenset({8}), choppable=frozenset({9}))
+
+
+def random_plans(seed: int, count: int) -> list[tuple[SeenMap, tuple[int, int], tuple[int, int], set[tuple[int, int]],
+                                                      bool, Any]]:
+    """``count`` plans :func:`find_path` found on small random seen maps (walls, ledges, doors, counters, water, the
+    void beyond an edge, unseen tiles; people, boulders and trees; tiles found blocked; every ability on or off): each
+    as (seen map, start, goal, blocked tiles, swim, plan)."""
+    rng = np.random.default_rng(seed)
+    plans = []
+    while len(plans) < count:
+        h, w = rng.integers(3, 8, 2)
+        tiles = rng.choice([0, 1, 2, 3, 4, 5, 6, UNSEEN], (h, w), p=[.1, .5, .08, .04, .06, .1, .04, .08])
+        tiles = tiles.astype(np.uint8)
+        entities = rng.choice([0, 7, 8, 9], (h, w), p=[.8, .07, .07, .06]).astype(np.uint8)
+        seen = SeenMap(RANDOM_RULES)
+        seen.update(0, 0, 0, tiles, entities)
+        start = (int(rng.integers(w)), int(rng.integers(h)))
+        goal = (int(rng.integers(w)), int(rng.integers(h)))
+        cells = [(int(rng.integers(w)), int(rng.integers(h))) for _ in range(rng.integers(3))]
+        blocked = set(cells) | ({goal} if rng.random() < 0.1 else set())
+        swim, shove, chop = (bool(b) for b in rng.random(3) < 0.5)
+        plan = find_path(seen, 0, start, goal, blocked, swim, shove, chop)
+        if plan is not None and start != goal:
+            plans.append((seen, start, goal, blocked, swim, plan))
+    return plans
+
+
+def test_a_plan_ends_facing_the_goal_as_the_walker_took_it_to() -> None:
+    """The walker kept its own copy of the rule for whether a plan's last direction only faces the goal; the plan
+    says so now. Over many random plans it says what that copy said."""
+    facing = 0
+    for seen, _, goal, blocked, swim, plan in random_plans(0, 2000):
+        code = seen.tile(0, *goal)
+        standable = ((code < len(seen.rules.passable) and seen.rules.passable[code]) or
+                     (swim and code in seen.rules.swim)) and not seen.entity(0, *goal)
+        walker_rule = not standable or goal in blocked or seen.entity(0, *goal) != 0
+        assert plan.ends_facing == walker_rule, (goal, plan)
+        facing += plan.ends_facing
+    assert 200 < facing < 1800

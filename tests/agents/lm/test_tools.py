@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from longplay.agents.lm.messages import ToolCall, ToolSpec
-from longplay.agents.lm.navigation import SeenMap, TileRules, find_path
+from longplay.agents.lm.navigation import Plan, SeenMap, TileRules, find_path
 from longplay.agents.lm.tools import Tool, Toolbox, ToolError, validate
 
 SCHEMA = {
@@ -86,18 +86,18 @@ def _seen(rows: list[str], entities: set[tuple[int, int]] = frozenset()) -> Seen
 
 def test_find_path_walls_entities_ledges_and_doors() -> None:
     seen = _seen(["....#", ".##.#", "...D.", "vvv..", "....."])
-    assert find_path(seen, 7, (10, 20), (13, 20)) == ["right"] * 3
+    assert find_path(seen, 7, (10, 20), (13, 20)).steps == ["right"] * 3
     assert find_path(seen, 7, (10, 20), (99, 99)) is None  # never seen
-    assert find_path(seen, 7, (10, 20), (10, 24)) == ["down"] * 3  # hops the ledge at (10, 23)
+    assert find_path(seen, 7, (10, 20), (10, 24)).steps == ["down"] * 3  # hops the ledge at (10, 23)
     assert find_path(seen, 7, (11, 24), (11, 22)) is None  # ledges are one way
-    assert find_path(seen, 7, (12, 22), (13, 22)) == ["right"]  # a door is a goal ...
+    assert find_path(seen, 7, (12, 22), (13, 22)).steps == ["right"]  # a door is a goal ...
     detour = find_path(seen, 7, (12, 22), (14, 22))  # ... never a way through: around, over the ledge
-    assert detour == ["down", "right", "up", "right", "up"]
+    assert detour is not None and detour.steps == ["down", "right", "up", "right", "up"]
 
 
 def test_find_path_to_an_entity_stops_next_to_it_facing_it() -> None:
     seen = _seen(["....."], entities={(3, 0)})
-    assert find_path(seen, 7, (10, 20), (13, 20)) == ["right", "right", "right"]
+    assert find_path(seen, 7, (10, 20), (13, 20)) == Plan(["right", "right", "right"], ends_facing=True)
 
 
 def test_find_path_to_someone_behind_a_counter_stops_in_front_of_the_counter() -> None:
@@ -107,7 +107,7 @@ def test_find_path_to_someone_behind_a_counter_stops_in_front_of_the_counter() -
     ent = np.zeros_like(tiles)
     ent[0, 1] = 2
     seen.update(0, 0, 0, tiles, ent)
-    assert find_path(seen, 0, (1, 3), (1, 0)) == ["up", "up"]  # to (1, 2), then facing the clerk
+    assert find_path(seen, 0, (1, 3), (1, 0)) == Plan(["up", "up"], ends_facing=True)  # to (1, 2), facing the clerk
     assert find_path(seen, 0, (0, 3), (0, 0)) is None  # the floor behind the counter is out of reach
 
 
@@ -119,10 +119,10 @@ def test_find_path_crosses_water_only_with_the_swim_ability() -> None:
     tiles = np.array([[1, 2, 2, 1], [3, 3, 3, 3], [2, 1, 1, 1]], np.uint8)
     seen.update(0, 0, 0, tiles, np.zeros_like(tiles))
     assert find_path(seen, 0, (0, 0), (3, 0)) is None  # the lake is in the way
-    assert find_path(seen, 0, (0, 0), (3, 0), swim=True) == ["right"] * 3
-    assert find_path(seen, 0, (0, 0), (2, 0), swim=True) == ["right"] * 2  # a water tile is a goal too
-    assert find_path(seen, 0, (0, 0), (1, 2), swim=True) == ["right", "down"]  # hops the ledge from the water
-    assert find_path(seen, 0, (0, 0), (0, 2), swim=True) == ["right", "down", "left"]  # never lands in water
+    assert find_path(seen, 0, (0, 0), (3, 0), swim=True).steps == ["right"] * 3
+    assert find_path(seen, 0, (0, 0), (2, 0), swim=True).steps == ["right"] * 2  # a water tile is a goal too
+    assert find_path(seen, 0, (0, 0), (1, 2), swim=True).steps == ["right", "down"]  # hops the ledge from the water
+    assert find_path(seen, 0, (0, 0), (0, 2), swim=True).steps == ["right", "down", "left"]  # never lands in water
 
 
 def test_seen_map_grows_renders_and_round_trips() -> None:
