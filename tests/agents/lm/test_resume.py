@@ -809,3 +809,34 @@ def test_a_run_begun_with_values_this_longplay_refuses_still_resumes(tmp_path: P
     # what a resume changes is still checked
     assert main(["--resume", str(replay), "--max-turns", "7", "--timeout", "inf", "--quiet"]) == 2
     assert "--timeout must be positive and finite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_run_resumed_from_a_checkpoint_holding_1e400_in_a_call_goes_on(kind: str, tmp_path: Path,
+                                                                         dummy_keys: dict[str, str]) -> None:
+    """A longplay that kept the model's ``1e400`` as ``inf`` wrote ``Infinity`` into the checkpoint's history. The
+    call is cleaned once, as it is restored (a new call is as it is received): the resumed run's requests carry
+    ``null``, which both SDKs encode and the strictest server reads, and the run plays on."""
+    from longplay.agents.lm.cli import build_parser, run_lm
+    from longplay.agents.lm.providers import AnthropicProvider, OpenAIProvider
+    from longplay.agents.lm.stubserver import Reply, StubServer
+
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
+    replay = the_replay(tmp_path)
+    with edited_checkpoint(find_checkpoint(str(replay))) as data:
+        call = next(b for ex in data["run"]["history"] for b in ex["reply"]["blocks"] if b["type"] == "tool_call"
+                    and b["name"] == "navigate_to")
+        call["arguments"], call["raw_arguments"] = {"x": float("inf"), "y": 3}, '{"x": 1e400, "y": 3}'
+    with StubServer(kind, [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]) as server:
+        provider = (AnthropicProvider if kind == "anthropic" else OpenAIProvider)(
+            ProviderConfig(provider=kind, model="stub-model", base_url=server.base_url))
+        assert run_lm(build_parser().parse_args(["--resume", str(replay), "--max-turns", "5", "--quiet"]),
+                      provider=provider) == 0
+    assert load_checkpoint(find_checkpoint(str(replay)))["run"]["counters"]["turns"] == 5
+    messages = server.requests[0]["messages"]
+    if kind == "anthropic":
+        sent = [block["input"] for m in messages for block in m["content"] if block.get("id") == call["id"]]
+    else:
+        sent = [json.loads(c["function"]["arguments"]) for m in messages for c in m.get("tool_calls") or []
+                if c["id"] == call["id"]]
+    assert sent == [{"x": None, "y": 3}]
