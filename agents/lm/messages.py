@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,6 +22,34 @@ from typing import Any, Literal
 IMAGE_TOKENS = 280
 #: Characters per token in the estimate (English and ASCII maps run close to 4).
 CHARS_PER_TOKEN = 4
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: Any) -> Any:
+    """``value`` (a string, or JSON of them) with every lone UTF-16 surrogate replaced by U+FFFD, and every number
+    JSON cannot carry (infinite, NaN) by ``None``, as JavaScript's ``JSON.stringify`` writes it.
+
+    A server may send a surrogate as a JSON escape (``"\\ud83d"``: half an emoji, cut at a token boundary), and Python
+    decodes it as is; such text cannot be encoded as UTF-8, so neither the next request's digest nor the replay
+    could be written. Python reads ``1e400`` as infinite (and the non-JSON ``NaN``): tool arguments holding one were
+    kept in the history, and the SDK refused to encode every later request. So the providers clean what a reply
+    brings as they read it, and a tool call read back from JSON (a checkpoint an older longplay wrote may hold
+    ``Infinity``) has its arguments cleaned as it is read: once each, never for every request.
+
+    >>> clean_text({"note": ["hi \\ud83d"], "x": float("inf")}) == {"note": ["hi \\ufffd"], "x": None}
+    True
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_text(v) for v in value]
+    return value
 
 
 @dataclass
@@ -131,11 +161,11 @@ def _block_from_json(data: dict[str, Any]) -> Block:
         return Text(data["text"])
     if kind == "image":
         return Image(base64.b64decode(data["png"]))
-    if kind == "tool_call":
+    if kind == "tool_call":  # a checkpoint of an older longplay may hold Infinity: cleaned once, here
         return ToolCall(
             data["id"],
             data["name"],
-            data["arguments"],
+            clean_text(data["arguments"]),
             data.get("raw_arguments", ""),
             data.get("parse_error"),
         )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
-import math
 import os
 import random
 import re
@@ -39,6 +38,7 @@ from longplay.agents.lm.messages import (
     ToolCall,
     ToolResult,
     Usage,
+    clean_text,
     estimate_message_tokens,
     estimate_tokens,
 )
@@ -72,38 +72,13 @@ class ProviderError(Exception):
         return self.kind in RETRYABLE_KINDS
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(value: Any) -> Any:
-    """``value`` (a string, or JSON of them) with every lone UTF-16 surrogate replaced by U+FFFD, and every number
-    JSON cannot carry (infinite, NaN) by ``None``, as JavaScript's ``JSON.stringify`` writes it.
-
-    A server may send a surrogate as a JSON escape (``"\\ud83d"``: half an emoji, cut at a token boundary), and Python
-    decodes it as is; such text cannot be encoded as UTF-8, so neither the next request's digest nor the replay
-    could be written. Python reads ``1e400`` as infinite (and the non-JSON ``NaN``): tool arguments holding one were
-    kept in the history, and the SDK refused to encode every later request.
-
-    >>> clean_text({"note": ["hi \\ud83d"], "x": float("inf")}) == {"note": ["hi \\ufffd"], "x": None}
-    True
-    """
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {clean_text(k): clean_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean_text(v) for v in value]
-    return value
-
-
 def sent_arguments(call: ToolCall) -> dict[str, Any]:
-    """The arguments a later request carries for ``call``, one rule for every provider: those the run read, with
-    every number JSON cannot carry as null (:func:`clean_text`; a call restored from an older checkpoint may still
-    hold one), or ``{}`` when they did not read as an object (the call's error result says what was wrong). A server
-    reads the history's calls, and one that refuses a call refuses every request while the call is in the window."""
-    return clean_text(call.arguments) if call.arguments is not None else {}
+    """The arguments a later request carries for ``call``, one rule for every provider: those the run read, or ``{}``
+    when they did not read as an object (the call's error result says what was wrong). A server reads the history's
+    calls, and one that refuses a call refuses every request while the call is in the window: they are standard JSON
+    already, cleaned once (:func:`~longplay.agents.lm.messages.clean_text`) as a reply is read and as a checkpoint's
+    history is restored, not again for every request."""
+    return call.arguments if call.arguments is not None else {}
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
