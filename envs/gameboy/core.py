@@ -178,7 +178,10 @@ class GameBoyGame:
         self.memory = self._pyboy.memory
         try:
             self._start = self._initial_state(start_state)
-            self._load_raw(self._start, fallback=None)
+            self._load_raw(self._start)
+            # The size of the states this emulator saves (a start of this PyBoy's is one): see load_state.
+            own = self._start if self._start[0] == _pyboy_state_version() else self.save_emulator_state()
+            self._state_size = len(own)
         except BaseException:
             self.close()
             raise
@@ -225,7 +228,9 @@ class GameBoyGame:
         self._pyboy.save_state(buffer)
         return buffer.getvalue()
 
-    def _load_raw(self, data: bytes, fallback: bytes | None) -> None:
+    def _load_raw(self, data: bytes) -> None:
+        """Loads PyBoy's own state bytes; a one-line :class:`GameError` for bytes PyBoy refuses, which it may have
+        loaded in part: the caller puts back what it wants there."""
         older = _older_pyboy(data)
         buffer = io.BytesIO(data)
         try:
@@ -243,11 +248,12 @@ class GameBoyGame:
             reason = f"{left} bytes past the end of its state: another cartridge's state, or not one state"
         if older:
             reason += f"; it is {older}"
-        message = f"PyBoy could not load the state ({reason})"
-        if fallback is not None:
-            self._pyboy.load_state(io.BytesIO(fallback))
-            message += "; the game was put back at its start state"
-        raise GameError(message) from None
+        raise GameError(f"PyBoy could not load the state ({reason})") from None
+
+    def _saved_here(self, payload: bytes) -> bool:
+        """Whether the PyBoy state in a longplay state of this ROM (its header checked) is one this PyBoy saved: of its
+        state version and size, which PyBoy reads through without refusing."""
+        return len(payload) == self._state_size and payload[0] == _pyboy_state_version()
 
     def _unwrap(self, data: bytes) -> bytes:
         """The PyBoy state inside ``data`` (a longplay state is checked; raw PyBoy bytes pass through)."""
@@ -323,16 +329,24 @@ class GameBoyGame:
     def load_state(self, data: bytes) -> None:
         """Restores a :meth:`save_state` (or a raw PyBoy state of this ROM).
 
-        Raises :class:`GameError` for another ROM's state, a corrupt one or one PyBoy refuses; in the last
-        case the game is put back at its start state.
+        Raises :class:`GameError` for another ROM's state, a corrupt one, a truncated one or one PyBoy refuses,
+        and the game is then as it was. A longplay state is checked before anything changes (its header: format
+        version, ROM SHA-1, checksum; then PyBoy's state version and size): one this PyBoy saved of this ROM loads
+        straight away. PyBoy can judge other bytes (a raw PyBoy state, a longplay state an older PyBoy saved) only
+        by loading them, so for those the game saves its emulator first (~10 ms) and puts it back on a refusal.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise GameError(f"a state is bytes, not {type(data).__name__}")
         data = bytes(data)
         payload = self._unwrap(data)
+        checked = payload is not data and self._saved_here(payload)
+        put_back = self._start if checked else self.save_emulator_state()
         try:
-            self._load_raw(payload, fallback=self._start)
+            self._load_raw(payload)
         except GameError as exc:
+            self._pyboy.load_state(io.BytesIO(put_back))
+            if checked:  # bytes made to pass the checksum: what was there is not kept for them
+                raise GameError(f"{exc}; the game was put back at its start state") from None
             if payload is not data:  # a longplay state of this ROM that PyBoy refuses: its reason says it all
                 raise
             # Bytes without longplay's header went to PyBoy as its own state format, and PyBoy's reason for
@@ -446,17 +460,23 @@ def _rom_with_sha1(sha1: str, rom: str | os.PathLike[str] | bytes | None) -> str
                          "spec and replays name a ROM given as bytes by SHA-1 only)").data
 
 
+def _pyboy_state_version() -> int | None:
+    """The version of the states this PyBoy saves (their first byte), or None for a PyBoy that does not say."""
+    try:
+        from pyboy.utils import STATE_VERSION
+    except ImportError:
+        return None
+    return int(STATE_VERSION)
+
+
 def _older_pyboy(data: bytes) -> str | None:
     """What a PyBoy state an older PyBoy saved is (its first byte is the state version; states of versions 0-1
     begin with 0 or 1, another field), or None for one of this PyBoy's version, a newer one, or no PyBoy state."""
-    try:
-        from pyboy.utils import STATE_VERSION
-    except ImportError:  # a PyBoy that does not say which version it writes
-        return None
-    if not data or data[0] >= STATE_VERSION:
+    current = _pyboy_state_version()
+    if current is None or not data or data[0] >= current:
         return None
     version = "0-1" if data[0] < 2 else str(data[0])
-    return (f"PyBoy state version {version}, from a PyBoy older than this one (state version {STATE_VERSION}, "
+    return (f"PyBoy state version {version}, from a PyBoy older than this one (state version {current}, "
             f"PyBoy {_pyboy_version()})")
 
 

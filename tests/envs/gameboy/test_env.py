@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import pickle
 import sqlite3
 import sys
@@ -180,6 +181,7 @@ def test_reset_restores_the_start_without_rebooting(game: GameBoyGame) -> None:
 
 def test_corrupt_and_foreign_states_raise_game_error(game: GameBoyGame) -> None:
     game.reset(0)
+    run(game, [R])
     good = game.save_state()
     corrupt = bytearray(good)
     corrupt[len(corrupt) // 2] ^= 0xFF
@@ -189,8 +191,10 @@ def test_corrupt_and_foreign_states_raise_game_error(game: GameBoyGame) -> None:
         with pytest.raises(GameError, match=match) as info:
             game.load_state(bad)
         assert "\n" not in str(info.value)
-    run(game, [R])  # still usable, and at the start after the failed raw load
-    assert game.state().x == 3
+    # as it was, after the raw load PyBoy refused too (it put the game back at its start)
+    assert game.save_state() == good
+    run(game, [R])  # and still usable
+    assert game.state().x == 4
 
 
 def _other_cartridge(cartridge_type: int, ram_size: int, rom_size: int = 0) -> bytes:
@@ -217,7 +221,7 @@ def test_a_raw_state_of_another_cartridge_is_refused(game: GameBoyGame) -> None:
     with pytest.raises(GameError, match=message) as info:
         game.load_state(foreign)
     assert "\n" not in str(info.value)
-    assert (game.state().x, game.state().y) == (2, 2)  # put back at its start, as for any state PyBoy refuses
+    assert (game.state().x, game.state().y) == (2, 3)  # as it was (it was put back at its start)
     raw = game.save_emulator_state()
     with pytest.raises(GameError, match="3 bytes past the end"):
         game.load_state(raw + b"end")
@@ -712,6 +716,32 @@ def test_a_state_an_older_pyboy_saved_that_does_not_load_says_so(game: GameBoyGa
     raw = game.save_emulator_state()
     with pytest.raises(GameError, match=rf"state version {raw[0] - 2}, from a PyBoy older than this one"):
         GameBoyGame(pack="testcart", start_state=_older(raw, 2))
+
+
+def _wrapped(game: GameBoyGame, raw: bytes) -> bytes:
+    """``raw`` under longplay's header for ``game``'s ROM, its checksum right."""
+    return STATE_MAGIC + bytes.fromhex(game.rom.sha1) + hashlib.blake2b(raw, digest_size=16).digest() + raw
+
+
+def test_a_longplay_state_pyboy_refuses_after_its_checks_leaves_the_game_as_it_was_or_says_so(game: GameBoyGame
+                                                                                            ) -> None:
+    """A longplay state of this ROM, this PyBoy's version and size loads with nothing kept to put back; others are
+    tried with the emulator saved first. Only bytes made to pass the checksum can fail the first way."""
+    game.reset(0)
+    run(game, [R, D])
+    before = game.save_state()
+    raw = game.save_emulator_state()
+    with pytest.raises(GameError, match=rf"state version {raw[0] - 2}, from a PyBoy older"):
+        game.load_state(_wrapped(game, _older(raw, 2)))
+    assert game.save_state() == before
+    with pytest.warns(UserWarning, match=rf"state version {raw[0] - 1}"):
+        game.load_state(_wrapped(game, _older(raw, 1)))
+    game.load_state(before)
+    cgb = bytearray(raw)
+    cgb[5] = 1  # the CGB-mode byte (after the version, boot ROM, KEY0, KEY1 and double speed bytes)
+    with pytest.raises(GameError, match=r"\*is\* CGB-mode.*; the game was put back at its start state$"):
+        game.load_state(_wrapped(game, bytes(cgb)))
+    assert (game.state().x, game.state().y) == (2, 2)
 
 
 def test_rom_bytes_stay_out_of_the_spec_and_the_replay(tmp_path: Path) -> None:
