@@ -223,7 +223,7 @@ class LongplayEnv(gym.Env):
         int in ``0..MAX_SEED`` (2**63-1); ``None`` draws one from ``np_random``, which a seeded reset seeded.
 
         ``options={"state": data}`` starts the episode from ``data``, bytes of ``game.save_state()``: the
-        game is reset with the seed as usual, then the state is loaded. Milestones the state already holds
+        state is loaded in place of the game's reset (it holds the whole game). Milestones the state already holds
         count as reached at step 0 and are not paid again; ``info["step"]`` is 0. The state carries the
         game's own randomness (quest's random key, the emulator), so the seed only seeds ``np_random``.
         A state the game refuses (corrupt, another game's, another world's) raises a one-line
@@ -237,16 +237,18 @@ class LongplayEnv(gym.Env):
         if type(seed) is int and seed > MAX_SEED:  # gymnasium refuses the rest (a negative seed, a float) itself
             raise ValueError(f"invalid seed {seed}; use an int in 0..2**63-1 or None")
         state = start_state_option(options)  # bad options are refused before anything changes
-        # The game can tell a state it refuses only by loading it, after its reset: what a refusal puts back.
-        kept = None if state is None else self._episode_kept()
+        # A game refuses a state without changing (the Game protocol): a refusal puts back only np_random.
+        kept = None if state is None else (copy.deepcopy(self._np_random), self._np_random_seed)
         super().reset(seed=seed)
+        # Drawn with a start state too: np_random goes on as it did when the game was reset first.
         game_seed = seed if seed is not None else int(self.np_random.integers(0, MAX_SEED))
-        self.game.reset(game_seed)
-        if state is not None:
+        if state is None:
+            self.game.reset(game_seed)
+        else:
             try:
                 self.game.load_state(state)
             except GameError as exc:
-                self._put_back(kept)
+                self._np_random, self._np_random_seed = kept
                 if not self._playing:
                     self.refused_start = str(exc)
                 raise ValueError(f"cannot start from this state: {exc}") from None
@@ -293,17 +295,6 @@ class LongplayEnv(gym.Env):
         if self.render_mode == "human":
             self.render()
         return self._observe(), reward, terminated, truncated and not terminated, self._info(new)
-
-    def _episode_kept(self) -> tuple[Any, ...]:
-        """What :meth:`_put_back` restores after a refused start state: the game's state (its world comes with
-        it), the episode's counters and ``np_random``."""
-        return (self.game.save_state(), copy.deepcopy(self._np_random), self._np_random_seed, self.catalog,
-                self._weights, self._steps, self._mask, self._reached, self.reset_state)
-
-    def _put_back(self, kept: Any) -> None:
-        data, self._np_random, self._np_random_seed, self.catalog, self._weights, self._steps, self._mask, \
-            self._reached, self.reset_state = kept
-        self.game.load_state(data)
 
     def _info(self, new: tuple[str, ...]) -> dict[str, Any]:
         return {

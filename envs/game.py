@@ -170,7 +170,9 @@ class Game(Protocol):
         """The whole dynamic state as bytes; :meth:`load_state` restores it exactly."""
 
     def load_state(self, data: bytes) -> None:
-        """Restores a state from :meth:`save_state`; raises :class:`GameError` on corrupt or foreign data."""
+        """Restores a state from :meth:`save_state`, whatever the game was doing (the env loads a start state in
+        place of a reset). Raises :class:`GameError` on corrupt or foreign data and leaves the game as it was: the
+        env saves nothing before it tries a state, so the episode under way goes on after a refusal."""
 
     def milestones(self) -> tuple[Milestone, ...]:
         """The ordered milestone catalog of this game (and world)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -194,3 +195,89 @@ def test_a_state_the_game_refuses_mid_episode_loses_nothing(env_id: str) -> None
     assert refused.unwrapped.reset_state is None
     for env in envs:
         env.close()
+
+
+def _played_game(name: str) -> Any:
+    """A game of each :class:`~longplay.envs.game.Game` implementation, a few presses into its episode."""
+    if name == "testcart":
+        pytest.importorskip("pyboy")
+        from longplay.envs.gameboy.core import GameBoyGame
+
+        game = GameBoyGame(pack="testcart")
+    elif name == "toy":
+        from longplay.agents.rl.toy import ToyGame
+
+        game = ToyGame()
+    else:
+        from longplay.envs.quest.game import QuestGame
+
+        game = QuestGame(world_seed=None if name == "quest, a world per seed" else 0)
+    game.reset(4)
+    for button in (Button.RIGHT, Button.DOWN, Button.DOWN, Button.RIGHT):
+        game.press(button)
+    return game
+
+
+def _bad_states(good: bytes, other_game: bytes) -> dict[str, bytes]:
+    flipped = bytearray(good)
+    flipped[len(flipped) // 2] ^= 0xFF
+    return {"junk": b"junk", "empty": b"", "truncated": good[:-6], "half": good[: len(good) // 2],
+            "a flipped byte": bytes(flipped), "trailing bytes": good + b"end", "another game's": other_game}
+
+
+@pytest.mark.parametrize("name", ["quest", "quest, a world per seed", "testcart", "toy"])
+def test_every_game_refuses_a_bad_state_without_changing(name: str) -> None:
+    """``LongplayEnv.reset`` loads a start state without saving the game first: a refusal must leave the game as it
+    was. The Game Boy put PyBoy back at its start state after a raw state PyBoy refused."""
+    from longplay.envs.game import GameError
+
+    game = _played_game(name)
+    other = _played_game("toy" if name != "toy" else "quest")
+    before, before_hash = game.save_state(), game.state_hash()
+    refused = []
+    for what, bad in _bad_states(before, other.save_state()).items():
+        try:
+            game.load_state(bad)
+        except GameError as exc:
+            assert "\n" not in str(exc)
+            refused.append(what)
+        else:
+            game.load_state(before)  # a game may read past what it does not need: not a refusal to check
+        assert (game.state_hash(), game.save_state()) == (before_hash, before), what
+    assert {"junk", "empty", "truncated", "another game's"} <= set(refused)
+    for g in (game, other):
+        getattr(g, "close", lambda: None)()
+
+
+@pytest.mark.parametrize("env_id", [MINI, "longplay/TestCart-v0"])
+def test_a_reset_from_a_state_saves_no_game(env_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The env saved the game before every start-from-state reset, so that a refusal could put it back: a PyBoy save
+    (~10 ms) on every such reset of a Game Boy env. The game refuses bad data untouched now, and saves nothing."""
+    if env_id.endswith("TestCart-v0"):
+        pytest.importorskip("pyboy")
+    env = gym.make(env_id, obs_mode="symbolic").unwrapped
+    env.reset(seed=0)
+    env.step(3)
+    state = env.game.save_state()
+    env.step(3)
+    game = env.game
+    saves: list[str] = []
+
+    def counting(method: str) -> Any:
+        saved = getattr(game, method)
+
+        def counted() -> bytes:
+            saves.append(method)
+            return saved()
+        return counted
+
+    for method in ("save_state", "save_emulator_state"):
+        if hasattr(game, method):
+            monkeypatch.setattr(game, method, counting(method))
+    env.reset(seed=1, options={"state": state})
+    with pytest.raises(ValueError, match="^cannot start from this state: "):
+        env.reset(seed=1, options={"state": state[:-6]})
+    assert saves == []
+    monkeypatch.undo()
+    assert game.save_state() == state
+    env.close()
