@@ -549,7 +549,7 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
     from an episode that started from it (its step-0 keyframe), or from ``start_state`` (the file given again)
     where none did; ``start_state`` must be that very state, and is refused for a run served without one."""
     from longplay.agents.lm.checkpoint import checkpoint_path
-    from longplay.envs.registration import options_from_identity
+    from longplay.envs.registration import options_from_recording
     from longplay.replays.reader import ReplayReader
     from longplay.replays.recorder import Recorder, lock_replay
 
@@ -582,7 +582,7 @@ def resumed_env(path: str | Path, make_env: Callable[[str, dict[str, Any]], gym.
             seconds = max((t for _, t in reader.chunk_times(last.episode)), default=last.started_t)
         env_id, kwargs = str(header["env_id"]), dict(header.get("env_kwargs") or {})
         # the game as it was recorded (a Game Boy game of an older longplay hashes as that one did)
-        rebuilt = {**kwargs, **options_from_identity(env_id, header.get("identity"))}
+        rebuilt = options_from_recording(env_id, kwargs, header.get("identity"))
         env = (make_env or (lambda name, kw: gym.make(name, **kw)))(env_id, rebuilt)
         try:
             env.reset(seed=last.seed, options=options)

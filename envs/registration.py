@@ -69,6 +69,19 @@ def options_from_identity(env_id: str, identity: object) -> dict[str, Any]:
     return dict(from_identity(identity if isinstance(identity, Mapping) else {}))
 
 
+def options_from_recording(env_id: str, env_kwargs: object, identity: object) -> dict[str, Any]:
+    """The env options that rebuild the env a replay or checkpoint recorded with ``env_kwargs`` and ``identity``: the
+    recorded options as this longplay takes them (the env class's ``recorded_options``: a Game Boy header written
+    before ``rom_sha1`` holds the ROM as hex text, which becomes its bytes), with :func:`options_from_identity`'s
+    over them. Anything but a mapping counts as options, or an identity, that say nothing."""
+    kwargs = dict(env_kwargs) if isinstance(env_kwargs, Mapping) else {}
+    identity = identity if isinstance(identity, Mapping) else {}
+    recorded_options = getattr(env_creator(env_id), "recorded_options", None)
+    if recorded_options is not None:
+        kwargs = dict(recorded_options(kwargs, identity))
+    return {**kwargs, **options_from_identity(env_id, identity)}
+
+
 def check_options(env_id: str, kwargs: Mapping[str, object]) -> None:
     """``ValueError``, one line naming the valid options, when ``kwargs`` holds a keyword the env behind
     ``env_id`` does not take (gymnasium's own TypeError quotes the whole kwargs dict), or a ``render_mode`` it

@@ -227,14 +227,15 @@ class MemorySnapshot:
 
 def make_env(header: dict[str, Any]) -> gym.Env:
     """Rebuilds the env a replay was recorded on from its header (``gymnasium.make(env_id, **env_kwargs)``), with
-    the options its recorded identity asks for (:func:`~longplay.envs.registration.options_from_identity`: a
-    Game Boy game recorded by an older longplay hashes its states as that one did).
+    its recorded options as this longplay takes them and the options its recorded identity asks for
+    (:func:`~longplay.envs.registration.options_from_recording`: a Game Boy game recorded by an older longplay hashes
+    its states as that one did, and its ROM recorded as hex text is read back as bytes).
 
     Only registered ids are made (never a ``module:Id`` path from the file: opening a replay runs no code
     named in it). Raises :class:`ReplayError` with a one-line message when that is impossible.
     """
     import longplay.envs  # noqa: F401 - registers the longplay ids
-    from longplay.envs.registration import options_from_identity
+    from longplay.envs.registration import options_from_recording
 
     env_id = header.get("env_id")
     if not env_id:
@@ -242,8 +243,7 @@ def make_env(header: dict[str, Any]) -> gym.Env:
     if ":" in env_id or env_id not in gym.registry:
         raise ReplayError(f"env {env_id!r} is not registered here: import the package that registers it")
     try:
-        kwargs = {**(header.get("env_kwargs") or {}), **options_from_identity(env_id, header.get("identity"))}
-        return gym.make(env_id, **kwargs)
+        return gym.make(env_id, **options_from_recording(env_id, header.get("env_kwargs"), header.get("identity")))
     except Exception as e:  # noqa: BLE001 - any failure to build is reported in one line
         raise ReplayError(f"cannot rebuild env {env_id!r}: {type(e).__name__}: {e}") from None
 

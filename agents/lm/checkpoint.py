@@ -4,7 +4,7 @@ A checkpoint is written at a turn boundary (every N turns, at every milestone, a
 ``<replay>.ckpt`` next to the replay, replacing the previous one atomically. It holds the env id and
 kwargs, the seed, the start state (if the run began from one), every action pressed (one byte each,
 compressed), the game's save state, state hash (to check the rebuilt game against) and identity (the options
-that rebuild it as it hashed: ``options_from_identity``), and the loop's
+that rebuild it as it hashed: ``options_from_recording``), and the loop's
 state: the conversation, the scaffold's memory, the seen map, the provider's state (the offline model's),
 the counters and the config. The replay is committed at the same moment, so the checkpoint and the replay
 agree.

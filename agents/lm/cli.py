@@ -597,7 +597,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     from longplay.agents.lm.checkpoint import CheckpointStore, checkpoint_path
     from longplay.agents.lm.loop import LMRun
     from longplay.agents.lm.providers import ProviderError, build_provider
-    from longplay.envs.registration import options_from_identity
+    from longplay.envs.registration import options_from_recording
     from longplay.replays.files import remove_partials
     from longplay.scaffolds import build_scaffold
 
@@ -611,8 +611,9 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
         raise _user_error(str(exc)) from None
     record = not _arg(args, "no_record")
     # A resumed run's game as it was checkpointed (a Game Boy game of an older longplay hashes as that one did).
-    rebuilt = {} if plan.resume is None else options_from_identity(plan.env_id, plan.resume.get("identity"))
-    env = make_env(plan.env_id, {**plan.env_kwargs, **rebuilt})
+    rebuilt = (plan.env_kwargs if plan.resume is None
+               else options_from_recording(plan.env_id, plan.env_kwargs, plan.resume.get("identity")))
+    env = make_env(plan.env_id, rebuilt)
     recorder, replay_path, restored, discarded = None, None, None, None
     try:
         adapter = adapter_for(env.unwrapped.game)

@@ -469,6 +469,18 @@ def _pyboy_state_version() -> int | None:
     return int(STATE_VERSION)
 
 
+def _bytes_from_hex(option: object) -> bytes | None:
+    """The bytes a ``rom`` or ``start_state`` option holds as hex text (as recordings of before ``rom_sha1`` and
+    ``start_state_base64`` did: longer than any file name, hex digits only), or None for any other value (a path,
+    bytes, None)."""
+    if not isinstance(option, str) or len(option) <= 255 or len(option) % 2:
+        return None
+    try:
+        return bytes.fromhex(option) if option.isalnum() else None  # fromhex skips whitespace, which hex text lacks
+    except ValueError:
+        return None
+
+
 def _older_pyboy(data: bytes) -> str | None:
     """What a PyBoy state an older PyBoy saved is (its first byte is the state version; states of versions 0-1
     begin with 0 or 1, another field), or None for one of this PyBoy's version, a newer one, or no PyBoy state."""
@@ -594,6 +606,27 @@ class GameBoyEnv(LongplayEnv):
         longplay's) is left to the identity check, which names it."""
         version = identity.get("state_hash_version", 1)
         return {"state_hash_version": version} if is_int(version) and version in _HASHED_REGIONS else {}
+
+    @staticmethod
+    def recorded_options(env_kwargs: Mapping[str, Any], identity: Mapping[str, Any]) -> dict[str, Any]:
+        """The options a replay or checkpoint recorded (``env_kwargs``, with ``identity``) as this env takes them. A
+        header written before the spec named a ROM given as bytes by its SHA-1 holds the whole ROM as hex text in
+        ``rom``, which the env would read as a path: it becomes the ROM's bytes, and where the identity names the
+        ROM's SHA-1 (``rom_sha1``), a one-line :class:`GameError` names both SHA-1s when they differ. A
+        ``start_state`` given as bytes before ``start_state_base64`` is hex text too, and becomes its bytes (the
+        identity's ``start_state_sha1`` checks it when the game is compared with the recording)."""
+        options = dict(env_kwargs)
+        start_state = _bytes_from_hex(options.get("start_state"))
+        if start_state is not None:
+            options["start_state"] = start_state
+        rom = _bytes_from_hex(options.get("rom"))
+        if rom is not None:
+            expected, found = identity.get("rom_sha1"), hashlib.sha1(rom).hexdigest()
+            if isinstance(expected, str) and expected.lower() != found:
+                raise GameError(f"the ROM the recording holds as hex text (its rom option) has SHA-1 {found}, but "
+                                f"its identity names the ROM with SHA-1 {expected.lower()}")
+            options["rom"] = rom
+        return options
 
 
 __all__ = ["MAX_FRAMES", "STATE_HASH_VERSION", "STATE_MAGIC", "GameBoyEnv", "GameBoyGame"]

@@ -766,6 +766,61 @@ def test_rom_bytes_stay_out_of_the_spec_and_the_replay(tmp_path: Path) -> None:
     env.close()
 
 
+def _as_recorded_with_rom_hex(path: Path, rom: bytes) -> Path:
+    """Rewrites a replay's header as longplay wrote it before its env spec named a bytes ROM by SHA-1: the whole ROM as
+    hex text in ``env_kwargs["rom"]``, and no ``rom_sha1`` there."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE header SET value = json_set(json_remove(value, '$.rom_sha1'), '$.rom', ?) "
+                     "WHERE key = 'env_kwargs'", (rom.hex(),))
+    conn.close()
+    return path
+
+
+def test_a_replay_recorded_with_the_rom_as_hex_verifies(tmp_path: Path) -> None:
+    """Replays recorded with ``rom=<bytes>`` before the spec named the ROM by SHA-1 hold the ROM as hex in their
+    header: the rebuild read it as a path and verify, export and the viewer failed ("invalid rom path ...: File name
+    too long"). The rebuild decodes it, checked against the identity's ROM SHA-1."""
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.verify import verify
+
+    rom = cartridge.build_rom()
+    path = _as_recorded_with_rom_hex(_cart_replay(tmp_path / "hex.lpr", rom=rom), rom)
+    with ReplayReader(path) as replay:
+        assert replay.header["env_kwargs"]["rom"] == rom.hex() and "rom_sha1" not in replay.header["env_kwargs"]
+        recorded = replay.checkpoints(0)[-1]
+        assert replay.seek(recorded.step).state_hash() == recorded.hash  # what the viewer and export rebuild
+    report = verify(path)
+    assert report.ok and report.hashes >= 2, report.summary()
+
+    other = bytearray(rom)
+    other[0x7FFF] ^= 0xFF
+    other_sha1 = hashlib.sha1(other).hexdigest()
+    path = _as_recorded_with_rom_hex(_cart_replay(tmp_path / "other.lpr", rom=rom), bytes(other))
+    with ReplayReader(path) as replay, pytest.raises(Exception, match=f"SHA-1 {other_sha1}.*SHA-1 "
+                                                                      f"{cartridge.rom_sha1()}") as refused:
+        replay.seek(0)
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 400
+
+
+def test_a_replay_recorded_with_the_start_state_as_hex_verifies(tmp_path: Path, game: GameBoyGame) -> None:
+    """``start_state=<bytes>`` went into headers as hex text too before ``start_state_base64``: the rebuild read it as
+    a path (File name too long). It is decoded as the ROM is."""
+    from longplay.replays.verify import verify
+
+    game.reset(0)
+    run(game, [R, R])
+    start = game.save_state()
+    path = _cart_replay(tmp_path / "start.lpr", start_state=start)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE header SET value = json_set(json_remove(value, '$.start_state_base64'), '$.start_state', "
+                     "?) WHERE key = 'env_kwargs'", (start.hex(),))
+    conn.close()
+    report = verify(path)
+    assert report.ok and report.hashes >= 2, report.summary()
+
+
 def test_a_rom_sha1_found_nowhere_says_which_and_how_to_provide_it(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     rom = bytearray(cartridge.build_rom())
