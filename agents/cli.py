@@ -381,6 +381,7 @@ def _resumed(args: argparse.Namespace, start_state: bytes | None) -> Any:
     """``longplay serve --resume REPLAY``: the served env of that run, where it stopped (``start_state``: the
     file of ``--start-state``, needed only where the replay does not hold the run's)."""
     from longplay.agents.remote import resumed_env
+    from longplay.envs.game import GameError
     from longplay.replays.schema import ReplayError
 
     note_ignored_with_resume(args, (("--env", "env"), ("--set", "set"), ("--obs-mode", "obs_mode"),
@@ -393,6 +394,8 @@ def _resumed(args: argparse.Namespace, start_state: bytes | None) -> Any:
         return resumed_env(path, make_env, start_state=start_state)
     except (ValueError, ReplayError) as exc:
         raise CliError(str(exc)) from None
+    except GameError as exc:  # a ROM recorded as hex that is not the one the run played
+        raise CliError(f"cannot resume {path}: {exc}") from None
 
 
 # ============================================================================================== play

@@ -34,6 +34,7 @@ from longplay.agents.lm.config import (
     ToolConfig,
     config_from_dict,
 )
+from longplay.envs.game import GameError
 
 OBSERVE = ("text", "screenshot", "both")
 
@@ -611,8 +612,11 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
         raise _user_error(str(exc)) from None
     record = not _arg(args, "no_record")
     # A resumed run's game as it was checkpointed (a Game Boy game of an older longplay hashes as that one did).
-    rebuilt = (plan.env_kwargs if plan.resume is None
-               else options_from_recording(plan.env_id, plan.env_kwargs, plan.resume.get("identity")))
+    try:
+        rebuilt = (plan.env_kwargs if plan.resume is None
+                   else options_from_recording(plan.env_id, plan.env_kwargs, plan.resume.get("identity")))
+    except GameError as exc:  # a ROM recorded as hex that is not the one the run played
+        raise _user_error(f"cannot resume {_arg(args, 'lm_resume')}: {exc}") from None
     env = make_env(plan.env_id, rebuilt)
     recorder, replay_path, restored, discarded = None, None, None, None
     try:

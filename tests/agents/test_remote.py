@@ -1083,3 +1083,34 @@ def test_a_failed_commit_at_gymnasiums_time_limit_ends_the_episode(tmp_path: Pat
     with pytest.raises(RemoteError, match="reached its step limit at step 3"):
         served.step({"action": "down"})
     served.close()
+
+
+def test_serve_resume_of_a_run_holding_another_rom_as_hex_is_one_line(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A served Game Boy run recorded before the spec named a bytes ROM by SHA-1 holds the ROM as hex; bytes that are
+    not the ROM its identity names are refused before the env is made, in one line naming both SHA-1s (a GameError
+    that went past ``serve``'s one-line errors as a traceback)."""
+    import sqlite3
+
+    from longplay.agents.cli import main
+
+    pytest.importorskip("pyboy")
+    from longplay.envs.gameboy import cartridge
+
+    env_id = "longplay/TestCart-v0"
+    with served_thread(served_env(gym.make(env_id), env_id, {}, runs_dir=tmp_path)) as url:
+        remote = RemoteEnv(url)
+        remote.reset(seed=0)
+        remote.step(3)
+        replay = Path(remote.remote_info["replay"])
+    other = bytearray(cartridge.build_rom())
+    other[0x7FFF] ^= 0xFF
+    conn = sqlite3.connect(replay)
+    with conn:
+        conn.execute("UPDATE header SET value = json_set(json_remove(value, '$.rom_sha1'), '$.rom', ?) "
+                     "WHERE key = 'env_kwargs'", (bytes(other).hex(),))
+    conn.close()
+    capsys.readouterr()
+    assert main(["serve", "--resume", str(replay)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert hashlib.sha1(other).hexdigest() in err and cartridge.rom_sha1() in err and "\n" not in err, err

@@ -840,3 +840,27 @@ def test_a_run_resumed_from_a_checkpoint_holding_1e400_in_a_call_goes_on(kind: s
         sent = [json.loads(c["function"]["arguments"]) for m in messages for c in m.get("tool_calls") or []
                 if c["id"] == call["id"]]
     assert sent == [{"x": None, "y": 3}]
+
+
+def test_a_game_boy_checkpoint_holding_another_rom_as_hex_is_one_line(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint written before the spec named a bytes ROM by SHA-1 holds the ROM as hex; when those bytes are
+    not the ROM its identity names, the rebuild refuses them (naming both SHA-1s) before the env is made: a
+    GameError that went past the CLI's one-line errors as a traceback."""
+    import hashlib
+
+    pytest.importorskip("pyboy")
+    from longplay.envs.gameboy import cartridge
+
+    args = ["--env", "TestCart-v0", "--runs-dir", str(tmp_path), "--quiet"]
+    assert main([*args, "--max-turns", "3"]) == 0
+    replay = the_replay(tmp_path)
+    other = bytearray(cartridge.build_rom())
+    other[0x7FFF] ^= 0xFF
+    with edited_checkpoint(find_checkpoint(str(replay))) as data:
+        data["env_kwargs"].pop("rom_sha1", None)
+        data["env_kwargs"]["rom"] = bytes(other).hex()
+    capsys.readouterr()
+    assert main(["--resume", str(replay), "--max-turns", "6", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert hashlib.sha1(other).hexdigest() in err and cartridge.rom_sha1() in err and "\n" not in err, err
