@@ -111,6 +111,25 @@ class MilestoneRates:
         return "\n".join(lines)
 
 
+def milestone_slots(engine: Any) -> tuple[list[str], torch.Tensor]:
+    """The milestone ids of ``engine``'s worlds (a ``BatchedQuest``), and where each env's milestone columns
+    (``info["milestones_reached"]``, ``state.events``) count among them.
+
+    Worlds of a pool (``world_seeds``) have catalogs of their own (mini world 0's third milestone is
+    ``reached_kelglen_lane``, world 1's ``reached_zelwind_path``; standard worlds differ in length too), so the
+    ids are world 0's catalog then the others' new ids (as the SB3 learner's), and ``slots`` (long, on the CPU,
+    ``[num_envs, milestone_columns]``) holds at ``[i, j]`` the index in ids of env ``i``'s column ``j``:
+    ``len(ids)`` for a column past its world's catalog (a slot no one reads).
+    """
+    catalogs = [world.milestone_ids for world in engine.worlds]
+    ids = list(dict.fromkeys(m for catalog in catalogs for m in catalog))
+    columns = max(len(catalog) for catalog in catalogs)
+    slot = {m: i for i, m in enumerate(ids)}
+    by_world = torch.tensor([[slot[m] for m in catalog] + [len(ids)] * (columns - len(catalog))
+                             for catalog in catalogs])
+    return ids, by_world[torch.as_tensor(engine.world_of, dtype=torch.long)]
+
+
 def rates_engine(config: Any, episodes: int, device: str = "cpu") -> Any:
     """A ``BatchedQuest`` of ``episodes`` envs, never truncated, on the world a run of ``config`` (a
     :class:`~longplay.agents.rl.config.TrainConfig`, the policy's) trained on: its env's size, ``world_seed``,
@@ -128,21 +147,27 @@ def milestone_rates(policy: Any, engine: Any, steps: int = 4096, seed: int = RAT
     ``max_episode_steps=None``, one env per episode) for up to ``steps`` steps and records when each reached
     each milestone (an episode's last step included, which the same-step reset clears from the engine's state:
     its ``info["milestones_reached"]`` holds it). Stops early once every episode has ended (terminated, or cut by
-    an engine that truncates). Deterministic for a given seed.
+    an engine that truncates). Deterministic for a given seed. On a pool of worlds each env's milestones count
+    by id (:func:`milestone_slots`); a milestone of some worlds only is reached by none of the others' episodes.
 
-    Raises ``ValueError`` (one line) for a policy that reads pixels: the engine here gives the symbolic view."""
+    Raises ``ValueError`` (one line) for a policy that reads pixels (the engine here gives the symbolic view),
+    and for a pool whose worlds finish at milestones of different ids."""
     if policy.config.obs_mode != "symbolic":
         raise ValueError(f"milestone rates play symbolic policies; this one reads {policy.config.obs_mode}")
-    world = engine.worlds[0]
-    names = world.milestone_ids
-    n = int(engine.num_envs)
-    first = torch.full((n, len(names)), -1, dtype=torch.long, device=engine.device)
+    names, slots = milestone_slots(engine)
+    finishes = {world.milestone_ids[world.ev_finish] for world in engine.worlds
+                if 0 <= world.ev_finish < len(world.milestone_ids)}
+    if len(finishes) > 1:
+        raise ValueError(f"milestone rates need one finishing milestone; the worlds finish at {sorted(finishes)}")
+    n, columns = slots.shape
+    first = torch.full((n, columns), -1, dtype=torch.long, device=engine.device)  # by env's own columns
     live = torch.ones(n, dtype=torch.bool, device=engine.device)  # still in its first episode
     for step, _, done, info in play(policy, engine, steps, seed):
-        reached = info["milestones_reached"][:, :len(names)]
+        reached = info["milestones_reached"][:, :columns]
         first = torch.where(reached & (first < 0) & live[:, None], step, first)
         live &= ~done
         if step % 64 == 0 and not bool(live.any()):  # (a host sync, so only now and then)
             break
-    finish = names[world.ev_finish] if 0 <= world.ev_finish < len(names) else None
-    return MilestoneRates(names, first.cpu(), steps, finish)
+    by_id = torch.full((n, len(names) + 1), -1, dtype=torch.long)  # (the last: columns past a world's catalog)
+    by_id.scatter_(1, slots, first.cpu())
+    return MilestoneRates(names, by_id[:, :-1], steps, finishes.pop() if finishes else None)

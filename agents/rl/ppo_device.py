@@ -38,7 +38,7 @@ from torch import nn
 from longplay.agents.rl.archive import StartArchive
 from longplay.agents.rl.batched import make_engine, reference_spaces
 from longplay.agents.rl.config import TrainConfig, apply_torch_threads, resolve_device
-from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_rates, rates_engine
+from longplay.agents.rl.milestone_rates import SELECT_SEED, milestone_rates, milestone_slots, rates_engine
 from longplay.agents.rl.networks import ActorCritic, describe_space
 from longplay.agents.rl.policy_agent import DEVICE_FORMAT, LoadedPolicy
 from longplay.agents.rl.runlog import SELECT_TAG, RunLog
@@ -269,17 +269,10 @@ class DeviceMilestones:
 
     def __init__(self, engine: Any, device: torch.device) -> None:
         self.engine = engine
-        # Worlds of a pool have catalogs of their own (mini world 0's third milestone is reached_kelglen_lane,
-        # world 1's reached_zelwind_path; standard worlds differ in length too): one list of ids, world 0's
-        # catalog then the others' new ids (as the SB3 learner's), and each env's columns mapped into it.
-        catalogs = [world.milestone_ids for world in engine.worlds]
-        self.ids = list(dict.fromkeys(m for ids in catalogs for m in ids))
-        self.columns = max(len(ids) for ids in catalogs)
-        unused = len(self.ids)  # where a column past its world's catalog counts (never read)
-        slot = {m: i for i, m in enumerate(self.ids)}
-        by_world = torch.tensor([[slot[m] for m in ids] + [unused] * (self.columns - len(ids)) for ids in catalogs])
+        self.ids, slots = milestone_slots(engine)
+        self.columns = slots.shape[1]
         #: env i's column j counts as milestone ids[slot_of[i * columns + j]] (flat, as index_add_ takes it)
-        self.slot_of = by_world[torch.as_tensor(engine.world_of, dtype=torch.long)].to(device).reshape(-1)
+        self.slot_of = slots.to(device).reshape(-1)
         self.totals = torch.zeros(len(self.ids) + 1, device=device)
         # with archive starts: the totals of the episodes that began at the world's start
         self.totals_from_start = torch.zeros(len(self.ids) + 1, device=device)

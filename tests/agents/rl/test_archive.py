@@ -16,15 +16,15 @@ from longplay.agents.rl.archive import StartArchive  # noqa: E402
 from longplay.envs.quest.batched import BatchedQuest  # noqa: E402
 
 
-def presses_to_leave_the_house(world_seed: int, milestone: str = "left_house") -> list[int]:
-    """The oracle's presses on QuestMini (world ``world_seed``, episode seed 0) up to leaving the house (or up to
-    another ``milestone``)."""
+def presses_to_leave_the_house(world_seed: int, milestone: str = "left_house", episode_seed: int = 0) -> list[int]:
+    """The oracle's presses on QuestMini (world ``world_seed``, episode ``episode_seed``) up to leaving the house
+    (or up to another ``milestone``)."""
     import longplay.envs  # noqa: F401
 
     env = gym.make("longplay/QuestMini-v0", world_seed=world_seed, max_episode_steps=None)
     agent = OracleAgent()
-    obs, info = env.reset(seed=0)
-    agent.reset(env, obs, info, 0)
+    obs, info = env.reset(seed=episode_seed)
+    agent.reset(env, obs, info, episode_seed)
     presses = []
     while milestone not in info["milestones"]:
         presses.append(agent.act(obs, info))
@@ -353,6 +353,38 @@ def test_milestone_rates_count_a_milestone_other_than_the_finish_reached_on_an_e
                             seed=0)
     assert rates.median_step("left_house") == len(presses)
     assert rates.mean == 1.0 and rates.finished == 0.0
+
+
+def test_milestone_rates_of_a_pool_of_worlds_name_each_worlds_own_milestones_too() -> None:
+    """``milestone_rates`` named every env's columns with world 0's ids: on a pool (``world_seeds=[0, 1]``) env 1
+    reaching its world's ``reached_zelwind_path`` (column 2) was reported as world 0's ``reached_kelglen_lane``.
+    It now maps the columns as ppo-device's ``DeviceMilestones`` does (one function)."""
+    from types import SimpleNamespace
+
+    from longplay.agents.rl.config import TrainConfig
+    from longplay.agents.rl.milestone_rates import milestone_rates
+    from longplay.envs.quest.worldgen import build_world
+
+    presses = presses_to_leave_the_house(1, "reached_zelwind_path", episode_seed=1)  # env 1: world 1, seed 1
+    pressed = iter(presses)
+
+    def net(obs: dict) -> tuple[torch.Tensor, None]:  # both envs press world 1's oracle's way
+        logits = torch.full((2, 8), -1e9)
+        logits[:, next(pressed)] = 0.0
+        return logits, None
+
+    policy = SimpleNamespace(config=TrainConfig(obs_mode="symbolic"), net=net)
+    engine = BatchedQuest(2, size="mini", world_seeds=[0, 1], max_episode_steps=None)
+    rates = milestone_rates(policy, engine, len(presses), seed=0)
+    first, second = (build_world("mini", seed).milestone_ids for seed in (0, 1))
+    assert rates.names == list(dict.fromkeys(first + second))  # world 0's catalog, then world 1's other ids
+    assert rates.first.shape == (2, len(rates.names))
+    assert rates.median_step("reached_zelwind_path") == len(presses)
+    assert rates.rate("reached_zelwind_path") == 0.5 and rates.rate("reached_kelglen_lane") == 0.0
+    assert rates.finish == "badge_1"
+    mixed = SimpleNamespace(worlds=[build_world("mini", 0), build_world("standard", 0)], world_of=[0, 1])
+    with pytest.raises(ValueError, match=r"one finishing milestone; the worlds finish at \['badge_1', 'became_"):
+        milestone_rates(policy, mixed, 8)
 
 
 def test_the_archive_survives_a_checkpoint(played: tuple) -> None:
