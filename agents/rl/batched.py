@@ -100,7 +100,7 @@ def _numpy(x: Any) -> np.ndarray:
 try:
     from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-    from longplay.envs.quest.batched.sb3 import sb3_step_infos
+    from longplay.envs.quest.batched.sb3 import sb3_step_infos, set_attr_value
 except ImportError:  # pragma: no cover - the rl extra is missing
     VecEnv = object  # type: ignore[assignment,misc]
 
@@ -157,23 +157,10 @@ class TorchBatchedVecEnv(VecEnv):  # type: ignore[misc,valid-type]
         return [value] * len(list(self._get_indices(indices)))
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        """Sets an engine-wide setting (:data:`SETTABLE_ATTRS`), so for every env at once. Refused in one line, as
-        quest's ``BatchedVecEnv.set_attr`` refuses them: ``indices`` naming only some envs, a name the engine does
-        not have, what is fixed at construction or is the engine's per-env state (``obs_mode``: the spaces would
-        stay as they were; ``mask`` ...), and a value the engine would not take."""
-        if attr_name not in SETTABLE_ATTRS:
-            settable = f"settable: {', '.join(SETTABLE_ATTRS)}"
-            if attr_name != "render_mode" and not hasattr(self.engine, attr_name):
-                raise AttributeError(f"TorchBatchedVecEnv.set_attr({attr_name!r}): no such attribute; {settable}")
-            raise ValueError(f"TorchBatchedVecEnv.set_attr({attr_name!r}): fixed at construction, or the engine's "
-                             f"per-env state; {settable}")
-        chosen = sorted(self._get_indices(indices))
-        if chosen != list(range(self.num_envs)):
-            raise ValueError(f"set_attr({attr_name!r}) sets an attribute of the one engine behind all "
-                             f"{self.num_envs} envs; indices {chosen} name only some of them")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"invalid {attr_name} {value!r}; must be an int >= 1 or None")
-        setattr(self.engine, attr_name, None if value is None else int(value))
+        """Sets an engine-wide setting (:data:`SETTABLE_ATTRS`), so for every env at once; refuses the rest in one
+        line, by the rule quest's ``BatchedVecEnv.set_attr`` follows (``set_attr_value``: ``obs_mode``, for one,
+        would leave the spaces as they were)."""
+        setattr(self.engine, attr_name, set_attr_value(self, attr_name, value, indices, SETTABLE_ATTRS))
 
     def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
         raise NotImplementedError("the batched engine has no per-env methods")

@@ -51,6 +51,38 @@ PER_ENV_ATTRS = ("milestones", "episode", "episode_return", "episode_length", "e
                  "world_of")
 
 
+def set_attr_value(vec_env: Any, attr_name: str, value: Any, indices: VecEnvIndices, settable: Sequence[str],
+                   per_env: Sequence[str] = ()) -> Any:
+    """The value ``vec_env.set_attr(attr_name, value, indices)`` sets on ``vec_env.engine``: the rule both batched
+    SB3 adapters (this module's ``BatchedVecEnv``, the learners' ``TorchBatchedVecEnv`` over the toy engine)
+    follow. Only an engine-wide setting the engine reads as it runs (one of ``settable``) is set, for every env
+    at once. Refused in one line: a per-env attribute (``per_env``, the engine's bookkeeping), what is fixed at
+    construction (the spaces, ``render_mode`` ...), a name the engine does not have (``AttributeError``, which
+    SB3's ``has_attr`` reads), ``indices`` naming only some envs, and a value the engine's constructor would
+    refuse (``max_episode_steps``: an int in ``1..2**31-1`` or None; ``full_pass_share``: a number in [0, 1])."""
+    owner = type(vec_env).__name__
+    if attr_name in per_env:
+        raise ValueError(f"{owner}.set_attr({attr_name!r}): the engine's per-env bookkeeping, not set through SB3 "
+                         "(write env.engine's tensor if you mean to)")
+    if attr_name not in settable:
+        names = f"settable: {', '.join(settable)}"
+        if attr_name != "render_mode" and not hasattr(vec_env.engine, attr_name):
+            raise AttributeError(f"{owner}.set_attr({attr_name!r}): no such attribute; {names}")
+        raise ValueError(f"{owner}.set_attr({attr_name!r}): fixed at construction, or the engine's per-env state "
+                         f"(make another {owner}); {names}")
+    chosen = list(vec_env._get_indices(indices))
+    if sorted(chosen) != list(range(vec_env.num_envs)):
+        raise ValueError(f"{owner}.set_attr({attr_name!r}) sets an engine-wide attribute, for all "
+                         f"{vec_env.num_envs} envs at once; indices {chosen} name only some of them")
+    if attr_name == "max_episode_steps":  # as BatchedQuest(max_episode_steps=...) takes it
+        if value is not None and not int_in(value, 1, 2**31 - 1):
+            raise ValueError(f"invalid max_episode_steps {value!r}; must be an int in 1..2**31-1 or None")
+        return None if value is None else int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"invalid {attr_name} {value!r}; must be a number in [0, 1]")
+    return value
+
+
 def sb3_step_infos(info: dict[str, Any], terminated: torch.Tensor, truncated: torch.Tensor,
                    to_host: Callable[[dict[str, torch.Tensor]], Any],
                    milestone_ids: Callable[[int], Sequence[str]] | None = None) -> tuple[np.ndarray, list[dict]]:
@@ -161,32 +193,9 @@ class BatchedVecEnv(VecEnv):
         return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        """Sets an engine-wide setting (:data:`SETTABLE_ATTRS`), so for every env at once. Refused in one line:
-        ``indices`` naming only some envs, a per-env attribute (:data:`PER_ENV_ATTRS`, the engine's bookkeeping),
-        what is fixed at construction (``noop``: the action space would stay as it was; ``render_mode`` ...), a
-        name the engine does not have, and a value the engine's constructor would refuse."""
-        if attr_name == "render_mode":
-            raise ValueError("BatchedVecEnv.set_attr('render_mode'): fixed at construction "
-                             "(BatchedVecEnv(..., render_mode=...))")
-        if attr_name in PER_ENV_ATTRS:
-            raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}): the engine's per-env bookkeeping, not set "
-                             "through SB3 (write env.engine's tensor if you mean to)")
-        if attr_name not in SETTABLE_ATTRS:
-            settable = f"settable: {', '.join(SETTABLE_ATTRS)}"
-            if not hasattr(self.engine, attr_name):
-                raise AttributeError(f"BatchedVecEnv.set_attr({attr_name!r}): no such attribute; {settable}")
-            raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}): fixed at construction (make another "
-                             f"BatchedVecEnv); {settable}")
-        chosen = list(self._get_indices(indices))
-        if sorted(chosen) != list(range(self.num_envs)):
-            raise ValueError(f"BatchedVecEnv.set_attr({attr_name!r}) sets an engine-wide attribute, for all "
-                             f"{self.num_envs} envs at once; indices {chosen} name only some of them")
-        if attr_name == "max_episode_steps":  # as BatchedQuest(max_episode_steps=...) takes it
-            if value is not None and not int_in(value, 1, 2**31 - 1):
-                raise ValueError(f"invalid max_episode_steps {value!r}; must be an int in 1..2**31-1 or None")
-            value = None if value is None else int(value)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ValueError(f"invalid {attr_name} {value!r}; must be a number in [0, 1]")
+        """Sets an engine-wide setting (:data:`SETTABLE_ATTRS`), so for every env at once; refuses the rest in one
+        line (:func:`set_attr_value`: ``noop``, for one, would leave the action space as it was)."""
+        value = set_attr_value(self, attr_name, value, indices, SETTABLE_ATTRS, PER_ENV_ATTRS)
         setattr(self.engine, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,

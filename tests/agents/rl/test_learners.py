@@ -856,7 +856,8 @@ def test_the_toy_engines_sb3_vec_env_gives_the_info_keys_quests_gives(obs_mode: 
 
 def test_the_toy_engines_sb3_vec_env_refuses_what_set_attr_cannot_change(tmp_path: Path) -> None:
     """It set any name at all, as quest's BatchedVecEnv refuses: ``obs_mode`` changed nothing (the spaces stayed),
-    a misspelt name made a new attribute, and a per-env tensor was replaced by a number."""
+    a misspelt name made a new attribute, and a per-env tensor was replaced by a number. Both adapters now follow
+    one rule (quest's ``set_attr_value``)."""
     pytest.importorskip("stable_baselines3")
     from longplay.agents.rl.batched import make_sb3_vec_env
 
@@ -870,8 +871,8 @@ def test_the_toy_engines_sb3_vec_env_refuses_what_set_attr_cannot_change(tmp_pat
     with pytest.raises(AttributeError, match=r"set_attr\('max_episode_step'\): no such attribute"):
         vec_env.set_attr("max_episode_step", 10)
     assert not hasattr(vec_env.engine, "max_episode_step")
-    for value in (0, -1, "10", 2.5, True):
-        with pytest.raises(ValueError, match="invalid max_episode_steps"):
+    for value in (0, -1, "10", 2.5, True, 2**31):  # 2**31: quest's adapter refused it, the toy's took it
+        with pytest.raises(ValueError, match=r"invalid max_episode_steps .*; must be an int in 1\.\.2\*\*31-1"):
             vec_env.set_attr("max_episode_steps", value)
     vec_env.set_attr("max_episode_steps", np.int64(3))  # the next episodes are cut at 3 steps
     for _ in range(3):
