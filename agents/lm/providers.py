@@ -45,14 +45,14 @@ from longplay.agents.lm.messages import (
 from longplay.replays.schema import strict_json
 
 #: Failure kinds worth another attempt.
-RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "connection", "bad_response"})
+RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "conflict", "connection", "bad_response"})
 
 
 class ProviderError(Exception):
     """A failed model call. ``str(error)`` is one line with no secret in it.
 
     Attributes:
-        kind: ``rate_limit``, ``server``, ``timeout``, ``connection``, ``bad_response`` (retryable),
+        kind: ``rate_limit``, ``server``, ``timeout``, ``conflict``, ``connection``, ``bad_response`` (retryable),
             ``auth``, ``bad_request``, ``config`` (not).
         retry_after: Seconds the server asked to wait, if it said.
         status: The HTTP status, if there was one.
@@ -173,14 +173,15 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+#: The failure kind of an HTTP status; any other is ``server`` from 500 up, else ``bad_request``. Which are retried is
+#: what both official SDKs retry by default (408, 409, 429, 5xx; their own retries are off, so the loop does it). A
+#: 409 Conflict is, to both, a lock timeout (a concurrent request held what this one needed): over once that one is
+#: done, so it is retried, and its own kind says so in the replay instead of passing for a server error.
+STATUS_KINDS = {401: "auth", 403: "auth", 408: "timeout", 409: "conflict", 429: "rate_limit"}
+
+
 def _classify_status(status: int) -> str:
-    if status == 429:
-        return "rate_limit"
-    if status in (401, 403):
-        return "auth"
-    if status in (408, 409) or status >= 500:
-        return "server" if status != 408 else "timeout"
-    return "bad_request"
+    return STATUS_KINDS.get(status, "server" if status >= 500 else "bad_request")
 
 
 def _sdk_call(create: Callable[[], Any], read: Callable[[Any], ModelResponse], sdk: Any, sdk_error: type,

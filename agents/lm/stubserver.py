@@ -39,9 +39,9 @@ class Reply:
 
 @dataclass
 class Fault:
-    """A failure: ``kind`` is ``429``, ``500``, ``529``, ``401``, ``400``, ``timeout`` (sleeps ``delay``
-    seconds, then answers like a reply), ``truncated`` (a 200 whose JSON body is cut short) or ``html`` (a 200
-    whose body is a web page, as a proxy's login page or a base URL pointing at a web UI sends)."""
+    """A failure: ``kind`` is an HTTP status (``429``, ``500``, ``529``, ``409``, ``401``, ``400``), ``timeout``
+    (sleeps ``delay`` seconds, then answers like a reply), ``truncated`` (a 200 whose JSON body is cut short) or
+    ``html`` (a 200 whose body is a web page, as a proxy's login page or a base URL pointing at a web UI sends)."""
 
     kind: str
     retry_after: float | None = None

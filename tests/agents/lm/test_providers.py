@@ -85,6 +85,7 @@ def test_reply_and_wire_format(kind: str, dummy_keys: dict[str, str]) -> None:
         (Fault("429", retry_after=0.25), "rate_limit"),
         (Fault("500"), "server"),
         (Fault("529"), "server"),
+        (Fault("409"), "conflict"),
         (Fault("timeout", delay=1.0), "timeout"),
         (Fault("truncated"), "bad_response"),
         (Fault("html"), "bad_response"),
@@ -146,6 +147,22 @@ def test_retries_with_backoff_then_success(dummy_keys: dict[str, str]) -> None:
         waits[1:], start=1
     ):  # exponential, with jitter: between half and all of 0.01 * 2^i
         assert 0.01 * 2**i / 2 <= wait <= 0.01 * 2**i
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_conflict_is_retried_as_the_sdks_retry_it(kind: str, dummy_keys: dict[str, str]) -> None:
+    """Both official SDKs retry 409 Conflict (a lock timeout) by default; with their retries off, the loop does, on
+    both providers alike, and the replay says it was a conflict, not a server error."""
+    script = [Fault("409"), Fault("409"), Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]
+    waits: list[float] = []
+    with StubServer(kind, script) as server:
+        response, attempts, error = call_with_retries(
+            _provider(kind, server.base_url), _request(), RetryConfig(backoff_base_s=0.01), random.Random(0),
+            waits.append
+        )
+    assert error is None and response is not None
+    assert [(a.kind, a.status) for a in attempts] == [("conflict", 409), ("conflict", 409)]
+    assert len(server.requests) == 3 and len(waits) == 2
 
 
 def test_retries_give_up_and_auth_is_not_retried() -> None:
