@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from longplay.replays.schema import strict_json
+
 #: Tokens charged for one image in the estimate (about a 480x432 screenshot on current providers).
 IMAGE_TOKENS = 280
 #: Characters per token in the estimate (English and ASCII maps run close to 4).
@@ -79,6 +81,13 @@ class ToolCall:
     arguments: dict[str, Any] | None
     raw_arguments: str = ""
     parse_error: str | None = None
+    sent_argument_text: str = field(default="", init=False, repr=False, compare=False)
+    """The text a later OpenAI-compatible request sends for these arguments (:func:`sent_argument_text`), worked out
+    once, as the call is made (read from a reply, restored from a checkpoint), not again for every request: a call is
+    never changed once made."""
+
+    def __post_init__(self) -> None:
+        self.sent_argument_text = sent_argument_text(self)
 
     def to_record(self) -> dict[str, Any]:
         """What replays store: name, arguments (or the raw text when they did not parse)."""
@@ -90,6 +99,35 @@ class ToolCall:
             "raw_arguments": self.raw_arguments,
             "error": self.parse_error,
         }
+
+
+def sent_arguments(call: ToolCall) -> dict[str, Any]:
+    """The arguments a later request carries for ``call``, one rule for every provider: those the run read, or ``{}``
+    when they did not read as an object (the call's error result says what was wrong). A server reads the history's
+    calls, and one that refuses a call refuses every request while the call is in the window: they are standard JSON
+    already, cleaned once (:func:`clean_text`) as a reply is read and as a checkpoint's history is restored, not again
+    for every request."""
+    return call.arguments if call.arguments is not None else {}
+
+
+def sent_argument_text(call: ToolCall) -> str:
+    """:func:`sent_arguments` as the text of an OpenAI-compatible history: the model's own text when it says the same
+    in standard JSON, as the strictest servers read it (a server's prefix cache may hold it as written), else those
+    arguments written out (``NaN``, ``1e400``, half an emoji or unfinished JSON would go back to a server that refuses
+    them). Worked out once per call, as :attr:`ToolCall.sent_argument_text`.
+
+    >>> sent_argument_text(ToolCall("c1", "f", {"x": 1}, '{ "x":1 }'))
+    '{ "x":1 }'
+    >>> sent_argument_text(ToolCall("c2", "f", {"x": None}, '{"x": 1e400}'))
+    '{"x": null}'
+    """
+    arguments = sent_arguments(call)
+    try:
+        if strict_json(call.raw_arguments) == arguments:
+            return call.raw_arguments
+    except ValueError:  # JSONDecodeError is one
+        pass
+    return json.dumps(arguments)
 
 
 @dataclass

@@ -41,8 +41,8 @@ from longplay.agents.lm.messages import (
     clean_text,
     estimate_message_tokens,
     estimate_tokens,
+    sent_arguments,
 )
-from longplay.replays.schema import strict_json
 
 #: Failure kinds worth another attempt.
 RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "conflict", "connection", "bad_response"})
@@ -70,15 +70,6 @@ class ProviderError(Exception):
     def retryable(self) -> bool:
         """Whether another attempt may succeed."""
         return self.kind in RETRYABLE_KINDS
-
-
-def sent_arguments(call: ToolCall) -> dict[str, Any]:
-    """The arguments a later request carries for ``call``, one rule for every provider: those the run read, or ``{}``
-    when they did not read as an object (the call's error result says what was wrong). A server reads the history's
-    calls, and one that refuses a call refuses every request while the call is in the window: they are standard JSON
-    already, cleaned once (:func:`~longplay.agents.lm.messages.clean_text`) as a reply is read and as a checkpoint's
-    history is restored, not again for every request."""
-    return call.arguments if call.arguments is not None else {}
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -477,7 +468,7 @@ class OpenAIProvider:
                         "type": "function",
                         "function": {
                             "name": c.name,
-                            "arguments": _sent_argument_text(c),
+                            "arguments": c.sent_argument_text,
                         },
                     }
                     for c in calls
@@ -558,19 +549,6 @@ class OpenAIProvider:
             stop_reason=str(getattr(choice, "finish_reason", "") or ""),
             model=str(getattr(reply, "model", "")),
         )
-
-
-def _sent_argument_text(call: ToolCall) -> str:
-    """:func:`sent_arguments` as the text of an OpenAI-compatible history: the model's own text when it says the same
-    in standard JSON (a server's prefix cache may hold it as written), else those arguments written out (``NaN``,
-    ``1e400`` or unfinished JSON would go back to a server that refuses them)."""
-    arguments = sent_arguments(call)
-    try:
-        if strict_json(call.raw_arguments) == arguments:
-            return call.raw_arguments
-    except ValueError:  # JSONDecodeError is one
-        pass
-    return json.dumps(arguments)
 
 
 # ============================================================================================ offline

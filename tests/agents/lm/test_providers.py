@@ -530,3 +530,61 @@ def test_the_stub_server_answers_a_malformed_tool_call_with_400(call: object) ->
             urllib.request.urlopen(request, timeout=5)
         assert server.requests == []
     assert answer.value.code == 400 and "tool_calls" in json.load(answer.value)["error"]["message"]
+
+
+#: (the arguments a model wrote, the text a later OpenAI-compatible request sends back for them)
+ARGUMENT_TEXTS_SENT = [
+    ('{"buttons": ["up"]}', '{"buttons": ["up"]}'),  # standard JSON: the model's own text
+    ('{ "buttons" :["up"],"wait":2 }', '{ "buttons" :["up"],"wait":2 }'),  # spaced as the model spaced it
+    ('{"b": 1, "a": 2}', '{"b": 1, "a": 2}'),
+    ('{"x": 1e400, "y": 3}', '{"x": null, "y": 3}'),  # numbers JSON cannot carry: written out, as null
+    ('{"x": NaN}', '{"x": null}'),
+    ('{"note": "hi \\ud83d"}', '{"note": "hi \\ufffd"}'),  # half an emoji: written out, replaced
+    ('{"buttons": [', "{}"),  # unparsed, or not an object: {} beside the error result
+    ("[1]", "{}"),
+    ("", "{}"),
+]
+
+
+def _long_history(monkeypatch: pytest.MonkeyPatch, turns: int) -> tuple[OpenAIProvider, ModelRequest]:
+    """An OpenAI provider and a request with ``turns`` exchanges of history, each reply's calls read by the provider
+    from a reply holding every case of :data:`ARGUMENT_TEXTS_SENT`."""
+    from types import SimpleNamespace as NS
+
+    def reply(turn: int) -> NS:
+        calls = [NS(id=f"c{turn}_{i}", function=NS(name="press_buttons", arguments=raw))
+                 for i, (raw, _) in enumerate(ARGUMENT_TEXTS_SENT)]
+        usage = NS(prompt_tokens=10, completion_tokens=5, prompt_tokens_details=None)
+        return NS(choices=[NS(message=NS(content=f"turn {turn}", tool_calls=calls), finish_reason="tool_calls")],
+                  usage=usage, model="m")
+
+    provider = _provider("openai", "http://127.0.0.1:9")
+    messages = list(_request().messages)
+    for turn in range(turns):
+        monkeypatch.setattr(provider._client.chat.completions, "create", lambda turn=turn, **_: reply(turn))
+        message = provider.complete(ModelRequest("s", messages, TOOLS, 64)).message
+        results = [ToolResult(c.id, c.name, "pressed") for c in message.tool_calls]
+        messages += [message, Message("user", [*results, Text(f"turn {turn + 1}")])]
+    return provider, ModelRequest("system prompt", messages, TOOLS, 64, cache_prefix=2)
+
+
+def test_openai_history_sends_each_calls_argument_text_as_read(dummy_keys: dict[str, str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each history call goes back as the model's text when that reads, strictly, as the arguments kept, else as
+    those arguments written out, byte for byte, however long the history; and a history restored from a checkpoint
+    sends the very same request (each restored call's text worked out as it is restored)."""
+    provider, request = _long_history(monkeypatch, 50)
+
+    def read_again(text: str, **_: object) -> object:
+        raise AssertionError(f"a request read a call's arguments again: {text!r}")
+
+    with monkeypatch.context() as patched:  # worked out as each call was read, never for a request
+        patched.setattr(json, "loads", read_again)
+        wire = provider.wire_request(request)
+    sent = [[c["function"]["arguments"] for c in m["tool_calls"]] for m in wire["messages"] if m.get("tool_calls")]
+    assert sent[0] == ['{"buttons": ["up"]}']  # _request()'s own call
+    assert sent[1:] == [[text for _, text in ARGUMENT_TEXTS_SENT]] * 50
+    checkpoint = json.dumps([m.to_json() for m in request.messages], separators=(",", ":"))  # as checkpoint.py
+    restored = [Message.from_json(m) for m in json.loads(checkpoint)]
+    again = provider.wire_request(ModelRequest(request.system, restored, request.tools, 64, cache_prefix=2))
+    assert json.dumps(again) == json.dumps(wire)
