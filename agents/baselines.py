@@ -59,12 +59,23 @@ class ExplorerAgent:
         self.visits: dict[tuple[int, int, int], int] = {}
         self.talked: set[tuple[int, int, int]] = set()
         self.heading: tuple[int, int, int] | None = None
+        self.view_size = (0, 0)  # (width, height) of the symbolic view, set at reset with the tables below
+        self.neighbours: list[list[tuple[int, int]]] = []
+        self.offsets: list[tuple[int, int]] = []
 
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
         space = env.observation_space
         if not isinstance(space, gym.spaces.Dict) or not {"tiles", "entities", "vector"} <= set(space.spaces):
             raise ValueError("the explorer reads the built-in quest game's symbolic view (tiles, entities, vector): "
                              "run it on a quest env with obs_mode symbolic")
+        height, width = space["tiles"].shape
+        if self.view_size != (width, height):
+            self.view_size = (width, height)
+            cells = [(vx, vy) for vy in range(height) for vx in range(width)]
+            # view cell -> (direction, neighbouring cell) in _STEP's order, and its offset from the player
+            self.neighbours = [[(d, (vy + dy) * width + vx + dx) for d, (dx, dy) in enumerate(_STEP)
+                                if 0 <= vx + dx < width and 0 <= vy + dy < height] for vx, vy in cells]
+            self.offsets = [(vx - self.px, vy - self.py) for vx, vy in cells]
         self.rng = np.random.default_rng(seed)
         self.visits.clear()
         self.talked.clear()
@@ -87,15 +98,17 @@ class ExplorerAgent:
         if (self.px, self.py, facing) in spots:  # facing someone new: talk
             self.talked.add(spots[(self.px, self.py, facing)])
             return int(Button.A)
-        direction = self._route(tiles, entities, spots, map_id, x, y)
+        passable = self._passable(tiles, entities)
+        direction = self._route(passable, spots, map_id, x, y)
         if direction is None:
-            direction = self._least_visited(tiles, entities, map_id, x, y)
+            direction = self._least_visited(passable, map_id, x, y)
         self.heading = (map_id, x + _STEP[direction][0], y + _STEP[direction][1])
         return int(_DPAD[direction])
 
-    def _passable(self, tiles: np.ndarray, entities: np.ndarray, vx: int, vy: int) -> bool:
-        return (0 <= vy < tiles.shape[0] and 0 <= vx < tiles.shape[1] and bool(self.walkable[tiles[vy, vx]])
-                and not entities[vy, vx])
+    def _passable(self, tiles: np.ndarray, entities: np.ndarray) -> list[bool]:
+        """Per view cell (index ``y * width + x``), whether the player can step on it: a walkable tile with no
+        entity. One numpy pass per step; the searches below then index a list, not numpy elements."""
+        return (self.walkable[tiles] & (entities == 0)).ravel().tolist()
 
     def _talk_spots(self, tiles: np.ndarray, entities: np.ndarray, map_id: int, x: int,
                     y: int) -> dict[tuple[int, int, int], tuple[int, int, int]]:
@@ -115,34 +128,39 @@ class ExplorerAgent:
                 spots[(vx, vy, d)] = world
         return spots
 
-    def _route(self, tiles: np.ndarray, entities: np.ndarray, spots: dict, map_id: int, x: int,
-               y: int) -> int | None:
+    def _route(self, passable: list[bool], spots: dict, map_id: int, x: int, y: int) -> int | None:
         """The first step toward the nearest spot to talk from, else toward the nearest tile not yet stood on;
         None if neither is in sight. Standing on the spot already, it is the direction to face."""
-        facing_at: dict[tuple[int, int], int] = {(vx, vy): d for vx, vy, d in spots}
-        start = (self.px, self.py)
-        first: dict[tuple[int, int], int] = {start: -1}
+        width, height = self.view_size
+        facing_at = {vy * width + vx: d for vx, vy, d in spots if 0 <= vx < width and 0 <= vy < height}
+        start = self.py * width + self.px
+        first = [-2] * len(passable)  # view cell -> the first step toward it (-1: the start; -2: not reached)
+        first[start] = -1
         queue = deque([start])
         frontier: int | None = None
         while queue:
             here = queue.popleft()
             if here in facing_at:
                 return facing_at[here] if first[here] < 0 else first[here]
-            for d, (dx, dy) in enumerate(_STEP):
-                nxt = (here[0] + dx, here[1] + dy)
-                if nxt in first or not self._passable(tiles, entities, *nxt):
+            for d, nxt in self.neighbours[here]:
+                if first[nxt] != -2 or not passable[nxt]:
                     continue
                 first[nxt] = d if first[here] < 0 else first[here]
-                if frontier is None and (map_id, x + nxt[0] - self.px, y + nxt[1] - self.py) not in self.visits:
-                    frontier = first[nxt]
+                if frontier is None:
+                    dx, dy = self.offsets[nxt]
+                    if (map_id, x + dx, y + dy) not in self.visits:
+                        frontier = first[nxt]
+                        if not facing_at:  # no one to talk to: the rest of the view cannot beat this tile
+                            return frontier
                 queue.append(nxt)
         return frontier
 
-    def _least_visited(self, tiles: np.ndarray, entities: np.ndarray, map_id: int, x: int, y: int) -> int:
+    def _least_visited(self, passable: list[bool], map_id: int, x: int, y: int) -> int:
         best, best_count = int(self.rng.integers(0, 4)), None
+        width = self.view_size[0]
         for d in self.rng.permutation(4):
             dx, dy = _STEP[d]
-            if not self._passable(tiles, entities, self.px + dx, self.py + dy):
+            if not passable[(self.py + dy) * width + self.px + dx]:
                 continue
             count = self.visits.get((map_id, x + dx, y + dy), 0)
             if best_count is None or count < best_count:
