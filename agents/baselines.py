@@ -41,7 +41,8 @@ class ExplorerAgent:
     In the overworld it walks (breadth-first over the visible, walkable tiles) to the nearest person, sign,
     item or capsule in sight that it has not talked to (it steps next to it, or to the counter in front of it,
     turns to face it and presses A), else to the nearest tile it has not stood on (a door or mat that took it
-    elsewhere counts as stood on); with neither in sight it wanders toward the least-visited neighbour. Text
+    elsewhere counts as stood on), keeping to the path it chose when a detour takes the target out of sight;
+    with neither in sight it wanders toward the least-visited neighbour. Text
     boxes and battles are advanced with A (fighting with the move under the cursor); menus are closed with B.
     """
 
@@ -59,6 +60,8 @@ class ExplorerAgent:
         self.visits: dict[tuple[int, int, int], int] = {}
         self.talked: set[tuple[int, int, int]] = set()
         self.heading: tuple[int, int, int] | None = None
+        self.path: list[tuple[int, int, int]] = []  # world tiles (map, x, y) still to walk, in order
+        self.presses = 0  # presses toward the path's next tile so far
         self.view_size = (0, 0)  # (width, height) of the symbolic view, set at reset with the tables below
         self.neighbours: list[list[tuple[int, int]]] = []
         self.offsets: list[tuple[int, int]] = []
@@ -80,6 +83,8 @@ class ExplorerAgent:
         self.visits.clear()
         self.talked.clear()
         self.heading = None
+        self.path.clear()
+        self.presses = 0
 
     def act(self, obs: Any, info: dict[str, Any]) -> int:
         vec = obs["vector"]
@@ -98,12 +103,30 @@ class ExplorerAgent:
         if (self.px, self.py, facing) in spots:  # facing someone new: talk
             self.talked.add(spots[(self.px, self.py, facing)])
             return int(Button.A)
-        passable = self._passable(tiles, entities)
-        direction = self._route(passable, spots, map_id, x, y)
+        if self.path and self.path[0] == here:  # the last press reached the next tile of the path
+            self.path.pop(0)
+            self.presses = 0
+        direction = self._along_path(here)
         if direction is None:
-            direction = self._least_visited(passable, map_id, x, y)
+            passable = self._passable(tiles, entities)
+            direction = self._route(passable, spots, map_id, x, y)
+            if direction is None:
+                direction = self._least_visited(passable, map_id, x, y)
+        self.presses += 1
         self.heading = (map_id, x + _STEP[direction][0], y + _STEP[direction][1])
         return int(_DPAD[direction])
+
+    def _along_path(self, here: tuple[int, int, int]) -> int | None:
+        """The direction of the path's next tile, or None (the path dropped) when there is none: the path is
+        walked, the next tile is not beside the player (a door or mat took it elsewhere), or two presses (a turn
+        and a step) did not reach it (something stands there now)."""
+        if self.path and self.presses < 2:
+            step = (self.path[0][1] - here[1], self.path[0][2] - here[2])
+            if self.path[0][0] == here[0] and step in _STEP:
+                return _STEP.index(step)
+        self.path.clear()
+        self.presses = 0
+        return None
 
     def _passable(self, tiles: np.ndarray, entities: np.ndarray) -> list[bool]:
         """Per view cell (index ``y * width + x``), whether the player can step on it: a walkable tile with no
@@ -136,24 +159,36 @@ class ExplorerAgent:
         start = self.py * width + self.px
         first = [-2] * len(passable)  # view cell -> the first step toward it (-1: the start; -2: not reached)
         first[start] = -1
+        parent = [-1] * len(passable)  # view cell -> the cell it was reached from
         queue = deque([start])
         frontier: int | None = None
         while queue:
             here = queue.popleft()
-            if here in facing_at:
-                return facing_at[here] if first[here] < 0 else first[here]
+            if here in facing_at:  # standing on it already: turn to face it
+                return facing_at[here] if here == start else self._walk_to(here, first, parent, map_id, x, y)
             for d, nxt in self.neighbours[here]:
                 if first[nxt] != -2 or not passable[nxt]:
                     continue
                 first[nxt] = d if first[here] < 0 else first[here]
+                parent[nxt] = here
                 if frontier is None:
                     dx, dy = self.offsets[nxt]
                     if (map_id, x + dx, y + dy) not in self.visits:
-                        frontier = first[nxt]
+                        frontier = nxt
                         if not facing_at:  # no one to talk to: the rest of the view cannot beat this tile
-                            return frontier
+                            return self._walk_to(frontier, first, parent, map_id, x, y)
                 queue.append(nxt)
-        return frontier
+        return None if frontier is None else self._walk_to(frontier, first, parent, map_id, x, y)
+
+    def _walk_to(self, goal: int, first: list[int], parent: list[int], map_id: int, x: int, y: int) -> int:
+        """Keeps the path to view cell ``goal`` (as world tiles) to walk on to it when it leaves the view (a detour
+        can turn away from it); returns its first step."""
+        cells = [goal]
+        while parent[cells[-1]] >= 0:
+            cells.append(parent[cells[-1]])
+        self.path = [(map_id, x + self.offsets[c][0], y + self.offsets[c][1]) for c in reversed(cells[:-1])]
+        self.presses = 0
+        return first[goal]
 
     def _least_visited(self, passable: list[bool], map_id: int, x: int, y: int) -> int:
         best, best_count = int(self.rng.integers(0, 4)), None

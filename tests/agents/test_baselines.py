@@ -26,6 +26,23 @@ def test_explorer_takes_a_partner_and_leaves_town() -> None:
     assert len(reached) >= 4, reached
 
 
+def test_explorer_walks_on_to_a_person_who_leaves_its_view() -> None:
+    # Quest-v0, world of seed 12: a person at the view's left edge is reached only by a detour to the right, one
+    # step of which takes the person out of sight; the explorer turned back to the tile it had left, saw the person
+    # again, and turned left and right on those two tiles for the rest of the run (1 milestone in 5,000 steps).
+    env = gym.make("longplay/Quest-v0", obs_mode="symbolic")
+    obs, info = env.reset(seed=12)
+    agent = ExplorerAgent()
+    agent.reset(env, obs, info, 12)
+    tiles = set()
+    for step in range(2_500):
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+        if step >= 2_000:
+            tiles.add(tuple(int(v) for v in obs["vector"][2:5]))
+    assert len(tiles) > 2, tiles
+    assert "got_partner" in info["milestones"], info["milestones"]
+
+
 def test_baselines_are_deterministic() -> None:
     for make in (ExplorerAgent, RandomAgent):
         assert _play(make(), 1_500, seed=3) == _play(make(), 1_500, seed=3)
