@@ -248,6 +248,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         lm_options = given_options(args)
     if lm_options:  # ignored by every other agent: a budget or a temperature the user believes holds
         raise CliError(f"{options_apply_phrase(lm_options)} to --agent lm only")
+    if args.no_record and args.fingerprint_every is not None:  # spacing for a replay that is not written
+        raise CliError("--fingerprint-every applies to a recorded run; drop --no-record")
     # --env, --steps and --seed default to None so that a resumed LM run can tell them given (above)
     env_id = resolve_env_id(args.env or DEFAULT_ENV)
     steps = DEFAULT_STEPS if args.steps is None else args.steps
