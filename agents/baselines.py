@@ -19,7 +19,8 @@ _STEP = ((0, -1), (0, 1), (-1, 0), (1, 0))
 
 
 class RandomAgent:
-    """Presses one of the eight buttons uniformly at random (seeded per episode)."""
+    """Presses one of the eight buttons uniformly at random (seeded per episode); never the no-op of an env made
+    with ``noop=True``."""
 
     name = "random"
     obs_mode = "symbolic"
@@ -29,7 +30,6 @@ class RandomAgent:
 
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
         self.rng = np.random.default_rng(seed)
-        self.n = int(env.action_space.n)
 
     def act(self, obs: Any, info: dict[str, Any]) -> int:
         return int(self.rng.integers(0, 8))
