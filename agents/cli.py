@@ -227,6 +227,13 @@ def make_env(env_id: str, kwargs: dict[str, Any]) -> Any:
 
 
 # ============================================================================================== run
+def check_fingerprint_spacing(args: argparse.Namespace) -> None:
+    """``CliError`` for ``--fingerprint-every`` with ``--no-record`` (``run``, ``run --agent lm``, ``serve``): it spaces
+    a replay's state fingerprints, and with no replay written the run went on as if it had been read."""
+    if getattr(args, "no_record", False) and getattr(args, "fingerprint_every", None) is not None:
+        raise CliError("--fingerprint-every applies to a recorded run; drop --no-record")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs an agent on an env, records a replay (unless --no-record), prints the milestones reached."""
     from longplay.agents.base import AGENTS, CHECKPOINT_AGENTS, LOOP_AGENTS, make_agent
@@ -248,8 +255,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         lm_options = given_options(args)
     if lm_options:  # ignored by every other agent: a budget or a temperature the user believes holds
         raise CliError(f"{options_apply_phrase(lm_options)} to --agent lm only")
-    if args.no_record and args.fingerprint_every is not None:  # spacing for a replay that is not written
-        raise CliError("--fingerprint-every applies to a recorded run; drop --no-record")
+    check_fingerprint_spacing(args)
     # --env, --steps and --seed default to None so that a resumed LM run can tell them given (above)
     env_id = resolve_env_id(args.env or DEFAULT_ENV)
     steps = DEFAULT_STEPS if args.steps is None else args.steps
@@ -321,6 +327,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from longplay.envs.env import check_start_state
     from longplay.replays.viewer.server import bind, hosts_for, is_loopback, url_of, uvicorn_server
 
+    if not args.resume:  # a resume keeps the run's own (and says what it ignores)
+        check_fingerprint_spacing(args)
     start_state = None if args.start_state is None else read_start_state(args.start_state)
     try:
         sock = bind(args.host, args.port)

@@ -593,7 +593,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
 
     ``provider`` replaces the one the config names (tests); ``sleep`` replaces the back-off wait.
     """
-    from longplay.agents.cli import check_runs_dir, make_env, refused_start_state
+    from longplay.agents.cli import check_fingerprint_spacing, check_runs_dir, make_env, refused_start_state
     from longplay.agents.lm.adapters import adapter_for
     from longplay.agents.lm.checkpoint import CheckpointStore, checkpoint_path
     from longplay.agents.lm.loop import LMRun
@@ -602,6 +602,8 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     from longplay.replays.files import remove_partials
     from longplay.scaffolds import build_scaffold
 
+    if not _arg(args, "lm_resume"):  # a resume keeps the run's own (and says what it ignores)
+        check_fingerprint_spacing(args)
     runs_dir = _arg(args, "runs_dir") or "runs"
     plan = _plan(args, runs_dir)
     config = plan.config

@@ -238,12 +238,13 @@ def test_an_agent_that_cannot_play_the_env_is_one_line_and_leaves_no_replay(argv
     assert not list(tmp_path.iterdir())  # refused before its first step: no empty replay
 
 
-@pytest.mark.parametrize("agent", ["random", "explorer", "oracle"])
-def test_fingerprint_spacing_with_no_record_is_refused(agent: str, capsys) -> None:
-    # --fingerprint-every spaces a replay's fingerprints: with --no-record there is none, and the run went on as if
-    # the flag had been read
-    assert main(["run", "--env", "QuestMini-v0", "--agent", agent, "--steps", "5", "--quiet", "--no-record",
-                 "--fingerprint-every", "4"]) == 2
+@pytest.mark.parametrize("command", [["run", "--agent", "random"], ["run", "--agent", "explorer"],
+                                     ["run", "--agent", "oracle"], ["run", "--agent", "lm"], ["serve", "--port", "0"]])
+def test_fingerprint_spacing_with_no_record_is_refused(command: list[str], capsys) -> None:
+    # --fingerprint-every spaces a replay's fingerprints: with --no-record there is none, and the run (or the
+    # server) went on as if the flag had been read
+    steps = ["--steps", "5", "--quiet"] if command[0] == "run" else []
+    assert main([*command, "--env", "QuestMini-v0", *steps, "--no-record", "--fingerprint-every", "4"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--fingerprint-every applies to a recorded run" in err and len(err.splitlines()) == 1, err
 
