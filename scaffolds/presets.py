@@ -176,19 +176,35 @@ def build_component(name: str, params: dict[str, Any]) -> Component:
     return cls(**params)
 
 
-def normalize(spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_history_bound(components: list[Component]) -> None:
+    """``ValueError`` (one line) when two components bound the history: whichever trims first decides, so the
+    other does nothing while the card declares it (a 20-turn window stays under a summary's 8,000-token budget,
+    so no summary is ever written; a window wider than the budget never drops a turn)."""
+    bounding = [c.name for c in components if c.manages_history]
+    if len(bounding) > 1:
+        raise ValueError(
+            f"scaffold components {' and '.join(bounding)} both bound the history, so one of them would do nothing; "
+            "use one"
+        )
+
+
+def normalize(spec: list[dict[str, Any]], recorded: bool = False) -> list[dict[str, Any]]:
     """The spec with every component's full parameters (defaults filled in), and a window added if
-    nothing bounds the history: exactly what the scaffold card will declare."""
+    nothing bounds the history: exactly what the scaffold card will declare. ``recorded``: the spec of a run
+    already begun, taken as it ran, also where a new run's would be refused (two components bounding the history)."""
     components = [build_component(e["name"], dict(e.get("params", {}))) for e in spec]
+    if not recorded:
+        check_history_bound(components)
     if not any(c.manages_history for c in components):
         components.insert(0, Window())
     return [{"name": c.name, "params": c.params()} for c in components]
 
 
-def build_scaffold(spec: list[dict[str, Any]] | str | None = None) -> Scaffold:
-    """A :class:`Scaffold` from a spec (a list, a command-line string, or ``None`` for the default preset)."""
+def build_scaffold(spec: list[dict[str, Any]] | str | None = None, recorded: bool = False) -> Scaffold:
+    """A :class:`Scaffold` from a spec (a list, a command-line string, or ``None`` for the default preset);
+    ``recorded``: a resumed run's spec, built as it ran (see :func:`normalize`)."""
     if spec is None:
         spec = PRESETS[DEFAULT_PRESET]
     elif isinstance(spec, str):
         spec = parse_spec(spec)
-    return Scaffold([build_component(e["name"], dict(e.get("params", {}))) for e in normalize(spec)])
+    return Scaffold([build_component(e["name"], dict(e.get("params", {}))) for e in normalize(spec, recorded)])

@@ -608,7 +608,8 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
     plan = _plan(args, runs_dir)
     config = plan.config
     try:
-        scaffold = build_scaffold(config.scaffold)
+        # a resumed run keeps its scaffold as it ran (one an older longplay accepted: a window beside a summary)
+        scaffold = build_scaffold(config.scaffold, recorded=plan.resume is not None)
         provider = provider or build_provider(config.provider, seed=config.seed)
     except (ValueError, ProviderError) as exc:
         raise _user_error(str(exc)) from None

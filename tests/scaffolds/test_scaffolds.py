@@ -122,6 +122,10 @@ def test_spec_parsing_merging_and_default_window() -> None:
         ("summary(max_output_tokens=0)", "invalid summary max_output_tokens=0"),
         ("critic(max_chars=-1)", "invalid critic max_chars=-1"),
         ("notes,notes(max_chars=3)", None),
+        # Two components that bound the history: one of them never acts (a window of 20 turns stays under the
+        # summary's budget, so no summary was ever written, while the card declared one).
+        ("window,summary", "window and summary both bound the history"),
+        ("full,window(k=200)", "summary and window both bound the history"),
         ("minimal(k=5)", "preset 'minimal' takes no parameters; set them on its components (window), e.g. "
                          "minimal,window(k=5)"),
     ],
@@ -133,6 +137,11 @@ def test_bad_specs_are_one_line_errors(spec: str, message: str | None) -> None:
     with pytest.raises(ValueError) as info:
         build_scaffold(spec)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_recorded_run_with_a_window_and_a_summary_is_still_built() -> None:
+    spec = [{"name": "window", "params": {"k": 20}}, {"name": "summary", "params": {}}]
+    assert [c["name"] for c in build_scaffold(spec, recorded=True).card()] == ["window", "summary"]
 
 
 def test_toml_file(tmp_path) -> None:

@@ -154,7 +154,7 @@ def test_scaffold_file(tmp_path: Path, capsys) -> None:
     "argv, names",
     [
         ([], ["summary", "notes", "map_memory", "goals", "critic"]),  # the file's own preset, no extra window
-        (["--scaffold", "minimal"], ["window", "summary", "notes", "map_memory", "goals", "critic"]),
+        (["--scaffold", "progress_check"], ["progress_check", "summary", "notes", "map_memory", "goals", "critic"]),
     ],
 )
 def test_scaffold_file_alone_is_the_whole_scaffold(tmp_path: Path, argv: list[str], names: list[str]) -> None:
@@ -177,6 +177,7 @@ def test_scaffold_file_alone_is_the_whole_scaffold(tmp_path: Path, argv: list[st
         (["--provider", "openai"], "--model is required with --provider openai"),
         (["--scaffold", "telepathy"], "unknown scaffold 'telepathy'"),
         (["--scaffold", "window(k=zero)"], "must be a number"),
+        (["--scaffold", "minimal,summary"], "window and summary both bound the history"),
         (["--max-turns", "0"], "invalid --max-turns 0"),
         (["--max-dollars", "-1"], "invalid --max-dollars"),
         (["--obs-mode", "text"], "the LM agent reads the symbolic view"),
