@@ -128,18 +128,21 @@ def parse_spec(text: str) -> list[dict[str, Any]]:
     return spec
 
 
-def load_spec_file(path: str | Path) -> list[dict[str, Any]]:
-    """Reads a TOML scaffold file (see the module docstring)."""
+def load_spec_file(path: str | Path, onto: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Reads a TOML scaffold file (see the module docstring); ``onto``: a spec it is applied on top of (the
+    command line's), whose components the file's preset leaves as they are, as a preset within a spec does (it
+    replaced ``window(k=5)`` by the preset's ``k=20``); the file's tables override them."""
     from longplay.agents.toml_files import read_toml
 
     data, _ = read_toml(path)
-    spec: list[dict[str, Any]] = []
+    spec: list[dict[str, Any]] = [{"name": e["name"], "params": dict(e.get("params", {}))} for e in onto or []]
     preset = data.pop("preset", None)
     if preset is not None:
         if not isinstance(preset, str) or preset not in PRESETS:  # a list is unhashable: no TypeError
             raise ValueError(f"unknown preset {preset!r} in {path}; presets: {', '.join(PRESETS)}")
         for entry in PRESETS[preset]:
-            merge(spec, entry)
+            if not any(e["name"] == entry["name"] for e in spec):
+                merge(spec, entry)
     for name, params in data.items():
         if name not in COMPONENTS:
             raise ValueError(

@@ -310,10 +310,7 @@ def config_from_args(args: argparse.Namespace) -> LMConfig:
         given = _arg(args, "lm_scaffold")
         spec = parse_spec(given or ("" if _arg(args, "lm_scaffold_file") else "minimal"))
         if _arg(args, "lm_scaffold_file"):
-            from longplay.scaffolds.presets import merge
-
-            for entry in load_spec_file(args.lm_scaffold_file):
-                merge(spec, entry)
+            spec = load_spec_file(args.lm_scaffold_file, onto=spec)
         spec = normalize(spec)
     except ValueError as exc:
         raise _user_error(str(exc)) from None

@@ -167,6 +167,19 @@ def test_scaffold_file_alone_is_the_whole_scaffold(tmp_path: Path, argv: list[st
     assert config.scaffold[-1]["params"]["every"] == 10
 
 
+def test_a_scaffold_files_preset_keeps_the_parameters_scaffold_gave(tmp_path: Path) -> None:
+    """The file's preset fills in the components --scaffold lacks, as a preset within --scaffold does: it replaced
+    window(k=5) by the preset's k=20, so the parameter given was dropped (its tables still override)."""
+    from longplay.agents.lm.cli import build_parser, config_from_args
+
+    spec = tmp_path / "scaffold.toml"
+    spec.write_text('preset = "notes"\n[notes]\nmax_chars = 999\n[goals]\n')
+    argv = ["--scaffold", "window(k=5),notes(max_chars=3000)", "--scaffold-file", str(spec)]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert [(c["name"], c["params"].get("k"), c["params"].get("max_chars")) for c in config.scaffold] == [
+        ("window", 5, None), ("notes", None, 999), ("goals", None, 200)]
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [
