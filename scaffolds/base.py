@@ -46,6 +46,8 @@ class Component:
     """Base class of scaffold components (see the module docstring). Parameters are dataclass fields."""
 
     name: ClassVar[str] = ""
+    #: Bumped whenever what the component shows, keeps or asks changes: with the parameters it is all the card says
+    #: of what ran, so runs of the old and the new behaviour must not share a card.
     version: ClassVar[str] = "1"
     #: True for components that bound the history (window, summary): one is added if none is given.
     manages_history: ClassVar[bool] = False

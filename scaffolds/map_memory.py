@@ -28,7 +28,7 @@ class MapMemory(Component):
     """Fog-of-war map around the player, markers, and the list of maps visited."""
 
     name = "map_memory"
-    version = "1"
+    version = "2"  # 2: maps entered and left within one turn are among the maps visited
     needs_map = True
 
     radius_x: int = 10

@@ -32,7 +32,7 @@ class ProgressCheck(Component):
     """A prompt section when the last ``turns`` turns reached no milestone and ended on no new place."""
 
     name = "progress_check"
-    version = "1"
+    version = "2"  # 2: places are grouped by map id (a shared map name carries the id)
 
     turns: int = 30
     """Turns without a new place or milestone before the agent is told (and between reminders)."""

@@ -94,6 +94,15 @@ def test_presets_and_card() -> None:
     json.dumps(card)  # goes into the replay header
 
 
+def test_each_components_version_counts_the_changes_to_what_it_shows() -> None:
+    """The card's version is all that tells runs of one component's old and new behaviour apart (parameters and
+    prompt_version stay the same): map_memory lists maps entered and left within a turn (530f974), progress_check
+    groups places by map id (d3fd9cb); both were still version 1, so a card could not say which of them ran."""
+    versions = {name: cls.version for name, cls in COMPONENTS.items()}
+    assert versions == {"window": "1", "summary": "1", "notes": "1", "map_memory": "2", "goals": "1", "critic": "1",
+                        "progress_check": "2"}
+
+
 def test_spec_parsing_merging_and_default_window() -> None:
     assert parse_spec("notes,window(k=5)") == [
         {"name": "window", "params": {"k": 5}},
