@@ -97,10 +97,10 @@ def parse_spec(text: str) -> list[dict[str, Any]]:
     """Parses a command-line spec (see the module docstring); ``ValueError`` with one line on bad input."""
     spec: list[dict[str, Any]] = []
     for item in _split_top(text):
-        name, _, rest = item.partition("(")
+        name, paren, rest = item.partition("(")
         name = name.strip()
         params: dict[str, Any] = {}
-        if rest:
+        if paren:  # "full(" with nothing after it ran as plain full
             if not rest.endswith(")"):
                 raise ValueError(f"invalid scaffold item {item!r}; use name(key=value, ...)")
             for pair in _split_top(rest[:-1]):
@@ -108,7 +108,7 @@ def parse_spec(text: str) -> list[dict[str, Any]]:
                 if not sep or not key.strip():
                     raise ValueError(f"invalid scaffold parameter {pair!r} in {item!r}; use key=value")
                 params[key.strip()] = _value(raw.strip())
-        if name in PRESETS and not rest:
+        if name in PRESETS and not paren:
             for entry in PRESETS[name]:
                 if not any(e["name"] == entry["name"] for e in spec):
                     merge(spec, entry)

@@ -125,6 +125,8 @@ def test_spec_parsing_merging_and_default_window() -> None:
         ("window(k=2.5)", "must be an integer"),
         ("window(k=-1)", "invalid window"),
         ("window(k", "use name(key=value"),
+        ("full(", "use name(key=value"),  # an unclosed "(" with nothing after it ran as plain full
+        ("notes,window(", "use name(key=value"),
         ("map_memory(radius_x=-5)", "invalid map_memory radius_x=-5; must be >= 0"),
         ("notes(max_chars=0)", "invalid notes max_chars=0; must be >= 1"),
         ("goals(max_depth=0)", "invalid goals max_depth=0"),
