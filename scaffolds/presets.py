@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,9 @@ def build_component(name: str, params: dict[str, Any]) -> Component:
             if not value.is_integer():
                 raise ValueError(f"parameter {key!r} of scaffold {name!r} must be an integer, got {value!r}")
             params = {**params, key: int(value)}
+        if isinstance(default, int) and not isinstance(default, bool) and params[key] > sys.maxsize:
+            # a size past what a deque or an array takes was an OverflowError traceback as the scaffold was built
+            raise ValueError(f"parameter {key!r} of scaffold {name!r} must be at most {sys.maxsize}, got {value!r}")
     return cls(**params)
 
 

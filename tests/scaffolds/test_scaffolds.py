@@ -127,6 +127,9 @@ def test_spec_parsing_merging_and_default_window() -> None:
         ("window(k", "use name(key=value"),
         ("full(", "use name(key=value"),  # an unclosed "(" with nothing after it ran as plain full
         ("notes,window(", "use name(key=value"),
+        # past what a deque's maxlen takes: an OverflowError traceback as the scaffold was built
+        ("critic(lookback=1e20)", "parameter 'lookback' of scaffold 'critic' must be at most"),
+        ("progress_check(turns=1e20)", "parameter 'turns' of scaffold 'progress_check' must be at most"),
         ("map_memory(radius_x=-5)", "invalid map_memory radius_x=-5; must be >= 0"),
         ("notes(max_chars=0)", "invalid notes max_chars=0; must be >= 1"),
         ("goals(max_depth=0)", "invalid goals max_depth=0"),
