@@ -43,7 +43,7 @@ class Summary(Component):
         self.through_turn = 0
         self.summaries = 0
         self.failures = 0
-        self.warned = False  # the over-budget warning is given once a run
+        self.warned = False  # the over-budget warning is given once a run, resumed sessions included
 
     def trim(self, history: History, estimate: Callable[[], int]) -> None:
         if len(history) <= self.keep_last or estimate() <= self.budget_tokens:
@@ -97,11 +97,13 @@ class Summary(Component):
             "through_turn": self.through_turn,
             "summaries": self.summaries,
             "failures": self.failures,
+            "warned": self.warned,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.summary, self.through_turn = state["summary"], state["through_turn"]
         self.summaries, self.failures = state["summaries"], state["failures"]
+        self.warned = state.get("warned", False)  # a checkpoint from before it was kept warns once more
 
     def snapshot(self) -> str:
         return self.summary

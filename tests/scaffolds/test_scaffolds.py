@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -265,6 +266,14 @@ def test_a_summary_budget_below_the_fixed_prompt_warns_once() -> None:
         ctx.history.append(exchange(4))
         summary.trim(ctx.history, lambda: 900)
     assert len(caught) == 1 and len(ctx.calls) == 2  # once, and the summaries still run
+    # ... once a run: a resumed run (its memory restored from a checkpoint) does not warn again
+    twin, twin_ctx, _ = bound("summary(budget_tokens=500, keep_last=1)")
+    twin.load_state_dict(json.loads(json.dumps(scaffold.state_dict())))
+    for turn in range(5, 8):
+        twin_ctx.history.append(exchange(turn))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        twin.get("summary").trim(twin_ctx.history, lambda: 900)  # type: ignore[union-attr]
 
 
 def test_critic_reviews_every_n_turns_with_the_notes() -> None:
