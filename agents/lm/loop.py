@@ -175,7 +175,8 @@ class LMRun:
         self.env = env
         self.provider = provider
         self.scaffold = scaffold
-        self.config = config
+        self.config = _naming_scaffold(config, scaffold)
+        config = self.config
         self.log = log
         self.checkpoints = checkpoints
         self.sleep = sleep
@@ -681,6 +682,23 @@ class LMRun:
         self._session_start = time.perf_counter()
         self.last_checkpoint = (self.counters.turns, self.driver.steps)  # the checkpoint this state came from
         self._started = True
+
+
+def _naming_scaffold(config: LMConfig, scaffold: Scaffold) -> LMConfig:
+    """``config`` naming ``scaffold`` in its ``scaffold`` spec, which the checkpoint keeps and ``--resume`` rebuilds:
+    left empty (the Python API's default), a resume built the default window in its place and lost (or failed on)
+    the memory of the scaffold the run had. ``ValueError`` when the config names another scaffold."""
+    from longplay.scaffolds import normalize
+
+    given = [{"name": c["name"], "params": c["params"]} for c in scaffold.card()]
+    if not config.scaffold:
+        return dataclasses.replace(config, scaffold=given)  # a copy: the caller's config is left as it was
+    if normalize(config.scaffold, recorded=True) != given:
+        names = "+".join(e["name"] for e in normalize(config.scaffold, recorded=True))
+        raise ValueError(f"the config's scaffold is {names}; the run was given "
+                         f"{'+'.join(e['name'] for e in given)} (or other parameters): build the scaffold from "
+                         "config.scaffold, or leave config.scaffold empty")
+    return config
 
 
 def _rng_state(rng: random.Random) -> list[Any]:

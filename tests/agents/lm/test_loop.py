@@ -480,3 +480,20 @@ def test_ctrl_c_inside_a_press_waits_for_it_and_the_replay_verifies(tiny_env, tm
     assert outcome.reason == "interrupted"
     report = verify(path)
     assert report.ok and report.steps == 7, report.summary()
+
+
+def test_the_config_a_run_keeps_names_the_scaffold_it_runs(tiny_env) -> None:
+    """Through the Python API (the guide's example, the harness benchmark) the config's scaffold was left empty
+    beside build_scaffold("full"): the checkpoint's config named no scaffold, so --resume rebuilt the default
+    window and failed on the memory it found. The run's config now names the scaffold it was given; a config that
+    names another is refused."""
+    from longplay.scaffolds import normalize, parse_spec
+
+    run, _, _ = make_run(tiny_env, [press("right")], scaffold="notes,goals")
+    assert [e["name"] for e in run.state_dict()["config"]["scaffold"]] == ["window", "notes", "goals"]
+    assert run.state_dict()["config"]["scaffold"] == normalize(parse_spec("notes,goals"))
+    mismatch = config(max_turns=5)
+    mismatch.scaffold = normalize(parse_spec("minimal"))
+    with pytest.raises(ValueError, match="the config's scaffold is window; the run was given window\\+notes"):
+        make_run(tiny_env, [press("right")], mismatch, scaffold="notes")
+    assert mismatch.scaffold == normalize(parse_spec("minimal"))  # the caller's config is not changed
