@@ -71,6 +71,14 @@ class Component:
             if value < minimum:
                 raise ValueError(f"invalid {self.name} {key}={value}; must be >= {minimum}")
 
+    def require_at_most(self, **maximums: int) -> None:
+        """``ValueError`` (one line) naming the first parameter above its maximum (a size that would swamp every
+        prompt), when the scaffold is built."""
+        for key, maximum in maximums.items():
+            value = getattr(self, key)
+            if value > maximum:
+                raise ValueError(f"invalid {self.name} {key}={value}; must be <= {maximum}")
+
     def card(self) -> dict[str, Any]:
         """This component's entry of the scaffold card."""
         return {"name": self.name, "version": self.version, "params": self.params()}

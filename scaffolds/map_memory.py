@@ -22,6 +22,9 @@ _LABEL = {
     "maxLength": 40,
 }
 
+#: The widest ``radius_x`` and ``radius_y`` taken.
+MAX_RADIUS = 64
+
 
 @dataclass
 class MapMemory(Component):
@@ -41,6 +44,9 @@ class MapMemory(Component):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.require_at_least(radius_x=0, radius_y=0, max_markers=0)
+        # a 129-tile window holds any quest map (42 tiles at most) and most of Pokemon Red's longest routes; a radius
+        # of a million drew a 2,000,001-column map into every prompt
+        self.require_at_most(radius_x=MAX_RADIUS, radius_y=MAX_RADIUS)
         self.markers: dict[str, tuple[int, int, int, str]] = {}  # label -> map, x, y, note
         self.visited: list[int] = []
 

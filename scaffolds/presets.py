@@ -108,6 +108,8 @@ def parse_spec(text: str) -> list[dict[str, Any]]:
                 key, sep, raw = pair.partition("=")
                 if not sep or not key.strip():
                     raise ValueError(f"invalid scaffold parameter {pair!r} in {item!r}; use key=value")
+                if key.strip() in params:  # the second value won without a word
+                    raise ValueError(f"parameter {key.strip()!r} of scaffold item {item!r} given twice")
                 params[key.strip()] = _value(raw.strip())
         if name in PRESETS and not paren:
             for entry in PRESETS[name]:

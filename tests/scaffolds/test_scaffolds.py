@@ -132,6 +132,11 @@ def test_spec_parsing_merging_and_default_window() -> None:
         ("critic(lookback=1e20)", "parameter 'lookback' of scaffold 'critic' must be at most"),
         ("progress_check(turns=1e20)", "parameter 'turns' of scaffold 'progress_check' must be at most"),
         ("map_memory(radius_x=-5)", "invalid map_memory radius_x=-5; must be >= 0"),
+        # a radius of a million drew a 2,000,001-column map into every prompt (memory ran out drawing it)
+        ("map_memory(radius_x=1e6)", "invalid map_memory radius_x=1000000; must be <= 64"),
+        ("map_memory(radius_y=65)", "invalid map_memory radius_y=65; must be <= 64"),
+        # the second value won without a word
+        ("window(k=5,k=6)", "parameter 'k' of scaffold item 'window(k=5,k=6)' given twice"),
         ("notes(max_chars=0)", "invalid notes max_chars=0; must be >= 1"),
         ("goals(max_depth=0)", "invalid goals max_depth=0"),
         ("summary(max_output_tokens=0)", "invalid summary max_output_tokens=0"),
