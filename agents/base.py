@@ -25,6 +25,14 @@ class Agent(Protocol):
         """The action (a Button value, or 8 for no-op in envs made with ``noop=True``)."""
 
 
+def check_agent_env(agent: Agent, env: gym.Env) -> None:
+    """``ValueError`` (one line) when ``agent`` cannot play ``env``: its ``check_env``, for the agents that have one
+    (those that read one game's view or state). ``longplay run`` asks before the run starts; ``reset`` asks too."""
+    check = getattr(agent, "check_env", None)
+    if check is not None:
+        check(env)
+
+
 #: agent name -> "module:Class". Classes take keyword arguments only.
 AGENTS: dict[str, str] = {
     "random": "longplay.agents.baselines:RandomAgent",

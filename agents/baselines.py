@@ -66,12 +66,17 @@ class ExplorerAgent:
         self.neighbours: list[list[tuple[int, int]]] = []
         self.offsets: list[tuple[int, int]] = []
 
-    def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
+    @staticmethod
+    def check_env(env: gym.Env) -> None:
+        """``ValueError`` unless ``env`` gives the quest game's symbolic view."""
         space = env.observation_space
         if not isinstance(space, gym.spaces.Dict) or not {"tiles", "entities", "vector"} <= set(space.spaces):
             raise ValueError("the explorer reads the built-in quest game's symbolic view (tiles, entities, vector): "
                              "run it on a quest env with obs_mode symbolic")
-        height, width = space["tiles"].shape
+
+    def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
+        self.check_env(env)
+        height, width = env.observation_space["tiles"].shape
         if self.view_size != (width, height):
             self.view_size = (width, height)
             cells = [(vx, vy) for vy in range(height) for vx in range(width)]

@@ -236,7 +236,7 @@ def check_fingerprint_spacing(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs an agent on an env, records a replay (unless --no-record), prints the milestones reached."""
-    from longplay.agents.base import AGENTS, CHECKPOINT_AGENTS, LOOP_AGENTS, make_agent
+    from longplay.agents.base import AGENTS, CHECKPOINT_AGENTS, LOOP_AGENTS, check_agent_env, make_agent
     from longplay.agents.runner import milestone_table, run
 
     # An agent with nothing to load played on without the checkpoint given (an unknown agent is named below)
@@ -271,6 +271,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     kwargs.setdefault("obs_mode", args.obs_mode or agent.obs_mode)
     options = start_options(args)
     env = make_env(env_id, kwargs)
+    try:  # an agent that cannot play the env: one line, before the run is announced and its replay made
+        check_agent_env(agent, env)
+    except ValueError as exc:
+        env.close()
+        raise CliError(str(exc)) from None
     if options is not None:  # a state the game refuses: one line, before the runs folder is made (as serve does)
         from longplay.envs.env import check_start_state
 

@@ -575,12 +575,18 @@ class OracleAgent:
         self.game: Any = None
 
     # ------------------------------------------------------------------------------------------ episode
-    def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
-        """Captures the game behind ``env`` (``env.unwrapped.game``) and forgets the previous episode."""
-        game = env.unwrapped.game  # type: ignore[attr-defined]
+    @staticmethod
+    def check_env(env: gym.Env) -> None:
+        """``ValueError`` unless the game behind ``env`` is the built-in quest game (the oracle reads its state)."""
+        game = getattr(env.unwrapped, "game", None)
         if not hasattr(game, "raw"):
             raise ValueError("the oracle plays only the built-in quest game (it reads env.unwrapped.game.raw); "
                              f"{type(game).__name__} is not it")
+
+    def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
+        """Captures the game behind ``env`` (``env.unwrapped.game``) and forgets the previous episode."""
+        self.check_env(env)
+        game = env.unwrapped.game  # type: ignore[attr-defined]
         self.game = game
         self.world: World = game.world
         self.nav = Navigator(self.world)

@@ -260,11 +260,17 @@ def test_a_runs_dir_that_cannot_be_a_folder_is_one_line(agent: str, where: str, 
     assert "invalid --runs-dir" in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_the_oracle_on_a_game_boy_env_is_one_line(capsys) -> None:
+@pytest.mark.parametrize("agent, message", [("oracle", "the oracle plays only the built-in quest game"),
+                                            ("explorer", "the explorer reads the built-in quest game's symbolic")])
+def test_a_quest_only_agent_on_a_game_boy_env_is_refused_before_the_run_starts(agent: str, message: str, tmp_path,
+                                                                              capsys) -> None:
+    """Refused in one line before the run's header line is printed and its replay file made (it printed that the
+    run began, made the replay and deleted it again)."""
     pytest.importorskip("pyboy")
-    assert main(["run", "--env", "TestCart-v0", "--agent", "oracle", "--no-record", "--quiet"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "the oracle plays only the built-in quest game" in err and len(err.splitlines()) == 1
+    assert main(["run", "--env", "TestCart-v0", "--agent", agent, "--quiet", "--runs-dir", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert "longplay:" not in out and not any(tmp_path.iterdir()), (out, list(tmp_path.iterdir()))
 
 
 def test_play_text_from_stdin() -> None:
