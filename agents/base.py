@@ -7,6 +7,7 @@ privileged state (the oracle) say so with ``privileged = True`` and read ``env.u
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -53,4 +54,10 @@ def make_agent(name: str, **kwargs: Any) -> Agent:
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; valid agents: {', '.join(sorted({*AGENTS, *LOOP_AGENTS}))}")
     module, cls = AGENTS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**kwargs)
+    agent_class = getattr(importlib.import_module(module), cls)
+    taken = inspect.signature(agent_class).parameters
+    unknown = [key for key in kwargs if key not in taken]
+    if unknown:  # the random agent took checkpoint= and played on as if it had loaded a policy
+        raise ValueError(f"agent {name!r} takes no option {unknown[0]!r}"
+                         + (f"; valid: {', '.join(taken)}" if taken else ""))
+    return agent_class(**kwargs)

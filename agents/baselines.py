@@ -25,7 +25,7 @@ class RandomAgent:
     name = "random"
     obs_mode = "symbolic"
 
-    def __init__(self, **_: Any) -> None:
+    def __init__(self) -> None:
         self.rng = np.random.default_rng(0)
 
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
@@ -49,7 +49,7 @@ class ExplorerAgent:
     name = "explorer"
     obs_mode = "symbolic"
 
-    def __init__(self, **_: Any) -> None:
+    def __init__(self) -> None:
         from longplay.envs.quest.constants import PLAYER_VIEW_X, PLAYER_VIEW_Y, TILE_WALKABLE, Sprite, Tile
 
         self.walkable = np.array(TILE_WALKABLE, bool)

@@ -569,7 +569,7 @@ class OracleAgent:
     obs_mode = "symbolic"
     privileged = True
 
-    def __init__(self, config: OracleConfig | None = None, **_: Any) -> None:
+    def __init__(self, config: OracleConfig | None = None) -> None:
         self.config = config or OracleConfig()
         self.stats: dict[str, int] = {}
         self.game: Any = None

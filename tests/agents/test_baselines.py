@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import pytest
 
 import longplay.envs  # noqa: F401  (registers the ids)
 from longplay.agents.baselines import ExplorerAgent, RandomAgent
@@ -108,3 +109,14 @@ def test_a_held_ctrl_c_goes_to_the_handler_that_was_there(tmp_path) -> None:
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # what the worker's handler set stays
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("agent", ["random", "explorer", "oracle"])
+def test_make_agent_refuses_an_option_the_agent_does_not_take(agent: str) -> None:
+    """Every agent took any keyword and dropped it: ``make_agent("random", checkpoint="policy.pt")`` played random
+    presses as if a policy had been loaded."""
+    from longplay.agents.base import make_agent
+
+    with pytest.raises(ValueError, match=f"agent '{agent}' takes no option 'checkpoint'"):
+        make_agent(agent, checkpoint="policy.pt")
+    assert make_agent(agent).name == agent
