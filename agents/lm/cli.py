@@ -530,9 +530,21 @@ def _header(config: LMConfig, provider: Any, adapter: Any) -> dict[str, Any]:
     }
 
 
-def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None, tuple[Any, ...], Any]:
+def _changed_versions(recorded: Any, card: list[dict[str, Any]]) -> list[str]:
+    """``"NAME version OLD; this longplay runs version NEW"`` for each component of ``card`` whose version differs
+    from the one in ``recorded`` (the card the run last ran with; anything but a list of components says nothing)."""
+    if not isinstance(recorded, list):
+        return []
+    before = {c.get("name"): c.get("version") for c in recorded if isinstance(c, dict)}
+    return [f"{c['name']} version {before[c['name']]}; this longplay runs version {c['version']}" for c in card
+            if c["name"] in before and before[c["name"]] != c["version"]]
+
+
+def _restore(env: Any, plan: _Plan, record: bool, card: list[dict[str, Any]]
+             ) -> tuple[Any, Any, Path | None, tuple[Any, ...], Any]:
     """Brings a fresh env to the checkpoint's state and reopens its replay; returns (env, recorder,
-    replay path, (obs, info, actions, terminated, truncated), what the calls made after the checkpoint spent)."""
+    replay path, (obs, info, actions, terminated, truncated), what the calls made after the checkpoint spent).
+    ``card``: the scaffold card the run goes on with (a component whose version changed since is noted)."""
     from longplay.agents.lm.checkpoint import (
         NOTHING_DISCARDED,
         CheckpointError,
@@ -567,6 +579,21 @@ def _restore(env: Any, plan: _Plan, record: bool) -> tuple[Any, Any, Path | None
         note["base_url"] = redact_url(plan.config.provider.base_url)  # the header's lm entry has the first
     if plan.config.prompt_version != data["run"]["config"].get("prompt_version"):
         note["prompt_version"] = plan.config.prompt_version  # what the model reads from here on
+    from longplay.replays.reader import ReplayReader
+    from longplay.replays.schema import ReplayError
+
+    try:  # the card the run last ran with: its latest resume's, else its header's
+        with ReplayReader(replay) as reader:
+            header = reader.header
+        ran = next((r["scaffold_card"] for r in reversed(header.get("resumes") or [])
+                    if isinstance(r, dict) and "scaffold_card" in r), header.get("scaffold_card"))
+    except ReplayError:  # reopen_recorder says what is wrong with the replay
+        ran = None
+    changed = _changed_versions(ran, card)
+    for line in changed:  # what a component shows or does changed: the turns from here on ran the new one
+        print(f"longplay: note: the run last ran with {line} from here on")
+    if changed:
+        note["scaffold_card"] = card
     try:
         recorder, discarded = reopen_recorder(
             env,
@@ -626,7 +653,7 @@ def run_lm(args: argparse.Namespace, *, provider: Any = None, sleep: Any = None)
             with refused_start_state(_arg(args, "start_state")):  # one line, before a replay is started
                 env.reset(seed=config.seed, options=plan.reset_options)
         if plan.resume is not None:
-            env, recorder, replay_path, restored, discarded = _restore(env, plan, record)
+            env, recorder, replay_path, restored, discarded = _restore(env, plan, record, scaffold.card())
             # a checkpoint write killed outright left its partial file; a run still going was refused above
             assert plan.checkpoint is not None
             remove_partials(plan.checkpoint.parent, plan.checkpoint.name)

@@ -864,3 +864,33 @@ def test_a_game_boy_checkpoint_holding_another_rom_as_hex_is_one_line(tmp_path: 
     assert main(["--resume", str(replay), "--max-turns", "6", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert hashlib.sha1(other).hexdigest() in err and cartridge.rom_sha1() in err and "\n" not in err, err
+
+
+def test_a_run_resumed_with_other_scaffold_versions_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A component whose version changed (what it shows changed: map_memory 1 -> 2) between the run's start and its
+    resume went on as the new one without a word, while the header's card still declared the old version. The
+    resume notes each version that changed, and the header's ``resumes`` entry records the card it runs from there."""
+    import sqlite3
+
+    assert main([*ARGS, "--scaffold", "notes,map_memory", "--runs-dir", str(tmp_path), "--max-turns", "5"]) == 0
+    replay = the_replay(tmp_path)
+    conn = sqlite3.connect(replay)  # as a longplay with map_memory version 1 recorded it
+    with conn:
+        conn.execute("UPDATE header SET value = (SELECT json_group_array(CASE WHEN json_extract(c.value, '$.name') = "
+                     "'map_memory' THEN json_set(c.value, '$.version', '1') ELSE json(c.value) END) FROM "
+                     "json_each(header.value) AS c) WHERE key = 'scaffold_card'")
+    conn.close()
+    with ReplayReader(replay) as r:
+        assert [c["version"] for c in r.header["scaffold_card"] if c["name"] == "map_memory"] == ["1"]
+    capsys.readouterr()
+    assert main(["--resume", str(replay), "--max-turns", "8", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "the run last ran with map_memory version 1; this longplay runs version 2" in out, out
+    with ReplayReader(replay) as r:
+        card = r.header["resumes"][-1]["scaffold_card"]
+        assert [c["version"] for c in card if c["name"] == "map_memory"] == ["2"]
+        assert [c["version"] for c in r.header["scaffold_card"] if c["name"] == "map_memory"] == ["1"]
+    assert main(["--resume", str(replay), "--max-turns", "10", "--quiet"]) == 0  # the same versions since: no note
+    assert "version" not in capsys.readouterr().out
+    with ReplayReader(replay) as r:
+        assert "scaffold_card" not in r.header["resumes"][-1]
