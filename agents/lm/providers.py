@@ -56,20 +56,24 @@ class ProviderError(Exception):
             ``auth``, ``bad_request``, ``config`` (not).
         retry_after: Seconds the server asked to wait, if it said.
         status: The HTTP status, if there was one.
+        should_retry: The server's ``x-should-retry`` header (``True``/``False``), if it sent one.
     """
 
     def __init__(
-        self, kind: str, message: str, *, retry_after: float | None = None, status: int | None = None
+        self, kind: str, message: str, *, retry_after: float | None = None, status: int | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         super().__init__(" ".join(clean_text(message).split()))
         self.kind = kind
         self.retry_after = retry_after
         self.status = status
+        self.should_retry = should_retry
 
     @property
     def retryable(self) -> bool:
-        """Whether another attempt may succeed."""
-        return self.kind in RETRYABLE_KINDS
+        """Whether another attempt may succeed: the server's ``x-should-retry`` when it sent one (both official SDKs
+        obey it over their status rule), else by kind."""
+        return self.kind in RETRYABLE_KINDS if self.should_retry is None else self.should_retry
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -143,6 +147,15 @@ def _part_text(part: Any) -> str:
     return text if kind in (None, "text", "output_text") and isinstance(text, str) else ""
 
 
+def _should_retry(headers: Any) -> bool | None:
+    """A server's ``x-should-retry`` header: ``True`` for ``true``, ``False`` for ``false``, else ``None``."""
+    try:
+        value = None if headers is None else headers.get("x-should-retry")
+    except (TypeError, AttributeError):
+        return None
+    return {"true": True, "false": False}.get(value) if isinstance(value, str) else None
+
+
 def _retry_after(headers: Any) -> float | None:
     if headers is None:
         return None
@@ -210,12 +223,9 @@ def _sdk_error(exc: Exception, sdk: Any, secrets: list[str], config: ProviderCon
             refused = "the API key" if status == 401 else f"access to model {config.model}"
             message = (f"{config.provider} refused {refused} (HTTP {status}): check the key in {key_env(config)} "
                        f"(or name another variable with --api-key-env); {message}")
-        return ProviderError(
-            kind,
-            message,
-            status=status,
-            retry_after=_retry_after(getattr(exc.response, "headers", None)),
-        )
+        headers = getattr(exc.response, "headers", None)
+        return ProviderError(kind, message, status=status, retry_after=_retry_after(headers),
+                             should_retry=_should_retry(headers))
     return ProviderError("bad_response", message)
 
 

@@ -49,6 +49,8 @@ class Fault:
     message: str | None = None
     """An HTTP error's message (default ``stub fault <status>``); a real server's may be long (a context-length
     error)."""
+    should_retry: bool | None = None
+    """An ``x-should-retry`` header (``true``/``false``): the server's own word on retrying."""
 
 
 Item = Reply | Fault | Callable[[dict[str, Any]], "Reply | Fault"]
@@ -164,6 +166,8 @@ class StubServer:
             else:
                 status = int(item.kind)
                 headers = {}
+                if item.should_retry is not None:
+                    headers["x-should-retry"] = "true" if item.should_retry else "false"
                 if item.retry_after is not None:
                     headers["retry-after"] = f"{item.retry_after:g}"
                     headers["retry-after-ms"] = f"{item.retry_after * 1000:g}"

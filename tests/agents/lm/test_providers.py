@@ -588,3 +588,22 @@ def test_openai_history_sends_each_calls_argument_text_as_read(dummy_keys: dict[
     restored = [Message.from_json(m) for m in json.loads(checkpoint)]
     again = provider.wire_request(ModelRequest(request.system, restored, request.tools, 64, cache_prefix=2))
     assert json.dumps(again) == json.dumps(wire)
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_the_servers_x_should_retry_header_decides_as_the_sdks_let_it(kind: str, dummy_keys: dict[str, str]) -> None:
+    """Both official SDKs obey a server's ``x-should-retry`` over their status rule: ``false`` on a 500 (a request the
+    server knows will fail again) is not retried, ``true`` on a 400 (a transient refusal) is. The loop ignored it,
+    retrying the 500 until the retries ran out and giving up on the 400 at once."""
+    script = [Fault("500", should_retry=False), Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]
+    with StubServer(kind, script) as server:
+        response, attempts, error = call_with_retries(_provider(kind, server.base_url), _request(),
+                                                      RetryConfig(backoff_base_s=0.01), random.Random(0), [].append)
+    assert response is None and error is not None and error.kind == "server" and not error.retryable
+    assert len(server.requests) == 1
+    script = [Fault("400", should_retry=True), Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])]
+    with StubServer(kind, script) as server:
+        response, attempts, error = call_with_retries(_provider(kind, server.base_url), _request(),
+                                                      RetryConfig(backoff_base_s=0.01), random.Random(0), [].append)
+    assert error is None and response is not None and [a.kind for a in attempts] == ["bad_request"]
+    assert len(server.requests) == 2
