@@ -417,9 +417,11 @@ class OpenAIProvider:
     name = "openai"
 
     def __init__(self, config: ProviderConfig, key: str | None = None) -> None:
-        # Local servers (vLLM, Ollama, llama.cpp) take any key; OpenAI itself needs one.
+        # Local servers (vLLM, Ollama, llama.cpp) take any key; OpenAI itself needs one, and so does a server
+        # whose key variable the user named (--api-key-env).
         check_sdk_installed("openai")
-        key = key or api_key(config, required=config.base_url is None) or "no-key"
+        required = config.base_url is None or config.api_key_env is not None
+        key = key or api_key(config, required=required) or "no-key"
         openai = import_sdk("openai")
 
         self.config = config

@@ -187,6 +187,13 @@ def test_a_scaffold_files_preset_keeps_the_parameters_scaffold_gave(tmp_path: Pa
             ["--provider", "anthropic", "--model", "claude-x"],
             "no API key: set the environment variable ANTHROPIC_API_KEY",
         ),
+        # a base URL makes the key optional (local servers take any), but a variable named with --api-key-env is
+        # asked for: unset, the run retried "Connection error" turns for minutes instead of saying so
+        (
+            ["--provider", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
+             "--api-key-env", "LONGPLAY_TEST_UNSET_KEY"],
+            "no API key: set the environment variable LONGPLAY_TEST_UNSET_KEY",
+        ),
         (["--provider", "openai"], "--model is required with --provider openai"),
         (["--scaffold", "telepathy"], "unknown scaffold 'telepathy'"),
         (["--scaffold", "window(k=zero)"], "must be a number"),
