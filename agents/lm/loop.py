@@ -41,7 +41,7 @@ from longplay.agents.lm.messages import (
     estimate_message_tokens,
     estimate_text_tokens,
 )
-from longplay.agents.lm.providers import Provider, ProviderError, call_with_retries
+from longplay.agents.lm.providers import Provider, ProviderError, call_with_retries, redact_url
 from longplay.agents.lm.tools import Toolbox, navigate_to_tool, press_buttons_tool
 from longplay.replays.recorder import sigint_held
 from longplay.scaffolds.base import Scaffold
@@ -211,6 +211,7 @@ class LMRun:
         # Whether the state is between turn boundaries, so a Ctrl-C must not checkpoint it: from the moment a model
         # call answers (the answer is acted on, or kept by the scaffold) until the turn is logged.
         self._mid_turn = False
+        self._server_answered = False  # a model call of this process got an answer (see _stops_the_run)
         # A provider with state of its own (the offline model) changes it while it answers: a Ctrl-C during its
         # call would checkpoint a state one answer ahead of the turn boundary, so its calls (the turn's, and the
         # scaffold's summaries and reviews) are mid-turn from the start.
@@ -425,11 +426,16 @@ class LMRun:
         # does not ask again when the turn is replayed (a resume from a Ctrl-C while the turn's call is awaited).
         self._mid_turn = self._stateful_provider
         response, error = self._call(self._request(current), kind="act", context=context, defer_log=True)
-        if error is not None and error.kind in REFUSALS:
+        if error is not None and self._stops_the_run(error):
             self._mid_turn = False
-            # The endpoint refused the run (a bad key, 401/403): no turn was played, so none is counted (the call's
-            # row, kind "refused", is no agent turn), and a resume after fixing the key plays this turn as its first.
+            # The endpoint refused the run (a bad key, 401/403), or no server answered this run's first call: no
+            # turn was played, so none is counted (the call's row, kind "refused", is no agent turn), and a resume
+            # after fixing the key or starting the server plays this turn as its first.
             self._log_memory()  # a critic review or summary written before the call is recorded now
+            if error.kind not in REFUSALS:
+                where = f" at {redact_url(self.config.provider.base_url)}" if self.config.provider.base_url else ""
+                return RunOutcome("error", f"no model server answered{where} (every attempt of the run's first call "
+                                  f"failed to connect; is it running?): {error}", self.counters)
             return RunOutcome("error", f"the model endpoint refused the run: {error}", self.counters)
         # From here until the turn is logged the state is between turn boundaries: no checkpoint on Ctrl-C.
         self._mid_turn = True
@@ -520,6 +526,12 @@ class LMRun:
         self.last_harness_s = max(0.0, total - (self.counters.model_seconds - model_before))
         return self.last_harness_s
 
+    def _stops_the_run(self, error: ProviderError) -> bool:
+        """Whether a failed call ends the run at once, playing no turn: the endpoint refused it (a bad key, a model
+        it lacks), or no server has answered this process yet and every attempt failed to connect (a wrong
+        ``--base-url``, a local server not started: five turns of retries took minutes to say so)."""
+        return error.kind in REFUSALS or (error.kind == "connection" and not self._server_answered)
+
     def _count_failure(self, reason: str) -> RunOutcome | None:
         """Counts a failed turn (``reason``: its replay row's ``error``); the outcome when too many failed in a row."""
         self.counters.failed_turns += 1
@@ -583,7 +595,9 @@ class LMRun:
         }
         # A refused turn's call plays no turn: its row is written now, as no agent turn, and the run stays at the turn
         # boundary. Without a row, its failed attempts were counted (failed_calls) with none in the replay.
-        refused = kind == "act" and error is not None and error.kind in REFUSALS
+        if response is not None or any(a.kind != "connection" for a in attempts):
+            self._server_answered = True  # a connection error later is an outage to wait out, not a wrong address
+        refused = kind == "act" and error is not None and self._stops_the_run(error)
         if refused:
             fields["extra"]["kind"] = "refused"
         # A Ctrl-C waits until the call is counted, its row written (or kept for the turn's row) and the run

@@ -497,3 +497,31 @@ def test_the_config_a_run_keeps_names_the_scaffold_it_runs(tiny_env) -> None:
     with pytest.raises(ValueError, match="the config's scaffold is window; the run was given window\\+notes"):
         make_run(tiny_env, [press("right")], mismatch, scaffold="notes")
     assert mismatch.scaffold == normalize(parse_spec("minimal"))  # the caller's config is not changed
+
+
+def test_a_first_call_that_never_connects_stops_at_once_without_counting_a_turn(tiny_env) -> None:
+    """No server at the base URL (a wrong --base-url, a local server not started): every attempt of every turn failed
+    to connect, and the run took five turns of retries (minutes) to stop on failures. It stops after the first call,
+    naming the address, plays no turn, and a resume plays that turn as its first."""
+    unreachable = ProviderError("connection", "APIConnectionError: Connection error.")
+    cfg = config(max_turns=5)
+    cfg.provider.base_url = "http://user:pw@localhost:9/v1?key=secret"
+    run, _, log = make_run(tiny_env, [unreachable], cfg)
+    outcome = run.run()
+    assert outcome.reason == "error" and "no model server answered at http://localhost:9/v1" in outcome.message
+    assert "pw" not in outcome.message and "secret" not in outcome.message
+    assert run.counters.turns == 0 and run.counters.failed_turns == 0 and run.driver.steps == 0
+    assert [t["extra"]["kind"] for t in log.turns] == ["refused"]
+    assert run.counters.failed_calls == len(log.turns[0]["extra"]["attempts"]) == cfg.retry.max_retries + 1
+
+
+def test_connection_errors_after_the_server_answered_are_an_outage_to_wait_out(tiny_env) -> None:
+    """Once a call of the run got an answer, a connection error is the server gone for a while: failed turns, as
+    before, until too many in a row."""
+    unreachable = ProviderError("connection", "APIConnectionError: Connection error.")
+    run, _, log = make_run(tiny_env, [press("right"), unreachable], config(max_turns=20))
+    outcome = run.run()
+    assert outcome.reason == "failures" and run.counters.turns == 1 + run.config.retry.max_consecutive_failures
+    run, _, log = make_run(tiny_env, [ProviderError("server", "HTTP 502", status=502), unreachable],
+                           config(max_turns=20))
+    assert run.run().reason == "failures"  # a 502 came from something listening there
