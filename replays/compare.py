@@ -28,6 +28,7 @@ only within an env; an explicit horizon is one window for every env.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -94,6 +95,9 @@ class RunProgress:
     stopped_early: bool | None = None  # closed before its budget was used (Ctrl+C); None: no budget recorded
     last_commit: datetime | None = None  # when the replay was last written (ReplayReader.last_commit)
     recording_window_s: float = RECORDING_QUIET_S  # how long it may go unwritten while recording (its header's)
+    #: The scaffold card its group was named by (canonical JSON; "" when the group's label is the header's own, or
+    #: names no scaffold): :func:`distinguish_scaffolds` splits a group whose runs' cards differ.
+    scaffold_card: str = ""
 
     def times(self, axis: str) -> dict[str, float]:
         """Milestone id -> value of ``axis`` when it was reached."""
@@ -130,6 +134,52 @@ def group_label(header: dict[str, Any], fields: Sequence[str] = ("agent", "model
               "model": header.get("model") or "", "scaffold": scaffold_name(header.get("scaffold_card")),
               "label": header.get("label") or ""}
     return " / ".join(str(values[f]) for f in fields if values.get(f)) or "unlabelled"
+
+
+def _card_key(header: dict[str, Any], fields: Sequence[str]) -> str:
+    """The scaffold card ``group_label`` named by its components' names, as canonical JSON ("" where the label is the
+    header's own, leaves the scaffold out, or the card is no list of components)."""
+    card = header.get("scaffold_card")
+    if header.get("label") or "scaffold" not in fields or not isinstance(card, list) \
+            or not all(isinstance(c, dict) for c in card):
+        return ""
+    return json.dumps(card, sort_keys=True)
+
+
+def _card_differences(card: list[dict[str, Any]], others: list[list[dict[str, Any]]]) -> str:
+    """What sets ``card`` apart from ``others`` (cards of the same component names): ``window k=5, version 1``."""
+    parts = []
+    for i, component in enumerate(card):
+        rivals = [other[i] for other in others if i < len(other)]
+        params = component.get("params") if isinstance(component.get("params"), dict) else {}
+        shown = [f"{key}={value}" for key, value in params.items()
+                 if any((r.get("params") or {}).get(key) != value for r in rivals)]
+        if any(r.get("version") != component.get("version") for r in rivals):
+            shown.append(f"version {component.get('version')}")
+        if shown:
+            parts.append(f"{component.get('name', '?')} {', '.join(shown)}")
+    return "; ".join(parts)
+
+
+def distinguish_scaffolds(runs: Sequence[RunProgress]) -> list[RunProgress]:
+    """``runs`` with each group whose runs' scaffold cards differ (the same components, other parameters or versions:
+    ``window(k=5)`` beside ``window(k=40)``) split into one group per card, named by what differs among them
+    (``lm / m1 / window [window k=5]``); a group of one card keeps its name. Groups named by the header's own label
+    are left as they are (pooled on purpose)."""
+    cards: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for run in runs:
+        if run.scaffold_card:
+            cards.setdefault(run.group, {}).setdefault(run.scaffold_card, json.loads(run.scaffold_card))
+    renamed: dict[tuple[str, str], str] = {}
+    for group, of_group in cards.items():
+        if len(of_group) < 2:
+            continue
+        for key, card in of_group.items():
+            others = [other for other_key, other in of_group.items() if other_key != key]
+            renamed[group, key] = f"{group} [{_card_differences(card, others)}]"
+    if not renamed:
+        return list(runs)
+    return [dataclasses.replace(run, group=renamed.get((run.group, run.scaffold_card), run.group)) for run in runs]
 
 
 def start_state_group(group: str, options: Any) -> str:
@@ -173,7 +223,7 @@ def load_runs(paths: Iterable[str | os.PathLike[str]], *, group_by: Sequence[str
                 raise
             if warnings is not None:
                 warnings.append(f"skipped {path}: {e}")
-    return runs
+    return distinguish_scaffolds(runs)
 
 
 def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent", "model", "scaffold"),
@@ -188,6 +238,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
     with ReplayReader(path) as replay, replay.snapshot():  # one commit of a run still recording
         header = replay.header
         group = group_label(header, group_by)
+        card_key = _card_key(header, group_by)
         # An LM run of a model the price table does not know logged $0 a call: its dollars are unknown, not zero.
         lm = header.get("lm")
         priced = not (isinstance(lm, dict) and "price" in lm and lm["price"] is None)
@@ -235,7 +286,7 @@ def read_runs(path: str | os.PathLike[str], *, group_by: Sequence[str] = ("agent
                 tuple(sorted(events, key=lambda ev: ev.steps)), end,
                 ("steps", "wall", *(("tokens", "cost") if priced else ("tokens",))) if has_turns else ("steps", "wall"),
                 info.complete, info.end_reason == "terminated", info.start_digest, stopped_early(used, info),
-                last_commit, recording_window_s(header)))
+                last_commit, recording_window_s(header), card_key))
         return runs
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from longplay.replays.compare import RunProgress, read_runs
+from longplay.replays.compare import RunProgress, distinguish_scaffolds, read_runs
 from longplay.replays.reader import EnvFactory, ReplayReader, make_env
 from longplay.replays.schema import EXTENSION, ReplayError, check_replay_file, to_json
 from longplay.replays.viewer.data import (
@@ -405,6 +405,9 @@ class ReplayFolder:
                 continue
             selected += [(run_id, progress) for progress in runs]
             notes += left_out
+        # runs read one by one: a group whose scaffolds differ in parameters is split as compare splits it
+        distinct = distinguish_scaffolds([run for _, run in selected])
+        selected = [(run_id, run) for (run_id, _), run in zip(selected, distinct, strict=True)]
         result = compare_data_impl(selected, unreadable=unreadable, notes=notes)
         with self._lock:
             self._comparisons[key] = result

@@ -326,3 +326,34 @@ def test_an_lm_run_used_its_budget_when_any_limit_was_reached(budget: dict, earl
     path = tmp_path / "lm.lpr"
     _lm_run(path, fakegame, 0, 100, "m1", budget=budget)
     assert [r.stopped_early for r in read_runs(path)] == [early]
+
+
+def _card(k: int, version: str = "1") -> list[dict[str, Any]]:
+    return [{"name": "window", "version": version, "params": {"k": k, "stride": 1}},
+            {"name": "notes", "version": "1", "params": {"max_chars": 2000}}]
+
+
+def test_runs_whose_scaffolds_differ_only_in_parameters_are_two_groups(record: Any, tmp_path: Path) -> None:
+    """The group named a scaffold by its components' names: runs with window(k=5) and window(k=40) were one
+    configuration "lm / m1 / window+notes", their medians and AUC meaning neither. Runs compared together are grouped
+    by the whole card; where cards of one name differ, each group names the parameters (or versions) that differ."""
+    from longplay.replays.compare import distinguish_scaffolds
+
+    for seed, card in enumerate([_card(5), _card(5), _card(40), _card(40, version="2")]):
+        record(50, seed=seed, name=f"runs/lm-{seed}.lpr", agent="lm", model="m1", scaffold_card=card)
+    record(50, seed=9, name="runs/other.lpr", agent="lm", model="m2", scaffold_card=_card(5))
+    for seed, k in ((8, 7), (7, 8)):  # one label given to other scaffolds: pooled on purpose
+        record(50, seed=seed, name=f"runs/labelled{k}.lpr", agent="lm", model="m3", scaffold_card=_card(k),
+               extra_header={"label": "mine"})
+    runs = load_runs([tmp_path / "runs"])
+    groups = {Path(r.path).stem: r.group for r in runs}
+    assert groups == {"lm-0": "lm / m1 / window+notes [window k=5, version 1]",
+                      "lm-1": "lm / m1 / window+notes [window k=5, version 1]",
+                      "lm-2": "lm / m1 / window+notes [window k=40, version 1]",
+                      "lm-3": "lm / m1 / window+notes [window k=40, version 2]",
+                      "other": "lm / m2 / window+notes",  # no other card of its label: its short name
+                      "labelled7": "mine", "labelled8": "mine"}, groups
+    # the viewer gathers runs read one by one: the same names from the same function
+    one_by_one = distinguish_scaffolds([r for path in sorted((tmp_path / "runs").glob("*.lpr"))
+                                        for r in read_runs(path)])
+    assert {Path(r.path).stem: r.group for r in one_by_one} == groups

@@ -481,3 +481,15 @@ def test_the_run_page_and_row_read_a_run_still_recording_as_one_commit_left_it(t
         reader.spending = spending  # type: ignore[method-assign]
         row = run_summary_impl(reader, "live.lpr")
         assert (row["steps"], row["milestones"], row["turns"]) == (120, 2, 1)  # as the commit before the row left it
+
+
+def test_the_comparison_splits_runs_whose_scaffolds_differ_in_parameters(record: Any, tmp_path: Path) -> None:
+    """The page gathers runs read one by one; runs with window(k=5) and window(k=40) were one configuration there as
+    in compare. Split as compare splits them (compare.distinguish_scaffolds)."""
+    for seed, k in enumerate((5, 40)):
+        card = [{"name": "window", "version": "1", "params": {"k": k, "stride": 1}}]
+        record(30, seed=seed, name=f"lm-{k}.lpr", agent="lm", model="m1", scaffold_card=card)
+    folder = ReplayFolder(tmp_path)
+    compared = folder.comparison(["lm-5.lpr", "lm-40.lpr"])
+    assert sorted(g["group"] for g in compared["groups"]) == ["lm / m1 / window [window k=40]",
+                                                              "lm / m1 / window [window k=5]"]
