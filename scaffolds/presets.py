@@ -94,6 +94,14 @@ def merge(spec: list[dict[str, Any]], item: dict[str, Any]) -> None:
     spec.append({"name": item["name"], "params": dict(item["params"])})
 
 
+def add_preset(spec: list[dict[str, Any]], preset: str) -> None:
+    """Adds the components of ``preset`` that ``spec`` lacks; those it has keep their parameters (a preset after
+    ``window(k=5)`` does not reset k)."""
+    for entry in PRESETS[preset]:
+        if not any(e["name"] == entry["name"] for e in spec):
+            merge(spec, entry)
+
+
 def parse_spec(text: str) -> list[dict[str, Any]]:
     """Parses a command-line spec (see the module docstring); ``ValueError`` with one line on bad input."""
     spec: list[dict[str, Any]] = []
@@ -112,9 +120,7 @@ def parse_spec(text: str) -> list[dict[str, Any]]:
                     raise ValueError(f"parameter {key.strip()!r} of scaffold item {item!r} given twice")
                 params[key.strip()] = _value(raw.strip())
         if name in PRESETS and not paren:
-            for entry in PRESETS[name]:
-                if not any(e["name"] == entry["name"] for e in spec):
-                    merge(spec, entry)
+            add_preset(spec, name)
         elif name in COMPONENTS:
             merge(spec, {"name": name, "params": params})
         elif name in PRESETS:
@@ -143,9 +149,7 @@ def load_spec_file(path: str | Path, onto: list[dict[str, Any]] | None = None) -
     if preset is not None:
         if not isinstance(preset, str) or preset not in PRESETS:  # a list is unhashable: no TypeError
             raise ValueError(f"unknown preset {preset!r} in {path}; presets: {', '.join(PRESETS)}")
-        for entry in PRESETS[preset]:
-            if not any(e["name"] == entry["name"] for e in spec):
-                merge(spec, entry)
+        add_preset(spec, preset)
     for name, params in data.items():
         if name not in COMPONENTS:
             raise ValueError(

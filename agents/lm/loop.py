@@ -707,8 +707,9 @@ def _naming_scaffold(config: LMConfig, scaffold: Scaffold) -> LMConfig:
     given = [{"name": c["name"], "params": c["params"]} for c in scaffold.card()]
     if not config.scaffold:
         return dataclasses.replace(config, scaffold=given)  # a copy: the caller's config is left as it was
-    if normalize(config.scaffold, recorded=True) != given:
-        names = "+".join(e["name"] for e in normalize(config.scaffold, recorded=True))
+    named = normalize(config.scaffold, recorded=True)
+    if named != given:
+        names = "+".join(e["name"] for e in named)
         raise ValueError(f"the config's scaffold is {names}; the run was given "
                          f"{'+'.join(e['name'] for e in given)} (or other parameters): build the scaffold from "
                          "config.scaffold, or leave config.scaffold empty")
