@@ -64,6 +64,7 @@ from longplay.envs.quest.batched.state import (
     BatchedState,
     documents,
     empty_state,
+    is_env_index,
     load_states,
     quest_state,
 )
@@ -790,16 +791,35 @@ class BatchedQuest:
                 + (s.done & self._trainer_mask).sum(1, dtype=torch.int32))
 
     # ------------------------------------------------------------------------------------------ reference
+    def _check_env(self, i: Any, accessor: str) -> None:
+        """``IndexError`` (one line) unless ``i`` names an env as ``load_states`` takes it: an int (numpy's too,
+        not a bool) in ``-num_envs..num_envs-1``."""
+        if not is_env_index(i, self.num_envs):
+            raise IndexError(f"{accessor}: no env {i!r}; envs are ints in 0..{self.num_envs - 1}")
+
+    def _check_game(self, i: Any, accessor: str) -> None:
+        """:meth:`_check_env`, and a ``RuntimeError`` (one line) where env ``i`` has no game yet (before
+        :meth:`reset` or :meth:`load_states` into it its state is all zeros: no map, no party)."""
+        self._check_env(i, accessor)
+        if self._unstarted[i]:
+            raise RuntimeError(f"BatchedQuest.{accessor}({i!r}): env {i!r} has no game yet: call reset(seed) first "
+                               "(or load_states into it)")
+
     def documents(self, envs: list[int] | None = None) -> list[dict[str, Any]]:
         """``savestate.state_document`` of envs (all by default): what state hashes are computed from."""
+        for i in envs if envs is not None else ():
+            self._check_env(i, "documents")
         return documents(self.state, self.tables, self.world_of, envs)
 
     def state_of(self, i: int) -> QuestState:
-        """Env ``i``'s state as a reference :class:`QuestState` (parity, text view, save states)."""
+        """Env ``i``'s state as a reference :class:`QuestState` (parity, text view, save states); refused for an
+        env with no game yet (before :meth:`reset`)."""
+        self._check_game(i, "state_of")
         return quest_state(self.documents([i])[0])
 
     def world_of_env(self, i: int) -> World:
         """The world env ``i`` plays."""
+        self._check_env(i, "world_of_env")
         return self.worlds[int(self.world_of[i])]
 
     def load_states(self, envs: list[int], states: list[QuestState]) -> None:
@@ -823,12 +843,14 @@ class BatchedQuest:
         """The reference text view of env ``i``."""
         from longplay.envs.quest.textview import text_view
 
+        self._check_game(i, "text")
         return text_view(self.world_of_env(i), self.state_of(i))
 
     def frame(self, i: int, palette: object = None) -> np.ndarray:
         """The reference (exact) frame of env ``i``, in ``palette`` (default: the engine's own)."""
         from longplay.envs.quest.render import render_frame
 
+        self._check_game(i, "frame")
         return render_frame(self.world_of_env(i), self.state_of(i), self.palette if palette is None else palette)
 
     def state_bytes_per_env(self) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from gymnasium.error import ResetNeeded
+from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
@@ -144,29 +144,43 @@ class BatchedVecEnv(VecEnv):
         self._actions: torch.Tensor | None = None
         self._milestone_ids = world_milestone_ids(self.engine)  # each world's, by the milestones_reached columns
 
+    @property
+    def _open_engine(self) -> BatchedQuest:
+        """The engine, or ``ClosedEnvironmentError`` (one line) after :meth:`close`, as ``BatchedVectorEnv``."""
+        if self.engine is None:
+            raise ClosedEnvironmentError("this BatchedVecEnv is closed (its engine was freed by close()): make a "
+                                         "new one")
+        return self.engine
+
     def reset(self) -> VecEnvObs:
         """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""
-        obs = to_numpy(self.engine.reset(self._seed))
+        obs = to_numpy(self._open_engine.reset(self._seed))
         if self.stagger and self.engine.max_episode_steps:
             self.engine.stagger_episode_ends(self.engine.max_episode_steps, torch.Generator().manual_seed(self._seed))
         self._seed += self.num_envs  # the next reset plays new episodes
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        if not self.engine.started:  # as BatchedVectorEnv refuses it (the engine would name its own reset(seed))
+        if not self._open_engine.started:  # as BatchedVectorEnv refuses it (the engine names its own reset(seed))
             raise ResetNeeded("call reset() before step()")
-        acts = check_actions(np.asarray(actions).reshape(-1), self.num_envs, self.action_space.n)
+        acts = np.asarray(actions)
+        if acts.shape == (self.num_envs, 1):  # SB3's [N, 1] of a Discrete space; any other shape is refused
+            acts = acts.reshape(self.num_envs)
+        acts = check_actions(acts, self.num_envs, self.action_space.n)
         self._actions = torch.as_tensor(acts, device=self.engine.device)
 
     def step_wait(self) -> VecEnvStepReturn:
         assert self._actions is not None, "step_async first"
-        obs, reward, terminated, truncated, info = self.engine.step(self._actions)
+        obs, reward, terminated, truncated, info = self._open_engine.step(self._actions)
         done, infos = sb3_step_infos(info, terminated, truncated, to_numpy,
                                      lambda i: self._milestone_ids[self.engine.world_of[i]])
         return to_numpy(obs), reward.cpu().numpy(), done, infos
 
     def close(self) -> None:
-        pass
+        """Frees the engine (its state and tables); a later call but :meth:`close` raises
+        ``ClosedEnvironmentError``."""
+        self.engine = None  # type: ignore[assignment]
+        self._actions = None
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Sets the base seed of the next :meth:`reset` (an int in ``0..2**62``, as the engine's ``reset``)."""
@@ -186,7 +200,7 @@ class BatchedVecEnv(VecEnv):
         env's entry (``get_attr("milestones", [2])`` is env 2's count)."""
         if attr_name == "render_mode":
             return [self._render_mode for _ in self._get_indices(indices)]
-        value = getattr(self.engine, attr_name)
+        value = getattr(self._open_engine, attr_name)
         if attr_name in PER_ENV_ATTRS:
             rows = np.asarray(value.cpu() if isinstance(value, torch.Tensor) else value)
             return [rows[i].item() for i in self._get_indices(indices)]
@@ -195,8 +209,9 @@ class BatchedVecEnv(VecEnv):
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         """Sets an engine-wide setting (:data:`SETTABLE_ATTRS`), so for every env at once; refuses the rest in one
         line (:func:`set_attr_value`: ``noop``, for one, would leave the action space as it was)."""
+        engine = self._open_engine
         value = set_attr_value(self, attr_name, value, indices, SETTABLE_ATTRS, PER_ENV_ATTRS)
-        setattr(self.engine, attr_name, value)
+        setattr(engine, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
                    **method_kwargs: Any) -> list[Any]:
@@ -208,7 +223,7 @@ class BatchedVecEnv(VecEnv):
             raise AttributeError(f"BatchedVecEnv.env_method({method_name!r}): no per-env method of that name; "
                                  f"supported: {', '.join(PER_ENV_METHODS)} (each called with the env's index); "
                                  "call engine-wide methods on env.engine")
-        method = getattr(self.engine, PER_ENV_METHODS[method_name])
+        method = getattr(self._open_engine, PER_ENV_METHODS[method_name])
         try:
             inspect.signature(method).bind(0, *method_args, **method_kwargs)
         except TypeError as e:
@@ -220,6 +235,10 @@ class BatchedVecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
+        """Every env's exact frame (what :meth:`render` tiles); ``ResetNeeded`` before :meth:`reset`, as the
+        reference env."""
+        if not self._open_engine.started:  # the engine would name its own reset(seed)
+            raise ResetNeeded("call reset() before render()")
         return [self.engine.frame(i) for i in range(self.num_envs)]
 
 

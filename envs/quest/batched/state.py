@@ -276,7 +276,7 @@ def _mon_row(m: Mon) -> list[int]:
     return [m.species, m.level, m.exp, m.hp, m.max_hp, m.attack, m.defense, m.speed, *m.moves, *m.pp]
 
 
-def _env_index(i: Any, num_envs: int) -> bool:
+def is_env_index(i: Any, num_envs: int) -> bool:
     """Whether ``i`` indexes one of ``num_envs`` envs (an int, numpy's or a 0-d tensor's too, not a bool)."""
     try:
         return not isinstance(i, bool) and -num_envs <= operator.index(i) < num_envs
@@ -298,7 +298,7 @@ def load_states(state: BatchedState, tables: WorldTables, world_of: np.ndarray, 
     cap = state.messages.shape[1] - 1  # the last slot is scratch
     dialogs = []
     for i, s in zip(envs, states, strict=True):  # every state checked before any is written
-        if not _env_index(i, len(world_of)):
+        if not is_env_index(i, len(world_of)):
             raise IndexError(f"load_states: no env {i!r}; envs are ints in 0..{len(world_of) - 1}")
         world = tables.worlds[int(world_of[i])]
         if len(s.party) > PARTY_SIZE or len(s.box) > BOX_SIZE or len(s.battle.enemy) > tables.team_size \
@@ -354,4 +354,4 @@ def load_states(state: BatchedState, tables: WorldTables, world_of: np.ndarray, 
                 [pack_page(*m) for m in s.battle.messages], dtype=torch.int64, device=dev)
 
 
-__all__ = ["BatchedState", "BoundError", "documents", "empty_state", "load_states", "quest_state"]
+__all__ = ["BatchedState", "BoundError", "documents", "empty_state", "is_env_index", "load_states", "quest_state"]

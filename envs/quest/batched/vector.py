@@ -145,6 +145,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         if self.render_mode != "rgb_array":
             return None
         self._check_open()
+        if self._needs_reset:  # as the reference env: before reset every env's state is all zeros, no game
+            raise gym.error.ResetNeeded("call reset() before render()")
         return tuple(self.engine.frame(i) for i in range(self.num_envs))
 
     def close_extras(self, **kwargs: Any) -> None:

@@ -316,6 +316,56 @@ def test_a_closed_vector_env_says_so() -> None:
             call()
 
 
+def test_rendering_before_reset_is_refused_as_the_reference_env_does() -> None:
+    """``render()`` before ``reset`` drew every env's all-zero state (no game: map 0 at 0,0) as a frame, where the
+    reference env (and a ``SyncVectorEnv`` of them) raises ``ResetNeeded``; so did SB3's ``render``."""
+    env = gym.make_vec("longplay/QuestMini-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                       render_mode="rgb_array")
+    with pytest.raises(gym.error.ResetNeeded, match=r"call reset\(\) before render\(\)"):
+        env.render()
+    env.reset(seed=0)
+    assert len(env.render()) == 2
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    sb3 = BatchedVecEnv(2, render_mode="rgb_array")
+    for call in (sb3.render, sb3.get_images):
+        with pytest.raises(gym.error.ResetNeeded, match=r"call reset\(\) before render\(\)"):
+            call()
+    sb3.reset()
+    assert sb3.render().ndim == 3 and len(sb3.get_images()) == 2
+
+
+def test_a_closed_sb3_env_says_so() -> None:
+    """SB3's ``BatchedVecEnv.close`` did nothing: a closed env went on stepping and resetting, where the Gymnasium
+    adapter raises ``ClosedEnvironmentError``. Closing twice is fine (SB3 closes on exit too)."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(2)
+    env.reset()
+    env.close()
+    env.close()
+    for call in (env.reset, lambda: env.step(np.zeros(2, np.int64)), lambda: env.env_method("text"),
+                 lambda: env.get_attr("milestones"), lambda: env.set_attr("max_episode_steps", 5), env.get_images):
+        with pytest.raises(gym.error.ClosedEnvironmentError, match=r"this BatchedVecEnv is closed"):
+            call()
+
+
+def test_sb3_actions_of_another_shape_are_refused() -> None:
+    """``step_async`` flattened any array of ``num_envs`` actions, so a [2, 2] array (two steps of two envs, say)
+    stepped 4 envs without a word; it takes [N] and SB3's [N, 1] only."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    env = BatchedVecEnv(4)
+    env.reset()
+    with pytest.raises(ValueError, match=r"expected 4 actions, got shape \(2, 2\)"):
+        env.step(np.zeros((2, 2), np.int64))
+    env.step(np.zeros((4, 1), np.int64))
+    env.step(np.zeros(4, np.int64))
+
+
 @pytest.mark.parametrize("kwargs,name", [({"num_envs": 2.5}, "num_envs"), ({"num_envs": 2, "world_pool": 1.5},
                                                                           "world_pool"),
                                          ({"num_envs": 2, "world_pool": 0}, "world_pool")])

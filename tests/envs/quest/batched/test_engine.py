@@ -503,6 +503,40 @@ def test_step_before_reset_is_refused(mini) -> None:
     fresh.step(torch.zeros(2, dtype=torch.int64))
 
 
+@pytest.mark.parametrize("env", [2, -3, True, 1.0, "1"], ids=["past the last", "below -num_envs", "bool", "float",
+                                                           "str"])
+@pytest.mark.parametrize("accessor", ["text", "frame", "state_of", "world_of_env"])
+def test_per_env_accessors_name_a_bad_env_in_one_line(mini, accessor, env) -> None:
+    """``text(2)`` of 2 envs failed in numpy ("index 2 is out of bounds for axis 0 with size 2"), ``text(True)``
+    as "only 0-dimensional arrays can be converted to Python scalars", ``text(1.0)`` as numpy's list of valid
+    indices; none named the env or the range. They take what ``load_states`` takes: an int in
+    ``-num_envs..num_envs-1``."""
+    b = BatchedQuest(2, worlds=[mini])
+    b.reset(seed=0)
+    with pytest.raises(IndexError, match=rf"{accessor}: no env {env!r}; envs are ints in 0\.\.1$"):
+        getattr(b, accessor)(env)
+    with pytest.raises(IndexError, match=rf"documents: no env {env!r}; envs are ints in 0\.\.1$"):
+        b.documents([0, env])
+    assert b.text(-1) == b.text(1) and b.world_of_env(np.int64(0)) is mini  # numpy ints, negative as Python's
+
+
+def test_per_env_views_of_an_env_without_a_game_are_refused(mini) -> None:
+    """Before ``reset``, ``text(0)`` and ``frame(0)`` drew the all-zero state (map 0 at 0,0, no party) as if it
+    were a game, and a ``BatchedVectorEnv``'s ``render()`` gave those frames, where the reference env raises
+    ``ResetNeeded``; an env with a loaded state has a game."""
+    b = BatchedQuest(2, worlds=[mini])
+    for accessor in ("text", "frame", "state_of"):
+        with pytest.raises(RuntimeError, match=rf"BatchedQuest.{accessor}\(0\): env 0 has no game yet: call "
+                                               r"reset\(seed\) first \(or load_states into it\)"):
+            getattr(b, accessor)(0)
+    b.load_states([1], [ref_engine.new_state(mini, 3)])
+    assert b.text(1) and b.frame(1).shape == (144, 160, 3)
+    with pytest.raises(RuntimeError, match="env 0 has no game yet"):
+        b.text(0)
+    b.reset(seed=0)
+    assert b.text(0)
+
+
 def test_step_before_reset_is_refused_when_compiled(mini, eager_compile) -> None:
     """The check is a host flag outside the compiled graphs: a compiled engine refuses too, then steps."""
     b = BatchedQuest(2, worlds=[mini]).compile()
