@@ -162,6 +162,9 @@ def _resolve_worlds(size: str | None, world_seed: int | None, world_seeds: Seque
     if worlds is not None:
         if not worlds:
             raise ValueError("worlds must hold at least one World")
+        for w in worlds:
+            if not isinstance(w, World):
+                raise ValueError(f"worlds must hold World objects, got {w!r:.80}")
         return tuple(worlds)
     from longplay.envs.quest import worldgen
     from longplay.envs.quest.game import world_size
@@ -173,6 +176,8 @@ def _resolve_worlds(size: str | None, world_seed: int | None, world_seeds: Seque
     if world == "canonical":
         return (worldgen.canonical_world(),)
     if world_seeds is not None:
+        if isinstance(world_seeds, (str, bytes)) or not isinstance(world_seeds, (Sequence, np.ndarray)):
+            raise ValueError(f"world_seeds must be a list of world seeds (ints >= 0), got {world_seeds!r:.80}")
         if not len(world_seeds):
             raise ValueError("world_seeds must name at least one world")
         return tuple(worldgen.build_world(size, _world_seed(s, "world_seeds entry")) for s in world_seeds)
@@ -257,7 +262,10 @@ class BatchedQuest:
         if obs_mode not in OBS_MODES:
             raise ValueError(f"invalid obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
         self.num_envs = num_envs = int(num_envs)
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError):  # torch's messages list twenty device types, or six lines of overloads
+            raise ValueError(f"invalid device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {str(device)!r} requested but torch sees no CUDA device (use device='cpu')")
         art.palette_array(palette)  # a bad palette fails here, as in the reference env, not at the first frame

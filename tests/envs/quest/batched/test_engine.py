@@ -231,6 +231,22 @@ def test_bad_arguments_fail_as_in_the_reference_env(mini) -> None:
     assert len(BatchedQuest(np.int64(2), world_seeds=np.arange(2)).worlds) == 2  # numpy ints are fine
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    ({"device": "cdua"}, r"invalid device 'cdua'; use 'cpu', 'cuda' or 'cuda:N'$"),
+    ({"device": "cuda:x"}, r"invalid device 'cuda:x'; use 'cpu', 'cuda' or 'cuda:N'$"),
+    ({"device": None}, r"invalid device None; use 'cpu', 'cuda' or 'cuda:N'$"),
+    ({"world_seeds": 3}, r"world_seeds must be a list of world seeds \(ints >= 0\), got 3$"),
+    ({"world_seeds": "12"}, r"world_seeds must be a list of world seeds \(ints >= 0\), got '12'$"),
+    ({"worlds": [1]}, r"worlds must hold World objects, got 1$"),
+])
+def test_bad_devices_and_pools_are_refused_in_one_line(mini, kwargs, message) -> None:
+    """A mistyped device failed in ``torch.device`` (its list of twenty device types; ``None``: a six-line
+    TypeError), ``world_seeds=3`` as "object of type 'int' has no len()" and ``worlds=[1]`` as "'int' object has
+    no attribute 'size'"."""
+    with pytest.raises(ValueError, match=message):
+        BatchedQuest(2, **kwargs)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
 def test_cuda_without_cuda_fails_in_one_line(mini) -> None:
     with pytest.raises(ValueError, match="no CUDA device"):
