@@ -120,6 +120,9 @@ def sb3_step_infos(info: dict[str, Any], terminated: torch.Tensor, truncated: to
 class BatchedVecEnv(VecEnv):
     """N quest games behind SB3's ``VecEnv`` (arguments as :class:`BatchedQuest`).
 
+    ``seed``: the base seed of the first :meth:`reset` (env ``i`` plays ``seed + i``; ``None``: drawn at random);
+    each later reset starts after every episode played since the one before (auto-resets included), unless
+    :meth:`seed` names the next base.
     ``stagger=True``: after each :meth:`reset`, every env's first episode is truncated after a random number
     of steps (seeded; 1 to ``max_episode_steps``), so envs started together do not stay in lockstep for the
     whole run. ``compile=True``: ``torch.compile`` the engine's step (:meth:`BatchedQuest.compile`; about 10x
@@ -127,11 +130,12 @@ class BatchedVecEnv(VecEnv):
     tiles every env's exact frame (what ``VecVideoRecorder`` needs); :meth:`get_images` works either way.
     """
 
-    def __init__(self, num_envs: int, seed: int = 0, stagger: bool = False, compile: bool = False,
+    def __init__(self, num_envs: int, seed: int | None = 0, stagger: bool = False, compile: bool = False,
                  render_mode: str | None = None, **engine_kwargs: Any) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: None, rgb_array")
         self._render_mode = render_mode  # read by VecEnv.__init__ through get_attr
+        check_seed(seed)  # here, not at the first reset (in SB3's learn, far from the call)
         engine_kwargs["final_obs"] = True
         self.engine = BatchedQuest(num_envs, **engine_kwargs)
         if compile:
@@ -139,7 +143,8 @@ class BatchedVecEnv(VecEnv):
         obs_space = single_observation_space(self.engine.obs_mode)
         action_space = spaces.Discrete(9 if self.engine.noop else 8)
         super().__init__(num_envs, obs_space, action_space)
-        self._seed = seed
+        #: the base seed of the next reset; None after a reset: the seeds after every episode played since
+        self._seed: int | None = int(np.random.default_rng().integers(0, 2**31 - 1) if seed is None else seed)
         self.stagger = stagger
         self._actions: torch.Tensor | None = None
         self._milestone_ids = world_milestone_ids(self.engine)  # each world's, by the milestones_reached columns
@@ -153,11 +158,16 @@ class BatchedVecEnv(VecEnv):
         return self.engine
 
     def reset(self) -> VecEnvObs:
-        """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base)."""
-        obs = to_numpy(self._open_engine.reset(self._seed))
-        if self.stagger and self.engine.max_episode_steps:
-            self.engine.stagger_episode_ends(self.engine.max_episode_steps, torch.Generator().manual_seed(self._seed))
-        self._seed += self.num_envs  # the next reset plays new episodes
+        """Resets every env (env ``i`` with reference seed ``seed + i``; :meth:`seed` sets the base). Without a
+        :meth:`seed` call since the last reset, the base is the first seed after every episode played since
+        (auto-resets included), so no episode is played twice."""
+        engine = self._open_engine
+        if self._seed is None:  # env i's k-th episode since the last reset played base + i + k * num_envs
+            self._seed = int(engine.base_seed[0]) + self.num_envs * (int(engine.episode.max()) + 1)
+        obs = to_numpy(engine.reset(self._seed))
+        if self.stagger and engine.max_episode_steps:
+            engine.stagger_episode_ends(engine.max_episode_steps, torch.Generator().manual_seed(self._seed))
+        self._seed = None
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:

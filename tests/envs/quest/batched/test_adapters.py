@@ -209,6 +209,38 @@ def test_sb3_seed_refuses_what_reset_would(seed) -> None:
     assert env.seed(np.int64(7)) == [7, 8]
 
 
+def test_sb3_a_second_reset_plays_episodes_no_auto_reset_has_played() -> None:
+    """Each ``reset`` moved the base seed on by ``num_envs`` only, so after one auto-reset the next ``reset`` (a
+    second ``learn``, say) replayed the very episodes the auto-resets had played (seeds 2 and 3 of 2 envs, again);
+    it now starts after every episode played since the last one. ``seed()`` still sets the next base, and a bad
+    ``seed`` is refused at construction, not at the first ``reset``."""
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.engine import BatchedQuest
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    def episode_seeds(engine: BatchedQuest) -> list[int]:
+        return (engine.base_seed + engine.env_ids + engine.episode * engine.num_envs).tolist()
+
+    env = BatchedVecEnv(2, seed=0, max_episode_steps=3)
+    env.reset()
+    played = set(episode_seeds(env.engine))
+    for _ in range(7):  # two auto-resets: seeds 2, 3 then 4, 5
+        env.step(np.zeros(2, np.int64))
+        played |= set(episode_seeds(env.engine))
+    env.reset()
+    assert played == set(range(6)) and episode_seeds(env.engine) == [6, 7]
+    env.reset()  # no step since: the next seeds along
+    assert episode_seeds(env.engine) == [8, 9]
+    env.seed(1)
+    env.reset()
+    assert episode_seeds(env.engine) == [1, 2]
+    with pytest.raises(ValueError, match="invalid seed -1"):
+        BatchedVecEnv(2, seed=-1)
+    unseeded = BatchedVecEnv(2, seed=None)  # a base drawn at random (a second reset failed on None + 2)
+    unseeded.reset()
+    unseeded.reset()
+
+
 def test_sb3_render_mode_rgb_array_renders_every_env() -> None:
     """``BatchedVecEnv`` had no ``render_mode`` (``get_attr`` answered ``None``), so ``render()`` returned
     nothing and SB3's ``VecVideoRecorder`` refused it."""
