@@ -59,13 +59,14 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             ``world_pool`` worlds with seeds ``0 .. world_pool - 1`` (env ``i`` plays world ``i % world_pool``).
         device: Where the engine runs; observations come back as numpy arrays.
         world_seeds: An explicit pool of world seeds (overrides ``world_seed``).
-        render_mode: ``None`` or ``"rgb_array"`` (exact reference frames, one per env).
+        render_mode: ``None``, ``"rgb_array"`` (exact reference frames, one per env) or ``"ansi"`` (the reference
+            text view of each env).
         compile: ``torch.compile`` the engine's step (:meth:`BatchedQuest.compile`): about 10x the env steps/s
             at 64 envs on CPU, after a first compilation of a minute or two.
         **engine_kwargs: More :class:`BatchedQuest` arguments.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 1, size: str | None = None, world_seed: int | None = 0,
                  world: str = "procedural", obs_mode: str = "symbolic",
@@ -78,7 +79,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             raise ValueError("the batched engine serves full-size RGB pixels or symbolic observations; "
                              "grayscale and downsample are not supported (apply them on the device)")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"invalid render_mode {render_mode!r}; valid: rgb_array")
+            raise ValueError(f"invalid render_mode {render_mode!r}; valid: {', '.join(self.metadata['render_modes'])}")
         if not int_in(num_envs, 1):  # before range() below
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         if not int_in(world_pool, 1):
@@ -140,14 +141,16 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             out["final_info"], out["_final_info"] = _final_info(info, done, reached), done
         return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
 
-    def render(self) -> tuple[np.ndarray, ...] | None:
-        """``rgb_array``: the exact reference frame of every env."""
-        if self.render_mode != "rgb_array":
+    def render(self) -> tuple[np.ndarray, ...] | tuple[str, ...] | None:
+        """``rgb_array``: the exact reference frame of every env; ``ansi``: every env's text view (as a
+        ``SyncVectorEnv`` of reference envs gives them)."""
+        if self.render_mode not in self.metadata["render_modes"]:
             return None
         self._check_open()
         if self._needs_reset:  # as the reference env: before reset every env's state is all zeros, no game
             raise gym.error.ResetNeeded("call reset() before render()")
-        return tuple(self.engine.frame(i) for i in range(self.num_envs))
+        view = self.engine.text if self.render_mode == "ansi" else self.engine.frame
+        return tuple(view(i) for i in range(self.num_envs))
 
     def close_extras(self, **kwargs: Any) -> None:
         self.engine = None  # type: ignore[assignment]

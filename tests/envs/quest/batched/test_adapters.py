@@ -368,6 +368,25 @@ def test_rendering_before_reset_is_refused_as_the_reference_env_does() -> None:
     assert sb3.render().ndim == 3 and len(sb3.get_images()) == 2
 
 
+def test_render_mode_ansi_gives_every_envs_text_view_as_sync_vector_env_does() -> None:
+    """The reference env renders ``ansi`` (its text view), and a ``SyncVectorEnv`` of them a tuple of texts;
+    ``make_vec(..., render_mode="ansi")`` of the batched engine was refused ("valid: rgb_array")."""
+    kwargs = {"id": "longplay/QuestMini-v0", "num_envs": 2, "render_mode": "ansi"}
+    batched = gym.make_vec(**kwargs, vectorization_mode="vector_entry_point")
+    reference = gym.make_vec(**kwargs, vectorization_mode="sync")
+    assert "ansi" in batched.metadata["render_modes"]
+    with pytest.raises(gym.error.ResetNeeded):
+        batched.render()
+    batched.reset(seed=3)
+    reference.reset(seed=3)
+    for step in range(4):
+        texts = batched.render()
+        assert isinstance(texts, tuple) and texts == reference.render(), step
+        actions = np.array([step % 8, 7 - step % 8])
+        batched.step(actions)
+        reference.step(actions)
+
+
 def test_a_closed_sb3_env_says_so() -> None:
     """SB3's ``BatchedVecEnv.close`` did nothing: a closed env went on stepping and resetting, where the Gymnasium
     adapter raises ``ClosedEnvironmentError``. Closing twice is fine (SB3 closes on exit too)."""
