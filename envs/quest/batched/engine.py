@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from longplay.envs.checks import is_int
+from longplay.envs.checks import check_flag, is_int
 from longplay.envs.env import MAX_SEED
 from longplay.envs.quest import art
 from longplay.envs.quest.batched import battle, dialog, menus, overworld
@@ -261,6 +261,8 @@ class BatchedQuest:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         if obs_mode not in OBS_MODES:
             raise ValueError(f"invalid obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
+        for name, flag in (("noop", noop), ("final_obs", final_obs), ("keep_memory", keep_memory)):
+            check_flag(name, flag)  # as the reference env: "no" would be read by its truth
         self.num_envs = num_envs = int(num_envs)
         try:
             self.device = torch.device(device)
@@ -272,8 +274,8 @@ class BatchedQuest:
         #: the pixel palette of observations and of :meth:`frame`
         self.palette = palette
         self.obs_mode = obs_mode
-        self.noop = noop
-        self.final_obs = final_obs
+        self.noop = bool(noop)
+        self.final_obs = bool(final_obs)
         self.worlds = _resolve_worlds(size, world_seed, world_seeds, world, worlds)
         self.size = self.worlds[0].size
         if max_episode_steps == "auto":

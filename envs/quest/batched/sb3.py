@@ -28,6 +28,7 @@ from gymnasium import spaces
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
+from longplay.envs.checks import check_flag
 from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
 from longplay.envs.quest.batched.vector import (
     check_actions,
@@ -136,6 +137,8 @@ class BatchedVecEnv(VecEnv):
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: None, rgb_array")
         self._render_mode = render_mode  # read by VecEnv.__init__ through get_attr
         check_seed(seed)  # here, not at the first reset (in SB3's learn, far from the call)
+        check_flag("stagger", stagger)  # "no" would stagger, by its truth
+        check_flag("compile", compile)
         engine_kwargs["final_obs"] = True
         self.engine = BatchedQuest(num_envs, **engine_kwargs)
         if compile:

@@ -32,6 +32,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from longplay.envs.checks import check_flag
 from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
 from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, VIEW_H, VIEW_W
 
@@ -75,6 +76,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                  world_pool: int = DEFAULT_WORLD_POOL, render_mode: str | None = None,
                  grayscale: bool = False, downsample: int = 1, compile: bool = False,
                  **engine_kwargs: Any) -> None:
+        check_flag("compile", compile)  # "no" would compile, by its truth
         if grayscale or downsample != 1:
             raise ValueError("the batched engine serves full-size RGB pixels or symbolic observations; "
                              "grayscale and downsample are not supported (apply them on the device)")

@@ -387,6 +387,20 @@ def test_render_mode_ansi_gives_every_envs_text_view_as_sync_vector_env_does() -
         reference.step(actions)
 
 
+@pytest.mark.parametrize("flag", ["compile", "noop"])
+def test_adapter_flags_must_be_bools(flag) -> None:
+    """``BatchedVectorEnv(compile="no")`` compiled the step (a minute of inductor) and SB3's ``stagger="x"`` staggered
+    the episodes: flags were read by their truth; the reference env refuses such values in one line."""
+    with pytest.raises(ValueError, match=rf"^invalid {flag} 'no'; valid: True, False$"):
+        BatchedVectorEnv(2, **{flag: "no"})
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    for name in ("stagger", flag):
+        with pytest.raises(ValueError, match=rf"^invalid {name} 'no'; valid: True, False$"):
+            BatchedVecEnv(2, **{name: "no"})
+
+
 def test_a_closed_sb3_env_says_so() -> None:
     """SB3's ``BatchedVecEnv.close`` did nothing: a closed env went on stepping and resetting, where the Gymnasium
     adapter raises ``ClosedEnvironmentError``. Closing twice is fine (SB3 closes on exit too)."""

@@ -247,6 +247,16 @@ def test_bad_devices_and_pools_are_refused_in_one_line(mini, kwargs, message) ->
         BatchedQuest(2, **kwargs)
 
 
+@pytest.mark.parametrize("flag", ["noop", "final_obs", "keep_memory"])
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_flags_must_be_bools_as_in_the_reference_env(mini, flag, value) -> None:
+    """``noop="no"`` was read by its truth: a 9-action space, where the reference env refuses it ("invalid noop
+    'no'; valid: True, False"); so were the engine's other flags."""
+    with pytest.raises(ValueError, match=rf"^invalid {flag} {value!r}; valid: True, False$"):
+        BatchedQuest(2, worlds=[mini], **{flag: value})
+    assert BatchedQuest(2, worlds=[mini], **{flag: np.bool_(False)}).num_envs == 2
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
 def test_cuda_without_cuda_fails_in_one_line(mini) -> None:
     with pytest.raises(ValueError, match="no CUDA device"):
