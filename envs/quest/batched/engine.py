@@ -30,6 +30,7 @@ worlds directly (tests, hand-made worlds).
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -367,7 +368,11 @@ class BatchedQuest:
         if not self.started:  # host-side flags: checked outside the compiled graphs, reads no tensor
             raise RuntimeError("BatchedQuest.step before reset(): call reset(seed) first "
                                "(or load_states into every env)")
-        actions = torch.as_tensor(actions, device=self.device)
+        try:
+            actions = torch.as_tensor(actions, device=self.device)
+        except (TypeError, RuntimeError, ValueError):  # None, a str, an object array: torch's own words name no step
+            raise TypeError(f"actions must be [N] integers (a tensor, numpy array or list), got {actions!r:.80}"
+                            ) from None
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected actions of shape ({self.num_envs},), one per env, got {tuple(actions.shape)}")
         if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
@@ -840,6 +845,12 @@ class BatchedQuest:
         env has a state (their auto-resets then play base seed 0)."""
         if len(envs) != len(states):
             raise ValueError(f"load_states needs one state per env: {len(envs)} envs, {len(states)} states")
+        seen: set[int] = set()
+        for i in envs:  # an env named twice would keep its last state without a word
+            if is_env_index(i, self.num_envs):  # the others are refused by name below
+                if (slot := operator.index(i) % self.num_envs) in seen:
+                    raise ValueError(f"load_states: env {slot} is named twice in {list(envs)}")
+                seen.add(slot)
         load_states(self.state, self.tables, self.world_of, envs, states)
         self._unstarted[list(envs)] = False
         idx = torch.as_tensor(envs, device=self.device, dtype=torch.int64)

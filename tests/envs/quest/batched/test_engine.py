@@ -3,6 +3,8 @@ and reading states, observations (pixels against the reference renderer), bounds
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -245,6 +247,28 @@ def test_bad_devices_and_pools_are_refused_in_one_line(mini, kwargs, message) ->
     no attribute 'size'"."""
     with pytest.raises(ValueError, match=message):
         BatchedQuest(2, **kwargs)
+
+
+@pytest.mark.parametrize("actions", [None, "abcd", np.array([0, 1], dtype=object), [0, None]])
+def test_actions_torch_cannot_read_are_refused_in_one_line(mini, actions) -> None:
+    """``step(None)`` failed as torch's "Could not infer dtype of NoneType", an object array as "can't convert
+    np.ndarray of type numpy.object_. The only supported types are: ..."; neither said what a step takes."""
+    b = BatchedQuest(2, worlds=[mini])
+    b.reset(seed=0)
+    with pytest.raises(TypeError, match=r"^actions must be \[N\] integers \(a tensor, numpy array or list\), got "):
+        b.step(actions)
+
+
+def test_load_states_refuses_an_env_named_twice(mini) -> None:
+    """``load_states([1, 1], [a, b])`` (or ``[1, -1]`` of 2 envs) kept the last state without a word."""
+    b = BatchedQuest(2, worlds=[mini])
+    b.reset(seed=0)
+    before = b.documents()
+    states = [ref_engine.new_state(mini, 8), ref_engine.new_state(mini, 9)]
+    for envs in ([1, 1], [1, -1]):
+        with pytest.raises(ValueError, match=rf"^load_states: env 1 is named twice in {re.escape(str(envs))}$"):
+            b.load_states(envs, states)
+    assert b.documents() == before
 
 
 @pytest.mark.parametrize("flag", ["noop", "final_obs", "keep_memory"])
