@@ -845,6 +845,10 @@ class BatchedQuest:
         env has a state (their auto-resets then play base seed 0)."""
         if len(envs) != len(states):
             raise ValueError(f"load_states needs one state per env: {len(envs)} envs, {len(states)} states")
+        for i, state in zip(envs, states, strict=True):
+            if not isinstance(state, QuestState):  # savestate's bytes, say: its loader failed on a missing .party
+                raise TypeError(f"load_states: the state for env {i!r} is a {type(state).__name__}, not a QuestState "
+                                "(savestate.load(data, world) reads one from a save)")
         seen: set[int] = set()
         for i in envs:  # an env named twice would keep its last state without a word
             if is_env_index(i, self.num_envs):  # the others are refused by name below

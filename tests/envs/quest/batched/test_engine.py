@@ -259,6 +259,19 @@ def test_actions_torch_cannot_read_are_refused_in_one_line(mini, actions) -> Non
         b.step(actions)
 
 
+def test_load_states_names_what_is_not_a_state(mini) -> None:
+    """The bytes ``savestate.save`` writes (or any other object) failed as "'bytes' object has no attribute
+    'party'", deep in the batched state's loader."""
+    b = BatchedQuest(2, worlds=[mini])
+    b.reset(seed=0)
+    data = savestate.save(b.state_of(0), mini)
+    with pytest.raises(TypeError, match=r"^load_states: the state for env 1 is a bytes, not a QuestState "
+                                        r"\(savestate.load\(data, world\) reads one from a save\)$"):
+        b.load_states([1], [data])
+    b.load_states([1], [savestate.load(data, mini)])
+    assert b.documents([1]) == b.documents([0])
+
+
 def test_load_states_refuses_an_env_named_twice(mini) -> None:
     """``load_states([1, 1], [a, b])`` (or ``[1, -1]`` of 2 envs) kept the last state without a word."""
     b = BatchedQuest(2, worlds=[mini])
