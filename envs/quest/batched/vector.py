@@ -62,6 +62,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         world_seeds: An explicit pool of world seeds (overrides ``world_seed``).
         render_mode: ``None``, ``"rgb_array"`` (exact reference frames, one per env) or ``"ansi"`` (the reference
             text view of each env).
+        autoreset_mode: ``AutoresetMode.SAME_STEP`` (its one mode; any other is refused in one line).
         compile: ``torch.compile`` the engine's step (:meth:`BatchedQuest.compile`): about 10x the env steps/s
             at 64 envs on CPU, after a first compilation of a minute or two.
         **engine_kwargs: More :class:`BatchedQuest` arguments.
@@ -75,8 +76,11 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                  device: str | torch.device = "cpu", world_seeds: list[int] | None = None,
                  world_pool: int = DEFAULT_WORLD_POOL, render_mode: str | None = None,
                  grayscale: bool = False, downsample: int = 1, compile: bool = False,
-                 **engine_kwargs: Any) -> None:
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP, **engine_kwargs: Any) -> None:
         check_flag("compile", compile)  # "no" would compile, by its truth
+        if autoreset_mode not in (AutoresetMode.SAME_STEP, AutoresetMode.SAME_STEP.value):  # as SyncVectorEnv names it
+            raise ValueError(f"the batched engine autoresets in the same step (AutoresetMode.SAME_STEP) only, got "
+                             f"{autoreset_mode!r}: read a done env's last observation in info['final_obs']")
         if grayscale or downsample != 1:
             raise ValueError("the batched engine serves full-size RGB pixels or symbolic observations; "
                              "grayscale and downsample are not supported (apply them on the device)")

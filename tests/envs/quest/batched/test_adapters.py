@@ -401,6 +401,18 @@ def test_adapter_flags_must_be_bools(flag) -> None:
             BatchedVecEnv(2, **{name: "no"})
 
 
+def test_an_autoreset_mode_other_than_same_step_is_refused_in_one_line() -> None:
+    """``make_vec(..., autoreset_mode=AutoresetMode.NEXT_STEP)`` (what ``SyncVectorEnv`` takes) failed as
+    "BatchedQuest.__init__() got an unexpected keyword argument 'autoreset_mode'"; the one mode it has passes."""
+    kwargs = {"id": "longplay/QuestMini-v0", "num_envs": 2, "vectorization_mode": "vector_entry_point"}
+    for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED, "next"):
+        with pytest.raises(ValueError, match=r"^the batched engine autoresets in the same step "
+                                             r"\(AutoresetMode.SAME_STEP\) only, got "):
+            gym.make_vec(**kwargs, autoreset_mode=mode)
+    env = gym.make_vec(**kwargs, autoreset_mode=AutoresetMode.SAME_STEP)
+    assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+
+
 def test_a_closed_sb3_env_says_so() -> None:
     """SB3's ``BatchedVecEnv.close`` did nothing: a closed env went on stepping and resetting, where the Gymnasium
     adapter raises ``ClosedEnvironmentError``. Closing twice is fine (SB3 closes on exit too)."""
