@@ -16,9 +16,10 @@ Episode statistics of the envs that just ended, valid where ``info["final_info"]
 clock is kept), where a ``SyncVectorEnv`` of reference envs each under ``RecordEpisodeStatistics`` puts them. The
 top level has no ``episode`` key, as Gymnasium's vector envs have none, so that
 ``gymnasium.wrappers.vector.RecordEpisodeStatistics`` (which refuses an info that already holds one) can wrap this
-env and write ``info["episode"]`` itself. ``info["milestones"]`` is every env's milestone count now: for an env that
-just ended, its new episode's (as ``reset`` gives it, the way Gymnasium's ``SAME_STEP`` vector envs put the new
-episode's reset info at the top level); the ended episode's count is in ``info["final_info"]["milestones"]``.
+env and write ``info["episode"]`` itself. ``info["milestones"]`` (with its ``_milestones`` mask: every env) is every
+env's milestone count now: for an env that just ended, its new episode's (as ``reset`` gives it, the way
+Gymnasium's ``SAME_STEP`` vector envs put the new episode's reset info at the top level); the ended episode's count
+is in ``info["final_info"]["milestones"]``.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         base = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         obs = self.engine.reset(base)
         self._needs_reset = False
-        return to_numpy(obs), {"milestones": self.engine.milestones.cpu().numpy()}
+        return to_numpy(obs), self._milestone_info()
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """One press per env; ``SAME_STEP`` autoreset (see the module docstring)."""
@@ -135,7 +136,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         obs, reward, terminated, truncated, info = self.engine.step(torch.as_tensor(acts, device=self.engine.device))
         done = (terminated | truncated).cpu().numpy()
         # the count now: a just-ended env's new episode's (the engine's info holds the ended one's, for final_info)
-        out: dict[str, Any] = {"milestones": self.engine.milestones.cpu().numpy()}
+        out: dict[str, Any] = self._milestone_info()
         if done.any():
             final = to_numpy(info["final_obs"])
             finals = np.empty(self.num_envs, dtype=object)
@@ -146,6 +147,11 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                                      self._milestone_ids)
             out["final_info"], out["_final_info"] = _final_info(info, done, reached), done
         return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
+
+    def _milestone_info(self) -> dict[str, np.ndarray]:
+        """Every env's milestone count now, with its ``_milestones`` mask (every env), as Gymnasium's vector envs
+        give each info key."""
+        return {"milestones": self.engine.milestones.cpu().numpy(), "_milestones": np.ones(self.num_envs, bool)}
 
     def render(self) -> tuple[np.ndarray, ...] | tuple[str, ...] | None:
         """``rgb_array``: the exact reference frame of every env; ``ansi``: every env's text view (as a

@@ -413,6 +413,21 @@ def test_an_autoreset_mode_other_than_same_step_is_refused_in_one_line() -> None
     assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
 
 
+def test_every_top_level_info_key_has_its_mask_as_in_sync_vector_env() -> None:
+    """Gymnasium's vector envs give each info key a ``_key`` mask of the envs it holds for (``SyncVectorEnv`` of
+    reference envs: ``milestones`` and ``_milestones``); the top-level ``milestones`` had none, so code reading
+    each key through its mask failed with a KeyError on ``_milestones``."""
+    env = gym.make_vec("longplay/QuestMini-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                       max_episode_steps=2)
+    _, info = env.reset(seed=0)
+    infos = [info] + [env.step(np.zeros(2, np.int64))[-1] for _ in range(2)]
+    assert "final_info" in infos[-1]
+    for info in infos:
+        for key in [k for k in info if not k.startswith("_")]:
+            assert info[f"_{key}"].dtype == bool and info[f"_{key}"].shape == (2,), key
+        assert info["_milestones"].all()
+
+
 def test_a_closed_sb3_env_says_so() -> None:
     """SB3's ``BatchedVecEnv.close`` did nothing: a closed env went on stepping and resetting, where the Gymnasium
     adapter raises ``ClosedEnvironmentError``. Closing twice is fine (SB3 closes on exit too)."""
