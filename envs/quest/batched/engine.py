@@ -23,8 +23,9 @@ Seeds: ``reset(seed)`` starts env ``i``'s first episode with the reference seed 
 repeat across envs or episodes.
 
 Worlds: ``world_seed`` gives all envs one world; ``world_seeds=[s0, s1, ...]`` builds a pool and env ``i``
-plays world ``world_seeds[i % len(world_seeds)]`` in every episode; ``worlds=[World, ...]`` passes
-worlds directly (tests, hand-made worlds).
+plays world ``world_seeds[i % len(world_seeds)]`` in every episode; ``world_seed=None`` (a new world per reset
+seed in the reference) is the pool of seeds ``0 .. world_pool - 1``; ``worlds=[World, ...]`` passes worlds directly
+(tests, hand-made worlds).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ EPISODE_SEED_HEADROOM = 2**62 - 1
 #: The largest ``reset`` base seed, 2**62 (``check_seed``'s message says it).
 MAX_BASE_SEED = MAX_SEED - EPISODE_SEED_HEADROOM
 NUM_BUTTONS = 8
+#: ``world_seed=None`` (the reference's new world per reset seed) plays a pool of this many worlds, seeds 0, 1, ...
+DEFAULT_WORLD_POOL = 16
 # Inductor settings for the step on CPU (measured on a 2-core AVX2 CPU, docs/batched.md "Speed"): scalar C++
 # loops (inductor's vector code emulates boolean masks and table gathers lane by lane: 0.76x eager, against
 # 1.45x for scalar loops), and intermediates realized once they take 8 ops instead of 30 (fewer
@@ -159,7 +162,9 @@ def _world_seed(seed: Any, name: str) -> int:
 
 
 def _resolve_worlds(size: str | None, world_seed: int | None, world_seeds: Sequence[int] | None, world: str,
-                    worlds: Sequence[World] | None) -> tuple[World, ...]:
+                    worlds: Sequence[World] | None, pool: int) -> tuple[World, ...]:
+    """The worlds the envs play: ``worlds``, else the canonical world, ``world_seeds``, ``world_seed``'s world, or for
+    ``world_seed=None`` a pool of ``pool`` procedural worlds (seeds ``0 .. pool - 1``)."""
     if worlds is not None:
         if not worlds:
             raise ValueError("worlds must hold at least one World")
@@ -176,13 +181,15 @@ def _resolve_worlds(size: str | None, world_seed: int | None, world_seeds: Seque
     size = world_size(size, world_seed, world)
     if world == "canonical":
         return (worldgen.canonical_world(),)
+    if world_seeds is None and world_seed is None:  # a new world per reset seed in the reference: a fixed pool here
+        world_seeds = range(pool)
     if world_seeds is not None:
         if isinstance(world_seeds, (str, bytes)) or not isinstance(world_seeds, (Sequence, np.ndarray)):
             raise ValueError(f"world_seeds must be a list of world seeds (ints >= 0), got {world_seeds!r:.80}")
         if not len(world_seeds):
             raise ValueError("world_seeds must name at least one world")
         return tuple(worldgen.build_world(size, _world_seed(s, "world_seeds entry")) for s in world_seeds)
-    return (worldgen.build_world(size, 0 if world_seed is None else _world_seed(world_seed, "world_seed")),)
+    return (worldgen.build_world(size, _world_seed(world_seed, "world_seed")),)
 
 
 def keep_freed_memory() -> bool:
@@ -231,7 +238,9 @@ class BatchedQuest:
     Args:
         num_envs: How many games.
         size: ``mini`` (the default), ``small`` or ``standard`` (procedural worlds; canonical is ``standard``).
-        world_seed: The world every env plays (ignored with ``world_seeds`` or ``worlds``).
+        world_seed: The world every env plays (ignored with ``world_seeds`` or ``worlds``); ``None`` (a new world
+            per reset seed in the reference env, ``longplay/Quest-v0``): a pool of ``world_pool`` worlds, seeds
+            ``0 .. world_pool - 1`` (env ``i`` plays world ``i % world_pool``; no more than ``num_envs``).
         device: ``"cpu"``, ``"cuda"``, ... every tensor in and out lives there.
         obs_mode: ``"symbolic"`` (``tiles``, ``entities``, ``vector``) or ``"pixels"``.
         max_episode_steps: Truncation (``"auto"``: by size, as the reference env; ``None``: never).
@@ -248,6 +257,7 @@ class BatchedQuest:
             CPU from :data:`AUTO_PASS_MIN_ENVS` envs on, else off; ``None``: off (one branch-free graph over
             every env, as always on CUDA). The results are the same either way; with passes the step reads
             which envs need the rules and which episodes ended on the host.
+        world_pool: How many worlds ``world_seed=None`` plays (:data:`DEFAULT_WORLD_POOL`).
         keep_memory: On CPU, call :func:`keep_freed_memory` (process-wide): a step's buffers are then reused
             instead of being mapped and faulted in anew every step (4.6x the pixel steps/s at 4,096 envs).
     """
@@ -257,7 +267,7 @@ class BatchedQuest:
                  max_episode_steps: int | str | None = "auto", world_seeds: Sequence[int] | None = None,
                  world: str = "procedural", worlds: Sequence[World] | None = None, noop: bool = False,
                  final_obs: bool = False, palette: object = None, battle_pass: int | str | None = "auto",
-                 keep_memory: bool = True) -> None:
+                 keep_memory: bool = True, world_pool: int = DEFAULT_WORLD_POOL) -> None:
         if not int_in(num_envs, 1):
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         if obs_mode not in OBS_MODES:
@@ -277,7 +287,9 @@ class BatchedQuest:
         self.obs_mode = obs_mode
         self.noop = bool(noop)
         self.final_obs = bool(final_obs)
-        self.worlds = _resolve_worlds(size, world_seed, world_seeds, world, worlds)
+        if not int_in(world_pool, 1):
+            raise ValueError(f"world_pool must be an int >= 1, got {world_pool!r}")
+        self.worlds = _resolve_worlds(size, world_seed, world_seeds, world, worlds, min(num_envs, int(world_pool)))
         self.size = self.worlds[0].size
         if max_episode_steps == "auto":
             max_episode_steps = DEFAULT_MAX_STEPS.get(self.size, 20_000)
@@ -903,4 +915,4 @@ class BatchedQuest:
 
 
 __all__ = ["AUTO_PASS_MIN_ENVS", "BATTLE_FIELDS", "BatchedQuest", "BatchedState", "CPU_INDUCTOR_OPTIONS",
-           "DEFAULT_MAX_STEPS", "keep_freed_memory"]
+           "DEFAULT_MAX_STEPS", "DEFAULT_WORLD_POOL", "keep_freed_memory"]

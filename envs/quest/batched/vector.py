@@ -34,10 +34,8 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from longplay.envs.checks import check_flag
-from longplay.envs.quest.batched.engine import BatchedQuest, check_seed, int_in
+from longplay.envs.quest.batched.engine import DEFAULT_WORLD_POOL, BatchedQuest, check_seed, int_in
 from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, VIEW_H, VIEW_W
-
-DEFAULT_WORLD_POOL = 16
 
 
 def single_observation_space(obs_mode: str) -> spaces.Space:
@@ -87,15 +85,12 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                              "grayscale and downsample are not supported (apply them on the device)")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"invalid render_mode {render_mode!r}; valid: {', '.join(self.metadata['render_modes'])}")
-        if not int_in(num_envs, 1):  # before range() below
+        if not int_in(num_envs, 1):  # before anything is built
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
-        if not int_in(world_pool, 1):
-            raise ValueError(f"world_pool must be an int >= 1, got {world_pool!r}")
-        if world_seed is None and world_seeds is None and world == "procedural":
-            world_seeds = list(range(min(num_envs, world_pool)))
         self.engine = BatchedQuest(num_envs, size=size, world_seed=world_seed, device=device, obs_mode=obs_mode,
                                    max_episode_steps=max_episode_steps, world_seeds=world_seeds, world=world,
-                                   noop=noop, final_obs=True, palette=palette, **engine_kwargs)
+                                   noop=noop, final_obs=True, palette=palette, world_pool=world_pool,
+                                   **engine_kwargs)
         if compile:
             self.engine.compile()
         self.num_envs = num_envs

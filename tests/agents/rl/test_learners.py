@@ -437,6 +437,18 @@ def test_ppo_device_shaping_on_the_device(tmp_path: Path) -> None:
         train(tiny(tmp_path, learner="ppo-device", vec_env="toy", shaping="event=1", run_name="r2"))
 
 
+def test_batched_training_on_quest_v0_plays_a_pool_of_worlds(tmp_path: Path) -> None:
+    """``longplay train --env Quest-v0 --vec-env batched`` (and ``--learner ppo-device``) trained on world 0 alone:
+    Quest-v0's ``world_seed=None`` reached the engine, which read it as world 0, while the evaluation's reference
+    env plays a new world per episode. Both now play the engine's pool of worlds, as ``make_vec`` does."""
+    from longplay.agents.rl.batched import make_engine, make_sb3_vec_env
+
+    for learner in ("ppo", "ppo-device"):
+        config = tiny(tmp_path, env_id="longplay/Quest-v0", learner=learner, vec_env="batched", num_envs=3)
+        engine = make_engine(config, "cpu") if learner == "ppo-device" else make_sb3_vec_env(config, "cpu").engine
+        assert [w.seed for w in engine.worlds] == [0, 1, 2] and engine.size == "small", learner
+
+
 def test_ppo_device_without_the_batched_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from longplay.agents.rl.batched import ENGINE_MISSING
     from longplay.agents.rl.ppo_device import train

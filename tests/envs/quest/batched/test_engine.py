@@ -94,6 +94,21 @@ def test_episode_statistics_and_reward_count_milestones(mini, battle_pass) -> No
     assert finished.all()
 
 
+def test_world_seed_none_plays_a_pool_of_worlds_as_the_vector_env_does() -> None:
+    """``world_seed=None`` (the reference's new world per reset seed: ``longplay/Quest-v0``'s default) played world
+    0 in every env, so SB3's ``BatchedVecEnv`` and ``longplay train --env Quest-v0 --vec-env batched`` trained on one
+    world while evaluating on new ones; ``make_vec`` alone played the documented pool (``world_pool``, 16)."""
+    assert [w.seed for w in BatchedQuest(3, world_seed=None).worlds] == [0, 1, 2]
+    many = BatchedQuest(20, world_seed=None)
+    assert [w.seed for w in many.worlds] == list(range(16)) and many.world_of.tolist() == [*range(16), 0, 1, 2, 3]
+    assert [w.seed for w in BatchedQuest(5, world_seed=None, world_pool=2).worlds] == [0, 1]
+    assert [w.seed for w in BatchedQuest(3, world_seed=None, world_seeds=[7]).worlds] == [7]  # the pool named wins
+    assert [w.seed for w in BatchedQuest(3, world_seed=4).worlds] == [4]
+    for pool in (0, 1.5, True):
+        with pytest.raises(ValueError, match=rf"^world_pool must be an int >= 1, got {pool!r}$"):
+            BatchedQuest(2, world_seed=None, world_pool=pool)
+
+
 def test_world_pool_assignment() -> None:
     b = BatchedQuest(5, size="mini", world_seeds=[7, 8])
     assert [b.world_of_env(i).seed for i in range(5)] == [7, 8, 7, 8, 7]
