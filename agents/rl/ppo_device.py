@@ -350,7 +350,8 @@ class BestCheckpoint:
         if self.best is None or rates.score > (self.best["finished"], self.best["mean"]):
             save()
             self.best = {"step": step, **rates.as_dict()}
-            self.path.write_text(json.dumps(self.best, indent=1) + "\n")
+            text = json.dumps(self.best, indent=1) + "\n"
+            write_atomically(self.path, lambda p: p.write_text(text))  # a kill here keeps the best so far
         return {"charts/select/milestones": rates.mean, SELECT_TAG: rates.finished,
                 "charts/select/best_finished": self.best["finished"],
                 "charts/select/best_milestones": self.best["mean"],

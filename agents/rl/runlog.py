@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from longplay.replays.files import remove_partials, write_atomically
+
 
 def _drop_after(path: Path, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Keeps the JSON lines of ``path`` (if it exists) whose ``step`` is at most ``step``; returns (the kept
@@ -26,7 +28,8 @@ def _drop_after(path: Path, step: int) -> tuple[list[dict[str, Any]], list[dict[
         if line.strip():
             entry = json.loads(line)
             (kept if entry.get("step", 0) <= step else dropped).append((line, entry))
-    path.write_text("".join(line + "\n" for line, _ in kept))
+    # written aside and renamed: a run killed here keeps its whole log (the next resume drops the points again)
+    write_atomically(path, lambda p: p.write_text("".join(line + "\n" for line, _ in kept)))
     return [entry for _, entry in kept], [entry for _, entry in dropped]
 
 
@@ -98,6 +101,7 @@ class RunLog:
         # kept here from the one read rather than read again
         self._tagged: dict[str, set[int]] = {EVAL_TAG: set(), SELECT_TAG: set()}
         if resume_step is not None:
+            remove_partials(self.run_dir)  # of the rewrites below (or of config.json), killed outright
             # (each file read once: a long run's metrics.jsonl is many megabytes)
             points, _ = _drop_after(self.path, resume_step)
             for tag, steps in self._tagged.items():
@@ -125,7 +129,7 @@ class RunLog:
                     path.replace(aside / path.name)
             left = sorted(folder.glob("step_*"))
             if later and left:  # latest.txt named one of them
-                (folder / "latest.txt").write_text(left[-1].name + "\n")
+                write_atomically(folder / "latest.txt", lambda p: p.write_text(left[-1].name + "\n"))
             for step, path in curriculum_configs(self.run_dir).items():  # curriculum steps of the replaced part
                 if step > resume_step:
                     path.unlink()
