@@ -133,7 +133,7 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig, int]:
     if later:
         config_path = before[later[0]]
     if config_path.is_file():
-        config = TrainConfig.from_dict(json.loads(config_path.read_text()))
+        config = _read_config(config_path)
     else:
         from longplay.agents.rl.policy_agent import CheckpointError, load_policy
 
@@ -147,6 +147,16 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig, int]:
     if config.start_state is not None and kept.is_file():  # the run's own copy, wherever the folder went
         config.start_state = str(kept.resolve())
     return run_dir, checkpoint, config, step
+
+
+def _read_config(path: Path) -> TrainConfig:
+    """The config a run saved at ``path``; CliError (one line) when it cannot be read (cut short by a kill while it
+    was written, before those writes were atomic, or edited by hand)."""
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, AttributeError) as exc:  # (a JSONDecodeError is a ValueError)
+        then = "the checkpoint's" if path.name == "config.json" else "the run's config.json"
+        raise CliError(f"cannot read {path} ({exc}): move it away to resume with {then} config") from None
 
 
 def _check_resumable(path: Path) -> int:

@@ -385,7 +385,9 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
         state = start_options(config)["state"]
         kept = write_atomically(run_dir / START_STATE_FILE, lambda p: p.write_bytes(state))
         config.start_state = str(kept.resolve())
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    # written again at every resume: aside and renamed, so a run killed here keeps the config it had
+    text = json.dumps(config.to_dict(), indent=2) + "\n"
+    write_atomically(run_dir / "config.json", lambda p: p.write_text(text))
 
 
 def checkpoint_step(path: str | Path) -> int:

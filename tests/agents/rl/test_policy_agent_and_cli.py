@@ -703,3 +703,44 @@ def test_a_curriculum_step_that_turns_archive_starts_off_keeps_the_saved_archive
     (run_dir / "config.before_step_32.json").unlink()
     with pytest.raises(CliError, match=r"^--archive-focus applies only with --archive-starts above 0"):
         build_config(_train_args([*resume, "--archive-starts", "0", "--archive-focus", "0.2"]))
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_an_unreadable_config_json_is_refused_in_one_line(damage: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A config.json cut short (a run killed while it was written: it is written again at every resume) made every
+    ``--resume`` a JSONDecodeError traceback. The checkpoints hold the config too: moved away, the run resumes."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "32", "--run-name", "j", "--eval-every", "-1"]) == 0
+    run_dir = tmp_path / "train" / "j"
+    config = run_dir / "config.json"
+    config.write_text("" if damage == "empty" else config.read_text()[:50])
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot read {config}" in err and "move it away" in err, err
+    config.rename(run_dir / "config.damaged.json")
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "64", "--no-progress"]) == 0
+    assert json.loads(config.read_text())["total_steps"] == 64
+
+
+def test_a_resume_killed_while_writing_config_json_leaves_the_old_one(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.json was rewritten in place at every start: a kill in the write left it cut short."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "32", "--run-name", "k", "--eval-every", "-1"]) == 0
+    config = tmp_path / "train" / "k" / "config.json"
+    saved = config.read_text()
+    write_text = Path.write_text
+
+    def killed_halfway(self: Path, text: str, *args: object, **kwargs: object) -> int:
+        if "config.json" in self.name:
+            write_text(self, text[:len(text) // 2])
+            raise KeyboardInterrupt
+        return write_text(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        longplay(["train", "--resume", str(config.parent), "--steps", "64", "--no-progress"])
+    assert config.read_text() == saved
+
