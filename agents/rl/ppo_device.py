@@ -388,6 +388,19 @@ def _checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, co
     return path
 
 
+#: The config fields that shape the network (and its optimizer state): a checkpoint differing in one does not load.
+NETWORK_FIELDS = ("env_id", "env_kwargs", "obs_mode", "buttons", "features_dim", "frame_stack", "grayscale",
+                  "downsample")
+
+
+def _network_differences(saved: dict[str, Any], config: TrainConfig, exc: Exception) -> str:
+    """The network fields a checkpoint's config (``saved``) sets otherwise than ``config``, as ``name A -> B``;
+    else the first line of torch's error ``exc``."""
+    said = [f"{name} {saved[name]!r} -> {getattr(config, name)!r}" for name in NETWORK_FIELDS
+            if name in saved and saved[name] != getattr(config, name)]
+    return ", ".join(said) if said else str(exc).strip().splitlines()[0]
+
+
 def _eval_policy(net: nn.Module, config: TrainConfig, description: dict[str, Any], step: int) -> LoadedPolicy:
     return LoadedPolicy(copy.deepcopy(net).cpu(), config, description, step)
 
@@ -455,8 +468,13 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, resume: str | 
         state = torch.load(resume, map_location=device, weights_only=False)
         if state.get("format") != DEVICE_FORMAT:
             raise ValueError(f"not a ppo-device checkpoint: {resume}")
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        try:
+            net.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError) as exc:  # torch's many-line list of mismatched tensors
+            raise ValueError(f"cannot resume {resume}: its network does not fit this run's "
+                             f"({_network_differences(state.get('config', {}), config, exc)}); a checkpoint of "
+                             "another run?") from None
         optimizer.param_groups[0]["fused"] = True  # (a checkpoint from before it was fused says otherwise)
         iteration, global_step = int(state["iteration"]) + 1, int(state["step"])
         torch.set_rng_state(state["rng"]["torch"])

@@ -744,3 +744,21 @@ def test_a_resume_killed_while_writing_config_json_leaves_the_old_one(tmp_path: 
         longplay(["train", "--resume", str(config.parent), "--steps", "64", "--no-progress"])
     assert config.read_text() == saved
 
+
+def test_a_checkpoint_whose_network_does_not_fit_the_run_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint of another network (here --features-dim 64 among a run of 32's checkpoints) gave torch's
+    many-line 'Error(s) in loading state_dict' traceback."""
+    for name, features in (("n32", "32"), ("n64", "64")):
+        assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path),
+                         *TINY, "--steps", "32", "--run-name", name, "--eval-every", "-1",
+                         "--features-dim", features]) == 0
+    checkpoint = tmp_path / "train" / "n32" / "checkpoints" / f"step_{48:012d}.pt"
+    (tmp_path / "train" / "n64" / "checkpoints" / f"step_{32:012d}.pt").rename(checkpoint)
+    before = (tmp_path / "train" / "n32" / "metrics.jsonl").read_text()
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(tmp_path / "train" / "n32"), "--steps", "64", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot resume {checkpoint}" in err and "network" in err, err
+    assert (tmp_path / "train" / "n32" / "metrics.jsonl").read_text() == before
+
