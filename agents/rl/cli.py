@@ -127,7 +127,15 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig, int]:
 
     config_path = run_dir / "config.json"
     # a checkpoint before a curriculum step goes on with the config that trained past it, not the step's
-    step = _check_resumable(checkpoint)
+    try:
+        step = _check_resumable(checkpoint)
+    except CliError as exc:
+        if not path.is_dir():
+            raise
+        # the newest cannot be read: named, not skipped (resuming an older one sets the newer aside, kept)
+        older = next((p for p in sorted(found, key=lambda p: p.stem, reverse=True)[1:] if _readable(p)), None)
+        raise CliError(f"{exc}; the newest readable checkpoint of the run: --resume {older}" if older else str(exc)) \
+            from None
     before = curriculum_configs(run_dir)
     later = sorted(n for n in before if n > step)
     if later:
@@ -165,6 +173,7 @@ def _check_resumable(path: Path) -> int:
     and its folder for the run's, where config.json was written)."""
     import zipfile
 
+    unreadable = f"cannot resume {path}: not a readable checkpoint (truncated or damaged, or another kind of file)"
     try:
         with zipfile.ZipFile(path) as archive:
             if {"data", "policy.pth"} <= set(archive.namelist()):  # Stable-Baselines3's format
@@ -172,16 +181,17 @@ def _check_resumable(path: Path) -> int:
                     return int(json.loads(archive.read("data"))["num_timesteps"])
                 except (ValueError, KeyError, TypeError):
                     raise CliError(f"cannot resume {path}: not a longplay checkpoint") from None
-    except zipfile.BadZipFile:
-        raise CliError(f"cannot resume {path}: not a longplay checkpoint") from None
+    except zipfile.BadZipFile:  # (torch's files are zips too: a checkpoint cut short ends up here)
+        raise CliError(unreadable) from None
     import torch
 
     from longplay.agents.rl.policy_agent import DEVICE_FORMAT, POLICY_FORMAT
 
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a zip that is not torch's either
-        data = None
+    except Exception:  # noqa: BLE001 - a zip that is not torch's either (or one cut short: an SB3 checkpoint cut
+        # in its inner optimizer file opens as that file's zip)
+        raise CliError(unreadable) from None
     kind = data.get("format") if isinstance(data, dict) else None
     if kind == POLICY_FORMAT:
         raise CliError(f"cannot resume {path}: an exported policy (weights only, no optimizer state); resume its "
@@ -189,6 +199,15 @@ def _check_resumable(path: Path) -> int:
     if kind != DEVICE_FORMAT:
         raise CliError(f"cannot resume {path}: not a longplay checkpoint")
     return int(data["step"])
+
+
+def _readable(path: Path) -> bool:
+    """Whether ``path`` is a checkpoint ``--resume`` takes."""
+    try:
+        _check_resumable(path)
+    except CliError:
+        return False
+    return True
 
 
 def _check_total_steps(total: int, step: int) -> None:

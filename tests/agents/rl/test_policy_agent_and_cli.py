@@ -762,3 +762,21 @@ def test_a_checkpoint_whose_network_does_not_fit_the_run_is_refused_in_one_line(
     assert err.count("\n") == 1 and f"cannot resume {checkpoint}" in err and "network" in err, err
     assert (tmp_path / "train" / "n32" / "metrics.jsonl").read_text() == before
 
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_a_damaged_newest_checkpoint_names_the_one_before_it(learner: str, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint cut short (a copy, a full disk) was 'not a longplay checkpoint', and ``--resume RUN_DIR`` did
+    not say that the run holds whole ones to resume from."""
+    suffix = ".pt" if learner == "ppo-device" else ".zip"
+    assert longplay(["train", "--vec-env", "toy", "--learner", learner, "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "64", "--run-name", "d", "--eval-every", "-1", "--checkpoint-every", "32"]) == 0
+    folder = tmp_path / "train" / "d" / "checkpoints"
+    newest, previous = folder / f"step_{64:012d}{suffix}", folder / f"step_{32:012d}{suffix}"
+    newest.write_bytes(newest.read_bytes()[:newest.stat().st_size // 2])
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(folder.parent), "--steps", "96", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot resume {newest}" in err and "truncated or damaged" in err, err
+    assert f"--resume {previous}" in err, err
+    assert longplay(["train", "--resume", str(previous), "--steps", "96", "--no-progress"]) == 0
