@@ -780,3 +780,16 @@ def test_a_damaged_newest_checkpoint_names_the_one_before_it(learner: str, tmp_p
     assert err.count("\n") == 1 and f"cannot resume {newest}" in err and "truncated or damaged" in err, err
     assert f"--resume {previous}" in err, err
     assert longplay(["train", "--resume", str(previous), "--steps", "96", "--no-progress"]) == 0
+
+
+@pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
+def test_the_batched_engine_refuses_an_env_it_cannot_run_before_building_it(
+        learner: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--learner ppo-device --env PokemonRed-v0`` asked for the ROM (the env was built first, to check its
+    settings); given the ROM, it then said the batched engine runs quest envs only."""
+    monkeypatch.delenv("LONGPLAY_ROMS", raising=False)
+    assert longplay(["train", "--learner", learner, "--vec-env", "batched", "--env", "PokemonRed-v0",
+                     "--runs-dir", str(tmp_path), *TINY, "--steps", "32"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "runs quest envs only" in err and "ROM" not in err, err
+    assert not (tmp_path / "train").exists()
