@@ -28,6 +28,18 @@ ENGINE_MISSING = ("the batched engine (longplay.envs.quest.batched, issue 6) is 
 ENGINE_OPTIONS = ("size", "world_seed", "world", "palette")
 
 
+def quest_env_spec(config: TrainConfig) -> tuple[str, dict[str, Any]]:
+    """The registered (entry point, kwargs) of the run's env; ``ValueError`` (one line) when it is not a quest env,
+    which the batched engine cannot run."""
+    from longplay.envs.registration import ENV_SPECS
+
+    entry = ENV_SPECS.get(config.env_id)
+    if entry is None or "quest" not in entry[0]:
+        raise ValueError(f"the batched engine runs quest envs only; {config.env_id!r} is not one "
+                         f"(valid: {', '.join(k for k, v in ENV_SPECS.items() if 'quest' in v[0])})")
+    return entry
+
+
 def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
     """``size``, ``world_seed``, ``world`` (and ``palette`` when given) of a quest env id: its registered
     defaults updated by ``env_kwargs``.
@@ -35,12 +47,7 @@ def quest_engine_kwargs(config: TrainConfig) -> dict[str, Any]:
     Raises ``ValueError`` (one line) for an env the engine cannot run, and for an env option it does not take:
     the run would train without it and evaluate with it (``noop=true``: 9 actions against the policy's 8).
     """
-    from longplay.envs.registration import ENV_SPECS
-
-    entry = ENV_SPECS.get(config.env_id)
-    if entry is None or "quest" not in entry[0]:
-        raise ValueError(f"the batched engine runs quest envs only; {config.env_id!r} is not one "
-                         f"(valid: {', '.join(k for k, v in ENV_SPECS.items() if 'quest' in v[0])})")
+    entry = quest_env_spec(config)
     other = [key for key in config.env_kwargs if key not in ENGINE_OPTIONS]
     if other:
         raise ValueError(f"the batched engine does not take the env option {other[0]!r} (it takes "

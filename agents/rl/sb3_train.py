@@ -371,9 +371,9 @@ def start_run_folder(config: TrainConfig, run_dir: Path, resume: str | Path | No
 
         register_toy()
     if config.vec_env == "batched":  # before the env is built: a Game Boy env would first ask for its ROM
-        from longplay.agents.rl.batched import quest_engine_kwargs
+        from longplay.agents.rl.batched import quest_env_spec
 
-        quest_engine_kwargs(config)
+        quest_env_spec(config)
     check_env_settings(config, env_factory)
     if resume is None and run_dir.is_dir():
         drop_stopped_attempt(run_dir)  # started again after a run stopped before its first checkpoint
