@@ -24,9 +24,15 @@ def _drop_after(path: Path, step: int) -> tuple[list[dict[str, Any]], list[dict[
     if not path.exists():
         return [], []
     kept, dropped = [], []
-    for line in path.read_text().splitlines():
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
         if line.strip():
-            entry = json.loads(line)
+            try:
+                entry = json.loads(line)
+            except ValueError as exc:
+                if number == len(lines):  # cut short by a stop in its write: after the checkpoint, so replaced
+                    continue
+                raise ValueError(f"cannot read line {number} of {path}: {exc}") from None
             (kept if entry.get("step", 0) <= step else dropped).append((line, entry))
     # written aside and renamed: a run killed here keeps its whole log (the next resume drops the points again)
     write_atomically(path, lambda p: p.write_text("".join(line + "\n" for line, _ in kept)))

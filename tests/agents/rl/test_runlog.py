@@ -157,3 +157,18 @@ def test_a_resume_killed_while_dropping_the_later_points_keeps_the_log(tmp_path:
     assert (tmp_path / "metrics.jsonl").read_text() == saved
     RunLog(tmp_path, resume_step=64, tensorboard=False).close()
     assert [p["step"] for p in read_metrics(tmp_path)] == [32, 64]
+
+
+@pytest.mark.parametrize("name", ["metrics.jsonl", "eval.jsonl"])
+def test_a_resume_drops_a_last_line_cut_short(name: str, tmp_path: Path) -> None:
+    """A run stopped while writing a line (a full disk, the machine going down) left it cut short, and every
+    resume failed with json's 'Unterminated string starting at: line 1 column 17', naming no file. The line was
+    written after the newest checkpoint (each is saved after its point, and an evaluation's result after its
+    lines), so it goes like the rest of the replaced part; a damaged line elsewhere is named."""
+    whole = [json.dumps({"step": step, "charts/learning_rate": step}) for step in (16, 32)]
+    (tmp_path / name).write_text("\n".join(whole) + '\n{"step": 96, "charts/lea')
+    RunLog(tmp_path, resume_step=64, tensorboard=False).close()
+    assert (tmp_path / name).read_text() == "".join(line + "\n" for line in whole)
+    (tmp_path / name).write_text(whole[0] + '\n{"step": 4\n' + whole[1] + "\n")
+    with pytest.raises(ValueError, match=rf"^cannot read line 2 of {tmp_path / name}: "):
+        RunLog(tmp_path, resume_step=64, tensorboard=False)
