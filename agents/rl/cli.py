@@ -119,6 +119,12 @@ def _resume_target(path_text: str) -> tuple[Path, Path, TrainConfig, int]:
             raise CliError(f"no checkpoint to resume in {run_dir / 'checkpoints'}")
         checkpoint = max(found, key=lambda p: p.stem)
     elif path.is_file():
+        if path.parent.name.startswith("replaced_") and path.parent.parent.name == "checkpoints":
+            # (the run's metrics and evaluations of that part are gone; resumed here it became a run of its own
+            # inside the checkpoints folder)
+            raise CliError(f"cannot resume {path}: a checkpoint the run set aside when it was resumed from an "
+                           "earlier one; to train on from it, copy it into a folder of its own and --resume the copy "
+                           "(a new run there, from its weights)")
         checkpoint = path
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     else:

@@ -793,3 +793,20 @@ def test_the_batched_engine_refuses_an_env_it_cannot_run_before_building_it(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "runs quest envs only" in err and "ROM" not in err, err
     assert not (tmp_path / "train").exists()
+
+
+def test_a_checkpoint_set_aside_by_a_resume_is_refused_in_one_line(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``--resume RUN/checkpoints/replaced_.../step_N.pt`` started a run of its own inside that folder (config.json,
+    metrics.jsonl, tb/ and checkpoints/ under RUN/checkpoints/replaced_...), with none of the run's history."""
+    assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY,
+                     "--steps", "64", "--run-name", "r", "--eval-every", "-1", "--checkpoint-every", "32"]) == 0
+    folder = tmp_path / "train" / "r" / "checkpoints"
+    assert longplay(["train", "--resume", str(folder / f"step_{32:012d}.pt"), "--steps", "64", "--no-progress"]) == 0
+    aside = next(folder.glob("replaced_*"))
+    before = sorted(aside.iterdir())
+    capsys.readouterr()
+    assert longplay(["train", "--resume", str(aside / f"step_{64:012d}.pt"), "--steps", "96", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "set aside" in err and "copy it" in err, err
+    assert sorted(aside.iterdir()) == before
