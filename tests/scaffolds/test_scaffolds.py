@@ -229,6 +229,15 @@ def test_notes_tools_limits_and_section() -> None:
     assert scaffold.changed_snapshots() == []  # logged once per change
 
 
+def test_notes_may_fill_their_character_limit_exactly() -> None:
+    # max_chars is the most characters of all notes together: a note that reaches it is taken, one more is refused
+    scaffold, _, box = bound("notes(max_chars=20)")
+    assert call(box, "add_note", title="Town", text="x" * 16) == ("Added note 'Town' (20/20 characters used).", False)
+    message, refused = call(box, "update_note", title="Town", text="x" * 17)
+    assert refused and "notes would hold 21 characters, over the limit of 20" in message
+    assert scaffold.sections() == [("Notes", "### Town\n" + "x" * 16)]  # the refused edit changed nothing
+
+
 def test_goals_stack() -> None:
     scaffold, _, box = bound("goals(max_depth=2)")
     assert "there is no goal" in call(box, "pop_goal", outcome="done")[0]
@@ -257,6 +266,19 @@ def test_summary_replaces_history_at_budget_and_survives_failure() -> None:
     summary.trim(ctx.history, lambda: 900 if len(ctx.history) > 1 else 400)
     assert len(ctx.history) == 1
     assert summary.section()[1].endswith("(turns 5-6 were dropped without a summary)")
+
+
+def test_summary_runs_only_when_the_request_exceeds_the_budget_and_is_cut_to_max_chars() -> None:
+    # "whenever a request would exceed budget_tokens": a request of exactly the budget is sent as it is
+    scaffold, ctx, _ = bound("summary(budget_tokens=500, keep_last=1, max_chars=10)", answer="a" * 25)
+    summary = scaffold.get("summary")
+    for t in range(1, 4):
+        ctx.history.append(exchange(t))
+    summary.trim(ctx.history, lambda: 500)
+    assert len(ctx.history) == 3 and not ctx.calls
+    summary.trim(ctx.history, lambda: 501 if len(ctx.history) > 1 else 100)
+    assert len(ctx.history) == 1 and len(ctx.calls) == 1
+    assert summary.section() == ("Progress summary (through turn 2)", "a" * 10)  # cut to max_chars characters
 
 
 def test_a_summary_budget_below_the_fixed_prompt_warns_once() -> None:
