@@ -162,3 +162,27 @@ def test_an_html_export_on_a_full_disk_keeps_the_old_page(record: Any, tmp_path:
         export_html(path, out, end=20)
     assert caught.value.filename == str(out)  # the file asked for, not the partial one
     assert out.read_bytes() == before and [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+def test_a_gif_of_frames_that_change_nothing_still_plays_at_its_speed(record: Any, tmp_path: Path) -> None:
+    """A frame that changed nothing lengthens the one before it: the GIF holds fewer images but lasts as long."""
+    from PIL import Image
+
+    # no-ops, and a stride of 161 presses: the fake game's press counter bar wraps at 161, so every frame is the first
+    path = record(actions=[8] * 644, env_kwargs={"noop": True})
+    result = export(path, tmp_path / "still.gif", speed=268.0, scale=1)
+    assert (result.stride, result.frames) == (161, 5)
+    with Image.open(result.path) as gif:
+        assert gif.n_frames == 1
+        shown = gif.info["duration"]
+    assert abs(shown - 1000 * result.frames / result.fps) < 10
+
+
+@pytest.mark.parametrize("speed", [1.0, 0.5, 7.0])
+def test_an_mp4_plays_at_its_speed(record: Any, tmp_path: Path, speed: float) -> None:
+    """At speed 1 a video shows 30 steps a second; the file's own frame rate says so to every player."""
+    result = export(record(120), tmp_path / "clip.mp4", speed=speed, scale=1)
+    meta = iio.immeta(result.path)
+    assert meta["fps"] == pytest.approx(result.fps, rel=1e-3)
+    assert meta["duration"] == pytest.approx(result.frames / result.fps, abs=0.05)
+    assert result.fps * result.stride == pytest.approx(30 * speed)
