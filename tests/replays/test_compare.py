@@ -24,6 +24,7 @@ from longplay.replays.compare import (
     km_fraction,
     km_median,
     load_runs,
+    median_band_impl,
     progress_curve_impl,
     read_runs,
     write_outputs,
@@ -242,6 +243,28 @@ def test_a_groups_median_curve_does_not_count_milestones_a_world_lacks() -> None
     runs += [_run(f"large{i}", ("a", "b", "c", "d"), {"a": 0, "b": 0, "c": 50, "d": 50}, 100) for i in range(2)]
     group = compare_impl(runs, axes=("steps",), n_boot=20).groups[0]
     assert [p["k"] for p in group["median_curve"]["steps"] if math.isfinite(p["median"])] == [1, 2]
+
+
+def test_a_run_that_stops_at_a_milestones_step_without_it_was_still_at_risk_there() -> None:
+    # A reaches the milestone at step 100, B stops at step 100 without it, C reaches it at 200. B was watched through
+    # step 100, so it counts against A's 100 (events come before censorings at one time): survival 2/3 at 100, and
+    # the median run needs until 200. Dropped from the risk set before 100, B would make 100 the median.
+    assert km_median([100, 100, 200], [True, False, True]) == 200.0
+    runs = [_run("a", ("x",), {"x": 100}, 1000), _run("b", ("x",), {}, 100), _run("c", ("x",), {"x": 200}, 1000)]
+    result = compare_impl(runs, axes=("steps",), n_boot=20)
+    assert [p["median"] for p in result.groups[0]["median_curve"]["steps"]] == [200.0]
+    assert [r["median"] for r in result.time_to_milestone] == [200.0]
+
+
+def test_a_median_curves_band_lies_around_it() -> None:
+    # The band drawn around a group's median curve: its upper edge (the intervals' fast ends) reaches each milestone no
+    # later than the median curve, its lower edge no earlier.
+    runs = [_run(f"r{i}", ("a", "b", "c"), {"a": 10 * i, "b": 40 * i, "c": 90 * i}, 1000) for i in range(1, 9)]
+    result = compare_impl(runs, axes=("steps",), n_boot=200)
+    band = median_band_impl(result.groups[0], runs, "steps")
+    assert len(band["x"]) == len(band["median"]) == len(band["upper"]) == len(band["lower"])
+    assert all(low <= mid <= up for low, mid, up in zip(band["lower"], band["median"], band["upper"], strict=True))
+    assert any(low < up for low, up in zip(band["lower"], band["upper"], strict=True))  # an interval, not a line
 
 
 def test_the_intervals_are_labelled_with_their_confidence(monkeypatch: Any, tmp_path: Path) -> None:
