@@ -132,6 +132,12 @@ def test_episode_stats_rate_every_milestone_of_the_catalog_and_those_reached_out
     stats.clear()
     stats.add(1.0, 10, 1)  # the toy engine's count names none
     assert not [k for k in stats.summary() if "milestone_rate" in k]
+    # an episode that does not name its milestones (a count, or an info without them) says nothing of a rate: the
+    # rates are of the episodes that named theirs
+    stats.add(1.0, 10, ["left_house"])
+    stats.add(1.0, 10, None)
+    assert stats.summary()["charts/milestone_rate/left_house"] == 1.0
+    assert stats.summary()["charts/episodes"] == 3.0
 
 
 def test_a_resume_killed_while_dropping_the_later_points_keeps_the_log(tmp_path: Path,
