@@ -176,6 +176,44 @@ def test_deleted_milestone_and_forged_reward(record: Any) -> None:
     assert "step 11: reward differs (recorded 5.0, re-simulated 0.0)" in verify(path).summary()
 
 
+def test_the_last_steps_claims_are_checked(record: Any, tmp_path: Path) -> None:
+    # 100 presses: the fake game's 'hundred_presses' milestone (and its reward) come with the last action
+    path = record(100)
+    with ReplayReader(path) as replay:
+        assert {m.milestone: m.step for m in replay.milestones()}["hundred_presses"] == 100 == replay.num_steps()
+        paid = replay.rewards()
+    assert verify(path).ok
+    _edit(path, "DELETE FROM milestones WHERE milestone = 'hundred_presses'")
+    assert "step 100: milestone 'hundred_presses' is reached in re-simulation but missing" in verify(path).summary()
+    path = record(100, name="reward.lpr")
+    paid[100] = 5.0
+    blob = zlib.compress(b"".join(struct.pack("<Id", step - 1, value) for step, value in sorted(paid.items())))
+    _edit(path, "UPDATE chunks SET rewards = ? WHERE first_step = 0", (blob,))
+    assert "step 100: reward differs (recorded 5.0, re-simulated 2.0)" in verify(path).summary()
+
+
+def test_a_changed_last_action_is_caught_by_the_final_hash(record: Any) -> None:
+    # SELECT does nothing in the fake game's overworld but is remembered in its state, and A neither: only the state
+    # hash of the episode's end (after the last fingerprint, at step 1984) tells the two apart
+    path = record(actions=[7] * 2000)
+    _set_action(path, 1999, 4)
+    line = verify(path).summary()
+    assert line.startswith("FAIL ") and "step 2000: state hash differs" in line
+
+
+def test_a_changed_action_before_the_first_fingerprint_is_caught_there(record: Any) -> None:
+    path = record(2000, seed=1, fingerprint_every=32, hash_every=1024)
+    _change_action(path, 20)
+    line = verify(path).summary()
+    assert "step 32: state fingerprint differs" in line and "and 32 is not the one played" in line
+
+
+def test_an_episode_end_before_its_last_action_is_caught(record: Any) -> None:
+    path = record(300)
+    _edit(path, "UPDATE episodes SET end_step = 299 WHERE episode = 0")
+    assert "episode 0 is recorded to end at step 299 but its actions stop at step 300" in verify(path).summary()
+
+
 def test_other_world_is_caught(record: Any) -> None:
     path = record(300)
     _edit(path, "UPDATE episodes SET identity = ? WHERE episode = 0",
