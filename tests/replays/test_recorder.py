@@ -53,6 +53,17 @@ def test_header_episode_and_tables(record: Any, fakegame: Any) -> None:
         assert replay.summaries()[0].map_id == 0
 
 
+def test_close_writes_the_runs_totals_to_the_header(record: Any) -> None:
+    # steps, episodes, duration_s: "totals, written by close()" (FORMAT.md); compare reads a seconds budget off
+    # duration_s
+    path = record(200, episodes=3)
+    with ReplayReader(path) as replay:
+        h = replay.header
+        episodes = replay.episodes()
+    assert (h["steps"], h["episodes"]) == (600, 3) == (sum(e.end_step for e in episodes), len(episodes))
+    assert isinstance(h["duration_s"], float) and h["duration_s"] + 0.001 >= episodes[-1].ended_t > 0  # (ms rounded)
+
+
 def test_actions_match_what_was_played(record: Any) -> None:
     plan = np.random.default_rng(7).integers(0, 8, 3000).tolist()
     path = record(actions=plan, chunk_steps=256)
