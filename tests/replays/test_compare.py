@@ -250,6 +250,7 @@ def test_a_run_that_stops_at_a_milestones_step_without_it_was_still_at_risk_ther
     # step 100, so it counts against A's 100 (events come before censorings at one time): survival 2/3 at 100, and
     # the median run needs until 200. Dropped from the risk set before 100, B would make 100 the median.
     assert km_median([100, 100, 200], [True, False, True]) == 200.0
+    assert km_fraction([100, 100, 300], [True, False, False]) == pytest.approx(1 / 3)  # 1 of the 3 at risk at 100
     runs = [_run("a", ("x",), {"x": 100}, 1000), _run("b", ("x",), {}, 100), _run("c", ("x",), {"x": 200}, 1000)]
     result = compare_impl(runs, axes=("steps",), n_boot=20)
     assert [p["median"] for p in result.groups[0]["median_curve"]["steps"]] == [200.0]
