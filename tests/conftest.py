@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +18,13 @@ import pytest
 # A window a test opens (render_mode="human", which check_env's render check tries) is SDL's invisible one: with no
 # display, the env refuses to open a window no one can see (envs/window.py). Tests of that refusal unset it.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+# Tests send SIGINT (Ctrl-C, a sweep's or Ray's cancel) to themselves and to child processes and expect what Ctrl-C
+# does. A pytest started in the background of a non-interactive shell (`pytest ... &`, `nohup`) inherits SIGINT
+# ignored, and so would its children; Python then installs no handler, and those tests failed or passed for the wrong
+# reason. The suite takes Ctrl-C back (children then start with it too).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
