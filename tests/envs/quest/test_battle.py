@@ -698,6 +698,38 @@ def test_exp_level_up_and_learned_move() -> None:
     assert (me.max_hp, me.attack, me.defense, me.speed) == party.stats_at(BURROWBIT, 7)
 
 
+def test_catch_needs_a_draw_below_the_chance_not_equal_to_it() -> None:
+    """The rule reads ``rand(CATCH) & 255 < chance``: a draw equal to the chance breaks free."""
+    world = make_world()
+    state, foe = _catch_state(world)
+
+    def chance_at(hp: int) -> int:
+        return battle.catch_chance(SPROUTLING, Item.ORB, hp, foe.max_hp)
+
+    chances = {chance_at(hp): hp for hp in range(1, foe.max_hp + 1)}
+    tick = tick_where(lambda t: _catch_roll(t) in chances, 10)
+    foe.hp = chances[_catch_roll(tick)]
+    press_at(state, world, tick, A)
+    assert kinds(state.battle.messages)[:2] == [BattleMsg.THREW_ORB, BattleMsg.BROKE_FREE]
+    assert state.battle.outcome == Outcome.CONTINUE
+
+
+def test_experience_that_reaches_the_next_level_exactly_levels_up() -> None:
+    mon = party.make_mon(BURROWBIT, 6)
+    assert mon.exp == party.exp_for_level(6)
+    assert party.gain_exp(mon, party.exp_for_level(7) - party.exp_for_level(6)) == [7]
+    assert mon.level == 7 and mon.exp == party.exp_for_level(7)
+
+
+def test_a_fifth_move_replaces_the_weakest_first_on_ties() -> None:
+    mon = make_mon(EMBERCUB, moves=[SCRATCH_CLAW, BUMP, PEBBLE_TOSS, CINDER])  # powers 45, 40, 50, 40
+    mon.pp = [1, 2, 3, 4]
+    heavy_press = 9  # power 90
+    party.learn(mon, heavy_press)
+    assert mon.moves == [SCRATCH_CLAW, heavy_press, PEBBLE_TOSS, CINDER]
+    assert mon.pp == [1, MOVES[heavy_press].pp, 3, 4]
+
+
 # ============================================================================================ whole battles
 
 

@@ -150,6 +150,14 @@ def test_ledge_is_one_way(world, state) -> None:
     assert (state.x, state.y) == (2, 5)
 
 
+def test_ledge_is_entered_only_moving_down(world, state) -> None:
+    state.ward_steps = 5  # a blocked move walks no tile: the ward counts nothing down
+    for x, y, direction in ((4, 4, Direction.LEFT), (2, 5, Direction.UP)):
+        at(state, 0, x, y, direction)
+        press(state, world, direction)
+        assert (state.x, state.y, state.ward_steps) == (x, y, 5), f"moving {Direction(direction).name} onto it"
+
+
 def test_water_needs_the_swim_ability(world, state) -> None:
     at(state, 0, 5, 6, Direction.RIGHT)
     press(state, world, Button.RIGHT)
@@ -308,6 +316,15 @@ def test_start_menu_party_and_bag(world, state) -> None:
     press(state, world, Button.A)  # dismiss the message
     press(state, world, Button.B, Button.B, Button.B)
     assert engine.mode(state) == Mode.OVERWORLD
+
+
+def test_a_healing_item_does_not_work_on_a_fainted_creature(world, state) -> None:
+    state.party += [make_mon(0, 5)]
+    state.party[0].hp = 0
+    state.bag[Item.TONIC] = 1
+    press(state, world, Button.START, Button.DOWN, Button.A, Button.A, Button.A)  # BAG, the Tonic, on the lead
+    assert state.dialog == [(Msg.NO_EFFECT, 0, 0)]
+    assert state.party[0].hp == 0 and state.bag[Item.TONIC] == 1
 
 
 def test_ward_spray_from_bag(world, state) -> None:
