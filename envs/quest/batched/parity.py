@@ -483,7 +483,7 @@ def message_coverage(seen: set[str]) -> tuple[set[str], set[str]]:
     names |= {f"dialog:{int(k)}": f"dialog:{k.name}" for k in Msg}
     return {names[k] for k in seen if k in names}, set(names.values()) - UNUSED_MESSAGES
 
-_A, _DOWN, _RIGHT = 4, 1, 3
+_UP, _DOWN, _LEFT, _RIGHT, _A = 0, 1, 2, 3, 4
 
 
 def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]:
@@ -492,7 +492,8 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     running, struggling, no PP, reviving and healing items, levelling up and learning moves, losing (the
     whiteout), a gym leader's badge and the abilities it unlocks, the final win, chopping a tree, pushing
     a boulder, swimming (and leaving the water by a ledge or a boulder), the bag (Ward Spray, items of no
-    use, targets), and the shop (too poor, bag full).
+    use, targets), the shop (too poor, bag full), and the edges of rules where a neighbouring rule would
+    play differently (see the last block).
     """
     from longplay.envs.quest import battle, party
     from longplay.envs.quest.constants import DX, DY, TILE_WALKABLE, Item, Tile
@@ -677,6 +678,64 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
             s.bag = [count] * len(s.bag)
             s.menu, s.menu_choice = 5, 0
             out.append((s, [_A, _A, _DOWN, _A, _A, 5]))
+    # the edges of rules, each set up so that a neighbouring rule would play differently: a catch draw equal
+    # to the chance (it breaks free: caught only below it); levelling up on exactly the experience the level
+    # needs, into a move that replaces the first of two equally weak ones; a ledge approached from the side
+    # or from below (entered only moving down); the tile that takes Ward Spray's count to 1, on a draw that
+    # would start an encounter (only the tile that takes it to 0 can); a tonic on a fainted member (no effect)
+    from longplay.envs.quest.constants import Rng
+    from longplay.envs.quest.rng import rand
+
+    s = fresh(20, 2)
+    s.bag = [0] * len(s.bag)
+    s.bag[Item.ORB] = 3
+    battle.start_wild(s, world, easiest, 12)
+    s.battle.messages, s.battle.phase, s.battle.cursor = [], 2, 0  # BAG, on the Orb
+    foe = s.battle.enemy[0]
+    chances = {battle.catch_chance(foe.species, Item.ORB, hp, foe.max_hp): hp for hp in range(1, foe.max_hp + 1)}
+    s.tick = next(t for t in range(100_000) if rand(s.key, t + 1, Rng.CATCH) & 255 in chances)
+    foe.hp = chances[rand(s.key, s.tick + 1, Rng.CATCH) & 255]
+    out.append((s, [_A] * 12))
+    by_power: dict[int, list[int]] = {}
+    for m, spec in enumerate(MOVES):
+        by_power.setdefault(spec.power, []).append(m)
+    low = min(p for p, moves in by_power.items() if len(moves) >= 2)
+    strong = [m for m, spec in enumerate(MOVES) if spec.power > low and spec.accuracy >= 100][:2]
+    known = [strong[0], by_power[low][0], strong[1], by_power[low][1]]
+    target = next(sp for sp in range(len(SPECIES)) if battle.effectiveness(MOVES[known[0]].type, SPECIES[sp].types))
+    tie_learners = [(sp, at) for sp, at in learners
+                    if all(move not in known for level, move in SPECIES[sp].learnset if level == at)]
+    for sp, at in tie_learners[:: max(1, len(tie_learners) // 3)][:3]:
+        s = fresh(at - 1, 1)
+        s.party[0] = me = party.make_mon(sp, at - 1)
+        me.moves, me.pp = list(known), [MOVES[m].pp for m in known]
+        me.attack, me.speed = 999, 999
+        battle.start_wild(s, world, target, 2)
+        s.battle.messages, s.battle.phase, s.battle.cursor = [], 1, 0  # FIGHT, on the strong move
+        s.battle.enemy[0].hp, s.battle.enemy[0].speed = 1, 1
+        me.exp = max(0, at ** 3 - battle.exp_yield(target, 2, False))
+        out.append((s, [_A] * 12))
+    for d in (_LEFT, _RIGHT, _UP):
+        sides = [(m.index, x, y) for m in world.maps for y in range(1, m.height - 1) for x in range(1, m.width - 1)
+                 if m.tile(x, y) == Tile.LEDGE and TILE_WALKABLE[m.tile(x - DX[d], y - DY[d])]
+                 and TILE_WALKABLE[m.tile(x, y + 1)]
+                 and all((w.map, w.x, w.y) != (m.index, x - DX[d], y - DY[d]) for w in world.warps)]
+        for m, x, y in sides[:2]:
+            s = fresh(20, 1)
+            s.map, s.x, s.y, s.facing, s.ward_steps = m, x - DX[d], y - DY[d], d, 5
+            out.append((s, [d, d]))
+    for m, x, y in grass[:: max(1, len(grass) // 2)][:2]:
+        s = fresh(30, 1)
+        s.map, s.x, s.y, s.facing, s.ward_steps = m, x, y, _RIGHT, 2
+        rate = world.maps[m].encounter_rate
+        s.tick = next(t for t in range(100_000) if rand(s.key, t + 1, Rng.ENCOUNTER) & 255 < rate)
+        out.append((s, [_RIGHT, _LEFT, _LEFT, _RIGHT, _RIGHT]))
+    s = fresh(20, 2)
+    s.party[1].hp = 0
+    s.bag = [0] * len(s.bag)
+    s.bag[Item.TONIC] = 1
+    s.menu = 3
+    out.append((s, [_A, _DOWN, _A, _A, 5, 5, 6]))
     return out
 
 
