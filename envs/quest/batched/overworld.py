@@ -48,7 +48,6 @@ _A, _START = 4, 6
 # the entity kinds as ints: iterating the enum class inside the step is a graph break for torch.compile in
 # torch 2.11 (dynamo cannot trace ``EnumType.__iter__``), and with fullgraph=True an error
 _ENTITY_KINDS = tuple(int(k) for k in EntityKind)
-_OPPOSITE = (DIR.DOWN, DIR.UP, DIR.RIGHT, DIR.LEFT)
 
 
 @dataclass
