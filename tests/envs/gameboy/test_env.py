@@ -349,6 +349,24 @@ def test_numpy_integer_options_are_taken() -> None:
     game.close()
 
 
+@pytest.mark.parametrize(("frameskip", "release_after"), [(24, 8), (2, 1), (12, 11)])
+def test_a_step_runs_frameskip_frames_and_a_one_frame_press_counts(frameskip: int, release_after: int) -> None:
+    """docs/gameboy.md: a step holds the button for ``release_after`` frames of a ``frameskip``-frame window. The
+    cartridge's own frame counter (wFrames) advances by the window, with a button or without; a press held for a
+    single frame (``release_after=1``) is seen by the game as any other."""
+    game = GameBoyGame(pack="testcart", frameskip=frameskip, release_after=release_after)
+    game.reset(0)
+    memory = game.memory
+    before = memory[cartridge.W_FRAMES]
+    assert game.press(R) == frameskip
+    assert (memory[cartridge.W_FRAMES] - before) % 256 == frameskip
+    assert (game.state().x, game.state().facing) == (3, "right")
+    before = memory[cartridge.W_FRAMES]
+    game.press(None)
+    assert (memory[cartridge.W_FRAMES] - before) % 256 == frameskip
+    game.close()
+
+
 def test_random_start_frames_vary_with_the_seed() -> None:
     g = GameBoyGame(pack="testcart", random_start_frames=30)
     hashes = set()
@@ -625,6 +643,9 @@ def test_rom_from_the_folder_and_missing_from_it(tmp_path: Path, monkeypatch: py
     assert f"no ROM for Pokemon Blue (US) in LONGPLAY_ROMS={tmp_path}" in message and "d7037c83" in message
     with pytest.raises(GameError, match="no ROM for Pokemon Red"):
         gym.make("longplay/PokemonRed-v0")
+    # Each registered id asks for its own game (docs/gameboy.md's table of ids and SHA-1s)
+    with pytest.raises(GameError, match=r"no ROM for Pokemon Blue \(US\) .*d7037c83e1ae5b39bde3c30787637ba1d4c48ce2"):
+        gym.make("longplay/PokemonBlue-v0")
 
 
 def test_pack_chosen_by_sha1_and_generic_fallback(tmp_path: Path) -> None:
