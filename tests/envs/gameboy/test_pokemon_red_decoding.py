@@ -82,6 +82,12 @@ def test_badges_position_facing(memory) -> None:
     assert s.badges == ("BOULDER", "THUNDER", "EARTH")
     assert (s.map_id, s.map_name, s.x, s.y, s.facing) == (1, "Viridian City", 17, 25, "left")
     assert s.extra["player_name"] == "RED" and s.extra["rival_name"] == "BLUE"
+    # The symbolic state vector: map, x, y, facing (0 down 1 up 2 left 3 right), mode, battle, badge bits, ...
+    assert PACK.symbolic(memory)["state"][:4].tolist() == [1, 17, 25, 2]
+    for facing, code in ((0x0, 0), (0x4, 1), (0x8, 2), (0xC, 3)):
+        memory[ram.W_SPRITE_PLAYER_FACING] = facing
+        assert PACK.symbolic(memory)["state"][3] == code
+    assert PACK.symbolic(memory)["state"][6] == 0b1000_0101
 
 
 def test_party_species_level_hp_moves_nicknames(memory) -> None:
@@ -181,6 +187,7 @@ def test_dialog_menu_and_battle_modes_from_the_tile_map(memory) -> None:
     assert s.mode == Mode.DIALOG and s.dialog.startswith("Hello there!")
     assert "Dialog: Hello there! / It's POKEMON (M)   v" in PACK.text(memory, ROM)
     put(7, 14, [inverse["┌"], inverse["─"], inverse["┐"]])
+    assert PACK.state(memory).mode == Mode.MENU  # a second box over the message box, before its cursor shows
     put(8, 15, [0xED] + charset.encode("YES", charset.POKEMON_GEN1))  # ▶YES
     assert PACK.state(memory).mode == Mode.MENU
     assert ">YES" in PACK.text(memory, ROM)
@@ -242,12 +249,12 @@ def test_walkable_grid_from_the_collision_list() -> None:
     assert len(grid) == 9 and len(grid[0]) == 10
     assert grid[4][4] and grid[0][0] and grid[8][9] and sum(map(sum, grid)) == 3
     # People: slot 1 stands two squares right of the player (sprites sit 4 pixels above the grid),
-    # slot 2 is off screen, slot 3 is empty.
-    sprites = {1: (5, 0, 0x3C, 0x60), 2: (6, 0xFF, 0x3C, 0x20), 3: (0, 0, 0, 0)}
+    # slot 2 is off screen, slot 3 is empty; slot 15, the last of the 16 structs, stands in the top-left square.
+    sprites = {1: (5, 0, 0x3C, 0x60), 2: (6, 0xFF, 0x3C, 0x20), 3: (0, 0, 0, 0), 15: (7, 0, 0x0C, 0x00)}
     for slot, (picture, image, y, x) in sprites.items():
         base = ram.W_SPRITE_STATE_DATA1 + slot * ram.SPRITE_STRUCT_SIZE
         memory[base:base + 7] = bytes([picture, 1, image, 0, y, 0, x])
-    assert red.people_on_screen(memory) == {(4, 6)}
+    assert red.people_on_screen(memory) == {(4, 6), (1, 0)}
 
 
 def test_symbolic_fits_its_space(memory) -> None:
