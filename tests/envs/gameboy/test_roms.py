@@ -1,4 +1,4 @@
-"""ROM helpers: the offsets that tell a ROM's banks apart."""
+"""ROM helpers: the offsets that tell a ROM's banks apart, the sizes a ROM may have."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import time
 import numpy as np
 import pytest
 
+from longplay.envs.game import GameError
 from longplay.envs.gameboy import cartridge
-from longplay.envs.gameboy.roms import BANK_SIZE, bank_telling_offsets
+from longplay.envs.gameboy.roms import BANK_SIZE, bank_telling_offsets, check_rom, header_checksum
 
 
 def _offsets_by_rescanning(data: bytes) -> tuple[int, ...]:
@@ -55,3 +56,19 @@ def test_banks_that_differ_late_are_told_apart_fast() -> None:
     offsets = bank_telling_offsets(banks.tobytes())
     assert time.perf_counter() - started < 2
     assert len(offsets) == 511 and len({bytes(bank[list(offsets)]) for bank in banks}) == 512
+
+
+@pytest.mark.parametrize(("banks", "ok"), [(2, True), (512, True), (1, False), (513, False)])
+def test_rom_sizes_from_32_kib_to_8_mib_are_taken(banks: int, ok: bool) -> None:
+    """docs/gameboy.md: a ROM is a multiple of 16 KiB from 32 KiB to 8 MiB (both ends included)."""
+    data = bytearray(banks * BANK_SIZE)
+    data[0x134:0x13C] = b"SIZETEST"
+    data[0x147] = 0x19  # MBC5
+    data[0x148] = max(banks.bit_length() - 2, 0)  # 32 KiB << n
+    data[0x14D] = header_checksum(data)
+    if ok:
+        assert check_rom(bytes(data)).title == "SIZETEST"
+    else:
+        with pytest.raises(GameError, match=f"found {banks * BANK_SIZE} bytes, expected a multiple of 16 KiB "
+                                            "from 32 KiB to 8 MiB"):
+            check_rom(bytes(data))
