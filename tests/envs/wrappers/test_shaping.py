@@ -330,3 +330,13 @@ def test_a_weight_that_is_not_a_number_is_refused_by_the_dataclass(name: str, va
         ShapingWeights(**{name: value})
     assert "\n" not in str(info.value)
     assert ShapingWeights(**{name: np.float32(1.0)}) == ShapingWeights(**{name: 1.0})  # numbers stay valid
+
+
+def test_a_new_member_at_full_hp_is_not_healing() -> None:
+    """The module docstring: ``heal`` pays the party HP fraction regained with the same party size. A member
+    caught at full HP while the lead is hurt raises the fraction (10/20 to 30/40) and pays nothing; healing the
+    grown party then pays."""
+    script = [_state(hp=(10,)), _state(levels=(5, 3), hp=(10, 20)), _state(levels=(5, 3), hp=(20, 20))]
+    env = RewardShaping(LongplayEnv(ScriptedGame(script, milestone_at=99)), ShapingWeights(heal=4.0))
+    heal = [info["shaping"]["heal"] for _, info in _run(env, 2)]
+    assert heal == [0.0, pytest.approx(4.0 * (40 / 40 - 30 / 40))]

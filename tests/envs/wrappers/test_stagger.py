@@ -86,3 +86,10 @@ def test_a_whole_float_seed_draws_as_the_int() -> None:
     for seed in (np.float64(7.0), np.int64(7), 7.0):
         env = StaggerFirstEpisode(Endless(), limit=500, seed=seed)  # type: ignore[arg-type]
         assert env.first_length == StaggerFirstEpisode(Endless(), limit=500, seed=7).first_length
+
+
+def test_the_first_length_is_drawn_from_1_to_the_limit_both_included() -> None:
+    """The docstring: ``first_length`` is drawn uniformly from 1 to ``limit``: a limit of 1 gives 1, and over
+    seeds a limit of 3 gives each of 1, 2 and 3."""
+    assert StaggerFirstEpisode(Endless(), limit=1, seed=0).first_length == 1
+    assert {StaggerFirstEpisode(Endless(), limit=3, seed=seed).first_length for seed in range(60)} == {1, 2, 3}
