@@ -104,6 +104,9 @@ def test_trajectory_and_area_maps(viewer_client: Any, viewer_runs: Any, png_deco
     fake = _get(viewer_client, "/api/trajectory", id="fake-random-0.lpr")
     assert fake["areas"] and not any(a["image"] for a in fake["areas"])  # a grid, no map image
     assert all(a["name"].startswith("map") for a in fake["areas"])
+    # With no map size from the backend, width/height are the visited bounds: the grid holds every visited tile
+    for area in fake["areas"]:
+        assert all(0 <= x < area["width"] and 0 <= y < area["height"] for x, y, _ in area["visits"]), area
     assert viewer_client.get("/api/area.png", params={"id": "fake-random-0.lpr", "map": 0}).status_code == 404
 
 
