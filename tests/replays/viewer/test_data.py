@@ -174,6 +174,30 @@ def test_seeker_matches_the_reader_in_any_order(viewer_runs: Any) -> None:
             fresh.close()
 
 
+def test_seeking_walks_from_the_nearest_keyframe_or_from_where_the_game_is(tmp_path: Path) -> None:
+    """seeker.py's docstring: a step is reached from the last keyframe at or before it, the nearest waypoint or
+    where the game already is, whichever is nearest: a keyframe's own step costs no press, the next step one."""
+    from longplay.replays.viewer.seeker import EpisodeSeeker
+
+    path = tmp_path / "keyframes.lpr"
+    rng = np.random.default_rng(0)
+    with Recorder(gym.make("longplay/QuestMini-v0"), path, agent="random", keyframe_every=32) as rec:
+        rec.reset(seed=0)
+        for _ in range(100):
+            rec.step(int(rng.integers(0, 8)))
+    with ReplayReader(path) as reader, ReplayReader(path) as mine:
+        assert list(reader.keyframe_steps(0)) == [0, 32, 64, 96]
+        seeker = EpisodeSeeker(mine, 0, every=16)
+        presses = []
+        real_press = seeker.game.press
+        seeker.game.press = lambda button: (presses.append(button), real_press(button))[1]  # type: ignore[method-assign]
+        for step, cost in ((64, 0), (70, 6), (71, 1), (96, 0), (40, 8), (33, 1)):
+            presses.clear()
+            assert np.array_equal(seeker.seek(step).frame(), reader.frame_at(step, 0)), step
+            assert len(presses) == cost, (step, len(presses))
+        seeker.close()
+
+
 def test_a_run_from_a_save_state_names_its_state(compare_runs: Any) -> None:
     """The run list and the run page said nothing of a run that started from a save state (its milestones at
     step 0 looked like a fast start): both carry the state's SHA-256, as compare's groups do."""
