@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from longplay.replays.reader import ReplayReader
+from longplay.replays.reader import ReplayReader, make_env
 
 pytest.importorskip("starlette", reason="the viewer needs starlette: pip install 'longplay[viewer]'")
 
@@ -69,6 +69,10 @@ def test_run_and_step(viewer_client: Any, viewer_runs: Any) -> None:
     assert [m["name"] for m in early["memory"]] == ["notes"]
     last = _get(viewer_client, "/api/step", id="fake-lm.lpr", step=150)
     assert last["action"] is None and last["lm"]["next_step"] is None
+    # API.md: `reward` is paid at this step, by the action before it (hundred_presses pays 2.0 at step 100)
+    rewards = [_get(viewer_client, "/api/step", id="fake-random-0.lpr", step=s, state=0)["reward"]
+               for s in (99, 100, 101)]
+    assert rewards == [0.0, 2.0, 0.0]
 
 
 def test_frames_are_the_readers_frames(viewer_client: Any, viewer_runs: Any, png_decoder: Callable) -> None:
@@ -100,6 +104,18 @@ def test_trajectory_and_area_maps(viewer_client: Any, viewer_runs: Any, png_deco
     assert sum(v[2] for v in first["visits"]) == first["steps"]
     image = png_decoder(_get(viewer_client, "/api/area.png", id="sub/quest-oracle.lpr", map=first["map_id"]).content)
     assert image.shape == (first["height"] * 16, first["width"] * 16, 3)
+    # Each 16x16 block is its tile's art: tiles of one kind look alike, and the area is not one flat colour
+    with ReplayReader(viewer_runs.root / "sub" / "quest-oracle.lpr") as reader:
+        env = make_env(reader.header)
+        env.reset(seed=reader.episode(0).seed)
+        area = env.unwrapped.game.world.maps[first["map_id"]]
+        env.close()
+    tiles = np.frombuffer(area.tiles, np.uint8).reshape(area.height, area.width)
+    blocks = image.reshape(area.height, 16, area.width, 16, 3).transpose(0, 2, 1, 3, 4)
+    for kind in np.unique(tiles).tolist():
+        rows, cols = np.nonzero(tiles == kind)
+        assert all(np.array_equal(blocks[r, c], blocks[rows[0], cols[0]]) for r, c in zip(rows, cols, strict=True))
+    assert any(len(np.unique(blocks[r, c].reshape(-1, 3), axis=0)) > 1 for r, c in np.ndindex(tiles.shape))
 
     fake = _get(viewer_client, "/api/trajectory", id="fake-random-0.lpr")
     assert fake["areas"] and not any(a["image"] for a in fake["areas"])  # a grid, no map image
