@@ -77,7 +77,7 @@ def test_walls_block_and_steps_move_one_tile(game: GameBoyGame) -> None:
 def test_milestones_by_the_d_pad() -> None:
     env = gym.make("longplay/TestCart-v0", obs_mode="text")
     obs, info = env.reset(seed=1)
-    assert info["milestones"] == {} and "Key found: no" in obs
+    assert info["milestones"] == {} and "Key found: no" in obs and env.unwrapped.game.state().bag == ()
     rewards = []
     for b in TO_KEY:
         obs, reward, terminated, truncated, info = env.step(b)
@@ -87,6 +87,7 @@ def test_milestones_by_the_d_pad() -> None:
     assert "Dialog (press A to close): YOU FOUND THE / SILVER KEY!" in obs
     game = env.unwrapped.game
     assert game.state().mode == Mode.DIALOG and game.state().dialog == "YOU FOUND THE\nSILVER KEY!"
+    assert game.state().bag == (("SILVER KEY", 1),)
     env.step(R)  # the d-pad does nothing while the box is open
     assert game.state().x == 15
     for b in TO_DOOR:
