@@ -5,7 +5,8 @@ next item of its script: a reply (text and tool calls, in the API's own JSON), o
 ``retry-after``, 500, a delay longer than the client's timeout, a truncated JSON body). The real SDK
 clients talk to it, so the tests exercise the same code paths as a run against the real services. It reads
 requests as strictly as the strictest servers do (llama.cpp's, those written in Rust or Go): a body, or an OpenAI
-history's tool-call arguments, that is not standard JSON (``NaN``, ``Infinity``, ``1e400``) is a 400.
+history's tool-call arguments, that is not standard JSON (``NaN``, ``Infinity``, ``1e400``) is a 400. So is a history
+whose tool results do not answer the calls before them, one result per call id, as both APIs refuse it.
 
 >>> server = StubServer("openai", [Reply(tool_calls=[("press_buttons", '{"buttons": ["a"]}')])])
 >>> server.start().base_url.startswith("http://127.0.0.1:")
@@ -146,6 +147,10 @@ class StubServer:
         except (KeyError, TypeError, AttributeError) as exc:  # a real server's 400, not a crash in this thread
             self._send(handler, 400, {"error": {"message": f"malformed messages or tool_calls: {exc!r}"}})
             return
+        problem = unanswered_tool_calls(self.kind, request.get("messages", []))
+        if problem:
+            self._send(handler, 400, {"error": {"type": "invalid_request_error", "message": problem}})
+            return
         with self._lock:
             self.requests.append(request)
             self.headers.append({k.lower(): v for k, v in handler.headers.items()})
@@ -275,3 +280,29 @@ class StubServer:
             handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
             pass
+
+
+def unanswered_tool_calls(kind: str, messages: list[Any]) -> str | None:
+    """Why both APIs would refuse ``messages`` (in ``kind``'s wire format), or ``None``: every assistant message's
+    tool calls are answered right after it, one result per call id, and no result answers anything else (Anthropic:
+    the ``tool_result`` blocks of the next user message; OpenAI: the ``tool`` messages that follow)."""
+    calls: list[str] = []  # the ids of the tool calls waiting for their results
+    results: list[str] = []
+    for message in [*messages, {"role": "end"}]:
+        role = message.get("role") if isinstance(message, dict) else None
+        if kind == "openai" and role == "tool":
+            results.append(str(message.get("tool_call_id")))
+            continue
+        blocks = message.get("content") if isinstance(message, dict) else None
+        blocks = [b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else []
+        if kind == "anthropic" and role == "user":
+            results = [str(b.get("tool_use_id")) for b in blocks if b.get("type") == "tool_result"]
+        if kind == "openai" or role == "user":  # where the results of the calls before must be
+            if sorted(results) != sorted(calls):
+                return (f"the tool results {results} do not answer the tool calls {calls} before them "
+                        "(one result per call id)")
+            calls, results = [], []
+        if role == "assistant":
+            calls = ([str(c.get("id")) for c in message.get("tool_calls") or [] if isinstance(c, dict)]
+                     if kind == "openai" else [str(b.get("id")) for b in blocks if b.get("type") == "tool_use"])
+    return None

@@ -389,6 +389,36 @@ def test_loop_survives_every_fault_over_real_sdks(kind: str, tiny_env, dummy_key
         assert secret.encode() not in blob
 
 
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_calls_past_the_limit_are_answered_each_under_its_own_id(kind: str, tiny_env, dummy_keys) -> None:
+    """``max_tool_calls`` calls of a turn run (default 4) and every one after them is answered with an error under its
+    own call id: both APIs refuse a history whose results do not answer its calls one to one (the stub too), so an
+    answer under another call's id, or none, failed every later turn of the run."""
+    six = Reply("go", [("press_buttons", json.dumps({"buttons": [b]})) for b in ["right", "down"] * 3])
+    cfg = LMConfig(provider=ProviderConfig(provider=kind, model="stub-model"), budget=BudgetConfig(max_turns=2),
+                   retry=RetryConfig(max_retries=0))
+    with StubServer(kind, [six]) as server:
+        cfg.provider.base_url = server.base_url
+        provider = (AnthropicProvider if kind == "anthropic" else OpenAIProvider)(cfg.provider)
+        log = ListLog()
+        run = LMRun(tiny_env, provider, build_scaffold("minimal"), cfg, log=log, sleep=lambda s: None)
+        outcome = run.run()
+    assert outcome.reason == "turns" and cfg.tools.max_tool_calls == 4
+    assert [t["error"] for t in log.turns] == [None, None]  # the second request, answering six calls, was taken
+    assert run.driver.steps == 8  # four presses a turn
+    results = [c["result"] for c in log.turns[0]["tool_calls"]]
+    assert not any("ignored" in r for r in results[:4])
+    assert all("at most 4 tool calls a turn" in r for r in results[4:]) and len(results) == 6
+    wire = server.requests[1]["messages"]
+    if kind == "anthropic":
+        called = [b["id"] for b in wire[-2]["content"] if b["type"] == "tool_use"]
+        answered = [(b["tool_use_id"], b["is_error"]) for b in wire[-1]["content"] if b["type"] == "tool_result"]
+    else:
+        called = [c["id"] for c in next(m for m in wire if m["role"] == "assistant")["tool_calls"]]
+        answered = [(m["tool_call_id"], "ignored" in m["content"]) for m in wire if m["role"] == "tool"]
+    assert answered == [(i, n >= 4) for n, i in enumerate(called)] and len(set(called)) == 6
+
 def test_scaffold_calls_over_the_anthropic_sdk(tiny_env, dummy_keys) -> None:
     def answer(request: dict) -> Reply:
         system = request["system"][0]["text"]
