@@ -95,6 +95,16 @@ def test_find_path_walls_entities_ledges_and_doors() -> None:
     assert detour is not None and detour.steps == ["down", "right", "up", "right", "up"]
 
 
+
+def test_find_path_never_crosses_a_ledge_sideways_or_upward() -> None:
+    """Ledges are crossed moving down only: walked into from the side or from below, a ledge is a wall (the hop
+    lands one tile below the ledge, which from the side would be a diagonal move)."""
+    seen = _seen([".v.", "#.#", "#.#"])
+    assert find_path(seen, 7, (10, 20), (11, 21)) is None  # right into the ledge at (11, 20): no way down from there
+    assert find_path(seen, 7, (12, 20), (11, 22)) is None  # from the other side too
+    assert find_path(seen, 7, (11, 22), (10, 20)) is None  # up to it from below
+    assert find_path(seen, 7, (10, 20), (12, 20)) is None  # nor across it
+
 def test_find_path_to_an_entity_stops_next_to_it_facing_it() -> None:
     seen = _seen(["....."], entities={(3, 0)})
     assert find_path(seen, 7, (10, 20), (13, 20)) == Plan(["right", "right", "right"], ends_facing=True)
