@@ -49,6 +49,22 @@ def test_baselines_are_deterministic() -> None:
         assert _play(make(), 1_500, seed=3) == _play(make(), 1_500, seed=3)
 
 
+
+def test_random_presses_every_button_and_its_seed_decides_which() -> None:
+    """The random agent presses one of the eight buttons uniformly at random, seeded per episode: every button
+    comes up, none more than chance allows, and another seed is another run."""
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    obs, info = env.reset(seed=0)
+    presses = {}
+    for seed in (0, 1):
+        agent = RandomAgent()
+        agent.reset(env, obs, info, seed)
+        presses[seed] = [agent.act(obs, info) for _ in range(800)]
+    env.close()
+    counts = [presses[0].count(b) for b in range(8)]
+    assert sorted(set(presses[0])) == list(range(8)) and max(counts) < 150, counts  # about 100 each
+    assert presses[0] != presses[1]
+
 class _CtrlCInsideStep(gym.Wrapper):
     """Ctrl+C arriving while a step is under way: after the game pressed the button, before the step returns."""
 
