@@ -419,6 +419,36 @@ def test_calls_past_the_limit_are_answered_each_under_its_own_id(kind: str, tiny
         answered = [(m["tool_call_id"], "ignored" in m["content"]) for m in wire if m["role"] == "tool"]
     assert answered == [(i, n >= 4) for n, i in enumerate(called)] and len(set(called)) == 6
 
+
+def test_the_prefix_marked_for_prompt_caching_is_sent_again_unchanged(tiny_env, dummy_keys) -> None:
+    """The stable prefix (system, tools, history) is marked for prompt caching: the messages up to the mark are sent
+    again, unchanged, at the next turn, so they can be read from the cache there. The newest user message (the
+    observation with the scaffold's sections) is not in it: a mark there is a cache write never read."""
+    cfg = LMConfig(provider=ProviderConfig(provider="anthropic", model="stub-model"),
+                   budget=BudgetConfig(max_turns=4), retry=RetryConfig(max_retries=0))
+    with StubServer("anthropic", [Reply("go", [("press_buttons", '{"buttons": ["right"]}')])]) as server:
+        cfg.provider.base_url = server.base_url
+        run = LMRun(tiny_env, AnthropicProvider(cfg.provider), build_scaffold("notes"), cfg, log=ListLog(),
+                    sleep=lambda s: None)
+        assert run.run().reason == "turns"
+
+    def marked(messages: list[dict]) -> int:  # how many messages the mark covers
+        ends = [i + 1 for i, m in enumerate(messages) if any("cache_control" in b for b in m["content"])]
+        assert len(ends) <= 1
+        return ends[0] if ends else 0
+
+    def unmarked(messages: list[dict]) -> list[dict]:
+        return [{**m, "content": [{k: v for k, v in b.items() if k != "cache_control"} for b in m["content"]]}
+                for m in messages]
+
+    requests = [r["messages"] for r in server.requests]
+    assert len(requests) == 4 and marked(requests[0]) == 0  # nothing stable yet at the first turn
+    for this, following in zip(requests[1:-1], requests[2:], strict=True):
+        n = marked(this)
+        assert 0 < n < len(this)
+        assert unmarked(following[:n]) == unmarked(this[:n])
+
+
 def test_scaffold_calls_over_the_anthropic_sdk(tiny_env, dummy_keys) -> None:
     def answer(request: dict) -> Reply:
         system = request["system"][0]["text"]
