@@ -72,6 +72,12 @@ def test_price_table_from_file(tmp_path) -> None:
     path.write_text('version = "test-1"\n[models.mine]\ninput = 1\noutput = 2\n')
     table = PriceTable.load(path)
     assert table.version == "test-1" and table.lookup("mine-20250101").cache_read == 1.0
+    # an entry without cache prices bills cached tokens as input, reads and writes alike (never as free)
+    assert table.lookup("mine").cost(Usage(cache_read=1_000_000, cache_write=1_000_000)) == pytest.approx(2.0)
+    # a snapshot with an entry of its own is billed by it, not by its family's: the longest entry it extends
+    path.write_text("[models.mine]\ninput = 1\noutput = 2\n[models.mine-20250101]\ninput = 5\noutput = 6\n")
+    table = PriceTable.load(path)
+    assert table.lookup("mine-20250101-v1:0").name == "mine-20250101" and table.lookup("mine-v2").name == "mine"
     path.write_text("[models.bad]\ninput = 'x'\n")
     with pytest.raises(ValueError, match="invalid price entry"):
         PriceTable.load(path)
