@@ -280,6 +280,43 @@ def test_interrupt_during_a_turn_keeps_the_checkpoint_of_the_last_turn_boundary(
     assert_same_replay(replay, the_replay(two), checkpoint["run"]["counters"]["logged_turns"])
 
 
+
+def test_a_milestone_reached_after_the_checkpoint_is_cut_and_reached_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the turn that reached a milestone, before that turn's checkpoint: the replay holds the milestone, the
+    checkpoint does not. The resume cuts it with the turns after the checkpoint: resumed with a turn budget the
+    checkpoint already reached, the replay is that of a run stopped there (the milestone it kept was at a step
+    past the replay's last action), and resumed on, the turn is played again and the milestone recorded once."""
+    from longplay.agents.lm import loop
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    act, reached = loop.LMRun._act, []
+
+    def interrupt_at_a_milestone(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = act(self, *args, **kwargs)  # the game has stepped
+        reached.extend(result[1])
+        if result[1] and len(reached) > 1:  # the first milestone's checkpoint is the one to resume from
+            raise KeyboardInterrupt
+        return result
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    monkeypatch.setattr(loop.LMRun, "_act", interrupt_at_a_milestone)
+    args = build_parser().parse_args([*ARGS, "--runs-dir", str(one), "--max-turns", "300"])
+    assert run_lm(args, provider=OfflineProvider(ProviderConfig())) == 130
+    monkeypatch.undo()
+    replay = the_replay(one)
+    checkpoint = load_checkpoint(find_checkpoint(str(replay)))
+    steps = len(checkpoint_actions(checkpoint))
+    with ReplayReader(replay) as r:
+        assert any(m.step > steps for m in r.milestones())  # reached after the checkpoint, in the replay
+    turns, kept = checkpoint["run"]["counters"]["turns"], checkpoint["run"]["counters"]["logged_turns"]
+    assert main(["--resume", str(replay), "--max-turns", str(turns), "--quiet"]) == 0
+    assert main([*ARGS, "--runs-dir", str(two), "--max-turns", str(turns)]) == 0
+    assert_same_replay(replay, the_replay(two), kept)
+    assert main(["--resume", str(replay), "--max-turns", "300", "--quiet"]) == 0
+    assert main([*ARGS, "--runs-dir", str(tmp_path / "three"), "--max-turns", "300"]) == 0
+    assert_same_replay(replay, the_replay(tmp_path / "three"), kept)
+
 @pytest.mark.parametrize("record", [True, False])
 def test_interrupt_during_a_turn_before_any_scheduled_checkpoint_resumes_from_the_start(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], record: bool) -> None:
