@@ -163,6 +163,43 @@ class CrashingProvider(OfflineProvider):
         return super().complete(request)
 
 
+
+class FlakyProvider(OfflineProvider):
+    """The offline model behind an endpoint whose first answer to every third turn is a 500."""
+
+    def __init__(self) -> None:
+        super().__init__(ProviderConfig())
+        self.failed: set[str] = set()
+
+    def complete(self, request):  # type: ignore[no-untyped-def]
+        from longplay.agents.lm.messages import Text
+        from longplay.agents.lm.providers import ProviderError
+
+        turn = next(b.text for b in request.messages[-1].blocks if isinstance(b, Text)).split(" |")[0]
+        if int(turn.split()[-1]) % 3 == 0 and turn not in self.failed:
+            self.failed.add(turn)
+            raise ProviderError("server", "HTTP 500")
+        return super().complete(request)
+
+
+def test_a_resumed_run_waits_out_its_retries_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    """The back-off before a retry is drawn from the run's seeded generator, which the checkpoint keeps: a resumed
+    run records the same attempts, with the same waits, as a run that was never interrupted."""
+    from longplay.agents.lm.cli import build_parser, run_lm
+
+    def play(argv: list[str]) -> int:
+        return run_lm(build_parser().parse_args(argv), provider=FlakyProvider(), sleep=lambda s: None)
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert play([*ARGS, "--runs-dir", str(one), "--max-turns", "10"]) == 0
+    replay = the_replay(one)
+    assert play(["--resume", str(replay), "--max-turns", "20", "--quiet"]) == 0
+    assert play([*ARGS, "--runs-dir", str(two), "--max-turns", "20"]) == 0
+    assert_same_replay(replay, the_replay(two))
+    with ReplayReader(replay) as r:
+        waits = [a["waited_s"] for t in r.turns() for a in (t.extra or {}).get("attempts", [])]
+    assert len(waits) == 6 and len(set(waits)) == 6  # turns 3, 6 ... 18: each retried once, after its own wait
+
 def test_resume_after_a_crash_rolls_back_to_the_checkpoint(tmp_path: Path) -> None:
     from longplay.agents.lm.cli import build_parser, run_lm
 
