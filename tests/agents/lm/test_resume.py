@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Iterator
@@ -165,7 +166,8 @@ class CrashingProvider(OfflineProvider):
 
 
 class FlakyProvider(OfflineProvider):
-    """The offline model behind an endpoint whose first answer to every third turn is a 500."""
+    """The offline model behind an endpoint whose first answer to every third turn is a 500, and which counts twice
+    the input tokens the local estimate does (a tokenizer of its own)."""
 
     def __init__(self) -> None:
         super().__init__(ProviderConfig())
@@ -179,12 +181,16 @@ class FlakyProvider(OfflineProvider):
         if int(turn.split()[-1]) % 3 == 0 and turn not in self.failed:
             self.failed.add(turn)
             raise ProviderError("server", "HTTP 500")
-        return super().complete(request)
+        response = super().complete(request)
+        # counted by the endpoint, not estimated (the offline model's own counts are the local estimate)
+        return dataclasses.replace(response, usage=dataclasses.replace(response.usage, input=2 * response.usage.input),
+                                   estimated_usage=False)
 
 
 def test_a_resumed_run_waits_out_its_retries_as_an_uninterrupted_one(tmp_path: Path) -> None:
-    """The back-off before a retry is drawn from the run's seeded generator, which the checkpoint keeps: a resumed
-    run records the same attempts, with the same waits, as a run that was never interrupted."""
+    """The back-off before a retry is drawn from the run's seeded generator, and the local token estimate is scaled
+    to the endpoint's counts, both kept by the checkpoint: a resumed run records the same attempts, with the same
+    waits, and the same context estimates as a run that was never interrupted."""
     from longplay.agents.lm.cli import build_parser, run_lm
 
     def play(argv: list[str]) -> int:
@@ -197,8 +203,13 @@ def test_a_resumed_run_waits_out_its_retries_as_an_uninterrupted_one(tmp_path: P
     assert play([*ARGS, "--runs-dir", str(two), "--max-turns", "20"]) == 0
     assert_same_replay(replay, the_replay(two))
     with ReplayReader(replay) as r:
-        waits = [a["waited_s"] for t in r.turns() for a in (t.extra or {}).get("attempts", [])]
+        turns = r.turns()
+    waits = [a["waited_s"] for t in turns for a in (t.extra or {}).get("attempts", [])]
     assert len(waits) == 6 and len(set(waits)) == 6  # turns 3, 6 ... 18: each retried once, after its own wait
+    first, tenth = turns[0], next(t for t in turns if t.extra["turn"] == 10)
+    assert first.extra["context_tokens_est"] < 0.6 * first.tokens_in  # the local estimate counts half ...
+    assert tenth.extra["context_tokens_est"] == pytest.approx(tenth.tokens_in, rel=0.1)  # ... until scaled
+
 
 def test_resume_after_a_crash_rolls_back_to_the_checkpoint(tmp_path: Path) -> None:
     from longplay.agents.lm.cli import build_parser, run_lm
