@@ -449,6 +449,35 @@ def test_the_prefix_marked_for_prompt_caching_is_sent_again_unchanged(tiny_env, 
         assert unmarked(following[:n]) == unmarked(this[:n])
 
 
+
+def test_cache_writes_are_counted_billed_and_part_of_the_context(tiny_env, dummy_keys) -> None:
+    """Anthropic reports the tokens written to the prompt cache apart from the input (``cache_creation_input_tokens``):
+    each turn's row and the counters keep them, the price table bills them, and the context the model read, which
+    the local estimate is scaled to, includes them."""
+
+    def answer(request: dict) -> Reply:
+        prompt = len(json.dumps(request)) // 4
+        return Reply("go", [("press_buttons", '{"buttons": ["right"]}')],
+                     usage={"input": prompt, "output": 5, "cache_read": prompt // 2, "cache_write": prompt})
+
+    cfg = LMConfig(provider=ProviderConfig(provider="anthropic", model="claude-sonnet-4-5"),
+                   budget=BudgetConfig(max_turns=8), retry=RetryConfig(max_retries=0))
+    with StubServer("anthropic", [answer]) as server:
+        cfg.provider.base_url = server.base_url
+        log = ListLog()
+        run = LMRun(tiny_env, AnthropicProvider(cfg.provider), build_scaffold("minimal"), cfg, log=log,
+                    sleep=lambda s: None)
+        assert run.run().reason == "turns"
+    rows = log.turns
+    assert all(r["tokens_cache_write"] > r["tokens_cache_read"] > 0 for r in rows)
+    assert run.counters.tokens_cache_write == sum(r["tokens_cache_write"] for r in rows)
+    last = rows[-1]
+    read = last["tokens_in"] + last["tokens_cache_read"] + last["tokens_cache_write"]
+    per_million = 3 * last["tokens_in"] + 15 * last["tokens_out"] + 0.3 * last["tokens_cache_read"] \
+        + 3.75 * last["tokens_cache_write"]  # claude-sonnet-4-5's prices
+    assert last["cost_usd"] == pytest.approx(per_million / 1e6)
+    assert last["extra"]["context_tokens_est"] == pytest.approx(read, rel=0.15)
+
 def test_scaffold_calls_over_the_anthropic_sdk(tiny_env, dummy_keys) -> None:
     def answer(request: dict) -> Reply:
         system = request["system"][0]["text"]
