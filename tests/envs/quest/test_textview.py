@@ -297,3 +297,25 @@ def test_a_menu_under_a_text_box_shows_no_controls(world: World, menu: MenuKind)
     controls = re.compile(r"\[(A|B|up)\b")  # "[A use, B back]", "[up/down move, ...]"; not "[Fire]"
     assert sum(bool(controls.search(line)) for line in before) == 1
     assert [line for line in after if controls.search(line)] == [line for line in after if line.startswith("Text box")]
+
+
+def test_a_trainer_battle_counts_the_foes_still_able_to_fight(world: World) -> None:
+    state = _battle(world, BattlePhase.MAIN, 0)
+    state.battle.enemy = [make_mon(2, 4), make_mon(2, 5), make_mon(2, 6)]
+    state.battle.enemy[0].hp = 0  # fainted: no longer left
+    assert "Battle vs Hiker Ada (2/3 creatures left)" in textview.text_view(world, state)
+
+
+def test_the_move_menu_shows_the_pp_each_move_has_left(world: World) -> None:
+    state = _battle(world, BattlePhase.FIGHT, 0)
+    state.party[0].pp[0] = 7
+    text = textview.text_view(world, state)
+    assert "Bump (Normal, PP 7/35)" in text and "Cinder (Fire, PP 25/25)" in text
+
+
+def test_the_position_line_says_when_the_player_swims(world: World) -> None:
+    state = worlds.make_state(world)
+    assert "swimming" not in textview.text_view(world, state)
+    state.surfing = True
+    position = _option_line(textview.text_view(world, state), "Position:")
+    assert position.endswith("; swimming")
