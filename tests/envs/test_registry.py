@@ -143,8 +143,17 @@ def test_noop_action() -> None:
 def test_truncation(kwargs: dict) -> None:
     env = gym.make("longplay/QuestMini-v0", **kwargs)
     env.reset(seed=0)
-    flags = [env.step(1)[3] for _ in range(5)]
-    assert flags == [False] * 4 + [True]
+    ends = [env.step(1)[2:4] for _ in range(5)]
+    assert ends == [(False, False)] * 4 + [(False, True)]  # a time limit truncates; it never terminates
+
+
+def test_max_episode_steps_is_an_alias_of_max_steps_when_the_env_is_built_directly() -> None:
+    from longplay.envs.quest.game import QuestEnv
+
+    env = QuestEnv(size="mini", max_episode_steps=3)
+    env.reset(seed=0)
+    assert env.max_episode_steps == 3
+    assert [env.step(1)[2:4] for _ in range(3)] == [(False, False)] * 2 + [(False, True)]
 
 
 def test_truncation_can_be_turned_off() -> None:
