@@ -42,6 +42,15 @@ def test_a_run_of_one_step_says_one_step(capsys) -> None:
     assert "milestones in 1 step (" in capsys.readouterr().out  # it said "in 1 steps"
 
 
+def test_a_run_with_no_record_writes_no_replay(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # the default runs/ too
+    runs = tmp_path / "elsewhere"
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "5", "--no-record", "--quiet",
+                 "--runs-dir", str(runs)]) == 0
+    assert "replay:" not in capsys.readouterr().out
+    assert sorted(tmp_path.iterdir()) == []
+
+
 def test_a_run_of_episodes_in_different_worlds_counts_each_against_its_own_catalog(capsys) -> None:
     """longplay/Quest-v0 plays a world per reset seed: the table printed every milestone id reached in any episode
     (at its first step in the run) against the last episode's catalog, so the first world's route and badge were
