@@ -108,6 +108,21 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert code == EXIT_BAD_INPUT and "no such file or folder" in err
 
 
+def test_export_renders_the_episode_it_is_given(record: Any, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("imageio")
+    path = record(40, episodes=2)  # each episode plays its own seed's random buttons
+    gifs = []
+    for episode in (0, 1):
+        gif = tmp_path / f"ep{episode}.gif"
+        code, out, _ = _run(capsys, "export", str(path), "--gif", str(gif), "--episode", str(episode))
+        assert code == EXIT_OK and f"wrote {gif}" in out
+        gifs.append(gif.read_bytes())
+    assert gifs[0] != gifs[1]
+    code, _, err = _run(capsys, "export", str(path), "--gif", str(tmp_path / "ep2.gif"), "--episode", "2")
+    assert code == EXIT_BAD_INPUT and "no episode 2" in err and not (tmp_path / "ep2.gif").exists()
+
+
 def test_compare_of_runs_with_no_recorded_step_says_so(record: Any, tmp_path: Path, as_killed: Any,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Every episode left out (killed, or still being recorded, before its first commit): the error said 'no
