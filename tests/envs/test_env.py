@@ -1,0 +1,43 @@
+"""``LongplayEnv``'s reward, episode end and info over a small fake game: each milestone paid once, at its weight,
+and every milestone of a step named in ``new_milestones``."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from longplay.envs.env import LongplayEnv
+from longplay.envs.game import Button
+
+
+def _fakegame() -> Any:
+    """``tests/replays/fakegame.py`` (the tests folder is not a package: load it by path)."""
+    name = "longplay_fakegame"
+    module = sys.modules.get(name)
+    if module is None:
+        path = Path(__file__).parents[1] / "replays" / "fakegame.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+def test_each_milestone_is_paid_once_at_its_weight_and_named_on_its_step() -> None:
+    # the fake game: left_home when the player moves, hundred_presses (weight 2) at press 100, and finish (the last
+    # milestone, which ends the game) at press finish_at: two milestones on one step
+    env = LongplayEnv(_fakegame().FakeGame(finish_at=100))
+    env.reset(seed=0)
+    steps = [env.step(int(Button.RIGHT))] + [env.step(int(Button.SELECT)) for _ in range(99)]
+    rewards = [reward for _, reward, *_ in steps]
+    assert rewards[0] == 1.0 and rewards[-1] == 3.0 and sum(rewards) == 4.0  # 1 + 2 + 1, each once
+    assert [info["new_milestones"] for *_, info in steps if info["new_milestones"]] == [
+        ("left_home",), ("hundred_presses", "finish")]
+    _, _, terminated, truncated, info = steps[-1]
+    assert (terminated, truncated) == (True, False)
+    assert not any(terminated for _, _, terminated, *_ in steps[:-1])
+    assert info["milestones"] == {"left_home": 1, "hundred_presses": 100, "finish": 100}
+    assert info["step"] == 100 and info["progress"] == 0.75
