@@ -531,6 +531,9 @@ def test_a_resume_to_fewer_steps_than_the_checkpoints_is_refused_before_anything
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "the checkpoint is at step 64" in captured.err and "--steps is the run's total" in captured.err
     assert "--steps 96 trains 32 more" in captured.err
+    # one step short of the checkpoint is as far below it
+    assert longplay(["train", "--resume", str(run_dir), "--steps", "63", "--ent-coef", "0.02", "--no-progress"]) == 2
+    assert "the checkpoint is at step 64" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
 
 
