@@ -51,6 +51,18 @@ def test_a_run_with_no_record_writes_no_replay(tmp_path, monkeypatch, capsys) ->
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_a_run_plays_and_records_the_seed_it_is_given(tmp_path, capsys) -> None:
+    from longplay.replays.reader import ReplayReader
+
+    assert main(["run", "--env", "QuestMini-v0", "--agent", "random", "--steps", "5", "--seed", "7", "--quiet",
+                 "--runs-dir", str(tmp_path)]) == 0
+    assert "(seed 7)" in capsys.readouterr().out
+    (replay,) = tmp_path.glob("*.lpr")
+    assert replay.name.endswith("__seed7.lpr")
+    with ReplayReader(replay) as reader:
+        assert [e.seed for e in reader.episodes()] == [7]
+
+
 def test_a_run_of_episodes_in_different_worlds_counts_each_against_its_own_catalog(capsys) -> None:
     """longplay/Quest-v0 plays a world per reset seed: the table printed every milestone id reached in any episode
     (at its first step in the run) against the last episode's catalog, so the first world's route and badge were
