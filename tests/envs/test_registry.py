@@ -266,3 +266,21 @@ def test_a_numpy_world_seed_is_taken_as_the_int_it_is() -> None:
     finally:
         env.close()
         plain.close()
+
+
+@pytest.mark.parametrize("env_id", QUEST_IDS)
+def test_a_reset_without_a_seed_draws_a_new_game_from_the_seeded_one(env_id: str) -> None:
+    """``reset()`` after ``reset(seed=7)`` draws its game's seed from ``np_random``: a new game each time (another
+    random key; on longplay/Quest-v0 another world), the same sequence from the same first seed."""
+    runs = []
+    for _ in range(2):
+        env = _make(env_id)
+        env.reset(seed=7)
+        hashes = [env.unwrapped.game.state_hash()]
+        for _ in range(2):
+            env.reset()
+            hashes.append(env.unwrapped.game.state_hash())
+        runs.append(hashes)
+        env.close()
+    assert runs[0] == runs[1]
+    assert len(set(runs[0])) == 3
