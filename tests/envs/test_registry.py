@@ -168,6 +168,7 @@ def test_truncation_can_be_turned_off() -> None:
     ({"world": "mars"}, "valid worlds: procedural, canonical"),
     ({"render_mode": "vr"}, "valid: rgb_array, human, ansi"),
     ({"downsample": 7}, "invalid downsample"),
+    ({"downsample": 3}, "invalid downsample 3; valid: 1, 2, 4, 8, 16"),  # divides the height 144, not the width 160
     ({"max_steps": "abc"}, "invalid max_steps 'abc'"),
     ({"max_steps": 0}, "invalid max_steps 0"),
     # strings that read as "no" switched the flag on (``--set grayscale=off``: any string is true)
