@@ -78,6 +78,29 @@ def test_verify_goes_on_after_a_replay_it_could_not_verify(record: Any, capsys: 
     assert "Traceback (most recent call last)" in err and err.rstrip().endswith("second line")
 
 
+def test_verify_verbose_lists_every_problem(record: Any, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``verify -v`` lists every problem, not just the first (its --help)."""
+    from longplay.replays import verify as verify_module
+
+    path = record(20)
+    problems = ["reward differs at step 3", "milestone differs at step 5", "hash differs at step 9"]
+
+    class Report:
+        ok = False
+
+        def summary(self) -> str:
+            return f"FAILED {path}: {problems[0]}"
+
+    Report.problems = problems
+    monkeypatch.setattr(verify_module, "verify", lambda path, **kwargs: Report())
+    code, out, _ = _run(capsys, "verify", "-q", str(path))
+    assert code == EXIT_FAILED and "also:" not in out
+    code, out, _ = _run(capsys, "verify", "-q", "-v", str(path))
+    assert code == EXIT_FAILED
+    assert out.splitlines()[1:] == [f"  also: {problem}" for problem in problems[1:]]
+
+
 def test_newer_version_is_one_line(record: Any, capsys: pytest.CaptureFixture[str]) -> None:
     path = record(50)
     conn = sqlite3.connect(path)
