@@ -31,7 +31,6 @@ seed in the reference) is the pool of seeds ``0 .. world_pool - 1``; ``worlds=[W
 from __future__ import annotations
 
 import dataclasses
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -857,16 +856,6 @@ class BatchedQuest:
         env has a state (their auto-resets then play base seed 0)."""
         if len(envs) != len(states):
             raise ValueError(f"load_states needs one state per env: {len(envs)} envs, {len(states)} states")
-        for i, state in zip(envs, states, strict=True):
-            if not isinstance(state, QuestState):  # savestate's bytes, say: its loader failed on a missing .party
-                raise TypeError(f"load_states: the state for env {i!r} is a {type(state).__name__}, not a QuestState "
-                                "(savestate.load(data, world) reads one from a save)")
-        seen: set[int] = set()
-        for i in envs:  # an env named twice would keep its last state without a word
-            if is_env_index(i, self.num_envs):  # the others are refused by name below
-                if (slot := operator.index(i) % self.num_envs) in seen:
-                    raise ValueError(f"load_states: env {slot} is named twice in {list(envs)}")
-                seen.add(slot)
         load_states(self.state, self.tables, self.world_of, envs, states)
         self._unstarted[list(envs)] = False
         idx = torch.as_tensor(envs, device=self.device, dtype=torch.int64)

@@ -294,12 +294,21 @@ def load_states(state: BatchedState, tables: WorldTables, world_of: np.ndarray, 
         BoundError: a state exceeds a fixed bound (party, box, team size, queue capacities), or is of
             another world than its env's.
         IndexError: an env is not an int naming one of the envs.
+        ValueError: an env is named twice.
+        TypeError: a state is not a :class:`QuestState`.
     """
     cap = state.messages.shape[1] - 1  # the last slot is scratch
     dialogs = []
+    seen: set[int] = set()
     for i, s in zip(envs, states, strict=True):  # every state checked before any is written
         if not is_env_index(i, len(world_of)):
             raise IndexError(f"load_states: no env {i!r}; envs are ints in 0..{len(world_of) - 1}")
+        if (slot := operator.index(i) % len(world_of)) in seen:  # it would keep its last state without a word
+            raise ValueError(f"load_states: env {slot} is named twice in {list(envs)}")
+        seen.add(slot)
+        if not isinstance(s, QuestState):  # savestate's bytes, say: failed below on a missing .party
+            raise TypeError(f"load_states: the state for env {i!r} is a {type(s).__name__}, not a QuestState "
+                            "(savestate.load(data, world) reads one from a save)")
         world = tables.worlds[int(world_of[i])]
         if len(s.party) > PARTY_SIZE or len(s.box) > BOX_SIZE or len(s.battle.enemy) > tables.team_size \
                 or len(s.battle.messages) > cap:
