@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -727,22 +728,14 @@ def test_an_unreadable_config_json_is_refused_in_one_line(damage: str, tmp_path:
     assert json.loads(config.read_text())["total_steps"] == 64
 
 
-def test_a_resume_killed_while_writing_config_json_leaves_the_old_one(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_resume_killed_while_writing_config_json_leaves_the_old_one(
+        tmp_path: Path, kill_writes_halfway: Callable[[str], None]) -> None:
     """config.json was rewritten in place at every start: a kill in the write left it cut short."""
     assert longplay(["train", "--vec-env", "toy", "--learner", "ppo-device", "--runs-dir", str(tmp_path), *TINY,
                      "--steps", "32", "--run-name", "k", "--eval-every", "-1"]) == 0
     config = tmp_path / "train" / "k" / "config.json"
     saved = config.read_text()
-    write_text = Path.write_text
-
-    def killed_halfway(self: Path, text: str, *args: object, **kwargs: object) -> int:
-        if "config.json" in self.name:
-            write_text(self, text[:len(text) // 2])
-            raise KeyboardInterrupt
-        return write_text(self, text, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "write_text", killed_halfway)
+    kill_writes_halfway("config.json")
     with pytest.raises(KeyboardInterrupt):
         longplay(["train", "--resume", str(config.parent), "--steps", "64", "--no-progress"])
     assert config.read_text() == saved

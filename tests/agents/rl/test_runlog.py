@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -140,23 +141,15 @@ def test_episode_stats_rate_every_milestone_of_the_catalog_and_those_reached_out
     assert stats.summary()["charts/episodes"] == 3.0
 
 
-def test_a_resume_killed_while_dropping_the_later_points_keeps_the_log(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_resume_killed_while_dropping_the_later_points_keeps_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kill_writes_halfway: Callable[[str], None]) -> None:
     """metrics.jsonl (and eval.jsonl) were rewritten in place on resume: a kill in the write lost the run's log."""
     log = RunLog(tmp_path, tensorboard=False)
     for step in (32, 64, 96):
         log.scalars({"charts/learning_rate": step}, step)
     log.close()
     saved = (tmp_path / "metrics.jsonl").read_text()
-    write_text = Path.write_text
-
-    def killed_halfway(self: Path, text: str, *args: object, **kwargs: object) -> int:
-        if "metrics.jsonl" in self.name:
-            write_text(self, text[:len(text) // 2])
-            raise KeyboardInterrupt
-        return write_text(self, text, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "write_text", killed_halfway)
+    kill_writes_halfway("metrics.jsonl")
     with pytest.raises(KeyboardInterrupt):
         RunLog(tmp_path, resume_step=64, tensorboard=False)
     monkeypatch.undo()
