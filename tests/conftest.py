@@ -7,7 +7,9 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,6 +46,37 @@ def benchmark() -> Iterator[Callable[[str], ModuleType]]:
             if (getattr(sys.modules[name], "__file__", None) or "").startswith(folder + os.sep):
                 del sys.modules[name]
     assert folder not in sys.path  # a script adds its folder only where it is missing
+
+
+def read_child_lines(process: subprocess.Popen, count: int = 1, timeout: float = 120.0,
+                     until: Callable[[str], bool] | None = None) -> list[str]:
+    """The next lines a child process started with ``stdout=PIPE, text=True`` prints: ``count`` of them, or, with
+    ``until``, those up to and including the first line it accepts (fewer where the output ends). Fails the test,
+    killing the child, when they do not come within ``timeout`` seconds: a bare ``readline`` waited forever for a line
+    the child never printed, and so did the test and CI."""
+    assert process.stdout is not None
+    lines: list[str] = []
+
+    def read() -> None:
+        while until is not None or len(lines) < count:
+            line = process.stdout.readline()
+            lines.append(line)
+            if not line or (until is not None and until(line)):
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if reader.is_alive():
+        process.kill()  # the reader then sees the end of the output and stops
+        pytest.fail(f"the child process printed {lines} in {timeout:.0f} s, not the lines the test waits for")
+    return lines
+
+
+@pytest.fixture()
+def child_lines() -> Callable[..., list[str]]:
+    """``child_lines(process, count=1, timeout=120.0, until=None)``: :func:`read_child_lines`, with a deadline."""
+    return read_child_lines
 
 
 @pytest.fixture(scope="session")

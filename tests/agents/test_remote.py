@@ -34,25 +34,6 @@ from longplay.replays.verify import verify  # noqa: E402
 ENV_ID = "longplay/QuestMini-v0"
 
 
-def server_lines(process: subprocess.Popen, count: int = 1, timeout: float = 120.0) -> list[str]:
-    """The next ``count`` lines a ``longplay serve`` process prints; fails the test (killing the process) when they do
-    not all come within ``timeout`` seconds. A bare ``readline`` waited forever for a line the server never printed."""
-    assert process.stdout is not None
-    lines: list[str] = []
-
-    def read() -> None:
-        for _ in range(count):
-            lines.append(process.stdout.readline())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if reader.is_alive():
-        process.kill()  # the reader then sees the end of the output and stops
-        pytest.fail(f"longplay serve printed {len(lines)} of {count} lines in {timeout:.0f} s: {lines}")
-    return lines
-
-
 def serve(tmp_path: Path | None, start_state: bytes | None = None, **kwargs: Any) -> Any:
     env = gym.make(ENV_ID, **kwargs)
     return served_thread(served_env(env, ENV_ID, kwargs, runs_dir=tmp_path, start_state=start_state))
@@ -298,13 +279,13 @@ def test_a_server_that_does_not_answer_in_time_is_not_called_missing() -> None:
             RemoteEnv(f"http://127.0.0.1:{port}", timeout=0.2)
 
 
-def test_longplay_serve_serves_until_ctrl_c_and_keeps_the_replay(tmp_path: Path) -> None:
+def test_longplay_serve_serves_until_ctrl_c_and_keeps_the_replay(tmp_path: Path, child_lines: Any) -> None:
     process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--env", "QuestMini-v0",
                                 "--port", "0", "--runs-dir", str(tmp_path), "--set", "obs_mode=text"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        (first,) = server_lines(process)
+        (first,) = child_lines(process)
         assert first.startswith("longplay: serving longplay/QuestMini-v0 at http://127.0.0.1:"), first
         url = first.split(" at ")[1].split()[0]
         remote = RemoteEnv(url)
@@ -319,13 +300,13 @@ def test_longplay_serve_serves_until_ctrl_c_and_keeps_the_replay(tmp_path: Path)
     assert verify(replay).ok
 
 
-def test_a_server_stopped_before_any_reset_keeps_no_replay(tmp_path: Path) -> None:
+def test_a_server_stopped_before_any_reset_keeps_no_replay(tmp_path: Path, child_lines: Any) -> None:
     # the replay of no episode it left failed verify ("the run never reset its env") and could not be resumed
     process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--port", "0", "--runs-dir",
                                 str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        assert RemoteEnv(server_lines(process)[0].split(" at ")[1].split()[0]).remote_info["episode"] == -1
+        assert RemoteEnv(child_lines(process)[0].split(" at ")[1].split()[0]).remote_info["episode"] == -1
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
@@ -491,7 +472,8 @@ def test_a_finished_run_or_another_game_is_not_resumed(tmp_path: Path) -> None:
         resumed_env(replay, other_world)
 
 
-def test_longplay_serve_resume_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_longplay_serve_resume_and_its_errors(tmp_path: Path, child_lines: Any,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     from longplay.agents.cli import main
 
     replay = _served_run(tmp_path, [[1, 1, 3]])
@@ -500,7 +482,7 @@ def test_longplay_serve_resume_and_its_errors(tmp_path: Path, capsys: pytest.Cap
                                stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        lines = server_lines(process, 3)
+        lines = child_lines(process, 3)
         assert lines[0] == "longplay: note: --set ignored with --resume (the run keeps its own)\n"
         assert lines[2] == f"resumed at episode 0 step 3: {replay}\n"
         remote = RemoteEnv(lines[1].split(" at ")[1].split()[0])
@@ -518,14 +500,14 @@ def test_longplay_serve_resume_and_its_errors(tmp_path: Path, capsys: pytest.Cap
     assert err.startswith("longplay: error: ") and err.count("\n") == 1
 
 
-def test_a_killed_server_loses_at_most_a_second_and_resumes(tmp_path: Path) -> None:
+def test_a_killed_server_loses_at_most_a_second_and_resumes(tmp_path: Path, child_lines: Any) -> None:
     import time
 
     process = subprocess.Popen([sys.executable, "-m", "longplay.agents.cli", "serve", "--port", "0", "--runs-dir",
                                 str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        remote = RemoteEnv(server_lines(process)[0].split(" at ")[1].split()[0])
+        remote = RemoteEnv(child_lines(process)[0].split(" at ")[1].split()[0])
         replay = Path(remote.remote_info["replay"])
         remote.reset(seed=0)
         for _ in range(20):
@@ -922,7 +904,7 @@ def test_a_resumed_run_whose_replay_lacks_its_start_state_needs_the_file(state, 
         resumed_env(plain, start_state=data)
 
 
-def test_longplay_serve_start_state_and_its_errors(state, tmp_path: Path, capsys) -> None:
+def test_longplay_serve_start_state_and_its_errors(state, tmp_path: Path, child_lines: Any, capsys) -> None:
     from longplay.agents.cli import main
 
     data, held = state
@@ -933,7 +915,7 @@ def test_longplay_serve_start_state_and_its_errors(state, tmp_path: Path, capsys
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        lines = server_lines(process, 3)
+        lines = child_lines(process, 3)
         assert lines[2].startswith(f"every reset starts from {path} unless its request's options name a state")
         remote = RemoteEnv(lines[0].split(" at ")[1].split()[0])
         assert set(remote.reset(seed=0)[1]["milestones"]) == held

@@ -297,7 +297,7 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
     assert "step 200: state hash differs" in verify(wrong).summary()
 
 
-def test_a_replay_being_recorded_is_not_resumed_or_overwritten(tmp_path: Path) -> None:
+def test_a_replay_being_recorded_is_not_resumed_or_overwritten(tmp_path: Path, child_lines: Any) -> None:
     # a run resumed (or a new one overwriting the file) while the first still ran wrote the same steps beside it
     import subprocess
     import sys
@@ -321,7 +321,7 @@ def test_a_replay_being_recorded_is_not_resumed_or_overwritten(tmp_path: Path) -
         time.sleep(60)
     """)], stdout=subprocess.PIPE, text=True)
     try:
-        assert other.stdout is not None and other.stdout.readline() == "recording\n"
+        assert child_lines(other) == ["recording\n"]
         env = gym.make("longplay/QuestMini-v0")
         env.reset(seed=0)
         env.step(1)

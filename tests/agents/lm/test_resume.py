@@ -629,7 +629,7 @@ def test_what_calls_lost_with_a_crashed_run_spent_counts_against_the_dollar_budg
         assert sum(t.cost_usd for t in r.turns()) == pytest.approx(after["dollars"])
 
 
-def test_a_run_still_going_is_not_resumed_beside_it(tmp_path: Path, capsys) -> None:
+def test_a_run_still_going_is_not_resumed_beside_it(tmp_path: Path, capsys, child_lines) -> None:
     # resumed while the first process still ran (a run thought dead), both wrote the same replay and checkpoint
     import subprocess
     import sys
@@ -641,7 +641,7 @@ def test_a_run_still_going_is_not_resumed_beside_it(tmp_path: Path, capsys) -> N
                                "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
                                f"{replay}-lock"], stdout=subprocess.PIPE, text=True)  # what a recording run holds
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert child_lines(holder) == ["held\n"]
         capsys.readouterr()
         writing = tmp_path / f".partial-{replay.with_suffix('.ckpt').name}.0a1b2c3d.tmp"
         writing.write_text("the checkpoint the run still going is writing")

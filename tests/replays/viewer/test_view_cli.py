@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,12 @@ from longplay.replays.cli import EXIT_BAD_INPUT, main
 pytest.importorskip("uvicorn", reason="the viewer needs uvicorn: pip install 'longplay[viewer]'")
 
 
-def test_view_serves_the_folder_on_loopback(viewer_runs: Any) -> None:
+def test_view_serves_the_folder_on_loopback(viewer_runs: Any, child_lines: Any) -> None:
     process = subprocess.Popen([sys.executable, "-m", "longplay.replays.cli", "view", str(viewer_runs.root),
                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()  # type: ignore[union-attr]
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("open "):
-                break
+        lines = child_lines(process, timeout=60, until=lambda line: line.startswith("open "))
         url = lines[-1].split()[1]
         assert url.startswith("http://127.0.0.1:") and "8 replay files" in lines[0], lines
         with urllib.request.urlopen(url + "api/runs", timeout=30) as response:
