@@ -276,6 +276,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         env.close()
         raise CliError(str(exc)) from None
+    trained_on = getattr(agent, "trained_env_id", None)
+    if trained_on is not None and trained_on != env_id:  # legitimate (a generalisation test), but never silent
+        print(f"longplay: note: the policy was trained on {trained_on}; it plays {env_id} here", file=sys.stderr)
     if options is not None:  # a state the game refuses: one line, before the runs folder is made (as serve does)
         from longplay.envs.env import check_start_state
 

@@ -235,6 +235,12 @@ class PPOAgent:
         name = Path(self.policy.source).stem if self.policy.source else "ppo"
         return f"{name}@{self.policy.step}"
 
+    @property
+    def trained_env_id(self) -> str:
+        """The env id the policy was trained on (a run on another id is a generalisation test, which
+        ``longplay run`` notes)."""
+        return self.policy.config.env_id
+
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any], seed: int) -> None:
         """Seeds the action sampling with the episode seed; restarts the frame stack.
 

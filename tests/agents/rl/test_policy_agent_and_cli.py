@@ -492,6 +492,20 @@ def test_a_policy_trained_with_noop_refuses_an_env_without_it_before_its_first_s
     noop_env.close()
 
 
+def test_longplay_run_notes_a_policy_played_on_another_env_than_it_was_trained_on(capsys) -> None:
+    """The shipped policy (trained on QuestMini) played QuestCanon without a word: legitimate, as a generalisation
+    test, but a user who forgot ``--env`` should hear of it. On the env it was trained on there is no note."""
+    from longplay.agents.cli import main
+
+    assert load_policy(DEFAULT_CHECKPOINT).config.env_id == "longplay/QuestMini-v0"
+    argv = ["run", "--agent", "ppo", "--steps", "2", "--no-record", "--quiet"]
+    assert main([*argv, "--env", "QuestCanon-v0"]) == 0
+    note = "longplay: note: the policy was trained on longplay/QuestMini-v0; it plays longplay/QuestCanon-v0 here\n"
+    assert capsys.readouterr().err == note
+    assert main([*argv, "--env", "QuestMini-v0"]) == 0
+    assert "note" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("learner", ["ppo-device", "ppo"])
 def test_a_resume_from_an_earlier_checkpoint_sets_the_later_checkpoints_aside(learner: str, tmp_path: Path) -> None:
     """Resumed from an earlier checkpoint, the run sets its later checkpoints aside. They stayed in place, so
