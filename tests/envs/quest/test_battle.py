@@ -17,6 +17,7 @@ from longplay.envs.quest import battle, party
 from longplay.envs.quest.battle import BattleMsg, Outcome
 from longplay.envs.quest.constants import (
     BOX_SIZE,
+    MAX_LEVEL,
     MOVE_SLOTS,
     NUM_ITEMS,
     PARTY_SIZE,
@@ -719,6 +720,74 @@ def test_experience_that_reaches_the_next_level_exactly_levels_up() -> None:
     assert mon.exp == party.exp_for_level(6)
     assert party.gain_exp(mon, party.exp_for_level(7) - party.exp_for_level(6)) == [7]
     assert mon.level == 7 and mon.exp == party.exp_for_level(7)
+
+
+def test_stats_at_a_level_hand_computed() -> None:
+    # Embercub's base (hp, attack, defense, speed) = (39, 52, 43, 65) at level 10:
+    # max_hp 39*2*10//100 + 10 + 10 = 27; the others base*2*10//100 + 5
+    assert party.stats_at(EMBERCUB, 10) == (27, 15, 13, 18)
+
+
+def test_levelling_up_adds_the_max_hp_gain_to_hp_and_does_not_heal() -> None:
+    mon = party.make_mon(BURROWBIT, 6)
+    mon.hp, old_max = 5, mon.max_hp
+    assert party.gain_exp(mon, party.exp_for_level(7) - mon.exp) == [7]
+    assert mon.max_hp > old_max and mon.hp == 5 + mon.max_hp - old_max
+
+
+def test_no_level_beyond_max_level() -> None:
+    mon = party.make_mon(BURROWBIT, MAX_LEVEL)
+    assert party.gain_exp(mon, party.exp_for_level(MAX_LEVEL + 2)) == [] and mon.level == MAX_LEVEL
+
+
+def test_a_hit_needs_a_draw_below_the_accuracy_not_equal_to_it() -> None:
+    """``rand_below(HIT, 100) < accuracy`` hits: with Pebble Toss (90) a draw of 90 misses and 89 hits."""
+    world = make_world()
+    accuracy = MOVES[PEBBLE_TOSS].accuracy
+    for draw in (accuracy, accuracy - 1):
+        foe = make_mon(SPROUTLING, moves=[BUMP], hp=300, speed=1)
+        state = wild(world, [make_mon(BURROWBIT, moves=[PEBBLE_TOSS], hp=500, speed=99)], foe)
+        push(state, world, A)
+        press_at(state, world, tick_where(lambda t, d=draw: rand_below(KEY, t, Rng.PLAYER_HIT, 100) == d, 10), A)
+        missed = draw == accuracy
+        assert ((BattleMsg.PLAYER_MISSED, BURROWBIT, 0) in state.battle.messages) == missed, f"draw {draw}"
+        assert (foe.hp == 300) == missed, f"draw {draw}"
+
+
+def test_a_critical_hit_is_a_draw_of_0_mod_16_only() -> None:
+    """``rand(CRIT) % 16 == 0`` is critical: a draw of 1 mod 16 is a plain hit with plain damage."""
+    world = make_world()
+    me = make_mon(EMBERCUB, moves=[BUMP], speed=50)
+    foe = make_mon(SPROUTLING, moves=[PEBBLE_TOSS], hp=200, speed=10)
+    state = wild(world, [me], foe)
+    t = tick_where(lambda t: rand(KEY, t, Rng.PLAYER_CRIT) % 16 == 1 and enemy_misses(t))
+    push(state, world, A)
+    press_at(state, world, t, A)
+    spread = rand_below(KEY, t, Rng.PLAYER_DAMAGE, 39)
+    plain = battle.damage(me.level, MOVES[BUMP].power, me.attack, foe.defense, MOVES[BUMP].type,
+                          SPECIES[EMBERCUB].types, SPECIES[SPROUTLING].types, False, spread)
+    assert BattleMsg.CRITICAL not in kinds(state.battle.messages) and foe.hp == 200 - plain
+
+
+def test_run_needs_a_draw_below_the_odds_not_equal_to_them() -> None:
+    world = make_world()
+    odds = battle.run_odds(10, 40)
+    state = wild(world, [make_mon(EMBERCUB, hp=500, speed=10)], make_mon(SPROUTLING, moves=[BUMP], speed=40))
+    push(state, world, RIGHT, DOWN)
+    press_at(state, world, tick_where(lambda t: rand_below(KEY, t, Rng.RUN, 256) == odds, 10), A)
+    assert kinds(state.battle.messages)[:2] == [BattleMsg.RUN_FAILED, BattleMsg.ENEMY_USED]
+    assert state.battle.outcome == Outcome.CONTINUE
+
+
+def test_with_no_pp_left_only_fight_struggles_bag_and_run_still_work() -> None:
+    world = make_world()
+    me = make_mon(EMBERCUB, moves=[BUMP], hp=500, speed=99)
+    me.pp = [0] * MOVE_SLOTS
+    state = wild(world, [me], make_mon(SPROUTLING, speed=1))
+    push(state, world, RIGHT, A)
+    assert (state.battle.phase, state.battle.turns) == (BattlePhase.BAG, 0)
+    push(state, world, B, DOWN, A)
+    assert state.battle.messages == [(BattleMsg.GOT_AWAY, 0, 0)]
 
 
 def test_a_fifth_move_replaces_the_weakest_first_on_ties() -> None:
