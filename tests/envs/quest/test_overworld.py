@@ -7,9 +7,12 @@ import dataclasses
 import pytest
 
 from longplay.envs.game import Button, GameError, Mode
-from longplay.envs.quest import engine, savestate
+from longplay.envs.quest import dialog, engine, savestate
 from longplay.envs.quest.battle import BattleMsg
 from longplay.envs.quest.constants import (
+    ITEM_PRICE,
+    MAX_ITEM_COUNT,
+    PARTY_SIZE,
     WARD_STEPS,
     Ability,
     BattleKind,
@@ -19,12 +22,23 @@ from longplay.envs.quest.constants import (
     Item,
     MapKind,
     MenuKind,
+    Rng,
     Tile,
 )
 from longplay.envs.quest.dialog import Msg, message_text
 from longplay.envs.quest.overworld import visible
 from longplay.envs.quest.party import make_mon
-from longplay.envs.quest.state import EntityDef, EventDef, MapDef, TrainerDef, Warp, World
+from longplay.envs.quest.rng import rand, rand_below
+from longplay.envs.quest.state import (
+    Encounter,
+    EntityDef,
+    EventDef,
+    MapDef,
+    QuestState,
+    TrainerDef,
+    Warp,
+    World,
+)
 
 G, W, L, A, S, D, C, F, M = (Tile.GROUND, Tile.WALL, Tile.LEDGE, Tile.WATER, Tile.TALL_GRASS, Tile.DOOR,
                              Tile.COUNTER, Tile.FLOOR, Tile.MAT)
@@ -286,8 +300,6 @@ def test_wild_encounters_on_grass_and_ward_spray(world, state) -> None:
 def test_ward_spray_keeps_encounters_away_for_ward_steps_minus_one_steps(world, state) -> None:
     """The counter runs down before the encounter check, so the step that takes it to 0 may meet a wild
     creature: WARD_STEPS - 1 safe steps (the Item comment said 100 and the code gives 99)."""
-    from longplay.envs.quest.state import Encounter
-
     field = dataclasses.replace(world.maps[0], encounters=(Encounter(3, 2, 2, 1),), encounter_rate=256)
     world = dataclasses.replace(world, maps=(field, world.maps[1]))  # every grass step without ward: a battle
     state.party.append(make_mon(0, 5))
@@ -354,6 +366,168 @@ def test_abilities_follow_their_badge() -> None:
     from longplay.envs.quest.overworld import has_ability
 
     assert has_ability(state, world, Ability.SWIM) and not has_ability(state, world, Ability.CHOP)
+
+
+def test_a_trainer_sees_only_as_far_as_its_sight(world, state) -> None:
+    """Trainer 9 at (5, 5) looks down with sight 2: (5, 7) is seen (see above), (5, 8) is not."""
+    state.party.append(make_mon(0, 5))
+    at(state, 0, 4, 8, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y) == (5, 8) and engine.mode(state) == Mode.OVERWORLD
+
+
+def test_an_entity_in_between_blocks_a_trainers_sight(world, state) -> None:
+    person = dataclasses.replace(world.entities[0], x=5, y=6)  # between trainer 9 at (5, 5) and (5, 7)
+    world = dataclasses.replace(world, entities=(person, *world.entities[1:]))
+    state.party.append(make_mon(0, 5))
+    at(state, 0, 4, 7, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y) == (5, 7) and engine.mode(state) == Mode.OVERWORLD
+
+
+def _grass_world(world: World, *table: Encounter, rate: int) -> World:
+    field = dataclasses.replace(world.maps[0], encounters=table, encounter_rate=rate)
+    return dataclasses.replace(world, maps=(field, world.maps[1]))
+
+
+def _step_on_grass(world: World, tick: int) -> QuestState:
+    """A fresh state with a partner steps from grass (1, 7) onto grass (1, 8); the step runs at ``tick + 1``."""
+    state = engine.new_state(world, seed=1)
+    state.party.append(make_mon(0, 5))
+    at(state, 0, 1, 7, Direction.DOWN)
+    state.tick = tick
+    press(state, world, Button.DOWN)
+    return state
+
+
+def test_a_wild_encounter_needs_a_draw_below_the_rate_not_equal_to_it(world) -> None:
+    key = engine.new_state(world, seed=1).key
+    tick = next(t for t in range(100) if rand(key, t + 1, Rng.ENCOUNTER) & 255 > 0)
+    draw = rand(key, tick + 1, Rng.ENCOUNTER) & 255
+    for rate, mode in ((draw, Mode.OVERWORLD), (draw + 1, Mode.BATTLE)):
+        state = _step_on_grass(_grass_world(world, Encounter(3, 2, 2, 1), rate=rate), tick)
+        assert engine.mode(state) == mode, f"rate {rate}, draw {draw}"
+
+
+def test_wild_rows_are_picked_by_weight_and_levels_span_min_to_max(world) -> None:
+    world = _grass_world(world, Encounter(3, 2, 3, 1), Encounter(1, 4, 4, 2), rate=256)
+    seen = set()
+    for tick in range(60):
+        state = _step_on_grass(world, tick)
+        foe = state.battle.enemy[0]
+        pick = rand_below(state.key, tick + 1, Rng.ENCOUNTER_SLOT, 3)  # weights 1 + 2
+        assert foe.species == (3 if pick < 1 else 1), f"pick {pick}"
+        seen.add((foe.species, foe.level))
+    assert seen == {(3, 2), (3, 3), (1, 4)}
+
+
+def test_a_boulder_is_not_pushed_onto_a_warp(world) -> None:
+    boulder = dataclasses.replace(world.entities[7], x=2, y=2)  # the door (a warp) at (2, 1) is beyond it
+    world = dataclasses.replace(world, entities=(*world.entities[:7], boulder, *world.entities[8:]))
+    state = engine.new_state(world, seed=1)
+    state.set_event(EV_BADGE)
+    at(state, 0, 2, 3, Direction.UP)
+    press(state, world, Button.UP)
+    assert (state.x, state.y, state.entity_x[7], state.entity_y[7]) == (2, 3, 2, 2)
+
+
+def test_a_full_party_takes_no_capsule(world, state) -> None:
+    state.party += [make_mon(0, 5) for _ in range(PARTY_SIZE)]
+    at(state, 0, 7, 2, Direction.UP)
+    press(state, world, Button.A)
+    assert len(state.party) == PARTY_SIZE and visible(state, world, 3) and not state.has_event(EV_PARTNER)
+
+
+def test_a_picked_up_item_never_takes_the_count_past_the_cap(world, state) -> None:
+    state.bag[Item.TONIC] = MAX_ITEM_COUNT
+    at(state, 0, 5, 4, Direction.UP)
+    press(state, world, Button.A)
+    assert state.bag[Item.TONIC] == MAX_ITEM_COUNT and not visible(state, world, 2)
+
+
+def test_a_beaten_trainer_only_talks(world, state) -> None:
+    state.party.append(make_mon(0, 5))
+    state.done[9] = 1
+    at(state, 0, 5, 6, Direction.UP)
+    press(state, world, Button.A)
+    assert message_text(world, state.dialog[0]) == "You beat me." and state.dialog_effect == Effect.NONE
+    press(state, world, Button.A)
+    assert engine.mode(state) == Mode.OVERWORLD
+
+
+def test_the_healer_restores_pp_too(world, state) -> None:
+    state.party.append(make_mon(0, 5))
+    full = list(state.party[0].pp)
+    state.party[0].pp = [0] * len(full)
+    at(state, 0, 8, 2, Direction.RIGHT)
+    press(state, world, Button.A)
+    assert state.party[0].pp == full
+
+
+def test_the_shop_sells_at_exactly_the_price_and_refuses_a_full_stack(world, state) -> None:
+    at(state, 0, 2, 6, Direction.LEFT)
+    press(state, world, Button.A, Button.A)  # the clerk's page, then the shop with the cursor on the Tonic
+    state.money = ITEM_PRICE[Item.TONIC]
+    press(state, world, Button.A)
+    assert (state.bag[Item.TONIC], state.money, state.dialog) == (1, 0, [])
+    state.money, state.bag[Item.TONIC] = 10_000, MAX_ITEM_COUNT - 1
+    press(state, world, Button.A)
+    assert state.bag[Item.TONIC] == MAX_ITEM_COUNT and state.dialog == []
+    press(state, world, Button.A)
+    assert state.dialog == [(Msg.BAG_FULL, 0, 0)]
+    assert state.bag[Item.TONIC] == MAX_ITEM_COUNT and state.money == 10_000 - ITEM_PRICE[Item.TONIC]
+
+
+def test_b_goes_back_to_the_start_menu_row_that_opened_the_menu(world, state) -> None:
+    press(state, world, Button.START, Button.DOWN, Button.A)
+    assert state.menu == MenuKind.BAG
+    press(state, world, Button.B)
+    assert (state.menu, state.menu_cursor) == (MenuKind.START, 1)
+    press(state, world, Button.UP, Button.A, Button.B)
+    assert (state.menu, state.menu_cursor) == (MenuKind.START, 0)
+
+
+def test_choosing_a_party_member_swaps_it_with_the_lead(world, state) -> None:
+    first, second, third = make_mon(0, 5), make_mon(1, 5), make_mon(2, 5)
+    state.party += [first, second, third]
+    press(state, world, Button.START, Button.A, Button.DOWN, Button.DOWN, Button.A)
+    assert [m.species for m in state.party] == [2, 1, 0]
+
+
+def test_using_the_last_of_an_item_goes_back_to_the_bag_list(world, state) -> None:
+    state.party.append(make_mon(0, 5))
+    state.party[0].hp = 1
+    state.bag[Item.TONIC], state.bag[Item.ORB] = 1, 1
+    press(state, world, Button.START, Button.DOWN, Button.A, Button.A, Button.A)  # BAG, the Tonic, on the lead
+    assert state.bag[Item.TONIC] == 0 and (state.menu, state.menu_cursor) == (MenuKind.BAG, 0)
+
+
+def test_a_revival_herb_from_the_bag_revives_to_half_hp(world, state) -> None:
+    state.party.append(make_mon(0, 5))
+    state.party[0].hp = 0
+    state.bag[Item.REVIVAL_HERB] = 1
+    press(state, world, Button.START, Button.DOWN, Button.A, Button.A, Button.A)
+    assert state.party[0].hp == state.party[0].max_hp // 2 and state.bag[Item.REVIVAL_HERB] == 0
+
+
+def test_the_whiteout_goes_to_the_respawn_healed_facing_up_on_land_with_half_the_money(world, state) -> None:
+    mon = make_mon(0, 5)
+    full_pp = list(mon.pp)
+    mon.hp, mon.pp = 0, [0] * len(full_pp)
+    state.party.append(mon)
+    at(state, 0, 6, 6, Direction.RIGHT)
+    state.surfing, state.money = True, 1001
+    dialog.say(state, (Msg.WHITEOUT, 0, 0), effect=Effect.WHITEOUT)
+    press(state, world, Button.A)
+    assert (state.map, state.x, state.y) == state.respawn == (0, 3, 3)
+    assert state.facing == Direction.UP and not state.surfing and state.money == 500
+    assert mon.hp == mon.max_hp and mon.pp == full_pp
+
+
+def test_pages_queued_without_an_effect_keep_the_queued_effect(state) -> None:
+    dialog.say(state, (Msg.HEALED, 0, 0), effect=Effect.WHITEOUT, arg=3)
+    dialog.say(state, (Msg.HEALED, 0, 0))
+    assert (state.dialog_effect, state.dialog_arg) == (Effect.WHITEOUT, 3)
 
 
 def test_save_load_round_trip_and_hash(world, state) -> None:
