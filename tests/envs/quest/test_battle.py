@@ -790,6 +790,37 @@ def test_with_no_pp_left_only_fight_struggles_bag_and_run_still_work() -> None:
     assert state.battle.messages == [(BattleMsg.GOT_AWAY, 0, 0)]
 
 
+def test_a_badge_unlocks_only_the_abilities_tied_to_it() -> None:
+    world = make_world(ability_badge=(0, 1, -1), badge_names=("Test", "Next"), badge_events=(EV_BADGE, EV_WILD_WIN))
+    state, _ = _beat_trainer(world)
+    assert [page for page in state.dialog if page[0] == Msg.UNLOCKED] == [(Msg.UNLOCKED, 0, 0)]
+
+
+@pytest.mark.parametrize("attack, defend, tenths", [
+    (Type.FIRE, Type.PLANT, 20), (Type.WATER, Type.FIRE, 20), (Type.PLANT, Type.WATER, 20),
+    (Type.PLANT, Type.FIRE, 5), (Type.FIRE, Type.WATER, 5), (Type.WATER, Type.PLANT, 5),
+    (Type.ELECTRIC, Type.WATER, 20), (Type.ELECTRIC, Type.AIR, 20), (Type.ICE, Type.PLANT, 20),
+    (Type.FIGHTING, Type.NORMAL, 20), (Type.GROUND, Type.ELECTRIC, 20), (Type.NORMAL, Type.STONE, 5),
+])
+def test_the_type_chart_keeps_its_core_relations(attack: int, defend: int, tenths: int) -> None:
+    assert battle.effectiveness(attack, (defend, defend)) == tenths
+
+
+def test_each_item_does_what_its_name_promises() -> None:
+    """Tonic 20 HP, Strong Tonic 60, Max Tonic all; Orb x1, Fine Orb x1.5, Prime Orb x2 on the catch rate."""
+    world = make_world()
+    for item, healed in ((Item.TONIC, 20), (Item.STRONG_TONIC, 60), (Item.MAX_TONIC, 299)):
+        me = make_mon(EMBERCUB, hp=1)
+        me.max_hp = 300
+        state = wild(world, [me], make_mon(SPROUTLING, moves=[PEBBLE_TOSS]))
+        state.bag[item] = 1
+        push(state, world, RIGHT, A, A)
+        assert state.battle.messages[1] == (BattleMsg.RECOVERED, EMBERCUB, healed), Item(item).name
+    rate = SPECIES[EMBERCUB].catch_rate
+    for orb, times_ten in ((Item.ORB, 10), (Item.FINE_ORB, 15), (Item.PRIME_ORB, 20)):
+        assert battle.catch_chance(EMBERCUB, orb, 30, 30) == rate * times_ten // 10 * 30 // 90, Item(orb).name
+
+
 def test_a_fifth_move_replaces_the_weakest_first_on_ties() -> None:
     mon = make_mon(EMBERCUB, moves=[SCRATCH_CLAW, BUMP, PEBBLE_TOSS, CINDER])  # powers 45, 40, 50, 40
     mon.pp = [1, 2, 3, 4]

@@ -530,6 +530,55 @@ def test_pages_queued_without_an_effect_keep_the_queued_effect(state) -> None:
     assert (state.dialog_effect, state.dialog_arg) == (Effect.WHITEOUT, 3)
 
 
+def test_an_entity_with_a_show_event_appears_only_once_the_event_is_set(world, state) -> None:
+    person = dataclasses.replace(world.entities[0], show_event=EV_KEY)
+    world = dataclasses.replace(world, entities=(person, *world.entities[1:]))
+    assert not visible(state, world, 0)
+    state.set_event(EV_KEY)
+    assert visible(state, world, 0)
+
+
+def test_one_item_says_found_and_several_say_how_many(world, state) -> None:
+    at(state, 0, 5, 4, Direction.UP)
+    press(state, world, Button.A)
+    assert state.dialog == [(Msg.GOT_ITEM, Item.TONIC, 0)]
+    three = dataclasses.replace(world.entities[2], count=3)
+    world = dataclasses.replace(world, entities=(*world.entities[:2], three, *world.entities[3:]))
+    state = engine.new_state(world, seed=1)
+    at(state, 0, 5, 4, Direction.UP)
+    press(state, world, Button.A)
+    assert state.dialog == [(Msg.GOT_ITEMS, Item.TONIC, 3)] and state.bag[Item.TONIC] == 3
+
+
+def test_menu_cursors_wrap_around(world, state) -> None:
+    press(state, world, Button.START, Button.UP)
+    assert state.menu_cursor == 2  # the last of the start menu's three rows
+    press(state, world, Button.DOWN)
+    assert state.menu_cursor == 0
+
+
+def test_a_key_item_has_no_use_from_the_bag(world, state) -> None:
+    state.bag[Item.FERRY_PASS] = 1
+    press(state, world, Button.START, Button.DOWN, Button.A, Button.A)
+    assert state.dialog == [(Msg.CANT_USE, 0, 0)] and state.bag[Item.FERRY_PASS] == 1
+
+
+def test_a_finished_game_ignores_buttons_but_time_passes(world, state) -> None:
+    at(state, 0, 4, 3, Direction.DOWN)
+    state.finished = True
+    tick = state.tick
+    press(state, world, Button.DOWN, Button.START, Button.A)
+    assert (state.x, state.y, state.menu, state.dialog) == (4, 3, MenuKind.NONE, [])
+    assert state.tick == tick + 3
+
+
+def test_a_new_episode_starts_in_the_start_house_with_3000_money_and_nothing_else(world) -> None:
+    state = engine.new_state(world, seed=1)
+    assert (state.map, state.x, state.y, state.facing) == world.start
+    assert state.money == 3000 and state.party == [] and not any(state.bag)
+    assert state.respawn == world.respawn and state.events == 0  # the house sets no event on entering
+
+
 def test_save_load_round_trip_and_hash(world, state) -> None:
     state.party.append(make_mon(2, 7))
     press(state, world, Button.A, Button.DOWN, Button.DOWN, Button.START)
