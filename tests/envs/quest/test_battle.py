@@ -740,6 +740,14 @@ def test_no_level_beyond_max_level() -> None:
     assert party.gain_exp(mon, party.exp_for_level(MAX_LEVEL + 2)) == [] and mon.level == MAX_LEVEL
 
 
+def test_levelling_up_learns_only_the_moves_of_the_new_level() -> None:
+    """A forgotten move of an earlier level is not learned again (Burrowbit: Scratch Claw at 1, Pebble Toss
+    at 7)."""
+    mon = make_mon(BURROWBIT, 6, moves=[BUMP])
+    party.gain_exp(mon, party.exp_for_level(7) - mon.exp)
+    assert mon.moves == [BUMP, PEBBLE_TOSS, -1, -1]
+
+
 def test_a_hit_needs_a_draw_below_the_accuracy_not_equal_to_it() -> None:
     """``rand_below(HIT, 100) < accuracy`` hits: with Pebble Toss (90) a draw of 90 misses and 89 hits."""
     world = make_world()

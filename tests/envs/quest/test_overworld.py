@@ -579,6 +579,35 @@ def test_a_new_episode_starts_in_the_start_house_with_3000_money_and_nothing_els
     assert state.respawn == world.respawn and state.events == 0  # the house sets no event on entering
 
 
+def test_a_ledge_hop_needs_free_land_beyond_it(world, state) -> None:
+    person = dataclasses.replace(world.entities[0], x=2, y=5)  # where the hop over the ledge at (2, 4) lands
+    world = dataclasses.replace(world, entities=(person, *world.entities[1:]))
+    at(state, 0, 2, 3, Direction.DOWN)
+    press(state, world, Button.DOWN)
+    assert (state.x, state.y) == (2, 3)
+
+
+def test_water_blocks_a_trainers_sight(world, state) -> None:
+    trainer = dataclasses.replace(world.entities[9], x=6, y=3, sight=4)  # looks down over the water at (6, 5..6)
+    world = dataclasses.replace(world, entities=(*world.entities[:9], trainer, *world.entities[10:]))
+    state.party.append(make_mon(0, 5))
+    at(state, 0, 5, 7, Direction.RIGHT)
+    press(state, world, Button.RIGHT)
+    assert (state.x, state.y) == (6, 7) and engine.mode(state) == Mode.OVERWORLD
+
+
+def test_a_warp_ends_the_move_with_no_wild_encounter_where_it_lands(world, state) -> None:
+    rows = [list(row) for row in FIELD]
+    rows[2][2] = rows[3][2] = S  # the warp out of the house lands on grass at (2, 2), grass below it
+    field = dataclasses.replace(world.maps[0], tiles=_tiles(rows), encounters=(Encounter(3, 2, 2, 1),),
+                                encounter_rate=256)
+    world = dataclasses.replace(world, maps=(field, world.maps[1]))
+    state.party.append(make_mon(0, 5))
+    at(state, 1, 2, 2, Direction.DOWN)
+    press(state, world, Button.DOWN)
+    assert (state.map, state.x, state.y) == (0, 2, 2) and engine.mode(state) == Mode.OVERWORLD
+
+
 def test_save_load_round_trip_and_hash(world, state) -> None:
     state.party.append(make_mon(2, 7))
     press(state, world, Button.A, Button.DOWN, Button.DOWN, Button.START)
