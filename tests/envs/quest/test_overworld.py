@@ -487,6 +487,17 @@ def test_b_goes_back_to_the_start_menu_row_that_opened_the_menu(world, state) ->
     assert (state.menu, state.menu_cursor) == (MenuKind.START, 0)
 
 
+def test_the_exit_row_closes_the_start_menu_and_b_leaves_the_target_list_for_the_bag(world, state) -> None:
+    press(state, world, Button.START, Button.DOWN, Button.DOWN, Button.A)
+    assert state.menu == MenuKind.NONE
+    state.party.append(make_mon(0, 5))
+    state.bag[Item.TONIC] = 1
+    press(state, world, Button.START, Button.DOWN, Button.A, Button.A)
+    assert state.menu == MenuKind.BAG_TARGET
+    press(state, world, Button.B)
+    assert (state.menu, state.menu_cursor) == (MenuKind.BAG, 0)
+
+
 def test_choosing_a_party_member_swaps_it_with_the_lead(world, state) -> None:
     first, second, third = make_mon(0, 5), make_mon(1, 5), make_mon(2, 5)
     state.party += [first, second, third]
