@@ -129,6 +129,24 @@ def test_newer_format(record: Any) -> None:
     assert "version 999" in _one_line(error.value) and "upgrade longplay" in str(error.value)
 
 
+@pytest.mark.parametrize(("sql", "error", "message"), [
+    ("UPDATE header SET value = '999' WHERE key = 'format_version'", NewerFormatError, "version 999 replay"),
+    ("PRAGMA user_version = 0", CorruptReplayError, "format version 0"),
+])
+def test_a_version_out_of_range_in_either_place_is_refused(record: Any, sql: str, error: type, message: str) -> None:
+    """A replay states its version twice (``PRAGMA user_version`` and the header's ``format_version``): a newer one in
+    the header alone was read as if this longplay knew its format, and a version 0 (below every format) as the
+    current one."""
+    path = record(50)
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    with pytest.raises(error) as raised:
+        ReplayReader(path)
+    assert message in _one_line(raised.value), raised.value
+
+
 @pytest.mark.parametrize(("key", "value"), [("env_kwargs", "[1, 2]"), ("env_id", "7"), ("recorder", '"zlib"')])
 def test_a_header_value_of_the_wrong_type_is_corrupt(record: Any, key: str, value: str) -> None:
     """It gave a raw TypeError when the env was rebuilt ("argument after ** must be a mapping"), and an
