@@ -297,6 +297,38 @@ def test_resume_continues_a_replay(tmp_path: Path, fakegame: Any) -> None:
     assert "step 200: state hash differs" in verify(wrong).summary()
 
 
+def test_a_resumed_run_carries_on_its_totals_and_its_clock(tmp_path: Path, fakegame: Any) -> None:
+    """A resume in a later episode: the header's totals at close count the episodes before it (``steps`` counted the
+    last episode's alone), and the run's clock carries on from the checkpoint's ``seconds`` (the ``t`` columns and
+    ``duration_s``, read by compare's wall-clock axis and a seconds budget, started again at 0)."""
+    path = tmp_path / "resumed.lpr"
+    rec = Recorder(gym.make(fakegame.ENV_ID), path, agent="lm")
+    rec.reset(seed=1)
+    for _ in range(30):
+        rec.step(0)
+    rec.reset(seed=2)
+    for _ in range(20):
+        rec.step(0)
+    rec.flush()
+    rec._conn.close()  # the process dies after its last commit
+    rec._lock._handle.close()
+
+    env = gym.make(fakegame.ENV_ID)  # a checkpoint restores the env at step 20 of episode 1
+    env.reset(seed=2)
+    for _ in range(20):
+        env.step(0)
+    with Recorder.resume(env, path, step=20, seconds=1000.0) as rec:
+        for _ in range(10):
+            rec.step(0)
+    with ReplayReader(path) as replay:
+        h = replay.header
+        assert (h["steps"], h["episodes"]) == (60, 2)
+        assert h["duration_s"] >= 1000.0 and replay.episodes()[1].ended_t >= 1000.0
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT MAX(t_end) FROM chunks").fetchone()[0] >= 1000.0
+    conn.close()
+
+
 def test_a_replay_being_recorded_is_not_resumed_or_overwritten(tmp_path: Path, child_lines: Any) -> None:
     # a run resumed (or a new one overwriting the file) while the first still ran wrote the same steps beside it
     import subprocess
