@@ -329,6 +329,28 @@ def test_a_resumed_run_carries_on_its_totals_and_its_clock(tmp_path: Path, fakeg
     conn.close()
 
 
+def test_a_closed_run_resumed_reads_as_recording_again_until_closed(tmp_path: Path, fakegame: Any) -> None:
+    """A run stopped with Ctrl+C is closed (its header's status, its episode's end); resumed, readers (the viewer's
+    live runs, compare's killed-or-running test) must see it recording, with its episode under way, not closed."""
+    path = tmp_path / "closed.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm") as rec:
+        rec.reset(seed=4)
+        for _ in range(25):
+            rec.step(0)
+    env = gym.make(fakegame.ENV_ID)
+    env.reset(seed=4)
+    for _ in range(25):
+        env.step(0)
+    rec = Recorder.resume(env, path, step=25)
+    with ReplayReader(path) as replay:
+        assert replay.header["status"] == "recording" and replay.episodes()[0].end_step is None
+    for _ in range(5):
+        rec.step(0)
+    rec.close()
+    with ReplayReader(path) as replay:
+        assert replay.header["status"] == "closed" and replay.episodes()[0].end_step == 30
+
+
 def test_a_replay_being_recorded_is_not_resumed_or_overwritten(tmp_path: Path, child_lines: Any) -> None:
     # a run resumed (or a new one overwriting the file) while the first still ran wrote the same steps beside it
     import subprocess
