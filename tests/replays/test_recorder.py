@@ -425,3 +425,23 @@ def test_a_milestone_is_recorded_at_its_step_whether_or_not_it_pays(tmp_path: Pa
     with ReplayReader(tmp_path / "r.lpr") as replay:
         assert [m.step for m in replay.milestones() if m.milestone == "hundred_presses"] == [100]
         assert replay.rewards().get(100, 0.0) == weight
+
+
+def test_a_wrapped_reward_is_recorded_exactly_at_its_step(tmp_path: Path, fakegame: Any) -> None:
+    """A reward from a wrapper inside the recorder (RL reward shaping: fractions, penalties) is recorded as the step
+    returned it, across chunks: the fake game's own rewards are whole numbers, so a recorder that rounded them or
+    dropped a negative one passed every test."""
+
+    class Shaped(gym.Wrapper):
+        def step(self, action: Any) -> Any:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            return obs, reward + (-0.35 if action == 3 else 0.1), terminated, truncated, info
+
+    paid = {}
+    with Recorder(Shaped(gym.make(fakegame.ENV_ID)), tmp_path / "shaped.lpr", chunk_steps=64) as rec:
+        rec.reset(seed=2)
+        for step in range(1, 201):
+            paid[step] = rec.step(step % 8)[1]
+    with ReplayReader(tmp_path / "shaped.lpr") as replay:
+        assert replay.header["reward_source"] == "wrapped"
+        assert replay.rewards() == paid
