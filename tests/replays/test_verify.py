@@ -322,6 +322,42 @@ def test_a_run_still_recording_is_verified_as_one_commit_left_it(tmp_path: Path,
     assert report.steps == 100 and not report.complete
 
 
+def test_a_killed_runs_steps_after_its_last_checkpoint_are_re_simulated(tmp_path: Path, fakegame: Any) -> None:
+    """A run killed mid-episode has no final hash: its last steps (after the last periodic hash) are checked by their
+    fingerprints alone, so verify must play them too (it stopped at the last checkpoint: a changed action there, and
+    the steps' count, went unseen)."""
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "killed.lpr"
+    rec = Recorder(gym.make(fakegame.ENV_ID), path, hash_every=16, fingerprint_every=1)
+    rec.reset(seed=0)
+    for step in range(90):
+        rec.step(step % 8)
+    rec.flush()
+    rec._conn.close()  # killed after its last commit
+    rec._lock._handle.close()
+    with ReplayReader(path) as replay:
+        assert max(c.step for c in replay.checkpoints()) == 80 and replay.episodes()[0].end_step is None
+    report = verify(path)
+    assert report.ok and not report.complete and report.steps == 90, report.summary()
+    _change_action(path, 85)
+    line = verify(path).summary()
+    assert "step 86: state fingerprint differs" in line and "action 85 is not the one played" in line
+
+
+@pytest.mark.parametrize("reason", ["closed", "truncated"])
+def test_an_episode_edited_to_have_finished_the_game_is_caught(record: Any, reason: str) -> None:
+    """An episode's end_reason 'terminated' claims the game was finished (compare counts it a finish): one edited in
+    over an unfinished game's end verified OK."""
+    path = record(300, env_kwargs={"max_episode_steps": 300} if reason == "truncated" else None)
+    with ReplayReader(path) as replay:
+        assert replay.episodes()[0].end_reason == reason
+    _edit(path, "UPDATE episodes SET end_reason = 'terminated' WHERE episode = 0")
+    assert "step 300: the episode is recorded as finished but the game is not finished" in verify(path).summary()
+
+
 def test_an_edited_state_summary_is_caught(record: Any) -> None:
     """verify checked the hashes of checkpoint rows but not their summaries (map, position, mode), which
     ReplayReader.summaries() hands out: a replay with forged positions verified OK."""
