@@ -316,6 +316,17 @@ def test_a_killed_runs_episode_with_no_recorded_step_is_left_out(record: Any, as
     assert [r.episode for r in read_runs(path)] == [0]
 
 
+def test_a_killed_run_is_censored_on_the_wall_clock_at_its_last_commit(record: Any, as_killed: Any,
+                                                                      edited: Any) -> None:
+    """A killed run's episode has no end time: it is censored on the wall-clock axis when its last chunk was
+    written (a run killed after an hour said "not reached within 0 s", and set no horizon)."""
+    path = record(120, seed=2, name="killed.lpr", chunk_steps=50)
+    as_killed(path)
+    path = edited(path, ("UPDATE chunks SET t_end = (SELECT started_t FROM episodes) + first_step + 7.5", ()))
+    (run,) = load_runs([path])
+    assert not run.complete and run.end == {"steps": 120.0, "wall": 107.5}
+
+
 def test_a_run_that_stopped_before_its_budget_is_marked(record: Any, tmp_path: Path) -> None:
     """A run whose recorder closed it before its budget (Ctrl+C) sat in its group as one that used its budget; the
     replay's header now holds the budget, and compare says which runs stopped early. Its numbers are unchanged."""
