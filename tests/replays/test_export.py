@@ -80,6 +80,45 @@ def test_never_writes_over_the_replay(record: Any, tmp_path: Path, fmt: str) -> 
     assert named_like_output.read_bytes() == before
 
 
+def test_never_writes_over_the_wal_of_a_run_being_recorded(tmp_path: Path, recording: Any) -> None:
+    """A run still recording keeps its commits in ``-wal`` beside the replay: an export named over it (a typo, a
+    completed path) replaced the run's data with a video."""
+    rec = recording(tmp_path / "live.lpr", 40)
+    try:
+        for suffix in ("-wal", "-shm"):
+            own = tmp_path / f"live.lpr{suffix}"
+            before = own.read_bytes()
+            with pytest.raises(ValueError, match="over the replay file"):
+                export(rec.path, own, "gif")
+            assert own.read_bytes() == before
+    finally:
+        rec.close()
+    with ReplayReader(rec.path) as replay:
+        assert replay.num_steps() == 40
+
+
+def test_a_later_episode_exports_its_own_steps(tmp_path: Path, fakegame: Any) -> None:
+    """The range of ``episode=1`` is that episode's: its default end was the first episode's last step (a longer
+    episode's video stopped part way, a shorter one's export failed), and its steps were checked against it."""
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "two.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path) as rec:
+        for seed, steps in ((0, 30), (1, 90)):
+            rec.reset(seed=seed)
+            for step in range(steps):
+                rec.step(step % 8)
+    result = export(path, tmp_path / "second.gif", episode=1, speed=2.0, scale=1)
+    assert (result.first_step, result.last_step, result.frames) == (0, 90, 46)
+    with ReplayReader(path) as replay:
+        assert np.array_equal(iio.imread(result.path)[-1][..., :3], replay.frame_at(90, episode=1))
+    assert export(path, tmp_path / "late.gif", start=60, episode=1, scale=1).frames == 31
+    with pytest.raises(ValueError, match="invalid range 0..60: episode 0 has steps 0..30"):
+        export(path, tmp_path / "first.gif", end=60, episode=0)
+
+
 def test_mp4_whatever_the_suffix(record: Any, tmp_path: Path) -> None:
     path = record(30)
     for name in ("clip", "clip.gif"):  # ffmpeg would guess the container from the name, or give up
