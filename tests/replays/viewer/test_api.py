@@ -260,3 +260,57 @@ def test_errors_found_after_opening_name_the_run_not_a_private_copy(record: Any)
             assert response.status_code == 422 and "do not decompress" in error
             assert "corrupt replay: sub/bad.lpr:" in error and "longplay-viewer-" not in error
     app.state.folder.close()
+
+
+def test_a_later_episodes_parameters_reach_every_route(tmp_path: Any, fakegame: Any, viewer_client: Any,
+                                                       viewer_runs: Any) -> None:
+    """``episode`` is read by every route that takes it: the trajectory of episode 1 was episode 0's, and a step of
+    episode 1 showed episode 0's LM turns (the shared replays log turns in one episode only); an area of an episode
+    the run does not have is a 400 naming it."""
+    import gymnasium as gym
+    from starlette.testclient import TestClient
+
+    from longplay.replays.recorder import Recorder
+    from longplay.replays.viewer.server import create_app
+
+    data = _get(viewer_client, "/api/trajectory", id="fake-multi.lpr", episode=1)
+    with ReplayReader(viewer_runs.root / "fake-multi.lpr") as reader:
+        expected, first = reader.trajectory(1), reader.trajectory(0)
+    assert not np.array_equal(expected, first)  # the two episodes walk apart
+    index = np.searchsorted(data["points"]["step"], np.arange(len(expected)), side="right") - 1
+    got = np.stack([np.asarray(data["points"][k])[index] for k in ("map", "x", "y")], axis=1)
+    assert data["episode"] == 1 and np.array_equal(got, expected)
+    missing = viewer_client.get("/api/area.png", params={"id": "fake-multi.lpr", "episode": 2, "map": 0})
+    assert missing.status_code == 400 and missing.json()["error"] == "no episode 2 in fake-multi.lpr (it has 2)"
+
+    with Recorder(gym.make(fakegame.ENV_ID), tmp_path / "lm.lpr", agent="lm") as rec:
+        for episode, steps in ((0, 30), (1, 40)):
+            rec.reset(seed=episode)
+            for step in range(steps):
+                if step % 10 == 0:
+                    rec.log_turn(response=f"episode {episode}, turn at step {step}")
+                rec.step(step % 8)
+    app = create_app(tmp_path)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        step = _get(client, "/api/step", id="lm.lpr", episode=1, step=35, state=0)
+        assert [t["response"] for t in step["lm"]["turns"]] == ["episode 1, turn at step 30"]
+        assert (step["steps"], step["lm"]["prev_step"], step["lm"]["next_step"]) == (40, 20, None)
+    app.state.folder.close()
+
+
+def test_compare_takes_max_compare_runs_and_no_more(viewer_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run list lets a user pick up to ``max_compare`` runs: that many are compared, one more is refused."""
+    from longplay.replays.viewer import server
+
+    monkeypatch.setattr(server, "MAX_COMPARE", 2)
+    assert len(_get(viewer_client, "/api/compare", id=["fake-random-0.lpr", "fake-random-1.lpr"])["runs"]) == 2
+    refused = viewer_client.get("/api/compare", params={"id": ["fake-random-0.lpr", "fake-random-1.lpr",
+                                                               "fake-lm.lpr"]})
+    assert refused.status_code == 400 and refused.json()["error"] == "too many runs (3); compare at most 2 at once"
+
+
+@pytest.mark.parametrize(("host", "status"), [("[::1]:8765", 200), ("[::1]", 200), ("[::2]:8765", 400),
+                                              ("127.0.0.1:8765", 200), ("evil.example:8765", 400)])
+def test_the_host_check_reads_ipv6_hosts_with_their_port(viewer_client: Any, host: str, status: int) -> None:
+    """A browser on ``longplay view --host ::1`` sends ``Host: [::1]:PORT``: it was refused as the host ``[``."""
+    assert viewer_client.get("/api/health", headers={"Host": host}).status_code == status
