@@ -159,6 +159,48 @@ def test_bad_specs_are_one_line_errors(spec: str, message: str | None) -> None:
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+def test_parameters_given_again_add_to_those_given_before() -> None:
+    """A component named again (a later item, or a --scaffold-file table over --scaffold) changes only the parameters
+    it names: the others it was given stay (they went back to their defaults, and the card declared those)."""
+    assert parse_spec("window(k=5, stride=2),window(k=6)") == [{"name": "window", "params": {"k": 6, "stride": 2}}]
+
+
+def test_a_scaffold_file_table_keeps_the_command_lines_other_parameters(tmp_path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[window]\nk = 7\n")
+    assert load_spec_file(path, onto=parse_spec("window(k=5, stride=2)")) == [
+        {"name": "window", "params": {"k": 7, "stride": 2}}]
+
+
+def test_sections_come_in_the_cards_order() -> None:
+    """The prompt shows the components' sections in the order the card declares them (goals before notes here)."""
+    scaffold, _, _ = bound("goals,notes(max_chars=500)")
+    assert [c["name"] for c in scaffold.card()] == ["window", "goals", "notes"]
+    assert [title for title, _ in scaffold.sections()] == ["Goals (current first)", "Notes"]
+    assert [title for title, _ in scaffold.sections(exclude="goals")] == ["Notes"]
+
+
+def test_a_component_given_twice_to_a_scaffold_is_refused() -> None:
+    """Two components of one name would share one memory-log entry and one card name (specs merge them; the Python
+    API does not)."""
+    with pytest.raises(ValueError, match="scaffold component 'notes' given twice"):
+        Scaffold([build_component("notes", {}), build_component("goals", {}), build_component("notes", {})])
+
+
+def test_restored_memory_already_logged_is_not_logged_again() -> None:
+    """A resumed run restores which memory its replay already holds: every component was logged again at its
+    first turn, a second snapshot of unchanged memory in the replay (an 'update' the viewer counts)."""
+    scaffold, _, box = bound("notes")
+    call(box, "add_note", title="Town", text="healer north")
+    assert [name for name, _ in scaffold.changed_snapshots()] == ["notes"]
+    state = json.loads(json.dumps(scaffold.state_dict()))
+    twin, _, twin_box = bound("notes")
+    twin.load_state_dict(state)
+    assert twin.changed_snapshots() == []
+    call(twin_box, "add_note", title="Cave", text="dark")
+    assert [name for name, _ in twin.changed_snapshots()] == ["notes"]
+
+
 def test_a_recorded_run_with_a_window_and_a_summary_is_still_built() -> None:
     spec = [{"name": "window", "params": {"k": 20}}, {"name": "summary", "params": {}}]
     assert [c["name"] for c in build_scaffold(spec, recorded=True).card()] == ["window", "summary"]
