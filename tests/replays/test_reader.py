@@ -63,6 +63,31 @@ def test_second_episode_is_reachable(record: Any) -> None:
             replay.frame_at(0, episode=2)
 
 
+def test_a_seek_after_another_episode_starts_from_this_ones_states(record: Any, fakegame: Any) -> None:
+    """The reader walks forward from where its game is only within one episode: a step of episode 1 read after a
+    later step of episode 0 was pressed on from episode 0's state (the viewer showing one run's frame as the other's,
+    when switching episodes)."""
+    path = record(300, episodes=2, seed=4, keyframe_every=128)
+    with ReplayReader(path) as replay:
+        truths = [_play(fakegame, 4 + e, list(replay.actions(e))) for e in (0, 1)]
+        for episode, step in ((0, 100), (1, 120), (0, 290), (1, 299), (0, 5), (1, 64), (0, 127)):
+            assert np.array_equal(replay.frame_at(step, episode=episode), truths[episode][step]), (episode, step)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ("first_step = first_step - 10", " has no actions for steps 100..89"),
+    ("first_step = first_step + 10", " has no actions for steps 100..109"),
+    ("n_steps = n_steps + 5", ": the chunk at step 100 holds 50 actions, not 55"),
+])
+def test_chunks_that_do_not_tile_their_episode_are_corrupt(record: Any, edited: Any, edit: str, message: str) -> None:
+    """An episode's chunks tile its actions without gaps (FORMAT.md): overlapping chunks (read as more steps than
+    were played) and a chunk holding fewer actions than its n_steps (read as fewer, silently) are damage too."""
+    path = edited(record(150, chunk_steps=100), (f"UPDATE chunks SET {edit} WHERE first_step > 0", ()))
+    with ReplayReader(path) as replay, pytest.raises(CorruptReplayError) as error:
+        replay.actions()
+    assert _one_line(error.value) == f"corrupt replay: {path}: episode 0{message}"
+
+
 def _one_line(error: Exception) -> str:
     message = str(error)
     assert "\n" not in message and message
