@@ -495,7 +495,10 @@ class ReplayReader:
             expected = 0
             for first, n, blob in self._query("SELECT first_step, n_steps, actions FROM chunks WHERE episode = ? "
                                               "ORDER BY first_step", (episode,)):
-                if first != expected:
+                if first < expected:
+                    raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode}: the chunk at step "
+                                             f"{first} overlaps the actions before it (they reach step {expected})")
+                if first > expected:
                     raise CorruptReplayError(f"corrupt replay: {self.path}: episode {episode} has no actions "
                                              f"for steps {expected}..{first - 1}")
                 try:

@@ -75,7 +75,8 @@ def test_a_seek_after_another_episode_starts_from_this_ones_states(record: Any, 
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    ("first_step = first_step - 10", " has no actions for steps 100..89"),
+    # an overlap was reported as "no actions for steps 100..89"
+    ("first_step = first_step - 10", ": the chunk at step 90 overlaps the actions before it (they reach step 100)"),
     ("first_step = first_step + 10", " has no actions for steps 100..109"),
     ("n_steps = n_steps + 5", ": the chunk at step 100 holds 50 actions, not 55"),
 ])
