@@ -120,6 +120,9 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert code == EXIT_OK
     assert path.with_suffix(".mp4").stat().st_size > 0 and (tmp_path / "g.gif").stat().st_size > 0
     assert "wrote" in out and "steps 10..60" in out
+    # --speed 2: the MP4 at 60 frames a second, the GIF (at most 50) every other step at 30
+    mp4_line, gif_line = out.splitlines()
+    assert mp4_line.endswith("51 frames at 60 fps") and gif_line.endswith("26 frames at 30 fps (every 2 steps)")
     code, _, err = _run(capsys, "export", str(path), "--to", "999")
     assert code == EXIT_BAD_INPUT and "invalid range" in err
     code, out, _ = _run(capsys, "compare", str(tmp_path / "runs"), "-o", str(tmp_path / "cmp"), "--boot", "50",
@@ -129,6 +132,32 @@ def test_export_and_compare(record: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert (tmp_path / "cmp" / "time_to_milestone.csv").exists()
     code, _, err = _run(capsys, "compare", str(tmp_path / "nothing-here"))
     assert code == EXIT_BAD_INPUT and "no such file or folder" in err
+
+
+def test_export_scales_the_screen_by_scale(record: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    path = record(20)
+    for scale in (1, 3):
+        gif = tmp_path / f"x{scale}.gif"
+        code, _, _ = _run(capsys, "export", str(path), "--gif", str(gif), "--scale", str(scale))
+        assert code == EXIT_OK
+        with Image.open(gif) as image:
+            assert image.size == (160 * scale, 144 * scale)
+
+
+def test_verify_exits_with_the_worst_outcome_of_its_replays(record: Any, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that could not be read (2) outranks a replay that failed (1), whichever comes first."""
+    bad = record(100, name="bad.lpr")
+    conn = sqlite3.connect(bad)
+    conn.execute("INSERT INTO milestones VALUES (0, 7, 'finish', 0.1)")
+    conn.commit()
+    conn.close()
+    missing = str(tmp_path / "missing.lpr")
+    for order in ((missing, str(bad)), (str(bad), missing)):
+        code, out, err = _run(capsys, "verify", "-q", *order)
+        assert code == EXIT_BAD_INPUT and out.startswith("FAIL ") and err.startswith("error: no such file")
 
 
 def test_export_renders_the_episode_it_is_given(record: Any, tmp_path: Path,
