@@ -100,3 +100,16 @@ def test_remove_partials_takes_only_the_partial_files_of_killed_writes(tmp_path:
     assert sorted(p.name for p in files.remove_partials(tmp_path)) == others
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "sub"])
     assert files.remove_partials(tmp_path / "missing") == []
+
+
+def test_remove_partials_leaves_a_folder_or_a_link_named_like_a_partial(tmp_path: Path) -> None:
+    """Only regular files are partials: a folder named like one (unlinking it raised IsADirectoryError, and a resume
+    that cleans its folder stopped there) and a link to a file elsewhere stay."""
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("x")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / f"{files.PARTIAL_PREFIX}run.ckpt.0a1b2c3d.tmp").mkdir()
+    (folder / f"{files.PARTIAL_PREFIX}run.ckpt.1a1b2c3d.tmp").symlink_to(target)
+    assert files.remove_partials(folder, "run.ckpt") == []
+    assert len(list(folder.iterdir())) == 2 and target.exists()
