@@ -175,6 +175,24 @@ def test_log_turn_and_memory(tmp_path: Path, fakegame: Any) -> None:
         assert notes.content == "the gym is north" and seen.content == {"seen": [[1, 2]]}
 
 
+@pytest.mark.parametrize("logged", ["turn", "memory"])
+def test_a_turn_or_memory_snapshot_alone_is_committed_by_flush(tmp_path: Path, recording: Any, logged: str) -> None:
+    """An LM run logs its turn (and memory) before pressing the buttons it chose: a flush with nothing else pending
+    must commit it, or a live viewer shows the run a turn behind and a kill loses the turn that was paid for."""
+    rec = recording(tmp_path / "lm.lpr", 10, commit_seconds=3600.0)
+    try:
+        if logged == "turn":
+            rec.log_turn(response="press a", tokens_in=100)
+        else:
+            rec.log_memory("notes", "the gym is north")
+        rec.flush()
+        with ReplayReader(rec.path) as replay:
+            rows = replay.turns() if logged == "turn" else replay.memory()
+        assert [row.step for row in rows] == [10]
+    finally:
+        rec.close()
+
+
 def test_a_heartbeat_commits_the_time_with_nothing_else_pending(tmp_path: Path, fakegame: Any) -> None:
     """An LM run waiting on its model records nothing for minutes: its heartbeat alone keeps the header's
     ``committed`` fresh (readers take a replay not written for RECORDING_QUIET_S as killed), at most every
