@@ -257,6 +257,30 @@ def test_a_run_that_stops_at_a_milestones_step_without_it_was_still_at_risk_ther
     assert [r["median"] for r in result.time_to_milestone] == [200.0]
 
 
+def test_the_fastest_time_is_of_the_runs_that_reached_the_milestone() -> None:
+    # A run that stopped at step 10 without the milestone is no faster run to it than the one that reached it at 50.
+    runs = [_run("a", ("x",), {"x": 50}, 1000), _run("b", ("x",), {}, 10)]
+    (row,) = compare_impl(runs, axes=("steps",), n_boot=20).time_to_milestone
+    assert (row["reached"], row["fastest"]) == (1, 50.0)
+
+
+def test_only_the_episode_its_recorder_closed_stopped_before_the_budget(tmp_path: Path, fakegame: Any) -> None:
+    """A run closed with budget left (Ctrl+C) stopped early in its last episode, the one its recorder closed; the
+    episodes it played to a time limit before that did not."""
+    path = tmp_path / "runs" / "timed.lpr"
+    env = gym.make(fakegame.ENV_ID, max_episode_steps=30)
+    with Recorder(env, path, extra_header={"budget": {"steps": 1000}}) as rec:
+        rec.reset(seed=0)
+        truncated = False
+        while not truncated:
+            truncated = rec.step(0)[3]
+        rec.reset(seed=1)
+        for _ in range(10):
+            rec.step(0)
+    runs = load_runs([path])
+    assert [(r.end["steps"], r.stopped_early) for r in runs] == [(30.0, False), (10.0, True)]
+
+
 def test_a_median_curves_band_lies_around_it() -> None:
     # The band drawn around a group's median curve: its upper edge (the intervals' fast ends) reaches each milestone no
     # later than the median curve, its lower edge no earlier.
