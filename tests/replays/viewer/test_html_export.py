@@ -57,6 +57,28 @@ def test_range_episode_and_quest_maps(viewer_runs: Any, tmp_path: Path) -> None:
         export_html(viewer_runs.root / "fake-multi.lpr", tmp_path / "x.html", start=50, end=10)
 
 
+def test_a_later_episodes_page_holds_its_own_rewards_and_memory(tmp_path: Path, fakegame: Any) -> None:
+    """The page of episode 1 embedded episode 0's rewards and memory snapshots beside its own actions and turns."""
+    import gymnasium as gym
+
+    from longplay.replays.recorder import Recorder
+
+    path = tmp_path / "two.lpr"
+    with Recorder(gym.make(fakegame.ENV_ID), path, agent="lm") as rec:
+        for episode, steps in ((0, 120), (1, 40)):  # hundred_presses pays 2.0 at step 100, in episode 0 only
+            rec.reset(seed=episode)
+            rec.log_memory("notes", f"notes of episode {episode}")
+            for step in range(steps):
+                rec.step(step % 8)
+    pages = [_embedded(export_html(path, tmp_path / f"ep{e}.html", episode=e).path.read_text()) for e in (0, 1)]
+    with ReplayReader(path) as reader:
+        paid = [{str(step): value for step, value in reader.rewards(e).items()} for e in (0, 1)]
+    assert paid[0]["100"] == 2.0 and "100" not in paid[1]
+    assert [page["rewards"] for page in pages] == paid
+    assert [[m["content"] for m in page["memory"]] for page in pages] == [["notes of episode 0"],
+                                                                          ["notes of episode 1"]]
+
+
 def test_cli(viewer_runs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "page.html"
     code = main(["export", str(viewer_runs.root / "fake-random-0.lpr"), "--html", str(out), "--html-frames", "10"])
