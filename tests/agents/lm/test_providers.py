@@ -607,3 +607,52 @@ def test_the_servers_x_should_retry_header_decides_as_the_sdks_let_it(kind: str,
                                                       RetryConfig(backoff_base_s=0.01), random.Random(0), [].append)
     assert error is None and response is not None and [a.kind for a in attempts] == ["bad_request"]
     assert len(server.requests) == 2
+
+
+def test_openai_cached_prompt_tokens_are_billed_once_as_cache_reads(dummy_keys: dict[str, str]) -> None:
+    """OpenAI's ``prompt_tokens`` include the ``cached_tokens`` of its details: those are cache reads, not input as
+    well (counted twice, the token budget ran out early and a cached prefix cost the full input price besides)."""
+    script = [Reply("hi", usage={"input": 100, "output": 7, "cache_read": 40})]
+    with StubServer("openai", script) as server:
+        usage = _provider("openai", server.base_url).complete(_request()).usage
+    assert (usage.input, usage.output, usage.cache_read, usage.cache_write) == (60, 7, 40, 0)
+
+
+@pytest.mark.parametrize("base_url, field", [
+    (None, "max_completion_tokens"),  # OpenAI itself: its reasoning models refuse max_tokens
+    ("https://api.openai.com/v1", "max_completion_tokens"),
+    ("http://127.0.0.1:8000/v1", "max_tokens"),  # vLLM, Ollama, llama.cpp: the field they all read
+])
+def test_openai_output_limit_field_is_chosen_by_the_endpoint(base_url: str | None, field: str,
+                                                            dummy_keys: dict[str, str]) -> None:
+    provider = OpenAIProvider(ProviderConfig(provider="openai", model="m", base_url=base_url))
+    wire = provider.wire_request(_request())
+    assert wire[field] == 64
+    other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
+    assert other not in wire
+    forced = OpenAIProvider(ProviderConfig(provider="openai", model="m", base_url=base_url,
+                                           openai_max_tokens_field=other))
+    assert forced.wire_request(_request())[other] == 64  # --openai-max-tokens-field wins over the guess
+
+
+def test_retry_after_a_date_already_past_is_no_wait_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server whose clock is ahead sends a ``retry-after`` date already past: a negative wait made ``time.sleep``
+    raise and stop the run, where retrying at once is what the server meant."""
+    import calendar
+
+    from longplay.agents.lm import providers
+
+    monkeypatch.setattr(providers.time, "time", lambda: calendar.timegm((2015, 10, 21, 7, 30, 0)))
+    assert providers._retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:30 GMT"}) == 0.0
+    assert providers._retry_after({"retry-after": "-5"}) == 0.0
+    assert providers._retry_after({"retry-after-ms": "-5"}) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_long_error_body_is_cut_in_the_error(kind: str, dummy_keys: dict[str, str]) -> None:
+    """An error's message is cut at 500 characters (a proxy's HTML page or a long validation dump would fill every
+    failed turn's row and the summary line)."""
+    with StubServer(kind, [Fault("400", message="x" * 5000)]) as server:
+        with pytest.raises(ProviderError) as info:
+            _provider(kind, server.base_url).complete(_request())
+    assert len(str(info.value)) == 504 and str(info.value).endswith("x ...")
