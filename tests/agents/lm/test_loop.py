@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from longplay.agents.lm.accounting import PriceTable
 from longplay.agents.lm.config import BudgetConfig, LMConfig, ObservationConfig, ProviderConfig, RetryConfig
 from longplay.agents.lm.loop import ListLog, LMRun
-from longplay.agents.lm.messages import Image, Message, ModelRequest, Text, ToolCall
+from longplay.agents.lm.messages import Image, Message, ModelRequest, ModelResponse, Text, ToolCall, Usage
 from longplay.agents.lm.providers import AnthropicProvider, OpenAIProvider, ProviderError, ScriptedProvider
 from longplay.agents.lm.stubserver import Fault, Reply, StubServer
 from longplay.scaffolds import build_scaffold
@@ -82,6 +83,26 @@ def test_budgets_stop_cleanly_and_say_which(tiny_env, budget: dict, reason: str,
         assert run.counters.turns == 3
 
 
+class ExactUsage(ScriptedProvider):
+    """A scripted model whose every call reports 100 uncached input tokens (no estimate, no calibration)."""
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        return ModelResponse(super().complete(request).message, Usage(100, 0, 0, 0), model=self.model)
+
+
+@pytest.mark.parametrize("budget, turns", [({"max_tokens": 300}, 3), ({"max_dollars": 1.0}, 4)])
+def test_token_and_dollar_budgets_stop_the_turn_they_are_reached(tiny_env, budget: dict, turns: int) -> None:
+    """A budget spent exactly is reached: the run stops there, and does not pay for one more turn past it."""
+    cfg = config(**budget)
+    cfg.provider.price = "exact"  # $0.25 a call: 100 tokens at $2,500 per million
+    prices = PriceTable({"models": {"exact": {"input": 2500, "output": 0}}}, "test")
+    run = LMRun(tiny_env, ExactUsage([press("right", "left")]), build_scaffold("minimal"), cfg, prices=prices,
+                sleep=lambda s: None)
+    outcome = run.run()
+    assert outcome.reason == next(iter(budget)).removeprefix("max_") and run.counters.turns == turns
+    assert run.counters.tokens == 100 * turns and run.counters.dollars == 0.25 * turns
+
+
 def test_dollar_budget_needs_a_price_and_stops(tiny_env) -> None:
     cfg = config(max_dollars=0.001)
     with pytest.raises(ValueError, match="no price"):
@@ -139,6 +160,17 @@ def test_turns_of_only_malformed_calls_in_a_row_stop_the_run(tiny_env) -> None:
     outcome = run.run()
     assert outcome.reason == "failures" and "last: only malformed tool calls" in outcome.message
     assert run.counters.turns == 3 and run.driver.steps == 0
+
+
+def test_a_turn_whose_run_calls_are_all_malformed_fails_even_with_calls_past_the_limit(tiny_env) -> None:
+    """Calls past ``max_tool_calls`` are never run, so a turn whose run calls were all malformed did nothing: it
+    fails as any such turn, however many calls the reply had past the limit."""
+    bad = Message("assistant", [ToolCall(str(i), "teleport", {"to": "end"}, '{"to": "end"}') for i in range(3)])
+    cfg = config(max_turns=1)
+    cfg.tools.max_tool_calls = 2
+    run, _, log = make_run(tiny_env, [bad], cfg)
+    run.run()
+    assert log.turns[0]["error"] == "only malformed tool calls" and run.counters.failed_turns == 1
 
 
 def test_consecutive_failures_checkpoint_and_stop(tiny_env) -> None:
@@ -287,6 +319,35 @@ def test_replies_without_usage_are_played_and_billed_conservatively(kind: str, t
     assert [t["tokens_in"] for t in log.turns[:2]] == estimates[:2]
     for turn, estimate in zip(log.turns[2:], estimates[2:], strict=True):
         assert turn["tokens_in"] >= 1.4 * estimate  # scaled up towards what the endpoint counts
+
+
+def test_a_reply_without_usage_is_never_billed_below_the_local_estimate(tiny_env, dummy_keys) -> None:
+    """The estimate is scaled up by what the endpoint counted before, never down: an endpoint that counted fewer
+    tokens than the estimate (a denser tokenizer) must not make a reply without usage cheaper than estimated, or
+    the token and dollar budgets would be overrun."""
+    go = [("press_buttons", '{"buttons": ["right"]}')]
+
+    def reported(request: dict) -> Reply:  # about a quarter of the local estimate (characters / 4)
+        return Reply("ok", go, usage={"input": len(json.dumps(request)) // 16, "output": 1})
+
+    cfg = LMConfig(provider=ProviderConfig(provider="openai", model="stub-model", price="local"),
+                   budget=BudgetConfig(max_turns=3))
+    with StubServer("openai", [reported, reported, Reply("ok", go, no_usage=True)]) as server:
+        cfg.provider.base_url = server.base_url
+        provider = OpenAIProvider(cfg.provider)
+        estimates: list[int] = []
+        complete = provider.complete
+
+        def spy(request: ModelRequest) -> Any:
+            response = complete(request)
+            estimates.append(response.usage.input)
+            return response
+
+        provider.complete = spy  # type: ignore[method-assign]
+        log = ListLog()
+        LMRun(tiny_env, provider, build_scaffold("minimal"), cfg, log=log, sleep=lambda s: None).run()
+    assert all(t["tokens_in"] < t["extra"]["context_tokens_est"] for t in log.turns[:2])  # counted fewer
+    assert log.turns[2]["extra"]["estimated_usage"] and log.turns[2]["tokens_in"] == estimates[2]
 
 
 def test_turn_log_accounting_and_memory(tiny_env) -> None:
