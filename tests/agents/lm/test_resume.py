@@ -979,3 +979,66 @@ def test_a_run_resumed_with_other_scaffold_versions_says_so(tmp_path: Path, caps
     assert "version" not in capsys.readouterr().out
     with ReplayReader(replay) as r:
         assert "scaffold_card" not in r.header["resumes"][-1]
+
+
+def test_a_milestone_reached_at_the_checkpoints_own_step_is_kept(tmp_path: Path) -> None:
+    """A milestone is recorded at the step that reached it, so one reached by the checkpoint's last press is at the
+    checkpoint's step: the resume's cut keeps it (the resumed run never reaches it again: the checkpoint holds it)."""
+    straight, one = tmp_path / "straight", tmp_path / "one"
+    assert main([*ARGS, "--runs-dir", str(straight), "--max-turns", "30"]) == 0
+    with ReplayReader(the_replay(straight)) as r:
+        first = r.milestones()[0]
+    assert main([*ARGS, "--runs-dir", str(one), "--max-steps", str(first.step)]) == 0  # stops on that press
+    replay = the_replay(one)
+    assert len(checkpoint_actions(load_checkpoint(find_checkpoint(str(replay))))) == first.step
+    assert main(["--resume", str(replay), "--max-steps", str(first.step + 20), "--quiet"]) == 0
+    with ReplayReader(replay) as r:
+        assert (r.milestones()[0].step, r.milestones()[0].milestone) == (first.step, first.milestone)
+    assert verify(replay).ok
+
+
+def test_a_checkpoint_write_killed_halfway_leaves_the_last_one_whole(tiny_env, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint replaces the last one atomically: a run killed in the write (SIGKILL, a full disk) leaves the
+    last whole checkpoint to resume from, not half of the new one that no resume can read."""
+    from longplay.agents.lm.checkpoint import CheckpointStore
+    from longplay.agents.lm.config import BudgetConfig, LMConfig
+    from longplay.agents.lm.loop import LMRun
+    from longplay.agents.lm.messages import Message, ToolCall
+    from longplay.agents.lm.providers import ScriptedProvider
+    from longplay.scaffolds import build_scaffold
+
+    path = tmp_path / "run.ckpt"
+    store = CheckpointStore(path, "LongplayTest/Tiny-v0", {}, None)
+    press = Message("assistant", [ToolCall("c", "press_buttons", {"buttons": ["right"]}, '{"buttons": ["right"]}')])
+    config = LMConfig(provider=ProviderConfig(provider="scripted", model="scripted"),
+                      budget=BudgetConfig(max_turns=3))
+    run = LMRun(tiny_env, ScriptedProvider([press]), build_scaffold("minimal"), config, checkpoints=store,
+                sleep=lambda s: None)
+    run.run()
+    whole = path.read_bytes()
+    write_bytes = Path.write_bytes
+
+    def killed_halfway(self: Path, data: bytes) -> int:
+        write_bytes(self, data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(run, "every")
+    monkeypatch.undo()
+    assert path.read_bytes() == whole and load_checkpoint(path)["reason"] == "stop"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]  # and no partial file left beside it
+
+
+def test_a_time_budget_counts_the_earlier_sessions_time(tmp_path: Path) -> None:
+    """--max-seconds is wall-clock time summed over the run's sessions: a resume goes on from the time the
+    checkpoint holds, not from 0 (a run resumed every hour would never reach a one-hour budget)."""
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
+    replay = the_replay(tmp_path)
+    with edited_checkpoint(find_checkpoint(str(replay))) as data:
+        data["run"]["counters"]["seconds"] = 1000.0  # the earlier sessions ran 1000 s
+    assert main(["--resume", str(replay), "--max-turns", "10", "--max-seconds", "500", "--quiet"]) == 0
+    with ReplayReader(replay) as r:
+        assert len(r.turns()) == 3  # stopped at once: no turn played past the budget
+    assert load_checkpoint(find_checkpoint(str(replay)))["run"]["counters"]["seconds"] >= 1000.0
