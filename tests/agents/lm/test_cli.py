@@ -240,6 +240,12 @@ def test_a_scaffold_files_preset_keeps_the_parameters_scaffold_gave(tmp_path: Pa
          "invalid --base-url (its port is not a number from 1 to 65535)"),
         (["--provider", "openai", "--model", "gpt-4.1-mini", "--price", "gpt-4.1-mini-typo"],
          "unknown --price 'gpt-4.1-mini-typo'"),
+        # each limit's first refused value (the accepted edges are in the test below)
+        (["--max-tokens", "0"], "invalid --max-tokens 0; must be >= 1"),
+        (["--max-failures", "0"], "--max-retries must be >= 0 and --max-failures >= 1"),
+        (["--max-output-tokens", "0"], "--max-output-tokens must be >= 1 (got 0)"),
+        (["--image-scale", "0", "--observe", "screenshot"], "invalid --image-scale 0; must be 1 to 12"),
+        (["--timeout", "0"], "--timeout must be positive and finite (got 0.0)"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], fragment: str, tmp_path: Path, monkeypatch, capsys) -> None:
@@ -248,6 +254,21 @@ def test_bad_input_is_one_line(argv: list[str], fragment: str, tmp_path: Path, m
     err = capsys.readouterr().err.strip()
     assert fragment in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not list(tmp_path.glob("*.lpr"))  # nothing half-made is left behind
+
+
+def test_the_edge_values_of_each_limit_are_taken() -> None:
+    """The other side of each refusal above: temperature 0 (greedy decoding), --checkpoint-every 0 (no scheduled
+    checkpoints, as documented), no retries, a run stopped by its first failed turn, one-token limits."""
+    from longplay.agents.lm.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--temperature", "0", "--checkpoint-every", "0", "--max-retries", "0",
+                                      "--max-failures", "1", "--max-output-tokens", "1", "--max-tokens", "1",
+                                      "--image-scale", "12", "--observe", "screenshot", "--timeout", "0.5"])
+    config = config_from_args(args)
+    assert (config.provider.temperature, config.checkpoint.every_turns) == (0.0, 0)
+    assert (config.retry.max_retries, config.retry.max_consecutive_failures) == (0, 1)
+    assert (config.provider.max_output_tokens, config.budget.max_tokens) == (1, 1)
+    assert (config.observation.image_scale, config.provider.request_timeout_s) == (12, 0.5)
 
 
 def test_config_round_trips_through_json() -> None:
