@@ -385,3 +385,16 @@ def test_the_progress_names_every_milestone_a_turn_reached(capsys) -> None:
     progress.close()
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     assert lines == ["milestone: Read the sign (step 4, turn 2)", "milestone: Reached the end (step 5, turn 2)"]
+
+
+@pytest.mark.parametrize("flags, marked", [([], True), (["--no-prompt-cache"], False)])
+def test_no_prompt_cache_sends_no_cache_marks(flags: list[str], marked: bool, tmp_path: Path, dummy_keys) -> None:
+    """--no-prompt-cache (an endpoint that refuses cache_control, or a run measured without caching) reaches the
+    wire: no part of the request is marked; without it, the system prompt is."""
+    walk = Reply(tool_calls=[("press_buttons", '{"buttons": ["down"]}')])
+    with StubServer("anthropic", [walk]) as server:
+        assert main(["--provider", "anthropic", "--base-url", server.base_url, "--model", "m", "--price", "local",
+                     "--max-turns", "2", "--runs-dir", str(tmp_path), "--quiet", *flags]) == 0
+    assert all(("cache_control" in json.dumps(request)) == marked for request in server.requests)
+    with ReplayReader(one_replay(tmp_path)) as replay:
+        assert replay.header["config"]["provider"]["prompt_caching"] is marked

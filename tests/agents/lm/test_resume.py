@@ -1042,3 +1042,18 @@ def test_a_time_budget_counts_the_earlier_sessions_time(tmp_path: Path) -> None:
     with ReplayReader(replay) as r:
         assert len(r.turns()) == 3  # stopped at once: no turn played past the budget
     assert load_checkpoint(find_checkpoint(str(replay)))["run"]["counters"]["seconds"] >= 1000.0
+
+
+def test_a_resume_takes_its_new_token_budget_retries_failures_and_checkpoint_schedule(tmp_path: Path,
+                                                                                     capsys) -> None:
+    """--max-tokens, --max-retries, --max-failures and --checkpoint-every given with --resume replace the run's
+    own (the docs list them among what a resume may change), and are not reported as ignored."""
+    assert main([*ARGS, "--runs-dir", str(tmp_path), "--max-turns", "3"]) == 0
+    replay = the_replay(tmp_path)
+    capsys.readouterr()
+    assert main(["--resume", str(replay), "--max-turns", "4", "--max-tokens", "987654", "--max-retries", "2",
+                 "--max-failures", "9", "--checkpoint-every", "7"]) == 0
+    assert "ignored" not in capsys.readouterr().out
+    config = load_checkpoint(find_checkpoint(str(replay)))["run"]["config"]
+    assert config["budget"]["max_tokens"] == 987654 and config["checkpoint"]["every_turns"] == 7
+    assert (config["retry"]["max_retries"], config["retry"]["max_consecutive_failures"]) == (2, 9)
