@@ -749,3 +749,18 @@ def test_a_plan_ends_facing_the_goal_exactly_when_the_goal_is_no_tile_to_stand_o
             assert standable and (x, y) == goal, (start, goal, plan)
         facing += plan.ends_facing
     assert 200 < facing < 1800
+
+
+def test_navigate_to_stops_at_its_most_presses_and_press_buttons_at_the_step_budget() -> None:
+    """One navigate_to spends at most max_navigate_steps presses, and says it stopped there; press_buttons presses
+    no further than the run's step budget, and tells the model the budget is spent."""
+    run = make()
+    run.config.tools.max_navigate_steps = 2
+    x, y = far_tile(run)
+    text, error = call(run, "navigate_to", x=x, y=y)
+    assert not error and "Stopped after 2 steps (the most one navigate_to may take)." in text, text
+    assert run.driver.steps == 2
+    run.driver.max_steps = 4
+    text, error = call(run, "press_buttons", buttons=["b", "b", "b", "b"])
+    assert not error and text.endswith(" The step budget is spent."), text
+    assert run.driver.steps == 4
