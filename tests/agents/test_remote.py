@@ -171,6 +171,9 @@ def test_bad_actions_are_refused_and_change_nothing(quest_server: str, body: Any
     ({"cost": 1}, "unknown turn field 'cost'; valid: response, tool_calls"),
     ({"extra": [1]}, "invalid 'extra'; use a JSON object"),
     ({"latency_s": -2.5}, "invalid latency_s -2.5; use a number >= 0"),
+    # a negative cost or cache count would lower every sum of the run's spending (its cost, a sweep's budget)
+    ({"cost_usd": -0.5}, "invalid cost_usd -0.5; use a number >= 0"),
+    ({"tokens_cache_write": -1}, "invalid tokens_cache_write -1; use a number >= 0"),
 ])
 def test_bad_turns_are_refused(quest_server: str, body: Any, message: str) -> None:
     post(quest_server + "reset", {"seed": 0})
