@@ -59,6 +59,13 @@ def test_every_field_has_a_docstring() -> None:
     ({"target_kl": float("nan")}, "invalid target_kl"),
     ({"archive_starts": float("nan")}, "invalid archive_starts"),
     ({"archive_focus": float("nan")}, "invalid archive_focus"),
+    # each limit's first refused value: an episode of 0 steps, a checkpoint every 0 steps, no discounting at all
+    # (gamma 0), no learning (rate 0), an archive that holds nothing
+    ({"max_episode_steps": 0}, "invalid max_episode_steps 0; must be >= 1 or none"),
+    ({"checkpoint_every": 0}, "invalid checkpoint_every 0; must be >= 1"),
+    ({"gamma": 0.0}, "invalid gamma 0.0; must be in"),
+    ({"learning_rate": 0.0}, "invalid learning_rate 0.0; must be > 0"),
+    ({"archive_capacity": 0}, "invalid archive_capacity 0; must be an int >= 1"),
 ])
 def test_validation_is_one_line(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
