@@ -86,6 +86,16 @@ def test_dollar_and_token_limits_together() -> None:
     assert caps == Caps(max_tokens=50, max_dollars=0.1)
 
 
+def test_a_resumed_cells_dollar_caps_are_totals_within_its_own_budget() -> None:
+    """As with tokens: a cell resumed after spending $0.20 of its own $0.50 may reach $0.50 in all, not $0.30 (it
+    would stop at once, below what it spent) nor $0.70 (past its own budget)."""
+    pool = BudgetPool(max_dollars=1.0)
+    cell = lm_cell(0, max_dollars=0.5)
+    pool.spent[cell.id] = (0, 0.2)
+    caps = pool.allot(cell, waiting=1)
+    assert caps is not None and caps.max_dollars == pytest.approx(0.5)
+
+
 def test_grid_budget_shares_stop_and_resume(tmp_path: Path) -> None:
     cells = [lm_cell(i) for i in range(5)] + [Cell("run", "longplay/QuestMini-v0", 0, "random", label="random")]
 
