@@ -1118,3 +1118,27 @@ def test_serve_resume_of_a_run_holding_another_rom_as_hex_is_one_line(tmp_path: 
     assert main(["serve", "--resume", str(replay)]) == 2
     err = capsys.readouterr().err.strip()
     assert hashlib.sha1(other).hexdigest() in err and cartridge.rom_sha1() in err and "\n" not in err, err
+
+
+def test_serve_records_the_agent_model_and_label_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """--agent-name, --model and --label go into the replay's header, where compare groups runs by them: dropped,
+    every served run was 'remote' with no model and pooled with every other."""
+    from longplay.agents import remote
+    from longplay.agents.cli import main
+    from longplay.replays.viewer import server
+
+    served: list[Any] = []
+
+    class OneReset:  # the server a client resets once, then stops
+        def run(self, sockets: list[socket.socket]) -> None:
+            served[0].reset({"seed": 0})
+
+    monkeypatch.setattr(remote, "create_app", lambda s, **_: served.append(s))
+    monkeypatch.setattr(server, "uvicorn_server", lambda app: OneReset())
+    assert main(["serve", "--port", "0", "--runs-dir", str(tmp_path), "--agent-name", "claude-agent",
+                 "--model", "m1", "--label", "notes-v2"]) == 0
+    (replay,) = tmp_path.glob("**/*.lpr")
+    with ReplayReader(replay) as reader:
+        assert (reader.header["agent"], reader.header["model"], reader.header["label"]) == ("claude-agent", "m1",
+                                                                                           "notes-v2")
