@@ -246,6 +246,7 @@ def test_a_scaffold_files_preset_keeps_the_parameters_scaffold_gave(tmp_path: Pa
         (["--max-output-tokens", "0"], "--max-output-tokens must be >= 1 (got 0)"),
         (["--image-scale", "0", "--observe", "screenshot"], "invalid --image-scale 0; must be 1 to 12"),
         (["--timeout", "0"], "--timeout must be positive and finite (got 0.0)"),
+        (["--model", "offline-explorr"], "unknown offline model 'offline-explorr'; valid: offline-explorer"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], fragment: str, tmp_path: Path, monkeypatch, capsys) -> None:
