@@ -516,6 +516,16 @@ def test_resume_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "not a longplay checkpoint" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "missing.ckpt")
+    # a checkpoint a newer longplay wrote (another layout) is refused in one line, not read as this one's
+    assert main(["--max-turns", "2", "--runs-dir", str(tmp_path / "newer"), "--quiet"]) == 0
+    replay = the_replay(tmp_path / "newer")
+    with edited_checkpoint(find_checkpoint(str(replay))) as data:
+        data["version"] = 2
+    capsys.readouterr()
+    assert main(["--resume", str(replay), "--max-turns", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("is a version 2 checkpoint; this longplay reads up to 1: upgrade longplay"), err
+    assert len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("env_id, expected", [
