@@ -436,6 +436,34 @@ def test_a_save_killed_midway_leaves_the_newest_whole_checkpoint_latest(learner:
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*")) == [f"step_{32:012d}{suffix}"]
 
 
+@pytest.mark.parametrize("learner", ["ppo", "ppo-device"])
+@pytest.mark.parametrize("keep, kept", [(2, [48, 64]), (0, [16, 32, 48, 64])])
+def test_keep_checkpoints_keeps_the_newest_that_many(learner: str, keep: int, kept: list[int],
+                                                     tmp_path: Path) -> None:
+    """--keep-checkpoints N leaves the newest N step checkpoints (0: all of them), on both learners."""
+    if learner == "ppo":
+        from longplay.agents.rl.sb3_train import save_checkpoint
+
+        class Model:
+            def save(self, path: Path) -> None:
+                Path(path).write_bytes(b"whole")
+
+        def save(step: int) -> None:
+            save_checkpoint(Model(), tmp_path, step, keep=keep)
+    else:
+        from longplay.agents.rl.ppo_device import _checkpoint
+
+        net = torch.nn.Linear(2, 2)
+        optimizer = torch.optim.Adam(net.parameters())
+        config = TrainConfig(keep_checkpoints=keep)
+
+        def save(step: int) -> None:
+            _checkpoint(tmp_path / "checkpoints" / f"step_{step:012d}.pt", net, optimizer, config, {}, 2, step, 1, {})
+    for step in (16, 32, 48, 64):
+        save(step)
+    assert sorted(int(p.stem.removeprefix("step_")) for p in (tmp_path / "checkpoints").glob("step_*")) == kept
+
+
 def test_train_takes_a_rom_as_run_and_play_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from longplay.agents.rl.cli import build_config
 
