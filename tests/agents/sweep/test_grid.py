@@ -91,6 +91,9 @@ def test_cells_of_other_settings_never_share_a_label() -> None:
     ({"run": [lm_block(provider="anthropic")]}, "give the provider in the model"),
     ({"limits": {"max_dollars": -1}, "run": [lm_block()]}, "positive number"),
     ({"limits": {"max_dollars": float("nan")}, "run": [lm_block()]}, "positive number"),  # TOML's nan
+    # each limit's first refused value: a grid budget of nothing would start no cell
+    ({"limits": {"max_dollars": 0}, "run": [lm_block()]}, r"\[limits\] max_dollars: expected a positive number, got 0"),
+    ({"limits": {"max_tokens": 0}, "run": [lm_block()]}, r"\[limits\] max_tokens: expected an integer >= 1, got 0"),
     ({"run": [lm_block(max_dollars=float("nan"))]}, "positive number"),
     ({"limits": {"concurrency": {"anthropic": 0}}, "run": [lm_block()]}, "concurrency.anthropic"),
     # a provider's typo limited nothing, without a word
