@@ -41,3 +41,25 @@ def test_each_milestone_is_paid_once_at_its_weight_and_named_on_its_step() -> No
     assert not any(terminated for _, _, terminated, *_ in steps[:-1])
     assert info["milestones"] == {"left_home": 1, "hundred_presses": 100, "finish": 100}
     assert info["step"] == 100 and info["progress"] == 0.75
+
+
+def test_a_game_finished_on_the_last_allowed_step_terminates_without_truncating() -> None:
+    # the step limit and the game's end on one step: the episode ended because the game did, so a learner
+    # that bootstraps truncated episodes (and a log counting time-outs) must see terminated alone
+    env = LongplayEnv(_fakegame().FakeGame(finish_at=5), max_episode_steps=5)
+    env.reset(seed=0)
+    ends = [env.step(int(Button.SELECT))[2:4] for _ in range(5)]
+    assert ends == [(False, False)] * 4 + [(True, False)]
+
+
+def test_a_milestone_the_game_no_longer_holds_is_not_paid_again() -> None:
+    # the fake game's left_home holds only while the player is off the start tile: walking back (into a battle,
+    # won with A) and out again reaches nothing new (the env keeps every milestone reached this episode, whatever
+    # the game says later)
+    env = LongplayEnv(_fakegame().FakeGame())
+    env.reset(seed=0)
+    steps = [env.step(int(b)) for b in (Button.RIGHT, Button.LEFT, Button.A, Button.RIGHT)]
+    assert env.game.milestone_mask() == 1 and (env.game.x, env.game.y) == (9, 8)  # off the start tile again
+    assert [reward for _, reward, *_ in steps] == [1.0, 0.0, 0.0, 0.0]
+    assert [info["new_milestones"] for *_, info in steps] == [("left_home",), (), (), ()]
+    assert steps[-1][-1]["milestones"] == {"left_home": 1}
