@@ -63,3 +63,35 @@ def test_a_milestone_the_game_no_longer_holds_is_not_paid_again() -> None:
     assert [reward for _, reward, *_ in steps] == [1.0, 0.0, 0.0, 0.0]
     assert [info["new_milestones"] for *_, info in steps] == [("left_home",), (), (), ()]
     assert steps[-1][-1]["milestones"] == {"left_home": 1}
+
+
+def test_the_noop_action_presses_no_button() -> None:
+    env = LongplayEnv(_fakegame().FakeGame(), noop=True)
+    env.reset(seed=0)
+    env.step(8)
+    assert env.game.last == 255  # the fake game's "no button" (SELECT would be 7)
+    env.step(int(Button.SELECT))
+    assert env.game.last == int(Button.SELECT)
+
+
+def test_rgb_array_renders_the_full_colour_screen_whatever_the_pixel_observation() -> None:
+    # a video of a grayscale, downsampled agent still shows the game as a person sees it
+    env = LongplayEnv(_fakegame().FakeGame(), obs_mode="pixels", render_mode="rgb_array", grayscale=True,
+                      downsample=2)
+    obs, _ = env.reset(seed=0)
+    frame = env.render()
+    assert obs.shape == (72, 80, 1) and frame.shape == (144, 160, 3)
+    assert (frame == env.game.frame()).all()
+
+
+def test_the_text_observation_keeps_texts_up_to_its_max_length_and_cuts_longer_ones_there() -> None:
+    from longplay.envs.env import TEXT_MAX_LENGTH
+
+    fake = _fakegame()
+    for length in (TEXT_MAX_LENGTH, TEXT_MAX_LENGTH + 50):
+        game = fake.FakeGame()
+        game.text = lambda n=length: "ab" * (n // 2) + "c" * (n % 2)
+        env = LongplayEnv(game, obs_mode="text")
+        obs, _ = env.reset(seed=0)
+        assert obs == game.text()[:TEXT_MAX_LENGTH] and len(obs) == TEXT_MAX_LENGTH
+        assert env.observation_space.contains(obs)
