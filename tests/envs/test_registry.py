@@ -285,3 +285,24 @@ def test_a_reset_without_a_seed_draws_a_new_game_from_the_seeded_one(env_id: str
         env.close()
     assert runs[0] == runs[1]
     assert len(set(runs[0])) == 3
+
+
+def test_each_quest_id_plays_the_world_it_is_registered_for() -> None:
+    # results are compared across runs by env id: QuestMini is the one mini world of world seed 0 whatever the
+    # reset seed, QuestCanon the canonical standard world, Quest-v0 a small world drawn from each reset seed
+    def worlds(env_id: str) -> list[dict]:
+        env = gym.make(env_id)
+        identities = []
+        for seed in (1, 2):
+            env.reset(seed=seed)
+            identities.append(env.unwrapped.game.identity())
+        env.close()
+        return identities
+
+    mini = worlds("longplay/QuestMini-v0")
+    assert mini[0] == mini[1] and (mini[0]["size"], mini[0]["world_seed"]) == ("mini", 0)
+    canon = worlds("longplay/QuestCanon-v0")
+    assert canon[0] == canon[1] and (canon[0]["size"], canon[0]["world"]) == ("standard", "canonical")
+    drawn = worlds("longplay/Quest-v0")
+    assert drawn[0]["size"] == drawn[1]["size"] == "small"
+    assert drawn[0]["world_digest"] != drawn[1]["world_digest"]
