@@ -340,3 +340,16 @@ def test_a_new_member_at_full_hp_is_not_healing() -> None:
     env = RewardShaping(LongplayEnv(ScriptedGame(script, milestone_at=99)), ShapingWeights(heal=4.0))
     heal = [info["shaping"]["heal"] for _, info in _run(env, 2)]
     assert heal == [0.0, pytest.approx(4.0 * (40 / 40 - 30 / 40))]
+
+
+def test_damage_is_not_paid_across_two_creatures_of_one_species_and_level() -> None:
+    # a trainer's next creature of the same species and level but other stats (Pokemon Red's DVs): its max HP
+    # tells it apart, so its first HP read, below what the last one had left, removed nothing
+    script = [
+        _state(enemy=(3, 4, 16, 16)),
+        _state(enemy=(3, 4, 14, 16)),              # 2 of 16
+        _state(enemy=(3, 4, 9, 18)),               # another creature, hurt before it came out: nothing
+        _state(enemy=(3, 4, 0, 18)),               # knocked out: 9 of 18
+    ]
+    env = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(damage=1.0))
+    assert [info["shaping"]["damage"] for _, info in _run(env, len(script) - 1)] == [0.125, 0.0, 0.5]
