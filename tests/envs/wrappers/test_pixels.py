@@ -158,3 +158,12 @@ def test_pixel_preprocess_refuses_a_grayscale_that_is_not_a_bool(grayscale: obje
     """``grayscale="off"`` turned grayscale on (a non-empty string is true), which the env itself refuses."""
     with pytest.raises(ValueError, match=f"^invalid grayscale {grayscale!r}; valid: True, False$"):
         PixelPreprocess(LongplayEnv(NoiseGame(), obs_mode="pixels"), grayscale, 2)  # type: ignore[arg-type]
+
+
+def test_grayscale_preprocessing_keeps_an_env_that_is_grayscale_already() -> None:
+    # LongplayEnv(grayscale=True) under PixelPreprocess(grayscale=True): the one channel is luma already
+    env = LongplayEnv(NoiseGame(), obs_mode="pixels", grayscale=True)
+    wrapped = PixelPreprocess(env, grayscale=True, downsample=2)
+    obs, _ = wrapped.reset(seed=4)
+    assert obs.shape == (72, 80, 1) and wrapped.observation_space.contains(obs)
+    assert np.array_equal(obs, preprocess_pixels(env.game.frame(), grayscale=True, downsample=2))

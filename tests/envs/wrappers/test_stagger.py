@@ -93,3 +93,27 @@ def test_the_first_length_is_drawn_from_1_to_the_limit_both_included() -> None:
     seeds a limit of 3 gives each of 1, 2 and 3."""
     assert StaggerFirstEpisode(Endless(), limit=1, seed=0).first_length == 1
     assert {StaggerFirstEpisode(Endless(), limit=3, seed=seed).first_length for seed in range(60)} == {1, 2, 3}
+
+
+class EndsAt(Endless):
+    """Terminates at step ``n`` of each episode."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.steps = n, 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+        self.steps = 0
+        return super().reset(seed=seed)
+
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict]:
+        self.steps += 1
+        return 0, 0.0, self.steps >= self.n, False, {}
+
+
+def test_a_first_episode_that_terminates_on_its_drawn_length_is_not_truncated() -> None:
+    # the episode ended because the game did: a truncation beside it would have the learner bootstrap its value
+    length = StaggerFirstEpisode(Endless(), limit=50, seed=3).first_length  # the draw depends on the seed alone
+    env = StaggerFirstEpisode(EndsAt(length), limit=50, seed=3)
+    env.reset(seed=0)
+    ends = [env.step(0)[2:4] for _ in range(length)]
+    assert ends == [(False, False)] * (length - 1) + [(True, False)]
