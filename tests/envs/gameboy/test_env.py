@@ -618,6 +618,20 @@ def test_a_truncated_rom_is_refused(tmp_path: Path) -> None:
     GameBoyGame(rom=_with_header(cartridge.build_rom() + bytes(0x8000)), pack="generic").close()
 
 
+def test_a_rom_cut_short_of_the_largest_header_size_is_refused() -> None:
+    # $0148 = $08, 8 MiB: the largest size the check knows, and the one a cut dump of a big ROM declares
+    rom = _with_header(cartridge.build_rom(), at_0x147=0x19, at_0x148=0x08)  # MBC5
+    assert _one_line_error(rom=rom) == ("the ROM bytes is truncated: its header ($0148) gives a ROM of 8388608 bytes, "
+                                        "the file holds 32768 (a dump cut short?)")
+
+
+def test_the_rom_folder_is_searched_with_its_subfolders(tmp_path: Path) -> None:
+    # docs/gameboy.md: LONGPLAY_ROMS is searched "(and its subfolders)", e.g. a folder per console
+    (tmp_path / "gb").mkdir()
+    (tmp_path / "gb" / "mine.gb").write_bytes(cartridge.build_rom())
+    assert find_in_folder(tmp_path, {cartridge.rom_sha1(): "test"}) == tmp_path / "gb" / "mine.gb"
+
+
 @pytest.mark.parametrize("content", [None, b"", b"hello", bytes(0x8000)])
 def test_no_rom_for_a_pack_names_the_sha1_it_expects(content: bytes | None, tmp_path: Path) -> None:
     path = tmp_path / "pokered.gb"
