@@ -192,6 +192,11 @@ def test_corrupt_and_foreign_states_raise_game_error(game: GameBoyGame) -> None:
         with pytest.raises(GameError, match=match) as info:
             game.load_state(bad)
         assert "\n" not in str(info.value)
+    # another ROM's state names both ROMs: the one it was saved on and the one this game runs
+    with pytest.raises(GameError) as info:
+        game.load_state(foreign)
+    assert str(info.value) == (f"the state was saved on the ROM with SHA-1 {RED_SHA1}, but this game runs "
+                               f"{cartridge.rom_sha1()} ({cartridge.TITLE})")
     # as it was, after the raw load PyBoy refused too (it put the game back at its start)
     assert game.save_state() == good
     run(game, [R])  # and still usable
