@@ -633,6 +633,7 @@ def test_save_load_round_trip_and_hash(world, state) -> None:
 @pytest.mark.parametrize("mutate, fragment", [
     (lambda d: b"XXXX" + d[4:], "bad magic"),
     (lambda d: d[:4] + bytes([99]) + d[5:], "version 99"),
+    (lambda d: d[:4] + bytes([0]) + d[5:], r"version 0 \(this longplay reads 1\)"),  # older is no better than newer
     (lambda d: d[:5] + b"garbage", "corrupt"),
     (lambda d: d[:-10], "corrupt"),
 ])
@@ -699,11 +700,41 @@ def test_hand_edited_battles_the_rules_never_produce_are_refused(world, state, e
         savestate.load(_edited(world, state, lambda s: edit(s["battle"])), world)
 
 
+def test_values_one_past_the_end_of_their_range_are_refused(world, state) -> None:
+    """The last value a range holds loads and the next is refused (each check was tried with values far out)."""
+    width = world.maps[state.map].width
+    respawn_map = state.respawn[0]
+    respawn_width = world.maps[respawn_map].width
+    events = 2 ** len(world.events)
+    for edit, fragment in [
+        (lambda s: s.update(x=width - 1), None),
+        (lambda s: s.update(x=width), f"x {width} outside 0..{width - 1}"),
+        (lambda s: s.update(respawn=[respawn_map, respawn_width - 1, 0]), None),
+        (lambda s: s.update(respawn=[respawn_map, respawn_width, 0]), f"respawn x {respawn_width} outside"),
+        (lambda s: s.update(ward_steps=WARD_STEPS), None),
+        (lambda s: s.update(ward_steps=WARD_STEPS + 1), f"ward_steps {WARD_STEPS + 1} outside"),
+        (lambda s: s.update(events=events - 1), None),
+        (lambda s: s.update(events=events), f"events {events} outside"),
+    ]:
+        if fragment is None:
+            savestate.load(_edited(world, state, edit), world)
+        else:
+            with pytest.raises(GameError, match=f"corrupt quest save state .*{fragment}"):
+                savestate.load(_edited(world, state, edit), world)
+
+
 def test_foreign_state_is_refused(world, state) -> None:
     other = tiny_world(ability_badge=(-1, -1, -1))
     other = World(**{**other.__dict__, "seed": 5})
     with pytest.raises(GameError, match="another world"):
         savestate.load(savestate.save(state, world), other)
+    # the same size and seed, another layout (another generator or rules version): another world all the same
+    first = world.maps[0]
+    corner = Tile.TALL_GRASS if first.tiles[0] == Tile.WALL else Tile.WALL
+    tiles = bytes([corner]) + first.tiles[1:]
+    changed = dataclasses.replace(world, maps=(dataclasses.replace(first, tiles=tiles), *world.maps[1:]))
+    with pytest.raises(GameError, match="another world"):
+        savestate.load(savestate.save(state, world), changed)
 
 
 @pytest.mark.parametrize("button", [-1, 8, 99])
