@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 
 import longplay.envs
 from longplay.envs.env import parse_obs_mode
-from longplay.envs.quest.game import QuestGame
+from longplay.envs.quest.game import QuestEnv, QuestGame
 
 ENV_IDS = longplay.envs.env_ids()
 QUEST_IDS = [i for i in ENV_IDS if "/Quest" in i]
@@ -148,8 +148,6 @@ def test_truncation(kwargs: dict) -> None:
 
 
 def test_max_episode_steps_is_an_alias_of_max_steps_when_the_env_is_built_directly() -> None:
-    from longplay.envs.quest.game import QuestEnv
-
     env = QuestEnv(size="mini", max_episode_steps=3)
     env.reset(seed=0)
     assert env.max_episode_steps == 3
@@ -160,6 +158,24 @@ def test_truncation_can_be_turned_off() -> None:
     env = gym.make("longplay/QuestMini-v0", max_steps=None)
     assert env.unwrapped.max_episode_steps is None
     assert gym.make("longplay/QuestMini-v0").unwrapped.max_episode_steps == 20_000
+
+
+def test_each_quest_size_has_the_step_limit_its_docs_give() -> None:
+    # the QuestEnv docstring's 20,000 / 200,000 / 1,000,000: a size given without max_steps gets its own
+    assert {size: QuestEnv(size=size).max_episode_steps for size in ("mini", "small")} == {
+        "mini": 20_000, "small": 200_000}
+    assert gym.make("longplay/Quest-v0").unwrapped.max_episode_steps == 200_000
+    assert gym.make("longplay/QuestCanon-v0").unwrapped.max_episode_steps == 1_000_000
+
+
+def test_the_symbolic_space_holds_every_tile_and_sprite_of_a_world() -> None:
+    # check_env sees the first observation only: a sprite or tile kind that shows up later must be in the bounds too
+    from longplay.envs.quest.constants import NUM_SPRITES, NUM_TILES, Sprite, Tile
+
+    space = QuestEnv(size="small").observation_space
+    assert space["tiles"].contains(np.full(space["tiles"].shape, max(Tile), np.uint8))
+    assert space["entities"].contains(np.full(space["entities"].shape, max(Sprite), np.uint8))
+    assert int(space["tiles"].high.max()) == NUM_TILES - 1 and int(space["entities"].high.max()) == NUM_SPRITES - 1
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
