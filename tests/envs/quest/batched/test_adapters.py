@@ -651,3 +651,40 @@ def test_final_info_names_each_worlds_milestones_under_their_ids(oracle_state) -
         assert got["_" + name].tolist() == got[name].tolist()
     assert info["final_info"]["milestones"].tolist() == [3, 3]
     env.close()
+
+
+def test_final_info_is_zero_for_the_envs_that_did_not_end() -> None:
+    # SyncVectorEnv's layout: a key's values count only where its mask is set, and are 0 elsewhere, so a sum over
+    # final_info["episode"]["r"] (as a logger may take it) holds the ending episodes alone
+    import torch
+
+    env = BatchedVectorEnv(4, size="mini", max_episode_steps=30)
+    env.reset(seed=0)
+    env.engine.stagger_episode_ends(30, torch.Generator().manual_seed(1))
+    for _ in range(30):
+        *_, info = env.step(np.full(4, 3))  # right: the first milestone for some
+        if "final_info" in info and not info["_final_info"].all():
+            break
+    done, final = info["_final_info"], info["final_info"]
+    assert done.any() and not done.all()
+    assert (env.engine.episode_length.cpu().numpy()[~done] > 0).all()  # the others are under way, not empty
+    for values in (final["episode_length"], final["episode_return"], final["milestones"], final["episode"]["l"],
+                   final["episode"]["r"]):
+        assert (values[~done] == 0).all()
+    assert (final["episode_length"][done] > 0).all()
+    env.close()
+
+
+def test_an_unseeded_reset_draws_a_new_seed_from_the_seeded_generator() -> None:
+    def bases(env: BatchedVectorEnv) -> list[int]:
+        env.reset(seed=5)
+        drawn = []
+        for _ in range(2):
+            env.reset()
+            drawn.append(int(env.engine.base_seed[0]))
+        env.close()
+        return drawn
+
+    first = bases(BatchedVectorEnv(2, size="mini"))
+    assert first[0] != first[1]  # a new episode each time, not seed 0 again
+    assert bases(BatchedVectorEnv(2, size="mini")) == first  # drawn from the seeded generator: reproducible
