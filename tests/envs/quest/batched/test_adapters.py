@@ -688,3 +688,40 @@ def test_an_unseeded_reset_draws_a_new_seed_from_the_seeded_generator() -> None:
     first = bases(BatchedVectorEnv(2, size="mini"))
     assert first[0] != first[1]  # a new episode each time, not seed 0 again
     assert bases(BatchedVectorEnv(2, size="mini")) == first  # drawn from the seeded generator: reproducible
+
+
+def test_sb3_infos_of_a_finished_game_say_it_was_not_cut(oracle_state) -> None:
+    # SB3 bootstraps the value of an episode whose info says TimeLimit.truncated: a game played to its end must say
+    # False there, and its episode length counts the presses since the state was loaded
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    data, milestones = oracle_state(milestones=7)  # every QuestMini milestone: a few presses of A from the end
+    env = BatchedVecEnv(2, size="mini", max_episode_steps=50)
+    env.reset()
+    env.engine.load_states([0], [savestate.load(data, env.engine.worlds[0])])
+    presses = 0
+    while presses < 20:
+        _, _, done, infos = env.step(np.array([4, 0]))
+        presses += 1
+        if done[0]:
+            break
+    assert done.tolist() == [True, False] and "episode" not in infos[1]
+    assert infos[0]["TimeLimit.truncated"] is False and infos[0]["episode"]["l"] == presses
+    assert infos[0]["milestones"] == len(milestones) == 7
+    env.close()
+
+
+def test_sb3_stagger_draws_from_the_reset_seed() -> None:
+    # runs of different seeds spread their first episodes differently; a run of the same seed the same way
+    pytest.importorskip("stable_baselines3")
+    from longplay.envs.quest.batched.sb3 import BatchedVecEnv
+
+    def limits(seed: int) -> list[int]:
+        env = BatchedVecEnv(8, seed=seed, stagger=True, size="mini", max_episode_steps=1000)
+        env.reset()
+        drawn = env.engine.episode_limit.tolist()
+        env.close()
+        return drawn
+
+    assert limits(3) == limits(3) != limits(4)
