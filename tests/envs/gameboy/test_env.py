@@ -74,6 +74,17 @@ def test_walls_block_and_steps_move_one_tile(game: GameBoyGame) -> None:
     assert game.state().x == 1
 
 
+def test_the_text_view_counts_steps_past_255_and_draws_the_player(game: GameBoyGame) -> None:
+    # wSteps is 16 bits: a reader of its low byte alone went back to 0 at the 256th tile walked
+    game.reset(0)
+    run(game, [R, L] * 130)
+    assert game.state().extra["steps"] == 260 and (game.state().x, game.state().y) == (2, 2)
+    text = game.text()
+    assert "steps walked: 260" in text
+    room = text.split("y grows down):\n", 1)[1].splitlines()
+    assert room[2][2] == "@" and sum(row.count("@") for row in room) == 1
+
+
 def test_milestones_by_the_d_pad() -> None:
     env = gym.make("longplay/TestCart-v0", obs_mode="text")
     obs, info = env.reset(seed=1)
