@@ -319,3 +319,26 @@ def test_the_position_line_says_when_the_player_swims(world: World) -> None:
     state.surfing = True
     position = _option_line(textview.text_view(world, state), "Position:")
     assert position.endswith("; swimming")
+
+
+def test_a_foe_with_hp_left_never_shows_0_percent(world: World) -> None:
+    # the percentage rounds up: 0% means fainted, so a foe 1 HP from fainting still shows 1%
+    state = _battle(world, BattlePhase.MAIN, 0)
+    foe = state.battle.enemy[state.battle.enemy_active]
+    foe.max_hp, foe.hp = 250, 1  # 0.4%
+    assert "Foe: Sproutling Lv4 HP 1% [" in textview.text_view(world, state)
+
+
+def test_the_dialog_hint_counts_the_pages_left(world: World) -> None:
+    state = worlds.make_state(world)
+    state.dialog = [(Msg.TEXT, 0, 0), (Msg.TEXT, 1, 0)]
+    assert "A: next (1 more page)" in textview.text_view(world, state)
+    state.dialog.append((Msg.TEXT, 0, 0))
+    assert "A: next (2 more pages)" in textview.text_view(world, state)
+
+
+def test_the_status_counts_the_party_against_its_size_and_says_when_the_bag_is_empty(world: World) -> None:
+    state = worlds.make_state(world)
+    state.bag = [0] * NUM_ITEMS
+    text = textview.text_view(world, state)
+    assert f"Party ({len(state.party)}/{PARTY_SIZE}):" in text and "Bag: empty" in text
