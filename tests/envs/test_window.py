@@ -77,3 +77,23 @@ def test_a_human_render_lets_the_window_handle_its_events(monkeypatch: pytest.Mo
     env.step(1)
     env.close()
     assert len(pumps) == 2  # one frame drawn at the reset, one at the step
+
+
+def test_the_keys_press_the_buttons_the_readme_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    # README: arrows, x = A, z = B, enter = START; Esc closes
+    pygame = pytest.importorskip("pygame")
+    from longplay.envs.game import Button
+    from longplay.envs.window import Window
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    window = Window()
+    try:
+        for key in (pygame.K_UP, pygame.K_RIGHT, pygame.K_x, pygame.K_z, pygame.K_RETURN):
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key))
+        assert window.buttons() == ([Button.UP, Button.RIGHT, Button.A, Button.B, Button.START], False)
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE))
+        assert window.buttons() == ([], True)
+    finally:
+        window.close()
+        pygame.quit()
