@@ -95,3 +95,17 @@ def test_the_text_observation_keeps_texts_up_to_its_max_length_and_cuts_longer_o
         obs, _ = env.reset(seed=0)
         assert obs == game.text()[:TEXT_MAX_LENGTH] and len(obs) == TEXT_MAX_LENGTH
         assert env.observation_space.contains(obs)
+
+
+def test_a_start_state_may_be_any_bytes_like_object() -> None:
+    # a state read into a bytearray or handed over as a memoryview (a buffer, a mmap) is the same state
+    env = LongplayEnv(_fakegame().FakeGame())
+    env.reset(seed=0)
+    for b in (Button.RIGHT, Button.DOWN, Button.START):
+        env.step(int(b))
+    data = env.game.save_state()
+    for given in (bytearray(data), memoryview(data)):
+        env.reset(seed=1)
+        _, info = env.reset(options={"state": given})
+        assert env.game.save_state() == data and env.reset_state == data
+        assert info["milestones"] == {"left_home": 0}  # held by the state: reached at step 0
