@@ -353,3 +353,12 @@ def test_damage_is_not_paid_across_two_creatures_of_one_species_and_level() -> N
     ]
     env = RewardShaping(LongplayEnv(ScriptedGame(script)), ShapingWeights(damage=1.0))
     assert [info["shaping"]["damage"] for _, info in _run(env, len(script) - 1)] == [0.125, 0.0, 0.5]
+
+
+def test_a_spec_scaled_to_zero_pays_nothing_and_names_no_part() -> None:
+    # the run name lists the parts that pay (paying_parts): with scale=0 no term pays, whatever its weight
+    from longplay.envs.wrappers.shaping import paying_parts
+
+    assert not parse_shaping("quest,scale=0").enabled() and parse_shaping("quest").enabled()
+    assert paying_parts("quest,scale=0") == [] and paying_parts("badge=2,scale=0") == []
+    assert paying_parts("quest,badge=3") == ["quest", "badge=3"]
