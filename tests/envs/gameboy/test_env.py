@@ -85,6 +85,17 @@ def test_the_text_view_counts_steps_past_255_and_draws_the_player(game: GameBoyG
     assert room[2][2] == "@" and sum(row.count("@") for row in room) == 1
 
 
+def test_the_frame_after_a_press_shows_the_move(game: GameBoyGame) -> None:
+    # a press renders its last frame: a pixel agent saw the start screen for ever when no tick of a press rendered
+    game.reset(0)
+    start = game.frame()
+    game.press(R)
+    moved = game.frame()
+    assert game.state().x == 3 and (moved != start).any()
+    game.press(L)
+    assert game.state().x == 2 and (game.frame() != moved).any()
+
+
 def test_milestones_by_the_d_pad() -> None:
     env = gym.make("longplay/TestCart-v0", obs_mode="text")
     obs, info = env.reset(seed=1)
