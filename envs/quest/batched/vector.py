@@ -12,9 +12,10 @@ their ``milestones`` (id -> step reached): a bool array (and its ``_`` mask) per
 set where it did (the engine keeps no step).
 
 Episode statistics of the envs that just ended, valid where ``info["final_info"]["_episode"]`` is set:
-``info["final_info"]["episode"]["r"]`` (return = milestones reached), ``["l"]`` (length) and ``["t"]`` (0.0: no wall
-clock is kept), where a ``SyncVectorEnv`` of reference envs each under ``RecordEpisodeStatistics`` puts them. The
-top level has no ``episode`` key, as Gymnasium's vector envs have none, so that
+``info["final_info"]["episode"]["r"]`` (return = milestones reached), ``["l"]`` (length) and ``["t"]`` (the episode's
+wall-clock seconds, from its reset to its last step, as ``RecordEpisodeStatistics`` times them), where a
+``SyncVectorEnv`` of reference envs each under ``RecordEpisodeStatistics`` puts them. The top level has no
+``episode`` key, as Gymnasium's vector envs have none, so that
 ``gymnasium.wrappers.vector.RecordEpisodeStatistics`` (which refuses an info that already holds one) can wrap this
 env and write ``info["episode"]`` itself. ``info["milestones"]`` (with its ``_milestones`` mask: every env) is every
 env's milestone count now: for an env that just ended, its new episode's (as ``reset`` gives it, the way
@@ -24,6 +25,7 @@ is in ``info["final_info"]["milestones"]``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -102,6 +104,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._np_random_seed: int | None = None
         self._needs_reset = True
         self._milestone_ids = world_milestone_ids(self.engine)
+        #: when each env's episode started (``time.perf_counter``): ``final_info``'s ``episode["t"]``
+        self._episode_started = np.zeros(num_envs)
 
     # ------------------------------------------------------------------------------------------ API
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -120,6 +124,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         base = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         obs = self.engine.reset(base)
         self._needs_reset = False
+        self._episode_started[:] = time.perf_counter()
         return to_numpy(obs), self._milestone_info()
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -140,7 +145,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             out["final_obs"], out["_final_obs"] = finals, done
             reached = _reached_by_id(info["milestones_reached"].cpu().numpy(), done, self.engine.world_of,
                                      self._milestone_ids)
-            out["final_info"], out["_final_info"] = _final_info(info, done, reached), done
+            now = time.perf_counter()
+            seconds = np.round(now - self._episode_started, 6)
+            self._episode_started[done] = now  # the new episodes start here (same-step autoreset)
+            out["final_info"], out["_final_info"] = _final_info(info, done, reached, seconds), done
         return (to_numpy(obs), reward.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), out)
 
     def _milestone_info(self) -> dict[str, np.ndarray]:
@@ -168,18 +176,19 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                                                    "close()): make a new one")
 
 
-def _final_info(info: dict[str, Any], done: np.ndarray, reached: dict[str, np.ndarray]) -> dict[str, Any]:
+def _final_info(info: dict[str, Any], done: np.ndarray, reached: dict[str, np.ndarray],
+                seconds: np.ndarray) -> dict[str, Any]:
     """The ending envs' last info laid out as Gymnasium's vector envs lay out ``final_info`` in ``SAME_STEP`` mode
     (``SyncVectorEnv``'s ``_add_info``): each key an array over the envs, valid where its ``_key`` mask is set,
     zero elsewhere; ``episode`` a dict of such arrays, as ``RecordEpisodeStatistics`` under each env writes it;
-    ``milestones_reached`` the ids ``reached`` (:func:`_reached_by_id`)."""
+    ``milestones_reached`` the ids ``reached`` (:func:`_reached_by_id`); ``seconds`` each episode's wall-clock time."""
 
     def ending(values: np.ndarray) -> np.ndarray:
         return np.where(done, values, np.zeros_like(values))
 
     # each copied to the host once; ending() still makes episode's and the top-level arrays apart, as before
     episode_return, episode_length = info["episode_return"].cpu().numpy(), info["episode_length"].cpu().numpy()
-    stats = {"r": episode_return, "l": episode_length, "t": np.zeros(len(done), np.float32)}
+    stats = {"r": episode_return, "l": episode_length, "t": seconds}
     episode = {key: ending(values) for key, values in stats.items()}
     return {"milestones": ending(info["milestones"].cpu().numpy()), "_milestones": done,
             "milestones_reached": reached, "_milestones_reached": done,

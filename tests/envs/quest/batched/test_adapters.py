@@ -550,6 +550,26 @@ def test_final_info_holds_the_ending_envs_info_as_gymnasiums_same_step_vector_en
     batched.close()
 
 
+def test_final_info_times_each_episode_from_its_reset_as_record_episode_statistics_does(monkeypatch) -> None:
+    """``final_info["episode"]["t"]`` was 0.0 always, where a SyncVectorEnv of reference envs under
+    ``RecordEpisodeStatistics`` gives each episode's wall-clock seconds: from its reset (an autoreset's step for
+    the episodes after the first) to its last step. Timed here by a clock the test moves."""
+    import longplay.envs.quest.batched.vector as vector
+
+    clock = [100.0]
+    monkeypatch.setattr(vector.time, "perf_counter", lambda: clock[0])
+    env = BatchedVectorEnv(2, size="mini", max_episode_steps=4)
+    env.reset(seed=0)
+    for episode in range(2):
+        for step in range(4):
+            clock[0] += 0.5 if step else 0.25 + episode  # an episode's first step comes 0.25 s (then 1.25 s) later
+            _, _, _, truncated, info = env.step(np.array([0, 1]))
+        assert truncated.all()
+        final = info["final_info"]["episode"]
+        assert final["t"].tolist() == [1.75 + episode] * 2 and final["_t"].all(), episode
+    env.close()
+
+
 def test_the_top_level_milestones_of_an_env_that_just_ended_are_its_new_episodes() -> None:
     """The top level held the ended episode's count, which ``final_info`` holds: Gymnasium's SAME_STEP vector
     envs put the new episode's reset info at the top level, and the docstring said "count now" (the count the
