@@ -1067,3 +1067,56 @@ def test_a_resume_takes_its_new_token_budget_retries_failures_and_checkpoint_sch
     config = load_checkpoint(find_checkpoint(str(replay)))["run"]["config"]
     assert config["budget"]["max_tokens"] == 987654 and config["checkpoint"]["every_turns"] == 7
     assert (config["retry"]["max_retries"], config["retry"]["max_consecutive_failures"]) == (2, 9)
+
+
+def _recorded_with_a_reward_every_step(path: Path, steps: int, turns_with_tokens: list[int]) -> None:
+    """A one-episode LM replay of ``steps`` random presses on QuestMini that pays 1.0 every step (a wrapper inside
+    the recorder), with one turn logged per entry of ``turns_with_tokens`` (its tokens in, and as much out)."""
+    import gymnasium as gym
+    import numpy as np
+
+    import longplay.envs  # noqa: F401
+    from longplay.replays.recorder import Recorder
+
+    env = gym.wrappers.TransformReward(gym.make("longplay/QuestMini-v0"), lambda r: r + 1.0)
+    with Recorder(env, path, agent="lm") as rec:
+        rec.reset(seed=0)
+        for action in np.random.default_rng(0).integers(0, 8, steps).tolist():
+            rec.step(action)
+        for tokens in turns_with_tokens:
+            rec.log_turn(response="press", tokens_in=tokens, tokens_out=tokens)
+
+
+def test_a_cut_inside_a_chunk_keeps_the_rewards_of_the_kept_steps_only(tmp_path: Path) -> None:
+    """The checkpoint's step falls inside a chunk: the chunk's rewards are cut with its actions, so the reward of
+    the step after the checkpoint (played again by the resumed run, which records it anew) is not kept twice."""
+    import sqlite3
+
+    from longplay.agents.lm.checkpoint import truncate_replay
+
+    path = tmp_path / "run.lpr"
+    _recorded_with_a_reward_every_step(path, 300, [])
+    with ReplayReader(path) as r:
+        assert len(r.rewards()) == 300
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 1  # the checkpoint's step is inside it
+    conn.close()
+    truncate_replay(path, steps=150, turns=0, memory=0, resume={})
+    with ReplayReader(path) as r:
+        assert len(r.actions()) == 150
+        assert sorted(r.rewards()) == list(range(1, 151))  # paid at steps 1..150; step 151's went with its action
+
+
+def test_lost_calls_that_spent_nothing_leave_no_discarded_row(tmp_path: Path) -> None:
+    """Calls past the checkpoint that spent no tokens and no money (refused before any usage) are dropped without
+    a "discarded" row of $0: that row stands for money spent, and compare and sweeps count it as such."""
+    from longplay.agents.lm.checkpoint import NOTHING_DISCARDED, truncate_replay
+
+    path = tmp_path / "run.lpr"
+    _recorded_with_a_reward_every_step(path, 20, [10, 0, 0])  # turn 1 kept; turns 2 and 3 lost, spending nothing
+    assert truncate_replay(path, steps=20, turns=1, memory=0, resume={}) == NOTHING_DISCARDED
+    with ReplayReader(path) as r:
+        assert [t.tokens_in for t in r.turns()] == [10] and "discarded_calls" not in r.header["resumes"][-1]
+    _recorded_with_a_reward_every_step(tmp_path / "spent.lpr", 20, [10, 0, 7])  # one lost call spent tokens
+    calls, usage, _ = truncate_replay(tmp_path / "spent.lpr", steps=20, turns=1, memory=0, resume={})
+    assert (calls, usage.input, usage.output) == (2, 7, 7)
