@@ -625,7 +625,9 @@ def compare_impl(runs: Sequence[RunProgress], *, axes: Sequence[str] = AXES, hor
     result = Comparison(horizons=horizons, settings={"n_boot": n_boot, "confidence": confidence, "seed": seed,
                                                      "axes": list(axes), "horizon": dict(horizon or {})})
     for (env, group), members in groups.items():
-        label = f"{env_name(env)}: {group}" if several_envs else group
+        # grouped by env already (--group-by env,agent): "QuestCanon-v0: QuestCanon-v0 / oracle" said it twice
+        named = group.split(" / ")[0] == env_name(env)
+        label = f"{env_name(env)}: {group}" if several_envs and not named else group
         catalog = max((r.catalog for r in members), key=len)
         total = len(catalog)
         # Every milestone of the group's catalogs: runs of different worlds (Quest-v0 makes one per reset seed)

@@ -219,6 +219,18 @@ def test_each_env_is_scored_over_its_own_longest_run() -> None:
     assert {r["run"]: r["censored_steps"] for r in fixed.runs}["mini0"] is True
 
 
+def test_runs_grouped_by_env_are_labelled_with_it_once() -> None:
+    """``--group-by env,agent`` over runs of two envs labelled each group "QuestCanon-v0: QuestCanon-v0 / oracle"."""
+    mini, canon = "longplay/QuestMini-v0", "longplay/QuestCanon-v0"
+    runs = [dataclasses.replace(_env_run(f"m{i}", mini, ("a",), {"a": 5}, 10), group="QuestMini-v0 / oracle")
+            for i in range(2)]
+    runs += [dataclasses.replace(_env_run(f"c{i}", canon, ("a",), {}, 10), group="QuestCanon-v0 / oracle")
+             for i in range(2)]
+    runs += [_env_run("explorer0", canon, ("a",), {}, 10)]  # grouped without the env: the env is still named
+    labels = sorted(g["group"] for g in compare_impl(runs, axes=("steps",), n_boot=5).groups)
+    assert labels == ["QuestCanon-v0 / oracle", "QuestCanon-v0: explorer", "QuestMini-v0 / oracle"]
+
+
 def test_a_groups_auc_is_of_each_runs_own_catalog() -> None:
     # Quest-v0 worlds of one configuration with catalogs of 2 and 4: every run reached all of its world at once, yet
     # the group's AUC counted milestones against the largest catalog, and the 2-milestone runs held it at 0.5.
