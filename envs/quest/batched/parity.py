@@ -736,6 +736,36 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     s.bag[Item.TONIC] = 1
     s.menu = 3
     out.append((s, [_A, _DOWN, _A, _A, 5, 5, 6]))
+    # more edges: a foe whose other moves have no PP left (it picks among those with PP) or none at all (it
+    # struggles); a trainer's prize money that would pass the cap; a battle met with a fainted first member
+    # (the first able one goes out); the battle bag's cursor at its one item (DOWN stays on it)
+    from longplay.envs.quest.constants import MAX_MONEY
+
+    for foe_pp in ([5, 0, 0, 0], [0, 0, 0, 0]):
+        s = wild_battle(fresh(40, 1), 40, 1, 0)
+        s.party[0].hp = s.party[0].max_hp = 999
+        foe = s.battle.enemy[0]
+        foe.hp = foe.max_hp = 999
+        foe.pp = [pp if move >= 0 else 0 for move, pp in zip(foe.moves, foe_pp, strict=True)]
+        out.append((s, [_A] * 30))
+    for e in finals[:1]:
+        s = fresh(100, 1)
+        s.party[0].attack, s.party[0].defense, s.party[0].speed = 2000, 2000, 500
+        s.money = MAX_MONEY - 1
+        battle.start_trainer(s, world, e.trainer, e.index)
+        out.append((s, [_A] * 45))
+    for m, x, y in grass[:1]:
+        s = fresh(30, 3)
+        s.party[0].hp = 0
+        s.map, s.x, s.y, s.facing = m, x, y, _RIGHT
+        rate = world.maps[m].encounter_rate
+        s.tick = next(t for t in range(100_000) if rand(s.key, t + 1, Rng.ENCOUNTER) & 255 < rate)
+        out.append((s, [_RIGHT] + [_A] * 6))
+    s = fresh(20, 1)
+    s.bag = [0] * len(s.bag)
+    s.bag[Item.ORB] = 2
+    wild_battle(s, 12, 2, 0)  # BAG, on the Orb
+    out.append((s, [_DOWN, _DOWN, _A, _A, _A, _A]))
     return out
 
 

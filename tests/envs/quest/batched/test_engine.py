@@ -94,6 +94,21 @@ def test_episode_statistics_and_reward_count_milestones(mini, battle_pass) -> No
     assert finished.all()
 
 
+@pytest.mark.parametrize("battle_pass", [None, 1])
+def test_a_new_episode_puts_the_boulders_back(battle_pass) -> None:
+    """Boulders pushed in one episode stand at their starts in the next (also with battle passes, where the envs
+    that end are reset row by row)."""
+    world = worldgen.build_world("small", 0)
+    b = BatchedQuest(2, worlds=[world], max_episode_steps=1, battle_pass=battle_pass)
+    b.reset(seed=5)
+    assert b.tables.num_boulders
+    start = b.state.boulder_xy[:, :-1].clone()
+    b.state.boulder_xy[:, :-1] += 1  # pushed during the first episode
+    b.step(torch.full((2,), 8))  # a no-op: the episode is truncated and the next one starts
+    assert torch.equal(b.state.boulder_xy[:, :-1], start)
+    assert [savestate.state_hash(b.state_of(i)) for i in range(2)] == [_ref_hash(world, 7 + i) for i in range(2)]
+
+
 def test_world_seed_none_plays_a_pool_of_worlds_as_the_vector_env_does() -> None:
     """``world_seed=None`` (the reference's new world per reset seed: ``longplay/Quest-v0``'s default) played world
     0 in every env, so SB3's ``BatchedVecEnv`` and ``longplay train --env Quest-v0 --vec-env batched`` trained on one

@@ -126,10 +126,11 @@ def test_every_rule_is_reached(battle_pass: int | None, share: float | None, wor
     struggling, items, levelling into new moves, the whiteout, badges and abilities, the final win, trees,
     boulders, water, bag and shop, and the edges of rules: a catch draw equal to the chance, experience that
     reaches a level exactly, a move learned over tied weakest ones, a ledge from the side or below, Ward
-    Spray's last safe tile, a tonic on a fainted member) on mini and standard worlds: every message template
-    the reference engine can queue is queued, in both engines alike (also with the battle rules run in a pass
-    rounded to 8 envs, where a creature caught into the box is written outside the pass, and with battle
-    passes on but the rules run over every env, ``full_pass_share`` 0)."""
+    Spray's last safe tile, a tonic on a fainted member, a foe out of PP, prize money at the cap, a battle met
+    with a fainted first member, the battle bag's cursor on its one item) on mini and standard worlds: every
+    message template the reference engine can queue is queued, in both engines alike (also with the battle
+    rules run in a pass rounded to 8 envs, where a creature caught into the box is written outside the pass,
+    and with battle passes on but the rules run over every env, ``full_pass_share`` 0)."""
 
     seen: set[str] = set()
     for size in ("mini", "standard"):
