@@ -766,6 +766,19 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     s.bag[Item.ORB] = 2
     wild_battle(s, 12, 2, 0)  # BAG, on the Orb
     out.append((s, [_DOWN, _DOWN, _A, _A, _A, _A]))
+    # a boulder shoved toward a warp tile (it stays: a boulder never lands on a warp)
+    taken = {(e.map, e.x, e.y) for e in world.entities} | {(v.map, v.x, v.y) for v in world.warps}
+    pushes = [(e.index, w, d) for e in world.entities if e.kind == 8 for w in world.warps if w.map == e.map
+              for d in range(4)
+              if all(TILE_WALKABLE[world.maps[w.map].tile(w.x - k * DX[d], w.y - k * DY[d])]
+                     and (w.map, w.x - k * DX[d], w.y - k * DY[d]) not in taken
+                     for k in (1, 2))]
+    for index, w, d in pushes[:1]:
+        s = fresh(20, 1)
+        ability(s, 2, True)
+        s.entity_x[index], s.entity_y[index] = w.x - DX[d], w.y - DY[d]
+        s.map, s.x, s.y, s.facing = w.map, w.x - 2 * DX[d], w.y - 2 * DY[d], d
+        out.append((s, [d, d, d]))
     return out
 
 
