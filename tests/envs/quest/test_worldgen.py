@@ -28,7 +28,7 @@ from longplay.envs.quest.constants import (
     MapKind,
     Tile,
 )
-from longplay.envs.quest.content import MOVES, SPECIES, STARTERS
+from longplay.envs.quest.content import MOVES, SPECIES, STARTER_FORMS, STARTERS
 from longplay.envs.quest.state import MapDef, World
 from longplay.envs.quest.worldgen import SIZES, build_world, canonical_world, solvability_report, world_digest
 
@@ -421,3 +421,121 @@ def test_worlds_hold_plain_ints() -> None:
     assert all(type(m.kind) is int for m in world.maps)
     assert all(type(i) is int for shop in world.shops for i in shop)
     assert "<" not in repr(world.entities) + repr(world.trainers) + repr(world.events)
+
+
+# ============================================================================================ progression rules
+# Rules a player meets on every world, each named (the pinned canonical digest alone would only say "changed").
+
+
+def _top(trainer) -> int:
+    return max(level for _, level in trainer.party)
+
+
+def test_leaders_grow_stronger_gym_by_gym() -> None:
+    """Each leader's strongest creature is the size's level step above the last one's, and leaders' teams grow
+    from two creatures at the first gym to more at the last (standard)."""
+    for size in ("small", "standard"):
+        step = worldgen.SIZE_SPECS[size].level_step
+        for world in worlds((size,)):
+            leaders = sorted((t for t in world.trainers if t.rank == 1), key=lambda t: t.badge)
+            tops = [_top(t) for t in leaders]
+            assert tops == [tops[0] + step * k for k in range(len(leaders))] and step > 0, (size, world.seed)
+            sizes = [len(t.party) for t in leaders]
+            assert sizes == sorted(sizes) and sizes[0] == 2, (size, world.seed)
+            if size == "standard":
+                assert sizes[-1] > sizes[0], world.seed
+
+
+def test_the_league_rises_to_a_champion_with_a_final_form_starter() -> None:
+    """Each elite is stronger than the one before, the champion strongest of all, and the champion's ace (last)
+    is the final form of a starter line."""
+    finals = {line[-1] for line in STARTER_FORMS}
+    for world in worlds(("small", "standard")):
+        elites = [t for t in world.trainers if t.rank == 2]
+        champion = next(t for t in world.trainers if t.rank == 3)
+        tops = [_top(t) for t in elites] + [_top(champion)]
+        assert all(a < b for a, b in zip(tops, tops[1:], strict=False)), (world.size, world.seed, tops)
+        assert champion.party[-1][0] in finals and champion.party[-1][1] == tops[-1]
+
+
+def test_the_league_road_wants_the_last_badge() -> None:
+    """Key items open legs before the last: the road to the league is held by a guard who wants the last
+    badge, and every key item is handed out for an earlier badge."""
+    for world in worlds(("small", "standard")):
+        last = world.badge_events[-1]
+        assert any(e.kind == EntityKind.GUARD and e.hide_event == last for e in world.entities), world.seed
+        gifts = [e for e in world.entities if e.kind == EntityKind.GIFTER and ITEM_IS_KEY[e.item]]
+        assert gifts and all(g.show_event in world.badge_events[:-1] for g in gifts), (world.size, world.seed)
+
+
+def test_milestone_tiers_spread_the_gyms() -> None:
+    """Badge milestones take tiers 1-4 in equal shares of the gyms (standard: two gyms a tier)."""
+    expected = {"mini": [1], "small": [1, 2, 3], "standard": [1, 1, 2, 2, 3, 3, 4, 4]}
+    for world in worlds():
+        assert [world.events[e].tier for e in world.badge_events] == expected[world.size], world.seed
+
+
+def test_the_plan_picks_the_partner_best_against_the_first_gyms() -> None:
+    """The plan's capsule holds the starter whose type fares best against the first three gyms (weighted 3,
+    2, 1: the first gym counts most)."""
+    def matchup(species: int, gym_types: list[int]) -> int:
+        own = SPECIES[species].types[0]
+        return sum(w * (TYPE_CHART[own][t] - TYPE_CHART[t][own]) for w, t in zip((3, 2, 1), gym_types, strict=False))
+
+    for world in worlds():
+        gym_types = [worldgen.BADGE_NAMES.index(badge) for badge in world.badge_names]
+        partner = world.entities[world.plan[0]].species
+        assert matchup(partner, gym_types) == max(matchup(s, gym_types) for s in STARTERS), (world.size, world.seed)
+
+
+def test_every_route_has_its_trainers() -> None:
+    """Every route (main or side) has as many trainers as its size asks for."""
+    for world in worlds():
+        low, high = worldgen.SIZE_SPECS[world.size].route_trainers
+        for m in world.maps:
+            if m.kind == MapKind.ROUTE:
+                count = sum(1 for e in world.entities if e.map == m.index and e.kind == EntityKind.TRAINER)
+                assert low <= count <= high, (world.size, world.seed, m.name, count)
+
+
+def test_gates_stand_past_the_open_stretch_of_a_route() -> None:
+    """The first stretch of a gated route, from where the player enters it, is free of gates: a tree to chop,
+    a boulder or a guard stands at least a quarter of the route's length in (the player trains there)."""
+    gates = (EntityKind.GUARD, EntityKind.CUT_TREE, EntityKind.BOULDER)
+    checked = 0
+    for world in worlds():
+        for m in world.maps:
+            if m.kind != MapKind.ROUTE:
+                continue
+            entry = next((w.to_x, w.to_y) for w in world.warps if w.to_map == m.index
+                         and world.maps[w.map].enter_event < m.enter_event)
+            along_y = m.height > m.width
+            length = m.height if along_y else m.width
+            for e in world.entities:
+                if e.map == m.index and e.kind in gates:
+                    distance = abs(e.y - entry[1]) if along_y else abs(e.x - entry[0])
+                    assert distance >= length // 4, (world.size, world.seed, m.name, distance, length)
+                    checked += 1
+    assert checked > 50
+
+
+def test_what_can_be_met_before_a_gym_is_weaker_than_its_leader() -> None:
+    """Walking the plan: before leader k is beaten, every route, cave or gym trainer the player can reach, and
+    every wild creature on a map the player can reach, is below leader k's strongest creature."""
+    for world in [build_world(size, seed) for size in SIZES for seed in range(6)]:
+        walker = worldgen._Walker(world)
+        cells = [range(walker.offset[m.index], walker.offset[m.index] + m.width * m.height) for m in world.maps]
+        trainers = [e.index for e in world.entities if e.kind == EntityKind.TRAINER
+                    and world.trainers[e.trainer].rank == 0]
+        for e in world.plan:
+            ent = world.entities[e]
+            leader = world.trainers[ent.trainer] if ent.kind == EntityKind.TRAINER else None
+            if leader is not None and leader.rank == 1:
+                top = _top(leader)
+                for t in trainers:
+                    if walker.can_use(t):
+                        assert _top(world.trainers[world.entities[t].trainer]) < top, (world.size, world.seed, t)
+                for m in world.maps:
+                    if m.encounters and any(walker.seen[i] for i in cells[m.index]):
+                        assert max(row.max_level for row in m.encounters) < top, (world.size, world.seed, m.name)
+            walker.use(e)
