@@ -539,3 +539,41 @@ def test_what_can_be_met_before_a_gym_is_weaker_than_its_leader() -> None:
                     if m.encounters and any(walker.seen[i] for i in cells[m.index]):
                         assert max(row.max_level for row in m.encounters) < top, (world.size, world.seed, m.name)
             walker.use(e)
+
+
+def test_later_towns_sell_better_items() -> None:
+    """Each town's shop sells what the one before sells and, by the last town, more (as the town folk say)."""
+    for world in worlds(("small", "standard")):
+        towns = sorted((m for m in world.maps if m.kind == MapKind.TOWN), key=lambda m: m.enter_event)
+        stock_at = {world.maps[e.map].name: set(world.shops[e.shop]) for e in world.entities
+                    if e.kind == EntityKind.CLERK and world.maps[e.map].kind == MapKind.SHOP}
+        stocks = [stock_at[f"{town.name} Shop"] for town in towns]
+        assert all(a <= b for a, b in zip(stocks, stocks[1:], strict=False)) and stocks[0] < stocks[-1], world.seed
+
+
+def test_every_route_reached_has_tall_grass_within_reach() -> None:
+    """Walking the plan: at each gym, every route the player has reached has tall grass the player can reach
+    (some lies on the path before a route's gate, so there is always somewhere to train)."""
+    for world in [build_world(size, seed) for size in SIZES for seed in range(6)]:
+        walker = worldgen._Walker(world)
+        routes = [m for m in world.maps if m.kind == MapKind.ROUTE]
+        for e in world.plan:
+            ent = world.entities[e]
+            if ent.kind == EntityKind.TRAINER and world.trainers[ent.trainer].rank == 1:
+                for m in routes:
+                    cells = range(walker.offset[m.index], walker.offset[m.index] + m.width * m.height)
+                    if any(walker.seen[i] for i in cells):
+                        assert any(walker.seen[i] and walker.tiles[i] == Tile.TALL_GRASS for i in cells), (
+                            world.size, world.seed, m.name)
+            walker.use(e)
+
+
+def test_the_checker_flags_a_key_item_handed_out_early() -> None:
+    """A key-item giver the player can reach before the leader whose badge it waits for is a gate violation."""
+    world = build_world("standard", 3)
+    givers = {e for e in world.plan if world.entities[e].kind == EntityKind.GIFTER}
+    assert givers
+    early_gifts = dataclasses.replace(world, entities=tuple(
+        dataclasses.replace(e, show_event=-1) if e.index in givers else e for e in world.entities))
+    early = solvability_report(early_gifts).early
+    assert early and {int(v.split()[2]) for v in early} <= givers, early
