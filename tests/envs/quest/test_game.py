@@ -57,3 +57,18 @@ def test_badges_and_abilities_follow_the_badge_events() -> None:
     small.raw.set_event(small.world.badge_events[chop_badge])
     assert small.state().badges == (small.world.badge_names[chop_badge],)
     assert _vector_entry(small, "badges") == 1 and _vector_entry(small, "abilities") == 1
+
+
+def test_milestone_mask_and_finished_read_the_state() -> None:
+    """The milestone mask and the vector's milestone count leave other events out; finished() is the state's."""
+    game = QuestGame(size="mini")
+    game.reset(0)
+    world, raw = game.world, game.raw
+    other = world.milestone_count  # the first event that is not a milestone
+    raw.set_event(other)
+    raw.set_event(world.badge_events[0])
+    assert game.milestone_mask() == 1 << world.badge_events[0]  # the house the game starts in sets no event
+    assert _vector_entry(game, "milestones") == 1
+    assert not game.finished()
+    raw.finished = True
+    assert game.finished()

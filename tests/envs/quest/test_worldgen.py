@@ -243,6 +243,7 @@ def test_events(size: str) -> None:
         badges = len(world.badge_names)
         assert len(world.badge_events) == badges == {"mini": 1, "small": 3, "standard": 8}[size]
         assert [ids[e] for e in world.badge_events] == [f"badge_{k + 1}" for k in range(badges)]
+        assert len(set(world.badge_names)) == badges, "each gym has a type of its own"
         assert list(world.badge_events) == sorted(world.badge_events)
         if size == "standard":
             assert count >= 40 and max(tiers) == 5
@@ -271,8 +272,9 @@ def test_size_requirements() -> None:
             key_items = {e.item for e in world.entities if e.kind == EntityKind.GIFTER and ITEM_IS_KEY[e.item]}
             key_guards = [e for e in world.entities if e.kind == EntityKind.GUARD
                           and world.events[e.hide_event].id.startswith("got_")]
-            if size == "small":
+            if size == "small":  # chop only
                 assert world.ability_badge[Ability.CHOP] >= 0 and len(key_items) >= 1 and key_guards
+                assert world.ability_badge[Ability.SWIM] == world.ability_badge[Ability.SHOVE] == -1
             if size == "standard":
                 assert all(b >= 0 for b in world.ability_badge) and len(set(world.ability_badge)) == 3
                 assert len(key_items) >= 2 and len(key_guards) >= 2
