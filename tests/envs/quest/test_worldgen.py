@@ -579,3 +579,29 @@ def test_the_checker_flags_a_key_item_handed_out_early() -> None:
         dataclasses.replace(e, show_event=-1) if e.index in givers else e for e in world.entities))
     early = solvability_report(early_gifts).early
     assert early and {int(v.split()[2]) for v in early} <= givers, early
+
+
+def test_prize_money_is_a_rate_per_level() -> None:
+    """A trainer's prize is its rate times the level of its strongest creature: the stronger, the richer."""
+    rates = {"Leader": 80, "Elite": 100, "Champion": 150, "Gym Ace": 20}
+    for world in worlds():
+        for t in world.trainers:
+            assert t.money == rates.get(t.title, 12) * _top(t), (world.size, world.seed, t.name, t.title)
+
+
+def test_the_checker_never_climbs_a_ledge() -> None:
+    """In the checker's walk, as in the engine, a ledge is hopped down (landing past it) and never climbed."""
+    checked = 0
+    for world in worlds(("small",)):
+        walker = worldgen._Walker(world)
+        for m in world.maps:
+            for y in range(1, m.height - 2):
+                for x in range(m.width):
+                    if m.tile(x, y) != Tile.LEDGE:
+                        continue
+                    above, below = walker.node(m.index, x, y - 1), walker.node(m.index, x, y + 1)
+                    assert walker._move(below, Direction.UP) == -1
+                    if walker.free_land(below):
+                        assert walker._move(above, Direction.DOWN) == below
+                    checked += 1
+    assert checked > 20
