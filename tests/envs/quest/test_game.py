@@ -72,3 +72,12 @@ def test_milestone_mask_and_finished_read_the_state() -> None:
     assert not game.finished()
     raw.finished = True
     assert game.finished()
+
+
+def test_a_fixed_world_seed_keeps_its_world_across_resets() -> None:
+    """With a world_seed, the reset seed seeds the episode only: the world stays the same."""
+    game = QuestGame(size="mini", world_seed=4)
+    world = game.world
+    for seed in (0, 9):
+        game.reset(seed)
+        assert game.world is world is build_world("mini", 4)

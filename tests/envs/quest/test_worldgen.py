@@ -605,3 +605,38 @@ def test_the_checker_never_climbs_a_ledge() -> None:
                         assert walker._move(above, Direction.DOWN) == below
                     checked += 1
     assert checked > 20
+
+
+def test_every_gym_has_trainers_before_its_leader() -> None:
+    """Each gym has one to three trainers beside the aisle to its leader."""
+    for world in worlds():
+        for m in world.maps:
+            if m.kind == MapKind.GYM:
+                aces = [e for e in world.entities if e.map == m.index and e.kind == EntityKind.TRAINER
+                        and world.trainers[e.trainer].rank == 0]
+                assert 1 <= len(aces) <= 3, (world.size, world.seed, m.name)
+
+
+def _second_obstacles(world: World) -> int:
+    """Small trees and rivers (water across the whole width) on routes entered from a cave: the second
+    obstacles of a leg, past its own gate, that abilities already won clear."""
+    count = 0
+    for m in world.maps:
+        sources = [world.maps[w.map].kind for w in world.warps
+                   if w.to_map == m.index and world.maps[w.map].enter_event < m.enter_event]
+        if m.kind != MapKind.ROUTE or MapKind.CAVE not in sources:
+            continue
+        count += sum(1 for e in world.entities if e.map == m.index and e.kind == EntityKind.CUT_TREE)
+        if m.height > m.width:
+            lines = [[m.tile(x, y) for x in range(1, m.width - 1)] for y in range(1, m.height - 1)]
+        else:
+            lines = [[m.tile(x, y) for y in range(1, m.height - 1)] for x in range(1, m.width - 1)]
+        count += any(all(t == Tile.WATER for t in line) for line in lines)
+    return count
+
+
+def test_field_abilities_come_back_after_their_gate() -> None:
+    """In standard worlds a won ability is needed again: in many worlds a route past a cave holds a small
+    tree to chop or a river to swim, besides its leg's own gate."""
+    counts = [_second_obstacles(world) for world in worlds(("standard",))]
+    assert sum(count > 0 for count in counts) >= len(counts) // 3, counts
