@@ -80,6 +80,14 @@ def test_budget_pool_shares_what_is_left() -> None:
     assert pool.allot(c, waiting=1) is None
 
 
+def test_a_share_under_one_token_starts_nothing() -> None:
+    """One token left between two cells: a share of half a token would be a cap of 0 tokens, a run given no
+    budget at all; the cell is not started."""
+    pool = BudgetPool(max_tokens=1)
+    assert pool.allot(lm_cell(0), waiting=2) is None
+    assert pool.allot(lm_cell(0), waiting=1) == Caps(max_tokens=1)  # the exact limit still starts one
+
+
 def test_dollar_and_token_limits_together() -> None:
     pool = BudgetPool(max_tokens=100, max_dollars=1.0)
     caps = pool.allot(lm_cell(0, max_dollars=0.1), waiting=2)
@@ -132,9 +140,11 @@ def test_a_dead_worker_is_resumed_once_then_failed(tmp_path: Path) -> None:
             self.running.pop(handle)
             raise WorkerDied("out of memory")
 
-    outcome = Scheduler([lm_cell(5)], tmp_path, AlwaysDies(), workers=1).run()
+    backend = AlwaysDies()
+    outcome = Scheduler([lm_cell(5)], tmp_path, backend, workers=1).run()
     state = outcome.states[lm_cell(5).id]
     assert state["status"] == "failed" and "worker died: out of memory" in state["error"]
+    assert len(backend.submitted) == 2 and state["deaths"] == 2  # resumed once, not twice
 
 
 def test_done_cells_are_skipped(tmp_path: Path) -> None:
