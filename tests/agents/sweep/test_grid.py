@@ -39,6 +39,14 @@ def test_seed_ranges_singular_keys_and_baselines() -> None:
     assert grid.cells[0].provider == "baseline" and not grid.cells[0].metered
 
 
+def test_a_seed_range_starts_at_zero_and_workers_zero_is_allowed() -> None:
+    """``seeds = { count = 3 }`` is seeds 0, 1, 2 (as ``--seed`` defaults to 0); ``workers = 0`` in [limits] runs
+    the cells in the sweep's own process, as ``--workers 0`` does."""
+    grid = parse_grid({"limits": {"workers": 0}, "run": [{"env": "QuestMini-v0", "agent": "random",
+                                                         "seeds": {"count": 3}}]})
+    assert [c.seed for c in grid.cells] == [0, 1, 2] and grid.limits.workers == 0
+
+
 def test_train_variants_defaults_and_run_names() -> None:
     grid = parse_grid({"train": [{"env": "QuestMini-v0", "seeds": [0, 1], "total_steps": 256,
                                   "variants": [{"name": "sparse"}, {"name": "shaped", "shaping": "quest"}]}]})
