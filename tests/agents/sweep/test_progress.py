@@ -24,6 +24,18 @@ def test_render_puts_running_cells_first_and_fits_the_height() -> None:
     assert len(short) == 5 and short[-1] == "... and 2 more"
 
 
+def test_a_running_cells_time_adds_its_earlier_attempts() -> None:
+    """A resumed cell's time is its earlier attempts' (90 s) and this one's so far, not this attempt's alone; a
+    minute reads 1m00s."""
+    import time
+
+    row = Row("a seed0", "running", seconds=90.0, started=time.time() - 30)
+    (line,) = render_table([row], "header", width=100)[2:]
+    assert "2m00s" in line or "2m01s" in line, line
+    (line,) = render_table([Row("a seed0", "done", seconds=60.0)], "header", width=100)[2:]
+    assert "1m00s" in line, line
+
+
 def test_totals_line_shows_the_budget() -> None:
     rows = [Row("a", "done", tokens=1500, dollars=0.25), Row("b", "running", tokens=500)]
     text = totals_line(rows, Limits(max_tokens=10_000, max_dollars=2.0))
