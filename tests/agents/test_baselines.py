@@ -50,6 +50,26 @@ def test_baselines_are_deterministic() -> None:
 
 
 
+def test_a_reused_agent_plays_a_new_episode_as_a_fresh_one() -> None:
+    """``reset`` forgets the last episode (tiles stood on, people talked to, the path): an agent that played seed 0
+    and is reset for seed 1 presses what a new agent would for seed 1, so a runner that keeps one agent across
+    episodes gets the same run per seed."""
+    def presses(agent, seed: int, steps: int = 600) -> list[int]:
+        env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic", max_episode_steps=None)
+        obs, info = env.reset(seed=seed)
+        agent.reset(env, obs, info, seed)
+        out = []
+        for _ in range(steps):
+            out.append(agent.act(obs, info))
+            obs, _, _, _, info = env.step(out[-1])
+        return out
+
+    for make in (ExplorerAgent, RandomAgent):
+        reused = make()
+        presses(reused, 0)
+        assert presses(reused, 1) == presses(make(), 1), make.name
+
+
 def test_random_presses_every_button_and_its_seed_decides_which() -> None:
     """The random agent presses one of the eight buttons uniformly at random, seeded per episode: every button
     comes up, none more than chance allows, and another seed is another run."""
