@@ -50,3 +50,38 @@ def test_map_memory_snapshots_name_the_maps_entered() -> None:
     for maps in snapshots:  # the turn that enters a map records its name, as the game shows it
         for map_id, entry in maps.items():
             assert entry["name"] == run.map_names[int(map_id)] and not entry["name"].startswith("map ")
+
+
+def _ask(policy, text: str) -> list[tuple[str, dict]]:
+    from longplay.agents.lm.messages import Message, ModelRequest, Text
+
+    reply = policy.reply(ModelRequest("You play a game.", [Message("user", [Text(text)])]))
+    return [(call.name, call.arguments) for call in reply.tool_calls]
+
+
+def test_offline_model_answers_each_mode_and_heads_for_the_nearest_edge() -> None:
+    """Text box: A; battle: A four times; menu: B. Walking with nothing to talk to, it goes to the nearest tile at
+    the edge of what it knows (one step west here), not the farthest (five steps east); an unused door comes after
+    every edge, however near it is."""
+    from longplay.agents.lm.offline import ExplorerPolicy
+
+    def status(mode: str) -> str:
+        return f"Status: {mode} | map 1 (Town) | x 1, y 1 | facing down"
+
+    policy = ExplorerPolicy(seed=0)
+    assert _ask(policy, status("dialog")) == [("press_buttons", {"buttons": ["a"]})]
+    assert _ask(policy, status("battle")) == [("press_buttons", {"buttons": ["a"] * 4})]
+    assert _ask(policy, status("menu")) == [("press_buttons", {"buttons": ["b"]})]
+    view = "\n".join([status("overworld"), "Map (Town; x 0..6, y 0..2):", "     0123456", "",
+                      "   0 #######", "   1 .@.....", "   2 #######", "Legend: . ground"])
+    assert _ask(policy, view) == [("navigate_to", {"x": 0, "y": 1})]
+
+    def town(x: int) -> str:  # a corridor open to the west, a door south of x 6
+        row = "......." + "#"
+        return "\n".join([f"Status: overworld | map 1 (Town) | x {x}, y 1 | facing down",
+                          "Map (Town; x 0..7, y 0..3):", "     01234567", "", "   0 ########",
+                          "   1 " + row[:x] + "@" + row[x + 1:], "   2 ######D#", "   3 ########", "Legend: . ground"])
+
+    policy = ExplorerPolicy(seed=0)
+    _ask(policy, town(6))  # now it knows the tile at x 6 too: from x 5, nothing around it is unknown
+    assert _ask(policy, town(5)) == [("navigate_to", {"x": 0, "y": 1})]  # the edge five steps west, not the door
