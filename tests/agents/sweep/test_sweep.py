@@ -273,6 +273,16 @@ def test_bad_flags_fail_in_one_line(tmp_path: Path, capsys, flags: list[str]) ->
     assert err.startswith(f"longplay: error: invalid {flags[0]} ") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("flags", [["--concurrency", "offline=0"], ["--max-dollars", "0"]])
+def test_a_limit_that_would_start_nothing_fails_in_one_line(tmp_path: Path, capsys, flags: list[str]) -> None:
+    """``offline=0`` would keep every offline cell waiting for a free slot forever (a sweep that spins and never
+    ends); a $0 budget would start no LM cell. Both are refused before anything runs (``--dry-run`` included)."""
+    grid = write_grid(tmp_path, LM_BLOCK)
+    assert main([str(grid), "--out", str(tmp_path / "out"), "--dry-run", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"longplay: error: invalid {flags[0]} ") and err.count("\n") == 1
+
+
 def test_a_bad_grid_fails_in_one_line(tmp_path: Path, capsys) -> None:
     grid = write_grid(tmp_path, LM_BLOCK.replace('models = ["offline"]', 'models = ["offline"]\nscaffold = "nosuch"'))
     assert main([str(grid), "--dry-run"]) == 2
