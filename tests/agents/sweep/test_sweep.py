@@ -264,6 +264,19 @@ def test_a_cell_runs_where_the_output_folder_is_not_visible(tmp_path: Path, monk
     assert len(actions) == 60 and result.replay.startswith(f"cells/{cell.id}/")
 
 
+def test_a_cells_files_from_a_node_replace_its_folder_and_stay_inside_it(tmp_path: Path) -> None:
+    """What comes back from a node that could not see the output folder is the cell's folder: a file the node no
+    longer has (an older checkpoint) is gone, and a name that climbs out of the folder is refused."""
+    folder = tmp_path / "cells" / "abc"
+    folder.mkdir(parents=True)
+    (folder / "old.ckpt").write_text("stale")
+    unpack_folder({"run.lpr": b"replay", "sub/log.txt": b"log"}, folder)
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == ["run.lpr", "sub/log.txt"]
+    with pytest.raises(ValueError, match="outside"):
+        unpack_folder({"../escaped.txt": b"x"}, folder)
+    assert not (tmp_path / "cells" / "escaped.txt").exists()
+
+
 @pytest.mark.parametrize("flags", [["--max-tokens", "0"], ["--concurrency", "anthropic"], ["--workers", "-1"],
                                    ["--concurrency", "antropic=2"]])  # a typo limited nothing, silently
 def test_bad_flags_fail_in_one_line(tmp_path: Path, capsys, flags: list[str]) -> None:
