@@ -36,3 +36,23 @@ def test_a_cell_that_raises_is_failed_with_a_one_line_error(tmp_path: Path, monk
     result = execute_cell(cell, tmp_path)
     assert result.status == "failed" and result.error == "RuntimeError: the env broke at step 12"
     assert read_state(tmp_path, cell.id)["error"] == result.error
+
+
+def test_a_cell_whose_checkpoint_finished_the_game_is_done_without_running(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell that finished the game but lost its state file (a sweep killed as it wrote it) is done from its
+    checkpoint: the run is not started again."""
+    from longplay.agents.lm import checkpoint
+    from longplay.agents.sweep.cells import cell_dir
+
+    cell = lm_cell()
+    cell_dir(tmp_path, cell.id).mkdir(parents=True)
+    (cell_dir(tmp_path, cell.id) / "run.ckpt").write_text("{}")
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda path: {"terminated": True})
+
+    def never(argv: list[str]) -> None:
+        raise AssertionError(f"ran {argv}")
+
+    monkeypatch.setattr(cells_module, "_parse", never)
+    result = execute_cell(cell, tmp_path)
+    assert (result.status, result.stop_reason) == ("done", "finished"), result.error
