@@ -78,6 +78,22 @@ def test_adapter_reads_the_position_the_game_reports() -> None:
     )
 
 
+def test_the_adapter_gives_no_screen_in_a_battle() -> None:
+    """In a battle the frame shows the battle, not the map: the symbolic view still holds the map around the player,
+    but the seen map must not take it as seen (the model was shown none of it)."""
+    from longplay.agents.lm.adapters import QuestAdapter
+    from longplay.envs.quest.game import VECTOR_FIELDS
+
+    env = gym.make("longplay/QuestMini-v0", obs_mode="symbolic")
+    obs, _ = env.reset(seed=0)
+    adapter = QuestAdapter()
+    assert adapter.screen(obs) is not None
+    vector = obs["vector"].copy()
+    vector[VECTOR_FIELDS.index("mode")] = adapter._MODES.index("battle")
+    assert adapter.position({**obs, "vector": vector}).mode == "battle"
+    assert adapter.screen({**obs, "vector": vector}) is None
+
+
 def test_navigate_to_a_seen_tile_arrives() -> None:
     run = make()
     target = far_tile(run)

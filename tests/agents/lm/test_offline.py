@@ -85,3 +85,13 @@ def test_offline_model_answers_each_mode_and_heads_for_the_nearest_edge() -> Non
     policy = ExplorerPolicy(seed=0)
     _ask(policy, town(6))  # now it knows the tile at x 6 too: from x 5, nothing around it is unknown
     assert _ask(policy, town(5)) == [("navigate_to", {"x": 0, "y": 1})]  # the edge five steps west, not the door
+
+
+def test_offline_model_takes_a_map_memory_marker_for_no_one_to_talk_to() -> None:
+    """Map memory draws the model's markers as digits over the tiles: the offline model reads them as unknown, not
+    as people, so it never walks up to a marker to press A at it."""
+    from longplay.agents.lm.offline import ExplorerPolicy
+
+    text = "\n".join(["Status: overworld | map 1 (Town) | x 3, y 1 | facing down", "## Map memory",
+                      "Town (x: 0..6)", "   0 #######", "   1 .1.@...", "   2 #######"])
+    assert _ask(ExplorerPolicy(seed=0), text) == [("navigate_to", {"x": 2, "y": 1})]
