@@ -85,3 +85,28 @@ def test_redraws_in_place_on_a_terminal() -> None:
     table.refresh(force=True)
     text = stream.getvalue()
     assert text.count("\x1b[J") == 2 and "\x1b[5F" in text  # moved up over the 5 lines drawn before
+
+
+def test_live_progress_reads_a_training_cells_last_step_and_an_lm_cells_every_token(tmp_path, monkeypatch) -> None:
+    """A training cell's progress is the last step its metrics logged, not the first; an LM cell's tokens count
+    cache reads and writes too, as its budget does (the grid's budget of a sweep that died is rebuilt from them)."""
+    import json
+
+    from longplay.agents.lm import checkpoint
+    from longplay.agents.sweep.cells import cell_dir
+    from longplay.agents.sweep.progress import live_progress
+
+    train = Cell("train", "longplay/QuestMini-v0", 0, "ppo", label="ppo")
+    run_dir = cell_dir(tmp_path, train.id) / "train" / train.run_name
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps({"step": s}) + "\n" for s in (64, 128, 192)))
+    assert live_progress(train, tmp_path) == {"train_steps": 192}
+
+    lm = cells()[0]
+    cell_dir(tmp_path, lm.id).mkdir(parents=True)
+    (cell_dir(tmp_path, lm.id) / "run.ckpt").write_text("{}")
+    counters = {"tokens_in": 100, "tokens_out": 20, "tokens_cache_read": 300, "tokens_cache_write": 5,
+                "dollars": 0.5}
+    monkeypatch.setattr(checkpoint, "load_checkpoint",
+                        lambda path: {"steps": 7, "run": {"counters": counters, "milestones": {"left_house": 3}}})
+    assert live_progress(lm, tmp_path) == {"steps": 7, "milestones": 1, "tokens": 425, "dollars": 0.5}
