@@ -95,3 +95,16 @@ def test_offline_model_takes_a_map_memory_marker_for_no_one_to_talk_to() -> None
     text = "\n".join(["Status: overworld | map 1 (Town) | x 3, y 1 | facing down", "## Map memory",
                       "Town (x: 0..6)", "   0 #######", "   1 .1.@...", "   2 #######"])
     assert _ask(ExplorerPolicy(seed=0), text) == [("navigate_to", {"x": 2, "y": 1})]
+
+
+def test_offline_model_restored_from_its_state_wanders_as_the_original_would() -> None:
+    """Its checkpointed state holds its random generator: a resumed run presses what the uninterrupted one
+    would, wandering included."""
+    from longplay.agents.lm.offline import ExplorerPolicy
+
+    original = ExplorerPolicy(seed=5)
+    _ask(original, "no status line")
+    restored = ExplorerPolicy(seed=0)
+    restored.load_state_dict(original.state_dict())
+    for _ in range(5):
+        assert _ask(restored, "no status line") == _ask(original, "no status line")
