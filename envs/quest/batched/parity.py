@@ -496,8 +496,9 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     play differently (see the last block).
     """
     from longplay.envs.quest import battle, party
-    from longplay.envs.quest.constants import DX, DY, TILE_WALKABLE, Item, Tile
+    from longplay.envs.quest.constants import DX, DY, MAX_MONEY, TILE_WALKABLE, Item, Rng, Tile
     from longplay.envs.quest.content import SPECIES
+    from longplay.envs.quest.rng import rand
 
     rng = np.random.default_rng(seed)
     out: list[tuple[QuestState, list[int]]] = []
@@ -513,6 +514,11 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
         battle.start_wild(s, world, int(rng.integers(len(SPECIES))), level)
         s.battle.messages, s.battle.phase, s.battle.cursor = [], phase, cursor
         return s
+
+    def encounter_tick(s: QuestState, m: int) -> int:
+        """The first tick whose next step on map ``m``'s grass starts a wild encounter (the draw under its rate)."""
+        rate = world.maps[m].encounter_rate
+        return next(t for t in range(100_000) if rand(s.key, t + 1, Rng.ENCOUNTER) & 255 < rate)
 
     # catching: into the party, the box, past a full box; a strong foe breaks free
     easiest = max(range(len(SPECIES)), key=lambda sp: SPECIES[sp].catch_rate)
@@ -683,9 +689,6 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     # needs, into a move that replaces the first of two equally weak ones; a ledge approached from the side
     # or from below (entered only moving down); the tile that takes Ward Spray's count to 1, on a draw that
     # would start an encounter (only the tile that takes it to 0 can); a tonic on a fainted member (no effect)
-    from longplay.envs.quest.constants import Rng
-    from longplay.envs.quest.rng import rand
-
     s = fresh(20, 2)
     s.bag = [0] * len(s.bag)
     s.bag[Item.ORB] = 3
@@ -727,8 +730,7 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     for m, x, y in grass[:: max(1, len(grass) // 2)][:2]:
         s = fresh(30, 1)
         s.map, s.x, s.y, s.facing, s.ward_steps = m, x, y, _RIGHT, 2
-        rate = world.maps[m].encounter_rate
-        s.tick = next(t for t in range(100_000) if rand(s.key, t + 1, Rng.ENCOUNTER) & 255 < rate)
+        s.tick = encounter_tick(s, m)
         out.append((s, [_RIGHT, _LEFT, _LEFT, _RIGHT, _RIGHT]))
     s = fresh(20, 2)
     s.party[1].hp = 0
@@ -739,8 +741,6 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
     # more edges: a foe whose other moves have no PP left (it picks among those with PP) or none at all (it
     # struggles); a trainer's prize money that would pass the cap; a battle met with a fainted first member
     # (the first able one goes out); the battle bag's cursor at its one item (DOWN stays on it)
-    from longplay.envs.quest.constants import MAX_MONEY
-
     for foe_pp in ([5, 0, 0, 0], [0, 0, 0, 0]):
         s = wild_battle(fresh(40, 1), 40, 1, 0)
         s.party[0].hp = s.party[0].max_hp = 999
@@ -758,8 +758,7 @@ def targeted_states(world: Any, seed: int) -> list[tuple[QuestState, list[int]]]
         s = fresh(30, 3)
         s.party[0].hp = 0
         s.map, s.x, s.y, s.facing = m, x, y, _RIGHT
-        rate = world.maps[m].encounter_rate
-        s.tick = next(t for t in range(100_000) if rand(s.key, t + 1, Rng.ENCOUNTER) & 255 < rate)
+        s.tick = encounter_tick(s, m)
         out.append((s, [_RIGHT] + [_A] * 6))
     s = fresh(20, 1)
     s.bag = [0] * len(s.bag)
