@@ -6,6 +6,7 @@ r"""Env-only speed of the batched quest engine against batch size, beside the re
     python benchmarks/batched_speed.py --ab 80 --batch 16384,65536 --obs symbolic  # compiled vs eager, CPU time
     python benchmarks/batched_speed.py --batch 16384,65536 --modes compiled --obs symbolic \
         --battle-pass auto,none --workload random,oracle   # battle passes against one press over every env
+    python benchmarks/batched_speed.py --batch 16384 --modes compiled --obs symbolic --native auto,off
 
 Prints steps/s (env steps: one button press of one env, observation included) for each batch size, step
 implementation (``eager`` torch ops; ``compiled``: ``BatchedQuest.compile``, inductor with the engine's
@@ -26,6 +27,8 @@ its steps in a battle), each env one piece and its presses, reloaded after each 
 ``--battle-pass`` sets ``BatchedQuest(battle_pass=...)``: ``auto`` (the default: on CPU from 8,192 envs on,
 the battle rules run on the envs in a battle only, in one pass rounded up to an eighth of the envs) and
 ``none`` (one branch-free battle press over every env, as on CUDA) side by side show what the passes change.
+``--native auto,off`` sets ``BatchedQuest(native=...)`` side by side: the native CPU kernel observes
+(``auto``, the default) or the torch ops do (``off``); on CUDA and for pixels both are the torch ops.
 ``--keep-memory off`` measures without ``BatchedQuest(keep_memory=True)`` (process-wide: compare separate
 runs).
 
@@ -282,6 +285,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--battle-pass", type=battle_pass_list, default="auto",
                         help="comma-separated BatchedQuest(battle_pass=...) values: auto, none or the envs a pass is "
                              "rounded to")
+    parser.add_argument("--native", type=choice_list("auto", "off"), default="auto",
+                        help="comma-separated BatchedQuest(native=...) values: auto (the native observation kernel "
+                             "on CPU) and/or off (the torch ops)")
     parser.add_argument("--workload", type=choice_list("random", "oracle"), default="random",
                         help="random and/or oracle (see above)")
     parser.add_argument("--keep-memory", default="on", choices=("on", "off"),
@@ -349,23 +355,24 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"compiled: not at batch {', '.join(f'{b:,}' for b in eager_only)} (--compiled-batch names the sizes "
               f"to compile; without it, those from {COMPILE_FROM:,} up)", flush=True)
 
-    # one column per workload, observation, step implementation and battle_pass
-    cols = [(w, o, m, p) for w in workloads for o in obs_modes for m in modes for p in passes]
-    results: dict[tuple[str, str, str, object, int], float] = {}
-    battle_share: dict[tuple[str, str, str, object, int], float] = {}
+    # one column per workload, observation, step implementation, battle_pass and native
+    natives = args.native
+    cols = [(w, o, m, p, n) for w in workloads for o in obs_modes for m in modes for p in passes for n in natives]
+    results: dict[tuple[str, str, str, object, str, int], float] = {}
+    battle_share: dict[tuple[str, str, str, object, str, int], float] = {}
     for col in cols:
-        workload, obs_mode, mode, battle_pass = col
+        workload, obs_mode, mode, battle_pass, native = col
         for batch in batches:
             if obs_mode == "pixels" and batch > args.pixel_limit:
                 continue
             if mode == "compiled" and batch not in compiled_batches:
                 continue
 
-            def make(batch: int = batch, obs_mode: str = obs_mode, mode: str = mode, battle_pass: object = battle_pass
-                     ) -> object:
+            def make(batch: int = batch, obs_mode: str = obs_mode, mode: str = mode, battle_pass: object = battle_pass,
+                     native: str = native) -> object:
                 engine = BatchedQuest(batch, size=args.size, device=device, obs_mode=obs_mode, max_episode_steps=2000,
                                       battle_pass=battle_pass if device.type == "cpu" else "auto",
-                                      keep_memory=args.keep_memory == "on")
+                                      keep_memory=args.keep_memory == "on", native=native == "auto")
                 if mode == "compiled":
                     engine.compile(dynamic=False, **compile_kwargs)
                     if engine.battle_pass:  # compile the battle pass now, not at the first battle while timed
@@ -400,23 +407,34 @@ def main(argv: list[str] | None = None) -> dict:
         for c in cols:
             if c[3] == base:
                 continue
-            ratios = [f"{results[(*c[:3], base, b)] / results[(*c, b)]:.2f}x at {b:,}" for b in batches
-                      if (*c, b) in results and (*c[:3], base, b) in results]
+            ratios = [f"{results[(*c[:3], base, c[4], b)] / results[(*c, b)]:.2f}x at {b:,}" for b in batches
+                      if (*c, b) in results and (*c[:3], base, c[4], b) in results]
             if ratios:
                 print(f"battle_pass={_pass_name(base)} / battle_pass={_pass_name(c[3])} ({c[0]}, {c[1]}, {c[2]}): "
                       + ", ".join(ratios))
+    if len(natives) > 1:
+        base = natives[0]
+        for c in cols:
+            if c[4] == base:
+                continue
+            ratios = [f"{results[(*c[:4], base, b)] / results[(*c, b)]:.2f}x at {b:,}" for b in batches
+                      if (*c, b) in results and (*c[:4], base, b) in results]
+            if ratios:
+                print(f"native={base} / native={c[4]} ({c[0]}, {c[1]}, {c[2]}, battle_pass={_pass_name(c[3])}): "
+                      + ", ".join(ratios))
     summary = {}
     for o in obs_modes:
-        best = max(((r, m, b, p) for (w, oo, m, p, b), r in results.items() if oo == o and w == workloads[0]),
+        best = max(((r, m, b, p, n) for (w, oo, m, p, n, b), r in results.items() if oo == o and w == workloads[0]),
                    default=None)
         if best is None:
             continue
-        rate, mode, batch, battle_pass = best
+        rate, mode, batch, battle_pass, native = best
         ratio = rate / ref[o]["env"]
-        summary[o] = {"best": rate, "mode": mode, "batch": batch, "battle_pass": battle_pass,
+        summary[o] = {"best": rate, "mode": mode, "batch": batch, "battle_pass": battle_pass, "native": native,
                       "reference": ref[o]["env"], "ratio": ratio}
         print(f"best {o} ({workloads[0]} workload): {rate:,.0f} steps/s ({mode}, batch {batch:,}, battle_pass="
-              f"{_pass_name(battle_pass)}) = {ratio:,.2f}x the reference env's {ref[o]['env']:,.0f}/s")
+              f"{_pass_name(battle_pass)}, native={native}) = {ratio:,.2f}x the reference env's "
+              f"{ref[o]['env']:,.0f}/s")
     print(f"state per env: {per_env:,} bytes")
     if args.profile:
         print(f"\nprofile of an eager symbolic step, batch {args.profile:,}:")
@@ -431,8 +449,9 @@ def _pass_name(battle_pass: object) -> str:
 
 def _label(col: tuple) -> str:
     """A column's name: the observation and step implementation, then what differs from the defaults."""
-    workload, obs_mode, mode, battle_pass = col
+    workload, obs_mode, mode, battle_pass, native = col
     extra = "" if battle_pass == "auto" else f" battle_pass={_pass_name(battle_pass)}"
+    extra += "" if native == "auto" else f" native={native}"
     return ("" if workload == "random" else f"{workload} ") + f"{obs_mode} {mode}{extra}"
 
 

@@ -31,7 +31,8 @@ def mini():
 
 
 def _engine(mini, **kwargs) -> BatchedQuest:
-    return BatchedQuest(6, worlds=[mini], battle_pass=None, max_episode_steps=25, **kwargs)
+    # the CUDA step on CPU: no native kernels (those are CPU-only, and a CUDA graph could not replay them)
+    return BatchedQuest(6, worlds=[mini], battle_pass=None, max_episode_steps=25, native=False, **kwargs)
 
 
 def _storages(engine: BatchedQuest) -> dict:
