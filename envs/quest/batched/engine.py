@@ -55,7 +55,7 @@ from longplay.envs.quest.batched.common import (
     gather_mon,
     heal_party,
 )
-from longplay.envs.quest.batched.native import native_observer
+from longplay.envs.quest.batched.native import native_finish, native_observer
 from longplay.envs.quest.batched.render import PixelRenderer, symbolic_view
 from longplay.envs.quest.batched.rng import draw_all, episode_keys
 from longplay.envs.quest.batched.state import (
@@ -347,9 +347,11 @@ class BatchedQuest:
         if keep_memory and self.device.type == "cpu":
             keep_freed_memory()
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
-        self._route_fn, self._pass_fn, self._finish_fn = self._route_and_count, self._battle_pass, self._finish_routed
         #: the native observation kernel (``None``: the torch ops observe) and, without it, why
         self._native, self.native_reason = native_observer(self, native)
+        self._native_finish = native_finish(self, native)  # the episode ends of the CPU step with passes
+        self._route_fn, self._pass_fn = self._route_and_count, self._battle_pass
+        self._finish_fn = self._finish_native if self._native_finish else self._finish_routed
         self._all_fn, self._observe_fn = self._battle_all, self._observe_now
         self._graph: Any = None  # capture_graph()'s CUDA graph
         # the state is all zeros until reset() or load_states() into every env: no game, so step refuses it
@@ -450,7 +452,8 @@ class BatchedQuest:
             self._pass_fn = torch.compile(self._battle_pass, **{**kwargs, "dynamic": True})
             self._all_fn = torch.compile(self._battle_all, **kwargs)
             self._observe_fn = self._observe_now if self._native else torch.compile(self._observe, **kwargs)
-            self._finish_fn = torch.compile(self._finish_routed, **kwargs)
+            self._finish_fn = self._finish_native if self._native_finish else torch.compile(self._finish_routed,
+                                                                                             **kwargs)
         else:
             self._step_fn = torch.compile(self._step, **kwargs)
         self._graph = None  # a captured graph holds the step compiled before: capture again
@@ -696,6 +699,10 @@ class BatchedQuest:
         """The rest of a step after the rare rules, before the resets (:meth:`_end_episodes`)."""
         self._queue_pages(routed)
         return self._end_episodes()
+
+    def _finish_native(self, routed: _Routed) -> tuple[Any, ...]:
+        """:meth:`_finish_routed` by the native kernel (one pass per env)."""
+        return self._native_finish.finish(self, (routed.say_overworld, routed.say_menu))
 
     def _step_in_passes(self, actions: torch.Tensor) -> tuple[Any, ...]:
         """The step with the rare rules run on the envs that need them only (CPU; see

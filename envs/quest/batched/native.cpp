@@ -212,3 +212,103 @@ void longplay_observe(const Observe* o) {
 }
 
 }  // extern "C"
+
+// ============================================================================================ the episode ends
+// What the CPU step does after the rare rules (BatchedQuest._finish_routed): queue the pages the overworld and the
+// menus asked for (common.apply_say, overworld's first), then count milestones, rewards and the episodes that end
+// (BatchedQuest._end_episodes). New values go to fresh output arrays (the engine rebinds its bookkeeping to them,
+// as the torch ops do, so tensors handed out earlier keep their values).
+
+extern "C" {
+
+// pages to queue (common.Say): every array [N] int32 but mask (bool) and extra (int64 [N, extra_cols])
+struct Say {
+    const bool* mask;
+    const int32_t* first;
+    const int32_t* texts;
+    const int64_t* extra;
+    const int32_t* extras;
+    const int32_t* effect;
+    const int32_t* arg;
+    int64_t extra_cols;
+};
+
+struct Finish {
+    int64_t num_envs;
+    int64_t threads;
+    int64_t dialog_extra_cols;  // EXTRA_PAGES
+    int64_t num_events_cols;
+    int64_t milestone_cols;
+    Say say[2];  // the overworld's, then the menus'
+    // state, written in place
+    int32_t* dialog_first;
+    int32_t* dialog_texts;
+    int32_t* dialog_extras;
+    int32_t* dialog_head;
+    int64_t* dialog_extra;  // [N, dialog_extra_cols]
+    int32_t* dialog_effect;
+    int32_t* dialog_arg;
+    const bool* events;   // [N, num_events_cols]
+    const bool* finished;
+    // bookkeeping, read
+    const bool* milestone_mask;  // [N, milestone_cols]: which event columns are the env's world's milestones
+    const int32_t* milestones;
+    const float* episode_return;
+    const int32_t* episode_length;
+    const int32_t* episode_limit;
+    const int64_t* episode;
+    // out
+    int32_t* milestones_out;
+    float* episode_return_out;
+    int32_t* episode_length_out;
+    int64_t* episode_out;
+    float* reward;
+    bool* terminated;
+    bool* truncated;
+    bool* done;
+    bool* reached;  // [N, milestone_cols]
+};
+
+static void apply_say(const Finish& f, const Say& say, int64_t i) {
+    if (!say.mask[i]) return;
+    f.dialog_first[i] = say.first[i];
+    f.dialog_texts[i] = say.texts[i];
+    f.dialog_extras[i] = say.extras[i];
+    f.dialog_head[i] = 0;
+    for (int64_t k = 0; k < say.extra_cols; ++k) f.dialog_extra[i * f.dialog_extra_cols + k] = say.extra[i * say.extra_cols + k];
+    if (say.effect[i] != 0) {  // EFFECT.NONE keeps the queued effect
+        f.dialog_effect[i] = say.effect[i];
+        f.dialog_arg[i] = say.arg[i];
+    }
+}
+
+void longplay_finish(const Finish* f) {
+    #pragma omp parallel for schedule(static) num_threads(f->threads)
+    for (int64_t i = 0; i < f->num_envs; ++i) {
+        apply_say(*f, f->say[0], i);
+        apply_say(*f, f->say[1], i);
+        const bool* events = f->events + i * f->num_events_cols;
+        const bool* mask = f->milestone_mask + i * f->milestone_cols;
+        bool* reached = f->reached + i * f->milestone_cols;
+        int32_t count = 0;
+        for (int64_t k = 0; k < f->milestone_cols; ++k) {
+            reached[k] = events[k] && mask[k];
+            count += reached[k];
+        }
+        const float reward = float(count - f->milestones[i]);
+        f->reward[i] = reward;
+        f->milestones_out[i] = count;
+        f->episode_return_out[i] = f->episode_return[i] + reward;
+        const int32_t length = f->episode_length[i] + 1;
+        f->episode_length_out[i] = length;
+        const bool terminated = f->finished[i];
+        // a limit of 0 never truncates (no max_episode_steps)
+        const bool truncated = f->episode_limit[i] > 0 && length >= f->episode_limit[i] && !terminated;
+        f->terminated[i] = terminated;
+        f->truncated[i] = truncated;
+        f->done[i] = terminated || truncated;
+        f->episode_out[i] = f->episode[i] + (terminated || truncated);
+    }
+}
+
+}  // extern "C"

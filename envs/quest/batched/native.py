@@ -187,6 +187,80 @@ class NativeObserver:
         return {"tiles": tiles, "entities": entities, "vector": vector}
 
 
+class _Say(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_void_p) for name in ("mask", "first", "texts", "extra", "extras", "effect", "arg")] \
+        + [("extra_cols", ctypes.c_int64)]
+
+
+_FINISH_STATE = ("dialog_first", "dialog_texts", "dialog_extras", "dialog_head", "dialog_extra", "dialog_effect",
+                 "dialog_arg", "events", "finished")
+_FINISH_BOOKS = ("milestone_mask", "milestones", "episode_return", "episode_length", "episode_limit", "episode")
+_FINISH_OUT = ("milestones_out", "episode_return_out", "episode_length_out", "episode_out", "reward", "terminated",
+               "truncated", "done", "reached")
+
+
+class _Finish(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int64) for name in ("num_envs", "threads", "dialog_extra_cols", "num_events_cols",
+                                                    "milestone_cols")] + [("say", _Say * 2)] \
+        + [(name, ctypes.c_void_p) for name in (*_FINISH_STATE, *_FINISH_BOOKS, *_FINISH_OUT)]
+
+
+_SAY_DTYPES = {"mask": torch.bool, "first": torch.int32, "texts": torch.int32, "extra": torch.int64,
+               "extras": torch.int32, "effect": torch.int32, "arg": torch.int32}
+
+
+class NativeFinish:
+    """The end of a CPU step with battle passes by the native kernel (``BatchedQuest._finish_routed``): the
+    pages the overworld and the menus asked for queued (``apply_say``), then milestones, rewards and the episodes
+    that end (``_end_episodes``), in one pass per env."""
+
+    def __init__(self, engine: Any) -> None:
+        self._lib = library()
+        self._lib.longplay_finish.argtypes = [ctypes.c_void_p]
+        self._lib.longplay_finish.restype = None
+        self._milestone_mask = engine._milestone_mask.contiguous()
+
+    def finish(self, engine: Any, says: tuple[Any, Any]) -> tuple[Any, ...]:
+        """Returns ``(reward, terminated, truncated, info, done)`` as ``_end_episodes`` does, with the engine's
+        bookkeeping rebound to new tensors (the state's dialog fields are written in place)."""
+        s, n = engine.state, engine.num_envs
+        columns = self._milestone_mask.shape[1]
+        out = {"milestones_out": torch.empty(n, dtype=torch.int32),
+               "episode_return_out": torch.empty(n, dtype=torch.float32),
+               "episode_length_out": torch.empty(n, dtype=torch.int32),
+               "episode_out": torch.empty(n, dtype=torch.int64), "reward": torch.empty(n, dtype=torch.float32),
+               "terminated": torch.empty(n, dtype=torch.bool), "truncated": torch.empty(n, dtype=torch.bool),
+               "done": torch.empty(n, dtype=torch.bool), "reached": torch.empty((n, columns), dtype=torch.bool)}
+        args = _Finish(num_envs=n, threads=torch.get_num_threads(), dialog_extra_cols=s.dialog_extra.shape[1],
+                       num_events_cols=s.events.shape[1], milestone_cols=columns)
+        kept = []  # converted say arrays, alive until the call returns
+        for k, say in enumerate(says):
+            fields = {name: getattr(say, name).to(dtype).contiguous() for name, dtype in _SAY_DTYPES.items()}
+            kept.append(fields)
+            for name, t in fields.items():
+                setattr(args.say[k], name, t.data_ptr())
+            args.say[k].extra_cols = fields["extra"].shape[1]
+        for name in _FINISH_STATE:
+            t = getattr(s, name)
+            setattr(args, name, _pointer(t, t.dtype if t.dtype in (torch.bool, torch.int64) else torch.int32, name))
+        books = {"milestone_mask": self._milestone_mask, "milestones": engine.milestones,
+                 "episode_return": engine.episode_return, "episode_length": engine.episode_length,
+                 "episode_limit": engine.episode_limit, "episode": engine.episode}
+        for name, t in books.items():
+            setattr(args, name, _pointer(t, t.dtype, name))
+        for name, t in out.items():
+            setattr(args, name, t.data_ptr())
+        self._lib.longplay_finish(ctypes.byref(args))
+        engine.milestones, engine.episode_return = out["milestones_out"], out["episode_return_out"]
+        engine.episode_length, engine.episode = out["episode_length_out"], out["episode_out"]
+        info: dict[str, Any] = {"episode_return": engine.episode_return.clone(),
+                                "episode_length": engine.episode_length.clone(),
+                                "milestones": engine.milestones.clone(), "milestones_reached": out["reached"]}
+        if engine.final_obs:  # the episodes' last observation, before their reset (milestones counted)
+            info["final_obs"] = engine._observe_now()
+        return out["reward"], out["terminated"], out["truncated"], info, out["done"]
+
+
 def native_observer(engine: Any, native: bool | str) -> tuple[NativeObserver | None, str]:
     """The engine's native observer for ``native`` (``"auto"``, ``True`` or ``False``) and why there is none
     (``""`` when there is one): ``True`` raises :class:`NativeUnavailable` instead."""
@@ -206,4 +280,18 @@ def native_observer(engine: Any, native: bool | str) -> tuple[NativeObserver | N
     return None, reason
 
 
-__all__ = ["NativeObserver", "NativeUnavailable", "compiler", "library", "load_library", "native_observer"]
+def native_finish(engine: Any, native: bool | str) -> NativeFinish | None:
+    """The engine's native episode ends (CPU, any observation), or ``None`` (``native=False``, CUDA, or, with
+    ``"auto"``, no kernel here; ``True`` raises :class:`NativeUnavailable` instead)."""
+    if native is False or engine.device.type != "cpu":
+        return None
+    try:
+        return NativeFinish(engine)
+    except NativeUnavailable as e:
+        if native is True:
+            raise NativeUnavailable(f"BatchedQuest(native=True): {e}") from None
+        return None
+
+
+__all__ = ["NativeFinish", "NativeObserver", "NativeUnavailable", "compiler", "library", "load_library",
+           "native_finish", "native_observer"]

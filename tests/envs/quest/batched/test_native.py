@@ -144,3 +144,65 @@ def test_a_corrupt_state_is_a_one_line_error_naming_the_env(worlds) -> None:
     engine.state.party = engine.state.party.to(torch.int64)  # a state of the wrong dtype is refused, not misread
     with pytest.raises(TypeError, match="native observe: party must be a contiguous CPU torch.int32 tensor"):
         engine.observe()
+
+
+def _same_step(a: tuple, b: tuple, where: str) -> None:
+    for got, want, name in zip(a[1:4], b[1:4], ("reward", "terminated", "truncated"), strict=True):
+        assert torch.equal(got, want), f"{where}: {name}"
+    for key in b[0]:
+        assert torch.equal(a[0][key], b[0][key]), f"{where}: obs {key}"
+    assert set(a[4]) == set(b[4]), where
+    for key in b[4]:
+        if key == "final_obs":
+            assert all(torch.equal(a[4][key][k], b[4][key][k]) for k in b[4][key]), f"{where}: final_obs"
+        else:
+            assert torch.equal(a[4][key], b[4][key]), f"{where}: info {key}"
+
+
+@needs_compiler
+def test_native_episode_ends_equal_the_torch_ops_in_a_pool_of_unequal_worlds(worlds) -> None:
+    """The CPU step with passes ends episodes natively: rewards, truncation, same-step resets, final observations
+    and the milestones of a pool whose worlds have 7 and 23 milestones (a mini world's later events are no
+    milestones, though they share the columns of the small world's)."""
+    pool = [worlds["mini"], worlds["small"]]
+    make = dict(worlds=pool, battle_pass=4, max_episode_steps=30, final_obs=True)
+    fast, slow = BatchedQuest(24, **make), BatchedQuest(24, native=False, **make)
+    assert fast._native_finish is not None and slow._native_finish is None
+    for e in (fast, slow):
+        e.reset(seed=4)
+        for w, world in enumerate(pool):
+            envs = list(range(w, 24, 2))[:6]
+            e.load_states(envs, scenario_states(world, len(envs), seed=11 + w))
+    rng = np.random.default_rng(4)
+    peak = 0
+    for k in range(70):  # past two truncations
+        actions = torch.as_tensor(fuzz_actions(rng, 24, a_bias=0.5))
+        _same_step(fast.step(actions), slow.step(actions), f"step {k}")
+        assert fast.state.difference(slow.state) is None, k
+        peak = max(peak, int(fast.milestones.max()))
+    assert int(fast.episode.sum()) >= 24 and peak > 0
+
+
+@needs_compiler
+def test_native_pages_keep_a_queued_effect_when_they_bring_none(worlds) -> None:
+    """``apply_say``: pages without an effect leave the queued effect and its argument as they were."""
+    from longplay.envs.quest.batched.common import Say
+
+    engine = BatchedQuest(3, worlds=[worlds["mini"]], battle_pass=2)
+    engine.reset(seed=0)
+    s = engine.state
+    s.dialog_effect[:] = torch.tensor([2, 2, 0], dtype=torch.int32)
+    s.dialog_arg[:] = torch.tensor([9, 9, 0], dtype=torch.int32)
+
+    def say(effect: list[int], arg: list[int]) -> Say:
+        i32 = dict(dtype=torch.int32)
+        return Say(mask=torch.tensor([True, True, False]), first=torch.tensor([4, 5, 6], **i32),
+                   texts=torch.tensor([1, 2, 3], **i32), extra=torch.tensor([[11], [12], [13]]),
+                   extras=torch.tensor([1, 1, 1], **i32), effect=torch.tensor(effect, **i32),
+                   arg=torch.tensor(arg, **i32))
+
+    quiet = say([0, 0, 0], [0, 0, 0])
+    engine._native_finish.finish(engine, (say([0, 1, 1], [7, 5, 5]), quiet))
+    assert s.dialog_effect.tolist() == [2, 1, 0] and s.dialog_arg.tolist() == [9, 5, 0]
+    assert s.dialog_first.tolist()[:2] == [4, 5] and s.dialog_texts.tolist()[:2] == [1, 2]
+    assert s.dialog_extra[:2, 0].tolist() == [11, 12] and s.dialog_head.tolist()[:2] == [0, 0]
