@@ -402,26 +402,8 @@ def main(argv: list[str] | None = None) -> dict:
     for batch in batches:
         cells = [f"{results[(*c, batch)]:,.0f}" if (*c, batch) in results else "-" for c in cols]
         print(f"| {batch:,} | " + " | ".join(cells) + " |")
-    if len(passes) > 1:
-        base = passes[0]
-        for c in cols:
-            if c[3] == base:
-                continue
-            ratios = [f"{results[(*c[:3], base, c[4], b)] / results[(*c, b)]:.2f}x at {b:,}" for b in batches
-                      if (*c, b) in results and (*c[:3], base, c[4], b) in results]
-            if ratios:
-                print(f"battle_pass={_pass_name(base)} / battle_pass={_pass_name(c[3])} ({c[0]}, {c[1]}, {c[2]}): "
-                      + ", ".join(ratios))
-    if len(natives) > 1:
-        base = natives[0]
-        for c in cols:
-            if c[4] == base:
-                continue
-            ratios = [f"{results[(*c[:4], base, b)] / results[(*c, b)]:.2f}x at {b:,}" for b in batches
-                      if (*c, b) in results and (*c[:4], base, b) in results]
-            if ratios:
-                print(f"native={base} / native={c[4]} ({c[0]}, {c[1]}, {c[2]}, battle_pass={_pass_name(c[3])}): "
-                      + ", ".join(ratios))
+    print_ratios(results, cols, batches, 3, passes, "battle_pass")
+    print_ratios(results, cols, batches, 4, natives, "native")
     summary = {}
     for o in obs_modes:
         best = max(((r, m, b, p, n) for (w, oo, m, p, n, b), r in results.items() if oo == o and w == workloads[0]),
@@ -441,6 +423,23 @@ def main(argv: list[str] | None = None) -> dict:
         print(profile_step(args.size, args.profile, device, "symbolic"))
     return {"results": results, "battle_share": battle_share, "reference": ref, "bytes_per_env": per_env,
             "summary": summary}
+
+
+def print_ratios(results: dict, cols: list[tuple], batches: list[int], axis: int, values: list, name: str) -> None:
+    """Each column's steps/s as a ratio of the column that differs only in option ``axis`` (``name``), set to
+    its first value, batch by batch (nothing when the option has one value)."""
+    if len(values) < 2:
+        return
+    base = values[0]
+    for c in cols:
+        if c[axis] == base:
+            continue
+        twin = (*c[:axis], base, *c[axis + 1:])
+        ratios = [f"{results[(*twin, b)] / results[(*c, b)]:.2f}x at {b:,}" for b in batches
+                  if (*c, b) in results and (*twin, b) in results]
+        if ratios:
+            rest = ", ".join(_pass_name(v) for i, v in enumerate(c) if i != axis)
+            print(f"{name}={_pass_name(base)} / {name}={_pass_name(c[axis])} ({rest}): " + ", ".join(ratios))
 
 
 def _pass_name(battle_pass: object) -> str:
