@@ -56,6 +56,7 @@ from longplay.envs.quest.batched.common import (
     heal_party,
 )
 from longplay.envs.quest.batched.native import native_finish, native_observer
+from longplay.envs.quest.batched.native_route import native_route
 from longplay.envs.quest.batched.render import PixelRenderer, symbolic_view
 from longplay.envs.quest.batched.rng import draw_all, episode_keys
 from longplay.envs.quest.batched.state import (
@@ -264,7 +265,10 @@ class BatchedQuest:
             built with the system's C++ compiler on first use), the same values as the torch ops: ``"auto"``
             where it applies (CPU, symbolic observations) and builds, else the torch ops (``native_reason``
             says why); ``True``: required (:class:`~longplay.envs.quest.batched.native.NativeUnavailable` where
-            it does not apply or build); ``False``: the torch ops only.
+            it does not apply or build); ``False``: the torch ops only. With battle passes, the rules before
+            the battle press run in a native kernel too (:mod:`~longplay.envs.quest.batched.native_route`; the
+            same state and outputs as the torch route; ``native_route_reason`` says why not where it does not
+            build).
     """
 
     def __init__(self, num_envs: int, size: str | None = None, world_seed: int | None = 0,
@@ -350,7 +354,11 @@ class BatchedQuest:
         #: the native observation kernel (``None``: the torch ops observe) and, without it, why
         self._native, self.native_reason = native_observer(self, native)
         self._native_finish = native_finish(self, native)  # the episode ends of the CPU step with passes
-        self._route_fn, self._pass_fn = self._route_and_count, self._battle_pass
+        #: the native route kernel of the step with battle passes (``None``: the torch route) and, without it, why
+        self._native_route, self.native_route_reason = (native_route(self, native) if self.battle_pass
+                                                        else (None, "battle_pass=None"))
+        self._route_fn = self._native_route.route if self._native_route else self._route_and_count
+        self._pass_fn = self._battle_pass
         self._finish_fn = self._finish_native if self._native_finish else self._finish_routed
         self._all_fn, self._observe_fn = self._battle_all, self._observe_now
         self._graph: Any = None  # capture_graph()'s CUDA graph
@@ -447,7 +455,8 @@ class BatchedQuest:
             else:
                 kwargs["options"] = {**settings, **kwargs.get("options", {})}
         if self.battle_pass:  # the rules before the battle press, a pass or all envs, episode ends, observation
-            self._route_fn = torch.compile(self._route_and_count, **kwargs)
+            self._route_fn = (self._native_route.route if self._native_route
+                              else torch.compile(self._route_and_count, **kwargs))
             # one graph for every pass size (passes are rounded to a multiple of battle_pass)
             self._pass_fn = torch.compile(self._battle_pass, **{**kwargs, "dynamic": True})
             self._all_fn = torch.compile(self._battle_all, **kwargs)
