@@ -207,6 +207,38 @@ def test_hand_set_situations(size: str) -> None:
         pair.step(np.array([acts[t] if t < len(acts) else 4 for _, acts in scripts]))
 
 
+def test_rule_edges() -> None:
+    """States fuzzing and the hand-set scripts do not reach, written into both engines' tensors: a ledge hop
+    onto a boulder (the landing must be free), the same hop without it, and a revival herb on a creature of
+    1 max HP (revived to at least 1)."""
+    from longplay.envs.quest.constants import Item, Tile
+
+    world = worldgen.build_world("standard", 0)
+    pair = Pair(16, worlds=[world])
+    pair.reset(0)
+    s, t = pair.native.state, pair.native.tables
+    boulder_vis = t.boulder_vis[0]
+    visible = s.events[0, boulder_vis[:, 0].long()] & ~s.events[0, boulder_vis[:, 1].long()]
+    slot = next(b for b in range(t.num_boulders) if visible[b])
+    m = world.maps[int(t.boulder_map[0, slot])]
+    lx, ly = next((x, y) for y in range(1, m.height - 1) for x in range(m.width)
+                  if m.tile(x, y) == Tile.LEDGE and m.tile(x, y - 1) != Tile.LEDGE)
+    mon = [0, 5, 125, 0, 1, 5, 5, 5, 0, -1, -1, -1, 10, 0, 0, 0]  # fainted, 1 max HP
+    for e in (pair.torch, pair.native):
+        st = e.state
+        for env in (0, 1):  # above the ledge, facing down; a boulder below it for env 0
+            st.map[env], st.x[env], st.y[env], st.facing[env] = m.index, lx, ly - 1, 1
+        st.boulder_xy[0, slot] = torch.tensor([lx, ly + 1], dtype=torch.int32)
+        st.party_count[2] = 1
+        st.party[2, 0] = torch.tensor(mon, dtype=torch.int32)
+        st.menu[2], st.menu_cursor[2], st.menu_choice[2] = 4, 0, int(Item.REVIVAL_HERB)  # the bag's target menu
+        st.bag[2, int(Item.REVIVAL_HERB)] = 1
+    pair._check("the edits")
+    pair.step(np.array([1, 1, 4] + [8] * 13, dtype=np.int32))
+    assert int(s.y[0]) == ly - 1 and int(s.y[1]) == ly + 1  # blocked, and hopped
+    assert int(s.party[2, 0, 3]) == 1
+
+
 def test_route_outputs_outside_masks_stay_in_tables() -> None:
     """The battle start gathers with every env's wild species and level and trainer (masked later): the native
     route's must be valid indices where their masks are off too, and it leaves no party writes to apply."""
