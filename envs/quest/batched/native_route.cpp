@@ -183,7 +183,7 @@ struct Route {
     const int32_t* item_price;      // [item_rows]
     // out (every env's row written)
     bool* in_battle;
-    int64_t* rnd;                   // [N, used_slots]
+    int64_t* rnd;                   // [N, used_slots] (zeros where not in_battle)
     bool* say_mask;                 // the overworld's pages
     int32_t* say_first;
     int32_t* say_texts;
@@ -257,24 +257,28 @@ bool route_env(const Route& o, int64_t i, bool& pass) {
         return event(v[0]) && !event(v[1]);
     };
 
-    // the tick, the random draws (every used slot), the route
+    // the tick and the route
     const int64_t tick = o.tick[i] + 1;
     o.tick[i] = tick;
     const uint32_t key = uint32_t(o.key[i]);
-    for (int64_t slot = 0; slot < o.used_slots; ++slot) {
-        const uint64_t counter = uint64_t(tick) * uint64_t(o.rng_slots) + uint64_t(slot);
-        o.rnd[i * o.used_slots + slot] = int64_t(mix32(key ^ mix32(uint32_t(counter))));
-    }
-    const int64_t* rnd = o.rnd + i * o.used_slots;
+    const uint64_t rng_slots = uint64_t(o.rng_slots);
+    auto draw = [&](int64_t slot) -> int64_t {  // rng.draw_all's column ``slot``: rand(key, tick, slot)
+        return int64_t(mix32(key ^ mix32(uint32_t(uint64_t(tick) * rng_slots + uint64_t(slot)))));
+    };
     const int32_t button = o.button[i];
     const bool live = button >= 0 && button < NUM_BUTTONS && !o.finished[i];
     const bool in_battle = live && o.battle_kind[i] != 0;
+    // the random draws: every used slot for the battle press, the only reader of rnd (zeros elsewhere, a draw
+    // like any other for the masked-off rows the battle press computes with)
+    const int64_t used_slots = o.used_slots;
+    int64_t* rnd = o.rnd + i * used_slots;
+    for (int64_t slot = 0; slot < used_slots; ++slot) rnd[slot] = in_battle ? draw(slot) : 0;
     const bool in_dialog = live && !in_battle && o.dialog_texts[i] + o.dialog_extras[i] - o.dialog_head[i] > 0;
     const bool in_menu = live && !in_battle && !in_dialog && o.menu[i] != MENU_NONE;
     const bool in_overworld = live && !in_battle && !in_dialog && !in_menu;
-    bool able = false;  // first_able >= 0
-    const int32_t party_count0 = o.party_count[i];
-    for (int64_t k = 0; k < party_slots; ++k) able |= party[k * MON_WIDTH + HP] > 0 && k < party_count0;
+    bool able = false;  // first_able >= 0 (a slot below the count with HP; most envs stop at the lead)
+    const int64_t able_slots = clamp(o.party_count[i], 0, party_slots);
+    for (int64_t k = 0; k < able_slots && !able; ++k) able = party[k * MON_WIDTH + HP] > 0;
 
     // the outputs: nothing, unless a rule below sets them
     bool say = false, wild = false, healer = false, fight = false, whiteout = false, menu_say = false;
@@ -396,11 +400,11 @@ bool route_env(const Route& o, int64_t i, bool& pass) {
             }
         }
         wild = stay && !seen && info[0] > 0 && (f_arr & ENCOUNTER) != 0 && ward == 0 && able
-               && (rnd[RNG_ENCOUNTER] & 255) < info[0];
+               && (draw(RNG_ENCOUNTER) & 255) < info[0];
         if (wild) {
             const int64_t total = info[2];
             if (ok(total - 1, INT64_MAX)) {
-                const int64_t pick = rnd[RNG_ENCOUNTER_SLOT] % total;
+                const int64_t pick = draw(RNG_ENCOUNTER_SLOT) % total;
                 const int32_t* enc = o.encounters + map_row * o.enc_r * 4;
                 int64_t r = 0;
                 for (int64_t k = 0; k < o.enc_r; ++k) r += enc[k * 4 + 3] <= pick;
@@ -408,7 +412,7 @@ bool route_env(const Route& o, int64_t i, bool& pass) {
                 const int32_t* chosen = enc + r * 4;
                 const int64_t span = chosen[2] < 1 ? 1 : chosen[2];
                 wild_species = chosen[0];
-                wild_level = chosen[1] + int32_t(rnd[RNG_ENCOUNTER_LEVEL] % span);
+                wild_level = chosen[1] + int32_t(draw(RNG_ENCOUNTER_LEVEL) % span);
             }
         }
 

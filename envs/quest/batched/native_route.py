@@ -10,7 +10,8 @@ The state updates and outputs are exactly the torch route's (the tests step engi
 lockstep), with two differences the step does not see: the party records a capsule or a menu writes are
 written in place (``party_writes`` is empty), and the masked-off writes into scratch slots are not made. Rows of
 the outputs outside their masks hold zeros, or for the trainer the torch route's values (``battle.start``
-gathers with the trainer and the wild species and level of every env, so those must stay in their tables).
+gathers with the trainer and the wild species and level of every env, so those must stay in their tables);
+``rnd`` holds the draws of the envs in a battle (the battle press reads no other) and zeros elsewhere.
 
 ``BatchedQuest(native=...)`` uses it for the CPU step with battle passes (``battle_pass``), the step it is
 built for; the one-graph step (CUDA, ``battle_pass=None``) keeps the torch route.
@@ -168,41 +169,45 @@ class NativeRoute:
             **{f"s_{name}": S_[f"ev_{name}"] for name in _SPECIAL_COLS})
         self._count = torch.zeros(1, dtype=torch.int64)
         self._error = torch.zeros(1, dtype=torch.int64)
+        # the sizes and tables, set once (a call sets the state's, the button's and the outputs' pointers)
+        self._args = _Route(**self._sizes)
+        for name in _TABLES:
+            setattr(self._args, name, tb[name].data_ptr())
+        self._args.count, self._args.error = self._count.data_ptr(), self._error.data_ptr()
         n = engine.num_envs
+        self._zero = torch.zeros(n, dtype=torch.int32)  # the menus' pages: no text run, no effect
         self._engine = engine
+        from longplay.envs.quest.batched.engine import _Routed  # (engine.py imports this module)
+
+        self._routed = _Routed
         # the party writes are made in place: none left for the caller
         self._no_writes = MonWrites(torch.zeros((n, 0), dtype=torch.bool), torch.zeros((n, 0), dtype=torch.int32),
                                     torch.zeros((n, 0, MON_WIDTH), dtype=torch.int32))
 
     def route(self, button: torch.Tensor) -> tuple[Any, torch.Tensor, int]:
         """:meth:`BatchedQuest._route_and_count` of ``button`` (int32 [N]): ``(routed, in_pass, count)``."""
-        from longplay.envs.quest.batched.engine import _Routed
-
         state = self._engine.state
         n = self._sizes["num_envs"]
-        args = _Route(**{**self._sizes, "threads": torch.get_num_threads()})
+        args = self._args
+        args.threads = torch.get_num_threads()
         for name, dtype in _STATE:
             setattr(args, name, _pointer(getattr(state, name), dtype, name))
         args.button = _pointer(button, torch.int32, "button")
-        tb = self._tables
-        for name in _TABLES:
-            setattr(args, name, tb[name].data_ptr())
         out = {name: torch.empty((n, cols) if cols else (n,), dtype=dtype) for name, dtype, cols in _OUTPUTS}
         for name, t in out.items():
             setattr(args, name, t.data_ptr())
-        args.count, args.error = self._count.data_ptr(), self._error.data_ptr()
         self._lib.longplay_route(ctypes.byref(args))
         bad = int(self._error[0])
         if bad:
             i = bad - 1
             raise IndexError(f"native route: env {i} indexes past a table (map {int(state.map[i])}, x "
                              f"{int(state.x[i])}, y {int(state.y[i])}): its state is corrupt")
-        zero = torch.zeros(n, dtype=torch.int32)
+        zero = self._zero
         say_overworld = Say(out["say_mask"], out["say_first"], out["say_texts"], out["say_extra"],
                             out["say_extras"], out["say_effect"], out["say_arg"])
         say_menu = Say(out["menu_say_mask"], zero, zero, out["menu_say_extra"], out["menu_say_mask"].to(torch.int32),
                        zero, zero)
-        routed = _Routed(out["in_battle"], out["rnd"], say_overworld,
+        routed = self._routed(out["in_battle"], out["rnd"], say_overworld,
                          overworld.Wild(out["wild_mask"], out["wild_species"], out["wild_level"]), out["healer"],
                          dialog.TrainerStart(out["trainer_mask"], out["trainer_trainer"], out["trainer_entity"]),
                          out["whiteout"], say_menu, self._no_writes)

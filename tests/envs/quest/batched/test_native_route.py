@@ -55,7 +55,8 @@ def _routed_difference(got: Any, want: Any) -> str | None:
     if int(g_count) != int(w_count):
         return "count"
     pairs: list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor | None]] = [
-        ("in_pass", g_pass, w_pass, None), ("in_battle", g.in_battle, w.in_battle, None), ("rnd", g.rnd, w.rnd, None),
+        ("in_pass", g_pass, w_pass, None), ("in_battle", g.in_battle, w.in_battle, None),
+        ("rnd", g.rnd, w.rnd, w.in_battle),
         ("healer", g.healer, w.healer, None), ("whiteout", g.whiteout, w.whiteout, None),
         ("wild.mask", g.wild.mask, w.wild.mask, None), ("trainer.mask", g.trainer.mask, w.trainer.mask, None)]
     for name in ("species", "level"):
@@ -241,7 +242,8 @@ def test_rule_edges() -> None:
 
 def test_route_outputs_outside_masks_stay_in_tables() -> None:
     """The battle start gathers with every env's wild species and level and trainer (masked later): the native
-    route's must be valid indices where their masks are off too, and it leaves no party writes to apply."""
+    route's must be valid indices where their masks are off too; the draws are zeros outside battles (a valid
+    draw for the battle press's masked-off rows); it leaves no party writes to apply."""
     pair = Pair(64, world_seed=0, size="mini")
     pair.reset(2)
     routed, _, _ = pair.native._native_route.route(torch.full((64,), 8, dtype=torch.int32))
@@ -249,6 +251,7 @@ def test_route_outputs_outside_masks_stay_in_tables() -> None:
     assert routed.party_writes.mask.shape == (64, 0)
     assert bool((routed.trainer.trainer >= 0).all()) and bool((routed.trainer.trainer < t.num_trainers).all())
     assert bool((routed.wild.species == 0).all()) and bool((routed.wild.level == 0).all())
+    assert not routed.in_battle.any() and bool((routed.rnd == 0).all())  # draws (valid ones) for the battle only
 
 
 def test_engine_chooses_the_route() -> None:
