@@ -181,9 +181,9 @@ struct Route {
     const int32_t* item_heal;       // [item_rows]
     const int32_t* item_revives;    // [item_rows]
     const int32_t* item_price;      // [item_rows]
-    // out (every env's row written)
+    // out (every env's row written, but rnd's)
     bool* in_battle;
-    int64_t* rnd;                   // [N, used_slots] (zeros where not in_battle)
+    int64_t* rnd;                   // [N, used_slots] (zeros where not in_battle; as the last call left it)
     bool* say_mask;                 // the overworld's pages
     int32_t* say_first;
     int32_t* say_texts;
@@ -201,6 +201,7 @@ struct Route {
     bool* whiteout;
     bool* menu_say_mask;            // the menus' pages
     int64_t* menu_say_extra;        // [N, 1]
+    int32_t* menu_say_extras;
     bool* in_pass;
     int64_t* count;                 // how many envs are in_pass
     int64_t* error;                 // 0, or 1 + the first env with an index out of its table
@@ -269,10 +270,15 @@ bool route_env(const Route& o, int64_t i, bool& pass) {
     const bool live = button >= 0 && button < NUM_BUTTONS && !o.finished[i];
     const bool in_battle = live && o.battle_kind[i] != 0;
     // the random draws: every used slot for the battle press, the only reader of rnd (zeros elsewhere, a draw
-    // like any other for the masked-off rows the battle press computes with)
+    // like any other for the masked-off rows the battle press computes with). The outputs are kept from call
+    // to call: only the rows of the envs in a battle now or at the last call are written.
     const int64_t used_slots = o.used_slots;
     int64_t* rnd = o.rnd + i * used_slots;
-    for (int64_t slot = 0; slot < used_slots; ++slot) rnd[slot] = in_battle ? draw(slot) : 0;
+    if (in_battle) {
+        for (int64_t slot = 0; slot < used_slots; ++slot) rnd[slot] = draw(slot);
+    } else if (o.in_battle[i]) {
+        for (int64_t slot = 0; slot < used_slots; ++slot) rnd[slot] = 0;
+    }
     const bool in_dialog = live && !in_battle && o.dialog_texts[i] + o.dialog_extras[i] - o.dialog_head[i] > 0;
     const bool in_menu = live && !in_battle && !in_dialog && o.menu[i] != MENU_NONE;
     const bool in_overworld = live && !in_battle && !in_dialog && !in_menu;
@@ -686,6 +692,7 @@ bool route_env(const Route& o, int64_t i, bool& pass) {
     o.whiteout[i] = whiteout;
     o.menu_say_mask[i] = menu_say;
     o.menu_say_extra[i] = menu_say_extra;
+    o.menu_say_extras[i] = menu_say;
     pass = in_battle || wild || fight || healer || whiteout;
     o.in_pass[i] = pass;
     return !bad;

@@ -11,7 +11,8 @@ lockstep), with two differences the step does not see: the party records a capsu
 written in place (``party_writes`` is empty), and the masked-off writes into scratch slots are not made. Rows of
 the outputs outside their masks hold zeros, or for the trainer the torch route's values (``battle.start``
 gathers with the trainer and the wild species and level of every env, so those must stay in their tables);
-``rnd`` holds the draws of the envs in a battle (the battle press reads no other) and zeros elsewhere.
+``rnd`` holds the draws of the envs in a battle (the battle press reads no other) and zeros elsewhere. The
+outputs are the kernel's buffers, reused by every call (the step reads them before the next).
 
 ``BatchedQuest(native=...)`` uses it for the CPU step with battle passes (``battle_pass``), the step it is
 built for; the one-graph step (CUDA, ``battle_pass=None``) keeps the torch route.
@@ -95,7 +96,7 @@ _OUTPUTS = (("in_battle", torch.bool, 0), ("rnd", torch.int64, USED_SLOTS), ("sa
             ("wild_mask", torch.bool, 0), ("wild_species", torch.int32, 0), ("wild_level", torch.int32, 0),
             ("healer", torch.bool, 0), ("trainer_mask", torch.bool, 0), ("trainer_trainer", torch.int32, 0),
             ("trainer_entity", torch.int32, 0), ("whiteout", torch.bool, 0), ("menu_say_mask", torch.bool, 0),
-            ("menu_say_extra", torch.int64, 1), ("in_pass", torch.bool, 0))
+            ("menu_say_extra", torch.int64, 1), ("menu_say_extras", torch.int32, 0), ("in_pass", torch.bool, 0))
 _POINTERS = (*(name for name, _ in _STATE), "button", *_TABLES, *(name for name, _, _ in _OUTPUTS), "count",
              "error")
 
@@ -175,43 +176,44 @@ class NativeRoute:
             setattr(self._args, name, tb[name].data_ptr())
         self._args.count, self._args.error = self._count.data_ptr(), self._error.data_ptr()
         n = engine.num_envs
-        self._zero = torch.zeros(n, dtype=torch.int32)  # the menus' pages: no text run, no effect
         self._engine = engine
+        # the outputs: the kernel's buffers, kept from call to call (fresh ones each call were faulted in anew,
+        # a third of the call's time) and the _Routed made of them
+        out = {name: torch.zeros((n, cols) if cols else (n,), dtype=dtype) for name, dtype, cols in _OUTPUTS}
+        for name, t in out.items():
+            setattr(self._args, name, t.data_ptr())
         from longplay.envs.quest.batched.engine import _Routed  # (engine.py imports this module)
 
-        self._routed = _Routed
+        zero = torch.zeros(n, dtype=torch.int32)  # the menus' pages: no text run, no effect
         # the party writes are made in place: none left for the caller
-        self._no_writes = MonWrites(torch.zeros((n, 0), dtype=torch.bool), torch.zeros((n, 0), dtype=torch.int32),
-                                    torch.zeros((n, 0, MON_WIDTH), dtype=torch.int32))
+        no_writes = MonWrites(torch.zeros((n, 0), dtype=torch.bool), torch.zeros((n, 0), dtype=torch.int32),
+                              torch.zeros((n, 0, MON_WIDTH), dtype=torch.int32))
+        self._routed = _Routed(
+            out["in_battle"], out["rnd"],
+            Say(out["say_mask"], out["say_first"], out["say_texts"], out["say_extra"], out["say_extras"],
+                out["say_effect"], out["say_arg"]),
+            overworld.Wild(out["wild_mask"], out["wild_species"], out["wild_level"]), out["healer"],
+            dialog.TrainerStart(out["trainer_mask"], out["trainer_trainer"], out["trainer_entity"]), out["whiteout"],
+            Say(out["menu_say_mask"], zero, zero, out["menu_say_extra"], out["menu_say_extras"], zero, zero),
+            no_writes)
+        self._in_pass = out["in_pass"]
 
     def route(self, button: torch.Tensor) -> tuple[Any, torch.Tensor, int]:
-        """:meth:`BatchedQuest._route_and_count` of ``button`` (int32 [N]): ``(routed, in_pass, count)``."""
+        """:meth:`BatchedQuest._route_and_count` of ``button`` (int32 [N]): ``(routed, in_pass, count)``. The
+        tensors are the kernel's own buffers, overwritten by the next call (a step reads them before)."""
         state = self._engine.state
-        n = self._sizes["num_envs"]
         args = self._args
         args.threads = torch.get_num_threads()
         for name, dtype in _STATE:
             setattr(args, name, _pointer(getattr(state, name), dtype, name))
         args.button = _pointer(button, torch.int32, "button")
-        out = {name: torch.empty((n, cols) if cols else (n,), dtype=dtype) for name, dtype, cols in _OUTPUTS}
-        for name, t in out.items():
-            setattr(args, name, t.data_ptr())
         self._lib.longplay_route(ctypes.byref(args))
         bad = int(self._error[0])
         if bad:
             i = bad - 1
             raise IndexError(f"native route: env {i} indexes past a table (map {int(state.map[i])}, x "
                              f"{int(state.x[i])}, y {int(state.y[i])}): its state is corrupt")
-        zero = self._zero
-        say_overworld = Say(out["say_mask"], out["say_first"], out["say_texts"], out["say_extra"],
-                            out["say_extras"], out["say_effect"], out["say_arg"])
-        say_menu = Say(out["menu_say_mask"], zero, zero, out["menu_say_extra"], out["menu_say_mask"].to(torch.int32),
-                       zero, zero)
-        routed = self._routed(out["in_battle"], out["rnd"], say_overworld,
-                         overworld.Wild(out["wild_mask"], out["wild_species"], out["wild_level"]), out["healer"],
-                         dialog.TrainerStart(out["trainer_mask"], out["trainer_trainer"], out["trainer_entity"]),
-                         out["whiteout"], say_menu, self._no_writes)
-        return routed, out["in_pass"], int(self._count[0])
+        return self._routed, self._in_pass, int(self._count[0])
 
 
 def native_route(engine: Any, native: bool | str) -> tuple[NativeRoute | None, str]:
