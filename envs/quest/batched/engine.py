@@ -7,8 +7,9 @@ they asked for, then count milestones, end and auto-reset episodes, and observe.
 value back to the host, and every shape is fixed, so ``torch.compile`` and CUDA graphs apply.
 
 Battle passes (CPU, ``battle_pass``): the battle rules are about half of a step's operations, yet most envs
-are not in a battle. On CPU, from 8,192 envs on, the step finds the envs that need the rare rules (in a
-battle, starting one, or healed; ``nonzero`` between the graphs) and runs those rules on them only, in one
+are not in a battle. On CPU (from 2 envs on where the native kernels build, else from 8,192), the step finds the
+envs that need the rare rules (in a battle, starting one, or healed; ``nonzero`` between the graphs) and runs
+those rules on them only, in one
 pass over their battle fields gathered into a smaller state and written back (their number rounded up to a
 multiple of ``battle_pass``; no pass when there are none; over every env, masked, when there are more than
 ``full_pass_share`` of the envs). The envs whose episode ended are then reset row by row, and the party
@@ -16,6 +17,13 @@ writes of the overworld and menus are written between the graphs. That reads cou
 (free on CPU). Four compiled graphs then make a step: the rules before the battle press, the pass (dynamic
 shapes) or the rules over every env, the episode ends, the observation. On CUDA the step stays one graph
 with no host read.
+
+Native kernels (CPU, ``native``): the rules before the battle press, the episode ends and the symbolic
+observation have C++ versions (:mod:`~longplay.envs.quest.batched.native_route`,
+:mod:`~longplay.envs.quest.batched.native`), one pass per env with ordinary branches, built with the system's
+C++ compiler on first use. Where they build, the CPU step with passes runs them between the compiled pass
+and resets (the same state and outputs: the tests step both in lockstep), 4-5x the steps/s of the compiled
+torch step at 16,384-65,536 envs and 5-13x at 256-4,096 (where ``"auto"`` now has passes).
 
 Seeds: ``reset(seed)`` starts env ``i``'s first episode with the reference seed ``seed + i``; an env's
 ``k``-th episode (``k = 0, 1, ...``, counting auto-resets) uses ``seed + i + k * num_envs``. So env ``i``'s
@@ -55,7 +63,7 @@ from longplay.envs.quest.batched.common import (
     gather_mon,
     heal_party,
 )
-from longplay.envs.quest.batched.native import native_finish, native_observer
+from longplay.envs.quest.batched.native import native_available, native_finish, native_observer
 from longplay.envs.quest.batched.native_route import native_route
 from longplay.envs.quest.batched.render import PixelRenderer, symbolic_view
 from longplay.envs.quest.batched.rng import draw_all, episode_keys
@@ -109,8 +117,9 @@ _ZEROED_AT_START = ("party_count", "box_count", "ward_steps", "dialog_texts", "d
                     "message_head", "outcome", "turns", "battle_kind")
 # what a step changes besides the state (``warm_up`` puts them back)
 _BOOKKEEPING = ("episode", "episode_return", "episode_length", "episode_limit", "milestones")
-# "auto" battle passes: on CPU from this many envs on, rounded to an eighth of the envs (below it, the pass's
-# fixed cost, about 1 ms, is a noticeable part of a step)
+# "auto" battle passes without the native kernels: on CPU from this many envs on, rounded to an eighth of the envs
+# (below it, the pass's fixed cost, about 1 ms, is a noticeable part of a compiled torch step; with the native
+# kernels the step with passes is the fast one at every size)
 AUTO_PASS_MIN_ENVS = 8192
 AUTO_PASSES = 8
 # when more envs than this share of them need the rare rules, a step runs those rules over every env (masked)
@@ -217,9 +226,13 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(m_mmap_max, 0)) & bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
 
 
-def _battle_pass_size(battle_pass: int | str | None, num_envs: int, device: torch.device) -> int | None:
-    """What the battle pass is rounded to, or ``None`` for one branch-free battle press over every env."""
+def _battle_pass_size(battle_pass: int | str | None, num_envs: int, device: torch.device, native: bool = False
+                      ) -> int | None:
+    """What the battle pass is rounded to, or ``None`` for one branch-free battle press over every env.
+    ``native``: the native kernels are here (``"auto"`` then has passes at every size from 2 envs on)."""
     if battle_pass == "auto":
+        if device.type == "cpu" and native and num_envs > 1:  # the native route runs in the step with passes
+            return max(1, num_envs // AUTO_PASSES)
         auto = device.type == "cpu" and num_envs >= AUTO_PASS_MIN_ENVS and num_envs % AUTO_PASSES == 0
         return num_envs // AUTO_PASSES if auto else None
     if battle_pass is None:
@@ -254,10 +267,12 @@ class BatchedQuest:
         battle_pass: CPU only: run the rare rules (the battle press, battle starts, heals) on the envs that
             need them only, in one pass of their number rounded up to a multiple of this (none when no env
             needs them; over every env, masked, above ``full_pass_share`` of the envs), and reset ended
-            episodes row by row, instead of on every env with a mask. ``"auto"``: an eighth of the envs on
-            CPU from :data:`AUTO_PASS_MIN_ENVS` envs on, else off; ``None``: off (one branch-free graph over
-            every env, as always on CUDA). The results are the same either way; with passes the step reads
-            which envs need the rules and which episodes ended on the host.
+            episodes row by row, instead of on every env with a mask. ``"auto"``: on CPU, an eighth of the
+            envs (at least 1) from 2 envs on where the native kernels are here (``native``: the step with
+            passes is the one they run in; 5-13x the steps/s of one press over every env at 256-4,096 envs,
+            compiled), else from :data:`AUTO_PASS_MIN_ENVS` envs on, else off; ``None``: off (one
+            branch-free graph over every env, as always on CUDA). The results are the same either way; with
+            passes the step reads which envs need the rules and which episodes ended on the host.
         world_pool: How many worlds ``world_seed=None`` plays (:data:`DEFAULT_WORLD_POOL`).
         keep_memory: On CPU, call :func:`keep_freed_memory` (process-wide): a step's buffers are then reused
             instead of being mapped and faulted in anew every step (4.6x the pixel steps/s at 4,096 envs).
@@ -345,7 +360,8 @@ class BatchedQuest:
         # the record columns the vector shows of the enemy (of creatures on the player's side: all but species)
         self._stat_cols = torch.tensor([SPECIES, LEVEL, HP, MAX_HP], dtype=torch.int64, device=self.device)
         self._key_items = torch.nonzero(self.content.item_key[:NUM_ITEMS] > 0).flatten()  # bag columns
-        self.battle_pass = _battle_pass_size(battle_pass, num_envs, self.device)
+        kernels = native is not False and self.device.type == "cpu" and native_available()
+        self.battle_pass = _battle_pass_size(battle_pass, num_envs, self.device, native=kernels)
         #: with battle passes: from this share of the envs on, the rare rules run over every env instead
         self.full_pass_share = FULL_PASS_SHARE
         if keep_memory and self.device.type == "cpu":
@@ -721,7 +737,8 @@ class BatchedQuest:
         button = actions.to(torch.int32)  # step() has put the actions on the device
         routed, in_pass, count = self._route_fn(button)
         # the route's party writes, outside its graph: written in it, the party would be copied there
-        routed.party_writes.apply_where_set(s.party)
+        if routed.party_writes.mask.shape[1]:  # the native route writes its party records itself (no columns)
+            routed.party_writes.apply_where_set(s.party)
         count = int(count)  # a CPU tensor: reading it waits for nothing
         if count > self.full_pass_share * self.num_envs:  # many: the rules over every env, masked
             battle.BoxWrite(*self._all_fn(button, routed)).apply(s)

@@ -280,6 +280,15 @@ def native_observer(engine: Any, native: bool | str) -> tuple[NativeObserver | N
     return None, reason
 
 
+def native_available() -> bool:
+    """Whether the native kernels build and load here (built once, then from the cache)."""
+    try:
+        library()
+    except NativeUnavailable:
+        return False
+    return True
+
+
 def native_finish(engine: Any, native: bool | str) -> NativeFinish | None:
     """The engine's native episode ends (CPU, any observation), or ``None`` (``native=False``, CUDA, or, with
     ``"auto"``, no kernel here; ``True`` raises :class:`NativeUnavailable` instead)."""
@@ -294,4 +303,4 @@ def native_finish(engine: Any, native: bool | str) -> NativeFinish | None:
 
 
 __all__ = ["NativeFinish", "NativeObserver", "NativeUnavailable", "compiler", "library", "load_library",
-           "native_finish", "native_observer"]
+           "native_available", "native_finish", "native_observer"]
