@@ -372,7 +372,8 @@ def main(argv: list[str] | None = None) -> dict:
                      native: str = native) -> object:
                 engine = BatchedQuest(batch, size=args.size, device=device, obs_mode=obs_mode, max_episode_steps=2000,
                                       battle_pass=battle_pass if device.type == "cpu" else "auto",
-                                      keep_memory=args.keep_memory == "on", native=native == "auto")
+                                      keep_memory=args.keep_memory == "on",
+                                      native="auto" if native == "auto" else False)
                 if mode == "compiled":
                     engine.compile(dynamic=False, **compile_kwargs)
                     if engine.battle_pass:  # compile the battle pass now, not at the first battle while timed

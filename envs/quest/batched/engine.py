@@ -7,7 +7,7 @@ they asked for, then count milestones, end and auto-reset episodes, and observe.
 value back to the host, and every shape is fixed, so ``torch.compile`` and CUDA graphs apply.
 
 Battle passes (CPU, ``battle_pass``): the battle rules are about half of a step's operations, yet most envs
-are not in a battle. On CPU (from 2 envs on where the native kernels build, else from 8,192), the step finds the
+are not in a battle. On CPU (at every size where the native kernels build, else from 8,192 envs), the step finds the
 envs that need the rare rules (in a battle, starting one, or healed; ``nonzero`` between the graphs) and runs
 those rules on them only, in one
 pass over their battle fields gathered into a smaller state and written back (their number rounded up to a
@@ -229,9 +229,9 @@ def keep_freed_memory() -> bool:
 def _battle_pass_size(battle_pass: int | str | None, num_envs: int, device: torch.device, native: bool = False
                       ) -> int | None:
     """What the battle pass is rounded to, or ``None`` for one branch-free battle press over every env.
-    ``native``: the native kernels are here (``"auto"`` then has passes at every size from 2 envs on)."""
+    ``native``: the native kernels are here (``"auto"`` then has passes at every size)."""
     if battle_pass == "auto":
-        if device.type == "cpu" and native and num_envs > 1:  # the native route runs in the step with passes
+        if device.type == "cpu" and native:  # the native route runs in the step with passes
             return max(1, num_envs // AUTO_PASSES)
         auto = device.type == "cpu" and num_envs >= AUTO_PASS_MIN_ENVS and num_envs % AUTO_PASSES == 0
         return num_envs // AUTO_PASSES if auto else None
@@ -268,7 +268,7 @@ class BatchedQuest:
             need them only, in one pass of their number rounded up to a multiple of this (none when no env
             needs them; over every env, masked, above ``full_pass_share`` of the envs), and reset ended
             episodes row by row, instead of on every env with a mask. ``"auto"``: on CPU, an eighth of the
-            envs (at least 1) from 2 envs on where the native kernels are here (``native``: the step with
+            envs (at least 1) at every size where the native kernels are here (``native``: the step with
             passes is the one they run in; 5-13x the steps/s of one press over every env at 256-4,096 envs,
             compiled), else from :data:`AUTO_PASS_MIN_ENVS` envs on, else off; ``None``: off (one
             branch-free graph over every env, as always on CUDA). The results are the same either way; with

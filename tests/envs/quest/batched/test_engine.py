@@ -417,7 +417,7 @@ def test_step_traces_without_graph_breaks() -> None:
 
 def test_battle_pass_sizes() -> None:
     """``battle_pass``: "auto" is an eighth of the envs on CPU from AUTO_PASS_MIN_ENVS on (else off), or at least
-    1 from 2 envs on where the native kernels are here, a size of all the envs or more is off, and bad values
+    1 at every size where the native kernels are here, a size of all the envs or more is off, and bad values
     and devices other than the CPU are refused in one line."""
     from longplay.envs.quest.batched.engine import AUTO_PASS_MIN_ENVS, _battle_pass_size
 
@@ -429,7 +429,7 @@ def test_battle_pass_sizes() -> None:
     assert _battle_pass_size("auto", 65536, cuda) is None
     native = {"native": True}
     assert _battle_pass_size("auto", 256, cpu, **native) == 32 and _battle_pass_size("auto", 100, cpu, **native) == 12
-    assert _battle_pass_size("auto", 2, cpu, **native) == 1 and _battle_pass_size("auto", 1, cpu, **native) is None
+    assert _battle_pass_size("auto", 2, cpu, **native) == 1 and _battle_pass_size("auto", 1, cpu, **native) == 1
     assert _battle_pass_size("auto", 256, cuda, **native) is None
     assert _battle_pass_size(None, 256, cpu, **native) is None
     assert _battle_pass_size(None, 65536, cpu) is None
