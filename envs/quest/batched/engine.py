@@ -276,14 +276,14 @@ class BatchedQuest:
         world_pool: How many worlds ``world_seed=None`` plays (:data:`DEFAULT_WORLD_POOL`).
         keep_memory: On CPU, call :func:`keep_freed_memory` (process-wide): a step's buffers are then reused
             instead of being mapped and faulted in anew every step (4.6x the pixel steps/s at 4,096 envs).
-        native: The symbolic observation by the native CPU kernel (:mod:`~longplay.envs.quest.batched.native`,
-            built with the system's C++ compiler on first use), the same values as the torch ops: ``"auto"``
-            where it applies (CPU, symbolic observations) and builds, else the torch ops (``native_reason``
-            says why); ``True``: required (:class:`~longplay.envs.quest.batched.native.NativeUnavailable` where
-            it does not apply or build); ``False``: the torch ops only. With battle passes, the rules before
-            the battle press run in a native kernel too (:mod:`~longplay.envs.quest.batched.native_route`; the
-            same state and outputs as the torch route; ``native_route_reason`` says why not where it does not
-            build).
+        native: The native CPU kernels (built with the system's C++ compiler on first use; the same results
+            as the torch ops): the rules before the battle press (:mod:`~longplay.envs.quest.batched.
+            native_route`) and the episode ends (:mod:`~longplay.envs.quest.batched.native`) in the step with
+            battle passes, and the symbolic observation. ``"auto"``: on CPU where they build (then
+            ``battle_pass="auto"`` has passes at every size), else the torch ops (``native_reason`` and
+            ``native_route_reason`` say why); ``True``: required
+            (:class:`~longplay.envs.quest.batched.native.NativeUnavailable` where they do not apply or build);
+            ``False``: the torch ops only.
     """
 
     def __init__(self, num_envs: int, size: str | None = None, world_seed: int | None = 0,
