@@ -79,16 +79,19 @@ def load_library(source: str | Path) -> ctypes.CDLL:
         return _LIBRARIES[key]
     path = cache_dir() / f"{path_in.stem}-{key}.so"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # built beside its final name and moved there whole: two processes building at once both succeed
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            out = Path(tmp) / path.name
-            build = subprocess.run([cxx, *FLAGS, str(path_in), "-o", str(out)], capture_output=True, text=True,
-                                   timeout=300)
-            if build.returncode != 0:
-                last = (build.stderr.strip().splitlines() or ["no output"])[-1]
-                raise NativeUnavailable(f"building {path_in.name} with {cxx} failed: {last}")
-            os.replace(out, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # built beside its final name and moved there whole: two processes building at once both succeed
+            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+                out = Path(tmp) / path.name
+                build = subprocess.run([cxx, *FLAGS, str(path_in), "-o", str(out)], capture_output=True,
+                                       text=True, timeout=300)
+                if build.returncode != 0:
+                    last = (build.stderr.strip().splitlines() or ["no output"])[-1]
+                    raise NativeUnavailable(f"building {path_in.name} with {cxx} failed: {last}")
+                os.replace(out, path)
+        except (OSError, subprocess.SubprocessError) as e:  # a cache folder that cannot be written, a hung build
+            raise NativeUnavailable(f"building {path_in.name} into {path.parent} failed: {e}") from None
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as e:

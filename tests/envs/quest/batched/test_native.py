@@ -134,6 +134,22 @@ def test_a_source_that_does_not_build_is_one_line_and_the_cache_keeps_what_built
 
 
 @needs_compiler
+def test_a_cache_folder_that_cannot_be_written_leaves_the_torch_ops(tmp_path, monkeypatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache's parent folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    source = tmp_path / "fresh.cpp"
+    source.write_text("extern \"C\" int longplay_fresh() { return 1; }\n")
+    with pytest.raises(native.NativeUnavailable, match=r"^building fresh.cpp into \S+ failed: "):
+        native.load_library(source)
+    monkeypatch.setattr(native, "_LIBRARIES", {})  # nothing built in this process: every kernel builds anew
+    engine = BatchedQuest(2, size="mini")
+    assert engine._native is None and engine.native_reason.startswith("building native.cpp into ")
+    assert engine.battle_pass is None  # no kernels: the torch step, as without a compiler
+    engine.reset(seed=0)
+
+
+@needs_compiler
 def test_a_corrupt_state_is_a_one_line_error_naming_the_env(worlds) -> None:
     engine = BatchedQuest(4, worlds=[worlds["mini"]])
     engine.reset(seed=0)
