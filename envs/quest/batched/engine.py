@@ -63,8 +63,8 @@ from longplay.envs.quest.batched.common import (
     gather_mon,
     heal_party,
 )
-from longplay.envs.quest.batched.native import native_available, native_finish, native_observer
-from longplay.envs.quest.batched.native_route import native_route
+from longplay.envs.quest.batched.native import NativeFinish, NativeObserver, native_available, optional_kernel
+from longplay.envs.quest.batched.native_route import NativeRoute
 from longplay.envs.quest.batched.render import PixelRenderer, symbolic_view
 from longplay.envs.quest.batched.rng import draw_all, episode_keys
 from longplay.envs.quest.batched.state import (
@@ -368,10 +368,11 @@ class BatchedQuest:
             keep_freed_memory()
         self._step_fn = self._step_in_passes if self.battle_pass else self._step
         #: the native observation kernel (``None``: the torch ops observe) and, without it, why
-        self._native, self.native_reason = native_observer(self, native)
-        self._native_finish = native_finish(self, native)  # the episode ends of the CPU step with passes
+        self._native, self.native_reason = optional_kernel(NativeObserver, self, native)
+        # the episode ends of the CPU step with passes
+        self._native_finish, _ = optional_kernel(NativeFinish, self, native)
         #: the native route kernel of the step with battle passes (``None``: the torch route) and, without it, why
-        self._native_route, self.native_route_reason = (native_route(self, native) if self.battle_pass
+        self._native_route, self.native_route_reason = (optional_kernel(NativeRoute, self, native) if self.battle_pass
                                                         else (None, "battle_pass=None"))
         self._route_fn = self._native_route.route if self._native_route else self._route_and_count
         self._pass_fn = self._battle_pass

@@ -9,7 +9,7 @@ on CPU) into ``$XDG_CACHE_HOME/longplay/native`` (else ``~/.cache/longplay/nativ
 compiler and flags, and loaded with ``ctypes``.
 
 ``BatchedQuest(native="auto")`` (the default) uses it on CPU for symbolic observations when it builds, and the
-torch ops otherwise (CUDA, pixels, no compiler: :func:`native_observer` says why); ``native=True`` requires it;
+torch ops otherwise (CUDA, pixels, no compiler: ``native_reason`` says why); ``native=True`` requires it;
 ``native=False`` never uses it. The values are exactly the torch ops' (tests compare both on the states of
 random and oracle games in every world size).
 """
@@ -141,6 +141,10 @@ class NativeObserver:
     kernel. Holds the engine's tables (its contiguous int32 copies of them); reads the state at each call."""
 
     def __init__(self, engine: Any) -> None:
+        if engine.device.type != "cpu":
+            raise NativeUnavailable(f"the engine runs on {engine.device.type} (the native kernels are for the CPU)")
+        if engine.obs_mode != "symbolic":
+            raise NativeUnavailable(f"obs_mode={engine.obs_mode!r} (the native kernel observes symbolic views)")
         self._lib = library()
         t, cx = engine.tables, engine.ctx
         n = engine.num_envs
@@ -165,23 +169,25 @@ class NativeObserver:
             d_show=D_["show_col"], d_hide=D_["hide_col"], d_hidden_when_done=D_["hidden_when_done"],
             d_boulder_slot=D_["boulder_slot"])
         self._error = torch.zeros(1, dtype=torch.int64)
+        # the sizes and tables, set once (a call sets the state's and the outputs' pointers)
+        self._args = _Observe(**self._sizes)
+        for name, dtype in (("world", torch.int64), ("map_base", torch.int32), ("tile_rows", torch.uint8),
+                            ("map_drawn", torch.int32), ("badge_col", torch.int32), ("ability_col", torch.int32),
+                            ("key_items", torch.int64)):
+            setattr(self._args, name, _pointer(tb[name], dtype, name))
+        self._args.error = self._error.data_ptr()
 
     def observe(self, state: BatchedState, milestones: torch.Tensor) -> dict[str, torch.Tensor]:
         n = self._sizes["num_envs"]
         tiles = torch.empty((n, VIEW_H, VIEW_W), dtype=torch.uint8)
         entities = torch.empty((n, VIEW_H, VIEW_W), dtype=torch.uint8)
         vector = torch.empty((n, VECTOR_SIZE), dtype=torch.float32)
-        args = _Observe(**{**self._sizes, "threads": torch.get_num_threads()})
+        args = self._args
+        args.threads = torch.get_num_threads()
         for name, dtype in _STATE:
             setattr(args, name, _pointer(getattr(state, name), dtype, name))
         args.milestones = _pointer(milestones, torch.int32, "milestones")
-        tb = self._tables
-        for name, dtype in (("world", torch.int64), ("map_base", torch.int32), ("tile_rows", torch.uint8),
-                            ("map_drawn", torch.int32), ("badge_col", torch.int32), ("ability_col", torch.int32),
-                            ("key_items", torch.int64)):
-            setattr(args, name, _pointer(tb[name], dtype, name))
         args.tiles, args.entities, args.vector = tiles.data_ptr(), entities.data_ptr(), vector.data_ptr()
-        args.error = self._error.data_ptr()
         self._lib.longplay_observe(ctypes.byref(args))
         bad = int(self._error[0])
         if bad:
@@ -195,8 +201,9 @@ class _Say(ctypes.Structure):
         + [("extra_cols", ctypes.c_int64)]
 
 
-_FINISH_STATE = ("dialog_first", "dialog_texts", "dialog_extras", "dialog_head", "dialog_extra", "dialog_effect",
-                 "dialog_arg", "events", "finished")
+_FINISH_STATE = (("dialog_first", torch.int32), ("dialog_texts", torch.int32), ("dialog_extras", torch.int32),
+                 ("dialog_head", torch.int32), ("dialog_extra", torch.int64), ("dialog_effect", torch.int32),
+                 ("dialog_arg", torch.int32), ("events", torch.bool), ("finished", torch.bool))
 _FINISH_BOOKS = ("milestone_mask", "milestones", "episode_return", "episode_length", "episode_limit", "episode")
 _FINISH_OUT = ("milestones_out", "episode_return_out", "episode_length_out", "episode_out", "reward", "terminated",
                "truncated", "done", "reached")
@@ -205,7 +212,7 @@ _FINISH_OUT = ("milestones_out", "episode_return_out", "episode_length_out", "ep
 class _Finish(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int64) for name in ("num_envs", "threads", "dialog_extra_cols", "num_events_cols",
                                                     "milestone_cols")] + [("say", _Say * 2)] \
-        + [(name, ctypes.c_void_p) for name in (*_FINISH_STATE, *_FINISH_BOOKS, *_FINISH_OUT)]
+        + [(name, ctypes.c_void_p) for name in (*(n for n, _ in _FINISH_STATE), *_FINISH_BOOKS, *_FINISH_OUT)]
 
 
 _SAY_DTYPES = {"mask": torch.bool, "first": torch.int32, "texts": torch.int32, "extra": torch.int64,
@@ -218,6 +225,8 @@ class NativeFinish:
     that end (``_end_episodes``), in one pass per env."""
 
     def __init__(self, engine: Any) -> None:
+        if engine.device.type != "cpu":
+            raise NativeUnavailable(f"the engine runs on {engine.device.type} (the native kernels are for the CPU)")
         self._lib = library()
         self._lib.longplay_finish.argtypes = [ctypes.c_void_p]
         self._lib.longplay_finish.restype = None
@@ -243,9 +252,8 @@ class NativeFinish:
             for name, t in fields.items():
                 setattr(args.say[k], name, t.data_ptr())
             args.say[k].extra_cols = fields["extra"].shape[1]
-        for name in _FINISH_STATE:
-            t = getattr(s, name)
-            setattr(args, name, _pointer(t, t.dtype if t.dtype in (torch.bool, torch.int64) else torch.int32, name))
+        for name, dtype in _FINISH_STATE:
+            setattr(args, name, _pointer(getattr(s, name), dtype, name))
         books = {"milestone_mask": self._milestone_mask, "milestones": engine.milestones,
                  "episode_return": engine.episode_return, "episode_length": engine.episode_length,
                  "episode_limit": engine.episode_limit, "episode": engine.episode}
@@ -264,23 +272,17 @@ class NativeFinish:
         return out["reward"], out["terminated"], out["truncated"], info, out["done"]
 
 
-def native_observer(engine: Any, native: bool | str) -> tuple[NativeObserver | None, str]:
-    """The engine's native observer for ``native`` (``"auto"``, ``True`` or ``False``) and why there is none
-    (``""`` when there is one): ``True`` raises :class:`NativeUnavailable` instead."""
+def optional_kernel(make: Any, engine: Any, native: bool | str) -> tuple[Any, str]:
+    """``make(engine)`` (a kernel's class) for ``native`` (``"auto"``, ``True`` or ``False``), and why there is
+    none (``""`` when there is one): ``True`` raises :class:`NativeUnavailable` instead."""
     if native is False:
         return None, "native=False"
-    if engine.device.type != "cpu":
-        reason = f"the engine runs on {engine.device.type} (the native kernels are for the CPU)"
-    elif engine.obs_mode != "symbolic":
-        reason = f"obs_mode={engine.obs_mode!r} (the native kernel observes symbolic views)"
-    else:
-        try:
-            return NativeObserver(engine), ""
-        except NativeUnavailable as e:
-            reason = str(e)
-    if native is True:
-        raise NativeUnavailable(f"BatchedQuest(native=True): {reason}")
-    return None, reason
+    try:
+        return make(engine), ""
+    except NativeUnavailable as e:
+        if native is True:
+            raise NativeUnavailable(f"BatchedQuest(native=True): {e}") from None
+        return None, str(e)
 
 
 def native_available() -> bool:
@@ -292,18 +294,5 @@ def native_available() -> bool:
     return True
 
 
-def native_finish(engine: Any, native: bool | str) -> NativeFinish | None:
-    """The engine's native episode ends (CPU, any observation), or ``None`` (``native=False``, CUDA, or, with
-    ``"auto"``, no kernel here; ``True`` raises :class:`NativeUnavailable` instead)."""
-    if native is False or engine.device.type != "cpu":
-        return None
-    try:
-        return NativeFinish(engine)
-    except NativeUnavailable as e:
-        if native is True:
-            raise NativeUnavailable(f"BatchedQuest(native=True): {e}") from None
-        return None
-
-
 __all__ = ["NativeFinish", "NativeObserver", "NativeUnavailable", "compiler", "library", "load_library",
-           "native_available", "native_finish", "native_observer"]
+           "native_available", "optional_kernel"]

@@ -216,17 +216,4 @@ class NativeRoute:
         return self._routed, self._in_pass, int(self._count[0])
 
 
-def native_route(engine: Any, native: bool | str) -> tuple[NativeRoute | None, str]:
-    """The engine's native route for ``native`` (``"auto"``, ``True`` or ``False``) and why there is none
-    (``""`` when there is one): ``True`` raises :class:`NativeUnavailable` instead."""
-    if native is False:
-        return None, "native=False"
-    try:
-        return NativeRoute(engine), ""
-    except NativeUnavailable as e:
-        if native is True:
-            raise NativeUnavailable(f"BatchedQuest(native=True): {e}") from None
-        return None, str(e)
-
-
-__all__ = ["NativeRoute", "library", "native_route"]
+__all__ = ["NativeRoute", "library"]
